@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# edgeplane - one non-recursive Makefile; per-directory fragments in */*.mk.
+# All outputs go under build/. Quiet by default; `make V=1` prints the commands.
+#
+#   make            build everything
+#   make test       install missing packages, build, run every test layer
+#   make demo       install missing packages, build, run the demo on the local rig
+#   make bench      run every benchmark and write docs/benchmarks.md
+#   make help       list the targets
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD	?= build
+OBJ	:= $(BUILD)/obj
+BIN	:= $(BUILD)/bin
+LIB	:= $(BUILD)/lib
+GEN	:= $(BUILD)/include
+BPFOUT	:= $(BUILD)/bpf
+TESTOUT	:= $(BUILD)/tests
+
+CC		?= gcc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+PKG_CONFIG	?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+# Flags of the Debian packages; empty until scripts/deps.sh has run (the `test`, `demo`
+# and `bench` targets run it first and then re-enter make, so these are then filled in).
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+BPF_LIBS	:= $(call pc_libs,libxdp libbpf) -lelf -lz
+ZSTD_LIBS	:= $(call pc_libs,libzstd)
+
+# BPF programs see the UAPI headers of the host's multiarch include directory.
+MULTIARCH	:= $(shell $(CC) -print-multiarch 2>/dev/null)
+BPF_CFLAGS	:= -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
+		   -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+
+CFLAGS		?= -O2 -g
+EP_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+		   -fno-strict-aliasing -Ibpf -Iuserspace/include -I$(GEN) -MMD -MP
+EP_LDFLAGS	:= $(LDFLAGS) -pthread
+
+# Filled in by the fragments.
+BINS		:=
+TEST_PROGS	:=
+TEST_BINS	:=
+BENCH_BINS	:=
+
+include bpf/bpf.mk
+include userspace/userspace.mk
+include dataplane/dataplane.mk
+include control/control.mk
+include tests/tests.mk
+
+.PHONY: all deps test test-run demo bench bench-classify clean help format
+
+all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+test: deps
+	$(Q)$(MAKE) test-run
+
+test-run: all
+	$(Q)tests/run.sh $(TEST_PROGS)
+
+demo: deps
+	$(Q)$(MAKE) all
+	$(Q)vm/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) bench-classify
+
+bench-classify: deps
+	$(Q)$(MAKE) all
+	$(Q)tests/bench/bench.sh classify
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# Generic rules.
+$(OBJ)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(EXTRA_CFLAGS_$(<D)) -c $< -o $@
+
+$(BPFOUT)/%.bpf.o: bpf/%.bpf.c
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(GEN)/%.skel.h: $(BPFOUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) 2>$@.log > $@ || { cat $@.log >&2; exit 1; }
+
+$(LIB)/%.a:
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ep_check.h - validation of a v1 header against the datagram that carries it.
+ *
+ * One rule set, used by the XDP classifier at the NIC and by the userspace codec, so that a
+ * packet the kernel lets through is one the codec accepts, and the reverse.
+ */
+#ifndef EP_CHECK_H
+#define EP_CHECK_H
+
+#include "ep_shared.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/*
+ * ep_frag_size - the fragment size L implied by one fragment's (host-order) index, count,
+ * offset and payload length; 0 for a single-fragment task. Meaningful for a header that
+ * passed ep_hdr_check().
+ */
+static __always_inline __u32 ep_frag_size(__u32 index, __u32 count, __u32 off, __u32 plen)
+{
+	if (count <= 1)
+		return 0;
+	if (index == count - 1)
+		return off / (count - 1);
+	return plen;
+}
+
+/*
+ * ep_hdr_check - validate @h, the start of a UDP payload of @dgram_len bytes.
+ * @max_task_len: the receiver's limit on total_len (<= EP_MAX_TASK_LEN).
+ *
+ * The caller guarantees that sizeof(*h) bytes are readable if dgram_len >= sizeof(*h).
+ * Returns 0 if the header is valid for any direction, or -EP_STAT_DROP_* naming the first
+ * rule it breaks. Direction (server- or client-bound) is checked by the caller.
+ */
+static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
+					__u32 max_task_len)
+{
+	__u32 plen, total, off, index, count;
+	__u8 kind;
+
+	if (dgram_len < sizeof(*h))
+		return -EP_STAT_DROP_HDR_SHORT;
+	if (h->magic != ep_be16(EP_MAGIC))
+		return -EP_STAT_DROP_BAD_MAGIC;
+	if (h->version != EP_VERSION)
+		return -EP_STAT_DROP_BAD_VERSION;
+
+	kind = h->kind;
+	if (!EP_KIND_IS_SERVER_BOUND(kind) && !EP_KIND_IS_CLIENT_BOUND(kind))
+		return -EP_STAT_DROP_BAD_KIND;
+	if (h->priority < EP_PRIO_MIN || h->priority > EP_PRIO_MAX)
+		return -EP_STAT_DROP_BAD_PRIORITY;
+	if (h->flags & ~EP_F_KNOWN)
+		return -EP_STAT_DROP_BAD_FLAGS;
+	if (h->rsvd || (EP_KIND_IS_SERVER_BOUND(kind) && h->load_pct) || h->load_pct > 100)
+		return -EP_STAT_DROP_BAD_FLAGS;
+	if (!(h->flags & EP_F_AUTH) && h->auth_key_id)
+		return -EP_STAT_DROP_BAD_FLAGS;
+
+	plen = ep_be16(h->payload_len);
+	if (plen != dgram_len - sizeof(*h))
+		return -EP_STAT_DROP_BAD_LENGTH;
+
+	total = ep_be32(h->total_len);
+	if (total > max_task_len)
+		return -EP_STAT_DROP_TOO_LARGE;
+
+	/*
+	 * Fragments tile [0, total_len): every fragment but the last carries the same number
+	 * of bytes L > 0 at offset index * L, the last one carries 1..L bytes and ends exactly
+	 * at total_len, so frag_count == ceil(total_len / L). A one-fragment task carries it
+	 * all at offset 0 (total_len may be 0). count * L fits in 32 bits: both are < 2^16.
+	 */
+	index = ep_be16(h->frag_index);
+	count = ep_be16(h->frag_count);
+	off = ep_be32(h->frag_offset);
+	if (count == 0 || index >= count)
+		return -EP_STAT_DROP_BAD_FRAGMENT;
+	if (count == 1) {
+		if (off != 0 || plen != total)
+			return -EP_STAT_DROP_BAD_FRAGMENT;
+	} else if (index == count - 1) {
+		__u32 l = ep_frag_size(index, count, off, plen);
+
+		if (l == 0 || off % (count - 1) || plen == 0 || plen > l || off + plen != total)
+			return -EP_STAT_DROP_BAD_FRAGMENT;
+	} else {
+		if (plen == 0 || off != index * plen || total <= (count - 1) * plen ||
+		    total > count * plen)
+			return -EP_STAT_DROP_BAD_FRAGMENT;
+	}
+	if (kind == EP_KIND_ERROR) {
+		if (h->status == 0)
+			return -EP_STAT_DROP_BAD_FLAGS;
+	} else if (h->status) {
+		return -EP_STAT_DROP_BAD_FLAGS;
+	}
+	return 0;
+}
+
+#endif /* EP_CHECK_H */

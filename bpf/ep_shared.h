@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ep_shared.h - everything that crosses the wire or the kernel/user boundary.
+ *
+ * This is the only definition of the edgeplane wire protocol v1 header, the BPF map keys
+ * and values, the XDP verdict/drop-reason enumeration and the protocol status codes. It is
+ * included by the BPF programs (bpf/), the codec (userspace/), the runtime (dataplane/) and
+ * the control plane (control/). docs/protocol.md is the prose form of this file.
+ *
+ * Rules: fixed-width types only; the wire header is packed and big-endian; map structs are
+ * naturally aligned with explicit padding; every layout has a _Static_assert.
+ */
+#ifndef EP_SHARED_H
+#define EP_SHARED_H
+
+#include <linux/types.h>
+
+/* ------------------------------------------------------------------------------------ */
+/* Wire protocol v1                                                                      */
+/* ------------------------------------------------------------------------------------ */
+
+#define EP_MAGIC		0x4550	/* "EP" */
+#define EP_VERSION		1
+#define EP_DEFAULT_PORT		7878	/* default UDP port of an edge node */
+
+/* Upper bound of a task's payload (total_len) that any v1 receiver must be able to express.
+ * Receivers configure a lower limit; see ep_config.max_task_len. */
+#define EP_MAX_TASK_LEN		(64u << 20)
+#define EP_DEFAULT_MAX_TASK_LEN	(16u << 20)
+#define EP_MAX_FRAGS		65535u
+
+/* Message kinds. Requests, PING and CANCEL flow towards an edge node ("server-bound");
+ * RESPONSE, ERROR and PONG flow back to the client. 0x10-0x3f is reserved for control
+ * messages; kinds not listed here are invalid in v1. */
+enum ep_kind {
+	EP_KIND_REQUEST		= 0x01,
+	EP_KIND_RESPONSE	= 0x02,
+	EP_KIND_ERROR		= 0x03,
+	EP_KIND_PING		= 0x10,	/* liveness/load probe; answered by PONG */
+	EP_KIND_PONG		= 0x11,
+	EP_KIND_CANCEL		= 0x12,	/* client withdraws task_id */
+};
+
+#define EP_KIND_IS_SERVER_BOUND(k) \
+	((k) == EP_KIND_REQUEST || (k) == EP_KIND_PING || (k) == EP_KIND_CANCEL)
+#define EP_KIND_IS_CLIENT_BOUND(k) \
+	((k) == EP_KIND_RESPONSE || (k) == EP_KIND_ERROR || (k) == EP_KIND_PONG)
+
+/* Priority: 1 (lowest, shed first) .. 5 (highest). 3 is the default. */
+#define EP_PRIO_MIN		1
+#define EP_PRIO_MAX		5
+#define EP_PRIO_DEFAULT		3
+
+/* Header flags. Bits not defined here must be zero. */
+#define EP_F_ZSTD		0x01	/* the task payload (all fragments joined) is a zstd frame */
+#define EP_F_AUTH		0x02	/* auth_key_id and auth_tag are set and must be verified */
+#define EP_F_RETRY		0x04	/* retransmission of a task id already sent (informational) */
+#define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY)
+
+#define EP_AUTH_TAG_LEN		16
+
+/*
+ * The v1 header: 64 bytes at the start of every UDP datagram's payload, followed by
+ * payload_len bytes of task payload (this fragment's slice). All multi-byte fields are
+ * big-endian. See docs/protocol.md for the meaning and valid range of each field.
+ */
+struct ep_hdr {
+	__be16 magic;		/*  0: EP_MAGIC */
+	__u8   version;		/*  2: EP_VERSION */
+	__u8   kind;		/*  3: enum ep_kind */
+	__u8   priority;	/*  4: 1..5; replies echo the request's */
+	__u8   flags;		/*  5: EP_F_* */
+	__be16 task_type;	/*  6: handler id; replies echo it */
+	__be32 tenant_id;	/*  8: client's tenant */
+	__be16 payload_len;	/* 12: bytes of payload after this header in this datagram */
+	__be16 status;		/* 14: enum ep_status; 0 except in ERROR */
+	__be16 frag_index;	/* 16: 0 .. frag_count-1 */
+	__be16 frag_count;	/* 18: 1 .. 65535 */
+	__be32 total_len;	/* 20: whole task payload length, as carried (compressed if ZSTD) */
+	__be64 task_id;		/* 24: unique per client; key for retries and deduplication */
+	__be32 frag_offset;	/* 32: where this fragment's payload starts in the task */
+	union {			/* 36: kind-specific */
+		struct {	/* REQUEST, PING, CANCEL */
+			__be32 size_hint_kib;	/* memory footprint for the load balancer */
+			__be32 deadline_ms;	/* budget from send time, 0 = none */
+		} req;
+		struct {	/* RESPONSE, ERROR, PONG */
+			__be32 queue_us;	/* time the task waited at the edge */
+			__be32 exec_us;		/* time the handler ran */
+		} rsp;
+	};
+	__u8   load_pct;	/* 44: replies: node load 0..100; server-bound: 0 */
+	__u8   rsvd;		/* 45: must be zero */
+	__be16 auth_key_id;	/* 46: key used for auth_tag when EP_F_AUTH, else 0 */
+	__u8   auth_tag[EP_AUTH_TAG_LEN]; /* 48: reserved for the authentication tag */
+} __attribute__((packed));
+
+/* Kept for readers of the offsets table in docs/protocol.md. */
+#define EP_HDR_LEN		64
+
+_Static_assert(sizeof(struct ep_hdr) == EP_HDR_LEN, "ep_hdr is 64 bytes on the wire");
+_Static_assert(__builtin_offsetof(struct ep_hdr, kind) == 3, "kind offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, task_type) == 6, "task_type offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, tenant_id) == 8, "tenant_id offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, payload_len) == 12, "payload_len offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, status) == 14, "status offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, frag_index) == 16, "frag_index offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, total_len) == 20, "total_len offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, task_id) == 24, "task_id offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, frag_offset) == 32, "frag_offset offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, req.size_hint_kib) == 36, "size_hint offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, req.deadline_ms) == 40, "deadline offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, rsp.exec_us) == 40, "exec_us offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, load_pct) == 44, "load_pct offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, auth_key_id) == 46, "auth_key_id offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, auth_tag) == 48, "auth_tag offset");
+
+/*
+ * Status codes carried in ERROR messages (and reported by clients). The X-macro keeps the
+ * numbers and the printable names in one place: X(NAME, value, "name", retriable).
+ */
+#define EP_STATUS_LIST(X)						\
+	X(OK,			0,  "ok",			0)		\
+	X(MALFORMED,		1,  "malformed",		0)		\
+	X(UNKNOWN_TYPE,		2,  "unknown_type",		0)		\
+	X(TOO_LARGE,		3,  "too_large",		0)		\
+	X(TIMEOUT,		4,  "timeout",			1)		\
+	X(OVERLOADED,		5,  "overloaded",		1)		\
+	X(HANDLER_FAILED,	6,  "handler_failed",		0)		\
+	X(DEADLINE_EXCEEDED,	7,  "deadline_exceeded",	0)		\
+	X(DECOMPRESS_FAILED,	8,  "decompress_failed",	0)		\
+	X(UNAUTHORIZED,		9,  "unauthorized",		0)		\
+	X(INVALID_INPUT,	10, "invalid_input",		0)		\
+	X(CANCELLED,		11, "cancelled",		0)		\
+	X(UNSUPPORTED,		12, "unsupported",		0)		\
+	X(INTERNAL,		13, "internal",			1)
+
+enum ep_status {
+#define EP_X_ENUM(name, val, str, retry) EP_ST_##name = val,
+	EP_STATUS_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_ST__COUNT
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* XDP classifier: outcomes, counters and maps                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Every packet the classifier sees ends in exactly one outcome, and each outcome has a
+ * per-CPU counter (packets, bytes) at its index in the ep_stats map. X(NAME, "name").
+ * Outcomes are grouped: REDIRECT_XSK hands the packet to an AF_XDP socket (index 0, so that
+ * parse helpers can return 0 for "valid" and -index for every other outcome), PASS_* leave
+ * it to the kernel, DROP_* drop an invalid offload packet.
+ */
+#define EP_STAT_LIST(X)							\
+	X(REDIRECT_XSK,		"redirect_xsk")		/* valid, sent to the queue's socket */ \
+	X(PASS_NOT_IP,		"pass_not_ip")		/* ARP, LLDP, other ethertypes */ \
+	X(PASS_NOT_UDP,		"pass_not_udp")		/* ICMP, TCP, ... */		\
+	X(PASS_IP_FRAGMENT,	"pass_ip_fragment")	/* kernel reassembles */	\
+	X(PASS_OTHER_PORT,	"pass_other_port")	/* UDP, not our port */		\
+	X(PASS_UNPARSED,	"pass_unparsed")	/* L2/L3 too short or odd: kernel decides */ \
+	X(PASS_NO_SOCKET,	"pass_no_socket")	/* valid task, no AF_XDP socket on the queue */ \
+	X(DROP_UDP_LENGTH,	"drop_udp_length")	/* UDP length disagrees with IP/frame */ \
+	X(DROP_UDP_ZERO_CSUM,	"drop_udp_zero_csum")	/* IPv6 UDP without checksum */	\
+	X(DROP_HDR_SHORT,	"drop_hdr_short")	/* payload shorter than struct ep_hdr */ \
+	X(DROP_BAD_MAGIC,	"drop_bad_magic")					\
+	X(DROP_BAD_VERSION,	"drop_bad_version")					\
+	X(DROP_BAD_KIND,	"drop_bad_kind")	/* unknown, or not server-bound */ \
+	X(DROP_BAD_PRIORITY,	"drop_bad_priority")	/* outside 1..5 */		\
+	X(DROP_BAD_FLAGS,	"drop_bad_flags")	/* unknown flag or reserved bits set */ \
+	X(DROP_BAD_LENGTH,	"drop_bad_length")	/* payload_len != datagram - header */ \
+	X(DROP_BAD_FRAGMENT,	"drop_bad_fragment")	/* index/count/offset/total inconsistent */ \
+	X(DROP_TOO_LARGE,	"drop_too_large")	/* total_len above the configured limit */ \
+	X(DROP_TENANT,		"drop_tenant")		/* tenant not allowed on this node */
+
+enum ep_stat {
+#define EP_X_ENUM(name, str) EP_STAT_##name,
+	EP_STAT_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_STAT__COUNT
+};
+
+#define EP_STAT_FIRST_DROP	EP_STAT_DROP_UDP_LENGTH
+#define ep_stat_is_pass(s)	((s) >= EP_STAT_PASS_NOT_IP && (s) <= EP_STAT_PASS_NO_SOCKET)
+#define ep_stat_is_drop(s)	((s) >= EP_STAT_FIRST_DROP && (s) < EP_STAT__COUNT)
+
+/* Value of the per-CPU ep_stats array map; one per enum ep_stat. */
+struct ep_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct ep_counter) == 16, "ep_counter layout");
+
+/*
+ * AF_XDP socket placement. The XSKMAP has EP_XSK_SLOTS slots per RX queue; slot 0 is the
+ * queue's default socket. ep_config.prio_slot[] lets the runtime give chosen priorities a
+ * socket of their own on the same queue (sockets sharing one UMEM); a priority whose slot
+ * holds no socket falls back to slot 0.
+ */
+#define EP_MAX_QUEUES		64
+#define EP_XSK_SLOTS		4
+#define EP_XSK_KEY(queue, slot)	((queue) * EP_XSK_SLOTS + (slot))
+#define EP_XSKMAP_SIZE		(EP_MAX_QUEUES * EP_XSK_SLOTS)
+
+/* ep_config.flags */
+#define EP_CFG_F_TENANT_CHECK	0x0001	/* drop tenants that are not in ep_tenants */
+
+/*
+ * Runtime settings of the classifier: the single entry (key 0) of the ep_config array map.
+ * An all-zero entry (nothing written yet) means: the load-time default port, no tenant
+ * check, EP_DEFAULT_MAX_TASK_LEN, every priority in slot 0.
+ */
+struct ep_config {
+	__u16 udp_port;		/* host order; 0 = the load-time default (ep_default_port) */
+	__u16 flags;		/* EP_CFG_F_* */
+	__u32 max_task_len;	/* 0 = EP_DEFAULT_MAX_TASK_LEN; capped at EP_MAX_TASK_LEN */
+	__u8  prio_slot[8];	/* [priority] -> XSK slot (< EP_XSK_SLOTS); [0],[6],[7] unused */
+};
+_Static_assert(sizeof(struct ep_config) == 16, "ep_config layout");
+_Static_assert(__builtin_offsetof(struct ep_config, prio_slot) == 8, "ep_config layout");
+
+/* ep_tenants: key = tenant id (host order), value = struct ep_tenant. */
+struct ep_tenant {
+	__u32 flags;		/* reserved, 0 */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ep_tenant) == 8, "ep_tenant layout");
+
+/* ------------------------------------------------------------------------------------ */
+/* Byte order, usable from BPF and userspace alike                                      */
+/* ------------------------------------------------------------------------------------ */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ep_be16(x) ((__u16)__builtin_bswap16((__u16)(x)))
+#define ep_be32(x) ((__u32)__builtin_bswap32((__u32)(x)))
+#define ep_be64(x) ((__u64)__builtin_bswap64((__u64)(x)))
+#else
+#define ep_be16(x) ((__u16)(x))
+#define ep_be32(x) ((__u32)(x))
+#define ep_be64(x) ((__u64)(x))
+#endif
+
+#endif /* EP_SHARED_H */

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/libxdp.h>
+
+#include "edgeplane/log.h"
+#include "ep_classifier.skel.h"
+#include "xdp/ep_xdp.h"
+
+#define EP_PROG_NAME "ep_classify"
+
+struct ep_xdp {
+	struct ep_classifier *skel;
+	struct xdp_program *prog;
+	int ifindex;
+	enum xdp_attach_mode mode;
+	char pin_dir[PATH_MAX];
+};
+
+int ep_xdp_parse_mode(const char *s, enum ep_xdp_mode *mode)
+{
+	if (!strcmp(s, "auto"))
+		*mode = EP_XDP_MODE_AUTO;
+	else if (!strcmp(s, "native"))
+		*mode = EP_XDP_MODE_NATIVE;
+	else if (!strcmp(s, "skb") || !strcmp(s, "generic"))
+		*mode = EP_XDP_MODE_SKB;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
+{
+	const char *root = getenv("LIBXDP_BPFFS");
+	int n;
+
+	n = snprintf(buf, len, "%s/edgeplane/%s", root && *root ? root : "/sys/fs/bpf", ifname);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Pin the four named maps (not .rodata) by name; libbpf reuses existing pins at load. */
+static int set_pin_paths(struct ep_classifier *skel, const char *dir)
+{
+	struct bpf_map *maps[] = { skel->maps.ep_stats, skel->maps.ep_cfg, skel->maps.ep_xsks,
+				   skel->maps.ep_tenants };
+	char path[PATH_MAX];
+	int err;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(maps[i])) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		err = bpf_map__set_pin_path(maps[i], path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mode mode)
+{
+	return xdp_program__attach(prog, ifindex, mode, 0);
+}
+
+int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
+{
+	struct ep_config cfg;
+	struct ep_xdp *x;
+	int err;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->ifindex = if_nametoindex(o->ifname);
+	if (!x->ifindex) {
+		err = -errno;
+		pr_err("interface %s: %s", o->ifname, strerror(errno));
+		goto err_free;
+	}
+	if (o->pin_dir)
+		snprintf(x->pin_dir, sizeof(x->pin_dir), "%s", o->pin_dir);
+	else if ((err = ep_xdp_default_pin_dir(o->ifname, x->pin_dir, sizeof(x->pin_dir))))
+		goto err_free;
+
+	x->skel = ep_classifier__open();
+	if (!x->skel) {
+		err = -errno;
+		pr_err("open classifier: %s", strerror(errno));
+		goto err_free;
+	}
+	x->skel->rodata->ep_default_port = o->port ? o->port : EP_DEFAULT_PORT;
+	x->skel->rodata->ep_debug = o->debug;
+
+	err = mkdir_p(x->pin_dir);
+	if (!err)
+		err = set_pin_paths(x->skel, x->pin_dir);
+	if (err) {
+		pr_err("pin directory %s: %s", x->pin_dir, strerror(-err));
+		goto err_destroy;
+	}
+
+	x->prog = xdp_program__from_bpf_obj(x->skel->obj, "xdp");
+	err = libxdp_get_error(x->prog);
+	if (err) {
+		x->prog = NULL;
+		pr_err("libxdp: cannot use the classifier object: %s", strerror(-err));
+		goto err_destroy;
+	}
+
+	if (o->mode == EP_XDP_MODE_SKB) {
+		x->mode = XDP_MODE_SKB;
+		err = attach_mode(x->prog, x->ifindex, XDP_MODE_SKB);
+	} else {
+		x->mode = XDP_MODE_NATIVE;
+		err = attach_mode(x->prog, x->ifindex, XDP_MODE_NATIVE);
+		if (err && o->mode == EP_XDP_MODE_AUTO) {
+			pr_info("%s: native XDP failed (%s), falling back to generic mode",
+				o->ifname, strerror(-err));
+			x->mode = XDP_MODE_SKB;
+			err = attach_mode(x->prog, x->ifindex, XDP_MODE_SKB);
+		}
+	}
+	if (err) {
+		pr_err("attach to %s: %s", o->ifname, strerror(-err));
+		goto err_close_prog;
+	}
+
+	/* The port lives in the map too, so it stays right if pinned state is reused. */
+	err = ep_xdp_read_config(ep_xdp_cfg_fd(x), &cfg);
+	if (!err) {
+		cfg.udp_port = o->port ? o->port : EP_DEFAULT_PORT;
+		if (o->max_task_len)
+			cfg.max_task_len = o->max_task_len;
+		err = ep_xdp_write_config(ep_xdp_cfg_fd(x), &cfg);
+	}
+	if (err) {
+		pr_err("configure classifier: %s", strerror(-err));
+		goto err_detach;
+	}
+	pr_debug("classifier on %s (%s mode), maps in %s", o->ifname, ep_xdp_mode_name(x),
+		 x->pin_dir);
+	*out = x;
+	return 0;
+
+err_detach:
+	xdp_program__detach(x->prog, x->ifindex, x->mode, 0);
+err_close_prog:
+	xdp_program__close(x->prog);
+	x->prog = NULL;
+err_destroy:
+	ep_classifier__destroy(x->skel);
+err_free:
+	free(x);
+	return err;
+}
+
+void ep_xdp_close(struct ep_xdp *x, bool detach)
+{
+	if (!x)
+		return;
+	if (detach) {
+		int err = xdp_program__detach(x->prog, x->ifindex, x->mode, 0);
+
+		if (err)
+			pr_warn("detach: %s", strerror(-err));
+		bpf_object__unpin_maps(x->skel->obj, NULL);
+		rmdir(x->pin_dir);
+	}
+	xdp_program__close(x->prog);
+	ep_classifier__destroy(x->skel);
+	free(x);
+}
+
+const char *ep_xdp_mode_name(const struct ep_xdp *x)
+{
+	return x->mode == XDP_MODE_SKB ? "skb" : "native";
+}
+
+const char *ep_xdp_pin_dir(const struct ep_xdp *x)
+{
+	return x->pin_dir;
+}
+
+int ep_xdp_xsks_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_xsks);
+}
+
+int ep_xdp_cfg_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_cfg);
+}
+
+static void unpin_dir(const char *pin_dir)
+{
+	const char *names[] = { EP_PIN_STATS, EP_PIN_CFG, EP_PIN_XSKS, EP_PIN_TENANTS };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(pin_dir);
+}
+
+int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	int ifindex, err, found = 0;
+	enum xdp_attach_mode mode;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	err = libxdp_get_error(mp);
+	if (err)
+		return err;
+	mode = xdp_multiprog__attach_mode(mp);
+	if (xdp_multiprog__is_legacy(mp)) {
+		/* Attached by `ip link` or `bpftool net attach`: no dispatcher. */
+		p = xdp_multiprog__main_prog(mp);
+		if (p && !strcmp(xdp_program__name(p), EP_PROG_NAME)) {
+			err = xdp_multiprog__detach(mp);
+			found = 1;
+		}
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
+		     p = xdp_multiprog__next_prog(p, mp)) {
+			if (strcmp(xdp_program__name(p), EP_PROG_NAME))
+				continue;
+			err = xdp_program__detach(p, ifindex, mode, 0);
+			found = 1;
+			break;	/* the multiprog changed under us; one instance per interface */
+		}
+	}
+	xdp_multiprog__close(mp);
+	if (pin_dir)
+		unpin_dir(pin_dir);
+	if (err)
+		return err;
+	return found ? 0 : -ENOENT;
+}
+
+int ep_xdp_open_pinned(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int ep_xdp_read_stats(int stats_fd, struct ep_counter out[EP_STAT__COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ep_counter *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (__u32 k = 0; k < EP_STAT__COUNT; k++) {
+		out[k] = (struct ep_counter){ 0 };
+		if (bpf_map_lookup_elem(stats_fd, &k, v)) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++) {
+			out[k].packets += v[c].packets;
+			out[k].bytes += v[c].bytes;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+int ep_xdp_read_config(int cfg_fd, struct ep_config *cfg)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(cfg_fd, &zero, cfg) ? -errno : 0;
+}
+
+int ep_xdp_write_config(int cfg_fd, const struct ep_config *cfg)
+{
+	__u32 zero = 0;
+
+	for (int p = EP_PRIO_MIN; p <= EP_PRIO_MAX; p++)
+		if (cfg->prio_slot[p] >= EP_XSK_SLOTS)
+			return -EINVAL;
+	if (cfg->max_task_len > EP_MAX_TASK_LEN)
+		return -EINVAL;
+	return bpf_map_update_elem(cfg_fd, &zero, cfg, BPF_ANY) ? -errno : 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ep_xdp.h - load, attach, configure and read the edgeplane XDP classifier.
+ *
+ * Attaching goes through libxdp, so the classifier runs behind libxdp's dispatcher next to
+ * other XDP programs; native mode is tried first and generic (skb) mode is the fallback.
+ * The classifier's maps are pinned by name under a bpffs directory so that bpftool, the
+ * runtime and a restarted loader all see the same state.
+ */
+#ifndef EP_XDP_H
+#define EP_XDP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ep_shared.h"
+
+enum ep_xdp_mode {
+	EP_XDP_MODE_AUTO = 0,	/* native, else skb */
+	EP_XDP_MODE_NATIVE,
+	EP_XDP_MODE_SKB,
+};
+
+/* The classifier's pinned maps, by file name under the pin directory. */
+#define EP_PIN_STATS	"ep_stats"
+#define EP_PIN_CFG	"ep_cfg"
+#define EP_PIN_XSKS	"ep_xsks"
+#define EP_PIN_TENANTS	"ep_tenants"
+
+struct ep_xdp_opts {
+	const char *ifname;
+	enum ep_xdp_mode mode;
+	uint16_t port;		/* 0: EP_DEFAULT_PORT */
+	uint32_t max_task_len;	/* 0: leave as configured (EP_DEFAULT_MAX_TASK_LEN if new) */
+	const char *pin_dir;	/* NULL: ep_xdp_default_pin_dir(ifname) */
+	bool debug;		/* bpf_printk on every verdict; for debugging only */
+};
+
+struct ep_xdp;
+
+/* Parse "auto|native|skb". Returns 0 or -EINVAL. */
+int ep_xdp_parse_mode(const char *s, enum ep_xdp_mode *mode);
+
+/* Default pin directory for @ifname: $LIBXDP_BPFFS (or /sys/fs/bpf)/edgeplane/@ifname.
+ * Writes into @buf; returns 0 or -ENAMETOOLONG. */
+int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len);
+
+/* Load the classifier, reuse or create its pinned maps, and attach it to o->ifname.
+ * Returns 0 and a handle in *out, or a negative errno (the reason is logged). */
+int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out);
+
+/* Release the handle. With @detach, take the program off the interface and unpin the
+ * maps; otherwise the program stays attached and the pinned maps keep their state. */
+void ep_xdp_close(struct ep_xdp *x, bool detach);
+
+/* "native" or "skb": the mode the program actually runs in. */
+const char *ep_xdp_mode_name(const struct ep_xdp *x);
+const char *ep_xdp_pin_dir(const struct ep_xdp *x);
+int ep_xdp_xsks_fd(const struct ep_xdp *x);
+int ep_xdp_cfg_fd(const struct ep_xdp *x);
+
+/* Detach every ep_classify program from @ifname (loaded by any of the three methods) and
+ * remove @pin_dir's pins if @pin_dir is not NULL. Returns 0, or -ENOENT if none was
+ * attached, or a negative errno. */
+int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir);
+
+/* Open pinned map @name under @pin_dir. Returns an fd or a negative errno. */
+int ep_xdp_open_pinned(const char *pin_dir, const char *name);
+
+/* Sum the per-CPU counters of an ep_stats map. Returns 0 or a negative errno. */
+int ep_xdp_read_stats(int stats_fd, struct ep_counter out[EP_STAT__COUNT]);
+
+/* Read or write entry 0 of an ep_cfg map. Writing validates it: -EINVAL on a bad slot. */
+int ep_xdp_read_config(int cfg_fd, struct ep_config *cfg);
+int ep_xdp_write_config(int cfg_fd, const struct ep_config *cfg);
+
+#endif /* EP_XDP_H */

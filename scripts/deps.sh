@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install every Debian package edgeplane needs. Idempotent: it runs apt-get only when a
+# package is missing, and then runs `apt-get update` once.
+#
+#   scripts/deps.sh           install what is missing
+#   scripts/deps.sh --check   exit 1 (and list them) if anything is missing; install nothing
+set -euo pipefail
+
+PKGS=(
+	# toolchain
+	build-essential clang llvm pkg-config linux-libc-dev
+	# BPF / XDP
+	libbpf-dev libxdp-dev xdp-tools bpftool iproute2 libelf-dev zlib1g-dev
+	# runtime and client libraries
+	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev
+	# DPDK backend
+	dpdk-dev libdpdk-dev
+	# tests, rig, reports
+	ethtool tcpdump procps iputils-ping gnuplot-nox prometheus qemu-system-x86
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	[[ $p == \#* ]] && continue
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	exit 0
+fi
+if [[ ${1:-} == --check ]]; then
+	echo "missing packages: ${missing[*]}" >&2
+	exit 1
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps.sh: must run as root to install: ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps.sh: done"

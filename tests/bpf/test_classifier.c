@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * BPF_PROG_TEST_RUN tests of the XDP classifier, table-driven: each case builds a frame,
+ * runs the program once, and checks the verdict, that the output bytes equal the input
+ * (the classifier never rewrites), and that exactly the expected counter moved.
+ *
+ * The XSKMAP cases bind a real AF_XDP socket on a veth in a private network namespace
+ * created by this process (unshare), which vanishes with it.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+
+#include "ep_classifier.skel.h"
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "xdp/ep_xdp.h"
+#include "../lib/pkt.h"
+#include "../lib/tap.h"
+
+static struct ep_classifier *skel;
+static int prog_fd, stats_fd, cfg_fd;
+static int ifindex;	/* veth in our private netns, 0 if unavailable */
+
+#define PORT EP_DEFAULT_PORT
+
+/* A valid single-fragment request header + payload, as the UDP payload. */
+static size_t task_dgram(uint8_t *buf, size_t len, uint8_t kind, uint8_t prio, size_t plen)
+{
+	struct ep_msg m = {
+		.kind = kind,
+		.priority = prio,
+		.task_type = 1,
+		.tenant_id = 42,
+		.task_id = 0x1122334455667788ULL,
+		.size_hint_kib = 64,
+		.deadline_ms = 100,
+	};
+	uint8_t data[2048];
+	ssize_t n;
+
+	for (size_t i = 0; i < plen; i++)
+		data[i] = (uint8_t)i;
+	n = ep_frag_build(&m, data, (uint32_t)plen, 1400, 0, buf, len);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int run_frame(const uint8_t *frame, size_t len, bool with_ctx, int *act,
+		     struct ep_counter delta[EP_STAT__COUNT], bool *same_bytes)
+{
+	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	uint8_t out[4096];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	int err;
+
+	if (with_ctx) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	if (ep_xdp_read_stats(stats_fd, before))
+		return -1;
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	if (err)
+		return err;
+	if (ep_xdp_read_stats(stats_fd, after))
+		return -1;
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		delta[i].packets = after[i].packets - before[i].packets;
+		delta[i].bytes = after[i].bytes - before[i].bytes;
+	}
+	*act = (int)opts.retval;
+	*same_bytes = opts.data_size_out == len && !memcmp(out, frame, len);
+	return 0;
+}
+
+static const char *act_name(int act)
+{
+	switch (act) {
+	case XDP_ABORTED: return "XDP_ABORTED";
+	case XDP_DROP: return "XDP_DROP";
+	case XDP_PASS: return "XDP_PASS";
+	case XDP_TX: return "XDP_TX";
+	case XDP_REDIRECT: return "XDP_REDIRECT";
+	default: return "?";
+	}
+}
+
+/* Run one frame and check verdict, bytes and counters; report as one TAP case. */
+static void check_frame(const char *name, const uint8_t *frame, size_t len, int want_act,
+			int want_stat, bool with_ctx)
+{
+	struct ep_counter d[EP_STAT__COUNT];
+	bool same = false;
+	int act = -1, err;
+
+	tap_begin();
+	err = run_frame(frame, len, with_ctx, &act, d, &same);
+	EXPECT_EQ(err, 0);
+	if (!err) {
+		if (act != want_act)
+			tap_diag("verdict %s, want %s", act_name(act), act_name(want_act));
+		EXPECT_EQ(act, want_act);
+		EXPECT(same);
+		for (int i = 0; i < EP_STAT__COUNT; i++) {
+			uint64_t want = i == want_stat;
+
+			if (d[i].packets != want)
+				tap_diag("counter %s moved by %llu, want %llu", ep_stat_name(i),
+					 (unsigned long long)d[i].packets,
+					 (unsigned long long)want);
+			EXPECT_EQ(d[i].packets, want);
+			EXPECT_EQ(d[i].bytes, want ? len : 0);
+		}
+	}
+	tap_end("%s -> %s/%s", name, act_name(want_act), ep_stat_name(want_stat));
+}
+
+static void check(const char *name, const struct pkt_spec *s, int want_act, int want_stat)
+{
+	uint8_t frame[4096];
+	size_t len = pkt_build(s, frame, sizeof(frame));
+
+	check_frame(name, frame, len, want_act, want_stat, false);
+}
+
+#define PASS(s)		XDP_PASS, EP_STAT_##s
+#define DROP(s)		XDP_DROP, EP_STAT_##s
+
+/* An offload datagram to PORT over IPv4 (or v6), with @mut applied to its header. */
+struct variant {
+	const char *name;
+	bool ipv6;
+	void (*mut)(uint8_t *d, size_t *len);
+	int act, stat;
+};
+
+static void m_none(uint8_t *d, size_t *len) {}
+static void m_magic(uint8_t *d, size_t *len) { d[0] ^= 0xff; }
+static void m_version0(uint8_t *d, size_t *len) { d[2] = 0; }
+static void m_version2(uint8_t *d, size_t *len) { d[2] = 2; }
+static void m_kind0(uint8_t *d, size_t *len) { d[3] = 0; }
+static void m_kind_rsp(uint8_t *d, size_t *len) { d[3] = EP_KIND_RESPONSE; }
+static void m_kind_err(uint8_t *d, size_t *len) { d[3] = EP_KIND_ERROR; d[15] = 1; }
+static void m_kind_pong(uint8_t *d, size_t *len) { d[3] = EP_KIND_PONG; }
+static void m_kind_13(uint8_t *d, size_t *len) { d[3] = 0x13; }
+static void m_kind_ff(uint8_t *d, size_t *len) { d[3] = 0xff; }
+static void m_kind_ping(uint8_t *d, size_t *len) { d[3] = EP_KIND_PING; }
+static void m_kind_cancel(uint8_t *d, size_t *len) { d[3] = EP_KIND_CANCEL; }
+static void m_prio0(uint8_t *d, size_t *len) { d[4] = 0; }
+static void m_prio6(uint8_t *d, size_t *len) { d[4] = 6; }
+static void m_prio5(uint8_t *d, size_t *len) { d[4] = 5; }
+static void m_flag80(uint8_t *d, size_t *len) { d[5] |= 0x80; }
+static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_ZSTD; }
+static void m_flag08(uint8_t *d, size_t *len) { d[5] |= 0x08; }
+static void m_rsvd(uint8_t *d, size_t *len) { d[45] = 1; }
+static void m_load_on_req(uint8_t *d, size_t *len) { d[44] = 7; }
+static void m_keyid_noauth(uint8_t *d, size_t *len) { d[47] = 1; }
+static void m_status_on_req(uint8_t *d, size_t *len) { d[15] = 1; }
+static void m_plen_plus(uint8_t *d, size_t *len) { d[13]++; }
+static void m_plen_minus(uint8_t *d, size_t *len) { d[13]--; }
+static void m_extra_byte(uint8_t *d, size_t *len) { d[*len] = 0; (*len)++; }
+static void m_count0(uint8_t *d, size_t *len) { d[18] = d[19] = 0; }
+static void m_index_eq_count(uint8_t *d, size_t *len) { d[17] = 1; }
+static void m_single_off(uint8_t *d, size_t *len) { d[35] = 4; }
+static void m_total_bigger(uint8_t *d, size_t *len) { d[23]++; }
+static void m_total_huge(uint8_t *d, size_t *len) { d[20] = 0x10; }	/* 256 MiB */
+static void m_short63(uint8_t *d, size_t *len) { *len = 63; }
+static void m_short0(uint8_t *d, size_t *len) { *len = 0; }
+
+/* Middle fragment 1 of 3 with L = 100: offset 100, total 250. */
+static void m_frag_mid(uint8_t *d, size_t *len)
+{
+	d[17] = 1, d[19] = 3, d[22] = 0, d[23] = 250, d[34] = 0, d[35] = 100;
+}
+static void m_frag_mid_misaligned(uint8_t *d, size_t *len)
+{
+	m_frag_mid(d, len);
+	d[35] = 99;
+}
+static void m_frag_count_wrong(uint8_t *d, size_t *len)	/* 4 fragments cannot hold 250 */
+{
+	m_frag_mid(d, len);
+	d[19] = 4;
+}
+/* Last fragment 2 of 3: offset 200, 50 bytes, total 250. */
+static void m_frag_last(uint8_t *d, size_t *len)
+{
+	d[13] = 50, d[17] = 2, d[19] = 3, d[23] = 250, d[35] = 200;
+	*len = EP_HDR_LEN + 50;
+}
+static void m_frag_last_overshoot(uint8_t *d, size_t *len)
+{
+	m_frag_last(d, len);
+	d[23] = 249;
+}
+
+static const struct variant variants[] = {
+	{ "valid request", false, m_none, PASS(PASS_NO_SOCKET) },
+	{ "valid request ipv6", true, m_none, PASS(PASS_NO_SOCKET) },
+	{ "valid ping", false, m_kind_ping, PASS(PASS_NO_SOCKET) },
+	{ "valid cancel", true, m_kind_cancel, PASS(PASS_NO_SOCKET) },
+	{ "valid priority 5", false, m_prio5, PASS(PASS_NO_SOCKET) },
+	{ "valid middle fragment", false, m_frag_mid, PASS(PASS_NO_SOCKET) },
+	{ "valid last fragment", true, m_frag_last, PASS(PASS_NO_SOCKET) },
+	{ "retry and zstd flags", false, m_flags_known, PASS(PASS_NO_SOCKET) },
+	{ "unknown flag 0x08", false, m_flag08, DROP(DROP_BAD_FLAGS) },
+	{ "bad magic", false, m_magic, DROP(DROP_BAD_MAGIC) },
+	{ "bad magic ipv6", true, m_magic, DROP(DROP_BAD_MAGIC) },
+	{ "version 0", false, m_version0, DROP(DROP_BAD_VERSION) },
+	{ "version 2", true, m_version2, DROP(DROP_BAD_VERSION) },
+	{ "kind 0", false, m_kind0, DROP(DROP_BAD_KIND) },
+	{ "kind response at server", false, m_kind_rsp, DROP(DROP_BAD_KIND) },
+	{ "kind error at server", true, m_kind_err, DROP(DROP_BAD_KIND) },
+	{ "kind pong at server", false, m_kind_pong, DROP(DROP_BAD_KIND) },
+	{ "kind 0x13 reserved", false, m_kind_13, DROP(DROP_BAD_KIND) },
+	{ "kind 0xff", false, m_kind_ff, DROP(DROP_BAD_KIND) },
+	{ "priority 0", false, m_prio0, DROP(DROP_BAD_PRIORITY) },
+	{ "priority 6", true, m_prio6, DROP(DROP_BAD_PRIORITY) },
+	{ "unknown flag 0x80", false, m_flag80, DROP(DROP_BAD_FLAGS) },
+	{ "reserved byte set", false, m_rsvd, DROP(DROP_BAD_FLAGS) },
+	{ "load_pct on a request", false, m_load_on_req, DROP(DROP_BAD_FLAGS) },
+	{ "auth key id without AUTH", false, m_keyid_noauth, DROP(DROP_BAD_FLAGS) },
+	{ "status on a request", true, m_status_on_req, DROP(DROP_BAD_FLAGS) },
+	{ "payload_len too big", false, m_plen_plus, DROP(DROP_BAD_LENGTH) },
+	{ "payload_len too small", true, m_plen_minus, DROP(DROP_BAD_LENGTH) },
+	{ "trailing byte", false, m_extra_byte, DROP(DROP_BAD_LENGTH) },
+	{ "frag_count 0", false, m_count0, DROP(DROP_BAD_FRAGMENT) },
+	{ "frag_index == frag_count", false, m_index_eq_count, DROP(DROP_BAD_FRAGMENT) },
+	{ "single fragment at offset 4", true, m_single_off, DROP(DROP_BAD_FRAGMENT) },
+	{ "single fragment short of total", false, m_total_bigger, DROP(DROP_BAD_FRAGMENT) },
+	{ "middle fragment misaligned", false, m_frag_mid_misaligned, DROP(DROP_BAD_FRAGMENT) },
+	{ "frag_count disagrees with total", false, m_frag_count_wrong, DROP(DROP_BAD_FRAGMENT) },
+	{ "last fragment overshoots", true, m_frag_last_overshoot, DROP(DROP_BAD_FRAGMENT) },
+	{ "total_len above limit", false, m_total_huge, DROP(DROP_TOO_LARGE) },
+	{ "datagram of 63 bytes", false, m_short63, DROP(DROP_HDR_SHORT) },
+	{ "empty datagram", true, m_short0, DROP(DROP_HDR_SHORT) },
+};
+
+static size_t variant_dgram(const struct variant *v, uint8_t *d, size_t len)
+{
+	size_t n = task_dgram(d, len, EP_KIND_REQUEST, 3, 100);
+
+	v->mut(d, &n);
+	return n;
+}
+
+static void test_variants(int vlan_tags, bool opts_and_ext)
+{
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		const struct variant *v = &variants[i];
+		uint8_t d[2048];
+		size_t n = variant_dgram(v, d, sizeof(d));
+		struct pkt_spec s = {
+			.ipv6 = v->ipv6, .vlan_tags = vlan_tags, .sport = 40000, .dport = PORT,
+			.payload = d, .payload_len = n,
+			.ip_opt_len = opts_and_ext && !v->ipv6 ? 12 : 0,
+			.ipv6_ext = opts_and_ext && v->ipv6 ? 2 : 0,
+		};
+		char name[160];
+
+		snprintf(name, sizeof(name), "%s%s%s", v->name,
+			 vlan_tags == 2 ? " [802.1ad+802.1Q]" : vlan_tags ? " [802.1Q]" : "",
+			 opts_and_ext ? (v->ipv6 ? " [ipv6 ext hdrs]" : " [ipv4 options]") : "");
+		check(name, &s, v->act, v->stat);
+	}
+}
+
+static void test_pass_cases(void)
+{
+	uint8_t d[256], arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
+
+	check("ARP", &(struct pkt_spec){ .ethertype = 0x0806, .payload = arp,
+					  .payload_len = sizeof(arp) }, PASS(PASS_NOT_IP));
+	check("LLDP-like ethertype", &(struct pkt_spec){ .ethertype = 0x88cc, .payload = arp,
+						      .payload_len = 20 }, PASS(PASS_NOT_IP));
+	check("ARP in VLAN", &(struct pkt_spec){ .ethertype = 0x0806, .vlan_tags = 1,
+						  .payload = arp, .payload_len = sizeof(arp) },
+	      PASS(PASS_NOT_IP));
+	check("ICMP echo", &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d,
+						.payload_len = 64 }, PASS(PASS_NOT_UDP));
+	check("TCP", &(struct pkt_spec){ .l4proto = IPPROTO_TCP, .payload = d, .payload_len = 40 },
+	      PASS(PASS_NOT_UDP));
+	check("ICMPv6", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ICMPV6,
+					     .payload = d, .payload_len = 64 }, PASS(PASS_NOT_UDP));
+	check("IPv6 ESP", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ESP,
+					       .payload = d, .payload_len = 64 }, PASS(PASS_NOT_UDP));
+	check("IPv4 first fragment to the port",
+	      &(struct pkt_spec){ .ip_mf = true, .dport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_IP_FRAGMENT));
+	check("IPv4 later fragment",
+	      &(struct pkt_spec){ .ip_frag_off = 185, .dport = PORT, .payload = d,
+				  .payload_len = n }, PASS(PASS_IP_FRAGMENT));
+	check("IPv6 fragment header",
+	      &(struct pkt_spec){ .ipv6 = true, .ipv6_frag = true, .dport = PORT, .payload = d,
+				  .payload_len = n }, PASS(PASS_IP_FRAGMENT));
+	check("UDP to another port",
+	      &(struct pkt_spec){ .dport = PORT + 1, .sport = PORT, .payload = d,
+				  .payload_len = n }, PASS(PASS_OTHER_PORT));
+	check("UDP6 to another port",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = 53, .payload = d, .payload_len = 30 },
+	      PASS(PASS_OTHER_PORT));
+}
+
+/* Frames whose headers lie, built by patching a valid one. */
+static void test_malformed_l3_l4(void)
+{
+	uint8_t d[256], f[512];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), len;
+	struct pkt_spec v4 = { .dport = PORT, .payload = d, .payload_len = n };
+	struct pkt_spec v6 = { .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n };
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14] = 0x44;	/* ihl 4 */
+	check_frame("IPv4 ihl < 5", f, len, PASS(PASS_UNPARSED), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14] = 0x65;	/* version 6 in an IPv4 ethertype */
+	check_frame("IPv4 ethertype, version 6", f, len, PASS(PASS_UNPARSED), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[17] += 8;	/* tot_len beyond the frame */
+	check_frame("IPv4 total length beyond frame", f, len, PASS(PASS_UNPARSED), false);
+
+	len = pkt_build(&v6, f, sizeof(f));
+	f[18] = f[19] = 0;	/* payload_len 0: jumbogram */
+	check_frame("IPv6 payload length 0", f, len, PASS(PASS_UNPARSED), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 20 + 4] = 0x7f;	/* UDP length far beyond the IP datagram */
+	check_frame("UDP length beyond IP length", f, len, DROP(DROP_UDP_LENGTH), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 20 + 4] = 0, f[14 + 20 + 5] = 7;	/* UDP length 7 */
+	check_frame("UDP length below 8", f, len, DROP(DROP_UDP_LENGTH), false);
+
+	len = pkt_build(&v6, f, sizeof(f));
+	f[14 + 40 + 6] = f[14 + 40 + 7] = 0;
+	check_frame("IPv6 UDP with zero checksum", f, len, DROP(DROP_UDP_ZERO_CSUM), false);
+
+	/* IPv4 UDP with a zero checksum is legal. */
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 20 + 6] = f[14 + 20 + 7] = 0;
+	check_frame("IPv4 UDP with zero checksum", f, len, PASS(PASS_NO_SOCKET), false);
+}
+
+/* A frame cut at every byte from the end of Ethernet to one short of complete. */
+static void test_truncation(const char *what, const struct pkt_spec *s)
+{
+	uint8_t f[2048];
+	size_t len = pkt_build(s, f, sizeof(f));
+	int bad = 0;
+
+	for (size_t cut = 14; cut < len; cut++) {
+		struct ep_counter d[EP_STAT__COUNT];
+		bool same;
+		int act;
+
+		if (run_frame(f, cut, false, &act, d, &same) || act != XDP_PASS || !same ||
+		    d[EP_STAT_PASS_UNPARSED].packets != 1) {
+			if (bad++ < 5)
+				tap_diag("cut at %zu: act %s", cut, act_name(act));
+		}
+	}
+	tap_begin();
+	EXPECT_EQ(bad, 0);
+	tap_end("%s truncated at each of %zu lengths -> XDP_PASS/pass_unparsed", what, len - 14);
+}
+
+static int write_cfg(const struct ep_config *c)
+{
+	return ep_xdp_write_config(cfg_fd, c);
+}
+
+static void test_config_map(void)
+{
+	uint8_t d[256];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
+	struct ep_config c = { .udp_port = 9000 };
+	struct ep_tenant t = { 0 };
+	__u32 tenant = 42;
+
+	write_cfg(&c);
+	check("port moved to 9000: task to 7878",
+	      &(struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_OTHER_PORT));
+	check("port moved to 9000: task to 9000",
+	      &(struct pkt_spec){ .dport = 9000, .payload = d, .payload_len = n },
+	      PASS(PASS_NO_SOCKET));
+
+	c = (struct ep_config){ .max_task_len = 99 };
+	write_cfg(&c);
+	check("max_task_len 99: 100-byte task",
+	      &(struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n },
+	      DROP(DROP_TOO_LARGE));
+
+	c = (struct ep_config){ .flags = EP_CFG_F_TENANT_CHECK };
+	write_cfg(&c);
+	check("tenant check on, tenant 42 unknown",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n },
+	      DROP(DROP_TENANT));
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ep_tenants), &tenant, &t, BPF_ANY);
+	check("tenant check on, tenant 42 allowed",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_NO_SOCKET));
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.ep_tenants), &tenant);
+
+	c = (struct ep_config){ 0 };
+	write_cfg(&c);
+
+	tap_begin();
+	c.prio_slot[3] = EP_XSK_SLOTS;
+	EXPECT_EQ(write_cfg(&c), -EINVAL);
+	c = (struct ep_config){ .max_task_len = EP_MAX_TASK_LEN + 1 };
+	EXPECT_EQ(write_cfg(&c), -EINVAL);
+	tap_end("config writes with an out-of-range slot or limit are refused");
+}
+
+/* --- AF_XDP socket cases ------------------------------------------------------------- */
+
+struct xsk {
+	struct xsk_umem *umem;
+	struct xsk_socket *sock;
+	struct xsk_ring_prod fq, tx;
+	struct xsk_ring_cons cq, rx;
+	void *area;
+};
+
+static int xsk_open(struct xsk *x, const char *ifname)
+{
+	const size_t size = 64 * 4096;
+	struct xsk_socket_config cfg = {
+		.rx_size = 64, .tx_size = 64,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+	};
+	int err;
+
+	x->area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (x->area == MAP_FAILED)
+		return -errno;
+	err = xsk_umem__create(&x->umem, x->area, size, &x->fq, &x->cq, NULL);
+	if (err)
+		return err;
+	return xsk_socket__create(&x->sock, ifname, 0, x->umem, &x->rx, &x->tx, &cfg);
+}
+
+static void xsk_close(struct xsk *x)
+{
+	if (x->sock)
+		xsk_socket__delete(x->sock);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area && x->area != MAP_FAILED)
+		munmap(x->area, 64 * 4096);
+}
+
+static int setup_veth(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	if (system("ip link add ep0 type veth peer name ep1 && ip link set ep0 up && "
+		   "ip link set ep1 up"))
+		return -ENODEV;
+	return (int)if_nametoindex("ep0");
+}
+
+static void check_xsk(const char *name, uint8_t prio, int want_act, int want_stat)
+{
+	uint8_t d[256], f[512];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, prio, 100);
+	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
+	size_t len = pkt_build(&s, f, sizeof(f));
+
+	check_frame(name, f, len, want_act, want_stat, true);
+}
+
+static void test_xsk(void)
+{
+	const char *names[] = { "XSKMAP: no socket on queue 0", "XSKMAP: socket bound on queue 0",
+				"XSKMAP: priority slot falls back to slot 0",
+				"XSKMAP: priority with a socket of its own",
+				"XSKMAP: other priority, slot 0 empty" };
+	int xsks_fd = bpf_map__fd(skel->maps.ep_xsks), fd, ret;
+	struct xsk x = { 0 };
+	__u32 key;
+
+	ret = setup_veth();
+	if (ret <= 0) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		return;
+	}
+	ifindex = ret;
+	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
+
+	ret = xsk_open(&x, "ep0");
+	if (ret) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
+		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+			tap_skip(names[i], why);
+		xsk_close(&x);
+		return;
+	}
+	fd = xsk_socket__fd(x.sock);
+	key = EP_XSK_KEY(0, 0);
+	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
+	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+
+	/* Priority 5 gets slot 1, which holds no socket yet: slot 0 takes it. */
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	check_xsk(names[2], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+
+	/* Move the socket to slot 1: priority 5 reaches it, priority 3 finds slot 0 empty. */
+	bpf_map_delete_elem(xsks_fd, &key);
+	key = EP_XSK_KEY(0, 1);
+	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
+	check_xsk(names[3], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	check_xsk(names[4], 3, PASS(PASS_NO_SOCKET));
+
+	bpf_map_delete_elem(xsks_fd, &key);
+	write_cfg(&(struct ep_config){ 0 });
+	xsk_close(&x);
+}
+
+int main(void)
+{
+	uint8_t d[1600];
+	size_t n;
+	int err;
+
+	ep_log_set_ident("test_classifier");
+	ep_log_set_level(EP_LOG_WARN);
+	ep_log_route_libs();
+
+	skel = ep_classifier__open_and_load();
+	if (!skel) {
+		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
+		return 1;
+	}
+	prog_fd = bpf_program__fd(skel->progs.ep_classify);
+	stats_fd = bpf_map__fd(skel->maps.ep_stats);
+	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
+
+	test_pass_cases();
+	test_variants(0, false);
+	test_variants(1, false);
+	test_variants(2, true);
+	test_malformed_l3_l4();
+	test_config_map();
+
+	n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 200);
+	test_truncation("IPv4+options task in QinQ",
+			&(struct pkt_spec){ .vlan_tags = 2, .ip_opt_len = 8, .dport = PORT,
+					    .payload = d, .payload_len = n });
+	test_truncation("IPv6+ext task in 802.1Q",
+			&(struct pkt_spec){ .ipv6 = true, .vlan_tags = 1, .ipv6_ext = 2,
+					    .dport = PORT, .payload = d, .payload_len = n });
+	test_xsk();
+
+	err = tap_finish();
+	ep_classifier__destroy(skel);
+	return err;
+}

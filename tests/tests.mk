@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Three layers (see docs/testing.md): unit tests (built with ASan+UBSan), BPF_PROG_TEST_RUN
+# tests of every program, and integration tests on veth devices in namespaces.
+
+SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANOBJ		:= $(OBJ)/san
+
+$(SANOBJ)/%.o: %.c
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+CORE_SAN_OBJS	:= $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
+
+# Unit tests: tests/unit/test_*.c, each linked with the sanitized core library.
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
+$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(CORE_SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS)
+
+# BPF program tests.
+EXTRA_CFLAGS_tests/bpf	:= -Idataplane
+EXTRA_CFLAGS_tests/bench := -Idataplane
+TEST_LIB_OBJS	:= $(OBJ)/tests/lib/pkt.o
+BPFTEST_BINS	:= $(TESTOUT)/bpf/test_classifier
+$(OBJ)/tests/bpf/test_classifier.o: $(GEN)/ep_classifier.skel.h
+$(TESTOUT)/bpf/test_classifier: $(OBJ)/tests/bpf/test_classifier.o $(TEST_LIB_OBJS) \
+				$(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# Tools the integration tests drive.
+TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk
+TOOL_BINS	:= $(addprefix $(TESTOUT)/tools/,$(TOOL_NAMES))
+EXTRA_CFLAGS_tests/tools := -Idataplane
+$(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# Benchmarks.
+BENCH_BINS	+= $(TESTOUT)/bench/bench_classify
+$(OBJ)/tests/bench/bench_classify.o: $(GEN)/ep_classifier.skel.h $(GEN)/bench_pass.skel.h
+$(TESTOUT)/bench/bench_classify: $(OBJ)/tests/bench/bench_classify.o $(TEST_LIB_OBJS) \
+				 $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+TEST_BINS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+TEST_PROGS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(sort $(wildcard tests/integration/test_*.sh))

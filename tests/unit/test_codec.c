@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Unit tests of the wire codec: layout, round trips, every rejection rule, hostile input. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeplane/codec.h"
+#include "../lib/tap.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static struct ep_msg sample_request(void)
+{
+	return (struct ep_msg){
+		.kind = EP_KIND_REQUEST,
+		.priority = 4,
+		.flags = EP_F_ZSTD,
+		.task_type = 0x0102,
+		.tenant_id = 0x0a0b0c0d,
+		.task_id = 0x0011223344556677ULL,
+		.size_hint_kib = 0x400,
+		.deadline_ms = 250,
+	};
+}
+
+/* The worked example of docs/protocol.md: request, 5-byte payload "hello". */
+static const uint8_t example_request[] = {
+	0x45, 0x50, 0x01, 0x01, 0x03, 0x00, 0x00, 0x01,	/* magic, v1, request, prio 3, type 1 */
+	0x00, 0x00, 0x00, 0x07, 0x00, 0x05, 0x00, 0x00,	/* tenant 7, payload_len 5, status 0 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05,	/* frag 0 of 1, total_len 5 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,	/* task_id 42 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* offset 0, size hint 4 KiB */
+	0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,	/* deadline 100 ms, load 0, rsvd, key 0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* auth tag */
+	'h', 'e', 'l', 'l', 'o',
+};
+
+static void test_layout(void)
+{
+	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1, .tenant_id = 7,
+			    .task_id = 42, .size_hint_kib = 4, .deadline_ms = 100 };
+	uint8_t buf[128];
+	ssize_t n;
+
+	tap_begin();
+	n = ep_frag_build(&m, "hello", 5, 1400, 0, buf, sizeof(buf));
+	EXPECT_EQ(n, sizeof(example_request));
+	EXPECT(n == sizeof(example_request) && !memcmp(buf, example_request, (size_t)n));
+	tap_end("encoding matches the worked example byte for byte");
+}
+
+static void test_roundtrip(void)
+{
+	struct ep_msg m = sample_request(), out;
+	const uint8_t *payload;
+	uint8_t buf[256];
+	ssize_t n;
+
+	tap_begin();
+	n = ep_frag_build(&m, "abcdefgh", 8, 1400, 0, buf, sizeof(buf));
+	EXPECT_EQ(n, EP_HDR_LEN + 8);
+	EXPECT_EQ(ep_decode(buf, (size_t)n, 0, &out, &payload, NULL), 0);
+	EXPECT_EQ(out.kind, m.kind);
+	EXPECT_EQ(out.priority, m.priority);
+	EXPECT_EQ(out.flags, m.flags);
+	EXPECT_EQ(out.task_type, m.task_type);
+	EXPECT_EQ(out.tenant_id, m.tenant_id);
+	EXPECT(out.task_id == m.task_id);
+	EXPECT_EQ(out.size_hint_kib, m.size_hint_kib);
+	EXPECT_EQ(out.deadline_ms, m.deadline_ms);
+	EXPECT_EQ(out.total_len, 8);
+	EXPECT_EQ(out.payload_len, 8);
+	EXPECT_EQ(out.frag_count, 1);
+	EXPECT(payload == buf + EP_HDR_LEN);
+	tap_end("request round trip keeps every field");
+
+	tap_begin();
+	m = (struct ep_msg){ .kind = EP_KIND_ERROR, .priority = 2, .task_type = 9, .task_id = 7,
+			     .status = EP_ST_OVERLOADED, .queue_us = 1234, .exec_us = 5678,
+			     .load_pct = 93 };
+	n = ep_frag_build(&m, NULL, 0, 1400, 0, buf, sizeof(buf));
+	EXPECT_EQ(n, EP_HDR_LEN);
+	EXPECT_EQ(ep_decode(buf, (size_t)n, 0, &out, &payload, NULL), 0);
+	EXPECT_EQ(out.status, EP_ST_OVERLOADED);
+	EXPECT_EQ(out.queue_us, 1234);
+	EXPECT_EQ(out.exec_us, 5678);
+	EXPECT_EQ(out.load_pct, 93);
+	EXPECT_EQ(out.total_len, 0);
+	tap_end("error reply round trip keeps status, timing and load");
+}
+
+static void test_encode_refuses(void)
+{
+	struct ep_msg m = sample_request();
+	uint8_t buf[128];
+
+	tap_begin();
+	m.priority = 0;
+	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_request();
+	m.kind = 0x42;
+	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_request();
+	m.flags = 0x80;
+	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_request();
+	m.kind = EP_KIND_ERROR;	/* error without a status */
+	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample_request();
+	EXPECT_EQ(ep_encode_hdr(&m, buf, EP_HDR_LEN - 1), -EINVAL);
+	EXPECT_EQ(ep_frag_build(&m, "x", 1, 1400, 1, buf, sizeof(buf)), -EINVAL);
+	EXPECT_EQ(ep_frag_build(&m, "xy", 2, 1400, 0, buf, EP_HDR_LEN + 1), -EMSGSIZE);
+	tap_end("encoder refuses what a receiver would drop");
+}
+
+struct rule {
+	const char *name;
+	size_t at;	/* byte to change */
+	uint8_t val;
+	int reason;
+};
+
+static void test_rejections(void)
+{
+	static const struct rule rules[] = {
+		{ "magic", 1, 0x51, EP_STAT_DROP_BAD_MAGIC },
+		{ "version", 2, 2, EP_STAT_DROP_BAD_VERSION },
+		{ "kind 0", 3, 0, EP_STAT_DROP_BAD_KIND },
+		{ "kind 0x20", 3, 0x20, EP_STAT_DROP_BAD_KIND },
+		{ "priority 0", 4, 0, EP_STAT_DROP_BAD_PRIORITY },
+		{ "priority 6", 4, 6, EP_STAT_DROP_BAD_PRIORITY },
+		{ "unknown flag", 5, 0x10, EP_STAT_DROP_BAD_FLAGS },
+		{ "status on request", 15, 3, EP_STAT_DROP_BAD_FLAGS },
+		{ "load on request", 44, 1, EP_STAT_DROP_BAD_FLAGS },
+		{ "reserved", 45, 1, EP_STAT_DROP_BAD_FLAGS },
+		{ "key without AUTH", 46, 1, EP_STAT_DROP_BAD_FLAGS },
+		{ "payload_len", 13, 6, EP_STAT_DROP_BAD_LENGTH },
+		{ "frag_count 0", 19, 0, EP_STAT_DROP_BAD_FRAGMENT },
+		{ "frag_index 1 of 1", 17, 1, EP_STAT_DROP_BAD_FRAGMENT },
+		{ "offset", 35, 1, EP_STAT_DROP_BAD_FRAGMENT },
+		{ "total_len", 23, 6, EP_STAT_DROP_BAD_FRAGMENT },
+		{ "total_len huge", 20, 0x7f, EP_STAT_DROP_TOO_LARGE },
+	};
+	uint8_t buf[sizeof(example_request)];
+	struct ep_msg m;
+	enum ep_stat why;
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		memcpy(buf, example_request, sizeof(buf));
+		buf[rules[i].at] = rules[i].val;
+		why = EP_STAT__COUNT;
+		tap_begin();
+		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, rules[i].reason);
+		tap_end("decode rejects bad %s as %s", rules[i].name, ep_stat_name(rules[i].reason));
+	}
+
+	tap_begin();
+	for (size_t len = 0; len < EP_HDR_LEN; len++) {
+		why = EP_STAT__COUNT;
+		EXPECT_EQ(ep_decode(example_request, len, 0, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_HDR_SHORT);
+	}
+	for (size_t len = EP_HDR_LEN; len < sizeof(example_request); len++) {
+		EXPECT_EQ(ep_decode(example_request, len, 0, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_BAD_LENGTH);
+	}
+	tap_end("every truncation of a datagram is rejected with the right reason");
+
+	tap_begin();
+	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 4, &m, NULL, &why),
+		  -EBADMSG);
+	EXPECT_EQ(why, EP_STAT_DROP_TOO_LARGE);
+	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 5, &m, NULL, &why), 0);
+	tap_end("max_task_len is enforced at the boundary");
+}
+
+/* Random and mutated input never crashes; what decodes re-encodes to the same bytes. */
+static void test_hostile(void)
+{
+	uint8_t buf[512], again[512];
+	int accepted = 0, mismatched = 0;
+	struct ep_msg m;
+	const uint8_t *payload;
+
+	for (int i = 0; i < 200000; i++) {
+		size_t len = rnd() % sizeof(buf);
+
+		if (i & 1) {	/* a valid datagram with a few random byte flips */
+			memcpy(buf, example_request, sizeof(example_request));
+			len = sizeof(example_request) - (rnd() % 3 == 0 ? rnd() % 8 : 0);
+			for (int k = rnd() % 3 + 1; k > 0; k--)
+				buf[rnd() % sizeof(example_request)] = (uint8_t)rnd();
+		} else {
+			for (size_t k = 0; k < len; k++)
+				buf[k] = (uint8_t)rnd();
+		}
+		if (ep_decode(buf, len, 0, &m, &payload, NULL))
+			continue;
+		accepted++;
+		if (ep_encode_hdr(&m, again, sizeof(again)) != EP_HDR_LEN ||
+		    memcmp(again, buf, EP_HDR_LEN) || payload != buf + EP_HDR_LEN ||
+		    m.payload_len != len - EP_HDR_LEN)
+			mismatched++;
+	}
+	tap_begin();
+	EXPECT(accepted > 0);
+	EXPECT_EQ(mismatched, 0);
+	tap_end("200000 random/mutated datagrams: no crash, %d accepted re-encode identically",
+		accepted);
+}
+
+static void test_frag_math(void)
+{
+	tap_begin();
+	EXPECT_EQ(ep_frag_count(0, 1000), 1);
+	EXPECT_EQ(ep_frag_count(1, 1000), 1);
+	EXPECT_EQ(ep_frag_count(1000, 1000), 1);
+	EXPECT_EQ(ep_frag_count(1001, 1000), 2);
+	EXPECT_EQ(ep_frag_count(10, 0), 0);
+	EXPECT_EQ(ep_frag_count(65535u * 2 + 1, 2), 0);
+	EXPECT_EQ(ep_frag_count(65535u * 2, 2), 65535);
+	EXPECT_EQ(ep_frag_size_for_mtu(1500, false), 1500 - 20 - 8 - 64);
+	EXPECT_EQ(ep_frag_size_for_mtu(1500, true), 1500 - 40 - 8 - 64);
+	EXPECT_EQ(ep_frag_size_for_mtu(100, true), 0);
+	EXPECT_EQ(ep_frag_size_for_mtu(9000, false), 9000 - 92);
+	tap_end("fragment count and size arithmetic, including limits");
+}
+
+/* Every fragment of random tasks decodes, and the slices tile the payload exactly. */
+static void test_frag_tiling(void)
+{
+	static uint8_t payload[300000], seen[300000], dgram[70000];
+	int bad = 0;
+
+	for (int t = 0; t < 300; t++) {
+		uint32_t total = (uint32_t)(rnd() % sizeof(payload));
+		uint32_t fs = (uint32_t)(rnd() % 9000) + 1;
+		uint32_t count = ep_frag_count(total, fs);
+		struct ep_msg m = sample_request(), d;
+		const uint8_t *p;
+
+		if (!count)
+			continue;
+		for (uint32_t i = 0; i < total; i++)
+			payload[i] = (uint8_t)rnd();
+		memset(seen, 0, total);
+		for (uint32_t i = 0; i < count; i++) {
+			ssize_t n = ep_frag_build(&m, payload, total, fs, i, dgram, sizeof(dgram));
+
+			if (n < 0 || ep_decode(dgram, (size_t)n, EP_MAX_TASK_LEN, &d, &p, NULL) ||
+			    d.frag_index != i || d.frag_count != count ||
+			    memcmp(payload + d.frag_offset, p, d.payload_len)) {
+				bad++;
+				break;
+			}
+			for (uint32_t k = 0; k < d.payload_len; k++)
+				seen[d.frag_offset + k]++;
+		}
+		for (uint32_t k = 0; k < total; k++)
+			bad += seen[k] != 1;
+	}
+	tap_begin();
+	EXPECT_EQ(bad, 0);
+	tap_end("300 random tasks: fragments decode and tile the payload exactly once");
+}
+
+static void test_names(void)
+{
+	tap_begin();
+	EXPECT(!strcmp(ep_stat_name(EP_STAT_DROP_BAD_MAGIC), "drop_bad_magic"));
+	EXPECT(!strcmp(ep_stat_name(EP_STAT__COUNT), "?"));
+	EXPECT(!strcmp(ep_status_name(EP_ST_OVERLOADED), "overloaded"));
+	EXPECT(!strcmp(ep_status_name(999), "?"));
+	EXPECT(ep_status_retriable(EP_ST_OVERLOADED));
+	EXPECT(!ep_status_retriable(EP_ST_UNKNOWN_TYPE));
+	EXPECT(!strcmp(ep_kind_name(EP_KIND_CANCEL), "cancel"));
+	for (unsigned int i = 0; i < EP_STAT__COUNT; i++)
+		EXPECT(strcmp(ep_stat_name(i), "?"));
+	for (unsigned int i = 0; i < EP_ST__COUNT; i++)
+		EXPECT(strcmp(ep_status_name(i), "?"));
+	tap_end("every counter and status has a name");
+}
+
+int main(void)
+{
+	test_layout();
+	test_roundtrip();
+	test_encode_refuses();
+	test_rejections();
+	test_hostile();
+	test_frag_math();
+	test_frag_tiling();
+	test_names();
+	return tap_finish();
+}

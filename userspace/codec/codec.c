@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+
+#include "edgeplane/codec.h"
+#include "ep_check.h"
+
+static void hdr_from_msg(const struct ep_msg *m, struct ep_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = ep_be16(EP_MAGIC);
+	h->version = EP_VERSION;
+	h->kind = m->kind;
+	h->priority = m->priority;
+	h->flags = m->flags;
+	h->task_type = ep_be16(m->task_type);
+	h->tenant_id = ep_be32(m->tenant_id);
+	h->payload_len = ep_be16(m->payload_len);
+	h->status = ep_be16(m->status);
+	h->frag_index = ep_be16(m->frag_index);
+	h->frag_count = ep_be16(m->frag_count);
+	h->total_len = ep_be32(m->total_len);
+	h->task_id = ep_be64(m->task_id);
+	h->frag_offset = ep_be32(m->frag_offset);
+	if (EP_KIND_IS_CLIENT_BOUND(m->kind)) {
+		h->rsp.queue_us = ep_be32(m->queue_us);
+		h->rsp.exec_us = ep_be32(m->exec_us);
+		h->load_pct = m->load_pct;
+	} else {
+		h->req.size_hint_kib = ep_be32(m->size_hint_kib);
+		h->req.deadline_ms = ep_be32(m->deadline_ms);
+	}
+	h->auth_key_id = ep_be16(m->auth_key_id);
+	memcpy(h->auth_tag, m->auth_tag, sizeof(h->auth_tag));
+}
+
+static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = h->kind;
+	m->priority = h->priority;
+	m->flags = h->flags;
+	m->task_type = ep_be16(h->task_type);
+	m->tenant_id = ep_be32(h->tenant_id);
+	m->payload_len = ep_be16(h->payload_len);
+	m->status = ep_be16(h->status);
+	m->frag_index = ep_be16(h->frag_index);
+	m->frag_count = ep_be16(h->frag_count);
+	m->total_len = ep_be32(h->total_len);
+	m->task_id = ep_be64(h->task_id);
+	m->frag_offset = ep_be32(h->frag_offset);
+	if (EP_KIND_IS_CLIENT_BOUND(h->kind)) {
+		m->queue_us = ep_be32(h->rsp.queue_us);
+		m->exec_us = ep_be32(h->rsp.exec_us);
+		m->load_pct = h->load_pct;
+	} else {
+		m->size_hint_kib = ep_be32(h->req.size_hint_kib);
+		m->deadline_ms = ep_be32(h->req.deadline_ms);
+	}
+	m->auth_key_id = ep_be16(h->auth_key_id);
+	memcpy(m->auth_tag, h->auth_tag, sizeof(m->auth_tag));
+}
+
+int ep_encode_hdr(const struct ep_msg *m, void *buf, size_t len)
+{
+	struct ep_hdr h;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	hdr_from_msg(m, &h);
+	/* Refuse to produce what a receiver would drop. */
+	if (ep_hdr_check(&h, sizeof(h) + m->payload_len, EP_MAX_TASK_LEN))
+		return -EINVAL;
+	memcpy(buf, &h, sizeof(h));
+	return sizeof(h);
+}
+
+int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg *m,
+	      const uint8_t **payload, enum ep_stat *reason)
+{
+	struct ep_hdr h;
+	int err;
+
+	if (!max_task_len)
+		max_task_len = EP_DEFAULT_MAX_TASK_LEN;
+	if (max_task_len > EP_MAX_TASK_LEN)
+		max_task_len = EP_MAX_TASK_LEN;
+	if (len < sizeof(h) || len > EP_DGRAM_MAX) {
+		err = len < sizeof(h) ? -EP_STAT_DROP_HDR_SHORT : -EP_STAT_DROP_BAD_LENGTH;
+		goto bad;
+	}
+	memcpy(&h, buf, sizeof(h));	/* the buffer may be unaligned */
+	err = ep_hdr_check(&h, (uint32_t)len, max_task_len);
+	if (err)
+		goto bad;
+	msg_from_hdr(&h, m);
+	if (payload)
+		*payload = (const uint8_t *)buf + sizeof(h);
+	return 0;
+bad:
+	if (reason)
+		*reason = (enum ep_stat)-err;
+	return -EBADMSG;
+}
+
+uint32_t ep_frag_size_for_mtu(uint32_t mtu, bool ipv6)
+{
+	uint32_t over = (ipv6 ? 40 : 20) + 8 + EP_HDR_LEN;
+
+	if (mtu <= over)
+		return 0;
+	mtu -= over;
+	return mtu > EP_DGRAM_MAX - EP_HDR_LEN ? EP_DGRAM_MAX - EP_HDR_LEN : mtu;
+}
+
+uint32_t ep_frag_count(uint32_t total, uint32_t frag_size)
+{
+	uint64_t n;
+
+	if (!frag_size || frag_size > 0xffff)
+		return 0;
+	n = total ? ((uint64_t)total + frag_size - 1) / frag_size : 1;
+	return n > EP_MAX_FRAGS ? 0 : (uint32_t)n;
+}
+
+ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t total,
+		      uint32_t frag_size, uint32_t index, void *out, size_t outlen)
+{
+	uint32_t count = ep_frag_count(total, frag_size);
+	struct ep_msg m = *tmpl;
+	uint32_t off, len;
+	int err;
+
+	if (!count || index >= count)
+		return -EINVAL;
+	off = index * frag_size;
+	len = total - off < frag_size ? total - off : frag_size;
+	if (outlen < EP_HDR_LEN + (size_t)len)
+		return -EMSGSIZE;
+	m.total_len = total;
+	m.frag_index = (uint16_t)index;
+	m.frag_count = (uint16_t)count;
+	m.frag_offset = off;
+	m.payload_len = (uint16_t)len;
+	err = ep_encode_hdr(&m, out, outlen);
+	if (err < 0)
+		return err;
+	if (len)
+		memcpy((uint8_t *)out + EP_HDR_LEN, (const uint8_t *)payload + off, len);
+	return EP_HDR_LEN + len;
+}
+
+const char *ep_stat_name(unsigned int stat)
+{
+	static const char *const names[] = {
+#define EP_X_NAME(name, str) str,
+		EP_STAT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+	};
+
+	return stat < EP_STAT__COUNT ? names[stat] : "?";
+}
+
+#define EP_X_STATUS_NAME(name, val, str, retry) [val] = str,
+#define EP_X_STATUS_RETRY(name, val, str, retry) [val] = retry,
+static const char *const status_names[EP_ST__COUNT] = { EP_STATUS_LIST(EP_X_STATUS_NAME) };
+static const unsigned char status_retry[EP_ST__COUNT] = { EP_STATUS_LIST(EP_X_STATUS_RETRY) };
+
+const char *ep_status_name(unsigned int status)
+{
+	return status < EP_ST__COUNT && status_names[status] ? status_names[status] : "?";
+}
+
+bool ep_status_retriable(unsigned int status)
+{
+	return status < EP_ST__COUNT && status_retry[status];
+}
+
+const char *ep_kind_name(unsigned int kind)
+{
+	switch (kind) {
+	case EP_KIND_REQUEST:	return "request";
+	case EP_KIND_RESPONSE:	return "response";
+	case EP_KIND_ERROR:	return "error";
+	case EP_KIND_PING:	return "ping";
+	case EP_KIND_PONG:	return "pong";
+	case EP_KIND_CANCEL:	return "cancel";
+	default:		return "?";
+	}
+}
