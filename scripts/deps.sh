@@ -17,7 +17,7 @@ PKGS=(
 	# DPDK backend
 	dpdk-dev libdpdk-dev
 	# tests, rig, reports
-	ethtool tcpdump procps iputils-ping gnuplot-nox prometheus qemu-system-x86
+	ethtool tcpdump procps iputils-ping jq gnuplot-nox prometheus qemu-system-x86
 )
 
 missing=()

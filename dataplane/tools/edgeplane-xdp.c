@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  stats           print the verdict counters\n"
 		"  config          show or change runtime settings\n"
 		"  tenant add|del ID   allow or forbid a tenant id\n"
+		"  reasons         list counter indexes and names (for reading bpftool dumps)\n"
 		"\n"
 		"Options:\n"
 		"  -d, --pin-dir DIR     bpffs directory of the maps\n"
@@ -341,6 +342,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		err = cmd[0] == 'a' ? cmd_attach(&o, argv[optind]) : cmd_detach(&o, argv[optind]);
+	} else if (!strcmp(cmd, "reasons")) {
+		for (int i = 0; i < EP_STAT__COUNT; i++)
+			printf("%d %s %s\n", i, ep_stat_name(i),
+			       ep_stat_is_drop(i) ? "drop" : ep_stat_is_pass(i) ? "pass" : "redirect");
 	} else if (!strcmp(cmd, "stats")) {
 		err = cmd_stats(&o);
 	} else if (!strcmp(cmd, "config")) {

@@ -9,6 +9,7 @@
 #define EDGEPLANE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum ep_log_level {
 	EP_LOG_ERROR = 0,
@@ -26,8 +27,13 @@ void ep_log_set_ident(const char *ident);
 void ep_log(enum ep_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ep_vlog(enum ep_log_level level, const char *fmt, va_list ap);
-/* Route libbpf's and libxdp's messages through ep_log (warnings as warn, info as debug). */
+/* Route libbpf's and libxdp's messages through ep_log (warnings as warn, info as debug).
+ * These three live in log_libs.c, linked only into programs that use libbpf. */
 void ep_log_route_libs(void);
+/* Hold library warnings back during a probing call (not thread-safe; call from setup). */
+void ep_log_libs_hold(void);
+/* Print the held warnings: as warnings if @failed, else as debug output. */
+void ep_log_libs_release(bool failed);
 
 #define pr_err(...)	ep_log(EP_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)	ep_log(EP_LOG_WARN, __VA_ARGS__)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The classifier loads three ways and behaves the same in each: through our libxdp loader
+# (edgeplane-xdp), with `bpftool prog loadall ... pinmaps` + `bpftool net attach`, and with
+# `ip link set dev X xdp obj ...`. For each: valid tasks with no AF_XDP socket reach the
+# kernel stack, corrupt ones are dropped, ping passes, and bpftool reads the counters.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "XDP on veth"
+
+OBJ=$BPFOBJ/ep_classifier.bpf.o
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+# Outcome name -> counter index, as the shared header numbers them.
+stat_index() { "$BIN/edgeplane-xdp" reasons | awk -v n="$1" '$2 == n { print $1 }'; }
+IDX_NO_SOCKET=$(stat_index pass_no_socket)
+IDX_BAD_MAGIC=$(stat_index drop_bad_magic)
+IDX_NOT_UDP=$(stat_index pass_not_udp)
+
+attach_libxdp() {
+	in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode native >/dev/null &&
+		MAP="pinned $EP_BPFFS/edgeplane/$IF_B/ep_stats"
+}
+detach_libxdp() { in_b "$BIN/edgeplane-xdp" detach "$IF_B"; }
+
+attach_bpftool() {
+	mkdir -p "$EP_BPFFS/bt_maps" &&
+	in_b bpftool prog loadall "$OBJ" "$EP_BPFFS/bt" type xdp pinmaps "$EP_BPFFS/bt_maps" \
+		2>"$EP_TMP/bpftool.err" &&
+		in_b bpftool net attach xdpdrv pinned "$EP_BPFFS/bt/ep_classify" dev "$IF_B" &&
+		MAP="pinned $EP_BPFFS/bt_maps/ep_stats"
+}
+detach_bpftool() {
+	in_b bpftool net detach xdpdrv dev "$IF_B" && rm -rf "$EP_BPFFS/bt" "$EP_BPFFS/bt_maps"
+}
+
+attach_iproute2() {
+	in_b ip link set dev "$IF_B" xdpdrv obj "$OBJ" sec xdp 2>"$EP_TMP/ip.err" || return 1
+	local prog map
+	prog=$(in_b ip -j -d link show "$IF_B" | jq '.[0].xdp.prog.id // .[0].xdp.attached[0].prog.id')
+	map=$(bpftool -j prog show id "$prog" | jq -r '.map_ids[]' | while read -r id; do
+		bpftool -j map show id "$id" | jq -r 'select(.name == "ep_stats") | .id'
+	done)
+	[[ -n $map ]] && MAP="id $map"
+}
+detach_iproute2() { in_b ip link set dev "$IF_B" xdpdrv off; }
+
+for method in libxdp bpftool iproute2; do
+	MAP=
+	if ! attach_$method; then
+		not_ok "$method: load and attach"
+		diag "$(cat "$EP_TMP"/*.err 2>/dev/null)"
+		continue
+	fi
+	ok "$method: load and attach"
+
+	in_b "$TOOLS/eptest-sink" --bind $ADDR_B --port 7878 --count 5 --timeout-ms 5000 \
+		>"$EP_TMP/sink.out" 2>&1 &
+	wait_for_line "$EP_TMP/sink.out" '^ready' 5
+	in_a "$TOOLS/eptest-send" --to $ADDR_B --count 4 --corrupt >/dev/null
+	in_a "$TOOLS/eptest-send" --to $ADDR_B --count 5 >/dev/null
+	wait $!
+	expect_eq "$method: with no socket, valid tasks reach the kernel" \
+		"$(tail -1 "$EP_TMP/sink.out")" "received 5 valid 5"
+	check "$method: ping passes" quiet in_a ping -c 2 -i 0.2 -W 2 $ADDR_B
+
+	expect_eq "$method: bpftool reads drop_bad_magic" \
+		"$(bpftool_stat_packets "$MAP" "$IDX_BAD_MAGIC")" 4
+	expect_eq "$method: bpftool reads pass_no_socket" \
+		"$(bpftool_stat_packets "$MAP" "$IDX_NO_SOCKET")" 5
+	n=$(bpftool_stat_packets "$MAP" "$IDX_NOT_UDP")
+	check "$method: bpftool reads pass_not_udp ($n)" test "$n" -ge 2
+
+	check "$method: detach" detach_$method
+	check "$method: nothing left attached" \
+		bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+done
+tap_done

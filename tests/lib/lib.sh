@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Shared helpers of the shell integration tests: TAP output, a private bpffs, and a pair of
+# network namespaces joined by a veth, all named with a per-run suffix and removed by an
+# EXIT trap, on success or failure.
+#
+#   source tests/lib/lib.sh
+#   ep_setup_pair          # ns $NS_A / $NS_B, veth $IF_A / $IF_B, addresses below
+#   ok "case" / not_ok "case" / skip "case" "reason" / check "case" CMD...
+#
+# Addresses: A = 198.18.0.1 / 2001:db8::1, B = 198.18.0.2 / 2001:db8::2 (test ranges only).
+set -u
+
+EP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$EP_ROOT/build}
+[[ $BUILD = /* ]] || BUILD=$EP_ROOT/$BUILD
+BIN=$BUILD/bin
+TOOLS=$BUILD/tests/tools
+BPFOBJ=$BUILD/bpf
+
+ADDR_A=198.18.0.1 ADDR_B=198.18.0.2
+ADDR6_A=2001:db8::1 ADDR6_B=2001:db8::2
+
+_tap_n=0 _tap_failed=0
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+diag() { echo "# $*"; }
+# check "description" command...: ok if the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+# expect_eq "description" GOT WANT
+expect_eq() {
+	if [[ "$2" == "$3" ]]; then ok "$1"; else not_ok "$1"; diag "got '$2', want '$3'"; fi
+}
+quiet() { "$@" >/dev/null 2>&1; }
+tap_done() { echo "1..$_tap_n"; [[ $_tap_failed -eq 0 ]]; }
+
+# A run suffix that keeps names unique among concurrent runs and short enough for
+# interface names (15 characters).
+EP_SUFFIX=$(printf '%x%03x' $$ $((RANDOM % 4096)))
+# (no "." in the path: libbpf turns dots in pin paths into underscores)
+EP_TMP=$(mktemp -d "/tmp/ep-test-$EP_SUFFIX-XXXX")
+_cleanup_fns=()
+on_exit() { _cleanup_fns=("$1" "${_cleanup_fns[@]}"); }
+_run_cleanup() {
+	local rc=$?
+	for f in "${_cleanup_fns[@]}"; do $f >/dev/null 2>&1; done
+	rm -rf "$EP_TMP"
+	exit $rc
+}
+trap _run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Kill background jobs of this test before anything else is torn down.
+_kill_jobs() { local j; j=$(jobs -p); [[ -n $j ]] && kill $j 2>/dev/null; wait 2>/dev/null; }
+on_exit _kill_jobs
+
+need_root() {
+	if [[ $(id -u) -ne 0 ]]; then
+		skip "$1" "needs root (network namespaces, XDP)"
+		tap_done
+		exit 0
+	fi
+}
+
+# A bpffs of our own: libxdp (LIBXDP_BPFFS) and our pins live there, visible from every
+# `ip netns exec` (which remounts /sys) and gone with the test.
+ep_setup_bpffs() {
+	EP_BPFFS=$EP_TMP/bpffs
+	mkdir -p "$EP_BPFFS"
+	mount -t bpf bpf "$EP_BPFFS" || return 1
+	export LIBXDP_BPFFS=$EP_BPFFS
+	on_exit _umount_bpffs
+}
+_umount_bpffs() { umount "$EP_BPFFS"; }
+
+NS_A=ep-t$EP_SUFFIX-a NS_B=ep-t$EP_SUFFIX-b
+IF_A=epa$EP_SUFFIX IF_B=epb$EP_SUFFIX
+in_a() { ip netns exec "$NS_A" "$@"; }
+in_b() { ip netns exec "$NS_B" "$@"; }
+
+ep_setup_pair() {
+	on_exit _teardown_pair
+	ip netns add "$NS_A" && ip netns add "$NS_B" &&
+	ip link add "$IF_A" netns "$NS_A" type veth peer name "$IF_B" netns "$NS_B" &&
+	in_a ip link set lo up && in_b ip link set lo up &&
+	in_a ip addr add $ADDR_A/24 dev "$IF_A" && in_b ip addr add $ADDR_B/24 dev "$IF_B" &&
+	in_a ip addr add $ADDR6_A/64 dev "$IF_A" nodad &&
+	in_b ip addr add $ADDR6_B/64 dev "$IF_B" nodad &&
+	in_a ip link set "$IF_A" up && in_b ip link set "$IF_B" up
+}
+_teardown_pair() {
+	ip netns del "$NS_A"
+	ip netns del "$NS_B"
+}
+
+# wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX.
+wait_for_line() {
+	local end=$((SECONDS + $3))
+	while ((SECONDS < end)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# stat_packets JSON NAME: packets of one classifier outcome from `edgeplane-xdp stats -j`.
+stat_packets() { jq -r --arg n "$2" '.[$n].packets' <<<"$1"; }
+
+# bpftool_stat_packets MAP INDEX: sum over CPUs from `bpftool map dump` (BTF-formatted);
+# MAP is "pinned PATH" or "id N".
+bpftool_stat_packets() {
+	bpftool -j map dump $1 |
+		jq --argjson k "$2" '[.[].formatted | select(.key == $k) | .values[].value.packets] | add'
+}
