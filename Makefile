@@ -65,6 +65,8 @@ include dataplane/dataplane.mk
 include control/control.mk
 include tests/tests.mk
 
+export TEST_FILTER BUILD
+
 .PHONY: all deps test test-run demo bench bench-classify clean help format
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Unit tests of the wire codec: layout, round trips, every rejection rule, hostile input. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static struct ep_msg sample_request(void)
 	};
 }
 
-/* The worked example of docs/protocol.md: request, 5-byte payload "hello". */
+/* The request example of docs/protocol.md, for the mutation tests below. */
 static const uint8_t example_request[] = {
 	0x45, 0x50, 0x01, 0x01, 0x03, 0x00, 0x00, 0x01,	/* magic, v1, request, prio 3, type 1 */
 	0x00, 0x00, 0x00, 0x07, 0x00, 0x05, 0x00, 0x00,	/* tenant 7, payload_len 5, status 0 */
@@ -43,18 +44,85 @@ static const uint8_t example_request[] = {
 	'h', 'e', 'l', 'l', 'o',
 };
 
-static void test_layout(void)
+/* The bytes of a "<!-- example:NAME -->" block of docs/protocol.md; -1 if absent. */
+static ssize_t doc_example(const char *name, uint8_t *out, size_t max)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1, .tenant_id = 7,
-			    .task_id = 42, .size_hint_kib = 4, .deadline_ms = 100 };
-	uint8_t buf[128];
-	ssize_t n;
+	char line[512], tag[64];
+	bool in_tag = false, in_block = false;
+	ssize_t n = -1;
+	FILE *f = fopen("docs/protocol.md", "r");
+
+	if (!f)
+		return -1;
+	snprintf(tag, sizeof(tag), "<!-- example:%s -->", name);
+	while (fgets(line, sizeof(line), f)) {
+		if (!in_tag) {
+			in_tag = !strncmp(line, tag, strlen(tag));
+			continue;
+		}
+		if (!strncmp(line, "```", 3)) {
+			if (in_block)
+				break;
+			in_block = true;
+			n = 0;
+			continue;
+		}
+		for (char *p = line, *end; in_block; p = end) {
+			unsigned long b = strtoul(p, &end, 16);
+
+			if (end == p)
+				break;
+			if ((size_t)n < max)
+				out[n++] = (uint8_t)b;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static void expect_doc(const char *name, const uint8_t *bytes, size_t len)
+{
+	uint8_t doc[256];
+	ssize_t n = doc_example(name, doc, sizeof(doc));
 
 	tap_begin();
-	n = ep_frag_build(&m, "hello", 5, 1400, 0, buf, sizeof(buf));
-	EXPECT_EQ(n, sizeof(example_request));
+	EXPECT_EQ(n, len);
+	EXPECT(n == (ssize_t)len && !memcmp(doc, bytes, len));
+	tap_end("docs/protocol.md example '%s' matches the codec byte for byte", name);
+}
+
+static void test_doc_examples(void)
+{
+	struct ep_msg req = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
+			      .tenant_id = 7, .task_id = 42, .size_hint_kib = 4,
+			      .deadline_ms = 100 };
+	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
+			      .tenant_id = 7, .task_id = 42, .queue_us = 120, .exec_us = 35,
+			      .load_pct = 40 };
+	struct ep_msg err = { .kind = EP_KIND_ERROR, .priority = 3, .task_type = 1,
+			      .tenant_id = 7, .task_id = 42, .status = EP_ST_OVERLOADED,
+			      .load_pct = 97 };
+	struct ep_msg frag = { .kind = EP_KIND_REQUEST, .priority = 5, .flags = EP_F_ZSTD,
+			       .task_type = 0x10, .tenant_id = 7,
+			       .task_id = 0x0102030405060708ULL, .size_hint_kib = 256 };
+	static uint8_t big[2500], buf[1200];
+	const char *names[] = { "frag0", "frag1", "frag2" };
+	ssize_t n;
+
+	n = ep_frag_build(&req, "hello", 5, 1400, 0, buf, sizeof(buf));
+	expect_doc("request", buf, (size_t)n);
+	tap_begin();
 	EXPECT(n == sizeof(example_request) && !memcmp(buf, example_request, (size_t)n));
-	tap_end("encoding matches the worked example byte for byte");
+	tap_end("the tests' copy of the request example is the documented one");
+	n = ep_frag_build(&rsp, "HELLO", 5, 1400, 0, buf, sizeof(buf));
+	expect_doc("response", buf, (size_t)n);
+	n = ep_frag_build(&err, NULL, 0, 1400, 0, buf, sizeof(buf));
+	expect_doc("error", buf, (size_t)n);
+	for (uint32_t i = 0; i < 3; i++) {
+		n = ep_frag_build(&frag, big, sizeof(big), 1000, i, buf, sizeof(buf));
+		EXPECT(n > 0);
+		expect_doc(names[i], buf, EP_HDR_LEN);
+	}
 }
 
 static void test_roundtrip(void)
@@ -292,7 +360,7 @@ static void test_names(void)
 
 int main(void)
 {
-	test_layout();
+	test_doc_examples();
 	test_roundtrip();
 	test_encode_refuses();
 	test_rejections();
