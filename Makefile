@@ -10,6 +10,7 @@
 #   make help       list the targets
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 

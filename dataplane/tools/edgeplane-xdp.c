@@ -83,6 +83,21 @@ static int resolve_pin_dir(const struct opts *o, char *buf, size_t len)
 	return ep_xdp_default_pin_dir(o->dev, buf, len);
 }
 
+/* Open one of the classifier's pinned maps, as chosen by --pin-dir or --dev. */
+static int open_map(const struct opts *o, const char *name)
+{
+	char dir[4096];
+	int fd, err;
+
+	err = resolve_pin_dir(o, dir, sizeof(dir));
+	if (err)
+		return err;
+	fd = ep_xdp_open_pinned(dir, name);
+	if (fd < 0)
+		pr_err("open %s/%s: %s (is the classifier attached?)", dir, name, strerror(-fd));
+	return fd;
+}
+
 static int cmd_attach(struct opts *o, const char *dev)
 {
 	struct ep_xdp_opts xo = {
@@ -125,17 +140,11 @@ static int cmd_detach(struct opts *o, const char *dev)
 static int cmd_stats(struct opts *o)
 {
 	struct ep_counter c[EP_STAT__COUNT];
-	char dir[4096];
 	int fd, err;
 
-	err = resolve_pin_dir(o, dir, sizeof(dir));
-	if (err)
-		return err;
-	fd = ep_xdp_open_pinned(dir, EP_PIN_STATS);
-	if (fd < 0) {
-		pr_err("open %s/%s: %s", dir, EP_PIN_STATS, strerror(-fd));
+	fd = open_map(o, EP_PIN_STATS);
+	if (fd < 0)
 		return fd;
-	}
 	err = ep_xdp_read_stats(fd, c);
 	close(fd);
 	if (err) {
@@ -161,17 +170,11 @@ static int cmd_stats(struct opts *o)
 static int cmd_config(struct opts *o)
 {
 	struct ep_config cfg;
-	char dir[4096];
 	int fd, err;
 
-	err = resolve_pin_dir(o, dir, sizeof(dir));
-	if (err)
-		return err;
-	fd = ep_xdp_open_pinned(dir, EP_PIN_CFG);
-	if (fd < 0) {
-		pr_err("open %s/%s: %s", dir, EP_PIN_CFG, strerror(-fd));
+	fd = open_map(o, EP_PIN_CFG);
+	if (fd < 0)
 		return fd;
-	}
 	err = ep_xdp_read_config(fd, &cfg);
 	if (!err && o->cfg_changed) {
 		if (o->port)
@@ -211,7 +214,6 @@ static int cmd_config(struct opts *o)
 static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 {
 	struct ep_tenant val = { 0 };
-	char dir[4096];
 	long id;
 	__u32 key;
 	int fd, err;
@@ -221,15 +223,11 @@ static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 		return -EINVAL;
 	}
 	err = parse_num("tenant id", id_s, 0, 0xffffffffL, &id);
-	if (!err)
-		err = resolve_pin_dir(o, dir, sizeof(dir));
 	if (err)
 		return err;
-	fd = ep_xdp_open_pinned(dir, EP_PIN_TENANTS);
-	if (fd < 0) {
-		pr_err("open %s/%s: %s", dir, EP_PIN_TENANTS, strerror(-fd));
+	fd = open_map(o, EP_PIN_TENANTS);
+	if (fd < 0)
 		return fd;
-	}
 	key = (__u32)id;
 	err = !strcmp(op, "add") ? bpf_map_update_elem(fd, &key, &val, BPF_ANY)
 				 : bpf_map_delete_elem(fd, &key);

@@ -6,17 +6,8 @@
 #include <string.h>
 
 #include "edgeplane/codec.h"
+#include "../lib/rnd.h"
 #include "../lib/tap.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static struct ep_msg sample_request(void)
 {

@@ -7,17 +7,8 @@
 
 #include "edgeplane/codec.h"
 #include "edgeplane/reasm.h"
+#include "../lib/rnd.h"
 #include "../lib/tap.h"
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static const struct ep_reasm_cfg default_cfg = {
 	.max_tasks = 64,
@@ -338,6 +329,7 @@ static void test_bad_cfg(void)
 
 int main(void)
 {
+	rnd_seed(0x2545f4914f6cdd1dULL);
 	test_random_orders();
 	test_interleaved_sources();
 	test_rejects();
