@@ -8,17 +8,20 @@ SANOBJ		:= $(OBJ)/san
 $(SANOBJ)/%.o: %.c
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS_$(<D)) -c $< -o $@
 
-CORE_SAN_OBJS	:= $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
+# Sanitized copies of the libraries, for the unit tests.
+$(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
+$(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
+EXTRA_CFLAGS_tests/unit := -Idataplane
 
-# Unit tests: tests/unit/test_*.c, each linked with the sanitized core library.
+# Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
-$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(CORE_SAN_OBJS)
+$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libephandlers-san.a $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
