@@ -61,6 +61,7 @@ TEST_BINS	:=
 BENCH_BINS	:=
 
 include bpf/bpf.mk
+include dataplane/handlers/handlers.mk
 include userspace/userspace.mk
 include dataplane/dataplane.mk
 include control/control.mk

@@ -1,6 +1,4 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-include dataplane/handlers/handlers.mk
-
 # libepxdp.a: loading and driving the XDP classifier (libbpf skeleton + libxdp).
 XDP_SRCS	:= dataplane/xdp/ep_xdp.c userspace/common/log_libs.c
 XDP_LIB		:= $(LIB)/libepxdp.a
@@ -16,3 +14,19 @@ $(BIN)/edgeplane-xdp: $(OBJ)/dataplane/tools/edgeplane-xdp.o $(XDP_LIB) $(CORE_L
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# The runtime: I/O backends, the task path, and the daemon around them.
+RT_SRCS		:= $(wildcard dataplane/io/*.c dataplane/core/*.c) \
+		   $(filter-out dataplane/daemon/main.c,$(wildcard dataplane/daemon/*.c))
+RT_LIB		:= $(LIB)/libeprt.a
+$(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
+RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd) -ldl
+EXTRA_CFLAGS_dataplane/io	:= -Idataplane
+EXTRA_CFLAGS_dataplane/core	:= -Idataplane
+EXTRA_CFLAGS_dataplane/daemon	:= -Idataplane
+
+BINS += $(BIN)/edgeplane
+$(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(HANDLERS_LIB) $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) $(BPF_LIBS)

@@ -14,6 +14,8 @@ PKGS=(
 	libbpf-dev libxdp-dev xdp-tools bpftool iproute2 libelf-dev zlib1g-dev
 	# runtime and client libraries
 	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev
+	# built-in task handlers (checksum, matmul)
+	libxxhash-dev libblis-serial-dev
 	# DPDK backend
 	dpdk-dev libdpdk-dev
 	# tests, rig, reports

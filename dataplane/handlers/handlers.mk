@@ -1,8 +1,19 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Built-in task handlers (libephandlers.a) and the PNG helper they and the clients share.
+# matmul uses BLIS (libblis-serial-dev), which has no pkg-config file: -lblis finds the
+# variant Debian's alternatives select, and <blis.h> lives in the multiarch include path.
 HANDLER_SRCS	:= $(wildcard dataplane/handlers/*.c)
 PNG_SRCS	:= userspace/common/png.c
-HANDLER_PKGS	:= libzstd libpng zlib
-HANDLER_LIBS	:= $(call pc_libs,$(HANDLER_PKGS)) -lm
+HANDLER_PKGS	:= libzstd libpng zlib libxxhash
+HANDLER_LIBS	:= $(call pc_libs,$(HANDLER_PKGS)) -lblis -lm
 HANDLERS_LIB	:= $(LIB)/libephandlers.a
 $(HANDLERS_LIB): $(patsubst %.c,$(OBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
+
+# The real photographs the handler tests use (Debian's python3-skimage data).
+IMAGES_DIR	:= $(BUILD)/data/images
+IMAGES_STAMP	:= $(IMAGES_DIR)/.stamp
+$(IMAGES_STAMP): scripts/fetch-images.sh
+	$(call msg,FETCH,$(IMAGES_DIR))
+	$(Q)scripts/fetch-images.sh $(IMAGES_DIR)
+	$(Q)touch $@
+$(IMAGES_DIR)/%.png: $(IMAGES_STAMP) ;

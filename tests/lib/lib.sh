@@ -91,7 +91,13 @@ ep_setup_pair() {
 	in_a ip addr add $ADDR_A/24 dev "$IF_A" && in_b ip addr add $ADDR_B/24 dev "$IF_B" &&
 	in_a ip addr add $ADDR6_A/64 dev "$IF_A" nodad &&
 	in_b ip addr add $ADDR6_B/64 dev "$IF_B" nodad &&
-	in_a ip link set "$IF_A" up && in_b ip link set "$IF_B" up
+	in_a ip link set "$IF_A" up && in_b ip link set "$IF_B" up || return 1
+	# Resolve neighbours both ways now: a fresh interface ignores the first IPv6 neighbour
+	# solicitation until it has joined its solicited-node group, which would cost the
+	# first task a retry.
+	in_a ping -c 1 -W 2 -q $ADDR_B >/dev/null 2>&1
+	in_a ping -6 -c 1 -W 2 -q $ADDR6_B >/dev/null 2>&1
+	return 0
 }
 _teardown_pair() {
 	ip netns del "$NS_A"

@@ -73,7 +73,7 @@ static void test_random_orders(void)
 		uint32_t fs = (uint32_t)(rnd() % 1400) + 1;
 		uint32_t total = (uint32_t)(rnd() % (fs * 250u)) + fs + 1;
 		uint32_t count = ep_frag_count(total, fs), n = 0, completions = 0;
-		struct ep_task task = { 0 };
+		struct ep_reasm_task task = { 0 };
 		struct frag f;
 
 		for (uint32_t i = 0; i < total; i++)
@@ -97,7 +97,7 @@ static void test_random_orders(void)
 				bad++;
 				break;
 			}
-			ret = ep_reasm_add(r, &p, &f.m, f.payload, 1000, &task);
+			ret = ep_reasm_add(r, &p, &f.m, f.payload, 1000, NULL, &task);
 			if (ret < 0) {
 				bad++;
 				break;
@@ -133,7 +133,7 @@ static void test_interleaved_sources(void)
 	uint8_t a[5000], b[5000];
 	struct ep_reasm *r = ep_reasm_new(&default_cfg);
 	struct ep_peer pa = peer(1, 5000), pb = peer(2, 5000), pa2 = peer(1, 5001);
-	struct ep_task task;
+	struct ep_reasm_task task;
 	struct frag f;
 	int got = 0;
 
@@ -146,7 +146,7 @@ static void test_interleaved_sources(void)
 
 		for (int s = 0; s < 3; s++) {
 			make_frag(&f, 77, s == 1 ? b : a, 5000, 1000, i);
-			if (ep_reasm_add(r, ps[s], &f.m, f.payload, 1, &task) == 1) {
+			if (ep_reasm_add(r, ps[s], &f.m, f.payload, 1, NULL, &task) == 1) {
 				got++;
 				EXPECT(!memcmp(task.data, s == 1 ? b : a, 5000));
 				EXPECT(task.peer.port == ps[s]->port);
@@ -165,7 +165,7 @@ static void test_rejects(void)
 	struct ep_reasm_cfg cfg = default_cfg;
 	struct ep_reasm *r;
 	struct ep_peer p = peer(1, 1);
-	struct ep_task task;
+	struct ep_reasm_task task;
 	struct frag f, g;
 	struct ep_reasm_stats st;
 
@@ -173,26 +173,24 @@ static void test_rejects(void)
 	cfg.max_task_len = 2000;
 	r = ep_reasm_new(&cfg);
 	make_frag(&f, 1, data, 100, 1400, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, &task), -EINVAL);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, NULL, &task), -EINVAL);
 	make_frag(&f, 2, data, 3000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, &task), -EMSGSIZE);
-	f.m.kind = EP_KIND_RESPONSE;
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, &task), -EINVAL);
-	tap_end("single fragments, client-bound kinds and oversize tasks are refused");
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, NULL, &task), -EMSGSIZE);
+	tap_end("single fragments and oversize tasks are refused");
 
 	tap_begin();
 	make_frag(&f, 3, data, 1500, 500, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, NULL, &task), 0);
 	make_frag(&g, 3, data, 1800, 600, 1);	/* same id, different shape */
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, &task), -EPROTO);
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), -EPROTO);
 	make_frag(&g, 3, data, 1500, 500, 1);
 	g.m.task_type = 6;
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, &task), -EPROTO);
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), -EPROTO);
 	make_frag(&g, 3, data, 1500, 500, 1);
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, &task), 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, &task), 0);	/* duplicate */
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);	/* duplicate */
 	make_frag(&g, 3, data, 1500, 500, 2);
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, &task), 1);
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 1);
 	free(task.data);
 	ep_reasm_get_stats(r, &st);
 	EXPECT_EQ(st.conflicts, 2);
@@ -208,7 +206,7 @@ static void test_limits(void)
 	struct ep_reasm_cfg cfg = default_cfg;
 	struct ep_reasm *r;
 	struct ep_peer p1 = peer(1, 1), p2 = peer(2, 1), p3 = peer(3, 1);
-	struct ep_task task;
+	struct ep_reasm_task task;
 	struct ep_reasm_stats st;
 	struct frag f;
 	int i;
@@ -219,20 +217,20 @@ static void test_limits(void)
 	r = ep_reasm_new(&cfg);
 	for (i = 0; i < 2; i++) {
 		make_frag(&f, (uint64_t)i, data, 2000, 1000, 0);
-		EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), 0);
+		EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), 0);
 	}
 	make_frag(&f, 9, data, 2000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), -ENOBUFS);
-	EXPECT_EQ(ep_reasm_add(r, &p2, &f.m, f.payload, 1, &task), 0);
-	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), -ENOBUFS);
+	EXPECT_EQ(ep_reasm_add(r, &p2, &f.m, f.payload, 1, NULL, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, NULL, &task), 0);
 	make_frag(&f, 10, data, 2000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, &task), -ENOBUFS);	/* global */
+	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, NULL, &task), -ENOBUFS);	/* global */
 	/* Finishing a task frees its slot. */
 	make_frag(&f, 0, data, 2000, 1000, 1);
-	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), 1);
+	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), 1);
 	free(task.data);
 	make_frag(&f, 10, data, 2000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, NULL, &task), 0);
 	ep_reasm_get_stats(r, &st);
 	EXPECT_EQ(st.refused, 2);
 	EXPECT_EQ(st.tasks, 4);
@@ -245,14 +243,14 @@ static void test_limits(void)
 	cfg.max_bytes = 40000;
 	r = ep_reasm_new(&cfg);
 	make_frag(&f, 1, data, 10000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), 0);
 	make_frag(&f, 2, data, 10000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), 0);
 	make_frag(&f, 3, data, 10000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, &task), -ENOBUFS);	/* source bytes */
-	EXPECT_EQ(ep_reasm_add(r, &p2, &f.m, f.payload, 1, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p1, &f.m, f.payload, 1, NULL, &task), -ENOBUFS);	/* source bytes */
+	EXPECT_EQ(ep_reasm_add(r, &p2, &f.m, f.payload, 1, NULL, &task), 0);
 	make_frag(&f, 4, data, 10000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, &task), -ENOBUFS);	/* all bytes */
+	EXPECT_EQ(ep_reasm_add(r, &p3, &f.m, f.payload, 1, NULL, &task), -ENOBUFS);	/* all bytes */
 	ep_reasm_get_stats(r, &st);
 	EXPECT(st.bytes <= cfg.max_bytes);
 	EXPECT_EQ(st.tasks, 3);
@@ -261,12 +259,14 @@ static void test_limits(void)
 }
 
 static int expired_calls;
-static uint64_t expired_id;
+static uint64_t expired_id, expired_user;
 
-static void on_expire(void *arg, const struct ep_peer *p, const struct ep_msg *m)
+static void on_expire(void *arg, const struct ep_peer *p, const struct ep_msg *m,
+		      const void *user)
 {
 	expired_calls++;
 	expired_id = m->task_id;
+	memcpy(&expired_user, user, sizeof(expired_user));
 }
 
 static void test_expiry(void)
@@ -275,7 +275,7 @@ static void test_expiry(void)
 	struct ep_reasm_cfg cfg = default_cfg;
 	struct ep_reasm *r;
 	struct ep_peer p = peer(1, 1);
-	struct ep_task task;
+	struct ep_reasm_task task;
 	struct ep_reasm_stats st;
 	struct frag f;
 	const uint64_t s = 1000000000ull;
@@ -283,31 +283,33 @@ static void test_expiry(void)
 	tap_begin();
 	cfg.max_tasks = 2;
 	cfg.max_src_tasks = 2;
+	cfg.user_size = sizeof(uint64_t);
 	r = ep_reasm_new(&cfg);
 	make_frag(&f, 1, data, 3000, 1000, 0);	/* fragment 2 never comes */
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, &(uint64_t){ 4242 }, &task), 0);
 	make_frag(&f, 2, data, 3000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, NULL, &task), 0);
 	make_frag(&f, 2, data, 3000, 1000, 1);	/* task 2 stays active */
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, s + s / 2, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, s + s / 2, NULL, &task), 0);
 	EXPECT_EQ(ep_reasm_expire(r, 2 * s - 1, on_expire, NULL), 0);
 	EXPECT_EQ(ep_reasm_expire(r, 2 * s, on_expire, NULL), 1);
 	EXPECT_EQ(expired_calls, 1);
 	EXPECT_EQ(expired_id, 1);
+	EXPECT_EQ(expired_user, 4242);
 	make_frag(&f, 2, data, 3000, 1000, 2);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 2 * s, &task), 1);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 2 * s, NULL, &task), 1);
 	free(task.data);
-	tap_end("an idle task expires after the timeout, an active one does not");
+	tap_end("an idle task expires after the timeout with its context, an active one does not");
 
 	tap_begin();
 	/* Full table: a new task first expires stale ones instead of being refused. */
 	make_frag(&f, 3, data, 3000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, NULL, &task), 0);
 	make_frag(&f, 4, data, 3000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, NULL, &task), 0);
 	make_frag(&f, 5, data, 3000, 1000, 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, &task), -ENOBUFS);
-	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 12 * s, &task), 0);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 10 * s, NULL, &task), -ENOBUFS);
+	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 12 * s, NULL, &task), 0);
 	ep_reasm_get_stats(r, &st);
 	EXPECT_EQ(st.tasks, 1);
 	EXPECT_EQ(st.expired, 3);

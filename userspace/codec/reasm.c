@@ -26,7 +26,7 @@ struct task_ent {
 	struct ep_msg msg;
 	uint32_t frag_size;
 	uint32_t received;
-	uint8_t *buf;		/* total_len bytes of data, then the received bitmap */
+	uint8_t *buf;		/* total_len bytes of data, the received bitmap, user context */
 };
 
 struct src_ent {
@@ -96,7 +96,8 @@ struct ep_reasm *ep_reasm_new(const struct ep_reasm_cfg *cfg)
 	uint32_t n, i;
 
 	if (!cfg->max_tasks || !cfg->max_bytes || !cfg->max_src_tasks || !cfg->max_src_bytes ||
-	    !cfg->max_task_len || !cfg->timeout_ns || cfg->max_tasks > (1u << 24)) {
+	    !cfg->max_task_len || !cfg->timeout_ns || cfg->max_tasks > (1u << 24) ||
+	    cfg->user_size > 256) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -245,10 +246,11 @@ static uint32_t msg_frag_size(const struct ep_msg *m)
 }
 
 static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const struct ep_msg *m,
-			 uint64_t now_ns)
+			 uint64_t now_ns, const void *user)
 {
 	uint32_t bitmap = (m->frag_count + 7u) / 8u;
-	uint64_t cost = (uint64_t)m->total_len + bitmap + sizeof(struct task_ent);
+	uint64_t cost = (uint64_t)m->total_len + bitmap + r->cfg.user_size +
+			sizeof(struct task_ent);
 	struct task_ent *t;
 	int32_t i, s;
 	uint32_t b;
@@ -266,13 +268,17 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 
 	i = r->task_free;
 	t = &r->tasks[i];
-	t->buf = malloc((size_t)m->total_len + bitmap);
+	t->buf = malloc((size_t)m->total_len + bitmap + r->cfg.user_size);
 	if (!t->buf)
 		return -ENOMEM;
 	if (s == NIL)
 		s = src_new(r, p->addr);
 	r->task_free = t->hnext;
 	memset(t->buf + m->total_len, 0, bitmap);
+	if (user)
+		memcpy(t->buf + m->total_len + bitmap, user, r->cfg.user_size);
+	else
+		memset(t->buf + m->total_len + bitmap, 0, r->cfg.user_size);
 	t->peer = *p;
 	t->msg = *m;
 	t->frag_size = msg_frag_size(m);
@@ -304,14 +310,14 @@ static bool conflicts(const struct task_ent *t, const struct ep_msg *m, uint32_t
 }
 
 int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep_msg *m,
-		 const void *payload, uint64_t now_ns, struct ep_task *out)
+		 const void *payload, uint64_t now_ns, const void *user, struct ep_reasm_task *out)
 {
 	uint32_t frag_size, idx = m->frag_index;
 	struct task_ent *t;
 	uint8_t *bitmap;
 	int32_t i;
 
-	if (m->frag_count <= 1 || !EP_KIND_IS_SERVER_BOUND(m->kind) || idx >= m->frag_count)
+	if (m->frag_count <= 1 || idx >= m->frag_count)
 		return -EINVAL;
 	if (m->total_len > r->cfg.max_task_len)
 		return -EMSGSIZE;
@@ -322,7 +328,7 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 
 	i = task_find(r, peer, m->task_id);
 	if (i == NIL) {
-		i = task_open(r, peer, m, now_ns);
+		i = task_open(r, peer, m, now_ns, user);
 		if (i < 0) {
 			r->st.refused += i == -ENOBUFS;
 			return i;
@@ -367,7 +373,8 @@ int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns, ep_reasm_expire_fn fn, 
 		if (now_ns < t->last_ns + r->cfg.timeout_ns)
 			break;
 		if (fn)
-			fn(arg, &t->peer, &t->msg);
+			fn(arg, &t->peer, &t->msg,
+			   buf + t->msg.total_len + (t->msg.frag_count + 7u) / 8u);
 		task_remove(r, i);
 		free(buf);
 		r->st.expired++;

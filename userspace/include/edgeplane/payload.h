@@ -27,8 +27,9 @@ enum ep_task_type {
 
 /*
  * Images: an 8-bit grayscale frame, row-major, width * height bytes after this header.
- * The result of an image -> image task has the same header (args zero) and the output
- * pixels. The args per type:
+ * The result of an image -> image task has the same header, with the output's width and
+ * height (RESIZE changes them) and args zero, and the output pixels. Args a type does not
+ * use must be zero. The args per type:
  *   RESIZE     arg0 = output width, arg1 = output height (1..EP_IMG_MAX_DIM), bilinear
  *   BOX_BLUR   arg0 = radius 1..64 (window 2r+1), edges replicated
  *   GAUSS_BLUR arg0 = sigma in hundredths, 10..2000 (0.1..20.0), edges replicated
@@ -56,10 +57,11 @@ _Static_assert(sizeof(struct ep_img_hdr) == 16, "ep_img_hdr layout");
 #define EP_BLOBS_F_REFERENCE	0x2	/* threshold |frame - reference| (warm-up file) */
 #define EP_BLOBS_F_CONN8	0x4	/* 8-connectivity (default 4) */
 #define EP_BLOBS_F_BLUR		0x8	/* Gaussian blur, sigma 1.0, before thresholding */
+#define EP_BLOBS_F_NO_BORDER	0x10	/* ignore blobs touching the frame's edge (cut off) */
 #define EP_BLOBS_MAX_REPORTED	1024	/* boxes listed; count is exact */
 
 struct ep_blobs_result {
-	__be32 count;		/* blobs found with area >= minimum */
+	__be32 count;		/* blobs found: area >= minimum (and off the edge) */
 	__be32 reported;	/* boxes that follow: min(count, EP_BLOBS_MAX_REPORTED) */
 	__be16 level;		/* threshold level used (Otsu's when asked) */
 	__be16 rsvd;
@@ -88,6 +90,7 @@ struct ep_zstd_req {
 	__u8 level;		/* 1..19 */
 	__u8 rsvd[3];
 } __attribute__((packed));
+_Static_assert(sizeof(struct ep_zstd_req) == 4, "ep_zstd_req layout");
 
 /* MATMUL: C = A x B, with A n x k and B k x m, float32 little-endian, row-major. */
 struct ep_matmul_req {
@@ -99,6 +102,7 @@ _Static_assert(sizeof(struct ep_matmul_req) == 16, "ep_matmul_req layout");
 struct ep_matmul_result {
 	__be32 n, m;		/* C follows: n * m float32 little-endian, row-major */
 } __attribute__((packed));
+_Static_assert(sizeof(struct ep_matmul_result) == 8, "ep_matmul_result layout");
 
 #define EP_MATMUL_MAX_DIM	2048
 

@@ -2,6 +2,7 @@
 /*
  * reasm.h - reassembly of multi-fragment tasks in bounded memory.
  *
+ * Edge nodes reassemble requests and clients reassemble results with it.
  * Fragments of one task (same source, same task_id) may arrive in any order and more than
  * once; the task completes when every index has arrived. Memory is bounded three ways:
  * the number of tasks in progress, the bytes they hold in total, and the bytes and tasks
@@ -36,10 +37,11 @@ struct ep_reasm_cfg {
 	uint64_t max_src_bytes;	/* bytes held per source address */
 	uint32_t max_task_len;	/* largest total_len accepted */
 	uint64_t timeout_ns;	/* a task idle this long is expired */
+	uint32_t user_size;	/* bytes of caller context kept per task (0..256) */
 };
 
 /* A completed task. @data (malloc'd, @len bytes) belongs to the caller: free() it. */
-struct ep_task {
+struct ep_reasm_task {
 	struct ep_peer peer;
 	struct ep_msg msg;	/* header of the task's first-seen fragment */
 	uint8_t *data;
@@ -66,20 +68,22 @@ void ep_reasm_free(struct ep_reasm *r);
 
 /*
  * Add one decoded fragment (@m from ep_decode, @payload its m->payload_len bytes) received
- * at @now_ns. Returns
+ * at @now_ns. The first fragment of a task stores cfg.user_size bytes from @user (zeros if
+ * @user is NULL), which the expiry callback gets back. Returns
  *   1        the task is complete: *out is filled and the caller owns out->data;
  *   0        accepted, or a duplicate that was ignored;
- *   -EINVAL  a single-fragment message or a client-bound kind;
+ *   -EINVAL  a single-fragment message;
  *   -EMSGSIZE total_len is above max_task_len;
  *   -ENOBUFS a limit refuses a new task (answer "overloaded");
  *   -EPROTO  the fragment contradicts the task's earlier fragments (it is ignored).
  */
 int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep_msg *m,
-		 const void *payload, uint64_t now_ns, struct ep_task *out);
+		 const void *payload, uint64_t now_ns, const void *user, struct ep_reasm_task *out);
 
-/* Called for each expired task with its first fragment's header, before it is freed. */
+/* Called for each expired task with its first fragment's header and the caller context
+ * stored with it, before it is freed. */
 typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_peer *peer,
-				   const struct ep_msg *m);
+				   const struct ep_msg *m, const void *user);
 
 /* Expire the tasks idle since before @now_ns - timeout. Returns how many. @fn may be NULL. */
 int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns, ep_reasm_expire_fn fn, void *arg);

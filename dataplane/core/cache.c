@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Result cache: preallocated entries in a chained hash table with a FIFO list by creation
+ * time (for the window), and a byte ring for the replies. Each reply block in the ring
+ * starts with a small header naming its entry, so making room at the ring's head evicts
+ * exactly the entries whose replies are overwritten.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/cache.h"
+
+#define NIL (-1)
+
+struct cent {
+	int32_t hnext, prev, next;
+	uint32_t gen;
+	uint8_t state, cancelled, flags;
+	uint16_t status;
+	uint16_t port;
+	uint8_t addr[16];
+	uint64_t id;
+	uint64_t created_ns, last_sent_ns;
+	uint64_t off;		/* ring offset of the reply data */
+	uint32_t len, queue_us, exec_us;
+};
+
+struct block {			/* header of a reply block in the ring */
+	int32_t ent;		/* NIL for padding */
+	uint32_t gen;
+	uint32_t size;		/* whole block, header included, multiple of 8 */
+	uint32_t pad;
+};
+
+struct ep_cache {
+	struct ep_cache_cfg cfg;
+	struct ep_cache_stats st;
+	uint64_t seed;
+	struct cent *ents;
+	int32_t *heads;
+	uint32_t mask;
+	int32_t free, oldest, newest;
+	uint8_t *ring;
+	uint64_t head, tail;	/* byte counters; offsets are modulo cfg.bytes */
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p->addr, 8);
+	memcpy(&b, p->addr + 8, 8);
+	return (uint32_t)(mix64(c->seed ^ id ^ mix64(a ^ mix64(b ^ p->port))) & c->mask);
+}
+
+struct ep_cache *ep_cache_new(const struct ep_cache_cfg *cfg)
+{
+	struct ep_cache *c;
+	uint32_t nb = 16;
+
+	if (!cfg->entries || cfg->bytes < 4096 || cfg->entries > (1u << 24)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	c->cfg.bytes &= ~7ull;
+	while (nb < 2 * cfg->entries)
+		nb <<= 1;
+	c->mask = nb - 1;
+	c->ents = calloc(cfg->entries, sizeof(*c->ents));
+	c->heads = malloc(nb * sizeof(*c->heads));
+	c->ring = malloc(c->cfg.bytes);
+	if (!c->ents || !c->heads || !c->ring) {
+		ep_cache_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
+		c->seed = (uint64_t)(uintptr_t)c;
+	for (uint32_t i = 0; i < nb; i++)
+		c->heads[i] = NIL;
+	for (uint32_t i = 0; i < cfg->entries; i++)
+		c->ents[i].hnext = i + 1 < cfg->entries ? (int32_t)i + 1 : NIL;
+	c->free = 0;
+	c->oldest = c->newest = NIL;
+	return c;
+}
+
+void ep_cache_free(struct ep_cache *c)
+{
+	if (!c)
+		return;
+	free(c->ents);
+	free(c->heads);
+	free(c->ring);
+	free(c);
+}
+
+static int32_t find(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	for (int32_t i = c->heads[bucket(c, p, id)]; i != NIL; i = c->ents[i].hnext) {
+		const struct cent *e = &c->ents[i];
+
+		if (e->id == id && e->port == p->port && !memcmp(e->addr, p->addr, 16))
+			return i;
+	}
+	return NIL;
+}
+
+static void remove_ent(struct ep_cache *c, int32_t i)
+{
+	struct cent *e = &c->ents[i];
+	struct ep_peer p = { .port = e->port };
+	int32_t *pp;
+
+	memcpy(p.addr, e->addr, 16);
+	for (pp = &c->heads[bucket(c, &p, e->id)]; *pp != i; pp = &c->ents[*pp].hnext)
+		;
+	*pp = e->hnext;
+	if (e->prev != NIL)
+		c->ents[e->prev].next = e->next;
+	else
+		c->oldest = e->next;
+	if (e->next != NIL)
+		c->ents[e->next].prev = e->prev;
+	else
+		c->newest = e->prev;
+	e->gen++;		/* its ring block, if any, is now stale */
+	e->state = EP_CACHE_MISS;
+	e->hnext = c->free;
+	c->free = i;
+	c->st.entries--;
+}
+
+static void expire(struct ep_cache *c, uint64_t now_ns)
+{
+	while (c->oldest != NIL && now_ns - c->ents[c->oldest].created_ns >= c->cfg.window_ns) {
+		remove_ent(c, c->oldest);
+		c->st.expired++;
+	}
+}
+
+enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+				    uint64_t now_ns, uint64_t resend_gap_ns,
+				    struct ep_cached *out)
+{
+	int32_t i = find(c, p, id);
+	struct cent *e;
+
+	if (i == NIL)
+		return EP_CACHE_MISS;
+	e = &c->ents[i];
+	if (now_ns - e->created_ns >= c->cfg.window_ns) {
+		remove_ent(c, i);
+		c->st.expired++;
+		return EP_CACHE_MISS;
+	}
+	if (e->state == EP_CACHE_PENDING || now_ns - e->last_sent_ns < resend_gap_ns) {
+		c->st.hits_pending++;
+		return EP_CACHE_PENDING;
+	}
+	e->last_sent_ns = now_ns;
+	c->st.hits_done++;
+	*out = (struct ep_cached){
+		.status = e->status, .flags = e->flags, .len = e->len,
+		.data = c->ring + e->off, .queue_us = e->queue_us, .exec_us = e->exec_us,
+	};
+	return EP_CACHE_DONE;
+}
+
+int ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id, uint64_t now_ns)
+{
+	struct cent *e;
+	uint32_t b;
+	int32_t i;
+
+	expire(c, now_ns);
+	if (c->free == NIL) {		/* full: the oldest entry goes */
+		remove_ent(c, c->oldest);
+		c->st.evicted++;
+	}
+	i = c->free;
+	e = &c->ents[i];
+	c->free = e->hnext;
+	e->state = EP_CACHE_PENDING;
+	e->cancelled = 0;
+	e->id = id;
+	e->port = p->port;
+	memcpy(e->addr, p->addr, 16);
+	e->created_ns = now_ns;
+	e->last_sent_ns = 0;
+	b = bucket(c, p, id);
+	e->hnext = c->heads[b];
+	c->heads[b] = i;
+	e->next = NIL;
+	e->prev = c->newest;
+	if (c->newest != NIL)
+		c->ents[c->newest].next = i;
+	else
+		c->oldest = i;
+	c->newest = i;
+	c->st.entries++;
+	c->st.inserted++;
+	return 0;
+}
+
+int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	int32_t i = find(c, p, id);
+
+	if (i == NIL || c->ents[i].state != EP_CACHE_PENDING)
+		return -ENOENT;
+	c->ents[i].cancelled = 1;
+	return 0;
+}
+
+bool ep_cache_is_cancelled(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	int32_t i = find(c, p, id);
+
+	return i != NIL && c->ents[i].state == EP_CACHE_PENDING && c->ents[i].cancelled;
+}
+
+/* Make room for @size contiguous bytes at the ring's tail; returns the block's offset. */
+static uint64_t ring_alloc(struct ep_cache *c, uint32_t size)
+{
+	uint64_t cap = c->cfg.bytes;
+
+	for (;;) {
+		uint64_t off = c->tail % cap, used = c->tail - c->head;
+
+		if (off + size > cap) {
+			/* Not enough before the end: pad to the end (once room for that). */
+			if (cap - used >= cap - off) {
+				struct block pad = { .ent = NIL, .size = (uint32_t)(cap - off) };
+
+				if (cap - off >= sizeof(pad))
+					memcpy(c->ring + off, &pad, sizeof(pad));
+				c->tail += cap - off;
+				continue;
+			}
+		} else if (cap - used >= size) {
+			c->tail += size;
+			return off;
+		}
+		/* Evict the block at the head. */
+		{
+			uint64_t hoff = c->head % cap;
+			struct block b;
+
+			if (cap - hoff < sizeof(b)) {	/* a short pad at the very end */
+				c->head += cap - hoff;
+				continue;
+			}
+			memcpy(&b, c->ring + hoff, sizeof(b));
+			if (b.ent != NIL && c->ents[b.ent].gen == b.gen &&
+			    c->ents[b.ent].state == EP_CACHE_DONE) {
+				remove_ent(c, b.ent);
+				c->st.evicted++;
+			}
+			c->head += b.size;
+			c->st.bytes = c->tail - c->head;
+		}
+	}
+}
+
+void ep_cache_complete(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+		       const struct ep_cached *reply, uint64_t now_ns)
+{
+	int32_t i = find(c, p, id);
+	uint32_t size = (uint32_t)((sizeof(struct block) + reply->len + 7) & ~7ull);
+	struct block b;
+	struct cent *e;
+	uint64_t off;
+
+	if (i == NIL)
+		return;		/* evicted while it ran: nothing to remember */
+	if (size > c->cfg.bytes / 4) {
+		remove_ent(c, i);
+		return;
+	}
+	off = ring_alloc(c, size);
+	e = &c->ents[i];	/* (i survives: it was PENDING, and ring_alloc evicts DONE) */
+	b = (struct block){ .ent = i, .gen = e->gen, .size = size };
+	memcpy(c->ring + off, &b, sizeof(b));
+	memcpy(c->ring + off + sizeof(b), reply->data, reply->len);
+	e->state = EP_CACHE_DONE;
+	e->status = reply->status;
+	e->flags = reply->flags;
+	e->len = reply->len;
+	e->off = off + sizeof(b);
+	e->queue_us = reply->queue_us;
+	e->exec_us = reply->exec_us;
+	e->last_sent_ns = now_ns;
+	c->st.completed++;
+	c->st.bytes = c->tail - c->head;
+}
+
+void ep_cache_forget(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	int32_t i = find(c, p, id);
+
+	if (i != NIL)
+		remove_ent(c, i);
+}
+
+void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st)
+{
+	*st = c->st;
+}

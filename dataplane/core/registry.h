@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * registry.h - which handler serves which task_type: the built-ins and plugins loaded with
+ * dlopen, with the warm-up files each was given. Built once at start, read-only after, so
+ * workers share it without locks; each worker keeps its own handler states.
+ */
+#ifndef EP_REGISTRY_H
+#define EP_REGISTRY_H
+
+#include <stdint.h>
+
+#include "edgeplane/handler.h"
+
+#define EP_MAX_HANDLERS 64
+
+struct ep_reg_entry {
+	const struct ep_handler *h;
+	uint16_t type;
+	char *args;
+	struct ep_blob *files;		/* filled in by warm-up */
+	unsigned int nfiles;
+	void *dl;			/* dlopen handle of its plugin, or NULL */
+};
+
+struct ep_registry {
+	unsigned int n;
+	struct ep_reg_entry e[EP_MAX_HANDLERS];
+	uint8_t by_type[65536];		/* entry index + 1; 0 = no handler */
+};
+
+/* Add built-in handler @name for @type (0: its default type). Returns the entry index or
+ * a negative errno: -ENOENT (no such handler), -EEXIST (type taken), -ENOSPC. */
+int ep_registry_add_builtin(struct ep_registry *r, const char *name, uint16_t type,
+			    const char *args);
+/* Load plugin @path and add its handler @name (NULL: every handler it exports). Returns
+ * the index of the last entry added, or a negative errno (the reason is logged). */
+int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *name,
+			   uint16_t type, const char *args);
+/* Entry index serving @type, or -1. */
+static inline int ep_registry_find(const struct ep_registry *r, uint16_t type)
+{
+	return (int)r->by_type[type] - 1;
+}
+/* Per-worker states: init every handler for @worker. Returns 0 or the first error. */
+int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
+			    uint32_t max_task_len, void **states);
+void ep_registry_fini_worker(const struct ep_registry *r, void **states);
+/* Free args, warm-up files and plugin handles. */
+void ep_registry_release(struct ep_registry *r);
+/* The names of the built-in handlers, NULL-terminated, for --help and errors. */
+const struct ep_handler *const *ep_registry_builtins(void);
+
+#endif /* EP_REGISTRY_H */

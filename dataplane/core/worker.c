@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zstd.h>
+
+#include "core/batch.h"
+#include "core/task.h"
+#include "core/worker.h"
+
+#define RX_BURST		64
+#define RESEND_GAP_NS		(10 * 1000 * 1000ull)	/* one cached answer per retry burst */
+#define EXPIRE_EVERY_NS		(50 * 1000 * 1000ull)
+#define IDLE_WAIT_MS		100
+#define TX_RETRY_NS		(20 * 1000 * 1000ull)
+
+struct ep_worker {
+	struct ep_worker_cfg cfg;
+	const struct ep_registry *reg;
+	struct ep_io_q *io;
+	const struct ep_io_ops *ops;
+	unsigned int id;
+	volatile int stop;
+
+	void *states[EP_MAX_HANDLERS];
+	bool states_ready;
+	struct ep_reasm_cfg reasm_cfg;
+	struct ep_reasm *reasm;
+	struct ep_cache *cache;
+	struct ep_batch *batch;
+	ZSTD_DCtx *dctx;
+	ZSTD_CCtx *cctx;
+
+	struct ep_task *pool, *free_tasks;
+	uint32_t nfree;
+
+	/* Handler outputs for one batch, and the compressed form of one reply. */
+	uint8_t *arena;
+	uint8_t *zbuf;
+	size_t zcap;
+
+	struct ep_task **run;		/* batch being run */
+	struct ep_hreq *req;
+	struct ep_hres *res;
+
+	uint64_t next_expire_ns;
+	struct ep_worker_stats st;
+};
+
+uint64_t ep_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct ep_type_stats *type_stats(struct ep_worker *w, int hidx)
+{
+	return &w->st.type[hidx >= 0 ? hidx : EP_MAX_HANDLERS];
+}
+
+static uint8_t load_pct(const struct ep_worker *w)
+{
+	return (uint8_t)(100u * (w->cfg.queue_depth - w->nfree) / w->cfg.queue_depth);
+}
+
+static uint32_t sat_us(uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* --- replies ------------------------------------------------------------------------ */
+
+/*
+ * Send one reply (RESPONSE if @status is 0, else ERROR), fragmented to the MTU. @flags are
+ * the payload's (ZSTD if @data is compressed). Returns 0, or -ENOBUFS if a fragment found
+ * no TX buffer even after flushing (the client will retry).
+ */
+static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		      const struct ep_msg *req, uint8_t kind, uint16_t status, uint8_t flags,
+		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us)
+{
+	struct ep_msg m = {
+		.kind = kind,
+		.priority = req->priority,
+		.flags = flags,
+		.task_type = req->task_type,
+		.tenant_id = req->tenant_id,
+		.task_id = req->task_id,
+		.status = status,
+		.queue_us = queue_us,
+		.exec_us = exec_us,
+		.load_pct = load_pct(w),
+	};
+	uint32_t fs = ep_frag_size_for_mtu(w->cfg.mtu, r->ipv6);
+	uint32_t count = ep_frag_count(len, fs);
+
+	if (!count)
+		return -EMSGSIZE;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t give_up = 0;
+		uint32_t cap;
+		uint8_t *buf;
+		ssize_t n;
+
+		while (!(buf = w->ops->tx_buf(w->io, &cap))) {
+			uint64_t now = ep_now_ns();
+
+			w->ops->flush(w->io);
+			if (!give_up)
+				give_up = now + TX_RETRY_NS;
+			else if (now > give_up) {
+				w->st.reply_dropped += count - i;
+				return -ENOBUFS;
+			}
+		}
+		n = ep_frag_build(&m, data, len, fs, i, buf, cap);
+		if (n < 0 || w->ops->tx_commit(w->io, r, peer, (uint32_t)n)) {
+			w->st.reply_dropped++;
+			continue;
+		}
+	}
+	return 0;
+}
+
+static void send_error(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		       const struct ep_msg *req, int hidx, uint16_t status, const char *text)
+{
+	uint32_t len = text ? (uint32_t)strnlen(text, 256) : 0;
+
+	type_stats(w, hidx)->errors[status < EP_ST__COUNT ? status : EP_ST_INTERNAL]++;
+	send_reply(w, peer, r, req, EP_KIND_ERROR, status, 0, (const uint8_t *)text, len, 0, 0);
+	/* Final answers are remembered for retries; retriable ones are not. */
+	if (ep_status_retriable(status))
+		ep_cache_forget(w->cache, peer, req->task_id);
+	else
+		ep_cache_complete(w->cache, peer, req->task_id,
+				  &(struct ep_cached){ .status = status, .data = (const uint8_t *)text,
+						       .len = len },
+				  ep_now_ns());
+}
+
+/* Compress @len bytes of result if that makes them smaller; returns the bytes to send. */
+static const uint8_t *maybe_compress(struct ep_worker *w, const uint8_t *data, uint32_t *len,
+				     uint8_t *flags)
+{
+	size_t n;
+
+	*flags = 0;
+	if (!w->cfg.reply_zstd_level || *len < w->cfg.reply_zstd_min || *len > w->zcap)
+		return data;
+	n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zcap, data, *len, w->cfg.reply_zstd_level);
+	if (ZSTD_isError(n) || n >= *len)
+		return data;
+	w->st.replies_compressed++;
+	*len = (uint32_t)n;
+	*flags = EP_F_ZSTD;
+	return w->zbuf;
+}
+
+/* --- tasks -------------------------------------------------------------------------- */
+
+static void task_release(struct ep_worker *w, struct ep_task *t)
+{
+	if (t->io_handle != EP_NO_HANDLE)
+		w->ops->release(w->io, t->io_handle);
+	free(t->owned);
+	t->io_handle = EP_NO_HANDLE;
+	t->owned = NULL;
+	t->next = w->free_tasks;
+	w->free_tasks = t;
+	w->nfree++;
+}
+
+/*
+ * Decompress a ZSTD payload into a heap buffer, never beyond max_task_len: a frame that
+ * declares or produces more is refused (a decompression bomb gets TOO_LARGE, not memory).
+ * Returns 0 or an EP_ST_* status.
+ */
+static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len, uint8_t **out,
+			   uint32_t *out_len)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(in, len);
+	size_t cap, n;
+	uint8_t *buf;
+
+	if (size == ZSTD_CONTENTSIZE_ERROR)
+		return EP_ST_DECOMPRESS_FAILED;
+	if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > w->cfg.max_task_len)
+		return EP_ST_TOO_LARGE;
+	cap = size != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)size : 64 * 1024;
+	buf = malloc(cap ? cap : 1);
+	if (!buf)
+		return EP_ST_OVERLOADED;
+	if (size != ZSTD_CONTENTSIZE_UNKNOWN) {
+		n = ZSTD_decompressDCtx(w->dctx, buf, cap, in, len);
+		if (ZSTD_isError(n) || n != size) {
+			free(buf);
+			return EP_ST_DECOMPRESS_FAILED;
+		}
+	} else {
+		ZSTD_inBuffer ib = { in, len, 0 };
+		ZSTD_outBuffer ob = { buf, cap, 0 };
+
+		ZSTD_DCtx_reset(w->dctx, ZSTD_reset_session_only);
+		for (;;) {
+			n = ZSTD_decompressStream(w->dctx, &ob, &ib);
+			if (ZSTD_isError(n)) {
+				free(buf);
+				return EP_ST_DECOMPRESS_FAILED;
+			}
+			if (n == 0)
+				break;
+			if (ib.pos == ib.size && ob.pos < ob.size) {	/* truncated frame */
+				free(buf);
+				return EP_ST_DECOMPRESS_FAILED;
+			}
+			if (ob.pos == ob.size) {
+				uint8_t *nb;
+
+				if (ob.size >= w->cfg.max_task_len) {
+					free(buf);
+					return EP_ST_TOO_LARGE;
+				}
+				ob.size = ob.size * 2 > w->cfg.max_task_len ? w->cfg.max_task_len
+									    : ob.size * 2;
+				nb = realloc(buf, ob.size);
+				if (!nb) {
+					free(buf);
+					return EP_ST_OVERLOADED;
+				}
+				ob.dst = buf = nb;
+			}
+		}
+		size = ob.pos;
+	}
+	w->st.bytes_decompressed_in += len;
+	w->st.bytes_decompressed_out += size;
+	*out = buf;
+	*out_len = (uint32_t)size;
+	return 0;
+}
+
+/*
+ * A complete task: find its handler, decompress, and queue it. @data is either in a
+ * receive buffer (@handle) or a heap buffer (@owned); both are released here on refusal.
+ */
+static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_peer *peer,
+			const struct ep_route *r, const uint8_t *data, uint32_t len,
+			uint64_t handle, void *owned, uint64_t now)
+{
+	int hidx = ep_registry_find(w->reg, m->task_type);
+	uint16_t status = 0;
+	struct ep_task *t;
+
+	type_stats(w, hidx)->received++;
+	if (hidx < 0)
+		status = EP_ST_UNKNOWN_TYPE;
+	else if (m->flags & EP_F_AUTH)
+		status = EP_ST_UNSUPPORTED;
+	else if (m->flags & EP_F_ZSTD) {
+		uint8_t *plain;
+		uint32_t plain_len;
+
+		status = decompress(w, data, len, &plain, &plain_len);
+		if (!status) {
+			if (handle != EP_NO_HANDLE)
+				w->ops->release(w->io, handle);
+			free(owned);
+			handle = EP_NO_HANDLE;
+			data = owned = plain;
+			len = plain_len;
+		}
+	}
+	if (!status && !w->free_tasks) {
+		/* Full: a lower-priority task makes room, or this one is refused. */
+		t = ep_batch_shed(w->batch, m->priority);
+		if (t) {
+			w->st.shed++;
+			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_OVERLOADED,
+				   "shed for a higher priority");
+			task_release(w, t);
+		} else {
+			status = EP_ST_OVERLOADED;
+		}
+	}
+	if (status) {
+		send_error(w, peer, r, m, hidx, status, NULL);
+		if (handle != EP_NO_HANDLE)
+			w->ops->release(w->io, handle);
+		free(owned);
+		return;
+	}
+
+	t = w->free_tasks;
+	w->free_tasks = t->next;
+	w->nfree--;
+	t->msg = *m;
+	t->peer = *peer;
+	t->route = *r;
+	t->data = data;
+	t->len = len;
+	t->hidx = (uint16_t)hidx;
+	t->io_handle = handle;
+	t->owned = owned;
+	ep_cache_begin(w->cache, peer, m->task_id, now);
+	ep_batch_push(w->batch, t, now);
+}
+
+static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
+{
+	const uint8_t *payload;
+	struct ep_cached cached;
+	enum ep_stat reason;
+	struct ep_reasm_task done;
+	struct ep_msg m;
+	int ret;
+
+	w->st.dgrams++;
+	if (ep_decode(d->data, d->len, w->cfg.max_task_len, &m, &payload, &reason)) {
+		w->st.invalid[reason]++;
+		goto release;
+	}
+	if (!EP_KIND_IS_SERVER_BOUND(m.kind)) {
+		w->st.invalid[EP_STAT_DROP_BAD_KIND]++;
+		goto release;
+	}
+	if (m.kind == EP_KIND_PING) {
+		w->st.pings++;
+		send_reply(w, &d->peer, &d->route, &m, EP_KIND_PONG, 0, 0, NULL, 0, 0, 0);
+		goto release;
+	}
+	if (m.kind == EP_KIND_CANCEL) {
+		w->st.cancels++;
+		ep_cache_cancel(w->cache, &d->peer, m.task_id);
+		goto release;
+	}
+
+	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, now, RESEND_GAP_NS, &cached)) {
+	case EP_CACHE_DONE:
+		type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
+		send_reply(w, &d->peer, &d->route, &m,
+			   cached.status ? EP_KIND_ERROR : EP_KIND_RESPONSE, cached.status,
+			   cached.flags, cached.data, cached.len, cached.queue_us, cached.exec_us);
+		goto release;
+	case EP_CACHE_PENDING:
+		w->st.duplicates++;
+		goto release;
+	case EP_CACHE_MISS:
+		break;
+	}
+
+	if (m.frag_count == 1) {	/* zero-copy: the buffer is held until the task ran */
+		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
+			    now);
+		return;
+	}
+	ret = ep_reasm_add(w->reasm, &d->peer, &m, payload, now, &d->route, &done);
+	w->ops->release(w->io, d->handle);
+	if (ret == 1)
+		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
+			    done.data, now);
+	else if (ret < 0 && m.frag_index == 0 && ret != -EPROTO)	/* answer a task once */
+		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE : EP_ST_OVERLOADED, NULL);
+	return;
+
+release:
+	w->ops->release(w->io, d->handle);
+}
+
+/* --- running batches ---------------------------------------------------------------- */
+
+static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres *res,
+		   uint64_t started, uint32_t exec_us, uint64_t now)
+{
+	struct ep_type_stats *ts = type_stats(w, t->hidx);
+	uint32_t queue_us = sat_us(started - t->rx_ns);
+
+	if (res->status) {
+		send_error(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
+			   res->msg[0] ? res->msg : NULL);
+	} else {
+		uint32_t len = res->len;
+		uint8_t flags;
+		const uint8_t *out = maybe_compress(w, res->data, &len, &flags);
+
+		if (send_reply(w, &t->peer, &t->route, &t->msg, EP_KIND_RESPONSE, 0, flags, out,
+			       len, queue_us, exec_us) == -EMSGSIZE) {
+			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_TOO_LARGE,
+				   "result too large for the protocol");
+		} else {
+			ts->completed++;
+			ep_cache_complete(w->cache, &t->peer, t->msg.task_id,
+					  &(struct ep_cached){ .flags = flags, .data = out,
+							       .len = len, .queue_us = queue_us,
+							       .exec_us = exec_us },
+					  now);
+		}
+	}
+	ep_hist_record(&ts->latency_ns, now - t->rx_ns);
+	task_release(w, t);
+}
+
+/* Run one batch. Returns the number of tasks taken from the queues. */
+static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
+{
+	unsigned int n = ep_batch_next(w->batch, now, drain, w->run, w->cfg.batch_size), k = 0;
+	const struct ep_reg_entry *e;
+	uint64_t used = 0, t0, t1;
+	uint32_t exec_us;
+	int err;
+
+	if (!n)
+		return 0;
+	e = &w->reg->e[w->run[0]->hidx];
+
+	/* Weed out what must not run; size the outputs; stop where the arena is full. */
+	for (unsigned int i = 0; i < n; i++) {
+		struct ep_task *t = w->run[i];
+		struct ep_hreq rq = {
+			.data = t->data, .len = t->len, .type = t->msg.task_type,
+			.priority = t->msg.priority, .tenant_id = t->msg.tenant_id,
+			.task_id = t->msg.task_id,
+		};
+		uint16_t status = 0;
+		uint32_t need;
+
+		if (ep_cache_is_cancelled(w->cache, &t->peer, t->msg.task_id))
+			status = EP_ST_CANCELLED;
+		else if (t->msg.deadline_ms && now - t->rx_ns > t->msg.deadline_ms * 1000000ull)
+			status = EP_ST_DEADLINE_EXCEEDED;
+		else if ((need = e->h->out_size(w->states[t->hidx], &rq)) > w->cfg.max_result_len)
+			status = EP_ST_TOO_LARGE;
+		else if (used + need > w->cfg.arena_bytes) {
+			if (k) {	/* the rest waits for the next batch */
+				ep_batch_unget(w->batch, &w->run[i], n - i);
+				n = i;
+				break;
+			}
+			status = EP_ST_TOO_LARGE;
+		}
+		if (status) {
+			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, status, NULL);
+			ep_hist_record(&type_stats(w, t->hidx)->latency_ns, now - t->rx_ns);
+			task_release(w, t);
+			continue;
+		}
+		w->req[k] = rq;
+		w->res[k] = (struct ep_hres){ .data = w->arena + used, .cap = need };
+		w->run[k++] = t;
+		used += (need + 63) & ~63ull;
+	}
+	if (!k)
+		return n;
+
+	t0 = ep_now_ns();
+	err = e->h->run(w->states[w->run[0]->hidx], w->req, w->res, k);
+	t1 = ep_now_ns();
+	exec_us = sat_us((t1 - t0) / k);
+	ep_hist_record(&type_stats(w, w->run[0]->hidx)->batch_size, k);
+	for (unsigned int i = 0; i < k; i++) {
+		struct ep_hres *res = &w->res[i];
+
+		if (err) {
+			res->status = EP_ST_HANDLER_FAILED;
+			res->msg[0] = '\0';
+		} else if (!res->status && res->len > res->cap) {	/* a buggy handler */
+			res->status = EP_ST_HANDLER_FAILED;
+			strcpy(res->msg, "handler overran its buffer");
+		}
+		finish(w, w->run[i], res, t0, exec_us, t1);
+	}
+	return n;
+}
+
+/* A task whose fragments stopped coming: TIMEOUT, along the route of its first fragment. */
+static void on_expired(void *arg, const struct ep_peer *peer, const struct ep_msg *m,
+		       const void *user)
+{
+	struct ep_worker *w = arg;
+	struct ep_route r;
+
+	memcpy(&r, user, sizeof(r));
+	send_error(w, peer, &r, m, ep_registry_find(w->reg, m->task_type), EP_ST_TIMEOUT, NULL);
+}
+
+/* --- the loop ----------------------------------------------------------------------- */
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+void ep_worker_run(struct ep_worker *w)
+{
+	struct ep_dgram d[RX_BURST];
+
+	pin(w->cfg.cpu);
+	while (!w->stop) {
+		unsigned int n = w->ops->rx(w->io, d, RX_BURST);
+		uint64_t now = ep_now_ns(), next;
+
+		for (unsigned int i = 0; i < n; i++)
+			on_datagram(w, &d[i], now);
+		while (run_batch(w, now, false))
+			;
+		if (now >= w->next_expire_ns) {
+			ep_reasm_expire(w->reasm, now, on_expired, w);
+			w->next_expire_ns = now + EXPIRE_EVERY_NS;
+		}
+		w->ops->flush(w->io);
+		if (n)
+			continue;
+		/* Idle: sleep until traffic, unless a batch is about to become ready. */
+		next = ep_batch_next_ready(w->batch);
+		if (next == UINT64_MAX)
+			w->ops->wait(w->io, IDLE_WAIT_MS);
+		else if (next > now + 1000000)
+			w->ops->wait(w->io, (int)((next - now) / 1000000));
+	}
+
+	/* Drain: no new datagrams; run everything queued; push the replies out. */
+	w->ops->stop_rx(w->io);
+	while (run_batch(w, ep_now_ns(), true))
+		;
+	w->ops->flush(w->io);
+}
+
+void ep_worker_stop(struct ep_worker *w)
+{
+	w->stop = 1;
+}
+
+void ep_worker_stats(const struct ep_worker *w, struct ep_worker_stats *out)
+{
+	*out = w->st;
+	out->queued = ep_batch_count(w->batch);
+	out->nhandlers = w->reg->n;
+	ep_reasm_get_stats(w->reasm, &out->reasm);
+	ep_cache_get_stats(w->cache, &out->cache);
+	w->ops->get_stats(w->io, &out->io);
+}
+
+void ep_worker_free(struct ep_worker *w)
+{
+	if (!w)
+		return;
+	if (w->batch) {
+		struct ep_task *t[64];
+		unsigned int n;
+
+		while ((n = ep_batch_next(w->batch, 0, true, t, 64)))
+			for (unsigned int i = 0; i < n; i++)
+				task_release(w, t[i]);
+	}
+	if (w->states_ready)
+		ep_registry_fini_worker(w->reg, w->states);
+	if (w->io)
+		w->ops->close(w->io);
+	ep_batch_free(w->batch);
+	ep_reasm_free(w->reasm);
+	ep_cache_free(w->cache);
+	ZSTD_freeDCtx(w->dctx);
+	ZSTD_freeCCtx(w->cctx);
+	free(w->pool);
+	free(w->arena);
+	free(w->zbuf);
+	free(w->run);
+	free(w->req);
+	free(w->res);
+	free(w);
+}
+
+struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep_registry *reg,
+				struct ep_io_q *io, unsigned int id)
+{
+	uint16_t max_batch[EP_MAX_HANDLERS];
+	struct ep_worker *w;
+	int err;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		io->ops->close(io);
+		errno = ENOMEM;
+		return NULL;
+	}
+	w->cfg = *cfg;
+	w->reg = reg;
+	w->io = io;
+	w->ops = io->ops;
+	w->id = id;
+	for (unsigned int i = 0; i < reg->n; i++)
+		max_batch[i] = reg->e[i].h->max_batch;
+
+	err = ep_registry_init_worker(reg, id, cfg->max_task_len, w->states);
+	if (err)
+		goto err_free;
+	w->states_ready = true;
+	w->reasm_cfg = cfg->reasm;
+	w->reasm_cfg.user_size = sizeof(struct ep_route);
+	w->reasm = ep_reasm_new(&w->reasm_cfg);
+	w->cache = ep_cache_new(&cfg->cache);
+	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
+	w->dctx = ZSTD_createDCtx();
+	w->cctx = ZSTD_createCCtx();
+	w->zcap = ZSTD_compressBound(cfg->max_result_len);
+	w->zbuf = malloc(w->zcap);
+	w->arena = malloc(cfg->arena_bytes);
+	w->pool = calloc(cfg->queue_depth, sizeof(*w->pool));
+	w->run = calloc(cfg->batch_size, sizeof(*w->run));
+	w->req = calloc(cfg->batch_size, sizeof(*w->req));
+	w->res = calloc(cfg->batch_size, sizeof(*w->res));
+	if (!w->reasm || !w->cache || !w->batch || !w->dctx || !w->cctx || !w->zbuf ||
+	    !w->arena || !w->pool || !w->run || !w->req || !w->res) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, 27);
+	for (uint32_t i = 0; i < cfg->queue_depth; i++) {
+		w->pool[i].io_handle = EP_NO_HANDLE;
+		w->pool[i].next = w->free_tasks;
+		w->free_tasks = &w->pool[i];
+	}
+	w->nfree = cfg->queue_depth;
+	return w;
+
+err_free:
+	ep_worker_free(w);
+	errno = -err;
+	return NULL;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * worker.h - one runtime worker: a thread that owns one I/O queue and carries each
+ * datagram along packet -> task -> handler -> reply:
+ *
+ *   io rx -> decode -> result cache (retries) -> reassembly -> decompress -> batch queues
+ *         -> handler run() -> reply (compress, fragment) -> io tx -> result cache
+ *
+ * Everything here is per worker: no locks, no logging, and no allocation on the path of
+ * single-fragment tasks (reassembled and decompressed payloads are heap buffers).
+ */
+#ifndef EP_WORKER_H
+#define EP_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/cache.h"
+#include "core/registry.h"
+#include "edgeplane/hist.h"
+#include "edgeplane/reasm.h"
+#include "io/io.h"
+
+struct ep_worker_cfg {
+	uint32_t batch_size;		/* tasks per handler call; 1 = batching off */
+	uint64_t batch_wait_ns;		/* longest a queued task waits for its batch to fill */
+	uint32_t queue_depth;		/* tasks accepted and not yet run; more -> OVERLOADED */
+	uint32_t max_task_len;		/* payload bytes after decompression (and on the wire) */
+	uint32_t max_result_len;	/* result bytes a handler may produce */
+	uint32_t mtu;			/* replies are fragmented to fit it */
+	int reply_zstd_level;		/* 0: never compress replies */
+	uint32_t reply_zstd_min;	/* try compressing results of at least this size */
+	uint64_t arena_bytes;		/* handler output memory per batch */
+	struct ep_reasm_cfg reasm;
+	struct ep_cache_cfg cache;
+	int cpu;			/* pin the thread here; -1: no pinning */
+};
+
+/* Per task type, indexed by registry entry; the last slot counts unknown types. */
+struct ep_type_stats {
+	uint64_t received;		/* tasks complete and accepted or refused */
+	uint64_t completed;		/* RESPONSE sent */
+	uint64_t errors[EP_ST__COUNT];	/* ERROR sent, by status */
+	uint64_t cache_hits;		/* retries answered from the result cache */
+	struct ep_hist latency_ns;	/* accepted -> reply sent */
+	struct ep_hist batch_size;	/* tasks per run() */
+};
+
+struct ep_worker_stats {
+	uint64_t dgrams;		/* datagrams in */
+	uint64_t invalid[EP_STAT__COUNT]; /* dropped by the codec, by reason */
+	uint64_t duplicates;		/* retries of tasks still queued or running: ignored */
+	uint64_t shed;			/* low-priority tasks dropped for higher ones */
+	uint64_t pings, cancels;
+	uint64_t reply_dropped;		/* reply fragments that found no TX buffer */
+	uint64_t bytes_decompressed_in, bytes_decompressed_out;
+	uint64_t replies_compressed;
+	uint32_t queued;		/* tasks waiting now */
+	uint32_t nhandlers;
+	struct ep_reasm_stats reasm;
+	struct ep_cache_stats cache;
+	struct ep_io_stats io;
+	struct ep_type_stats type[EP_MAX_HANDLERS + 1];
+};
+
+struct ep_worker;
+
+/* Create a worker over @io (which it owns from now on). Handlers are initialised here, on
+ * the calling thread. Returns NULL with errno set, or a worker ready to run. */
+struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep_registry *reg,
+				struct ep_io_q *io, unsigned int id);
+/* The loop: returns after ep_worker_stop() once queued tasks are drained. */
+void ep_worker_run(struct ep_worker *w);
+/* Ask the loop to stop taking new datagrams and drain. Async-signal-safe. */
+void ep_worker_stop(struct ep_worker *w);
+/* Copy the worker's statistics (a consistent-enough view while it runs). */
+void ep_worker_stats(const struct ep_worker *w, struct ep_worker_stats *out);
+void ep_worker_free(struct ep_worker *w);
+
+uint64_t ep_now_ns(void);
+
+#endif /* EP_WORKER_H */

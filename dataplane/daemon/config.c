@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "daemon/config.h"
+#include "edgeplane/log.h"
+
+void ep_conf_defaults(struct ep_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->backend = strdup("afxdp");
+	c->port = EP_DEFAULT_PORT;
+	c->nqueues = 1;
+	c->queues[0] = 0;
+	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
+		c->cpus[i] = -1;
+	c->xdp_mode = strdup("auto");
+	c->zerocopy = -1;
+	c->frames = 4096;
+	c->frame_size = 4096;
+	c->log_level = strdup("info");
+	c->w = (struct ep_worker_cfg){
+		.batch_size = 32,
+		.batch_wait_ns = 0,	/* opportunistic: a batch is what arrived together */
+		.queue_depth = 1024,
+		.max_task_len = EP_DEFAULT_MAX_TASK_LEN,
+		.max_result_len = EP_DEFAULT_MAX_TASK_LEN,
+		.mtu = 1500,
+		.reply_zstd_level = 1,
+		.reply_zstd_min = 512,
+		.arena_bytes = 64u << 20,
+		.reasm = {
+			.max_tasks = 1024,
+			.max_bytes = 256u << 20,
+			.max_src_tasks = 64,
+			.max_src_bytes = 64u << 20,
+			.max_task_len = EP_DEFAULT_MAX_TASK_LEN,
+			.timeout_ns = 2000ull * 1000 * 1000,
+		},
+		.cache = {
+			.window_ns = 30ull * 1000 * 1000 * 1000,
+			.entries = 65536,
+			.bytes = 64u << 20,
+		},
+		.cpu = -1,
+	};
+}
+
+static void free_handler(struct ep_handler_conf *h)
+{
+	free(h->name);
+	free(h->plugin);
+	free(h->args);
+	for (unsigned int i = 0; i < h->nfiles; i++)
+		free(h->files[i]);
+	memset(h, 0, sizeof(*h));
+}
+
+void ep_conf_free(struct ep_conf *c)
+{
+	free(c->backend);
+	free(c->interface);
+	free(c->bind);
+	free(c->xdp_mode);
+	free(c->pin_dir);
+	free(c->stats_socket);
+	free(c->ready_file);
+	free(c->log_level);
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		free_handler(&c->handlers[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi)
+{
+	unsigned int n = 0;
+	const char *p = s;
+
+	while (*p) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno || end == p || v < lo || v > hi || n == max || (*end && *end != ','))
+			return -EINVAL;
+		out[n++] = (int)v;
+		p = *end ? end + 1 : end;
+	}
+	return n ? (int)n : -EINVAL;
+}
+
+/* --- reading ------------------------------------------------------------------------ */
+
+struct reader {
+	const char *path;
+	int err;
+};
+
+static void bad(struct reader *rd, const config_setting_t *s, const char *fmt, const char *what)
+{
+	pr_err("%s:%d: %s: %s", rd->path, config_setting_source_line(s),
+	       config_setting_name(s) ? config_setting_name(s) : "(list item)", what ? what : fmt);
+	rd->err = -EINVAL;
+}
+
+/* Refuse settings we do not know: a typo must not be silently ignored. */
+static void known(struct reader *rd, const config_setting_t *group, const char *const *names)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
+		const char *const *n;
+
+		for (n = names; *n && strcmp(*n, config_setting_name(s)); n++)
+			;
+		if (!*n)
+			bad(rd, s, NULL, "unknown setting");
+	}
+}
+
+static void get_str(struct reader *rd, const config_setting_t *g, const char *name, char **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		bad(rd, s, NULL, "must be a string");
+		return;
+	}
+	free(*out);
+	*out = strdup(config_setting_get_string(s));
+}
+
+static bool get_num(struct reader *rd, const config_setting_t *g, const char *name,
+		    long long lo, long long hi, long long *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+	char msg[96];
+
+	if (!s)
+		return false;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		bad(rd, s, NULL, "must be an integer");
+		return false;
+	}
+	if (v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "%lld is outside %lld..%lld", v, lo, hi);
+		bad(rd, s, NULL, msg);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+#define GET_U32(rd, g, name, lo, hi, dst)					\
+	do {									\
+		long long _v;							\
+		if (get_num(rd, g, name, lo, hi, &_v))				\
+			(dst) = (uint32_t)_v;					\
+	} while (0)
+
+static void get_bool(struct reader *rd, const config_setting_t *g, const char *name, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		bad(rd, s, NULL, "must be true or false");
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+static int get_list(struct reader *rd, const config_setting_t *g, const char *name, int *out,
+		    unsigned int max, int lo, int hi)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	int n;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_array(s) || !(n = config_setting_length(s)) || n > (int)max) {
+		bad(rd, s, NULL, "must be a non-empty list of integers, like [0, 1]");
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		int v = config_setting_get_int(e);
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT || v < lo || v > hi) {
+			bad(rd, s, NULL, "has an entry that is not an integer in range");
+			return 0;
+		}
+		out[i] = v;
+	}
+	return n;
+}
+
+static void read_handlers(struct reader *rd, struct ep_conf *c, const config_setting_t *list)
+{
+	static const char *const names[] = { "name", "plugin", "type", "args", "files", NULL };
+
+	if (!config_setting_is_list(list)) {
+		bad(rd, list, NULL, "must be a list of groups: ( { name = \"echo\"; }, ... )");
+		return;
+	}
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		free_handler(&c->handlers[i]);
+	c->nhandlers = 0;
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned int)i);
+		struct ep_handler_conf *h;
+		const config_setting_t *files;
+		long long type;
+
+		if (c->nhandlers == EP_MAX_HANDLERS || !config_setting_is_group(g)) {
+			bad(rd, g, NULL, "must be a group, at most 64 of them");
+			return;
+		}
+		h = &c->handlers[c->nhandlers++];
+		known(rd, g, names);
+		get_str(rd, g, "name", &h->name);
+		get_str(rd, g, "plugin", &h->plugin);
+		get_str(rd, g, "args", &h->args);
+		if (get_num(rd, g, "type", 1, 65535, &type))
+			h->type = (uint16_t)type;
+		if (!h->name && !h->plugin)
+			bad(rd, g, NULL, "needs a name (built-in) or a plugin path");
+		files = config_setting_get_member(g, "files");
+		if (files) {
+			if (!config_setting_is_array(files) ||
+			    config_setting_length(files) > EP_MAX_FILES) {
+				bad(rd, files, NULL, "must be a list of at most 16 paths");
+				continue;
+			}
+			for (int f = 0; f < config_setting_length(files); f++) {
+				const char *p = config_setting_get_string_elem(files, f);
+
+				if (!p) {
+					bad(rd, files, NULL, "must hold strings");
+					break;
+				}
+				h->files[h->nfiles++] = strdup(p);
+			}
+		}
+	}
+}
+
+int ep_conf_load(struct ep_conf *c, const char *path)
+{
+	static const char *const top[] = { "backend", "interface", "bind", "port", "queues",
+					   "cpus", "xdp", "batch", "limits", "reassembly",
+					   "cache", "replies", "handlers", "stats_socket",
+					   "ready_file", "log_level", NULL };
+	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
+					   "frame_size", "keep_attached", "pin_dir", NULL };
+	static const char *const batch[] = { "size", "max_wait_us", NULL };
+	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
+					      "mtu", "arena_bytes", NULL };
+	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
+					     "per_source_bytes", "timeout_ms", NULL };
+	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
+	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
+	struct reader rd = { .path = path };
+	const config_setting_t *root, *g;
+	int queues[EP_MAX_QUEUES], n;
+	long long v;
+	config_t cf;
+
+	config_init(&cf);
+	if (!config_read_file(&cf, path)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			pr_err("%s: cannot read: %s", path, strerror(errno));
+		else
+			pr_err("%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
+		config_destroy(&cf);
+		return -EINVAL;
+	}
+	root = config_root_setting(&cf);
+	known(&rd, root, top);
+
+	get_str(&rd, root, "backend", &c->backend);
+	get_str(&rd, root, "interface", &c->interface);
+	get_str(&rd, root, "bind", &c->bind);
+	get_str(&rd, root, "stats_socket", &c->stats_socket);
+	get_str(&rd, root, "ready_file", &c->ready_file);
+	get_str(&rd, root, "log_level", &c->log_level);
+	if (get_num(&rd, root, "port", 1, 65535, &v))
+		c->port = (uint16_t)v;
+	n = get_list(&rd, root, "queues", queues, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
+	if (n > 0) {
+		c->nqueues = (unsigned int)n;
+		for (int i = 0; i < n; i++)
+			c->queues[i] = (unsigned int)queues[i];
+	}
+	get_list(&rd, root, "cpus", c->cpus, EP_MAX_QUEUES, 0, 4095);
+
+	if ((g = config_setting_get_member(root, "xdp"))) {
+		char *zc = NULL;
+
+		known(&rd, g, xdp);
+		get_str(&rd, g, "mode", &c->xdp_mode);
+		get_str(&rd, g, "pin_dir", &c->pin_dir);
+		get_bool(&rd, g, "busy_poll", &c->busy_poll);
+		get_bool(&rd, g, "keep_attached", &c->keep_attached);
+		GET_U32(&rd, g, "frames", 64, 8192, c->frames);
+		GET_U32(&rd, g, "frame_size", 2048, 4096, c->frame_size);
+		get_str(&rd, g, "zerocopy", &zc);
+		if (zc) {
+			c->zerocopy = !strcmp(zc, "on") ? 1 : !strcmp(zc, "off") ? 0 :
+				      !strcmp(zc, "auto") ? -1 : -2;
+			if (c->zerocopy == -2)
+				bad(&rd, config_setting_get_member(g, "zerocopy"), NULL,
+				    "must be \"auto\", \"on\" or \"off\"");
+			free(zc);
+		}
+	}
+	if ((g = config_setting_get_member(root, "batch"))) {
+		known(&rd, g, batch);
+		GET_U32(&rd, g, "size", 1, 1024, c->w.batch_size);
+		if (get_num(&rd, g, "max_wait_us", 0, 1000000, &v))
+			c->w.batch_wait_ns = (uint64_t)v * 1000;
+	}
+	if ((g = config_setting_get_member(root, "limits"))) {
+		known(&rd, g, limits);
+		GET_U32(&rd, g, "max_task_len", 1, EP_MAX_TASK_LEN, c->w.max_task_len);
+		GET_U32(&rd, g, "max_result_len", 1, EP_MAX_TASK_LEN, c->w.max_result_len);
+		GET_U32(&rd, g, "queue_depth", 1, 1 << 20, c->w.queue_depth);
+		GET_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
+		if (get_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
+			c->w.arena_bytes = (uint64_t)v;
+	}
+	if ((g = config_setting_get_member(root, "reassembly"))) {
+		known(&rd, g, reasm);
+		GET_U32(&rd, g, "max_tasks", 1, 1 << 20, c->w.reasm.max_tasks);
+		GET_U32(&rd, g, "per_source_tasks", 1, 1 << 20, c->w.reasm.max_src_tasks);
+		if (get_num(&rd, g, "max_bytes", 4096, 64ll << 30, &v))
+			c->w.reasm.max_bytes = (uint64_t)v;
+		if (get_num(&rd, g, "per_source_bytes", 4096, 64ll << 30, &v))
+			c->w.reasm.max_src_bytes = (uint64_t)v;
+		if (get_num(&rd, g, "timeout_ms", 1, 600000, &v))
+			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
+	}
+	if ((g = config_setting_get_member(root, "cache"))) {
+		known(&rd, g, cache);
+		GET_U32(&rd, g, "entries", 1, 1 << 24, c->w.cache.entries);
+		if (get_num(&rd, g, "window_ms", 1, 86400000, &v))
+			c->w.cache.window_ns = (uint64_t)v * 1000000;
+		if (get_num(&rd, g, "bytes", 4096, 64ll << 30, &v))
+			c->w.cache.bytes = (uint64_t)v;
+	}
+	if ((g = config_setting_get_member(root, "replies"))) {
+		known(&rd, g, replies);
+		if (get_num(&rd, g, "zstd_level", 0, 19, &v))
+			c->w.reply_zstd_level = (int)v;
+		GET_U32(&rd, g, "zstd_min", 0, EP_MAX_TASK_LEN, c->w.reply_zstd_min);
+	}
+	if ((g = config_setting_get_member(root, "handlers")))
+		read_handlers(&rd, c, g);
+
+	config_destroy(&cf);
+	return rd.err;
+}
+
+int ep_conf_validate(const struct ep_conf *c)
+{
+	enum ep_log_level lvl;
+
+	if (strcmp(c->backend, "afxdp") && strcmp(c->backend, "udp")) {
+		pr_err("backend '%s': must be afxdp or udp", c->backend);
+		return -EINVAL;
+	}
+	if (!strcmp(c->backend, "afxdp") && !c->interface) {
+		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
+		return -EINVAL;
+	}
+	if (strcmp(c->xdp_mode, "auto") && strcmp(c->xdp_mode, "native") &&
+	    strcmp(c->xdp_mode, "skb")) {
+		pr_err("xdp mode '%s': must be auto, native or skb", c->xdp_mode);
+		return -EINVAL;
+	}
+	if (ep_log_parse_level(c->log_level, &lvl)) {
+		pr_err("log_level '%s': must be error, warn, info or debug", c->log_level);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < c->nqueues; i++)
+		for (unsigned int j = 0; j < i; j++)
+			if (c->queues[i] == c->queues[j]) {
+				pr_err("queue %u is listed twice", c->queues[i]);
+				return -EINVAL;
+			}
+	if (c->w.max_result_len > c->w.arena_bytes) {
+		pr_err("limits.max_result_len (%u) is larger than limits.arena_bytes (%llu)",
+		       c->w.max_result_len, (unsigned long long)c->w.arena_bytes);
+		return -EINVAL;
+	}
+	if (c->w.batch_size > c->w.queue_depth) {
+		pr_err("batch.size (%u) is larger than limits.queue_depth (%u)", c->w.batch_size,
+		       c->w.queue_depth);
+		return -EINVAL;
+	}
+	return 0;
+}

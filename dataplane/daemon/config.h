@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * config.h - the runtime's settings: defaults, then the config file (libconfig syntax,
+ * see docs/operations.md), then command-line overrides.
+ */
+#ifndef EP_CONFIG_H
+#define EP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/registry.h"
+#include "core/worker.h"
+#include "ep_shared.h"
+
+#define EP_MAX_FILES 16
+
+struct ep_handler_conf {
+	char *name;			/* built-in or plugin handler name (plugin: optional) */
+	char *plugin;			/* shared object, or NULL for a built-in */
+	uint16_t type;			/* 0: the handler's default */
+	char *args;
+	char *files[EP_MAX_FILES];	/* warm-up files, read with io_uring before init */
+	unsigned int nfiles;
+};
+
+struct ep_conf {
+	char *backend;			/* "afxdp" or "udp" */
+	char *interface;
+	char *bind;			/* udp backend: address to bind */
+	uint16_t port;
+	unsigned int nqueues;
+	unsigned int queues[EP_MAX_QUEUES];
+	int cpus[EP_MAX_QUEUES];	/* -1: not pinned */
+
+	char *xdp_mode;			/* auto, native, skb */
+	int zerocopy;			/* -1 auto, 0 off, 1 on */
+	bool busy_poll;
+	uint32_t frames, frame_size;
+	bool keep_attached;		/* leave the classifier attached at exit */
+	char *pin_dir;
+
+	struct ep_worker_cfg w;
+
+	struct ep_handler_conf handlers[EP_MAX_HANDLERS];
+	unsigned int nhandlers;		/* 0: every built-in at its default type */
+
+	char *stats_socket;
+	char *ready_file;
+	char *log_level;
+};
+
+void ep_conf_defaults(struct ep_conf *c);
+/* Read @path over the current settings. Returns 0, or -EINVAL after logging the file,
+ * line and setting at fault. */
+int ep_conf_load(struct ep_conf *c, const char *path);
+/* Check the combined settings. Returns 0 or -EINVAL with a message. */
+int ep_conf_validate(const struct ep_conf *c);
+void ep_conf_free(struct ep_conf *c);
+
+/* "0,2,3" -> list. Returns the count or -EINVAL. */
+int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi);
+
+#endif /* EP_CONFIG_H */

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * edgeplane - the edge node runtime. Parses options over the config file, starts the
+ * runtime (daemon/runtime.c), reports ready, and drains on SIGTERM or SIGINT.
+ *
+ *   edgeplane [OPTIONS]                 run
+ *   edgeplane stats [--socket PATH] [--json]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "daemon/runtime.h"
+#include "daemon/statsrv.h"
+#include "edgeplane/log.h"
+
+#define DEFAULT_STATS_SOCKET "/run/edgeplane.sock"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: edgeplane [OPTIONS]\n"
+		"       edgeplane stats [--socket PATH] [--json]\n"
+		"\n"
+		"Runs the edgeplane task runtime: receives offload tasks (docs/protocol.md),\n"
+		"runs them in batches through its handlers, and replies. Settings come from the\n"
+		"config file (docs/operations.md), then from these options.\n"
+		"\n"
+		"  -c, --config FILE        read settings from FILE (libconfig syntax)\n"
+		"  -b, --backend NAME       afxdp (default: AF_XDP behind the XDP classifier)\n"
+		"                           or udp (kernel UDP sockets, recvmmsg/sendmmsg)\n"
+		"  -i, --interface IF       interface for the afxdp backend\n"
+		"      --bind ADDR          address for the udp backend (default: all)\n"
+		"  -p, --port N             UDP port (default 7878)\n"
+		"  -q, --queues LIST        afxdp: RX queues, one worker each (default 0);\n"
+		"                           udp: a count of workers sharing the port\n"
+		"      --cpus LIST          pin worker i to the i-th CPU of LIST\n"
+		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
+		"      --zerocopy MODE      auto, on or off (AF_XDP zero-copy)\n"
+		"      --busy-poll          poll without sleeping (and SO_BUSY_POLL)\n"
+		"      --batch-size N       tasks per handler call, 1 = no batching (default 32)\n"
+		"      --batch-wait-us N    longest a task waits for its batch to fill (default 0:\n"
+		"                           a batch is what arrived together)\n"
+		"      --max-task-len N     largest task payload in bytes (default 16 MiB)\n"
+		"      --stats-socket PATH  serve statistics here (default %s)\n"
+		"      --ready-file PATH    write the pid here once ready; removed at exit\n"
+		"      --check-config       validate the settings and exit\n"
+		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  -h, --help               show this help\n"
+		"\n"
+		"Signals: SIGTERM or SIGINT stop intake, drain the queued tasks, and exit.\n",
+		DEFAULT_STATS_SOCKET);
+}
+
+static int stats_main(int argc, char **argv)
+{
+	static const struct option lo[] = { { "socket", required_argument, NULL, 's' },
+					    { "json", no_argument, NULL, 'j' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
+	const char *path = DEFAULT_STATS_SOCKET;
+	bool json = false;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "s:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': path = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			printf("Usage: edgeplane stats [--socket PATH] [--json]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	err = ep_statsrv_query(path, json);
+	if (err) {
+		pr_err("statistics from %s: %s (is edgeplane running?)", path, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static long num(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		pr_err("%s: '%s' is not a number in %ld..%ld", opt, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static void write_ready_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+		pr_warn("ready file %s: %s", path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_BIND = 256, O_CPUS, O_XDP_MODE, O_ZC, O_BUSY, O_BSIZE, O_BWAIT, O_MAXLEN,
+	       O_STATS, O_READY, O_CHECK };
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "bind", required_argument, NULL, O_BIND },
+		{ "port", required_argument, NULL, 'p' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "xdp-mode", required_argument, NULL, O_XDP_MODE },
+		{ "zerocopy", required_argument, NULL, O_ZC },
+		{ "busy-poll", no_argument, NULL, O_BUSY },
+		{ "batch-size", required_argument, NULL, O_BSIZE },
+		{ "batch-wait-us", required_argument, NULL, O_BWAIT },
+		{ "max-task-len", required_argument, NULL, O_MAXLEN },
+		{ "stats-socket", required_argument, NULL, O_STATS },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ep_runtime *rt;
+	struct ep_conf conf;
+	enum ep_log_level lvl;
+	const char *cfg_file = NULL;
+	bool check = false;
+	int c, err, list[EP_MAX_QUEUES], n;
+	sigset_t sigs;
+
+	ep_log_set_ident("edgeplane");
+	ep_log_route_libs();
+	if (argc > 1 && !strcmp(argv[1], "stats"))
+		return stats_main(argc - 1, argv + 1);
+
+	/* The config file first, whatever its place among the options; then overrides. */
+	ep_conf_defaults(&conf);
+	while ((c = getopt_long(argc, argv, "c:b:i:p:q:l:h", lo, NULL)) != -1) {
+		if (c == 'c')
+			cfg_file = optarg;
+		else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (c == '?') {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		pr_err("unexpected argument '%s' (try --help)", argv[optind]);
+		return 2;
+	}
+	if (cfg_file && ep_conf_load(&conf, cfg_file))
+		return 2;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:b:i:p:q:l:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'b': set_str(&conf.backend, optarg); break;
+		case 'i': set_str(&conf.interface, optarg); break;
+		case O_BIND: set_str(&conf.bind, optarg); break;
+		case 'p': conf.port = (uint16_t)num("--port", optarg, 1, 65535); break;
+		case 'q':
+			n = ep_conf_parse_list(optarg, list, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
+			if (n < 0) {
+				pr_err("--queues: '%s' is not a list like 0,1", optarg);
+				return 2;
+			}
+			conf.nqueues = (unsigned int)n;
+			for (int i = 0; i < n; i++)
+				conf.queues[i] = (unsigned int)list[i];
+			break;
+		case O_CPUS:
+			if (ep_conf_parse_list(optarg, conf.cpus, EP_MAX_QUEUES, 0, 4095) < 0) {
+				pr_err("--cpus: '%s' is not a list like 0,1", optarg);
+				return 2;
+			}
+			break;
+		case O_XDP_MODE: set_str(&conf.xdp_mode, optarg); break;
+		case O_ZC:
+			conf.zerocopy = !strcmp(optarg, "on") ? 1 : !strcmp(optarg, "off") ? 0 :
+					!strcmp(optarg, "auto") ? -1 : -2;
+			if (conf.zerocopy == -2) {
+				pr_err("--zerocopy: '%s' is not auto, on or off", optarg);
+				return 2;
+			}
+			break;
+		case O_BUSY: conf.busy_poll = true; break;
+		case O_BSIZE: conf.w.batch_size = (uint32_t)num("--batch-size", optarg, 1, 1024); break;
+		case O_BWAIT:
+			conf.w.batch_wait_ns = (uint64_t)num("--batch-wait-us", optarg, 0, 1000000) * 1000;
+			break;
+		case O_MAXLEN:
+			conf.w.max_task_len = (uint32_t)num("--max-task-len", optarg, 1, EP_MAX_TASK_LEN);
+			break;
+		case O_STATS: set_str(&conf.stats_socket, optarg); break;
+		case O_READY: set_str(&conf.ready_file, optarg); break;
+		case O_CHECK: check = true; break;
+		case 'l': set_str(&conf.log_level, optarg); break;
+		default: break;
+		}
+	}
+	if (!conf.stats_socket)
+		set_str(&conf.stats_socket, DEFAULT_STATS_SOCKET);
+	if (!strcmp(conf.backend, "udp") && conf.nqueues == 1 && conf.queues[0] > 0) {
+		conf.nqueues = conf.queues[0];	/* -q N: N sockets sharing the port */
+		for (unsigned int i = 0; i < conf.nqueues; i++)
+			conf.queues[i] = i;
+	}
+	conf.w.reasm.max_task_len = conf.w.max_task_len;
+	if (ep_conf_validate(&conf)) {
+		ep_conf_free(&conf);
+		return 2;
+	}
+	ep_log_parse_level(conf.log_level, &lvl);
+	ep_log_set_level(lvl);
+	if (check) {
+		printf("configuration is valid\n");
+		ep_conf_free(&conf);
+		return 0;
+	}
+
+	/* Workers inherit this mask: only the main thread takes the signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	err = ep_runtime_start(&conf, &rt);
+	if (err) {
+		pr_err("not started: %s", strerror(-err));
+		ep_conf_free(&conf);
+		return 1;
+	}
+	pr_info("ready: %s backend, port %u, %u worker%s, statistics on %s", conf.backend,
+		conf.port, conf.nqueues, conf.nqueues == 1 ? "" : "s", conf.stats_socket);
+	if (conf.ready_file)
+		write_ready_file(conf.ready_file);
+
+	sigwait(&sigs, &c);
+	pr_info("%s: draining", strsignal(c));
+	ep_runtime_stop(rt);
+	if (conf.ready_file)
+		unlink(conf.ready_file);
+	pr_info("stopped");
+	ep_conf_free(&conf);
+	return 0;
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* checksum: zlib's CRC-32 and XXH3-64 of the payload (struct ep_checksum_result). */
+#include <string.h>
+#include <xxhash.h>
+#include <zlib.h>
+
+#include "builtin.h"
+#include "hutil.h"
+
+static uint32_t checksum_out_size(void *state, const struct ep_hreq *req)
+{
+	return sizeof(struct ep_checksum_result);
+}
+
+static int checksum_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
+			unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct ep_checksum_result r = {
+			.crc32 = ep_be32(crc32_z(crc32_z(0, NULL, 0), req[i].data, req[i].len)),
+			.xxh3 = ep_be64(XXH3_64bits(req[i].data, req[i].len)),
+		};
+
+		if (!ep_hres_room(&res[i], sizeof(r)))
+			continue;
+		memcpy(res[i].data, &r, sizeof(r));
+		ep_hres_ok(&res[i], sizeof(r));
+	}
+	return 0;
+}
+
+const struct ep_handler ep_checksum_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "checksum",
+	.default_type = EP_TT_CHECKSUM,
+	.out_size = checksum_out_size,
+	.run = checksum_run,
+};

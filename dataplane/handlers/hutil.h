@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hutil.h - small helpers shared by the built-in handlers: result status, scratch memory.
+ *
+ * Scratch policy: each handler instance (one per worker) reserves its scratch in init(),
+ * sized for the largest task env->max_task_len allows, so run() does not allocate in
+ * steady state. Large reservations are mostly untouched virtual memory until a frame
+ * that big arrives. If a task ever needs more than was reserved (max_task_len 0, or a
+ * runtime that lets a bigger task through), run() grows the buffer once; a failed
+ * allocation fails that task with EP_ST_HANDLER_FAILED, not the batch.
+ */
+#ifndef EP_HANDLERS_HUTIL_H
+#define EP_HANDLERS_HUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ep_shared.h"
+#include "edgeplane/handler.h"
+
+/* Fail one task: no output, a status and a short reason. */
+static inline void ep_hres_fail(struct ep_hres *res, uint16_t status, const char *msg)
+{
+	res->len = 0;
+	res->status = status;
+	snprintf(res->msg, sizeof(res->msg), "%s", msg);
+}
+
+static inline void ep_hres_ok(struct ep_hres *res, uint32_t len)
+{
+	res->len = len;
+	res->status = EP_ST_OK;
+	res->msg[0] = '\0';
+}
+
+/* The runtime sizes res->cap from out_size(); check anyway before writing. */
+static inline int ep_hres_room(struct ep_hres *res, uint64_t len)
+{
+	if (len <= res->cap)
+		return 1;
+	ep_hres_fail(res, EP_ST_HANDLER_FAILED, "result buffer smaller than out_size()");
+	return 0;
+}
+
+/* Run a batch task by task. */
+typedef void (*ep_task_fn)(void *state, const struct ep_hreq *req, struct ep_hres *res);
+
+static inline int ep_run_each(void *state, const struct ep_hreq *req, struct ep_hres *res,
+			      unsigned int n, ep_task_fn fn)
+{
+	for (unsigned int i = 0; i < n; i++)
+		fn(state, &req[i], &res[i]);
+	return 0;
+}
+
+struct ep_scratch {
+	void *p;
+	size_t cap;
+};
+
+/* Scratch of at least @len bytes (64-byte aligned), or NULL if it cannot grow. */
+static inline void *ep_scratch_get(struct ep_scratch *s, size_t len)
+{
+	void *p;
+
+	if (len <= s->cap)
+		return s->p;
+	len = (len + 63) & ~(size_t)63;
+	p = aligned_alloc(64, len);
+	if (!p)
+		return NULL;
+	free(s->p);
+	s->p = p;
+	s->cap = len;
+	return p;
+}
+
+static inline void ep_scratch_free(struct ep_scratch *s)
+{
+	free(s->p);
+	s->p = NULL;
+	s->cap = 0;
+}
+
+#endif /* EP_HANDLERS_HUTIL_H */

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Image -> image handlers: resize, box blur, Gaussian blur, Sobel, threshold. Each task is
+ * struct ep_img_hdr + pixels; the result is a header with the output size (args zero) and
+ * the output pixels. Arguments a type does not use must be zero.
+ */
+#include <errno.h>
+
+#include "builtin.h"
+#include "frame.h"
+#include "imgops.h"
+
+#define BOX_MAX_RADIUS		64
+#define GAUSS_MIN_SIGMA		10
+#define GAUSS_MAX_SIGMA		2000
+#define THRESHOLD_INVERT	0x1
+
+/* Output bound of a same-size operation; 0 for a header it cannot read. */
+static uint32_t same_out_size(void *state, const struct ep_hreq *req)
+{
+	struct ep_frame f;
+
+	return ep_frame_peek(req, &f) ? sizeof(struct ep_img_hdr) + f.w * f.h : 0;
+}
+
+/* Room check and header of a same-size result; returns where the pixels go, or NULL. */
+static uint8_t *same_out(const struct ep_hreq *req, struct ep_hres *res, const struct ep_frame *f)
+{
+	if (!ep_hres_room(res, req->len))
+		return NULL;
+	ep_frame_put_hdr(res->data, f->w, f->h);
+	return res->data + sizeof(struct ep_img_hdr);
+}
+
+/* Largest width (or height) a task of env->max_task_len bytes can have. */
+static uint32_t env_max_dim(const struct ep_handler_env *env)
+{
+	uint32_t px = env->max_task_len > sizeof(struct ep_img_hdr) ?
+			      env->max_task_len - sizeof(struct ep_img_hdr) : 1;
+
+	return px < EP_IMG_MAX_DIM ? px : EP_IMG_MAX_DIM;
+}
+
+static int scratch_init(void **state, size_t len)
+{
+	struct ep_scratch *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	if (!ep_scratch_get(s, len)) {
+		free(s);
+		return -ENOMEM;
+	}
+	*state = s;
+	return 0;
+}
+
+static void scratch_fini(void *state)
+{
+	ep_scratch_free(state);
+	free(state);
+}
+
+static void *task_scratch(struct ep_scratch *s, size_t len, struct ep_hres *res)
+{
+	void *p = ep_scratch_get(s, len);
+
+	if (!p)
+		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
+	return p;
+}
+
+/* ---- resize ----------------------------------------------------------------------- */
+
+static int resize_init(const struct ep_handler_env *env, void **state)
+{
+	return scratch_init(state, ep_resize_scratch_size(EP_IMG_MAX_DIM));
+}
+
+static uint32_t resize_out_size(void *state, const struct ep_hreq *req)
+{
+	struct ep_frame f;
+
+	if (!ep_frame_peek(req, &f) || !ep_dim_ok(f.arg0) || !ep_dim_ok(f.arg1))
+		return 0;
+	return sizeof(struct ep_img_hdr) + f.arg0 * f.arg1;
+}
+
+static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	uint32_t len;
+	struct ep_frame f;
+	void *scratch;
+
+	if (!ep_frame_parse(req, &f, res))
+		return;
+	if (!ep_dim_ok(f.arg0) || !ep_dim_ok(f.arg1) || f.arg2) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "bad output dimensions");
+		return;
+	}
+	len = sizeof(struct ep_img_hdr) + f.arg0 * f.arg1;
+	scratch = task_scratch(state, ep_resize_scratch_size(f.arg0), res);
+	if (!scratch || !ep_hres_room(res, len))
+		return;
+	ep_frame_put_hdr(res->data, f.arg0, f.arg1);
+	ep_resize_bilinear(f.px, f.w, f.h, res->data + sizeof(struct ep_img_hdr), f.arg0, f.arg1,
+			   scratch);
+	ep_hres_ok(res, len);
+}
+
+static int resize_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return ep_run_each(state, req, res, n, resize_one);
+}
+
+const struct ep_handler ep_resize_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "resize",
+	.default_type = EP_TT_RESIZE,
+	.init = resize_init,
+	.fini = scratch_fini,
+	.out_size = resize_out_size,
+	.run = resize_run,
+};
+
+/* ---- box blur --------------------------------------------------------------------- */
+
+static int box_init(const struct ep_handler_env *env, void **state)
+{
+	uint32_t d = env_max_dim(env);
+
+	return scratch_init(state, ep_box_scratch_size(d, d, BOX_MAX_RADIUS));
+}
+
+static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	struct ep_frame f;
+	uint8_t *out;
+	void *scratch;
+
+	if (!ep_frame_parse(req, &f, res))
+		return;
+	if (f.arg0 < 1 || f.arg0 > BOX_MAX_RADIUS || f.arg1 || f.arg2) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "radius must be 1..64");
+		return;
+	}
+	out = same_out(req, res, &f);
+	if (!out)
+		return;
+	scratch = task_scratch(state, ep_box_scratch_size(f.w, f.h, f.arg0), res);
+	if (!scratch)
+		return;
+	ep_box_blur(f.px, out, f.w, f.h, f.arg0, scratch);
+	ep_hres_ok(res, req->len);
+}
+
+static int box_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return ep_run_each(state, req, res, n, box_one);
+}
+
+const struct ep_handler ep_box_blur_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "box_blur",
+	.default_type = EP_TT_BOX_BLUR,
+	.init = box_init,
+	.fini = scratch_fini,
+	.out_size = same_out_size,
+	.run = box_run,
+};
+
+/* ---- Gaussian blur ---------------------------------------------------------------- */
+
+static int gauss_init(const struct ep_handler_env *env, void **state)
+{
+	uint32_t d = env_max_dim(env);
+
+	return scratch_init(state, ep_gauss_scratch_size(d, d, EP_GAUSS_MAX_RADIUS));
+}
+
+static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	struct ep_gauss_kernel k;
+	struct ep_frame f;
+	uint8_t *out;
+	void *scratch;
+
+	if (!ep_frame_parse(req, &f, res))
+		return;
+	if (f.arg0 < GAUSS_MIN_SIGMA || f.arg0 > GAUSS_MAX_SIGMA || f.arg1 || f.arg2) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "sigma must be 10..2000 hundredths");
+		return;
+	}
+	out = same_out(req, res, &f);
+	if (!out)
+		return;
+	ep_gauss_kernel_init(&k, f.arg0);
+	scratch = task_scratch(state, ep_gauss_scratch_size(f.w, f.h, k.radius), res);
+	if (!scratch)
+		return;
+	ep_gauss_blur(f.px, out, f.w, f.h, &k, scratch);
+	ep_hres_ok(res, req->len);
+}
+
+static int gauss_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return ep_run_each(state, req, res, n, gauss_one);
+}
+
+const struct ep_handler ep_gauss_blur_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "gauss_blur",
+	.default_type = EP_TT_GAUSS_BLUR,
+	.init = gauss_init,
+	.fini = scratch_fini,
+	.out_size = same_out_size,
+	.run = gauss_run,
+};
+
+/* ---- Sobel ------------------------------------------------------------------------ */
+
+static void sobel_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	struct ep_frame f;
+	uint8_t *out;
+
+	if (!ep_frame_parse(req, &f, res))
+		return;
+	if (f.arg0 || f.arg1 || f.arg2) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "sobel takes no arguments");
+		return;
+	}
+	out = same_out(req, res, &f);
+	if (!out)
+		return;
+	ep_sobel(f.px, out, f.w, f.h);
+	ep_hres_ok(res, req->len);
+}
+
+static int sobel_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return ep_run_each(state, req, res, n, sobel_one);
+}
+
+const struct ep_handler ep_sobel_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "sobel",
+	.default_type = EP_TT_SOBEL,
+	.out_size = same_out_size,
+	.run = sobel_run,
+};
+
+/* ---- threshold -------------------------------------------------------------------- */
+
+static void threshold_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	uint8_t lut[256];
+	uint32_t hist[256];
+	unsigned int level;
+	struct ep_frame f;
+	size_t npx;
+	uint8_t *out;
+
+	if (!ep_frame_parse(req, &f, res))
+		return;
+	if ((f.arg0 > 255 && f.arg0 != EP_IMG_OTSU) || (f.arg1 & ~THRESHOLD_INVERT) || f.arg2) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "level must be 0..255 or Otsu");
+		return;
+	}
+	out = same_out(req, res, &f);
+	if (!out)
+		return;
+	npx = (size_t)f.w * f.h;
+	level = f.arg0;
+	if (level == EP_IMG_OTSU) {
+		ep_histogram(f.px, npx, hist);
+		level = ep_otsu_level(hist);
+	}
+	for (unsigned int v = 0; v < 256; v++)
+		lut[v] = ((v > level) ^ (f.arg1 & THRESHOLD_INVERT)) ? 255 : 0;
+	for (size_t i = 0; i < npx; i++)
+		out[i] = lut[f.px[i]];
+	ep_hres_ok(res, req->len);
+}
+
+static int threshold_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
+			 unsigned int n)
+{
+	return ep_run_each(state, req, res, n, threshold_one);
+}
+
+const struct ep_handler ep_threshold_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "threshold",
+	.default_type = EP_TT_THRESHOLD,
+	.out_size = same_out_size,
+	.run = threshold_run,
+};

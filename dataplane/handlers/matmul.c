@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * matmul: C = A x B in float32 with BLIS's sgemm (through its CBLAS interface).
+ *
+ * BLIS rather than OpenBLAS: Debian's serial OpenBLAS (0.3.21) is built without
+ * USE_LOCKING, so concurrent calls from several workers race on its buffer pool and return
+ * wrong products; BLIS is thread-safe in every variant, and its serial variant never
+ * starts threads (init() also pins any other variant to one thread).
+ *
+ * Matrices travel little-endian. On a little-endian host with 4-byte aligned buffers the
+ * payload and the result are used in place; otherwise they go through per-worker scratch.
+ */
+#include <blis.h>
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "hutil.h"
+
+struct matmul_state {
+	struct ep_scratch a, b, c;
+};
+
+struct matmul_dims {
+	uint32_t n, k, m;
+};
+
+static int dim_ok(uint32_t d)
+{
+	return d >= 1 && d <= EP_MATMUL_MAX_DIM;
+}
+
+/* 1 if the header is readable and every dimension in range. */
+static int matmul_peek(const struct ep_hreq *req, struct matmul_dims *d)
+{
+	struct ep_matmul_req hdr;
+
+	if (req->len < sizeof(hdr))
+		return 0;
+	memcpy(&hdr, req->data, sizeof(hdr));
+	d->n = ep_be32(hdr.n);
+	d->k = ep_be32(hdr.k);
+	d->m = ep_be32(hdr.m);
+	return dim_ok(d->n) && dim_ok(d->k) && dim_ok(d->m) && !hdr.rsvd;
+}
+
+static uint64_t result_len(const struct matmul_dims *d)
+{
+	return sizeof(struct ep_matmul_result) + 4ull * d->n * d->m;
+}
+
+static int matmul_init(const struct ep_handler_env *env, void **state)
+{
+	struct matmul_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	bli_init();
+	bli_thread_set_num_threads(1);
+	*state = st;
+	return 0;
+}
+
+static void matmul_fini(void *state)
+{
+	struct matmul_state *st = state;
+
+	ep_scratch_free(&st->a);
+	ep_scratch_free(&st->b);
+	ep_scratch_free(&st->c);
+	free(st);
+}
+
+static uint32_t matmul_out_size(void *state, const struct ep_hreq *req)
+{
+	struct matmul_dims d;
+
+	return matmul_peek(req, &d) ? (uint32_t)result_len(&d) : 0;
+}
+
+static int in_place(const void *p)
+{
+	return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !((uintptr_t)p % sizeof(float));
+}
+
+/* @count floats from the wire at @p, as host floats; NULL if scratch cannot grow. */
+static const float *wire_floats(const uint8_t *p, size_t count, struct ep_scratch *s)
+{
+	float *f;
+
+	if (in_place(p))
+		return (const float *)p;
+	f = ep_scratch_get(s, count * sizeof(float));
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		uint32_t u;
+
+		memcpy(&u, p + 4 * i, 4);
+		u = le32toh(u);
+		memcpy(&f[i], &u, 4);
+	}
+	return f;
+}
+
+static void put_wire_floats(uint8_t *p, const float *f, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		uint32_t u;
+
+		memcpy(&u, &f[i], 4);
+		u = htole32(u);
+		memcpy(p + 4 * i, &u, 4);
+	}
+}
+
+static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	struct matmul_state *st = state;
+	const uint8_t *pa = req->data + sizeof(struct ep_matmul_req);
+	const uint8_t *pb;
+	struct ep_matmul_result hdr;
+	struct matmul_dims d;
+	const float *a, *b;
+	uint8_t *out;
+	float *c;
+
+	if (req->len < sizeof(struct ep_matmul_req)) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "truncated matmul header");
+		return;
+	}
+	if (!matmul_peek(req, &d)) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "dimensions must be 1..2048, rsvd 0");
+		return;
+	}
+	if (req->len != sizeof(struct ep_matmul_req) + 4ull * ((uint64_t)d.n * d.k +
+								 (uint64_t)d.k * d.m)) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "payload length != 16 + 4 (n k + k m)");
+		return;
+	}
+	if (!ep_hres_room(res, result_len(&d)))
+		return;
+	pb = pa + 4 * (size_t)d.n * d.k;
+	out = res->data + sizeof(hdr);
+	a = wire_floats(pa, (size_t)d.n * d.k, &st->a);
+	b = wire_floats(pb, (size_t)d.k * d.m, &st->b);
+	c = in_place(out) ? (float *)out : ep_scratch_get(&st->c, 4 * (size_t)d.n * d.m);
+	if (!a || !b || !c) {
+		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.n, d.m, d.k, 1.0f, a, d.k, b,
+		    d.m, 0.0f, c, d.m);
+	if ((uint8_t *)c != out)
+		put_wire_floats(out, c, (size_t)d.n * d.m);
+	hdr.n = ep_be32(d.n);
+	hdr.m = ep_be32(d.m);
+	memcpy(res->data, &hdr, sizeof(hdr));
+	ep_hres_ok(res, (uint32_t)result_len(&d));
+}
+
+static int matmul_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
+		      unsigned int n)
+{
+	return ep_run_each(state, req, res, n, matmul_one);
+}
+
+const struct ep_handler ep_matmul_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "matmul",
+	.default_type = EP_TT_MATMUL,
+	.init = matmul_init,
+	.fini = matmul_fini,
+	.out_size = matmul_out_size,
+	.run = matmul_run,
+};

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * zstd: compress the data after struct ep_zstd_req into one zstd frame (content size
+ * included). Each worker keeps one ZSTD_CCtx, whose workspace is reused between tasks and
+ * only grows when a task needs more (a higher level or a larger input) than any before.
+ */
+#include <errno.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "builtin.h"
+#include "hutil.h"
+
+#define ZSTD_TASK_MAX_LEVEL	19
+
+static int zstd_init(const struct ep_handler_env *env, void **state)
+{
+	*state = ZSTD_createCCtx();
+	return *state ? 0 : -ENOMEM;
+}
+
+static void zstd_fini(void *state)
+{
+	ZSTD_freeCCtx(state);
+}
+
+static uint32_t zstd_out_size(void *state, const struct ep_hreq *req)
+{
+	size_t bound;
+
+	if (req->len < sizeof(struct ep_zstd_req))
+		return 0;
+	bound = ZSTD_compressBound(req->len - sizeof(struct ep_zstd_req));
+	return bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
+}
+
+static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
+{
+	struct ep_zstd_req hdr;
+	size_t n;
+
+	if (req->len < sizeof(hdr)) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "truncated zstd header");
+		return;
+	}
+	memcpy(&hdr, req->data, sizeof(hdr));
+	if (hdr.level < 1 || hdr.level > ZSTD_TASK_MAX_LEVEL) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "level must be 1..19");
+		return;
+	}
+	if (hdr.rsvd[0] || hdr.rsvd[1] || hdr.rsvd[2]) {
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, "rsvd must be zero");
+		return;
+	}
+	n = ZSTD_compressCCtx(state, res->data, res->cap, req->data + sizeof(hdr),
+			      req->len - sizeof(hdr), hdr.level);
+	if (ZSTD_isError(n)) {
+		ep_hres_fail(res, EP_ST_HANDLER_FAILED, ZSTD_getErrorName(n));
+		return;
+	}
+	ep_hres_ok(res, (uint32_t)n);
+}
+
+static int zstd_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return ep_run_each(state, req, res, n, zstd_one);
+}
+
+const struct ep_handler ep_zstd_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "zstd",
+	.default_type = EP_TT_ZSTD,
+	.init = zstd_init,
+	.fini = zstd_fini,
+	.out_size = zstd_out_size,
+	.run = zstd_run,
+};

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * io.h - the packet I/O backend interface of the runtime.
+ *
+ * A backend moves datagrams and nothing else: it receives bursts of UDP payloads with
+ * their source and reply route, and transmits UDP payloads along a route. Everything
+ * else (decoding, reassembly, batching, handlers, replies) is shared code in core/.
+ *
+ * Each worker thread owns one queue (struct ep_io_q) and calls its ops from that thread
+ * only. Backends: afxdp.c (AF_XDP through libxdp, behind the XDP classifier) and udp.c
+ * (a kernel UDP socket with recvmmsg/sendmmsg, where XDP is absent, and the benchmarks'
+ * baseline).
+ */
+#ifndef EP_IO_H
+#define EP_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edgeplane/reasm.h"	/* struct ep_peer */
+
+/* How to answer a datagram: everything of the request's L2-L4 headers a reply reuses.
+ * Socket backends fill only the addresses. */
+struct ep_route {
+	uint8_t local_mac[6];	/* the request's destination MAC: the reply's source */
+	uint8_t peer_mac[6];
+	uint16_t vlan_tci[2];	/* outer first; host order */
+	uint16_t vlan_proto[2];	/* 0x8100 / 0x88a8 */
+	uint8_t nvlan;
+	uint8_t ipv6;
+	uint8_t tos;		/* IPv4 TOS / IPv6 traffic class, echoed */
+	uint8_t rsvd;
+	uint8_t local_addr[16];	/* IPv4 as ::ffff:a.b.c.d, like struct ep_peer */
+	uint16_t local_port;
+};
+
+/* A received datagram. data points into the backend's buffer, valid until released. */
+struct ep_dgram {
+	const uint8_t *data;	/* UDP payload */
+	uint32_t len;
+	uint32_t rsvd;
+	uint64_t handle;	/* backend's buffer handle, for release */
+	struct ep_peer peer;
+	struct ep_route route;
+};
+
+struct ep_io_q;
+
+struct ep_io_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_invalid;	/* frames the backend could not parse (should be 0 behind XDP) */
+	uint64_t tx_ring_full;	/* replies dropped: no TX buffer after a flush */
+	uint64_t wakeups;	/* need_wakeup syscalls */
+};
+
+struct ep_io_ops {
+	const char *name;
+	/* Receive up to @max datagrams. Returns how many (0 when none is ready). */
+	unsigned int (*rx)(struct ep_io_q *q, struct ep_dgram *d, unsigned int max);
+	/* Give one datagram's buffer back. Datagrams may be released in any order. */
+	void (*release)(struct ep_io_q *q, uint64_t handle);
+	/* A buffer for one outgoing UDP payload of up to *cap bytes, or NULL when none is
+	 * free (call flush() and retry). */
+	uint8_t *(*tx_buf)(struct ep_io_q *q, uint32_t *cap);
+	/* Send the payload written into the last tx_buf(): @len bytes to @peer along
+	 * @route. Returns 0 or a negative errno (the buffer is then reclaimed). */
+	int (*tx_commit)(struct ep_io_q *q, const struct ep_route *route,
+			 const struct ep_peer *peer, uint32_t len);
+	/* Push queued transmissions to the kernel and reclaim completed buffers. */
+	void (*flush)(struct ep_io_q *q);
+	/* Sleep until a datagram may be ready or @timeout_ms passes (-1: forever). */
+	void (*wait)(struct ep_io_q *q, int timeout_ms);
+	void (*get_stats)(struct ep_io_q *q, struct ep_io_stats *st);
+	/* Stop receiving new datagrams (the queue still transmits and releases). */
+	void (*stop_rx)(struct ep_io_q *q);
+	void (*close)(struct ep_io_q *q);
+};
+
+/* A backend queue: the ops plus the backend's own state after it. */
+struct ep_io_q {
+	const struct ep_io_ops *ops;
+	unsigned int queue_id;
+};
+
+/* Settings shared by every backend; each reads what applies to it. */
+struct ep_io_cfg {
+	const char *ifname;		/* afxdp: interface */
+	const char *bind_addr;		/* udp: address to bind, NULL = any (IPv6 dual-stack) */
+	uint16_t port;
+	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
+	uint32_t frame_size;		/* afxdp: 2048 or 4096 */
+	int zerocopy;			/* afxdp: -1 auto, 0 copy, 1 zero-copy */
+	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
+	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
+	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */
+};
+
+/* Open queue @queue_id of a backend. Returns 0 and *out, or a negative errno (logged). */
+int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
+int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
+
+#endif /* EP_IO_H */

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * libedgeplane session engine: a connected UDP socket, a table of pending tasks indexed by
+ * task id, reassembly of fragmented results, and per-task retransmission timers with
+ * exponential backoff and jitter, bounded by the task's deadline and attempt count.
+ *
+ * Completions are gathered under the session lock and delivered after it is released.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "edgeplane/client.h"
+#include "edgeplane/codec.h"
+#include "edgeplane/reasm.h"
+
+#define SEND_BURST	64
+#define RECV_BURST	64
+
+struct pending {
+	bool used;
+	uint64_t id;
+	struct ep_msg tmpl;		/* request header; frag fields filled per fragment */
+	uint8_t *wire;			/* the payload as sent (maybe compressed) */
+	uint32_t wire_len, raw_len;
+	uint32_t attempts, timeout_ms;
+	uint64_t submit_ns, next_ns, deadline_ns;
+	ep_client_cb cb;
+	void *arg;
+};
+
+struct done {
+	ep_client_cb cb;
+	void *arg;
+	struct ep_result res;
+};
+
+struct ep_client {
+	pthread_mutex_t lock;
+	struct ep_client_opts o;
+	int fd;
+	struct ep_peer edge;
+	uint32_t frag_size;
+
+	struct pending *p;
+	uint32_t cap, inflight;
+	uint64_t next_id, rng;
+
+	struct ep_reasm *reasm;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	uint8_t *rbuf, *sbuf;
+	size_t sbuf_slot;
+
+	struct done *done;
+	unsigned int ndone, done_cap;
+	struct ep_client_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rnd(struct ep_client *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return c->rng;
+}
+
+static struct pending *slot_of(struct ep_client *c, uint64_t id)
+{
+	struct pending *p = &c->p[id % c->cap];
+
+	return p->used && p->id == id ? p : NULL;
+}
+
+/* --- sending ------------------------------------------------------------------------ */
+
+static int send_task(struct ep_client *c, struct pending *p)
+{
+	uint32_t count = ep_frag_count(p->wire_len, c->frag_size);
+	struct mmsghdr msg[SEND_BURST];
+	struct iovec iov[SEND_BURST];
+
+	for (uint32_t i = 0; i < count;) {
+		unsigned int n = 0;
+		int sent;
+
+		while (n < SEND_BURST && i + n < count) {
+			uint8_t *buf = c->sbuf + n * c->sbuf_slot;
+			ssize_t len = ep_frag_build(&p->tmpl, p->wire, p->wire_len, c->frag_size,
+						    i + n, buf, c->sbuf_slot);
+
+			if (len < 0)
+				return (int)len;
+			iov[n] = (struct iovec){ buf, (size_t)len };
+			msg[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
+			n++;
+		}
+		sent = sendmmsg(c->fd, msg, n, 0);
+		if (sent < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECONNREFUSED (ICMP from a dead edge) and the like: the retry timer
+			 * handles it; the task is not lost. */
+			return -errno;
+		}
+		c->st.dgrams_sent += (uint64_t)sent;
+		i += (uint32_t)sent;
+	}
+	c->st.wire_bytes += p->wire_len;
+	return 0;
+}
+
+static void queue_done(struct ep_client *c, struct pending *p, struct ep_result *res)
+{
+	res->task_id = p->id;
+	res->attempts = p->attempts;
+	res->latency_ns = now_ns() - p->submit_ns;
+	res->wire_bytes = (uint64_t)p->wire_len * p->attempts;
+	res->raw_bytes = p->raw_len;
+	if (res->error)
+		c->st.failed++;
+	else
+		c->st.completed++;
+	c->done[c->ndone++] = (struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
+	free(p->wire);
+	memset(p, 0, sizeof(*p));
+	c->inflight--;
+}
+
+static void fail(struct ep_client *c, struct pending *p, int error)
+{
+	struct ep_result res = { .error = error };
+
+	queue_done(c, p, &res);
+}
+
+/* --- receiving ---------------------------------------------------------------------- */
+
+static void complete(struct ep_client *c, struct pending *p, const struct ep_msg *m,
+		     const uint8_t *data, uint32_t len, uint8_t *owned)
+{
+	struct ep_result res = {
+		.status = m->status,
+		.load_pct = m->load_pct,
+		.queue_us = m->queue_us,
+		.exec_us = m->exec_us,
+	};
+
+	if (m->kind == EP_KIND_ERROR) {
+		size_t n = len < sizeof(res.msg) - 1 ? len : sizeof(res.msg) - 1;
+
+		res.error = -EREMOTEIO;
+		memcpy(res.msg, data, n);
+	} else if (m->flags & EP_F_ZSTD) {
+		unsigned long long size = ZSTD_getFrameContentSize(data, len);
+		size_t n;
+
+		res.compressed = 1;
+		if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+			res.error = -EPROTO;
+		} else if (size > c->o.max_result_len) {
+			res.error = -EMSGSIZE;
+		} else if (!(res.data = malloc(size ? size : 1))) {
+			res.error = -ENOMEM;
+		} else {
+			n = ZSTD_decompressDCtx(c->dctx, res.data, size, data, len);
+			if (ZSTD_isError(n) || n != size) {
+				free(res.data);
+				res.data = NULL;
+				res.error = -EPROTO;
+			}
+			res.len = (uint32_t)size;
+		}
+	} else if (owned) {
+		res.data = owned;
+		res.len = len;
+		owned = NULL;
+	} else if ((res.data = malloc(len ? len : 1))) {
+		memcpy(res.data, data, len);
+		res.len = len;
+	} else {
+		res.error = -ENOMEM;
+	}
+	free(owned);
+	queue_done(c, p, &res);
+}
+
+static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
+{
+	struct ep_reasm_task whole;
+	const uint8_t *payload;
+	struct pending *p;
+	struct ep_msg m;
+
+	c->st.dgrams_received++;
+	if (ep_decode(buf, len, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
+	    !EP_KIND_IS_CLIENT_BOUND(m.kind) || !(p = slot_of(c, m.task_id))) {
+		c->st.stray++;		/* garbage, or a late duplicate of a finished task */
+		return;
+	}
+	if (m.kind == EP_KIND_PONG)
+		return;
+	if (m.frag_count == 1) {
+		complete(c, p, &m, payload, m.payload_len, NULL);
+		return;
+	}
+	if (ep_reasm_add(c->reasm, &c->edge, &m, payload, now_ns(), NULL, &whole) == 1)
+		complete(c, p, &whole.msg, whole.data, whole.len, whole.data);
+}
+
+static void read_socket(struct ep_client *c)
+{
+	for (int i = 0; i < 4096; i++) {	/* bounded, so timers still run under load */
+		ssize_t n = recv(c->fd, c->rbuf, 65536, MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		on_dgram(c, c->rbuf, (size_t)n);
+	}
+}
+
+/* Retransmit or fail every task whose timer is due. */
+static void run_timers(struct ep_client *c, uint64_t now)
+{
+	for (uint32_t i = 0; i < c->cap && c->inflight; i++) {
+		struct pending *p = &c->p[i];
+		uint64_t next;
+		uint32_t t;
+
+		if (!p->used || p->next_ns > now)
+			continue;
+		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns)) {
+			c->st.timeouts++;
+			fail(c, p, -ETIMEDOUT);
+			continue;
+		}
+		/* Exponential backoff with +-25 % jitter, capped, and never past the deadline. */
+		t = p->timeout_ms * 2 > c->o.max_timeout_ms ? c->o.max_timeout_ms : p->timeout_ms * 2;
+		p->timeout_ms = t;
+		t = t - t / 4 + (uint32_t)(rnd(c) % (t / 2 + 1));
+		next = now + (uint64_t)t * 1000000;
+		p->next_ns = p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
+		p->tmpl.flags |= EP_F_RETRY;
+		p->attempts++;
+		c->st.retries++;
+		send_task(c, p);
+	}
+	ep_reasm_expire(c->reasm, now, NULL, NULL);
+}
+
+/* Deliver gathered completions with the lock released. */
+static int deliver(struct ep_client *c)
+{
+	struct done *d;
+	unsigned int n = c->ndone;
+
+	if (!n) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	d = malloc(n * sizeof(*d));
+	if (d)
+		memcpy(d, c->done, n * sizeof(*d));
+	c->ndone = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!d)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		if (d[i].cb)
+			d[i].cb(d[i].arg, &d[i].res);
+		else
+			ep_result_free(&d[i].res);
+	}
+	free(d);
+	return (int)n;
+}
+
+int ep_client_process(struct ep_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	read_socket(c);
+	run_timers(c, now_ns());
+	return deliver(c);
+}
+
+int ep_client_poll(struct ep_client *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int t = ep_client_timeout_ms(c);
+
+	if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
+		timeout_ms = t;
+	poll(&pfd, 1, timeout_ms);
+	return ep_client_process(c);
+}
+
+int ep_client_timeout_ms(struct ep_client *c)
+{
+	uint64_t now = now_ns(), next = UINT64_MAX;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
+		if (c->p[i].used && c->p[i].next_ns < next)
+			next = c->p[i].next_ns;
+	pthread_mutex_unlock(&c->lock);
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+/* --- submitting --------------------------------------------------------------------- */
+
+int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
+		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id)
+{
+	uint8_t prio = t->priority ? t->priority : EP_PRIO_DEFAULT;
+	struct pending *p = NULL;
+	uint8_t *wire;
+	uint32_t wire_len = len;
+	uint8_t flags = 0;
+	uint64_t now;
+	int err;
+
+	if (prio > EP_PRIO_MAX || (len && !payload))
+		return -EINVAL;
+	if (!ep_frag_count(len, c->frag_size) || len > EP_MAX_TASK_LEN)
+		return -EMSGSIZE;
+
+	/* Compress outside the lock; keep the result only if it is smaller. */
+	wire = malloc(len ? len : 1);
+	if (!wire)
+		return -ENOMEM;
+	if (c->o.zstd_level && !t->no_compress && len >= c->o.zstd_min) {
+		size_t n;
+
+		pthread_mutex_lock(&c->lock);
+		n = ZSTD_compressCCtx(c->cctx, wire, len, payload, len, c->o.zstd_level);
+		pthread_mutex_unlock(&c->lock);
+		if (!ZSTD_isError(n) && n < len) {
+			wire_len = (uint32_t)n;
+			flags = EP_F_ZSTD;
+		}
+	}
+	if (!flags && len)
+		memcpy(wire, payload, len);
+
+	pthread_mutex_lock(&c->lock);
+	if (c->inflight >= c->o.max_inflight) {
+		err = -EAGAIN;
+		goto err_unlock;
+	}
+	/* Sequential ids; skip one whose slot is still busy. */
+	for (uint32_t tries = 0; tries < c->cap; tries++) {
+		uint64_t cand = c->next_id++;
+
+		if (!c->p[cand % c->cap].used) {
+			p = &c->p[cand % c->cap];
+			p->id = cand;
+			break;
+		}
+	}
+	if (!p) {
+		err = -EAGAIN;
+		goto err_unlock;
+	}
+	now = now_ns();
+	p->used = true;
+	p->tmpl = (struct ep_msg){
+		.kind = EP_KIND_REQUEST,
+		.priority = prio,
+		.flags = flags,
+		.task_type = t->type,
+		.tenant_id = c->o.tenant_id,
+		.task_id = p->id,
+		.size_hint_kib = t->size_hint_kib,
+		.deadline_ms = t->deadline_ms,
+	};
+	p->wire = wire;
+	p->wire_len = wire_len;
+	p->raw_len = len;
+	p->attempts = 1;
+	p->timeout_ms = c->o.timeout_ms;
+	p->submit_ns = now;
+	p->deadline_ns = t->deadline_ms ? now + (uint64_t)t->deadline_ms * 1000000 : 0;
+	p->next_ns = now + (uint64_t)c->o.timeout_ms * 1000000;
+	if (p->deadline_ns && p->next_ns > p->deadline_ns)
+		p->next_ns = p->deadline_ns;
+	p->cb = cb;
+	p->arg = arg;
+	c->inflight++;
+	c->st.submitted++;
+	c->st.raw_bytes += len;
+	if (id)
+		*id = p->id;
+	send_task(c, p);	/* a failed send is retried by the timer */
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+
+err_unlock:
+	pthread_mutex_unlock(&c->lock);
+	free(wire);
+	return err;
+}
+
+int ep_client_cancel(struct ep_client *c, uint64_t id)
+{
+	struct ep_msg m;
+	struct pending *p;
+	uint8_t buf[EP_HDR_LEN];
+
+	pthread_mutex_lock(&c->lock);
+	p = slot_of(c, id);
+	if (!p) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
+	m = (struct ep_msg){ .kind = EP_KIND_CANCEL, .priority = p->tmpl.priority,
+			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
+			     .task_id = id, .frag_count = 1 };
+	if (ep_encode_hdr(&m, buf, sizeof(buf)) > 0)
+		send(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	fail(c, p, -ECANCELED);
+	deliver(c);
+	return 0;
+}
+
+struct sync_wait {
+	struct ep_result *res;
+	bool done;
+};
+
+static void sync_cb(void *arg, struct ep_result *res)
+{
+	struct sync_wait *w = arg;
+
+	*w->res = *res;
+	w->done = true;
+}
+
+int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
+		  uint32_t len, struct ep_result *res)
+{
+	struct sync_wait w = { .res = res };
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = ep_client_submit(c, t, payload, len, sync_cb, &w, NULL);
+	if (err) {
+		res->error = err;
+		return err;
+	}
+	while (!w.done)
+		ep_client_poll(c, -1);
+	return res->error;
+}
+
+/* --- life cycle --------------------------------------------------------------------- */
+
+int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct ep_reasm_cfg rc;
+	struct ep_client *c;
+	socklen_t sl;
+	int err, rcvbuf;
+
+	if (!o || !o->host)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->o = *o;
+	if (!c->o.port)
+		c->o.port = 7878;
+	if (!c->o.mtu)
+		c->o.mtu = 1500;
+	if (!c->o.zstd_min)
+		c->o.zstd_min = 256;
+	if (!c->o.timeout_ms)
+		c->o.timeout_ms = 200;
+	if (!c->o.max_timeout_ms)
+		c->o.max_timeout_ms = 5000;
+	if (!c->o.max_attempts)
+		c->o.max_attempts = 5;
+	if (!c->o.max_inflight)
+		c->o.max_inflight = 1024;
+	if (!c->o.max_result_len)
+		c->o.max_result_len = 64u << 20;
+	c->fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+
+	if (inet_pton(AF_INET, o->host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(c->o.port);
+		sl = sizeof(*in);
+	} else if (inet_pton(AF_INET6, o->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(c->o.port);
+		sl = sizeof(*in6);
+	} else {
+		err = -EINVAL;
+		goto err_close;
+	}
+	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
+	c->frag_size = ep_frag_size_for_mtu(c->o.mtu, ss.ss_family == AF_INET6);
+	if (!c->frag_size || c->o.timeout_ms > c->o.max_timeout_ms || c->o.zstd_level < 0 ||
+	    c->o.zstd_level > ZSTD_maxCLevel()) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	c->cap = 2 * c->o.max_inflight;
+	c->p = calloc(c->cap, sizeof(*c->p));
+	c->done = calloc(c->cap, sizeof(*c->done));
+	c->done_cap = c->cap;
+	c->sbuf_slot = EP_HDR_LEN + c->frag_size;
+	c->sbuf = malloc(SEND_BURST * c->sbuf_slot);
+	c->rbuf = malloc(65536);
+	c->cctx = ZSTD_createCCtx();
+	c->dctx = ZSTD_createDCtx();
+	rc = (struct ep_reasm_cfg){
+		.max_tasks = c->o.max_inflight,
+		.max_bytes = (uint64_t)c->o.max_result_len * 4,
+		.max_src_tasks = c->o.max_inflight,
+		.max_src_bytes = (uint64_t)c->o.max_result_len * 4,
+		.max_task_len = c->o.max_result_len,
+		.timeout_ns = (uint64_t)c->o.max_timeout_ms * 4 * 1000000,
+	};
+	c->reasm = ep_reasm_new(&rc);
+	if (!c->p || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
+		c->next_id = now_ns();
+	c->next_id &= ~0xffffffull;	/* room to count up */
+	c->rng = c->next_id | 1;
+
+	c->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	rcvbuf = c->o.rcvbuf ? (int)c->o.rcvbuf : 8 << 20;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
+	/* Connected: only the edge's datagrams reach us, and send() needs no address. */
+	if (connect(c->fd, (struct sockaddr *)&ss, sl)) {
+		err = -errno;
+		goto err_close;
+	}
+	*out = c;
+	return 0;
+
+err_close:
+	c->inflight = 0;
+	ep_client_close(c);
+	return err;
+}
+
+void ep_client_close(struct ep_client *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
+		if (c->p[i].used)
+			fail(c, &c->p[i], -ECANCELED);
+	deliver(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	ep_reasm_free(c->reasm);
+	ZSTD_freeCCtx(c->cctx);
+	ZSTD_freeDCtx(c->dctx);
+	free(c->p);
+	free(c->done);
+	free(c->sbuf);
+	free(c->rbuf);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+unsigned int ep_client_inflight(struct ep_client *c)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->inflight;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st)
+{
+	pthread_mutex_lock(&c->lock);
+	*st = c->st;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void ep_result_free(struct ep_result *res)
+{
+	free(res->data);
+	res->data = NULL;
+	res->len = 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* edgeload - the libedgeplane CLI: one-shot tasks (run.c) and load generation (load.c). */
+#ifndef EDGELOAD_H
+#define EDGELOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "edgeplane/client.h"
+
+/* A built-in task type by name, with what its payload needs. */
+struct task_kind {
+	const char *name;
+	uint16_t type;
+	bool image;		/* payload: struct ep_img_hdr + gray pixels */
+	bool image_out;		/* result: an image */
+};
+
+/* Task arguments from the command line. */
+struct task_args {
+	int level;		/* threshold/blobs level; -1: Otsu */
+	int radius, sigma100;
+	int width, height;	/* resize */
+	int min_area;
+	bool dark, blur, conn8, invert, reference;
+	int zstd_level;		/* zstd task */
+	int n, k, m;		/* matmul */
+	uint64_t seed;		/* generated data */
+};
+
+/* Everything the command line says. */
+struct opts {
+	struct ep_client_opts client;
+	struct ep_task_opts task;
+	const struct task_kind *kind;
+	struct task_args args;
+	const char *in, *out;
+	uint32_t size;		/* generated payload bytes (when there is no --in) */
+	bool json;
+	/* load */
+	uint32_t concurrency;
+	double duration_s;
+	uint64_t count;
+};
+
+const struct task_kind *task_kind_find(const char *name_or_number);
+void task_kinds_usage(FILE *f);
+/* Build a task payload (see opts). Returns 0 and a malloc'd buffer, or -errno (logged). */
+int task_payload(const struct opts *o, uint8_t **out, uint32_t *len);
+
+/* Parse the options of a subcommand; exits 2 with a message on a bad one. */
+void parse_opts(int argc, char **argv, struct opts *o, const char *cmd);
+
+int cmd_run(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+
+#endif

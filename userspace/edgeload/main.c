@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* edgeload - offload tasks to an edgeplane edge node: one-shot or as a load generator. */
+#include <stdio.h>
+#include <string.h>
+
+#include "edgeload.h"
+#include "edgeplane/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: edgeload run  --to ADDR --type TYPE [--in FILE] [--out FILE] [OPTIONS]\n"
+		"       edgeload load --to ADDR --type TYPE [--in FILE | --size N]\n"
+		"                     [--concurrency N] [--duration 10s | --count N] [--json]\n"
+		"\n"
+		"run: send one task and write its result (images as PNG, blobs as a list).\n"
+		"load: keep N tasks outstanding (closed loop) and print a summary.\n"
+		"\n"
+		"Session:  --to ADDR (IPv4/IPv6) --port N (7878) --mtu N (1500) --tenant ID\n"
+		"          --timeout-ms N (200, doubles per retry) --attempts N (5)\n"
+		"          --zstd-level N (3; 0 = never compress) --no-compress\n"
+		"Task:     --prio 1-5 (3) --deadline-ms N --size-hint-kib N\n"
+		"Images:   --in FILE.png  --level N (-1 = Otsu) --invert  --radius N  --sigma F\n"
+		"          --width N --height N  --min-area N --dark --blur --conn8 --reference\n"
+		"Other:    --size N (generated payload)  --task-zstd-level N  --n --k --m  --seed N\n"
+		"\n");
+	task_kinds_usage(f);
+	fprintf(f, "\nExit status: 0 all tasks succeeded, 1 a task failed, 2 bad usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	ep_log_set_ident("edgeload");
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "load"))
+		return cmd_load(argc - 1, argv + 1);
+	pr_err("unknown command '%s' (run or load; try --help)", argv[1]);
+	return 2;
+}

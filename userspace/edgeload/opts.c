@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeload.h"
+#include "edgeplane/log.h"
+#include "edgeplane/payload.h"
+
+static const struct task_kind kinds[] = {
+	{ "echo", EP_TT_ECHO, false, false },
+	{ "checksum", EP_TT_CHECKSUM, false, false },
+	{ "resize", EP_TT_RESIZE, true, true },
+	{ "box_blur", EP_TT_BOX_BLUR, true, true },
+	{ "gauss_blur", EP_TT_GAUSS_BLUR, true, true },
+	{ "sobel", EP_TT_SOBEL, true, true },
+	{ "threshold", EP_TT_THRESHOLD, true, true },
+	{ "blobs", EP_TT_BLOBS, true, false },
+	{ "zstd", EP_TT_ZSTD, false, false },
+	{ "matmul", EP_TT_MATMUL, false, false },
+};
+
+const struct task_kind *task_kind_find(const char *s)
+{
+	static struct task_kind custom;
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kinds[i].name, s))
+			return &kinds[i];
+	v = strtol(s, &end, 0);
+	if (*end || end == s || v < 1 || v > 65535)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i].type == v)
+			return &kinds[i];
+	custom = (struct task_kind){ .name = "custom", .type = (uint16_t)v };
+	return &custom;	/* a plugin's type: raw payload */
+}
+
+void task_kinds_usage(FILE *f)
+{
+	fprintf(f, "Task types:");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		fprintf(f, " %s", kinds[i].name);
+	fprintf(f, ", or a number (raw payload)\n");
+}
+
+static long num(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		pr_err("%s: '%s' is not a number in %ld..%ld", opt, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static double seconds(const char *opt, const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end != s && !strcmp(end, "ms"))
+		v /= 1000;
+	else if (end != s && (!strcmp(end, "s") || !*end))
+		;
+	else if (end != s && !strcmp(end, "m"))
+		v *= 60;
+	else
+		v = -1;
+	if (!(v > 0) || v > 86400) {
+		pr_err("%s: '%s' is not a duration like 10s, 500ms or 2m", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
+{
+	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
+	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
+	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
+	       O_CONC, O_DUR, O_COUNT };
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "type", required_argument, NULL, 'T' },
+		{ "in", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "prio", required_argument, NULL, 'P' },
+		{ "mtu", required_argument, NULL, O_MTU },
+		{ "tenant", required_argument, NULL, O_TENANT },
+		{ "deadline-ms", required_argument, NULL, O_DEADLINE },
+		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
+		{ "attempts", required_argument, NULL, O_ATTEMPTS },
+		{ "zstd-level", required_argument, NULL, O_ZLEVEL },
+		{ "no-compress", no_argument, NULL, O_NOZ },
+		{ "size-hint-kib", required_argument, NULL, O_HINT },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "radius", required_argument, NULL, O_RADIUS },
+		{ "sigma", required_argument, NULL, O_SIGMA },
+		{ "width", required_argument, NULL, O_WIDTH },
+		{ "height", required_argument, NULL, O_HEIGHT },
+		{ "min-area", required_argument, NULL, O_MINAREA },
+		{ "dark", no_argument, NULL, O_DARK },
+		{ "blur", no_argument, NULL, O_BLUR },
+		{ "conn8", no_argument, NULL, O_CONN8 },
+		{ "invert", no_argument, NULL, O_INVERT },
+		{ "reference", no_argument, NULL, O_REF },
+		{ "task-zstd-level", required_argument, NULL, O_TZLEVEL },
+		{ "n", required_argument, NULL, O_N },
+		{ "k", required_argument, NULL, O_K },
+		{ "m", required_argument, NULL, O_M },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "concurrency", required_argument, NULL, O_CONC },
+		{ "duration", required_argument, NULL, O_DUR },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->client.port = 7878;
+	o->client.zstd_level = 3;
+	o->args = (struct task_args){ .level = -1, .radius = 2, .sigma100 = 150,
+				      .min_area = 20, .zstd_level = 3, .n = 64, .k = 64, .m = 64,
+				      .seed = 1 };
+	o->size = 64;
+	o->concurrency = 16;
+	while ((c = getopt_long(argc, argv, "t:T:i:o:P:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': o->client.host = optarg; break;
+		case O_PORT: o->client.port = (uint16_t)num("--port", optarg, 1, 65535); break;
+		case 'T':
+			o->kind = task_kind_find(optarg);
+			if (!o->kind) {
+				pr_err("--type: unknown task type '%s'", optarg);
+				task_kinds_usage(stderr);
+				exit(2);
+			}
+			break;
+		case 'i': o->in = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'P': o->task.priority = (uint8_t)num("--prio", optarg, 1, 5); break;
+		case O_MTU: o->client.mtu = (uint32_t)num("--mtu", optarg, 576, 65535); break;
+		case O_TENANT:
+			o->client.tenant_id = (uint32_t)num("--tenant", optarg, 0, 0xffffffffL);
+			break;
+		case O_DEADLINE:
+			o->task.deadline_ms = (uint32_t)num("--deadline-ms", optarg, 1, 86400000);
+			break;
+		case O_TIMEOUT:
+			o->client.timeout_ms = (uint32_t)num("--timeout-ms", optarg, 1, 60000);
+			break;
+		case O_ATTEMPTS:
+			o->client.max_attempts = (uint32_t)num("--attempts", optarg, 1, 100);
+			break;
+		case O_ZLEVEL: o->client.zstd_level = (int)num("--zstd-level", optarg, 0, 19); break;
+		case O_NOZ: o->task.no_compress = 1; break;
+		case O_HINT:
+			o->task.size_hint_kib = (uint32_t)num("--size-hint-kib", optarg, 0, 0xffffffffL);
+			break;
+		case O_LEVEL: o->args.level = (int)num("--level", optarg, -1, 255); break;
+		case O_RADIUS: o->args.radius = (int)num("--radius", optarg, 1, 64); break;
+		case O_SIGMA: {
+			double s = strtod(optarg, NULL);
+
+			if (!(s >= 0.1 && s <= 20)) {
+				pr_err("--sigma: '%s' is not in 0.1..20", optarg);
+				exit(2);
+			}
+			o->args.sigma100 = (int)lround(s * 100);
+			break;
+		}
+		case O_WIDTH: o->args.width = (int)num("--width", optarg, 1, 16384); break;
+		case O_HEIGHT: o->args.height = (int)num("--height", optarg, 1, 16384); break;
+		case O_MINAREA: o->args.min_area = (int)num("--min-area", optarg, 0, 65535); break;
+		case O_DARK: o->args.dark = true; break;
+		case O_BLUR: o->args.blur = true; break;
+		case O_CONN8: o->args.conn8 = true; break;
+		case O_INVERT: o->args.invert = true; break;
+		case O_REF: o->args.reference = true; break;
+		case O_TZLEVEL: o->args.zstd_level = (int)num("--task-zstd-level", optarg, 1, 19); break;
+		case O_N: o->args.n = (int)num("--n", optarg, 1, 2048); break;
+		case O_K: o->args.k = (int)num("--k", optarg, 1, 2048); break;
+		case O_M: o->args.m = (int)num("--m", optarg, 1, 2048); break;
+		case O_SEED: o->args.seed = (uint64_t)num("--seed", optarg, 0, 1L << 62); break;
+		case O_SIZE: o->size = (uint32_t)num("--size", optarg, 0, 64 << 20); break;
+		case O_CONC: o->concurrency = (uint32_t)num("--concurrency", optarg, 1, 65536); break;
+		case O_DUR: o->duration_s = seconds("--duration", optarg); break;
+		case O_COUNT: o->count = (uint64_t)num("--count", optarg, 1, 1L << 40); break;
+		case 'j': o->json = true; break;
+		case 'h':
+			printf("see: edgeload --help\n");
+			exit(0);
+		default:
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		pr_err("%s: unexpected argument '%s'", cmd, argv[optind]);
+		exit(2);
+	}
+	if (!o->client.host) {
+		pr_err("%s: --to ADDRESS is required", cmd);
+		exit(2);
+	}
+	if (!o->kind) {
+		pr_err("%s: --type is required", cmd);
+		task_kinds_usage(stderr);
+		exit(2);
+	}
+	o->task.type = o->kind->type;
+	if (o->kind->image && !o->in) {
+		pr_err("%s: --type %s needs --in FILE.png", cmd, o->kind->name);
+		exit(2);
+	}
+}

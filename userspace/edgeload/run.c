@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* edgeload run: one task, files in and out. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeload.h"
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "edgeplane/payload.h"
+#include "edgeplane/png.h"
+
+static int write_file(const char *path, const uint8_t *data, uint32_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f)) {
+		pr_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int print_blobs(const struct ep_result *r, bool json)
+{
+	struct ep_blobs_result h;
+	uint32_t count, n;
+
+	if (r->len < sizeof(h))
+		return -EPROTO;
+	memcpy(&h, r->data, sizeof(h));
+	count = ntohl(h.count);
+	n = ntohl(h.reported);
+	if (r->len < sizeof(h) + (size_t)n * sizeof(struct ep_blob_box))
+		return -EPROTO;
+	printf(json ? "{\"count\":%u,\"level\":%u,\"blobs\":[" : "%u blobs (threshold %u)\n",
+	       count, ntohs(h.level));
+	for (uint32_t i = 0; i < n; i++) {
+		struct ep_blob_box b;
+
+		memcpy(&b, r->data + sizeof(h) + i * sizeof(b), sizeof(b));
+		printf(json ? "%s{\"area\":%u,\"box\":[%u,%u,%u,%u],\"centroid\":[%u,%u]}"
+			    : "%s%6u px  box (%u,%u)-(%u,%u)  centroid (%u,%u)\n",
+		       json && i ? "," : "", ntohl(b.area), ntohs(b.x0), ntohs(b.y0), ntohs(b.x1),
+		       ntohs(b.y1), ntohs(b.cx), ntohs(b.cy));
+	}
+	if (json)
+		printf("]}\n");
+	return 0;
+}
+
+static int output(const struct opts *o, const struct ep_result *r)
+{
+	const struct task_kind *k = o->kind;
+
+	if (k->image_out) {
+		struct ep_img_hdr h;
+
+		if (r->len < sizeof(h))
+			return -EPROTO;
+		memcpy(&h, r->data, sizeof(h));
+		if ((size_t)ntohs(h.width) * ntohs(h.height) != r->len - sizeof(h))
+			return -EPROTO;
+		if (!o->out) {
+			printf("%ux%u image\n", ntohs(h.width), ntohs(h.height));
+			return 0;
+		}
+		return ep_png_write_gray(o->out, r->data + sizeof(h), ntohs(h.width),
+					 ntohs(h.height));
+	}
+	if (k->type == EP_TT_BLOBS)
+		return print_blobs(r, o->json);
+	if (k->type == EP_TT_CHECKSUM && r->len == sizeof(struct ep_checksum_result)) {
+		struct ep_checksum_result c;
+
+		memcpy(&c, r->data, sizeof(c));
+		printf("crc32 %08x xxh3 %016llx\n", ntohl(c.crc32),
+		       (unsigned long long)be64toh(c.xxh3));
+		return 0;
+	}
+	if (o->out)
+		return write_file(o->out, r->data, r->len);
+	printf("%u bytes of result\n", r->len);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct ep_client *c;
+	struct ep_result r;
+	struct opts o;
+	uint8_t *payload;
+	uint32_t len;
+	int err;
+
+	parse_opts(argc, argv, &o, "run");
+	err = task_payload(&o, &payload, &len);
+	if (err)
+		return 1;
+	err = ep_client_open(&o.client, &c);
+	if (err) {
+		pr_err("session to %s: %s", o.client.host, strerror(-err));
+		free(payload);
+		return 1;
+	}
+	err = ep_client_run(c, &o.task, payload, len, &r);
+	free(payload);
+	ep_client_close(c);
+	if (err == -EREMOTEIO) {
+		pr_err("the edge answered %s%s%s", ep_status_name(r.status), r.msg[0] ? ": " : "",
+		       r.msg);
+		ep_result_free(&r);
+		return 1;
+	}
+	if (err) {
+		pr_err("task failed after %u attempt%s: %s", r.attempts, r.attempts == 1 ? "" : "s",
+		       strerror(-err));
+		ep_result_free(&r);
+		return 1;
+	}
+	err = output(&o, &r);
+	if (err)
+		pr_err("result of %u bytes: %s", r.len,
+		       err == -EPROTO ? "not in the task type's format" : strerror(-err));
+	if (!o.json)
+		fprintf(stderr, "%s: %u -> %llu bytes on the wire%s, %.3f ms, queued %u us, "
+				"ran %u us, edge load %u%%, %u attempt%s\n",
+			o.kind->name, len, (unsigned long long)r.wire_bytes,
+			r.compressed ? ", result compressed" : "", (double)r.latency_ns / 1e6,
+			r.queue_us, r.exec_us, r.load_pct, r.attempts, r.attempts == 1 ? "" : "s");
+	ep_result_free(&r);
+	return err ? 1 : 0;
+}

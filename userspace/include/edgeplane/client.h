@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * client.h - libedgeplane: hand compute tasks to an edgeplane edge node.
+ *
+ * A session (struct ep_client) talks to one edge address over UDP. Tasks are submitted
+ * asynchronously and complete through a callback, driven by the caller's event loop:
+ *
+ *	fd = ep_client_fd(c);              // poll it for POLLIN
+ *	timeout = ep_client_timeout_ms(c); // ... and wake up after this long
+ *	ep_client_process(c);              // then let the session work
+ *
+ * or synchronously with ep_client_run(), which drives that loop itself. Each task ends
+ * exactly once: with a result, with the edge's error status, or with a local error (time
+ * out after its retries, cancelled, closed). Retries reuse the task id, so the edge never
+ * runs a task twice.
+ *
+ * Return convention: 0 or a negative errno. A session is safe to use from several threads;
+ * callbacks run on the thread that called ep_client_process() or ep_client_run(), with no
+ * session lock held, so they may submit new tasks.
+ */
+#ifndef EDGEPLANE_CLIENT_H
+#define EDGEPLANE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ep_client;
+
+struct ep_client_opts {
+	const char *host;		/* numeric IPv4 or IPv6 address of the edge */
+	uint16_t port;			/* 0: 7878 */
+	uint32_t tenant_id;
+	uint32_t mtu;			/* path MTU for fragmentation; 0: 1500 */
+	int zstd_level;			/* compress payloads at this level; 0: never */
+	uint32_t zstd_min;		/* do not try below this many bytes; 0: 256 */
+	uint32_t timeout_ms;		/* first attempt's timeout; 0: 200 */
+	uint32_t max_timeout_ms;	/* backoff cap; 0: 5000 */
+	uint32_t max_attempts;		/* attempts per task, first included; 0: 5 */
+	uint32_t max_inflight;		/* tasks outstanding; 0: 1024 */
+	uint32_t max_result_len;	/* largest result accepted; 0: 64 MiB */
+	uint32_t rcvbuf;		/* socket receive buffer; 0: 8 MiB */
+};
+
+/* How to run one task. */
+struct ep_task_opts {
+	uint16_t type;			/* task_type */
+	uint8_t priority;		/* 1..5; 0: 3 */
+	uint8_t no_compress;		/* send the payload as it is */
+	uint32_t deadline_ms;		/* overall budget including retries; 0: none */
+	uint32_t size_hint_kib;		/* memory the task needs at the edge; 0: unknown */
+};
+
+/* A finished task. data is malloc'd; release with ep_result_free(). */
+struct ep_result {
+	int error;			/* 0, -EREMOTEIO (edge error: see status), -ETIMEDOUT,
+					 * -ECANCELED, -EMSGSIZE (result too large), -EPROTO */
+	uint16_t status;		/* the edge's enum ep_status (0 on success) */
+	uint8_t load_pct;		/* edge load in its reply */
+	uint8_t compressed;		/* the result came zstd-compressed */
+	uint8_t *data;
+	uint32_t len;
+	uint64_t task_id;
+	uint32_t attempts;		/* sends of the task, first included */
+	uint32_t queue_us, exec_us;	/* the edge's timing */
+	uint64_t latency_ns;		/* submit -> result, retries included */
+	uint64_t wire_bytes;		/* payload bytes sent, all attempts (compressed) */
+	uint64_t raw_bytes;		/* payload bytes before compression */
+	char msg[128];			/* the edge's error text, if it sent one */
+};
+
+typedef void (*ep_client_cb)(void *arg, struct ep_result *res);
+
+struct ep_client_stats {
+	uint64_t submitted, completed, failed, retries, timeouts;
+	uint64_t dgrams_sent, dgrams_received, stray;	/* stray: replies to no pending task */
+	uint64_t wire_bytes, raw_bytes;
+};
+
+/* Open a session. Returns 0 and *out, or -EINVAL (bad address or option), -errno. */
+int ep_client_open(const struct ep_client_opts *o, struct ep_client **out);
+/* Close: every pending task completes with -ECANCELED first. NULL is a no-op. */
+void ep_client_close(struct ep_client *c);
+
+/*
+ * Submit a task. The payload is copied (and compressed when that pays). @cb is called once
+ * with the result; the result's data then belongs to the callback (ep_result_free()).
+ * Returns 0 and the task id in *id (may be NULL), or -EAGAIN (max_inflight tasks are
+ * outstanding), -EMSGSIZE (payload too large for the protocol), -EINVAL.
+ */
+int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
+		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id);
+/* Cancel a pending task: its callback gets -ECANCELED now, and the edge is told. Returns 0
+ * or -ENOENT (not pending). */
+int ep_client_cancel(struct ep_client *c, uint64_t id);
+
+/* The socket to poll for POLLIN. */
+int ep_client_fd(const struct ep_client *c);
+/* Milliseconds until the next retransmission or timeout is due (-1: nothing pending). */
+int ep_client_timeout_ms(struct ep_client *c);
+/* Read replies, complete tasks, retransmit and time out what is due. Never blocks.
+ * Returns the number of tasks completed. */
+int ep_client_process(struct ep_client *c);
+/* Wait up to @timeout_ms for the socket or a timer, then process. Returns as above. */
+int ep_client_poll(struct ep_client *c, int timeout_ms);
+/* Tasks outstanding. */
+unsigned int ep_client_inflight(struct ep_client *c);
+
+/* Run one task synchronously. Returns res->error; *res must be freed either way. */
+int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
+		  uint32_t len, struct ep_result *res);
+
+void ep_result_free(struct ep_result *res);
+void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGEPLANE_CLIENT_H */
