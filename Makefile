@@ -79,7 +79,7 @@ deps:
 test: deps
 	$(Q)$(MAKE) test-run
 
-test-run: all
+test-run: all $(IMAGES_STAMP)
 	$(Q)tests/run.sh $(TEST_PROGS)
 
 demo: deps

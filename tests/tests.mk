@@ -44,6 +44,24 @@ $(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(XDP_LIB) $(CORE_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
+# End-to-end checks against a running runtime, and the test plugin it loads.
+EXTRA_CFLAGS_tests/integration := -Idataplane
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-e2e
+$(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HANDLERS_LIB) \
+			     $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+
+TEST_PLUGIN	:= $(TESTOUT)/plugins/libepcount.so
+TOOL_BINS	+= $(TEST_PLUGIN)
+$(TEST_PLUGIN): tests/plugins/count_plugin.c userspace/include/edgeplane/handler.h
+	$(call msg,CC-SO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -shared \
+		-Iuserspace/include \
+		-o $@ $< -lz
+
 # Benchmarks.
 BENCH_BINS	+= $(TESTOUT)/bench/bench_classify
 $(OBJ)/tests/bench/bench_classify.o: $(GEN)/ep_classifier.skel.h $(GEN)/bench_pass.skel.h

@@ -169,7 +169,8 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 		c->st.expired++;
 		return EP_CACHE_MISS;
 	}
-	if (e->state == EP_CACHE_PENDING || now_ns - e->last_sent_ns < resend_gap_ns) {
+	if (e->state == EP_CACHE_PENDING ||
+	    (e->last_sent_ns && now_ns - e->last_sent_ns < resend_gap_ns)) {
 		c->st.hits_pending++;
 		return EP_CACHE_PENDING;
 	}
@@ -305,7 +306,7 @@ void ep_cache_complete(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
 	e->off = off + sizeof(b);
 	e->queue_us = reply->queue_us;
 	e->exec_us = reply->exec_us;
-	e->last_sent_ns = now_ns;
+	e->last_sent_ns = 0;	/* not yet answered from the cache */
 	c->st.completed++;
 	c->st.bytes = c->tail - c->head;
 }

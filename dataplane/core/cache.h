@@ -50,8 +50,9 @@ struct ep_cache;
 struct ep_cache *ep_cache_new(const struct ep_cache_cfg *cfg);
 void ep_cache_free(struct ep_cache *c);
 
-/* Look up a task. For DONE fills *out. A DONE hit within @resend_gap_ns of the previous
- * one for the same entry returns EP_CACHE_PENDING (one answer per burst of fragments). */
+/* Look up a task. For DONE fills *out, unless @resend_gap_ns is non-zero and the entry
+ * was answered from here less than that long ago: then it returns EP_CACHE_PENDING, so that
+ * the fragments of one retry get one answer. */
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
 				    uint64_t now_ns, uint64_t resend_gap_ns,
 				    struct ep_cached *out);

@@ -17,6 +17,7 @@
 #define EXPIRE_EVERY_NS		(50 * 1000 * 1000ull)
 #define IDLE_WAIT_MS		100
 #define TX_RETRY_NS		(20 * 1000 * 1000ull)
+#define DRAIN_TX_NS		(2000 * 1000 * 1000ull)
 
 struct ep_worker {
 	struct ep_worker_cfg cfg;
@@ -343,7 +344,10 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		goto release;
 	}
 
-	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, now, RESEND_GAP_NS, &cached)) {
+	/* A retry of a multi-fragment task resends every fragment: answer the first one
+	 * that comes, and not the rest of the burst. */
+	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, now,
+				m.frag_count > 1 ? RESEND_GAP_NS : 0, &cached)) {
 	case EP_CACHE_DONE:
 		type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
 		send_reply(w, &d->peer, &d->route, &m,
@@ -533,11 +537,24 @@ void ep_worker_run(struct ep_worker *w)
 			w->ops->wait(w->io, (int)((next - now) / 1000000));
 	}
 
-	/* Drain: no new datagrams; run everything queued; push the replies out. */
+	/* Drain: no new datagrams, but what was received is run and answered, and the
+	 * replies are pushed out before the queue closes. */
 	w->ops->stop_rx(w->io);
-	while (run_batch(w, ep_now_ns(), true))
-		;
-	w->ops->flush(w->io);
+	for (;;) {
+		unsigned int n = w->ops->rx(w->io, d, RX_BURST);
+		uint64_t now = ep_now_ns();
+
+		for (unsigned int i = 0; i < n; i++)
+			on_datagram(w, &d[i], now);
+		while (run_batch(w, now, true))
+			;
+		w->ops->flush(w->io);
+		if (!n)
+			break;
+	}
+	for (uint64_t give_up = ep_now_ns() + DRAIN_TX_NS; ep_now_ns() < give_up;)
+		if (!w->ops->flush(w->io))
+			break;
 }
 
 void ep_worker_stop(struct ep_worker *w)

@@ -64,6 +64,7 @@ struct labeler {
 struct blobs_state {
 	uint8_t *ref;			/* reference frame, or NULL */
 	uint32_t ref_w, ref_h;
+	struct ep_gauss_kernel blur_k;
 	struct ep_scratch plane;	/* the preprocessed frame */
 	struct ep_scratch blur;
 	struct ep_scratch cc;
@@ -307,12 +308,21 @@ static void label(struct labeler *l, const uint8_t *px, const uint8_t *fg, void 
 
 /* ---- the handler ------------------------------------------------------------------ */
 
+static void blobs_fini(void *state)
+{
+	struct blobs_state *st = state;
+
+	ep_scratch_free(&st->plane);
+	ep_scratch_free(&st->blur);
+	ep_scratch_free(&st->cc);
+	free(st->ref);
+	free(st);
+}
+
 static int blobs_init(const struct ep_handler_env *env, void **state)
 {
+	uint32_t d = ep_frame_max_dim(env);
 	struct blobs_state *st;
-	uint32_t px = env->max_task_len > sizeof(struct ep_img_hdr) ?
-			      env->max_task_len - sizeof(struct ep_img_hdr) : 1;
-	uint32_t d = px < EP_IMG_MAX_DIM ? px : EP_IMG_MAX_DIM;
 	int err = -ENOMEM;
 
 	if (env->nfiles > 1) {
@@ -335,30 +345,17 @@ static int blobs_init(const struct ep_handler_env *env, void **state)
 		}
 		err = -ENOMEM;
 	}
-	if (!ep_scratch_get(&st->plane, px) ||
-	    !ep_scratch_get(&st->blur, ep_gauss_scratch_size(d, d, 3)) ||
+	ep_gauss_kernel_init(&st->blur_k, BLOBS_BLUR_SIGMA);
+	if (!ep_scratch_get(&st->plane, ep_frame_max_px(env)) ||
+	    !ep_scratch_get(&st->blur, ep_gauss_scratch_size(d, d, st->blur_k.radius)) ||
 	    !ep_scratch_get(&st->cc, cc_scratch_size(d)))
 		goto err_free;
 	*state = st;
 	return 0;
 
 err_free:
-	ep_scratch_free(&st->plane);
-	ep_scratch_free(&st->blur);
-	free(st->ref);
-	free(st);
+	blobs_fini(st);
 	return err;
-}
-
-static void blobs_fini(void *state)
-{
-	struct blobs_state *st = state;
-
-	ep_scratch_free(&st->plane);
-	ep_scratch_free(&st->blur);
-	ep_scratch_free(&st->cc);
-	free(st->ref);
-	free(st);
 }
 
 static uint32_t blobs_out_size(void *state, const struct ep_hreq *req)
@@ -377,33 +374,28 @@ static const uint8_t *preprocess(struct blobs_state *st, const struct ep_frame *
 				 struct ep_hres *res)
 {
 	size_t npx = (size_t)f->w * f->h;
-	struct ep_gauss_kernel k;
 	const uint8_t *src = f->px;
 	uint8_t *plane;
 	void *scratch;
 
 	if (!(f->arg2 & (EP_BLOBS_F_REFERENCE | EP_BLOBS_F_BLUR)))
 		return src;
-	plane = ep_scratch_get(&st->plane, npx);
+	plane = ep_task_scratch(&st->plane, npx, res);
 	if (!plane)
-		goto err_nomem;
+		return NULL;
 	if (f->arg2 & EP_BLOBS_F_REFERENCE) {
 		for (size_t i = 0; i < npx; i++)
 			plane[i] = (uint8_t)abs(src[i] - st->ref[i]);
 		src = plane;
 	}
 	if (f->arg2 & EP_BLOBS_F_BLUR) {
-		ep_gauss_kernel_init(&k, BLOBS_BLUR_SIGMA);
-		scratch = ep_scratch_get(&st->blur, ep_gauss_scratch_size(f->w, f->h, k.radius));
+		scratch = ep_task_scratch(&st->blur,
+					  ep_gauss_scratch_size(f->w, f->h, st->blur_k.radius), res);
 		if (!scratch)
-			goto err_nomem;
-		ep_gauss_blur(src, plane, f->w, f->h, &k, scratch);
+			return NULL;
+		ep_gauss_blur(src, plane, f->w, f->h, &st->blur_k, scratch);
 	}
 	return plane;
-
-err_nomem:
-	ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
-	return NULL;
 }
 
 static void blobs_put(const struct labeler *l, unsigned int level, uint8_t *out)
@@ -432,6 +424,22 @@ static void blobs_put(const struct labeler *l, unsigned int level, uint8_t *out)
 	}
 }
 
+static int blobs_args_ok(const struct blobs_state *st, const struct ep_frame *f,
+			 struct ep_hres *res)
+{
+	const char *why = NULL;
+
+	if ((f->arg0 > 255 && f->arg0 != EP_IMG_OTSU) || (f->arg2 & ~BLOBS_FLAGS))
+		why = "bad level or flags";
+	else if ((f->arg2 & EP_BLOBS_F_REFERENCE) && !st->ref)
+		why = "no reference frame configured";
+	else if ((f->arg2 & EP_BLOBS_F_REFERENCE) && (f->w != st->ref_w || f->h != st->ref_h))
+		why = "frame size differs from the reference";
+	if (why)
+		ep_hres_fail(res, EP_ST_INVALID_INPUT, why);
+	return !why;
+}
+
 static void blobs_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
 	struct blobs_state *st = state;
@@ -443,28 +451,14 @@ static void blobs_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	uint8_t fg[256];
 	void *scratch;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) || !blobs_args_ok(st, &f, res))
 		return;
-	if ((f.arg0 > 255 && f.arg0 != EP_IMG_OTSU) || (f.arg2 & ~BLOBS_FLAGS)) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "bad level or flags");
-		return;
-	}
-	if ((f.arg2 & EP_BLOBS_F_REFERENCE) && !st->ref) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "no reference frame configured");
-		return;
-	}
-	if ((f.arg2 & EP_BLOBS_F_REFERENCE) && (f.w != st->ref_w || f.h != st->ref_h)) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "frame size differs from the reference");
-		return;
-	}
 	plane = preprocess(st, &f, res);
 	if (!plane)
 		return;
-	scratch = ep_scratch_get(&st->cc, cc_scratch_size(f.w));
-	if (!scratch) {
-		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
+	scratch = ep_task_scratch(&st->cc, cc_scratch_size(f.w), res);
+	if (!scratch)
 		return;
-	}
 	level = f.arg0;
 	if (level == EP_IMG_OTSU) {
 		ep_histogram(plane, (size_t)f.w * f.h, hist);

@@ -19,6 +19,22 @@ static inline int ep_dim_ok(uint32_t d)
 	return d >= 1 && d <= EP_IMG_MAX_DIM;
 }
 
+/* Pixels of the largest frame a task of env->max_task_len bytes can carry (>= 1). */
+static inline uint32_t ep_frame_max_px(const struct ep_handler_env *env)
+{
+	uint32_t hdr = sizeof(struct ep_img_hdr);
+
+	return env->max_task_len > hdr ? env->max_task_len - hdr : 1;
+}
+
+/* Largest width or height such a frame can have. */
+static inline uint32_t ep_frame_max_dim(const struct ep_handler_env *env)
+{
+	uint32_t px = ep_frame_max_px(env);
+
+	return px < EP_IMG_MAX_DIM ? px : EP_IMG_MAX_DIM;
+}
+
 /* Parse the header: 1 if the dimensions are valid (nothing else is checked). */
 static inline int ep_frame_peek(const struct ep_hreq *req, struct ep_frame *f)
 {

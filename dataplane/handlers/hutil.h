@@ -76,6 +76,16 @@ static inline void *ep_scratch_get(struct ep_scratch *s, size_t len)
 	return p;
 }
 
+/* Scratch for one task, or NULL with @res failed. */
+static inline void *ep_task_scratch(struct ep_scratch *s, size_t len, struct ep_hres *res)
+{
+	void *p = ep_scratch_get(s, len);
+
+	if (!p)
+		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
+	return p;
+}
+
 static inline void ep_scratch_free(struct ep_scratch *s)
 {
 	free(s->p);

@@ -32,15 +32,6 @@ static uint8_t *same_out(const struct ep_hreq *req, struct ep_hres *res, const s
 	return res->data + sizeof(struct ep_img_hdr);
 }
 
-/* Largest width (or height) a task of env->max_task_len bytes can have. */
-static uint32_t env_max_dim(const struct ep_handler_env *env)
-{
-	uint32_t px = env->max_task_len > sizeof(struct ep_img_hdr) ?
-			      env->max_task_len - sizeof(struct ep_img_hdr) : 1;
-
-	return px < EP_IMG_MAX_DIM ? px : EP_IMG_MAX_DIM;
-}
-
 static int scratch_init(void **state, size_t len)
 {
 	struct ep_scratch *s = calloc(1, sizeof(*s));
@@ -59,15 +50,6 @@ static void scratch_fini(void *state)
 {
 	ep_scratch_free(state);
 	free(state);
-}
-
-static void *task_scratch(struct ep_scratch *s, size_t len, struct ep_hres *res)
-{
-	void *p = ep_scratch_get(s, len);
-
-	if (!p)
-		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
-	return p;
 }
 
 /* ---- resize ----------------------------------------------------------------------- */
@@ -99,7 +81,7 @@ static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 		return;
 	}
 	len = sizeof(struct ep_img_hdr) + f.arg0 * f.arg1;
-	scratch = task_scratch(state, ep_resize_scratch_size(f.arg0), res);
+	scratch = ep_task_scratch(state, ep_resize_scratch_size(f.arg0), res);
 	if (!scratch || !ep_hres_room(res, len))
 		return;
 	ep_frame_put_hdr(res->data, f.arg0, f.arg1);
@@ -127,7 +109,7 @@ const struct ep_handler ep_resize_handler = {
 
 static int box_init(const struct ep_handler_env *env, void **state)
 {
-	uint32_t d = env_max_dim(env);
+	uint32_t d = ep_frame_max_dim(env);
 
 	return scratch_init(state, ep_box_scratch_size(d, d, BOX_MAX_RADIUS));
 }
@@ -147,7 +129,7 @@ static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 	out = same_out(req, res, &f);
 	if (!out)
 		return;
-	scratch = task_scratch(state, ep_box_scratch_size(f.w, f.h, f.arg0), res);
+	scratch = ep_task_scratch(state, ep_box_scratch_size(f.w, f.h, f.arg0), res);
 	if (!scratch)
 		return;
 	ep_box_blur(f.px, out, f.w, f.h, f.arg0, scratch);
@@ -173,7 +155,7 @@ const struct ep_handler ep_box_blur_handler = {
 
 static int gauss_init(const struct ep_handler_env *env, void **state)
 {
-	uint32_t d = env_max_dim(env);
+	uint32_t d = ep_frame_max_dim(env);
 
 	return scratch_init(state, ep_gauss_scratch_size(d, d, EP_GAUSS_MAX_RADIUS));
 }
@@ -195,7 +177,7 @@ static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	if (!out)
 		return;
 	ep_gauss_kernel_init(&k, f.arg0);
-	scratch = task_scratch(state, ep_gauss_scratch_size(f.w, f.h, k.radius), res);
+	scratch = ep_task_scratch(state, ep_gauss_scratch_size(f.w, f.h, k.radius), res);
 	if (!scratch)
 		return;
 	ep_gauss_blur(f.px, out, f.w, f.h, &k, scratch);

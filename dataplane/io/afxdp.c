@@ -51,7 +51,7 @@ struct afxdp_q {
 
 	/* TX frame pool (a stack of UMEM addresses), and the frame tx_buf() handed out. */
 	uint64_t *tx_free;
-	uint32_t tx_nfree;
+	uint32_t tx_nfree, tx_total;
 	uint64_t tx_cur;
 	uint32_t tx_pending;		/* descriptors written, not yet kicked */
 
@@ -97,9 +97,7 @@ static unsigned int afxdp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int
 	uint32_t idx;
 
 	fill_flush(a);
-	if (a->rx_stopped)
-		return 0;
-	if (xsk_ring_prod__needs_wakeup(&a->fq)) {
+	if (xsk_ring_prod__needs_wakeup(&a->fq) && !a->rx_stopped) {
 		a->st.wakeups++;
 		recvfrom(a->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
@@ -135,7 +133,7 @@ static void reap_completions(struct afxdp_q *a)
 		xsk_ring_cons__release(&a->cq, n);
 }
 
-static void afxdp_flush(struct ep_io_q *q)
+static unsigned int afxdp_flush(struct ep_io_q *q)
 {
 	struct afxdp_q *a = to_aq(q);
 
@@ -149,6 +147,7 @@ static void afxdp_flush(struct ep_io_q *q)
 	}
 	reap_completions(a);
 	fill_flush(a);
+	return a->tx_total - a->tx_nfree;
 }
 
 static uint8_t *afxdp_tx_buf(struct ep_io_q *q, uint32_t *cap)
@@ -195,7 +194,7 @@ static void afxdp_wait(struct ep_io_q *q, int timeout_ms)
 	struct afxdp_q *a = to_aq(q);
 	struct pollfd p = { .fd = a->fd, .events = POLLIN };
 
-	if (a->busy_poll || a->rx_stopped)
+	if (a->busy_poll)
 		return;
 	poll(&p, 1, timeout_ms);
 }
@@ -209,8 +208,9 @@ static void afxdp_stop_rx(struct ep_io_q *q)
 {
 	struct afxdp_q *a = to_aq(q);
 
-	/* Out of the XSKMAP first, so new tasks fall back to the kernel stack. */
-	if (a->xsks_fd >= 0)
+	/* Out of the XSKMAP: new tasks fall back to the kernel stack; what is in the RX ring
+	 * already is still read. */
+	if (a->xsks_fd >= 0 && !a->rx_stopped)
 		bpf_map_delete_elem(a->xsks_fd, &a->xsk_key);
 	a->rx_stopped = true;
 }
@@ -221,7 +221,7 @@ static void afxdp_close(struct ep_io_q *q)
 
 	if (!a)
 		return;
-	if (!a->rx_stopped && a->xsk)
+	if (a->xsk)
 		afxdp_stop_rx(q);
 	if (a->xsk)
 		xsk_socket__delete(a->xsk);
@@ -348,6 +348,7 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	xsk_ring_prod__submit(&a->fq, nfill);
 	for (uint32_t i = nfill; i < nframes; i++)
 		a->tx_free[a->tx_nfree++] = (uint64_t)i * fsize;
+	a->tx_total = a->tx_nfree;
 
 	a->xsk_key = EP_XSK_KEY(queue_id, cfg->slot);
 	if (bpf_map_update_elem(cfg->xsks_map_fd, &a->xsk_key, &a->fd, BPF_ANY)) {

@@ -66,12 +66,14 @@ struct ep_io_ops {
 	 * @route. Returns 0 or a negative errno (the buffer is then reclaimed). */
 	int (*tx_commit)(struct ep_io_q *q, const struct ep_route *route,
 			 const struct ep_peer *peer, uint32_t len);
-	/* Push queued transmissions to the kernel and reclaim completed buffers. */
-	void (*flush)(struct ep_io_q *q);
+	/* Push queued transmissions to the kernel and reclaim completed buffers. Returns
+	 * how many transmissions are still on their way (0: all sent). */
+	unsigned int (*flush)(struct ep_io_q *q);
 	/* Sleep until a datagram may be ready or @timeout_ms passes (-1: forever). */
 	void (*wait)(struct ep_io_q *q, int timeout_ms);
 	void (*get_stats)(struct ep_io_q *q, struct ep_io_stats *st);
-	/* Stop receiving new datagrams (the queue still transmits and releases). */
+	/* Stop new datagrams from coming to this queue; rx() still returns those already
+	 * received. The queue still transmits and releases. */
 	void (*stop_rx)(struct ep_io_q *q);
 	void (*close)(struct ep_io_q *q);
 };

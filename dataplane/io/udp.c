@@ -75,8 +75,6 @@ static unsigned int udp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int m
 	unsigned int want = max < BURST ? max : BURST, got = 0;
 	int n;
 
-	if (u->rx_stopped)
-		return 0;
 	if (want > u->rx_nfree)
 		want = u->rx_nfree;
 	if (!want)
@@ -139,7 +137,7 @@ static void udp_release(struct ep_io_q *q, uint64_t handle)
 	u->rx_free[u->rx_nfree++] = (uint32_t)handle;
 }
 
-static void udp_flush(struct ep_io_q *q)
+static unsigned int udp_flush(struct ep_io_q *q)
 {
 	struct udp_q *u = to_uq(q);
 	uint32_t done = 0;
@@ -160,6 +158,7 @@ static void udp_flush(struct ep_io_q *q)
 		done += (uint32_t)n;
 	}
 	u->tx_used = 0;
+	return 0;	/* the kernel has its own copy */
 }
 
 static uint8_t *udp_tx_buf(struct ep_io_q *q, uint32_t *cap)
@@ -209,7 +208,7 @@ static void udp_wait(struct ep_io_q *q, int timeout_ms)
 	struct udp_q *u = to_uq(q);
 	struct pollfd p = { .fd = u->fd, .events = POLLIN };
 
-	if (u->busy_poll || u->rx_stopped)
+	if (u->busy_poll)
 		return;
 	poll(&p, 1, timeout_ms);
 }
@@ -219,9 +218,16 @@ static void udp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 	*st = to_uq(q)->st;
 }
 
+/* Shut the read side: the kernel refuses new datagrams for this socket, while those
+ * queued on it can still be read. (With SO_REUSEPORT, the port's other sockets are stopped
+ * the same way during a drain.) */
 static void udp_stop_rx(struct ep_io_q *q)
 {
-	to_uq(q)->rx_stopped = true;
+	struct udp_q *u = to_uq(q);
+
+	if (!u->rx_stopped)
+		shutdown(u->fd, SHUT_RD);
+	u->rx_stopped = true;
 }
 
 static void udp_close(struct ep_io_q *q)

@@ -24,7 +24,8 @@
 #include "edgeplane/reasm.h"
 
 #define SEND_BURST	64
-#define RECV_BURST	64
+#define RECV_BURST	32
+#define RECV_SLOT	65536	/* any datagram */
 
 struct pending {
 	bool used;
@@ -60,6 +61,9 @@ struct ep_client {
 	ZSTD_DCtx *dctx;
 	uint8_t *rbuf, *sbuf;
 	size_t sbuf_slot;
+	struct mmsghdr smsg[SEND_BURST], rmsg[RECV_BURST];
+	struct iovec siov[SEND_BURST], riov[RECV_BURST];
+	unsigned int nsend;
 
 	struct done *done;
 	unsigned int ndone, done_cap;
@@ -91,40 +95,63 @@ static struct pending *slot_of(struct ep_client *c, uint64_t id)
 
 /* --- sending ------------------------------------------------------------------------ */
 
+/* Push the queued datagrams out with sendmmsg. */
+static int flush_locked(struct ep_client *c)
+{
+	unsigned int done = 0;
+	int err = 0;
+
+	while (done < c->nsend) {
+		int n = sendmmsg(c->fd, c->smsg + done, c->nsend - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECONNREFUSED (ICMP from a dead edge) and the like: the retry timers
+			 * handle it; no task is lost. */
+			err = -errno;
+			break;
+		}
+		c->st.dgrams_sent += (uint64_t)n;
+		done += (unsigned int)n;
+	}
+	c->nsend = 0;
+	return err;
+}
+
+/* Queue every fragment of a task; send now unless corked. */
 static int send_task(struct ep_client *c, struct pending *p)
 {
 	uint32_t count = ep_frag_count(p->wire_len, c->frag_size);
-	struct mmsghdr msg[SEND_BURST];
-	struct iovec iov[SEND_BURST];
 
-	for (uint32_t i = 0; i < count;) {
-		unsigned int n = 0;
-		int sent;
+	for (uint32_t i = 0; i < count; i++) {
+		uint8_t *buf;
+		ssize_t len;
 
-		while (n < SEND_BURST && i + n < count) {
-			uint8_t *buf = c->sbuf + n * c->sbuf_slot;
-			ssize_t len = ep_frag_build(&p->tmpl, p->wire, p->wire_len, c->frag_size,
-						    i + n, buf, c->sbuf_slot);
-
-			if (len < 0)
-				return (int)len;
-			iov[n] = (struct iovec){ buf, (size_t)len };
-			msg[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
-			n++;
-		}
-		sent = sendmmsg(c->fd, msg, n, 0);
-		if (sent < 0) {
-			if (errno == EINTR)
-				continue;
-			/* ECONNREFUSED (ICMP from a dead edge) and the like: the retry timer
-			 * handles it; the task is not lost. */
-			return -errno;
-		}
-		c->st.dgrams_sent += (uint64_t)sent;
-		i += (uint32_t)sent;
+		if (c->nsend == SEND_BURST)
+			flush_locked(c);
+		buf = c->sbuf + c->nsend * c->sbuf_slot;
+		len = ep_frag_build(&p->tmpl, p->wire, p->wire_len, c->frag_size, i, buf,
+				    c->sbuf_slot);
+		if (len < 0)
+			return (int)len;
+		c->siov[c->nsend] = (struct iovec){ buf, (size_t)len };
+		c->smsg[c->nsend] = (struct mmsghdr){
+			.msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
+		c->nsend++;
 	}
 	c->st.wire_bytes += p->wire_len;
-	return 0;
+	return c->o.cork ? 0 : flush_locked(c);
+}
+
+int ep_client_flush(struct ep_client *c)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = flush_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }
 
 static void queue_done(struct ep_client *c, struct pending *p, struct ep_result *res)
@@ -227,12 +254,21 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 
 static void read_socket(struct ep_client *c)
 {
-	for (int i = 0; i < 4096; i++) {	/* bounded, so timers still run under load */
-		ssize_t n = recv(c->fd, c->rbuf, 65536, MSG_DONTWAIT);
+	for (int round = 0; round < 64; round++) {	/* bounded: timers must run too */
+		int n;
 
-		if (n < 0)
+		for (unsigned int i = 0; i < RECV_BURST; i++) {
+			c->riov[i] = (struct iovec){ c->rbuf + (size_t)i * RECV_SLOT, RECV_SLOT };
+			c->rmsg[i] = (struct mmsghdr){
+				.msg_hdr = { .msg_iov = &c->riov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(c->fd, c->rmsg, RECV_BURST, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			break;
-		on_dgram(c, c->rbuf, (size_t)n);
+		for (int i = 0; i < n; i++)
+			on_dgram(c, c->rbuf + (size_t)i * RECV_SLOT, c->rmsg[i].msg_len);
+		if (n < RECV_BURST)
+			break;
 	}
 }
 
@@ -294,10 +330,16 @@ static int deliver(struct ep_client *c)
 
 int ep_client_process(struct ep_client *c)
 {
+	int n;
+
 	pthread_mutex_lock(&c->lock);
 	read_socket(c);
 	run_timers(c, now_ns());
-	return deliver(c);
+	flush_locked(c);
+	n = deliver(c);
+	if (c->o.cork && n > 0)		/* callbacks may have queued new tasks */
+		ep_client_flush(c);
+	return n;
 }
 
 int ep_client_poll(struct ep_client *c, int timeout_ms)
@@ -434,6 +476,7 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 	m = (struct ep_msg){ .kind = EP_KIND_CANCEL, .priority = p->tmpl.priority,
 			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
 			     .task_id = id, .frag_count = 1 };
+	flush_locked(c);
 	if (ep_encode_hdr(&m, buf, sizeof(buf)) > 0)
 		send(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	fail(c, p, -ECANCELED);
@@ -466,6 +509,7 @@ int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void 
 		res->error = err;
 		return err;
 	}
+	ep_client_flush(c);
 	while (!w.done)
 		ep_client_poll(c, -1);
 	return res->error;
@@ -533,7 +577,7 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 	c->done_cap = c->cap;
 	c->sbuf_slot = EP_HDR_LEN + c->frag_size;
 	c->sbuf = malloc(SEND_BURST * c->sbuf_slot);
-	c->rbuf = malloc(65536);
+	c->rbuf = malloc((size_t)RECV_BURST * RECV_SLOT);
 	c->cctx = ZSTD_createCCtx();
 	c->dctx = ZSTD_createDCtx();
 	rc = (struct ep_reasm_cfg){
@@ -584,6 +628,7 @@ void ep_client_close(struct ep_client *c)
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
 		if (c->p[i].used)
 			fail(c, &c->p[i], -ECANCELED);
+	c->nsend = 0;
 	deliver(c);
 	if (c->fd >= 0)
 		close(c->fd);

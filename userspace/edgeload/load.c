@@ -148,6 +148,7 @@ int cmd_load(int argc, char **argv)
 	if (!l || task_payload(&o, &payload, &l->len))
 		return 1;
 	o.client.max_inflight = o.concurrency;
+	o.client.cork = true;	/* one sendmmsg for the tasks submitted together */
 	err = ep_client_open(&o.client, &l->c);
 	if (err) {
 		pr_err("session to %s: %s", o.client.host, strerror(-err));
@@ -160,6 +161,7 @@ int cmd_load(int argc, char **argv)
 	end = o.duration_s ? t0 + o.duration_s : 0;
 	for (uint32_t i = 0; i < o.concurrency; i++)
 		submit(l);
+	ep_client_flush(l->c);
 	while (ep_client_inflight(l->c) && !interrupted) {
 		ep_client_poll(l->c, 100);
 		if (end && now_s() >= end)

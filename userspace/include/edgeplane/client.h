@@ -43,6 +43,8 @@ struct ep_client_opts {
 	uint32_t max_inflight;		/* tasks outstanding; 0: 1024 */
 	uint32_t max_result_len;	/* largest result accepted; 0: 64 MiB */
 	uint32_t rcvbuf;		/* socket receive buffer; 0: 8 MiB */
+	bool cork;			/* batch datagrams: send when 64 are queued or at the
+					 * next ep_client_process()/poll()/flush(), not at once */
 };
 
 /* How to run one task. */
@@ -104,6 +106,8 @@ int ep_client_timeout_ms(struct ep_client *c);
 /* Read replies, complete tasks, retransmit and time out what is due. Never blocks.
  * Returns the number of tasks completed. */
 int ep_client_process(struct ep_client *c);
+/* Send the datagrams a corked session has queued. Returns 0 or a negative errno. */
+int ep_client_flush(struct ep_client *c);
 /* Wait up to @timeout_ms for the socket or a timer, then process. Returns as above. */
 int ep_client_poll(struct ep_client *c, int timeout_ms);
 /* Tasks outstanding. */

@@ -3,9 +3,11 @@
  * png.h - 8-bit grayscale frames to and from PNG files, with libpng.
  *
  * Reading accepts any PNG: gray, RGB, palette, 1..16 bits, with or without alpha, and
- * interlaced. Colour is converted to gray with libpng's default (Rec. 709) weights, 16-bit
- * samples are scaled to 8 bits and alpha is dropped (the colour values are kept). Frames
- * are row-major, stride = width, as in the image payloads of edgeplane/payload.h.
+ * interlaced. Colour becomes gray through libpng's rgb_to_gray: Rec. 709 luminance, in
+ * linear light when the file declares its colour space (gAMA, sRGB, iCCP), else of the
+ * stored values. 16-bit samples are scaled to 8 bits and alpha is dropped (the colour
+ * values are kept). Frames are row-major, stride = width, as in the image payloads of
+ * edgeplane/payload.h.
  *
  * Every function returns 0 or a negative errno: -EINVAL for a file that is not a valid PNG
  * (corrupt, truncated, bad CRC of a critical chunk), -EFBIG for a width or height above

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The runtime (AF_XDP behind the classifier) on one end of a veth pair, clients in the
+# other namespace: every built-in handler on real images, retries answered from the result
+# cache, a 4 MiB task arriving shuffled with duplicates, hostile tasks, a plugin loaded
+# with dlopen, statistics while running, bad settings refused, and a SIGTERM drain.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "AF_XDP runtime on veth"
+
+IMAGES=$BUILD/data/images
+PLUGIN=$BUILD/tests/plugins/libepcount.so
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+
+# Settings: bad ones are refused with a message naming the problem.
+cat >"$EP_TMP/bad1.conf" <<CONF
+interface = "$IF_B";
+batch: { size = 0; };
+CONF
+cat >"$EP_TMP/bad2.conf" <<CONF
+interface = "$IF_B";
+limits: { queue_depht = 10; };
+CONF
+out=$("$BIN/edgeplane" -c "$EP_TMP/bad1.conf" --check-config 2>&1); rc=$?
+expect_eq "a batch size of 0 is refused (status 2, names the setting)" \
+	"$rc:$(grep -c 'size' <<<"$out")" "2:1"
+out=$("$BIN/edgeplane" -c "$EP_TMP/bad2.conf" --check-config 2>&1); rc=$?
+expect_eq "an unknown setting is refused (status 2, with its line)" \
+	"$rc:$(grep -c 'bad2.conf:2: queue_depht: unknown setting' <<<"$out")" "2:1"
+out=$("$BIN/edgeplane" --batch-size lots 2>&1); rc=$?
+expect_eq "a bad option value is refused with status 2" "$rc:$(grep -c 'batch-size' <<<"$out")" "2:1"
+out=$("$BIN/edgeplane" -c "$EP_TMP/missing.conf" 2>&1); rc=$?
+expect_eq "a missing config file is refused with status 2" "$rc:$(grep -c 'missing.conf' <<<"$out")" "2:1"
+
+cat >"$EP_TMP/rt.conf" <<CONF
+interface = "$IF_B";
+port = 7878;
+limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
+reassembly: { timeout_ms = 300; };
+cache: { window_ms = 10000; };
+handlers = (
+	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
+	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
+	{ name = "threshold"; }, { name = "blobs"; files = [ "$IMAGES/coins.png" ]; },
+	{ name = "zstd"; }, { name = "matmul"; },
+	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
+);
+CONF
+check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
+
+start_runtime() {
+	rm -f "$EP_TMP/ready"
+	# Not through in_b: $! must be the runtime itself, not a subshell.
+	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --stats-socket "$EP_TMP/stats.sock" \
+		--ready-file "$EP_TMP/ready" >>"$EP_TMP/rt.log" 2>&1 &
+	RT_PID=$!
+	for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && return 0; sleep 0.05; done
+	return 1
+}
+stop_runtime() { [[ -n ${RT_PID:-} ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
+on_exit stop_runtime
+
+if ! start_runtime; then
+	not_ok "the runtime starts and reports ready"
+	diag "$(tail -20 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+ok "the runtime starts and reports ready"
+check "cache warm-up read the blobs reference with io_uring before ready" \
+	grep -q "ready:" "$EP_TMP/rt.log"
+
+# The end-to-end checks, from the client namespace.
+in_a "$TOOLS/eptest-e2e" --to $ADDR_B --images "$IMAGES" | tee "$EP_TMP/e2e.out" |
+	grep -E '^(not ok|ok|#)' | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' >"$EP_TMP/e2e.tap"
+while IFS= read -r line; do
+	case $line in
+	"not ok - "*) not_ok "e2e: ${line#not ok - }" ;;
+	"ok - "*" # SKIP "*) l=${line#ok - }; skip "e2e: ${l%% # SKIP *}" "${l##* # SKIP }" ;;
+	"ok - "*) ok "e2e: ${line#ok - }" ;;
+	"#"*) echo "$line" ;;
+	esac
+done <"$EP_TMP/e2e.tap"
+grep -q '^1\.\.' "$EP_TMP/e2e.out" || not_ok "e2e ran to its end"
+
+# edgeload one-shot with files in and out, over IPv6.
+if in_a "$BIN/edgeload" run --to $ADDR6_B --type sobel --in "$IMAGES/camera.png" \
+	--out "$EP_TMP/edges.png" 2>"$EP_TMP/run.err" && [[ -s $EP_TMP/edges.png ]]; then
+	ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
+else
+	not_ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
+	diag "$(cat "$EP_TMP/run.err")"
+fi
+out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type blobs --in "$IMAGES/coins.png" --blur --json 2>/dev/null)
+expect_eq "edgeload run --type blobs counts the 24 coins of coins.png" \
+	"$(jq -r .count <<<"$out" 2>/dev/null)" 24
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type checksum --size 1000 --concurrency 8 \
+	--count 2000 --json 2>/dev/null)
+expect_eq "edgeload load: 2000 checksum tasks, all completed" \
+	"$(jq -r '"\(.sent) \(.completed) \(.failed)"' <<<"$out" 2>/dev/null)" "2000 2000 0"
+
+# Statistics while it runs.
+stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+check "statistics: per-type counters" \
+	test "$(jq '[.types[] | select(.handler == "checksum")][0].completed' <<<"$stats")" -ge 2000
+check "statistics: per-queue counters and reassembly" \
+	test "$(jq '.workers[0].reassembly.completed' <<<"$stats")" -ge 1
+check "statistics: latency histogram" \
+	test "$(jq '[.types[] | select(.handler == "checksum")][0].latency_us.count' <<<"$stats")" -ge 2000
+check "statistics: the retry was answered from the cache" \
+	test "$(jq '.workers[0].cache.hits' <<<"$stats")" -ge 1
+check "statistics: errors by code" \
+	test "$(jq '[.types[].errors.too_large // 0] | add' <<<"$stats")" -ge 2
+check "statistics as text" quiet "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock"
+
+# SIGTERM drains: tasks queued when the signal comes are still answered.
+in_a "$TOOLS/eptest-e2e" --to $ADDR_B --images "$IMAGES" --drain "$RT_PID" >"$EP_TMP/drain.out"
+if grep -q '^ok' "$EP_TMP/drain.out" && ! grep -q '^not ok' "$EP_TMP/drain.out"; then
+	ok "$(grep '^ok' "$EP_TMP/drain.out" | sed -E 's/^ok [0-9]+ - //')"
+else
+	not_ok "SIGTERM drains queued tasks"
+	diag "$(cat "$EP_TMP/drain.out")"
+fi
+wait "$RT_PID"
+expect_eq "the runtime exits 0 after draining" "$?" 0
+RT_PID=
+check "the runtime logged its drain" grep -q "draining" "$EP_TMP/rt.log"
+check "no classifier left attached" bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+tap_done

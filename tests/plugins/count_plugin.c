@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * A test plugin (built as a shared object, loaded with dlopen by the runtime). Handler
+ * "count" answers each task with how many tasks this worker's instance has run so far and
+ * the CRC-32 of the payload, so a test can tell whether a task ran once, and intact.
+ * It uses nothing of edgeplane's but the ABI header.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "edgeplane/handler.h"
+
+struct count_state {
+	uint64_t runs;
+};
+
+static int count_init(const struct ep_handler_env *env, void **state)
+{
+	*state = calloc(1, sizeof(struct count_state));
+	return *state ? 0 : -12;	/* -ENOMEM */
+}
+
+static void count_fini(void *state)
+{
+	free(state);
+}
+
+static uint32_t count_out_size(void *state, const struct ep_hreq *req)
+{
+	return 12;
+}
+
+static int count_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	struct count_state *s = state;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t runs = ++s->runs;
+		uint32_t crc = (uint32_t)crc32(0, req[i].data, req[i].len);
+
+		for (int b = 0; b < 8; b++)
+			res[i].data[b] = (uint8_t)(runs >> (56 - 8 * b));
+		for (int b = 0; b < 4; b++)
+			res[i].data[8 + b] = (uint8_t)(crc >> (24 - 8 * b));
+		res[i].len = 12;
+		res[i].status = 0;
+	}
+	return 0;
+}
+
+static const struct ep_handler count_handler = {
+	.abi_version = EP_HANDLER_ABI_VERSION,
+	.name = "count",
+	.default_type = 900,
+	.init = count_init,
+	.fini = count_fini,
+	.out_size = count_out_size,
+	.run = count_run,
+};
+
+static const struct ep_handler *const handlers[] = { &count_handler, NULL };
+
+const struct ep_handler *const *ep_plugin_handlers(uint32_t abi_version)
+{
+	return abi_version == EP_HANDLER_ABI_VERSION ? handlers : NULL;
+}
