@@ -13,12 +13,14 @@ $(SANOBJ)/%.o: %.c
 # Sanitized copies of the libraries, for the unit tests.
 $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
+$(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o
 EXTRA_CFLAGS_tests/unit := -Idataplane
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
-$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libephandlers-san.a $(LIB)/libepcore-san.a
+$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/libephandlers-san.a \
+		   $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
@@ -67,6 +69,13 @@ BENCH_BINS	+= $(TESTOUT)/bench/bench_classify
 $(OBJ)/tests/bench/bench_classify.o: $(GEN)/ep_classifier.skel.h $(GEN)/bench_pass.skel.h
 $(TESTOUT)/bench/bench_classify: $(OBJ)/tests/bench/bench_classify.o $(TEST_LIB_OBJS) \
 				 $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+BENCH_BINS	+= $(TESTOUT)/bench/epgen
+$(OBJ)/tests/bench/epgen.o: $(GEN)/ep_loadgen.skel.h
+$(TESTOUT)/bench/epgen: $(OBJ)/tests/bench/epgen.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)

@@ -183,7 +183,8 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	return EP_CACHE_DONE;
 }
 
-int ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id, uint64_t now_ns)
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+			uint64_t now_ns)
 {
 	struct cent *e;
 	uint32_t b;
@@ -216,7 +217,18 @@ int ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id, uin
 	c->newest = i;
 	c->st.entries++;
 	c->st.inserted++;
-	return 0;
+	return (uint64_t)e->gen << 32 | (uint32_t)i;
+}
+
+/* The entry behind a handle, if it is still that task's. */
+static struct cent *by_handle(const struct ep_cache *c, uint64_t h)
+{
+	uint32_t i = (uint32_t)h;
+
+	if (h == EP_CACHE_NONE || i >= c->cfg.entries || c->ents[i].gen != (uint32_t)(h >> 32) ||
+	    c->ents[i].state == EP_CACHE_MISS)
+		return NULL;
+	return &c->ents[i];
 }
 
 int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
@@ -229,11 +241,11 @@ int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
 	return 0;
 }
 
-bool ep_cache_is_cancelled(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+bool ep_cache_cancelled(const struct ep_cache *c, uint64_t h)
 {
-	int32_t i = find(c, p, id);
+	const struct cent *e = by_handle(c, h);
 
-	return i != NIL && c->ents[i].state == EP_CACHE_PENDING && c->ents[i].cancelled;
+	return e && e->state == EP_CACHE_PENDING && e->cancelled;
 }
 
 /* Make room for @size contiguous bytes at the ring's tail; returns the block's offset. */
@@ -279,16 +291,16 @@ static uint64_t ring_alloc(struct ep_cache *c, uint32_t size)
 	}
 }
 
-void ep_cache_complete(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
-		       const struct ep_cached *reply, uint64_t now_ns)
+void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *reply,
+		       uint64_t now_ns)
 {
-	int32_t i = find(c, p, id);
 	uint32_t size = (uint32_t)((sizeof(struct block) + reply->len + 7) & ~7ull);
+	int32_t i = (int32_t)(uint32_t)h;
 	struct block b;
 	struct cent *e;
 	uint64_t off;
 
-	if (i == NIL)
+	if (!by_handle(c, h) || c->ents[i].state != EP_CACHE_PENDING)
 		return;		/* evicted while it ran: nothing to remember */
 	if (size > c->cfg.bytes / 4) {
 		remove_ent(c, i);
@@ -311,12 +323,10 @@ void ep_cache_complete(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
 	c->st.bytes = c->tail - c->head;
 }
 
-void ep_cache_forget(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+void ep_cache_forget(struct ep_cache *c, uint64_t h)
 {
-	int32_t i = find(c, p, id);
-
-	if (i != NIL)
-		remove_ent(c, i);
+	if (by_handle(c, h))
+		remove_ent(c, (int32_t)(uint32_t)h);
 }
 
 void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st)

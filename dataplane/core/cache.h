@@ -56,18 +56,23 @@ void ep_cache_free(struct ep_cache *c);
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
 				    uint64_t now_ns, uint64_t resend_gap_ns,
 				    struct ep_cached *out);
-/* Enter a task as PENDING. Returns 0, or -ENOSPC if an entry could not be made. */
-int ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id, uint64_t now_ns);
-/* Mark a PENDING task cancelled. Returns 0, or -ENOENT if it is not pending. */
+/* No entry (a task the cache could not remember). */
+#define EP_CACHE_NONE UINT64_MAX
+
+/* Enter a task as PENDING. Returns a handle for the calls below (never EP_CACHE_NONE:
+ * a full cache makes room by dropping its oldest entry). */
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+			uint64_t now_ns);
+/* Mark a PENDING task cancelled, by key. Returns 0, or -ENOENT if it is not pending. */
 int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id);
-/* Whether a PENDING task was cancelled. */
-bool ep_cache_is_cancelled(struct ep_cache *c, const struct ep_peer *p, uint64_t id);
-/* Store a task's reply. Replies larger than a quarter of the ring are not kept (the
- * entry is dropped). */
-void ep_cache_complete(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
-		       const struct ep_cached *reply, uint64_t now_ns);
-/* Forget a task (for replies a retry should not get again, e.g. OVERLOADED). */
-void ep_cache_forget(struct ep_cache *c, const struct ep_peer *p, uint64_t id);
+/* Whether the task behind @h was cancelled while pending. */
+bool ep_cache_cancelled(const struct ep_cache *c, uint64_t h);
+/* Store the reply of the task behind @h (nothing if its entry was evicted meanwhile).
+ * Replies larger than a quarter of the ring are not kept (the entry is dropped). */
+void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *reply,
+		       uint64_t now_ns);
+/* Forget the task behind @h (a reply a retry should not get again, e.g. OVERLOADED). */
+void ep_cache_forget(struct ep_cache *c, uint64_t h);
 void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st);
 
 #endif /* EP_CACHE_H */

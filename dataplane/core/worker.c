@@ -131,18 +131,21 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 	return 0;
 }
 
+/* An ERROR reply. @cache is the task's result cache handle (EP_CACHE_NONE if it was
+ * refused before it had one): final answers are remembered for retries, retriable ones
+ * are not. */
 static void send_error(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
-		       const struct ep_msg *req, int hidx, uint16_t status, const char *text)
+		       const struct ep_msg *req, int hidx, uint16_t status, const char *text,
+		       uint64_t cache)
 {
 	uint32_t len = text ? (uint32_t)strnlen(text, 256) : 0;
 
 	type_stats(w, hidx)->errors[status < EP_ST__COUNT ? status : EP_ST_INTERNAL]++;
 	send_reply(w, peer, r, req, EP_KIND_ERROR, status, 0, (const uint8_t *)text, len, 0, 0);
-	/* Final answers are remembered for retries; retriable ones are not. */
 	if (ep_status_retriable(status))
-		ep_cache_forget(w->cache, peer, req->task_id);
+		ep_cache_forget(w->cache, cache);
 	else
-		ep_cache_complete(w->cache, peer, req->task_id,
+		ep_cache_complete(w->cache, cache,
 				  &(struct ep_cached){ .status = status, .data = (const uint8_t *)text,
 						       .len = len },
 				  ep_now_ns());
@@ -286,14 +289,14 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 		if (t) {
 			w->st.shed++;
 			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_OVERLOADED,
-				   "shed for a higher priority");
+				   "shed for a higher priority", t->cache);
 			task_release(w, t);
 		} else {
 			status = EP_ST_OVERLOADED;
 		}
 	}
 	if (status) {
-		send_error(w, peer, r, m, hidx, status, NULL);
+		send_error(w, peer, r, m, hidx, status, NULL, EP_CACHE_NONE);
 		if (handle != EP_NO_HANDLE)
 			w->ops->release(w->io, handle);
 		free(owned);
@@ -311,7 +314,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 	t->hidx = (uint16_t)hidx;
 	t->io_handle = handle;
 	t->owned = owned;
-	ep_cache_begin(w->cache, peer, m->task_id, now);
+	t->cache = ep_cache_begin(w->cache, peer, m->task_id, now);
 	ep_batch_push(w->batch, t, now);
 }
 
@@ -373,7 +376,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 			    done.data, now);
 	else if (ret < 0 && m.frag_index == 0 && ret != -EPROTO)	/* answer a task once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
-			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE : EP_ST_OVERLOADED, NULL);
+			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE : EP_ST_OVERLOADED, NULL,
+			   EP_CACHE_NONE);
 	return;
 
 release:
@@ -390,7 +394,7 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 
 	if (res->status) {
 		send_error(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
-			   res->msg[0] ? res->msg : NULL);
+			   res->msg[0] ? res->msg : NULL, t->cache);
 	} else {
 		uint32_t len = res->len;
 		uint8_t flags;
@@ -399,10 +403,10 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 		if (send_reply(w, &t->peer, &t->route, &t->msg, EP_KIND_RESPONSE, 0, flags, out,
 			       len, queue_us, exec_us) == -EMSGSIZE) {
 			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_TOO_LARGE,
-				   "result too large for the protocol");
+				   "result too large for the protocol", t->cache);
 		} else {
 			ts->completed++;
-			ep_cache_complete(w->cache, &t->peer, t->msg.task_id,
+			ep_cache_complete(w->cache, t->cache,
 					  &(struct ep_cached){ .flags = flags, .data = out,
 							       .len = len, .queue_us = queue_us,
 							       .exec_us = exec_us },
@@ -437,7 +441,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		uint16_t status = 0;
 		uint32_t need;
 
-		if (ep_cache_is_cancelled(w->cache, &t->peer, t->msg.task_id))
+		if (ep_cache_cancelled(w->cache, t->cache))
 			status = EP_ST_CANCELLED;
 		else if (t->msg.deadline_ms && now - t->rx_ns > t->msg.deadline_ms * 1000000ull)
 			status = EP_ST_DEADLINE_EXCEEDED;
@@ -452,7 +456,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 			status = EP_ST_TOO_LARGE;
 		}
 		if (status) {
-			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, status, NULL);
+			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, status, NULL, t->cache);
 			ep_hist_record(&type_stats(w, t->hidx)->latency_ns, now - t->rx_ns);
 			task_release(w, t);
 			continue;
@@ -493,7 +497,8 @@ static void on_expired(void *arg, const struct ep_peer *peer, const struct ep_ms
 	struct ep_route r;
 
 	memcpy(&r, user, sizeof(r));
-	send_error(w, peer, &r, m, ep_registry_find(w->reg, m->task_type), EP_ST_TIMEOUT, NULL);
+	send_error(w, peer, &r, m, ep_registry_find(w->reg, m->task_type), EP_ST_TIMEOUT, NULL,
+		   EP_CACHE_NONE);
 }
 
 /* --- the loop ----------------------------------------------------------------------- */

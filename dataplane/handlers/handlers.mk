@@ -8,6 +8,11 @@ HANDLER_PKGS	:= libzstd libpng zlib libxxhash
 HANDLER_LIBS	:= $(call pc_libs,$(HANDLER_PKGS)) -lblis -lm
 HANDLERS_LIB	:= $(LIB)/libephandlers.a
 $(HANDLERS_LIB): $(patsubst %.c,$(OBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
+# The pixel kernels are row loops written for the vectoriser, which -O2's "very cheap" cost
+# model leaves scalar; with it the blurs run 3-4x faster. (Both the plain and the
+# sanitized object match the pattern.)
+%/dataplane/handlers/imgops.o: EXTRA_CFLAGS_dataplane/handlers += -ftree-vectorize \
+							  -fvect-cost-model=dynamic
 
 # The real photographs the handler tests use (Debian's python3-skimage data).
 IMAGES_DIR	:= $(BUILD)/data/images

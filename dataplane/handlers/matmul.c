@@ -31,7 +31,7 @@ static int dim_ok(uint32_t d)
 	return d >= 1 && d <= EP_MATMUL_MAX_DIM;
 }
 
-/* 1 if the header is readable and every dimension in range. */
+/* 1 if the header is readable, every dimension in range and rsvd zero. */
 static int matmul_peek(const struct ep_hreq *req, struct matmul_dims *d)
 {
 	struct ep_matmul_req hdr;
@@ -118,8 +118,7 @@ static void put_wire_floats(uint8_t *p, const float *f, size_t count)
 static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
 	struct matmul_state *st = state;
-	const uint8_t *pa = req->data + sizeof(struct ep_matmul_req);
-	const uint8_t *pb;
+	const uint8_t *pa, *pb;
 	struct ep_matmul_result hdr;
 	struct matmul_dims d;
 	const float *a, *b;
@@ -141,6 +140,7 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	}
 	if (!ep_hres_room(res, result_len(&d)))
 		return;
+	pa = req->data + sizeof(struct ep_matmul_req);
 	pb = pa + 4 * (size_t)d.n * d.k;
 	out = res->data + sizeof(hdr);
 	a = wire_floats(pa, (size_t)d.n * d.k, &st->a);

@@ -133,6 +133,12 @@ static void reap_completions(struct afxdp_q *a)
 		xsk_ring_cons__release(&a->cq, n);
 }
 
+/* TX descriptors the kernel has not taken yet. */
+static uint32_t tx_unconsumed(struct xsk_ring_prod *r)
+{
+	return r->size - xsk_prod_nb_free(r, r->size);
+}
+
 static unsigned int afxdp_flush(struct ep_io_q *q)
 {
 	struct afxdp_q *a = to_aq(q);
@@ -141,9 +147,14 @@ static unsigned int afxdp_flush(struct ep_io_q *q)
 		xsk_ring_prod__submit(&a->tx, a->tx_pending);
 		a->tx_pending = 0;
 	}
-	if (xsk_ring_prod__needs_wakeup(&a->tx)) {
+	/* In copy mode each kick sends a bounded batch (32 frames here): kick until the
+	 * kernel has taken the whole ring, or replies would wait for the next wake-up. */
+	for (int i = 0; i < 128 && xsk_ring_prod__needs_wakeup(&a->tx) && tx_unconsumed(&a->tx);
+	     i++) {
 		a->st.wakeups++;
-		sendto(a->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+		if (sendto(a->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
+		    errno != ENOBUFS && errno != EBUSY)
+			break;
 	}
 	reap_completions(a);
 	fill_flush(a);

@@ -289,7 +289,8 @@ static void test_handlers(void)
 	t = img_task(&coins, EP_IMG_OTSU, 0, 0, &len);
 	check_same("threshold coins (Otsu)", &ep_threshold_handler, t, len);
 	free(t);
-	t = img_task(&coins, EP_IMG_OTSU, 20, EP_BLOBS_F_BLUR, &len);
+	t = img_task(&coins, 120, 300, EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER,
+		     &len);
 	check_same("blobs coins", &ep_blobs_handler, t, len);
 	free(t);
 

@@ -94,7 +94,8 @@ else
 	not_ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
 	diag "$(cat "$EP_TMP/run.err")"
 fi
-out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type blobs --in "$IMAGES/coins.png" --blur --json 2>/dev/null)
+out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type blobs --in "$IMAGES/coins.png" --level 120 \
+	--min-area 300 --blur --conn8 --no-border --json 2>/dev/null)
 expect_eq "edgeload run --type blobs counts the 24 coins of coins.png" \
 	"$(jq -r .count <<<"$out" 2>/dev/null)" 24
 out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type checksum --size 1000 --concurrency 8 \

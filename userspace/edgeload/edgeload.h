@@ -23,7 +23,7 @@ struct task_args {
 	int radius, sigma100;
 	int width, height;	/* resize */
 	int min_area;
-	bool dark, blur, conn8, invert, reference;
+	bool dark, blur, conn8, invert, reference, no_border;
 	int zstd_level;		/* zstd task */
 	int n, k, m;		/* matmul */
 	uint64_t seed;		/* generated data */

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"Task:     --prio 1-5 (3) --deadline-ms N --size-hint-kib N\n"
 		"Images:   --in FILE.png  --level N (-1 = Otsu) --invert  --radius N  --sigma F\n"
 		"          --width N --height N  --min-area N --dark --blur --conn8 --reference\n"
+		"          --no-border (blobs: ignore blobs touching the frame's edge)\n"
 		"Other:    --size N (generated payload)  --task-zstd-level N  --n --k --m  --seed N\n"
 		"\n");
 	task_kinds_usage(f);

@@ -87,7 +87,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
-	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
+	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
 	       O_CONC, O_DUR, O_COUNT };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
@@ -115,6 +115,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "conn8", no_argument, NULL, O_CONN8 },
 		{ "invert", no_argument, NULL, O_INVERT },
 		{ "reference", no_argument, NULL, O_REF },
+		{ "no-border", no_argument, NULL, O_NOBORDER },
 		{ "task-zstd-level", required_argument, NULL, O_TZLEVEL },
 		{ "n", required_argument, NULL, O_N },
 		{ "k", required_argument, NULL, O_K },
@@ -191,6 +192,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case O_CONN8: o->args.conn8 = true; break;
 		case O_INVERT: o->args.invert = true; break;
 		case O_REF: o->args.reference = true; break;
+		case O_NOBORDER: o->args.no_border = true; break;
 		case O_TZLEVEL: o->args.zstd_level = (int)num("--task-zstd-level", optarg, 1, 19); break;
 		case O_N: o->args.n = (int)num("--n", optarg, 1, 2048); break;
 		case O_K: o->args.k = (int)num("--k", optarg, 1, 2048); break;

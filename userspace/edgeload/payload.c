@@ -84,7 +84,8 @@ static int image_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		arg0 = a->level < 0 ? EP_IMG_OTSU : (uint16_t)a->level;
 		arg1 = (uint16_t)a->min_area;
 		arg2 = (a->dark ? EP_BLOBS_F_DARK : 0) | (a->blur ? EP_BLOBS_F_BLUR : 0) |
-		       (a->conn8 ? EP_BLOBS_F_CONN8 : 0) | (a->reference ? EP_BLOBS_F_REFERENCE : 0);
+		       (a->conn8 ? EP_BLOBS_F_CONN8 : 0) | (a->reference ? EP_BLOBS_F_REFERENCE : 0) |
+		       (a->no_border ? EP_BLOBS_F_NO_BORDER : 0);
 		break;
 	}
 	h.width = htons((uint16_t)w);

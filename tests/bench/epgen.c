@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * epgen - the benchmarks' closed-loop load generator: keeps N single-fragment tasks
+ * outstanding against an edge node and reports tasks/s and latency percentiles.
+ *
+ *   --mode udp     a kernel UDP socket, sendmmsg/recvmmsg
+ *   --mode afxdp   raw frames through an AF_XDP socket on --dev, with the ep_loadgen XDP
+ *                  program steering the replies back into it (no kernel stack on this
+ *                  side, so one core drives far more load)
+ *
+ * Lighter than edgeload: no retries (a task unanswered for --timeout-ms is counted lost
+ * and replaced), no compression, no reassembly. Every run is bounded by --duration.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/xsk.h>
+
+#include "edgeplane/codec.h"
+#include "edgeplane/hist.h"
+#include "edgeplane/log.h"
+#include "ep_loadgen.skel.h"
+#include "io/frame.h"
+
+#define BURST		64
+#define NFRAMES		8192
+#define FRAME		2048
+#define MAX_CONC	4096
+
+struct gen {
+	bool afxdp;
+	uint32_t conc, size, timeout_ms;
+	uint16_t type;
+	double duration;
+	uint64_t id_base;
+
+	/* outstanding tasks: slot = id % MAX_CONC */
+	uint64_t sent_ns[MAX_CONC];
+	uint64_t ids[MAX_CONC];
+	bool busy[MAX_CONC];
+	uint32_t inflight;
+	uint64_t next_id;
+
+	uint8_t payload[9000];
+	struct ep_peer edge;
+	struct ep_route route;		/* afxdp: our side as "local" */
+
+	/* udp */
+	int fd;
+	/* afxdp */
+	struct ep_loadgen *skel;
+	int ifindex;
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fq, tx;
+	struct xsk_ring_cons cq, rx;
+	uint8_t *area;
+	uint64_t tx_free[NFRAMES / 2];
+	uint32_t tx_nfree;
+
+	uint64_t completed, lost, errors, stray;
+	struct ep_hist lat;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static size_t build_dgram(struct gen *g, uint64_t id, uint8_t *out, size_t cap)
+{
+	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = g->type,
+			    .tenant_id = 1, .task_id = id };
+	ssize_t n = ep_frag_build(&m, g->payload, g->size, 65000, 0, out, cap);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static void on_reply(struct gen *g, const uint8_t *d, uint32_t len, uint64_t now)
+{
+	struct ep_msg m;
+	uint32_t slot;
+
+	if (ep_decode(d, len, 0, &m, NULL, NULL)) {
+		g->stray++;
+		return;
+	}
+	slot = (uint32_t)(m.task_id % MAX_CONC);
+	if (!g->busy[slot] || g->ids[slot] != m.task_id) {
+		g->stray++;
+		return;
+	}
+	g->busy[slot] = false;
+	g->inflight--;
+	if (m.kind == EP_KIND_ERROR)
+		g->errors++;
+	else
+		g->completed++;
+	ep_hist_record(&g->lat, now - g->sent_ns[slot]);
+}
+
+/* Claim a slot for a new task id; 0 if none is free. */
+static uint64_t claim(struct gen *g, uint64_t now)
+{
+	for (int tries = 0; tries < MAX_CONC; tries++) {
+		uint64_t id = g->next_id++;
+		uint32_t slot = (uint32_t)(id % MAX_CONC);
+
+		if (!g->busy[slot]) {
+			g->busy[slot] = true;
+			g->ids[slot] = id;
+			g->sent_ns[slot] = now;
+			g->inflight++;
+			return id;
+		}
+	}
+	return 0;
+}
+
+static void expire(struct gen *g, uint64_t now)
+{
+	uint64_t limit = (uint64_t)g->timeout_ms * 1000000;
+
+	for (uint32_t i = 0; i < MAX_CONC; i++)
+		if (g->busy[i] && now - g->sent_ns[i] > limit) {
+			g->busy[i] = false;
+			g->inflight--;
+			g->lost++;
+		}
+}
+
+/* --- udp ---------------------------------------------------------------------------- */
+
+static void udp_round(struct gen *g, uint64_t now)
+{
+	static uint8_t sbuf[BURST][9216], rbuf[BURST][9216];
+	struct mmsghdr msg[BURST];
+	struct iovec iov[BURST];
+	unsigned int n = 0;
+	int r;
+
+	while (g->inflight < g->conc && n < BURST) {
+		uint64_t id = claim(g, now);
+
+		if (!id)
+			break;
+		iov[n] = (struct iovec){ sbuf[n], build_dgram(g, id, sbuf[n], sizeof(sbuf[n])) };
+		msg[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
+		n++;
+	}
+	if (n)
+		sendmmsg(g->fd, msg, n, 0);
+	for (unsigned int i = 0; i < BURST; i++) {
+		iov[i] = (struct iovec){ rbuf[i], sizeof(rbuf[i]) };
+		msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	r = recvmmsg(g->fd, msg, BURST, MSG_DONTWAIT, NULL);
+	if (r <= 0) {
+		struct pollfd p = { .fd = g->fd, .events = POLLIN };
+
+		poll(&p, 1, 1);
+		return;
+	}
+	now = now_ns();
+	for (int i = 0; i < r; i++)
+		on_reply(g, rbuf[i], msg[i].msg_len, now);
+}
+
+static int udp_open(struct gen *g, const char *to, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	int sz = 8 << 20;
+
+	if (inet_pton(AF_INET, to, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, to, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+	} else {
+		return -EINVAL;
+	}
+	g->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	setsockopt(g->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(g->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (g->fd < 0 || connect(g->fd, (struct sockaddr *)&ss,
+				 ss.ss_family == AF_INET ? sizeof(*in) : sizeof(*in6)))
+		return -errno;
+	return 0;
+}
+
+/* --- afxdp -------------------------------------------------------------------------- */
+
+static void xsk_round(struct gen *g, uint64_t now)
+{
+	uint32_t idx, n = 0, got, cidx;
+
+	/* Completions back to the pool. */
+	got = xsk_ring_cons__peek(&g->cq, NFRAMES / 2, &cidx);
+	for (uint32_t i = 0; i < got; i++)
+		g->tx_free[g->tx_nfree++] = *xsk_ring_cons__comp_addr(&g->cq, cidx + i) & ~(uint64_t)(FRAME - 1);
+	if (got)
+		xsk_ring_cons__release(&g->cq, got);
+
+	/* New tasks. (A slot is always free: inflight < conc <= MAX_CONC / 2.) */
+	n = g->conc - g->inflight;
+	if (n > BURST)
+		n = BURST;
+	if (n > g->tx_nfree)
+		n = g->tx_nfree;
+	n = n ? xsk_ring_prod__reserve(&g->tx, n, &idx) : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t hl = ep_frame_hdr_len(&g->route);
+		uint64_t id = claim(g, now), addr = g->tx_free[--g->tx_nfree];
+		uint8_t *f = g->area + addr;
+		size_t len = build_dgram(g, id, f + hl, FRAME - hl);
+
+		ep_frame_write_hdrs(f, &g->route, &g->edge, (uint32_t)len);
+		xsk_ring_prod__tx_desc(&g->tx, idx + i)->addr = addr;
+		xsk_ring_prod__tx_desc(&g->tx, idx + i)->len = (uint32_t)(hl + len);
+	}
+	if (n)
+		xsk_ring_prod__submit(&g->tx, n);
+	if (n || xsk_ring_prod__needs_wakeup(&g->tx))
+		sendto(xsk_socket__fd(g->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+
+	/* Replies. */
+	got = xsk_ring_cons__peek(&g->rx, BURST, &idx);
+	if (!got) {
+		if (xsk_ring_prod__needs_wakeup(&g->fq)) {
+			struct pollfd p = { .fd = xsk_socket__fd(g->xsk), .events = POLLIN };
+
+			poll(&p, 1, n ? 0 : 1);
+		}
+		return;
+	}
+	now = now_ns();
+	if (xsk_ring_prod__reserve(&g->fq, got, &cidx) == got) {
+		for (uint32_t i = 0; i < got; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&g->rx, idx + i);
+			struct ep_dgram dg;
+
+			if (!ep_frame_parse(g->area + d->addr, d->len, g->route.local_port, &dg))
+				on_reply(g, dg.data, dg.len, now);
+			*xsk_ring_prod__fill_addr(&g->fq, cidx + i) = xsk_umem__extract_addr(d->addr);
+		}
+		xsk_ring_prod__submit(&g->fq, got);
+	}
+	xsk_ring_cons__release(&g->rx, got);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+		      &mac[4], &mac[5]) == 6 ? 0 : -EINVAL;
+}
+
+static int xsk_open(struct gen *g, const char *dev, const char *from, const char *to,
+		    const char *dst_mac, uint16_t port)
+{
+	struct xsk_socket_config sc = { .rx_size = 2048, .tx_size = 2048,
+					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+					.bind_flags = XDP_USE_NEED_WAKEUP };
+	struct xsk_umem_config uc = { .fill_size = 4096, .comp_size = 4096, .frame_size = FRAME };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	struct ifreq ifr = { 0 };
+	uint32_t idx = 0, key = 0;
+	int fd, err;
+
+	if (inet_pton(AF_INET, to, &sa.sin_addr) != 1 || !from ||
+	    inet_pton(AF_INET, from, &me.sin_addr) != 1 || !dst_mac ||
+	    parse_mac(dst_mac, g->route.peer_mac))
+		return -EINVAL;
+	ep_peer_from_sockaddr(&g->edge, (struct sockaddr *)&sa);
+	g->route.local_addr[10] = g->route.local_addr[11] = 0xff;
+	memcpy(g->route.local_addr + 12, &me.sin_addr, 4);
+	g->route.local_port = 40000 + (uint16_t)(getpid() % 20000);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr))
+		return -errno;
+	memcpy(g->route.local_mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+
+	g->ifindex = (int)if_nametoindex(dev);
+	g->skel = ep_loadgen__open();
+	if (!g->skel)
+		return -errno;
+	g->skel->rodata->edge_port = port;
+	err = ep_loadgen__load(g->skel);
+	if (!err)
+		err = bpf_xdp_attach(g->ifindex, bpf_program__fd(g->skel->progs.ep_loadgen_rx),
+				     XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		return err;
+	g->area = mmap(NULL, (size_t)NFRAMES * FRAME, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (g->area == MAP_FAILED)
+		return -errno;
+	err = xsk_umem__create(&g->umem, g->area, (uint64_t)NFRAMES * FRAME, &g->fq, &g->cq, &uc);
+	if (!err)
+		err = xsk_socket__create(&g->xsk, dev, 0, g->umem, &g->rx, &g->tx, &sc);
+	if (err)
+		return err;
+	fd = xsk_socket__fd(g->xsk);
+	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.gen_xsks), &key, &fd, BPF_ANY))
+		return -errno;
+	xsk_ring_prod__reserve(&g->fq, NFRAMES / 2, &idx);
+	for (uint32_t i = 0; i < NFRAMES / 2; i++)
+		*xsk_ring_prod__fill_addr(&g->fq, idx + i) = (uint64_t)i * FRAME;
+	xsk_ring_prod__submit(&g->fq, NFRAMES / 2);
+	for (uint32_t i = NFRAMES / 2; i < NFRAMES; i++)
+		g->tx_free[g->tx_nfree++] = (uint64_t)i * FRAME;
+	return 0;
+}
+
+static void xsk_close(struct gen *g)
+{
+	if (g->xsk)
+		xsk_socket__delete(g->xsk);
+	if (g->umem)
+		xsk_umem__delete(g->umem);
+	if (g->ifindex)
+		bpf_xdp_detach(g->ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	ep_loadgen__destroy(g->skel);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "mode", required_argument, NULL, 'M' }, { "dev", required_argument, NULL, 'd' },
+		{ "to", required_argument, NULL, 't' }, { "from", required_argument, NULL, 'f' },
+		{ "dst-mac", required_argument, NULL, 'm' }, { "port", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 'T' }, { "size", required_argument, NULL, 's' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "timeout-ms", required_argument, NULL, 'o' }, { 0 },
+	};
+	static struct gen g;
+	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL;
+	uint16_t port = EP_DEFAULT_PORT;
+	uint64_t t0, end, now, last_expire;
+	int c, err;
+
+	g.conc = 64;
+	g.size = 64;
+	g.type = 1;
+	g.duration = 3;
+	g.timeout_ms = 500;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'M': mode = optarg; break;
+		case 'd': dev = optarg; break;
+		case 't': to = optarg; break;
+		case 'f': from = optarg; break;
+		case 'm': mac = optarg; break;
+		case 'p': port = (uint16_t)atoi(optarg); break;
+		case 'T': g.type = (uint16_t)atoi(optarg); break;
+		case 's': g.size = (uint32_t)atoi(optarg); break;
+		case 'c': g.conc = (uint32_t)atoi(optarg); break;
+		case 'D': g.duration = atof(optarg); break;
+		case 'o': g.timeout_ms = (uint32_t)atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!to || g.size > 1400 || !g.conc || g.conc > MAX_CONC / 2 || !(g.duration > 0) ||
+	    g.duration > 600 || (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
+		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
+				"--dst-mac MAC] [--type N] [--size <=1400] [--concurrency N] "
+				"[--duration S]\n");
+		return 2;
+	}
+	ep_log_set_level(EP_LOG_WARN);
+	ep_log_route_libs();
+	g.afxdp = !strcmp(mode, "afxdp");
+	g.next_id = 1;
+	for (uint32_t i = 0; i < g.size; i++)
+		g.payload[i] = (uint8_t)(i * 13);
+	err = g.afxdp ? (dev ? xsk_open(&g, dev, from, to, mac, port) : -EINVAL)
+		      : udp_open(&g, to, port);
+	if (err) {
+		fprintf(stderr, "epgen: %s mode setup: %s\n", mode, strerror(-err));
+		if (g.afxdp)
+			xsk_close(&g);
+		return 1;
+	}
+	t0 = last_expire = now_ns();
+	end = t0 + (uint64_t)(g.duration * 1e9);
+	while ((now = now_ns()) < end) {
+		if (g.afxdp)
+			xsk_round(&g, now);
+		else
+			udp_round(&g, now);
+		if (now - last_expire > 100000000ull) {
+			expire(&g, now);
+			last_expire = now;
+		}
+	}
+	printf("{\"mode\":\"%s\",\"type\":%u,\"size\":%u,\"concurrency\":%u,\"seconds\":%.2f,"
+	       "\"completed\":%llu,\"errors\":%llu,\"lost\":%llu,\"tasks_per_s\":%.0f,"
+	       "\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+	       mode, g.type, g.size, g.conc, (double)(now - t0) / 1e9,
+	       (unsigned long long)g.completed, (unsigned long long)g.errors,
+	       (unsigned long long)g.lost, (double)g.completed / ((double)(now - t0) / 1e9),
+	       ep_hist_percentile(&g.lat, 50) / 1e3, ep_hist_percentile(&g.lat, 99) / 1e3);
+	if (g.afxdp)
+		xsk_close(&g);
+	return 0;
+}
