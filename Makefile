@@ -7,6 +7,7 @@
 #   make test       install missing packages, build, run every test layer
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
+#   make bench-NAME one of them: classify, infer, runtime
 #   make help       list the targets
 
 .DELETE_ON_ERROR:
@@ -69,7 +70,7 @@ include tests/tests.mk
 
 export TEST_FILTER BUILD
 
-.PHONY: all deps test test-run demo bench bench-classify clean help format
+.PHONY: all deps test test-run demo bench clean help format
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -86,12 +87,15 @@ demo: deps
 	$(Q)$(MAKE) all
 	$(Q)vm/demo.sh
 
-bench: deps
-	$(Q)$(MAKE) bench-classify
+BENCHES := classify infer runtime
 
-bench-classify: deps
-	$(Q)$(MAKE) all
-	$(Q)tests/bench/bench.sh classify
+bench: deps
+	$(Q)$(MAKE) all $(IMAGES_STAMP)
+	$(Q)tests/bench/bench.sh $(BENCHES)
+
+bench-%: deps
+	$(Q)$(MAKE) all $(IMAGES_STAMP)
+	$(Q)tests/bench/bench.sh $*
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

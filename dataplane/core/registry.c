@@ -9,11 +9,6 @@
 #include "edgeplane/log.h"
 #include "handlers/builtin.h"
 
-const struct ep_handler *const *ep_registry_builtins(void)
-{
-	return ep_builtin_handlers;
-}
-
 static int add(struct ep_registry *r, const struct ep_handler *h, uint16_t type,
 	       const char *args, void *dl)
 {
@@ -46,6 +41,20 @@ int ep_registry_add_builtin(struct ep_registry *r, const char *name, uint16_t ty
 			return add(r, *h, type, args, NULL);
 	pr_err("no built-in handler named '%s'", name);
 	return -ENOENT;
+}
+
+int ep_registry_add_defaults(struct ep_registry *r)
+{
+	for (const struct ep_handler *const *h = ep_builtin_handlers; *h; h++) {
+		int ret;
+
+		if (ep_builtin_needs_config(*h))
+			continue;
+		ret = add(r, *h, 0, NULL, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *name,

@@ -47,7 +47,8 @@ int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
 void ep_registry_fini_worker(const struct ep_registry *r, void **states);
 /* Free args, warm-up files and plugin handles. */
 void ep_registry_release(struct ep_registry *r);
-/* The names of the built-in handlers, NULL-terminated, for --help and errors. */
-const struct ep_handler *const *ep_registry_builtins(void);
+/* Add every built-in that runs without settings, at its default type (a node whose
+ * config lists no handlers). Returns 0 or a negative errno. */
+int ep_registry_add_defaults(struct ep_registry *r);
 
 #endif /* EP_REGISTRY_H */

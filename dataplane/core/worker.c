@@ -11,6 +11,7 @@
 #include "core/batch.h"
 #include "core/task.h"
 #include "core/worker.h"
+#include "edgeplane/log.h"
 
 #define RX_BURST		64
 #define RESEND_GAP_NS		(10 * 1000 * 1000ull)	/* one cached answer per retry burst */
@@ -374,9 +375,10 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	if (ret == 1)
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
 			    done.data, now);
-	else if (ret < 0 && m.frag_index == 0 && ret != -EPROTO)	/* answer a task once */
+	else if (ret < 0 && m.frag_index == 0)	/* answer a refused task once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
-			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE : EP_ST_OVERLOADED, NULL,
+			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
+			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,
 			   EP_CACHE_NONE);
 	return;
 
@@ -503,22 +505,26 @@ static void on_expired(void *arg, const struct ep_peer *peer, const struct ep_ms
 
 /* --- the loop ----------------------------------------------------------------------- */
 
-static void pin(int cpu)
+/* Once, before the loop (logging is fine here). */
+static void pin(unsigned int id, int cpu)
 {
 	cpu_set_t set;
+	int err;
 
 	if (cpu < 0)
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err)
+		pr_warn("worker %u: cannot pin to CPU %d: %s", id, cpu, strerror(err));
 }
 
 void ep_worker_run(struct ep_worker *w)
 {
 	struct ep_dgram d[RX_BURST];
 
-	pin(w->cfg.cpu);
+	pin(w->id, w->cfg.cpu);
 	while (!w->stop) {
 		unsigned int n = w->ops->rx(w->io, d, RX_BURST);
 		uint64_t now = ep_now_ns(), next;

@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"  -p, --port N             UDP port (default 7878)\n"
 		"  -q, --queues LIST        afxdp: RX queues, one worker each (default 0);\n"
 		"                           udp: a count of workers sharing the port\n"
-		"      --cpus LIST          pin worker i to the i-th CPU of LIST\n"
+		"      --cpus LIST          pin worker i to the i-th CPU of LIST (default: CPU i)\n"
 		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
 		"      --zerocopy MODE      auto, on or off (AF_XDP zero-copy)\n"
 		"      --busy-poll          poll without sleeping (and SO_BUSY_POLL)\n"

@@ -30,11 +30,8 @@ static int build_registry(struct ep_runtime *rt)
 	const struct ep_conf *c = rt->conf;
 	int ret = 0;
 
-	if (!c->nhandlers) {	/* every built-in at its default type */
-		for (const struct ep_handler *const *h = ep_registry_builtins(); *h && ret >= 0; h++)
-			ret = ep_registry_add_builtin(&rt->reg, (*h)->name, 0, NULL);
-		return ret < 0 ? ret : 0;
-	}
+	if (!c->nhandlers)
+		return ep_registry_add_defaults(&rt->reg);
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
 		struct ep_reg_entry *e;
@@ -92,7 +89,11 @@ static void report(void *arg, FILE *f, bool json)
 int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 {
 	struct ep_runtime *rt = calloc(1, sizeof(*rt));
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int err;
+
+	if (ncpus < 1)
+		ncpus = 1;
 
 	if (!rt)
 		return -ENOMEM;
@@ -123,7 +124,8 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 		struct ep_worker_cfg wc = c->w;
 		struct ep_io_q *q;
 
-		wc.cpu = c->cpus[i];
+		/* Pinned as configured, else worker i on CPU i (modulo the CPUs online). */
+		wc.cpu = c->cpus[i] >= 0 ? c->cpus[i] : (int)(i % (unsigned int)ncpus);
 		err = open_queue(rt, i, &q);
 		if (err)
 			goto err_stop;

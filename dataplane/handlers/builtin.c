@@ -14,5 +14,11 @@ const struct ep_handler *const ep_builtin_handlers[] = {
 	&ep_blobs_handler,
 	&ep_zstd_handler,
 	&ep_matmul_handler,
+	&ep_infer_handler,
 	NULL,
 };
+
+bool ep_builtin_needs_config(const struct ep_handler *h)
+{
+	return h == &ep_infer_handler;
+}

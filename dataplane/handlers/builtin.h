@@ -8,11 +8,16 @@
 #ifndef EP_HANDLERS_BUILTIN_H
 #define EP_HANDLERS_BUILTIN_H
 
+#include <stdbool.h>
+
 #include "edgeplane/handler.h"
 #include "edgeplane/payload.h"
 
 /* Every built-in handler, NULL-terminated. */
 extern const struct ep_handler *const ep_builtin_handlers[];
+/* Whether a built-in cannot run without settings (infer needs its model file), so that a
+ * node configured with no handler list leaves it out. */
+bool ep_builtin_needs_config(const struct ep_handler *h);
 
 extern const struct ep_handler ep_echo_handler;
 extern const struct ep_handler ep_checksum_handler;
@@ -24,5 +29,6 @@ extern const struct ep_handler ep_threshold_handler;
 extern const struct ep_handler ep_blobs_handler;
 extern const struct ep_handler ep_zstd_handler;
 extern const struct ep_handler ep_matmul_handler;
+extern const struct ep_handler ep_infer_handler;
 
 #endif /* EP_HANDLERS_BUILTIN_H */

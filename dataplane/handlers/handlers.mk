@@ -22,3 +22,17 @@ $(IMAGES_STAMP): scripts/fetch-images.sh
 	$(Q)scripts/fetch-images.sh $(IMAGES_DIR)
 	$(Q)touch $@
 $(IMAGES_DIR)/%.png: $(IMAGES_STAMP) ;
+
+# infer's model generator (writes model files and feature-vector payloads) and its batching
+# benchmark. Explicit rules: the tools pattern rule in tests/tests.mk would link libxdp.
+TEST_BINS	+= $(TESTOUT)/tools/mkmodel
+$(TESTOUT)/tools/mkmodel: $(OBJ)/tests/tools/mkmodel.o
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) -lm
+
+BENCH_BINS	+= $(TESTOUT)/bench/bench_infer
+$(TESTOUT)/bench/bench_infer: $(OBJ)/tests/bench/bench_infer.o $(HANDLERS_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)

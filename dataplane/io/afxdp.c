@@ -271,6 +271,16 @@ static int create_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigne
 	return xsk_socket__create(&a->xsk, cfg->ifname, queue_id, a->umem, &a->rx, &a->tx, &scfg);
 }
 
+/* Which mode the kernel chose for the socket. */
+static bool zerocopy(int fd)
+{
+	struct xdp_options opts = { 0 };
+	socklen_t len = sizeof(opts);
+
+	return !getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &len) &&
+	       (opts.flags & XDP_OPTIONS_ZEROCOPY);
+}
+
 static int set_busy_poll(int fd)
 {
 	int one = 1, usecs = 20, budget = 64;
@@ -368,8 +378,9 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 	a->xsks_fd = cfg->xsks_map_fd;
-	pr_info("afxdp: %s queue %u ready (%u frames of %u bytes%s)", cfg->ifname, queue_id,
-		nframes, fsize, cfg->busy_poll ? ", busy polling" : "");
+	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes%s)", cfg->ifname, queue_id,
+		zerocopy(a->fd) ? "zero-copy" : "copy mode", nframes, fsize,
+		cfg->busy_poll ? ", busy polling" : "");
 	*out = &a->q;
 	return 0;
 

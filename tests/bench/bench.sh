@@ -38,6 +38,12 @@ for bench in "$@"; do
 	classify)
 		{ machine; echo; "$BUILD/tests/bench/bench_classify"; } >"$out"
 		;;
+	infer)
+		{ machine; echo; "$BUILD/tests/bench/bench_infer"; } >"$out"
+		;;
+	runtime)
+		{ machine; echo; tests/bench/bench_runtime.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

@@ -353,10 +353,11 @@ int main(int argc, char **argv)
 		{ "type", required_argument, NULL, 'T' }, { "size", required_argument, NULL, 's' },
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'D' },
-		{ "timeout-ms", required_argument, NULL, 'o' }, { 0 },
+		{ "timeout-ms", required_argument, NULL, 'o' },
+		{ "in", required_argument, NULL, 'i' }, { 0 },
 	};
 	static struct gen g;
-	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL;
+	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL, *in = NULL;
 	uint16_t port = EP_DEFAULT_PORT;
 	uint64_t t0, end, now, last_expire;
 	int c, err;
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 		case 'c': g.conc = (uint32_t)atoi(optarg); break;
 		case 'D': g.duration = atof(optarg); break;
 		case 'o': g.timeout_ms = (uint32_t)atoi(optarg); break;
+		case 'i': in = optarg; break;
 		default: return 2;
 		}
 	}
@@ -386,15 +388,27 @@ int main(int argc, char **argv)
 	    g.duration > 600 || (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
 		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
 				"--dst-mac MAC] [--type N] [--size <=1400] [--concurrency N] "
-				"[--duration S]\n");
+				"[--duration S] [--in PAYLOAD_FILE]\n");
 		return 2;
 	}
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
 	g.afxdp = !strcmp(mode, "afxdp");
 	g.next_id = 1;
-	for (uint32_t i = 0; i < g.size; i++)
-		g.payload[i] = (uint8_t)(i * 13);
+	if (in) {	/* the payload of every task, from a file (<= 1400 bytes) */
+		FILE *f = fopen(in, "rb");
+
+		g.size = f ? (uint32_t)fread(g.payload, 1, 1401, f) : 0;
+		if (f)
+			fclose(f);
+		if (!f || g.size > 1400) {
+			fprintf(stderr, "epgen: --in %s: unreadable or over 1400 bytes\n", in);
+			return 2;
+		}
+	} else {
+		for (uint32_t i = 0; i < g.size; i++)
+			g.payload[i] = (uint8_t)(i * 13);
+	}
 	err = g.afxdp ? (dev ? xsk_open(&g, dev, from, to, mac, port) : -EINVAL)
 		      : udp_open(&g, to, port);
 	if (err) {

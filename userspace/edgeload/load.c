@@ -18,7 +18,7 @@ struct load {
 	const uint8_t *payload;
 	uint32_t len;
 	uint64_t sent, ok, failed, local_errors[8], status[EP_ST__COUNT];
-	uint64_t wire, raw, attempts;
+	uint64_t wire, wire_once, raw, attempts;
 	struct ep_hist lat;
 	bool stop;
 };
@@ -69,6 +69,7 @@ static void done(void *arg, struct ep_result *r)
 		l->local_errors[local_index(r->error)]++;
 	}
 	l->wire += r->wire_bytes;
+	l->wire_once += r->attempts ? r->wire_bytes / r->attempts : 0;
 	l->raw += r->raw_bytes;
 	l->attempts += r->attempts;
 	ep_result_free(r);
@@ -92,12 +93,14 @@ static void summary(const struct load *l, double secs)
 	if (l->o->json) {
 		printf("{\"type\":\"%s\",\"sent\":%llu,\"completed\":%llu,\"failed\":%llu,"
 		       "\"retries\":%llu,\"seconds\":%.3f,\"tasks_per_s\":%.1f,"
-		       "\"bytes_raw\":%llu,\"bytes_wire\":%llu,\"latency_us\":{\"p50\":%.1f,"
+		       "\"bytes_raw\":%llu,\"bytes_compressed\":%llu,\"bytes_wire\":%llu,"
+		       "\"latency_us\":{\"p50\":%.1f,"
 		       "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},\"errors\":{",
 		       l->o->kind->name, (unsigned long long)l->sent, (unsigned long long)l->ok,
 		       (unsigned long long)l->failed, (unsigned long long)retries, secs,
 		       (double)l->ok / secs, (unsigned long long)l->raw,
-		       (unsigned long long)l->wire, ep_hist_percentile(h, 50) / 1e3,
+		       (unsigned long long)l->wire_once, (unsigned long long)l->wire,
+		       ep_hist_percentile(h, 50) / 1e3,
 		       ep_hist_percentile(h, 90) / 1e3, ep_hist_percentile(h, 99) / 1e3,
 		       ep_hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3);
 		for (int s = 1; s < EP_ST__COUNT; s++)
@@ -118,9 +121,11 @@ static void summary(const struct load *l, double secs)
 	printf("type %s: %llu sent, %llu completed, %llu failed, %llu retries in %.2f s\n",
 	       l->o->kind->name, (unsigned long long)l->sent, (unsigned long long)l->ok,
 	       (unsigned long long)l->failed, (unsigned long long)retries, secs);
-	printf("throughput %.0f tasks/s; bytes raw %llu, on the wire %llu (%.1f%% saved)\n",
-	       (double)l->ok / secs, (unsigned long long)l->raw, (unsigned long long)l->wire,
-	       l->raw ? 100.0 * (1.0 - (double)l->wire / (double)l->raw) : 0.0);
+	printf("throughput %.0f tasks/s; payload bytes %llu raw, %llu compressed (%.1f%% saved), "
+	       "%llu sent with retries\n",
+	       (double)l->ok / secs, (unsigned long long)l->raw, (unsigned long long)l->wire_once,
+	       l->raw ? 100.0 * (1.0 - (double)l->wire_once / (double)l->raw) : 0.0,
+	       (unsigned long long)l->wire);
 	printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
 	       ep_hist_percentile(h, 50) / 1e3, ep_hist_percentile(h, 90) / 1e3,
 	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3,

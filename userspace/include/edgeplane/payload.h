@@ -23,6 +23,7 @@ enum ep_task_type {
 	EP_TT_BLOBS		= 20,	/* image -> struct ep_blobs_result + boxes */
 	EP_TT_ZSTD		= 30,	/* struct ep_zstd_req + data -> zstd frame */
 	EP_TT_MATMUL		= 40,	/* struct ep_matmul_req + A + B -> ep_matmul_result + C */
+	EP_TT_INFER		= 50,	/* struct ep_infer_req + x -> ep_infer_result + logits */
 };
 
 /*
@@ -105,5 +106,25 @@ struct ep_matmul_result {
 _Static_assert(sizeof(struct ep_matmul_result) == 8, "ep_matmul_result layout");
 
 #define EP_MATMUL_MAX_DIM	2048
+
+/*
+ * INFER: one feature vector through the node's model, a multi-layer perceptron loaded at
+ * warm-up from the handler's one file (format: edgeplane/model.h). The header is followed
+ * by dim float32 little-endian features, all finite; dim must be the model's input dim.
+ * The result is this header's counterpart followed by the logits (the last layer's
+ * outputs, no activation), float32 little-endian; argmax is the index of the first
+ * largest logit.
+ */
+struct ep_infer_req {
+	__be32 dim;		/* number of features: the model's input dim */
+	__be32 rsvd;		/* 0 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct ep_infer_req) == 8, "ep_infer_req layout");
+
+struct ep_infer_result {
+	__be32 dim;		/* number of logits that follow: the model's output dim */
+	__be32 argmax;		/* the class: index of the largest logit */
+} __attribute__((packed));
+_Static_assert(sizeof(struct ep_infer_result) == 8, "ep_infer_result layout");
 
 #endif /* EDGEPLANE_PAYLOAD_H */

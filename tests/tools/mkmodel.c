@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * mkmodel - deterministic random inputs for the infer handler (docs/handlers.md):
+ *
+ *	mkmodel --dims 256,512,512,10 [--seed N] --out model.epm
+ *		a model file (edgeplane/model.h); weights and biases of a layer with @in
+ *		inputs are uniform in +-1/sqrt(in), like PyTorch's nn.Linear initialisation
+ *	mkmodel --features 256 [--seed N] --out x.bin
+ *		one task payload (struct ep_infer_req and 256 features uniform in -1..1),
+ *		for `edgeload run --type 50 --in x.bin`
+ *
+ * The same arguments always give the same bytes.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeplane/model.h"
+#include "edgeplane/payload.h"
+
+static uint64_t rng;
+
+/* Uniform in [-1, 1). */
+static float uniform(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
+}
+
+static int put_u32(FILE *f, uint32_t v)
+{
+	return fwrite(&v, sizeof(v), 1, f) == 1 ? 0 : -EIO;
+}
+
+static int put_float(FILE *f, float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof(u));
+	return put_u32(f, htole32(u));
+}
+
+/* "256,512,10" -> dims; returns the number of layers, or -EINVAL. */
+static int parse_dims(const char *s, uint32_t *dims)
+{
+	unsigned int n = 0;
+	char *end;
+
+	for (;;) {
+		unsigned long v = strtoul(s, &end, 10);
+
+		if (end == s || v < 1 || v > EP_MODEL_MAX_DIM || n > EP_MODEL_MAX_LAYERS)
+			return -EINVAL;
+		dims[n++] = (uint32_t)v;
+		if (!*end)
+			break;
+		if (*end != ',')
+			return -EINVAL;
+		s = end + 1;
+	}
+	return n >= 2 ? (int)n - 1 : -EINVAL;
+}
+
+static int write_model(FILE *f, unsigned int nlayers, const uint32_t *dims)
+{
+	struct ep_model_hdr hdr = { .version = htole16(EP_MODEL_VERSION),
+				    .nlayers = htole16((uint16_t)nlayers) };
+	int err = 0;
+
+	memcpy(hdr.magic, EP_MODEL_MAGIC, sizeof(hdr.magic));
+	if (fwrite(&hdr, sizeof(hdr), 1, f) != 1)
+		return -EIO;
+	for (unsigned int l = 0; l <= nlayers && !err; l++)
+		err = put_u32(f, htole32(dims[l]));
+	for (unsigned int l = 0; l < nlayers && !err; l++) {
+		float scale = 1.0f / sqrtf((float)dims[l]);
+
+		/* W (out x in), then b (out): out * (in + 1) values in file order */
+		for (uint64_t i = 0; i < (uint64_t)dims[l + 1] * (dims[l] + 1) && !err; i++)
+			err = put_float(f, scale * uniform());
+	}
+	return err;
+}
+
+static int write_features(FILE *f, uint32_t dim)
+{
+	struct ep_infer_req hdr = { .dim = htobe32(dim) };
+	int err = 0;
+
+	if (fwrite(&hdr, sizeof(hdr), 1, f) != 1)
+		return -EIO;
+	for (uint32_t j = 0; j < dim && !err; j++)
+		err = put_float(f, uniform());
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mkmodel --dims IN,OUT1[,OUT2...] [--seed N] --out FILE\n"
+		"       mkmodel --features DIM [--seed N] --out FILE\n"
+		"\n"
+		"  --dims LIST     write a model file: the input dim, then each layer's output\n"
+		"                  dim (1..%d layers, dims 1..%d); ReLU between layers\n"
+		"  --features DIM  write one infer task payload of DIM features in -1..1\n"
+		"  --seed N        random seed (default 1); equal arguments give equal bytes\n"
+		"  --out FILE      where to write\n"
+		"  --help          this text\n",
+		EP_MODEL_MAX_LAYERS, EP_MODEL_MAX_DIM);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dims", required_argument, NULL, 'd' },
+		{ "features", required_argument, NULL, 'f' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	uint32_t dims[EP_MODEL_MAX_LAYERS + 2];
+	const char *out = NULL, *dims_arg = NULL;
+	unsigned long features = 0;
+	uint64_t seed = 1;
+	int nlayers = 0, opt, err;
+	char *end;
+	FILE *f;
+
+	while ((opt = getopt_long(argc, argv, "d:f:s:o:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dims_arg = optarg;
+			nlayers = parse_dims(optarg, dims);
+			if (nlayers < 0) {
+				fprintf(stderr, "mkmodel: --dims %s: want 2..%d dims of 1..%d, "
+					"comma-separated\n", optarg, EP_MODEL_MAX_LAYERS + 1,
+					EP_MODEL_MAX_DIM);
+				return 2;
+			}
+			break;
+		case 'f':
+			features = strtoul(optarg, &end, 10);
+			if (*end || features < 1 || features > EP_MODEL_MAX_DIM) {
+				fprintf(stderr, "mkmodel: --features %s: want 1..%d\n", optarg,
+					EP_MODEL_MAX_DIM);
+				return 2;
+			}
+			break;
+		case 's':
+			seed = strtoull(optarg, &end, 0);
+			if (*end || !*optarg) {
+				fprintf(stderr, "mkmodel: --seed %s: not a number\n", optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !out || !dims_arg == !features) {
+		usage(stderr);
+		return 2;
+	}
+	/* spread small seeds over the state; xorshift must not start at 0 */
+	rng = (seed + 1) * 0x9e3779b97f4a7c15ull;
+	rng = rng ? rng : 1;
+	f = fopen(out, "wb");
+	if (!f) {
+		fprintf(stderr, "mkmodel: %s: %s\n", out, strerror(errno));
+		return 1;
+	}
+	err = dims_arg ? write_model(f, (unsigned int)nlayers, dims) :
+			 write_features(f, (uint32_t)features);
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (err) {
+		fprintf(stderr, "mkmodel: %s: %s\n", out, strerror(-err));
+		remove(out);
+		return 1;
+	}
+	return 0;
+}
