@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "edgeplane/util.h"
+
 #include "core/cache.h"
 
 #define NIL (-1)
@@ -46,22 +48,13 @@ struct ep_cache {
 	uint64_t head, tail;	/* byte counters; offsets are modulo cfg.bytes */
 };
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint64_t id)
 {
 	uint64_t a, b;
 
 	memcpy(&a, p->addr, 8);
 	memcpy(&b, p->addr + 8, 8);
-	return (uint32_t)(mix64(c->seed ^ id ^ mix64(a ^ mix64(b ^ p->port))) & c->mask);
+	return (uint32_t)(ep_mix64(c->seed ^ id ^ ep_mix64(a ^ ep_mix64(b ^ p->port))) & c->mask);
 }
 
 struct ep_cache *ep_cache_new(const struct ep_cache_cfg *cfg)

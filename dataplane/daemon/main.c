@@ -18,6 +18,7 @@
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 
 #define DEFAULT_STATS_SOCKET "/run/edgeplane.sock"
 
@@ -93,17 +94,13 @@ static int set_str(char **dst, const char *v)
 	return *dst ? 0 : -ENOMEM;
 }
 
+/* A number option, or exit 2 with the message. */
 static long num(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		pr_err("%s: '%s' is not a number in %ld..%ld", opt, s, lo, hi);
+	if (ep_parse_long(opt, s, lo, hi, &v))
 		exit(2);
-	}
 	return v;
 }
 

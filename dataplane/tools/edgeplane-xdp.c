@@ -15,6 +15,7 @@
 
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 #include "xdp/ep_xdp.h"
 
 static void usage(FILE *f)
@@ -54,21 +55,6 @@ struct opts {
 	int prio_slot[8];	/* -1 unchanged */
 	bool json, debug, cfg_changed;
 };
-
-static int parse_num(const char *what, const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || *end || end == s || v < min || v > max) {
-		pr_err("%s: '%s' is not a number in %ld..%ld", what, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
 
 static int resolve_pin_dir(const struct opts *o, char *buf, size_t len)
 {
@@ -222,7 +208,7 @@ static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 		pr_err("tenant: unknown operation '%s' (add or del)", op);
 		return -EINVAL;
 	}
-	err = parse_num("tenant id", id_s, 0, 0xffffffffL, &id);
+	err = ep_parse_long("tenant id", id_s, 0, 0xffffffffL, &id);
 	if (err)
 		return err;
 	fd = open_map(o, EP_PIN_TENANTS);
@@ -280,12 +266,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (parse_num("--port", optarg, 1, 65535, &o.port))
+			if (ep_parse_long("--port", optarg, 1, 65535, &o.port))
 				return 2;
 			o.cfg_changed = true;
 			break;
 		case OPT_MAX_TASK:
-			if (parse_num("--max-task-len", optarg, 1, EP_MAX_TASK_LEN, &o.max_task_len))
+			if (ep_parse_long("--max-task-len", optarg, 1, EP_MAX_TASK_LEN, &o.max_task_len))
 				return 2;
 			o.cfg_changed = true;
 			break;
@@ -305,8 +291,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			*eq = '\0';
-			if (parse_num("--prio-slot priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX, &p) ||
-			    parse_num("--prio-slot slot", eq + 1, 0, EP_XSK_SLOTS - 1, &s))
+			if (ep_parse_long("--prio-slot priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX, &p) ||
+			    ep_parse_long("--prio-slot slot", eq + 1, 0, EP_XSK_SLOTS - 1, &s))
 				return 2;
 			o.prio_slot[p] = (int)s;
 			o.cfg_changed = true;

@@ -10,38 +10,7 @@ need_root "XDP on veth"
 OBJ=$BPFOBJ/ep_classifier.bpf.o
 if ! ep_setup_bpffs || ! ep_setup_pair; then
 	not_ok "set up namespaces, veth and bpffs"
-	# Native mode with a fallback: a dummy device has no native XDP, so auto falls back to
-# generic (skb) mode, and forcing native fails with a message. (A bridge device has no
-# native XDP.)
-IF_D=epd$EP_SUFFIX
-if in_b ip link add "$IF_D" type bridge && in_b ip link set "$IF_D" up; then
-	out=$(in_b "$BIN/edgeplane-xdp" attach "$IF_D" 2>&1)
-	if [[ $out == *"skb mode"* ]]; then ok "auto mode falls back to generic on a driver without native XDP"
-	else not_ok "auto mode falls back to generic on a driver without native XDP"; diag "$out"; fi
-	check "detach the generic-mode program" quiet in_b "$BIN/edgeplane-xdp" detach "$IF_D"
-	out=$(in_b "$BIN/edgeplane-xdp" attach "$IF_D" --mode native 2>&1)
-	rc=$?
-	if [[ $rc -ne 0 && $out == *"attach to $IF_D"* ]]; then ok "forced native mode fails clearly"
-	else not_ok "forced native mode fails clearly"; diag "rc=$rc $out"; fi
-else
-	skip "native-to-generic fallback" "cannot create a bridge device here"
-fi
-out=$(in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode skb 2>&1)
-if [[ $out == *"skb mode"* ]]; then ok "generic mode on request"; else not_ok "generic mode on request"; diag "$out"; fi
-in_a "$TOOLS/eptest-send" --to $ADDR_B --count 3 --corrupt >/dev/null
-expect_eq "generic mode drops and counts" \
-	"$(stat_packets "$(in_b "$BIN/edgeplane-xdp" stats --dev "$IF_B" --json)" drop_bad_magic)" 3
-check "detach the generic-mode program from the veth" quiet in_b "$BIN/edgeplane-xdp" detach "$IF_B"
-
-# Bad input to the tool gets a message naming the problem and exit status 2.
-out=$("$BIN/edgeplane-xdp" attach "$IF_B" --mode warp 2>&1); rc=$?
-expect_eq "a bad --mode is refused with status 2" "$rc:$(grep -c "warp" <<<"$out")" "2:1"
-out=$("$BIN/edgeplane-xdp" config --dev "$IF_B" --prio-slot 9=1 2>&1); rc=$?
-expect_eq "a bad --prio-slot is refused with status 2" "$rc:$(grep -c "priority" <<<"$out")" "2:1"
-out=$(in_b "$BIN/edgeplane-xdp" stats --dev nosuchdev 2>&1); rc=$?
-expect_eq "stats of an interface without the classifier fails with status 1" \
-	"$rc:$(grep -c "is the classifier attached" <<<"$out")" "1:1"
-tap_done
+	tap_done
 	exit 1
 fi
 # Outcome name -> counter index, as the shared header numbers them.

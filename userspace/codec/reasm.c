@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "edgeplane/reasm.h"
+#include "edgeplane/util.h"
 #include "ep_check.h"
 
 #define NIL (-1)
@@ -53,27 +54,18 @@ struct ep_reasm {
 	int32_t src_free;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 static uint64_t hash_addr(const struct ep_reasm *r, const uint8_t addr[16])
 {
 	uint64_t a, b;
 
 	memcpy(&a, addr, 8);
 	memcpy(&b, addr + 8, 8);
-	return mix64(r->seed ^ a) ^ mix64(b + 0x9e3779b97f4a7c15ULL);
+	return ep_mix64(r->seed ^ a) ^ ep_mix64(b + 0x9e3779b97f4a7c15ULL);
 }
 
 static uint32_t task_bucket(const struct ep_reasm *r, const struct ep_peer *p, uint64_t id)
 {
-	return (uint32_t)(mix64(hash_addr(r, p->addr) ^ mix64(id ^ p->port)) & r->task_mask);
+	return (uint32_t)(ep_mix64(hash_addr(r, p->addr) ^ ep_mix64(id ^ p->port)) & r->task_mask);
 }
 
 static uint32_t src_bucket(const struct ep_reasm *r, const uint8_t addr[16])

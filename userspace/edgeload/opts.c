@@ -7,6 +7,7 @@
 
 #include "edgeload.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 #include "edgeplane/payload.h"
 
 static const struct task_kind kinds[] = {
@@ -49,17 +50,13 @@ void task_kinds_usage(FILE *f)
 	fprintf(f, ", or a number (raw payload)\n");
 }
 
+/* A number option, or exit 2 with the message. */
 static long num(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 0);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		pr_err("%s: '%s' is not a number in %ld..%ld", opt, s, lo, hi);
+	if (ep_parse_long(opt, s, lo, hi, &v))
 		exit(2);
-	}
 	return v;
 }
 

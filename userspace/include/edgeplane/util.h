@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* util.h - small helpers shared by the libraries and the command-line tools. */
+#ifndef EDGEPLANE_UTIL_H
+#define EDGEPLANE_UTIL_H
+
+#include <stdint.h>
+
+/* A 64-bit finaliser (splitmix64) for hash tables keyed with a random seed. */
+static inline uint64_t ep_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Parse the whole of @s as an integer (decimal, 0x hex) in @lo..@hi. Returns 0 and *out,
+ * or -EINVAL after logging "@what: 's' is not a number in lo..hi" for the person at the
+ * command line.
+ */
+int ep_parse_long(const char *what, const char *s, long lo, long hi, long *out);
+
+#endif /* EDGEPLANE_UTIL_H */
