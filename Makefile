@@ -8,6 +8,8 @@
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
 #   make bench-NAME one of them: classify, infer, runtime
+#   make install    install the programs, libedgeplane, its headers and the man pages
+#                   (PREFIX=/usr/local, DESTDIR for staging)
 #   make help       list the targets
 
 .DELETE_ON_ERROR:
@@ -66,11 +68,12 @@ include dataplane/handlers/handlers.mk
 include userspace/userspace.mk
 include dataplane/dataplane.mk
 include control/control.mk
+include vm/vm.mk
 include tests/tests.mk
 
 export TEST_FILTER BUILD
 
-.PHONY: all deps test test-run demo bench clean help format
+.PHONY: all deps test test-run demo bench clean help format install
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -96,6 +99,23 @@ bench: deps
 bench-%: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)tests/bench/bench.sh $*
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/edgeplane $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man8
+	$(Q)install -m 0755 $(BIN)/edgeplane $(BIN)/edgeplane-xdp $(BIN)/edgeload \
+		$(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib
+	$(Q)ln -sf $(notdir $(CLIENT_SO)) $(DESTDIR)$(PREFIX)/lib/libedgeplane.so.1
+	$(Q)ln -sf libedgeplane.so.1 $(DESTDIR)$(PREFIX)/lib/libedgeplane.so
+	$(Q)install -m 0644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -m 0644 $(addprefix userspace/include/edgeplane/,client.h offload.h \
+		payload.h handler.h) $(DESTDIR)$(PREFIX)/include/edgeplane
+	$(Q)install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	$(Q)install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3
+	$(Q)install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -228,6 +228,31 @@ struct ep_tenant {
 _Static_assert(sizeof(struct ep_tenant) == 8, "ep_tenant layout");
 
 /* ------------------------------------------------------------------------------------ */
+/* Fault injection (bpf/ep_fault.bpf.c, the rig's lossy links)                           */
+/* ------------------------------------------------------------------------------------ */
+
+/* Rates are in parts per million of the packets the filter selects. */
+struct ep_fault_cfg {
+	__u32 drop_ppm;
+	__u32 dup_ppm;		/* send a second copy right behind the packet */
+	__u32 corrupt_ppm;	/* flip one byte of the UDP payload (checksum left stale) */
+	__u16 udp_port;		/* only UDP to or from this port; 0: every packet */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ep_fault_cfg) == 16, "ep_fault_cfg layout");
+
+enum ep_fault_stat {
+	EP_FAULT_SEEN,		/* packets the filter selected */
+	EP_FAULT_DROPPED,
+	EP_FAULT_DUPLICATED,
+	EP_FAULT_CORRUPTED,
+	EP_FAULT__COUNT
+};
+
+/* skb->mark of the copies the fault program makes, so it lets them pass untouched. */
+#define EP_FAULT_CLONE_MARK	0x45504643	/* "EPFC" */
+
+/* ------------------------------------------------------------------------------------ */
 /* Byte order, usable from BPF and userspace alike                                      */
 /* ------------------------------------------------------------------------------------ */
 

@@ -14,13 +14,14 @@ $(SANOBJ)/%.o: %.c
 $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o
-EXTRA_CFLAGS_tests/unit := -Idataplane
+$(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)))
+EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
-$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/libephandlers-san.a \
-		   $(LIB)/libepcore-san.a
+$(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/libepclient-san.a \
+		   $(LIB)/libephandlers-san.a $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
@@ -54,6 +55,14 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+
+# Built against the shared libedgeplane with its public header only, as a user would.
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
+$(TESTOUT)/tools/eptest-loss: $(OBJ)/tests/integration/loss.o $(CLIENT_SO)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -L$(LIB) -ledgeplane -Wl,-rpath,'$$ORIGIN/../../lib' \
+		-lz $(EP_LDFLAGS)
 
 TEST_PLUGIN	:= $(TESTOUT)/plugins/libepcount.so
 TOOL_BINS	+= $(TEST_PLUGIN)

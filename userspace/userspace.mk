@@ -7,11 +7,38 @@ CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/uti
 CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 
-# libedgeplane: the client library (static for our tools; the shared library and its
-# pkg-config file come with the client issue).
-CLIENT_SRCS	:= userspace/client/client.c
+# libedgeplane: the client library. Static for our own tools; a shared library with a
+# soname, a version script that exports only the API, and a pkg-config file for others.
+CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS))
+
+EP_VERSION	:= 0.1.0
+PREFIX		?= /usr/local
+PICOBJ		:= $(OBJ)/pic
+CLIENT_SO	:= $(LIB)/libedgeplane.so.1.0.0
+CLIENT_PC	:= $(LIB)/pkgconfig/edgeplane.pc
+BINS		+= $(CLIENT_SO) $(CLIENT_PC)
+
+$(PICOBJ)/%.o: %.c
+	$(call msg,CC-PIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) -fPIC -c $< -o $@
+
+$(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(CORE_SRCS)) \
+	      userspace/client/libedgeplane.map
+	$(call msg,LINK-SO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,libedgeplane.so.1 \
+		-Wl,--version-script=userspace/client/libedgeplane.map -o $@ \
+		$(filter %.o,$^) $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+	$(Q)ln -sf $(notdir $@) $(LIB)/libedgeplane.so.1
+	$(Q)ln -sf libedgeplane.so.1 $(LIB)/libedgeplane.so
+
+$(CLIENT_PC): userspace/client/edgeplane.pc.in
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(EP_VERSION)|' $< >$@
 
 # edgeload
 EDGELOAD_SRCS	:= $(wildcard userspace/edgeload/*.c)

@@ -22,8 +22,12 @@
 #include "edgeplane/client.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/reasm.h"
+#include "retry.h"
 
 #define SEND_BURST	64
+#define TYPE_SLOTS	64		/* per-task-type exec time estimates */
+#define EWMA		0.125		/* weight of a new sample (TCP's alpha) */
+#define BUDGET_RECHECK_NS (10 * 1000 * 1000ull)
 #define RECV_BURST	32
 #define RECV_SLOT	65536	/* any datagram */
 
@@ -33,8 +37,9 @@ struct pending {
 	struct ep_msg tmpl;		/* request header; frag fields filled per fragment */
 	uint8_t *wire;			/* the payload as sent (maybe compressed) */
 	uint32_t wire_len, raw_len;
-	uint32_t attempts, timeout_ms;
-	uint64_t submit_ns, next_ns, deadline_ns;
+	uint32_t attempts;
+	uint32_t base_ms;		/* first timeout; doubles per attempt */
+	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
 	void *arg;
 };
@@ -68,6 +73,14 @@ struct ep_client {
 	struct done *done;
 	unsigned int ndone, done_cap;
 	struct ep_client_stats st;
+
+	struct ep_retry_budget budget;
+	struct ep_client_estimates est;
+	struct {
+		uint16_t type;
+		uint32_t n;
+		double exec_us;
+	} types[TYPE_SLOTS];
 };
 
 static uint64_t now_ns(void)
@@ -76,14 +89,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rnd(struct ep_client *c)
-{
-	c->rng ^= c->rng << 13;
-	c->rng ^= c->rng >> 7;
-	c->rng ^= c->rng << 17;
-	return c->rng;
 }
 
 static struct pending *slot_of(struct ep_client *c, uint64_t id)
@@ -154,6 +159,54 @@ int ep_client_flush(struct ep_client *c)
 	return err;
 }
 
+static void ewma(double *avg, double sample, bool first)
+{
+	*avg = first ? sample : *avg + EWMA * (sample - *avg);
+}
+
+/* Learn from a reply to a task sent once (with retries the timing is ambiguous). */
+static void learn(struct ep_client *c, const struct pending *p, const struct ep_result *res)
+{
+	struct ep_client_estimates *e = &c->est;
+	double total = (double)res->latency_ns / 1e3;
+	double edge = (double)res->queue_us + (double)res->exec_us;
+	double net = total > edge ? total - edge : 0;
+	uint32_t bytes = p->wire_len + res->len;
+	bool first = !e->samples;
+	unsigned int slot = p->tmpl.task_type % TYPE_SLOTS;
+
+	if (res->attempts != 1 || (res->error && res->error != -EREMOTEIO))
+		return;
+	e->edge_load_pct = res->load_pct;
+	ewma(&e->edge_queue_us, res->queue_us, first);
+	ewma(&e->edge_exec_us, res->exec_us, first);
+	if (c->types[slot].type != p->tmpl.task_type || !c->types[slot].n) {
+		c->types[slot].type = p->tmpl.task_type;
+		c->types[slot].n = 0;
+	}
+	ewma(&c->types[slot].exec_us, res->exec_us, !c->types[slot].n++);
+	if (bytes <= 4 * c->frag_size) {
+		/* Small: the network time is the round trip (RFC 6298's estimator). */
+		double err = net - e->srtt_us;
+
+		if (first) {
+			e->srtt_us = net;
+			e->rttvar_us = net / 2;
+		} else {
+			e->srtt_us += EWMA * err;
+			e->rttvar_us += 0.25 * ((err < 0 ? -err : err) - e->rttvar_us);
+		}
+	} else if (e->samples && net > e->srtt_us) {
+		/* Large: what the round trip does not explain is transfer time. Split it by
+		 * the bytes each way (a rough estimate, good enough to choose a side). */
+		double bps = (double)bytes / ((net - e->srtt_us) / 1e6);
+
+		ewma(&e->up_bps, bps, !e->up_bps);
+		ewma(&e->down_bps, bps, !e->down_bps);
+	}
+	e->samples++;
+}
+
 static void queue_done(struct ep_client *c, struct pending *p, struct ep_result *res)
 {
 	res->task_id = p->id;
@@ -161,6 +214,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	res->latency_ns = now_ns() - p->submit_ns;
 	res->wire_bytes = (uint64_t)p->wire_len * p->attempts;
 	res->raw_bytes = p->raw_len;
+	learn(c, p, res);
 	if (res->error)
 		c->st.failed++;
 	else
@@ -244,6 +298,13 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 	}
 	if (m.kind == EP_KIND_PONG)
 		return;
+	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
+	    p->attempts < c->o.max_attempts) {
+		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL: not an answer yet.
+		 * Retry on the backoff schedule instead of at once. */
+		c->st.retriable_errors++;
+		return;
+	}
 	if (m.frag_count == 1) {
 		complete(c, p, &m, payload, m.payload_len, NULL);
 		return;
@@ -272,29 +333,41 @@ static void read_socket(struct ep_client *c)
 	}
 }
 
+/* The timeout after attempt @attempt of @p: its base doubled per attempt, with jitter,
+ * never past the deadline. */
+static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now)
+{
+	struct ep_backoff b = { .base_ms = p->base_ms, .max_ms = c->o.max_timeout_ms,
+				.jitter_pct = 25 };
+	uint64_t next = now + (uint64_t)ep_backoff_ms(&b, p->attempts, &c->rng) * 1000000;
+
+	return p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
+}
+
 /* Retransmit or fail every task whose timer is due. */
 static void run_timers(struct ep_client *c, uint64_t now)
 {
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++) {
 		struct pending *p = &c->p[i];
-		uint64_t next;
-		uint32_t t;
 
 		if (!p->used || p->next_ns > now)
 			continue;
-		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns)) {
+		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns) ||
+		    now - p->sent_ns > 4ull * c->o.max_timeout_ms * 1000000) {
 			c->st.timeouts++;
 			fail(c, p, -ETIMEDOUT);
 			continue;
 		}
-		/* Exponential backoff with +-25 % jitter, capped, and never past the deadline. */
-		t = p->timeout_ms * 2 > c->o.max_timeout_ms ? c->o.max_timeout_ms : p->timeout_ms * 2;
-		p->timeout_ms = t;
-		t = t - t / 4 + (uint32_t)(rnd(c) % (t / 2 + 1));
-		next = now + (uint64_t)t * 1000000;
-		p->next_ns = p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
+		if (!ep_retry_budget_take(&c->budget, now)) {
+			/* Over budget: hold the retry back instead of adding to a storm. */
+			c->st.retries_throttled++;
+			p->next_ns = now + BUDGET_RECHECK_NS;
+			continue;
+		}
 		p->tmpl.flags |= EP_F_RETRY;
 		p->attempts++;
+		p->sent_ns = now;
+		p->next_ns = next_timer(c, p, now);
 		c->st.retries++;
 		send_task(c, p);
 	}
@@ -369,6 +442,25 @@ int ep_client_timeout_ms(struct ep_client *c)
 
 /* --- submitting --------------------------------------------------------------------- */
 
+/* The configured first timeout, or, when adaptive, what this session has measured: the
+ * round trip with four deviations of margin, plus twice the edge time of this task type
+ * (RFC 6298's RTO with the task's service time on top). */
+static uint32_t first_timeout_ms(struct ep_client *c, uint16_t type)
+{
+	const unsigned int slot = type % TYPE_SLOTS;
+	double us;
+
+	if (c->o.timeout_ms)
+		return c->o.timeout_ms;
+	if (!c->est.samples)
+		return 200;
+	us = c->est.srtt_us + 4 * c->est.rttvar_us + 2 * c->est.edge_queue_us;
+	if (c->types[slot].type == type && c->types[slot].n)
+		us += 2 * c->types[slot].exec_us;
+	us /= 1000;
+	return us < 20 ? 20 : us > c->o.max_timeout_ms ? c->o.max_timeout_ms : (uint32_t)us;
+}
+
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
 		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id)
 {
@@ -438,12 +530,11 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	p->wire_len = wire_len;
 	p->raw_len = len;
 	p->attempts = 1;
-	p->timeout_ms = c->o.timeout_ms;
-	p->submit_ns = now;
+	p->base_ms = first_timeout_ms(c, t->type);
+	p->submit_ns = p->sent_ns = now;
 	p->deadline_ns = t->deadline_ms ? now + (uint64_t)t->deadline_ms * 1000000 : 0;
-	p->next_ns = now + (uint64_t)c->o.timeout_ms * 1000000;
-	if (p->deadline_ns && p->next_ns > p->deadline_ns)
-		p->next_ns = p->deadline_ns;
+	p->next_ns = next_timer(c, p, now);
+	ep_retry_budget_deposit(&c->budget);
 	p->cb = cb;
 	p->arg = arg;
 	c->inflight++;
@@ -539,8 +630,6 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 		c->o.mtu = 1500;
 	if (!c->o.zstd_min)
 		c->o.zstd_min = 256;
-	if (!c->o.timeout_ms)
-		c->o.timeout_ms = 200;
 	if (!c->o.max_timeout_ms)
 		c->o.max_timeout_ms = 5000;
 	if (!c->o.max_attempts)
@@ -566,8 +655,14 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 	}
 	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
 	c->frag_size = ep_frag_size_for_mtu(c->o.mtu, ss.ss_family == AF_INET6);
+	if (!c->o.retry_ratio && !c->o.retry_per_s && !c->o.retry_burst) {
+		c->o.retry_ratio = 0.2;
+		c->o.retry_per_s = 10;
+		c->o.retry_burst = 100;
+	}
 	if (!c->frag_size || c->o.timeout_ms > c->o.max_timeout_ms || c->o.zstd_level < 0 ||
-	    c->o.zstd_level > ZSTD_maxCLevel()) {
+	    c->o.zstd_level > ZSTD_maxCLevel() || c->o.retry_ratio < 0 || c->o.retry_per_s < 0 ||
+	    c->o.retry_burst < 1) {
 		err = -EINVAL;
 		goto err_close;
 	}
@@ -597,6 +692,8 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 		c->next_id = now_ns();
 	c->next_id &= ~0xffffffull;	/* room to count up */
 	c->rng = c->next_id | 1;
+	ep_retry_budget_init(&c->budget, c->o.retry_ratio, c->o.retry_per_s, c->o.retry_burst,
+			     now_ns());
 
 	c->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
@@ -658,6 +755,46 @@ void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st)
 	pthread_mutex_lock(&c->lock);
 	*st = c->st;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *est)
+{
+	pthread_mutex_lock(&c->lock);
+	*est = c->est;
+	pthread_mutex_unlock(&c->lock);
+}
+
+double ep_client_type_exec_us(struct ep_client *c, uint16_t type)
+{
+	double us = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->types[type % TYPE_SLOTS].type == type && c->types[type % TYPE_SLOTS].n)
+		us = c->types[type % TYPE_SLOTS].exec_us;
+	pthread_mutex_unlock(&c->lock);
+	return us;
+}
+
+const char *ep_result_strerror(const struct ep_result *res)
+{
+	switch (res->error) {
+	case 0:
+		return "ok";
+	case -EREMOTEIO:
+		return ep_status_name(res->status);
+	case -ETIMEDOUT:
+		return "timed out after retries";
+	case -ECANCELED:
+		return "cancelled";
+	case -EMSGSIZE:
+		return "result too large";
+	case -EPROTO:
+		return "malformed result";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return "failed";
+	}
 }
 
 void ep_result_free(struct ep_result *res)

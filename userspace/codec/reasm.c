@@ -295,7 +295,9 @@ static bool conflicts(const struct task_ent *t, const struct ep_msg *m, uint32_t
 {
 	const struct ep_msg *f = &t->msg;
 
-	return f->kind != m->kind || f->priority != m->priority || f->flags != m->flags ||
+	/* RETRY marks an attempt, not the task: fragments of several attempts combine. */
+	return f->kind != m->kind || f->priority != m->priority ||
+	       ((f->flags ^ m->flags) & ~EP_F_RETRY) ||
 	       f->task_type != m->task_type || f->tenant_id != m->tenant_id ||
 	       f->total_len != m->total_len || f->frag_count != m->frag_count ||
 	       t->frag_size != frag_size;

@@ -39,9 +39,11 @@ struct opts {
 	uint32_t size;		/* generated payload bytes (when there is no --in) */
 	bool json;
 	/* load */
-	uint32_t concurrency;
+	uint32_t concurrency;		/* closed loop: outstanding; open loop: the cap */
 	double duration_s;
 	uint64_t count;
+	double rate;			/* open loop: tasks started per second */
+	const char *mix;		/* "SPEC;SPEC..." */
 };
 
 const struct task_kind *task_kind_find(const char *name_or_number);

@@ -1,25 +1,66 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* edgeload load: closed-loop load with N tasks outstanding, and a summary. */
+/*
+ * edgeload load: a load generator over libedgeplane.
+ *
+ *   closed loop (default): keep --concurrency tasks outstanding;
+ *   open loop (--rate N):  start N tasks a second on a fixed schedule, whatever the edge
+ *                          does; latency counts from the scheduled start, so a slow edge
+ *                          cannot hide its delay (no coordinated omission).
+ *
+ * --mix 'SPEC;SPEC...' runs several task kinds at once, each SPEC being
+ * "TYPE[,size=N][,in=FILE][,prio=P][,weight=W]". The summary reports each kind and the
+ * total: sent, completed, errors by code, retries, bytes raw and on the wire, latency
+ * percentiles from an HDR histogram, throughput; --json for machines.
+ */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "edgeload.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
+
+#define MAX_KINDS	16
+#define LOCAL_ERRORS	5
+
+static const char *const local_names[LOCAL_ERRORS] = { "timeout", "cancelled",
+							"result_too_large", "protocol", "other" };
+
+struct kind_load {
+	char label[64];
+	struct ep_task_opts task;
+	uint8_t *payload;
+	uint32_t len, weight;
+	uint64_t sent, ok, failed, attempts, wire, wire_once, raw;
+	uint64_t status[EP_ST__COUNT], local[LOCAL_ERRORS];
+	struct ep_hist lat;
+};
+
+/* One outstanding task: which kind, and when it was meant to start. */
+struct slot {
+	struct load *l;
+	struct kind_load *k;
+	uint64_t intended_ns;
+	bool busy;
+};
 
 struct load {
 	struct ep_client *c;
 	const struct opts *o;
-	const uint8_t *payload;
-	uint32_t len;
-	uint64_t sent, ok, failed, local_errors[8], status[EP_ST__COUNT];
-	uint64_t wire, wire_once, raw, attempts;
-	struct ep_hist lat;
+	struct kind_load kinds[MAX_KINDS];
+	unsigned int nkinds;
+	uint32_t total_weight;
+	uint64_t rng;
+	struct slot *slots;
+	uint32_t nslots;
+	uint64_t sent, skipped;		/* skipped: open loop found no free slot */
 	bool stop;
 };
 
@@ -30,12 +71,12 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static double now_s(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int local_index(int err)
@@ -49,109 +90,309 @@ static int local_index(int err)
 	}
 }
 
-static const char *const local_names[] = { "timeout", "cancelled", "result_too_large",
-					    "protocol", "other" };
+static struct kind_load *pick(struct load *l)
+{
+	uint32_t r;
 
-static void submit(struct load *l);
+	l->rng ^= l->rng << 13, l->rng ^= l->rng >> 7, l->rng ^= l->rng << 17;
+	r = (uint32_t)(l->rng % l->total_weight);
+	for (unsigned int i = 0; i < l->nkinds; i++) {
+		if (r < l->kinds[i].weight)
+			return &l->kinds[i];
+		r -= l->kinds[i].weight;
+	}
+	return &l->kinds[0];
+}
+
+static void submit(struct load *l, uint64_t intended);
 
 static void done(void *arg, struct ep_result *r)
 {
-	struct load *l = arg;
+	struct slot *s = arg;
+	struct load *l = s->l;
+	struct kind_load *k = s->k;
 
 	if (!r->error) {
-		l->ok++;
-		ep_hist_record(&l->lat, r->latency_ns);
-	} else if (r->error == -EREMOTEIO) {
-		l->failed++;
-		l->status[r->status < EP_ST__COUNT ? r->status : EP_ST_INTERNAL]++;
+		k->ok++;
+		/* From the scheduled start: a late start is part of the delay. */
+		ep_hist_record(&k->lat, now_ns() - s->intended_ns);
 	} else {
-		l->failed++;
-		l->local_errors[local_index(r->error)]++;
+		k->failed++;
+		if (r->error == -EREMOTEIO)
+			k->status[r->status < EP_ST__COUNT ? r->status : EP_ST_INTERNAL]++;
+		else
+			k->local[local_index(r->error)]++;
 	}
-	l->wire += r->wire_bytes;
-	l->wire_once += r->attempts ? r->wire_bytes / r->attempts : 0;
-	l->raw += r->raw_bytes;
-	l->attempts += r->attempts;
+	k->wire += r->wire_bytes;
+	k->wire_once += r->attempts ? r->wire_bytes / r->attempts : 0;
+	k->raw += r->raw_bytes;
+	k->attempts += r->attempts;
 	ep_result_free(r);
-	submit(l);
+	s->busy = false;
+	if (!l->o->rate)	/* closed loop: one ends, one starts */
+		submit(l, now_ns());
 }
 
-static void submit(struct load *l)
+static void submit(struct load *l, uint64_t intended)
 {
+	struct kind_load *k;
+	struct slot *s = NULL;
+
 	if (l->stop || (l->o->count && l->sent >= l->o->count))
 		return;
-	if (ep_client_submit(l->c, &l->o->task, l->payload, l->len, done, l, NULL) == 0)
-		l->sent++;
-}
-
-static void summary(const struct load *l, double secs)
-{
-	const struct ep_hist *h = &l->lat;
-	uint64_t retries = l->attempts > l->sent ? l->attempts - l->sent : 0;
-	bool first = true;
-
-	if (l->o->json) {
-		printf("{\"type\":\"%s\",\"sent\":%llu,\"completed\":%llu,\"failed\":%llu,"
-		       "\"retries\":%llu,\"seconds\":%.3f,\"tasks_per_s\":%.1f,"
-		       "\"bytes_raw\":%llu,\"bytes_compressed\":%llu,\"bytes_wire\":%llu,"
-		       "\"latency_us\":{\"p50\":%.1f,"
-		       "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},\"errors\":{",
-		       l->o->kind->name, (unsigned long long)l->sent, (unsigned long long)l->ok,
-		       (unsigned long long)l->failed, (unsigned long long)retries, secs,
-		       (double)l->ok / secs, (unsigned long long)l->raw,
-		       (unsigned long long)l->wire_once, (unsigned long long)l->wire,
-		       ep_hist_percentile(h, 50) / 1e3,
-		       ep_hist_percentile(h, 90) / 1e3, ep_hist_percentile(h, 99) / 1e3,
-		       ep_hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3);
-		for (int s = 1; s < EP_ST__COUNT; s++)
-			if (l->status[s]) {
-				printf("%s\"%s\":%llu", first ? "" : ",", ep_status_name(s),
-				       (unsigned long long)l->status[s]);
-				first = false;
-			}
-		for (int e = 0; e < 5; e++)
-			if (l->local_errors[e]) {
-				printf("%s\"%s\":%llu", first ? "" : ",", local_names[e],
-				       (unsigned long long)l->local_errors[e]);
-				first = false;
-			}
-		printf("}}\n");
+	for (uint32_t i = 0; i < l->nslots; i++)
+		if (!l->slots[(l->sent + i) % l->nslots].busy) {
+			s = &l->slots[(l->sent + i) % l->nslots];
+			break;
+		}
+	if (!s) {
+		l->skipped++;
 		return;
 	}
-	printf("type %s: %llu sent, %llu completed, %llu failed, %llu retries in %.2f s\n",
-	       l->o->kind->name, (unsigned long long)l->sent, (unsigned long long)l->ok,
-	       (unsigned long long)l->failed, (unsigned long long)retries, secs);
-	printf("throughput %.0f tasks/s; payload bytes %llu raw, %llu compressed (%.1f%% saved), "
-	       "%llu sent with retries\n",
-	       (double)l->ok / secs, (unsigned long long)l->raw, (unsigned long long)l->wire_once,
-	       l->raw ? 100.0 * (1.0 - (double)l->wire_once / (double)l->raw) : 0.0,
-	       (unsigned long long)l->wire);
-	printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+	k = pick(l);
+	*s = (struct slot){ .l = l, .k = k, .intended_ns = intended, .busy = true };
+	if (ep_client_submit(l->c, &k->task, k->payload, k->len, done, s, NULL)) {
+		s->busy = false;
+		l->skipped++;
+		return;
+	}
+	k->sent++;
+	l->sent++;
+}
+
+/* --- the mix ------------------------------------------------------------------------ */
+
+/* Fill @k from one SPEC: "TYPE[,size=N][,in=FILE][,prio=P][,weight=W]". */
+static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
+{
+	struct opts o = *base;
+	char *save = NULL, *tok = strtok_r(spec, ",", &save);
+	long v;
+
+	if (!tok || !(o.kind = task_kind_find(tok))) {
+		pr_err("--mix: unknown task type '%s'", tok ? tok : "");
+		return -EINVAL;
+	}
+	o.task.type = o.kind->type;
+	k->weight = 1;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			pr_err("--mix: '%s' is not KEY=VALUE", tok);
+			return -EINVAL;
+		}
+		*eq++ = '\0';
+		if (!strcmp(tok, "in")) {
+			o.in = eq;
+		} else if (!strcmp(tok, "size")) {
+			if (ep_parse_long("--mix size", eq, 0, 64 << 20, &v))
+				return -EINVAL;
+			o.size = (uint32_t)v;
+		} else if (!strcmp(tok, "prio")) {
+			if (ep_parse_long("--mix prio", eq, 1, 5, &v))
+				return -EINVAL;
+			o.task.priority = (uint8_t)v;
+		} else if (!strcmp(tok, "weight")) {
+			if (ep_parse_long("--mix weight", eq, 1, 1000, &v))
+				return -EINVAL;
+			k->weight = (uint32_t)v;
+		} else {
+			pr_err("--mix: unknown key '%s' (in, size, prio, weight)", tok);
+			return -EINVAL;
+		}
+	}
+	if (o.kind->image && !o.in) {
+		pr_err("--mix: %s needs in=FILE.png", o.kind->name);
+		return -EINVAL;
+	}
+	snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
+		 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
+	k->task = o.task;
+	return task_payload(&o, &k->payload, &k->len);
+}
+
+static int build_kinds(struct load *l, const struct opts *o)
+{
+	char *mix, *save = NULL, *spec;
+	int err = 0;
+
+	if (!o->mix) {
+		struct kind_load *k = &l->kinds[l->nkinds++];
+
+		snprintf(k->label, sizeof(k->label), "%s/p%u", o->kind->name,
+			 o->task.priority ? o->task.priority : EP_PRIO_DEFAULT);
+		k->task = o->task;
+		k->weight = 1;
+		l->total_weight = 1;
+		return task_payload(o, &k->payload, &k->len);
+	}
+	mix = strdup(o->mix);
+	for (spec = strtok_r(mix, ";", &save); spec && !err; spec = strtok_r(NULL, ";", &save)) {
+		if (l->nkinds == MAX_KINDS) {
+			pr_err("--mix: more than %d kinds", MAX_KINDS);
+			err = -EINVAL;
+			break;
+		}
+		err = parse_spec(o, spec, &l->kinds[l->nkinds]);
+		if (!err)
+			l->total_weight += l->kinds[l->nkinds++].weight;
+	}
+	free(mix);
+	if (!err && !l->nkinds) {
+		pr_err("--mix: no task kinds");
+		err = -EINVAL;
+	}
+	return err;
+}
+
+/* --- reporting ---------------------------------------------------------------------- */
+
+static void totals(const struct load *l, struct kind_load *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->label, sizeof(t->label), "total");
+	for (unsigned int i = 0; i < l->nkinds; i++) {
+		const struct kind_load *k = &l->kinds[i];
+
+		t->sent += k->sent, t->ok += k->ok, t->failed += k->failed;
+		t->attempts += k->attempts, t->wire += k->wire, t->wire_once += k->wire_once;
+		t->raw += k->raw;
+		for (int s = 0; s < EP_ST__COUNT; s++)
+			t->status[s] += k->status[s];
+		for (int e = 0; e < LOCAL_ERRORS; e++)
+			t->local[e] += k->local[e];
+		ep_hist_merge(&t->lat, &k->lat);
+	}
+}
+
+static uint64_t retries(const struct kind_load *k)
+{
+	uint64_t ended = k->ok + k->failed;
+
+	return k->attempts > ended ? k->attempts - ended : 0;
+}
+
+static void json_kind(const struct kind_load *k, double secs)
+{
+	const struct ep_hist *h = &k->lat;
+	bool first = true;
+
+	printf("{\"kind\":\"%s\",\"sent\":%llu,\"completed\":%llu,\"failed\":%llu,"
+	       "\"retries\":%llu,\"tasks_per_s\":%.1f,\"bytes_raw\":%llu,"
+	       "\"bytes_compressed\":%llu,\"bytes_wire\":%llu,\"latency_us\":{\"p50\":%.1f,"
+	       "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},\"errors\":{",
+	       k->label, (unsigned long long)k->sent, (unsigned long long)k->ok,
+	       (unsigned long long)k->failed, (unsigned long long)retries(k),
+	       (double)k->ok / secs, (unsigned long long)k->raw,
+	       (unsigned long long)k->wire_once, (unsigned long long)k->wire,
 	       ep_hist_percentile(h, 50) / 1e3, ep_hist_percentile(h, 90) / 1e3,
 	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3,
 	       (double)h->max / 1e3);
 	for (int s = 1; s < EP_ST__COUNT; s++)
-		if (l->status[s])
-			printf("errors %s: %llu\n", ep_status_name(s), (unsigned long long)l->status[s]);
-	for (int e = 0; e < 5; e++)
-		if (l->local_errors[e])
-			printf("errors %s: %llu\n", local_names[e],
-			       (unsigned long long)l->local_errors[e]);
+		if (k->status[s]) {
+			printf("%s\"%s\":%llu", first ? "" : ",", ep_status_name(s),
+			       (unsigned long long)k->status[s]);
+			first = false;
+		}
+	for (int e = 0; e < LOCAL_ERRORS; e++)
+		if (k->local[e]) {
+			printf("%s\"%s\":%llu", first ? "" : ",", local_names[e],
+			       (unsigned long long)k->local[e]);
+			first = false;
+		}
+	printf("}}");
+}
+
+static void text_kind(const struct kind_load *k, double secs)
+{
+	const struct ep_hist *h = &k->lat;
+
+	printf("%-16s %9llu %9llu %7llu %7llu %9.0f %9.1f %9.1f %9.1f %9.1f\n", k->label,
+	       (unsigned long long)k->sent, (unsigned long long)k->ok,
+	       (unsigned long long)k->failed, (unsigned long long)retries(k), (double)k->ok / secs,
+	       ep_hist_percentile(h, 50) / 1e3, ep_hist_percentile(h, 90) / 1e3,
+	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3);
+}
+
+static void summary(struct load *l, double secs)
+{
+	struct ep_client_estimates est;
+	struct ep_client_stats cs;
+	struct kind_load t;
+
+	totals(l, &t);
+	ep_client_get_estimates(l->c, &est);
+	ep_client_get_stats(l->c, &cs);
+	if (l->o->json) {
+		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
+		       "\"retries_throttled\":%llu,\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
+		       "\"exec_us\":%.1f,\"load_pct\":%u},\"total\":",
+		       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
+		       (unsigned long long)cs.retries_throttled, est.srtt_us, est.edge_queue_us,
+		       est.edge_exec_us, est.edge_load_pct);
+		json_kind(&t, secs);
+		printf(",\"kinds\":[");
+		for (unsigned int i = 0; i < l->nkinds; i++) {
+			printf("%s", i ? "," : "");
+			json_kind(&l->kinds[i], secs);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("%s loop, %.2f s%s\n", l->o->rate ? "open" : "closed", secs,
+	       l->skipped ? " (some scheduled tasks skipped: too many outstanding)" : "");
+	printf("%-16s %9s %9s %7s %7s %9s %9s %9s %9s %9s\n", "kind", "sent", "done", "failed",
+	       "retries", "tasks/s", "p50 us", "p90 us", "p99 us", "p99.9 us");
+	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
+		text_kind(&l->kinds[i], secs);
+	text_kind(&t, secs);
+	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
+	       (unsigned long long)t.raw, (unsigned long long)t.wire_once,
+	       t.raw ? 100.0 * (1.0 - (double)t.wire_once / (double)t.raw) : 0.0,
+	       (unsigned long long)t.wire);
+	printf("where the time went (means): network %.0f us, edge queue %.0f us, "
+	       "edge exec %.0f us; edge load %u%%\n", est.srtt_us, est.edge_queue_us,
+	       est.edge_exec_us, est.edge_load_pct);
+	for (int s = 1; s < EP_ST__COUNT; s++)
+		if (t.status[s])
+			printf("errors %s: %llu\n", ep_status_name(s), (unsigned long long)t.status[s]);
+	for (int e = 0; e < LOCAL_ERRORS; e++)
+		if (t.local[e])
+			printf("errors %s: %llu\n", local_names[e], (unsigned long long)t.local[e]);
+	if (cs.retries_throttled)
+		printf("retries held back by the retry budget: %llu\n",
+		       (unsigned long long)cs.retries_throttled);
+}
+
+static void progress(struct load *l, double secs)
+{
+	struct kind_load t;
+
+	totals(l, &t);
+	fprintf(stderr, "\r%6.1f s  sent %llu  done %llu  failed %llu  %.0f tasks/s  p99 %.1f us  "
+			"outstanding %u   ",
+		secs, (unsigned long long)t.sent, (unsigned long long)t.ok,
+		(unsigned long long)t.failed, secs > 0 ? (double)t.ok / secs : 0.0,
+		ep_hist_percentile(&t.lat, 99) / 1e3, ep_client_inflight(l->c));
 }
 
 int cmd_load(int argc, char **argv)
 {
 	struct load *l = calloc(1, sizeof(*l));
-	uint8_t *payload;
-	double t0, end;
+	uint64_t t0, end, next, period = 0, last_progress;
+	bool tty = isatty(STDERR_FILENO);
 	struct opts o;
 	int err;
 
 	parse_opts(argc, argv, &o, "load");
 	if (!o.count && !o.duration_s)
 		o.duration_s = 10;
-	if (!l || task_payload(&o, &payload, &l->len))
+	if (!l)
 		return 1;
+	err = build_kinds(l, &o);
+	if (err)
+		return err == -EINVAL ? 2 : 1;	/* a bad --mix is a usage error */
 	o.client.max_inflight = o.concurrency;
 	o.client.cork = true;	/* one sendmmsg for the tasks submitted together */
 	err = ep_client_open(&o.client, &l->c);
@@ -160,22 +401,56 @@ int cmd_load(int argc, char **argv)
 		return 1;
 	}
 	l->o = &o;
-	l->payload = payload;
+	l->rng = o.args.seed ? o.args.seed : 1;
+	l->nslots = o.concurrency;
+	l->slots = calloc(l->nslots, sizeof(*l->slots));
+	if (!l->slots)
+		return 1;
 	signal(SIGINT, on_sigint);
-	t0 = now_s();
-	end = o.duration_s ? t0 + o.duration_s : 0;
-	for (uint32_t i = 0; i < o.concurrency; i++)
-		submit(l);
+	t0 = last_progress = next = now_ns();
+	end = o.duration_s ? t0 + (uint64_t)(o.duration_s * 1e9) : 0;
+	if (o.rate)
+		period = (uint64_t)(1e9 / o.rate);
+	else
+		for (uint32_t i = 0; i < o.concurrency; i++)
+			submit(l, t0);
 	ep_client_flush(l->c);
-	while (ep_client_inflight(l->c) && !interrupted) {
-		ep_client_poll(l->c, 100);
-		if (end && now_s() >= end)
-			l->stop = true;	/* let the outstanding tasks finish */
+	while (!interrupted) {
+		uint64_t now = now_ns();
+		int wait_ms = 100;
+
+		if (end && now >= end)
+			l->stop = true;
+		if (o.rate && !l->stop) {
+			/* Open loop: every start that is due, on schedule. */
+			while (next <= now && !(o.count && l->sent >= o.count)) {
+				submit(l, next);
+				next += period;
+			}
+			ep_client_flush(l->c);
+			wait_ms = (int)((next - now) / 1000000);
+		}
+		if ((l->stop || (o.count && l->sent >= o.count)) && !ep_client_inflight(l->c))
+			break;
+		ep_client_poll(l->c, wait_ms);
+		if (tty && !o.json && now - last_progress >= 1000000000ull) {
+			progress(l, (double)(now - t0) / 1e9);
+			last_progress = now;
+		}
 	}
-	summary(l, now_s() - t0);
+	if (tty && !o.json)
+		fprintf(stderr, "\n");
+	summary(l, (double)(now_ns() - t0) / 1e9);
 	ep_client_close(l->c);
-	free(payload);
-	err = l->failed ? 1 : 0;
+	{
+		struct kind_load t;
+
+		totals(l, &t);
+		err = t.failed ? 1 : 0;
+	}
+	for (unsigned int i = 0; i < l->nkinds; i++)
+		free(l->kinds[i].payload);
+	free(l->slots);
 	free(l);
 	return err;
 }

@@ -85,7 +85,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
 	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
-	       O_CONC, O_DUR, O_COUNT };
+	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -122,6 +122,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "concurrency", required_argument, NULL, O_CONC },
 		{ "duration", required_argument, NULL, O_DUR },
 		{ "count", required_argument, NULL, O_COUNT },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "mix", required_argument, NULL, O_MIX },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -199,6 +201,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case O_CONC: o->concurrency = (uint32_t)num("--concurrency", optarg, 1, 65536); break;
 		case O_DUR: o->duration_s = seconds("--duration", optarg); break;
 		case O_COUNT: o->count = (uint64_t)num("--count", optarg, 1, 1L << 40); break;
+		case O_RATE: o->rate = (double)num("--rate", optarg, 1, 10000000); break;
+		case O_MIX: o->mix = optarg; break;
 		case 'j': o->json = true; break;
 		case 'h':
 			printf("see: edgeload --help\n");
@@ -215,13 +219,15 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		pr_err("%s: --to ADDRESS is required", cmd);
 		exit(2);
 	}
+	if (!o->kind && o->mix && !strcmp(cmd, "load"))
+		o->kind = task_kind_find("echo");	/* unused: the mix names the types */
 	if (!o->kind) {
 		pr_err("%s: --type is required", cmd);
 		task_kinds_usage(stderr);
 		exit(2);
 	}
 	o->task.type = o->kind->type;
-	if (o->kind->image && !o->in) {
+	if (o->kind->image && !o->in && !o->mix) {
 		pr_err("%s: --type %s needs --in FILE.png", cmd, o->kind->name);
 		exit(2);
 	}

@@ -12,7 +12,9 @@
  * or synchronously with ep_client_run(), which drives that loop itself. Each task ends
  * exactly once: with a result, with the edge's error status, or with a local error (time
  * out after its retries, cancelled, closed). Retries reuse the task id, so the edge never
- * runs a task twice.
+ * runs a task twice. An error the edge marks retriable (OVERLOADED, TIMEOUT, INTERNAL;
+ * docs/protocol.md) is retried on the backoff schedule, and reported only if it is still
+ * the answer when the attempts run out.
  *
  * Return convention: 0 or a negative errno. A session is safe to use from several threads;
  * callbacks run on the thread that called ep_client_process() or ep_client_run(), with no
@@ -37,9 +39,14 @@ struct ep_client_opts {
 	uint32_t mtu;			/* path MTU for fragmentation; 0: 1500 */
 	int zstd_level;			/* compress payloads at this level; 0: never */
 	uint32_t zstd_min;		/* do not try below this many bytes; 0: 256 */
-	uint32_t timeout_ms;		/* first attempt's timeout; 0: 200 */
+	uint32_t timeout_ms;		/* first attempt's timeout; 0: adaptive (from the
+					 * measured round trip and the task type's edge time,
+					 * 200 until measured) */
 	uint32_t max_timeout_ms;	/* backoff cap; 0: 5000 */
 	uint32_t max_attempts;		/* attempts per task, first included; 0: 5 */
+	/* Retry budget: retries stay below retry_ratio x tasks + retry_per_s x seconds
+	 * (a token bucket of retry_burst); a retry over budget waits. 0: 0.2, 10, 100. */
+	double retry_ratio, retry_per_s, retry_burst;
 	uint32_t max_inflight;		/* tasks outstanding; 0: 1024 */
 	uint32_t max_result_len;	/* largest result accepted; 0: 64 MiB */
 	uint32_t rcvbuf;		/* socket receive buffer; 0: 8 MiB */
@@ -76,8 +83,26 @@ struct ep_result {
 
 typedef void (*ep_client_cb)(void *arg, struct ep_result *res);
 
+/*
+ * What the session has learned from its replies (exponentially weighted averages):
+ * where a task's time goes, and the edge's state. The offload decision (offload.h)
+ * takes these as its path and edge inputs.
+ */
+struct ep_client_estimates {
+	uint64_t samples;		/* replies to first attempts measured */
+	double srtt_us, rttvar_us;	/* network round trip of small tasks: latency minus
+					 * the edge's queue and exec time */
+	double up_bps, down_bps;	/* bytes/s, from larger tasks; 0 until measured */
+	double edge_queue_us;		/* time tasks waited at the edge */
+	double edge_exec_us;		/* time handlers ran, all types */
+	uint8_t edge_load_pct;		/* the latest load the edge reported */
+};
+
 struct ep_client_stats {
 	uint64_t submitted, completed, failed, retries, timeouts;
+	uint64_t retries_throttled;	/* times a due retry waited for the budget */
+	uint64_t retriable_errors;	/* OVERLOADED/TIMEOUT/INTERNAL replies that led to a
+					 * retry rather than an answer */
 	uint64_t dgrams_sent, dgrams_received, stray;	/* stray: replies to no pending task */
 	uint64_t wire_bytes, raw_bytes;
 };
@@ -118,7 +143,13 @@ int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void 
 		  uint32_t len, struct ep_result *res);
 
 void ep_result_free(struct ep_result *res);
+/* A short description of how a task ended ("ok", the edge's status name such as
+ * "overloaded", or "timed out after retries"); a static string, never NULL. */
+const char *ep_result_strerror(const struct ep_result *res);
 void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st);
+void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *est);
+/* The mean time the edge spent executing tasks of @type (µs), 0 if none was seen. */
+double ep_client_type_exec_us(struct ep_client *c, uint16_t type);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# libedgeplane over a lossy link: the fault program (bpf/ep_fault.bpf.c) drops and
+# duplicates a fraction of the task traffic both ways, and every task must still end
+# exactly once, with its result or a definite error, and run at most once at the edge.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "fault injection and AF_XDP on veth"
+
+PLUGIN=$BUILD/tests/plugins/libepcount.so
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+cat >"$EP_TMP/rt.conf" <<CONF
+interface = "$IF_B";
+queues = [0];
+handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+CONF
+ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --stats-socket "$EP_TMP/stats.sock" \
+	--ready-file "$EP_TMP/ready" >"$EP_TMP/rt.log" 2>&1 &
+RT_PID=$!
+stop_runtime() { kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
+on_exit stop_runtime
+for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && break; sleep 0.05; done
+if [[ ! -s $EP_TMP/ready ]]; then
+	not_ok "the runtime starts"
+	diag "$(tail -5 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+
+# Requests leave ns a through tc egress; replies are sent with AF_XDP, which skips the
+# qdisc layer, so they are made lossy where they enter ns a.
+check "lossy requests: 10% dropped, 10% duplicated" \
+	in_a "$BIN/edgeplane-fault" attach "$IF_A" --drop 10% --dup 10% --port 7878
+check "lossy replies: 10% dropped, 10% duplicated" \
+	in_a "$BIN/edgeplane-fault" attach "$IF_A" --ingress --drop 10% --dup 10% --port 7878
+
+{
+	in_a "$TOOLS/eptest-loss" --to $ADDR_B --count 2000 --concurrency 32
+	# Multi-fragment tasks: 20 KB in 15 fragments, each of which may be lost.
+	in_a "$TOOLS/eptest-loss" --to $ADDR_B --count 100 --concurrency 8 --size 20000
+} | grep -E '^(ok|not ok|#)' | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' >"$EP_TMP/loss.tap"
+while IFS= read -r line; do
+	case $line in
+	"not ok - "*) not_ok "${line#not ok - }" ;;
+	"ok - "*) ok "${line#ok - }" ;;
+	"#"*) echo "$line" ;;
+	esac
+done <"$EP_TMP/loss.tap"
+grep -q '^ok\|^not ok' "$EP_TMP/loss.tap" || not_ok "eptest-loss ran"
+
+for dir in egress ingress; do
+	flag=; [[ $dir == ingress ]] && flag=--ingress
+	stats=$(in_a "$BIN/edgeplane-fault" stats "$IF_A" $flag --json)
+	dropped=$(jq .dropped <<<"$stats") duplicated=$(jq .duplicated <<<"$stats")
+	check "$dir: the fault program dropped ($dropped) and duplicated ($duplicated) packets" \
+		test "$dropped" -gt 0 -a "$duplicated" -gt 0
+done
+rt=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+check "the edge answered retries from its result cache ($(jq '.workers[0].cache.hits' <<<"$rt") hits)" \
+	test "$(jq '.workers[0].cache.hits' <<<"$rt")" -gt 0
+check "detach the fault program" in_a "$BIN/edgeplane-fault" detach "$IF_A"
+tap_done

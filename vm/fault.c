@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * edgeplane-fault - make a link lossy: attach bpf/ep_fault.bpf.c to an interface's tc
+ * egress hook, set its drop/duplicate/corrupt rates, read what it did, and detach it.
+ * The kernel here has no netem; tests and the rig use this instead.
+ *
+ *   edgeplane-fault attach DEV [--ingress] [--drop R] [--dup R] [--corrupt R] [--port N]
+ *   edgeplane-fault set DEV [--ingress] [--drop R] [--dup R] [--corrupt R] [--port N]
+ *   edgeplane-fault stats DEV [--ingress] [--json]
+ *   edgeplane-fault detach DEV
+ *
+ * R is a fraction (0.05) or a percentage (5%). The program sits on tc egress, or with
+ * --ingress on tc ingress (needed for packets sent with AF_XDP, which skip the qdisc
+ * layer: make the receiving side lossy instead). State is pinned under
+ * $LIBXDP_BPFFS (or /sys/fs/bpf)/edgeplane-fault/DEV-egress (or -ingress); set and stats
+ * take --ingress too; detach removes both.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "edgeplane/log.h"
+#include "edgeplane/util.h"
+#include "ep_fault.skel.h"
+#include "ep_shared.h"
+
+static const char *const stat_names[EP_FAULT__COUNT] = { "seen", "dropped", "duplicated",
+							  "corrupted" };
+
+/* <bpffs>/edgeplane-fault/DEV-egress or -ingress */
+static int pin_dir(const char *dev, bool ingress, char *buf, size_t len)
+{
+	const char *root = getenv("LIBXDP_BPFFS");
+
+	if (snprintf(buf, len, "%s/edgeplane-fault/%s-%s", root && *root ? root : "/sys/fs/bpf",
+		     dev, ingress ? "ingress" : "egress") >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int open_map(const char *dev, bool ingress, const char *name)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int fd;
+
+	if (pin_dir(dev, ingress, dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		pr_err("%s: no fault injection on %s (%s: %s)", dev, ingress ? "ingress" : "egress",
+		       path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+/* "0.05" or "5%" -> parts per million. */
+static int parse_rate(const char *what, const char *s, __u32 *ppm)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end != s && *end == '%' && !end[1])
+		v /= 100;
+	else if (end == s || *end)
+		v = -1;
+	if (!(v >= 0 && v <= 1)) {
+		pr_err("%s: '%s' is not a rate in 0..1 or 0%%..100%%", what, s);
+		return -EINVAL;
+	}
+	*ppm = (__u32)(v * 1e6 + 0.5);
+	return 0;
+}
+
+static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe9, .priority = 1);
+	char dir[PATH_MAX];
+	struct ep_fault *skel;
+	__u32 zero = 0;
+	int err;
+
+	hook.ifindex = (int)if_nametoindex(dev);
+	if (!hook.ifindex) {
+		pr_err("%s: %s", dev, strerror(errno));
+		return -errno;
+	}
+	err = pin_dir(dev, ingress, dir, sizeof(dir));
+	if (err)
+		return err;
+	skel = ep_fault__open();
+	if (!skel) {
+		pr_err("open the fault program: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->ingress = ingress;
+	err = ep_fault__load(skel);
+	if (err) {
+		pr_err("load the fault program: %s", strerror(-err));
+		goto out;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.fault_cfg), &zero, cfg, BPF_ANY);
+	if (err)
+		goto out;
+	ep_log_libs_hold();	/* an existing clsact qdisc is fine, and libbpf says so loudly */
+	err = bpf_tc_hook_create(&hook);
+	ep_log_libs_release(err && err != -EEXIST);
+	if (err && err != -EEXIST) {
+		pr_err("%s: clsact qdisc: %s", dev, strerror(-err));
+		goto out;
+	}
+	opts.prog_fd = bpf_program__fd(skel->progs.ep_fault);
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_err("%s: attach to tc %s: %s", dev, ingress ? "ingress" : "egress", strerror(-err));
+		goto out;
+	}
+	{	/* <bpffs>/edgeplane-fault/DEV-DIRECTION */
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%s", dir);
+		*strrchr(parent, '/') = '\0';
+		mkdir(parent, 0700);
+		mkdir(dir, 0700);
+	}
+	err = bpf_object__pin_maps(skel->obj, dir);
+	if (err)
+		pr_err("pin maps in %s: %s", dir, strerror(-err));
+out:
+	ep_fault__destroy(skel);	/* the tc filter keeps the program alive */
+	return err;
+}
+
+static int cmd_set(const char *dev, const struct ep_fault_cfg *cfg, bool ingress)
+{
+	int fd = open_map(dev, ingress, "fault_cfg"), err;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int cmd_stats(const char *dev, bool ingress, bool json)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = open_map(dev, ingress, "fault_stats");
+	__u64 *v, sum[EP_FAULT__COUNT] = { 0 };
+
+	if (fd < 0)
+		return fd;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	for (__u32 k = 0; v && k < EP_FAULT__COUNT; k++)
+		if (!bpf_map_lookup_elem(fd, &k, v))
+			for (int c = 0; c < ncpu; c++)
+				sum[k] += v[c];
+	free(v);
+	close(fd);
+	for (int k = 0; k < EP_FAULT__COUNT; k++)
+		printf(json ? "%s\"%s\":%llu" : "%s%s %llu", k ? (json ? "," : "\n") : (json ? "{" : ""),
+		       stat_names[k], (unsigned long long)sum[k]);
+	printf(json ? "}\n" : "\n");
+	return 0;
+}
+
+/* Take the program off both hooks and remove its pins. */
+static int cmd_detach(const char *dev)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int ifindex = (int)if_nametoindex(dev), found = 0;
+
+	if (!ifindex) {
+		pr_err("%s: %s", dev, strerror(errno));
+		return -errno;
+	}
+	for (int in = 0; in < 2; in++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = in ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe9, .priority = 1);
+
+		found += !bpf_tc_detach(&hook, &opts);
+		if (pin_dir(dev, in, dir, sizeof(dir)))
+			continue;
+		for (const char *const *n = (const char *const[]){ "fault_cfg", "fault_stats",
+								   NULL };
+		     *n; n++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, *n);
+			unlink(path);
+		}
+		rmdir(dir);
+	}
+	if (!found) {
+		pr_err("%s: no fault injection attached", dev);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "drop", required_argument, NULL, 'd' }, { "dup", required_argument, NULL, 'u' },
+		{ "corrupt", required_argument, NULL, 'c' }, { "port", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' }, { "ingress", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct ep_fault_cfg cfg = { 0 };
+	const char *cmd, *dev;
+	bool json = false, ingress = false;
+	long port;
+	int c, err;
+
+	ep_log_set_ident("edgeplane-fault");
+	ep_log_route_libs();
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': if (parse_rate("--drop", optarg, &cfg.drop_ppm)) return 2; break;
+		case 'u': if (parse_rate("--dup", optarg, &cfg.dup_ppm)) return 2; break;
+		case 'c': if (parse_rate("--corrupt", optarg, &cfg.corrupt_ppm)) return 2; break;
+		case 'p':
+			if (ep_parse_long("--port", optarg, 0, 65535, &port))
+				return 2;
+			cfg.udp_port = (__u16)port;
+			break;
+		case 'j': json = true; break;
+		case 'I': ingress = true; break;
+		case 'h':
+			printf("Usage: edgeplane-fault attach|set|stats|detach DEV [--ingress] [--drop R]\n"
+			       "       [--dup R] [--corrupt R] [--port N] [--json]\n"
+			       "R: a fraction (0.05) or a percentage (5%%) of the packets leaving DEV\n"
+			       "(entering it with --ingress); only UDP to or from --port, if given.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 2) {
+		pr_err("usage: edgeplane-fault attach|set|stats|detach DEV [options] (try --help)");
+		return 2;
+	}
+	cmd = argv[optind];
+	dev = argv[optind + 1];
+	if (!strcmp(cmd, "attach"))
+		err = cmd_attach(dev, &cfg, ingress);
+	else if (!strcmp(cmd, "set"))
+		err = cmd_set(dev, &cfg, ingress);
+	else if (!strcmp(cmd, "stats"))
+		err = cmd_stats(dev, ingress, json);
+	else if (!strcmp(cmd, "detach"))
+		err = cmd_detach(dev);
+	else {
+		pr_err("unknown command '%s'", cmd);
+		return 2;
+	}
+	return err ? 1 : 0;
+}
