@@ -86,7 +86,10 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 	} else if (index == count - 1) {
 		__u32 l = ep_frag_size(index, count, off, plen);
 
-		if (l == 0 || off % (count - 1) || plen == 0 || plen > l || off + plen != total)
+		/* L fits 16 bits like every other fragment's length; the last fragment ends
+		 * at total_len exactly (written without a sum that could wrap). */
+		if (l == 0 || l > 0xffff || off % (count - 1) || plen == 0 || plen > l ||
+		    plen > total || off != total - plen)
 			return -EP_STAT_DROP_BAD_FRAGMENT;
 	} else {
 		if (plen == 0 || off != index * plen || total <= (count - 1) * plen ||

@@ -82,6 +82,11 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 	err = ep_parse_udp(&c, &l3, port, &dgram_len);
 	if (err)
 		return err;
+	/* Answers go to one host from one of ours: broadcast and multicast are not tasks. */
+	if ((((struct ethhdr *)(long)ctx->data)->h_dest[0] & 1) || l3.mcast)
+		return -EP_STAT_PASS_NOT_UNICAST;
+	if (!l3.sport)
+		return -EP_STAT_DROP_BAD_SOURCE;
 
 	h = c.pos;
 	if (dgram_len < sizeof(*h))

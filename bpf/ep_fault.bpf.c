@@ -84,12 +84,13 @@ int ep_fault(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	r = bpf_get_prandom_u32() % 1000000;
-	if (r < cfg->corrupt_ppm && off + 1 <= skb->len) {
+	if (r < cfg->corrupt_ppm && off < skb->len) {
+		__u32 at = off + bpf_get_prandom_u32() % (skb->len - off);	/* any payload byte */
 		__u8 b;
 
-		if (!bpf_skb_load_bytes(skb, off, &b, 1)) {
+		if (!bpf_skb_load_bytes(skb, at, &b, 1)) {
 			b ^= 0x5a;
-			bpf_skb_store_bytes(skb, off, &b, 1, 0);
+			bpf_skb_store_bytes(skb, at, &b, 1, 0);
 			count(EP_FAULT_CORRUPTED);
 		}
 	}

@@ -159,10 +159,12 @@ enum ep_status {
 	X(PASS_NOT_UDP,		"pass_not_udp")		/* ICMP, TCP, ... */		\
 	X(PASS_IP_FRAGMENT,	"pass_ip_fragment")	/* kernel reassembles */	\
 	X(PASS_OTHER_PORT,	"pass_other_port")	/* UDP, not our port */		\
+	X(PASS_NOT_UNICAST,	"pass_not_unicast")	/* to our port, but broadcast/multicast */ \
 	X(PASS_UNPARSED,	"pass_unparsed")	/* L2/L3 too short or odd: kernel decides */ \
 	X(PASS_NO_SOCKET,	"pass_no_socket")	/* valid task, no AF_XDP socket on the queue */ \
 	X(DROP_UDP_LENGTH,	"drop_udp_length")	/* UDP length disagrees with IP/frame */ \
 	X(DROP_UDP_ZERO_CSUM,	"drop_udp_zero_csum")	/* IPv6 UDP without checksum */	\
+	X(DROP_BAD_SOURCE,	"drop_bad_source")	/* source port 0: no reply possible */ \
 	X(DROP_HDR_SHORT,	"drop_hdr_short")	/* payload shorter than struct ep_hdr */ \
 	X(DROP_BAD_MAGIC,	"drop_bad_magic")					\
 	X(DROP_BAD_VERSION,	"drop_bad_version")					\
@@ -235,7 +237,7 @@ _Static_assert(sizeof(struct ep_tenant) == 8, "ep_tenant layout");
 struct ep_fault_cfg {
 	__u32 drop_ppm;
 	__u32 dup_ppm;		/* send a second copy right behind the packet */
-	__u32 corrupt_ppm;	/* flip one byte of the UDP payload (checksum left stale) */
+	__u32 corrupt_ppm;	/* flip one random byte of the UDP payload (checksum stale) */
 	__u16 udp_port;		/* only UDP to or from this port; 0: every packet */
 	__u16 pad;
 };

@@ -42,7 +42,7 @@ $(TESTOUT)/bpf/test_classifier: $(OBJ)/tests/bpf/test_classifier.o $(TEST_LIB_OB
 TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk
 TOOL_BINS	:= $(addprefix $(TESTOUT)/tools/,$(TOOL_NAMES))
 EXTRA_CFLAGS_tests/tools := -Idataplane
-$(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(XDP_LIB) $(CORE_LIB)
+$(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)

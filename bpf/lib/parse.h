@@ -53,6 +53,8 @@ struct ep_cursor {
 struct ep_l3 {
 	void *end;		/* end of the IP datagram (per its length field) */
 	__u8 ipv6;
+	__u8 mcast;		/* destination is multicast or the IPv4 limited broadcast */
+	__u16 sport;		/* UDP source port, host order (after ep_parse_udp) */
 };
 
 /* Ethernet plus up to two VLAN tags. Returns the inner ethertype in network order. */
@@ -102,6 +104,7 @@ static __always_inline int ep_parse_ipv4(struct ep_cursor *c, struct ep_l3 *l3)
 		return -EP_STAT_PASS_NOT_UDP;
 	l3->end = c->pos + tot;
 	l3->ipv6 = 0;
+	l3->mcast = (bpf_ntohl(iph->daddr) >> 28) == 0xe || iph->daddr == 0xffffffff;
 	c->pos += hlen;
 	return 0;
 }
@@ -123,6 +126,7 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 		return -EP_STAT_PASS_UNPARSED;
 	l3->end = c->pos + plen;
 	l3->ipv6 = 1;
+	l3->mcast = ip6->daddr.s6_addr[0] == 0xff;
 	next = ip6->nexthdr;
 
 	EP_UNROLL
@@ -154,8 +158,9 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 	return next == IPPROTO_UDP ? 0 : -EP_STAT_PASS_UNPARSED;
 }
 
-/* UDP header; returns the datagram payload length, checked against the IP length. */
-static __always_inline int ep_parse_udp(struct ep_cursor *c, const struct ep_l3 *l3,
+/* UDP header; returns the datagram payload length, checked against the IP length, and
+ * notes the source port in @l3. */
+static __always_inline int ep_parse_udp(struct ep_cursor *c, struct ep_l3 *l3,
 					__u16 port, __u32 *dgram_len)
 {
 	struct udphdr *udp = c->pos;
@@ -172,6 +177,7 @@ static __always_inline int ep_parse_udp(struct ep_cursor *c, const struct ep_l3 
 	if (l3->ipv6 && udp->check == 0)
 		return -EP_STAT_DROP_UDP_ZERO_CSUM;
 	*dgram_len = ulen - sizeof(*udp);
+	l3->sport = bpf_ntohs(udp->source);
 	c->pos = udp + 1;
 	return 0;
 }

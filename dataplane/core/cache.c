@@ -311,7 +311,7 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	e->off = off + sizeof(b);
 	e->queue_us = reply->queue_us;
 	e->exec_us = reply->exec_us;
-	e->last_sent_ns = 0;	/* not yet answered from the cache */
+	e->last_sent_ns = now_ns;	/* the reply just went out: a burst behind it is quiet */
 	c->st.completed++;
 	c->st.bytes = c->tail - c->head;
 }

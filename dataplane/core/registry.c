@@ -99,8 +99,10 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 		if (name)
 			break;
 	}
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		pr_err("plugin %s: no handler named '%s'", path, name);
+		goto err_close;
+	}
 	return ret;
 
 err_close:

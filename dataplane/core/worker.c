@@ -19,6 +19,7 @@
 #define IDLE_WAIT_MS		100
 #define TX_RETRY_NS		(20 * 1000 * 1000ull)
 #define DRAIN_TX_NS		(2000 * 1000 * 1000ull)
+#define DRAIN_RX_NS		(500 * 1000 * 1000ull)
 
 struct ep_worker {
 	struct ep_worker_cfg cfg;
@@ -39,6 +40,7 @@ struct ep_worker {
 
 	struct ep_task *pool, *free_tasks;
 	uint32_t nfree;
+	uint64_t held;			/* bytes of heap payloads queued or running */
 
 	/* Handler outputs for one batch, and the compressed form of one reply. */
 	uint8_t *arena;
@@ -124,10 +126,13 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 			}
 		}
 		n = ep_frag_build(&m, data, len, fs, i, buf, cap);
-		if (n < 0 || w->ops->tx_commit(w->io, r, peer, (uint32_t)n)) {
+		if (n < 0) {		/* cannot happen with a validated MTU; never leak */
+			w->ops->tx_abort(w->io);
 			w->st.reply_dropped++;
 			continue;
 		}
+		if (w->ops->tx_commit(w->io, r, peer, (uint32_t)n))
+			w->st.reply_dropped++;
 	}
 	return 0;
 }
@@ -135,11 +140,11 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 /* An ERROR reply. @cache is the task's result cache handle (EP_CACHE_NONE if it was
  * refused before it had one): final answers are remembered for retries, retriable ones
  * are not. */
-static void send_error(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
-		       const struct ep_msg *req, int hidx, uint16_t status, const char *text,
-		       uint64_t cache)
+static void send_error_text(struct ep_worker *w, const struct ep_peer *peer,
+			    const struct ep_route *r, const struct ep_msg *req, int hidx,
+			    uint16_t status, const char *text, size_t text_max, uint64_t cache)
 {
-	uint32_t len = text ? (uint32_t)strnlen(text, 256) : 0;
+	uint32_t len = text ? (uint32_t)strnlen(text, text_max) : 0;
 
 	type_stats(w, hidx)->errors[status < EP_ST__COUNT ? status : EP_ST_INTERNAL]++;
 	send_reply(w, peer, r, req, EP_KIND_ERROR, status, 0, (const uint8_t *)text, len, 0, 0);
@@ -150,6 +155,13 @@ static void send_error(struct ep_worker *w, const struct ep_peer *peer, const st
 				  &(struct ep_cached){ .status = status, .data = (const uint8_t *)text,
 						       .len = len },
 				  ep_now_ns());
+}
+
+static void send_error(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		       const struct ep_msg *req, int hidx, uint16_t status, const char *text,
+		       uint64_t cache)
+{
+	send_error_text(w, peer, r, req, hidx, status, text, 256, cache);
 }
 
 /* Compress @len bytes of result if that makes them smaller; returns the bytes to send. */
@@ -176,6 +188,8 @@ static void task_release(struct ep_worker *w, struct ep_task *t)
 {
 	if (t->io_handle != EP_NO_HANDLE)
 		w->ops->release(w->io, t->io_handle);
+	if (t->owned)
+		w->held -= t->len;
 	free(t->owned);
 	t->io_handle = EP_NO_HANDLE;
 	t->owned = NULL;
@@ -200,6 +214,10 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 		return EP_ST_DECOMPRESS_FAILED;
 	if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > w->cfg.max_task_len)
 		return EP_ST_TOO_LARGE;
+	/* All payloads this worker holds stay within held_bytes: a burst of small frames
+	 * that each inflate to max_task_len must not take the host's memory. */
+	if (w->held + (size != ZSTD_CONTENTSIZE_UNKNOWN ? size : 64 * 1024) > w->cfg.held_bytes)
+		return EP_ST_OVERLOADED;
 	cap = size != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)size : 64 * 1024;
 	buf = malloc(cap ? cap : 1);
 	if (!buf)
@@ -233,6 +251,10 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 				if (ob.size >= w->cfg.max_task_len) {
 					free(buf);
 					return EP_ST_TOO_LARGE;
+				}
+				if (w->held + ob.size * 2 > w->cfg.held_bytes) {
+					free(buf);
+					return EP_ST_OVERLOADED;
 				}
 				ob.size = ob.size * 2 > w->cfg.max_task_len ? w->cfg.max_task_len
 									    : ob.size * 2;
@@ -284,6 +306,8 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 			len = plain_len;
 		}
 	}
+	if (!status && owned && w->held + len > w->cfg.held_bytes)
+		status = EP_ST_OVERLOADED;	/* a reassembled task over the budget */
 	if (!status && !w->free_tasks) {
 		/* Full: a lower-priority task makes room, or this one is refused. */
 		t = ep_batch_shed(w->batch, m->priority);
@@ -315,6 +339,8 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 	t->hidx = (uint16_t)hidx;
 	t->io_handle = handle;
 	t->owned = owned;
+	if (owned)
+		w->held += len;
 	t->cache = ep_cache_begin(w->cache, peer, m->task_id, now);
 	ep_batch_push(w->batch, t, now);
 }
@@ -329,7 +355,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	int ret;
 
 	w->st.dgrams++;
-	if (ep_decode(d->data, d->len, w->cfg.max_task_len, &m, &payload, &reason)) {
+	/* The protocol's limit here; the node's own (smaller) one gets TOO_LARGE below. */
+	if (ep_decode(d->data, d->len, EP_MAX_TASK_LEN, &m, &payload, &reason)) {
 		w->st.invalid[reason]++;
 		goto release;
 	}
@@ -365,6 +392,11 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		break;
 	}
 
+	if (m.frag_count == 1 && m.total_len > w->cfg.max_task_len) {
+		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+			   EP_ST_TOO_LARGE, NULL, EP_CACHE_NONE);
+		goto release;
+	}
 	if (m.frag_count == 1) {	/* zero-copy: the buffer is held until the task ran */
 		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
 			    now);
@@ -394,9 +426,9 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 	struct ep_type_stats *ts = type_stats(w, t->hidx);
 	uint32_t queue_us = sat_us(started - t->rx_ns);
 
-	if (res->status) {
-		send_error(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
-			   res->msg[0] ? res->msg : NULL, t->cache);
+	if (res->status) {	/* a plugin's msg need not end in a NUL */
+		send_error_text(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
+				res->msg[0] ? res->msg : NULL, sizeof(res->msg), t->cache);
 	} else {
 		uint32_t len = res->len;
 		uint8_t flags;
@@ -531,10 +563,10 @@ void ep_worker_run(struct ep_worker *w)
 
 		for (unsigned int i = 0; i < n; i++)
 			on_datagram(w, &d[i], now);
-		while (run_batch(w, now, false))
+		while (run_batch(w, ep_now_ns(), false))
 			;
 		if (now >= w->next_expire_ns) {
-			ep_reasm_expire(w->reasm, now, on_expired, w);
+			ep_reasm_expire(w->reasm, now);
 			w->next_expire_ns = now + EXPIRE_EVERY_NS;
 		}
 		w->ops->flush(w->io);
@@ -549,18 +581,19 @@ void ep_worker_run(struct ep_worker *w)
 	}
 
 	/* Drain: no new datagrams, but what was received is run and answered, and the
-	 * replies are pushed out before the queue closes. */
+	 * replies are pushed out before the queue closes. Bounded in time: a socket backend
+	 * keeps receiving while traffic lasts. */
 	w->ops->stop_rx(w->io);
-	for (;;) {
+	for (uint64_t give_up = ep_now_ns() + DRAIN_RX_NS;;) {
 		unsigned int n = w->ops->rx(w->io, d, RX_BURST);
 		uint64_t now = ep_now_ns();
 
 		for (unsigned int i = 0; i < n; i++)
 			on_datagram(w, &d[i], now);
-		while (run_batch(w, now, true))
+		while (run_batch(w, ep_now_ns(), true))
 			;
 		w->ops->flush(w->io);
-		if (!n)
+		if (!n || now > give_up)
 			break;
 	}
 	for (uint64_t give_up = ep_now_ns() + DRAIN_TX_NS; ep_now_ns() < give_up;)
@@ -613,6 +646,15 @@ void ep_worker_free(struct ep_worker *w)
 	free(w);
 }
 
+static int window_log(uint32_t max_len)
+{
+	int log = 10;	/* ZSTD_WINDOWLOG_ABSOLUTEMIN */
+
+	while (log < 27 && (1u << log) < max_len)
+		log++;
+	return log;
+}
+
 struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep_registry *reg,
 				struct ep_io_q *io, unsigned int id)
 {
@@ -640,6 +682,8 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	w->states_ready = true;
 	w->reasm_cfg = cfg->reasm;
 	w->reasm_cfg.user_size = sizeof(struct ep_route);
+	w->reasm_cfg.on_expire = on_expired;
+	w->reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&w->reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);
 	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
@@ -657,7 +701,9 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 		err = -ENOMEM;
 		goto err_free;
 	}
-	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, 27);
+	/* No window larger than a task may be: a tiny frame must not make the context
+	 * allocate a 128 MiB window. */
+	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, window_log(cfg->max_task_len));
 	for (uint32_t i = 0; i < cfg->queue_depth; i++) {
 		w->pool[i].io_handle = EP_NO_HANDLE;
 		w->pool[i].next = w->free_tasks;

@@ -31,6 +31,8 @@ struct ep_worker_cfg {
 	int reply_zstd_level;		/* 0: never compress replies */
 	uint32_t reply_zstd_min;	/* try compressing results of at least this size */
 	uint64_t arena_bytes;		/* handler output memory per batch */
+	uint64_t held_bytes;		/* reassembled and decompressed payloads waiting or
+					 * running, all together; beyond: OVERLOADED */
 	struct ep_reasm_cfg reasm;
 	struct ep_cache_cfg cache;
 	int cpu;			/* pin the thread here; -1: no pinning */

@@ -15,10 +15,12 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->port = EP_DEFAULT_PORT;
 	c->nqueues = 1;
 	c->queues[0] = 0;
+	c->workers = 1;
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		c->cpus[i] = -1;
 	c->xdp_mode = strdup("auto");
 	c->zerocopy = -1;
+	c->verify_csum = -1;
 	c->frames = 4096;
 	c->frame_size = 4096;
 	c->log_level = strdup("info");
@@ -32,6 +34,7 @@ void ep_conf_defaults(struct ep_conf *c)
 		.reply_zstd_level = 1,
 		.reply_zstd_min = 512,
 		.arena_bytes = 64u << 20,
+		.held_bytes = 256u << 20,
 		.reasm = {
 			.max_tasks = 1024,
 			.max_bytes = 256u << 20,
@@ -181,6 +184,23 @@ static void get_bool(struct reader *rd, const config_setting_t *g, const char *n
 	*out = config_setting_get_bool(s);
 }
 
+/* "auto" (-1), "on" (1) or "off" (0). */
+static void get_tristate(struct reader *rd, const config_setting_t *g, const char *name,
+			 int *out)
+{
+	char *v = NULL;
+
+	get_str(rd, g, name, &v);
+	if (!v)
+		return;
+	if (!strcmp(v, "auto") || !strcmp(v, "on") || !strcmp(v, "off"))
+		*out = !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
+	else
+		bad(rd, config_setting_get_member(g, name), NULL,
+		    "must be \"auto\", \"on\" or \"off\"");
+	free(v);
+}
+
 static int get_list(struct reader *rd, const config_setting_t *g, const char *name, int *out,
 		    unsigned int max, int lo, int hi)
 {
@@ -259,14 +279,16 @@ static void read_handlers(struct reader *rd, struct ep_conf *c, const config_set
 int ep_conf_load(struct ep_conf *c, const char *path)
 {
 	static const char *const top[] = { "backend", "interface", "bind", "port", "queues",
+					   "workers",
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
 					   "ready_file", "log_level", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
-					   "frame_size", "keep_attached", "pin_dir", NULL };
+					   "frame_size", "keep_attached", "pin_dir",
+					   "verify_checksum", NULL };
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
-					      "mtu", "arena_bytes", NULL };
+					      "mtu", "arena_bytes", "held_bytes", NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
@@ -304,26 +326,18 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->queues[i] = (unsigned int)queues[i];
 	}
 	get_list(&rd, root, "cpus", c->cpus, EP_MAX_QUEUES, 0, 4095);
+	GET_U32(&rd, root, "workers", 1, EP_MAX_QUEUES, c->workers);
 
 	if ((g = config_setting_get_member(root, "xdp"))) {
-		char *zc = NULL;
-
 		known(&rd, g, xdp);
 		get_str(&rd, g, "mode", &c->xdp_mode);
 		get_str(&rd, g, "pin_dir", &c->pin_dir);
 		get_bool(&rd, g, "busy_poll", &c->busy_poll);
 		get_bool(&rd, g, "keep_attached", &c->keep_attached);
-		GET_U32(&rd, g, "frames", 64, 8192, c->frames);
+		GET_U32(&rd, g, "frames", 64, 4096, c->frames);
 		GET_U32(&rd, g, "frame_size", 2048, 4096, c->frame_size);
-		get_str(&rd, g, "zerocopy", &zc);
-		if (zc) {
-			c->zerocopy = !strcmp(zc, "on") ? 1 : !strcmp(zc, "off") ? 0 :
-				      !strcmp(zc, "auto") ? -1 : -2;
-			if (c->zerocopy == -2)
-				bad(&rd, config_setting_get_member(g, "zerocopy"), NULL,
-				    "must be \"auto\", \"on\" or \"off\"");
-			free(zc);
-		}
+		get_tristate(&rd, g, "zerocopy", &c->zerocopy);
+		get_tristate(&rd, g, "verify_checksum", &c->verify_csum);
 	}
 	if ((g = config_setting_get_member(root, "batch"))) {
 		known(&rd, g, batch);
@@ -339,6 +353,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		GET_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
 		if (get_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
 			c->w.arena_bytes = (uint64_t)v;
+		if (get_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
+			c->w.held_bytes = (uint64_t)v;
 	}
 	if ((g = config_setting_get_member(root, "reassembly"))) {
 		known(&rd, g, reasm);
@@ -402,6 +418,18 @@ int ep_conf_validate(const struct ep_conf *c)
 	if (c->w.max_result_len > c->w.arena_bytes) {
 		pr_err("limits.max_result_len (%u) is larger than limits.arena_bytes (%llu)",
 		       c->w.max_result_len, (unsigned long long)c->w.arena_bytes);
+		return -EINVAL;
+	}
+	if (!strcmp(c->backend, "afxdp") && c->w.mtu + 100 > c->frame_size) {
+		/* A reply fragment (mtu - 28 bytes of UDP payload) and its headers must fit a
+		 * frame after the 128-byte headroom, and so must a received frame. */
+		pr_err("limits.mtu %u needs xdp.frame_size of at least %u", c->w.mtu,
+		       c->w.mtu + 100);
+		return -EINVAL;
+	}
+	if (c->w.max_task_len > c->w.held_bytes) {
+		pr_err("limits.max_task_len (%u) is larger than limits.held_bytes (%llu)",
+		       c->w.max_task_len, (unsigned long long)c->w.held_bytes);
 		return -EINVAL;
 	}
 	if (c->w.batch_size > c->w.queue_depth) {

@@ -30,11 +30,13 @@ struct ep_conf {
 	char *bind;			/* udp backend: address to bind */
 	uint16_t port;
 	unsigned int nqueues;
-	unsigned int queues[EP_MAX_QUEUES];
+	unsigned int queues[EP_MAX_QUEUES];	/* afxdp */
+	unsigned int workers;			/* udp: sockets sharing the port */
 	int cpus[EP_MAX_QUEUES];	/* -1: not pinned */
 
 	char *xdp_mode;			/* auto, native, skb */
 	int zerocopy;			/* -1 auto, 0 off, 1 on */
+	int verify_csum;		/* -1 auto (on, except on veth), 0 off, 1 on */
 	bool busy_poll;
 	uint32_t frames, frame_size;
 	bool keep_attached;		/* leave the classifier attached at exit */

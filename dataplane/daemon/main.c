@@ -38,8 +38,8 @@ static void usage(FILE *f)
 		"  -i, --interface IF       interface for the afxdp backend\n"
 		"      --bind ADDR          address for the udp backend (default: all)\n"
 		"  -p, --port N             UDP port (default 7878)\n"
-		"  -q, --queues LIST        afxdp: RX queues, one worker each (default 0);\n"
-		"                           udp: a count of workers sharing the port\n"
+		"  -q, --queues LIST        afxdp: RX queues, one worker each (default 0)\n"
+		"  -w, --workers N          udp: sockets sharing the port, a worker each (1)\n"
 		"      --cpus LIST          pin worker i to the i-th CPU of LIST (default: CPU i)\n"
 		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
 		"      --zerocopy MODE      auto, on or off (AF_XDP zero-copy)\n"
@@ -123,6 +123,7 @@ int main(int argc, char **argv)
 		{ "bind", required_argument, NULL, O_BIND },
 		{ "port", required_argument, NULL, 'p' },
 		{ "queues", required_argument, NULL, 'q' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "cpus", required_argument, NULL, O_CPUS },
 		{ "xdp-mode", required_argument, NULL, O_XDP_MODE },
 		{ "zerocopy", required_argument, NULL, O_ZC },
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
 
 	/* The config file first, whatever its place among the options; then overrides. */
 	ep_conf_defaults(&conf);
-	while ((c = getopt_long(argc, argv, "c:b:i:p:q:l:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:b:i:p:q:w:l:h", lo, NULL)) != -1) {
 		if (c == 'c')
 			cfg_file = optarg;
 		else if (c == 'h') {
@@ -170,7 +171,7 @@ int main(int argc, char **argv)
 	if (cfg_file && ep_conf_load(&conf, cfg_file))
 		return 2;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:b:i:p:q:l:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:b:i:p:q:w:l:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b': set_str(&conf.backend, optarg); break;
 		case 'i': set_str(&conf.interface, optarg); break;
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
 			for (int i = 0; i < n; i++)
 				conf.queues[i] = (unsigned int)list[i];
 			break;
+		case 'w': conf.workers = (unsigned int)num("--workers", optarg, 1, EP_MAX_QUEUES); break;
 		case O_CPUS:
 			if (ep_conf_parse_list(optarg, conf.cpus, EP_MAX_QUEUES, 0, 4095) < 0) {
 				pr_err("--cpus: '%s' is not a list like 0,1", optarg);
@@ -218,8 +220,8 @@ int main(int argc, char **argv)
 	}
 	if (!conf.stats_socket)
 		set_str(&conf.stats_socket, DEFAULT_STATS_SOCKET);
-	if (!strcmp(conf.backend, "udp") && conf.nqueues == 1 && conf.queues[0] > 0) {
-		conf.nqueues = conf.queues[0];	/* -q N: N sockets sharing the port */
+	if (!strcmp(conf.backend, "udp")) {	/* workers sockets sharing the port */
+		conf.nqueues = conf.workers;
 		for (unsigned int i = 0; i < conf.nqueues; i++)
 			conf.queues[i] = i;
 	}

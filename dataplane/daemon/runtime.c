@@ -66,6 +66,7 @@ static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
 		.frames = c->frames,
 		.frame_size = c->frame_size,
 		.zerocopy = c->zerocopy,
+		.verify_csum = c->verify_csum,
 		.busy_poll = c->busy_poll,
 		.xsks_map_fd = rt->xdp ? ep_xdp_xsks_fd(rt->xdp) : -1,
 	};
@@ -105,10 +106,12 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 
 	if (!strcmp(c->backend, "afxdp")) {
 		enum ep_xdp_mode mode = EP_XDP_MODE_AUTO;
+		/* The classifier drops what breaks the protocol, up to its 64 MiB limit; a
+		 * task above this node's own limit comes through and gets TOO_LARGE. */
 		struct ep_xdp_opts xo = {
 			.ifname = c->interface,
 			.port = c->port,
-			.max_task_len = c->w.max_task_len,
+			.max_task_len = EP_MAX_TASK_LEN,
 			.pin_dir = c->pin_dir,
 		};
 
@@ -267,12 +270,12 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->cache.bytes, (unsigned long long)s->cache.evicted,
 			(unsigned long long)s->cache.expired);
 		fprintf(f, "\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
-			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"tx_full\":%llu,\"wakeups\":%llu},"
-			   "\"types\":[",
+			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
+			   "\"tx_full\":%llu,\"wakeups\":%llu},\"types\":[",
 			(unsigned long long)s->io.rx_packets, (unsigned long long)s->io.rx_bytes,
 			(unsigned long long)s->io.tx_packets, (unsigned long long)s->io.tx_bytes,
-			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.tx_ring_full,
-			(unsigned long long)s->io.wakeups);
+			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.rx_bad_csum,
+			(unsigned long long)s->io.tx_ring_full, (unsigned long long)s->io.wakeups);
 		first = true;
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 			if (!type_used(&s->type[t]))

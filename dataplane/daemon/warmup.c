@@ -78,8 +78,9 @@ int ep_warmup_read(const char *const *paths, unsigned int n, struct ep_blob *out
 	err = reap(&ring, 2 * n, res);
 	if (err)
 		goto err_ring;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)	/* every opened file, before any may fail, so all get closed */
 		f[i].fd = res[i] >= 0 ? res[i] : -1;
+	for (i = 0; i < n; i++) {
 		err = res[i] < 0 ? res[i] : res[n + i] < 0 ? res[n + i] : 0;
 		if (!err && f[i].stx.stx_size > MAX_WARMUP_FILE)
 			err = -EFBIG;

@@ -164,3 +164,21 @@ void ep_frame_write_hdrs(uint8_t *hdr, const struct ep_route *r, const struct ep
 	if (!udp->check)
 		udp->check = 0xffff;
 }
+
+bool ep_frame_udp_csum_ok(const struct ep_dgram *d)
+{
+	const uint8_t *udp = d->data - 8;
+	uint32_t l4len = d->len + 8, sum;
+	uint16_t check;
+
+	memcpy(&check, udp + 6, 2);
+	if (!check)
+		return !d->route.ipv6;	/* IPv4 may omit it; IPv6 may not */
+	if (d->route.ipv6)
+		sum = ep_csum_partial(d->peer.addr, 16, ep_csum_partial(d->route.local_addr, 16, 0));
+	else
+		sum = ep_csum_partial(d->peer.addr + 12, 4,
+				      ep_csum_partial(d->route.local_addr + 12, 4, 0));
+	sum += htons(IPPROTO_UDP) + htons((uint16_t)l4len);
+	return ep_csum_fold(ep_csum_partial(udp, l4len, sum)) == 0;
+}

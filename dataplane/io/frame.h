@@ -7,6 +7,7 @@
 #ifndef EP_FRAME_H
 #define EP_FRAME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "io/io.h"
@@ -28,6 +29,9 @@ static inline uint32_t ep_frame_hdr_len(const struct ep_route *r)
  * of UDP payload must already follow them (the UDP checksum covers them). */
 void ep_frame_write_hdrs(uint8_t *hdr, const struct ep_route *r, const struct ep_peer *peer,
 			 uint32_t payload_len);
+
+/* Whether the UDP checksum of a datagram parsed by ep_frame_parse() is right. */
+bool ep_frame_udp_csum_ok(const struct ep_dgram *d);
 
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t ep_csum_partial(const void *buf, uint32_t len, uint32_t sum);

@@ -49,6 +49,7 @@ struct ep_io_q;
 struct ep_io_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t rx_invalid;	/* frames the backend could not parse (should be 0 behind XDP) */
+	uint64_t rx_bad_csum;	/* datagrams with a wrong UDP checksum, dropped */
 	uint64_t tx_ring_full;	/* replies dropped: no TX buffer after a flush */
 	uint64_t wakeups;	/* need_wakeup syscalls */
 };
@@ -62,6 +63,8 @@ struct ep_io_ops {
 	/* A buffer for one outgoing UDP payload of up to *cap bytes, or NULL when none is
 	 * free (call flush() and retry). */
 	uint8_t *(*tx_buf)(struct ep_io_q *q, uint32_t *cap);
+	/* Give back the buffer of the last tx_buf() unsent. */
+	void (*tx_abort)(struct ep_io_q *q);
 	/* Send the payload written into the last tx_buf(): @len bytes to @peer along
 	 * @route. Returns 0 or a negative errno (the buffer is then reclaimed). */
 	int (*tx_commit)(struct ep_io_q *q, const struct ep_route *route,
@@ -92,6 +95,7 @@ struct ep_io_cfg {
 	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
 	uint32_t frame_size;		/* afxdp: 2048 or 4096 */
 	int zerocopy;			/* afxdp: -1 auto, 0 copy, 1 zero-copy */
+	int verify_csum;		/* afxdp: check UDP checksums; -1 auto (not on veth) */
 	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
 	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
 	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */

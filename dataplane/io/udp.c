@@ -97,6 +97,7 @@ static unsigned int udp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int m
 		struct msghdr *mh = &u->rmsg[i].msg_hdr;
 		struct ep_dgram *g = &d[got];
 		struct cmsghdr *c;
+		bool mcast = false;
 
 		u->st.rx_packets++;
 		u->st.rx_bytes += u->rmsg[i].msg_len;
@@ -111,16 +112,32 @@ static unsigned int udp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int m
 				struct in6_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-				memcpy(g->route.local_addr, &pi.ipi6_addr, 16);
+				if (!g->route.local_addr[10])	/* IP_PKTINFO's wins for IPv4 */
+					memcpy(g->route.local_addr, &pi.ipi6_addr, 16);
+				mcast |= pi.ipi6_addr.s6_addr[0] == 0xff;
 			} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 				struct in_pktinfo pi;
+				uint32_t dst;
 
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				/* ipi_spec_dst: the address the kernel answers from, which is the
+				 * interface's own even when the request went to a broadcast. */
+				memset(g->route.local_addr, 0, 10);
 				g->route.local_addr[10] = g->route.local_addr[11] = 0xff;
-				memcpy(g->route.local_addr + 12, &pi.ipi_addr, 4);
+				memcpy(g->route.local_addr + 12, &pi.ipi_spec_dst, 4);
+				dst = ntohl(pi.ipi_addr.s_addr);
+				mcast |= (dst >> 28) == 0xe || dst == 0xffffffff ||
+					 pi.ipi_addr.s_addr != pi.ipi_spec_dst.s_addr;
 			}
 		}
 		peer_from_sin6(&g->peer, &u->rname[i]);
+		/* Tasks come from one host to one of ours: nothing to broadcast or multicast
+		 * addresses, nothing from port 0 (a reply could not be sent). */
+		if (mcast || !g->peer.port) {
+			u->st.rx_invalid++;
+			u->rx_free[u->rx_nfree++] = u->rbuf[i];
+			continue;
+		}
 		g->route.ipv6 = g->peer.family == AF_INET6;
 		g->data = rx_buf(u, u->rbuf[i]);
 		g->len = u->rmsg[i].msg_len;
@@ -148,8 +165,11 @@ static unsigned int udp_flush(struct ep_io_q *q)
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			u->st.tx_ring_full += u->tx_used - done;	/* socket buffer full */
-			break;
+			/* sendmmsg stops at the first message the kernel refuses: count that
+			 * one and carry on with the rest of the burst. */
+			u->st.tx_ring_full++;
+			done++;
+			continue;
 		}
 		for (int i = 0; i < n; i++) {
 			u->st.tx_packets++;
@@ -171,6 +191,11 @@ static uint8_t *udp_tx_buf(struct ep_io_q *q, uint32_t *cap)
 	return tx_slot(u, u->tx_used);
 }
 
+static void udp_tx_abort(struct ep_io_q *q)
+{
+	/* The slot is only taken by tx_commit(): nothing to give back. */
+}
+
 static int udp_tx_commit(struct ep_io_q *q, const struct ep_route *r, const struct ep_peer *peer,
 			 uint32_t len)
 {
@@ -188,7 +213,8 @@ static int udp_tx_commit(struct ep_io_q *q, const struct ep_route *r, const stru
 	u->tiov[i] = (struct iovec){ tx_slot(u, i), len };
 	*mh = (struct msghdr){ .msg_name = sa, .msg_namelen = sizeof(*sa),
 			       .msg_iov = &u->tiov[i], .msg_iovlen = 1 };
-	/* Answer from the address the request came to (IPv6 pktinfo covers mapped v4). */
+	/* Answer from the address the request came to (IPv6 pktinfo covers mapped v4). The
+	 * scope id of link-local peers is not kept: hosts with one link only, for now. */
 	if (memcmp(r->local_addr, (uint8_t[16]){ 0 }, 16)) {
 		mh->msg_control = u->tctl[i];
 		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
@@ -218,16 +244,11 @@ static void udp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 	*st = to_uq(q)->st;
 }
 
-/* Shut the read side: the kernel refuses new datagrams for this socket, while those
- * queued on it can still be read. (With SO_REUSEPORT, the port's other sockets are stopped
- * the same way during a drain.) */
+/* A UDP socket cannot refuse new datagrams and still hand out the queued ones; the
+ * worker's drain reads for a bounded time instead. */
 static void udp_stop_rx(struct ep_io_q *q)
 {
-	struct udp_q *u = to_uq(q);
-
-	if (!u->rx_stopped)
-		shutdown(u->fd, SHUT_RD);
-	u->rx_stopped = true;
+	to_uq(q)->rx_stopped = true;
 }
 
 static void udp_close(struct ep_io_q *q)
@@ -246,6 +267,7 @@ static const struct ep_io_ops udp_ops = {
 	.rx = udp_rx,
 	.release = udp_release,
 	.tx_buf = udp_tx_buf,
+	.tx_abort = udp_tx_abort,
 	.tx_commit = udp_tx_commit,
 	.flush = udp_flush,
 	.wait = udp_wait,

@@ -351,6 +351,26 @@ static void test_malformed_l3_l4(void)
 	f[14 + 40 + 6] = f[14 + 40 + 7] = 0;
 	check_frame("IPv6 UDP with zero checksum", f, len, DROP(DROP_UDP_ZERO_CSUM), false);
 
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 20] = f[14 + 20 + 1] = 0;	/* source port 0 */
+	check_frame("UDP from source port 0", f, len, DROP(DROP_BAD_SOURCE), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[0] = 0xff, f[1] = 0xff, f[2] = 0xff, f[3] = 0xff, f[4] = 0xff, f[5] = 0xff;
+	check_frame("task to the Ethernet broadcast address", f, len, PASS(PASS_NOT_UNICAST), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 16] = 239;	/* 239.18.0.2 */
+	check_frame("task to an IPv4 multicast group", f, len, PASS(PASS_NOT_UNICAST), false);
+
+	len = pkt_build(&v4, f, sizeof(f));
+	f[14 + 16] = f[14 + 17] = f[14 + 18] = f[14 + 19] = 0xff;
+	check_frame("task to 255.255.255.255", f, len, PASS(PASS_NOT_UNICAST), false);
+
+	len = pkt_build(&v6, f, sizeof(f));
+	f[14 + 24] = 0xff, f[14 + 25] = 0x02;	/* ff02::2 */
+	check_frame("task to an IPv6 multicast group", f, len, PASS(PASS_NOT_UNICAST), false);
+
 	/* IPv4 UDP with a zero checksum is legal. */
 	len = pkt_build(&v4, f, sizeof(f));
 	f[14 + 20 + 6] = f[14 + 20 + 7] = 0;

@@ -101,7 +101,7 @@ expect_eq "edgeload run --type blobs counts the 24 coins of coins.png" \
 out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type checksum --size 1000 --concurrency 8 \
 	--count 2000 --json 2>/dev/null)
 expect_eq "edgeload load: 2000 checksum tasks, all completed" \
-	"$(jq -r '"\(.sent) \(.completed) \(.failed)"' <<<"$out" 2>/dev/null)" "2000 2000 0"
+	"$(jq -r '.total | "\(.sent) \(.completed) \(.failed)"' <<<"$out" 2>/dev/null)" "2000 2000 0"
 
 # Statistics while it runs.
 stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)

@@ -116,7 +116,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *udp = (struct udphdr *)p;
 
-		udp->source = htons(s->sport);
+		udp->source = htons(s->sport ? s->sport : 40000);	/* 0 is invalid */
 		udp->dest = htons(s->dport);
 		udp->len = htons((uint16_t)l4len);
 		udp->check = 0;

@@ -21,7 +21,7 @@ struct pkt_spec {
 	bool ip_mf;		/* IPv4: set more-fragments */
 	uint16_t ip_frag_off;	/* IPv4: fragment offset in 8-byte units */
 	uint8_t l4proto;	/* 0: UDP */
-	uint16_t sport, dport;
+	uint16_t sport, dport;	/* sport 0: 40000 */
 	const void *payload;	/* UDP (or other L4) payload */
 	size_t payload_len;
 };

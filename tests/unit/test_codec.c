@@ -235,6 +235,29 @@ static void test_rejections(void)
 	tap_end("every truncation of a datagram is rejected with the right reason");
 
 	tap_begin();
+	{	/* Last fragment 1 of 2 whose offset + length wraps 32 bits onto total_len. */
+		struct ep_hdr h;
+
+		memcpy(&h, example_request, sizeof(h));
+		h.frag_index = ep_be16(1);
+		h.frag_count = ep_be16(2);
+		h.payload_len = ep_be16(5);
+		h.total_len = ep_be32(1);
+		h.frag_offset = ep_be32(0xfffffffcu);	/* + 5 = 1 (mod 2^32) */
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), "hello", 5);
+		EXPECT_EQ(ep_decode(buf, sizeof(h) + 5, EP_MAX_TASK_LEN, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_BAD_FRAGMENT);
+		/* A last fragment implying a fragment size above 65535. */
+		h.total_len = ep_be32(70005);
+		h.frag_offset = ep_be32(70000);
+		memcpy(buf, &h, sizeof(h));
+		EXPECT_EQ(ep_decode(buf, sizeof(h) + 5, EP_MAX_TASK_LEN, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_BAD_FRAGMENT);
+	}
+	tap_end("a last fragment whose offset wraps, or implies L > 65535, is rejected");
+
+	tap_begin();
 	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 4, &m, NULL, &why),
 		  -EBADMSG);
 	EXPECT_EQ(why, EP_STAT_DROP_TOO_LARGE);

@@ -689,6 +689,92 @@ static void test_partition_capacity(void)
 	tap_end("an edge that is down takes nothing, whatever its capacity");
 }
 
+/* Squared distance of row i of x to the mean of cluster c. */
+static double to_mean(const double *x, const unsigned int *lab, size_t n, unsigned int dim,
+		      size_t i, unsigned int c)
+{
+	double mean[EP_OFFLOAD_MAX_DIM] = { 0 }, d = 0;
+	size_t m = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		if (lab[j] != c)
+			continue;
+		m++;
+		for (unsigned int q = 0; q < dim; q++)
+			mean[q] += x[j * dim + q];
+	}
+	for (unsigned int q = 0; q < dim; q++)
+		d += (x[i * dim + q] - mean[q] / (double)m) * (x[i * dim + q] - mean[q] / (double)m);
+	return d;
+}
+
+static void test_partition_lloyd(void)
+{
+	enum { N = 200 };
+	static struct ep_offload_task t[N];
+	static double x[N * 2], f[N * EP_OFFLOAD_NFEAT];
+	static struct run r, r2;
+	struct ep_offload_env env = lan();
+	struct ep_offload_batch b = { .tasks = t, .n = N, .features = x, .dim = 2, .k = 6,
+				      .capacity = 0.5, .seed = 3 };
+	bool ok = true;
+
+	random_tasks(t, N, 5);
+	rnd_seed(11);
+	for (int i = 0; i < 2 * N; i++)		/* no structure: Lloyd has work to do */
+		x[i] = (double)(rnd() % 100000) / 1000.0;
+	tap_begin();
+	EXPECT_EQ(partition(&env, NULL, &b, &r), 0);
+	EXPECT_EQ(r.plan.nclusters, 6);
+	EXPECT(r.plan.converged);
+	EXPECT(r.plan.iterations > 2);
+	for (size_t i = 0; i < N; i++)
+		for (unsigned int c = 0; c < r.plan.nclusters; c++)
+			ok &= to_mean(x, r.cluster, N, 2, i, r.cluster[i]) <=
+			      to_mean(x, r.cluster, N, 2, i, c) + 1e-9;
+	EXPECT(ok);
+	b.max_iter = 1;
+	EXPECT_EQ(partition(&env, NULL, &b, &r), 0);
+	EXPECT(!r.plan.converged);
+	EXPECT_EQ(r.plan.iterations, 1);
+	tap_end("Lloyd runs to a fixed point: every point is nearest its own cluster's mean");
+
+	tap_begin();
+	for (int i = 0; i < N; i++) {
+		double wire = fmin((double)t[i].raw_bytes * t[i].compress_ratio,
+				   (double)t[i].raw_bytes);
+
+		f[3 * i] = log2(1 + wire);
+		f[3 * i + 1] = log2(1 + t[i].local_us);
+		f[3 * i + 2] = t[i].priority;
+	}
+	b = (struct ep_offload_batch){ .tasks = t, .n = N, .capacity = 0.5, .seed = 3 };
+	EXPECT_EQ(partition(&env, NULL, &b, &r), 0);
+	b.features = f;
+	b.dim = EP_OFFLOAD_NFEAT;
+	EXPECT_EQ(partition(&env, NULL, &b, &r2), 0);
+	EXPECT(!memcmp(r.cluster, r2.cluster, sizeof(r.cluster)));
+	EXPECT(!memcmp(r.task, r2.task, sizeof(r.task)));
+	EXPECT(r.plan.nclusters > 1);
+	tap_end("the built-in features are the documented log2 sizes, log2 times and priority");
+}
+
+static void test_partition_rounding(void)
+{
+	/* 1 058.2 + 51 885.4 - 51 885.4 < 1 058.2 in doubles: capacity 1 must still take both. */
+	struct ep_offload_task t[2] = { { .local_us = 1058.2 }, { .local_us = 51885.4 } };
+	struct ep_offload_env env = bare(100);
+	struct ep_offload_batch b = { .tasks = t, .n = 2, .k = 2, .capacity = 1 };
+	static struct run r;
+
+	tap_begin();
+	EXPECT_EQ(partition(&env, NULL, &b, &r), 0);
+	EXPECT_EQ(r.plan.nclusters, 2);
+	EXPECT_EQ(r.clusters[1].rank, 0);
+	EXPECT_EQ(r.plan.n_edge, 2);
+	tap_end("capacity 1 is not lost to rounding between sums");
+}
+
 static void test_partition_small(void)
 {
 	struct ep_offload_task t[12];
@@ -747,6 +833,8 @@ static void test_partition_small(void)
 	EXPECT_EQ(ep_offload_k(18, 0), 3);
 	EXPECT_EQ(ep_offload_k(50, 0), 5);
 	EXPECT_EQ(ep_offload_k(200, 0), 10);
+	EXPECT_EQ(ep_offload_k(13, 0), 3);	/* sqrt(6.5) = 2.55 */
+	EXPECT_EQ(ep_offload_k(25, 0), 4);	/* sqrt(12.5) = 3.54 */
 	EXPECT_EQ(ep_offload_k(0, 0), 0);
 	EXPECT_EQ(ep_offload_scratch_size(EP_OFFLOAD_MAX_TASKS + 1, 0, 0), 0);
 	EXPECT_EQ(ep_offload_scratch_size(10, EP_OFFLOAD_MAX_DIM + 1, 0), 0);
@@ -816,6 +904,8 @@ int main(void)
 	test_partition_deterministic();
 	test_partition_features();
 	test_partition_capacity();
+	test_partition_lloyd();
+	test_partition_rounding();
 	test_partition_small();
 	test_partition_invalid();
 	return tap_finish();

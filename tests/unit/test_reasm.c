@@ -285,6 +285,7 @@ static void test_expiry(void)
 	cfg.max_tasks = 2;
 	cfg.max_src_tasks = 2;
 	cfg.user_size = sizeof(uint64_t);
+	cfg.on_expire = on_expire;
 	r = ep_reasm_new(&cfg);
 	make_frag(&f, 1, data, 3000, 1000, 0);	/* fragment 2 never comes */
 	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, &(uint64_t){ 4242 }, &task), 0);
@@ -292,8 +293,8 @@ static void test_expiry(void)
 	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1 * s, NULL, &task), 0);
 	make_frag(&f, 2, data, 3000, 1000, 1);	/* task 2 stays active */
 	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, s + s / 2, NULL, &task), 0);
-	EXPECT_EQ(ep_reasm_expire(r, 2 * s - 1, on_expire, NULL), 0);
-	EXPECT_EQ(ep_reasm_expire(r, 2 * s, on_expire, NULL), 1);
+	EXPECT_EQ(ep_reasm_expire(r, 2 * s - 1), 0);
+	EXPECT_EQ(ep_reasm_expire(r, 2 * s), 1);
 	EXPECT_EQ(expired_calls, 1);
 	EXPECT_EQ(expired_id, 1);
 	EXPECT_EQ(expired_user, 4242);
@@ -314,6 +315,7 @@ static void test_expiry(void)
 	ep_reasm_get_stats(r, &st);
 	EXPECT_EQ(st.tasks, 1);
 	EXPECT_EQ(st.expired, 3);
+	EXPECT_EQ(expired_calls, 3);	/* the two expired to make room were reported too */
 	tap_end("a full table makes room by expiring stale tasks, not live ones");
 	ep_reasm_free(r);
 }

@@ -70,8 +70,8 @@ struct ep_client {
 	struct iovec siov[SEND_BURST], riov[RECV_BURST];
 	unsigned int nsend;
 
-	struct done *done;
-	unsigned int ndone, done_cap;
+	struct done *done;		/* a ring of completions to deliver */
+	unsigned int done_head, ndone, done_cap;
 	struct ep_client_stats st;
 
 	struct ep_retry_budget budget;
@@ -219,7 +219,9 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 		c->st.failed++;
 	else
 		c->st.completed++;
-	c->done[c->ndone++] = (struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
+	/* Room is certain: at most one entry per task in flight, and done_cap = cap. */
+	c->done[(c->done_head + c->ndone++) % c->done_cap] =
+		(struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
 	free(p->wire);
 	memset(p, 0, sizeof(*p));
 	c->inflight--;
@@ -266,8 +268,9 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 				free(res.data);
 				res.data = NULL;
 				res.error = -EPROTO;
+			} else {
+				res.len = (uint32_t)size;
 			}
-			res.len = (uint32_t)size;
 		}
 	} else if (owned) {
 		res.data = owned;
@@ -309,8 +312,14 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 		complete(c, p, &m, payload, m.payload_len, NULL);
 		return;
 	}
-	if (ep_reasm_add(c->reasm, &c->edge, &m, payload, now_ns(), NULL, &whole) == 1)
+	switch (ep_reasm_add(c->reasm, &c->edge, &m, payload, now_ns(), NULL, &whole)) {
+	case 1:
 		complete(c, p, &whole.msg, whole.data, whole.len, whole.data);
+		break;
+	case -EMSGSIZE:		/* larger than max_result_len: no retry will change that */
+		fail(c, p, -EMSGSIZE);
+		break;
+	}
 }
 
 static void read_socket(struct ep_client *c)
@@ -371,34 +380,31 @@ static void run_timers(struct ep_client *c, uint64_t now)
 		c->st.retries++;
 		send_task(c, p);
 	}
-	ep_reasm_expire(c->reasm, now, NULL, NULL);
+	ep_reasm_expire(c->reasm, now);
 }
 
-/* Deliver gathered completions with the lock released. */
+/* Deliver gathered completions, one at a time with the lock released (a callback may
+ * submit, and several threads may deliver at once). Called with the lock held; returns
+ * with it released. Needs no allocation, so it cannot lose a completion. */
 static int deliver(struct ep_client *c)
 {
-	struct done *d;
-	unsigned int n = c->ndone;
+	int n = 0;
 
-	if (!n) {
+	while (c->ndone) {
+		struct done d = c->done[c->done_head];
+
+		c->done_head = (c->done_head + 1) % c->done_cap;
+		c->ndone--;
 		pthread_mutex_unlock(&c->lock);
-		return 0;
-	}
-	d = malloc(n * sizeof(*d));
-	if (d)
-		memcpy(d, c->done, n * sizeof(*d));
-	c->ndone = 0;
-	pthread_mutex_unlock(&c->lock);
-	if (!d)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < n; i++) {
-		if (d[i].cb)
-			d[i].cb(d[i].arg, &d[i].res);
+		if (d.cb)
+			d.cb(d.arg, &d.res);
 		else
-			ep_result_free(&d[i].res);
+			ep_result_free(&d.res);
+		n++;
+		pthread_mutex_lock(&c->lock);
 	}
-	free(d);
-	return (int)n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 int ep_client_process(struct ep_client *c)

@@ -288,7 +288,7 @@ static unsigned int kmeanspp(const double *x, size_t n, unsigned int dim, unsign
 			total += d2[i];
 		if (total == 0)
 			break;
-		r = 0;
+		r = uniform(&rng) * total;
 		pick = n;
 		for (size_t i = 0; i < n; i++) {
 			if (d2[i] == 0)

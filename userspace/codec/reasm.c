@@ -248,7 +248,7 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 	uint32_t b;
 
 	if (r->task_free == NIL || r->st.bytes + cost > r->cfg.max_bytes) {
-		ep_reasm_expire(r, now_ns, NULL, NULL);
+		ep_reasm_expire(r, now_ns);
 		if (r->task_free == NIL || r->st.bytes + cost > r->cfg.max_bytes)
 			return -ENOBUFS;
 	}
@@ -355,7 +355,7 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	return 1;
 }
 
-int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns, ep_reasm_expire_fn fn, void *arg)
+int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns)
 {
 	int n = 0;
 
@@ -366,9 +366,9 @@ int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns, ep_reasm_expire_fn fn, 
 
 		if (now_ns < t->last_ns + r->cfg.timeout_ns)
 			break;
-		if (fn)
-			fn(arg, &t->peer, &t->msg,
-			   buf + t->msg.total_len + (t->msg.frag_count + 7u) / 8u);
+		if (r->cfg.on_expire)
+			r->cfg.on_expire(r->cfg.expire_arg, &t->peer, &t->msg,
+					 buf + t->msg.total_len + (t->msg.frag_count + 7u) / 8u);
 		task_remove(r, i);
 		free(buf);
 		r->st.expired++;

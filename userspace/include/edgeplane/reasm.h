@@ -30,6 +30,11 @@ struct ep_peer {
 	uint16_t family;	/* AF_INET or AF_INET6 */
 };
 
+/* Called for each expired task with its first fragment's header and the caller context
+ * stored with it, before it is freed. */
+typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_peer *peer,
+				   const struct ep_msg *m, const void *user);
+
 struct ep_reasm_cfg {
 	uint32_t max_tasks;	/* tasks in progress, all sources */
 	uint64_t max_bytes;	/* bytes held, all sources */
@@ -38,6 +43,9 @@ struct ep_reasm_cfg {
 	uint32_t max_task_len;	/* largest total_len accepted */
 	uint64_t timeout_ns;	/* a task idle this long is expired */
 	uint32_t user_size;	/* bytes of caller context kept per task (0..256) */
+	ep_reasm_expire_fn on_expire;	/* called for every task that expires, also when a
+					 * full table expires idle tasks to make room; or NULL */
+	void *expire_arg;
 };
 
 /* A completed task. @data (malloc'd, @len bytes) belongs to the caller: free() it. */
@@ -80,13 +88,10 @@ void ep_reasm_free(struct ep_reasm *r);
 int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep_msg *m,
 		 const void *payload, uint64_t now_ns, const void *user, struct ep_reasm_task *out);
 
-/* Called for each expired task with its first fragment's header and the caller context
- * stored with it, before it is freed. */
-typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_peer *peer,
-				   const struct ep_msg *m, const void *user);
 
-/* Expire the tasks idle since before @now_ns - timeout. Returns how many. @fn may be NULL. */
-int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns, ep_reasm_expire_fn fn, void *arg);
+/* Expire the tasks idle since before @now_ns - timeout, telling cfg.on_expire. Returns
+ * how many. */
+int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns);
 
 void ep_reasm_get_stats(const struct ep_reasm *r, struct ep_reasm_stats *st);
 
