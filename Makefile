@@ -110,7 +110,8 @@ install: all
 	$(Q)install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib
 	$(Q)ln -sf $(notdir $(CLIENT_SO)) $(DESTDIR)$(PREFIX)/lib/libedgeplane.so.1
 	$(Q)ln -sf libedgeplane.so.1 $(DESTDIR)$(PREFIX)/lib/libedgeplane.so
-	$(Q)install -m 0644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(EP_VERSION)|' \
+		userspace/client/edgeplane.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/edgeplane.pc
 	$(Q)install -m 0644 $(addprefix userspace/include/edgeplane/,client.h offload.h \
 		payload.h handler.h) $(DESTDIR)$(PREFIX)/include/edgeplane
 	$(Q)install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1

@@ -8,7 +8,8 @@ CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 
 # libedgeplane: the client library. Static for our own tools; a shared library with a
-# soname, a version script that exports only the API, and a pkg-config file for others.
+# soname and a version script that exports only the API for others, plus a pkg-config
+# file that `make install` writes for its PREFIX.
 CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS))
@@ -17,8 +18,7 @@ EP_VERSION	:= 0.1.0
 PREFIX		?= /usr/local
 PICOBJ		:= $(OBJ)/pic
 CLIENT_SO	:= $(LIB)/libedgeplane.so.1.0.0
-CLIENT_PC	:= $(LIB)/pkgconfig/edgeplane.pc
-BINS		+= $(CLIENT_SO) $(CLIENT_PC)
+BINS		+= $(CLIENT_SO)
 
 $(PICOBJ)/%.o: %.c
 	$(call msg,CC-PIC,$@)
@@ -35,10 +35,6 @@ $(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(CORE_SRCS)) \
 	$(Q)ln -sf $(notdir $@) $(LIB)/libedgeplane.so.1
 	$(Q)ln -sf libedgeplane.so.1 $(LIB)/libedgeplane.so
 
-$(CLIENT_PC): userspace/client/edgeplane.pc.in
-	$(call msg,GEN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(EP_VERSION)|' $< >$@
 
 # edgeload
 EDGELOAD_SRCS	:= $(wildcard userspace/edgeload/*.c)

@@ -175,6 +175,11 @@ static void learn(struct ep_client *c, const struct pending *p, const struct ep_
 	bool first = !e->samples;
 	unsigned int slot = p->tmpl.task_type % TYPE_SLOTS;
 
+	if (!res->error)
+		e->failures_in_row = 0;
+	else if (res->error == -ETIMEDOUT ||
+		 (res->error == -EREMOTEIO && res->status == EP_ST_OVERLOADED))
+		e->failures_in_row++;
 	if (res->attempts != 1 || (res->error && res->error != -EREMOTEIO))
 		return;
 	e->edge_load_pct = res->load_pct;
@@ -746,6 +751,11 @@ void ep_client_close(struct ep_client *c)
 	free(c);
 }
 
+int ep_client_fd(const struct ep_client *c)
+{
+	return c->fd;	/* fixed for the session's life: no lock needed */
+}
+
 unsigned int ep_client_inflight(struct ep_client *c)
 {
 	unsigned int n;
@@ -779,6 +789,39 @@ double ep_client_type_exec_us(struct ep_client *c, uint16_t type)
 		us = c->types[type % TYPE_SLOTS].exec_us;
 	pthread_mutex_unlock(&c->lock);
 	return us;
+}
+
+void ep_client_offload_env(struct ep_client *c, double local_load_pct,
+			   struct ep_offload_env *env)
+{
+	pthread_mutex_lock(&c->lock);
+	*env = (struct ep_offload_env){
+		.srtt_us = c->est.srtt_us,
+		.rttvar_us = c->est.rttvar_us,
+		.up_bps = c->est.up_bps,
+		.down_bps = c->est.down_bps,
+		.edge_queue_us = c->est.edge_queue_us,
+		.edge_load_pct = c->est.edge_load_pct,
+		.local_load_pct = local_load_pct,
+		.edge_down = c->est.failures_in_row >= 3,
+	};
+	pthread_mutex_unlock(&c->lock);
+}
+
+int ep_client_offload_decide(struct ep_client *c, uint16_t type, struct ep_offload_task *t,
+			     const struct ep_offload_params *params,
+			     struct ep_offload_decision *out)
+{
+	struct ep_offload_env env;
+
+	if (!t->speedup && t->local_us > 0) {
+		double exec = ep_client_type_exec_us(c, type);
+
+		if (exec > 0)
+			t->speedup = t->local_us / exec;
+	}
+	ep_client_offload_env(c, 0, &env);
+	return ep_offload_decide(&env, t, params, out);
 }
 
 const char *ep_result_strerror(const struct ep_result *res)

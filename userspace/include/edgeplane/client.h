@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "edgeplane/offload.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -96,6 +98,8 @@ struct ep_client_estimates {
 	double edge_queue_us;		/* time tasks waited at the edge */
 	double edge_exec_us;		/* time handlers ran, all types */
 	uint8_t edge_load_pct;		/* the latest load the edge reported */
+	uint32_t failures_in_row;	/* tasks ended by timeout or OVERLOADED since the
+					 * last success */
 };
 
 struct ep_client_stats {
@@ -150,6 +154,22 @@ void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st);
 void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *est);
 /* The mean time the edge spent executing tasks of @type (µs), 0 if none was seen. */
 double ep_client_type_exec_us(struct ep_client *c, uint16_t type);
+
+/*
+ * The session's estimates as offload-decision inputs (offload.h): round trip, bandwidth,
+ * the edge's queueing and load; the edge counts as down after 3 failures in a row.
+ * @local_load_pct is this device's own load, 0..100.
+ */
+void ep_client_offload_env(struct ep_client *c, double local_load_pct,
+			   struct ep_offload_env *env);
+/*
+ * Decide where one task of type @type should run (offload.h), from the session's
+ * estimates. When t->speedup is 0 it comes from the edge's measured execution time of
+ * this type: t->local_us / exec_us. @params may be NULL (defaults). Returns 0 or -EINVAL.
+ */
+int ep_client_offload_decide(struct ep_client *c, uint16_t type, struct ep_offload_task *t,
+			     const struct ep_offload_params *params,
+			     struct ep_offload_decision *out);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The device engineer's path: install libedgeplane into a fresh prefix, build
+# examples/camera_client.c with pkg-config against it, and run it against a real edge.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "namespaces and AF_XDP"
+
+PREFIX=$EP_TMP/prefix
+if make -s -C "$EP_ROOT" install PREFIX="$PREFIX" BUILD="$BUILD" >"$EP_TMP/install.log" 2>&1 &&
+	[[ -f $PREFIX/lib/pkgconfig/edgeplane.pc && -e $PREFIX/lib/libedgeplane.so.1 ]]; then
+	ok "make install puts libedgeplane.so.1, its headers and edgeplane.pc in a prefix"
+else
+	not_ok "make install puts libedgeplane.so.1, its headers and edgeplane.pc in a prefix"
+	diag "$(tail -5 "$EP_TMP/install.log")"
+fi
+export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
+flags=$(pkg-config --cflags --libs edgeplane 2>&1)
+if cc -std=c11 -Wall -Wextra -Werror -O2 "$EP_ROOT/examples/camera_client.c" $flags \
+	-Wl,-rpath,"$PREFIX/lib" -o "$EP_TMP/camera_client" 2>"$EP_TMP/cc.err"; then
+	ok "the example builds with \$(pkg-config --cflags --libs edgeplane) alone"
+else
+	not_ok "the example builds with \$(pkg-config --cflags --libs edgeplane) alone"
+	diag "$(head -20 "$EP_TMP/cc.err")"
+	tap_done
+	exit 1
+fi
+check "it links the shared library, soname libedgeplane.so.1" \
+	bash -c "ldd '$EP_TMP/camera_client' | grep -q 'libedgeplane.so.1 => $PREFIX/lib'"
+missing=
+for f in $(grep -ohE '\bep_[a-z_]+\(' "$PREFIX/include/edgeplane/client.h" \
+		"$PREFIX/include/edgeplane/offload.h" | tr -d '(' | sort -u); do
+	objdump -T "$PREFIX/lib/libedgeplane.so.1" | grep -q " $f\$" || missing+=" $f"
+done
+expect_eq "every function client.h and offload.h declare is exported" "${missing:-none}" none
+extra=$(objdump -T "$PREFIX/lib/libedgeplane.so.1" | awk '$2 ~ /g/ && $4 == ".text" { print $NF }' |
+	grep -v '^ep_client_\|^ep_result_\|^ep_offload_\|^ep_status_' | tr '\n' ' ')
+expect_eq "nothing else is exported" "${extra:-none}" none
+
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --stats-socket "$EP_TMP/stats.sock" \
+	--ready-file "$EP_TMP/ready" >"$EP_TMP/rt.log" 2>&1 &
+RT_PID=$!
+stop_runtime() { kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
+on_exit stop_runtime
+for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && break; sleep 0.05; done
+
+out=$(in_a "$EP_TMP/camera_client" $ADDR_B 24 --always-offload 2>&1); rc=$?
+if [[ $rc -eq 0 && $out == *"24 of 24 frames right, 24 at the edge"* ]]; then
+	ok "every frame's defects found at the edge"
+else
+	not_ok "every frame's defects found at the edge"
+	diag "$(tail -5 <<<"$out")"
+fi
+out=$(in_a "$EP_TMP/camera_client" $ADDR6_B 24 2>&1); rc=$?
+if [[ $rc -eq 0 && $out == *"24 of 24 frames right"* ]]; then
+	ok "with the offload model choosing the side, over IPv6: $(tail -1 <<<"$out" | cut -d';' -f1)"
+else
+	not_ok "with the offload model choosing the side, over IPv6"
+	diag "$(tail -5 <<<"$out")"
+fi
+tap_done
