@@ -64,6 +64,21 @@ $(TESTOUT)/tools/eptest-loss: $(OBJ)/tests/integration/loss.o $(CLIENT_SO)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -L$(LIB) -ledgeplane -Wl,-rpath,'$$ORIGIN/../../lib' \
 		-lz $(EP_LDFLAGS)
 
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads
+$(TESTOUT)/tools/eptest-threads: $(OBJ)/tests/integration/threads.o $(CLIENT_SO)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -L$(LIB) -ledgeplane -Wl,-rpath,'$$ORIGIN/../../lib' \
+		$(EP_LDFLAGS)
+
+# The same under ThreadSanitizer, built from the sources.
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads-tsan
+$(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \
+		$(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+
 TEST_PLUGIN	:= $(TESTOUT)/plugins/libepcount.so
 TOOL_BINS	+= $(TEST_PLUGIN)
 $(TEST_PLUGIN): tests/plugins/count_plugin.c userspace/include/edgeplane/handler.h

@@ -21,7 +21,21 @@ if cc -std=c11 -Wall -Wextra -Werror -O2 "$EP_ROOT/examples/camera_client.c" $fl
 else
 	not_ok "the example builds with \$(pkg-config --cflags --libs edgeplane) alone"
 	diag "$(head -20 "$EP_TMP/cc.err")"
-	tap_done
+	out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
+if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
+	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"
+else
+	not_ok "threads sharing one session"
+	diag "$out"
+fi
+out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" in_a "$TOOLS/eptest-threads-tsan" $ADDR_B 2>&1); rc=$?
+if [[ $rc -eq 0 ]] && ! grep -q ThreadSanitizer <<<"$out"; then
+	ok "the same under ThreadSanitizer: no data race"
+else
+	not_ok "the same under ThreadSanitizer: no data race"
+	diag "$(grep -A12 'WARNING' <<<"$out" | head -30)"
+fi
+tap_done
 	exit 1
 fi
 check "it links the shared library, soname libedgeplane.so.1" \
@@ -38,7 +52,21 @@ expect_eq "nothing else is exported" "${extra:-none}" none
 
 if ! ep_setup_bpffs || ! ep_setup_pair; then
 	not_ok "set up namespaces, veth and bpffs"
-	tap_done
+	out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
+if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
+	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"
+else
+	not_ok "threads sharing one session"
+	diag "$out"
+fi
+out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" in_a "$TOOLS/eptest-threads-tsan" $ADDR_B 2>&1); rc=$?
+if [[ $rc -eq 0 ]] && ! grep -q ThreadSanitizer <<<"$out"; then
+	ok "the same under ThreadSanitizer: no data race"
+else
+	not_ok "the same under ThreadSanitizer: no data race"
+	diag "$(grep -A12 'WARNING' <<<"$out" | head -30)"
+fi
+tap_done
 	exit 1
 fi
 ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --stats-socket "$EP_TMP/stats.sock" \
@@ -61,5 +89,19 @@ if [[ $rc -eq 0 && $out == *"24 of 24 frames right"* ]]; then
 else
 	not_ok "with the offload model choosing the side, over IPv6"
 	diag "$(tail -5 <<<"$out")"
+fi
+out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
+if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
+	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"
+else
+	not_ok "threads sharing one session"
+	diag "$out"
+fi
+out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" in_a "$TOOLS/eptest-threads-tsan" $ADDR_B 2>&1); rc=$?
+if [[ $rc -eq 0 ]] && ! grep -q ThreadSanitizer <<<"$out"; then
+	ok "the same under ThreadSanitizer: no data race"
+else
+	not_ok "the same under ThreadSanitizer: no data race"
+	diag "$(grep -A12 'WARNING' <<<"$out" | head -30)"
 fi
 tap_done

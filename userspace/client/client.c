@@ -588,7 +588,7 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 
 struct sync_wait {
 	struct ep_result *res;
-	bool done;
+	int done;			/* atomic: another thread may deliver the result */
 };
 
 static void sync_cb(void *arg, struct ep_result *res)
@@ -596,7 +596,7 @@ static void sync_cb(void *arg, struct ep_result *res)
 	struct sync_wait *w = arg;
 
 	*w->res = *res;
-	w->done = true;
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 }
 
 int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
@@ -612,8 +612,10 @@ int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void 
 		return err;
 	}
 	ep_client_flush(c);
-	while (!w.done)
-		ep_client_poll(c, -1);
+	/* Short polls: when threads share the session, another one may read this task's
+	 * reply and deliver it, and then nothing wakes this thread's poll(). */
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		ep_client_poll(c, 10);
 	return res->error;
 }
 
