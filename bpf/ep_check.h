@@ -50,7 +50,8 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 		return -EP_STAT_DROP_BAD_VERSION;
 
 	kind = h->kind;
-	if (!EP_KIND_IS_SERVER_BOUND(kind) && !EP_KIND_IS_CLIENT_BOUND(kind))
+	if (!EP_KIND_IS_SERVER_BOUND(kind) && !EP_KIND_IS_CLIENT_BOUND(kind) &&
+	    !EP_KIND_IS_CONTROL(kind))
 		return -EP_STAT_DROP_BAD_KIND;
 	if (h->priority < EP_PRIO_MIN || h->priority > EP_PRIO_MAX)
 		return -EP_STAT_DROP_BAD_PRIORITY;

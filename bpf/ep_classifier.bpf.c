@@ -11,9 +11,8 @@
 #include <xdp/xdp_helpers.h>
 
 #include "ep_shared.h"
-#include "ep_check.h"
-#include "lib/parse.h"
 #include "lib/stats.h"
+#include "lib/task.h"
 
 /* Load-time settings (set through the skeleton; ip/bpftool loads get these defaults). */
 const volatile __u16 ep_default_port = EP_DEFAULT_PORT;
@@ -50,58 +49,60 @@ struct {
 	} while (0)
 
 /*
- * Walk the packet and validate the offload header. Returns 0 (EP_STAT_REDIRECT_XSK) with
- * *prio set for a valid server-bound message, or -EP_STAT_* for every other outcome.
+ * Strip a gateway's UDP encapsulation: the inner IP packet follows the outer UDP header;
+ * keep the Ethernet addresses, drop the outer IP/UDP (and any VLAN tags). Returns 0.
+ */
+static __always_inline int ep_decap(struct xdp_md *ctx, const struct ep_task_pkt *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	/* Where the new Ethernet header goes: right before the inner IP header. A single
+	 * upper bound (an underflow wraps above it), on the register used below. */
+	__u32 noff = p->udp_off + 8 - sizeof(struct ethhdr);
+	struct ethhdr *eth = data, *neth;
+	__u8 *ip;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	barrier_var(noff);
+	if (noff > EP_MAX_HDR_OFF)
+		return -1;
+	neth = data + noff;
+	if ((void *)neth + sizeof(*neth) + 1 > end)	/* the new header and the IP byte */
+		return -1;
+	ip = (__u8 *)neth + sizeof(*neth);
+	neth->h_proto = (*ip >> 4) == 6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	__builtin_memmove(neth->h_source, eth->h_source, ETH_ALEN);
+	__builtin_memmove(neth->h_dest, eth->h_dest, ETH_ALEN);
+	return bpf_xdp_adjust_head(ctx, (int)noff);
+}
+
+/*
+ * Walk the packet and validate the offload header, removing a gateway's encapsulation
+ * first if there is one. Returns 0 (EP_STAT_REDIRECT_XSK) with *prio set for a valid
+ * server-bound message, or -EP_STAT_* for every other outcome.
  */
 static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_config *cfg,
 					   __u8 *prio)
 {
-	struct ep_cursor c = {
-		.pos = (void *)(long)ctx->data,
-		.end = (void *)(long)ctx->data_end,
-	};
 	__u32 max_len = cfg->max_task_len ?: EP_DEFAULT_MAX_TASK_LEN;
 	__u16 port = cfg->udp_port ?: ep_default_port;
-	struct ep_l3 l3 = {};
+	struct ep_task_pkt p = {};
 	struct ep_hdr *h;
-	__u32 dgram_len;
-	__be16 proto;
 	int err;
 
-	err = ep_parse_eth(&c, &proto);
+	err = ep_task_parse(ctx, port, cfg->encap_port, max_len, &p);
+	if (err == -EP_STAT_DECAP) {
+		ep_count(ctx, EP_STAT_DECAP);
+		if (ep_decap(ctx, &p))
+			return -EP_STAT_PASS_UNPARSED;
+		p = (struct ep_task_pkt){};
+		err = ep_task_parse(ctx, port, 0, max_len, &p);	/* no encapsulation twice */
+	}
 	if (err)
 		return err;
-	if (proto == bpf_htons(ETH_P_IP))
-		err = ep_parse_ipv4(&c, &l3);
-	else if (proto == bpf_htons(ETH_P_IPV6))
-		err = ep_parse_ipv6(&c, &l3);
-	else
-		return -EP_STAT_PASS_NOT_IP;
-	if (err)
-		return err;
-	err = ep_parse_udp(&c, &l3, port, &dgram_len);
-	if (err)
-		return err;
-	/* Answers go to one host from one of ours: broadcast and multicast are not tasks. */
-	if ((((struct ethhdr *)(long)ctx->data)->h_dest[0] & 1) || l3.mcast)
-		return -EP_STAT_PASS_NOT_UNICAST;
-	if (!l3.sport)
-		return -EP_STAT_DROP_BAD_SOURCE;
-
-	h = c.pos;
-	if (dgram_len < sizeof(*h))
+	h = ep_task_hdr(ctx, &p);
+	if (!h)
 		return -EP_STAT_DROP_HDR_SHORT;
-	/* Implied by the UDP length check; repeated for the verifier. */
-	if ((void *)(h + 1) > c.end)
-		return -EP_STAT_DROP_HDR_SHORT;
-
-	if (max_len > EP_MAX_TASK_LEN)
-		max_len = EP_MAX_TASK_LEN;
-	err = ep_hdr_check(h, dgram_len, max_len);
-	if (err)
-		return err;
-	if (!EP_KIND_IS_SERVER_BOUND(h->kind))
-		return -EP_STAT_DROP_BAD_KIND;
 	if (cfg->flags & EP_CFG_F_TENANT_CHECK) {
 		__u32 tenant = bpf_ntohl(h->tenant_id);
 

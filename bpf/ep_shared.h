@@ -39,12 +39,15 @@ enum ep_kind {
 	EP_KIND_PING		= 0x10,	/* liveness/load probe; answered by PONG */
 	EP_KIND_PONG		= 0x11,
 	EP_KIND_CANCEL		= 0x12,	/* client withdraws task_id */
+	EP_KIND_LOAD_REPORT	= 0x13,	/* edge runtime -> controller: struct ep_load_report */
 };
 
 #define EP_KIND_IS_SERVER_BOUND(k) \
 	((k) == EP_KIND_REQUEST || (k) == EP_KIND_PING || (k) == EP_KIND_CANCEL)
 #define EP_KIND_IS_CLIENT_BOUND(k) \
 	((k) == EP_KIND_RESPONSE || (k) == EP_KIND_ERROR || (k) == EP_KIND_PONG)
+/* Control-plane messages: valid, but neither a task nor its answer. */
+#define EP_KIND_IS_CONTROL(k)	((k) == EP_KIND_LOAD_REPORT)
 
 /* Priority: 1 (lowest, shed first) .. 5 (highest). 3 is the default. */
 #define EP_PRIO_MIN		1
@@ -155,6 +158,7 @@ enum ep_status {
  */
 #define EP_STAT_LIST(X)							\
 	X(REDIRECT_XSK,		"redirect_xsk")		/* valid, sent to the queue's socket */ \
+	X(DECAP,		"decap")		/* a gateway's encapsulation removed */	\
 	X(PASS_NOT_IP,		"pass_not_ip")		/* ARP, LLDP, other ethertypes */ \
 	X(PASS_NOT_UDP,		"pass_not_udp")		/* ICMP, TCP, ... */		\
 	X(PASS_IP_FRAGMENT,	"pass_ip_fragment")	/* kernel reassembles */	\
@@ -218,8 +222,10 @@ struct ep_config {
 	__u16 flags;		/* EP_CFG_F_* */
 	__u32 max_task_len;	/* 0 = EP_DEFAULT_MAX_TASK_LEN; capped at EP_MAX_TASK_LEN */
 	__u8  prio_slot[8];	/* [priority] -> XSK slot (< EP_XSK_SLOTS); [0],[6],[7] unused */
+	__u16 encap_port;	/* UDP port of tasks a gateway encapsulated; 0: none */
+	__u16 pad[3];
 };
-_Static_assert(sizeof(struct ep_config) == 16, "ep_config layout");
+_Static_assert(sizeof(struct ep_config) == 24, "ep_config layout");
 _Static_assert(__builtin_offsetof(struct ep_config, prio_slot) == 8, "ep_config layout");
 
 /* ep_tenants: key = tenant id (host order), value = struct ep_tenant. */
@@ -228,6 +234,146 @@ struct ep_tenant {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct ep_tenant) == 8, "ep_tenant layout");
+
+/* ------------------------------------------------------------------------------------ */
+/* Load reports and the gateway's in-kernel load balancer (bpf/ep_gateway.bpf.c)         */
+/* ------------------------------------------------------------------------------------ */
+
+#define EP_CONTROL_PORT		7879	/* the controller's UDP port for load reports */
+#define EP_ENCAP_PORT		7880	/* UDP encapsulation, gateway -> routed workers */
+
+/*
+ * The payload of an EP_KIND_LOAD_REPORT message, sent by every runtime to the controller
+ * at least every 100 ms. Big-endian. A node's first report also registers it (if the
+ * controller allows that), so it carries the node's addresses.
+ */
+struct ep_load_report {
+	__be32 node_id;		/* 1..EP_GW_MAX_NODES-1 */
+	__be32 seq;		/* +1 per report; liveness and ordering */
+	__be32 interval_ms;	/* the sender's report period */
+	__be32 cpu_pct_x100;	/* CPU busy, 0..10000 (hundredths of a percent) */
+	__be64 mem_free_kib;	/* available memory */
+	__be32 queue_depth;	/* tasks queued, waiting for a handler */
+	__be32 inflight;	/* tasks accepted and not yet answered (queued + running) */
+	__be32 p99_us;		/* service time p99 over the last period */
+	__be32 capacity;	/* relative capacity (100 = one reference core) */
+	__be32 ip4;		/* the node's address, for routed (encapsulated) forwarding */
+	__u8 ip6[16];
+	__u8 mac[6];		/* the node's MAC, for L2 direct server return */
+	__be16 port;		/* its task port */
+	__be32 rsvd;		/* 0 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct ep_load_report) == 72, "ep_load_report layout");
+
+#define EP_GW_MAX_NODES		64	/* node ids 1..63; 0 means none */
+#define EP_GW_TABLE_BITS	12
+#define EP_GW_TABLE_SIZE	(1u << EP_GW_TABLE_BITS)
+
+/* Node flags (struct ep_gw_node.flags). */
+#define EP_NODE_F_PRESENT	0x01	/* a node with this id exists */
+#define EP_NODE_F_DRAINED	0x02	/* no new tasks (by hand, or its reports stopped) */
+#define EP_NODE_F_ENCAP		0x04	/* routed: forward in UDP encapsulation, not L2 */
+
+/*
+ * One worker as the gateway sees it: where it is and how loaded it was at its last report.
+ * ep_gw_nodes holds two halves of EP_GW_MAX_NODES entries; the controller writes the half
+ * ep_gw_cfg.active does not point at, then flips active, so XDP never reads a half-written
+ * entry or table.
+ */
+struct ep_gw_node {
+	__u32 flags;		/* EP_NODE_F_* */
+	__u32 capacity;		/* relative capacity, > 0 */
+	__u8 mac[6];		/* DSR: the node's MAC; ENCAP: the next hop's */
+	__u16 pad;
+	__u32 ifindex;		/* egress interface; 0: the one the task came in on */
+	__be32 ip4;		/* ENCAP: outer destination */
+	__u8 ip6[16];		/* ENCAP over IPv6 (when ip4 is 0) */
+	/* Load, from the latest report. */
+	__u32 cpu_pct_x100;
+	__u32 queue_depth;
+	__u32 inflight;
+	__u32 p99_us;
+	__u64 mem_free_kib;
+	__u64 updated_ns;	/* bpf_ktime_get_ns() clock; 0: never reported */
+};
+_Static_assert(sizeof(struct ep_gw_node) == 72, "ep_gw_node layout");
+_Static_assert(__builtin_offsetof(struct ep_gw_node, mem_free_kib) == 56, "ep_gw_node layout");
+
+enum ep_gw_policy {
+	EP_GW_POLICY_P2C = 0,	/* default: power of two choices by load, among eligible */
+	EP_GW_POLICY_SEED,	/* the article's: most free memory among eligible */
+	EP_GW_POLICY_HASH,	/* load-blind capacity-weighted hashing (a baseline) */
+	EP_GW_POLICY__COUNT
+};
+
+/* What happens to a task when no node is eligible, per priority. */
+enum ep_gw_overflow {
+	EP_GW_OVF_REJECT = 0,	/* an OVERLOADED reply built in XDP, so the client backs off */
+	EP_GW_OVF_CLOUD,	/* forward to the overflow node (the cloud tier) */
+	EP_GW_OVF_LOCAL,	/* run it on the gateway itself (its AF_XDP socket) */
+};
+
+/* ep_gw_cfg[0]. */
+struct ep_gw_cfg {
+	__u16 port;		/* task port at the gateway (the virtual address's) */
+	__u16 encap_port;	/* EP_ENCAP_PORT */
+	__u8 policy;		/* enum ep_gw_policy */
+	__u8 active;		/* half of ep_gw_nodes/ep_gw_table in use: 0 or 1 */
+	__u8 nnodes;		/* highest node id in use + 1 */
+	__u8 pad;
+	__u32 generation;	/* +1 per flip, for observers */
+	__u32 overflow_node;	/* EP_GW_OVF_CLOUD target */
+	__u64 stale_ns;		/* load older than this is not trusted: capacity weights */
+	__u16 cpu_max_x100[8];	/* [priority]: eligible while CPU is below this */
+	__u8 overflow[8];	/* [priority]: enum ep_gw_overflow */
+	__u8 mem_factor;	/* eligible while free memory > factor x size hint (2) */
+	__u8 gw_mac[6];		/* source MAC of forwarded and rejected frames */
+	__u8 pad2;
+	__be32 gw_ip4;		/* ENCAP: outer source */
+	__u8 gw_ip6[16];
+	__u32 pad3;
+};
+_Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
+
+/* Decision counters (per-CPU array ep_gw_stats). X(NAME, "name"). */
+#define EP_GW_STAT_LIST(X)						\
+	X(PICK_P2C,		"pick_p2c")		/* chose by load, two choices */ \
+	X(PICK_SCAN,		"pick_scan")		/* both choices ineligible: best of all */ \
+	X(PICK_SEED,		"pick_seed")		/* the article's rule */		\
+	X(PICK_HASH,		"pick_hash")		/* load-blind */			\
+	X(PICK_STALE,		"pick_stale")		/* loads too old: capacity weights */	\
+	X(PICK_AFFINITY,	"pick_affinity")	/* a later fragment follows its task */	\
+	X(FWD_DSR,		"fwd_dsr")		/* forwarded, MAC rewritten */		\
+	X(FWD_ENCAP,		"fwd_encap")		/* forwarded in UDP */			\
+	X(OVF_REJECT,		"overflow_reject")	/* no node: OVERLOADED sent back */	\
+	X(OVF_CLOUD,		"overflow_cloud")					\
+	X(OVF_LOCAL,		"overflow_local")					\
+	X(OVF_LOCAL_NONE,	"overflow_local_no_socket") /* wanted local, no socket: reject */ \
+	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
+
+enum ep_gw_stat {
+#define EP_X_ENUM(name, str) EP_GW_STAT_##name,
+	EP_GW_STAT_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_GW_STAT__COUNT
+};
+
+/* Per-node forwarding counters (per-CPU array ep_gw_node_stats, key node id). */
+struct ep_gw_node_stats {
+	__u64 tasks;		/* first fragments (new tasks) sent to the node */
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ep_gw_affinity: a multi-fragment task's node, so every fragment goes there. */
+struct ep_gw_flow_key {
+	__u8 addr[16];		/* client, IPv4 as ::ffff:a.b.c.d */
+	__u16 port;		/* client port, network order */
+	__u16 pad;
+	__u32 pad2;
+	__u64 task_id;
+};
+_Static_assert(sizeof(struct ep_gw_flow_key) == 32, "ep_gw_flow_key layout");
 
 /* ------------------------------------------------------------------------------------ */
 /* Fault injection (bpf/ep_fault.bpf.c, the rig's lossy links)                           */

@@ -15,16 +15,18 @@ $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)))
+$(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
 $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/libepclient-san.a \
-		   $(LIB)/libephandlers-san.a $(LIB)/libepcore-san.a
+		   $(LIB)/libephandlers-san.a $(LIB)/libepmetrics-san.a $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
+		$(call pc_libs,libmicrohttpd)
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane

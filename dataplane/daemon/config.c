@@ -7,6 +7,7 @@
 
 #include "daemon/config.h"
 #include "edgeplane/log.h"
+#include "edgeplane/metrics.h"
 
 void ep_conf_defaults(struct ep_conf *c)
 {
@@ -70,6 +71,7 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->xdp_mode);
 	free(c->pin_dir);
 	free(c->stats_socket);
+	free(c->metrics);
 	free(c->ready_file);
 	free(c->log_level);
 	for (unsigned int i = 0; i < c->nhandlers; i++)
@@ -282,7 +284,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "workers",
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
-					   "ready_file", "log_level", NULL };
+					   "metrics", "ready_file", "log_level", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", NULL };
@@ -315,6 +317,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	get_str(&rd, root, "interface", &c->interface);
 	get_str(&rd, root, "bind", &c->bind);
 	get_str(&rd, root, "stats_socket", &c->stats_socket);
+	get_str(&rd, root, "metrics", &c->metrics);
 	get_str(&rd, root, "ready_file", &c->ready_file);
 	get_str(&rd, root, "log_level", &c->log_level);
 	if (get_num(&rd, root, "port", 1, 65535, &v))
@@ -436,6 +439,14 @@ int ep_conf_validate(const struct ep_conf *c)
 		pr_err("batch.size (%u) is larger than limits.queue_depth (%u)", c->w.batch_size,
 		       c->w.queue_depth);
 		return -EINVAL;
+	}
+	if (c->metrics) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		/* Logs what is wrong with the address. */
+		if (ep_metrics_parse_listen(c->metrics, &ss, &len))
+			return -EINVAL;
 	}
 	return 0;
 }

@@ -48,6 +48,7 @@ struct ep_conf {
 	unsigned int nhandlers;		/* 0: every built-in at its default type */
 
 	char *stats_socket;
+	char *metrics;			/* "ADDR:PORT": serve Prometheus /metrics; NULL: off */
 	char *ready_file;
 	char *log_level;
 };

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 		"                           a batch is what arrived together)\n"
 		"      --max-task-len N     largest task payload in bytes (default 16 MiB)\n"
 		"      --stats-socket PATH  serve statistics here (default %s)\n"
+		"      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics;\n"
+		"                           ADDR is IPv4, [IPv6], or empty for all (:9100)\n"
 		"      --ready-file PATH    write the pid here once ready; removed at exit\n"
 		"      --check-config       validate the settings and exit\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -115,7 +117,7 @@ static void write_ready_file(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_CPUS, O_XDP_MODE, O_ZC, O_BUSY, O_BSIZE, O_BWAIT, O_MAXLEN,
-	       O_STATS, O_READY, O_CHECK };
+	       O_STATS, O_METRICS, O_READY, O_CHECK };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -132,6 +134,7 @@ int main(int argc, char **argv)
 		{ "batch-wait-us", required_argument, NULL, O_BWAIT },
 		{ "max-task-len", required_argument, NULL, O_MAXLEN },
 		{ "stats-socket", required_argument, NULL, O_STATS },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "ready-file", required_argument, NULL, O_READY },
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -212,6 +215,7 @@ int main(int argc, char **argv)
 			conf.w.max_task_len = (uint32_t)num("--max-task-len", optarg, 1, EP_MAX_TASK_LEN);
 			break;
 		case O_STATS: set_str(&conf.stats_socket, optarg); break;
+		case O_METRICS: set_str(&conf.metrics, optarg); break;
 		case O_READY: set_str(&conf.ready_file, optarg); break;
 		case O_CHECK: check = true; break;
 		case 'l': set_str(&conf.log_level, optarg); break;

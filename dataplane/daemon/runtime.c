@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,7 +14,14 @@
 #include "daemon/warmup.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
+#include "edgeplane/metrics.h"
 #include "xdp/ep_xdp.h"
+
+/* Host CPU time from /proc/stat, in clock ticks over all CPUs. */
+struct cpu_times {
+	uint64_t busy, total;
+	uint64_t at_ns;
+};
 
 struct ep_runtime {
 	const struct ep_conf *conf;
@@ -23,7 +32,16 @@ struct ep_runtime {
 	struct ep_worker *workers[EP_MAX_QUEUES];
 	pthread_t threads[EP_MAX_QUEUES];
 	uint64_t started_ns;
+	double started_unix;
+
+	/* /metrics: used only on the metrics server's thread once started. */
+	struct ep_metrics *metrics;
+	int xdp_stats_fd;		/* the classifier's pinned ep_stats, or -1 */
+	struct cpu_times cpu_prev;	/* start of the current CPU busy interval */
+	double cpu_busy;		/* busy fraction of the last complete interval */
 };
+
+static int metrics_start(struct ep_runtime *rt);
 
 static int build_registry(struct ep_runtime *rt)
 {
@@ -100,6 +118,8 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 		return -ENOMEM;
 	rt->conf = c;
 	rt->started_ns = ep_now_ns();
+	rt->started_unix = (double)time(NULL);
+	rt->xdp_stats_fd = -1;
 	err = build_registry(rt);
 	if (err)
 		goto err_stop;
@@ -151,6 +171,11 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 		if (err)
 			goto err_stop;
 	}
+	if (c->metrics) {
+		err = metrics_start(rt);
+		if (err)
+			goto err_stop;
+	}
 	*out = rt;
 	return 0;
 
@@ -163,6 +188,9 @@ void ep_runtime_stop(struct ep_runtime *rt)
 {
 	if (!rt)
 		return;
+	ep_metrics_stop(rt->metrics);
+	if (rt->xdp_stats_fd >= 0)
+		close(rt->xdp_stats_fd);
 	ep_statsrv_stop(rt->stats);
 	for (unsigned int i = 0; i < rt->nthreads; i++)
 		ep_worker_stop(rt->workers[i]);
@@ -333,25 +361,46 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 	}
 }
 
-void ep_runtime_report(struct ep_runtime *rt, FILE *f, bool json)
-{
-	struct ep_worker_stats *st = calloc(rt->nworkers ? rt->nworkers : 1, sizeof(*st));
-	struct ep_type_stats *all = calloc(EP_MAX_HANDLERS + 1, sizeof(*all));
+/* Every worker's statistics, and per task type merged over the workers: what both the
+ * statistics socket and /metrics report. */
+struct snapshot {
+	struct ep_worker_stats *st;	/* [nworkers] */
+	struct ep_type_stats *all;	/* [EP_MAX_HANDLERS + 1], by registry entry */
+};
 
-	if (!st || !all) {
-		fprintf(f, json ? "{\"error\":\"out of memory\"}\n" : "out of memory\n");
-		goto out;
+static void snapshot_free(struct snapshot *s)
+{
+	free(s->st);
+	free(s->all);
+}
+
+static int snapshot_take(struct ep_runtime *rt, struct snapshot *s)
+{
+	s->st = calloc(rt->nworkers ? rt->nworkers : 1, sizeof(*s->st));
+	s->all = calloc(EP_MAX_HANDLERS + 1, sizeof(*s->all));
+	if (!s->st || !s->all) {
+		snapshot_free(s);
+		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
-		ep_worker_stats(rt->workers[i], &st[i]);
+		ep_worker_stats(rt->workers[i], &s->st[i]);
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++)
-			merge_type(&all[t], &st[i].type[t]);
+			merge_type(&s->all[t], &s->st[i].type[t]);
+	}
+	return 0;
+}
+
+void ep_runtime_report(struct ep_runtime *rt, FILE *f, bool json)
+{
+	struct snapshot s;
+
+	if (snapshot_take(rt, &s)) {
+		fprintf(f, json ? "{\"error\":\"out of memory\"}\n" : "out of memory\n");
+		return;
 	}
 	if (json)
-		report_json(rt, f, st, all);
+		report_json(rt, f, s.st, s.all);
 	else
-		report_text(rt, f, st, all);
-out:
-	free(st);
-	free(all);
+		report_text(rt, f, s.st, s.all);
+	snapshot_free(&s);
 }

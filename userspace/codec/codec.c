@@ -185,6 +185,7 @@ const char *ep_kind_name(unsigned int kind)
 	case EP_KIND_PING:	return "ping";
 	case EP_KIND_PONG:	return "pong";
 	case EP_KIND_CANCEL:	return "cancel";
+	case EP_KIND_LOAD_REPORT: return "load_report";
 	default:		return "?";
 	}
 }

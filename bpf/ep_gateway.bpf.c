@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ep_gateway - the edgeplane gateway: tasks sent to the gateway's address are spread over
+ * worker nodes inside XDP, by the load the workers report (kept in maps by the
+ * controller, control/), and forwarded with L2 direct server return or in UDP
+ * encapsulation. Workers answer clients directly.
+ *
+ * Per valid task: a later fragment follows its task (affinity map); otherwise the policy
+ * picks a node: P2C (default: the less loaded of two capacity-weighted choices, load
+ * counting the tasks sent since the node's last report), SEED (the founding article's
+ * rule) or HASH (load-blind). Loads older than stale_ns are not trusted: capacity weights
+ * decide. With no eligible node, the task's priority decides: reject with an OVERLOADED
+ * reply built here, send to the cloud node, or run locally (XDP_PASS to the next program,
+ * the gateway's own classifier and runtime).
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+
+#include "ep_shared.h"
+#include "lib/csum.h"
+#include "lib/stats.h"
+#include "lib/task.h"
+
+const volatile __u8 ep_gw_debug = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ep_gw_cfg);
+} ep_gw_cfg SEC(".maps");
+
+/* Two halves; ep_gw_cfg.active says which one XDP reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * EP_GW_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct ep_gw_node);
+} ep_gw_nodes SEC(".maps");
+
+/* Capacity-weighted consistent hash table of node ids, two halves likewise. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * EP_GW_TABLE_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} ep_gw_table SEC(".maps");
+
+/* Tasks sent to each node since its last report (the controller zeroes on a report). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EP_GW_MAX_NODES);
+	__type(key, __u32);
+	__type(value, __u64);
+} ep_gw_sent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ep_gw_flow_key);
+	__type(value, __u32);
+} ep_gw_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EP_GW_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} ep_gw_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EP_GW_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct ep_gw_node_stats);
+} ep_gw_node_stats SEC(".maps");
+
+/* Egress interfaces other than the ingress one, for nodes with an ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} ep_gw_devs SEC(".maps");
+
+#define ep_gw_dbg(fmt, ...)						\
+	do {								\
+		if (ep_gw_debug)					\
+			bpf_printk("ep-gw: " fmt, ##__VA_ARGS__);	\
+	} while (0)
+
+static __always_inline void gw_count(__u32 stat)
+{
+	__u64 *c = bpf_map_lookup_elem(&ep_gw_stats, &stat);
+
+	if (c)
+		(*c)++;
+}
+
+/* What the gateway needs of a task, beyond where its headers are. */
+struct task {
+	struct ep_task_pkt p;
+	__u8 prio, multi, first;
+	__u32 size_hint_kib;
+	__u32 l3_len;			/* the IP datagram's length */
+	struct ep_gw_flow_key key;
+	__u64 hash;
+};
+
+static __always_inline __u64 mix(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static __always_inline const struct ep_gw_node *node_at(__u32 active, __u32 id)
+{
+	__u32 k = active * EP_GW_MAX_NODES + (id & (EP_GW_MAX_NODES - 1));
+
+	return bpf_map_lookup_elem(&ep_gw_nodes, &k);
+}
+
+static __always_inline __u32 table_at(__u32 active, __u64 h)
+{
+	__u32 k = active * EP_GW_TABLE_SIZE + (__u32)(h & (EP_GW_TABLE_SIZE - 1));
+	__u32 *id = bpf_map_lookup_elem(&ep_gw_table, &k);
+
+	return id ? *id : 0;
+}
+
+static __always_inline bool usable(const struct ep_gw_node *n)
+{
+	return n && (n->flags & EP_NODE_F_PRESENT) && !(n->flags & EP_NODE_F_DRAINED) &&
+	       n->capacity;
+}
+
+static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
+				  __u64 now)
+{
+	return !n->updated_ns || now - n->updated_ns > cfg->stale_ns;
+}
+
+/* Eligible for a task of this priority and size by its (trusted) load. */
+static __always_inline bool fits(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
+				 const struct task *t, __u32 cpu_max)
+{
+	if (n->cpu_pct_x100 >= cpu_max)
+		return false;
+	return !t->size_hint_kib ||
+	       n->mem_free_kib > (__u64)cfg->mem_factor * t->size_hint_kib;
+}
+
+/* Expected wait, in arbitrary units: work queued per unit of capacity, counting what this
+ * gateway sent since the node's last report. Lower is better. */
+static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust)
+{
+	__u64 *sent = bpf_map_lookup_elem(&ep_gw_sent, &id);
+	__u64 load = (sent ? *sent : 0) + 1;
+
+	if (trust)
+		load += (__u64)n->queue_depth + n->inflight;
+	return load * 1000000 / n->capacity;
+}
+
+/* The state of a scan over every node, run with bpf_loop (verified once, not per node). */
+struct scan {
+	__u64 now, stale_ns, best_score, best_mem;
+	__u32 active, nnodes, cpu_max, size_hint_kib, best;
+	__u8 mem_factor, seed;
+};
+
+static long scan_one(__u32 i, void *arg)
+{
+	struct scan *s = arg;
+	__u32 id = i + 1;
+	const struct ep_gw_node *n;
+	bool trust;
+
+	if (id >= s->nnodes)
+		return 1;	/* stop */
+	n = node_at(s->active, id);
+	if (!usable(n))
+		return 0;
+	trust = n->updated_ns && s->now - n->updated_ns <= s->stale_ns;
+	if (trust && (n->cpu_pct_x100 >= s->cpu_max ||
+		      (s->size_hint_kib &&
+		       n->mem_free_kib <= (__u64)s->mem_factor * s->size_hint_kib)))
+		return 0;
+	if (s->seed) {	/* the article: most free memory (untrusted loads come last) */
+		__u64 mem = trust ? n->mem_free_kib + 1 : 0;
+
+		if (!s->best || mem > s->best_mem) {
+			s->best = id;
+			s->best_mem = mem;
+		}
+	} else {
+		__u64 sc = score(n, id, trust);
+
+		if (sc < s->best_score) {
+			s->best = id;
+			s->best_score = sc;
+		}
+	}
+	return 0;
+}
+
+/* Best of all usable nodes. Returns a node id or 0. */
+static __always_inline __u32 scan_best(const struct ep_gw_cfg *cfg, const struct task *t,
+				       __u32 active, __u64 now, bool seed)
+{
+	struct scan s = {
+		.now = now, .stale_ns = cfg->stale_ns, .best_score = ~0ULL,
+		.active = active, .nnodes = cfg->nnodes,
+		.cpu_max = seed ? 8000 : cfg->cpu_max_x100[t->prio & 7],
+		.size_hint_kib = t->size_hint_kib, .mem_factor = cfg->mem_factor, .seed = seed,
+	};
+
+	bpf_loop(EP_GW_MAX_NODES - 1, scan_one, &s, 0);
+	return s.best;
+}
+
+/* Choose a node for a new task. Returns a node id, or 0 if none is eligible. */
+static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t, __u64 now)
+{
+	__u32 active = cfg->active & 1, a, b;
+	const struct ep_gw_node *na, *nb;
+	bool ta, tb, ea, eb;
+
+	if (cfg->policy == EP_GW_POLICY_SEED) {
+		gw_count(EP_GW_STAT_PICK_SEED);
+		return scan_best(cfg, t, active, now, true);
+	}
+	/* Two choices from the capacity-weighted table. */
+	a = table_at(active, t->hash);
+	b = table_at(active, t->hash >> 24);
+	if (b == a)
+		b = table_at(active, t->hash >> 48);
+	na = node_at(active, a);
+	nb = node_at(active, b);
+	if (cfg->policy == EP_GW_POLICY_HASH) {
+		gw_count(EP_GW_STAT_PICK_HASH);
+		if (a && usable(na))
+			return a;
+		return scan_best(cfg, t, active, now, false);
+	}
+	ta = usable(na) && !stale(cfg, na, now);
+	tb = usable(nb) && !stale(cfg, nb, now);
+	if (a && b && usable(na) && usable(nb) && !ta && !tb) {
+		/* The controller has gone quiet: capacity weights (the table) decide. */
+		gw_count(EP_GW_STAT_PICK_STALE);
+		return a;
+	}
+	ea = a && ta && fits(cfg, na, t, cfg->cpu_max_x100[t->prio & 7]);
+	eb = b && tb && fits(cfg, nb, t, cfg->cpu_max_x100[t->prio & 7]);
+	if (ea && eb) {
+		gw_count(EP_GW_STAT_PICK_P2C);
+		return score(na, a, true) <= score(nb, b, true) ? a : b;
+	}
+	if (ea || eb) {
+		gw_count(EP_GW_STAT_PICK_P2C);
+		return ea ? a : b;
+	}
+	gw_count(EP_GW_STAT_PICK_SCAN);
+	return scan_best(cfg, t, active, now, false);
+}
+
+/* --- forwarding ----------------------------------------------------------------------- */
+
+static __always_inline void node_count(__u32 id, bool first, __u64 bytes)
+{
+	struct ep_gw_node_stats *st = bpf_map_lookup_elem(&ep_gw_node_stats, &id);
+	__u64 *sent;
+
+	if (st) {
+		st->packets++;
+		st->bytes += bytes;
+		st->tasks += first;
+	}
+	if (first && (sent = bpf_map_lookup_elem(&ep_gw_sent, &id)))
+		__sync_fetch_and_add(sent, 1);
+}
+
+/* L2 direct server return: the worker's MAC, ours as the source, out again. */
+static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				   const struct ep_gw_node *n)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
+	gw_count(EP_GW_STAT_FWD_DSR);
+	if (n->ifindex && n->ifindex != ctx->ingress_ifindex)
+		return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0);
+	return XDP_TX;
+}
+
+/*
+ * UDP encapsulation for routed workers: Ethernet (to the next hop) + IPv4 (us -> the
+ * worker) + UDP (to encap_port, source port from the task hash for RSS) + the original IP
+ * datagram. VLAN tags are not carried. The worker's classifier takes it off.
+ */
+static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				     const struct ep_gw_node *n, const struct task *t)
+{
+	const int outer = (int)(sizeof(struct iphdr) + sizeof(struct udphdr));
+	__u32 vlan = t->p.l3_off - sizeof(struct ethhdr), l3_len = t->l3_len;
+	void *data, *end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct udphdr *udp;
+
+	if (vlan > 8 || l3_len > 0xffff - outer || !n->ip4)
+		return -1;
+	ep_bound(vlan, 15);
+	if (bpf_xdp_adjust_head(ctx, (int)vlan - outer))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = (void *)(eth + 1);
+	udp = (void *)(ip + 1);
+	if ((void *)(udp + 1) > end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	*ip = (struct iphdr){
+		.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+		.tot_len = bpf_htons((__u16)(outer + l3_len)), .frag_off = bpf_htons(0x4000),
+		.saddr = cfg->gw_ip4, .daddr = n->ip4,
+	};
+	ip->check = ep_csum_fold32(ep_csum_words(ip, end, 10, 10, 0));
+	udp->source = bpf_htons(0xc000 | (__u16)(t->hash & 0x3fff));
+	udp->dest = bpf_htons(cfg->encap_port);
+	udp->len = bpf_htons((__u16)(sizeof(*udp) + l3_len));
+	udp->check = 0;		/* IPv4: optional; the inner UDP checksum still covers the task */
+	gw_count(EP_GW_STAT_FWD_ENCAP);
+	if (n->ifindex && n->ifindex != ctx->ingress_ifindex)
+		return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0);
+	return XDP_TX;
+}
+
+static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				   const struct task *t, __u32 id)
+{
+	const struct ep_gw_node *n = node_at(cfg->active & 1, id);
+	__u64 bytes = ctx->data_end - ctx->data;
+	int act;
+
+	if (!n)
+		return -1;
+	act = (n->flags & EP_NODE_F_ENCAP) ? fwd_encap(ctx, cfg, n, t) : fwd_dsr(ctx, cfg, n);
+	if (act >= 0)
+		node_count(id, t->first, bytes);
+	return act;
+}
+
+/*
+ * Answer the task here with ERROR OVERLOADED, so the client backs off at once: the frame
+ * becomes the reply (addresses and ports swapped, header rewritten, payload cut, lengths
+ * and checksums fixed) and goes back out with XDP_TX.
+ */
+static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
+{
+	__u32 l3 = t->p.l3_off, udp_off = t->p.udp_off, hoff = t->p.hdr_off;
+	__u32 keep = hoff + sizeof(struct ep_hdr), len;
+	void *data, *end;
+	struct ethhdr *eth;
+	struct udphdr *udp;
+	struct ep_hdr *h;
+	__u8 mac[ETH_ALEN];
+	__u16 port;
+	__u32 sum;
+
+	if (keep > EP_MAX_HDR_OFF + sizeof(struct ep_hdr))
+		return -1;
+	len = ctx->data_end - ctx->data;
+	if (len > keep && bpf_xdp_adjust_tail(ctx, (int)keep - (int)len))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF || hoff > EP_MAX_HDR_OFF)
+		return -1;
+	ep_bound(l3, 127);
+	ep_bound(udp_off, 511);
+	ep_bound(hoff, 511);
+	udp = data + udp_off;
+	h = data + hoff;
+	if ((void *)(eth + 1) > end || (void *)(udp + 1) > end || (void *)(h + 1) > end)
+		return -1;
+
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h));
+	udp->check = 0;
+
+	/* The header of an ERROR reply (docs/protocol.md): echo id, type, tenant, priority. */
+	h->kind = EP_KIND_ERROR;
+	h->flags = 0;
+	h->payload_len = 0;
+	h->status = bpf_htons(EP_ST_OVERLOADED);
+	h->frag_index = 0;
+	h->frag_count = bpf_htons(1);
+	h->total_len = 0;
+	h->frag_offset = 0;
+	h->rsp.queue_us = 0;
+	h->rsp.exec_us = 0;
+	h->load_pct = 100;
+	h->rsvd = 0;
+	h->auth_key_id = 0;
+	__builtin_memset(h->auth_tag, 0, sizeof(h->auth_tag));
+
+	if (!t->p.l3.ipv6) {
+		struct iphdr *ip = data + l3;
+		__u32 a;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		a = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->ttl = 64;
+		ip->tot_len = bpf_htons((__u16)(hoff + sizeof(*h) - l3));
+		ip->check = 0;
+		ip->check = ep_csum_fold32(ep_csum_words(ip, end, ip->ihl * 2u, 30, 0));
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+		struct in6_addr a;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		a = ip6->saddr;
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		ip6->hop_limit = 64;
+		ip6->payload_len = bpf_htons((__u16)(hoff + sizeof(*h) - l3 - sizeof(*ip6)));
+		/* IPv6 needs the UDP checksum: pseudo-header, then UDP header and ep header. */
+		sum = ep_csum_words(&ip6->saddr, end, 16, 16, 0);
+		sum += bpf_htons(IPPROTO_UDP) + bpf_htons(sizeof(*udp) + sizeof(*h));
+		sum = ep_csum_words(udp, end, (sizeof(*udp) + sizeof(*h)) / 2,
+				    (sizeof(*udp) + sizeof(*h)) / 2, sum);
+		udp->check = ep_csum_fold32(sum) ?: 0xffff;
+	}
+	gw_count(EP_GW_STAT_OVF_REJECT);
+	return XDP_TX;
+}
+
+/* No node is eligible: the task's priority decides. */
+static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				   const struct task *t)
+{
+	int act;
+
+	switch (cfg->overflow[t->prio & 7]) {
+	case EP_GW_OVF_CLOUD: {
+		const struct ep_gw_node *n = node_at(cfg->active & 1, cfg->overflow_node);
+
+		if (cfg->overflow_node && n && (n->flags & EP_NODE_F_PRESENT)) {
+			act = forward(ctx, cfg, t, cfg->overflow_node);
+			if (act >= 0) {
+				gw_count(EP_GW_STAT_OVF_CLOUD);
+				return act;
+			}
+		}
+		break;
+	}
+	case EP_GW_OVF_LOCAL:
+		/* The next program behind libxdp's dispatcher (this node's classifier and
+		 * runtime) takes it; without one, the kernel answers port unreachable. */
+		gw_count(EP_GW_STAT_OVF_LOCAL);
+		return XDP_PASS;
+	}
+	act = reject(ctx, t);
+	if (act < 0) {
+		gw_count(EP_GW_STAT_TX_ERROR);
+		return XDP_DROP;
+	}
+	return act;
+}
+
+static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const struct ep_hdr *h)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 l3 = t->p.l3_off, udp_off = t->p.udp_off;
+	struct udphdr *udp;
+	__u64 a, b;
+
+	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF)
+		return;
+	ep_bound(l3, 127);
+	ep_bound(udp_off, 511);
+	udp = data + udp_off;
+	if ((void *)(udp + 1) > end)
+		return;
+	if (t->p.l3.ipv6) {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return;
+		__builtin_memcpy(t->key.addr, &ip6->saddr, 16);
+	} else {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > end)
+			return;
+		t->key.addr[10] = t->key.addr[11] = 0xff;
+		__builtin_memcpy(&t->key.addr[12], &ip->saddr, 4);
+	}
+	t->key.port = udp->source;
+	t->key.task_id = h->task_id;
+	__builtin_memcpy(&a, t->key.addr, 8);
+	__builtin_memcpy(&b, &t->key.addr[8], 8);
+	t->hash = mix(a ^ mix(b ^ mix(h->task_id ^ t->key.port)));
+}
+
+SEC("xdp")
+int ep_gateway(struct xdp_md *ctx)
+{
+	struct ep_gw_cfg *cfg;
+	struct task t = {};
+	const struct ep_hdr *h;
+	__u32 zero = 0, id = 0, *sticky = NULL;
+	int err, act;
+
+	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
+	if (!cfg)	/* an array map always has key 0; for the verifier */
+		return XDP_PASS;
+	err = ep_task_parse(ctx, cfg->port ?: EP_DEFAULT_PORT, 0, EP_MAX_TASK_LEN, &t.p);
+	if (err)
+		return ep_verdict(ctx, -err, XDP_PASS);
+	h = ep_task_hdr(ctx, &t.p);
+	if (!h)
+		return ep_verdict(ctx, EP_STAT_DROP_HDR_SHORT, XDP_PASS);
+	t.prio = h->priority;
+	t.multi = h->frag_count != bpf_htons(1);
+	t.first = h->frag_index == 0;
+	t.size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
+	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
+	flow_key(ctx, &t, h);
+
+	/* A later fragment follows its task, wherever the policy would send it now. */
+	if (t.multi) {
+		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
+		if (sticky) {
+			const struct ep_gw_node *n = node_at(cfg->active & 1, *sticky);
+
+			if (n && (n->flags & EP_NODE_F_PRESENT)) {	/* drained still finishes */
+				id = *sticky;
+				t.first = 0;
+				gw_count(EP_GW_STAT_PICK_AFFINITY);
+			}
+		}
+	}
+	if (!id) {
+		id = choose(cfg, &t, bpf_ktime_get_ns());
+		t.first = 1;
+		if (id && t.multi)
+			bpf_map_update_elem(&ep_gw_affinity, &t.key, &id, BPF_ANY);
+	}
+	if (!id)
+		return overflow(ctx, cfg, &t);
+	act = forward(ctx, cfg, &t, id);
+	if (act < 0) {
+		gw_count(EP_GW_STAT_TX_ERROR);
+		return XDP_DROP;
+	}
+	ep_gw_dbg("task to node %u", id);
+	return act;
+}
+
+/* libxdp's dispatcher: run before the node's own classifier, which gets what we pass. */
+struct {
+	__uint(priority, 5);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(ep_gateway);
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

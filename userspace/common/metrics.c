@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * metrics.c - a /metrics endpoint on libmicrohttpd, and the Prometheus text format.
+ *
+ * We bind and listen ourselves and hand the socket to MHD (MHD_OPTION_LISTEN_SOCKET), so
+ * that a failure to bind comes back as its errno rather than as a NULL daemon.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <math.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "edgeplane/log.h"
+#include "edgeplane/metrics.h"
+
+#define METRICS_PATH		"/metrics"
+#define MAX_CONNECTIONS		16
+#define CONNECTION_TIMEOUT_S	10
+
+struct ep_metrics {
+	struct MHD_Daemon *d;
+	ep_metrics_fn fn;
+	void *arg;
+	uint16_t port;
+};
+
+/* --- the listen address ------------------------------------------------------------ */
+
+static int bad_listen(const char *addr, const char *why)
+{
+	pr_err("metrics listen address '%s': %s (expected IPv4:PORT, [IPv6]:PORT or :PORT)",
+	       addr, why);
+	return -EINVAL;
+}
+
+int ep_metrics_parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai;
+	const char *colon, *port;
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	size_t hlen;
+	unsigned long p = 0;
+	int err;
+
+	if (!addr || !*addr)
+		return bad_listen(addr ? addr : "(null)", "empty");
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+
+		if (!rb || rb[1] != ':')
+			return bad_listen(addr, "an IPv6 address needs brackets and a port");
+		hlen = (size_t)(rb - addr - 1);
+		if (!hlen)
+			return bad_listen(addr, "empty IPv6 address");
+		if (hlen >= sizeof(host))
+			return bad_listen(addr, "address too long");
+		memcpy(host, addr + 1, hlen);
+		colon = rb + 1;
+		hints.ai_family = AF_INET6;
+	} else {
+		colon = strchr(addr, ':');
+		if (!colon)
+			return bad_listen(addr, "no port");
+		if (strchr(colon + 1, ':'))
+			return bad_listen(addr, "an IPv6 address needs brackets");
+		hlen = (size_t)(colon - addr);
+		if (hlen >= sizeof(host))
+			return bad_listen(addr, "address too long");
+		memcpy(host, addr, hlen);
+		hints.ai_family = AF_INET;
+	}
+	host[hlen] = '\0';
+	port = colon + 1;
+	if (!*port || strlen(port) > 5)
+		return bad_listen(addr, "the port must be a number 0..65535");
+	for (const char *c = port; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return bad_listen(addr, "the port must be a number 0..65535");
+		p = p * 10 + (unsigned long)(*c - '0');
+	}
+	if (p > 65535)
+		return bad_listen(addr, "the port must be a number 0..65535");
+
+	if (!hlen) {
+		/* ":PORT": every address; IPv6 with IPv4-mapped addresses where possible. */
+		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		memset(ss, 0, sizeof(*ss));
+		if (fd >= 0) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+			close(fd);
+			s6->sin6_family = AF_INET6;
+			s6->sin6_addr = in6addr_any;
+			s6->sin6_port = htons((uint16_t)p);
+			*len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = htonl(INADDR_ANY);
+			s4->sin_port = htons((uint16_t)p);
+			*len = sizeof(*s4);
+		}
+		return 0;
+	}
+	err = getaddrinfo(host, port, &hints, &ai);
+	if (err)
+		return bad_listen(addr, hints.ai_family == AF_INET6 ? "not a numeric IPv6 address"
+								      : "not a numeric IPv4 address");
+	if (ai->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(ai);
+		return bad_listen(addr, "address too long");
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int listen_on(const char *addr, const struct sockaddr_storage *ss, socklen_t len,
+		     uint16_t *port)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int fd, one = 1, zero = 0, err;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("metrics on %s: socket: %s", addr, strerror(errno));
+		return err;
+	}
+	/* A restarted runtime must not wait for the old connections' TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto err_close_socket;
+	/* The wildcard IPv6 address of ":PORT" serves IPv4 as well, whatever bindv6only says. */
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr) &&
+	    addr[0] == ':' && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
+		goto err_close_socket;
+	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen))
+		goto err_close_socket;
+	*port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						  : ((struct sockaddr_in *)&bound)->sin_port);
+	return fd;
+
+err_close_socket:
+	err = -errno;
+	pr_err("metrics on %s: %s", addr, strerror(errno));
+	close(fd);
+	return err;
+}
+
+/* --- the server --------------------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	pr_warn("metrics server: %s", line);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, void *body,
+			     size_t len, const char *type)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
+							    : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) == MHD_NO ||
+	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+	     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_NO)) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int status,
+				  const char *text)
+{
+	char *body = strdup(text);
+
+	if (!body)
+		return MHD_NO;
+	return reply(conn, status, body, strlen(body), "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	static int seen;
+	struct ep_metrics *m = cls;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	(void)version;
+	(void)upload_data;
+	/* The first call comes with the headers only; answer once the request is complete
+	 * (a request body, which nothing here wants, is read and discarded). */
+	if (!*con_cls) {
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (strcmp(url, METRICS_PATH))
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	err = m->fn(m->arg, f);
+	if (!err && ferror(f))
+		err = -ENOMEM;
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(buf);
+		pr_warn("metrics: %s", strerror(-err));
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n");
+	}
+	return reply(conn, MHD_HTTP_OK, buf, len, EP_METRICS_CONTENT_TYPE);
+}
+
+int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_metrics **out)
+{
+	struct sockaddr_storage ss;
+	struct ep_metrics *m;
+	socklen_t len;
+	int fd, err;
+
+	err = ep_metrics_parse_listen(addr, &ss, &len);
+	if (err)
+		return err;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->fn = fn;
+	m->arg = arg;
+	fd = listen_on(addr, &ss, len, &m->port);
+	if (fd < 0) {
+		err = fd;
+		goto err_free;
+	}
+	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+				NULL, on_request, m,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				MHD_OPTION_END);
+	if (!m->d) {
+		err = -EIO;
+		pr_err("metrics on %s: libmicrohttpd did not start", addr);
+		goto err_close_socket;
+	}
+	*out = m;
+	return 0;
+
+err_close_socket:
+	close(fd);
+err_free:
+	free(m);
+	return err;
+}
+
+uint16_t ep_metrics_port(const struct ep_metrics *m)
+{
+	return m->port;
+}
+
+void ep_metrics_stop(struct ep_metrics *m)
+{
+	if (!m)
+		return;
+	/* Joins the server's thread and closes the listen socket we gave it. */
+	MHD_stop_daemon(m->d);
+	free(m);
+}
+
+/* --- the text format ---------------------------------------------------------------- */
+
+void ep_metrics_help_type(FILE *f, const char *name, const char *help, const char *type)
+{
+	fprintf(f, "# HELP %s ", name);
+	for (const char *c = help; *c; c++) {
+		if (*c == '\\')
+			fputs("\\\\", f);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+	fprintf(f, "\n# TYPE %s %s\n", name, type);
+}
+
+static void label_value(FILE *f, const char *v)
+{
+	for (const char *c = v; *c; c++) {
+		if (*c == '\\')
+			fputs("\\\\", f);
+		else if (*c == '"')
+			fputs("\\\"", f);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+}
+
+/* The labels and, when @le is not NULL, an le label after them. */
+static void labels_le(FILE *f, const struct ep_label *labels, const char *le)
+{
+	bool first = true;
+
+	for (const struct ep_label *l = labels; l && l->name; l++) {
+		fprintf(f, "%s%s=\"", first ? "{" : ",", l->name);
+		label_value(f, l->value ? l->value : "");
+		fputc('"', f);
+		first = false;
+	}
+	if (le) {
+		fprintf(f, "%sle=\"%s\"", first ? "{" : ",", le);
+		first = false;
+	}
+	if (!first)
+		fputc('}', f);
+}
+
+void ep_metrics_labels(FILE *f, const struct ep_label *labels)
+{
+	labels_le(f, labels, NULL);
+}
+
+char *ep_metrics_fmt_double(double v, char *buf, size_t len)
+{
+	if (isnan(v)) {
+		snprintf(buf, len, "NaN");
+	} else if (isinf(v)) {
+		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
+	} else {
+		/* The shortest form that reads back to the same double. */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, len, "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+	}
+	return buf;
+}
+
+void ep_metrics_sample_u64(FILE *f, const char *name, const struct ep_label *labels,
+			   uint64_t v)
+{
+	fputs(name, f);
+	labels_le(f, labels, NULL);
+	fprintf(f, " %llu\n", (unsigned long long)v);
+}
+
+void ep_metrics_sample(FILE *f, const char *name, const struct ep_label *labels, double v)
+{
+	char buf[32];
+
+	fputs(name, f);
+	labels_le(f, labels, NULL);
+	fprintf(f, " %s\n", ep_metrics_fmt_double(v, buf, sizeof(buf)));
+}
+
+/* A bound in the exported unit as a raw ep_hist value: the largest integer <= it, where a
+ * bound that is an integer but for floating-point error counts as that integer. */
+static uint64_t raw_bound(double bound, double scale)
+{
+	double raw = bound / scale, r;
+
+	if (!(raw >= 0))
+		return 0;
+	if (raw >= 18446744073709551615.0)
+		return UINT64_MAX;
+	r = nearbyint(raw);
+	if (fabs(raw - r) <= 1e-9 * (r > 1 ? r : 1))
+		return (uint64_t)r;
+	return (uint64_t)floor(raw);
+}
+
+uint64_t ep_metrics_hist_count_le(const struct ep_hist *h, uint64_t bound)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < EP_HIST_BUCKETS && ep_hist_bucket_low(i) <= bound; i++)
+		n += h->bucket[i];
+	return n;
+}
+
+void ep_metrics_histogram(FILE *f, const char *name, const struct ep_label *labels,
+			  const struct ep_hist *h, double scale, const double *bounds,
+			  unsigned int n)
+{
+	uint64_t total = 0, cum = 0;
+	unsigned int i = 0;
+	char le[32];
+
+	/* The buckets, not h->count, give _count: a copy of a histogram taken while its
+	 * writer runs may have one without the other, and le="+Inf" must equal _count. */
+	for (unsigned int b = 0; b < EP_HIST_BUCKETS; b++)
+		total += h->bucket[b];
+	for (unsigned int k = 0; k < n; k++) {
+		uint64_t raw;
+
+		if (isinf(bounds[k]) && bounds[k] > 0)
+			continue;
+		raw = raw_bound(bounds[k], scale);
+		for (; i < EP_HIST_BUCKETS && ep_hist_bucket_low(i) <= raw; i++)
+			cum += h->bucket[i];
+		fprintf(f, "%s_bucket", name);
+		labels_le(f, labels, ep_metrics_fmt_double(bounds[k], le, sizeof(le)));
+		fprintf(f, " %llu\n", (unsigned long long)cum);
+	}
+	fprintf(f, "%s_bucket", name);
+	labels_le(f, labels, "+Inf");
+	fprintf(f, " %llu\n", (unsigned long long)total);
+	fprintf(f, "%s_sum", name);
+	labels_le(f, labels, NULL);
+	fprintf(f, " %s\n", ep_metrics_fmt_double((double)h->sum * scale, le, sizeof(le)));
+	fprintf(f, "%s_count", name);
+	labels_le(f, labels, NULL);
+	fprintf(f, " %llu\n", (unsigned long long)total);
+}
