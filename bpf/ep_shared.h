@@ -273,6 +273,8 @@ _Static_assert(sizeof(struct ep_load_report) == 72, "ep_load_report layout");
 #define EP_NODE_F_PRESENT	0x01	/* a node with this id exists */
 #define EP_NODE_F_DRAINED	0x02	/* no new tasks (by hand, or its reports stopped) */
 #define EP_NODE_F_ENCAP		0x04	/* routed: forward in UDP encapsulation, not L2 */
+#define EP_NODE_F_OVERFLOW	0x08	/* the cloud tier: an overflow target only */
+#define EP_NODE_F_MANUAL	0x10	/* drained by an operator (kept across restarts) */
 
 /*
  * One worker as the gateway sees it: where it is and how loaded it was at its last report.

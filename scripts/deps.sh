@@ -13,7 +13,7 @@ PKGS=(
 	# BPF / XDP
 	libbpf-dev libxdp-dev xdp-tools bpftool iproute2 libelf-dev zlib1g-dev
 	# runtime and client libraries
-	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev
+	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev libjansson-dev
 	# built-in task handlers (checksum, matmul)
 	libxxhash-dev libblis-serial-dev
 	# DPDK backend

@@ -616,6 +616,19 @@ void ep_worker_stats(const struct ep_worker *w, struct ep_worker_stats *out)
 	w->ops->get_stats(w->io, &out->io);
 }
 
+void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out)
+{
+	struct ep_reasm_stats rs;
+
+	memset(out, 0, sizeof(*out));
+	out->queued = ep_batch_count(w->batch);
+	ep_reasm_get_stats(w->reasm, &rs);
+	out->reassembling = rs.tasks;
+	for (unsigned int i = 0; i <= EP_MAX_HANDLERS; i++)
+		if (w->st.type[i].latency_ns.count)
+			ep_hist_merge(&out->latency_ns, &w->st.type[i].latency_ns);
+}
+
 void ep_worker_free(struct ep_worker *w)
 {
 	if (!w)

@@ -79,6 +79,14 @@ void ep_worker_stop(struct ep_worker *w);
 void ep_worker_stats(const struct ep_worker *w, struct ep_worker_stats *out);
 void ep_worker_free(struct ep_worker *w);
 
+/* What a load report needs, cheaper than ep_worker_stats(). */
+struct ep_worker_load {
+	uint32_t queued;		/* tasks waiting for a handler */
+	uint32_t reassembling;		/* tasks whose fragments are still arriving */
+	struct ep_hist latency_ns;	/* every task type's, since the start */
+};
+void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out);
+
 uint64_t ep_now_ns(void);
 
 #endif /* EP_WORKER_H */

@@ -14,6 +14,7 @@
 #include <xdp/libxdp.h>
 
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 #include "ep_classifier.skel.h"
 #include "xdp/ep_xdp.h"
 
@@ -47,25 +48,6 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
 
 	n = snprintf(buf, len, "%s/edgeplane/%s", root && *root ? root : "/sys/fs/bpf", ifname);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Pin the four named maps (not .rodata) by name; libbpf reuses existing pins at load. */
@@ -127,7 +109,7 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	x->skel->rodata->ep_default_port = o->port ? o->port : EP_DEFAULT_PORT;
 	x->skel->rodata->ep_debug = o->debug;
 
-	err = mkdir_p(x->pin_dir);
+	err = ep_mkdir_p(x->pin_dir, 0700);
 	if (!err)
 		err = set_pin_paths(x->skel, x->pin_dir);
 	if (err) {
@@ -239,7 +221,7 @@ static void unpin_dir(const char *pin_dir)
 	rmdir(pin_dir);
 }
 
-int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
+int ep_xdp_detach_prog(const char *ifname, const char *prog_name)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
@@ -257,14 +239,14 @@ int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
 	if (xdp_multiprog__is_legacy(mp)) {
 		/* Attached by `ip link` or `bpftool net attach`: no dispatcher. */
 		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), EP_PROG_NAME)) {
+		if (p && !strcmp(xdp_program__name(p), prog_name)) {
 			err = xdp_multiprog__detach(mp);
 			found = 1;
 		}
 	} else {
 		for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
 		     p = xdp_multiprog__next_prog(p, mp)) {
-			if (strcmp(xdp_program__name(p), EP_PROG_NAME))
+			if (strcmp(xdp_program__name(p), prog_name))
 				continue;
 			err = xdp_program__detach(p, ifindex, mode, 0);
 			found = 1;
@@ -272,11 +254,46 @@ int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
 		}
 	}
 	xdp_multiprog__close(mp);
-	if (pin_dir)
-		unpin_dir(pin_dir);
 	if (err)
 		return err;
 	return found ? 0 : -ENOENT;
+}
+
+int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode *mode)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p = NULL;
+	int ifindex, err, found = 0;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	err = libxdp_get_error(mp);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		found = p && !strcmp(xdp_program__name(p), prog_name);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
+		     p = xdp_multiprog__next_prog(p, mp))
+			found = !strcmp(xdp_program__name(p), prog_name);
+	}
+	if (found && mode)
+		*mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? EP_XDP_MODE_SKB
+									 : EP_XDP_MODE_NATIVE;
+	xdp_multiprog__close(mp);
+	return found;
+}
+
+int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
+{
+	int err = ep_xdp_detach_prog(ifname, EP_PROG_NAME);
+
+	if (pin_dir && err != -ENODEV)
+		unpin_dir(pin_dir);
+	return err;
 }
 
 int ep_xdp_open_pinned(const char *pin_dir, const char *name)

@@ -64,6 +64,14 @@ int ep_xdp_cfg_fd(const struct ep_xdp *x);
  * attached, or a negative errno. */
 int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir);
 
+/* Detach the program named @prog_name from @ifname, through libxdp's dispatcher or
+ * directly. Returns 0, -ENOENT if it is not attached, or a negative errno. */
+int ep_xdp_detach_prog(const char *ifname, const char *prog_name);
+
+/* 1 if a program named @prog_name is attached to @ifname (its mode in *mode if not
+ * NULL), 0 if not, or a negative errno. */
+int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode *mode);
+
 /* Open pinned map @name under @pin_dir. Returns an fd or a negative errno. */
 int ep_xdp_open_pinned(const char *pin_dir, const char *name);
 

@@ -4,6 +4,7 @@
 #define EDGEPLANE_UTIL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A 64-bit finaliser (splitmix64) for hash tables keyed with a random seed. */
 static inline uint64_t ep_mix64(uint64_t x)
@@ -21,5 +22,8 @@ static inline uint64_t ep_mix64(uint64_t x)
  * command line.
  */
 int ep_parse_long(const char *what, const char *s, long lo, long hi, long *out);
+
+/* mkdir -p @dir, each new directory with @mode. Returns 0 or a negative errno. */
+int ep_mkdir_p(const char *dir, mode_t mode);
 
 #endif /* EDGEPLANE_UTIL_H */

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The controller's API: one JSON object per SOCK_SEQPACKET message each way.
+ *   {"cmd": "status"}                      -> the controller and gateway
+ *   {"cmd": "nodes"}                       -> every node, its state and load
+ *   {"cmd": "node.add", "id": 4, ...}      -> see node_from_json()
+ *   {"cmd": "node.del"|"node.drain"|"node.undrain", "id": 4}
+ *   {"cmd": "policy"}                      -> the policy in force
+ *   {"cmd": "policy.set", "set": ["policy=seed", "overflow.1=reject"]}
+ * Replies: {"ok": true, ...} or {"ok": false, "error": "what went wrong"}.
+ * Commands that change state need an admin peer (see serve_peer()).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edgeplane/log.h"
+#include "policy.h"
+#include "server.h"
+
+static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *fail(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static const char *mac_str(const uint8_t *m, char *buf)
+{
+	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return buf;
+}
+
+static const char *origin_name(enum ep_node_origin o)
+{
+	switch (o) {
+	case EP_ORIGIN_CONFIG: return "config";
+	case EP_ORIGIN_REPORT: return "report";
+	case EP_ORIGIN_CLI: return "edgectl";
+	case EP_ORIGIN_PINNED: return "restored";
+	}
+	return "?";
+}
+
+static json_t *policy_json(const struct ep_policy *p)
+{
+	json_t *cpu = json_object(), *ovf = json_object();
+	char k[4];
+
+	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
+		snprintf(k, sizeof(k), "%d", i);
+		json_object_set_new(cpu, k, json_integer(p->cpu_max_pct[i]));
+		json_object_set_new(ovf, k, json_string(ep_overflow_name(p->overflow[i])));
+	}
+	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:I}", "policy", ep_policy_name(p->policy),
+			 "stale_ms", (json_int_t)p->stale_ms, "mem_factor",
+			 (json_int_t)p->mem_factor, "cpu_max", cpu, "overflow", ovf,
+			 "cloud_node", (json_int_t)p->cloud_node);
+}
+
+static json_t *cmd_status(struct ep_ctl *c)
+{
+	struct ep_gw_cfg cfg;
+	unsigned int nodes = 0, usable = 0;
+	uint64_t now = ep_ctl_now();
+
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		nodes += !!c->reg.nodes[id].id;
+		usable += ep_reg_usable(&c->reg.nodes[id]);
+	}
+	if (ep_gw_read_cfg(c->gw, &cfg))
+		memset(&cfg, 0, sizeof(cfg));
+	return json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:f, s:s, s:s?, s:s}",
+			 "ok", 1, "pid", (json_int_t)getpid(), "interface", c->conf->interface,
+			 "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", ep_gw_pin_dir(c->gw),
+			 "port", (json_int_t)c->conf->port, "policy",
+			 ep_policy_name(c->policy.policy), "generation",
+			 (json_int_t)cfg.generation, "active_half", (json_int_t)cfg.active,
+			 "nodes", (json_int_t)nodes, "usable", (json_int_t)usable, "publishes",
+			 (json_int_t)c->publishes, "publish_errors",
+			 (json_int_t)c->publish_errors, "reports", (json_int_t)c->reg.reports,
+			 "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
+			 (double)(now - c->start_ns) / 1e9, "reports_on", c->conf->listen,
+			 "metrics", c->conf->metrics, "socket", c->conf->socket);
+}
+
+static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t slots,
+			 const struct ep_gw_node_stats *st, uint64_t sent, uint64_t now)
+{
+	char mac[18], ip4[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN] = "", ifname[IF_NAMESIZE];
+	static const uint8_t zero6[16];
+	json_t *o;
+
+	if (n->ip4)
+		inet_ntop(AF_INET, &n->ip4, ip4, sizeof(ip4));
+	if (memcmp(n->ip6, zero6, 16))
+		inet_ntop(AF_INET6, n->ip6, ip6, sizeof(ip6));
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
+		      "id", (json_int_t)n->id, "name", n->name, "state", ep_reg_state(n),
+		      "role", n->role == EP_ROLE_CLOUD ? "cloud" : "worker", "mode",
+		      n->encap ? "encap" : "dsr", "origin", origin_name(n->origin), "mac",
+		      n->mac_set ? mac_str(n->mac, mac) : "", "ip4", ip4, "ip6", ip6, "port",
+		      (json_int_t)n->port, "capacity", (json_int_t)ep_reg_capacity(n), "usable",
+		      ep_reg_usable(n));
+	if (n->ifindex && if_indextoname(n->ifindex, ifname))
+		json_object_set_new(o, "interface", json_string(ifname));
+	json_object_set_new(o, "load", json_pack(
+		"{s:f, s:I, s:I, s:I, s:I, s:I, s:f}", "cpu_pct", n->load.cpu_pct_x100 / 100.0,
+		"mem_free_kib", (json_int_t)n->load.mem_free_kib, "queue_depth",
+		(json_int_t)n->load.queue_depth, "inflight", (json_int_t)n->load.inflight,
+		"p99_us", (json_int_t)n->load.p99_us, "seq", (json_int_t)n->load.seq,
+		"age_ms", n->last_report_ns ? (double)(now - n->last_report_ns) / 1e6 : -1.0));
+	json_object_set_new(o, "reports", json_pack(
+		"{s:I, s:I, s:I, s:I}", "received", (json_int_t)n->reports, "lost",
+		(json_int_t)n->lost, "old", (json_int_t)n->stale, "rejected",
+		(json_int_t)n->rejected));
+	json_object_set_new(o, "gateway", json_pack(
+		"{s:I, s:f, s:I, s:I, s:I, s:I}", "table_slots", (json_int_t)slots,
+		"table_share", (double)slots / EP_GW_TABLE_SIZE, "sent_since_report",
+		(json_int_t)sent, "tasks", (json_int_t)st->tasks, "packets",
+		(json_int_t)st->packets, "bytes", (json_int_t)st->bytes));
+	return o;
+}
+
+static json_t *cmd_nodes(struct ep_ctl *c)
+{
+	struct ep_gw_node_stats st[EP_GW_MAX_NODES] = { 0 };
+	uint64_t sent[EP_GW_MAX_NODES] = { 0 }, now = ep_ctl_now();
+	uint32_t slots[EP_GW_MAX_NODES];
+	json_t *arr = json_array();
+
+	ep_gw_read_node_stats(c->gw, st);
+	ep_gw_read_sent(c->gw, sent);
+	ep_table_shares(c->table, slots);
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
+		if (c->reg.nodes[id].id)
+			json_array_append_new(arr, node_json(c, &c->reg.nodes[id], slots[id],
+							     &st[id], sent[id], now));
+	return json_pack("{s:b, s:o}", "ok", 1, "nodes", arr);
+}
+
+static int get_id(json_t *req, uint32_t *id)
+{
+	json_t *v = json_object_get(req, "id");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) >= EP_GW_MAX_NODES)
+		return -EINVAL;
+	*id = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+/* {"id": 4, "name": "w4", "mac": "..", "ip4": "..", "ip6": "..", "port": 7878,
+ *  "capacity": 100, "mode": "dsr"|"encap", "role": "worker"|"cloud", "interface": ".."} */
+static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
+{
+	struct ep_reg_node n = { .origin = EP_ORIGIN_CLI };
+	const char *name = NULL, *mac = NULL, *ip4 = NULL, *ip6 = NULL, *mode = NULL;
+	const char *role = NULL, *ifname = NULL;
+	json_int_t port = 0, cap = 0;
+	json_error_t jerr;
+	int err;
+
+	if (get_id(req, &n.id))
+		return fail("node add: needs an id in 1..%d", EP_GW_MAX_NODES - 1);
+	if (json_unpack_ex(req, &jerr, 0, "{s?s, s?s, s?s, s?s, s?I, s?I, s?s, s?s, s?s}",
+			   "name", &name, "mac", &mac, "ip4", &ip4, "ip6", &ip6, "port", &port,
+			   "capacity", &cap, "mode", &mode, "role", &role, "interface", &ifname))
+		return fail("node add: %s", jerr.text);
+	if (name)
+		snprintf(n.name, sizeof(n.name), "%s", name);
+	if (mac) {
+		if (ep_parse_mac(mac, n.mac))
+			return fail("node add: mac '%s' is not like 02:00:00:00:00:01", mac);
+		n.mac_set = true;
+	}
+	if (ip4 && inet_pton(AF_INET, ip4, &n.ip4) != 1)
+		return fail("node add: ip4 '%s' is not an IPv4 address", ip4);
+	if (ip6 && inet_pton(AF_INET6, ip6, n.ip6) != 1)
+		return fail("node add: ip6 '%s' is not an IPv6 address", ip6);
+	if (port < 0 || port > 65535)
+		return fail("node add: port %lld is not in 1..65535", (long long)port);
+	n.port = (uint16_t)port;
+	if (cap < 0 || cap > 1000000)
+		return fail("node add: capacity %lld is not in 1..1000000", (long long)cap);
+	n.capacity_cfg = (uint32_t)cap;
+	if (mode && strcmp(mode, "dsr") && strcmp(mode, "encap"))
+		return fail("node add: mode '%s' is not dsr or encap", mode);
+	n.encap = mode && !strcmp(mode, "encap");
+	if (role && strcmp(role, "worker") && strcmp(role, "cloud"))
+		return fail("node add: role '%s' is not worker or cloud", role);
+	n.role = role && !strcmp(role, "cloud") ? EP_ROLE_CLOUD : EP_ROLE_WORKER;
+	if (!n.mac_set)
+		return fail("node add: needs mac (the node's, or for encap its next hop's)");
+	if (n.encap && !n.ip4)
+		return fail("node add: an encap node needs ip4");
+	if (ifname) {
+		n.ifindex = if_nametoindex(ifname);
+		if (!n.ifindex)
+			return fail("node add: interface %s: %s", ifname, strerror(errno));
+		err = ep_gw_add_dev(c->gw, n.ifindex);
+		if (err)
+			return fail("node add: redirect to %s: %s", ifname, strerror(-err));
+	}
+	pthread_mutex_lock(&c->lock);
+	err = ep_reg_add(&c->reg, &n, ep_ctl_now());
+	if (!err)
+		err = ep_ctl_publish(c, ep_ctl_now());
+	pthread_mutex_unlock(&c->lock);
+	if (err == -EEXIST)
+		return fail("node %u already exists (edgectl node del %u first)", n.id, n.id);
+	if (err)
+		return fail("node add: %s", strerror(-err));
+	pr_info("node %u (%s) added by edgectl", n.id, n.name[0] ? n.name : "unnamed");
+	return ok();
+}
+
+static json_t *cmd_node_change(struct ep_ctl *c, json_t *req, const char *cmd)
+{
+	uint32_t id;
+	int err;
+
+	if (get_id(req, &id))
+		return fail("%s: needs an id in 1..%d", cmd, EP_GW_MAX_NODES - 1);
+	pthread_mutex_lock(&c->lock);
+	if (!strcmp(cmd, "node.del"))
+		err = ep_reg_del(&c->reg, id);
+	else
+		err = ep_reg_drain(&c->reg, id, !strcmp(cmd, "node.drain"));
+	if (!err)
+		err = ep_ctl_publish(c, ep_ctl_now());
+	pthread_mutex_unlock(&c->lock);
+	if (err == -ENOENT)
+		return fail("no node %u", id);
+	if (err)
+		return fail("%s %u: %s", cmd, id, strerror(-err));
+	pr_info("%s %u by edgectl", cmd, id);
+	return ok();
+}
+
+static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
+{
+	json_t *set = json_object_get(req, "set"), *v;
+	struct ep_policy p;
+	char err[160];
+	size_t i;
+	int rc;
+
+	if (!json_is_array(set) || !json_array_size(set))
+		return fail("policy set: needs at least one key=value");
+	pthread_mutex_lock(&c->lock);
+	p = c->policy;
+	json_array_foreach(set, i, v) {
+		if (!json_is_string(v) || ep_policy_set(&p, json_string_value(v), err, sizeof(err))) {
+			pthread_mutex_unlock(&c->lock);
+			return fail("policy set: %s", json_is_string(v) ? err : "not a string");
+		}
+	}
+	if (p.cloud_node && (!ep_reg_get(&c->reg, p.cloud_node) ||
+			     c->reg.nodes[p.cloud_node].role != EP_ROLE_CLOUD)) {
+		pthread_mutex_unlock(&c->lock);
+		return fail("policy set: cloud_node %u is not a node with role cloud", p.cloud_node);
+	}
+	c->policy = p;
+	rc = ep_ctl_publish(c, ep_ctl_now());
+	pthread_mutex_unlock(&c->lock);
+	if (rc)
+		return fail("policy set: publish: %s", strerror(-rc));
+	pr_info("policy changed by edgectl: %s", ep_policy_name(p.policy));
+	return ok();
+}
+
+json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	json_t *r;
+
+	if (!cmd)
+		return fail("request has no \"cmd\"");
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "nodes") || !strcmp(cmd, "policy")) {
+		pthread_mutex_lock(&c->lock);
+		if (!strcmp(cmd, "status"))
+			r = cmd_status(c);
+		else if (!strcmp(cmd, "nodes"))
+			r = cmd_nodes(c);
+		else
+			r = json_pack("{s:b, s:o}", "ok", 1, "policy", policy_json(&c->policy));
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	if (strcmp(cmd, "node.add") && strcmp(cmd, "node.del") && strcmp(cmd, "node.drain") &&
+	    strcmp(cmd, "node.undrain") && strcmp(cmd, "policy.set"))
+		return fail("unknown command '%s'", cmd);
+	if (!admin) {
+		c->api_denied++;
+		return fail("%s: permission denied (root, the controller's user or the "
+			    "socket_group may change state)", cmd);
+	}
+	if (!strcmp(cmd, "node.add"))
+		return cmd_node_add(c, req);
+	if (!strcmp(cmd, "policy.set"))
+		return cmd_policy_set(c, req);
+	return cmd_node_change(c, req, cmd);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * config.h - the controller's configuration (libconfig; docs/operations.md shows a full
+ * file), with command-line overrides applied by edgectl serve.
+ */
+#ifndef EP_CONTROL_CONFIG_H
+#define EP_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "registry.h"
+
+#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl.sock"
+
+struct ep_ctl_conf {
+	char *interface;	/* the gateway's interface (required) */
+	char *xdp_mode;		/* auto, native, skb */
+	char *pin_dir;		/* NULL: the default for the interface */
+	uint16_t port;		/* task port of the virtual address */
+	char *encap_source;	/* outer IPv4 source of encapsulated tasks; NULL: the
+				 * interface's first IPv4 address */
+	bool keep_attached;	/* on exit, leave XDP running (default; see --detach) */
+	bool debug;
+
+	char *listen;		/* load reports: "ADDR:PORT", default ":7879" */
+	char *socket;		/* the edgectl API */
+	char *socket_group;	/* group allowed to change state; NULL: root only */
+	char *metrics;		/* "ADDR:PORT" for /metrics; NULL: off */
+	char *log_level;
+
+	struct ep_reg_opts reg;
+	uint32_t publish_ms;	/* coalesce map updates; also the minimum flip interval */
+	struct ep_policy policy;
+
+	unsigned int nnodes;
+	struct ep_reg_node nodes[EP_GW_MAX_NODES];
+	char *node_ifnames[EP_GW_MAX_NODES];	/* egress interface per node, or NULL */
+};
+
+void ep_ctl_conf_defaults(struct ep_ctl_conf *c);
+void ep_ctl_conf_free(struct ep_ctl_conf *c);
+/* Read @path over the defaults. Returns 0 or -EINVAL after logging every problem. */
+int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path);
+/* Check the whole (after overrides). Returns 0 or -EINVAL after logging the problem. */
+int ep_ctl_conf_validate(const struct ep_ctl_conf *c);
+
+/* "aa:bb:cc:dd:ee:ff" -> 6 bytes. Returns 0 or -EINVAL. */
+int ep_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif /* EP_CONTROL_CONFIG_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* edgectl - the controller (serve) and the commands that talk to it or read its maps. */
+#ifndef EDGECTL_H
+#define EDGECTL_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "gw.h"
+
+/* Exit statuses. */
+#define EXIT_FAIL	1	/* the command failed */
+#define EXIT_USAGE	2	/* bad command line */
+
+/* Options every command takes (before or after the command words). */
+struct ctl_ctx {
+	const char *socket;	/* --socket, $EDGECTL_SOCKET, or the default */
+	const char *pin_dir;	/* --pin-dir */
+	const char *iface;	/* --iface: the gateway interface (its default pin dir) */
+	bool json;		/* --json */
+};
+
+/*
+ * Send @req (consumed) to the controller and wait for the reply. Returns 0 and the
+ * reply in *resp (an object with "ok"), or -ECONNREFUSED / -ENOENT when no controller
+ * listens on the socket, or another negative errno.
+ */
+int ctl_request(const struct ctl_ctx *x, json_t *req, json_t **resp);
+
+/* Like ctl_request(), but print the reply's error (or the connection problem) and return
+ * NULL when it is not {"ok": true}. */
+json_t *ctl_call(const struct ctl_ctx *x, json_t *req);
+
+/* Open the gateway's pinned maps: --pin-dir, else --iface's default, else the directory
+ * the running controller reports. Prints why not and returns a negative errno. */
+int ctl_open_gw(const struct ctl_ctx *x, struct ep_gw **gw);
+
+/* Print a JSON value on stdout, indented, with a newline. */
+void ctl_print_json(json_t *v);
+
+int cmd_serve(int argc, char **argv);
+int cmd_node(struct ctl_ctx *x, int argc, char **argv);
+int cmd_stats(struct ctl_ctx *x, int argc, char **argv);
+int cmd_policy(struct ctl_ctx *x, int argc, char **argv);
+int cmd_status(struct ctl_ctx *x, int argc, char **argv);
+int cmd_table(struct ctl_ctx *x, int argc, char **argv);
+int cmd_detach(struct ctl_ctx *x, int argc, char **argv);
+
+#endif /* EDGECTL_H */

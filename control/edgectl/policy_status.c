@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* edgectl policy show|set, edgectl status, edgectl detach */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "edgectl.h"
+#include "edgeplane/log.h"
+#include "policy.h"
+#include "xdp/ep_xdp.h"
+
+static void print_policy(const struct ep_policy *p)
+{
+	printf("policy      %s\n", ep_policy_name(p->policy));
+	printf("stale_ms    %u   (older loads are not trusted: capacity weights decide)\n",
+	       p->stale_ms);
+	printf("mem_factor  %u   (eligible while free memory > factor x size hint)\n",
+	       p->mem_factor);
+	printf("cloud_node  %u\n", p->cloud_node);
+	printf("priority    cpu_max  when no node is eligible\n");
+	for (int i = EP_PRIO_MAX; i >= EP_PRIO_MIN; i--)
+		printf("  %d         %3u%%    %s\n", i, p->cpu_max_pct[i],
+		       ep_overflow_name(p->overflow[i]) ?: "?");
+}
+
+/* The policy from the controller, else from the pinned map. */
+static int policy_show(struct ctl_ctx *x)
+{
+	struct ep_gw_cfg cfg;
+	struct ep_policy p;
+	struct ep_gw *gw;
+	json_t *resp;
+	int err;
+
+	if (!x->pin_dir && !x->iface) {
+		resp = ctl_call(x, json_pack("{s:s}", "cmd", "policy"));
+		if (!resp)
+			return EXIT_FAIL;
+		if (x->json) {
+			ctl_print_json(json_object_get(resp, "policy"));
+			json_decref(resp);
+			return 0;
+		}
+		json_decref(resp);
+	}
+	err = ctl_open_gw(x, &gw);
+	if (err)
+		return EXIT_FAIL;
+	err = ep_gw_read_cfg(gw, &cfg);
+	ep_gw_close(gw, false);
+	if (err) {
+		pr_err("read the gateway's configuration: %s", strerror(-err));
+		return EXIT_FAIL;
+	}
+	ep_policy_from_cfg(&p, &cfg);
+	if (x->json) {
+		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "policy", ep_policy_name(p.policy),
+				      "stale_ms", (json_int_t)p.stale_ms, "mem_factor",
+				      (json_int_t)p.mem_factor, "cloud_node",
+				      (json_int_t)p.cloud_node);
+
+		ctl_print_json(o);
+		json_decref(o);
+	} else {
+		print_policy(&p);
+	}
+	return 0;
+}
+
+static int policy_set(struct ctl_ctx *x, int argc, char **argv)
+{
+	json_t *set = json_array(), *resp;
+	struct ep_policy check;
+	char err[160];
+
+	ep_policy_defaults(&check);
+	for (int i = 2; i < argc; i++) {
+		/* Check here too, for a message before anything is sent. */
+		if (ep_policy_set(&check, argv[i], err, sizeof(err))) {
+			pr_err("policy set: %s", err);
+			json_decref(set);
+			return EXIT_USAGE;
+		}
+		json_array_append_new(set, json_string(argv[i]));
+	}
+	if (!json_array_size(set)) {
+		json_decref(set);
+		fprintf(stderr, "Usage: edgectl policy set KEY=VALUE... (see edgectl --help)\n");
+		return EXIT_USAGE;
+	}
+	resp = ctl_call(x, json_pack("{s:s, s:o}", "cmd", "policy.set", "set", set));
+	if (!resp)
+		return EXIT_FAIL;
+	json_decref(resp);
+	return x->json ? 0 : policy_show(x);
+}
+
+int cmd_policy(struct ctl_ctx *x, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "show";
+
+	if (!strcmp(sub, "show") && argc <= 2)
+		return policy_show(x);
+	if (!strcmp(sub, "set"))
+		return policy_set(x, argc, argv);
+	pr_err("policy: expected 'show' or 'set KEY=VALUE...'");
+	return EXIT_USAGE;
+}
+
+int cmd_status(struct ctl_ctx *x, int argc, char **argv)
+{
+	struct ep_gw_cfg cfg;
+	struct ep_gw *gw;
+	json_t *resp;
+	int err;
+
+	if (argc > 1) {
+		pr_err("status: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	err = ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp);
+	if (!err) {
+		if (x->json) {
+			ctl_print_json(resp);
+		} else {
+			printf("controller  running (pid %lld, up %.0f s), API %s\n",
+			       (long long)json_integer_value(json_object_get(resp, "pid")),
+			       json_real_value(json_object_get(resp, "uptime_s")), x->socket);
+			printf("gateway     %s (%s mode), port %lld, maps in %s\n",
+			       json_string_value(json_object_get(resp, "interface")),
+			       json_string_value(json_object_get(resp, "xdp_mode")),
+			       (long long)json_integer_value(json_object_get(resp, "port")),
+			       json_string_value(json_object_get(resp, "pin_dir")));
+			printf("policy      %s, generation %lld\n",
+			       json_string_value(json_object_get(resp, "policy")),
+			       (long long)json_integer_value(json_object_get(resp, "generation")));
+			printf("nodes       %lld known, %lld taking tasks\n",
+			       (long long)json_integer_value(json_object_get(resp, "nodes")),
+			       (long long)json_integer_value(json_object_get(resp, "usable")));
+			printf("reports     %lld received, %lld rejected, on %s\n",
+			       (long long)json_integer_value(json_object_get(resp, "reports")),
+			       (long long)json_integer_value(json_object_get(resp, "reports_rejected")),
+			       json_string_value(json_object_get(resp, "reports_on")));
+		}
+		json_decref(resp);
+		return 0;
+	}
+	/* No controller: what XDP runs on is still worth telling. */
+	if (err != -ENOENT && err != -ECONNREFUSED) {
+		pr_err("controller on %s: %s", x->socket, strerror(-err));
+		return EXIT_FAIL;
+	}
+	if (!x->pin_dir && !x->iface) {
+		printf("controller  not running (nothing on %s)\n", x->socket);
+		printf("gateway     unknown: give --iface IF to read its maps\n");
+		return EXIT_FAIL;
+	}
+	if (ctl_open_gw(x, &gw))
+		return EXIT_FAIL;
+	err = ep_gw_read_cfg(gw, &cfg);
+	printf("controller  not running (nothing on %s)\n", x->socket);
+	if (!err)
+		printf("gateway     attached, running on its last state: policy %s, generation "
+		       "%u; loads older than %llu ms fall back to capacity weights\n",
+		       ep_policy_name(cfg.policy) ?: "?", cfg.generation,
+		       (unsigned long long)(cfg.stale_ns / 1000000));
+	ep_gw_close(gw, false);
+	return EXIT_FAIL;
+}
+
+int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
+{
+	char dir[4096];
+	json_t *resp;
+	int err;
+
+	if (argc > 1 || !x->iface) {
+		fprintf(stderr, "Usage: edgectl detach --iface IF [--pin-dir DIR]\n");
+		return EXIT_USAGE;
+	}
+	if (!ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp)) {
+		json_decref(resp);
+		pr_err("a controller is running on %s: stop it first (or run it with "
+		       "--detach-on-exit)", x->socket);
+		return EXIT_FAIL;
+	}
+	if (x->pin_dir)
+		snprintf(dir, sizeof(dir), "%s", x->pin_dir);
+	else if (ep_gw_default_pin_dir(x->iface, dir, sizeof(dir)))
+		return EXIT_FAIL;
+	err = ep_xdp_detach_prog(x->iface, "ep_gateway");
+	if (err && err != -ENOENT) {
+		pr_err("detach from %s: %s", x->iface, strerror(-err));
+		return EXIT_FAIL;
+	}
+	{
+		struct ep_gw *gw;
+
+		/* Unpin through a handle, so the list of pins lives in one place. */
+		if (!ep_gw_open(dir, &gw))
+			ep_gw_close(gw, true);
+	}
+	printf("%s: gateway %s\n", x->iface, err ? "was not attached" : "detached");
+	return 0;
+}

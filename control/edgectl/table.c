@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * edgectl table: what XDP will choose. For each node, its state and load as XDP sees
+ * them (the active half of the maps), its capacity and consistent-hash table share, and
+ * where the next N tasks would go if they arrived now: the gateway program itself runs
+ * them (BPF_PROG_TEST_RUN), with the live maps and a copy of the sent counts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "edgectl.h"
+#include "edgeplane/log.h"
+#include "edgeplane/util.h"
+#include "policy.h"
+#include "probe.h"
+#include "table.h"
+
+static const char *const gw_stat_names[EP_GW_STAT__COUNT] = {
+#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
+	EP_GW_STAT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+};
+
+static const char *flags_state(uint32_t f)
+{
+	if (f & EP_NODE_F_MANUAL)
+		return "drained";
+	if (f & EP_NODE_F_OVERFLOW)
+		return "cloud";
+	if (f & EP_NODE_F_DRAINED)
+		return "out";
+	return "in";
+}
+
+int cmd_table(struct ctl_ctx *x, int argc, char **argv)
+{
+	struct ep_probe_opts po = { .samples = 1000, .prio = 3 };
+	static struct ep_gw_node nodes[EP_GW_MAX_NODES];
+	static uint32_t table[EP_GW_TABLE_SIZE];
+	uint32_t slots[EP_GW_MAX_NODES];
+	struct ep_probe_result pr;
+	struct ep_gw_cfg cfg;
+	struct timespec ts;
+	uint64_t now, capsum = 0;
+	json_t *names = NULL, *resp = NULL, *jn;
+	struct ep_gw *gw;
+	long v;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc) {
+			pr_err("table: '%s' needs a value (--sample N, --prio P, --size-hint-kib K)",
+			       argv[i]);
+			return EXIT_USAGE;
+		}
+		if (!strcmp(argv[i], "--sample")) {
+			if (ep_parse_long("--sample", argv[++i], 0, 1000000, &v))
+				return EXIT_USAGE;
+			po.samples = (unsigned int)v;
+		} else if (!strcmp(argv[i], "--prio")) {
+			if (ep_parse_long("--prio", argv[++i], 1, 5, &v))
+				return EXIT_USAGE;
+			po.prio = (uint8_t)v;
+		} else if (!strcmp(argv[i], "--size-hint-kib")) {
+			if (ep_parse_long("--size-hint-kib", argv[++i], 0, 1 << 30, &v))
+				return EXIT_USAGE;
+			po.size_hint_kib = (uint32_t)v;
+		} else {
+			pr_err("table: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (ctl_open_gw(x, &gw))
+		return EXIT_FAIL;
+	err = ep_gw_read_cfg(gw, &cfg);
+	if (!err)
+		err = ep_gw_read_active(gw, nodes, table);
+	if (err) {
+		pr_err("read the gateway's maps: %s", strerror(-err));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	po.seed = now;
+	if (po.samples && (err = ep_probe(gw, &po, &pr)))
+		goto out;
+	ep_table_shares(table, slots);
+	/* Names from the controller, if one runs. */
+	if (!ctl_request(x, json_pack("{s:s}", "cmd", "nodes"), &resp))
+		names = json_object_get(resp, "nodes");
+	for (int id = 1; id < EP_GW_MAX_NODES; id++)
+		if ((nodes[id].flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
+		    EP_NODE_F_PRESENT)
+			capsum += nodes[id].capacity;
+
+	if (x->json) {
+		json_t *arr = json_array(), *dec = json_object(), *o;
+
+		for (int id = 1; id < EP_GW_MAX_NODES; id++) {
+			const struct ep_gw_node *n = &nodes[id];
+
+			if (!(n->flags & EP_NODE_F_PRESENT))
+				continue;
+			json_array_append_new(arr, json_pack(
+				"{s:i, s:s, s:I, s:f, s:b, s:I, s:I, s:f, s:f}", "id", id, "state",
+				flags_state(n->flags), "capacity", (json_int_t)n->capacity,
+				"load_age_ms", n->updated_ns ? (now - n->updated_ns) / 1e6 : -1.0,
+				"trusted", n->updated_ns && now - n->updated_ns <= cfg.stale_ns,
+				"table_slots", (json_int_t)slots[id], "next_tasks",
+				(json_int_t)(po.samples ? pr.tasks[id] : 0), "table_share",
+				(double)slots[id] / EP_GW_TABLE_SIZE, "next_share",
+				po.samples ? (double)pr.tasks[id] / po.samples : 0.0));
+		}
+		for (int i = 0; po.samples && i < EP_GW_STAT__COUNT; i++)
+			if (pr.dec[i])
+				json_object_set_new(dec, gw_stat_names[i],
+						    json_integer((json_int_t)pr.dec[i]));
+		o = json_pack("{s:s, s:I, s:i, s:I, s:o, s:o}", "policy",
+			      ep_policy_name(cfg.policy) ?: "?", "generation",
+			      (json_int_t)cfg.generation, "priority", po.prio, "samples",
+			      (json_int_t)po.samples, "nodes", arr, "decisions", dec);
+		ctl_print_json(o);
+		json_decref(o);
+		goto out;
+	}
+
+	printf("policy %s, generation %u, active half %u; next %u tasks of priority %u%s\n",
+	       ep_policy_name(cfg.policy) ?: "?", cfg.generation, cfg.active, po.samples, po.prio,
+	       po.size_hint_kib ? " with a size hint" : "");
+	printf("%-3s %-12s %-8s %6s %9s %9s %9s %7s %10s\n", "ID", "NAME", "STATE", "CAP",
+	       "CAP_SHARE", "TABLE", "LOAD_AGE", "CPU%", "NEXT_TASKS");
+	for (int id = 1; id < EP_GW_MAX_NODES; id++) {
+		const struct ep_gw_node *n = &nodes[id];
+		const char *name = "";
+		char age[16];
+		size_t i;
+
+		if (!(n->flags & EP_NODE_F_PRESENT))
+			continue;
+		json_array_foreach(names, i, jn)
+			if (json_integer_value(json_object_get(jn, "id")) == id)
+				name = json_string_value(json_object_get(jn, "name"));
+		if (!n->updated_ns)
+			snprintf(age, sizeof(age), "never");
+		else
+			snprintf(age, sizeof(age), "%.0fms%s", (now - n->updated_ns) / 1e6,
+				 now - n->updated_ns > cfg.stale_ns ? "!" : "");
+		printf("%-3d %-12s %-8s %6u %8.1f%% %8.1f%% %9s %7.1f %9.1f%%\n", id, name,
+		       flags_state(n->flags), n->capacity,
+		       capsum && !(n->flags & (EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW))
+		       ? 100.0 * n->capacity / capsum : 0.0,
+		       100.0 * slots[id] / EP_GW_TABLE_SIZE, age, n->cpu_pct_x100 / 100.0,
+		       po.samples ? 100.0 * pr.tasks[id] / po.samples : 0.0);
+	}
+	if (po.samples) {
+		printf("decisions for those tasks:");
+		for (int i = 0; i < EP_GW_STAT__COUNT; i++)
+			if (pr.dec[i])
+				printf(" %s=%llu", gw_stat_names[i], (unsigned long long)pr.dec[i]);
+		printf("\n('!' marks loads older than %llu ms: XDP falls back to capacity weights)\n",
+		       (unsigned long long)(cfg.stale_ns / 1000000));
+	}
+out:
+	json_decref(resp);
+	ep_gw_close(gw, false);
+	return err ? EXIT_FAIL : 0;
+}

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "edgeplane/log.h"
+#include "edgeplane/util.h"
+#include "ep_gateway.skel.h"
+#include "xdp/ep_xdp.h"
+#include "gw.h"
+
+#define EP_GW_PROG_NAME "ep_gateway"
+
+static const char *const pin_names[] = {
+	EP_GW_PIN_CFG, EP_GW_PIN_NODES, EP_GW_PIN_TABLE, EP_GW_PIN_SENT, EP_GW_PIN_AFFINITY,
+	EP_GW_PIN_STATS, EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS, EP_GW_PIN_DROPS,
+};
+#define NMAPS (sizeof(pin_names) / sizeof(pin_names[0]))
+enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS };
+
+struct ep_gw {
+	struct ep_gateway *skel;	/* NULL when only the pins are open */
+	struct xdp_program *prog;	/* ours, when this handle attached it */
+	char ifname[IF_NAMESIZE];
+	enum ep_xdp_mode mode;
+	bool reused;
+	int fds[NMAPS];			/* owned only when skel is NULL */
+	uint64_t table_version[2];	/* of each half, as last written by us */
+	char pin_dir[PATH_MAX];
+};
+
+int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
+{
+	const char *root = getenv("LIBXDP_BPFFS");
+	int n;
+
+	n = snprintf(buf, len, "%s/edgeplane/gw-%s", root && *root ? root : "/sys/fs/bpf",
+		     ifname);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static void close_fds(struct ep_gw *gw)
+{
+	for (size_t i = 0; i < NMAPS; i++)
+		if (gw->fds[i] >= 0 && !gw->skel)
+			close(gw->fds[i]);
+}
+
+static int open_pins(struct ep_gw *gw)
+{
+	for (size_t i = 0; i < NMAPS; i++) {
+		gw->fds[i] = ep_xdp_open_pinned(gw->pin_dir, pin_names[i]);
+		if (gw->fds[i] < 0) {
+			int err = gw->fds[i];
+
+			pr_err("gateway map %s/%s: %s", gw->pin_dir, pin_names[i], strerror(-err));
+			close_fds(gw);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int ep_gw_open(const char *pin_dir, struct ep_gw **out)
+{
+	struct ep_gw *gw = calloc(1, sizeof(*gw));
+	int err;
+
+	if (!gw)
+		return -ENOMEM;
+	snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", pin_dir);
+	for (size_t i = 0; i < NMAPS; i++)
+		gw->fds[i] = -1;
+	err = open_pins(gw);
+	if (err) {
+		free(gw);
+		return err;
+	}
+	*out = gw;
+	return 0;
+}
+
+static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mode mode)
+{
+	int err;
+
+	ep_log_libs_hold();
+	err = xdp_program__attach(prog, ifindex, mode, 0);
+	ep_log_libs_release(err != 0);
+	return err;
+}
+
+/* A fresh gateway: defaults that forward nothing until nodes are published. */
+static int init_cfg(struct ep_gw *gw)
+{
+	struct ep_gw_cfg cfg;
+	int err = ep_gw_read_cfg(gw, &cfg);
+
+	if (err || cfg.port)
+		return err;	/* already configured: a pinned, live state */
+	cfg = (struct ep_gw_cfg){
+		.port = EP_DEFAULT_PORT, .encap_port = EP_ENCAP_PORT, .mem_factor = 2,
+		.stale_ns = 1000000000ULL,
+	};
+	for (int p = 0; p < 8; p++)
+		cfg.cpu_max_x100[p] = 8000;
+	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
+{
+	struct bpf_map *maps[NMAPS];
+	char path[PATH_MAX + 64];
+	struct ep_gw *gw;
+	int ifindex, err;
+
+	gw = calloc(1, sizeof(*gw));
+	if (!gw)
+		return -ENOMEM;
+	for (size_t i = 0; i < NMAPS; i++)
+		gw->fds[i] = -1;
+	snprintf(gw->ifname, sizeof(gw->ifname), "%s", o->ifname);
+	ifindex = if_nametoindex(o->ifname);
+	if (!ifindex) {
+		err = -errno;
+		pr_err("interface %s: %s", o->ifname, strerror(errno));
+		goto err_free;
+	}
+	if (o->pin_dir)
+		snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", o->pin_dir);
+	else if ((err = ep_gw_default_pin_dir(o->ifname, gw->pin_dir, sizeof(gw->pin_dir))))
+		goto err_free;
+
+	/* Already attached (the controller restarted): keep it and its pinned maps. */
+	err = ep_xdp_find_prog(o->ifname, EP_GW_PROG_NAME, &gw->mode);
+	if (err < 0) {
+		pr_err("%s: cannot list XDP programs: %s", o->ifname, strerror(-err));
+		goto err_free;
+	}
+	if (err == 1) {
+		err = open_pins(gw);
+		if (err) {
+			pr_err("%s: the gateway is attached but its maps are not pinned in %s; "
+			       "detach it with 'edgectl detach --iface %s'", o->ifname, gw->pin_dir,
+			       o->ifname);
+			goto err_free;
+		}
+		gw->reused = true;
+		pr_info("gateway already attached to %s (%s mode): reusing its maps in %s",
+			o->ifname, ep_gw_mode_name(gw), gw->pin_dir);
+		goto done;
+	}
+
+	gw->skel = ep_gateway__open();
+	if (!gw->skel) {
+		err = -errno;
+		pr_err("open gateway program: %s", strerror(errno));
+		goto err_free;
+	}
+	gw->skel->rodata->ep_gw_debug = o->debug;
+	err = ep_mkdir_p(gw->pin_dir, 0700);
+	if (err) {
+		pr_err("pin directory %s: %s", gw->pin_dir, strerror(-err));
+		goto err_destroy;
+	}
+	maps[M_CFG] = gw->skel->maps.ep_gw_cfg;
+	maps[M_NODES] = gw->skel->maps.ep_gw_nodes;
+	maps[M_TABLE] = gw->skel->maps.ep_gw_table;
+	maps[M_SENT] = gw->skel->maps.ep_gw_sent;
+	maps[M_AFFINITY] = gw->skel->maps.ep_gw_affinity;
+	maps[M_STATS] = gw->skel->maps.ep_gw_stats;
+	maps[M_NODE_STATS] = gw->skel->maps.ep_gw_node_stats;
+	maps[M_DEVS] = gw->skel->maps.ep_gw_devs;
+	maps[M_DROPS] = gw->skel->maps.ep_stats;
+	for (size_t i = 0; i < NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
+		err = bpf_map__set_pin_path(maps[i], path);
+		if (err) {
+			pr_err("pin %s: %s", path, strerror(-err));
+			goto err_destroy;
+		}
+	}
+	gw->prog = xdp_program__from_bpf_obj(gw->skel->obj, "xdp");
+	err = libxdp_get_error(gw->prog);
+	if (err) {
+		gw->prog = NULL;
+		pr_err("libxdp: cannot use the gateway object: %s", strerror(-err));
+		goto err_destroy;
+	}
+	if (o->xdp_mode == EP_XDP_MODE_SKB) {
+		gw->mode = EP_XDP_MODE_SKB;
+		err = attach_mode(gw->prog, ifindex, XDP_MODE_SKB);
+	} else {
+		gw->mode = EP_XDP_MODE_NATIVE;
+		err = attach_mode(gw->prog, ifindex, XDP_MODE_NATIVE);
+		if (err && o->xdp_mode == EP_XDP_MODE_AUTO) {
+			pr_info("%s: native XDP failed (%s), falling back to generic mode",
+				o->ifname, strerror(-err));
+			gw->mode = EP_XDP_MODE_SKB;
+			err = attach_mode(gw->prog, ifindex, XDP_MODE_SKB);
+		}
+	}
+	if (err) {
+		pr_err("attach the gateway to %s: %s", o->ifname, strerror(-err));
+		goto err_close_prog;
+	}
+	for (size_t i = 0; i < NMAPS; i++)
+		gw->fds[i] = bpf_map__fd(maps[i]);
+	pr_info("gateway attached to %s (%s mode), maps in %s", o->ifname, ep_gw_mode_name(gw),
+		gw->pin_dir);
+done:
+	err = init_cfg(gw);
+	if (err) {
+		pr_err("gateway configuration: %s", strerror(-err));
+		ep_gw_close(gw, !gw->reused);
+		return err;
+	}
+	*out = gw;
+	return 0;
+
+err_close_prog:
+	xdp_program__close(gw->prog);
+err_destroy:
+	ep_gateway__destroy(gw->skel);
+err_free:
+	free(gw);
+	return err;
+}
+
+void ep_gw_close(struct ep_gw *gw, bool detach)
+{
+	char path[PATH_MAX + 64];
+	int err;
+
+	if (!gw)
+		return;
+	if (detach) {
+		if (gw->ifname[0]) {
+			err = ep_xdp_detach_prog(gw->ifname, EP_GW_PROG_NAME);
+			if (err && err != -ENOENT)
+				pr_warn("detach the gateway from %s: %s", gw->ifname,
+					strerror(-err));
+		}
+		for (size_t i = 0; i < NMAPS; i++) {
+			snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
+			unlink(path);
+		}
+		rmdir(gw->pin_dir);
+	}
+	close_fds(gw);
+	if (gw->prog)
+		xdp_program__close(gw->prog);
+	ep_gateway__destroy(gw->skel);
+	free(gw);
+}
+
+bool ep_gw_reused(const struct ep_gw *gw)
+{
+	return gw->reused;
+}
+
+const char *ep_gw_pin_dir(const struct ep_gw *gw)
+{
+	return gw->pin_dir;
+}
+
+const char *ep_gw_mode_name(const struct ep_gw *gw)
+{
+	return gw->mode == EP_XDP_MODE_SKB ? "skb" : "native";
+}
+
+int ep_gw_map_fd(const struct ep_gw *gw, const char *name)
+{
+	for (size_t i = 0; i < NMAPS; i++)
+		if (!strcmp(pin_names[i], name))
+			return gw->fds[i];
+	return -ENOENT;
+}
+
+int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg)
+{
+	return bpf_map_lookup_elem(gw->fds[M_CFG], &(__u32){ 0 }, cfg) ? -errno : 0;
+}
+
+/* Write @n consecutive array entries from key @first, in one syscall where the kernel
+ * has batch updates. */
+static int write_range(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
+{
+	__u32 keys[EP_GW_TABLE_SIZE], count = n;
+
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	if (!bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
+	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
+		return -errno;
+	for (__u32 i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &keys[i], (const char *)vals + i * vsize, 0))
+			return -errno;
+	return 0;
+}
+
+uint64_t ep_gw_inactive_table_version(const struct ep_gw *gw)
+{
+	struct ep_gw_cfg cfg;
+
+	if (ep_gw_read_cfg((struct ep_gw *)gw, &cfg))
+		return 0;
+	return gw->table_version[!(cfg.active & 1)];
+}
+
+int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
+		  const uint32_t *table, uint64_t table_version)
+{
+	struct ep_gw_cfg cur;
+	__u32 next;
+	int err;
+
+	err = ep_gw_read_cfg(gw, &cur);
+	if (err)
+		return err;
+	next = !(cur.active & 1);
+	if (!table && gw->table_version[next] != table_version)
+		return -ESTALE;
+	err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes, EP_GW_MAX_NODES,
+			  sizeof(*nodes));
+	if (!err && table) {
+		gw->table_version[next] = 0;
+		err = write_range(gw->fds[M_TABLE], next * EP_GW_TABLE_SIZE, table,
+				  EP_GW_TABLE_SIZE, sizeof(*table));
+		if (!err)
+			gw->table_version[next] = table_version;
+	}
+	if (err)
+		return err;
+	cfg->active = (__u8)next;
+	cfg->generation = cur.generation + 1;
+	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, cfg, 0) ? -errno : 0;
+}
+
+int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table)
+{
+	struct ep_gw_cfg cfg;
+	int err = ep_gw_read_cfg(gw, &cfg);
+	__u32 half;
+
+	if (err)
+		return err;
+	half = cfg.active & 1;
+	for (__u32 i = 0; nodes && i < EP_GW_MAX_NODES; i++) {
+		__u32 k = half * EP_GW_MAX_NODES + i;
+
+		if (bpf_map_lookup_elem(gw->fds[M_NODES], &k, &nodes[i]))
+			return -errno;
+	}
+	for (__u32 i = 0; table && i < EP_GW_TABLE_SIZE; i++) {
+		__u32 k = half * EP_GW_TABLE_SIZE + i;
+
+		if (bpf_map_lookup_elem(gw->fds[M_TABLE], &k, &table[i]))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Sum a per-CPU array of @n entries of @words u64 counters each into @out. */
+static int sum_percpu(int fd, __u32 n, size_t words, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc((size_t)ncpu * words, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, n * words * sizeof(*out));
+	for (__u32 k = 0; k < n; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			int err = -errno;
+
+			free(v);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++)
+			for (size_t w = 0; w < words; w++)
+				out[k * words + w] += v[c * words + w];
+	}
+	free(v);
+	return 0;
+}
+
+int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT])
+{
+	return sum_percpu(gw->fds[M_STATS], EP_GW_STAT__COUNT, 1, out);
+}
+
+int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT])
+{
+	return ep_xdp_read_stats(gw->fds[M_DROPS], out);
+}
+
+int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MAX_NODES])
+{
+	_Static_assert(sizeof(struct ep_gw_node_stats) == 3 * sizeof(uint64_t), "layout");
+	return sum_percpu(gw->fds[M_NODE_STATS], EP_GW_MAX_NODES, 3, (uint64_t *)out);
+}
+
+int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES])
+{
+	for (__u32 k = 0; k < EP_GW_MAX_NODES; k++)
+		if (bpf_map_lookup_elem(gw->fds[M_SENT], &k, &out[k]))
+			return -errno;
+	return 0;
+}
+
+int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id)
+{
+	__u64 zero = 0;
+
+	return bpf_map_update_elem(gw->fds[M_SENT], &id, &zero, 0) ? -errno : 0;
+}
+
+int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex)
+{
+	return bpf_map_update_elem(gw->fds[M_DEVS], &ifindex, &ifindex, 0) ? -errno : 0;
+}

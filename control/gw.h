@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * gw.h - the gateway's XDP program and its maps, as the controller and edgectl use them.
+ *
+ * The controller attaches bpf/ep_gateway.bpf.c through libxdp (ahead of the node's own
+ * classifier in the dispatcher) and pins every map under one bpffs directory, so bpftool,
+ * `edgectl` and a restarted controller see the same state. A restarted controller finds
+ * the program still attached and carries on with the pinned maps: traffic never stops.
+ *
+ * Publishing is double-buffered: ep_gw_nodes and ep_gw_table hold two halves and
+ * ep_gw_cfg.active names the one XDP reads. ep_gw_publish() writes the other half, then
+ * flips active (one 80-byte array update, atomic as XDP sees it).
+ */
+#ifndef EP_CONTROL_GW_H
+#define EP_CONTROL_GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ep_shared.h"
+
+/* Pinned map names under the pin directory. */
+#define EP_GW_PIN_CFG		"ep_gw_cfg"
+#define EP_GW_PIN_NODES		"ep_gw_nodes"
+#define EP_GW_PIN_TABLE		"ep_gw_table"
+#define EP_GW_PIN_SENT		"ep_gw_sent"
+#define EP_GW_PIN_AFFINITY	"ep_gw_affinity"
+#define EP_GW_PIN_STATS		"ep_gw_stats"
+#define EP_GW_PIN_NODE_STATS	"ep_gw_node_stats"
+#define EP_GW_PIN_DEVS		"ep_gw_devs"
+#define EP_GW_PIN_DROPS		"ep_stats"	/* parse verdicts, as the classifier counts */
+
+struct ep_gw_opts {
+	const char *ifname;
+	const char *pin_dir;	/* NULL: ep_gw_default_pin_dir(ifname) */
+	int xdp_mode;		/* enum ep_xdp_mode (dataplane/xdp/ep_xdp.h) */
+	bool debug;		/* bpf_printk per decision */
+};
+
+struct ep_gw;
+
+/* $LIBXDP_BPFFS (or /sys/fs/bpf)/edgeplane/gw-@ifname. Returns 0 or -ENAMETOOLONG. */
+int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len);
+
+/*
+ * Attach the gateway program to o->ifname, reusing pinned maps (and an already attached
+ * instance, which is kept: its maps are the pinned ones) or creating them. Returns 0 and
+ * a handle, or a negative errno after logging the reason.
+ */
+int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out);
+
+/* Open the pinned maps of a running gateway, without touching the program. */
+int ep_gw_open(const char *pin_dir, struct ep_gw **out);
+
+/* Release the handle. With @detach, unpin the maps, and take the program off the
+ * interface if this handle attached or found it (ep_gw_attach()). */
+void ep_gw_close(struct ep_gw *gw, bool detach);
+
+/* True if ep_gw_attach() found the program already attached (a controller restart). */
+bool ep_gw_reused(const struct ep_gw *gw);
+const char *ep_gw_pin_dir(const struct ep_gw *gw);
+const char *ep_gw_mode_name(const struct ep_gw *gw);
+
+int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
+
+/*
+ * Write configuration and the node half that XDP does not read, then flip. @nodes holds
+ * EP_GW_MAX_NODES entries by id; @table EP_GW_TABLE_SIZE node ids, or NULL when the
+ * inactive half already holds the current table (see ep_gw_table_current()). @cfg's
+ * active and generation are set here. The caller must not publish again before every
+ * XDP run that could have read the half now inactive has finished: XDP runs in an RCU
+ * read section of microseconds, so a pause of a millisecond is ample.
+ * Returns 0 or a negative errno; on error the active half is unchanged.
+ */
+int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
+		  const uint32_t *table, uint64_t table_version);
+
+/* The version of the table in the half XDP is not reading (0: unknown). Publishing with
+ * table == NULL is correct only when this equals the version being published. */
+uint64_t ep_gw_inactive_table_version(const struct ep_gw *gw);
+
+/* Read the active half: nodes (EP_GW_MAX_NODES entries) and/or table (may be NULL). */
+int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table);
+
+/* Counters, summed over CPUs. */
+int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT]);
+int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT]);
+int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MAX_NODES]);
+int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES]);
+
+/* Zero the gateway's count of tasks sent to node @id (its new report includes them). */
+int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id);
+
+/* Make @ifindex a redirect target (a node reachable through another interface). */
+int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex);
+
+/* The fd of a map by pinned name (EP_GW_PIN_*), for tools. -ENOENT if unknown. */
+int ep_gw_map_fd(const struct ep_gw *gw, const char *name);
+
+#endif /* EP_CONTROL_GW_H */

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "edgeplane/util.h"
+#include "ep_gateway.skel.h"
+#include "probe.h"
+
+static uint16_t ip_csum(const void *p, size_t len)
+{
+	const uint16_t *w = p;
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i < len / 2; i++)
+		sum += w[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An IPv4 task from a random client in 198.18.128.0/17 to the gateway's port. */
+static size_t build(uint8_t *buf, size_t len, uint16_t port, const struct ep_probe_opts *o,
+		    uint64_t *rnd)
+{
+	struct ethhdr *eth = (void *)buf;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	uint8_t payload[16] = { 0 };
+	struct ep_msg m = {
+		.kind = EP_KIND_REQUEST, .priority = o->prio, .task_type = 1,
+		.size_hint_kib = o->size_hint_kib, .deadline_ms = 1000,
+	};
+	uint64_t r1 = ep_mix64(++*rnd), r2 = ep_mix64(++*rnd);
+	ssize_t n;
+
+	m.task_id = r1;
+	n = ep_frag_build(&m, payload, sizeof(payload), 1400, 0, udp + 1,
+			  len - sizeof(*eth) - sizeof(*ip) - sizeof(*udp));
+	if (n < 0)
+		return 0;
+	memset(eth->h_dest, 0x02, ETH_ALEN);
+	memset(eth->h_source, 0x02, ETH_ALEN);
+	eth->h_source[5] = 1;
+	eth->h_proto = htons(ETH_P_IP);
+	*ip = (struct iphdr){
+		.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+		.tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + n)),
+		.saddr = htonl(0xc6128000u | (uint32_t)(r2 & 0x7fff)),	/* 198.18.128.0/17 */
+		.daddr = htonl(0xc6120001u),
+	};
+	ip->check = ip_csum(ip, sizeof(*ip));
+	*udp = (struct udphdr){
+		.source = htons((uint16_t)(1024 + (r2 >> 32) % 60000)), .dest = htons(port),
+		.len = htons((uint16_t)(sizeof(*udp) + n)),
+	};
+	return sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + (size_t)n;
+}
+
+int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_result *r)
+{
+	struct ep_gateway *skel;
+	struct ep_gw_cfg cfg;
+	uint64_t sent[EP_GW_MAX_NODES], rnd = o->seed;
+	uint8_t frame[512], out[1024];
+	int err, ncpu, prog_fd;
+
+	memset(r, 0, sizeof(*r));
+	err = ep_gw_read_cfg(gw, &cfg);
+	if (!err)
+		err = ep_gw_read_sent(gw, sent);
+	if (err)
+		return err;
+	skel = ep_gateway__open();
+	if (!skel)
+		return -errno;
+	/* The live configuration, nodes and table; everything else private. */
+	if ((err = bpf_map__reuse_fd(skel->maps.ep_gw_cfg, ep_gw_map_fd(gw, EP_GW_PIN_CFG))) ||
+	    (err = bpf_map__reuse_fd(skel->maps.ep_gw_nodes, ep_gw_map_fd(gw, EP_GW_PIN_NODES))) ||
+	    (err = bpf_map__reuse_fd(skel->maps.ep_gw_table, ep_gw_map_fd(gw, EP_GW_PIN_TABLE))) ||
+	    (err = ep_gateway__load(skel))) {
+		pr_err("load a probe instance of the gateway: %s", strerror(-err));
+		goto out;
+	}
+	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
+		bpf_map_update_elem(bpf_map__fd(skel->maps.ep_gw_sent), &id, &sent[id], 0);
+	prog_fd = bpf_program__fd(skel->progs.ep_gateway);
+	for (unsigned int i = 0; i < o->samples; i++) {
+		size_t len = build(frame, sizeof(frame), cfg.port, o, &rnd);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		if (!len || (err = bpf_prog_test_run_opts(prog_fd, &opts))) {
+			err = err ?: -EINVAL;
+			pr_err("run the gateway program: %s", strerror(-err));
+			goto out;
+		}
+		switch (opts.retval) {
+		case XDP_TX: r->xdp_tx++; break;
+		case XDP_PASS: r->xdp_pass++; break;
+		case XDP_REDIRECT: r->xdp_redirect++; break;
+		default: r->xdp_drop++; break;
+		}
+	}
+	ncpu = libbpf_num_possible_cpus();
+	{
+		struct ep_gw_node_stats *v = calloc((size_t)ncpu, sizeof(*v));
+		uint64_t *d = calloc((size_t)ncpu, sizeof(*d));
+
+		if (!v || !d) {
+			free(v);
+			free(d);
+			err = -ENOMEM;
+			goto out;
+		}
+		for (__u32 id = 0; id < EP_GW_MAX_NODES; id++) {
+			if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.ep_gw_node_stats), &id, v))
+				for (int c = 0; c < ncpu; c++)
+					r->tasks[id] += v[c].tasks;
+		}
+		for (__u32 k = 0; k < EP_GW_STAT__COUNT; k++)
+			if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.ep_gw_stats), &k, d))
+				for (int c = 0; c < ncpu; c++)
+					r->dec[k] += d[c];
+		free(v);
+		free(d);
+	}
+out:
+	ep_gateway__destroy(skel);
+	return err;
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The controller's /metrics: node load and state, the gateway's decisions, drops by
+ * reason and per-node forwarding, and the controller's own work. */
+#include <stdio.h>
+#include <string.h>
+
+#include "edgeplane/codec.h"
+#include "edgeplane/metrics.h"
+#include "policy.h"
+#include "server.h"
+
+static const char *const gw_stat_names[EP_GW_STAT__COUNT] = {
+#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
+	EP_GW_STAT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+};
+
+static const char *const rx_names[EP_CTL_RX__COUNT] = {
+#define EP_X_NAME(name, str) [EP_CTL_RX_##name] = str,
+	EP_CTL_RX_LIST(EP_X_NAME)
+#undef EP_X_NAME
+};
+
+/* A per-node gauge family over every known node. */
+#define NODE_GAUGE(f, c, metric, help, expr)						\
+	do {										\
+		ep_metrics_help_type(f, metric, help, "gauge");				\
+		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {			\
+			const struct ep_reg_node *n = &(c)->reg.nodes[id];		\
+			char ids[12];							\
+											\
+			if (!n->id)							\
+				continue;						\
+			snprintf(ids, sizeof(ids), "%u", id);				\
+			ep_metrics_sample(f, metric,					\
+					  EP_LABELS({ "node", ids }, { "name", n->name }), \
+					  (double)(expr));				\
+		}									\
+	} while (0)
+
+static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
+{
+	struct ep_gw_node_stats st[EP_GW_MAX_NODES] = { 0 };
+	uint64_t sent[EP_GW_MAX_NODES] = { 0 };
+	uint32_t slots[EP_GW_MAX_NODES];
+	static const char *const states[] = { "up", "drained", "dead", "waiting", "cloud" };
+
+	ep_gw_read_node_stats(c->gw, st);
+	ep_gw_read_sent(c->gw, sent);
+	ep_table_shares(c->table, slots);
+
+	ep_metrics_help_type(f, "edgeplane_gw_node_state",
+			     "1 for the node's state: up, drained (by hand), dead (reports "
+			     "stopped), waiting (no report yet), cloud (overflow only).", "gauge");
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		const struct ep_reg_node *n = &c->reg.nodes[id];
+		char ids[12];
+
+		if (!n->id)
+			continue;
+		snprintf(ids, sizeof(ids), "%u", id);
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+			ep_metrics_sample(f, "edgeplane_gw_node_state",
+					  EP_LABELS({ "node", ids }, { "name", n->name },
+						    { "state", states[s] }),
+					  !strcmp(ep_reg_state(n), states[s]));
+	}
+	NODE_GAUGE(f, c, "edgeplane_gw_node_cpu_ratio", "CPU busy at the last report, 0..1.",
+		   n->load.cpu_pct_x100 / 10000.0);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_memory_available_bytes",
+		   "Available memory at the last report.", n->load.mem_free_kib * 1024.0);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_queue_depth",
+		   "Tasks waiting for a handler at the last report.", n->load.queue_depth);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_inflight",
+		   "Tasks accepted and not yet answered at the last report.", n->load.inflight);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_service_p99_seconds",
+		   "Service time p99 over the node's last report period.",
+		   n->load.p99_us / 1e6);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_capacity", "Relative capacity (100 = one core).",
+		   ep_reg_capacity(n));
+	NODE_GAUGE(f, c, "edgeplane_gw_node_report_age_seconds",
+		   "Time since the node's last report (-1: none yet).",
+		   n->last_report_ns ? (now - n->last_report_ns) / 1e9 : -1.0);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_table_share",
+		   "The node's share of the consistent-hash table, 0..1.",
+		   (double)slots[id] / EP_GW_TABLE_SIZE);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_sent_since_report",
+		   "Tasks the gateway sent to the node since its last report.", sent[id]);
+
+	ep_metrics_help_type(f, "edgeplane_gw_node_reports_total",
+			     "Load reports from the node, by outcome.", "counter");
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		const struct ep_reg_node *n = &c->reg.nodes[id];
+		char ids[12];
+
+		if (!n->id)
+			continue;
+		snprintf(ids, sizeof(ids), "%u", id);
+		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
+				      EP_LABELS({ "node", ids }, { "name", n->name },
+						{ "outcome", "received" }), n->reports);
+		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
+				      EP_LABELS({ "node", ids }, { "name", n->name },
+						{ "outcome", "lost" }), n->lost);
+		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
+				      EP_LABELS({ "node", ids }, { "name", n->name },
+						{ "outcome", "old" }), n->stale);
+		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
+				      EP_LABELS({ "node", ids }, { "name", n->name },
+						{ "outcome", "rejected" }), n->rejected);
+	}
+
+	/* Forwarding counters live in the map for every id; export the known nodes'. */
+	const char *fam[3][2] = {
+		{ "edgeplane_gw_node_tasks_total", "New tasks the gateway sent to the node." },
+		{ "edgeplane_gw_node_packets_total", "Packets the gateway sent to the node." },
+		{ "edgeplane_gw_node_bytes_total", "Bytes the gateway sent to the node." },
+	};
+	for (int k = 0; k < 3; k++) {
+		ep_metrics_help_type(f, fam[k][0], fam[k][1], "counter");
+		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+			const struct ep_reg_node *n = &c->reg.nodes[id];
+			uint64_t v = k == 0 ? st[id].tasks : k == 1 ? st[id].packets : st[id].bytes;
+			char ids[12];
+
+			if (!n->id && !v)
+				continue;
+			snprintf(ids, sizeof(ids), "%u", id);
+			ep_metrics_sample_u64(f, fam[k][0],
+					      EP_LABELS({ "node", ids },
+							{ "name", n->id ? n->name : "" }), v);
+		}
+	}
+}
+
+int ep_ctl_write_metrics(void *arg, FILE *f)
+{
+	struct ep_ctl *c = arg;
+	uint64_t gs[EP_GW_STAT__COUNT] = { 0 }, now = ep_ctl_now();
+	struct ep_counter drops[EP_STAT__COUNT];
+	struct ep_gw_cfg cfg = { 0 };
+
+	pthread_mutex_lock(&c->lock);
+	node_metrics(f, c, now);
+
+	ep_gw_read_stats(c->gw, gs);
+	ep_metrics_help_type(f, "edgeplane_gw_decisions_total",
+			     "Gateway decisions per task packet: how the node was picked, how "
+			     "the task was forwarded, and overflow outcomes.", "counter");
+	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
+		ep_metrics_sample_u64(f, "edgeplane_gw_decisions_total",
+				      EP_LABELS({ "decision", gw_stat_names[i] }), gs[i]);
+
+	if (!ep_gw_read_drops(c->gw, drops)) {
+		ep_metrics_help_type(f, "edgeplane_gw_packets_total",
+				     "Packets the gateway's parser saw, by verdict or drop reason "
+				     "(invalid tasks pass on to the node's classifier).", "counter");
+		for (int i = 0; i < EP_STAT__COUNT; i++)
+			ep_metrics_sample_u64(f, "edgeplane_gw_packets_total",
+					      EP_LABELS({ "reason", ep_stat_name(i) }),
+					      drops[i].packets);
+	}
+
+	ep_gw_read_cfg(c->gw, &cfg);
+	ep_metrics_help_type(f, "edgeplane_gw_policy_info", "The selection policy in force.",
+			     "gauge");
+	ep_metrics_sample(f, "edgeplane_gw_policy_info",
+			  EP_LABELS({ "policy", ep_policy_name(c->policy.policy) }), 1);
+	ep_metrics_help_type(f, "edgeplane_gw_generation",
+			     "Map generation: +1 per double-buffer flip.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_gw_generation", NULL, cfg.generation);
+	ep_metrics_help_type(f, "edgeplane_gw_publishes_total",
+			     "Map updates published, by outcome.", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total",
+			      EP_LABELS({ "outcome", "ok" }), c->publishes);
+	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total",
+			      EP_LABELS({ "outcome", "error" }), c->publish_errors);
+	ep_metrics_help_type(f, "edgeplane_gw_reports_received_total",
+			     "Load report datagrams received, by outcome.", "counter");
+	for (int i = 0; i < EP_CTL_RX__COUNT; i++)
+		ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
+				      EP_LABELS({ "outcome", rx_names[i] }), c->rx[i]);
+	ep_metrics_help_type(f, "edgeplane_gw_api_requests_total",
+			     "edgectl requests, and those refused for lack of permission.",
+			     "counter");
+	ep_metrics_sample_u64(f, "edgeplane_gw_api_requests_total",
+			      EP_LABELS({ "outcome", "served" }), c->api_requests);
+	ep_metrics_sample_u64(f, "edgeplane_gw_api_requests_total",
+			      EP_LABELS({ "outcome", "denied" }), c->api_denied);
+	ep_metrics_help_type(f, "edgeplane_gw_controller_uptime_seconds",
+			     "Time since this controller started.", "gauge");
+	ep_metrics_sample(f, "edgeplane_gw_controller_uptime_seconds", NULL,
+			  (double)(now - c->start_ns) / 1e9);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}

@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "edgeplane/metrics.h"
+#include "edgeplane/util.h"
+#include "server.h"
+#include "table.h"
+#include "xdp/ep_xdp.h"
+
+#define API_MAX_MSG	65536
+#define API_MAX_PEERS	64
+#define RX_BATCH	32
+#define MIN_FLIP_GAP_NS	1000000ull	/* XDP readers of the old half are long gone */
+
+uint64_t ep_ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- the gateway's own addresses -------------------------------------------------------- */
+
+static int iface_addrs(const char *ifname, const char *encap_source, struct ep_gw_cfg *cfg)
+{
+	struct ifaddrs *ifa, *i;
+	struct ifreq ifr = { 0 };
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else
+		memcpy(cfg->gw_mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	if (err)
+		return err;
+
+	cfg->gw_ip4 = 0;
+	memset(cfg->gw_ip6, 0, sizeof(cfg->gw_ip6));
+	if (encap_source && inet_pton(AF_INET, encap_source, &cfg->gw_ip4) != 1)
+		return -EINVAL;
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && !cfg->gw_ip4)
+			cfg->gw_ip4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		if (i->ifa_addr->sa_family == AF_INET6) {
+			const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+
+			if (!IN6_IS_ADDR_LINKLOCAL(a) && !cfg->gw_ip6[0])
+				memcpy(cfg->gw_ip6, a, 16);
+		}
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+/* --- publishing -------------------------------------------------------------------------- */
+
+int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
+{
+	struct ep_gw_node nodes[EP_GW_MAX_NODES];
+	struct ep_table_member members[EP_GW_MAX_NODES];
+	unsigned int nm;
+	const uint32_t *table = c->table;
+	uint32_t top = 0;
+	int err;
+
+	/* The half we are about to write was XDP's until the last flip. */
+	if (c->last_publish_ns && now - c->last_publish_ns < MIN_FLIP_GAP_NS) {
+		struct timespec ts = { 0, (long)(MIN_FLIP_GAP_NS - (now - c->last_publish_ns)) };
+
+		nanosleep(&ts, NULL);
+		now = ep_ctl_now();
+	}
+	nm = ep_reg_build(&c->reg, nodes, members);
+	if (c->table_built != c->reg.table_version) {
+		err = ep_table_build(members, nm, c->table);
+		if (err)
+			return err;
+		c->table_built = c->reg.table_version;
+	}
+	if (ep_gw_inactive_table_version(c->gw) == c->table_built)
+		table = NULL;
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
+		if (nodes[id].flags & EP_NODE_F_PRESENT)
+			top = id;
+	c->cfg.nnodes = (uint8_t)(top + 1);
+	ep_policy_to_cfg(&c->policy, &c->cfg);
+	err = ep_gw_publish(c->gw, &c->cfg, nodes, table, c->table_built);
+	if (err) {
+		c->publish_errors++;
+		return err;
+	}
+	/* The loads just published count every task sent before the node's report. */
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		struct ep_reg_node *n = &c->reg.nodes[id];
+
+		if (n->id && n->reported_since_publish) {
+			ep_gw_reset_sent(c->gw, id);
+			n->reported_since_publish = false;
+		}
+	}
+	c->reg.dirty = false;
+	c->last_publish_ns = now;
+	c->publishes++;
+	return 0;
+}
+
+/* --- load reports ------------------------------------------------------------------------ */
+
+static void log_report(const struct ep_reg_node *n, uint32_t id, enum ep_reg_report res,
+		       const char *from)
+{
+	switch (res) {
+	case EP_REG_REGISTERED:
+		pr_info("node %u registered from %s", id, from);
+		break;
+	case EP_REG_REVIVED:
+		pr_info("node %u (%s) reports again: back in service", id, n->name);
+		break;
+	case EP_REG_CONFLICT:
+		/* Rate-limited: the 1st, 2nd, 4th, 8th... */
+		if (n && (n->rejected & (n->rejected - 1)))
+			break;
+		pr_warn("report for node %u from %s does not match the node's address: ignored",
+			id, from);
+		break;
+	case EP_REG_UNKNOWN:
+		pr_debug("report for unknown node %u from %s: registration is off", id, from);
+		break;
+	default:
+		break;
+	}
+}
+
+static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
+			  const struct sockaddr_storage *from, uint64_t now)
+{
+	const struct ep_load_report *rep;
+	const uint8_t *payload;
+	enum ep_reg_report res;
+	struct ep_msg m;
+	const uint8_t *src6 = NULL;
+	uint32_t src4 = 0, id;
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (ep_decode(buf, len, sizeof(*rep), &m, &payload, NULL) ||
+	    m.kind != EP_KIND_LOAD_REPORT || m.payload_len != sizeof(*rep) ||
+	    m.frag_count != 1) {
+		c->rx[EP_CTL_RX_BAD_MESSAGE]++;
+		return;
+	}
+	rep = (const struct ep_load_report *)payload;
+	if (from->ss_family == AF_INET) {
+		src4 = ((const struct sockaddr_in *)from)->sin_addr.s_addr;
+		inet_ntop(AF_INET, &src4, addr, sizeof(addr));
+	} else {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)from)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			memcpy(&src4, &a->s6_addr[12], 4);
+		else
+			src6 = a->s6_addr;
+		inet_ntop(AF_INET6, a, addr, sizeof(addr));
+	}
+	id = ntohl(rep->node_id);
+	res = ep_reg_report(&c->reg, rep, src4, src6, now);
+	c->rx[EP_CTL_RX_ACCEPTED + res]++;
+	log_report(ep_reg_get(&c->reg, id), id, res, addr);
+}
+
+static void read_reports(struct ep_ctl *c)
+{
+	uint8_t bufs[RX_BATCH][256];
+	struct sockaddr_storage from[RX_BATCH];
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	int n;
+
+	for (int round = 0; round < 16; round++) {	/* bounded: timers must run too */
+		for (int i = 0; i < RX_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = {
+				.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+				.msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(c->report_fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < n; i++) {
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				c->rx[EP_CTL_RX_BAD_MESSAGE]++;
+			else
+				handle_report(c, bufs[i], msgs[i].msg_len, &from[i], ep_ctl_now());
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (n < RX_BATCH)
+			return;
+	}
+}
+
+static void on_timer(struct ep_ctl *c)
+{
+	uint64_t ticks, now = ep_ctl_now();
+	int err;
+
+	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		pr_debug("timer: %s", strerror(errno));
+	pthread_mutex_lock(&c->lock);
+	if (ep_reg_tick(&c->reg, now)) {
+		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+			struct ep_reg_node *n = &c->reg.nodes[id];
+
+			if (n->id && n->dead && n->since_ns == now)
+				pr_warn("node %u (%s): no report for %llu ms: drained", id, n->name,
+					(unsigned long long)(c->reg.opts.dead_after_ns / 1000000));
+		}
+	}
+	if (c->reg.dirty) {
+		err = ep_ctl_publish(c, now);
+		if (err)
+			pr_warn("publish to the gateway maps: %s", strerror(-err));
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* --- the edgectl API --------------------------------------------------------------------- */
+
+static bool peer_admin(struct ep_ctl *c, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid() ||
+	       (c->admin_gid != (gid_t)-1 && cred.gid == c->admin_gid);
+}
+
+/* Answer one request. Returns 1 if the peer is gone (and its fd closed), else 0. */
+static int serve_peer(struct ep_ctl *c, int fd)
+{
+	char *buf = malloc(API_MAX_MSG + 1), *out;
+	json_error_t jerr;
+	json_t *req, *resp;
+	ssize_t n;
+
+	if (!buf)
+		return 0;
+	n = recv(fd, buf, API_MAX_MSG, MSG_DONTWAIT);
+	if (n <= 0) {
+		free(buf);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+		close(fd);
+		return 1;
+	}
+	buf[n] = '\0';
+	c->api_requests++;
+	req = json_loadb(buf, (size_t)n, 0, &jerr);
+	if (!req || !json_is_object(req))
+		resp = json_pack("{s:b, s:s}", "ok", 0, "error", "request is not a JSON object");
+	else
+		resp = ep_ctl_api(c, req, peer_admin(c, fd));
+	json_decref(req);
+	out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	if (out && send(fd, out, strlen(out), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		pr_debug("API reply: %s", strerror(errno));
+	free(out);
+	json_decref(resp);
+	free(buf);
+	return 0;
+}
+
+static int open_api_socket(struct ep_ctl *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = c->conf->socket;
+	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t mode = 0600;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pr_err("socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		err = ep_mkdir_p(dir, 0755);
+		if (err) {
+			pr_err("socket directory %s: %s", dir, strerror(-err));
+			return err;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by a dead controller is removed; a live one is not ours. */
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		pr_err("socket %s: another controller is running", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+		err = -errno;
+		pr_err("socket %s: %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	c->admin_gid = (gid_t)-1;
+	if (c->conf->socket_group) {
+		struct group *g = getgrnam(c->conf->socket_group);
+
+		if (!g) {
+			pr_err("socket_group '%s': no such group", c->conf->socket_group);
+			close(fd);
+			unlink(path);
+			return -EINVAL;
+		}
+		c->admin_gid = g->gr_gid;
+		if (chown(path, (uid_t)-1, g->gr_gid))
+			pr_warn("chown %s: %s", path, strerror(errno));
+		mode = 0660;
+	}
+	/* Only the owner (and the group) may connect at all; SO_PEERCRED decides who may
+	 * change state. */
+	if (chmod(path, mode))
+		pr_warn("chmod %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int open_report_socket(struct ep_ctl *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, rcvbuf = 1 << 20;
+
+	if (ep_metrics_parse_listen(c->conf->listen, &ss, &len))
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (ss.ss_family == AF_INET6) {
+		int zero = 0;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		int err = -errno;
+
+		pr_err("load reports on %s: %s", c->conf->listen, strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* --- life cycle -------------------------------------------------------------------------- */
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int add_config_nodes(struct ep_ctl *c, uint64_t now)
+{
+	for (unsigned int i = 0; i < c->conf->nnodes; i++) {
+		struct ep_reg_node n = c->conf->nodes[i];
+		const char *ifname = c->conf->node_ifnames[i];
+		int err;
+
+		if (ifname) {
+			n.ifindex = if_nametoindex(ifname);
+			if (!n.ifindex) {
+				pr_err("node %u: interface %s: %s", n.id, ifname, strerror(errno));
+				return -ENODEV;
+			}
+			err = ep_gw_add_dev(c->gw, n.ifindex);
+			if (err) {
+				pr_err("node %u: redirect to %s: %s", n.id, ifname, strerror(-err));
+				return err;
+			}
+		}
+		err = ep_reg_add(&c->reg, &n, now);
+		if (err) {
+			pr_err("node %u: %s", n.id, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
+{
+	struct ep_gw_opts go = { .ifname = conf->interface, .pin_dir = conf->pin_dir,
+				 .debug = conf->debug };
+	struct ep_gw_node pinned[EP_GW_MAX_NODES];
+	struct itimerspec its = { 0 };
+	enum ep_xdp_mode mode;
+	sigset_t sigs;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->conf = conf;
+	c->report_fd = c->api_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	c->start_ns = ep_ctl_now();
+	c->policy = conf->policy;
+	ep_reg_init(&c->reg, &conf->reg);
+
+	ep_xdp_parse_mode(conf->xdp_mode, &mode);
+	go.xdp_mode = mode;
+	err = ep_gw_attach(&go, &c->gw);
+	if (err)
+		return err;
+	err = ep_gw_read_cfg(c->gw, &c->cfg);
+	if (!err)
+		err = iface_addrs(conf->interface, conf->encap_source, &c->cfg);
+	if (err) {
+		pr_err("gateway %s: addresses: %s", conf->interface, strerror(-err));
+		goto err;
+	}
+	c->cfg.port = conf->port;
+	c->cfg.encap_port = EP_ENCAP_PORT;
+
+	err = add_config_nodes(c, c->start_ns);
+	if (err)
+		goto err;
+	if (ep_gw_reused(c->gw)) {
+		/* A restart: nodes that registered with the last controller stay. */
+		err = ep_gw_read_active(c->gw, pinned, NULL);
+		if (err) {
+			pr_err("read the pinned nodes: %s", strerror(-err));
+			goto err;
+		}
+		ep_reg_restore(&c->reg, pinned, c->start_ns);
+	}
+
+	err = open_report_socket(c);
+	if (err < 0)
+		goto err;
+	c->report_fd = err;
+	err = open_api_socket(c);
+	if (err < 0)
+		goto err;
+	c->api_fd = err;
+
+	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	its.it_interval.tv_sec = conf->publish_ms / 1000;
+	its.it_interval.tv_nsec = (long)(conf->publish_ms % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL)) {
+		err = -errno;
+		goto err;
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	c->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->sig_fd < 0 || c->epfd < 0) {
+		err = -errno;
+		goto err;
+	}
+	if ((err = epoll_add(c->epfd, c->report_fd)) || (err = epoll_add(c->epfd, c->api_fd)) ||
+	    (err = epoll_add(c->epfd, c->timer_fd)) || (err = epoll_add(c->epfd, c->sig_fd)))
+		goto err;
+
+	if (conf->metrics) {
+		err = ep_metrics_start(conf->metrics, ep_ctl_write_metrics, c, &c->metrics);
+		if (err)
+			goto err;
+	}
+	pthread_mutex_lock(&c->lock);
+	err = ep_ctl_publish(c, ep_ctl_now());
+	pthread_mutex_unlock(&c->lock);
+	if (err) {
+		pr_err("first publish to the gateway maps: %s", strerror(-err));
+		goto err;
+	}
+	pr_info("controller ready: gateway %s port %u, %s policy, reports on %s, API %s%s%s",
+		conf->interface, conf->port, ep_policy_name(c->policy.policy), conf->listen,
+		conf->socket, conf->metrics ? ", metrics on " : "",
+		conf->metrics ? conf->metrics : "");
+	return 0;
+
+err:
+	if (c->gw && !ep_gw_reused(c->gw)) {	/* we attached it: leave nothing behind */
+		ep_gw_close(c->gw, true);
+		c->gw = NULL;
+	}
+	ep_ctl_fini(c);
+	return err;
+}
+
+int ep_ctl_run(struct ep_ctl *c)
+{
+	struct epoll_event evs[16];
+	int npeers = 0;
+
+	while (!c->stop) {
+		int n = epoll_wait(c->epfd, evs, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == c->report_fd) {
+				read_reports(c);
+			} else if (fd == c->timer_fd) {
+				on_timer(c);
+			} else if (fd == c->sig_fd) {
+				struct signalfd_siginfo si;
+
+				if (read(c->sig_fd, &si, sizeof(si)) == sizeof(si))
+					pr_info("signal %u: stopping", si.ssi_signo);
+				c->stop = 1;
+			} else if (fd == c->api_fd) {
+				int pfd = accept4(c->api_fd, NULL, NULL,
+						  SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+				if (pfd < 0)
+					continue;
+				if (npeers >= API_MAX_PEERS || epoll_add(c->epfd, pfd)) {
+					close(pfd);
+					continue;
+				}
+				npeers++;
+			} else {
+				if (evs[i].events & (EPOLLHUP | EPOLLERR) &&
+				    !(evs[i].events & EPOLLIN)) {
+					epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+					close(fd);
+					npeers--;
+					continue;
+				}
+				npeers -= serve_peer(c, fd);
+			}
+		}
+	}
+	return 0;
+}
+
+void ep_ctl_fini(struct ep_ctl *c)
+{
+	ep_metrics_stop(c->metrics);
+	c->metrics = NULL;
+	if (c->api_fd >= 0) {
+		close(c->api_fd);
+		unlink(c->conf->socket);
+	}
+	if (c->report_fd >= 0)
+		close(c->report_fd);
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
+	if (c->sig_fd >= 0)
+		close(c->sig_fd);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	c->api_fd = c->report_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
+	if (c->gw) {
+		if (c->conf->keep_attached)
+			pr_info("the gateway stays attached to %s with the last state; "
+				"'edgectl detach --iface %s' removes it", c->conf->interface,
+				c->conf->interface);
+		ep_gw_close(c->gw, !c->conf->keep_attached);
+		c->gw = NULL;
+	}
+	pthread_mutex_destroy(&c->lock);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * server.h - the controller (`edgectl serve`): one thread runs an epoll loop over the
+ * load-report socket, the edgectl API socket, a publish timer and a signalfd; the
+ * metrics server (libmicrohttpd) reads a consistent view under the lock.
+ *
+ *   load reports (UDP) --> registry --> publish (double-buffered maps) --> XDP
+ *   edgectl (Unix socket) ----^
+ */
+#ifndef EP_CONTROL_SERVER_H
+#define EP_CONTROL_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "gw.h"
+#include "registry.h"
+
+/* Outcomes of received report datagrams, for metrics. */
+#define EP_CTL_RX_LIST(X)					\
+	X(BAD_MESSAGE,	"bad_message")	/* not a v1 LOAD_REPORT */	\
+	X(ACCEPTED,	"accepted")					\
+	X(REGISTERED,	"registered")					\
+	X(REVIVED,	"revived")					\
+	X(OLD,		"old")						\
+	X(UNKNOWN,	"unknown_node")					\
+	X(CONFLICT,	"address_conflict")				\
+	X(INVALID,	"invalid")
+
+enum ep_ctl_rx {
+#define EP_X_ENUM(name, str) EP_CTL_RX_##name,
+	EP_CTL_RX_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_CTL_RX__COUNT
+};
+
+struct ep_ctl {
+	struct ep_ctl_conf *conf;
+	struct ep_gw *gw;
+	pthread_mutex_t lock;		/* registry, policy, counters */
+	struct ep_registry reg;
+	struct ep_policy policy;
+	struct ep_gw_cfg cfg;		/* what the next publish writes */
+	uint32_t table[EP_GW_TABLE_SIZE];
+	uint64_t table_built;		/* registry table_version of @table */
+
+	int report_fd, api_fd, timer_fd, sig_fd, epfd;
+	struct ep_metrics *metrics;
+	gid_t admin_gid;		/* socket_group's gid, or (gid_t)-1 */
+
+	uint64_t start_ns, last_publish_ns;
+	uint64_t publishes, publish_errors;
+	uint64_t rx[EP_CTL_RX__COUNT];
+	uint64_t api_requests, api_denied;
+	volatile int stop;
+};
+
+/* Set up everything (attach XDP, sockets, metrics). Returns 0 or a negative errno. */
+int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf);
+/* Run until SIGINT/SIGTERM. Returns 0 or a negative errno. */
+int ep_ctl_run(struct ep_ctl *c);
+void ep_ctl_fini(struct ep_ctl *c);
+
+/* Monotonic nanoseconds: the clock of bpf_ktime_get_ns(). */
+uint64_t ep_ctl_now(void);
+
+/* The API (api.c): handle one request from a peer that may (@admin) or may not change
+ * state. Returns a new response object; called with the lock not held. */
+json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin);
+/* Apply a node/policy change and publish at once. Lock held. */
+int ep_ctl_publish(struct ep_ctl *c, uint64_t now);
+/* Prometheus text (metrics.c of control). */
+int ep_ctl_write_metrics(void *arg, FILE *f);
+
+#endif /* EP_CONTROL_SERVER_H */

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/report.h"
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "edgeplane/metrics.h"
+
+struct ep_reporter {
+	struct ep_report_cfg cfg;
+	struct ep_worker *const *workers;
+	unsigned int n;
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+
+	struct ep_load_report tmpl;	/* addresses, filled once */
+	uint32_t seq;
+	uint64_t sent, errors;
+
+	/* Previous samples, for rates. */
+	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
+	double cpu_share;		/* process: the CPUs it may use */
+	struct ep_hist *prev_lat;
+};
+
+int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out)
+{
+	if (!strcmp(s, "system"))
+		*out = EP_CPU_SYSTEM;
+	else if (!strcmp(s, "process"))
+		*out = EP_CPU_PROCESS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- measurements ------------------------------------------------------------------------ */
+
+static int read_proc_stat(uint64_t *busy, uint64_t *total)
+{
+	unsigned long long v[10] = { 0 };
+	FILE *f = fopen("/proc/stat", "re");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+	fclose(f);
+	if (n < 4)
+		return -EIO;
+	*total = 0;
+	for (int i = 0; i < 8; i++)	/* guest time is already in user */
+		*total += v[i];
+	*busy = *total - v[3] - v[4];	/* minus idle and iowait */
+	return 0;
+}
+
+static uint64_t mem_available_kib(void)
+{
+	char line[128];
+	unsigned long long kib = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A cgroup CPU quota in CPUs (v2 cpu.max, or v1 cfs_quota_us/cfs_period_us), or 0. */
+static double cgroup_cpus(void)
+{
+	char line[512], path[768];
+	double cpus = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return 0;
+	while (!cpus && fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *cg;
+		long long quota = -1, period = 0;
+		char max[32];
+		FILE *q;
+
+		if (!ctrl || !(cg = strchr(ctrl + 1, ':')))
+			continue;
+		*cg++ = '\0';
+		cg[strcspn(cg, "\n")] = '\0';
+		ctrl++;
+		if (!*ctrl) {	/* v2 */
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max", cg);
+			if ((q = fopen(path, "re"))) {
+				if (fscanf(q, "%31s %lld", max, &period) == 2 && strcmp(max, "max"))
+					quota = atoll(max);
+				fclose(q);
+			}
+		} else if (strstr(ctrl, "cpu") && !strstr(ctrl, "cpuset")) {	/* v1 */
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cpu.cfs_quota_us", ctrl, cg);
+			if ((q = fopen(path, "re"))) {
+				if (fscanf(q, "%lld", &quota) != 1)
+					quota = -1;
+				fclose(q);
+			}
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cpu.cfs_period_us", ctrl,
+				 cg);
+			if ((q = fopen(path, "re"))) {
+				if (fscanf(q, "%lld", &period) != 1)
+					period = 0;
+				fclose(q);
+			}
+		}
+		if (quota > 0 && period > 0)
+			cpus = (double)quota / (double)period;
+	}
+	fclose(f);
+	return cpus;
+}
+
+static double allowed_cpus(void)
+{
+	cpu_set_t set;
+	double n = 1, q = cgroup_cpus();
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
+	return q > 0 && q < n ? q : n;
+}
+
+/* CPU busy over the last interval, in hundredths of a percent. */
+static uint32_t cpu_x100(struct ep_reporter *r)
+{
+	uint64_t busy = 0, total = 0;
+	double frac;
+
+	if (r->cfg.cpu == EP_CPU_PROCESS) {
+		busy = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+		total = now_ns(CLOCK_MONOTONIC);
+	} else if (read_proc_stat(&busy, &total)) {
+		return 0;
+	}
+	if (!r->cpu_total || total <= r->cpu_total) {
+		r->cpu_busy = busy;
+		r->cpu_total = total;
+		return 0;
+	}
+	frac = (double)(busy - r->cpu_busy) / (double)(total - r->cpu_total);
+	if (r->cfg.cpu == EP_CPU_PROCESS)
+		frac /= r->cpu_share;
+	r->cpu_busy = busy;
+	r->cpu_total = total;
+	if (frac < 0)
+		frac = 0;
+	return frac >= 1 ? 10000 : (uint32_t)(frac * 10000 + 0.5);
+}
+
+/* p99 of the tasks answered since the last call, in microseconds (0: none). */
+static uint32_t p99_us(struct ep_reporter *r, struct ep_hist *now_lat)
+{
+	struct ep_hist *d = calloc(1, sizeof(*d));
+	uint64_t p;
+
+	if (!d)
+		return 0;
+	d->count = now_lat->count - r->prev_lat->count;
+	d->sum = now_lat->sum - r->prev_lat->sum;
+	d->max = now_lat->max;	/* caps the top bucket's edge; >= anything in the period */
+	for (unsigned int i = 0; i < EP_HIST_BUCKETS; i++)
+		d->bucket[i] = now_lat->bucket[i] - r->prev_lat->bucket[i];
+	p = d->count ? ep_hist_percentile(d, 99) : 0;
+	*r->prev_lat = *now_lat;
+	free(d);
+	p /= 1000;
+	return p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
+}
+
+/* --- the thread -------------------------------------------------------------------------- */
+
+static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep_hist *lat)
+{
+	struct ep_load_report rep = r->tmpl;
+	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX };
+	uint32_t queued = 0, inflight = 0;
+	uint8_t dgram[EP_HDR_LEN + sizeof(rep)];
+	ssize_t len;
+
+	memset(lat, 0, sizeof(*lat));
+	for (unsigned int i = 0; i < r->n; i++) {
+		ep_worker_load(r->workers[i], wl);
+		queued += wl->queued;
+		inflight += wl->queued + wl->reassembling;
+		ep_hist_merge(lat, &wl->latency_ns);
+	}
+	rep.seq = htonl(++r->seq);
+	rep.cpu_pct_x100 = htonl(cpu_x100(r));
+	rep.mem_free_kib = htobe64(mem_available_kib());
+	rep.queue_depth = htonl(queued);
+	rep.inflight = htonl(inflight);
+	rep.p99_us = htonl(p99_us(r, lat));
+	m.task_id = r->seq;
+	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
+	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
+		/* The controller may be restarting: keep going, count it, say it once. */
+		if (!r->errors++)
+			pr_warn("load report to %s: %s (continuing; counted from now on)",
+				r->cfg.controller, len < 0 ? "cannot encode" : strerror(errno));
+		return;
+	}
+	r->sent++;
+}
+
+static void *run(void *arg)
+{
+	struct ep_reporter *r = arg;
+	struct ep_worker_load *wl = calloc(1, sizeof(*wl));
+	struct ep_hist *lat = calloc(1, sizeof(*lat));
+	struct timespec until;
+	uint64_t next = now_ns(CLOCK_MONOTONIC);
+
+	if (!wl || !lat)
+		goto out;
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		pthread_mutex_unlock(&r->mu);
+		send_one(r, wl, lat);
+		pthread_mutex_lock(&r->mu);
+		next += (uint64_t)r->cfg.interval_ms * 1000000;
+		until.tv_sec = (time_t)(next / 1000000000ull);
+		until.tv_nsec = (long)(next % 1000000000ull);
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&r->mu);
+out:
+	free(wl);
+	free(lat);
+	return NULL;
+}
+
+/* --- set-up ------------------------------------------------------------------------------ */
+
+/* The interface that holds @local: its MAC. */
+static int mac_of_addr(const struct sockaddr_storage *local, uint8_t mac[6], char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	struct ifreq ifr = { 0 };
+	int fd, err = -ENODEV;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != local->ss_family)
+			continue;
+		if (local->ss_family == AF_INET
+		    ? ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+		      ((const struct sockaddr_in *)local)->sin_addr.s_addr
+		    : !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			      &((const struct sockaddr_in6 *)local)->sin6_addr, 16)) {
+			snprintf(ifname, IF_NAMESIZE, "%s", i->ifa_name);
+			err = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	if (err)
+		return err;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	err = ioctl(fd, SIOCGIFHWADDR, &ifr) ? -errno : 0;
+	close(fd);
+	if (!err)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return err;
+}
+
+int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
+		      unsigned int n, struct ep_reporter **out)
+{
+	struct sockaddr_storage dst, local;
+	socklen_t len, llen = sizeof(local);
+	char ifname[IF_NAMESIZE] = "?";
+	struct ep_reporter *r;
+	int err;
+
+	if (ep_metrics_parse_listen(cfg->controller, &dst, &len))
+		return -EINVAL;
+	if ((dst.ss_family == AF_INET &&
+	     !((struct sockaddr_in *)&dst)->sin_addr.s_addr) ||
+	    (dst.ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&dst)->sin6_addr)) ||
+	    !((struct sockaddr_in *)&dst)->sin_port) {
+		pr_err("controller '%s': needs an address and a port, like 198.18.0.1:7879",
+		       cfg->controller);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->prev_lat = calloc(1, sizeof(*r->prev_lat));
+	if (!r->prev_lat) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->cfg = *cfg;
+	r->workers = workers;
+	r->n = n;
+	r->cpu_share = allowed_cpus();
+	r->fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&dst, len) ||
+	    getsockname(r->fd, (struct sockaddr *)&local, &llen)) {
+		err = -errno;
+		pr_err("controller %s: %s", cfg->controller, strerror(errno));
+		goto err;
+	}
+	/* What the gateway needs to reach us: the address and MAC facing the controller
+	 * (or the advertised address). */
+	err = mac_of_addr(&local, r->tmpl.mac, ifname);
+	if (err) {
+		pr_err("controller %s: the interface facing it has no MAC: %s", cfg->controller,
+		       strerror(-err));
+		goto err;
+	}
+	if (local.ss_family == AF_INET)
+		r->tmpl.ip4 = ((struct sockaddr_in *)&local)->sin_addr.s_addr;
+	else
+		memcpy(r->tmpl.ip6, &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
+	if (cfg->advertise) {
+		r->tmpl.ip4 = 0;
+		memset(r->tmpl.ip6, 0, 16);
+		if (inet_pton(AF_INET, cfg->advertise, &r->tmpl.ip4) != 1 &&
+		    inet_pton(AF_INET6, cfg->advertise, r->tmpl.ip6) != 1) {
+			pr_err("advertise '%s': not an IPv4 or IPv6 address", cfg->advertise);
+			err = -EINVAL;
+			goto err;
+		}
+	}
+	r->tmpl.node_id = htonl(cfg->node_id);
+	r->tmpl.interval_ms = htonl(cfg->interval_ms);
+	r->tmpl.capacity = htonl(cfg->capacity);
+	r->tmpl.port = htons(cfg->port);
+	cpu_x100(r);	/* the first sample, so the first report has a rate */
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* @next's clock */
+		pthread_cond_init(&r->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	err = -pthread_create(&r->thread, NULL, run, r);
+	if (err) {
+		pr_err("load reporter thread: %s", strerror(-err));
+		goto err;
+	}
+	pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
+		cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+	*out = r;
+	return 0;
+err:
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->prev_lat);
+	free(r);
+	return err;
+}
+
+void ep_reporter_stop(struct ep_reporter *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	close(r->fd);
+	free(r->prev_lat);
+	free(r);
+}
+
+void ep_reporter_counts(const struct ep_reporter *r, uint64_t *sent, uint64_t *errors)
+{
+	*sent = r->sent;
+	*errors = r->errors;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * report.h - the runtime's load reports to the controller (docs/protocol.md, LOAD_REPORT):
+ * a thread that every interval measures CPU, available memory, the workers' queues and
+ * the service-time p99 of the period, and sends one datagram.
+ */
+#ifndef EP_REPORT_H
+#define EP_REPORT_H
+
+#include <stdint.h>
+
+#include "core/worker.h"
+
+enum ep_cpu_source {
+	EP_CPU_SYSTEM = 0,	/* the whole machine (/proc/stat) */
+	EP_CPU_PROCESS,		/* this process, over the CPUs it may use (affinity and a
+				 * cgroup CPU quota): for nodes that share a machine */
+};
+
+struct ep_report_cfg {
+	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
+	uint32_t node_id;		/* 1..63 */
+	uint32_t interval_ms;		/* 100 */
+	uint32_t capacity;		/* relative; 100 = one reference core */
+	enum ep_cpu_source cpu;
+	uint16_t port;			/* the task port the node serves */
+	const char *advertise;		/* the node's address as clients reach it through
+					 * the gateway; NULL: the one facing the controller */
+};
+
+struct ep_reporter;
+
+/* Parse "system" or "process". Returns 0 or -EINVAL. */
+int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);
+
+/*
+ * Start reporting the load of @workers[0..@n). The workers must outlive the reporter.
+ * Returns 0 and the reporter in *out, or a negative errno after logging (bad address,
+ * no route to the controller, an interface without a MAC).
+ */
+int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
+		      unsigned int n, struct ep_reporter **out);
+/* Stop the thread and free. NULL is a no-op. */
+void ep_reporter_stop(struct ep_reporter *r);
+
+/* Reports sent and send errors so far. */
+void ep_reporter_counts(const struct ep_reporter *r, uint64_t *sent, uint64_t *errors);
+
+#endif /* EP_REPORT_H */

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Unit tests of the control plane's logic: the capacity-weighted consistent-hash table,
+ * the node registry (reports, registration, liveness, drains, restarts) and the policy
+ * settings. The gateway program itself is tested in tests/bpf/test_gateway.c.
+ */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "policy.h"
+#include "registry.h"
+#include "table.h"
+#include "../lib/tap.h"
+
+#define MS 1000000ull
+
+static uint32_t table_a[EP_GW_TABLE_SIZE], table_b[EP_GW_TABLE_SIZE];
+
+static void test_table_weights(void)
+{
+	struct ep_table_member m[] = { { 1, 100 }, { 2, 200 }, { 3, 100 } };
+	uint32_t c[EP_GW_MAX_NODES];
+
+	tap_begin();
+	EXPECT_EQ(ep_table_build(m, 3, table_a), 0);
+	ep_table_shares(table_a, c);
+	/* 25 % / 50 % / 25 % of 4096 slots, within one slot per node of rounding. */
+	EXPECT(c[1] >= 1023 && c[1] <= 1025);
+	EXPECT(c[2] >= 2047 && c[2] <= 2049);
+	EXPECT(c[3] >= 1023 && c[3] <= 1025);
+	EXPECT_EQ(c[0], 0);
+	EXPECT_EQ(c[1] + c[2] + c[3], EP_GW_TABLE_SIZE);
+	tap_end("table: shares follow capacity (100:200:100 -> %u/%u/%u slots)", c[1], c[2],
+		c[3]);
+}
+
+static void test_table_single_and_empty(void)
+{
+	struct ep_table_member one = { 7, 5 };
+	uint32_t c[EP_GW_MAX_NODES];
+
+	tap_begin();
+	EXPECT_EQ(ep_table_build(&one, 1, table_a), 0);
+	ep_table_shares(table_a, c);
+	EXPECT_EQ(c[7], EP_GW_TABLE_SIZE);
+	EXPECT_EQ(ep_table_build(NULL, 0, table_a), 0);
+	ep_table_shares(table_a, c);
+	EXPECT_EQ(c[0], EP_GW_TABLE_SIZE);
+	tap_end("table: one node owns every slot; no node leaves every slot empty (0)");
+}
+
+static void test_table_deterministic(void)
+{
+	struct ep_table_member m1[] = { { 4, 10 }, { 9, 30 }, { 2, 20 } };
+	struct ep_table_member m2[] = { { 2, 20 }, { 4, 10 }, { 9, 30 } };
+
+	tap_begin();
+	EXPECT_EQ(ep_table_build(m1, 3, table_a), 0);
+	EXPECT_EQ(ep_table_build(m2, 3, table_b), 0);
+	EXPECT(!memcmp(table_a, table_b, sizeof(table_a)));
+	tap_end("table: the same members in any order give the same table");
+}
+
+/* Consistent hashing: taking one node out moves its slots and few others. */
+static void test_table_disruption(void)
+{
+	struct ep_table_member all[] = { { 1, 100 }, { 2, 100 }, { 3, 100 }, { 4, 100 } };
+	unsigned int moved = 0, kept_other = 0;
+
+	tap_begin();
+	EXPECT_EQ(ep_table_build(all, 4, table_a), 0);
+	EXPECT_EQ(ep_table_build(all, 3, table_b), 0);	/* node 4 drained */
+	for (unsigned int i = 0; i < EP_GW_TABLE_SIZE; i++) {
+		if (table_a[i] == 4) {
+			EXPECT(table_b[i] != 4);
+			continue;
+		}
+		kept_other++;
+		moved += table_a[i] != table_b[i];
+	}
+	/* Maglev moves a few percent of the others' slots; a modulo hash would move ~75 %. */
+	EXPECT(moved * 100 < kept_other * 6);
+	tap_end("table: draining one of four nodes moves %u of the other %u slots (< 6 %%)",
+		moved, kept_other);
+}
+
+static void test_table_invalid(void)
+{
+	struct ep_table_member dup[] = { { 1, 1 }, { 1, 2 } };
+	struct ep_table_member zero_id = { 0, 1 }, zero_cap = { 3, 0 }, big = { 64, 1 };
+
+	tap_begin();
+	EXPECT_EQ(ep_table_build(dup, 2, table_a), -EINVAL);
+	EXPECT_EQ(ep_table_build(&zero_id, 1, table_a), -EINVAL);
+	EXPECT_EQ(ep_table_build(&zero_cap, 1, table_a), -EINVAL);
+	EXPECT_EQ(ep_table_build(&big, 1, table_a), -EINVAL);
+	tap_end("table: duplicate ids, id 0 or 64, and zero capacity are refused");
+}
+
+/* --- registry ------------------------------------------------------------------------ */
+
+static struct ep_load_report report(uint32_t id, uint32_t seq, const char *ip4, uint8_t mac5)
+{
+	struct ep_load_report r = {
+		.node_id = htonl(id), .seq = htonl(seq), .interval_ms = htonl(100),
+		.cpu_pct_x100 = htonl(2500), .mem_free_kib = htobe64(1 << 20),
+		.queue_depth = htonl(3), .inflight = htonl(5), .p99_us = htonl(900),
+		.capacity = htonl(100), .mac = { 2, 0, 0, 0, 0, mac5 }, .port = htons(7878),
+	};
+
+	inet_pton(AF_INET, ip4, &r.ip4);
+	return r;
+}
+
+static uint32_t ip(const char *s)
+{
+	uint32_t a;
+
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+static struct ep_registry reg;
+static struct ep_gw_node nodes[EP_GW_MAX_NODES];
+static struct ep_table_member members[EP_GW_MAX_NODES];
+
+static void test_reg_register(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(5, 1, "198.18.0.15", 0x15);
+	unsigned int nm;
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.15"), NULL, 1000 * MS),
+		  EP_REG_REGISTERED);
+	nm = ep_reg_build(&reg, nodes, members);
+	EXPECT_EQ(nm, 1);
+	EXPECT_EQ(members[0].id, 5);
+	EXPECT_EQ(nodes[5].flags, EP_NODE_F_PRESENT);
+	EXPECT_EQ(nodes[5].capacity, 100);
+	EXPECT_EQ(nodes[5].mac[5], 0x15);
+	EXPECT_EQ(nodes[5].cpu_pct_x100, 2500);
+	EXPECT_EQ(nodes[5].inflight, 5);
+	EXPECT_EQ(nodes[5].mem_free_kib, 1 << 20);
+	EXPECT_EQ(nodes[5].updated_ns, 1000 * MS);
+	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 5)), "up"));
+	tap_end("registry: a first report registers the node with its load");
+}
+
+static void test_reg_spoof(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(6, 1, "198.18.0.16", 0x16);
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	/* Claims 198.18.0.16 but comes from .99: could steer tasks to a third party. */
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.99"), NULL, 1000 * MS),
+		  EP_REG_CONFLICT);
+	EXPECT(!ep_reg_get(&reg, 6));
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.16"), NULL, 1000 * MS),
+		  EP_REG_REGISTERED);
+	/* A live node's id cannot be taken over from another address and MAC. */
+	r = report(6, 2, "198.18.0.17", 0x17);
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.17"), NULL, 1100 * MS),
+		  EP_REG_CONFLICT);
+	EXPECT_EQ(ep_reg_get(&reg, 6)->ip4, ip("198.18.0.16"));
+	tap_end("registry: reports must come from the address they claim; a live id is kept");
+}
+
+static void test_reg_order_and_loss(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(2, 100, "198.18.0.12", 0x12);
+	struct ep_reg_node *n;
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS), EP_REG_REGISTERED);
+	r.seq = htonl(104);	/* 101..103 lost */
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1100 * MS), EP_REG_ACCEPTED);
+	r.seq = htonl(102);	/* late, reordered */
+	r.cpu_pct_x100 = htonl(9999);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1150 * MS), EP_REG_OLD);
+	n = ep_reg_get(&reg, 2);
+	EXPECT_EQ(n->lost, 3);
+	EXPECT_EQ(n->stale, 1);
+	EXPECT_EQ(n->load.cpu_pct_x100, 2500);
+	r.seq = htonl(1);	/* the runtime restarted */
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1200 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->load.cpu_pct_x100, 9999);
+	tap_end("registry: lost reports counted, reordered ones ignored, a restart accepted");
+}
+
+static void test_reg_dead_and_revive(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(3, 1, "198.18.0.13", 0x13);
+	uint64_t v;
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	EXPECT_EQ(ep_reg_tick(&reg, 1500 * MS), 0);	/* exactly the limit: alive */
+	v = reg.table_version;
+	EXPECT_EQ(ep_reg_tick(&reg, 1501 * MS), 1);
+	EXPECT(reg.table_version != v);
+	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 3)), "dead"));
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
+	EXPECT_EQ(nodes[3].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED);
+	EXPECT_EQ(ep_reg_tick(&reg, 2000 * MS), 0);	/* once */
+	r.seq = htonl(2);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 2100 * MS), EP_REG_REVIVED);
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
+	EXPECT_EQ(nodes[3].flags, EP_NODE_F_PRESENT);
+	tap_end("registry: silent for dead_after -> drained; a new report brings it back");
+}
+
+static void test_reg_manual_drain(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(4, 1, "198.18.0.14", 0x14);
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	EXPECT_EQ(ep_reg_drain(&reg, 4, true), 0);
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
+	EXPECT_EQ(nodes[4].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_MANUAL);
+	/* Reports keep coming: the node stays drained until undrained. */
+	r.seq = htonl(2);
+	ep_reg_report(&reg, &r, r.ip4, NULL, 1100 * MS);
+	EXPECT(!ep_reg_usable(ep_reg_get(&reg, 4)));
+	EXPECT_EQ(ep_reg_drain(&reg, 4, false), 0);
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
+	EXPECT_EQ(ep_reg_drain(&reg, 9, true), -ENOENT);
+	EXPECT_EQ(ep_reg_del(&reg, 4), 0);
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
+	EXPECT_EQ(nodes[4].flags, 0);
+	tap_end("registry: drain and undrain by hand, delete");
+}
+
+static void test_reg_configured(void)
+{
+	struct ep_reg_opts o = { .allow_register = false, .wait_for_report = true,
+				 .dead_after_ns = 500 * MS };
+	struct ep_reg_node cfg = { .id = 1, .origin = EP_ORIGIN_CONFIG, .capacity_cfg = 300 };
+	struct ep_reg_node cloud = { .id = 9, .origin = EP_ORIGIN_CONFIG, .role = EP_ROLE_CLOUD,
+				     .mac_set = true, .mac = { 2, 0, 0, 0, 0, 9 } };
+	struct ep_load_report r = report(1, 1, "198.18.0.11", 0x11);
+	struct ep_load_report stranger = report(2, 1, "198.18.0.12", 0x12);
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	cfg.ip4 = ip("198.18.0.11");
+	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), 0);
+	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), -EEXIST);
+	EXPECT_EQ(ep_reg_add(&reg, &cloud, 0), 0);
+	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 1)), "waiting"));
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
+	EXPECT_EQ(nodes[9].flags, EP_NODE_F_PRESENT | EP_NODE_F_OVERFLOW);
+	/* Not dead while waiting for its first report, however long. */
+	EXPECT_EQ(ep_reg_tick(&reg, 10000 * MS), 0);
+	EXPECT_EQ(ep_reg_report(&reg, &stranger, stranger.ip4, NULL, 1000 * MS),
+		  EP_REG_UNKNOWN);
+	/* From the wrong address: refused. */
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.12"), NULL, 1000 * MS),
+		  EP_REG_CONFLICT);
+	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.11"), NULL, 1000 * MS),
+		  EP_REG_ACCEPTED);
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
+	EXPECT_EQ(nodes[1].capacity, 300);	/* the configured capacity wins */
+	EXPECT_EQ(nodes[1].mac[5], 0x11);	/* learnt from the report */
+	tap_end("registry: configured nodes wait for a report, learn their MAC; cloud nodes");
+}
+
+static void test_reg_invalid(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r;
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	r = report(0, 1, "198.18.0.10", 1);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	r = report(64, 1, "198.18.0.10", 1);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	r = report(1, 1, "198.18.0.10", 1);
+	r.capacity = 0;
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	r = report(1, 1, "198.18.0.10", 1);
+	r.cpu_pct_x100 = htonl(10001);
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	r = report(1, 1, "198.18.0.10", 1);
+	r.port = 0;
+	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	EXPECT_EQ(reg.reports_rejected, 5);
+	EXPECT(!ep_reg_get(&reg, 1));
+	tap_end("registry: bad id, zero capacity, CPU over 100 %% and port 0 are refused");
+}
+
+static void test_reg_restore(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report r = report(8, 1, "198.18.0.18", 0x18);
+
+	tap_begin();
+	ep_reg_init(&reg, &o);
+	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	ep_reg_drain(&reg, 8, true);
+	r = report(7, 1, "198.18.0.17", 0x17);
+	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	ep_reg_build(&reg, nodes, members);
+
+	/* A new controller, 5 s later, finds the pinned state. */
+	ep_reg_init(&reg, &o);
+	ep_reg_restore(&reg, nodes, 6000 * MS);
+	EXPECT(ep_reg_get(&reg, 8) && ep_reg_get(&reg, 8)->manual_drain);
+	EXPECT(ep_reg_get(&reg, 7) && ep_reg_usable(ep_reg_get(&reg, 7)));
+	/* Not dead at once: it has dead_after from the restart to report. */
+	EXPECT_EQ(ep_reg_tick(&reg, 6400 * MS), 0);
+	EXPECT_EQ(ep_reg_tick(&reg, 6600 * MS), 2);	/* both silent: dead (8 shows "drained") */
+	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 8)), "drained"));
+	/* Its load keeps its age, so XDP does not trust it for longer. */
+	ep_reg_build(&reg, nodes, members);
+	EXPECT_EQ(nodes[8].updated_ns, 1000 * MS);
+	tap_end("registry: a restarted controller takes nodes and drains from the maps");
+}
+
+/* --- policy -------------------------------------------------------------------------- */
+
+static void test_policy(void)
+{
+	struct ep_policy p, q;
+	struct ep_gw_cfg cfg = { 0 };
+	char err[160];
+
+	tap_begin();
+	ep_policy_defaults(&p);
+	EXPECT_EQ(p.policy, EP_GW_POLICY_P2C);
+	EXPECT(p.cpu_max_pct[1] < p.cpu_max_pct[5]);	/* low priorities shed first */
+	EXPECT_EQ(ep_policy_set(&p, "policy=seed", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "cpu_max.2=55", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "overflow=cloud", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "overflow.1=reject", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "cpu_max.5=100", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "stale_ms=250", err, sizeof(err)), 0);
+	EXPECT_EQ(p.policy, EP_GW_POLICY_SEED);
+	EXPECT_EQ(p.cpu_max_pct[2], 55);
+	EXPECT_EQ(p.overflow[1], EP_GW_OVF_REJECT);
+	EXPECT_EQ(p.overflow[3], EP_GW_OVF_CLOUD);
+	ep_policy_to_cfg(&p, &cfg);
+	EXPECT_EQ(cfg.cpu_max_x100[2], 5500);
+	EXPECT_EQ(cfg.cpu_max_x100[5], 10001);	/* 100 %: no limit, even fully busy */
+	EXPECT_EQ(cfg.stale_ns, 250 * MS);
+	ep_policy_from_cfg(&q, &cfg);
+	EXPECT(!memcmp(&p, &q, sizeof(p)));
+	EXPECT_EQ(ep_policy_set(&p, "policy=random", err, sizeof(err)), -EINVAL);
+	EXPECT(strstr(err, "random") != NULL);
+	EXPECT_EQ(ep_policy_set(&p, "cpu_max.6=50", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "cpu_max=101", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "stale_ms", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "colour=blue", err, sizeof(err)), -EINVAL);
+	EXPECT(strstr(err, "colour") != NULL);
+	EXPECT_EQ(ep_policy_set(&p, "policy.2=p2c", err, sizeof(err)), -EINVAL);
+	tap_end("policy: settings, per-priority limits, map round trip, errors named");
+}
+
+int main(void)
+{
+	test_table_weights();
+	test_table_single_and_empty();
+	test_table_deterministic();
+	test_table_disruption();
+	test_table_invalid();
+	test_reg_register();
+	test_reg_spoof();
+	test_reg_order_and_loss();
+	test_reg_dead_and_revive();
+	test_reg_manual_drain();
+	test_reg_configured();
+	test_reg_invalid();
+	test_reg_restore();
+	test_policy();
+	return tap_finish();
+}

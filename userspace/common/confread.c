@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgeplane/confread.h"
+#include "edgeplane/log.h"
+
+int ep_conf_open(config_t *cf, const char *path)
+{
+	config_init(cf);
+	if (config_read_file(cf, path))
+		return 0;
+	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+		pr_err("%s: cannot read: %s", path, strerror(errno));
+	else
+		pr_err("%s:%d: %s", path, config_error_line(cf), config_error_text(cf));
+	config_destroy(cf);
+	return -EINVAL;
+}
+
+void ep_conf_bad(struct ep_confread *rd, const config_setting_t *s, const char *what)
+{
+	pr_err("%s:%d: %s: %s", rd->path, config_setting_source_line(s),
+	       config_setting_name(s) ? config_setting_name(s) : "(list item)", what);
+	rd->err = -EINVAL;
+}
+
+void ep_conf_known(struct ep_confread *rd, const config_setting_t *group,
+		   const char *const *names)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
+		const char *const *n;
+
+		if (!config_setting_name(s))
+			continue;
+		for (n = names; *n && strcmp(*n, config_setting_name(s)); n++)
+			;
+		if (!*n)
+			ep_conf_bad(rd, s, "unknown setting");
+	}
+}
+
+void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		 char **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		ep_conf_bad(rd, s, "must be a string");
+		return;
+	}
+	free(*out);
+	*out = strdup(config_setting_get_string(s));
+}
+
+bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		 long long lo, long long hi, long long *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+	char msg[96];
+
+	if (!s)
+		return false;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		ep_conf_bad(rd, s, "must be an integer");
+		return false;
+	}
+	if (v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "%lld is outside %lld..%lld", v, lo, hi);
+		ep_conf_bad(rd, s, msg);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		  bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		ep_conf_bad(rd, s, "must be true or false");
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		     int *out, unsigned int max, int lo, int hi)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	int n;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_array(s) || !(n = config_setting_length(s)) || n > (int)max) {
+		ep_conf_bad(rd, s, "must be a non-empty list of integers, like [0, 1]");
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		int v = config_setting_get_int(e);
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT || v < lo || v > hi) {
+			ep_conf_bad(rd, s, "has an entry that is not an integer in range");
+			return 0;
+		}
+		out[i] = v;
+	}
+	return n;
+}
