@@ -104,6 +104,7 @@ static __always_inline void gw_count(__u32 stat)
 /* What the gateway needs of a task, beyond where its headers are. */
 struct task {
 	struct ep_task_pkt p;
+	__u32 active;			/* the half of the maps this frame uses, read once */
 	__u8 prio, multi, first;
 	__u32 size_hint_kib;
 	__u32 l3_len;			/* the IP datagram's length */
@@ -137,8 +138,8 @@ static __always_inline __u32 table_at(__u32 active, __u64 h)
 
 static __always_inline bool usable(const struct ep_gw_node *n)
 {
-	return n && (n->flags & EP_NODE_F_PRESENT) && !(n->flags & EP_NODE_F_DRAINED) &&
-	       n->capacity;
+	return n && (n->flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
+		    EP_NODE_F_PRESENT && n->capacity;
 }
 
 static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
@@ -229,7 +230,7 @@ static __always_inline __u32 scan_best(const struct ep_gw_cfg *cfg, const struct
 /* Choose a node for a new task. Returns a node id, or 0 if none is eligible. */
 static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t, __u64 now)
 {
-	__u32 active = cfg->active & 1, a, b;
+	__u32 active = t->active, a, b;
 	const struct ep_gw_node *na, *nb;
 	bool ta, tb, ea, eb;
 
@@ -287,21 +288,36 @@ static __always_inline void node_count(__u32 id, bool first, __u64 bytes)
 		__sync_fetch_and_add(sent, 1);
 }
 
+/*
+ * Where a forwarded frame leaves: back out of the ingress interface, or redirected to the
+ * node's. Decided before the frame is rewritten: a node whose interface is missing from
+ * ep_gw_devs is a counted error (-1), not XDP_ABORTED counted as forwarded, and the cloud
+ * overflow path can still answer the untouched frame.
+ */
+static __always_inline int egress(struct xdp_md *ctx, const struct ep_gw_node *n)
+{
+	if (!n->ifindex || n->ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0) == XDP_REDIRECT ? XDP_REDIRECT : -1;
+}
+
 /* L2 direct server return: the worker's MAC, ours as the source, out again. */
 static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				   const struct ep_gw_node *n)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	int act;
 
 	if ((void *)(eth + 1) > end)
+		return -1;
+	act = egress(ctx, n);
+	if (act < 0)
 		return -1;
 	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
 	gw_count(EP_GW_STAT_FWD_DSR);
-	if (n->ifindex && n->ifindex != ctx->ingress_ifindex)
-		return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0);
-	return XDP_TX;
+	return act;
 }
 
 /*
@@ -318,8 +334,12 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	struct udphdr *udp;
+	int act;
 
 	if (vlan > 8 || l3_len > 0xffff - outer || !n->ip4)
+		return -1;
+	act = egress(ctx, n);
+	if (act < 0)
 		return -1;
 	ep_bound(vlan, 15);
 	if (bpf_xdp_adjust_head(ctx, (int)vlan - outer))
@@ -345,15 +365,13 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	udp->len = bpf_htons((__u16)(sizeof(*udp) + l3_len));
 	udp->check = 0;		/* IPv4: optional; the inner UDP checksum still covers the task */
 	gw_count(EP_GW_STAT_FWD_ENCAP);
-	if (n->ifindex && n->ifindex != ctx->ingress_ifindex)
-		return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0);
-	return XDP_TX;
+	return act;
 }
 
 static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				   const struct task *t, __u32 id)
 {
-	const struct ep_gw_node *n = node_at(cfg->active & 1, id);
+	const struct ep_gw_node *n = node_at(t->active, id);
 	__u64 bytes = ctx->data_end - ctx->data;
 	int act;
 
@@ -468,11 +486,17 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 
 	switch (cfg->overflow[t->prio & 7]) {
 	case EP_GW_OVF_CLOUD: {
-		const struct ep_gw_node *n = node_at(cfg->active & 1, cfg->overflow_node);
+		const struct ep_gw_node *n = node_at(t->active, cfg->overflow_node);
 
-		if (cfg->overflow_node && n && (n->flags & EP_NODE_F_PRESENT)) {
+		if (cfg->overflow_node && n &&
+		    (n->flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED)) == EP_NODE_F_PRESENT) {
 			act = forward(ctx, cfg, t, cfg->overflow_node);
 			if (act >= 0) {
+				__u32 id = cfg->overflow_node;
+
+				/* The task's other fragments follow it to the cloud. */
+				if (t->multi)
+					bpf_map_update_elem(&ep_gw_affinity, &t->key, &id, BPF_ANY);
 				gw_count(EP_GW_STAT_OVF_CLOUD);
 				return act;
 			}
@@ -540,6 +564,8 @@ int ep_gateway(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
 	if (!cfg)	/* an array map always has key 0; for the verifier */
 		return XDP_PASS;
+	/* Once: the controller may flip halves while this frame is on its way. */
+	t.active = *(volatile __u8 *)&cfg->active & 1;
 	err = ep_task_parse(ctx, cfg->port ?: EP_DEFAULT_PORT, 0, EP_MAX_TASK_LEN, &t.p);
 	if (err)
 		return ep_verdict(ctx, -err, XDP_PASS);
@@ -557,7 +583,7 @@ int ep_gateway(struct xdp_md *ctx)
 	if (t.multi) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky) {
-			const struct ep_gw_node *n = node_at(cfg->active & 1, *sticky);
+			const struct ep_gw_node *n = node_at(t.active, *sticky);
 
 			if (n && (n->flags & EP_NODE_F_PRESENT)) {	/* drained still finishes */
 				id = *sticky;

@@ -289,7 +289,7 @@ struct ep_gw_node {
 	__u16 pad;
 	__u32 ifindex;		/* egress interface; 0: the one the task came in on */
 	__be32 ip4;		/* ENCAP: outer destination */
-	__u8 ip6[16];		/* ENCAP over IPv6 (when ip4 is 0) */
+	__u8 ip6[16];		/* the node's IPv6 address (information; ENCAP is IPv4 only) */
 	/* Load, from the latest report. */
 	__u32 cpu_pct_x100;
 	__u32 queue_depth;
@@ -350,7 +350,6 @@ _Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
 	X(OVF_REJECT,		"overflow_reject")	/* no node: OVERLOADED sent back */	\
 	X(OVF_CLOUD,		"overflow_cloud")					\
 	X(OVF_LOCAL,		"overflow_local")					\
-	X(OVF_LOCAL_NONE,	"overflow_local_no_socket") /* wanted local, no socket: reject */ \
 	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
 
 enum ep_gw_stat {

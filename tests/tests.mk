@@ -16,13 +16,14 @@ $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_S
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o
-EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client
+$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
+EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
 $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/libepclient-san.a \
-		   $(LIB)/libephandlers-san.a $(LIB)/libepmetrics-san.a $(LIB)/libepcore-san.a
+		   $(LIB)/libepcontrol-san.a $(LIB)/libephandlers-san.a $(LIB)/libepmetrics-san.a $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
@@ -36,6 +37,15 @@ BPFTEST_BINS	:= $(TESTOUT)/bpf/test_classifier
 $(OBJ)/tests/bpf/test_classifier.o: $(GEN)/ep_classifier.skel.h
 $(TESTOUT)/bpf/test_classifier: $(OBJ)/tests/bpf/test_classifier.o $(TEST_LIB_OBJS) \
 				$(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# The gateway's test also loads the classifier, to take the gateway's encapsulation off.
+BPFTEST_BINS	+= $(TESTOUT)/bpf/test_gateway
+$(OBJ)/tests/bpf/test_gateway.o: $(GEN)/ep_gateway.skel.h $(GEN)/ep_classifier.skel.h
+$(TESTOUT)/bpf/test_gateway: $(OBJ)/tests/bpf/test_gateway.o $(TEST_LIB_OBJS) \
+			     $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	ep_log_set_ident("edgectl");
+	ep_log_route_libs();
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);

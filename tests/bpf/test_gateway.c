@@ -1,0 +1,1558 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * BPF_PROG_TEST_RUN tests of the gateway's XDP load balancer (bpf/ep_gateway.bpf.c).
+ *
+ * Each case sets up a "world" (ep_gw_cfg[0], both halves of ep_gw_nodes and ep_gw_table,
+ * ep_gw_sent, an empty ep_gw_affinity), runs one frame and checks the verdict, the output
+ * bytes (DSR, UDP encapsulation, or the OVERLOADED reply decoded with the codec), exactly
+ * which ep_gw_stats counters moved (summed over CPUs), and the per-node counters and
+ * ep_gw_sent of the node that got the task.
+ *
+ * The program picks its two P2C choices at table slots derived from a hash of the flow
+ * (client address, port, task id). flow_hash() below is a model of that hash: the cases
+ * write node ids exactly at the flow's two slots, so both choices are known. The first
+ * cases check the model against the program, so a changed hash fails there first.
+ *
+ * Encapsulated output is then run through the classifier (ep_classifier.bpf.c), which must
+ * take the encapsulation off. Redirects to other interfaces use a veth pair in a private
+ * network namespace created by this process (unshare), which vanishes with it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ep_classifier.skel.h"
+#include "ep_gateway.skel.h"
+#include "edgeplane/codec.h"
+#include "edgeplane/log.h"
+#include "xdp/ep_xdp.h"
+#include "../lib/pkt.h"
+#include "../lib/tap.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define PORT		EP_DEFAULT_PORT
+#define NNODES		10		/* cfg.nnodes: ids 1..9 are scanned */
+#define CLOUD		12		/* the overflow node, outside the scan */
+#define STALE_NS	(5ull * 1000000000)
+#define GW_IP4		0xc6120101u	/* 198.18.1.1 */
+#define NODE_IP4(id)	(0xc6120200u | (id))	/* 198.18.2.<id> */
+#define S(name)		(1u << EP_GW_STAT_##name)	/* a set of gateway counters */
+
+static const uint8_t gw_mac[6] = { 0x02, 0x67, 0x77, 0x00, 0x00, 0x01 };
+
+static const char *const gw_stat_names[] = {
+#define X(name, str) str,
+	EP_GW_STAT_LIST(X)
+#undef X
+};
+
+static struct ep_gateway *gw;
+static struct ep_classifier *cls;
+static int gw_prog, cfg_fd, nodes_fd, table_fd, sent_fd, aff_fd, gstats_fd, nstats_fd,
+	   drops_fd, devs_fd;
+static int cls_prog, cls_stats_fd;
+static int ncpu;
+
+/* --- the world the program sees ------------------------------------------------------- */
+
+/* Test-only node flags, beside EP_NODE_F_*: PRESENT is implied unless ABSENT. */
+#define N_ABSENT	0x100	/* the entry holds data but not EP_NODE_F_PRESENT */
+#define N_NOCAP		0x200	/* capacity 0 */
+
+enum age { FRESH, STALE, NEVER };
+
+struct node {
+	uint32_t id, flags;
+	uint32_t cpu, queue, inflight;
+	uint32_t cap;		/* 0: 100 */
+	uint64_t mem;		/* KiB; 0: 1 GiB */
+	enum age age;
+	uint32_t ifindex, ip4;
+};
+
+struct world {
+	uint8_t policy, active;
+	uint16_t port;			/* 0: the program's default */
+	uint16_t cpu_max[8];		/* all zero: 8000 for every priority */
+	uint8_t overflow[8];
+	uint32_t overflow_node;
+	uint32_t fill[2];		/* table contents of each half */
+	struct node nodes[2][8];	/* each half; an id of 0 ends the list */
+};
+
+static void node_mac(uint32_t half, uint32_t id, uint8_t mac[6])
+{
+	const uint8_t m[6] = { 0x02, 0x4e, 0x00, 0x00, (uint8_t)half, (uint8_t)id };
+
+	memcpy(mac, m, 6);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static int node_put(uint32_t half, const struct node *n)
+{
+	uint64_t now = mono_ns();
+	struct ep_gw_node v = {
+		.flags = (n->flags & 0xff) | (n->flags & N_ABSENT ? 0 : EP_NODE_F_PRESENT),
+		.capacity = n->flags & N_NOCAP ? 0 : n->cap ?: 100,
+		.ifindex = n->ifindex,
+		.ip4 = htonl(n->ip4),
+		.cpu_pct_x100 = n->cpu,
+		.queue_depth = n->queue,
+		.inflight = n->inflight,
+		.mem_free_kib = n->mem ?: 1u << 20,
+		.updated_ns = n->age == FRESH ? now :
+			      n->age == STALE ? now - 60 * 1000000000ull : 0,
+	};
+	__u32 key = half * EP_GW_MAX_NODES + n->id;
+
+	node_mac(half, n->id, v.mac);
+	return bpf_map_update_elem(nodes_fd, &key, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int table_fill(uint32_t half, uint32_t id)
+{
+	static __u32 keys[EP_GW_TABLE_SIZE], vals[EP_GW_TABLE_SIZE];
+	__u32 count = EP_GW_TABLE_SIZE;
+
+	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++) {
+		keys[i] = half * EP_GW_TABLE_SIZE + i;
+		vals[i] = id;
+	}
+	if (!bpf_map_update_batch(table_fd, keys, vals, &count, NULL))
+		return 0;
+	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++)	/* no batch ops on this kernel */
+		if (bpf_map_update_elem(table_fd, &keys[i], &vals[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int table_put(uint32_t half, uint32_t slot, uint32_t id)
+{
+	__u32 key = half * EP_GW_TABLE_SIZE + slot;
+
+	return bpf_map_update_elem(table_fd, &key, &id, BPF_ANY) ? -errno : 0;
+}
+
+static int sent_put(uint32_t id, uint64_t n)
+{
+	return bpf_map_update_elem(sent_fd, &id, &n, BPF_ANY) ? -errno : 0;
+}
+
+static void affinity_clear(void)
+{
+	struct ep_gw_flow_key k;
+
+	while (!bpf_map_get_next_key(aff_fd, NULL, &k))
+		if (bpf_map_delete_elem(aff_fd, &k))
+			break;
+}
+
+static int cfg_put(const struct world *w)
+{
+	struct ep_gw_cfg c = {
+		.port = w->port,
+		.encap_port = EP_ENCAP_PORT,
+		.policy = w->policy,
+		.active = w->active,
+		.nnodes = NNODES,
+		.overflow_node = w->overflow_node,
+		.stale_ns = STALE_NS,
+		.mem_factor = 2,
+		.gw_ip4 = htonl(GW_IP4),
+	};
+	__u32 zero = 0;
+
+	for (int p = 0; p < 8; p++)
+		c.cpu_max_x100[p] = w->cpu_max[p] ?: 8000;
+	memcpy(c.overflow, w->overflow, sizeof(c.overflow));
+	memcpy(c.gw_mac, gw_mac, 6);
+	return bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY) ? -errno : 0;
+}
+
+/* Replace everything: config, both halves of nodes and table, sent, affinity. */
+static int world_apply(const struct world *w)
+{
+	struct ep_gw_node zero_node = { 0 };
+	int err = cfg_put(w);
+
+	for (__u32 k = 0; !err && k < 2 * EP_GW_MAX_NODES; k++)
+		if (bpf_map_update_elem(nodes_fd, &k, &zero_node, BPF_ANY))
+			err = -errno;
+	for (__u32 id = 0; !err && id < EP_GW_MAX_NODES; id++)
+		err = sent_put(id, 0);
+	affinity_clear();
+	for (uint32_t h = 0; !err && h < 2; h++)
+		err = table_fill(h, w->fill[h]);
+	/* Nodes last: their "fresh" timestamps are taken just before the frame runs. */
+	for (uint32_t h = 0; h < 2; h++)
+		for (int i = 0; !err && i < 8 && w->nodes[h][i].id; i++)
+			err = node_put(h, &w->nodes[h][i]);
+	return err;
+}
+
+/* --- frames ------------------------------------------------------------------------- */
+
+struct task {
+	bool ipv6;
+	int vlan;		/* 0, 1 or 2 tags */
+	int opts;		/* IPv4 option bytes, or the number of IPv6 extension headers */
+	uint8_t kind;		/* 0: REQUEST */
+	uint8_t prio;		/* 0: 3 */
+	uint32_t hint;		/* size_hint_kib */
+	uint64_t id;		/* 0: a default task id */
+	uint16_t sport, dport;	/* 0: 40000, PORT */
+	uint32_t total;		/* 0: 100 bytes of payload */
+	bool empty;		/* no payload at all */
+	uint32_t frag, index;	/* fragment size (0: one fragment) and index */
+};
+
+struct frame {
+	uint8_t b[2048];
+	size_t len;
+	bool ipv6;
+	size_t l3, udp, hdr;	/* offsets of the IP, UDP and ep headers */
+	struct ep_msg m;	/* the request's header, host order */
+};
+
+static void build(struct frame *f, const struct task *t)
+{
+	uint32_t total = t->empty ? 0 : t->total ?: 100;
+	struct ep_msg m = {
+		.kind = t->kind ?: EP_KIND_REQUEST,
+		.priority = t->prio ?: 3,
+		.task_type = 0x21,
+		.tenant_id = 77,
+		.task_id = t->id ?: 0x0123456789abcdefULL,
+		.size_hint_kib = t->hint,
+		.deadline_ms = 250,
+	};
+	uint8_t payload[1600], d[1600];
+	ssize_t n;
+
+	for (uint32_t i = 0; i < total && i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	n = ep_frag_build(&m, payload, total, t->frag ?: (total ?: 1), t->index, d, sizeof(d));
+	memset(f, 0, sizeof(*f));
+	f->ipv6 = t->ipv6;
+	f->l3 = 14 + 4 * (size_t)t->vlan;
+	f->udp = f->l3 + (t->ipv6 ? 40 + 8 * (size_t)t->opts : 20 + (size_t)t->opts);
+	f->hdr = f->udp + 8;
+	f->m = m;
+	if (n < 0)
+		return;
+	f->len = pkt_build(&(struct pkt_spec){
+				   .ipv6 = t->ipv6, .vlan_tags = t->vlan,
+				   .ip_opt_len = t->ipv6 ? 0 : t->opts,
+				   .ipv6_ext = t->ipv6 ? t->opts : 0,
+				   .sport = t->sport, .dport = t->dport ?: PORT,
+				   .payload = d, .payload_len = (size_t)n },
+			   f->b, sizeof(f->b));
+}
+
+/* The program's flow hash (flow_key() and mix() in ep_gateway.bpf.c), on the frame. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static uint64_t flow_hash(const struct frame *f)
+{
+	uint8_t addr[16] = { 0 };
+	uint64_t a, b, id;
+	uint16_t port;
+
+	if (f->ipv6) {
+		memcpy(addr, f->b + f->l3 + 8, 16);
+	} else {
+		addr[10] = addr[11] = 0xff;	/* ::ffff:a.b.c.d */
+		memcpy(addr + 12, f->b + f->l3 + 12, 4);
+	}
+	memcpy(&port, f->b + f->udp, 2);
+	memcpy(&id, f->b + f->hdr + 24, 8);
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	return mix64(a ^ mix64(b ^ mix64(id ^ port)));
+}
+
+/* The table slot of the flow's first (0), second (1) or fallback second (2) choice. */
+static uint32_t slot(const struct frame *f, int which)
+{
+	return (uint32_t)(flow_hash(f) >> (24 * which)) & (EP_GW_TABLE_SIZE - 1);
+}
+
+/* Build @t, moving its task id on until its two choices fall on different slots. */
+static void build_distinct(struct frame *f, struct task *t)
+{
+	if (!t->id)
+		t->id = 0x0123456789abcdefULL;
+	for (;; t->id++) {
+		build(f, t);
+		if (slot(f, 0) != slot(f, 1))
+			return;
+	}
+}
+
+/* Write the flow's first and second choice into the table (0: leave the slot). */
+static int choices_put(const struct frame *f, uint32_t half, uint32_t a, uint32_t b)
+{
+	int err = 0;
+
+	if (a)
+		err = table_put(half, slot(f, 0), a);
+	if (b && !err)
+		err = table_put(half, slot(f, 1), b);
+	return err;
+}
+
+/* --- running and reading ------------------------------------------------------------ */
+
+struct snap {
+	uint64_t gw[EP_GW_STAT__COUNT];
+	struct ep_counter drops[EP_STAT__COUNT];
+	struct ep_gw_node_stats node[EP_GW_MAX_NODES];
+	uint64_t sent[EP_GW_MAX_NODES];
+};
+
+/* The result of one run: verdict, output frame, and what every counter moved by. */
+struct outcome {
+	int err, act;
+	uint8_t out[4096];
+	uint32_t out_len;
+	struct snap d;
+};
+
+static int snap_read(struct snap *s)
+{
+	uint64_t v[ncpu];
+	struct ep_gw_node_stats ns[ncpu];
+	int err = ep_xdp_read_stats(drops_fd, s->drops);
+
+	for (__u32 k = 0; !err && k < EP_GW_STAT__COUNT; k++) {
+		if (bpf_map_lookup_elem(gstats_fd, &k, v))
+			return -errno;
+		s->gw[k] = 0;
+		for (int c = 0; c < ncpu; c++)
+			s->gw[k] += v[c];
+	}
+	for (__u32 id = 0; !err && id < EP_GW_MAX_NODES; id++) {
+		if (bpf_map_lookup_elem(nstats_fd, &id, ns) ||
+		    bpf_map_lookup_elem(sent_fd, &id, &s->sent[id]))
+			return -errno;
+		s->node[id] = (struct ep_gw_node_stats){ 0 };
+		for (int c = 0; c < ncpu; c++) {
+			s->node[id].tasks += ns[c].tasks;
+			s->node[id].packets += ns[c].packets;
+			s->node[id].bytes += ns[c].bytes;
+		}
+	}
+	return err;
+}
+
+static void run_gw(const uint8_t *frame, size_t len, struct outcome *o)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = o->out, .data_size_out = sizeof(o->out), .repeat = 1);
+	struct snap a, b;
+
+	memset(o, 0, sizeof(*o));
+	o->act = -1;
+	o->err = snap_read(&b);
+	if (o->err)
+		return;
+	if (bpf_prog_test_run_opts(gw_prog, &opts)) {
+		o->err = -errno;
+		return;
+	}
+	o->act = (int)opts.retval;
+	o->out_len = opts.data_size_out;
+	o->err = snap_read(&a);
+	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
+		o->d.gw[i] = a.gw[i] - b.gw[i];
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		o->d.drops[i].packets = a.drops[i].packets - b.drops[i].packets;
+		o->d.drops[i].bytes = a.drops[i].bytes - b.drops[i].bytes;
+	}
+	for (int i = 0; i < EP_GW_MAX_NODES; i++) {
+		o->d.node[i].tasks = a.node[i].tasks - b.node[i].tasks;
+		o->d.node[i].packets = a.node[i].packets - b.node[i].packets;
+		o->d.node[i].bytes = a.node[i].bytes - b.node[i].bytes;
+		o->d.sent[i] = a.sent[i] - b.sent[i];
+	}
+}
+
+static const char *act_name(int act)
+{
+	switch (act) {
+	case XDP_ABORTED: return "XDP_ABORTED";
+	case XDP_DROP: return "XDP_DROP";
+	case XDP_PASS: return "XDP_PASS";
+	case XDP_TX: return "XDP_TX";
+	case XDP_REDIRECT: return "XDP_REDIRECT";
+	default: return "?";
+	}
+}
+
+/* --- checks (each marks the current TAP case failed and says why) ---------------------- */
+
+static void expect_act(const struct outcome *o, int want)
+{
+	EXPECT_EQ(o->err, 0);
+	if (o->act != want)
+		tap_diag("verdict %s, want %s", act_name(o->act), act_name(want));
+	EXPECT_EQ(o->act, want);
+}
+
+/* Exactly the gateway counters in @want moved, each by one. */
+static void expect_stats(const struct outcome *o, uint32_t want)
+{
+	for (int i = 0; i < EP_GW_STAT__COUNT; i++) {
+		uint64_t w = (want >> i) & 1;
+
+		if (o->d.gw[i] != w) {
+			tap_diag("counter %s moved by %llu, want %llu", gw_stat_names[i],
+				 (unsigned long long)o->d.gw[i], (unsigned long long)w);
+			tap_case_failed = 1;
+		}
+	}
+}
+
+/* Exactly parse outcome @stat moved by one packet of @len bytes (-1: none moved). */
+static void expect_drops(const struct outcome *o, int stat, size_t len)
+{
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		uint64_t w = i == stat;
+
+		if (o->d.drops[i].packets != w || o->d.drops[i].bytes != (w ? len : 0)) {
+			tap_diag("ep_stats %s moved by %llu packets, want %llu", ep_stat_name(i),
+				 (unsigned long long)o->d.drops[i].packets, (unsigned long long)w);
+			tap_case_failed = 1;
+		}
+	}
+}
+
+/* Node @id got one packet of @len bytes (a new task if @task); no other node moved. */
+static void expect_node(const struct outcome *o, uint32_t id, bool task, size_t len)
+{
+	for (uint32_t i = 0; i < EP_GW_MAX_NODES; i++) {
+		const struct ep_gw_node_stats *n = &o->d.node[i];
+		bool me = id && i == id;
+
+		if (n->packets != me || n->bytes != (me ? len : 0) || n->tasks != (me && task) ||
+		    o->d.sent[i] != (me && task)) {
+			tap_diag("node %u: tasks %llu packets %llu bytes %llu sent %llu; "
+				 "want %u %u %zu %u", i, (unsigned long long)n->tasks, (unsigned long long)n->packets,
+				 (unsigned long long)n->bytes, (unsigned long long)o->d.sent[i],
+				 me && task, me, me ? len : 0, me && task);
+			tap_case_failed = 1;
+		}
+	}
+}
+
+static void expect_untouched(const struct outcome *o, const uint8_t *frame, size_t len)
+{
+	EXPECT_EQ(o->out_len, len);
+	EXPECT(o->out_len == len && !memcmp(o->out, frame, len));
+}
+
+/* L2 direct server return: the node's MAC, ours as the source, nothing else changed. */
+static void expect_dsr(const struct outcome *o, const struct frame *f, uint32_t half,
+		       uint32_t id)
+{
+	uint8_t mac[6];
+
+	node_mac(half, id, mac);
+	EXPECT_EQ(o->out_len, f->len);
+	if (o->out_len != f->len)
+		return;
+	if (memcmp(o->out, mac, 6))
+		tap_diag("destination %02x:..:%02x:%02x, want node %u's", o->out[0], o->out[4],
+			 o->out[5], id);
+	EXPECT(!memcmp(o->out, mac, 6));
+	EXPECT(!memcmp(o->out + 6, gw_mac, 6));
+	EXPECT(!memcmp(o->out + 12, f->b + 12, f->len - 12));
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (; len > 1; len -= 2, p += 2)
+		sum += (uint32_t)p[0] << 8 | p[1];
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Whether the UDP checksum of the segment at @udp (@ulen bytes) is right; IPv4 may omit it. */
+static bool udp_csum_ok(const uint8_t *l3, bool ipv6, const uint8_t *udp, size_t ulen)
+{
+	uint32_t sum;
+
+	if (!get16(udp + 6))
+		return !ipv6;
+	sum = ipv6 ? csum_add(0, l3 + 8, 32) : csum_add(0, l3 + 12, 8);
+	sum += IPPROTO_UDP + (uint32_t)ulen;
+	return csum_fold(csum_add(sum, udp, ulen)) == 0;
+}
+
+/* UDP encapsulation: Ethernet + IPv4 + UDP to the encap port, then the IP datagram. */
+static void expect_encap(const struct outcome *o, const struct frame *f, uint32_t half,
+			 uint32_t id)
+{
+	size_t inner = f->len - f->l3;
+	const uint8_t *ip = o->out + 14, *udp = ip + 20;
+	uint8_t mac[6];
+
+	node_mac(half, id, mac);
+	EXPECT_EQ(o->out_len, 14 + 20 + 8 + inner);
+	if (o->out_len != 14 + 20 + 8 + inner)
+		return;
+	EXPECT(!memcmp(o->out, mac, 6));
+	EXPECT(!memcmp(o->out + 6, gw_mac, 6));
+	EXPECT_EQ(get16(o->out + 12), 0x0800);
+	EXPECT_EQ(ip[0], 0x45);
+	EXPECT_EQ(get16(ip + 2), 28 + inner);
+	EXPECT_EQ(get16(ip + 6), 0x4000);		/* DF, not a fragment */
+	EXPECT_EQ(ip[8], 64);
+	EXPECT_EQ(ip[9], IPPROTO_UDP);
+	EXPECT_EQ(csum_fold(csum_add(0, ip, 20)), 0);	/* header checksum valid */
+	EXPECT_EQ(get32(ip + 12), GW_IP4);
+	EXPECT_EQ(get32(ip + 16), NODE_IP4(id));
+	/* Source port: 0xc000 | 14 bits of the flow hash, for the worker's RSS. */
+	EXPECT_EQ(get16(udp), 0xc000 | (flow_hash(f) & 0x3fff));
+	EXPECT_EQ(get16(udp + 2), EP_ENCAP_PORT);
+	EXPECT_EQ(get16(udp + 4), 8 + inner);
+	EXPECT(udp_csum_ok(ip, false, udp, 8 + inner));
+	EXPECT(!memcmp(udp + 8, f->b + f->l3, inner));	/* the datagram, byte for byte */
+}
+
+/* The ERROR OVERLOADED reply the gateway builds from the request in place. */
+static void expect_reject(const struct outcome *o, const struct frame *f)
+{
+	size_t keep = f->hdr + EP_HDR_LEN;
+	const uint8_t *q = f->b, *r = o->out, *ip = r + f->l3, *udp = r + f->udp;
+	const uint8_t *payload;
+	enum ep_stat why = 0;
+	struct ep_msg m;
+
+	EXPECT_EQ(o->out_len, keep);	/* the payload is cut */
+	if (o->out_len != keep)
+		return;
+	EXPECT(!memcmp(r, q + 6, 6) && !memcmp(r + 6, q, 6));		/* MACs swapped */
+	EXPECT(!memcmp(r + 12, q + 12, f->l3 - 12));			/* VLAN tags kept */
+	if (!f->ipv6) {
+		size_t hlen = (size_t)(ip[0] & 15) * 4;
+
+		EXPECT_EQ(ip[0], q[f->l3]);
+		EXPECT_EQ(get16(ip + 2), keep - f->l3);
+		EXPECT_EQ(ip[8], 64);
+		EXPECT_EQ(ip[9], IPPROTO_UDP);
+		EXPECT(!memcmp(ip + 12, q + f->l3 + 16, 4) && !memcmp(ip + 16, q + f->l3 + 12, 4));
+		EXPECT(!memcmp(ip + 20, q + f->l3 + 20, hlen - 20));	/* options kept */
+		EXPECT_EQ(csum_fold(csum_add(0, ip, hlen)), 0);
+	} else {
+		EXPECT_EQ(get16(ip + 4), keep - f->l3 - 40);
+		EXPECT_EQ(ip[6], q[f->l3 + 6]);
+		EXPECT_EQ(ip[7], 64);
+		EXPECT(!memcmp(ip + 8, q + f->l3 + 24, 16) && !memcmp(ip + 24, q + f->l3 + 8, 16));
+		EXPECT(!memcmp(ip + 40, q + f->l3 + 40, f->udp - f->l3 - 40));	/* ext hdrs */
+		EXPECT(get16(udp + 6) != 0);	/* required over IPv6 */
+	}
+	EXPECT_EQ(get16(udp), get16(q + f->udp + 2));			/* ports swapped */
+	EXPECT_EQ(get16(udp + 2), get16(q + f->udp));
+	EXPECT_EQ(get16(udp + 4), 8 + EP_HDR_LEN);
+	EXPECT(udp_csum_ok(ip, f->ipv6, udp, 8 + EP_HDR_LEN));
+
+	/* The client's codec must accept it, and it must echo the request. */
+	EXPECT_EQ(ep_decode(r + f->hdr, EP_HDR_LEN, 0, &m, &payload, &why), 0);
+	if (why)
+		tap_diag("the reply's header breaks %s", ep_stat_name(why));
+	EXPECT_EQ(m.kind, EP_KIND_ERROR);
+	EXPECT_EQ(m.status, EP_ST_OVERLOADED);
+	EXPECT_EQ(m.task_id, f->m.task_id);
+	EXPECT_EQ(m.task_type, f->m.task_type);
+	EXPECT_EQ(m.tenant_id, f->m.tenant_id);
+	EXPECT_EQ(m.priority, f->m.priority);
+	EXPECT_EQ(m.flags, 0);
+	EXPECT_EQ(m.payload_len, 0);
+	EXPECT_EQ(m.total_len, 0);
+	EXPECT_EQ(m.frag_index, 0);
+	EXPECT_EQ(m.frag_count, 1);
+	EXPECT_EQ(m.load_pct, 100);
+}
+
+/* A frame the gateway forwarded by DSR to node @id of half @half, as a new task or not. */
+static void expect_forwarded(const struct outcome *o, const struct frame *f, uint32_t half,
+			     uint32_t id, uint32_t stats, bool task)
+{
+	expect_act(o, XDP_TX);
+	expect_stats(o, stats | S(FWD_DSR));
+	expect_node(o, id, task, f->len);
+	expect_drops(o, -1, 0);
+	expect_dsr(o, f, half, id);
+}
+
+static void expect_rejected(const struct outcome *o, const struct frame *f, uint32_t stats)
+{
+	expect_act(o, XDP_TX);
+	expect_stats(o, stats | S(OVF_REJECT));
+	expect_node(o, 0, false, 0);
+	expect_drops(o, -1, 0);
+	expect_reject(o, f);
+}
+
+static const char *fam(const struct frame *f)
+{
+	return f->ipv6 ? "IPv6" : "IPv4";
+}
+
+/* --- 1-5: choosing a node, table-driven ------------------------------------------------ */
+
+struct pick_case {
+	const char *name;
+	uint8_t policy, prio;
+	uint32_t hint;
+	uint16_t cpu_max[8];
+	uint32_t a, b, fill;	/* the flow's first and second table choice; the rest */
+	struct node nodes[8];
+	struct { uint32_t id; uint64_t n; } sent[2];
+	uint32_t want;		/* the node; 0: none is eligible (rejected) */
+	uint32_t stats;		/* the decision counter(s) */
+};
+
+#define HINT 64	/* KiB: eligible needs more than 128 KiB free */
+
+static const struct pick_case picks[] = {
+	/* The hash model: only the flow's slot holds node 1, every other slot node 2. */
+	{ "hash model: HASH takes the flow's slot", .policy = EP_GW_POLICY_HASH, .a = 1, .fill = 2,
+	  .nodes = { { .id = 1 }, { .id = 2 } }, .want = 1, .stats = S(PICK_HASH) },
+	{ "hash model: P2C's two slots", .a = 1, .b = 2, .fill = 3,
+	  .nodes = { { .id = 1, .queue = 9 }, { .id = 2, .queue = 8 }, { .id = 3 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+
+	/* 1. P2C: load = queue + inflight + sent (+1), per unit of capacity. */
+	{ "P2C: second choice less loaded", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 3 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: first choice less loaded", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 10 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "P2C: inflight counts as load", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 1, .inflight = 8 }, { .id = 2, .queue = 5 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: equal load, the first choice", .a = 2, .b = 1,
+	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2, .queue = 4 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: sent 0, node 1 less loaded", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "P2C: 4 tasks sent to node 1 since its report flip the choice", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } }, .sent = { { 1, 4 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: capacity weights (11/100 vs 16/200)", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 15, .cap = 200 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: capacity weights (11/300 vs 6/100)", .a = 2, .b = 1,
+	  .nodes = { { .id = 1, .queue = 10, .cap = 300 }, { .id = 2, .queue = 5 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+
+	/* 2. Eligibility: cpu below the priority's limit, free memory above 2 x hint. */
+	{ "eligible: CPU at the limit is skipped", .hint = HINT, .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 8000 }, { .id = 2, .cpu = 7999, .queue = 50 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "eligible: memory at 2 x hint is skipped", .hint = 1000, .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 2001, .queue = 50 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "eligible: no size hint, memory not checked", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .mem = 1 }, { .id = 2, .queue = 50 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "eligible: both choices out, the scan finds the least loaded", .hint = HINT,
+	  .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9000 }, { .id = 2, .mem = 100 }, { .id = 3, .queue = 20 },
+		     { .id = 4, .queue = 5 }, { .id = 5, .queue = 7 } },
+	  .want = 4, .stats = S(PICK_SCAN) },
+	{ "eligible: the scan skips drained, absent, no capacity, busy", .hint = HINT,
+	  .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9900 }, { .id = 2, .cpu = 9900 },
+		     { .id = 3, .flags = EP_NODE_F_DRAINED }, { .id = 4, .flags = N_ABSENT },
+		     { .id = 5, .flags = N_NOCAP }, { .id = 6, .cpu = 9000 },
+		     { .id = 7, .queue = 40 } },
+	  .want = 7, .stats = S(PICK_SCAN) },
+	{ "eligible: the scan stops below nnodes", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9900 }, { .id = 2, .cpu = 9900 }, { .id = NNODES } },
+	  .want = 0, .stats = S(PICK_SCAN) },
+	{ "eligible: priority 5 (limit 90 %) takes a node at 60 %", .prio = 5, .a = 1, .b = 2,
+	  .cpu_max = { [1] = 5000, [5] = 9000 },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "eligible: priority 3 (limit 80 %) too", .prio = 3, .a = 1, .b = 2,
+	  .cpu_max = { [1] = 5000, [5] = 9000 },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "eligible: priority 1 (limit 50 %) is shed first", .prio = 1, .a = 1, .b = 2,
+	  .cpu_max = { [1] = 5000, [5] = 9000 },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
+	  .want = 0, .stats = S(PICK_SCAN) },
+
+	/* 6. Drained and absent nodes get no new task. */
+	{ "drained first choice passed over", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .queue = 30 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "absent first choice passed over", .a = 5, .b = 2,
+	  .nodes = { { .id = 5, .flags = N_ABSENT }, { .id = 2, .queue = 30 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "every node drained or absent: rejected", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .flags = N_ABSENT },
+		     { .id = 3, .flags = EP_NODE_F_DRAINED } },
+	  .want = 0, .stats = S(PICK_SCAN) },
+
+	/* 5. Stale loads: not trusted, the table (capacity weights) decides. */
+	{ "stale: both choices, the table's first", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 100, .age = STALE }, { .id = 2, .age = STALE } },
+	  .want = 1, .stats = S(PICK_STALE) },
+	{ "stale: both choices, the table's first (swapped)", .a = 2, .b = 1,
+	  .nodes = { { .id = 1, .age = STALE }, { .id = 2, .queue = 100, .age = STALE } },
+	  .want = 2, .stats = S(PICK_STALE) },
+	{ "stale: never reported counts as stale", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .age = NEVER }, { .id = 2, .age = NEVER } },
+	  .want = 1, .stats = S(PICK_STALE) },
+	{ "stale: a stale load is not checked", .hint = HINT, .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9900, .mem = 1, .age = STALE }, { .id = 2, .age = STALE } },
+	  .want = 1, .stats = S(PICK_STALE) },
+	{ "stale: one choice stale, the fresh one", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .age = STALE }, { .id = 2, .queue = 50 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+
+	/* 3. SEED: most free memory among nodes below 80 % CPU with more than 2 x hint. */
+	{ "SEED: most free memory among the eligible", .policy = EP_GW_POLICY_SEED,
+	  .hint = HINT,
+	  .nodes = { { .id = 1, .mem = 1000 }, { .id = 2, .mem = 5000, .cpu = 5000 },
+		     { .id = 3, .mem = 9000, .cpu = 8000 },
+		     { .id = 4, .mem = 20000, .flags = EP_NODE_F_DRAINED },
+		     { .id = 5, .mem = 6000, .cpu = 7999 },
+		     { .id = 6, .mem = 50000, .flags = N_ABSENT } },
+	  .want = 5, .stats = S(PICK_SEED) },
+	{ "SEED: 80 % is fixed, the priority's limit does not apply",
+	  .policy = EP_GW_POLICY_SEED, .cpu_max = { [3] = 1000 },
+	  .nodes = { { .id = 1, .mem = 1000, .cpu = 5000 }, { .id = 2, .mem = 2000, .cpu = 7000 } },
+	  .want = 2, .stats = S(PICK_SEED) },
+	{ "SEED: queues do not matter", .policy = EP_GW_POLICY_SEED,
+	  .nodes = { { .id = 1, .mem = 9000, .queue = 1000 }, { .id = 2, .mem = 8000 } },
+	  .want = 1, .stats = S(PICK_SEED) },
+	{ "SEED: a stale node comes last", .policy = EP_GW_POLICY_SEED,
+	  .nodes = { { .id = 1, .mem = 90000, .age = STALE }, { .id = 2, .mem = 1000 } },
+	  .want = 2, .stats = S(PICK_SEED) },
+	{ "SEED: memory must exceed 2 x hint", .policy = EP_GW_POLICY_SEED, .hint = 1000,
+	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 1500 } },
+	  .want = 0, .stats = S(PICK_SEED) },
+
+	/* 4. HASH: load-blind. */
+	{ "HASH: the table's node, however loaded", .policy = EP_GW_POLICY_HASH, .hint = HINT,
+	  .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9900, .queue = 1000, .mem = 1 }, { .id = 2 } },
+	  .want = 1, .stats = S(PICK_HASH) },
+	{ "HASH: drained table node, the scan's best", .policy = EP_GW_POLICY_HASH,
+	  .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .queue = 9 },
+		     { .id = 3, .queue = 2 } },
+	  .want = 3, .stats = S(PICK_HASH) },
+	{ "HASH: absent table node, the scan's best", .policy = EP_GW_POLICY_HASH,
+	  .a = 5, .b = 2,
+	  .nodes = { { .id = 5, .flags = N_ABSENT }, { .id = 2, .queue = 9 },
+		     { .id = 3, .queue = 2 } },
+	  .want = 3, .stats = S(PICK_HASH) },
+};
+
+static void base_world(struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+static void test_pick(const struct pick_case *c, bool ipv6)
+{
+	struct task t = { .ipv6 = ipv6, .prio = c->prio, .hint = c->hint };
+	struct world w;
+	struct frame f;
+	struct outcome o;
+	int err;
+
+	base_world(&w);
+	w.policy = c->policy;
+	memcpy(w.cpu_max, c->cpu_max, sizeof(w.cpu_max));
+	w.fill[0] = c->fill;
+	memcpy(w.nodes[0], c->nodes, sizeof(c->nodes));
+	build_distinct(&f, &t);
+
+	tap_begin();
+	err = world_apply(&w);
+	if (!err)
+		err = choices_put(&f, 0, c->a, c->b);
+	for (size_t i = 0; !err && i < ARRAY_SIZE(c->sent); i++)
+		if (c->sent[i].id)
+			err = sent_put(c->sent[i].id, c->sent[i].n);
+	EXPECT_EQ(err, 0);
+	run_gw(f.b, f.len, &o);
+	if (c->want)
+		expect_forwarded(&o, &f, 0, c->want, c->stats, true);
+	else
+		expect_rejected(&o, &f, c->stats);
+	if (c->want)
+		tap_end("%s [%s] -> node %u", c->name, fam(&f), c->want);
+	else
+		tap_end("%s [%s] -> rejected", c->name, fam(&f));
+}
+
+/* The program's own count of tasks sent moves the next choice: equal nodes alternate. */
+static void test_sent_sequence(bool ipv6)
+{
+	const uint32_t want[] = { 1, 2, 1, 2 };
+	struct world w;
+	struct frame f[4];
+	struct outcome o;
+	uint64_t sent[3] = { 0 };
+
+	base_world(&w);
+	w.nodes[0][0] = (struct node){ .id = 1, .queue = 2 };
+	w.nodes[0][1] = (struct node){ .id = 2, .queue = 2 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	for (int i = 0; i < 4; i++) {
+		struct task t = { .ipv6 = ipv6, .id = 0x5e000000ull + (uint64_t)i * 0x10000 };
+
+		build_distinct(&f[i], &t);
+		EXPECT_EQ(choices_put(&f[i], 0, 1, 2), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		run_gw(f[i].b, f[i].len, &o);
+		expect_forwarded(&o, &f[i], 0, want[i], S(PICK_P2C), true);
+		sent[want[i]]++;
+	}
+	for (__u32 id = 1; id <= 2; id++) {
+		__u64 v = 0;
+
+		bpf_map_lookup_elem(sent_fd, &id, &v);
+		EXPECT_EQ(v, sent[id]);
+	}
+	tap_end("P2C: each task sent counts, equal nodes alternate 1 2 1 2 [%s]",
+		ipv6 ? "IPv6" : "IPv4");
+}
+
+/* --- 6: fragments follow their task ---------------------------------------------------- */
+
+static int aff_lookup(const struct frame *f, uint32_t *id)
+{
+	struct ep_gw_flow_key k = { 0 };
+
+	if (f->ipv6) {
+		memcpy(k.addr, f->b + f->l3 + 8, 16);
+	} else {
+		k.addr[10] = k.addr[11] = 0xff;
+		memcpy(k.addr + 12, f->b + f->l3 + 12, 4);
+	}
+	memcpy(&k.port, f->b + f->udp, 2);
+	memcpy(&k.task_id, f->b + f->hdr + 24, 8);
+	return bpf_map_lookup_elem(aff_fd, &k, id) ? -errno : 0;
+}
+
+/* A task of three fragments (250 bytes, L = 100). */
+static void build_frag(struct frame *f, bool ipv6, uint64_t id, uint32_t index)
+{
+	struct task t = { .ipv6 = ipv6, .id = id, .total = 250, .frag = 100, .index = index };
+
+	build(f, &t);
+}
+
+static void test_affinity(bool ipv6)
+{
+	struct node n1 = { .id = 1 }, n2 = { .id = 2, .queue = 5 };
+	struct frame f[3], g, h0, h2;
+	struct task t = { .ipv6 = ipv6, .id = 0xf4a900000000ull, .total = 250, .frag = 100 };
+	struct world w;
+	struct outcome o;
+	uint32_t id = 0;
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+
+	base_world(&w);
+	w.nodes[0][0] = n1;
+	w.nodes[0][1] = n2;
+	build_distinct(&f[0], &t);	/* fixes the task id; fragments share the flow */
+	for (uint32_t i = 1; i < 3; i++)
+		build_frag(&f[i], ipv6, t.id, i);
+
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(choices_put(&f[0], 0, 1, 2), 0);
+	EXPECT_EQ(slot(&f[1], 0), slot(&f[0], 0));
+	run_gw(f[0].b, f[0].len, &o);
+	expect_forwarded(&o, &f[0], 0, 1, S(PICK_P2C), true);
+	EXPECT_EQ(aff_lookup(&f[0], &id), 0);
+	EXPECT_EQ(id, 1);
+	tap_end("fragment 0 of 3: P2C to node 1, affinity noted [%s]", v);
+
+	/* Node 1 is now busier than node 2 and drained: the task's fragments still go there. */
+	n1.queue = 100;
+	n1.flags = EP_NODE_F_DRAINED;
+	tap_begin();
+	EXPECT_EQ(node_put(0, &n1), 0);
+	for (int i = 1; i < 3; i++) {
+		run_gw(f[i].b, f[i].len, &o);
+		expect_forwarded(&o, &f[i], 0, 1, S(PICK_AFFINITY), false);
+	}
+	tap_end("fragments 1, 2: node 1, drained and busier, by affinity [%s]", v);
+
+	tap_begin();
+	build_distinct(&g, &(struct task){ .ipv6 = ipv6, .id = t.id + 0x100 });
+	EXPECT_EQ(choices_put(&g, 0, 1, 2), 0);
+	run_gw(g.b, g.len, &o);
+	expect_forwarded(&o, &g, 0, 2, S(PICK_P2C), true);
+	tap_end("a new task meanwhile: not the drained node 1 [%s]", v);
+
+	/* Gone altogether: a retried fragment is placed anew, as a new task. */
+	n1.flags = N_ABSENT;
+	tap_begin();
+	EXPECT_EQ(node_put(0, &n1), 0);
+	run_gw(f[1].b, f[1].len, &o);
+	expect_forwarded(&o, &f[1], 0, 2, S(PICK_P2C), true);
+	EXPECT_EQ(aff_lookup(&f[1], &id), 0);
+	EXPECT_EQ(id, 2);
+	run_gw(f[2].b, f[2].len, &o);
+	expect_forwarded(&o, &f[2], 0, 2, S(PICK_AFFINITY), false);
+	tap_end("node 1 absent: the task's next fragment placed anew on node 2, "
+		"the rest follow [%s]", v);
+
+	/* The last fragment first: it places the task (counted once), fragment 0 follows. */
+	n1.flags = 0;
+	n1.queue = 0;
+	tap_begin();
+	EXPECT_EQ(node_put(0, &n1), 0);
+	t.id += 0x200;
+	build_distinct(&h2, &(struct task){ .ipv6 = ipv6, .id = t.id, .total = 250, .frag = 100,
+					    .index = 2 });
+	build_frag(&h0, ipv6, h2.m.task_id, 0);
+	EXPECT_EQ(choices_put(&h2, 0, 2, 1), 0);
+	run_gw(h2.b, h2.len, &o);
+	expect_forwarded(&o, &h2, 0, 1, S(PICK_P2C), true);
+	run_gw(h0.b, h0.len, &o);
+	expect_forwarded(&o, &h0, 0, 1, S(PICK_AFFINITY), false);
+	tap_end("last fragment first: it places the task, fragment 0 follows [%s]", v);
+
+	/* A one-fragment task leaves no affinity entry. */
+	tap_begin();
+	EXPECT_EQ(aff_lookup(&g, &id), -ENOENT);
+	tap_end("a one-fragment task leaves no affinity entry [%s]", v);
+}
+
+/* --- 7: double buffer ------------------------------------------------------------------ */
+
+static void test_double_buffer(bool ipv6)
+{
+	struct world w;
+	struct frame f;
+	struct outcome o;
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.fill[1] = 2;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+	w.nodes[0][1] = (struct node){ .id = 2 };
+	w.nodes[1][0] = (struct node){ .id = 1 };
+	w.nodes[1][1] = (struct node){ .id = 2 };
+	build(&f, &(struct task){ .ipv6 = ipv6 });
+
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("double buffer: active 0, table of half 0 -> node 1 [%s]", v);
+
+	w.active = 1;
+	tap_begin();
+	EXPECT_EQ(cfg_put(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 1, 2, S(PICK_P2C), true);
+	tap_end("double buffer: flipped to 1 -> node 2, MAC from half 1 [%s]", v);
+
+	/* Half 1 drains nodes 1 and 2 and adds node 3; half 0 has neither change. */
+	tap_begin();
+	EXPECT_EQ(node_put(1, &(struct node){ .id = 1, .flags = EP_NODE_F_DRAINED }), 0);
+	EXPECT_EQ(node_put(1, &(struct node){ .id = 2, .flags = EP_NODE_F_DRAINED }), 0);
+	EXPECT_EQ(node_put(1, &(struct node){ .id = 3 }), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 1, 3, S(PICK_SCAN), true);
+	w.active = 0;
+	EXPECT_EQ(cfg_put(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("double buffer: nodes are read from the active half only [%s]", v);
+}
+
+/* --- 8: overflow, per priority --------------------------------------------------------- */
+
+static void overflow_world(struct world *w, const struct node *cloud)
+{
+	base_world(w);
+	w->overflow[1] = EP_GW_OVF_REJECT;
+	w->overflow[3] = EP_GW_OVF_CLOUD;
+	w->overflow[5] = EP_GW_OVF_LOCAL;
+	w->overflow_node = CLOUD;
+	w->fill[0] = 1;
+	w->nodes[0][0] = (struct node){ .id = 1, .cpu = 9900 };
+	w->nodes[0][1] = (struct node){ .id = 2, .cpu = 9900 };
+	if (cloud)
+		w->nodes[0][2] = *cloud;
+}
+
+static void test_overflow(bool ipv6)
+{
+	const struct node cloud = { .id = CLOUD, .cpu = 9900, .queue = 1000 };
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+
+	overflow_world(&w, &cloud);
+
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 1 });
+	run_gw(f.b, f.len, &o);
+	expect_rejected(&o, &f, S(PICK_SCAN));
+	tap_end("overflow, priority 1 REJECT: OVERLOADED reply [%s]", v);
+
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 3 });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, CLOUD, S(PICK_SCAN) | S(OVF_CLOUD), true);
+	tap_end("overflow, priority 3 CLOUD: to the overflow node, loaded as it is [%s]", v);
+
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 5 });
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_PASS);
+	expect_stats(&o, S(PICK_SCAN) | S(OVF_LOCAL));
+	expect_node(&o, 0, false, 0);
+	expect_drops(&o, -1, 0);
+	expect_untouched(&o, f.b, f.len);
+	tap_end("overflow, priority 5 LOCAL: XDP_PASS, untouched [%s]", v);
+
+	/* CLOUD without a cloud node: rejected. */
+	overflow_world(&w, NULL);
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 3 });
+	run_gw(f.b, f.len, &o);
+	expect_rejected(&o, &f, S(PICK_SCAN));
+	tap_end("overflow CLOUD, overflow node absent: rejected [%s]", v);
+
+	/* A routed cloud node: encapsulated. */
+	overflow_world(&w, &(struct node){ .id = CLOUD, .flags = EP_NODE_F_ENCAP,
+					   .ip4 = NODE_IP4(CLOUD) });
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_TX);
+	expect_stats(&o, S(PICK_SCAN) | S(OVF_CLOUD) | S(FWD_ENCAP));
+	expect_node(&o, CLOUD, true, f.len);
+	expect_encap(&o, &f, 0, CLOUD);
+	tap_end("overflow CLOUD to a routed node: encapsulated [%s]", v);
+}
+
+/* The reply is built in place from frames of every shape. */
+static void test_reject_shapes(void)
+{
+	static const struct {
+		const char *name;
+		struct task t;
+	} shapes[] = {
+		{ "802.1Q, IPv4 options, 1000-byte payload",
+		  { .vlan = 1, .opts = 12, .total = 1000, .prio = 2 } },
+		{ "802.1ad+802.1Q, IPv6 extension headers, 1000-byte payload",
+		  { .ipv6 = true, .vlan = 2, .opts = 2, .total = 1000, .prio = 2 } },
+		{ "IPv4, no payload to cut", { .empty = true, .prio = 2 } },
+		{ "IPv6, no payload to cut", { .ipv6 = true, .empty = true, .prio = 2 } },
+		{ "IPv4, middle fragment 1 of 3",
+		  { .total = 250, .frag = 100, .index = 1, .prio = 2 } },
+		{ "IPv6, last fragment 2 of 3, source port 7878",
+		  { .ipv6 = true, .total = 250, .frag = 100, .index = 2, .sport = PORT,
+		    .prio = 2 } },
+	};
+	struct world w;
+
+	base_world(&w);	/* no nodes at all; overflow REJECT everywhere */
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+		struct frame f;
+		struct outcome o;
+
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		build(&f, &shapes[i].t);
+		EXPECT(f.len > 0);
+		run_gw(f.b, f.len, &o);
+		expect_rejected(&o, &f, S(PICK_SCAN));
+		tap_end("OVERLOADED reply: %s", shapes[i].name);
+	}
+}
+
+/* A fragmented task the cloud took stays with the cloud when a worker frees up. */
+static void test_cloud_affinity(bool ipv6)
+{
+	struct frame f0, f1;
+	struct world w;
+	struct outcome o;
+
+	overflow_world(&w, &(struct node){ .id = CLOUD });
+	build_frag(&f0, ipv6, 0xc10d, 0);
+	build_frag(&f1, ipv6, 0xc10d, 1);
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f0.b, f0.len, &o);
+	expect_forwarded(&o, &f0, 0, CLOUD, S(PICK_SCAN) | S(OVF_CLOUD), true);
+	EXPECT_EQ(node_put(0, &(struct node){ .id = 1 }), 0);	/* node 1 frees up */
+	run_gw(f1.b, f1.len, &o);
+	expect_forwarded(&o, &f1, 0, CLOUD, S(PICK_AFFINITY), false);
+	tap_end("fragments of a task sent to the cloud follow it there [%s]",
+		ipv6 ? "IPv6" : "IPv4");
+}
+
+/* --- 9: encapsulation, and the classifier taking it off -------------------------------- */
+
+/* Run @frame through the classifier: it must strip the encapsulation and find the task. */
+static void expect_decap(const struct outcome *enc, const struct frame *f, uint32_t id)
+{
+	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
+	uint8_t out[4096], mac[6];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = enc->out, .data_size_in = enc->out_len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	size_t inner = f->len - f->l3;
+
+	EXPECT_EQ(ep_xdp_read_stats(cls_stats_fd, before), 0);
+	EXPECT_EQ(bpf_prog_test_run_opts(cls_prog, &opts), 0);
+	EXPECT_EQ(ep_xdp_read_stats(cls_stats_fd, after), 0);
+	if (opts.retval != XDP_PASS)
+		tap_diag("classifier verdict %s", act_name((int)opts.retval));
+	EXPECT_EQ(opts.retval, XDP_PASS);	/* no AF_XDP socket here */
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		uint64_t w = i == EP_STAT_DECAP || i == EP_STAT_PASS_NO_SOCKET;
+
+		if (after[i].packets - before[i].packets != w)
+			tap_diag("classifier counter %s moved by %llu, want %llu", ep_stat_name(i),
+				 (unsigned long long)(after[i].packets - before[i].packets),
+				 (unsigned long long)w);
+		EXPECT_EQ(after[i].packets - before[i].packets, w);
+	}
+	EXPECT_EQ(after[EP_STAT_DECAP].bytes - before[EP_STAT_DECAP].bytes, enc->out_len);
+	/* What remains: the outer Ethernet addresses, then the original IP datagram. */
+	node_mac(0, id, mac);
+	EXPECT_EQ(opts.data_size_out, 14 + inner);
+	if (opts.data_size_out != 14 + inner)
+		return;
+	EXPECT(!memcmp(out, mac, 6) && !memcmp(out + 6, gw_mac, 6));
+	EXPECT_EQ(get16(out + 12), f->ipv6 ? 0x86dd : 0x0800);
+	EXPECT(!memcmp(out + 14, f->b + f->l3, inner));
+}
+
+static void test_encap(void)
+{
+	static const struct {
+		const char *name;
+		struct task t;
+	} shapes[] = {
+		{ "IPv4", { .hint = HINT } },
+		{ "IPv6", { .ipv6 = true, .hint = HINT } },
+		{ "IPv4 in 802.1Q, options", { .vlan = 1, .opts = 8, .total = 1300 } },
+		{ "IPv6 in 802.1ad+802.1Q, ext headers", { .ipv6 = true, .vlan = 2, .opts = 1 } },
+	};
+	struct world w;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1, .flags = EP_NODE_F_ENCAP, .ip4 = NODE_IP4(1) };
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+		struct frame f;
+		struct outcome o;
+
+		build(&f, &shapes[i].t);
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		run_gw(f.b, f.len, &o);
+		expect_act(&o, XDP_TX);
+		expect_stats(&o, S(PICK_P2C) | S(FWD_ENCAP));
+		expect_node(&o, 1, true, f.len);
+		expect_drops(&o, -1, 0);
+		expect_encap(&o, &f, 0, 1);
+		tap_end("encap: outer Ethernet/IPv4/UDP to %u, inner datagram intact [%s]",
+			EP_ENCAP_PORT, shapes[i].name);
+
+		tap_begin();
+		if (o.act == XDP_TX)
+			expect_decap(&o, &f, 1);
+		else
+			tap_fail(__FILE__, __LINE__, "no encapsulated frame to decapsulate");
+		tap_end("encap round trip: the classifier takes it off (decap, then the task) [%s]",
+			shapes[i].name);
+	}
+
+	/* A routed node without an IPv4 address (IPv6 outer headers are not implemented). */
+	w.nodes[0][0].ip4 = 0;
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct frame f;
+		struct outcome o;
+
+		build(&f, &(struct task){ .ipv6 = v6 });
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		run_gw(f.b, f.len, &o);
+		expect_act(&o, XDP_DROP);
+		expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
+		expect_node(&o, 0, false, 0);
+		tap_end("encap to a node without an IPv4 address: counted tx_error, dropped [%s]",
+			v6 ? "IPv6" : "IPv4");
+	}
+}
+
+/* --- 10: everything that is not a task ------------------------------------------------- */
+
+/* Run @frame against a world where node 1 takes everything; expect it passed or dropped
+ * as the classifier would, by parse outcome @stat, and no gateway decision. */
+static void check_not_task(const char *name, const uint8_t *frame, size_t len, int act, int stat)
+{
+	struct outcome o;
+
+	tap_begin();
+	run_gw(frame, len, &o);
+	expect_act(&o, act);
+	expect_stats(&o, 0);
+	expect_node(&o, 0, false, 0);
+	expect_drops(&o, stat, len);
+	expect_untouched(&o, frame, len);
+	tap_end("%s -> %s/%s", name, act_name(act), ep_stat_name(stat));
+}
+
+static void check_spec(const char *name, const struct pkt_spec *s, int act, int stat)
+{
+	uint8_t f[2048];
+	size_t len = pkt_build(s, f, sizeof(f));
+
+	check_not_task(name, f, len, act, stat);
+}
+
+static void test_not_tasks(void)
+{
+	uint8_t arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 }, f[2048];
+	static struct frame t4, t6;
+	const uint8_t *d4, *d6;
+	size_t n4, n6;
+	struct world w;
+	int bad = 0;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+	world_apply(&w);
+	build(&t4, &(struct task){ 0 });
+	build(&t6, &(struct task){ .ipv6 = true });
+	d4 = t4.b + t4.hdr;
+	d6 = t6.b + t6.hdr;
+	n4 = t4.len - t4.hdr;
+	n6 = t6.len - t6.hdr;
+
+	check_spec("ARP", &(struct pkt_spec){ .ethertype = 0x0806, .payload = arp,
+					     .payload_len = sizeof(arp) },
+		   XDP_PASS, EP_STAT_PASS_NOT_IP);
+	check_spec("ARP in 802.1Q", &(struct pkt_spec){ .ethertype = 0x0806, .vlan_tags = 1,
+						       .payload = arp, .payload_len = sizeof(arp) },
+		   XDP_PASS, EP_STAT_PASS_NOT_IP);
+	check_spec("ICMP", &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d4,
+					      .payload_len = 64 },
+		   XDP_PASS, EP_STAT_PASS_NOT_UDP);
+	check_spec("TCP to the task port number", &(struct pkt_spec){ .l4proto = IPPROTO_TCP,
+			.payload = d4, .payload_len = 40 }, XDP_PASS, EP_STAT_PASS_NOT_UDP);
+	check_spec("ICMPv6", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ICMPV6,
+						.payload = d6, .payload_len = 64 },
+		   XDP_PASS, EP_STAT_PASS_NOT_UDP);
+	check_spec("a task to another UDP port", &(struct pkt_spec){ .dport = PORT + 10,
+			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("a task to another UDP port, IPv6", &(struct pkt_spec){ .ipv6 = true,
+			.dport = 53, .payload = d6, .payload_len = n6 },
+		   XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("a load report to the controller's port", &(struct pkt_spec){
+			.dport = EP_CONTROL_PORT, .payload = d4, .payload_len = n4 },
+		   XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("encapsulated traffic passing the gateway", &(struct pkt_spec){
+			.dport = EP_ENCAP_PORT, .payload = t4.b + t4.l3,
+			.payload_len = t4.len - t4.l3 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("IPv4 fragment of a task", &(struct pkt_spec){ .ip_mf = true, .dport = PORT,
+			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_IP_FRAGMENT);
+	check_spec("IPv6 fragment of a task", &(struct pkt_spec){ .ipv6 = true, .ipv6_frag = true,
+			.dport = PORT, .payload = d6, .payload_len = n6 },
+		   XDP_PASS, EP_STAT_PASS_IP_FRAGMENT);
+
+	memcpy(f, t4.b, t4.len);
+	f[14] = 0x44;	/* ihl 4 */
+	check_not_task("IPv4 header length 16", f, t4.len, XDP_PASS, EP_STAT_PASS_UNPARSED);
+	memcpy(f, t4.b, t4.len);
+	f[17] += 8;	/* total length beyond the frame */
+	check_not_task("IPv4 total length beyond the frame", f, t4.len, XDP_PASS,
+		       EP_STAT_PASS_UNPARSED);
+	memcpy(f, t6.b, t6.len);
+	f[18] = f[19] = 0;
+	check_not_task("IPv6 payload length 0", f, t6.len, XDP_PASS, EP_STAT_PASS_UNPARSED);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, t4.b + 6, t4.len - 6);
+	check_not_task("a task to the Ethernet broadcast", f, t4.len, XDP_PASS,
+		       EP_STAT_PASS_NOT_UNICAST);
+	memcpy(f, t6.b, t6.len);
+	f[14 + 24] = 0xff, f[14 + 25] = 0x02;
+	check_not_task("a task to an IPv6 multicast group", f, t6.len, XDP_PASS,
+		       EP_STAT_PASS_NOT_UNICAST);
+
+	/* Datagrams to the task port that break protocol section 6: dropped and counted
+	 * under the classifier's reasons, never forwarded nor answered. */
+	memcpy(f, t4.b, t4.len);
+	f[t4.hdr] ^= 0xff;
+	check_not_task("bad magic to the task port", f, t4.len, XDP_DROP, EP_STAT_DROP_BAD_MAGIC);
+	memcpy(f, t6.b, t6.len);
+	f[t6.hdr + 3] = EP_KIND_RESPONSE;
+	check_not_task("a RESPONSE to the task port", f, t6.len, XDP_DROP, EP_STAT_DROP_BAD_KIND);
+	memcpy(f, t4.b, t4.len);
+	f[t4.hdr + 13]++;
+	check_not_task("payload_len off by one", f, t4.len, XDP_DROP, EP_STAT_DROP_BAD_LENGTH);
+	memcpy(f, t6.b, t6.len);
+	f[t6.udp + 6] = f[t6.udp + 7] = 0;
+	check_not_task("IPv6 task without UDP checksum", f, t6.len, XDP_DROP,
+		       EP_STAT_DROP_UDP_ZERO_CSUM);
+	memcpy(f, t4.b, t4.len);
+	f[t4.udp] = f[t4.udp + 1] = 0;
+	check_not_task("a task from source port 0", f, t4.len, XDP_DROP, EP_STAT_DROP_BAD_SOURCE);
+
+	/* Every truncation of a task is left to the kernel, untouched. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct frame *t = v6 ? &t6 : &t4;
+
+		for (size_t cut = 14; cut < t->len; cut++) {
+			struct outcome o;
+
+			run_gw(t->b, cut, &o);
+			if (o.err || o.act != XDP_PASS || o.out_len != cut ||
+			    memcmp(o.out, t->b, cut) ||
+			    o.d.drops[EP_STAT_PASS_UNPARSED].packets != 1) {
+				if (bad++ < 5)
+					tap_diag("%s cut at %zu: %s", fam(t), cut, act_name(o.act));
+			}
+			for (int i = 0; i < EP_GW_STAT__COUNT; i++)
+				bad += o.d.gw[i] != 0;
+		}
+	}
+	tap_begin();
+	EXPECT_EQ(bad, 0);
+	tap_end("IPv4 and IPv6 tasks truncated at every length: XDP_PASS, untouched");
+
+	/* PING and CANCEL are server-bound: balanced like tasks. */
+	tap_begin();
+	{
+		struct frame p;
+		struct outcome o;
+
+		build(&p, &(struct task){ .kind = EP_KIND_PING, .empty = true });
+		run_gw(p.b, p.len, &o);
+		expect_forwarded(&o, &p, 0, 1, S(PICK_P2C), true);
+	}
+	tap_end("PING to the task port: forwarded like a task");
+
+	/* The task port is configurable; 0 is the default. */
+	w.port = 9000;
+	world_apply(&w);
+	check_spec("task port 9000: a task to 7878", &(struct pkt_spec){ .dport = PORT,
+			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	tap_begin();
+	{
+		struct frame p;
+		struct outcome o;
+
+		build(&p, &(struct task){ .dport = 9000 });
+		run_gw(p.b, p.len, &o);
+		expect_forwarded(&o, &p, 0, 1, S(PICK_P2C), true);
+	}
+	tap_end("task port 9000: a task to 9000 is forwarded");
+}
+
+/* --- 11: nodes behind another interface ------------------------------------------------ */
+
+static int setup_veth(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	if (system("ip link add gw0 type veth peer name gw1 && ip link set gw0 up && "
+		   "ip link set gw1 up"))
+		return -ENODEV;
+	return 0;
+}
+
+static void test_redirect(void)
+{
+	const char *names[] = {
+		"DSR to a node behind another interface: XDP_REDIRECT",
+		"encap to a node behind another interface: XDP_REDIRECT",
+		"node on the ingress interface: XDP_TX, no redirect",
+		"node behind an interface missing from ep_gw_devs: counted tx_error, dropped",
+	};
+	struct world w;
+	struct frame f;
+	struct outcome o;
+	__u32 out_if, other_if;
+	int err = setup_veth();
+
+	if (err) {
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		return;
+	}
+	out_if = if_nametoindex("gw1");
+	other_if = if_nametoindex("gw0");
+	/* A test run's ingress is the namespace's loopback (ifindex 1). */
+	if (bpf_map_update_elem(devs_fd, &out_if, &out_if, BPF_ANY)) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "devmap entry for a veth: %s", strerror(errno));
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+			tap_skip(names[i], why);
+		return;
+	}
+	base_world(&w);
+	w.fill[0] = 1;
+	build(&f, &(struct task){ 0 });
+
+	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = out_if };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_REDIRECT);
+	expect_stats(&o, S(PICK_P2C) | S(FWD_DSR));
+	expect_node(&o, 1, true, f.len);
+	expect_dsr(&o, &f, 0, 1);
+	tap_end("%s", names[0]);
+
+	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = out_if, .flags = EP_NODE_F_ENCAP,
+				       .ip4 = NODE_IP4(1) };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_REDIRECT);
+	expect_stats(&o, S(PICK_P2C) | S(FWD_ENCAP));
+	expect_node(&o, 1, true, f.len);
+	expect_encap(&o, &f, 0, 1);
+	tap_end("%s", names[1]);
+
+	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = 1 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("%s", names[2]);
+
+	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = other_if };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_DROP);
+	expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
+	expect_node(&o, 0, false, 0);
+	tap_end("%s", names[3]);
+
+	bpf_map_delete_elem(devs_fd, &out_if);
+}
+
+int main(void)
+{
+	struct ep_config ccfg = { .encap_port = EP_ENCAP_PORT };
+	int err;
+
+	ep_log_set_ident("test_gateway");
+	ep_log_set_level(EP_LOG_WARN);
+	ep_log_route_libs();
+
+	ncpu = libbpf_num_possible_cpus();
+	gw = ep_gateway__open_and_load();
+	if (!gw) {
+		printf("Bail out! cannot load the gateway: %s\n", strerror(errno));
+		return 1;
+	}
+	cls = ep_classifier__open_and_load();
+	if (!cls) {
+		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
+		ep_gateway__destroy(gw);
+		return 1;
+	}
+	gw_prog = bpf_program__fd(gw->progs.ep_gateway);
+	cfg_fd = bpf_map__fd(gw->maps.ep_gw_cfg);
+	nodes_fd = bpf_map__fd(gw->maps.ep_gw_nodes);
+	table_fd = bpf_map__fd(gw->maps.ep_gw_table);
+	sent_fd = bpf_map__fd(gw->maps.ep_gw_sent);
+	aff_fd = bpf_map__fd(gw->maps.ep_gw_affinity);
+	gstats_fd = bpf_map__fd(gw->maps.ep_gw_stats);
+	nstats_fd = bpf_map__fd(gw->maps.ep_gw_node_stats);
+	drops_fd = bpf_map__fd(gw->maps.ep_stats);
+	devs_fd = bpf_map__fd(gw->maps.ep_gw_devs);
+	cls_prog = bpf_program__fd(cls->progs.ep_classify);
+	cls_stats_fd = bpf_map__fd(cls->maps.ep_stats);
+	if (ep_xdp_write_config(bpf_map__fd(cls->maps.ep_cfg), &ccfg)) {
+		printf("Bail out! cannot configure the classifier\n");
+		goto out;
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(picks); i++)
+		for (int v6 = 0; v6 < 2; v6++)
+			test_pick(&picks[i], v6);
+	for (int v6 = 0; v6 < 2; v6++) {
+		test_sent_sequence(v6);
+		test_affinity(v6);
+		test_double_buffer(v6);
+		test_overflow(v6);
+		test_cloud_affinity(v6);
+	}
+	test_reject_shapes();
+	test_encap();
+	test_not_tasks();
+	test_redirect();	/* last: moves this process into a network namespace of its own */
+out:
+	err = tap_finish();
+	ep_classifier__destroy(cls);
+	ep_gateway__destroy(gw);
+	return err;
+}
