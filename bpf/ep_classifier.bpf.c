@@ -14,6 +14,9 @@
 #include "lib/stats.h"
 #include "lib/task.h"
 
+#define AF_INET		2	/* for bpf_fib_lookup(); the libc header is not for BPF */
+#define AF_INET6	10
+
 /* Load-time settings (set through the skeleton; ip/bpftool loads get these defaults). */
 const volatile __u16 ep_default_port = EP_DEFAULT_PORT;
 const volatile __u8 ep_debug = 0;
@@ -82,25 +85,24 @@ static __always_inline int ep_decap(struct xdp_md *ctx, const struct ep_task_pkt
  * server-bound message, or -EP_STAT_* for every other outcome.
  */
 static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_config *cfg,
-					   __u8 *prio)
+					   struct ep_task_pkt *p, __u8 *prio)
 {
 	__u32 max_len = cfg->max_task_len ?: EP_DEFAULT_MAX_TASK_LEN;
 	__u16 port = cfg->udp_port ?: ep_default_port;
-	struct ep_task_pkt p = {};
 	struct ep_hdr *h;
 	int err;
 
-	err = ep_task_parse(ctx, port, cfg->encap_port, max_len, &p);
+	err = ep_task_parse(ctx, port, cfg->encap_port, max_len, p);
 	if (err == -EP_STAT_DECAP) {
 		ep_count(ctx, EP_STAT_DECAP);
-		if (ep_decap(ctx, &p))
+		if (ep_decap(ctx, p))
 			return -EP_STAT_PASS_UNPARSED;
-		p = (struct ep_task_pkt){};
-		err = ep_task_parse(ctx, port, 0, max_len, &p);	/* no encapsulation twice */
+		*p = (struct ep_task_pkt){};
+		err = ep_task_parse(ctx, port, 0, max_len, p);	/* no encapsulation twice */
 	}
 	if (err)
 		return err;
-	h = ep_task_hdr(ctx, &p);
+	h = ep_task_hdr(ctx, p);
 	if (!h)
 		return -EP_STAT_DROP_HDR_SHORT;
 	if (cfg->flags & EP_CFG_F_TENANT_CHECK) {
@@ -111,6 +113,56 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 	}
 	*prio = h->priority;
 	return 0;
+}
+
+/*
+ * The way back. The runtime answers a task by swapping its Ethernet addresses, which is
+ * right when the task came from the client (or the client's router), but not when a
+ * gateway forwarded it (DSR or encapsulation): its source MAC is then the gateway's. Ask
+ * the FIB and neighbour table for the reply's next hop and write it into the frame, so
+ * the swap gives the right one. With no neighbour entry the frame is left as it is and
+ * counted: the reply then goes to the gateway, whose stack forwards it
+ * (docs/loadbalancing.md). Untagged frames only: a VLAN's FIB is another device's.
+ */
+static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_task_pkt *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib = {};
+	struct ethhdr *eth = data;
+	long rc;
+
+	if (p->l3_off != sizeof(*eth) || (void *)(eth + 1) > end)
+		return;
+	if (!p->l3.ipv6) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return;
+		fib.family = AF_INET;
+		fib.tos = ip->tos;
+		fib.tot_len = bpf_ntohs(ip->tot_len);
+		fib.ipv4_src = ip->daddr;
+		fib.ipv4_dst = ip->saddr;
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return;
+		fib.family = AF_INET6;
+		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		__builtin_memcpy(fib.ipv6_src, &ip6->daddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, &ip6->saddr, 16);
+	}
+	fib.l4_protocol = IPPROTO_UDP;
+	fib.ifindex = ctx->ingress_ifindex;
+	/* OUTPUT: the lookup a local sender makes, so forwarding need not be on. */
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == ctx->ingress_ifindex) {
+		__builtin_memcpy(eth->h_source, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, fib.smac, ETH_ALEN);
+	} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		ep_count(ctx, EP_STAT_REPLY_NO_NEIGH);
+	}
 }
 
 /* The queue's socket for this priority, falling back to slot 0, then to the stack. */
@@ -136,6 +188,7 @@ static __always_inline int ep_xsk_redirect(struct xdp_md *ctx, const struct ep_c
 SEC("xdp")
 int ep_classify(struct xdp_md *ctx)
 {
+	struct ep_task_pkt p = {};
 	struct ep_config *cfg;
 	__u32 zero = 0, stat;
 	__u8 prio = 0;
@@ -145,11 +198,13 @@ int ep_classify(struct xdp_md *ctx)
 	if (!cfg)	/* an array map always has key 0; for the verifier */
 		return XDP_PASS;
 
-	r = ep_classify_pkt(ctx, cfg, &prio);
+	r = ep_classify_pkt(ctx, cfg, &p, &prio);
 	if (r) {
 		ep_dbg("verdict %d", -r);
 		return ep_verdict(ctx, -r, XDP_PASS);
 	}
+	if (cfg->flags & EP_CFG_F_REPLY_ROUTE)
+		ep_reply_route(ctx, &p);
 	act = ep_xsk_redirect(ctx, cfg, prio, &stat);
 	return ep_verdict(ctx, stat, act);
 }

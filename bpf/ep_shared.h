@@ -152,6 +152,7 @@ enum ep_status {
 /*
  * Every packet the classifier sees ends in exactly one outcome, and each outcome has a
  * per-CPU counter (packets, bytes) at its index in the ep_stats map. X(NAME, "name").
+ * DECAP and REPLY_NO_NEIGH are counted in addition to a packet's outcome.
  * Outcomes are grouped: REDIRECT_XSK hands the packet to an AF_XDP socket (index 0, so that
  * parse helpers can return 0 for "valid" and -index for every other outcome), PASS_* leave
  * it to the kernel, DROP_* drop an invalid offload packet.
@@ -159,6 +160,7 @@ enum ep_status {
 #define EP_STAT_LIST(X)							\
 	X(REDIRECT_XSK,		"redirect_xsk")		/* valid, sent to the queue's socket */ \
 	X(DECAP,		"decap")		/* a gateway's encapsulation removed */	\
+	X(REPLY_NO_NEIGH,	"reply_no_neigh")	/* no neighbour entry for the way back */ \
 	X(PASS_NOT_IP,		"pass_not_ip")		/* ARP, LLDP, other ethertypes */ \
 	X(PASS_NOT_UDP,		"pass_not_udp")		/* ICMP, TCP, ... */		\
 	X(PASS_IP_FRAGMENT,	"pass_ip_fragment")	/* kernel reassembles */	\
@@ -211,6 +213,7 @@ _Static_assert(sizeof(struct ep_counter) == 16, "ep_counter layout");
 
 /* ep_config.flags */
 #define EP_CFG_F_TENANT_CHECK	0x0001	/* drop tenants that are not in ep_tenants */
+#define EP_CFG_F_REPLY_ROUTE	0x0002	/* write the reply's next hop into the frame */
 
 /*
  * Runtime settings of the classifier: the single entry (key 0) of the ep_config array map.

@@ -149,6 +149,9 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 		cfg.udp_port = o->port ? o->port : EP_DEFAULT_PORT;
 		if (o->max_task_len)
 			cfg.max_task_len = o->max_task_len;
+		cfg.encap_port = o->encap_port;
+		cfg.flags = (__u16)((cfg.flags & ~EP_CFG_F_REPLY_ROUTE) |
+				    (o->reply_route ? EP_CFG_F_REPLY_ROUTE : 0));
 		err = ep_xdp_write_config(ep_xdp_cfg_fd(x), &cfg);
 	}
 	if (err) {

@@ -34,6 +34,10 @@ struct ep_xdp_opts {
 	uint32_t max_task_len;	/* 0: leave as configured (EP_DEFAULT_MAX_TASK_LEN if new) */
 	const char *pin_dir;	/* NULL: ep_xdp_default_pin_dir(ifname) */
 	bool debug;		/* bpf_printk on every verdict; for debugging only */
+	uint16_t encap_port;	/* decapsulate tasks a gateway sent in UDP to this port;
+				 * 0: none */
+	bool reply_route;	/* EP_CFG_F_REPLY_ROUTE: write each task's way back into the
+				 * frame (tasks forwarded by a gateway) */
 };
 
 struct ep_xdp;
