@@ -374,7 +374,7 @@ static int open_report_socket(struct ep_ctl *c)
 	socklen_t len;
 	int fd, one = 1, rcvbuf = 1 << 20;
 
-	if (ep_metrics_parse_listen(c->conf->listen, &ss, &len))
+	if (ep_parse_sockaddr("listen", c->conf->listen, EP_ADDR_PASSIVE, &ss, &len))
 		return -EINVAL;
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

@@ -17,7 +17,7 @@
 #include "daemon/report.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
-#include "edgeplane/metrics.h"
+#include "edgeplane/util.h"
 
 struct ep_reporter {
 	struct ep_report_cfg cfg;
@@ -311,17 +311,8 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	struct ep_reporter *r;
 	int err;
 
-	if (ep_metrics_parse_listen(cfg->controller, &dst, &len))
+	if (ep_parse_sockaddr("controller", cfg->controller, 0, &dst, &len))
 		return -EINVAL;
-	if ((dst.ss_family == AF_INET &&
-	     !((struct sockaddr_in *)&dst)->sin_addr.s_addr) ||
-	    (dst.ss_family == AF_INET6 &&
-	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&dst)->sin6_addr)) ||
-	    !((struct sockaddr_in *)&dst)->sin_port) {
-		pr_err("controller '%s': needs an address and a port, like 198.18.0.1:7879",
-		       cfg->controller);
-		return -EINVAL;
-	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

@@ -404,3 +404,387 @@ void ep_runtime_report(struct ep_runtime *rt, FILE *f, bool json)
 		report_text(rt, f, s.st, s.all);
 	snapshot_free(&s);
 }
+
+/* --- Prometheus metrics ------------------------------------------------------------- */
+
+/* Cumulative bounds of the exported histograms: latency in seconds, batch sizes in tasks. */
+static const double latency_bounds[] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
+					 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1.0 };
+static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
+
+#define CPU_INTERVAL_NS	(1000 * 1000 * 1000ull)	/* shortest CPU busy interval */
+
+/* The first line of /proc/stat: user nice system idle iowait irq softirq steal (guest
+ * time is already in user and nice). Busy is everything but idle and iowait. */
+static int read_cpu_times(struct cpu_times *t)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "re");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n < 4)
+		return -EIO;
+	t->total = 0;
+	for (int i = 0; i < 8; i++)
+		t->total += v[i];
+	t->busy = t->total - v[3] - v[4];
+	t->at_ns = ep_now_ns();
+	return 0;
+}
+
+/* The busy fraction of the host's CPUs over the last interval between scrapes. An
+ * interval lasts at least CPU_INTERVAL_NS: a scrape sooner gets the previous interval's
+ * value, except before the first interval (since the start of the metrics server) has
+ * ended, when it gets the fraction so far. NaN when /proc/stat has not moved yet. */
+static double cpu_busy(struct ep_runtime *rt)
+{
+	struct cpu_times now;
+	double busy;
+
+	if (read_cpu_times(&now))
+		return NAN;
+	if (now.total <= rt->cpu_prev.total || now.busy < rt->cpu_prev.busy)
+		return rt->cpu_busy;
+	busy = (double)(now.busy - rt->cpu_prev.busy) / (double)(now.total - rt->cpu_prev.total);
+	if (now.at_ns - rt->cpu_prev.at_ns >= CPU_INTERVAL_NS) {
+		rt->cpu_busy = busy;
+		rt->cpu_prev = now;
+	}
+	return isnan(rt->cpu_busy) ? busy : rt->cpu_busy;
+}
+
+/* MemTotal and MemAvailable from /proc/meminfo, in bytes. */
+static int read_meminfo(uint64_t *total, uint64_t *avail)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (found != 3 && fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
+			*total = kb * 1024;
+			found |= 1;
+		} else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			*avail = kb * 1024;
+			found |= 2;
+		}
+	}
+	fclose(f);
+	return found == 3 ? 0 : -ENOENT;
+}
+
+/* Per-worker fields exported as one metric each, labelled by queue. */
+struct queue_metric {
+	const char *name, *type, *help;
+	size_t off, size;
+};
+
+#define QM(name, type, field, help)							\
+	{ name, type, help, offsetof(struct ep_worker_stats, field),			\
+	  sizeof(((struct ep_worker_stats *)0)->field) }
+
+static const struct queue_metric queue_metrics[] = {
+	QM("edgeplane_datagrams_total", "counter", dgrams,
+	   "Datagrams the worker received."),
+	QM("edgeplane_duplicates_total", "counter", duplicates,
+	   "Retries of tasks still queued or running, ignored."),
+	QM("edgeplane_tasks_shed_total", "counter", shed,
+	   "Queued low-priority tasks dropped for higher-priority ones."),
+	QM("edgeplane_pings_total", "counter", pings, "PINGs answered."),
+	QM("edgeplane_cancels_total", "counter", cancels, "CANCELs received."),
+	QM("edgeplane_reply_dropped_total", "counter", reply_dropped,
+	   "Reply fragments dropped for want of a transmit buffer."),
+	QM("edgeplane_replies_compressed_total", "counter", replies_compressed,
+	   "Replies sent zstd-compressed."),
+	QM("edgeplane_decompress_in_bytes_total", "counter", bytes_decompressed_in,
+	   "Compressed task payload bytes decompressed."),
+	QM("edgeplane_decompress_out_bytes_total", "counter", bytes_decompressed_out,
+	   "Task payload bytes after decompression."),
+	QM("edgeplane_tasks_queued", "gauge", queued,
+	   "Tasks accepted and waiting for their handler."),
+	QM("edgeplane_reassembly_started_total", "counter", reasm.started,
+	   "Multi-fragment tasks whose reassembly began."),
+	QM("edgeplane_reassembly_completed_total", "counter", reasm.completed,
+	   "Multi-fragment tasks reassembled completely."),
+	QM("edgeplane_reassembly_expired_total", "counter", reasm.expired,
+	   "Incomplete tasks expired (answered TIMEOUT)."),
+	QM("edgeplane_reassembly_refused_total", "counter", reasm.refused,
+	   "New multi-fragment tasks refused by a reassembly memory limit."),
+	QM("edgeplane_reassembly_duplicate_fragments_total", "counter", reasm.duplicates,
+	   "Fragments received twice, ignored."),
+	QM("edgeplane_reassembly_conflicting_fragments_total", "counter", reasm.conflicts,
+	   "Fragments contradicting their task, refused."),
+	QM("edgeplane_reassembly_tasks", "gauge", reasm.tasks,
+	   "Tasks being reassembled now."),
+	QM("edgeplane_reassembly_bytes", "gauge", reasm.bytes,
+	   "Bytes held by tasks being reassembled now."),
+	QM("edgeplane_cache_hits_total", "counter", cache.hits_done,
+	   "Retries answered from the result cache."),
+	QM("edgeplane_cache_pending_hits_total", "counter", cache.hits_pending,
+	   "Retries of tasks not yet answered, found in the result cache."),
+	QM("edgeplane_cache_evicted_total", "counter", cache.evicted,
+	   "Result cache entries evicted by its memory bounds."),
+	QM("edgeplane_cache_expired_total", "counter", cache.expired,
+	   "Result cache entries that left after their window."),
+	QM("edgeplane_cache_entries", "gauge", cache.entries, "Result cache entries now."),
+	QM("edgeplane_cache_bytes", "gauge", cache.bytes, "Result cache bytes now."),
+	QM("edgeplane_io_rx_packets_total", "counter", io.rx_packets,
+	   "Packets the I/O backend received."),
+	QM("edgeplane_io_rx_bytes_total", "counter", io.rx_bytes,
+	   "Bytes the I/O backend received."),
+	QM("edgeplane_io_tx_packets_total", "counter", io.tx_packets,
+	   "Packets the I/O backend sent."),
+	QM("edgeplane_io_tx_bytes_total", "counter", io.tx_bytes, "Bytes the I/O backend sent."),
+	QM("edgeplane_io_rx_invalid_total", "counter", io.rx_invalid,
+	   "Frames the I/O backend could not parse."),
+	QM("edgeplane_io_rx_bad_csum_total", "counter", io.rx_bad_csum,
+	   "Datagrams dropped for a wrong UDP checksum."),
+	QM("edgeplane_io_tx_ring_full_total", "counter", io.tx_ring_full,
+	   "Replies dropped: no transmit buffer after a flush."),
+	QM("edgeplane_io_wakeups_total", "counter", io.wakeups,
+	   "need_wakeup system calls made by the I/O backend."),
+};
+
+static uint64_t queue_value(const struct ep_worker_stats *s, const struct queue_metric *m)
+{
+	const char *p = (const char *)s + m->off;
+
+	if (m->size == sizeof(uint32_t))
+		return *(const uint32_t *)p;
+	return *(const uint64_t *)p;
+}
+
+/* Labels of registry entry @t (EP_MAX_HANDLERS: tasks of no known type). */
+static void type_labels(const struct ep_runtime *rt, unsigned int t, char *type, size_t len,
+			const char **handler)
+{
+	if (t < rt->reg.n) {
+		snprintf(type, len, "%u", rt->reg.e[t].type);
+		*handler = rt->reg.e[t].h->name;
+	} else {
+		snprintf(type, len, "unknown");
+		*handler = "unknown";
+	}
+}
+
+/* The entries exported per type: every registered handler, and unknown types. */
+static bool type_exported(const struct ep_runtime *rt, unsigned int t)
+{
+	return t < rt->reg.n || t == EP_MAX_HANDLERS;
+}
+
+static void write_queue_metrics(struct ep_runtime *rt, FILE *f, const struct snapshot *s)
+{
+	const struct ep_conf *c = rt->conf;
+	char q[16];
+
+	for (size_t k = 0; k < sizeof(queue_metrics) / sizeof(queue_metrics[0]); k++) {
+		const struct queue_metric *m = &queue_metrics[k];
+
+		ep_metrics_help_type(f, m->name, m->help, m->type);
+		for (unsigned int i = 0; i < rt->nworkers; i++) {
+			snprintf(q, sizeof(q), "%u", c->queues[i]);
+			ep_metrics_sample_u64(f, m->name, EP_LABELS({ "queue", q }),
+					      queue_value(&s->st[i], m));
+		}
+	}
+	ep_metrics_help_type(f, "edgeplane_datagrams_invalid_total",
+			     "Datagrams the codec refused, by the protocol rule they broke.",
+			     "counter");
+	for (unsigned int i = 0; i < rt->nworkers; i++) {
+		snprintf(q, sizeof(q), "%u", c->queues[i]);
+		for (unsigned int r = 0; r < EP_STAT__COUNT; r++) {
+			if (!ep_stat_is_drop(r) && !s->st[i].invalid[r])
+				continue;
+			ep_metrics_sample_u64(f, "edgeplane_datagrams_invalid_total",
+					      EP_LABELS({ "queue", q },
+							{ "reason", ep_stat_name(r) }),
+					      s->st[i].invalid[r]);
+		}
+	}
+}
+
+static void write_type_counter(struct ep_runtime *rt, FILE *f, const struct snapshot *s,
+			       const char *name, const char *help, size_t off)
+{
+	const char *handler;
+	char type[16];
+
+	ep_metrics_help_type(f, name, help, "counter");
+	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
+		if (!type_exported(rt, t))
+			continue;
+		type_labels(rt, t, type, sizeof(type), &handler);
+		ep_metrics_sample_u64(f, name, EP_LABELS({ "type", type }, { "handler", handler }),
+				      *(const uint64_t *)((const char *)&s->all[t] + off));
+	}
+}
+
+static void write_type_metrics(struct ep_runtime *rt, FILE *f, const struct snapshot *s)
+{
+	const char *handler;
+	char type[16];
+
+	write_type_counter(rt, f, s, "edgeplane_tasks_received_total",
+			   "Tasks received complete, accepted or refused.",
+			   offsetof(struct ep_type_stats, received));
+	write_type_counter(rt, f, s, "edgeplane_tasks_completed_total",
+			   "Tasks answered with a RESPONSE.",
+			   offsetof(struct ep_type_stats, completed));
+	write_type_counter(rt, f, s, "edgeplane_task_cache_hits_total",
+			   "Retries answered from the result cache.",
+			   offsetof(struct ep_type_stats, cache_hits));
+
+	ep_metrics_help_type(f, "edgeplane_task_errors_total",
+			     "Tasks answered with an ERROR, by status.", "counter");
+	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
+		if (!type_exported(rt, t))
+			continue;
+		type_labels(rt, t, type, sizeof(type), &handler);
+		for (unsigned int st = 1; st < EP_ST__COUNT; st++)
+			ep_metrics_sample_u64(f, "edgeplane_task_errors_total",
+					      EP_LABELS({ "type", type }, { "handler", handler },
+							{ "status", ep_status_name(st) }),
+					      s->all[t].errors[st]);
+	}
+
+	ep_metrics_help_type(f, "edgeplane_task_latency_seconds",
+			     "Time from a task's acceptance to its reply.", "histogram");
+	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
+		if (!type_exported(rt, t))
+			continue;
+		type_labels(rt, t, type, sizeof(type), &handler);
+		ep_metrics_histogram(f, "edgeplane_task_latency_seconds",
+				     EP_LABELS({ "type", type }, { "handler", handler }),
+				     &s->all[t].latency_ns, 1e-9, latency_bounds,
+				     sizeof(latency_bounds) / sizeof(latency_bounds[0]));
+	}
+
+	/* Tasks of unknown types never reach a handler: no batch sizes for them. */
+	ep_metrics_help_type(f, "edgeplane_handler_batch_size",
+			     "Tasks per handler call.", "histogram");
+	for (unsigned int t = 0; t < rt->reg.n; t++) {
+		type_labels(rt, t, type, sizeof(type), &handler);
+		ep_metrics_histogram(f, "edgeplane_handler_batch_size",
+				     EP_LABELS({ "type", type }, { "handler", handler }),
+				     &s->all[t].batch_size, 1.0, batch_bounds,
+				     sizeof(batch_bounds) / sizeof(batch_bounds[0]));
+	}
+}
+
+static void write_node_metrics(struct ep_runtime *rt, FILE *f, const struct snapshot *s)
+{
+	uint64_t queued = 0, reassembling = 0, mem_total = 0, mem_avail = 0;
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (unsigned int i = 0; i < rt->nworkers; i++) {
+		queued += s->st[i].queued;
+		reassembling += s->st[i].reasm.tasks;
+	}
+	ep_metrics_help_type(f, "edgeplane_node_cpu_busy_ratio",
+			     "Busy fraction of all the host's CPUs (not idle, not iowait) over "
+			     "the last interval of at least 1 s between scrapes.", "gauge");
+	ep_metrics_sample(f, "edgeplane_node_cpu_busy_ratio", NULL, cpu_busy(rt));
+	ep_metrics_help_type(f, "edgeplane_node_cpus", "CPUs online.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_node_cpus", NULL, ncpus > 0 ? (uint64_t)ncpus : 0);
+	if (!read_meminfo(&mem_total, &mem_avail)) {
+		ep_metrics_help_type(f, "edgeplane_node_memory_available_bytes",
+				     "MemAvailable of /proc/meminfo.", "gauge");
+		ep_metrics_sample_u64(f, "edgeplane_node_memory_available_bytes", NULL,
+				      mem_avail);
+		ep_metrics_help_type(f, "edgeplane_node_memory_total_bytes",
+				     "MemTotal of /proc/meminfo.", "gauge");
+		ep_metrics_sample_u64(f, "edgeplane_node_memory_total_bytes", NULL, mem_total);
+	}
+	ep_metrics_help_type(f, "edgeplane_node_tasks_queued",
+			     "Tasks waiting for their handler, on all workers.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_node_tasks_queued", NULL, queued);
+	ep_metrics_help_type(f, "edgeplane_node_tasks_in_flight",
+			     "Tasks received and not yet answered, on all workers: queued, and "
+			     "being reassembled.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_node_tasks_in_flight", NULL, queued + reassembling);
+}
+
+static void write_classifier_metrics(struct ep_runtime *rt, FILE *f)
+{
+	struct ep_counter cnt[EP_STAT__COUNT];
+	int err;
+
+	if (rt->xdp_stats_fd < 0)
+		return;
+	err = ep_xdp_read_stats(rt->xdp_stats_fd, cnt);
+	if (err) {
+		pr_debug("metrics: classifier counters: %s", strerror(-err));
+		return;
+	}
+	ep_metrics_help_type(f, "edgeplane_classifier_packets_total",
+			     "Packets the XDP classifier saw, by outcome.", "counter");
+	for (unsigned int o = 0; o < EP_STAT__COUNT; o++)
+		ep_metrics_sample_u64(f, "edgeplane_classifier_packets_total",
+				      EP_LABELS({ "outcome", ep_stat_name(o) }), cnt[o].packets);
+	ep_metrics_help_type(f, "edgeplane_classifier_bytes_total",
+			     "Bytes of the packets the XDP classifier saw, by outcome.", "counter");
+	for (unsigned int o = 0; o < EP_STAT__COUNT; o++)
+		ep_metrics_sample_u64(f, "edgeplane_classifier_bytes_total",
+				      EP_LABELS({ "outcome", ep_stat_name(o) }), cnt[o].bytes);
+}
+
+static int write_metrics(void *arg, FILE *f)
+{
+	struct ep_runtime *rt = arg;
+	const struct ep_conf *c = rt->conf;
+	char port[8];
+	struct snapshot s;
+	int err;
+
+	err = snapshot_take(rt, &s);
+	if (err)
+		return err;
+	snprintf(port, sizeof(port), "%u", c->port);
+	ep_metrics_help_type(f, "edgeplane_runtime_info",
+			     "The runtime's settings, as labels; the value is 1.", "gauge");
+	ep_metrics_sample(f, "edgeplane_runtime_info",
+			  EP_LABELS({ "backend", c->backend },
+				    { "interface", c->interface ? c->interface : "" },
+				    { "port", port },
+				    { "xdp_mode", rt->xdp ? ep_xdp_mode_name(rt->xdp) : "" }),
+			  1);
+	ep_metrics_help_type(f, "edgeplane_start_time_seconds",
+			     "When the runtime started, in seconds since the Unix epoch.", "gauge");
+	ep_metrics_sample(f, "edgeplane_start_time_seconds", NULL, rt->started_unix);
+	write_queue_metrics(rt, f, &s);
+	write_type_metrics(rt, f, &s);
+	write_node_metrics(rt, f, &s);
+	write_classifier_metrics(rt, f);
+	snapshot_free(&s);
+	return 0;
+}
+
+static int metrics_start(struct ep_runtime *rt)
+{
+	int err;
+
+	if (rt->xdp) {
+		err = ep_xdp_open_pinned(ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS);
+		if (err < 0)
+			pr_warn("metrics: no classifier counters: %s/%s: %s",
+				ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS, strerror(-err));
+		rt->xdp_stats_fd = err;
+	}
+	rt->cpu_busy = NAN;
+	read_cpu_times(&rt->cpu_prev);
+	err = ep_metrics_start(rt->conf->metrics, write_metrics, rt, &rt->metrics);
+	if (err)
+		return err;
+	pr_info("metrics on http://%s/metrics", rt->conf->metrics);
+	return 0;
+}

@@ -19,6 +19,7 @@
 
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/util.h"
 
 #define METRICS_PATH		"/metrics"
 #define MAX_CONNECTIONS		16
@@ -33,99 +34,9 @@ struct ep_metrics {
 
 /* --- the listen address ------------------------------------------------------------ */
 
-static int bad_listen(const char *addr, const char *why)
-{
-	pr_err("metrics listen address '%s': %s (expected IPv4:PORT, [IPv6]:PORT or :PORT)",
-	       addr, why);
-	return -EINVAL;
-}
-
 int ep_metrics_parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-	struct addrinfo *ai;
-	const char *colon, *port;
-	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-	size_t hlen;
-	unsigned long p = 0;
-	int err;
-
-	if (!addr || !*addr)
-		return bad_listen(addr ? addr : "(null)", "empty");
-	if (addr[0] == '[') {
-		const char *rb = strchr(addr, ']');
-
-		if (!rb || rb[1] != ':')
-			return bad_listen(addr, "an IPv6 address needs brackets and a port");
-		hlen = (size_t)(rb - addr - 1);
-		if (!hlen)
-			return bad_listen(addr, "empty IPv6 address");
-		if (hlen >= sizeof(host))
-			return bad_listen(addr, "address too long");
-		memcpy(host, addr + 1, hlen);
-		colon = rb + 1;
-		hints.ai_family = AF_INET6;
-	} else {
-		colon = strchr(addr, ':');
-		if (!colon)
-			return bad_listen(addr, "no port");
-		if (strchr(colon + 1, ':'))
-			return bad_listen(addr, "an IPv6 address needs brackets");
-		hlen = (size_t)(colon - addr);
-		if (hlen >= sizeof(host))
-			return bad_listen(addr, "address too long");
-		memcpy(host, addr, hlen);
-		hints.ai_family = AF_INET;
-	}
-	host[hlen] = '\0';
-	port = colon + 1;
-	if (!*port || strlen(port) > 5)
-		return bad_listen(addr, "the port must be a number 0..65535");
-	for (const char *c = port; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return bad_listen(addr, "the port must be a number 0..65535");
-		p = p * 10 + (unsigned long)(*c - '0');
-	}
-	if (p > 65535)
-		return bad_listen(addr, "the port must be a number 0..65535");
-
-	if (!hlen) {
-		/* ":PORT": every address; IPv6 with IPv4-mapped addresses where possible. */
-		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		memset(ss, 0, sizeof(*ss));
-		if (fd >= 0) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-			close(fd);
-			s6->sin6_family = AF_INET6;
-			s6->sin6_addr = in6addr_any;
-			s6->sin6_port = htons((uint16_t)p);
-			*len = sizeof(*s6);
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-			s4->sin_family = AF_INET;
-			s4->sin_addr.s_addr = htonl(INADDR_ANY);
-			s4->sin_port = htons((uint16_t)p);
-			*len = sizeof(*s4);
-		}
-		return 0;
-	}
-	err = getaddrinfo(host, port, &hints, &ai);
-	if (err)
-		return bad_listen(addr, hints.ai_family == AF_INET6 ? "not a numeric IPv6 address"
-								      : "not a numeric IPv4 address");
-	if (ai->ai_addrlen > sizeof(*ss)) {
-		freeaddrinfo(ai);
-		return bad_listen(addr, "address too long");
-	}
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
+	return ep_parse_sockaddr("metrics listen address", addr, EP_ADDR_PASSIVE, ss, len);
 }
 
 static int listen_on(const char *addr, const struct sockaddr_storage *ss, socklen_t len,
@@ -169,7 +80,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 
-	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	pr_warn("metrics server: %s", line);
 }
@@ -219,8 +129,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	FILE *f;
 	int err;
 
-	(void)version;
-	(void)upload_data;
 	/* The first call comes with the headers only; answer once the request is complete
 	 * (a request body, which nothing here wants, is read and discarded). */
 	if (!*con_cls) {
@@ -246,7 +154,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		err = -ENOMEM;
 	if (err) {
 		free(buf);
-		pr_warn("metrics: %s", strerror(-err));
+		pr_warn("metrics: writing the response failed: %s", strerror(-err));
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n");
 	}
 	return reply(conn, MHD_HTTP_OK, buf, len, EP_METRICS_CONTENT_TYPE);
@@ -272,8 +180,10 @@ int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_me
 		err = fd;
 		goto err_free;
 	}
-	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				NULL, on_request, m,
+	/* One thread of MHD's own, with epoll (MHD_USE_AUTO): select() would fail on a
+	 * descriptor above 1023, and a runtime holds many. */
+	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+				MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
@@ -368,6 +278,8 @@ char *ep_metrics_fmt_double(double v, char *buf, size_t len)
 		snprintf(buf, len, "NaN");
 	} else if (isinf(v)) {
 		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
+	} else if (v == trunc(v) && fabs(v) < 1e15) {
+		snprintf(buf, len, "%.0f", v);		/* integers as integers: 200, not 2e+02 */
 	} else {
 		/* The shortest form that reads back to the same double. */
 		for (int prec = 1; prec <= 17; prec++) {
@@ -396,11 +308,28 @@ void ep_metrics_sample(FILE *f, const char *name, const struct ep_label *labels,
 	fprintf(f, " %s\n", ep_metrics_fmt_double(v, buf, sizeof(buf)));
 }
 
+/* 1/@scale when that is a whole number (1e9 for 1e-9), else 0: dividing by it is exact
+ * where multiplying by @scale is not (2006211100 ns is 2.0062111 s, not 2.0062111000000003). */
+static double inverse_scale(double scale)
+{
+	double inv = 1.0 / scale, r = nearbyint(inv);
+
+	return r >= 1 && fabs(inv - r) <= 1e-9 * r ? r : 0;
+}
+
+static double to_unit(double raw, double scale)
+{
+	double inv = inverse_scale(scale);
+
+	return inv ? raw / inv : raw * scale;
+}
+
 /* A bound in the exported unit as a raw ep_hist value: the largest integer <= it, where a
  * bound that is an integer but for floating-point error counts as that integer. */
 static uint64_t raw_bound(double bound, double scale)
 {
-	double raw = bound / scale, r;
+	double inv = inverse_scale(scale);
+	double raw = inv ? bound * inv : bound / scale, r;
 
 	if (!(raw >= 0))
 		return 0;
@@ -450,7 +379,7 @@ void ep_metrics_histogram(FILE *f, const char *name, const struct ep_label *labe
 	fprintf(f, " %llu\n", (unsigned long long)total);
 	fprintf(f, "%s_sum", name);
 	labels_le(f, labels, NULL);
-	fprintf(f, " %s\n", ep_metrics_fmt_double((double)h->sum * scale, le, sizeof(le)));
+	fprintf(f, " %s\n", ep_metrics_fmt_double(to_unit((double)h->sum, scale), le, sizeof(le)));
 	fprintf(f, "%s_count", name);
 	labels_le(f, labels, NULL);
 	fprintf(f, " %llu\n", (unsigned long long)total);

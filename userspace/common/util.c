@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "edgeplane/log.h"
@@ -39,5 +46,106 @@ int ep_mkdir_p(const char *dir, mode_t mode)
 	}
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+static int bad_addr(const char *what, const char *addr, unsigned int flags, const char *why)
+{
+	pr_err("%s '%s': %s (expected IPv4:PORT, [IPv6]:PORT%s)", what, addr, why,
+	       flags & EP_ADDR_PASSIVE ? " or :PORT" : "");
+	return -EINVAL;
+}
+
+int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
+		      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai;
+	const char *colon, *port;
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	size_t hlen;
+	unsigned long p = 0;
+	int err;
+
+	if (!addr || !*addr)
+		return bad_addr(what, addr ? addr : "(null)", flags, "empty");
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+
+		if (!rb || rb[1] != ':')
+			return bad_addr(what, addr, flags,
+					"an IPv6 address needs brackets and a port");
+		hlen = (size_t)(rb - addr - 1);
+		if (!hlen)
+			return bad_addr(what, addr, flags, "empty IPv6 address");
+		if (hlen >= sizeof(host))
+			return bad_addr(what, addr, flags, "address too long");
+		memcpy(host, addr + 1, hlen);
+		colon = rb + 1;
+		hints.ai_family = AF_INET6;
+	} else {
+		colon = strchr(addr, ':');
+		if (!colon)
+			return bad_addr(what, addr, flags, "no port");
+		if (strchr(colon + 1, ':'))
+			return bad_addr(what, addr, flags, "an IPv6 address needs brackets");
+		hlen = (size_t)(colon - addr);
+		if (hlen >= sizeof(host))
+			return bad_addr(what, addr, flags, "address too long");
+		memcpy(host, addr, hlen);
+		hints.ai_family = AF_INET;
+	}
+	host[hlen] = '\0';
+	port = colon + 1;
+	if (!*port || strlen(port) > 5)
+		return bad_addr(what, addr, flags, "the port must be a number 0..65535");
+	for (const char *c = port; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return bad_addr(what, addr, flags, "the port must be a number 0..65535");
+		p = p * 10 + (unsigned long)(*c - '0');
+	}
+	if (p > 65535)
+		return bad_addr(what, addr, flags, "the port must be a number 0..65535");
+
+	if (!(flags & EP_ADDR_PASSIVE) && (!hlen || !p))
+		return bad_addr(what, addr, flags,
+				!hlen ? "needs an address" : "needs a port 1..65535");
+	if (!hlen) {
+		/* ":PORT": every address; IPv6 with IPv4-mapped addresses where possible. */
+		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		memset(ss, 0, sizeof(*ss));
+		if (fd >= 0) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+			close(fd);
+			s6->sin6_family = AF_INET6;
+			s6->sin6_addr = in6addr_any;
+			s6->sin6_port = htons((uint16_t)p);
+			*len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = htonl(INADDR_ANY);
+			s4->sin_port = htons((uint16_t)p);
+			*len = sizeof(*s4);
+		}
+		return 0;
+	}
+	err = getaddrinfo(host, port, &hints, &ai);
+	if (err)
+		return bad_addr(what, addr, flags, hints.ai_family == AF_INET6 ?
+						"not a numeric IPv6 address" :
+						"not a numeric IPv4 address");
+	if (ai->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(ai);
+		return bad_addr(what, addr, flags, "address too long");
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
 	return 0;
 }

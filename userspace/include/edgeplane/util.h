@@ -4,6 +4,7 @@
 #define EDGEPLANE_UTIL_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* A 64-bit finaliser (splitmix64) for hash tables keyed with a random seed. */
@@ -22,6 +23,18 @@ static inline uint64_t ep_mix64(uint64_t x)
  * command line.
  */
 int ep_parse_long(const char *what, const char *s, long lo, long hi, long *out);
+
+#define EP_ADDR_PASSIVE	0x1	/* a listen address: ":PORT" (every address) and port 0 allowed */
+
+/*
+ * Parse "IPv4:PORT" or "[IPv6]:PORT" (a scope as in "[fe80::1%eth0]:PORT" is allowed) into
+ * @ss and @len. With EP_ADDR_PASSIVE also ":PORT" (every address: IPv6 and IPv4 where the
+ * host has IPv6, else every IPv4 address) and port 0; otherwise an address and a port
+ * 1..65535 are required. Host names are not accepted. Returns 0, or -EINVAL after logging
+ * "@what '@addr': why".
+ */
+int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
+		      struct sockaddr_storage *ss, socklen_t *len);
 
 /* mkdir -p @dir, each new directory with @mode. Returns 0 or a negative errno. */
 int ep_mkdir_p(const char *dir, mode_t mode);
