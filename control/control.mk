@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The control plane: libepcontrol.a (gateway maps, node registry, consistent-hash table,
 # policy, the controller's server) and edgectl, which serves it and talks to it.
-CONTROL_SRCS	:= $(wildcard control/*.c) userspace/common/confread.c
+CONTROL_SRCS	:= $(wildcard control/*.c)
 CONTROL_LIB	:= $(LIB)/libepcontrol.a
 $(CONTROL_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CONTROL_SRCS))
 $(OBJ)/control/gw.o $(OBJ)/control/probe.o: $(GEN)/ep_gateway.skel.h

@@ -6,6 +6,9 @@
 #include <libconfig.h>
 
 #include "daemon/config.h"
+#include "edgeplane/confread.h"
+#include "daemon/report.h"
+#include "edgeplane/util.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
 
@@ -20,6 +23,10 @@ void ep_conf_defaults(struct ep_conf *c)
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		c->cpus[i] = -1;
 	c->xdp_mode = strdup("auto");
+	c->encap_port = EP_ENCAP_PORT;
+	c->reply_route = true;
+	c->report.interval_ms = 100;
+	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
 	c->verify_csum = -1;
 	c->frames = 4096;
@@ -70,6 +77,9 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->bind);
 	free(c->xdp_mode);
 	free(c->pin_dir);
+	free(c->report.controller);
+	free(c->report.cpu);
+	free(c->report.advertise);
 	free(c->stats_socket);
 	free(c->metrics);
 	free(c->ready_file);
@@ -100,140 +110,29 @@ int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi
 
 /* --- reading ------------------------------------------------------------------------ */
 
-struct reader {
-	const char *path;
-	int err;
-};
-
-static void bad(struct reader *rd, const config_setting_t *s, const char *fmt, const char *what)
-{
-	pr_err("%s:%d: %s: %s", rd->path, config_setting_source_line(s),
-	       config_setting_name(s) ? config_setting_name(s) : "(list item)", what ? what : fmt);
-	rd->err = -EINVAL;
-}
-
-/* Refuse settings we do not know: a typo must not be silently ignored. */
-static void known(struct reader *rd, const config_setting_t *group, const char *const *names)
-{
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
-		const char *const *n;
-
-		for (n = names; *n && strcmp(*n, config_setting_name(s)); n++)
-			;
-		if (!*n)
-			bad(rd, s, NULL, "unknown setting");
-	}
-}
-
-static void get_str(struct reader *rd, const config_setting_t *g, const char *name, char **out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (!s)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		bad(rd, s, NULL, "must be a string");
-		return;
-	}
-	free(*out);
-	*out = strdup(config_setting_get_string(s));
-}
-
-static bool get_num(struct reader *rd, const config_setting_t *g, const char *name,
-		    long long lo, long long hi, long long *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-	char msg[96];
-
-	if (!s)
-		return false;
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		v = config_setting_get_int(s);
-	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
-		v = config_setting_get_int64(s);
-	else {
-		bad(rd, s, NULL, "must be an integer");
-		return false;
-	}
-	if (v < lo || v > hi) {
-		snprintf(msg, sizeof(msg), "%lld is outside %lld..%lld", v, lo, hi);
-		bad(rd, s, NULL, msg);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
-#define GET_U32(rd, g, name, lo, hi, dst)					\
-	do {									\
-		long long _v;							\
-		if (get_num(rd, g, name, lo, hi, &_v))				\
-			(dst) = (uint32_t)_v;					\
-	} while (0)
-
-static void get_bool(struct reader *rd, const config_setting_t *g, const char *name, bool *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (!s)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		bad(rd, s, NULL, "must be true or false");
-		return;
-	}
-	*out = config_setting_get_bool(s);
-}
-
 /* "auto" (-1), "on" (1) or "off" (0). */
-static void get_tristate(struct reader *rd, const config_setting_t *g, const char *name,
+static void get_tristate(struct ep_confread *rd, const config_setting_t *g, const char *name,
 			 int *out)
 {
 	char *v = NULL;
 
-	get_str(rd, g, name, &v);
+	ep_conf_str(rd, g, name, &v);
 	if (!v)
 		return;
 	if (!strcmp(v, "auto") || !strcmp(v, "on") || !strcmp(v, "off"))
 		*out = !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
 	else
-		bad(rd, config_setting_get_member(g, name), NULL,
-		    "must be \"auto\", \"on\" or \"off\"");
+		ep_conf_bad(rd, config_setting_get_member(g, name),
+			    "must be \"auto\", \"on\" or \"off\"");
 	free(v);
 }
 
-static int get_list(struct reader *rd, const config_setting_t *g, const char *name, int *out,
-		    unsigned int max, int lo, int hi)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	int n;
-
-	if (!s)
-		return 0;
-	if (!config_setting_is_array(s) || !(n = config_setting_length(s)) || n > (int)max) {
-		bad(rd, s, NULL, "must be a non-empty list of integers, like [0, 1]");
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-		int v = config_setting_get_int(e);
-
-		if (config_setting_type(e) != CONFIG_TYPE_INT || v < lo || v > hi) {
-			bad(rd, s, NULL, "has an entry that is not an integer in range");
-			return 0;
-		}
-		out[i] = v;
-	}
-	return n;
-}
-
-static void read_handlers(struct reader *rd, struct ep_conf *c, const config_setting_t *list)
+static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *list)
 {
 	static const char *const names[] = { "name", "plugin", "type", "args", "files", NULL };
 
 	if (!config_setting_is_list(list)) {
-		bad(rd, list, NULL, "must be a list of groups: ( { name = \"echo\"; }, ... )");
+		ep_conf_bad(rd, list, "must be a list of groups: ( { name = \"echo\"; }, ... )");
 		return;
 	}
 	for (unsigned int i = 0; i < c->nhandlers; i++)
@@ -246,30 +145,30 @@ static void read_handlers(struct reader *rd, struct ep_conf *c, const config_set
 		long long type;
 
 		if (c->nhandlers == EP_MAX_HANDLERS || !config_setting_is_group(g)) {
-			bad(rd, g, NULL, "must be a group, at most 64 of them");
+			ep_conf_bad(rd, g, "must be a group, at most 64 of them");
 			return;
 		}
 		h = &c->handlers[c->nhandlers++];
-		known(rd, g, names);
-		get_str(rd, g, "name", &h->name);
-		get_str(rd, g, "plugin", &h->plugin);
-		get_str(rd, g, "args", &h->args);
-		if (get_num(rd, g, "type", 1, 65535, &type))
+		ep_conf_known(rd, g, names);
+		ep_conf_str(rd, g, "name", &h->name);
+		ep_conf_str(rd, g, "plugin", &h->plugin);
+		ep_conf_str(rd, g, "args", &h->args);
+		if (ep_conf_num(rd, g, "type", 1, 65535, &type))
 			h->type = (uint16_t)type;
 		if (!h->name && !h->plugin)
-			bad(rd, g, NULL, "needs a name (built-in) or a plugin path");
+			ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
 		files = config_setting_get_member(g, "files");
 		if (files) {
 			if (!config_setting_is_array(files) ||
 			    config_setting_length(files) > EP_MAX_FILES) {
-				bad(rd, files, NULL, "must be a list of at most 16 paths");
+				ep_conf_bad(rd, files, "must be a list of at most 16 paths");
 				continue;
 			}
 			for (int f = 0; f < config_setting_length(files); f++) {
 				const char *p = config_setting_get_string_elem(files, f);
 
 				if (!p) {
-					bad(rd, files, NULL, "must hold strings");
+					ep_conf_bad(rd, files, "must hold strings");
 					break;
 				}
 				h->files[h->nfiles++] = strdup(p);
@@ -284,10 +183,12 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "workers",
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
-					   "metrics", "ready_file", "log_level", NULL };
+					   "metrics", "ready_file", "log_level", "report",
+					   NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
-					   "verify_checksum", NULL };
+					   "verify_checksum", "encap_port", "reply_route",
+					   NULL };
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
 					      "mtu", "arena_bytes", "held_bytes", NULL };
@@ -295,94 +196,101 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					     "per_source_bytes", "timeout_ms", NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
-	struct reader rd = { .path = path };
+	static const char *const report[] = { "controller", "node_id", "interval_ms",
+					      "capacity", "cpu", "advertise", NULL };
+	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	int queues[EP_MAX_QUEUES], n;
 	long long v;
 	config_t cf;
 
-	config_init(&cf);
-	if (!config_read_file(&cf, path)) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			pr_err("%s: cannot read: %s", path, strerror(errno));
-		else
-			pr_err("%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
-		config_destroy(&cf);
+	if (ep_conf_open(&cf, path))
 		return -EINVAL;
-	}
 	root = config_root_setting(&cf);
-	known(&rd, root, top);
+	ep_conf_known(&rd, root, top);
 
-	get_str(&rd, root, "backend", &c->backend);
-	get_str(&rd, root, "interface", &c->interface);
-	get_str(&rd, root, "bind", &c->bind);
-	get_str(&rd, root, "stats_socket", &c->stats_socket);
-	get_str(&rd, root, "metrics", &c->metrics);
-	get_str(&rd, root, "ready_file", &c->ready_file);
-	get_str(&rd, root, "log_level", &c->log_level);
-	if (get_num(&rd, root, "port", 1, 65535, &v))
+	ep_conf_str(&rd, root, "backend", &c->backend);
+	ep_conf_str(&rd, root, "interface", &c->interface);
+	ep_conf_str(&rd, root, "bind", &c->bind);
+	ep_conf_str(&rd, root, "stats_socket", &c->stats_socket);
+	ep_conf_str(&rd, root, "metrics", &c->metrics);
+	ep_conf_str(&rd, root, "ready_file", &c->ready_file);
+	ep_conf_str(&rd, root, "log_level", &c->log_level);
+	if (ep_conf_num(&rd, root, "port", 1, 65535, &v))
 		c->port = (uint16_t)v;
-	n = get_list(&rd, root, "queues", queues, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
+	n = ep_conf_int_list(&rd, root, "queues", queues, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
 	if (n > 0) {
 		c->nqueues = (unsigned int)n;
 		for (int i = 0; i < n; i++)
 			c->queues[i] = (unsigned int)queues[i];
 	}
-	get_list(&rd, root, "cpus", c->cpus, EP_MAX_QUEUES, 0, 4095);
-	GET_U32(&rd, root, "workers", 1, EP_MAX_QUEUES, c->workers);
+	ep_conf_int_list(&rd, root, "cpus", c->cpus, EP_MAX_QUEUES, 0, 4095);
+	EP_CONF_U32(&rd, root, "workers", 1, EP_MAX_QUEUES, c->workers);
 
 	if ((g = config_setting_get_member(root, "xdp"))) {
-		known(&rd, g, xdp);
-		get_str(&rd, g, "mode", &c->xdp_mode);
-		get_str(&rd, g, "pin_dir", &c->pin_dir);
-		get_bool(&rd, g, "busy_poll", &c->busy_poll);
-		get_bool(&rd, g, "keep_attached", &c->keep_attached);
-		GET_U32(&rd, g, "frames", 64, 4096, c->frames);
-		GET_U32(&rd, g, "frame_size", 2048, 4096, c->frame_size);
+		ep_conf_known(&rd, g, xdp);
+		ep_conf_str(&rd, g, "mode", &c->xdp_mode);
+		ep_conf_str(&rd, g, "pin_dir", &c->pin_dir);
+		ep_conf_bool(&rd, g, "busy_poll", &c->busy_poll);
+		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
+		EP_CONF_U32(&rd, g, "frames", 64, 4096, c->frames);
+		EP_CONF_U32(&rd, g, "frame_size", 2048, 4096, c->frame_size);
 		get_tristate(&rd, g, "zerocopy", &c->zerocopy);
 		get_tristate(&rd, g, "verify_checksum", &c->verify_csum);
+		ep_conf_bool(&rd, g, "reply_route", &c->reply_route);
+		if (ep_conf_num(&rd, g, "encap_port", 0, 65535, &v))
+			c->encap_port = (uint16_t)v;
+	}
+	if ((g = config_setting_get_member(root, "report"))) {
+		ep_conf_known(&rd, g, report);
+		ep_conf_str(&rd, g, "controller", &c->report.controller);
+		ep_conf_str(&rd, g, "cpu", &c->report.cpu);
+		ep_conf_str(&rd, g, "advertise", &c->report.advertise);
+		EP_CONF_U32(&rd, g, "node_id", 1, EP_GW_MAX_NODES - 1, c->report.node_id);
+		EP_CONF_U32(&rd, g, "interval_ms", 10, 10000, c->report.interval_ms);
+		EP_CONF_U32(&rd, g, "capacity", 1, 1000000, c->report.capacity);
 	}
 	if ((g = config_setting_get_member(root, "batch"))) {
-		known(&rd, g, batch);
-		GET_U32(&rd, g, "size", 1, 1024, c->w.batch_size);
-		if (get_num(&rd, g, "max_wait_us", 0, 1000000, &v))
+		ep_conf_known(&rd, g, batch);
+		EP_CONF_U32(&rd, g, "size", 1, 1024, c->w.batch_size);
+		if (ep_conf_num(&rd, g, "max_wait_us", 0, 1000000, &v))
 			c->w.batch_wait_ns = (uint64_t)v * 1000;
 	}
 	if ((g = config_setting_get_member(root, "limits"))) {
-		known(&rd, g, limits);
-		GET_U32(&rd, g, "max_task_len", 1, EP_MAX_TASK_LEN, c->w.max_task_len);
-		GET_U32(&rd, g, "max_result_len", 1, EP_MAX_TASK_LEN, c->w.max_result_len);
-		GET_U32(&rd, g, "queue_depth", 1, 1 << 20, c->w.queue_depth);
-		GET_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
-		if (get_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
+		ep_conf_known(&rd, g, limits);
+		EP_CONF_U32(&rd, g, "max_task_len", 1, EP_MAX_TASK_LEN, c->w.max_task_len);
+		EP_CONF_U32(&rd, g, "max_result_len", 1, EP_MAX_TASK_LEN, c->w.max_result_len);
+		EP_CONF_U32(&rd, g, "queue_depth", 1, 1 << 20, c->w.queue_depth);
+		EP_CONF_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
+		if (ep_conf_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
 			c->w.arena_bytes = (uint64_t)v;
-		if (get_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
+		if (ep_conf_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
 			c->w.held_bytes = (uint64_t)v;
 	}
 	if ((g = config_setting_get_member(root, "reassembly"))) {
-		known(&rd, g, reasm);
-		GET_U32(&rd, g, "max_tasks", 1, 1 << 20, c->w.reasm.max_tasks);
-		GET_U32(&rd, g, "per_source_tasks", 1, 1 << 20, c->w.reasm.max_src_tasks);
-		if (get_num(&rd, g, "max_bytes", 4096, 64ll << 30, &v))
+		ep_conf_known(&rd, g, reasm);
+		EP_CONF_U32(&rd, g, "max_tasks", 1, 1 << 20, c->w.reasm.max_tasks);
+		EP_CONF_U32(&rd, g, "per_source_tasks", 1, 1 << 20, c->w.reasm.max_src_tasks);
+		if (ep_conf_num(&rd, g, "max_bytes", 4096, 64ll << 30, &v))
 			c->w.reasm.max_bytes = (uint64_t)v;
-		if (get_num(&rd, g, "per_source_bytes", 4096, 64ll << 30, &v))
+		if (ep_conf_num(&rd, g, "per_source_bytes", 4096, 64ll << 30, &v))
 			c->w.reasm.max_src_bytes = (uint64_t)v;
-		if (get_num(&rd, g, "timeout_ms", 1, 600000, &v))
+		if (ep_conf_num(&rd, g, "timeout_ms", 1, 600000, &v))
 			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
 	}
 	if ((g = config_setting_get_member(root, "cache"))) {
-		known(&rd, g, cache);
-		GET_U32(&rd, g, "entries", 1, 1 << 24, c->w.cache.entries);
-		if (get_num(&rd, g, "window_ms", 1, 86400000, &v))
+		ep_conf_known(&rd, g, cache);
+		EP_CONF_U32(&rd, g, "entries", 1, 1 << 24, c->w.cache.entries);
+		if (ep_conf_num(&rd, g, "window_ms", 1, 86400000, &v))
 			c->w.cache.window_ns = (uint64_t)v * 1000000;
-		if (get_num(&rd, g, "bytes", 4096, 64ll << 30, &v))
+		if (ep_conf_num(&rd, g, "bytes", 4096, 64ll << 30, &v))
 			c->w.cache.bytes = (uint64_t)v;
 	}
 	if ((g = config_setting_get_member(root, "replies"))) {
-		known(&rd, g, replies);
-		if (get_num(&rd, g, "zstd_level", 0, 19, &v))
+		ep_conf_known(&rd, g, replies);
+		if (ep_conf_num(&rd, g, "zstd_level", 0, 19, &v))
 			c->w.reply_zstd_level = (int)v;
-		GET_U32(&rd, g, "zstd_min", 0, EP_MAX_TASK_LEN, c->w.reply_zstd_min);
+		EP_CONF_U32(&rd, g, "zstd_min", 0, EP_MAX_TASK_LEN, c->w.reply_zstd_min);
 	}
 	if ((g = config_setting_get_member(root, "handlers")))
 		read_handlers(&rd, c, g);
@@ -447,6 +355,23 @@ int ep_conf_validate(const struct ep_conf *c)
 		/* Logs what is wrong with the address. */
 		if (ep_metrics_parse_listen(c->metrics, &ss, &len))
 			return -EINVAL;
+	}
+	if (c->report.controller) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		enum ep_cpu_source cpu;
+
+		if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
+			return -EINVAL;
+		if (!c->report.node_id) {
+			pr_err("report.node_id: a node reporting to a controller needs an id 1..%d",
+			       EP_GW_MAX_NODES - 1);
+			return -EINVAL;
+		}
+		if (ep_cpu_source_parse(c->report.cpu, &cpu)) {
+			pr_err("report.cpu '%s': must be \"system\" or \"process\"", c->report.cpu);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

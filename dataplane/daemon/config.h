@@ -41,6 +41,20 @@ struct ep_conf {
 	uint32_t frames, frame_size;
 	bool keep_attached;		/* leave the classifier attached at exit */
 	char *pin_dir;
+	uint16_t encap_port;		/* decapsulate a gateway's UDP-encapsulated tasks; 0 off */
+	bool reply_route;		/* tasks forwarded by a gateway: reply to the client's
+					 * next hop (FIB lookup), not to the gateway */
+
+	/* Load reports to the controller (docs/loadbalancing.md); off without a controller. */
+	struct {
+		char *controller;	/* "ADDR:PORT" */
+		uint32_t node_id;	/* 1..63 */
+		uint32_t interval_ms;
+		uint32_t capacity;	/* 0: 100 per worker */
+		char *cpu;		/* "system" or "process" */
+		char *advertise;	/* the address the gateway forwards to; NULL: the one
+					 * facing the controller */
+	} report;
 
 	struct ep_worker_cfg w;
 

@@ -51,6 +51,9 @@ static void usage(FILE *f)
 		"      --stats-socket PATH  serve statistics here (default %s)\n"
 		"      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics;\n"
 		"                           ADDR is IPv4, [IPv6], or empty for all (:9100)\n"
+		"      --controller ADDR:PORT  report load to this controller (edgectl serve)\n"
+		"      --node-id N          this node's id at the gateway, 1..63\n"
+		"      --capacity N         relative capacity reported (default 100 per worker)\n"
 		"      --ready-file PATH    write the pid here once ready; removed at exit\n"
 		"      --check-config       validate the settings and exit\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -117,7 +120,7 @@ static void write_ready_file(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_CPUS, O_XDP_MODE, O_ZC, O_BUSY, O_BSIZE, O_BWAIT, O_MAXLEN,
-	       O_STATS, O_METRICS, O_READY, O_CHECK };
+	       O_STATS, O_METRICS, O_READY, O_CHECK, O_CTL, O_NODE, O_CAP };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -136,6 +139,9 @@ int main(int argc, char **argv)
 		{ "stats-socket", required_argument, NULL, O_STATS },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "ready-file", required_argument, NULL, O_READY },
+		{ "controller", required_argument, NULL, O_CTL },
+		{ "node-id", required_argument, NULL, O_NODE },
+		{ "capacity", required_argument, NULL, O_CAP },
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -217,6 +223,11 @@ int main(int argc, char **argv)
 		case O_STATS: set_str(&conf.stats_socket, optarg); break;
 		case O_METRICS: set_str(&conf.metrics, optarg); break;
 		case O_READY: set_str(&conf.ready_file, optarg); break;
+		case O_CTL: set_str(&conf.report.controller, optarg); break;
+		case O_NODE:
+			conf.report.node_id = (uint32_t)num("--node-id", optarg, 1, EP_GW_MAX_NODES - 1);
+			break;
+		case O_CAP: conf.report.capacity = (uint32_t)num("--capacity", optarg, 1, 1000000); break;
 		case O_CHECK: check = true; break;
 		case 'l': set_str(&conf.log_level, optarg); break;
 		default: break;

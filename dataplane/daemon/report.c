@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/report.h"
+#include "daemon/sysload.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
@@ -60,39 +61,11 @@ static uint64_t now_ns(clockid_t clk)
 
 /* --- measurements ------------------------------------------------------------------------ */
 
-static int read_proc_stat(uint64_t *busy, uint64_t *total)
-{
-	unsigned long long v[10] = { 0 };
-	FILE *f = fopen("/proc/stat", "re");
-	int n;
-
-	if (!f)
-		return -errno;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
-	fclose(f);
-	if (n < 4)
-		return -EIO;
-	*total = 0;
-	for (int i = 0; i < 8; i++)	/* guest time is already in user */
-		*total += v[i];
-	*busy = *total - v[3] - v[4];	/* minus idle and iowait */
-	return 0;
-}
-
 static uint64_t mem_available_kib(void)
 {
-	char line[128];
-	unsigned long long kib = 0;
-	FILE *f = fopen("/proc/meminfo", "re");
+	uint64_t total, avail;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	return ep_sys_meminfo(&total, &avail) ? 0 : avail;
 }
 
 /* A cgroup CPU quota in CPUs (v2 cpu.max, or v1 cfs_quota_us/cfs_period_us), or 0. */
@@ -163,8 +136,13 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 	if (r->cfg.cpu == EP_CPU_PROCESS) {
 		busy = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 		total = now_ns(CLOCK_MONOTONIC);
-	} else if (read_proc_stat(&busy, &total)) {
-		return 0;
+	} else {
+		struct ep_cpu_times t;
+
+		if (ep_sys_cpu_times(&t))
+			return 0;
+		busy = t.busy;
+		total = t.total;
 	}
 	if (!r->cpu_total || total <= r->cpu_total) {
 		r->cpu_busy = busy;

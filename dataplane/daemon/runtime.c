@@ -15,6 +15,8 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "daemon/report.h"
+#include "daemon/sysload.h"
 #include "xdp/ep_xdp.h"
 
 /* Host CPU time from /proc/stat, in clock ticks over all CPUs. */
@@ -36,6 +38,7 @@ struct ep_runtime {
 
 	/* /metrics: used only on the metrics server's thread once started. */
 	struct ep_metrics *metrics;
+	struct ep_reporter *reporter;
 	int xdp_stats_fd;		/* the classifier's pinned ep_stats, or -1 */
 	struct cpu_times cpu_prev;	/* start of the current CPU busy interval */
 	double cpu_busy;		/* busy fraction of the last complete interval */
@@ -133,6 +136,8 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 			.port = c->port,
 			.max_task_len = EP_MAX_TASK_LEN,
 			.pin_dir = c->pin_dir,
+			.encap_port = c->encap_port,
+			.reply_route = c->reply_route,
 		};
 
 		ep_xdp_parse_mode(c->xdp_mode, &mode);
@@ -176,6 +181,21 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 		if (err)
 			goto err_stop;
 	}
+	if (c->report.controller) {
+		struct ep_report_cfg rc = {
+			.controller = c->report.controller,
+			.node_id = c->report.node_id,
+			.interval_ms = c->report.interval_ms,
+			.capacity = c->report.capacity ?: 100 * rt->nworkers,
+			.port = c->port,
+			.advertise = c->report.advertise,
+		};
+
+		ep_cpu_source_parse(c->report.cpu, &rc.cpu);
+		err = ep_reporter_start(&rc, rt->workers, rt->nworkers, &rt->reporter);
+		if (err)
+			goto err_stop;
+	}
 	*out = rt;
 	return 0;
 
@@ -188,6 +208,7 @@ void ep_runtime_stop(struct ep_runtime *rt)
 {
 	if (!rt)
 		return;
+	ep_reporter_stop(rt->reporter);
 	ep_metrics_stop(rt->metrics);
 	if (rt->xdp_stats_fd >= 0)
 		close(rt->xdp_stats_fd);
@@ -414,25 +435,15 @@ static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 10
 
 #define CPU_INTERVAL_NS	(1000 * 1000 * 1000ull)	/* shortest CPU busy interval */
 
-/* The first line of /proc/stat: user nice system idle iowait irq softirq steal (guest
- * time is already in user and nice). Busy is everything but idle and iowait. */
 static int read_cpu_times(struct cpu_times *t)
 {
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "re");
-	int n;
+	struct ep_cpu_times ct;
+	int err = ep_sys_cpu_times(&ct);
 
-	if (!f)
-		return -errno;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7]);
-	fclose(f);
-	if (n < 4)
-		return -EIO;
-	t->total = 0;
-	for (int i = 0; i < 8; i++)
-		t->total += v[i];
-	t->busy = t->total - v[3] - v[4];
+	if (err)
+		return err;
+	t->busy = ct.busy;
+	t->total = ct.total;
 	t->at_ns = ep_now_ns();
 	return 0;
 }
@@ -458,28 +469,16 @@ static double cpu_busy(struct ep_runtime *rt)
 	return isnan(rt->cpu_busy) ? busy : rt->cpu_busy;
 }
 
-/* MemTotal and MemAvailable from /proc/meminfo, in bytes. */
+/* MemTotal and MemAvailable, in bytes. */
 static int read_meminfo(uint64_t *total, uint64_t *avail)
 {
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[128];
-	int found = 0;
+	int err = ep_sys_meminfo(total, avail);
 
-	if (!f)
-		return -errno;
-	while (found != 3 && fgets(line, sizeof(line), f)) {
-		unsigned long long kb;
-
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
-			*total = kb * 1024;
-			found |= 1;
-		} else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-			*avail = kb * 1024;
-			found |= 2;
-		}
-	}
-	fclose(f);
-	return found == 3 ? 0 : -ENOENT;
+	if (err)
+		return err;
+	*total *= 1024;
+	*avail *= 1024;
+	return 0;
 }
 
 /* Per-worker fields exported as one metric each, labelled by queue. */
