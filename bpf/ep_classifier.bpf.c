@@ -120,9 +120,10 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
  * right when the task came from the client (or the client's router), but not when a
  * gateway forwarded it (DSR or encapsulation): its source MAC is then the gateway's. Ask
  * the FIB and neighbour table for the reply's next hop and write it into the frame, so
- * the swap gives the right one. With no neighbour entry the frame is left as it is and
- * counted: the reply then goes to the gateway, whose stack forwards it
- * (docs/loadbalancing.md). Untagged frames only: a VLAN's FIB is another device's.
+ * the swap gives the right one. Without an answer (no neighbour entry for the client,
+ * forwarding off on the interface) the frame is left as it is and counted: the reply
+ * then goes to the gateway, whose XDP relays it (docs/loadbalancing.md). Untagged frames
+ * only: a VLAN's FIB is another device's.
  */
 static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_task_pkt *p)
 {
@@ -157,11 +158,14 @@ static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_t
 	fib.ifindex = ctx->ingress_ifindex;
 	/* OUTPUT: the lookup a local sender makes, so forwarding need not be on. */
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	ep_dbg("reply route: fib %ld, ifindex %u", rc, fib.ifindex);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == ctx->ingress_ifindex) {
 		__builtin_memcpy(eth->h_source, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(eth->h_dest, fib.smac, ETH_ALEN);
-	} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		ep_count(ctx, EP_STAT_REPLY_NO_NEIGH);
+	} else {
+		/* No neighbour entry yet, or forwarding is off on this interface (the FIB
+		 * helper needs it): the reply goes back through the gateway. */
+		ep_count(ctx, EP_STAT_REPLY_NO_ROUTE);
 	}
 }
 

@@ -517,6 +517,92 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 	return act;
 }
 
+/*
+ * A worker's reply that came back to us instead of going to the client (the worker's
+ * kernel could not tell it the client's next hop: docs/loadbalancing.md): route it on to
+ * the client like a router would (FIB and neighbour lookup, TTL or hop limit down by
+ * one). Only datagrams from the task port that carry a client-bound v1 header. Returns
+ * an XDP action, or -1 to leave the frame to the kernel.
+ */
+static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				       const struct ep_task_pkt *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3_off, udp_off = p->udp_off;
+	struct bpf_fib_lookup fib = {};
+	struct ethhdr *eth = data;
+	struct udphdr *udp;
+	struct ep_hdr *h;
+	long rc;
+
+	if (!(cfg->flags & EP_GW_F_RELAY) || l3 != sizeof(*eth) || udp_off > EP_MAX_HDR_OFF)
+		return -1;
+	ep_bound(udp_off, 511);
+	udp = data + udp_off;
+	h = (void *)(udp + 1);
+	if ((void *)(h + 1) > end || (void *)(eth + 1) > end)
+		return -1;
+	if (udp->source != bpf_htons(cfg->port ?: EP_DEFAULT_PORT) ||
+	    h->magic != bpf_htons(EP_MAGIC) || h->version != EP_VERSION ||
+	    !EP_KIND_IS_CLIENT_BOUND(h->kind))
+		return -1;
+	if (!p->l3.ipv6) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->ttl <= 1)
+			return -1;
+		fib.family = 2;		/* AF_INET */
+		fib.tos = ip->tos;
+		fib.tot_len = bpf_ntohs(ip->tot_len);
+		fib.ipv4_src = ip->saddr;
+		fib.ipv4_dst = ip->daddr;
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->hop_limit <= 1)
+			return -1;
+		fib.family = 10;	/* AF_INET6 */
+		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
+	}
+	fib.l4_protocol = IPPROTO_UDP;
+	fib.ifindex = ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;	/* the kernel decides (and resolves the neighbour) */
+	/* Fresh packet pointers after the helper call, for the verifier. */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	if (!p->l3.ipv6) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		__u32 check = ip->check;
+
+		/* As ip_decrease_ttl(): the TTL is the high byte of its 16-bit word. */
+		check += bpf_htons(0x0100);
+		ip->check = (__u16)(check + (check >= 0xffff));
+		ip->ttl--;
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		ip6->hop_limit--;
+	}
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	gw_count(EP_GW_STAT_RELAY_REPLY);
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const struct ep_hdr *h)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -567,6 +653,11 @@ int ep_gateway(struct xdp_md *ctx)
 	/* Once: the controller may flip halves while this frame is on its way. */
 	t.active = *(volatile __u8 *)&cfg->active & 1;
 	err = ep_task_parse(ctx, cfg->port ?: EP_DEFAULT_PORT, 0, EP_MAX_TASK_LEN, &t.p);
+	if (err == -EP_STAT_PASS_OTHER_PORT) {
+		act = relay_reply(ctx, cfg, &t.p);
+		if (act >= 0)
+			return act;
+	}
 	if (err)
 		return ep_verdict(ctx, -err, XDP_PASS);
 	h = ep_task_hdr(ctx, &t.p);

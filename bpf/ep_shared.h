@@ -152,7 +152,7 @@ enum ep_status {
 /*
  * Every packet the classifier sees ends in exactly one outcome, and each outcome has a
  * per-CPU counter (packets, bytes) at its index in the ep_stats map. X(NAME, "name").
- * DECAP and REPLY_NO_NEIGH are counted in addition to a packet's outcome.
+ * DECAP and REPLY_NO_ROUTE are counted in addition to a packet's outcome.
  * Outcomes are grouped: REDIRECT_XSK hands the packet to an AF_XDP socket (index 0, so that
  * parse helpers can return 0 for "valid" and -index for every other outcome), PASS_* leave
  * it to the kernel, DROP_* drop an invalid offload packet.
@@ -160,7 +160,7 @@ enum ep_status {
 #define EP_STAT_LIST(X)							\
 	X(REDIRECT_XSK,		"redirect_xsk")		/* valid, sent to the queue's socket */ \
 	X(DECAP,		"decap")		/* a gateway's encapsulation removed */	\
-	X(REPLY_NO_NEIGH,	"reply_no_neigh")	/* no neighbour entry for the way back */ \
+	X(REPLY_NO_ROUTE,	"reply_no_route")	/* no FIB answer for the way back */ \
 	X(PASS_NOT_IP,		"pass_not_ip")		/* ARP, LLDP, other ethertypes */ \
 	X(PASS_NOT_UDP,		"pass_not_udp")		/* ICMP, TCP, ... */		\
 	X(PASS_IP_FRAGMENT,	"pass_ip_fragment")	/* kernel reassembles */	\
@@ -318,6 +318,9 @@ enum ep_gw_overflow {
 	EP_GW_OVF_LOCAL,	/* run it on the gateway itself (its AF_XDP socket) */
 };
 
+/* ep_gw_cfg.flags */
+#define EP_GW_F_RELAY		0x01	/* relay workers' replies that come back to us */
+
 /* ep_gw_cfg[0]. */
 struct ep_gw_cfg {
 	__u16 port;		/* task port at the gateway (the virtual address's) */
@@ -325,7 +328,7 @@ struct ep_gw_cfg {
 	__u8 policy;		/* enum ep_gw_policy */
 	__u8 active;		/* half of ep_gw_nodes/ep_gw_table in use: 0 or 1 */
 	__u8 nnodes;		/* highest node id in use + 1 */
-	__u8 pad;
+	__u8 flags;		/* EP_GW_F_* */
 	__u32 generation;	/* +1 per flip, for observers */
 	__u32 overflow_node;	/* EP_GW_OVF_CLOUD target */
 	__u64 stale_ns;		/* load older than this is not trusted: capacity weights */
@@ -353,6 +356,7 @@ _Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
 	X(OVF_REJECT,		"overflow_reject")	/* no node: OVERLOADED sent back */	\
 	X(OVF_CLOUD,		"overflow_cloud")					\
 	X(OVF_LOCAL,		"overflow_local")					\
+	X(RELAY_REPLY,		"relay_reply")		/* a worker's reply sent on to its client */ \
 	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
 
 enum ep_gw_stat {

@@ -16,6 +16,7 @@ void ep_ctl_conf_defaults(struct ep_ctl_conf *c)
 	c->xdp_mode = strdup("auto");
 	c->port = EP_DEFAULT_PORT;
 	c->keep_attached = true;
+	c->relay_replies = true;
 	c->listen = strdup(":7879");
 	c->socket = strdup(EP_CTL_DEFAULT_SOCKET);
 	c->log_level = strdup("info");
@@ -169,7 +170,8 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
 	static const char *const top[] = { "gateway", "control", "policy", "nodes", NULL };
 	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
-					  "encap_source", "keep_attached", "debug", NULL };
+					  "encap_source", "keep_attached", "debug",
+					  "relay_replies", NULL };
 	static const char *const ctl[] = { "listen", "socket", "socket_group", "metrics",
 					   "log_level", "allow_register", "wait_for_report",
 					   "dead_after_ms", "publish_ms", NULL };
@@ -190,6 +192,7 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 		ep_conf_str(&rd, g, "encap_source", &c->encap_source);
 		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
 		ep_conf_bool(&rd, g, "debug", &c->debug);
+		ep_conf_bool(&rd, g, "relay_replies", &c->relay_replies);
 		if (ep_conf_num(&rd, g, "port", 1, 65535, &v))
 			c->port = (uint16_t)v;
 	}

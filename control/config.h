@@ -22,6 +22,8 @@ struct ep_ctl_conf {
 	char *encap_source;	/* outer IPv4 source of encapsulated tasks; NULL: the
 				 * interface's first IPv4 address */
 	bool keep_attached;	/* on exit, leave XDP running (default; see --detach) */
+	bool relay_replies;	/* route workers' replies that come back to us on to the
+				 * client, in XDP (turns forwarding on for the interface) */
 	bool debug;
 
 	char *listen;		/* load reports: "ADDR:PORT", default ":7879" */

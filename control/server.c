@@ -83,6 +83,28 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
 	return 0;
 }
 
+/* The FIB helper XDP uses to relay replies answers only where forwarding is on. */
+static int enable_forwarding(const char *ifname)
+{
+	const char *fmt[] = { "/proc/sys/net/ipv4/conf/%s/forwarding",
+			      "/proc/sys/net/ipv6/conf/%s/forwarding" };
+	char path[128];
+	int err = 0;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), fmt[i], ifname);
+		f = fopen(path, "we");
+		if (!f || fputs("1\n", f) < 0 || fclose(f)) {
+			err = -errno;
+			pr_warn("%s: %s (replies that come back through the gateway are left to "
+				"the kernel)", path, strerror(errno));
+		}
+	}
+	return err;
+}
+
 /* --- publishing -------------------------------------------------------------------------- */
 
 int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
@@ -465,6 +487,9 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	}
 	c->cfg.port = conf->port;
 	c->cfg.encap_port = EP_ENCAP_PORT;
+	c->cfg.flags = 0;
+	if (conf->relay_replies && !enable_forwarding(conf->interface))
+		c->cfg.flags |= EP_GW_F_RELAY;
 
 	err = add_config_nodes(c, c->start_ns);
 	if (err)

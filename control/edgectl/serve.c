@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"  --detach-on-exit     take XDP off the interface when stopping (default: keep\n"
 		"                       it running on the last state; a dead controller is not an\n"
 		"                       outage)\n"
+		"  --no-relay           do not relay workers' replies that come back to the\n"
+		"                       gateway (by default XDP routes them on to the client,\n"
+		"                       and forwarding is turned on for the interface)\n"
 		"  --debug              bpf_printk per decision (trace_pipe)\n"
 		"  --log-level L        error, warn, info or debug (info)\n",
 		EP_CTL_DEFAULT_SOCKET);
@@ -51,7 +54,7 @@ int cmd_serve(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_IFACE, O_PORT, O_MODE, O_PIN, O_LISTEN, O_SOCKET, O_GROUP,
 	       O_METRICS, O_POLICY, O_STALE, O_DEAD, O_PUBLISH, O_NOREG, O_NOWAIT, O_DETACH,
-	       O_DEBUG, O_LOG };
+	       O_DEBUG, O_LOG, O_NORELAY };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, O_CONFIG },
 		{ "iface", required_argument, 0, O_IFACE },
@@ -70,6 +73,7 @@ int cmd_serve(int argc, char **argv)
 		{ "no-wait-for-report", no_argument, 0, O_NOWAIT },
 		{ "detach-on-exit", no_argument, 0, O_DETACH },
 		{ "debug", no_argument, 0, O_DEBUG },
+		{ "no-relay", no_argument, 0, O_NORELAY },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
@@ -132,6 +136,7 @@ int cmd_serve(int argc, char **argv)
 		case O_NOWAIT: conf.reg.wait_for_report = false; break;
 		case O_DETACH: conf.keep_attached = false; break;
 		case O_DEBUG: conf.debug = true; break;
+		case O_NORELAY: conf.relay_replies = false; break;
 		case 'h':
 			usage(stdout);
 			ep_ctl_conf_free(&conf);

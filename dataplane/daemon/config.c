@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -17,8 +18,7 @@ void ep_conf_defaults(struct ep_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->backend = strdup("afxdp");
 	c->port = EP_DEFAULT_PORT;
-	c->nqueues = 1;
-	c->queues[0] = 0;
+	c->nqueues = 0;		/* afxdp: every RX queue of the interface (ep_conf_all_queues) */
 	c->workers = 1;
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		c->cpus[i] = -1;
@@ -299,6 +299,28 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	return rd.err;
 }
 
+int ep_conf_all_queues(struct ep_conf *c)
+{
+	char path[128];
+	unsigned int n = 0;
+
+	if (c->nqueues || !c->interface)
+		return 0;
+	for (; n < EP_MAX_QUEUES; n++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%u", c->interface, n);
+		if (access(path, F_OK))
+			break;
+		c->queues[n] = n;
+	}
+	if (!n) {
+		pr_err("interface %s: no RX queues under /sys/class/net (does it exist?)",
+		       c->interface);
+		return -ENODEV;
+	}
+	c->nqueues = n;
+	return 0;
+}
+
 int ep_conf_validate(const struct ep_conf *c)
 {
 	enum ep_log_level lvl;
@@ -309,6 +331,10 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (!strcmp(c->backend, "afxdp") && !c->interface) {
 		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
+		return -EINVAL;
+	}
+	if (!strcmp(c->backend, "afxdp") && !c->nqueues) {
+		pr_err("no queues to serve");
 		return -EINVAL;
 	}
 	if (strcmp(c->xdp_mode, "auto") && strcmp(c->xdp_mode, "native") &&

@@ -30,7 +30,7 @@ struct ep_conf {
 	char *bind;			/* udp backend: address to bind */
 	uint16_t port;
 	unsigned int nqueues;
-	unsigned int queues[EP_MAX_QUEUES];	/* afxdp */
+	unsigned int queues[EP_MAX_QUEUES];	/* afxdp; none set: all of the interface's */
 	unsigned int workers;			/* udp: sockets sharing the port */
 	int cpus[EP_MAX_QUEUES];	/* -1: not pinned */
 
@@ -71,6 +71,9 @@ void ep_conf_defaults(struct ep_conf *c);
 /* Read @path over the current settings. Returns 0, or -EINVAL after logging the file,
  * line and setting at fault. */
 int ep_conf_load(struct ep_conf *c, const char *path);
+/* afxdp with no queues configured: every RX queue of the interface (from sysfs). Returns 0
+ * or -ENODEV after logging. */
+int ep_conf_all_queues(struct ep_conf *c);
 /* Check the combined settings. Returns 0 or -EINVAL with a message. */
 int ep_conf_validate(const struct ep_conf *c);
 void ep_conf_free(struct ep_conf *c);

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		"  -i, --interface IF       interface for the afxdp backend\n"
 		"      --bind ADDR          address for the udp backend (default: all)\n"
 		"  -p, --port N             UDP port (default 7878)\n"
-		"  -q, --queues LIST        afxdp: RX queues, one worker each (default 0)\n"
+		"  -q, --queues LIST        afxdp: RX queues, one worker each (default: all the\n"
+		"                           interface has)\n"
 		"  -w, --workers N          udp: sockets sharing the port, a worker each (1)\n"
 		"      --cpus LIST          pin worker i to the i-th CPU of LIST (default: CPU i)\n"
 		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
@@ -241,7 +242,8 @@ int main(int argc, char **argv)
 			conf.queues[i] = i;
 	}
 	conf.w.reasm.max_task_len = conf.w.max_task_len;
-	if (ep_conf_validate(&conf)) {
+	if ((!strcmp(conf.backend, "afxdp") && ep_conf_all_queues(&conf)) ||
+	    ep_conf_validate(&conf)) {
 		ep_conf_free(&conf);
 		return 2;
 	}
