@@ -257,7 +257,7 @@ struct ep_load_report {
 	__be32 cpu_pct_x100;	/* CPU busy, 0..10000 (hundredths of a percent) */
 	__be64 mem_free_kib;	/* available memory */
 	__be32 queue_depth;	/* tasks queued, waiting for a handler */
-	__be32 inflight;	/* tasks accepted and not yet answered (queued + running) */
+	__be32 inflight;	/* not yet answered: queued + running + being reassembled */
 	__be32 p99_us;		/* service time p99 over the last period */
 	__be32 capacity;	/* relative capacity (100 = one reference core) */
 	__be32 ip4;		/* the node's address, for routed (encapsulated) forwarding */

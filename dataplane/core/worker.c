@@ -33,6 +33,7 @@ struct ep_worker {
 	bool states_ready;
 	struct ep_reasm_cfg reasm_cfg;
 	struct ep_reasm *reasm;
+	uint32_t running;		/* tasks in the handler call under way */
 	struct ep_cache *cache;
 	struct ep_batch *batch;
 	ZSTD_DCtx *dctx;
@@ -504,7 +505,9 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		return n;
 
 	t0 = ep_now_ns();
+	__atomic_store_n(&w->running, k, __ATOMIC_RELAXED);	/* for load reports */
 	err = e->h->run(w->states[w->run[0]->hidx], w->req, w->res, k);
+	__atomic_store_n(&w->running, 0, __ATOMIC_RELAXED);
 	t1 = ep_now_ns();
 	exec_us = sat_us((t1 - t0) / k);
 	ep_hist_record(&type_stats(w, w->run[0]->hidx)->batch_size, k);
@@ -622,6 +625,7 @@ void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out)
 
 	memset(out, 0, sizeof(*out));
 	out->queued = ep_batch_count(w->batch);
+	out->running = __atomic_load_n(&w->running, __ATOMIC_RELAXED);
 	ep_reasm_get_stats(w->reasm, &rs);
 	out->reassembling = rs.tasks;
 	for (unsigned int i = 0; i <= EP_MAX_HANDLERS; i++)

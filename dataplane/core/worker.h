@@ -82,6 +82,7 @@ void ep_worker_free(struct ep_worker *w);
 /* What a load report needs, cheaper than ep_worker_stats(). */
 struct ep_worker_load {
 	uint32_t queued;		/* tasks waiting for a handler */
+	uint32_t running;		/* tasks in the handler call under way */
 	uint32_t reassembling;		/* tasks whose fragments are still arriving */
 	struct ep_hist latency_ns;	/* every task type's, since the start */
 };

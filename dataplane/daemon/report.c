@@ -36,7 +36,6 @@ struct ep_reporter {
 
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
-	double cpu_share;		/* process: the CPUs it may use */
 	struct ep_hist *prev_lat;
 };
 
@@ -151,7 +150,7 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 	}
 	frac = (double)(busy - r->cpu_busy) / (double)(total - r->cpu_total);
 	if (r->cfg.cpu == EP_CPU_PROCESS)
-		frac /= r->cpu_share;
+		frac /= allowed_cpus();	/* again each time: quotas and affinity change */
 	r->cpu_busy = busy;
 	r->cpu_total = total;
 	if (frac < 0)
@@ -193,7 +192,7 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 	for (unsigned int i = 0; i < r->n; i++) {
 		ep_worker_load(r->workers[i], wl);
 		queued += wl->queued;
-		inflight += wl->queued + wl->reassembling;
+		inflight += wl->queued + wl->running + wl->reassembling;
 		ep_hist_merge(lat, &wl->latency_ns);
 	}
 	rep.seq = htonl(++r->seq);
@@ -302,7 +301,6 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	r->cfg = *cfg;
 	r->workers = workers;
 	r->n = n;
-	r->cpu_share = allowed_cpus();
 	r->fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&dst, len) ||
 	    getsockname(r->fd, (struct sockaddr *)&local, &llen)) {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #define EP_PROG_NAME "ep_classify"
 
 struct ep_xdp {
+	int lock_fd;			/* flock()ed while we own the interface */
 	struct ep_classifier *skel;
 	struct xdp_program *prog;
 	int ifindex;
@@ -80,6 +83,41 @@ static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mo
 	return err;
 }
 
+/*
+ * The interface's lock file, /run/edgeplane/xdp-<netns inode>-<ifname>.lock, held with
+ * flock() for as long as this process owns the classifier on the interface: the kernel
+ * drops it when the process dies, however it dies.
+ */
+static int lock_iface(struct ep_xdp *x)
+{
+	char path[PATH_MAX];
+	struct stat ns;
+	int err;
+
+	if (stat("/proc/self/ns/net", &ns))
+		return -errno;
+	err = ep_mkdir_p("/run/edgeplane", 0755);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/run/edgeplane/xdp-%llu-%d.lock",
+		 (unsigned long long)ns.st_ino, x->ifindex);
+	x->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (x->lock_fd < 0)
+		return -errno;
+	if (flock(x->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		close(x->lock_fd);
+		x->lock_fd = -1;
+		if (err == -EWOULDBLOCK) {
+			pr_err("another edgeplane process owns the classifier on this interface "
+			       "(%s)", path);
+			return -EBUSY;
+		}
+		return err;
+	}
+	return 0;
+}
+
 int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 {
 	struct ep_config cfg;
@@ -89,6 +127,7 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->lock_fd = -1;
 	x->ifindex = if_nametoindex(o->ifname);
 	if (!x->ifindex) {
 		err = -errno;
@@ -115,6 +154,20 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	if (err) {
 		pr_err("pin directory %s: %s", x->pin_dir, strerror(-err));
 		goto err_destroy;
+	}
+
+	/* One owner per interface (in this network namespace) at a time. */
+	err = lock_iface(x);
+	if (err)
+		goto err_destroy;
+	/* A runtime that died (SIGKILL, a crash) leaves its classifier attached, and without
+	 * libxdp's dispatcher nothing can be attached next to it: take it off. Its pinned
+	 * maps stay, and are reused. (Its owner is gone: we hold the lock.) */
+	if (ep_xdp_find_prog(o->ifname, EP_PROG_NAME, NULL) == 1) {
+		pr_info("%s: replacing the classifier an earlier run left attached", o->ifname);
+		err = ep_xdp_detach_prog(o->ifname, EP_PROG_NAME);
+		if (err && err != -ENOENT)
+			pr_warn("%s: detach the old classifier: %s", o->ifname, strerror(-err));
 	}
 
 	x->prog = xdp_program__from_bpf_obj(x->skel->obj, "xdp");
@@ -170,6 +223,8 @@ err_close_prog:
 	x->prog = NULL;
 err_destroy:
 	ep_classifier__destroy(x->skel);
+	if (x->lock_fd >= 0)
+		close(x->lock_fd);
 err_free:
 	free(x);
 	return err;
@@ -189,6 +244,8 @@ void ep_xdp_close(struct ep_xdp *x, bool detach)
 	}
 	xdp_program__close(x->prog);
 	ep_classifier__destroy(x->skel);
+	if (x->lock_fd >= 0)
+		close(x->lock_fd);
 	free(x);
 }
 
