@@ -7,7 +7,7 @@
 #   make test       install missing packages, build, run every test layer
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
-#   make bench-NAME one of them: classify, infer, runtime
+#   make bench-NAME one of them: classify, infer, runtime, lb
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
 #   make help       list the targets
@@ -90,7 +90,7 @@ demo: deps
 	$(Q)$(MAKE) all
 	$(Q)vm/demo.sh
 
-BENCHES := classify infer runtime
+BENCHES := classify infer runtime lb
 
 bench: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
@@ -106,7 +106,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/include/edgeplane $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man8
 	$(Q)install -m 0755 $(BIN)/edgeplane $(BIN)/edgeplane-xdp $(BIN)/edgeload \
-		$(DESTDIR)$(PREFIX)/bin
+		$(BIN)/edgectl $(DESTDIR)$(PREFIX)/bin
 	$(Q)install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib
 	$(Q)ln -sf $(notdir $(CLIENT_SO)) $(DESTDIR)$(PREFIX)/lib/libedgeplane.so.1
 	$(Q)ln -sf libedgeplane.so.1 $(DESTDIR)$(PREFIX)/lib/libedgeplane.so

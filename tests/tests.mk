@@ -91,6 +91,14 @@ $(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \
 		$(EP_LDFLAGS) $(ZSTD_LIBS) -lm
 
+WORK_PLUGIN	:= $(TESTOUT)/plugins/libepwork.so
+TOOL_BINS	+= $(WORK_PLUGIN)
+$(WORK_PLUGIN): tests/plugins/work_plugin.c userspace/include/edgeplane/handler.h
+	$(call msg,CC-SO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -shared \
+		-Iuserspace/include -o $@ $<
+
 TEST_PLUGIN	:= $(TESTOUT)/plugins/libepcount.so
 TOOL_BINS	+= $(TEST_PLUGIN)
 $(TEST_PLUGIN): tests/plugins/count_plugin.c userspace/include/edgeplane/handler.h
@@ -112,6 +120,22 @@ $(TESTOUT)/bench/bench_classify: $(OBJ)/tests/bench/bench_classify.o $(TEST_LIB_
 BENCH_BINS	+= $(TESTOUT)/bench/epgen
 $(OBJ)/tests/bench/epgen.o: $(GEN)/ep_loadgen.skel.h
 $(TESTOUT)/bench/epgen: $(OBJ)/tests/bench/epgen.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# `make bench-lb`: the open-loop blaster (and sink counter), and the userspace proxy
+# baseline, which reads the gateway's pinned maps through libepcontrol's gw.c.
+BENCH_BINS	+= $(TESTOUT)/bench/epblast
+$(OBJ)/tests/bench/epblast.o: $(GEN)/bench_sink.skel.h
+$(TESTOUT)/bench/epblast: $(OBJ)/tests/bench/epblast.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+BENCH_BINS	+= $(TESTOUT)/bench/epproxy
+$(OBJ)/tests/bench/epproxy.o: EXTRA_CFLAGS_tests/bench += -Icontrol
+$(TESTOUT)/bench/epproxy: $(OBJ)/tests/bench/epproxy.o $(CONTROL_LIB) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)

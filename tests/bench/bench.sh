@@ -44,6 +44,9 @@ for bench in "$@"; do
 	runtime)
 		{ machine; echo; tests/bench/bench_runtime.sh; } >"$out"
 		;;
+	lb)
+		{ machine; echo; tests/bench/bench_lb.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2
