@@ -158,16 +158,25 @@ static __always_inline bool fits(const struct ep_gw_cfg *cfg, const struct ep_gw
 	       n->mem_free_kib > (__u64)cfg->mem_factor * t->size_hint_kib;
 }
 
-/* Expected wait, in arbitrary units: work queued per unit of capacity, counting what this
- * gateway sent since the node's last report. Lower is better. */
-static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust)
+/*
+ * Expected wait, in arbitrary units: the work a node has per unit of capacity. Its
+ * reported backlog (inflight: queued, running, being reassembled) plus what this gateway
+ * sent it since that report, less what it has answered since at its reported rate (so a
+ * fast node's count of sent tasks does not grow stale within a report period, while a
+ * stalled node's does). Untrusted (stale) loads count only the sent tasks. Lower is better.
+ */
+static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust,
+				   __u64 now)
 {
 	__u64 *sent = bpf_map_lookup_elem(&ep_gw_sent, &id);
-	__u64 load = (sent ? *sent : 0) + 1;
+	__u64 load = sent ? *sent : 0, done;
 
-	if (trust)
-		load += (__u64)n->queue_depth + n->inflight;
-	return load * 1000000 / n->capacity;
+	if (trust) {
+		load += n->inflight;
+		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000 : 0;
+		load = load > done ? load - done : 0;
+	}
+	return (load + 1) * 1000000 / n->capacity;
 }
 
 /* The state of a scan over every node, run with bpf_loop (verified once, not per node). */
@@ -202,7 +211,7 @@ static long scan_one(__u32 i, void *arg)
 			s->best_mem = mem;
 		}
 	} else {
-		__u64 sc = score(n, id, trust);
+		__u64 sc = score(n, id, trust, s->now);
 
 		if (sc < s->best_score) {
 			s->best = id;
@@ -262,7 +271,7 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 	eb = b && tb && fits(cfg, nb, t, cfg->cpu_max_x100[t->prio & 7]);
 	if (ea && eb) {
 		gw_count(EP_GW_STAT_PICK_P2C);
-		return score(na, a, true) <= score(nb, b, true) ? a : b;
+		return score(na, a, true, now) <= score(nb, b, true, now) ? a : b;
 	}
 	if (ea || eb) {
 		gw_count(EP_GW_STAT_PICK_P2C);
@@ -479,8 +488,24 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 }
 
 /* No node is eligible: the task's priority decides. */
+/*
+ * ep_gw_affinity values besides node ids: the task overflowed to the local stack (its other
+ * fragments follow), or was rejected at the time in the low 24 bits (ms): its other
+ * fragments, arriving within AFF_REJECT_MS, are dropped too, so no worker holds a part of a
+ * task the client was told to send again. A retry, later, is placed afresh.
+ */
+#define AFF_LOCAL	0x40000000u
+#define AFF_REJECT	0x80000000u
+#define AFF_REJECT_MS	50
+
+static __always_inline void remember(const struct task *t, __u32 v)
+{
+	if (t->multi)
+		bpf_map_update_elem(&ep_gw_affinity, &t->key, &v, BPF_ANY);
+}
+
 static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
-				   const struct task *t)
+				   const struct task *t, __u64 now)
 {
 	int act;
 
@@ -495,8 +520,7 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 				__u32 id = cfg->overflow_node;
 
 				/* The task's other fragments follow it to the cloud. */
-				if (t->multi)
-					bpf_map_update_elem(&ep_gw_affinity, &t->key, &id, BPF_ANY);
+				remember(t, id);
 				gw_count(EP_GW_STAT_OVF_CLOUD);
 				return act;
 			}
@@ -507,8 +531,10 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 		/* The next program behind libxdp's dispatcher (this node's classifier and
 		 * runtime) takes it; without one, the kernel answers port unreachable. */
 		gw_count(EP_GW_STAT_OVF_LOCAL);
+		remember(t, AFF_LOCAL);
 		return XDP_PASS;
 	}
+	remember(t, AFF_REJECT | (__u32)((now / 1000000) & 0xffffff));
 	act = reject(ctx, t);
 	if (act < 0) {
 		gw_count(EP_GW_STAT_TX_ERROR);
@@ -645,6 +671,7 @@ int ep_gateway(struct xdp_md *ctx)
 	struct task t = {};
 	const struct ep_hdr *h;
 	__u32 zero = 0, id = 0, *sticky = NULL;
+	__u64 now;
 	int err, act;
 
 	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
@@ -671,8 +698,20 @@ int ep_gateway(struct xdp_md *ctx)
 	flow_key(ctx, &t, h);
 
 	/* A later fragment follows its task, wherever the policy would send it now. */
+	now = bpf_ktime_get_ns();
 	if (t.multi) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
+		if (sticky && (*sticky & AFF_LOCAL)) {
+			gw_count(EP_GW_STAT_OVF_LOCAL);
+			return XDP_PASS;
+		}
+		if (sticky && (*sticky & AFF_REJECT)) {
+			if ((((__u32)(now / 1000000) - *sticky) & 0xffffff) < AFF_REJECT_MS) {
+				gw_count(EP_GW_STAT_OVF_REJECT);
+				return XDP_DROP;	/* the client has its OVERLOADED reply */
+			}
+			sticky = NULL;
+		}
 		if (sticky) {
 			const struct ep_gw_node *n = node_at(t.active, *sticky);
 
@@ -684,13 +723,13 @@ int ep_gateway(struct xdp_md *ctx)
 		}
 	}
 	if (!id) {
-		id = choose(cfg, &t, bpf_ktime_get_ns());
+		id = choose(cfg, &t, now);
 		t.first = 1;
 		if (id && t.multi)
 			bpf_map_update_elem(&ep_gw_affinity, &t.key, &id, BPF_ANY);
 	}
 	if (!id)
-		return overflow(ctx, cfg, &t);
+		return overflow(ctx, cfg, &t, now);
 	act = forward(ctx, cfg, &t, id);
 	if (act < 0) {
 		gw_count(EP_GW_STAT_TX_ERROR);

@@ -264,7 +264,7 @@ struct ep_load_report {
 	__u8 ip6[16];
 	__u8 mac[6];		/* the node's MAC, for L2 direct server return */
 	__be16 port;		/* its task port */
-	__be32 rsvd;		/* 0 */
+	__be32 rate;		/* tasks answered per second over the period */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_load_report) == 72, "ep_load_report layout");
 
@@ -289,20 +289,22 @@ struct ep_gw_node {
 	__u32 flags;		/* EP_NODE_F_* */
 	__u32 capacity;		/* relative capacity, > 0 */
 	__u8 mac[6];		/* DSR: the node's MAC; ENCAP: the next hop's */
-	__u16 pad;
+	__u16 port;		/* the node's task port (information; host order) */
 	__u32 ifindex;		/* egress interface; 0: the one the task came in on */
 	__be32 ip4;		/* ENCAP: outer destination */
 	__u8 ip6[16];		/* the node's IPv6 address (information; ENCAP is IPv4 only) */
 	/* Load, from the latest report. */
 	__u32 cpu_pct_x100;
 	__u32 queue_depth;
-	__u32 inflight;
+	__u32 inflight;		/* queued + running + being reassembled */
 	__u32 p99_us;
+	__u32 rate;		/* tasks answered per second */
+	__u32 pad;
 	__u64 mem_free_kib;
 	__u64 updated_ns;	/* bpf_ktime_get_ns() clock; 0: never reported */
 };
-_Static_assert(sizeof(struct ep_gw_node) == 72, "ep_gw_node layout");
-_Static_assert(__builtin_offsetof(struct ep_gw_node, mem_free_kib) == 56, "ep_gw_node layout");
+_Static_assert(sizeof(struct ep_gw_node) == 80, "ep_gw_node layout");
+_Static_assert(__builtin_offsetof(struct ep_gw_node, mem_free_kib) == 64, "ep_gw_node layout");
 
 enum ep_gw_policy {
 	EP_GW_POLICY_P2C = 0,	/* default: power of two choices by load, among eligible */

@@ -119,10 +119,11 @@ static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t
 	if (n->ifindex && if_indextoname(n->ifindex, ifname))
 		json_object_set_new(o, "interface", json_string(ifname));
 	json_object_set_new(o, "load", json_pack(
-		"{s:f, s:I, s:I, s:I, s:I, s:I, s:f}", "cpu_pct", n->load.cpu_pct_x100 / 100.0,
+		"{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "cpu_pct", n->load.cpu_pct_x100 / 100.0,
 		"mem_free_kib", (json_int_t)n->load.mem_free_kib, "queue_depth",
 		(json_int_t)n->load.queue_depth, "inflight", (json_int_t)n->load.inflight,
-		"p99_us", (json_int_t)n->load.p99_us, "seq", (json_int_t)n->load.seq,
+		"p99_us", (json_int_t)n->load.p99_us, "rate", (json_int_t)n->load.rate,
+		"seq", (json_int_t)n->load.seq,
 		"age_ms", n->last_report_ns ? (double)(now - n->last_report_ns) / 1e6 : -1.0));
 	json_object_set_new(o, "reports", json_pack(
 		"{s:I, s:I, s:I, s:I}", "received", (json_int_t)n->reports, "lost",

@@ -76,6 +76,9 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	NODE_GAUGE(f, c, "edgeplane_gw_node_service_p99_seconds",
 		   "Service time p99 over the node's last report period.",
 		   n->load.p99_us / 1e6);
+	NODE_GAUGE(f, c, "edgeplane_gw_node_answered_per_second",
+		   "Tasks the node answered per second over its last report period.",
+		   n->load.rate);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_capacity", "Relative capacity (100 = one core).",
 		   ep_reg_capacity(n));
 	NODE_GAUGE(f, c, "edgeplane_gw_node_report_age_seconds",

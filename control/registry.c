@@ -224,6 +224,7 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	n->load.queue_depth = ntohl(rep->queue_depth);
 	n->load.inflight = ntohl(rep->inflight);
 	n->load.p99_us = ntohl(rep->p99_us);
+	n->load.rate = ntohl(rep->rate);
 	if (n->load.capacity != cap && !n->capacity_cfg) {
 		n->load.capacity = cap;
 		changed(r);
@@ -302,6 +303,8 @@ unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 		g->queue_depth = n->load.queue_depth;
 		g->inflight = n->load.inflight;
 		g->p99_us = n->load.p99_us;
+		g->rate = n->load.rate;
+		g->port = n->port;
 		g->mem_free_kib = n->load.mem_free_kib;
 		g->updated_ns = n->last_report_ns;
 		if (ep_reg_usable(n))
@@ -329,7 +332,7 @@ void ep_reg_restore(struct ep_registry *r, const struct ep_gw_node *nodes, uint6
 			.encap = !!(g->flags & EP_NODE_F_ENCAP),
 			.manual_drain = !!(g->flags & EP_NODE_F_MANUAL),
 			.mac_set = true, .ifindex = g->ifindex, .ip4 = g->ip4,
-			.port = EP_DEFAULT_PORT, .since_ns = now,
+			.port = g->port ?: EP_DEFAULT_PORT, .since_ns = now,
 			/* Alive as of now (since_ns): its next report confirms it. Its load
 			 * keeps its age, so XDP trusts it no longer than before. A node
 			 * that was dead stays drained until it reports. */
@@ -343,6 +346,7 @@ void ep_reg_restore(struct ep_registry *r, const struct ep_gw_node *nodes, uint6
 		n->load.queue_depth = g->queue_depth;
 		n->load.inflight = g->inflight;
 		n->load.p99_us = g->p99_us;
+		n->load.rate = g->rate;
 		n->load.mem_free_kib = g->mem_free_kib;
 		n->load.capacity = g->capacity;
 	}

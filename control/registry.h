@@ -49,7 +49,7 @@ struct ep_reg_node {
 	/* The latest report, host order. */
 	struct {
 		uint32_t seq, interval_ms, cpu_pct_x100, queue_depth, inflight, p99_us,
-			capacity;
+			capacity, rate;
 		uint64_t mem_free_kib;
 	} load;
 	uint64_t last_report_ns;	/* 0: none */

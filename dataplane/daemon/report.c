@@ -37,6 +37,7 @@ struct ep_reporter {
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
 	struct ep_hist *prev_lat;
+	uint64_t last_ns;		/* when the last report was measured */
 };
 
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out)
@@ -158,8 +159,9 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 	return frac >= 1 ? 10000 : (uint32_t)(frac * 10000 + 0.5);
 }
 
-/* p99 of the tasks answered since the last call, in microseconds (0: none). */
-static uint32_t p99_us(struct ep_reporter *r, struct ep_hist *now_lat)
+/* p99 of the tasks answered since the last call, in microseconds (0: none), and how
+ * many they were in *answered. */
+static uint32_t p99_us(struct ep_reporter *r, struct ep_hist *now_lat, uint64_t *answered)
 {
 	struct ep_hist *d = calloc(1, sizeof(*d));
 	uint64_t p;
@@ -167,6 +169,7 @@ static uint32_t p99_us(struct ep_reporter *r, struct ep_hist *now_lat)
 	if (!d)
 		return 0;
 	d->count = now_lat->count - r->prev_lat->count;
+	*answered = d->count;
 	d->sum = now_lat->sum - r->prev_lat->sum;
 	d->max = now_lat->max;	/* caps the top bucket's edge; >= anything in the period */
 	for (unsigned int i = 0; i < EP_HIST_BUCKETS; i++)
@@ -185,6 +188,7 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 	struct ep_load_report rep = r->tmpl;
 	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX };
 	uint32_t queued = 0, inflight = 0;
+	uint64_t answered = 0, now;
 	uint8_t dgram[EP_HDR_LEN + sizeof(rep)];
 	ssize_t len;
 
@@ -200,7 +204,11 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 	rep.mem_free_kib = htobe64(mem_available_kib());
 	rep.queue_depth = htonl(queued);
 	rep.inflight = htonl(inflight);
-	rep.p99_us = htonl(p99_us(r, lat));
+	rep.p99_us = htonl(p99_us(r, lat, &answered));
+	now = now_ns(CLOCK_MONOTONIC);
+	if (r->last_ns && now > r->last_ns)
+		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
+	r->last_ns = now;
 	m.task_id = r->seq;
 	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
 	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {

@@ -320,11 +320,12 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->cache.expired);
 		fprintf(f, "\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
 			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
-			   "\"tx_full\":%llu,\"wakeups\":%llu},\"types\":[",
+			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu},\"types\":[",
 			(unsigned long long)s->io.rx_packets, (unsigned long long)s->io.rx_bytes,
 			(unsigned long long)s->io.tx_packets, (unsigned long long)s->io.tx_bytes,
 			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.rx_bad_csum,
-			(unsigned long long)s->io.tx_ring_full, (unsigned long long)s->io.wakeups);
+			(unsigned long long)s->io.tx_ring_full, (unsigned long long)s->io.wakeups,
+			(unsigned long long)s->io.rx_dropped);
 		first = true;
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 			if (!type_used(&s->type[t]))
@@ -551,6 +552,8 @@ static const struct queue_metric queue_metrics[] = {
 	   "Replies dropped: no transmit buffer after a flush."),
 	QM("edgeplane_io_wakeups_total", "counter", io.wakeups,
 	   "need_wakeup system calls made by the I/O backend."),
+	QM("edgeplane_io_rx_dropped_total", "counter", io.rx_dropped,
+	   "Frames the kernel dropped before the AF_XDP RX ring (ring full, no fill buffer)."),
 };
 
 static uint64_t queue_value(const struct ep_worker_stats *s, const struct queue_metric *m)

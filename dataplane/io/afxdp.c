@@ -229,7 +229,13 @@ static void afxdp_wait(struct ep_io_q *q, int timeout_ms)
 
 static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 {
-	*st = to_aq(q)->st;
+	struct afxdp_q *a = to_aq(q);
+	struct xdp_statistics xs = { 0 };
+	socklen_t len = sizeof(xs);
+
+	*st = a->st;
+	if (!getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len))
+		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
 }
 
 static void afxdp_stop_rx(struct ep_io_q *q)

@@ -52,6 +52,8 @@ struct ep_io_stats {
 	uint64_t rx_bad_csum;	/* datagrams with a wrong UDP checksum, dropped */
 	uint64_t tx_ring_full;	/* replies dropped: no TX buffer after a flush */
 	uint64_t wakeups;	/* need_wakeup syscalls */
+	uint64_t rx_dropped;	/* afxdp: frames the kernel dropped before our RX ring (RX ring
+				 * full or no fill buffer), from XDP_STATISTICS */
 };
 
 struct ep_io_ops {

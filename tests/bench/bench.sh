@@ -45,7 +45,7 @@ for bench in "$@"; do
 		{ machine; echo; tests/bench/bench_runtime.sh; } >"$out"
 		;;
 	lb)
-		{ machine; echo; tests/bench/bench_lb.sh; } >"$out"
+		{ machine; echo; tests/bench/bench_lb.sh; echo; tests/bench/lb_policy.sh; } >"$out"
 		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2

@@ -7,7 +7,7 @@
 #                the same P2C choice with recvmmsg/sendmmsg (tests/bench/epproxy.c),
 #                measured in the same run, alternating, and their ratio; then the
 #                proxy's best rate when it is not overloaded (epblast paced).
-#   policy_p99   (to come) task latency p99 by policy.
+#   (task latency p99 by policy is tests/bench/lb_policy.sh, run after this by bench.sh)
 #
 # Topology, in three namespaces made here and removed on exit:
 #
@@ -432,7 +432,6 @@ proxy_best() {
 	STEPS=${STEPS%, }
 }
 
-# policy_p99: task latency p99 by policy (p2c, seed, hash) under load - to be added.
 
 ep_setup_bpffs || die "cannot mount a bpffs"
 PIN=$EP_BPFFS/gw SOCK=$EP_TMP/ctl.sock

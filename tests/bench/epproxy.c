@@ -7,7 +7,7 @@
  * two forwarders do the same choice work: the same flow hash of client address, port and
  * task id, the same two candidates from the active half of ep_gw_table, the same
  * eligibility (trusted load, CPU below cpu_max of the task's priority, free memory above
- * mem_factor x the size hint), the same score, (queue_depth + inflight + sent + 1) * 1e6 /
+ * mem_factor x the size hint), the same score, (inflight + sent - rate x age + 1) * 1e6 /
  * capacity, the same stale-load and scan fallbacks. The configuration, nodes and table
  * come from a snapshot of the gateway's pinned maps (a live controller keeps them
  * current), refreshed every 10 ms; the per-node "sent since report" counts are its own,
@@ -142,13 +142,17 @@ static bool fits(const struct snap *s, const struct ep_gw_node *n, const struct 
 	return !m->size_hint_kib || n->mem_free_kib > (uint64_t)s->cfg.mem_factor * m->size_hint_kib;
 }
 
-static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t id, bool trust)
+static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t id, bool trust,
+		      uint64_t now)
 {
-	uint64_t load = s->sent[id & (EP_GW_MAX_NODES - 1)] + 1;
+	uint64_t load = s->sent[id & (EP_GW_MAX_NODES - 1)], done;
 
-	if (trust)
-		load += (uint64_t)n->queue_depth + n->inflight;
-	return load * 1000000 / n->capacity;
+	if (trust) {
+		load += n->inflight;
+		done = now > n->updated_ns ? (uint64_t)n->rate * (now - n->updated_ns) / 1000000000 : 0;
+		load = load > done ? load - done : 0;
+	}
+	return (load + 1) * 1000000 / n->capacity;
 }
 
 static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t now)
@@ -168,7 +172,7 @@ static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t
 			      (m->size_hint_kib &&
 			       n->mem_free_kib <= (uint64_t)s->cfg.mem_factor * m->size_hint_kib)))
 			continue;
-		sc = score(s, n, id, trust);
+		sc = score(s, n, id, trust, now);
 		if (sc < best_score) {
 			best = id;
 			best_score = sc;
@@ -200,7 +204,7 @@ static uint32_t choose(struct snap *s, const struct ep_msg *m, uint64_t h, uint6
 	eb = b && tb && fits(s, nb, m, cpu_max);
 	if (ea && eb) {
 		c[C_P2C]++;
-		return score(s, na, a, true) <= score(s, nb, b, true) ? a : b;
+		return score(s, na, a, true, now) <= score(s, nb, b, true, now) ? a : b;
 	}
 	if (ea || eb) {
 		c[C_P2C]++;

@@ -72,7 +72,9 @@ enum age { FRESH, STALE, NEVER };
 
 struct node {
 	uint32_t id, flags;
-	uint32_t cpu, queue, inflight;
+	uint32_t cpu, queue, inflight;	/* the node reports queue + inflight as in flight */
+	uint32_t rate;			/* tasks answered per second */
+	uint32_t age_ms;		/* FRESH: the report's age (0: now) */
 	uint32_t cap;		/* 0: 100 */
 	uint64_t mem;		/* KiB; 0: 1 GiB */
 	enum age age;
@@ -114,9 +116,10 @@ static int node_put(uint32_t half, const struct node *n)
 		.ip4 = htonl(n->ip4),
 		.cpu_pct_x100 = n->cpu,
 		.queue_depth = n->queue,
-		.inflight = n->inflight,
+		.inflight = n->queue + n->inflight,	/* in flight includes the queued */
+		.rate = n->rate,
 		.mem_free_kib = n->mem ?: 1u << 20,
-		.updated_ns = n->age == FRESH ? now :
+		.updated_ns = n->age == FRESH ? now - n->age_ms * 1000000ull :
 			      n->age == STALE ? now - 60 * 1000000000ull : 0,
 	};
 	__u32 key = half * EP_GW_MAX_NODES + n->id;
@@ -665,7 +668,7 @@ static const struct pick_case picks[] = {
 	  .nodes = { { .id = 1, .queue = 9 }, { .id = 2, .queue = 8 }, { .id = 3 } },
 	  .want = 2, .stats = S(PICK_P2C) },
 
-	/* 1. P2C: load = queue + inflight + sent (+1), per unit of capacity. */
+	/* 1. P2C: load = in flight + sent - answered since the report (+1), per capacity. */
 	{ "P2C: second choice less loaded", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 3 } },
 	  .want = 2, .stats = S(PICK_P2C) },
@@ -684,6 +687,12 @@ static const struct pick_case picks[] = {
 	{ "P2C: 4 tasks sent to node 1 since its report flip the choice", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } }, .sent = { { 1, 4 } },
 	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: a node answering 1000/s has worked off 10 in flight in 200 ms", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 10, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "P2C: a stalled node (rate 0) keeps what it was sent", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .age_ms = 200 }, { .id = 2, .queue = 3, .rate = 10, .age_ms = 50 } },
+	  .sent = { { 1, 5 } }, .want = 2, .stats = S(PICK_P2C) },
 	{ "P2C: capacity weights (11/100 vs 16/200)", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 15, .cap = 200 } },
 	  .want = 2, .stats = S(PICK_P2C) },
