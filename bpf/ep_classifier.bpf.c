@@ -156,7 +156,8 @@ static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_t
 	}
 	fib.l4_protocol = IPPROTO_UDP;
 	fib.ifindex = ctx->ingress_ifindex;
-	/* OUTPUT: the lookup a local sender makes, so forwarding need not be on. */
+	/* OUTPUT: the lookup a local sender makes. (The helper still answers only where
+	 * forwarding is on for the interface: FWD_DISABLED otherwise.) */
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
 	ep_dbg("reply route: fib %ld, ifindex %u", rc, fib.ifindex);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fib.ifindex == ctx->ingress_ifindex) {

@@ -159,11 +159,13 @@ static __always_inline bool fits(const struct ep_gw_cfg *cfg, const struct ep_gw
 }
 
 /*
- * Expected wait, in arbitrary units: the work a node has per unit of capacity. Its
- * reported backlog (inflight: queued, running, being reassembled) plus what this gateway
- * sent it since that report, less what it has answered since at its reported rate (so a
- * fast node's count of sent tasks does not grow stale within a report period, while a
- * stalled node's does). Untrusted (stale) loads count only the sent tasks. Lower is better.
+ * Expected queueing delay, in arbitrary units: the backlog a node has per unit of
+ * capacity. What it reported in flight (queued, running, being reassembled) plus what this
+ * gateway has sent it since the report (so the tasks between two reports spread out:
+ * herding is what a rule blind to them does), less what it has answered since at its
+ * reported rate (a node that keeps up works its backlog off; a stalled node's stays).
+ * Untrusted (stale) loads count only the sent tasks. Lower is better; nodes without a
+ * backlog tie, and the tie goes to the first choice, so idle nodes share by capacity.
  */
 static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust,
 				   __u64 now)
@@ -176,7 +178,7 @@ static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool tr
 		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000 : 0;
 		load = load > done ? load - done : 0;
 	}
-	return (load + 1) * 1000000 / n->capacity;
+	return load * 1000000 / n->capacity;
 }
 
 /* The state of a scan over every node, run with bpf_loop (verified once, not per node). */

@@ -27,6 +27,7 @@ static const char *const pin_names[] = {
 enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS };
 
 struct ep_gw {
+	int lock_fd;			/* ep_iface_lock("gw") while we serve the interface */
 	struct ep_gateway *skel;	/* NULL when only the pins are open */
 	struct xdp_program *prog;	/* ours, when this handle attached it */
 	char ifname[IF_NAMESIZE];
@@ -134,6 +135,16 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 		pr_err("interface %s: %s", o->ifname, strerror(errno));
 		goto err_free;
 	}
+	/* One controller per gateway interface. */
+	gw->lock_fd = ep_iface_lock("gw", ifindex);
+	if (gw->lock_fd < 0) {
+		err = gw->lock_fd;
+		if (err == -EBUSY)
+			pr_err("%s: another controller serves this gateway", o->ifname);
+		else
+			pr_err("%s: lock: %s", o->ifname, strerror(-err));
+		goto err_free;
+	}
 	if (o->pin_dir)
 		snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", o->pin_dir);
 	else if ((err = ep_gw_default_pin_dir(o->ifname, gw->pin_dir, sizeof(gw->pin_dir))))
@@ -231,6 +242,8 @@ err_close_prog:
 err_destroy:
 	ep_gateway__destroy(gw->skel);
 err_free:
+	if (gw->lock_fd > 0)
+		close(gw->lock_fd);
 	free(gw);
 	return err;
 }
@@ -259,6 +272,8 @@ void ep_gw_close(struct ep_gw *gw, bool detach)
 	if (gw->prog)
 		xdp_program__close(gw->prog);
 	ep_gateway__destroy(gw->skel);
+	if (gw->lock_fd > 0)
+		close(gw->lock_fd);
 	free(gw);
 }
 

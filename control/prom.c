@@ -157,7 +157,8 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	if (!ep_gw_read_drops(c->gw, drops)) {
 		ep_metrics_help_type(f, "edgeplane_gw_packets_total",
 				     "Packets the gateway's parser saw, by verdict or drop reason "
-				     "(invalid tasks pass on to the node's classifier).", "counter");
+				     "(invalid tasks are dropped, as the classifier drops them).",
+				     "counter");
 		for (int i = 0; i < EP_STAT__COUNT; i++)
 			ep_metrics_sample_u64(f, "edgeplane_gw_packets_total",
 					      EP_LABELS({ "reason", ep_stat_name(i) }),
@@ -187,7 +188,7 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 			     "edgectl requests, and those refused for lack of permission.",
 			     "counter");
 	ep_metrics_sample_u64(f, "edgeplane_gw_api_requests_total",
-			      EP_LABELS({ "outcome", "served" }), c->api_requests);
+			      EP_LABELS({ "outcome", "served" }), c->api_requests - c->api_denied);
 	ep_metrics_sample_u64(f, "edgeplane_gw_api_requests_total",
 			      EP_LABELS({ "outcome", "denied" }), c->api_denied);
 	ep_metrics_help_type(f, "edgeplane_gw_controller_uptime_seconds",

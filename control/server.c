@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -278,15 +279,32 @@ static void on_timer(struct ep_ctl *c)
 
 /* --- the edgectl API --------------------------------------------------------------------- */
 
+/* Root, the controller's own user, or a member of socket_group (primary or
+ * supplementary) may change state. */
 static bool peer_admin(struct ep_ctl *c, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	struct passwd pw, *pwp = NULL;
+	gid_t groups[256];
+	int ngroups = 256;
+	char buf[4096];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid() ||
-	       (c->admin_gid != (gid_t)-1 && cred.gid == c->admin_gid);
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (c->admin_gid == (gid_t)-1)
+		return false;
+	if (cred.gid == c->admin_gid)
+		return true;
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) || !pwp ||
+	    getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) < 0)
+		return false;
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == c->admin_gid)
+			return true;
+	return false;
 }
 
 /* Answer one request. Returns 1 if the peer is gone (and its fd closed), else 0. */
@@ -394,14 +412,13 @@ static int open_report_socket(struct ep_ctl *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1, rcvbuf = 1 << 20;
+	int fd, rcvbuf = 1 << 20;
 
 	if (ep_parse_sockaddr("listen", c->conf->listen, EP_ADDR_PASSIVE, &ss, &len))
 		return -EINVAL;
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (ss.ss_family == AF_INET6) {
 		int zero = 0;

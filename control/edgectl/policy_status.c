@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* edgectl policy show|set, edgectl status, edgectl detach */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "edgectl.h"
 #include "edgeplane/log.h"
@@ -33,15 +35,35 @@ static int policy_show(struct ctl_ctx *x)
 	int err;
 
 	if (!x->pin_dir && !x->iface) {
+		json_t *j;
+
 		resp = ctl_call(x, json_pack("{s:s}", "cmd", "policy"));
 		if (!resp)
 			return EXIT_FAIL;
+		j = json_object_get(resp, "policy");
 		if (x->json) {
-			ctl_print_json(json_object_get(resp, "policy"));
-			json_decref(resp);
-			return 0;
+			ctl_print_json(j);
+		} else {
+			/* From the controller's answer: no need to read the (root-only) pins. */
+			memset(&p, 0, sizeof(p));
+			ep_policy_parse(json_string_value(json_object_get(j, "policy")) ?: "",
+					&p.policy);
+			p.stale_ms = (uint32_t)json_integer_value(json_object_get(j, "stale_ms"));
+			p.mem_factor = (uint8_t)json_integer_value(json_object_get(j, "mem_factor"));
+			p.cloud_node = (uint32_t)json_integer_value(json_object_get(j, "cloud_node"));
+			for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
+				char k[4];
+
+				snprintf(k, sizeof(k), "%d", i);
+				p.cpu_max_pct[i] = (uint8_t)json_integer_value(
+					json_object_get(json_object_get(j, "cpu_max"), k));
+				ep_overflow_parse(json_string_value(json_object_get(
+					json_object_get(j, "overflow"), k)) ?: "", &p.overflow[i]);
+			}
+			print_policy(&p);
 		}
 		json_decref(resp);
+		return 0;
 	}
 	err = ctl_open_gw(x, &gw);
 	if (err)
@@ -172,7 +194,7 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 {
 	char dir[4096];
 	json_t *resp;
-	int err;
+	int err, lock;
 
 	if (argc > 1 || !x->iface) {
 		fprintf(stderr, "Usage: edgectl detach --iface IF [--pin-dir DIR]\n");
@@ -188,6 +210,18 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", x->pin_dir);
 	else if (ep_gw_default_pin_dir(x->iface, dir, sizeof(dir)))
 		return EXIT_FAIL;
+	/* Whatever socket it answers on, a controller serving the interface holds its lock. */
+	lock = if_nametoindex(x->iface) ? ep_iface_lock("gw", (int)if_nametoindex(x->iface))
+					: -ENODEV;
+	if (lock == -EBUSY) {
+		pr_err("%s: a controller serves this gateway: stop it first (or run it with "
+		       "--detach-on-exit)", x->iface);
+		return EXIT_FAIL;
+	}
+	if (lock == -ENODEV) {
+		pr_err("%s: no such interface", x->iface);
+		return EXIT_FAIL;
+	}
 	err = ep_xdp_detach_prog(x->iface, "ep_gateway");
 	if (err && err != -ENOENT) {
 		pr_err("detach from %s: %s", x->iface, strerror(-err));
@@ -200,6 +234,8 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 		if (!ep_gw_open(dir, &gw))
 			ep_gw_close(gw, true);
 	}
+	if (lock >= 0)
+		close(lock);
 	printf("%s: gateway %s\n", x->iface, err ? "was not attached" : "detached");
 	return 0;
 }

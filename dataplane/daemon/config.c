@@ -79,7 +79,6 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->pin_dir);
 	free(c->report.controller);
 	free(c->report.cpu);
-	free(c->report.advertise);
 	free(c->stats_socket);
 	free(c->metrics);
 	free(c->ready_file);
@@ -197,7 +196,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
-					      "capacity", "cpu", "advertise", NULL };
+					      "capacity", "cpu", NULL };
 	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	int queues[EP_MAX_QUEUES], n;
@@ -245,7 +244,6 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		ep_conf_known(&rd, g, report);
 		ep_conf_str(&rd, g, "controller", &c->report.controller);
 		ep_conf_str(&rd, g, "cpu", &c->report.cpu);
-		ep_conf_str(&rd, g, "advertise", &c->report.advertise);
 		EP_CONF_U32(&rd, g, "node_id", 1, EP_GW_MAX_NODES - 1, c->report.node_id);
 		EP_CONF_U32(&rd, g, "interval_ms", 10, 10000, c->report.interval_ms);
 		EP_CONF_U32(&rd, g, "capacity", 1, 1000000, c->report.capacity);

@@ -52,8 +52,6 @@ struct ep_conf {
 		uint32_t interval_ms;
 		uint32_t capacity;	/* 0: 100 per worker */
 		char *cpu;		/* "system" or "process" */
-		char *advertise;	/* the address the gateway forwards to; NULL: the one
-					 * facing the controller */
 	} report;
 
 	struct ep_worker_cfg w;

@@ -316,8 +316,8 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		pr_err("controller %s: %s", cfg->controller, strerror(errno));
 		goto err;
 	}
-	/* What the gateway needs to reach us: the address and MAC facing the controller
-	 * (or the advertised address). */
+	/* What the gateway needs to reach us: the address and MAC facing the controller (the
+	 * controller accepts a report only from the address it claims). */
 	err = mac_of_addr(&local, r->tmpl.mac, ifname);
 	if (err) {
 		pr_err("controller %s: the interface facing it has no MAC: %s", cfg->controller,
@@ -328,16 +328,6 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		r->tmpl.ip4 = ((struct sockaddr_in *)&local)->sin_addr.s_addr;
 	else
 		memcpy(r->tmpl.ip6, &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
-	if (cfg->advertise) {
-		r->tmpl.ip4 = 0;
-		memset(r->tmpl.ip6, 0, 16);
-		if (inet_pton(AF_INET, cfg->advertise, &r->tmpl.ip4) != 1 &&
-		    inet_pton(AF_INET6, cfg->advertise, r->tmpl.ip6) != 1) {
-			pr_err("advertise '%s': not an IPv4 or IPv6 address", cfg->advertise);
-			err = -EINVAL;
-			goto err;
-		}
-	}
 	r->tmpl.node_id = htonl(cfg->node_id);
 	r->tmpl.interval_ms = htonl(cfg->interval_ms);
 	r->tmpl.capacity = htonl(cfg->capacity);

@@ -24,8 +24,6 @@ struct ep_report_cfg {
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
-	const char *advertise;		/* the node's address as clients reach it through
-					 * the gateway; NULL: the one facing the controller */
 };
 
 struct ep_reporter;

@@ -188,7 +188,6 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 			.interval_ms = c->report.interval_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
-			.advertise = c->report.advertise,
 		};
 
 		ep_cpu_source_parse(c->report.cpu, &rc.cpu);

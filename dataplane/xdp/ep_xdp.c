@@ -83,36 +83,40 @@ static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mo
 	return err;
 }
 
-/*
- * The interface's lock file, /run/edgeplane/xdp-<netns inode>-<ifname>.lock, held with
- * flock() for as long as this process owns the classifier on the interface: the kernel
- * drops it when the process dies, however it dies.
- */
-static int lock_iface(struct ep_xdp *x)
+int ep_iface_lock(const char *kind, int ifindex)
 {
 	char path[PATH_MAX];
 	struct stat ns;
-	int err;
+	int fd, err;
 
 	if (stat("/proc/self/ns/net", &ns))
 		return -errno;
 	err = ep_mkdir_p("/run/edgeplane", 0755);
 	if (err)
 		return err;
-	snprintf(path, sizeof(path), "/run/edgeplane/xdp-%llu-%d.lock",
-		 (unsigned long long)ns.st_ino, x->ifindex);
-	x->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (x->lock_fd < 0)
+	snprintf(path, sizeof(path), "/run/edgeplane/%s-%llu-%d.lock", kind,
+		 (unsigned long long)ns.st_ino, ifindex);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -errno;
-	if (flock(x->lock_fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		close(x->lock_fd);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* One owner of the classifier per interface at a time. */
+static int lock_iface(struct ep_xdp *x)
+{
+	x->lock_fd = ep_iface_lock("xdp", x->ifindex);
+	if (x->lock_fd == -EBUSY)
+		pr_err("another edgeplane process owns the classifier on this interface");
+	if (x->lock_fd < 0) {
+		int err = x->lock_fd;
+
 		x->lock_fd = -1;
-		if (err == -EWOULDBLOCK) {
-			pr_err("another edgeplane process owns the classifier on this interface "
-			       "(%s)", path);
-			return -EBUSY;
-		}
 		return err;
 	}
 	return 0;

@@ -76,6 +76,14 @@ int ep_xdp_detach_prog(const char *ifname, const char *prog_name);
  * NULL), 0 if not, or a negative errno. */
 int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode *mode);
 
+/*
+ * Take the lock of @kind ("xdp", "gw") on interface @ifindex of this network namespace:
+ * /run/edgeplane/KIND-<netns inode>-<ifindex>.lock, held with flock() until the returned
+ * fd is closed or the process dies, however it dies. Returns the fd, -EBUSY if another
+ * process holds it, or a negative errno.
+ */
+int ep_iface_lock(const char *kind, int ifindex);
+
 /* Open pinned map @name under @pin_dir. Returns an fd or a negative errno. */
 int ep_xdp_open_pinned(const char *pin_dir, const char *name);
 

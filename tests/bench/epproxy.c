@@ -7,7 +7,7 @@
  * two forwarders do the same choice work: the same flow hash of client address, port and
  * task id, the same two candidates from the active half of ep_gw_table, the same
  * eligibility (trusted load, CPU below cpu_max of the task's priority, free memory above
- * mem_factor x the size hint), the same score, (inflight + sent - rate x age + 1) * 1e6 /
+ * mem_factor x the size hint), the same score, max(0, inflight + sent - rate x age) * 1e6 /
  * capacity, the same stale-load and scan fallbacks. The configuration, nodes and table
  * come from a snapshot of the gateway's pinned maps (a live controller keeps them
  * current), refreshed every 10 ms; the per-node "sent since report" counts are its own,
@@ -152,7 +152,7 @@ static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t
 		done = now > n->updated_ns ? (uint64_t)n->rate * (now - n->updated_ns) / 1000000000 : 0;
 		load = load > done ? load - done : 0;
 	}
-	return (load + 1) * 1000000 / n->capacity;
+	return load * 1000000 / n->capacity;
 }
 
 static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t now)

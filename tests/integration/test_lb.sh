@@ -177,7 +177,7 @@ else
 	done
 	sleep 0.5
 	before=$(nodes_json)
-	rig exec c1 timeout 40 "$BIN/edgeload" load --to "$GW" --type zstd --size 20000 --task-zstd-level 19 \
+	rig exec c1 timeout 40 "$BIN/edgeload" load --to "$GW" --timeout-ms 2000 --type zstd --size 20000 --task-zstd-level 19 \
 		--concurrency 16 --duration 4s --json >"$EP_TMP/cg.json" &
 	lpid=$!
 	sleep 2
