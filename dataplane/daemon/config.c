@@ -331,10 +331,6 @@ int ep_conf_validate(const struct ep_conf *c)
 		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
 		return -EINVAL;
 	}
-	if (!strcmp(c->backend, "afxdp") && !c->nqueues) {
-		pr_err("no queues to serve");
-		return -EINVAL;
-	}
 	if (strcmp(c->xdp_mode, "auto") && strcmp(c->xdp_mode, "native") &&
 	    strcmp(c->xdp_mode, "skb")) {
 		pr_err("xdp mode '%s': must be auto, native or skb", c->xdp_mode);

@@ -242,8 +242,7 @@ int main(int argc, char **argv)
 			conf.queues[i] = i;
 	}
 	conf.w.reasm.max_task_len = conf.w.max_task_len;
-	if ((!strcmp(conf.backend, "afxdp") && ep_conf_all_queues(&conf)) ||
-	    ep_conf_validate(&conf)) {
+	if (ep_conf_validate(&conf)) {
 		ep_conf_free(&conf);
 		return 2;
 	}
@@ -253,6 +252,11 @@ int main(int argc, char **argv)
 		printf("configuration is valid\n");
 		ep_conf_free(&conf);
 		return 0;
+	}
+
+	if (!strcmp(conf.backend, "afxdp") && ep_conf_all_queues(&conf)) {
+		ep_conf_free(&conf);
+		return 1;
 	}
 
 	/* Workers inherit this mask: only the main thread takes the signals. */
