@@ -1047,6 +1047,65 @@ static void overflow_world(struct world *w, const struct node *cloud)
 		w->nodes[0][2] = *cloud;
 }
 
+/*
+ * A fragmented task that overflows stays whole: after a REJECT its other fragments are
+ * dropped for a moment (no node holds part of a task the client will send again), after
+ * LOCAL they pass to the stack too; a later retry is placed afresh.
+ */
+static void test_overflow_fragments(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct task t = { .ipv6 = ipv6, .id = 0x0f0f00000000ull, .total = 250, .frag = 100,
+			  .prio = 1 };
+	struct frame f0, f1;
+	struct world w;
+	struct outcome o;
+
+	overflow_world(&w, NULL);
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build_distinct(&f0, &t);
+	t.id = f0.m.task_id;
+	t.index = 1;
+	build(&f1, &t);
+	run_gw(f0.b, f0.len, &o);
+	expect_rejected(&o, &f0, S(PICK_SCAN));
+	run_gw(f1.b, f1.len, &o);
+	expect_act(&o, XDP_DROP);
+	expect_stats(&o, S(OVF_REJECT));
+	expect_node(&o, 0, false, 0);
+	tap_end("REJECT of fragment 0: the task's fragment 1 is dropped, not placed [%s]", v);
+
+	/* 60 ms on, with a node free again: a retry of the task is placed. */
+	tap_begin();
+	usleep(60 * 1000);
+	w.nodes[0][0].cpu = 0;
+	EXPECT_EQ(node_put(0, &w.nodes[0][0]), 0);
+	run_gw(f1.b, f1.len, &o);
+	expect_forwarded(&o, &f1, 0, 1, S(PICK_P2C), true);
+	tap_end("a retry 60 ms after the REJECT is placed afresh [%s]", v);
+
+	overflow_world(&w, NULL);
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	t = (struct task){ .ipv6 = ipv6, .id = 0x0e0e00000000ull, .total = 250, .frag = 100,
+			   .prio = 5 };
+	build_distinct(&f0, &t);
+	t.id = f0.m.task_id;
+	t.index = 1;
+	build(&f1, &t);
+	run_gw(f0.b, f0.len, &o);
+	expect_act(&o, XDP_PASS);
+	expect_stats(&o, S(PICK_SCAN) | S(OVF_LOCAL));
+	w.nodes[0][0].cpu = 0;	/* a node frees up: fragment 1 still follows its task */
+	EXPECT_EQ(node_put(0, &w.nodes[0][0]), 0);
+	run_gw(f1.b, f1.len, &o);
+	expect_act(&o, XDP_PASS);
+	expect_stats(&o, S(OVF_LOCAL));
+	expect_untouched(&o, f1.b, f1.len);
+	tap_end("LOCAL of fragment 0: fragment 1 passes to the stack too [%s]", v);
+}
+
 static void test_overflow(bool ipv6)
 {
 	const struct node cloud = { .id = CLOUD, .cpu = 9900, .queue = 1000 };
@@ -1100,6 +1159,8 @@ static void test_overflow(bool ipv6)
 	expect_node(&o, CLOUD, true, f.len);
 	expect_encap(&o, &f, 0, CLOUD);
 	tap_end("overflow CLOUD to a routed node: encapsulated [%s]", v);
+
+	test_overflow_fragments(ipv6);
 }
 
 /* The reply is built in place from frames of every shape. */
