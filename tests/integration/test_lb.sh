@@ -221,7 +221,7 @@ check "undrain: node 2 takes tasks again ($((a - b)))" test $((a - b)) -gt 0
 load c1 6 --attempts 6 >"$EP_TMP/kill.json" &
 lpid=$!
 sleep 2
-kill -9 "$(cat "$EP_TMP/w2.ready")" 2>/dev/null
+rig kill w2 edgeplane >/dev/null	# SIGKILL: a crash
 t0=$(date +%s%N)
 if wait_state 2 dead 5; then
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -241,13 +241,24 @@ fi
 start_worker 2 200
 check "the worker comes back with its next report" wait_state 2 up 5
 
+# A hung runtime (SIGSTOP: sockets, XDP and maps still there) is drained too, and comes
+# back when it runs again.
+rig pause w3 edgeplane >/dev/null
+check "a paused worker is drained (no reports)" wait_state 3 dead 3
+b=$(node_tasks 3)
+out=$(load c1 2)
+check "no new task reaches it, and all $(jq -r .total.completed <<<"$out") are answered" \
+	test "$(node_tasks 3)" -eq "$b" -a "$(jq -r .total.failed <<<"$out")" -eq 0
+rig resume w3 edgeplane >/dev/null
+check "resumed, it reports again and is back in service" wait_state 3 up 3
+
 # --- the controller restarts; XDP carries on -----------------------------------------------
 gen=$(ctl status --json | jq -r .generation)
 load c1 6 >"$EP_TMP/restart.json" &
 lpid=$!
 sleep 1
 st0=$(ctl stats --json)
-kill -TERM "$CTL_PID"
+rig kill gw edgectl --signal TERM >/dev/null
 wait "$CTL_PID" 2>/dev/null
 sleep 1.6	# longer than stale_ms (1000): XDP must stop trusting the loads
 st1=$(ctl --iface eth0 --pin-dir "$(rig exec gw sh -c 'echo $LIBXDP_BPFFS')/edgeplane/gw-eth0" stats --json 2>/dev/null)
