@@ -87,7 +87,7 @@ test-run: all $(IMAGES_STAMP)
 	$(Q)tests/run.sh $(TEST_PROGS)
 
 demo: deps
-	$(Q)$(MAKE) all
+	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)vm/demo.sh
 
 BENCHES := classify infer runtime lb
@@ -117,6 +117,8 @@ install: all
 	$(Q)install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
 	$(Q)install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3
 	$(Q)install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/edgeplane
+	$(Q)install -m 0644 $(BPFOUT)/ep_classifier_dpdk.bpf.o $(DESTDIR)$(PREFIX)/lib/edgeplane
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

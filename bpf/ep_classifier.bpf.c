@@ -29,13 +29,27 @@ struct {
 	__type(value, struct ep_config);
 } ep_cfg SEC(".maps");
 
-/* AF_XDP sockets, keyed EP_XSK_KEY(rx queue, slot). */
+/*
+ * The XSKMAP's name and key. The runtime's own AF_XDP backend fills ep_xsks at
+ * EP_XSK_KEY(rx queue, slot). DPDK's net_af_xdp PMD loads a program from an ELF file and
+ * fills the map named xsks_map with one socket per queue, keyed by queue:
+ * ep_classifier_dpdk.bpf.c builds this same program that way, with EP_XSKMAP_DPDK.
+ */
+#ifdef EP_XSKMAP_DPDK
+#define EP_XSKMAP			xsks_map
+#define EP_XSKMAP_KEY(queue, slot)	(queue)
+#else
+#define EP_XSKMAP			ep_xsks
+#define EP_XSKMAP_KEY(queue, slot)	EP_XSK_KEY(queue, slot)
+#endif
+
+/* AF_XDP sockets, keyed EP_XSKMAP_KEY(rx queue, slot). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, EP_XSKMAP_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
-} ep_xsks SEC(".maps");
+} EP_XSKMAP SEC(".maps");
 
 /* Tenants allowed on this node, consulted when EP_CFG_F_TENANT_CHECK is set. */
 struct {
@@ -181,10 +195,10 @@ static __always_inline int ep_xsk_redirect(struct xdp_md *ctx, const struct ep_c
 	if (queue >= EP_MAX_QUEUES)
 		return XDP_PASS;
 	slot = cfg->prio_slot[prio & 7] & (EP_XSK_SLOTS - 1);
-	key = EP_XSK_KEY(queue, slot);
-	if (slot && !bpf_map_lookup_elem(&ep_xsks, &key))
-		key = EP_XSK_KEY(queue, 0);
-	act = bpf_redirect_map(&ep_xsks, key, XDP_PASS);
+	key = EP_XSKMAP_KEY(queue, slot);
+	if (slot && !bpf_map_lookup_elem(&EP_XSKMAP, &key))
+		key = EP_XSKMAP_KEY(queue, 0);
+	act = bpf_redirect_map(&EP_XSKMAP, key, XDP_PASS);
 	if (act == XDP_REDIRECT)
 		*stat = EP_STAT_REDIRECT_XSK;
 	return act;

@@ -388,6 +388,20 @@ static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *c
 
 	if (!n)
 		return -1;
+	/* A task that comes from the node it would go to has been there: a worker whose
+	 * runtime is gone, with forwarding on, routes the task back to our address. Sending
+	 * it again would loop until the TTL ran out. */
+	if (!(n->flags & EP_NODE_F_ENCAP)) {
+		void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > end)
+			return -1;
+		if (eth->h_source[0] == n->mac[0] && eth->h_source[1] == n->mac[1] &&
+		    eth->h_source[2] == n->mac[2] && eth->h_source[3] == n->mac[3] &&
+		    eth->h_source[4] == n->mac[4] && eth->h_source[5] == n->mac[5])
+			return -2;
+	}
 	act = (n->flags & EP_NODE_F_ENCAP) ? fwd_encap(ctx, cfg, n, t) : fwd_dsr(ctx, cfg, n);
 	if (act >= 0)
 		node_count(id, t->first, bytes);
@@ -734,7 +748,7 @@ int ep_gateway(struct xdp_md *ctx)
 		return overflow(ctx, cfg, &t, now);
 	act = forward(ctx, cfg, &t, id);
 	if (act < 0) {
-		gw_count(EP_GW_STAT_TX_ERROR);
+		gw_count(act == -2 ? EP_GW_STAT_DROP_LOOP : EP_GW_STAT_TX_ERROR);
 		return XDP_DROP;
 	}
 	ep_gw_dbg("task to node %u", id);

@@ -359,6 +359,7 @@ _Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
 	X(OVF_CLOUD,		"overflow_cloud")					\
 	X(OVF_LOCAL,		"overflow_local")					\
 	X(RELAY_REPLY,		"relay_reply")		/* a worker's reply sent on to its client */ \
+	X(DROP_LOOP,		"drop_loop")		/* a task its node sent back: not again */ \
 	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
 
 enum ep_gw_stat {

@@ -443,6 +443,27 @@ int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id)
 	return bpf_map_update_elem(gw->fds[M_SENT], &id, &zero, 0) ? -errno : 0;
 }
 
+int ep_gw_forget_node(struct ep_gw *gw, uint32_t id)
+{
+	struct ep_gw_flow_key key, next;
+	int fd = gw->fds[M_AFFINITY], removed = 0, err;
+	struct bpf_map_info info = {};
+	__u32 v, len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	/* XDP keeps adding entries meanwhile: bound the walk by twice the map's size. */
+	err = bpf_map_get_next_key(fd, NULL, &key) ? -errno : 0;
+	for (__u64 i = 0; !err && i < 2ull * info.max_entries; i++) {
+		/* The next key first: deleting this one would restart the walk. */
+		err = bpf_map_get_next_key(fd, &key, &next) ? -errno : 0;
+		if (!bpf_map_lookup_elem(fd, &key, &v) && v == id && !bpf_map_delete_elem(fd, &key))
+			removed++;
+		key = next;
+	}
+	return err && err != -ENOENT ? err : removed;
+}
+
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex)
 {
 	return bpf_map_update_elem(gw->fds[M_DEVS], &ifindex, &ifindex, 0) ? -errno : 0;

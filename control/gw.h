@@ -91,6 +91,14 @@ int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES]);
 /* Zero the gateway's count of tasks sent to node @id (its new report includes them). */
 int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id);
 
+/*
+ * Forget where the gateway placed multi-fragment tasks on node @id (the ep_gw_affinity
+ * entries naming it), so that their later fragments and retries are placed afresh: for a
+ * node that died, which will finish none of them. Call after publishing the node drained.
+ * Returns the number of entries removed, or a negative errno.
+ */
+int ep_gw_forget_node(struct ep_gw *gw, uint32_t id);
+
 /* Make @ifindex a redirect target (a node reachable through another interface). */
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex);
 

@@ -254,7 +254,7 @@ static void read_reports(struct ep_ctl *c)
 
 static void on_timer(struct ep_ctl *c)
 {
-	uint64_t ticks, now = ep_ctl_now();
+	uint64_t ticks, now = ep_ctl_now(), died = 0;
 	int err;
 
 	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
@@ -264,9 +264,11 @@ static void on_timer(struct ep_ctl *c)
 		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
 			struct ep_reg_node *n = &c->reg.nodes[id];
 
-			if (n->id && n->dead && n->since_ns == now)
+			if (n->id && n->dead && n->since_ns == now) {
 				pr_warn("node %u (%s): no report for %llu ms: drained", id, n->name,
 					(unsigned long long)(c->reg.opts.dead_after_ns / 1000000));
+				died |= 1ull << id;
+			}
 		}
 	}
 	if (c->reg.dirty) {
@@ -275,6 +277,18 @@ static void on_timer(struct ep_ctl *c)
 			pr_warn("publish to the gateway maps: %s", strerror(-err));
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* A dead node finishes none of its tasks: their later fragments and retries would
+	 * follow it there by affinity for ever. Now that XDP sees it drained (after the
+	 * publish: else the policy could place them there again), forget them. */
+	for (uint32_t id = 1; died && id < EP_GW_MAX_NODES; id++) {
+		if (!(died & (1ull << id)))
+			continue;
+		err = ep_gw_forget_node(c->gw, id);
+		if (err < 0)
+			pr_warn("node %u: forgetting its tasks' affinity: %s", id, strerror(-err));
+		else if (err)
+			pr_info("node %u: %d tasks placed there will be placed afresh", id, err);
+	}
 }
 
 /* --- the edgectl API --------------------------------------------------------------------- */

@@ -25,9 +25,16 @@ RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd) -ldl
 EXTRA_CFLAGS_dataplane/io	:= -Idataplane
 EXTRA_CFLAGS_dataplane/core	:= -Idataplane
 EXTRA_CFLAGS_dataplane/daemon	:= -Idataplane
+# The dpdk backend: DPDK's flags for dpdk.c alone (its headers as system headers), and its
+# libraries for the runtime. Without libdpdk, dpdk.c builds a backend that refuses to start.
+DPDK_CFLAGS	:= $(patsubst -I%,-isystem %,$(call pc_cflags,libdpdk))
+DPDK_LIBS	:= $(call pc_libs,libdpdk)
+$(OBJ)/dataplane/io/dpdk.o: EXTRA_CFLAGS_dataplane/io += $(DPDK_CFLAGS) \
+	$(if $(DPDK_LIBS),-DEP_HAVE_DPDK)
 
 BINS += $(BIN)/edgeplane
 $(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(HANDLERS_LIB) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) $(BPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) $(BPF_LIBS) \
+		$(DPDK_LIBS)

@@ -34,7 +34,7 @@ EXTRA_CFLAGS_tests/bpf	:= -Idataplane
 EXTRA_CFLAGS_tests/bench := -Idataplane
 TEST_LIB_OBJS	:= $(OBJ)/tests/lib/pkt.o
 BPFTEST_BINS	:= $(TESTOUT)/bpf/test_classifier
-$(OBJ)/tests/bpf/test_classifier.o: $(GEN)/ep_classifier.skel.h
+$(OBJ)/tests/bpf/test_classifier.o: $(GEN)/ep_classifier.skel.h $(GEN)/ep_classifier_dpdk.skel.h
 $(TESTOUT)/bpf/test_classifier: $(OBJ)/tests/bpf/test_classifier.o $(TEST_LIB_OBJS) \
 				$(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
@@ -51,7 +51,7 @@ $(TESTOUT)/bpf/test_gateway: $(OBJ)/tests/bpf/test_gateway.o $(TEST_LIB_OBJS) \
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
 # Tools the integration tests drive.
-TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk eptest-report
+TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk eptest-report eptest-burst
 TOOL_BINS	:= $(addprefix $(TESTOUT)/tools/,$(TOOL_NAMES))
 EXTRA_CFLAGS_tests/tools := -Idataplane
 $(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)

@@ -27,6 +27,22 @@
 
 #include "../ep_shared.h"
 
+/*
+ * A 16-bit field in host order, with its bound visible to the verifier: older verifiers
+ * (Debian 12's 6.1) do not bound the result of a byte swap, and reject adding it to a
+ * packet pointer. The mask is a no-op the compiler cannot drop.
+ */
+#ifdef __bpf__
+#define ep_ntohs_bounded(x)						\
+	({								\
+		__u32 _v = bpf_ntohs(x);				\
+		asm volatile("%0 &= 0xffff" : "+r"(_v));		\
+		_v;							\
+	})
+#else
+#define ep_ntohs_bounded(x) ((__u32)bpf_ntohs(x))
+#endif
+
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
@@ -92,7 +108,7 @@ static __always_inline int ep_parse_ipv4(struct ep_cursor *c, struct ep_l3 *l3)
 	if ((void *)(iph + 1) > c->end)
 		return -EP_STAT_PASS_UNPARSED;
 	hlen = iph->ihl * 4;
-	tot = bpf_ntohs(iph->tot_len);
+	tot = ep_ntohs_bounded(iph->tot_len);
 	if (iph->version != 4 || hlen < sizeof(*iph) || tot < hlen)
 		return -EP_STAT_PASS_UNPARSED;
 	/* Options: hlen is at most 60, so the cursor moves a bounded distance. */
@@ -118,7 +134,7 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 
 	if ((void *)(ip6 + 1) > c->end)
 		return -EP_STAT_PASS_UNPARSED;
-	plen = bpf_ntohs(ip6->payload_len);
+	plen = ep_ntohs_bounded(ip6->payload_len);
 	if (ip6->version != 6 || plen == 0)	/* 0: jumbogram; leave it to the kernel */
 		return -EP_STAT_PASS_UNPARSED;
 	c->pos = ip6 + 1;
@@ -170,7 +186,7 @@ static __always_inline int ep_parse_udp(struct ep_cursor *c, struct ep_l3 *l3,
 		return -EP_STAT_PASS_UNPARSED;
 	if (udp->dest != bpf_htons(port))
 		return -EP_STAT_PASS_OTHER_PORT;
-	ulen = bpf_ntohs(udp->len);
+	ulen = ep_ntohs_bounded(udp->len);
 	if (ulen < sizeof(*udp) || c->pos + ulen > l3->end)
 		return -EP_STAT_DROP_UDP_LENGTH;
 	/* IPv6 forbids a zero UDP checksum (RFC 8200 8.1). */

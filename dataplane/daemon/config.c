@@ -31,6 +31,12 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->verify_csum = -1;
 	c->frames = 4096;
 	c->frame_size = 4096;
+	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 2048,
+					     .zc_min = 4096 };
+	c->dpdk.no_huge = true;
+	c->dpdk.memory_mb = 256;
+	c->dpdk.busy_budget = -1;
+	c->dpdk.mbufs = 8192;
 	c->log_level = strdup("info");
 	c->w = (struct ep_worker_cfg){
 		.batch_size = 32,
@@ -83,6 +89,12 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->metrics);
 	free(c->ready_file);
 	free(c->log_level);
+	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
+		free(c->dpdk.eal_args[i]);
+	free(c->dpdk.file_prefix);
+	free(c->dpdk.lcores);
+	free(c->dpdk.vdev);
+	free(c->dpdk.xdp_prog);
 	for (unsigned int i = 0; i < c->nhandlers; i++)
 		free_handler(&c->handlers[i]);
 	memset(c, 0, sizeof(*c));
@@ -176,6 +188,46 @@ static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const confi
 	}
 }
 
+static void read_dpdk(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *g)
+{
+	static const char *const names[] = { "eal_args", "no_huge", "memory_mb", "file_prefix",
+					     "lcores", "vdev", "xdp_prog", "busy_budget",
+					     "mbufs", NULL };
+	const config_setting_t *args;
+	long long v;
+
+	ep_conf_known(rd, g, names);
+	ep_conf_bool(rd, g, "no_huge", &c->dpdk.no_huge);
+	EP_CONF_U32(rd, g, "memory_mb", 64, 1 << 20, c->dpdk.memory_mb);
+	ep_conf_str(rd, g, "file_prefix", &c->dpdk.file_prefix);
+	ep_conf_str(rd, g, "lcores", &c->dpdk.lcores);
+	ep_conf_str(rd, g, "vdev", &c->dpdk.vdev);
+	ep_conf_str(rd, g, "xdp_prog", &c->dpdk.xdp_prog);
+	if (ep_conf_num(rd, g, "busy_budget", 0, 65535, &v))
+		c->dpdk.busy_budget = (int)v;
+	EP_CONF_U32(rd, g, "mbufs", 2048, 1 << 20, c->dpdk.mbufs);
+	args = config_setting_get_member(g, "eal_args");
+	if (!args)
+		return;
+	if ((!config_setting_is_array(args) && !config_setting_is_list(args)) ||
+	    config_setting_length(args) > EP_DPDK_MAX_EAL_ARGS) {
+		ep_conf_bad(rd, args, "must be a list of at most 32 strings");
+		return;
+	}
+	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
+		free(c->dpdk.eal_args[i]);
+	c->dpdk.neal_args = 0;
+	for (int i = 0; i < config_setting_length(args); i++) {
+		const char *a = config_setting_get_string_elem(args, i);
+
+		if (!a) {
+			ep_conf_bad(rd, args, "must hold strings");
+			return;
+		}
+		c->dpdk.eal_args[c->dpdk.neal_args++] = strdup(a);
+	}
+}
+
 int ep_conf_load(struct ep_conf *c, const char *path)
 {
 	static const char *const top[] = { "backend", "interface", "bind", "port", "queues",
@@ -183,7 +235,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
 					   "metrics", "ready_file", "log_level", "report",
-					   NULL };
+					   "uring", "dpdk", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
@@ -197,6 +249,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
+	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
+					     "zc_min", NULL };
 	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	int queues[EP_MAX_QUEUES], n;
@@ -240,6 +294,23 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		if (ep_conf_num(&rd, g, "encap_port", 0, 65535, &v))
 			c->encap_port = (uint16_t)v;
 	}
+	if ((g = config_setting_get_member(root, "uring"))) {
+		ep_conf_known(&rd, g, uring);
+		ep_conf_bool(&rd, g, "sqpoll", &c->uring.sqpoll);
+		if (ep_conf_num(&rd, g, "sqpoll_cpu", -1, 4095, &v))
+			c->uring.sqpoll_cpu = (int)v;
+		EP_CONF_U32(&rd, g, "entries", 8, 4096, c->uring.entries);
+		if (ep_conf_num(&rd, g, "buffers", 8, 32768, &v)) {
+			if (v & (v - 1))	/* the buffer ring's size */
+				ep_conf_bad(&rd, config_setting_get_member(g, "buffers"),
+					    "must be a power of two, 8..32768");
+			else
+				c->uring.buffers = (uint32_t)v;
+		}
+		EP_CONF_U32(&rd, g, "zc_min", 0, 65535, c->uring.zc_min);
+	}
+	if ((g = config_setting_get_member(root, "dpdk")))
+		read_dpdk(&rd, c, g);
 	if ((g = config_setting_get_member(root, "report"))) {
 		ep_conf_known(&rd, g, report);
 		ep_conf_str(&rd, g, "controller", &c->report.controller);
@@ -316,6 +387,42 @@ int ep_conf_all_queues(struct ep_conf *c)
 		return -ENODEV;
 	}
 	c->nqueues = n;
+	c->queues_auto = true;
+	return 0;
+}
+
+/* The dpdk backend's settings, and what it needs of the others. */
+static int validate_dpdk(const struct ep_conf *c)
+{
+	/* Held by the kernel (the fill ring), by the TX ring, by the queued tasks, and in
+	 * bursts and the per-lcore caches. */
+	uint32_t need = c->w.queue_depth + 4608;
+
+	if (!c->interface) {
+		pr_err("the dpdk backend needs an interface (-i IFNAME or interface = \"...\")");
+		return -EINVAL;
+	}
+	/* net_af_xdp's device arguments are separated by commas. */
+	if (strchr(c->interface, ',') || (c->dpdk.xdp_prog && strchr(c->dpdk.xdp_prog, ','))) {
+		pr_err("dpdk: the interface and dpdk.xdp_prog must not contain a comma");
+		return -EINVAL;
+	}
+	for (unsigned int i = 1; i < c->nqueues; i++)
+		if (c->queues[i] != c->queues[0] + i) {
+			pr_err("queues: the dpdk backend serves consecutive RX queues in order "
+			       "(net_af_xdp's start_queue and queue_count), like 2,3,4");
+			return -EINVAL;
+		}
+	if (c->dpdk.mbufs < need) {
+		pr_err("dpdk.mbufs (%u) must be at least limits.queue_depth + 4608 = %u (the "
+		       "fill and TX rings, the queued tasks, bursts and caches)", c->dpdk.mbufs,
+		       need);
+		return -EINVAL;
+	}
+	if (c->dpdk.xdp_prog && access(c->dpdk.xdp_prog, R_OK)) {
+		pr_err("dpdk.xdp_prog %s: %s", c->dpdk.xdp_prog, strerror(errno));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -323,10 +430,13 @@ int ep_conf_validate(const struct ep_conf *c)
 {
 	enum ep_log_level lvl;
 
-	if (strcmp(c->backend, "afxdp") && strcmp(c->backend, "udp")) {
-		pr_err("backend '%s': must be afxdp or udp", c->backend);
+	if (strcmp(c->backend, "afxdp") && strcmp(c->backend, "udp") &&
+	    strcmp(c->backend, "uring") && strcmp(c->backend, "dpdk")) {
+		pr_err("backend '%s': must be afxdp, udp, uring or dpdk", c->backend);
 		return -EINVAL;
 	}
+	if (!strcmp(c->backend, "dpdk") && validate_dpdk(c))
+		return -EINVAL;
 	if (!strcmp(c->backend, "afxdp") && !c->interface) {
 		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
 		return -EINVAL;
@@ -334,6 +444,11 @@ int ep_conf_validate(const struct ep_conf *c)
 	if (strcmp(c->xdp_mode, "auto") && strcmp(c->xdp_mode, "native") &&
 	    strcmp(c->xdp_mode, "skb")) {
 		pr_err("xdp mode '%s': must be auto, native or skb", c->xdp_mode);
+		return -EINVAL;
+	}
+	if (c->uring.sqpoll_cpu >= sysconf(_SC_NPROCESSORS_CONF)) {
+		pr_err("uring.sqpoll_cpu %d: this machine has CPUs 0..%ld", c->uring.sqpoll_cpu,
+		       sysconf(_SC_NPROCESSORS_CONF) - 1);
 		return -EINVAL;
 	}
 	if (ep_log_parse_level(c->log_level, &lvl)) {

@@ -14,6 +14,7 @@
 #include "ep_shared.h"
 
 #define EP_MAX_FILES 16
+#define EP_DPDK_MAX_EAL_ARGS 32
 
 struct ep_handler_conf {
 	char *name;			/* built-in or plugin handler name (plugin: optional) */
@@ -25,13 +26,14 @@ struct ep_handler_conf {
 };
 
 struct ep_conf {
-	char *backend;			/* "afxdp" or "udp" */
+	char *backend;			/* "afxdp", "udp" or "uring" */
 	char *interface;
-	char *bind;			/* udp backend: address to bind */
+	char *bind;			/* udp, uring backends: address to bind */
 	uint16_t port;
 	unsigned int nqueues;
 	unsigned int queues[EP_MAX_QUEUES];	/* afxdp; none set: all of the interface's */
-	unsigned int workers;			/* udp: sockets sharing the port */
+	bool queues_auto;		/* queues[] was filled by ep_conf_all_queues() */
+	unsigned int workers;			/* udp, uring: sockets sharing the port */
 	int cpus[EP_MAX_QUEUES];	/* -1: not pinned */
 
 	char *xdp_mode;			/* auto, native, skb */
@@ -44,6 +46,20 @@ struct ep_conf {
 	uint16_t encap_port;		/* decapsulate a gateway's UDP-encapsulated tasks; 0 off */
 	bool reply_route;		/* tasks forwarded by a gateway: reply to the client's
 					 * next hop (FIB lookup), not to the gateway */
+	struct ep_io_uring_cfg uring;	/* the uring backend (group uring) */
+	/* The dpdk backend (group dpdk; io/dpdk.h says what each is for). */
+	struct {
+		char *eal_args[EP_DPDK_MAX_EAL_ARGS];	/* appended to the EAL's arguments */
+		unsigned int neal_args;
+		bool no_huge;
+		uint32_t memory_mb;
+		char *file_prefix;		/* NULL: --in-memory */
+		char *lcores;			/* NULL: 0@(the CPUs the process may use) */
+		char *vdev;			/* NULL: net_af_xdp on the interface */
+		char *xdp_prog;			/* NULL: the classifier for DPDK, found */
+		int busy_budget;		/* -1: the PMD's default */
+		uint32_t mbufs;			/* per queue */
+	} dpdk;
 
 	/* Load reports to the controller (docs/loadbalancing.md); off without a controller. */
 	struct {

@@ -33,14 +33,18 @@ static void usage(FILE *f)
 		"config file (docs/operations.md), then from these options.\n"
 		"\n"
 		"  -c, --config FILE        read settings from FILE (libconfig syntax)\n"
-		"  -b, --backend NAME       afxdp (default: AF_XDP behind the XDP classifier)\n"
-		"                           or udp (kernel UDP sockets, recvmmsg/sendmmsg)\n"
-		"  -i, --interface IF       interface for the afxdp backend\n"
-		"      --bind ADDR          address for the udp backend (default: all)\n"
+		"  -b, --backend NAME       afxdp (default: AF_XDP behind the XDP classifier),\n"
+		"                           udp (kernel UDP sockets, recvmmsg/sendmmsg),\n"
+		"                           uring (kernel UDP sockets through io_uring; settings\n"
+		"                           in the uring group of the config file) or dpdk (DPDK's\n"
+		"                           net_af_xdp PMD behind the classifier; EAL settings in\n"
+		"                           the dpdk group)\n"
+		"  -i, --interface IF       interface for the afxdp and dpdk backends\n"
+		"      --bind ADDR          address for the udp and uring backends (default: all)\n"
 		"  -p, --port N             UDP port (default 7878)\n"
-		"  -q, --queues LIST        afxdp: RX queues, one worker each (default: all the\n"
-		"                           interface has)\n"
-		"  -w, --workers N          udp: sockets sharing the port, a worker each (1)\n"
+		"  -q, --queues LIST        afxdp, dpdk: RX queues, one worker each (default: all\n"
+		"                           the interface has; dpdk: consecutive ones)\n"
+		"  -w, --workers N          udp, uring: sockets sharing the port, a worker each (1)\n"
 		"      --cpus LIST          pin worker i to the i-th CPU of LIST (default: CPU i)\n"
 		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
 		"      --zerocopy MODE      auto, on or off (AF_XDP zero-copy)\n"
@@ -236,7 +240,8 @@ int main(int argc, char **argv)
 	}
 	if (!conf.stats_socket)
 		set_str(&conf.stats_socket, DEFAULT_STATS_SOCKET);
-	if (!strcmp(conf.backend, "udp")) {	/* workers sockets sharing the port */
+	if (!strcmp(conf.backend, "udp") || !strcmp(conf.backend, "uring")) {
+		/* workers sockets sharing the port */
 		conf.nqueues = conf.workers;
 		for (unsigned int i = 0; i < conf.nqueues; i++)
 			conf.queues[i] = i;
@@ -254,7 +259,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (!strcmp(conf.backend, "afxdp") && ep_conf_all_queues(&conf)) {
+	if ((!strcmp(conf.backend, "afxdp") || !strcmp(conf.backend, "dpdk")) &&
+	    ep_conf_all_queues(&conf)) {
 		ep_conf_free(&conf);
 		return 1;
 	}

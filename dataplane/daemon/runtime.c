@@ -17,6 +17,7 @@
 #include "edgeplane/metrics.h"
 #include "daemon/report.h"
 #include "daemon/sysload.h"
+#include "io/dpdk.h"
 #include "xdp/ep_xdp.h"
 
 /* Host CPU time from /proc/stat, in clock ticks over all CPUs. */
@@ -29,6 +30,7 @@ struct ep_runtime {
 	const struct ep_conf *conf;
 	struct ep_registry reg;
 	struct ep_xdp *xdp;
+	struct ep_dpdk *dpdk;		/* the dpdk backend's port */
 	struct ep_statsrv *stats;
 	unsigned int nworkers, nthreads;
 	struct ep_worker *workers[EP_MAX_QUEUES];
@@ -90,11 +92,52 @@ static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
 		.verify_csum = c->verify_csum,
 		.busy_poll = c->busy_poll,
 		.xsks_map_fd = rt->xdp ? ep_xdp_xsks_fd(rt->xdp) : -1,
+		.uring = c->uring,
+		.dpdk = rt->dpdk,
 	};
 
 	if (!strcmp(c->backend, "afxdp"))
 		return ep_io_afxdp_open(&io, c->queues[i], q);
+	if (!strcmp(c->backend, "uring"))
+		return ep_io_uring_open(&io, i, q);
+	if (!strcmp(c->backend, "dpdk"))
+		return ep_io_dpdk_open(&io, i, q);
 	return ep_io_udp_open(&io, i, q);
+}
+
+/* The dpdk backend: the EAL and the port, from this (the main) thread, before the
+ * queues open and the workers start. */
+static int dpdk_start(struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+	struct ep_dpdk_cfg dc = {
+		.ifname = c->interface,
+		.first_queue = c->queues[0],
+		.nqueues = c->nqueues,
+		.port = c->port,
+		.encap_port = c->encap_port,
+		.reply_route = c->reply_route,
+		.mtu = c->w.mtu,
+		.no_huge = c->dpdk.no_huge,
+		.memory_mb = c->dpdk.memory_mb,
+		.file_prefix = c->dpdk.file_prefix && *c->dpdk.file_prefix ? c->dpdk.file_prefix
+									  : NULL,
+		.lcores = c->dpdk.lcores && *c->dpdk.lcores ? c->dpdk.lcores : NULL,
+		.vdev = c->dpdk.vdev && *c->dpdk.vdev ? c->dpdk.vdev : NULL,
+		.xdp_prog = c->dpdk.xdp_prog && *c->dpdk.xdp_prog ? c->dpdk.xdp_prog : NULL,
+		.busy_budget = c->dpdk.busy_budget,
+		.force_copy = c->zerocopy == 0,
+		.mbufs = c->dpdk.mbufs,
+		.eal_args = (const char *const *)c->dpdk.eal_args,
+		.neal_args = c->dpdk.neal_args,
+	};
+
+	/* The PMD attaches the program itself, and detaches it when the port closes. */
+	if (strcmp(c->xdp_mode, "auto") || c->keep_attached)
+		pr_warn("dpdk: xdp.mode and xdp.keep_attached do not apply: DPDK's net_af_xdp "
+			"attaches natively where the driver can, else generically, and detaches "
+			"at exit");
+	return ep_dpdk_start(&dc, &rt->dpdk);
 }
 
 static void *worker_thread(void *arg)
@@ -108,7 +151,7 @@ static void report(void *arg, FILE *f, bool json)
 	ep_runtime_report(arg, f, json);
 }
 
-int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
+int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 {
 	struct ep_runtime *rt = calloc(1, sizeof(*rt));
 	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -146,6 +189,22 @@ int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out)
 		if (err)
 			goto err_stop;
 		pr_info("classifier on %s in %s mode", c->interface, ep_xdp_mode_name(rt->xdp));
+		if (c->queues_auto) {
+			unsigned int before = c->nqueues;
+
+			c->nqueues = 0;
+			err = ep_conf_all_queues(c);
+			if (err)
+				goto err_stop;
+			if (c->nqueues != before)
+				pr_info("%s: %u RX queues once XDP is attached (%u before)",
+					c->interface, c->nqueues, before);
+		}
+	}
+	if (!strcmp(c->backend, "dpdk")) {
+		err = dpdk_start(rt);
+		if (err)
+			goto err_stop;
 	}
 
 	for (unsigned int i = 0; i < c->nqueues; i++) {
@@ -220,6 +279,7 @@ void ep_runtime_stop(struct ep_runtime *rt)
 		ep_worker_free(rt->workers[i]);
 	if (rt->xdp)
 		ep_xdp_close(rt->xdp, !rt->conf->keep_attached);
+	ep_dpdk_stop(rt->dpdk);
 	ep_registry_release(&rt->reg);
 	free(rt);
 }
@@ -319,12 +379,16 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->cache.expired);
 		fprintf(f, "\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
 			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
-			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu},\"types\":[",
+			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu,"
+			   "\"rx_rearms\":%llu,\"rx_no_buf\":%llu,\"tx_zc\":%llu,"
+			   "\"tx_zc_copied\":%llu},\"types\":[",
 			(unsigned long long)s->io.rx_packets, (unsigned long long)s->io.rx_bytes,
 			(unsigned long long)s->io.tx_packets, (unsigned long long)s->io.tx_bytes,
 			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.rx_bad_csum,
 			(unsigned long long)s->io.tx_ring_full, (unsigned long long)s->io.wakeups,
-			(unsigned long long)s->io.rx_dropped);
+			(unsigned long long)s->io.rx_dropped, (unsigned long long)s->io.rx_rearms,
+			(unsigned long long)s->io.rx_no_buf, (unsigned long long)s->io.tx_zc,
+			(unsigned long long)s->io.tx_zc_copied);
 		first = true;
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 			if (!type_used(&s->type[t]))
@@ -552,7 +616,16 @@ static const struct queue_metric queue_metrics[] = {
 	QM("edgeplane_io_wakeups_total", "counter", io.wakeups,
 	   "need_wakeup system calls made by the I/O backend."),
 	QM("edgeplane_io_rx_dropped_total", "counter", io.rx_dropped,
-	   "Frames the kernel dropped before the AF_XDP RX ring (ring full, no fill buffer)."),
+	   "Frames the kernel dropped before the AF_XDP RX ring (ring full, no fill buffer), "
+	   "or datagrams the socket's receive queue dropped."),
+	QM("edgeplane_io_rx_rearms_total", "counter", io.rx_rearms,
+	   "io_uring: multishot receives armed again after the kernel ended them."),
+	QM("edgeplane_io_rx_no_buf_total", "counter", io.rx_no_buf,
+	   "io_uring: times the provided buffer ring ran dry (datagrams wait in the socket)."),
+	QM("edgeplane_io_tx_zc_total", "counter", io.tx_zc,
+	   "io_uring: sends with send_zc (zero copy)."),
+	QM("edgeplane_io_tx_zc_copied_total", "counter", io.tx_zc_copied,
+	   "io_uring: send_zc sends the kernel copied after all."),
 };
 
 static uint64_t queue_value(const struct ep_worker_stats *s, const struct queue_metric *m)
@@ -757,7 +830,8 @@ static int write_metrics(void *arg, FILE *f)
 			  EP_LABELS({ "backend", c->backend },
 				    { "interface", c->interface ? c->interface : "" },
 				    { "port", port },
-				    { "xdp_mode", rt->xdp ? ep_xdp_mode_name(rt->xdp) : "" }),
+				    { "xdp_mode", rt->xdp ? ep_xdp_mode_name(rt->xdp) :
+						  rt->dpdk ? ep_dpdk_xdp_mode(rt->dpdk) : "" }),
 			  1);
 	ep_metrics_help_type(f, "edgeplane_start_time_seconds",
 			     "When the runtime started, in seconds since the Unix epoch.", "gauge");
@@ -781,6 +855,8 @@ static int metrics_start(struct ep_runtime *rt)
 				ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS, strerror(-err));
 		rt->xdp_stats_fd = err;
 	}
+	if (rt->dpdk && ep_dpdk_stats_fd(rt->dpdk) >= 0)	/* the classifier the PMD attached */
+		rt->xdp_stats_fd = dup(ep_dpdk_stats_fd(rt->dpdk));
 	rt->cpu_busy = NAN;
 	read_cpu_times(&rt->cpu_prev);
 	err = ep_metrics_start(rt->conf->metrics, write_metrics, rt, &rt->metrics);

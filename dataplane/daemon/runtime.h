@@ -12,9 +12,11 @@
 
 struct ep_runtime;
 
-/* Start everything; returns once the runtime is ready (all workers running). Returns 0,
+/* Start everything; returns once the runtime is ready (all workers running). Queues
+ * taken automatically (c->queues_auto) are counted again once XDP is attached: some
+ * drivers (virtio_net) enable more queues then. Returns 0,
  * or a negative errno after logging what failed (everything started is undone). */
-int ep_runtime_start(const struct ep_conf *c, struct ep_runtime **out);
+int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out);
 /* Stop taking datagrams, drain queued tasks, stop the workers and release everything. */
 void ep_runtime_stop(struct ep_runtime *rt);
 /* Write the statistics of every worker and task type, as JSON or as text. */

@@ -295,25 +295,6 @@ static int create_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigne
 	return xsk_socket__create(&a->xsk, cfg->ifname, queue_id, a->umem, &a->rx, &a->tx, &scfg);
 }
 
-/*
- * Whether to check UDP checksums in auto mode. Frames a veth passes on from the local
- * stack carry a partial checksum (the sender's offload never ran), so checking them
- * would refuse every packet; on a real NIC the sender's checksum is complete.
- */
-static bool csum_auto(const char *ifname)
-{
-	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
-	struct ifreq ifr = { .ifr_data = (void *)&info };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	bool veth;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	veth = fd >= 0 && !ioctl(fd, SIOCETHTOOL, &ifr) && !strcmp(info.driver, "veth");
-	if (fd >= 0)
-		close(fd);
-	return !veth;
-}
-
 /* Which mode the kernel chose for the socket. */
 static bool zerocopy(int fd)
 {
@@ -362,7 +343,8 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	a->frame_size = fsize;
 	a->port = cfg->port;
 	a->busy_poll = cfg->busy_poll;
-	a->verify_csum = cfg->verify_csum < 0 ? csum_auto(cfg->ifname) : cfg->verify_csum;
+	a->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(cfg->ifname)
+					    : cfg->verify_csum;
 	a->xsks_fd = -1;
 	a->area_size = (uint64_t)nframes * fsize;
 	a->tx_free = calloc(nframes - nfill, sizeof(*a->tx_free));

@@ -33,6 +33,10 @@ void ep_frame_write_hdrs(uint8_t *hdr, const struct ep_route *r, const struct ep
 /* Whether the UDP checksum of a datagram parsed by ep_frame_parse() is right. */
 bool ep_frame_udp_csum_ok(const struct ep_dgram *d);
 
+/* Whether to check UDP checksums when set to auto: yes, except on veth, whose frames from
+ * the local stack carry partial checksums (the sender's offload never ran). */
+bool ep_frame_csum_auto(const char *ifname);
+
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t ep_csum_partial(const void *buf, uint32_t len, uint32_t sum);
 uint16_t ep_csum_fold(uint32_t sum);

@@ -7,9 +7,12 @@
  * else (decoding, reassembly, batching, handlers, replies) is shared code in core/.
  *
  * Each worker thread owns one queue (struct ep_io_q) and calls its ops from that thread
- * only. Backends: afxdp.c (AF_XDP through libxdp, behind the XDP classifier) and udp.c
+ * only. Backends: afxdp.c (AF_XDP through libxdp, behind the XDP classifier), udp.c
  * (a kernel UDP socket with recvmmsg/sendmmsg, where XDP is absent, and the benchmarks'
- * baseline).
+ * baseline) and uring.c (the same socket through io_uring: multishot recvmsg into a
+ * provided buffer ring, batched sendmsg, send_zc for large payloads, SQPOLL optional);
+ * sock.c holds what the two socket backends share. dpdk.c: DPDK's net_af_xdp PMD,
+ * behind the classifier built for it (rte_eth_rx_burst/tx_burst on mbufs, no copies).
  */
 #ifndef EP_IO_H
 #define EP_IO_H
@@ -53,7 +56,14 @@ struct ep_io_stats {
 	uint64_t tx_ring_full;	/* replies dropped: no TX buffer after a flush */
 	uint64_t wakeups;	/* need_wakeup syscalls */
 	uint64_t rx_dropped;	/* afxdp: frames the kernel dropped before our RX ring (RX ring
-				 * full or no fill buffer), from XDP_STATISTICS */
+				 * full or no fill buffer), from XDP_STATISTICS; udp, uring:
+				 * datagrams the socket's receive queue dropped (SO_MEMINFO) */
+	uint64_t rx_rearms;	/* uring: multishot receives armed again after the kernel
+				 * ended them */
+	uint64_t rx_no_buf;	/* uring: times the provided buffer ring ran dry (ENOBUFS);
+				 * the datagrams wait in the socket */
+	uint64_t tx_zc;		/* uring: sends with send_zc (payload >= uring.zc_min) */
+	uint64_t tx_zc_copied;	/* uring: of those, sends the kernel copied after all */
 };
 
 struct ep_io_ops {
@@ -89,10 +99,19 @@ struct ep_io_q {
 	unsigned int queue_id;
 };
 
+/* io_uring backend settings (config group uring). */
+struct ep_io_uring_cfg {
+	bool sqpoll;			/* a kernel thread polls the submission queue */
+	int sqpoll_cpu;			/* that thread's CPU; -1: not pinned */
+	uint32_t entries;		/* submission queue entries, and TX buffers */
+	uint32_t buffers;		/* receive buffers in the provided buffer ring (2^n) */
+	uint32_t zc_min;		/* send_zc for payloads of at least this; 0: never */
+};
+
 /* Settings shared by every backend; each reads what applies to it. */
 struct ep_io_cfg {
 	const char *ifname;		/* afxdp: interface */
-	const char *bind_addr;		/* udp: address to bind, NULL = any (IPv6 dual-stack) */
+	const char *bind_addr;		/* udp, uring: address to bind, NULL = any (dual-stack) */
 	uint16_t port;
 	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
 	uint32_t frame_size;		/* afxdp: 2048 or 4096 */
@@ -101,10 +120,18 @@ struct ep_io_cfg {
 	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
 	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
 	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */
+	struct ep_io_uring_cfg uring;	/* uring */
+	struct ep_dpdk *dpdk;		/* dpdk: the port (io/dpdk.h), set up before the queues */
 };
 
 /* Open queue @queue_id of a backend. Returns 0 and *out, or a negative errno (logged). */
 int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
 int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
+/* The kernel must have multishot recvmsg (6.0) and provided buffer rings (5.19), and
+ * IORING_OP_SENDMSG_ZC (6.1) unless zc_min is 0: what is missing is named in the error. */
+int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
+/* DPDK (dpdk.c): queue @queue_id is the port's queue index, 0..nqueues - 1 (the
+ * interface's RX queue first_queue + index), of cfg->dpdk started by ep_dpdk_start(). */
+int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out);
 
 #endif /* EP_IO_H */

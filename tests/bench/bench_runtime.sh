@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # `make bench-runtime`: tasks/s and latency of the runtime on a veth pair, AF_XDP backend
 # against the kernel-socket baseline (the same runtime and handlers with recvmmsg/sendmmsg),
-# and batching on (32) against off (1). One run, so every ratio compares like with like.
+# batching on (32) against off (1), and the DPDK backend (net_af_xdp) against AF_XDP. One run, so every ratio compares like with like.
 # The load comes from epgen in AF_XDP mode (closed loop, 128 tasks outstanding), pinned
 # to CPU 0; the runtime's worker is pinned to CPU 1. Prints a markdown report.
 source "$(dirname "$0")/../lib/lib.sh" >/dev/null
@@ -28,6 +28,9 @@ CONF
 
 RT_PID=
 start_rt() {	# backend batch-size
+	try_start_rt "$@" || die "runtime ($1) did not start: $(tail -3 "$EP_TMP/rt.log")"
+}
+try_start_rt() {	# backend batch-size
 	rm -f "$EP_TMP/ready"
 	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$1" -i "$IF_B" --cpus 1 \
 		--batch-size "$2" \
@@ -35,7 +38,10 @@ start_rt() {	# backend batch-size
 		>"$EP_TMP/rt.log" 2>&1 &
 	RT_PID=$!
 	for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && return 0; sleep 0.05; done
-	die "runtime ($1) did not start: $(tail -3 "$EP_TMP/rt.log")"
+	kill "$RT_PID" 2>/dev/null
+	wait "$RT_PID" 2>/dev/null
+	RT_PID=
+	return 1
 }
 stop_rt() { [[ -n $RT_PID ]] && kill -TERM "$RT_PID" && wait "$RT_PID"; RT_PID=; }
 on_exit stop_rt
@@ -66,6 +72,28 @@ stop_rt
 start_rt afxdp 1
 for w in 1:64 2:64 50:x; do R[afxdp,1,$w]=$(measure "${w%%:*}" "${w##*:}"); done
 stop_rt
+# DPDK against AF_XDP: one round of each in turn, so that drift on a shared machine hits
+# both alike; the median of ROUNDS.
+DPDK_WORKLOADS="1:64 2:1024"
+DPDK_SKIP=
+for _ in $(seq "$ROUNDS"); do
+	for backend in afxdp dpdk; do
+		if ! try_start_rt "$backend" 32; then
+			DPDK_SKIP=$(grep -m1 error "$EP_TMP/rt.log")
+			break 2
+		fi
+		for w in $DPDK_WORKLOADS; do
+			ROUNDS=1 measure "${w%%:*}" "${w##*:}" >>"$EP_TMP/dpdk-$backend-$w"
+		done
+		stop_rt
+	done
+done
+for backend in afxdp dpdk; do
+	for w in $DPDK_WORKLOADS; do
+		R[$backend,dpdk,$w]=$(sort -n "$EP_TMP/dpdk-$backend-$w" 2>/dev/null |
+			awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+	done
+done
 
 name() {
 	case ${1%%:*} in
@@ -111,3 +139,23 @@ read -r b1 _ <<<"${R[afxdp,1,50:x]}"
 met=$(awk -v a="$b32" -v b="$b1" 'BEGIN { print((a >= 2 * b) ? "met" : "NOT met") }')
 echo "Goal: batching at least 2 x batch size 1 for small tasks: $(ratio "$b32" "$b1") for infer"
 echo "($met); for echo and checksum see above."
+echo
+if [[ -n $DPDK_SKIP ]]; then
+	echo "DPDK backend: not measured: $DPDK_SKIP"
+	exit 0
+fi
+echo "DPDK backend (DPDK's net_af_xdp PMD behind the classifier's DPDK build, --no-huge)"
+echo "against the AF_XDP backend, batch size 32; runs of the two in turn, median of $ROUNDS."
+echo
+echo "| workload | AF_XDP tasks/s | p50 us | p99 us | DPDK tasks/s | p50 us | p99 us | DPDK / AF_XDP |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for w in $DPDK_WORKLOADS; do
+	read -r at ap5 ap9 _ <<<"${R[afxdp,dpdk,$w]}"
+	read -r dt dp5 dp9 _ <<<"${R[dpdk,dpdk,$w]}"
+	echo "| $(name "$w") | $(f "$at") | $ap5 | $ap9 | $(f "$dt") | $dp5 | $dp9 | **$(ratio "$dt" "$at")** |"
+done
+read -r at _ <<<"${R[afxdp,dpdk,1:64]}"
+read -r dt _ <<<"${R[dpdk,dpdk,1:64]}"
+met=$(awk -v a="$dt" -v b="$at" 'BEGIN { r = (b > 0) ? a / b : 0; print((r >= 0.8 && r <= 1.2) ? "met" : "NOT met") }')
+echo
+echo "Goal: DPDK on net_af_xdp within 0.8-1.2 x AF_XDP for 64 B echo: $(ratio "$dt" "$at") ($met)."

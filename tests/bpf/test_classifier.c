@@ -6,6 +6,10 @@
  *
  * The XSKMAP cases bind a real AF_XDP socket on a veth in a private network namespace
  * created by this process (unshare), which vanishes with it.
+ *
+ * Every case runs twice: against the classifier and against its build for DPDK's
+ * net_af_xdp PMD (ep_classifier_dpdk.bpf.c: the same code, its XSKMAP named xsks_map and
+ * keyed by queue), which must behave the same.
  */
 #include <errno.h>
 #include <linux/if_link.h>
@@ -23,6 +27,7 @@
 #include <xdp/xsk.h>
 
 #include "ep_classifier.skel.h"
+#include "ep_classifier_dpdk.skel.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
@@ -30,7 +35,8 @@
 #include "../lib/tap.h"
 
 static struct ep_classifier *skel;
-static int prog_fd, stats_fd, cfg_fd;
+static int prog_fd, stats_fd, cfg_fd, tenants_fd;
+static const char *variant = "";	/* prefixes the cases' names: which build runs */
 static int ifindex;	/* veth in our private netns, 0 if unavailable */
 
 #define PORT EP_DEFAULT_PORT
@@ -125,7 +131,7 @@ static void check_frame(const char *name, const uint8_t *frame, size_t len, int 
 			EXPECT_EQ(d[i].bytes, want ? len : 0);
 		}
 	}
-	tap_end("%s -> %s/%s", name, act_name(want_act), ep_stat_name(want_stat));
+	tap_end("%s%s -> %s/%s", variant, name, act_name(want_act), ep_stat_name(want_stat));
 }
 
 static void check(const char *name, const struct pkt_spec *s, int want_act, int want_stat)
@@ -397,7 +403,8 @@ static void test_truncation(const char *what, const struct pkt_spec *s)
 	}
 	tap_begin();
 	EXPECT_EQ(bad, 0);
-	tap_end("%s truncated at each of %zu lengths -> XDP_PASS/pass_unparsed", what, len - 14);
+	tap_end("%s%s truncated at each of %zu lengths -> XDP_PASS/pass_unparsed", variant, what,
+		len - 14);
 }
 
 static int write_cfg(const struct ep_config *c)
@@ -432,11 +439,11 @@ static void test_config_map(void)
 	check("tenant check on, tenant 42 unknown",
 	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n },
 	      DROP(DROP_TENANT));
-	bpf_map_update_elem(bpf_map__fd(skel->maps.ep_tenants), &tenant, &t, BPF_ANY);
+	bpf_map_update_elem(tenants_fd, &tenant, &t, BPF_ANY);
 	check("tenant check on, tenant 42 allowed",
 	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n },
 	      PASS(PASS_NO_SOCKET));
-	bpf_map_delete_elem(bpf_map__fd(skel->maps.ep_tenants), &tenant);
+	bpf_map_delete_elem(tenants_fd, &tenant);
 
 	c = (struct ep_config){ 0 };
 	write_cfg(&c);
@@ -446,7 +453,7 @@ static void test_config_map(void)
 	EXPECT_EQ(write_cfg(&c), -EINVAL);
 	c = (struct ep_config){ .max_task_len = EP_MAX_TASK_LEN + 1 };
 	EXPECT_EQ(write_cfg(&c), -EINVAL);
-	tap_end("config writes with an out-of-range slot or limit are refused");
+	tap_end("%sconfig writes with an out-of-range slot or limit are refused", variant);
 }
 
 /* --- AF_XDP socket cases ------------------------------------------------------------- */
@@ -557,24 +564,47 @@ static void test_xsk(void)
 	xsk_close(&x);
 }
 
-int main(void)
+/* The DPDK build: the PMD registers queue q's socket at key q of xsks_map, so every
+ * priority reaches the queue's one socket, and an empty key passes to the stack. */
+static void test_xsk_dpdk(int xsks_fd)
+{
+	const char *names[] = { "xsks_map: no socket on queue 0",
+				"xsks_map: socket on queue 0, at key 0",
+				"xsks_map: a priority with a slot of its own reaches the queue's socket" };
+	struct xsk x = { 0 };
+	__u32 key = 0;
+	char why[128];
+	int fd, ret;
+
+	if (!ifindex) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		return;
+	}
+	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
+	ret = xsk_open(&x, "ep0");
+	if (ret) {
+		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
+		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+			tap_skip(names[i], why);
+		xsk_close(&x);
+		return;
+	}
+	fd = xsk_socket__fd(x.sock);
+	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
+	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	check_xsk(names[2], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	bpf_map_delete_elem(xsks_fd, &key);
+	write_cfg(&(struct ep_config){ 0 });
+	xsk_close(&x);
+}
+
+/* Every case that needs no socket, against the build whose fds are set. */
+static void test_table(void)
 {
 	uint8_t d[1600];
 	size_t n;
-	int err;
-
-	ep_log_set_ident("test_classifier");
-	ep_log_set_level(EP_LOG_WARN);
-	ep_log_route_libs();
-
-	skel = ep_classifier__open_and_load();
-	if (!skel) {
-		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
-		return 1;
-	}
-	prog_fd = bpf_program__fd(skel->progs.ep_classify);
-	stats_fd = bpf_map__fd(skel->maps.ep_stats);
-	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
 
 	test_pass_cases();
 	test_variants(0, false);
@@ -590,9 +620,45 @@ int main(void)
 	test_truncation("IPv6+ext task in 802.1Q",
 			&(struct pkt_spec){ .ipv6 = true, .vlan_tags = 1, .ipv6_ext = 2,
 					    .dport = PORT, .payload = d, .payload_len = n });
+}
+
+int main(void)
+{
+	struct ep_classifier_dpdk *dskel;
+	int err;
+
+	ep_log_set_ident("test_classifier");
+	ep_log_set_level(EP_LOG_WARN);
+	ep_log_route_libs();
+
+	skel = ep_classifier__open_and_load();
+	if (!skel) {
+		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
+		return 1;
+	}
+	prog_fd = bpf_program__fd(skel->progs.ep_classify);
+	stats_fd = bpf_map__fd(skel->maps.ep_stats);
+	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
+	tenants_fd = bpf_map__fd(skel->maps.ep_tenants);
+	test_table();
 	test_xsk();
 
+	dskel = ep_classifier_dpdk__open_and_load();
+	if (!dskel) {
+		printf("Bail out! cannot load the classifier's DPDK build: %s\n", strerror(errno));
+		ep_classifier__destroy(skel);
+		return 1;
+	}
+	prog_fd = bpf_program__fd(dskel->progs.ep_classify);
+	stats_fd = bpf_map__fd(dskel->maps.ep_stats);
+	cfg_fd = bpf_map__fd(dskel->maps.ep_cfg);
+	tenants_fd = bpf_map__fd(dskel->maps.ep_tenants);
+	variant = "dpdk build: ";
+	test_table();
+	test_xsk_dpdk(bpf_map__fd(dskel->maps.xsks_map));
+
 	err = tap_finish();
+	ep_classifier_dpdk__destroy(dskel);
 	ep_classifier__destroy(skel);
 	return err;
 }

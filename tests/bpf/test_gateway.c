@@ -988,6 +988,29 @@ static void test_affinity(bool ipv6)
 
 /* --- 7: double buffer ------------------------------------------------------------------ */
 
+/* A task that comes from the very node it would go to (a dead worker's kernel routing it
+ * back) is dropped and counted, not sent round again. */
+static void test_loop(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6 });
+	node_mac(0, 1, f.b + 6);	/* the source MAC: node 1's */
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_DROP);
+	expect_stats(&o, S(PICK_P2C) | S(DROP_LOOP));
+	expect_node(&o, 0, false, 0);
+	tap_end("a task sent back by the node it would go to: dropped, drop_loop [%s]", v);
+}
+
 static void test_double_buffer(bool ipv6)
 {
 	struct world w;
@@ -1613,6 +1636,7 @@ int main(void)
 		test_sent_sequence(v6);
 		test_affinity(v6);
 		test_double_buffer(v6);
+		test_loop(v6);
 		test_overflow(v6);
 		test_cloud_affinity(v6);
 	}

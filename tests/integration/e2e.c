@@ -4,6 +4,7 @@
  * network namespace (tests/integration/test_runtime.sh sets both up). TAP on stdout.
  *
  *   eptest-e2e --to ADDR --images DIR              handlers, retries, big tasks, hostile input
+ *                                                  (ADDR: IPv4 or IPv6)
  *   eptest-e2e --to ADDR --images DIR --drain PID  SIGTERM while tasks are queued
  *
  * Handler results through the network must equal the same handler run here, in process
@@ -141,20 +142,28 @@ struct raw {
 
 static int raw_open(struct raw *r)
 {
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_port = htons(EP_DEFAULT_PORT) };
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(EP_DEFAULT_PORT) };
 	struct ep_reasm_cfg rc = { .max_tasks = 16, .max_bytes = 64u << 20, .max_src_tasks = 16,
 				   .max_src_bytes = 64u << 20, .max_task_len = 16u << 20,
 				   .timeout_ns = 5000000000ull };
+	struct sockaddr *to_sa = (struct sockaddr *)&sa;
+	socklen_t to_len = sizeof(sa);
 	int rcv = 16 << 20;
 
-	if (inet_pton(AF_INET, to, &sa.sin_addr) != 1)
-		return -EINVAL;
-	r->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (inet_pton(AF_INET, to, &sa.sin_addr) != 1) {	/* else IPv6 */
+		if (inet_pton(AF_INET6, to, &sa6.sin6_addr) != 1)
+			return -EINVAL;
+		to_sa = (struct sockaddr *)&sa6;
+		to_len = sizeof(sa6);
+	}
+	r->fd = socket(to_sa->sa_family, SOCK_DGRAM, 0);
 	setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)))
+	if (r->fd < 0 || connect(r->fd, to_sa, to_len))
 		return -errno;
-	ep_peer_from_sockaddr(&r->edge, (struct sockaddr *)&sa);
-	r->fs = ep_frag_size_for_mtu(MTU, false);
+	ep_peer_from_sockaddr(&r->edge, to_sa);
+	r->fs = ep_frag_size_for_mtu(MTU, to_sa->sa_family == AF_INET6);
 	r->reasm = ep_reasm_new(&rc);
 	return r->reasm ? 0 : -ENOMEM;
 }

@@ -44,6 +44,7 @@ struct opts {
 	uint64_t count;
 	double rate;			/* open loop: tasks started per second */
 	const char *mix;		/* "SPEC;SPEC..." */
+	const char *timeline;		/* per-second counts and latencies to this file */
 };
 
 const struct task_kind *task_kind_find(const char *name_or_number);

@@ -10,8 +10,14 @@
  * --mix 'SPEC;SPEC...' runs several task kinds at once, each SPEC being
  * "TYPE[,size=N][,in=FILE][,prio=P][,weight=W]". The summary reports each kind and the
  * total: sent, completed, errors by code, retries, bytes raw and on the wire, latency
- * percentiles from an HDR histogram, throughput; --json for machines.
+ * percentiles from an HDR histogram, throughput; --json for machines (with, for blobs
+ * tasks, the blobs the results counted).
+ *
+ * --timeline FILE writes one line per second (and one for the last, partial second):
+ * tasks started, answered and failed in that second, and the p50/p99 latency of the tasks
+ * answered in it; for the total, and for each kind when there are several.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -25,6 +31,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/log.h"
+#include "edgeplane/payload.h"
 #include "edgeplane/util.h"
 
 #define MAX_KINDS	16
@@ -41,6 +48,12 @@ struct kind_load {
 	uint64_t sent, ok, failed, attempts, wire, wire_once, raw;
 	uint64_t status[EP_ST__COUNT], local[LOCAL_ERRORS];
 	struct ep_hist lat;
+	/* blobs tasks: what the answers found */
+	bool blobs;
+	uint64_t blob_results, blobs_found, blobs_min, blobs_max, blobs_bad;
+	/* --timeline: the current second */
+	uint64_t sec_sent, sec_ok, sec_failed;
+	struct ep_hist sec_lat;
 };
 
 /* One outstanding task: which kind, and when it was meant to start. */
@@ -48,6 +61,7 @@ struct slot {
 	struct load *l;
 	struct kind_load *k;
 	uint64_t intended_ns;
+	uint64_t task_id;
 	bool busy;
 };
 
@@ -61,7 +75,11 @@ struct load {
 	struct slot *slots;
 	uint32_t nslots;
 	uint64_t sent, skipped;		/* skipped: open loop found no free slot */
+	uint64_t unexpected;		/* results for no outstanding task (must stay 0) */
 	bool stop;
+	FILE *timeline;
+	uint64_t t0_ns, tick_ns;	/* start; end of the current timeline second */
+	double t0_unix;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -106,18 +124,56 @@ static struct kind_load *pick(struct load *l)
 
 static void submit(struct load *l, uint64_t intended);
 
+/* A blobs result: its header's count, checked against the boxes that follow. */
+static void count_blobs(struct kind_load *k, const struct ep_result *r)
+{
+	struct ep_blobs_result h;
+	uint32_t n;
+
+	if (r->len < sizeof(h)) {
+		k->blobs_bad++;
+		return;
+	}
+	memcpy(&h, r->data, sizeof(h));
+	n = ntohl(h.count);
+	if (r->len != sizeof(h) + (size_t)ntohl(h.reported) * sizeof(struct ep_blob_box)) {
+		k->blobs_bad++;
+		return;
+	}
+	if (!k->blob_results || n < k->blobs_min)
+		k->blobs_min = n;
+	if (n > k->blobs_max)
+		k->blobs_max = n;
+	k->blob_results++;
+	k->blobs_found += n;
+}
+
 static void done(void *arg, struct ep_result *r)
 {
 	struct slot *s = arg;
 	struct load *l = s->l;
 	struct kind_load *k = s->k;
 
+	if (!s->busy || r->task_id != s->task_id) {
+		/* The library delivers each task once; count anything else, never use it. */
+		l->unexpected++;
+		ep_result_free(r);
+		return;
+	}
 	if (!r->error) {
-		k->ok++;
 		/* From the scheduled start: a late start is part of the delay. */
-		ep_hist_record(&k->lat, now_ns() - s->intended_ns);
+		uint64_t lat = now_ns() - s->intended_ns;
+
+		k->ok++;
+		k->sec_ok++;
+		ep_hist_record(&k->lat, lat);
+		if (l->timeline)
+			ep_hist_record(&k->sec_lat, lat);
+		if (k->blobs)
+			count_blobs(k, r);
 	} else {
 		k->failed++;
+		k->sec_failed++;
 		if (r->error == -EREMOTEIO)
 			k->status[r->status < EP_ST__COUNT ? r->status : EP_ST_INTERNAL]++;
 		else
@@ -151,12 +207,13 @@ static void submit(struct load *l, uint64_t intended)
 	}
 	k = pick(l);
 	*s = (struct slot){ .l = l, .k = k, .intended_ns = intended, .busy = true };
-	if (ep_client_submit(l->c, &k->task, k->payload, k->len, done, s, NULL)) {
+	if (ep_client_submit(l->c, &k->task, k->payload, k->len, done, s, &s->task_id)) {
 		s->busy = false;
 		l->skipped++;
 		return;
 	}
 	k->sent++;
+	k->sec_sent++;
 	l->sent++;
 }
 
@@ -206,9 +263,18 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 		pr_err("--mix: %s needs in=FILE.png", o.kind->name);
 		return -EINVAL;
 	}
-	snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
-		 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
+	/* Kinds that differ only in their input are told apart by its file name. */
+	if (o.in && o.in != base->in) {
+		const char *file = strrchr(o.in, '/');
+
+		snprintf(k->label, sizeof(k->label), "%s/p%u/%.40s", o.kind->name,
+			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, file ? file + 1 : o.in);
+	} else {
+		snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
+			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
+	}
 	k->task = o.task;
+	k->blobs = o.kind->type == EP_TT_BLOBS;
 	return task_payload(&o, &k->payload, &k->len);
 }
 
@@ -223,6 +289,7 @@ static int build_kinds(struct load *l, const struct opts *o)
 		snprintf(k->label, sizeof(k->label), "%s/p%u", o->kind->name,
 			 o->task.priority ? o->task.priority : EP_PRIO_DEFAULT);
 		k->task = o->task;
+		k->blobs = o->kind->type == EP_TT_BLOBS;
 		k->weight = 1;
 		l->total_weight = 1;
 		return task_payload(o, &k->payload, &k->len);
@@ -258,6 +325,15 @@ static void totals(const struct load *l, struct kind_load *t)
 		t->sent += k->sent, t->ok += k->ok, t->failed += k->failed;
 		t->attempts += k->attempts, t->wire += k->wire, t->wire_once += k->wire_once;
 		t->raw += k->raw;
+		if (k->blob_results) {
+			if (!t->blob_results || k->blobs_min < t->blobs_min)
+				t->blobs_min = k->blobs_min;
+			if (k->blobs_max > t->blobs_max)
+				t->blobs_max = k->blobs_max;
+		}
+		t->blobs |= k->blobs;
+		t->blob_results += k->blob_results, t->blobs_found += k->blobs_found;
+		t->blobs_bad += k->blobs_bad;
 		for (int s = 0; s < EP_ST__COUNT; s++)
 			t->status[s] += k->status[s];
 		for (int e = 0; e < LOCAL_ERRORS; e++)
@@ -301,7 +377,14 @@ static void json_kind(const struct kind_load *k, double secs)
 			       (unsigned long long)k->local[e]);
 			first = false;
 		}
-	printf("}}");
+	printf("}");
+	if (k->blobs)
+		printf(",\"blobs\":{\"results\":%llu,\"found\":%llu,\"min\":%llu,\"max\":%llu,"
+		       "\"malformed\":%llu}",
+		       (unsigned long long)k->blob_results, (unsigned long long)k->blobs_found,
+		       (unsigned long long)k->blobs_min, (unsigned long long)k->blobs_max,
+		       (unsigned long long)k->blobs_bad);
+	printf("}");
 }
 
 static void text_kind(const struct kind_load *k, double secs)
@@ -315,21 +398,22 @@ static void text_kind(const struct kind_load *k, double secs)
 	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3);
 }
 
-static void summary(struct load *l, double secs)
+/* @est and @cs: the session's, read before it was closed. */
+static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
+		    const struct ep_client_stats *cs)
 {
-	struct ep_client_estimates est;
-	struct ep_client_stats cs;
+	const struct ep_client_estimates est = *e;
 	struct kind_load t;
 
 	totals(l, &t);
-	ep_client_get_estimates(l->c, &est);
-	ep_client_get_stats(l->c, &cs);
 	if (l->o->json) {
 		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
+		       "\"unexpected_results\":%llu,"
 		       "\"retries_throttled\":%llu,\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
 		       "\"exec_us\":%.1f,\"load_pct\":%u},\"total\":",
 		       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
-		       (unsigned long long)cs.retries_throttled, est.srtt_us, est.edge_queue_us,
+		       (unsigned long long)l->unexpected,
+		       (unsigned long long)cs->retries_throttled, est.srtt_us, est.edge_queue_us,
 		       est.edge_exec_us, est.edge_load_pct);
 		json_kind(&t, secs);
 		printf(",\"kinds\":[");
@@ -360,9 +444,79 @@ static void summary(struct load *l, double secs)
 	for (int e = 0; e < LOCAL_ERRORS; e++)
 		if (t.local[e])
 			printf("errors %s: %llu\n", local_names[e], (unsigned long long)t.local[e]);
-	if (cs.retries_throttled)
+	if (t.blob_results)
+		printf("blobs found: %llu in %llu results (%llu..%llu per frame)\n",
+		       (unsigned long long)t.blobs_found, (unsigned long long)t.blob_results,
+		       (unsigned long long)t.blobs_min, (unsigned long long)t.blobs_max);
+	if (t.blobs_bad)
+		printf("blobs results not in the blobs format: %llu\n",
+		       (unsigned long long)t.blobs_bad);
+	if (cs->retries_throttled)
 		printf("retries held back by the retry budget: %llu\n",
-		       (unsigned long long)cs.retries_throttled);
+		       (unsigned long long)cs->retries_throttled);
+	if (l->unexpected)
+		printf("results for no outstanding task: %llu\n", (unsigned long long)l->unexpected);
+}
+
+/* --- the timeline ------------------------------------------------------------------- */
+
+static void timeline_kind(struct load *l, const struct kind_load *k, double t, double unix_s)
+{
+	const struct ep_hist *h = &k->sec_lat;
+
+	fprintf(l->timeline, "%.3f %.3f %s %llu %llu %llu ", t, unix_s, k->label,
+		(unsigned long long)k->sec_sent, (unsigned long long)k->sec_ok,
+		(unsigned long long)k->sec_failed);
+	if (h->count)	/* "nan": no task answered in this second (gnuplot skips it) */
+		fprintf(l->timeline, "%.1f %.1f\n", ep_hist_percentile(h, 50) / 1e3,
+			ep_hist_percentile(h, 99) / 1e3);
+	else
+		fprintf(l->timeline, "nan nan\n");
+}
+
+/* Write the second that ends at @now (the last one may be shorter) and start the next. */
+static void timeline_tick(struct load *l, uint64_t now)
+{
+	double t = (double)(now - l->t0_ns) / 1e9, unix_s = l->t0_unix + t;
+	struct kind_load total = { .label = "total" };
+
+	for (unsigned int i = 0; i < l->nkinds; i++) {
+		struct kind_load *k = &l->kinds[i];
+
+		total.sec_sent += k->sec_sent, total.sec_ok += k->sec_ok;
+		total.sec_failed += k->sec_failed;
+		ep_hist_merge(&total.sec_lat, &k->sec_lat);
+	}
+	timeline_kind(l, &total, t, unix_s);
+	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
+		timeline_kind(l, &l->kinds[i], t, unix_s);
+	fflush(l->timeline);	/* readable while the run goes on */
+	for (unsigned int i = 0; i < l->nkinds; i++) {
+		struct kind_load *k = &l->kinds[i];
+
+		k->sec_sent = k->sec_ok = k->sec_failed = 0;
+		memset(&k->sec_lat, 0, sizeof(k->sec_lat));
+	}
+}
+
+static int timeline_open(struct load *l, const char *path)
+{
+	struct timespec ts;
+
+	l->timeline = fopen(path, "w");
+	if (!l->timeline) {
+		int err = -errno;
+
+		pr_err("--timeline %s: %s", path, strerror(-err));
+		return err;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	l->t0_unix = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	fprintf(l->timeline, "# edgeload timeline: one line per second and kind (\"total\": all "
+			     "kinds), started at unix time %.3f\n"
+			     "# t_s unix_s kind sent completed failed p50_us p99_us\n",
+		l->t0_unix);
+	return 0;
 }
 
 static void progress(struct load *l, double secs)
@@ -382,6 +536,9 @@ int cmd_load(int argc, char **argv)
 	struct load *l = calloc(1, sizeof(*l));
 	uint64_t t0, end, next, period = 0, last_progress;
 	bool tty = isatty(STDERR_FILENO);
+	struct ep_client_estimates est;
+	struct ep_client_stats cs;
+	double secs;
 	struct opts o;
 	int err;
 
@@ -407,7 +564,11 @@ int cmd_load(int argc, char **argv)
 	if (!l->slots)
 		return 1;
 	signal(SIGINT, on_sigint);
+	if (o.timeline && timeline_open(l, o.timeline))
+		return 1;
 	t0 = last_progress = next = now_ns();
+	l->t0_ns = t0;
+	l->tick_ns = t0 + 1000000000ull;
 	end = o.duration_s ? t0 + (uint64_t)(o.duration_s * 1e9) : 0;
 	if (o.rate)
 		period = (uint64_t)(1e9 / o.rate);
@@ -421,6 +582,10 @@ int cmd_load(int argc, char **argv)
 
 		if (end && now >= end)
 			l->stop = true;
+		while (l->timeline && now >= l->tick_ns) {
+			timeline_tick(l, l->tick_ns);
+			l->tick_ns += 1000000000ull;
+		}
 		if (o.rate && !l->stop) {
 			/* Open loop: every start that is due, on schedule. */
 			while (next <= now && !(o.count && l->sent >= o.count)) {
@@ -430,6 +595,8 @@ int cmd_load(int argc, char **argv)
 			ep_client_flush(l->c);
 			wait_ms = (int)((next - now) / 1000000);
 		}
+		if (l->timeline && wait_ms > (int)((l->tick_ns - now) / 1000000))
+			wait_ms = (int)((l->tick_ns - now + 999999) / 1000000);
 		if ((l->stop || (o.count && l->sent >= o.count)) && !ep_client_inflight(l->c))
 			break;
 		ep_client_poll(l->c, wait_ms);
@@ -440,8 +607,31 @@ int cmd_load(int argc, char **argv)
 	}
 	if (tty && !o.json)
 		fprintf(stderr, "\n");
-	summary(l, (double)(now_ns() - t0) / 1e9);
+	secs = (double)(now_ns() - t0) / 1e9;
+	ep_client_get_estimates(l->c, &est);
+	ep_client_get_stats(l->c, &cs);
+	/* Tasks still pending (interrupted) end now, as cancelled, and are counted; none
+	 * starts in their place. */
+	l->stop = true;
 	ep_client_close(l->c);
+	if (l->timeline) {
+		uint64_t now = now_ns();
+
+		/* Seconds the loop slept through, then the last, partial one if anything
+		 * happened in it. */
+		while (now >= l->tick_ns) {
+			timeline_tick(l, l->tick_ns);
+			l->tick_ns += 1000000000ull;
+		}
+		for (unsigned int i = 0; i < l->nkinds; i++)
+			if (l->kinds[i].sec_sent || l->kinds[i].sec_ok || l->kinds[i].sec_failed) {
+				timeline_tick(l, now);
+				break;
+			}
+	}
+	summary(l, secs, &est, &cs);
+	if (l->timeline && fclose(l->timeline))
+		pr_warn("--timeline: %s", strerror(errno));
 	{
 		struct kind_load t;
 

@@ -85,7 +85,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
 	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
-	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX };
+	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -124,6 +124,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "mix", required_argument, NULL, O_MIX },
+		{ "timeline", required_argument, NULL, O_TIMELINE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -203,6 +204,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case O_COUNT: o->count = (uint64_t)num("--count", optarg, 1, 1L << 40); break;
 		case O_RATE: o->rate = (double)num("--rate", optarg, 1, 10000000); break;
 		case O_MIX: o->mix = optarg; break;
+		case O_TIMELINE: o->timeline = optarg; break;
 		case 'j': o->json = true; break;
 		case 'h':
 			printf("see: edgeload --help\n");
@@ -210,6 +212,10 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		default:
 			exit(2);
 		}
+	}
+	if (o->timeline && strcmp(cmd, "load")) {
+		pr_err("%s: --timeline is an option of load", cmd);
+		exit(2);
 	}
 	if (optind != argc) {
 		pr_err("%s: unexpected argument '%s'", cmd, argv[optind]);

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# One suite for every runtime backend (afxdp, udp, uring, dpdk): the runtime on one end of
+# a veth pair, and from the other end the same checks against each: eptest-e2e over IPv4
+# and over IPv6 (every built-in handler, fragmentation and reassembly, retries answered
+# from the result cache, hostile tasks and errors), a burst of PINGs to a second address
+# of the interface (every one answered, from that address), statistics, and a SIGTERM
+# drain. A backend this host cannot run is skipped with the runtime's own reason; the
+# probes: `edgeplane -b NAME --check-config` refusing the backend by name, then the start
+# itself failing with a message that it cannot run here (a missing kernel feature, a DPDK
+# EAL that cannot initialise). EP_BACKENDS="udp uring" runs a subset.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "runtime backends on veth"
+
+BACKENDS=${EP_BACKENDS:-afxdp udp uring dpdk}
+IMAGES=$BUILD/data/images
+PLUGIN=$BUILD/tests/plugins/libepcount.so
+ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
+# A start that fails with one of these messages says the backend cannot run on this host
+# (the reason printed is the first error the runtime logged). Any other failure fails.
+declare -A CANNOT_RUN=(
+	[uring]='uring: (this kernel lacks|io_uring is not available)'
+	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
+)
+
+if ! ep_setup_bpffs || ! ep_setup_pair ||
+	! in_b ip addr add $ADDR2/24 dev "$IF_B" ||
+	! in_b ip addr add $ADDR6_2/64 dev "$IF_B" nodad; then
+	not_ok "set up namespaces, veth, second addresses and bpffs"
+	tap_done
+	exit 1
+fi
+
+cat >"$EP_TMP/rt.conf" <<CONF
+port = 7878;
+limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
+reassembly: { timeout_ms = 300; };
+cache: { window_ms = 10000; };
+handlers = (
+	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
+	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
+	{ name = "threshold"; }, { name = "blobs"; files = [ "$IMAGES/coins.png" ]; },
+	{ name = "zstd"; }, { name = "matmul"; },
+	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
+);
+CONF
+
+RT_PID=
+start_runtime() {
+	local b=$1
+	rm -f "$EP_TMP/ready"
+	# Not through in_b: $! must be the runtime itself, not a subshell.
+	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B" \
+		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
+		>"$EP_TMP/rt-$b.log" 2>&1 &
+	RT_PID=$!
+	for _ in $(seq 200); do
+		[[ -s $EP_TMP/ready ]] && return 0
+		kill -0 "$RT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$RT_PID" 2>/dev/null
+	wait "$RT_PID" 2>/dev/null
+	RT_PID=
+	return 1
+}
+stop_runtime() { [[ -n $RT_PID ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
+on_exit stop_runtime
+
+# e2e B LABEL ADDR: eptest-e2e against ADDR, its TAP lines as ours, prefixed.
+e2e() {
+	local b=$1 label=$2 addr=$3 line l
+	in_a "$TOOLS/eptest-e2e" --to "$addr" --images "$IMAGES" >"$EP_TMP/e2e-$b-$label.out" 2>&1
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*) l=${line#not ok }; not_ok "$b: e2e $label: ${l#* - }" ;;
+		"ok "*" # SKIP "*) l=${line#ok }; l=${l#* - }; skip "$b: e2e $label: ${l%% # SKIP *}" "${l##* # SKIP }" ;;
+		"ok "*) l=${line#ok }; ok "$b: e2e $label: ${l#* - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$EP_TMP/e2e-$b-$label.out"
+	grep -q '^1\.\.' "$EP_TMP/e2e-$b-$label.out" || not_ok "$b: e2e $label ran to its end"
+}
+
+# burst B ADDR COUNT: PINGs from 4 sockets to ADDR, a second address of the interface.
+burst() {
+	local b=$1 addr=$2 n=$3 out
+	out=$(in_a "$TOOLS/eptest-burst" --to "$addr" --count "$n" --flows 4 --wait-ms 2000)
+	expect_eq "$b: a burst of $n PINGs to $addr is answered in full, from $addr" \
+		"$(jq -r '"\(.replies) \(.wrong_source) \(.duplicates)"' <<<"$out")" "$n 0 0"
+}
+
+suite() {
+	local b=$1 out rc stats
+	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B" \
+		--check-config 2>&1)
+	rc=$?
+	if ((rc != 0)) && grep -q "backend '$b'" <<<"$out"; then
+		skip "$b: every check" "$(grep -m1 "backend '$b'" <<<"$out")"
+		return
+	elif ((rc != 0)); then
+		not_ok "$b: the test configuration is valid"
+		diag "$out"
+		return
+	fi
+	if ! start_runtime "$b"; then
+		if [[ -n ${CANNOT_RUN[$b]:-} ]] && grep -qE "${CANNOT_RUN[$b]}" "$EP_TMP/rt-$b.log"; then
+			skip "$b: every check" "$(grep -m1 'error' "$EP_TMP/rt-$b.log")"
+		else
+			not_ok "$b: the runtime starts and reports ready"
+			diag "$(tail -20 "$EP_TMP/rt-$b.log")"
+		fi
+		return
+	fi
+	ok "$b: the runtime starts and reports ready"
+
+	e2e "$b" IPv4 $ADDR_B
+	e2e "$b" IPv6 $ADDR6_B
+	burst "$b" $ADDR2 2000
+	burst "$b" $ADDR6_2 1000
+
+	stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+	expect_eq "$b: statistics name the backend" "$(jq -r .backend <<<"$stats")" "$b"
+	check "$b: statistics: the backend counted what it received and sent" \
+		test "$(jq '[.workers[].io | select(.rx_packets >= 3000 and .tx_packets >= 3000)]
+			| length' <<<"$stats")" -ge 1
+
+	in_a "$TOOLS/eptest-e2e" --to $ADDR_B --images "$IMAGES" --drain "$RT_PID" \
+		>"$EP_TMP/drain-$b.out"
+	if grep -q '^ok' "$EP_TMP/drain-$b.out" && ! grep -q '^not ok' "$EP_TMP/drain-$b.out"; then
+		ok "$b: $(grep '^ok' "$EP_TMP/drain-$b.out" | sed -E 's/^ok [0-9]+ - //')"
+	else
+		not_ok "$b: SIGTERM drains queued tasks"
+		diag "$(cat "$EP_TMP/drain-$b.out")"
+	fi
+	wait "$RT_PID"
+	expect_eq "$b: the runtime exits 0 after draining" "$?" 0
+	RT_PID=
+	check "$b: nothing left attached to the interface" \
+		bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+}
+
+for b in $BACKENDS; do
+	start=$SECONDS
+	suite "$b"
+	diag "$b: $((SECONDS - start)) s"
+done
+tap_done

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `make demo` in small (vm/demo.sh --duration 12 --quick, into a directory of the test's):
+# the demo runs, and its summary.json adds up. Every task sent was answered or failed with
+# an error code, none was answered twice, the per-second timelines add up to the totals,
+# the detector's counts are right in every frame, the killed worker was drained in time
+# and the others took over, nothing was dropped, the report's files exist, and nothing is
+# left behind: not after the run, nor after a run interrupted with SIGINT.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "the demo on the rig"
+
+OUT=$EP_TMP/demo
+DEMO=$EP_ROOT/vm/demo.sh
+PREFIXES=()
+_down() { local p; for p in "${PREFIXES[@]}"; do "$EP_ROOT/vm/rig" --prefix "$p" down --force; done; }
+on_exit _down
+
+# leftovers PREFIX DIR: what is left of the rig PREFIX (namespaces, bpffs mounts) and of the
+# processes the demo started with its configuration files in DIR.
+leftovers() {
+	{
+		ip netns list | awk '{ print $1 }' | grep "^$1-"
+		grep "edgeplane-rig-$1 " /proc/self/mountinfo
+		pgrep -af "$2/config/" | grep -v pgrep
+	} 2>/dev/null
+}
+
+# --- a short run ---------------------------------------------------------------------------
+start=$SECONDS
+timeout 150 "$DEMO" --duration 12 --quick --out "$OUT" >"$EP_TMP/demo.log" 2>&1
+rc=$?
+took=$((SECONDS - start))
+P=$(grep -oE 'rig d[0-9a-f]{4}' "$EP_TMP/demo.log" | head -1 | cut -d' ' -f2)
+[[ -n $P ]] && PREFIXES+=("$P")
+S=$OUT/summary.json
+if [[ $rc -ne 0 || ! -s $S ]]; then
+	not_ok "vm/demo.sh --duration 12 --quick runs (status $rc)"
+	diag "$(tail -15 "$EP_TMP/demo.log")"
+	tap_done
+	exit 1
+fi
+ok "vm/demo.sh --duration 12 --quick runs, in $took s (rig $P)"
+grep -E '^(cam[123] |total |w[123] |cloud |Failover|Checks)' "$EP_TMP/demo.log" | sed 's/^/# /'
+
+check "it prints progress lines, the kill and the drain, the summary and where the report is" \
+	test -n "$(grep -E 't= *[0-9]+s +answered' "$EP_TMP/demo.log")" \
+	-a -n "$(grep -F '!! SIGKILL w3' "$EP_TMP/demo.log")" \
+	-a -n "$(grep -F '!! controller: w3 dead' "$EP_TMP/demo.log")" \
+	-a -n "$(grep -F '== Summary' "$EP_TMP/demo.log")" \
+	-a -n "$(grep -F "Report: " "$EP_TMP/demo.log")"
+
+j() { jq -r "$@" "$S"; }
+# --- every task accounted for, once ----------------------------------------------------
+expect_eq "every camera sent tasks, and each ended once: sent == answered + failed, answered <= sent" \
+	"$(j '[.cameras[] | .sent > 100 and .sent == .answered + .failed and .answered <= .sent] | all')" true
+expect_eq "every failed task has an error code (errors by code add up to the failures)" \
+	"$(j '[.cameras[] | .failed == ([.errors[]] | add // 0)] | all')" true
+expect_eq "no result for a task not outstanding: none answered twice (unexpected_results 0)" \
+	"$(j '[.cameras[].unexpected_results] | add')" 0
+expect_eq "the per-second timelines add up to the totals (sent, answered, failed)" \
+	"$(j '[.cameras[] | .timeline.lines >= 11 and .timeline.sent == .sent and
+		.timeline.completed == .answered and .timeline.failed == .failed] | all')" true
+answered=$(j .total.answered) sent=$(j .total.sent)
+check "the cameras' frames are answered through the kill ($answered of $sent, $(j .total.retries) retries)" \
+	test "$answered" -ge $((sent * 98 / 100))
+expect_eq "the detector's count is right in every answered frame (coins 24, moon 22, text 52, page 134)" \
+	"$(j '[.cameras[] | .name as $c | .images as $im |
+		(if (.kinds | length) > 1 then .kinds[] else .kinds[0] + {kind: $im[0]} end) |
+		"\(.kind | split("/") | last)=\(.blobs.min)..\(.blobs.max)/\(.blobs.results == .completed)"] | join(" ")')" \
+	"coins.png=24..24/true moon.png=22..22/true text.png=52..52/true page.png=134..134/true"
+check "zstd saved bytes on the frames ($(j .total.compression_saved_pct) %)" \
+	quiet jq -e '.total.compression_saved_pct > 20' "$S"
+
+# --- the kill ------------------------------------------------------------------------------
+expect_eq "w3 was killed halfway and the controller drained it (state dead)" \
+	"$(j '[.kill.node, .kill.state_end, (.kill.at_s > 4 and .kill.at_s < 8)] | join(" ")')" "w3 dead true"
+ms=$(j .kill.drained_after_ms)
+check "it was drained $ms ms after the kill (dead_after 500 ms, reports every 100 ms)" \
+	test "$ms" -ge 300 -a "$ms" -le 1000
+expect_eq "w1 and w2 took over: their shares grew after the kill, w3's fell under 15 %" \
+	"$(j '[.nodes[] | select(.role == "worker") | if .name == "w3" then .share_after_kill < 15
+		else .share_after_kill > .share_before_kill end] | all')" true
+expect_eq "the summary's own checks agree" \
+	"$(j '[.checks | to_entries[] | select(.key != "no_drops") | .value] | all')" true
+
+# --- drops -------------------------------------------------------------------------------
+expect_eq "the gateway dropped nothing and rejected nothing" "$(j '.drops.gateway | length')" 0
+expect_eq "no classifier dropped anything (drop_* counters)" \
+	"$(j '[.drops.classifiers[] | to_entries[] | select(.key | startswith("drop_")) | .value] | add // 0')" 0
+diag "after the kill, w3's classifier passed $(j '.drops.classifiers.w3.pass_no_socket // 0') packets with no socket to its kernel"
+
+# --- the report ----------------------------------------------------------------------------
+check "the report: index.html, summary.txt, the cameras' timelines and JSON, logs" \
+	test -s "$OUT/index.html" -a -s "$OUT/summary.txt" -a -s "$OUT/data/cam1.timeline" \
+	-a -s "$OUT/data/cam3.json" -a -s "$OUT/data/gateway-rates.jsonl" -a -s "$OUT/logs/edgectl.log"
+if command -v gnuplot >/dev/null; then
+	n=0
+	for p in throughput latency nodes shares bytes; do
+		f=$(ls "$OUT/$p".png "$OUT/$p".svg 2>/dev/null | head -1)
+		[[ -s $f ]] && grep -qF "src=\"$(basename "$f")\"" "$OUT/index.html" && n=$((n + 1))
+	done
+	expect_eq "five plots, each shown in index.html" "$n" 5
+else
+	skip "five plots, each shown in index.html" "gnuplot is not installed"
+fi
+expect_eq "nothing of the rig is left after the run (namespaces, bpffs mounts, processes)" \
+	"$(leftovers "$P" "$OUT")" ""
+
+# --- interrupted ---------------------------------------------------------------------------
+# As Ctrl-C does: SIGINT to the demo's whole process group, while the cameras stream. With
+# job control on, the demo gets a process group of its own, and SIGINT is not ignored in
+# it (a non-interactive shell's background commands would ignore it, and could not trap it).
+tmp_before=$(ls -d /tmp/ep-demo-* 2>/dev/null)
+set -m
+"$DEMO" --duration 30 --quick --out "$OUT-int" >"$EP_TMP/int.log" 2>&1 </dev/null &
+dpid=$!
+set +m
+if wait_for_line "$EP_TMP/int.log" 't= *[0-9]+s +answered' 30; then
+	P2=$(grep -oE 'rig d[0-9a-f]{4}' "$EP_TMP/int.log" | head -1 | cut -d' ' -f2)
+	PREFIXES+=("$P2")
+	kill -INT -- -"$dpid"
+	wait "$dpid"
+	rc=$?
+	check "interrupted with SIGINT, it stops (status $rc) and says so" \
+		test "$rc" -eq 130 -a -n "$(grep -F 'interrupted' "$EP_TMP/int.log")"
+	expect_eq "and leaves nothing behind: namespaces, bpffs mounts, processes, temporary files" \
+		"$(leftovers "$P2" "$OUT-int"; comm -13 <(echo "$tmp_before") <(ls -d /tmp/ep-demo-* 2>/dev/null))" ""
+else
+	not_ok "a demo to interrupt reaches its traffic"
+	diag "$(tail -5 "$EP_TMP/int.log")"
+	kill -INT -- -"$dpid" 2>/dev/null
+	wait "$dpid"
+fi
+
+tap_done

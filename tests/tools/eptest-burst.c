@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * eptest-burst - send a burst of single-datagram tasks (PINGs, or echo requests) from one
+ * or more sockets as fast as the kernel takes them, collect the replies, and print one
+ * JSON line:
+ *
+ *   {"sent":N,"replies":N,"duplicates":N,"wrong_source":N,"flows":N,"flows_answered":N}
+ *
+ * replies counts distinct task ids answered; wrong_source counts replies that did not
+ * come from the address and port the tasks went to (a socket backend must answer from
+ * the address a request came to, also when it listens on every address); flows_answered
+ * counts the sending sockets (source ports) that got at least one reply. Bounded: it
+ * stops when every task is answered or --wait-ms passes without a reply.
+ */
+#include <getopt.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "edgeplane/codec.h"
+#include "edgeplane/payload.h"
+#include "common.h"
+
+#define MAX_FLOWS	64
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-burst --to ADDR [--port N] [--count N] [--flows N]\n"
+		   "       [--kind ping|echo] [--size BYTES] [--wait-ms N]\n");
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	{
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'c' }, { "flows", required_argument, NULL, 'f' },
+		{ "kind", required_argument, NULL, 'k' }, { "size", required_argument, NULL, 's' },
+		{ "wait-ms", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ep_msg m = { .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
+			    .task_type = EP_TT_ECHO, .tenant_id = 1 };
+	long port = EP_DEFAULT_PORT, count = 1000, flows = 1, size = 0, wait_ms = 1000;
+	long replies = 0, dups = 0, wrong = 0, answered = 0;
+	static uint8_t payload[9000], dgram[65536];
+	int fds[MAX_FLOWS], rcv = 16 << 20, c;
+	bool flow_seen[MAX_FLOWS] = { 0 };
+	struct sockaddr_storage ss;
+	const char *to = NULL;
+	uint8_t *seen;
+	uint64_t base;
+	socklen_t sl;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': to = optarg; break;
+		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
+		case 'c': count = tool_num("--count", optarg, 1, 1000000); break;
+		case 'f': flows = tool_num("--flows", optarg, 1, MAX_FLOWS); break;
+		case 's': size = tool_num("--size", optarg, 0, sizeof(payload)); break;
+		case 'w': wait_ms = tool_num("--wait-ms", optarg, 10, 60000); break;
+		case 'k':
+			if (!strcmp(optarg, "ping")) m.kind = EP_KIND_PING;
+			else if (!strcmp(optarg, "echo")) m.kind = EP_KIND_REQUEST;
+			else { fprintf(stderr, "--kind: '%s' is not ping or echo\n", optarg); return 2; }
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!to || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (tool_addr(to, (unsigned int)port, &ss, &sl))
+		return 2;
+	/* Noise: replies do not shrink when compressed, so they go out as large as sent. */
+	for (uint32_t i = 0, x = 2463534242u; i < (uint32_t)size; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		payload[i] = (uint8_t)x;
+	}
+	for (long f = 0; f < flows; f++) {
+		fds[f] = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (fds[f] < 0) {
+			perror("socket");
+			return 1;
+		}
+		if (setsockopt(fds[f], SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)))
+			setsockopt(fds[f], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	}
+	seen = calloc((size_t)count, 1);
+	base = (uint64_t)getpid() << 32;
+
+	for (long t = 0; t < count; t++) {
+		int fd = fds[t % flows];
+		ssize_t n;
+
+		m.task_id = base + (uint64_t)t;
+		n = ep_frag_build(&m, payload, (uint32_t)size, 65000, 0, dgram, sizeof(dgram));
+		if (n < 0) {
+			fprintf(stderr, "encode: %s\n", strerror((int)-n));
+			return 1;
+		}
+		while (sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0) {
+			if (errno != EAGAIN && errno != ENOBUFS) {
+				perror("sendto");
+				return 1;
+			}
+			usleep(50);
+		}
+	}
+
+	for (double last = tool_now(); replies < count && tool_now() - last < wait_ms / 1e3;) {
+		struct pollfd p[MAX_FLOWS];
+		bool got = false;
+
+		for (long f = 0; f < flows; f++)
+			p[f] = (struct pollfd){ .fd = fds[f], .events = POLLIN };
+		if (poll(p, (nfds_t)flows, 10) <= 0)
+			continue;
+		for (long f = 0; f < flows; f++) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			const uint8_t *pl;
+			struct ep_msg r;
+			ssize_t n;
+
+			while ((n = recvfrom(fds[f], dgram, sizeof(dgram), 0, (struct sockaddr *)&from,
+					     &fl)) >= 0) {
+				uint64_t i;
+
+				fl = sizeof(from);
+				if (ep_decode(dgram, (size_t)n, EP_MAX_TASK_LEN, &r, &pl, NULL))
+					continue;
+				i = r.task_id - base;
+				if (r.task_id < base || i >= (uint64_t)count)
+					continue;
+				got = true;
+				flow_seen[f] = true;
+				if (!same_addr(&from, &ss))
+					wrong++;
+				if (seen[i]) {
+					dups++;
+				} else {
+					seen[i] = 1;
+					replies++;
+				}
+			}
+		}
+		if (got)
+			last = tool_now();
+	}
+	for (long f = 0; f < flows; f++)
+		answered += flow_seen[f];
+	printf("{\"sent\":%ld,\"replies\":%ld,\"duplicates\":%ld,\"wrong_source\":%ld,"
+	       "\"flows\":%ld,\"flows_answered\":%ld}\n", count, replies, dups, wrong, flows,
+	       answered);
+	free(seen);
+	return 0;
+}

@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# vm/demo/html.jq - the demo's report page, from summary.json and the plots' file names
+# (jq -r --argjson plots '["throughput.png", ...]' -f html.jq summary.json).
+
+def esc: tostring | gsub("&"; "&amp;") | gsub("<"; "&lt;") | gsub(">"; "&gt;");
+def fix($d): if . == null then "-" else (. * pow(10; $d) | round) / pow(10; $d) | tostring end;
+def ms: if . == null then "-" else . / 1000 | fix(2) end;
+def mb: . / 1e6 | fix(1);
+def pct: if . == null then "-" else fix(1) + " %" end;
+def td: "<td>\(esc)</td>";
+def num: "<td class=n>\(esc)</td>";
+def row(cells): "<tr>" + (cells | join("")) + "</tr>";
+def head(names): "<tr>" + (names | map("<th>\(esc)</th>") | join("")) + "</tr>";
+def kv: to_entries | map("\(.key) \(.value)") | join(", ");
+def ok: if . == true then "<span class=ok>yes</span>" elif . == false then "<span class=bad>no</span>"
+	else "n/a" end;
+
+. as $s
+| {throughput: "Frames answered per second per camera; the kill and the drain are marked.",
+   latency: "p50 and p99 latency of the frames answered in each second (log scale).",
+   nodes: "Tasks per second the gateway sent each node: the killed worker's share moves to the others.",
+   shares: "Each worker's share of the tasks against its share of the capacity, before and after the kill.",
+   bytes: "What zstd saves on the raw frames."} as $captions
+| "<!DOCTYPE html>
+<html lang=en><head><meta charset=utf-8>
+<title>edgeplane demo: defect detection at the edge</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222 }
+h1 { font-size: 1.5em } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd }
+table { border-collapse: collapse; margin: .5em 0 } td, th { padding: .2em .6em; border-bottom: 1px solid #eee }
+th { text-align: left; background: #f4f4f4 } td.n { text-align: right; font-variant-numeric: tabular-nums }
+figure { margin: 1em 0 } figcaption { color: #555; font-size: .9em } img { max-width: 100%; border: 1px solid #eee }
+code { background: #f4f4f4; padding: 0 .2em } .ok { color: #080; font-weight: bold } .bad { color: #c00; font-weight: bold }
+</style></head><body>
+<h1>edgeplane demo: defect detection offloaded to the edge</h1>
+<p>Three cameras stream real frames to the gateway's address <code>\($s.scenario.gateway)</code>. The
+gateway's XDP program spreads the tasks over three workers (capacity 100, 200, 400) by the
+load they report to <code>edgectl serve</code>, every 100 ms; each worker's classifier hands
+them to the <code>edgeplane</code> runtime over AF_XDP, which counts blobs in each frame and
+answers; the gateway's XDP relays the answers to the cameras. \(if $s.kill then "After \($s.kill.at_s | fix(1)) s the
+runtime of <b>\($s.kill.node)</b> was killed with SIGKILL." else "" end) A cloud node stands by for the
+tasks of priority 4 and 5 that no worker could take. \($s.scenario.duration_s) s of traffic on a rig of network
+namespaces (<code>vm/rig</code>, prefix \($s.scenario.prefix)), \($s.scenario.machine.cpus) CPUs, kernel
+\($s.scenario.machine.kernel | esc).</p>
+<h2>Cameras</h2>
+<table>",
+  head(["camera", "role", "prio", "rate/s", "frames", "sent", "answered", "failed", "retries",
+	"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"]),
+  ($s.cameras[] | row([(.name | td), (.role | td), (.prio | num), (.rate | num),
+	(.images | join(", ") | td), (.sent | num), (.answered | num), (.failed | num),
+	(.retries | num), (.latency_us.p50 | ms | num), (.latency_us.p90 | ms | num),
+	(.latency_us.p99 | ms | num), (.latency_us.p999 | ms | num),
+	(.errors | kv | td)])),
+  row([("total" | td), ("" | td), ("" | td), ($s.cameras | map(.rate) | add | num), ("" | td),
+	($s.total.sent | num), ($s.total.answered | num), ($s.total.failed | num),
+	($s.total.retries | num), ("" | td), ("" | td), ("" | td), ("" | td), ($s.total.errors | kv | td)]),
+  "</table>
+<p>Latency runs from the moment a frame was due to be sent (open loop: a slow edge cannot hide
+its delay) to its answer, retries included.</p>
+<h2>Results</h2>
+<p>\($s.total.blobs_found) blobs counted in \($s.total.frames_counted) frames. Bytes: \($s.total.bytes_raw | mb) MB of
+frames, \($s.total.bytes_compressed | mb) MB compressed (\($s.total.compression_saved_pct | pct) saved by zstd),
+\($s.total.bytes_wire | mb) MB sent with retries.</p>
+<table>",
+  head(["camera", "frame", "frames answered", "blobs", "per frame", "raw MB", "compressed MB"]),
+  ($s.cameras[] | .name as $c | .images as $im
+	| (if (.kinds | length) > 1 then .kinds[] else (.kinds[0] + {kind: $im[0]}) end)
+	| select(.blobs != null)
+	| row([($c | td), (.kind | split("/") | last | td), (.blobs.results | num), (.blobs.found | num),
+		(if .blobs.min == .blobs.max then "\(.blobs.min)" else "\(.blobs.min)..\(.blobs.max)" end | num),
+		(.bytes_raw | mb | num), (.bytes_compressed | mb | num)])),
+  "</table>",
+  ($s.results_sample[] | "<p>Sample, <code>\(.image)</code>: \(.count) blobs at threshold \(.level); largest: " +
+	(.largest | map("\(.area) px, box (\(.box[0]),\(.box[1]))-(\(.box[2]),\(.box[3]))") | join("; ")) + ".</p>"),
+  "<h2>Nodes</h2>",
+  (if $s.kill then "<p><b>Failover.</b> \($s.kill.node)'s runtime (pid \($s.kill.pid)) was killed at
+\($s.kill.at_s | fix(1)) s. " + (if $s.kill.drained_after_ms then "The controller declared it dead and drained
+it <b>\($s.kill.drained_after_ms) ms</b> later (its <code>dead_after_ms</code> is \($s.kill.dead_after_ms): five missed
+reports)." else "The controller did not drain it." end) + " The gateway had sent it
+\($s.kill.tasks_sent_after_its_last_report) tasks after its last report; the cameras' retries
+(\($s.total.retries) in all) were placed on the other nodes, and \($s.total.failed) task(s) failed.</p>"
+   else "" end),
+  "<table>",
+  head(["node", "state", "capacity", "capacity share", "tasks", "share", "before the kill",
+	"after the kill", "ran there", "cache hits", "classifier (non-zero)"]),
+  ($s.nodes[] | row([(.name | td), (.state | td), (.capacity | num), (.capacity_share | pct | num),
+	(.tasks | num), (.share | pct | num), (.share_before_kill | pct | num),
+	(.share_after_kill | pct | num),
+	(if .runtime then (.runtime.completed | num) else ("killed" | td) end),
+	(if .runtime then (.runtime.cache_hits | num) else ("" | td) end),
+	(.classifier | kv | td)])),
+  "</table>",
+  "<p>Drops by reason: gateway: \(if ($s.drops.gateway | length) == 0 then "none" else ($s.drops.gateway | kv | esc) end);
+classifiers: \([$s.drops.classifiers | to_entries[] | select((.value | length) > 0) | "\(.key): \(.value | kv)"]
+	| if length == 0 then "none" else join("; ") | esc end);
+runtimes: \([$s.drops.runtimes | to_entries[] | select((.value | length) > 0) | "\(.key): \(.value | kv)"]
+	| if length == 0 then "none" else join("; ") | esc end).
+Gateway decisions: \($s.gateway.decisions | kv | esc).</p>",
+  "<h2>Plots</h2>",
+  ($plots[] | . as $f | ($f | split(".") | .[0]) as $n
+	| "<figure><img src=\"\($f)\" alt=\"\($n)\"><figcaption>\($captions[$n] // "" | esc)</figcaption></figure>"),
+  (if ($plots | length) == 0 then "<p>No plots: gnuplot is not installed.</p>" else empty end),
+  "<h2>Checks</h2><table>",
+  row([("every task answered, or failed with an error code" | td), ($s.checks.every_task_ended and $s.checks.failures_have_codes | ok | "<td>\(.)</td>")]),
+  row([("no task answered twice" | td), ($s.checks.answered_once | ok | "<td>\(.)</td>")]),
+  row([("per-second timelines add up to the totals" | td), ($s.checks.timelines_add_up | ok | "<td>\(.)</td>")]),
+  row([("the killed worker was drained" | td), ($s.checks.killed_node_drained | ok | "<td>\(.)</td>")]),
+  row([("the other workers took over" | td), ($s.checks.others_took_over | ok | "<td>\(.)</td>")]),
+  "</table>
+<p>Set-up \($s.timing.setup_s | fix(1)) s, traffic \($s.timing.load_s | fix(1)) s\(if $s.timing.total_s then ", \($s.timing.total_s | fix(1)) s in all" else "" end).
+Data: <a href=\"summary.json\">summary.json</a>, <a href=\"data/\">data/</a> (timelines, the gateway's
+per-second rates, node lists, counters), <a href=\"config/\">config/</a>, <a href=\"logs/\">logs/</a>.
+How it runs: <code>vm/demo.sh</code>, docs/rig.md.</p>
+</body></html>"
