@@ -119,10 +119,11 @@ $(TESTOUT)/bench/bench_classify: $(OBJ)/tests/bench/bench_classify.o $(TEST_LIB_
 
 BENCH_BINS	+= $(TESTOUT)/bench/epgen
 $(OBJ)/tests/bench/epgen.o: $(GEN)/ep_loadgen.skel.h
-$(TESTOUT)/bench/epgen: $(OBJ)/tests/bench/epgen.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
+$(TESTOUT)/bench/epgen: $(OBJ)/tests/bench/epgen.o $(OBJ)/userspace/common/png.o $(RT_LIB) \
+			$(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS) $(call pc_libs,libpng)
 
 # `make bench-lb`: the open-loop blaster (and sink counter), and the userspace proxy
 # baseline, which reads the gateway's pinned maps through libepcontrol's gw.c.

@@ -31,7 +31,7 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->verify_csum = -1;
 	c->frames = 4096;
 	c->frame_size = 4096;
-	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 2048,
+	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 256,
 					     .zc_min = 4096 };
 	c->dpdk.no_huge = true;
 	c->dpdk.memory_mb = 256;

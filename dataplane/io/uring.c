@@ -23,8 +23,12 @@
  *
  * With uring.sqpoll a kernel thread polls the submission queue, so submitting needs no
  * system call while the thread is awake (it sleeps after 100 ms without work). Without,
- * the ring uses COOP_TASKRUN: completions are run when the worker enters the kernel,
- * never by interrupting it.
+ * the ring is SINGLE_ISSUER with DEFER_TASKRUN (Linux 6.1+; else COOP_TASKRUN): the work
+ * behind completions (the receive's copy into our buffers, above all) waits until the
+ * worker asks for completions, and then runs in one go, never interrupting it. flush()
+ * submits and collects in one system call. Such a ring belongs to the one thread that
+ * enables it: it is created disabled and the worker enables it on its first rx(); the
+ * kernel's features are probed on a ring of their own.
  *
  * Receive CQEs met while reaping send completions (flush) are kept in a small queue of
  * ready buffers for the next rx(): there is at most one per buffer.
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -87,6 +92,9 @@ struct uring_q {
 	struct ep_io_q q;		/* first: the generic part */
 	struct io_uring ring;
 	bool ring_ok, sqpoll, busy_poll, rx_stopped;
+	bool single_issuer;		/* DEFER_TASKRUN: only the worker's thread may enter */
+	bool disabled;			/* created R_DISABLED, not yet enabled by the worker */
+	bool fixed;			/* the socket is registered: fixed file 0 */
 	bool rx_armed, rx_armed_once;
 	bool zc_report;			/* the kernel reports copied zero-copy sends (6.2+) */
 	int fd;
@@ -203,8 +211,8 @@ static void reap(struct uring_q *u)
 }
 
 /* Hand the queued SQEs to the kernel: one system call, or none while SQPOLL's thread is
- * awake. */
-static void submit(struct uring_q *u)
+ * awake. With @events, the same call also runs the deferred completion work. */
+static void submit_ev(struct uring_q *u, bool events)
 {
 	int ret;
 
@@ -212,11 +220,26 @@ static void submit(struct uring_q *u)
 		return;
 	if (!u->sqpoll || (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_NEED_WAKEUP))
 		u->st.wakeups++;
-	ret = io_uring_submit(&u->ring);
+	ret = events ? io_uring_submit_and_get_events(&u->ring) : io_uring_submit(&u->ring);
 	if (ret == -EBUSY || ret == -EAGAIN) {	/* completions must be reaped first */
 		reap(u);
 		io_uring_submit(&u->ring);
 	}
+}
+
+static void submit(struct uring_q *u)
+{
+	submit_ev(u, false);
+}
+
+/* The worker's thread takes the ring: from now on only it may submit and wait. (liburing
+ * 2.3 declares io_uring_enable_rings() but does not export it.) */
+static void enable(struct uring_q *u)
+{
+	u->disabled = false;
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+		    NULL, 0) < 0)
+		pr_err("uring: queue %u: enabling the ring: %s", u->q.queue_id, strerror(errno));
 }
 
 static struct io_uring_sqe *get_sqe(struct uring_q *u)
@@ -263,7 +286,9 @@ static void arm(struct uring_q *u)
 	sqe = get_sqe(u);
 	if (!sqe)
 		return;			/* next time */
-	prep_recv(u, sqe, u->fd, UD_RECV);
+	prep_recv(u, sqe, u->fixed ? 0 : u->fd, UD_RECV);
+	if (u->fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	u->rx_armed = true;
 	if (u->rx_armed_once)
 		u->st.rx_rearms++;
@@ -319,6 +344,8 @@ static unsigned int uring_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int
 	struct uring_q *u = to_uq(q);
 	unsigned int got = 0;
 
+	if (u->disabled)
+		enable(u);
 	reap(u);
 	refill(u);
 	arm(u);
@@ -369,13 +396,15 @@ static int uring_tx_commit(struct ep_io_q *q, const struct ep_route *r,
 	}
 	ep_sock_tx_msg(&s->mh, &s->iov, &s->name, s->ctl, r, peer, tx_buf(u, u->tx_cur), len);
 	if (u->zc_min && len >= u->zc_min) {
-		io_uring_prep_sendmsg_zc(sqe, u->fd, &s->mh, 0);
+		io_uring_prep_sendmsg_zc(sqe, u->fixed ? 0 : u->fd, &s->mh, 0);
 		if (u->zc_report)
 			sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		u->st.tx_zc++;
 	} else {
-		io_uring_prep_sendmsg(sqe, u->fd, &s->mh, 0);
+		io_uring_prep_sendmsg(sqe, u->fixed ? 0 : u->fd, &s->mh, 0);
 	}
+	if (u->fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, UD_SEND | u->tx_cur);
 	return 0;
 }
@@ -384,7 +413,7 @@ static unsigned int uring_flush(struct ep_io_q *q)
 {
 	struct uring_q *u = to_uq(q);
 
-	submit(u);
+	submit_ev(u, true);
 	reap(u);
 	refill(u);
 	return u->tx_inflight;
@@ -427,13 +456,62 @@ static void uring_stop_rx(struct ep_io_q *q)
 	to_uq(q)->rx_stopped = true;
 }
 
+/* Register a provided buffer ring of @n entries as group BGID of @ring, empty:
+ * io_uring_setup_buf_ring() where liburing has it (2.4+), else the same by hand
+ * (page-aligned memory, *@size bytes, which the caller unmaps after the ring is gone). */
+static struct io_uring_buf_ring *br_register(struct io_uring *ring, uint32_t n, size_t *size,
+					     int *err)
+{
+	struct io_uring_buf_ring *br;
+
+	*size = 0;
+#ifdef IO_URING_VERSION_MAJOR
+	br = io_uring_setup_buf_ring(ring, n, BGID, 0, err);
+#else
+	struct io_uring_buf_reg reg = { .ring_entries = n, .bgid = BGID };
+	void *mem;
+
+	*size = (size_t)n * sizeof(struct io_uring_buf);
+	mem = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	reg.ring_addr = (uint64_t)(uintptr_t)mem;
+	*err = io_uring_register_buf_ring(ring, &reg, 0);
+	if (*err) {
+		munmap(mem, *size);
+		return NULL;
+	}
+	br = mem;
+	io_uring_buf_ring_init(br);
+#endif
+	return br;
+}
+
+/* Undo br_register() along with @ring. */
+static void ring_exit(struct io_uring *ring, struct io_uring_buf_ring *br, uint32_t n,
+		      size_t size)
+{
+#ifdef IO_URING_VERSION_MAJOR
+	if (br)
+		io_uring_free_buf_ring(ring, br, n, BGID);
+	br = NULL;
+#endif
+	io_uring_queue_exit(ring);
+	if (br)
+		munmap(br, size);
+}
+
 static void uring_close(struct ep_io_q *q)
 {
 	struct uring_q *u = to_uq(q);
 
 	/* The multishot receive may still write into the buffers (SQPOLL: its requests are
-	 * not the exited worker's): cancel it and see it end, briefly, before unmapping. */
-	for (int i = 0; u->ring_ok && u->rx_armed && i < 10; i++) {
+	 * not the exited worker's): cancel it and see it end, briefly, before unmapping. A
+	 * single-issuer ring cannot be entered from here, but then its deferred work, which
+	 * writes the buffers, runs only in the worker's thread, which is gone. */
+	for (int i = 0; u->ring_ok && u->rx_armed && !u->single_issuer && i < 10; i++) {
 		struct __kernel_timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
 		struct io_uring_sqe *sqe;
 		struct io_uring_cqe *cqe;
@@ -446,16 +524,8 @@ static void uring_close(struct ep_io_q *q)
 		io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 		reap(u);
 	}
-	if (u->ring_ok) {
-#ifdef IO_URING_VERSION_MAJOR
-		if (u->br)
-			io_uring_free_buf_ring(&u->ring, u->br, u->nbufs, BGID);
-		u->br = NULL;
-#endif
-		io_uring_queue_exit(&u->ring);
-	}
-	if (u->br)
-		munmap(u->br, u->br_size);
+	if (u->ring_ok)
+		ring_exit(&u->ring, u->br, u->nbufs, u->br_size);
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->area)
@@ -507,13 +577,21 @@ static int ring_init(struct uring_q *u, const struct ep_io_uring_cfg *c, unsigne
 			p.sq_thread_cpu = (uint32_t)c->sqpoll_cpu;
 		}
 	} else {
-		p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			   IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
 	}
 	err = io_uring_queue_init_params(c->entries, &u->ring, &p);
+	if (err == -EINVAL && !c->sqpoll) {	/* before 6.1: no DEFER_TASKRUN */
+		p.flags &= ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			     IORING_SETUP_R_DISABLED);
+		p.flags |= IORING_SETUP_COOP_TASKRUN;
+		err = io_uring_queue_init_params(c->entries, &u->ring, &p);
+	}
 	if (err == -EINVAL && !c->sqpoll) {	/* before 5.19: no COOP_TASKRUN */
 		p.flags &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 		err = io_uring_queue_init_params(c->entries, &u->ring, &p);
 	}
+	u->single_issuer = u->disabled = !err && (p.flags & IORING_SETUP_DEFER_TASKRUN);
 	if (err) {
 		if (err == -EPERM || err == -ENOSYS)
 			pr_err("uring: io_uring is not available: %s (kernel.io_uring_disabled, or a "
@@ -530,33 +608,14 @@ static int ring_init(struct uring_q *u, const struct ep_io_uring_cfg *c, unsigne
 	return 0;
 }
 
-/* The provided buffer ring (IORING_REGISTER_PBUF_RING): io_uring_setup_buf_ring() where
- * liburing has it (2.4+), else the same by hand: page-aligned ring memory, registered. */
+/* The receive buffers, all given to the kernel. */
 static int buf_ring_setup(struct uring_q *u)
 {
 	int err;
 
-#ifdef IO_URING_VERSION_MAJOR
-	u->br = io_uring_setup_buf_ring(&u->ring, u->nbufs, BGID, 0, &err);
+	u->br = br_register(&u->ring, u->nbufs, &u->br_size, &err);
 	if (!u->br)
 		return err;
-#else
-	struct io_uring_buf_reg reg = { .ring_entries = u->nbufs, .bgid = BGID };
-	void *mem;
-
-	u->br_size = (size_t)u->nbufs * sizeof(struct io_uring_buf);
-	mem = mmap(NULL, u->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	err = io_uring_register_buf_ring(&u->ring, &reg, 0);
-	if (err) {
-		munmap(mem, u->br_size);
-		return err;
-	}
-	u->br = mem;
-	io_uring_buf_ring_init(u->br);
-#endif
 	for (uint32_t i = 0; i < u->nbufs; i++)
 		io_uring_buf_ring_add(u->br, rx_buf(u, i), RX_BUF_SIZE, (unsigned short)i,
 				      u->br_mask, (int)i);
@@ -566,9 +625,9 @@ static int buf_ring_setup(struct uring_q *u)
 }
 
 /* Submit what is queued and collect the next @n completions (1 s at most each). */
-static int probe_reap(struct uring_q *u, struct io_uring_cqe *out, unsigned int n)
+static int probe_reap(struct io_uring *ring, struct io_uring_cqe *out, unsigned int n)
 {
-	int err = io_uring_submit(&u->ring);
+	int err = io_uring_submit(ring);
 
 	if (err < 0)
 		return err;
@@ -576,11 +635,11 @@ static int probe_reap(struct uring_q *u, struct io_uring_cqe *out, unsigned int 
 		struct __kernel_timespec ts = { .tv_sec = 1 };
 		struct io_uring_cqe *cqe;
 
-		err = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+		err = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
 		if (err)
 			return err;
 		out[i] = *cqe;
-		io_uring_cqe_seen(&u->ring, cqe);
+		io_uring_cqe_seen(ring, cqe);
 	}
 	return 0;
 }
@@ -588,23 +647,45 @@ static int probe_reap(struct uring_q *u, struct io_uring_cqe *out, unsigned int 
 /*
  * What opcodes and flags cannot tell: whether the kernel takes a multishot recvmsg
  * (6.0), and whether it reports zero-copy sends it had to copy (6.2). Both are tried on a
- * socket of their own, which no datagram reaches: the receive is cancelled, and the send,
- * with no destination, fails after its flags were accepted.
+ * socket of their own, which no datagram reaches, on a ring of their own (the queue's may
+ * belong to the worker's thread): the receive is cancelled, and the send, with no
+ * destination, fails after its flags were accepted.
  */
 static int probe_kernel(struct uring_q *u)
 {
+	static uint8_t byte, rbuf[RX_HDR + 64];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct io_uring_buf_ring *br = NULL;
 	struct io_uring_cqe c[2];
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), err, recv_res = 0;
 	struct io_uring_sqe *sqe;
+	struct io_uring pr;
+	int fd, err, recv_res = 0;
+	size_t br_size = 0;
 
-	if (fd < 0)
-		return -errno;
-	sqe = io_uring_get_sqe(&u->ring);
+	err = io_uring_queue_init(4, &pr, 0);
+	if (err) {
+		pr_err("uring: a ring for probing: %s", strerror(-err));
+		return err;
+	}
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	br = br_register(&pr, 1, &br_size, &err);
+	if (!br) {
+		pr_err("uring: a provided buffer ring for probing: %s", strerror(-err));
+		goto out;
+	}
+	io_uring_buf_ring_add(br, rbuf, sizeof(rbuf), 0, io_uring_buf_ring_mask(1), 0);
+	io_uring_buf_ring_advance(br, 1);
+	sqe = io_uring_get_sqe(&pr);
 	prep_recv(u, sqe, fd, UD_PROBE);
-	sqe = io_uring_get_sqe(&u->ring);
+	sqe = io_uring_get_sqe(&pr);
 	io_uring_prep_cancel64(sqe, UD_PROBE, 0);
 	io_uring_sqe_set_data64(sqe, UD_CANCEL);
-	err = probe_reap(u, c, 2);
+	err = probe_reap(&pr, c, 2);
 	if (err) {
 		pr_err("uring: probing multishot recvmsg: %s", strerror(-err));
 		goto out;
@@ -619,17 +700,13 @@ static int probe_kernel(struct uring_q *u)
 		goto out;
 	}
 	if (u->zc_min) {
-		static uint8_t byte;
-		struct iovec iov = { &byte, 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-		sqe = io_uring_get_sqe(&u->ring);
+		sqe = io_uring_get_sqe(&pr);
 		io_uring_prep_sendmsg_zc(sqe, fd, &mh, 0);
 		sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 		io_uring_sqe_set_data64(sqe, UD_PROBE);
-		err = probe_reap(u, c, 1);
+		err = probe_reap(&pr, c, 1);
 		if (!err && (c[0].flags & IORING_CQE_F_MORE))
-			err = probe_reap(u, c + 1, 1);	/* the notification */
+			err = probe_reap(&pr, c + 1, 1);	/* the notification */
 		if (err) {
 			pr_err("uring: probing send_zc: %s", strerror(-err));
 			goto out;
@@ -644,7 +721,9 @@ static int probe_kernel(struct uring_q *u)
 	}
 	err = 0;
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	ring_exit(&pr, br, 1, br_size);
 	return err;
 }
 
@@ -720,12 +799,14 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	err = ep_sock_open(cfg, "uring", &u->fd);
 	if (err)
 		goto err_close;
+	/* A registered socket spares each request a file lookup. Optional. */
+	u->fixed = !io_uring_register_files(&u->ring, &u->fd, 1);
 	if (u->zc_min)
 		snprintf(zc, sizeof(zc), "from %u bytes%s", u->zc_min,
 			 u->zc_report ? "" : ", copies not reported");
 	pr_info("uring: socket %u listening on port %u (%u receive buffers, %u entries, "
 		"send_zc %s%s)", queue_id, cfg->port, u->nbufs, u->ntx, zc,
-		u->sqpoll ? ", SQPOLL" : "");
+		u->sqpoll ? ", SQPOLL" : u->single_issuer ? ", deferred task work" : "");
 	*out = &u->q;
 	return 0;
 

@@ -47,6 +47,9 @@ for bench in "$@"; do
 	lb)
 		{ machine; echo; tests/bench/bench_lb.sh; echo; tests/bench/lb_policy.sh; } >"$out"
 		;;
+	backends)
+		{ machine; echo; tests/bench/bench_backends.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

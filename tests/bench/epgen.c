@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * epgen - the benchmarks' closed-loop load generator: keeps N single-fragment tasks
- * outstanding against an edge node and reports tasks/s and latency percentiles.
+ * epgen - the benchmarks' closed-loop load generator: keeps N tasks outstanding against an
+ * edge node and reports tasks/s and latency percentiles. A task larger than one datagram
+ * goes out as fragments (1500-byte MTU); a fragmented reply counts when its last fragment
+ * is in.
  *
  *   --mode udp     a kernel UDP socket, sendmmsg/recvmmsg
  *   --mode afxdp   raw frames through an AF_XDP socket on --dev, with the ep_loadgen XDP
@@ -9,7 +11,8 @@
  *                  side, so one core drives far more load)
  *
  * Lighter than edgeload: no retries (a task unanswered for --timeout-ms is counted lost
- * and replaced), no compression, no reassembly. Every run is bounded by --duration.
+ * and replaced), no compression, and replies are counted, not reassembled. Every run is
+ * bounded by --duration.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,17 +35,23 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/log.h"
+#include "edgeplane/payload.h"
+#include "edgeplane/png.h"
 #include "ep_loadgen.skel.h"
 #include "io/frame.h"
 
 #define BURST		64
 #define NFRAMES		8192
 #define FRAME		2048
+#define TX_RING		2048
 #define MAX_CONC	4096
+#define MAX_PAYLOAD	(1u << 20)
+#define MTU		1500
 
 struct gen {
 	bool afxdp;
 	uint32_t conc, size, timeout_ms;
+	uint32_t frag_size, nfrags;	/* per task */
 	uint16_t type;
 	double duration;
 	uint64_t id_base;
@@ -51,10 +60,11 @@ struct gen {
 	uint64_t sent_ns[MAX_CONC];
 	uint64_t ids[MAX_CONC];
 	bool busy[MAX_CONC];
+	uint16_t frags_in[MAX_CONC];	/* reply fragments received */
 	uint32_t inflight;
 	uint64_t next_id;
 
-	uint8_t payload[9000];
+	uint8_t *payload;
 	struct ep_peer edge;
 	struct ep_route route;		/* afxdp: our side as "local" */
 
@@ -83,11 +93,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static size_t build_dgram(struct gen *g, uint64_t id, uint8_t *out, size_t cap)
+/* Fragment @index of task @id into @out. */
+static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *out, size_t cap)
 {
 	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = g->type,
 			    .tenant_id = 1, .task_id = id };
-	ssize_t n = ep_frag_build(&m, g->payload, g->size, 65000, 0, out, cap);
+	ssize_t n = ep_frag_build(&m, g->payload, g->size, g->frag_size, index, out, cap);
 
 	return n < 0 ? 0 : (size_t)n;
 }
@@ -106,6 +117,8 @@ static void on_reply(struct gen *g, const uint8_t *d, uint32_t len, uint64_t now
 		g->stray++;
 		return;
 	}
+	if (m.kind != EP_KIND_ERROR && ++g->frags_in[slot] < m.frag_count)
+		return;
 	g->busy[slot] = false;
 	g->inflight--;
 	if (m.kind == EP_KIND_ERROR)
@@ -124,6 +137,7 @@ static uint64_t claim(struct gen *g, uint64_t now)
 
 		if (!g->busy[slot]) {
 			g->busy[slot] = true;
+			g->frags_in[slot] = 0;
 			g->ids[slot] = id;
 			g->sent_ns[slot] = now;
 			g->inflight++;
@@ -149,23 +163,35 @@ static void expire(struct gen *g, uint64_t now)
 
 static void udp_round(struct gen *g, uint64_t now)
 {
-	static uint8_t sbuf[BURST][9216], rbuf[BURST][9216];
+	static uint8_t sbuf[BURST][2048], rbuf[BURST][9216];
 	struct mmsghdr msg[BURST];
 	struct iovec iov[BURST];
 	unsigned int n = 0;
 	int r;
 
-	while (g->inflight < g->conc && n < BURST) {
+	/* Start tasks while a whole task's fragments fit in this burst (at least one task). */
+	while (g->inflight < g->conc && (!n || n + g->nfrags <= BURST)) {
 		uint64_t id = claim(g, now);
 
 		if (!id)
 			break;
-		iov[n] = (struct iovec){ sbuf[n], build_dgram(g, id, sbuf[n], sizeof(sbuf[n])) };
-		msg[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
-		n++;
+		for (uint32_t f = 0; f < g->nfrags; f++) {
+			if (n == BURST) {	/* a task of more than BURST fragments */
+				for (unsigned int i = 0; i < n; i += (unsigned int)r)
+					if ((r = sendmmsg(g->fd, msg + i, n - i, 0)) <= 0)
+						break;
+				n = 0;
+			}
+			iov[n] = (struct iovec){ sbuf[n],
+						 build_dgram(g, id, f, sbuf[n], sizeof(sbuf[n])) };
+			msg[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n],
+								.msg_iovlen = 1 } };
+			n++;
+		}
 	}
-	if (n)
-		sendmmsg(g->fd, msg, n, 0);
+	for (unsigned int i = 0; i < n; i += (unsigned int)r)
+		if ((r = sendmmsg(g->fd, msg + i, n - i, 0)) <= 0)
+			break;
 	for (unsigned int i = 0; i < BURST; i++) {
 		iov[i] = (struct iovec){ rbuf[i], sizeof(rbuf[i]) };
 		msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
@@ -211,7 +237,7 @@ static int udp_open(struct gen *g, const char *to, uint16_t port)
 
 static void xsk_round(struct gen *g, uint64_t now)
 {
-	uint32_t idx, n = 0, got, cidx;
+	uint32_t idx = 0, n = 0, got, cidx;
 
 	/* Completions back to the pool. */
 	got = xsk_ring_cons__peek(&g->cq, NFRAMES / 2, &cidx);
@@ -220,25 +246,32 @@ static void xsk_round(struct gen *g, uint64_t now)
 	if (got)
 		xsk_ring_cons__release(&g->cq, got);
 
-	/* New tasks. (A slot is always free: inflight < conc <= MAX_CONC / 2.) */
+	/* New tasks, each as all its fragments. (A slot is always free: inflight < conc <=
+	 * MAX_CONC / 2.) */
 	n = g->conc - g->inflight;
 	if (n > BURST)
 		n = BURST;
-	if (n > g->tx_nfree)
-		n = g->tx_nfree;
-	n = n ? xsk_ring_prod__reserve(&g->tx, n, &idx) : 0;
+	if (n > g->tx_nfree / g->nfrags)
+		n = g->tx_nfree / g->nfrags;
+	if (n * g->nfrags > TX_RING)
+		n = TX_RING / g->nfrags;
+	n = n && xsk_ring_prod__reserve(&g->tx, n * g->nfrags, &idx) == n * g->nfrags ? n : 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t hl = ep_frame_hdr_len(&g->route);
-		uint64_t id = claim(g, now), addr = g->tx_free[--g->tx_nfree];
-		uint8_t *f = g->area + addr;
-		size_t len = build_dgram(g, id, f + hl, FRAME - hl);
+		uint64_t id = claim(g, now);
 
-		ep_frame_write_hdrs(f, &g->route, &g->edge, (uint32_t)len);
-		xsk_ring_prod__tx_desc(&g->tx, idx + i)->addr = addr;
-		xsk_ring_prod__tx_desc(&g->tx, idx + i)->len = (uint32_t)(hl + len);
+		for (uint32_t fi = 0; fi < g->nfrags; fi++, idx++) {
+			uint64_t addr = g->tx_free[--g->tx_nfree];
+			uint8_t *f = g->area + addr;
+			size_t len = build_dgram(g, id, fi, f + hl, FRAME - hl);
+
+			ep_frame_write_hdrs(f, &g->route, &g->edge, (uint32_t)len);
+			xsk_ring_prod__tx_desc(&g->tx, idx)->addr = addr;
+			xsk_ring_prod__tx_desc(&g->tx, idx)->len = (uint32_t)(hl + len);
+		}
 	}
 	if (n)
-		xsk_ring_prod__submit(&g->tx, n);
+		xsk_ring_prod__submit(&g->tx, n * g->nfrags);
 	if (n || xsk_ring_prod__needs_wakeup(&g->tx))
 		sendto(xsk_socket__fd(g->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
 
@@ -276,7 +309,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 static int xsk_open(struct gen *g, const char *dev, const char *from, const char *to,
 		    const char *dst_mac, uint16_t port)
 {
-	struct xsk_socket_config sc = { .rx_size = 2048, .tx_size = 2048,
+	struct xsk_socket_config sc = { .rx_size = 2048, .tx_size = TX_RING,
 					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 					.bind_flags = XDP_USE_NEED_WAKEUP };
 	struct xsk_umem_config uc = { .fill_size = 4096, .comp_size = 4096, .frame_size = FRAME };
@@ -344,6 +377,36 @@ static void xsk_close(struct gen *g)
 	ep_loadgen__destroy(g->skel);
 }
 
+/* An image task from a PNG: its top-left 256 x 256 pixels (at most) in gray, with the
+ * arguments blobs (Otsu's threshold, objects of 16 pixels and more) or threshold (Otsu's)
+ * needs; the other image types take none. */
+static int image_payload(struct gen *g, const char *path)
+{
+	struct ep_img_hdr h = { 0 };
+	uint32_t w, ht, cw, ch;
+	uint8_t *px;
+	int err = ep_png_read_gray(path, &px, &w, &ht);
+
+	if (err) {
+		fprintf(stderr, "epgen: --image %s: %s\n", path, strerror(-err));
+		return -1;
+	}
+	cw = w < 256 ? w : 256;
+	ch = ht < 256 ? ht : 256;
+	h.width = htons((uint16_t)cw);
+	h.height = htons((uint16_t)ch);
+	if (g->type == EP_TT_BLOBS || g->type == EP_TT_THRESHOLD)
+		h.arg0 = htons(EP_IMG_OTSU);
+	if (g->type == EP_TT_BLOBS)
+		h.arg1 = htons(16);
+	memcpy(g->payload, &h, sizeof(h));
+	for (uint32_t y = 0; y < ch; y++)
+		memcpy(g->payload + sizeof(h) + y * cw, px + (size_t)y * w, cw);
+	g->size = (uint32_t)sizeof(h) + cw * ch;
+	free(px);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -354,10 +417,12 @@ int main(int argc, char **argv)
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'D' },
 		{ "timeout-ms", required_argument, NULL, 'o' },
-		{ "in", required_argument, NULL, 'i' }, { 0 },
+		{ "in", required_argument, NULL, 'i' }, { "image", required_argument, NULL, 'I' },
+		{ 0 },
 	};
 	static struct gen g;
 	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL, *in = NULL;
+	const char *image = NULL;
 	uint16_t port = EP_DEFAULT_PORT;
 	uint64_t t0, end, now, last_expire;
 	int c, err;
@@ -381,33 +446,50 @@ int main(int argc, char **argv)
 		case 'D': g.duration = atof(optarg); break;
 		case 'o': g.timeout_ms = (uint32_t)atoi(optarg); break;
 		case 'i': in = optarg; break;
+		case 'I': image = optarg; break;
 		default: return 2;
 		}
 	}
-	if (!to || g.size > 1400 || !g.conc || g.conc > MAX_CONC / 2 || !(g.duration > 0) ||
-	    g.duration > 600 || (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
+	if (!to || g.size > MAX_PAYLOAD || !g.conc || g.conc > MAX_CONC / 2 ||
+	    !(g.duration > 0) || g.duration > 600 || (in && image) ||
+	    (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
 		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
-				"--dst-mac MAC] [--type N] [--size <=1400] [--concurrency N] "
-				"[--duration S] [--in PAYLOAD_FILE]\n");
+				"--dst-mac MAC] [--type N] [--size N | --in PAYLOAD_FILE | "
+				"--image FILE.png] [--concurrency N] [--duration S]\n"
+				"  payloads up to %u bytes; --image: the PNG's top-left 256 x 256 "
+				"(at most) as a gray frame for image task --type N\n", MAX_PAYLOAD);
 		return 2;
 	}
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
 	g.afxdp = !strcmp(mode, "afxdp");
 	g.next_id = 1;
-	if (in) {	/* the payload of every task, from a file (<= 1400 bytes) */
+	g.payload = malloc(MAX_PAYLOAD + 1);
+	if (!g.payload)
+		return 1;
+	if (in) {	/* the payload of every task, from a file */
 		FILE *f = fopen(in, "rb");
 
-		g.size = f ? (uint32_t)fread(g.payload, 1, 1401, f) : 0;
+		g.size = f ? (uint32_t)fread(g.payload, 1, MAX_PAYLOAD + 1, f) : 0;
 		if (f)
 			fclose(f);
-		if (!f || g.size > 1400) {
-			fprintf(stderr, "epgen: --in %s: unreadable or over 1400 bytes\n", in);
+		if (!f || g.size > MAX_PAYLOAD) {
+			fprintf(stderr, "epgen: --in %s: unreadable or over %u bytes\n", in,
+				MAX_PAYLOAD);
 			return 2;
 		}
+	} else if (image) {
+		if (image_payload(&g, image))
+			return 2;
 	} else {
 		for (uint32_t i = 0; i < g.size; i++)
 			g.payload[i] = (uint8_t)(i * 13);
+	}
+	g.frag_size = ep_frag_size_for_mtu(MTU, false);
+	g.nfrags = ep_frag_count(g.size, g.frag_size);
+	if (!g.nfrags || g.nfrags > TX_RING / 2) {
+		fprintf(stderr, "epgen: a task of %u bytes is too many fragments\n", g.size);
+		return 2;
 	}
 	err = g.afxdp ? (dev ? xsk_open(&g, dev, from, to, mac, port) : -EINVAL)
 		      : udp_open(&g, to, port);
@@ -429,14 +511,16 @@ int main(int argc, char **argv)
 			last_expire = now;
 		}
 	}
-	printf("{\"mode\":\"%s\",\"type\":%u,\"size\":%u,\"concurrency\":%u,\"seconds\":%.2f,"
+	printf("{\"mode\":\"%s\",\"type\":%u,\"size\":%u,\"fragments\":%u,\"concurrency\":%u,"
+	       "\"seconds\":%.2f,"
 	       "\"completed\":%llu,\"errors\":%llu,\"lost\":%llu,\"tasks_per_s\":%.0f,"
 	       "\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
-	       mode, g.type, g.size, g.conc, (double)(now - t0) / 1e9,
+	       mode, g.type, g.size, g.nfrags, g.conc, (double)(now - t0) / 1e9,
 	       (unsigned long long)g.completed, (unsigned long long)g.errors,
 	       (unsigned long long)g.lost, (double)g.completed / ((double)(now - t0) / 1e9),
 	       ep_hist_percentile(&g.lat, 50) / 1e3, ep_hist_percentile(&g.lat, 99) / 1e3);
 	if (g.afxdp)
 		xsk_close(&g);
+	free(g.payload);
 	return 0;
 }

@@ -73,6 +73,9 @@ burst() { in_a "$TOOLS/eptest-burst" "$@" --wait-ms 2000; }
 # --- 1. 16 receive buffers, bursts of 3000 -------------------------------------------
 if start_runtime 'uring: { buffers = 16; };'; then
 	ok "uring with 16 receive buffers starts"
+	# Linux 6.1+: a single-issuer ring the worker's thread enables (created in another).
+	check "without SQPOLL the ring defers task work to the worker" \
+		grep -q "deferred task work" "$EP_TMP/rt.log"
 	out=$(burst --to $ADDR_B --count 3000)
 	expect_eq "3000 PINGs at once into 16 buffers: every one answered" \
 		"$(jq -r '"\(.replies) \(.duplicates)"' <<<"$out")" "3000 0"
