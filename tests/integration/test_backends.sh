@@ -8,11 +8,13 @@
 # drain. A backend this host cannot run is skipped with the runtime's own reason; the
 # probes: `edgeplane -b NAME --check-config` refusing the backend by name, then the start
 # itself failing with a message that it cannot run here (a missing kernel feature, a DPDK
-# EAL that cannot initialise). EP_BACKENDS="udp uring" runs a subset.
+# EAL that cannot initialise). dpdk runs twice: on ordinary pages (--no-huge, the default)
+# and, as "dpdk-huge", on 2 MiB hugepages this test reserves and gives back.
+# EP_BACKENDS="udp uring" runs a subset.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "runtime backends on veth"
 
-BACKENDS=${EP_BACKENDS:-afxdp udp uring dpdk}
+BACKENDS=${EP_BACKENDS:-afxdp udp uring dpdk dpdk-huge}
 IMAGES=$BUILD/data/images
 PLUGIN=$BUILD/tests/plugins/libepcount.so
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
@@ -21,7 +23,9 @@ ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 declare -A CANNOT_RUN=(
 	[uring]='uring: (this kernel lacks|io_uring is not available)'
 	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
+	[dpdk-huge]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
 )
+HUGE_PAGES=160	# 320 MiB: dpdk.memory_mb (256) and the EAL's own
 
 if ! ep_setup_bpffs || ! ep_setup_pair ||
 	! in_b ip addr add $ADDR2/24 dev "$IF_B" ||
@@ -44,13 +48,27 @@ handlers = (
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );
 CONF
+{ cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
+
+# Hugepages for dpdk-huge, given back at exit (those in use by others stay theirs).
+HUGE_WAS=
+reserve_huge() {
+	local free
+	HUGE_WAS=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HUGE_WAS + HUGE_PAGES)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+	((free >= HUGE_PAGES))
+}
+release_huge() { [[ -n $HUGE_WAS ]] && echo "$HUGE_WAS" >/proc/sys/vm/nr_hugepages; }
+on_exit release_huge
 
 RT_PID=
+conf() { [[ $1 == *-huge ]] && echo "$EP_TMP/rt-huge.conf" || echo "$EP_TMP/rt.conf"; }
 start_runtime() {
 	local b=$1
 	rm -f "$EP_TMP/ready"
 	# Not through in_b: $! must be the runtime itself, not a subshell.
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B" \
+	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%-huge}" -i "$IF_B" \
 		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
 		>"$EP_TMP/rt-$b.log" 2>&1 &
 	RT_PID=$!
@@ -91,16 +109,20 @@ burst() {
 }
 
 suite() {
-	local b=$1 out rc stats
-	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B" \
+	local b=$1 out rc stats huge_free
+	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%-huge}" -i "$IF_B" \
 		--check-config 2>&1)
 	rc=$?
-	if ((rc != 0)) && grep -q "backend '$b'" <<<"$out"; then
-		skip "$b: every check" "$(grep -m1 "backend '$b'" <<<"$out")"
+	if ((rc != 0)) && grep -q "backend '${b%-huge}'" <<<"$out"; then
+		skip "$b: every check" "$(grep -m1 "backend '${b%-huge}'" <<<"$out")"
 		return
 	elif ((rc != 0)); then
 		not_ok "$b: the test configuration is valid"
 		diag "$out"
+		return
+	fi
+	if [[ $b == *-huge ]] && ! reserve_huge; then
+		skip "$b: every check" "cannot reserve $HUGE_PAGES hugepages of 2 MiB (vm.nr_hugepages)"
 		return
 	fi
 	if ! start_runtime "$b"; then
@@ -113,6 +135,11 @@ suite() {
 		return
 	fi
 	ok "$b: the runtime starts and reports ready"
+	if [[ $b == *-huge ]]; then
+		huge_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+		check "$b: DPDK's memory is in hugepages ($((HUGE_WAS + HUGE_PAGES - huge_free)) in use)" \
+			test "$huge_free" -lt $((HUGE_WAS + HUGE_PAGES))
+	fi
 
 	e2e "$b" IPv4 $ADDR_B
 	e2e "$b" IPv6 $ADDR6_B
@@ -120,7 +147,7 @@ suite() {
 	burst "$b" $ADDR6_2 1000
 
 	stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
-	expect_eq "$b: statistics name the backend" "$(jq -r .backend <<<"$stats")" "$b"
+	expect_eq "$b: statistics name the backend" "$(jq -r .backend <<<"$stats")" "${b%-huge}"
 	check "$b: statistics: the backend counted what it received and sent" \
 		test "$(jq '[.workers[].io | select(.rx_packets >= 3000 and .tx_packets >= 3000)]
 			| length' <<<"$stats")" -ge 1
