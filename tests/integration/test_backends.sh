@@ -63,12 +63,13 @@ release_huge() { [[ -n $HUGE_WAS ]] && echo "$HUGE_WAS" >/proc/sys/vm/nr_hugepag
 on_exit release_huge
 
 RT_PID=
-conf() { [[ $1 == *-huge ]] && echo "$EP_TMP/rt-huge.conf" || echo "$EP_TMP/rt.conf"; }
+# conf B: the configuration of backend variant B (dpdk-huge: rt-huge.conf).
+conf() { [[ $1 == *-* ]] && echo "$EP_TMP/rt-${1#*-}.conf" || echo "$EP_TMP/rt.conf"; }
 start_runtime() {
 	local b=$1
 	rm -f "$EP_TMP/ready"
 	# Not through in_b: $! must be the runtime itself, not a subshell.
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%-huge}" -i "$IF_B" \
+	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%%-*}" -i "$IF_B" \
 		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
 		>"$EP_TMP/rt-$b.log" 2>&1 &
 	RT_PID=$!
@@ -110,11 +111,11 @@ burst() {
 
 suite() {
 	local b=$1 out rc stats huge_free
-	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%-huge}" -i "$IF_B" \
+	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%%-*}" -i "$IF_B" \
 		--check-config 2>&1)
 	rc=$?
-	if ((rc != 0)) && grep -q "backend '${b%-huge}'" <<<"$out"; then
-		skip "$b: every check" "$(grep -m1 "backend '${b%-huge}'" <<<"$out")"
+	if ((rc != 0)) && grep -q "backend '${b%%-*}'" <<<"$out"; then
+		skip "$b: every check" "$(grep -m1 "backend '${b%%-*}'" <<<"$out")"
 		return
 	elif ((rc != 0)); then
 		not_ok "$b: the test configuration is valid"
@@ -147,7 +148,7 @@ suite() {
 	burst "$b" $ADDR6_2 1000
 
 	stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
-	expect_eq "$b: statistics name the backend" "$(jq -r .backend <<<"$stats")" "${b%-huge}"
+	expect_eq "$b: statistics name the backend" "$(jq -r .backend <<<"$stats")" "${b%%-*}"
 	check "$b: statistics: the backend counted what it received and sent" \
 		test "$(jq '[.workers[].io | select(.rx_packets >= 3000 and .tx_packets >= 3000)]
 			| length' <<<"$stats")" -ge 1
