@@ -402,9 +402,10 @@ static void test_truncation(const char *what, const struct pkt_spec *s)
 		}
 	}
 	tap_begin();
+	EXPECT(len > 14);	/* else nothing above was checked */
 	EXPECT_EQ(bad, 0);
 	tap_end("%s%s truncated at each of %zu lengths -> XDP_PASS/pass_unparsed", variant, what,
-		len - 14);
+		len > 14 ? len - 14 : 0);
 }
 
 static int write_cfg(const struct ep_config *c)
@@ -570,7 +571,8 @@ static void test_xsk_dpdk(int xsks_fd)
 {
 	const char *names[] = { "xsks_map: no socket on queue 0",
 				"xsks_map: socket on queue 0, at key 0",
-				"xsks_map: a priority with a slot of its own reaches the queue's socket" };
+				"xsks_map: a priority with a slot of its own reaches the queue's socket",
+				"xsks_map: a socket at key 1 is queue 1's, not queue 0's slot 1" };
 	struct xsk x = { 0 };
 	__u32 key = 0;
 	char why[128];
@@ -595,6 +597,16 @@ static void test_xsk_dpdk(int xsks_fd)
 	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
 	check_xsk(names[2], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	/* A build keyed by slot would look up key 1 for priority 5 here and redirect. */
+	bpf_map_delete_elem(xsks_fd, &key);
+	key = 1;
+	if (bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY)) {
+		tap_begin();
+		tap_fail(__FILE__, __LINE__, "cannot put the socket at key 1 of xsks_map");
+		tap_end("%s", names[3]);
+	} else {
+		check_xsk(names[3], 5, PASS(PASS_NO_SOCKET));
+	}
 	bpf_map_delete_elem(xsks_fd, &key);
 	write_cfg(&(struct ep_config){ 0 });
 	xsk_close(&x);

@@ -23,7 +23,7 @@ ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 declare -A CANNOT_RUN=(
 	[uring]='uring: (this kernel lacks|io_uring is not available)'
 	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
-	[dpdk-huge]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
+	[dpdk-huge]='dpdk: this edgeplane was built without DPDK'	# hugepages: reserved above
 )
 HUGE_PAGES=160	# 320 MiB: dpdk.memory_mb (256) and the EAL's own
 
@@ -51,13 +51,12 @@ CONF
 { cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
 
 # Hugepages for dpdk-huge, given back at exit (those in use by others stay theirs).
-HUGE_WAS=
+HUGE_WAS= HUGE_FREE0=
 reserve_huge() {
-	local free
 	HUGE_WAS=$(cat /proc/sys/vm/nr_hugepages)
 	echo $((HUGE_WAS + HUGE_PAGES)) >/proc/sys/vm/nr_hugepages 2>/dev/null
-	free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
-	((free >= HUGE_PAGES))
+	HUGE_FREE0=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+	((HUGE_FREE0 >= HUGE_PAGES))
 }
 release_huge() { [[ -n $HUGE_WAS ]] && echo "$HUGE_WAS" >/proc/sys/vm/nr_hugepages; }
 on_exit release_huge
@@ -114,10 +113,7 @@ suite() {
 	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%%-*}" -i "$IF_B" \
 		--check-config 2>&1)
 	rc=$?
-	if ((rc != 0)) && grep -q "backend '${b%%-*}'" <<<"$out"; then
-		skip "$b: every check" "$(grep -m1 "backend '${b%%-*}'" <<<"$out")"
-		return
-	elif ((rc != 0)); then
+	if ((rc != 0)); then
 		not_ok "$b: the test configuration is valid"
 		diag "$out"
 		return
@@ -138,8 +134,8 @@ suite() {
 	ok "$b: the runtime starts and reports ready"
 	if [[ $b == *-huge ]]; then
 		huge_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
-		check "$b: DPDK's memory is in hugepages ($((HUGE_WAS + HUGE_PAGES - huge_free)) in use)" \
-			test "$huge_free" -lt $((HUGE_WAS + HUGE_PAGES))
+		check "$b: DPDK's memory is in hugepages ($((HUGE_FREE0 - huge_free)) taken)" \
+			test "$huge_free" -lt "$HUGE_FREE0"
 	fi
 
 	e2e "$b" IPv4 $ADDR_B
@@ -161,11 +157,13 @@ suite() {
 		not_ok "$b: SIGTERM drains queued tasks"
 		diag "$(cat "$EP_TMP/drain-$b.out")"
 	fi
+	# If it stopped before its SIGTERM (a bail-out), stop the runtime here, not hang.
+	grep -q '^\(not \)\?ok' "$EP_TMP/drain-$b.out" || kill -TERM "$RT_PID" 2>/dev/null
 	wait "$RT_PID"
 	expect_eq "$b: the runtime exits 0 after draining" "$?" 0
 	RT_PID=
 	check "$b: nothing left attached to the interface" \
-		bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+		no_xdp "$NS_B" "$IF_B"
 }
 
 for b in $BACKENDS; do

@@ -45,15 +45,18 @@ check "lossy replies: 10% dropped, 10% duplicated" \
 	in_a "$TOOLS/eptest-loss" --to $ADDR_B --count 2000 --concurrency 32
 	# Multi-fragment tasks: 20 KB in 15 fragments, each of which may be lost.
 	in_a "$TOOLS/eptest-loss" --to $ADDR_B --count 100 --concurrency 8 --size 20000
-} | grep -E '^(ok|not ok|#)' | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' >"$EP_TMP/loss.tap"
+} | grep -E '^(ok|not ok|#|Bail out!|1\.\.)' | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' \
+	>"$EP_TMP/loss.tap"
 while IFS= read -r line; do
 	case $line in
 	"not ok - "*) not_ok "${line#not ok - }" ;;
 	"ok - "*) ok "${line#ok - }" ;;
+	"Bail out!"*) not_ok "eptest-loss: $line" ;;
 	"#"*) echo "$line" ;;
 	esac
 done <"$EP_TMP/loss.tap"
-grep -q '^ok\|^not ok' "$EP_TMP/loss.tap" || not_ok "eptest-loss ran"
+# Both runs must have ended with their plan line (a crash or bail-out has none).
+expect_eq "both eptest-loss runs ran to their end" "$(grep -c '^1\.\.' "$EP_TMP/loss.tap")" 2
 
 for dir in egress ingress; do
 	flag=; [[ $dir == ingress ]] && flag=--ingress

@@ -16,8 +16,10 @@ _down() { local p; for p in "${PREFIXES[@]}"; do "$EP_ROOT/vm/rig" --prefix "$p"
 on_exit _down
 
 # leftovers PREFIX DIR: what is left of the rig PREFIX (namespaces, bpffs mounts) and of the
-# processes the demo started with its configuration files in DIR.
+# processes the demo started with its configuration files in DIR. Without a PREFIX (the
+# demo's log did not name its rig) nothing can be checked, which is itself reported.
 leftovers() {
+	[[ -n $1 ]] || { echo "(no rig prefix in the demo's log)"; return; }
 	{
 		ip netns list | awk '{ print $1 }' | grep "^$1-"
 		grep "edgeplane-rig-$1 " /proc/self/mountinfo

@@ -21,21 +21,7 @@ if cc -std=c11 -Wall -Wextra -Werror -O2 "$EP_ROOT/examples/camera_client.c" $fl
 else
 	not_ok "the example builds with \$(pkg-config --cflags --libs edgeplane) alone"
 	diag "$(head -20 "$EP_TMP/cc.err")"
-	out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
-if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
-	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"
-else
-	not_ok "threads sharing one session"
-	diag "$out"
-fi
-out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" in_a "$TOOLS/eptest-threads-tsan" $ADDR_B 2>&1); rc=$?
-if [[ $rc -eq 0 ]] && ! grep -q ThreadSanitizer <<<"$out"; then
-	ok "the same under ThreadSanitizer: no data race"
-else
-	not_ok "the same under ThreadSanitizer: no data race"
-	diag "$(grep -A12 'WARNING' <<<"$out" | head -30)"
-fi
-tap_done
+	tap_done
 	exit 1
 fi
 check "it links the shared library, soname libedgeplane.so.1" \
@@ -52,21 +38,7 @@ expect_eq "nothing else is exported" "${extra:-none}" none
 
 if ! ep_setup_bpffs || ! ep_setup_pair; then
 	not_ok "set up namespaces, veth and bpffs"
-	out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
-if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
-	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"
-else
-	not_ok "threads sharing one session"
-	diag "$out"
-fi
-out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" in_a "$TOOLS/eptest-threads-tsan" $ADDR_B 2>&1); rc=$?
-if [[ $rc -eq 0 ]] && ! grep -q ThreadSanitizer <<<"$out"; then
-	ok "the same under ThreadSanitizer: no data race"
-else
-	not_ok "the same under ThreadSanitizer: no data race"
-	diag "$(grep -A12 'WARNING' <<<"$out" | head -30)"
-fi
-tap_done
+	tap_done
 	exit 1
 fi
 ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --stats-socket "$EP_TMP/stats.sock" \

@@ -75,7 +75,7 @@ for method in libxdp bpftool iproute2; do
 
 	check "$method: detach" detach_$method
 	check "$method: nothing left attached" \
-		bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+		no_xdp "$NS_B" "$IF_B"
 done
 # Native mode with a fallback: auto falls back to
 # generic (skb) mode, and forcing native fails with a message. (A bridge device has no

@@ -82,6 +82,6 @@ expect_eq "bpftool map dump pinned shows the counters" \
 
 check "detach" in_b "$BIN/edgeplane-xdp" detach "$IF_B"
 check "no XDP program left on the interface" \
-	bash -c "! ip netns exec $NS_B ip link show $IF_B | grep -q xdp"
+	no_xdp "$NS_B" "$IF_B"
 check "pins removed" test ! -e "$PIN"
 tap_done

@@ -83,6 +83,9 @@ IF_A=epa$EP_SUFFIX IF_B=epb$EP_SUFFIX
 in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }
 
+# no_xdp NS DEV: ok when DEV in NS has no XDP program attached (and `ip` could tell).
+no_xdp() { local o; o=$(ip -n "$1" link show "$2") && ! grep -q xdp <<<"$o"; }
+
 ep_setup_pair() {
 	on_exit _teardown_pair
 	ip netns add "$NS_A" && ip netns add "$NS_B" &&

@@ -6,7 +6,9 @@
  *   tap_skip("case name", "reason");
  *   return tap_finish();
  *
- * tests/run.sh reads the "ok"/"not ok"/"# SKIP" lines and counts them.
+ * tests/run.sh reads the "ok"/"not ok"/"# SKIP" lines and counts them. An EXPECT that
+ * fails outside a case (set-up checks before the first tap_begin(), or between cases) is
+ * not lost: it is reported as a failed case of its own before the next one.
  */
 #ifndef EP_TEST_TAP_H
 #define EP_TEST_TAP_H
@@ -29,9 +31,21 @@ static inline void tap_diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* A check failed outside any case: report it as a failed case of its own. */
+static inline void tap_stray(void)
+{
+	if (!tap_case_failed)
+		return;
+	tap_n++;
+	tap_failed++;
+	tap_case_failed = 0;
+	printf("not ok %d - a check outside any case failed (see above)\n", tap_n);
+	fflush(stdout);
+}
+
 static inline void tap_begin(void)
 {
-	tap_case_failed = 0;
+	tap_stray();
 }
 
 static inline void tap_fail(const char *file, int line, const char *what)
@@ -69,10 +83,12 @@ static inline void tap_end(const char *fmt, ...)
 	putchar('\n');
 	fflush(stdout);
 	tap_failed += tap_case_failed;
+	tap_case_failed = 0;
 }
 
 static inline void tap_skip(const char *name, const char *reason)
 {
+	tap_stray();
 	tap_n++;
 	printf("ok %d - %s # SKIP %s\n", tap_n, name, reason);
 	fflush(stdout);
@@ -80,6 +96,7 @@ static inline void tap_skip(const char *name, const char *reason)
 
 static inline int tap_finish(void)
 {
+	tap_stray();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

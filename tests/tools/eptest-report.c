@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	uint8_t dgram[EP_HDR_LEN + sizeof(rep)], raw[2048];
 	struct sockaddr_storage dst;
 	socklen_t dlen = 0;
-	int c, fd, nraw = -1;
+	int c, fd, nraw = -1, failed = 0;
 	time_t start = time(NULL);
 
 	ep_log_set_ident("eptest-report");
@@ -173,17 +173,17 @@ int main(int argc, char **argv)
 
 		rep.seq = htonl((uint32_t)(seq + i));
 		m.task_id = (uint64_t)(seq + i);
-		if (nraw >= 0) {
-			len = nraw;
-			memcpy(dgram, raw, sizeof(dgram) < (size_t)nraw ? sizeof(dgram) : (size_t)nraw);
-		} else {
-			len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
-		}
-		if (len < 0 || send(fd, nraw >= 0 ? raw : dgram, (size_t)len, 0) < 0)
+		len = nraw >= 0 ? nraw : ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram,
+							 sizeof(dgram));
+		if (len < 0 || send(fd, nraw >= 0 ? raw : dgram, (size_t)len, 0) < 0) {
 			pr_warn("send: %s", len < 0 ? "encode" : strerror(errno));
+			failed++;
+		}
 		if (!count || i + 1 < count)
 			usleep((useconds_t)interval * 1000);
 	}
 	close(fd);
-	return 0;
+	/* A report that did not go out is a failure, except for --raw, whose datagrams
+	 * may be meant to be refused. */
+	return failed && nraw < 0 ? 1 : 0;
 }

@@ -88,8 +88,13 @@ static void test_budget(void)
 	tap_end("the bucket never holds more than its burst");
 
 	tap_begin();
-	ep_retry_budget_init(&bud, 0.2, 10, 100, 5 * S);
-	EXPECT(ep_retry_budget_take(&bud, 4 * S));	/* a clock going backwards is harmless */
+	ep_retry_budget_init(&bud, 0, 10, 100, 5 * S);
+	for (int i = 0; i < 10; i++)	/* spend the initial allowance at 5 s */
+		ep_retry_budget_take(&bud, 5 * S);
+	EXPECT(!ep_retry_budget_take(&bud, 4 * S));	/* the clock goes back: nothing earned */
+	EXPECT(!ep_retry_budget_take(&bud, 5 * S));	/* and back to where it was: still not */
+	EXPECT(ep_retry_budget_take(&bud, 5 * S + S / 10));	/* 100 ms later: one token */
+	EXPECT(!ep_retry_budget_take(&bud, 5 * S + S / 10));
 	tap_end("a non-monotonic clock does not mint tokens or crash");
 }
 
