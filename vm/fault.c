@@ -132,9 +132,18 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 		mkdir(parent, 0700);
 		mkdir(dir, 0700);
 	}
-	err = bpf_object__pin_maps(skel->obj, dir);
-	if (err)
-		pr_err("pin maps in %s: %s", dir, strerror(-err));
+	{	/* the two maps set and stats read; not the program's .rodata */
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/fault_cfg", dir);
+		err = bpf_map__pin(skel->maps.fault_cfg, path);
+		if (!err) {
+			snprintf(path, sizeof(path), "%s/fault_stats", dir);
+			err = bpf_map__pin(skel->maps.fault_stats, path);
+		}
+		if (err)
+			pr_err("pin maps in %s: %s", dir, strerror(-err));
+	}
 out:
 	ep_fault__destroy(skel);	/* the tc filter keeps the program alive */
 	return err;
@@ -197,6 +206,8 @@ static int cmd_detach(const char *dev)
 			snprintf(path, sizeof(path), "%s/%s", dir, *n);
 			unlink(path);
 		}
+		rmdir(dir);
+		*strrchr(dir, '/') = '\0';	/* edgeplane-fault/, once no device has pins */
 		rmdir(dir);
 	}
 	if (!found) {

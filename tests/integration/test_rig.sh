@@ -294,6 +294,8 @@ if rp fault c1 --drop 50% --port 9999; then
 	got=$(send 400)
 	check "about 90% of 400 datagrams arrive ($got)" test "$got" -ge 320 -a "$got" -le 395
 	check "fault c1 --off" quiet rp fault c1 --off
+	check "and its pins are gone from the node's bpffs" \
+		test ! -e "/run/edgeplane-rig/$P/bpffs/c1/edgeplane-fault"
 	got=$(send 200)
 	check "with the fault injection off, all of 200 datagrams arrive ($got)" test "$got" -ge 198
 	out=$(rp fault c1 --off 2>&1) && rc=0 || rc=$?
