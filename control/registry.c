@@ -103,18 +103,6 @@ int ep_reg_drain(struct ep_registry *r, uint32_t id, bool drain)
 	return 0;
 }
 
-const char *ep_reg_report_name(enum ep_reg_report v)
-{
-	static const char *const names[] = {
-		[EP_REG_ACCEPTED] = "accepted", [EP_REG_REGISTERED] = "registered",
-		[EP_REG_REVIVED] = "revived", [EP_REG_OLD] = "old",
-		[EP_REG_UNKNOWN] = "unknown_node", [EP_REG_CONFLICT] = "address_conflict",
-		[EP_REG_INVALID] = "invalid",
-	};
-
-	return (unsigned int)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
-}
-
 /* A report registers a node at the address it comes from, which its own claims must
  * match: a node cannot steer tasks to a third party by claiming its address. */
 static bool sender_matches(const struct ep_load_report *rep, uint32_t src_ip4,
@@ -218,7 +206,6 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 
 	was_usable = ep_reg_usable(n);
 	n->load.seq = seq;
-	n->load.interval_ms = ntohl(rep->interval_ms);
 	n->load.cpu_pct_x100 = ntohl(rep->cpu_pct_x100);
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
 	n->load.queue_depth = ntohl(rep->queue_depth);
@@ -229,7 +216,6 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 		n->load.capacity = cap;
 		changed(r);
 	}
-	n->load.capacity = cap;
 	n->last_report_ns = now;
 	n->reports++;
 	n->reported_since_publish = true;

@@ -48,7 +48,7 @@ struct ep_reg_node {
 
 	/* The latest report, host order. */
 	struct {
-		uint32_t seq, interval_ms, cpu_pct_x100, queue_depth, inflight, p99_us,
+		uint32_t seq, cpu_pct_x100, queue_depth, inflight, p99_us,
 			capacity, rate;
 		uint64_t mem_free_kib;
 	} load;
@@ -98,7 +98,6 @@ struct ep_reg_node *ep_reg_get(struct ep_registry *r, uint32_t id);
  */
 enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_report *rep,
 				 uint32_t src_ip4, const uint8_t *src_ip6, uint64_t now);
-const char *ep_reg_report_name(enum ep_reg_report v);
 
 /* Declare nodes whose reports stopped dead (drained). Returns how many changed. */
 int ep_reg_tick(struct ep_registry *r, uint64_t now);

@@ -33,7 +33,6 @@ enum ep_cache_state {
 struct ep_cached {
 	uint16_t status;	/* 0: RESPONSE, else ERROR with this status */
 	uint8_t flags;		/* the reply's EP_F_* (ZSTD) */
-	uint8_t cancelled;	/* PENDING only: a CANCEL arrived */
 	uint32_t len;
 	const uint8_t *data;	/* valid until the next insert/complete */
 	uint32_t queue_us, exec_us;

@@ -32,7 +32,7 @@ struct ep_reporter {
 
 	struct ep_load_report tmpl;	/* addresses, filled once */
 	uint32_t seq;
-	uint64_t sent, errors;
+	uint64_t errors;
 
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
@@ -218,7 +218,6 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 				r->cfg.controller, len < 0 ? "cannot encode" : strerror(errno));
 		return;
 	}
-	r->sent++;
 }
 
 static void *run(void *arg)
@@ -373,10 +372,4 @@ void ep_reporter_stop(struct ep_reporter *r)
 	close(r->fd);
 	free(r->prev_lat);
 	free(r);
-}
-
-void ep_reporter_counts(const struct ep_reporter *r, uint64_t *sent, uint64_t *errors)
-{
-	*sent = r->sent;
-	*errors = r->errors;
 }

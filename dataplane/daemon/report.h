@@ -41,7 +41,4 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 /* Stop the thread and free. NULL is a no-op. */
 void ep_reporter_stop(struct ep_reporter *r);
 
-/* Reports sent and send errors so far. */
-void ep_reporter_counts(const struct ep_reporter *r, uint64_t *sent, uint64_t *errors);
-
 #endif /* EP_REPORT_H */

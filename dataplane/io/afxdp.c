@@ -61,7 +61,7 @@ struct afxdp_q {
 
 	/* Fill-ring refills waiting for room (released frames), a small stack. */
 	uint64_t *fill_stash;
-	uint32_t fill_nstash, fill_cap;
+	uint32_t fill_nstash;
 
 	struct ep_io_stats st;
 };
@@ -348,7 +348,6 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	a->xsks_fd = -1;
 	a->area_size = (uint64_t)nframes * fsize;
 	a->tx_free = calloc(nframes - nfill, sizeof(*a->tx_free));
-	a->fill_cap = nfill;
 	a->fill_stash = calloc(nfill, sizeof(*a->fill_stash));
 	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

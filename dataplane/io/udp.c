@@ -20,12 +20,11 @@
 struct udp_q {
 	struct ep_io_q q;
 	int fd;
-	bool busy_poll, rx_stopped;
+	bool busy_poll;
 	uint32_t buf_size, nbufs;
 	uint8_t *bufs;			/* nbufs * buf_size: RX buffers, then TX buffers */
 	uint32_t *rx_free, rx_nfree;	/* stack of free RX buffer indices */
 	uint32_t tx_used;		/* TX buffers of the current burst */
-	uint32_t tx_cur_len;
 
 	struct mmsghdr rmsg[BURST];
 	struct iovec riov[BURST];
@@ -181,7 +180,7 @@ static void udp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
  * worker's drain reads for a bounded time instead. */
 static void udp_stop_rx(struct ep_io_q *q)
 {
-	to_uq(q)->rx_stopped = true;
+	(void)q;
 }
 
 static void udp_close(struct ep_io_q *q)

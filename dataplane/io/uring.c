@@ -91,7 +91,7 @@ struct rx_ready {
 struct uring_q {
 	struct ep_io_q q;		/* first: the generic part */
 	struct io_uring ring;
-	bool ring_ok, sqpoll, busy_poll, rx_stopped;
+	bool ring_ok, sqpoll, busy_poll;
 	bool single_issuer;		/* DEFER_TASKRUN: only the worker's thread may enter */
 	bool disabled;			/* created R_DISABLED, not yet enabled by the worker */
 	bool fixed;			/* the socket is registered: fixed file 0 */
@@ -453,7 +453,7 @@ static void uring_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
  * queued ones; the worker's drain reads for a bounded time instead. */
 static void uring_stop_rx(struct ep_io_q *q)
 {
-	to_uq(q)->rx_stopped = true;
+	(void)q;
 }
 
 /* Register a provided buffer ring of @n entries as group BGID of @ring, empty:
