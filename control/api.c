@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 #include "policy.h"
 #include "server.h"
 
@@ -75,7 +76,7 @@ static json_t *cmd_status(struct ep_ctl *c)
 {
 	struct ep_gw_cfg cfg;
 	unsigned int nodes = 0, usable = 0;
-	uint64_t now = ep_ctl_now();
+	uint64_t now = ep_now_ns();
 
 	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
 		nodes += !!c->reg.nodes[id].id;
@@ -140,7 +141,7 @@ static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t
 static json_t *cmd_nodes(struct ep_ctl *c)
 {
 	struct ep_gw_node_stats st[EP_GW_MAX_NODES] = { 0 };
-	uint64_t sent[EP_GW_MAX_NODES] = { 0 }, now = ep_ctl_now();
+	uint64_t sent[EP_GW_MAX_NODES] = { 0 }, now = ep_now_ns();
 	uint32_t slots[EP_GW_MAX_NODES];
 	json_t *arr = json_array();
 
@@ -218,9 +219,9 @@ static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
 			return fail("node add: redirect to %s: %s", ifname, strerror(-err));
 	}
 	pthread_mutex_lock(&c->lock);
-	err = ep_reg_add(&c->reg, &n, ep_ctl_now());
+	err = ep_reg_add(&c->reg, &n, ep_now_ns());
 	if (!err)
-		err = ep_ctl_publish(c, ep_ctl_now());
+		err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err == -EEXIST)
 		return fail("node %u already exists (edgectl node del %u first)", n.id, n.id);
@@ -243,7 +244,7 @@ static json_t *cmd_node_change(struct ep_ctl *c, json_t *req, const char *cmd)
 	else
 		err = ep_reg_drain(&c->reg, id, !strcmp(cmd, "node.drain"));
 	if (!err)
-		err = ep_ctl_publish(c, ep_ctl_now());
+		err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ENOENT)
 		return fail("no node %u", id);
@@ -277,7 +278,7 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 		return fail("policy set: cloud_node %u is not a node with role cloud", p.cloud_node);
 	}
 	c->policy = p;
-	rc = ep_ctl_publish(c, ep_ctl_now());
+	rc = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (rc)
 		return fail("policy set: publish: %s", strerror(-rc));

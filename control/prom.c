@@ -6,6 +6,7 @@
 
 #include "edgeplane/codec.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/util.h"
 #include "policy.h"
 #include "server.h"
 
@@ -139,7 +140,7 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 int ep_ctl_write_metrics(void *arg, FILE *f)
 {
 	struct ep_ctl *c = arg;
-	uint64_t gs[EP_GW_STAT__COUNT] = { 0 }, now = ep_ctl_now();
+	uint64_t gs[EP_GW_STAT__COUNT] = { 0 }, now = ep_now_ns();
 	struct ep_counter drops[EP_STAT__COUNT];
 	struct ep_gw_cfg cfg = { 0 };
 

@@ -34,14 +34,6 @@
 #define RX_BATCH	32
 #define MIN_FLIP_GAP_NS	1000000ull	/* XDP readers of the old half are long gone */
 
-uint64_t ep_ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* --- the gateway's own addresses -------------------------------------------------------- */
 
 static int iface_addrs(const char *ifname, const char *encap_source, struct ep_gw_cfg *cfg)
@@ -122,7 +114,7 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 		struct timespec ts = { 0, (long)(MIN_FLIP_GAP_NS - (now - c->last_publish_ns)) };
 
 		nanosleep(&ts, NULL);
-		now = ep_ctl_now();
+		now = ep_now_ns();
 	}
 	nm = ep_reg_build(&c->reg, nodes, members);
 	if (c->table_built != c->reg.table_version) {
@@ -244,7 +236,7 @@ static void read_reports(struct ep_ctl *c)
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				c->rx[EP_CTL_RX_BAD_MESSAGE]++;
 			else
-				handle_report(c, bufs[i], msgs[i].msg_len, &from[i], ep_ctl_now());
+				handle_report(c, bufs[i], msgs[i].msg_len, &from[i], ep_now_ns());
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (n < RX_BATCH)
@@ -254,7 +246,7 @@ static void read_reports(struct ep_ctl *c)
 
 static void on_timer(struct ep_ctl *c)
 {
-	uint64_t ticks, now = ep_ctl_now(), died = 0;
+	uint64_t ticks, now = ep_now_ns(), died = 0;
 	int err;
 
 	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
@@ -500,7 +492,7 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	c->conf = conf;
 	c->report_fd = c->api_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	c->start_ns = ep_ctl_now();
+	c->start_ns = ep_now_ns();
 	c->policy = conf->policy;
 	ep_reg_init(&c->reg, &conf->reg);
 
@@ -572,7 +564,7 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 			goto err;
 	}
 	pthread_mutex_lock(&c->lock);
-	err = ep_ctl_publish(c, ep_ctl_now());
+	err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err) {
 		pr_err("first publish to the gateway maps: %s", strerror(-err));

@@ -65,7 +65,6 @@ int ep_ctl_run(struct ep_ctl *c);
 void ep_ctl_fini(struct ep_ctl *c);
 
 /* Monotonic nanoseconds: the clock of bpf_ktime_get_ns(). */
-uint64_t ep_ctl_now(void);
 
 /* The API (api.c): handle one request from a peer that may (@admin) or may not change
  * state. Returns a new response object; called with the lock not held. */

@@ -37,11 +37,9 @@ static void on_signal(int sig)
 
 static int take(struct ep_gw *gw, struct snap *s)
 {
-	struct timespec ts;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->t = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	s->t = (double)ep_now_ns() / 1e9;
 	if ((err = ep_gw_read_stats(gw, s->dec)) || (err = ep_gw_read_drops(gw, s->pkt)) ||
 	    (err = ep_gw_read_node_stats(gw, s->node)) || (err = ep_gw_read_sent(gw, s->sent)))
 		pr_err("read the gateway's counters: %s", strerror(-err));

@@ -42,7 +42,6 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	uint32_t slots[EP_GW_MAX_NODES];
 	struct ep_probe_result pr;
 	struct ep_gw_cfg cfg;
-	struct timespec ts;
 	uint64_t now, capsum = 0;
 	json_t *names = NULL, *resp = NULL, *jn;
 	struct ep_gw *gw;
@@ -81,8 +80,7 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		pr_err("read the gateway's maps: %s", strerror(-err));
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	now = ep_now_ns();
 	po.seed = now;
 	if (po.samples && (err = ep_probe(gw, &po, &pr)))
 		goto out;

@@ -56,14 +56,6 @@ struct ep_worker {
 	struct ep_worker_stats st;
 };
 
-uint64_t ep_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static struct ep_type_stats *type_stats(struct ep_worker *w, int hidx)
 {
 	return &w->st.type[hidx >= 0 ? hidx : EP_MAX_HANDLERS];

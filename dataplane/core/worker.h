@@ -19,6 +19,7 @@
 #include "core/registry.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/reasm.h"
+#include "edgeplane/util.h"
 #include "io/io.h"
 
 struct ep_worker_cfg {
@@ -87,7 +88,5 @@ struct ep_worker_load {
 	struct ep_hist latency_ns;	/* every task type's, since the start */
 };
 void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out);
-
-uint64_t ep_now_ns(void);
 
 #endif /* EP_WORKER_H */

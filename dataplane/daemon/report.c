@@ -135,7 +135,7 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 
 	if (r->cfg.cpu == EP_CPU_PROCESS) {
 		busy = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-		total = now_ns(CLOCK_MONOTONIC);
+		total = ep_now_ns();
 	} else {
 		struct ep_cpu_times t;
 
@@ -205,7 +205,7 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 	rep.queue_depth = htonl(queued);
 	rep.inflight = htonl(inflight);
 	rep.p99_us = htonl(p99_us(r, lat, &answered));
-	now = now_ns(CLOCK_MONOTONIC);
+	now = ep_now_ns();
 	if (r->last_ns && now > r->last_ns)
 		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
 	r->last_ns = now;
@@ -226,7 +226,7 @@ static void *run(void *arg)
 	struct ep_worker_load *wl = calloc(1, sizeof(*wl));
 	struct ep_hist *lat = calloc(1, sizeof(*lat));
 	struct timespec until;
-	uint64_t next = now_ns(CLOCK_MONOTONIC);
+	uint64_t next = ep_now_ns();
 
 	if (!wl || !lat)
 		goto out;

@@ -22,6 +22,7 @@
 #include "edgeplane/client.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/reasm.h"
+#include "edgeplane/util.h"
 #include "retry.h"
 
 #define SEND_BURST	64
@@ -82,14 +83,6 @@ struct ep_client {
 		double exec_us;
 	} types[TYPE_SLOTS];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct pending *slot_of(struct ep_client *c, uint64_t id)
 {
@@ -216,7 +209,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 {
 	res->task_id = p->id;
 	res->attempts = p->attempts;
-	res->latency_ns = now_ns() - p->submit_ns;
+	res->latency_ns = ep_now_ns() - p->submit_ns;
 	res->wire_bytes = (uint64_t)p->wire_len * p->attempts;
 	res->raw_bytes = p->raw_len;
 	learn(c, p, res);
@@ -317,7 +310,7 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 		complete(c, p, &m, payload, m.payload_len, NULL);
 		return;
 	}
-	switch (ep_reasm_add(c->reasm, &c->edge, &m, payload, now_ns(), NULL, &whole)) {
+	switch (ep_reasm_add(c->reasm, &c->edge, &m, payload, ep_now_ns(), NULL, &whole)) {
 	case 1:
 		complete(c, p, &whole.msg, whole.data, whole.len, whole.data);
 		break;
@@ -418,7 +411,7 @@ int ep_client_process(struct ep_client *c)
 
 	pthread_mutex_lock(&c->lock);
 	read_socket(c);
-	run_timers(c, now_ns());
+	run_timers(c, ep_now_ns());
 	flush_locked(c);
 	n = deliver(c);
 	if (c->o.cork && n > 0)		/* callbacks may have queued new tasks */
@@ -439,7 +432,7 @@ int ep_client_poll(struct ep_client *c, int timeout_ms)
 
 int ep_client_timeout_ms(struct ep_client *c)
 {
-	uint64_t now = now_ns(), next = UINT64_MAX;
+	uint64_t now = ep_now_ns(), next = UINT64_MAX;
 
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
@@ -525,7 +518,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		err = -EAGAIN;
 		goto err_unlock;
 	}
-	now = now_ns();
+	now = ep_now_ns();
 	p->used = true;
 	p->tmpl = (struct ep_msg){
 		.kind = EP_KIND_REQUEST,
@@ -702,11 +695,11 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 		goto err_close;
 	}
 	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
-		c->next_id = now_ns();
+		c->next_id = ep_now_ns();
 	c->next_id &= ~0xffffffull;	/* room to count up */
 	c->rng = c->next_id | 1;
 	ep_retry_budget_init(&c->budget, c->o.retry_ratio, c->o.retry_per_s, c->o.retry_burst,
-			     now_ns());
+			     ep_now_ns());
 
 	c->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {

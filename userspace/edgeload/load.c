@@ -89,14 +89,6 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int local_index(int err)
 {
 	switch (err) {
@@ -162,7 +154,7 @@ static void done(void *arg, struct ep_result *r)
 	}
 	if (!r->error) {
 		/* From the scheduled start: a late start is part of the delay. */
-		uint64_t lat = now_ns() - s->intended_ns;
+		uint64_t lat = ep_now_ns() - s->intended_ns;
 
 		k->ok++;
 		k->sec_ok++;
@@ -186,7 +178,7 @@ static void done(void *arg, struct ep_result *r)
 	ep_result_free(r);
 	s->busy = false;
 	if (!l->o->rate)	/* closed loop: one ends, one starts */
-		submit(l, now_ns());
+		submit(l, ep_now_ns());
 }
 
 static void submit(struct load *l, uint64_t intended)
@@ -566,7 +558,7 @@ int cmd_load(int argc, char **argv)
 	signal(SIGINT, on_sigint);
 	if (o.timeline && timeline_open(l, o.timeline))
 		return 1;
-	t0 = last_progress = next = now_ns();
+	t0 = last_progress = next = ep_now_ns();
 	l->t0_ns = t0;
 	l->tick_ns = t0 + 1000000000ull;
 	end = o.duration_s ? t0 + (uint64_t)(o.duration_s * 1e9) : 0;
@@ -577,7 +569,7 @@ int cmd_load(int argc, char **argv)
 			submit(l, t0);
 	ep_client_flush(l->c);
 	while (!interrupted) {
-		uint64_t now = now_ns();
+		uint64_t now = ep_now_ns();
 		int wait_ms = 100;
 
 		if (end && now >= end)
@@ -607,7 +599,7 @@ int cmd_load(int argc, char **argv)
 	}
 	if (tty && !o.json)
 		fprintf(stderr, "\n");
-	secs = (double)(now_ns() - t0) / 1e9;
+	secs = (double)(ep_now_ns() - t0) / 1e9;
 	ep_client_get_estimates(l->c, &est);
 	ep_client_get_stats(l->c, &cs);
 	/* Tasks still pending (interrupted) end now, as cancelled, and are counted; none
@@ -615,7 +607,7 @@ int cmd_load(int argc, char **argv)
 	l->stop = true;
 	ep_client_close(l->c);
 	if (l->timeline) {
-		uint64_t now = now_ns();
+		uint64_t now = ep_now_ns();
 
 		/* Seconds the loop slept through, then the last, partial one if anything
 		 * happened in it. */

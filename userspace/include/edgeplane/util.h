@@ -17,6 +17,9 @@ static inline uint64_t ep_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t ep_now_ns(void);
+
 /*
  * Parse the whole of @s as an integer (decimal, 0x hex) in @lo..@hi. Returns 0 and *out,
  * or -EINVAL after logging "@what: 's' is not a number in lo..hi" for the person at the
