@@ -412,6 +412,17 @@ static int sum_percpu(int fd, __u32 n, size_t words, uint64_t *out)
 	return 0;
 }
 
+const char *ep_gw_stat_name(unsigned int i)
+{
+	static const char *const names[EP_GW_STAT__COUNT] = {
+#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
+		EP_GW_STAT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+	};
+
+	return i < EP_GW_STAT__COUNT && names[i] ? names[i] : "?";
+}
+
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT])
 {
 	return sum_percpu(gw->fds[M_STATS], EP_GW_STAT__COUNT, 1, out);

@@ -84,6 +84,8 @@ int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *tabl
 
 /* Counters, summed over CPUs. */
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT]);
+/* The name of gateway counter @i (enum ep_gw_stat); "?" out of range. */
+const char *ep_gw_stat_name(unsigned int i);
 int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT]);
 int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MAX_NODES]);
 int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES]);

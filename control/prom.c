@@ -10,12 +10,6 @@
 #include "policy.h"
 #include "server.h"
 
-static const char *const gw_stat_names[EP_GW_STAT__COUNT] = {
-#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
-	EP_GW_STAT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 static const char *const rx_names[EP_CTL_RX__COUNT] = {
 #define EP_X_NAME(name, str) [EP_CTL_RX_##name] = str,
 	EP_CTL_RX_LIST(EP_X_NAME)
@@ -153,7 +147,7 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 			     "the task was forwarded, and overflow outcomes.", "counter");
 	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
 		ep_metrics_sample_u64(f, "edgeplane_gw_decisions_total",
-				      EP_LABELS({ "decision", gw_stat_names[i] }), gs[i]);
+				      EP_LABELS({ "decision", ep_gw_stat_name(i) }), gs[i]);
 
 	if (!ep_gw_read_drops(c->gw, drops)) {
 		ep_metrics_help_type(f, "edgeplane_gw_packets_total",

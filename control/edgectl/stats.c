@@ -13,12 +13,6 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-static const char *const gw_stat_names[EP_GW_STAT__COUNT] = {
-#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
-	EP_GW_STAT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 struct snap {
 	uint64_t dec[EP_GW_STAT__COUNT];
 	struct ep_counter pkt[EP_STAT__COUNT];
@@ -57,7 +51,7 @@ static void print_text(const struct snap *s, const struct snap *prev)
 		uint64_t v = s->dec[i] - (prev ? prev->dec[i] : 0);
 
 		if (v || !prev)
-			printf("  %-26s %14.0f\n", gw_stat_names[i], v / dt);
+			printf("  %-26s %14.0f\n", ep_gw_stat_name(i), v / dt);
 	}
 	printf("packets by verdict or reason%s\n", unit);
 	for (int i = 0; i < EP_STAT__COUNT; i++) {
@@ -89,7 +83,7 @@ static json_t *to_json(const struct snap *s, const struct snap *prev)
 	for (int i = 0; i < EP_GW_STAT__COUNT; i++) {
 		uint64_t v = s->dec[i] - (prev ? prev->dec[i] : 0);
 
-		json_object_set_new(dec, gw_stat_names[i],
+		json_object_set_new(dec, ep_gw_stat_name(i),
 				    prev ? json_real(v / dt) : json_integer((json_int_t)v));
 	}
 	for (int i = 0; i < EP_STAT__COUNT; i++) {

@@ -17,12 +17,6 @@
 #include "probe.h"
 #include "table.h"
 
-static const char *const gw_stat_names[EP_GW_STAT__COUNT] = {
-#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
-	EP_GW_STAT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 static const char *flags_state(uint32_t f)
 {
 	if (f & EP_NODE_F_MANUAL)
@@ -113,7 +107,7 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		}
 		for (int i = 0; po.samples && i < EP_GW_STAT__COUNT; i++)
 			if (pr.dec[i])
-				json_object_set_new(dec, gw_stat_names[i],
+				json_object_set_new(dec, ep_gw_stat_name(i),
 						    json_integer((json_int_t)pr.dec[i]));
 		o = json_pack("{s:s, s:I, s:i, s:I, s:o, s:o}", "policy",
 			      ep_policy_name(cfg.policy) ?: "?", "generation",
@@ -156,7 +150,7 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		printf("decisions for those tasks:");
 		for (int i = 0; i < EP_GW_STAT__COUNT; i++)
 			if (pr.dec[i])
-				printf(" %s=%llu", gw_stat_names[i], (unsigned long long)pr.dec[i]);
+				printf(" %s=%llu", ep_gw_stat_name(i), (unsigned long long)pr.dec[i]);
 		printf("\n('!' marks loads older than %llu ms: XDP falls back to capacity weights)\n",
 		       (unsigned long long)(cfg.stale_ns / 1000000));
 	}
