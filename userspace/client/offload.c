@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "edgeplane/offload.h"
+#include "edgeplane/util.h"
 
 static bool bad(double v)
 {
@@ -248,11 +249,8 @@ size_t ep_offload_scratch_size(size_t n, unsigned int dim, unsigned int k)
 /* splitmix64: a small, well-mixed generator for the seeded k-means++ draws. */
 static double uniform(uint64_t *state)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = ep_mix64(*state += 0x9e3779b97f4a7c15ULL);
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
 	return (double)(z >> 11) * 0x1.0p-53;	/* [0, 1) */
 }
 

@@ -1,13 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "edgeplane/util.h"
 #include "retry.h"
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 uint32_t ep_backoff_ms(const struct ep_backoff *b, uint32_t attempt, uint64_t *rng)
 {
@@ -21,7 +14,7 @@ uint32_t ep_backoff_ms(const struct ep_backoff *b, uint32_t attempt, uint64_t *r
 		return (uint32_t)t;
 	/* Uniform in [t - t*j, t + t*j]. */
 	span = t * (b->jitter_pct > 100 ? 100 : b->jitter_pct) / 100;
-	return (uint32_t)(t - span + xorshift(rng) % (2 * span + 1));
+	return (uint32_t)(t - span + ep_xorshift64(rng) % (2 * span + 1));
 }
 
 void ep_retry_budget_init(struct ep_retry_budget *b, double ratio, double per_s, double cap,

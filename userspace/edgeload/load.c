@@ -104,8 +104,7 @@ static struct kind_load *pick(struct load *l)
 {
 	uint32_t r;
 
-	l->rng ^= l->rng << 13, l->rng ^= l->rng >> 7, l->rng ^= l->rng << 17;
-	r = (uint32_t)(l->rng % l->total_weight);
+	r = (uint32_t)(ep_xorshift64(&l->rng) % l->total_weight);
 	for (unsigned int i = 0; i < l->nkinds; i++) {
 		if (r < l->kinds[i].weight)
 			return &l->kinds[i];

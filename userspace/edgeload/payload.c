@@ -12,6 +12,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/payload.h"
 #include "edgeplane/png.h"
+#include "edgeplane/util.h"
 
 static int read_file(const char *path, uint8_t **out, uint32_t *len)
 {
@@ -41,14 +42,6 @@ static int read_file(const char *path, uint8_t **out, uint32_t *len)
 	*out = buf;
 	*len = (uint32_t)st.st_size;
 	return 0;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 static int image_payload(const struct opts *o, uint8_t **out, uint32_t *len)
@@ -123,7 +116,7 @@ static int matmul_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		return -ENOMEM;
 	memcpy(buf, &r, sizeof(r));
 	for (size_t i = 0; i < nf; i++) {	/* float32, little-endian, in [-1, 1) */
-		float v = (float)((double)(xorshift(&s) >> 11) / 9007199254740992.0 * 2 - 1);
+		float v = (float)((double)(ep_xorshift64(&s) >> 11) / 9007199254740992.0 * 2 - 1);
 		uint32_t bits;
 
 		memcpy(&bits, &v, 4);
@@ -154,7 +147,7 @@ int task_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		if (!raw)
 			return -ENOMEM;
 		for (uint32_t i = 0; i < n; i++)	/* compressible, like real data */
-			raw[i] = (uint8_t)("edgeplane "[i % 10] ^ (xorshift(&s) % 4 == 0));
+			raw[i] = (uint8_t)("edgeplane "[i % 10] ^ (ep_xorshift64(&s) % 4 == 0));
 	}
 	if (o->kind->type != EP_TT_ZSTD) {
 		*out = raw;

@@ -17,6 +17,15 @@ static inline uint64_t ep_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* xorshift64 (13, 7, 17): a fast generator for jitter and test payloads; *s != 0. */
+static inline uint64_t ep_xorshift64(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ep_now_ns(void);
 
