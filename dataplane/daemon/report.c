@@ -160,23 +160,22 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 }
 
 /* p99 of the tasks answered since the last call, in microseconds (0: none), and how
- * many they were in *answered. */
-static uint32_t p99_us(struct ep_reporter *r, struct ep_hist *now_lat, uint64_t *answered)
+ * many they were in *answered. The period's histogram is worked out in r->prev_lat, which
+ * then takes @now_lat for the next call. */
+static uint32_t p99_us(struct ep_reporter *r, const struct ep_hist *now_lat,
+		       uint64_t *answered)
 {
-	struct ep_hist *d = calloc(1, sizeof(*d));
+	struct ep_hist *d = r->prev_lat;
 	uint64_t p;
 
-	if (!d)
-		return 0;
-	d->count = now_lat->count - r->prev_lat->count;
+	d->count = now_lat->count - d->count;
 	*answered = d->count;
-	d->sum = now_lat->sum - r->prev_lat->sum;
+	d->sum = now_lat->sum - d->sum;
 	d->max = now_lat->max;	/* caps the top bucket's edge; >= anything in the period */
 	for (unsigned int i = 0; i < EP_HIST_BUCKETS; i++)
-		d->bucket[i] = now_lat->bucket[i] - r->prev_lat->bucket[i];
+		d->bucket[i] = now_lat->bucket[i] - d->bucket[i];
 	p = d->count ? ep_hist_percentile(d, 99) : 0;
 	*r->prev_lat = *now_lat;
-	free(d);
 	p /= 1000;
 	return p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
 }
