@@ -40,12 +40,10 @@ struct ep_gw {
 
 int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
 {
-	const char *root = getenv("LIBXDP_BPFFS");
-	int n;
+	char name[IF_NAMESIZE + 3];
 
-	n = snprintf(buf, len, "%s/edgeplane/gw-%s", root && *root ? root : "/sys/fs/bpf",
-		     ifname);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	snprintf(name, sizeof(name), "gw-%s", ifname);
+	return ep_xdp_default_pin_dir(name, buf, len);
 }
 
 static void close_fds(struct ep_gw *gw)
@@ -87,16 +85,6 @@ int ep_gw_open(const char *pin_dir, struct ep_gw **out)
 	}
 	*out = gw;
 	return 0;
-}
-
-static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mode mode)
-{
-	int err;
-
-	ep_log_libs_hold();
-	err = xdp_program__attach(prog, ifindex, mode, 0);
-	ep_log_libs_release(err != 0);
-	return err;
 }
 
 /* A fresh gateway: defaults that forward nothing until nodes are published. */
@@ -206,19 +194,7 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 		pr_err("libxdp: cannot use the gateway object: %s", strerror(-err));
 		goto err_destroy;
 	}
-	if (o->xdp_mode == EP_XDP_MODE_SKB) {
-		gw->mode = EP_XDP_MODE_SKB;
-		err = attach_mode(gw->prog, ifindex, XDP_MODE_SKB);
-	} else {
-		gw->mode = EP_XDP_MODE_NATIVE;
-		err = attach_mode(gw->prog, ifindex, XDP_MODE_NATIVE);
-		if (err && o->xdp_mode == EP_XDP_MODE_AUTO) {
-			pr_info("%s: native XDP failed (%s), falling back to generic mode",
-				o->ifname, strerror(-err));
-			gw->mode = EP_XDP_MODE_SKB;
-			err = attach_mode(gw->prog, ifindex, XDP_MODE_SKB);
-		}
-	}
+	err = ep_xdp_attach_prog(gw->prog, ifindex, o->ifname, o->xdp_mode, &gw->mode);
 	if (err) {
 		pr_err("attach the gateway to %s: %s", o->ifname, strerror(-err));
 		goto err_close_prog;

@@ -83,6 +83,23 @@ static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mo
 	return err;
 }
 
+int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname,
+		       enum ep_xdp_mode want, enum ep_xdp_mode *got)
+{
+	int err;
+
+	*got = want == EP_XDP_MODE_SKB ? EP_XDP_MODE_SKB : EP_XDP_MODE_NATIVE;
+	err = attach_mode(prog, ifindex, *got == EP_XDP_MODE_SKB ? XDP_MODE_SKB
+								 : XDP_MODE_NATIVE);
+	if (err && want == EP_XDP_MODE_AUTO) {
+		pr_info("%s: native XDP failed (%s), falling back to generic mode", ifname,
+			strerror(-err));
+		*got = EP_XDP_MODE_SKB;
+		err = attach_mode(prog, ifindex, XDP_MODE_SKB);
+	}
+	return err;
+}
+
 int ep_iface_lock(const char *kind, int ifindex)
 {
 	char path[PATH_MAX];
@@ -126,6 +143,7 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 {
 	struct ep_config cfg;
 	struct ep_xdp *x;
+	enum ep_xdp_mode got;
 	int err;
 
 	x = calloc(1, sizeof(*x));
@@ -182,19 +200,8 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 		goto err_destroy;
 	}
 
-	if (o->mode == EP_XDP_MODE_SKB) {
-		x->mode = XDP_MODE_SKB;
-		err = attach_mode(x->prog, x->ifindex, XDP_MODE_SKB);
-	} else {
-		x->mode = XDP_MODE_NATIVE;
-		err = attach_mode(x->prog, x->ifindex, XDP_MODE_NATIVE);
-		if (err && o->mode == EP_XDP_MODE_AUTO) {
-			pr_info("%s: native XDP failed (%s), falling back to generic mode",
-				o->ifname, strerror(-err));
-			x->mode = XDP_MODE_SKB;
-			err = attach_mode(x->prog, x->ifindex, XDP_MODE_SKB);
-		}
-	}
+	err = ep_xdp_attach_prog(x->prog, x->ifindex, o->ifname, o->mode, &got);
+	x->mode = got == EP_XDP_MODE_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
 	if (err) {
 		pr_err("attach to %s: %s", o->ifname, strerror(-err));
 		goto err_close_prog;

@@ -49,6 +49,13 @@ int ep_xdp_parse_mode(const char *s, enum ep_xdp_mode *mode);
  * Writes into @buf; returns 0 or -ENAMETOOLONG. */
 int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len);
 
+/* Attach @prog to @ifname (@ifindex) in mode @want; with EP_XDP_MODE_AUTO natively, else
+ * (said at info level) in skb mode. libxdp's expected refusals while probing stay out of
+ * the log. Returns 0 and the mode it runs in in *got, or libxdp's negative errno. */
+struct xdp_program;
+int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname,
+		       enum ep_xdp_mode want, enum ep_xdp_mode *got);
+
 /* Load the classifier, reuse or create its pinned maps, and attach it to o->ifname.
  * Returns 0 and a handle in *out, or a negative errno (the reason is logged). */
 int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out);
