@@ -42,8 +42,7 @@ int bench_sink(struct xdp_md *ctx)
 
 	if (ep_parse_eth(&c, &proto))
 		return verdict(SINK_PASSED);
-	if (proto == bpf_htons(ETH_P_IP) ? ep_parse_ipv4(&c, &l3) : proto == bpf_htons(ETH_P_IPV6) ?
-	    ep_parse_ipv6(&c, &l3) : -1)
+	if (ep_parse_ip(&c, proto, &l3))
 		return verdict(SINK_PASSED);
 	udp = c.pos;
 	if ((void *)(udp + 1) > c.end || udp->dest != bpf_htons(sink_port))

@@ -47,8 +47,7 @@ static __always_inline int udp_payload(struct __sk_buff *skb, __u16 port, __u32 
 
 	if (ep_parse_eth(&c, &proto))
 		return 0;
-	if (proto == bpf_htons(ETH_P_IP) ? ep_parse_ipv4(&c, &l3) :
-	    proto == bpf_htons(ETH_P_IPV6) ? ep_parse_ipv6(&c, &l3) : -1)
+	if (ep_parse_ip(&c, proto, &l3))
 		return 0;
 	udp = c.pos;
 	if ((void *)(udp + 1) > c.end)

@@ -708,7 +708,6 @@ int ep_gateway(struct xdp_md *ctx)
 		return ep_verdict(ctx, EP_STAT_DROP_HDR_SHORT, XDP_PASS);
 	t.prio = h->priority;
 	t.multi = h->frag_count != bpf_htons(1);
-	t.first = h->frag_index == 0;
 	t.size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
 	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
 	flow_key(ctx, &t, h);
@@ -741,8 +740,8 @@ int ep_gateway(struct xdp_md *ctx)
 	if (!id) {
 		id = choose(cfg, &t, now);
 		t.first = 1;
-		if (id && t.multi)
-			bpf_map_update_elem(&ep_gw_affinity, &t.key, &id, BPF_ANY);
+		if (id)
+			remember(&t, id);
 	}
 	if (!id)
 		return overflow(ctx, cfg, &t, now);

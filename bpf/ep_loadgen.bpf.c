@@ -29,8 +29,7 @@ int ep_loadgen_rx(struct xdp_md *ctx)
 
 	if (ep_parse_eth(&c, &proto))
 		return XDP_PASS;
-	if (proto == bpf_htons(ETH_P_IP) ? ep_parse_ipv4(&c, &l3) : proto == bpf_htons(ETH_P_IPV6) ?
-	    ep_parse_ipv6(&c, &l3) : -1)
+	if (ep_parse_ip(&c, proto, &l3))
 		return XDP_PASS;
 	udp = c.pos;
 	if ((void *)(udp + 1) > c.end || udp->source != bpf_htons(edge_port))

@@ -174,6 +174,17 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 	return next == IPPROTO_UDP ? 0 : -EP_STAT_PASS_UNPARSED;
 }
 
+/* The IPv4 or IPv6 header that ethertype @proto announces; -EP_STAT_PASS_NOT_IP for
+ * anything else. */
+static __always_inline int ep_parse_ip(struct ep_cursor *c, __be16 proto, struct ep_l3 *l3)
+{
+	if (proto == bpf_htons(ETH_P_IP))
+		return ep_parse_ipv4(c, l3);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return ep_parse_ipv6(c, l3);
+	return -EP_STAT_PASS_NOT_IP;
+}
+
 /* UDP header; returns the datagram payload length, checked against the IP length, and
  * notes the source port in @l3. */
 static __always_inline int ep_parse_udp(struct ep_cursor *c, struct ep_l3 *l3,

@@ -47,12 +47,7 @@ static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 e
 	if (err)
 		return err;
 	p->l3_off = (__u32)(c.pos - data);
-	if (proto == bpf_htons(ETH_P_IP))
-		err = ep_parse_ipv4(&c, &p->l3);
-	else if (proto == bpf_htons(ETH_P_IPV6))
-		err = ep_parse_ipv6(&c, &p->l3);
-	else
-		return -EP_STAT_PASS_NOT_IP;
+	err = ep_parse_ip(&c, proto, &p->l3);
 	if (err)
 		return err;
 	p->udp_off = (__u32)(c.pos - data);

@@ -95,12 +95,7 @@ int ep_frame_parse(const uint8_t *frame, uint32_t len, uint16_t port, struct ep_
 		r->vlan_tci[i] = (uint16_t)(tag[2] << 8 | tag[3]);
 	}
 	l3hdr = c.pos;
-	if (proto == htons(ETH_P_IP))
-		err = ep_parse_ipv4(&c, &l3);
-	else if (proto == htons(ETH_P_IPV6))
-		err = ep_parse_ipv6(&c, &l3);
-	else
-		err = -EP_STAT_PASS_NOT_IP;
+	err = ep_parse_ip(&c, proto, &l3);
 	if (err)
 		return err;
 	udp = c.pos;

@@ -131,8 +131,7 @@ int main(int argc, char **argv)
 
 			frames++;
 			if (!ep_parse_eth(&cur, &proto) &&
-			    !(proto == htons(ETH_P_IP) ? ep_parse_ipv4(&cur, &l3)
-						       : ep_parse_ipv6(&cur, &l3)) &&
+			    !ep_parse_ip(&cur, proto, &l3) &&
 			    !ep_parse_udp(&cur, &l3, (__u16)port, &dlen) &&
 			    !ep_decode(cur.pos, dlen, 0, &m, NULL, NULL)) {
 				valid++;
