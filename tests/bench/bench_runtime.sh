@@ -30,20 +30,12 @@ RT_PID=
 start_rt() {	# backend batch-size
 	try_start_rt "$@" || die "runtime ($1) did not start: $(tail -3 "$EP_TMP/rt.log")"
 }
-try_start_rt() {	# backend batch-size
-	rm -f "$EP_TMP/ready"
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" -b "$1" -i "$IF_B" --cpus 1 \
-		--batch-size "$2" \
-		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
-		>"$EP_TMP/rt.log" 2>&1 &
-	RT_PID=$!
-	for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && return 0; sleep 0.05; done
-	kill "$RT_PID" 2>/dev/null
-	wait "$RT_PID" 2>/dev/null
-	RT_PID=
-	return 1
+try_start_rt() {	# backend batch-size (the log holds this start's output only)
+	: >"$EP_TMP/rt.log"
+	ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b "$1" -i "$IF_B" --cpus 1 \
+		--batch-size "$2"
 }
-stop_rt() { [[ -n $RT_PID ]] && kill -TERM "$RT_PID" && wait "$RT_PID"; RT_PID=; }
+stop_rt() { ep_stop_runtime; }
 on_exit stop_rt
 
 # measure TYPE SIZE -> "tps p50 p99 lost" (median of ROUNDS by tps); SIZE "x" sends x.bin

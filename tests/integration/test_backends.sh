@@ -65,25 +65,9 @@ RT_PID=
 # conf B: the configuration of backend variant B (dpdk-huge: rt-huge.conf).
 conf() { [[ $1 == *-* ]] && echo "$EP_TMP/rt-${1#*-}.conf" || echo "$EP_TMP/rt.conf"; }
 start_runtime() {
-	local b=$1
-	rm -f "$EP_TMP/ready"
-	# Not through in_b: $! must be the runtime itself, not a subshell.
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%%-*}" -i "$IF_B" \
-		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
-		>"$EP_TMP/rt-$b.log" 2>&1 &
-	RT_PID=$!
-	for _ in $(seq 200); do
-		[[ -s $EP_TMP/ready ]] && return 0
-		kill -0 "$RT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill "$RT_PID" 2>/dev/null
-	wait "$RT_PID" 2>/dev/null
-	RT_PID=
-	return 1
+	ep_start_runtime "$EP_TMP/rt-$1.log" -c "$(conf "$1")" -b "${1%%-*}" -i "$IF_B"
 }
-stop_runtime() { [[ -n $RT_PID ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
-on_exit stop_runtime
+on_exit ep_stop_runtime
 
 # e2e B LABEL ADDR: eptest-e2e against ADDR, its TAP lines as ours, prefixed.
 e2e() {

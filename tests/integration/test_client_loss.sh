@@ -21,13 +21,8 @@ queues = [0];
 xdp: { verify_checksum = "on"; };
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 CONF
-ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --stats-socket "$EP_TMP/stats.sock" \
-	--ready-file "$EP_TMP/ready" >"$EP_TMP/rt.log" 2>&1 &
-RT_PID=$!
-stop_runtime() { kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
-on_exit stop_runtime
-for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && break; sleep 0.05; done
-if [[ ! -s $EP_TMP/ready ]]; then
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 	not_ok "the runtime starts"
 	diag "$(tail -5 "$EP_TMP/rt.log")"
 	tap_done

@@ -41,12 +41,13 @@ if ! ep_setup_bpffs || ! ep_setup_pair; then
 	tap_done
 	exit 1
 fi
-ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --stats-socket "$EP_TMP/stats.sock" \
-	--ready-file "$EP_TMP/ready" >"$EP_TMP/rt.log" 2>&1 &
-RT_PID=$!
-stop_runtime() { kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
-on_exit stop_runtime
-for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && break; sleep 0.05; done
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B"; then
+	not_ok "the runtime starts"
+	diag "$(tail -5 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
 
 out=$(in_a "$EP_TMP/camera_client" $ADDR_B 24 --always-offload 2>&1); rc=$?
 if [[ $rc -eq 0 && $out == *"24 of 24 frames right, 24 at the edge"* ]]; then

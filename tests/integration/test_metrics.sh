@@ -52,14 +52,8 @@ CONF
 check "metrics = \"[2001:db8::2]:$METRICS_PORT\" is a valid setting" \
 	quiet "$BIN/edgeplane" -c "$EP_TMP/good.conf" --check-config
 
-# Not through in_b: $! must be the runtime itself, not a subshell.
-ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT \
-	--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" >"$EP_TMP/rt.log" 2>&1 &
-RT_PID=$!
-stop_runtime() { [[ -n ${RT_PID:-} ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
-on_exit stop_runtime
-for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && break; sleep 0.05; done
-if [[ ! -s $EP_TMP/ready ]]; then
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT; then
 	not_ok "the runtime starts with --metrics and reports ready"
 	diag "$(tail -20 "$EP_TMP/rt.log")"
 	tap_done

@@ -51,19 +51,9 @@ handlers = (
 CONF
 check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
 
-start_runtime() {
-	rm -f "$EP_TMP/ready"
-	# Not through in_b: $! must be the runtime itself, not a subshell.
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --stats-socket "$EP_TMP/stats.sock" \
-		--ready-file "$EP_TMP/ready" >>"$EP_TMP/rt.log" 2>&1 &
-	RT_PID=$!
-	for _ in $(seq 100); do [[ -s $EP_TMP/ready ]] && return 0; sleep 0.05; done
-	return 1
-}
-stop_runtime() { [[ -n ${RT_PID:-} ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"; }
-on_exit stop_runtime
+on_exit ep_stop_runtime
 
-if ! start_runtime; then
+if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 	not_ok "the runtime starts and reports ready"
 	diag "$(tail -20 "$EP_TMP/rt.log")"
 	tap_done

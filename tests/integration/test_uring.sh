@@ -46,25 +46,12 @@ RT_PID=
 start_runtime() {
 	local conf=$1
 	shift
-	rm -f "$EP_TMP/ready"
 	printf '%s\n' "$conf" >"$EP_TMP/rt.conf"
-	ip netns exec "$NS_B" "$BIN/edgeplane" -b uring -c "$EP_TMP/rt.conf" "$@" \
-		--stats-socket "$EP_TMP/stats.sock" --ready-file "$EP_TMP/ready" \
-		>>"$EP_TMP/rt.log" 2>&1 &
-	RT_PID=$!
-	for _ in $(seq 100); do
-		[[ -s $EP_TMP/ready ]] && return 0
-		kill -0 "$RT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	ep_start_runtime "$EP_TMP/rt.log" -b uring -c "$EP_TMP/rt.conf" "$@" && return 0
 	diag "$(tail -20 "$EP_TMP/rt.log")"
 	return 1
 }
-stop_runtime() {
-	[[ -n $RT_PID ]] && kill -TERM "$RT_PID" 2>/dev/null && wait "$RT_PID"
-	RT_PID=
-}
-on_exit stop_runtime
+on_exit ep_stop_runtime
 stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
 # io FIELD: a backend counter summed over the workers.
 io() { stats | jq "[.workers[].io.$1] | add"; }
@@ -97,7 +84,7 @@ if start_runtime 'uring: { buffers = 16; };'; then
 		expect_eq "replies to requests for $a come from $a (pktinfo)" \
 			"$(jq -r '"\(.replies) \(.wrong_source)"' <<<"$out")" "200 0"
 	done
-	stop_runtime
+	ep_stop_runtime
 else
 	not_ok "uring with 16 receive buffers starts"
 fi

@@ -83,6 +83,36 @@ IF_A=epa$EP_SUFFIX IF_B=epb$EP_SUFFIX
 in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }
 
+# ep_start_runtime LOG ARGS...: `edgeplane ARGS` in $NS_B, with its statistics on
+# $EP_TMP/stats.sock, output appended to LOG, its pid in RT_PID. Returns 0 once it is
+# ready; 1 if it exits or is not ready within 10 s (then it is stopped, RT_PID empty).
+ep_start_runtime() {
+	local log=$1 _
+	shift
+	rm -f "$EP_TMP/ready"
+	# Not through in_b: $! must be the runtime itself, not a subshell.
+	ip netns exec "$NS_B" "$BIN/edgeplane" "$@" --stats-socket "$EP_TMP/stats.sock" \
+		--ready-file "$EP_TMP/ready" >>"$log" 2>&1 &
+	RT_PID=$!
+	for _ in $(seq 200); do
+		[[ -s $EP_TMP/ready ]] && return 0
+		kill -0 "$RT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$RT_PID" 2>/dev/null
+	wait "$RT_PID" 2>/dev/null
+	RT_PID=
+	return 1
+}
+# ep_stop_runtime: SIGTERM the runtime ep_start_runtime started and wait for it; its
+# exit status.
+ep_stop_runtime() {
+	local rc=0
+	[[ -n ${RT_PID:-} ]] && { kill -TERM "$RT_PID" 2>/dev/null; wait "$RT_PID"; rc=$?; }
+	RT_PID=
+	return $rc
+}
+
 # no_xdp NS DEV: ok when DEV in NS has no XDP program attached (and `ip` could tell).
 no_xdp() { local o; o=$(ip -n "$1" link show "$2") && ! grep -q xdp <<<"$o"; }
 
