@@ -31,7 +31,6 @@ struct ep_worker {
 
 	void *states[EP_MAX_HANDLERS];
 	bool states_ready;
-	struct ep_reasm_cfg reasm_cfg;
 	struct ep_reasm *reasm;
 	uint32_t running;		/* tasks in the handler call under way */
 	struct ep_cache *cache;
@@ -668,6 +667,7 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 				struct ep_io_q *io, unsigned int id)
 {
 	uint16_t max_batch[EP_MAX_HANDLERS];
+	struct ep_reasm_cfg reasm_cfg;
 	struct ep_worker *w;
 	int err;
 
@@ -689,11 +689,14 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	if (err)
 		goto err_free;
 	w->states_ready = true;
-	w->reasm_cfg = cfg->reasm;
-	w->reasm_cfg.user_size = sizeof(struct ep_route);
-	w->reasm_cfg.on_expire = on_expired;
-	w->reasm_cfg.expire_arg = w;
-	w->reasm = ep_reasm_new(&w->reasm_cfg);
+	/* The settings the worker owns: its task limit, the route kept with each task, and
+	 * what an expired task leaves behind. */
+	reasm_cfg = cfg->reasm;
+	reasm_cfg.max_task_len = cfg->max_task_len;
+	reasm_cfg.user_size = sizeof(struct ep_route);
+	reasm_cfg.on_expire = on_expired;
+	reasm_cfg.expire_arg = w;
+	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);
 	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
 	w->dctx = ZSTD_createDCtx();

@@ -34,7 +34,7 @@ struct ep_worker_cfg {
 	uint64_t arena_bytes;		/* handler output memory per batch */
 	uint64_t held_bytes;		/* reassembled and decompressed payloads waiting or
 					 * running, all together; beyond: OVERLOADED */
-	struct ep_reasm_cfg reasm;
+	struct ep_reasm_cfg reasm;	/* max_task_len, user_size, on_expire: the worker sets */
 	struct ep_cache_cfg cache;
 	int cpu;			/* pin the thread here; -1: no pinning */
 };

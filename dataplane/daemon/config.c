@@ -54,7 +54,6 @@ void ep_conf_defaults(struct ep_conf *c)
 			.max_bytes = 256u << 20,
 			.max_src_tasks = 64,
 			.max_src_bytes = 64u << 20,
-			.max_task_len = EP_DEFAULT_MAX_TASK_LEN,
 			.timeout_ns = 2000ull * 1000 * 1000,
 		},
 		.cache = {

@@ -246,7 +246,6 @@ int main(int argc, char **argv)
 		for (unsigned int i = 0; i < conf.nqueues; i++)
 			conf.queues[i] = i;
 	}
-	conf.w.reasm.max_task_len = conf.w.max_task_len;
 	if (ep_conf_validate(&conf)) {
 		ep_conf_free(&conf);
 		return 2;
