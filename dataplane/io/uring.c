@@ -793,9 +793,21 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 			       strerror(-err));
 		goto err_close;
 	}
-	err = probe_kernel(u);
-	if (err)
-		goto err_close;
+	/* The kernel is the same for every queue: probe it for the first (queues are opened
+	 * one after the other, from one thread). */
+	{
+		static bool probed, probed_zc, zc_report;
+
+		if (!probed || probed_zc != (u->zc_min != 0)) {
+			err = probe_kernel(u);
+			if (err)
+				goto err_close;
+			probed = true;
+			probed_zc = u->zc_min != 0;
+			zc_report = u->zc_report;
+		}
+		u->zc_report = zc_report;
+	}
 	err = ep_sock_open(cfg, "uring", &u->fd);
 	if (err)
 		goto err_close;
