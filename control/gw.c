@@ -299,15 +299,6 @@ static int write_range(int fd, __u32 first, const void *vals, __u32 n, size_t vs
 	return 0;
 }
 
-uint64_t ep_gw_inactive_table_version(const struct ep_gw *gw)
-{
-	struct ep_gw_cfg cfg;
-
-	if (ep_gw_read_cfg((struct ep_gw *)gw, &cfg))
-		return 0;
-	return gw->table_version[!(cfg.active & 1)];
-}
-
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
 		  const uint32_t *table, uint64_t table_version)
 {
@@ -319,11 +310,9 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	if (err)
 		return err;
 	next = !(cur.active & 1);
-	if (!table && gw->table_version[next] != table_version)
-		return -ESTALE;
 	err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes, EP_GW_MAX_NODES,
 			  sizeof(*nodes));
-	if (!err && table) {
+	if (!err && gw->table_version[next] != table_version) {
 		gw->table_version[next] = 0;
 		err = write_range(gw->fds[M_TABLE], next * EP_GW_TABLE_SIZE, table,
 				  EP_GW_TABLE_SIZE, sizeof(*table));

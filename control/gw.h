@@ -65,8 +65,8 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
 
 /*
  * Write configuration and the node half that XDP does not read, then flip. @nodes holds
- * EP_GW_MAX_NODES entries by id; @table EP_GW_TABLE_SIZE node ids, or NULL when the
- * inactive half already holds the current table (see ep_gw_table_current()). @cfg's
+ * EP_GW_MAX_NODES entries by id; @table EP_GW_TABLE_SIZE node ids, of @table_version
+ * (> 0), written only when that half holds another version. @cfg's
  * active and generation are set here. The caller must not publish again before every
  * XDP run that could have read the half now inactive has finished: XDP runs in an RCU
  * read section of microseconds, so a pause of a millisecond is ample.
@@ -74,10 +74,6 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
  */
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
 		  const uint32_t *table, uint64_t table_version);
-
-/* The version of the table in the half XDP is not reading (0: unknown). Publishing with
- * table == NULL is correct only when this equals the version being published. */
-uint64_t ep_gw_inactive_table_version(const struct ep_gw *gw);
 
 /* Read the active half: nodes (EP_GW_MAX_NODES entries) and/or table (may be NULL). */
 int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table);

@@ -105,7 +105,6 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 	struct ep_gw_node nodes[EP_GW_MAX_NODES];
 	struct ep_table_member members[EP_GW_MAX_NODES];
 	unsigned int nm;
-	const uint32_t *table = c->table;
 	uint32_t top = 0;
 	int err;
 
@@ -123,14 +122,12 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 			return err;
 		c->table_built = c->reg.table_version;
 	}
-	if (ep_gw_inactive_table_version(c->gw) == c->table_built)
-		table = NULL;
 	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
 		if (nodes[id].flags & EP_NODE_F_PRESENT)
 			top = id;
 	c->cfg.nnodes = (uint8_t)(top + 1);
 	ep_policy_to_cfg(&c->policy, &c->cfg);
-	err = ep_gw_publish(c->gw, &c->cfg, nodes, table, c->table_built);
+	err = ep_gw_publish(c->gw, &c->cfg, nodes, c->table, c->table_built);
 	if (err) {
 		c->publish_errors++;
 		return err;
