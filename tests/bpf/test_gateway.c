@@ -495,22 +495,6 @@ static void expect_dsr(const struct outcome *o, const struct frame *f, uint32_t 
 	EXPECT(!memcmp(o->out + 12, f->b + 12, f->len - 12));
 }
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (; len > 1; len -= 2, p += 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -528,9 +512,9 @@ static bool udp_csum_ok(const uint8_t *l3, bool ipv6, const uint8_t *udp, size_t
 
 	if (!get16(udp + 6))
 		return !ipv6;
-	sum = ipv6 ? csum_add(0, l3 + 8, 32) : csum_add(0, l3 + 12, 8);
+	sum = ipv6 ? pkt_csum_add(0, l3 + 8, 32) : pkt_csum_add(0, l3 + 12, 8);
 	sum += IPPROTO_UDP + (uint32_t)ulen;
-	return csum_fold(csum_add(sum, udp, ulen)) == 0;
+	return pkt_csum_fold(pkt_csum_add(sum, udp, ulen)) == 0;
 }
 
 /* UDP encapsulation: Ethernet + IPv4 + UDP to the encap port, then the IP datagram. */
@@ -553,7 +537,7 @@ static void expect_encap(const struct outcome *o, const struct frame *f, uint32_
 	EXPECT_EQ(get16(ip + 6), 0x4000);		/* DF, not a fragment */
 	EXPECT_EQ(ip[8], 64);
 	EXPECT_EQ(ip[9], IPPROTO_UDP);
-	EXPECT_EQ(csum_fold(csum_add(0, ip, 20)), 0);	/* header checksum valid */
+	EXPECT_EQ(pkt_csum_fold(pkt_csum_add(0, ip, 20)), 0);	/* header checksum valid */
 	EXPECT_EQ(get32(ip + 12), GW_IP4);
 	EXPECT_EQ(get32(ip + 16), NODE_IP4(id));
 	/* Source port: 0xc000 | 14 bits of the flow hash, for the worker's RSS. */
@@ -587,7 +571,7 @@ static void expect_reject(const struct outcome *o, const struct frame *f)
 		EXPECT_EQ(ip[9], IPPROTO_UDP);
 		EXPECT(!memcmp(ip + 12, q + f->l3 + 16, 4) && !memcmp(ip + 16, q + f->l3 + 12, 4));
 		EXPECT(!memcmp(ip + 20, q + f->l3 + 20, hlen - 20));	/* options kept */
-		EXPECT_EQ(csum_fold(csum_add(0, ip, hlen)), 0);
+		EXPECT_EQ(pkt_csum_fold(pkt_csum_add(0, ip, hlen)), 0);
 	} else {
 		EXPECT_EQ(get16(ip + 4), keep - f->l3 - 40);
 		EXPECT_EQ(ip[6], q[f->l3 + 6]);

@@ -9,7 +9,7 @@
 
 #include "pkt.h"
 
-static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+uint32_t pkt_csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
@@ -20,7 +20,7 @@ static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 	return sum;
 }
 
-static uint16_t csum_fold(uint32_t sum)
+uint16_t pkt_csum_fold(uint32_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -78,7 +78,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		inet_pton(AF_INET, "198.18.0.2", &ip->daddr);
 		for (int i = 0; i < s->ip_opt_len; i++)	/* NOP options, then EOL */
 			p[20 + i] = i == s->ip_opt_len - 1 ? 0 : 1;
-		ip->check = htons(csum_fold(csum_add(0, ip, hlen)));
+		ip->check = htons(pkt_csum_fold(pkt_csum_add(0, ip, hlen)));
 		p += hlen;
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)p;
@@ -123,12 +123,12 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		memcpy(p + 8, s->payload, s->payload_len);
 		/* Pseudo-header: addresses, protocol, length. */
 		if (s->ipv6)
-			sum = csum_add(0, l3 + 8, 32);
+			sum = pkt_csum_add(0, l3 + 8, 32);
 		else
-			sum = csum_add(0, l3 + 12, 8);
+			sum = pkt_csum_add(0, l3 + 12, 8);
 		sum += proto + (uint32_t)l4len;
-		sum = csum_add(sum, l4, l4len);
-		udp->check = htons(csum_fold(sum));
+		sum = pkt_csum_add(sum, l4, l4len);
+		udp->check = htons(pkt_csum_fold(sum));
 		if (!udp->check)
 			udp->check = 0xffff;
 	} else {

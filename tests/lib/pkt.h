@@ -26,6 +26,11 @@ struct pkt_spec {
 	size_t payload_len;
 };
 
+/* The Internet checksum (RFC 1071): add @len bytes of @data to @sum as big-endian 16-bit
+ * words, then fold and complement. */
+uint32_t pkt_csum_add(uint32_t sum, const void *data, size_t len);
+uint16_t pkt_csum_fold(uint32_t sum);
+
 /* Build the frame into @buf. Returns its length, or 0 if it does not fit. */
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len);
 
