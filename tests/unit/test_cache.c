@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/cache.h"
+#include "../lib/rnd.h"
 #include "../lib/tap.h"
 
 #define MS 1000000ull
@@ -131,15 +132,16 @@ static void test_churn(void)
 								   .entries = 64, .bytes = 16384 });
 	struct ep_peer a = peer(3, 3);
 	struct ep_cached out;
-	uint64_t x = 88172645463325252ull, now = 0;
+	uint64_t x, now = 0;
 	uint8_t buf[600];
 	int bad = 0, hits = 0;
 
+	rnd_seed(88172645463325252ull);
 	for (int i = 0; i < 200000; i++) {
 		uint64_t id, h;
 		uint32_t len;
 
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		x = rnd();
 		id = x % 512;
 		now += x % (200 * 1000);
 		if (ep_cache_lookup(c, &a, id, now, 0, &out) == EP_CACHE_DONE) {
