@@ -57,9 +57,19 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 		return -EP_STAT_DROP_BAD_PRIORITY;
 	if (h->flags & ~EP_F_KNOWN)
 		return -EP_STAT_DROP_BAD_FLAGS;
-	if (h->rsvd || (EP_KIND_IS_SERVER_BOUND(kind) && h->load_pct) || h->load_pct > 100)
+	/* reply_mtu and PLAIN_REPLY are a request's; load_pct is a reply's. */
+	if (EP_KIND_IS_SERVER_BOUND(kind) ? h->load_pct != 0
+					  : h->reply_mtu || (h->flags & EP_F_PLAIN_REPLY))
 		return -EP_STAT_DROP_BAD_FLAGS;
-	if (!(h->flags & EP_F_AUTH) && h->auth_key_id)
+	if (h->load_pct > 100)
+		return -EP_STAT_DROP_BAD_FLAGS;
+	/* The key id and tag carry either an authentication tag or an address-validation
+	 * token, never both; a RETRY always carries a token. */
+	if ((h->flags & (EP_F_AUTH | EP_F_TOKEN)) == (EP_F_AUTH | EP_F_TOKEN))
+		return -EP_STAT_DROP_BAD_FLAGS;
+	if (!(h->flags & (EP_F_AUTH | EP_F_TOKEN)) && h->auth_key_id)
+		return -EP_STAT_DROP_BAD_FLAGS;
+	if (kind == EP_KIND_RETRY && !(h->flags & EP_F_TOKEN))
 		return -EP_STAT_DROP_BAD_FLAGS;
 
 	plen = ep_be16(h->payload_len);

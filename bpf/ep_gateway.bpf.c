@@ -464,7 +464,7 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 	h->rsp.queue_us = 0;
 	h->rsp.exec_us = 0;
 	h->load_pct = 100;
-	h->rsvd = 0;
+	h->reply_mtu = 0;
 	h->auth_key_id = 0;
 	__builtin_memset(h->auth_tag, 0, sizeof(h->auth_tag));
 

@@ -40,12 +40,15 @@ enum ep_kind {
 	EP_KIND_PONG		= 0x11,
 	EP_KIND_CANCEL		= 0x12,	/* client withdraws task_id */
 	EP_KIND_LOAD_REPORT	= 0x13,	/* edge runtime -> controller: struct ep_load_report */
+	EP_KIND_RETRY		= 0x14,	/* edge -> client: validate your address; carries a token
+					 * (EP_F_TOKEN) to send the task again with */
 };
 
 #define EP_KIND_IS_SERVER_BOUND(k) \
 	((k) == EP_KIND_REQUEST || (k) == EP_KIND_PING || (k) == EP_KIND_CANCEL)
 #define EP_KIND_IS_CLIENT_BOUND(k) \
-	((k) == EP_KIND_RESPONSE || (k) == EP_KIND_ERROR || (k) == EP_KIND_PONG)
+	((k) == EP_KIND_RESPONSE || (k) == EP_KIND_ERROR || (k) == EP_KIND_PONG || \
+	 (k) == EP_KIND_RETRY)
 /* Control-plane messages: valid, but neither a task nor its answer. */
 #define EP_KIND_IS_CONTROL(k)	((k) == EP_KIND_LOAD_REPORT)
 
@@ -58,9 +61,25 @@ enum ep_kind {
 #define EP_F_ZSTD		0x01	/* the task payload (all fragments joined) is a zstd frame */
 #define EP_F_AUTH		0x02	/* auth_key_id and auth_tag are set and must be verified */
 #define EP_F_RETRY		0x04	/* retransmission of a task id already sent (informational) */
-#define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY)
+#define EP_F_TOKEN		0x08	/* auth_key_id and auth_tag hold an address-validation token
+					 * (docs/protocol.md 3.7); never with AUTH */
+#define EP_F_PLAIN_REPLY	0x10	/* server-bound: the client takes no compressed reply */
+#define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)
 
 #define EP_AUTH_TAG_LEN		16
+
+/*
+ * Address validation (docs/protocol.md 3.7). A token is carried in auth_key_id (the
+ * token's epoch, low 16 bits) and auth_tag (a MAC over the client's address and port
+ * under that epoch's key) with EP_F_TOKEN set. Until a source proves its address with a
+ * token, no reply to it is larger than EP_AMP_FACTOR times the bytes it sent.
+ */
+#define EP_AMP_FACTOR		3
+
+/* Server-bound reply_mtu: the client's path MTU in units of EP_REPLY_MTU_UNIT bytes;
+ * 0 = the node's own. Values below EP_REPLY_MTU_MIN units count as EP_REPLY_MTU_MIN. */
+#define EP_REPLY_MTU_UNIT	64
+#define EP_REPLY_MTU_MIN	9	/* 576 bytes, the IPv4 minimum */
 
 /*
  * The v1 header: 64 bytes at the start of every UDP datagram's payload, followed by
@@ -93,7 +112,8 @@ struct ep_hdr {
 		} rsp;
 	};
 	__u8   load_pct;	/* 44: replies: node load 0..100; server-bound: 0 */
-	__u8   rsvd;		/* 45: must be zero */
+	__u8   reply_mtu;	/* 45: server-bound: the client's path MTU / EP_REPLY_MTU_UNIT,
+				 * 0 = the node's; every other kind: 0 */
 	__be16 auth_key_id;	/* 46: key used for auth_tag when EP_F_AUTH, else 0 */
 	__u8   auth_tag[EP_AUTH_TAG_LEN]; /* 48: reserved for the authentication tag */
 } __attribute__((packed));
@@ -115,6 +135,7 @@ _Static_assert(__builtin_offsetof(struct ep_hdr, req.size_hint_kib) == 36, "size
 _Static_assert(__builtin_offsetof(struct ep_hdr, req.deadline_ms) == 40, "deadline offset");
 _Static_assert(__builtin_offsetof(struct ep_hdr, rsp.exec_us) == 40, "exec_us offset");
 _Static_assert(__builtin_offsetof(struct ep_hdr, load_pct) == 44, "load_pct offset");
+_Static_assert(__builtin_offsetof(struct ep_hdr, reply_mtu) == 45, "reply_mtu offset");
 _Static_assert(__builtin_offsetof(struct ep_hdr, auth_key_id) == 46, "auth_key_id offset");
 _Static_assert(__builtin_offsetof(struct ep_hdr, auth_tag) == 48, "auth_tag offset");
 
@@ -136,7 +157,8 @@ _Static_assert(__builtin_offsetof(struct ep_hdr, auth_tag) == 48, "auth_tag offs
 	X(INVALID_INPUT,	10, "invalid_input",		0)		\
 	X(CANCELLED,		11, "cancelled",		0)		\
 	X(UNSUPPORTED,		12, "unsupported",		0)		\
-	X(INTERNAL,		13, "internal",			1)
+	X(INTERNAL,		13, "internal",			1)		\
+	X(CONFLICT,		14, "conflict",			0)
 
 enum ep_status {
 #define EP_X_ENUM(name, val, str, retry) EP_ST_##name = val,
@@ -144,6 +166,39 @@ enum ep_status {
 #undef EP_X_ENUM
 	EP_ST__COUNT
 };
+
+/*
+ * The payload of a PONG: what a client must know of the node's limits (docs/protocol.md
+ * 7.3). Big-endian, 48 bytes; a later revision may append fields, so a client reads the
+ * fields it knows and ignores the rest. 0 in a rate or a limit means "no limit".
+ */
+#define EP_LIM_F_TOKENS		0x0001	/* issues and checks address-validation tokens */
+#define EP_LIM_F_REPLY_MTU	0x0002	/* honours a request's reply_mtu */
+#define EP_LIM_F_PLAIN_REPLY	0x0004	/* honours EP_F_PLAIN_REPLY */
+#define EP_LIM_F_ALWAYS_RETRY	0x0008	/* every unvalidated task gets RETRY before it runs */
+
+struct ep_limits {
+	__be32 max_task_len;		/*  0: largest task payload, after decompression */
+	__be32 max_result_len;		/*  4: largest result */
+	__be32 reasm_timeout_ms;	/*  8: a task whose fragments stop this long: TIMEOUT */
+	__be32 reasm_lifetime_ms;	/* 12: ... or that is not complete this long after its
+					 *     first fragment */
+	__be16 per_source_tasks;	/* 16: tasks being reassembled per source prefix */
+	__be16 mtu;			/* 18: the node's reply MTU (IP packet bytes) */
+	__u8   max_priority;		/* 20: priorities above are lowered to this */
+	__u8   amp_factor;		/* 21: replies to an unvalidated source <= this x bytes
+					 *     received; 0: no limit (unsafe) */
+	__u8   source_prefix_v4;	/* 22: per-source limits group addresses by prefix */
+	__u8   source_prefix_v6;	/* 23 */
+	__be32 rate_packets;		/* 24: datagrams/s per source prefix */
+	__be32 rate_kib;		/* 28: KiB/s per source prefix */
+	__be64 max_work;		/* 32: largest work a task may declare (handler units) */
+	__be32 cache_window_ms;		/* 40: how long a result answers retries */
+	__be16 max_replays;		/* 44: cached replies sent per task at most */
+	__be16 flags;			/* 46: EP_LIM_F_* */
+} __attribute__((packed));
+_Static_assert(sizeof(struct ep_limits) == 48, "ep_limits layout");
+_Static_assert(__builtin_offsetof(struct ep_limits, max_work) == 32, "ep_limits layout");
 
 /* ------------------------------------------------------------------------------------ */
 /* XDP classifier: outcomes, counters and maps                                          */
@@ -167,6 +222,7 @@ enum ep_status {
 	X(PASS_OTHER_PORT,	"pass_other_port")	/* UDP, not our port */		\
 	X(PASS_NOT_UNICAST,	"pass_not_unicast")	/* to our port, but broadcast/multicast */ \
 	X(PASS_UNPARSED,	"pass_unparsed")	/* L2/L3 too short or odd: kernel decides */ \
+	X(PASS_NOT_LOCAL,	"pass_not_local")	/* to our port, not to one of our addresses */ \
 	X(PASS_NO_SOCKET,	"pass_no_socket")	/* valid task, no AF_XDP socket on the queue */ \
 	X(DROP_UDP_LENGTH,	"drop_udp_length")	/* UDP length disagrees with IP/frame */ \
 	X(DROP_UDP_ZERO_CSUM,	"drop_udp_zero_csum")	/* IPv6 UDP without checksum */	\
@@ -180,7 +236,12 @@ enum ep_status {
 	X(DROP_BAD_LENGTH,	"drop_bad_length")	/* payload_len != datagram - header */ \
 	X(DROP_BAD_FRAGMENT,	"drop_bad_fragment")	/* index/count/offset/total inconsistent */ \
 	X(DROP_TOO_LARGE,	"drop_too_large")	/* total_len above the configured limit */ \
-	X(DROP_TENANT,		"drop_tenant")		/* tenant not allowed on this node */
+	X(DROP_TENANT,		"drop_tenant")		/* tenant not allowed on this node */ \
+	X(DROP_RATE_PACKETS,	"drop_rate_packets")	/* source prefix over its datagrams/s */ \
+	X(DROP_RATE_BYTES,	"drop_rate_bytes")	/* source prefix over its bytes/s */	\
+	X(DROP_RATE_TASKS,	"drop_rate_tasks")	/* gateway: source prefix over its new tasks/s */ \
+	X(DROP_ENCAP_SOURCE,	"drop_encap_source")	/* encapsulated, not from a known gateway */ \
+	X(DROP_ENCAP_DEST,	"drop_encap_dest")	/* encapsulated task not for us or our VIPs */
 
 enum ep_stat {
 #define EP_X_ENUM(name, str) EP_STAT_##name,

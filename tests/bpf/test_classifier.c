@@ -170,8 +170,11 @@ static void m_prio6(uint8_t *d, size_t *len) { d[4] = 6; }
 static void m_prio5(uint8_t *d, size_t *len) { d[4] = 5; }
 static void m_flag80(uint8_t *d, size_t *len) { d[5] |= 0x80; }
 static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_ZSTD; }
-static void m_flag08(uint8_t *d, size_t *len) { d[5] |= 0x08; }
-static void m_rsvd(uint8_t *d, size_t *len) { d[45] = 1; }
+static void m_flag40(uint8_t *d, size_t *len) { d[5] |= 0x40; }
+static void m_reply_mtu(uint8_t *d, size_t *len) { d[45] = 9; }
+static void m_plain_token(uint8_t *d, size_t *len) { d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN; d[47] = 1; }
+static void m_auth_token(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH | EP_F_TOKEN; }
+static void m_kind_retry(uint8_t *d, size_t *len) { d[3] = EP_KIND_RETRY; d[5] = EP_F_TOKEN; }
 static void m_load_on_req(uint8_t *d, size_t *len) { d[44] = 7; }
 static void m_keyid_noauth(uint8_t *d, size_t *len) { d[47] = 1; }
 static void m_status_on_req(uint8_t *d, size_t *len) { d[15] = 1; }
@@ -222,7 +225,10 @@ static const struct variant variants[] = {
 	{ "valid middle fragment", false, m_frag_mid, PASS(PASS_NO_SOCKET) },
 	{ "valid last fragment", true, m_frag_last, PASS(PASS_NO_SOCKET) },
 	{ "retry and zstd flags", false, m_flags_known, PASS(PASS_NO_SOCKET) },
-	{ "unknown flag 0x08", false, m_flag08, DROP(DROP_BAD_FLAGS) },
+	{ "reply_mtu on a request", false, m_reply_mtu, PASS(PASS_NO_SOCKET) },
+	{ "token and plain-reply flags", true, m_plain_token, PASS(PASS_NO_SOCKET) },
+	{ "unknown flag 0x40", false, m_flag40, DROP(DROP_BAD_FLAGS) },
+	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_BAD_FLAGS) },
 	{ "bad magic", false, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "bad magic ipv6", true, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "version 0", false, m_version0, DROP(DROP_BAD_VERSION) },
@@ -231,12 +237,12 @@ static const struct variant variants[] = {
 	{ "kind response at server", false, m_kind_rsp, DROP(DROP_BAD_KIND) },
 	{ "kind error at server", true, m_kind_err, DROP(DROP_BAD_KIND) },
 	{ "kind pong at server", false, m_kind_pong, DROP(DROP_BAD_KIND) },
+	{ "kind retry at server", true, m_kind_retry, DROP(DROP_BAD_KIND) },
 	{ "kind 0x13 reserved", false, m_kind_13, DROP(DROP_BAD_KIND) },
 	{ "kind 0xff", false, m_kind_ff, DROP(DROP_BAD_KIND) },
 	{ "priority 0", false, m_prio0, DROP(DROP_BAD_PRIORITY) },
 	{ "priority 6", true, m_prio6, DROP(DROP_BAD_PRIORITY) },
 	{ "unknown flag 0x80", false, m_flag80, DROP(DROP_BAD_FLAGS) },
-	{ "reserved byte set", false, m_rsvd, DROP(DROP_BAD_FLAGS) },
 	{ "load_pct on a request", false, m_load_on_req, DROP(DROP_BAD_FLAGS) },
 	{ "auth key id without AUTH", false, m_keyid_noauth, DROP(DROP_BAD_FLAGS) },
 	{ "status on a request", true, m_status_on_req, DROP(DROP_BAD_FLAGS) },

@@ -30,7 +30,7 @@ static const uint8_t example_request[] = {
 	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05,	/* frag 0 of 1, total_len 5 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,	/* task_id 42 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* offset 0, size hint 4 KiB */
-	0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,	/* deadline 100 ms, load 0, rsvd, key 0 */
+	0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,	/* deadline 100 ms, load 0, reply_mtu 0, key 0 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* auth tag */
 	'h', 'e', 'l', 'l', 'o',
 };
@@ -196,10 +196,10 @@ static void test_rejections(void)
 		{ "kind 0x20", 3, 0x20, EP_STAT_DROP_BAD_KIND },
 		{ "priority 0", 4, 0, EP_STAT_DROP_BAD_PRIORITY },
 		{ "priority 6", 4, 6, EP_STAT_DROP_BAD_PRIORITY },
-		{ "unknown flag", 5, 0x10, EP_STAT_DROP_BAD_FLAGS },
+		{ "unknown flag", 5, 0x40, EP_STAT_DROP_BAD_FLAGS },
 		{ "status on request", 15, 3, EP_STAT_DROP_BAD_FLAGS },
 		{ "load on request", 44, 1, EP_STAT_DROP_BAD_FLAGS },
-		{ "reserved", 45, 1, EP_STAT_DROP_BAD_FLAGS },
+		{ "AUTH with TOKEN", 5, EP_F_AUTH | EP_F_TOKEN, EP_STAT_DROP_BAD_FLAGS },
 		{ "key without AUTH", 46, 1, EP_STAT_DROP_BAD_FLAGS },
 		{ "payload_len", 13, 6, EP_STAT_DROP_BAD_LENGTH },
 		{ "frag_count 0", 19, 0, EP_STAT_DROP_BAD_FRAGMENT },
@@ -221,6 +221,27 @@ static void test_rejections(void)
 		EXPECT_EQ(why, rules[i].reason);
 		tap_end("decode rejects bad %s as %s", rules[i].name, ep_stat_name(rules[i].reason));
 	}
+
+	tap_begin();
+	{	/* reply_mtu is a request's field: decoded there, refused on a reply. */
+		memcpy(buf, example_request, sizeof(buf));
+		buf[45] = 22;
+		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), 0);
+		EXPECT_EQ(m.reply_mtu, 22);
+		buf[3] = EP_KIND_RESPONSE;
+		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_BAD_FLAGS);
+		/* A RETRY carries a token; without the TOKEN flag it is invalid. */
+		memcpy(buf, example_request, sizeof(buf));
+		buf[3] = EP_KIND_RETRY;
+		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), -EBADMSG);
+		EXPECT_EQ(why, EP_STAT_DROP_BAD_FLAGS);
+		buf[5] = EP_F_TOKEN;
+		buf[47] = 7;
+		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), 0);
+		EXPECT_EQ(m.auth_key_id, 7);
+	}
+	tap_end("reply_mtu decodes on requests only; a RETRY needs the TOKEN flag");
 
 	tap_begin();
 	for (size_t len = 0; len < EP_HDR_LEN; len++) {

@@ -29,6 +29,7 @@ static void hdr_from_msg(const struct ep_msg *m, struct ep_hdr *h)
 	} else {
 		h->req.size_hint_kib = ep_be32(m->size_hint_kib);
 		h->req.deadline_ms = ep_be32(m->deadline_ms);
+		h->reply_mtu = m->reply_mtu;
 	}
 	h->auth_key_id = ep_be16(m->auth_key_id);
 	memcpy(h->auth_tag, m->auth_tag, sizeof(h->auth_tag));
@@ -56,6 +57,7 @@ static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
 	} else {
 		m->size_hint_kib = ep_be32(h->req.size_hint_kib);
 		m->deadline_ms = ep_be32(h->req.deadline_ms);
+		m->reply_mtu = h->reply_mtu;
 	}
 	m->auth_key_id = ep_be16(h->auth_key_id);
 	memcpy(m->auth_tag, h->auth_tag, sizeof(m->auth_tag));
@@ -186,6 +188,7 @@ const char *ep_kind_name(unsigned int kind)
 	case EP_KIND_PONG:	return "pong";
 	case EP_KIND_CANCEL:	return "cancel";
 	case EP_KIND_LOAD_REPORT: return "load_report";
+	case EP_KIND_RETRY:	return "retry";
 	default:		return "?";
 	}
 }

@@ -22,6 +22,7 @@ struct ep_msg {
 	uint8_t priority;	/* 1..5 */
 	uint8_t flags;		/* EP_F_* */
 	uint8_t load_pct;	/* replies only */
+	uint8_t reply_mtu;	/* server-bound only: the client's path MTU / 64; 0 = node's */
 	uint16_t task_type;
 	uint16_t status;	/* enum ep_status; ERROR only */
 	uint32_t tenant_id;
