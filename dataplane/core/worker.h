@@ -29,6 +29,7 @@ struct ep_worker_cfg {
 	uint32_t max_task_len;		/* payload bytes after decompression (and on the wire) */
 	uint32_t max_result_len;	/* result bytes a handler may produce */
 	uint32_t mtu;			/* replies are fragmented to fit it */
+	uint8_t max_priority;		/* requests above this priority are lowered to it */
 	int reply_zstd_level;		/* 0: never compress replies */
 	uint32_t reply_zstd_min;	/* try compressing results of at least this size */
 	uint64_t arena_bytes;		/* handler output memory per batch */

@@ -45,6 +45,7 @@ void ep_conf_defaults(struct ep_conf *c)
 		.max_task_len = EP_DEFAULT_MAX_TASK_LEN,
 		.max_result_len = EP_DEFAULT_MAX_TASK_LEN,
 		.mtu = 1500,
+		.max_priority = EP_PRIO_DEFAULT,
 		.reply_zstd_level = 1,
 		.reply_zstd_min = 512,
 		.arena_bytes = 64u << 20,
@@ -54,6 +55,8 @@ void ep_conf_defaults(struct ep_conf *c)
 			.max_bytes = 256u << 20,
 			.max_src_tasks = 64,
 			.max_src_bytes = 64u << 20,
+			.prefix_v4 = 24,
+			.prefix_v6 = 64,
 			.timeout_ns = 2000ull * 1000 * 1000,
 		},
 		.cache = {
@@ -241,7 +244,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   NULL };
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
-					      "mtu", "arena_bytes", "held_bytes", NULL };
+					      "mtu", "arena_bytes", "held_bytes", "max_priority",
+					      "source_prefix_v4", "source_prefix_v6", NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
@@ -330,6 +334,12 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		EP_CONF_U32(&rd, g, "max_result_len", 1, EP_MAX_TASK_LEN, c->w.max_result_len);
 		EP_CONF_U32(&rd, g, "queue_depth", 1, 1 << 20, c->w.queue_depth);
 		EP_CONF_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
+		if (ep_conf_num(&rd, g, "max_priority", EP_PRIO_MIN, EP_PRIO_MAX, &v))
+			c->w.max_priority = (uint8_t)v;
+		if (ep_conf_num(&rd, g, "source_prefix_v4", 0, 32, &v))
+			c->w.reasm.prefix_v4 = (uint8_t)v;
+		if (ep_conf_num(&rd, g, "source_prefix_v6", 0, 128, &v))
+			c->w.reasm.prefix_v6 = (uint8_t)v;
 		if (ep_conf_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
 			c->w.arena_bytes = (uint64_t)v;
 		if (ep_conf_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))

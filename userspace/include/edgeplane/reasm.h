@@ -38,8 +38,10 @@ typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_peer *peer,
 struct ep_reasm_cfg {
 	uint32_t max_tasks;	/* tasks in progress, all sources */
 	uint64_t max_bytes;	/* bytes held, all sources */
-	uint32_t max_src_tasks;	/* tasks in progress per source address */
-	uint64_t max_src_bytes;	/* bytes held per source address */
+	uint32_t max_src_tasks;	/* tasks in progress per source prefix */
+	uint64_t max_src_bytes;	/* bytes held per source prefix */
+	uint8_t prefix_v4;	/* sources are grouped by this IPv4 prefix length (0..32) */
+	uint8_t prefix_v6;	/* ... and this IPv6 prefix length (0..128) */
 	uint32_t max_task_len;	/* largest total_len accepted */
 	uint64_t timeout_ns;	/* a task idle this long is expired */
 	uint32_t user_size;	/* bytes of caller context kept per task (0..256) */
