@@ -416,10 +416,10 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	}
 	ret = ep_reasm_add(w->reasm, &d->peer, &m, payload, now, &d->route, &done);
 	w->ops->release(w->io, d->handle);
-	if (ret == 1)
+	if (ret == 1)	/* its deadline counts from its first fragment */
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
-			    done.data, now, now);
-	else if (ret < 0 && m.frag_index == 0)	/* answer a refused task once */
+			    done.data, done.start_ns, now);
+	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* answer a refused task once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
 			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
 			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,
@@ -537,15 +537,19 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	return n;
 }
 
-/* A task whose fragments stopped coming: TIMEOUT, along the route of its first fragment. */
-static void on_expired(void *arg, const struct ep_peer *peer, const struct ep_msg *m,
-		       const void *user)
+/* A task that ended before its fragments were all in, answered once along the route of
+ * its first fragment: TIMEOUT when they stopped coming (or took longer than the lifetime),
+ * OVERLOADED when it made room for others. */
+static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm_end why)
 {
 	struct ep_worker *w = arg;
 	struct ep_route r;
 
-	memcpy(&r, user, sizeof(r));
-	send_error(w, peer, &r, m, ep_registry_find(w->reg, m->task_type), EP_ST_TIMEOUT, NULL,
+	memcpy(&r, t->user, sizeof(r));
+	send_error(w, &t->peer, &r, &t->msg, ep_registry_find(w->reg, t->msg.task_type),
+		   why == EP_REASM_EVICTED ? EP_ST_OVERLOADED : EP_ST_TIMEOUT,
+		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
+		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
 		   EP_CACHE_NONE);
 }
 
@@ -714,7 +718,7 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	reasm_cfg = cfg->reasm;
 	reasm_cfg.max_task_len = cfg->max_task_len;
 	reasm_cfg.user_size = sizeof(struct ep_route);
-	reasm_cfg.on_expire = on_expired;
+	reasm_cfg.on_expire = on_reasm_end;
 	reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);

@@ -58,6 +58,7 @@ void ep_conf_defaults(struct ep_conf *c)
 			.prefix_v4 = 24,
 			.prefix_v6 = 64,
 			.timeout_ns = 2000ull * 1000 * 1000,
+			.max_lifetime_ns = 10000ull * 1000 * 1000,
 		},
 		.cache = {
 			.window_ns = 30ull * 1000 * 1000 * 1000,
@@ -249,7 +250,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
 					      "source_prefix_v4", "source_prefix_v6", NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
-					     "per_source_bytes", "timeout_ms", NULL };
+					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
+					     NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays",
 					     NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
@@ -358,6 +360,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.reasm.max_src_bytes = (uint64_t)v;
 		if (ep_conf_num(&rd, g, "timeout_ms", 1, 600000, &v))
 			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
+		if (ep_conf_num(&rd, g, "max_lifetime_ms", 1, 3600000, &v))
+			c->w.reasm.max_lifetime_ns = (uint64_t)v * 1000000;
 	}
 	if ((g = config_setting_get_member(root, "cache"))) {
 		ep_conf_known(&rd, g, cache);

@@ -364,13 +364,17 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			first = false;
 		}
 		fprintf(f, "},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
-			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,\"tasks\":%u,"
-			   "\"bytes\":%llu},",
+			   "\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
+			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			   "\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
 			(unsigned long long)s->reasm.started, (unsigned long long)s->reasm.completed,
 			(unsigned long long)s->reasm.expired,
+			(unsigned long long)s->reasm.expired_lifetime,
+			(unsigned long long)s->reasm.evicted, (unsigned long long)s->reasm.cancelled,
 			(unsigned long long)s->reasm.duplicates,
 			(unsigned long long)s->reasm.conflicts, (unsigned long long)s->reasm.refused,
-			s->reasm.tasks, (unsigned long long)s->reasm.bytes);
+			(unsigned long long)s->reasm.dropped, s->reasm.tasks,
+			(unsigned long long)s->reasm.bytes);
 		fprintf(f, "\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"gap_hits\":%llu,"
 			   "\"replays_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
 			   "\"entries\":%u,\"pending\":%u,\"bytes\":%llu,\"evicted\":%llu,"
@@ -585,8 +589,16 @@ static const struct queue_metric queue_metrics[] = {
 	   "Multi-fragment tasks reassembled completely."),
 	QM("edgeplane_reassembly_expired_total", "counter", reasm.expired,
 	   "Incomplete tasks expired (answered TIMEOUT)."),
+	QM("edgeplane_reassembly_expired_lifetime_total", "counter", reasm.expired_lifetime,
+	   "Incomplete tasks expired at reassembly.max_lifetime_ms (counted in expired too)."),
+	QM("edgeplane_reassembly_evicted_total", "counter", reasm.evicted,
+	   "Incomplete tasks evicted under memory pressure (answered OVERLOADED)."),
+	QM("edgeplane_reassembly_cancelled_total", "counter", reasm.cancelled,
+	   "Incomplete tasks removed by a CANCEL (answered CANCELLED)."),
 	QM("edgeplane_reassembly_refused_total", "counter", reasm.refused,
 	   "New multi-fragment tasks refused by a reassembly memory limit."),
+	QM("edgeplane_reassembly_dropped_fragments_total", "counter", reasm.dropped,
+	   "Fragments of tasks in progress dropped for want of reassembly memory."),
 	QM("edgeplane_reassembly_duplicate_fragments_total", "counter", reasm.duplicates,
 	   "Fragments received twice, ignored."),
 	QM("edgeplane_reassembly_conflicting_fragments_total", "counter", reasm.conflicts,
@@ -594,7 +606,7 @@ static const struct queue_metric queue_metrics[] = {
 	QM("edgeplane_reassembly_tasks", "gauge", reasm.tasks,
 	   "Tasks being reassembled now."),
 	QM("edgeplane_reassembly_bytes", "gauge", reasm.bytes,
-	   "Bytes held by tasks being reassembled now."),
+	   "Bytes charged to tasks being reassembled now (pages written)."),
 	QM("edgeplane_cache_hits_total", "counter", cache.hits_done,
 	   "Retries answered from the result cache."),
 	QM("edgeplane_cache_pending_hits_total", "counter", cache.hits_pending,
