@@ -348,6 +348,24 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 	ep_batch_push(w->batch, t, now);
 }
 
+/*
+ * A CANCEL for a task that is not queued: if it is still being reassembled, drop it and
+ * answer CANCELLED now, and leave that answer in the result cache so that its late
+ * fragments and retries get it too instead of starting the task again.
+ */
+static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d, uint64_t task_id,
+			      uint64_t now)
+{
+	struct ep_cache_ident ident;
+	struct ep_reasm_info t;
+
+	if (ep_reasm_cancel(w->reasm, &d->peer, task_id, &t))
+		return;
+	ep_cache_ident_task(&ident, &t.msg, NULL);	/* fragment 0 may not have come */
+	send_error(w, &d->peer, &d->route, &t.msg, ep_registry_find(w->reg, t.msg.task_type),
+		   EP_ST_CANCELLED, NULL, ep_cache_begin(w->cache, &d->peer, task_id, &ident, now));
+}
+
 static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
 {
 	struct ep_cache_ident ident;
@@ -375,7 +393,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	}
 	if (m.kind == EP_KIND_CANCEL) {
 		w->st.cancels++;
-		ep_cache_cancel(w->cache, &d->peer, m.task_id);
+		if (ep_cache_cancel(w->cache, &d->peer, m.task_id))
+			cancel_reassembly(w, d, m.task_id, now);
 		goto release;
 	}
 

@@ -5,7 +5,8 @@
 # other prefixes, do not lock the reassembly memory (bytes are charged as they arrive,
 # sources are grouped by prefix, the least complete tasks are evicted under pressure), so a
 # real multi-fragment task from another source still completes and the runtime's memory
-# follows what arrived.
+# follows what arrived; and a CANCEL of a task still being reassembled is answered
+# CANCELLED at once, after which neither its late fragments nor a retry run it.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
@@ -40,6 +41,19 @@ if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 fi
 stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$RT_PID/status"; }
+
+# CANCEL while reassembling: half of a 20 KB task of the count plugin, CANCEL, the rest,
+# then a whole retry.
+out=$(in_a "$TOOLS/eptest-attack" cancel --to $ADDR_B --size 20000 --type 900 --id 99)
+diag "cancel: $out"
+expect_eq "a CANCEL of a task being reassembled is answered ERROR CANCELLED at once" \
+	"$(jq -r '"\(.answer.errors > 0) \(.answer.status)"' <<<"$out")" "true 11"
+expect_eq "its late fragments and a retry get no result" "$(jq .late.responses <<<"$out")" 0
+check "its late fragments and a retry get CANCELLED (status $(jq .late.status <<<"$out"))" \
+	test "$(jq .late.status <<<"$out")" -eq 11
+st=$(stats)
+expect_eq "the cancelled task never ran" \
+	"$(jq '[.types[] | select(.handler == "count")][0].completed' <<<"$st")" 0
 
 rss0=$(rss_kib)
 out=$(in_a "$TOOLS/eptest-attack" first-frags --to $ADDR_B --from "$ONE_24" --count 6 \
