@@ -85,6 +85,18 @@ limits: { queue_depth = 64; };
 cache: { entries = 64; };
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 CONF
+# A cache smaller than the queue could never hold every queued task's pending entry.
+cat >"$EP_TMP/small.conf" <<CONF
+interface = "$IF_B";
+limits: { queue_depth = 64; };
+cache: { entries = 32; };
+CONF
+out=$("$BIN/edgeplane" -c "$EP_TMP/small.conf" --check-config 2>&1); rc=$?
+expect_eq "cache.entries below limits.queue_depth is refused (status 2, names both)" \
+	"$rc:$(grep -c 'cache.entries (32) is smaller than limits.queue_depth (64)' <<<"$out")" "2:1"
+out=$("$BIN/edgeplane" -c "$EP_TMP/flood.conf" --check-config 2>&1); rc=$?
+expect_eq "cache.entries below queue_depth + reassembly.max_tasks is valid, with a warning" \
+	"$rc:$(grep -c 'results may leave the cache before their retries' <<<"$out")" "0:1"
 start "$EP_TMP/flood.conf"
 out=$(in_a "$TOOLS/eptest-attack" cache-flood --to $ADDR_B --sport 40001 --type 900 \
 	--flood 600 --retry-after-ms 100)
