@@ -438,7 +438,7 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	if (ret == 1)	/* its deadline counts from its first fragment */
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
 			    done.data, done.start_ns, now);
-	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* answer a refused task once */
+	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* a refused task, once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
 			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
 			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,

@@ -65,12 +65,14 @@ static int open_sock(const char *from, uint16_t sport)
 		} else {
 			memset(&ss, 0, sizeof(ss));
 			ss.ss_family = to.ss_family;
-			((struct sockaddr_in *)&ss)->sin_port = htons(sport);	/* same offset in v6 */
+			/* sin_port and sin6_port are at the same offset */
+			((struct sockaddr_in *)&ss)->sin_port = htons(sport);
 			sl = to.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						     : sizeof(struct sockaddr_in6);
 		}
 		if (bind(fd, (struct sockaddr *)&ss, sl)) {
-			fprintf(stderr, "bind %s:%u: %s\n", from ? from : "*", sport, strerror(errno));
+			fprintf(stderr, "bind %s:%u: %s\n", from ? from : "*", sport,
+				strerror(errno));
 			exit(1);
 		}
 	}
@@ -463,9 +465,11 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' }, { "type", required_argument, NULL, 'y' },
 		{ "conflict-type", required_argument, NULL, 'C' },
 		{ "header-only", required_argument, NULL, 'H' },
-		{ "burst", required_argument, NULL, 'b' }, { "spaced", required_argument, NULL, 'a' },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "spaced", required_argument, NULL, 'a' },
 		{ "spacing-ms", required_argument, NULL, 'g' },
-		{ "count", required_argument, NULL, 'c' }, { "total", required_argument, NULL, 'T' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "total", required_argument, NULL, 'T' },
 		{ "attempts", required_argument, NULL, 'A' },
 		{ "flood", required_argument, NULL, 'F' },
 		{ "flood-type", required_argument, NULL, 'Y' },

@@ -122,7 +122,8 @@ static void test_replays(void)
 	ep_cache_complete(c, h, &result, 100 * MS);	/* the reply went out at 100 ms */
 	tap_begin();
 	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 105 * MS, &out), EP_CACHE_QUIET);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 99 * MS, &out), EP_CACHE_QUIET);	/* earlier */
+	/* A datagram stamped before the reply went out is inside the gap too. */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 99 * MS, &out), EP_CACHE_QUIET);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 110 * MS, &out), EP_CACHE_DONE);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 111 * MS, &out), EP_CACHE_QUIET);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 119 * MS, &out), EP_CACHE_QUIET);
