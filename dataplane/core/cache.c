@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Result cache: preallocated entries in a chained hash table with a FIFO list by creation
- * time (for the window), and a byte ring for the replies. Each reply block in the ring
+ * Result cache: preallocated entries in a chained hash table, a FIFO list of the DONE
+ * entries by reply time (for the window and for eviction; PENDING entries are on no list,
+ * so nothing can evict them), and a byte ring for the replies. Each reply block in the ring
  * starts with a small header naming its entry, so making room at the ring's head evicts
  * exactly the entries whose replies are overwritten.
  */
@@ -10,7 +11,10 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <xxhash.h>
+
 #include "edgeplane/util.h"
+#include "ep_check.h"
 
 #include "core/cache.h"
 
@@ -19,12 +23,17 @@
 struct cent {
 	int32_t hnext, prev, next;
 	uint32_t gen;
-	uint8_t state, cancelled, flags;
+	uint8_t state, cancelled, flags, zstd;
+	uint8_t has_digest;
 	uint16_t status;
 	uint16_t port;
+	uint16_t task_type, frag_count;
 	uint8_t addr[16];
+	uint32_t tenant_id, total_len, frag_size;
+	uint32_t replays;
 	uint64_t id;
-	uint64_t created_ns, last_sent_ns;
+	uint64_t digest;
+	uint64_t done_ns, last_sent_ns;
 	uint64_t off;		/* ring offset of the reply data */
 	uint32_t len, queue_us, exec_us;
 };
@@ -43,7 +52,7 @@ struct ep_cache {
 	struct cent *ents;
 	int32_t *heads;
 	uint32_t mask;
-	int32_t free, oldest, newest;
+	int32_t free, oldest, newest;	/* oldest/newest: the DONE list */
 	uint8_t *ring;
 	uint64_t head, tail;	/* byte counters; offsets are modulo cfg.bytes */
 };
@@ -103,6 +112,62 @@ void ep_cache_free(struct ep_cache *c)
 	free(c);
 }
 
+/* --- what a request is --------------------------------------------------------------- */
+
+void ep_cache_ident_msg(struct ep_cache_ident *k, const struct ep_msg *m, const void *payload)
+{
+	*k = (struct ep_cache_ident){
+		.task_type = m->task_type,
+		.frag_count = m->frag_count,
+		.tenant_id = m->tenant_id,
+		.total_len = m->total_len,
+		.frag_size = ep_frag_size(m->frag_index, m->frag_count, m->frag_offset,
+					  m->payload_len),
+		.zstd = !!(m->flags & EP_F_ZSTD),
+	};
+	if (m->frag_index == 0) {	/* a single fragment's payload, or fragment 0's */
+		k->data = payload;
+		k->data_len = m->payload_len;
+	}
+}
+
+void ep_cache_ident_task(struct ep_cache_ident *k, const struct ep_msg *m, const void *data)
+{
+	ep_cache_ident_msg(k, m, NULL);
+	if (data) {
+		k->data = data;
+		k->data_len = m->frag_count > 1 ? k->frag_size : m->total_len;
+	}
+}
+
+static uint64_t digest(const struct ep_cache *c, const void *data, uint32_t len)
+{
+	return XXH3_64bits_withSeed(len ? data : "", len, c->seed);
+}
+
+void ep_cache_ident_hash(const struct ep_cache *c, struct ep_cache_ident *k)
+{
+	if (k->has_digest || !k->data)
+		return;
+	k->digest = digest(c, k->data, k->data_len);
+	k->has_digest = true;
+}
+
+/* Whether @k is the request entry @e was made for. */
+static bool same_request(const struct ep_cache *c, const struct cent *e,
+			 const struct ep_cache_ident *k)
+{
+	if (e->task_type != k->task_type || e->tenant_id != k->tenant_id ||
+	    e->total_len != k->total_len || e->frag_count != k->frag_count ||
+	    e->frag_size != k->frag_size || e->zstd != k->zstd)
+		return false;
+	if (!e->has_digest || (!k->has_digest && !k->data))
+		return true;	/* a fragment other than 0, or an entry without a digest */
+	return e->digest == (k->has_digest ? k->digest : digest(c, k->data, k->data_len));
+}
+
+/* --- entries ------------------------------------------------------------------------- */
+
 static int32_t find(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
 {
 	for (int32_t i = c->heads[bucket(c, p, id)]; i != NIL; i = c->ents[i].hnext) {
@@ -112,6 +177,33 @@ static int32_t find(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
 			return i;
 	}
 	return NIL;
+}
+
+static void done_unlink(struct ep_cache *c, int32_t i)
+{
+	struct cent *e = &c->ents[i];
+
+	if (e->prev != NIL)
+		c->ents[e->prev].next = e->next;
+	else
+		c->oldest = e->next;
+	if (e->next != NIL)
+		c->ents[e->next].prev = e->prev;
+	else
+		c->newest = e->prev;
+}
+
+static void done_append(struct ep_cache *c, int32_t i)
+{
+	struct cent *e = &c->ents[i];
+
+	e->next = NIL;
+	e->prev = c->newest;
+	if (c->newest != NIL)
+		c->ents[c->newest].next = i;
+	else
+		c->oldest = i;
+	c->newest = i;
 }
 
 static void remove_ent(struct ep_cache *c, int32_t i)
@@ -124,14 +216,10 @@ static void remove_ent(struct ep_cache *c, int32_t i)
 	for (pp = &c->heads[bucket(c, &p, e->id)]; *pp != i; pp = &c->ents[*pp].hnext)
 		;
 	*pp = e->hnext;
-	if (e->prev != NIL)
-		c->ents[e->prev].next = e->next;
+	if (e->state == EP_CACHE_DONE)
+		done_unlink(c, i);
 	else
-		c->oldest = e->next;
-	if (e->next != NIL)
-		c->ents[e->next].prev = e->prev;
-	else
-		c->newest = e->prev;
+		c->st.pending--;
 	e->gen++;		/* its ring block, if any, is now stale */
 	e->state = EP_CACHE_MISS;
 	e->hnext = c->free;
@@ -139,16 +227,21 @@ static void remove_ent(struct ep_cache *c, int32_t i)
 	c->st.entries--;
 }
 
+static bool done_expired(const struct ep_cache *c, const struct cent *e, uint64_t now_ns)
+{
+	return (int64_t)(now_ns - e->done_ns) >= (int64_t)c->cfg.window_ns;
+}
+
 static void expire(struct ep_cache *c, uint64_t now_ns)
 {
-	while (c->oldest != NIL && now_ns - c->ents[c->oldest].created_ns >= c->cfg.window_ns) {
+	while (c->oldest != NIL && done_expired(c, &c->ents[c->oldest], now_ns)) {
 		remove_ent(c, c->oldest);
 		c->st.expired++;
 	}
 }
 
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
-				    uint64_t now_ns, uint64_t resend_gap_ns,
+				    const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
 {
 	int32_t i = find(c, p, id);
@@ -157,34 +250,60 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	if (i == NIL)
 		return EP_CACHE_MISS;
 	e = &c->ents[i];
-	if (now_ns - e->created_ns >= c->cfg.window_ns) {
+	if (e->state == EP_CACHE_DONE && done_expired(c, e, now_ns)) {
 		remove_ent(c, i);
 		c->st.expired++;
 		return EP_CACHE_MISS;
 	}
-	if (e->state == EP_CACHE_PENDING ||
-	    (e->last_sent_ns && now_ns - e->last_sent_ns < resend_gap_ns)) {
+	if (!same_request(c, e, k)) {
+		c->st.conflicts++;
+		return EP_CACHE_CONFLICT;
+	}
+	if (e->state == EP_CACHE_PENDING) {
 		c->st.hits_pending++;
 		return EP_CACHE_PENDING;
 	}
+	/* Signed: a reply stamped a little after this datagram's receive time is recent. */
+	if ((int64_t)(now_ns - e->last_sent_ns) < (int64_t)c->cfg.resend_gap_ns) {
+		c->st.hits_gap++;
+		return EP_CACHE_QUIET;
+	}
+	if (e->replays >= c->cfg.max_replays) {
+		c->st.replays_refused++;
+		return EP_CACHE_QUIET;
+	}
+	e->replays++;
 	e->last_sent_ns = now_ns;
 	c->st.hits_done++;
 	*out = (struct ep_cached){
 		.status = e->status, .flags = e->flags, .len = e->len,
 		.data = c->ring + e->off, .queue_us = e->queue_us, .exec_us = e->exec_us,
+		.replays = e->replays,
 	};
 	return EP_CACHE_DONE;
 }
 
 uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
-			uint64_t now_ns)
+			const struct ep_cache_ident *k, uint64_t now_ns)
 {
 	struct cent *e;
 	uint32_t b;
 	int32_t i;
 
 	expire(c, now_ns);
-	if (c->free == NIL) {		/* full: the oldest entry goes */
+	i = find(c, p, id);
+	if (i != NIL) {
+		if (c->ents[i].state == EP_CACHE_PENDING) {
+			c->st.refused++;
+			return EP_CACHE_NONE;
+		}
+		remove_ent(c, i);	/* a DONE entry of the same key: this task replaces it */
+	}
+	if (c->free == NIL) {		/* full: the oldest DONE entry goes, never a PENDING one */
+		if (c->oldest == NIL) {
+			c->st.refused++;
+			return EP_CACHE_NONE;
+		}
 		remove_ent(c, c->oldest);
 		c->st.evicted++;
 	}
@@ -196,19 +315,22 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id
 	e->id = id;
 	e->port = p->port;
 	memcpy(e->addr, p->addr, 16);
-	e->created_ns = now_ns;
-	e->last_sent_ns = 0;
+	e->task_type = k->task_type;
+	e->frag_count = k->frag_count;
+	e->tenant_id = k->tenant_id;
+	e->total_len = k->total_len;
+	e->frag_size = k->frag_size;
+	e->zstd = k->zstd;
+	e->has_digest = k->has_digest || k->data;
+	e->digest = k->has_digest ? k->digest : k->data ? digest(c, k->data, k->data_len) : 0;
+	e->replays = 0;
+	e->done_ns = e->last_sent_ns = 0;
+	e->prev = e->next = NIL;
 	b = bucket(c, p, id);
 	e->hnext = c->heads[b];
 	c->heads[b] = i;
-	e->next = NIL;
-	e->prev = c->newest;
-	if (c->newest != NIL)
-		c->ents[c->newest].next = i;
-	else
-		c->oldest = i;
-	c->newest = i;
 	c->st.entries++;
+	c->st.pending++;
 	c->st.inserted++;
 	return (uint64_t)e->gen << 32 | (uint32_t)i;
 }
@@ -294,16 +416,17 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	uint64_t off;
 
 	if (!by_handle(c, h) || c->ents[i].state != EP_CACHE_PENDING)
-		return;		/* evicted while it ran: nothing to remember */
+		return;		/* forgotten meanwhile: nothing to remember */
 	if (size > c->cfg.bytes / 4) {
 		remove_ent(c, i);
 		return;
 	}
 	off = ring_alloc(c, size);
-	e = &c->ents[i];	/* (i survives: it was PENDING, and ring_alloc evicts DONE) */
+	e = &c->ents[i];	/* (i survives: it is PENDING, and ring_alloc evicts DONE) */
 	b = (struct block){ .ent = i, .gen = e->gen, .size = size };
 	memcpy(c->ring + off, &b, sizeof(b));
-	memcpy(c->ring + off + sizeof(b), reply->data, reply->len);
+	if (reply->len)
+		memcpy(c->ring + off + sizeof(b), reply->data, reply->len);
 	e->state = EP_CACHE_DONE;
 	e->status = reply->status;
 	e->flags = reply->flags;
@@ -311,7 +434,10 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	e->off = off + sizeof(b);
 	e->queue_us = reply->queue_us;
 	e->exec_us = reply->exec_us;
+	e->done_ns = now_ns;
 	e->last_sent_ns = now_ns;	/* the reply just went out: a burst behind it is quiet */
+	done_append(c, i);
+	c->st.pending--;
 	c->st.completed++;
 	c->st.bytes = c->tail - c->head;
 }

@@ -25,6 +25,8 @@ struct ep_task {
 	uint16_t hidx;			/* handler index in the registry */
 	uint16_t rsvd;
 	uint64_t rx_ns;			/* when the task became complete */
+	uint64_t start_ns;		/* when its first fragment came: deadlines count from
+					 * here */
 	uint64_t io_handle;		/* receive buffer to release, or EP_NO_HANDLE */
 	uint64_t cache;			/* result cache handle */
 	void *owned;			/* heap buffer to free, or NULL */

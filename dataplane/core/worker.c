@@ -14,7 +14,6 @@
 #include "edgeplane/log.h"
 
 #define RX_BURST		64
-#define RESEND_GAP_NS		(10 * 1000 * 1000ull)	/* one cached answer per retry burst */
 #define EXPIRE_EVERY_NS		(50 * 1000 * 1000ull)
 #define IDLE_WAIT_MS		100
 #define TX_RETRY_NS		(20 * 1000 * 1000ull)
@@ -273,12 +272,17 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
  */
 static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_peer *peer,
 			const struct ep_route *r, const uint8_t *data, uint32_t len,
-			uint64_t handle, void *owned, uint64_t now)
+			uint64_t handle, void *owned, uint64_t start_ns, uint64_t now)
 {
 	int hidx = ep_registry_find(w->reg, m->task_type);
+	uint64_t cache = EP_CACHE_NONE;
+	struct ep_cache_ident ident;
 	uint16_t status = 0;
 	struct ep_task *t;
 
+	/* The result cache binds the task to its payload as received (before decompression). */
+	ep_cache_ident_task(&ident, m, data);
+	ep_cache_ident_hash(w->cache, &ident);
 	type_stats(w, hidx)->received++;
 	if (hidx < 0)
 		status = EP_ST_UNKNOWN_TYPE;
@@ -312,6 +316,12 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 			status = EP_ST_OVERLOADED;
 		}
 	}
+	if (!status) {
+		/* No entry when every one is pending: refused rather than forgetting one. */
+		cache = ep_cache_begin(w->cache, peer, m->task_id, &ident, now);
+		if (cache == EP_CACHE_NONE)
+			status = EP_ST_OVERLOADED;
+	}
 	if (status) {
 		send_error(w, peer, r, m, hidx, status, NULL, EP_CACHE_NONE);
 		if (handle != EP_NO_HANDLE)
@@ -333,12 +343,32 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 	t->owned = owned;
 	if (owned)
 		w->held += len;
-	t->cache = ep_cache_begin(w->cache, peer, m->task_id, now);
+	t->cache = cache;
+	t->start_ns = start_ns;
 	ep_batch_push(w->batch, t, now);
+}
+
+/*
+ * A CANCEL for a task that is not queued: if it is still being reassembled, drop it and
+ * answer CANCELLED now, and leave that answer in the result cache so that its late
+ * fragments and retries get it too instead of starting the task again.
+ */
+static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d, uint64_t task_id,
+			      uint64_t now)
+{
+	struct ep_cache_ident ident;
+	struct ep_reasm_info t;
+
+	if (ep_reasm_cancel(w->reasm, &d->peer, task_id, &t))
+		return;
+	ep_cache_ident_task(&ident, &t.msg, NULL);	/* fragment 0 may not have come */
+	send_error(w, &d->peer, &d->route, &t.msg, ep_registry_find(w->reg, t.msg.task_type),
+		   EP_ST_CANCELLED, NULL, ep_cache_begin(w->cache, &d->peer, task_id, &ident, now));
 }
 
 static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
 {
+	struct ep_cache_ident ident;
 	const uint8_t *payload;
 	struct ep_cached cached;
 	enum ep_stat reason;
@@ -363,14 +393,17 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	}
 	if (m.kind == EP_KIND_CANCEL) {
 		w->st.cancels++;
-		ep_cache_cancel(w->cache, &d->peer, m.task_id);
+		if (ep_cache_cancel(w->cache, &d->peer, m.task_id))
+			cancel_reassembly(w, d, m.task_id, now);
 		goto release;
 	}
 
-	/* A retry of a multi-fragment task resends every fragment: answer the first one
-	 * that comes, and not the rest of the burst. */
-	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, now,
-				m.frag_count > 1 ? RESEND_GAP_NS : 0, &cached)) {
+	/* A retry is answered from the cache: once per resend gap (a retry of a multi-
+	 * fragment task resends every fragment: the first one that comes is answered, not
+	 * the rest of the burst), at most cache.max_replays times, and only if it is the
+	 * request the entry was made for. */
+	ep_cache_ident_msg(&ident, &m, payload);
+	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, &ident, now, &cached)) {
 	case EP_CACHE_DONE:
 		type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
 		send_reply(w, &d->peer, &d->route, &m,
@@ -379,6 +412,12 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		goto release;
 	case EP_CACHE_PENDING:
 		w->st.duplicates++;
+		goto release;
+	case EP_CACHE_QUIET:		/* counted by the cache */
+		goto release;
+	case EP_CACHE_CONFLICT:
+		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+			   EP_ST_CONFLICT, "task id in use for another request", EP_CACHE_NONE);
 		goto release;
 	case EP_CACHE_MISS:
 		break;
@@ -391,15 +430,15 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	}
 	if (m.frag_count == 1) {	/* zero-copy: the buffer is held until the task ran */
 		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
-			    now);
+			    now, now);
 		return;
 	}
 	ret = ep_reasm_add(w->reasm, &d->peer, &m, payload, now, &d->route, &done);
 	w->ops->release(w->io, d->handle);
-	if (ret == 1)
+	if (ret == 1)	/* its deadline counts from its first fragment */
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
-			    done.data, now);
-	else if (ret < 0 && m.frag_index == 0)	/* answer a refused task once */
+			    done.data, done.start_ns, now);
+	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* a refused task, once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
 			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
 			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,
@@ -469,7 +508,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 
 		if (ep_cache_cancelled(w->cache, t->cache))
 			status = EP_ST_CANCELLED;
-		else if (t->msg.deadline_ms && now - t->rx_ns > t->msg.deadline_ms * 1000000ull)
+		else if (t->msg.deadline_ms && now - t->start_ns > t->msg.deadline_ms * 1000000ull)
 			status = EP_ST_DEADLINE_EXCEEDED;
 		else if ((need = e->h->out_size(w->states[t->hidx], &rq)) > w->cfg.max_result_len)
 			status = EP_ST_TOO_LARGE;
@@ -517,15 +556,19 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	return n;
 }
 
-/* A task whose fragments stopped coming: TIMEOUT, along the route of its first fragment. */
-static void on_expired(void *arg, const struct ep_peer *peer, const struct ep_msg *m,
-		       const void *user)
+/* A task that ended before its fragments were all in, answered once along the route of
+ * its first fragment: TIMEOUT when they stopped coming (or took longer than the lifetime),
+ * OVERLOADED when it made room for others. */
+static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm_end why)
 {
 	struct ep_worker *w = arg;
 	struct ep_route r;
 
-	memcpy(&r, user, sizeof(r));
-	send_error(w, peer, &r, m, ep_registry_find(w->reg, m->task_type), EP_ST_TIMEOUT, NULL,
+	memcpy(&r, t->user, sizeof(r));
+	send_error(w, &t->peer, &r, &t->msg, ep_registry_find(w->reg, t->msg.task_type),
+		   why == EP_REASM_EVICTED ? EP_ST_OVERLOADED : EP_ST_TIMEOUT,
+		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
+		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
 		   EP_CACHE_NONE);
 }
 
@@ -694,7 +737,7 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	reasm_cfg = cfg->reasm;
 	reasm_cfg.max_task_len = cfg->max_task_len;
 	reasm_cfg.user_size = sizeof(struct ep_route);
-	reasm_cfg.on_expire = on_expired;
+	reasm_cfg.on_expire = on_reasm_end;
 	reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);

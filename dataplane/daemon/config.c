@@ -58,11 +58,14 @@ void ep_conf_defaults(struct ep_conf *c)
 			.prefix_v4 = 24,
 			.prefix_v6 = 64,
 			.timeout_ns = 2000ull * 1000 * 1000,
+			.max_lifetime_ns = 10000ull * 1000 * 1000,
 		},
 		.cache = {
 			.window_ns = 30ull * 1000 * 1000 * 1000,
 			.entries = 65536,
 			.bytes = 64u << 20,
+			.max_replays = 8,
+			.resend_gap_ns = 10ull * 1000 * 1000,
 		},
 		.cpu = -1,
 	};
@@ -247,8 +250,10 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
 					      "source_prefix_v4", "source_prefix_v6", NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
-					     "per_source_bytes", "timeout_ms", NULL };
-	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
+					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
+					     NULL };
+	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays",
+					     NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
@@ -355,6 +360,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.reasm.max_src_bytes = (uint64_t)v;
 		if (ep_conf_num(&rd, g, "timeout_ms", 1, 600000, &v))
 			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
+		if (ep_conf_num(&rd, g, "max_lifetime_ms", 1, 3600000, &v))
+			c->w.reasm.max_lifetime_ns = (uint64_t)v * 1000000;
 	}
 	if ((g = config_setting_get_member(root, "cache"))) {
 		ep_conf_known(&rd, g, cache);
@@ -363,6 +370,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.cache.window_ns = (uint64_t)v * 1000000;
 		if (ep_conf_num(&rd, g, "bytes", 4096, 64ll << 30, &v))
 			c->w.cache.bytes = (uint64_t)v;
+		EP_CONF_U32(&rd, g, "max_replays", 0, 65535, c->w.cache.max_replays);
 	}
 	if ((g = config_setting_get_member(root, "replies"))) {
 		ep_conf_known(&rd, g, replies);
@@ -492,6 +500,21 @@ int ep_conf_validate(const struct ep_conf *c)
 		       c->w.queue_depth);
 		return -EINVAL;
 	}
+	/* Every queued or running task holds a pending result-cache entry, which nothing
+	 * evicts: with fewer entries than the queue has tasks, the queue could never fill
+	 * and the rest would be refused OVERLOADED. Below the queue plus the tasks being
+	 * reassembled (which enter the cache when they complete), finished results are
+	 * evicted so soon that a lost reply's retry may run its task again: a warning. */
+	if (c->w.cache.entries < c->w.queue_depth) {
+		pr_err("cache.entries (%u) is smaller than limits.queue_depth (%u): every "
+		       "queued task holds a cache entry", c->w.cache.entries, c->w.queue_depth);
+		return -EINVAL;
+	}
+	if ((uint64_t)c->w.cache.entries < (uint64_t)c->w.queue_depth + c->w.reasm.max_tasks)
+		pr_warn("cache.entries (%u) is smaller than limits.queue_depth + "
+			"reassembly.max_tasks (%llu): results may leave the cache before their "
+			"retries come", c->w.cache.entries,
+			(unsigned long long)c->w.queue_depth + c->w.reasm.max_tasks);
 	if (c->metrics) {
 		struct sockaddr_storage ss;
 		socklen_t len;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
 #include "edgeplane/log.h"
+#include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
 
 #define DEFAULT_STATS_SOCKET "/run/edgeplane.sock"
@@ -160,6 +162,14 @@ int main(int argc, char **argv)
 	int c, err, list[EP_MAX_QUEUES], n;
 	sigset_t sigs;
 
+	/* Reassembly allocates a task's buffer at its declared length when its first fragment
+	 * comes and charges only the pages fragments are written to (userspace/codec/reasm.c):
+	 * that holds when large blocks are fresh anonymous mmap()s, whose pages take memory
+	 * only once touched. glibc mmaps blocks above M_MMAP_THRESHOLD, but raises that
+	 * threshold (up to 32 MiB) as it frees such blocks, after which large blocks come from
+	 * the heap, possibly already resident. Setting it fixes it at EP_REASM_LAZY_MIN. */
+	if (!mallopt(M_MMAP_THRESHOLD, EP_REASM_LAZY_MIN))
+		fprintf(stderr, "edgeplane: mallopt(M_MMAP_THRESHOLD) failed\n");
 	ep_log_set_ident("edgeplane");
 	ep_log_route_libs();
 	if (argc > 1 && !strcmp(argv[1], "stats"))

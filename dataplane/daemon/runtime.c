@@ -364,19 +364,28 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			first = false;
 		}
 		fprintf(f, "},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
-			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,\"tasks\":%u,"
-			   "\"bytes\":%llu},",
+			   "\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
+			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			   "\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
 			(unsigned long long)s->reasm.started, (unsigned long long)s->reasm.completed,
 			(unsigned long long)s->reasm.expired,
+			(unsigned long long)s->reasm.expired_lifetime,
+			(unsigned long long)s->reasm.evicted, (unsigned long long)s->reasm.cancelled,
 			(unsigned long long)s->reasm.duplicates,
 			(unsigned long long)s->reasm.conflicts, (unsigned long long)s->reasm.refused,
-			s->reasm.tasks, (unsigned long long)s->reasm.bytes);
-		fprintf(f, "\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"entries\":%u,"
-			   "\"bytes\":%llu,\"evicted\":%llu,\"expired\":%llu},",
+			(unsigned long long)s->reasm.dropped, s->reasm.tasks,
+			(unsigned long long)s->reasm.bytes);
+		fprintf(f, "\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"gap_hits\":%llu,"
+			   "\"replays_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			   "\"entries\":%u,\"pending\":%u,\"bytes\":%llu,\"evicted\":%llu,"
+			   "\"expired\":%llu},",
 			(unsigned long long)s->cache.hits_done,
-			(unsigned long long)s->cache.hits_pending, s->cache.entries,
-			(unsigned long long)s->cache.bytes, (unsigned long long)s->cache.evicted,
-			(unsigned long long)s->cache.expired);
+			(unsigned long long)s->cache.hits_pending,
+			(unsigned long long)s->cache.hits_gap,
+			(unsigned long long)s->cache.replays_refused,
+			(unsigned long long)s->cache.conflicts, (unsigned long long)s->cache.refused,
+			s->cache.entries, s->cache.pending, (unsigned long long)s->cache.bytes,
+			(unsigned long long)s->cache.evicted, (unsigned long long)s->cache.expired);
 		fprintf(f, "\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
 			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
 			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu,"
@@ -580,8 +589,16 @@ static const struct queue_metric queue_metrics[] = {
 	   "Multi-fragment tasks reassembled completely."),
 	QM("edgeplane_reassembly_expired_total", "counter", reasm.expired,
 	   "Incomplete tasks expired (answered TIMEOUT)."),
+	QM("edgeplane_reassembly_expired_lifetime_total", "counter", reasm.expired_lifetime,
+	   "Incomplete tasks expired at reassembly.max_lifetime_ms (counted in expired too)."),
+	QM("edgeplane_reassembly_evicted_total", "counter", reasm.evicted,
+	   "Incomplete tasks evicted under memory pressure (answered OVERLOADED)."),
+	QM("edgeplane_reassembly_cancelled_total", "counter", reasm.cancelled,
+	   "Incomplete tasks removed by a CANCEL (answered CANCELLED)."),
 	QM("edgeplane_reassembly_refused_total", "counter", reasm.refused,
 	   "New multi-fragment tasks refused by a reassembly memory limit."),
+	QM("edgeplane_reassembly_dropped_fragments_total", "counter", reasm.dropped,
+	   "Fragments of tasks in progress dropped for want of reassembly memory."),
 	QM("edgeplane_reassembly_duplicate_fragments_total", "counter", reasm.duplicates,
 	   "Fragments received twice, ignored."),
 	QM("edgeplane_reassembly_conflicting_fragments_total", "counter", reasm.conflicts,
@@ -589,16 +606,26 @@ static const struct queue_metric queue_metrics[] = {
 	QM("edgeplane_reassembly_tasks", "gauge", reasm.tasks,
 	   "Tasks being reassembled now."),
 	QM("edgeplane_reassembly_bytes", "gauge", reasm.bytes,
-	   "Bytes held by tasks being reassembled now."),
+	   "Bytes charged to tasks being reassembled now (pages written)."),
 	QM("edgeplane_cache_hits_total", "counter", cache.hits_done,
 	   "Retries answered from the result cache."),
 	QM("edgeplane_cache_pending_hits_total", "counter", cache.hits_pending,
 	   "Retries of tasks not yet answered, found in the result cache."),
+	QM("edgeplane_cache_gap_hits_total", "counter", cache.hits_gap,
+	   "Retries inside the resend gap of a cached reply, ignored."),
+	QM("edgeplane_cache_replays_refused_total", "counter", cache.replays_refused,
+	   "Retries past a task's replay budget (cache.max_replays), ignored."),
+	QM("edgeplane_cache_conflicts_total", "counter", cache.conflicts,
+	   "Requests reusing a cached task id for another request, answered CONFLICT."),
+	QM("edgeplane_cache_refused_total", "counter", cache.refused,
+	   "New tasks refused OVERLOADED because every cache entry was pending."),
 	QM("edgeplane_cache_evicted_total", "counter", cache.evicted,
 	   "Result cache entries evicted by its memory bounds."),
 	QM("edgeplane_cache_expired_total", "counter", cache.expired,
 	   "Result cache entries that left after their window."),
 	QM("edgeplane_cache_entries", "gauge", cache.entries, "Result cache entries now."),
+	QM("edgeplane_cache_pending", "gauge", cache.pending,
+	   "Result cache entries of tasks queued or running now."),
 	QM("edgeplane_cache_bytes", "gauge", cache.bytes, "Result cache bytes now."),
 	QM("edgeplane_io_rx_packets_total", "counter", io.rx_packets,
 	   "Packets the I/O backend received."),

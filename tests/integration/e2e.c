@@ -360,6 +360,7 @@ static void test_retry_and_big(void)
 	tap_begin();
 	st = raw_task(&r, base + 1, COUNT_TYPE, 0, (const uint8_t *)"abc", 3, 2000, &out, &ol);
 	EXPECT_EQ(st, 0);
+	usleep(20000);	/* a retry comes after a timeout, not inside the 10 ms resend gap */
 	st = raw_task(&r, base + 1, COUNT_TYPE, EP_F_RETRY, (const uint8_t *)"abc", 3, 2000, &out2,
 		      &ol2);
 	EXPECT_EQ(st, 0);

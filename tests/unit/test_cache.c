@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Unit tests of the runtime's result cache: states, window, bounds, handles, cancel. */
+/* Unit tests of the runtime's result cache: states, window, bounds, handles, cancel, the
+ * resend gap and replay budget, identity binding (CONFLICT), and no eviction of pending
+ * tasks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -23,59 +25,313 @@ static struct ep_peer peer(int host, uint16_t port)
 	return p;
 }
 
+/* A single-fragment request of @type with @len bytes of @payload. */
+static struct ep_cache_ident single(uint16_t type, const void *payload, uint32_t len)
+{
+	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = type,
+			    .tenant_id = 1, .total_len = len, .frag_count = 1,
+			    .payload_len = (uint16_t)len };
+	struct ep_cache_ident k;
+
+	ep_cache_ident_msg(&k, &m, payload);
+	return k;
+}
+
+/* Fragment @i of a request of @total bytes in fragments of @fs, payload @data. */
+static struct ep_cache_ident frag(uint16_t type, const uint8_t *data, uint32_t total,
+				  uint32_t fs, uint32_t i)
+{
+	uint32_t count = (total + fs - 1) / fs, off = i * fs;
+	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = type,
+			    .tenant_id = 1, .total_len = total, .frag_count = (uint16_t)count,
+			    .frag_index = (uint16_t)i, .frag_offset = off,
+			    .payload_len = (uint16_t)(total - off < fs ? total - off : fs) };
+	struct ep_cache_ident k;
+
+	ep_cache_ident_msg(&k, &m, data + off);
+	return k;
+}
+
+static const struct ep_cached result = { .data = (const uint8_t *)"result", .len = 6,
+					 .queue_us = 5, .exec_us = 7 };
+
 static void test_states(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 16, .bytes = 4096 });
+								   .entries = 16, .bytes = 4096,
+								   .max_replays = 100 });
 	struct ep_peer a = peer(1, 100), a2 = peer(1, 101), b = peer(2, 100);
+	struct ep_cache_ident k = single(1, "abc", 3);
+	struct ep_cache_stats st;
 	struct ep_cached out;
 	uint64_t h;
 
 	tap_begin();
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 0, 0, &out), EP_CACHE_MISS);
-	h = ep_cache_begin(c, &a, 7, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 1, 0, &out), EP_CACHE_PENDING);
-	EXPECT_EQ(ep_cache_lookup(c, &a2, 7, 1, 0, &out), EP_CACHE_MISS);	/* other port */
-	EXPECT_EQ(ep_cache_lookup(c, &b, 7, 1, 0, &out), EP_CACHE_MISS);	/* other host */
-	ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)"result", .len = 6,
-						     .queue_us = 5, .exec_us = 7 }, 2);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 3, 0, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 0, &out), EP_CACHE_MISS);
+	h = ep_cache_begin(c, &a, 7, &k, 0);
+	EXPECT(h != EP_CACHE_NONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 1, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a2, 7, &k, 1, &out), EP_CACHE_MISS);	/* other port */
+	EXPECT_EQ(ep_cache_lookup(c, &b, 7, &k, 1, &out), EP_CACHE_MISS);	/* other host */
+	ep_cache_complete(c, h, &result, 2);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 3, &out), EP_CACHE_DONE);
 	EXPECT(out.len == 6 && !memcmp(out.data, "result", 6));
 	EXPECT_EQ(out.exec_us, 7);
-	tap_end("miss -> pending -> done, keyed by address, port and task id");
+	EXPECT_EQ(out.replays, 1);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 4, &out), EP_CACHE_DONE);
+	EXPECT_EQ(out.replays, 2);
+	tap_end("miss -> pending -> done, keyed by address, port and task id; replays counted");
 
 	tap_begin();
-	/* A burst of fragments of one retry gets one answer. */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 100 * MS, 10 * MS, &out), EP_CACHE_DONE);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 101 * MS, 10 * MS, &out), EP_CACHE_PENDING);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 111 * MS, 10 * MS, &out), EP_CACHE_DONE);
-	/* Without a gap every lookup answers (single-fragment retries). */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 111 * MS, 0, &out), EP_CACHE_DONE);
-	tap_end("one answer per burst of fragments, every answer for single datagrams");
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 1002 * MS, &out), EP_CACHE_MISS);
+	tap_end("an entry leaves a window after its reply");
 
 	tap_begin();
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, 1000 * MS, 0, &out), EP_CACHE_MISS);
-	tap_end("an entry leaves after the window");
-
-	tap_begin();
-	h = ep_cache_begin(c, &b, 9, 2000 * MS);
+	h = ep_cache_begin(c, &b, 9, &k, 2000 * MS);
 	EXPECT_EQ(ep_cache_cancel(c, &b, 9), 0);
 	EXPECT(ep_cache_cancelled(c, h));
 	EXPECT_EQ(ep_cache_cancel(c, &b, 10), -ENOENT);
 	ep_cache_forget(c, h);
 	EXPECT(!ep_cache_cancelled(c, h));
-	EXPECT_EQ(ep_cache_lookup(c, &b, 9, 2001 * MS, 0, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &b, 9, &k, 2001 * MS, &out), EP_CACHE_MISS);
 	ep_cache_complete(c, h, &(struct ep_cached){ .len = 0 }, 2002 * MS);	/* stale: no-op */
-	EXPECT_EQ(ep_cache_lookup(c, &b, 9, 2003 * MS, 0, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &b, 9, &k, 2003 * MS, &out), EP_CACHE_MISS);
+	ep_cache_complete(c, EP_CACHE_NONE, &result, 2004 * MS);	/* no entry: no-op */
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.entries, 0);
+	EXPECT_EQ(st.pending, 0);
 	tap_end("cancel by key, forget by handle, a stale handle does nothing");
+	ep_cache_free(c);
+}
+
+/* The resend gap holds for every request, single-fragment ones included, and the replay
+ * budget caps what one task can get from the cache. */
+static void test_replays(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS,
+								   .entries = 16, .bytes = 4096,
+								   .max_replays = 3,
+								   .resend_gap_ns = 10 * MS });
+	struct ep_peer a = peer(1, 100);
+	struct ep_cache_ident k = single(1, "abc", 3);
+	struct ep_cache_stats st;
+	struct ep_cached out;
+	uint64_t h = ep_cache_begin(c, &a, 7, &k, 0);
+	int done = 0;
+
+	ep_cache_complete(c, h, &result, 100 * MS);	/* the reply went out at 100 ms */
+	tap_begin();
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 105 * MS, &out), EP_CACHE_QUIET);
+	/* A datagram stamped before the reply went out is inside the gap too. */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 99 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 110 * MS, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 111 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 119 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 120 * MS, &out), EP_CACHE_DONE);
+	tap_end("a single-fragment retry within 10 ms of the last reply is not answered");
+
+	tap_begin();
+	for (uint64_t t = 130; t < 1000; t += 10)
+		done += ep_cache_lookup(c, &a, 7, &k, t * MS, &out) == EP_CACHE_DONE;
+	EXPECT_EQ(done, 1);	/* the third and last */
+	EXPECT_EQ(out.replays, 3);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.hits_done, 3);
+	EXPECT_EQ(st.hits_gap, 4);
+	EXPECT_EQ(st.replays_refused, 86);
+	tap_end("at most max_replays (3) replies from the cache per task; the rest counted");
+	ep_cache_free(c);
+
+	tap_begin();
+	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
+						 .bytes = 4096, .max_replays = 0 });
+	h = ep_cache_begin(c, &a, 8, &k, 0);
+	ep_cache_complete(c, h, &result, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &k, 1000 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &(struct ep_cache_ident){ 0 }, 1000 * MS, &out),
+		  EP_CACHE_CONFLICT);
+	tap_end("max_replays 0: a finished task is never replayed, still holds its id");
+	ep_cache_free(c);
+}
+
+/* An entry answers only the request it was made for. */
+static void test_identity(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS,
+								   .entries = 16, .bytes = 65536,
+								   .max_replays = 1000 });
+	struct ep_peer a = peer(1, 100);
+	struct ep_cache_ident k = single(1, "hello", 5), x;
+	static uint8_t big[5000], other[5000];
+	struct ep_cache_stats st;
+	struct ep_cached out;
+	uint64_t h, now = 0;
+
+	tap_begin();
+	h = ep_cache_begin(c, &a, 7, &k, now);
+	x = single(2, "hello", 5);	/* another type: issue 11's "checksum" retry */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, ++now, &out), EP_CACHE_PENDING);
+	ep_cache_complete(c, h, &result, ++now);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, "hellp", 5);	/* another payload */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, NULL, 0);		/* header only */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, "hello", 5);
+	x.tenant_id = 2;
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, "hello", 5);
+	x.zstd = 1;
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, "hello", 5);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_DONE);
+	ep_cache_ident_hash(c, &x);	/* a precomputed digest compares the same */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_DONE);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.conflicts, 6);
+	tap_end("single fragment: type, tenant, length, compression and payload bind the entry");
+
+	tap_begin();
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = other[i] = (uint8_t)(i * 7);
+	other[10] ^= 1;		/* fragment 0 differs */
+	other[3000] ^= 1;	/* and fragment 2 */
+	k = frag(1, big, 5000, 1400, 2);	/* the task as reassembled: any fragment's header */
+	ep_cache_ident_task(&k, &(struct ep_msg){ .task_type = 1, .tenant_id = 1,
+						  .total_len = 5000, .frag_count = 4,
+						  .frag_index = 1, .frag_offset = 1400,
+						  .payload_len = 1400 }, big);
+	ep_cache_ident_hash(c, &k);
+	h = ep_cache_begin(c, &a, 8, &k, ++now);
+	ep_cache_complete(c, h, &result, ++now);
+	now += 100 * MS;
+	x = frag(1, big, 5000, 1400, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	x = frag(1, big, 5000, 1400, 3);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	x = frag(1, other, 5000, 1400, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = frag(1, other, 5000, 1400, 2);	/* compared on the header alone */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	x = frag(1, big, 5000, 1000, 0);	/* another fragment size */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = frag(1, big, 4900, 1400, 3);	/* another length */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = frag(3, big, 5000, 1400, 1);	/* another type */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	x = single(1, big, 1400);		/* one fragment, not four */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	tap_end("multi-fragment: fragment 0's digest, the other fragments by their header");
+
+	tap_begin();
+	/* An entry without a digest (a task cancelled while its fragments were arriving)
+	 * binds the header fields only. */
+	k = frag(1, big, 5000, 1400, 2);
+	ep_cache_ident_task(&k, &(struct ep_msg){ .task_type = 1, .tenant_id = 1,
+						  .total_len = 5000, .frag_count = 4,
+						  .frag_index = 2, .frag_offset = 2800,
+						  .payload_len = 1400 }, NULL);
+	h = ep_cache_begin(c, &a, 9, &k, ++now);
+	ep_cache_complete(c, h, &(struct ep_cached){ .status = 11 }, ++now);
+	now += 100 * MS;
+	x = frag(1, other, 5000, 1400, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(out.status, 11);
+	x = frag(2, other, 5000, 1400, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &x, ++now, &out), EP_CACHE_CONFLICT);
+	tap_end("an entry without a digest is bound by the header fields");
+	ep_cache_free(c);
+}
+
+/* Pending entries stay, whatever the pressure: a full cache of pending tasks refuses. */
+static void test_no_pending_eviction(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
+								   .entries = 4, .bytes = 4096,
+								   .max_replays = 8 });
+	struct ep_peer a = peer(1, 100);
+	struct ep_cache_ident k = single(1, "x", 1);
+	struct ep_cache_stats st;
+	struct ep_cached out;
+	uint64_t h[8];
+	static char big[900];
+
+	tap_begin();
+	for (int i = 0; i < 4; i++)
+		h[i] = ep_cache_begin(c, &a, (uint64_t)i, &k, (uint64_t)i);
+	EXPECT_EQ(ep_cache_begin(c, &a, 4, &k, 10), EP_CACHE_NONE);
+	/* Pending entries do not expire either: their task ends them. */
+	EXPECT_EQ(ep_cache_begin(c, &a, 5, &k, 5000 * MS), EP_CACHE_NONE);
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(ep_cache_lookup(c, &a, (uint64_t)i, &k, 5000 * MS, &out),
+			  EP_CACHE_PENDING);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.refused, 2);
+	EXPECT_EQ(st.evicted, 0);
+	EXPECT_EQ(st.pending, 4);
+	tap_end("a cache full of pending tasks refuses a new one (EP_CACHE_NONE), evicts none");
+
+	tap_begin();
+	/* One finishes: a new task takes its place, and not a pending one's. */
+	ep_cache_complete(c, h[2], &result, 5001 * MS);
+	h[4] = ep_cache_begin(c, &a, 4, &k, 5002 * MS);
+	EXPECT(h[4] != EP_CACHE_NONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 2, &k, 5003 * MS, &out), EP_CACHE_MISS);
+	for (int i = 0; i < 5; i++)
+		if (i != 2)
+			EXPECT_EQ(ep_cache_lookup(c, &a, (uint64_t)i, &k, 5003 * MS, &out),
+				  EP_CACHE_PENDING);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.evicted, 1);
+	tap_end("a full cache evicts its oldest DONE entry for a new task");
+
+	tap_begin();
+	/* The reply ring evicts DONE replies only: fill it with replies of the three still
+	 * pending while one more comes and goes. */
+	memset(big, 'b', sizeof(big));
+	for (int i = 0; i < 3; i++) {
+		int n = i == 2 ? 4 : i;
+
+		ep_cache_complete(c, h[n], &(struct ep_cached){ .data = (const uint8_t *)big,
+								.len = sizeof(big) }, 5010 * MS);
+	}
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.pending, 1);	/* task 3 */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 3, &k, 5011 * MS, &out), EP_CACHE_PENDING);
+	for (uint64_t id = 10; id < 30; id++) {
+		uint64_t hh = ep_cache_begin(c, &a, id, &k, 5020 * MS);
+
+		EXPECT(hh != EP_CACHE_NONE);
+		ep_cache_complete(c, hh, &(struct ep_cached){ .data = (const uint8_t *)big,
+							      .len = sizeof(big) }, 5020 * MS);
+	}
+	EXPECT_EQ(ep_cache_lookup(c, &a, 3, &k, 5021 * MS, &out), EP_CACHE_PENDING);
+	tap_end("entry and byte pressure never push out a pending task");
+	ep_cache_free(c);
+
+	tap_begin();
+	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS, .entries = 4,
+						 .bytes = 4096 });
+	h[0] = ep_cache_begin(c, &a, 1, &k, 0);
+	EXPECT_EQ(ep_cache_begin(c, &a, 1, &k, 1), EP_CACHE_NONE);	/* pending already */
+	ep_cache_complete(c, h[0], &result, 2);
+	h[1] = ep_cache_begin(c, &a, 1, &k, 3);		/* a DONE one is replaced */
+	EXPECT(h[1] != EP_CACHE_NONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 1, &k, 4, &out), EP_CACHE_PENDING);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.entries, 1);
+	tap_end("begin on a key already pending refuses; on a finished one replaces it");
 	ep_cache_free(c);
 }
 
 static void test_bounds(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000000 * MS,
-								   .entries = 8, .bytes = 4096 });
+								   .entries = 8, .bytes = 4096,
+								   .max_replays = 100 });
 	struct ep_peer a = peer(1, 100);
+	struct ep_cache_ident k = single(1, "x", 1);
 	struct ep_cache_stats st;
 	struct ep_cached out;
 	static char big[900], huge[2000];
@@ -85,7 +341,7 @@ static void test_bounds(void)
 	memset(huge, 'h', sizeof(huge) - 1);
 	tap_begin();
 	for (uint64_t id = 1; id <= 20; id++) {
-		uint64_t h = ep_cache_begin(c, &a, id, id);
+		uint64_t h = ep_cache_begin(c, &a, id, &k, id);
 
 		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)big,
 							     .len = sizeof(big) }, id);
@@ -94,7 +350,7 @@ static void test_bounds(void)
 	EXPECT(st.entries <= 8);
 	EXPECT(st.bytes <= 4096);
 	for (uint64_t id = 1; id <= 20; id++) {
-		enum ep_cache_state s = ep_cache_lookup(c, &a, id, 100, 0, &out);
+		enum ep_cache_state s = ep_cache_lookup(c, &a, id, &k, 100, &out);
 
 		if (s == EP_CACHE_DONE) {
 			done++;
@@ -103,17 +359,17 @@ static void test_bounds(void)
 		}
 	}
 	EXPECT(done >= 3 && done <= 4);	/* four 900-byte replies fit 4096 bytes with headers */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 20, 100, 0, &out), EP_CACHE_DONE);	/* newest kept */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 1, 100, 0, &out), EP_CACHE_MISS);	/* oldest gone */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 20, &k, 100, &out), EP_CACHE_DONE);	/* newest kept */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 1, &k, 100, &out), EP_CACHE_MISS);	/* oldest gone */
 	tap_end("entries and reply bytes stay within bounds; the oldest replies go first");
 
 	tap_begin();
 	{
-		uint64_t h = ep_cache_begin(c, &a, 99, 200);
+		uint64_t h = ep_cache_begin(c, &a, 99, &k, 200);
 
 		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)huge,
 							     .len = sizeof(huge) }, 200);
-		EXPECT_EQ(ep_cache_lookup(c, &a, 99, 201, 0, &out), EP_CACHE_MISS);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 99, &k, 201, &out), EP_CACHE_MISS);
 	}
 	tap_end("a reply larger than a quarter of the ring is not kept");
 	ep_cache_free(c);
@@ -125,16 +381,20 @@ static void test_bounds(void)
 	tap_end("a cache of no entries is refused");
 }
 
-/* Many random operations: the ring never hands out overlapping or stale data. */
+/* Many random operations: the ring never hands out overlapping or stale data, and the
+ * counts of entries stay true. */
 static void test_churn(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 50 * MS,
-								   .entries = 64, .bytes = 16384 });
+								   .entries = 64, .bytes = 16384,
+								   .max_replays = 1000000 });
 	struct ep_peer a = peer(3, 3);
+	struct ep_cache_ident k = single(1, "x", 1);
+	struct ep_cache_stats st;
 	struct ep_cached out;
-	uint64_t x, now = 0;
+	uint64_t x, now = 0, handles[64] = { 0 };
 	uint8_t buf[600];
-	int bad = 0, hits = 0;
+	int bad = 0, hits = 0, none = 0;
 
 	rnd_seed(88172645463325252ull);
 	for (int i = 0; i < 200000; i++) {
@@ -144,33 +404,59 @@ static void test_churn(void)
 		x = rnd();
 		id = x % 512;
 		now += x % (200 * 1000);
-		if (ep_cache_lookup(c, &a, id, now, 0, &out) == EP_CACHE_DONE) {
+		if (ep_cache_lookup(c, &a, id, &k, now, &out) == EP_CACHE_DONE) {
 			hits++;
 			/* Replies carry their id in every byte and their length in exec_us. */
 			if (out.len != out.exec_us)
 				bad++;
-			for (uint32_t k = 0; k < out.len; k++)
-				bad += out.data[k] != (uint8_t)id;
+			for (uint32_t j = 0; j < out.len; j++)
+				bad += out.data[j] != (uint8_t)id;
 			continue;
 		}
-		h = ep_cache_begin(c, &a, id, now);
+		/* Finish (or forget) an older task now and then, as a worker would. */
+		if (handles[x % 64] != 0) {
+			if ((x >> 8) & 1)
+				ep_cache_forget(c, handles[x % 64] - 1);
+			else
+				ep_cache_complete(c, handles[x % 64] - 1,
+						  &(struct ep_cached){ .len = 0 }, now);
+			handles[x % 64] = 0;
+		}
+		h = ep_cache_begin(c, &a, id, &k, now);
+		if (h == EP_CACHE_NONE) {
+			none++;
+			continue;
+		}
 		len = (uint32_t)(x >> 20) % sizeof(buf);
 		memset(buf, (int)(uint8_t)id, len);
 		if (x & 1)
 			ep_cache_complete(c, h, &(struct ep_cached){ .data = buf, .len = len,
 								     .exec_us = len }, now);
+		else {		/* still running; whatever held its slot finishes now */
+			uint64_t *slot = &handles[(x >> 12) % 64];
+
+			if (*slot)
+				ep_cache_complete(c, *slot - 1, &(struct ep_cached){ .len = 0 },
+						  now);
+			*slot = h + 1;
+		}
 	}
+	ep_cache_get_stats(c, &st);
 	tap_begin();
 	EXPECT_EQ(bad, 0);
 	EXPECT(hits > 1000);	/* the checks above ran */
-	tap_end("200000 random operations: every cached reply comes back intact (%d hits)",
-		hits);
+	EXPECT(st.entries <= 64 && st.pending <= st.entries);
+	tap_end("200000 random operations: every cached reply comes back intact (%d hits, "
+		"%d refused)", hits, none);
 	ep_cache_free(c);
 }
 
 int main(void)
 {
 	test_states();
+	test_replays();
+	test_identity();
+	test_no_pending_eviction();
 	test_bounds();
 	test_churn();
 	return tap_finish();

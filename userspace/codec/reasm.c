@@ -1,52 +1,70 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Reassembly table: preallocated entries on index-linked free lists, a chained hash table
- * keyed by (source, port, task_id), an LRU list for idle expiry, and a second small table
- * that accounts tasks and bytes per source address.
+ * keyed by (source, port, task_id), three intrusive lists of the tasks in progress (by last
+ * activity, for idle expiry and eviction; by start, for the lifetime; and by last activity
+ * within each source prefix, for eviction inside a prefix), and a second small table that
+ * accounts tasks and bytes per source prefix.
+ *
+ * A task's buffer holds its data (total_len bytes), then the received-fragments bitmap,
+ * the bitmap of pages written, and the caller's context. Large buffers are charged by the
+ * pages written (the tail with the bitmaps is written at once), small ones whole.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
 #include "ep_check.h"
 
 #define NIL (-1)
+/* Tasks evicted at most to make room for one fragment. */
+#define EVICT_MAX	8
 
 struct task_ent {
 	int32_t hnext;		/* hash chain, or free list */
-	int32_t prev, next;	/* LRU list, oldest first */
+	int32_t prev, next;	/* all tasks, least recently active first */
+	int32_t aprev, anext;	/* all tasks, oldest first */
+	int32_t sprev, snext;	/* the source prefix's tasks, least recently active first */
 	int32_t src;		/* index in srcs */
-	uint64_t last_ns;	/* last new fragment */
-	uint64_t cost;		/* bytes accounted */
-	struct ep_peer peer;
-	struct ep_msg msg;
 	uint32_t frag_size;
 	uint32_t received;
-	uint8_t *buf;		/* total_len bytes of data, the received bitmap, user context */
+	uint32_t fbm_len;	/* bytes of the fragment bitmap */
+	uint32_t pbm_len;	/* bytes of the page bitmap; 0: the buffer is charged whole */
+	uint64_t start_ns, last_ns;
+	uint64_t cost;		/* bytes charged */
+	uint64_t bytes, wire_bytes;
+	struct ep_peer peer;
+	struct ep_msg msg;
+	uint8_t *buf;
 };
 
 struct src_ent {
 	int32_t hnext;
+	int32_t head, tail;	/* its tasks, least recently active first */
 	uint32_t tasks;
 	uint64_t bytes;
-	uint8_t addr[16];
+	uint8_t key[16];	/* the address masked to its prefix */
 };
 
 struct ep_reasm {
 	struct ep_reasm_cfg cfg;
 	struct ep_reasm_stats st;
 	uint64_t seed;
+	uint32_t page;
 
 	struct task_ent *tasks;
 	int32_t *task_heads;
 	uint32_t task_mask;
 	int32_t task_free;
 	int32_t lru_head, lru_tail;
+	int32_t age_head, age_tail;
 
 	struct src_ent *srcs;
 	int32_t *src_heads;
@@ -68,9 +86,9 @@ static uint32_t task_bucket(const struct ep_reasm *r, const struct ep_peer *p, u
 	return (uint32_t)(ep_mix64(hash_addr(r, p->addr) ^ ep_mix64(id ^ p->port)) & r->task_mask);
 }
 
-static uint32_t src_bucket(const struct ep_reasm *r, const uint8_t addr[16])
+static uint32_t src_bucket(const struct ep_reasm *r, const uint8_t key[16])
 {
-	return (uint32_t)(hash_addr(r, addr) & r->src_mask);
+	return (uint32_t)(hash_addr(r, key) & r->src_mask);
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -86,10 +104,11 @@ struct ep_reasm *ep_reasm_new(const struct ep_reasm_cfg *cfg)
 {
 	struct ep_reasm *r;
 	uint32_t n, i;
+	long page;
 
 	if (!cfg->max_tasks || !cfg->max_bytes || !cfg->max_src_tasks || !cfg->max_src_bytes ||
 	    !cfg->max_task_len || !cfg->timeout_ns || cfg->max_tasks > (1u << 24) ||
-	    cfg->user_size > 256) {
+	    cfg->user_size > 256 || cfg->prefix_v4 > 32 || cfg->prefix_v6 > 128) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -100,6 +119,8 @@ struct ep_reasm *ep_reasm_new(const struct ep_reasm_cfg *cfg)
 	n = cfg->max_tasks;
 	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
 		r->seed = (uint64_t)(uintptr_t)r ^ 0x5bd1e995;
+	page = sysconf(_SC_PAGESIZE);
+	r->page = page > 0 ? (uint32_t)page : 4096;
 
 	r->task_mask = pow2_at_least(2 * n) - 1;
 	r->src_mask = r->task_mask;
@@ -119,7 +140,7 @@ struct ep_reasm *ep_reasm_new(const struct ep_reasm_cfg *cfg)
 		r->srcs[i].hnext = i + 1 < n ? (int32_t)i + 1 : NIL;
 	}
 	r->task_free = r->src_free = 0;
-	r->lru_head = r->lru_tail = NIL;
+	r->lru_head = r->lru_tail = r->age_head = r->age_tail = NIL;
 	return r;
 }
 
@@ -137,43 +158,124 @@ void ep_reasm_free(struct ep_reasm *r)
 	free(r);
 }
 
-static int32_t src_find(struct ep_reasm *r, const uint8_t addr[16])
+/* --- source prefixes ----------------------------------------------------------------- */
+
+/* The group a source address belongs to: its prefix, the rest zero. IPv4 (mapped) and
+ * IPv6 sources never share a group. */
+static void src_key(const struct ep_reasm *r, const uint8_t addr[16], uint8_t key[16])
 {
-	for (int32_t i = r->src_heads[src_bucket(r, addr)]; i != NIL; i = r->srcs[i].hnext)
-		if (!memcmp(r->srcs[i].addr, addr, 16))
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned int bits, from;
+
+	memcpy(key, addr, 16);
+	if (!memcmp(addr, mapped, sizeof(mapped))) {
+		bits = r->cfg.prefix_v4;
+		from = 96;
+	} else {
+		bits = r->cfg.prefix_v6;
+		from = 0;
+	}
+	for (unsigned int b = from + bits; b < 128; b++)
+		key[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+}
+
+static int32_t src_find(struct ep_reasm *r, const uint8_t key[16])
+{
+	for (int32_t i = r->src_heads[src_bucket(r, key)]; i != NIL; i = r->srcs[i].hnext)
+		if (!memcmp(r->srcs[i].key, key, 16))
 			return i;
 	return NIL;
 }
 
 /* A new source entry; cannot fail while a task slot is free (both lists are as long). */
-static int32_t src_new(struct ep_reasm *r, const uint8_t addr[16])
+static int32_t src_new(struct ep_reasm *r, const uint8_t key[16])
 {
 	int32_t i = r->src_free;
-	uint32_t b = src_bucket(r, addr);
+	uint32_t b = src_bucket(r, key);
 
 	r->src_free = r->srcs[i].hnext;
 	memset(&r->srcs[i], 0, sizeof(r->srcs[i]));
-	memcpy(r->srcs[i].addr, addr, 16);
+	memcpy(r->srcs[i].key, key, 16);
+	r->srcs[i].head = r->srcs[i].tail = NIL;
 	r->srcs[i].hnext = r->src_heads[b];
 	r->src_heads[b] = i;
 	return i;
 }
 
-static void src_put(struct ep_reasm *r, int32_t i, uint64_t cost)
+static void src_release(struct ep_reasm *r, int32_t i)
 {
 	struct src_ent *s = &r->srcs[i];
 	int32_t *pp;
 
-	s->tasks--;
-	s->bytes -= cost;
-	if (s->tasks)
-		return;
-	for (pp = &r->src_heads[src_bucket(r, s->addr)]; *pp != i; pp = &r->srcs[*pp].hnext)
+	for (pp = &r->src_heads[src_bucket(r, s->key)]; *pp != i; pp = &r->srcs[*pp].hnext)
 		;
 	*pp = s->hnext;
 	s->hnext = r->src_free;
 	r->src_free = i;
 }
+
+/* --- lists --------------------------------------------------------------------------- */
+
+/* The three lists share their code through the offsets of their links. */
+enum list { LRU, AGE, SRC };
+
+static int32_t *link_prev(struct task_ent *t, enum list l)
+{
+	return l == LRU ? &t->prev : l == AGE ? &t->aprev : &t->sprev;
+}
+
+static int32_t *link_next(struct task_ent *t, enum list l)
+{
+	return l == LRU ? &t->next : l == AGE ? &t->anext : &t->snext;
+}
+
+static void list_ends(struct ep_reasm *r, const struct task_ent *t, enum list l,
+		      int32_t **head, int32_t **tail)
+{
+	if (l == LRU) {
+		*head = &r->lru_head;
+		*tail = &r->lru_tail;
+	} else if (l == AGE) {
+		*head = &r->age_head;
+		*tail = &r->age_tail;
+	} else {
+		*head = &r->srcs[t->src].head;
+		*tail = &r->srcs[t->src].tail;
+	}
+}
+
+static void list_unlink(struct ep_reasm *r, int32_t i, enum list l)
+{
+	struct task_ent *t = &r->tasks[i];
+	int32_t prev = *link_prev(t, l), next = *link_next(t, l), *head, *tail;
+
+	list_ends(r, t, l, &head, &tail);
+	if (prev != NIL)
+		*link_next(&r->tasks[prev], l) = next;
+	else
+		*head = next;
+	if (next != NIL)
+		*link_prev(&r->tasks[next], l) = prev;
+	else
+		*tail = prev;
+}
+
+static void list_append(struct ep_reasm *r, int32_t i, enum list l)
+{
+	struct task_ent *t = &r->tasks[i];
+	int32_t *head, *tail;
+
+	list_ends(r, t, l, &head, &tail);
+	*link_next(t, l) = NIL;
+	*link_prev(t, l) = *tail;
+	if (*tail != NIL)
+		*link_next(&r->tasks[*tail], l) = i;
+	else
+		*head = i;
+	*tail = i;
+}
+
+/* --- tasks --------------------------------------------------------------------------- */
 
 static int32_t task_find(struct ep_reasm *r, const struct ep_peer *p, uint64_t id)
 {
@@ -187,31 +289,18 @@ static int32_t task_find(struct ep_reasm *r, const struct ep_peer *p, uint64_t i
 	return NIL;
 }
 
-static void lru_unlink(struct ep_reasm *r, int32_t i)
+static uint8_t *task_user(const struct task_ent *t)
 {
-	struct task_ent *t = &r->tasks[i];
-
-	if (t->prev != NIL)
-		r->tasks[t->prev].next = t->next;
-	else
-		r->lru_head = t->next;
-	if (t->next != NIL)
-		r->tasks[t->next].prev = t->prev;
-	else
-		r->lru_tail = t->prev;
+	return t->buf + t->msg.total_len + t->fbm_len + t->pbm_len;
 }
 
-static void lru_append(struct ep_reasm *r, int32_t i)
+static void task_info(const struct task_ent *t, struct ep_reasm_info *info)
 {
-	struct task_ent *t = &r->tasks[i];
-
-	t->next = NIL;
-	t->prev = r->lru_tail;
-	if (r->lru_tail != NIL)
-		r->tasks[r->lru_tail].next = i;
-	else
-		r->lru_head = i;
-	r->lru_tail = i;
+	*info = (struct ep_reasm_info){
+		.peer = t->peer, .msg = t->msg, .frag_size = t->frag_size,
+		.frags = t->received, .bytes = t->bytes, .wire_bytes = t->wire_bytes,
+		.start_ns = t->start_ns, .last_ns = t->last_ns, .user = task_user(t),
+	};
 }
 
 /* Unlink task @i everywhere and release its accounting; the caller handles t->buf. */
@@ -219,12 +308,18 @@ static void task_remove(struct ep_reasm *r, int32_t i)
 {
 	struct task_ent *t = &r->tasks[i];
 	int32_t *pp = &r->task_heads[task_bucket(r, &t->peer, t->msg.task_id)];
+	struct src_ent *s = &r->srcs[t->src];
 
 	while (*pp != i)
 		pp = &r->tasks[*pp].hnext;
 	*pp = t->hnext;
-	lru_unlink(r, i);
-	src_put(r, t->src, t->cost);
+	list_unlink(r, i, LRU);
+	list_unlink(r, i, AGE);
+	list_unlink(r, i, SRC);
+	s->tasks--;
+	s->bytes -= t->cost;
+	if (!s->tasks)
+		src_release(r, t->src);
 	r->st.tasks--;
 	r->st.bytes -= t->cost;
 	t->buf = NULL;
@@ -232,52 +327,200 @@ static void task_remove(struct ep_reasm *r, int32_t i)
 	r->task_free = i;
 }
 
+/* A task that ends incomplete: tell the caller why, then free it. */
+static void task_end(struct ep_reasm *r, int32_t i, enum ep_reasm_end why)
+{
+	struct task_ent *t = &r->tasks[i];
+	uint8_t *buf = t->buf;
+
+	if (r->cfg.on_expire) {
+		struct ep_reasm_info info;
+
+		task_info(t, &info);
+		r->cfg.on_expire(r->cfg.expire_arg, &info, why);
+	}
+	task_remove(r, i);
+	free(buf);
+	if (why == EP_REASM_EVICTED) {
+		r->st.evicted++;
+	} else {
+		r->st.expired++;
+		r->st.expired_lifetime += why == EP_REASM_LIFETIME;
+	}
+}
+
 static uint32_t msg_frag_size(const struct ep_msg *m)
 {
 	return ep_frag_size(m->frag_index, m->frag_count, m->frag_offset, m->payload_len);
 }
 
+/* Pages spanned by @len bytes at any alignment, at most. */
+static uint64_t pages_upper(const struct ep_reasm *r, uint64_t len)
+{
+	return len ? (len + r->page - 1) / r->page + 1 : 0;
+}
+
+/*
+ * Pages of [@off, @off + @len) in @t's buffer not yet written: their count, and with
+ * @mark, mark them written. 0 for a buffer charged whole.
+ */
+static uint64_t pages_new(const struct ep_reasm *r, struct task_ent *t, uint64_t off,
+			  uint64_t len, bool mark)
+{
+	uintptr_t base = (uintptr_t)t->buf / r->page;
+	uint8_t *pbm = t->buf + t->msg.total_len + t->fbm_len;
+	uint64_t n = 0;
+
+	if (!t->pbm_len || !len)
+		return 0;
+	for (uintptr_t p = ((uintptr_t)t->buf + off) / r->page;
+	     p <= ((uintptr_t)t->buf + off + len - 1) / r->page; p++) {
+		uintptr_t k = p - base;
+
+		if (pbm[k / 8] & (1u << (k % 8)))
+			continue;
+		n++;
+		if (mark)
+			pbm[k / 8] |= (uint8_t)(1u << (k % 8));
+	}
+	return n;
+}
+
+/* Expire the tasks idle for the timeout or older than the lifetime, but @keep (the task
+ * a fragment is being added to, whose buffer the caller holds). Returns how many. */
+static int expire_except(struct ep_reasm *r, uint64_t now_ns, int32_t keep)
+{
+	int32_t i, next;
+	int n = 0;
+
+	for (i = r->lru_head; i != NIL && now_ns >= r->tasks[i].last_ns + r->cfg.timeout_ns;
+	     i = next) {
+		next = r->tasks[i].next;
+		if (i != keep) {
+			task_end(r, i, EP_REASM_TIMEOUT);
+			n++;
+		}
+	}
+	if (!r->cfg.max_lifetime_ns)
+		return n;
+	for (i = r->age_head;
+	     i != NIL && now_ns >= r->tasks[i].start_ns + r->cfg.max_lifetime_ns; i = next) {
+		next = r->tasks[i].anext;
+		if (i != keep) {
+			task_end(r, i, EP_REASM_LIFETIME);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Among the EP_REASM_EVICT_SCAN first tasks of list @l from @head, the one with the fewest
+ * fragments received (the earlier on a tie), other than @keep. */
+static int32_t pick_victim(struct ep_reasm *r, int32_t head, enum list l, int32_t keep)
+{
+	int32_t best = NIL;
+	unsigned int seen = 0;
+
+	for (int32_t i = head; i != NIL && seen < EP_REASM_EVICT_SCAN;
+	     i = *link_next(&r->tasks[i], l)) {
+		if (i == keep)
+			continue;
+		seen++;
+		if (best == NIL || r->tasks[i].received < r->tasks[best].received)
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * Make room for @add more bytes (and a task slot, if @new_task) for a task of the source
+ * group @key, evicting the least complete tasks first (never @keep). Returns 0, or
+ * -ENOBUFS if EVICT_MAX evictions did not make room.
+ */
+static int make_room(struct ep_reasm *r, const uint8_t key[16], uint64_t add, bool new_task,
+		     int32_t keep, uint64_t now_ns)
+{
+	bool expired = false;
+
+	for (unsigned int n = 0;; n++) {
+		int32_t s = src_find(r, key), victim;
+		bool src_over = s == NIL ? add > r->cfg.max_src_bytes :
+			(new_task && r->srcs[s].tasks >= r->cfg.max_src_tasks) ||
+			r->srcs[s].bytes + add > r->cfg.max_src_bytes;
+		bool all_over = (new_task && r->task_free == NIL) ||
+				r->st.bytes + add > r->cfg.max_bytes;
+
+		if (!src_over && !all_over)
+			return 0;
+		if (!expired) {		/* what is stale goes before what is live */
+			expired = true;
+			if (expire_except(r, now_ns, keep))
+				continue;
+		}
+		if (n >= EVICT_MAX)
+			return -ENOBUFS;
+		if (src_over)
+			victim = s == NIL ? NIL : pick_victim(r, r->srcs[s].head, SRC, keep);
+		else
+			victim = pick_victim(r, r->lru_head, LRU, keep);
+		if (victim == NIL)
+			return -ENOBUFS;
+		task_end(r, victim, EP_REASM_EVICTED);
+	}
+}
+
 static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const struct ep_msg *m,
 			 uint64_t now_ns, const void *user)
 {
-	uint32_t bitmap = (m->frag_count + 7u) / 8u;
-	uint64_t cost = (uint64_t)m->total_len + bitmap + r->cfg.user_size +
-			sizeof(struct task_ent);
+	uint32_t fbm_len = (m->frag_count + 7u) / 8u, pbm_len = 0;
+	uint64_t base = (uint64_t)m->total_len + fbm_len + r->cfg.user_size, est, cost;
+	uint8_t key[16];
 	struct task_ent *t;
 	int32_t i, s;
 	uint32_t b;
+	int err;
 
-	if (r->task_free == NIL || r->st.bytes + cost > r->cfg.max_bytes) {
-		ep_reasm_expire(r, now_ns);
-		if (r->task_free == NIL || r->st.bytes + cost > r->cfg.max_bytes)
-			return -ENOBUFS;
-	}
-	s = src_find(r, p->addr);
-	if (s != NIL ? r->srcs[s].tasks >= r->cfg.max_src_tasks ||
-			       r->srcs[s].bytes + cost > r->cfg.max_src_bytes
-		     : cost > r->cfg.max_src_bytes)
-		return -ENOBUFS;
+	if (base >= EP_REASM_LAZY_MIN)
+		pbm_len = (uint32_t)((base / r->page + 4 + 7) / 8);
+	/* Charged: the entry, and a small buffer whole; a large one's tail (bitmaps and
+	 * context) and the first fragment's pages, at most this many. */
+	est = sizeof(struct task_ent) +
+	      (pbm_len ? (pages_upper(r, fbm_len + pbm_len + r->cfg.user_size) +
+			  pages_upper(r, m->payload_len)) * r->page
+		       : base);
+	src_key(r, p->addr, key);
+	err = make_room(r, key, est, true, NIL, now_ns);
+	if (err)
+		return err;
 
 	i = r->task_free;
 	t = &r->tasks[i];
-	t->buf = malloc((size_t)m->total_len + bitmap + r->cfg.user_size);
+	t->buf = malloc(base + pbm_len);
 	if (!t->buf)
 		return -ENOMEM;
+	s = src_find(r, key);
 	if (s == NIL)
-		s = src_new(r, p->addr);
+		s = src_new(r, key);
 	r->task_free = t->hnext;
-	memset(t->buf + m->total_len, 0, bitmap);
-	if (user)
-		memcpy(t->buf + m->total_len + bitmap, user, r->cfg.user_size);
-	else
-		memset(t->buf + m->total_len + bitmap, 0, r->cfg.user_size);
+	t->fbm_len = fbm_len;
+	t->pbm_len = pbm_len;
 	t->peer = *p;
 	t->msg = *m;
 	t->frag_size = msg_frag_size(m);
 	t->received = 0;
-	t->cost = cost;
+	t->bytes = t->wire_bytes = 0;
 	t->src = s;
-	t->last_ns = now_ns;
+	t->start_ns = t->last_ns = now_ns;
+	memset(t->buf + m->total_len, 0, fbm_len + pbm_len);
+	if (user)
+		memcpy(task_user(t), user, r->cfg.user_size);
+	else
+		memset(task_user(t), 0, r->cfg.user_size);
+	cost = sizeof(struct task_ent) +
+	       (pbm_len ? pages_new(r, t, m->total_len, fbm_len + pbm_len + r->cfg.user_size,
+				    true) * r->page
+			: base);
+	t->cost = cost;
 	r->srcs[s].tasks++;
 	r->srcs[s].bytes += cost;
 	r->st.tasks++;
@@ -287,7 +530,9 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 	b = task_bucket(r, p, m->task_id);
 	t->hnext = r->task_heads[b];
 	r->task_heads[b] = i;
-	lru_append(r, i);
+	list_append(r, i, LRU);
+	list_append(r, i, AGE);
+	list_append(r, i, SRC);
 	return i;
 }
 
@@ -308,6 +553,7 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 {
 	uint32_t frag_size, idx = m->frag_index;
 	struct task_ent *t;
+	uint64_t add;
 	uint8_t *bitmap;
 	int32_t i;
 
@@ -336,13 +582,31 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	bitmap = t->buf + t->msg.total_len;
 	if (bitmap[idx / 8] & (1u << (idx % 8))) {
 		r->st.duplicates++;
+		t->wire_bytes += EP_HDR_LEN + m->payload_len;
 		return 0;
+	}
+	add = pages_new(r, t, m->frag_offset, m->payload_len, false) * r->page;
+	if (add) {
+		struct src_ent *s = &r->srcs[t->src];
+
+		if (make_room(r, s->key, add, false, i, now_ns)) {
+			r->st.dropped++;
+			return -ENOSPC;
+		}
+		pages_new(r, t, m->frag_offset, m->payload_len, true);
+		t->cost += add;
+		r->srcs[t->src].bytes += add;
+		r->st.bytes += add;
 	}
 	bitmap[idx / 8] |= (uint8_t)(1u << (idx % 8));
 	memcpy(t->buf + m->frag_offset, payload, m->payload_len);
+	t->bytes += m->payload_len;
+	t->wire_bytes += EP_HDR_LEN + m->payload_len;
 	t->last_ns = now_ns;
-	lru_unlink(r, i);
-	lru_append(r, i);
+	list_unlink(r, i, LRU);
+	list_append(r, i, LRU);
+	list_unlink(r, i, SRC);
+	list_append(r, i, SRC);
 	if (++t->received < t->msg.frag_count)
 		return 0;
 
@@ -350,31 +614,35 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	out->msg = t->msg;
 	out->data = t->buf;
 	out->len = t->msg.total_len;
+	out->start_ns = t->start_ns;
+	out->wire_bytes = t->wire_bytes;
 	r->st.completed++;
 	task_remove(r, i);
 	return 1;
 }
 
+int ep_reasm_cancel(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,
+		    struct ep_reasm_info *info)
+{
+	int32_t i = task_find(r, peer, task_id);
+	uint8_t *buf;
+
+	if (i == NIL)
+		return -ENOENT;
+	if (info) {
+		task_info(&r->tasks[i], info);
+		info->user = NULL;
+	}
+	buf = r->tasks[i].buf;
+	task_remove(r, i);
+	free(buf);
+	r->st.cancelled++;
+	return 0;
+}
+
 int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns)
 {
-	int n = 0;
-
-	while (r->lru_head != NIL) {
-		int32_t i = r->lru_head;
-		struct task_ent *t = &r->tasks[i];
-		uint8_t *buf = t->buf;
-
-		if (now_ns < t->last_ns + r->cfg.timeout_ns)
-			break;
-		if (r->cfg.on_expire)
-			r->cfg.on_expire(r->cfg.expire_arg, &t->peer, &t->msg,
-					 buf + t->msg.total_len + (t->msg.frag_count + 7u) / 8u);
-		task_remove(r, i);
-		free(buf);
-		r->st.expired++;
-		n++;
-	}
-	return n;
+	return expire_except(r, now_ns, NIL);
 }
 
 void ep_reasm_get_stats(const struct ep_reasm *r, struct ep_reasm_stats *st)
