@@ -13,6 +13,8 @@
 #include "registry.h"
 
 #define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl.sock"
+#define EP_CTL_DEFAULT_LISTEN	"127.0.0.1:7879"	/* this host only: set the management
+							 * address the workers report to */
 
 struct ep_ctl_conf {
 	char *interface;	/* the gateway's interface (required) */
@@ -26,7 +28,7 @@ struct ep_ctl_conf {
 				 * client, in XDP (turns forwarding on for the interface) */
 	bool debug;
 
-	char *listen;		/* load reports: "ADDR:PORT", default ":7879" */
+	char *listen;		/* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */
 	char *socket;		/* the edgectl API */
 	char *socket_group;	/* group allowed to change state; NULL: root only */
 	char *metrics;		/* "ADDR:PORT" for /metrics; NULL: off */
