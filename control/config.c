@@ -173,7 +173,7 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 	static const char *const top[] = { "gateway", "control", "policy", "nodes", NULL };
 	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
 					  "encap_source", "keep_attached", "debug",
-					  "relay_replies", NULL };
+					  "relay_replies", "relay_set_forwarding", NULL };
 	static const char *const ctl[] = { "listen", "socket", "socket_group", "metrics",
 					   "log_level", "allow_register", "wait_for_report",
 					   "dead_after_ms", "publish_ms", "capacity_min",
@@ -196,6 +196,7 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
 		ep_conf_bool(&rd, g, "debug", &c->debug);
 		ep_conf_bool(&rd, g, "relay_replies", &c->relay_replies);
+		ep_conf_bool(&rd, g, "relay_set_forwarding", &c->relay_set_forwarding);
 		if (ep_conf_num(&rd, g, "port", 1, 65535, &v))
 			c->port = (uint16_t)v;
 	}

@@ -25,7 +25,9 @@ struct ep_ctl_conf {
 				 * interface's first IPv4 address */
 	bool keep_attached;	/* on exit, leave XDP running (default; see --detach) */
 	bool relay_replies;	/* route workers' replies that come back to us on to the
-				 * client, in XDP (turns forwarding on for the interface) */
+				 * client, in XDP (needs forwarding on for the interface) */
+	bool relay_set_forwarding; /* write the interface's forwarding sysctls (else only
+				    * read them, and warn) */
 	bool debug;
 
 	char *listen;		/* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */

@@ -76,26 +76,67 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
 	return 0;
 }
 
-/* The FIB helper XDP uses to relay replies answers only where forwarding is on. */
-static int enable_forwarding(const char *ifname)
+/*
+ * The FIB helper XDP uses to relay replies answers only where forwarding is on for the
+ * interface (net.ipv4.conf.IF.forwarding, net.ipv6.conf.IF.forwarding), and the kernel
+ * forwards what XDP cannot route yet only then. A sysctl is the operator's: written only
+ * with relay_set_forwarding; otherwise read, and a warning names the ones to set.
+ */
+static const struct {
+	const char *path, *name;
+} fwd_sysctl[2] = {
+	{ "/proc/sys/net/ipv4/conf/%s/forwarding", "net.ipv4.conf.%s.forwarding" },
+	{ "/proc/sys/net/ipv6/conf/%s/forwarding", "net.ipv6.conf.%s.forwarding" },
+};
+
+static int set_forwarding(const char *ifname)
 {
-	const char *fmt[] = { "/proc/sys/net/ipv4/conf/%s/forwarding",
-			      "/proc/sys/net/ipv6/conf/%s/forwarding" };
-	char path[128];
+	char path[128], name[96];
 	int err = 0;
 
 	for (int i = 0; i < 2; i++) {
 		FILE *f;
 
-		snprintf(path, sizeof(path), fmt[i], ifname);
+		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
+		snprintf(name, sizeof(name), fwd_sysctl[i].name, ifname);
 		f = fopen(path, "we");
 		if (!f || fputs("1\n", f) < 0 || fclose(f)) {
 			err = -errno;
-			pr_warn("%s: %s (replies that come back through the gateway are left to "
-				"the kernel)", path, strerror(errno));
+			pr_warn("%s=1 (relay_set_forwarding): %s", name, strerror(errno));
+			continue;
 		}
+		pr_info("%s=1 (relay_set_forwarding)", name);
 	}
 	return err;
+}
+
+static void check_forwarding(const char *ifname)
+{
+	char path[128], off[2][96];
+	int noff = 0;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+		int v = -1;
+
+		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		if (v != 1)
+			snprintf(off[noff++], sizeof(off[0]), fwd_sysctl[i].name, ifname);
+	}
+	if (noff == 2)
+		pr_warn("forwarding is off on %s: the gateway cannot relay workers' replies that "
+			"come back to it; set it with 'sysctl -w %s=1 %s=1' (or "
+			"relay_set_forwarding = true), or turn the relay off (relay_replies = false)",
+			ifname, off[0], off[1]);
+	else if (noff == 1)
+		pr_warn("%s is off: the gateway cannot relay those workers' replies; set it with "
+			"'sysctl -w %s=1' (or relay_set_forwarding = true)", off[0], off[0]);
 }
 
 /* --- publishing -------------------------------------------------------------------------- */
@@ -592,8 +633,12 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	c->cfg.port = conf->port;
 	c->cfg.encap_port = EP_ENCAP_PORT;
 	c->cfg.flags = 0;
-	if (conf->relay_replies && !enable_forwarding(conf->interface))
+	if (conf->relay_replies) {
 		c->cfg.flags |= EP_GW_F_RELAY;
+		if (conf->relay_set_forwarding)
+			set_forwarding(conf->interface);
+		check_forwarding(conf->interface);
+	}
 
 	err = add_config_nodes(c, c->start_ns);
 	if (err)

@@ -41,7 +41,10 @@ static void usage(FILE *f)
 		"                       outage)\n"
 		"  --no-relay           do not relay workers' replies that come back to the\n"
 		"                       gateway (by default XDP routes them on to the client,\n"
-		"                       and forwarding is turned on for the interface)\n"
+		"                       which needs forwarding on for the interface)\n"
+		"  --set-forwarding     set net.ipv4.conf.IF.forwarding and\n"
+		"                       net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"
+		"                       no sysctl is changed; a warning names those to set)\n"
 		"  --debug              bpf_printk per decision (trace_pipe)\n"
 		"  --log-level L        error, warn, info or debug (info)\n",
 		EP_CTL_DEFAULT_SOCKET);
@@ -57,7 +60,7 @@ int cmd_serve(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_IFACE, O_PORT, O_MODE, O_PIN, O_LISTEN, O_SOCKET, O_GROUP,
 	       O_METRICS, O_POLICY, O_STALE, O_DEAD, O_PUBLISH, O_NOREG, O_NOWAIT, O_DETACH,
-	       O_DEBUG, O_LOG, O_NORELAY, O_REG };
+	       O_DEBUG, O_LOG, O_NORELAY, O_REG, O_SETFWD };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, O_CONFIG },
 		{ "iface", required_argument, 0, O_IFACE },
@@ -78,6 +81,7 @@ int cmd_serve(int argc, char **argv)
 		{ "detach-on-exit", no_argument, 0, O_DETACH },
 		{ "debug", no_argument, 0, O_DEBUG },
 		{ "no-relay", no_argument, 0, O_NORELAY },
+		{ "set-forwarding", no_argument, 0, O_SETFWD },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
@@ -142,6 +146,7 @@ int cmd_serve(int argc, char **argv)
 		case O_DETACH: conf.keep_attached = false; break;
 		case O_DEBUG: conf.debug = true; break;
 		case O_NORELAY: conf.relay_replies = false; break;
+		case O_SETFWD: conf.relay_set_forwarding = true; break;
 		case 'h':
 			usage(stdout);
 			ep_ctl_conf_free(&conf);

@@ -37,9 +37,12 @@ W1_MAC=$(rig mac w1) X_MAC=$(rig mac x)
 
 CTL_PID=
 # start_ctl CONFIG-TEXT [serve options]: the controller on gw's eth0 with this
-# configuration file; it takes XDP off again when it stops. 1 if it is not ready in 10 s.
+# configuration file (and $GW_CONF in its gateway group); it takes XDP off again when it
+# stops. 1 if it is not ready in 10 s.
+GW_CONF=
 start_ctl() {
-	printf 'gateway: { interface = "eth0"; keep_attached = false; };\n%s\n' "$1" >"$EP_TMP/ctl.conf"
+	printf 'gateway: { interface = "eth0"; keep_attached = false; %s };\n%s\n' "$GW_CONF" "$1" \
+		>"$EP_TMP/ctl.conf"
 	shift
 	: >"$EP_TMP/ctl.log"
 	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" \
@@ -181,5 +184,27 @@ done
 expect_eq "/metrics counts them by reason" "$got" \
 	"capacity=1 address_conflict=3 mac_mismatch=2 seq_jump=1 no_neighbour=1 "
 stop_ctl
+
+# --- the gateway's sysctls: changed only when the operator says so -------------------------
+fwd() { rig exec gw sysctl -n net.ipv4.conf.eth0.forwarding net.ipv6.conf.eth0.forwarding | tr '\n' ' '; }
+rig exec gw sysctl -qw net.ipv4.conf.eth0.forwarding=0 net.ipv6.conf.eth0.forwarding=0
+if start_ctl "control: { listen = \"$GW:7879\"; };"; then
+	expect_eq "with the reply relay on (the default), forwarding on gw's eth0 stays off" "$(fwd)" "0 0 "
+	check "and the controller names the sysctls to set" \
+		grep -qF "sysctl -w net.ipv4.conf.eth0.forwarding=1 net.ipv6.conf.eth0.forwarding=1" "$EP_TMP/ctl.log"
+else
+	not_ok "the controller starts with the reply relay on"
+	diag "$(tail -3 "$EP_TMP/ctl.log")"
+fi
+stop_ctl
+GW_CONF="relay_set_forwarding = true;"
+if start_ctl "control: { listen = \"$GW:7879\"; };"; then
+	expect_eq "relay_set_forwarding = true turns it on" "$(fwd)" "1 1 "
+else
+	not_ok "the controller starts with relay_set_forwarding = true"
+	diag "$(tail -3 "$EP_TMP/ctl.log")"
+fi
+stop_ctl
+GW_CONF=
 
 tap_done
