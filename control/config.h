@@ -12,7 +12,8 @@
 #include "policy.h"
 #include "registry.h"
 
-#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl.sock"
+/* In a private directory of its own (edgeplane/unixsock.h): /run/edgeplane holds locks. */
+#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl/edgectl.sock"
 #define EP_CTL_DEFAULT_LISTEN	"127.0.0.1:7879"	/* this host only: set the management
 							 * address the workers report to */
 

@@ -24,6 +24,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/unixsock.h"
 #include "edgeplane/util.h"
 #include "server.h"
 #include "table.h"
@@ -454,69 +455,22 @@ static int serve_peer(struct ep_ctl *c, int fd)
 	return 0;
 }
 
+/* In a private directory (edgeplane/unixsock.h): 0700 and a socket of mode 0600, or, with
+ * socket_group, 2750 and 0660 of that group. Only the owner (and the group) may connect
+ * at all; SO_PEERCRED decides who may change state. */
 static int open_api_socket(struct ep_ctl *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = c->conf->socket;
-	char dir[sizeof(sa.sun_path)], *slash;
-	mode_t mode = 0600;
-	int fd, err;
+	int err;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		pr_err("socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		err = ep_mkdir_p(dir, 0755);
-		if (err) {
-			pr_err("socket directory %s: %s", dir, strerror(-err));
-			return err;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket file left by a dead controller is removed; a live one is not ours. */
-	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		pr_err("socket %s: another controller is running", path);
-		close(fd);
-		return -EADDRINUSE;
-	}
-	close(fd);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
-		err = -errno;
-		pr_err("socket %s: %s", path, strerror(errno));
-		close(fd);
-		return err;
-	}
-	c->admin_gid = (gid_t)-1;
+	c->admin_gid = EP_NO_GROUP;
 	if (c->conf->socket_group) {
-		struct group *g = getgrnam(c->conf->socket_group);
-
-		if (!g) {
-			pr_err("socket_group '%s': no such group", c->conf->socket_group);
-			close(fd);
-			unlink(path);
+		err = ep_group_gid("socket_group", c->conf->socket_group, &c->admin_gid);
+		if (err)
 			return -EINVAL;
-		}
-		c->admin_gid = g->gr_gid;
-		if (chown(path, (uid_t)-1, g->gr_gid))
-			pr_warn("chown %s: %s", path, strerror(errno));
-		mode = 0660;
 	}
-	/* Only the owner (and the group) may connect at all; SO_PEERCRED decides who may
-	 * change state. */
-	if (chmod(path, mode))
-		pr_warn("chmod %s: %s", path, strerror(errno));
-	return fd;
+	/* A socket left by a dead controller is replaced; a live one is not ours. */
+	return ep_unix_listen("API socket", c->conf->socket,
+			      SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, c->admin_gid, true);
 }
 
 static int open_report_socket(struct ep_ctl *c)

@@ -76,6 +76,8 @@ struct ep_conf {
 	unsigned int nhandlers;		/* 0: every built-in at its default type */
 
 	char *stats_socket;
+	char *stats_socket_group;	/* its directory 2750 and socket 0660 of this group;
+					 * NULL: 0700 and 0600 */
 	char *metrics;			/* "ADDR:PORT": serve Prometheus /metrics; NULL: off */
 	char *ready_file;
 	char *log_level;
