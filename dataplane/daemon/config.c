@@ -450,6 +450,12 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (!strcmp(c->backend, "dpdk") && validate_dpdk(c))
 		return -EINVAL;
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		if (c->handlers[i].plugin && c->handlers[i].plugin[0] != '/') {
+			pr_err("handler plugin '%s': not an absolute path; give the whole path "
+			       "(the loader's search path is not used)", c->handlers[i].plugin);
+			return -EINVAL;
+		}
 	if (c->stats_socket_group) {
 		gid_t gid;
 
