@@ -29,7 +29,7 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->report.interval_ms = 100;
 	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
-	c->verify_csum = -1;
+	c->verify_csum = 1;	/* docs/protocol.md 1: a bad UDP checksum is dropped */
 	c->frames = 4096;
 	c->frame_size = 4096;
 	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 256,

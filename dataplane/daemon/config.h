@@ -38,7 +38,7 @@ struct ep_conf {
 
 	char *xdp_mode;			/* auto, native, skb */
 	int zerocopy;			/* -1 auto, 0 off, 1 on */
-	int verify_csum;		/* -1 auto (on, except on veth), 0 off, 1 on */
+	int verify_csum;		/* 1 on (default), -1 auto (off on veth: unsafe), 0 off */
 	bool busy_poll;
 	uint32_t frames, frame_size;
 	bool keep_attached;		/* leave the classifier attached at exit */
