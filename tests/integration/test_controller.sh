@@ -6,7 +6,8 @@
 # for; forged reports (a capacity of 0xffffffff, a takeover of a live node from another
 # address with a large seq, a MAC that is not the sender's, an implausible seq step, a
 # sender without a neighbour entry) change nothing and are counted by reason, in
-# `edgectl status` and on /metrics.
+# `edgectl status` and on /metrics; /metrics given a port alone serves on 127.0.0.1; the
+# gateway's forwarding sysctls are changed only with relay_set_forwarding.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "the controller on the rig"
 
@@ -77,9 +78,11 @@ wait_cond() {
 udp_listeners() { rig exec gw ss -Hnlu 'sport = :7879' | awk '{ print $4 }'; }
 
 # --- defaults: reports on loopback only, registration off ---------------------------------
-if start_ctl ""; then
+if start_ctl 'control: { metrics = "9102"; };'; then
 	ok "the controller starts without listen or allow_register"
 	expect_eq "by default it takes load reports on 127.0.0.1:7879 only" "$(udp_listeners)" "127.0.0.1:7879"
+	expect_eq "metrics = \"9102\" (a port alone) serves /metrics on 127.0.0.1 only" \
+		"$(rig exec gw ss -Hntl 'sport = :9102' | awk '{ print $4 }')" "127.0.0.1:9102"
 	report w1 --id 1 --ip4 "$W1" --mac "$W1_MAC" --count 3 --interval-ms 20 2>/dev/null
 	sleep 0.3
 	expect_eq "a worker's reports to the gateway's address reach nothing" \
