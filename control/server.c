@@ -230,7 +230,7 @@ struct report_src {
 /* ep_reg_sender.neigh: the neighbour entry of the source on the receiving interface. */
 static int report_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6])
 {
-	const struct report_src *src = (const struct report_src *)from;
+	const struct report_src *src = from->ctx;
 	int err;
 
 	if (!src->ifindex || !src->c->neigh)
@@ -288,6 +288,7 @@ static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
 	id = ntohl(rep->node_id);
 	/* [auth] An authenticated report's tag is verified here, before the registry sees it;
 	 * the key id that verified it goes into src.s (registry.h, struct ep_reg_sender). */
+	src.s.ctx = &src;
 	res = ep_reg_report(&c->reg, rep, &src.s, now);
 	c->rx[res]++;
 	log_report(ep_reg_get(&c->reg, id), id, res, addr);

@@ -134,7 +134,7 @@ struct test_sender {
 
 static int test_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6])
 {
-	const struct test_sender *t = (const struct test_sender *)from;
+	const struct test_sender *t = from->ctx;
 
 	resolves += resolve && t->err;
 	if (t->err)
@@ -161,6 +161,7 @@ static enum ep_reg_report rx_l2(const struct ep_load_report *r, uint32_t src, co
 {
 	struct test_sender t = { .s = { .ip4 = src, .neigh = test_neigh }, .err = -ENOENT };
 
+	t.s.ctx = &t;
 	if (l2) {
 		t.err = 0;
 		memcpy(t.mac, l2, 6);
