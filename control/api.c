@@ -82,9 +82,14 @@ static json_t *cmd_status(struct ep_ctl *c)
 		nodes += !!c->reg.nodes[id].id;
 		usable += ep_reg_usable(&c->reg.nodes[id]);
 	}
+	json_t *o, *by;
+
 	if (ep_gw_read_cfg(c->gw, &cfg))
 		memset(&cfg, 0, sizeof(cfg));
-	return json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+	by = json_pack("{s:I}", "bad_message", (json_int_t)c->rx_bad);
+	for (int i = 0; i < EP_REG__COUNT; i++)
+		json_object_set_new(by, ep_reg_report_name(i), json_integer((json_int_t)c->rx[i]));
+	o = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
 			 "s:I, s:I, s:f, s:s, s:s?, s:s}",
 			 "ok", 1, "pid", (json_int_t)getpid(), "interface", c->conf->interface,
 			 "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", ep_gw_pin_dir(c->gw),
@@ -97,6 +102,11 @@ static json_t *cmd_status(struct ep_ctl *c)
 			 "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
 			 (double)(now - c->start_ns) / 1e9, "reports_on", c->conf->listen,
 			 "metrics", c->conf->metrics, "socket", c->conf->socket);
+	if (o)
+		json_object_set_new(o, "reports_by_outcome", by);
+	else
+		json_decref(by);
+	return o;
 }
 
 static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t slots,

@@ -17,13 +17,15 @@ void ep_ctl_conf_defaults(struct ep_ctl_conf *c)
 	c->port = EP_DEFAULT_PORT;
 	c->keep_attached = true;
 	c->relay_replies = true;
-	c->listen = strdup(":7879");
+	c->listen = strdup(EP_CTL_DEFAULT_LISTEN);
 	c->socket = strdup(EP_CTL_DEFAULT_SOCKET);
 	c->log_level = strdup("info");
 	c->reg = (struct ep_reg_opts){
-		.allow_register = true,
+		.allow_register = false,
 		.wait_for_report = true,
 		.dead_after_ns = 500ull * 1000000,
+		.capacity_min = EP_REG_CAPACITY_MIN,
+		.capacity_max = EP_REG_CAPACITY_MAX,
 	};
 	c->publish_ms = 10;
 	ep_policy_defaults(&c->policy);
@@ -171,10 +173,11 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 	static const char *const top[] = { "gateway", "control", "policy", "nodes", NULL };
 	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
 					  "encap_source", "keep_attached", "debug",
-					  "relay_replies", NULL };
+					  "relay_replies", "relay_set_forwarding", NULL };
 	static const char *const ctl[] = { "listen", "socket", "socket_group", "metrics",
 					   "log_level", "allow_register", "wait_for_report",
-					   "dead_after_ms", "publish_ms", NULL };
+					   "dead_after_ms", "publish_ms", "capacity_min",
+					   "capacity_max", NULL };
 	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	long long v;
@@ -193,6 +196,7 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
 		ep_conf_bool(&rd, g, "debug", &c->debug);
 		ep_conf_bool(&rd, g, "relay_replies", &c->relay_replies);
+		ep_conf_bool(&rd, g, "relay_set_forwarding", &c->relay_set_forwarding);
 		if (ep_conf_num(&rd, g, "port", 1, 65535, &v))
 			c->port = (uint16_t)v;
 	}
@@ -208,6 +212,8 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 		if (ep_conf_num(&rd, g, "dead_after_ms", 10, 3600000, &v))
 			c->reg.dead_after_ns = (uint64_t)v * 1000000;
 		EP_CONF_U32(&rd, g, "publish_ms", 1, 10000, c->publish_ms);
+		EP_CONF_U32(&rd, g, "capacity_min", 1, 1000000, c->reg.capacity_min);
+		EP_CONF_U32(&rd, g, "capacity_max", 1, 1000000, c->reg.capacity_max);
 	}
 	if ((g = config_setting_get_member(root, "policy")))
 		read_policy(&rd, &c->policy, g);
@@ -245,6 +251,11 @@ int ep_ctl_conf_validate(const struct ep_ctl_conf *c)
 	}
 	if (ep_log_parse_level(c->log_level, &lvl)) {
 		pr_err("log level '%s': must be error, warn, info or debug", c->log_level);
+		return -EINVAL;
+	}
+	if (c->reg.capacity_min > c->reg.capacity_max) {
+		pr_err("capacity_min %u is above capacity_max %u", c->reg.capacity_min,
+		       c->reg.capacity_max);
 		return -EINVAL;
 	}
 	if (c->policy.cloud_node) {

@@ -12,7 +12,10 @@
 #include "policy.h"
 #include "registry.h"
 
-#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl.sock"
+/* In a private directory of its own (edgeplane/unixsock.h): /run/edgeplane holds locks. */
+#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl/edgectl.sock"
+#define EP_CTL_DEFAULT_LISTEN	"127.0.0.1:7879"	/* this host only: set the management
+							 * address the workers report to */
 
 struct ep_ctl_conf {
 	char *interface;	/* the gateway's interface (required) */
@@ -23,10 +26,12 @@ struct ep_ctl_conf {
 				 * interface's first IPv4 address */
 	bool keep_attached;	/* on exit, leave XDP running (default; see --detach) */
 	bool relay_replies;	/* route workers' replies that come back to us on to the
-				 * client, in XDP (turns forwarding on for the interface) */
+				 * client, in XDP (needs forwarding on for the interface) */
+	bool relay_set_forwarding; /* write the interface's forwarding sysctls (else only
+				    * read them, and warn) */
 	bool debug;
 
-	char *listen;		/* load reports: "ADDR:PORT", default ":7879" */
+	char *listen;		/* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */
 	char *socket;		/* the edgectl API */
 	char *socket_group;	/* group allowed to change state; NULL: root only */
 	char *metrics;		/* "ADDR:PORT" for /metrics; NULL: off */

@@ -10,12 +10,6 @@
 #include "policy.h"
 #include "server.h"
 
-static const char *const rx_names[EP_CTL_RX__COUNT] = {
-#define EP_X_NAME(name, str) [EP_CTL_RX_##name] = str,
-	EP_CTL_RX_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 /* A per-node gauge family over every known node. */
 #define NODE_GAUGE(f, c, metric, help, expr)						\
 	do {										\
@@ -175,10 +169,14 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total",
 			      EP_LABELS({ "outcome", "error" }), c->publish_errors);
 	ep_metrics_help_type(f, "edgeplane_gw_reports_received_total",
-			     "Load report datagrams received, by outcome.", "counter");
-	for (int i = 0; i < EP_CTL_RX__COUNT; i++)
+			     "Load report datagrams received, by outcome: accepted (accepted, "
+			     "registered, revived, restarted), ignored (old), or rejected by "
+			     "reason.", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
+			      EP_LABELS({ "outcome", "bad_message" }), c->rx_bad);
+	for (int i = 0; i < EP_REG__COUNT; i++)
 		ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
-				      EP_LABELS({ "outcome", rx_names[i] }), c->rx[i]);
+				      EP_LABELS({ "outcome", ep_reg_report_name(i) }), c->rx[i]);
 	ep_metrics_help_type(f, "edgeplane_gw_api_requests_total",
 			     "edgectl requests, and those refused for lack of permission.",
 			     "counter");

@@ -16,6 +16,13 @@ void ep_reg_init(struct ep_registry *r, const struct ep_reg_opts *o)
 	r->dirty = true;
 }
 
+static const uint8_t zero6[16];
+
+static bool has_ip6(const uint8_t *a)
+{
+	return memcmp(a, zero6, 16) != 0;
+}
+
 static bool valid_id(uint32_t id)
 {
 	return id >= 1 && id < EP_GW_MAX_NODES;
@@ -63,8 +70,11 @@ int ep_reg_add(struct ep_registry *r, const struct ep_reg_node *n, uint64_t now)
 {
 	struct ep_reg_node *slot;
 
-	if (!valid_id(n->id) || (n->encap && !n->ip4) || (!n->encap && !n->mac_set &&
-							 n->origin != EP_ORIGIN_CONFIG))
+	if (!valid_id(n->id) || (n->encap && !n->ip4) ||
+	    (!n->encap && !n->mac_set && n->origin != EP_ORIGIN_CONFIG))
+		return -EINVAL;
+	/* A configured worker on the segment is recognised by its address or its MAC. */
+	if (n->role == EP_ROLE_WORKER && !n->encap && !n->mac_set && !n->ip4 && !has_ip6(n->ip6))
 		return -EINVAL;
 	slot = &r->nodes[n->id];
 	if (slot->id)
@@ -103,46 +113,126 @@ int ep_reg_drain(struct ep_registry *r, uint32_t id, bool drain)
 	return 0;
 }
 
-/* A report registers a node at the address it comes from, which its own claims must
- * match: a node cannot steer tasks to a third party by claiming its address. */
-static bool sender_matches(const struct ep_load_report *rep, uint32_t src_ip4,
-			   const uint8_t *src_ip6)
+const char *ep_reg_report_name(enum ep_reg_report res)
 {
-	static const uint8_t zero6[16];
+	static const char *const names[EP_REG__COUNT] = {
+#define EP_X_NAME(name, str) [EP_REG_##name] = str,
+		EP_REG_REPORT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+	};
 
-	if (src_ip6)
-		return !memcmp(rep->ip6, src_ip6, 16);
-	return rep->ip4 == src_ip4 || (!rep->ip4 && memcmp(rep->ip6, zero6, 16));
+	return (unsigned int)res < EP_REG__COUNT ? names[res] : "?";
 }
 
+/* The report claims the address it comes from: a node cannot point the gateway at a
+ * third party. (Its address of the other family, if any, is taken as claimed.) */
+static bool from_claimed(const struct ep_load_report *rep, const struct ep_reg_sender *from)
+{
+	if (from->ip6)
+		return !memcmp(rep->ip6, from->ip6, 16);
+	return rep->ip4 == from->ip4;
+}
+
+/* The report comes from the known node's address, and claims no other. A node configured
+ * with a MAC only has no address yet: its first accepted report gives it one. */
+static bool from_node(const struct ep_reg_node *n, const struct ep_load_report *rep,
+		      const struct ep_reg_sender *from)
+{
+	bool any = n->ip4 || has_ip6(n->ip6);
+
+	if (any && (from->ip6 ? memcmp(n->ip6, from->ip6, 16) : n->ip4 != from->ip4))
+		return false;
+	if (n->ip4 && rep->ip4 && rep->ip4 != n->ip4)
+		return false;
+	if (has_ip6(n->ip6) && has_ip6(rep->ip6) && memcmp(rep->ip6, n->ip6, 16))
+		return false;
+	/* A node the controller did not configure keeps the port it registered with. */
+	if (n->origin != EP_ORIGIN_CONFIG && n->origin != EP_ORIGIN_CLI &&
+	    n->port != ntohs(rep->port))
+		return false;
+	return true;
+}
+
+/* @seq follows @last (sent at @last_ns) plausibly at @now: newer, and at most two
+ * reports per interval (of at least 10 ms) since, plus EP_REG_RESTART_SEQ of slack. */
+static bool seq_follows(uint32_t last, uint64_t last_ns, uint32_t seq, uint32_t interval_ms,
+			uint64_t now)
+{
+	int32_t d = (int32_t)(seq - last);
+	uint64_t period = (uint64_t)(interval_ms > 10 ? interval_ms : 10) * 1000000;
+	uint64_t steps = EP_REG_RESTART_SEQ + 2 * ((now > last_ns ? now - last_ns : 0) / period);
+
+	return d > 0 && (uint64_t)d <= steps;
+}
+
+/*
+ * The checks, cheapest first; the first that fails decides the outcome:
+ *   1. the report itself: id 1..63, port, interval and CPU in range (INVALID); capacity
+ *      in capacity_min..capacity_max (CAPACITY);
+ *   2. [auth] an authenticated report: its key id must be the one bound to the node id
+ *      (or, for a new node, one the controller knows); then 3. and 4. still apply, the
+ *      key proving the sender and the address and MAC where to send tasks;
+ *   3. the sender: the report comes from the address it claims (CONFLICT); a known node's
+ *      reports come from the node's address and claim no other address or port
+ *      (CONFLICT); an unknown id registers only with allow_register (UNKNOWN);
+ *   4. on the segment (DSR: every node but an encapsulated one): the kernel's neighbour
+ *      entry for the source address on the receiving interface exists (NO_NEIGHBOUR) and
+ *      is the MAC the report claims, which is the known node's MAC (MAC_MISMATCH);
+ *   5. the sequence: newer than the last, and not too far ahead for the time since
+ *      (OLD, SEQ_JUMP); a small seq not newer than the last is a restart (RESTARTED).
+ */
 enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_report *rep,
-				 uint32_t src_ip4, const uint8_t *src_ip6, uint64_t now)
+				 const struct ep_reg_sender *from, uint64_t now)
 {
 	uint32_t id = ntohl(rep->node_id), seq = ntohl(rep->seq), cap = ntohl(rep->capacity);
+	uint32_t interval = ntohl(rep->interval_ms);
 	enum ep_reg_report res = EP_REG_ACCEPTED;
 	struct ep_reg_node *n;
+	uint8_t mac[6];
 	bool was_usable;
+	int err;
 
 	r->reports++;
-	if (!valid_id(id) || !cap || !rep->port || ntohl(rep->cpu_pct_x100) > 10000) {
+	/* 1. */
+	if (!valid_id(id) || !rep->port || !interval || interval > 3600000 ||
+	    ntohl(rep->cpu_pct_x100) > 10000) {
 		res = EP_REG_INVALID;
 		goto rejected;
 	}
+	if (cap < r->opts.capacity_min || cap > r->opts.capacity_max) {
+		res = EP_REG_CAPACITY;
+		goto rejected;
+	}
+	/* 2. [auth] goes here. */
+	/* 3. */
 	n = ep_reg_get(r, id);
+	if (!from_claimed(rep, from) || (n && !from_node(n, rep, from))) {
+		res = EP_REG_CONFLICT;
+		goto rejected_node;
+	}
+	if (!n && !r->opts.allow_register) {
+		res = EP_REG_UNKNOWN;
+		goto rejected;
+	}
+	/* 4. */
+	if (!n || !n->encap) {
+		err = from->neigh ? from->neigh(from, n != NULL, mac) : -ENOENT;
+		if (err) {
+			res = EP_REG_NO_NEIGHBOUR;
+			goto rejected_node;
+		}
+		if (memcmp(mac, rep->mac, 6) || (n && n->mac_set && memcmp(n->mac, rep->mac, 6))) {
+			res = EP_REG_MAC_MISMATCH;
+			goto rejected_node;
+		}
+	}
+
 	if (!n) {
 		struct ep_reg_node fresh = {
 			.id = id, .origin = EP_ORIGIN_REPORT, .mac_set = true,
 			.ip4 = rep->ip4, .port = ntohs(rep->port), .last_report_ns = now,
 		};
 
-		if (!r->opts.allow_register) {
-			res = EP_REG_UNKNOWN;
-			goto rejected;
-		}
-		if (!sender_matches(rep, src_ip4, src_ip6)) {
-			res = EP_REG_CONFLICT;
-			goto rejected;
-		}
 		memcpy(fresh.mac, rep->mac, 6);
 		memcpy(fresh.ip6, rep->ip6, 16);
 		if (ep_reg_add(r, &fresh, now)) {
@@ -151,61 +241,53 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 		}
 		n = &r->nodes[id];
 		res = EP_REG_REGISTERED;
-	} else if (n->origin == EP_ORIGIN_REPORT || n->origin == EP_ORIGIN_PINNED) {
-		/* A dynamic node keeps its address; a new one needs the old to be deleted. */
-		if (n->last_report_ns && !n->dead &&
-		    (n->ip4 != rep->ip4 || memcmp(n->mac, rep->mac, 6) ||
-		     n->port != ntohs(rep->port))) {
-			n->rejected++;
-			res = EP_REG_CONFLICT;
-			goto rejected;
-		}
-		if (n->ip4 != rep->ip4 || memcmp(n->mac, rep->mac, 6) ||
-		    n->port != ntohs(rep->port)) {
-			if (!sender_matches(rep, src_ip4, src_ip6)) {
-				n->rejected++;
-				res = EP_REG_CONFLICT;
-				goto rejected;
+	}
+
+	/* 5. */
+	if (n->reports && !seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms,
+				       now)) {
+		if (n->pre_restart && seq_follows(n->pre_restart_seq, n->pre_restart_ns, seq,
+						  n->load.interval_ms, now)) {
+			/* The node's sequence goes on: that restart was not its own. */
+			n->pre_restart = false;
+		} else if (seq <= EP_REG_RESTART_SEQ &&
+			   (int32_t)(seq - n->load.seq) <= 0) {
+			if (!n->pre_restart) {
+				n->pre_restart = true;
+				n->pre_restart_seq = n->load.seq;
+				n->pre_restart_ns = n->last_report_ns;
 			}
-			n->ip4 = rep->ip4;
-			memcpy(n->ip6, rep->ip6, 16);
-			memcpy(n->mac, rep->mac, 6);
-			n->mac_set = true;
-			n->port = ntohs(rep->port);
-			changed(r);
+			res = EP_REG_RESTARTED;
+		} else if ((int32_t)(seq - n->load.seq) <= 0) {
+			n->stale++;
+			return EP_REG_OLD;
+		} else {
+			res = EP_REG_SEQ_JUMP;
+			goto rejected_node;
 		}
-		n->origin = EP_ORIGIN_REPORT;
-	} else if ((src_ip6 ? memcmp(n->ip6, (uint8_t[16]){ 0 }, 16) &&
-				      memcmp(n->ip6, src_ip6, 16)
-			    : n->ip4 && n->ip4 != src_ip4)) {
-		/* A configured node's reports come from its configured address. */
-		n->rejected++;
-		res = EP_REG_CONFLICT;
-		goto rejected;
-	} else if (!n->mac_set && !n->encap) {
-		/* A configured node without a MAC learns it from its own reports. */
-		if (!sender_matches(rep, src_ip4, src_ip6) ||
-		    (n->ip4 && n->ip4 != rep->ip4)) {
-			n->rejected++;
-			res = EP_REG_CONFLICT;
-			goto rejected;
-		}
+	} else if (n->reports) {
+		n->lost += (uint32_t)(seq - n->load.seq - 1);
+		if (seq > EP_REG_RESTART_SEQ)
+			n->pre_restart = false;
+	}
+
+	/* Accepted: learn what the node's configuration left open. */
+	if (!n->mac_set && !n->encap) {
 		memcpy(n->mac, rep->mac, 6);
 		n->mac_set = true;
 		changed(r);
 	}
-
-	/* Order: a report older than the last is ignored, unless the node restarted
-	 * (its sequence begins again at 1). */
-	if (n->reports && (int32_t)(seq - n->load.seq) <= 0 && seq > 16) {
-		n->stale++;
-		return EP_REG_OLD;
+	if (!n->ip4 && !has_ip6(n->ip6)) {
+		n->ip4 = rep->ip4;
+		memcpy(n->ip6, rep->ip6, 16);
+		changed(r);
 	}
-	if (n->reports && (int32_t)(seq - n->load.seq) > 1)
-		n->lost += (uint32_t)(seq - n->load.seq - 1);
+	if (n->origin == EP_ORIGIN_PINNED)
+		n->origin = EP_ORIGIN_REPORT;
 
 	was_usable = ep_reg_usable(n);
 	n->load.seq = seq;
+	n->load.interval_ms = interval;
 	n->load.cpu_pct_x100 = ntohl(rep->cpu_pct_x100);
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
 	n->load.queue_depth = ntohl(rep->queue_depth);
@@ -223,7 +305,7 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	if (n->dead) {
 		n->dead = false;
 		n->since_ns = now;
-		if (res == EP_REG_ACCEPTED)
+		if (res == EP_REG_ACCEPTED || res == EP_REG_RESTARTED)
 			res = EP_REG_REVIVED;
 	}
 	if (ep_reg_usable(n) != was_usable)
@@ -231,6 +313,9 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	r->dirty = true;
 	return res;
 
+rejected_node:
+	if (n)
+		n->rejected++;
 rejected:
 	r->reports_rejected++;
 	return res;

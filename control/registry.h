@@ -48,13 +48,19 @@ struct ep_reg_node {
 
 	/* The latest report, host order. */
 	struct {
-		uint32_t seq, cpu_pct_x100, queue_depth, inflight, p99_us,
+		uint32_t seq, interval_ms, cpu_pct_x100, queue_depth, inflight, p99_us,
 			capacity, rate;
 		uint64_t mem_free_kib;
 	} load;
 	uint64_t last_report_ns;	/* 0: none */
 	uint64_t since_ns;		/* added, or declared dead/alive */
 	uint64_t reports, lost, stale, rejected;
+	/* Where the sequence was before the last restart (a report with a small seq): if
+	 * reports go on from there, the "restart" was not the node's, and they are
+	 * accepted. Forgotten once the new sequence passes EP_REG_RESTART_SEQ. */
+	bool pre_restart;
+	uint32_t pre_restart_seq;
+	uint64_t pre_restart_ns;
 	bool reported_since_publish;
 };
 
@@ -62,7 +68,15 @@ struct ep_reg_opts {
 	bool allow_register;		/* a report from an unknown id registers it */
 	bool wait_for_report;		/* configured nodes take tasks only once they report */
 	uint64_t dead_after_ns;		/* no report for this long: drained */
+	uint32_t capacity_min, capacity_max;	/* a report's capacity must be in this range */
 };
+
+/* Defaults of the options above (docs/operations.md). */
+#define EP_REG_CAPACITY_MIN	1
+#define EP_REG_CAPACITY_MAX	10000	/* 100 reference cores */
+
+/* A report with a seq up to this, not newer than the last, is a restarted runtime's. */
+#define EP_REG_RESTART_SEQ	16
 
 struct ep_registry {
 	struct ep_reg_opts opts;
@@ -72,32 +86,79 @@ struct ep_registry {
 	uint64_t reports, reports_rejected;
 };
 
-/* The result of applying a report. */
+/*
+ * The outcomes of a report, with their names in metrics and `edgectl status`. The first
+ * four accept it, OLD ignores it, the others refuse it (and count it as rejected).
+ */
+#define EP_REG_REPORT_LIST(X)								\
+	X(ACCEPTED,	"accepted")							\
+	X(REGISTERED,	"registered")	/* a new node */				\
+	X(REVIVED,	"revived")	/* a dead node reported again */		\
+	X(RESTARTED,	"restarted")	/* its seq began again: the runtime restarted */\
+	X(OLD,		"old")		/* a duplicate or reordered report: ignored */	\
+	X(UNKNOWN,	"unknown_node")	/* unknown id, and registration is off */	\
+	X(INVALID,	"invalid")	/* bad id, port, interval or CPU */		\
+	X(CAPACITY,	"capacity")	/* outside capacity_min..capacity_max */	\
+	X(CONFLICT,	"address_conflict") /* not from the address it claims, or not	\
+					 * from / not claiming the node's address */	\
+	X(MAC_MISMATCH,	"mac_mismatch")	/* claims a MAC other than the sender's		\
+					 * neighbour entry, or than the node's */	\
+	X(NO_NEIGHBOUR,	"no_neighbour")	/* no neighbour entry for the sender */		\
+	X(SEQ_JUMP,	"seq_jump")	/* seq too far ahead for the time since the	\
+					 * node's last report */
+
 enum ep_reg_report {
-	EP_REG_ACCEPTED = 0,
-	EP_REG_REGISTERED,	/* a new node */
-	EP_REG_REVIVED,		/* a dead node reported again */
-	EP_REG_OLD,		/* a duplicate or reordered report: ignored */
-	EP_REG_UNKNOWN,		/* unknown id and registration is off */
-	EP_REG_CONFLICT,	/* the id belongs to a node at another address */
-	EP_REG_INVALID,		/* bad id, zero capacity, bad port */
+#define EP_X_ENUM(name, str) EP_REG_##name,
+	EP_REG_REPORT_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_REG__COUNT
+};
+
+/* "accepted", "unknown_node", ... */
+const char *ep_reg_report_name(enum ep_reg_report res);
+/* True for the outcomes that refuse a report (UNKNOWN and after). */
+static inline bool ep_reg_refused(enum ep_reg_report res)
+{
+	return res >= EP_REG_UNKNOWN;
+}
+
+/*
+ * Where a report came from, as the controller saw it (server.c fills it in).
+ *
+ * [auth] Authenticated reports (a later issue) add here the key id whose tag the server
+ * verified; ep_reg_report() then binds a node to its key as it binds it to its address
+ * and MAC below (the step marked [auth] there).
+ */
+struct ep_reg_sender {
+	uint32_t ip4;			/* source address, network order; 0 for IPv6 */
+	const uint8_t *ip6;		/* IPv6 source address; NULL for IPv4 */
+	/*
+	 * The link-layer address the kernel's neighbour table holds for the source address
+	 * on the interface the report came in on: 0 and @mac, or a negative errno (-ENOENT:
+	 * no usable entry). With @resolve, the address is a known node's and the kernel is
+	 * asked to resolve it when it has no entry, for the node's next report. Called only
+	 * for reports that pass the cheaper checks, and only for nodes on the segment.
+	 */
+	int (*neigh)(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6]);
+	void *ctx;			/* for @neigh */
 };
 
 void ep_reg_init(struct ep_registry *r, const struct ep_reg_opts *o);
 
-/* Add a node (from config or the CLI). Returns 0, -EEXIST, or -EINVAL (bad id, zero
- * port, a DSR worker without a MAC, an encap node without an IPv4 address). */
+/* Add a node (from config or the CLI). Returns 0, -EEXIST, or -EINVAL (bad id, a DSR
+ * worker from the CLI without a MAC, a configured DSR worker with neither a MAC nor an
+ * address to recognise its reports by, an encap node without an IPv4 address). */
 int ep_reg_add(struct ep_registry *r, const struct ep_reg_node *n, uint64_t now);
 int ep_reg_del(struct ep_registry *r, uint32_t id);		/* 0 or -ENOENT */
 int ep_reg_drain(struct ep_registry *r, uint32_t id, bool drain); /* 0 or -ENOENT */
 struct ep_reg_node *ep_reg_get(struct ep_registry *r, uint32_t id);
 
 /*
- * Apply a decoded report (network order, as on the wire) from @src_ip4 (network order;
- * 0 for an IPv6 sender) / @src_ip6 (NULL for IPv4) at @now.
+ * Check a decoded report (network order, as on the wire) from @from at @now, and apply
+ * it if it passes (the order of the checks is in registry.c). Returns the outcome.
  */
 enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_report *rep,
-				 uint32_t src_ip4, const uint8_t *src_ip6, uint64_t now);
+				 const struct ep_reg_sender *from, uint64_t now);
 
 /* Declare nodes whose reports stopped dead (drained). Returns how many changed. */
 int ep_reg_tick(struct ep_registry *r, uint64_t now);

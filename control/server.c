@@ -24,6 +24,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/unixsock.h"
 #include "edgeplane/util.h"
 #include "server.h"
 #include "table.h"
@@ -76,26 +77,67 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
 	return 0;
 }
 
-/* The FIB helper XDP uses to relay replies answers only where forwarding is on. */
-static int enable_forwarding(const char *ifname)
+/*
+ * The FIB helper XDP uses to relay replies answers only where forwarding is on for the
+ * interface (net.ipv4.conf.IF.forwarding, net.ipv6.conf.IF.forwarding), and the kernel
+ * forwards what XDP cannot route yet only then. A sysctl is the operator's: written only
+ * with relay_set_forwarding; otherwise read, and a warning names the ones to set.
+ */
+static const struct {
+	const char *path, *name;
+} fwd_sysctl[2] = {
+	{ "/proc/sys/net/ipv4/conf/%s/forwarding", "net.ipv4.conf.%s.forwarding" },
+	{ "/proc/sys/net/ipv6/conf/%s/forwarding", "net.ipv6.conf.%s.forwarding" },
+};
+
+static int set_forwarding(const char *ifname)
 {
-	const char *fmt[] = { "/proc/sys/net/ipv4/conf/%s/forwarding",
-			      "/proc/sys/net/ipv6/conf/%s/forwarding" };
-	char path[128];
+	char path[128], name[96];
 	int err = 0;
 
 	for (int i = 0; i < 2; i++) {
 		FILE *f;
 
-		snprintf(path, sizeof(path), fmt[i], ifname);
+		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
+		snprintf(name, sizeof(name), fwd_sysctl[i].name, ifname);
 		f = fopen(path, "we");
 		if (!f || fputs("1\n", f) < 0 || fclose(f)) {
 			err = -errno;
-			pr_warn("%s: %s (replies that come back through the gateway are left to "
-				"the kernel)", path, strerror(errno));
+			pr_warn("%s=1 (relay_set_forwarding): %s", name, strerror(errno));
+			continue;
 		}
+		pr_info("%s=1 (relay_set_forwarding)", name);
 	}
 	return err;
+}
+
+static void check_forwarding(const char *ifname)
+{
+	char path[128], off[2][96];
+	int noff = 0;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+		int v = -1;
+
+		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		if (v != 1)
+			snprintf(off[noff++], sizeof(off[0]), fwd_sysctl[i].name, ifname);
+	}
+	if (noff == 2)
+		pr_warn("forwarding is off on %s: the gateway cannot relay workers' replies that "
+			"come back to it; set it with 'sysctl -w %s=1 %s=1' (or "
+			"relay_set_forwarding = true), or turn the relay off (relay_replies = false)",
+			ifname, off[0], off[1]);
+	else if (noff == 1)
+		pr_warn("%s is off: the gateway cannot relay those workers' replies; set it with "
+			"'sysctl -w %s=1' (or relay_set_forwarding = true)", off[0], off[0]);
 }
 
 /* --- publishing -------------------------------------------------------------------------- */
@@ -155,59 +197,121 @@ static void log_report(const struct ep_reg_node *n, uint32_t id, enum ep_reg_rep
 	switch (res) {
 	case EP_REG_REGISTERED:
 		pr_info("node %u registered from %s", id, from);
-		break;
+		return;
 	case EP_REG_REVIVED:
 		pr_info("node %u (%s) reports again: back in service", id, n->name);
-		break;
-	case EP_REG_CONFLICT:
-		/* Rate-limited: the 1st, 2nd, 4th, 8th... */
-		if (n && (n->rejected & (n->rejected - 1)))
-			break;
-		pr_warn("report for node %u from %s does not match the node's address: ignored",
-			id, from);
-		break;
+		return;
+	case EP_REG_RESTARTED:
+		pr_info("node %u (%s) restarted (its reports begin again at seq 1)", id, n->name);
+		return;
 	case EP_REG_UNKNOWN:
 		pr_debug("report for unknown node %u from %s: registration is off", id, from);
-		break;
+		return;
 	default:
 		break;
 	}
+	if (!ep_reg_refused(res))
+		return;
+	/* For a known node, rate-limited: the 1st, 2nd, 4th, 8th... refusal. */
+	if (n && (n->rejected & (n->rejected - 1)))
+		return;
+	pr_warn("report for node %u from %s refused: %s", id, from, ep_reg_report_name(res));
+}
+
+/* Where a report came from: its source address and the interface it came in on. */
+struct report_src {
+	struct ep_reg_sender s;
+	struct ep_ctl *c;
+	int family;
+	uint8_t addr[16];
+	uint32_t ifindex;
+};
+
+/* ep_reg_sender.neigh: the neighbour entry of the source on the receiving interface. */
+static int report_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6])
+{
+	const struct report_src *src = from->ctx;
+	int err;
+
+	if (!src->ifindex || !src->c->neigh)
+		return -ENOENT;
+	err = ep_neigh_lookup(src->c->neigh, src->family, src->addr, src->ifindex, mac);
+	if (err == -ENOENT && resolve) {
+		/* A known node's address only: strangers' sources fill no table. */
+		int e = ep_neigh_resolve(src->c->neigh, src->family, src->addr, src->ifindex);
+
+		if (e)
+			pr_debug("resolve the neighbour of a report's source: %s", strerror(-e));
+	} else if (err && err != -ENOENT) {
+		pr_debug("neighbour lookup for a report's source: %s", strerror(-err));
+	}
+	return err;
 }
 
 static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
-			  const struct sockaddr_storage *from, uint64_t now)
+			  const struct sockaddr_storage *from, uint32_t ifindex, uint64_t now)
 {
+	struct report_src src = { .s = { .neigh = report_neigh }, .c = c, .ifindex = ifindex };
 	const struct ep_load_report *rep;
 	const uint8_t *payload;
 	enum ep_reg_report res;
 	struct ep_msg m;
-	const uint8_t *src6 = NULL;
-	uint32_t src4 = 0, id;
+	uint32_t id;
 	char addr[INET6_ADDRSTRLEN] = "?";
 
 	if (ep_decode(buf, len, sizeof(*rep), &m, &payload, NULL) ||
 	    m.kind != EP_KIND_LOAD_REPORT || m.payload_len != sizeof(*rep) ||
 	    m.frag_count != 1) {
-		c->rx[EP_CTL_RX_BAD_MESSAGE]++;
+		c->rx_bad++;
 		return;
 	}
 	rep = (const struct ep_load_report *)payload;
 	if (from->ss_family == AF_INET) {
-		src4 = ((const struct sockaddr_in *)from)->sin_addr.s_addr;
-		inet_ntop(AF_INET, &src4, addr, sizeof(addr));
+		src.s.ip4 = ((const struct sockaddr_in *)from)->sin_addr.s_addr;
 	} else {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)from)->sin6_addr;
 
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			memcpy(&src4, &a->s6_addr[12], 4);
-		else
-			src6 = a->s6_addr;
-		inet_ntop(AF_INET6, a, addr, sizeof(addr));
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(&src.s.ip4, &a->s6_addr[12], 4);
+		} else {
+			memcpy(src.addr, a->s6_addr, 16);
+			src.s.ip6 = src.addr;
+		}
 	}
+	if (src.s.ip6) {
+		src.family = AF_INET6;
+	} else {
+		src.family = AF_INET;
+		memcpy(src.addr, &src.s.ip4, 4);
+	}
+	inet_ntop(src.family, src.addr, addr, sizeof(addr));
 	id = ntohl(rep->node_id);
-	res = ep_reg_report(&c->reg, rep, src4, src6, now);
-	c->rx[EP_CTL_RX_ACCEPTED + res]++;
+	/* [auth] An authenticated report's tag is verified here, before the registry sees it;
+	 * the key id that verified it goes into src.s (registry.h, struct ep_reg_sender). */
+	src.s.ctx = &src;
+	res = ep_reg_report(&c->reg, rep, &src.s, now);
+	c->rx[res]++;
 	log_report(ep_reg_get(&c->reg, id), id, res, addr);
+}
+
+/* The receiving interface, from IP_PKTINFO / IPV6_PKTINFO; 0 if none came. */
+static uint32_t pktinfo_ifindex(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return (uint32_t)pi.ipi_ifindex;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return pi.ipi6_ifindex;
+		}
+	}
+	return 0;
 }
 
 static void read_reports(struct ep_ctl *c)
@@ -216,6 +320,10 @@ static void read_reports(struct ep_ctl *c)
 	struct sockaddr_storage from[RX_BATCH];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl[RX_BATCH];
 	int n;
 
 	for (int round = 0; round < 16; round++) {	/* bounded: timers must run too */
@@ -223,7 +331,8 @@ static void read_reports(struct ep_ctl *c)
 			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
 			msgs[i] = (struct mmsghdr){ .msg_hdr = {
 				.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-				.msg_iov = &iov[i], .msg_iovlen = 1 } };
+				.msg_iov = &iov[i], .msg_iovlen = 1,
+				.msg_control = ctl[i].buf, .msg_controllen = sizeof(ctl[i].buf) } };
 		}
 		n = recvmmsg(c->report_fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -231,9 +340,10 @@ static void read_reports(struct ep_ctl *c)
 		pthread_mutex_lock(&c->lock);
 		for (int i = 0; i < n; i++) {
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-				c->rx[EP_CTL_RX_BAD_MESSAGE]++;
+				c->rx_bad++;
 			else
-				handle_report(c, bufs[i], msgs[i].msg_len, &from[i], ep_now_ns());
+				handle_report(c, bufs[i], msgs[i].msg_len, &from[i],
+					      pktinfo_ifindex(&msgs[i].msg_hdr), ep_now_ns());
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (n < RX_BATCH)
@@ -346,76 +456,29 @@ static int serve_peer(struct ep_ctl *c, int fd)
 	return 0;
 }
 
+/* In a private directory (edgeplane/unixsock.h): 0700 and a socket of mode 0600, or, with
+ * socket_group, 2750 and 0660 of that group. Only the owner (and the group) may connect
+ * at all; SO_PEERCRED decides who may change state. */
 static int open_api_socket(struct ep_ctl *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = c->conf->socket;
-	char dir[sizeof(sa.sun_path)], *slash;
-	mode_t mode = 0600;
-	int fd, err;
+	int err;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		pr_err("socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		err = ep_mkdir_p(dir, 0755);
-		if (err) {
-			pr_err("socket directory %s: %s", dir, strerror(-err));
-			return err;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket file left by a dead controller is removed; a live one is not ours. */
-	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		pr_err("socket %s: another controller is running", path);
-		close(fd);
-		return -EADDRINUSE;
-	}
-	close(fd);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
-		err = -errno;
-		pr_err("socket %s: %s", path, strerror(errno));
-		close(fd);
-		return err;
-	}
-	c->admin_gid = (gid_t)-1;
+	c->admin_gid = EP_NO_GROUP;
 	if (c->conf->socket_group) {
-		struct group *g = getgrnam(c->conf->socket_group);
-
-		if (!g) {
-			pr_err("socket_group '%s': no such group", c->conf->socket_group);
-			close(fd);
-			unlink(path);
+		err = ep_group_gid("socket_group", c->conf->socket_group, &c->admin_gid);
+		if (err)
 			return -EINVAL;
-		}
-		c->admin_gid = g->gr_gid;
-		if (chown(path, (uid_t)-1, g->gr_gid))
-			pr_warn("chown %s: %s", path, strerror(errno));
-		mode = 0660;
 	}
-	/* Only the owner (and the group) may connect at all; SO_PEERCRED decides who may
-	 * change state. */
-	if (chmod(path, mode))
-		pr_warn("chmod %s: %s", path, strerror(errno));
-	return fd;
+	/* A socket left by a dead controller is replaced; a live one is not ours. */
+	return ep_unix_listen("API socket", c->conf->socket,
+			      SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, c->admin_gid, true);
 }
 
 static int open_report_socket(struct ep_ctl *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, rcvbuf = 1 << 20;
+	int fd, one = 1, rcvbuf = 1 << 20;
 
 	if (ep_parse_sockaddr("listen", c->conf->listen, EP_ADDR_PASSIVE, &ss, &len))
 		return -EINVAL;
@@ -423,6 +486,16 @@ static int open_report_socket(struct ep_ctl *c)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* The receiving interface, for the neighbour entry of each report's source. */
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) ||
+	    (ss.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))) {
+		int err = -errno;
+
+		pr_err("load reports: pktinfo: %s", strerror(errno));
+		close(fd);
+		return err;
+	}
 	if (ss.ss_family == AF_INET6) {
 		int zero = 0;
 
@@ -435,6 +508,13 @@ static int open_report_socket(struct ep_ctl *c)
 		close(fd);
 		return err;
 	}
+	if (ep_sockaddr_is_any(&ss))
+		pr_warn("load reports on every address (listen = \"%s\"): set control.listen to "
+			"the management address the workers report to", c->conf->listen);
+	else if (ep_sockaddr_is_loopback(&ss))
+		pr_info("load reports on %s only: workers on other hosts need control.listen "
+			"(--listen) set to the management address they report to",
+			c->conf->listen);
 	return fd;
 }
 
@@ -508,8 +588,12 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	c->cfg.port = conf->port;
 	c->cfg.encap_port = EP_ENCAP_PORT;
 	c->cfg.flags = 0;
-	if (conf->relay_replies && !enable_forwarding(conf->interface))
+	if (conf->relay_replies) {
 		c->cfg.flags |= EP_GW_F_RELAY;
+		if (conf->relay_set_forwarding)
+			set_forwarding(conf->interface);
+		check_forwarding(conf->interface);
+	}
 
 	err = add_config_nodes(c, c->start_ns);
 	if (err)
@@ -524,6 +608,11 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 		ep_reg_restore(&c->reg, pinned, c->start_ns);
 	}
 
+	err = ep_neigh_open(&c->neigh);
+	if (err) {
+		pr_err("rtnetlink (neighbour lookups for load reports): %s", strerror(-err));
+		goto err;
+	}
 	err = open_report_socket(c);
 	if (err < 0)
 		goto err;
@@ -644,6 +733,8 @@ void ep_ctl_fini(struct ep_ctl *c)
 	}
 	if (c->report_fd >= 0)
 		close(c->report_fd);
+	ep_neigh_close(c->neigh);
+	c->neigh = NULL;
 	if (c->timer_fd >= 0)
 		close(c->timer_fd);
 	if (c->sig_fd >= 0)

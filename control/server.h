@@ -17,25 +17,8 @@
 
 #include "config.h"
 #include "gw.h"
+#include "neigh.h"
 #include "registry.h"
-
-/* Outcomes of received report datagrams, for metrics. */
-#define EP_CTL_RX_LIST(X)					\
-	X(BAD_MESSAGE,	"bad_message")	/* not a v1 LOAD_REPORT */	\
-	X(ACCEPTED,	"accepted")					\
-	X(REGISTERED,	"registered")					\
-	X(REVIVED,	"revived")					\
-	X(OLD,		"old")						\
-	X(UNKNOWN,	"unknown_node")					\
-	X(CONFLICT,	"address_conflict")				\
-	X(INVALID,	"invalid")
-
-enum ep_ctl_rx {
-#define EP_X_ENUM(name, str) EP_CTL_RX_##name,
-	EP_CTL_RX_LIST(EP_X_ENUM)
-#undef EP_X_ENUM
-	EP_CTL_RX__COUNT
-};
 
 struct ep_ctl {
 	struct ep_ctl_conf *conf;
@@ -48,12 +31,14 @@ struct ep_ctl {
 	uint64_t table_built;		/* registry table_version of @table */
 
 	int report_fd, api_fd, timer_fd, sig_fd, epfd;
+	struct ep_neigh *neigh;		/* the kernel's neighbour table, for reports' MACs */
 	struct ep_metrics *metrics;
 	gid_t admin_gid;		/* socket_group's gid, or (gid_t)-1 */
 
 	uint64_t start_ns, last_publish_ns;
 	uint64_t publishes, publish_errors;
-	uint64_t rx[EP_CTL_RX__COUNT];
+	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
+	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
 	uint64_t api_requests, api_denied;
 	volatile int stop;
 };

@@ -18,7 +18,8 @@ $(BIN)/edgeplane-xdp: $(OBJ)/dataplane/tools/edgeplane-xdp.o $(XDP_LIB) $(CORE_L
 # The runtime: I/O backends, the task path, and the daemon around them.
 RT_SRCS		:= $(wildcard dataplane/io/*.c dataplane/core/*.c) \
 		   $(filter-out dataplane/daemon/main.c,$(wildcard dataplane/daemon/*.c)) \
-		   userspace/common/metrics.c userspace/common/confread.c
+		   userspace/common/metrics.c userspace/common/confread.c \
+		   userspace/common/unixsock.c
 RT_LIB		:= $(LIB)/libeprt.a
 $(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
 RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash) -ldl

@@ -14,6 +14,8 @@ PKGS=(
 	libbpf-dev libxdp-dev xdp-tools bpftool iproute2 libelf-dev zlib1g-dev
 	# runtime and client libraries
 	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev libjansson-dev
+	# the controller: neighbour lookups for load reports (rtnetlink)
+	libmnl-dev
 	# built-in task handlers (checksum, matmul)
 	libxxhash-dev libblis-serial-dev
 	# DPDK backend

@@ -190,7 +190,8 @@ cat >"$CONF/edgectl.conf" <<EOF
 # of what overflows (no worker eligible) at priorities 4 and 5.
 gateway: { interface = "eth0"; };
 control: {
-  listen = "$GW:7879";
+  listen = "$GW:7879";         # the management address: the workers report to it
+  allow_register = false;      # only the nodes below (their first report gives their MAC)
   socket = "$SOCK";
   dead_after_ms = $DEAD_AFTER_MS;
 };

@@ -768,7 +768,7 @@ cmd_run() {
 		echo "-- the classifier's counters in $g (edgeplane-xdp stats; on its console too)"
 		guest_exec "$g" 30 "edgeplane-xdp stats --dev eth0 | awk 'NR == 1 || \$2 != 0'" || rc=1
 		echo "-- the runtime's workers in $g (edgeplane stats)"
-		guest_exec "$g" 30 "edgeplane stats --socket /run/edgeplane.sock | sed -n '1,/^\$/p'" || rc=1
+		guest_exec "$g" 30 "edgeplane stats --socket /run/edgeplane/runtime/stats.sock | sed -n '1,/^\$/p'" || rc=1
 		echo "$g: XDP ${mode:-mode unknown} on virtio_net"
 	done
 	echo

@@ -9,6 +9,7 @@
 #include "edgectl.h"
 #include "edgeplane/log.h"
 #include "policy.h"
+#include "registry.h"
 #include "xdp/ep_xdp.h"
 
 static void print_policy(const struct ep_policy *p)
@@ -129,6 +130,23 @@ int cmd_policy(struct ctl_ctx *x, int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* The reasons reports were rejected for, with their counts, on one line. */
+static void print_rejected(json_t *by)
+{
+	const char *sep = "";
+
+	printf("rejected    ");
+	for (int i = 0; i < EP_REG__COUNT; i++) {
+		json_int_t v = json_integer_value(json_object_get(by, ep_reg_report_name(i)));
+
+		if (ep_reg_refused(i) && v) {
+			printf("%s%s %lld", sep, ep_reg_report_name(i), (long long)v);
+			sep = ", ";
+		}
+	}
+	printf("%s\n", *sep ? "" : "none");
+}
+
 int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 {
 	struct ep_gw_cfg cfg;
@@ -163,6 +181,7 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 			       (long long)json_integer_value(json_object_get(resp, "reports")),
 			       (long long)json_integer_value(json_object_get(resp, "reports_rejected")),
 			       json_string_value(json_object_get(resp, "reports_on")));
+			print_rejected(json_object_get(resp, "reports_by_outcome"));
 		}
 		json_decref(resp);
 		return 0;

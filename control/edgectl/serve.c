@@ -23,22 +23,28 @@ static void usage(FILE *f)
 		"  --port N             task port of the virtual address (7878)\n"
 		"  --xdp-mode M         auto, native or skb (auto)\n"
 		"  --pin-dir DIR        map pins ($LIBXDP_BPFFS or /sys/fs/bpf/edgeplane/gw-IF)\n"
-		"  --listen ADDR:PORT   load reports (:7879)\n"
+		"  --listen ADDR:PORT   load reports (127.0.0.1:7879: this host only; give the\n"
+		"                       management address the workers report to)\n"
 		"  --socket PATH        edgectl API socket (%s)\n"
 		"  --socket-group G     members of G may change state (default: root only)\n"
-		"  --metrics ADDR:PORT  serve Prometheus /metrics\n"
+		"  --metrics ADDR:PORT  serve Prometheus /metrics (PORT alone: on 127.0.0.1)\n"
 		"  --policy P           p2c (default), seed or hash\n"
 		"  --stale-ms N         loads older than N ms are not trusted by XDP (1000)\n"
 		"  --dead-after-ms N    drain a node after N ms without a report (500)\n"
 		"  --publish-ms N       map update interval (10)\n"
-		"  --no-register        ignore reports from nodes not in the config\n"
+		"  --allow-register     a report from a node not in the config registers it\n"
+		"                       (default: off; only configured and added nodes)\n"
+		"  --no-register        registration off (the default)\n"
 		"  --no-wait-for-report configured nodes take tasks before their first report\n"
 		"  --detach-on-exit     take XDP off the interface when stopping (default: keep\n"
 		"                       it running on the last state; a dead controller is not an\n"
 		"                       outage)\n"
 		"  --no-relay           do not relay workers' replies that come back to the\n"
 		"                       gateway (by default XDP routes them on to the client,\n"
-		"                       and forwarding is turned on for the interface)\n"
+		"                       which needs forwarding on for the interface)\n"
+		"  --set-forwarding     set net.ipv4.conf.IF.forwarding and\n"
+		"                       net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"
+		"                       no sysctl is changed; a warning names those to set)\n"
 		"  --debug              bpf_printk per decision (trace_pipe)\n"
 		"  --log-level L        error, warn, info or debug (info)\n",
 		EP_CTL_DEFAULT_SOCKET);
@@ -54,7 +60,7 @@ int cmd_serve(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_IFACE, O_PORT, O_MODE, O_PIN, O_LISTEN, O_SOCKET, O_GROUP,
 	       O_METRICS, O_POLICY, O_STALE, O_DEAD, O_PUBLISH, O_NOREG, O_NOWAIT, O_DETACH,
-	       O_DEBUG, O_LOG, O_NORELAY };
+	       O_DEBUG, O_LOG, O_NORELAY, O_REG, O_SETFWD };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, O_CONFIG },
 		{ "iface", required_argument, 0, O_IFACE },
@@ -70,10 +76,12 @@ int cmd_serve(int argc, char **argv)
 		{ "dead-after-ms", required_argument, 0, O_DEAD },
 		{ "publish-ms", required_argument, 0, O_PUBLISH },
 		{ "no-register", no_argument, 0, O_NOREG },
+		{ "allow-register", no_argument, 0, O_REG },
 		{ "no-wait-for-report", no_argument, 0, O_NOWAIT },
 		{ "detach-on-exit", no_argument, 0, O_DETACH },
 		{ "debug", no_argument, 0, O_DEBUG },
 		{ "no-relay", no_argument, 0, O_NORELAY },
+		{ "set-forwarding", no_argument, 0, O_SETFWD },
 		{ "log-level", required_argument, 0, O_LOG },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
@@ -133,10 +141,12 @@ int cmd_serve(int argc, char **argv)
 			conf.publish_ms = (uint32_t)v;
 			break;
 		case O_NOREG: conf.reg.allow_register = false; break;
+		case O_REG: conf.reg.allow_register = true; break;
 		case O_NOWAIT: conf.reg.wait_for_report = false; break;
 		case O_DETACH: conf.keep_attached = false; break;
 		case O_DEBUG: conf.debug = true; break;
 		case O_NORELAY: conf.relay_replies = false; break;
+		case O_SETFWD: conf.relay_set_forwarding = true; break;
 		case 'h':
 			usage(stdout);
 			ep_ctl_conf_free(&conf);

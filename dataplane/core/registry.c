@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/registry.h"
 #include "edgeplane/log.h"
@@ -57,15 +63,147 @@ int ep_registry_add_defaults(struct ep_registry *r)
 	return 0;
 }
 
+/* Owned by root or by us, and writable by the owner alone. */
+static int check_owner_mode(const char *path, const char *kind, const struct stat *st)
+{
+	uid_t euid = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != euid) {
+		pr_err("plugin %s: %s is owned by uid %u, not root or the runtime's (%u): "
+		       "'chown root %s'", path, kind, (unsigned int)st->st_uid,
+		       (unsigned int)euid, kind);
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		pr_err("plugin %s: %s is writable by %s (mode %04o): 'chmod go-w %s', or put the "
+		       "plugin where only root can write", path, kind,
+		       st->st_mode & S_IWOTH ? "everyone" : "its group",
+		       (unsigned int)(st->st_mode & 07777), kind);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Open plugin @path for loading, checked: an absolute path without "." or "..", every
+ * directory from / down opened with O_NOFOLLOW (no symbolic link on the way) and checked
+ * on its open descriptor, the file itself too, a regular file. Root or the runtime's user
+ * must own each, and no one else may write any (a sticky directory such as /tmp is not
+ * enough: others may put files in it). Returns the file's descriptor, whose
+ * /proc/self/fd path the caller dlopen()s, so what was checked is what is loaded; or a
+ * negative errno after logging what is wrong and how to fix it.
+ */
+static int open_plugin(const char *path)
+{
+	char walked[PATH_MAX], real[PATH_MAX], comp[NAME_MAX + 1];
+	const char *p = path, *next;
+	struct stat st;
+	size_t wl = 1;
+	int dfd, fd, err;
+
+	if (path[0] != '/') {
+		pr_err("plugin '%s': not an absolute path; give the whole path (the loader's "
+		       "search path is not used)", path);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(walked)) {
+		pr_err("plugin %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(walked, "/");
+	dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	for (;;) {
+		size_t len;
+		bool last;
+
+		if (fstat(dfd, &st)) {
+			err = -errno;
+			goto err_close_dir;
+		}
+		err = check_owner_mode(path, walked, &st);
+		if (err)
+			goto err_close_dir;
+		while (*p == '/')
+			p++;
+		next = strchr(p, '/');
+		len = next ? (size_t)(next - p) : strlen(p);
+		last = !next || !next[strspn(next, "/")];
+		if (!len || len > NAME_MAX) {
+			pr_err("plugin %s: not a file name", path);
+			err = -EINVAL;
+			goto err_close_dir;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+			pr_err("plugin %s: '.' and '..' are not allowed in the path: give it as "
+			       "'%s'", path, realpath(path, real) ? real : "the file's own path");
+			err = -EINVAL;
+			goto err_close_dir;
+		}
+		snprintf(walked + wl, sizeof(walked) - wl, "%s%s", wl > 1 ? "/" : "", comp);
+		wl = strlen(walked);
+		/* O_NONBLOCK: a FIFO there must not hang the start; it is refused below. */
+		fd = openat(dfd, comp, (last ? O_RDONLY | O_NONBLOCK : O_RDONLY | O_DIRECTORY) |
+			    O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			if ((errno == ELOOP || errno == ENOTDIR) &&
+			    !fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode)) {
+				pr_err("plugin %s: %s is a symbolic link: give the real path%s%s",
+				       path, walked, realpath(path, real) ? ", " : "",
+				       realpath(path, real) ? real : "");
+				err = -ELOOP;
+			} else {
+				pr_err("plugin %s: %s: %s", path, walked, strerror(-err));
+			}
+			goto err_close_dir;
+		}
+		close(dfd);
+		if (last)
+			break;
+		dfd = fd;
+		p = next;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto err_close_file;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("plugin %s: not a regular file", path);
+		err = -EINVAL;
+		goto err_close_file;
+	}
+	err = check_owner_mode(path, path, &st);
+	if (err)
+		goto err_close_file;
+	return fd;
+
+err_close_file:
+	close(fd);
+	return err;
+err_close_dir:
+	close(dfd);
+	return err;
+}
+
 int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *name,
 			   uint16_t type, const char *args)
 {
 	const struct ep_handler *const *hs;
 	ep_plugin_handlers_fn fn;
-	int ret = -ENOENT;
+	char fdpath[64];
+	int ret = -ENOENT, fd;
 	void *dl;
 
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	fd = open_plugin(path);
+	if (fd < 0)
+		return fd;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	close(fd);	/* the mapping stays */
 	if (!dl) {
 		pr_err("plugin %s: %s", path, dlerror());
 		return -ENOENT;

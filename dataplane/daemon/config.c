@@ -12,6 +12,7 @@
 #include "edgeplane/util.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/unixsock.h"
 
 void ep_conf_defaults(struct ep_conf *c)
 {
@@ -28,7 +29,7 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->report.interval_ms = 100;
 	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
-	c->verify_csum = -1;
+	c->verify_csum = 1;	/* docs/protocol.md 1: a bad UDP checksum is dropped */
 	c->frames = 4096;
 	c->frame_size = 4096;
 	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 256,
@@ -91,6 +92,7 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->report.controller);
 	free(c->report.cpu);
 	free(c->stats_socket);
+	free(c->stats_socket_group);
 	free(c->metrics);
 	free(c->ready_file);
 	free(c->log_level);
@@ -239,6 +241,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "workers",
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
+					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
 					   "uring", "dpdk", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
@@ -274,6 +277,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	ep_conf_str(&rd, root, "interface", &c->interface);
 	ep_conf_str(&rd, root, "bind", &c->bind);
 	ep_conf_str(&rd, root, "stats_socket", &c->stats_socket);
+	ep_conf_str(&rd, root, "stats_socket_group", &c->stats_socket_group);
 	ep_conf_str(&rd, root, "metrics", &c->metrics);
 	ep_conf_str(&rd, root, "ready_file", &c->ready_file);
 	ep_conf_str(&rd, root, "log_level", &c->log_level);
@@ -454,6 +458,18 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (!strcmp(c->backend, "dpdk") && validate_dpdk(c))
 		return -EINVAL;
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		if (c->handlers[i].plugin && c->handlers[i].plugin[0] != '/') {
+			pr_err("handler plugin '%s': not an absolute path; give the whole path "
+			       "(the loader's search path is not used)", c->handlers[i].plugin);
+			return -EINVAL;
+		}
+	if (c->stats_socket_group) {
+		gid_t gid;
+
+		if (ep_group_gid("stats_socket_group", c->stats_socket_group, &gid))
+			return -EINVAL;
+	}
 	if (!strcmp(c->backend, "afxdp") && !c->interface) {
 		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
 		return -EINVAL;

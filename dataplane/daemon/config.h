@@ -38,7 +38,7 @@ struct ep_conf {
 
 	char *xdp_mode;			/* auto, native, skb */
 	int zerocopy;			/* -1 auto, 0 off, 1 on */
-	int verify_csum;		/* -1 auto (on, except on veth), 0 off, 1 on */
+	int verify_csum;		/* 1 on (default), -1 auto (off on veth: unsafe), 0 off */
 	bool busy_poll;
 	uint32_t frames, frame_size;
 	bool keep_attached;		/* leave the classifier attached at exit */
@@ -76,6 +76,8 @@ struct ep_conf {
 	unsigned int nhandlers;		/* 0: every built-in at its default type */
 
 	char *stats_socket;
+	char *stats_socket_group;	/* its directory 2750 and socket 0660 of this group;
+					 * NULL: 0700 and 0600 */
 	char *metrics;			/* "ADDR:PORT": serve Prometheus /metrics; NULL: off */
 	char *ready_file;
 	char *log_level;

@@ -22,7 +22,8 @@
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
 
-#define DEFAULT_STATS_SOCKET "/run/edgeplane.sock"
+/* In a private directory of its own (edgeplane/unixsock.h): /run/edgeplane holds locks. */
+#define DEFAULT_STATS_SOCKET "/run/edgeplane/runtime/stats.sock"
 
 static void usage(FILE *f)
 {
@@ -55,9 +56,11 @@ static void usage(FILE *f)
 		"      --batch-wait-us N    longest a task waits for its batch to fill (default 0:\n"
 		"                           a batch is what arrived together)\n"
 		"      --max-task-len N     largest task payload in bytes (default 16 MiB)\n"
-		"      --stats-socket PATH  serve statistics here (default %s)\n"
+		"      --stats-socket PATH  serve statistics here (default %s), in a\n"
+		"                           private directory (made 0700 if missing)\n"
 		"      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics;\n"
-		"                           ADDR is IPv4, [IPv6], or empty for all (:9100)\n"
+		"                           ADDR is IPv4 or [IPv6]; a port alone (9100) means\n"
+		"                           127.0.0.1; every address only as 0.0.0.0 or [::]\n"
 		"      --controller ADDR:PORT  report load to this controller (edgectl serve)\n"
 		"      --node-id N          this node's id at the gateway, 1..63\n"
 		"      --capacity N         relative capacity reported (default 100 per worker)\n"

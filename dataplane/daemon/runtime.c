@@ -15,6 +15,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/unixsock.h"
 #include "daemon/report.h"
 #include "daemon/sysload.h"
 #include "io/dpdk.h"
@@ -231,7 +232,13 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 		rt->nthreads++;
 	}
 	if (c->stats_socket) {
-		err = ep_statsrv_start(c->stats_socket, report, rt, &rt->stats);
+		gid_t gid = EP_NO_GROUP;
+
+		err = 0;
+		if (c->stats_socket_group)
+			err = ep_group_gid("stats_socket_group", c->stats_socket_group, &gid);
+		if (!err)
+			err = ep_statsrv_start(c->stats_socket, gid, report, rt, &rt->stats);
 		if (err)
 			goto err_stop;
 	}

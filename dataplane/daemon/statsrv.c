@@ -12,6 +12,7 @@
 
 #include "daemon/statsrv.h"
 #include "edgeplane/log.h"
+#include "edgeplane/unixsock.h"
 
 struct ep_statsrv {
 	int lfd, stop_pipe[2];
@@ -81,10 +82,10 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-int ep_statsrv_start(const char *path, ep_report_fn fn, void *arg, struct ep_statsrv **out)
+int ep_statsrv_start(const char *path, gid_t gid, ep_report_fn fn, void *arg,
+		     struct ep_statsrv **out)
 {
 	struct ep_statsrv *s = calloc(1, sizeof(*s));
-	struct sockaddr_un sa;
 	int err;
 
 	if (!s)
@@ -92,39 +93,37 @@ int ep_statsrv_start(const char *path, ep_report_fn fn, void *arg, struct ep_sta
 	s->fn = fn;
 	s->arg = arg;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
-	err = make_addr(path, &sa);
-	if (err)
-		goto err_free;
 	s->path = strdup(path);
-	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->lfd < 0 || pipe2(s->stop_pipe, O_CLOEXEC)) {
-		err = -errno;
-		goto err_close;
+	if (!s->path || pipe2(s->stop_pipe, O_CLOEXEC)) {
+		err = s->path ? -errno : -ENOMEM;
+		pr_err("statistics socket %s: %s", path, strerror(-err));
+		goto err_free;
 	}
-	unlink(path);	/* a stale socket of an earlier run */
-	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
-	    listen(s->lfd, 16)) {
-		err = -errno;
-		goto err_close;
+	/* Logs its own errors. */
+	s->lfd = ep_unix_listen("statistics socket", path, SOCK_STREAM | SOCK_CLOEXEC, gid,
+				false);
+	if (s->lfd < 0) {
+		err = s->lfd;
+		goto err_close_pipe;
 	}
 	err = -pthread_create(&s->thread, NULL, loop, s);
-	if (err)
+	if (err) {
+		pr_err("statistics socket %s: thread: %s", path, strerror(-err));
 		goto err_unlink;
+	}
 	*out = s;
 	return 0;
 
 err_unlink:
 	unlink(path);
-err_close:
-	if (s->lfd >= 0)
-		close(s->lfd);
+	close(s->lfd);
+err_close_pipe:
 	if (s->stop_pipe[0] >= 0) {
 		close(s->stop_pipe[0]);
 		close(s->stop_pipe[1]);
 	}
-	free(s->path);
 err_free:
-	pr_err("statistics socket %s: %s", path, strerror(-err));
+	free(s->path);
 	free(s);
 	return err;
 }

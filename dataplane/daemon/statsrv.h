@@ -8,13 +8,17 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 typedef void (*ep_report_fn)(void *arg, FILE *f, bool json);
 
 struct ep_statsrv;
 
-/* Listen on @path (replaced if stale; mode 0660). Returns 0 or a negative errno. */
-int ep_statsrv_start(const char *path, ep_report_fn fn, void *arg, struct ep_statsrv **out);
+/* Listen on @path, in a private directory (edgeplane/unixsock.h): mode 0600, or 0660 and
+ * group @gid (EP_NO_GROUP: none); a stale socket there is replaced. Returns 0 or a
+ * negative errno after logging why. */
+int ep_statsrv_start(const char *path, gid_t gid, ep_report_fn fn, void *arg,
+		     struct ep_statsrv **out);
 void ep_statsrv_stop(struct ep_statsrv *s);
 /* The client side: print the report of the runtime at @path to stdout. */
 int ep_statsrv_query(const char *path, bool json);

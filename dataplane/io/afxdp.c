@@ -28,6 +28,9 @@
 #include "io/frame.h"
 #include "io/io.h"
 
+/* Skipped UDP checksum checks are logged once, not per queue. */
+static bool csum_warned;
+
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
 #endif
@@ -403,6 +406,11 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 	a->xsks_fd = cfg->xsks_map_fd;
+	if (!a->verify_csum && !csum_warned)
+		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
+			"corrupted task datagram is answered", cfg->ifname,
+			cfg->verify_csum < 0 ? "auto" : "off");
+	csum_warned = csum_warned || !a->verify_csum;
 	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s)",
 		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode", nframes, fsize,
 		a->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "");

@@ -89,6 +89,9 @@ int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_
 #include "io/frame.h"
 #include "xdp/ep_xdp.h"
 
+/* Skipped UDP checksum checks are logged once, not per queue. */
+static bool csum_warned;
+
 #define PROG_NAME	"ep_classify"
 #define MAX_EAL_ARGS	64
 #define RX_MAX		64		/* datagrams per rx() */
@@ -487,6 +490,11 @@ int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_
 	p->stats_port = idx == 0;
 	p->xsks_fd = d->xsks_fd;
 	p->xsk_key = d->first_queue + idx;
+	if (!p->verify_csum && !csum_warned)
+		pr_warn("dpdk: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
+			"corrupted task datagram is answered", d->ifname,
+			cfg->verify_csum < 0 ? "auto" : "off");
+	csum_warned = csum_warned || !p->verify_csum;
 	pr_info("dpdk: %s queue %u ready (port %u queue %u, %u mbufs, UDP checksums %s%s)",
 		d->ifname, p->q.queue_id, p->port_id, idx, d->mbufs,
 		p->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "");

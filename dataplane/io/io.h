@@ -116,7 +116,8 @@ struct ep_io_cfg {
 	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
 	uint32_t frame_size;		/* afxdp: 2048 or 4096 */
 	int zerocopy;			/* afxdp: -1 auto, 0 copy, 1 zero-copy */
-	int verify_csum;		/* afxdp: check UDP checksums; -1 auto (not on veth) */
+	int verify_csum;		/* afxdp, dpdk: check UDP checksums; -1 auto (not on
+					 * veth) */
 	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
 	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
 	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */

@@ -49,7 +49,7 @@ sed 's/^queues .*/queues 1/' "$EP_ROOT/vm/topo/lb.topo" >"$EP_TMP/lb1.topo"
 rig up "$EP_TMP/lb1.topo" >"$EP_TMP/rig.log" 2>&1 || die "rig up: $(tail -3 "$EP_TMP/rig.log")"
 GW=$(rig addr gw)
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" \
-	--listen "$GW:7879" >"$EP_TMP/ctl.log" 2>&1 &
+	--listen "$GW:7879" --allow-register >"$EP_TMP/ctl.log" 2>&1 &
 wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 || die "controller: $(tail -3 "$EP_TMP/ctl.log")"
 for n in 1 2 3; do
 	cat >"$EP_TMP/w$n.conf" <<CONF

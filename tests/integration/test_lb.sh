@@ -28,8 +28,11 @@ fi
 GW=$(rig addr gw) GW6=$(rig addr gw --6)
 
 # Daemons run under vm/rig directly (rig exec execs the command: $! is the daemon).
+# The workers register by their reports: registration is on, as the operator's choice, and
+# reports come to the gateway's address (the rig's management network is its segment).
 start_controller() {
-	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" --listen "$GW:7879" \
+	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" \
+		--listen "$GW:7879" --allow-register \
 		--metrics "$GW:9101" --dead-after-ms $DEAD_MS "$@" >>"$EP_TMP/ctl.log" 2>&1 &
 	CTL_PID=$!
 	wait_for_line "$EP_TMP/ctl.log" "controller ready" 10
@@ -306,6 +309,7 @@ check "status without a controller says so and fails" test $rc -eq 1 -a -n "$(gr
 
 # --- hostile load reports ------------------------------------------------------------------
 rj=$(ctl status --json)
+diag "reports so far: $(jq -c .reports_by_outcome <<<"$rj")"
 rig exec c2 "$TOOLS/eptest-report" --to "$GW:7879" --raw 4550dead --count 3 --interval-ms 1
 rig exec c2 "$TOOLS/eptest-report" --to "$GW:7879" --id 2 --ip4 "$(rig addr c2)" \
 	--mac "$(rig mac c2)" --count 3 --interval-ms 1 --seq 100000

@@ -177,7 +177,7 @@ on_console=$(grep -aE '^redirect_xsk +[0-9]+' "$CONSOLE" | tail -1 | awk '{ prin
 expect_eq "the console log shows the same redirect_xsk count" "$on_console" "$redirected"
 
 # The runtime's view: every task completed, and which queues they came in on.
-rt=$(g1 "edgeplane stats --socket /run/edgeplane.sock --json")
+rt=$(g1 "edgeplane stats --socket /run/edgeplane/runtime/stats.sock --json")
 check "the runtime completed the 400 checksum tasks" \
 	test "$(jq '[.types[] | select(.handler == "checksum")][0].completed' <<<"$rt")" -ge 400
 diag "datagrams per queue: $(jq -r '[.workers[] | "q\(.queue)=\(.datagrams)"] | join(" ")' <<<"$rt")"

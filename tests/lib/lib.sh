@@ -125,6 +125,10 @@ ep_setup_pair() {
 	in_a ip addr add $ADDR6_A/64 dev "$IF_A" nodad &&
 	in_b ip addr add $ADDR6_B/64 dev "$IF_B" nodad &&
 	in_a ip link set "$IF_A" up && in_b ip link set "$IF_B" up || return 1
+	# Complete UDP checksums in software on both ends: a veth otherwise leaves them to an
+	# offload that never runs, and the runtime checks them (xdp.verify_checksum = "on").
+	in_a ethtool -K "$IF_A" tx off >/dev/null && in_b ethtool -K "$IF_B" tx off >/dev/null ||
+		return 1
 	# Resolve neighbours both ways now: a fresh interface ignores the first IPv6 neighbour
 	# solicitation until it has joined its solicited-node group, which would cost the
 	# first task a retry.

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 			rep.inflight = htonl((uint32_t)v); break;
 		case 'p': if (ep_parse_long("--p99-us", optarg, 0, 1L << 31, &v)) return 2;
 			rep.p99_us = htonl((uint32_t)v); break;
-		case 'C': if (ep_parse_long("--capacity", optarg, 0, 1000000, &v)) return 2;
+		case 'C': if (ep_parse_long("--capacity", optarg, 0, 0xffffffffL, &v)) return 2;
 			rep.capacity = htonl((uint32_t)v); break;
 		case 'P': if (ep_parse_long("--port", optarg, 0, 65535, &v)) return 2;
 			rep.port = htons((uint16_t)v); break;

@@ -123,6 +123,57 @@ static uint32_t ip(const char *s)
 }
 
 static struct ep_registry reg;
+static unsigned int resolves;
+
+/* A sender as the server sees it: its address, and its neighbour entry (err: none). */
+struct test_sender {
+	struct ep_reg_sender s;
+	int err;
+	uint8_t mac[6];
+};
+
+static int test_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6])
+{
+	const struct test_sender *t = from->ctx;
+
+	resolves += resolve && t->err;
+	if (t->err)
+		return t->err;
+	memcpy(mac, t->mac, 6);
+	return 0;
+}
+
+/* ep_reg_init() with the default capacity range unless @o sets one. */
+static void init(const struct ep_reg_opts *o)
+{
+	struct ep_reg_opts d = *o;
+
+	if (!d.capacity_max) {
+		d.capacity_min = EP_REG_CAPACITY_MIN;
+		d.capacity_max = EP_REG_CAPACITY_MAX;
+	}
+	ep_reg_init(&reg, &d);
+}
+
+/* Report @r from @src, whose neighbour entry is @l2 (NULL: no entry). */
+static enum ep_reg_report rx_l2(const struct ep_load_report *r, uint32_t src, const uint8_t *l2,
+				uint64_t now)
+{
+	struct test_sender t = { .s = { .ip4 = src, .neigh = test_neigh }, .err = -ENOENT };
+
+	t.s.ctx = &t;
+	if (l2) {
+		t.err = 0;
+		memcpy(t.mac, l2, 6);
+	}
+	return ep_reg_report(&reg, r, &t.s, now);
+}
+
+/* Report @r from @src with the MAC it claims (an honest sender on the segment). */
+static enum ep_reg_report rx(const struct ep_load_report *r, uint32_t src, uint64_t now)
+{
+	return rx_l2(r, src, r->mac, now);
+}
 static struct ep_gw_node nodes[EP_GW_MAX_NODES];
 static struct ep_table_member members[EP_GW_MAX_NODES];
 
@@ -133,8 +184,8 @@ static void test_reg_register(void)
 	unsigned int nm;
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.15"), NULL, 1000 * MS),
+	init(&o);
+	EXPECT_EQ(rx(&r, ip("198.18.0.15"), 1000 * MS),
 		  EP_REG_REGISTERED);
 	nm = ep_reg_build(&reg, nodes, members);
 	EXPECT_EQ(nm, 1);
@@ -156,16 +207,16 @@ static void test_reg_spoof(void)
 	struct ep_load_report r = report(6, 1, "198.18.0.16", 0x16);
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
+	init(&o);
 	/* Claims 198.18.0.16 but comes from .99: could steer tasks to a third party. */
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.99"), NULL, 1000 * MS),
+	EXPECT_EQ(rx(&r, ip("198.18.0.99"), 1000 * MS),
 		  EP_REG_CONFLICT);
 	EXPECT(!ep_reg_get(&reg, 6));
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.16"), NULL, 1000 * MS),
+	EXPECT_EQ(rx(&r, ip("198.18.0.16"), 1000 * MS),
 		  EP_REG_REGISTERED);
 	/* A live node's id cannot be taken over from another address and MAC. */
 	r = report(6, 2, "198.18.0.17", 0x17);
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.17"), NULL, 1100 * MS),
+	EXPECT_EQ(rx(&r, ip("198.18.0.17"), 1100 * MS),
 		  EP_REG_CONFLICT);
 	EXPECT_EQ(ep_reg_get(&reg, 6)->ip4, ip("198.18.0.16"));
 	tap_end("registry: reports must come from the address they claim; a live id is kept");
@@ -178,19 +229,19 @@ static void test_reg_order_and_loss(void)
 	struct ep_reg_node *n;
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS), EP_REG_REGISTERED);
+	init(&o);
+	EXPECT_EQ(rx(&r, r.ip4, 1000 * MS), EP_REG_REGISTERED);
 	r.seq = htonl(104);	/* 101..103 lost */
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1100 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(rx(&r, r.ip4, 1100 * MS), EP_REG_ACCEPTED);
 	r.seq = htonl(102);	/* late, reordered */
 	r.cpu_pct_x100 = htonl(9999);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1150 * MS), EP_REG_OLD);
+	EXPECT_EQ(rx(&r, r.ip4, 1150 * MS), EP_REG_OLD);
 	n = ep_reg_get(&reg, 2);
 	EXPECT_EQ(n->lost, 3);
 	EXPECT_EQ(n->stale, 1);
 	EXPECT_EQ(n->load.cpu_pct_x100, 2500);
 	r.seq = htonl(1);	/* the runtime restarted */
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 1200 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(rx(&r, r.ip4, 1200 * MS), EP_REG_RESTARTED);
 	EXPECT_EQ(n->load.cpu_pct_x100, 9999);
 	tap_end("registry: lost reports counted, reordered ones ignored, a restart accepted");
 }
@@ -202,8 +253,8 @@ static void test_reg_dead_and_revive(void)
 	uint64_t v;
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
-	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	init(&o);
+	rx(&r, r.ip4, 1000 * MS);
 	EXPECT_EQ(ep_reg_tick(&reg, 1500 * MS), 0);	/* exactly the limit: alive */
 	v = reg.table_version;
 	EXPECT_EQ(ep_reg_tick(&reg, 1501 * MS), 1);
@@ -213,7 +264,7 @@ static void test_reg_dead_and_revive(void)
 	EXPECT_EQ(nodes[3].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED);
 	EXPECT_EQ(ep_reg_tick(&reg, 2000 * MS), 0);	/* once */
 	r.seq = htonl(2);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 2100 * MS), EP_REG_REVIVED);
+	EXPECT_EQ(rx(&r, r.ip4, 2100 * MS), EP_REG_REVIVED);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
 	EXPECT_EQ(nodes[3].flags, EP_NODE_F_PRESENT);
 	tap_end("registry: silent for dead_after -> drained; a new report brings it back");
@@ -225,14 +276,14 @@ static void test_reg_manual_drain(void)
 	struct ep_load_report r = report(4, 1, "198.18.0.14", 0x14);
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
-	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	init(&o);
+	rx(&r, r.ip4, 1000 * MS);
 	EXPECT_EQ(ep_reg_drain(&reg, 4, true), 0);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
 	EXPECT_EQ(nodes[4].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_MANUAL);
 	/* Reports keep coming: the node stays drained until undrained. */
 	r.seq = htonl(2);
-	ep_reg_report(&reg, &r, r.ip4, NULL, 1100 * MS);
+	rx(&r, r.ip4, 1100 * MS);
 	EXPECT(!ep_reg_usable(ep_reg_get(&reg, 4)));
 	EXPECT_EQ(ep_reg_drain(&reg, 4, false), 0);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
@@ -254,7 +305,7 @@ static void test_reg_configured(void)
 	struct ep_load_report stranger = report(2, 1, "198.18.0.12", 0x12);
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
+	init(&o);
 	cfg.ip4 = ip("198.18.0.11");
 	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), 0);
 	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), -EEXIST);
@@ -264,12 +315,12 @@ static void test_reg_configured(void)
 	EXPECT_EQ(nodes[9].flags, EP_NODE_F_PRESENT | EP_NODE_F_OVERFLOW);
 	/* Not dead while waiting for its first report, however long. */
 	EXPECT_EQ(ep_reg_tick(&reg, 10000 * MS), 0);
-	EXPECT_EQ(ep_reg_report(&reg, &stranger, stranger.ip4, NULL, 1000 * MS),
+	EXPECT_EQ(rx(&stranger, stranger.ip4, 1000 * MS),
 		  EP_REG_UNKNOWN);
 	/* From the wrong address: refused. */
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.12"), NULL, 1000 * MS),
+	EXPECT_EQ(rx(&r, ip("198.18.0.12"), 1000 * MS),
 		  EP_REG_CONFLICT);
-	EXPECT_EQ(ep_reg_report(&reg, &r, ip("198.18.0.11"), NULL, 1000 * MS),
+	EXPECT_EQ(rx(&r, ip("198.18.0.11"), 1000 * MS),
 		  EP_REG_ACCEPTED);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
 	EXPECT_EQ(nodes[1].capacity, 300);	/* the configured capacity wins */
@@ -283,23 +334,23 @@ static void test_reg_invalid(void)
 	struct ep_load_report r;
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
+	init(&o);
 	r = report(0, 1, "198.18.0.10", 1);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	r = report(64, 1, "198.18.0.10", 1);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	r = report(1, 1, "198.18.0.10", 1);
-	r.capacity = 0;
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	r.interval_ms = 0;
+	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	r = report(1, 1, "198.18.0.10", 1);
 	r.cpu_pct_x100 = htonl(10001);
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	r = report(1, 1, "198.18.0.10", 1);
 	r.port = 0;
-	EXPECT_EQ(ep_reg_report(&reg, &r, r.ip4, NULL, 0), EP_REG_INVALID);
+	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	EXPECT_EQ(reg.reports_rejected, 5);
 	EXPECT(!ep_reg_get(&reg, 1));
-	tap_end("registry: bad id, zero capacity, CPU over 100 %% and port 0 are refused");
+	tap_end("registry: bad id, interval 0, CPU over 100 %% and port 0 are refused");
 }
 
 static void test_reg_restore(void)
@@ -308,15 +359,15 @@ static void test_reg_restore(void)
 	struct ep_load_report r = report(8, 1, "198.18.0.18", 0x18);
 
 	tap_begin();
-	ep_reg_init(&reg, &o);
-	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	init(&o);
+	rx(&r, r.ip4, 1000 * MS);
 	ep_reg_drain(&reg, 8, true);
 	r = report(7, 1, "198.18.0.17", 0x17);
-	ep_reg_report(&reg, &r, r.ip4, NULL, 1000 * MS);
+	rx(&r, r.ip4, 1000 * MS);
 	ep_reg_build(&reg, nodes, members);
 
 	/* A new controller, 5 s later, finds the pinned state. */
-	ep_reg_init(&reg, &o);
+	init(&o);
 	ep_reg_restore(&reg, nodes, 6000 * MS);
 	EXPECT(ep_reg_get(&reg, 8) && ep_reg_get(&reg, 8)->manual_drain);
 	EXPECT(ep_reg_get(&reg, 7) && ep_reg_usable(ep_reg_get(&reg, 7)));
@@ -328,6 +379,188 @@ static void test_reg_restore(void)
 	ep_reg_build(&reg, nodes, members);
 	EXPECT_EQ(nodes[8].updated_ns, 1000 * MS);
 	tap_end("registry: a restarted controller takes nodes and drains from the maps");
+}
+
+/* Forged reports: each is refused with its reason, and changes nothing. */
+static void test_reg_capacity(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report w = report(1, 1, "198.18.0.11", 0x11);
+	struct ep_load_report x = report(2, 1, "198.18.0.66", 0x66);
+
+	tap_begin();
+	init(&o);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	x.capacity = htonl(0xffffffff);
+	EXPECT_EQ(rx(&x, x.ip4, 1000 * MS), EP_REG_CAPACITY);
+	x.capacity = htonl(EP_REG_CAPACITY_MAX + 1);
+	EXPECT_EQ(rx(&x, x.ip4, 1000 * MS), EP_REG_CAPACITY);
+	x.capacity = 0;
+	EXPECT_EQ(rx(&x, x.ip4, 1000 * MS), EP_REG_CAPACITY);
+	EXPECT(!ep_reg_get(&reg, 2));
+	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
+	/* A known node cannot raise its capacity beyond the range either. */
+	w.seq = htonl(2);
+	w.capacity = htonl(0xffffffff);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_CAPACITY);
+	EXPECT_EQ(ep_reg_capacity(ep_reg_get(&reg, 1)), 100);
+	w.capacity = htonl(EP_REG_CAPACITY_MAX);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(reg.reports_rejected, 4);
+	/* A range of the operator's. */
+	o.capacity_min = 50;
+	o.capacity_max = 60;
+	init(&o);
+	w = report(1, 1, "198.18.0.11", 0x11);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_CAPACITY);
+	w.capacity = htonl(60);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	tap_end("registry: a capacity outside capacity_min..capacity_max (0xffffffff) is refused");
+}
+
+static void test_reg_takeover(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report w = report(1, 1, "198.18.0.11", 0x11), x;
+	struct ep_reg_node *n;
+
+	tap_begin();
+	init(&o);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	/* From another address, claiming the node's address, MAC and a large seq. */
+	x = w;
+	x.seq = htonl(100000000);
+	x.cpu_pct_x100 = htonl(9900);
+	EXPECT_EQ(rx(&x, ip("198.18.0.66"), 1050 * MS), EP_REG_CONFLICT);
+	/* Claiming its own address, with the node's id. */
+	x.ip4 = ip("198.18.0.66");
+	EXPECT_EQ(rx(&x, x.ip4, 1060 * MS), EP_REG_CONFLICT);
+	n = ep_reg_get(&reg, 1);
+	EXPECT_EQ(n->load.seq, 1);
+	EXPECT_EQ(n->load.cpu_pct_x100, 2500);
+	EXPECT_EQ(n->rejected, 2);
+	/* The node's own reports go on. */
+	w.seq = htonl(2);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->ip4, ip("198.18.0.11"));
+	/* A dead node's id stays its own too: moving needs `edgectl node del`. */
+	EXPECT_EQ(ep_reg_tick(&reg, 5000 * MS), 1);
+	EXPECT_EQ(rx(&x, x.ip4, 5100 * MS), EP_REG_CONFLICT);
+	EXPECT_EQ(n->ip4, ip("198.18.0.11"));
+	/* Nor can a known node claim another port. */
+	w.seq = htonl(3);
+	w.port = htons(9999);
+	EXPECT_EQ(rx(&w, w.ip4, 5200 * MS), EP_REG_CONFLICT);
+	tap_end("registry: a known node's reports come only from its address (a takeover "
+		"with a large seq is refused)");
+}
+
+static void test_reg_mac(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_reg_node cfg = { .id = 3, .origin = EP_ORIGIN_CONFIG, .mac_set = true,
+				   .mac = { 2, 0, 0, 0, 0, 0x13 } };
+	struct ep_reg_node enc = { .id = 4, .origin = EP_ORIGIN_CONFIG, .encap = true,
+				   .mac_set = true, .mac = { 2, 0, 0, 0, 0, 0xfe } };
+	static const uint8_t stranger[6] = { 2, 0, 0, 0, 0x99, 0x99 };
+	struct ep_load_report x = report(2, 1, "198.18.0.66", 0x66);
+	struct ep_load_report w;
+
+	tap_begin();
+	init(&o);
+	/* Claims a MAC that is not the sender's: tasks would go to it. */
+	x.mac[5] = 0x11;
+	resolves = 0;
+	EXPECT_EQ(rx_l2(&x, x.ip4, (const uint8_t[6]){ 2, 0, 0, 0, 0, 0x66 }, 1000 * MS),
+		  EP_REG_MAC_MISMATCH);
+	/* No neighbour entry for the sender: nothing to check the claim against. */
+	EXPECT_EQ(rx_l2(&x, x.ip4, NULL, 1000 * MS), EP_REG_NO_NEIGHBOUR);
+	EXPECT_EQ(resolves, 0);		/* a stranger's address is not resolved */
+	EXPECT(!ep_reg_get(&reg, 2));
+	x.mac[5] = 0x66;
+	EXPECT_EQ(rx(&x, x.ip4, 1000 * MS), EP_REG_REGISTERED);
+	/* A known node claiming another MAC, even one its neighbour entry now has. */
+	x.seq = htonl(2);
+	memcpy(x.mac, stranger, 6);
+	EXPECT_EQ(rx_l2(&x, x.ip4, stranger, 1100 * MS), EP_REG_MAC_MISMATCH);
+	EXPECT_EQ(ep_reg_get(&reg, 2)->mac[5], 0x66);
+
+	/* A node configured by MAC only: any address whose neighbour is that MAC, which
+	 * it keeps from then on. */
+	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), 0);
+	w = report(3, 1, "198.18.0.13", 0x14);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_MAC_MISMATCH);
+	w = report(3, 1, "198.18.0.13", 0x13);
+	EXPECT_EQ(rx_l2(&w, w.ip4, NULL, 1000 * MS), EP_REG_NO_NEIGHBOUR);
+	EXPECT_EQ(resolves, 1);		/* a known node's: asked for its next report */
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(ep_reg_get(&reg, 3)->ip4, ip("198.18.0.13"));
+	w = report(3, 2, "198.18.0.14", 0x13);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_CONFLICT);
+
+	/* A routed (encapsulated) node is not on the segment: no neighbour to check, and its
+	 * configured MAC is its next hop's. */
+	enc.ip4 = ip("198.19.5.4");
+	EXPECT_EQ(ep_reg_add(&reg, &enc, 0), 0);
+	w = report(4, 1, "198.19.5.4", 0x44);
+	EXPECT_EQ(rx_l2(&w, w.ip4, NULL, 1000 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(ep_reg_get(&reg, 4)->mac[5], 0xfe);
+	/* A configured worker with neither a MAC nor an address cannot be recognised. */
+	cfg = (struct ep_reg_node){ .id = 5, .origin = EP_ORIGIN_CONFIG };
+	EXPECT_EQ(ep_reg_add(&reg, &cfg, 0), -EINVAL);
+	tap_end("registry: the claimed MAC is the sender's neighbour entry and the node's");
+}
+
+static void test_reg_seq(void)
+{
+	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_load_report w = report(1, 1000, "198.18.0.11", 0x11);
+	struct ep_reg_node *n;
+
+	tap_begin();
+	init(&o);
+	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	n = ep_reg_get(&reg, 1);
+	/* 100 ms later, one step is expected: 16 of slack, not 50 000 000. */
+	w.seq = htonl(50000000);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_SEQ_JUMP);
+	w.seq = htonl(1000 + 2 + EP_REG_RESTART_SEQ + 1);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_SEQ_JUMP);
+	EXPECT_EQ(n->load.seq, 1000);
+	w.seq = htonl(1000 + 2 + EP_REG_RESTART_SEQ);
+	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_ACCEPTED);
+	/* After 10 s of silence (dead meanwhile), 100 reports on: plausible. */
+	w.seq = htonl(1018 + 100);
+	EXPECT_EQ(rx(&w, w.ip4, 11100 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->lost, 17 + 99);
+	/* A small seq is a restart; a forged "restart" does not stop the node's sequence,
+	 * which goes on where it was. */
+	w.seq = htonl(1);
+	w.cpu_pct_x100 = htonl(100);
+	EXPECT_EQ(rx(&w, w.ip4, 11150 * MS), EP_REG_RESTARTED);
+	EXPECT_EQ(n->load.seq, 1);
+	w.seq = htonl(1119);
+	EXPECT_EQ(rx(&w, w.ip4, 11200 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->load.seq, 1119);
+	w.seq = htonl(2);		/* the forger's sequence is now old */
+	EXPECT_EQ(rx(&w, w.ip4, 11250 * MS), EP_REG_RESTARTED);
+	w.seq = htonl(3);
+	EXPECT_EQ(rx(&w, w.ip4, 11300 * MS), EP_REG_ACCEPTED);
+	w.seq = htonl(1120);
+	EXPECT_EQ(rx(&w, w.ip4, 11300 * MS), EP_REG_ACCEPTED);
+	/* A real restart: once its sequence passes EP_REG_RESTART_SEQ, the one before is
+	 * forgotten. */
+	for (uint32_t q = 1; q <= EP_REG_RESTART_SEQ + 1; q++) {
+		w.seq = htonl(q);
+		EXPECT_EQ(rx(&w, w.ip4, (11400 + 100 * q) * MS),
+			  q == 1 ? EP_REG_RESTARTED : EP_REG_ACCEPTED);
+	}
+	w.seq = htonl(1121);
+	EXPECT_EQ(rx(&w, w.ip4, 13400 * MS), EP_REG_SEQ_JUMP);
+	w.seq = htonl(EP_REG_RESTART_SEQ + 1);	/* a duplicate: old */
+	EXPECT_EQ(rx(&w, w.ip4, 13400 * MS), EP_REG_OLD);
+	tap_end("registry: seq steps must be plausible for the time since the last report; "
+		"restarts, real or forged");
 }
 
 /* --- policy -------------------------------------------------------------------------- */
@@ -384,6 +617,10 @@ int main(void)
 	test_reg_configured();
 	test_reg_invalid();
 	test_reg_restore();
+	test_reg_capacity();
+	test_reg_takeover();
+	test_reg_mac();
+	test_reg_seq();
 	test_policy();
 	return tap_finish();
 }

@@ -202,7 +202,8 @@ static void test_histogram(void)
 static void test_listen(void)
 {
 	static const char *const bad[] = {
-		"", "9100", "198.18.0.2", "198.18.0.2:", "198.18.0.2:65536", "198.18.0.2:-1",
+		"", "198.18.0.2", "198.18.0.2:", "198.18.0.2:65536", "198.18.0.2:-1", "91a",
+		"65536", "-9100", "9100 ", ":",
 		"198.18.0.2:91a", "198.18.0.2:123456", "edge.example:9100", "::1:9100",
 		"[::1]9100", "[::1]", "[]:9100", "[198.18.0.2]:9100", "198.18.0.256:9100",
 		"[2001:db8::1:9100", " 198.18.0.2:9100",
@@ -223,10 +224,20 @@ static void test_listen(void)
 	EXPECT_STR(inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)), "2001:db8::2");
 	EXPECT_EQ(ep_metrics_parse_listen("[::]:65535", &ss, &len), 0);
 	EXPECT(ss.ss_family == AF_INET6 && ntohs(s6->sin6_port) == 65535);
-	EXPECT_EQ(ep_metrics_parse_listen(":9100", &ss, &len), 0);
-	EXPECT((ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) ||
-	       (ss.ss_family == AF_INET && s4->sin_addr.s_addr == htonl(INADDR_ANY)));
-	tap_end("listen addresses: IPv4:PORT, [IPv6]:PORT, [::]:PORT, :PORT");
+	EXPECT_EQ(ep_metrics_parse_listen("0.0.0.0:9100", &ss, &len), 0);
+	EXPECT(ss.ss_family == AF_INET && s4->sin_addr.s_addr == htonl(INADDR_ANY));
+	tap_end("listen addresses: IPv4:PORT, [IPv6]:PORT, and every address written out");
+
+	/* Without an address: this host only, not every address. */
+	tap_begin();
+	EXPECT_EQ(ep_metrics_parse_listen("9100", &ss, &len), 0);
+	EXPECT(ss.ss_family == AF_INET && len == sizeof(*s4) && ntohs(s4->sin_port) == 9100);
+	EXPECT_STR(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)), "127.0.0.1");
+	memset(&ss, 0, sizeof(ss));
+	EXPECT_EQ(ep_metrics_parse_listen(":9101", &ss, &len), 0);
+	EXPECT(ss.ss_family == AF_INET && len == sizeof(*s4) && ntohs(s4->sin_port) == 9101);
+	EXPECT_STR(inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)), "127.0.0.1");
+	tap_end("a bare port (9100) and :PORT listen on 127.0.0.1 only");
 
 	tap_begin();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -420,6 +431,7 @@ static void test_http(void)
 		"-EADDRNOTAVAIL",
 		"stop closes the socket (the port binds again) and leaks no descriptor",
 		"descriptors above 1023 (no select()): GET /metrics still answers",
+		"a bare port (\"0\") serves on 127.0.0.1, not on the host's other addresses",
 	};
 	const char *why = NULL;
 	struct http_reply r;
@@ -540,6 +552,23 @@ static void test_http(void)
 	ep_metrics_stop(m);
 	EXPECT_EQ(count_fds(), fds);
 	tap_end("%s", names[8]);
+
+	tap_begin();
+	m = NULL;
+	EXPECT_EQ(ep_metrics_start("0", write_test_metrics, &fail, &m), 0);
+	if (m) {
+		EXPECT_EQ(http(AF_INET, "127.0.0.1", ep_metrics_port(m),
+			       "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			       &r), 0);
+		EXPECT_EQ(r.status, 200);
+		http_free(&r);
+		EXPECT(http(AF_INET, "198.18.0.1", ep_metrics_port(m),
+			    "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			    &r) < 0);
+		http_free(&r);
+		ep_metrics_stop(m);
+	}
+	tap_end("%s", names[10]);
 
 	test_high_fds(names[9]);
 }

@@ -55,10 +55,9 @@ static int listen_on(const char *addr, const struct sockaddr_storage *ss, sockle
 	/* A restarted runtime must not wait for the old connections' TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
 		goto err_close_socket;
-	/* The wildcard IPv6 address of ":PORT" serves IPv4 as well, whatever bindv6only says. */
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr) &&
-	    addr[0] == ':' && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
+	/* "[::]:PORT" serves IPv4 as well, whatever bindv6only says. */
+	if (ss->ss_family == AF_INET6 && ep_sockaddr_is_any(ss) &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
 		goto err_close_socket;
 	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 16) ||
 	    getsockname(fd, (struct sockaddr *)&bound, &blen))
@@ -194,6 +193,9 @@ int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_me
 		pr_err("metrics on %s: libmicrohttpd did not start", addr);
 		goto err_close_socket;
 	}
+	if (ep_sockaddr_is_any(&ss))
+		pr_warn("metrics on every address (%s): anyone who reaches this host may read "
+			"them; give the address to serve them on", addr);
 	*out = m;
 	return 0;
 

@@ -53,7 +53,7 @@ int ep_mkdir_p(const char *dir, mode_t mode)
 static int bad_addr(const char *what, const char *addr, unsigned int flags, const char *why)
 {
 	pr_err("%s '%s': %s (expected IPv4:PORT, [IPv6]:PORT%s)", what, addr, why,
-	       flags & EP_ADDR_PASSIVE ? " or :PORT" : "");
+	       flags & EP_ADDR_PASSIVE ? ", or PORT for 127.0.0.1:PORT" : "");
 	return -EINVAL;
 }
 
@@ -71,7 +71,11 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 
 	if (!addr || !*addr)
 		return bad_addr(what, addr ? addr : "(null)", flags, "empty");
-	if (addr[0] == '[') {
+	if ((flags & EP_ADDR_PASSIVE) && strspn(addr, "0123456789") == strlen(addr)) {
+		/* "PORT", as ":PORT": a listen address with a port only (the loopback's). */
+		hlen = 0;
+		port = addr;
+	} else if (addr[0] == '[') {
 		const char *rb = strchr(addr, ']');
 
 		if (!rb || rb[1] != ':')
@@ -83,7 +87,7 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 		if (hlen >= sizeof(host))
 			return bad_addr(what, addr, flags, "address too long");
 		memcpy(host, addr + 1, hlen);
-		colon = rb + 1;
+		port = rb + 2;
 		hints.ai_family = AF_INET6;
 	} else {
 		colon = strchr(addr, ':');
@@ -95,10 +99,10 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 		if (hlen >= sizeof(host))
 			return bad_addr(what, addr, flags, "address too long");
 		memcpy(host, addr, hlen);
+		port = colon + 1;
 		hints.ai_family = AF_INET;
 	}
 	host[hlen] = '\0';
-	port = colon + 1;
 	if (!*port || strlen(port) > 5)
 		return bad_addr(what, addr, flags, "the port must be a number 0..65535");
 	for (const char *c = port; *c; c++) {
@@ -113,26 +117,14 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 		return bad_addr(what, addr, flags,
 				!hlen ? "needs an address" : "needs a port 1..65535");
 	if (!hlen) {
-		/* ":PORT": every address; IPv6 with IPv4-mapped addresses where possible. */
-		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* "PORT", ":PORT": the loopback only. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		memset(ss, 0, sizeof(*ss));
-		if (fd >= 0) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-			close(fd);
-			s6->sin6_family = AF_INET6;
-			s6->sin6_addr = in6addr_any;
-			s6->sin6_port = htons((uint16_t)p);
-			*len = sizeof(*s6);
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-			s4->sin_family = AF_INET;
-			s4->sin_addr.s_addr = htonl(INADDR_ANY);
-			s4->sin_port = htons((uint16_t)p);
-			*len = sizeof(*s4);
-		}
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*s4);
 		return 0;
 	}
 	err = getaddrinfo(host, port, &hints, &ai);
@@ -149,6 +141,24 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 	*len = ai->ai_addrlen;
 	freeaddrinfo(ai);
 	return 0;
+}
+
+bool ep_sockaddr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return ss->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+bool ep_sockaddr_is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 &&
+	       (IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127));
 }
 
 uint64_t ep_now_ns(void)

@@ -50,9 +50,10 @@ struct ep_metrics;
 
 /*
  * Parse a listen address: "IPv4:PORT", "[IPv6]:PORT" (a scope as in "[fe80::1%eth0]:PORT"
- * is allowed) or ":PORT" (every address: IPv6 and IPv4 where the host has IPv6, else every
- * IPv4 address). PORT is 0..65535; 0 picks a free port. Host names are not accepted.
- * Fills @ss and @len. Returns 0, or -EINVAL after logging a message that names @addr.
+ * is allowed), or "PORT" / ":PORT", which mean 127.0.0.1:PORT: without an address, only
+ * this host. Every address is "0.0.0.0:PORT" (IPv4) or "[::]:PORT" (IPv6 and IPv4).
+ * PORT is 0..65535; 0 picks a free port. Host names are not accepted. Fills @ss and
+ * @len. Returns 0, or -EINVAL after logging a message that names @addr.
  */
 int ep_metrics_parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len);
 
@@ -60,7 +61,8 @@ int ep_metrics_parse_listen(const char *addr, struct sockaddr_storage *ss, sockl
  * Serve GET /metrics on @addr (see ep_metrics_parse_listen) from a thread of
  * libmicrohttpd's. @fn(@arg, f) writes each response into a memory stream. On success
  * returns 0 and the server in *out, which the caller owns and releases with
- * ep_metrics_stop(). Returns -EINVAL for a bad address, the negative errno of socket(),
+ * ep_metrics_stop(). On every address (0.0.0.0, [::]) it logs a warning: metrics tell
+ * anyone who can connect about the host's load. Returns -EINVAL for a bad address, the negative errno of socket(),
  * bind() or listen() (-EADDRINUSE, -EADDRNOTAVAIL, ...), -ENOMEM, or -EIO if
  * libmicrohttpd does not start; the reason is logged. *out is untouched on failure.
  */

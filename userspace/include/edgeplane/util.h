@@ -3,6 +3,7 @@
 #ifndef EDGEPLANE_UTIL_H
 #define EDGEPLANE_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -36,17 +37,23 @@ uint64_t ep_now_ns(void);
  */
 int ep_parse_long(const char *what, const char *s, long lo, long hi, long *out);
 
-#define EP_ADDR_PASSIVE	0x1	/* a listen address: ":PORT" (every address) and port 0 allowed */
+#define EP_ADDR_PASSIVE	0x1	/* a listen address: "PORT" and ":PORT" (loopback), port 0 */
 
 /*
  * Parse "IPv4:PORT" or "[IPv6]:PORT" (a scope as in "[fe80::1%eth0]:PORT" is allowed) into
- * @ss and @len. With EP_ADDR_PASSIVE also ":PORT" (every address: IPv6 and IPv4 where the
- * host has IPv6, else every IPv4 address) and port 0; otherwise an address and a port
- * 1..65535 are required. Host names are not accepted. Returns 0, or -EINVAL after logging
+ * @ss and @len. With EP_ADDR_PASSIVE also "PORT" and ":PORT", which mean 127.0.0.1:PORT
+ * (a listen address without an address is the loopback's: every address must be written
+ * out, 0.0.0.0:PORT or [::]:PORT), and port 0; otherwise an address and a port 1..65535
+ * are required. Host names are not accepted. Returns 0, or -EINVAL after logging
  * "@what '@addr': why".
  */
 int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 		      struct sockaddr_storage *ss, socklen_t *len);
+
+/* True if @ss is the wildcard address (0.0.0.0 or ::): every address of the host. */
+bool ep_sockaddr_is_any(const struct sockaddr_storage *ss);
+/* True if @ss is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+bool ep_sockaddr_is_loopback(const struct sockaddr_storage *ss);
 
 /* mkdir -p @dir, each new directory with @mode. Returns 0 or a negative errno. */
 int ep_mkdir_p(const char *dir, mode_t mode);

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The Unix sockets of the runtime (statistics) and of the controller (edgectl's API): each
+# lives in a private directory the daemon creates (0700, or 2750 with the configured
+# group) or checks, and is created mode 0600 (0660 with the group); a directory that is a
+# symbolic link, has the wrong owner or mode, or sits in a directory others may write, is
+# refused with a message that says how to fix it, and so is a file that is not a socket.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "the daemons' Unix sockets"
+
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces"
+	tap_done
+	exit 1
+fi
+GROUP=daemon
+if ! GID=$(getent group "$GROUP" | cut -d: -f3) || [[ -z $GID ]]; then
+	GROUP=$(getent group | awk -F: '$3 != 0 { print $1; exit }')
+	GID=$(getent group "$GROUP" | cut -d: -f3)
+fi
+# perm PATH: "mode user:group" of PATH itself (not followed).
+perm() { stat -c '%a %U:%G' "$1" 2>/dev/null; }
+
+# --- the runtime's statistics socket -------------------------------------------------------
+# rt CONFIG-TEXT: start the runtime (udp backend, B's address) with this configuration;
+# 0 once ready (RT_PID set), else 1 with its output in $EP_TMP/rt.log.
+rt() {
+	printf 'backend = "udp";\nbind = "%s";\n%s\n' "$ADDR_B" "$1" >"$EP_TMP/rt.conf"
+	rm -f "$EP_TMP/ready"
+	: >"$EP_TMP/rt.log"
+	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --ready-file "$EP_TMP/ready" \
+		>>"$EP_TMP/rt.log" 2>&1 &
+	RT_PID=$!
+	for _ in $(seq 100); do
+		[[ -s $EP_TMP/ready ]] && return 0
+		kill -0 "$RT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$RT_PID" 2>/dev/null
+	wait "$RT_PID" 2>/dev/null
+	RT_PID=
+	return 1
+}
+rt_stop() { [[ -n ${RT_PID:-} ]] && { kill "$RT_PID"; wait "$RT_PID"; }; RT_PID=; }
+on_exit rt_stop
+# refused WHAT CONFIG-TEXT REGEX: the runtime does not start, and says REGEX.
+rt_refused() {
+	if rt "$2"; then
+		rt_stop
+		not_ok "$1: refused"
+	else
+		check "$1: refused, saying '$3'" grep -qE "$3" "$EP_TMP/rt.log"
+	fi
+}
+
+D=$EP_TMP/rt
+if rt "stats_socket = \"$D/stats.sock\";"; then
+	expect_eq "the runtime creates its socket's directory 0700 and the socket 0600, owned by it" \
+		"$(perm "$D") / $(perm "$D/stats.sock")" "700 root:root / 600 root:root"
+	check "edgeplane stats reads it" quiet "$BIN/edgeplane" stats --socket "$D/stats.sock"
+	out=$(timeout 5 setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN/edgeplane" stats \
+		--socket "$D/stats.sock" 2>&1) && rc=0 || rc=$?
+	check "another user cannot ($rc)" test "$rc" -ne 0
+	rt_stop
+	check "it removes the socket when it stops" test ! -e "$D/stats.sock"
+	if rt "stats_socket = \"$D/stats.sock\";"; then
+		ok "it starts again with the directory it made"
+		rt_stop
+	else
+		not_ok "it starts again with the directory it made"
+		diag "$(tail -2 "$EP_TMP/rt.log")"
+	fi
+else
+	not_ok "the runtime starts with stats_socket in a directory that does not exist yet"
+	diag "$(tail -2 "$EP_TMP/rt.log")"
+fi
+
+# Nothing changes the socket after bind: it is bound under a umask that gives it its
+# mode, and never chmod'ed (no window in which others may connect).
+D=$EP_TMP/rts
+printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n' "$ADDR_B" "$D" >"$EP_TMP/rts.conf"
+if command -v strace >/dev/null; then
+	ip netns exec "$NS_B" timeout -s INT 2 strace -f -qq -o "$EP_TMP/strace.txt" \
+		-e trace=bind,umask,chmod,fchmod,fchmodat "$BIN/edgeplane" -c "$EP_TMP/rts.conf" \
+		>/dev/null 2>&1
+	before_bind=$(grep -B1 -E 'bind\(.*stats\.sock' "$EP_TMP/strace.txt" | head -1)
+	check "the statistics socket is bound under umask 0177 and never chmod'ed" \
+		test -n "$(grep -E 'bind\(.*stats\.sock' "$EP_TMP/strace.txt")" \
+		-a -n "$(grep -F 'umask(0177)' <<<"$before_bind")" \
+		-a -z "$(grep -E 'chmod.*stats\.sock' "$EP_TMP/strace.txt")"
+	grep -E 'stats\.sock|umask' "$EP_TMP/strace.txt" | sed 's/^/# /'
+else
+	skip "the statistics socket is bound under umask 0177 and never chmod'ed" "strace is not installed"
+fi
+
+D=$EP_TMP/rtg
+if rt "stats_socket = \"$D/stats.sock\"; stats_socket_group = \"$GROUP\";"; then
+	expect_eq "with stats_socket_group: directory 2750 and socket 0660, of group $GROUP" \
+		"$(perm "$D") / $(perm "$D/stats.sock")" "2750 root:$GROUP / 660 root:$GROUP"
+	rt_stop
+else
+	not_ok "the runtime starts with stats_socket_group = \"$GROUP\""
+	diag "$(tail -2 "$EP_TMP/rt.log")"
+fi
+rt_refused "stats_socket_group of a group that does not exist" \
+	"stats_socket = \"$EP_TMP/rtx/s.sock\"; stats_socket_group = \"ep-no-such-group\";" \
+	"no group named 'ep-no-such-group'"
+
+mkdir -m 0755 "$EP_TMP/open"
+rt_refused "a directory of mode 0755" "stats_socket = \"$EP_TMP/open/s.sock\";" \
+	"mode 0755.*chmod 0700 $EP_TMP/open"
+mkdir -m 0700 "$EP_TMP/real" && ln -s "$EP_TMP/real" "$EP_TMP/link"
+rt_refused "a directory that is a symbolic link" "stats_socket = \"$EP_TMP/link/s.sock\";" \
+	"$EP_TMP/link is a symbolic link \\(to $EP_TMP/real\\)"
+mkdir -m 0700 "$EP_TMP/theirs" && chown nobody "$EP_TMP/theirs"
+rt_refused "a directory owned by another user" "stats_socket = \"$EP_TMP/theirs/s.sock\";" \
+	"owned by uid $(id -u nobody).*chown 0 $EP_TMP/theirs"
+mkdir -m 0777 "$EP_TMP/ww" && mkdir -m 0700 "$EP_TMP/ww/priv"
+rt_refused "a private directory inside a world-writable one" \
+	"stats_socket = \"$EP_TMP/ww/priv/s.sock\";" "parent of $EP_TMP/ww/priv is writable by others"
+mkdir -m 0700 "$EP_TMP/file" && echo keep >"$EP_TMP/file/s.sock"
+rt_refused "a file that is not a socket" "stats_socket = \"$EP_TMP/file/s.sock\";" \
+	"exists and is not a socket"
+expect_eq "and the file is left alone" "$(cat "$EP_TMP/file/s.sock")" keep
+
+# --- the controller's API socket -----------------------------------------------------------
+CTL_PID=
+# ctl_start SOCKET [serve options]: 0 once ready.
+ctl_start() {
+	local sock=$1
+	shift
+	: >"$EP_TMP/ctl.log"
+	ip netns exec "$NS_B" "$BIN/edgectl" serve --iface "$IF_B" --socket "$sock" \
+		--detach-on-exit --no-relay "$@" >>"$EP_TMP/ctl.log" 2>&1 &
+	CTL_PID=$!
+	for _ in $(seq 100); do
+		grep -q "controller ready" "$EP_TMP/ctl.log" && return 0
+		kill -0 "$CTL_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null
+	CTL_PID=
+	return 1
+}
+ctl_stop() { [[ -n $CTL_PID ]] && { kill "$CTL_PID"; wait "$CTL_PID"; }; CTL_PID=; }
+on_exit ctl_stop
+
+D=$EP_TMP/ctl
+if ctl_start "$D/edgectl.sock"; then
+	expect_eq "the controller creates its socket's directory 0700 and the socket 0600" \
+		"$(perm "$D") / $(perm "$D/edgectl.sock")" "700 root:root / 600 root:root"
+	check "edgectl status talks to it" quiet "$BIN/edgectl" --socket "$D/edgectl.sock" status
+	ctl_stop
+else
+	not_ok "the controller starts with --socket in a directory that does not exist yet"
+	diag "$(tail -2 "$EP_TMP/ctl.log")"
+fi
+D=$EP_TMP/ctlg
+if ctl_start "$D/edgectl.sock" --socket-group "$GROUP"; then
+	expect_eq "with --socket-group: directory 2750 and socket 0660, of group $GROUP" \
+		"$(perm "$D") / $(perm "$D/edgectl.sock")" "2750 root:$GROUP / 660 root:$GROUP"
+	ctl_stop
+else
+	not_ok "the controller starts with --socket-group $GROUP"
+	diag "$(tail -2 "$EP_TMP/ctl.log")"
+fi
+if ctl_start "$EP_TMP/open/edgectl.sock"; then
+	ctl_stop
+	not_ok "a directory of mode 0755 is refused"
+else
+	check "a directory of mode 0755 is refused, saying how to fix it" \
+		grep -qE "mode 0755.*chmod 0700 $EP_TMP/open" "$EP_TMP/ctl.log"
+fi
+if ctl_start "$EP_TMP/link/edgectl.sock"; then
+	ctl_stop
+	not_ok "a directory that is a symbolic link is refused"
+else
+	check "a directory that is a symbolic link is refused" \
+		grep -q "$EP_TMP/link is a symbolic link" "$EP_TMP/ctl.log"
+fi
+chmod 0755 "$EP_TMP/ctlg"
+if ctl_start "$EP_TMP/ctlg/edgectl.sock" --socket-group "$GROUP"; then
+	ctl_stop
+	not_ok "with --socket-group, a directory of mode 0755 is refused"
+else
+	check "with --socket-group, a directory of mode 0755 is refused, saying how to fix it" \
+		grep -qE "mode 2?755.*chgrp $GROUP $EP_TMP/ctlg && chmod 2750" "$EP_TMP/ctl.log"
+fi
+
+tap_done
