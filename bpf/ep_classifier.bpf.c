@@ -188,8 +188,12 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 	return 0;
 }
 
-/* The source prefix's rate limit (lib/ratelimit.h), for a valid task. Returns 0 or
- * -EP_STAT_DROP_RATE_*. */
+/*
+ * The source prefix's rate limit (lib/ratelimit.h), for a valid task. Returns 0 or
+ * -EP_STAT_DROP_RATE_*. The clock is the coarse one (the last tick's time, 1 to 10 ms
+ * old): buckets hold a second's worth of datagrams, and the fine clock costs some 20 ns
+ * a packet under a hypervisor, as much as the rest of the limit.
+ */
 static __always_inline int ep_rate_limit(struct xdp_md *ctx, const struct ep_task_pkt *p)
 {
 	struct ep_rl_state *st;
@@ -197,7 +201,8 @@ static __always_inline int ep_rate_limit(struct xdp_md *ctx, const struct ep_tas
 
 	if (ep_task_addrs(ctx, p, src, NULL))
 		return -EP_STAT_PASS_UNPARSED;
-	return ep_rl_admit(src, p->l3.ipv6, ctx->data_end - ctx->data, bpf_ktime_get_ns(), &st);
+	return ep_rl_admit(src, p->l3.ipv6, ctx->data_end - ctx->data,
+			   bpf_ktime_get_coarse_ns(), &st);
 }
 
 /*

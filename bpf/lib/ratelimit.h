@@ -16,6 +16,9 @@
  * full bucket, then one per 1/rate, and a bucket refills by itself as time passes: no
  * timer, no second field to keep consistent with the first.
  *
+ * Times are ns of CLOCK_MONOTONIC (bpf_ktime_get_ns(), or its coarse variant, which lags
+ * it by at most a tick): the caller passes `now`.
+ *
  * Concurrency: every CPU may take from the same prefix's bucket. bpf_spin_lock is not an
  * option for this map: a spin lock in an LRU hash value is refused at map creation (the
  * probe: EOPNOTSUPP on this 6.18 kernel, and 6.1's map_check_btf admits locks only in
