@@ -25,6 +25,9 @@ struct ep_ctl_conf {
 	bool relay_replies;	/* route workers' replies that come back to us on to the
 				 * client, in XDP (turns forwarding on for the interface) */
 	bool debug;
+	uint8_t max_priority;	/* gateway.max_priority: cpu_max and overflow by
+				 * min(priority, this) (3) */
+	struct ep_rl_cfg rate_limit;	/* group rate_limit: per source prefix, in XDP */
 
 	char *listen;		/* load reports: "ADDR:PORT", default ":7879" */
 	char *socket;		/* the edgectl API */
