@@ -11,6 +11,7 @@
 #include <xdp/xdp_helpers.h>
 
 #include "ep_shared.h"
+#include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
 
@@ -50,6 +51,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } EP_XSKMAP SEC(".maps");
+
+/* The node's own and virtual addresses, and the gateways that may encapsulate: struct
+ * ep_addr_key -> struct ep_addr_val, filled by the loader and the runtime. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EP_ADDRS_MAX);
+	__type(key, struct ep_addr_key);
+	__type(value, struct ep_addr_val);
+} ep_addrs SEC(".maps");
 
 /* Tenants allowed on this node, consulted when EP_CFG_F_TENANT_CHECK is set. */
 struct {
@@ -93,27 +103,76 @@ static __always_inline int ep_decap(struct xdp_md *ctx, const struct ep_task_pkt
 	return bpf_xdp_adjust_head(ctx, (int)noff);
 }
 
+/* Whether @addr (16-byte form) has one of the roles in @flags in ep_addrs. */
+static __always_inline bool ep_addr_is(const __u8 *addr, __u32 flags)
+{
+	const struct ep_addr_val *v = bpf_map_lookup_elem(&ep_addrs, addr);
+
+	return v && (v->flags & flags);
+}
+
 /*
- * Walk the packet and validate the offload header, removing a gateway's encapsulation
- * first if there is one. Returns 0 (EP_STAT_REDIRECT_XSK) with *prio set for a valid
- * server-bound message, or -EP_STAT_* for every other outcome.
+ * A task must be addressed to this node: one of its addresses, or a virtual address it
+ * serves (DSR behind a gateway). Anything else to the port is someone else's (routed
+ * through this host, say): the kernel decides, as for any packet not ours. Returns 0 or
+ * -@why.
+ */
+static __always_inline int ep_check_dest(struct xdp_md *ctx, const struct ep_config *cfg,
+					 const struct ep_task_pkt *p, __u32 why)
+{
+	__u8 dst[16];
+
+	if (cfg->flags & EP_CFG_F_ANY_DEST)
+		return 0;
+	if (ep_task_addrs(ctx, p, NULL, dst))
+		return -EP_STAT_PASS_UNPARSED;
+	/* IPv6 to an IPv4-mapped address (which no router forwards) is not to our IPv4
+	 * address, whose key it would share. */
+	if (p->l3.ipv6 && !(dst[0] | dst[1] | dst[2] | dst[3] | dst[4] | dst[5] | dst[6] |
+			    dst[7] | dst[8] | dst[9]) && dst[10] == 0xff && dst[11] == 0xff)
+		return -(int)why;
+	return ep_addr_is(dst, EP_ADDR_F_DEST) ? 0 : -(int)why;
+}
+
+/*
+ * Walk the packet and validate the offload header. A gateway's encapsulation (only when
+ * encap_port is set) is accepted from a configured gateway only, and taken off; the task
+ * inside must then be for this node too. Returns 0 (EP_STAT_REDIRECT_XSK) for a valid
+ * server-bound message, with *prio its priority and p describing the task, or -EP_STAT_*
+ * for every other outcome.
  */
 static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_config *cfg,
 					   struct ep_task_pkt *p, __u8 *prio)
 {
-	__u32 max_len = cfg->max_task_len ?: EP_DEFAULT_MAX_TASK_LEN;
+	__u32 max_len = cfg->max_task_len ?: EP_MAX_TASK_LEN;
 	__u16 port = cfg->udp_port ?: ep_default_port;
 	struct ep_hdr *h;
+	__u8 src[16];
 	int err;
 
-	err = ep_task_parse(ctx, port, cfg->encap_port, max_len, p);
+	err = ep_task_parse_l4(ctx, port, cfg->encap_port, p);
 	if (err == -EP_STAT_DECAP) {
+		/* The outer packet: to us, from a gateway we were told of. Without that
+		 * check, anyone could have us answer anyone from any address. */
+		err = ep_check_dest(ctx, cfg, p, EP_STAT_PASS_NOT_LOCAL);
+		if (err)
+			return err;
+		if (ep_task_addrs(ctx, p, src, NULL))
+			return -EP_STAT_PASS_UNPARSED;
+		if (!ep_addr_is(src, EP_ADDR_F_GATEWAY))
+			return -EP_STAT_DROP_ENCAP_SOURCE;
 		ep_count(ctx, EP_STAT_DECAP);
 		if (ep_decap(ctx, p))
 			return -EP_STAT_PASS_UNPARSED;
 		*p = (struct ep_task_pkt){};
-		err = ep_task_parse(ctx, port, 0, max_len, p);	/* no encapsulation twice */
+		err = ep_task_parse_l4(ctx, port, 0, p);	/* no encapsulation twice */
+		if (!err)
+			err = ep_check_dest(ctx, cfg, p, EP_STAT_DROP_ENCAP_DEST);
+	} else if (!err) {
+		err = ep_check_dest(ctx, cfg, p, EP_STAT_PASS_NOT_LOCAL);
 	}
+	if (!err)
+		err = ep_task_parse_hdr(ctx, max_len, p);
 	if (err)
 		return err;
 	h = ep_task_hdr(ctx, p);
@@ -127,6 +186,23 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 	}
 	*prio = h->priority;
 	return 0;
+}
+
+/*
+ * The source prefix's rate limit (lib/ratelimit.h), for a valid task. Returns 0 or
+ * -EP_STAT_DROP_RATE_*. The clock is the coarse one (the last tick's time, 1 to 10 ms
+ * old): buckets hold a second's worth of datagrams, and the fine clock costs some 20 ns
+ * a packet under a hypervisor, as much as the rest of the limit.
+ */
+static __always_inline int ep_rate_limit(struct xdp_md *ctx, const struct ep_task_pkt *p)
+{
+	struct ep_rl_state *st;
+	__u8 src[16];
+
+	if (ep_task_addrs(ctx, p, src, NULL))
+		return -EP_STAT_PASS_UNPARSED;
+	return ep_rl_admit(src, p->l3.ipv6, ctx->data_end - ctx->data,
+			   bpf_ktime_get_coarse_ns(), &st);
 }
 
 /*
@@ -184,16 +260,23 @@ static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_t
 	}
 }
 
-/* The queue's socket for this priority, falling back to slot 0, then to the stack. */
+/*
+ * The queue's socket for this priority, falling back to slot 0, then to the stack. A
+ * priority above the ceiling (max_priority) is steered as the ceiling: a client cannot
+ * claim a high priority's socket (the runtime lowers it the same way).
+ */
 static __always_inline int ep_xsk_redirect(struct xdp_md *ctx, const struct ep_config *cfg,
 					   __u8 prio, __u32 *stat)
 {
 	__u32 queue = ctx->rx_queue_index, slot, key;
+	__u8 ceiling = cfg->max_priority ?: EP_PRIO_DEFAULT;
 	int act;
 
 	*stat = EP_STAT_PASS_NO_SOCKET;
 	if (queue >= EP_MAX_QUEUES)
 		return XDP_PASS;
+	if (prio > ceiling)
+		prio = ceiling;
 	slot = cfg->prio_slot[prio & 7] & (EP_XSK_SLOTS - 1);
 	key = EP_XSKMAP_KEY(queue, slot);
 	if (slot && !bpf_map_lookup_elem(&EP_XSKMAP, &key))
@@ -218,6 +301,8 @@ int ep_classify(struct xdp_md *ctx)
 		return XDP_PASS;
 
 	r = ep_classify_pkt(ctx, cfg, &p, &prio);
+	if (!r)
+		r = ep_rate_limit(ctx, &p);
 	if (r) {
 		ep_dbg("verdict %d", -r);
 		return ep_verdict(ctx, -r, XDP_PASS);

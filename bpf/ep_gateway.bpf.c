@@ -22,6 +22,7 @@
 
 #include "ep_shared.h"
 #include "lib/csum.h"
+#include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
 
@@ -78,6 +79,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ep_gw_node_stats);
 } ep_gw_node_stats SEC(".maps");
+
+/* Whose replies are relayed: struct ep_gw_relay_key -> struct ep_gw_relay, per half. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EP_GW_RELAY_MAX);
+	__type(key, struct ep_gw_relay_key);
+	__type(value, struct ep_gw_relay);
+} ep_gw_relay SEC(".maps");
 
 /* Egress interfaces other than the ingress one, for nodes with an ifindex. */
 struct {
@@ -559,15 +568,48 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 	return act;
 }
 
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	       a[5] == b[5];
+}
+
+/*
+ * Whether a present node sent this reply (ep_gw_relay, the half @active): its source
+ * address is a node's, and an L2 node's frame comes from that node's MAC; or it comes
+ * from one of our own addresses (a DSR worker answers from the virtual address) and from
+ * the MAC of a present L2 node. A routed node's MAC is its next hop's, which anyone
+ * behind that router shares: only its own address counts for it.
+ */
+static __always_inline bool relay_allowed(const struct ethhdr *eth, const __u8 *src,
+					  __u32 active)
+{
+	struct ep_gw_relay_key k = { .kind = EP_GW_RELAY_NODE, .half = (__u8)active };
+	const struct ep_gw_relay *r;
+
+	__builtin_memcpy(k.addr, src, 16);
+	r = bpf_map_lookup_elem(&ep_gw_relay, &k);
+	if (r)
+		return !r->check_mac || mac_eq(eth->h_source, r->mac);
+	k.kind = EP_GW_RELAY_VIP;
+	if (!bpf_map_lookup_elem(&ep_gw_relay, &k))
+		return false;
+	__builtin_memset(k.addr, 0, sizeof(k.addr));
+	__builtin_memcpy(k.addr, eth->h_source, ETH_ALEN);
+	k.kind = EP_GW_RELAY_MAC;
+	return bpf_map_lookup_elem(&ep_gw_relay, &k) != NULL;
+}
+
 /*
  * A worker's reply that came back to us instead of going to the client (the worker's
  * kernel could not tell it the client's next hop: docs/loadbalancing.md): route it on to
  * the client like a router would (FIB and neighbour lookup, TTL or hop limit down by
- * one). Only datagrams from the task port that carry a client-bound v1 header. Returns
- * an XDP action, or -1 to leave the frame to the kernel.
+ * one). Only datagrams from the task port that carry a client-bound v1 header, and only
+ * from a present node (relay_allowed()): anyone else's is the kernel's to route or
+ * filter, and counted. Returns an XDP action, or -1 to leave the frame to the kernel.
  */
 static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
-				       const struct ep_task_pkt *p)
+				       const struct ep_task_pkt *p, __u32 active)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u32 l3 = p->l3_off, udp_off = p->udp_off;
@@ -587,6 +629,20 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
 	if (udp->source != bpf_htons(cfg->port ?: EP_DEFAULT_PORT) ||
 	    h->magic != bpf_htons(EP_MAGIC) || h->version != EP_VERSION ||
 	    !EP_KIND_IS_CLIENT_BOUND(h->kind))
+		return -1;
+	{
+		__u8 src[16];
+
+		if (ep_task_addrs(ctx, p, src, NULL) || !relay_allowed(eth, src, active)) {
+			gw_count(EP_GW_STAT_RELAY_REFUSED);
+			return -1;
+		}
+	}
+	/* Fresh packet pointers after the lookups, for the verifier. */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
 		return -1;
 	if (!p->l3.ipv6) {
 		struct iphdr *ip = (void *)(eth + 1);
@@ -686,7 +742,9 @@ int ep_gateway(struct xdp_md *ctx)
 	struct ep_gw_cfg *cfg;
 	struct task t = {};
 	const struct ep_hdr *h;
+	struct ep_rl_state *rl;
 	__u32 zero = 0, id = 0, *sticky = NULL;
+	__u8 ceiling;
 	__u64 now;
 	int err, act;
 
@@ -697,7 +755,7 @@ int ep_gateway(struct xdp_md *ctx)
 	t.active = *(volatile __u8 *)&cfg->active & 1;
 	err = ep_task_parse(ctx, cfg->port ?: EP_DEFAULT_PORT, 0, EP_MAX_TASK_LEN, &t.p);
 	if (err == -EP_STAT_PASS_OTHER_PORT) {
-		act = relay_reply(ctx, cfg, &t.p);
+		act = relay_reply(ctx, cfg, &t.p, t.active);
 		if (act >= 0)
 			return act;
 	}
@@ -706,14 +764,22 @@ int ep_gateway(struct xdp_md *ctx)
 	h = ep_task_hdr(ctx, &t.p);
 	if (!h)
 		return ep_verdict(ctx, EP_STAT_DROP_HDR_SHORT, XDP_PASS);
-	t.prio = h->priority;
+	/* Above the ceiling, a task counts as the ceiling's priority for cpu_max and
+	 * overflow: the priority is the client's claim, not a right. */
+	ceiling = cfg->max_priority ?: EP_PRIO_DEFAULT;
+	t.prio = h->priority > ceiling ? ceiling : h->priority;
 	t.multi = h->frag_count != bpf_htons(1);
 	t.size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
 	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
 	flow_key(ctx, &t, h);
 
-	/* A later fragment follows its task, wherever the policy would send it now. */
+	/* The client's prefix within its datagrams/s and bytes/s (lib/ratelimit.h). */
 	now = bpf_ktime_get_ns();
+	err = ep_rl_admit(t.key.addr, t.p.l3.ipv6, ctx->data_end - ctx->data, now, &rl);
+	if (err)
+		return ep_verdict(ctx, -err, XDP_PASS);
+
+	/* A later fragment follows its task, wherever the policy would send it now. */
 	if (t.multi) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky && (*sticky & AFF_LOCAL)) {
@@ -738,6 +804,12 @@ int ep_gateway(struct xdp_md *ctx)
 		}
 	}
 	if (!id) {
+		/* A new task: within its prefix's new tasks/s, or nothing of it is kept (no
+		 * affinity, no sent count), so a flood of first fragments can neither
+		 * evict the affinity of real tasks nor skew the balancer's loads. */
+		err = ep_rl_task(rl, now);
+		if (err)
+			return ep_verdict(ctx, -err, XDP_PASS);
 		id = choose(cfg, &t, now);
 		t.first = 1;
 		if (id)

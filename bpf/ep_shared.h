@@ -275,22 +275,107 @@ _Static_assert(sizeof(struct ep_counter) == 16, "ep_counter layout");
 /* ep_config.flags */
 #define EP_CFG_F_TENANT_CHECK	0x0001	/* drop tenants that are not in ep_tenants */
 #define EP_CFG_F_REPLY_ROUTE	0x0002	/* write the reply's next hop into the frame */
+#define EP_CFG_F_ANY_DEST	0x0004	/* UNSAFE: take tasks to any destination address, not
+					 * only to the node's own and virtual ones (ep_addrs) */
 
 /*
  * Runtime settings of the classifier: the single entry (key 0) of the ep_config array map.
  * An all-zero entry (nothing written yet) means: the load-time default port, no tenant
- * check, EP_DEFAULT_MAX_TASK_LEN, every priority in slot 0.
+ * check, the protocol's EP_MAX_TASK_LEN (a node's own, smaller limit is the runtime's to
+ * answer with TOO_LARGE), every priority in slot 0 and lowered to EP_PRIO_DEFAULT, no
+ * encapsulation, and tasks only to the addresses in ep_addrs.
  */
 struct ep_config {
 	__u16 udp_port;		/* host order; 0 = the load-time default (ep_default_port) */
 	__u16 flags;		/* EP_CFG_F_* */
-	__u32 max_task_len;	/* 0 = EP_DEFAULT_MAX_TASK_LEN; capped at EP_MAX_TASK_LEN */
+	__u32 max_task_len;	/* 0 = EP_MAX_TASK_LEN; capped at EP_MAX_TASK_LEN */
 	__u8  prio_slot[8];	/* [priority] -> XSK slot (< EP_XSK_SLOTS); [0],[6],[7] unused */
 	__u16 encap_port;	/* UDP port of tasks a gateway encapsulated; 0: none */
-	__u16 pad[3];
+	__u8  max_priority;	/* steer by min(priority, this); 0 = EP_PRIO_DEFAULT */
+	__u8  pad0;
+	__u16 pad[2];
 };
 _Static_assert(sizeof(struct ep_config) == 24, "ep_config layout");
 _Static_assert(__builtin_offsetof(struct ep_config, prio_slot) == 8, "ep_config layout");
+_Static_assert(__builtin_offsetof(struct ep_config, max_priority) == 18, "ep_config layout");
+
+/*
+ * ep_addrs (classifier): the addresses a task may be sent to, and the gateways that may
+ * send encapsulated tasks. Key: the address in 16 bytes (IPv4 as ::ffff:a.b.c.d, as
+ * struct ep_gw_flow_key and the runtime's peers). The loader fills it from the network
+ * namespace's addresses (getifaddrs) and the configuration, and the runtime refreshes it
+ * every second, so an address added later counts.
+ */
+#define EP_ADDR_F_LOCAL		0x0001	/* an address of this network namespace */
+#define EP_ADDR_F_VIRTUAL	0x0002	/* a configured virtual address (a gateway's VIP, DSR) */
+#define EP_ADDR_F_GATEWAY	0x0004	/* a gateway: may send encapsulated tasks */
+#define EP_ADDR_F_DEST		(EP_ADDR_F_LOCAL | EP_ADDR_F_VIRTUAL)
+#define EP_ADDRS_MAX		1024	/* entries of ep_addrs */
+
+struct ep_addr_key {
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ep_addr_key) == 16, "ep_addr_key layout");
+
+struct ep_addr_val {
+	__u32 flags;		/* EP_ADDR_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ep_addr_val) == 8, "ep_addr_val layout");
+
+/*
+ * Rate limits per source prefix (bpf/lib/ratelimit.h), in the classifier and the gateway:
+ * the single entry (key 0) of ep_rl_cfg. Token buckets of datagrams/s and bytes/s (bytes
+ * of the frame as XDP sees it), each with a burst, and at the gateway one of new tasks/s;
+ * a source's address is masked to prefix_v4 (of the IPv4 address) or prefix_v6 to find
+ * its bucket. An entry without EP_RL_F_SET (nothing written yet) means the defaults below,
+ * so a classifier loaded by hand is limited too; with it, a rate of 0 means no limit on
+ * that count, and EP_RL_F_OFF means no limit at all (the operator's unsafe choice).
+ */
+#define EP_RL_F_SET		0x0001	/* written by a loader: the fields hold */
+#define EP_RL_F_OFF		0x0002	/* UNSAFE: no rate limit */
+
+/* Defaults (docs/operations.md says why): a fleet of cameras behind one /24 fits in them,
+ * one flooding prefix gets a small share of one CPU of a 2-CPU node. */
+#define EP_RL_DEF_PACKETS	50000		/* datagrams/s per prefix */
+#define EP_RL_DEF_PACKETS_BURST	50000		/* > the 46 730 fragments of 64 MiB at MTU 1500 */
+#define EP_RL_DEF_BYTES		(64u << 20)	/* 64 MiB/s per prefix (537 Mbit/s) */
+#define EP_RL_DEF_BYTES_BURST	(32u << 20)	/* two 16 MiB tasks back to back */
+#define EP_RL_DEF_TASKS		10000		/* gateway: new tasks/s per prefix */
+#define EP_RL_DEF_TASKS_BURST	10000
+#define EP_RL_DEF_PREFIX_V4	24
+#define EP_RL_DEF_PREFIX_V6	64
+#define EP_RL_STATE_MAX		65536		/* prefixes tracked (LRU) */
+
+struct ep_rl_cfg {
+	__u32 packets_per_s;	/* 0: no limit on datagrams */
+	__u32 packets_burst;	/* datagrams a prefix may send at once; >= 1 with a rate */
+	__u32 bytes_per_s;	/* 0: no limit on bytes */
+	__u32 bytes_burst;	/* >= the largest frame, with a rate */
+	__u32 tasks_per_s;	/* gateway only: new tasks (no affinity yet); 0: no limit */
+	__u32 tasks_burst;
+	__u8  prefix_v4;	/* 0..32 */
+	__u8  prefix_v6;	/* 0..128 */
+	__u16 flags;		/* EP_RL_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ep_rl_cfg) == 32, "ep_rl_cfg layout");
+_Static_assert(__builtin_offsetof(struct ep_rl_cfg, prefix_v4) == 24, "ep_rl_cfg layout");
+
+/* ep_rl_state: key = the source address masked to its prefix (16-byte form). */
+struct ep_rl_key {
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ep_rl_key) == 16, "ep_rl_key layout");
+
+/* GCRA state of each bucket: its theoretical arrival time, bpf_ktime_get_ns() ns. A
+ * bucket is full (a whole burst allowed) when its time is in the past. */
+struct ep_rl_state {
+	__u64 tat_packets;
+	__u64 tat_bytes;
+	__u64 tat_tasks;
+};
+_Static_assert(sizeof(struct ep_rl_state) == 24, "ep_rl_state layout");
 
 /* ep_tenants: key = tenant id (host order), value = struct ep_tenant. */
 struct ep_tenant {
@@ -399,12 +484,43 @@ struct ep_gw_cfg {
 	__u8 overflow[8];	/* [priority]: enum ep_gw_overflow */
 	__u8 mem_factor;	/* eligible while free memory > factor x size hint (2) */
 	__u8 gw_mac[6];		/* source MAC of forwarded and rejected frames */
-	__u8 pad2;
+	__u8 max_priority;	/* cpu_max and overflow by min(priority, this);
+				 * 0 = EP_PRIO_DEFAULT */
 	__be32 gw_ip4;		/* ENCAP: outer source */
 	__u8 gw_ip6[16];
 	__u32 pad3;
 };
 _Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
+_Static_assert(__builtin_offsetof(struct ep_gw_cfg, max_priority) == 55, "ep_gw_cfg layout");
+
+/*
+ * ep_gw_relay: whose replies the gateway relays (EP_GW_F_RELAY). The controller writes the
+ * entries of the half it publishes (key.half), with the nodes; XDP reads the active half.
+ * A reply is relayed when its source address is a present node's (NODE; a node reached
+ * by L2 must also send it from its MAC), or when it comes from one of the gateway's own
+ * addresses (VIP: where a DSR worker answers from) and from the MAC of a present L2 node
+ * (MAC). Anything else that looks like a reply goes to the kernel, and is counted.
+ */
+#define EP_GW_RELAY_NODE	1	/* addr: a present node's address */
+#define EP_GW_RELAY_VIP		2	/* addr: one of the gateway's addresses */
+#define EP_GW_RELAY_MAC		3	/* addr[0..5]: a present L2 (non-ENCAP) node's MAC */
+#define EP_GW_RELAY_MAX		512	/* entries, both halves */
+
+struct ep_gw_relay_key {
+	__u8 addr[16];		/* IPv4 as ::ffff:a.b.c.d */
+	__u8 kind;		/* EP_GW_RELAY_* */
+	__u8 half;		/* 0 or 1, as ep_gw_cfg.active */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ep_gw_relay_key) == 20, "ep_gw_relay_key layout");
+
+struct ep_gw_relay {
+	__u8 mac[6];		/* NODE of an L2 node: the MAC its replies come from */
+	__u8 check_mac;		/* 1: the frame's source MAC must be mac */
+	__u8 pad;
+	__u32 node;		/* the node's id (0 for VIP entries) */
+};
+_Static_assert(sizeof(struct ep_gw_relay) == 12, "ep_gw_relay layout");
 
 /* Decision counters (per-CPU array ep_gw_stats). X(NAME, "name"). */
 #define EP_GW_STAT_LIST(X)						\
@@ -420,6 +536,7 @@ _Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
 	X(OVF_CLOUD,		"overflow_cloud")					\
 	X(OVF_LOCAL,		"overflow_local")					\
 	X(RELAY_REPLY,		"relay_reply")		/* a worker's reply sent on to its client */ \
+	X(RELAY_REFUSED,	"relay_refused")	/* a "reply" not from a node: kernel's */ \
 	X(DROP_LOOP,		"drop_loop")		/* a task its node sent back: not again */ \
 	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
 

@@ -30,6 +30,9 @@ struct ep_ctl_conf {
 	bool relay_set_forwarding; /* write the interface's forwarding sysctls (else only
 				    * read them, and warn) */
 	bool debug;
+	uint8_t max_priority;	/* gateway.max_priority: cpu_max and overflow by
+				 * min(priority, this) (3) */
+	struct ep_rl_cfg rate_limit;	/* group rate_limit: per source prefix, in XDP */
 
 	char *listen;		/* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */
 	char *socket;		/* the edgectl API */

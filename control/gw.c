@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "edgeplane/addrset.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "ep_gateway.skel.h"
@@ -22,9 +24,14 @@
 static const char *const pin_names[] = {
 	EP_GW_PIN_CFG, EP_GW_PIN_NODES, EP_GW_PIN_TABLE, EP_GW_PIN_SENT, EP_GW_PIN_AFFINITY,
 	EP_GW_PIN_STATS, EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS, EP_GW_PIN_DROPS,
+	EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE, EP_GW_PIN_RELAY,
 };
 #define NMAPS (sizeof(pin_names) / sizeof(pin_names[0]))
-enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS };
+enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS,
+       M_RL_CFG, M_RL_STATE, M_RELAY };
+
+#define VIP_MAX		64		/* the gateway's own addresses in ep_gw_relay */
+#define VIP_REFRESH_NS	1000000000ull	/* read them at most once a second */
 
 struct ep_gw {
 	int lock_fd;			/* ep_iface_lock("gw") while we serve the interface */
@@ -36,6 +43,10 @@ struct ep_gw {
 	int fds[NMAPS];			/* owned only when skel is NULL */
 	uint64_t table_version[2];	/* of each half, as last written by us */
 	char pin_dir[PATH_MAX];
+	/* This network namespace's addresses, for the relay's VIP entries. */
+	uint8_t vips[VIP_MAX][16];
+	unsigned int nvips;
+	uint64_t vips_read_ns;
 };
 
 int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
@@ -101,6 +112,26 @@ static int init_cfg(struct ep_gw *gw)
 	};
 	for (int p = 0; p < 8; p++)
 		cfg.cpu_max_x100[p] = 8000;
+	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+/* What the operator set, into a fresh or a reused gateway: rate limits, the ceiling. */
+static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
+{
+	struct ep_gw_cfg cfg;
+	struct ep_rl_cfg rl;
+	int err;
+
+	if (o->rate_limit)
+		rl = *o->rate_limit;
+	else
+		ep_xdp_rl_defaults(&rl);
+	err = ep_gw_write_rl(gw, &rl);
+	if (!err)
+		err = ep_gw_read_cfg(gw, &cfg);
+	if (err)
+		return err;
+	cfg.max_priority = o->max_priority;
 	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
@@ -179,6 +210,9 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 	maps[M_NODE_STATS] = gw->skel->maps.ep_gw_node_stats;
 	maps[M_DEVS] = gw->skel->maps.ep_gw_devs;
 	maps[M_DROPS] = gw->skel->maps.ep_stats;
+	maps[M_RL_CFG] = gw->skel->maps.ep_rl_cfg;
+	maps[M_RL_STATE] = gw->skel->maps.ep_rl_state;
+	maps[M_RELAY] = gw->skel->maps.ep_gw_relay;
 	for (size_t i = 0; i < NMAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
 		err = bpf_map__set_pin_path(maps[i], path);
@@ -205,6 +239,8 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 		gw->pin_dir);
 done:
 	err = init_cfg(gw);
+	if (!err)
+		err = configure(gw, o);
 	if (err) {
 		pr_err("gateway configuration: %s", strerror(-err));
 		ep_gw_close(gw, !gw->reused);
@@ -299,6 +335,85 @@ static int write_range(int fd, __u32 first, const void *vals, __u32 n, size_t vs
 	return 0;
 }
 
+/* This network namespace's addresses (a DSR worker answers from the one its task went
+ * to), at most once a second. */
+static void read_vips(struct ep_gw *gw, const struct ep_gw_cfg *cfg)
+{
+	struct ifaddrs *ifa, *i;
+	uint64_t now = ep_now_ns();
+
+	if (gw->vips_read_ns && now - gw->vips_read_ns < VIP_REFRESH_NS)
+		return;
+	gw->vips_read_ns = now;
+	if (getifaddrs(&ifa)) {
+		pr_warn("gateway: own addresses for the reply relay: %s", strerror(errno));
+		return;
+	}
+	gw->nvips = 0;
+	for (i = ifa; i && gw->nvips < VIP_MAX; i = i->ifa_next)
+		if (i->ifa_addr && !ep_addr_from_sockaddr(i->ifa_addr, gw->vips[gw->nvips]))
+			gw->nvips++;
+	freeifaddrs(ifa);
+	/* The configured outer source too (encap_source), if it is not one of them. */
+	if (cfg->gw_ip4 && gw->nvips < VIP_MAX)
+		ep_addr_from_ip4(cfg->gw_ip4, gw->vips[gw->nvips++]);
+}
+
+static int relay_put(int fd, __u8 half, __u8 kind, const uint8_t *addr, size_t len,
+		     const struct ep_gw_relay *v)
+{
+	struct ep_gw_relay_key k = { .kind = kind, .half = half };
+
+	memcpy(k.addr, addr, len);
+	return bpf_map_update_elem(fd, &k, v, 0) ? -errno : 0;
+}
+
+/*
+ * Half @half of ep_gw_relay: whose replies XDP relays once that half is active. Every
+ * present node's addresses (with its MAC for an L2 node), the MACs of the present L2
+ * nodes, and our own addresses.
+ */
+static int write_relay(struct ep_gw *gw, __u32 half, const struct ep_gw_cfg *cfg,
+		       const struct ep_gw_node *nodes)
+{
+	static const uint8_t zero[16];
+	struct ep_gw_relay_key key, next, stale[EP_GW_RELAY_MAX];
+	int fd = gw->fds[M_RELAY], err = 0;
+	unsigned int nstale = 0;
+
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r && nstale < EP_GW_RELAY_MAX;
+	     r = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (key.half == half)
+			stale[nstale++] = key;
+	}
+	for (unsigned int i = 0; i < nstale; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+			return -errno;
+	for (__u32 id = 1; !err && id < EP_GW_MAX_NODES; id++) {
+		const struct ep_gw_node *n = &nodes[id];
+		struct ep_gw_relay v = { .node = id, .check_mac = !(n->flags & EP_NODE_F_ENCAP) };
+		uint8_t a[16];
+
+		if (!(n->flags & EP_NODE_F_PRESENT))
+			continue;
+		memcpy(v.mac, n->mac, 6);
+		if (n->ip4) {
+			ep_addr_from_ip4(n->ip4, a);
+			err = relay_put(fd, (__u8)half, EP_GW_RELAY_NODE, a, 16, &v);
+		}
+		if (!err && memcmp(n->ip6, zero, 16))
+			err = relay_put(fd, (__u8)half, EP_GW_RELAY_NODE, n->ip6, 16, &v);
+		if (!err && v.check_mac && memcmp(n->mac, zero, 6))
+			err = relay_put(fd, (__u8)half, EP_GW_RELAY_MAC, n->mac, 6, &v);
+	}
+	read_vips(gw, cfg);
+	for (unsigned int i = 0; !err && i < gw->nvips; i++)
+		err = relay_put(fd, (__u8)half, EP_GW_RELAY_VIP, gw->vips[i], 16,
+				&(struct ep_gw_relay){ 0 });
+	return err;
+}
+
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
 		  const uint32_t *table, uint64_t table_version)
 {
@@ -310,8 +425,10 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	if (err)
 		return err;
 	next = !(cur.active & 1);
-	err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes, EP_GW_MAX_NODES,
-			  sizeof(*nodes));
+	err = write_relay(gw, next, cfg, nodes);
+	if (!err)
+		err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes,
+				  EP_GW_MAX_NODES, sizeof(*nodes));
 	if (!err && gw->table_version[next] != table_version) {
 		gw->table_version[next] = 0;
 		err = write_range(gw->fds[M_TABLE], next * EP_GW_TABLE_SIZE, table,
@@ -443,4 +560,14 @@ int ep_gw_forget_node(struct ep_gw *gw, uint32_t id)
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex)
 {
 	return bpf_map_update_elem(gw->fds[M_DEVS], &ifindex, &ifindex, 0) ? -errno : 0;
+}
+
+int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl)
+{
+	return ep_xdp_read_rl(gw->fds[M_RL_CFG], rl);
+}
+
+int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl)
+{
+	return ep_xdp_write_rl(gw->fds[M_RL_CFG], rl);
 }

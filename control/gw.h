@@ -29,12 +29,17 @@
 #define EP_GW_PIN_NODE_STATS	"ep_gw_node_stats"
 #define EP_GW_PIN_DEVS		"ep_gw_devs"
 #define EP_GW_PIN_DROPS		"ep_stats"	/* parse verdicts, as the classifier counts */
+#define EP_GW_PIN_RL_CFG	"ep_rl_cfg"	/* rate limits (lib/ratelimit.h) */
+#define EP_GW_PIN_RL_STATE	"ep_rl_state"	/* their buckets */
+#define EP_GW_PIN_RELAY		"ep_gw_relay"	/* whose replies are relayed */
 
 struct ep_gw_opts {
 	const char *ifname;
 	const char *pin_dir;	/* NULL: ep_gw_default_pin_dir(ifname) */
 	int xdp_mode;		/* enum ep_xdp_mode (dataplane/xdp/ep_xdp.h) */
 	bool debug;		/* bpf_printk per decision */
+	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
+	uint8_t max_priority;	/* cpu_max and overflow by min(priority, this); 0: 3 */
 };
 
 struct ep_gw;
@@ -44,8 +49,9 @@ int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len);
 
 /*
  * Attach the gateway program to o->ifname, reusing pinned maps (and an already attached
- * instance, which is kept: its maps are the pinned ones) or creating them. Returns 0 and
- * a handle, or a negative errno after logging the reason.
+ * instance, which is kept: its maps are the pinned ones) or creating them, and write
+ * o->rate_limit and o->max_priority (also into a reused instance). Returns 0 and a
+ * handle, or a negative errno after logging the reason.
  */
 int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out);
 
@@ -66,7 +72,9 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
 /*
  * Write configuration and the node half that XDP does not read, then flip. @nodes holds
  * EP_GW_MAX_NODES entries by id; @table EP_GW_TABLE_SIZE node ids, of @table_version
- * (> 0), written only when that half holds another version. @cfg's
+ * (> 0), written only when that half holds another version. The same half of ep_gw_relay
+ * gets the present nodes' addresses and L2 MACs and this network namespace's addresses
+ * (where DSR replies come from), read at most once a second. @cfg's
  * active and generation are set here. The caller must not publish again before every
  * XDP run that could have read the half now inactive has finished: XDP runs in an RCU
  * read section of microseconds, so a pause of a millisecond is ample.
@@ -96,6 +104,10 @@ int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id);
  * Returns the number of entries removed, or a negative errno.
  */
 int ep_gw_forget_node(struct ep_gw *gw, uint32_t id);
+
+/* Read or write the rate limits (ep_rl_cfg); writing checks them (ep_xdp_check_rl()). */
+int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl);
+int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl);
 
 /* Make @ifindex a redirect target (a node reachable through another interface). */
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex);

@@ -93,6 +93,9 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 	}
 	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
 		bpf_map_update_elem(bpf_map__fd(skel->maps.ep_gw_sent), &id, &sent[id], 0);
+	/* Where tasks would go, not whether a flood of them would pass: no rate limit. */
+	bpf_map_update_elem(bpf_map__fd(skel->maps.ep_rl_cfg), &(__u32){ 0 },
+			    &(struct ep_rl_cfg){ .flags = EP_RL_F_SET | EP_RL_F_OFF }, 0);
 	prog_fd = bpf_program__fd(skel->progs.ep_gateway);
 	for (unsigned int i = 0; i < o->samples; i++) {
 		size_t len = build(frame, sizeof(frame), cfg.port, o, &rnd);

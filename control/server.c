@@ -558,7 +558,8 @@ static int add_config_nodes(struct ep_ctl *c, uint64_t now)
 int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 {
 	struct ep_gw_opts go = { .ifname = conf->interface, .pin_dir = conf->pin_dir,
-				 .debug = conf->debug };
+				 .debug = conf->debug, .rate_limit = &conf->rate_limit,
+				 .max_priority = conf->max_priority };
 	struct ep_gw_node pinned[EP_GW_MAX_NODES];
 	struct itimerspec its = { 0 };
 	enum ep_xdp_mode mode;

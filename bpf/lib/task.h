@@ -30,16 +30,16 @@ struct ep_task_pkt {
 #define ep_bound(v, m) asm volatile("%0 &= %1" : "+r"(v) : "i"(m))
 
 /*
- * Walk Ethernet, VLANs, IP and UDP to @port (@encap_port, if non-zero, is noted in
- * p->l3.sport's place as -EP_STAT_DECAP so the caller can strip it), then validate the
- * v1 header of a server-bound message. Returns 0 or -EP_STAT_*.
+ * Walk Ethernet, VLANs, IP and UDP to @port (@encap_port, if non-zero, ends the walk at
+ * its UDP header with -EP_STAT_DECAP so the caller can check and strip it), and leave only
+ * unicast datagrams: what is "to our port" before anything of it is judged. Returns 0 or
+ * -EP_STAT_*; on 0, p->hdr_off and p->dgram_len say where the payload is.
  */
-static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 encap_port,
-					 __u32 max_len, struct ep_task_pkt *p)
+static __always_inline int ep_task_parse_l4(struct xdp_md *ctx, __u16 port, __u16 encap_port,
+					    struct ep_task_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	struct ep_cursor c = { .pos = data, .end = (void *)(long)ctx->data_end };
-	struct ep_hdr *h;
 	__be16 proto;
 	int err;
 
@@ -63,28 +63,12 @@ static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 e
 	/* Answers go to one host from one of ours: broadcast and multicast are not tasks. */
 	if ((((struct ethhdr *)data)->h_dest[0] & 1) || p->l3.mcast)
 		return -EP_STAT_PASS_NOT_UNICAST;
-	if (!p->l3.sport)
-		return -EP_STAT_DROP_BAD_SOURCE;
-
-	h = c.pos;
 	p->hdr_off = (__u32)(c.pos - data);
-	if (p->dgram_len < sizeof(*h))
-		return -EP_STAT_DROP_HDR_SHORT;
-	/* Implied by the UDP length check; repeated for the verifier. */
-	if ((void *)(h + 1) > c.end)
-		return -EP_STAT_DROP_HDR_SHORT;
-	if (max_len > EP_MAX_TASK_LEN)
-		max_len = EP_MAX_TASK_LEN;
-	err = ep_hdr_check(h, p->dgram_len, max_len);
-	if (err)
-		return err;
-	if (!EP_KIND_IS_SERVER_BOUND(h->kind))
-		return -EP_STAT_DROP_BAD_KIND;
 	return 0;
 }
 
-/* The task header found by ep_task_parse(), re-derived from the context for the
- * verifier; NULL if it is no longer in bounds. */
+/* The task header at p->hdr_off, re-derived from the context for the verifier; NULL if it
+ * is no longer in bounds. */
 static __always_inline struct ep_hdr *ep_task_hdr(struct xdp_md *ctx, const struct ep_task_pkt *p)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -96,6 +80,86 @@ static __always_inline struct ep_hdr *ep_task_hdr(struct xdp_md *ctx, const stru
 		return NULL;
 	h = data + off;
 	return (void *)(h + 1) <= end ? h : NULL;
+}
+
+/*
+ * The datagram ep_task_parse_l4() found: a reply must be possible (a source port), and
+ * the v1 header of a server-bound message valid (ep_check.h, total_len up to @max_len).
+ * Returns 0 or -EP_STAT_*.
+ */
+static __always_inline int ep_task_parse_hdr(struct xdp_md *ctx, __u32 max_len,
+					     const struct ep_task_pkt *p)
+{
+	struct ep_hdr *h;
+	int err;
+
+	if (!p->l3.sport)
+		return -EP_STAT_DROP_BAD_SOURCE;
+	if (p->dgram_len < sizeof(*h))
+		return -EP_STAT_DROP_HDR_SHORT;
+	/* Implied by the UDP length check; repeated for the verifier. */
+	h = ep_task_hdr(ctx, p);
+	if (!h)
+		return -EP_STAT_DROP_HDR_SHORT;
+	if (max_len > EP_MAX_TASK_LEN)
+		max_len = EP_MAX_TASK_LEN;
+	err = ep_hdr_check(h, p->dgram_len, max_len);
+	if (err)
+		return err;
+	if (!EP_KIND_IS_SERVER_BOUND(h->kind))
+		return -EP_STAT_DROP_BAD_KIND;
+	return 0;
+}
+
+/* Both of the above: a valid server-bound message to @port. Returns 0 or -EP_STAT_*. */
+static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 encap_port,
+					 __u32 max_len, struct ep_task_pkt *p)
+{
+	int err = ep_task_parse_l4(ctx, port, encap_port, p);
+
+	return err ?: ep_task_parse_hdr(ctx, max_len, p);
+}
+
+/*
+ * The source and destination addresses of the task ep_task_parse_l4() found, in the
+ * 16-byte form of the maps (IPv4 as ::ffff:a.b.c.d). Either may be NULL. Returns 0, or -1
+ * if the IP header is no longer in bounds.
+ */
+static __always_inline int ep_task_addrs(struct xdp_md *ctx, const struct ep_task_pkt *p,
+					 __u8 *src, __u8 *dst)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3_off;
+
+	if (l3 > 64)
+		return -1;
+	ep_bound(l3, 127);	/* the bound again, on the register added below */
+	if (p->l3.ipv6) {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		if (src)
+			__builtin_memcpy(src, &ip6->saddr, 16);
+		if (dst)
+			__builtin_memcpy(dst, &ip6->daddr, 16);
+	} else {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		if (src) {
+			__builtin_memset(src, 0, 10);
+			src[10] = src[11] = 0xff;
+			__builtin_memcpy(src + 12, &ip->saddr, 4);
+		}
+		if (dst) {
+			__builtin_memset(dst, 0, 10);
+			dst[10] = dst[11] = 0xff;
+			__builtin_memcpy(dst + 12, &ip->daddr, 4);
+		}
+	}
+	return 0;
 }
 
 #endif /* EP_BPF_TASK_H */

@@ -7,6 +7,7 @@
 #include <libconfig.h>
 
 #include "daemon/config.h"
+#include "edgeplane/addrset.h"
 #include "edgeplane/confread.h"
 #include "daemon/report.h"
 #include "edgeplane/util.h"
@@ -24,8 +25,9 @@ void ep_conf_defaults(struct ep_conf *c)
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		c->cpus[i] = -1;
 	c->xdp_mode = strdup("auto");
-	c->encap_port = EP_ENCAP_PORT;
+	c->encap_port = 0;	/* encapsulation only when asked for, from named gateways */
 	c->reply_route = true;
+	ep_xdp_rl_defaults(&c->rate_limit);
 	c->report.interval_ms = 100;
 	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
@@ -127,6 +129,56 @@ int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi
 }
 
 /* --- reading ------------------------------------------------------------------------ */
+
+/* A list of numeric IPv4/IPv6 addresses (at most EP_XDP_MAX_CFG_ADDRS), replacing @out. */
+static void get_addrs(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		      uint8_t (*out)[16], unsigned int *n)
+{
+	const config_setting_t *l = config_setting_get_member(g, name);
+
+	if (!l)
+		return;
+	if ((!config_setting_is_array(l) && !config_setting_is_list(l)) ||
+	    config_setting_length(l) > EP_XDP_MAX_CFG_ADDRS) {
+		ep_conf_bad(rd, l, "must be a list of at most 64 addresses: [ \"198.18.0.1\", "
+				   "\"2001:db8::1\" ]");
+		return;
+	}
+	*n = 0;
+	for (int i = 0; i < config_setting_length(l); i++) {
+		const char *a = config_setting_get_string_elem(l, i);
+
+		if (!a || ep_addr_parse(a, out[*n])) {
+			ep_conf_bad(rd, l, "holds something that is not a numeric IPv4 or IPv6 "
+					   "address");
+			return;
+		}
+		(*n)++;
+	}
+}
+
+/* Group rate_limit: the classifier's limits per source prefix (docs/operations.md). */
+static void read_rate_limit(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *g)
+{
+	static const char *const names[] = { "mode", "packets_per_s", "packets_burst",
+					     "bytes_per_s", "bytes_burst", NULL };
+	struct ep_rl_cfg *rl = &c->rate_limit;
+	char *mode = NULL;
+
+	ep_conf_known(rd, g, names);
+	ep_conf_str(rd, g, "mode", &mode);
+	if (mode && strcmp(mode, "on") && strcmp(mode, "off-unsafe"))
+		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
+			    "must be \"on\" or \"off-unsafe\"");
+	else if (mode)
+		rl->flags = !strcmp(mode, "on") ? rl->flags & ~EP_RL_F_OFF
+						: rl->flags | EP_RL_F_OFF;
+	free(mode);
+	EP_CONF_U32(rd, g, "packets_per_s", 0, 4000000000u, rl->packets_per_s);
+	EP_CONF_U32(rd, g, "packets_burst", 1, 4000000000u, rl->packets_burst);
+	EP_CONF_U32(rd, g, "bytes_per_s", 0, 4000000000u, rl->bytes_per_s);
+	EP_CONF_U32(rd, g, "bytes_burst", 1500, 4000000000u, rl->bytes_burst);
+}
 
 /* "auto" (-1), "on" (1) or "off" (0). */
 static void get_tristate(struct ep_confread *rd, const config_setting_t *g, const char *name,
@@ -243,11 +295,12 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "cache", "replies", "handlers", "stats_socket",
 					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
-					   "uring", "dpdk", NULL };
+					   "uring", "dpdk", "rate_limit", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
-					   NULL };
+					   "encap_sources", "virtual_addresses",
+					   "destination_check", NULL };
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
@@ -305,7 +358,23 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		ep_conf_bool(&rd, g, "reply_route", &c->reply_route);
 		if (ep_conf_num(&rd, g, "encap_port", 0, 65535, &v))
 			c->encap_port = (uint16_t)v;
+		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs,
+			  &c->addrs.nvirtual);
+		get_addrs(&rd, g, "encap_sources", c->addrs.gateways, &c->addrs.ngateways);
+		{
+			char *dc = NULL;
+
+			ep_conf_str(&rd, g, "destination_check", &dc);
+			if (dc && strcmp(dc, "on") && strcmp(dc, "off-unsafe"))
+				ep_conf_bad(&rd, config_setting_get_member(g, "destination_check"),
+					    "must be \"on\" or \"off-unsafe\"");
+			else if (dc)
+				c->any_dest_unsafe = !strcmp(dc, "off-unsafe");
+			free(dc);
+		}
 	}
+	if ((g = config_setting_get_member(root, "rate_limit")))
+		read_rate_limit(&rd, c, g);
 	if ((g = config_setting_get_member(root, "uring"))) {
 		ep_conf_known(&rd, g, uring);
 		ep_conf_bool(&rd, g, "sqpoll", &c->uring.sqpoll);
@@ -531,6 +600,18 @@ int ep_conf_validate(const struct ep_conf *c)
 			"reassembly.max_tasks (%llu): results may leave the cache before their "
 			"retries come", c->w.cache.entries,
 			(unsigned long long)c->w.queue_depth + c->w.reasm.max_tasks);
+	if (c->encap_port && !c->addrs.ngateways) {
+		pr_err("xdp.encap_port %u is set, but xdp.encap_sources is empty: name the "
+		       "gateways that may send encapsulated tasks (xdp.encap_sources = "
+		       "[ \"ADDR\" ]); from anyone else, they are dropped", c->encap_port);
+		return -EINVAL;
+	}
+	if (c->encap_port && c->encap_port == c->port) {
+		pr_err("xdp.encap_port %u is the task port", c->encap_port);
+		return -EINVAL;
+	}
+	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
+		return -EINVAL;
 	if (c->metrics) {
 		struct sockaddr_storage ss;
 		socklen_t len;

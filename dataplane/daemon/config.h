@@ -12,6 +12,7 @@
 #include "core/registry.h"
 #include "core/worker.h"
 #include "ep_shared.h"
+#include "xdp/ep_xdp.h"
 
 #define EP_MAX_FILES 16
 #define EP_DPDK_MAX_EAL_ARGS 32
@@ -43,9 +44,15 @@ struct ep_conf {
 	uint32_t frames, frame_size;
 	bool keep_attached;		/* leave the classifier attached at exit */
 	char *pin_dir;
-	uint16_t encap_port;		/* decapsulate a gateway's UDP-encapsulated tasks; 0 off */
+	uint16_t encap_port;		/* decapsulate a gateway's UDP-encapsulated tasks; 0 off
+					 * (the default) */
 	bool reply_route;		/* tasks forwarded by a gateway: reply to the client's
 					 * next hop (FIB lookup), not to the gateway */
+	/* xdp.virtual_addresses (tasks to them are ours too: a gateway's VIP, DSR) and
+	 * xdp.encap_sources (the gateways that may send encapsulated tasks). */
+	struct ep_xdp_addr_cfg addrs;
+	bool any_dest_unsafe;		/* xdp.destination_check = "off-unsafe" */
+	struct ep_rl_cfg rate_limit;	/* group rate_limit; prefixes from limits */
 	struct ep_io_uring_cfg uring;	/* the uring backend (group uring) */
 	/* The dpdk backend (group dpdk; io/dpdk.h says what each is for). */
 	struct {

@@ -29,6 +29,7 @@ struct cpu_times {
 
 struct ep_runtime {
 	const struct ep_conf *conf;
+	struct ep_rl_cfg rate_limit;	/* the classifier's: conf's, with limits' prefixes */
 	struct ep_registry reg;
 	struct ep_xdp *xdp;
 	struct ep_dpdk *dpdk;		/* the dpdk backend's port */
@@ -45,7 +46,15 @@ struct ep_runtime {
 	int xdp_stats_fd;		/* the classifier's pinned ep_stats, or -1 */
 	struct cpu_times cpu_prev;	/* start of the current CPU busy interval */
 	double cpu_busy;		/* busy fraction of the last complete interval */
+
+	/* Keeps the classifier's ep_addrs current (addresses come and go). */
+	pthread_t addrs_thread;
+	bool addrs_running, addrs_stop;
+	pthread_mutex_t addrs_lock;
+	pthread_cond_t addrs_cond;
 };
+
+#define ADDRS_REFRESH_S	1	/* how often the classifier's ep_addrs is read again */
 
 static int metrics_start(struct ep_runtime *rt);
 
@@ -118,6 +127,10 @@ static int dpdk_start(struct ep_runtime *rt)
 		.port = c->port,
 		.encap_port = c->encap_port,
 		.reply_route = c->reply_route,
+		.max_priority = c->w.max_priority,
+		.any_dest_unsafe = c->any_dest_unsafe,
+		.addrs = &c->addrs,
+		.rate_limit = &rt->rate_limit,
 		.mtu = c->w.mtu,
 		.no_huge = c->dpdk.no_huge,
 		.memory_mb = c->dpdk.memory_mb,
@@ -147,6 +160,103 @@ static void *worker_thread(void *arg)
 	return NULL;
 }
 
+/* The classifier's ep_addrs, or -1 without a classifier of ours. */
+static int addrs_fd(const struct ep_runtime *rt)
+{
+	if (rt->xdp)
+		return ep_xdp_addrs_fd(rt->xdp);
+	return rt->dpdk ? ep_dpdk_addrs_fd(rt->dpdk) : -1;
+}
+
+/*
+ * Once a second, this network namespace's addresses into the classifier's ep_addrs, so
+ * an address added after the start takes tasks, and one removed stops. Off the workers'
+ * threads: getifaddrs() is a netlink dump.
+ */
+static void *addrs_refresher(void *arg)
+{
+	struct ep_runtime *rt = arg;
+	struct timespec ts;
+	int fd = addrs_fd(rt), n;
+
+	pthread_mutex_lock(&rt->addrs_lock);
+	while (!rt->addrs_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ADDRS_REFRESH_S;
+		pthread_cond_timedwait(&rt->addrs_cond, &rt->addrs_lock, &ts);
+		if (rt->addrs_stop)
+			break;
+		pthread_mutex_unlock(&rt->addrs_lock);
+		n = ep_xdp_sync_addrs(fd, &rt->conf->addrs);
+		if (n < 0)
+			pr_warn("classifier addresses: %s", strerror(-n));
+		else if (n)
+			pr_info("classifier addresses: %d changed", n);
+		pthread_mutex_lock(&rt->addrs_lock);
+	}
+	pthread_mutex_unlock(&rt->addrs_lock);
+	return NULL;
+}
+
+static int addrs_start(struct ep_runtime *rt)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	if (addrs_fd(rt) < 0)
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rt->addrs_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&rt->addrs_lock, NULL);
+	err = -pthread_create(&rt->addrs_thread, NULL, addrs_refresher, rt);
+	if (err) {
+		pthread_cond_destroy(&rt->addrs_cond);
+		pthread_mutex_destroy(&rt->addrs_lock);
+		return err;
+	}
+	rt->addrs_running = true;
+	return 0;
+}
+
+static void addrs_stop(struct ep_runtime *rt)
+{
+	if (!rt->addrs_running)
+		return;
+	pthread_mutex_lock(&rt->addrs_lock);
+	rt->addrs_stop = true;
+	pthread_cond_signal(&rt->addrs_cond);
+	pthread_mutex_unlock(&rt->addrs_lock);
+	pthread_join(rt->addrs_thread, NULL);
+	pthread_cond_destroy(&rt->addrs_cond);
+	pthread_mutex_destroy(&rt->addrs_lock);
+	rt->addrs_running = false;
+}
+
+/* The classifier's settings that are the operator's risk, said once at the start. */
+static void classifier_warnings(const struct ep_conf *c)
+{
+	const struct ep_rl_cfg *rl = &c->rate_limit;
+	/* A task of limits.max_task_len in datagrams of about 1400 bytes, with headers. */
+	uint64_t dgrams = c->w.max_task_len / 1400 + 1, bytes = c->w.max_task_len + dgrams * 100;
+
+	if (c->any_dest_unsafe)
+		pr_warn("xdp.destination_check = \"off-unsafe\": tasks to any destination address "
+			"are taken, and answered from that address");
+	if (rl->flags & EP_RL_F_OFF) {
+		pr_warn("rate_limit.mode = \"off-unsafe\": no limit per source prefix");
+		return;
+	}
+	if ((rl->packets_per_s && rl->packets_burst < dgrams) ||
+	    (rl->bytes_per_s && rl->bytes_burst < bytes))
+		pr_warn("rate_limit: a task of limits.max_task_len (%u bytes) sent at once is "
+			"about %llu datagrams and %llu bytes, more than packets_burst (%u) or "
+			"bytes_burst (%u): such tasks arrive whole only when their client paces "
+			"them", c->w.max_task_len, (unsigned long long)dgrams,
+			(unsigned long long)bytes, rl->packets_burst, rl->bytes_burst);
+}
+
 static void report(void *arg, FILE *f, bool json)
 {
 	ep_runtime_report(arg, f, json);
@@ -167,6 +277,10 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	rt->started_ns = ep_now_ns();
 	rt->started_unix = (double)time(NULL);
 	rt->xdp_stats_fd = -1;
+	/* The classifier groups sources as the runtime's per-source limits do. */
+	rt->rate_limit = c->rate_limit;
+	rt->rate_limit.prefix_v4 = c->w.reasm.prefix_v4;
+	rt->rate_limit.prefix_v6 = c->w.reasm.prefix_v6;
 	err = build_registry(rt);
 	if (err)
 		goto err_stop;
@@ -182,6 +296,10 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.pin_dir = c->pin_dir,
 			.encap_port = c->encap_port,
 			.reply_route = c->reply_route,
+			.max_priority = c->w.max_priority,
+			.any_dest_unsafe = c->any_dest_unsafe,
+			.addrs = &c->addrs,
+			.rate_limit = &rt->rate_limit,
 		};
 
 		ep_xdp_parse_mode(c->xdp_mode, &mode);
@@ -204,6 +322,12 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	}
 	if (!strcmp(c->backend, "dpdk")) {
 		err = dpdk_start(rt);
+		if (err)
+			goto err_stop;
+	}
+	if (rt->xdp || rt->dpdk) {
+		classifier_warnings(c);
+		err = addrs_start(rt);
 		if (err)
 			goto err_stop;
 	}
@@ -273,6 +397,7 @@ void ep_runtime_stop(struct ep_runtime *rt)
 {
 	if (!rt)
 		return;
+	addrs_stop(rt);
 	ep_reporter_stop(rt->reporter);
 	ep_metrics_stop(rt->metrics);
 	if (rt->xdp_stats_fd >= 0)

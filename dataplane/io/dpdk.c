@@ -46,6 +46,11 @@ int ep_dpdk_stats_fd(const struct ep_dpdk *d)
 	return -1;
 }
 
+int ep_dpdk_addrs_fd(const struct ep_dpdk *d)
+{
+	return -1;
+}
+
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d)
 {
 	return "";
@@ -116,7 +121,7 @@ struct ep_dpdk {
 	/* The attached classifier and its maps (-1 when the program is not ours). */
 	uint32_t prog_id;
 	uint8_t attach_mode;
-	int cfg_fd, stats_fd, xsks_fd;
+	int cfg_fd, stats_fd, xsks_fd, addrs_fd, rl_fd;
 	char ifname[IF_NAMESIZE];
 	/* The EAL's arguments, kept for its lifetime. */
 	char *argv[MAX_EAL_ARGS + 1];
@@ -733,7 +738,8 @@ static int find_classifier(struct ep_dpdk *d)
 		goto out;
 	if (strcmp(info.name, PROG_NAME)) {
 		pr_warn("dpdk: the XDP program on %s is %s, not the classifier: its settings "
-			"(port, encapsulation, reply route) are not written", d->ifname, info.name);
+			"(port, encapsulation, reply route, addresses, rate limits) are not "
+			"written", d->ifname, info.name);
 		goto out;
 	}
 	nmaps = info.nr_map_ids;
@@ -764,11 +770,16 @@ static int find_classifier(struct ep_dpdk *d)
 			d->stats_fd = fd;
 		else if (!strcmp(mi.name, "xsks_map") && d->xsks_fd < 0)
 			d->xsks_fd = fd;
+		else if (!strcmp(mi.name, EP_PIN_ADDRS) && d->addrs_fd < 0)
+			d->addrs_fd = fd;
+		else if (!strcmp(mi.name, EP_PIN_RL_CFG) && d->rl_fd < 0)
+			d->rl_fd = fd;
 		else
 			close(fd);
 	}
-	if (!err && d->cfg_fd < 0) {
-		pr_err("dpdk: the classifier on %s has no %s map", d->ifname, EP_PIN_CFG);
+	if (!err && (d->cfg_fd < 0 || d->addrs_fd < 0 || d->rl_fd < 0)) {
+		pr_err("dpdk: the classifier on %s lacks its %s, %s or %s map (an old build?)",
+		       d->ifname, EP_PIN_CFG, EP_PIN_ADDRS, EP_PIN_RL_CFG);
 		err = -ENOENT;
 	}
 out:
@@ -779,18 +790,20 @@ out:
 
 static int configure_classifier(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 {
-	struct ep_config ec;
-	int err = ep_xdp_read_config(d->cfg_fd, &ec);
-
-	if (err)
-		return err;
 	/* As ep_xdp_attach() configures it for the afxdp backend. */
-	ec.udp_port = c->port ? c->port : EP_DEFAULT_PORT;
-	ec.max_task_len = EP_MAX_TASK_LEN;
-	ec.encap_port = c->encap_port;
-	ec.flags = (__u16)((ec.flags & ~EP_CFG_F_REPLY_ROUTE) |
-			   (c->reply_route ? EP_CFG_F_REPLY_ROUTE : 0));
-	return ep_xdp_write_config(d->cfg_fd, &ec);
+	struct ep_xdp_opts o = {
+		.port = c->port,
+		.max_task_len = EP_MAX_TASK_LEN,
+		.encap_port = c->encap_port,
+		.reply_route = c->reply_route,
+		.max_priority = c->max_priority,
+		.any_dest_unsafe = c->any_dest_unsafe,
+		.addrs = c->addrs,
+		.rate_limit = c->rate_limit,
+	};
+	int err = ep_xdp_sync_addrs(d->addrs_fd, c->addrs);
+
+	return err < 0 ? err : ep_xdp_configure(d->cfg_fd, d->rl_fd, &o);
 }
 
 /* The interface: ours alone, and free for the PMD's program. */
@@ -945,7 +958,7 @@ int ep_dpdk_start(const struct ep_dpdk_cfg *c, struct ep_dpdk **out)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->lock_fd = d->cfg_fd = d->stats_fd = d->xsks_fd = -1;
+	d->lock_fd = d->cfg_fd = d->stats_fd = d->xsks_fd = d->addrs_fd = d->rl_fd = -1;
 	d->first_queue = c->first_queue;
 	d->nqueues = c->nqueues;
 	d->mbufs = c->mbufs;
@@ -1013,6 +1026,10 @@ void ep_dpdk_stop(struct ep_dpdk *d)
 		close(d->stats_fd);
 	if (d->xsks_fd >= 0)
 		close(d->xsks_fd);
+	if (d->addrs_fd >= 0)
+		close(d->addrs_fd);
+	if (d->rl_fd >= 0)
+		close(d->rl_fd);
 	if (thread_key_ok) {
 		pthread_key_delete(thread_key);
 		thread_key_ok = false;
@@ -1036,6 +1053,11 @@ void ep_dpdk_stop(struct ep_dpdk *d)
 int ep_dpdk_stats_fd(const struct ep_dpdk *d)
 {
 	return d ? d->stats_fd : -1;
+}
+
+int ep_dpdk_addrs_fd(const struct ep_dpdk *d)
+{
+	return d ? d->addrs_fd : -1;
 }
 
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d)

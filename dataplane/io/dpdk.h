@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct ep_xdp_addr_cfg;
+struct ep_rl_cfg;
+
 /* The object file of the classifier for DPDK, looked for next to the program. */
 #define EP_DPDK_XDP_PROG	"ep_classifier_dpdk.bpf.o"
 
@@ -21,6 +24,10 @@ struct ep_dpdk_cfg {
 	uint16_t port;			/* the task port, written into the classifier's ep_cfg */
 	uint16_t encap_port;		/* as the afxdp backend: xdp.encap_port */
 	bool reply_route;		/* xdp.reply_route */
+	uint8_t max_priority;		/* limits.max_priority */
+	bool any_dest_unsafe;		/* xdp.destination_check = "off-unsafe" */
+	const struct ep_xdp_addr_cfg *addrs;	/* xdp.virtual_addresses, xdp.encap_sources */
+	const struct ep_rl_cfg *rate_limit;	/* group rate_limit */
 	uint32_t mtu;			/* limits.mtu: must fit the port's frames */
 	/* EAL */
 	bool no_huge;			/* --no-huge (else hugepages, which must be reserved) */
@@ -51,6 +58,8 @@ void ep_dpdk_stop(struct ep_dpdk *d);
 
 /* The classifier's ep_stats map (owned by @d), or -1 if the attached program is not ours. */
 int ep_dpdk_stats_fd(const struct ep_dpdk *d);
+/* Its ep_addrs map (owned by @d), or -1: for the runtime to keep the addresses current. */
+int ep_dpdk_addrs_fd(const struct ep_dpdk *d);
 
 /* "native" or "skb": how the PMD attached the program. */
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d);

@@ -13,6 +13,7 @@
 
 #include <bpf/bpf.h>
 
+#include "edgeplane/addrset.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
@@ -29,6 +30,9 @@ static void usage(FILE *f)
 		"  stats           print the verdict counters\n"
 		"  config          show or change runtime settings\n"
 		"  tenant add|del ID   allow or forbid a tenant id\n"
+		"  addrs [sync]    list the addresses tasks may go to (and gateways), or read this\n"
+		"                  network namespace's addresses into them again\n"
+		"  addrs add|del ADDR [virtual|gateway]   a virtual address or a gateway\n"
 		"  reasons         list counter indexes and names (for reading bpftool dumps)\n"
 		"\n"
 		"Options:\n"
@@ -38,23 +42,59 @@ static void usage(FILE *f)
 		"  -m, --mode MODE       attach: auto (native, else skb), native or skb\n"
 		"  -p, --port N          attach, config: UDP port of offload traffic (default %u)\n"
 		"      --max-task-len N  attach, config: largest total_len accepted, bytes\n"
+		"                        (default %u, the protocol's)\n"
 		"      --tenant-check on|off   config: drop tenants not added with `tenant add`\n"
 		"      --prio-slot P=S   config: give priority P (1-5) the XSK slot S (0-%u)\n"
-		"  -j, --json            stats, config: print JSON\n"
+		"      --max-priority P  attach, config: steer priorities above P as P (default %u)\n"
+		"      --encap-port N    attach, config: take a gateway's encapsulation off tasks\n"
+		"                        to UDP port N (0: off, the default); needs --encap-source\n"
+		"      --encap-source A  attach: a gateway that may send encapsulated tasks\n"
+		"                        (repeat for more)\n"
+		"      --virtual-address A   attach: tasks to A are this node's too (a gateway's\n"
+		"                        virtual address, DSR; repeat for more)\n"
+		"      --destination-check on|off-unsafe   attach, config: take only tasks to\n"
+		"                        this node's addresses (on, the default)\n"
+		"      --rate-limit on|off-unsafe   attach, config: limits per source prefix (on)\n"
+		"      --rate-packets N[,BURST]   attach, config: datagrams/s per prefix (%u,%u)\n"
+		"      --rate-bytes N[,BURST]     attach, config: bytes/s per prefix (%u,%u)\n"
+		"      --source-prefix-v4 N, --source-prefix-v6 N   attach, config: the prefix\n"
+		"                        that groups sources (%u, %u)\n"
+		"  -j, --json            stats, config, addrs: print JSON\n"
 		"      --debug           attach: bpf_printk every verdict (slow)\n"
 		"  -v, --verbose         log libbpf/libxdp detail\n"
 		"  -h, --help            show this help\n",
-		EP_DEFAULT_PORT, EP_XSK_SLOTS - 1);
+		EP_DEFAULT_PORT, EP_MAX_TASK_LEN, EP_XSK_SLOTS - 1, EP_PRIO_DEFAULT,
+		EP_RL_DEF_PACKETS, EP_RL_DEF_PACKETS_BURST, EP_RL_DEF_BYTES, EP_RL_DEF_BYTES_BURST,
+		EP_RL_DEF_PREFIX_V4, EP_RL_DEF_PREFIX_V6);
 }
 
 struct opts {
 	const char *pin_dir, *dev;
 	enum ep_xdp_mode mode;
-	long port, max_task_len;
+	long port, max_task_len, max_priority, encap_port;	/* -1 unchanged */
 	int tenant_check;	/* -1 unchanged */
 	int prio_slot[8];	/* -1 unchanged */
+	int dest_check;		/* -1 unchanged, 1 on, 0 off-unsafe */
+	int rate_on;		/* -1 unchanged, 1 on, 0 off-unsafe */
+	long rate[4];		/* packets, burst, bytes, burst; -1 unchanged */
+	long prefix4, prefix6;	/* -1 unchanged */
+	struct ep_xdp_addr_cfg addrs;
 	bool json, debug, cfg_changed;
 };
+
+/* "N" or "N,BURST" into @rate, @burst. Returns 0 or -EINVAL after saying so. */
+static int parse_rate(const char *what, char *s, long *rate, long *burst, long min_burst)
+{
+	char *comma = strchr(s, ',');
+
+	if (comma)
+		*comma = '\0';
+	if (ep_parse_long(what, s, 0, 4000000000L, rate))
+		return -EINVAL;
+	if (comma && ep_parse_long(what, comma + 1, min_burst, 4000000000L, burst))
+		return -EINVAL;
+	return 0;
+}
 
 static int resolve_pin_dir(const struct opts *o, char *buf, size_t len)
 {
@@ -84,19 +124,57 @@ static int open_map(const struct opts *o, const char *name)
 	return fd;
 }
 
+/* @rl with what the options change. */
+static void rl_apply_opts(const struct opts *o, struct ep_rl_cfg *rl)
+{
+	if (o->rate_on >= 0)
+		rl->flags = o->rate_on ? rl->flags & ~EP_RL_F_OFF : rl->flags | EP_RL_F_OFF;
+	if (o->rate[0] >= 0)
+		rl->packets_per_s = (uint32_t)o->rate[0];
+	if (o->rate[1] >= 0)
+		rl->packets_burst = (uint32_t)o->rate[1];
+	if (o->rate[2] >= 0)
+		rl->bytes_per_s = (uint32_t)o->rate[2];
+	if (o->rate[3] >= 0)
+		rl->bytes_burst = (uint32_t)o->rate[3];
+	if (o->prefix4 >= 0)
+		rl->prefix_v4 = (uint8_t)o->prefix4;
+	if (o->prefix6 >= 0)
+		rl->prefix_v6 = (uint8_t)o->prefix6;
+}
+
 static int cmd_attach(struct opts *o, const char *dev)
 {
+	struct ep_rl_cfg rl;
 	struct ep_xdp_opts xo = {
 		.ifname = dev,
 		.mode = o->mode,
-		.port = (uint16_t)o->port,
-		.max_task_len = (uint32_t)o->max_task_len,
+		.port = o->port > 0 ? (uint16_t)o->port : 0,
+		.max_task_len = o->max_task_len > 0 ? (uint32_t)o->max_task_len : 0,
 		.pin_dir = o->pin_dir,
 		.debug = o->debug,
+		.encap_port = o->encap_port > 0 ? (uint16_t)o->encap_port : 0,
+		.max_priority = o->max_priority > 0 ? (uint8_t)o->max_priority : 0,
+		.any_dest_unsafe = o->dest_check == 0,
+		.addrs = &o->addrs,
+		.rate_limit = &rl,
 	};
 	struct ep_xdp *x;
 	int err;
 
+	if (xo.encap_port && !o->addrs.ngateways) {
+		pr_err("--encap-port %u needs --encap-source: the gateways that may send "
+		       "encapsulated tasks (from anyone else they are dropped)", xo.encap_port);
+		return -EINVAL;
+	}
+	ep_xdp_rl_defaults(&rl);
+	rl_apply_opts(o, &rl);
+	if (ep_xdp_check_rl("rate limit", &rl))
+		return -EINVAL;
+	if (xo.any_dest_unsafe)
+		pr_warn("--destination-check off-unsafe: tasks to any address are taken");
+	if (rl.flags & EP_RL_F_OFF)
+		pr_warn("--rate-limit off-unsafe: no limit per source prefix");
 	err = ep_xdp_attach(&xo, &x);
 	if (err)
 		return err;
@@ -156,45 +234,186 @@ static int cmd_stats(struct opts *o)
 static int cmd_config(struct opts *o)
 {
 	struct ep_config cfg;
-	int fd, err;
+	struct ep_rl_cfg rl;
+	int fd, rl_fd, err;
 
 	fd = open_map(o, EP_PIN_CFG);
 	if (fd < 0)
 		return fd;
+	rl_fd = open_map(o, EP_PIN_RL_CFG);
+	if (rl_fd < 0) {
+		close(fd);
+		return rl_fd;
+	}
 	err = ep_xdp_read_config(fd, &cfg);
+	if (!err)
+		err = ep_xdp_read_rl(rl_fd, &rl);
+	if (!err && !(rl.flags & EP_RL_F_SET))
+		ep_xdp_rl_defaults(&rl);
 	if (!err && o->cfg_changed) {
-		if (o->port)
+		if (o->port > 0)
 			cfg.udp_port = (uint16_t)o->port;
-		if (o->max_task_len)
+		if (o->max_task_len > 0)
 			cfg.max_task_len = (uint32_t)o->max_task_len;
+		if (o->max_priority > 0)
+			cfg.max_priority = (uint8_t)o->max_priority;
+		if (o->encap_port >= 0)
+			cfg.encap_port = (uint16_t)o->encap_port;
 		if (o->tenant_check >= 0)
 			cfg.flags = o->tenant_check ? cfg.flags | EP_CFG_F_TENANT_CHECK
 						    : cfg.flags & ~EP_CFG_F_TENANT_CHECK;
+		if (o->dest_check >= 0)
+			cfg.flags = o->dest_check ? cfg.flags & ~EP_CFG_F_ANY_DEST
+						  : cfg.flags | EP_CFG_F_ANY_DEST;
 		for (int p = EP_PRIO_MIN; p <= EP_PRIO_MAX; p++)
 			if (o->prio_slot[p] >= 0)
 				cfg.prio_slot[p] = (uint8_t)o->prio_slot[p];
+		rl_apply_opts(o, &rl);
 		err = ep_xdp_write_config(fd, &cfg);
+		if (!err)
+			err = ep_xdp_write_rl(rl_fd, &rl);
 	}
 	close(fd);
+	close(rl_fd);
 	if (err) {
 		pr_err("config: %s", strerror(-err));
 		return err;
 	}
 	if (o->json)
 		printf("{\"udp_port\":%u,\"max_task_len\":%u,\"tenant_check\":%s,"
-		       "\"prio_slot\":[%u,%u,%u,%u,%u]}\n",
+		       "\"prio_slot\":[%u,%u,%u,%u,%u],\"max_priority\":%u,\"encap_port\":%u,"
+		       "\"destination_check\":\"%s\",\"rate_limit\":{\"mode\":\"%s\","
+		       "\"packets_per_s\":%u,\"packets_burst\":%u,\"bytes_per_s\":%u,"
+		       "\"bytes_burst\":%u,\"source_prefix_v4\":%u,\"source_prefix_v6\":%u}}\n",
 		       cfg.udp_port ? cfg.udp_port : EP_DEFAULT_PORT,
-		       cfg.max_task_len ? cfg.max_task_len : EP_DEFAULT_MAX_TASK_LEN,
+		       cfg.max_task_len ? cfg.max_task_len : EP_MAX_TASK_LEN,
 		       cfg.flags & EP_CFG_F_TENANT_CHECK ? "true" : "false", cfg.prio_slot[1],
-		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5]);
+		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5],
+		       cfg.max_priority ? cfg.max_priority : EP_PRIO_DEFAULT, cfg.encap_port,
+		       cfg.flags & EP_CFG_F_ANY_DEST ? "off-unsafe" : "on",
+		       rl.flags & EP_RL_F_OFF ? "off-unsafe" : "on", rl.packets_per_s,
+		       rl.packets_burst, rl.bytes_per_s, rl.bytes_burst, rl.prefix_v4,
+		       rl.prefix_v6);
 	else
 		printf("udp_port %u\nmax_task_len %u\ntenant_check %s\n"
-		       "prio_slot 1=%u 2=%u 3=%u 4=%u 5=%u\n",
+		       "prio_slot 1=%u 2=%u 3=%u 4=%u 5=%u\nmax_priority %u\nencap_port %u\n"
+		       "destination_check %s\nrate_limit %s\npackets_per_s %u burst %u\n"
+		       "bytes_per_s %u burst %u\nsource_prefix /%u /%u\n",
 		       cfg.udp_port ? cfg.udp_port : EP_DEFAULT_PORT,
-		       cfg.max_task_len ? cfg.max_task_len : EP_DEFAULT_MAX_TASK_LEN,
+		       cfg.max_task_len ? cfg.max_task_len : EP_MAX_TASK_LEN,
 		       cfg.flags & EP_CFG_F_TENANT_CHECK ? "on" : "off", cfg.prio_slot[1],
-		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5]);
+		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5],
+		       cfg.max_priority ? cfg.max_priority : EP_PRIO_DEFAULT, cfg.encap_port,
+		       cfg.flags & EP_CFG_F_ANY_DEST ? "off-unsafe" : "on",
+		       rl.flags & EP_RL_F_OFF ? "off-unsafe" : "on", rl.packets_per_s,
+		       rl.packets_burst, rl.bytes_per_s, rl.bytes_burst, rl.prefix_v4,
+		       rl.prefix_v6);
 	return 0;
+}
+
+static const char *addr_roles(uint32_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", flags & EP_ADDR_F_LOCAL ? "local," : "",
+		 flags & EP_ADDR_F_VIRTUAL ? "virtual," : "",
+		 flags & EP_ADDR_F_GATEWAY ? "gateway," : "");
+	if (*buf)
+		buf[strlen(buf) - 1] = '\0';
+	return buf;
+}
+
+/* The entries of ep_addrs, into @set. Returns 0 or a negative errno. */
+static int addrs_read(int fd, struct ep_addrset *set)
+{
+	struct ep_addr_key k, next;
+	struct ep_addr_val v;
+
+	set->n = 0;
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
+	     r = bpf_map_get_next_key(fd, &k, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(fd, &k, &v) && ep_addrset_add(set, k.addr, v.flags))
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+/* addrs [sync | add ADDR ROLE | del ADDR]: what the destination check and the gateway
+ * check read. */
+static int cmd_addrs(struct opts *o, int argc, char **argv)
+{
+	struct ep_addrset *set = calloc(1, sizeof(*set));
+	struct ep_xdp_addr_cfg cfg = { 0 };
+	char a[EP_ADDR_STRLEN], roles[32];
+	uint8_t addr[16];
+	int fd, err = 0;
+
+	if (!set)
+		return -ENOMEM;
+	fd = open_map(o, EP_PIN_ADDRS);
+	if (fd < 0) {
+		free(set);
+		return fd;
+	}
+	if (argc >= 1 && !strcmp(argv[0], "sync")) {
+		/* This namespace's addresses again; the configured ones stay. */
+		err = addrs_read(fd, set);
+		for (unsigned int i = 0; !err && i < set->n; i++) {
+			if ((set->e[i].flags & EP_ADDR_F_VIRTUAL) &&
+			    cfg.nvirtual < EP_XDP_MAX_CFG_ADDRS)
+				memcpy(cfg.virtual_addrs[cfg.nvirtual++], set->e[i].addr, 16);
+			if ((set->e[i].flags & EP_ADDR_F_GATEWAY) &&
+			    cfg.ngateways < EP_XDP_MAX_CFG_ADDRS)
+				memcpy(cfg.gateways[cfg.ngateways++], set->e[i].addr, 16);
+		}
+		if (!err)
+			err = ep_xdp_sync_addrs(fd, &cfg);
+		err = err > 0 ? 0 : err;
+	} else if (argc >= 2 && (!strcmp(argv[0], "add") || !strcmp(argv[0], "del"))) {
+		uint32_t role = argc < 3 ? EP_ADDR_F_VIRTUAL :
+				!strcmp(argv[2], "virtual") ? EP_ADDR_F_VIRTUAL :
+				!strcmp(argv[2], "gateway") ? EP_ADDR_F_GATEWAY : 0;
+		struct ep_addr_key k;
+		struct ep_addr_val v = { 0 };
+
+		if (ep_addr_parse(argv[1], addr) || !role || argc > 3) {
+			pr_err("addrs %s: '%s%s%s' is not ADDR [virtual|gateway]", argv[0], argv[1],
+			       argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(k.addr, addr, 16);
+		bpf_map_lookup_elem(fd, &k, &v);
+		v.flags = argv[0][0] == 'a' ? v.flags | role : v.flags & ~role;
+		err = v.flags ? bpf_map_update_elem(fd, &k, &v, BPF_ANY)
+			      : bpf_map_delete_elem(fd, &k);
+		err = err && errno != ENOENT ? -errno : 0;
+	} else if (argc) {
+		pr_err("addrs: '%s' is not sync, add or del", argv[0]);
+		err = -EINVAL;
+		goto out;
+	}
+	if (!err)
+		err = addrs_read(fd, set);
+	if (err) {
+		pr_err("addrs: %s", strerror(-err));
+		goto out;
+	}
+	if (o->json)
+		printf("[");
+	for (unsigned int i = 0; i < set->n; i++) {
+		ep_addr_format(set->e[i].addr, a, sizeof(a));
+		addr_roles(set->e[i].flags, roles, sizeof(roles));
+		if (o->json)
+			printf("%s{\"address\":\"%s\",\"roles\":\"%s\"}", i ? "," : "", a, roles);
+		else
+			printf("%-40s %s\n", a, roles);
+	}
+	if (o->json)
+		printf("]\n");
+out:
+	close(fd);
+	free(set);
+	return err;
 }
 
 static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
@@ -224,9 +443,22 @@ static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 	return err;
 }
 
+/* "on" (1) or "off-unsafe" (0). Returns -1 after saying so for anything else. */
+static int on_or_unsafe(const char *what, const char *v)
+{
+	if (!strcmp(v, "on"))
+		return 1;
+	if (!strcmp(v, "off-unsafe"))
+		return 0;
+	pr_err("%s: '%s' is not on or off-unsafe", what, v);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_MAX_TASK = 256, OPT_TENANT_CHECK, OPT_PRIO_SLOT, OPT_DEBUG };
+	enum { OPT_MAX_TASK = 256, OPT_TENANT_CHECK, OPT_PRIO_SLOT, OPT_DEBUG, OPT_MAX_PRIO,
+	       OPT_ENCAP_PORT, OPT_ENCAP_SRC, OPT_VIRTUAL, OPT_DEST, OPT_RATE, OPT_RATE_PKT,
+	       OPT_RATE_BYTES, OPT_PREFIX4, OPT_PREFIX6 };
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "dev", required_argument, NULL, 'i' },
@@ -235,13 +467,25 @@ int main(int argc, char **argv)
 		{ "max-task-len", required_argument, NULL, OPT_MAX_TASK },
 		{ "tenant-check", required_argument, NULL, OPT_TENANT_CHECK },
 		{ "prio-slot", required_argument, NULL, OPT_PRIO_SLOT },
+		{ "max-priority", required_argument, NULL, OPT_MAX_PRIO },
+		{ "encap-port", required_argument, NULL, OPT_ENCAP_PORT },
+		{ "encap-source", required_argument, NULL, OPT_ENCAP_SRC },
+		{ "virtual-address", required_argument, NULL, OPT_VIRTUAL },
+		{ "destination-check", required_argument, NULL, OPT_DEST },
+		{ "rate-limit", required_argument, NULL, OPT_RATE },
+		{ "rate-packets", required_argument, NULL, OPT_RATE_PKT },
+		{ "rate-bytes", required_argument, NULL, OPT_RATE_BYTES },
+		{ "source-prefix-v4", required_argument, NULL, OPT_PREFIX4 },
+		{ "source-prefix-v6", required_argument, NULL, OPT_PREFIX6 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .tenant_check = -1 };
+	struct opts o = { .tenant_check = -1, .port = -1, .max_task_len = -1, .max_priority = -1,
+			  .encap_port = -1, .dest_check = -1, .rate_on = -1,
+			  .rate = { -1, -1, -1, -1 }, .prefix4 = -1, .prefix6 = -1 };
 	const char *cmd;
 	long p, s;
 	int c, err = 0;
@@ -298,6 +542,65 @@ int main(int argc, char **argv)
 			o.cfg_changed = true;
 			break;
 		}
+		case OPT_MAX_PRIO:
+			if (ep_parse_long("--max-priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX,
+					  &o.max_priority))
+				return 2;
+			o.cfg_changed = true;
+			break;
+		case OPT_ENCAP_PORT:
+			if (ep_parse_long("--encap-port", optarg, 0, 65535, &o.encap_port))
+				return 2;
+			o.cfg_changed = true;
+			break;
+		case OPT_ENCAP_SRC:
+		case OPT_VIRTUAL: {
+			bool gw = c == OPT_ENCAP_SRC;
+			unsigned int *n = gw ? &o.addrs.ngateways : &o.addrs.nvirtual;
+
+			if (*n == EP_XDP_MAX_CFG_ADDRS ||
+			    ep_addr_parse(optarg, gw ? o.addrs.gateways[*n]
+						     : o.addrs.virtual_addrs[*n])) {
+				pr_err("%s: '%s' is not a numeric IPv4 or IPv6 address (at most "
+				       "%d)", gw ? "--encap-source" : "--virtual-address", optarg,
+				       EP_XDP_MAX_CFG_ADDRS);
+				return 2;
+			}
+			(*n)++;
+			break;
+		}
+		case OPT_DEST:
+			o.dest_check = on_or_unsafe("--destination-check", optarg);
+			if (o.dest_check < 0)
+				return 2;
+			o.cfg_changed = true;
+			break;
+		case OPT_RATE:
+			o.rate_on = on_or_unsafe("--rate-limit", optarg);
+			if (o.rate_on < 0)
+				return 2;
+			o.cfg_changed = true;
+			break;
+		case OPT_RATE_PKT:
+		case OPT_RATE_BYTES: {
+			bool pk = c == OPT_RATE_PKT;
+
+			if (parse_rate(pk ? "--rate-packets" : "--rate-bytes", optarg,
+				       &o.rate[pk ? 0 : 2], &o.rate[pk ? 1 : 3], pk ? 1 : 1500))
+				return 2;
+			o.cfg_changed = true;
+			break;
+		}
+		case OPT_PREFIX4:
+			if (ep_parse_long("--source-prefix-v4", optarg, 0, 32, &o.prefix4))
+				return 2;
+			o.cfg_changed = true;
+			break;
+		case OPT_PREFIX6:
+			if (ep_parse_long("--source-prefix-v6", optarg, 0, 128, &o.prefix6))
+				return 2;
+			o.cfg_changed = true;
+			break;
 		case 'j':
 			o.json = true;
 			break;
@@ -332,6 +635,8 @@ int main(int argc, char **argv)
 			       ep_stat_is_drop(i) ? "drop" : ep_stat_is_pass(i) ? "pass" : "redirect");
 	} else if (!strcmp(cmd, "stats")) {
 		err = cmd_stats(&o);
+	} else if (!strcmp(cmd, "addrs")) {
+		err = cmd_addrs(&o, argc - optind, argv + optind);
 	} else if (!strcmp(cmd, "config")) {
 		err = cmd_config(&o);
 	} else if (!strcmp(cmd, "tenant")) {

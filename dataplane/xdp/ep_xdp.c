@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
+#include "edgeplane/addrset.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "ep_classifier.skel.h"
@@ -53,11 +55,13 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Pin the four named maps (not .rodata) by name; libbpf reuses existing pins at load. */
+/* Pin the settings and counters by name (not .rodata, nor the rate limit's state, which
+ * a new load starts afresh); libbpf reuses existing pins at load. */
 static int set_pin_paths(struct ep_classifier *skel, const char *dir)
 {
 	struct bpf_map *maps[] = { skel->maps.ep_stats, skel->maps.ep_cfg, skel->maps.ep_xsks,
-				   skel->maps.ep_tenants };
+				   skel->maps.ep_tenants, skel->maps.ep_addrs,
+				   skel->maps.ep_rl_cfg };
 	char path[PATH_MAX];
 	int err;
 
@@ -139,9 +143,35 @@ static int lock_iface(struct ep_xdp *x)
 	return 0;
 }
 
+int ep_xdp_configure(int cfg_fd, int rl_fd, const struct ep_xdp_opts *o)
+{
+	struct ep_rl_cfg rl;
+	struct ep_config cfg;
+	int err;
+
+	if (o->rate_limit)
+		rl = *o->rate_limit;
+	else
+		ep_xdp_rl_defaults(&rl);
+	err = ep_xdp_write_rl(rl_fd, &rl);
+	if (err)
+		return err;
+	err = ep_xdp_read_config(cfg_fd, &cfg);
+	if (err)
+		return err;
+	cfg.udp_port = o->port ? o->port : EP_DEFAULT_PORT;
+	if (o->max_task_len)
+		cfg.max_task_len = o->max_task_len;
+	cfg.encap_port = o->encap_port;
+	cfg.max_priority = o->max_priority;
+	cfg.flags = (__u16)((cfg.flags & ~(EP_CFG_F_REPLY_ROUTE | EP_CFG_F_ANY_DEST)) |
+			    (o->reply_route ? EP_CFG_F_REPLY_ROUTE : 0) |
+			    (o->any_dest_unsafe ? EP_CFG_F_ANY_DEST : 0));
+	return ep_xdp_write_config(cfg_fd, &cfg);
+}
+
 int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 {
-	struct ep_config cfg;
 	struct ep_xdp *x;
 	enum ep_xdp_mode got;
 	int err;
@@ -207,18 +237,12 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 		goto err_close_prog;
 	}
 
-	/* The port lives in the map too, so it stays right if pinned state is reused. */
-	err = ep_xdp_read_config(ep_xdp_cfg_fd(x), &cfg);
-	if (!err) {
-		cfg.udp_port = o->port ? o->port : EP_DEFAULT_PORT;
-		if (o->max_task_len)
-			cfg.max_task_len = o->max_task_len;
-		cfg.encap_port = o->encap_port;
-		cfg.flags = (__u16)((cfg.flags & ~EP_CFG_F_REPLY_ROUTE) |
-				    (o->reply_route ? EP_CFG_F_REPLY_ROUTE : 0));
-		err = ep_xdp_write_config(ep_xdp_cfg_fd(x), &cfg);
-	}
-	if (err) {
+	/* The port lives in the map too, so it stays right if pinned state is reused. The
+	 * addresses first: a task to us must not meet an empty ep_addrs. */
+	err = ep_xdp_sync_addrs(ep_xdp_addrs_fd(x), o->addrs);
+	if (err >= 0)
+		err = ep_xdp_configure(ep_xdp_cfg_fd(x), ep_xdp_rl_fd(x), o);
+	if (err < 0) {
 		pr_err("configure classifier: %s", strerror(-err));
 		goto err_detach;
 	}
@@ -280,9 +304,20 @@ int ep_xdp_cfg_fd(const struct ep_xdp *x)
 	return bpf_map__fd(x->skel->maps.ep_cfg);
 }
 
+int ep_xdp_addrs_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_addrs);
+}
+
+int ep_xdp_rl_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_rl_cfg);
+}
+
 static void unpin_dir(const char *pin_dir)
 {
-	const char *names[] = { EP_PIN_STATS, EP_PIN_CFG, EP_PIN_XSKS, EP_PIN_TENANTS };
+	const char *names[] = { EP_PIN_STATS, EP_PIN_CFG, EP_PIN_XSKS, EP_PIN_TENANTS,
+				EP_PIN_ADDRS, EP_PIN_RL_CFG };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -422,4 +457,122 @@ int ep_xdp_write_config(int cfg_fd, const struct ep_config *cfg)
 	if (cfg->max_task_len > EP_MAX_TASK_LEN)
 		return -EINVAL;
 	return bpf_map_update_elem(cfg_fd, &zero, cfg, BPF_ANY) ? -errno : 0;
+}
+
+int ep_xdp_apply_addrs(int fd, const struct ep_addrset *want)
+{
+	struct ep_addr_key key, next, *stale;
+	struct ep_addr_val val;
+	unsigned int nstale = 0;
+	int changed = 0, err = 0;
+
+	/* What is there and must go, first (deleting while walking restarts the walk). */
+	stale = calloc(EP_ADDRS_MAX, sizeof(*stale));
+	if (!stale)
+		return -ENOMEM;
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r && nstale < EP_ADDRS_MAX;
+	     r = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (!ep_addrset_flags(want, key.addr))
+			stale[nstale++] = key;
+	}
+	for (unsigned int i = 0; i < nstale; i++) {
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		changed++;
+	}
+	for (unsigned int i = 0; i < want->n; i++) {
+		memcpy(key.addr, want->e[i].addr, 16);
+		if (!bpf_map_lookup_elem(fd, &key, &val) && val.flags == want->e[i].flags)
+			continue;
+		val = (struct ep_addr_val){ .flags = want->e[i].flags };
+		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+		changed++;
+	}
+out:
+	free(stale);
+	return err ? err : changed;
+}
+
+int ep_xdp_sync_addrs(int fd, const struct ep_xdp_addr_cfg *cfg)
+{
+	struct ep_addrset *want;
+	struct ifaddrs *ifa;
+	int err;
+
+	want = calloc(1, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	if (getifaddrs(&ifa)) {
+		err = -errno;
+		goto out;
+	}
+	err = ep_addrset_add_ifaddrs(want, ifa, EP_ADDR_F_LOCAL);
+	freeifaddrs(ifa);
+	for (unsigned int i = 0; !err && cfg && i < cfg->nvirtual; i++)
+		err = ep_addrset_add(want, cfg->virtual_addrs[i], EP_ADDR_F_VIRTUAL);
+	for (unsigned int i = 0; !err && cfg && i < cfg->ngateways; i++)
+		err = ep_addrset_add(want, cfg->gateways[i], EP_ADDR_F_GATEWAY);
+	if (err == -ENOSPC)
+		pr_warn("more than %d addresses for the classifier's ep_addrs: the rest are not "
+			"taken as this node's", EP_ADDRS_MAX);
+	err = ep_xdp_apply_addrs(fd, want);
+out:
+	free(want);
+	return err;
+}
+
+void ep_xdp_rl_defaults(struct ep_rl_cfg *rl)
+{
+	*rl = (struct ep_rl_cfg){
+		.packets_per_s = EP_RL_DEF_PACKETS, .packets_burst = EP_RL_DEF_PACKETS_BURST,
+		.bytes_per_s = EP_RL_DEF_BYTES, .bytes_burst = EP_RL_DEF_BYTES_BURST,
+		.tasks_per_s = EP_RL_DEF_TASKS, .tasks_burst = EP_RL_DEF_TASKS_BURST,
+		.prefix_v4 = EP_RL_DEF_PREFIX_V4, .prefix_v6 = EP_RL_DEF_PREFIX_V6,
+		.flags = EP_RL_F_SET,
+	};
+}
+
+int ep_xdp_check_rl(const char *what, const struct ep_rl_cfg *rl)
+{
+	if (rl->prefix_v4 > 32 || rl->prefix_v6 > 128) {
+		pr_err("%s: source prefixes are 0..32 (IPv4) and 0..128 (IPv6), not /%u and /%u",
+		       what, rl->prefix_v4, rl->prefix_v6);
+		return -EINVAL;
+	}
+	if (rl->flags & EP_RL_F_OFF)
+		return 0;
+	if ((rl->packets_per_s && !rl->packets_burst) || (rl->tasks_per_s && !rl->tasks_burst)) {
+		pr_err("%s: a burst of 0 with a rate would refuse everything: at least 1", what);
+		return -EINVAL;
+	}
+	if (rl->bytes_per_s && rl->bytes_burst < 1500) {
+		pr_err("%s: bytes_burst %u is smaller than one datagram: at least 1500", what,
+		       rl->bytes_burst);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ep_xdp_read_rl(int fd, struct ep_rl_cfg *rl)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(fd, &zero, rl) ? -errno : 0;
+}
+
+int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl)
+{
+	struct ep_rl_cfg v = *rl;
+	__u32 zero = 0;
+
+	if (ep_xdp_check_rl("rate limit", rl))
+		return -EINVAL;
+	v.flags |= EP_RL_F_SET;
+	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? -errno : 0;
 }

@@ -26,18 +26,33 @@ enum ep_xdp_mode {
 #define EP_PIN_CFG	"ep_cfg"
 #define EP_PIN_XSKS	"ep_xsks"
 #define EP_PIN_TENANTS	"ep_tenants"
+#define EP_PIN_ADDRS	"ep_addrs"
+#define EP_PIN_RL_CFG	"ep_rl_cfg"
+
+/* Addresses a loader is configured with, besides the network namespace's own. */
+#define EP_XDP_MAX_CFG_ADDRS	64
+struct ep_xdp_addr_cfg {
+	unsigned int nvirtual, ngateways;
+	uint8_t virtual_addrs[EP_XDP_MAX_CFG_ADDRS][16];	/* tasks to these are ours too
+								 * (a gateway's VIP, DSR) */
+	uint8_t gateways[EP_XDP_MAX_CFG_ADDRS][16];	/* may send encapsulated tasks */
+};
 
 struct ep_xdp_opts {
 	const char *ifname;
 	enum ep_xdp_mode mode;
 	uint16_t port;		/* 0: EP_DEFAULT_PORT */
-	uint32_t max_task_len;	/* 0: leave as configured (EP_DEFAULT_MAX_TASK_LEN if new) */
+	uint32_t max_task_len;	/* 0: leave as configured (EP_MAX_TASK_LEN if new) */
 	const char *pin_dir;	/* NULL: ep_xdp_default_pin_dir(ifname) */
 	bool debug;		/* bpf_printk on every verdict; for debugging only */
 	uint16_t encap_port;	/* decapsulate tasks a gateway sent in UDP to this port;
-				 * 0: none */
+				 * 0: none (then addrs->ngateways is unused) */
 	bool reply_route;	/* EP_CFG_F_REPLY_ROUTE: write each task's way back into the
 				 * frame (tasks forwarded by a gateway) */
+	uint8_t max_priority;	/* steer by min(priority, this); 0: EP_PRIO_DEFAULT */
+	bool any_dest_unsafe;	/* EP_CFG_F_ANY_DEST: take tasks to any address */
+	const struct ep_xdp_addr_cfg *addrs;	/* NULL: none configured */
+	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
 };
 
 struct ep_xdp;
@@ -55,6 +70,11 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len);
 struct xdp_program;
 int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname,
 		       enum ep_xdp_mode want, enum ep_xdp_mode *got);
+
+/* Write @o's settings into a classifier's ep_cfg (@cfg_fd, read first: the tenant check
+ * and priority slots are kept) and ep_rl_cfg (@rl_fd): what every loader writes. Returns 0
+ * or a negative errno. */
+int ep_xdp_configure(int cfg_fd, int rl_fd, const struct ep_xdp_opts *o);
 
 /* Load the classifier, reuse or create its pinned maps, and attach it to o->ifname.
  * Returns 0 and a handle in *out, or a negative errno (the reason is logged). */
@@ -100,5 +120,35 @@ int ep_xdp_read_stats(int stats_fd, struct ep_counter out[EP_STAT__COUNT]);
 /* Read or write entry 0 of an ep_cfg map. Writing validates it: -EINVAL on a bad slot. */
 int ep_xdp_read_config(int cfg_fd, struct ep_config *cfg);
 int ep_xdp_write_config(int cfg_fd, const struct ep_config *cfg);
+
+/* The classifier's ep_addrs and ep_rl_cfg maps (owned by @x). */
+int ep_xdp_addrs_fd(const struct ep_xdp *x);
+int ep_xdp_rl_fd(const struct ep_xdp *x);
+
+/*
+ * Make the ep_addrs map @fd hold exactly @want: entries not in it are deleted, the others
+ * written where missing or different (each update is atomic as XDP sees it; an address
+ * that stays is never absent). Returns the number of entries added, changed or removed,
+ * or a negative errno.
+ */
+struct ep_addrset;
+int ep_xdp_apply_addrs(int fd, const struct ep_addrset *want);
+
+/* What a loader keeps in ep_addrs: this network namespace's addresses (getifaddrs) as
+ * EP_ADDR_F_LOCAL, @cfg's virtual addresses and gateways (may be NULL). Returns the number
+ * of entries changed (ep_xdp_apply_addrs()) or a negative errno. */
+int ep_xdp_sync_addrs(int fd, const struct ep_xdp_addr_cfg *cfg);
+
+/*
+ * Check rate-limit settings: prefixes in range, a burst of at least 1 (datagrams, tasks)
+ * or 1500 bytes where a rate is set. Returns 0, or -EINVAL after logging the problem with
+ * @what as the name of the settings' group.
+ */
+int ep_xdp_check_rl(const char *what, const struct ep_rl_cfg *rl);
+/* Read or write entry 0 of an ep_rl_cfg map; writing checks it and sets EP_RL_F_SET. */
+int ep_xdp_read_rl(int fd, struct ep_rl_cfg *rl);
+int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl);
+/* The defaults an unwritten ep_rl_cfg means (ep_shared.h's EP_RL_DEF_*). */
+void ep_xdp_rl_defaults(struct ep_rl_cfg *rl);
 
 #endif /* EP_XDP_H */

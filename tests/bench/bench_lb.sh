@@ -437,7 +437,10 @@ ep_setup_bpffs || die "cannot mount a bpffs"
 PIN=$EP_BPFFS/gw SOCK=$EP_TMP/ctl.sock
 setup || die "cannot set up the namespaces"
 on_exit stop_all
+# The forwarding rate from one blaster is what is measured: the gateway's rate limits
+# per source prefix (datagrams, bytes, new tasks) are off, by their unsafe name.
 cat >"$EP_TMP/gw.conf" <<CONF
+rate_limit = { mode = "off-unsafe"; };
 nodes = (
 	{ id = 1; name = "s1"; mac = "$SINK_MAC"; ip4 = "$SINK_IP"; interface = "$IF_GWB"; capacity = 100; },
 	{ id = 2; name = "s2"; mac = "$SINK_MAC"; ip4 = "$SINK_IP"; interface = "$IF_GWB"; capacity = 100; },

@@ -48,12 +48,15 @@ u32 "$BG_US" "$EP_TMP/bg.bin"
 sed 's/^queues .*/queues 1/' "$EP_ROOT/vm/topo/lb.topo" >"$EP_TMP/lb1.topo"
 rig up "$EP_TMP/lb1.topo" >"$EP_TMP/rig.log" 2>&1 || die "rig up: $(tail -3 "$EP_TMP/rig.log")"
 GW=$(rig addr gw)
+# Two clients of one /24 at a few hundred tasks/s: inside the default rate limits, which
+# stay on, as in a deployment.
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" \
 	--listen "$GW:7879" --allow-register >"$EP_TMP/ctl.log" 2>&1 &
 wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 || die "controller: $(tail -3 "$EP_TMP/ctl.log")"
 for n in 1 2 3; do
 	cat >"$EP_TMP/w$n.conf" <<CONF
 report = { controller = "$GW:7879"; node_id = $n; capacity = 100; cpu = "process"; };
+xdp = { virtual_addresses = [ "$GW" ]; };	# the gateway's address: DSR
 batch = { size = 1; };
 handlers = ( { plugin = "$PLUGIN"; } );
 CONF

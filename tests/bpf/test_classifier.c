@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -28,6 +29,7 @@
 
 #include "ep_classifier.skel.h"
 #include "ep_classifier_dpdk.skel.h"
+#include "edgeplane/addrset.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
@@ -35,7 +37,7 @@
 #include "../lib/tap.h"
 
 static struct ep_classifier *skel;
-static int prog_fd, stats_fd, cfg_fd, tenants_fd;
+static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
 static const char *variant = "";	/* prefixes the cases' names: which build runs */
 static int ifindex;	/* veth in our private netns, 0 if unavailable */
 
@@ -463,6 +465,411 @@ static void test_config_map(void)
 	tap_end("%sconfig writes with an out-of-range slot or limit are refused", variant);
 }
 
+/* --- hardening (issue 11): each attack below was a case that failed before its fix ---- */
+
+static int addr_put(const char *a, uint32_t flags)
+{
+	struct ep_addr_key k;
+	struct ep_addr_val v = { .flags = flags };
+
+	if (ep_addr_parse(a, k.addr))
+		return -EINVAL;
+	if (!flags)
+		return bpf_map_delete_elem(addrs_fd, &k) ? -errno : 0;
+	return bpf_map_update_elem(addrs_fd, &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* The addresses the table's frames go to (pkt.c's) are the node's. */
+static void addrs_default(void)
+{
+	struct ep_addr_key k;
+
+	while (!bpf_map_get_next_key(addrs_fd, NULL, &k))
+		if (bpf_map_delete_elem(addrs_fd, &k))
+			break;
+	EXPECT_EQ(addr_put("198.18.0.2", EP_ADDR_F_LOCAL), 0);
+	EXPECT_EQ(addr_put("2001:db8::2", EP_ADDR_F_LOCAL), 0);
+}
+
+static int rl_put(const struct ep_rl_cfg *c)
+{
+	return ep_xdp_write_rl(rl_fd, c);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Run @frame @n times in one BPF_PROG_TEST_RUN (the program, its maps and its clock live
+ * on in between, as for a burst on the wire). Returns the packets each counter moved by
+ * in @d, and the run's duration in *ns. */
+static int run_burst(const uint8_t *frame, size_t len, uint32_t n,
+		     uint64_t d[EP_STAT__COUNT], uint64_t *ns)
+{
+	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
+	uint8_t out[4096];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = n);
+	uint64_t t0;
+	int err;
+
+	if (ep_xdp_read_stats(stats_fd, before))
+		return -1;
+	t0 = mono_ns();
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	*ns = mono_ns() - t0;
+	if (err || ep_xdp_read_stats(stats_fd, after))
+		return -1;
+	for (int i = 0; i < EP_STAT__COUNT; i++)
+		d[i] = after[i].packets - before[i].packets;
+	return 0;
+}
+
+/* A burst of @n datagrams from @src: exactly @pass reach the stack (no socket) and the
+ * rest are dropped as @drop, no other counter moving. */
+static void check_burst(const char *name, const struct pkt_spec *s, uint32_t n, uint64_t pass,
+			int drop)
+{
+	uint8_t f[2048];
+	size_t len = pkt_build(s, f, sizeof(f));
+	uint64_t d[EP_STAT__COUNT], ns;
+
+	tap_begin();
+	EXPECT_EQ(run_burst(f, len, n, d, &ns), 0);
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		uint64_t w = i == EP_STAT_PASS_NO_SOCKET ? pass : i == drop ? n - pass : 0;
+
+		if (d[i] != w)
+			tap_diag("counter %s moved by %llu, want %llu", ep_stat_name(i),
+				 (unsigned long long)d[i], (unsigned long long)w);
+		EXPECT_EQ(d[i], w);
+	}
+	tap_end("%s%s", variant, name);
+}
+
+/* A datagram of fragment 0 of a task of @total bytes (1400-byte fragments); above the
+ * protocol's limit, the header of a 64 MiB one with total_len patched. */
+static size_t first_fragment(uint8_t *buf, size_t len, uint32_t total)
+{
+	static uint8_t data[1400];
+	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
+			    .tenant_id = 42, .task_id = 0x5151 };
+	ssize_t n = ep_frag_build(&m, data, total > EP_MAX_TASK_LEN ? EP_MAX_TASK_LEN : total,
+				  sizeof(data), 0, buf, len);
+
+	if (n < 0)
+		return 0;
+	if (total > EP_MAX_TASK_LEN) {	/* still 47935 fragments of 1400 bytes */
+		buf[20] = (uint8_t)(total >> 24), buf[21] = (uint8_t)(total >> 16);
+		buf[22] = (uint8_t)(total >> 8), buf[23] = (uint8_t)total;
+	}
+	return (size_t)n;
+}
+
+/* 5. The classifier's limit when its config says 0 is the protocol's 64 MiB: a task
+ * between the runtime's 16 MiB and 64 MiB reaches the runtime, which answers TOO_LARGE,
+ * instead of vanishing here while the client waits out its retries. */
+static void test_size_limit(void)
+{
+	uint8_t ff[1600];
+	size_t len;
+
+	write_cfg(&(struct ep_config){ 0 });
+	len = first_fragment(ff, sizeof(ff), 20u << 20);
+	check("max_task_len 0: fragment 0 of a 20 MiB task reaches the runtime",
+	      &(struct pkt_spec){ .dport = PORT, .payload = ff, .payload_len = len },
+	      PASS(PASS_NO_SOCKET));
+	len = first_fragment(ff, sizeof(ff), EP_MAX_TASK_LEN);
+	check("max_task_len 0: fragment 0 of a 64 MiB task reaches the runtime",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff,
+				  .payload_len = len }, PASS(PASS_NO_SOCKET));
+	len = first_fragment(ff, sizeof(ff), EP_MAX_TASK_LEN + 1);
+	check("max_task_len 0: fragment 0 of a task of 64 MiB + 1",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff,
+				  .payload_len = len }, DROP(DROP_TOO_LARGE));
+}
+
+/* 3. A task must be addressed to the node (or a virtual address it serves): anything else
+ * to the port is someone else's, and the kernel decides, unjudged. */
+static void test_destination(void)
+{
+	uint8_t d[256];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
+	struct pkt_spec v4 = { .dport = PORT, .payload = d, .payload_len = n,
+			       .dst = "198.18.0.99" };
+	struct pkt_spec v6 = { .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
+			       .dst = "2001:db8::99" };
+
+	check("a task to 198.18.0.99, not an address of the node", &v4, PASS(PASS_NOT_LOCAL));
+	check("a task to 2001:db8::99, not an address of the node", &v6, PASS(PASS_NOT_LOCAL));
+	d[0] ^= 0xff;
+	check("bad magic to 198.18.0.99: not ours to judge", &v4, PASS(PASS_NOT_LOCAL));
+	d[0] ^= 0xff;
+	check("a task to an IPv4-mapped IPv6 destination is not an IPv4 one",
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
+				  .dst = "::ffff:198.18.0.2" }, PASS(PASS_NOT_LOCAL));
+
+	tap_begin();
+	EXPECT_EQ(addr_put("198.18.0.99", EP_ADDR_F_VIRTUAL), 0);
+	EXPECT_EQ(addr_put("2001:db8::99", EP_ADDR_F_VIRTUAL), 0);
+	tap_end("%sep_addrs takes virtual addresses", variant);
+	check("a task to the virtual address 198.18.0.99", &v4, PASS(PASS_NO_SOCKET));
+	check("a task to the virtual address 2001:db8::99", &v6, PASS(PASS_NO_SOCKET));
+	addr_put("198.18.0.99", EP_ADDR_F_GATEWAY);	/* a gateway is not a destination */
+	check("a task to 198.18.0.99, a gateway's address, not ours", &v4,
+	      PASS(PASS_NOT_LOCAL));
+	addr_put("198.18.0.99", 0);
+	addr_put("2001:db8::99", 0);
+
+	write_cfg(&(struct ep_config){ .flags = EP_CFG_F_ANY_DEST });
+	check("EP_CFG_F_ANY_DEST (unsafe): a task to any address", &v4, PASS(PASS_NO_SOCKET));
+	write_cfg(&(struct ep_config){ 0 });
+	addrs_default();
+	tap_begin();
+	{
+		struct ep_addr_key k;
+
+		EXPECT_EQ(ep_addr_parse("198.18.0.2", k.addr), 0);
+		EXPECT_EQ(bpf_map_delete_elem(addrs_fd, &k), 0);
+	}
+	tap_end("%sthe node's address leaves ep_addrs", variant);
+	check("a task to 198.18.0.2 once it is no longer the node's",
+	      &(struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_NOT_LOCAL));
+	addrs_default();
+}
+
+/* Run a frame that the classifier decapsulates: verdict, exactly the counters in @stats
+ * (one packet each), and the output frame @want (NULL: untouched). */
+static void check_encap(const char *name, const uint8_t *frame, size_t len, int want_act,
+			const int *stats, int nstats, const uint8_t *want, size_t want_len)
+{
+	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
+	uint8_t out[4096];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	tap_begin();
+	EXPECT_EQ(ep_xdp_read_stats(stats_fd, before), 0);
+	EXPECT_EQ(bpf_prog_test_run_opts(prog_fd, &opts), 0);
+	EXPECT_EQ(ep_xdp_read_stats(stats_fd, after), 0);
+	if ((int)opts.retval != want_act)
+		tap_diag("verdict %s, want %s", act_name((int)opts.retval), act_name(want_act));
+	EXPECT_EQ(opts.retval, want_act);
+	for (int i = 0; i < EP_STAT__COUNT; i++) {
+		uint64_t w = 0, dp = after[i].packets - before[i].packets;
+
+		for (int k = 0; k < nstats; k++)
+			w += stats[k] == i;
+		if (dp != w)
+			tap_diag("counter %s moved by %llu, want %llu", ep_stat_name(i),
+				 (unsigned long long)dp, (unsigned long long)w);
+		EXPECT_EQ(dp, w);
+	}
+	if (!want) {
+		want = frame;
+		want_len = len;
+	}
+	EXPECT_EQ(opts.data_size_out, want_len);
+	EXPECT(opts.data_size_out == want_len && !memcmp(out, want, want_len));
+	tap_end("%s%s -> %s", variant, name, act_name(want_act));
+}
+
+/* 4. Encapsulation: off unless a port is set; then only from a configured gateway, and
+ * only for a task to the node or a virtual address. */
+static void test_encap(void)
+{
+	uint8_t d[256], in[1600], f[1800], dec[1800];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen, ilen;
+	const int decap_task[] = { EP_STAT_DECAP, EP_STAT_PASS_NO_SOCKET };
+	const int decap_dest[] = { EP_STAT_DECAP, EP_STAT_DROP_ENCAP_DEST };
+	const int src_drop[] = { EP_STAT_DROP_ENCAP_SOURCE };
+	const int not_local[] = { EP_STAT_PASS_NOT_LOCAL };
+	const int other_port[] = { EP_STAT_PASS_OTHER_PORT };
+	/* An encapsulated task: outer 198.18.0.1 (a gateway, or not) -> 198.18.0.2:7880, the
+	 * inner datagram from a client to @dst. What the classifier must leave: the outer
+	 * Ethernet header and the inner IP datagram. */
+#define ENCAP(outer_dst, inner_dst, v6)							\
+	do {										\
+		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6, .dport = PORT,		\
+						     .payload = d, .payload_len = n,	\
+						     .src = v6 ? "2001:db8:7::7"	\
+							       : "198.18.7.7",		\
+						     .dst = inner_dst }, in, sizeof(in));	\
+		flen = pkt_build(&(struct pkt_spec){ .dport = EP_ENCAP_PORT,		\
+						     .payload = in + 14,		\
+						     .payload_len = ilen - 14,		\
+						     .dst = outer_dst }, f, sizeof(f));	\
+		memcpy(dec, f, 12);							\
+		memcpy(dec + 12, in + 12, ilen - 12);					\
+	} while (0)
+
+	write_cfg(&(struct ep_config){ 0 });
+	ENCAP("198.18.0.2", "198.18.0.2", false);
+	check_encap("encapsulation off (no port): a datagram to 7880 is not ours", f, flen,
+		    XDP_PASS, other_port, 1, NULL, 0);
+
+	write_cfg(&(struct ep_config){ .encap_port = EP_ENCAP_PORT });
+	check_encap("encapsulated task from 198.18.0.1, not a gateway", f, flen, XDP_DROP,
+		    src_drop, 1, NULL, 0);
+	addr_put("198.18.0.1", EP_ADDR_F_GATEWAY);
+	check_encap("encapsulated task from the gateway 198.18.0.1: taken off, the task "
+		    "passes", f, flen, XDP_PASS, decap_task, 2, dec, ilen);
+	ENCAP("198.18.0.2", "2001:db8::2", true);
+	check_encap("encapsulated IPv6 task from the gateway", f, flen, XDP_PASS, decap_task, 2,
+		    dec, ilen);
+	ENCAP("198.18.0.2", "198.18.0.99", false);
+	check_encap("encapsulated task for 198.18.0.99, not ours: dropped", f, flen, XDP_DROP,
+		    decap_dest, 2, dec, ilen);
+	ENCAP("198.18.0.2", "2001:db8::99", true);
+	check_encap("encapsulated task for 2001:db8::99, not ours: dropped", f, flen, XDP_DROP,
+		    decap_dest, 2, dec, ilen);
+	addr_put("2001:db8::99", EP_ADDR_F_VIRTUAL);
+	check_encap("encapsulated task for the virtual address 2001:db8::99", f, flen, XDP_PASS,
+		    decap_task, 2, dec, ilen);
+	addr_put("2001:db8::99", 0);
+	ENCAP("198.18.0.98", "198.18.0.2", false);
+	check_encap("encapsulated task to 198.18.0.98, not our address: the kernel's", f, flen,
+		    XDP_PASS, not_local, 1, NULL, 0);
+	addr_put("198.18.0.1", 0);
+	write_cfg(&(struct ep_config){ 0 });
+#undef ENCAP
+}
+
+/* 1. Rate limits per source prefix. */
+static void test_rate_limit(void)
+{
+	uint8_t d[256];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen;
+	const struct ep_rl_cfg slow = { .packets_per_s = 1, .packets_burst = 10,
+					.prefix_v4 = 24, .prefix_v6 = 64 };
+	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
+	struct ep_rl_state st;
+	struct ep_rl_key k;
+	uint64_t dd[EP_STAT__COUNT], ns, max;
+	uint8_t f[2048];
+
+	/* The defaults apply to a classifier nobody configured: a burst over them from one
+	 * prefix loses its excess (less what refilled while the burst ran). */
+	s.src = "198.19.1.1";
+	flen = pkt_build(&s, f, sizeof(f));
+	tap_begin();
+	EXPECT_EQ(run_burst(f, flen, EP_RL_DEF_PACKETS_BURST + 10000, dd, &ns), 0);
+	max = EP_RL_DEF_PACKETS_BURST + ns * EP_RL_DEF_PACKETS / 1000000000 + 1;
+	if (dd[EP_STAT_PASS_NO_SOCKET] < EP_RL_DEF_PACKETS_BURST ||
+	    dd[EP_STAT_PASS_NO_SOCKET] > max)
+		tap_diag("passed %llu in %llu us, want %u..%llu",
+			 (unsigned long long)dd[EP_STAT_PASS_NO_SOCKET],
+			 (unsigned long long)ns / 1000, EP_RL_DEF_PACKETS_BURST,
+			 (unsigned long long)max);
+	EXPECT(dd[EP_STAT_PASS_NO_SOCKET] >= EP_RL_DEF_PACKETS_BURST);
+	EXPECT(dd[EP_STAT_PASS_NO_SOCKET] <= max);
+	EXPECT_EQ(dd[EP_STAT_DROP_RATE_PACKETS],
+		  EP_RL_DEF_PACKETS_BURST + 10000 - dd[EP_STAT_PASS_NO_SOCKET]);
+	tap_end("%sdefault limit (%u/s, burst %u): a burst of %u from 198.19.1.0/24 loses its "
+		"excess as drop_rate_packets", variant, EP_RL_DEF_PACKETS,
+		EP_RL_DEF_PACKETS_BURST, EP_RL_DEF_PACKETS_BURST + 10000);
+
+	/* Configured slow (1/s, burst 10): exact, since a token takes a second to come, far
+	 * longer than from one case to the next on a busy machine. */
+	tap_begin();
+	EXPECT_EQ(rl_put(&slow), 0);
+	tap_end("%srate limit written: 1 datagram/s, burst 10, /24 and /64", variant);
+	s.src = "198.19.3.1";
+	check_burst("12 at once from 198.19.3.1: 10 pass, 2 drop_rate_packets", &s, 12, 10,
+		    EP_STAT_DROP_RATE_PACKETS);
+	s.src = "198.19.3.200";
+	check_burst("then 198.19.3.200, the same /24: dropped", &s, 1, 0,
+		    EP_STAT_DROP_RATE_PACKETS);
+	s.src = "198.19.4.1";
+	check_burst("then 198.19.4.1, another /24: its own 10 pass", &s, 11, 10,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	/* Refill: put the /24's (empty) bucket where 3.5 s have passed: 3 tokens, and half
+	 * of one. (Its time: the burst's 10 s ahead of now, less 3.5 s.) */
+	tap_begin();
+	EXPECT_EQ(ep_addr_parse("198.19.3.0", k.addr), 0);
+	EXPECT_EQ(bpf_map_lookup_elem(rlstate_fd, &k, &st), 0);
+	st.tat_packets = mono_ns() + 10000000000ull - 3500000000ull;
+	EXPECT_EQ(bpf_map_update_elem(rlstate_fd, &k, &st, BPF_EXIST), 0);
+	tap_end("%sthe bucket of 198.19.3.0/24 is found under its prefix, and set back 3.5 s",
+		variant);
+	s.src = "198.19.3.9";
+	check_burst("3.5 s later: 3 of 5 from 198.19.3.0/24 pass", &s, 5, 3,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	s = (struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
+			       .src = "2001:db8:5::1" };
+	check_burst("IPv6: 12 at once from 2001:db8:5::1: 10 pass", &s, 12, 10,
+		    EP_STAT_DROP_RATE_PACKETS);
+	s.src = "2001:db8:5::ffff:1";
+	check_burst("IPv6: then 2001:db8:5::ffff:1, the same /64: dropped", &s, 1, 0,
+		    EP_STAT_DROP_RATE_PACKETS);
+	s.src = "2001:db8:5:1::1";
+	check_burst("IPv6: then 2001:db8:5:1::1, another /64: passes", &s, 1, 1,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	/* Bytes: 100 bytes/s, burst 1500, no datagram limit. */
+	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n,
+			       .src = "198.19.5.1" };
+	flen = pkt_build(&s, f, sizeof(f));
+	tap_begin();
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .bytes_per_s = 100, .bytes_burst = 1500,
+					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
+	tap_end("%srate limit written: 100 bytes/s, burst 1500", variant);
+	check_burst("bytes: a burst of 10 frames passes 1500 bytes' worth", &s, 10, 1500 / flen,
+		    EP_STAT_DROP_RATE_BYTES);
+
+	/* A /16 groups what /24 kept apart; /0 every IPv6 source. */
+	tap_begin();
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 3,
+					      .prefix_v4 = 16, .prefix_v6 = 0 }), 0);
+	tap_end("%srate limit written: burst 3, /16 and /0", variant);
+	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.20.1.1" };
+	check_burst("/16: 2 from 198.20.1.1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
+	s.src = "198.20.200.1";
+	check_burst("/16: then 2 from 198.20.200.1 share its bucket: 1 passes", &s, 2, 1,
+		    EP_STAT_DROP_RATE_PACKETS);
+	s = (struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
+			       .src = "2001:db8:a::1" };
+	check_burst("IPv6 /0: 2 from 2001:db8:a::1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
+	s.src = "2001:db8:ffff::1";
+	check_burst("IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", &s, 2, 1,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	/* Off, by name. */
+	tap_begin();
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .flags = EP_RL_F_OFF }), 0);
+	tap_end("%srate limit off (EP_RL_F_OFF)", variant);
+	s.src = "2001:db8:ffff::1";
+	check_burst("off: 20 more from the exhausted prefix all pass", &s, 20, 20,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	tap_begin();
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 10 }), -EINVAL);
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .bytes_per_s = 10, .bytes_burst = 100 }), -EINVAL);
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .prefix_v4 = 33 }), -EINVAL);
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .prefix_v6 = 129 }), -EINVAL);
+	tap_end("%srate limits with a burst of 0, a byte burst below a datagram or a prefix out "
+		"of range are refused", variant);
+
+	/* Back to the defaults, fresh. */
+	{
+		struct ep_rl_cfg def;
+		struct ep_rl_key key;
+
+		ep_xdp_rl_defaults(&def);
+		rl_put(&def);
+		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
+			if (bpf_map_delete_elem(rlstate_fd, &key))
+				break;
+	}
+}
+
 /* --- AF_XDP socket cases ------------------------------------------------------------- */
 
 struct xsk {
@@ -556,7 +963,7 @@ static void test_xsk(void)
 	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 
 	/* Priority 5 gets slot 1, which holds no socket yet: slot 0 takes it. */
-	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 }, .max_priority = 5 });
 	check_xsk(names[2], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 
 	/* Move the socket to slot 1: priority 5 reaches it, priority 3 finds slot 0 empty. */
@@ -565,6 +972,18 @@ static void test_xsk(void)
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
 	check_xsk(names[3], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 	check_xsk(names[4], 3, PASS(PASS_NO_SOCKET));
+
+	/* 2. The priority ceiling: with the default (3), a priority-5 task is steered as a
+	 * priority-3 one, to slot 0, which has no socket; with 4, as priority 4. */
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	check_xsk("XSKMAP: priority 5 above the default ceiling goes to priority 3's slot", 5,
+		  PASS(PASS_NO_SOCKET));
+	write_cfg(&(struct ep_config){ .prio_slot = { [4] = 1 }, .max_priority = 4 });
+	check_xsk("XSKMAP: max_priority 4: priority 5 goes to priority 4's slot", 5,
+		  XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 }, .max_priority = 4 });
+	check_xsk("XSKMAP: max_priority 4: priority 5 does not reach priority 5's slot", 5,
+		  PASS(PASS_NO_SOCKET));
 
 	bpf_map_delete_elem(xsks_fd, &key);
 	write_cfg(&(struct ep_config){ 0 });
@@ -601,7 +1020,7 @@ static void test_xsk_dpdk(int xsks_fd)
 	fd = xsk_socket__fd(x.sock);
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
 	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
-	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 }, .max_priority = 5 });
 	check_xsk(names[2], 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 	/* A build keyed by slot would look up key 1 for priority 5 here and redirect. */
 	bpf_map_delete_elem(xsks_fd, &key);
@@ -624,12 +1043,17 @@ static void test_table(void)
 	uint8_t d[1600];
 	size_t n;
 
+	addrs_default();
 	test_pass_cases();
 	test_variants(0, false);
 	test_variants(1, false);
 	test_variants(2, true);
 	test_malformed_l3_l4();
 	test_config_map();
+	test_size_limit();
+	test_destination();
+	test_encap();
+	test_rate_limit();
 
 	n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 200);
 	test_truncation("IPv4+options task in QinQ",
@@ -658,6 +1082,9 @@ int main(void)
 	stats_fd = bpf_map__fd(skel->maps.ep_stats);
 	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
 	tenants_fd = bpf_map__fd(skel->maps.ep_tenants);
+	addrs_fd = bpf_map__fd(skel->maps.ep_addrs);
+	rl_fd = bpf_map__fd(skel->maps.ep_rl_cfg);
+	rlstate_fd = bpf_map__fd(skel->maps.ep_rl_state);
 	test_table();
 	test_xsk();
 
@@ -671,6 +1098,9 @@ int main(void)
 	stats_fd = bpf_map__fd(dskel->maps.ep_stats);
 	cfg_fd = bpf_map__fd(dskel->maps.ep_cfg);
 	tenants_fd = bpf_map__fd(dskel->maps.ep_tenants);
+	addrs_fd = bpf_map__fd(dskel->maps.ep_addrs);
+	rl_fd = bpf_map__fd(dskel->maps.ep_rl_cfg);
+	rlstate_fd = bpf_map__fd(dskel->maps.ep_rl_state);
 	variant = "dpdk build: ";
 	test_table();
 	test_xsk_dpdk(bpf_map__fd(dskel->maps.xsks_map));

@@ -32,6 +32,7 @@
 
 #include "ep_classifier.skel.h"
 #include "ep_gateway.skel.h"
+#include "edgeplane/addrset.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
@@ -58,7 +59,7 @@ static const char *const gw_stat_names[] = {
 static struct ep_gateway *gw;
 static struct ep_classifier *cls;
 static int gw_prog, cfg_fd, nodes_fd, table_fd, sent_fd, aff_fd, gstats_fd, nstats_fd,
-	   drops_fd, devs_fd;
+	   drops_fd, devs_fd, rlcfg_fd, rlstate_fd, relay_fd;
 static int cls_prog, cls_stats_fd;
 static int ncpu;
 
@@ -83,6 +84,10 @@ struct node {
 
 struct world {
 	uint8_t policy, active;
+	uint8_t flags;			/* EP_GW_F_* */
+	uint8_t max_priority;		/* 0: the program's default ceiling (3) */
+	bool rl_set;			/* write rl into ep_rl_cfg (else: nothing, the defaults) */
+	struct ep_rl_cfg rl;
 	uint16_t port;			/* 0: the program's default */
 	uint16_t cpu_max[8];		/* all zero: 8000 for every priority */
 	uint8_t overflow[8];
@@ -166,6 +171,47 @@ static void affinity_clear(void)
 			break;
 }
 
+/* Rate limits: @w's settings (or none written: the defaults) and every bucket full. */
+static int rl_apply(const struct world *w)
+{
+	struct ep_rl_cfg none = { 0 };
+	struct ep_rl_key k;
+	__u32 zero = 0;
+
+	while (!bpf_map_get_next_key(rlstate_fd, NULL, &k))
+		if (bpf_map_delete_elem(rlstate_fd, &k))
+			break;
+	if (w->rl_set)
+		return ep_xdp_write_rl(rlcfg_fd, &w->rl);
+	return bpf_map_update_elem(rlcfg_fd, &zero, &none, BPF_ANY) ? -errno : 0;
+}
+
+static void relay_clear(void)
+{
+	struct ep_gw_relay_key k;
+
+	while (!bpf_map_get_next_key(relay_fd, NULL, &k))
+		if (bpf_map_delete_elem(relay_fd, &k))
+			break;
+}
+
+/* An ep_gw_relay entry of half @half: @kind with the address @a (NODE, VIP) or the MAC
+ * @mac (MAC); a NODE entry of an L2 node carries @mac, which replies must come from. */
+static int relay_put(uint32_t half, uint8_t kind, const char *a, const uint8_t *mac,
+		     bool check_mac, uint32_t node)
+{
+	struct ep_gw_relay_key k = { .kind = kind, .half = (uint8_t)half };
+	struct ep_gw_relay v = { .check_mac = check_mac, .node = node };
+
+	if (kind == EP_GW_RELAY_MAC)
+		memcpy(k.addr, mac, 6);
+	else if (ep_addr_parse(a, k.addr))
+		return -EINVAL;
+	if (mac)
+		memcpy(v.mac, mac, 6);
+	return bpf_map_update_elem(relay_fd, &k, &v, BPF_ANY) ? -errno : 0;
+}
+
 static int cfg_put(const struct world *w)
 {
 	struct ep_gw_cfg c = {
@@ -178,6 +224,8 @@ static int cfg_put(const struct world *w)
 		.stale_ns = STALE_NS,
 		.mem_factor = 2,
 		.gw_ip4 = htonl(GW_IP4),
+		.flags = w->flags,
+		.max_priority = w->max_priority,
 	};
 	__u32 zero = 0;
 
@@ -200,6 +248,9 @@ static int world_apply(const struct world *w)
 	for (__u32 id = 0; !err && id < EP_GW_MAX_NODES; id++)
 		err = sent_put(id, 0);
 	affinity_clear();
+	relay_clear();
+	if (!err)
+		err = rl_apply(w);
 	for (uint32_t h = 0; !err && h < 2; h++)
 		err = table_fill(h, w->fill[h]);
 	/* Nodes last: their "fresh" timestamps are taken just before the frame runs. */
@@ -223,6 +274,7 @@ struct task {
 	uint32_t total;		/* 0: 100 bytes of payload */
 	bool empty;		/* no payload at all */
 	uint32_t frag, index;	/* fragment size (0: one fragment) and index */
+	const char *src;	/* client address; NULL: pkt.c's */
 };
 
 struct frame {
@@ -264,7 +316,7 @@ static void build(struct frame *f, const struct task *t)
 				   .ip_opt_len = t->ipv6 ? 0 : t->opts,
 				   .ipv6_ext = t->ipv6 ? t->opts : 0,
 				   .sport = t->sport, .dport = t->dport ?: PORT,
-				   .payload = d, .payload_len = (size_t)n },
+				   .payload = d, .payload_len = (size_t)n, .src = t->src },
 			   f->b, sizeof(f->b));
 }
 
@@ -791,9 +843,12 @@ static const struct pick_case picks[] = {
 	  .want = 3, .stats = S(PICK_HASH) },
 };
 
+/* No priority ceiling (tests of priorities 4 and 5 set their own limits); the rate limits'
+ * defaults. */
 static void base_world(struct world *w)
 {
 	memset(w, 0, sizeof(*w));
+	w->max_priority = EP_PRIO_MAX;
 }
 
 static void test_pick(const struct pick_case *c, bool ipv6)
@@ -1491,6 +1546,347 @@ static void test_not_tasks(void)
 	tap_end("task port 9000: a task to 9000 is forwarded");
 }
 
+/* --- 12: hardening (issue 11): each attack below was a case that failed before its fix -- */
+
+/* A flood of first fragments from one prefix: each would be a new task (an affinity entry
+ * and a count in ep_gw_sent). Over the prefix's new-task quota they are dropped and
+ * counted, and leave neither. */
+static void test_task_quota(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4", *src = ipv6 ? "2001:db8:1::1" : "198.19.1.1";
+	const uint32_t n = EP_RL_DEF_TASKS_BURST + 5000;
+	struct world w;
+	struct frame f;
+	struct outcome o;
+	uint32_t id;
+	uint64_t t0, ns, max;
+	uint64_t sent0 = 0, sent1 = 0;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+
+	/* The defaults, on a gateway nobody configured: single-fragment tasks at once, in
+	 * one test run; the excess (less what refilled meanwhile) dropped. */
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .src = src });
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.b, .data_size_in = (__u32)f.len,
+			    .repeat = n);
+		struct snap a, b;
+
+		EXPECT_EQ(snap_read(&b), 0);
+		t0 = mono_ns();
+		EXPECT_EQ(bpf_prog_test_run_opts(gw_prog, &opts), 0);
+		ns = mono_ns() - t0;
+		EXPECT_EQ(snap_read(&a), 0);
+		max = EP_RL_DEF_TASKS_BURST + ns * EP_RL_DEF_TASKS / 1000000000 + 1;
+		sent1 = a.sent[1] - b.sent[1];
+		if (sent1 < EP_RL_DEF_TASKS_BURST || sent1 > max)
+			tap_diag("placed %llu in %llu us, want %u..%llu", (unsigned long long)sent1,
+				 (unsigned long long)ns / 1000, EP_RL_DEF_TASKS_BURST,
+				 (unsigned long long)max);
+		EXPECT(sent1 >= EP_RL_DEF_TASKS_BURST && sent1 <= max);
+		EXPECT_EQ(a.drops[EP_STAT_DROP_RATE_TASKS].packets -
+			  b.drops[EP_STAT_DROP_RATE_TASKS].packets, n - sent1);
+	}
+	tap_end("new-task quota, defaults (%u/s, burst %u): %u tasks at once from one prefix, "
+		"the excess dropped as drop_rate_tasks [%s]", EP_RL_DEF_TASKS,
+		EP_RL_DEF_TASKS_BURST, n, v);
+
+	/* Configured: 1 new task/s, burst 10; no datagram or byte limit. Exact. */
+	w.rl_set = true;
+	w.rl = (struct ep_rl_cfg){ .tasks_per_s = 1, .tasks_burst = 10, .prefix_v4 = 24,
+				   .prefix_v6 = 64 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	bpf_map_lookup_elem(sent_fd, &(__u32){ 1 }, &sent0);
+	for (uint32_t i = 0; i < 10; i++) {
+		struct task t = { .ipv6 = ipv6, .id = 0x9a0000000000ull + i, .total = 250,
+				  .frag = 100, .src = src };
+
+		build(&f, &t);
+		run_gw(f.b, f.len, &o);
+		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	}
+	bpf_map_lookup_elem(sent_fd, &(__u32){ 1 }, &sent1);
+	EXPECT_EQ(sent1 - sent0, 10);
+	tap_end("new-task quota 1/s, burst 10: 10 first fragments from one prefix placed [%s]",
+		v);
+
+	tap_begin();
+	for (uint32_t i = 0; i < 5; i++) {
+		struct task t = { .ipv6 = ipv6, .id = 0x9b0000000000ull + i, .total = 250,
+				  .frag = 100, .src = src };
+
+		build(&f, &t);
+		run_gw(f.b, f.len, &o);
+		expect_act(&o, XDP_DROP);
+		expect_stats(&o, 0);
+		expect_node(&o, 0, false, 0);
+		expect_drops(&o, EP_STAT_DROP_RATE_TASKS, f.len);
+		EXPECT_EQ(aff_lookup(&f, &id), -ENOENT);
+	}
+	tap_end("new-task quota: 5 more first fragments dropped (drop_rate_tasks), no affinity, "
+		"no sent count [%s]", v);
+
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9a0000000000ull, .total = 250,
+				  .frag = 100, .index = 1, .src = src });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_AFFINITY), false);
+	tap_end("new-task quota spent: a placed task's next fragment still follows it [%s]", v);
+
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9c00, .src = ipv6 ? "2001:db8:2::1"
+									   : "198.19.2.1" });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("new-task quota spent by one prefix: another prefix's task is placed [%s]", v);
+
+	/* Datagrams/s at the gateway: 1/s, burst 3. */
+	w.rl = (struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 24,
+				   .prefix_v6 = 64 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9d00 + i, .src = src });
+		run_gw(f.b, f.len, &o);
+		if (i < 3) {
+			expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+		} else {
+			expect_act(&o, XDP_DROP);
+			expect_stats(&o, 0);
+			expect_node(&o, 0, false, 0);
+			expect_drops(&o, EP_STAT_DROP_RATE_PACKETS, f.len);
+		}
+	}
+	tap_end("datagram limit 1/s, burst 3: 3 tasks forwarded, the 4th dropped "
+		"(drop_rate_packets) [%s]", v);
+
+	/* Bytes/s: 100/s, burst 1500. */
+	w.rl = (struct ep_rl_cfg){ .bytes_per_s = 100, .bytes_burst = 1500, .prefix_v4 = 24,
+				   .prefix_v6 = 64 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9e00, .src = src, .total = 1200 });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9e01, .src = src, .total = 1200 });
+	run_gw(f.b, f.len, &o);
+	expect_act(&o, XDP_DROP);
+	expect_drops(&o, EP_STAT_DROP_RATE_BYTES, f.len);
+	expect_node(&o, 0, false, 0);
+	tap_end("byte limit 100/s, burst 1500: one 1.3 kB task forwarded, the next dropped "
+		"(drop_rate_bytes) [%s]", v);
+
+	/* Off, by name: the same prefix again, no limit. */
+	w.rl = (struct ep_rl_cfg){ .flags = EP_RL_F_OFF };
+	tap_begin();
+	EXPECT_EQ(ep_xdp_write_rl(rlcfg_fd, &w.rl), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("rate limits off (EP_RL_F_OFF): the dropped task is forwarded [%s]", v);
+}
+
+/* A client cannot buy a higher priority's eligibility: above the ceiling (default 3) a
+ * task counts as priority 3 for cpu_max and overflow. */
+static void test_priority_ceiling(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+
+	base_world(&w);
+	w.max_priority = 0;	/* the default */
+	w.cpu_max[3] = 8000;
+	w.cpu_max[4] = 8500;
+	w.cpu_max[5] = 9500;
+	w.overflow[5] = EP_GW_OVF_LOCAL;
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1, .cpu = 9000 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 5 });
+	run_gw(f.b, f.len, &o);
+	expect_rejected(&o, &f, S(PICK_SCAN));
+	tap_end("priority 5 above the default ceiling 3: priority 3's cpu_max and overflow "
+		"(rejected) [%s]", v);
+
+	w.max_priority = 5;
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("max_priority 5: priority 5's cpu_max (95 %%) takes the node at 90 %% [%s]", v);
+
+	w.max_priority = 4;
+	w.nodes[0][0].cpu = 8200;
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	w.nodes[0][0].cpu = 9000;
+	EXPECT_EQ(world_apply(&w), 0);
+	run_gw(f.b, f.len, &o);
+	expect_rejected(&o, &f, S(PICK_SCAN));
+	tap_end("max_priority 4: priority 5 as 4 (85 %%): a node at 82 %% yes, at 90 %% no, and "
+		"not priority 5's overflow (local) [%s]", v);
+}
+
+/*
+ * The reply relay (EP_GW_F_RELAY): a reply that comes back to the gateway is routed on
+ * only if a present node sent it. Needs a FIB answer: the veth gw0 of test_redirect()'s
+ * network namespace, forwarding on, the client's neighbour entry.
+ */
+static int relay_setup(void)
+{
+	return system("ip addr add 198.18.9.1/24 dev gw0 && "
+		      "ip -6 addr add 2001:db8:9::1/64 dev gw0 nodad && "
+		      "ip neigh add 198.18.9.9 lladdr 02:00:00:00:09:09 dev gw0 nud permanent && "
+		      "ip -6 neigh add 2001:db8:9::9 lladdr 02:00:00:00:09:09 dev gw0 "
+		      "nud permanent && sysctl -qw net.ipv4.conf.all.forwarding=1 "
+		      "net.ipv6.conf.all.forwarding=1") ? -1 : 0;
+}
+
+/* A RESPONSE from @src (port 7878) to the client @dst, sent by @mac. */
+static size_t reply_frame(uint8_t *b, size_t len, bool ipv6, const char *src, const char *dst,
+			  const uint8_t *mac)
+{
+	struct ep_msg m = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
+			    .task_id = 77 };
+	uint8_t d[256];
+	ssize_t n = ep_frag_build(&m, "ok", 2, 2, 0, d, sizeof(d));
+
+	if (n < 0)
+		return 0;
+	return pkt_build(&(struct pkt_spec){ .ipv6 = ipv6, .sport = PORT, .dport = 40000,
+					     .payload = d, .payload_len = (size_t)n,
+					     .src = src, .dst = dst, .src_mac = mac },
+			 b, len);
+}
+
+static void run_relay(const uint8_t *frame, size_t len, int ifindex, struct outcome *o)
+{
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = o->out, .data_size_out = sizeof(o->out), .repeat = 1,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+	struct snap a, b;
+
+	memset(o, 0, sizeof(*o));
+	o->err = snap_read(&b);
+	if (!o->err && bpf_prog_test_run_opts(gw_prog, &opts))
+		o->err = -errno;
+	o->act = (int)opts.retval;
+	o->out_len = opts.data_size_out;
+	if (!o->err)
+		o->err = snap_read(&a);
+	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
+		o->d.gw[i] = a.gw[i] - b.gw[i];
+}
+
+static void test_relay(bool have_netns)
+{
+	static const uint8_t attacker[6] = { 0x02, 0xa0, 0, 0, 0, 0x66 };
+	const char *names[] = {
+		"a forged reply from a non-worker: not relayed (to the kernel, relay_refused)",
+		"a present node's reply from its address and MAC: relayed",
+		"a present node's reply from the gateway's address (DSR) and its MAC: relayed",
+		"a reply from a node's address but another MAC: not relayed",
+		"a reply from the gateway's address and a MAC that is no node's: not relayed",
+		"a reply from a routed (ENCAP) node's address, any MAC: relayed",
+		"entries of the inactive half do not count",
+		"relay off (no EP_GW_F_RELAY): neither relayed nor counted",
+	};
+	const char *fam6[2] = { "IPv4", "IPv6" };
+	uint8_t n1mac[6], n2mac[6], f[512];
+	struct world w;
+	struct outcome o;
+	int ifindex;
+	size_t len;
+
+	if (!have_netns || relay_setup()) {
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+			for (int v6 = 0; v6 < 2; v6++) {
+				char name[160];
+
+				snprintf(name, sizeof(name), "relay: %s [%s]", names[i], fam6[v6]);
+				tap_skip(name, "no network namespace with a FIB to relay through");
+			}
+		return;
+	}
+	ifindex = (int)if_nametoindex("gw0");
+	node_mac(0, 1, n1mac);
+	node_mac(0, 2, n2mac);
+	base_world(&w);
+	w.flags = EP_GW_F_RELAY;
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1, .ip4 = NODE_IP4(1) };
+	w.nodes[0][1] = (struct node){ .id = 2, .ip4 = NODE_IP4(2), .flags = EP_NODE_F_ENCAP };
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *node1 = v6 ? "2001:db8:9::21" : "198.18.9.21";
+		const char *node2 = v6 ? "2001:db8:9::22" : "198.18.9.22";
+		const char *vip = v6 ? "2001:db8:9::1" : "198.18.9.1";
+		const char *client = v6 ? "2001:db8:9::9" : "198.18.9.9";
+		const char *other = v6 ? "2001:db8:9::66" : "198.18.9.66";
+		struct { const char *src; const uint8_t *mac; bool relayed; } c[] = {
+			{ other, attacker, false }, { node1, n1mac, true }, { vip, n1mac, true },
+			{ node1, attacker, false }, { vip, attacker, false },
+			{ node2, attacker, true },
+		};
+
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		/* What the controller publishes for these nodes and the gateway's address. */
+		EXPECT_EQ(relay_put(0, EP_GW_RELAY_NODE, node1, n1mac, true, 1), 0);
+		EXPECT_EQ(relay_put(0, EP_GW_RELAY_MAC, NULL, n1mac, false, 1), 0);
+		EXPECT_EQ(relay_put(0, EP_GW_RELAY_NODE, node2, n2mac, false, 2), 0);
+		EXPECT_EQ(relay_put(0, EP_GW_RELAY_VIP, vip, NULL, false, 0), 0);
+		tap_end("relay: the published entries [%s]", fam6[v6]);
+		for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+			len = reply_frame(f, sizeof(f), v6, c[i].src, client, c[i].mac);
+			tap_begin();
+			run_relay(f, len, ifindex, &o);
+			if (c[i].relayed) {
+				expect_act(&o, XDP_TX);
+				expect_stats(&o, S(RELAY_REPLY));
+				/* To the client's MAC, from ours, hop limit down by one. */
+				EXPECT(o.out_len == len && !memcmp(o.out, "\x02\0\0\0\x09\x09", 6));
+				EXPECT(o.out_len == len && o.out[v6 ? 14 + 7 : 14 + 8] == 63);
+			} else {
+				expect_act(&o, XDP_PASS);
+				expect_stats(&o, S(RELAY_REFUSED));
+				expect_untouched(&o, f, len);
+			}
+			tap_end("relay: %s [%s]", names[i], fam6[v6]);
+		}
+
+		/* The same entries in half 1 only: XDP reads half 0. */
+		tap_begin();
+		relay_clear();
+		EXPECT_EQ(relay_put(1, EP_GW_RELAY_NODE, node1, n1mac, true, 1), 0);
+		len = reply_frame(f, sizeof(f), v6, node1, client, n1mac);
+		run_relay(f, len, ifindex, &o);
+		expect_act(&o, XDP_PASS);
+		expect_stats(&o, S(RELAY_REFUSED));
+		tap_end("relay: %s [%s]", names[6], fam6[v6]);
+
+		w.flags = 0;
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		EXPECT_EQ(relay_put(0, EP_GW_RELAY_NODE, node1, n1mac, true, 1), 0);
+		run_relay(f, len, ifindex, &o);
+		expect_act(&o, XDP_PASS);
+		expect_stats(&o, 0);
+		expect_untouched(&o, f, len);
+		tap_end("relay: %s [%s]", names[7], fam6[v6]);
+		w.flags = EP_GW_F_RELAY;
+	}
+}
+
 /* --- 11: nodes behind another interface ------------------------------------------------ */
 
 static int setup_veth(void)
@@ -1503,7 +1899,7 @@ static int setup_veth(void)
 	return 0;
 }
 
-static void test_redirect(void)
+static int test_redirect(void)
 {
 	const char *names[] = {
 		"DSR to a node behind another interface: XDP_REDIRECT",
@@ -1520,7 +1916,7 @@ static void test_redirect(void)
 	if (err) {
 		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 			tap_skip(names[i], "cannot create a veth in a private network namespace");
-		return;
+		return -1;
 	}
 	out_if = if_nametoindex("gw1");
 	other_if = if_nametoindex("gw0");
@@ -1535,7 +1931,7 @@ static void test_redirect(void)
 			tap_fail(__FILE__, __LINE__, why);
 			tap_end("%s", names[i]);
 		}
-		return;
+		return 0;
 	}
 	base_world(&w);
 	w.fill[0] = 1;
@@ -1579,6 +1975,18 @@ static void test_redirect(void)
 	tap_end("%s", names[3]);
 
 	bpf_map_delete_elem(devs_fd, &out_if);
+	return 0;
+}
+
+/* The classifier that takes the encapsulation off must know the gateway and the node. */
+static int cls_addr(struct ep_classifier *c, const char *a, uint32_t flags)
+{
+	struct ep_addr_key k;
+	struct ep_addr_val v = { .flags = flags };
+
+	if (ep_addr_parse(a, k.addr))
+		return -EINVAL;
+	return bpf_map_update_elem(bpf_map__fd(c->maps.ep_addrs), &k, &v, BPF_ANY) ? -errno : 0;
 }
 
 int main(void)
@@ -1616,9 +2024,16 @@ int main(void)
 	nstats_fd = bpf_map__fd(gw->maps.ep_gw_node_stats);
 	drops_fd = bpf_map__fd(gw->maps.ep_stats);
 	devs_fd = bpf_map__fd(gw->maps.ep_gw_devs);
+	rlcfg_fd = bpf_map__fd(gw->maps.ep_rl_cfg);
+	rlstate_fd = bpf_map__fd(gw->maps.ep_rl_state);
+	relay_fd = bpf_map__fd(gw->maps.ep_gw_relay);
 	cls_prog = bpf_program__fd(cls->progs.ep_classify);
 	cls_stats_fd = bpf_map__fd(cls->maps.ep_stats);
-	if (ep_xdp_write_config(bpf_map__fd(cls->maps.ep_cfg), &ccfg)) {
+	if (ep_xdp_write_config(bpf_map__fd(cls->maps.ep_cfg), &ccfg) ||
+	    cls_addr(cls, "198.18.1.1", EP_ADDR_F_GATEWAY) ||	/* GW_IP4: the outer source */
+	    cls_addr(cls, "198.18.2.1", EP_ADDR_F_LOCAL) ||	/* NODE_IP4(1): the node */
+	    cls_addr(cls, "198.18.0.2", EP_ADDR_F_VIRTUAL) ||	/* the tasks' destination */
+	    cls_addr(cls, "2001:db8::2", EP_ADDR_F_VIRTUAL)) {
 		printf("Bail out! cannot configure the classifier\n");
 		ep_classifier__destroy(cls);
 		ep_gateway__destroy(gw);
@@ -1639,7 +2054,12 @@ int main(void)
 	test_reject_shapes();
 	test_encap();
 	test_not_tasks();
-	test_redirect();	/* last: moves this process into a network namespace of its own */
+	for (int v6 = 0; v6 < 2; v6++) {
+		test_task_quota(v6);
+		test_priority_ceiling(v6);
+	}
+	/* last: move this process into a network namespace of its own */
+	test_relay(test_redirect() == 0);
 	err = tap_finish();
 	ep_classifier__destroy(cls);
 	ep_gateway__destroy(gw);

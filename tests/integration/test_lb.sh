@@ -27,21 +27,30 @@ if ! rig up "$EP_ROOT/vm/topo/lb.topo" >"$EP_TMP/rig.log" 2>&1; then
 fi
 GW=$(rig addr gw) GW6=$(rig addr gw --6)
 
+# This test drives 100 000+ tasks/s from one client: it measures balancing, not the rate
+# limits per source prefix (tests/integration/test_xdp_guard.sh, test_gateway), so both
+# the gateway and the workers get limits far above that load, said explicitly.
+HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 2000000000;
+	bytes_burst = 2000000000;'
+cat >"$EP_TMP/ctl.conf" <<CONF
+rate_limit = { $HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000; };
+CONF
 # Daemons run under vm/rig directly (rig exec execs the command: $! is the daemon).
 # The workers register by their reports: registration is on, as the operator's choice, and
 # reports come to the gateway's address (the rig's management network is its segment).
 start_controller() {
-	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" \
-		--listen "$GW:7879" --allow-register \
+	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --iface eth0 \
+		--socket "$SOCK" --listen "$GW:7879" --allow-register \
 		--metrics "$GW:9101" --dead-after-ms $DEAD_MS "$@" >>"$EP_TMP/ctl.log" 2>&1 &
 	CTL_PID=$!
 	wait_for_line "$EP_TMP/ctl.log" "controller ready" 10
 }
-# start_worker N CAPACITY [CONFIG-LINES]: the runtime on wN, reporting as node N.
+# start_worker N CAPACITY [CONFIG-LINES]: the runtime on wN, reporting as node N. Tasks
+# come to the gateway's address (DSR): the workers take them as a virtual address.
 start_worker() {
 	local n=$1 cap=$2 conf=$EP_TMP/w$1.conf
-	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; };\n%s\n' \
-		"$GW" "$n" "$cap" "${3:-}" >"$conf"
+	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n' \
+		"$GW" "$n" "$cap" "$GW" "$GW6" "$HIGH_LIMITS" "${3:-}" >"$conf"
 	rm -f "$EP_TMP/w$n.ready"
 	"$RIG" --prefix "$P" exec "w$n" "$BIN/edgeplane" -c "$conf" -i eth0 --stats-socket "$EP_TMP/w$n.sock" \
 		--ready-file "$EP_TMP/w$n.ready" >"$EP_TMP/w$n.log" 2>&1 &
@@ -148,6 +157,22 @@ check "w1 (forwarding on, neighbours known) answers clients directly: reply_no_r
 relayed=$(jq -r '.decisions.relay_reply' <<<"$st")
 check "w2's and w3's replies come back through the gateway, whose XDP relays them ($relayed)" \
 	test "$relayed" -gt 0 -a "$relayed" -lt "$total"
+
+# A forged "reply" (source port 7878, a RESPONSE header) from c2, a client, routed to c1
+# through the gateway: the gateway's XDP relays only replies from its workers (their
+# addresses and MACs, or its own address from a worker's MAC); this one goes to the
+# kernel, and is counted.
+C1=$(rig addr c1)
+rig exec c2 ip route replace "$C1/32" via "$GW"
+st0=$(ctl stats --json)
+rig exec c2 "$TOOLS/eptest-send" --to "$C1" --port 40000 --sport 7878 --kind response \
+	--count 5 >/dev/null
+sleep 0.2
+st1=$(ctl stats --json)
+rig exec c2 ip route del "$C1/32" via "$GW"
+expect_eq "a forged reply from a client (not a worker) through the gateway: not relayed, counted relay_refused" \
+	"$(( $(jq -r .decisions.relay_reply <<<"$st1") - $(jq -r .decisions.relay_reply <<<"$st0") )) $(( $(jq -r ".decisions.relay_refused // 0" <<<"$st1") - $(jq -r ".decisions.relay_refused // 0" <<<"$st0") ))" \
+	"0 5"
 
 out=$(rig exec c2 timeout 30 "$BIN/edgeload" load --to "$GW6" --type echo --size 64 \
 	--concurrency 8 --duration 2s --json)

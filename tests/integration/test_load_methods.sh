@@ -3,7 +3,10 @@
 # The classifier loads three ways and behaves the same in each: through our libxdp loader
 # (edgeplane-xdp), with `bpftool prog loadall ... pinmaps` + `bpftool net attach`, and with
 # `ip link set dev X xdp obj ...`. For each: valid tasks with no AF_XDP socket reach the
-# kernel stack, corrupt ones are dropped, ping passes, and bpftool reads the counters.
+# kernel stack (a 20 MiB one too: the classifier's own limit is the protocol's 64 MiB
+# unless set), corrupt ones are dropped, ping passes, and bpftool reads the counters.
+# Loaded by hand, the classifier takes tasks only to the addresses in its ep_addrs,
+# which the operator fills (edgeplane-xdp addrs sync, or bpftool map update): done here.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "XDP on veth"
 
@@ -30,7 +33,8 @@ attach_bpftool() {
 	in_b bpftool prog loadall "$OBJ" "$EP_BPFFS/bt" type xdp pinmaps "$EP_BPFFS/bt_maps" \
 		2>"$EP_TMP/bpftool.err" &&
 		in_b bpftool net attach xdpdrv pinned "$EP_BPFFS/bt/ep_classify" dev "$IF_B" &&
-		MAP="pinned $EP_BPFFS/bt_maps/ep_stats"
+		MAP="pinned $EP_BPFFS/bt_maps/ep_stats" &&
+		in_b "$BIN/edgeplane-xdp" addrs sync --pin-dir "$EP_BPFFS/bt_maps" >/dev/null
 }
 detach_bpftool() {
 	in_b bpftool net detach xdpdrv dev "$IF_B" && rm -rf "$EP_BPFFS/bt" "$EP_BPFFS/bt_maps"
@@ -43,7 +47,13 @@ attach_iproute2() {
 	map=$(bpftool -j prog show id "$prog" | jq -r '.map_ids[]' | while read -r id; do
 		bpftool -j map show id "$id" | jq -r 'select(.name == "ep_stats") | .id'
 	done)
-	[[ -n $map ]] && MAP="id $map"
+	[[ -n $map ]] && MAP="id $map" || return 1
+	# ep_addrs by hand: B's IPv4 address, ::ffff:198.18.0.2, as a local one (flags 1).
+	map=$(bpftool -j prog show id "$prog" | jq -r '.map_ids[]' | while read -r id; do
+		bpftool -j map show id "$id" | jq -r 'select(.name == "ep_addrs") | .id'
+	done)
+	bpftool map update id "$map" key hex 00 00 00 00 00 00 00 00 00 00 ff ff c6 12 00 02 \
+		value hex 01 00 00 00 00 00 00 00
 }
 detach_iproute2() { in_b ip link set dev "$IF_B" xdpdrv off; }
 
@@ -56,20 +66,21 @@ for method in libxdp bpftool iproute2; do
 	fi
 	ok "$method: load and attach"
 
-	in_b "$TOOLS/eptest-sink" --bind $ADDR_B --port 7878 --count 5 --timeout-ms 5000 \
+	in_b "$TOOLS/eptest-sink" --bind $ADDR_B --port 7878 --count 6 --timeout-ms 5000 \
 		>"$EP_TMP/sink.out" 2>&1 &
 	wait_for_line "$EP_TMP/sink.out" '^ready' 5
 	in_a "$TOOLS/eptest-send" --to $ADDR_B --count 4 --corrupt >/dev/null
 	in_a "$TOOLS/eptest-send" --to $ADDR_B --count 5 >/dev/null
+	in_a "$TOOLS/eptest-send" --to $ADDR_B --size $((20 << 20)) --frags 1 >/dev/null
 	wait $!
-	expect_eq "$method: with no socket, valid tasks reach the kernel" \
-		"$(tail -1 "$EP_TMP/sink.out")" "received 5 valid 5"
+	expect_eq "$method: with no socket, valid tasks (and fragment 0 of a 20 MiB one) reach the kernel" \
+		"$(tail -1 "$EP_TMP/sink.out")" "received 6 valid 6"
 	check "$method: ping passes" quiet in_a ping -c 2 -i 0.2 -W 2 $ADDR_B
 
 	expect_eq "$method: bpftool reads drop_bad_magic" \
 		"$(bpftool_stat_packets "$MAP" "$IDX_BAD_MAGIC")" 4
 	expect_eq "$method: bpftool reads pass_no_socket" \
-		"$(bpftool_stat_packets "$MAP" "$IDX_NO_SOCKET")" 5
+		"$(bpftool_stat_packets "$MAP" "$IDX_NO_SOCKET")" 6
 	n=$(bpftool_stat_packets "$MAP" "$IDX_NOT_UDP")
 	check "$method: bpftool reads pass_not_udp ($n)" test "$n" -ge 2
 

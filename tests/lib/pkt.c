@@ -30,6 +30,7 @@ uint16_t pkt_csum_fold(uint32_t sum)
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 {
 	static const uint8_t dmac[6] = { 0x02, 0, 0, 0, 0, 0x02 }, smac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	const uint8_t *src_mac = s->src_mac ? s->src_mac : smac;
 	uint8_t proto = s->l4proto ? s->l4proto : IPPROTO_UDP;
 	size_t need = 14 + 4 * (size_t)s->vlan_tags + 40 + 40 + 8 * (size_t)s->ipv6_ext + 8 +
 		      s->payload_len;
@@ -41,7 +42,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 	if (need > len)
 		return 0;
 	memcpy(p, dmac, 6);
-	memcpy(p + 6, smac, 6);
+	memcpy(p + 6, src_mac, 6);
 	p += 12;
 	if (s->vlan_tags == 2) {
 		*(uint16_t *)p = htons(ETH_P_8021AD);
@@ -74,8 +75,8 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		ip->frag_off = htons((uint16_t)((s->ip_mf ? 0x2000 : 0) | s->ip_frag_off));
 		ip->ttl = 64;
 		ip->protocol = proto;
-		inet_pton(AF_INET, "198.18.0.1", &ip->saddr);
-		inet_pton(AF_INET, "198.18.0.2", &ip->daddr);
+		inet_pton(AF_INET, s->src ? s->src : "198.18.0.1", &ip->saddr);
+		inet_pton(AF_INET, s->dst ? s->dst : "198.18.0.2", &ip->daddr);
 		for (int i = 0; i < s->ip_opt_len; i++)	/* NOP options, then EOL */
 			p[20 + i] = i == s->ip_opt_len - 1 ? 0 : 1;
 		ip->check = htons(pkt_csum_fold(pkt_csum_add(0, ip, hlen)));
@@ -88,8 +89,8 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		memset(ip6, 0, sizeof(*ip6));
 		ip6->version = 6;
 		ip6->hop_limit = 64;
-		inet_pton(AF_INET6, "2001:db8::1", &ip6->saddr);
-		inet_pton(AF_INET6, "2001:db8::2", &ip6->daddr);
+		inet_pton(AF_INET6, s->src ? s->src : "2001:db8::1", &ip6->saddr);
+		inet_pton(AF_INET6, s->dst ? s->dst : "2001:db8::2", &ip6->daddr);
 		p += sizeof(*ip6);
 		for (int i = 0; i < s->ipv6_ext; i++) {	/* 8-byte headers with PadN */
 			*next = i == 0 ? IPPROTO_HOPOPTS : IPPROTO_DSTOPTS;

@@ -2,7 +2,7 @@
 /*
  * pkt.h - build test frames: Ethernet, VLAN tags, IPv4 (with options) or IPv6 (with
  * extension headers), UDP or another L4, with correct IP and UDP checksums. Addresses are
- * the test ranges 198.18.0.0/15 and 2001:db8::/32.
+ * from the test ranges 198.18.0.0/15 and 2001:db8::/32.
  */
 #ifndef EP_TEST_PKT_H
 #define EP_TEST_PKT_H
@@ -24,6 +24,9 @@ struct pkt_spec {
 	uint16_t sport, dport;	/* sport 0: 40000 */
 	const void *payload;	/* UDP (or other L4) payload */
 	size_t payload_len;
+	const char *src, *dst;	/* numeric IP addresses; NULL: 198.18.0.1 -> .2 (2001:db8::1
+				 * -> ::2 over IPv6) */
+	const uint8_t *src_mac;	/* NULL: 02:00:00:00:00:01 (to 02:00:00:00:00:02) */
 };
 
 /* The Internet checksum (RFC 1071): add @len bytes of @data to @sum as big-endian 16-bit

@@ -27,7 +27,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: eptest-burst --to ADDR [--port N] [--count N] [--flows N]\n"
-		   "       [--kind ping|echo] [--size BYTES] [--wait-ms N]\n");
+		   "       [--kind ping|echo] [--size BYTES] [--wait-ms N] [--send-ms N]\n"
+		   "  --send-ms  stop sending after this long (10000)\n");
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -54,11 +55,13 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' }, { "flows", required_argument, NULL, 'f' },
 		{ "kind", required_argument, NULL, 'k' }, { "size", required_argument, NULL, 's' },
 		{ "wait-ms", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "send-ms", required_argument, NULL, 'S' }, { 0 },
 	};
 	struct ep_msg m = { .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
 			    .task_type = EP_TT_ECHO, .tenant_id = 1 };
 	long port = EP_DEFAULT_PORT, count = 1000, flows = 1, size = 0, wait_ms = 1000;
+	long send_ms = 10000, sent = 0;
+	double send_end;
 	long replies = 0, dups = 0, wrong = 0, answered = 0;
 	static uint8_t payload[9000], dgram[65536];
 	int fds[MAX_FLOWS], rcv = 16 << 20, c;
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
 		case 'f': flows = tool_num("--flows", optarg, 1, MAX_FLOWS); break;
 		case 's': size = tool_num("--size", optarg, 0, sizeof(payload)); break;
 		case 'w': wait_ms = tool_num("--wait-ms", optarg, 10, 60000); break;
+		case 'S': send_ms = tool_num("--send-ms", optarg, 1, 60000); break;
 		case 'k':
 			if (!strcmp(optarg, "ping")) m.kind = EP_KIND_PING;
 			else if (!strcmp(optarg, "echo")) m.kind = EP_KIND_REQUEST;
@@ -109,7 +113,8 @@ int main(int argc, char **argv)
 	seen = calloc((size_t)count, 1);
 	base = (uint64_t)getpid() << 32;
 
-	for (long t = 0; t < count; t++) {
+	send_end = tool_now() + send_ms / 1e3;
+	for (long t = 0; t < count && tool_now() < send_end; t++) {
 		int fd = fds[t % flows];
 		ssize_t n;
 
@@ -126,9 +131,10 @@ int main(int argc, char **argv)
 			}
 			usleep(50);
 		}
+		sent++;
 	}
 
-	for (double last = tool_now(); replies < count && tool_now() - last < wait_ms / 1e3;) {
+	for (double last = tool_now(); replies < sent && tool_now() - last < wait_ms / 1e3;) {
 		struct pollfd p[MAX_FLOWS];
 		bool got = false;
 
@@ -171,7 +177,7 @@ int main(int argc, char **argv)
 	for (long f = 0; f < flows; f++)
 		answered += flow_seen[f];
 	printf("{\"sent\":%ld,\"replies\":%ld,\"duplicates\":%ld,\"wrong_source\":%ld,"
-	       "\"flows\":%ld,\"flows_answered\":%ld}\n", count, replies, dups, wrong, flows,
+	       "\"flows\":%ld,\"flows_answered\":%ld}\n", sent, replies, dups, wrong, flows,
 	       answered);
 	free(seen);
 	return 0;

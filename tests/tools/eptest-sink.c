@@ -15,7 +15,8 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "bind", required_argument, NULL, 'b' }, { "port", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
-		{ "timeout-ms", required_argument, NULL, 'T' }, { 0 },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "show-from", no_argument, NULL, 'f' }, { 0 },
 	};
 	long port = 0, count = 1, timeout_ms = 3000, got = 0, valid = 0;
 	const char *bind_s = NULL;
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
 	socklen_t sl;
 	double deadline;
 	int c, fd, one = 1;
+	bool show_from = false;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -31,8 +33,10 @@ int main(int argc, char **argv)
 		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
 		case 'c': count = tool_num("--count", optarg, 1, 1000000); break;
 		case 'T': timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000); break;
+		case 'f': show_from = true; break;
 		default:
-			fprintf(stderr, "Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms T]\n");
+			fprintf(stderr, "Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms T]\n"
+					"       [--show-from]   print each datagram's source and kind\n");
 			return 2;
 		}
 	}
@@ -50,16 +54,36 @@ int main(int argc, char **argv)
 	while (got < count) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int left = (int)((deadline - tool_now()) * 1000);
+		struct sockaddr_storage from;
+		socklen_t fl;
 		struct ep_msg m;
 		ssize_t n;
+		bool ok;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
 			break;
-		n = recv(fd, buf, sizeof(buf), 0);
+		fl = sizeof(from);
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			continue;
 		got++;
-		valid += !ep_decode(buf, (size_t)n, 0, &m, NULL, NULL);
+		ok = !ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &m, NULL, NULL);
+		valid += ok;
+		if (show_from) {
+			char a[INET6_ADDRSTRLEN] = "?";
+			unsigned int p = 0;
+
+			if (from.ss_family == AF_INET) {
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, a, sizeof(a));
+				p = ntohs(((struct sockaddr_in *)&from)->sin_port);
+			} else {
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, a,
+					  sizeof(a));
+				p = ntohs(((struct sockaddr_in6 *)&from)->sin6_port);
+			}
+			printf("from %s port %u kind %s\n", a, p, ok ? ep_kind_name(m.kind) : "-");
+			fflush(stdout);
+		}
 	}
 	printf("received %ld valid %ld\n", got, valid);
 	close(fd);
