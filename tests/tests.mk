@@ -69,6 +69,14 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
 
+# Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
+# `make bench-amp`).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-amp
+$(TESTOUT)/tools/eptest-amp: $(OBJ)/tests/tools/eptest-amp.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
 $(TESTOUT)/tools/eptest-loss: $(OBJ)/tests/integration/loss.o $(CLIENT_SO)

@@ -13,6 +13,13 @@
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
 
+/*
+ * limits.max_work's default: about 100 ms of one core of the machine the defaults were
+ * measured on (docs/handlers.md, "Work"): the work units are about one float operation of
+ * a matrix product, which ran at about 1.1e10 per second there.
+ */
+#define EP_DEFAULT_MAX_WORK	1000000000ull
+
 void ep_conf_defaults(struct ep_conf *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -65,7 +72,22 @@ void ep_conf_defaults(struct ep_conf *c)
 			.bytes = 64u << 20,
 		},
 		.cpu = -1,
+		.validation = EP_VALIDATE_AMPLIFICATION,
+		.max_work = EP_DEFAULT_MAX_WORK,
 	};
+	c->validation.token_period_s = EP_TOKEN_DEFAULT_PERIOD_S;
+}
+
+static const char *const validation_names[] = {
+	[EP_VALIDATE_AMPLIFICATION] = "amplification",
+	[EP_VALIDATE_ALWAYS] = "always",
+	[EP_VALIDATE_OFF] = "off-unsafe",
+};
+
+const char *ep_validation_name(enum ep_validation v)
+{
+	return (unsigned int)v < sizeof(validation_names) / sizeof(validation_names[0])
+		       ? validation_names[v] : "?";
 }
 
 static void free_handler(struct ep_handler_conf *h)
@@ -91,6 +113,7 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->metrics);
 	free(c->ready_file);
 	free(c->log_level);
+	free(c->validation.secret_file);
 	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
 		free(c->dpdk.eal_args[i]);
 	free(c->dpdk.file_prefix);
@@ -237,7 +260,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
 					   "metrics", "ready_file", "log_level", "report",
-					   "uring", "dpdk", NULL };
+					   "uring", "dpdk", "validation", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
@@ -245,11 +268,14 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
-					      "source_prefix_v4", "source_prefix_v6", NULL };
+					      "source_prefix_v4", "source_prefix_v6", "max_work",
+					      NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
+	static const char *const validation[] = { "mode", "secret_file", "token_period_s",
+						  NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
 	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
@@ -344,6 +370,30 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.arena_bytes = (uint64_t)v;
 		if (ep_conf_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
 			c->w.held_bytes = (uint64_t)v;
+		if (ep_conf_num(&rd, g, "max_work", 0, 1ll << 62, &v))
+			c->w.max_work = (uint64_t)v;
+	}
+	if ((g = config_setting_get_member(root, "validation"))) {
+		char *mode = NULL;
+
+		ep_conf_known(&rd, g, validation);
+		ep_conf_str(&rd, g, "mode", &mode);
+		ep_conf_str(&rd, g, "secret_file", &c->validation.secret_file);
+		EP_CONF_U32(&rd, g, "token_period_s", 10, 86400, c->validation.token_period_s);
+		if (mode) {
+			unsigned int i;
+
+			for (i = 0; i < sizeof(validation_names) / sizeof(validation_names[0]); i++)
+				if (!strcmp(mode, validation_names[i]))
+					break;
+			if (i < sizeof(validation_names) / sizeof(validation_names[0]))
+				c->w.validation = (enum ep_validation)i;
+			else
+				ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
+					    "must be \"amplification\", \"always\" or "
+					    "\"off-unsafe\"");
+			free(mode);
+		}
 	}
 	if ((g = config_setting_get_member(root, "reassembly"))) {
 		ep_conf_known(&rd, g, reasm);
@@ -492,6 +542,15 @@ int ep_conf_validate(const struct ep_conf *c)
 		       c->w.queue_depth);
 		return -EINVAL;
 	}
+	if (c->validation.secret_file && c->w.validation != EP_VALIDATE_OFF) {
+		struct ep_token_master m;
+
+		/* Logs what is wrong with the file (its owner, its mode, its contents). */
+		if (ep_token_master_load(&m, c->validation.secret_file,
+					 c->validation.token_period_s))
+			return -EINVAL;
+		memset(&m, 0, sizeof(m));
+	}
 	if (c->metrics) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -518,4 +577,46 @@ int ep_conf_validate(const struct ep_conf *c)
 		}
 	}
 	return 0;
+}
+
+static uint16_t sat16(uint64_t v)
+{
+	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+static uint32_t sat32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void ep_conf_limits(const struct ep_conf *c, struct ep_limits *l)
+{
+	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY;
+
+	if (c->w.validation != EP_VALIDATE_OFF)
+		flags |= EP_LIM_F_TOKENS;
+	if (c->w.validation == EP_VALIDATE_ALWAYS)
+		flags |= EP_LIM_F_ALWAYS_RETRY;
+	*l = (struct ep_limits){
+		.max_task_len = ep_be32(c->w.max_task_len),
+		.max_result_len = ep_be32(c->w.max_result_len),
+		.reasm_timeout_ms = ep_be32(sat32(c->w.reasm.timeout_ns / 1000000)),
+		/* TODO(reassembly.max_lifetime_ms): 0 until that setting exists. */
+		.reasm_lifetime_ms = 0,
+		.per_source_tasks = ep_be16(sat16(c->w.reasm.max_src_tasks)),
+		.mtu = ep_be16(sat16(c->w.mtu)),
+		.max_priority = c->w.max_priority,
+		.amp_factor = c->w.validation == EP_VALIDATE_OFF ? 0 : EP_AMP_FACTOR,
+		.source_prefix_v4 = c->w.reasm.prefix_v4,
+		.source_prefix_v6 = c->w.reasm.prefix_v6,
+		/* TODO(the classifier's per-prefix rate limits): 0 ("no limit") until their
+		 * settings exist. */
+		.rate_packets = 0,
+		.rate_kib = 0,
+		.max_work = ep_be64(c->w.max_work),
+		.cache_window_ms = ep_be32(sat32(c->w.cache.window_ns / 1000000)),
+		/* TODO(cache.max_replays): 0 ("no limit", which is true until it exists). */
+		.max_replays = 0,
+		.flags = ep_be16(flags),
+	};
 }
