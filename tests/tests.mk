@@ -70,9 +70,11 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
 
 # Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
-# `make bench-amp`).
-TOOL_BINS	+= $(TESTOUT)/tools/eptest-amp
-$(TESTOUT)/tools/eptest-amp: $(OBJ)/tests/tools/eptest-amp.o $(CLIENT_LIB) $(CORE_LIB)
+# `make bench-amp`), and the node's other limits and the library's answers to them
+# (test_limits.sh).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits
+$(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: \
+		$(OBJ)/tests/tools/%.o $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm

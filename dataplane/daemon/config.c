@@ -14,11 +14,13 @@
 #include "edgeplane/metrics.h"
 
 /*
- * limits.max_work's default: about 100 ms of one core of the machine the defaults were
- * measured on (docs/handlers.md, "Work"): the work units are about one float operation of
- * a matrix product, which ran at about 1.1e10 per second there.
+ * limits.max_work's default (docs/handlers.md, "Work"): 4e9 units, about 40 ms of one core
+ * of the machine the handlers' weights were measured on (an AVX-512 Xeon, where sgemm ran
+ * at 1.1e11 float operations a second; tests/bench/bench_work.c), about 80-100 ms on a
+ * core with AVX2 only. Every built-in's realistic tasks fit (a 1024^3 product, Sobel of a
+ * 16-megapixel frame); the issue's 609-byte matmul (2048 x 1023 x 2047: 8.9e9) does not.
  */
-#define EP_DEFAULT_MAX_WORK	1000000000ull
+#define EP_DEFAULT_MAX_WORK	4000000000ull
 
 void ep_conf_defaults(struct ep_conf *c)
 {

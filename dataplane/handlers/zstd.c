@@ -34,6 +34,28 @@ static uint32_t zstd_out_size(void *state, const struct ep_hreq *req)
 	return bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
 }
 
+/*
+ * Units per input byte at each level (index 1..19): the cost per byte of zstd 1.5's
+ * compressor on 4 MiB of text-like data that compresses badly (the slow case: long
+ * searches that find little), rounded up and never falling with the level.
+ */
+static const uint32_t zstd_units_per_byte[ZSTD_TASK_MAX_LEVEL + 1] = {
+	0, 160, 320, 800, 1900, 1900, 3200, 3200, 3600, 3600, 6200, 6200, 15000,
+	89000, 89000, 89000, 156000, 156000, 156000, 256000,
+};
+
+static uint64_t zstd_work(void *state, const struct ep_hreq *req)
+{
+	struct ep_zstd_req hdr;
+
+	if (req->len < sizeof(hdr))
+		return req->len;
+	memcpy(&hdr, req->data, sizeof(hdr));
+	if (hdr.level < 1 || hdr.level > ZSTD_TASK_MAX_LEVEL)
+		return req->len;	/* run() refuses it */
+	return ep_work_mul(req->len - sizeof(hdr), zstd_units_per_byte[hdr.level]);
+}
+
 static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
 	struct ep_zstd_req hdr;
@@ -74,4 +96,5 @@ const struct ep_handler ep_zstd_handler = {
 	.fini = zstd_fini,
 	.out_size = zstd_out_size,
 	.run = zstd_run,
+	.work = zstd_work,
 };

@@ -21,11 +21,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -36,10 +34,10 @@
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 #include "common.h"
+#include "raw.h"
 
-#define MTU		1500
+#define MTU		RAW_MTU
 #define WAIT_MS		3000	/* longest wait for a reply */
-#define LINGER_MS	100	/* after the reply: anything else that comes is counted too */
 #define REPLAYS		20
 #define REPLAY_GAP_US	15000	/* beyond the node's resend gap */
 
@@ -61,108 +59,9 @@ struct acase {
 	bool replay;			/* header-only replays of the task id once answered */
 };
 
-/* What one exchange moved. */
-struct exch {
-	uint64_t out, in;		/* UDP payload bytes sent and received */
-	uint64_t dgrams_in;
-	uint8_t kind;			/* of the reply to the task: RESPONSE, ERROR, RETRY, 0 */
-	uint16_t status;
-	uint32_t result_len;		/* RESPONSE: total_len */
-	bool complete;			/* every fragment of the reply came */
-	struct ep_msg retry;		/* the RETRY, if one came */
-};
-
 static int open_sock(void)
 {
-	int fd = socket(to_ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rcv = 64 << 20;
-
-	if (fd < 0)
-		return -1;
-	/* A large result must not be lost to a small receive buffer (root may force it). */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	if (connect(fd, (struct sockaddr *)&to_ss, to_len)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static void send_frags(int fd, const struct ep_msg *m, const uint8_t *wire, uint32_t len,
-		       struct exch *x)
-{
-	uint32_t fs = ep_frag_size_for_mtu(MTU, to_ss.ss_family == AF_INET6);
-	uint32_t count = ep_frag_count(len, fs);
-	uint8_t d[MTU];
-
-	for (uint32_t i = 0; i < count; i++) {
-		ssize_t n = ep_frag_build(m, wire, len, fs, i, d, sizeof(d));
-
-		if (n > 0 && send(fd, d, (size_t)n, 0) == n)
-			x->out += (uint64_t)n;
-		if (i % 128 == 127)
-			usleep(300);
-	}
-}
-
-/*
- * Receive for @id until its reply is complete (or @wait_ms pass), then LINGER_MS more;
- * every datagram counts in x->in.
- */
-static void collect(int fd, uint64_t id, int wait_ms, struct exch *x)
-{
-	static uint8_t buf[65536];
-	uint8_t *seen = NULL;
-	uint32_t nseen = 0;
-	struct timespec t0;
-	long limit = wait_ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		const uint8_t *payload;
-		struct ep_msg m;
-		long left = limit - ms_since(&t0);
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0)
-			continue;
-		x->in += (uint64_t)n;
-		x->dgrams_in++;
-		if (ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
-		    m.task_id != id || x->complete)
-			continue;
-		x->kind = m.kind;
-		x->status = m.status;
-		if (m.kind == EP_KIND_RETRY)
-			x->retry = m;
-		if (m.kind != EP_KIND_RESPONSE) {
-			x->complete = true;
-		} else {
-			if (!seen)
-				seen = calloc(m.frag_count, 1);
-			if (seen && m.frag_index < m.frag_count && !seen[m.frag_index]) {
-				seen[m.frag_index] = 1;
-				nseen++;
-			}
-			x->result_len = m.total_len;
-			x->complete = nseen == m.frag_count;
-		}
-		if (x->complete)	/* stragglers for a little longer, then stop */
-			limit = ms_since(&t0) + LINGER_MS;
-	}
-	free(seen);
+	return raw_open(&to_ss, to_len);
 }
 
 /* One request from @fd, with @token (a RETRY's) if not NULL. */
@@ -174,13 +73,10 @@ static void exchange(int fd, const struct acase *c, const uint8_t *wire, uint32_
 			    .task_type = c->type, .tenant_id = 1, .task_id = id };
 
 	memset(x, 0, sizeof(*x));
-	if (token) {
-		m.flags |= EP_F_TOKEN | EP_F_RETRY;
-		m.auth_key_id = token->auth_key_id;
-		memcpy(m.auth_tag, token->auth_tag, sizeof(m.auth_tag));
-	}
-	send_frags(fd, &m, wire, wire_len, x);
-	collect(fd, id, WAIT_MS, x);
+	if (token)
+		raw_use_token(&m, token);
+	raw_send(fd, to_ss.ss_family == AF_INET6, &m, wire, wire_len, x);
+	raw_collect(fd, id, WAIT_MS, x);
 }
 
 /* REPLAYS header-only datagrams repeating task @id (with @token if not NULL). */
@@ -205,7 +101,7 @@ static void replays(int fd, const struct acase *c, uint64_t id, const struct ep_
 
 		if (send(fd, d, sizeof(d), 0) == (ssize_t)sizeof(d))
 			x->out += sizeof(d);
-		collect(fd, id, REPLAY_GAP_US / 1000, &one);
+		raw_collect(fd, id, REPLAY_GAP_US / 1000, &one);
 		x->in += one.in;
 		x->dgrams_in += one.dgrams_in;
 		if (one.kind) {
