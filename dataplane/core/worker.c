@@ -444,6 +444,13 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	struct ep_task *t;
 	int ret;
 
+	/* The priority ceiling: no source is authenticated (until device authentication),
+	 * so none may claim more than limits.max_priority, to jump the queue or to shed
+	 * others' tasks. The task, and its reply, carry the lowered priority. */
+	if (mm.priority > w->cfg.max_priority) {
+		mm.priority = w->cfg.max_priority;
+		w->st.priority_lowered++;
+	}
 	type_stats(w, hidx)->received++;
 	if (hidx < 0)
 		status = EP_ST_UNKNOWN_TYPE;

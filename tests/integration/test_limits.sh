@@ -56,6 +56,7 @@ limits work work --to $ADDR_B
 spent=$(($(cpu_ticks "$RT_PID") - before))
 check "work cap: the runtime spent $((spent * 10)) ms of CPU on the two tasks (< 300)" \
 	test "$spent" -lt 30
+limits priority priority --to $ADDR_B
 limits plain plain --to $ADDR_B
 limits mtu mtu --to $ADDR_B
 limits mtu6 mtu --to $ADDR6_B
@@ -64,6 +65,8 @@ stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
 check "statistics: RETRYs sent and tokens accepted are counted" \
 	test "$(jq '.workers[0].retries_sent' <<<"$stats")" -ge 1 -a \
 	"$(jq '.workers[0].tokens_accepted' <<<"$stats")" -ge 1
+check "statistics: the priority above the ceiling was counted" \
+	test "$(jq '.workers[0].priority_lowered' <<<"$stats")" -ge 1
 ep_stop_runtime
 
 # 2. validation.mode = "always", and limits.max_priority raised (the rig's devices are
