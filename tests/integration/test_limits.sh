@@ -61,6 +61,21 @@ limits plain plain --to $ADDR_B
 limits mtu mtu --to $ADDR_B
 limits mtu6 mtu --to $ADDR6_B
 limits pong pong --to $ADDR_B --expect-max-priority 3 --expect-max-work 4000000000
+out=$(in_a "$BIN/edgeload" limits --to $ADDR_B --json 2>&1)
+expect_eq "edgeload limits: the node's limits (max_priority, amp_factor, max_work)" \
+	"$(jq -r '"\(.max_priority) \(.amp_factor) \(.max_work) \(.tokens)"' <<<"$out" 2>/dev/null)" \
+	"3 3 4000000000 true"
+if in_a "$BIN/edgeload" limits --to $ADDR6_B >"$EP_TMP/limits.txt" 2>&1 &&
+	grep -q "largest work *4000000000 units" "$EP_TMP/limits.txt"; then
+	ok "edgeload limits: as text, over IPv6"
+else
+	not_ok "edgeload limits: as text, over IPv6"
+	diag "$(cat "$EP_TMP/limits.txt")"
+fi
+out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type matmul --n 300 --k 300 --m 300 \
+	--plain-reply --reply-mtu 576 --json 2>&1 >/dev/null; echo "rc=$?")
+expect_eq "edgeload run --plain-reply --reply-mtu 576: a 360 KB result in 576-byte fragments" \
+	"${out##*rc=}" 0
 stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
 check "statistics: RETRYs sent and tokens accepted are counted" \
 	test "$(jq '.workers[0].retries_sent' <<<"$stats")" -ge 1 -a \
