@@ -47,6 +47,7 @@ struct ep_worker {
 	uint8_t *arena;
 	uint8_t *zbuf;
 	size_t zcap;
+	int task_wlog, result_wlog;	/* zstd window limits: tasks, our cached results */
 
 	struct ep_task **run;		/* batch being run */
 	struct ep_hreq *req;
@@ -533,7 +534,13 @@ static void send_cached(struct ep_worker *w, const struct ep_dgram *d, const str
 	uint8_t flags = c->flags;
 
 	if ((flags & EP_F_ZSTD) && (m->flags & EP_F_PLAIN_REPLY)) {
-		size_t n = ZSTD_decompressDCtx(w->dctx, w->zbuf, w->zcap, c->data, c->len);
+		size_t n;
+
+		/* Our own frame, up to max_result_len: the window limit set for tasks (which
+		 * may be smaller) is lifted for it. */
+		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->result_wlog);
+		n = ZSTD_decompressDCtx(w->dctx, w->zbuf, w->zcap, c->data, c->len);
+		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
 
 		if (ZSTD_isError(n)) {	/* our own frame: cannot happen */
 			send_reply(w, &d->peer, &d->route, m, EP_KIND_ERROR, EP_ST_INTERNAL, 0,
@@ -955,7 +962,9 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	}
 	/* No window larger than a task may be: a tiny frame must not make the context
 	 * allocate a 128 MiB window. */
-	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, window_log(cfg->max_task_len));
+	w->task_wlog = window_log(cfg->max_task_len);
+	w->result_wlog = window_log(cfg->max_result_len);
+	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
 	for (uint32_t i = 0; i < cfg->queue_depth; i++) {
 		w->pool[i].io_handle = EP_NO_HANDLE;
 		w->pool[i].next = w->free_tasks;

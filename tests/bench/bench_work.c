@@ -239,6 +239,10 @@ int main(int argc, char **argv)
 		T(ep_zstd_handler, what[lv], bytes(1 << 20, lv));
 		t[n - 1].len = (1 << 20) + 4;
 	}
+	T(ep_zstd_handler, "20 KB, level 19", bytes(20000, 19));
+	t[n - 1].len = 20000 + 4;
+	T(ep_zstd_handler, "100 KB, level 19", bytes(100000, 19));
+	t[n - 1].len = 100000 + 4;
 	T(ep_zstd_handler, "16 MiB, level 1", bytes(16 << 20, 1));
 	t[n - 1].len = (16 << 20) + 4;
 	T(ep_zstd_handler, "16 MiB, level 3", bytes(16 << 20, 3));
