@@ -257,8 +257,10 @@ static int raw_task(struct raw *r, uint64_t id, uint16_t type, uint8_t flags,
 		memcpy(m.auth_tag, rm.auth_tag, sizeof(m.auth_tag));
 	}
 	free(idx);
-	if (err)
+	if (err || rm.kind == EP_KIND_RETRY) {	/* silence, or RETRY after RETRY */
+		free(d);
 		return -1;
+	}
 	if (out) {
 		*out = d;
 		*out_len = dl;
