@@ -7,7 +7,7 @@
 #   make test       install missing packages, build, run every test layer
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
-#   make bench-NAME one of them: classify, infer, runtime, lb, backends
+#   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
 #   make help       list the targets
@@ -90,7 +90,7 @@ demo: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)vm/demo.sh
 
-BENCHES := classify infer runtime lb backends
+BENCHES := classify infer runtime lb backends amp work
 
 bench: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)

@@ -194,7 +194,7 @@ struct ep_limits {
 	__be32 rate_kib;		/* 28: KiB/s per source prefix */
 	__be64 max_work;		/* 32: largest work a task may declare (handler units) */
 	__be32 cache_window_ms;		/* 40: how long a result answers retries */
-	__be16 max_replays;		/* 44: cached replies sent per task at most */
+	__be16 max_replays;		/* 44: cached replies sent per task at most (0: none) */
 	__be16 flags;			/* 46: EP_LIM_F_* */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_limits) == 48, "ep_limits layout");

@@ -22,7 +22,7 @@ RT_SRCS		:= $(wildcard dataplane/io/*.c dataplane/core/*.c) \
 		   userspace/common/unixsock.c
 RT_LIB		:= $(LIB)/libeprt.a
 $(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
-RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash) -ldl
+RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash libcrypto) -ldl
 EXTRA_CFLAGS_dataplane/io	:= -Idataplane
 EXTRA_CFLAGS_dataplane/core	:= -Idataplane
 EXTRA_CFLAGS_dataplane/daemon	:= -Idataplane

@@ -14,7 +14,7 @@ $(SANOBJ)/%.o: %.c
 $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
-			     $(SANOBJ)/dataplane/core/registry.o
+			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
@@ -28,7 +28,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
-		$(call pc_libs,libmicrohttpd)
+		$(call pc_libs,libmicrohttpd libcrypto)
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
@@ -68,6 +68,16 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+
+# Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
+# `make bench-amp`), and the node's other limits and the library's answers to them
+# (test_limits.sh).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits
+$(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: \
+		$(OBJ)/tests/tools/%.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
 
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss

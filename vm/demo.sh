@@ -220,6 +220,10 @@ wait_for "$LOGS/edgectl.log" "controller ready" 10 ||
 say "controller on gw: XDP gateway attached to eth0 ($(grep -o '([a-z]* mode)' "$LOGS/edgectl.log" | head -1 | tr -d '()')), P2C by load, cloud for overflow of priorities 4-5"
 
 # --- 3. the runtimes ---------------------------------------------------------------------
+# The nodes behind the gateway share one address-validation secret, so that a token one
+# of them hands a camera is good at all of them (docs/operations.md, "Address validation").
+head -c 32 /dev/urandom >"$CONF/token.key" && chmod 600 "$CONF/token.key" ||
+	die "cannot write $CONF/token.key"
 # runtime_conf NODE [REPORT-LINE]
 runtime_conf() {
 	cat <<EOF
@@ -232,6 +236,11 @@ ready_file = "$TMP/$1.ready";
 xdp: { virtual_addresses = [ "$GW" ]; };
 limits: { max_priority = 5; };
 handlers = ( { name = "blobs"; }, { name = "echo"; } );
+# The cameras ask for priorities 5, 3 and 1. No device proves who it is yet (device
+# authentication is issue 12), so by default every priority above 3 is lowered to 3; the
+# rig's cameras are trusted: let them have 4 and 5.
+limits: { max_priority = 5; };
+validation: { secret_file = "$CONF/token.key"; };
 ${2:-}
 EOF
 }

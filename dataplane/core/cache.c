@@ -442,6 +442,21 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	c->st.bytes = c->tail - c->head;
 }
 
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+{
+	int32_t i = find(c, p, id);
+	struct cent *e;
+
+	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
+		return;
+	e = &c->ents[i];
+	e->last_sent_ns = 0;
+	if (e->replays) {	/* a lookup's replay, not a complete()'s first reply */
+		e->replays--;
+		c->st.hits_done--;
+	}
+}
+
 void ep_cache_forget(struct ep_cache *c, uint64_t h)
 {
 	if (by_handle(c, h))

@@ -196,6 +196,7 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 	ep_plugin_handlers_fn fn;
 	char fdpath[64];
 	int ret = -ENOENT, fd;
+	uint32_t abi;
 	void *dl;
 
 	fd = open_plugin(path);
@@ -213,20 +214,23 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 		pr_err("plugin %s: no symbol %s", path, EP_PLUGIN_SYMBOL);
 		goto err_close;
 	}
-	hs = fn(EP_HANDLER_ABI_VERSION);
+	/* The newest version the plugin serves: a version-1 plugin answers only 1. */
+	for (abi = EP_HANDLER_ABI_VERSION; abi >= EP_HANDLER_ABI_MIN; abi--)
+		if ((hs = fn(abi)))
+			break;
 	if (!hs) {
-		pr_err("plugin %s: does not serve handler ABI version %d", path,
-		       EP_HANDLER_ABI_VERSION);
+		pr_err("plugin %s: serves no handler ABI version this runtime speaks (%d..%d)",
+		       path, EP_HANDLER_ABI_MIN, EP_HANDLER_ABI_VERSION);
 		ret = -EPROTO;
 		goto err_close;
 	}
 	for (; *hs; hs++) {
 		if (name && strcmp((*hs)->name, name))
 			continue;
-		if ((*hs)->abi_version != EP_HANDLER_ABI_VERSION || !(*hs)->run ||
-		    !(*hs)->out_size) {
-			pr_err("plugin %s: handler %s: ABI version %u (want %d) or no run/out_size",
-			       path, (*hs)->name, (*hs)->abi_version, EP_HANDLER_ABI_VERSION);
+		if ((*hs)->abi_version < EP_HANDLER_ABI_MIN || (*hs)->abi_version > abi ||
+		    !(*hs)->run || !(*hs)->out_size) {
+			pr_err("plugin %s: handler %s: ABI version %u (the plugin was asked for %u) "
+			       "or no run/out_size", path, (*hs)->name, (*hs)->abi_version, abi);
 			ret = -EPROTO;
 			goto err_close;
 		}
@@ -265,7 +269,8 @@ int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
 	for (unsigned int i = 0; i < r->n; i++) {
 		const struct ep_reg_entry *e = &r->e[i];
 		struct ep_handler_env env = {
-			.abi_version = EP_HANDLER_ABI_VERSION,
+			.abi_version = e->h->abi_version < EP_HANDLER_ABI_VERSION ?
+					       e->h->abi_version : EP_HANDLER_ABI_VERSION,
 			.worker = worker,
 			.type = e->type,
 			.args = e->args,

@@ -41,6 +41,15 @@ static inline int ep_registry_find(const struct ep_registry *r, uint16_t type)
 {
 	return (int)r->by_type[type] - 1;
 }
+/* The work @req asks of handler @h (its work(), or the payload's length for a handler
+ * without one or of ABI version 1, whose struct has no work member to read). */
+static inline uint64_t ep_handler_work(const struct ep_handler *h, void *state,
+				       const struct ep_hreq *req)
+{
+	if (h->abi_version >= 2 && h->work)
+		return h->work(state, req);
+	return req->len;
+}
 /* Per-worker states: init every handler for @worker. Returns 0 or the first error. */
 int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
 			    uint32_t max_task_len, void **states);

@@ -14,6 +14,7 @@
 #include "io/io.h"
 
 #define EP_NO_HANDLE UINT64_MAX
+#define EP_BUDGET_NONE UINT64_MAX	/* a validated source: replies of any size */
 
 struct ep_task {
 	struct ep_task *next;		/* queue link */
@@ -29,6 +30,7 @@ struct ep_task {
 					 * here */
 	uint64_t io_handle;		/* receive buffer to release, or EP_NO_HANDLE */
 	uint64_t cache;			/* result cache handle */
+	uint64_t budget;		/* reply bytes allowed (EP_BUDGET_NONE: validated) */
 	void *owned;			/* heap buffer to free, or NULL */
 };
 

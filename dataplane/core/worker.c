@@ -10,6 +10,7 @@
 
 #include "core/batch.h"
 #include "core/task.h"
+#include "core/token.h"
 #include "core/worker.h"
 #include "edgeplane/log.h"
 
@@ -45,12 +46,14 @@ struct ep_worker {
 	uint8_t *arena;
 	uint8_t *zbuf;
 	size_t zcap;
+	int task_wlog, result_wlog;	/* zstd window limits: tasks, our cached results */
 
 	struct ep_task **run;		/* batch being run */
 	struct ep_hreq *req;
 	struct ep_hres *res;
 
 	uint64_t next_expire_ns;
+	struct ep_token *tok;		/* address validation; NULL with validation off */
 	struct ep_worker_stats st;
 };
 
@@ -71,34 +74,77 @@ static uint32_t sat_us(uint64_t ns)
 	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
-/* --- replies ------------------------------------------------------------------------ */
+/* --- address validation ------------------------------------------------------------ */
 
-/*
- * Send one reply (RESPONSE if @status is 0, else ERROR), fragmented to the MTU. @flags are
- * the payload's (ZSTD if @data is compressed). Returns 0, or -ENOBUFS if a fragment found
- * no TX buffer even after flushing (the client will retry).
- */
-static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
-		      const struct ep_msg *req, uint8_t kind, uint16_t status, uint8_t flags,
-		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us)
+static uint64_t unix_s(void)
 {
-	struct ep_msg m = {
-		.kind = kind,
-		.priority = req->priority,
-		.flags = flags,
-		.task_type = req->task_type,
-		.tenant_id = req->tenant_id,
-		.task_id = req->task_id,
-		.status = status,
-		.queue_us = queue_us,
-		.exec_us = exec_us,
-		.load_pct = load_pct(w),
-	};
-	uint32_t fs = ep_frag_size_for_mtu(w->cfg.mtu, r->ipv6);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* Whether @m (from @peer) carries a valid address-validation token; with validation off
+ * every source counts as validated. */
+static bool validated(struct ep_worker *w, const struct ep_peer *peer, const struct ep_msg *m)
+{
+	if (w->cfg.validation == EP_VALIDATE_OFF)
+		return true;
+	if (!(m->flags & EP_F_TOKEN) || !w->tok)
+		return false;
+	if (ep_token_verify(w->tok, peer->addr, peer->port, m->auth_key_id, m->auth_tag,
+			    unix_s())) {
+		w->st.tokens_accepted++;
+		return true;
+	}
+	w->st.tokens_refused++;
+	return false;
+}
+
+/* What a source that sent @bytes (UDP payload) may get back: EP_AMP_FACTOR times as much
+ * until it is validated. */
+static uint64_t budget_of(const struct ep_worker *w, bool valid, uint64_t bytes)
+{
+	if (valid || w->cfg.validation == EP_VALIDATE_OFF)
+		return EP_BUDGET_NONE;
+	return EP_AMP_FACTOR * bytes;
+}
+
+/* The fragment size of a reply to @req: the node's MTU, or the smaller one the client asked
+ * for in reply_mtu (in 64-byte units; below 9 counts as 9). */
+static uint32_t reply_frag_size(const struct ep_worker *w, const struct ep_msg *req,
+				const struct ep_route *r)
+{
+	uint32_t mtu = w->cfg.mtu;
+
+	if (req->reply_mtu) {
+		uint32_t want = (req->reply_mtu < EP_REPLY_MTU_MIN ? EP_REPLY_MTU_MIN
+								   : req->reply_mtu) *
+				EP_REPLY_MTU_UNIT;
+
+		if (want < mtu)
+			mtu = want;
+	}
+	return ep_frag_size_for_mtu(mtu, r->ipv6);
+}
+
+/* UDP payload bytes of a reply of @len payload bytes in fragments of @fs. */
+static uint64_t reply_bytes(uint32_t len, uint32_t fs)
+{
 	uint32_t count = ep_frag_count(len, fs);
 
-	if (!count)
-		return -EMSGSIZE;
+	return count ? (uint64_t)len + (uint64_t)EP_HDR_LEN * count : UINT64_MAX;
+}
+
+/* --- replies ------------------------------------------------------------------------ */
+
+/* Send @m with @len bytes of @data in fragments of @fs. Returns 0, or -ENOBUFS if a
+ * fragment found no TX buffer even after flushing (the client will retry). */
+static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		    const struct ep_msg *m, const uint8_t *data, uint32_t len, uint32_t fs)
+{
+	uint32_t count = ep_frag_count(len, fs);
+
 	for (uint32_t i = 0; i < count; i++) {
 		uint64_t give_up = 0;
 		uint32_t cap;
@@ -116,7 +162,7 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 				return -ENOBUFS;
 			}
 		}
-		n = ep_frag_build(&m, data, len, fs, i, buf, cap);
+		n = ep_frag_build(m, data, len, fs, i, buf, cap);
 		if (n < 0) {		/* cannot happen with a validated MTU; never leak */
 			w->ops->tx_abort(w->io);
 			w->st.reply_dropped++;
@@ -128,17 +174,94 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 	return 0;
 }
 
+/*
+ * RETRY: "validate your address". Echoes the request's identity and carries a fresh token
+ * for @peer; 64 bytes, so within any budget (every datagram that triggers one has at least
+ * 64). The client sends the task again with the token.
+ */
+static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		       const struct ep_msg *req)
+{
+	struct ep_msg m = {
+		.kind = EP_KIND_RETRY,
+		.priority = req->priority,
+		.flags = EP_F_TOKEN,
+		.task_type = req->task_type,
+		.tenant_id = req->tenant_id,
+		.task_id = req->task_id,
+		.load_pct = load_pct(w),
+	};
+
+	if (!w->tok || ep_token_issue(w->tok, peer->addr, peer->port, unix_s(), &m.auth_key_id,
+				      m.auth_tag)) {
+		w->st.reply_dropped++;
+		return;
+	}
+	if (!transmit(w, peer, r, &m, NULL, 0, reply_frag_size(w, req, r)))
+		w->st.retries_sent++;
+}
+
+#define EP_REPLY_RETRIED	1	/* send_reply(): a RETRY went instead (over budget) */
+
+/*
+ * Send one reply (RESPONSE if @status is 0, else ERROR, or PONG) to @req, fragmented to
+ * the MTU (or the client's reply_mtu). @flags are the payload's (ZSTD if @data is
+ * compressed). @budget: the reply bytes (UDP payload, headers included) an unvalidated
+ * source may get; a RESPONSE over it is replaced by a RETRY (returns EP_REPLY_RETRIED), an
+ * ERROR's text is cut to fit. Returns 0, -EMSGSIZE (too many fragments), or -ENOBUFS if a
+ * fragment found no TX buffer even after flushing (the client will retry).
+ */
+static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		      const struct ep_msg *req, uint8_t kind, uint16_t status, uint8_t flags,
+		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us,
+		      uint64_t budget)
+{
+	struct ep_msg m = {
+		.kind = kind,
+		.priority = req->priority,
+		.flags = flags,
+		.task_type = req->task_type,
+		.tenant_id = req->tenant_id,
+		.task_id = req->task_id,
+		.status = status,
+		.queue_us = queue_us,
+		.exec_us = exec_us,
+		.load_pct = load_pct(w),
+	};
+	uint32_t fs = reply_frag_size(w, req, r);
+	uint64_t bytes = reply_bytes(len, fs);
+
+	if (!ep_frag_count(len, fs))
+		return -EMSGSIZE;
+	if (bytes > budget) {
+		if (kind == EP_KIND_RESPONSE) {
+			send_retry(w, peer, r, req);
+			return EP_REPLY_RETRIED;
+		}
+		if (budget < EP_HDR_LEN) {	/* cannot happen: a trigger has >= 64 bytes */
+			w->st.reply_dropped++;
+			return 0;
+		}
+		/* An ERROR (one fragment: its text is short) keeps what fits of its text. */
+		len = len < budget - EP_HDR_LEN ? len : (uint32_t)(budget - EP_HDR_LEN);
+		w->st.replies_cut++;
+	}
+	return transmit(w, peer, r, &m, data, len, fs);
+}
+
 /* An ERROR reply. @cache is the task's result cache handle (EP_CACHE_NONE if it was
  * refused before it had one): final answers are remembered for retries, retriable ones
- * are not. */
+ * are not. @budget as for send_reply(). */
 static void send_error_text(struct ep_worker *w, const struct ep_peer *peer,
 			    const struct ep_route *r, const struct ep_msg *req, int hidx,
-			    uint16_t status, const char *text, size_t text_max, uint64_t cache)
+			    uint16_t status, const char *text, size_t text_max, uint64_t cache,
+			    uint64_t budget)
 {
 	uint32_t len = text ? (uint32_t)strnlen(text, text_max) : 0;
 
 	type_stats(w, hidx)->errors[status < EP_ST__COUNT ? status : EP_ST_INTERNAL]++;
-	send_reply(w, peer, r, req, EP_KIND_ERROR, status, 0, (const uint8_t *)text, len, 0, 0);
+	send_reply(w, peer, r, req, EP_KIND_ERROR, status, 0, (const uint8_t *)text, len, 0, 0,
+		   budget);
 	if (ep_status_retriable(status))
 		ep_cache_forget(w->cache, cache);
 	else
@@ -150,19 +273,21 @@ static void send_error_text(struct ep_worker *w, const struct ep_peer *peer,
 
 static void send_error(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
 		       const struct ep_msg *req, int hidx, uint16_t status, const char *text,
-		       uint64_t cache)
+		       uint64_t cache, uint64_t budget)
 {
-	send_error_text(w, peer, r, req, hidx, status, text, 256, cache);
+	send_error_text(w, peer, r, req, hidx, status, text, 256, cache, budget);
 }
 
-/* Compress @len bytes of result if that makes them smaller; returns the bytes to send. */
-static const uint8_t *maybe_compress(struct ep_worker *w, const uint8_t *data, uint32_t *len,
-				     uint8_t *flags)
+/* Compress @len bytes of result if that makes them smaller, unless the request said
+ * PLAIN_REPLY; returns the bytes to send. */
+static const uint8_t *maybe_compress(struct ep_worker *w, const struct ep_msg *req,
+				     const uint8_t *data, uint32_t *len, uint8_t *flags)
 {
 	size_t n;
 
 	*flags = 0;
-	if (!w->cfg.reply_zstd_level || *len < w->cfg.reply_zstd_min || *len > w->zcap)
+	if (!w->cfg.reply_zstd_level || (req->flags & EP_F_PLAIN_REPLY) ||
+	    *len < w->cfg.reply_zstd_min || *len > w->zcap)
 		return data;
 	n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zcap, data, *len, w->cfg.reply_zstd_level);
 	if (ZSTD_isError(n) || n >= *len)
@@ -267,19 +392,68 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 }
 
 /*
- * A complete task: find its handler, decompress, and queue it. @data is either in a
- * receive buffer (@handle) or a heap buffer (@owned); both are released here on refusal.
+ * Checks before a task is queued: the work it asks for (limits.max_work), and, for a
+ * source that has not validated its address, whether its answer could exceed its budget
+ * (or, in "always" mode, any answer at all): then it gets RETRY and neither runs nor is
+ * remembered. Returns 0, an EP_ST_* status (with *text), or -EAGAIN for RETRY.
  */
-static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_peer *peer,
-			const struct ep_route *r, const uint8_t *data, uint32_t len,
-			uint64_t handle, void *owned, uint64_t start_ns, uint64_t now)
+static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const struct ep_route *r,
+			 int hidx, const uint8_t *data, uint32_t len, bool valid,
+			 uint64_t budget, const char **text)
 {
-	int hidx = ep_registry_find(w->reg, m->task_type);
+	const struct ep_handler *h = w->reg->e[hidx].h;
+	void *state = w->states[hidx];
+	struct ep_hreq rq = {
+		.data = data, .len = len, .type = m->task_type, .priority = m->priority,
+		.tenant_id = m->tenant_id, .task_id = m->task_id,
+	};
+	uint32_t need;
+
+	if (w->cfg.max_work && ep_handler_work(h, state, &rq) > w->cfg.max_work) {
+		*text = "the task asks for more work than this node's limit (limits.max_work)";
+		return EP_ST_TOO_LARGE;
+	}
+	if (valid || w->cfg.validation == EP_VALIDATE_OFF)
+		return 0;
+	if (w->cfg.validation == EP_VALIDATE_ALWAYS)
+		return -EAGAIN;
+	/* Above the result limit it gets a (small) TOO_LARGE when its batch runs. */
+	need = h->out_size(state, &rq);
+	if (need <= w->cfg.max_result_len && reply_bytes(need, reply_frag_size(w, m, r)) > budget)
+		return -EAGAIN;
+	return 0;
+}
+
+/*
+ * A complete task: find its handler, decompress, check, and queue it. @data is either in a
+ * receive buffer (@handle) or a heap buffer (@owned); both are released here on refusal.
+ * @valid: a datagram of the task carried a valid address-validation token. @start_ns: the
+ * arrival of its first fragment, from which its deadline counts.
+ */
+static void accept_task(struct ep_worker *w, const struct ep_msg *req, const struct ep_peer *peer,
+			const struct ep_route *r, const uint8_t *data, uint32_t len,
+			uint64_t handle, void *owned, bool valid, uint64_t start_ns, uint64_t now)
+{
+	int hidx = ep_registry_find(w->reg, req->task_type);
 	uint64_t cache = EP_CACHE_NONE;
 	struct ep_cache_ident ident;
+	/* What the task sent: every fragment with its header. */
+	uint64_t budget = budget_of(w, valid,
+				    (uint64_t)req->total_len + (uint64_t)EP_HDR_LEN * req->frag_count);
+	const char *text = NULL;
+	struct ep_msg mm = *req;
+	const struct ep_msg *m = &mm;
 	uint16_t status = 0;
 	struct ep_task *t;
+	int ret;
 
+	/* The priority ceiling: no source is authenticated (until device authentication),
+	 * so none may claim more than limits.max_priority, to jump the queue or to shed
+	 * others' tasks. The task, and its reply, carry the lowered priority. */
+	if (mm.priority > w->cfg.max_priority) {
+		mm.priority = w->cfg.max_priority;
+		w->st.priority_lowered++;
+	}
 	/* The result cache binds the task to its payload as received (before decompression). */
 	ep_cache_ident_task(&ident, m, data);
 	ep_cache_ident_hash(w->cache, &ident);
@@ -302,6 +476,17 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 			len = plain_len;
 		}
 	}
+	if (!status) {
+		ret = pre_run_check(w, m, r, hidx, data, len, valid, budget, &text);
+		if (ret == -EAGAIN) {
+			send_retry(w, peer, r, m);
+			if (handle != EP_NO_HANDLE)
+				w->ops->release(w->io, handle);
+			free(owned);
+			return;
+		}
+		status = (uint16_t)ret;
+	}
 	if (!status && owned && w->held + len > w->cfg.held_bytes)
 		status = EP_ST_OVERLOADED;	/* a reassembled task over the budget */
 	if (!status && !w->free_tasks) {
@@ -310,7 +495,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 		if (t) {
 			w->st.shed++;
 			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_OVERLOADED,
-				   "shed for a higher priority", t->cache);
+				   "shed for a higher priority", t->cache, t->budget);
 			task_release(w, t);
 		} else {
 			status = EP_ST_OVERLOADED;
@@ -323,7 +508,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 			status = EP_ST_OVERLOADED;
 	}
 	if (status) {
-		send_error(w, peer, r, m, hidx, status, NULL, EP_CACHE_NONE);
+		send_error(w, peer, r, m, hidx, status, text, EP_CACHE_NONE, budget);
 		if (handle != EP_NO_HANDLE)
 			w->ops->release(w->io, handle);
 		free(owned);
@@ -341,6 +526,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 	t->hidx = (uint16_t)hidx;
 	t->io_handle = handle;
 	t->owned = owned;
+	t->budget = budget;
 	if (owned)
 		w->held += len;
 	t->cache = cache;
@@ -349,12 +535,44 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struc
 }
 
 /*
+ * A cached reply sent again, to @m's source. A reply the client asked uncompressed
+ * (PLAIN_REPLY) that is cached compressed is decompressed first.
+ */
+static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const struct ep_msg *m,
+		       const struct ep_cached *c, uint64_t budget)
+{
+	const uint8_t *data = c->data;
+	uint32_t len = c->len;
+	uint8_t flags = c->flags;
+
+	if ((flags & EP_F_ZSTD) && (m->flags & EP_F_PLAIN_REPLY)) {
+		size_t n;
+
+		/* Our own frame, up to max_result_len: the window limit set for tasks (which
+		 * may be smaller) is lifted for it. */
+		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->result_wlog);
+		n = ZSTD_decompressDCtx(w->dctx, w->zbuf, w->zcap, c->data, c->len);
+		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
+
+		if (ZSTD_isError(n)) {	/* our own frame: cannot happen */
+			return send_reply(w, &d->peer, &d->route, m, EP_KIND_ERROR,
+					  EP_ST_INTERNAL, 0, NULL, 0, 0, 0, budget);
+		}
+		data = w->zbuf;
+		len = (uint32_t)n;
+		flags &= (uint8_t)~EP_F_ZSTD;
+	}
+	return send_reply(w, &d->peer, &d->route, m, c->status ? EP_KIND_ERROR : EP_KIND_RESPONSE,
+			  c->status, flags, data, len, c->queue_us, c->exec_us, budget);
+}
+
+/*
  * A CANCEL for a task that is not queued: if it is still being reassembled, drop it and
  * answer CANCELLED now, and leave that answer in the result cache so that its late
  * fragments and retries get it too instead of starting the task again.
  */
 static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d, uint64_t task_id,
-			      uint64_t now)
+			      uint64_t budget, uint64_t now)
 {
 	struct ep_cache_ident ident;
 	struct ep_reasm_info t;
@@ -363,17 +581,20 @@ static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d, uin
 		return;
 	ep_cache_ident_task(&ident, &t.msg, NULL);	/* fragment 0 may not have come */
 	send_error(w, &d->peer, &d->route, &t.msg, ep_registry_find(w->reg, t.msg.task_type),
-		   EP_ST_CANCELLED, NULL, ep_cache_begin(w->cache, &d->peer, task_id, &ident, now));
+		   EP_ST_CANCELLED, NULL, ep_cache_begin(w->cache, &d->peer, task_id, &ident, now),
+		   budget);
 }
 
 static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
 {
-	struct ep_cache_ident ident;
 	const uint8_t *payload;
 	struct ep_cached cached;
 	enum ep_stat reason;
 	struct ep_reasm_task done;
+	struct ep_cache_ident ident;
 	struct ep_msg m;
+	uint64_t budget;	/* what this datagram alone may make the node send */
+	bool valid;
 	int ret;
 
 	w->st.dgrams++;
@@ -386,29 +607,36 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		w->st.invalid[EP_STAT_DROP_BAD_KIND]++;
 		goto release;
 	}
+	valid = validated(w, &d->peer, &m);
+	budget = budget_of(w, valid, d->len);
 	if (m.kind == EP_KIND_PING) {
+		/* PONG: the node's limits, 112 bytes for the PING's 64. */
 		w->st.pings++;
-		send_reply(w, &d->peer, &d->route, &m, EP_KIND_PONG, 0, 0, NULL, 0, 0, 0);
+		send_reply(w, &d->peer, &d->route, &m, EP_KIND_PONG, 0, 0,
+			   (const uint8_t *)&w->cfg.limits, sizeof(w->cfg.limits), 0, 0, budget);
 		goto release;
 	}
 	if (m.kind == EP_KIND_CANCEL) {
 		w->st.cancels++;
 		if (ep_cache_cancel(w->cache, &d->peer, m.task_id))
-			cancel_reassembly(w, d, m.task_id, now);
+			cancel_reassembly(w, d, m.task_id, budget, now);
 		goto release;
 	}
 
 	/* A retry is answered from the cache: once per resend gap (a retry of a multi-
 	 * fragment task resends every fragment: the first one that comes is answered, not
 	 * the rest of the burst), at most cache.max_replays times, and only if it is the
-	 * request the entry was made for. */
+	 * request the entry was made for. A replay goes to a source that has not validated
+	 * its address only if it is within the budget of the datagram that asked for it;
+	 * else that source gets RETRY, and the result stays cached, its gap and budget
+	 * untouched, for the retry that carries the token. */
 	ep_cache_ident_msg(&ident, &m, payload);
 	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, &ident, now, &cached)) {
 	case EP_CACHE_DONE:
-		type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
-		send_reply(w, &d->peer, &d->route, &m,
-			   cached.status ? EP_KIND_ERROR : EP_KIND_RESPONSE, cached.status,
-			   cached.flags, cached.data, cached.len, cached.queue_us, cached.exec_us);
+		if (send_cached(w, d, &m, &cached, budget) == EP_REPLY_RETRIED)
+			ep_cache_unsent(w->cache, &d->peer, m.task_id);
+		else
+			type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
 		goto release;
 	case EP_CACHE_PENDING:
 		w->st.duplicates++;
@@ -417,7 +645,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		goto release;
 	case EP_CACHE_CONFLICT:
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
-			   EP_ST_CONFLICT, "task id in use for another request", EP_CACHE_NONE);
+			   EP_ST_CONFLICT, "task id in use for another request", EP_CACHE_NONE,
+			   budget);
 		goto release;
 	case EP_CACHE_MISS:
 		break;
@@ -425,24 +654,27 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 
 	if (m.frag_count == 1 && m.total_len > w->cfg.max_task_len) {
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
-			   EP_ST_TOO_LARGE, NULL, EP_CACHE_NONE);
+			   EP_ST_TOO_LARGE, NULL, EP_CACHE_NONE, budget);
 		goto release;
 	}
 	if (m.frag_count == 1) {	/* zero-copy: the buffer is held until the task ran */
 		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
-			    now, now);
+			    valid, now, now);
 		return;
 	}
 	ret = ep_reasm_add(w->reasm, &d->peer, &m, payload, now, &d->route, &done);
 	w->ops->release(w->io, d->handle);
-	if (ret == 1)	/* its deadline counts from its first fragment */
+	/* Validated if the completing or the first fragment had a token; its deadline counts
+	 * from its first fragment. */
+	if (ret == 1)
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
-			    done.data, done.start_ns, now);
+			    done.data, valid || validated(w, &d->peer, &done.msg), done.start_ns,
+			    now);
 	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* a refused task, once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
 			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
 			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,
-			   EP_CACHE_NONE);
+			   EP_CACHE_NONE, budget);
 	return;
 
 release:
@@ -459,23 +691,31 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 
 	if (res->status) {	/* a plugin's msg need not end in a NUL */
 		send_error_text(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
-				res->msg[0] ? res->msg : NULL, sizeof(res->msg), t->cache);
+				res->msg[0] ? res->msg : NULL, sizeof(res->msg), t->cache,
+				t->budget);
 	} else {
 		uint32_t len = res->len;
 		uint8_t flags;
-		const uint8_t *out = maybe_compress(w, res->data, &len, &flags);
+		const uint8_t *out = maybe_compress(w, &t->msg, res->data, &len, &flags);
+		int ret = send_reply(w, &t->peer, &t->route, &t->msg, EP_KIND_RESPONSE, 0, flags,
+				     out, len, queue_us, exec_us, t->budget);
 
-		if (send_reply(w, &t->peer, &t->route, &t->msg, EP_KIND_RESPONSE, 0, flags, out,
-			       len, queue_us, exec_us) == -EMSGSIZE) {
+		if (ret == -EMSGSIZE) {
 			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_TOO_LARGE,
-				   "result too large for the protocol", t->cache);
+				   "result too large for the protocol", t->cache, t->budget);
 		} else {
-			ts->completed++;
+			/* Over its budget (out_size() said it would fit: a safety net), the
+			 * source got RETRY; the result is kept, unsent (no resend gap), for
+			 * the retry that carries the token. */
+			if (ret != EP_REPLY_RETRIED)
+				ts->completed++;
 			ep_cache_complete(w->cache, t->cache,
 					  &(struct ep_cached){ .flags = flags, .data = out,
 							       .len = len, .queue_us = queue_us,
 							       .exec_us = exec_us },
 					  now);
+			if (ret == EP_REPLY_RETRIED)
+				ep_cache_unsent(w->cache, &t->peer, t->msg.task_id);
 		}
 	}
 	ep_hist_record(&ts->latency_ns, now - t->rx_ns);
@@ -521,7 +761,8 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 			status = EP_ST_TOO_LARGE;
 		}
 		if (status) {
-			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, status, NULL, t->cache);
+			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, status, NULL, t->cache,
+				   t->budget);
 			ep_hist_record(&type_stats(w, t->hidx)->latency_ns, now - t->rx_ns);
 			task_release(w, t);
 			continue;
@@ -558,7 +799,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 
 /* A task that ended before its fragments were all in, answered once along the route of
  * its first fragment: TIMEOUT when they stopped coming (or took longer than the lifetime),
- * OVERLOADED when it made room for others. */
+ * OVERLOADED when it made room for others. Its budget: every datagram received of it. */
 static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm_end why)
 {
 	struct ep_worker *w = arg;
@@ -569,7 +810,7 @@ static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm
 		   why == EP_REASM_EVICTED ? EP_ST_OVERLOADED : EP_ST_TIMEOUT,
 		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
 		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
-		   EP_CACHE_NONE);
+		   EP_CACHE_NONE, budget_of(w, validated(w, &t->peer, &t->msg), t->wire_bytes));
 }
 
 /* --- the loop ----------------------------------------------------------------------- */
@@ -686,6 +927,7 @@ void ep_worker_free(struct ep_worker *w)
 	ep_batch_free(w->batch);
 	ep_reasm_free(w->reasm);
 	ep_cache_free(w->cache);
+	ep_token_free(w->tok);
 	ZSTD_freeDCtx(w->dctx);
 	ZSTD_freeCCtx(w->cctx);
 	free(w->pool);
@@ -741,6 +983,17 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);
+	if (cfg->validation != EP_VALIDATE_OFF) {
+		if (!cfg->token) {
+			err = -EINVAL;
+			goto err_free;
+		}
+		w->tok = ep_token_new(cfg->token);
+		if (!w->tok) {
+			err = -errno;
+			goto err_free;
+		}
+	}
 	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
 	w->dctx = ZSTD_createDCtx();
 	w->cctx = ZSTD_createCCtx();
@@ -758,7 +1011,9 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	}
 	/* No window larger than a task may be: a tiny frame must not make the context
 	 * allocate a 128 MiB window. */
-	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, window_log(cfg->max_task_len));
+	w->task_wlog = window_log(cfg->max_task_len);
+	w->result_wlog = window_log(cfg->max_result_len);
+	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
 	for (uint32_t i = 0; i < cfg->queue_depth; i++) {
 		w->pool[i].io_handle = EP_NO_HANDLE;
 		w->pool[i].next = w->free_tasks;

@@ -17,10 +17,19 @@
 
 #include "core/cache.h"
 #include "core/registry.h"
+#include "core/token.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
 #include "io/io.h"
+
+/* validation.mode: how replies to sources that have not proven their address are limited
+ * (docs/protocol.md 3.7). */
+enum ep_validation {
+	EP_VALIDATE_AMPLIFICATION = 0,	/* replies <= EP_AMP_FACTOR x bytes received, else RETRY */
+	EP_VALIDATE_ALWAYS,		/* every unvalidated task gets RETRY before it runs */
+	EP_VALIDATE_OFF,		/* "off-unsafe": no limit, no tokens */
+};
 
 struct ep_worker_cfg {
 	uint32_t batch_size;		/* tasks per handler call; 1 = batching off */
@@ -38,6 +47,12 @@ struct ep_worker_cfg {
 	struct ep_reasm_cfg reasm;	/* max_task_len, user_size, on_expire: the worker sets */
 	struct ep_cache_cfg cache;
 	int cpu;			/* pin the thread here; -1: no pinning */
+	enum ep_validation validation;
+	const struct ep_token_master *token;	/* the node's secret, shared read-only by the
+						 * workers; NULL only with EP_VALIDATE_OFF */
+	uint64_t max_work;		/* work (handler units) a task may ask for; beyond it
+					 * TOO_LARGE before it runs; 0: no limit */
+	struct ep_limits limits;	/* PONG's payload, big-endian (the runtime fills it) */
 };
 
 /* Per task type, indexed by registry entry; the last slot counts unknown types. */
@@ -59,6 +74,11 @@ struct ep_worker_stats {
 	uint64_t reply_dropped;		/* reply fragments that found no TX buffer */
 	uint64_t bytes_decompressed_in, bytes_decompressed_out;
 	uint64_t replies_compressed;
+	uint64_t retries_sent;		/* RETRY instead of a reply over an unvalidated budget */
+	uint64_t tokens_accepted;	/* datagrams whose address-validation token was valid */
+	uint64_t tokens_refused;	/* ... invalid (forged, expired, another address) */
+	uint64_t replies_cut;		/* ERROR texts shortened to fit a budget */
+	uint64_t priority_lowered;	/* tasks whose priority was above limits.max_priority */
 	uint32_t queued;		/* tasks waiting now */
 	uint32_t nhandlers;
 	struct ep_reasm_stats reasm;

@@ -15,6 +15,15 @@
 #include "edgeplane/metrics.h"
 #include "edgeplane/unixsock.h"
 
+/*
+ * limits.max_work's default (docs/handlers.md, "Work"): 4e9 units, about 40 ms of one core
+ * of the machine the handlers' weights were measured on (an AVX-512 Xeon, where sgemm ran
+ * at 1.1e11 float operations a second; tests/bench/bench_work.c), about 80-100 ms on a
+ * core with AVX2 only. Every built-in's realistic tasks fit (a 1024^3 product, Sobel of a
+ * 16-megapixel frame); the issue's 609-byte matmul (2048 x 1023 x 2047: 8.9e9) does not.
+ */
+#define EP_DEFAULT_MAX_WORK	4000000000ull
+
 void ep_conf_defaults(struct ep_conf *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -71,7 +80,22 @@ void ep_conf_defaults(struct ep_conf *c)
 			.resend_gap_ns = 10ull * 1000 * 1000,
 		},
 		.cpu = -1,
+		.validation = EP_VALIDATE_AMPLIFICATION,
+		.max_work = EP_DEFAULT_MAX_WORK,
 	};
+	c->validation.token_period_s = EP_TOKEN_DEFAULT_PERIOD_S;
+}
+
+static const char *const validation_names[] = {
+	[EP_VALIDATE_AMPLIFICATION] = "amplification",
+	[EP_VALIDATE_ALWAYS] = "always",
+	[EP_VALIDATE_OFF] = "off-unsafe",
+};
+
+const char *ep_validation_name(enum ep_validation v)
+{
+	return (unsigned int)v < sizeof(validation_names) / sizeof(validation_names[0])
+		       ? validation_names[v] : "?";
 }
 
 static void free_handler(struct ep_handler_conf *h)
@@ -98,6 +122,7 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->metrics);
 	free(c->ready_file);
 	free(c->log_level);
+	free(c->validation.secret_file);
 	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
 		free(c->dpdk.eal_args[i]);
 	free(c->dpdk.file_prefix);
@@ -295,7 +320,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "cache", "replies", "handlers", "stats_socket",
 					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
-					   "uring", "dpdk", "rate_limit", NULL };
+					   "uring", "dpdk", "rate_limit", "validation", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
@@ -304,13 +329,16 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
-					      "source_prefix_v4", "source_prefix_v6", NULL };
+					      "source_prefix_v4", "source_prefix_v6", "max_work",
+					      NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
 					     NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays",
 					     NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
+	static const char *const validation[] = { "mode", "secret_file", "token_period_s",
+						  NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
 	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
@@ -422,6 +450,30 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.arena_bytes = (uint64_t)v;
 		if (ep_conf_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
 			c->w.held_bytes = (uint64_t)v;
+		if (ep_conf_num(&rd, g, "max_work", 0, 1ll << 62, &v))
+			c->w.max_work = (uint64_t)v;
+	}
+	if ((g = config_setting_get_member(root, "validation"))) {
+		char *mode = NULL;
+
+		ep_conf_known(&rd, g, validation);
+		ep_conf_str(&rd, g, "mode", &mode);
+		ep_conf_str(&rd, g, "secret_file", &c->validation.secret_file);
+		EP_CONF_U32(&rd, g, "token_period_s", 10, 86400, c->validation.token_period_s);
+		if (mode) {
+			unsigned int i;
+
+			for (i = 0; i < sizeof(validation_names) / sizeof(validation_names[0]); i++)
+				if (!strcmp(mode, validation_names[i]))
+					break;
+			if (i < sizeof(validation_names) / sizeof(validation_names[0]))
+				c->w.validation = (enum ep_validation)i;
+			else
+				ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
+					    "must be \"amplification\", \"always\" or "
+					    "\"off-unsafe\"");
+			free(mode);
+		}
 	}
 	if ((g = config_setting_get_member(root, "reassembly"))) {
 		ep_conf_known(&rd, g, reasm);
@@ -612,6 +664,15 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
 		return -EINVAL;
+	if (c->validation.secret_file && c->w.validation != EP_VALIDATE_OFF) {
+		struct ep_token_master m;
+
+		/* Logs what is wrong with the file (its owner, its mode, its contents). */
+		if (ep_token_master_load(&m, c->validation.secret_file,
+					 c->validation.token_period_s))
+			return -EINVAL;
+		memset(&m, 0, sizeof(m));
+	}
 	if (c->metrics) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -638,4 +699,45 @@ int ep_conf_validate(const struct ep_conf *c)
 		}
 	}
 	return 0;
+}
+
+static uint16_t sat16(uint64_t v)
+{
+	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+static uint32_t sat32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void ep_conf_limits(const struct ep_conf *c, struct ep_limits *l)
+{
+	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY;
+	/* The per-prefix rate limits are the classifier's: none where no XDP runs. */
+	bool rl = (!strcmp(c->backend, "afxdp") || !strcmp(c->backend, "dpdk")) &&
+		  !(c->rate_limit.flags & EP_RL_F_OFF);
+
+	if (c->w.validation != EP_VALIDATE_OFF)
+		flags |= EP_LIM_F_TOKENS;
+	if (c->w.validation == EP_VALIDATE_ALWAYS)
+		flags |= EP_LIM_F_ALWAYS_RETRY;
+	*l = (struct ep_limits){
+		.max_task_len = ep_be32(c->w.max_task_len),
+		.max_result_len = ep_be32(c->w.max_result_len),
+		.reasm_timeout_ms = ep_be32(sat32(c->w.reasm.timeout_ns / 1000000)),
+		.reasm_lifetime_ms = ep_be32(sat32(c->w.reasm.max_lifetime_ns / 1000000)),
+		.per_source_tasks = ep_be16(sat16(c->w.reasm.max_src_tasks)),
+		.mtu = ep_be16(sat16(c->w.mtu)),
+		.max_priority = c->w.max_priority,
+		.amp_factor = c->w.validation == EP_VALIDATE_OFF ? 0 : EP_AMP_FACTOR,
+		.source_prefix_v4 = c->w.reasm.prefix_v4,
+		.source_prefix_v6 = c->w.reasm.prefix_v6,
+		.rate_packets = ep_be32(rl ? c->rate_limit.packets_per_s : 0),
+		.rate_kib = ep_be32(rl ? c->rate_limit.bytes_per_s / 1024 : 0),
+		.max_work = ep_be64(c->w.max_work),
+		.cache_window_ms = ep_be32(sat32(c->w.cache.window_ns / 1000000)),
+		.max_replays = ep_be16(sat16(c->w.cache.max_replays)),
+		.flags = ep_be16(flags),
+	};
 }

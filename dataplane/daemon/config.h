@@ -77,7 +77,14 @@ struct ep_conf {
 		char *cpu;		/* "system" or "process" */
 	} report;
 
-	struct ep_worker_cfg w;
+	struct ep_worker_cfg w;		/* w.validation, w.max_work: validation.mode and
+					 * limits.max_work; w.token: the runtime sets it */
+
+	/* Address validation (docs/protocol.md 3.7). */
+	struct {
+		char *secret_file;	/* the master secret; NULL: random per start */
+		uint32_t token_period_s;	/* epoch length */
+	} validation;
 
 	struct ep_handler_conf handlers[EP_MAX_HANDLERS];
 	unsigned int nhandlers;		/* 0: every built-in at its default type */
@@ -99,6 +106,10 @@ int ep_conf_load(struct ep_conf *c, const char *path);
 int ep_conf_all_queues(struct ep_conf *c);
 /* Check the combined settings. Returns 0 or -EINVAL with a message. */
 int ep_conf_validate(const struct ep_conf *c);
+/* The node's limits as a PONG carries them (struct ep_limits, big-endian). */
+void ep_conf_limits(const struct ep_conf *c, struct ep_limits *out);
+/* validation.mode's name for @v ("amplification", "always", "off-unsafe"). */
+const char *ep_validation_name(enum ep_validation v);
 void ep_conf_free(struct ep_conf *c);
 
 /* "0,2,3" -> list. Returns the count or -EINVAL. */

@@ -39,6 +39,8 @@ struct ep_runtime {
 	pthread_t threads[EP_MAX_QUEUES];
 	uint64_t started_ns;
 	double started_unix;
+	struct ep_token_master token;	/* address validation; the workers share it */
+	struct ep_limits limits;	/* what PONG says */
 
 	/* /metrics: used only on the metrics server's thread once started. */
 	struct ep_metrics *metrics;
@@ -284,6 +286,23 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	err = build_registry(rt);
 	if (err)
 		goto err_stop;
+	if (c->w.validation != EP_VALIDATE_OFF) {
+		err = c->validation.secret_file
+			      ? ep_token_master_load(&rt->token, c->validation.secret_file,
+						     c->validation.token_period_s)
+			      : ep_token_master_random(&rt->token, c->validation.token_period_s);
+		if (err)
+			goto err_stop;
+		pr_info("address validation: %s, tokens from %s, period %u s",
+			ep_validation_name(c->w.validation),
+			c->validation.secret_file ? c->validation.secret_file
+						  : "a random secret (this node only)",
+			c->validation.token_period_s);
+	} else {
+		pr_warn("validation.mode = \"off-unsafe\": replies to any source, of any size "
+			"(a spoofed request can aim them at a third party)");
+	}
+	ep_conf_limits(c, &rt->limits);
 
 	if (!strcmp(c->backend, "afxdp")) {
 		enum ep_xdp_mode mode = EP_XDP_MODE_AUTO;
@@ -335,6 +354,9 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	for (unsigned int i = 0; i < c->nqueues; i++) {
 		struct ep_worker_cfg wc = c->w;
 		struct ep_io_q *q;
+
+		wc.token = c->w.validation != EP_VALIDATE_OFF ? &rt->token : NULL;
+		wc.limits = rt->limits;
 
 		/* Pinned as configured, else worker i on CPU i (modulo the CPUs online). */
 		wc.cpu = c->cpus[i] >= 0 ? c->cpus[i] : (int)(i % (unsigned int)ncpus);
@@ -413,6 +435,7 @@ void ep_runtime_stop(struct ep_runtime *rt)
 		ep_xdp_close(rt->xdp, !rt->conf->keep_attached);
 	ep_dpdk_stop(rt->dpdk);
 	ep_registry_release(&rt->reg);
+	memset(&rt->token, 0, sizeof(rt->token));
 	free(rt);
 }
 
@@ -482,12 +505,18 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 
 		fprintf(f, "%s{\"worker\":%u,\"queue\":%u,\"datagrams\":%llu,\"queued\":%u,"
 			   "\"duplicates\":%llu,\"shed\":%llu,\"pings\":%llu,\"cancels\":%llu,"
-			   "\"reply_dropped\":%llu,\"replies_compressed\":%llu,\"invalid\":{",
+			   "\"reply_dropped\":%llu,\"replies_compressed\":%llu,"
+			   "\"retries_sent\":%llu,\"tokens_accepted\":%llu,"
+			   "\"tokens_refused\":%llu,\"replies_cut\":%llu,"
+			   "\"priority_lowered\":%llu,\"invalid\":{",
 			i ? "," : "", i, c->queues[i], (unsigned long long)s->dgrams, s->queued,
 			(unsigned long long)s->duplicates, (unsigned long long)s->shed,
 			(unsigned long long)s->pings, (unsigned long long)s->cancels,
 			(unsigned long long)s->reply_dropped,
-			(unsigned long long)s->replies_compressed);
+			(unsigned long long)s->replies_compressed,
+			(unsigned long long)s->retries_sent, (unsigned long long)s->tokens_accepted,
+			(unsigned long long)s->tokens_refused, (unsigned long long)s->replies_cut,
+			(unsigned long long)s->priority_lowered);
 		for (int r = 0; r < EP_STAT__COUNT; r++) {
 			if (!s->invalid[r])
 				continue;
@@ -709,6 +738,18 @@ static const struct queue_metric queue_metrics[] = {
 	   "Reply fragments dropped for want of a transmit buffer."),
 	QM("edgeplane_replies_compressed_total", "counter", replies_compressed,
 	   "Replies sent zstd-compressed."),
+	QM("edgeplane_retries_sent_total", "counter", retries_sent,
+	   "RETRYs sent (with an address-validation token) instead of a reply larger than "
+	   "an unvalidated source's budget."),
+	QM("edgeplane_tokens_accepted_total", "counter", tokens_accepted,
+	   "Datagrams carrying a valid address-validation token."),
+	QM("edgeplane_tokens_refused_total", "counter", tokens_refused,
+	   "Datagrams carrying an invalid address-validation token (forged, expired, another "
+	   "address or port, another node's secret)."),
+	QM("edgeplane_replies_cut_total", "counter", replies_cut,
+	   "ERROR texts shortened to fit an unvalidated source's budget."),
+	QM("edgeplane_priority_lowered_total", "counter", priority_lowered,
+	   "Tasks whose priority was above limits.max_priority, lowered to it."),
 	QM("edgeplane_decompress_in_bytes_total", "counter", bytes_decompressed_in,
 	   "Compressed task payload bytes decompressed."),
 	QM("edgeplane_decompress_out_bytes_total", "counter", bytes_decompressed_out,

@@ -369,6 +369,24 @@ static uint32_t blobs_out_size(void *state, const struct ep_hreq *req)
 	return sizeof(struct ep_blobs_result) + max * sizeof(struct ep_blob_box);
 }
 
+/* Per pixel: threshold and labelling 3.2 ns (a frame that is all small blobs, the worst
+ * case; a photograph costs half), the reference difference 0.1 ns, the blur as
+ * gauss_blur's (0.4 ns, and 0.12 ns a tap). */
+static uint64_t blobs_work(void *state, const struct ep_hreq *req)
+{
+	const struct blobs_state *st = state;
+	struct ep_frame f;
+	uint64_t per_px = 320;
+
+	if (!ep_frame_peek(req, &f))
+		return req->len;
+	if (f.arg2 & EP_BLOBS_F_REFERENCE)
+		per_px += 10;
+	if (f.arg2 & EP_BLOBS_F_BLUR)
+		per_px += 40 + 12 * 2 * (2 * (uint64_t)(st ? st->blur_k.radius : 3) + 1);
+	return (uint64_t)f.w * f.h * per_px;
+}
+
 /* The frame to threshold: the payload itself, or its preprocessed copy. */
 static const uint8_t *preprocess(struct blobs_state *st, const struct ep_frame *f,
 				 struct ep_hres *res)
@@ -496,4 +514,5 @@ const struct ep_handler ep_blobs_handler = {
 	.fini = blobs_fini,
 	.out_size = blobs_out_size,
 	.run = blobs_run,
+	.work = blobs_work,
 };

@@ -12,6 +12,12 @@ static uint32_t checksum_out_size(void *state, const struct ep_hreq *req)
 	return sizeof(struct ep_checksum_result);
 }
 
+/* CRC-32 and XXH3 over the bytes: 0.27 to 0.4 ns a byte (beyond the caches). */
+static uint64_t checksum_work(void *state, const struct ep_hreq *req)
+{
+	return 40ull * req->len;
+}
+
 static int checksum_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
 			unsigned int n)
 {
@@ -35,4 +41,5 @@ const struct ep_handler ep_checksum_handler = {
 	.default_type = EP_TT_CHECKSUM,
 	.out_size = checksum_out_size,
 	.run = checksum_run,
+	.work = checksum_work,
 };

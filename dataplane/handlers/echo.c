@@ -10,6 +10,12 @@ static uint32_t echo_out_size(void *state, const struct ep_hreq *req)
 	return req->len;
 }
 
+/* A copy: 0.07 ns a byte beyond the caches. */
+static uint64_t echo_work(void *state, const struct ep_hreq *req)
+{
+	return 7ull * req->len;
+}
+
 static int echo_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
@@ -28,4 +34,5 @@ const struct ep_handler ep_echo_handler = {
 	.default_type = EP_TT_ECHO,
 	.out_size = echo_out_size,
 	.run = echo_run,
+	.work = echo_work,
 };

@@ -36,3 +36,10 @@ $(TESTOUT)/bench/bench_infer: $(OBJ)/tests/bench/bench_infer.o $(HANDLERS_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)
+
+# What a unit of handler work costs (limits.max_work's default; docs/handlers.md, "Work").
+BENCH_BINS	+= $(TESTOUT)/bench/bench_work
+$(TESTOUT)/bench/bench_work: $(OBJ)/tests/bench/bench_work.o $(HANDLERS_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)

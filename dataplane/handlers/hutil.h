@@ -43,6 +43,21 @@ static inline int ep_hres_room(struct ep_hres *res, uint64_t len)
 	return 0;
 }
 
+/*
+ * Work (handler.h's work(), the runtime's limits.max_work): units of about one float
+ * operation of a large matrix product, 0.01 ns of one core of the machine the built-ins
+ * were measured on (tests/bench/bench_work.c; docs/handlers.md, "Work"). Each handler
+ * counts its natural operations (bytes, pixels, taps, multiply-adds) times a weight
+ * measured there, so that a unit costs about the same whatever the handler.
+ */
+#define EP_WORK_UNITS_PER_NS	100
+
+/* @a * @b, saturating. */
+static inline uint64_t ep_work_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
 /* Run a batch task by task. */
 typedef void (*ep_task_fn)(void *state, const struct ep_hreq *req, struct ep_hres *res);
 

@@ -23,6 +23,15 @@ static uint32_t same_out_size(void *state, const struct ep_hreq *req)
 	return ep_frame_peek(req, &f) ? sizeof(struct ep_img_hdr) + f.w * f.h : 0;
 }
 
+/* The work of a same-size operation costing @units a pixel; a header it cannot read
+ * counts its bytes. */
+static uint64_t per_pixel_work(const struct ep_hreq *req, uint64_t units)
+{
+	struct ep_frame f;
+
+	return ep_frame_peek(req, &f) ? (uint64_t)f.w * f.h * units : req->len;
+}
+
 /* Room check and header of a same-size result; returns where the pixels go, or NULL. */
 static uint8_t *same_out(const struct ep_hreq *req, struct ep_hres *res, const struct ep_frame *f)
 {
@@ -68,6 +77,16 @@ static uint32_t resize_out_size(void *state, const struct ep_hreq *req)
 	return sizeof(struct ep_img_hdr) + f.arg0 * f.arg1;
 }
 
+/* Bilinear: 1.5 ns an output pixel (four taps), 0.1 ns an input pixel. */
+static uint64_t resize_work(void *state, const struct ep_hreq *req)
+{
+	struct ep_frame f;
+
+	if (!ep_frame_peek(req, &f))
+		return req->len;
+	return 150ull * f.arg0 * f.arg1 + 10ull * f.w * f.h;
+}
+
 static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
 	uint32_t len;
@@ -103,6 +122,7 @@ const struct ep_handler ep_resize_handler = {
 	.fini = scratch_fini,
 	.out_size = resize_out_size,
 	.run = resize_run,
+	.work = resize_work,
 };
 
 /* ---- box blur --------------------------------------------------------------------- */
@@ -112,6 +132,12 @@ static int box_init(const struct ep_handler_env *env, void **state)
 	uint32_t d = ep_frame_max_dim(env);
 
 	return scratch_init(state, ep_box_scratch_size(d, d, BOX_MAX_RADIUS));
+}
+
+/* Sliding sums: about 1 ns a pixel whatever the radius. */
+static uint64_t box_work(void *state, const struct ep_hreq *req)
+{
+	return per_pixel_work(req, 100);
 }
 
 static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
@@ -149,6 +175,7 @@ const struct ep_handler ep_box_blur_handler = {
 	.fini = scratch_fini,
 	.out_size = same_out_size,
 	.run = box_run,
+	.work = box_work,
 };
 
 /* ---- Gaussian blur ---------------------------------------------------------------- */
@@ -158,6 +185,20 @@ static int gauss_init(const struct ep_handler_env *env, void **state)
 	uint32_t d = ep_frame_max_dim(env);
 
 	return scratch_init(state, ep_gauss_scratch_size(d, d, EP_GAUSS_MAX_RADIUS));
+}
+
+/* Separable: 2 (2 radius + 1) taps a pixel at 0.12 ns, and 0.4 ns a pixel besides. */
+static uint64_t gauss_work(void *state, const struct ep_hreq *req)
+{
+	struct ep_gauss_kernel k;
+	struct ep_frame f;
+
+	if (!ep_frame_peek(req, &f))
+		return req->len;
+	if (f.arg0 < GAUSS_MIN_SIGMA || f.arg0 > GAUSS_MAX_SIGMA)
+		return req->len;	/* run() refuses it */
+	ep_gauss_kernel_init(&k, f.arg0);
+	return (uint64_t)f.w * f.h * (40 + 12 * 2 * (2 * (uint64_t)k.radius + 1));
 }
 
 static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
@@ -197,9 +238,16 @@ const struct ep_handler ep_gauss_blur_handler = {
 	.fini = scratch_fini,
 	.out_size = same_out_size,
 	.run = gauss_run,
+	.work = gauss_work,
 };
 
 /* ---- Sobel ------------------------------------------------------------------------ */
+
+/* Two 3x3 kernels and a square root: 2.1 ns a pixel. */
+static uint64_t sobel_work(void *state, const struct ep_hreq *req)
+{
+	return per_pixel_work(req, 210);
+}
 
 static void sobel_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
@@ -230,9 +278,16 @@ const struct ep_handler ep_sobel_handler = {
 	.default_type = EP_TT_SOBEL,
 	.out_size = same_out_size,
 	.run = sobel_run,
+	.work = sobel_work,
 };
 
 /* ---- threshold -------------------------------------------------------------------- */
+
+/* A histogram (for Otsu) and a table lookup: 0.8 ns a pixel. */
+static uint64_t threshold_work(void *state, const struct ep_hreq *req)
+{
+	return per_pixel_work(req, 80);
+}
 
 static void threshold_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
@@ -277,4 +332,5 @@ const struct ep_handler ep_threshold_handler = {
 	.default_type = EP_TT_THRESHOLD,
 	.out_size = same_out_size,
 	.run = threshold_run,
+	.work = threshold_work,
 };

@@ -317,6 +317,21 @@ static uint32_t infer_out_size(void *state, const struct ep_hreq *req)
 	return state ? result_len(state) : 0;
 }
 
+/* Per task, the network as a matrix-vector product per layer (a batch of one, the costly
+ * case: every weight read once per task), 0.24 ns a multiply-add. The model is the
+ * operator's, so this is the same for every task. */
+static uint64_t infer_work(void *state, const struct ep_hreq *req)
+{
+	const struct infer_state *st = state;
+	uint64_t macs = 0;
+
+	if (!st)
+		return req->len;
+	for (unsigned int l = 0; l < st->nlayers; l++)
+		macs += (uint64_t)st->dims[l] * st->dims[l + 1];
+	return 24 * macs;
+}
+
 static int infer_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
 		     unsigned int n)
 {
@@ -338,4 +353,5 @@ const struct ep_handler ep_infer_handler = {
 	.fini = infer_fini,
 	.out_size = infer_out_size,
 	.run = infer_run,
+	.work = infer_work,
 };

@@ -34,6 +34,41 @@ static uint32_t zstd_out_size(void *state, const struct ep_hreq *req)
 	return bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
 }
 
+/*
+ * Units per input byte at each level (index 1..19): the cost per byte of zstd 1.5's
+ * compressor on data that compresses badly (the slow case: long searches that find
+ * little), rounded up and never falling with the level. The high levels search a window
+ * that grows with the input, so a byte costs less in a small input: one table for inputs
+ * up to ZSTD_SMALL_INPUT (the worst of text-like, random and repetitive data of 1 to 100
+ * KB), one for larger ones (4 MiB of text-like data).
+ */
+#define ZSTD_SMALL_INPUT	(128u << 10)
+
+static const uint32_t zstd_units_small[ZSTD_TASK_MAX_LEVEL + 1] = {
+	0, 160, 320, 800, 1900, 1900, 3200, 3200, 3600, 3600, 6200, 6200, 15000,
+	15000, 15000, 20000, 25000, 35000, 40000, 50000,
+};
+
+static const uint32_t zstd_units_large[ZSTD_TASK_MAX_LEVEL + 1] = {
+	0, 160, 320, 800, 1900, 1900, 3200, 3200, 3600, 3600, 6200, 6200, 15000,
+	89000, 89000, 89000, 156000, 156000, 156000, 256000,
+};
+
+static uint64_t zstd_work(void *state, const struct ep_hreq *req)
+{
+	struct ep_zstd_req hdr;
+	uint32_t n;
+
+	if (req->len < sizeof(hdr))
+		return req->len;
+	memcpy(&hdr, req->data, sizeof(hdr));
+	if (hdr.level < 1 || hdr.level > ZSTD_TASK_MAX_LEVEL)
+		return req->len;	/* run() refuses it */
+	n = req->len - (uint32_t)sizeof(hdr);
+	return ep_work_mul(n, n <= ZSTD_SMALL_INPUT ? zstd_units_small[hdr.level]
+						 : zstd_units_large[hdr.level]);
+}
+
 static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
 	struct ep_zstd_req hdr;
@@ -74,4 +109,5 @@ const struct ep_handler ep_zstd_handler = {
 	.fini = zstd_fini,
 	.out_size = zstd_out_size,
 	.run = zstd_run,
+	.work = zstd_work,
 };

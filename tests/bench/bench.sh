@@ -50,6 +50,12 @@ for bench in "$@"; do
 	backends)
 		{ machine; echo; tests/bench/bench_backends.sh; } >"$out"
 		;;
+	amp)
+		{ machine; echo; tests/bench/bench_amp.sh; } >"$out"
+		;;
+	work)
+		{ machine; echo; "$BUILD/tests/bench/bench_work" --max-work 4000000000; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

@@ -11,8 +11,10 @@
  *                  side, so one core drives far more load)
  *
  * Lighter than edgeload: no retries (a task unanswered for --timeout-ms is counted lost
- * and replaced), no compression, and replies are counted, not reassembled. Every run is
- * bounded by --duration.
+ * and replaced), no compression, and replies are counted, not reassembled. A RETRY (the
+ * node's "validate your address", for a reply over 3 times the request) ends its task,
+ * counted as "validations", and every later task carries its token. Every run is bounded
+ * by --duration.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +67,10 @@ struct gen {
 	uint64_t next_id;
 
 	uint8_t *payload;
+	uint64_t validations;		/* RETRYs: the token is kept for later tasks */
+	bool have_token;
+	uint16_t token_key_id;
+	uint8_t token_tag[EP_AUTH_TAG_LEN];
 	struct ep_peer edge;
 	struct ep_route route;		/* afxdp: our side as "local" */
 
@@ -98,7 +104,14 @@ static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *o
 {
 	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = g->type,
 			    .tenant_id = 1, .task_id = id };
-	ssize_t n = ep_frag_build(&m, g->payload, g->size, g->frag_size, index, out, cap);
+	ssize_t n;
+
+	if (g->have_token) {
+		m.flags = EP_F_TOKEN;
+		m.auth_key_id = g->token_key_id;
+		memcpy(m.auth_tag, g->token_tag, EP_AUTH_TAG_LEN);
+	}
+	n = ep_frag_build(&m, g->payload, g->size, g->frag_size, index, out, cap);
 
 	return n < 0 ? 0 : (size_t)n;
 }
@@ -115,6 +128,15 @@ static void on_reply(struct gen *g, const uint8_t *d, uint32_t len, uint64_t now
 	slot = (uint32_t)(m.task_id % MAX_CONC);
 	if (!g->busy[slot] || g->ids[slot] != m.task_id) {
 		g->stray++;
+		return;
+	}
+	if (m.kind == EP_KIND_RETRY) {	/* the task ends; later ones carry the token */
+		g->have_token = true;
+		g->token_key_id = m.auth_key_id;
+		memcpy(g->token_tag, m.auth_tag, EP_AUTH_TAG_LEN);
+		g->validations++;
+		g->busy[slot] = false;
+		g->inflight--;
 		return;
 	}
 	if (m.kind != EP_KIND_ERROR && ++g->frags_in[slot] < m.frag_count)
@@ -513,11 +535,11 @@ int main(int argc, char **argv)
 	}
 	printf("{\"mode\":\"%s\",\"type\":%u,\"size\":%u,\"fragments\":%u,\"concurrency\":%u,"
 	       "\"seconds\":%.2f,"
-	       "\"completed\":%llu,\"errors\":%llu,\"lost\":%llu,\"tasks_per_s\":%.0f,"
-	       "\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+	       "\"completed\":%llu,\"errors\":%llu,\"lost\":%llu,\"validations\":%llu,"
+	       "\"tasks_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
 	       mode, g.type, g.size, g.nfrags, g.conc, (double)(now - t0) / 1e9,
 	       (unsigned long long)g.completed, (unsigned long long)g.errors,
-	       (unsigned long long)g.lost, (double)g.completed / ((double)(now - t0) / 1e9),
+	       (unsigned long long)g.lost, (unsigned long long)g.validations, (double)g.completed / ((double)(now - t0) / 1e9),
 	       ep_hist_percentile(&g.lat, 50) / 1e3, ep_hist_percentile(&g.lat, 99) / 1e3);
 	if (g.afxdp)
 		xsk_close(&g);

@@ -553,6 +553,87 @@ static void test_table(void)
 	tap_end("builtin table: %u handlers, unique names and task types", n);
 }
 
+/* ---- work ------------------------------------------------------------------------- */
+
+static uint8_t *work_img(uint32_t w, uint32_t h, uint16_t a0, uint32_t a2, struct ep_hreq *rq)
+{
+	struct ep_img_hdr hdr = { ep_be16(w), ep_be16(h), ep_be16(a0), 0, ep_be32(a2), 0 };
+	uint8_t *p = calloc(1, sizeof(hdr) + (size_t)w * h);
+
+	memcpy(p, &hdr, sizeof(hdr));
+	*rq = (struct ep_hreq){ .data = p, .len = (uint32_t)(sizeof(hdr) + (size_t)w * h) };
+	return p;
+}
+
+/* Every built-in declares its work; the formulas docs/handlers.md gives; hostile headers
+ * do not make it fail or overflow. */
+static void test_work(void)
+{
+	struct ep_matmul_req mm = { ep_be32(2048), ep_be32(1023), ep_be32(2047), 0 };
+	uint8_t z19[4 + 1000] = { 19 }, z1[4 + 1000] = { 1 }, zbad[8] = { 42 };
+	struct ep_hreq rq = { .data = (const uint8_t *)&mm, .len = sizeof(mm) };
+	struct inst in;
+	uint8_t *p;
+
+	tap_begin();
+	for (const struct ep_handler *const *h = ep_builtin_handlers; *h; h++)
+		EXPECT((*h)->work);
+	EXPECT_EQ(ep_matmul_handler.work(NULL, &rq),
+		  2ull * 2048 * 1023 * 2047 + 40ull * (2048 * 1023 + 1023 * 2047 + 2048 * 2047));
+	EXPECT(ep_matmul_handler.work(NULL, &rq) > 4000000000ull);	/* the case */
+	mm.n = ep_be32(9999);					/* invalid: its bytes */
+	EXPECT_EQ(ep_matmul_handler.work(NULL, &rq), sizeof(mm));
+	rq = (struct ep_hreq){ .data = z19, .len = sizeof(z19) };
+	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), 1000ull * 50000);	/* a small input */
+	{
+		uint8_t *big = calloc(1, 4 + (200u << 10));
+
+		big[0] = 19;
+		rq = (struct ep_hreq){ .data = big, .len = 4 + (200u << 10) };
+		EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), (200ull << 10) * 256000);
+		free(big);
+	}
+	rq = (struct ep_hreq){ .data = z1, .len = sizeof(z1) };
+	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), 1000ull * 160);
+	rq = (struct ep_hreq){ .data = zbad, .len = sizeof(zbad) };
+	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), sizeof(zbad));
+	rq.len = 2;
+	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), 2);
+	rq = (struct ep_hreq){ .data = z1, .len = 1000 };
+	EXPECT_EQ(ep_echo_handler.work(NULL, &rq), 7000);
+	EXPECT_EQ(ep_checksum_handler.work(NULL, &rq), 40000);
+	tap_end("work: every built-in declares it; matmul 2nkm + 40 (nk + km + nm), the issue's "
+		"2048x1023x2047 above the default cap; zstd by level; bad headers count bytes");
+
+	tap_begin();
+	p = work_img(100, 50, 0, 0, &rq);
+	EXPECT_EQ(ep_sobel_handler.work(NULL, &rq), 5000ull * 210);
+	EXPECT_EQ(ep_threshold_handler.work(NULL, &rq), 5000ull * 80);
+	EXPECT_EQ(ep_box_blur_handler.work(NULL, &rq), 5000ull * 100);
+	EXPECT_EQ(ep_gauss_blur_handler.work(NULL, &rq), rq.len);	/* sigma 0: refused */
+	free(p);
+	p = work_img(100, 50, 2000, 0, &rq);	/* sigma 20: radius 60, 242 taps */
+	EXPECT_EQ(ep_gauss_blur_handler.work(NULL, &rq), 5000ull * (40 + 12 * 242));
+	free(p);
+	p = work_img(16, 16, 4096, 0, &rq);	/* resize 16x16 -> 4096 x 0: refused anyway */
+	((uint8_t *)p)[6] = 0x0f, ((uint8_t *)p)[7] = 0xa0;	/* arg1 = 4000 */
+	EXPECT_EQ(ep_resize_handler.work(NULL, &rq), 150ull * 4096 * 4000 + 10 * 256);
+	free(p);
+	EXPECT_EQ(inst_init(&in, &ep_blobs_handler, NULL, 0), 0);
+	p = work_img(100, 50, 0, EP_BLOBS_F_BLUR, &rq);
+	EXPECT(ep_blobs_handler.work(in.state, &rq) > 5000ull * 320);
+	free(p);
+	p = work_img(100, 50, 0, 0, &rq);
+	EXPECT_EQ(ep_blobs_handler.work(in.state, &rq), 5000ull * 320);
+	free(p);
+	inst_fini(&in);
+	rq = (struct ep_hreq){ .data = z1, .len = 3 };	/* no image header */
+	EXPECT_EQ(ep_sobel_handler.work(NULL, &rq), 3);
+	EXPECT_EQ(ep_blobs_handler.work(NULL, &rq), 3);
+	tap_end("work: image handlers count pixels times taps (gauss by its radius, resize by "
+		"its output, blobs with its blur)");
+}
+
 /* ---- echo and checksum ----------------------------------------------------------- */
 
 static void test_echo(const struct image *im)
@@ -1758,6 +1839,7 @@ int main(void)
 	int have_cam, have_coins;
 
 	test_table();
+	test_work();
 	test_matmul();
 	test_hostile();
 	test_fuzz();

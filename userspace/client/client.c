@@ -39,6 +39,9 @@ struct pending {
 	uint8_t *wire;			/* the payload as sent (maybe compressed) */
 	uint32_t wire_len, raw_len;
 	uint32_t attempts;
+	uint32_t resends;		/* sends that were no attempt: after RETRY or CONFLICT */
+	uint8_t validations;		/* RETRYs this task got */
+	uint8_t conflicts;		/* CONFLICTs this task got */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
@@ -57,6 +60,19 @@ struct ep_client {
 	int fd;
 	struct ep_peer edge;
 	uint32_t frag_size;
+	uint8_t reply_mtu;		/* in EP_REPLY_MTU_UNIT, for every request; 0: none */
+
+	/* The edge's latest address-validation token (docs/protocol.md 3.7); a session has
+	 * one destination (address and port), so one token. */
+	bool have_token;
+	uint16_t token_key_id;
+	uint8_t token_tag[EP_AUTH_TAG_LEN];
+
+	/* ep_client_limits(): the PING in flight and its answer. */
+	uint64_t ping_id;
+	bool ping_busy, ping_done;
+	int ping_err;
+	struct ep_node_limits limits;
 
 	struct pending *p;
 	uint32_t cap, inflight;
@@ -117,10 +133,17 @@ static int flush_locked(struct ep_client *c)
 	return err;
 }
 
-/* Queue every fragment of a task; send now unless corked. */
+/* Queue every fragment of a task; send now unless corked. Each send carries the
+ * session's latest token, if the edge gave it one. */
 static int send_task(struct ep_client *c, struct pending *p)
 {
 	uint32_t count = ep_frag_count(p->wire_len, c->frag_size);
+
+	if (c->have_token) {
+		p->tmpl.flags |= EP_F_TOKEN;
+		p->tmpl.auth_key_id = c->token_key_id;
+		memcpy(p->tmpl.auth_tag, c->token_tag, EP_AUTH_TAG_LEN);
+	}
 
 	for (uint32_t i = 0; i < count; i++) {
 		uint8_t *buf;
@@ -173,7 +196,8 @@ static void learn(struct ep_client *c, const struct pending *p, const struct ep_
 	else if (res->error == -ETIMEDOUT ||
 		 (res->error == -EREMOTEIO && res->status == EP_ST_OVERLOADED))
 		e->failures_in_row++;
-	if (res->attempts != 1 || (res->error && res->error != -EREMOTEIO))
+	/* Only a task sent once times the path: a RETRY or a CONFLICT added a round trip. */
+	if (res->attempts != 1 || p->resends || (res->error && res->error != -EREMOTEIO))
 		return;
 	e->edge_load_pct = res->load_pct;
 	ewma(&e->edge_queue_us, res->queue_us, first);
@@ -210,7 +234,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	res->task_id = p->id;
 	res->attempts = p->attempts;
 	res->latency_ns = ep_now_ns() - p->submit_ns;
-	res->wire_bytes = (uint64_t)p->wire_len * p->attempts;
+	res->wire_bytes = (uint64_t)p->wire_len * (p->attempts + p->resends);
 	res->raw_bytes = p->raw_len;
 	learn(c, p, res);
 	if (res->error)
@@ -233,6 +257,8 @@ static void fail(struct ep_client *c, struct pending *p, int error)
 }
 
 /* --- receiving ---------------------------------------------------------------------- */
+
+static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now);
 
 static void complete(struct ep_client *c, struct pending *p, const struct ep_msg *m,
 		     const uint8_t *data, uint32_t len, uint8_t *owned)
@@ -284,6 +310,108 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 	queue_done(c, p, &res);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The answer to ep_client_limits()' PING: struct ep_limits, big-endian (a later node may
+ * append fields: read the ones known). */
+static void on_pong(struct ep_client *c, const struct ep_msg *m, const uint8_t *payload)
+{
+	struct ep_node_limits *l = &c->limits;
+	const uint8_t *q = payload;
+
+	if (!c->ping_busy || c->ping_done || m->task_id != c->ping_id) {
+		c->st.stray++;
+		return;
+	}
+	c->ping_done = true;
+	if (m->payload_len < sizeof(struct ep_limits)) {
+		c->ping_err = -ENODATA;
+		return;
+	}
+	*l = (struct ep_node_limits){
+		.max_task_len = get32(q + 0),
+		.max_result_len = get32(q + 4),
+		.reasm_timeout_ms = get32(q + 8),
+		.reasm_lifetime_ms = get32(q + 12),
+		.per_source_tasks = get16(q + 16),
+		.mtu = get16(q + 18),
+		.max_priority = q[20],
+		.amp_factor = q[21],
+		.source_prefix_v4 = q[22],
+		.source_prefix_v6 = q[23],
+		.rate_packets = get32(q + 24),
+		.rate_kib = get32(q + 28),
+		.max_work = (uint64_t)get32(q + 32) << 32 | get32(q + 36),
+		.cache_window_ms = get32(q + 40),
+		.max_replays = get16(q + 44),
+		.flags = get16(q + 46),
+	};
+	c->ping_err = 0;
+}
+
+/* The edge wants this address validated: keep its token (the newest wins) and send the
+ * task again at once with it. Not an attempt: nothing was lost. */
+static void on_retry(struct ep_client *c, struct pending *p, const struct ep_msg *m)
+{
+	uint64_t now = ep_now_ns();
+
+	c->have_token = true;
+	c->token_key_id = m->auth_key_id;
+	memcpy(c->token_tag, m->auth_tag, EP_AUTH_TAG_LEN);
+	if (++p->validations > EP_CLIENT_MAX_VALIDATIONS) {
+		/* The edge keeps refusing its own tokens: a node behind a gateway with a
+		 * secret of its own, or forged RETRYs. */
+		fail(c, p, -EADDRNOTAVAIL);
+		return;
+	}
+	c->st.validations++;
+	p->resends++;
+	p->tmpl.flags |= EP_F_RETRY;
+	p->sent_ns = now;
+	p->next_ns = next_timer(c, p, now);
+	send_task(c, p);
+}
+
+/* The task id is taken at the edge by another request (a stale session's, or one
+ * forged with this address): send the task again under a new id. */
+static bool on_conflict(struct ep_client *c, struct pending *p)
+{
+	uint64_t now = ep_now_ns(), skip = ep_xorshift64(&c->rng) & 0xffff;
+	struct pending *q = NULL;
+
+	c->next_id += skip;
+	for (uint32_t tries = 0; tries < c->cap; tries++) {
+		uint64_t cand = c->next_id++;
+
+		if (!c->p[cand % c->cap].used) {
+			q = &c->p[cand % c->cap];
+			*q = *p;
+			q->id = cand;
+			break;
+		}
+	}
+	if (!q)			/* no free slot: report the conflict */
+		return false;
+	memset(p, 0, sizeof(*p));
+	c->st.conflicts++;
+	q->conflicts++;
+	q->resends++;
+	q->tmpl.task_id = q->id;
+	q->tmpl.flags &= (uint8_t)~EP_F_RETRY;
+	q->sent_ns = now;
+	q->next_ns = next_timer(c, q, now);
+	send_task(c, q);
+	return true;
+}
+
 static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 {
 	struct ep_reasm_task whole;
@@ -293,11 +421,24 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 
 	c->st.dgrams_received++;
 	if (ep_decode(buf, len, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
-	    !EP_KIND_IS_CLIENT_BOUND(m.kind) || !(p = slot_of(c, m.task_id))) {
-		c->st.stray++;		/* garbage, or a late duplicate of a finished task */
+	    !EP_KIND_IS_CLIENT_BOUND(m.kind)) {
+		c->st.stray++;		/* garbage */
 		return;
 	}
-	if (m.kind == EP_KIND_PONG)
+	if (m.kind == EP_KIND_PONG) {
+		on_pong(c, &m, payload);
+		return;
+	}
+	if (!(p = slot_of(c, m.task_id))) {
+		c->st.stray++;		/* a late duplicate of a finished task */
+		return;
+	}
+	if (m.kind == EP_KIND_RETRY) {
+		on_retry(c, p, &m);
+		return;
+	}
+	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_CONFLICT &&
+	    p->conflicts < EP_CLIENT_MAX_CONFLICTS && on_conflict(c, p))
 		return;
 	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
 	    p->attempts < c->o.max_attempts) {
@@ -523,7 +664,8 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	p->tmpl = (struct ep_msg){
 		.kind = EP_KIND_REQUEST,
 		.priority = prio,
-		.flags = flags,
+		.flags = flags | (c->o.plain_reply ? EP_F_PLAIN_REPLY : 0),
+		.reply_mtu = c->reply_mtu,
 		.task_type = t->type,
 		.tenant_id = c->o.tenant_id,
 		.task_id = p->id,
@@ -577,6 +719,58 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 	fail(c, p, -ECANCELED);
 	deliver(c);
 	return 0;
+}
+
+int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits *out)
+{
+	uint64_t start = ep_now_ns(), next_ping = 0, now;
+	uint8_t buf[EP_HDR_LEN];
+	struct ep_msg m;
+	int err = -ETIMEDOUT;
+
+	if (timeout_ms <= 0)
+		timeout_ms = 1000;
+	pthread_mutex_lock(&c->lock);
+	if (c->ping_busy) {
+		pthread_mutex_unlock(&c->lock);
+		return -EBUSY;
+	}
+	c->ping_busy = true;
+	c->ping_done = false;
+	c->ping_id = c->next_id++;	/* never a task's: ids are not reused */
+	m = (struct ep_msg){ .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
+			     .tenant_id = c->o.tenant_id, .task_id = c->ping_id,
+			     .frag_count = 1 };
+	pthread_mutex_unlock(&c->lock);
+
+	while ((now = ep_now_ns()) - start < (uint64_t)timeout_ms * 1000000) {
+		bool done;
+
+		if (now >= next_ping) {
+			if (ep_encode_hdr(&m, buf, sizeof(buf)) > 0 &&
+			    send(c->fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf)) {
+				pthread_mutex_lock(&c->lock);
+				c->st.dgrams_sent++;
+				pthread_mutex_unlock(&c->lock);
+			}
+			next_ping = now + 200 * 1000000ull;
+		}
+		ep_client_poll(c, 10);
+		pthread_mutex_lock(&c->lock);
+		done = c->ping_done;
+		if (done) {
+			err = c->ping_err;
+			if (!err)
+				*out = c->limits;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (done)
+			break;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->ping_busy = false;
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }
 
 struct sync_wait {
@@ -661,12 +855,18 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 	}
 	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
 	c->frag_size = ep_frag_size_for_mtu(c->o.mtu, ss.ss_family == AF_INET6);
+	if (c->o.reply_mtu) {
+		uint32_t units = c->o.reply_mtu / EP_REPLY_MTU_UNIT;
+
+		c->reply_mtu = (uint8_t)(units > 255 ? 255 : units);
+	}
 	if (!c->o.retry_ratio && !c->o.retry_per_s && !c->o.retry_burst) {
 		c->o.retry_ratio = 0.2;
 		c->o.retry_per_s = 10;
 		c->o.retry_burst = 100;
 	}
 	if (!c->frag_size || c->o.timeout_ms > c->o.max_timeout_ms || c->o.zstd_level < 0 ||
+	    (c->o.reply_mtu && c->o.reply_mtu < EP_REPLY_MTU_MIN * EP_REPLY_MTU_UNIT) ||
 	    c->o.zstd_level > ZSTD_maxCLevel() || c->o.retry_ratio < 0 || c->o.retry_per_s < 0 ||
 	    c->o.retry_burst < 1) {
 		err = -EINVAL;
@@ -834,6 +1034,8 @@ const char *ep_result_strerror(const struct ep_result *res)
 		return "result too large";
 	case -EPROTO:
 		return "malformed result";
+	case -EADDRNOTAVAIL:
+		return "address validation failed (RETRY after RETRY)";
 	case -ENOMEM:
 		return "out of memory";
 	default:

@@ -57,5 +57,6 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd);
 
 int cmd_run(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+int cmd_limits(int argc, char **argv);
 
 #endif

@@ -400,11 +400,14 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	if (l->o->json) {
 		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
 		       "\"unexpected_results\":%llu,"
-		       "\"retries_throttled\":%llu,\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
+		       "\"retries_throttled\":%llu,\"validations\":%llu,\"conflicts\":%llu,"
+		       "\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
 		       "\"exec_us\":%.1f,\"load_pct\":%u},\"total\":",
 		       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
 		       (unsigned long long)l->unexpected,
-		       (unsigned long long)cs->retries_throttled, est.srtt_us, est.edge_queue_us,
+		       (unsigned long long)cs->retries_throttled,
+		       (unsigned long long)cs->validations, (unsigned long long)cs->conflicts,
+		       est.srtt_us, est.edge_queue_us,
 		       est.edge_exec_us, est.edge_load_pct);
 		json_kind(&t, secs);
 		printf(",\"kinds\":[");
@@ -445,6 +448,12 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	if (cs->retries_throttled)
 		printf("retries held back by the retry budget: %llu\n",
 		       (unsigned long long)cs->retries_throttled);
+	if (cs->validations)
+		printf("tasks sent again with an address-validation token (RETRY): %llu\n",
+		       (unsigned long long)cs->validations);
+	if (cs->conflicts)
+		printf("tasks sent again under a new id (CONFLICT): %llu\n",
+		       (unsigned long long)cs->conflicts);
 	if (l->unexpected)
 		printf("results for no outstanding task: %llu\n", (unsigned long long)l->unexpected);
 }

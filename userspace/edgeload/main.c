@@ -13,8 +13,10 @@ static void usage(FILE *f)
 		"       edgeload load --to ADDR (--type TYPE [--in FILE | --size N] | --mix SPECS)\n"
 		"                     [--concurrency N] [--rate N] [--duration 10s | --count N]\n"
 		"                     [--timeline FILE] [--json]\n"
+		"       edgeload limits --to ADDR [--json]\n"
 		"\n"
 		"run: send one task and write its result (images as PNG, blobs as a list).\n"
+		"limits: ask the node its limits (a PING; the PONG carries them) and print them.\n"
 		"load: keep --concurrency tasks outstanding (closed loop), or start --rate tasks a\n"
 		"      second (open loop; --concurrency caps what is outstanding), and print a\n"
 		"      summary. --mix 'SPEC;SPEC' mixes kinds, each SPEC being\n"
@@ -27,6 +29,8 @@ static void usage(FILE *f)
 		"Session:  --to ADDR (IPv4/IPv6) --port N (7878) --mtu N (1500) --tenant ID\n"
 		"          --timeout-ms N (200, doubles per retry) --attempts N (5)\n"
 		"          --zstd-level N (3; 0 = never compress) --no-compress\n"
+		"          --reply-mtu N (the node fragments results to fit N bytes, >= 576)\n"
+		"          --plain-reply (ask for results uncompressed)\n"
 		"Task:     --prio 1-5 (3) --deadline-ms N --size-hint-kib N\n"
 		"Images:   --in FILE.png  --level N (-1 = Otsu) --invert  --radius N  --sigma F\n"
 		"          --width N --height N  --min-area N --dark --blur --conn8 --reference\n"
@@ -48,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "load"))
 		return cmd_load(argc - 1, argv + 1);
-	pr_err("unknown command '%s' (run or load; try --help)", argv[1]);
+	if (!strcmp(argv[1], "limits"))
+		return cmd_limits(argc - 1, argv + 1);
+	pr_err("unknown command '%s' (run, load or limits; try --help)", argv[1]);
 	return 2;
 }

@@ -85,7 +85,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
 	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
-	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE };
+	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE, O_REPLY_MTU, O_PLAIN };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -125,6 +125,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "mix", required_argument, NULL, O_MIX },
 		{ "timeline", required_argument, NULL, O_TIMELINE },
+		{ "reply-mtu", required_argument, NULL, O_REPLY_MTU },
+		{ "plain-reply", no_argument, NULL, O_PLAIN },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -205,6 +207,10 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case O_RATE: o->rate = (double)num("--rate", optarg, 1, 10000000); break;
 		case O_MIX: o->mix = optarg; break;
 		case O_TIMELINE: o->timeline = optarg; break;
+		case O_REPLY_MTU:
+			o->client.reply_mtu = (uint32_t)num("--reply-mtu", optarg, 576, 65535);
+			break;
+		case O_PLAIN: o->client.plain_reply = true; break;
 		case 'j': o->json = true; break;
 		case 'h':
 			printf("see: edgeload --help\n");
@@ -225,6 +231,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		pr_err("%s: --to ADDRESS is required", cmd);
 		exit(2);
 	}
+	if (!strcmp(cmd, "limits"))
+		return;		/* no task */
 	if (!o->kind && o->mix && !strcmp(cmd, "load"))
 		o->kind = task_kind_find("echo");	/* unused: the mix names the types */
 	if (!o->kind) {

@@ -116,7 +116,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (err) {
 		pr_err("task failed after %u attempt%s: %s", r.attempts, r.attempts == 1 ? "" : "s",
-		       strerror(-err));
+		       ep_result_strerror(&r));
 		ep_result_free(&r);
 		return 1;
 	}
@@ -132,4 +132,73 @@ int cmd_run(int argc, char **argv)
 			r.queue_us, r.exec_us, r.load_pct, r.attempts, r.attempts == 1 ? "" : "s");
 	ep_result_free(&r);
 	return err ? 1 : 0;
+}
+
+int cmd_limits(int argc, char **argv)
+{
+	struct ep_node_limits l;
+	struct ep_client *c;
+	struct opts o;
+	int err;
+
+	parse_opts(argc, argv, &o, "limits");
+	err = ep_client_open(&o.client, &c);
+	if (err) {
+		pr_err("session to %s: %s", o.client.host, strerror(-err));
+		return 1;
+	}
+	err = ep_client_limits(c, 2000, &l);
+	ep_client_close(c);
+	if (err) {
+		pr_err("limits of %s: %s", o.client.host,
+		       err == -ENODATA ? "the node's PONG carries none (an older node)"
+				       : err == -ETIMEDOUT ? "no PONG in 2 s" : strerror(-err));
+		return 1;
+	}
+	if (o.json) {
+		printf("{\"max_task_len\":%u,\"max_result_len\":%u,\"reasm_timeout_ms\":%u,"
+		       "\"reasm_lifetime_ms\":%u,\"per_source_tasks\":%u,\"mtu\":%u,"
+		       "\"max_priority\":%u,\"amp_factor\":%u,\"source_prefix_v4\":%u,"
+		       "\"source_prefix_v6\":%u,\"rate_packets\":%u,\"rate_kib\":%u,"
+		       "\"max_work\":%llu,\"cache_window_ms\":%u,\"max_replays\":%u,"
+		       "\"tokens\":%s,\"reply_mtu\":%s,\"plain_reply\":%s,"
+		       "\"always_retry\":%s}\n",
+		       l.max_task_len, l.max_result_len, l.reasm_timeout_ms, l.reasm_lifetime_ms,
+		       l.per_source_tasks, l.mtu, l.max_priority, l.amp_factor,
+		       l.source_prefix_v4, l.source_prefix_v6, l.rate_packets, l.rate_kib,
+		       (unsigned long long)l.max_work, l.cache_window_ms, l.max_replays,
+		       l.flags & EP_LIM_F_TOKENS ? "true" : "false",
+		       l.flags & EP_LIM_F_REPLY_MTU ? "true" : "false",
+		       l.flags & EP_LIM_F_PLAIN_REPLY ? "true" : "false",
+		       l.flags & EP_LIM_F_ALWAYS_RETRY ? "true" : "false");
+		return 0;
+	}
+	printf("largest task            %u bytes (after decompression)\n", l.max_task_len);
+	printf("largest result          %u bytes\n", l.max_result_len);
+	printf("reply MTU               %u\n", l.mtu);
+	printf("highest priority        %u (higher ones are lowered to it)\n", l.max_priority);
+	if (l.amp_factor)
+		printf("amplification limit     replies <= %u x bytes received until the address "
+		       "is validated%s\n", l.amp_factor,
+		       l.flags & EP_LIM_F_ALWAYS_RETRY ? " (and every task is validated first)" : "");
+	else
+		printf("amplification limit     none (validation off)\n");
+	printf("largest work            %llu units%s\n", (unsigned long long)l.max_work,
+	       l.max_work ? "" : " (no limit)");
+	printf("reassembly timeout      %u ms after the last fragment", l.reasm_timeout_ms);
+	if (l.reasm_lifetime_ms)
+		printf(", %u ms after the first", l.reasm_lifetime_ms);
+	printf("\ntasks per source        %u being reassembled per /%u (IPv4), /%u (IPv6)\n",
+	       l.per_source_tasks, l.source_prefix_v4, l.source_prefix_v6);
+	printf("rate per source         %s", l.rate_packets || l.rate_kib ? "" : "no limit\n");
+	if (l.rate_packets || l.rate_kib)
+		printf("%u datagrams/s, %u KiB/s\n", l.rate_packets, l.rate_kib);
+	printf("result cache            %u ms; replays per task %s", l.cache_window_ms,
+	       l.max_replays ? "" : "no limit\n");
+	if (l.max_replays)
+		printf("%u\n", l.max_replays);
+	printf("honours                 %s%s%s\n", l.flags & EP_LIM_F_TOKENS ? "tokens " : "",
+	       l.flags & EP_LIM_F_REPLY_MTU ? "reply_mtu " : "",
+	       l.flags & EP_LIM_F_PLAIN_REPLY ? "plain_reply" : "");
+	return 0;
 }

@@ -16,6 +16,14 @@
  * docs/protocol.md) is retried on the backoff schedule, and reported only if it is still
  * the answer when the attempts run out.
  *
+ * Address validation (docs/protocol.md 3.7) is handled here: when the edge answers RETRY
+ * (its reply would be more than 3 times what this address sent, before the address proved
+ * it can receive), the session keeps the token the RETRY carries and sends the task again
+ * at once with it, without counting an attempt; later tasks carry the token too, and a
+ * newer RETRY replaces it. A task that gets more than 3 RETRYs fails with -EADDRNOTAVAIL.
+ * A CONFLICT (the task id is taken at the edge by another request) sends the task again
+ * under a new id, twice at most.
+ *
  * Return convention: 0 or a negative errno. A session is safe to use from several threads;
  * callbacks run on the thread that called ep_client_process() or ep_client_run(), with no
  * session lock held, so they may submit new tasks.
@@ -54,7 +62,17 @@ struct ep_client_opts {
 	uint32_t rcvbuf;		/* socket receive buffer; 0: 8 MiB */
 	bool cork;			/* batch datagrams: send when 64 are queued or at the
 					 * next ep_client_process()/poll()/flush(), not at once */
+	uint32_t reply_mtu;		/* ask the edge to fragment results to this path MTU
+					 * (bytes, >= 576; it uses the smaller of this and its
+					 * own); 0: the edge's own */
+	bool plain_reply;		/* ask for results uncompressed (EP_F_PLAIN_REPLY): the
+					 * edge spends no CPU on compressing them */
 };
+
+/* RETRYs a task may get before it fails with -EADDRNOTAVAIL. */
+#define EP_CLIENT_MAX_VALIDATIONS	3
+/* CONFLICTs a task may get (each sends it under a new id) before it fails with one. */
+#define EP_CLIENT_MAX_CONFLICTS		2
 
 /* How to run one task. */
 struct ep_task_opts {
@@ -68,7 +86,9 @@ struct ep_task_opts {
 /* A finished task. data is malloc'd; release with ep_result_free(). */
 struct ep_result {
 	int error;			/* 0, -EREMOTEIO (edge error: see status), -ETIMEDOUT,
-					 * -ECANCELED, -EMSGSIZE (result too large), -EPROTO */
+					 * -ECANCELED, -EMSGSIZE (result too large), -EPROTO,
+					 * -EADDRNOTAVAIL (RETRY after RETRY: the edge never
+					 * took this address's token) */
 	uint16_t status;		/* the edge's enum ep_status (0 on success) */
 	uint8_t load_pct;		/* edge load in its reply */
 	uint8_t compressed;		/* the result came zstd-compressed */
@@ -109,6 +129,29 @@ struct ep_client_stats {
 					 * retry rather than an answer */
 	uint64_t dgrams_sent, dgrams_received, stray;	/* stray: replies to no pending task */
 	uint64_t wire_bytes, raw_bytes;
+	uint64_t validations;		/* RETRYs answered: tasks sent again with a token */
+	uint64_t conflicts;		/* CONFLICTs answered: tasks sent again under a new id */
+};
+
+/* A node's limits, from its PONG (struct ep_limits, docs/protocol.md 7.3), in host order.
+ * 0 in a rate or a limit means none. */
+struct ep_node_limits {
+	uint32_t max_task_len;		/* largest task payload, after decompression */
+	uint32_t max_result_len;
+	uint32_t reasm_timeout_ms;	/* a task whose fragments stop this long: TIMEOUT */
+	uint32_t reasm_lifetime_ms;	/* ... or not complete this long after its first */
+	uint16_t per_source_tasks;	/* tasks being reassembled per source prefix */
+	uint16_t mtu;			/* the node's reply MTU */
+	uint8_t max_priority;		/* priorities above are lowered to this */
+	uint8_t amp_factor;		/* replies to an unvalidated address <= this x bytes
+					 * received; 0: no limit */
+	uint8_t source_prefix_v4, source_prefix_v6;
+	uint32_t rate_packets;		/* datagrams/s per source prefix */
+	uint32_t rate_kib;		/* KiB/s per source prefix */
+	uint64_t max_work;		/* largest work a task may ask for (docs/handlers.md) */
+	uint32_t cache_window_ms;	/* how long a result answers retries */
+	uint16_t max_replays;		/* cached replies per task */
+	uint16_t flags;			/* EP_LIM_F_* (ep_shared.h) */
 };
 
 /* Open a session. Returns 0 and *out, or -EINVAL (bad address or option), -errno. */
@@ -141,6 +184,14 @@ int ep_client_flush(struct ep_client *c);
 int ep_client_poll(struct ep_client *c, int timeout_ms);
 /* Tasks outstanding. */
 unsigned int ep_client_inflight(struct ep_client *c);
+
+/*
+ * Ask the edge for its limits: a PING, whose PONG carries them. Waits up to @timeout_ms
+ * (0: 1000), sending the PING again every 200 ms, and processes the session meanwhile
+ * (callbacks of other tasks may run). Returns 0 and *out, -ETIMEDOUT (no PONG), -ENODATA
+ * (a PONG without limits: an older node), or -EBUSY (another thread is asking).
+ */
+int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits *out);
 
 /* Run one task synchronously. Returns res->error; *res must be freed either way. */
 int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void *payload,

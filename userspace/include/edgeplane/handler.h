@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * handler.h - the edgeplane task handler ABI, version 1.
+ * handler.h - the edgeplane task handler ABI, version 2.
  *
  * A handler turns task payloads into results. The runtime has built-in handlers and loads
  * more from plugins: shared objects named in the config and opened with dlopen(). A plugin
@@ -23,6 +23,11 @@
  * Batching: run() receives n >= 1 tasks of the same task type, up to max_batch, and must
  * fill in every result. Tasks in one batch are independent; a handler may process them
  * together (shared setup, vectorised loops) or one by one.
+ *
+ * Versions: 2 added work() (the runtime's cap on the work one task may ask for). The
+ * runtime asks a plugin for version 2 first and then for version 1, and loads handlers of
+ * either version: a version-1 handler (whose struct ends before work) counts its payload
+ * bytes as its work.
  */
 #ifndef EDGEPLANE_HANDLER_H
 #define EDGEPLANE_HANDLER_H
@@ -30,7 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_HANDLER_ABI_VERSION	1
+#define EP_HANDLER_ABI_VERSION	2
+#define EP_HANDLER_ABI_MIN	1	/* the oldest version the runtime still loads */
 #define EP_PLUGIN_SYMBOL	"ep_plugin_handlers"
 
 /* One task, as the handler sees it. Read-only; valid for the duration of run(). */
@@ -63,7 +69,8 @@ struct ep_blob {
 
 /* What init() gets. */
 struct ep_handler_env {
-	uint32_t abi_version;		/* the runtime's EP_HANDLER_ABI_VERSION */
+	uint32_t abi_version;		/* the version the runtime speaks with this handler:
+					 * the handler's own (1 or 2) */
 	unsigned int worker;		/* index of the worker thread calling */
 	uint16_t type;			/* task_type this instance serves */
 	const char *args;		/* config "args" string, or NULL */
@@ -75,7 +82,7 @@ struct ep_handler_env {
 };
 
 struct ep_handler {
-	uint32_t abi_version;		/* EP_HANDLER_ABI_VERSION */
+	uint32_t abi_version;		/* EP_HANDLER_ABI_VERSION (1 is still loaded) */
 	const char *name;		/* unique, e.g. "sobel" */
 	uint16_t default_type;		/* task_type served unless the config says otherwise */
 	uint16_t max_batch;		/* largest n for run(); 0 = any */
@@ -92,6 +99,16 @@ struct ep_handler {
 	 * negative errno if the batch as a whole failed (every task then gets
 	 * EP_ST_HANDLER_FAILED). */
 	int (*run)(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n);
+
+	/* ABI version 2 and later. */
+
+	/* Optional. An estimate of the operations @req asks for, cheap to compute (from its
+	 * header, not by doing the work), in units comparable across handlers: about one
+	 * float multiply-add of a matrix product each (docs/handlers.md gives every built-in's
+	 * formula). The runtime answers TOO_LARGE, without running the task, when it exceeds
+	 * limits.max_work. NULL: the payload's length in bytes. Must not fail: for input it
+	 * cannot read, return a small number (run() then reports the error). */
+	uint64_t (*work)(void *state, const struct ep_hreq *req);
 };
 
 typedef const struct ep_handler *const *(*ep_plugin_handlers_fn)(uint32_t abi_version);

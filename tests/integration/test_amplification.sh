@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Reflection: no reply to a source that has not validated its address is larger than 3
+# times what that source sent (docs/protocol.md 3.7). eptest-amp sends, from fresh
+# sockets, the requests that make each built-in handler's reply largest for the fewest
+# bytes, and cached replays of a large result; it measures UDP payload bytes back over
+# bytes sent, completes every task with the token the node hands out, and runs each task
+# through the client library too.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "AF_XDP runtime on veth"
+
+IMAGES=$BUILD/data/images
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+# An operator's model with a small input and a large output: 4 features, 4096 logits.
+"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null ||
+	{ not_ok "mkmodel"; tap_done; exit 1; }
+
+cat >"$EP_TMP/rt.conf" <<CONF
+interface = "$IF_B";
+cache: { window_ms = 10000; };
+handlers = (
+	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
+	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
+	{ name = "threshold"; }, { name = "blobs"; }, { name = "zstd"; }, { name = "matmul"; },
+	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
+);
+CONF
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
+	not_ok "the runtime starts"
+	diag "$(tail -20 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+ok "the runtime starts with the default validation mode"
+
+# tap_from FILE PREFIX: re-emit a C tool's TAP lines as this script's cases.
+tap_from() {
+	local line l
+	grep -E '^(not ok|ok|#)' "$1" | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' |
+	while IFS= read -r line; do
+		case $line in
+		"not ok - "*) echo "not_ok:$2${line#not ok - }" ;;
+		"ok - "*" # SKIP "*) l=${line#ok - }; echo "skip:$2${l%% # SKIP *}:${l##* # SKIP }" ;;
+		"ok - "*) echo "ok:$2${line#ok - }" ;;
+		"#"*) echo "diag:${line#\# }" ;;
+		esac
+	done >"$1.cases"
+	while IFS= read -r line; do
+		case $line in
+		not_ok:*) not_ok "${line#not_ok:}" ;;
+		ok:*) ok "${line#ok:}" ;;
+		skip:*) l=${line#skip:}; skip "${l%:*}" "${l##*:}" ;;
+		diag:*) diag "${line#diag:}" ;;
+		esac
+	done <"$1.cases"
+	grep -q '^1\.\.' "$1" || not_ok "${2}ran to its end"
+}
+
+in_a "$TOOLS/eptest-amp" --to $ADDR_B --infer-in 4 >"$EP_TMP/amp.out" 2>&1
+tap_from "$EP_TMP/amp.out" ""
+in_a "$TOOLS/eptest-amp" --to $ADDR6_B --only matmul >"$EP_TMP/amp6.out" 2>&1
+tap_from "$EP_TMP/amp6.out" "IPv6: "
+
+tap_done
