@@ -114,6 +114,32 @@ static void test_doc_examples(void)
 		EXPECT(n > 0);
 		expect_doc(names[i], buf, EP_HDR_LEN);
 	}
+
+	/* Address validation (3.7): the token of the worked example (test_token derives it
+	 * from the master secret, the time and the address), in a RETRY and in the request
+	 * sent again with it; and a request asking for a plain reply of small fragments (3.8). */
+	{
+		static const uint8_t tag[16] = { 0xc3, 0x9d, 0x2a, 0x22, 0xa9, 0x67, 0x7a, 0x48,
+						 0x30, 0x4f, 0x77, 0xa4, 0x81, 0x8b, 0x83, 0x81 };
+		struct ep_msg retry = { .kind = EP_KIND_RETRY, .priority = 3, .flags = EP_F_TOKEN,
+					.task_type = 1, .tenant_id = 7, .task_id = 42,
+					.auth_key_id = 0x3bb5 };
+		struct ep_msg again = req;
+		struct ep_msg plain = { .kind = EP_KIND_REQUEST, .priority = 3,
+					.flags = EP_F_PLAIN_REPLY, .task_type = 1, .tenant_id = 7,
+					.task_id = 43, .reply_mtu = 20 };
+
+		memcpy(retry.auth_tag, tag, sizeof(tag));
+		n = ep_frag_build(&retry, NULL, 0, 1400, 0, buf, sizeof(buf));
+		expect_doc("retry", buf, (size_t)n);
+		again.flags = EP_F_TOKEN | EP_F_RETRY;
+		again.auth_key_id = 0x3bb5;
+		memcpy(again.auth_tag, tag, sizeof(tag));
+		n = ep_frag_build(&again, "hello", 5, 1400, 0, buf, sizeof(buf));
+		expect_doc("request-token", buf, (size_t)n);
+		n = ep_frag_build(&plain, NULL, 0, 1400, 0, buf, sizeof(buf));
+		expect_doc("plain-mtu", buf, (size_t)n);
+	}
 }
 
 static void test_roundtrip(void)
