@@ -229,16 +229,15 @@ runtime_conf() {
 	cat <<EOF
 # edgeplane on $1 (docs/operations.md): AF_XDP on eth0, the blob detector (and echo).
 # Tasks come to the gateway's address, forwarded by MAC (DSR): it is this node's too
-# (a virtual address). The cameras' priorities count up to 5, as at the gateway.
+# (a virtual address).
 interface = "eth0";
 stats_socket = "$TMP/$1.sock";
 ready_file = "$TMP/$1.ready";
 xdp: { virtual_addresses = [ "$GW" ]; };
-limits: { max_priority = 5; };
 handlers = ( { name = "blobs"; }, { name = "echo"; } );
 # The cameras ask for priorities 5, 3 and 1. No device proves who it is yet (device
 # authentication is issue 12), so by default every priority above 3 is lowered to 3; the
-# rig's cameras are trusted: let them have 4 and 5.
+# rig's cameras are trusted: let them have 4 and 5, as at the gateway.
 limits: { max_priority = 5; };
 validation: { secret_file = "$CONF/token.key"; };
 ${2:-}
