@@ -441,19 +441,11 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	uint64_t budget = budget_of(w, valid,
 				    (uint64_t)req->total_len + (uint64_t)EP_HDR_LEN * req->frag_count);
 	const char *text = NULL;
-	struct ep_msg mm = *req;
-	const struct ep_msg *m = &mm;
+	const struct ep_msg *m = req;
 	uint16_t status = 0;
 	struct ep_task *t;
 	int ret;
 
-	/* The priority ceiling: no source is authenticated (until device authentication),
-	 * so none may claim more than limits.max_priority, to jump the queue or to shed
-	 * others' tasks. The task, and its reply, carry the lowered priority. */
-	if (mm.priority > w->cfg.max_priority) {
-		mm.priority = w->cfg.max_priority;
-		w->st.priority_lowered++;
-	}
 	/* The result cache binds the task to its payload as received (before decompression). */
 	ep_cache_ident_task(&ident, m, data);
 	ep_cache_ident_hash(w->cache, &ident);
@@ -606,6 +598,14 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	if (!EP_KIND_IS_SERVER_BOUND(m.kind)) {
 		w->st.invalid[EP_STAT_DROP_BAD_KIND]++;
 		goto release;
+	}
+	/* The priority ceiling: no source is authenticated (until device authentication),
+	 * so none may claim more than limits.max_priority, to jump the queue or to shed
+	 * others' tasks. Every fragment, the task and every reply to it (PONG, CANCELLED,
+	 * errors) carry the lowered priority; a task counts once per attempt. */
+	if (m.priority > w->cfg.max_priority) {
+		m.priority = w->cfg.max_priority;
+		w->st.priority_lowered += m.kind == EP_KIND_REQUEST && m.frag_index == 0;
 	}
 	valid = validated(w, &d->peer, &m);
 	budget = budget_of(w, valid, d->len);
