@@ -170,42 +170,6 @@ static void read_policy(struct ep_confread *rd, struct ep_policy *p, const confi
 	}
 }
 
-/*
- * The gateway's rate limits per source prefix (group rate_limit; docs/operations.md):
- * datagrams/s and bytes/s as in the runtime, plus new tasks/s. mode "off-unsafe" turns
- * them off.
- */
-static void read_rate_limit(struct ep_confread *rd, struct ep_rl_cfg *rl,
-			    const config_setting_t *g)
-{
-	static const char *const names[] = { "mode", "packets_per_s", "packets_burst",
-					     "bytes_per_s", "bytes_burst", "tasks_per_s",
-					     "tasks_burst", "source_prefix_v4",
-					     "source_prefix_v6", NULL };
-	char *mode = NULL;
-	long long v;
-
-	ep_conf_known(rd, g, names);
-	ep_conf_str(rd, g, "mode", &mode);
-	if (mode && strcmp(mode, "on") && strcmp(mode, "off-unsafe"))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
-			    "must be \"on\" or \"off-unsafe\"");
-	else if (mode)
-		rl->flags = !strcmp(mode, "on") ? rl->flags & ~EP_RL_F_OFF
-						: rl->flags | EP_RL_F_OFF;
-	free(mode);
-	EP_CONF_U32(rd, g, "packets_per_s", 0, 4000000000u, rl->packets_per_s);
-	EP_CONF_U32(rd, g, "packets_burst", 1, 4000000000u, rl->packets_burst);
-	EP_CONF_U32(rd, g, "bytes_per_s", 0, 4000000000u, rl->bytes_per_s);
-	EP_CONF_U32(rd, g, "bytes_burst", 1500, 4000000000u, rl->bytes_burst);
-	EP_CONF_U32(rd, g, "tasks_per_s", 0, 4000000000u, rl->tasks_per_s);
-	EP_CONF_U32(rd, g, "tasks_burst", 1, 4000000000u, rl->tasks_burst);
-	if (ep_conf_num(rd, g, "source_prefix_v4", 0, 32, &v))
-		rl->prefix_v4 = (uint8_t)v;
-	if (ep_conf_num(rd, g, "source_prefix_v6", 0, 128, &v))
-		rl->prefix_v6 = (uint8_t)v;
-}
-
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
 	static const char *const top[] = { "gateway", "control", "policy", "nodes",
@@ -243,7 +207,7 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 			c->max_priority = (uint8_t)v;
 	}
 	if ((g = config_setting_get_member(root, "rate_limit")))
-		read_rate_limit(&rd, &c->rate_limit, g);
+		ep_conf_rate_limit(&rd, g, &c->rate_limit, true);
 	if ((g = config_setting_get_member(root, "control"))) {
 		ep_conf_known(&rd, g, ctl);
 		ep_conf_str(&rd, g, "listen", &c->listen);

@@ -182,29 +182,6 @@ static void get_addrs(struct ep_confread *rd, const config_setting_t *g, const c
 	}
 }
 
-/* Group rate_limit: the classifier's limits per source prefix (docs/operations.md). */
-static void read_rate_limit(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *g)
-{
-	static const char *const names[] = { "mode", "packets_per_s", "packets_burst",
-					     "bytes_per_s", "bytes_burst", NULL };
-	struct ep_rl_cfg *rl = &c->rate_limit;
-	char *mode = NULL;
-
-	ep_conf_known(rd, g, names);
-	ep_conf_str(rd, g, "mode", &mode);
-	if (mode && strcmp(mode, "on") && strcmp(mode, "off-unsafe"))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
-			    "must be \"on\" or \"off-unsafe\"");
-	else if (mode)
-		rl->flags = !strcmp(mode, "on") ? rl->flags & ~EP_RL_F_OFF
-						: rl->flags | EP_RL_F_OFF;
-	free(mode);
-	EP_CONF_U32(rd, g, "packets_per_s", 0, 4000000000u, rl->packets_per_s);
-	EP_CONF_U32(rd, g, "packets_burst", 1, 4000000000u, rl->packets_burst);
-	EP_CONF_U32(rd, g, "bytes_per_s", 0, 4000000000u, rl->bytes_per_s);
-	EP_CONF_U32(rd, g, "bytes_burst", 1500, 4000000000u, rl->bytes_burst);
-}
-
 /* "auto" (-1), "on" (1) or "off" (0). */
 static void get_tristate(struct ep_confread *rd, const config_setting_t *g, const char *name,
 			 int *out)
@@ -402,7 +379,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		}
 	}
 	if ((g = config_setting_get_member(root, "rate_limit")))
-		read_rate_limit(&rd, c, g);
+		ep_conf_rate_limit(&rd, g, &c->rate_limit, false);
 	if ((g = config_setting_get_member(root, "uring"))) {
 		ep_conf_known(&rd, g, uring);
 		ep_conf_bool(&rd, g, "sqpoll", &c->uring.sqpoll);

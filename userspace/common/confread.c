@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+
+#include "ep_shared.h"
 #include "edgeplane/confread.h"
 #include "edgeplane/log.h"
 
@@ -121,4 +124,39 @@ int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const ch
 		out[i] = v;
 	}
 	return n;
+}
+
+void ep_conf_rate_limit(struct ep_confread *rd, const config_setting_t *g,
+			struct ep_rl_cfg *rl, bool gateway)
+{
+	static const char *const node[] = { "mode", "packets_per_s", "packets_burst",
+					    "bytes_per_s", "bytes_burst", NULL };
+	static const char *const gw[] = { "mode", "packets_per_s", "packets_burst",
+					  "bytes_per_s", "bytes_burst", "tasks_per_s",
+					  "tasks_burst", "source_prefix_v4", "source_prefix_v6",
+					  NULL };
+	char *mode = NULL;
+	long long v;
+
+	ep_conf_known(rd, g, gateway ? gw : node);
+	ep_conf_str(rd, g, "mode", &mode);
+	if (mode && strcmp(mode, "on") && strcmp(mode, "off-unsafe"))
+		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
+			    "must be \"on\" or \"off-unsafe\"");
+	else if (mode)
+		rl->flags = !strcmp(mode, "on") ? rl->flags & ~EP_RL_F_OFF
+						: rl->flags | EP_RL_F_OFF;
+	free(mode);
+	EP_CONF_U32(rd, g, "packets_per_s", 0, 4000000000u, rl->packets_per_s);
+	EP_CONF_U32(rd, g, "packets_burst", 1, 4000000000u, rl->packets_burst);
+	EP_CONF_U32(rd, g, "bytes_per_s", 0, 4000000000u, rl->bytes_per_s);
+	EP_CONF_U32(rd, g, "bytes_burst", 1500, 4000000000u, rl->bytes_burst);
+	if (!gateway)
+		return;
+	EP_CONF_U32(rd, g, "tasks_per_s", 0, 4000000000u, rl->tasks_per_s);
+	EP_CONF_U32(rd, g, "tasks_burst", 1, 4000000000u, rl->tasks_burst);
+	if (ep_conf_num(rd, g, "source_prefix_v4", 0, 32, &v))
+		rl->prefix_v4 = (uint8_t)v;
+	if (ep_conf_num(rd, g, "source_prefix_v6", 0, 128, &v))
+		rl->prefix_v6 = (uint8_t)v;
 }

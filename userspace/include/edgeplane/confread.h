@@ -38,6 +38,15 @@ void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char 
 int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name,
 		     int *out, unsigned int max, int lo, int hi);
 
+struct ep_rl_cfg;
+/*
+ * Group rate_limit (docs/operations.md): the XDP limits per source prefix. mode "on" or
+ * "off-unsafe"; packets_per_s, packets_burst, bytes_per_s, bytes_burst; with @gateway also
+ * tasks_per_s, tasks_burst and the source prefixes (a node reads those from limits).
+ */
+void ep_conf_rate_limit(struct ep_confread *rd, const config_setting_t *g,
+			struct ep_rl_cfg *rl, bool gateway);
+
 #define EP_CONF_U32(rd, g, name, lo, hi, dst)					\
 	do {									\
 		long long _v;							\
