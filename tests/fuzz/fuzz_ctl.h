@@ -84,16 +84,17 @@ static inline void fz_ctl_check(struct ep_ctl *c)
 }
 
 /* Run one API request (a JSON text) as serve_peer() does; the answer must be an object
- * with a boolean "ok". */
-static inline void fz_ctl_api(struct ep_ctl *c, const char *text, size_t len, bool admin)
+ * with a boolean "ok" that edgectl can read back. Returns the answer (json_decref() it), or
+ * NULL if the text is not a JSON object (serve_peer() answers that itself). */
+static inline json_t *fz_ctl_call(struct ep_ctl *c, const char *text, size_t len, bool admin)
 {
 	json_error_t jerr;
-	json_t *req = json_loadb(text, len, 0, &jerr), *resp;
+	json_t *req = json_loadb(text, len, 0, &jerr), *resp, *back;
 	char *out;
 
 	if (!req || !json_is_object(req)) {
 		json_decref(req);
-		return;
+		return NULL;
 	}
 	resp = ep_ctl_api(c, req, admin);
 	json_decref(req);
@@ -101,8 +102,16 @@ static inline void fz_ctl_api(struct ep_ctl *c, const char *text, size_t len, bo
 	FZ_CHECK(json_is_boolean(json_object_get(resp, "ok")));
 	out = json_dumps(resp, JSON_COMPACT);
 	FZ_CHECK(out);
+	back = json_loads(out, 0, &jerr);
+	FZ_CHECK(back);
+	json_decref(back);
 	free(out);
-	json_decref(resp);
+	return resp;
+}
+
+static inline void fz_ctl_api(struct ep_ctl *c, const char *text, size_t len, bool admin)
+{
+	json_decref(fz_ctl_call(c, text, len, admin));
 }
 
 /* The views an operator reads: `edgectl nodes`, status, policy, and /metrics. */
@@ -112,8 +121,17 @@ static inline void fz_ctl_views(struct ep_ctl *c)
 					    "{\"cmd\":\"policy\"}" };
 	FILE *f = fopen("/dev/null", "w");
 
+	unsigned int known = 0;
+	json_t *resp;
+
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fz_ctl_api(c, cmds[i], strlen(cmds[i]), false);
+	/* `edgectl nodes` lists every node the registry has. */
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
+		known += !!c->reg.nodes[id].id;
+	resp = fz_ctl_call(c, cmds[0], strlen(cmds[0]), false);
+	FZ_CHECK(json_array_size(json_object_get(resp, "nodes")) == known);
+	json_decref(resp);
 	if (f) {
 		FZ_CHECK(ep_ctl_write_metrics(c, f) == 0);
 		fclose(f);
