@@ -2,8 +2,10 @@
 /*
  * The controller's configuration file (control/config.c: ep_ctl_conf_load() over the
  * defaults, then ep_ctl_conf_validate()), read by libconfig from a file whose bytes are the
- * input. What loads and validates must then give a registry that accepts every configured
- * node, as `edgectl serve` adds them at start.
+ * input. A file that loads and validates then starts a controller as `edgectl serve` does
+ * (over tests/fuzz/fake_gw.c): the registry takes its nodes, the first publish succeeds,
+ * and the views an operator reads (`edgectl nodes`, status, policy, /metrics) render every
+ * node, whatever bytes the file put in names and addresses.
  */
 #include <errno.h>
 
@@ -13,8 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fz_file(data, size);
+	static struct ep_ctl ctl;
 	struct ep_ctl_conf c;
-	struct ep_registry *reg;
 	int err;
 
 	if (!path)
@@ -25,21 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(c.nnodes <= EP_GW_MAX_NODES);
 	if (!err && !ep_ctl_conf_validate(&c)) {
 		enum ep_log_level lvl;
-		struct ep_policy p = c.policy;
-		struct ep_gw_cfg cfg = { 0 };
 
 		FZ_CHECK(!ep_log_parse_level(c.log_level, &lvl));
-		ep_policy_to_cfg(&p, &cfg);
-		ep_policy_from_cfg(&p, &cfg);
-		reg = calloc(1, sizeof(*reg));
-		FZ_CHECK(reg);
-		ep_reg_init(reg, &c.reg);
+		fz_ctl_init(&ctl, &c.reg);
+		ctl.conf = &c;
+		ctl.policy = c.policy;
 		for (unsigned int i = 0; i < c.nnodes; i++) {
 			/* A node the file describes fully is one the registry takes. */
-			err = ep_reg_add(reg, &c.nodes[i], FZ_T0);
+			err = ep_reg_add(&ctl.reg, &c.nodes[i], FZ_T0);
 			FZ_CHECK(err == 0 || err == -EINVAL);
 		}
-		free(reg);
+		fz_ctl_check(&ctl);
+		fz_ctl_publish(&ctl, FZ_T0);
+		fz_ctl_views(&ctl);
+		fz_ctl_fini(&ctl);
 	}
 	ep_ctl_conf_free(&c);
 	return 0;
