@@ -13,7 +13,8 @@
  *   3  ep_reasm_expire();
  * A task that completes must have exactly its reference bytes (unless a raw datagram
  * took part), and the table must stay within its limits. The expiry callback must get
- * back the context the task's first fragment stored.
+ * back the context the task's first fragment stored (zeros when it stored none). When the
+ * input's last byte is odd the table is freed with its tasks, else they all expire.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,11 +54,12 @@ static uint8_t ref_byte(uint64_t id, uint32_t total, uint32_t k)
 	return (uint8_t)(k * 31u + (uint32_t)id * 7u + total);
 }
 
-/* The context a task's first fragment stores: its id, repeated. */
-static void user_of(uint64_t id, uint8_t *user)
+/* The context a task's first fragment stores: its id, repeated; none (zeros) for odd ids. */
+static const void *user_of(uint64_t id, uint8_t *user)
 {
 	for (uint32_t i = 0; i < cfg.user_size; i++)
-		user[i] = (uint8_t)(id >> (8 * (i % 8)));
+		user[i] = id & 1 ? 0 : (uint8_t)(id >> (8 * (i % 8)));
+	return id & 1 ? NULL : user;
 }
 
 static void on_expire(void *arg, const struct ep_peer *peer, const struct ep_msg *m,
@@ -82,14 +84,16 @@ static void add(struct ep_reasm *r, const struct ep_peer *peer, const uint8_t *d
 	struct ep_msg m;
 	int ret;
 
-	if (ep_decode(dgram, len, cfg.max_task_len, &m, &payload, NULL))
+	/* At the protocol's limit, as the runtime decodes: reassembly applies its own. */
+	if (ep_decode(dgram, len, EP_MAX_TASK_LEN, &m, &payload, NULL))
 		return;
-	user_of(m.task_id, user);
-	ret = ep_reasm_add(r, peer, &m, payload, now, user, &out);
+	ret = ep_reasm_add(r, peer, &m, payload, now, user_of(m.task_id, user), &out);
 	FZ_CHECK(ret == 0 || ret == 1 || ret == -EINVAL || ret == -EMSGSIZE ||
 		 ret == -ENOBUFS || ret == -EPROTO || ret == -ENOMEM);
 	if (ret == -EINVAL)
 		FZ_CHECK(m.frag_count == 1);
+	if (ret == -EMSGSIZE)
+		FZ_CHECK(m.total_len > cfg.max_task_len);
 	if (ret == 1) {
 		FZ_CHECK(out.len == out.msg.total_len);
 		FZ_CHECK(out.msg.task_id == m.task_id);
@@ -119,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_src_bytes = ((uint64_t)fz_u8(&f) + 1) << 11,
 		.prefix_v4 = fz_u8(&f) % 33,
 		.prefix_v6 = fz_u8(&f) % 129,
-		.max_task_len = sizeof(task),
+		.max_task_len = sizeof(task) / 2,	/* the input can go above it */
 		.timeout_ns = ((uint64_t)fz_u8(&f) + 1) * 10000000ull,
 		.user_size = fz_u8(&f) % 65,
 		.on_expire = on_expire,
@@ -171,8 +175,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
-	/* Everything left expires, each once. */
+	/* Everything left expires, each once; or the table is freed with it (last byte odd). */
 	now += 3600ull * 1000000000;
+	if (size && data[size - 1] & 1) {
+		ep_reasm_free(r);
+		return 0;
+	}
 	{
 		struct ep_reasm_stats before, after;
 
