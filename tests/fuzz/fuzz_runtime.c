@@ -11,9 +11,10 @@
  * Input: byte 0 = batch size (bits 0-2), burst size (bits 3-5), reassembly timeout (bit 7:
  * 1 µs instead of 2 s); then operations until the input ends:
  *   0  a raw datagram: source (one of four), 16-bit length, bytes;
- *   1  a task the input describes: source, task id, type (one of the built-in handlers'),
- *      flags (zstd-compress the payload, drop or repeat fragments), fragment size,
- *      16-bit payload length and the payload, sent as every fragment of a REQUEST;
+ *   1  a task the input describes: flags (priority, zstd with or without the size in the
+ *      frame, damage, lost or repeated fragments, a deadline: see push_task()), task id,
+ *      type (one of the built-in handlers'), fragment size, 16-bit payload length and the
+ *      payload, sent as the fragments of a REQUEST;
  *   2  a PING or a CANCEL of a task id.
  * Checks: every buffer released exactly once; every reply fits its buffer, decodes, is
  * client-bound, goes to a source that sent something, and answers a task id that source
@@ -217,10 +218,16 @@ static const uint16_t types[] = { EP_TT_ECHO, EP_TT_CHECKSUM, EP_TT_RESIZE, EP_T
 				  EP_TT_GAUSS_BLUR, EP_TT_SOBEL, EP_TT_THRESHOLD, EP_TT_BLOBS,
 				  EP_TT_ZSTD, EP_TT_MATMUL, 999 /* no such handler */ };
 
-/* A task the input describes, as a client would send it (or a damaged copy). */
+/* A task the input describes, as a client would send it (or a damaged copy). Flags:
+ * bits 0-1 priority 1, 2, 3 or 5; 0x04 the payload loses its last byte after compression;
+ * 0x08 zstd-compressed; 0x40 with 0x08: a frame that does not declare its size, without:
+ * the ZSTD flag on bytes that are not zstd; 0x10 the first fragment is lost; 0x20 the
+ * last comes twice; 0x80 a deadline of 1 ms. */
 static void push_task(struct fz *f, unsigned int src)
 {
+	static const uint8_t prio[] = { 1, 2, 3, 5 };
 	static uint8_t zbuf[1 << 17], out[EP_HDR_LEN + 0x10000];
+	static ZSTD_CCtx *cctx;
 	struct ep_msg tmpl = { .kind = EP_KIND_REQUEST, .tenant_id = 7 };
 	uint8_t flags = fz_u8(f);
 	uint32_t fs, count, total;
@@ -229,26 +236,33 @@ static void push_task(struct fz *f, unsigned int src)
 
 	tmpl.task_id = fz_u8(f) % 16;
 	tmpl.task_type = types[fz_u8(f) % (sizeof(types) / sizeof(types[0]))];
-	tmpl.priority = (uint8_t)(flags % 5 + 1);
+	tmpl.priority = prio[flags & 3];
 	tmpl.deadline_ms = flags & 0x80 ? 1 : 0;
 	fs = fz_u16(f) % 1472 + 1;
 	payload = fz_bytes(f, fz_u16(f), &len);
 	total = (uint32_t)len;
 	if (flags & 0x08) {	/* zstd, as a client compresses */
-		size_t n = ZSTD_compress(zbuf, sizeof(zbuf), payload, len, 1);
+		size_t n;
 
+		if (!cctx)
+			FZ_CHECK(cctx = ZSTD_createCCtx());
+		ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, !(flags & 0x40));
+		n = ZSTD_compress2(cctx, zbuf, sizeof(zbuf), payload, len);
 		FZ_CHECK(!ZSTD_isError(n));
 		payload = zbuf;
 		total = (uint32_t)n;
-		tmpl.flags |= EP_F_ZSTD;
 	}
+	if (flags & (0x08 | 0x40))
+		tmpl.flags |= EP_F_ZSTD;
+	if ((flags & 0x04) && total)
+		total--;
 	count = ep_frag_count(total, fs);
 	if (!count)
 		return;
 	for (uint32_t i = 0; i < count && i < 256; i++) {
 		ssize_t n;
 
-		/* 0x10: the first fragment is lost; 0x20: the last comes twice. */
 		if ((flags & 0x10) && !i && count > 1)
 			continue;
 		n = ep_frag_build(&tmpl, payload, total, fs, i, out, sizeof(out));

@@ -505,6 +505,31 @@ static void runtime_seeds(void)
 	}
 	add8(&seed, 2), add8(&seed, 0), add8(&seed, 9);
 	put("runtime", "raw-retry-cancel", seed.b, seed.n);
+	/* zstd frames without their size, damaged, and plain bytes flagged as zstd. */
+	static const uint8_t zflags[] = { 0x4a, 0x0e, 0x42 };
+	for (size_t z = 0; z < sizeof(zflags); z++) {
+		char file[32];
+
+		payload_of("echo", 1, &p);
+		seed.n = 0;
+		add8(&seed, 0x08);
+		add8(&seed, 1), add8(&seed, zflags[z]), add8(&seed, (uint8_t)z), add8(&seed, 0);
+		add16(&seed, 999), add16(&seed, (uint16_t)p.n);
+		add(&seed, p.b, p.n);
+		snprintf(file, sizeof(file), "zstd-%02x", zflags[z]);
+		put("runtime", file, seed.b, seed.n);
+	}
+	/* A full queue (16) of priority 1 in one burst, then priority 5: one is shed. */
+	seed.n = 0;
+	add8(&seed, 0x38);
+	for (int i = 0; i < 18; i++) {
+		add8(&seed, 1), add8(&seed, i < 17 ? 0x00 : 0x03), add8(&seed, (uint8_t)i);
+		add8(&seed, 2);			/* resize: slow enough to queue */
+		payload_of("resize", 0, &p);
+		add16(&seed, 999), add16(&seed, (uint16_t)p.n);
+		add(&seed, p.b, p.n);
+	}
+	put("runtime", "shed", seed.b, seed.n);
 	/* A large echo in many fragments. */
 	seed.n = 0;
 	add8(&seed, 0x3f);
