@@ -104,6 +104,34 @@ static inline const char *fz_file(const uint8_t *data, size_t size)
 	return path;
 }
 
+/* Whether @s (@len bytes) is UTF-8 as RFC 3629 has it (no overlongs, no surrogates). */
+static inline bool fz_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned char c = *p++;
+		unsigned char lo = 0x80, hi = 0xbf;
+		int more;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return false;
+		for (int i = 0; i < more; i++, p++) {
+			if (p == end || *p < (i ? 0x80 : lo) || *p > (i ? 0xbf : hi))
+				return false;
+		}
+	}
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
