@@ -474,7 +474,7 @@ static void runtime_seeds(void)
 					     "gauss_blur", "sobel", "threshold", "blobs",
 					     "zstd", "matmul" };
 	static struct buf p, seed;
-	uint8_t out[EP_HDR_LEN + 64];
+	uint8_t out[EP_HDR_LEN + 64], out2[EP_HDR_LEN + 1400];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char file[32];
@@ -530,6 +530,44 @@ static void runtime_seeds(void)
 		add(&seed, p.b, p.n);
 	}
 	put("runtime", "shed", seed.b, seed.n);
+	/* Fragments expire after 1 µs: 17 unfinished tasks (each missing its first fragment)
+	 * from three sources overfill the table of 16, which expires the oldest (TIMEOUT). */
+	seed.n = 0;
+	add8(&seed, 0x80 | 0x08);
+	for (int i = 0; i < 17; i++) {
+		add8(&seed, (const uint8_t[]){ 1, 4, 10 }[i % 3]);	/* op 1, source i % 3 */
+		add8(&seed, 0x12), add8(&seed, (uint8_t)i), add8(&seed, 0);
+		add16(&seed, 99), add16(&seed, 300);
+		for (int k = 0; k < 300; k++)
+			add8(&seed, (uint8_t)(k + i));
+	}
+	put("runtime", "expire", seed.b, seed.n);
+	/* zstd frames that do not declare their size and inflate past the first 64 KiB of
+	 * the buffer (it grows), and past max_task_len (TOO_LARGE), as raw datagrams. */
+	for (int z = 0; z < 2; z++) {
+		static uint8_t zeros[300 << 10], frame[4096];
+		ZSTD_CCtx *cctx = ZSTD_createCCtx();
+		struct ep_msg m = req;
+		size_t zn;
+		char file[32];
+
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+		zn = ZSTD_compress2(cctx, frame, sizeof(frame), zeros, z ? sizeof(zeros) : 100 << 10);
+		ZSTD_freeCCtx(cctx);
+		if (ZSTD_isError(zn)) {
+			fprintf(stderr, "mkseeds: zstd: %s\n", ZSTD_getErrorName(zn));
+			exit(1);
+		}
+		m.flags = EP_F_ZSTD;
+		m.task_id = 77;
+		seed.n = 0;
+		add8(&seed, 0);
+		add8(&seed, 0);
+		add16(&seed, (uint16_t)dgram(&m, frame, (uint32_t)zn, 1400, 0, out2, sizeof(out2)));
+		add(&seed, out2, dgram(&m, frame, (uint32_t)zn, 1400, 0, out2, sizeof(out2)));
+		snprintf(file, sizeof(file), "zstd-unsized-%dk", z ? 300 : 100);
+		put("runtime", file, seed.b, seed.n);
+	}
 	/* A large echo in many fragments. */
 	seed.n = 0;
 	add8(&seed, 0x3f);
