@@ -8,6 +8,7 @@
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
 #   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work
+#   make fuzz       run every fuzz target for FUZZ_SECONDS (60) each (tests/fuzz/fuzz.mk)
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
 #   make help       list the targets
@@ -70,6 +71,7 @@ include dataplane/dataplane.mk
 include control/control.mk
 include vm/vm.mk
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 export TEST_FILTER BUILD
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +22,30 @@
 #include "edgeplane/util.h"
 #include "policy.h"
 #include "server.h"
+
+/*
+ * A JSON string of @s, which need not be UTF-8: a setting from a config file is any bytes,
+ * and a message or a name cut to its buffer may end inside a character. jansson refuses
+ * such a string (json_pack() then fails and the peer gets no answer at all), so if @s is
+ * not UTF-8 its bytes above 0x7f become '?'. NULL gives null.
+ */
+static json_t *jstr(const char *s)
+{
+	json_t *j;
+	char *copy;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j || !(copy = strdup(s)))
+		return j;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p > 0x7f)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
 
 static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *fail(const char *fmt, ...)
@@ -31,7 +56,7 @@ static json_t *fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	return json_pack("{s:b, s:o}", "ok", 0, "error", jstr(msg));
 }
 
 static json_t *ok(void)
@@ -89,10 +114,10 @@ static json_t *cmd_status(struct ep_ctl *c)
 	by = json_pack("{s:I}", "bad_message", (json_int_t)c->rx_bad);
 	for (int i = 0; i < EP_REG__COUNT; i++)
 		json_object_set_new(by, ep_reg_report_name(i), json_integer((json_int_t)c->rx[i]));
-	o = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:f, s:s, s:s?, s:s}",
-			 "ok", 1, "pid", (json_int_t)getpid(), "interface", c->conf->interface,
-			 "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", ep_gw_pin_dir(c->gw),
+	o = json_pack("{s:b, s:I, s:o, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:f, s:o, s:o, s:o}",
+			 "ok", 1, "pid", (json_int_t)getpid(), "interface", jstr(c->conf->interface),
+			 "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", jstr(ep_gw_pin_dir(c->gw)),
 			 "port", (json_int_t)c->conf->port, "policy",
 			 ep_policy_name(c->policy.policy), "generation",
 			 (json_int_t)cfg.generation, "active_half", (json_int_t)cfg.active,
@@ -100,8 +125,8 @@ static json_t *cmd_status(struct ep_ctl *c)
 			 (json_int_t)c->publishes, "publish_errors",
 			 (json_int_t)c->publish_errors, "reports", (json_int_t)c->reg.reports,
 			 "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
-			 (double)(now - c->start_ns) / 1e9, "reports_on", c->conf->listen,
-			 "metrics", c->conf->metrics, "socket", c->conf->socket);
+			 (double)(now - c->start_ns) / 1e9, "reports_on", jstr(c->conf->listen),
+			 "metrics", jstr(c->conf->metrics), "socket", jstr(c->conf->socket));
 	if (o)
 		json_object_set_new(o, "reports_by_outcome", by);
 	else
@@ -120,8 +145,8 @@ static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t
 		inet_ntop(AF_INET, &n->ip4, ip4, sizeof(ip4));
 	if (memcmp(n->ip6, zero6, 16))
 		inet_ntop(AF_INET6, n->ip6, ip6, sizeof(ip6));
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
-		      "id", (json_int_t)n->id, "name", n->name, "state", ep_reg_state(n),
+	o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
+		      "id", (json_int_t)n->id, "name", jstr(n->name), "state", ep_reg_state(n),
 		      "role", n->role == EP_ROLE_CLOUD ? "cloud" : "worker", "mode",
 		      n->encap ? "encap" : "dsr", "origin", origin_name(n->origin), "mac",
 		      n->mac_set ? mac_str(n->mac, mac) : "", "ip4", ip4, "ip6", ip6, "port",

@@ -6,7 +6,20 @@
 #include <string.h>
 
 #include "edgeplane/log.h"
+#include "edgeplane/codec.h"
 #include "registry.h"
+
+int ep_reg_decode_report(const void *buf, size_t len, struct ep_load_report *out)
+{
+	const uint8_t *payload;
+	struct ep_msg m;
+
+	if (ep_decode(buf, len, sizeof(*out), &m, &payload, NULL) ||
+	    m.kind != EP_KIND_LOAD_REPORT || m.payload_len != sizeof(*out) || m.frag_count != 1)
+		return -EBADMSG;
+	memcpy(out, payload, sizeof(*out));
+	return 0;
+}
 
 void ep_reg_init(struct ep_registry *r, const struct ep_reg_opts *o)
 {

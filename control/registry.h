@@ -12,6 +12,7 @@
 #define EP_CONTROL_REGISTRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ep_shared.h"
@@ -142,6 +143,10 @@ struct ep_reg_sender {
 	int (*neigh)(const struct ep_reg_sender *from, bool resolve, uint8_t mac[6]);
 	void *ctx;			/* for @neigh */
 };
+
+/* Decode a LOAD_REPORT datagram (docs/protocol.md 7.1) into @out. Returns 0, or -EBADMSG
+ * if it is not a v1 LOAD_REPORT of one fragment carrying a struct ep_load_report. */
+int ep_reg_decode_report(const void *buf, size_t len, struct ep_load_report *out);
 
 void ep_reg_init(struct ep_registry *r, const struct ep_reg_opts *o);
 

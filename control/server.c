@@ -252,20 +252,15 @@ static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
 			  const struct sockaddr_storage *from, uint32_t ifindex, uint64_t now)
 {
 	struct report_src src = { .s = { .neigh = report_neigh }, .c = c, .ifindex = ifindex };
-	const struct ep_load_report *rep;
-	const uint8_t *payload;
+	struct ep_load_report rep;
 	enum ep_reg_report res;
-	struct ep_msg m;
 	uint32_t id;
 	char addr[INET6_ADDRSTRLEN] = "?";
 
-	if (ep_decode(buf, len, sizeof(*rep), &m, &payload, NULL) ||
-	    m.kind != EP_KIND_LOAD_REPORT || m.payload_len != sizeof(*rep) ||
-	    m.frag_count != 1) {
+	if (ep_reg_decode_report(buf, len, &rep)) {
 		c->rx_bad++;
 		return;
 	}
-	rep = (const struct ep_load_report *)payload;
 	if (from->ss_family == AF_INET) {
 		src.s.ip4 = ((const struct sockaddr_in *)from)->sin_addr.s_addr;
 	} else {
@@ -285,11 +280,11 @@ static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
 		memcpy(src.addr, &src.s.ip4, 4);
 	}
 	inet_ntop(src.family, src.addr, addr, sizeof(addr));
-	id = ntohl(rep->node_id);
+	id = ntohl(rep.node_id);
 	/* [auth] An authenticated report's tag is verified here, before the registry sees it;
 	 * the key id that verified it goes into src.s (registry.h, struct ep_reg_sender). */
 	src.s.ctx = &src;
-	res = ep_reg_report(&c->reg, rep, &src.s, now);
+	res = ep_reg_report(&c->reg, &rep, &src.s, now);
 	c->rx[res]++;
 	log_report(ep_reg_get(&c->reg, id), id, res, addr);
 }

@@ -10,6 +10,8 @@ set -euo pipefail
 PKGS=(
 	# toolchain
 	build-essential clang llvm pkg-config linux-libc-dev
+	# fuzz targets: clang's libFuzzer and sanitizer runtimes (tests/fuzz/), llvm-cov
+	libclang-rt-14-dev llvm-14
 	# BPF / XDP
 	libbpf-dev libxdp-dev xdp-tools bpftool iproute2 libelf-dev zlib1g-dev
 	# runtime and client libraries

@@ -425,7 +425,7 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	e = &c->ents[i];	/* (i survives: it is PENDING, and ring_alloc evicts DONE) */
 	b = (struct block){ .ent = i, .gen = e->gen, .size = size };
 	memcpy(c->ring + off, &b, sizeof(b));
-	if (reply->len)
+	if (reply->len)		/* an ERROR without text has no data at all */
 		memcpy(c->ring + off + sizeof(b), reply->data, reply->len);
 	e->state = EP_CACHE_DONE;
 	e->status = reply->status;

@@ -451,6 +451,29 @@ static void test_churn(void)
 	ep_cache_free(c);
 }
 
+/* An ERROR without text (a handler's failure with no message, TOO_LARGE) is remembered
+ * with no data at all. Found by tests/fuzz/fuzz_runtime.c: memcpy() from NULL. */
+static void test_empty_reply(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
+								   .entries = 16, .bytes = 4096,
+								   .max_replays = 8 });
+	struct ep_cache_ident k = single(3, "x", 1);
+	struct ep_peer a = peer(1, 100);
+	struct ep_cached out;
+	uint64_t h;
+
+	tap_begin();
+	h = ep_cache_begin(c, &a, 9, &k, 0);
+	ep_cache_complete(c, h, &(struct ep_cached){ .status = EP_ST_TOO_LARGE, .data = NULL,
+						     .len = 0 }, 1);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
+	EXPECT_EQ(out.status, EP_ST_TOO_LARGE);
+	EXPECT_EQ(out.len, 0);
+	tap_end("a reply with no data (data NULL, len 0) is cached and comes back empty");
+	ep_cache_free(c);
+}
+
 int main(void)
 {
 	test_states();
@@ -459,5 +482,6 @@ int main(void)
 	test_no_pending_eviction();
 	test_bounds();
 	test_churn();
+	test_empty_reply();
 	return tap_finish();
 }

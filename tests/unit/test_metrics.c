@@ -86,6 +86,21 @@ static void test_escaping(void)
 	free(out);
 	tap_end("label values: backslash, double quote and newline escaped; UTF-8 kept");
 
+	/* A label value from a config file or a name cut to its buffer may not be UTF-8;
+	 * Prometheus refuses the whole scrape then. Found by tests/fuzz/fuzz_ctl_config.c. */
+	tap_begin();
+	CAPTURE(out, f, {
+		ep_metrics_sample_u64(f, "m", EP_LABELS({ "latin1", "caf\xe9" },
+							{ "cut", "ab\xc3" },
+							{ "surrogate", "\xed\xa0\x80" },
+							{ "overlong", "\xc0\xaf" },
+							{ "four", "\xf0\x9f\x98\x80\xf4\x90\x80\x80" }), 1);
+	});
+	EXPECT_STR(out, "m{latin1=\"caf?\",cut=\"ab?\",surrogate=\"???\",overlong=\"??\","
+			"four=\"\xf0\x9f\x98\x80????\"} 1\n");
+	free(out);
+	tap_end("label values: bytes that are not UTF-8 become '?', valid sequences are kept");
+
 	tap_begin();
 	CAPTURE(out, f, {
 		ep_metrics_help_type(f, "m_total", "Tasks \"done\" in C:\\x,\nper type.",

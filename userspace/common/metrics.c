@@ -236,9 +236,44 @@ void ep_metrics_help_type(FILE *f, const char *name, const char *help, const cha
 	fprintf(f, "\n# TYPE %s %s\n", name, type);
 }
 
+/* Length of the UTF-8 sequence at @p (RFC 3629: no overlongs, surrogates or code points
+ * above U+10FFFF), or 0 if it is not one. */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)	/* a NUL ends the string here too */
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* A label value must be UTF-8, or Prometheus refuses the whole scrape; a name from a
+ * config file need not be, nor one cut to its buffer: each byte that does not belong to
+ * a UTF-8 sequence is written as '?'. */
 static void label_value(FILE *f, const char *v)
 {
-	for (const char *c = v; *c; c++) {
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		int n = utf8_len(c);
+
+		if (n > 1) {
+			fwrite(c, 1, (size_t)n, f);
+			c += n - 1;
+			continue;
+		}
 		if (*c == '\\')
 			fputs("\\\\", f);
 		else if (*c == '"')
@@ -246,7 +281,7 @@ static void label_value(FILE *f, const char *v)
 		else if (*c == '\n')
 			fputs("\\n", f);
 		else
-			fputc(*c, f);
+			fputc(n ? *c : '?', f);
 	}
 }
 
