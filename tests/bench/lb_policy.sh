@@ -37,7 +37,7 @@ ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
 
 _rig_down() { "$RIG" --prefix "$P" down --force; }
 on_exit _rig_down
-PLUGIN=$BUILD/tests/plugins/libepwork.so
+PLUGIN=$(ep_plugin libepwork.so) || { echo "lb_policy: cannot install the test plugin" >&2; exit 1; }
 [[ -f $PLUGIN ]] || die "$PLUGIN is not built"
 u32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
 	$(($1 >> 8 & 255)) $(($1 & 255)))" >"$2"; }

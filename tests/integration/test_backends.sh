@@ -16,7 +16,7 @@ need_root "runtime backends on veth"
 
 BACKENDS=${EP_BACKENDS:-afxdp udp uring dpdk dpdk-huge}
 IMAGES=$BUILD/data/images
-PLUGIN=$BUILD/tests/plugins/libepcount.so
+PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 # A start that fails with one of these messages says the backend cannot run on this host
 # (the reason printed is the first error the runtime logged). Any other failure fails.

@@ -9,7 +9,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
-PLUGIN=$BUILD/tests/plugins/libepcount.so
+PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 MAX_REPLAYS=8
 if ! ep_setup_bpffs || ! ep_setup_pair; then
 	not_ok "set up namespaces, veth and bpffs"

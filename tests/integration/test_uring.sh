@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "io_uring runtime on veth"
 
 IMAGES=$BUILD/data/images
-PLUGIN=$BUILD/tests/plugins/libepcount.so
+PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 
 # Settings: each bad value is refused with status 2 and a message naming it.

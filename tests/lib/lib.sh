@@ -55,6 +55,19 @@ _run_cleanup() {
 trap _run_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ep_plugin NAME: print the path of a copy of build/tests/plugins/NAME in a directory the
+# runtime loads plugins from: one only root can write, every parent too (docs/operations.md,
+# "Plugins"). The build tree itself may not be such a place: a clone under /tmp (sticky,
+# but writable by everyone) is refused. Removed at exit.
+EP_PLUGIN_DIR=/run/ep-test-plugins-$EP_SUFFIX
+ep_plugin() {
+	install -d -m 0755 "$EP_PLUGIN_DIR" &&
+		install -m 0644 "$BUILD/tests/plugins/$1" "$EP_PLUGIN_DIR/$1" &&
+		echo "$EP_PLUGIN_DIR/$1"
+}
+_rm_plugin_dir() { rm -rf "$EP_PLUGIN_DIR"; }
+on_exit _rm_plugin_dir
+
 # Kill background jobs of this test before anything else is torn down.
 _kill_jobs() { local j; j=$(jobs -p); [[ -n $j ]] && kill $j 2>/dev/null; wait 2>/dev/null; }
 on_exit _kill_jobs
