@@ -103,21 +103,23 @@ int main(void)
 	}
 	if (n <= 0 || !realpath(plugin, link))
 		why = "build/tests/plugins/libepcount.so is not built";
-	else if ((bad = unsafe_parent(dir)))
-		why = "the build tree is group- or world-writable here";
 	if (why) {
 		tap_skip("plugins: path checks", why);
 		return tap_finish();
 	}
 	snprintf(plugin, sizeof(plugin), "%s", link);
-	if (snprintf(scratch, sizeof(scratch), "%s/plugin-test.XXXXXX", dir) >=
-	    (int)sizeof(scratch) || !mkdtemp(scratch)) {
-		tap_skip("plugins: path checks", "cannot make a scratch directory");
+	/* The scratch directory is under /run (root's, 0755), not in the build tree: a clone
+	 * may live where the checks refuse every plugin (under /tmp, say). */
+	snprintf(scratch, sizeof(scratch), "/run/ep-plugin-test.XXXXXX");
+	if (!mkdtemp(scratch) || chmod(scratch, 0755) || (bad = unsafe_parent(scratch))) {
+		tap_skip("plugins: path checks", "cannot make a scratch directory only root "
+			 "may write in /run");
 		return tap_finish();
 	}
 
 	tap_begin();
-	EXPECT(load(plugin) >= 0);
+	if (!unsafe_parent(dir))	/* the build tree's own copy, where it may load */
+		EXPECT(load(plugin) >= 0);
 	EXPECT(mkdir(at("good"), 0755) == 0 && copy(at("good/x.so"), 0755) == 0);
 	EXPECT(load(at("good/x.so")) >= 0);
 	EXPECT(copy(at("good/ro.so"), 0444) == 0 && load(at("good/ro.so")) >= 0);
