@@ -358,9 +358,34 @@ struct ep_rl_cfg {
 	__u8  prefix_v6;	/* 0..128 */
 	__u16 flags;		/* EP_RL_F_* */
 	__u32 pad;
+	/* Worked out from the above by whoever writes the entry (ep_rl_derive()), so that the
+	 * packet path divides nothing: the cost of one unit in ns of the bucket's rate, and
+	 * the burst as ns (GCRA's tolerance). */
+	__u64 packet_cost_ns;	/* 1e9 / packets_per_s */
+	__u64 packet_tau_ns;	/* packets_burst x that */
+	__u64 byte_cost;	/* 1e9 / bytes_per_s, in 1/1024 ns */
+	__u64 byte_tau_ns;
+	__u64 task_cost_ns;
+	__u64 task_tau_ns;
 };
-_Static_assert(sizeof(struct ep_rl_cfg) == 32, "ep_rl_cfg layout");
+_Static_assert(sizeof(struct ep_rl_cfg) == 80, "ep_rl_cfg layout");
 _Static_assert(__builtin_offsetof(struct ep_rl_cfg, prefix_v4) == 24, "ep_rl_cfg layout");
+_Static_assert(__builtin_offsetof(struct ep_rl_cfg, packet_cost_ns) == 32, "ep_rl_cfg layout");
+
+#define EP_RL_NSEC		1000000000ull
+#define EP_RL_BYTE_SHIFT	10	/* byte_cost's fraction bits */
+
+/* Fill in the derived fields of @c from its rates and bursts (a rate of 0: none). */
+static inline __attribute__((always_inline)) void ep_rl_derive(struct ep_rl_cfg *c)
+{
+	c->packet_cost_ns = c->packets_per_s ? EP_RL_NSEC / c->packets_per_s : 0;
+	c->packet_tau_ns = c->packets_per_s ?
+		(__u64)c->packets_burst * EP_RL_NSEC / c->packets_per_s : 0;
+	c->byte_cost = c->bytes_per_s ? (EP_RL_NSEC << EP_RL_BYTE_SHIFT) / c->bytes_per_s : 0;
+	c->byte_tau_ns = c->bytes_per_s ? (__u64)c->bytes_burst * EP_RL_NSEC / c->bytes_per_s : 0;
+	c->task_cost_ns = c->tasks_per_s ? EP_RL_NSEC / c->tasks_per_s : 0;
+	c->task_tau_ns = c->tasks_per_s ? (__u64)c->tasks_burst * EP_RL_NSEC / c->tasks_per_s : 0;
+}
 
 /* ep_rl_state: key = the source address masked to its prefix (16-byte form). */
 struct ep_rl_key {

@@ -42,7 +42,6 @@
 #include "../ep_shared.h"
 #include "parse.h"
 
-#define EP_RL_NSEC		1000000000ull
 #define EP_RL_CAS_TRIES		4
 
 /* Rate limit settings; key 0. See struct ep_rl_cfg. */
@@ -80,6 +79,7 @@ static __always_inline bool ep_rl_settings(struct ep_rl_cfg *c)
 		.prefix_v4 = EP_RL_DEF_PREFIX_V4, .prefix_v6 = EP_RL_DEF_PREFIX_V6,
 		.flags = EP_RL_F_SET,
 	};
+	ep_rl_derive(c);	/* constants: the compiler works them out */
 	return true;
 }
 
@@ -116,14 +116,12 @@ static __always_inline bool ep_rl_take(__u64 *tat, __u64 now, __u64 cost, __u64 
 	return true;	/* every race lost: the others' admissions, see above */
 }
 
-/* One datagram (or task) of a bucket of @rate per second and @burst: its cost and
- * tolerance in ns, then the take. A rate of 0 is no limit. */
-static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 units, __u32 rate,
-					 __u32 burst)
+/* One datagram (or task) of a bucket of @rate per second: @cost and @tau are its cost and
+ * tolerance in ns (ep_rl_derive()). A rate of 0 is no limit. */
+static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 cost, __u64 tau,
+					 __u32 rate)
 {
-	if (!rate)
-		return true;
-	return ep_rl_take(tat, now, units * EP_RL_NSEC / rate, (__u64)burst * EP_RL_NSEC / rate);
+	return !rate || ep_rl_take(tat, now, cost, tau);
 }
 
 /*
@@ -166,9 +164,11 @@ static __always_inline int ep_rl_admit(const __u8 addr[16], bool ipv6, __u64 byt
 	if (!st)
 		return 0;	/* the map is unusable: fail open, as without it */
 	*stp = st;
-	if (!ep_rl_bucket(&st->tat_packets, now, 1, c.packets_per_s, c.packets_burst))
+	if (!ep_rl_bucket(&st->tat_packets, now, c.packet_cost_ns, c.packet_tau_ns,
+			  c.packets_per_s))
 		return -EP_STAT_DROP_RATE_PACKETS;
-	if (!ep_rl_bucket(&st->tat_bytes, now, bytes, c.bytes_per_s, c.bytes_burst))
+	if (!ep_rl_bucket(&st->tat_bytes, now, (bytes * c.byte_cost) >> EP_RL_BYTE_SHIFT,
+			  c.byte_tau_ns, c.bytes_per_s))
 		return -EP_STAT_DROP_RATE_BYTES;
 	return 0;
 }
@@ -180,7 +180,7 @@ static __always_inline int ep_rl_task(struct ep_rl_state *st, __u64 now)
 	struct ep_rl_cfg c;
 
 	if (!st || !ep_rl_settings(&c) ||
-	    ep_rl_bucket(&st->tat_tasks, now, 1, c.tasks_per_s, c.tasks_burst))
+	    ep_rl_bucket(&st->tat_tasks, now, c.task_cost_ns, c.task_tau_ns, c.tasks_per_s))
 		return 0;
 	return -EP_STAT_DROP_RATE_TASKS;
 }

@@ -574,5 +574,6 @@ int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl)
 	if (ep_xdp_check_rl("rate limit", rl))
 		return -EINVAL;
 	v.flags |= EP_RL_F_SET;
+	ep_rl_derive(&v);	/* what XDP takes per unit, so it divides nothing */
 	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? -errno : 0;
 }

@@ -3,7 +3,9 @@
  * eptest-amp - how much larger than its request can a node's answer be? For each built-in
  * handler, requests chosen to make the reply as large as possible for as few bytes sent
  * (tiny compressed inputs, large outputs, replies asked uncompressed), and cached replays
- * (header-only datagrams repeating the task id of a large result). Each is sent from a
+ * (header-only datagrams repeating the task id of a large result, which the cache's binding
+ * answers CONFLICT; and copies of the task's own fragment 0, the smallest datagram that is
+ * the request the result belongs to). Each is sent from a
  * fresh UDP socket that never showed a token (an unvalidated source), and the tool counts
  * the UDP payload bytes it sent and received:
  *
@@ -40,6 +42,8 @@
 #define WAIT_MS		3000	/* longest wait for a reply */
 #define REPLAYS		20
 #define REPLAY_GAP_US	15000	/* beyond the node's resend gap */
+#define REPLAY_HEADER	1	/* header-only datagrams with the task's id */
+#define REPLAY_FRAG0	2	/* copies of the task's fragment 0 */
 
 static struct sockaddr_storage to_ss;
 static socklen_t to_len;
@@ -56,7 +60,7 @@ struct acase {
 	uint8_t flags;			/* EP_F_ZSTD: compress the payload (level 19) */
 	uint8_t *payload;
 	uint32_t len;
-	bool replay;			/* header-only replays of the task id once answered */
+	int replay;			/* replays once answered: REPLAY_HEADER or REPLAY_FRAG0 */
 };
 
 static int open_sock(void)
@@ -79,28 +83,37 @@ static void exchange(int fd, const struct acase *c, const uint8_t *wire, uint32_
 	raw_collect(fd, id, WAIT_MS, x);
 }
 
-/* REPLAYS header-only datagrams repeating task @id (with @token if not NULL). */
-static void replays(int fd, const struct acase *c, uint64_t id, const struct ep_msg *token,
-		    struct exch *x)
+/* REPLAYS datagrams repeating task @id (with @token if not NULL): header-only ones, or
+ * copies of fragment 0 of its request (@wire, as sent). */
+static void replays(int fd, const struct acase *c, const uint8_t *wire, uint32_t wire_len,
+		    uint64_t id, const struct ep_msg *token, struct exch *x)
 {
 	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .flags = EP_F_RETRY | EP_F_PLAIN_REPLY, .task_type = c->type,
-			    .tenant_id = 1, .task_id = id, .frag_count = 1 };
-	uint8_t d[EP_HDR_LEN];
+			    .flags = (uint8_t)((c->flags & EP_F_ZSTD) | EP_F_RETRY |
+					       EP_F_PLAIN_REPLY),
+			    .task_type = c->type, .tenant_id = 1, .task_id = id };
+	uint8_t d[RAW_MTU];
+	ssize_t len;
 
 	memset(x, 0, sizeof(*x));
-	if (token) {
-		m.flags |= EP_F_TOKEN;
-		m.auth_key_id = token->auth_key_id;
-		memcpy(m.auth_tag, token->auth_tag, sizeof(m.auth_tag));
+	if (token)
+		raw_use_token(&m, token);
+	if (c->replay == REPLAY_HEADER) {
+		m.flags &= (uint8_t)~EP_F_ZSTD;
+		m.frag_count = 1;
+		len = ep_encode_hdr(&m, d, sizeof(d));
+	} else {
+		len = ep_frag_build(&m, wire, wire_len,
+				    ep_frag_size_for_mtu(RAW_MTU, to_ss.ss_family == AF_INET6), 0,
+				    d, sizeof(d));
 	}
-	if (ep_encode_hdr(&m, d, sizeof(d)) != EP_HDR_LEN)
+	if (len < EP_HDR_LEN)
 		return;
 	for (int i = 0; i < REPLAYS; i++) {
 		struct exch one = { 0 };
 
-		if (send(fd, d, sizeof(d), 0) == (ssize_t)sizeof(d))
-			x->out += sizeof(d);
+		if (send(fd, d, (size_t)len, 0) == len)
+			x->out += (uint64_t)len;
 		raw_collect(fd, id, REPLAY_GAP_US / 1000, &one);
 		x->in += one.in;
 		x->dgrams_in += one.dgrams_in;
@@ -182,9 +195,9 @@ static void run_case(const struct acase *c)
 		exchange(fd, c, wire, wire_len, id, NULL, &first);
 		if (first.kind == EP_KIND_RETRY)
 			exchange(fd, c, wire, wire_len, id, &first.retry, &first);
-		replays(fd, c, id, NULL, &u);
+		replays(fd, c, wire, wire_len, id, NULL, &u);
 		if (u.kind == EP_KIND_RETRY) {
-			replays(fd, c, id, &u.retry, &v);
+			replays(fd, c, wire, wire_len, id, &u.retry, &v);
 			validated = true;
 		}
 	}
@@ -362,7 +375,10 @@ int main(int argc, char **argv)
 	}
 	CASE(.name = "cache replay", .what = "20 header-only replays of a 256 KiB echo result",
 	     .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0), .len = 256 << 10,
-	     .replay = true);
+	     .replay = REPLAY_HEADER);
+	CASE(.name = "cache replay", .what = "20 copies of fragment 0 of a 256 KiB echo task, "
+	     "15 ms apart", .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0),
+	     .len = 256 << 10, .replay = REPLAY_FRAG0);
 #undef CASE
 
 	if (table) {
