@@ -32,7 +32,7 @@ static int add(struct ep_registry *r, const struct ep_handler *h, uint16_t type,
 		return -ENOSPC;
 	}
 	e = &r->e[r->n];
-	*e = (struct ep_reg_entry){ .h = h, .type = type, .dl = dl };
+	*e = (struct ep_reg_entry){ .h = h, .type = type, .dl = dl, .dl_fd = -1 };
 	if (args && !(e->args = strdup(args)))
 		return -ENOMEM;
 	r->by_type[type] = (uint8_t)(++r->n);
@@ -202,11 +202,14 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 	fd = open_plugin(path);
 	if (fd < 0)
 		return fd;
+	/* Loaded from the descriptor that was checked. It stays open while the handle
+	 * lives: the dynamic loader knows objects by name too, and a later plugin opened on
+	 * the same descriptor number would be taken for this one. */
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
 	dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
-	close(fd);	/* the mapping stays */
 	if (!dl) {
 		pr_err("plugin %s: %s", path, dlerror());
+		close(fd);
 		return -ENOENT;
 	}
 	*(void **)&fn = dlsym(dl, EP_PLUGIN_SYMBOL);
@@ -237,7 +240,11 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 		ret = add(r, *hs, name ? type : 0, args, dl);
 		if (ret < 0)
 			goto err_close;
-		dl = NULL;	/* the first entry owns the handle */
+		if (dl) {	/* the first entry owns the handle and its file */
+			r->e[ret].dl_fd = fd;
+			fd = -1;
+		}
+		dl = NULL;
 		if (name)
 			break;
 	}
@@ -250,6 +257,8 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 err_close:
 	if (dl)
 		dlclose(dl);
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
@@ -317,9 +326,12 @@ void ep_registry_release(struct ep_registry *r)
 		free(e->args);
 	}
 	/* Plugins last: handler tables live in them. */
-	for (unsigned int i = 0; i < r->n; i++)
+	for (unsigned int i = 0; i < r->n; i++) {
 		if (r->e[i].dl)
 			dlclose(r->e[i].dl);
+		if (r->e[i].dl_fd >= 0)
+			close(r->e[i].dl_fd);
+	}
 	r->n = 0;
 	memset(r->by_type, 0, sizeof(r->by_type));
 }

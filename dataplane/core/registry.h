@@ -20,6 +20,10 @@ struct ep_reg_entry {
 	struct ep_blob *files;		/* filled in by warm-up */
 	unsigned int nfiles;
 	void *dl;			/* dlopen handle of its plugin, or NULL */
+	int dl_fd;			/* the checked plugin file it was loaded from, kept
+					 * open while the handle lives (its /proc/self/fd
+					 * name must not be reused: the loader would take a
+					 * later plugin for this one); -1 if none */
 };
 
 struct ep_registry {

@@ -30,14 +30,14 @@ static int load(const char *path)
 	return ep_registry_add_plugin(&reg, path, "count", next_type++, NULL);
 }
 
-/* @dst: a copy of the test plugin with @mode. */
-static int copy(const char *dst, mode_t mode)
+/* @dst: a copy of @src with @mode. */
+static int copy_from(const char *src, const char *dst, mode_t mode)
 {
 	char buf[65536];
 	ssize_t n;
 	int in, out, err = 0;
 
-	in = open(plugin, O_RDONLY | O_CLOEXEC);
+	in = open(src, O_RDONLY | O_CLOEXEC);
 	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (in < 0 || out < 0)
 		err = -errno;
@@ -51,6 +51,12 @@ static int copy(const char *dst, mode_t mode)
 	if (out >= 0)
 		close(out);
 	return err;
+}
+
+/* @dst: a copy of the test plugin with @mode. */
+static int copy(const char *dst, mode_t mode)
+{
+	return copy_from(plugin, dst, mode);
 }
 
 static char *at(const char *rel)
@@ -125,6 +131,21 @@ int main(void)
 	EXPECT(copy(at("good/ro.so"), 0444) == 0 && load(at("good/ro.so")) >= 0);
 	tap_end("a plugin owned by root, mode 0755 or 0444, under directories only root "
 		"may write, loads");
+
+	/* Another plugin after those: loaded from its own descriptor, it is itself, not the
+	 * one an earlier descriptor of the same number held (the loader knows objects by
+	 * name, and /proc/self/fd/N names a number). */
+	tap_begin();
+	{
+		char work[PATH_MAX];
+
+		EXPECT(snprintf(work, sizeof(work), "%s/../plugins/libepwork.so", dir) <
+		       (int)sizeof(work));
+		EXPECT(copy_from(work, at("good/work.so"), 0755) == 0);
+		EXPECT(ep_registry_add_plugin(&reg, at("good/work.so"), "work", next_type++,
+					      NULL) >= 0);
+	}
+	tap_end("a second plugin file loads as itself, not as the first one");
 
 	tap_begin();
 	EXPECT_EQ(load("libepcount.so"), -EINVAL);
