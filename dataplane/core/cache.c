@@ -34,6 +34,8 @@ struct cent {
 	uint64_t id;
 	uint64_t digest;
 	uint64_t done_ns, last_sent_ns;
+	uint64_t prev_sent_ns;	/* last_sent_ns before the latest DONE lookup */
+	uint64_t last_retry_ns;	/* a RETRY went instead of the reply (ep_cache_unsent()) */
 	uint64_t off;		/* ring offset of the reply data */
 	uint32_t len, queue_us, exec_us;
 };
@@ -273,6 +275,7 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 		return EP_CACHE_QUIET;
 	}
 	e->replays++;
+	e->prev_sent_ns = e->last_sent_ns;
 	e->last_sent_ns = now_ns;
 	c->st.hits_done++;
 	*out = (struct ep_cached){
@@ -324,7 +327,7 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id
 	e->has_digest = k->has_digest || k->data;
 	e->digest = k->has_digest ? k->digest : k->data ? digest(c, k->data, k->data_len) : 0;
 	e->replays = 0;
-	e->done_ns = e->last_sent_ns = 0;
+	e->done_ns = e->last_sent_ns = e->prev_sent_ns = e->last_retry_ns = 0;
 	e->prev = e->next = NIL;
 	b = bucket(c, p, id);
 	e->hnext = c->heads[b];
@@ -442,7 +445,8 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	c->st.bytes = c->tail - c->head;
 }
 
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+		     uint64_t now_ns)
 {
 	int32_t i = find(c, p, id);
 	struct cent *e;
@@ -450,11 +454,27 @@ void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
 	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
 		return;
 	e = &c->ents[i];
-	e->last_sent_ns = 0;
 	if (e->replays) {	/* a lookup's replay, not a complete()'s first reply */
 		e->replays--;
+		e->last_sent_ns = e->prev_sent_ns;
 		c->st.hits_done--;
+	} else {
+		e->last_sent_ns = 0;
 	}
+	e->last_retry_ns = now_ns;
+}
+
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+			   uint64_t now_ns)
+{
+	int32_t i = find(c, p, id);
+	const struct cent *e;
+
+	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
+		return false;
+	e = &c->ents[i];
+	return e->last_retry_ns &&
+	       (int64_t)(now_ns - e->last_retry_ns) < (int64_t)c->cfg.resend_gap_ns;
 }
 
 void ep_cache_forget(struct ep_cache *c, uint64_t h)

@@ -131,10 +131,15 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 /* Forget the task behind @h (a reply a retry should not get again, e.g. OVERLOADED). */
 void ep_cache_forget(struct ep_cache *c, uint64_t h);
 /* The reply that the last DONE lookup of this key (or the complete() of its task) stood
- * for did not go out: a RETRY went instead, to a source that must first validate its
- * address. Neither the resend gap nor the replay budget counts it, so the retry that
- * carries the token is answered at once. Nothing if the key is not DONE. */
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id);
+ * for did not go out at @now_ns: a RETRY went instead, to a source that must first
+ * validate its address. Neither the resend gap nor the replay budget counts it, so the
+ * retry that carries the token is answered at once. Nothing if the key is not DONE. */
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+		     uint64_t now_ns);
+/* Whether a RETRY went for this DONE task less than the resend gap ago: the fragments of
+ * one unvalidated retry get one RETRY between them, not one each. */
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+			   uint64_t now_ns);
 void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st);
 
 #endif /* EP_CACHE_H */

@@ -77,7 +77,10 @@ int ep_token_master_load(struct ep_token_master *m, const char *path, uint32_t p
 
 	if (!period_s)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO there must not hang the start (the checks below refuse it).
+	 * A symbolic link is followed, as secret stores mount them; the checks are on the
+	 * file opened. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		err = -errno;
 		pr_err("validation.secret_file %s: %s", path, strerror(errno));

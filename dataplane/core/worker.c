@@ -415,13 +415,25 @@ static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const stru
 	}
 	if (valid || w->cfg.validation == EP_VALIDATE_OFF)
 		return 0;
-	if (w->cfg.validation == EP_VALIDATE_ALWAYS)
-		return -EAGAIN;
 	/* Above the result limit it gets a (small) TOO_LARGE when its batch runs. */
 	need = h->out_size(state, &rq);
 	if (need <= w->cfg.max_result_len && reply_bytes(need, reply_frag_size(w, m, r)) > budget)
 		return -EAGAIN;
 	return 0;
+}
+
+/* Whether the zstd payload of task @m (@len bytes) declares what it inflates to, and at
+ * most EP_AMP_FACTOR times the bytes the task's datagrams brought. A payload that is no
+ * zstd frame at all fits: decompress() refuses it at once. */
+static bool inflate_fits(const uint8_t *data, uint32_t len, const struct ep_msg *m)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(data, len);
+
+	if (size == ZSTD_CONTENTSIZE_ERROR)
+		return true;
+	return size != ZSTD_CONTENTSIZE_UNKNOWN &&
+	       size <= EP_AMP_FACTOR * ((uint64_t)m->total_len +
+					(uint64_t)EP_HDR_LEN * m->frag_count);
 }
 
 /*
@@ -446,6 +458,20 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	struct ep_task *t;
 	int ret;
 
+	/* Nothing is done for a source that has not validated its address before it could
+	 * cost more than it brought: in "always" mode every such task gets RETRY first, and
+	 * a zstd payload that does not say what it inflates to, or says more than
+	 * EP_AMP_FACTOR times what came, is not decompressed for it (the node's own frames
+	 * always carry their size; so do libedgeplane's). */
+	if (!valid && w->cfg.validation != EP_VALIDATE_OFF &&
+	    (w->cfg.validation == EP_VALIDATE_ALWAYS ||
+	     ((m->flags & EP_F_ZSTD) && !inflate_fits(data, len, m)))) {
+		send_retry(w, peer, r, m);
+		if (handle != EP_NO_HANDLE)
+			w->ops->release(w->io, handle);
+		free(owned);
+		return;
+	}
 	/* The result cache binds the task to its payload as received (before decompression). */
 	ep_cache_ident_task(&ident, m, data);
 	ep_cache_ident_hash(w->cache, &ident);
@@ -538,8 +564,16 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
 	uint8_t flags = c->flags;
 
 	if ((flags & EP_F_ZSTD) && (m->flags & EP_F_PLAIN_REPLY)) {
+		unsigned long long plain = ZSTD_getFrameContentSize(c->data, c->len);
 		size_t n;
 
+		/* Decompressed only for a reply that will go: our frames say their size. */
+		if (plain == ZSTD_CONTENTSIZE_UNKNOWN || plain == ZSTD_CONTENTSIZE_ERROR ||
+		    plain > UINT32_MAX ||
+		    reply_bytes((uint32_t)plain, reply_frag_size(w, m, &d->route)) > budget) {
+			send_retry(w, &d->peer, &d->route, m);
+			return EP_REPLY_RETRIED;
+		}
 		/* Our own frame, up to max_result_len: the window limit set for tasks (which
 		 * may be smaller) is lifted for it. */
 		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->result_wlog);
@@ -631,10 +665,14 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	 * else that source gets RETRY, and the result stays cached, its gap and budget
 	 * untouched, for the retry that carries the token. */
 	ep_cache_ident_msg(&ident, &m, payload);
+	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, m.task_id, now)) {
+		w->st.duplicates++;	/* the burst this RETRY answered */
+		goto release;
+	}
 	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, &ident, now, &cached)) {
 	case EP_CACHE_DONE:
 		if (send_cached(w, d, &m, &cached, budget) == EP_REPLY_RETRIED)
-			ep_cache_unsent(w->cache, &d->peer, m.task_id);
+			ep_cache_unsent(w->cache, &d->peer, m.task_id, now);
 		else
 			type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
 		goto release;
@@ -715,7 +753,7 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 							       .exec_us = exec_us },
 					  now);
 			if (ret == EP_REPLY_RETRIED)
-				ep_cache_unsent(w->cache, &t->peer, t->msg.task_id);
+				ep_cache_unsent(w->cache, &t->peer, t->msg.task_id, now);
 		}
 	}
 	ep_hist_record(&ts->latency_ns, now - t->rx_ns);

@@ -624,6 +624,13 @@ int ep_conf_validate(const struct ep_conf *c)
 		       "queued task holds a cache entry", c->w.cache.entries, c->w.queue_depth);
 		return -EINVAL;
 	}
+	if (c->w.cache.bytes / 4 < c->w.max_result_len)
+		pr_warn("cache.bytes (%llu) keeps results of up to a quarter of it (%llu bytes) "
+			"and limits.max_result_len is %u: larger results are not kept, so a "
+			"retry of their task (one that lost its reply, or came back with an "
+			"address-validation token) runs it again",
+			(unsigned long long)c->w.cache.bytes,
+			(unsigned long long)c->w.cache.bytes / 4, c->w.max_result_len);
 	if ((uint64_t)c->w.cache.entries < (uint64_t)c->w.queue_depth + c->w.reasm.max_tasks)
 		pr_warn("cache.entries (%u) is smaller than limits.queue_depth + "
 			"reassembly.max_tasks (%llu): results may leave the cache before their "

@@ -56,6 +56,14 @@ limits work work --to $ADDR_B
 spent=$(($(cpu_ticks "$RT_PID") - before))
 check "work cap: the runtime spent $((spent * 10)) ms of CPU on the two tasks (< 300)" \
 	test "$spent" -lt 30
+# What a source that has not validated its address can have done: one RETRY for a retry
+# burst, nothing inflated for it (50 zstd frames of 16 MiB of zeros: before, about 9 ms of
+# CPU each), no cached result inflated for it.
+before=$(cpu_ticks "$RT_PID")
+limits unvalidated unvalidated --to $ADDR_B
+spent=$(($(cpu_ticks "$RT_PID") - before))
+check "unvalidated: the runtime spent $((spent * 10)) ms of CPU on them (< 200)" \
+	test "$spent" -lt 20
 limits priority priority --to $ADDR_B
 limits plain plain --to $ADDR_B
 limits mtu mtu --to $ADDR_B

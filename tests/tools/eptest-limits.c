@@ -143,6 +143,120 @@ static void check_work(void)
 		close(fd);
 }
 
+/* --- what a source that has not validated its address gets done ---------------------- */
+
+/*
+ * 1. A task of 8 fragments whose result an unvalidated client lost: its retry (every
+ *    fragment again, no token) is answered with one RETRY, not one per fragment (each
+ *    fragment alone is too small a budget for the cached result), and the retry with that
+ *    token gets the result.
+ * 2. Compressed payloads that would inflate far beyond what came: a zstd frame of 16 MiB
+ *    of zeros (a few hundred bytes), and one that does not say its size, get RETRY before
+ *    anything is decompressed (test_limits.sh reads the runtime's CPU time around this).
+ * 3. A cached result asked again uncompressed (PLAIN_REPLY) by retries without a token:
+ *    RETRYs, at most one per resend gap, and nothing decompressed for them.
+ */
+static void check_unvalidated(void)
+{
+	static uint8_t data[10000];
+	static uint8_t zeros[16 << 20];
+	struct exch x = { 0 }, y = { 0 }, z = { 0 }, r = { 0 };
+	struct ep_msg m;
+	uint32_t wlen;
+	uint8_t *w;
+	int fd = raw_open(&to_ss, to_len), retries = 0;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	tap_begin();
+	m = request(EP_TT_ECHO, 3, EP_F_PLAIN_REPLY);
+	raw_send(fd, ipv6(), &m, data, sizeof(data), &x);
+	raw_collect(fd, m.task_id, 2000, &x);
+	EXPECT_EQ(x.kind, EP_KIND_RESPONSE);
+	m.flags |= EP_F_RETRY;
+	raw_send(fd, ipv6(), &m, data, sizeof(data), &y);
+	raw_collect(fd, m.task_id, 300, &y);
+	EXPECT_EQ(y.kind, EP_KIND_RETRY);
+	EXPECT_EQ(y.dgrams_in, 1);
+	raw_use_token(&m, &y.retry);
+	raw_send(fd, ipv6(), &m, data, sizeof(data), &z);
+	raw_collect(fd, m.task_id, 2000, &z);
+	EXPECT(z.kind == EP_KIND_RESPONSE && z.complete && z.result_len == sizeof(data));
+	tap_end("unvalidated: the retry of an 8-fragment task whose result is cached gets one "
+		"RETRY (%llu datagrams back), the retry with its token the result (%s)",
+		(unsigned long long)y.dgrams_in, z.kind ? ep_kind_name(z.kind) : "no reply");
+
+	tap_begin();
+	w = zstd19(zeros, sizeof(zeros), &wlen);
+	for (int i = 0; i < 50 && w; i++) {
+		struct exch e = { 0 };
+
+		m = request(EP_TT_ECHO, 3, EP_F_ZSTD | EP_F_PLAIN_REPLY);
+		raw_send(fd, ipv6(), &m, w, wlen, &e);
+		raw_collect(fd, m.task_id, 1000, &e);
+		retries += e.kind == EP_KIND_RETRY;
+	}
+	EXPECT_EQ(retries, 50);
+	free(w);
+	/* A frame that does not say its size: zstd's streaming form, by hand. */
+	{
+		ZSTD_CCtx *cc = ZSTD_createCCtx();
+		ZSTD_outBuffer ob = { NULL, 0, 0 };
+		ZSTD_inBuffer ib = { zeros, 1 << 20, 0 };
+		struct exch e = { 0 };
+
+		ob.size = ZSTD_compressBound(1 << 20);
+		ob.dst = malloc(ob.size);
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+		EXPECT(ob.dst && !ZSTD_isError(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end)));
+		EXPECT(ZSTD_getFrameContentSize(ob.dst, ob.pos) == ZSTD_CONTENTSIZE_UNKNOWN);
+		m = request(EP_TT_ECHO, 3, EP_F_ZSTD | EP_F_PLAIN_REPLY);
+		raw_send(fd, ipv6(), &m, ob.dst, (uint32_t)ob.pos, &e);
+		raw_collect(fd, m.task_id, 1000, &e);
+		EXPECT_EQ(e.kind, EP_KIND_RETRY);
+		free(ob.dst);
+		ZSTD_freeCCtx(cc);
+	}
+	tap_end("unvalidated: 50 zstd frames of %u bytes that inflate to 16 MiB, and one that "
+		"does not say its size, get RETRY (%d), nothing inflated", wlen, retries);
+
+	/* 3: the cached result of a validated task of this source, compressed (zeros), then
+	 * asked uncompressed by 20 retries without the token, back to back. */
+	tap_begin();
+	{
+		struct ep_msg tok;
+		struct exch e = { 0 };
+		uint64_t id;
+
+		EXPECT(!get_token(fd, &tok));
+		m = request(EP_TT_ECHO, 3, 0);
+		id = m.task_id;
+		raw_use_token(&m, &tok);
+		raw_send(fd, ipv6(), &m, zeros, 1 << 20, &e);
+		raw_collect(fd, id, 3000, &e);
+		EXPECT(e.kind == EP_KIND_RESPONSE && (e.flags & EP_F_ZSTD));
+		m = request(EP_TT_ECHO, 3, EP_F_RETRY | EP_F_PLAIN_REPLY);
+		m.task_id = id;
+		{	/* the request's own fragment 0, 20 times */
+			uint8_t d[RAW_MTU];
+			ssize_t n = ep_frag_build(&m, zeros, 1 << 20,
+						  ep_frag_size_for_mtu(RAW_MTU, ipv6()), 0, d,
+						  sizeof(d));
+
+			for (int i = 0; i < 20 && n > 0; i++)
+				if (send(fd, d, (size_t)n, 0) == n)
+					r.out += (uint64_t)n;
+		}
+		raw_collect(fd, id, 300, &r);
+		EXPECT(r.dgrams_in >= 1 && r.dgrams_in <= 2);
+		EXPECT_EQ(r.kind, EP_KIND_RETRY);
+	}
+	tap_end("unvalidated: 20 PLAIN_REPLY retries of a cached compressed 1 MiB result get "
+		"%llu RETRY, not the result", (unsigned long long)r.dgrams_in);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* --- priority ------------------------------------------------------------------------- */
 
 struct answer {
@@ -421,6 +535,7 @@ struct fake {
 	uint64_t ids[16];
 	bool token[16];			/* did request i carry a token? */
 	uint16_t key_id[16];
+	unsigned int issued;		/* tokens handed out, over every run */
 };
 
 static void fake_serve(struct fake *f, const enum fake_answer *plan, unsigned int nplan)
@@ -452,8 +567,11 @@ static void fake_serve(struct fake *f, const enum fake_answer *plan, unsigned in
 		if (a == FAKE_RETRY) {
 			r.kind = EP_KIND_RETRY;
 			r.flags = EP_F_TOKEN;
-			r.auth_key_id = (uint16_t)(0x100 + i);	/* a new token each time */
-			memset(r.auth_tag, 0xa0 + (int)i, sizeof(r.auth_tag));
+			/* A new token each time (a client ignores a RETRY that hands it back
+			 * the token it sent with: one for an earlier send of the task). */
+			r.auth_key_id = (uint16_t)(0x100 + f->issued);
+			memset(r.auth_tag, 0xa0 + (int)f->issued, sizeof(r.auth_tag));
+			f->issued++;
 		} else if (a == FAKE_CONFLICT) {
 			r.kind = EP_KIND_ERROR;
 			r.status = EP_ST_CONFLICT;
@@ -554,9 +672,9 @@ static void check_client(void)
 	err = fake_run(&f, cli, retry_always, 1, &r);
 	EXPECT_EQ(err, -EADDRNOTAVAIL);
 	EXPECT_EQ(f.seen, EP_CLIENT_MAX_VALIDATIONS + 1);
-	/* each newer RETRY's token replaced the one before */
+	/* each newer RETRY's token replaced the one before (0x100 came with the first task) */
 	for (unsigned int i = 1; i < f.seen && i < 16; i++)
-		EXPECT_EQ(f.key_id[i], 0x100 + i - 1);
+		EXPECT_EQ(f.key_id[i], 0x100 + i);
 	tap_end("client: a node that keeps answering RETRY: %u sends, then %s", f.seen,
 		ep_result_strerror(&r));
 	ep_result_free(&r);
@@ -605,7 +723,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "client") && (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))) {
-		fprintf(stderr, "usage: eptest-limits work|priority|always|plain|mtu|pong --to ADDR\n"
+		fprintf(stderr, "usage: eptest-limits work|priority|always|plain|mtu|pong|"
+				"unvalidated --to ADDR\n"
 				"       eptest-limits client\n");
 		return 2;
 	}
@@ -624,6 +743,8 @@ int main(int argc, char **argv)
 		check_pong();
 	else if (!strcmp(cmd, "client"))
 		check_client();
+	else if (!strcmp(cmd, "unvalidated"))
+		check_unvalidated();
 	else
 		return 2;
 	return tap_finish();

@@ -214,6 +214,10 @@ static void test_rejects(void)
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);	/* duplicate */
 	make_frag(&g, 3, data, 1500, 500, 2);
+	/* ... and one that now carries an address-validation token, and asks for a plain
+	 * reply, too (docs/protocol.md 5: a later attempt may add them). */
+	g.m.flags |= EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY;
+	g.m.auth_key_id = 0x3bb5;
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 1);
 	free(task.data);
 	ep_reasm_get_stats(r, &st);

@@ -363,6 +363,11 @@ static void on_retry(struct ep_client *c, struct pending *p, const struct ep_msg
 {
 	uint64_t now = ep_now_ns();
 
+	/* The task went out with this very token already: a RETRY for an earlier send of
+	 * it (one per fragment of a retry burst, or late), not a refusal of the token. */
+	if ((p->tmpl.flags & EP_F_TOKEN) && p->tmpl.auth_key_id == m->auth_key_id &&
+	    !memcmp(p->tmpl.auth_tag, m->auth_tag, EP_AUTH_TAG_LEN))
+		return;
 	c->have_token = true;
 	c->token_key_id = m->auth_key_id;
 	memcpy(c->token_tag, m->auth_tag, EP_AUTH_TAG_LEN);

@@ -540,9 +540,11 @@ static bool conflicts(const struct task_ent *t, const struct ep_msg *m, uint32_t
 {
 	const struct ep_msg *f = &t->msg;
 
-	/* RETRY marks an attempt, not the task: fragments of several attempts combine. */
+	/* RETRY marks an attempt, not the task, and an attempt may carry a token (or ask
+	 * for a plain reply) that an earlier one did not: fragments of several attempts
+	 * combine (docs/protocol.md 5). */
 	return f->kind != m->kind || f->priority != m->priority ||
-	       ((f->flags ^ m->flags) & ~EP_F_RETRY) ||
+	       ((f->flags ^ m->flags) & ~(EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)) ||
 	       f->task_type != m->task_type || f->tenant_id != m->tenant_id ||
 	       f->total_len != m->total_len || f->frag_count != m->frag_count ||
 	       t->frag_size != frag_size;
