@@ -67,6 +67,9 @@ enum ep_kind {
 #define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)
 
 #define EP_AUTH_TAG_LEN		16
+/* An AUTH datagram's payload starts with its packet number (be64), the rest is the
+ * ciphertext of the fragment's slice; payload_len counts both (docs/protocol.md 3.5). */
+#define EP_AUTH_PN_LEN		8
 
 /*
  * Address validation (docs/protocol.md 3.7). A token is carried in auth_key_id (the
@@ -241,7 +244,8 @@ _Static_assert(__builtin_offsetof(struct ep_limits, max_work) == 32, "ep_limits 
 	X(DROP_RATE_BYTES,	"drop_rate_bytes")	/* source prefix over its bytes/s */	\
 	X(DROP_RATE_TASKS,	"drop_rate_tasks")	/* gateway: source prefix over its new tasks/s */ \
 	X(DROP_ENCAP_SOURCE,	"drop_encap_source")	/* encapsulated, not from a known gateway */ \
-	X(DROP_ENCAP_DEST,	"drop_encap_dest")	/* encapsulated task not for us or our VIPs */
+	X(DROP_ENCAP_DEST,	"drop_encap_dest")	/* encapsulated task not for us or our VIPs */ \
+	X(DROP_AUTH_SHORT,	"drop_auth_short")	/* AUTH, but no room for the packet number */
 
 enum ep_stat {
 #define EP_X_ENUM(name, str) EP_STAT_##name,

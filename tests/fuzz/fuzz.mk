@@ -23,7 +23,7 @@ FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 # build is the one that gates warnings.
 FUZZ_CFLAGS	:= -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 		   $(filter-out -Werror,$(EP_CFLAGS)) -Wno-unused-command-line-argument
-FUZZ_LDFLAGS	:= $(FUZZ_SAN) -fsanitize=fuzzer -pthread
+FUZZ_LDFLAGS	:= $(FUZZ_SAN) -fsanitize=fuzzer -pthread $(call pc_libs,libcrypto)
 # A directory's extra flags, less gcc-only ones (handlers.mk's vectoriser cost model).
 fuzz_extra = $(filter-out -fvect-cost-model=%,$(EXTRA_CFLAGS_$(1)))
 
@@ -103,7 +103,7 @@ $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) -l
 $(FUZZBIN)/fuzz_%: $(FUZZOBJ)/tests/fuzz/fuzz_%.o $$(FUZZ_DEPS_$$*)
 	$(call msg,LINK-FZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS) $(FUZZ_LIBS_$*)
+	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LIBS_$*) $(FUZZ_LDFLAGS)
 
 # Binary seeds (datagrams, fragment sequences, reports, images, models) written by a
 # generator built with the ordinary compiler from the codec; text seeds are committed in
@@ -149,7 +149,7 @@ fuzz_cov_objs = $(patsubst $(FUZZOBJ)/%,$(FUZZ_COVOBJ)/%,$(1))
 $(FUZZOUT)/covbin/fuzz_%: $(FUZZ_COVOBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_cov_objs,$$(FUZZ_DEPS_$$*))
 	$(call msg,LINK-COV,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) -o $@ $^ -fprofile-instr-generate -fsanitize=fuzzer -pthread $(FUZZ_LIBS_$*)
+	$(Q)$(FUZZ_CC) -o $@ $^ -fprofile-instr-generate -fsanitize=fuzzer -pthread $(FUZZ_LIBS_$*) $(call pc_libs,libcrypto)
 
 fuzz-cov: $(addprefix $(FUZZOUT)/covbin/fuzz_,$(FUZZ_NAMES)) $(FUZZ_SEEDS)
 	$(Q)tests/fuzz/run.sh cov
