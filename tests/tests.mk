@@ -15,8 +15,7 @@ $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o
-$(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
-			   $(ENROLL_SRCS))
+$(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
@@ -68,7 +67,7 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 			     $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) $(ENROLL_LIBS)
 
 # Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
 # `make bench-amp`), and the node's other limits and the library's answers to them
@@ -78,7 +77,7 @@ $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: 
 		$(OBJ)/tests/tools/%.o $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
@@ -97,11 +96,12 @@ $(TESTOUT)/tools/eptest-threads: $(OBJ)/tests/integration/threads.o $(CLIENT_SO)
 
 # The same under ThreadSanitizer, built from the sources.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads-tsan
-$(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(CORE_SRCS)
+$(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
+				      $(CORE_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \
-		$(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+		$(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 
 WORK_PLUGIN	:= $(TESTOUT)/plugins/libepwork.so
 TOOL_BINS	+= $(WORK_PLUGIN)
