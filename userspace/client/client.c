@@ -1402,6 +1402,7 @@ int ep_client_get_auth(struct ep_client *c, struct ep_client_auth_stats *st)
 		a.renew_in_ms = at == UINT64_MAX ? UINT64_MAX : (at > now ? at - now : 0) / 1000000;
 	}
 	a.tenant = c->tenant;
+	a.max_priority = c->role.max_priority;
 	pthread_mutex_unlock(&c->lock);
 	a.sz = st->sz;
 	if (!c->auth) {

@@ -222,6 +222,7 @@ struct ep_client_auth_stats {
 					 * tries again, 1 s, 2 s, ... 30 s apart) */
 	uint64_t held;			/* sends held back: the session had no valid key */
 	uint16_t key_id;		/* the key that seals; 0: none (expired) */
+	uint8_t max_priority;		/* the role's ceiling: a higher priority is refused */
 	uint32_t tenant;
 	uint64_t expires_unix_ms;	/* its expiry, by the controller's clock */
 	uint64_t renew_in_ms;		/* until the session enrolls again; UINT64_MAX: never
