@@ -173,3 +173,59 @@ bpftool_stat_packets() {
 	bpftool -j map dump $1 |
 		jq --argjson k "$2" '[.[].formatted | select(.key == $k) | .values[].value.packets] | add'
 }
+
+# --- session keys (docs/protocol.md 3.5, 7.5) --------------------------------------------
+# ep_pki DIR: a CA (DIR/ca.*), a second one (other-ca.*), and the controller's certificate
+# (ctl.*: OU controller, subjectAltName $ADDR_B), EC P-256, a day long.
+ep_pki() {
+	EP_PKI=$1
+	mkdir -p "$EP_PKI" &&
+	_ep_ca ca && _ep_ca other-ca &&
+	ep_cert ctl "/O=0/OU=controller/CN=controller" ca "subjectAltName=IP:$ADDR_B"
+}
+_ep_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$EP_PKI/$1.key" -out "$EP_PKI/$1.crt" -subj "/CN=$1" -days 1 2>/dev/null &&
+	chmod 600 "$EP_PKI/$1.key"
+}
+# ep_cert NAME SUBJECT [CA [EXTENSION]]: $EP_PKI/NAME.crt and .key, signed by CA (ca); a
+# device's subject is /O=tenant/OU=role/CN=name.
+ep_cert() {
+	local ca=${3:-ca}
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$EP_PKI/$1.key" -out "$EP_PKI/$1.csr" -subj "$2" 2>/dev/null &&
+	openssl x509 -req -in "$EP_PKI/$1.csr" -CA "$EP_PKI/$ca.crt" -CAkey "$EP_PKI/$ca.key" \
+		-CAcreateserial -out "$EP_PKI/$1.crt" -days 1 \
+		${4:+-extfile <(printf '%s\n' "$4")} 2>/dev/null &&
+	chmod 600 "$EP_PKI/$1.key"
+}
+# ep_enroll_opts NAME: the enrollment options of edgeload (and the example) for device NAME
+# against ep_start_authnode's controller.
+ep_enroll_opts() {
+	echo --enroll $ADDR_B:7881 --cert "$EP_PKI/$1.crt" --key "$EP_PKI/$1.key" \
+		--ca "$EP_PKI/ca.crt"
+}
+# have_authnode: whether tests/tools/authnode.py can run (python3 with cryptography).
+have_authnode() { python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; }
+# ep_start_authnode STATS [authnode.py options]: the stand-in controller ($ADDR_B:7881, the
+# certificates of ep_pki) and node ($ADDR_B:7878 unless --udp says) in $NS_B; its counters
+# go to STATS (JSON) when ep_stop_authnode stops it. Returns 0 once it listens.
+AUTHNODE_PID=
+ep_start_authnode() {
+	local stats=$1
+	shift
+	on_exit ep_stop_authnode
+	: >"$EP_TMP/authnode.log"
+	# ip netns exec execs python: $! is the process to stop.
+	ip netns exec "$NS_B" python3 "$EP_ROOT/tests/tools/authnode.py" --udp $ADDR_B:7878 \
+		--enroll $ADDR_B:7881 --cert "$EP_PKI/ctl.crt" --key "$EP_PKI/ctl.key" \
+		--ca "$EP_PKI/ca.crt" --stats "$stats" "$@" 2>>"$EP_TMP/authnode.log" &
+	AUTHNODE_PID=$!
+	wait_for_line "$EP_TMP/authnode.log" "ready" 10
+}
+ep_stop_authnode() {
+	[[ -n $AUTHNODE_PID ]] || return 0
+	kill -TERM $AUTHNODE_PID 2>/dev/null
+	wait $AUTHNODE_PID 2>/dev/null
+	AUTHNODE_PID=
+}

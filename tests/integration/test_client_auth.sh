@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# libedgeplane and edgeload with session keys (docs/protocol.md 3.5, 7.5), on a veth pair:
+#   1. Against tests/tools/authnode.py, a controller and node written from the spec with
+#      Python's ssl and cryptography (independent of auth.c and enroll.c): enrollment with
+#      certificates over TLS 1.3, tasks sealed and answered; renewal while a load runs; a
+#      certificate from another CA and a role outside the policy refused at open, with the
+#      reason; a static key file, and one others may read refused; a task the role forbids
+#      refused before it is sent; replies with a bad tag dropped and counted, the tasks
+#      answered by their retries; forged unauthenticated ERRORs ignored.
+#   2. Against the runtime with a keys file (auth.mode "required"): edgeload with a static
+#      key completes tasks. Skipped while the runtime does not take the auth settings.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "namespaces"
+
+EL="$BIN/edgeload"
+if ! have_authnode; then
+	skip "authenticated sessions against a node written from the spec" \
+		"python3 with the cryptography package is not installed"
+	tap_done
+	exit 0
+fi
+if ! ep_setup_pair; then
+	not_ok "set up namespaces and veth"
+	tap_done
+	exit 1
+fi
+if ! { ep_pki "$EP_TMP/pki" && ep_cert cam "/O=7/OU=camera/CN=cam-001" &&
+	ep_cert narrow "/O=7/OU=narrow/CN=cam-002" &&
+	ep_cert intruder "/O=7/OU=intruder/CN=cam-666" &&
+	ep_cert stranger "/O=7/OU=camera/CN=cam-007" other-ca; }; then
+	not_ok "make the certificates with openssl"
+	tap_done
+	exit 1
+fi
+
+# node NAME [authnode.py options]: the stand-in, its counters in $EP_TMP/NAME.json once
+# stopped (ep_stop_authnode).
+node() {
+	NODE_STATS=$EP_TMP/$1.json
+	shift
+	ep_start_authnode "$NODE_STATS" "$@"
+}
+stop_node() { ep_stop_authnode; }
+nstat() { jq -r ".$1" "$NODE_STATS"; }
+enroll_as() { ep_enroll_opts "$1"; }
+# totals OUT: "sent done failed" of a load's summary.
+totals() { awk '$1 == "total" { print $2, $3, $4 }' <<<"$1"; }
+# counter OUT WORDS: the number before WORDS in the auth line.
+counter() { grep -o "[0-9]* $2" <<<"$1" | head -1 | cut -d' ' -f1; }
+
+# --- 1. against the stand-in ---------------------------------------------------------
+node enroll
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 300 $(enroll_as cam) 2>&1); rc=$?
+if [[ $rc -eq 0 && $out == *"auth: cam-001 (role camera, tenant 7), key 1;"* &&
+	$out == *"0 bad tag, 0 unknown key, 0 unsealed"* ]]; then
+	ok "edgeload run --enroll: a key over TLS 1.3 with the device's certificate, the task sealed and answered"
+else
+	not_ok "edgeload run --enroll: a key over TLS 1.3 with the device's certificate"
+	diag "rc $rc: $out"
+fi
+out=$(in_a "$EL" load --to $ADDR_B --type checksum --size 100 --count 500 --concurrency 16 \
+	$(enroll_as cam) 2>&1); rc=$?
+stop_node
+if [[ $rc -eq 0 && $(totals "$out") == "500 500 0" && $out == *"500 datagrams sealed"* &&
+	$(nstat opened) == 501 &&
+	$(nstat bad_tag) == 0 && $(nstat replay) == 0 && $(nstat plain) == 0 ]]; then
+	ok "500 tasks: 500 datagrams sealed, all opened by the node (no bad tag, replay or clear one)"
+else
+	not_ok "500 tasks sealed and opened by the node"
+	diag "rc $rc: $(tail -5 <<<"$out")"
+	diag "node: $(cat "$NODE_STATS")"
+fi
+
+# Renewal: keys of 3 s, renewed after 2 s, under a load of 5 s.
+node renew --ttl-ms 3000 --renew-ms 2000
+out=$(in_a "$EL" load --to $ADDR_B --type echo --size 64 --rate 200 --duration 5s \
+	$(enroll_as cam) 2>&1); rc=$?
+stop_node
+enrolled=$(nstat enrolled)
+read -r sent done failed <<<"$(totals "$out")"
+if [[ $rc -eq 0 && $enrolled -ge 3 && $(nstat key_ids | jq length) -ge 3 &&
+	$(nstat bad_tag) == 0 && $failed == 0 && $done == "$sent" &&
+	$(counter "$out" "enrollments") == "$enrolled" ]]; then
+	ok "renewal under load: $enrolled keys in 5 s (3 s each, renewed after 2 s), every task answered"
+else
+	not_ok "renewal under load"
+	diag "rc $rc, $enrolled enrollments: $(tail -6 <<<"$out")"
+fi
+
+node refuse
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as stranger) 2>&1); rc=$?
+if [[ $rc -eq 1 && $out == *"enrollment with $ADDR_B:7881:"* ]]; then
+	ok "a certificate of another CA: the handshake fails, the open says so"
+	diag "$out"
+else
+	not_ok "a certificate of another CA is refused at open"
+	diag "rc $rc: $out"
+fi
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as intruder) 2>&1); rc=$?
+if [[ $rc -eq 1 && $out == *'role "intruder" is not in the policy'* ]]; then
+	ok "a role outside the policy: refused at open with the controller's words"
+else
+	not_ok "a role outside the policy is refused at open"
+	diag "rc $rc: $out"
+fi
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as narrow) 2>&1); rc=$?
+if [[ $rc -eq 1 && $out == *"echo task not sent: task type not allowed by the key's role"* ]]; then
+	ok "a task type the role does not allow is refused before it is sent"
+else
+	not_ok "a task type the role does not allow is refused before it is sent"
+	diag "rc $rc: $out"
+fi
+stop_node
+
+# A static key the node knows.
+now=$(date +%s%3N)
+jq -n --arg k "$(openssl rand -hex 16)" --argjson now "$now" '{key_id: 40, key: $k,
+	issued_unix_ms: ($now - 1000), expires_unix_ms: ($now + 3600000), name: "cam-040",
+	role: "camera", tenant: 7, revoked: false, limits: {types: [1, 2], max_priority: 5,
+	tasks_per_s: 0, burst_tasks: 0, kib_per_s: 0, burst_kib: 0, max_task_len: 0}}' \
+	>"$EP_TMP/static.json"
+chmod 600 "$EP_TMP/static.json"
+node static --keys "$EP_TMP/static.json" --corrupt-every 5 --forge-errors
+out=$(in_a "$EL" load --to $ADDR_B --type echo --size 64 --count 100 --concurrency 4 \
+	--timeout-ms 50 --auth-key "$EP_TMP/static.json" 2>&1); rc=$?
+stop_node
+bad=$(counter "$out" "bad tag")
+unsealed=$(counter "$out" "unsealed")
+if [[ $rc -eq 0 && $(totals "$out") == "100 100 0" && $bad == "$(nstat replied | awk '{print int($1 / 5)}')" &&
+	$unsealed == "$(nstat replied)" ]]; then
+	ok "a static key (--auth-key): every 5th reply's tag broken and a forged ERROR before each: $bad dropped as bad tag, $unsealed ignored, all 100 tasks answered"
+else
+	not_ok "a static key, with broken tags and forged ERRORs"
+	diag "rc $rc: $(tail -6 <<<"$out")"
+fi
+chmod 644 "$EP_TMP/static.json"
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 --auth-key "$EP_TMP/static.json" 2>&1)
+rc=$?
+expect_eq "a key file others may read is refused (exit 1, says chmod 600)" \
+	"$rc:$(grep -c 'chmod 600' <<<"$out")" "1:1"
+out=$(in_a "$EL" run --to $ADDR_B --type echo --auth-key "$EP_TMP/static.json" \
+	--cert "$EP_PKI/cam.crt" 2>&1); rc=$?
+expect_eq "--auth-key with --cert is a usage error (exit 2)" "$rc" 2
+
+# --- 2. against the runtime ------------------------------------------------------------
+chmod 600 "$EP_TMP/static.json"
+jq -s . "$EP_TMP/static.json" >"$EP_TMP/keys.json"
+chmod 600 "$EP_TMP/keys.json"
+cat >"$EP_TMP/rt.conf" <<CONF
+interface = "$IF_B";
+queues = [0];
+handlers = ( { name = "echo"; }, { name = "checksum"; } );
+auth: { mode = "required"; keys_file = "$EP_TMP/keys.json"; node_id = 4242; };
+CONF
+if ! out=$("$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config 2>&1); then
+	skip "edgeload --auth-key against the runtime" \
+		"this runtime does not take auth settings ($(tail -1 <<<"$out"))"
+	tap_done
+	exit
+fi
+if ! ep_setup_bpffs || ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
+	not_ok "the runtime starts with a keys file"
+	diag "$(tail -5 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+on_exit ep_stop_runtime
+out=$(in_a "$EL" load --to $ADDR_B --type echo --size 3000 --count 200 --concurrency 8 \
+	--auth-key "$EP_TMP/static.json" 2>&1); rc=$?
+if [[ $rc -eq 0 && $out == *"0 bad tag, 0 unknown key, 0 unsealed"* ]]; then
+	ok "edgeload --auth-key against the runtime: 200 tasks of 3000 bytes (3 fragments), sealed both ways"
+else
+	not_ok "edgeload --auth-key against the runtime"
+	diag "rc $rc: $(tail -6 <<<"$out")"
+fi
+tap_done
