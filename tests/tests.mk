@@ -30,6 +30,15 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto) $(ENROLL_LIBS)
 
+# test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
+# at once.
+UNIT_TSAN	:= $(TESTOUT)/unit/test_clauth-tsan
+$(UNIT_TSAN): tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) $(EXTRA_CFLAGS_tests/unit) -o $@ $^ \
+		$(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
+
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
 EXTRA_CFLAGS_tests/bench := -Idataplane
@@ -153,5 +162,5 @@ $(TESTOUT)/bench/epproxy: $(OBJ)/tests/bench/epproxy.o $(CONTROL_LIB) $(XDP_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
-TEST_BINS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
-TEST_PROGS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(sort $(wildcard tests/integration/test_*.sh))
+TEST_BINS	+= $(UNIT_BINS) $(UNIT_TSAN) $(BPFTEST_BINS) $(TOOL_BINS)
+TEST_PROGS	+= $(UNIT_BINS) $(UNIT_TSAN) $(BPFTEST_BINS) $(sort $(wildcard tests/integration/test_*.sh))

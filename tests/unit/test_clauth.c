@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edgeplane/auth.h"
@@ -228,10 +229,14 @@ static struct sockaddr_in client_addr;
 static struct ep_aead *node_aead[64];	/* the node's copy of each key, by id (< 64 here) */
 static uint64_t node_pn = 1796000000000000000ull;
 
+static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;	/* the renewal thread learns */
+
 static void node_learn(const struct ep_key_info *k)
 {
+	pthread_mutex_lock(&node_lock);
 	ep_aead_free(node_aead[k->key_id % 64]);
 	node_aead[k->key_id % 64] = ep_aead_new(k->key);
+	pthread_mutex_unlock(&node_lock);
 }
 
 static void edge_open(uint16_t *port)
@@ -264,10 +269,12 @@ static int edge_recv(int wait_ms, struct ep_msg *m, uint64_t *pn)
 	n = recvfrom(edge, buf, sizeof(buf), 0, (struct sockaddr *)&client_addr, &sl);
 	if (n < 0 || ep_decode(buf, (size_t)n, 0, m, NULL, NULL) || !(m->flags & EP_F_AUTH))
 		return -2;
+	pthread_mutex_lock(&node_lock);
 	a = node_aead[m->auth_key_id % 64];
 	if (!a || ep_aead_open(a, buf, (size_t)n, &sender, pn) || sender != EP_AUTH_SENDER_DEVICE)
-		return -2;
-	return m->payload_len;
+		n = -2;
+	pthread_mutex_unlock(&node_lock);
+	return n < 0 ? (int)n : m->payload_len;
 }
 
 enum { SEAL_OK, SEAL_BAD_TAG, SEAL_AS_DEVICE, SEAL_NONE };
@@ -688,6 +695,70 @@ static void test_renewal(uint16_t port)
 	edge_drain();
 }
 
+/* The renewal thread itself, on the real clock: keys of 300 ms renewed after 100 ms while
+ * the main thread sends. */
+static int hook_enroll_fast(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key_info *k,
+			    uint64_t *renew_after_ms, char *err, size_t errlen)
+{
+	struct timespec ts;
+
+	(void)arg, (void)cfg, (void)err, (void)errlen;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	__atomic_fetch_add(&enroll_calls, 1, __ATOMIC_RELAXED);
+	*k = key_info(__atomic_fetch_add(&next_key_id, 1, __ATOMIC_RELAXED),
+		      (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, 300);
+	*renew_after_ms = 100;
+	node_learn(k);
+	return 0;
+}
+
+static void test_renewal_thread(uint16_t port)
+{
+	static const struct ep_client_hooks thread_hooks = { .enroll = hook_enroll_fast };
+	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
+				    .max_timeout_ms = 60000 };
+	struct ep_client_auth_stats st;
+	struct ep_client *c = NULL;
+	unsigned int sent = 0, opened = 0, keys_seen = 0;
+	uint16_t last_key = 0;
+	char err[256];
+
+	tap_begin();
+	enroll_calls = 0;
+	next_key_id = 40;
+	ep_session_test_hooks = &thread_hooks;
+	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	ep_session_test_hooks = NULL;
+	if (!c) {
+		tap_end("renewal thread");
+		return;
+	}
+	/* 60 tasks, 10 ms apart: 600 ms, keys renewed every 100 ms. */
+	for (int i = 0; i < 60; i++) {
+		struct ep_msg m;
+		uint64_t pn;
+
+		if (!ep_client_submit(c, &(struct ep_task_opts){ .type = 1 }, "t", 1, NULL, NULL,
+				      NULL))
+			sent++;
+		if (edge_recv(1000, &m, &pn) == 1) {
+			opened++;
+			keys_seen += m.auth_key_id != last_key;
+			last_key = m.auth_key_id;
+		}
+		usleep(10000);
+	}
+	st = auth_stats(c);
+	EXPECT_EQ(sent, 60);
+	EXPECT_EQ(opened, 60);
+	EXPECT(st.enrollments >= 4 && keys_seen >= 4 && st.held == 0);
+	ep_client_close(c);	/* joins the thread */
+	tap_end("the renewal thread: %llu keys in 600 ms (renewed every 100 ms), %u of them "
+		"sealed the 60 tasks, no send waited for a key",
+		(unsigned long long)st.enrollments, keys_seen);
+	edge_drain();
+}
+
 /* An unauthenticated ERROR is named when the task times out, but is not its answer. */
 static void test_timeout_note(uint16_t port)
 {
@@ -730,6 +801,7 @@ int main(void)
 	test_session_replies(port);
 	test_pn_threads(port);
 	test_renewal(port);
+	test_renewal_thread(port);
 	test_timeout_note(port);
 	unlink(key_path);
 	close(edge);
