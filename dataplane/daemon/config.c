@@ -366,17 +366,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs,
 			  &c->addrs.nvirtual);
 		get_addrs(&rd, g, "encap_sources", c->addrs.gateways, &c->addrs.ngateways);
-		{
-			char *dc = NULL;
-
-			ep_conf_str(&rd, g, "destination_check", &dc);
-			if (dc && strcmp(dc, "on") && strcmp(dc, "off-unsafe"))
-				ep_conf_bad(&rd, config_setting_get_member(g, "destination_check"),
-					    "must be \"on\" or \"off-unsafe\"");
-			else if (dc)
-				c->any_dest_unsafe = !strcmp(dc, "off-unsafe");
-			free(dc);
-		}
+		ep_conf_unsafe(&rd, g, "destination_check", "on", &c->any_dest_unsafe);
 	}
 	if ((g = config_setting_get_member(root, "rate_limit")))
 		ep_conf_rate_limit(&rd, g, &c->rate_limit, false);
