@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/sign.h"
 #include "core/worker.h"
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
@@ -63,32 +64,47 @@ static int metrics_start(struct ep_runtime *rt);
 static int build_registry(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
-	int ret = 0;
+	struct ep_signing sign;
+	int ret;
 
 	if (!c->nhandlers)
 		return ep_registry_add_defaults(&rt->reg);
+	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
 		struct ep_reg_entry *e;
 
-		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, hc->plugin, hc->name, hc->type,
-							  hc->args)
+		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, &sign, hc->plugin, hc->name,
+							  hc->type, hc->args)
 				 : ep_registry_add_builtin(&rt->reg, hc->name, hc->type, hc->args);
 		if (ret < 0)
-			return ret;
+			goto out;
 		if (!hc->nfiles)
 			continue;
 		/* Cache warm-up: the handler's files, read with io_uring, before its init. */
 		e = &rt->reg.e[ret];
 		e->files = calloc(hc->nfiles, sizeof(*e->files));
-		if (!e->files)
-			return -ENOMEM;
+		if (!e->files) {
+			ret = -ENOMEM;
+			goto out;
+		}
 		ret = ep_warmup_read((const char *const *)hc->files, hc->nfiles, e->files);
 		if (ret)
-			return ret;
+			goto out;
 		e->nfiles = hc->nfiles;
+		/* Signed: the very bytes the handler gets. */
+		for (unsigned int f = 0; f < e->nfiles && !ret; f++)
+			ret = ep_signing_check(&sign, "handler file", e->files[f].path,
+					       e->files[f].data, e->files[f].len);
+		if (ret)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	ep_signing_fini(&sign);
+	return ret;
 }
 
 static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
