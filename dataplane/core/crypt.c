@@ -105,6 +105,34 @@ int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t le
 	return 0;
 }
 
+int ep_crypt_blob(const uint8_t *key, const char *key_path, struct ep_blob *b)
+{
+	uint8_t *plain;
+	size_t len;
+	int err;
+
+	if (!ep_crypt_is_encrypted(b->data, b->len))
+		return 0;
+	if (!key) {
+		pr_err("handler file %s: encrypted, and no file_encryption.key_file is "
+		       "configured: set it to the key the file was encrypted with "
+		       "('edgeplane encrypt --key KEY FILE FILE.enc')", b->path);
+		return -ENOKEY;
+	}
+	err = ep_crypt_open(key, b->data, b->len, &plain, &len);
+	if (err == -EBADMSG || err == -EINVAL)
+		pr_err("handler file %s: does not decrypt with file_encryption.key_file %s: it "
+		       "was encrypted with another key", b->path, key_path);
+	else if (err)
+		pr_err("handler file %s: decrypting: %s", b->path, strerror(-err));
+	if (err)
+		return err == -EINVAL ? -EBADMSG : err;
+	free((void *)b->data);
+	b->data = plain;
+	b->len = len;
+	return 0;
+}
+
 /* The whole of regular file @path (up to MAX_FILE), malloc'd. 0 or a negative errno. */
 static int read_all(const char *path, uint8_t **buf, size_t *len)
 {

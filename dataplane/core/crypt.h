@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgeplane/handler.h"
+
 #define EP_CRYPT_KEY_LEN	32
 #define EP_CRYPT_MAGIC		"EPENC01\n"
 #define EP_CRYPT_MAGIC_LEN	8
@@ -48,6 +50,16 @@ int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t le
  */
 int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len,
 		  uint8_t **out, size_t *out_len);
+
+/*
+ * The runtime's step for handler file @b, after its signature was checked: if it is
+ * encrypted, decrypt it in place (b->data and b->len replaced, the encrypted bytes freed)
+ * with @key, read from file_encryption.key_file @key_path (@key NULL: none configured). A
+ * file that is not encrypted is left as it is. Returns 0, or after logging the file, the
+ * reason and the fix: -ENOKEY (encrypted, and no key configured), -EBADMSG (it does not
+ * decrypt with this key), -ENOMEM, -EIO.
+ */
+int ep_crypt_blob(const uint8_t *key, const char *key_path, struct ep_blob *b);
 
 /*
  * `edgeplane encrypt`: encrypt file @in into @out (written beside as @out.tmp, mode 0644,

@@ -6,6 +6,7 @@
 
 #include <libconfig.h>
 
+#include "core/crypt.h"
 #include "core/sign.h"
 #include "daemon/config.h"
 #include "edgeplane/addrset.h"
@@ -125,6 +126,7 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->log_level);
 	free(c->validation.secret_file);
 	free(c->signing.public_key);
+	free(c->file_encryption.key_file);
 	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
 		free(c->dpdk.eal_args[i]);
 	free(c->dpdk.file_prefix);
@@ -300,7 +302,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
 					   "uring", "dpdk", "rate_limit", "validation",
-					   "signing", NULL };
+					   "signing", "file_encryption", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
@@ -322,6 +324,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
 	static const char *const signing[] = { "public_key", "mode", NULL };
+	static const char *const file_encryption[] = { "key_file", NULL };
 	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
 					     "zc_min", NULL };
 	struct ep_confread rd = { .path = path };
@@ -480,6 +483,10 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		ep_conf_known(&rd, g, signing);
 		ep_conf_str(&rd, g, "public_key", &c->signing.public_key);
 		ep_conf_unsafe(&rd, g, "mode", "required", &c->signing.off_unsafe);
+	}
+	if ((g = config_setting_get_member(root, "file_encryption"))) {
+		ep_conf_known(&rd, g, file_encryption);
+		ep_conf_str(&rd, g, "key_file", &c->file_encryption.key_file);
 	}
 
 	config_destroy(&cf);
@@ -684,6 +691,15 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (check_signing(c))
 		return -EINVAL;
+	if (c->file_encryption.key_file) {
+		uint8_t key[EP_CRYPT_KEY_LEN];
+
+		/* Logs what is wrong with the file (its owner, its mode, its contents). */
+		if (ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
+				   sizeof(key)))
+			return -EINVAL;
+		explicit_bzero(key, sizeof(key));
+	}
 	if (c->metrics) {
 		struct sockaddr_storage ss;
 		socklen_t len;

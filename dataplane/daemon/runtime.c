@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/crypt.h"
 #include "core/sign.h"
 #include "core/worker.h"
 #include "daemon/runtime.h"
@@ -17,6 +18,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
 #include "edgeplane/unixsock.h"
+#include "edgeplane/util.h"
 #include "daemon/report.h"
 #include "daemon/sysload.h"
 #include "io/dpdk.h"
@@ -64,14 +66,19 @@ static int metrics_start(struct ep_runtime *rt);
 static int build_registry(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
+	uint8_t key[EP_CRYPT_KEY_LEN];
 	struct ep_signing sign;
 	int ret;
 
 	if (!c->nhandlers)
 		return ep_registry_add_defaults(&rt->reg);
+	if (c->file_encryption.key_file &&
+	    (ret = ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
+				  sizeof(key))))
+		return ret;
 	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
 	if (ret)
-		return ret;
+		goto out_key;
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
 		struct ep_reg_entry *e;
@@ -94,16 +101,23 @@ static int build_registry(struct ep_runtime *rt)
 		if (ret)
 			goto out;
 		e->nfiles = hc->nfiles;
-		/* Signed: the very bytes the handler gets. */
-		for (unsigned int f = 0; f < e->nfiles && !ret; f++)
+		/* Signed as stored: the very bytes read; then, if encrypted, decrypted in
+		 * memory (authenticated, so what the handler gets is what was signed). */
+		for (unsigned int f = 0; f < e->nfiles && !ret; f++) {
 			ret = ep_signing_check(&sign, "handler file", e->files[f].path,
 					       e->files[f].data, e->files[f].len);
+			if (!ret)
+				ret = ep_crypt_blob(c->file_encryption.key_file ? key : NULL,
+						    c->file_encryption.key_file, &e->files[f]);
+		}
 		if (ret)
 			goto out;
 	}
 	ret = 0;
 out:
 	ep_signing_fini(&sign);
+out_key:
+	explicit_bzero(key, sizeof(key));
 	return ret;
 }
 

@@ -5,7 +5,10 @@
 # unsigned plugin, a plugin or a model changed after it was signed, a model signed by
 # another key, and any of them with no public key configured are each refused at start,
 # with a message that names the file and the reason; the same files correctly signed load
-# and answer tasks. The keys are made for this run (scripts/ep-sign.sh) and removed at exit.
+# and answer tasks. A model stored encrypted (edgeplane encrypt, AES-256-GCM) is signed as
+# stored and decrypted in memory: it answers as the plain one does, and with another key,
+# or no key configured, it is refused. The keys are made for this run (scripts/ep-sign.sh,
+# /dev/urandom) and removed at exit.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "network namespaces"
 
@@ -43,13 +46,14 @@ mkdir -p "$EP_TMP/other" && "$SIGN" keygen "$EP_TMP/other/other.key" >/dev/null 
 
 fails() { ! "$@" >/dev/null 2>&1; }
 
-# conf NAME PLUGIN MODEL [SIGNING]: a config loading PLUGIN and MODEL; SIGNING is the
-# signing group (default: this run's public key).
+# conf NAME PLUGIN MODEL [SIGNING [MORE]]: a config loading PLUGIN and MODEL; SIGNING is
+# the signing group (default: this run's public key), MORE more settings.
 conf() {
 	cat >"$EP_TMP/$1.conf" <<CONF
 backend = "udp";
 bind = "$ADDR_B";
 ${4-$EP_SIGNING}
+${5-}
 handlers = ( { name = "echo"; }, { plugin = "$2"; name = "count"; type = 900; },
 	     { name = "infer"; files = [ "$3" ]; } );
 CONF
@@ -108,6 +112,7 @@ check "signed plugin and model: --check-config" quiet "$BIN/edgeplane" -c "$C" -
 if ep_start_runtime "$EP_TMP/good.log" -c "$C"; then
 	ok "a signed plugin and a signed model: the runtime starts"
 	check "the plugin and the model answer tasks" answers
+	cp "$EP_TMP/infer.out" "$EP_TMP/infer-plain.out"
 	ep_stop_runtime
 else
 	not_ok "a signed plugin and a signed model: the runtime starts"
@@ -117,6 +122,41 @@ check "ep-sign.sh verify agrees with the runtime" \
 	quiet "$SIGN" verify "$EP_SIGN_PUB" "$PLUGIN" "$EP_TMP/model.epm"
 check "ep-sign.sh verify refuses what the runtime refused" \
 	fails "$SIGN" verify "$EP_SIGN_PUB" "$D/tampered.so"
+
+# The model stored encrypted, then signed as stored; the key file as a secret's, 0600.
+head -c 32 /dev/urandom >"$EP_TMP/model.key" && chmod 600 "$EP_TMP/model.key" &&
+	head -c 32 /dev/urandom >"$EP_TMP/other.key" && chmod 600 "$EP_TMP/other.key"
+check "edgeplane encrypt writes the model encrypted" \
+	quiet "$BIN/edgeplane" encrypt --key "$EP_TMP/model.key" "$EP_TMP/model.epm" "$EP_TMP/model.enc"
+# plain_in ENC MODEL: ENC holds MODEL's magic, or, where MODEL's bytes would be, those bytes.
+plain_in() {
+	grep -qaF EPMD "$1" ||
+		cmp -s <(tail -c +21 "$1" | head -c "$(stat -c %s "$2")") "$2"
+}
+check "... with none of the model's plain bytes (its magic, its weights in place)" \
+	fails plain_in "$EP_TMP/model.enc" "$EP_TMP/model.epm"
+ep_sign "$EP_TMP/model.enc"
+C=$(conf enc "$PLUGIN" "$EP_TMP/model.enc" "$EP_SIGNING" \
+	"file_encryption: { key_file = \"$EP_TMP/model.key\"; };")
+if ep_start_runtime "$EP_TMP/enc.log" -c "$C"; then
+	check "an encrypted, signed model loads and answers" answers
+	check "... the same logits as the plain model" cmp -s "$EP_TMP/infer.out" "$EP_TMP/infer-plain.out"
+	ep_stop_runtime
+else
+	not_ok "an encrypted, signed model: the runtime starts"
+	diag "$(tail -3 "$EP_TMP/enc.log")"
+fi
+refused "an encrypted model, with another key configured" \
+	"$(conf enc-other "$PLUGIN" "$EP_TMP/model.enc" "$EP_SIGNING" \
+	   "file_encryption: { key_file = \"$EP_TMP/other.key\"; };")" \
+	"handler file $EP_TMP/model.enc: does not decrypt with file_encryption.key_file"
+chmod 644 "$EP_TMP/other.key"
+out=$("$BIN/edgeplane" -c "$EP_TMP/enc-other.conf" --check-config 2>&1)
+expect_eq "--check-config refuses a key file others may read, saying why" \
+	"$?:$(grep -c "file_encryption.key_file $EP_TMP/other.key: mode 0644" <<<"$out")" "2:1"
+refused "an encrypted model, with no key configured" \
+	"$(conf enc-nokey "$PLUGIN" "$EP_TMP/model.enc")" \
+	"handler file $EP_TMP/model.enc: encrypted, and no file_encryption.key_file"
 
 # signing.mode = "off-unsafe", asked for by name: loads what is not signed, and says so.
 C=$(conf off "$D/unsigned.so" "$EP_TMP/tampered.epm" 'signing: { mode = "off-unsafe"; };')
