@@ -175,7 +175,6 @@ static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_Z
 static void m_flag40(uint8_t *d, size_t *len) { d[5] |= 0x40; }
 static void m_reply_mtu(uint8_t *d, size_t *len) { d[45] = 9; }
 static void m_plain_token(uint8_t *d, size_t *len) { d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN; d[47] = 1; }
-static void m_auth_token(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH | EP_F_TOKEN; }
 static void m_kind_retry(uint8_t *d, size_t *len) { d[3] = EP_KIND_RETRY; d[5] = EP_F_TOKEN; }
 static void m_load_on_req(uint8_t *d, size_t *len) { d[44] = 7; }
 static void m_keyid_noauth(uint8_t *d, size_t *len) { d[47] = 1; }
@@ -191,6 +190,41 @@ static void m_total_huge(uint8_t *d, size_t *len) { d[20] = 0x10; }	/* 256 MiB *
 static void m_short63(uint8_t *d, size_t *len) { *len = 63; }
 static void m_short0(uint8_t *d, size_t *len) { *len = 0; }
 
+/* An AUTH datagram (docs/protocol.md 3.5) from a plain one: the 8-byte pn goes in after
+ * the header, payload_len counts it, key id 0x0011 and a tag are set. (The "ciphertext" is
+ * the plaintext: XDP cannot tell.) */
+static void m_auth(uint8_t *d, size_t *len)
+{
+	uint16_t plen = (uint16_t)(d[12] << 8 | d[13]) + EP_AUTH_PN_LEN;
+
+	memmove(d + EP_HDR_LEN + EP_AUTH_PN_LEN, d + EP_HDR_LEN, *len - EP_HDR_LEN);
+	for (int i = 0; i < EP_AUTH_PN_LEN; i++)
+		d[EP_HDR_LEN + i] = (uint8_t)(0xa0 + i);
+	d[5] |= EP_F_AUTH;
+	d[46] = 0x00, d[47] = 0x11;
+	for (int i = 0; i < EP_AUTH_TAG_LEN; i++)
+		d[48 + i] = (uint8_t)(0x5a ^ i);
+	d[12] = (uint8_t)(plen >> 8), d[13] = (uint8_t)plen;
+	*len += EP_AUTH_PN_LEN;
+}
+static void m_auth_token(uint8_t *d, size_t *len) { m_auth(d, len); d[5] |= EP_F_TOKEN; }
+/* AUTH set, but payload_len counts only the task bytes (no pn): the slice is 8 short. */
+static void m_auth_nopn(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH; d[47] = 0x11; }
+static void m_auth_short(uint8_t *d, size_t *len)	/* 7 bytes: not even the pn */
+{
+	m_auth(d, len);
+	d[12] = 0, d[13] = 7;
+	*len = EP_HDR_LEN + 7;
+}
+static void m_auth_ping(uint8_t *d, size_t *len)	/* empty plaintext: payload_len 8 */
+{
+	d[3] = EP_KIND_PING;
+	d[12] = d[13] = 0;
+	d[20] = d[21] = d[22] = d[23] = 0;
+	*len = EP_HDR_LEN;
+	m_auth(d, len);
+}
+
 /* Middle fragment 1 of 3 with L = 100: offset 100, total 250. */
 static void m_frag_mid(uint8_t *d, size_t *len)
 {
@@ -205,6 +239,12 @@ static void m_frag_count_wrong(uint8_t *d, size_t *len)	/* 4 fragments cannot ho
 {
 	m_frag_mid(d, len);
 	d[19] = 4;
+}
+/* The middle fragment with AUTH: its slice is still L = 100, its payload_len 108. */
+static void m_auth_frag_mid(uint8_t *d, size_t *len)
+{
+	m_frag_mid(d, len);
+	m_auth(d, len);
 }
 /* Last fragment 2 of 3: offset 200, 50 bytes, total 250. */
 static void m_frag_last(uint8_t *d, size_t *len)
@@ -230,7 +270,15 @@ static const struct variant variants[] = {
 	{ "reply_mtu on a request", false, m_reply_mtu, PASS(PASS_NO_SOCKET) },
 	{ "token and plain-reply flags", true, m_plain_token, PASS(PASS_NO_SOCKET) },
 	{ "unknown flag 0x40", false, m_flag40, DROP(DROP_BAD_FLAGS) },
-	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_BAD_FLAGS) },
+	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_AUTH_TOKEN) },
+	{ "AUTH request, pn + ciphertext (auth off: not judged)", false, m_auth,
+	  PASS(PASS_NO_SOCKET) },
+	{ "AUTH middle fragment, slice = payload_len - 8", true, m_auth_frag_mid,
+	  PASS(PASS_NO_SOCKET) },
+	{ "AUTH ping, empty plaintext (payload_len 8)", false, m_auth_ping, PASS(PASS_NO_SOCKET) },
+	{ "AUTH request whose payload_len leaves out the pn", false, m_auth_nopn,
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "AUTH with 7 bytes of payload: no pn", true, m_auth_short, DROP(DROP_AUTH_SHORT) },
 	{ "bad magic", false, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "bad magic ipv6", true, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "version 0", false, m_version0, DROP(DROP_BAD_VERSION) },
