@@ -545,13 +545,14 @@ static inline __attribute__((always_inline)) void ep_key_derive(struct ep_key_en
  *	bpf_ktime_get_ns()'s clock): the expiry, in unix ms, becomes a monotonic time, so a
  *	later step of the wall clock moves nothing. An expiry of 0 is "never"; one already
  *	past, 1 ns (refused).
- * @types: bitmap of allowed types 0..255 (may be NULL with @all_types); @max_priority 0
+ * @types: bitmap of allowed types 0..255, four host-order 64-bit words (uint64_t[4], as
+ *	struct ep_key_limits has it; may be NULL with @all_types); @max_priority 0
  *	counts as EP_PRIO_MAX; rates of 0 are no limit; a burst is raised to its minimum
  *	(1 task, EP_KEY_MIN_BURST_KIB) where a rate is set, else nothing would pass.
  */
 static inline void ep_key_entry_fill(struct ep_key_entry *e, __u64 now_unix_ms, __u64 now_ns,
 				     __u64 issued_unix_ms, __u64 expires_unix_ms, __u32 tenant,
-				     int revoked, const __u64 *types, int all_types,
+				     int revoked, const void *types, int all_types,
 				     __u8 max_priority, __u32 max_task_len, __u32 tasks_per_s,
 				     __u32 burst_tasks, __u32 kib_per_s, __u32 burst_kib)
 {
@@ -576,8 +577,8 @@ static inline void ep_key_entry_fill(struct ep_key_entry *e, __u64 now_unix_ms, 
 				left_ms > (~0ull - now_ns) / 1000000 ? ~0ull :
 				now_ns + left_ms * 1000000;
 	}
-	for (int i = 0; types && i < 4; i++)
-		e->types[i] = types[i];
+	if (types)
+		__builtin_memcpy(e->types, types, sizeof(e->types));
 	ep_key_derive(e);
 }
 

@@ -158,6 +158,7 @@ static int cmd_attach(struct opts *o, const char *dev)
 		.any_dest_unsafe = o->dest_check == 0,
 		.addrs = &o->addrs,
 		.rate_limit = &rl,
+		.auth_mode = EP_AUTH_MODE_OFF,	/* until attach takes --auth-mode */
 	};
 	struct ep_xdp *x;
 	int err;
