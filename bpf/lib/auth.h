@@ -128,8 +128,12 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 static __always_inline int ep_auth_task(const struct ep_auth *a, __u64 now)
 {
 	const struct ep_key_entry *e = a->key;
+	struct ep_key_state *st = a->st;
 
-	if (ep_rl_bucket(&a->st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns, e->tasks_per_s))
+	/* Set by ep_auth_check(); the verifier may not carry that across the caller's
+	 * branches, so it sees the check. */
+	if (!e || !st ||
+	    ep_rl_bucket(&st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns, e->tasks_per_s))
 		return 0;
 	return -EP_STAT_DROP_AUTH_RATE_TASKS;
 }
