@@ -57,7 +57,8 @@ struct {
 	__type(value, struct ep_key_state);
 } ep_key_state SEC(".maps");
 
-/* The mode for this frame: EP_AUTH_MODE_OFF unless a loader wrote one. */
+/* The mode for this frame: EP_AUTH_MODE_OFF unless a loader wrote one; a value out of
+ * range (written by hand) is taken as the strictest. */
 static __always_inline __u8 ep_auth_mode(void)
 {
 	__u32 zero = 0;
@@ -65,7 +66,7 @@ static __always_inline __u8 ep_auth_mode(void)
 
 	if (!c || !(c->flags & EP_AUTH_F_SET))	/* !c: only for the verifier (an array) */
 		return EP_AUTH_MODE_OFF;
-	return c->mode;
+	return c->mode < EP_AUTH_MODE__COUNT ? c->mode : EP_AUTH_MODE_REQUIRED;
 }
 
 /* What ep_auth_check() found, for the caller's steering and its ep_auth_task(). */

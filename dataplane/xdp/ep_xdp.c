@@ -627,8 +627,9 @@ int ep_xdp_read_auth_mode(int auth_fd, enum ep_auth_mode *mode)
 
 	if (bpf_map_lookup_elem(auth_fd, &zero, &c))
 		return -errno;
-	*mode = (c.flags & EP_AUTH_F_SET) && c.mode < EP_AUTH_MODE__COUNT ? c.mode
-									 : EP_AUTH_MODE_OFF;
+	/* As XDP reads it (bpf/lib/auth.h): unwritten is off, out of range required. */
+	*mode = !(c.flags & EP_AUTH_F_SET) ? EP_AUTH_MODE_OFF :
+		c.mode < EP_AUTH_MODE__COUNT ? (enum ep_auth_mode)c.mode : EP_AUTH_MODE_REQUIRED;
 	return 0;
 }
 

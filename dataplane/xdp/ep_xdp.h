@@ -166,8 +166,9 @@ int ep_xdp_parse_auth_mode(const char *s, enum ep_auth_mode *mode);
 /* "required", "optional", "off"; "?" out of range. */
 const char *ep_xdp_auth_mode_name(unsigned int mode);
 
-/* Read entry 0 of an ep_auth_cfg map: an entry nobody wrote reads as EP_AUTH_MODE_OFF,
- * which is what XDP then does. Returns 0 or a negative errno. */
+/* Read entry 0 of an ep_auth_cfg map as XDP acts on it: an entry nobody wrote reads as
+ * EP_AUTH_MODE_OFF, one out of range (by hand) as EP_AUTH_MODE_REQUIRED. Returns 0 or a
+ * negative errno. */
 int ep_xdp_read_auth_mode(int auth_fd, enum ep_auth_mode *mode);
 /* Write it (XDP acts on it from the next packet; no reload). Returns 0, -EINVAL for a
  * mode out of range, or a negative errno. */

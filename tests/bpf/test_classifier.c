@@ -1068,6 +1068,23 @@ static void test_auth_cases(void)
 	EXPECT_EQ(mode, OFF);
 	tap_end("%sep_auth_cfg nobody wrote reads as off", variant);
 
+	/* A mode out of range, written by hand: the strictest, as the tools read it. */
+	{
+		struct ep_auth_cfg bad = { .mode = 7, .flags = EP_AUTH_F_SET };
+		uint8_t d[256];
+		size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
+		__u32 zero = 0;
+
+		tap_begin();
+		EXPECT_EQ(bpf_map_update_elem(auth_fd, &zero, &bad, BPF_ANY), 0);
+		EXPECT_EQ(ep_xdp_read_auth_mode(auth_fd, &mode), 0);
+		EXPECT_EQ(mode, R);
+		tap_end("%sep_auth_cfg with mode 7 (by hand) reads as required", variant);
+		check("mode 7 (by hand): a request without AUTH, as in required",
+		      &(struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n },
+		      DROP(DROP_AUTH_MISSING));
+	}
+
 	for (size_t i = 0; i < sizeof(auth_cases) / sizeof(auth_cases[0]); i++) {
 		const struct auth_case *c = &auth_cases[i];
 		uint8_t d[2048];
