@@ -349,6 +349,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.any_dest_unsafe = c->any_dest_unsafe,
 			.addrs = &c->addrs,
 			.rate_limit = &rt->rate_limit,
+			.auth_mode = EP_AUTH_MODE_OFF,	/* TODO(issue 12): auth.mode */
 		};
 
 		ep_xdp_parse_mode(c->xdp_mode, &mode);
