@@ -18,7 +18,8 @@ $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
 			   $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
-$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
+$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles) \
+			    $(SANOBJ)/userspace/common/confread.o
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
@@ -29,7 +30,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
-		$(call pc_libs,libmicrohttpd libcrypto) $(ENROLL_LIBS)
+		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
