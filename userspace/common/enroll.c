@@ -89,7 +89,7 @@ bool ep_enroll_name_ok(const char *s, size_t max)
 		if (n + 1 >= max)
 			return false;
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || strchr("_.@:+-", ch)))
+		      (ch >= '0' && ch <= '9') || strchr("_.@:-", ch)))
 			return false;
 	}
 	return n > 0;
@@ -126,7 +126,7 @@ static int get_name(const json_t *o, const char *what, char *out, size_t max, ch
 
 	if (!s || json_string_length(v) != strlen(s) || !ep_enroll_name_ok(s, max)) {
 		seterr(err, errlen, "\"%s\" is not a string of 1..%zu characters of "
-		       "[A-Za-z0-9_.@:+-]", what, max - 1);
+		       "[A-Za-z0-9_.@:-]", what, max - 1);
 		return -EINVAL;
 	}
 	memcpy(out, s, strlen(s) + 1);
