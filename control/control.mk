@@ -13,7 +13,7 @@ EXTRA_CFLAGS_control/edgectl	:= -Icontrol -Idataplane
 EDGECTL_SRCS	:= $(wildcard control/edgectl/*.c)
 BINS += $(BIN)/edgectl
 $(BIN)/edgectl: $(patsubst %.c,$(OBJ)/%.o,$(EDGECTL_SRCS)) $(CONTROL_LIB) $(RT_LIB) \
-		$(XDP_LIB) $(CORE_LIB)
+		$(XDP_LIB) $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(CONTROL_LIBS) $(BPF_LIBS) -lm

@@ -71,6 +71,13 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
 
+# The enrollment client module, driven by test_enroll.sh.
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-enroll
+$(TESTOUT)/tools/eptest-enroll: $(OBJ)/tests/tools/eptest-enroll.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS)
+
 # Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
 # `make bench-amp`), and the node's other limits and the library's answers to them
 # (test_limits.sh).

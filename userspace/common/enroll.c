@@ -644,6 +644,18 @@ static int round_trip(struct ep_enroll_conn *e, const char *req, size_t max, jso
 		return -ENOTCONN;
 	}
 	err = send_all(e, req, strlen(req), deadline);
+	if (err && err != -ETIMEDOUT) {
+		/* In TLS 1.3 our handshake ends before the controller has checked our
+		 * certificate: its refusal is an alert that may be waiting behind the reset. */
+		char why[sizeof(e->err)];
+
+		memcpy(why, e->err, sizeof(why));
+		if (read_line(e, max, deadline, &line, &n) != -EPROTO) {
+			memcpy(e->err, why, sizeof(why));
+			return err;
+		}
+		return -EPROTO;
+	}
 	if (!err)
 		err = read_line(e, max, deadline, &line, &n);
 	if (err)
