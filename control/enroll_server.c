@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -870,6 +871,14 @@ static void *srv_main(void *arg)
 	struct ep_enroll_srv *s = arg;
 	struct epoll_event evs[64];
 	uint64_t next_tick = 0;
+	sigset_t pipe;
+
+	/* OpenSSL writes with write(): a peer that reset its connection would raise SIGPIPE,
+	 * whose default action ends the controller. Blocked here, it stays pending on this
+	 * thread; the write fails with EPIPE and the connection is closed. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	for (;;) {
 		uint64_t now = ep_now_ns(), wake = next_tick;

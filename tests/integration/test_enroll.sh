@@ -155,6 +155,24 @@ expect_eq "the role is counted (role_refused)" "$(outcome role_refused)" 1
 check "each refusal is logged with the peer and why" \
 	grep -q "TLS handshake with $ADDR_B:[0-9]* failed: .*expired" "$EP_TMP/ctl.log"
 
+# --- clients that hang up before the reply ---------------------------------------------------
+# The controller then writes its ServerHello or its reply to a reset connection: EPIPE, and
+# a SIGPIPE that would end the controller if its enrollment thread let it through. The
+# first kind needs no certificate at all.
+in_b "$ENROLL" abort --server "$CTL" --cert "$P/cam-001.crt" --key "$P/cam-001.key" \
+	--ca "$P/ca.crt" --count 20 2>"$EP_TMP/err"
+sleep 0.3
+if kill -0 "$CTL_PID" 2>/dev/null && [[ $(ctl status --json | jq .enroll.connections) == 0 ]]; then
+	ok "20 clients that reset the connection after their ClientHello or their request: the controller carries on"
+else
+	wait "$CTL_PID"
+	rc=$?
+	not_ok "20 clients that reset the connection after their ClientHello or their request: the controller carries on"
+	diag "controller exit status $rc; $(cat "$EP_TMP/err"); $(tail -2 "$EP_TMP/ctl.log")"
+	tap_done
+	exit 1
+fi
+
 # --- silent clients ----------------------------------------------------------------------------
 for i in $(seq 8); do
 	in_b bash -c "exec 3<>/dev/tcp/$ADDR_A/7881 && sleep 30" 2>/dev/null &
@@ -264,7 +282,23 @@ else
 	not_ok "the controller reads the CRL again when its file changes"
 fi
 refused "cam-002, revoked in the new CRL, is refused at the handshake" cam-002 "$P" EPROTO "revoked"
-kill "$SYNC_PID" 2>/dev/null
+"$PKI" revoke "$P" node1 >/dev/null 2>&1 && "$PKI" crl "$P" >/dev/null 2>&1
+end=$((SECONDS + 4))
+while kill -0 "$SYNC_PID" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
+if ! kill -0 "$SYNC_PID" 2>/dev/null; then
+	wait "$SYNC_PID"
+	rc=$?
+else
+	rc=running
+	kill "$SYNC_PID" 2>/dev/null
+fi
+# The node's next sync meets a closed connection: a clean error, not SIGPIPE (141).
+if [[ $rc == 1 ]] && grep -q "ECONNRESET\|EPROTO" "$EP_TMP/sync.err"; then
+	ok "node1, revoked in a new CRL while connected, is disconnected: its next sync fails ($(head -c 80 "$EP_TMP/sync.err"))"
+else
+	not_ok "node1, revoked in a new CRL while connected, is disconnected: its next sync fails"
+	diag "eptest-enroll sync: exit status $rc, stderr '$(cat "$EP_TMP/sync.err")'"
+fi
 
 # --- the silent ones time out -------------------------------------------------------------------
 end=$((SECONDS + 8))

@@ -9,16 +9,24 @@
  *       sync N rounds (0: until killed) every N ms (250) on one connection; print a JSON
  *       line per round: {"t_ms":..., "gen":..., "full":..., "node_id":..., "self":ID,
  *       "keys":[{"key_id":..., "name":..., "role":..., "revoked":...}, ...]}
+ *   eptest-enroll abort --server A:P --cert F --key F --ca F [--count N]
+ *       N times (1), in turn: a ClientHello and a reset (SO_LINGER 0); a handshake, four
+ *       {"op":"enroll"} lines at once and a reset; the same and a close: the controller
+ *       then writes to a dead connection
  *
  * Exit status: 0, 1 (failed: the message on stderr starts with the errno's name), 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "edgeplane/enroll.h"
 #include "edgeplane/util.h"
@@ -65,6 +73,58 @@ static int on_key(void *arg, const struct ep_key_info *k)
 {
 	json_array_append_new(arg, key_summary(k, false));
 	return 0;
+}
+
+/*
+ * A client that hangs up at once, resetting the connection (SO_LINGER 0): right after its
+ * ClientHello (@hello: no certificate needed), or after a handshake and four requests.
+ * The controller then writes to a reset connection.
+ */
+static int abort_once(const struct ep_enroll_cfg *cfg, bool hello, bool reset)
+{
+	static const char req[] = "{\"op\":\"enroll\"}\n{\"op\":\"enroll\"}\n"
+				  "{\"op\":\"enroll\"}\n{\"op\":\"enroll\"}\n";
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_storage ss;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	socklen_t len;
+	int fd = -1, ret = -1;
+
+	if (!ctx || ep_parse_sockaddr("--server", cfg->server, 0, &ss, &len))
+		goto out;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (!hello && (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+		       SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1))
+		goto out;
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
+		goto out;
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (hello) {
+		BIO *w = BIO_new(BIO_s_mem()), *r = BIO_new(BIO_s_mem());
+		char buf[4096];
+		int n;
+
+		/* The ClientHello only: written to memory, sent, and nothing read. */
+		SSL_set_bio(ssl, r, w);
+		SSL_connect(ssl);
+		n = BIO_read(w, buf, sizeof(buf));
+		if (n <= 0 || send(fd, buf, (size_t)n, 0) != n)
+			goto out;
+	} else if (SSL_connect(ssl) != 1 || SSL_write(ssl, req, sizeof(req) - 1) <= 0) {
+		goto out;
+	}
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	ret = 0;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -125,6 +185,16 @@ int main(int argc, char **argv)
 		ep_key_info_wipe(&k);
 		return 0;
 	}
+	if (!strcmp(mode, "abort")) {
+		for (long i = 0; i < count; i++) {
+			if (abort_once(&cfg, i % 3 == 0, i % 3 != 2)) {
+				fprintf(stderr, "E?: abort: the handshake failed\n");
+				return 1;
+			}
+			usleep(10000);
+		}
+		return 0;
+	}
 	if (!strcmp(mode, "sync")) {
 		struct ep_enroll_conn *e = ep_enroll_connect(&cfg, err, sizeof(err));
 		uint64_t gen = 0, t0 = ep_now_ns();
@@ -160,7 +230,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "Usage: eptest-enroll device|sync --server A:P --cert F --key F --ca F "
+	fprintf(stderr, "Usage: eptest-enroll device|sync|abort --server A:P --cert F --key F --ca F "
 			"[--timeout-ms N] [--count N] [--interval-ms N]\n");
 	return 2;
 }
