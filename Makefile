@@ -56,7 +56,9 @@ BPF_CFLAGS	:= -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
 CFLAGS		?= -O2 -g
 EP_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 		   -fno-strict-aliasing -Ibpf -Iuserspace/include -I$(GEN) -MMD -MP
-EP_LDFLAGS	:= $(LDFLAGS) -pthread
+# libcrypto: libepcore seals AUTH datagrams (userspace/common/auth.c), so all that links it
+# needs OpenSSL's.
+EP_LDFLAGS	:= $(LDFLAGS) -pthread $(call pc_libs,libcrypto)
 
 # Filled in by the fragments.
 BINS		:=

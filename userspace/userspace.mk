@@ -2,7 +2,7 @@
 # libepcore.a: logging, the wire codec and reassembly. No BPF dependencies, so clients link
 # it as well as the runtime.
 CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/util.c \
-		   userspace/common/addrset.c \
+		   userspace/common/addrset.c userspace/common/auth.c \
 		   userspace/codec/codec.c \
 		   userspace/codec/reasm.c
 CORE_LIB	:= $(LIB)/libepcore.a

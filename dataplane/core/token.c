@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -57,91 +56,17 @@ static OSSL_PARAM sha256_params[] = {
 
 /* --- the master secret -------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ep_token_master_load(struct ep_token_master *m, const char *path, uint32_t period_s)
 {
-	uint8_t buf[2 * EP_TOKEN_MASTER_LEN + 2];
-	struct stat st;
-	ssize_t n;
-	int fd, err = 0;
+	int err;
 
 	if (!period_s)
 		return -EINVAL;
-	/* O_NONBLOCK: a FIFO there must not hang the start (the checks below refuse it).
-	 * A symbolic link is followed, as secret stores mount them; the checks are on the
-	 * file opened. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
+	err = ep_read_secret("validation.secret_file", path, m->key, sizeof(m->key));
+	if (err)
 		return err;
-	}
-	/* The open file, not the path: what was checked is what is read. */
-	if (fstat(fd, &st)) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pr_err("validation.secret_file %s: not a regular file", path);
-		err = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		pr_err("validation.secret_file %s: owned by uid %u; it must belong to root or to "
-		       "the user the runtime runs as (uid %u)", path, st.st_uid, geteuid());
-		err = -EPERM;
-		goto out_close;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		pr_err("validation.secret_file %s: mode %04o lets the group or others use it; "
-		       "the secret must be readable by its owner only (chmod 600)", path,
-		       st.st_mode & 07777);
-		err = -EPERM;
-		goto out_close;
-	}
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (n == EP_TOKEN_MASTER_LEN) {
-		memcpy(m->key, buf, EP_TOKEN_MASTER_LEN);
-	} else if (n == 2 * EP_TOKEN_MASTER_LEN ||
-		   (n == 2 * EP_TOKEN_MASTER_LEN + 1 && buf[n - 1] == '\n')) {
-		for (int i = 0; i < EP_TOKEN_MASTER_LEN; i++) {
-			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-
-			if (hi < 0 || lo < 0) {
-				err = -EINVAL;
-				break;
-			}
-			m->key[i] = (uint8_t)(hi << 4 | lo);
-		}
-	} else {
-		err = -EINVAL;
-	}
-	if (err)
-		pr_err("validation.secret_file %s: must hold 32 bytes, raw or as 64 hex digits "
-		       "(e.g. `head -c 32 /dev/urandom >FILE`)", path);
 	m->period_s = period_s;
-out_close:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	if (err)
-		OPENSSL_cleanse(m->key, sizeof(m->key));
-	return err;
+	return 0;
 }
 
 int ep_token_master_random(struct ep_token_master *m, uint32_t period_s)

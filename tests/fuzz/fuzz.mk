@@ -23,7 +23,7 @@ FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 # build is the one that gates warnings.
 FUZZ_CFLAGS	:= -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 		   $(filter-out -Werror,$(EP_CFLAGS)) -Wno-unused-command-line-argument
-FUZZ_LDFLAGS	:= $(FUZZ_SAN) -fsanitize=fuzzer -pthread
+FUZZ_LDFLAGS	:= $(FUZZ_SAN) -fsanitize=fuzzer -pthread $(call pc_libs,libcrypto)
 # A directory's extra flags, less gcc-only ones (handlers.mk's vectoriser cost model).
 fuzz_extra = $(filter-out -fvect-cost-model=%,$(EXTRA_CFLAGS_$(1)))
 
@@ -57,7 +57,10 @@ EXTRA_CFLAGS_tests/fuzz	:= -Idataplane -Icontrol -Itests/fuzz
 fuzz_objs = $(patsubst %.c,$(FUZZOBJ)/%.o,$(1))
 
 FUZZ_CORE	:= $(call fuzz_objs,$(CORE_SRCS))
-FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c)
+FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c \
+		     dataplane/core/sign.c)
+# What a registry needs: the dynamic loader, and libcrypto for plugins' signatures.
+FUZZ_REG_LIBS	:= $(call pc_libs,libcrypto) -ldl
 FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c \
 		     dataplane/core/batch.c dataplane/core/token.c)
 # The controller less the gateway's BPF side (gw.c, probe.c): tests/fuzz/fake_gw.c stands
@@ -82,7 +85,7 @@ FUZZ_DEPS_frame		:= $(call fuzz_objs,dataplane/io/frame.c) $(FUZZ_CORE)
 FUZZ_DEPS_png		:= $(call fuzz_objs,$(PNG_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_png		:= $(call pc_libs,libpng)
 FUZZ_DEPS_model		:= $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
-FUZZ_LIBS_model		:= $(HANDLER_LIBS) -ldl
+FUZZ_LIBS_model		:= $(HANDLER_LIBS) $(FUZZ_REG_LIBS)
 FUZZ_DEPS_client	:= $(call fuzz_objs,$(CLIENT_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_client	:= $(ZSTD_LIBS) -lm
 FUZZ_DEPS_runtime	:= $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
@@ -97,13 +100,13 @@ FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FU
 FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
 			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(BPF_LIBS) -ldl
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_DEPS_handler_$(h) := $(FUZZ_HANDLERS_O) $(FUZZ_CORE)))
-$(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) -ldl))
+$(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) $(FUZZ_REG_LIBS)))
 
 .SECONDEXPANSION:
 $(FUZZBIN)/fuzz_%: $(FUZZOBJ)/tests/fuzz/fuzz_%.o $$(FUZZ_DEPS_$$*)
 	$(call msg,LINK-FZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS) $(FUZZ_LIBS_$*)
+	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LIBS_$*) $(FUZZ_LDFLAGS)
 
 # Binary seeds (datagrams, fragment sequences, reports, images, models) written by a
 # generator built with the ordinary compiler from the codec; text seeds are committed in
@@ -149,7 +152,7 @@ fuzz_cov_objs = $(patsubst $(FUZZOBJ)/%,$(FUZZ_COVOBJ)/%,$(1))
 $(FUZZOUT)/covbin/fuzz_%: $(FUZZ_COVOBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_cov_objs,$$(FUZZ_DEPS_$$*))
 	$(call msg,LINK-COV,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) -o $@ $^ -fprofile-instr-generate -fsanitize=fuzzer -pthread $(FUZZ_LIBS_$*)
+	$(Q)$(FUZZ_CC) -o $@ $^ -fprofile-instr-generate -fsanitize=fuzzer -pthread $(FUZZ_LIBS_$*) $(call pc_libs,libcrypto)
 
 fuzz-cov: $(addprefix $(FUZZOUT)/covbin/fuzz_,$(FUZZ_NAMES)) $(FUZZ_SEEDS)
 	$(Q)tests/fuzz/run.sh cov

@@ -7,6 +7,7 @@
 
 #include "edgeplane/codec.h"
 #include "../lib/rnd.h"
+#include "../lib/doc.h"
 #include "../lib/tap.h"
 
 static struct ep_msg sample_request(void)
@@ -34,42 +35,6 @@ static const uint8_t example_request[] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* auth tag */
 	'h', 'e', 'l', 'l', 'o',
 };
-
-/* The bytes of a "<!-- example:NAME -->" block of docs/protocol.md; -1 if absent. */
-static ssize_t doc_example(const char *name, uint8_t *out, size_t max)
-{
-	char line[512], tag[64];
-	bool in_tag = false, in_block = false;
-	ssize_t n = -1;
-	FILE *f = fopen("docs/protocol.md", "r");
-
-	if (!f)
-		return -1;
-	snprintf(tag, sizeof(tag), "<!-- example:%s -->", name);
-	while (fgets(line, sizeof(line), f)) {
-		if (!in_tag) {
-			in_tag = !strncmp(line, tag, strlen(tag));
-			continue;
-		}
-		if (!strncmp(line, "```", 3)) {
-			if (in_block)
-				break;
-			in_block = true;
-			n = 0;
-			continue;
-		}
-		for (char *p = line, *end; in_block; p = end) {
-			unsigned long b = strtoul(p, &end, 16);
-
-			if (end == p)
-				break;
-			if ((size_t)n < max)
-				out[n++] = (uint8_t)b;
-		}
-	}
-	fclose(f);
-	return n;
-}
 
 static void expect_doc(const char *name, const uint8_t *bytes, size_t len)
 {
@@ -225,7 +190,7 @@ static void test_rejections(void)
 		{ "unknown flag", 5, 0x40, EP_STAT_DROP_BAD_FLAGS },
 		{ "status on request", 15, 3, EP_STAT_DROP_BAD_FLAGS },
 		{ "load on request", 44, 1, EP_STAT_DROP_BAD_FLAGS },
-		{ "AUTH with TOKEN", 5, EP_F_AUTH | EP_F_TOKEN, EP_STAT_DROP_BAD_FLAGS },
+		{ "AUTH with TOKEN", 5, EP_F_AUTH | EP_F_TOKEN, EP_STAT_DROP_AUTH_TOKEN },
 		{ "key without AUTH", 46, 1, EP_STAT_DROP_BAD_FLAGS },
 		{ "payload_len", 13, 6, EP_STAT_DROP_BAD_LENGTH },
 		{ "frag_count 0", 19, 0, EP_STAT_DROP_BAD_FRAGMENT },

@@ -15,7 +15,7 @@ static void hdr_from_msg(const struct ep_msg *m, struct ep_hdr *h)
 	h->flags = m->flags;
 	h->task_type = ep_be16(m->task_type);
 	h->tenant_id = ep_be32(m->tenant_id);
-	h->payload_len = ep_be16(m->payload_len);
+	h->payload_len = ep_be16(m->payload_len + (m->flags & EP_F_AUTH ? EP_AUTH_NONCE_LEN : 0));
 	h->status = ep_be16(m->status);
 	h->frag_index = ep_be16(m->frag_index);
 	h->frag_count = ep_be16(m->frag_count);
@@ -44,6 +44,8 @@ static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
 	m->task_type = ep_be16(h->task_type);
 	m->tenant_id = ep_be32(h->tenant_id);
 	m->payload_len = ep_be16(h->payload_len);
+	if ((m->flags & EP_F_AUTH) && m->payload_len >= EP_AUTH_NONCE_LEN)
+		m->payload_len -= EP_AUTH_NONCE_LEN;	/* the slice, after the nonce */
 	m->status = ep_be16(h->status);
 	m->frag_index = ep_be16(h->frag_index);
 	m->frag_count = ep_be16(h->frag_count);
@@ -71,7 +73,7 @@ int ep_encode_hdr(const struct ep_msg *m, void *buf, size_t len)
 		return -EINVAL;
 	hdr_from_msg(m, &h);
 	/* Refuse to produce what a receiver would drop. */
-	if (ep_hdr_check(&h, sizeof(h) + m->payload_len, EP_MAX_TASK_LEN))
+	if (ep_hdr_check(&h, sizeof(h) + ep_be16(h.payload_len), EP_MAX_TASK_LEN))
 		return -EINVAL;
 	memcpy(buf, &h, sizeof(h));
 	return sizeof(h);
@@ -96,8 +98,16 @@ int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg 
 	if (err)
 		goto bad;
 	msg_from_hdr(&h, m);
+	if (h.flags & EP_F_AUTH) {
+		const uint8_t *p = (const uint8_t *)buf + sizeof(h);
+
+		for (int i = 0; i < 4; i++)
+			m->auth_sender = m->auth_sender << 8 | p[i];
+		for (int i = 4; i < EP_AUTH_NONCE_LEN; i++)
+			m->auth_pn = m->auth_pn << 8 | p[i];
+	}
 	if (payload)
-		*payload = (const uint8_t *)buf + sizeof(h);
+		*payload = (const uint8_t *)buf + ep_payload_off(m);
 	return 0;
 bad:
 	if (reason)
@@ -113,6 +123,15 @@ uint32_t ep_frag_size_for_mtu(uint32_t mtu, bool ipv6)
 		return 0;
 	mtu -= over;
 	return mtu > EP_DGRAM_MAX - EP_HDR_LEN ? EP_DGRAM_MAX - EP_HDR_LEN : mtu;
+}
+
+uint32_t ep_frag_size_for(uint32_t mtu, bool ipv6, uint8_t flags)
+{
+	uint32_t fs = ep_frag_size_for_mtu(mtu, ipv6);
+
+	if (flags & EP_F_AUTH)
+		fs = fs > EP_AUTH_NONCE_LEN ? fs - EP_AUTH_NONCE_LEN : 0;
+	return fs;
 }
 
 uint32_t ep_frag_count(uint32_t total, uint32_t frag_size)
@@ -137,7 +156,7 @@ ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t t
 		return -EINVAL;
 	off = index * frag_size;
 	len = total - off < frag_size ? total - off : frag_size;
-	if (outlen < EP_HDR_LEN + (size_t)len)
+	if (outlen < ep_payload_off(tmpl) + (size_t)len)
 		return -EMSGSIZE;
 	m.total_len = total;
 	m.frag_index = (uint16_t)index;
@@ -147,9 +166,11 @@ ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t t
 	err = ep_encode_hdr(&m, out, outlen);
 	if (err < 0)
 		return err;
+	if (tmpl->flags & EP_F_AUTH)
+		memset((uint8_t *)out + EP_HDR_LEN, 0, EP_AUTH_NONCE_LEN);	/* sealing sets it */
 	if (len)
-		memcpy((uint8_t *)out + EP_HDR_LEN, (const uint8_t *)payload + off, len);
-	return EP_HDR_LEN + len;
+		memcpy((uint8_t *)out + ep_payload_off(tmpl), (const uint8_t *)payload + off, len);
+	return ep_payload_off(tmpl) + len;
 }
 
 const char *ep_stat_name(unsigned int stat)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -48,6 +49,103 @@ int ep_mkdir_p(const char *dir, mode_t mode)
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
+		    const char *mode_why)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("%s %s: not a regular file", what, path);
+		err = -EINVAL;
+		goto err_close;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		pr_err("%s %s: owned by uid %u; it must belong to root or to the user the "
+		       "runtime runs as (uid %u): 'chown root %s'", what, path, st.st_uid,
+		       geteuid(), path);
+		err = -EPERM;
+		goto err_close;
+	}
+	if (st.st_mode & forbidden) {
+		pr_err("%s %s: mode %04o %s", what, path, st.st_mode & 07777, mode_why);
+		err = -EPERM;
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return err;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int ep_read_secret(const char *what, const char *path, uint8_t *key, size_t len)
+{
+	uint8_t buf[2 * EP_SECRET_MAX + 2];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!len || len > EP_SECRET_MAX)
+		return -EINVAL;
+	fd = ep_open_trusted(what, path, S_IRWXG | S_IRWXO,
+			     "lets the group or others use it; the secret must be readable "
+			     "by its owner only (chmod 600)");
+	if (fd < 0)
+		return fd;
+	n = read(fd, buf, 2 * len + 2);
+	if (n < 0) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		goto out_close;
+	}
+	if ((size_t)n == len) {
+		memcpy(key, buf, len);
+	} else if ((size_t)n == 2 * len || ((size_t)n == 2 * len + 1 && buf[n - 1] == '\n')) {
+		for (size_t i = 0; i < len; i++) {
+			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				err = -EINVAL;
+				break;
+			}
+			key[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		err = -EINVAL;
+	}
+	if (err)
+		pr_err("%s %s: must hold %zu bytes, raw or as %zu hex digits (e.g. `head -c %zu "
+		       "/dev/urandom >FILE`)", what, path, len, 2 * len, len);
+out_close:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	if (err)
+		explicit_bzero(key, len);
+	return err;
 }
 
 static int bad_addr(const char *what, const char *addr, unsigned int flags, const char *why)
