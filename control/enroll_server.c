@@ -173,47 +173,6 @@ static void queue_reply(struct conn *c, char *line, size_t len, bool close_after
 	c->deadline = ep_now_ns() + WRITE_MS * 1000000ull;
 }
 
-/* {"ok":false,"error":"..."} and the connection closes once it is sent. */
-static void reply_error(struct ep_enroll_srv *s, struct conn *c, enum ep_enroll_outcome o,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void reply_error(struct ep_enroll_srv *s, struct conn *c, enum ep_enroll_outcome o,
-			const char *fmt, ...)
-{
-	char msg[200], *line;
-	json_t *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	count(s, o);
-	pr_info("enroll: %s%s%s from %s: refused: %s", c->name[0] ? c->name : "",
-		c->name[0] ? " " : "", c->role[0] ? c->role : "", c->peer, msg);
-	r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-	line = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	if (!line) {
-		c->st = C_CLOSE;
-		return;
-	}
-	/* json_dumps() leaves room for nothing: the newline needs a copy. */
-	{
-		size_t n = strlen(line);
-		char *nl = malloc(n + 2);
-
-		if (!nl) {
-			free(line);
-			c->st = C_CLOSE;
-			return;
-		}
-		memcpy(nl, line, n);
-		nl[n] = '\n';
-		nl[n + 1] = '\0';
-		free(line);
-		queue_reply(c, nl, n + 1, true);
-	}
-}
-
 /* A JSON object, as one line, to be sent (the key material in it is wiped after). */
 static int reply_json(struct conn *c, json_t *r, bool close_after)
 {
@@ -224,7 +183,7 @@ static int reply_json(struct conn *c, json_t *r, bool close_after)
 	if (!line)
 		return -ENOMEM;
 	n = strlen(line);
-	nl = malloc(n + 2);
+	nl = malloc(n + 2);	/* json_dumps() leaves no room for the newline */
 	if (nl) {
 		memcpy(nl, line, n);
 		nl[n] = '\n';
@@ -236,6 +195,28 @@ static int reply_json(struct conn *c, json_t *r, bool close_after)
 		return -ENOMEM;
 	queue_reply(c, nl, n + 1, close_after);
 	return 0;
+}
+
+/* {"ok":false,"error":"..."} and the connection closes once it is sent. */
+static void reply_error(struct ep_enroll_srv *s, struct conn *c, enum ep_enroll_outcome o,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_error(struct ep_enroll_srv *s, struct conn *c, enum ep_enroll_outcome o,
+			const char *fmt, ...)
+{
+	char msg[200];
+	json_t *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	count(s, o);
+	pr_info("enroll: %s%s%s from %s: refused: %s", c->name[0] ? c->name : "",
+		c->name[0] ? " " : "", c->role[0] ? c->role : "", c->peer, msg);
+	r = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	if (reply_json(c, r, true))
+		c->st = C_CLOSE;
+	json_decref(r);
 }
 
 static void do_enroll(struct ep_enroll_srv *s, struct conn *c)

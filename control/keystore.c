@@ -277,6 +277,16 @@ static int node_key(struct ep_keystore *ks, struct ep_ks_node *n, const struct e
 	return 0;
 }
 
+/* The first key changed after generation @since, or NULL. */
+static struct ep_ks_key *first_since(struct ep_keystore *ks, uint64_t since)
+{
+	struct ep_ks_key *e = ks->last;
+
+	while (e && e->prev && e->prev->gen > since)
+		e = e->prev;
+	return e && e->gen > since ? e : NULL;
+}
+
 /* Append @n bytes to the reply being built. */
 static char *put(char *p, const char *s, size_t n)
 {
@@ -310,14 +320,7 @@ int ep_ks_sync(struct ep_keystore *ks, const struct ep_ks_sync_req *req, uint64_
 		goto out;
 
 	full = req->full || !req->since || req->since > ks->gen;
-	from = ks->first;
-	if (!full) {
-		for (from = ks->last; from && from->prev && from->prev->gen > req->since;
-		     from = from->prev)
-			;
-		if (from && from->gen <= req->since)
-			from = NULL;
-	}
+	from = full ? ks->first : first_since(ks, req->since);
 	hn = (size_t)snprintf(head, sizeof(head),
 			      "{\"ok\":true,\"gen\":%llu,\"full\":%s,\"node_id\":%u,\"self\":",
 			      (unsigned long long)ks->gen, full ? "true" : "false", n->id);
@@ -507,6 +510,25 @@ int ep_ks_replay(struct ep_keystore *ks, uint16_t id, uint64_t issued_ms, uint64
 	}
 	pthread_mutex_unlock(&ks->lock);
 	return err;
+}
+
+uint64_t ep_ks_changed(struct ep_keystore *ks, uint64_t since, unsigned int max,
+		       void (*fn)(void *arg, const struct ep_ks_key *key), void *arg)
+{
+	struct ep_ks_key *e;
+	unsigned int n = 0;
+	uint64_t next;
+
+	pthread_mutex_lock(&ks->lock);
+	for (e = first_since(ks, since); e && n < max; e = e->next) {
+		if (e->node_id)
+			continue;
+		fn(arg, e);
+		n++;
+	}
+	next = e && e->prev ? e->prev->gen : ks->gen;
+	pthread_mutex_unlock(&ks->lock);
+	return next;
 }
 
 void ep_ks_foreach(struct ep_keystore *ks,

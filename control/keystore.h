@@ -132,6 +132,14 @@ int ep_ks_lookup(struct ep_keystore *ks, uint16_t id, struct ep_key_info *k, uin
  */
 int ep_ks_replay(struct ep_keystore *ks, uint16_t id, uint64_t issued_ms, uint64_t pn);
 
+/*
+ * The device keys changed since generation @since, oldest change first, at most @max of
+ * them: @fn for each with the lock held (it must not call back). Returns the generation
+ * to pass next time (the last key's, or the store's when all were seen).
+ */
+uint64_t ep_ks_changed(struct ep_keystore *ks, uint64_t since, unsigned int max,
+		       void (*fn)(void *arg, const struct ep_ks_key *key), void *arg);
+
 /* Call @fn for each key (in id order) with the lock held; it must not call back. */
 void ep_ks_foreach(struct ep_keystore *ks,
 		   void (*fn)(void *arg, const struct ep_ks_key *key), void *arg);

@@ -370,6 +370,48 @@ static void read_reports(struct ep_ctl *c)
 	}
 }
 
+/*
+ * The gateway checks session keys as the nodes do (bpf/lib/auth.h), from its own ep_keys:
+ * the controller writes there every device key issued or revoked, a bounded number per
+ * timer tick, in the order they changed. Expired keys are not deleted: XDP refuses them
+ * by their expiry, and an id comes back only as a new key, written over the old.
+ */
+#define KEYS_PER_TICK	1024
+
+struct mirror {
+	struct ep_gw *gw;
+	uint64_t now_ms, now_ns;
+	int err;
+};
+
+static void mirror_key(void *arg, const struct ep_ks_key *e)
+{
+	struct mirror *m = arg;
+	const struct ep_key_info *k = &e->k;
+	struct ep_key_entry ent;
+	int err;
+
+	ep_key_entry_fill(&ent, m->now_ms, m->now_ns, k->issued_unix_ms, k->expires_unix_ms,
+			  k->tenant, k->revoked, k->lim.types, k->lim.all_types,
+			  k->lim.max_priority, k->lim.max_task_len, k->lim.tasks_per_s,
+			  k->lim.burst_tasks, k->lim.kib_per_s, k->lim.burst_kib);
+	err = ep_gw_put_key(m->gw, k->key_id, &ent);
+	if (err)
+		m->err = err;
+}
+
+static void mirror_keys(struct ep_ctl *c)
+{
+	struct mirror m = { .gw = c->gw, .now_ms = ep_unix_ms(), .now_ns = ep_now_ns() };
+
+	if (!c->keys)
+		return;
+	c->keys_mirrored = ep_ks_changed(c->keys, c->keys_mirrored, KEYS_PER_TICK, mirror_key,
+					 &m);
+	if (m.err && !(c->key_mirror_errors++ & 1023))
+		pr_warn("the gateway's session keys: %s", strerror(-m.err));
+}
+
 static void on_timer(struct ep_ctl *c)
 {
 	uint64_t ticks, now = ep_now_ns(), died = 0;
@@ -394,6 +436,7 @@ static void on_timer(struct ep_ctl *c)
 		if (err)
 			pr_warn("publish to the gateway maps: %s", strerror(-err));
 	}
+	mirror_keys(c);
 	pthread_mutex_unlock(&c->lock);
 	/* A dead node finishes none of its tasks: their later fragments and retries would
 	 * follow it there by affinity for ever. Now that XDP sees it drained (after the
@@ -557,6 +600,13 @@ static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A controller starting: keys an earlier one wrote to the gateway are no longer anyone's. */
+static void clear_gateway_keys(struct ep_ctl *c)
+{
+	for (uint32_t id = 1; id < EP_KEYS_MAX; id++)
+		ep_gw_del_key(c->gw, id);
+}
+
 static int start_enroll(struct ep_ctl *c)
 {
 	struct ep_enroll_hooks hooks = { .node_ids = enroll_node_ids, .arg = c };
@@ -573,6 +623,8 @@ static int start_enroll(struct ep_ctl *c)
 		c->keys = NULL;
 		return err;
 	}
+	if (ep_gw_reused(c->gw))
+		clear_gateway_keys(c);
 	return ep_enroll_start(&c->conf->enroll, c->keys, &hooks, &c->enroll);
 }
 

@@ -48,6 +48,8 @@ struct ep_ctl {
 	/* Enrollment (group enroll): the session keys and the TLS server; NULL when off. */
 	struct ep_keystore *keys;
 	struct ep_enroll_srv *enroll;
+	uint64_t keys_mirrored;		/* key generation the gateway's ep_keys has */
+	uint64_t key_mirror_errors;
 	volatile int stop;
 };
 

@@ -269,6 +269,15 @@ expect_eq "edgectl keys lists each key with its name, role, tenant and revocatio
 	'["cam-002","camera",7,true]'
 check "edgectl keys marks node1's key with its node id" \
 	test "$(jq '[.keys[] | select(.name == "node1" and .node_id >= 1)] | length' <<<"$keys_json")" -ge 1
+# The gateway checks keys itself (its own ep_keys): the controller writes the device keys
+# there, revocations included, never the nodes'.
+gw_keys=$(in_a "$BIN/edgeplane-xdp" keys list -j --pin-dir "$EP_BPFFS/edgeplane/gw-$IF_A" 2>&1)
+expect_eq "the gateway's ep_keys holds cam-002's key $KEY2, revoked, tenant 7, types 1,2, priority 3" \
+	"$(jq -c --argjson k "${KEY2:-0}" '.[] | select(.key_id == $k) | [.state, .tenant, .types, .max_priority, .tasks_per_s, .burst_tasks]' <<<"$gw_keys" 2>/dev/null)" \
+	'["revoked",7,"1,2",3,200,50]'
+expect_eq "... and every device key, but no node's" \
+	"$(jq -c '[.[].key_id] | sort' <<<"$gw_keys" 2>/dev/null)" \
+	"$(jq -c '[.keys[] | select(.node_id | not) | .key_id] | sort' <<<"$keys_json")"
 metrics=$(in_a curl -s "http://$ADDR_A:9131/metrics")
 check "/metrics counts enrollments and keys" \
 	grep -q '^edgeplane_gw_enroll_total{outcome="enrolled"} [1-9]' <<<"$metrics"

@@ -215,6 +215,40 @@ static void test_sync(void)
 	free_ks(ks);
 }
 
+static void collect(void *arg, const struct ep_ks_key *e)
+{
+	long *ids = arg;
+
+	ids[++ids[0]] = e->k.revoked ? -(long)e->k.key_id : (long)e->k.key_id;
+}
+
+static void test_changed(void)
+{
+	struct ep_keystore *ks = new_ks();
+	struct ep_ks_owner cam = owner("cam-001", "1001");
+	struct ep_key_info k;
+	long ids[8] = { 0 };
+	uint64_t g;
+
+	tap_begin();
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);			/* 1 */
+	sync_as(ks, "node1", 0, true, 0, 0, T0);			/* 2, a node's */
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);			/* 3 */
+	ep_ks_revoke_key(ks, 1);
+	g = ep_ks_changed(ks, 0, 1, collect, ids);
+	EXPECT_EQ(ids[0], 1);
+	EXPECT_EQ(ids[1], 3);		/* 1 moved to the end when revoked */
+	g = ep_ks_changed(ks, g, 1, collect, ids);
+	EXPECT_EQ(ids[0], 2);
+	EXPECT_EQ(ids[2], -1);
+	EXPECT_EQ(g, ks->gen);
+	EXPECT_EQ(ep_ks_changed(ks, g, 8, collect, ids), ks->gen);
+	EXPECT_EQ(ids[0], 2);		/* nothing since */
+	free_ks(ks);
+	tap_end("changes since a generation, a few at a time, device keys only (what the "
+		"gateway's ep_keys is written from)");
+}
+
 static void test_nodes(void)
 {
 	struct ep_keystore *ks = new_ks();
@@ -490,6 +524,7 @@ int main(void)
 {
 	test_ids();
 	test_sync();
+	test_changed();
 	test_nodes();
 	test_revoke();
 	test_report_auth();
