@@ -248,12 +248,25 @@ static int report_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t 
 	return err;
 }
 
-static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
+/* Rate-limited: the 1st, 2nd, 4th, 8th... refusal of each reason. */
+static void log_auth(struct ep_ctl *c, enum ep_rauth res, uint16_t key_id, const char *from)
+{
+	uint64_t n = c->rx_auth[res];
+
+	if (n & (n - 1))
+		return;
+	pr_warn("report from %s refused: %s (key %u; %llu so far)", from, ep_rauth_name(res),
+		key_id, (unsigned long long)n);
+}
+
+static void handle_report(struct ep_ctl *c, uint8_t *buf, size_t len,
 			  const struct sockaddr_storage *from, uint32_t ifindex, uint64_t now)
 {
 	struct report_src src = { .s = { .neigh = report_neigh }, .c = c, .ifindex = ifindex };
 	struct ep_load_report rep;
 	enum ep_reg_report res;
+	enum ep_rauth ares;
+	uint16_t key_id;
 	uint32_t id;
 	char addr[INET6_ADDRSTRLEN] = "?";
 
@@ -280,9 +293,20 @@ static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
 		memcpy(src.addr, &src.s.ip4, 4);
 	}
 	inet_ntop(src.family, src.addr, addr, sizeof(addr));
+	/* [auth] With enrollment on, only a node's own key, sealing a report for its own
+	 * node id, gets a report to the registry (report_auth.h): the key binds the node id
+	 * as its address and MAC do below. An AUTH report is decrypted in place. */
+	ares = ep_report_auth(c->keys, buf, len, ep_unix_ms(), &key_id);
+	c->rx_auth[ares]++;
+	if (ep_rauth_refused(ares)) {
+		log_auth(c, ares, key_id, addr);
+		return;
+	}
+	if (ares == EP_RAUTH_OK && ep_reg_decode_report(buf, len, &rep)) {
+		c->rx_bad++;
+		return;
+	}
 	id = ntohl(rep.node_id);
-	/* [auth] An authenticated report's tag is verified here, before the registry sees it;
-	 * the key id that verified it goes into src.s (registry.h, struct ep_reg_sender). */
 	src.s.ctx = &src;
 	res = ep_reg_report(&c->reg, &rep, &src.s, now);
 	c->rx[res]++;
@@ -346,6 +370,48 @@ static void read_reports(struct ep_ctl *c)
 	}
 }
 
+/*
+ * The gateway checks session keys as the nodes do (bpf/lib/auth.h), from its own ep_keys:
+ * the controller writes there every device key issued or revoked, a bounded number per
+ * timer tick, in the order they changed. Expired keys are not deleted: XDP refuses them
+ * by their expiry, and an id comes back only as a new key, written over the old.
+ */
+#define KEYS_PER_TICK	1024
+
+struct mirror {
+	struct ep_gw *gw;
+	uint64_t now_ms, now_ns;
+	int err;
+};
+
+static void mirror_key(void *arg, const struct ep_ks_key *e)
+{
+	struct mirror *m = arg;
+	const struct ep_key_info *k = &e->k;
+	struct ep_key_entry ent;
+	int err;
+
+	ep_key_entry_fill(&ent, m->now_ms, m->now_ns, k->issued_unix_ms, k->expires_unix_ms,
+			  k->tenant, k->revoked, k->lim.types, k->lim.all_types,
+			  k->lim.max_priority, k->lim.max_task_len, k->lim.tasks_per_s,
+			  k->lim.burst_tasks, k->lim.kib_per_s, k->lim.burst_kib);
+	err = ep_gw_put_key(m->gw, k->key_id, &ent);
+	if (err)
+		m->err = err;
+}
+
+static void mirror_keys(struct ep_ctl *c)
+{
+	struct mirror m = { .gw = c->gw, .now_ms = ep_unix_ms(), .now_ns = ep_now_ns() };
+
+	if (!c->keys)
+		return;
+	c->keys_mirrored = ep_ks_changed(c->keys, c->keys_mirrored, KEYS_PER_TICK, mirror_key,
+					 &m);
+	if (m.err && !(c->key_mirror_errors++ & 1023))
+		pr_warn("the gateway's session keys: %s", strerror(-m.err));
+}
+
 static void on_timer(struct ep_ctl *c)
 {
 	uint64_t ticks, now = ep_now_ns(), died = 0;
@@ -370,6 +436,7 @@ static void on_timer(struct ep_ctl *c)
 		if (err)
 			pr_warn("publish to the gateway maps: %s", strerror(-err));
 	}
+	mirror_keys(c);
 	pthread_mutex_unlock(&c->lock);
 	/* A dead node finishes none of its tasks: their later fragments and retries would
 	 * follow it there by affinity for ever. Now that XDP sees it drained (after the
@@ -513,6 +580,65 @@ static int open_report_socket(struct ep_ctl *c)
 	return fd;
 }
 
+/* --- enrollment ------------------------------------------------------------------------- */
+
+/* ep_enroll_hooks.node_ids: the ids the registry holds, and the one it knows @name by. */
+static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_t *used)
+{
+	struct ep_ctl *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		const struct ep_reg_node *n = &c->reg.nodes[id];
+
+		if (!n->id)
+			continue;
+		*used |= 1ull << id;
+		if (!strcmp(n->name, name))
+			*hint = id;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A controller starting: keys an earlier one wrote to the gateway are no longer anyone's. */
+static void clear_gateway_keys(struct ep_ctl *c)
+{
+	for (uint32_t id = 1; id < EP_KEYS_MAX; id++)
+		ep_gw_del_key(c->gw, id);
+}
+
+static int start_enroll(struct ep_ctl *c)
+{
+	struct ep_enroll_hooks hooks = { .node_ids = enroll_node_ids, .arg = c };
+	int err;
+
+	if (!c->conf->enroll.listen)
+		return 0;
+	c->keys = malloc(sizeof(*c->keys));
+	if (!c->keys)
+		return -ENOMEM;
+	err = ep_ks_init(c->keys);
+	if (err) {
+		free(c->keys);
+		c->keys = NULL;
+		return err;
+	}
+	if (ep_gw_reused(c->gw))
+		clear_gateway_keys(c);
+	return ep_enroll_start(&c->conf->enroll, c->keys, &hooks, &c->enroll);
+}
+
+static void stop_enroll(struct ep_ctl *c)
+{
+	ep_enroll_stop(c->enroll);
+	c->enroll = NULL;
+	if (c->keys) {
+		ep_ks_fini(c->keys);
+		free(c->keys);
+		c->keys = NULL;
+	}
+}
+
 /* --- life cycle -------------------------------------------------------------------------- */
 
 static int epoll_add(int epfd, int fd)
@@ -640,6 +766,9 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	    (err = epoll_add(c->epfd, c->timer_fd)) || (err = epoll_add(c->epfd, c->sig_fd)))
 		goto err;
 
+	err = start_enroll(c);
+	if (err)
+		goto err;
 	if (conf->metrics) {
 		err = ep_metrics_start(conf->metrics, ep_ctl_write_metrics, c, &c->metrics);
 		if (err)
@@ -723,6 +852,7 @@ void ep_ctl_fini(struct ep_ctl *c)
 {
 	ep_metrics_stop(c->metrics);
 	c->metrics = NULL;
+	stop_enroll(c);
 	if (c->api_fd >= 0) {
 		close(c->api_fd);
 		unlink(c->conf->socket);

@@ -16,7 +16,10 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "enroll_server.h"
 #include "gw.h"
+#include "keystore.h"
+#include "report_auth.h"
 #include "neigh.h"
 #include "registry.h"
 
@@ -39,7 +42,14 @@ struct ep_ctl {
 	uint64_t publishes, publish_errors;
 	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
 	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
+	uint64_t rx_auth[EP_RAUTH__COUNT];	/* ... and before that, by key (report_auth.h) */
 	uint64_t api_requests, api_denied;
+
+	/* Enrollment (group enroll): the session keys and the TLS server; NULL when off. */
+	struct ep_keystore *keys;
+	struct ep_enroll_srv *enroll;
+	uint64_t keys_mirrored;		/* key generation the gateway's ep_keys has */
+	uint64_t key_mirror_errors;
 	volatile int stop;
 };
 

@@ -18,7 +18,9 @@ $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/
 			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
-$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
+$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles \
+			    report_auth) \
+			    $(SANOBJ)/userspace/common/confread.o
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
@@ -29,7 +31,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
-		$(call pc_libs,libmicrohttpd libcrypto) $(ENROLL_LIBS)
+		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
 
 # test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
 # at once.
@@ -78,6 +80,13 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) $(ENROLL_LIBS)
+
+# The enrollment client module, driven by test_enroll.sh.
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-enroll
+$(TESTOUT)/tools/eptest-enroll: $(OBJ)/tests/tools/eptest-enroll.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS)
 
 # Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
 # `make bench-amp`), and the node's other limits and the library's answers to them

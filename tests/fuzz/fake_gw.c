@@ -19,6 +19,7 @@ struct ep_gw {
 	uint64_t table_version[2];
 	uint64_t sent[EP_GW_MAX_NODES];
 	uint32_t devs;
+	uint64_t keys_put;
 };
 
 int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
@@ -163,4 +164,19 @@ int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex)
 {
 	gw->devs++;
 	return 0;
+}
+
+/* Session keys: checked as ep_xdp_write_key() checks them, and counted. */
+int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *e)
+{
+	FZ_CHECK(key_id >= 1 && key_id < EP_KEYS_MAX);
+	FZ_CHECK(!(e->flags & ~EP_KEY_F_KNOWN));
+	FZ_CHECK(e->max_priority >= EP_PRIO_MIN && e->max_priority <= EP_PRIO_MAX);
+	gw->keys_put++;
+	return 0;
+}
+
+int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id)
+{
+	return key_id >= 1 && key_id < EP_KEYS_MAX ? -ENOENT : -EINVAL;
 }
