@@ -8,6 +8,8 @@
 #      reason; a static key file, and one others may read refused; a task the role forbids
 #      refused before it is sent; replies with a bad tag dropped and counted, the tasks
 #      answered by their retries; forged unauthenticated ERRORs ignored.
+#   1b. Against the controller (edgectl serve): enrollment, a role outside its policy,
+#      a priority above the role's ceiling.
 #   2. Against the runtime with a keys file (auth.mode "required"): edgeload with a static
 #      key completes tasks. Skipped while the runtime does not take the auth settings.
 source "$(dirname "$0")/../lib/lib.sh"
@@ -25,11 +27,10 @@ if ! ep_setup_pair; then
 	tap_done
 	exit 1
 fi
-if ! { ep_pki "$EP_TMP/pki" && ep_cert cam "/O=7/OU=camera/CN=cam-001" &&
-	ep_cert narrow "/O=7/OU=narrow/CN=cam-002" &&
-	ep_cert intruder "/O=7/OU=intruder/CN=cam-666" &&
-	ep_cert stranger "/O=7/OU=camera/CN=cam-007" other-ca; }; then
-	not_ok "make the certificates with openssl"
+if ! { ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 && ep_cert cam-002 narrow 7 &&
+	ep_cert cam-666 intruder 7 && ep_cert cam-007 camera 7 "$EP_PKI/other"; }; then
+	not_ok "make the certificates with scripts/ep-pki.sh"
+	diag "$(tail -5 "$EP_TMP/pki.log")"
 	tap_done
 	exit 1
 fi
@@ -43,7 +44,7 @@ node() {
 }
 stop_node() { ep_stop_authnode; }
 nstat() { jq -r ".$1" "$NODE_STATS"; }
-enroll_as() { ep_enroll_opts "$1"; }
+enroll_as() { ep_enroll_opts "$@"; }
 # totals OUT: "sent done failed" of a load's summary.
 totals() { awk '$1 == "total" { print $2, $3, $4 }' <<<"$1"; }
 # counter OUT WORDS: the number before WORDS in the auth line.
@@ -51,7 +52,7 @@ counter() { grep -o "[0-9]* $2" <<<"$1" | head -1 | cut -d' ' -f1; }
 
 # --- 1. against the stand-in ---------------------------------------------------------
 node enroll
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 300 $(enroll_as cam) 2>&1); rc=$?
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 300 $(enroll_as cam-001) 2>&1); rc=$?
 if [[ $rc -eq 0 && $out == *"auth: cam-001 (role camera, tenant 7), key 1;"* &&
 	$out == *"0 bad tag, 0 unknown key, 0 unsealed"* ]]; then
 	ok "edgeload run --enroll: a key over TLS 1.3 with the device's certificate, the task sealed and answered"
@@ -60,7 +61,7 @@ else
 	diag "rc $rc: $out"
 fi
 out=$(in_a "$EL" load --to $ADDR_B --type checksum --size 100 --count 500 --concurrency 16 \
-	$(enroll_as cam) 2>&1); rc=$?
+	$(enroll_as cam-001) 2>&1); rc=$?
 stop_node
 if [[ $rc -eq 0 && $(totals "$out") == "500 500 0" && $out == *"500 datagrams sealed"* &&
 	$(nstat opened) == 501 &&
@@ -75,7 +76,7 @@ fi
 # Renewal: keys of 3 s, renewed after 2 s, under a load of 5 s.
 node renew --ttl-ms 3000 --renew-ms 2000
 out=$(in_a "$EL" load --to $ADDR_B --type echo --size 64 --rate 200 --duration 5s \
-	$(enroll_as cam) 2>&1); rc=$?
+	$(enroll_as cam-001) 2>&1); rc=$?
 stop_node
 enrolled=$(nstat enrolled)
 read -r sent done failed <<<"$(totals "$out")"
@@ -89,7 +90,7 @@ else
 fi
 
 node refuse
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as stranger) 2>&1); rc=$?
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-007 "$EP_PKI/other") 2>&1); rc=$?
 if [[ $rc -eq 1 && $out == *"enrollment with $ADDR_B:7881:"* ]]; then
 	ok "a certificate of another CA: the handshake fails, the open says so"
 	diag "$out"
@@ -97,14 +98,14 @@ else
 	not_ok "a certificate of another CA is refused at open"
 	diag "rc $rc: $out"
 fi
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as intruder) 2>&1); rc=$?
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-666) 2>&1); rc=$?
 if [[ $rc -eq 1 && $out == *'role "intruder" is not in the policy'* ]]; then
 	ok "a role outside the policy: refused at open with the controller's words"
 else
 	not_ok "a role outside the policy is refused at open"
 	diag "rc $rc: $out"
 fi
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as narrow) 2>&1); rc=$?
+out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-002) 2>&1); rc=$?
 if [[ $rc -eq 1 && $out == *"echo task not sent: task type not allowed by the key's role"* ]]; then
 	ok "a task type the role does not allow is refused before it is sent"
 else
@@ -140,8 +141,55 @@ rc=$?
 expect_eq "a key file others may read is refused (exit 1, says chmod 600)" \
 	"$rc:$(grep -c 'chmod 600' <<<"$out")" "1:1"
 out=$(in_a "$EL" run --to $ADDR_B --type echo --auth-key "$EP_TMP/static.json" \
-	--cert "$EP_PKI/cam.crt" 2>&1); rc=$?
+	--cert "$EP_PKI/cam-001.crt" 2>&1); rc=$?
 expect_eq "--auth-key with --cert is a usage error (exit 2)" "$rc" 2
+
+# --- 1b. enrollment with the controller (edgectl serve) --------------------------------
+cat >"$EP_TMP/policy.conf" <<EOF
+roles = { camera = { types = [1, 2]; max_priority = 3; }; };
+EOF
+cat >"$EP_TMP/ctl.conf" <<EOF
+gateway: { interface = "$IF_B"; keep_attached = false; relay_replies = false; };
+control: { listen = "$ADDR_B:7879"; };
+enroll: { listen = "$ADDR_B:7881"; cert = "$EP_PKI/ctl.crt"; key = "$EP_PKI/ctl.key";
+          ca = "$EP_PKI/ca.crt"; crl = "$EP_PKI/crl.pem"; policy = "$EP_TMP/policy.conf";
+          key_ttl_s = 60; };
+EOF
+CTL_PID=
+stop_ctl() { [[ -z $CTL_PID ]] || { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }; }
+on_exit stop_ctl
+if ep_setup_bpffs; then
+	ip netns exec "$NS_B" "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" \
+		--socket "$EP_TMP/ctl.sock" >"$EP_TMP/ctl.log" 2>&1 &
+	CTL_PID=$!
+fi
+if [[ -n $CTL_PID ]] && wait_for_line "$EP_TMP/ctl.log" "controller ready" 10; then
+	# No node answers on port 7900: the task times out, the key is what is checked.
+	out=$(in_a "$EL" run --to $ADDR_B --port 7900 --type echo --size 10 --attempts 1 \
+		--timeout-ms 100 $(enroll_as cam-001) 2>&1)
+	if [[ $out == *"auth: cam-001 (role camera, tenant 7), key "*"; 1 datagrams sealed;"* ]]; then
+		ok "the controller (edgectl serve) enrolls edgeload: cam-001, role camera, tenant 7, one datagram sealed with its key"
+	else
+		not_ok "the controller enrolls edgeload"
+		diag "$out"
+	fi
+	out=$(in_a "$EL" run --to $ADDR_B --port 7900 --type echo --size 10 $(enroll_as cam-002) 2>&1)
+	rc=$?
+	if [[ $rc -eq 1 && $out == *"enrollment with $ADDR_B:7881: "*narrow* ]]; then
+		ok "the controller refuses a role outside its policy; the open says so: ${out#*7881: }"
+	else
+		not_ok "the controller refuses a role outside its policy"
+		diag "rc $rc: $out"
+	fi
+	out=$(in_a "$EL" run --to $ADDR_B --port 7900 --type echo --prio 5 --size 10 \
+		$(enroll_as cam-001) 2>&1); rc=$?
+	expect_eq "priority 5 above the controller's role ceiling (3): not sent, exit 1" \
+		"$rc:$(grep -c 'not sent: priority above the key' <<<"$out")" "1:1"
+else
+	not_ok "the controller starts with enrollment on $ADDR_B:7881"
+	diag "$(tail -5 "$EP_TMP/ctl.log" 2>/dev/null)"
+fi
+stop_ctl
 
 # --- 2. against the runtime ------------------------------------------------------------
 chmod 600 "$EP_TMP/static.json"

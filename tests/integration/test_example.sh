@@ -68,9 +68,9 @@ fi
 # in test_client_auth.sh).
 if ! have_authnode; then
 	skip "the example enrolls with its certificate" "python3 with cryptography is not installed"
-elif ep_pki "$EP_TMP/pki" && ep_cert cam "/O=7/OU=camera/CN=cam-001" &&
+elif ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 &&
 	ep_start_authnode "$EP_TMP/authnode.json" --udp $ADDR_B:7879; then
-	out=$(in_a "$EP_TMP/camera_client" $ADDR_B 0 $(ep_enroll_opts cam) 2>&1); rc=$?
+	out=$(in_a "$EP_TMP/camera_client" $ADDR_B 0 $(ep_enroll_opts cam-001) 2>&1); rc=$?
 	if [[ $rc -eq 0 && $out == "enrolled as cam-001 (role camera, tenant 7): key 1, renewed in "2[0-9][0-9][0-9]" s" ]]; then
 		ok "the example enrolls with its certificate: $out"
 	else

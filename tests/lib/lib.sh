@@ -198,35 +198,24 @@ bpftool_stat_packets() {
 }
 
 # --- session keys (docs/protocol.md 3.5, 7.5) --------------------------------------------
-# ep_pki DIR: a CA (DIR/ca.*), a second one (other-ca.*), and the controller's certificate
-# (ctl.*: OU controller, subjectAltName $ADDR_B), EC P-256, a day long.
+# ep_pki DIR: a CA in DIR and another in DIR/other (scripts/ep-pki.sh), and the
+# controller's certificate (DIR/ctl.*: role controller, subjectAltName $ADDR_B).
 ep_pki() {
 	EP_PKI=$1
-	mkdir -p "$EP_PKI" &&
-	_ep_ca ca && _ep_ca other-ca &&
-	ep_cert ctl "/O=0/OU=controller/CN=controller" ca "subjectAltName=IP:$ADDR_B"
+	{ "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI" && "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI/other" &&
+	  "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl controller 0 --addr $ADDR_B; } \
+		>>"$EP_TMP/pki.log" 2>&1
 }
-_ep_ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$EP_PKI/$1.key" -out "$EP_PKI/$1.crt" -subj "/CN=$1" -days 1 2>/dev/null &&
-	chmod 600 "$EP_PKI/$1.key"
-}
-# ep_cert NAME SUBJECT [CA [EXTENSION]]: $EP_PKI/NAME.crt and .key, signed by CA (ca); a
-# device's subject is /O=tenant/OU=role/CN=name.
+# ep_cert NAME ROLE TENANT [DIR]: a device's certificate, DIR/NAME.crt and .key, subject
+# /O=TENANT/OU=ROLE/CN=NAME, from the CA in DIR ($EP_PKI; $EP_PKI/other for the other CA).
 ep_cert() {
-	local ca=${3:-ca}
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$EP_PKI/$1.key" -out "$EP_PKI/$1.csr" -subj "$2" 2>/dev/null &&
-	openssl x509 -req -in "$EP_PKI/$1.csr" -CA "$EP_PKI/$ca.crt" -CAkey "$EP_PKI/$ca.key" \
-		-CAcreateserial -out "$EP_PKI/$1.crt" -days 1 \
-		${4:+-extfile <(printf '%s\n' "$4")} 2>/dev/null &&
-	chmod 600 "$EP_PKI/$1.key"
+	"$EP_ROOT/scripts/ep-pki.sh" issue "${4:-$EP_PKI}" "$1" "$2" "$3" >>"$EP_TMP/pki.log" 2>&1
 }
-# ep_enroll_opts NAME: the enrollment options of edgeload (and the example) for device NAME
-# against ep_start_authnode's controller.
+# ep_enroll_opts NAME [DIR]: the enrollment options of edgeload (and the example) for
+# device NAME, against a controller on $ADDR_B:7881 whose certificate $EP_PKI's CA signed.
 ep_enroll_opts() {
-	echo --enroll $ADDR_B:7881 --cert "$EP_PKI/$1.crt" --key "$EP_PKI/$1.key" \
-		--ca "$EP_PKI/ca.crt"
+	local d=${2:-$EP_PKI}
+	echo --enroll $ADDR_B:7881 --cert "$d/$1.crt" --key "$d/$1.key" --ca "$EP_PKI/ca.crt"
 }
 # have_authnode: whether tests/tools/authnode.py can run (python3 with cryptography).
 have_authnode() { python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; }
