@@ -90,28 +90,24 @@ else
 fi
 
 node refuse
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-007 "$EP_PKI/other") 2>&1); rc=$?
-if [[ $rc -eq 1 && $out == *"enrollment with $ADDR_B:7881:"* ]]; then
-	ok "a certificate of another CA: the handshake fails, the open says so"
-	diag "$out"
-else
-	not_ok "a certificate of another CA is refused at open"
-	diag "rc $rc: $out"
-fi
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-666) 2>&1); rc=$?
-if [[ $rc -eq 1 && $out == *'role "intruder" is not in the policy'* ]]; then
-	ok "a role outside the policy: refused at open with the controller's words"
-else
-	not_ok "a role outside the policy is refused at open"
-	diag "rc $rc: $out"
-fi
-out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 $(enroll_as cam-002) 2>&1); rc=$?
-if [[ $rc -eq 1 && $out == *"echo task not sent: task type not allowed by the key's role"* ]]; then
-	ok "a task type the role does not allow is refused before it is sent"
-else
-	not_ok "a task type the role does not allow is refused before it is sent"
-	diag "rc $rc: $out"
-fi
+# refused CASE PATTERN EDGELOAD-ARGS...: edgeload run exits 1 and says PATTERN.
+refused() {
+	local what=$1 want=$2 out rc
+	shift 2
+	out=$(in_a "$EL" run --to $ADDR_B --type echo --size 10 "$@" 2>&1); rc=$?
+	if [[ $rc -eq 1 && $out == *"$want"* ]]; then
+		ok "$what: ${out#*: error: }"
+	else
+		not_ok "$what"
+		diag "rc $rc: $out"
+	fi
+}
+refused "a certificate of another CA: the handshake fails, the open says so" \
+	"enrollment with $ADDR_B:7881:" $(enroll_as cam-007 "$EP_PKI/other")
+refused "a role outside the policy: refused at open with the controller's words" \
+	'role "intruder" is not in the policy' $(enroll_as cam-666)
+refused "a task type the role does not allow is refused before it is sent" \
+	"echo task not sent: task type not allowed by the key's role" $(enroll_as cam-002)
 stop_node
 
 # A static key the node knows.
@@ -173,14 +169,9 @@ if [[ -n $CTL_PID ]] && wait_for_line "$EP_TMP/ctl.log" "controller ready" 10; t
 		not_ok "the controller enrolls edgeload"
 		diag "$out"
 	fi
-	out=$(in_a "$EL" run --to $ADDR_B --port 7900 --type echo --size 10 $(enroll_as cam-002) 2>&1)
-	rc=$?
-	if [[ $rc -eq 1 && $out == *"enrollment with $ADDR_B:7881: "*narrow* ]]; then
-		ok "the controller refuses a role outside its policy; the open says so: ${out#*7881: }"
-	else
-		not_ok "the controller refuses a role outside its policy"
-		diag "rc $rc: $out"
-	fi
+	refused "the controller refuses a role outside its policy" \
+		"enrollment with $ADDR_B:7881: the controller refused: role 'narrow' is not in" \
+		--port 7900 $(enroll_as cam-002)
 	out=$(in_a "$EL" run --to $ADDR_B --port 7900 --type echo --prio 5 --size 10 \
 		$(enroll_as cam-001) 2>&1); rc=$?
 	expect_eq "priority 5 above the controller's role ceiling (3): not sent, exit 1" \
