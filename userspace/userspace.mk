@@ -11,6 +11,8 @@ $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 # Enrollment with the controller over mutual TLS (edgeplane/enroll.h): in libedgeplane for
 # devices, and for the runtime and the controller (who link $(CLIENT_LIB) and
 # $(ENROLL_LIBS)). Kept out of CLIENT_SRCS, which the TSan build compiles without OpenSSL.
+# The shared library does not export it yet: its header is not installed until its structs
+# have their final home (edgeplane/auth.h).
 ENROLL_SRCS	:= userspace/common/enroll.c
 ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
 
