@@ -14,7 +14,8 @@ $(SANOBJ)/%.o: %.c
 $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
-			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o
+			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
+			     $(SANOBJ)/dataplane/core/keys.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
@@ -29,6 +30,15 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto)
+
+# The key table's test again under ThreadSanitizer, built from the sources: its readers and
+# writer run concurrently.
+UNIT_BINS	+= $(TESTOUT)/unit/test_keys-tsan
+$(TESTOUT)/unit/test_keys-tsan: tests/unit/test_keys.c dataplane/core/keys.c $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Idataplane -o $@ $^ $(EP_LDFLAGS) \
+		$(ZSTD_LIBS) -lm
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
