@@ -8,12 +8,18 @@ CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/uti
 CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 
+# Enrollment with the controller over mutual TLS (edgeplane/enroll.h): in libedgeplane for
+# devices, and for the runtime and the controller (who link $(CLIENT_LIB) and
+# $(ENROLL_LIBS)). Kept out of CLIENT_SRCS, which the TSan build compiles without OpenSSL.
+ENROLL_SRCS	:= userspace/common/enroll.c
+ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
+
 # libedgeplane: the client library. Static for our own tools; a shared library with a
 # soname and a version script that exports only the API for others, plus a pkg-config
 # file that `make install` writes for its PREFIX.
 CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
-$(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS))
+$(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 
 EP_VERSION	:= 0.1.0
 PREFIX		?= /usr/local
@@ -26,13 +32,13 @@ $(PICOBJ)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) -fPIC -c $< -o $@
 
-$(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(CORE_SRCS)) \
+$(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS) $(CORE_SRCS)) \
 	      userspace/client/libedgeplane.map
 	$(call msg,LINK-SO,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,libedgeplane.so.1 \
 		-Wl,--version-script=userspace/client/libedgeplane.map -o $@ \
-		$(filter %.o,$^) $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+		$(filter %.o,$^) $(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 	$(Q)ln -sf $(notdir $@) $(LIB)/libedgeplane.so.1
 	$(Q)ln -sf libedgeplane.so.1 $(LIB)/libedgeplane.so
 

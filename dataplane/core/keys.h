@@ -41,31 +41,13 @@
 #include <stdint.h>
 
 #include "edgeplane/auth.h"
+#include "edgeplane/enroll.h"	/* struct ep_key_info */
 
 #define EP_KEY_IDS		65536	/* key ids 1..65535; 0 is never a key */
 
-#ifndef EP_HAVE_KEY_INFO
-/* A key as the controller describes it (auth-design section 2; the JSON key object). */
-struct ep_key_limits {
-	uint64_t types[4];		/* bitmap of task type ids 0..255 */
-	bool all_types;			/* "types": "*" */
-	uint8_t max_priority;
-	uint32_t tasks_per_s, burst_tasks, kib_per_s, burst_kib;	/* 0: no limit */
-	uint32_t max_task_len;
-};
 
-struct ep_key_info {
-	uint16_t key_id;
-	uint8_t key[EP_AUTH_KEY_LEN];
-	uint64_t issued_unix_ms, expires_unix_ms;
-	uint32_t tenant;
-	bool revoked;
-	char name[64], role[32];
-	struct ep_key_limits lim;
-};
-#endif
-
-/* Whether the role of @l allows task type @type (types above 255 never are). */
+/* Whether the role of @l allows task type @type. Types above 255 never are, not even with
+ * "types": "*" (auth-design section 2), which enroll.h's ep_key_allows_type() lets by. */
 static inline bool ep_key_type_allowed(const struct ep_key_limits *l, uint16_t type)
 {
 	return type < 256 && (l->all_types || (l->types[type / 64] >> (type % 64) & 1));
