@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -71,45 +70,16 @@ static int hexval(int c)
 int ep_token_master_load(struct ep_token_master *m, const char *path, uint32_t period_s)
 {
 	uint8_t buf[2 * EP_TOKEN_MASTER_LEN + 2];
-	struct stat st;
 	ssize_t n;
 	int fd, err = 0;
 
 	if (!period_s)
 		return -EINVAL;
-	/* O_NONBLOCK: a FIFO there must not hang the start (the checks below refuse it).
-	 * A symbolic link is followed, as secret stores mount them; the checks are on the
-	 * file opened. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
-		return err;
-	}
-	/* The open file, not the path: what was checked is what is read. */
-	if (fstat(fd, &st)) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		pr_err("validation.secret_file %s: not a regular file", path);
-		err = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		pr_err("validation.secret_file %s: owned by uid %u; it must belong to root or to "
-		       "the user the runtime runs as (uid %u)", path, st.st_uid, geteuid());
-		err = -EPERM;
-		goto out_close;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		pr_err("validation.secret_file %s: mode %04o lets the group or others use it; "
-		       "the secret must be readable by its owner only (chmod 600)", path,
-		       st.st_mode & 07777);
-		err = -EPERM;
-		goto out_close;
-	}
+	fd = ep_open_trusted("validation.secret_file", path, S_IRWXG | S_IRWXO,
+			     "lets the group or others use it; the secret must be readable "
+			     "by its owner only (chmod 600)");
+	if (fd < 0)
+		return fd;
 	n = read(fd, buf, sizeof(buf));
 	if (n < 0) {
 		err = -errno;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -48,6 +49,47 @@ int ep_mkdir_p(const char *dir, mode_t mode)
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
+		    const char *mode_why)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("%s %s: not a regular file", what, path);
+		err = -EINVAL;
+		goto err_close;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		pr_err("%s %s: owned by uid %u; it must belong to root or to the user the "
+		       "runtime runs as (uid %u): 'chown root %s'", what, path, st.st_uid,
+		       geteuid(), path);
+		err = -EPERM;
+		goto err_close;
+	}
+	if (st.st_mode & forbidden) {
+		pr_err("%s %s: mode %04o %s", what, path, st.st_mode & 07777, mode_why);
+		err = -EPERM;
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return err;
 }
 
 static int bad_addr(const char *what, const char *addr, unsigned int flags, const char *why)

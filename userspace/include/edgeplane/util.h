@@ -58,4 +58,15 @@ bool ep_sockaddr_is_loopback(const struct sockaddr_storage *ss);
 /* mkdir -p @dir, each new directory with @mode. Returns 0 or a negative errno. */
 int ep_mkdir_p(const char *dir, mode_t mode);
 
+/*
+ * Open @path to read a small file the program trusts (a secret, a key): a regular file
+ * owned by root or the effective user, with none of the mode bits @forbidden. A symbolic
+ * link is followed (secret stores mount them); the checks are on the file opened, so what
+ * was checked is what is read, and a FIFO is refused, not waited on. Returns the
+ * descriptor (O_CLOEXEC; close it), or a negative errno after logging "@what @path: why",
+ * with @mode_why after "mode NNNN" when a forbidden bit is set.
+ */
+int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
+		    const char *mode_why);
+
 #endif /* EDGEPLANE_UTIL_H */
