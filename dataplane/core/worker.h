@@ -31,6 +31,16 @@ enum ep_validation {
 	EP_VALIDATE_OFF,		/* "off-unsafe": no limit, no tokens */
 };
 
+/* auth.mode: what the node does with AUTH datagrams and with the others (docs/protocol.md
+ * 3.5, "Modes"). */
+enum ep_auth_mode {
+	EP_AUTH_REQUIRED = 0,		/* only AUTH datagrams; the others get nothing */
+	EP_AUTH_OPTIONAL,		/* both */
+	EP_AUTH_OFF,			/* no keys: AUTH answered UNSUPPORTED */
+};
+
+struct ep_keytab;
+
 struct ep_worker_cfg {
 	uint32_t batch_size;		/* tasks per handler call; 1 = batching off */
 	uint64_t batch_wait_ns;		/* longest a queued task waits for its batch to fill */
@@ -53,6 +63,10 @@ struct ep_worker_cfg {
 	uint64_t max_work;		/* work (handler units) a task may ask for; beyond it
 					 * TOO_LARGE before it runs; 0: no limit */
 	struct ep_limits limits;	/* PONG's payload, big-endian (the runtime fills it) */
+	enum ep_auth_mode auth_mode;
+	uint32_t clock_skew_s;		/* a device's pn seconds within this of the node's */
+	struct ep_keytab *keys;		/* the node's keys, shared (the runtime sets it); NULL
+					 * only with EP_AUTH_OFF */
 };
 
 /* Per task type, indexed by registry entry; the last slot counts unknown types. */

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/keys.h"
 #include "core/worker.h"
+#include "daemon/keysrc.h"
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
 #include "daemon/warmup.h"
@@ -40,6 +42,8 @@ struct ep_runtime {
 	uint64_t started_ns;
 	double started_unix;
 	struct ep_token_master token;	/* address validation; the workers share it */
+	struct ep_keytab *keys;		/* device authentication; the workers share it */
+	struct ep_keysrc *keysrc;	/* writes it */
 	struct ep_limits limits;	/* what PONG says */
 
 	/* /metrics: used only on the metrics server's thread once started. */
@@ -259,6 +263,37 @@ static void classifier_warnings(const struct ep_conf *c)
 			(unsigned long long)bytes, rl->packets_burst, rl->bytes_burst);
 }
 
+/* Device authentication: the key table, and the thread that fills it. */
+static int auth_start(struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+	struct ep_keysrc_cfg kc = {
+		.keys_file = c->auth.keys_file,
+		.controller = c->auth.controller,
+		.cert = c->auth.cert,
+		.key = c->auth.key,
+		.ca = c->auth.ca,
+		.sync_ms = c->auth.sync_ms,
+		.node_id = c->auth.node_id,
+		.report_key_id = (uint16_t)c->auth.report_key_id,
+	};
+
+	if (c->w.auth_mode == EP_AUTH_OFF) {
+		pr_info("auth.mode = \"off\": AUTH datagrams are answered UNSUPPORTED");
+		return 0;
+	}
+	rt->keys = ep_keytab_new();
+	if (!rt->keys)
+		return -ENOMEM;
+	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_auth_mode_name(
+			c->w.auth_mode), c->w.auth_mode == EP_AUTH_REQUIRED ?
+		"only authenticated devices are served" : "authenticated devices, and others "
+		"as without authentication", c->w.clock_skew_s);
+	if (!kc.keys_file && !kc.controller)
+		return 0;
+	return ep_keysrc_start(&kc, rt->keys, &rt->keysrc);
+}
+
 static void report(void *arg, FILE *f, bool json)
 {
 	ep_runtime_report(arg, f, json);
@@ -303,6 +338,9 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			"(a spoofed request can aim them at a third party)");
 	}
 	ep_conf_limits(c, &rt->limits);
+	err = auth_start(rt);
+	if (err)
+		goto err_stop;
 
 	if (!strcmp(c->backend, "afxdp")) {
 		enum ep_xdp_mode mode = EP_XDP_MODE_AUTO;
@@ -356,6 +394,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 		struct ep_io_q *q;
 
 		wc.token = c->w.validation != EP_VALIDATE_OFF ? &rt->token : NULL;
+		wc.keys = rt->keys;
 		wc.limits = rt->limits;
 
 		/* Pinned as configured, else worker i on CPU i (modulo the CPUs online). */
@@ -431,6 +470,9 @@ void ep_runtime_stop(struct ep_runtime *rt)
 		pthread_join(rt->threads[i], NULL);
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		ep_worker_free(rt->workers[i]);
+	/* After the workers, the table's readers. */
+	ep_keysrc_stop(rt->keysrc);
+	ep_keytab_free(rt->keys);
 	if (rt->xdp)
 		ep_xdp_close(rt->xdp, !rt->conf->keep_attached);
 	ep_dpdk_stop(rt->dpdk);
@@ -452,7 +494,7 @@ static void json_hist(FILE *f, const char *name, const struct ep_hist *h, double
 		(double)h->max / div);
 }
 
-static void json_type(FILE *f, const struct ep_type_stats *t, int type, const char *name)
+static void json_type_stats(FILE *f, const struct ep_type_stats *t, int type, const char *name)
 {
 	bool first = true;
 
@@ -564,7 +606,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			if (!type_used(&s->type[t]))
 				continue;
 			fprintf(f, "%s", first ? "" : ",");
-			json_type(f, &s->type[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
+			json_type_stats(f, &s->type[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
 				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = false;
 		}
@@ -574,7 +616,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 	for (unsigned int t = 0, first = 1; t <= EP_MAX_HANDLERS; t++) {
 		if (t < rt->reg.n || type_used(&all[t])) {
 			fprintf(f, "%s", first ? "" : ",");
-			json_type(f, &all[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
+			json_type_stats(f, &all[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
 				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = 0;
 		}

@@ -59,7 +59,7 @@ fuzz_objs = $(patsubst %.c,$(FUZZOBJ)/%.o,$(1))
 FUZZ_CORE	:= $(call fuzz_objs,$(CORE_SRCS))
 FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c)
 FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c \
-		     dataplane/core/batch.c dataplane/core/token.c)
+		     dataplane/core/batch.c dataplane/core/token.c dataplane/core/keys.c)
 # The controller less the gateway's BPF side (gw.c, probe.c): tests/fuzz/fake_gw.c stands
 # in for the maps.
 FUZZ_CONTROL_O	:= $(call fuzz_objs,$(filter-out control/gw.c control/probe.c,$(CONTROL_SRCS)) \
@@ -72,7 +72,8 @@ $(FUZZOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
 # does not mind; UBSan's alignment check would stop at every frame (docs/testing.md).
 $(FUZZOBJ)/dataplane/io/frame.o: FUZZ_CFLAGS += -fno-sanitize=alignment
 FUZZ_RTCONF_O	:= $(call fuzz_objs,dataplane/daemon/config.c dataplane/daemon/report.c \
-		     dataplane/daemon/sysload.c userspace/common/confread.c \
+		     dataplane/daemon/sysload.c dataplane/daemon/keysrc.c $(ENROLL_SRCS) \
+		     userspace/common/confread.c \
 		     userspace/common/metrics.c userspace/common/unixsock.c \
 		     dataplane/xdp/ep_xdp.c userspace/common/log_libs.c)
 
@@ -95,7 +96,8 @@ FUZZ_DEPS_ctl_config	:= $(FUZZ_DEPS_report)
 FUZZ_LIBS_ctl_config	:= $(FUZZ_LIBS_report)
 FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
 FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
-			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(BPF_LIBS) -ldl
+			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(ENROLL_LIBS) \
+			   $(BPF_LIBS) -ldl
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_DEPS_handler_$(h) := $(FUZZ_HANDLERS_O) $(FUZZ_CORE)))
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) -ldl))
 

@@ -47,6 +47,7 @@ handlers = (
 	{ name = "zstd"; }, { name = "matmul"; },
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );
+$EP_AUTH_OFF
 CONF
 { cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
 

@@ -20,6 +20,7 @@ interface = "$IF_B";
 queues = [0];
 xdp: { verify_checksum = "on"; };
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+$EP_AUTH_OFF
 CONF
 on_exit ep_stop_runtime
 if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then

@@ -21,6 +21,13 @@ BPFOBJ=$BUILD/bpf
 ADDR_A=198.18.0.1 ADDR_B=198.18.0.2
 ADDR6_A=2001:db8::1 ADDR6_B=2001:db8::2
 
+# The runtime serves only authenticated devices unless told otherwise (auth.mode defaults
+# to "required"). A test about something else says so: EP_AUTH_OFF in its configuration
+# file, or EP_AUTH_OFF_ARG on its command line. Tests of authentication make keys with
+# ep_keys_file (below).
+EP_AUTH_OFF='auth: { mode = "off"; };	# this test is not about device authentication'
+EP_AUTH_OFF_ARG='--auth-mode off'
+
 _tap_n=0 _tap_failed=0
 ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
