@@ -90,6 +90,14 @@ $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
 
+# A device with a session key, that seals and breaks the rules on purpose (test_auth.sh).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-auth
+$(TESTOUT)/tools/eptest-auth: $(OBJ)/tests/tools/eptest-auth.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS) $(ZSTD_LIBS) \
+		$(call pc_libs,libxxhash zlib)
+
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
 $(TESTOUT)/tools/eptest-loss: $(OBJ)/tests/integration/loss.o $(CLIENT_SO)
