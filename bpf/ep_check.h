@@ -75,12 +75,12 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 	plen = ep_be16(h->payload_len);
 	if (plen != dgram_len - sizeof(*h))
 		return -EP_STAT_DROP_BAD_LENGTH;
-	/* An AUTH payload is the packet number, then the slice (encrypted): the fragment
+	/* An AUTH payload is the nonce, then the slice (encrypted): the fragment
 	 * rules below are about the slice. */
 	if (h->flags & EP_F_AUTH) {
-		if (plen < EP_AUTH_PN_LEN)
+		if (plen < EP_AUTH_NONCE_LEN)
 			return -EP_STAT_DROP_AUTH_SHORT;
-		plen -= EP_AUTH_PN_LEN;
+		plen -= EP_AUTH_NONCE_LEN;
 	}
 
 	total = ep_be32(h->total_len);

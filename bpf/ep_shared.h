@@ -67,9 +67,10 @@ enum ep_kind {
 #define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)
 
 #define EP_AUTH_TAG_LEN		16
-/* An AUTH datagram's payload starts with its packet number (be64), the rest is the
- * ciphertext of the fragment's slice; payload_len counts both (docs/protocol.md 3.5). */
-#define EP_AUTH_PN_LEN		8
+/* An AUTH datagram's payload starts with its nonce in the clear (be32 sender, be64 packet
+ * number), the rest is the ciphertext of the fragment's slice; payload_len counts both
+ * (docs/protocol.md 3.5). */
+#define EP_AUTH_NONCE_LEN	12
 
 /*
  * Address validation (docs/protocol.md 3.7). A token is carried in auth_key_id (the

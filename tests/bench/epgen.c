@@ -34,6 +34,7 @@
 #include <linux/if_link.h>
 #include <xdp/xsk.h>
 
+#include "edgeplane/auth.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/hist.h"
 #include "edgeplane/log.h"
@@ -74,6 +75,12 @@ struct gen {
 	struct ep_peer edge;
 	struct ep_route route;		/* afxdp: our side as "local" */
 
+	/* --auth: every request sealed with this session key (docs/protocol.md 3.5) */
+	struct ep_aead *aead;
+	uint16_t key_id;
+	uint32_t tenant;
+	uint64_t key_t0, pn_ctr, bad_tags;
+
 	/* udp */
 	int fd;
 	/* afxdp */
@@ -106,6 +113,17 @@ static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *o
 			    .tenant_id = 1, .task_id = id };
 	ssize_t n;
 
+	if (g->aead) {
+		m.flags = EP_F_AUTH;
+		m.auth_key_id = g->key_id;
+		m.tenant_id = g->tenant;
+		n = ep_frag_build(&m, g->payload, g->size, g->frag_size, index, out, cap);
+		if (n < 0 || ep_aead_seal(g->aead, EP_AUTH_SENDER_DEVICE,
+					  ep_auth_pn((now_ns() - g->key_t0) / 1000000000ull,
+						     g->pn_ctr++), out, (size_t)n))
+			return 0;
+		return (size_t)n;
+	}
 	if (g->have_token) {
 		m.flags = EP_F_TOKEN;
 		m.auth_key_id = g->token_key_id;
@@ -116,13 +134,20 @@ static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *o
 	return n < 0 ? 0 : (size_t)n;
 }
 
-static void on_reply(struct gen *g, const uint8_t *d, uint32_t len, uint64_t now)
+static void on_reply(struct gen *g, uint8_t *d, uint32_t len, uint64_t now)
 {
 	struct ep_msg m;
-	uint32_t slot;
+	uint32_t slot, sender;
+	uint64_t pn;
 
 	if (ep_decode(d, len, 0, &m, NULL, NULL)) {
 		g->stray++;
+		return;
+	}
+	/* With a key, only what opens with it answers a task (and from a node: sender > 0). */
+	if (g->aead && (!(m.flags & EP_F_AUTH) || m.auth_key_id != g->key_id ||
+			ep_aead_open(g->aead, d, len, &sender, &pn) || !sender)) {
+		g->bad_tags++;
 		return;
 	}
 	slot = (uint32_t)(m.task_id % MAX_CONC);
@@ -314,7 +339,7 @@ static void xsk_round(struct gen *g, uint64_t now)
 			struct ep_dgram dg;
 
 			if (!ep_frame_parse(g->area + d->addr, d->len, g->route.local_port, &dg))
-				on_reply(g, dg.data, dg.len, now);
+				on_reply(g, (uint8_t *)dg.data, dg.len, now); /* our UMEM frame */
 			*xsk_ring_prod__fill_addr(&g->fq, cidx + i) = xsk_umem__extract_addr(d->addr);
 		}
 		xsk_ring_prod__submit(&g->fq, got);
@@ -440,11 +465,12 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'D' },
 		{ "timeout-ms", required_argument, NULL, 'o' },
 		{ "in", required_argument, NULL, 'i' }, { "image", required_argument, NULL, 'I' },
+		{ "auth", required_argument, NULL, 'A' },
 		{ 0 },
 	};
 	static struct gen g;
 	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL, *in = NULL;
-	const char *image = NULL;
+	const char *image = NULL, *auth = NULL;
 	uint16_t port = EP_DEFAULT_PORT;
 	uint64_t t0, end, now, last_expire;
 	int c, err;
@@ -469,6 +495,7 @@ int main(int argc, char **argv)
 		case 'o': g.timeout_ms = (uint32_t)atoi(optarg); break;
 		case 'i': in = optarg; break;
 		case 'I': image = optarg; break;
+		case 'A': auth = optarg; break;
 		default: return 2;
 		}
 	}
@@ -477,7 +504,8 @@ int main(int argc, char **argv)
 	    (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
 		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
 				"--dst-mac MAC] [--type N] [--size N | --in PAYLOAD_FILE | "
-				"--image FILE.png] [--concurrency N] [--duration S]\n"
+				"--image FILE.png] [--concurrency N] [--duration S] "
+				"[--auth KEY_ID:KEY_HEX32:TENANT]\n"
 				"  payloads up to %u bytes; --image: the PNG's top-left 256 x 256 "
 				"(at most) as a gray frame for image task --type N\n", MAX_PAYLOAD);
 		return 2;
@@ -507,7 +535,27 @@ int main(int argc, char **argv)
 		for (uint32_t i = 0; i < g.size; i++)
 			g.payload[i] = (uint8_t)(i * 13);
 	}
-	g.frag_size = ep_frag_size_for_mtu(MTU, false);
+	if (auth) {	/* a bench tool: the session key on the command line is fine */
+		unsigned int kid, tenant;
+		uint8_t key[EP_AUTH_KEY_LEN];
+		char hex[33];
+		int used = 0;
+
+		if (sscanf(auth, "%u:%32[0-9a-f]:%u%n", &kid, hex, &tenant, &used) != 3 ||
+		    auth[used] || strlen(hex) != 32 || !kid || kid > 0xffff) {
+			fprintf(stderr, "epgen: --auth %s: want KEY_ID:32 hex digits:TENANT\n", auth);
+			return 2;
+		}
+		for (int i = 0; i < EP_AUTH_KEY_LEN; i++)
+			sscanf(hex + 2 * i, "%2hhx", &key[i]);
+		g.aead = ep_aead_new(key);
+		if (!g.aead)
+			return 1;
+		g.key_id = (uint16_t)kid;
+		g.tenant = tenant;
+		g.key_t0 = now_ns();
+	}
+	g.frag_size = ep_frag_size_for(MTU, false, g.aead ? EP_F_AUTH : 0);
 	g.nfrags = ep_frag_count(g.size, g.frag_size);
 	if (!g.nfrags || g.nfrags > TX_RING / 2) {
 		fprintf(stderr, "epgen: a task of %u bytes is too many fragments\n", g.size);
@@ -536,13 +584,16 @@ int main(int argc, char **argv)
 	printf("{\"mode\":\"%s\",\"type\":%u,\"size\":%u,\"fragments\":%u,\"concurrency\":%u,"
 	       "\"seconds\":%.2f,"
 	       "\"completed\":%llu,\"errors\":%llu,\"lost\":%llu,\"validations\":%llu,"
+	       "\"bad_tags\":%llu,"
 	       "\"tasks_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
 	       mode, g.type, g.size, g.nfrags, g.conc, (double)(now - t0) / 1e9,
 	       (unsigned long long)g.completed, (unsigned long long)g.errors,
-	       (unsigned long long)g.lost, (unsigned long long)g.validations, (double)g.completed / ((double)(now - t0) / 1e9),
+	       (unsigned long long)g.lost, (unsigned long long)g.validations,
+	       (unsigned long long)g.bad_tags, (double)g.completed / ((double)(now - t0) / 1e9),
 	       ep_hist_percentile(&g.lat, 50) / 1e3, ep_hist_percentile(&g.lat, 99) / 1e3);
 	if (g.afxdp)
 		xsk_close(&g);
+	ep_aead_free(g.aead);
 	free(g.payload);
 	return 0;
 }

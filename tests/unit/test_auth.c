@@ -45,6 +45,7 @@ static void test_worked_example(void)
 	ssize_t wn = doc_example("auth-request", want, sizeof(want)), n;
 	uint8_t doc_key[16], aad[64];
 	uint64_t pn = 0;
+	uint32_t sender = 9;
 
 	EXPECT_EQ(doc_example("auth-key", doc_key, sizeof(doc_key)), 16);
 	EXPECT(!memcmp(doc_key, key, 16));
@@ -59,8 +60,9 @@ static void test_worked_example(void)
 	EXPECT_EQ(ep_decode(d, n, 0, &got, &payload, NULL), 0);
 	EXPECT_EQ(got.payload_len, strlen(PLAIN));
 	EXPECT_EQ(got.auth_pn, REQ_PN);
-	EXPECT_EQ(payload - d, EP_HDR_LEN + EP_AUTH_PN_LEN);
-	EXPECT_EQ(ep_aead_open(a, EP_AUTH_SENDER_DEVICE, d, n, &pn), 0);
+	EXPECT_EQ(payload - d, EP_HDR_LEN + EP_AUTH_NONCE_LEN);
+	EXPECT_EQ(ep_aead_open(a, d, n, &sender, &pn), 0);
+	EXPECT_EQ(sender, EP_AUTH_SENDER_DEVICE);
 	EXPECT_EQ(pn, REQ_PN);
 	EXPECT(!memcmp(payload, PLAIN, strlen(PLAIN)));
 	tap_end("worked example: the request, sealed by the device, byte for byte");
@@ -73,9 +75,10 @@ static void test_worked_example(void)
 	EXPECT(!memcmp(d, want, wn));
 	EXPECT_EQ(doc_example("auth-response-aad", aad, sizeof(aad)), 64);
 	EXPECT(!memcmp(aad, d, 48) && !memcmp(aad + 48, (uint8_t[16]){ 0 }, 16));
-	EXPECT_EQ(ep_aead_open(a, 1, d, n, &pn), 0);
+	EXPECT_EQ(ep_aead_open(a, d, n, &sender, &pn), 0);
+	EXPECT_EQ(sender, 1);
 	EXPECT_EQ(pn, RSP_PN);
-	EXPECT(!memcmp(d + EP_HDR_LEN + EP_AUTH_PN_LEN, PLAIN, strlen(PLAIN)));
+	EXPECT(!memcmp(d + EP_HDR_LEN + EP_AUTH_NONCE_LEN, PLAIN, strlen(PLAIN)));
 	tap_end("worked example: its response, sealed by node 1, byte for byte");
 	ep_aead_free(a);
 }
@@ -88,22 +91,25 @@ static void test_tamper(void)
 	size_t n = (size_t)doc_example("auth-request", good, sizeof(good));
 	unsigned int rejected = 0;
 	uint64_t pn;
+	uint32_t sender;
 
 	for (size_t bit = 0; bit < n * 8; bit++) {
 		memcpy(d, good, n);
 		d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		/* Flipping EP_F_AUTH itself is refused before the cipher (-EINVAL). */
-		if (ep_aead_open(a, EP_AUTH_SENDER_DEVICE, d, n, &pn) != 0)
+		if (ep_aead_open(a, d, n, &sender, &pn) != 0)
 			rejected++;
 		else
 			tap_diag("bit %zu flipped and still opened", bit);
 	}
 	EXPECT_EQ(rejected, n * 8);
+	/* The device's datagram presented as a node's: the sender is in the nonce. */
 	memcpy(d, good, n);
-	EXPECT_EQ(ep_aead_open(a, 1, d, n, &pn), -EBADMSG);
+	d[EP_HDR_LEN + 3] = 1;
+	EXPECT_EQ(ep_aead_open(a, d, n, &sender, &pn), -EBADMSG);
 	memcpy(d, good, n);
-	EXPECT_EQ(ep_aead_open(a, EP_AUTH_SENDER_DEVICE, d, n - 1, &pn), -EBADMSG);
-	EXPECT_EQ(ep_aead_open(a, EP_AUTH_SENDER_DEVICE, d, EP_HDR_LEN + 7, &pn), -EINVAL);
+	EXPECT_EQ(ep_aead_open(a, d, n - 1, &sender, &pn), -EBADMSG);
+	EXPECT_EQ(ep_aead_open(a, d, EP_HDR_LEN + 11, &sender, &pn), -EINVAL);
 	ep_aead_free(a);
 
 	uint8_t other[16];
@@ -112,17 +118,17 @@ static void test_tamper(void)
 	other[15] ^= 1;
 	a = ep_aead_new(other);
 	memcpy(d, good, n);
-	EXPECT_EQ(ep_aead_open(a, EP_AUTH_SENDER_DEVICE, d, n, &pn), -EBADMSG);
+	EXPECT_EQ(ep_aead_open(a, d, n, &sender, &pn), -EBADMSG);
 	ep_aead_free(a);
-	tap_end("a flipped bit anywhere (%zu bits), the other direction's sender, a truncated "
-		"datagram or another key: refused", n * 8);
+	tap_end("a flipped bit anywhere (%zu bits, the nonce's sender too), a truncated datagram "
+		"or another key: refused", n * 8);
 }
 
 /* Sizes from empty (PING) to the largest datagram, fragmented, through the codec. */
 static void test_round_trip(void)
 {
 	static uint8_t task[200000], d[EP_HDR_LEN + 0xffff];
-	static const uint32_t sizes[] = { 0, 1, 15, 16, 17, 1400, 1401, EP_DGRAM_MAX - 72, 200000 };
+	static const uint32_t sizes[] = { 0, 1, 15, 16, 17, 1400, 1401, EP_DGRAM_MAX - 76, 200000 };
 	struct ep_aead *dev = ep_aead_new(key), *node = ep_aead_new(key);
 	uint64_t ctr = 0;
 
@@ -133,13 +139,14 @@ static void test_round_trip(void)
 		uint32_t count = ep_frag_count(sizes[s], fs);
 		struct ep_msg m = tmpl(EP_KIND_REQUEST);
 
-		if (sizes[s] == EP_DGRAM_MAX - 72)
+		if (sizes[s] == EP_DGRAM_MAX - 76)
 			fs = sizes[s], count = 1;
 		for (uint32_t f = 0; f < count; f++) {
 			struct ep_msg got;
 			const uint8_t *p;
 			ssize_t n = ep_frag_build(&m, task, sizes[s], fs, f, d, sizeof(d));
 			uint64_t pn;
+			uint32_t snd;
 
 			EXPECT(n > 0);
 			EXPECT_EQ(ep_aead_seal(dev, 0, ep_auth_pn(1, ctr++), d, n), 0);
@@ -147,7 +154,9 @@ static void test_round_trip(void)
 			/* The ciphertext is not the plaintext (for a slice of any length). */
 			if (got.payload_len >= 8)
 				EXPECT(memcmp(p, task + got.frag_offset, got.payload_len));
-			EXPECT_EQ(ep_aead_open(node, 0, d, n, &pn), 0);
+			EXPECT_EQ(ep_aead_open(node, d, n, &snd, &pn), 0);
+			EXPECT_EQ(snd, 0);
+			EXPECT_EQ(pn, ep_auth_pn(1, ctr - 1));
 			EXPECT(!memcmp(p, task + got.frag_offset, got.payload_len));
 		}
 	}
@@ -179,7 +188,7 @@ static void test_nonce(void)
 	memcpy(d2, d1, n);
 	ep_aead_seal(k, 0, 9, d1, n);
 	ep_aead_seal(k, 1, 9, d2, n);
-	EXPECT(memcmp(d1 + 72, d2 + 72, n - 72));
+	EXPECT(memcmp(d1 + 76, d2 + 76, n - 76));
 	ep_aead_free(k);
 	tap_end("nonce: sender separates directions, the pn splits into seconds and counter");
 }
@@ -244,13 +253,13 @@ static void test_short(void)
 
 	m.kind = EP_KIND_PING;
 	n = ep_frag_build(&m, NULL, 0, 1, 0, d, sizeof(d));
-	EXPECT_EQ(n, EP_HDR_LEN + EP_AUTH_PN_LEN);
+	EXPECT_EQ(n, EP_HDR_LEN + EP_AUTH_NONCE_LEN);
 	EXPECT_EQ(ep_decode(d, n, 0, &got, NULL, &why), 0);
-	d[13] = 7;	/* payload_len 7: no room for the pn */
-	EXPECT_EQ(ep_decode(d, EP_HDR_LEN + 7, 0, &got, NULL, &why), -EBADMSG);
+	d[13] = 11;	/* payload_len 11: no room for the nonce */
+	EXPECT_EQ(ep_decode(d, EP_HDR_LEN + 11, 0, &got, NULL, &why), -EBADMSG);
 	EXPECT_EQ(why, EP_STAT_DROP_AUTH_SHORT);
-	EXPECT_EQ(ep_frag_size_for(1500, false, EP_F_AUTH) + 8, ep_frag_size_for_mtu(1500, false));
-	tap_end("an AUTH datagram without its pn is drop_auth_short; fragments leave room for it");
+	EXPECT_EQ(ep_frag_size_for(1500, false, EP_F_AUTH) + 12, ep_frag_size_for_mtu(1500, false));
+	tap_end("an AUTH datagram without its nonce is drop_auth_short; fragments leave room for it");
 }
 
 int main(void)

@@ -15,7 +15,7 @@ static void hdr_from_msg(const struct ep_msg *m, struct ep_hdr *h)
 	h->flags = m->flags;
 	h->task_type = ep_be16(m->task_type);
 	h->tenant_id = ep_be32(m->tenant_id);
-	h->payload_len = ep_be16(m->payload_len + (m->flags & EP_F_AUTH ? EP_AUTH_PN_LEN : 0));
+	h->payload_len = ep_be16(m->payload_len + (m->flags & EP_F_AUTH ? EP_AUTH_NONCE_LEN : 0));
 	h->status = ep_be16(m->status);
 	h->frag_index = ep_be16(m->frag_index);
 	h->frag_count = ep_be16(m->frag_count);
@@ -44,8 +44,8 @@ static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
 	m->task_type = ep_be16(h->task_type);
 	m->tenant_id = ep_be32(h->tenant_id);
 	m->payload_len = ep_be16(h->payload_len);
-	if ((m->flags & EP_F_AUTH) && m->payload_len >= EP_AUTH_PN_LEN)
-		m->payload_len -= EP_AUTH_PN_LEN;	/* the slice, after the pn */
+	if ((m->flags & EP_F_AUTH) && m->payload_len >= EP_AUTH_NONCE_LEN)
+		m->payload_len -= EP_AUTH_NONCE_LEN;	/* the slice, after the nonce */
 	m->status = ep_be16(h->status);
 	m->frag_index = ep_be16(h->frag_index);
 	m->frag_count = ep_be16(h->frag_count);
@@ -101,7 +101,9 @@ int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg 
 	if (h.flags & EP_F_AUTH) {
 		const uint8_t *p = (const uint8_t *)buf + sizeof(h);
 
-		for (int i = 0; i < EP_AUTH_PN_LEN; i++)
+		for (int i = 0; i < 4; i++)
+			m->auth_sender = m->auth_sender << 8 | p[i];
+		for (int i = 4; i < EP_AUTH_NONCE_LEN; i++)
 			m->auth_pn = m->auth_pn << 8 | p[i];
 	}
 	if (payload)
@@ -128,7 +130,7 @@ uint32_t ep_frag_size_for(uint32_t mtu, bool ipv6, uint8_t flags)
 	uint32_t fs = ep_frag_size_for_mtu(mtu, ipv6);
 
 	if (flags & EP_F_AUTH)
-		fs = fs > EP_AUTH_PN_LEN ? fs - EP_AUTH_PN_LEN : 0;
+		fs = fs > EP_AUTH_NONCE_LEN ? fs - EP_AUTH_NONCE_LEN : 0;
 	return fs;
 }
 
@@ -165,7 +167,7 @@ ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t t
 	if (err < 0)
 		return err;
 	if (tmpl->flags & EP_F_AUTH)
-		memset((uint8_t *)out + EP_HDR_LEN, 0, EP_AUTH_PN_LEN);	/* sealing sets it */
+		memset((uint8_t *)out + EP_HDR_LEN, 0, EP_AUTH_NONCE_LEN);	/* sealing sets it */
 	if (len)
 		memcpy((uint8_t *)out + ep_payload_off(tmpl), (const uint8_t *)payload + off, len);
 	return ep_payload_off(tmpl) + len;

@@ -74,14 +74,12 @@ static bool has_auth(const uint8_t *dgram)
 
 int ep_aead_seal(struct ep_aead *a, uint32_t sender, uint64_t pn, uint8_t *dgram, size_t dlen)
 {
-	uint8_t nonce[EP_AUTH_NONCE_LEN], aad[EP_HDR_LEN], *p = dgram + EP_HDR_LEN;
-	int n, len = (int)(dlen - EP_HDR_LEN - EP_AUTH_PN_LEN);
+	uint8_t aad[EP_HDR_LEN], *nonce = dgram + EP_HDR_LEN, *p = nonce + EP_AUTH_NONCE_LEN;
+	int n, len = (int)(dlen - EP_HDR_LEN - EP_AUTH_NONCE_LEN);
 
-	if (dlen < EP_HDR_LEN + EP_AUTH_PN_LEN || dlen > EP_HDR_LEN + 0xffffu || !has_auth(dgram))
+	if (dlen < EP_HDR_LEN + EP_AUTH_NONCE_LEN || dlen > EP_HDR_LEN + 0xffffu ||
+	    !has_auth(dgram))
 		return -EINVAL;
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(pn >> (56 - 8 * i));
-	p += EP_AUTH_PN_LEN;
 	ep_auth_nonce(sender, pn, nonce);
 	aad_of(dgram, aad);
 	if (EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) != 1 ||
@@ -94,19 +92,18 @@ int ep_aead_seal(struct ep_aead *a, uint32_t sender, uint64_t pn, uint8_t *dgram
 	return 0;
 }
 
-int ep_aead_open(struct ep_aead *a, uint32_t sender, uint8_t *dgram, size_t dlen, uint64_t *pn)
+int ep_aead_open(struct ep_aead *a, uint8_t *dgram, size_t dlen, uint32_t *sender, uint64_t *pn)
 {
-	uint8_t nonce[EP_AUTH_NONCE_LEN], aad[EP_HDR_LEN], tag[EP_AUTH_TAG_LEN];
-	uint8_t *p = dgram + EP_HDR_LEN;
-	int n, len = (int)(dlen - EP_HDR_LEN - EP_AUTH_PN_LEN);
+	uint8_t aad[EP_HDR_LEN], tag[EP_AUTH_TAG_LEN];
+	const uint8_t *nonce = dgram + EP_HDR_LEN;
+	uint8_t *p = dgram + EP_HDR_LEN + EP_AUTH_NONCE_LEN;
+	int n, len = (int)(dlen - EP_HDR_LEN - EP_AUTH_NONCE_LEN);
 	uint64_t v = 0;
+	uint32_t s = 0;
 
-	if (dlen < EP_HDR_LEN + EP_AUTH_PN_LEN || dlen > EP_HDR_LEN + 0xffffu || !has_auth(dgram))
+	if (dlen < EP_HDR_LEN + EP_AUTH_NONCE_LEN || dlen > EP_HDR_LEN + 0xffffu ||
+	    !has_auth(dgram))
 		return -EINVAL;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	p += EP_AUTH_PN_LEN;
-	ep_auth_nonce(sender, v, nonce);
 	aad_of(dgram, aad);
 	memcpy(tag, dgram + offsetof(struct ep_hdr, auth_tag), sizeof(tag));
 	if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1 ||
@@ -116,6 +113,11 @@ int ep_aead_open(struct ep_aead *a, uint32_t sender, uint8_t *dgram, size_t dlen
 		return -EIO;
 	if (EVP_DecryptFinal_ex(a->dec, p + len, &n) != 1)
 		return -EBADMSG;
+	for (int i = 0; i < 4; i++)
+		s = s << 8 | nonce[i];
+	for (int i = 4; i < EP_AUTH_NONCE_LEN; i++)
+		v = v << 8 | nonce[i];
+	*sender = s;
 	*pn = v;
 	return 0;
 }

@@ -4,9 +4,9 @@
  *
  * An AUTH datagram (EP_F_AUTH) is sealed with AES-128-GCM under the sender's session key:
  *
- *	[ ep_hdr: 64 bytes ][ pn: be64 ][ ciphertext: payload_len - 8 bytes ]
+ *	[ ep_hdr: 64 bytes ][ nonce: 12 bytes ][ ciphertext: payload_len - 12 bytes ]
  *
- *	nonce = be32(sender) || be64(pn)		12 bytes
+ *	nonce = be32(sender) || be64(pn), in the clear
  *	AAD   = the 64-byte header with auth_tag zeroed
  *	tag   -> auth_tag
  *
@@ -30,7 +30,6 @@
 #include "ep_shared.h"
 
 #define EP_AUTH_KEY_LEN		16
-#define EP_AUTH_NONCE_LEN	12
 #define EP_AUTH_CTR_BITS	40
 #define EP_AUTH_CTR_MASK	((1ull << EP_AUTH_CTR_BITS) - 1)
 #define EP_AUTH_SECS_MAX	((1u << (64 - EP_AUTH_CTR_BITS)) - 1)
@@ -54,7 +53,7 @@ static inline uint64_t ep_auth_pn_ctr(uint64_t pn)
 	return pn & EP_AUTH_CTR_MASK;
 }
 
-/* The nonce of (@sender, @pn). */
+/* The nonce of (@sender, @pn), as it is on the wire. */
 void ep_auth_nonce(uint32_t sender, uint64_t pn, uint8_t nonce[EP_AUTH_NONCE_LEN]);
 
 struct ep_aead;
@@ -67,18 +66,21 @@ void ep_aead_free(struct ep_aead *a);
 /*
  * Seal the datagram @dgram of @dlen bytes in place. On entry: a header with EP_F_AUTH in
  * flags, auth_key_id set and payload_len == dlen - EP_HDR_LEN (ep_frag_build() writes one),
- * 8 bytes of room for the pn, then the plaintext. Writes the pn, encrypts, writes the tag
- * into auth_tag. Returns 0, -EINVAL (@dlen below header + pn, or no AUTH flag) or -EIO.
+ * EP_AUTH_NONCE_LEN bytes of room for the nonce, then the plaintext. Writes the nonce of
+ * (@sender, @pn), encrypts, writes the tag into auth_tag. Returns 0, -EINVAL (@dlen below header + nonce, or no
+ * AUTH flag) or -EIO.
  */
 int ep_aead_seal(struct ep_aead *a, uint32_t sender, uint64_t pn, uint8_t *dgram, size_t dlen);
 
 /*
- * Verify and decrypt @dgram in place (the ciphertext after the pn becomes the plaintext;
- * the header is left as it came). *pn gets the datagram's pn. Returns 0, -EINVAL (too
- * short or no AUTH flag) or -EBADMSG (the tag does not verify: nothing was changed that
- * matters, the payload is garbage).
+ * Verify and decrypt @dgram in place (the ciphertext after the nonce becomes the
+ * plaintext; the header and the nonce are left as they came). *sender and *pn get the
+ * nonce's, once the tag verified: the caller checks the sender is who it expects (0 for a
+ * node receiving from a device, not 0 for a device receiving from a node). Returns 0,
+ * -EINVAL (too short or no AUTH flag), -EBADMSG (the tag does not verify: the payload is
+ * then garbage) or -EIO.
  */
-int ep_aead_open(struct ep_aead *a, uint32_t sender, uint8_t *dgram, size_t dlen, uint64_t *pn);
+int ep_aead_open(struct ep_aead *a, uint8_t *dgram, size_t dlen, uint32_t *sender, uint64_t *pn);
 
 /*
  * Replay window over a key's counters (RFC 6479's bitmap, 1024 wide): a counter more than

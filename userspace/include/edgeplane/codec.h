@@ -38,17 +38,18 @@ struct ep_msg {
 	uint32_t queue_us;	/* replies only */
 	uint32_t exec_us;	/* replies only */
 	uint8_t auth_tag[EP_AUTH_TAG_LEN];
-	uint64_t auth_pn;	/* AUTH: the packet number before the slice (decode only) */
+	uint32_t auth_sender;	/* AUTH: the nonce before the slice: sender ... (decode only) */
+	uint64_t auth_pn;	/* ... and packet number */
 };
 
 /*
- * Where a datagram's slice starts: after the header, and after the packet number of an
- * AUTH datagram. With EP_F_AUTH, payload_len in struct ep_msg is the slice's length (the
- * wire's payload_len less EP_AUTH_PN_LEN): encoding adds it, decoding takes it off.
+ * Where a datagram's slice starts: after the header, and after the nonce of an AUTH
+ * datagram. With EP_F_AUTH, payload_len in struct ep_msg is the slice's length (the
+ * wire's payload_len less EP_AUTH_NONCE_LEN): encoding adds it, decoding takes it off.
  */
 static inline size_t ep_payload_off(const struct ep_msg *m)
 {
-	return EP_HDR_LEN + (m->flags & EP_F_AUTH ? EP_AUTH_PN_LEN : 0);
+	return EP_HDR_LEN + (m->flags & EP_F_AUTH ? EP_AUTH_NONCE_LEN : 0);
 }
 
 /* Smallest and largest datagram payload (UDP payload) a v1 message can occupy. */
@@ -71,7 +72,7 @@ int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg 
 /* Fragment payload size for a path MTU: mtu - IP header - UDP header - EP_HDR_LEN.
  * Returns 0 if the MTU cannot carry a header. */
 uint32_t ep_frag_size_for_mtu(uint32_t mtu, bool ipv6);
-/* The same for datagrams with @flags: an AUTH datagram's pn takes EP_AUTH_PN_LEN more. */
+/* The same for datagrams with @flags: an AUTH datagram's nonce takes EP_AUTH_NONCE_LEN more. */
 uint32_t ep_frag_size_for(uint32_t mtu, bool ipv6, uint8_t flags);
 
 /* Number of fragments for @total bytes in @frag_size pieces (a 0-byte task is 1). Returns
@@ -80,8 +81,8 @@ uint32_t ep_frag_count(uint32_t total, uint32_t frag_size);
 
 /*
  * Build fragment @index of a task into @out: the header from @tmpl (its frag_*, total_len
- * and payload_len are filled in here) followed by the slice of @payload (after 8 zero
- * bytes for the pn if @tmpl has EP_F_AUTH: ep_aead_seal() then seals it). Returns the
+ * and payload_len are filled in here) followed by the slice of @payload (after 12 zero
+ * bytes for the nonce if @tmpl has EP_F_AUTH: ep_aead_seal() then seals it). Returns the
  * datagram length, or -EINVAL (bad index or template), -EMSGSIZE (@outlen too small).
  */
 ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t total,
