@@ -173,6 +173,7 @@ static bool take_reply(const struct opts *o, struct ep_aead *a, const struct ep_
 {
 	const uint8_t *payload;
 	struct ep_msg m;
+	uint32_t sender;
 	uint64_t pn;
 
 	res->replies++;
@@ -180,8 +181,10 @@ static bool take_reply(const struct opts *o, struct ep_aead *a, const struct ep_
 		return false;
 	if (m.flags & EP_F_AUTH) {
 		res->sealed++;
-		if (m.auth_key_id != k->key_id ||
-		    ep_aead_open(a, o->node_id, buf, n, &pn)) {
+		/* Our key, and the node we expect (a device's own datagram, sender 0, sent
+		 * back at it, or another node's reply, does not count). */
+		if (m.auth_key_id != k->key_id || ep_aead_open(a, buf, n, &sender, &pn) ||
+		    sender != o->node_id) {
 			res->bad++;
 			return false;
 		}

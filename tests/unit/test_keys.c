@@ -240,9 +240,10 @@ static bool opens(struct ep_aead *a, const uint8_t key[EP_AUTH_KEY_LEN], uint16_
 	struct ep_aead *dev = ep_aead_new(key);
 	uint8_t buf[256];
 	uint64_t pn = 0;
+	uint32_t sender = 1;
 	size_t n = dev ? sealed(dev, id, ep_auth_pn(1, 2), buf, sizeof(buf), 40) : 0;
-	bool ok = n && !ep_aead_open(a, EP_AUTH_SENDER_DEVICE, buf, n, &pn) &&
-		  pn == ep_auth_pn(1, 2);
+	bool ok = n && !ep_aead_open(a, buf, n, &sender, &pn) &&
+		  sender == EP_AUTH_SENDER_DEVICE && pn == ep_auth_pn(1, 2);
 
 	ep_aead_free(dev);
 	return ok;
@@ -325,6 +326,7 @@ static void *swap_reader(void *p)
 		for (uint16_t id = 1; id <= SWAP_IDS; id++) {
 			const struct ep_key *k = ep_keytab_get(s->t, id);
 			struct ep_aead *a;
+			uint32_t sender;
 			uint64_t pn;
 			size_t n;
 
@@ -337,7 +339,7 @@ static void *swap_reader(void *p)
 			/* Seal as the device would with the entry's key, open with the
 			 * reader's context: they must agree. */
 			n = a ? sealed(a, id, ep_auth_pn(0, s->lookups), buf, sizeof(buf), 16) : 0;
-			if (n && !ep_aead_open(a, EP_AUTH_SENDER_DEVICE, buf, n, &pn))
+			if (n && !ep_aead_open(a, buf, n, &sender, &pn))
 				s->opened++;
 			/* The window is shared and locked; which thread takes a counter
 			 * varies. */
