@@ -83,7 +83,7 @@ void ep_conf_defaults(struct ep_conf *c)
 		.cpu = -1,
 		.validation = EP_VALIDATE_AMPLIFICATION,
 		.max_work = EP_DEFAULT_MAX_WORK,
-		.auth_mode = EP_AUTH_REQUIRED,
+		.auth_mode = EP_AUTH_MODE_REQUIRED,
 		.clock_skew_s = 5,
 	};
 	c->validation.token_period_s = EP_TOKEN_DEFAULT_PERIOD_S;
@@ -103,9 +103,9 @@ const char *ep_validation_name(enum ep_validation v)
 }
 
 static const char *const auth_mode_names[] = {
-	[EP_AUTH_REQUIRED] = "required",
-	[EP_AUTH_OPTIONAL] = "optional",
-	[EP_AUTH_OFF] = "off",
+	[EP_AUTH_MODE_REQUIRED] = "required",
+	[EP_AUTH_MODE_OPTIONAL] = "optional",
+	[EP_AUTH_MODE_OFF] = "off",
 };
 
 const char *ep_auth_mode_name(enum ep_auth_mode m)
@@ -604,14 +604,14 @@ static int validate_auth(const struct ep_conf *c)
 {
 	const char *mode = ep_auth_mode_name(c->w.auth_mode);
 
-	if (c->w.auth_mode == EP_AUTH_OFF) {
+	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
 		if (c->auth.keys_file || c->auth.controller)
 			pr_warn("auth.mode = \"off\": auth.keys_file and auth.controller are not "
 				"used (AUTH datagrams are answered UNSUPPORTED)");
 		return 0;
 	}
 	if (!c->auth.keys_file && !c->auth.controller) {
-		if (c->w.auth_mode == EP_AUTH_REQUIRED) {
+		if (c->w.auth_mode == EP_AUTH_MODE_REQUIRED) {
 			pr_err("auth.mode is \"required\" (the default): the node serves only "
 			       "authenticated devices, and has no keys. Set auth.controller (with "
 			       "auth.cert, auth.key and auth.ca) to sync them from the controller, "

@@ -278,7 +278,7 @@ static int auth_start(struct ep_runtime *rt)
 		.report_key_id = (uint16_t)c->auth.report_key_id,
 	};
 
-	if (c->w.auth_mode == EP_AUTH_OFF) {
+	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
 		pr_info("auth.mode = \"off\": AUTH datagrams are answered UNSUPPORTED");
 		return 0;
 	}
@@ -286,7 +286,7 @@ static int auth_start(struct ep_runtime *rt)
 	if (!rt->keys)
 		return -ENOMEM;
 	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_auth_mode_name(
-			c->w.auth_mode), c->w.auth_mode == EP_AUTH_REQUIRED ?
+			c->w.auth_mode), c->w.auth_mode == EP_AUTH_MODE_REQUIRED ?
 		"only authenticated devices are served" : "authenticated devices, and others "
 		"as without authentication", c->w.clock_skew_s);
 	if (!kc.keys_file && !kc.controller)
@@ -566,7 +566,12 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 				(unsigned long long)s->invalid[r]);
 			first = false;
 		}
-		fprintf(f, "},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
+		fprintf(f, "},\"auth\":{\"ok\":%llu,\"replies_dropped\":%llu,\"dropped\":{",
+			(unsigned long long)s->auth_ok, (unsigned long long)s->auth_replies_dropped);
+		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+			fprintf(f, "%s\"%s\":%llu", r ? "," : "", ep_auth_drop_name(r),
+				(unsigned long long)s->auth_dropped[r]);
+		fprintf(f, "}},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
 			   "\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
 			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
 			   "\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
@@ -792,6 +797,11 @@ static const struct queue_metric queue_metrics[] = {
 	   "ERROR texts shortened to fit an unvalidated source's budget."),
 	QM("edgeplane_priority_lowered_total", "counter", priority_lowered,
 	   "Tasks whose priority was above limits.max_priority, lowered to it."),
+	QM("edgeplane_auth_ok_total", "counter", auth_ok,
+	   "AUTH datagrams that passed every check: key, role, tenant, freshness, tag, replay."),
+	QM("edgeplane_auth_replies_dropped_total", "counter", auth_replies_dropped,
+	   "Reply datagrams to authenticated tasks not sent: their key was revoked, expired or "
+	   "removed by then."),
 	QM("edgeplane_decompress_in_bytes_total", "counter", bytes_decompressed_in,
 	   "Compressed task payload bytes decompressed."),
 	QM("edgeplane_decompress_out_bytes_total", "counter", bytes_decompressed_out,
@@ -927,6 +937,54 @@ static void write_queue_metrics(struct ep_runtime *rt, FILE *f, const struct sna
 					      s->st[i].invalid[r]);
 		}
 	}
+}
+
+/* Device authentication: drops by reason, per queue, and the node's keys. */
+static void write_auth_metrics(struct ep_runtime *rt, FILE *f, const struct snapshot *s)
+{
+	struct ep_keysrc_stats ks;
+	char q[16];
+
+	ep_metrics_help_type(f, "edgeplane_auth_dropped_total",
+			     "Datagrams dropped by device authentication, unanswered, by reason "
+			     "(missing: no AUTH in mode required).", "counter");
+	for (unsigned int i = 0; i < rt->nworkers; i++) {
+		snprintf(q, sizeof(q), "%u", rt->conf->queues[i]);
+		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+			ep_metrics_sample_u64(f, "edgeplane_auth_dropped_total",
+					      EP_LABELS({ "queue", q },
+							{ "reason", ep_auth_drop_name(r) }),
+					      s->st[i].auth_dropped[r]);
+	}
+	if (!rt->keys)
+		return;
+	ep_metrics_help_type(f, "edgeplane_auth_keys", "Session keys the node knows now "
+			     "(revoked ones included, until they leave).", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_auth_keys", NULL, ep_keytab_count(rt->keys));
+	if (!rt->keysrc)
+		return;
+	ep_keysrc_get_stats(rt->keysrc, &ks);
+	if (!rt->conf->auth.keys_file)
+		goto controller;
+	ep_metrics_help_type(f, "edgeplane_auth_key_loads_total",
+			     "Reads of auth.keys_file, by result (an error keeps the keys read "
+			     "before).", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total", EP_LABELS({ "result", "ok" }),
+			      ks.loads);
+	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total",
+			      EP_LABELS({ "result", "error" }), ks.load_errors);
+	return;
+controller:
+	ep_metrics_help_type(f, "edgeplane_auth_syncs_total",
+			     "Sync rounds with auth.controller, by result (an error includes a "
+			     "failed connection).", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "ok" }),
+			      ks.syncs);
+	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "error" }),
+			      ks.sync_errors);
+	ep_metrics_help_type(f, "edgeplane_auth_controller_connected",
+			     "1 while the connection to auth.controller is up.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_auth_controller_connected", NULL, ks.connected);
 }
 
 static void write_type_counter(struct ep_runtime *rt, FILE *f, const struct snapshot *s,
@@ -1079,6 +1137,7 @@ static int write_metrics(void *arg, FILE *f)
 			     "When the runtime started, in seconds since the Unix epoch.", "gauge");
 	ep_metrics_sample(f, "edgeplane_start_time_seconds", NULL, rt->started_unix);
 	write_queue_metrics(rt, f, &s);
+	write_auth_metrics(rt, f, &s);
 	write_type_metrics(rt, f, &s);
 	write_node_metrics(rt, f, &s);
 	write_classifier_metrics(rt, f);

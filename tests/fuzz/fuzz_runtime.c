@@ -328,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.token = &master,
 		.max_work = 4000000000ull,
 		.cpu = -1,
-		.auth_mode = EP_AUTH_OFF,	/* no keys: AUTH datagrams get UNSUPPORTED */
+		.auth_mode = EP_AUTH_MODE_OFF,	/* no keys: AUTH datagrams get UNSUPPORTED */
 	};
 	unsigned int ops = 0;
 
