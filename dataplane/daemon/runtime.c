@@ -439,6 +439,8 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.interval_ms = c->report.interval_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
+			.keysrc = rt->keysrc,
+			.keys = rt->keys,
 		};
 
 		ep_cpu_source_parse(c->report.cpu, &rc.cpu);

@@ -18,6 +18,7 @@
 #      cache, sealed; the same task id under another key, or without AUTH, is another task
 #      (never the first one's cached reply), and the other way round.
 #   5. Mode "off": AUTH datagrams are answered UNSUPPORTED, in clear, as before.
+#   6. Load reports are sealed with the node's own key (auth.report_key_id) as the node.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "device authentication on veth"
 
@@ -40,12 +41,13 @@ if ! ep_setup_bpffs || ! ep_setup_pair || ! in_a ip addr add $ADDR_A2/24 dev "$I
 fi
 
 # The devices: key 1 the camera (echo, checksum, count; priorities up to 3), key 2 another
-# camera of the tenant, key 3 expired, key 4 to be revoked, key 5 with tasks up to 4 KiB.
+# camera of the tenant, key 3 expired, key 4 to be revoked, key 5 with tasks up to 4 KiB,
+# key 6 the node's own (its load reports).
 now=$(date +%s%3N)
 ep_keys_file "$KEYS" "$(ep_key 1 types="[1,2,$COUNT]")" "$(ep_key 2 types="[1,2,$COUNT]")" \
 	"$(ep_key 3 issued_unix_ms=$((now - 7200000)) expires_unix_ms=$((now - 3600000)))" \
 	"$(ep_key 4 types="[$COUNT]")" \
-	"$(ep_key 5 types="[$COUNT]" max_task_len=4096)"
+	"$(ep_key 5 types="[$COUNT]" max_task_len=4096)" "$(ep_key 6 role='"node"' types='[]')"
 ep_keys_file "$ROGUE" "$(ep_key 99)"
 
 # conf MODE: the runtime's configuration.
@@ -206,8 +208,8 @@ if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B" \
 		cat <&3' $ADDR_B $METRICS_PORT | tr -d '\r')
 	check "metrics: edgeplane_auth_dropped_total{reason=\"bad_tag\"} counts the forgery" \
 		grep -qE '^edgeplane_auth_dropped_total\{queue="0",reason="bad_tag"\} 1$' <<<"$m"
-	check "metrics: edgeplane_auth_keys says the node knows 5 keys" \
-		grep -qE '^edgeplane_auth_keys 5$' <<<"$m"
+	check "metrics: edgeplane_auth_keys says the node knows 6 keys" \
+		grep -qE '^edgeplane_auth_keys 6$' <<<"$m"
 else
 	not_ok "the runtime starts with metrics"
 fi
@@ -252,5 +254,24 @@ if ep_start_runtime "$EP_TMP/off.log" -c "$EP_TMP/off.conf" -b afxdp -i "$IF_B";
 else
 	not_ok "the runtime starts in mode off"
 	diag "$(tail -20 "$EP_TMP/off.log")"
+fi
+
+# --- 6. load reports --------------------------------------------------------------------
+{
+	conf required | sed 's/node_id = /report_key_id = 6; node_id = /'
+	echo "report: { controller = \"$ADDR_A:7879\"; node_id = 3; interval_ms = 100; };"
+} >"$EP_TMP/report.conf"
+in_a "$TOOLS/eptest-auth" reports --bind $ADDR_A --sport 7879 --keys "$KEYS" --key-id 6 \
+	--node-id $NODE --count 3 --wait-ms 5000 >"$EP_TMP/reports.json" &
+REPORTS=$!
+if ep_start_runtime "$EP_TMP/report.log" -c "$EP_TMP/report.conf" -b afxdp -i "$IF_B"; then
+	wait $REPORTS
+	expect_eq "load reports sealed with the node's key (auth.report_key_id), as node $NODE" \
+		"$(jq -r '"\(.received) \(.sealed) \(.opened) \(.node_id)"' "$EP_TMP/reports.json")" \
+		"3 3 3 3"
+	ep_stop_runtime
+else
+	not_ok "the runtime starts with load reports"
+	diag "$(tail -20 "$EP_TMP/report.log")"
 fi
 tap_done

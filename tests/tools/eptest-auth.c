@@ -7,6 +7,8 @@
  *
  *   eptest-auth send --to ADDR --keys FILE --key-id N --node-id N [options]
  *   eptest-auth replay --to ADDR --in FILE [--bind ADDR] [--sport N] [--wait-ms N]
+ *   eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id N
+ *               [--count N] [--wait-ms N]
  *
  * send: a task of --type (1, echo) with --size bytes (a pattern; or the bytes of --in),
  * fragmented to fit --mtu, sealed as the device (sender 0) with pn = (s << 40) | c:
@@ -22,6 +24,10 @@
  * "bad":N (sealed but not opening, or not our key),"plain":N (unsealed),"responses":N,
  * "errors":N,"status":"last ERROR's status","pongs":N,"results_ok":N,"results_bad":N,
  * "lost":N (tasks without a complete reply)}.
+ *
+ * reports: a controller's ear: takes LOAD_REPORTs on --bind:--sport until --count came or
+ * --wait-ms passed; {"received":N,"sealed":N,"opened":N (with the key, from --node-id),
+ * "bad":N,"node_id":the last opened report's node_id field}.
  */
 #include <getopt.h>
 #include <netinet/in.h>
@@ -459,11 +465,60 @@ static int do_replay(const struct opts *o)
 	return 0;
 }
 
+/* LOAD_REPORTs, as the controller takes them: each must open with the node's key. */
+static int do_reports(const struct opts *o)
+{
+	static uint8_t d[MAX_DGRAM];
+	unsigned long received = 0, sealed = 0, opened = 0, bad = 0;
+	struct ep_key_info k = { 0 };
+	uint32_t node_field = 0;
+	struct ep_aead *a;
+	double end;
+	int fd;
+
+	load_key(o->keys, o->key_id, &k);
+	a = ep_aead_new(k.key);
+	fd = open_socket(o);
+	for (end = tool_now() + o->wait_ms / 1000.0; tool_now() < end && received < o->count;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const uint8_t *payload;
+		struct ep_load_report rep;
+		struct ep_msg m;
+		uint32_t sender;
+		uint64_t pn;
+		ssize_t n;
+
+		if (poll(&p, 1, 10) <= 0 || (n = recv(fd, d, sizeof(d), MSG_DONTWAIT)) <= 0)
+			continue;
+		if (ep_decode(d, (size_t)n, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
+		    m.kind != EP_KIND_LOAD_REPORT)
+			continue;
+		received++;
+		if (!(m.flags & EP_F_AUTH))
+			continue;
+		sealed++;
+		if (!a || m.auth_key_id != k.key_id || ep_aead_open(a, d, (size_t)n, &sender, &pn) ||
+		    sender != o->node_id || m.payload_len < sizeof(rep)) {
+			bad++;
+			continue;
+		}
+		opened++;
+		memcpy(&rep, payload, sizeof(rep));
+		node_field = ntohl(rep.node_id);
+	}
+	printf("{\"received\":%lu,\"sealed\":%lu,\"opened\":%lu,\"bad\":%lu,\"node_id\":%u}\n",
+	       received, sealed, opened, bad, node_field);
+	ep_aead_free(a);
+	close(fd);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: eptest-auth send --to ADDR --keys FILE --key-id N --node-id N [options]\n"
 		"       eptest-auth replay --to ADDR --in FILE [--bind ADDR] [--sport N]\n"
+		"       eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id N\n"
 		"\n"
 		"  --port N          the node's port (7878)\n"
 		"  --bind ADDR       send from this local address; --sport N from this port\n"
@@ -541,6 +596,14 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (!strcmp(cmd, "reports")) {
+		if (!o.bind || !o.sport || !o.keys || !o.key_id || !o.node_id) {
+			usage(stderr);
+			return 2;
+		}
+		tool_addr(o.bind, o.sport, &dst, &dst_len);	/* the family */
+		return do_reports(&o);
 	}
 	if (!o.to || tool_addr(o.to, o.port, &dst, &dst_len)) {
 		usage(stderr);
