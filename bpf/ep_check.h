@@ -16,8 +16,8 @@
 
 /*
  * ep_frag_size - the fragment size L implied by one fragment's (host-order) index, count,
- * offset and payload length; 0 for a single-fragment task. Meaningful for a header that
- * passed ep_hdr_check().
+ * offset and slice length (payload_len, less EP_AUTH_NONCE_LEN with AUTH); 0 for a
+ * single-fragment task. Meaningful for a header that passed ep_hdr_check().
  */
 static __always_inline __u32 ep_frag_size(__u32 index, __u32 count, __u32 off, __u32 plen)
 {
@@ -66,7 +66,7 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 	/* The key id and tag carry either an authentication tag or an address-validation
 	 * token, never both; a RETRY always carries a token. */
 	if ((h->flags & (EP_F_AUTH | EP_F_TOKEN)) == (EP_F_AUTH | EP_F_TOKEN))
-		return -EP_STAT_DROP_BAD_FLAGS;
+		return -EP_STAT_DROP_AUTH_TOKEN;
 	if (!(h->flags & (EP_F_AUTH | EP_F_TOKEN)) && h->auth_key_id)
 		return -EP_STAT_DROP_BAD_FLAGS;
 	if (kind == EP_KIND_RETRY && !(h->flags & EP_F_TOKEN))

@@ -3,14 +3,17 @@
  * ep_classifier - the edgeplane XDP program at an edge node's NIC.
  *
  * Recognises offload tasks (UDP to the edgeplane port), drops invalid ones with a counted
- * reason, hands valid server-bound messages to the AF_XDP socket of the receiving queue,
- * and passes everything else to the kernel untouched. See docs/protocol.md for the rules.
+ * reason, holds valid ones to their session key (lib/auth.h) or their source prefix's rate
+ * limit (lib/ratelimit.h), hands those it admits to the AF_XDP socket of the receiving
+ * queue, and passes everything else to the kernel untouched. See docs/protocol.md for the
+ * rules.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <xdp/xdp_helpers.h>
 
 #include "ep_shared.h"
+#include "lib/auth.h"
 #include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
@@ -189,20 +192,45 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 }
 
 /*
- * The source prefix's rate limit (lib/ratelimit.h), for a valid task. Returns 0 or
- * -EP_STAT_DROP_RATE_*. The clock is the coarse one (the last tick's time, 1 to 10 ms
- * old): buckets hold a second's worth of datagrams, and the fine clock costs some 20 ns
- * a packet under a hypervisor, as much as the rest of the limit.
+ * What a valid task must get past before it reaches a socket, by the node's auth mode
+ * (lib/auth.h): in modes required and optional, an AUTH datagram its key (existing, not
+ * revoked nor expired, the header's tenant, the role's type, priority and size, the key's
+ * bytes/s and, for fragment 0, its tasks/s), and in mode required, nothing without AUTH;
+ * everything else, its source prefix's rate limit (lib/ratelimit.h). A datagram its key
+ * admitted is not charged to its prefix too: lib/auth.h says why. Returns 0, with *authed
+ * set if a key admitted it, or -EP_STAT_*. The clock is the coarse one (the last tick's
+ * time, 1 to 10 ms old): buckets hold a second's worth of datagrams and keys live for
+ * minutes, and the fine clock costs some 20 ns a packet under a hypervisor, as much as
+ * the rest of the limit.
  */
-static __always_inline int ep_rate_limit(struct xdp_md *ctx, const struct ep_task_pkt *p)
+static __always_inline int ep_admit(struct xdp_md *ctx, const struct ep_task_pkt *p,
+				    bool *authed)
 {
+	__u64 now = bpf_ktime_get_coarse_ns(), bytes = ctx->data_end - ctx->data;
+	__u8 mode = ep_auth_mode();
 	struct ep_rl_state *st;
 	__u8 src[16];
 
+	if (mode != EP_AUTH_MODE_OFF) {
+		struct ep_hdr *h = ep_task_hdr(ctx, p);
+		struct ep_auth a;
+		int err;
+
+		if (!h)
+			return -EP_STAT_DROP_HDR_SHORT;
+		if (h->flags & EP_F_AUTH) {
+			err = ep_auth_check(h, bytes, now, &a);
+			if (!err && !h->frag_index)	/* a task starts with its fragment 0 */
+				err = ep_auth_task(&a, now);
+			*authed = !err;
+			return err;
+		}
+		if (mode == EP_AUTH_MODE_REQUIRED)
+			return -EP_STAT_DROP_AUTH_MISSING;
+	}
 	if (ep_task_addrs(ctx, p, src, NULL))
 		return -EP_STAT_PASS_UNPARSED;
-	return ep_rl_admit(src, p->l3.ipv6, ctx->data_end - ctx->data,
-			   bpf_ktime_get_coarse_ns(), &st);
+	return ep_rl_admit(src, p->l3.ipv6, bytes, now, &st);
 }
 
 /*
@@ -263,13 +291,14 @@ static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_t
 /*
  * The queue's socket for this priority, falling back to slot 0, then to the stack. A
  * priority above the ceiling (max_priority) is steered as the ceiling: a client cannot
- * claim a high priority's socket (the runtime lowers it the same way).
+ * claim a high priority's socket (the runtime lowers it the same way). A task its key
+ * admitted (@authed) has had its priority checked against its role's cap instead.
  */
 static __always_inline int ep_xsk_redirect(struct xdp_md *ctx, const struct ep_config *cfg,
-					   __u8 prio, __u32 *stat)
+					   __u8 prio, bool authed, __u32 *stat)
 {
 	__u32 queue = ctx->rx_queue_index, slot, key;
-	__u8 ceiling = cfg->max_priority ?: EP_PRIO_DEFAULT;
+	__u8 ceiling = authed ? EP_PRIO_MAX : cfg->max_priority ?: EP_PRIO_DEFAULT;
 	int act;
 
 	*stat = EP_STAT_PASS_NO_SOCKET;
@@ -293,6 +322,7 @@ int ep_classify(struct xdp_md *ctx)
 	struct ep_task_pkt p = {};
 	struct ep_config *cfg;
 	__u32 zero = 0, stat;
+	bool authed = false;
 	__u8 prio = 0;
 	int r, act;
 
@@ -302,14 +332,14 @@ int ep_classify(struct xdp_md *ctx)
 
 	r = ep_classify_pkt(ctx, cfg, &p, &prio);
 	if (!r)
-		r = ep_rate_limit(ctx, &p);
+		r = ep_admit(ctx, &p, &authed);
 	if (r) {
 		ep_dbg("verdict %d", -r);
 		return ep_verdict(ctx, -r, XDP_PASS);
 	}
 	if (cfg->flags & EP_CFG_F_REPLY_ROUTE)
 		ep_reply_route(ctx, &p);
-	act = ep_xsk_redirect(ctx, cfg, prio, &stat);
+	act = ep_xsk_redirect(ctx, cfg, prio, authed, &stat);
 	return ep_verdict(ctx, stat, act);
 }
 

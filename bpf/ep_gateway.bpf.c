@@ -21,6 +21,7 @@
 #include <xdp/xdp_helpers.h>
 
 #include "ep_shared.h"
+#include "lib/auth.h"
 #include "lib/csum.h"
 #include "lib/ratelimit.h"
 #include "lib/stats.h"
@@ -115,6 +116,7 @@ struct task {
 	struct ep_task_pkt p;
 	__u32 active;			/* the half of the maps this frame uses, read once */
 	__u8 prio, multi, first;
+	__u8 authed;			/* its key admitted it (lib/auth.h): known by key */
 	__u32 size_hint_kib;
 	__u32 l3_len;			/* the IP datagram's length */
 	struct ep_gw_flow_key key;
@@ -525,7 +527,7 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 
 static __always_inline void remember(const struct task *t, __u32 v)
 {
-	if (t->multi)
+	if (t->multi || t->authed)
 		bpf_map_update_elem(&ep_gw_affinity, &t->key, &v, BPF_ANY);
 }
 
@@ -701,6 +703,11 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/*
+ * The task's identity for affinity and its hash for the table: (client address, port,
+ * task id), or for a task its key admitted (key id, task id), whichever source it came
+ * from (struct ep_gw_flow_key says why).
+ */
 static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const struct ep_hdr *h)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -708,6 +715,12 @@ static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const s
 	struct udphdr *udp;
 	__u64 a, b;
 
+	t->key.task_id = h->task_id;
+	if (t->authed) {
+		t->key.key_id = bpf_ntohs(h->auth_key_id);
+		t->hash = mix(0 ^ mix(0 ^ mix(h->task_id ^ ((__u64)t->key.key_id << 32))));
+		return;
+	}
 	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF)
 		return;
 	ep_bound(l3, 127);
@@ -730,7 +743,6 @@ static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const s
 		__builtin_memcpy(&t->key.addr[12], &ip->saddr, 4);
 	}
 	t->key.port = udp->source;
-	t->key.task_id = h->task_id;
 	__builtin_memcpy(&a, t->key.addr, 8);
 	__builtin_memcpy(&b, &t->key.addr[8], 8);
 	t->hash = mix(a ^ mix(b ^ mix(h->task_id ^ t->key.port)));
@@ -742,10 +754,11 @@ int ep_gateway(struct xdp_md *ctx)
 	struct ep_gw_cfg *cfg;
 	struct task t = {};
 	const struct ep_hdr *h;
-	struct ep_rl_state *rl;
+	struct ep_rl_state *rl = NULL;
+	struct ep_auth auth = {};
 	__u32 zero = 0, id = 0, *sticky = NULL;
-	__u8 ceiling;
-	__u64 now;
+	__u64 now, bytes;
+	__u8 ceiling, mode;
 	int err, act;
 
 	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
@@ -764,23 +777,46 @@ int ep_gateway(struct xdp_md *ctx)
 	h = ep_task_hdr(ctx, &t.p);
 	if (!h)
 		return ep_verdict(ctx, EP_STAT_DROP_HDR_SHORT, XDP_PASS);
+	/* Keys (lib/auth.h), as at a node: in modes required and optional an AUTH datagram
+	 * is judged by its key, and charged to it instead of its prefix; in mode required
+	 * nothing comes through without AUTH. */
+	now = bpf_ktime_get_ns();
+	bytes = ctx->data_end - ctx->data;
+	mode = ep_auth_mode();
+	if (mode != EP_AUTH_MODE_OFF && (h->flags & EP_F_AUTH)) {
+		err = ep_auth_check(h, bytes, now, &auth);
+		if (err)
+			return ep_verdict(ctx, -err, XDP_PASS);
+		t.authed = 1;
+	} else if (mode == EP_AUTH_MODE_REQUIRED) {
+		return ep_verdict(ctx, EP_STAT_DROP_AUTH_MISSING, XDP_PASS);
+	}
 	/* Above the ceiling, a task counts as the ceiling's priority for cpu_max and
-	 * overflow: the priority is the client's claim, not a right. */
-	ceiling = cfg->max_priority ?: EP_PRIO_DEFAULT;
+	 * overflow: the priority is the client's claim, not a right. A key's role has
+	 * capped it already: that claim stands. */
+	ceiling = t.authed ? EP_PRIO_MAX : cfg->max_priority ?: EP_PRIO_DEFAULT;
 	t.prio = h->priority > ceiling ? ceiling : h->priority;
 	t.multi = h->frag_count != bpf_htons(1);
 	t.size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
 	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
 	flow_key(ctx, &t, h);
 
-	/* The client's prefix within its datagrams/s and bytes/s (lib/ratelimit.h). */
-	now = bpf_ktime_get_ns();
-	err = ep_rl_admit(t.key.addr, t.p.l3.ipv6, ctx->data_end - ctx->data, now, &rl);
-	if (err)
-		return ep_verdict(ctx, -err, XDP_PASS);
+	/* Otherwise the client's prefix within its datagrams/s and bytes/s
+	 * (lib/ratelimit.h). */
+	if (!t.authed) {
+		__u8 src[16];
 
-	/* A later fragment follows its task, wherever the policy would send it now. */
-	if (t.multi) {
+		if (ep_task_addrs(ctx, &t.p, src, NULL))
+			return ep_verdict(ctx, EP_STAT_PASS_UNPARSED, XDP_PASS);
+		err = ep_rl_admit(src, t.p.l3.ipv6, bytes, now, &rl);
+		if (err)
+			return ep_verdict(ctx, -err, XDP_PASS);
+	}
+
+	/* A later fragment follows its task, wherever the policy would send it now; so does
+	 * every datagram of an AUTH task, from whatever source (a replay lands where the
+	 * replay window knows it). */
+	if (t.multi || t.authed) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky && (*sticky & AFF_LOCAL)) {
 			gw_count(EP_GW_STAT_OVF_LOCAL);
@@ -804,10 +840,10 @@ int ep_gateway(struct xdp_md *ctx)
 		}
 	}
 	if (!id) {
-		/* A new task: within its prefix's new tasks/s, or nothing of it is kept (no
-		 * affinity, no sent count), so a flood of first fragments can neither
-		 * evict the affinity of real tasks nor skew the balancer's loads. */
-		err = ep_rl_task(rl, now);
+		/* A new task: within its prefix's (or its key's) new tasks/s, or nothing of it
+		 * is kept (no affinity, no sent count), so a flood of first fragments can
+		 * neither evict the affinity of real tasks nor skew the balancer's loads. */
+		err = t.authed ? ep_auth_task(&auth, now) : ep_rl_task(rl, now);
 		if (err)
 			return ep_verdict(ctx, -err, XDP_PASS);
 		id = choose(cfg, &t, now);

@@ -246,7 +246,18 @@ _Static_assert(__builtin_offsetof(struct ep_limits, max_work) == 32, "ep_limits 
 	X(DROP_RATE_TASKS,	"drop_rate_tasks")	/* gateway: source prefix over its new tasks/s */ \
 	X(DROP_ENCAP_SOURCE,	"drop_encap_source")	/* encapsulated, not from a known gateway */ \
 	X(DROP_ENCAP_DEST,	"drop_encap_dest")	/* encapsulated task not for us or our VIPs */ \
-	X(DROP_AUTH_SHORT,	"drop_auth_short")	/* AUTH, but no room for the packet number */
+	X(DROP_AUTH_MISSING,	"drop_auth_missing")	/* auth required: a task without AUTH */ \
+	X(DROP_AUTH_TOKEN,	"drop_auth_token")	/* AUTH and TOKEN both set */		\
+	X(DROP_AUTH_SHORT,	"drop_auth_short")	/* AUTH, payload_len < 12: no nonce */\
+	X(DROP_AUTH_UNKNOWN_KEY, "drop_auth_unknown_key") /* auth_key_id not in ep_keys */	\
+	X(DROP_AUTH_EXPIRED,	"drop_auth_expired")	/* the key's expiry has passed */	\
+	X(DROP_AUTH_REVOKED,	"drop_auth_revoked")					\
+	X(DROP_AUTH_TENANT,	"drop_auth_tenant")	/* tenant_id is not the key's tenant */	\
+	X(DROP_AUTH_TYPE,	"drop_auth_type")	/* task type not allowed by the role */	\
+	X(DROP_AUTH_PRIORITY,	"drop_auth_priority")	/* priority above the role's cap */	\
+	X(DROP_AUTH_TOO_LARGE,	"drop_auth_too_large")	/* total_len above the role's max */	\
+	X(DROP_AUTH_RATE_TASKS,	"drop_auth_rate_tasks")	/* over the key's tasks/s */		\
+	X(DROP_AUTH_RATE_BYTES,	"drop_auth_rate_bytes")	/* over the key's bytes/s */
 
 enum ep_stat {
 #define EP_X_ENUM(name, str) EP_STAT_##name,
@@ -413,6 +424,160 @@ struct ep_tenant {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct ep_tenant) == 8, "ep_tenant layout");
+
+/* ------------------------------------------------------------------------------------ */
+/* Session keys and roles (issue 12): what the classifier and the gateway check          */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * What a node does with tasks to its port, as far as keys go: the single entry (key 0) of
+ * the ep_auth_cfg array map, shared by the classifier and the gateway (bpf/lib/auth.h).
+ * REQUIRED: a server-bound datagram without AUTH is dropped [drop_auth_missing]; AUTH ones
+ * are checked against ep_keys. OPTIONAL: AUTH ones are checked against ep_keys, the others
+ * take the per-source-prefix guards. OFF: nothing is checked against keys; AUTH ones take
+ * the per-prefix guards and reach the runtime (which answers as it can).
+ *
+ * An entry without EP_AUTH_F_SET (nothing written: a program loaded by bpftool or ip, or
+ * by DPDK's PMD before the runtime configures it) means OFF, the behaviour before keys
+ * existed, so such a load changes nothing. Every loader of ours writes the entry, REQUIRED
+ * unless told otherwise. The runtime checks keys and tags itself whatever XDP did: XDP's
+ * checks spare it the work, they are not the only line.
+ */
+#define EP_AUTH_MODE_LIST(X)						\
+	X(REQUIRED,	"required")						\
+	X(OPTIONAL,	"optional")						\
+	X(OFF,		"off")
+
+enum ep_auth_mode {
+#define EP_X_ENUM(name, str) EP_AUTH_MODE_##name,
+	EP_AUTH_MODE_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_AUTH_MODE__COUNT
+};
+
+#define EP_AUTH_F_SET		0x0001	/* written by a loader: mode holds */
+
+struct ep_auth_cfg {
+	__u8  mode;		/* enum ep_auth_mode, with EP_AUTH_F_SET */
+	__u8  pad;
+	__u16 flags;		/* EP_AUTH_F_* */
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct ep_auth_cfg) == 8, "ep_auth_cfg layout");
+
+/*
+ * ep_keys: key = the key id (__u32, host order, 1..65535), value = struct ep_key_entry.
+ * What XDP needs of a session key to judge a datagram before anyone spends an AEAD check
+ * on it: no key material (XDP cannot verify the tag; the runtime does). Written by the
+ * runtime's and the controller's key sync (ep_key_entry_fill() below, then
+ * ep_xdp_write_key() / ep_gw_put_key()).
+ */
+#define EP_KEYS_MAX		65536	/* ep_keys and ep_key_state entries */
+#define EP_KEY_TYPES		256	/* task types a role can allow: 0..255; never above */
+#define EP_KEY_F_REVOKED	0x0001	/* refused, whatever its expiry */
+#define EP_KEY_F_ALL_TYPES	0x0002	/* every task type 0..255 ("types": "*") */
+#define EP_KEY_F_KNOWN		(EP_KEY_F_REVOKED | EP_KEY_F_ALL_TYPES)
+#define EP_KEY_MIN_BURST_KIB	64	/* a byte burst holds at least one largest datagram */
+
+struct ep_key_entry {
+	__u64 expires_ns;	/*  0: bpf_ktime_get_ns() from which the key is refused; 0: never */
+	__u64 issued_unix_ms;	/*  8: which key holds this id: a new one gets fresh buckets */
+	__u32 tenant;		/* 16: tenant_id every datagram under the key must carry */
+	__u32 flags;		/* 20: EP_KEY_F_* */
+	__u64 types[4];		/* 24: allowed task types, bit t of types[t / 64] */
+	__u32 max_task_len;	/* 56: largest total_len of a request; 0: no limit of its own */
+	__u8  max_priority;	/* 60: highest priority of a request (1..5) */
+	__u8  pad[3];
+	/* Buckets (a rate of 0: no limit). Tasks: datagrams that start a task (fragment 0
+	 * at a node; a task with no node yet at a gateway). Bytes: the frame as XDP sees it,
+	 * so a datagram costs at least its headers and a stream of tiny fragments is held
+	 * to the rate too. */
+	__u32 tasks_per_s;	/* 64 */
+	__u32 tasks_burst;	/* 68: >= 1 with a rate */
+	__u32 kib_per_s;	/* 72 */
+	__u32 burst_kib;	/* 76: >= EP_KEY_MIN_BURST_KIB with a rate */
+	/* Worked out by ep_key_derive() (GCRA cost and tolerance, as struct ep_rl_cfg), so
+	 * the packet path divides nothing. */
+	__u64 task_cost_ns;	/* 80: 1e9 / tasks_per_s */
+	__u64 task_tau_ns;	/* 88: tasks_burst x that */
+	__u64 byte_cost;	/* 96: ns per byte in 1/1024 ns (EP_RL_BYTE_SHIFT): 1e9 / kib_per_s */
+	__u64 byte_tau_ns;	/* 104 */
+};
+_Static_assert(sizeof(struct ep_key_entry) == 112, "ep_key_entry layout");
+_Static_assert(__builtin_offsetof(struct ep_key_entry, types) == 24, "ep_key_entry layout");
+_Static_assert(__builtin_offsetof(struct ep_key_entry, max_priority) == 60, "ep_key_entry layout");
+_Static_assert(__builtin_offsetof(struct ep_key_entry, task_cost_ns) == 80, "ep_key_entry layout");
+
+/*
+ * ep_key_state: the GCRA state (theoretical arrival times, bpf_ktime_get_ns() ns) of each
+ * key's buckets, an array indexed by key id. A map of its own, not fields of
+ * struct ep_key_entry: the key sync rewrites entries whenever the controller sends them
+ * (a changed limit, a revocation, a full resync after a reconnect), and a rewrite of the
+ * value would refill the buckets each time, a burst for free per sync. Here an entry
+ * rewrite leaves the buckets as they are; ep_xdp_write_key() clears a key id's state only
+ * when a different key (another issued_unix_ms) takes the id, or the key is deleted. An
+ * array: ids are dense and bounded, so the lookup is an index (no hashing, no insert race,
+ * nothing to evict), 1 MiB in all.
+ */
+struct ep_key_state {
+	__u64 tat_tasks;
+	__u64 tat_bytes;
+};
+_Static_assert(sizeof(struct ep_key_state) == 16, "ep_key_state layout");
+
+/* Fill in the derived fields of @e from its rates and bursts (a rate of 0: none). */
+static inline __attribute__((always_inline)) void ep_key_derive(struct ep_key_entry *e)
+{
+	e->task_cost_ns = e->tasks_per_s ? EP_RL_NSEC / e->tasks_per_s : 0;
+	e->task_tau_ns = e->tasks_per_s ? (__u64)e->tasks_burst * EP_RL_NSEC / e->tasks_per_s : 0;
+	/* bytes/s = kib_per_s x 1024, so ns per byte in 1/1024 ns is 1e9 / kib_per_s. */
+	e->byte_cost = e->kib_per_s ? EP_RL_NSEC / e->kib_per_s : 0;
+	e->byte_tau_ns = e->kib_per_s ? (__u64)e->burst_kib * EP_RL_NSEC / e->kib_per_s : 0;
+}
+
+/*
+ * ep_key_entry_fill - the one conversion of a key's host-order fields (the key object of
+ * docs/protocol.md 3.5, struct ep_key_info) into @e, for every writer of ep_keys.
+ * @now_unix_ms, @now_ns: the same instant on CLOCK_REALTIME (ms) and CLOCK_MONOTONIC (ns,
+ *	bpf_ktime_get_ns()'s clock): the expiry, in unix ms, becomes a monotonic time, so a
+ *	later step of the wall clock moves nothing. An expiry of 0 is "never"; one already
+ *	past, 1 ns (refused).
+ * @types: bitmap of allowed types 0..255, four host-order 64-bit words (uint64_t[4], as
+ *	struct ep_key_limits has it; may be NULL with @all_types); @max_priority 0
+ *	counts as EP_PRIO_MAX; rates of 0 are no limit; a burst is raised to its minimum
+ *	(1 task, EP_KEY_MIN_BURST_KIB) where a rate is set, else nothing would pass.
+ */
+static inline void ep_key_entry_fill(struct ep_key_entry *e, __u64 now_unix_ms, __u64 now_ns,
+				     __u64 issued_unix_ms, __u64 expires_unix_ms, __u32 tenant,
+				     int revoked, const void *types, int all_types,
+				     __u8 max_priority, __u32 max_task_len, __u32 tasks_per_s,
+				     __u32 burst_tasks, __u32 kib_per_s, __u32 burst_kib)
+{
+	*e = (struct ep_key_entry){
+		.issued_unix_ms = issued_unix_ms,
+		.tenant = tenant,
+		.flags = (revoked ? EP_KEY_F_REVOKED : 0) | (all_types ? EP_KEY_F_ALL_TYPES : 0),
+		.max_task_len = max_task_len,
+		.max_priority = max_priority && max_priority < EP_PRIO_MAX ? max_priority
+									   : EP_PRIO_MAX,
+		.tasks_per_s = tasks_per_s,
+		.tasks_burst = tasks_per_s && !burst_tasks ? 1 : burst_tasks,
+		.kib_per_s = kib_per_s,
+		.burst_kib = kib_per_s && burst_kib < EP_KEY_MIN_BURST_KIB ? EP_KEY_MIN_BURST_KIB
+									   : burst_kib,
+	};
+	if (expires_unix_ms) {
+		__u64 left_ms = expires_unix_ms > now_unix_ms ? expires_unix_ms - now_unix_ms : 0;
+
+		/* ~0 (never, in effect) where the sum would wrap: 584 years. */
+		e->expires_ns = !left_ms ? 1 :
+				left_ms > (~0ull - now_ns) / 1000000 ? ~0ull :
+				now_ns + left_ms * 1000000;
+	}
+	if (types)
+		__builtin_memcpy(e->types, types, sizeof(e->types));
+	ep_key_derive(e);
+}
 
 /* ------------------------------------------------------------------------------------ */
 /* Load reports and the gateway's in-kernel load balancer (bpf/ep_gateway.bpf.c)         */
@@ -584,11 +749,17 @@ struct ep_gw_node_stats {
 	__u64 bytes;
 };
 
-/* ep_gw_affinity: a multi-fragment task's node, so every fragment goes there. */
+/*
+ * ep_gw_affinity: a multi-fragment task's node, so every fragment goes there. An
+ * authenticated task (AUTH, checked against ep_keys) is known by its key instead of its
+ * source: addr and port zero, key_id set, and remembered even with one fragment, so a
+ * datagram replayed from another source lands on the node that saw it (whose replay window
+ * drops it). key_id is 0 in every source-keyed entry, so the two never meet.
+ */
 struct ep_gw_flow_key {
-	__u8 addr[16];		/* client, IPv4 as ::ffff:a.b.c.d */
-	__u16 port;		/* client port, network order */
-	__u16 pad;
+	__u8 addr[16];		/* client, IPv4 as ::ffff:a.b.c.d; zero for AUTH */
+	__u16 port;		/* client port, network order; zero for AUTH */
+	__u16 key_id;		/* AUTH: auth_key_id (host order); else 0 */
 	__u32 pad2;
 	__u64 task_id;
 };

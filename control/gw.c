@@ -24,11 +24,12 @@
 static const char *const pin_names[] = {
 	EP_GW_PIN_CFG, EP_GW_PIN_NODES, EP_GW_PIN_TABLE, EP_GW_PIN_SENT, EP_GW_PIN_AFFINITY,
 	EP_GW_PIN_STATS, EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS, EP_GW_PIN_DROPS,
-	EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE, EP_GW_PIN_RELAY,
+	EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE, EP_GW_PIN_RELAY, EP_GW_PIN_AUTH, EP_GW_PIN_KEYS,
+	EP_GW_PIN_KEY_STATE,
 };
 #define NMAPS (sizeof(pin_names) / sizeof(pin_names[0]))
 enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS,
-       M_RL_CFG, M_RL_STATE, M_RELAY };
+       M_RL_CFG, M_RL_STATE, M_RELAY, M_AUTH, M_KEYS, M_KEY_STATE };
 
 #define VIP_MAX		64		/* the gateway's own addresses in ep_gw_relay */
 #define VIP_REFRESH_NS	1000000000ull	/* read them at most once a second */
@@ -115,7 +116,8 @@ static int init_cfg(struct ep_gw *gw)
 	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-/* What the operator set, into a fresh or a reused gateway: rate limits, the ceiling. */
+/* What the operator set, into a fresh or a reused gateway: rate limits, the ceiling, the
+ * auth mode. */
 static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
 {
 	struct ep_gw_cfg cfg;
@@ -127,6 +129,8 @@ static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
 	else
 		ep_xdp_rl_defaults(&rl);
 	err = ep_gw_write_rl(gw, &rl);
+	if (!err && o->auth_mode)
+		err = ep_gw_set_auth_mode(gw, *o->auth_mode);
 	if (!err)
 		err = ep_gw_read_cfg(gw, &cfg);
 	if (err)
@@ -213,6 +217,9 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 	maps[M_RL_CFG] = gw->skel->maps.ep_rl_cfg;
 	maps[M_RL_STATE] = gw->skel->maps.ep_rl_state;
 	maps[M_RELAY] = gw->skel->maps.ep_gw_relay;
+	maps[M_AUTH] = gw->skel->maps.ep_auth_cfg;
+	maps[M_KEYS] = gw->skel->maps.ep_keys;
+	maps[M_KEY_STATE] = gw->skel->maps.ep_key_state;
 	for (size_t i = 0; i < NMAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
 		err = bpf_map__set_pin_path(maps[i], path);
@@ -570,4 +577,24 @@ int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl)
 int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl)
 {
 	return ep_xdp_write_rl(gw->fds[M_RL_CFG], rl);
+}
+
+int ep_gw_read_auth_mode(struct ep_gw *gw, enum ep_auth_mode *mode)
+{
+	return ep_xdp_read_auth_mode(gw->fds[M_AUTH], mode);
+}
+
+int ep_gw_set_auth_mode(struct ep_gw *gw, enum ep_auth_mode mode)
+{
+	return ep_xdp_write_auth_mode(gw->fds[M_AUTH], mode);
+}
+
+int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *e)
+{
+	return ep_xdp_write_key(gw->fds[M_KEYS], gw->fds[M_KEY_STATE], key_id, e);
+}
+
+int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id)
+{
+	return ep_xdp_delete_key(gw->fds[M_KEYS], gw->fds[M_KEY_STATE], key_id);
 }

@@ -32,6 +32,9 @@
 #define EP_GW_PIN_RL_CFG	"ep_rl_cfg"	/* rate limits (lib/ratelimit.h) */
 #define EP_GW_PIN_RL_STATE	"ep_rl_state"	/* their buckets */
 #define EP_GW_PIN_RELAY		"ep_gw_relay"	/* whose replies are relayed */
+#define EP_GW_PIN_AUTH		"ep_auth_cfg"	/* the gateway's auth mode (bpf/lib/auth.h) */
+#define EP_GW_PIN_KEYS		"ep_keys"	/* session keys: key id -> ep_key_entry */
+#define EP_GW_PIN_KEY_STATE	"ep_key_state"	/* their buckets */
 
 struct ep_gw_opts {
 	const char *ifname;
@@ -40,6 +43,11 @@ struct ep_gw_opts {
 	bool debug;		/* bpf_printk per decision */
 	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
 	uint8_t max_priority;	/* cpu_max and overflow by min(priority, this); 0: 3 */
+	/* Tasks and session keys (ep_auth_cfg): written into a new or a reused gateway.
+	 * NULL leaves it as it is, which for a new gateway is unwritten, that is off.
+	 * TODO(issue 12): the controller passes its auth.mode (then NULL should mean
+	 * required, as for the classifier's loader). */
+	const enum ep_auth_mode *auth_mode;
 };
 
 struct ep_gw;
@@ -108,6 +116,17 @@ int ep_gw_forget_node(struct ep_gw *gw, uint32_t id);
 /* Read or write the rate limits (ep_rl_cfg); writing checks them (ep_xdp_check_rl()). */
 int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl);
 int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl);
+
+/*
+ * Session keys at the gateway (bpf/lib/auth.h; the same rules as at a node, ep_xdp.h): the
+ * mode, read (unwritten: off) and written, and key @key_id put (filled by
+ * ep_key_entry_fill(); the buckets kept when the same key is rewritten) or deleted. Return
+ * 0 or a negative errno (-EINVAL: out of range; -ENOENT: no such key to delete).
+ */
+int ep_gw_read_auth_mode(struct ep_gw *gw, enum ep_auth_mode *mode);
+int ep_gw_set_auth_mode(struct ep_gw *gw, enum ep_auth_mode mode);
+int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *e);
+int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id);
 
 /* Make @ifindex a redirect target (a node reachable through another interface). */
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex);

@@ -15,6 +15,7 @@ $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
+			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o \
 			     $(SANOBJ)/dataplane/core/keys.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
 			   $(ENROLL_SRCS))

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/registry.h"
+#include "core/sign.h"
 #include "edgeplane/log.h"
 #include "handlers/builtin.h"
 
@@ -89,9 +91,9 @@ static int check_owner_mode(const char *path, const char *kind, const struct sta
  * directory from / down opened with O_NOFOLLOW (no symbolic link on the way) and checked
  * on its open descriptor, the file itself too, a regular file. Root or the runtime's user
  * must own each, and no one else may write any (a sticky directory such as /tmp is not
- * enough: others may put files in it). Returns the file's descriptor, whose
- * /proc/self/fd path the caller dlopen()s, so what was checked is what is loaded; or a
- * negative errno after logging what is wrong and how to fix it.
+ * enough: others may put files in it). Returns the file's descriptor, from which the
+ * caller copies what it loads, so what was checked is what is loaded; or a negative errno
+ * after logging what is wrong and how to fix it.
  */
 static int open_plugin(const char *path)
 {
@@ -189,23 +191,112 @@ err_close_dir:
 	return err;
 }
 
-int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *name,
-			   uint16_t type, const char *args)
+#define MAX_PLUGIN_FILE	(1ull << 30)
+
+/*
+ * Copy the plugin open at @fd into a sealed memfd (no write, resize or further seal can
+ * change it), check the copy's signature, and return the memfd: the bytes checked are the
+ * bytes the loader maps, and neither the file nor anyone writing to it can change them
+ * afterwards (a mapped file's pages not yet read would come from the file as it is then).
+ * Returns the memfd or a negative errno (logged).
+ */
+static int sealed_copy(int fd, const char *path, const struct ep_signing *sign)
+{
+	static const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+					  F_SEAL_WRITE;
+	char buf[65536];
+	struct stat st;
+	uint64_t len = 0;
+	void *map = NULL;
+	int mfd, err;
+
+	/* A name for /proc/PID/maps and debuggers: "memfd:ep-plugin:upper.so". */
+	snprintf(buf, sizeof(buf), "ep-plugin:%s", strrchr(path, '/') + 1);
+	mfd = memfd_create(buf, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0) {
+		err = -errno;
+		pr_err("plugin %s: memfd_create: %s", path, strerror(errno));
+		return err;
+	}
+	for (;;) {
+		ssize_t w, n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (uint64_t)n;
+		if (len > MAX_PLUGIN_FILE) {
+			err = -EFBIG;
+			break;
+		}
+		w = write(mfd, buf, (size_t)n);
+		if (w != n) {
+			err = w < 0 ? -errno : -ENOSPC;
+			break;
+		}
+	}
+	if (!err && (fcntl(mfd, F_ADD_SEALS, seals) || fstat(mfd, &st)))
+		err = -errno;
+	if (err) {
+		pr_err("plugin %s: copying it: %s", path, strerror(-err));
+		goto err_close;
+	}
+	if (st.st_size && (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, mfd,
+				      0)) == MAP_FAILED) {
+		err = -errno;
+		pr_err("plugin %s: mmap: %s", path, strerror(errno));
+		goto err_close;
+	}
+	err = ep_signing_check(sign, "plugin", path, map, (size_t)st.st_size);
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	if (err)
+		goto err_close;
+	return mfd;
+
+err_close:
+	close(mfd);
+	return err;
+}
+
+int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign,
+			   const char *path, const char *name, uint16_t type, const char *args)
 {
 	const struct ep_handler *const *hs;
 	ep_plugin_handlers_fn fn;
 	char fdpath[64];
-	int ret = -ENOENT, fd;
+	int ret = -ENOENT, fd = -1, file, loaded = -1;
+	struct stat st;
 	uint32_t abi;
 	void *dl;
 
-	fd = open_plugin(path);
-	if (fd < 0)
+	file = open_plugin(path);
+	if (file < 0)
+		return file;
+	if (fstat(file, &st)) {
+		ret = -errno;
+		close(file);
+		return ret;
+	}
+	/* A file loaded already (another of its handlers): the copy checked then, which
+	 * the loader knows by its name and hands back, so the handlers of one plugin
+	 * share its globals as they would loaded from the file. */
+	for (unsigned int i = 0; i < r->n; i++)
+		if (r->e[i].dl_fd >= 0 && r->e[i].dl_dev == st.st_dev &&
+		    r->e[i].dl_ino == st.st_ino)
+			loaded = r->e[i].dl_fd;
+	if (loaded < 0)
+		fd = sealed_copy(file, path, sign);
+	close(file);
+	if (loaded < 0 && fd < 0)
 		return fd;
-	/* Loaded from the descriptor that was checked. It stays open while the handle
+	/* Loaded from the sealed copy that was checked. It stays open while the handle
 	 * lives: the dynamic loader knows objects by name too, and a later plugin opened on
 	 * the same descriptor number would be taken for this one. */
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", loaded >= 0 ? loaded : fd);
 	dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		pr_err("plugin %s: %s", path, dlerror());
@@ -240,8 +331,10 @@ int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *
 		ret = add(r, *hs, name ? type : 0, args, dl);
 		if (ret < 0)
 			goto err_close;
-		if (dl) {	/* the first entry owns the handle and its file */
+		if (dl) {	/* the first entry owns the handle and its copy */
 			r->e[ret].dl_fd = fd;
+			r->e[ret].dl_dev = st.st_dev;
+			r->e[ret].dl_ino = st.st_ino;
 			fd = -1;
 		}
 		dl = NULL;

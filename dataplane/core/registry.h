@@ -8,7 +8,9 @@
 #define EP_REGISTRY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "core/sign.h"
 #include "edgeplane/handler.h"
 
 #define EP_MAX_HANDLERS 64
@@ -20,10 +22,12 @@ struct ep_reg_entry {
 	struct ep_blob *files;		/* filled in by warm-up */
 	unsigned int nfiles;
 	void *dl;			/* dlopen handle of its plugin, or NULL */
-	int dl_fd;			/* the checked plugin file it was loaded from, kept
+	int dl_fd;			/* the checked copy of the plugin it was loaded from, kept
 					 * open while the handle lives (its /proc/self/fd
 					 * name must not be reused: the loader would take a
 					 * later plugin for this one); -1 if none */
+	dev_t dl_dev;			/* with dl_fd: the file it was copied from */
+	ino_t dl_ino;
 };
 
 struct ep_registry {
@@ -36,10 +40,12 @@ struct ep_registry {
  * a negative errno: -ENOENT (no such handler), -EEXIST (type taken), -ENOSPC. */
 int ep_registry_add_builtin(struct ep_registry *r, const char *name, uint16_t type,
 			    const char *args);
-/* Load plugin @path and add its handler @name (NULL: every handler it exports). Returns
- * the index of the last entry added, or a negative errno (the reason is logged). */
-int ep_registry_add_plugin(struct ep_registry *r, const char *path, const char *name,
-			   uint16_t type, const char *args);
+/* Load plugin @path and add its handler @name (NULL: every handler it exports). The file
+ * is copied into a sealed memory file, whose signature is checked as @sign says
+ * (core/sign.h), and that copy is what gets loaded. Returns the index of the last entry
+ * added, or a negative errno (the reason is logged). */
+int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign,
+			   const char *path, const char *name, uint16_t type, const char *args);
 /* Entry index serving @type, or -1. */
 static inline int ep_registry_find(const struct ep_registry *r, uint16_t type)
 {

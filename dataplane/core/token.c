@@ -56,62 +56,17 @@ static OSSL_PARAM sha256_params[] = {
 
 /* --- the master secret -------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ep_token_master_load(struct ep_token_master *m, const char *path, uint32_t period_s)
 {
-	uint8_t buf[2 * EP_TOKEN_MASTER_LEN + 2];
-	ssize_t n;
-	int fd, err = 0;
+	int err;
 
 	if (!period_s)
 		return -EINVAL;
-	fd = ep_open_trusted("validation.secret_file", path, S_IRWXG | S_IRWXO,
-			     "lets the group or others use it; the secret must be readable "
-			     "by its owner only (chmod 600)");
-	if (fd < 0)
-		return fd;
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		err = -errno;
-		pr_err("validation.secret_file %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (n == EP_TOKEN_MASTER_LEN) {
-		memcpy(m->key, buf, EP_TOKEN_MASTER_LEN);
-	} else if (n == 2 * EP_TOKEN_MASTER_LEN ||
-		   (n == 2 * EP_TOKEN_MASTER_LEN + 1 && buf[n - 1] == '\n')) {
-		for (int i = 0; i < EP_TOKEN_MASTER_LEN; i++) {
-			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-
-			if (hi < 0 || lo < 0) {
-				err = -EINVAL;
-				break;
-			}
-			m->key[i] = (uint8_t)(hi << 4 | lo);
-		}
-	} else {
-		err = -EINVAL;
-	}
+	err = ep_read_secret("validation.secret_file", path, m->key, sizeof(m->key));
 	if (err)
-		pr_err("validation.secret_file %s: must hold 32 bytes, raw or as 64 hex digits "
-		       "(e.g. `head -c 32 /dev/urandom >FILE`)", path);
+		return err;
 	m->period_s = period_s;
-out_close:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	if (err)
-		OPENSSL_cleanse(m->key, sizeof(m->key));
-	return err;
+	return 0;
 }
 
 int ep_token_master_random(struct ep_token_master *m, uint32_t period_s)

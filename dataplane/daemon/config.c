@@ -6,6 +6,8 @@
 
 #include <libconfig.h>
 
+#include "core/crypt.h"
+#include "core/sign.h"
 #include "daemon/config.h"
 #include "daemon/keysrc.h"
 #include "edgeplane/addrset.h"
@@ -154,6 +156,8 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->auth.cert);
 	free(c->auth.key);
 	free(c->auth.ca);
+	free(c->signing.public_key);
+	free(c->file_encryption.key_file);
 	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
 		free(c->dpdk.eal_args[i]);
 	free(c->dpdk.file_prefix);
@@ -329,7 +333,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
 					   "uring", "dpdk", "rate_limit", "validation", "auth",
-					   NULL };
+					   "signing", "file_encryption", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
 					   "verify_checksum", "encap_port", "reply_route",
@@ -353,6 +357,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					    "report_key_id", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
+	static const char *const signing[] = { "public_key", "mode", NULL };
+	static const char *const file_encryption[] = { "key_file", NULL };
 	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
 					     "zc_min", NULL };
 	struct ep_confread rd = { .path = path };
@@ -401,17 +407,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs,
 			  &c->addrs.nvirtual);
 		get_addrs(&rd, g, "encap_sources", c->addrs.gateways, &c->addrs.ngateways);
-		{
-			char *dc = NULL;
-
-			ep_conf_str(&rd, g, "destination_check", &dc);
-			if (dc && strcmp(dc, "on") && strcmp(dc, "off-unsafe"))
-				ep_conf_bad(&rd, config_setting_get_member(g, "destination_check"),
-					    "must be \"on\" or \"off-unsafe\"");
-			else if (dc)
-				c->any_dest_unsafe = !strcmp(dc, "off-unsafe");
-			free(dc);
-		}
+		ep_conf_unsafe(&rd, g, "destination_check", "on", &c->any_dest_unsafe);
 	}
 	if ((g = config_setting_get_member(root, "rate_limit")))
 		ep_conf_rate_limit(&rd, g, &c->rate_limit, false);
@@ -536,6 +532,15 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	}
 	if ((g = config_setting_get_member(root, "handlers")))
 		read_handlers(&rd, c, g);
+	if ((g = config_setting_get_member(root, "signing"))) {
+		ep_conf_known(&rd, g, signing);
+		ep_conf_str(&rd, g, "public_key", &c->signing.public_key);
+		ep_conf_unsafe(&rd, g, "mode", "required", &c->signing.off_unsafe);
+	}
+	if ((g = config_setting_get_member(root, "file_encryption"))) {
+		ep_conf_known(&rd, g, file_encryption);
+		ep_conf_str(&rd, g, "key_file", &c->file_encryption.key_file);
+	}
 
 	config_destroy(&cf);
 	return rd.err;
@@ -666,6 +671,32 @@ static int validate_auth(const struct ep_conf *c)
 	return 0;
 }
 
+/* The public key loads, and is there if anything is to be signed (the signatures
+ * themselves are checked when the runtime loads what they sign). */
+static int check_signing(const struct ep_conf *c)
+{
+	struct ep_signing s;
+	int err;
+
+	if (c->signing.off_unsafe)
+		return 0;
+	err = ep_signing_init(&s, false, c->signing.public_key);	/* logs */
+	if (err || s.key)
+		goto out;
+	for (unsigned int i = 0; i < c->nhandlers && !err; i++) {
+		const struct ep_handler_conf *h = &c->handlers[i];
+
+		/* With no key: logs that one is needed, naming the file. */
+		if (h->plugin)
+			err = ep_signing_check(&s, "plugin", h->plugin, NULL, 0);
+		else if (h->nfiles)
+			err = ep_signing_check(&s, "handler file", h->files[0], NULL, 0);
+	}
+out:
+	ep_signing_fini(&s);
+	return err;
+}
+
 int ep_conf_validate(const struct ep_conf *c)
 {
 	enum ep_log_level lvl;
@@ -779,6 +810,17 @@ int ep_conf_validate(const struct ep_conf *c)
 					 c->validation.token_period_s))
 			return -EINVAL;
 		memset(&m, 0, sizeof(m));
+	}
+	if (check_signing(c))
+		return -EINVAL;
+	if (c->file_encryption.key_file) {
+		uint8_t key[EP_CRYPT_KEY_LEN];
+
+		/* Logs what is wrong with the file (its owner, its mode, its contents). */
+		if (ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
+				   sizeof(key)))
+			return -EINVAL;
+		explicit_bzero(key, sizeof(key));
 	}
 	if (c->metrics) {
 		struct sockaddr_storage ss;

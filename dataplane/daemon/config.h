@@ -98,6 +98,16 @@ struct ep_conf {
 		uint32_t token_period_s;	/* epoch length */
 	} validation;
 
+	/* Signatures of plugins and handler files (core/sign.h, docs/operations.md). */
+	struct {
+		char *public_key;	/* the operator's Ed25519 public key, PEM; NULL: none */
+		bool off_unsafe;	/* mode = "off-unsafe": nothing is checked */
+	} signing;
+	/* Handler files stored encrypted (core/crypt.h): the key, 32 bytes, owner-only. */
+	struct {
+		char *key_file;		/* NULL: none (an encrypted file is refused) */
+	} file_encryption;
+
 	struct ep_handler_conf handlers[EP_MAX_HANDLERS];
 	unsigned int nhandlers;		/* 0: every built-in at its default type */
 

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/crypt.h"
 #include "core/keys.h"
+#include "core/sign.h"
 #include "core/worker.h"
 #include "daemon/keysrc.h"
 #include "daemon/runtime.h"
@@ -18,6 +20,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
 #include "edgeplane/unixsock.h"
+#include "edgeplane/util.h"
 #include "daemon/report.h"
 #include "daemon/sysload.h"
 #include "io/dpdk.h"
@@ -67,32 +70,59 @@ static int metrics_start(struct ep_runtime *rt);
 static int build_registry(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
-	int ret = 0;
+	uint8_t key[EP_CRYPT_KEY_LEN];
+	struct ep_signing sign;
+	int ret;
 
 	if (!c->nhandlers)
 		return ep_registry_add_defaults(&rt->reg);
+	if (c->file_encryption.key_file &&
+	    (ret = ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
+				  sizeof(key))))
+		return ret;
+	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
+	if (ret)
+		goto out_key;
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
 		struct ep_reg_entry *e;
 
-		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, hc->plugin, hc->name, hc->type,
-							  hc->args)
+		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, &sign, hc->plugin, hc->name,
+							  hc->type, hc->args)
 				 : ep_registry_add_builtin(&rt->reg, hc->name, hc->type, hc->args);
 		if (ret < 0)
-			return ret;
+			goto out;
 		if (!hc->nfiles)
 			continue;
 		/* Cache warm-up: the handler's files, read with io_uring, before its init. */
 		e = &rt->reg.e[ret];
 		e->files = calloc(hc->nfiles, sizeof(*e->files));
-		if (!e->files)
-			return -ENOMEM;
+		if (!e->files) {
+			ret = -ENOMEM;
+			goto out;
+		}
 		ret = ep_warmup_read((const char *const *)hc->files, hc->nfiles, e->files);
 		if (ret)
-			return ret;
+			goto out;
 		e->nfiles = hc->nfiles;
+		/* Signed as stored: the very bytes read; then, if encrypted, decrypted in
+		 * memory (authenticated, so what the handler gets is what was signed). */
+		for (unsigned int f = 0; f < e->nfiles && !ret; f++) {
+			ret = ep_signing_check(&sign, "handler file", e->files[f].path,
+					       e->files[f].data, e->files[f].len);
+			if (!ret)
+				ret = ep_crypt_blob(c->file_encryption.key_file ? key : NULL,
+						    c->file_encryption.key_file, &e->files[f]);
+		}
+		if (ret)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	ep_signing_fini(&sign);
+out_key:
+	explicit_bzero(key, sizeof(key));
+	return ret;
 }
 
 static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
@@ -357,6 +387,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.any_dest_unsafe = c->any_dest_unsafe,
 			.addrs = &c->addrs,
 			.rate_limit = &rt->rate_limit,
+			.auth_mode = EP_AUTH_MODE_OFF,	/* TODO(issue 12): auth.mode */
 		};
 
 		ep_xdp_parse_mode(c->xdp_mode, &mode);

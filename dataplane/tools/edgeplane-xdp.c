@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -33,6 +34,14 @@ static void usage(FILE *f)
 		"  addrs [sync]    list the addresses tasks may go to (and gateways), or read this\n"
 		"                  network namespace's addresses into them again\n"
 		"  addrs add|del ADDR [virtual|gateway]   a virtual address or a gateway\n"
+		"  auth mode [required|optional|off]   show or set what tasks need a session key\n"
+		"  keys list       list the session keys XDP checks (ep_keys)\n"
+		"  keys add ID [tenant=N] [expires=SECONDS] [types=T,T..|*] [priority=P]\n"
+		"       [max-task-len=N] [tasks=N[,BURST]] [kib=N[,BURST]] [issued=UNIX_MS]\n"
+		"       [revoked]  put a key (an existing one's buckets are kept unless issued\n"
+		"                  changes); defaults: tenant 0, never expires, every type,\n"
+		"                  priority 3, no size or rate limit\n"
+		"  keys del ID     remove a key\n"
 		"  reasons         list counter indexes and names (for reading bpftool dumps)\n"
 		"\n"
 		"Options:\n"
@@ -59,7 +68,10 @@ static void usage(FILE *f)
 		"      --rate-bytes N[,BURST]     attach, config: bytes/s per prefix (%u,%u)\n"
 		"      --source-prefix-v4 N, --source-prefix-v6 N   attach, config: the prefix\n"
 		"                        that groups sources (%u, %u)\n"
-		"  -j, --json            stats, config, addrs: print JSON\n"
+		"      --auth-mode required|optional|off   attach: tasks without a session key\n"
+		"                        are dropped, checked by source, or keys are not checked\n"
+		"                        at all (default required)\n"
+		"  -j, --json            stats, config, addrs, auth, keys: print JSON\n"
 		"      --debug           attach: bpf_printk every verdict (slow)\n"
 		"  -v, --verbose         log libbpf/libxdp detail\n"
 		"  -h, --help            show this help\n",
@@ -79,6 +91,7 @@ struct opts {
 	long rate[4];		/* packets, burst, bytes, burst; -1 unchanged */
 	long prefix4, prefix6;	/* -1 unchanged */
 	struct ep_xdp_addr_cfg addrs;
+	enum ep_auth_mode auth_mode;	/* attach */
 	bool json, debug, cfg_changed;
 };
 
@@ -158,6 +171,7 @@ static int cmd_attach(struct opts *o, const char *dev)
 		.any_dest_unsafe = o->dest_check == 0,
 		.addrs = &o->addrs,
 		.rate_limit = &rl,
+		.auth_mode = o->auth_mode,
 	};
 	struct ep_xdp *x;
 	int err;
@@ -178,8 +192,8 @@ static int cmd_attach(struct opts *o, const char *dev)
 	err = ep_xdp_attach(&xo, &x);
 	if (err)
 		return err;
-	printf("attached ep_classify to %s in %s mode, maps pinned in %s\n", dev,
-	       ep_xdp_mode_name(x), ep_xdp_pin_dir(x));
+	printf("attached ep_classify to %s in %s mode, maps pinned in %s, auth %s\n", dev,
+	       ep_xdp_mode_name(x), ep_xdp_pin_dir(x), ep_xdp_auth_mode_name(o->auth_mode));
 	ep_xdp_close(x, false);
 	return 0;
 }
@@ -443,6 +457,250 @@ static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 	return err;
 }
 
+/* auth mode [MODE]: what tasks need a session key (ep_auth_cfg). */
+static int cmd_auth(struct opts *o, int argc, char **argv)
+{
+	enum ep_auth_mode mode;
+	int fd, err = 0;
+
+	if (argc < 1 || argc > 2 || strcmp(argv[0], "mode")) {
+		pr_err("usage: auth mode [required|optional|off]");
+		return -EINVAL;
+	}
+	if (argc == 2 && ep_xdp_parse_auth_mode(argv[1], &mode)) {
+		pr_err("auth mode: '%s' is not required, optional or off", argv[1]);
+		return -EINVAL;
+	}
+	fd = open_map(o, EP_PIN_AUTH_CFG);
+	if (fd < 0)
+		return fd;
+	if (argc == 2)
+		err = ep_xdp_write_auth_mode(fd, mode);
+	if (!err)
+		err = ep_xdp_read_auth_mode(fd, &mode);
+	close(fd);
+	if (err) {
+		pr_err("auth mode: %s", strerror(-err));
+		return err;
+	}
+	if (o->json)
+		printf("{\"mode\":\"%s\"}\n", ep_xdp_auth_mode_name(mode));
+	else
+		printf("auth mode %s\n", ep_xdp_auth_mode_name(mode));
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* "1,2,5" or "*" into a bitmap of types 0..255. Returns 0, or -EINVAL after saying so. */
+static int parse_types(const char *s, uint64_t types[4], bool *all)
+{
+	char buf[1024], *tok, *save;
+	long t;
+
+	memset(types, 0, 4 * sizeof(*types));
+	*all = !strcmp(s, "*");
+	if (*all)
+		return 0;
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (ep_parse_long("keys add types", tok, 0, EP_KEY_TYPES - 1, &t))
+			return -EINVAL;
+		types[t / 64] |= 1ull << (t % 64);
+	}
+	return 0;
+}
+
+/* "N" or "N,BURST" of a key's rate. */
+static int parse_key_rate(const char *what, const char *v, uint32_t *rate, uint32_t *burst)
+{
+	char buf[64];
+	long r, b = 0;
+	char *comma;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	comma = strchr(buf, ',');
+	if (comma)
+		*comma = '\0';
+	if (ep_parse_long(what, buf, 0, 0xffffffffL, &r) ||
+	    (comma && ep_parse_long(what, comma + 1, 0, 0xffffffffL, &b)))
+		return -EINVAL;
+	*rate = (uint32_t)r;
+	*burst = comma ? (uint32_t)b : (uint32_t)r;	/* a second's worth by default */
+	return 0;
+}
+
+/* keys add ID WORD...: the key from key=value words, over the defaults (or the existing
+ * entry's issued time, so its buckets are kept). */
+static int keys_add(int keys_fd, int state_fd, uint32_t id, int argc, char **argv)
+{
+	uint64_t types[4], issued = 0, now_ms = clock_ns(CLOCK_REALTIME) / 1000000;
+	uint32_t tenant = 0, max_len = 0, tps = 0, tburst = 0, kib = 0, kburst = 0;
+	long v, prio = EP_PRIO_DEFAULT, expires = 0;
+	bool all = true, revoked = false;
+	struct ep_key_entry e, old;
+	int err;
+
+	memset(types, 0, sizeof(types));
+	for (int i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '='), *val = eq ? eq + 1 : NULL;
+		size_t klen = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+
+#define KEY_IS(name) (klen == strlen(name) && !strncmp(argv[i], name, klen))
+		if (!val && KEY_IS("revoked")) {
+			revoked = true;
+			continue;
+		}
+		if (!val) {
+			pr_err("keys add: '%s' is not KEY=VALUE (or revoked)", argv[i]);
+			return -EINVAL;
+		}
+		if (KEY_IS("tenant")) {
+			err = ep_parse_long("keys add tenant", val, 0, 0xffffffffL, &v);
+			tenant = (uint32_t)v;
+		} else if (KEY_IS("expires")) {
+			err = ep_parse_long("keys add expires (seconds from now, 0: never)", val, 0,
+					    100L * 365 * 86400, &expires);
+		} else if (KEY_IS("types")) {
+			err = parse_types(val, types, &all);
+		} else if (KEY_IS("priority")) {
+			err = ep_parse_long("keys add priority", val, EP_PRIO_MIN, EP_PRIO_MAX,
+					    &prio);
+		} else if (KEY_IS("max-task-len")) {
+			err = ep_parse_long("keys add max-task-len", val, 0, EP_MAX_TASK_LEN, &v);
+			max_len = (uint32_t)v;
+		} else if (KEY_IS("tasks")) {
+			err = parse_key_rate("keys add tasks", val, &tps, &tburst);
+		} else if (KEY_IS("kib")) {
+			err = parse_key_rate("keys add kib", val, &kib, &kburst);
+		} else if (KEY_IS("issued")) {
+			err = ep_parse_long("keys add issued (unix ms)", val, 1, 0x7fffffffffffffffL,
+					    &v);
+			issued = (uint64_t)v;
+		} else {
+			pr_err("keys add: unknown setting '%.*s'", (int)klen, argv[i]);
+			err = -EINVAL;
+		}
+#undef KEY_IS
+		if (err)
+			return -EINVAL;
+	}
+	if (!issued)
+		issued = bpf_map_lookup_elem(keys_fd, &id, &old) ? now_ms : old.issued_unix_ms;
+	ep_key_entry_fill(&e, now_ms, clock_ns(CLOCK_MONOTONIC), issued,
+			  expires ? now_ms + (uint64_t)expires * 1000 : 0, tenant, revoked, types,
+			  all, (uint8_t)prio, max_len, tps, tburst, kib, kburst);
+	err = ep_xdp_write_key(keys_fd, state_fd, id, &e);
+	if (err == -EINVAL)
+		pr_err("keys add %u: a setting out of range", id);
+	return err;
+}
+
+/* "1,2,5", "*" or "-" of a key's types, into @buf. */
+static const char *types_str(const struct ep_key_entry *e, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (e->flags & EP_KEY_F_ALL_TYPES)
+		return "*";
+	buf[0] = '\0';
+	for (unsigned int t = 0; t < EP_KEY_TYPES && n + 5 < len; t++)
+		if ((e->types[t / 64] >> (t % 64)) & 1)
+			n += (size_t)snprintf(buf + n, len - n, "%s%u", n ? "," : "", t);
+	return n ? buf : "-";
+}
+
+static void keys_print(int fd, bool json)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct ep_key_entry e;
+	__u32 k, next;
+	char tbuf[1100], exp[32];
+	int n = 0;
+
+	if (json)
+		printf("[");
+	else
+		printf("%-6s %-10s %-10s %-8s %-16s %-4s %-10s %-14s %-14s\n", "id", "tenant",
+		       "expires_s", "state", "types", "prio", "max_len", "tasks/s,burst",
+		       "KiB/s,burst");
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
+	     r = bpf_map_get_next_key(fd, &k, &next)) {
+		const char *state, *types;
+
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &e))
+			continue;
+		state = e.flags & EP_KEY_F_REVOKED ? "revoked" :
+			e.expires_ns && now >= e.expires_ns ? "expired" : "valid";
+		if (!e.expires_ns)
+			snprintf(exp, sizeof(exp), "never");
+		else
+			snprintf(exp, sizeof(exp), "%lld",
+				 (long long)((int64_t)(e.expires_ns - now) / 1000000000));
+		types = types_str(&e, tbuf, sizeof(tbuf));
+		if (json)
+			printf("%s{\"key_id\":%u,\"tenant\":%u,\"expires_in_s\":%s,\"state\":\"%s\","
+			       "\"issued_unix_ms\":%llu,\"types\":\"%s\",\"max_priority\":%u,"
+			       "\"max_task_len\":%u,\"tasks_per_s\":%u,\"burst_tasks\":%u,"
+			       "\"kib_per_s\":%u,\"burst_kib\":%u}", n ? "," : "", k, e.tenant,
+			       e.expires_ns ? exp : "null", state,
+			       (unsigned long long)e.issued_unix_ms, types, e.max_priority,
+			       e.max_task_len, e.tasks_per_s, e.tasks_burst, e.kib_per_s,
+			       e.burst_kib);
+		else
+			printf("%-6u %-10u %-10s %-8s %-16s %-4u %-10u %6u,%-7u %6u,%-7u\n", k,
+			       e.tenant, exp, state, types, e.max_priority, e.max_task_len,
+			       e.tasks_per_s, e.tasks_burst, e.kib_per_s, e.burst_kib);
+		n++;
+	}
+	if (json)
+		printf("]\n");
+}
+
+/* keys list | add ID ... | del ID: the session keys XDP checks (ep_keys). */
+static int cmd_keys(struct opts *o, int argc, char **argv)
+{
+	int keys_fd, state_fd, err = 0;
+	long id = 0;
+
+	if (argc < 1 || (strcmp(argv[0], "list") && argc < 2) ||
+	    (!strcmp(argv[0], "list") && argc != 1) ||
+	    (strcmp(argv[0], "list") && strcmp(argv[0], "add") && strcmp(argv[0], "del"))) {
+		pr_err("usage: keys list | keys add ID [SETTING=VALUE...] | keys del ID");
+		return -EINVAL;
+	}
+	if (argc >= 2 && ep_parse_long("key id", argv[1], 1, 65535, &id))
+		return -EINVAL;
+	keys_fd = open_map(o, EP_PIN_KEYS);
+	if (keys_fd < 0)
+		return keys_fd;
+	state_fd = open_map(o, EP_PIN_KEY_STATE);
+	if (state_fd < 0) {
+		close(keys_fd);
+		return state_fd;
+	}
+	if (!strcmp(argv[0], "add"))
+		err = keys_add(keys_fd, state_fd, (uint32_t)id, argc - 2, argv + 2);
+	else if (!strcmp(argv[0], "del"))
+		err = ep_xdp_delete_key(keys_fd, state_fd, (uint32_t)id);
+	else
+		keys_print(keys_fd, o->json);
+	if (err && err != -EINVAL)	/* -EINVAL: said already */
+		pr_err("keys %s %ld: %s", argv[0], id,
+		       err == -ENOENT ? "no such key" : strerror(-err));
+	close(keys_fd);
+	close(state_fd);
+	return err;
+}
+
 /* "on" (1) or "off-unsafe" (0). Returns -1 after saying so for anything else. */
 static int on_or_unsafe(const char *what, const char *v)
 {
@@ -458,7 +716,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_MAX_TASK = 256, OPT_TENANT_CHECK, OPT_PRIO_SLOT, OPT_DEBUG, OPT_MAX_PRIO,
 	       OPT_ENCAP_PORT, OPT_ENCAP_SRC, OPT_VIRTUAL, OPT_DEST, OPT_RATE, OPT_RATE_PKT,
-	       OPT_RATE_BYTES, OPT_PREFIX4, OPT_PREFIX6 };
+	       OPT_RATE_BYTES, OPT_PREFIX4, OPT_PREFIX6, OPT_AUTH_MODE };
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "dev", required_argument, NULL, 'i' },
@@ -477,6 +735,7 @@ int main(int argc, char **argv)
 		{ "rate-bytes", required_argument, NULL, OPT_RATE_BYTES },
 		{ "source-prefix-v4", required_argument, NULL, OPT_PREFIX4 },
 		{ "source-prefix-v6", required_argument, NULL, OPT_PREFIX6 },
+		{ "auth-mode", required_argument, NULL, OPT_AUTH_MODE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -601,6 +860,12 @@ int main(int argc, char **argv)
 				return 2;
 			o.cfg_changed = true;
 			break;
+		case OPT_AUTH_MODE:
+			if (ep_xdp_parse_auth_mode(optarg, &o.auth_mode)) {
+				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				return 2;
+			}
+			break;
 		case 'j':
 			o.json = true;
 			break;
@@ -639,6 +904,14 @@ int main(int argc, char **argv)
 		err = cmd_addrs(&o, argc - optind, argv + optind);
 	} else if (!strcmp(cmd, "config")) {
 		err = cmd_config(&o);
+	} else if (!strcmp(cmd, "auth")) {
+		err = cmd_auth(&o, argc - optind, argv + optind);
+		if (err == -EINVAL)
+			return 2;
+	} else if (!strcmp(cmd, "keys")) {
+		err = cmd_keys(&o, argc - optind, argv + optind);
+		if (err == -EINVAL)
+			return 2;
 	} else if (!strcmp(cmd, "tenant")) {
 		if (optind != argc - 2) {
 			pr_err("usage: tenant add|del ID");

@@ -56,12 +56,15 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
 }
 
 /* Pin the settings and counters by name (not .rodata, nor the rate limit's state, which
- * a new load starts afresh); libbpf reuses existing pins at load. */
+ * a new load starts afresh); libbpf reuses existing pins at load. The keys' buckets are
+ * pinned with the keys: a key's budget is the device's, not the process's, and tools that
+ * write keys (edgeplane-xdp keys) must reach them. */
 static int set_pin_paths(struct ep_classifier *skel, const char *dir)
 {
 	struct bpf_map *maps[] = { skel->maps.ep_stats, skel->maps.ep_cfg, skel->maps.ep_xsks,
 				   skel->maps.ep_tenants, skel->maps.ep_addrs,
-				   skel->maps.ep_rl_cfg };
+				   skel->maps.ep_rl_cfg, skel->maps.ep_auth_cfg,
+				   skel->maps.ep_keys, skel->maps.ep_key_state };
 	char path[PATH_MAX];
 	int err;
 
@@ -242,6 +245,8 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	err = ep_xdp_sync_addrs(ep_xdp_addrs_fd(x), o->addrs);
 	if (err >= 0)
 		err = ep_xdp_configure(ep_xdp_cfg_fd(x), ep_xdp_rl_fd(x), o);
+	if (err >= 0)
+		err = ep_xdp_write_auth_mode(ep_xdp_auth_fd(x), o->auth_mode);
 	if (err < 0) {
 		pr_err("configure classifier: %s", strerror(-err));
 		goto err_detach;
@@ -314,10 +319,26 @@ int ep_xdp_rl_fd(const struct ep_xdp *x)
 	return bpf_map__fd(x->skel->maps.ep_rl_cfg);
 }
 
+int ep_xdp_auth_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_auth_cfg);
+}
+
+int ep_xdp_keys_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_keys);
+}
+
+int ep_xdp_key_state_fd(const struct ep_xdp *x)
+{
+	return bpf_map__fd(x->skel->maps.ep_key_state);
+}
+
 static void unpin_dir(const char *pin_dir)
 {
 	const char *names[] = { EP_PIN_STATS, EP_PIN_CFG, EP_PIN_XSKS, EP_PIN_TENANTS,
-				EP_PIN_ADDRS, EP_PIN_RL_CFG };
+				EP_PIN_ADDRS, EP_PIN_RL_CFG, EP_PIN_AUTH_CFG, EP_PIN_KEYS,
+				EP_PIN_KEY_STATE };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -576,4 +597,106 @@ int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl)
 	v.flags |= EP_RL_F_SET;
 	ep_rl_derive(&v);	/* what XDP takes per unit, so it divides nothing */
 	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? -errno : 0;
+}
+
+int ep_xdp_parse_auth_mode(const char *s, enum ep_auth_mode *mode)
+{
+	for (unsigned int m = 0; m < EP_AUTH_MODE__COUNT; m++)
+		if (!strcmp(s, ep_xdp_auth_mode_name(m))) {
+			*mode = (enum ep_auth_mode)m;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *ep_xdp_auth_mode_name(unsigned int mode)
+{
+	static const char *const names[] = {
+#define EP_X_NAME(name, str) [EP_AUTH_MODE_##name] = str,
+		EP_AUTH_MODE_LIST(EP_X_NAME)
+#undef EP_X_NAME
+	};
+
+	return mode < EP_AUTH_MODE__COUNT ? names[mode] : "?";
+}
+
+int ep_xdp_read_auth_mode(int auth_fd, enum ep_auth_mode *mode)
+{
+	struct ep_auth_cfg c;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(auth_fd, &zero, &c))
+		return -errno;
+	/* As XDP reads it (bpf/lib/auth.h): unwritten is off, out of range required. */
+	*mode = !(c.flags & EP_AUTH_F_SET) ? EP_AUTH_MODE_OFF :
+		c.mode < EP_AUTH_MODE__COUNT ? (enum ep_auth_mode)c.mode : EP_AUTH_MODE_REQUIRED;
+	return 0;
+}
+
+int ep_xdp_write_auth_mode(int auth_fd, enum ep_auth_mode mode)
+{
+	struct ep_auth_cfg c = { .mode = (__u8)mode, .flags = EP_AUTH_F_SET };
+	__u32 zero = 0;
+
+	if ((unsigned int)mode >= EP_AUTH_MODE__COUNT)
+		return -EINVAL;
+	return bpf_map_update_elem(auth_fd, &zero, &c, BPF_ANY) ? -errno : 0;
+}
+
+/* Empty buckets for key id @id: the next datagram finds them full. */
+static int key_state_clear(int state_fd, uint32_t id)
+{
+	struct ep_key_state st = { 0 };
+
+	return bpf_map_update_elem(state_fd, &id, &st, BPF_ANY) ? -errno : 0;
+}
+
+int ep_xdp_write_key(int keys_fd, int state_fd, uint32_t key_id, const struct ep_key_entry *e)
+{
+	struct ep_key_entry v = *e, old;
+	int err;
+
+	if (!key_id || key_id > 0xffff || (v.flags & ~EP_KEY_F_KNOWN) ||
+	    v.max_priority < EP_PRIO_MIN || v.max_priority > EP_PRIO_MAX ||
+	    (v.tasks_per_s && !v.tasks_burst) ||
+	    (v.kib_per_s && v.burst_kib < EP_KEY_MIN_BURST_KIB))
+		return -EINVAL;
+	memset(v.pad, 0, sizeof(v.pad));
+	ep_key_derive(&v);	/* what XDP takes per unit, so it divides nothing */
+	/* A new id, or another key under it: fresh buckets, before the entry says so. */
+	if (bpf_map_lookup_elem(keys_fd, &key_id, &old)) {
+		if (errno != ENOENT)
+			return -errno;
+		old.issued_unix_ms = ~v.issued_unix_ms;
+	}
+	if (old.issued_unix_ms != v.issued_unix_ms) {
+		err = key_state_clear(state_fd, key_id);
+		if (err)
+			return err;
+	}
+	return bpf_map_update_elem(keys_fd, &key_id, &v, BPF_ANY) ? -errno : 0;
+}
+
+int ep_xdp_delete_key(int keys_fd, int state_fd, uint32_t key_id)
+{
+	if (!key_id || key_id > 0xffff)
+		return -EINVAL;
+	if (bpf_map_delete_elem(keys_fd, &key_id))
+		return -errno;
+	return key_state_clear(state_fd, key_id);
+}
+
+int ep_xdp_set_auth_mode(struct ep_xdp *x, enum ep_auth_mode mode)
+{
+	return ep_xdp_write_auth_mode(ep_xdp_auth_fd(x), mode);
+}
+
+int ep_xdp_put_key(struct ep_xdp *x, uint32_t key_id, const struct ep_key_entry *e)
+{
+	return ep_xdp_write_key(ep_xdp_keys_fd(x), ep_xdp_key_state_fd(x), key_id, e);
+}
+
+int ep_xdp_del_key(struct ep_xdp *x, uint32_t key_id)
+{
+	return ep_xdp_delete_key(ep_xdp_keys_fd(x), ep_xdp_key_state_fd(x), key_id);
 }

@@ -28,6 +28,9 @@ enum ep_xdp_mode {
 #define EP_PIN_TENANTS	"ep_tenants"
 #define EP_PIN_ADDRS	"ep_addrs"
 #define EP_PIN_RL_CFG	"ep_rl_cfg"
+#define EP_PIN_AUTH_CFG	"ep_auth_cfg"	/* the node's auth mode (struct ep_auth_cfg) */
+#define EP_PIN_KEYS	"ep_keys"	/* key id -> struct ep_key_entry */
+#define EP_PIN_KEY_STATE "ep_key_state"	/* key id -> struct ep_key_state (buckets) */
 
 /* Addresses a loader is configured with, besides the network namespace's own. */
 #define EP_XDP_MAX_CFG_ADDRS	64
@@ -53,6 +56,7 @@ struct ep_xdp_opts {
 	bool any_dest_unsafe;	/* EP_CFG_F_ANY_DEST: take tasks to any address */
 	const struct ep_xdp_addr_cfg *addrs;	/* NULL: none configured */
 	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
+	enum ep_auth_mode auth_mode;	/* written at attach; 0 is EP_AUTH_MODE_REQUIRED */
 };
 
 struct ep_xdp;
@@ -150,5 +154,46 @@ int ep_xdp_read_rl(int fd, struct ep_rl_cfg *rl);
 int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl);
 /* The defaults an unwritten ep_rl_cfg means (ep_shared.h's EP_RL_DEF_*). */
 void ep_xdp_rl_defaults(struct ep_rl_cfg *rl);
+
+/*
+ * Session keys and the auth mode (issue 12; struct ep_auth_cfg, struct ep_key_entry in
+ * ep_shared.h). The classifier and the gateway have the same three maps (ep_auth_cfg,
+ * ep_keys, ep_key_state; bpf/lib/auth.h), so these work on either's fds.
+ */
+
+/* Parse "required|optional|off". Returns 0 or -EINVAL. */
+int ep_xdp_parse_auth_mode(const char *s, enum ep_auth_mode *mode);
+/* "required", "optional", "off"; "?" out of range. */
+const char *ep_xdp_auth_mode_name(unsigned int mode);
+
+/* Read entry 0 of an ep_auth_cfg map as XDP acts on it: an entry nobody wrote reads as
+ * EP_AUTH_MODE_OFF, one out of range (by hand) as EP_AUTH_MODE_REQUIRED. Returns 0 or a
+ * negative errno. */
+int ep_xdp_read_auth_mode(int auth_fd, enum ep_auth_mode *mode);
+/* Write it (XDP acts on it from the next packet; no reload). Returns 0, -EINVAL for a
+ * mode out of range, or a negative errno. */
+int ep_xdp_write_auth_mode(int auth_fd, enum ep_auth_mode mode);
+
+/*
+ * Put key @key_id (1..65535) into an ep_keys map (@keys_fd), as @e says (filled by
+ * ep_key_entry_fill(); the derived GCRA fields are worked out again here). The key's
+ * buckets in @state_fd are left as they are when the entry only changes (a sync rewriting
+ * it must not refill them), and cleared when the id is new or now names another key
+ * (another issued_unix_ms). Returns 0, -EINVAL for an id, flag, priority or burst out of
+ * range, or a negative errno (-E2BIG: ep_keys is full).
+ */
+int ep_xdp_write_key(int keys_fd, int state_fd, uint32_t key_id, const struct ep_key_entry *e);
+/* Remove key @key_id and clear its buckets. Returns 0, -ENOENT if it was not there, or a
+ * negative errno. */
+int ep_xdp_delete_key(int keys_fd, int state_fd, uint32_t key_id);
+
+/* The same on the classifier of @x (its pinned maps). */
+int ep_xdp_set_auth_mode(struct ep_xdp *x, enum ep_auth_mode mode);
+int ep_xdp_put_key(struct ep_xdp *x, uint32_t key_id, const struct ep_key_entry *e);
+int ep_xdp_del_key(struct ep_xdp *x, uint32_t key_id);
+/* The classifier's ep_auth_cfg, ep_keys and ep_key_state maps (owned by @x). */
+int ep_xdp_auth_fd(const struct ep_xdp *x);
+int ep_xdp_keys_fd(const struct ep_xdp *x);
+int ep_xdp_key_state_fd(const struct ep_xdp *x);
 
 #endif /* EP_XDP_H */

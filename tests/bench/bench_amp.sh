@@ -13,13 +13,14 @@ AMP=$BUILD/tests/tools/eptest-amp
 die() { echo "bench_amp: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
-"$BUILD/tests/tools/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null ||
-	die "mkmodel failed"
+"$BUILD/tests/tools/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
+	ep_sign "$EP_TMP/wide.epm" || die "mkmodel or signing the model failed"
 
 conf() {	# MODE
 	cat <<CONF
 interface = "$IF_B";
 validation: { mode = "$1"; };
+$EP_SIGNING
 handlers = (
 	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
 	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },

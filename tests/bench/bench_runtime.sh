@@ -22,12 +22,13 @@ MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 # Handlers: echo and checksum (trivial work) and infer, whose batches are one GEMM per
 # layer: a 256-512-512-10 network preloaded at warm-up, one 256-feature vector per task.
 "$BUILD/tests/tools/mkmodel" --dims 256,512,512,10 --seed 1 --out "$EP_TMP/model.epm" >/dev/null &&
-"$BUILD/tests/tools/mkmodel" --features 256 --seed 3 --out "$EP_TMP/x.bin" >/dev/null ||
-	die "mkmodel failed"
+"$BUILD/tests/tools/mkmodel" --features 256 --seed 3 --out "$EP_TMP/x.bin" >/dev/null &&
+	ep_sign "$EP_TMP/model.epm" || die "mkmodel or signing the model failed"
 # One generator, one source address, as fast as the runtime serves: the classifier's
 # rate limits per source prefix would cap exactly what this measures, so they are off
 # (by their unsafe name), and every task comes from one client that is not an attacker.
 cat >"$EP_TMP/rt.conf" <<CONF
+$EP_SIGNING
 handlers = ( { name = "echo"; }, { name = "checksum"; },
 	     { name = "infer"; files = [ "$EP_TMP/model.epm" ]; } );
 rate_limit = { mode = "off-unsafe"; };

@@ -58,6 +58,7 @@ for n in 1 2 3; do
 report = { controller = "$GW:7879"; node_id = $n; capacity = 100; cpu = "process"; };
 xdp = { virtual_addresses = [ "$GW" ]; };	# the gateway's address: DSR
 batch = { size = 1; };
+$EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; } );
 $EP_AUTH_OFF
 CONF

@@ -38,6 +38,7 @@
 
 static struct ep_classifier *skel;
 static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
+static int auth_fd, keys_fd, kstate_fd;
 static const char *variant = "";	/* prefixes the cases' names: which build runs */
 static int ifindex;	/* veth in our private netns, 0 if unavailable */
 
@@ -175,7 +176,6 @@ static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_Z
 static void m_flag40(uint8_t *d, size_t *len) { d[5] |= 0x40; }
 static void m_reply_mtu(uint8_t *d, size_t *len) { d[45] = 9; }
 static void m_plain_token(uint8_t *d, size_t *len) { d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN; d[47] = 1; }
-static void m_auth_token(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH | EP_F_TOKEN; }
 static void m_kind_retry(uint8_t *d, size_t *len) { d[3] = EP_KIND_RETRY; d[5] = EP_F_TOKEN; }
 static void m_load_on_req(uint8_t *d, size_t *len) { d[44] = 7; }
 static void m_keyid_noauth(uint8_t *d, size_t *len) { d[47] = 1; }
@@ -191,6 +191,41 @@ static void m_total_huge(uint8_t *d, size_t *len) { d[20] = 0x10; }	/* 256 MiB *
 static void m_short63(uint8_t *d, size_t *len) { *len = 63; }
 static void m_short0(uint8_t *d, size_t *len) { *len = 0; }
 
+/* An AUTH datagram (docs/protocol.md 3.5) from a plain one: the 12-byte nonce goes in after
+ * the header, payload_len counts it, key id 0x0011 and a tag are set. (The "ciphertext" is
+ * the plaintext: XDP cannot tell.) */
+static void m_auth(uint8_t *d, size_t *len)
+{
+	uint16_t plen = (uint16_t)(d[12] << 8 | d[13]) + EP_AUTH_NONCE_LEN;
+
+	memmove(d + EP_HDR_LEN + EP_AUTH_NONCE_LEN, d + EP_HDR_LEN, *len - EP_HDR_LEN);
+	for (int i = 0; i < EP_AUTH_NONCE_LEN; i++)
+		d[EP_HDR_LEN + i] = (uint8_t)(0xa0 + i);
+	d[5] |= EP_F_AUTH;
+	d[46] = 0x00, d[47] = 0x11;
+	for (int i = 0; i < EP_AUTH_TAG_LEN; i++)
+		d[48 + i] = (uint8_t)(0x5a ^ i);
+	d[12] = (uint8_t)(plen >> 8), d[13] = (uint8_t)plen;
+	*len += EP_AUTH_NONCE_LEN;
+}
+static void m_auth_token(uint8_t *d, size_t *len) { m_auth(d, len); d[5] |= EP_F_TOKEN; }
+/* AUTH set, but payload_len counts only the task bytes (no nonce): the slice is 12 short. */
+static void m_auth_nopn(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH; d[47] = 0x11; }
+static void m_auth_short(uint8_t *d, size_t *len)	/* 11 bytes: not even the nonce */
+{
+	m_auth(d, len);
+	d[12] = 0, d[13] = 11;
+	*len = EP_HDR_LEN + 11;
+}
+static void m_auth_ping(uint8_t *d, size_t *len)	/* empty plaintext: payload_len 12 */
+{
+	d[3] = EP_KIND_PING;
+	d[12] = d[13] = 0;
+	d[20] = d[21] = d[22] = d[23] = 0;
+	*len = EP_HDR_LEN;
+	m_auth(d, len);
+}
+
 /* Middle fragment 1 of 3 with L = 100: offset 100, total 250. */
 static void m_frag_mid(uint8_t *d, size_t *len)
 {
@@ -205,6 +240,12 @@ static void m_frag_count_wrong(uint8_t *d, size_t *len)	/* 4 fragments cannot ho
 {
 	m_frag_mid(d, len);
 	d[19] = 4;
+}
+/* The middle fragment with AUTH: its slice is still L = 100, its payload_len 108. */
+static void m_auth_frag_mid(uint8_t *d, size_t *len)
+{
+	m_frag_mid(d, len);
+	m_auth(d, len);
 }
 /* Last fragment 2 of 3: offset 200, 50 bytes, total 250. */
 static void m_frag_last(uint8_t *d, size_t *len)
@@ -230,7 +271,15 @@ static const struct variant variants[] = {
 	{ "reply_mtu on a request", false, m_reply_mtu, PASS(PASS_NO_SOCKET) },
 	{ "token and plain-reply flags", true, m_plain_token, PASS(PASS_NO_SOCKET) },
 	{ "unknown flag 0x40", false, m_flag40, DROP(DROP_BAD_FLAGS) },
-	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_BAD_FLAGS) },
+	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_AUTH_TOKEN) },
+	{ "AUTH request, nonce + ciphertext (auth off: not judged)", false, m_auth,
+	  PASS(PASS_NO_SOCKET) },
+	{ "AUTH middle fragment, slice = payload_len - 12", true, m_auth_frag_mid,
+	  PASS(PASS_NO_SOCKET) },
+	{ "AUTH ping, empty plaintext (payload_len 8)", false, m_auth_ping, PASS(PASS_NO_SOCKET) },
+	{ "AUTH request whose payload_len leaves out the nonce", false, m_auth_nopn,
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "AUTH with 11 bytes of payload: no nonce", true, m_auth_short, DROP(DROP_AUTH_SHORT) },
 	{ "bad magic", false, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "bad magic ipv6", true, m_magic, DROP(DROP_BAD_MAGIC) },
 	{ "version 0", false, m_version0, DROP(DROP_BAD_VERSION) },
@@ -870,6 +919,355 @@ static void test_rate_limit(void)
 	}
 }
 
+/* --- session keys and roles (issue 12): each attack below was a case that failed before
+ * the classifier checked keys ---------------------------------------------------------- */
+
+#define KEY	0x11	/* the key id m_auth() sets */
+#define R	EP_AUTH_MODE_REQUIRED
+#define O	EP_AUTH_MODE_OPTIONAL
+#define OFF	EP_AUTH_MODE_OFF
+
+static uint64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A key as the controller would send it; zero fields take the defaults named. */
+struct key_spec {
+	uint32_t tenant;		/* 0: 42, task_dgram()'s */
+	int64_t expires_in_s;		/* 0: an hour from now; < 0: that long ago */
+	bool never_expires, revoked, all_types;
+	uint64_t types[4];		/* all zero: types 1, 2 and 5 */
+	uint8_t prio;			/* 0: 3 */
+	uint32_t max_len;		/* 0: 1 MiB */
+	uint32_t tps, tburst, kib, kburst;	/* rates: 0 none */
+	uint64_t issued;		/* 0: 1796000000000 */
+};
+
+static int key_put(uint32_t id, const struct key_spec *k)
+{
+	static const uint64_t def_types[4] = { (1u << 1) | (1u << 2) | (1u << 5) };
+	const uint64_t *types = k->types[0] | k->types[1] | k->types[2] | k->types[3] ? k->types
+										     : def_types;
+	uint64_t now_ms = real_ms();
+	int64_t exp = (int64_t)now_ms + (k->expires_in_s ? k->expires_in_s : 3600) * 1000;
+	struct ep_key_entry e;
+
+	ep_key_entry_fill(&e, now_ms, mono_ns(), k->issued ? k->issued : 1796000000000ull,
+			  k->never_expires ? 0 : (uint64_t)exp, k->tenant ? k->tenant : 42,
+			  k->revoked, types, k->all_types, k->prio ? k->prio : 3,
+			  k->max_len ? k->max_len : 1u << 20, k->tps, k->tburst, k->kib, k->kburst);
+	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
+}
+
+static void m_prio4(uint8_t *d, size_t *len) { d[4] = 4; }
+static void m_type3(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 3; }
+static void m_type5(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 5; }
+static void m_type200(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 200; }
+static void m_type300(uint8_t *d, size_t *len) { d[6] = 1, d[7] = 300 - 256; }
+static void m_tenant43(uint8_t *d, size_t *len) { d[11] = 43; }
+static void m_token(uint8_t *d, size_t *len) { d[5] |= EP_F_TOKEN; d[47] = 1; }
+static void m_ping_type0(uint8_t *d, size_t *len) { d[3] = EP_KIND_PING; d[6] = d[7] = 0; }
+static void m_cancel_prio5(uint8_t *d, size_t *len) { d[3] = EP_KIND_CANCEL; d[4] = 5; }
+/* After m_auth(): */
+static void m_key99(uint8_t *d, size_t *len) { d[47] = 0x99; }
+static void m_key0(uint8_t *d, size_t *len) { d[46] = d[47] = 0; }
+static void m_plus_token(uint8_t *d, size_t *len) { d[5] |= EP_F_TOKEN; }
+static void m_cut7(uint8_t *d, size_t *len) { d[12] = 0, d[13] = 7; *len = EP_HDR_LEN + 7; }
+
+/* A 100-byte request (task_dgram()), @mut applied, made AUTH if @auth, then @post. */
+static size_t auth_dgram(uint8_t *d, size_t len, bool auth, void (*mut)(uint8_t *, size_t *),
+			 void (*post)(uint8_t *, size_t *))
+{
+	size_t n = task_dgram(d, len, EP_KIND_REQUEST, 3, 100);
+
+	if (mut)
+		mut(d, &n);
+	if (auth)
+		m_auth(d, &n);
+	if (post)
+		post(d, &n);
+	return n;
+}
+
+struct auth_case {
+	const char *name;
+	enum ep_auth_mode mode;
+	struct key_spec key;		/* put under KEY before the frame runs */
+	bool ipv6, auth;
+	void (*mut)(uint8_t *d, size_t *len);	/* before m_auth() */
+	void (*post)(uint8_t *d, size_t *len);	/* after it */
+	int act, stat;
+};
+
+static const struct auth_case auth_cases[] = {
+	{ "required: a valid AUTH request", R, {}, false, true, NULL, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: a valid AUTH request over IPv6", R, {}, true, true, NULL, NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: a request without AUTH", R, {}, false, false, NULL, NULL,
+	  DROP(DROP_AUTH_MISSING) },
+	{ "required: a PING without AUTH", R, {}, true, false, m_kind_ping, NULL,
+	  DROP(DROP_AUTH_MISSING) },
+	{ "required: a request with an address token, no AUTH", R, {}, false, false, m_token,
+	  NULL, DROP(DROP_AUTH_MISSING) },
+	{ "optional: a request without AUTH", O, {}, false, false, NULL, NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "off: a request without AUTH", OFF, {}, true, false, NULL, NULL, PASS(PASS_NO_SOCKET) },
+	{ "off: AUTH under an unknown key is the runtime's to answer", OFF, {}, false, true,
+	  NULL, m_key99, PASS(PASS_NO_SOCKET) },
+	{ "optional: AUTH under an unknown key", O, {}, false, true, NULL, m_key99,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: AUTH under an unknown key", R, {}, true, true, NULL, m_key99,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: AUTH under key id 0", R, {}, false, true, NULL, m_key0,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: the key expired a second ago", R, { .expires_in_s = -1 }, false, true, NULL,
+	  NULL, DROP(DROP_AUTH_EXPIRED) },
+	{ "required: a key without expiry", R, { .never_expires = true }, false, true, NULL, NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: the key is revoked", R, { .revoked = true }, true, true, NULL, NULL,
+	  DROP(DROP_AUTH_REVOKED) },
+	{ "required: tenant 43 under a key of tenant 42", R, {}, false, true, m_tenant43, NULL,
+	  DROP(DROP_AUTH_TENANT) },
+	{ "required: type 3, the role allows 1, 2 and 5", R, {}, false, true, m_type3, NULL,
+	  DROP(DROP_AUTH_TYPE) },
+	{ "required: type 5, allowed", R, {}, true, true, m_type5, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: type 200 under a role of every type", R, { .all_types = true }, false, true,
+	  m_type200, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: type 300, above what a role can allow", R, { .all_types = true }, false,
+	  true, m_type300, NULL, DROP(DROP_AUTH_TYPE) },
+	{ "required: priority 4 above the role's 3", R, {}, false, true, m_prio4, NULL,
+	  DROP(DROP_AUTH_PRIORITY) },
+	{ "required: priority 5 under a role capped at 5", R, { .prio = 5 }, false, true, m_prio5,
+	  NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: total_len 100 above the role's 99", R, { .max_len = 99 }, true, true, NULL,
+	  NULL, DROP(DROP_AUTH_TOO_LARGE) },
+	{ "required: total_len 100, the role's max", R, { .max_len = 100 }, false, true, NULL,
+	  NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: an AUTH PING of type 0 (role limits are a request's)", R, {}, false, true,
+	  m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: an AUTH CANCEL at priority 5", R, {}, true, true, m_cancel_prio5, NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: an AUTH middle fragment", R, {}, false, true, m_frag_mid, NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: AUTH and TOKEN", R, {}, false, true, NULL, m_plus_token,
+	  DROP(DROP_AUTH_TOKEN) },
+	{ "required: AUTH with 7 bytes of payload", R, {}, true, true, NULL, m_cut7,
+	  DROP(DROP_AUTH_SHORT) },
+};
+
+static void test_auth_cases(void)
+{
+	enum ep_auth_mode mode = R;
+
+	tap_begin();
+	EXPECT_EQ(ep_xdp_read_auth_mode(auth_fd, &mode), 0);
+	EXPECT_EQ(mode, OFF);
+	tap_end("%sep_auth_cfg nobody wrote reads as off", variant);
+
+	/* A mode out of range, written by hand: the strictest, as the tools read it. */
+	{
+		struct ep_auth_cfg bad = { .mode = 7, .flags = EP_AUTH_F_SET };
+		uint8_t d[256];
+		size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
+		__u32 zero = 0;
+
+		tap_begin();
+		EXPECT_EQ(bpf_map_update_elem(auth_fd, &zero, &bad, BPF_ANY), 0);
+		EXPECT_EQ(ep_xdp_read_auth_mode(auth_fd, &mode), 0);
+		EXPECT_EQ(mode, R);
+		tap_end("%sep_auth_cfg with mode 7 (by hand) reads as required", variant);
+		check("mode 7 (by hand): a request without AUTH, as in required",
+		      &(struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n },
+		      DROP(DROP_AUTH_MISSING));
+	}
+
+	for (size_t i = 0; i < sizeof(auth_cases) / sizeof(auth_cases[0]); i++) {
+		const struct auth_case *c = &auth_cases[i];
+		uint8_t d[2048];
+		size_t n = auth_dgram(d, sizeof(d), c->auth, c->mut, c->post);
+		struct pkt_spec sp = { .ipv6 = c->ipv6, .dport = PORT, .payload = d,
+				       .payload_len = n };
+		int err = ep_xdp_write_auth_mode(auth_fd, c->mode);
+
+		if (!err)
+			err = key_put(KEY, &c->key);
+		if (err) {
+			tap_begin();
+			tap_fail(__FILE__, __LINE__, "cannot write the mode or the key");
+			tap_end("%s%s", variant, c->name);
+			continue;
+		}
+		check(c->name, &sp, c->act, c->stat);
+	}
+	ep_xdp_delete_key(keys_fd, kstate_fd, KEY);
+}
+
+/* The key's GCRA state, to move its time. */
+static int kstate_rw(uint32_t id, struct ep_key_state *st, bool write)
+{
+	if (write)
+		return bpf_map_update_elem(kstate_fd, &id, st, BPF_ANY) ? -errno : 0;
+	return bpf_map_lookup_elem(kstate_fd, &id, st) ? -errno : 0;
+}
+
+static void test_auth_rates(void)
+{
+	uint8_t d[2048], mid[2048];
+	size_t n = auth_dgram(d, sizeof(d), true, NULL, NULL);
+	size_t nm = auth_dgram(mid, sizeof(mid), true, m_frag_mid, NULL);
+	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.9.1" };
+	struct pkt_spec sm = { .dport = PORT, .payload = mid, .payload_len = nm,
+			       .src = "198.19.9.1" };
+	struct ep_key_state st;
+	uint8_t f[2048];
+	size_t flen;
+	uint32_t fit;
+
+	/* Tasks: 1/s, burst 3; exact, a token takes a second. */
+	tap_begin();
+	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, R), 0);
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1, .tburst = 3 }), 0);
+	tap_end("%skey with 1 task/s, burst 3", variant);
+	check_burst("key tasks/s: 5 requests at once, 3 pass, 2 drop_auth_rate_tasks", &s, 5, 3,
+		    EP_STAT_DROP_AUTH_RATE_TASKS);
+	check_burst("key tasks/s: 10 middle fragments start no task: all pass", &sm, 10, 10,
+		    EP_STAT_DROP_AUTH_RATE_TASKS);
+	tap_begin();
+	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
+	st.tat_tasks = mono_ns() + 3000000000ull - 2500000000ull;
+	EXPECT_EQ(kstate_rw(KEY, &st, true), 0);
+	tap_end("%sthe key's task bucket set back 2.5 s", variant);
+	check_burst("key tasks/s: 2.5 s later, 2 of 4 pass", &s, 4, 2,
+		    EP_STAT_DROP_AUTH_RATE_TASKS);
+
+	/* Rewriting the same key (a sync) keeps its buckets; another key under the id, or the
+	 * key deleted, does not. */
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1, .tburst = 3 }), 0);
+	tap_end("%sthe same key written again (a sync)", variant);
+	check_burst("key tasks/s: its bucket is still empty", &s, 1, 0,
+		    EP_STAT_DROP_AUTH_RATE_TASKS);
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1, .tburst = 3,
+						   .issued = 1796000000001ull }), 0);
+	tap_end("%sanother key under the same id", variant);
+	check_burst("key tasks/s: the new key's bucket is full", &s, 4, 3,
+		    EP_STAT_DROP_AUTH_RATE_TASKS);
+	tap_begin();
+	EXPECT_EQ(ep_xdp_delete_key(keys_fd, kstate_fd, KEY), 0);
+	EXPECT_EQ(ep_xdp_delete_key(keys_fd, kstate_fd, KEY), -ENOENT);
+	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
+	EXPECT(!st.tat_tasks && !st.tat_bytes);
+	tap_end("%sthe key deleted, its buckets cleared", variant);
+	check_burst("a deleted key is unknown", &s, 1, 0, EP_STAT_DROP_AUTH_UNKNOWN_KEY);
+
+	/* Bytes: 1 KiB/s, burst 64 KiB; frames of flen bytes. */
+	flen = pkt_build(&s, f, sizeof(f));
+	fit = (uint32_t)(65536 / flen);
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .kib = 1, .kburst = 64 }), 0);
+	tap_end("%skey with 1 KiB/s, burst 64 KiB", variant);
+	check_burst("key bytes/s: a burst passes 64 KiB's worth of frames", &s, fit + 10, fit,
+		    EP_STAT_DROP_AUTH_RATE_BYTES);
+	tap_begin();
+	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
+	st.tat_bytes = mono_ns() + 64000000000ull - 1000000000ull;
+	EXPECT_EQ(kstate_rw(KEY, &st, true), 0);
+	tap_end("%sthe key's byte bucket set back 1 s", variant);
+	check_burst("key bytes/s: 1 s later, 1 KiB's worth passes", &s, 6, (uint32_t)(1024 / flen),
+		    EP_STAT_DROP_AUTH_RATE_BYTES);
+
+	/* A key's datagrams are charged to the key, not to their source prefix; datagrams
+	 * without AUTH keep the prefix's limit, and so does AUTH with auth off. */
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ 0 }), 0);
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2,
+					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
+	tap_end("%sprefix limit 1 datagram/s, burst 2; a key without limits", variant);
+	check_burst("required: 5 AUTH requests from one prefix all pass", &s, 5, 5,
+		    EP_STAT_DROP_RATE_PACKETS);
+	tap_begin();
+	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, O), 0);
+	tap_end("%smode optional", variant);
+	n = task_dgram(mid, sizeof(mid), EP_KIND_REQUEST, 3, 100);
+	sm = (struct pkt_spec){ .dport = PORT, .payload = mid, .payload_len = n,
+				.src = "198.19.9.1" };
+	check_burst("optional: then 5 without AUTH from that prefix: its bucket is whole, 2 pass",
+		    &sm, 5, 2, EP_STAT_DROP_RATE_PACKETS);
+	tap_begin();
+	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, OFF), 0);
+	tap_end("%smode off", variant);
+	s.src = "198.19.10.1";
+	check_burst("off: 5 AUTH requests from another prefix take its limit: 2 pass", &s, 5, 2,
+		    EP_STAT_DROP_RATE_PACKETS);
+
+	/* Back to the defaults, fresh. */
+	{
+		struct ep_rl_cfg def;
+		struct ep_rl_key key;
+
+		ep_xdp_rl_defaults(&def);
+		rl_put(&def);
+		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
+			if (bpf_map_delete_elem(rlstate_fd, &key))
+				break;
+	}
+	ep_xdp_delete_key(keys_fd, kstate_fd, KEY);
+}
+
+/* What the writers refuse. */
+static void test_auth_writes(void)
+{
+	struct ep_key_entry e;
+	uint64_t types[4] = { ~0ull, ~0ull, ~0ull, ~0ull };
+
+	ep_key_entry_fill(&e, real_ms(), mono_ns(), 1, 0, 42, 0, types, 0, 3, 0, 0, 0, 0, 0);
+	tap_begin();
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, 0, &e), -EINVAL);
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, 65536, &e), -EINVAL);
+	e.max_priority = 0;
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
+	e.max_priority = 3;
+	e.flags = 0x80;
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
+	e.flags = 0;
+	e.kib_per_s = 10;
+	e.burst_kib = 1;
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
+	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, EP_AUTH_MODE__COUNT), -EINVAL);
+	tap_end("%skey ids 0 and 65536, priority cap 0, unknown flags, a byte burst below a "
+		"datagram and an unknown mode are refused", variant);
+
+	tap_begin();
+	ep_key_entry_fill(&e, 1000, 5000000000ull, 1, 61000, 42, 0, NULL, 1, 0, 0, 100, 0, 10, 2);
+	EXPECT_EQ(e.expires_ns, 5000000000ull + 60000000000ull);
+	EXPECT_EQ(e.max_priority, EP_PRIO_MAX);
+	EXPECT_EQ(e.tasks_burst, 1);
+	EXPECT_EQ(e.burst_kib, EP_KEY_MIN_BURST_KIB);
+	EXPECT_EQ(e.task_cost_ns, 10000000);
+	EXPECT_EQ(e.byte_cost, 100000000);
+	EXPECT_EQ(e.byte_tau_ns, 6400000000ull);
+	EXPECT_EQ(e.flags, EP_KEY_F_ALL_TYPES);
+	ep_key_entry_fill(&e, 70000, 5000000000ull, 1, 61000, 42, 1, NULL, 0, 9, 0, 0, 0, 0, 0);
+	EXPECT_EQ(e.expires_ns, 1);
+	EXPECT_EQ(e.max_priority, EP_PRIO_MAX);
+	EXPECT_EQ(e.flags, EP_KEY_F_REVOKED);
+	tap_end("%sep_key_entry_fill: unix ms expiry to monotonic ns (past: 1), priority 0 or "
+		"above 5 as 5, minimum bursts, GCRA costs", variant);
+}
+
+static void test_auth(void)
+{
+	test_auth_cases();
+	test_auth_rates();
+	test_auth_writes();
+	ep_xdp_write_auth_mode(auth_fd, OFF);	/* what the cases after these expect */
+}
+
 /* --- AF_XDP socket cases ------------------------------------------------------------- */
 
 struct xsk {
@@ -925,6 +1323,19 @@ static void check_xsk(const char *name, uint8_t prio, int want_act, int want_sta
 	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
 	size_t len = pkt_build(&s, f, sizeof(f));
 
+	check_frame(name, f, len, want_act, want_stat, true);
+}
+
+/* The same as an AUTH datagram under KEY. */
+static void check_xsk_auth(const char *name, uint8_t prio, int want_act, int want_stat)
+{
+	uint8_t d[256], f[512];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, prio, 100), len;
+	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
+
+	m_auth(d, &n);
+	s.payload_len = n;
+	len = pkt_build(&s, f, sizeof(f));
 	check_frame(name, f, len, want_act, want_stat, true);
 }
 
@@ -984,6 +1395,23 @@ static void test_xsk(void)
 	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 }, .max_priority = 4 });
 	check_xsk("XSKMAP: max_priority 4: priority 5 does not reach priority 5's slot", 5,
 		  PASS(PASS_NO_SOCKET));
+
+	/* Keys: a valid AUTH task still reaches its socket in mode required, one without AUTH
+	 * does not; the ceiling is the role's (checked above), not the node's for unknown
+	 * sources. */
+	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 } });
+	ep_xdp_write_auth_mode(auth_fd, EP_AUTH_MODE_REQUIRED);
+	key_put(KEY, &(struct key_spec){ .prio = 5 });
+	check_xsk_auth("XSKMAP: required: an AUTH task at priority 5 (the role's cap) reaches "
+		       "priority 5's slot", 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	check_xsk("XSKMAP: required: a task without AUTH is dropped", 5, DROP(DROP_AUTH_MISSING));
+	bpf_map_delete_elem(xsks_fd, &key);
+	key = EP_XSK_KEY(0, 0);
+	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
+	check_xsk_auth("XSKMAP: required: an AUTH task at priority 3 reaches slot 0", 3,
+		       XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	ep_xdp_write_auth_mode(auth_fd, EP_AUTH_MODE_OFF);
+	ep_xdp_delete_key(keys_fd, kstate_fd, KEY);
 
 	bpf_map_delete_elem(xsks_fd, &key);
 	write_cfg(&(struct ep_config){ 0 });
@@ -1054,6 +1482,7 @@ static void test_table(void)
 	test_destination();
 	test_encap();
 	test_rate_limit();
+	test_auth();
 
 	n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 200);
 	test_truncation("IPv4+options task in QinQ",
@@ -1085,6 +1514,9 @@ int main(void)
 	addrs_fd = bpf_map__fd(skel->maps.ep_addrs);
 	rl_fd = bpf_map__fd(skel->maps.ep_rl_cfg);
 	rlstate_fd = bpf_map__fd(skel->maps.ep_rl_state);
+	auth_fd = bpf_map__fd(skel->maps.ep_auth_cfg);
+	keys_fd = bpf_map__fd(skel->maps.ep_keys);
+	kstate_fd = bpf_map__fd(skel->maps.ep_key_state);
 	test_table();
 	test_xsk();
 
@@ -1101,6 +1533,9 @@ int main(void)
 	addrs_fd = bpf_map__fd(dskel->maps.ep_addrs);
 	rl_fd = bpf_map__fd(dskel->maps.ep_rl_cfg);
 	rlstate_fd = bpf_map__fd(dskel->maps.ep_rl_state);
+	auth_fd = bpf_map__fd(dskel->maps.ep_auth_cfg);
+	keys_fd = bpf_map__fd(dskel->maps.ep_keys);
+	kstate_fd = bpf_map__fd(dskel->maps.ep_key_state);
 	variant = "dpdk build: ";
 	test_table();
 	test_xsk_dpdk(bpf_map__fd(dskel->maps.xsks_map));

@@ -59,7 +59,10 @@ static const char *const gw_stat_names[] = {
 static struct ep_gateway *gw;
 static struct ep_classifier *cls;
 static int gw_prog, cfg_fd, nodes_fd, table_fd, sent_fd, aff_fd, gstats_fd, nstats_fd,
-	   drops_fd, devs_fd, rlcfg_fd, rlstate_fd, relay_fd;
+	   drops_fd, devs_fd, rlcfg_fd, rlstate_fd, relay_fd, auth_fd, keys_fd, kstate_fd;
+/* Whether AUTH frames are checked (mode required or optional): the program then knows
+ * them by key, not by source, and flow_hash() below models that. */
+static bool auth_on;
 static int cls_prog, cls_stats_fd;
 static int ncpu;
 
@@ -275,6 +278,10 @@ struct task {
 	bool empty;		/* no payload at all */
 	uint32_t frag, index;	/* fragment size (0: one fragment) and index */
 	const char *src;	/* client address; NULL: pkt.c's */
+	uint16_t key;		/* an AUTH datagram under this key id; 0: no AUTH */
+	uint32_t tenant;	/* 0: 77 */
+	uint16_t type;		/* 0: 0x21 */
+	uint8_t flags;		/* more EP_F_* */
 };
 
 struct frame {
@@ -291,8 +298,8 @@ static void build(struct frame *f, const struct task *t)
 	struct ep_msg m = {
 		.kind = t->kind ?: EP_KIND_REQUEST,
 		.priority = t->prio ?: 3,
-		.task_type = 0x21,
-		.tenant_id = 77,
+		.task_type = t->type ?: 0x21,
+		.tenant_id = t->tenant ?: 77,
 		.task_id = t->id ?: 0x0123456789abcdefULL,
 		.size_hint_kib = t->hint,
 		.deadline_ms = 250,
@@ -311,6 +318,18 @@ static void build(struct frame *f, const struct task *t)
 	f->m = m;
 	if (n < 0)
 		return;
+	if (t->key) {	/* AUTH (docs/protocol.md 3.5): pn after the header, counted */
+		uint16_t plen = (uint16_t)(n - EP_HDR_LEN + EP_AUTH_NONCE_LEN);
+
+		memmove(d + EP_HDR_LEN + EP_AUTH_NONCE_LEN, d + EP_HDR_LEN, (size_t)n - EP_HDR_LEN);
+		memset(d + EP_HDR_LEN, 0x3c, EP_AUTH_NONCE_LEN);
+		d[5] |= EP_F_AUTH;
+		d[46] = (uint8_t)(t->key >> 8), d[47] = (uint8_t)t->key;
+		memset(d + 48, 0x7e, EP_AUTH_TAG_LEN);
+		d[12] = (uint8_t)(plen >> 8), d[13] = (uint8_t)plen;
+		n += EP_AUTH_NONCE_LEN;
+	}
+	d[5] |= t->flags;
 	f->len = pkt_build(&(struct pkt_spec){
 				   .ipv6 = t->ipv6, .vlan_tags = t->vlan,
 				   .ip_opt_len = t->ipv6 ? 0 : t->opts,
@@ -336,6 +355,12 @@ static uint64_t flow_hash(const struct frame *f)
 	uint64_t a, b, id;
 	uint16_t port;
 
+	memcpy(&id, f->b + f->hdr + 24, 8);
+	if (auth_on && (f->b[f->hdr + 5] & EP_F_AUTH)) {	/* by key: no address, no port */
+		uint64_t key = (uint64_t)(f->b[f->hdr + 46] << 8 | f->b[f->hdr + 47]);
+
+		return mix64(0 ^ mix64(0 ^ mix64(id ^ (key << 32))));
+	}
 	if (f->ipv6) {
 		memcpy(addr, f->b + f->l3 + 8, 16);
 	} else {
@@ -343,7 +368,6 @@ static uint64_t flow_hash(const struct frame *f)
 		memcpy(addr + 12, f->b + f->l3 + 12, 4);
 	}
 	memcpy(&port, f->b + f->udp, 2);
-	memcpy(&id, f->b + f->hdr + 24, 8);
 	memcpy(&a, addr, 8);
 	memcpy(&b, addr + 8, 8);
 	return mix64(a ^ mix64(b ^ mix64(id ^ port)));
@@ -1736,6 +1760,322 @@ static void test_priority_ceiling(bool ipv6)
 		"not priority 5's overflow (local) [%s]", v);
 }
 
+/* --- 13: session keys and roles (issue 12): each attack below was a case that failed
+ * before the gateway checked keys -------------------------------------------------------- */
+
+#define GKEY	0x0203
+
+static uint64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A key for the frames build() makes: tenant 77, type 0x21 (and 1), priority up to @prio;
+ * expiry @exp_s from now (0: an hour; < 0: past). */
+static int gkey_put(uint32_t id, uint8_t prio, int64_t exp_s, bool revoked, uint32_t max_len,
+		    uint32_t tps, uint32_t tburst, uint32_t kib, uint32_t kburst, uint64_t issued)
+{
+	const uint64_t types[4] = { (1ull << 0x21) | 2 };
+	uint64_t now = real_ms();
+	struct ep_key_entry e;
+
+	ep_key_entry_fill(&e, now, mono_ns(), issued ?: 1, (uint64_t)((int64_t)now +
+			  (exp_s ?: 3600) * 1000), 77, revoked, types, 0, prio ?: 3, max_len,
+			  tps, tburst, kib, kburst);
+	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
+}
+
+static int gmode(enum ep_auth_mode m)
+{
+	auth_on = m != EP_AUTH_MODE_OFF;
+	return ep_xdp_write_auth_mode(auth_fd, m);
+}
+
+/* Dropped at the gateway as @stat: nothing decided, no node, no affinity. */
+static void expect_dropped(const struct outcome *o, const struct frame *f, int stat)
+{
+	expect_act(o, XDP_DROP);
+	expect_stats(o, 0);
+	expect_node(o, 0, false, 0);
+	expect_drops(o, stat, f->len);
+	expect_untouched(o, f->b, f->len);
+}
+
+struct gauth_case {
+	const char *name;
+	enum ep_auth_mode mode;
+	struct task t;
+	/* the key GKEY */
+	uint8_t prio;
+	int64_t exp_s;
+	bool revoked;
+	uint32_t max_len;
+	int stat;		/* -1: forwarded to node 1 */
+};
+
+static const struct gauth_case gauth_cases[] = {
+	{ "required: a valid AUTH task is forwarded", EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY }, .stat = -1 },
+	{ "required: a task without AUTH", EP_AUTH_MODE_REQUIRED, {},
+	  .stat = EP_STAT_DROP_AUTH_MISSING },
+	{ "optional: a task without AUTH is forwarded", EP_AUTH_MODE_OPTIONAL, {}, .stat = -1 },
+	{ "off: AUTH under an unknown key is forwarded (the node's to judge)", EP_AUTH_MODE_OFF,
+	  { .key = 0x999 }, .stat = -1 },
+	{ "optional: AUTH under an unknown key", EP_AUTH_MODE_OPTIONAL, { .key = 0x999 },
+	  .stat = EP_STAT_DROP_AUTH_UNKNOWN_KEY },
+	{ "required: the key expired", EP_AUTH_MODE_REQUIRED, { .key = GKEY }, .exp_s = -10,
+	  .stat = EP_STAT_DROP_AUTH_EXPIRED },
+	{ "required: the key is revoked", EP_AUTH_MODE_REQUIRED, { .key = GKEY },
+	  .revoked = true, .stat = EP_STAT_DROP_AUTH_REVOKED },
+	{ "required: tenant 78 under a key of tenant 77", EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .tenant = 78 }, .stat = EP_STAT_DROP_AUTH_TENANT },
+	{ "required: type 0x22, not the role's", EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .type = 0x22 }, .stat = EP_STAT_DROP_AUTH_TYPE },
+	{ "required: priority 4 above the role's 3", EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .prio = 4 }, .stat = EP_STAT_DROP_AUTH_PRIORITY },
+	{ "required: 100 bytes above the role's 99", EP_AUTH_MODE_REQUIRED, { .key = GKEY },
+	  .max_len = 99, .stat = EP_STAT_DROP_AUTH_TOO_LARGE },
+	{ "required: AUTH and TOKEN", EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .flags = EP_F_TOKEN }, .stat = EP_STAT_DROP_AUTH_TOKEN },
+};
+
+static void test_auth_cases(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+	for (size_t i = 0; i < ARRAY_SIZE(gauth_cases); i++) {
+		const struct gauth_case *c = &gauth_cases[i];
+		struct task t = c->t;
+
+		t.ipv6 = ipv6;
+		build(&f, &t);
+		tap_begin();
+		EXPECT_EQ(world_apply(&w), 0);
+		EXPECT_EQ(gmode(c->mode), 0);
+		EXPECT_EQ(gkey_put(GKEY, c->prio, c->exp_s, c->revoked, c->max_len, 0, 0, 0, 0, 0),
+			  0);
+		run_gw(f.b, f.len, &o);
+		if (c->stat < 0)
+			expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+		else
+			expect_dropped(&o, &f, c->stat);
+		tap_end("%s [%s] -> %s", c->name, v, c->stat < 0 ? "node 1" : ep_stat_name(c->stat));
+	}
+	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
+	gmode(EP_AUTH_MODE_OFF);
+}
+
+static int aff_lookup_key(uint16_t key, uint64_t task_id_be, uint32_t *id)
+{
+	struct ep_gw_flow_key k = { .key_id = key, .task_id = task_id_be };
+
+	return bpf_map_lookup_elem(aff_fd, &k, id) ? -errno : 0;
+}
+
+/* A key's tasks/s at the gateway counts new placements; its bytes/s every datagram; and
+ * its datagrams are not charged to their source prefix. */
+static void test_auth_rates(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4", *src = ipv6 ? "2001:db8:3::1" : "198.19.3.1";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+	uint32_t id;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(gmode(EP_AUTH_MODE_REQUIRED), 0);
+	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 1, 2, 0, 0, 0), 0);
+	for (uint64_t i = 0; i < 2; i++) {
+		build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a00 + i, .src = src });
+		run_gw(f.b, f.len, &o);
+		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	}
+	tap_end("key tasks/s 1, burst 2: two new tasks placed [%s]", v);
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a02, .src = src });
+	run_gw(f.b, f.len, &o);
+	expect_dropped(&o, &f, EP_STAT_DROP_AUTH_RATE_TASKS);
+	EXPECT_EQ(aff_lookup_key(GKEY, ep_be64(f.m.task_id), &id), -ENOENT);
+	tap_end("key tasks/s: the third new task dropped (drop_auth_rate_tasks), nothing of it "
+		"kept [%s]", v);
+	tap_begin();
+	build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a00, .src = src });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_AFFINITY), false);
+	tap_end("key tasks/s spent: a placed task's retry follows it, not a new task [%s]", v);
+
+	/* Bytes: 1 KiB/s, burst 64 KiB, one frame again and again in one run. */
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 0, 0, 1, 64, 2), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7b00, .src = src });
+	{
+		const uint32_t fit = (uint32_t)(65536 / f.len), n = fit + 20;
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.b, .data_size_in = (__u32)f.len,
+			    .repeat = n);
+		struct snap a, b;
+
+		EXPECT_EQ(snap_read(&b), 0);
+		EXPECT_EQ(bpf_prog_test_run_opts(gw_prog, &opts), 0);
+		EXPECT_EQ(snap_read(&a), 0);
+		EXPECT_EQ(a.node[1].packets - b.node[1].packets, fit);
+		EXPECT_EQ(a.drops[EP_STAT_DROP_AUTH_RATE_BYTES].packets -
+			  b.drops[EP_STAT_DROP_AUTH_RATE_BYTES].packets, n - fit);
+	}
+	tap_end("key bytes/s 1 KiB, burst 64 KiB: 64 KiB's worth of frames forwarded, the rest "
+		"dropped (drop_auth_rate_bytes) [%s]", v);
+
+	/* The source prefix's limit is not the key's datagrams': 1 datagram/s, burst 2. */
+	w.rl_set = true;
+	w.rl = (struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2, .prefix_v4 = 24,
+				   .prefix_v6 = 64 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 0, 0, 0, 0, 3), 0);
+	for (uint64_t i = 0; i < 4; i++) {
+		build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7c00 + i, .src = src });
+		run_gw(f.b, f.len, &o);
+		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	}
+	tap_end("prefix limit 1/s, burst 2: 4 AUTH tasks from the prefix all forwarded [%s]", v);
+	tap_begin();
+	EXPECT_EQ(gmode(EP_AUTH_MODE_OPTIONAL), 0);
+	for (uint64_t i = 0; i < 3; i++) {
+		build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x7d00 + i, .src = src });
+		run_gw(f.b, f.len, &o);
+		if (i < 2)
+			expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+		else
+			expect_dropped(&o, &f, EP_STAT_DROP_RATE_PACKETS);
+	}
+	tap_end("optional: then 3 without AUTH from that prefix: its bucket was whole, 2 "
+		"forwarded [%s]", v);
+	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
+	gmode(EP_AUTH_MODE_OFF);
+}
+
+/* An AUTH task is known by (key id, task id): a replay from another source, or a later
+ * fragment from anywhere, goes where the task went, whatever the load says now. */
+static void test_auth_affinity(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	const char *s1 = ipv6 ? "2001:db8:4::1" : "198.19.4.1";
+	const char *s2 = ipv6 ? "2001:db8:5::9" : "198.19.5.9";
+	struct node n1 = { .id = 1 }, n2 = { .id = 2, .queue = 5 };
+	struct world w;
+	struct frame f, g, h1, p;
+	struct outcome o;
+	uint32_t id = 0;
+
+	base_world(&w);
+	w.nodes[0][0] = n1;
+	w.nodes[0][1] = n2;
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(gmode(EP_AUTH_MODE_REQUIRED), 0);
+	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 0, 0, 0, 0, 0), 0);
+	EXPECT_EQ(gkey_put(GKEY + 1, 0, 0, false, 0, 0, 0, 0, 0, 0), 0);
+	build_distinct(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .src = s1, .sport = 41000 });
+	EXPECT_EQ(choices_put(&f, 0, 1, 2), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	EXPECT_EQ(aff_lookup_key(GKEY, ep_be64(f.m.task_id), &id), 0);
+	EXPECT_EQ(id, 1);
+	tap_end("AUTH one-fragment task: P2C to node 1, remembered by (key, task id) [%s]", v);
+
+	/* Node 1 is now the busier one: the replay from elsewhere still goes to node 1. */
+	n1.queue = 100;
+	tap_begin();
+	EXPECT_EQ(node_put(0, &n1), 0);
+	build(&g, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = f.m.task_id, .src = s2,
+				  .sport = 52000 });
+	EXPECT_EQ(flow_hash(&g), flow_hash(&f));
+	run_gw(g.b, g.len, &o);
+	expect_forwarded(&o, &g, 0, 1, S(PICK_AFFINITY), false);
+	tap_end("the same AUTH datagram from another address and port: node 1 by affinity, "
+		"where the replay window has it [%s]", v);
+
+	tap_begin();
+	build(&h1, &(struct task){ .ipv6 = ipv6, .key = GKEY + 1, .id = f.m.task_id, .src = s1,
+				   .sport = 41000 });
+	EXPECT_EQ(choices_put(&h1, 0, 1, 2), 0);
+	run_gw(h1.b, h1.len, &o);
+	expect_forwarded(&o, &h1, 0, 2, S(PICK_P2C), true);
+	tap_end("the same task id under another key is another task: placed by load, node 2 "
+		"[%s]", v);
+
+	/* Fragments of an AUTH task follow it from any source. */
+	n1.queue = 0;
+	tap_begin();
+	EXPECT_EQ(node_put(0, &n1), 0);
+	build_distinct(&p, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7e0000000000ull,
+					   .total = 250, .frag = 100, .src = s1 });
+	EXPECT_EQ(choices_put(&p, 0, 1, 2), 0);
+	run_gw(p.b, p.len, &o);
+	expect_forwarded(&o, &p, 0, 1, S(PICK_P2C), true);
+	n1.queue = 100;
+	EXPECT_EQ(node_put(0, &n1), 0);
+	build(&g, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = p.m.task_id, .total = 250,
+				  .frag = 100, .index = 2, .src = s2 });
+	run_gw(g.b, g.len, &o);
+	expect_forwarded(&o, &g, 0, 1, S(PICK_AFFINITY), false);
+	tap_end("AUTH fragments: fragment 2 from another source follows fragment 0 to node 1 "
+		"[%s]", v);
+
+	/* Without AUTH, a one-fragment task keeps no affinity (as before). */
+	tap_begin();
+	EXPECT_EQ(gmode(EP_AUTH_MODE_OPTIONAL), 0);
+	build_distinct(&f, &(struct task){ .ipv6 = ipv6, .id = 0x7f00, .src = s1 });
+	EXPECT_EQ(choices_put(&f, 0, 2, 1), 0);
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 2, S(PICK_P2C), true);
+	EXPECT_EQ(aff_lookup(&f, &id), -ENOENT);
+	tap_end("optional: a one-fragment task without AUTH keeps no affinity entry [%s]", v);
+	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
+	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY + 1);
+	gmode(EP_AUTH_MODE_OFF);
+}
+
+/* The node's ceiling for unknown sources is not a key's: its role capped the priority. */
+static void test_auth_priority(bool ipv6)
+{
+	const char *v = ipv6 ? "IPv6" : "IPv4";
+	struct world w;
+	struct frame f;
+	struct outcome o;
+
+	base_world(&w);
+	w.max_priority = 0;	/* the default ceiling, 3 */
+	w.cpu_max[3] = 8000;
+	w.cpu_max[5] = 9500;
+	w.fill[0] = 1;
+	w.nodes[0][0] = (struct node){ .id = 1, .cpu = 9000 };
+	tap_begin();
+	EXPECT_EQ(world_apply(&w), 0);
+	EXPECT_EQ(gmode(EP_AUTH_MODE_REQUIRED), 0);
+	EXPECT_EQ(gkey_put(GKEY, 5, 0, false, 0, 0, 0, 0, 0, 0), 0);
+	build(&f, &(struct task){ .ipv6 = ipv6, .prio = 5, .key = GKEY });
+	run_gw(f.b, f.len, &o);
+	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
+	tap_end("required: AUTH priority 5 under a role capped at 5 counts as 5 (95 %%): the "
+		"node at 90 %% takes it [%s]", v);
+	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
+	gmode(EP_AUTH_MODE_OFF);
+}
+
 /*
  * The reply relay (EP_GW_F_RELAY): a reply that comes back to the gateway is routed on
  * only if a present node sent it. Needs a FIB answer: the veth gw0 of test_redirect()'s
@@ -2027,6 +2367,9 @@ int main(void)
 	rlcfg_fd = bpf_map__fd(gw->maps.ep_rl_cfg);
 	rlstate_fd = bpf_map__fd(gw->maps.ep_rl_state);
 	relay_fd = bpf_map__fd(gw->maps.ep_gw_relay);
+	auth_fd = bpf_map__fd(gw->maps.ep_auth_cfg);
+	keys_fd = bpf_map__fd(gw->maps.ep_keys);
+	kstate_fd = bpf_map__fd(gw->maps.ep_key_state);
 	cls_prog = bpf_program__fd(cls->progs.ep_classify);
 	cls_stats_fd = bpf_map__fd(cls->maps.ep_stats);
 	if (ep_xdp_write_config(bpf_map__fd(cls->maps.ep_cfg), &ccfg) ||
@@ -2057,6 +2400,10 @@ int main(void)
 	for (int v6 = 0; v6 < 2; v6++) {
 		test_task_quota(v6);
 		test_priority_ceiling(v6);
+		test_auth_cases(v6);
+		test_auth_rates(v6);
+		test_auth_affinity(v6);
+		test_auth_priority(v6);
 	}
 	/* last: move this process into a network namespace of its own */
 	test_relay(test_redirect() == 0);

@@ -57,7 +57,10 @@ EXTRA_CFLAGS_tests/fuzz	:= -Idataplane -Icontrol -Itests/fuzz
 fuzz_objs = $(patsubst %.c,$(FUZZOBJ)/%.o,$(1))
 
 FUZZ_CORE	:= $(call fuzz_objs,$(CORE_SRCS))
-FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c)
+FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c \
+		     dataplane/core/sign.c)
+# What a registry needs: the dynamic loader, and libcrypto for plugins' signatures.
+FUZZ_REG_LIBS	:= $(call pc_libs,libcrypto) -ldl
 FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c \
 		     dataplane/core/batch.c dataplane/core/token.c dataplane/core/keys.c)
 # The controller less the gateway's BPF side (gw.c, probe.c): tests/fuzz/fake_gw.c stands
@@ -83,7 +86,7 @@ FUZZ_DEPS_frame		:= $(call fuzz_objs,dataplane/io/frame.c) $(FUZZ_CORE)
 FUZZ_DEPS_png		:= $(call fuzz_objs,$(PNG_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_png		:= $(call pc_libs,libpng)
 FUZZ_DEPS_model		:= $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
-FUZZ_LIBS_model		:= $(HANDLER_LIBS) -ldl
+FUZZ_LIBS_model		:= $(HANDLER_LIBS) $(FUZZ_REG_LIBS)
 FUZZ_DEPS_client	:= $(call fuzz_objs,$(CLIENT_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_client	:= $(ZSTD_LIBS) -lm
 FUZZ_DEPS_runtime	:= $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
@@ -99,7 +102,7 @@ FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
 			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(ENROLL_LIBS) \
 			   $(BPF_LIBS) -ldl
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_DEPS_handler_$(h) := $(FUZZ_HANDLERS_O) $(FUZZ_CORE)))
-$(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) -ldl))
+$(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) $(FUZZ_REG_LIBS)))
 
 .SECONDEXPANSION:
 $(FUZZBIN)/fuzz_%: $(FUZZOBJ)/tests/fuzz/fuzz_%.o $$(FUZZ_DEPS_$$*)

@@ -16,12 +16,13 @@ if ! ep_setup_bpffs || ! ep_setup_pair; then
 	exit 1
 fi
 # An operator's model with a small input and a large output: 4 features, 4096 logits.
-"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null ||
-	{ not_ok "mkmodel"; tap_done; exit 1; }
+"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
+	ep_sign "$EP_TMP/wide.epm" || { not_ok "mkmodel, and sign the model"; tap_done; exit 1; }
 
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 cache: { window_ms = 10000; };
+$EP_SIGNING
 handlers = (
 	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
 	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },

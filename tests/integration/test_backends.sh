@@ -17,6 +17,8 @@ need_root "runtime backends on veth"
 BACKENDS=${EP_BACKENDS:-afxdp udp uring dpdk dpdk-huge}
 IMAGES=$BUILD/data/images
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
+# The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
+COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 # A start that fails with one of these messages says the backend cannot run on this host
 # (the reason printed is the first error the runtime logged). Any other failure fails.
@@ -40,10 +42,11 @@ port = 7878;
 limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
 reassembly: { timeout_ms = 300; };
 cache: { window_ms = 10000; };
+$EP_SIGNING
 handlers = (
 	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
 	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$IMAGES/coins.png" ]; },
+	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
 	{ name = "zstd"; }, { name = "matmul"; },
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );

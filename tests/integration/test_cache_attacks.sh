@@ -34,6 +34,7 @@ cat >"$EP_TMP/replay.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
 replies: { zstd_level = 0; };
+$EP_SIGNING
 handlers = ( { name = "echo"; }, { name = "checksum"; },
 	     { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
@@ -86,6 +87,7 @@ queues = [0];
 batch: { size = 32; max_wait_us = 300000; };
 limits: { queue_depth = 64; };
 cache: { entries = 64; };
+$EP_SIGNING
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
 CONF

@@ -19,6 +19,7 @@ cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
 xdp: { verify_checksum = "on"; };
+$EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
 CONF

@@ -23,7 +23,8 @@ IDX_BAD_MAGIC=$(stat_index drop_bad_magic)
 IDX_NOT_UDP=$(stat_index pass_not_udp)
 
 attach_libxdp() {
-	in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode native >/dev/null &&
+	# Auth off: as the other two methods, which write no mode (unwritten: off).
+	in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode native --auth-mode off >/dev/null &&
 		MAP="pinned $EP_BPFFS/edgeplane/$IF_B/ep_stats"
 }
 detach_libxdp() { in_b "$BIN/edgeplane-xdp" detach "$IF_B"; }

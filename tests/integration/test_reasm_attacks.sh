@@ -31,6 +31,7 @@ cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
 reassembly: { max_tasks = 48; per_source_tasks = 16; };
+$EP_SIGNING
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
 CONF

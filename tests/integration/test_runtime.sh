@@ -9,6 +9,8 @@ need_root "AF_XDP runtime on veth"
 
 IMAGES=$BUILD/data/images
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
+# The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
+COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
 if ! ep_setup_bpffs || ! ep_setup_pair; then
 	not_ok "set up namespaces, veth and bpffs"
 	tap_done
@@ -43,10 +45,11 @@ port = 7878;
 limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
 reassembly: { timeout_ms = 300; };
 cache: { window_ms = 10000; };
+$EP_SIGNING
 handlers = (
 	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
 	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$IMAGES/coins.png" ]; },
+	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
 	{ name = "zstd"; }, { name = "matmul"; },
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );

@@ -12,6 +12,8 @@ need_root "io_uring runtime on veth"
 
 IMAGES=$BUILD/data/images
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
+# The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
+COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 
 # Settings: each bad value is refused with status 2 and a message naming it.
@@ -94,10 +96,11 @@ cpu=$(($(nproc) - 1))
 conf="uring: { sqpoll = true; sqpoll_cpu = $cpu; zc_min = 1024; };
 limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
 reassembly: { timeout_ms = 300; };
+$EP_SIGNING
 handlers = (
 	{ name = \"echo\"; }, { name = \"checksum\"; }, { name = \"resize\"; },
 	{ name = \"box_blur\"; }, { name = \"gauss_blur\"; }, { name = \"sobel\"; },
-	{ name = \"threshold\"; }, { name = \"blobs\"; files = [ \"$IMAGES/coins.png\" ]; },
+	{ name = \"threshold\"; }, { name = \"blobs\"; files = [ \"$COINS\" ]; },
 	{ name = \"zstd\"; },
 	{ name = \"matmul\"; }, { plugin = \"$PLUGIN\"; name = \"count\"; type = 900; }
 );"

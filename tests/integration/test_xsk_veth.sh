@@ -14,7 +14,9 @@ if ! ep_setup_bpffs || ! ep_setup_pair; then
 fi
 PIN=$EP_BPFFS/edgeplane/$IF_B
 
-out=$(in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode native 2>&1)
+# Auth off: eptest-send's tasks carry no session key (the key checks: test_classifier.c;
+# the mode and keys through the tool: at the end).
+out=$(in_b "$BIN/edgeplane-xdp" attach "$IF_B" --mode native --auth-mode off 2>&1)
 if [[ $out != *"native mode"* ]]; then
 	not_ok "attach natively through libxdp"
 	diag "$out"
@@ -79,6 +81,26 @@ expect_eq "pass_no_socket counted 3" "$(stat_packets "$stats" pass_no_socket)" 3
 idx=$(jq 'keys_unsorted | index("redirect_xsk")' <<<"$stats")
 expect_eq "bpftool map dump pinned shows the counters" \
 	"$(bpftool_stat_packets "pinned $PIN/ep_stats" "$idx")" 44
+
+# Session keys through the tool, on the pinned maps: mode required drops tasks without a
+# key, counted; keys are put, listed and removed.
+check "auth mode required, without reloading" quiet \
+	in_b "$BIN/edgeplane-xdp" auth mode required --dev "$IF_B"
+in_a "$TOOLS/eptest-send" --to $ADDR_B --count 3 --id-base 500 >/dev/null
+stats=$(in_b "$BIN/edgeplane-xdp" stats --dev "$IF_B" --json)
+expect_eq "required: 3 tasks without AUTH counted drop_auth_missing" \
+	"$(stat_packets "$stats" drop_auth_missing)" 3
+check "keys add 17 and 18" quiet bash -c "ip netns exec $NS_B $BIN/edgeplane-xdp keys add 17 \
+	tenant=7 expires=3600 types=1,2,5 tasks=200,50 kib=20000,4096 --dev $IF_B &&
+	ip netns exec $NS_B $BIN/edgeplane-xdp keys add 18 revoked --dev $IF_B"
+keys=$(in_b "$BIN/edgeplane-xdp" keys list --dev "$IF_B" --json)
+expect_eq "keys list shows both, as written" \
+	"$(jq -c '[sort_by(.key_id)[] | [.key_id, .tenant, .state, .types, .tasks_per_s, .burst_kib]]' <<<"$keys")" \
+	'[[17,7,"valid","1,2,5",200,4096],[18,0,"revoked","*",0,0]]'
+check "keys del 18" quiet in_b "$BIN/edgeplane-xdp" keys del 18 --dev "$IF_B"
+expect_eq "one key left" "$(in_b "$BIN/edgeplane-xdp" keys list --dev "$IF_B" --json | jq length)" 1
+expect_eq "auth mode reads back" \
+	"$(in_b "$BIN/edgeplane-xdp" auth mode --dev "$IF_B" --json | jq -r .mode)" required
 
 check "detach" in_b "$BIN/edgeplane-xdp" detach "$IF_B"
 check "no XDP program left on the interface" \

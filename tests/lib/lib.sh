@@ -94,15 +94,38 @@ _run_cleanup() {
 trap _run_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ep_plugin NAME: print the path of a copy of build/tests/plugins/NAME in a directory the
-# runtime loads plugins from: one only root can write, every parent too (docs/operations.md,
-# "Plugins"). The build tree itself may not be such a place: a clone under /tmp (sticky,
-# but writable by everyone) is refused. Removed at exit.
+# Signing (docs/operations.md, "Signing"): the runtime loads a plugin or a handler file
+# (model, reference frame) only with FILE.sig made by the key of signing.public_key. Each
+# run makes its own key pair, under $EP_TMP (gone at exit; no private key is committed);
+# $EP_SIGNING is the config line that trusts it.
+EP_SIGN_KEY=$EP_TMP/sign/operator.key EP_SIGN_PUB=$EP_TMP/sign/operator.pub
+EP_SIGNING="signing: { public_key = \"$EP_SIGN_PUB\"; };"
+# ep_sign FILE...: write FILE.sig with this run's key (made on first use).
+ep_sign() {
+	if [[ ! -s $EP_SIGN_KEY ]]; then
+		mkdir -p "$EP_TMP/sign" &&
+			"$EP_ROOT/scripts/ep-sign.sh" keygen "$EP_SIGN_KEY" "$EP_SIGN_PUB" >/dev/null ||
+			return 1
+	fi
+	"$EP_ROOT/scripts/ep-sign.sh" sign "$EP_SIGN_KEY" "$@" >/dev/null
+}
+# ep_signed FILE: print the path of a signed copy of FILE, in $EP_TMP/signed (the
+# signature of a shared file, such as build/data/images/coins.png, is not written beside
+# it: another run's key would replace it).
+ep_signed() {
+	local d=$EP_TMP/signed
+	mkdir -p "$d" && cp "$1" "$d/" && ep_sign "$d/${1##*/}" && echo "$d/${1##*/}"
+}
+
+# ep_plugin NAME: print the path of a signed copy of build/tests/plugins/NAME in a directory
+# the runtime loads plugins from: one only root can write, every parent too
+# (docs/operations.md, "Plugins"). The build tree itself may not be such a place: a clone
+# under /tmp (sticky, but writable by everyone) is refused. Removed at exit.
 EP_PLUGIN_DIR=/run/ep-test-plugins-$EP_SUFFIX
 ep_plugin() {
 	install -d -m 0755 "$EP_PLUGIN_DIR" &&
 		install -m 0644 "$BUILD/tests/plugins/$1" "$EP_PLUGIN_DIR/$1" &&
-		echo "$EP_PLUGIN_DIR/$1"
+		ep_sign "$EP_PLUGIN_DIR/$1" && echo "$EP_PLUGIN_DIR/$1"
 }
 _rm_plugin_dir() { rm -rf "$EP_PLUGIN_DIR"; }
 on_exit _rm_plugin_dir

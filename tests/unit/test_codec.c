@@ -190,7 +190,7 @@ static void test_rejections(void)
 		{ "unknown flag", 5, 0x40, EP_STAT_DROP_BAD_FLAGS },
 		{ "status on request", 15, 3, EP_STAT_DROP_BAD_FLAGS },
 		{ "load on request", 44, 1, EP_STAT_DROP_BAD_FLAGS },
-		{ "AUTH with TOKEN", 5, EP_F_AUTH | EP_F_TOKEN, EP_STAT_DROP_BAD_FLAGS },
+		{ "AUTH with TOKEN", 5, EP_F_AUTH | EP_F_TOKEN, EP_STAT_DROP_AUTH_TOKEN },
 		{ "key without AUTH", 46, 1, EP_STAT_DROP_BAD_FLAGS },
 		{ "payload_len", 13, 6, EP_STAT_DROP_BAD_LENGTH },
 		{ "frag_count 0", 19, 0, EP_STAT_DROP_BAD_FRAGMENT },

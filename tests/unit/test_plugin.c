@@ -3,7 +3,8 @@
  * Plugin paths (dataplane/core/registry.c): a plugin is loaded only by an absolute path
  * to a regular file owned by root or the runtime's user, not group- or world-writable,
  * every directory above it owned by root or that user and not group- or world-writable,
- * with no symbolic link on the way; what was checked (the open file) is what is loaded.
+ * with no symbolic link on the way; what was checked (the open file, copied into a sealed
+ * memory file) is what is loaded.
  * The test plugin is build/tests/plugins/libepcount.so; copies of it go into a scratch
  * directory beside this program, removed at the end.
  */
@@ -24,10 +25,13 @@
 static struct ep_registry reg;
 static char plugin[PATH_MAX], scratch[PATH_MAX];
 static uint16_t next_type = 900;
+/* Signatures are not what this test is about: the path checks come first, whatever the
+ * signing mode (test_sign.c tests the signatures, test_signing.sh both together). */
+static const struct ep_signing unsigned_ok = { .off = true };
 
 static int load(const char *path)
 {
-	return ep_registry_add_plugin(&reg, path, "count", next_type++, NULL);
+	return ep_registry_add_plugin(&reg, &unsigned_ok, path, "count", next_type++, NULL);
 }
 
 /* @dst: a copy of @src with @mode. */
@@ -142,10 +146,24 @@ int main(void)
 		EXPECT(snprintf(work, sizeof(work), "%s/../plugins/libepwork.so", dir) <
 		       (int)sizeof(work));
 		EXPECT(copy_from(work, at("good/work.so"), 0755) == 0);
-		EXPECT(ep_registry_add_plugin(&reg, at("good/work.so"), "work", next_type++,
-					      NULL) >= 0);
+		EXPECT(ep_registry_add_plugin(&reg, &unsigned_ok, at("good/work.so"), "work",
+					      next_type++, NULL) >= 0);
 	}
 	tap_end("a second plugin file loads as itself, not as the first one");
+
+	/* The same file named twice (for two of its handlers, say): one loaded object, as
+	 * the loader would make of the file itself, not two copies with globals apart. */
+	tap_begin();
+	{
+		int a = load(at("good/x.so")), b = load(at("good/x.so"));
+
+		EXPECT(a >= 0 && b >= 0);
+		if (a >= 0 && b >= 0) {
+			EXPECT(reg.e[a].h == reg.e[b].h);
+			EXPECT(reg.e[a].dl == reg.e[b].dl);
+		}
+	}
+	tap_end("the same plugin file named twice is loaded once");
 
 	tap_begin();
 	EXPECT_EQ(load("libepcount.so"), -EINVAL);

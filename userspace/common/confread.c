@@ -101,6 +101,23 @@ void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char 
 	*out = config_setting_get_bool(s);
 }
 
+void ep_conf_unsafe(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		    const char *safe, bool *unsafe)
+{
+	char *v = NULL, what[64];
+
+	ep_conf_str(rd, g, name, &v);
+	if (!v)
+		return;
+	if (!strcmp(v, safe) || !strcmp(v, "off-unsafe")) {
+		*unsafe = !strcmp(v, "off-unsafe");
+	} else {
+		snprintf(what, sizeof(what), "must be \"%s\" or \"off-unsafe\"", safe);
+		ep_conf_bad(rd, config_setting_get_member(g, name), what);
+	}
+	free(v);
+}
+
 int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name,
 		     int *out, unsigned int max, int lo, int hi)
 {
@@ -135,18 +152,12 @@ void ep_conf_rate_limit(struct ep_confread *rd, const config_setting_t *g,
 					  "bytes_per_s", "bytes_burst", "tasks_per_s",
 					  "tasks_burst", "source_prefix_v4", "source_prefix_v6",
 					  NULL };
-	char *mode = NULL;
+	bool off = rl->flags & EP_RL_F_OFF;
 	long long v;
 
 	ep_conf_known(rd, g, gateway ? gw : node);
-	ep_conf_str(rd, g, "mode", &mode);
-	if (mode && strcmp(mode, "on") && strcmp(mode, "off-unsafe"))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
-			    "must be \"on\" or \"off-unsafe\"");
-	else if (mode)
-		rl->flags = !strcmp(mode, "on") ? rl->flags & ~EP_RL_F_OFF
-						: rl->flags | EP_RL_F_OFF;
-	free(mode);
+	ep_conf_unsafe(rd, g, "mode", "on", &off);
+	rl->flags = off ? rl->flags | EP_RL_F_OFF : rl->flags & ~EP_RL_F_OFF;
 	EP_CONF_U32(rd, g, "packets_per_s", 0, 4000000000u, rl->packets_per_s);
 	EP_CONF_U32(rd, g, "packets_burst", 1, 4000000000u, rl->packets_burst);
 	EP_CONF_U32(rd, g, "bytes_per_s", 0, 4000000000u, rl->bytes_per_s);

@@ -92,6 +92,62 @@ err_close:
 	return err;
 }
 
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int ep_read_secret(const char *what, const char *path, uint8_t *key, size_t len)
+{
+	uint8_t buf[2 * EP_SECRET_MAX + 2];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!len || len > EP_SECRET_MAX)
+		return -EINVAL;
+	fd = ep_open_trusted(what, path, S_IRWXG | S_IRWXO,
+			     "lets the group or others use it; the secret must be readable "
+			     "by its owner only (chmod 600)");
+	if (fd < 0)
+		return fd;
+	n = read(fd, buf, 2 * len + 2);
+	if (n < 0) {
+		err = -errno;
+		pr_err("%s %s: %s", what, path, strerror(errno));
+		goto out_close;
+	}
+	if ((size_t)n == len) {
+		memcpy(key, buf, len);
+	} else if ((size_t)n == 2 * len || ((size_t)n == 2 * len + 1 && buf[n - 1] == '\n')) {
+		for (size_t i = 0; i < len; i++) {
+			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				err = -EINVAL;
+				break;
+			}
+			key[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		err = -EINVAL;
+	}
+	if (err)
+		pr_err("%s %s: must hold %zu bytes, raw or as %zu hex digits (e.g. `head -c %zu "
+		       "/dev/urandom >FILE`)", what, path, len, 2 * len, len);
+out_close:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	if (err)
+		explicit_bzero(key, len);
+	return err;
+}
+
 static int bad_addr(const char *what, const char *addr, unsigned int flags, const char *why)
 {
 	pr_err("%s '%s': %s (expected IPv4:PORT, [IPv6]:PORT%s)", what, addr, why,

@@ -34,6 +34,10 @@ bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *
 		 long long lo, long long hi, long long *out);	/* true if read */
 void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char *name,
 		  bool *out);
+/* A safety switch: "@safe" (*unsafe = false) or "off-unsafe" (true), the name an operator
+ * must write out to turn a protection off; anything else is an error. */
+void ep_conf_unsafe(struct ep_confread *rd, const config_setting_t *g, const char *name,
+		    const char *safe, bool *unsafe);
 /* A non-empty array of at most @max integers in lo..hi. Returns their count, or 0. */
 int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name,
 		     int *out, unsigned int max, int lo, int hi);

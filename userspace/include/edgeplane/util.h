@@ -69,4 +69,15 @@ int ep_mkdir_p(const char *dir, mode_t mode);
 int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
 		    const char *mode_why);
 
+#define EP_SECRET_MAX	64
+
+/*
+ * Read a secret key of @len bytes (at most EP_SECRET_MAX) from @path: the raw bytes, or
+ * 2 * @len hex digits and an optional newline. The file must be as ep_open_trusted()
+ * says, and neither its group nor others may use it (mode 0600 or less). Returns 0, or a
+ * negative errno after logging "@what @path: why" (then @key is zeroed). The bytes read
+ * are wiped from the stack.
+ */
+int ep_read_secret(const char *what, const char *path, uint8_t *key, size_t len);
+
 #endif /* EDGEPLANE_UTIL_H */
