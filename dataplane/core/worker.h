@@ -38,17 +38,6 @@ enum ep_validation {
 	EP_VALIDATE_OFF,		/* "off-unsafe": no limit, no tokens */
 };
 
-/* auth.mode: what the node does with AUTH datagrams and with the others (docs/protocol.md
- * 3.5, "Modes"). The classifier has the same setting: once bpf/ep_shared.h defines the
- * enum (EP_AUTH_MODE_LIST, with these values), that one is used. */
-#ifndef EP_AUTH_MODE_LIST
-enum ep_auth_mode {
-	EP_AUTH_MODE_REQUIRED = 0,	/* only AUTH datagrams; the others get nothing */
-	EP_AUTH_MODE_OPTIONAL,		/* both */
-	EP_AUTH_MODE_OFF,		/* no keys: AUTH answered UNSUPPORTED */
-};
-#endif
-
 struct ep_keytab;
 
 struct ep_worker_cfg {
@@ -73,7 +62,10 @@ struct ep_worker_cfg {
 	uint64_t max_work;		/* work (handler units) a task may ask for; beyond it
 					 * TOO_LARGE before it runs; 0: no limit */
 	struct ep_limits limits;	/* PONG's payload, big-endian (the runtime fills it) */
-	enum ep_auth_mode auth_mode;
+	enum ep_auth_mode auth_mode;	/* auth.mode (bpf/ep_shared.h: the classifier's too):
+					 * required, only AUTH datagrams, the others get
+					 * nothing; optional, both; off, no keys, AUTH is
+					 * answered UNSUPPORTED */
 	uint32_t clock_skew_s;		/* a device's pn seconds within this of the node's */
 	struct ep_keytab *keys;		/* the node's keys, shared (the runtime sets it); NULL
 					 * only with EP_AUTH_MODE_OFF */

@@ -104,28 +104,6 @@ const char *ep_validation_name(enum ep_validation v)
 		       ? validation_names[v] : "?";
 }
 
-static const char *const auth_mode_names[] = {
-	[EP_AUTH_MODE_REQUIRED] = "required",
-	[EP_AUTH_MODE_OPTIONAL] = "optional",
-	[EP_AUTH_MODE_OFF] = "off",
-};
-
-const char *ep_auth_mode_name(enum ep_auth_mode m)
-{
-	return (unsigned int)m < sizeof(auth_mode_names) / sizeof(auth_mode_names[0])
-		       ? auth_mode_names[m] : "?";
-}
-
-int ep_auth_mode_parse(const char *s, enum ep_auth_mode *out)
-{
-	for (unsigned int i = 0; i < sizeof(auth_mode_names) / sizeof(auth_mode_names[0]); i++)
-		if (!strcmp(s, auth_mode_names[i])) {
-			*out = (enum ep_auth_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 static void free_handler(struct ep_handler_conf *h)
 {
 	free(h->name);
@@ -488,7 +466,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 
 		ep_conf_known(&rd, g, auth);
 		ep_conf_str(&rd, g, "mode", &mode);
-		if (mode && ep_auth_mode_parse(mode, &c->w.auth_mode))
+		if (mode && ep_xdp_parse_auth_mode(mode, &c->w.auth_mode))
 			ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
 				    "must be \"required\", \"optional\" or \"off\"");
 		free(mode);
@@ -607,7 +585,7 @@ static int validate_dpdk(const struct ep_conf *c)
 /* Group auth: a key source for a mode that takes AUTH, and what that source needs. */
 static int validate_auth(const struct ep_conf *c)
 {
-	const char *mode = ep_auth_mode_name(c->w.auth_mode);
+	const char *mode = ep_xdp_auth_mode_name(c->w.auth_mode);
 
 	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
 		if (c->auth.keys_file || c->auth.controller)

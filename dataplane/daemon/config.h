@@ -132,9 +132,7 @@ int ep_conf_validate(const struct ep_conf *c);
 void ep_conf_limits(const struct ep_conf *c, struct ep_limits *out);
 /* validation.mode's name for @v ("amplification", "always", "off-unsafe"). */
 const char *ep_validation_name(enum ep_validation v);
-/* auth.mode's name for @m ("required", "optional", "off"), and back: 0 or -EINVAL. */
-const char *ep_auth_mode_name(enum ep_auth_mode m);
-int ep_auth_mode_parse(const char *s, enum ep_auth_mode *out);
+
 void ep_conf_free(struct ep_conf *c);
 
 /* "0,2,3" -> list. Returns the count or -EINVAL. */

@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 			break;
 		case O_CAP: conf.report.capacity = (uint32_t)num("--capacity", optarg, 1, 1000000); break;
 		case O_AUTH_MODE:
-			if (ep_auth_mode_parse(optarg, &conf.w.auth_mode)) {
+			if (ep_xdp_parse_auth_mode(optarg, &conf.w.auth_mode)) {
 				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
 				return 2;
 			}

@@ -315,7 +315,7 @@ static int auth_start(struct ep_runtime *rt)
 	rt->keys = ep_keytab_new();
 	if (!rt->keys)
 		return -ENOMEM;
-	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_auth_mode_name(
+	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_xdp_auth_mode_name(
 			c->w.auth_mode), c->w.auth_mode == EP_AUTH_MODE_REQUIRED ?
 		"only authenticated devices are served" : "authenticated devices, and others "
 		"as without authentication", c->w.clock_skew_s);
