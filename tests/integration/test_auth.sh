@@ -60,6 +60,7 @@ replies: { zstd_level = 0; };
 handlers = ( { name = "echo"; }, { name = "checksum"; },
 	     { plugin = "$PLUGIN"; name = "count"; type = $COUNT; } );
 auth: { mode = "$1"; keys_file = "$KEYS"; node_id = $NODE; };
+$EP_SIGNING
 CONF
 }
 conf required >"$EP_TMP/rt.conf"
