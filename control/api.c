@@ -7,6 +7,9 @@
  *   {"cmd": "node.del"|"node.drain"|"node.undrain", "id": 4}
  *   {"cmd": "policy"}                      -> the policy in force
  *   {"cmd": "policy.set", "set": ["policy=seed", "overflow.1=reject"]}
+ *   {"cmd": "keys"}                        -> the live session keys (never their material)
+ *   {"cmd": "key.revoke", "id": 17}
+ *   {"cmd": "name.revoke"|"name.unrevoke", "name": "cam-001"}
  * Replies: {"ok": true, ...} or {"ok": false, "error": "what went wrong"}.
  * Commands that change state need an admin peer (see serve_peer()).
  */
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "edgeplane/enroll.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "policy.h"
@@ -97,6 +101,29 @@ static json_t *policy_json(const struct ep_policy *p)
 			 "cloud_node", (json_int_t)p->cloud_node);
 }
 
+/* Enrollment: connections, keys, and what became of handshakes and requests. Lock order:
+ * c->lock (held here), then the key store's. */
+static json_t *enroll_status(struct ep_ctl *c)
+{
+	uint64_t n[EP_ENR__COUNT];
+	unsigned int conns;
+	json_t *by = json_object(), *o;
+
+	ep_enroll_counts(c->enroll, n, &conns);
+	for (int i = 0; i < EP_ENR__COUNT; i++)
+		json_object_set_new(by, ep_enroll_outcome_name(i), json_integer((json_int_t)n[i]));
+	pthread_mutex_lock(&c->keys->lock);
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		      "listen", jstr(c->conf->enroll.listen), "connections", (json_int_t)conns,
+		      "keys", (json_int_t)c->keys->live,
+		      "device_keys", (json_int_t)c->keys->live_devices,
+		      "gen", (json_int_t)c->keys->gen, "issued", (json_int_t)c->keys->issued,
+		      "revoked", (json_int_t)c->keys->revoked,
+		      "expired", (json_int_t)c->keys->expired, "by_outcome", by);
+	pthread_mutex_unlock(&c->keys->lock);
+	return o;
+}
+
 static json_t *cmd_status(struct ep_ctl *c)
 {
 	struct ep_gw_cfg cfg;
@@ -131,6 +158,8 @@ static json_t *cmd_status(struct ep_ctl *c)
 		json_object_set_new(o, "reports_by_outcome", by);
 	else
 		json_decref(by);
+	if (o && c->enroll)
+		json_object_set_new(o, "enroll", enroll_status(c));
 	return o;
 }
 
@@ -321,9 +350,84 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 	return ok();
 }
 
+/* --- session keys (enrollment) ----------------------------------------------------------- */
+
+static void key_row(void *arg, const struct ep_ks_key *e)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b}", "key_id",
+			      (json_int_t)e->k.key_id, "name", e->k.name, "role", e->k.role,
+			      "tenant", (json_int_t)e->k.tenant, "issued_unix_ms",
+			      (json_int_t)e->k.issued_unix_ms, "expires_unix_ms",
+			      (json_int_t)e->k.expires_unix_ms, "revoked", e->k.revoked);
+
+	if (o && e->node_id)
+		json_object_set_new(o, "node_id", json_integer(e->node_id));
+	json_array_append_new(arg, o);
+}
+
+static void denied_row(void *arg, const char *name)
+{
+	json_array_append_new(arg, json_string(name));
+}
+
+/* Names, ids and times only: the material never leaves the key store this way. */
+static json_t *cmd_keys(struct ep_ctl *c)
+{
+	json_t *keys = json_array(), *names = json_array();
+	uint64_t gen;
+
+	ep_ks_foreach(c->keys, key_row, keys);
+	ep_ks_foreach_denied(c->keys, denied_row, names);
+	pthread_mutex_lock(&c->keys->lock);
+	gen = c->keys->gen;
+	pthread_mutex_unlock(&c->keys->lock);
+	return json_pack("{s:b, s:I, s:o, s:o}", "ok", 1, "gen", (json_int_t)gen, "keys", keys,
+			 "revoked_names", names);
+}
+
+static json_t *cmd_key_revoke(struct ep_ctl *c, json_t *req)
+{
+	json_t *v = json_object_get(req, "id");
+	int err;
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		return fail("key revoke: needs a key id in 1..65535");
+	err = ep_ks_revoke_key(c->keys, (uint16_t)json_integer_value(v));
+	if (err == -ENOENT)
+		return fail("no live key %lld", (long long)json_integer_value(v));
+	if (err == -EALREADY)
+		return fail("key %lld is already revoked", (long long)json_integer_value(v));
+	if (err)
+		return fail("key revoke: %s", strerror(-err));
+	pr_info("key %lld revoked by edgectl", (long long)json_integer_value(v));
+	return ok();
+}
+
+static json_t *cmd_name_revoke(struct ep_ctl *c, json_t *req, bool revoke)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	int n;
+
+	if (!name || !ep_enroll_name_ok(name, EP_KEY_NAME_MAX))
+		return fail("%s: needs a device or node name (a certificate's CN)",
+			    revoke ? "revoke" : "unrevoke");
+	if (!revoke) {
+		if (ep_ks_unrevoke_name(c->keys, name))
+			return fail("'%s' is not revoked", name);
+		pr_info("'%s' may enroll again (edgectl unrevoke)", name);
+		return ok();
+	}
+	n = ep_ks_revoke_name(c->keys, name);
+	if (n < 0)
+		return fail("revoke: %s", strerror(-n));
+	pr_info("'%s' revoked by edgectl: %d keys, and its enrollments refused", name, n);
+	return json_pack("{s:b, s:i}", "ok", 1, "revoked_keys", n);
+}
+
 json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	bool key_cmd;
 	json_t *r;
 
 	if (!cmd)
@@ -339,14 +443,24 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 		pthread_mutex_unlock(&c->lock);
 		return r;
 	}
-	if (strcmp(cmd, "node.add") && strcmp(cmd, "node.del") && strcmp(cmd, "node.drain") &&
-	    strcmp(cmd, "node.undrain") && strcmp(cmd, "policy.set"))
+	key_cmd = !strcmp(cmd, "keys") || !strcmp(cmd, "key.revoke") ||
+		  !strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke");
+	if (key_cmd && !c->keys)
+		return fail("%s: enrollment is off (no group enroll in the configuration)", cmd);
+	if (!strcmp(cmd, "keys"))
+		return cmd_keys(c);
+	if (!key_cmd && strcmp(cmd, "node.add") && strcmp(cmd, "node.del") &&
+	    strcmp(cmd, "node.drain") && strcmp(cmd, "node.undrain") && strcmp(cmd, "policy.set"))
 		return fail("unknown command '%s'", cmd);
 	if (!admin) {
 		c->api_denied++;
 		return fail("%s: permission denied (root, the controller's user or the "
 			    "socket_group may change state)", cmd);
 	}
+	if (!strcmp(cmd, "key.revoke"))
+		return cmd_key_revoke(c, req);
+	if (!strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke"))
+		return cmd_name_revoke(c, req, !strcmp(cmd, "name.revoke"));
 	if (!strcmp(cmd, "node.add"))
 		return cmd_node_add(c, req);
 	if (!strcmp(cmd, "policy.set"))

@@ -31,6 +31,7 @@ void ep_ctl_conf_defaults(struct ep_ctl_conf *c)
 	ep_policy_defaults(&c->policy);
 	c->max_priority = EP_PRIO_DEFAULT;
 	ep_xdp_rl_defaults(&c->rate_limit);
+	c->enroll.key_ttl_s = EP_ENROLL_DEFAULT_TTL_S;
 }
 
 void ep_ctl_conf_free(struct ep_ctl_conf *c)
@@ -44,6 +45,13 @@ void ep_ctl_conf_free(struct ep_ctl_conf *c)
 	free(c->socket_group);
 	free(c->metrics);
 	free(c->log_level);
+	free(c->enroll.listen);
+	free(c->enroll.cert);
+	free(c->enroll.key);
+	free(c->enroll.ca);
+	free(c->enroll.crl);
+	free(c->enroll.policy);
+	ep_roles_free(&c->enroll.roles);
 	for (unsigned int i = 0; i < EP_GW_MAX_NODES; i++)
 		free(c->node_ifnames[i]);
 	memset(c, 0, sizeof(*c));
@@ -170,10 +178,40 @@ static void read_policy(struct ep_confread *rd, struct ep_policy *p, const confi
 	}
 }
 
+/* Group enroll; the role policy file it names is read here too, so that a bad one stops
+ * the controller before it attaches anything. */
+static void read_enroll(struct ep_confread *rd, struct ep_enroll_conf *e, const config_setting_t *g)
+{
+	static const char *const names[] = { "listen", "cert", "key", "ca", "crl", "policy",
+					     "key_ttl_s", NULL };
+	static const char *const need[] = { "listen", "cert", "key", "ca", "policy" };
+
+	ep_conf_known(rd, g, names);
+	ep_conf_str(rd, g, "listen", &e->listen);
+	ep_conf_str(rd, g, "cert", &e->cert);
+	ep_conf_str(rd, g, "key", &e->key);
+	ep_conf_str(rd, g, "ca", &e->ca);
+	ep_conf_str(rd, g, "crl", &e->crl);
+	ep_conf_str(rd, g, "policy", &e->policy);
+	EP_CONF_U32(rd, g, "key_ttl_s", 1, EP_ROLE_TTL_MAX, e->key_ttl_s);
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!config_setting_get_member(g, need[i])) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "enrollment needs %s (docs/operations.md)",
+				 need[i]);
+			ep_conf_bad(rd, g, msg);
+		}
+	}
+	ep_roles_free(&e->roles);
+	if (e->policy && ep_roles_load(&e->roles, e->policy))
+		rd->err = -EINVAL;
+}
+
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
 	static const char *const top[] = { "gateway", "control", "policy", "nodes",
-					   "rate_limit", NULL };
+					   "rate_limit", "enroll", NULL };
 	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
 					  "encap_source", "keep_attached", "debug",
 					  "relay_replies", "relay_set_forwarding", "max_priority",
@@ -225,6 +263,12 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 	}
 	if ((g = config_setting_get_member(root, "policy")))
 		read_policy(&rd, &c->policy, g);
+	if ((g = config_setting_get_member(root, "enroll"))) {
+		if (config_setting_is_group(g))
+			read_enroll(&rd, &c->enroll, g);
+		else
+			ep_conf_bad(&rd, g, "must be a group: enroll: { listen = ...; }");
+	}
 	if ((g = config_setting_get_member(root, "nodes"))) {
 		if (!config_setting_is_list(g)) {
 			ep_conf_bad(&rd, g, "must be a list of groups: ( { id = 1; ... }, ... )");

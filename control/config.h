@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "enroll_server.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -43,6 +44,8 @@ struct ep_ctl_conf {
 	struct ep_reg_opts reg;
 	uint32_t publish_ms;	/* coalesce map updates; also the minimum flip interval */
 	struct ep_policy policy;
+
+	struct ep_enroll_conf enroll;	/* group enroll: on when enroll.listen is set */
 
 	unsigned int nnodes;
 	struct ep_reg_node nodes[EP_GW_MAX_NODES];

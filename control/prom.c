@@ -125,6 +125,50 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	}
 }
 
+/* Enrollment: connections, handshakes and requests by outcome, and the session keys. */
+static void enroll_metrics(FILE *f, struct ep_ctl *c)
+{
+	uint64_t n[EP_ENR__COUNT], k[6];
+	unsigned int conns;
+
+	if (!c->enroll)
+		return;
+	ep_enroll_counts(c->enroll, n, &conns);
+	ep_metrics_help_type(f, "edgeplane_gw_enroll_total",
+			     "Enrollment connections and requests, by outcome (docs/operations.md, "
+			     "Enrollment and PKI).", "counter");
+	for (int i = 0; i < EP_ENR__COUNT; i++)
+		ep_metrics_sample_u64(f, "edgeplane_gw_enroll_total",
+				      EP_LABELS({ "outcome", ep_enroll_outcome_name(i) }), n[i]);
+	ep_metrics_help_type(f, "edgeplane_gw_enroll_connections",
+			     "Enrollment connections open (nodes keep theirs).", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_gw_enroll_connections", NULL, conns);
+	pthread_mutex_lock(&c->keys->lock);
+	k[0] = c->keys->live_devices;
+	k[1] = c->keys->live - c->keys->live_devices;
+	k[2] = c->keys->gen;
+	k[3] = c->keys->issued;
+	k[4] = c->keys->revoked;
+	k[5] = c->keys->expired;
+	pthread_mutex_unlock(&c->keys->lock);
+	ep_metrics_help_type(f, "edgeplane_gw_keys",
+			     "Session keys not yet expired (revoked ones included), by owner.",
+			     "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys", EP_LABELS({ "owner", "device" }), k[0]);
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys", EP_LABELS({ "owner", "node" }), k[1]);
+	ep_metrics_help_type(f, "edgeplane_gw_keys_generation",
+			     "Key generation: +1 per issue, revocation or expiry round.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys_generation", NULL, k[2]);
+	ep_metrics_help_type(f, "edgeplane_gw_keys_events_total",
+			     "Session keys issued, revoked and expired.", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
+			      EP_LABELS({ "event", "issued" }), k[3]);
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
+			      EP_LABELS({ "event", "revoked" }), k[4]);
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
+			      EP_LABELS({ "event", "expired" }), k[5]);
+}
+
 int ep_ctl_write_metrics(void *arg, FILE *f)
 {
 	struct ep_ctl *c = arg;
@@ -188,6 +232,7 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 			     "Time since this controller started.", "gauge");
 	ep_metrics_sample(f, "edgeplane_gw_controller_uptime_seconds", NULL,
 			  (double)(now - c->start_ns) / 1e9);
+	enroll_metrics(f, c);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }

@@ -513,6 +513,56 @@ static int open_report_socket(struct ep_ctl *c)
 	return fd;
 }
 
+/* --- enrollment ------------------------------------------------------------------------- */
+
+/* ep_enroll_hooks.node_ids: the ids the registry holds, and the one it knows @name by. */
+static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_t *used)
+{
+	struct ep_ctl *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+		const struct ep_reg_node *n = &c->reg.nodes[id];
+
+		if (!n->id)
+			continue;
+		*used |= 1ull << id;
+		if (!strcmp(n->name, name))
+			*hint = id;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int start_enroll(struct ep_ctl *c)
+{
+	struct ep_enroll_hooks hooks = { .node_ids = enroll_node_ids, .arg = c };
+	int err;
+
+	if (!c->conf->enroll.listen)
+		return 0;
+	c->keys = malloc(sizeof(*c->keys));
+	if (!c->keys)
+		return -ENOMEM;
+	err = ep_ks_init(c->keys);
+	if (err) {
+		free(c->keys);
+		c->keys = NULL;
+		return err;
+	}
+	return ep_enroll_start(&c->conf->enroll, c->keys, &hooks, &c->enroll);
+}
+
+static void stop_enroll(struct ep_ctl *c)
+{
+	ep_enroll_stop(c->enroll);
+	c->enroll = NULL;
+	if (c->keys) {
+		ep_ks_fini(c->keys);
+		free(c->keys);
+		c->keys = NULL;
+	}
+}
+
 /* --- life cycle -------------------------------------------------------------------------- */
 
 static int epoll_add(int epfd, int fd)
@@ -640,6 +690,9 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	    (err = epoll_add(c->epfd, c->timer_fd)) || (err = epoll_add(c->epfd, c->sig_fd)))
 		goto err;
 
+	err = start_enroll(c);
+	if (err)
+		goto err;
 	if (conf->metrics) {
 		err = ep_metrics_start(conf->metrics, ep_ctl_write_metrics, c, &c->metrics);
 		if (err)
@@ -723,6 +776,7 @@ void ep_ctl_fini(struct ep_ctl *c)
 {
 	ep_metrics_stop(c->metrics);
 	c->metrics = NULL;
+	stop_enroll(c);
 	if (c->api_fd >= 0) {
 		close(c->api_fd);
 		unlink(c->conf->socket);

@@ -16,7 +16,9 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "enroll_server.h"
 #include "gw.h"
+#include "keystore.h"
 #include "neigh.h"
 #include "registry.h"
 
@@ -40,6 +42,10 @@ struct ep_ctl {
 	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
 	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
 	uint64_t api_requests, api_denied;
+
+	/* Enrollment (group enroll): the session keys and the TLS server; NULL when off. */
+	struct ep_keystore *keys;
+	struct ep_enroll_srv *enroll;
 	volatile int stop;
 };
 

@@ -20,7 +20,8 @@ $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
 			   $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
-$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy)
+$(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles) \
+			    $(SANOBJ)/userspace/common/confread.o
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
@@ -31,12 +32,12 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
-		$(call pc_libs,libmicrohttpd libcrypto) $(ENROLL_LIBS)
+		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
 
 # The key table's test again under ThreadSanitizer, built from the sources: its readers and
 # writer run concurrently.
-UNIT_BINS	+= $(TESTOUT)/unit/test_keys-tsan
-$(TESTOUT)/unit/test_keys-tsan: tests/unit/test_keys.c dataplane/core/keys.c $(CORE_SRCS)
+UNIT_BINS	+= $(TESTOUT)/unit/test_keytab-tsan
+$(TESTOUT)/unit/test_keytab-tsan: tests/unit/test_keytab.c dataplane/core/keys.c $(CORE_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Idataplane -o $@ $^ $(EP_LDFLAGS) \
@@ -80,6 +81,13 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+
+# The enrollment client module, driven by test_enroll.sh.
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-enroll
+$(TESTOUT)/tools/eptest-enroll: $(OBJ)/tests/tools/eptest-enroll.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS)
 
 # Bytes out over bytes in for an unvalidated source, per handler (test_amplification.sh,
 # `make bench-amp`), and the node's other limits and the library's answers to them

@@ -46,5 +46,7 @@ int cmd_policy(struct ctl_ctx *x, int argc, char **argv);
 int cmd_status(struct ctl_ctx *x, int argc, char **argv);
 int cmd_table(struct ctl_ctx *x, int argc, char **argv);
 int cmd_detach(struct ctl_ctx *x, int argc, char **argv);
+int cmd_keys(struct ctl_ctx *x, int argc, char **argv);
+int cmd_revoke(struct ctl_ctx *x, int argc, char **argv);	/* and unrevoke */
 
 #endif /* EDGECTL_H */

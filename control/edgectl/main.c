@@ -22,6 +22,9 @@ static void usage(FILE *f)
 		"       edgectl status\n"
 		"       edgectl table [--sample N] [--prio P] [--size-hint-kib K]\n"
 		"       edgectl detach --iface IF\n"
+		"       edgectl keys                      session keys (enrollment)\n"
+		"       edgectl revoke --device NAME | --key ID\n"
+		"       edgectl unrevoke --device NAME\n"
 		"\n"
 		"Every command but serve takes:\n"
 		"  --socket PATH   the controller's API socket ($EDGECTL_SOCKET, else %s)\n"
@@ -96,7 +99,11 @@ int main(int argc, char **argv)
 		return cmd_table(&x, argc, argv);
 	if (!strcmp(cmd, "detach"))
 		return cmd_detach(&x, argc, argv);
-	pr_err("unknown command '%s' (serve, node, stats, policy, status, table, detach; "
-	       "try --help)", cmd);
+	if (!strcmp(cmd, "keys"))
+		return cmd_keys(&x, argc, argv);
+	if (!strcmp(cmd, "revoke") || !strcmp(cmd, "unrevoke"))
+		return cmd_revoke(&x, argc, argv);
+	pr_err("unknown command '%s' (serve, node, stats, policy, status, table, detach, keys, "
+	       "revoke, unrevoke; try --help)", cmd);
 	return EXIT_USAGE;
 }

@@ -147,6 +147,38 @@ static void print_rejected(json_t *by)
 	printf("%s\n", *sep ? "" : "none");
 }
 
+/* Enrollment, when it is on: two lines. */
+static void print_enroll(json_t *e)
+{
+	static const char *const shown[] = { "enrolled", "synced", "handshake_failed",
+					     "handshake_timeout", "idle_timeout",
+					     "connection_limit", "bad_subject", "bad_request",
+					     "role_refused", "revoked", "keys_full",
+					     "certificate_gone", "error" };
+	json_t *by = json_object_get(e, "by_outcome");
+	const char *sep = "";
+
+	if (!e)
+		return;
+	printf("enroll      on %s: %lld connections, %lld keys (%lld of devices), key "
+	       "generation %lld\n",
+	       json_string_value(json_object_get(e, "listen")),
+	       (long long)json_integer_value(json_object_get(e, "connections")),
+	       (long long)json_integer_value(json_object_get(e, "keys")),
+	       (long long)json_integer_value(json_object_get(e, "device_keys")),
+	       (long long)json_integer_value(json_object_get(e, "gen")));
+	printf("            ");
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+		json_int_t v = json_integer_value(json_object_get(by, shown[i]));
+
+		if (v || i < 2) {
+			printf("%s%s %lld", sep, shown[i], (long long)v);
+			sep = ", ";
+		}
+	}
+	printf("\n");
+}
+
 int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 {
 	struct ep_gw_cfg cfg;
@@ -182,6 +214,7 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 			       (long long)json_integer_value(json_object_get(resp, "reports_rejected")),
 			       json_string_value(json_object_get(resp, "reports_on")));
 			print_rejected(json_object_get(resp, "reports_by_outcome"));
+			print_enroll(json_object_get(resp, "enroll"));
 		}
 		json_decref(resp);
 		return 0;

@@ -68,7 +68,7 @@ FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c
 FUZZ_CONTROL_O	:= $(call fuzz_objs,$(filter-out control/gw.c control/probe.c,$(CONTROL_SRCS)) \
 		     tests/fuzz/fake_gw.c dataplane/xdp/ep_xdp.c userspace/common/log_libs.c \
 		     userspace/common/metrics.c userspace/common/confread.c \
-		     userspace/common/unixsock.c)
+		     userspace/common/unixsock.c $(ENROLL_SRCS))
 $(FUZZOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
 # bpf/lib/parse.h reads struct iphdr and ipv6hdr in place; behind a 14-byte Ethernet header
 # they are 2 bytes off their natural alignment, in every AF_XDP and DPDK frame. x86-64

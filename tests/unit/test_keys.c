@@ -1,398 +1,405 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests of the node's key table (dataplane/core/keys.c): entries and their times,
- * expiry and freshness, the replay window shared by two threads (and kept when the key is
- * republished), the grace period before a retired entry is freed, the readers' AEAD
- * contexts following key changes, and readers running against a writer that swaps keys
- * all the while. Built with ASan (a use after free shows there) and, as test_keys-tsan,
- * with ThreadSanitizer (a data race shows there).
+ * Unit tests of the controller's session keys (control/keystore.c) and of the enrollment
+ * policy file (control/roles.c): ids unique among live keys and handed out in turn, so an
+ * id is not reused before the key that had it expired; the generation and the deltas a
+ * node syncs; revocation by key, by name and by certificate serial; node ids and node
+ * keys; the cap that keeps a full sync within its line; and a policy file read strictly,
+ * each mistake named by file, line and setting.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "core/keys.h"
-#include "edgeplane/codec.h"
-#include "edgeplane/util.h"
+#include "ep_shared.h"
+#include "keystore.h"
+#include "roles.h"
 #include "../lib/tap.h"
 
-#define MS		1000000ull
-#define S		1000000000ull
-#define NOW_UNIX_MS	1796000000000ull
+#define T0	1796000000000ull	/* ms */
+#define TTL	3600000ull
 
-static struct ep_key_info info(uint16_t id, uint8_t fill, uint32_t tenant)
+static const struct ep_key_limits cam_lim = { .types = { 0x6 }, .max_priority = 3,
+					      .tasks_per_s = 200, .burst_tasks = 50,
+					      .max_task_len = 1 << 20 };
+
+static struct ep_ks_owner owner(const char *name, const char *serial)
 {
-	struct ep_key_info k = {
-		.key_id = id,
-		.issued_unix_ms = NOW_UNIX_MS - 10000,		/* 10 s ago */
-		.expires_unix_ms = NOW_UNIX_MS + 3600000,	/* in an hour */
-		.tenant = tenant,
-		.lim = { .max_priority = 3, .max_task_len = 1 << 20 },
-	};
-
-	memset(k.key, fill, sizeof(k.key));
-	k.lim.types[0] = 1u << 1 | 1u << 2;
-	snprintf(k.name, sizeof(k.name), "cam-%u", id);
-	snprintf(k.role, sizeof(k.role), "camera");
-	return k;
+	return (struct ep_ks_owner){ .name = name, .role = "camera", .tenant = 7,
+				     .serial = serial };
 }
 
-/* An echo REQUEST of @len bytes sealed by the device with @key, counter @ctr. */
-static size_t sealed(struct ep_aead *a, uint16_t key_id, uint64_t pn, uint8_t *buf,
-		     size_t cap, uint32_t len)
+static struct ep_keystore *new_ks(void)
 {
-	static const uint8_t payload[64] = "a payload for the key table's tests";
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_AUTH,
-			    .task_type = 1, .tenant_id = 7, .task_id = pn, .auth_key_id = key_id };
-	ssize_t n = ep_frag_build(&m, payload, len, len, 0, buf, cap);
+	struct ep_keystore *ks = malloc(sizeof(*ks));
 
-	if (n < 0 || ep_aead_seal(a, EP_AUTH_SENDER_DEVICE, pn, buf, (size_t)n))
-		return 0;
-	return (size_t)n;
+	if (!ks || ep_ks_init(ks))
+		abort();
+	return ks;
 }
 
-static void test_entries(void)
+static void free_ks(struct ep_keystore *ks)
 {
-	struct ep_keytab *t = ep_keytab_new();
-	/* A reader that never passes a quiescent state: nothing retired is freed, so the
-	 * entries below may be looked at after they were replaced. */
-	struct ep_keytab_reader *r = ep_keytab_reader_new(t);
-	struct ep_key_info k = info(17, 0xaa, 7);
-	uint64_t now = 100 * S, keep[EP_KEY_IDS / 64] = { 0 };
-	const struct ep_key *e, *e2;
+	ep_ks_fini(ks);
+	free(ks);
+}
+
+/* A node's sync, parsed: the reply's fields, and its keys' ids (revoked ones negative). */
+struct sync_view {
+	int err;
+	json_int_t gen, node_id, self;
+	bool full;
+	int nkeys;
+	long ids[64];
+	bool keys_ok;		/* every key object parses (ep_key_info_from_json) */
+};
+
+static struct sync_view sync_as(struct ep_keystore *ks, const char *node, uint64_t since,
+				bool full, uint32_t hint, uint64_t used, uint64_t now)
+{
+	struct ep_ks_sync_req req = { .who = { .name = node, .role = "node", .tenant = 0 },
+				      .since = since, .full = full, .ttl_ms = TTL,
+				      .id_hint = hint, .ids_used = used };
+	struct sync_view v = { .keys_ok = true };
+	struct ep_key_info k;
+	json_error_t jerr;
+	bool was_full;
+	json_t *r, *e;
+	size_t len, i;
+	char *line;
+
+	v.err = ep_ks_sync(ks, &req, now, &line, &len, &was_full);
+	if (v.err)
+		return v;
+	if (len < 2 || line[len - 1] != '\n' || memchr(line, '\n', len - 1))
+		v.keys_ok = false;
+	r = json_loadb(line, len - 1, 0, &jerr);
+	ep_ks_free_reply(line, len);
+	v.gen = json_integer_value(json_object_get(r, "gen"));
+	v.full = json_is_true(json_object_get(r, "full"));
+	v.node_id = json_integer_value(json_object_get(r, "node_id"));
+	if (was_full != v.full || !json_is_true(json_object_get(r, "ok")) ||
+	    ep_key_info_from_json(json_object_get(r, "self"), &k) || strcmp(k.role, "node"))
+		v.keys_ok = false;
+	v.self = k.key_id;
+	json_array_foreach(json_object_get(r, "keys"), i, e) {
+		if (ep_key_info_from_json(e, &k))
+			v.keys_ok = false;
+		if (v.nkeys < 64)
+			v.ids[v.nkeys] = k.revoked ? -(long)k.key_id : (long)k.key_id;
+		v.nkeys++;
+	}
+	json_decref(r);
+	return v;
+}
+
+static void test_ids(void)
+{
+	struct ep_keystore *ks = new_ks();
+	struct ep_ks_owner cam = owner("cam-001", "1001");
+	struct ep_key_info a, b, c;
 
 	tap_begin();
-	EXPECT(t && r);
-	EXPECT(!ep_keytab_get(t, 17));
-	EXPECT_EQ(ep_keytab_set(t, &(struct ep_key_info){ .key_id = 0 }, NOW_UNIX_MS, now),
-		  -EINVAL);
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	e = ep_keytab_get(t, 17);
-	EXPECT(e && e->info.tenant == 7 && e->info.key[0] == 0xaa && !strcmp(e->info.name, "cam-17"));
-	EXPECT_EQ(ep_keytab_count(t), 1);
-	/* Issued 10 s before now, by the node's clock; an hour of life from then. */
-	EXPECT_EQ(e->issued_ns, (int64_t)(now - 10 * S));
-	EXPECT_EQ(e->expires_ns, (int64_t)(now + 3600 * S));
-	EXPECT(ep_key_type_allowed(&e->info.lim, 1) && ep_key_type_allowed(&e->info.lim, 2));
-	EXPECT(!ep_key_type_allowed(&e->info.lim, 3) && !ep_key_type_allowed(&e->info.lim, 300));
-	k.lim.all_types = true;
-	EXPECT(ep_key_type_allowed(&k.lim, 255) && !ep_key_type_allowed(&k.lim, 256));
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &a), 0);
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &b), 0);
+	EXPECT_EQ(a.key_id, 1);
+	EXPECT_EQ(b.key_id, 2);
+	EXPECT(memcmp(a.key, b.key, EP_AUTH_KEY_LEN));
+	EXPECT_EQ(a.expires_unix_ms, T0 + TTL);
+	EXPECT(!strcmp(a.name, "cam-001") && !strcmp(a.role, "camera") && a.tenant == 7);
+	EXPECT_EQ(a.lim.types[0], 0x6);
+	/* Key 1 expires; the next key is 3, not 1: ids go round. */
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, 1000, T0, &c), 0);	/* id 3, 1 s */
+	EXPECT_EQ(ep_ks_expire(ks, T0 + 1000), 1);
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
+	EXPECT_EQ(c.key_id, 4);
+	/* At the end of the range, the first free id after the cursor: 3 (1, 2 live). */
+	ks->next_id = 65535;
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
+	EXPECT_EQ(c.key_id, 65535);
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
+	EXPECT_EQ(c.key_id, 3);
+	EXPECT_EQ(ks->live, 5);
+	free_ks(ks);
+	tap_end("key ids: 1, 2, ... in turn; an expired key's id comes back only after the "
+		"cursor went round, and a live (or revoked) id never");
 
-	/* Republished (revoked), an hour later by the wall clock: same key, same times. */
-	k.revoked = true;
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS + 3600000, now + S), 0);
-	e2 = ep_keytab_get(t, 17);
-	EXPECT(e2 && e2 != e && e2->info.revoked && e2->gen != e->gen && e2->win == e->win);
-	EXPECT_EQ(e2->issued_ns, e->issued_ns);
-	EXPECT_EQ(ep_keytab_count(t), 1);
-	EXPECT_EQ(ep_keytab_reclaim(t), 1);
-
-	/* Other bytes under the same id: a new key, a new window. */
-	k = info(17, 0xbb, 7);
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	e = ep_keytab_get(t, 17);
-	EXPECT(e && e->win != e2->win && !e->info.revoked);
-
-	/* A key issued later than the node's clock says counts from now. */
-	k = info(18, 0xcc, 7);
-	k.issued_unix_ms = NOW_UNIX_MS + 5000;
-	k.expires_unix_ms = NOW_UNIX_MS + 6000;
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	e = ep_keytab_get(t, 18);
-	EXPECT(e && e->issued_ns == (int64_t)now && e->expires_ns == (int64_t)(now + S));
-
-	ep_keytab_del(t, 18);
-	EXPECT(!ep_keytab_get(t, 18));
-	ep_keytab_del(t, 18);		/* nothing there: nothing happens */
-	k = info(19, 0xdd, 8);
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	keep[19 / 64] |= 1ull << (19 % 64);
-	EXPECT_EQ(ep_keytab_del_others(t, keep), 1);
-	EXPECT(!ep_keytab_get(t, 17) && ep_keytab_get(t, 19));
-	EXPECT_EQ(ep_keytab_count(t), 1);
-
-	ep_keytab_set_node_id(t, 42);
-	EXPECT_EQ(ep_keytab_node_id(t), 42);
+	tap_begin();
+	ks = new_ks();
 	{
-		uint64_t a = ep_keytab_next_pn(t), b = ep_keytab_next_pn(t);
+		int err = 0;
+		unsigned int n = 0;
 
-		/* Started at the realtime clock in ns: after 2026, and one per datagram. */
-		EXPECT(a > 1767225600ull * S && b == a + 1);
+		while (!(err = ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c)))
+			n++;
+		EXPECT_EQ(err, -ENOSPC);
+		EXPECT(ks->device_bytes <= EP_KS_MAX_BYTES);
+		EXPECT(n > 50000 && n < 65535);
+		EXPECT_EQ(ks->live_devices, n);
+		/* One expires: room for one. */
+		EXPECT_EQ(ep_ks_revoke_key(ks, 17), 0);
+		ks->keys[17]->k.expires_unix_ms = T0 + 1;
+		EXPECT_EQ(ep_ks_expire(ks, T0 + 1), 1);
+		EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
+		EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), -ENOSPC);
+		tap_end("the device keys stop at what a full sync reply holds (%u keys, %zu bytes "
+			"of %u); an expired key makes room for one", n, ks->device_bytes,
+			EP_KS_MAX_BYTES);
 	}
-	ep_keytab_reader_free(r);	/* the last reader: everything retired goes */
-	EXPECT_EQ(ep_keytab_reclaim(t), 0);
-	ep_keytab_free(t);
-	tap_end("entries: set, republish keeps the window and the issue time, a new key under "
-		"an id gets a new window, times mapped onto the monotonic clock, delete, "
-		"delete the others, node id and pn");
+	free_ks(ks);
 }
 
-static void test_expiry_freshness(void)
+static void test_sync(void)
 {
-	struct ep_keytab *t = ep_keytab_new();
-	struct ep_key_info k = info(5, 0x11, 7);
-	uint64_t now = 1000 * S;
-	const struct ep_key *e;
+	struct ep_keystore *ks = new_ks();
+	struct ep_ks_owner cam = owner("cam-001", "1001"), cam2 = owner("cam-002", "1002");
+	struct ep_key_info k1, k2;
+	struct sync_view v, w;
 
 	tap_begin();
-	k.issued_unix_ms = NOW_UNIX_MS - 100000;	/* 100 s ago */
-	k.expires_unix_ms = NOW_UNIX_MS + 2000;		/* in 2 s */
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	e = ep_keytab_get(t, 5);
-	EXPECT(e && !ep_key_expired(e, now) && !ep_key_expired(e, now + 2 * S - 1));
-	EXPECT(ep_key_expired(e, now + 2 * S) && ep_key_expired(e, now + 3600 * S));
-
-	/* The device counts 100 s since it got the key: fresh within 5 s either way. */
-	EXPECT(ep_key_fresh(e, ep_auth_pn(100, 7), now, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(95, 7), now, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(105, 7), now, 5));
-	EXPECT(!ep_key_fresh(e, ep_auth_pn(94, 7), now, 5));
-	EXPECT(!ep_key_fresh(e, ep_auth_pn(106, 7), now, 5));
-	EXPECT(!ep_key_fresh(e, ep_auth_pn(0, 7), now, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(0, 7), now - 98 * S, 5));
-	/* At the cap, the device's seconds stop: fresh from (cap - skew) on. */
-	EXPECT(!ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7), now, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7),
-			    now + (EP_AUTH_SECS_MAX - 100) * S, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7),
-			    now + (EP_AUTH_SECS_MAX + 900) * S, 5));
-
-	/* Expired before it came: expired at once. */
-	k = info(6, 0x12, 7);
-	k.expires_unix_ms = NOW_UNIX_MS - 1;
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	EXPECT(ep_key_expired(ep_keytab_get(t, 6), now));
-	ep_keytab_free(t);
-	tap_end("expiry on the node's clock, and freshness: the pn's seconds within "
-		"clock_skew_s of the seconds since the key's issue, the capped seconds too");
-}
-
-/* --- the replay window, shared ---------------------------------------------------------- */
-
-#define REPLAY_CTRS	20000
-
-struct replay_arg {
-	struct ep_keytab *t;
-	pthread_barrier_t *start;
-	unsigned int accepted;
-	unsigned int refused;		/* seen, or older than the window */
-};
-
-static void *replay_thread(void *p)
-{
-	struct replay_arg *a = p;
-
-	/* Both threads offer every counter once, in the same order, from the same moment.
-	 * The first to offer a counter takes it (nobody can have moved the window past a
-	 * counter nobody offered yet); the other finds it seen, or already too old. */
-	pthread_barrier_wait(a->start);
-	for (uint64_t c = 0; c < REPLAY_CTRS; c++) {
-		const struct ep_key *k = ep_keytab_get(a->t, 9);
-		int ret = ep_key_replay(k, ep_auth_pn(3, c));
-
-		if (!ret)
-			a->accepted++;
-		else if (ret == -EALREADY || ret == -ESTALE)
-			a->refused++;
-	}
-	return NULL;
-}
-
-static void test_replay_shared(void)
-{
-	struct ep_keytab *t = ep_keytab_new();
-	struct ep_key_info k = info(9, 0x33, 7);
-	pthread_barrier_t start;
-	struct replay_arg a = { .t = t, .start = &start }, b = { .t = t, .start = &start };
-	const struct ep_key *e;
-	pthread_t th;
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k1);
+	v = sync_as(ks, "node1", 0, false, 0, 0, T0);
+	EXPECT_EQ(v.err, 0);
+	EXPECT(v.keys_ok && v.full);
+	EXPECT_EQ(v.nkeys, 1);
+	EXPECT_EQ(v.ids[0], k1.key_id);
+	EXPECT_EQ(v.node_id, 1);
+	EXPECT_EQ(v.self, 2);		/* the node's own key, not in the list */
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 250);
+	EXPECT(w.keys_ok && !w.full);
+	EXPECT_EQ(w.nkeys, 0);
+	EXPECT_EQ(w.gen, v.gen);
+	EXPECT_EQ(w.self, v.self);
+	ep_ks_issue(ks, &cam2, &cam_lim, TTL, T0 + 300, &k2);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 500);
+	EXPECT_EQ(w.nkeys, 1);
+	EXPECT_EQ(w.ids[0], k2.key_id);
+	EXPECT(w.gen > v.gen);
+	v = w;
+	EXPECT_EQ(ep_ks_revoke_key(ks, k1.key_id), 0);
+	EXPECT_EQ(ep_ks_revoke_key(ks, k1.key_id), -EALREADY);
+	EXPECT_EQ(ep_ks_revoke_key(ks, 999), -ENOENT);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 750);
+	EXPECT_EQ(w.nkeys, 1);
+	EXPECT_EQ(w.ids[0], -(long)k1.key_id);
+	v = w;
+	/* An expiry bumps the generation and sends nothing: nodes expire keys themselves. */
+	EXPECT_EQ(ep_ks_expire(ks, T0 + TTL), 2);	/* k1 and node1's own; k2 lives on */
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + TTL);
+	EXPECT(w.gen > v.gen);
+	EXPECT_EQ(w.nkeys, 0);
+	EXPECT(w.self != v.self);	/* its own key expired too: a new one */
+	tap_end("sync: gen 0 gets every device key (not the node keys); then only what changed: "
+		"a new key, a revocation (revoked: true); an expiry bumps the generation");
 
 	tap_begin();
-	pthread_barrier_init(&start, NULL, 2);
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, ep_now_ns()), 0);
-	EXPECT_EQ(pthread_create(&th, NULL, replay_thread, &a), 0);
-	replay_thread(&b);
-	pthread_join(th, NULL);
-	pthread_barrier_destroy(&start);
-	tap_diag("thread A accepted %u, thread B %u", a.accepted, b.accepted);
-	EXPECT_EQ(a.accepted + b.accepted, REPLAY_CTRS);
-	EXPECT_EQ(a.refused + b.refused, REPLAY_CTRS);
-
-	/* Republished (a change of limits): still the same window. */
-	e = ep_keytab_get(t, 9);
-	EXPECT_EQ(ep_key_replay(e, ep_auth_pn(3, REPLAY_CTRS - 1)), -EALREADY);
-	k.lim.max_priority = 5;
-	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, ep_now_ns()), 0);
-	e = ep_keytab_get(t, 9);
-	EXPECT_EQ(ep_key_replay(e, ep_auth_pn(9, REPLAY_CTRS - 1)), -EALREADY);
-	EXPECT_EQ(ep_key_replay(e, ep_auth_pn(3, 0)), -ESTALE);
-	EXPECT_EQ(ep_key_replay(e, ep_auth_pn(3, REPLAY_CTRS)), 0);
-	ep_keytab_free(t);
-	tap_end("replay window shared by two threads: each of 20000 counters is taken once, "
-		"by one of them; a republished key keeps its window (the seconds do not count)");
+	v = sync_as(ks, "node1", 0, false, 0, 0, T0 + TTL);
+	EXPECT(v.full);
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0 + TTL, &k1);
+	EXPECT(v.full && v.nkeys == 1);
+	w = sync_as(ks, "node1", (uint64_t)v.gen + 1000, false, 0, 0, T0 + TTL);
+	EXPECT(w.full && w.nkeys == 2);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, true, 0, 0, T0 + TTL);
+	EXPECT(w.full && w.nkeys == 2);
+	tap_end("a generation from the future (another controller's) or a new connection gets "
+		"the full set");
+	free_ks(ks);
 }
 
-/* --- grace period and contexts ---------------------------------------------------------- */
-
-static bool opens(struct ep_aead *a, const uint8_t key[EP_AUTH_KEY_LEN], uint16_t id)
+static void test_nodes(void)
 {
-	struct ep_aead *dev = ep_aead_new(key);
-	uint8_t buf[256];
-	uint64_t pn = 0;
-	uint32_t sender = 1;
-	size_t n = dev ? sealed(dev, id, ep_auth_pn(1, 2), buf, sizeof(buf), 40) : 0;
-	bool ok = n && !ep_aead_open(a, buf, n, &sender, &pn) &&
-		  sender == EP_AUTH_SENDER_DEVICE && pn == ep_auth_pn(1, 2);
-
-	ep_aead_free(dev);
-	return ok;
-}
-
-static void test_grace_contexts(void)
-{
-	struct ep_keytab *t = ep_keytab_new();
-	struct ep_keytab_reader *r = ep_keytab_reader_new(t), *idle = ep_keytab_reader_new(t);
-	struct ep_key_info k = info(300, 0x44, 7);
-	const struct ep_key *e;
-	struct ep_aead *a, *a2;
+	struct ep_keystore *ks = new_ks();
+	struct sync_view v;
+	json_int_t self;
 
 	tap_begin();
-	EXPECT(r && idle);
-	EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
-	e = ep_keytab_get(t, 300);
-	a = ep_keytab_aead(r, e);
-	EXPECT(a && opens(a, k.key, 300));
-	EXPECT(ep_keytab_aead(r, e) == a);		/* made once */
+	/* The registry holds ids 1..3 and knows "w5" as 5. */
+	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, 0xe | 1ull << 5, T0).node_id, 5);
+	EXPECT_EQ(sync_as(ks, "new", 0, true, 0, 0xe | 1ull << 5, T0).node_id, 4);
+	EXPECT_EQ(sync_as(ks, "new2", 0, true, 0, 0xe | 1ull << 5, T0).node_id, 6);
+	/* Stable per name, whatever the registry says later. */
+	EXPECT_EQ(sync_as(ks, "new", 0, true, 9, 0, T0).node_id, 4);
+	/* A hint another node holds already is not taken twice. */
+	EXPECT_EQ(sync_as(ks, "other", 0, true, 5, 0, T0).node_id, 1);
+	tap_end("node ids: the registry's id for the name, else the lowest free; stable per name");
 
-	/* The key changes: the old entry waits for both readers. */
-	k = info(300, 0x55, 7);
-	EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
-	EXPECT_EQ(ep_keytab_reclaim(t), 1);
-	EXPECT(e->info.key[0] == 0x44);		/* still readable: not freed */
-	ep_keytab_quiesce(r);
-	EXPECT_EQ(ep_keytab_reclaim(t), 1);		/* @idle has not passed */
-	ep_keytab_quiesce(idle);
-	EXPECT_EQ(ep_keytab_reclaim(t), 0);
-	/* r's context was dropped at its quiescent state; the new one has the new key. */
-	e = ep_keytab_get(t, 300);
-	a2 = ep_keytab_aead(r, e);
-	EXPECT(a2 && opens(a2, k.key, 300) && !opens(a2, info(0, 0x44, 0).key, 300));
-
-	/* A change between quiescent states: the context is remade on use. */
-	k = info(300, 0x66, 7);
-	EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
-	a2 = ep_keytab_aead(r, ep_keytab_get(t, 300));
-	EXPECT(a2 && opens(a2, k.key, 300));
-
-	/* The key goes: its context goes at the next quiescent state. */
-	ep_keytab_del(t, 300);
-	ep_keytab_quiesce(r);
-	ep_keytab_quiesce(idle);
-	EXPECT_EQ(ep_keytab_reclaim(t), 0);
-	/* A reader that goes away no longer holds anything back. */
-	k = info(301, 0x77, 7);
-	EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
-	EXPECT_EQ(ep_keytab_set_now(t, &(struct ep_key_info){ .key_id = 301 }), 0);
-	EXPECT_EQ(ep_keytab_reclaim(t), 1);
-	ep_keytab_reader_free(idle);
-	ep_keytab_quiesce(r);
-	EXPECT_EQ(ep_keytab_reclaim(t), 0);
-	ep_keytab_reader_free(r);
-	ep_keytab_free(t);
-	tap_end("grace period: a retired entry is freed only once every reader passed a "
-		"quiescent state; readers' AEAD contexts follow key changes and removals");
+	tap_begin();
+	v = sync_as(ks, "w5", 0, true, 5, 0, T0);
+	self = v.self;
+	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL / 2).self, self);
+	v = sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10);
+	EXPECT(v.self != self);
+	EXPECT(ks->keys[self] && !ks->keys[self]->k.revoked);	/* valid until it expires */
+	EXPECT_EQ(ks->keys[v.self]->node_id, 5);
+	EXPECT_EQ(ep_ks_revoke_key(ks, (uint16_t)v.self), 0);
+	EXPECT(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10).self != v.self);
+	tap_end("a node's own key: the same until its last third, then a new one (the old one "
+		"stays valid); a revoked one is replaced at the next sync");
+	free_ks(ks);
 }
 
-/* --- readers against a swapping writer -------------------------------------------------- */
-
-#define SWAP_IDS	8
-#define SWAP_ROUNDS	3000
-
-struct swap_arg {
-	struct ep_keytab *t;
-	int *stop;
-	unsigned long lookups, opened, torn;	/* this thread's */
-};
-
-/* The writer's invariant: key bytes all equal the tenant's low byte. */
-static void *swap_reader(void *p)
+static bool serial_1002(void *arg, const char *serial)
 {
-	struct swap_arg *s = p;
-	struct ep_keytab_reader *r = ep_keytab_reader_new(s->t);
-	uint8_t buf[256];
+	return !strcmp(serial, "1002");
+}
 
-	while (r && !__atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
-		for (uint16_t id = 1; id <= SWAP_IDS; id++) {
-			const struct ep_key *k = ep_keytab_get(s->t, id);
-			struct ep_aead *a;
-			uint32_t sender;
-			uint64_t pn;
-			size_t n;
+static void test_revoke(void)
+{
+	struct ep_keystore *ks = new_ks();
+	struct ep_ks_owner cam = owner("cam-001", "1001"), cam2 = owner("cam-002", "1002");
+	struct ep_key_info k;
+	uint32_t node_id;
 
-			s->lookups++;
-			if (!k)
-				continue;
-			for (int i = 0; i < EP_AUTH_KEY_LEN; i++)
-				s->torn += k->info.key[i] != (uint8_t)k->info.tenant;
-			a = ep_keytab_aead(r, k);
-			/* Seal as the device would with the entry's key, open with the
-			 * reader's context: they must agree. */
-			n = a ? sealed(a, id, ep_auth_pn(0, s->lookups), buf, sizeof(buf), 16) : 0;
-			if (n && !ep_aead_open(a, buf, n, &sender, &pn))
-				s->opened++;
-			/* The window is shared and locked; which thread takes a counter
-			 * varies. */
-			(void)ep_key_replay(k, ep_auth_pn(0, s->lookups));
+	tap_begin();
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);
+	ep_ks_issue(ks, &cam2, &cam_lim, TTL, T0, &k);
+	EXPECT_EQ(ep_ks_revoke_name(ks, "cam-001"), 2);
+	EXPECT(ep_ks_name_revoked(ks, "cam-001"));
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k), -EPERM);
+	EXPECT_EQ(ep_ks_lookup(ks, 1, &k, &node_id), 0);
+	EXPECT(k.revoked);
+	EXPECT_EQ(ep_ks_lookup(ks, 3, &k, &node_id), 0);
+	EXPECT(!k.revoked);
+	EXPECT_EQ(ep_ks_revoke_name(ks, "cam-001"), 0);	/* again: nothing left */
+	EXPECT_EQ(ep_ks_revoke_name(ks, "node7"), 0);
+	EXPECT_EQ(sync_as(ks, "node7", 0, true, 0, 0, T0).err, -EPERM);
+	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), 0);
+	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), -ENOENT);
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k), 0);
+	EXPECT_EQ(ep_ks_lookup(ks, 1, &k, &node_id), 0);
+	EXPECT(k.revoked);		/* unrevoking a name gives no key back */
+	tap_end("revoke a name: its keys revoked, its enrollments and syncs refused until "
+		"unrevoked; its old keys stay revoked");
+
+	tap_begin();
+	EXPECT_EQ(ep_ks_revoke_serials(ks, serial_1002, NULL), 1);
+	EXPECT_EQ(ep_ks_lookup(ks, 3, &k, &node_id), 0);
+	EXPECT(k.revoked);
+	EXPECT_EQ(ep_ks_revoke_serials(ks, serial_1002, NULL), 0);
+	EXPECT_EQ(ep_ks_lookup(ks, 4, &k, &node_id), 0);
+	EXPECT(!k.revoked);
+	tap_end("a new CRL revokes the keys issued to the certificates it lists");
+	free_ks(ks);
+}
+
+/* --- the policy file --------------------------------------------------------------------- */
+
+static char policy_path[64];
+
+/* Load @text as a policy; the log lines it wrote (stderr) in @log. */
+static int load_policy(const char *text, struct ep_roles *rs, char *log, size_t loglen)
+{
+	char logpath[] = "/tmp/ep-test-keys-log-XXXXXX";
+	int fd = mkstemp(logpath), saved = dup(2), ret;
+	FILE *f = fopen(policy_path, "w");
+	ssize_t n;
+
+	fputs(text, f);
+	fclose(f);
+	fflush(stderr);
+	dup2(fd, 2);
+	ret = ep_roles_load(rs, policy_path);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, log, loglen - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(logpath);
+	return ret;
+}
+
+static void test_policy(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "roles = { cam = { types = [1, 300]; }; };", ":1: types: has an entry that is "
+							       "not a task type id" },
+		{ "roles = { cam = { types = [1, 1]; }; };", ":1: types: lists type 1 twice" },
+		{ "roles = { cam = { types = []; }; };", ":1: types: must be \"*\"" },
+		{ "roles = { cam = { types = \"all\"; }; };", ":1: types: must be \"*\"" },
+		{ "roles = { cam = { max_priority = 3; }; };", ":1: cam: a role needs types" },
+		{ "roles = { cam = { types = \"*\"; max_priority = 9; }; };",
+		  ":1: max_priority: 9 is outside 1..5" },
+		{ "roles = { cam = { types = \"*\"; burst_tasks = 5; }; };",
+		  ":1: burst_tasks: a burst needs its rate" },
+		{ "roles = { cam = { types = \"*\"; key_ttl_s = 0; }; };", ":1: key_ttl_s: 0 is "
+									   "outside" },
+		{ "roles = { cam = { types = \"*\"; max_task_len = 0; }; };", ":1: max_task_len" },
+		{ "roles = { cam = { types = \"*\"; tasks_per_s = -1; }; };", ":1: tasks_per_s" },
+		{ "roles = { cam = { types = \"*\"; rate = 5; }; };", ":1: rate: unknown setting" },
+		{ "roles = { node = { types = \"*\"; }; };", ":1: node: \"node\" and \"controller\" "
+							   "are not device roles" },
+		{ "roles = { controller = { types = \"*\"; }; };", ":1: controller:" },
+		{ "roles = { cam = 5; };", ":1: cam: must be a group" },
+		{ "roles = { };", ":1: roles: must be a group of roles" },
+		{ "role = { cam = { types = \"*\"; }; };", ":1: role: unknown setting" },
+		{ "\n\nroles = { cam = { types = [1];\n  max_priority = \"high\"; }; };",
+		  ":4: max_priority: must be an integer" },
+		{ "roles = { cam = { types = [1] }", ":1: syntax error" },
+	};
+	struct ep_roles rs;
+	char log[4096];
+	const struct ep_role *r;
+	int fd;
+
+	strcpy(policy_path, "/tmp/ep-test-policy-XXXXXX");
+	fd = mkstemp(policy_path);
+	close(fd);
+
+	tap_begin();
+	EXPECT_EQ(load_policy("roles = {\n"
+			      "  camera = { types = [1, 2]; max_priority = 3; tasks_per_s = 200;\n"
+			      "             burst_tasks = 50; kib_per_s = 20000; burst_kib = 4096;\n"
+			      "             max_task_len = 1048576; key_ttl_s = 600; };\n"
+			      "  robot = { types = \"*\"; tasks_per_s = 10; };\n"
+			      "};\n", &rs, log, sizeof(log)), 0);
+	EXPECT_EQ(rs.n, 2);
+	r = ep_roles_find(&rs, "camera");
+	EXPECT(r && r->lim.types[0] == 0x6 && !r->lim.all_types && r->lim.max_priority == 3 &&
+	       r->lim.tasks_per_s == 200 && r->lim.burst_tasks == 50 &&
+	       r->lim.kib_per_s == 20000 && r->lim.burst_kib == 4096 &&
+	       r->lim.max_task_len == 1048576 && r->key_ttl_s == 600);
+	r = ep_roles_find(&rs, "robot");
+	EXPECT(r && r->lim.all_types && r->lim.max_priority == EP_PRIO_DEFAULT &&
+	       r->lim.tasks_per_s == 10 && r->lim.burst_tasks == 10 && r->lim.kib_per_s == 0 &&
+	       r->lim.max_task_len == EP_DEFAULT_MAX_TASK_LEN && r->key_ttl_s == 0);
+	EXPECT(!ep_roles_find(&rs, "drone"));
+	ep_roles_free(&rs);
+	tap_end("a policy with every setting, and one with defaults (priority 3, a burst of "
+		"one second's rate, 16 MiB tasks, enroll.key_ttl_s)");
+
+	tap_begin();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "%s%s", policy_path, bad[i].want);
+		if (load_policy(bad[i].text, &rs, log, sizeof(log)) != -EINVAL || rs.n) {
+			tap_diag("accepted: %s", bad[i].text);
+			tap_case_failed = 1;
 		}
-		ep_keytab_quiesce(r);
+		if (!strstr(log, want)) {
+			tap_diag("'%s': the log does not say '%s': %s", bad[i].text, want, log);
+			tap_case_failed = 1;
+		}
 	}
-	ep_keytab_reader_free(r);
-	return NULL;
-}
-
-static void test_swapping(void)
-{
-	struct ep_keytab *t = ep_keytab_new();
-	int stop = 0;
-	struct swap_arg s[2] = { { .t = t, .stop = &stop }, { .t = t, .stop = &stop } };
-	pthread_t th[2];
-	unsigned int left;
-
-	tap_begin();
-	for (int i = 0; i < 2; i++)
-		EXPECT_EQ(pthread_create(&th[i], NULL, swap_reader, &s[i]), 0);
-	for (uint32_t round = 1; round <= SWAP_ROUNDS; round++) {
-		uint16_t id = (uint16_t)(round % SWAP_IDS + 1);
-		struct ep_key_info k = info(id, (uint8_t)round, round);
-
-		if (round % 5 == 0)
-			ep_keytab_del(t, id);
-		else
-			EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
-		ep_keytab_reclaim(t);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	left = ep_keytab_reclaim(t);
-	tap_diag("%lu + %lu lookups, %lu + %lu datagrams opened, %u entries retired at the end",
-		 s[0].lookups, s[1].lookups, s[0].opened, s[1].opened, left);
-	EXPECT_EQ(s[0].torn + s[1].torn, 0);
-	EXPECT(s[0].opened > 0 && s[1].opened > 0);
-	EXPECT_EQ(left, 0);		/* no reader left: everything freed */
-	ep_keytab_free(t);
-	tap_end("two readers (lookup, AEAD context, seal and open, replay window) against a "
-		"writer that replaces and removes keys 3000 times: no torn entry, nothing used "
-		"after free (ASan), no race (TSan)");
+	EXPECT_EQ(ep_roles_load(&rs, "/nonexistent/policy.conf"), -EINVAL);
+	tap_end("%zu bad policies are refused, each naming the file, the line and the setting",
+		sizeof(bad) / sizeof(bad[0]));
+	unlink(policy_path);
 }
 
 int main(void)
 {
-	test_entries();
-	test_expiry_freshness();
-	test_replay_shared();
-	test_grace_contexts();
-	test_swapping();
+	test_ids();
+	test_sync();
+	test_nodes();
+	test_revoke();
+	test_policy();
 	return tap_finish();
 }

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,43 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * OpenSSL writes with write(): to a connection the controller reset, that raises SIGPIPE,
+ * whose default action ends the application. Around our calls it is blocked, and one it
+ * raised is taken back (not one that was pending before), as libcurl does.
+ */
+struct pipe_guard {
+	sigset_t old;
+	bool pending;
+};
+
+static void pipe_block(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	g->pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void pipe_restore(struct pipe_guard *g)
+{
+	const struct timespec zero = { 0, 0 };
+	sigset_t set, pending;
+	int saved = errno;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	if (!g->pending && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	errno = saved;
 }
 
 /* --- jansson that wipes what it frees ------------------------------------------------------ */
@@ -89,7 +127,7 @@ bool ep_enroll_name_ok(const char *s, size_t max)
 		if (n + 1 >= max)
 			return false;
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || strchr("_.@:+-", ch)))
+		      (ch >= '0' && ch <= '9') || strchr("_.@:-", ch)))
 			return false;
 	}
 	return n > 0;
@@ -126,7 +164,7 @@ static int get_name(const json_t *o, const char *what, char *out, size_t max, ch
 
 	if (!s || json_string_length(v) != strlen(s) || !ep_enroll_name_ok(s, max)) {
 		seterr(err, errlen, "\"%s\" is not a string of 1..%zu characters of "
-		       "[A-Za-z0-9_.@:+-]", what, max - 1);
+		       "[A-Za-z0-9_.@:-]", what, max - 1);
 		return -EINVAL;
 	}
 	memcpy(out, s, strlen(s) + 1);
@@ -644,6 +682,18 @@ static int round_trip(struct ep_enroll_conn *e, const char *req, size_t max, jso
 		return -ENOTCONN;
 	}
 	err = send_all(e, req, strlen(req), deadline);
+	if (err && err != -ETIMEDOUT) {
+		/* In TLS 1.3 our handshake ends before the controller has checked our
+		 * certificate: its refusal is an alert that may be waiting behind the reset. */
+		char why[sizeof(e->err)];
+
+		memcpy(why, e->err, sizeof(why));
+		if (read_line(e, max, deadline, &line, &n) != -EPROTO) {
+			memcpy(e->err, why, sizeof(why));
+			return err;
+		}
+		return -EPROTO;
+	}
 	if (!err)
 		err = read_line(e, max, deadline, &line, &n);
 	if (err)
@@ -670,10 +720,14 @@ static int round_trip(struct ep_enroll_conn *e, const char *req, size_t max, jso
 
 void ep_enroll_close(struct ep_enroll_conn *e)
 {
+	struct pipe_guard g;
+
 	if (!e)
 		return;
 	if (e->ssl) {
+		pipe_block(&g);
 		SSL_shutdown(e->ssl);	/* our close_notify; we do not wait for theirs */
+		pipe_restore(&g);
 		SSL_free(e->ssl);
 	}
 	SSL_CTX_free(e->ctx);
@@ -690,6 +744,7 @@ void ep_enroll_close(struct ep_enroll_conn *e)
 static struct ep_enroll_conn *conn_open(const struct ep_enroll_cfg *c, int *errp)
 {
 	struct ep_enroll_conn *e = calloc(1, sizeof(*e));
+	struct pipe_guard g;
 
 	ep_enroll_wiping_json();
 	if (!e) {
@@ -697,7 +752,9 @@ static struct ep_enroll_conn *conn_open(const struct ep_enroll_cfg *c, int *errp
 		return NULL;
 	}
 	e->fd = -1;
+	pipe_block(&g);
 	*errp = do_connect(e, c);
+	pipe_restore(&g);
 	return e;
 }
 
@@ -732,8 +789,13 @@ int ep_enroll_device(const struct ep_enroll_cfg *c, struct ep_key_info *out,
 
 	memset(out, 0, sizeof(*out));
 	e = conn_open(c, &ret);
-	if (!ret)
+	if (!ret) {
+		struct pipe_guard g;
+
+		pipe_block(&g);
 		ret = round_trip(e, "{\"op\":\"enroll\"}\n", EP_ENROLL_MAX_LINE, &r);
+		pipe_restore(&g);
+	}
 	if (ret)
 		goto out;
 	ret = -EBADMSG;
@@ -764,6 +826,7 @@ int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t
 		   int (*on_key)(void *arg, const struct ep_key_info *k), void *arg)
 {
 	static const size_t bitmap_words = 65536 / 64;
+	struct pipe_guard pg;
 	uint64_t *seen = NULL;
 	struct ep_key_info k;
 	json_int_t g, id;
@@ -774,7 +837,9 @@ int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t
 
 	e->err[0] = '\0';
 	snprintf(req, sizeof(req), "{\"op\":\"sync\",\"gen\":%llu}\n", (unsigned long long)*gen);
+	pipe_block(&pg);
 	ret = round_trip(e, req, EP_ENROLL_MAX_SYNC, &r);
+	pipe_restore(&pg);
 	if (ret)
 		return ret;
 	ret = -EBADMSG;

@@ -128,8 +128,8 @@ json_t *ep_key_info_to_json(const struct ep_key_info *k);
 void ep_key_info_wipe(struct ep_key_info *k);
 
 /* Whether @s (a certificate's CN or OU) is a name this protocol carries: 1..@max-1 bytes
- * of [A-Za-z0-9_.@:+-] (nothing a log line, a JSON string or a shell would treat
- * specially). */
+ * of [A-Za-z0-9_.@:-]: nothing a log line, a JSON string, a shell or an OpenSSL subject
+ * string ("/CN=a+OU=controller" is two attributes) would take specially. */
 bool ep_enroll_name_ok(const char *s, size_t max);
 
 /*

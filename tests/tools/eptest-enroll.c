@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * eptest-enroll: drive the enrollment client module (edgeplane/enroll.h) from a test.
+ *
+ *   eptest-enroll device --server A:P --cert F --key F --ca F [--timeout-ms N]
+ *       enroll once; print the key object (its material replaced by its length) and
+ *       renew_after_ms as one JSON line; exit 0, or 1 with the error on stderr
+ *   eptest-enroll sync --server A:P --cert F --key F --ca F [--count N] [--interval-ms N]
+ *       sync N rounds (0: until killed) every N ms (250) on one connection; print a JSON
+ *       line per round: {"t_ms":..., "gen":..., "full":..., "node_id":..., "self":ID,
+ *       "keys":[{"key_id":..., "name":..., "role":..., "revoked":...}, ...]}
+ *   eptest-enroll abort --server A:P --cert F --key F --ca F [--count N]
+ *       N times (1), in turn: a ClientHello and a reset (SO_LINGER 0); a handshake, four
+ *       {"op":"enroll"} lines at once and a reset; the same and a close: the controller
+ *       then writes to a dead connection
+ *
+ * Exit status: 0, 1 (failed: the message on stderr starts with the errno's name), 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "edgeplane/enroll.h"
+#include "edgeplane/util.h"
+
+static const char *errname(int err)
+{
+	switch (-err) {
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EPROTO: return "EPROTO";
+	case EACCES: return "EACCES";
+	case EBADMSG: return "EBADMSG";
+	case ECONNRESET: return "ECONNRESET";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EINVAL: return "EINVAL";
+	default: return "E?";
+	}
+}
+
+static json_t *key_summary(const struct ep_key_info *k, bool full)
+{
+	json_t *o = ep_key_info_to_json(k);
+
+	json_object_del(o, "key");
+	json_object_set_new(o, "key_len", json_integer(EP_AUTH_KEY_LEN));
+	if (!full) {
+		json_object_del(o, "limits");
+		json_object_del(o, "issued_unix_ms");
+	}
+	return o;
+}
+
+static void print_line(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	if (s)
+		printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+	json_decref(o);
+}
+
+static int on_key(void *arg, const struct ep_key_info *k)
+{
+	json_array_append_new(arg, key_summary(k, false));
+	return 0;
+}
+
+/*
+ * A client that hangs up at once, resetting the connection (SO_LINGER 0): right after its
+ * ClientHello (@hello: no certificate needed), or after a handshake and four requests.
+ * The controller then writes to a reset connection.
+ */
+static int abort_once(const struct ep_enroll_cfg *cfg, bool hello, bool reset)
+{
+	static const char req[] = "{\"op\":\"enroll\"}\n{\"op\":\"enroll\"}\n"
+				  "{\"op\":\"enroll\"}\n{\"op\":\"enroll\"}\n";
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_storage ss;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	socklen_t len;
+	int fd = -1, ret = -1;
+
+	if (!ctx || ep_parse_sockaddr("--server", cfg->server, 0, &ss, &len))
+		goto out;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (!hello && (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+		       SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1))
+		goto out;
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
+		goto out;
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (hello) {
+		BIO *w = BIO_new(BIO_s_mem()), *r = BIO_new(BIO_s_mem());
+		char buf[4096];
+		int n;
+
+		/* The ClientHello only: written to memory, sent, and nothing read. */
+		SSL_set_bio(ssl, r, w);
+		SSL_connect(ssl);
+		n = BIO_read(w, buf, sizeof(buf));
+		if (n <= 0 || send(fd, buf, (size_t)n, 0) != n)
+			goto out;
+	} else if (SSL_connect(ssl) != 1 || SSL_write(ssl, req, sizeof(req) - 1) <= 0) {
+		goto out;
+	}
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	ret = 0;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, 0, 's' }, { "cert", required_argument, 0, 'c' },
+		{ "key", required_argument, 0, 'k' },    { "ca", required_argument, 0, 'a' },
+		{ "timeout-ms", required_argument, 0, 't' },
+		{ "count", required_argument, 0, 'n' },  { "interval-ms", required_argument, 0, 'i' },
+		{ 0 }
+	};
+	struct ep_enroll_cfg cfg = { 0 };
+	long count = 1, interval = 250, v;
+	char err[256];
+	const char *mode;
+	int c;
+
+	if (argc < 2)
+		goto usage;
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': cfg.server = optarg; break;
+		case 'c': cfg.cert = optarg; break;
+		case 'k': cfg.key = optarg; break;
+		case 'a': cfg.ca = optarg; break;
+		case 't':
+			if (ep_parse_long("--timeout-ms", optarg, 1, 600000, &v))
+				return 2;
+			cfg.timeout_ms = (int)v;
+			break;
+		case 'n':
+			if (ep_parse_long("--count", optarg, 0, 1000000, &count))
+				return 2;
+			break;
+		case 'i':
+			if (ep_parse_long("--interval-ms", optarg, 1, 600000, &interval))
+				return 2;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!strcmp(mode, "device")) {
+		struct ep_key_info k;
+		uint64_t renew = 0;
+		json_t *o;
+		int ret = ep_enroll_device(&cfg, &k, &renew, err, sizeof(err));
+
+		if (ret) {
+			fprintf(stderr, "%s: %s\n", errname(ret), err);
+			return 1;
+		}
+		o = json_pack("{s:o, s:I}", "key", key_summary(&k, true), "renew_after_ms",
+			      (json_int_t)renew);
+		print_line(o);
+		ep_key_info_wipe(&k);
+		return 0;
+	}
+	if (!strcmp(mode, "abort")) {
+		for (long i = 0; i < count; i++) {
+			if (abort_once(&cfg, i % 3 == 0, i % 3 != 2)) {
+				fprintf(stderr, "E?: abort: the handshake failed\n");
+				return 1;
+			}
+			usleep(10000);
+		}
+		return 0;
+	}
+	if (!strcmp(mode, "sync")) {
+		struct ep_enroll_conn *e = ep_enroll_connect(&cfg, err, sizeof(err));
+		uint64_t gen = 0, t0 = ep_now_ns();
+
+		if (!e) {
+			fprintf(stderr, "%s: %s\n", errname(-errno), err);
+			return 1;
+		}
+		for (long i = 0; !count || i < count; i++) {
+			struct ep_key_info self;
+			uint32_t node_id;
+			bool full;
+			json_t *keys = json_array();
+			int ret = ep_enroll_sync(e, &gen, &full, &node_id, &self, on_key, keys);
+
+			if (ret) {
+				fprintf(stderr, "%s: %s\n", errname(ret), ep_enroll_error(e));
+				json_decref(keys);
+				ep_enroll_close(e);
+				return 1;
+			}
+			print_line(json_pack("{s:I, s:I, s:b, s:I, s:o, s:o}", "t_ms",
+					     (json_int_t)((ep_now_ns() - t0) / 1000000), "gen",
+					     (json_int_t)gen, "full", full, "node_id",
+					     (json_int_t)node_id, "self", key_summary(&self, false),
+					     "keys", keys));
+			ep_key_info_wipe(&self);
+			if (count && i + 1 >= count)
+				break;
+			usleep((useconds_t)interval * 1000);
+		}
+		ep_enroll_close(e);
+		return 0;
+	}
+usage:
+	fprintf(stderr, "Usage: eptest-enroll device|sync|abort --server A:P --cert F --key F --ca F "
+			"[--timeout-ms N] [--count N] [--interval-ms N]\n");
+	return 2;
+}
