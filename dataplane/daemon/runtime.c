@@ -565,15 +565,34 @@ static void merge_type(struct ep_type_stats *dst, const struct ep_type_stats *sr
 	ep_hist_merge(&dst->batch_size, &src->batch_size);
 }
 
+/* The node's side of device authentication: its mode, id, keys and their source. */
+static void report_auth_json(struct ep_runtime *rt, FILE *f)
+{
+	struct ep_keysrc_stats ks = { 0 };
+
+	if (rt->keysrc)
+		ep_keysrc_get_stats(rt->keysrc, &ks);
+	fprintf(f, "\"auth\":{\"mode\":\"%s\",\"node_id\":%u,\"keys\":%u,\"source\":\"%s\","
+		   "\"loads\":%llu,\"load_errors\":%llu,\"syncs\":%llu,\"sync_errors\":%llu,"
+		   "\"connected\":%s},",
+		ep_xdp_auth_mode_name(rt->conf->w.auth_mode),
+		rt->keys ? ep_keytab_node_id(rt->keys) : 0, rt->keys ? ep_keytab_count(rt->keys) : 0,
+		rt->conf->auth.controller ? "controller" : rt->conf->auth.keys_file ? "keys_file" :
+		"none", (unsigned long long)ks.loads, (unsigned long long)ks.load_errors,
+		(unsigned long long)ks.syncs, (unsigned long long)ks.sync_errors,
+		ks.connected ? "true" : "false");
+}
+
 static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *st,
 			struct ep_type_stats *all)
 {
 	const struct ep_conf *c = rt->conf;
 
-	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"%s\",\"port\":%u,\"uptime_s\":%.1f,"
-		   "\"workers\":[",
+	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"%s\",\"port\":%u,\"uptime_s\":%.1f,",
 		c->backend, c->interface ? c->interface : "", c->port,
 		(double)(ep_now_ns() - rt->started_ns) / 1e9);
+	report_auth_json(rt, f);
+	fprintf(f, "\"workers\":[");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		const struct ep_worker_stats *s = &st[i];
 		bool first = true;
