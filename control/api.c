@@ -141,6 +141,10 @@ static json_t *cmd_status(struct ep_ctl *c)
 	by = json_pack("{s:I}", "bad_message", (json_int_t)c->rx_bad);
 	for (int i = 0; i < EP_REG__COUNT; i++)
 		json_object_set_new(by, ep_reg_report_name(i), json_integer((json_int_t)c->rx[i]));
+	for (int i = EP_RAUTH_OK; i < EP_RAUTH__COUNT; i++)
+		if (i != EP_RAUTH_PLAIN)
+			json_object_set_new(by, ep_rauth_name(i),
+					    json_integer((json_int_t)c->rx_auth[i]));
 	o = json_pack("{s:b, s:I, s:o, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
 			 "s:I, s:I, s:f, s:o, s:o, s:o}",
 			 "ok", 1, "pid", (json_int_t)getpid(), "interface", jstr(c->conf->interface),

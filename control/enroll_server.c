@@ -103,14 +103,6 @@ void ep_enroll_counts(const struct ep_enroll_srv *s, uint64_t out[EP_ENR__COUNT]
 		*conns = s ? __atomic_load_n(&s->nconns, __ATOMIC_RELAXED) : 0;
 }
 
-static uint64_t now_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The OpenSSL error queue's last entry (and the verification result), for a log line. */
 static void ssl_why(SSL *ssl, char *buf, size_t n)
 {
@@ -267,7 +259,7 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 		return;
 	}
 	ttl_ms = (uint64_t)(role->key_ttl_s ? role->key_ttl_s : s->conf->key_ttl_s) * 1000;
-	err = ep_ks_issue(s->ks, &who, &role->lim, ttl_ms, now_unix_ms(), &k);
+	err = ep_ks_issue(s->ks, &who, &role->lim, ttl_ms, ep_unix_ms(), &k);
 	if (err == -EPERM) {
 		reply_error(s, c, EP_ENR_REVOKED, "'%s' is revoked", c->name);
 		return;
@@ -321,7 +313,7 @@ static void do_sync(struct ep_enroll_srv *s, struct conn *c, uint64_t gen)
 	}
 	if (s->hooks.node_ids)
 		s->hooks.node_ids(s->hooks.arg, c->name, &req.id_hint, &req.ids_used);
-	err = ep_ks_sync(s->ks, &req, now_unix_ms(), &reply, &len, &full);
+	err = ep_ks_sync(s->ks, &req, ep_unix_ms(), &reply, &len, &full);
 	if (err == -EPERM) {
 		reply_error(s, c, EP_ENR_REVOKED, "'%s' is revoked", c->name);
 		return;
@@ -921,7 +913,7 @@ static void *srv_main(void *arg)
 		expire(s, now);
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS * 1000000ull;
-			if (ep_ks_expire(s->ks, now_unix_ms()))
+			if (ep_ks_expire(s->ks, ep_unix_ms()))
 				pr_debug("enroll: expired keys forgotten");
 			check_crl(s);
 		}

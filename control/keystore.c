@@ -491,6 +491,24 @@ int ep_ks_lookup(struct ep_keystore *ks, uint16_t id, struct ep_key_info *k, uin
 	return err;
 }
 
+int ep_ks_replay(struct ep_keystore *ks, uint16_t id, uint64_t issued_ms, uint64_t pn)
+{
+	struct ep_ks_key *e;
+	int err = -ENOENT;
+
+	if (pn == UINT64_MAX)	/* ep_replay's top is pn + 1 */
+		return -ESTALE;
+	pthread_mutex_lock(&ks->lock);
+	e = ks->keys[id];
+	if (e && e->k.issued_unix_ms == issued_ms) {
+		err = ep_replay_check(&e->replay, pn);
+		if (!err)
+			ep_replay_mark(&e->replay, pn);
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return err;
+}
+
 void ep_ks_foreach(struct ep_keystore *ks,
 		   void (*fn)(void *arg, const struct ep_ks_key *key), void *arg)
 {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgeplane/auth.h"
 #include "edgeplane/enroll.h"
 
 #define EP_KS_IDS		65536
@@ -36,6 +37,7 @@ struct ep_ks_key {
 	char serial[EP_KS_SERIAL_MAX];	/* of the certificate it was issued to */
 	char *json;			/* its key object, as sent in a sync reply */
 	size_t json_len;
+	struct ep_replay replay;	/* a node's key: the pns of its load reports */
 	struct ep_ks_key *prev, *next;	/* in order of gen */
 };
 
@@ -121,6 +123,14 @@ int ep_ks_expire(struct ep_keystore *ks, uint64_t now_ms);
 
 /* A key for verifying a node's load report: 0 and copies, or -ENOENT. */
 int ep_ks_lookup(struct ep_keystore *ks, uint16_t id, struct ep_key_info *k, uint32_t *node_id);
+
+/*
+ * A node's load report under key @id (issued at @issued_ms, so that a key that took the
+ * id since is not confused with it) carried @pn, and its tag verified: 0 if the pn is new
+ * (and now seen), -EALREADY (seen), -ESTALE (older than the window), -ENOENT (no such
+ * key). The window is over the whole pn, a node's counter.
+ */
+int ep_ks_replay(struct ep_keystore *ks, uint16_t id, uint64_t issued_ms, uint64_t pn);
 
 /* Call @fn for each key (in id order) with the lock held; it must not call back. */
 void ep_ks_foreach(struct ep_keystore *ks,

@@ -215,12 +215,18 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	ep_metrics_help_type(f, "edgeplane_gw_reports_received_total",
 			     "Load report datagrams received, by outcome: accepted (accepted, "
 			     "registered, revived, restarted), ignored (old), or rejected by "
-			     "reason.", "counter");
+			     "reason; with enrollment, first authenticated or refused by key "
+			     "(auth_*).", "counter");
 	ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
 			      EP_LABELS({ "outcome", "bad_message" }), c->rx_bad);
 	for (int i = 0; i < EP_REG__COUNT; i++)
 		ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
 				      EP_LABELS({ "outcome", ep_reg_report_name(i) }), c->rx[i]);
+	for (int i = EP_RAUTH_OK; i < EP_RAUTH__COUNT; i++)
+		if (i != EP_RAUTH_PLAIN)
+			ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
+					      EP_LABELS({ "outcome", ep_rauth_name(i) }),
+					      c->rx_auth[i]);
 	ep_metrics_help_type(f, "edgeplane_gw_api_requests_total",
 			     "edgectl requests, and those refused for lack of permission.",
 			     "counter");

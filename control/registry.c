@@ -182,9 +182,9 @@ static bool seq_follows(uint32_t last, uint64_t last_ns, uint32_t seq, uint32_t 
  * The checks, cheapest first; the first that fails decides the outcome:
  *   1. the report itself: id 1..63, port, interval and CPU in range (INVALID); capacity
  *      in capacity_min..capacity_max (CAPACITY);
- *   2. [auth] an authenticated report: its key id must be the one bound to the node id
- *      (or, for a new node, one the controller knows); then 3. and 4. still apply, the
- *      key proving the sender and the address and MAC where to send tasks;
+ *   2. [auth] with enrollment on, server.c has checked before (report_auth.c) that the
+ *      report was sealed with a node's own key, for that key's node id; 3. and 4. still
+ *      apply, the key proving the sender and the address and MAC where to send tasks;
  *   3. the sender: the report comes from the address it claims (CONFLICT); a known node's
  *      reports come from the node's address and claim no other address or port
  *      (CONFLICT); an unknown id registers only with allow_register (UNKNOWN);
@@ -216,7 +216,7 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 		res = EP_REG_CAPACITY;
 		goto rejected;
 	}
-	/* 2. [auth] goes here. */
+	/* 2. [auth]: done by the caller (report_auth.c). */
 	/* 3. */
 	n = ep_reg_get(r, id);
 	if (!from_claimed(rep, from) || (n && !from_node(n, rep, from))) {

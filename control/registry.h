@@ -126,9 +126,9 @@ static inline bool ep_reg_refused(enum ep_reg_report res)
 /*
  * Where a report came from, as the controller saw it (server.c fills it in).
  *
- * [auth] Authenticated reports (a later issue) add here the key id whose tag the server
- * verified; ep_reg_report() then binds a node to its key as it binds it to its address
- * and MAC below (the step marked [auth] there).
+ * [auth] With enrollment on, server.c lets through only reports sealed with a node's own
+ * key for that key's node id (report_auth.h): the key binds the node id before the
+ * registry binds it to an address and a MAC.
  */
 struct ep_reg_sender {
 	uint32_t ip4;			/* source address, network order; 0 for IPv6 */

@@ -248,12 +248,25 @@ static int report_neigh(const struct ep_reg_sender *from, bool resolve, uint8_t 
 	return err;
 }
 
-static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
+/* Rate-limited: the 1st, 2nd, 4th, 8th... refusal of each reason. */
+static void log_auth(struct ep_ctl *c, enum ep_rauth res, uint16_t key_id, const char *from)
+{
+	uint64_t n = c->rx_auth[res];
+
+	if (n & (n - 1))
+		return;
+	pr_warn("report from %s refused: %s (key %u; %llu so far)", from, ep_rauth_name(res),
+		key_id, (unsigned long long)n);
+}
+
+static void handle_report(struct ep_ctl *c, uint8_t *buf, size_t len,
 			  const struct sockaddr_storage *from, uint32_t ifindex, uint64_t now)
 {
 	struct report_src src = { .s = { .neigh = report_neigh }, .c = c, .ifindex = ifindex };
 	struct ep_load_report rep;
 	enum ep_reg_report res;
+	enum ep_rauth ares;
+	uint16_t key_id;
 	uint32_t id;
 	char addr[INET6_ADDRSTRLEN] = "?";
 
@@ -280,9 +293,20 @@ static void handle_report(struct ep_ctl *c, const uint8_t *buf, size_t len,
 		memcpy(src.addr, &src.s.ip4, 4);
 	}
 	inet_ntop(src.family, src.addr, addr, sizeof(addr));
+	/* [auth] With enrollment on, only a node's own key, sealing a report for its own
+	 * node id, gets a report to the registry (report_auth.h): the key binds the node id
+	 * as its address and MAC do below. An AUTH report is decrypted in place. */
+	ares = ep_report_auth(c->keys, buf, len, ep_unix_ms(), &key_id);
+	c->rx_auth[ares]++;
+	if (ep_rauth_refused(ares)) {
+		log_auth(c, ares, key_id, addr);
+		return;
+	}
+	if (ares == EP_RAUTH_OK && ep_reg_decode_report(buf, len, &rep)) {
+		c->rx_bad++;
+		return;
+	}
 	id = ntohl(rep.node_id);
-	/* [auth] An authenticated report's tag is verified here, before the registry sees it;
-	 * the key id that verified it goes into src.s (registry.h, struct ep_reg_sender). */
 	src.s.ctx = &src;
 	res = ep_reg_report(&c->reg, &rep, &src.s, now);
 	c->rx[res]++;

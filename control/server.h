@@ -19,6 +19,7 @@
 #include "enroll_server.h"
 #include "gw.h"
 #include "keystore.h"
+#include "report_auth.h"
 #include "neigh.h"
 #include "registry.h"
 
@@ -41,6 +42,7 @@ struct ep_ctl {
 	uint64_t publishes, publish_errors;
 	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
 	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
+	uint64_t rx_auth[EP_RAUTH__COUNT];	/* ... and before that, by key (report_auth.h) */
 	uint64_t api_requests, api_denied;
 
 	/* Enrollment (group enroll): the session keys and the TLS server; NULL when off. */

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "edgectl.h"
 #include "edgeplane/enroll.h"
@@ -13,13 +12,10 @@
 static void print_keys(json_t *resp)
 {
 	json_t *keys = json_object_get(resp, "keys"), *names = json_object_get(resp, "revoked_names");
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = ep_unix_ms();
 	size_t i;
 	json_t *k;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	printf("%-6s %-24s %-12s %10s %6s %10s %s\n", "ID", "NAME", "ROLE", "TENANT", "NODE",
 	       "EXPIRES_IN", "REVOKED");
 	json_array_foreach(keys, i, k) {

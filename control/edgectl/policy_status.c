@@ -10,6 +10,7 @@
 #include "edgeplane/log.h"
 #include "policy.h"
 #include "registry.h"
+#include "report_auth.h"
 #include "xdp/ep_xdp.h"
 
 static void print_policy(const struct ep_policy *p)
@@ -141,6 +142,14 @@ static void print_rejected(json_t *by)
 
 		if (ep_reg_refused(i) && v) {
 			printf("%s%s %lld", sep, ep_reg_report_name(i), (long long)v);
+			sep = ", ";
+		}
+	}
+	for (int i = EP_RAUTH_MISSING; i < EP_RAUTH__COUNT; i++) {
+		json_int_t v = json_integer_value(json_object_get(by, ep_rauth_name(i)));
+
+		if (v) {
+			printf("%s%s %lld", sep, ep_rauth_name(i), (long long)v);
 			sep = ", ";
 		}
 	}

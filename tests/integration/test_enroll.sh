@@ -50,7 +50,7 @@ EOF
 conf() {
 	cat <<EOF
 gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
-control: { metrics = "$ADDR_A:9131"; };
+control: { metrics = "$ADDR_A:9131"; listen = "$ADDR_A:7879"; allow_register = true; };
 enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
           crl = "$P/crl.pem"; policy = "$1"; key_ttl_s = 60; };
 EOF
@@ -273,6 +273,57 @@ metrics=$(in_a curl -s "http://$ADDR_A:9131/metrics")
 check "/metrics counts enrollments and keys" \
 	grep -q '^edgeplane_gw_enroll_total{outcome="enrolled"} [1-9]' <<<"$metrics"
 check "/metrics has the keys by owner" grep -q '^edgeplane_gw_keys{owner="node"} 1' <<<"$metrics"
+
+# --- authenticated load reports -----------------------------------------------------------------
+# With enrollment on, a report counts only sealed with the node's own key, by that node, for
+# that node id, with a new pn; anything else is refused before the registry, by reason.
+MAC_B=$(in_b cat "/sys/class/net/$IF_B/address")
+report() {
+	in_b "$ENROLL" report --server "$CTL" --cert "$P/node1.crt" --key "$P/node1.key" \
+		--ca "$P/ca.crt" --to "$ADDR_A:7879" --ip4 "$ADDR_B" --mac "$MAC_B" --interval-ms 20 "$@"
+}
+rx() { ctl status --json | jq -r --arg o "$1" '.reports_by_outcome[$o] // 0'; }
+in_b "$TOOLS/eptest-report" --to "$ADDR_A:7879" --id 1 --ip4 "$ADDR_B" --mac "$MAC_B" \
+	--count 3 --interval-ms 20 2>/dev/null
+sleep 0.2
+expect_eq "3 unauthenticated reports (a worker without a key) are refused (auth_missing) and register nothing" \
+	"$(rx auth_missing)/$(ctl node list --json | jq length)" "3/0"
+NODE_ID=$(report --count 3 | head -1 | jq -r .node_id)
+sleep 0.2
+expect_eq "node1's reports sealed with its own key register it as node $NODE_ID (3 authenticated)" \
+	"$(ctl node list --json | jq -r --argjson id "${NODE_ID:-0}" '.[] | select(.id == $id) | .state')/$(rx authenticated)" "up/3"
+attack() {	# attack NAME REASON N [options]: N more refusals for REASON, nothing else
+	local name=$1 reason=$2 n=$3 before acc
+	shift 3
+	before=$(rx "$reason") acc=$(rx authenticated)
+	report --attack "$name" "$@" >/dev/null
+	sleep 0.2
+	expect_eq "reports with attack '$name' are refused as $reason" \
+		"$(($(rx "$reason") - before)) $(($(rx authenticated) - acc))" "$n ${expect_acc:-0}"
+}
+attack bad-tag auth_bad_tag 3 --count 3
+attack sender auth_wrong_sender 3 --count 3
+attack node-id auth_wrong_sender 3 --count 3
+expect_acc=3 attack replay auth_replay 3 --count 3
+expect_acc=3 attack stale auth_replay 1 --count 3
+attack unknown-key auth_unknown_key 3 --count 3
+attack device auth_not_node_key 3 --count 3 --device-cert "$P/cam-001.crt" --device-key "$P/cam-001.key"
+report --count 6 --pause-after 3 --resume-file "$EP_TMP/go" >"$EP_TMP/report.out" &
+REP_PID=$!
+wait_for_line "$EP_TMP/report.out" self 5
+SELF=$(head -1 "$EP_TMP/report.out" | jq -r .self)
+sleep 0.2
+before=$(rx auth_revoked)
+ctl revoke --key "$SELF" >/dev/null
+touch "$EP_TMP/go"
+wait "$REP_PID"
+sleep 0.2
+expect_eq "after edgectl revoke --key $SELF (node1's own), its next 3 reports are refused (auth_revoked)" \
+	"$(($(rx auth_revoked) - before))" 3
+check "edgectl status names the refusals" \
+	bash -c "ctl() { timeout 20 '$BIN/edgectl' --socket '$SOCK' \"\$@\"; }; ctl status | grep -q 'rejected .*auth_bad_tag 3'"
+check "/metrics counts them by reason" \
+	bash -c "in_a() { ip netns exec '$NS_A' \"\$@\"; }; in_a curl -s http://$ADDR_A:9131/metrics | grep -q '^edgeplane_gw_reports_received_total{outcome=\"auth_wrong_sender\"} 6'"
 
 # --- a new CRL, read while the controller runs -------------------------------------------------
 "$PKI" revoke "$P" cam-002 >/dev/null 2>&1 && "$PKI" crl "$P" >/dev/null 2>&1

@@ -13,6 +13,16 @@
  *       N times (1), in turn: a ClientHello and a reset (SO_LINGER 0); a handshake, four
  *       {"op":"enroll"} lines at once and a reset; the same and a close: the controller
  *       then writes to a dead connection
+ *   eptest-enroll report --server A:P --cert F --key F --ca F --to A:P --ip4 A --mac M
+ *                 [--count N] [--interval-ms N] [--attack A] [--pause-after N --resume-file F]
+ *                 [--device-cert F --device-key F]
+ *       sync once (a node's certificate) and send N load reports as its node sealed with its
+ *       own key (docs/protocol.md 3.5, 7.1): sender and report id = its node id, pn from the
+ *       realtime clock in ns. Prints {"node_id":..., "self":ID} first. --attack: plain (no
+ *       AUTH), bad-tag, sender (nonce sender + 1), node-id (report id + 1), replay (each
+ *       datagram twice), stale (then one 2000 pn below the first), unknown-key (id + 100),
+ *       device (sealed with a key enrolled with --device-cert/--device-key). After
+ *       --pause-after reports, waits up to 10 s for --resume-file to exist.
  *
  * Exit status: 0, 1 (failed: the message on stderr starts with the errno's name), 2 usage.
  */
@@ -26,8 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <endian.h>
 #include <openssl/ssl.h>
 
+#include "edgeplane/auth.h"
+#include "edgeplane/codec.h"
 #include "edgeplane/enroll.h"
 #include "edgeplane/util.h"
 
@@ -127,6 +141,110 @@ out:
 	return ret;
 }
 
+struct report_opts {
+	const char *to, *ip4, *mac, *attack, *resume, *dev_cert, *dev_key;
+	long count, interval, pause_after;
+};
+
+static bool attack(const struct report_opts *o, const char *name)
+{
+	return o->attack && !strcmp(o->attack, name);
+}
+
+static int send_reports(const struct ep_enroll_cfg *cfg, const struct report_opts *o)
+{
+	struct ep_load_report rep = { .capacity = htonl(100), .port = htons(EP_DEFAULT_PORT),
+				      .interval_ms = htonl((uint32_t)o->interval),
+				      .mem_free_kib = htobe64(1 << 22) };
+	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(rep)];
+	struct ep_key_info self, use;
+	struct sockaddr_storage dst;
+	struct ep_enroll_conn *e;
+	unsigned int b[6];
+	uint64_t gen = 0, pn0;
+	uint32_t node_id;
+	struct ep_aead *a;
+	socklen_t dlen;
+	char err[256];
+	bool full;
+	int fd;
+
+	if (!o->to || ep_parse_sockaddr("--to", o->to, 0, &dst, &dlen) || !o->ip4 || !o->mac ||
+	    inet_pton(AF_INET, o->ip4, &rep.ip4) != 1 ||
+	    sscanf(o->mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+		return 2;
+	for (int i = 0; i < 6; i++)
+		rep.mac[i] = (uint8_t)b[i];
+	e = ep_enroll_connect(cfg, err, sizeof(err));
+	if (!e || ep_enroll_sync(e, &gen, &full, &node_id, &self, NULL, NULL)) {
+		fprintf(stderr, "E?: %s\n", e ? ep_enroll_error(e) : err);
+		ep_enroll_close(e);
+		return 1;
+	}
+	ep_enroll_close(e);
+	use = self;
+	if (attack(o, "device")) {
+		struct ep_enroll_cfg dc = *cfg;
+
+		dc.cert = o->dev_cert;
+		dc.key = o->dev_key;
+		if (ep_enroll_device(&dc, &use, NULL, err, sizeof(err))) {
+			fprintf(stderr, "E?: device: %s\n", err);
+			return 1;
+		}
+	}
+	print_line(json_pack("{s:I, s:I}", "node_id", (json_int_t)node_id, "self",
+			     (json_int_t)self.key_id));
+	a = ep_aead_new(use.key);
+	fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!a || fd < 0 || connect(fd, (struct sockaddr *)&dst, dlen))
+		return 1;
+	pn0 = ep_unix_ms() * 1000000;
+	for (long i = 0; i < o->count; i++) {
+		struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX,
+				    .task_id = (uint64_t)i + 1 };
+		uint32_t sender = node_id;
+		ssize_t len;
+
+		rep.node_id = htonl(attack(o, "node-id") ? node_id + 1 : node_id);
+		rep.seq = htonl((uint32_t)i + 1);
+		if (!attack(o, "plain")) {
+			m.flags = EP_F_AUTH;
+			m.auth_key_id = attack(o, "unknown-key") ? (uint16_t)(use.key_id + 100)
+								 : use.key_id;
+		}
+		if (attack(o, "sender"))
+			sender++;
+		len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
+		if (len < 0 || (!attack(o, "plain") &&
+				ep_aead_seal(a, sender, pn0 + (uint64_t)i, dgram, (size_t)len)))
+			return 1;
+		if (attack(o, "bad-tag"))
+			dgram[48] ^= 1;
+		if (send(fd, dgram, (size_t)len, 0) < 0 ||
+		    (attack(o, "replay") && send(fd, dgram, (size_t)len, 0) < 0))
+			return 1;
+		if (attack(o, "stale") && i + 1 == o->count) {
+			rep.seq = htonl((uint32_t)i + 2);
+			len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram,
+					    sizeof(dgram));
+			if (len < 0 || ep_aead_seal(a, sender, pn0 - 2000, dgram, (size_t)len) ||
+			    send(fd, dgram, (size_t)len, 0) < 0)
+				return 1;
+		}
+		if (o->pause_after && i + 1 == o->pause_after && o->resume) {
+			for (int t = 0; t < 1000 && access(o->resume, F_OK); t++)
+				usleep(10000);
+		}
+		usleep((useconds_t)o->interval * 1000);
+	}
+	close(fd);
+	ep_aead_free(a);
+	ep_key_info_wipe(&self);
+	ep_key_info_wipe(&use);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -134,8 +252,15 @@ int main(int argc, char **argv)
 		{ "key", required_argument, 0, 'k' },    { "ca", required_argument, 0, 'a' },
 		{ "timeout-ms", required_argument, 0, 't' },
 		{ "count", required_argument, 0, 'n' },  { "interval-ms", required_argument, 0, 'i' },
+		{ "to", required_argument, 0, 'T' },     { "ip4", required_argument, 0, '4' },
+		{ "mac", required_argument, 0, 'M' },    { "attack", required_argument, 0, 'A' },
+		{ "pause-after", required_argument, 0, 'p' },
+		{ "resume-file", required_argument, 0, 'r' },
+		{ "device-cert", required_argument, 0, 'C' },
+		{ "device-key", required_argument, 0, 'K' },
 		{ 0 }
 	};
+	struct report_opts ro = { 0 };
 	struct ep_enroll_cfg cfg = { 0 };
 	long count = 1, interval = 250, v;
 	char err[256];
@@ -165,6 +290,17 @@ int main(int argc, char **argv)
 			if (ep_parse_long("--interval-ms", optarg, 1, 600000, &interval))
 				return 2;
 			break;
+		case 'T': ro.to = optarg; break;
+		case '4': ro.ip4 = optarg; break;
+		case 'M': ro.mac = optarg; break;
+		case 'A': ro.attack = optarg; break;
+		case 'r': ro.resume = optarg; break;
+		case 'C': ro.dev_cert = optarg; break;
+		case 'K': ro.dev_key = optarg; break;
+		case 'p':
+			if (ep_parse_long("--pause-after", optarg, 0, 1000000, &ro.pause_after))
+				return 2;
+			break;
 		default:
 			goto usage;
 		}
@@ -184,6 +320,11 @@ int main(int argc, char **argv)
 		print_line(o);
 		ep_key_info_wipe(&k);
 		return 0;
+	}
+	if (!strcmp(mode, "report")) {
+		ro.count = count;
+		ro.interval = interval;
+		return send_reports(&cfg, &ro);
 	}
 	if (!strcmp(mode, "abort")) {
 		for (long i = 0; i < count; i++) {
@@ -230,7 +371,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "Usage: eptest-enroll device|sync|abort --server A:P --cert F --key F --ca F "
+	fprintf(stderr, "Usage: eptest-enroll device|sync|abort|report --server A:P --cert F --key F --ca F "
 			"[--timeout-ms N] [--count N] [--interval-ms N]\n");
 	return 2;
 }

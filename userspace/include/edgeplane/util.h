@@ -29,6 +29,8 @@ static inline uint64_t ep_xorshift64(uint64_t *s)
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ep_now_ns(void);
+/* CLOCK_REALTIME in milliseconds: Unix time, as session keys carry it. */
+uint64_t ep_unix_ms(void);
 
 /*
  * Parse the whole of @s as an integer (decimal, 0x hex) in @lo..@hi. Returns 0 and *out,
