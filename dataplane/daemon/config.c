@@ -815,7 +815,26 @@ int ep_conf_validate(const struct ep_conf *c)
 
 		if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
 			return -EINVAL;
-		if (!c->report.node_id) {
+		/* Sealed reports speak for the node the key is: the controller takes them only
+		 * for its node id (docs/protocol.md 7.1). With auth.controller that id comes
+		 * with the sync; with a keys file's report key, it is auth.node_id. */
+		bool sync_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.controller;
+		bool file_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.keys_file &&
+			       c->auth.report_key_id;
+
+		if (file_id && c->report.node_id && c->report.node_id != c->auth.node_id) {
+			pr_err("report.node_id %u is not auth.node_id %u: reports sealed with "
+			       "auth.report_key_id are the node's, and must say its id",
+			       c->report.node_id, c->auth.node_id);
+			return -EINVAL;
+		}
+		if (file_id && !c->report.node_id && c->auth.node_id > EP_GW_MAX_NODES - 1) {
+			pr_err("report.node_id: auth.node_id %u is beyond the gateway's node ids "
+			       "1..%d: set both to one of those", c->auth.node_id,
+			       EP_GW_MAX_NODES - 1);
+			return -EINVAL;
+		}
+		if (!c->report.node_id && !sync_id && !file_id) {
 			pr_err("report.node_id: a node reporting to a controller needs an id 1..%d",
 			       EP_GW_MAX_NODES - 1);
 			return -EINVAL;

@@ -39,6 +39,8 @@ struct ep_reporter {
 	/* The node's own key, while it has one: the context is made again when it changes. */
 	struct ep_key_info self;
 	struct ep_aead *aead;
+	uint64_t unsealed;		/* reports not sent for want of the node's key */
+	uint32_t said_node;		/* the node id a "reporting as" message was for */
 
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
@@ -241,6 +243,21 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 		m.flags = EP_F_AUTH;
 		m.auth_key_id = r->self.key_id;
 		m.tenant_id = r->self.tenant;
+		/* The controller takes a sealed report only for the key's node. */
+		rep.node_id = htonl(node);
+		if (node != r->said_node) {
+			if (r->cfg.node_id && node != r->cfg.node_id)
+				pr_warn("load reports: report.node_id is %u, the node's key is node "
+					"%u's: reporting as node %u", r->cfg.node_id, node, node);
+			else
+				pr_info("load reports: sealed with the node's key, as node %u", node);
+			r->said_node = node;
+		}
+	} else if (r->cfg.sealed_only) {
+		if (!r->unsealed++)
+			pr_info("load reports to %s wait for the node's own key from the "
+				"controller's sync", r->cfg.controller);
+		return;
 	}
 	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
 	if (len >= 0 && (m.flags & EP_F_AUTH) &&
@@ -381,8 +398,13 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		pr_err("load reporter thread: %s", strerror(-err));
 		goto err;
 	}
-	pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
-		cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+	if (cfg->node_id)
+		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
+			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+	else
+		pr_info("reporting load to %s every %u ms as the node the controller's sync "
+			"names (via %s, capacity %u)", cfg->controller, cfg->interval_ms, ifname,
+			cfg->capacity);
 	*out = r;
 	return 0;
 err:

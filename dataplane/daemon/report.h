@@ -22,13 +22,16 @@ enum ep_cpu_source {
 
 struct ep_report_cfg {
 	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
-	uint32_t node_id;		/* 1..63 */
+	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
 	uint32_t interval_ms;		/* 100 */
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
-	struct ep_keysrc *keysrc;	/* the node's own key, if any: reports are sealed */
+	struct ep_keysrc *keysrc;	/* the node's own key, if any: reports are sealed, for
+					 * the node's id in the key table */
 	struct ep_keytab *keys;		/* the node's id and pn (with keysrc) */
+	bool sealed_only;		/* the controller takes only sealed reports: none is
+					 * sent before the node has its own key */
 };
 
 struct ep_reporter;

@@ -466,12 +466,18 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	if (c->report.controller) {
 		struct ep_report_cfg rc = {
 			.controller = c->report.controller,
-			.node_id = c->report.node_id,
+			/* 0 with auth.controller (the sync says); with a keys file's report
+			 * key, auth.node_id (config.c checked it is a gateway node id). */
+			.node_id = c->report.node_id ?: c->auth.report_key_id && rt->keysrc ?
+							  c->auth.node_id : 0,
 			.interval_ms = c->report.interval_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
 			.keysrc = rt->keysrc,
 			.keys = rt->keys,
+			/* With the controller's keys, it takes only reports sealed with the
+			 * node's own key, for the node id the sync gives. */
+			.sealed_only = rt->keysrc && c->auth.controller,
 		};
 
 		ep_cpu_source_parse(c->report.cpu, &rc.cpu);

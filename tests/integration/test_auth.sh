@@ -258,16 +258,22 @@ else
 fi
 
 # --- 6. load reports --------------------------------------------------------------------
+# As node 3 (a gateway's node id: the report's node_id is the sealing node's).
 {
-	conf required | sed 's/node_id = /report_key_id = 6; node_id = /'
-	echo "report: { controller = \"$ADDR_A:7879\"; node_id = 3; interval_ms = 100; };"
+	conf required | sed "s/node_id = $NODE/report_key_id = 6; node_id = 3/"
+	echo "report: { controller = \"$ADDR_A:7879\"; interval_ms = 100; };"
 } >"$EP_TMP/report.conf"
+sed 's/interval_ms = 100;/interval_ms = 100; node_id = 4;/' "$EP_TMP/report.conf" \
+	>"$EP_TMP/report-bad.conf"
+out=$("$BIN/edgeplane" -c "$EP_TMP/report-bad.conf" --check-config 2>&1); rc=$?
+expect_eq "sealed reports: a report.node_id other than auth.node_id is refused" \
+	"$rc:$(grep -c 'report.node_id 4 is not auth.node_id 3' <<<"$out")" "2:1"
 in_a "$TOOLS/eptest-auth" reports --bind $ADDR_A --sport 7879 --keys "$KEYS" --key-id 6 \
-	--node-id $NODE --count 3 --wait-ms 5000 >"$EP_TMP/reports.json" &
+	--node-id 3 --count 3 --wait-ms 5000 >"$EP_TMP/reports.json" &
 REPORTS=$!
 if ep_start_runtime "$EP_TMP/report.log" -c "$EP_TMP/report.conf" -b afxdp -i "$IF_B"; then
 	wait $REPORTS
-	expect_eq "load reports sealed with the node's key (auth.report_key_id), as node $NODE" \
+	expect_eq "load reports sealed with the node's key (auth.report_key_id), as node 3" \
 		"$(jq -r '"\(.received) \(.sealed) \(.opened) \(.node_id)"' "$EP_TMP/reports.json")" \
 		"3 3 3 3"
 	ep_stop_runtime

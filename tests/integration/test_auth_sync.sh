@@ -7,7 +7,9 @@
 # key; within a second the runtime knows it and answers the device's sealed tasks, as the
 # node id the sync gave it; `edgectl revoke --key` reaches it within a second and the next
 # task is dropped (revoked), unanswered; a runtime whose controller is away starts anyway,
-# says why, and syncs once it is back.
+# says why, and syncs once it is back; its load reports, sealed with the node's own key
+# from the sync as the node id the sync gave, are taken by the controller (which takes
+# no other with enrollment on) and register the node.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "namespaces, the runtime and the controller"
 
@@ -37,6 +39,7 @@ roles = {
 EOF
 cat >"$EP_TMP/ctl.conf" <<EOF
 gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
+control: { listen = "$ADDR_A:7879"; allow_register = true; };
 enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
           policy = "$EP_TMP/policy.conf"; key_ttl_s = 600; };
 EOF
@@ -56,6 +59,7 @@ queues = [0];
 handlers = ( { name = "echo"; }, { name = "checksum"; } );
 auth: { controller = "$CTL"; cert = "$P/node1.crt"; key = "$P/node1.key"; ca = "$P/ca.crt";
         sync_ms = 250; };
+report: { controller = "$ADDR_A:7879"; interval_ms = 100; };   # the node id: the sync's
 EOF
 RT_PID=
 on_exit ep_stop_runtime
@@ -115,6 +119,17 @@ expect_eq "cam-001's echo of 3000 bytes: answered, sealed by node $NODE, opens, 
 r=$(dev --type 2 --size 64 --priority 5 --wait-ms 300)
 expect_eq "the role's limits came with the key: priority 5 above camera's 3 is dropped" \
 	"$(jq -r .replies <<<"$r"):$(dropped priority)" "0:1"
+
+# --- load reports ---------------------------------------------------------------------------
+rx() { ctl status --json | jq -r --arg o "$1" '.reports_by_outcome[$o] // 0'; }
+for _ in $(seq 40); do
+	[[ $(ctl node list --json | jq -r --argjson id "$NODE" '.[] | select(.id == $id) | .state') == up ]] &&
+		break
+	sleep 0.05
+done
+expect_eq "the runtime's load reports, sealed with its own key, register it as node $NODE, and none was refused" \
+	"$(ctl node list --json | jq -r --argjson id "$NODE" '.[] | select(.id == $id) | .state') $(($(rx authenticated) > 0)) $(rx auth_missing)" \
+	"up 1 0"
 
 # --- a revocation ---------------------------------------------------------------------------
 ctl revoke --key "$KEY" >/dev/null
