@@ -35,7 +35,7 @@ FUZZ_PROBE	:= $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, long n) 
 FUZZ_HANDLERS	:= echo checksum resize box_blur gauss_blur sobel threshold blobs zstd matmul \
 		   infer
 FUZZ_PLAIN	:= codec reasm report ctl_api ctl_config rt_config model png client frame \
-		   runtime
+		   runtime enroll_key enroll_req
 FUZZ_NAMES	:= $(FUZZ_PLAIN) $(addprefix handler_,$(FUZZ_HANDLERS))
 FUZZ_BINS	:= $(addprefix $(FUZZBIN)/fuzz_,$(FUZZ_NAMES))
 FUZZ_SEEDGEN	:= $(FUZZOUT)/mkseeds
@@ -97,6 +97,10 @@ FUZZ_DEPS_ctl_api	:= $(FUZZ_DEPS_report)
 FUZZ_LIBS_ctl_api	:= $(FUZZ_LIBS_report)
 FUZZ_DEPS_ctl_config	:= $(FUZZ_DEPS_report)
 FUZZ_LIBS_ctl_config	:= $(FUZZ_LIBS_report)
+FUZZ_DEPS_enroll_key	:= $(call fuzz_objs,$(ENROLL_SRCS)) $(FUZZ_CORE)
+FUZZ_LIBS_enroll_key	:= $(ENROLL_LIBS)
+FUZZ_DEPS_enroll_req	:= $(FUZZ_DEPS_report)
+FUZZ_LIBS_enroll_req	:= $(FUZZ_LIBS_report)
 FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
 FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
 			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(ENROLL_LIBS) \

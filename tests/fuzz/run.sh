@@ -21,6 +21,7 @@ MODE=${1:-}
 BUILD=${BUILD:-build}
 FZ=$BUILD/fuzz
 TARGETS=(codec reasm report ctl_api ctl_config rt_config model png client frame runtime
+	 enroll_key enroll_req
 	 handler_echo handler_checksum handler_resize handler_box_blur handler_gauss_blur
 	 handler_sobel handler_threshold handler_blobs handler_zstd handler_matmul
 	 handler_infer)
@@ -52,6 +53,8 @@ cov_sources() {
 	report) echo control/registry.c control/table.c ;;
 	ctl_api) echo control/api.c control/policy.c ;;
 	ctl_config) echo control/config.c userspace/common/confread.c ;;
+	enroll_key) echo userspace/common/enroll.c ;;
+	enroll_req) echo control/enroll_server.c control/keystore.c ;;
 	rt_config) echo dataplane/daemon/config.c userspace/common/confread.c ;;
 	model) echo dataplane/handlers/infer.c ;;
 	png) echo userspace/common/png.c ;;
