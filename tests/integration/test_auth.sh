@@ -29,10 +29,6 @@ NODE=4242			# auth.node_id: the sender of the node's sealed replies
 ADDR_A2=198.18.0.5		# a second address of the devices' side, for replays
 KEYS=$EP_TMP/keys.json		# the node's keys
 ROGUE=$EP_TMP/rogue.json	# a key the node does not know
-declare -A CANNOT_RUN=(
-	[uring]='uring: (this kernel lacks|io_uring is not available)'
-	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
-)
 
 if ! ep_setup_bpffs || ! ep_setup_pair || ! in_a ip addr add $ADDR_A2/24 dev "$IF_A"; then
 	not_ok "set up namespaces, veth, bpffs and a second address"
@@ -111,10 +107,10 @@ sealed_ok() {
 }
 
 backend() {
-	local b=$1 r
+	local b=$1 r reason
 	if ! ep_start_runtime "$EP_TMP/rt-$b.log" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B"; then
-		if [[ -n ${CANNOT_RUN[$b]:-} ]] && grep -qE "${CANNOT_RUN[$b]}" "$EP_TMP/rt-$b.log"; then
-			skip "$b: authenticated tasks" "$(grep -m1 'error' "$EP_TMP/rt-$b.log")"
+		if reason=$(ep_cannot_run "$b" "$EP_TMP/rt-$b.log"); then
+			skip "$b: authenticated tasks" "$reason"
 		else
 			not_ok "$b: the runtime starts with keys"
 			diag "$(tail -20 "$EP_TMP/rt-$b.log")"

@@ -188,6 +188,20 @@ ep_stop_runtime() {
 	return $rc
 }
 
+# ep_cannot_run BACKEND LOG: true, printing the reason (the first error the runtime
+# logged), when LOG shows the runtime failed to start because BACKEND cannot run on this
+# host (a missing kernel feature, a DPDK that is not built in or whose EAL cannot
+# initialise); false for any other failure. A test skips the backend's checks then.
+declare -A EP_CANNOT_RUN=(
+	[uring]='uring: (this kernel lacks|io_uring is not available)'
+	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
+	[dpdk-huge]='dpdk: this edgeplane was built without DPDK'	# hugepages: the test's
+)
+ep_cannot_run() {
+	[[ -n ${EP_CANNOT_RUN[$1]:-} ]] && grep -qE "${EP_CANNOT_RUN[$1]}" "$2" &&
+		grep -m1 'error' "$2"
+}
+
 # no_xdp NS DEV: ok when DEV in NS has no XDP program attached (and `ip` could tell).
 no_xdp() { local o; o=$(ip -n "$1" link show "$2") && ! grep -q xdp <<<"$o"; }
 
