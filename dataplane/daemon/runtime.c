@@ -698,6 +698,23 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)st[i].duplicates, (unsigned long long)st[i].shed,
 			(unsigned long long)st[i].reasm.completed,
 			(unsigned long long)st[i].cache.hits_done);
+	if (rt->keys) {		/* device authentication: the node, then drops by reason */
+		uint64_t ok = 0, drop[EP_AUTH_DROP__COUNT] = { 0 };
+
+		for (unsigned int i = 0; i < rt->nworkers; i++) {
+			ok += st[i].auth_ok;
+			for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+				drop[r] += st[i].auth_dropped[r];
+		}
+		fprintf(f, "\nauth: mode %s, node %u, %u keys, %llu datagrams verified",
+			ep_xdp_auth_mode_name(rt->conf->w.auth_mode), ep_keytab_node_id(rt->keys),
+			ep_keytab_count(rt->keys), (unsigned long long)ok);
+		for (unsigned int r = 0, n = 0; r < EP_AUTH_DROP__COUNT; r++)
+			if (drop[r])
+				fprintf(f, "%s %s %llu", n++ ? "," : "; dropped:",
+					ep_auth_drop_name(r), (unsigned long long)drop[r]);
+		fprintf(f, "\n");
+	}
 	fprintf(f, "\n%-5s %-12s %10s %10s %8s %9s %9s %9s %7s\n", "type", "handler",
 		"received", "completed", "errors", "p50_us", "p99_us", "max_us", "batch");
 	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
