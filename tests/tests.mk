@@ -15,7 +15,8 @@ $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
-			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o
+			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o \
+			     $(SANOBJ)/dataplane/core/keys.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
 			   $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
@@ -33,6 +34,15 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
+
+# The key table's test again under ThreadSanitizer, built from the sources: its readers and
+# writer run concurrently.
+UNIT_BINS	+= $(TESTOUT)/unit/test_keytab-tsan
+$(TESTOUT)/unit/test_keytab-tsan: tests/unit/test_keytab.c dataplane/core/keys.c $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Idataplane -o $@ $^ $(EP_LDFLAGS) \
+		$(ZSTD_LIBS) -lm
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
@@ -89,6 +99,14 @@ $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: 
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+
+# A device with a session key, that seals and breaks the rules on purpose (test_auth.sh).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-auth
+$(TESTOUT)/tools/eptest-auth: $(OBJ)/tests/tools/eptest-auth.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS) $(ZSTD_LIBS) \
+		$(call pc_libs,libxxhash zlib)
 
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
