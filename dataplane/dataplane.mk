@@ -22,7 +22,10 @@ RT_SRCS		:= $(wildcard dataplane/io/*.c dataplane/core/*.c) \
 		   userspace/common/unixsock.c
 RT_LIB		:= $(LIB)/libeprt.a
 $(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
-RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash libcrypto) -ldl
+# The key sources (daemon/keysrc.c) read keys files and sync with the controller through
+# the enrollment client (userspace/userspace.mk: ENROLL_SRCS, in libedgeplane.a).
+RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash libcrypto) \
+		   $(ENROLL_LIBS) -ldl
 EXTRA_CFLAGS_dataplane/io	:= -Idataplane
 EXTRA_CFLAGS_dataplane/core	:= -Idataplane
 EXTRA_CFLAGS_dataplane/daemon	:= -Idataplane
@@ -34,7 +37,8 @@ $(OBJ)/dataplane/io/dpdk.o: EXTRA_CFLAGS_dataplane/io += $(DPDK_CFLAGS) \
 	$(if $(DPDK_LIBS),-DEP_HAVE_DPDK)
 
 BINS += $(BIN)/edgeplane
-$(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(HANDLERS_LIB) $(XDP_LIB) $(CORE_LIB)
+$(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(HANDLERS_LIB) $(XDP_LIB) \
+		  $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) $(BPF_LIBS) \

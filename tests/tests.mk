@@ -15,7 +15,8 @@ $(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
-			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o
+			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o \
+			     $(SANOBJ)/dataplane/core/keys.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles \
@@ -35,12 +36,22 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 
 # test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
 # at once.
-UNIT_TSAN	:= $(TESTOUT)/unit/test_clauth-tsan
-$(UNIT_TSAN): tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) $(CORE_SRCS)
+UNIT_BINS	+= $(TESTOUT)/unit/test_clauth-tsan
+$(TESTOUT)/unit/test_clauth-tsan: tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
+				  $(CORE_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) $(EXTRA_CFLAGS_tests/unit) -o $@ $^ \
 		$(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
+
+# The key table's test again under ThreadSanitizer, built from the sources: its readers and
+# writer run concurrently.
+UNIT_BINS	+= $(TESTOUT)/unit/test_keytab-tsan
+$(TESTOUT)/unit/test_keytab-tsan: tests/unit/test_keytab.c dataplane/core/keys.c $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Idataplane -o $@ $^ $(EP_LDFLAGS) \
+		$(ZSTD_LIBS) -lm
 
 # BPF program tests.
 EXTRA_CFLAGS_tests/bpf	:= -Idataplane
@@ -97,6 +108,14 @@ $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: 
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
+
+# A device with a session key, that seals and breaks the rules on purpose (test_auth.sh).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-auth
+$(TESTOUT)/tools/eptest-auth: $(OBJ)/tests/tools/eptest-auth.o $(CLIENT_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ENROLL_LIBS) $(ZSTD_LIBS) \
+		$(call pc_libs,libxxhash zlib)
 
 # Built against the shared libedgeplane with its public header only, as a user would.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-loss
@@ -172,5 +191,5 @@ $(TESTOUT)/bench/epproxy: $(OBJ)/tests/bench/epproxy.o $(CONTROL_LIB) $(XDP_LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
-TEST_BINS	+= $(UNIT_BINS) $(UNIT_TSAN) $(BPFTEST_BINS) $(TOOL_BINS)
-TEST_PROGS	+= $(UNIT_BINS) $(UNIT_TSAN) $(BPFTEST_BINS) $(sort $(wildcard tests/integration/test_*.sh))
+TEST_BINS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+TEST_PROGS	+= $(UNIT_BINS) $(BPFTEST_BINS) $(sort $(wildcard tests/integration/test_*.sh))

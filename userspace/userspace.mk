@@ -9,9 +9,10 @@ CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 
 # Enrollment with the controller over mutual TLS (edgeplane/enroll.h): in libedgeplane for
-# devices (an authenticated session enrolls through it), and for the runtime and the
-# controller (who link $(CLIENT_LIB) and $(ENROLL_LIBS)). Whatever links the client library
-# links $(ENROLL_LIBS) too.
+# devices (an authenticated session enrolls through it, ep_client_open_auth()), and for
+# the runtime and the controller (who link $(CLIENT_LIB) and $(ENROLL_LIBS)). Whatever
+# links the client library links $(ENROLL_LIBS) too. The shared library does not export it:
+# its header is not installed until its structs have their final home (edgeplane/auth.h).
 ENROLL_SRCS	:= userspace/common/enroll.c
 ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
 

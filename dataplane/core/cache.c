@@ -28,6 +28,7 @@ struct cent {
 	uint16_t status;
 	uint16_t port;
 	uint16_t task_type, frag_count;
+	uint16_t key;			/* session key id; 0: a task without AUTH */
 	uint8_t addr[16];
 	uint32_t tenant_id, total_len, frag_size;
 	uint32_t replays;
@@ -59,13 +60,16 @@ struct ep_cache {
 	uint64_t head, tail;	/* byte counters; offsets are modulo cfg.bytes */
 };
 
-static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+		       uint64_t id)
 {
 	uint64_t a, b;
 
 	memcpy(&a, p->addr, 8);
 	memcpy(&b, p->addr + 8, 8);
-	return (uint32_t)(ep_mix64(c->seed ^ id ^ ep_mix64(a ^ ep_mix64(b ^ p->port))) & c->mask);
+	return (uint32_t)(ep_mix64(c->seed ^ id ^
+				   ep_mix64(a ^ ep_mix64(b ^ p->port ^ (uint64_t)key << 16))) &
+			  c->mask);
 }
 
 struct ep_cache *ep_cache_new(const struct ep_cache_cfg *cfg)
@@ -170,12 +174,13 @@ static bool same_request(const struct ep_cache *c, const struct cent *e,
 
 /* --- entries ------------------------------------------------------------------------- */
 
-static int32_t find(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+static int32_t find(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id)
 {
-	for (int32_t i = c->heads[bucket(c, p, id)]; i != NIL; i = c->ents[i].hnext) {
+	for (int32_t i = c->heads[bucket(c, p, key, id)]; i != NIL; i = c->ents[i].hnext) {
 		const struct cent *e = &c->ents[i];
 
-		if (e->id == id && e->port == p->port && !memcmp(e->addr, p->addr, 16))
+		if (e->id == id && e->port == p->port && e->key == key &&
+		    !memcmp(e->addr, p->addr, 16))
 			return i;
 	}
 	return NIL;
@@ -215,7 +220,7 @@ static void remove_ent(struct ep_cache *c, int32_t i)
 	int32_t *pp;
 
 	memcpy(p.addr, e->addr, 16);
-	for (pp = &c->heads[bucket(c, &p, e->id)]; *pp != i; pp = &c->ents[*pp].hnext)
+	for (pp = &c->heads[bucket(c, &p, e->key, e->id)]; *pp != i; pp = &c->ents[*pp].hnext)
 		;
 	*pp = e->hnext;
 	if (e->state == EP_CACHE_DONE)
@@ -242,11 +247,12 @@ static void expire(struct ep_cache *c, uint64_t now_ns)
 	}
 }
 
-enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 				    const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
 {
-	int32_t i = find(c, p, id);
+	int32_t i = find(c, p, key, id);
 	struct cent *e;
 
 	if (i == NIL)
@@ -286,7 +292,8 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	return EP_CACHE_DONE;
 }
 
-uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 			const struct ep_cache_ident *k, uint64_t now_ns)
 {
 	struct cent *e;
@@ -294,7 +301,7 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id
 	int32_t i;
 
 	expire(c, now_ns);
-	i = find(c, p, id);
+	i = find(c, p, key, id);
 	if (i != NIL) {
 		if (c->ents[i].state == EP_CACHE_PENDING) {
 			c->st.refused++;
@@ -316,6 +323,7 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id
 	e->state = EP_CACHE_PENDING;
 	e->cancelled = 0;
 	e->id = id;
+	e->key = key;
 	e->port = p->port;
 	memcpy(e->addr, p->addr, 16);
 	e->task_type = k->task_type;
@@ -329,7 +337,7 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id
 	e->replays = 0;
 	e->done_ns = e->last_sent_ns = e->prev_sent_ns = e->last_retry_ns = 0;
 	e->prev = e->next = NIL;
-	b = bucket(c, p, id);
+	b = bucket(c, p, key, id);
 	e->hnext = c->heads[b];
 	c->heads[b] = i;
 	c->st.entries++;
@@ -349,9 +357,9 @@ static struct cent *by_handle(const struct ep_cache *c, uint64_t h)
 	return &c->ents[i];
 }
 
-int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id)
+int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id)
 {
-	int32_t i = find(c, p, id);
+	int32_t i = find(c, p, key, id);
 
 	if (i == NIL || c->ents[i].state != EP_CACHE_PENDING)
 		return -ENOENT;
@@ -445,10 +453,11 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	c->st.bytes = c->tail - c->head;
 }
 
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 		     uint64_t now_ns)
 {
-	int32_t i = find(c, p, id);
+	int32_t i = find(c, p, key, id);
 	struct cent *e;
 
 	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
@@ -464,10 +473,11 @@ void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
 	e->last_retry_ns = now_ns;
 }
 
-bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 			   uint64_t now_ns)
 {
-	int32_t i = find(c, p, id);
+	int32_t i = find(c, p, key, id);
 	const struct cent *e;
 
 	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)

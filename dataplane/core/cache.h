@@ -2,7 +2,9 @@
 /*
  * cache.h - the result cache that makes retries idempotent.
  *
- * Keyed by (client address, port, task_id), and bound to what identifies the request
+ * Keyed by (client address, port, session key id, task_id) (the key id is 0 for a task that
+ * came without AUTH: a task id of one key is never answered to another key, nor to a
+ * source without a key, and the other way round), and bound to what identifies the request
  * (struct ep_cache_ident): a datagram with the key whose request differs (another type,
  * tenant, length, fragment layout, compression or payload digest) is a CONFLICT, never
  * answered with this entry's reply. A task is entered as PENDING when accepted, so a retry
@@ -106,7 +108,8 @@ void ep_cache_ident_hash(const struct ep_cache *c, struct ep_cache_ident *k);
  * replayed max_replays times (then QUIET). A PENDING or DONE entry whose request differs
  * from @k gives CONFLICT (the digest is compared when both sides have one).
  */
-enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 				    const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out);
 /* No entry (a task the cache could not remember). */
@@ -117,10 +120,11 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
  * EP_CACHE_NONE when every entry is PENDING (or the key is PENDING already): the caller
  * refuses the task with OVERLOADED. A full cache makes room by evicting its oldest DONE
  * entry. */
-uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 			const struct ep_cache_ident *k, uint64_t now_ns);
 /* Mark a PENDING task cancelled, by key. Returns 0, or -ENOENT if it is not pending. */
-int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint64_t id);
+int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id);
 /* Whether the task behind @h was cancelled while pending. */
 bool ep_cache_cancelled(const struct ep_cache *c, uint64_t h);
 /* Store the reply of the task behind @h, which just went out at @now_ns (nothing if @h is
@@ -134,11 +138,13 @@ void ep_cache_forget(struct ep_cache *c, uint64_t h);
  * for did not go out at @now_ns: a RETRY went instead, to a source that must first
  * validate its address. Neither the resend gap nor the replay budget counts it, so the
  * retry that carries the token is answered at once. Nothing if the key is not DONE. */
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 		     uint64_t now_ns);
 /* Whether a RETRY went for this DONE task less than the resend gap ago: the fragments of
  * one unvalidated retry get one RETRY between them, not one each. */
-bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint64_t id,
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+				    uint64_t id,
 			   uint64_t now_ns);
 void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st);
 

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "core/batch.h"
+#include "core/keys.h"
 #include "core/task.h"
 #include "core/token.h"
 #include "core/worker.h"
@@ -54,6 +55,7 @@ struct ep_worker {
 
 	uint64_t next_expire_ns;
 	struct ep_token *tok;		/* address validation; NULL with validation off */
+	struct ep_keytab_reader *keys;	/* device authentication; NULL with auth.mode off */
 	struct ep_worker_stats st;
 };
 
@@ -72,6 +74,106 @@ static uint32_t sat_us(uint64_t ns)
 	uint64_t us = ns / 1000;
 
 	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* --- device authentication (docs/protocol.md 3.5) ------------------------------------ */
+
+static const char *const auth_drop_names[] = {
+#define EP_X_NAME(name, str) str,
+	EP_AUTH_DROP_LIST(EP_X_NAME)
+#undef EP_X_NAME
+};
+
+const char *ep_auth_drop_name(unsigned int r)
+{
+	return r < EP_AUTH_DROP__COUNT ? auth_drop_names[r] : "?";
+}
+
+/* Whether the replies to @req are sealed: it came with AUTH, and passed auth_check(). */
+static bool sealed(const struct ep_worker *w, const struct ep_msg *req)
+{
+	return w->keys && (req->flags & EP_F_AUTH);
+}
+
+/* Whose task @m is, beside its source and task id, for the result cache and reassembly:
+ * its key's id if it came with AUTH, 0 if not. A task id of key A is never answered to
+ * key B, nor to a source without a key, nor the other way. */
+static uint16_t key_of(const struct ep_msg *m)
+{
+	return m->flags & EP_F_AUTH ? m->auth_key_id : 0;
+}
+
+/*
+ * The checks of docs/protocol.md 3.5 on an AUTH datagram @d, decoded into @m, before
+ * anything else is done with it: the key (known, not revoked, not expired), the tenant,
+ * the role's limits on a request (type, priority, size), the freshness of the pn, the
+ * sender (a device's), the tag, and last the key's replay window, marked only once the tag
+ * verified. The payload is decrypted in place: the receive buffer is the worker's until it
+ * releases it (io/io.h). A PING's or CANCEL's priority is lowered to the role's. Returns
+ * true, or false with the reason in *why.
+ */
+static bool auth_check(struct ep_worker *w, const struct ep_dgram *d, struct ep_msg *m,
+		       uint64_t now, enum ep_auth_drop *why)
+{
+	const struct ep_key *k = ep_keytab_get(w->cfg.keys, m->auth_key_id);
+	const struct ep_key_limits *l;
+	uint8_t max_prio;
+	struct ep_aead *a;
+	uint32_t sender;
+	uint64_t pn;
+
+	if (!k)
+		*why = EP_AUTH_DROP_UNKNOWN_KEY;
+	else if (k->info.revoked)
+		*why = EP_AUTH_DROP_REVOKED;
+	else if (ep_key_expired(k, now))
+		*why = EP_AUTH_DROP_EXPIRED;
+	else if (m->tenant_id != k->info.tenant)
+		*why = EP_AUTH_DROP_TENANT;
+	else
+		*why = EP_AUTH_DROP__COUNT;
+	if (*why != EP_AUTH_DROP__COUNT)
+		return false;
+	/* A role's max_priority of 0 sets no ceiling of its own (as the classifier reads
+	 * it); its max_task_len of 0 neither. */
+	l = &k->info.lim;
+	max_prio = l->max_priority ? l->max_priority : EP_PRIO_MAX;
+	if (m->kind == EP_KIND_REQUEST) {
+		if (!ep_key_type_allowed(l, m->task_type))
+			*why = EP_AUTH_DROP_TYPE;
+		else if (m->priority > max_prio)
+			*why = EP_AUTH_DROP_PRIORITY;
+		else if (l->max_task_len && m->total_len > l->max_task_len)
+			*why = EP_AUTH_DROP_TOO_LARGE;
+	} else if (m->priority > max_prio) {
+		m->priority = max_prio;	/* no task of its own: its priority only echoes */
+	}
+	if (*why != EP_AUTH_DROP__COUNT)
+		return false;
+	if (!ep_key_fresh(k, m->auth_pn, now, w->cfg.clock_skew_s))
+		*why = EP_AUTH_DROP_STALE;
+	else if (m->auth_sender != EP_AUTH_SENDER_DEVICE)
+		*why = EP_AUTH_DROP_SENDER;
+	else if (!(a = ep_keytab_aead(w->keys, k)))
+		*why = EP_AUTH_DROP_NO_MEMORY;
+	else if (ep_aead_open(a, (uint8_t *)d->data, d->len, &sender, &pn))
+		*why = EP_AUTH_DROP_BAD_TAG;
+	else if (ep_key_replay(k, pn))
+		*why = EP_AUTH_DROP_REPLAY;
+	return *why == EP_AUTH_DROP__COUNT;
+}
+
+/* The context that seals replies under key @id, and the node's id in *node: NULL when the
+ * key was revoked, expired or removed since the task came (then the reply is not sent),
+ * or no context can be made. */
+static struct ep_aead *reply_key(struct ep_worker *w, uint16_t id, uint32_t *node)
+{
+	const struct ep_key *k = ep_keytab_get(w->cfg.keys, id);
+
+	*node = ep_keytab_node_id(w->cfg.keys);
+	if (!k || k->info.revoked || ep_key_expired(k, ep_now_ns()) || !*node)
+		return NULL;
+	return ep_keytab_aead(w->keys, k);
 }
 
 /* --- address validation ------------------------------------------------------------ */
@@ -125,7 +227,7 @@ static uint32_t reply_frag_size(const struct ep_worker *w, const struct ep_msg *
 		if (want < mtu)
 			mtu = want;
 	}
-	return ep_frag_size_for_mtu(mtu, r->ipv6);
+	return ep_frag_size_for(mtu, r->ipv6, sealed(w, req) ? EP_F_AUTH : 0);
 }
 
 /* UDP payload bytes of a reply of @len payload bytes in fragments of @fs. */
@@ -138,13 +240,19 @@ static uint64_t reply_bytes(uint32_t len, uint32_t fs)
 
 /* --- replies ------------------------------------------------------------------------ */
 
-/* Send @m with @len bytes of @data in fragments of @fs. Returns 0, or -ENOBUFS if a
+/* Send @m with @len bytes of @data in fragments of @fs, each sealed if @m has AUTH (with
+ * its key, as this node: the node's id and its next pn). Returns 0, or -ENOBUFS if a
  * fragment found no TX buffer even after flushing (the client will retry). */
 static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
 		    const struct ep_msg *m, const uint8_t *data, uint32_t len, uint32_t fs)
 {
-	uint32_t count = ep_frag_count(len, fs);
+	uint32_t count = ep_frag_count(len, fs), node = 0;
+	struct ep_aead *a = NULL;
 
+	if ((m->flags & EP_F_AUTH) && !(a = reply_key(w, m->auth_key_id, &node))) {
+		w->st.auth_replies_dropped += count;
+		return 0;
+	}
 	for (uint32_t i = 0; i < count; i++) {
 		uint64_t give_up = 0;
 		uint32_t cap;
@@ -166,6 +274,11 @@ static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struc
 		if (n < 0) {		/* cannot happen with a validated MTU; never leak */
 			w->ops->tx_abort(w->io);
 			w->st.reply_dropped++;
+			continue;
+		}
+		if (a && ep_aead_seal(a, node, ep_keytab_next_pn(w->cfg.keys), buf, (size_t)n)) {
+			w->ops->tx_abort(w->io);
+			w->st.auth_replies_dropped++;
 			continue;
 		}
 		if (w->ops->tx_commit(w->io, r, peer, (uint32_t)n))
@@ -231,6 +344,10 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 	uint32_t fs = reply_frag_size(w, req, r);
 	uint64_t bytes = reply_bytes(len, fs);
 
+	if (sealed(w, req)) {	/* with the request's key; validated: no budget */
+		m.flags |= EP_F_AUTH;
+		m.auth_key_id = req->auth_key_id;
+	}
 	if (!ep_frag_count(len, fs))
 		return -EMSGSIZE;
 	if (bytes > budget) {
@@ -478,8 +595,8 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	type_stats(w, hidx)->received++;
 	if (hidx < 0)
 		status = EP_ST_UNKNOWN_TYPE;
-	else if (m->flags & EP_F_AUTH)
-		status = EP_ST_UNSUPPORTED;
+	else if ((m->flags & EP_F_AUTH) && !w->keys)
+		status = EP_ST_UNSUPPORTED;	/* auth.mode off: no keys here */
 	else if (m->flags & EP_F_ZSTD) {
 		uint8_t *plain;
 		uint32_t plain_len;
@@ -521,7 +638,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	}
 	if (!status) {
 		/* No entry when every one is pending: refused rather than forgetting one. */
-		cache = ep_cache_begin(w->cache, peer, m->task_id, &ident, now);
+		cache = ep_cache_begin(w->cache, peer, key_of(m), m->task_id, &ident, now);
 		if (cache == EP_CACHE_NONE)
 			status = EP_ST_OVERLOADED;
 	}
@@ -597,17 +714,21 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
  * answer CANCELLED now, and leave that answer in the result cache so that its late
  * fragments and retries get it too instead of starting the task again.
  */
-static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d, uint64_t task_id,
-			      uint64_t budget, uint64_t now)
+static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d,
+			      const struct ep_msg *cancel, uint64_t budget, uint64_t now)
 {
 	struct ep_cache_ident ident;
 	struct ep_reasm_info t;
 
-	if (ep_reasm_cancel(w->reasm, &d->peer, task_id, &t))
+	/* Only the task's own key (or, without AUTH, a source without a key) cancels it. */
+	if (ep_reasm_peek(w->reasm, &d->peer, cancel->task_id, &t.msg) ||
+	    key_of(&t.msg) != key_of(cancel) ||
+	    ep_reasm_cancel(w->reasm, &d->peer, cancel->task_id, &t))
 		return;
 	ep_cache_ident_task(&ident, &t.msg, NULL);	/* fragment 0 may not have come */
 	send_error(w, &d->peer, &d->route, &t.msg, ep_registry_find(w->reg, t.msg.task_type),
-		   EP_ST_CANCELLED, NULL, ep_cache_begin(w->cache, &d->peer, task_id, &ident, now),
+		   EP_ST_CANCELLED, NULL,
+		   ep_cache_begin(w->cache, &d->peer, key_of(cancel), cancel->task_id, &ident, now),
 		   budget);
 }
 
@@ -620,7 +741,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	struct ep_cache_ident ident;
 	struct ep_msg m;
 	uint64_t budget;	/* what this datagram alone may make the node send */
-	bool valid;
+	enum ep_auth_drop why;
+	bool valid, authed = false;
 	int ret;
 
 	w->st.dgrams++;
@@ -633,15 +755,31 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		w->st.invalid[EP_STAT_DROP_BAD_KIND]++;
 		goto release;
 	}
-	/* The priority ceiling: no source is authenticated (until device authentication),
-	 * so none may claim more than limits.max_priority, to jump the queue or to shed
-	 * others' tasks. Every fragment, the task and every reply to it (PONG, CANCELLED,
-	 * errors) carry the lowered priority; a task counts once per attempt. */
-	if (m.priority > w->cfg.max_priority) {
+	/* Device authentication, before anything else: a datagram that fails gets no reply
+	 * at all. In mode off there are no keys: AUTH is answered UNSUPPORTED, as before. */
+	if ((m.flags & EP_F_AUTH) && w->keys) {
+		if (!auth_check(w, d, &m, now, &why)) {
+			w->st.auth_dropped[why]++;
+			goto release;
+		}
+		w->st.auth_ok++;
+		authed = true;
+	} else if (!(m.flags & EP_F_AUTH) && w->cfg.auth_mode == EP_AUTH_MODE_REQUIRED) {
+		w->st.auth_dropped[EP_AUTH_DROP_MISSING]++;
+		goto release;
+	}
+	/* The priority ceiling of a source that did not authenticate: none may claim more
+	 * than limits.max_priority, to jump the queue or to shed others' tasks (an
+	 * authenticated one has its role's, checked above). Every fragment, the task and
+	 * every reply to it (PONG, CANCELLED, errors) carry the lowered priority; a task
+	 * counts once per attempt. */
+	if (!authed && m.priority > w->cfg.max_priority) {
 		m.priority = w->cfg.max_priority;
 		w->st.priority_lowered += m.kind == EP_KIND_REQUEST && m.frag_index == 0;
 	}
-	valid = validated(w, &d->peer, &m);
+	/* An authenticated source is validated: a replay of its datagram from another
+	 * address was refused by the key's window. */
+	valid = authed || validated(w, &d->peer, &m);
 	budget = budget_of(w, valid, d->len);
 	if (m.kind == EP_KIND_PING) {
 		/* PONG: the node's limits, 112 bytes for the PING's 64. */
@@ -652,8 +790,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	}
 	if (m.kind == EP_KIND_CANCEL) {
 		w->st.cancels++;
-		if (ep_cache_cancel(w->cache, &d->peer, m.task_id))
-			cancel_reassembly(w, d, m.task_id, budget, now);
+		if (ep_cache_cancel(w->cache, &d->peer, key_of(&m), m.task_id))
+			cancel_reassembly(w, d, &m, budget, now);
 		goto release;
 	}
 
@@ -665,14 +803,14 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	 * else that source gets RETRY, and the result stays cached, its gap and budget
 	 * untouched, for the retry that carries the token. */
 	ep_cache_ident_msg(&ident, &m, payload);
-	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, m.task_id, now)) {
+	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, key_of(&m), m.task_id, now)) {
 		w->st.duplicates++;	/* the burst this RETRY answered */
 		goto release;
 	}
-	switch (ep_cache_lookup(w->cache, &d->peer, m.task_id, &ident, now, &cached)) {
+	switch (ep_cache_lookup(w->cache, &d->peer, key_of(&m), m.task_id, &ident, now, &cached)) {
 	case EP_CACHE_DONE:
 		if (send_cached(w, d, &m, &cached, budget) == EP_REPLY_RETRIED)
-			ep_cache_unsent(w->cache, &d->peer, m.task_id, now);
+			ep_cache_unsent(w->cache, &d->peer, key_of(&m), m.task_id, now);
 		else
 			type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
 		goto release;
@@ -753,7 +891,8 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 							       .exec_us = exec_us },
 					  now);
 			if (ret == EP_REPLY_RETRIED)
-				ep_cache_unsent(w->cache, &t->peer, t->msg.task_id, now);
+				ep_cache_unsent(w->cache, &t->peer, key_of(&t->msg), t->msg.task_id,
+						now);
 		}
 	}
 	ep_hist_record(&ts->latency_ns, now - t->rx_ns);
@@ -848,7 +987,8 @@ static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm
 		   why == EP_REASM_EVICTED ? EP_ST_OVERLOADED : EP_ST_TIMEOUT,
 		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
 		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
-		   EP_CACHE_NONE, budget_of(w, validated(w, &t->peer, &t->msg), t->wire_bytes));
+		   EP_CACHE_NONE,
+		   budget_of(w, sealed(w, &t->msg) || validated(w, &t->peer, &t->msg), t->wire_bytes));
 }
 
 /* --- the loop ----------------------------------------------------------------------- */
@@ -886,6 +1026,8 @@ void ep_worker_run(struct ep_worker *w)
 			w->next_expire_ns = now + EXPIRE_EVERY_NS;
 		}
 		w->ops->flush(w->io);
+		if (w->keys)	/* no key entry is held from here on */
+			ep_keytab_quiesce(w->keys);
 		if (n)
 			continue;
 		/* Idle: sleep until traffic, unless a batch is about to become ready. */
@@ -909,6 +1051,8 @@ void ep_worker_run(struct ep_worker *w)
 		while (run_batch(w, ep_now_ns(), true))
 			;
 		w->ops->flush(w->io);
+		if (w->keys)
+			ep_keytab_quiesce(w->keys);
 		if (!n || now > give_up)
 			break;
 	}
@@ -966,6 +1110,7 @@ void ep_worker_free(struct ep_worker *w)
 	ep_reasm_free(w->reasm);
 	ep_cache_free(w->cache);
 	ep_token_free(w->tok);
+	ep_keytab_reader_free(w->keys);
 	ZSTD_freeDCtx(w->dctx);
 	ZSTD_freeCCtx(w->cctx);
 	free(w->pool);
@@ -1029,6 +1174,17 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 		w->tok = ep_token_new(cfg->token);
 		if (!w->tok) {
 			err = -errno;
+			goto err_free;
+		}
+	}
+	if (cfg->auth_mode != EP_AUTH_MODE_OFF) {
+		if (!cfg->keys) {
+			err = -EINVAL;
+			goto err_free;
+		}
+		w->keys = ep_keytab_reader_new(cfg->keys);
+		if (!w->keys) {
+			err = -ENOMEM;
 			goto err_free;
 		}
 	}

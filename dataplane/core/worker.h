@@ -8,6 +8,13 @@
  *
  * Everything here is per worker: no locks, no logging, and no allocation on the path of
  * single-fragment tasks (reassembled and decompressed payloads are heap buffers).
+ *
+ * Device authentication (docs/protocol.md 3.5) comes first, right after decoding: an AUTH
+ * datagram's key (core/keys.h, shared by the workers without locks), the role's limits,
+ * the tenant, the pn's freshness, the tag (decrypted in place, in the receive buffer) and
+ * the key's replay window; any failure drops it, counted by reason, with no reply. What
+ * passes goes on as before with its plaintext, as a validated source. Replies to it are
+ * sealed with the same key, if the key is still good when they leave.
  */
 #ifndef EP_WORKER_H
 #define EP_WORKER_H
@@ -31,6 +38,8 @@ enum ep_validation {
 	EP_VALIDATE_OFF,		/* "off-unsafe": no limit, no tokens */
 };
 
+struct ep_keytab;
+
 struct ep_worker_cfg {
 	uint32_t batch_size;		/* tasks per handler call; 1 = batching off */
 	uint64_t batch_wait_ns;		/* longest a queued task waits for its batch to fill */
@@ -53,6 +62,13 @@ struct ep_worker_cfg {
 	uint64_t max_work;		/* work (handler units) a task may ask for; beyond it
 					 * TOO_LARGE before it runs; 0: no limit */
 	struct ep_limits limits;	/* PONG's payload, big-endian (the runtime fills it) */
+	enum ep_auth_mode auth_mode;	/* auth.mode (bpf/ep_shared.h: the classifier's too):
+					 * required, only AUTH datagrams, the others get
+					 * nothing; optional, both; off, no keys, AUTH is
+					 * answered UNSUPPORTED */
+	uint32_t clock_skew_s;		/* a device's pn seconds within this of the node's */
+	struct ep_keytab *keys;		/* the node's keys, shared (the runtime sets it); NULL
+					 * only with EP_AUTH_MODE_OFF */
 };
 
 /* Per task type, indexed by registry entry; the last slot counts unknown types. */
@@ -64,6 +80,33 @@ struct ep_type_stats {
 	struct ep_hist latency_ns;	/* accepted -> reply sent */
 	struct ep_hist batch_size;	/* tasks per run() */
 };
+
+/* Why a datagram was dropped by device authentication, in the order of the checks:
+ * X(NAME, "name"). The first five are the classifier's too (drop_auth_*). */
+#define EP_AUTH_DROP_LIST(X)						\
+	X(MISSING,	"missing")	/* mode required: no AUTH */			\
+	X(UNKNOWN_KEY,	"unknown_key")	/* no such key id */				\
+	X(REVOKED,	"revoked")							\
+	X(EXPIRED,	"expired")							\
+	X(TENANT,	"tenant")	/* tenant_id is not the key's */		\
+	X(TYPE,		"type")		/* a task type the key's role does not allow */	\
+	X(PRIORITY,	"priority")	/* above the role's max_priority */		\
+	X(TOO_LARGE,	"too_large")	/* total_len above the role's max_task_len */	\
+	X(STALE,	"stale")	/* the pn's seconds beyond auth.clock_skew_s */	\
+	X(SENDER,	"sender")	/* the nonce's sender is not 0 (not a device) */ \
+	X(BAD_TAG,	"bad_tag")	/* forged or altered */				\
+	X(REPLAY,	"replay")	/* its counter seen, or older than the window */ \
+	X(NO_MEMORY,	"no_memory")	/* no AEAD context could be made for the key */
+
+enum ep_auth_drop {
+#define EP_X_ENUM(name, str) EP_AUTH_DROP_##name,
+	EP_AUTH_DROP_LIST(EP_X_ENUM)
+#undef EP_X_ENUM
+	EP_AUTH_DROP__COUNT
+};
+
+/* The printable name of @r ("?" out of range). */
+const char *ep_auth_drop_name(unsigned int r);
 
 struct ep_worker_stats {
 	uint64_t dgrams;		/* datagrams in */
@@ -79,6 +122,10 @@ struct ep_worker_stats {
 	uint64_t tokens_refused;	/* ... invalid (forged, expired, another address) */
 	uint64_t replies_cut;		/* ERROR texts shortened to fit a budget */
 	uint64_t priority_lowered;	/* tasks whose priority was above limits.max_priority */
+	uint64_t auth_ok;		/* AUTH datagrams that passed every check */
+	uint64_t auth_dropped[EP_AUTH_DROP__COUNT];	/* ... and those dropped, by reason */
+	uint64_t auth_replies_dropped;	/* reply datagrams to AUTH tasks not sent: the key was
+					 * revoked, expired or gone by then (or no context) */
 	uint32_t queued;		/* tasks waiting now */
 	uint32_t nhandlers;
 	struct ep_reasm_stats reasm;

@@ -9,6 +9,7 @@
 #include "core/crypt.h"
 #include "core/sign.h"
 #include "daemon/config.h"
+#include "daemon/keysrc.h"
 #include "edgeplane/addrset.h"
 #include "edgeplane/confread.h"
 #include "daemon/report.h"
@@ -84,8 +85,11 @@ void ep_conf_defaults(struct ep_conf *c)
 		.cpu = -1,
 		.validation = EP_VALIDATE_AMPLIFICATION,
 		.max_work = EP_DEFAULT_MAX_WORK,
+		.auth_mode = EP_AUTH_MODE_REQUIRED,
+		.clock_skew_s = 5,
 	};
 	c->validation.token_period_s = EP_TOKEN_DEFAULT_PERIOD_S;
+	c->auth.sync_ms = 250;
 }
 
 static const char *const validation_names[] = {
@@ -125,6 +129,11 @@ void ep_conf_free(struct ep_conf *c)
 	free(c->ready_file);
 	free(c->log_level);
 	free(c->validation.secret_file);
+	free(c->auth.keys_file);
+	free(c->auth.controller);
+	free(c->auth.cert);
+	free(c->auth.key);
+	free(c->auth.ca);
 	free(c->signing.public_key);
 	free(c->file_encryption.key_file);
 	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
@@ -301,7 +310,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					   "cache", "replies", "handlers", "stats_socket",
 					   "stats_socket_group",
 					   "metrics", "ready_file", "log_level", "report",
-					   "uring", "dpdk", "rate_limit", "validation",
+					   "uring", "dpdk", "rate_limit", "validation", "auth",
 					   "signing", "file_encryption", NULL };
 	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
 					   "frame_size", "keep_attached", "pin_dir",
@@ -321,6 +330,9 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
 	static const char *const validation[] = { "mode", "secret_file", "token_period_s",
 						  NULL };
+	static const char *const auth[] = { "mode", "keys_file", "controller", "cert", "key",
+					    "ca", "sync_ms", "node_id", "clock_skew_s",
+					    "report_key_id", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
 					      "capacity", "cpu", NULL };
 	static const char *const signing[] = { "public_key", "mode", NULL };
@@ -449,6 +461,25 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			free(mode);
 		}
 	}
+	if ((g = config_setting_get_member(root, "auth"))) {
+		char *mode = NULL;
+
+		ep_conf_known(&rd, g, auth);
+		ep_conf_str(&rd, g, "mode", &mode);
+		if (mode && ep_xdp_parse_auth_mode(mode, &c->w.auth_mode))
+			ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
+				    "must be \"required\", \"optional\" or \"off\"");
+		free(mode);
+		ep_conf_str(&rd, g, "keys_file", &c->auth.keys_file);
+		ep_conf_str(&rd, g, "controller", &c->auth.controller);
+		ep_conf_str(&rd, g, "cert", &c->auth.cert);
+		ep_conf_str(&rd, g, "key", &c->auth.key);
+		ep_conf_str(&rd, g, "ca", &c->auth.ca);
+		EP_CONF_U32(&rd, g, "sync_ms", 50, 60000, c->auth.sync_ms);
+		EP_CONF_U32(&rd, g, "node_id", 1, UINT32_MAX, c->auth.node_id);
+		EP_CONF_U32(&rd, g, "clock_skew_s", 1, 3600, c->w.clock_skew_s);
+		EP_CONF_U32(&rd, g, "report_key_id", 1, 65535, c->auth.report_key_id);
+	}
 	if ((g = config_setting_get_member(root, "reassembly"))) {
 		ep_conf_known(&rd, g, reasm);
 		EP_CONF_U32(&rd, g, "max_tasks", 1, 1 << 20, c->w.reasm.max_tasks);
@@ -547,6 +578,73 @@ static int validate_dpdk(const struct ep_conf *c)
 	if (c->dpdk.xdp_prog && access(c->dpdk.xdp_prog, R_OK)) {
 		pr_err("dpdk.xdp_prog %s: %s", c->dpdk.xdp_prog, strerror(errno));
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Group auth: a key source for a mode that takes AUTH, and what that source needs. */
+static int validate_auth(const struct ep_conf *c)
+{
+	const char *mode = ep_xdp_auth_mode_name(c->w.auth_mode);
+
+	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
+		if (c->auth.keys_file || c->auth.controller)
+			pr_warn("auth.mode = \"off\": auth.keys_file and auth.controller are not "
+				"used (AUTH datagrams are answered UNSUPPORTED)");
+		return 0;
+	}
+	if (!c->auth.keys_file && !c->auth.controller) {
+		if (c->w.auth_mode == EP_AUTH_MODE_REQUIRED) {
+			pr_err("auth.mode is \"required\" (the default): the node serves only "
+			       "authenticated devices, and has no keys. Set auth.controller (with "
+			       "auth.cert, auth.key and auth.ca) to sync them from the controller, "
+			       "or auth.keys_file (with auth.node_id) to read them from a file; or "
+			       "set auth.mode = \"off\" (or --auth-mode off) to serve without "
+			       "authentication");
+			return -EINVAL;
+		}
+		pr_warn("auth.mode = \"%s\" without auth.controller or auth.keys_file: every "
+			"AUTH datagram is dropped (unknown key)", mode);
+		return 0;
+	}
+	if (c->auth.keys_file && c->auth.controller) {
+		pr_err("auth: set auth.controller or auth.keys_file, not both (a sync from the "
+		       "controller replaces every key)");
+		return -EINVAL;
+	}
+	if (c->auth.keys_file) {
+		struct ep_keytab *t;
+		int n;
+
+		if (!c->auth.node_id) {
+			pr_err("auth.keys_file is set: auth.node_id must say this node's id "
+			       "(1..4294967295, unique among the nodes that share keys), the sender "
+			       "of the replies it seals");
+			return -EINVAL;
+		}
+		/* Read it now: logs what is wrong with the file (owner, mode, contents). */
+		t = ep_keytab_new();
+		if (!t)
+			return -ENOMEM;
+		n = ep_keys_file_load(c->auth.keys_file, t, (uint16_t)c->auth.report_key_id,
+				      NULL);
+		ep_keytab_free(t);
+		if (n < 0)
+			return -EINVAL;
+	} else {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (ep_parse_sockaddr("auth.controller", c->auth.controller, 0, &ss, &len))
+			return -EINVAL;
+		if (!c->auth.cert || !c->auth.key || !c->auth.ca) {
+			pr_err("auth.controller is set: auth.cert, auth.key (the node's certificate, "
+			       "OU=node, and its key) and auth.ca (the controller's CA) must be too");
+			return -EINVAL;
+		}
+		if (c->auth.node_id || c->auth.report_key_id)
+			pr_warn("auth.node_id and auth.report_key_id are for auth.keys_file; with "
+				"auth.controller, the sync gives the node's id and key");
 	}
 	return 0;
 }
@@ -680,6 +778,8 @@ int ep_conf_validate(const struct ep_conf *c)
 	}
 	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
 		return -EINVAL;
+	if (validate_auth(c))
+		return -EINVAL;
 	if (c->validation.secret_file && c->w.validation != EP_VALIDATE_OFF) {
 		struct ep_token_master m;
 
@@ -715,7 +815,26 @@ int ep_conf_validate(const struct ep_conf *c)
 
 		if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
 			return -EINVAL;
-		if (!c->report.node_id) {
+		/* Sealed reports speak for the node the key is: the controller takes them only
+		 * for its node id (docs/protocol.md 7.1). With auth.controller that id comes
+		 * with the sync; with a keys file's report key, it is auth.node_id. */
+		bool sync_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.controller;
+		bool file_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.keys_file &&
+			       c->auth.report_key_id;
+
+		if (file_id && c->report.node_id && c->report.node_id != c->auth.node_id) {
+			pr_err("report.node_id %u is not auth.node_id %u: reports sealed with "
+			       "auth.report_key_id are the node's, and must say its id",
+			       c->report.node_id, c->auth.node_id);
+			return -EINVAL;
+		}
+		if (file_id && !c->report.node_id && c->auth.node_id > EP_GW_MAX_NODES - 1) {
+			pr_err("report.node_id: auth.node_id %u is beyond the gateway's node ids "
+			       "1..%d: set both to one of those", c->auth.node_id,
+			       EP_GW_MAX_NODES - 1);
+			return -EINVAL;
+		}
+		if (!c->report.node_id && !sync_id && !file_id) {
 			pr_err("report.node_id: a node reporting to a controller needs an id 1..%d",
 			       EP_GW_MAX_NODES - 1);
 			return -EINVAL;

@@ -78,7 +78,19 @@ struct ep_conf {
 	} report;
 
 	struct ep_worker_cfg w;		/* w.validation, w.max_work: validation.mode and
-					 * limits.max_work; w.token: the runtime sets it */
+					 * limits.max_work; w.auth_mode, w.clock_skew_s: auth's
+					 * mode and clock_skew_s; w.token, w.keys: the runtime
+					 * sets them */
+
+	/* Device authentication (docs/protocol.md 3.5): where the keys come from. */
+	struct {
+		char *keys_file;	/* a JSON array of key objects, reread when it changes */
+		char *controller;	/* "ADDR:PORT": synced over mutual TLS */
+		char *cert, *key, *ca;	/* the node's certificate (OU=node), key, the CA */
+		uint32_t sync_ms;
+		uint32_t node_id;	/* keys_file: the sender of what the node seals */
+		uint32_t report_key_id;	/* keys_file: the key that seals load reports; 0 none */
+	} auth;
 
 	/* Address validation (docs/protocol.md 3.7). */
 	struct {
@@ -120,6 +132,7 @@ int ep_conf_validate(const struct ep_conf *c);
 void ep_conf_limits(const struct ep_conf *c, struct ep_limits *out);
 /* validation.mode's name for @v ("amplification", "always", "off-unsafe"). */
 const char *ep_validation_name(enum ep_validation v);
+
 void ep_conf_free(struct ep_conf *c);
 
 /* "0,2,3" -> list. Returns the count or -EINVAL. */

@@ -67,6 +67,11 @@ static void usage(FILE *f)
 		"      --controller ADDR:PORT  report load to this controller (edgectl serve)\n"
 		"      --node-id N          this node's id at the gateway, 1..63\n"
 		"      --capacity N         relative capacity reported (default 100 per worker)\n"
+		"      --auth-mode MODE     required (default: only authenticated devices),\n"
+		"                           optional (both) or off (no keys; AUTH unsupported)\n"
+		"      --auth-keys FILE     read the session keys from FILE (auth.keys_file)\n"
+		"      --auth-node-id N     this node's id, the sender of what it seals, with\n"
+		"                           --auth-keys (auth.node_id)\n"
 		"      --ready-file PATH    write the pid here once ready; removed at exit\n"
 		"      --check-config       validate the settings and exit\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -162,7 +167,8 @@ static void write_ready_file(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_CPUS, O_XDP_MODE, O_ZC, O_BUSY, O_BSIZE, O_BWAIT, O_MAXLEN,
-	       O_STATS, O_METRICS, O_READY, O_CHECK, O_CTL, O_NODE, O_CAP };
+	       O_STATS, O_METRICS, O_READY, O_CHECK, O_CTL, O_NODE, O_CAP, O_AUTH_MODE,
+	       O_AUTH_KEYS, O_AUTH_NODE };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -184,6 +190,9 @@ int main(int argc, char **argv)
 		{ "controller", required_argument, NULL, O_CTL },
 		{ "node-id", required_argument, NULL, O_NODE },
 		{ "capacity", required_argument, NULL, O_CAP },
+		{ "auth-mode", required_argument, NULL, O_AUTH_MODE },
+		{ "auth-keys", required_argument, NULL, O_AUTH_KEYS },
+		{ "auth-node-id", required_argument, NULL, O_AUTH_NODE },
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -280,6 +289,16 @@ int main(int argc, char **argv)
 			conf.report.node_id = (uint32_t)num("--node-id", optarg, 1, EP_GW_MAX_NODES - 1);
 			break;
 		case O_CAP: conf.report.capacity = (uint32_t)num("--capacity", optarg, 1, 1000000); break;
+		case O_AUTH_MODE:
+			if (ep_xdp_parse_auth_mode(optarg, &conf.w.auth_mode)) {
+				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				return 2;
+			}
+			break;
+		case O_AUTH_KEYS: set_str(&conf.auth.keys_file, optarg); break;
+		case O_AUTH_NODE:
+			conf.auth.node_id = (uint32_t)num("--auth-node-id", optarg, 1, UINT32_MAX);
+			break;
 		case O_CHECK: check = true; break;
 		case 'l': set_str(&conf.log_level, optarg); break;
 		default: break;

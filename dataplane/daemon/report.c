@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "daemon/report.h"
 #include "daemon/sysload.h"
 #include "edgeplane/codec.h"
@@ -33,6 +35,12 @@ struct ep_reporter {
 	struct ep_load_report tmpl;	/* addresses, filled once */
 	uint32_t seq;
 	uint64_t errors;
+
+	/* The node's own key, while it has one: the context is made again when it changes. */
+	struct ep_key_info self;
+	struct ep_aead *aead;
+	uint64_t unsealed;		/* reports not sent for want of the node's key */
+	uint32_t said_node;		/* the node id a "reporting as" message was for */
 
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
@@ -182,13 +190,35 @@ static uint32_t p99_us(struct ep_reporter *r, const struct ep_hist *now_lat,
 
 /* --- the thread -------------------------------------------------------------------------- */
 
+/* The context of the node's own key, or NULL: no key (yet), or no context. */
+static struct ep_aead *self_key(struct ep_reporter *r)
+{
+	struct ep_key_info k;
+
+	if (!r->cfg.keysrc || ep_keysrc_self(r->cfg.keysrc, &k)) {
+		ep_aead_free(r->aead);
+		r->aead = NULL;
+		return NULL;
+	}
+	if (!r->aead || k.key_id != r->self.key_id ||
+	    CRYPTO_memcmp(k.key, r->self.key, EP_AUTH_KEY_LEN)) {
+		ep_aead_free(r->aead);
+		r->aead = ep_aead_new(k.key);
+		r->self = k;
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	return r->aead;
+}
+
 static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep_hist *lat)
 {
 	struct ep_load_report rep = r->tmpl;
 	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX };
 	uint32_t queued = 0, inflight = 0;
 	uint64_t answered = 0, now;
-	uint8_t dgram[EP_HDR_LEN + sizeof(rep)];
+	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(rep)];
+	struct ep_aead *a = self_key(r);
+	uint32_t node = r->cfg.keys ? ep_keytab_node_id(r->cfg.keys) : 0;
 	ssize_t len;
 
 	memset(lat, 0, sizeof(*lat));
@@ -209,7 +239,30 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
 	r->last_ns = now;
 	m.task_id = r->seq;
+	if (a && node) {	/* sealed with the node's own key, as the node */
+		m.flags = EP_F_AUTH;
+		m.auth_key_id = r->self.key_id;
+		m.tenant_id = r->self.tenant;
+		/* The controller takes a sealed report only for the key's node. */
+		rep.node_id = htonl(node);
+		if (node != r->said_node) {
+			if (r->cfg.node_id && node != r->cfg.node_id)
+				pr_warn("load reports: report.node_id is %u, the node's key is node "
+					"%u's: reporting as node %u", r->cfg.node_id, node, node);
+			else
+				pr_info("load reports: sealed with the node's key, as node %u", node);
+			r->said_node = node;
+		}
+	} else if (r->cfg.sealed_only) {
+		if (!r->unsealed++)
+			pr_info("load reports to %s wait for the node's own key from the "
+				"controller's sync", r->cfg.controller);
+		return;
+	}
 	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
+	if (len >= 0 && (m.flags & EP_F_AUTH) &&
+	    ep_aead_seal(a, node, ep_keytab_next_pn(r->cfg.keys), dgram, (size_t)len))
+		len = -EIO;
 	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
 		/* The controller may be restarting: keep going, count it, say it once. */
 		if (!r->errors++)
@@ -345,8 +398,13 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		pr_err("load reporter thread: %s", strerror(-err));
 		goto err;
 	}
-	pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
-		cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+	if (cfg->node_id)
+		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
+			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+	else
+		pr_info("reporting load to %s every %u ms as the node the controller's sync "
+			"names (via %s, capacity %u)", cfg->controller, cfg->interval_ms, ifname,
+			cfg->capacity);
 	*out = r;
 	return 0;
 err:
@@ -369,6 +427,8 @@ void ep_reporter_stop(struct ep_reporter *r)
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	close(r->fd);
+	ep_aead_free(r->aead);
+	OPENSSL_cleanse(&r->self, sizeof(r->self));
 	free(r->prev_lat);
 	free(r);
 }

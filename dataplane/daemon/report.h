@@ -2,7 +2,9 @@
 /*
  * report.h - the runtime's load reports to the controller (docs/protocol.md, LOAD_REPORT):
  * a thread that every interval measures CPU, available memory, the workers' queues and
- * the service-time p99 of the period, and sends one datagram.
+ * the service-time p99 of the period, and sends one datagram. With the node's own session
+ * key (from the controller's sync, or auth.report_key_id of a keys file), the datagram is
+ * sealed with it (docs/protocol.md 3.5: sender = the node's id, the node's pn).
  */
 #ifndef EP_REPORT_H
 #define EP_REPORT_H
@@ -10,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/worker.h"
+#include "daemon/keysrc.h"
 
 enum ep_cpu_source {
 	EP_CPU_SYSTEM = 0,	/* the whole machine (/proc/stat) */
@@ -19,11 +22,16 @@ enum ep_cpu_source {
 
 struct ep_report_cfg {
 	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
-	uint32_t node_id;		/* 1..63 */
+	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
 	uint32_t interval_ms;		/* 100 */
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
+	struct ep_keysrc *keysrc;	/* the node's own key, if any: reports are sealed, for
+					 * the node's id in the key table */
+	struct ep_keytab *keys;		/* the node's id and pn (with keysrc) */
+	bool sealed_only;		/* the controller takes only sealed reports: none is
+					 * sent before the node has its own key */
 };
 
 struct ep_reporter;

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "core/crypt.h"
+#include "core/keys.h"
 #include "core/sign.h"
 #include "core/worker.h"
+#include "daemon/keysrc.h"
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
 #include "daemon/warmup.h"
@@ -43,6 +45,8 @@ struct ep_runtime {
 	uint64_t started_ns;
 	double started_unix;
 	struct ep_token_master token;	/* address validation; the workers share it */
+	struct ep_keytab *keys;		/* device authentication; the workers share it */
+	struct ep_keysrc *keysrc;	/* writes it */
 	struct ep_limits limits;	/* what PONG says */
 
 	/* /metrics: used only on the metrics server's thread once started. */
@@ -289,6 +293,37 @@ static void classifier_warnings(const struct ep_conf *c)
 			(unsigned long long)bytes, rl->packets_burst, rl->bytes_burst);
 }
 
+/* Device authentication: the key table, and the thread that fills it. */
+static int auth_start(struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+	struct ep_keysrc_cfg kc = {
+		.keys_file = c->auth.keys_file,
+		.controller = c->auth.controller,
+		.cert = c->auth.cert,
+		.key = c->auth.key,
+		.ca = c->auth.ca,
+		.sync_ms = c->auth.sync_ms,
+		.node_id = c->auth.node_id,
+		.report_key_id = (uint16_t)c->auth.report_key_id,
+	};
+
+	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
+		pr_info("auth.mode = \"off\": AUTH datagrams are answered UNSUPPORTED");
+		return 0;
+	}
+	rt->keys = ep_keytab_new();
+	if (!rt->keys)
+		return -ENOMEM;
+	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_xdp_auth_mode_name(
+			c->w.auth_mode), c->w.auth_mode == EP_AUTH_MODE_REQUIRED ?
+		"only authenticated devices are served" : "authenticated devices, and others "
+		"as without authentication", c->w.clock_skew_s);
+	if (!kc.keys_file && !kc.controller)
+		return 0;
+	return ep_keysrc_start(&kc, rt->keys, &rt->keysrc);
+}
+
 static void report(void *arg, FILE *f, bool json)
 {
 	ep_runtime_report(arg, f, json);
@@ -333,6 +368,9 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			"(a spoofed request can aim them at a third party)");
 	}
 	ep_conf_limits(c, &rt->limits);
+	err = auth_start(rt);
+	if (err)
+		goto err_stop;
 
 	if (!strcmp(c->backend, "afxdp")) {
 		enum ep_xdp_mode mode = EP_XDP_MODE_AUTO;
@@ -387,6 +425,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 		struct ep_io_q *q;
 
 		wc.token = c->w.validation != EP_VALIDATE_OFF ? &rt->token : NULL;
+		wc.keys = rt->keys;
 		wc.limits = rt->limits;
 
 		/* Pinned as configured, else worker i on CPU i (modulo the CPUs online). */
@@ -427,10 +466,18 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	if (c->report.controller) {
 		struct ep_report_cfg rc = {
 			.controller = c->report.controller,
-			.node_id = c->report.node_id,
+			/* 0 with auth.controller (the sync says); with a keys file's report
+			 * key, auth.node_id (config.c checked it is a gateway node id). */
+			.node_id = c->report.node_id ?: c->auth.report_key_id && rt->keysrc ?
+							  c->auth.node_id : 0,
 			.interval_ms = c->report.interval_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
+			.keysrc = rt->keysrc,
+			.keys = rt->keys,
+			/* With the controller's keys, it takes only reports sealed with the
+			 * node's own key, for the node id the sync gives. */
+			.sealed_only = rt->keysrc && c->auth.controller,
 		};
 
 		ep_cpu_source_parse(c->report.cpu, &rc.cpu);
@@ -462,6 +509,9 @@ void ep_runtime_stop(struct ep_runtime *rt)
 		pthread_join(rt->threads[i], NULL);
 	for (unsigned int i = 0; i < rt->nworkers; i++)
 		ep_worker_free(rt->workers[i]);
+	/* After the workers, the table's readers. */
+	ep_keysrc_stop(rt->keysrc);
+	ep_keytab_free(rt->keys);
 	if (rt->xdp)
 		ep_xdp_close(rt->xdp, !rt->conf->keep_attached);
 	ep_dpdk_stop(rt->dpdk);
@@ -483,7 +533,7 @@ static void json_hist(FILE *f, const char *name, const struct ep_hist *h, double
 		(double)h->max / div);
 }
 
-static void json_type(FILE *f, const struct ep_type_stats *t, int type, const char *name)
+static void json_type_stats(FILE *f, const struct ep_type_stats *t, int type, const char *name)
 {
 	bool first = true;
 
@@ -521,15 +571,34 @@ static void merge_type(struct ep_type_stats *dst, const struct ep_type_stats *sr
 	ep_hist_merge(&dst->batch_size, &src->batch_size);
 }
 
+/* The node's side of device authentication: its mode, id, keys and their source. */
+static void report_auth_json(struct ep_runtime *rt, FILE *f)
+{
+	struct ep_keysrc_stats ks = { 0 };
+
+	if (rt->keysrc)
+		ep_keysrc_get_stats(rt->keysrc, &ks);
+	fprintf(f, "\"auth\":{\"mode\":\"%s\",\"node_id\":%u,\"keys\":%u,\"source\":\"%s\","
+		   "\"loads\":%llu,\"load_errors\":%llu,\"syncs\":%llu,\"sync_errors\":%llu,"
+		   "\"connected\":%s},",
+		ep_xdp_auth_mode_name(rt->conf->w.auth_mode),
+		rt->keys ? ep_keytab_node_id(rt->keys) : 0, rt->keys ? ep_keytab_count(rt->keys) : 0,
+		rt->conf->auth.controller ? "controller" : rt->conf->auth.keys_file ? "keys_file" :
+		"none", (unsigned long long)ks.loads, (unsigned long long)ks.load_errors,
+		(unsigned long long)ks.syncs, (unsigned long long)ks.sync_errors,
+		ks.connected ? "true" : "false");
+}
+
 static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *st,
 			struct ep_type_stats *all)
 {
 	const struct ep_conf *c = rt->conf;
 
-	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"%s\",\"port\":%u,\"uptime_s\":%.1f,"
-		   "\"workers\":[",
+	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"%s\",\"port\":%u,\"uptime_s\":%.1f,",
 		c->backend, c->interface ? c->interface : "", c->port,
 		(double)(ep_now_ns() - rt->started_ns) / 1e9);
+	report_auth_json(rt, f);
+	fprintf(f, "\"workers\":[");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		const struct ep_worker_stats *s = &st[i];
 		bool first = true;
@@ -555,7 +624,12 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 				(unsigned long long)s->invalid[r]);
 			first = false;
 		}
-		fprintf(f, "},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
+		fprintf(f, "},\"auth\":{\"ok\":%llu,\"replies_dropped\":%llu,\"dropped\":{",
+			(unsigned long long)s->auth_ok, (unsigned long long)s->auth_replies_dropped);
+		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+			fprintf(f, "%s\"%s\":%llu", r ? "," : "", ep_auth_drop_name(r),
+				(unsigned long long)s->auth_dropped[r]);
+		fprintf(f, "}},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
 			   "\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
 			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
 			   "\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
@@ -595,7 +669,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			if (!type_used(&s->type[t]))
 				continue;
 			fprintf(f, "%s", first ? "" : ",");
-			json_type(f, &s->type[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
+			json_type_stats(f, &s->type[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
 				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = false;
 		}
@@ -605,7 +679,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 	for (unsigned int t = 0, first = 1; t <= EP_MAX_HANDLERS; t++) {
 		if (t < rt->reg.n || type_used(&all[t])) {
 			fprintf(f, "%s", first ? "" : ",");
-			json_type(f, &all[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
+			json_type_stats(f, &all[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
 				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = 0;
 		}
@@ -624,6 +698,23 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)st[i].duplicates, (unsigned long long)st[i].shed,
 			(unsigned long long)st[i].reasm.completed,
 			(unsigned long long)st[i].cache.hits_done);
+	if (rt->keys) {		/* device authentication: the node, then drops by reason */
+		uint64_t ok = 0, drop[EP_AUTH_DROP__COUNT] = { 0 };
+
+		for (unsigned int i = 0; i < rt->nworkers; i++) {
+			ok += st[i].auth_ok;
+			for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+				drop[r] += st[i].auth_dropped[r];
+		}
+		fprintf(f, "\nauth: mode %s, node %u, %u keys, %llu datagrams verified",
+			ep_xdp_auth_mode_name(rt->conf->w.auth_mode), ep_keytab_node_id(rt->keys),
+			ep_keytab_count(rt->keys), (unsigned long long)ok);
+		for (unsigned int r = 0, n = 0; r < EP_AUTH_DROP__COUNT; r++)
+			if (drop[r])
+				fprintf(f, "%s %s %llu", n++ ? "," : "; dropped:",
+					ep_auth_drop_name(r), (unsigned long long)drop[r]);
+		fprintf(f, "\n");
+	}
 	fprintf(f, "\n%-5s %-12s %10s %10s %8s %9s %9s %9s %7s\n", "type", "handler",
 		"received", "completed", "errors", "p50_us", "p99_us", "max_us", "batch");
 	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
@@ -781,6 +872,11 @@ static const struct queue_metric queue_metrics[] = {
 	   "ERROR texts shortened to fit an unvalidated source's budget."),
 	QM("edgeplane_priority_lowered_total", "counter", priority_lowered,
 	   "Tasks whose priority was above limits.max_priority, lowered to it."),
+	QM("edgeplane_auth_ok_total", "counter", auth_ok,
+	   "AUTH datagrams that passed every check: key, role, tenant, freshness, tag, replay."),
+	QM("edgeplane_auth_replies_dropped_total", "counter", auth_replies_dropped,
+	   "Reply datagrams to authenticated tasks not sent: their key was revoked, expired or "
+	   "removed by then."),
 	QM("edgeplane_decompress_in_bytes_total", "counter", bytes_decompressed_in,
 	   "Compressed task payload bytes decompressed."),
 	QM("edgeplane_decompress_out_bytes_total", "counter", bytes_decompressed_out,
@@ -916,6 +1012,54 @@ static void write_queue_metrics(struct ep_runtime *rt, FILE *f, const struct sna
 					      s->st[i].invalid[r]);
 		}
 	}
+}
+
+/* Device authentication: drops by reason, per queue, and the node's keys. */
+static void write_auth_metrics(struct ep_runtime *rt, FILE *f, const struct snapshot *s)
+{
+	struct ep_keysrc_stats ks;
+	char q[16];
+
+	ep_metrics_help_type(f, "edgeplane_auth_dropped_total",
+			     "Datagrams dropped by device authentication, unanswered, by reason "
+			     "(missing: no AUTH in mode required).", "counter");
+	for (unsigned int i = 0; i < rt->nworkers; i++) {
+		snprintf(q, sizeof(q), "%u", rt->conf->queues[i]);
+		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
+			ep_metrics_sample_u64(f, "edgeplane_auth_dropped_total",
+					      EP_LABELS({ "queue", q },
+							{ "reason", ep_auth_drop_name(r) }),
+					      s->st[i].auth_dropped[r]);
+	}
+	if (!rt->keys)
+		return;
+	ep_metrics_help_type(f, "edgeplane_auth_keys", "Session keys the node knows now "
+			     "(revoked ones included, until they leave).", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_auth_keys", NULL, ep_keytab_count(rt->keys));
+	if (!rt->keysrc)
+		return;
+	ep_keysrc_get_stats(rt->keysrc, &ks);
+	if (!rt->conf->auth.keys_file)
+		goto controller;
+	ep_metrics_help_type(f, "edgeplane_auth_key_loads_total",
+			     "Reads of auth.keys_file, by result (an error keeps the keys read "
+			     "before).", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total", EP_LABELS({ "result", "ok" }),
+			      ks.loads);
+	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total",
+			      EP_LABELS({ "result", "error" }), ks.load_errors);
+	return;
+controller:
+	ep_metrics_help_type(f, "edgeplane_auth_syncs_total",
+			     "Sync rounds with auth.controller, by result (an error includes a "
+			     "failed connection).", "counter");
+	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "ok" }),
+			      ks.syncs);
+	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "error" }),
+			      ks.sync_errors);
+	ep_metrics_help_type(f, "edgeplane_auth_controller_connected",
+			     "1 while the connection to auth.controller is up.", "gauge");
+	ep_metrics_sample_u64(f, "edgeplane_auth_controller_connected", NULL, ks.connected);
 }
 
 static void write_type_counter(struct ep_runtime *rt, FILE *f, const struct snapshot *s,
@@ -1068,6 +1212,7 @@ static int write_metrics(void *arg, FILE *f)
 			     "When the runtime started, in seconds since the Unix epoch.", "gauge");
 	ep_metrics_sample(f, "edgeplane_start_time_seconds", NULL, rt->started_unix);
 	write_queue_metrics(rt, f, &s);
+	write_auth_metrics(rt, f, &s);
 	write_type_metrics(rt, f, &s);
 	write_node_metrics(rt, f, &s);
 	write_classifier_metrics(rt, f);

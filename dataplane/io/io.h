@@ -37,7 +37,9 @@ struct ep_route {
 	uint16_t local_port;
 };
 
-/* A received datagram. data points into the backend's buffer, valid until released. */
+/* A received datagram. data points into the backend's buffer, valid until released; the
+ * buffer is the worker's until then, which may write it (an AUTH datagram is decrypted in
+ * place: every backend's receive buffers are writable memory). */
 struct ep_dgram {
 	const uint8_t *data;	/* UDP payload */
 	uint32_t len;

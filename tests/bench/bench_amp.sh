@@ -27,6 +27,7 @@ handlers = (
 	{ name = "threshold"; }, { name = "blobs"; }, { name = "zstd"; }, { name = "matmul"; },
 	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
 );
+$EP_AUTH_OFF
 CONF
 }
 on_exit ep_stop_runtime

@@ -34,6 +34,7 @@ cat >"$EP_TMP/rt.conf" <<CONF
 handlers = ( { name = "echo"; }, { name = "checksum"; }, { name = "sobel"; },
 	     { name = "blobs"; } );
 rate_limit = { mode = "off-unsafe"; };
+$EP_AUTH_OFF
 CONF
 
 RT_PID=

@@ -32,6 +32,7 @@ $EP_SIGNING
 handlers = ( { name = "echo"; }, { name = "checksum"; },
 	     { name = "infer"; files = [ "$EP_TMP/model.epm" ]; } );
 rate_limit = { mode = "off-unsafe"; };
+$EP_AUTH_OFF
 CONF
 
 RT_PID=
@@ -115,17 +116,20 @@ rate_limit = { mode = "off-unsafe"; };
 xdp = { destination_check = "off-unsafe"; verify_checksum = "off"; };
 validation = { mode = "off-unsafe"; };
 limits = { max_work = 0; max_priority = 5; };
+$EP_AUTH_OFF
 CONF
 cat >"$EP_TMP/g-guards.conf" <<CONF
 handlers = ( { name = "echo"; } );
 rate_limit = { packets_per_s = 2000000000; packets_burst = 2000000000;
 	       bytes_per_s = 2000000000; bytes_burst = 2000000000; };
 xdp = { verify_checksum = "off"; };
+$EP_AUTH_OFF
 CONF
 cat >"$EP_TMP/g-all.conf" <<CONF
 handlers = ( { name = "echo"; } );
 rate_limit = { packets_per_s = 2000000000; packets_burst = 2000000000;
 	       bytes_per_s = 2000000000; bytes_burst = 2000000000; };
+$EP_AUTH_OFF
 CONF
 # The machine's steal time (what the hypervisor gave other guests), from /proc/stat.
 steal() { awk '/^cpu / { print $9 }' /proc/stat; }

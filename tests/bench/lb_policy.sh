@@ -60,6 +60,7 @@ xdp = { virtual_addresses = [ "$GW" ]; };	# the gateway's address: DSR
 batch = { size = 1; };
 $EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; } );
+$EP_AUTH_OFF
 CONF
 	"$RIG" --prefix "$P" exec "w$n" "$BIN/edgeplane" -c "$EP_TMP/w$n.conf" -i eth0 \
 		--stats-socket "$EP_TMP/w$n.sock" --ready-file "$EP_TMP/w$n.ready" ${BENCH_WORKER_OPTS:-} \

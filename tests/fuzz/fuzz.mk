@@ -62,7 +62,7 @@ FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/r
 # What a registry needs: the dynamic loader, and libcrypto for plugins' signatures.
 FUZZ_REG_LIBS	:= $(call pc_libs,libcrypto) -ldl
 FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c \
-		     dataplane/core/batch.c dataplane/core/token.c)
+		     dataplane/core/batch.c dataplane/core/token.c dataplane/core/keys.c)
 # The controller less the gateway's BPF side (gw.c, probe.c): tests/fuzz/fake_gw.c stands
 # in for the maps.
 FUZZ_CONTROL_O	:= $(call fuzz_objs,$(filter-out control/gw.c control/probe.c,$(CONTROL_SRCS)) \
@@ -75,7 +75,8 @@ $(FUZZOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
 # does not mind; UBSan's alignment check would stop at every frame (docs/testing.md).
 $(FUZZOBJ)/dataplane/io/frame.o: FUZZ_CFLAGS += -fno-sanitize=alignment
 FUZZ_RTCONF_O	:= $(call fuzz_objs,dataplane/daemon/config.c dataplane/daemon/report.c \
-		     dataplane/daemon/sysload.c userspace/common/confread.c \
+		     dataplane/daemon/sysload.c dataplane/daemon/keysrc.c $(ENROLL_SRCS) \
+		     userspace/common/confread.c \
 		     userspace/common/metrics.c userspace/common/unixsock.c \
 		     dataplane/xdp/ep_xdp.c userspace/common/log_libs.c)
 
@@ -102,7 +103,8 @@ FUZZ_DEPS_enroll_req	:= $(FUZZ_DEPS_report)
 FUZZ_LIBS_enroll_req	:= $(FUZZ_LIBS_report)
 FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
 FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
-			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(BPF_LIBS) -ldl
+			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(ENROLL_LIBS) \
+			   $(BPF_LIBS) -ldl
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_DEPS_handler_$(h) := $(FUZZ_HANDLERS_O) $(FUZZ_CORE)))
 $(foreach h,$(FUZZ_HANDLERS),$(eval FUZZ_LIBS_handler_$(h) := $(HANDLER_LIBS) $(FUZZ_REG_LIBS)))
 

@@ -13,20 +13,24 @@
  * then operations until the input ends:
  *   0  a raw datagram: source (one of four), 16-bit length, bytes;
  *   1  a task the input describes: flags (priority, zstd with or without the size in the
- *      frame, damage, lost or repeated fragments, a deadline: see push_task()), task id,
- *      type (one of the built-in handlers'), fragment size, 16-bit payload length and the
- *      payload, sent as the fragments of a REQUEST;
+ *      frame, damage, lost or repeated fragments, a deadline: see push_task()), task id
+ *      (bit 4: sealed with the node's one session key, bit 5: and one byte of each
+ *      datagram then flipped), type (one of the built-in handlers'), fragment size, 16-bit
+ *      payload length and the payload, sent as the fragments of a REQUEST;
  *   2  a PING or a CANCEL of a task id.
  * Checks: every buffer released exactly once; every reply fits its buffer, decodes, is
  * client-bound, goes to a source that sent something, and answers a task id that source
- * sent; and, with address validation on (no source here has a token), no source has been
- * sent more than EP_AMP_FACTOR times the bytes it sent (docs/protocol.md 3.7).
+ * sent; every sealed reply opens with the key, as the node; and, with address validation
+ * on (no source here has a token), no source has been sent more than EP_AMP_FACTOR times
+ * the bytes it sent in replies that are not sealed (docs/protocol.md 3.7; a sealed reply
+ * answers a source that authenticated). The worker runs with auth.mode "optional".
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <zstd.h>
 
+#include "core/keys.h"
 #include "core/registry.h"
 #include "core/worker.h"
 #include "edgeplane/codec.h"
@@ -63,6 +67,12 @@ struct fake_io {
 static struct ep_registry reg;
 static struct ep_worker *worker;
 static struct fake_io io;
+
+/* The node's one session key (id 1, tenant 7, every type) and the device's context. */
+#define NODE_ID		9
+static struct ep_keytab *keys;
+static struct ep_aead *dev;
+static uint64_t dev_ctr;
 
 static void peer_of(unsigned int i, struct ep_peer *p)
 {
@@ -159,7 +169,15 @@ static int fio_tx_commit(struct ep_io_q *q, const struct ep_route *route,
 	for (unsigned int i = 0; i < io.nids[src] && !known; i++)
 		known = io.ids[src][i] == m.task_id;
 	FZ_CHECK(known || io.nids[src] == MAX_IDS);
-	io.bytes_out[src] += len;
+	if (m.flags & EP_F_AUTH) {	/* sealed with the key, by this node */
+		uint32_t sender;
+		uint64_t pn;
+
+		FZ_CHECK(m.auth_key_id == 1);
+		FZ_CHECK(!ep_aead_open(dev, io.tx, len, &sender, &pn) && sender == NODE_ID);
+	} else {
+		io.bytes_out[src] += len;
+	}
 	FZ_CHECK(!io.amp_limit || io.bytes_out[src] <= EP_AMP_FACTOR * io.bytes_in[src]);
 	free(io.tx);
 	io.tx = NULL;
@@ -239,10 +257,17 @@ static void push_task(struct fz *f, unsigned int src)
 	struct ep_msg tmpl = { .kind = EP_KIND_REQUEST, .tenant_id = 7 };
 	uint8_t flags = fz_u8(f);
 	uint32_t fs, count, total;
+	uint64_t secs;
 	const uint8_t *payload;
 	size_t len;
 
-	tmpl.task_id = fz_u8(f) % 16;
+	uint8_t id = fz_u8(f);
+
+	tmpl.task_id = id % 16;
+	if (id & 0x10) {	/* a device with the node's key */
+		tmpl.flags |= EP_F_AUTH;
+		tmpl.auth_key_id = 1;
+	}
 	tmpl.task_type = types[fz_u8(f) % (sizeof(types) / sizeof(types[0]))];
 	tmpl.priority = prio[flags & 3];
 	tmpl.deadline_ms = flags & 0x80 ? 1 : 0;
@@ -275,6 +300,15 @@ static void push_task(struct fz *f, unsigned int src)
 			continue;
 		n = ep_frag_build(&tmpl, payload, total, fs, i, out, sizeof(out));
 		FZ_CHECK(n >= EP_HDR_LEN);
+		if (tmpl.flags & EP_F_AUTH) {
+			/* The key's age on the node's clock: a fresh pn. */
+			secs = (uint64_t)(((int64_t)ep_now_ns() - ep_keytab_get(keys, 1)->issued_ns) /
+					  1000000000);
+			FZ_CHECK(!ep_aead_seal(dev, EP_AUTH_SENDER_DEVICE,
+					       ep_auth_pn(secs, dev_ctr++), out, (size_t)n));
+			if (id & 0x20)	/* tampered on the way */
+				out[(size_t)n - 1 - i % (size_t)n] ^= 0x40;
+		}
 		push(out, (size_t)n, src);
 		if ((flags & 0x20) && i + 1 == count)
 			push(out, (size_t)n, src);
@@ -298,6 +332,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	FZ_CHECK(!ep_registry_add_defaults(&reg));
 	FZ_CHECK(!ep_token_master_random(&master, 600));
+	{
+		struct ep_key_info k = { .key_id = 1, .tenant = 7, .lim.all_types = true };
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		k.issued_unix_ms = (uint64_t)ts.tv_sec * 1000;
+		k.expires_unix_ms = k.issued_unix_ms + 86400000ull * 365;
+		memset(k.key, 0x5a, sizeof(k.key));
+		FZ_CHECK(keys = ep_keytab_new());
+		FZ_CHECK(!ep_keytab_set_now(keys, &k));
+		ep_keytab_set_node_id(keys, NODE_ID);
+		FZ_CHECK(dev = ep_aead_new(k.key));
+	}
 	return 0;
 }
 
@@ -328,6 +375,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.token = &master,
 		.max_work = 4000000000ull,
 		.cpu = -1,
+		.auth_mode = EP_AUTH_MODE_OPTIONAL,
+		.clock_skew_s = 5,
+		.keys = keys,
 	};
 	unsigned int ops = 0;
 

@@ -576,6 +576,19 @@ static void runtime_seeds(void)
 	for (int i = 0; i < 5000; i++)
 		add8(&seed, (uint8_t)i);
 	put("runtime", "fragmented-echo", seed.b, seed.n);
+	/* Sealed with the node's session key (task id bit 4): an echo of 3000 bytes in
+	 * fragments, the same task again (its retry, answered from the cache), and a checksum
+	 * tampered on the way (bit 5: bad_tag). */
+	seed.n = 0;
+	add8(&seed, 0x08);
+	for (int t = 0; t < 3; t++) {
+		add8(&seed, 1), add8(&seed, 0x02), add8(&seed, t < 2 ? 0x11 : 0x32);
+		add8(&seed, t < 2 ? 0 : 1);
+		add16(&seed, 999), add16(&seed, 3000);
+		for (int i = 0; i < 3000; i++)
+			add8(&seed, (uint8_t)(i * 7));
+	}
+	put("runtime", "auth", seed.b, seed.n);
 }
 
 /* model: a file of @nl layers with @dims, weights from a fixed sequence. */

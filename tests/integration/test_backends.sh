@@ -20,13 +20,6 @@ PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test p
 # The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
 COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
 ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
-# A start that fails with one of these messages says the backend cannot run on this host
-# (the reason printed is the first error the runtime logged). Any other failure fails.
-declare -A CANNOT_RUN=(
-	[uring]='uring: (this kernel lacks|io_uring is not available)'
-	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
-	[dpdk-huge]='dpdk: this edgeplane was built without DPDK'	# hugepages: reserved above
-)
 HUGE_PAGES=160	# 320 MiB: dpdk.memory_mb (256) and the EAL's own
 
 if ! ep_setup_bpffs || ! ep_setup_pair ||
@@ -50,6 +43,7 @@ handlers = (
 	{ name = "zstd"; }, { name = "matmul"; },
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );
+$EP_AUTH_OFF
 CONF
 { cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
 
@@ -96,7 +90,7 @@ burst() {
 }
 
 suite() {
-	local b=$1 out rc stats huge_free
+	local b=$1 out rc stats huge_free reason
 	out=$(ip netns exec "$NS_B" "$BIN/edgeplane" -c "$(conf "$b")" -b "${b%%-*}" -i "$IF_B" \
 		--check-config 2>&1)
 	rc=$?
@@ -110,8 +104,10 @@ suite() {
 		return
 	fi
 	if ! start_runtime "$b"; then
-		if [[ -n ${CANNOT_RUN[$b]:-} ]] && grep -qE "${CANNOT_RUN[$b]}" "$EP_TMP/rt-$b.log"; then
-			skip "$b: every check" "$(grep -m1 'error' "$EP_TMP/rt-$b.log")"
+		# A backend this host cannot run (lib.sh's EP_CANNOT_RUN) is skipped; any other
+		# failure fails.
+		if reason=$(ep_cannot_run "$b" "$EP_TMP/rt-$b.log"); then
+			skip "$b: every check" "$reason"
 		else
 			not_ok "$b: the runtime starts and reports ready"
 			diag "$(tail -20 "$EP_TMP/rt-$b.log")"

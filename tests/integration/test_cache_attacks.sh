@@ -37,6 +37,7 @@ replies: { zstd_level = 0; };
 $EP_SIGNING
 handlers = ( { name = "echo"; }, { name = "checksum"; },
 	     { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+$EP_AUTH_OFF
 CONF
 start "$EP_TMP/replay.conf"
 
@@ -88,12 +89,14 @@ limits: { queue_depth = 64; };
 cache: { entries = 64; };
 $EP_SIGNING
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+$EP_AUTH_OFF
 CONF
 # A cache smaller than the queue could never hold every queued task's pending entry.
 cat >"$EP_TMP/small.conf" <<CONF
 interface = "$IF_B";
 limits: { queue_depth = 64; };
 cache: { entries = 32; };
+$EP_AUTH_OFF
 CONF
 out=$("$BIN/edgeplane" -c "$EP_TMP/small.conf" --check-config 2>&1); rc=$?
 expect_eq "cache.entries below limits.queue_depth is refused (status 2, names both)" \

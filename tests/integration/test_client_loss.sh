@@ -21,6 +21,7 @@ queues = [0];
 xdp: { verify_checksum = "on"; };
 $EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+$EP_AUTH_OFF
 CONF
 on_exit ep_stop_runtime
 if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then

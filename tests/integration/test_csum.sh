@@ -29,7 +29,7 @@ send() {
 	sleep 0.3
 }
 
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B"; then
+if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG; then
 	not_ok "the runtime starts with default settings"
 	diag "$(tail -3 "$EP_TMP/rt.log")"
 	tap_done
@@ -53,7 +53,7 @@ expect_eq "with tx offload on, the veth sends incomplete checksums: those tasks 
 	"$(io rx_bad_csum) $(io tx_packets)" "$((2 * N)) $((2 * N))"
 ep_stop_runtime
 
-printf 'xdp: { verify_checksum = "auto"; };\n' >"$EP_TMP/auto.conf"
+printf 'xdp: { verify_checksum = "auto"; };\n%s\n' "$EP_AUTH_OFF" >"$EP_TMP/auto.conf"
 if ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" -c "$EP_TMP/auto.conf"; then
 	send bad
 	expect_eq "verify_checksum = \"auto\" (unsafe on veth) skips the check there: answered" \

@@ -42,7 +42,7 @@ if ! ep_setup_bpffs || ! ep_setup_pair; then
 	exit 1
 fi
 on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B"; then
+if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG; then
 	not_ok "the runtime starts"
 	diag "$(tail -5 "$EP_TMP/rt.log")"
 	tap_done

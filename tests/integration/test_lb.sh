@@ -49,8 +49,8 @@ start_controller() {
 # come to the gateway's address (DSR): the workers take them as a virtual address.
 start_worker() {
 	local n=$1 cap=$2 conf=$EP_TMP/w$1.conf
-	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n' \
-		"$GW" "$n" "$cap" "$GW" "$GW6" "$HIGH_LIMITS" "${3:-}" >"$conf"
+	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n%s\n' \
+		"$GW" "$n" "$cap" "$GW" "$GW6" "$HIGH_LIMITS" "$EP_AUTH_OFF" "${3:-}" >"$conf"
 	rm -f "$EP_TMP/w$n.ready"
 	"$RIG" --prefix "$P" exec "w$n" "$BIN/edgeplane" -c "$conf" -i eth0 --stats-socket "$EP_TMP/w$n.sock" \
 		--ready-file "$EP_TMP/w$n.ready" >"$EP_TMP/w$n.log" 2>&1 &

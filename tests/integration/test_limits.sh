@@ -44,6 +44,7 @@ interface = "$IF_B";
 limits: { queue_depth = 4; };
 batch: { size = 4; };
 $HANDLERS
+$EP_AUTH_OFF
 CONF
 if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 	not_ok "the runtime starts"
@@ -99,6 +100,7 @@ interface = "$IF_B";
 validation: { mode = "always"; };
 limits: { max_priority = 5; max_work = 123456789; };
 $HANDLERS
+$EP_AUTH_OFF
 CONF
 if ep_start_runtime "$EP_TMP/always.log" -c "$EP_TMP/always.conf"; then
 	ok "the runtime starts with validation.mode = \"always\""
@@ -116,6 +118,7 @@ chmod 600 "$EP_TMP/token.key"
 cat >"$EP_TMP/secret.conf" <<CONF
 interface = "$IF_B";
 validation: { secret_file = "$EP_TMP/token.key"; token_period_s = 60; };
+$EP_AUTH_OFF
 CONF
 check "validation.secret_file: a 0600 file of 32 bytes is accepted" \
 	quiet "$BIN/edgeplane" -c "$EP_TMP/secret.conf" --check-config

@@ -35,12 +35,13 @@ value() {
 }
 
 # Settings: the address is checked before anything starts.
-out=$("$BIN/edgeplane" -i "$IF_B" --metrics 198.18.0.2 --check-config 2>&1); rc=$?
+out=$("$BIN/edgeplane" -i "$IF_B" --metrics 198.18.0.2 --check-config $EP_AUTH_OFF_ARG 2>&1); rc=$?
 expect_eq "--metrics without a port is refused (status 2, names the address)" \
 	"$rc:$(grep -c "metrics listen address '198.18.0.2'" <<<"$out")" "2:1"
 cat >"$EP_TMP/bad.conf" <<CONF
 interface = "$IF_B";
 metrics = "edge.example:9100";
+$EP_AUTH_OFF
 CONF
 out=$("$BIN/edgeplane" -c "$EP_TMP/bad.conf" --check-config 2>&1); rc=$?
 expect_eq "metrics = \"edge.example:9100\" is refused (status 2, names the address)" \
@@ -48,12 +49,13 @@ expect_eq "metrics = \"edge.example:9100\" is refused (status 2, names the addre
 cat >"$EP_TMP/good.conf" <<CONF
 interface = "$IF_B";
 metrics = "[2001:db8::2]:$METRICS_PORT";
+$EP_AUTH_OFF
 CONF
 check "metrics = \"[2001:db8::2]:$METRICS_PORT\" is a valid setting" \
 	quiet "$BIN/edgeplane" -c "$EP_TMP/good.conf" --check-config
 
 on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT; then
+if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT $EP_AUTH_OFF_ARG; then
 	not_ok "the runtime starts with --metrics and reports ready"
 	diag "$(tail -20 "$EP_TMP/rt.log")"
 	tap_done

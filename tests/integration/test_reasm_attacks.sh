@@ -33,6 +33,7 @@ queues = [0];
 reassembly: { max_tasks = 48; per_source_tasks = 16; };
 $EP_SIGNING
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+$EP_AUTH_OFF
 CONF
 if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 	not_ok "the runtime starts"

@@ -21,10 +21,12 @@ fi
 cat >"$EP_TMP/bad1.conf" <<CONF
 interface = "$IF_B";
 batch: { size = 0; };
+$EP_AUTH_OFF
 CONF
 cat >"$EP_TMP/bad2.conf" <<CONF
 interface = "$IF_B";
 limits: { queue_depht = 10; };
+$EP_AUTH_OFF
 CONF
 out=$("$BIN/edgeplane" -c "$EP_TMP/bad1.conf" --check-config 2>&1); rc=$?
 expect_eq "a batch size of 0 is refused (status 2, names the setting)" \
@@ -51,6 +53,7 @@ handlers = (
 	{ name = "zstd"; }, { name = "matmul"; },
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );
+$EP_AUTH_OFF
 CONF
 check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
 

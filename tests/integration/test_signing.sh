@@ -52,6 +52,7 @@ conf() {
 	cat >"$EP_TMP/$1.conf" <<CONF
 backend = "udp";
 bind = "$ADDR_B";
+$EP_AUTH_OFF
 ${4-$EP_SIGNING}
 ${5-}
 handlers = ( { name = "echo"; }, { plugin = "$2"; name = "count"; type = 900; },

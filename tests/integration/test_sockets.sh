@@ -25,7 +25,7 @@ perm() { stat -c '%a %U:%G' "$1" 2>/dev/null; }
 # rt CONFIG-TEXT: start the runtime (udp backend, B's address) with this configuration;
 # 0 once ready (RT_PID set), else 1 with its output in $EP_TMP/rt.log.
 rt() {
-	printf 'backend = "udp";\nbind = "%s";\n%s\n' "$ADDR_B" "$1" >"$EP_TMP/rt.conf"
+	printf 'backend = "udp";\nbind = "%s";\n%s\n%s\n' "$ADDR_B" "$EP_AUTH_OFF" "$1" >"$EP_TMP/rt.conf"
 	rm -f "$EP_TMP/ready"
 	: >"$EP_TMP/rt.log"
 	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --ready-file "$EP_TMP/ready" \
@@ -78,7 +78,8 @@ fi
 # Nothing changes the socket after bind: it is bound under a umask that gives it its
 # mode, and never chmod'ed (no window in which others may connect).
 D=$EP_TMP/rts
-printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n' "$ADDR_B" "$D" >"$EP_TMP/rts.conf"
+printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n%s\n' "$ADDR_B" "$D" \
+	"$EP_AUTH_OFF" >"$EP_TMP/rts.conf"
 if command -v strace >/dev/null; then
 	ip netns exec "$NS_B" timeout -s INT 2 strace -f -qq -o "$EP_TMP/strace.txt" \
 		-e trace=bind,umask,chmod,fchmod,fchmodat "$BIN/edgeplane" -c "$EP_TMP/rts.conf" \

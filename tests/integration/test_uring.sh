@@ -19,7 +19,7 @@ ADDR2=198.18.0.3 ADDR6_2=2001:db8::3
 # Settings: each bad value is refused with status 2 and a message naming it.
 bad_setting() {
 	local what=$1 conf=$2 name=$3 out rc
-	printf '%s\n' "$conf" >"$EP_TMP/bad.conf"
+	printf '%s\n' "$conf" "$EP_AUTH_OFF" >"$EP_TMP/bad.conf"
 	out=$("$BIN/edgeplane" -b uring -c "$EP_TMP/bad.conf" --check-config 2>&1)
 	rc=$?
 	expect_eq "uring.$what is refused (status 2, names the setting)" \
@@ -33,7 +33,7 @@ bad_setting "zc_min = -1" 'uring: { zc_min = -1; };' zc_min
 bad_setting "sqpoll_cpu beyond the machine's CPUs" 'uring: { sqpoll_cpu = 4095; };' sqpoll_cpu
 bad_setting "sqpoll = \"yes\" (not a boolean)" 'uring: { sqpoll = "yes"; };' sqpoll
 bad_setting "an unknown key" 'uring: { sqpol = true; };' sqpol
-out=$("$BIN/edgeplane" -b uring --check-config 2>&1)
+out=$("$BIN/edgeplane" -b uring --check-config $EP_AUTH_OFF_ARG 2>&1)
 expect_eq "the uring backend's defaults are valid" "$?:$out" "0:configuration is valid"
 
 if ! ep_setup_pair || ! in_b ip addr add $ADDR2/24 dev "$IF_B" ||
@@ -48,7 +48,7 @@ RT_PID=
 start_runtime() {
 	local conf=$1
 	shift
-	printf '%s\n' "$conf" >"$EP_TMP/rt.conf"
+	printf '%s\n' "$conf" "$EP_AUTH_OFF" >"$EP_TMP/rt.conf"
 	ep_start_runtime "$EP_TMP/rt.log" -b uring -c "$EP_TMP/rt.conf" "$@" && return 0
 	diag "$(tail -20 "$EP_TMP/rt.log")"
 	return 1

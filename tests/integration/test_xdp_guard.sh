@@ -40,7 +40,7 @@ stats() { in_b "$BIN/edgeplane-xdp" stats --dev "$IF_B" --json; }
 # counter NAME: packets of classifier outcome NAME now.
 counter() { stat_packets "$(stats)" "$1"; }
 start() {	# start CONFIG-LINES...: the runtime on IF_B with these settings
-	printf '%s\n' "interface = \"$IF_B\";" "$@" >"$EP_TMP/rt.conf"
+	printf '%s\n' "interface = \"$IF_B\";" "$EP_AUTH_OFF" "$@" >"$EP_TMP/rt.conf"
 	: >"$LOG"
 	ep_start_runtime "$LOG" -c "$EP_TMP/rt.conf" || {
 		diag "$(tail -5 "$LOG")"
@@ -108,7 +108,8 @@ else
 	not_ok "the runtime starts with encapsulation from $ADDR_A"
 fi
 
-out=$(printf '%s\n' "interface = \"$IF_B\";" "xdp: { encap_port = 7880; };" >"$EP_TMP/bad.conf"
+out=$(printf '%s\n' "interface = \"$IF_B\";" "xdp: { encap_port = 7880; };" "$EP_AUTH_OFF" \
+	>"$EP_TMP/bad.conf"
       "$BIN/edgeplane" -c "$EP_TMP/bad.conf" --check-config 2>&1); rc=$?
 expect_eq "encap_port without encap_sources is refused, naming both (status 2)" \
 	"$rc:$(grep -c 'encap_sources' <<<"$out")" "2:1"
@@ -189,7 +190,7 @@ fi
 # --- (d) between the runtime's limit and 64 MiB --------------------------------------------
 # (Keys are not this test's subject: their mode off, so eptest-send's plain tasks pass.)
 if in_b "$BIN/edgeplane-xdp" attach "$IF_B" --auth-mode off >"$EP_TMP/attach.log" 2>&1; then
-	if ep_start_runtime "$LOG" -b udp -i "$IF_B" --bind "$ADDR_B"; then
+	if ep_start_runtime "$LOG" -b udp -i "$IF_B" --bind "$ADDR_B" $EP_AUTH_OFF_ARG; then
 		out=$(in_a "$TOOLS/eptest-send" --to "$ADDR_B" --size $((20 << 20)) --frags 1 \
 			--wait-ms 1500 | tail -1)
 		expect_eq "behind edgeplane-xdp's classifier (its defaults), fragment 0 of a 20 MiB task is answered TOO_LARGE" \

@@ -124,7 +124,8 @@ expect_eq "checksum: the guest's CRC-32 is the one computed here" \
 # Image tasks (many fragments each way), compared with a reference runtime on kernel
 # sockets in the host-side namespace: the same handlers, without XDP or the guest.
 if [[ -s $IMAGES/camera.png && -s $IMAGES/coins.png ]]; then
-	in_host "$BIN/edgeplane" -b udp --bind "$HOST_REF_ADDR" --stats-socket "$EP_TMP/ref.sock" \
+	in_host "$BIN/edgeplane" -b udp --bind "$HOST_REF_ADDR" $EP_AUTH_OFF_ARG \
+		--stats-socket "$EP_TMP/ref.sock" \
 		--ready-file "$EP_TMP/ref.ready" >"$EP_TMP/ref.log" 2>&1 &
 	REF_PID=$!
 	stop_ref() { kill -TERM "$REF_PID" 2>/dev/null && wait "$REF_PID"; }

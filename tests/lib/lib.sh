@@ -21,6 +21,45 @@ BPFOBJ=$BUILD/bpf
 ADDR_A=198.18.0.1 ADDR_B=198.18.0.2
 ADDR6_A=2001:db8::1 ADDR6_B=2001:db8::2
 
+# The runtime serves only authenticated devices unless told otherwise (auth.mode defaults
+# to "required"). A test about something else says so: EP_AUTH_OFF in its configuration
+# file, or EP_AUTH_OFF_ARG on its command line. Tests of authentication make keys with
+# ep_keys_file (below).
+EP_AUTH_OFF='auth: { mode = "off"; };	# this test is not about device authentication'
+EP_AUTH_OFF_ARG='--auth-mode off'
+
+# ep_key ID [FIELD=VALUE...]: a key object of docs/protocol.md 7.5 with a fresh random key,
+# issued now and valid for an hour, tenant 7, role "camera", every type, priority up to 3,
+# tasks up to 1 MiB; FIELD=VALUE (a JSON value) changes a field: tenant=8, types=[1,2],
+# max_priority=5, max_task_len=4096, expires_unix_ms=0, revoked=true.
+ep_key() {
+	local id=$1 now key
+	shift
+	now=$(date +%s%3N)
+	key=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	jq -cn --argjson id "$id" --arg key "$key" --argjson now "$now" --args \
+		'{key_id: $id, key: $key, issued_unix_ms: $now, expires_unix_ms: ($now + 3600000),
+		  name: "dev-\($id)", role: "camera", tenant: 7, revoked: false,
+		  limits: {types: "*", max_priority: 3, tasks_per_s: 0, burst_tasks: 0,
+			   kib_per_s: 0, burst_kib: 0, max_task_len: 1048576}}
+		 | reduce ($ARGS.positional[] | capture("(?<k>[^=]+)=(?<v>.*)")) as $f (.;
+			if ($f.k | IN("key_id", "key", "issued_unix_ms", "expires_unix_ms", "name",
+				      "role", "tenant", "revoked"))
+			then .[$f.k] = ($f.v | fromjson) else .limits[$f.k] = ($f.v | fromjson) end)' \
+		"$@"
+}
+# ep_keys_file FILE [KEY-OBJECT...]: a keys file (a JSON array, mode 0600), replaced at once
+# (a runtime that reads it never sees half of it).
+ep_keys_file() {
+	local f=$1
+	shift
+	printf '%s\n' "$@" | jq -s . >"$f.new" && chmod 600 "$f.new" && mv "$f.new" "$f"
+}
+# ep_keys_edit FILE JQ-FILTER: change a keys file the same way (e.g. a revocation).
+ep_keys_edit() {
+	jq "$2" "$1" >"$1.new" && chmod 600 "$1.new" && mv "$1.new" "$1"
+}
+
 _tap_n=0 _tap_failed=0
 ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
@@ -147,6 +186,20 @@ ep_stop_runtime() {
 	[[ -n ${RT_PID:-} ]] && { kill -TERM "$RT_PID" 2>/dev/null; wait "$RT_PID"; rc=$?; }
 	RT_PID=
 	return $rc
+}
+
+# ep_cannot_run BACKEND LOG: true, printing the reason (the first error the runtime
+# logged), when LOG shows the runtime failed to start because BACKEND cannot run on this
+# host (a missing kernel feature, a DPDK that is not built in or whose EAL cannot
+# initialise); false for any other failure. A test skips the backend's checks then.
+declare -A EP_CANNOT_RUN=(
+	[uring]='uring: (this kernel lacks|io_uring is not available)'
+	[dpdk]='dpdk: (this edgeplane was built without DPDK|no_huge = false, but no hugepages|rte_eal_init)'
+	[dpdk-huge]='dpdk: this edgeplane was built without DPDK'	# hugepages: the test's
+)
+ep_cannot_run() {
+	[[ -n ${EP_CANNOT_RUN[$1]:-} ]] && grep -qE "${EP_CANNOT_RUN[$1]}" "$2" &&
+		grep -m1 'error' "$2"
 }
 
 # no_xdp NS DEV: ok when DEV in NS has no XDP program attached (and `ip` could tell).

@@ -67,35 +67,35 @@ static void test_states(void)
 	uint64_t h;
 
 	tap_begin();
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 0, &out), EP_CACHE_MISS);
-	h = ep_cache_begin(c, &a, 7, &k, 0);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 0, &out), EP_CACHE_MISS);
+	h = ep_cache_begin(c, &a, 0, 7, &k, 0);
 	EXPECT(h != EP_CACHE_NONE);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 1, &out), EP_CACHE_PENDING);
-	EXPECT_EQ(ep_cache_lookup(c, &a2, 7, &k, 1, &out), EP_CACHE_MISS);	/* other port */
-	EXPECT_EQ(ep_cache_lookup(c, &b, 7, &k, 1, &out), EP_CACHE_MISS);	/* other host */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a2, 0, 7, &k, 1, &out), EP_CACHE_MISS);	/* other port */
+	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 7, &k, 1, &out), EP_CACHE_MISS);	/* other host */
 	ep_cache_complete(c, h, &result, 2);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 3, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 3, &out), EP_CACHE_DONE);
 	EXPECT(out.len == 6 && !memcmp(out.data, "result", 6));
 	EXPECT_EQ(out.exec_us, 7);
 	EXPECT_EQ(out.replays, 1);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 4, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 4, &out), EP_CACHE_DONE);
 	EXPECT_EQ(out.replays, 2);
 	tap_end("miss -> pending -> done, keyed by address, port and task id; replays counted");
 
 	tap_begin();
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 1002 * MS, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1002 * MS, &out), EP_CACHE_MISS);
 	tap_end("an entry leaves a window after its reply");
 
 	tap_begin();
-	h = ep_cache_begin(c, &b, 9, &k, 2000 * MS);
-	EXPECT_EQ(ep_cache_cancel(c, &b, 9), 0);
+	h = ep_cache_begin(c, &b, 0, 9, &k, 2000 * MS);
+	EXPECT_EQ(ep_cache_cancel(c, &b, 0, 9), 0);
 	EXPECT(ep_cache_cancelled(c, h));
-	EXPECT_EQ(ep_cache_cancel(c, &b, 10), -ENOENT);
+	EXPECT_EQ(ep_cache_cancel(c, &b, 0, 10), -ENOENT);
 	ep_cache_forget(c, h);
 	EXPECT(!ep_cache_cancelled(c, h));
-	EXPECT_EQ(ep_cache_lookup(c, &b, 9, &k, 2001 * MS, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 9, &k, 2001 * MS, &out), EP_CACHE_MISS);
 	ep_cache_complete(c, h, &(struct ep_cached){ .len = 0 }, 2002 * MS);	/* stale: no-op */
-	EXPECT_EQ(ep_cache_lookup(c, &b, 9, &k, 2003 * MS, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 9, &k, 2003 * MS, &out), EP_CACHE_MISS);
 	ep_cache_complete(c, EP_CACHE_NONE, &result, 2004 * MS);	/* no entry: no-op */
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.entries, 0);
@@ -116,23 +116,23 @@ static void test_replays(void)
 	struct ep_cache_ident k = single(1, "abc", 3);
 	struct ep_cache_stats st;
 	struct ep_cached out;
-	uint64_t h = ep_cache_begin(c, &a, 7, &k, 0);
+	uint64_t h = ep_cache_begin(c, &a, 0, 7, &k, 0);
 	int done = 0;
 
 	ep_cache_complete(c, h, &result, 100 * MS);	/* the reply went out at 100 ms */
 	tap_begin();
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 105 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 105 * MS, &out), EP_CACHE_QUIET);
 	/* A datagram stamped before the reply went out is inside the gap too. */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 99 * MS, &out), EP_CACHE_QUIET);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 110 * MS, &out), EP_CACHE_DONE);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 111 * MS, &out), EP_CACHE_QUIET);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 119 * MS, &out), EP_CACHE_QUIET);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, 120 * MS, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 99 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 110 * MS, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 111 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 119 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 120 * MS, &out), EP_CACHE_DONE);
 	tap_end("a single-fragment retry within 10 ms of the last reply is not answered");
 
 	tap_begin();
 	for (uint64_t t = 130; t < 1000; t += 10)
-		done += ep_cache_lookup(c, &a, 7, &k, t * MS, &out) == EP_CACHE_DONE;
+		done += ep_cache_lookup(c, &a, 0, 7, &k, t * MS, &out) == EP_CACHE_DONE;
 	EXPECT_EQ(done, 1);	/* the third and last */
 	EXPECT_EQ(out.replays, 3);
 	ep_cache_get_stats(c, &st);
@@ -145,10 +145,10 @@ static void test_replays(void)
 	tap_begin();
 	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
 						 .bytes = 4096, .max_replays = 0 });
-	h = ep_cache_begin(c, &a, 8, &k, 0);
+	h = ep_cache_begin(c, &a, 0, 8, &k, 0);
 	ep_cache_complete(c, h, &result, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &k, 1000 * MS, &out), EP_CACHE_QUIET);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &(struct ep_cache_ident){ 0 }, 1000 * MS, &out),
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &k, 1000 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &(struct ep_cache_ident){ 0 }, 1000 * MS, &out),
 		  EP_CACHE_CONFLICT);
 	tap_end("max_replays 0: a finished task is never replayed, still holds its id");
 	ep_cache_free(c);
@@ -168,26 +168,26 @@ static void test_identity(void)
 	uint64_t h, now = 0;
 
 	tap_begin();
-	h = ep_cache_begin(c, &a, 7, &k, now);
+	h = ep_cache_begin(c, &a, 0, 7, &k, now);
 	x = single(2, "hello", 5);	/* another type: issue 11's "checksum" retry */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &k, ++now, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, ++now, &out), EP_CACHE_PENDING);
 	ep_cache_complete(c, h, &result, ++now);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hellp", 5);	/* another payload */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, NULL, 0);		/* header only */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hello", 5);
 	x.tenant_id = 2;
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hello", 5);
 	x.zstd = 1;
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hello", 5);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_DONE);
 	ep_cache_ident_hash(c, &x);	/* a precomputed digest compares the same */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 7, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_DONE);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.conflicts, 6);
 	tap_end("single fragment: type, tenant, length, compression and payload bind the entry");
@@ -203,25 +203,25 @@ static void test_identity(void)
 						  .frag_index = 1, .frag_offset = 1400,
 						  .payload_len = 1400 }, big);
 	ep_cache_ident_hash(c, &k);
-	h = ep_cache_begin(c, &a, 8, &k, ++now);
+	h = ep_cache_begin(c, &a, 0, 8, &k, ++now);
 	ep_cache_complete(c, h, &result, ++now);
 	now += 100 * MS;
 	x = frag(1, big, 5000, 1400, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_DONE);
 	x = frag(1, big, 5000, 1400, 3);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_DONE);
 	x = frag(1, other, 5000, 1400, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = frag(1, other, 5000, 1400, 2);	/* compared on the header alone */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_DONE);
 	x = frag(1, big, 5000, 1000, 0);	/* another fragment size */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = frag(1, big, 4900, 1400, 3);	/* another length */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = frag(3, big, 5000, 1400, 1);	/* another type */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, big, 1400);		/* one fragment, not four */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	tap_end("multi-fragment: fragment 0's digest, the other fragments by their header");
 
 	tap_begin();
@@ -232,14 +232,14 @@ static void test_identity(void)
 						  .total_len = 5000, .frag_count = 4,
 						  .frag_index = 2, .frag_offset = 2800,
 						  .payload_len = 1400 }, NULL);
-	h = ep_cache_begin(c, &a, 9, &k, ++now);
+	h = ep_cache_begin(c, &a, 0, 9, &k, ++now);
 	ep_cache_complete(c, h, &(struct ep_cached){ .status = 11 }, ++now);
 	now += 100 * MS;
 	x = frag(1, other, 5000, 1400, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &x, ++now, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &x, ++now, &out), EP_CACHE_DONE);
 	EXPECT_EQ(out.status, 11);
 	x = frag(2, other, 5000, 1400, 0);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &x, ++now, &out), EP_CACHE_CONFLICT);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &x, ++now, &out), EP_CACHE_CONFLICT);
 	tap_end("an entry without a digest is bound by the header fields");
 	ep_cache_free(c);
 }
@@ -259,12 +259,12 @@ static void test_no_pending_eviction(void)
 
 	tap_begin();
 	for (int i = 0; i < 4; i++)
-		h[i] = ep_cache_begin(c, &a, (uint64_t)i, &k, (uint64_t)i);
-	EXPECT_EQ(ep_cache_begin(c, &a, 4, &k, 10), EP_CACHE_NONE);
+		h[i] = ep_cache_begin(c, &a, 0, (uint64_t)i, &k, (uint64_t)i);
+	EXPECT_EQ(ep_cache_begin(c, &a, 0, 4, &k, 10), EP_CACHE_NONE);
 	/* Pending entries do not expire either: their task ends them. */
-	EXPECT_EQ(ep_cache_begin(c, &a, 5, &k, 5000 * MS), EP_CACHE_NONE);
+	EXPECT_EQ(ep_cache_begin(c, &a, 0, 5, &k, 5000 * MS), EP_CACHE_NONE);
 	for (int i = 0; i < 4; i++)
-		EXPECT_EQ(ep_cache_lookup(c, &a, (uint64_t)i, &k, 5000 * MS, &out),
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, (uint64_t)i, &k, 5000 * MS, &out),
 			  EP_CACHE_PENDING);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.refused, 2);
@@ -275,12 +275,12 @@ static void test_no_pending_eviction(void)
 	tap_begin();
 	/* One finishes: a new task takes its place, and not a pending one's. */
 	ep_cache_complete(c, h[2], &result, 5001 * MS);
-	h[4] = ep_cache_begin(c, &a, 4, &k, 5002 * MS);
+	h[4] = ep_cache_begin(c, &a, 0, 4, &k, 5002 * MS);
 	EXPECT(h[4] != EP_CACHE_NONE);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 2, &k, 5003 * MS, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 2, &k, 5003 * MS, &out), EP_CACHE_MISS);
 	for (int i = 0; i < 5; i++)
 		if (i != 2)
-			EXPECT_EQ(ep_cache_lookup(c, &a, (uint64_t)i, &k, 5003 * MS, &out),
+			EXPECT_EQ(ep_cache_lookup(c, &a, 0, (uint64_t)i, &k, 5003 * MS, &out),
 				  EP_CACHE_PENDING);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.evicted, 1);
@@ -298,27 +298,27 @@ static void test_no_pending_eviction(void)
 	}
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.pending, 1);	/* task 3 */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 3, &k, 5011 * MS, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 3, &k, 5011 * MS, &out), EP_CACHE_PENDING);
 	for (uint64_t id = 10; id < 30; id++) {
-		uint64_t hh = ep_cache_begin(c, &a, id, &k, 5020 * MS);
+		uint64_t hh = ep_cache_begin(c, &a, 0, id, &k, 5020 * MS);
 
 		EXPECT(hh != EP_CACHE_NONE);
 		ep_cache_complete(c, hh, &(struct ep_cached){ .data = (const uint8_t *)big,
 							      .len = sizeof(big) }, 5020 * MS);
 	}
-	EXPECT_EQ(ep_cache_lookup(c, &a, 3, &k, 5021 * MS, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 3, &k, 5021 * MS, &out), EP_CACHE_PENDING);
 	tap_end("entry and byte pressure never push out a pending task");
 	ep_cache_free(c);
 
 	tap_begin();
 	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS, .entries = 4,
 						 .bytes = 4096 });
-	h[0] = ep_cache_begin(c, &a, 1, &k, 0);
-	EXPECT_EQ(ep_cache_begin(c, &a, 1, &k, 1), EP_CACHE_NONE);	/* pending already */
+	h[0] = ep_cache_begin(c, &a, 0, 1, &k, 0);
+	EXPECT_EQ(ep_cache_begin(c, &a, 0, 1, &k, 1), EP_CACHE_NONE);	/* pending already */
 	ep_cache_complete(c, h[0], &result, 2);
-	h[1] = ep_cache_begin(c, &a, 1, &k, 3);		/* a DONE one is replaced */
+	h[1] = ep_cache_begin(c, &a, 0, 1, &k, 3);		/* a DONE one is replaced */
 	EXPECT(h[1] != EP_CACHE_NONE);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 1, &k, 4, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 1, &k, 4, &out), EP_CACHE_PENDING);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.entries, 1);
 	tap_end("begin on a key already pending refuses; on a finished one replaces it");
@@ -341,7 +341,7 @@ static void test_bounds(void)
 	memset(huge, 'h', sizeof(huge) - 1);
 	tap_begin();
 	for (uint64_t id = 1; id <= 20; id++) {
-		uint64_t h = ep_cache_begin(c, &a, id, &k, id);
+		uint64_t h = ep_cache_begin(c, &a, 0, id, &k, id);
 
 		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)big,
 							     .len = sizeof(big) }, id);
@@ -350,7 +350,7 @@ static void test_bounds(void)
 	EXPECT(st.entries <= 8);
 	EXPECT(st.bytes <= 4096);
 	for (uint64_t id = 1; id <= 20; id++) {
-		enum ep_cache_state s = ep_cache_lookup(c, &a, id, &k, 100, &out);
+		enum ep_cache_state s = ep_cache_lookup(c, &a, 0, id, &k, 100, &out);
 
 		if (s == EP_CACHE_DONE) {
 			done++;
@@ -359,17 +359,17 @@ static void test_bounds(void)
 		}
 	}
 	EXPECT(done >= 3 && done <= 4);	/* four 900-byte replies fit 4096 bytes with headers */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 20, &k, 100, &out), EP_CACHE_DONE);	/* newest kept */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 1, &k, 100, &out), EP_CACHE_MISS);	/* oldest gone */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 20, &k, 100, &out), EP_CACHE_DONE);	/* newest kept */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 1, &k, 100, &out), EP_CACHE_MISS);	/* oldest gone */
 	tap_end("entries and reply bytes stay within bounds; the oldest replies go first");
 
 	tap_begin();
 	{
-		uint64_t h = ep_cache_begin(c, &a, 99, &k, 200);
+		uint64_t h = ep_cache_begin(c, &a, 0, 99, &k, 200);
 
 		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)huge,
 							     .len = sizeof(huge) }, 200);
-		EXPECT_EQ(ep_cache_lookup(c, &a, 99, &k, 201, &out), EP_CACHE_MISS);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 99, &k, 201, &out), EP_CACHE_MISS);
 	}
 	tap_end("a reply larger than a quarter of the ring is not kept");
 	ep_cache_free(c);
@@ -404,7 +404,7 @@ static void test_churn(void)
 		x = rnd();
 		id = x % 512;
 		now += x % (200 * 1000);
-		if (ep_cache_lookup(c, &a, id, &k, now, &out) == EP_CACHE_DONE) {
+		if (ep_cache_lookup(c, &a, 0, id, &k, now, &out) == EP_CACHE_DONE) {
 			hits++;
 			/* Replies carry their id in every byte and their length in exec_us. */
 			if (out.len != out.exec_us)
@@ -422,7 +422,7 @@ static void test_churn(void)
 						  &(struct ep_cached){ .len = 0 }, now);
 			handles[x % 64] = 0;
 		}
-		h = ep_cache_begin(c, &a, id, &k, now);
+		h = ep_cache_begin(c, &a, 0, id, &k, now);
 		if (h == EP_CACHE_NONE) {
 			none++;
 			continue;
@@ -464,13 +464,52 @@ static void test_empty_reply(void)
 	uint64_t h;
 
 	tap_begin();
-	h = ep_cache_begin(c, &a, 9, &k, 0);
+	h = ep_cache_begin(c, &a, 0, 9, &k, 0);
 	ep_cache_complete(c, h, &(struct ep_cached){ .status = EP_ST_TOO_LARGE, .data = NULL,
 						     .len = 0 }, 1);
-	EXPECT_EQ(ep_cache_lookup(c, &a, 9, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
 	EXPECT_EQ(out.status, EP_ST_TOO_LARGE);
 	EXPECT_EQ(out.len, 0);
 	tap_end("a reply with no data (data NULL, len 0) is cached and comes back empty");
+	ep_cache_free(c);
+}
+
+/* The session key id is part of the key: key A's task id is never key B's, nor that of a
+ * source without a key (0), even from the same address and port. */
+static void test_keys(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
+								   .entries = 16, .bytes = 4096,
+								   .max_replays = 8 });
+	struct ep_cache_ident k = single(3, "x", 1);
+	struct ep_peer a = peer(1, 100);
+	struct ep_cached out;
+	uint64_t h5, h0;
+
+	tap_begin();
+	h5 = ep_cache_begin(c, &a, 5, 7, &k, 0);
+	EXPECT(h5 != EP_CACHE_NONE);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 6, 7, &k, 1, &out), EP_CACHE_MISS);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 5, 7, &k, 1, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(ep_cache_cancel(c, &a, 0, 7), -ENOENT);	/* no key: not key 5's */
+	EXPECT_EQ(ep_cache_cancel(c, &a, 6, 7), -ENOENT);
+	EXPECT(!ep_cache_cancelled(c, h5));
+	/* Without a key, the same task id is another task, with an entry of its own. */
+	h0 = ep_cache_begin(c, &a, 0, 7, &k, 2);
+	EXPECT(h0 != EP_CACHE_NONE && h0 != h5);
+	ep_cache_complete(c, h5, &result, 3);
+	ep_cache_complete(c, h0, &(struct ep_cached){ .data = (const uint8_t *)"other",
+						      .len = 5 }, 3);
+	EXPECT_EQ(ep_cache_lookup(c, &a, 5, 7, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
+	EXPECT(out.len == 6 && !memcmp(out.data, "result", 6));
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
+	EXPECT(out.len == 5 && !memcmp(out.data, "other", 5));
+	EXPECT_EQ(ep_cache_lookup(c, &a, 9, 7, &k, 1 + 100 * MS, &out), EP_CACHE_MISS);
+	ep_cache_unsent(c, &a, 9, 7, 2 + 100 * MS);	/* another key's: nothing */
+	EXPECT(!ep_cache_retry_recent(c, &a, 5, 7, 3 + 100 * MS));
+	tap_end("the key id is part of the entry's key: key 5's task 7 is not key 6's nor a "
+		"keyless source's (lookup, cancel, unsent), each has its own reply");
 	ep_cache_free(c);
 }
 
@@ -483,5 +522,6 @@ int main(void)
 	test_bounds();
 	test_churn();
 	test_empty_reply();
+	test_keys();
 	return tap_finish();
 }

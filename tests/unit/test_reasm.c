@@ -686,6 +686,53 @@ static void test_cancel_and_info(void)
 	ep_reasm_free(r);
 }
 
+/* An AUTH task is its key's: a fragment under another key, or without AUTH, does not join
+ * it (docs/protocol.md 3.5); ep_reasm_peek() says whose a task is. */
+static void test_auth_keys(void)
+{
+	struct ep_msg t = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_AUTH,
+			    .task_type = 5, .tenant_id = 1, .task_id = 9, .auth_key_id = 17 };
+	struct ep_reasm *r = open_cfg(default_cfg);
+	struct ep_peer p = peer(1, 1);
+	struct ep_reasm_task task;
+	uint8_t data[3000] = { 0 }, d[2048];
+	const uint8_t *payload;
+	struct ep_msg m, seen;
+	ssize_t n;
+
+	tap_begin();
+	EXPECT_EQ(ep_reasm_peek(r, &p, 9, &seen), -ENOENT);
+	n = ep_frag_build(&t, data, 3000, 1000, 0, d, sizeof(d));
+	EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
+	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 1, NULL, &task), 0);
+	EXPECT_EQ(ep_reasm_peek(r, &p, 9, &seen), 0);
+	EXPECT(seen.auth_key_id == 17 && (seen.flags & EP_F_AUTH));
+	t.auth_key_id = 18;		/* another key */
+	n = ep_frag_build(&t, data, 3000, 1000, 1, d, sizeof(d));
+	EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
+	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 2, NULL, &task), -EPROTO);
+	t.flags = 0;			/* no key */
+	t.auth_key_id = 0;
+	n = ep_frag_build(&t, data, 3000, 1000, 1, d, sizeof(d));
+	EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
+	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 2, NULL, &task), -EPROTO);
+	EXPECT_EQ(stats(r).conflicts, 2);
+	t.flags = EP_F_AUTH;		/* its own key again: it completes */
+	t.auth_key_id = 17;
+	for (uint32_t i = 1; i < 3; i++) {
+		n = ep_frag_build(&t, data, 3000, 1000, i, d, sizeof(d));
+		EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
+		if (ep_reasm_add(r, &p, &m, payload, 3, NULL, &task) == 1) {
+			EXPECT_EQ(task.msg.auth_key_id, 17);
+			free(task.data);
+		}
+	}
+	EXPECT_EQ(stats(r).completed, 1);
+	tap_end("an AUTH task takes fragments of its own key only (another key's, or one "
+		"without AUTH, conflict); ep_reasm_peek() gives its header");
+	ep_reasm_free(r);
+}
+
 static void test_bad_cfg(void)
 {
 	struct ep_reasm_cfg cfg = default_cfg;
@@ -711,6 +758,7 @@ int main(void)
 	test_eviction_order();
 	test_expiry();
 	test_cancel_and_info();
+	test_auth_keys();
 	test_bad_cfg();
 	return tap_finish();
 }

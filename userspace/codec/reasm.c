@@ -545,6 +545,7 @@ static bool conflicts(const struct task_ent *t, const struct ep_msg *m, uint32_t
 	 * combine (docs/protocol.md 5). */
 	return f->kind != m->kind || f->priority != m->priority ||
 	       ((f->flags ^ m->flags) & ~(EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)) ||
+	       ((f->flags & EP_F_AUTH) && f->auth_key_id != m->auth_key_id) ||
 	       f->task_type != m->task_type || f->tenant_id != m->tenant_id ||
 	       f->total_len != m->total_len || f->frag_count != m->frag_count ||
 	       t->frag_size != frag_size;
@@ -621,6 +622,17 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	r->st.completed++;
 	task_remove(r, i);
 	return 1;
+}
+
+int ep_reasm_peek(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,
+		  struct ep_msg *msg)
+{
+	int32_t i = task_find(r, peer, task_id);
+
+	if (i == NIL)
+		return -ENOENT;
+	*msg = r->tasks[i].msg;
+	return 0;
 }
 
 int ep_reasm_cancel(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,

@@ -139,10 +139,17 @@ void ep_reasm_free(struct ep_reasm *r);
  *   -ENOBUFS no room for a new task even after evicting (answer "overloaded");
  *   -ENOSPC  no room for this fragment of a task in progress (it is dropped; the task
  *            stays and may complete from a retry);
- *   -EPROTO  the fragment contradicts the task's earlier fragments (it is ignored).
+ *   -EPROTO  the fragment contradicts the task's earlier fragments (it is ignored): another
+ *            kind, priority, type, tenant, length or fragment size, other flags (RETRY,
+ *            TOKEN and PLAIN_REPLY aside), or an AUTH fragment of another key.
  */
 int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep_msg *m,
 		 const void *payload, uint64_t now_ns, const void *user, struct ep_reasm_task *out);
+
+/* The header of the first-seen fragment of the task (@peer's address and port, @task_id)
+ * being reassembled, in *msg: 0, or -ENOENT if no such task is in progress. */
+int ep_reasm_peek(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,
+		  struct ep_msg *msg);
 
 /* Remove the task (@peer's address and port, @task_id) still being reassembled, without a
  * callback; fill *info (if not NULL; info->user is NULL). Returns 0, or -ENOENT if no
