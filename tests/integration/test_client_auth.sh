@@ -11,7 +11,10 @@
 #   1b. Against the controller (edgectl serve): enrollment, a role outside its policy,
 #      a priority above the role's ceiling.
 #   2. Against the runtime with a keys file (auth.mode "required"): edgeload with a static
-#      key completes tasks. Skipped while the runtime does not take the auth settings.
+#      key completes 3-fragment tasks, twice in a row with the same key (the second
+#      process's counters above the first's: nothing dropped as a replay), and asks the
+#      node's limits with a sealed PING. Skipped while the runtime does not take the auth
+#      settings.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "namespaces"
 
@@ -35,10 +38,10 @@ if ! { ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 && ep_cert cam-002 narro
 	exit 1
 fi
 
-# node NAME [authnode.py options]: the stand-in, its counters in $EP_TMP/NAME.json once
+# node NAME [authnode.py options]: the stand-in, its counters in $EP_TMP/node-NAME.json once
 # stopped (ep_stop_authnode).
 node() {
-	NODE_STATS=$EP_TMP/$1.json
+	NODE_STATS=$EP_TMP/node-$1.json
 	shift
 	ep_start_authnode "$NODE_STATS" "$@"
 }
@@ -110,13 +113,8 @@ refused "a task type the role does not allow is refused before it is sent" \
 	"echo task not sent: task type not allowed by the key's role" $(enroll_as cam-002)
 stop_node
 
-# A static key the node knows.
-now=$(date +%s%3N)
-jq -n --arg k "$(openssl rand -hex 16)" --argjson now "$now" '{key_id: 40, key: $k,
-	issued_unix_ms: ($now - 1000), expires_unix_ms: ($now + 3600000), name: "cam-040",
-	role: "camera", tenant: 7, revoked: false, limits: {types: [1, 2], max_priority: 5,
-	tasks_per_s: 0, burst_tasks: 0, kib_per_s: 0, burst_kib: 0, max_task_len: 0}}' \
-	>"$EP_TMP/static.json"
+# A static key the node knows (ep_key: issued now, an hour long).
+ep_key 40 name='"cam-040"' types='[1,2]' max_priority=5 >"$EP_TMP/static.json"
 chmod 600 "$EP_TMP/static.json"
 node static --keys "$EP_TMP/static.json" --corrupt-every 5 --forge-errors
 out=$(in_a "$EL" load --to $ADDR_B --type echo --size 64 --count 100 --concurrency 4 \
@@ -184,8 +182,7 @@ stop_ctl
 
 # --- 2. against the runtime ------------------------------------------------------------
 chmod 600 "$EP_TMP/static.json"
-jq -s . "$EP_TMP/static.json" >"$EP_TMP/keys.json"
-chmod 600 "$EP_TMP/keys.json"
+ep_keys_file "$EP_TMP/keys.json" "$(cat "$EP_TMP/static.json")"
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
@@ -205,12 +202,26 @@ if ! ep_setup_bpffs || ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf";
 	exit 1
 fi
 on_exit ep_stop_runtime
-out=$(in_a "$EL" load --to $ADDR_B --type echo --size 3000 --count 200 --concurrency 8 \
-	--auth-key "$EP_TMP/static.json" 2>&1); rc=$?
-if [[ $rc -eq 0 && $out == *"0 bad tag, 0 unknown key, 0 unsealed"* ]]; then
-	ok "edgeload --auth-key against the runtime: 200 tasks of 3000 bytes (3 fragments), sealed both ways"
-else
-	not_ok "edgeload --auth-key against the runtime"
-	diag "rc $rc: $(tail -6 <<<"$out")"
-fi
+rtstat() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
+# Twice with the same static key, one process after the other: the second one's counters
+# start above the first one's (the runtime's replay window would drop repeats).
+for run in 1 2; do
+	out=$(in_a "$EL" load --to $ADDR_B --type echo --size 3000 --no-compress --count 200 \
+		--concurrency 8 --auth-key "$EP_TMP/static.json" 2>&1); rc=$?
+	sealed=$(counter "$out" "datagrams sealed")
+	if [[ $rc -eq 0 && $(totals "$out") == "200 200 0" && $sealed -ge 600 &&
+		$out == *"0 bad tag, 0 unknown key, 0 unsealed"* ]]; then
+		ok "edgeload --auth-key against the runtime, run $run: 200 tasks of 3 fragments, $sealed datagrams sealed, every reply opened"
+	else
+		not_ok "edgeload --auth-key against the runtime, run $run"
+		diag "rc $rc: $(tail -6 <<<"$out")"
+	fi
+done
+st=$(rtstat)
+expect_eq "the runtime verified every datagram of both runs and dropped none (replay, tag, freshness)" \
+	"$(jq '[.workers[].auth.dropped // {} | to_entries[].value] | add // 0' <<<"$st")" 0
+diag "runtime auth: $(jq -c '[.workers[].auth]' <<<"$st")"
+out=$(in_a "$EL" limits --to $ADDR_B --auth-key "$EP_TMP/static.json" 2>&1); rc=$?
+expect_eq "edgeload limits with the key: a sealed PING, a sealed PONG" "$rc" 0
+[[ $rc -eq 0 ]] || diag "$out"
 tap_done
