@@ -265,10 +265,12 @@ ep_cert() {
 	"$EP_ROOT/scripts/ep-pki.sh" issue "${4:-$EP_PKI}" "$1" "$2" "$3" >>"$EP_TMP/pki.log" 2>&1
 }
 # ep_enroll_opts NAME [DIR]: the enrollment options of edgeload (and the example) for
-# device NAME, against a controller on $ADDR_B:7881 whose certificate $EP_PKI's CA signed.
+# device NAME, against a controller on $EP_ENROLL_AT ($ADDR_B:7881) whose certificate
+# $EP_PKI's CA signed.
 ep_enroll_opts() {
 	local d=${2:-$EP_PKI}
-	echo --enroll $ADDR_B:7881 --cert "$d/$1.crt" --key "$d/$1.key" --ca "$EP_PKI/ca.crt"
+	echo --enroll ${EP_ENROLL_AT:-$ADDR_B:7881} --cert "$d/$1.crt" --key "$d/$1.key" \
+		--ca "$EP_PKI/ca.crt"
 }
 # have_authnode: whether tests/tools/authnode.py can run (python3 with cryptography).
 have_authnode() { python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; }

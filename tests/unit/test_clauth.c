@@ -91,8 +91,10 @@ static void test_keyring_pn_and_renewal(void)
 	/* A fresh key: it seals, the old one still opens until it expires. */
 	k2 = key_info(18, T0_UNIX_MS + 2430 * 1000, 3600 * 1000);
 	EXPECT_EQ(ep_keyring_add(&r, &k2, 2400 * 1000, t + 2430 * S, real + 2430 * S), 0);
-	EXPECT_EQ(ep_keyring_current(&r, t + 2430 * S)->key_id, 18);
-	EXPECT_EQ(ep_keyring_current(&r, t + 2430 * S)->ctr, 0);
+	/* ... after the nodes had time to learn it (EP_KEYRING_SWITCH_MS). */
+	EXPECT_EQ(ep_keyring_current(&r, t + 2432 * S - 1)->key_id, 17);
+	EXPECT_EQ(ep_keyring_current(&r, t + 2432 * S)->key_id, 18);
+	EXPECT_EQ(ep_keyring_current(&r, t + 2432 * S)->ctr, 0);
 	EXPECT_EQ(ep_keyring_renew_at(&r, t + 2430 * S), t + 4830 * S);
 	EXPECT(ep_keyring_find(&r, 17) && ep_keyring_find(&r, 18));
 	ep_keyring_expire(&r, t + 3600 * S - 1);
@@ -102,10 +104,26 @@ static void test_keyring_pn_and_renewal(void)
 	/* The newest expired: nothing seals, renewal is due at once. */
 	EXPECT(!ep_keyring_current(&r, t + 6030 * S));
 	EXPECT(ep_keyring_renew_due(&r, t + 6030 * S));
+	/* A fresh key after the old one expired seals at once. */
+	{
+		struct ep_key_info k3 = key_info(19, T0_UNIX_MS + 7000 * 1000, 3600 * 1000);
+
+		EXPECT_EQ(ep_keyring_add(&r, &k3, 2400 * 1000, t + 7000 * S, real + 7000 * S), 0);
+		EXPECT_EQ(ep_keyring_current(&r, t + 7000 * S)->key_id, 19);
+	}
 	ep_keyring_clear(&r);
 	EXPECT_EQ(r.n, 0);
-	tap_end("renewal at renew_after, then 1, 2, 4 .. 30 s after failures; the old key opens "
-		"until it expires; an expired key seals nothing");
+	/* The switch waits half the old key's remaining life if that is shorter. */
+	k1 = key_info(20, T0_UNIX_MS, 3000);
+	k2 = key_info(21, T0_UNIX_MS + 2000, 3000);
+	EXPECT_EQ(ep_keyring_add(&r, &k1, 2000, t, real), 0);
+	EXPECT_EQ(ep_keyring_add(&r, &k2, 2000, t + 2 * S, real + 2 * S), 0);
+	EXPECT_EQ(ep_keyring_current(&r, t + 2500 * MS - 1)->key_id, 20);
+	EXPECT_EQ(ep_keyring_current(&r, t + 2500 * MS)->key_id, 21);
+	ep_keyring_clear(&r);
+	tap_end("renewal at renew_after, then 1, 2, 4 .. 30 s after failures; a fresh key seals "
+		"2 s later (the nodes' sync), or at half the old key's remaining life; the old key "
+		"opens until it expires; an expired key seals nothing");
 
 	tap_begin();
 	for (uint16_t id = 1; id <= EP_KEYRING_MAX + 2; id++) {
@@ -599,7 +617,7 @@ static void test_renewal(uint16_t port)
 	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
 				    .max_timeout_ms = 60000 };
 	struct ep_task_opts t = { .type = 1 };
-	struct done da = { 0 }, db = { 0 }, dc = { 0 }, dd = { 0 };
+	struct done da = { 0 }, db = { 0 }, dc = { 0 }, dc2 = { 0 }, dd = { 0 };
 	struct ep_client_auth_stats st;
 	struct ep_client *c = NULL;
 	uint64_t ida, idb, idd, pn;
@@ -640,16 +658,22 @@ static void test_renewal(uint16_t port)
 	EXPECT_EQ(ep_session_auth_step(c), 1);
 	EXPECT_EQ(enroll_calls, 2);
 	st = auth_stats(c);
-	EXPECT(st.key_id == 32 && st.enrollments == 2 && st.renew_in_ms == 2400 * 1000);
+	EXPECT(st.key_id == 31 && st.enrollments == 2 && st.renew_in_ms == 2400 * 1000);
+	/* Key 31 seals 2 s more, while the nodes learn key 32; then key 32, from 0. */
 	EXPECT_EQ(ep_client_submit(c, &t, "c", 1, on_done, &dc, NULL), 0);
 	EXPECT_EQ(edge_recv(1000, &m, &pn), 1);
-	EXPECT(m.auth_key_id == 32 && pn == ep_auth_pn(0, 0));
+	EXPECT(m.auth_key_id == 31 && pn == ep_auth_pn(2400, 2));
+	fake_ns += 2 * S;
+	EXPECT_EQ(ep_client_submit(c, &t, "c", 1, on_done, &dc2, NULL), 0);
+	EXPECT_EQ(edge_recv(1000, &m, &pn), 1);
+	EXPECT(m.auth_key_id == 32 && pn == ep_auth_pn(2, 0));
+	EXPECT_EQ(auth_stats(c).key_id, 32);
 	/* A reply under the old key, still valid, completes a task it sealed. */
 	edge_reply(ida, 31, EP_KIND_RESPONSE, 0, "A", SEAL_OK);
 	settle(c);
 	EXPECT(da.n == 1 && !strcmp(da.data, "A"));
-	tap_end("renewal at renew_after exactly (injected clock): a fresh key seals from then "
-		"on, counter from 0; the old key still opens replies");
+	tap_end("renewal at renew_after exactly (injected clock): the fresh key seals 2 s "
+		"later, counter from 0; the old key still opens replies");
 
 	tap_begin();
 	fake_ns += 1200 * S;	/* key 31 expires 3600 s after it came */

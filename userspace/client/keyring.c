@@ -59,6 +59,14 @@ int ep_keyring_add(struct ep_keyring *r, const struct ep_key_info *k, uint64_t r
 		if (nk.ctr > EP_AUTH_CTR_MASK)
 			return -EKEYEXPIRED;
 	}
+	/* The older key goes on sealing while the nodes learn the fresh one. */
+	nk.seal_from_ns = now_ns;
+	if (r->n && now_ns < r->keys[0].expire_ns && r->keys[0].ctr <= EP_AUTH_CTR_MASK) {
+		uint64_t half = (r->keys[0].expire_ns - now_ns) / 2;
+
+		nk.seal_from_ns += half < EP_KEYRING_SWITCH_MS * 1000000ull
+				   ? half : EP_KEYRING_SWITCH_MS * 1000000ull;
+	}
 	memcpy(nk.name, k->name, sizeof(nk.name));
 	memcpy(nk.role, k->role, sizeof(nk.role));
 	nk.name[sizeof(nk.name) - 1] = nk.role[sizeof(nk.role) - 1] = '\0';
@@ -99,7 +107,10 @@ static bool usable(const struct ep_ckey *k, uint64_t now_ns)
 
 struct ep_ckey *ep_keyring_current(struct ep_keyring *r, uint64_t now_ns)
 {
-	return r->n && usable(&r->keys[0], now_ns) ? &r->keys[0] : NULL;
+	for (unsigned int i = 0; i < r->n; i++)
+		if (usable(&r->keys[i], now_ns) && now_ns >= r->keys[i].seal_from_ns)
+			return &r->keys[i];
+	return NULL;
 }
 
 struct ep_ckey *ep_keyring_find(struct ep_keyring *r, uint16_t key_id)

@@ -21,6 +21,10 @@
 #define EP_KEYRING_MAX		4	/* the newest key and three older ones still valid */
 #define EP_KEYRING_RETRY_MS	1000	/* first wait after a failed enrollment, doubling ... */
 #define EP_KEYRING_RETRY_MAX_MS	30000	/* ... up to this */
+/* A fresh key seals only this long after it arrived (or half the older key's remaining
+ * life, if shorter): the nodes learn it at their next sync with the controller (every
+ * 250 ms by default, within 1 s), and until then would drop what it seals. */
+#define EP_KEYRING_SWITCH_MS	2000
 
 struct ep_ckey {
 	struct ep_aead *aead;
@@ -30,6 +34,7 @@ struct ep_ckey {
 	int64_t base_ms;		/* the pn's clock at got_ns: 0 for an enrolled key (its
 					 * seconds count from receipt), the key's age by the
 					 * wall clock for a static one (nodes count from issue) */
+	uint64_t seal_from_ns;		/* seals from here (EP_KEYRING_SWITCH_MS) */
 	uint64_t renew_ns;		/* enroll again from here; UINT64_MAX: never */
 	uint64_t expire_ns;		/* unusable from here */
 	uint64_t expires_unix_ms;
@@ -67,8 +72,9 @@ void ep_keyring_expire(struct ep_keyring *r, uint64_t now_ns);
 /* Wipe and free every key. */
 void ep_keyring_clear(struct ep_keyring *r);
 
-/* The key to seal with at @now_ns: the newest, if it has not expired nor run out of
- * counters; NULL otherwise (the session must enroll again before it sends). */
+/* The key to seal with at @now_ns: the newest that has not expired nor run out of counters
+ * and is past its seal_from_ns (an older one, for the first seconds of a fresh key); NULL
+ * when there is none (the session must enroll again before it sends). */
 struct ep_ckey *ep_keyring_current(struct ep_keyring *r, uint64_t now_ns);
 /* The key with @key_id, the newest or an older one not yet expired (a reply to what it
  * sealed may still be on its way); NULL if the session does not hold it. */
