@@ -25,8 +25,12 @@ static void check_decoded(const uint8_t *data, size_t size, const struct ep_msg 
 {
 	uint8_t hdr[EP_HDR_LEN];
 
-	FZ_CHECK(payload == data + EP_HDR_LEN);
-	FZ_CHECK(m->payload_len == size - EP_HDR_LEN);
+	/* An AUTH datagram's slice starts after its nonce, which the decoder reads. */
+	FZ_CHECK(payload == data + ep_payload_off(m));
+	FZ_CHECK(m->payload_len == size - ep_payload_off(m));
+	if (m->flags & EP_F_AUTH)
+		FZ_CHECK(m->auth_sender == ((uint32_t)data[64] << 24 | (uint32_t)data[65] << 16 |
+					    (uint32_t)data[66] << 8 | data[67]));
 	FZ_CHECK(m->frag_count >= 1 && m->frag_index < m->frag_count);
 	FZ_CHECK((uint64_t)m->frag_offset + m->payload_len <= m->total_len);
 	if (m->frag_count == 1) {
@@ -65,7 +69,7 @@ static void check_build(const struct ep_msg *tmpl, const uint8_t *payload, uint3
 		n = ep_frag_build(tmpl, payload, total, frag_size, i, out, sizeof(out));
 		if (n == -EINVAL)	/* a template the encoder refuses, for every index */
 			return;
-		FZ_CHECK(n >= EP_HDR_LEN);
+		FZ_CHECK(n >= (ssize_t)ep_payload_off(tmpl));
 		FZ_CHECK(ep_decode(out, (size_t)n, EP_MAX_TASK_LEN, &m, &p, NULL) == 0);
 		FZ_CHECK(m.total_len == total && m.frag_count == count && m.frag_index == i);
 		FZ_CHECK(m.frag_offset == covered);
@@ -100,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* The protocol's limit accepts a superset of the default one. */
 	if (ep_decode(data, size, EP_MAX_TASK_LEN, &m2, NULL, NULL) == 0)
-		check_decoded(data, size, &m2, data + EP_HDR_LEN);
+		check_decoded(data, size, &m2, data + ep_payload_off(&m2));
 	else
 		FZ_CHECK(ret != 0);
 
