@@ -19,11 +19,19 @@
  * payload's CRC-32 and XXH3-64. Breaking a rule: --tamper tag|ciphertext (one bit after
  * sealing), --tenant, --priority, --plain (no AUTH at all). --save FILE writes the sealed
  * datagrams (a be16 length before each) for replay, which sends them again verbatim.
+ * --zeros makes the payload zero bytes, --zstd sends it compressed (flag ZSTD: a small
+ * task that inflates), --plain-reply asks the reply uncompressed (PLAIN_REPLY). --resend
+ * IDX (0.., or "last") sends fragment IDX of each task again, alone, --resends times
+ * (1), 30 ms apart, after its reply came (a retry the node answers from its result cache),
+ * each sealed anew.
  *
  * Output: {"sent":datagrams,"tasks":N,"replies":datagrams,"sealed":N,"opened":N,
  * "bad":N (sealed but not opening, or not our key),"plain":N (unsealed),"responses":N,
- * "errors":N,"status":"last ERROR's status","pongs":N,"results_ok":N,"results_bad":N,
- * "lost":N (tasks without a complete reply)}.
+ * "errors":N,"status":"last ERROR's status","text":"its text","pongs":N,"results_ok":N,
+ * "results_bad":N,"lost":N (tasks without a complete reply),"bytes_sent":UDP payload
+ * bytes of the tasks,"bytes_back":UDP payload bytes of every datagram received for them,
+ * "resent":datagrams of --resend,"resent_bytes","resent_back":bytes received after them,
+ * "resent_status":the last status answering them ("RESPONSE", an ERROR's, "" if none)}.
  *
  * reports: a controller's ear: takes LOAD_REPORTs on --bind:--sport until --count came or
  * --wait-ms passed; {"received":N,"sealed":N,"opened":N (with the key, from --node-id),
@@ -58,13 +66,18 @@ struct opts {
 	long long secs_off;
 	uint32_t size;
 	uint64_t task_id;
-	bool plain, ipv6;
+	bool plain, ipv6, zeros, zstd, plain_reply;
+	int resend;			/* fragment to send again; -1: none, -2: the last */
+	unsigned int resends;
 };
 
 struct result {
 	unsigned long sent, tasks, replies, sealed, opened, bad, plain, responses, errors, pongs;
 	unsigned long results_ok, results_bad, lost;
-	char status[32];
+	unsigned long long bytes_sent, bytes_back;
+	unsigned long resent;
+	unsigned long long resent_bytes, resent_back;
+	char status[32], text[260], resent_status[32];
 };
 
 static struct sockaddr_storage dst;
@@ -271,8 +284,10 @@ static void await(const struct opts *o, int fd, struct ep_aead *a, const struct 
 		if (poll(&p, 1, 10) <= 0)
 			continue;
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
+			res->bytes_back += (unsigned long long)n;
 			done = take_reply(o, a, k, buf, (size_t)n, task_id, &r, res);
+		}
 	}
 	/* Late duplicates (a reply must come once): whatever else arrives within 50 ms. */
 	if (done) {
@@ -282,8 +297,10 @@ static void await(const struct opts *o, int fd, struct ep_aead *a, const struct 
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 			ssize_t n;
 
-			if (poll(&p, 1, 10) > 0 && (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			if (poll(&p, 1, 10) > 0 && (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 				res->replies++;
+				res->bytes_back += (unsigned long long)n;
+			}
 		}
 	}
 	if (!done) {
@@ -297,6 +314,14 @@ static void await(const struct opts *o, int fd, struct ep_aead *a, const struct 
 	} else if (r.kind == EP_KIND_ERROR) {
 		res->errors++;
 		snprintf(res->status, sizeof(res->status), "%s", ep_status_name(r.status));
+		/* The text, printable and safe in a JSON string. */
+		for (uint32_t i = 0; i < r.total && i + 1 < sizeof(res->text); i++) {
+			uint8_t ch = r.data[i];
+
+			res->text[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch
+											 : '?';
+			res->text[i + 1] = '\0';
+		}
 	} else if (r.kind == EP_KIND_PONG) {
 		res->pongs++;
 	}
@@ -322,6 +347,7 @@ static void send_dgram(int fd, const uint8_t *d, size_t n, FILE *save, struct re
 		exit(1);
 	}
 	res->sent++;
+	res->bytes_sent += n;
 	if (save) {
 		uint8_t len[2] = { (uint8_t)(n >> 8), (uint8_t)n };
 
@@ -330,14 +356,77 @@ static void send_dgram(int fd, const uint8_t *d, size_t n, FILE *save, struct re
 	}
 }
 
-static int do_send(const struct opts *o)
+/* Seal fragment @i of task @m (@wire, @len bytes, fragments of @fs) with counter @ctr and
+ * send it. */
+static int send_frag(const struct opts *o, int fd, struct ep_aead *a, const struct ep_key_info *k,
+		     const struct ep_msg *m, const uint8_t *wire, uint32_t len, uint32_t fs,
+		     uint32_t i, uint64_t ctr, FILE *save, struct result *res)
 {
 	static uint8_t d[MAX_DGRAM];
+	int64_t secs = (int64_t)(unix_ms() - k->issued_unix_ms) / 1000 + o->secs_off;
+	ssize_t n = ep_frag_build(m, wire, len, fs, i, d, sizeof(d));
+
+	if (n < 0) {
+		fprintf(stderr, "ep_frag_build: %s\n", strerror((int)-n));
+		return 1;
+	}
+	if (!o->plain &&
+	    ep_aead_seal(a, EP_AUTH_SENDER_DEVICE, ep_auth_pn(secs > 0 ? (uint64_t)secs : 0, ctr),
+			 d, (size_t)n)) {
+		fprintf(stderr, "ep_aead_seal failed\n");
+		return 1;
+	}
+	tamper(o->tamper, d, (size_t)n, m);
+	send_dgram(fd, d, (size_t)n, save, res);
+	return 0;
+}
+
+/* --resend: fragment @i of @m alone, sealed anew, --resends times; what comes back is
+ * counted apart from the task's own reply. */
+static int resend(const struct opts *o, int fd, struct ep_aead *a, const struct ep_key_info *k,
+		  struct ep_msg m, const uint8_t *wire, uint32_t len, uint32_t fs, uint32_t i,
+		  struct result *res)
+{
+	static uint8_t buf[MAX_DGRAM];
+
+	m.flags |= EP_F_RETRY;
+	for (unsigned int r = 0; r < o->resends; r++) {
+		unsigned long long before = res->bytes_sent;
+		double end;
+
+		if (send_frag(o, fd, a, k, &m, wire, len, fs, i, take_ctrs(o, k, 1), NULL, res))
+			return 1;
+		res->resent++;
+		res->resent_bytes += res->bytes_sent - before;
+		res->bytes_sent = before;
+		res->sent--;
+		for (end = tool_now() + 0.03; tool_now() < end;) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			const uint8_t *payload;
+			struct ep_msg rm;
+			ssize_t n;
+
+			if (poll(&p, 1, 5) <= 0 || (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
+				continue;
+			res->resent_back += (unsigned long long)n;
+			if (!ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &rm, &payload, NULL) &&
+			    rm.task_id == m.task_id)
+				snprintf(res->resent_status, sizeof(res->resent_status), "%s",
+					 rm.kind == EP_KIND_RESPONSE ? "RESPONSE" :
+					 rm.kind == EP_KIND_RETRY ? "RETRY" : ep_status_name(rm.status));
+		}
+	}
+	return 0;
+}
+
+static int do_send(const struct opts *o)
+{
 	struct ep_key_info k = { 0 };
 	struct result res = { 0 };
 	struct ep_aead *a;
-	uint8_t *payload;
-	uint32_t len = o->size, fs;
+	uint8_t *payload, *wire;
+	uint32_t len = o->size, wire_len, fs;
+	uint8_t flags = 0;
 	FILE *save = NULL;
 	int fd;
 
@@ -365,10 +454,26 @@ static int do_send(const struct opts *o)
 		if (!payload)
 			return 1;
 		for (uint32_t i = 0; i < len; i++)
-			payload[i] = (uint8_t)(i * 7 + i / 251);
+			payload[i] = o->zeros ? 0 : (uint8_t)(i * 7 + i / 251);
 	}
 	if (o->kind != EP_KIND_REQUEST)
 		len = 0;
+	wire = payload;
+	wire_len = len;
+	if (o->zstd && len) {
+		size_t cap = ZSTD_compressBound(len), n;
+
+		wire = malloc(cap);
+		n = wire ? ZSTD_compress(wire, cap, payload, len, 19) : 0;
+		if (!wire || ZSTD_isError(n)) {
+			fprintf(stderr, "zstd failed\n");
+			return 1;
+		}
+		wire_len = (uint32_t)n;
+		flags |= EP_F_ZSTD;
+	}
+	if (o->plain_reply)
+		flags |= EP_F_PLAIN_REPLY;
 	fs = ep_frag_size_for(o->mtu, o->ipv6, o->plain ? 0 : EP_F_AUTH);
 	if (o->save && !(save = fopen(o->save, "wb"))) {
 		perror(o->save);
@@ -376,13 +481,12 @@ static int do_send(const struct opts *o)
 	}
 	fd = open_socket(o);
 	for (unsigned int t = 0; t < o->count; t++) {
-		uint32_t nfrags = ep_frag_count(len, fs);
+		uint32_t nfrags = ep_frag_count(wire_len, fs);
 		uint64_t ctr = take_ctrs(o, &k, nfrags);
-		int64_t secs = (int64_t)(unix_ms() - k.issued_unix_ms) / 1000 + o->secs_off;
 		struct ep_msg m = {
 			.kind = (uint8_t)o->kind,
 			.priority = (uint8_t)o->priority,
-			.flags = o->plain ? 0 : EP_F_AUTH,
+			.flags = (uint8_t)((o->plain ? 0 : EP_F_AUTH) | flags),
 			.task_type = (uint16_t)o->type,
 			.tenant_id = o->tenant >= 0 ? (uint32_t)o->tenant : k.tenant,
 			.task_id = o->task_id + t,
@@ -390,38 +494,36 @@ static int do_send(const struct opts *o)
 		};
 
 		if (!nfrags) {
-			fprintf(stderr, "a task of %u bytes does not fit fragments of %u\n", len, fs);
+			fprintf(stderr, "a task of %u bytes does not fit fragments of %u\n", wire_len,
+				fs);
 			return 2;
 		}
-		for (uint32_t i = 0; i < nfrags; i++) {
-			ssize_t n = ep_frag_build(&m, payload, len, fs, i, d, sizeof(d));
-
-			if (n < 0) {
-				fprintf(stderr, "ep_frag_build: %s\n", strerror((int)-n));
+		for (uint32_t i = 0; i < nfrags; i++)
+			if (send_frag(o, fd, a, &k, &m, wire, wire_len, fs, i, ctr + i, save, &res))
 				return 1;
-			}
-			if (!o->plain &&
-			    ep_aead_seal(a, EP_AUTH_SENDER_DEVICE,
-					 ep_auth_pn(secs > 0 ? (uint64_t)secs : 0, ctr + i), d,
-					 (size_t)n)) {
-				fprintf(stderr, "ep_aead_seal failed\n");
-				return 1;
-			}
-			tamper(o->tamper, d, (size_t)n, &m);
-			send_dgram(fd, d, (size_t)n, save, &res);
-		}
 		res.tasks++;
 		await(o, fd, a, &k, m.task_id, payload, len, &res);
+		if (o->resend != -1 &&
+		    resend(o, fd, a, &k, m, wire, wire_len, fs,
+			   o->resend == -2 || (uint32_t)o->resend >= nfrags ? nfrags - 1
+									    : (uint32_t)o->resend,
+			   &res))
+			return 1;
 	}
 	if (save)
 		fclose(save);
 	printf("{\"sent\":%lu,\"tasks\":%lu,\"replies\":%lu,\"sealed\":%lu,\"opened\":%lu,"
 	       "\"bad\":%lu,\"plain\":%lu,\"responses\":%lu,\"errors\":%lu,\"status\":\"%s\","
-	       "\"pongs\":%lu,\"results_ok\":%lu,\"results_bad\":%lu,\"lost\":%lu}\n",
+	       "\"text\":\"%s\",\"pongs\":%lu,\"results_ok\":%lu,\"results_bad\":%lu,"
+	       "\"lost\":%lu,\"bytes_sent\":%llu,\"bytes_back\":%llu,\"resent\":%lu,"
+	       "\"resent_bytes\":%llu,\"resent_back\":%llu,\"resent_status\":\"%s\"}\n",
 	       res.sent, res.tasks, res.replies, res.sealed, res.opened, res.bad, res.plain,
-	       res.responses, res.errors, res.status, res.pongs, res.results_ok, res.results_bad,
-	       res.lost);
+	       res.responses, res.errors, res.status, res.text, res.pongs, res.results_ok,
+	       res.results_bad, res.lost, res.bytes_sent, res.bytes_back, res.resent,
+	       res.resent_bytes, res.resent_back, res.resent_status);
 	ep_aead_free(a);
+	if (wire != payload)
+		free(wire);
 	free(payload);
 	close(fd);
 	return 0;
@@ -533,6 +635,9 @@ static void usage(FILE *f)
 		"  --tamper WHAT     tag or ciphertext: flip one bit after sealing\n"
 		"  --plain           no AUTH: an unauthenticated task\n"
 		"  --save FILE       write the sealed datagrams, for replay\n"
+		"  --zeros           a payload of zero bytes; --zstd sent compressed\n"
+		"  --plain-reply     ask the reply uncompressed (PLAIN_REPLY)\n"
+		"  --resend IDX      then send fragment IDX (or last) again alone, --resends N times\n"
 		"  --wait-ms N       how long to wait for each reply (1000)\n");
 }
 
@@ -552,10 +657,14 @@ int main(int argc, char **argv)
 		{ "ctr-file", required_argument, NULL, 'C' },
 		{ "tamper", required_argument, NULL, 'X' }, { "plain", no_argument, NULL, 'L' },
 		{ "save", required_argument, NULL, 'v' }, { "wait-ms", required_argument, NULL, 'w' },
+		{ "zeros", no_argument, NULL, 'Z' }, { "zstd", no_argument, NULL, 'z' },
+		{ "plain-reply", no_argument, NULL, 'R' }, { "resend", required_argument, NULL, 'r' },
+		{ "resends", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct opts o = { .port = 7878, .type = EP_TT_ECHO, .kind = EP_KIND_REQUEST, .size = 64,
-			  .count = 1, .priority = 3, .tenant = -1, .mtu = 1500, .wait_ms = 1000 };
+			  .count = 1, .priority = 3, .tenant = -1, .mtu = 1500, .wait_ms = 1000,
+			  .resend = -1, .resends = 1 };
 	const char *cmd = argc > 1 ? argv[1] : "";
 	int c;
 
@@ -593,6 +702,14 @@ int main(int argc, char **argv)
 		case 'L': o.plain = true; break;
 		case 'v': o.save = optarg; break;
 		case 'w': o.wait_ms = (unsigned int)tool_num("--wait-ms", optarg, 0, 600000); break;
+		case 'Z': o.zeros = true; break;
+		case 'z': o.zstd = true; break;
+		case 'R': o.plain_reply = true; break;
+		case 'r':
+			o.resend = !strcmp(optarg, "last") ? -2
+				   : (int)tool_num("--resend", optarg, 0, 65534);
+			break;
+		case 'e': o.resends = (unsigned int)tool_num("--resends", optarg, 1, 1000); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
