@@ -366,6 +366,15 @@ static void key_row(void *arg, const struct ep_ks_key *e)
 
 	if (o && e->node_id)
 		json_object_set_new(o, "node_id", json_integer(e->node_id));
+	if (o && e->k.has_addr) {	/* where the device enrolled from */
+		static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+		bool is4 = !memcmp(e->k.addr, v4, sizeof(v4));
+		char text[INET6_ADDRSTRLEN];
+
+		if (inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? e->k.addr + 12 : e->k.addr, text,
+			      sizeof(text)))
+			json_object_set_new(o, "addr", json_string(text));
+	}
 	json_array_append_new(arg, o);
 }
 

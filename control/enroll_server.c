@@ -219,11 +219,26 @@ static void reply_error(struct ep_enroll_srv *s, struct conn *c, enum ep_enroll_
 	json_decref(r);
 }
 
+/* The address of @a in 16 bytes, IPv4 (also an IPv4-mapped IPv6 peer) as ::ffff:a.b.c.d. */
+static void addr16(const struct sockaddr_storage *a, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (a->ss_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	} else {
+		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	}
+}
+
+/* A device's key: bound to the address of its connection, which the TCP handshake showed
+ * it receives at (docs/protocol.md 3.5: replies there are not capped). */
 static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 {
 	const struct ep_role *role = ep_roles_find(&s->conf->roles, c->role);
+	uint8_t addr[16];
 	struct ep_ks_owner who = { .name = c->name, .role = c->role, .serial = c->serial,
-				   .tenant = c->tenant };
+				   .tenant = c->tenant, .addr = addr };
 	struct ep_key_info k;
 	uint64_t ttl_ms;
 	json_t *r;
@@ -239,6 +254,7 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 			    "policy", c->role);
 		return;
 	}
+	addr16(&c->addr, addr);
 	ttl_ms = (uint64_t)(role->key_ttl_s ? role->key_ttl_s : s->conf->key_ttl_s) * 1000;
 	err = ep_ks_issue(s->ks, &who, &role->lim, ttl_ms, ep_unix_ms(), &k);
 	if (err == -EPERM) {

@@ -161,6 +161,10 @@ static int issue(struct ep_keystore *ks, const struct ep_ks_owner *who,
 	snprintf(e->k.role, sizeof(e->k.role), "%s", who->role);
 	if (lim)
 		e->k.lim = *lim;
+	if (who->addr) {
+		memcpy(e->k.addr, who->addr, sizeof(e->k.addr));
+		e->k.has_addr = true;
+	}
 	e->node_id = node_id;
 	snprintf(e->serial, sizeof(e->serial), "%s", who->serial ? who->serial : "");
 	if (render(e)) {

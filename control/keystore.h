@@ -67,10 +67,13 @@ int ep_ks_init(struct ep_keystore *ks);
 /* Wipes and frees every key. */
 void ep_ks_fini(struct ep_keystore *ks);
 
-/* Who a key is issued to: the certificate's subject and serial. */
+/* Who a key is issued to: the certificate's subject and serial, and for a device the
+ * address it enrolled from (16 bytes, IPv4 as ::ffff:a.b.c.d; NULL: none), which its key
+ * carries ("addr", docs/protocol.md 7.5). */
 struct ep_ks_owner {
 	const char *name, *role, *serial;
 	uint32_t tenant;
+	const uint8_t *addr;
 };
 
 /*

@@ -16,8 +16,8 @@ static void print_keys(json_t *resp)
 	size_t i;
 	json_t *k;
 
-	printf("%-6s %-24s %-12s %10s %6s %10s %s\n", "ID", "NAME", "ROLE", "TENANT", "NODE",
-	       "EXPIRES_IN", "REVOKED");
+	printf("%-6s %-24s %-12s %10s %6s %10s %-7s %s\n", "ID", "NAME", "ROLE", "TENANT", "NODE",
+	       "EXPIRES_IN", "REVOKED", "ADDR");
 	json_array_foreach(keys, i, k) {
 		uint64_t exp = (uint64_t)json_integer_value(json_object_get(k, "expires_unix_ms"));
 		json_int_t node = json_integer_value(json_object_get(k, "node_id"));
@@ -28,12 +28,13 @@ static void print_keys(json_t *resp)
 			snprintf(nodes, sizeof(nodes), "%lld", (long long)node);
 		snprintf(left, sizeof(left), "%lluh%02llum%02llus", (unsigned long long)(s / 3600),
 			 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
-		printf("%-6lld %-24s %-12s %10lld %6s %10s %s\n",
+		printf("%-6lld %-24s %-12s %10lld %6s %10s %-7s %s\n",
 		       (long long)json_integer_value(json_object_get(k, "key_id")),
 		       json_string_value(json_object_get(k, "name")),
 		       json_string_value(json_object_get(k, "role")),
 		       (long long)json_integer_value(json_object_get(k, "tenant")), nodes, left,
-		       json_is_true(json_object_get(k, "revoked")) ? "yes" : "no");
+		       json_is_true(json_object_get(k, "revoked")) ? "yes" : "no",
+		       json_string_value(json_object_get(k, "addr")) ?: "-");
 	}
 	if (json_array_size(names)) {
 		printf("refused until 'edgectl unrevoke --device NAME':");

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(ep_enroll_name_ok(k.role, sizeof(k.role)));
 	FZ_CHECK(k.lim.max_priority <= EP_PRIO_MAX);
 	FZ_CHECK(k.revoked == json_is_true(json_object_get(o, "revoked")));
+	FZ_CHECK(k.has_addr == !!json_object_get(o, "addr"));
 	again = ep_key_info_to_json(&k);
 	FZ_CHECK(again);
 	hex = json_string_value(json_object_get(again, "key"));

@@ -3,7 +3,8 @@
  * Unit tests of the key object (userspace/common/enroll.c, docs/protocol.md 7.5): the
  * design's example parses into the struct and writes back the same object; every field
  * broken in each way a hostile controller (or a man in the middle of a bug) could break
- * it is refused, with a message naming the field, and leaves nothing behind; names are
+ * it is refused, with a message naming the field, and leaves nothing behind ("addr", the
+ * one optional member, too: anything but a numeric address); names are
  * checked for what logs and shells would take specially; jansson wipes what it frees.
  */
 #include <errno.h>
@@ -101,6 +102,40 @@ static void test_example(void)
 	json_decref(o);
 	tap_end("\"*\", an empty type list, revoked, the largest ids and rates, and members "
 		"it does not know (ignored)");
+
+	tap_begin();
+	{
+		static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 };
+		static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+		static const struct { const char *in, *out; const uint8_t *bytes; } ok[] = {
+			{ "198.18.0.1", "198.18.0.1", v4 },
+			{ "::ffff:198.18.0.1", "198.18.0.1", v4 },
+			{ "2001:db8::1", "2001:db8::1", v6 },
+			{ "2001:0DB8:0:0:0:0:0:0001", "2001:db8::1", v6 },
+		};
+
+		o = load(example);
+		EXPECT_EQ(ep_key_info_from_json(o, &k), 0);
+		EXPECT(!k.has_addr && all_zero(k.addr, sizeof(k.addr)));
+		back = ep_key_info_to_json(&k);
+		EXPECT(back && !json_object_get(back, "addr"));
+		json_decref(back);
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			json_object_set_new(o, "addr", json_string(ok[i].in));
+			EXPECT_EQ(ep_key_info_from_json(o, &k), 0);
+			EXPECT(k.has_addr && !memcmp(k.addr, ok[i].bytes, 16));
+			back = ep_key_info_to_json(&k);
+			EXPECT(!strcmp(json_string_value(json_object_get(back, "addr")) ?: "",
+				       ok[i].out));
+			EXPECT_EQ(ep_key_info_from_json(back, &k2), 0);
+			EXPECT(!memcmp(&k, &k2, sizeof(k)));
+			json_decref(back);
+		}
+		json_decref(o);
+	}
+	tap_end("\"addr\" is optional (none: no address, and none written back); IPv4 is "
+		"kept as ::ffff:a.b.c.d and written as IPv4, IPv6 in its short form; both "
+		"read back equal");
 }
 
 /* One field set to a JSON value (NULL: removed), at the top or in "limits". */
@@ -184,6 +219,23 @@ static const struct mutation bad[] = {
 	{ "limits.burst_kib", NULL, "burst_kib" },
 	{ "limits.max_task_len", "9223372036854775807", "max_task_len" },
 	{ "limits.max_task_len", NULL, "max_task_len" },
+	{ "addr", "\"\"", "addr" },
+	{ "addr", "\"198.18.0\"", "addr" },
+	{ "addr", "\"198.18.0.256\"", "addr" },
+	{ "addr", "\"198.18.0.1 \"", "addr" },
+	{ "addr", "\"198.18.0.1/24\"", "addr" },
+	{ "addr", "\"198.18.0.1:7878\"", "addr" },
+	{ "addr", "\"fe80::1%eth0\"", "addr" },
+	{ "addr", "\"[2001:db8::1]\"", "addr" },
+	{ "addr", "\"cam-001.example\"", "addr" },
+	{ "addr", "\"0.0.0.0\"", "addr" },
+	{ "addr", "\"::\"", "addr" },
+	{ "addr", "\"::ffff:0.0.0.0\"", "addr" },
+	{ "addr", "\"0000:0000:0000:0000:0000:ffff:198.018.000.001\"", "addr" },
+	{ "addr", "3323068417", "addr" },
+	{ "addr", "[198, 18, 0, 1]", "addr" },
+	{ "addr", "null", "addr" },
+	{ "addr", "false", "addr" },
 };
 
 static void test_hostile(void)
@@ -226,7 +278,8 @@ static void test_hostile(void)
 	EXPECT_EQ(wiped, sizeof(bad) / sizeof(bad[0]));
 	tap_end("%zu broken key objects (bad ids, keys of the wrong length, case or alphabet, "
 		"times out of order, names with spaces, escapes, quotes, non-ASCII or 64 bytes, "
-		"wrong types, missing fields) are refused, each with a message naming the "
+		"wrong types, missing fields, addresses with a port, prefix, zone or name, "
+		"unspecified ones) are refused, each with a message naming the "
 		"field, and leave the struct zeroed", sizeof(bad) / sizeof(bad[0]));
 
 	tap_begin();

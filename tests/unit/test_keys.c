@@ -32,10 +32,13 @@ static const struct ep_key_limits cam_lim = { .types = { 0x6 }, .max_priority = 
 					      .tasks_per_s = 200, .burst_tasks = 50,
 					      .max_task_len = 1 << 20 };
 
+/* Where the devices enrolled from, as the enrollment server hands it over. */
+static const uint8_t dev_addr[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 };
+
 static struct ep_ks_owner owner(const char *name, const char *serial)
 {
 	return (struct ep_ks_owner){ .name = name, .role = "camera", .tenant = 7,
-				     .serial = serial };
+				     .serial = serial, .addr = dev_addr };
 }
 
 static struct ep_keystore *new_ks(void)
@@ -116,6 +119,8 @@ static void test_ids(void)
 	EXPECT(memcmp(a.key, b.key, EP_AUTH_KEY_LEN));
 	EXPECT_EQ(a.expires_unix_ms, T0 + TTL);
 	EXPECT(!strcmp(a.name, "cam-001") && !strcmp(a.role, "camera") && a.tenant == 7);
+	EXPECT(a.has_addr && !memcmp(a.addr, dev_addr, sizeof(dev_addr)));
+	EXPECT(strstr(ks->keys[a.key_id]->json, "\"addr\":\"198.18.0.1\""));
 	EXPECT_EQ(a.lim.types[0], 0x6);
 	/* Key 1 expires; the next key is 3, not 1: ids go round. */
 	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, 1000, T0, &c), 0);	/* id 3, 1 s */
@@ -131,7 +136,8 @@ static void test_ids(void)
 	EXPECT_EQ(ks->live, 5);
 	free_ks(ks);
 	tap_end("key ids: 1, 2, ... in turn; an expired key's id comes back only after the "
-		"cursor went round, and a live (or revoked) id never");
+		"cursor went round, and a live (or revoked) id never; a device's key carries "
+		"the address it enrolled from");
 
 	tap_begin();
 	ks = new_ks();

@@ -228,6 +228,39 @@ static int parse_limits(const json_t *o, struct ep_key_limits *l, char *err, siz
 	return 0;
 }
 
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+/* "addr", optional: a numeric IPv4 or IPv6 address, as inet_pton() takes it (no zone, no
+ * prefix, no name), neither unspecified (0.0.0.0, ::) nor longer than an address can be
+ * written. */
+static int parse_addr(const json_t *o, struct ep_key_info *k, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, "addr");
+	const char *s = json_string_value(v);
+	static const uint8_t zero[16];
+	struct in_addr a4;
+
+	if (!v)
+		return 0;
+	if (!s || json_string_length(v) != strlen(s) || strlen(s) >= INET6_ADDRSTRLEN)
+		goto bad;
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memcpy(k->addr, v4_mapped, sizeof(v4_mapped));
+		memcpy(k->addr + 12, &a4, 4);
+	} else if (inet_pton(AF_INET6, s, k->addr) != 1) {
+		goto bad;
+	}
+	if (!memcmp(k->addr, zero, 16) ||
+	    (!memcmp(k->addr, v4_mapped, 12) && !memcmp(k->addr + 12, zero, 4)))
+		goto bad;
+	k->has_addr = true;
+	return 0;
+bad:
+	memset(k->addr, 0, sizeof(k->addr));
+	seterr(err, errlen, "\"addr\" is not a numeric IPv4 or IPv6 address");
+	return -EINVAL;
+}
+
 static int parse_key(const json_t *o, struct ep_key_info *k, char *err, size_t errlen)
 {
 	const json_t *key = json_object_get(o, "key"), *rev = json_object_get(o, "revoked");
@@ -276,6 +309,8 @@ static int parse_key(const json_t *o, struct ep_key_info *k, char *err, size_t e
 		return -EINVAL;
 	}
 	k->revoked = json_is_true(rev);
+	if (parse_addr(o, k, err, errlen))
+		return -EINVAL;
 	if (!json_object_get(o, "limits")) {
 		seterr(err, errlen, "no \"limits\"");
 		return -EINVAL;
@@ -327,6 +362,17 @@ json_t *ep_key_info_to_json(const struct ep_key_info *k)
 		      "burst_kib", (json_int_t)k->lim.burst_kib,
 		      "max_task_len", (json_int_t)k->lim.max_task_len);
 	OPENSSL_cleanse(hex, sizeof(hex));
+	if (o && k->has_addr) {
+		char text[INET6_ADDRSTRLEN];
+		bool v4 = !memcmp(k->addr, v4_mapped, sizeof(v4_mapped));
+
+		if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? k->addr + 12 : k->addr, text,
+			       sizeof(text)) ||
+		    json_object_set_new(o, "addr", json_string(text))) {
+			json_decref(o);
+			return NULL;
+		}
+	}
 	return o;
 }
 

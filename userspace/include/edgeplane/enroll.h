@@ -69,6 +69,9 @@ struct ep_key_info {
 	uint64_t issued_unix_ms, expires_unix_ms;
 	uint32_t tenant;
 	bool revoked;
+	bool has_addr;			/* "addr": the key is bound to @addr */
+	uint8_t addr[16];		/* where the device enrolled from (IPv4 as ::ffff:a.b.c.d):
+					 * replies there are not capped (docs/protocol.md 3.5) */
 	char name[EP_KEY_NAME_MAX], role[EP_KEY_ROLE_MAX];
 	struct ep_key_limits lim;
 };
@@ -114,15 +117,17 @@ const char *ep_enroll_error(const struct ep_enroll_conn *e);
 void ep_enroll_close(struct ep_enroll_conn *e);
 
 /*
- * A key object (docs/protocol.md 7.5) into @k: every field required, strictly typed and in
- * range (key: 32 lowercase hex digits; name and role: ep_enroll_name_ok(); types: "*" or
- * a list of ids 0..255); members it does not know are ignored. Returns 0 or -EINVAL (@k is then zeroed); ep_key_info_parse() also says
- * which field is wrong, in @err.
+ * A key object (docs/protocol.md 7.5) into @k: every field required but "addr", strictly
+ * typed and in range (key: 32 lowercase hex digits; name and role: ep_enroll_name_ok();
+ * types: "*" or a list of ids 0..255; addr, if there, a numeric IPv4 or IPv6 address
+ * that is not unspecified); members it does not know are ignored. Returns 0 or -EINVAL
+ * (@k is then zeroed); ep_key_info_parse() also says which field is wrong, in @err.
  */
 int ep_key_info_from_json(const json_t *o, struct ep_key_info *k);
 int ep_key_info_parse(const json_t *o, struct ep_key_info *k, char *err, size_t errlen);
-/* The key object of @k (a new reference, NULL on allocation failure); the key material is
- * in it: json_decref() it through jansson's wiping free (see above). */
+/* The key object of @k (a new reference, NULL on allocation failure), with "addr" if
+ * @k has one (an IPv4-mapped address as IPv4); the key material is in it: json_decref()
+ * it through jansson's wiping free (see above). */
 json_t *ep_key_info_to_json(const struct ep_key_info *k);
 /* Wipe @k (OPENSSL_cleanse). */
 void ep_key_info_wipe(struct ep_key_info *k);
