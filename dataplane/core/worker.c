@@ -203,6 +203,37 @@ static bool validated(struct ep_worker *w, const struct ep_peer *peer, const str
 	return false;
 }
 
+/* Whether the AUTH datagram @m (its key checked) comes from the address its key was
+ * enrolled from: the controller wrote there the peer of the device's TLS connection, which
+ * the TCP handshake proved receives at it. Any port (a NAT may change it). A key without an
+ * address (a keys file's) has no such address. */
+static bool from_key_addr(const struct ep_worker *w, const struct ep_peer *peer,
+			  const struct ep_msg *m)
+{
+	const struct ep_key *k = ep_keytab_get(w->cfg.keys, m->auth_key_id);
+
+	return k && k->info.has_addr && !memcmp(k->info.addr, peer->addr, sizeof(peer->addr));
+}
+
+/* Whether @m's source counts as validated (docs/protocol.md 3.5, 3.7): an authenticated
+ * datagram from its key's enrolled address, or a valid token (with validation off, every
+ * source). An authenticated datagram from elsewhere is as unvalidated as any: its source
+ * may be forged (the key's holder can seal fresh requests with another address on them),
+ * and an AUTH datagram carries no token. */
+static bool source_valid(struct ep_worker *w, const struct ep_peer *peer, const struct ep_msg *m)
+{
+	if (sealed(w, m) && from_key_addr(w, peer, m))
+		return true;
+	return validated(w, peer, m);
+}
+
+/* UDP payload bytes before the payload of each datagram of @m: the header, and an AUTH
+ * datagram's nonce. */
+static uint32_t dgram_overhead(const struct ep_msg *m)
+{
+	return EP_HDR_LEN + (m->flags & EP_F_AUTH ? EP_AUTH_NONCE_LEN : 0);
+}
+
 /* What a source that sent @bytes (UDP payload) may get back: EP_AMP_FACTOR times as much
  * until it is validated. */
 static uint64_t budget_of(const struct ep_worker *w, bool valid, uint64_t bytes)
@@ -230,12 +261,15 @@ static uint32_t reply_frag_size(const struct ep_worker *w, const struct ep_msg *
 	return ep_frag_size_for(mtu, r->ipv6, sealed(w, req) ? EP_F_AUTH : 0);
 }
 
-/* UDP payload bytes of a reply of @len payload bytes in fragments of @fs. */
-static uint64_t reply_bytes(uint32_t len, uint32_t fs)
+/* UDP payload bytes of a reply to @req of @len payload bytes in fragments of @fs (a sealed
+ * one's nonces included). */
+static uint64_t reply_bytes(const struct ep_worker *w, const struct ep_msg *req, uint32_t len,
+			    uint32_t fs)
 {
 	uint32_t count = ep_frag_count(len, fs);
+	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
 
-	return count ? (uint64_t)len + (uint64_t)EP_HDR_LEN * count : UINT64_MAX;
+	return count ? (uint64_t)len + hdr * count : UINT64_MAX;
 }
 
 /* --- replies ------------------------------------------------------------------------ */
@@ -287,13 +321,26 @@ static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struc
 	return 0;
 }
 
+static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		      const struct ep_msg *req, uint8_t kind, uint16_t status, uint8_t flags,
+		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us,
+		      uint64_t budget);
+
+#define EP_UNBOUND_TEXT "reply larger than 3x the request to an address the key was not " \
+			"enrolled from; enroll from this address"
+
 /*
  * RETRY: "validate your address". Echoes the request's identity and carries a fresh token
  * for @peer; 64 bytes, so within any budget (every datagram that triggers one has at least
  * 64). The client sends the task again with the token.
+ *
+ * An AUTH request gets no RETRY (its client takes no unsealed reply, and a token is no use
+ * to it): it gets a sealed UNAUTHORIZED instead, within @budget (its text cut to fit), which
+ * says that the reply is refused to this address, not the key's enrolled one; the client
+ * enrolls again from here (docs/protocol.md 3.5).
  */
 static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
-		       const struct ep_msg *req)
+		       const struct ep_msg *req, uint64_t budget)
 {
 	struct ep_msg m = {
 		.kind = EP_KIND_RETRY,
@@ -305,6 +352,13 @@ static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const st
 		.load_pct = load_pct(w),
 	};
 
+	if (sealed(w, req)) {
+		type_stats(w, ep_registry_find(w->reg, req->task_type))->errors[EP_ST_UNAUTHORIZED]++;
+		send_reply(w, peer, r, req, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, 0,
+			   (const uint8_t *)EP_UNBOUND_TEXT, sizeof(EP_UNBOUND_TEXT) - 1, 0, 0,
+			   budget);
+		return;
+	}
 	if (!w->tok || ep_token_issue(w->tok, peer->addr, peer->port, unix_s(), &m.auth_key_id,
 				      m.auth_tag)) {
 		w->st.reply_dropped++;
@@ -319,10 +373,11 @@ static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const st
 /*
  * Send one reply (RESPONSE if @status is 0, else ERROR, or PONG) to @req, fragmented to
  * the MTU (or the client's reply_mtu). @flags are the payload's (ZSTD if @data is
- * compressed). @budget: the reply bytes (UDP payload, headers included) an unvalidated
- * source may get; a RESPONSE over it is replaced by a RETRY (returns EP_REPLY_RETRIED), an
- * ERROR's text is cut to fit. Returns 0, -EMSGSIZE (too many fragments), or -ENOBUFS if a
- * fragment found no TX buffer even after flushing (the client will retry).
+ * compressed). @budget: the reply bytes (UDP payload, headers and nonces included) an
+ * unvalidated source may get; a RESPONSE over it is replaced by a RETRY (for an AUTH
+ * request, a sealed UNAUTHORIZED: send_retry()) and returns EP_REPLY_RETRIED, an ERROR's
+ * text is cut to fit. Returns 0, -EMSGSIZE (too many fragments), or -ENOBUFS if a fragment
+ * found no TX buffer even after flushing (the client will retry).
  */
 static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
 		      const struct ep_msg *req, uint8_t kind, uint16_t status, uint8_t flags,
@@ -342,9 +397,10 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 		.load_pct = load_pct(w),
 	};
 	uint32_t fs = reply_frag_size(w, req, r);
-	uint64_t bytes = reply_bytes(len, fs);
+	uint64_t bytes = reply_bytes(w, req, len, fs);
+	uint32_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
 
-	if (sealed(w, req)) {	/* with the request's key; validated: no budget */
+	if (sealed(w, req)) {	/* with the request's key, within the same budget */
 		m.flags |= EP_F_AUTH;
 		m.auth_key_id = req->auth_key_id;
 	}
@@ -352,15 +408,15 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 		return -EMSGSIZE;
 	if (bytes > budget) {
 		if (kind == EP_KIND_RESPONSE) {
-			send_retry(w, peer, r, req);
+			send_retry(w, peer, r, req, budget);
 			return EP_REPLY_RETRIED;
 		}
-		if (budget < EP_HDR_LEN) {	/* cannot happen: a trigger has >= 64 bytes */
+		if (budget < hdr) {	/* cannot happen: a trigger has at least as many bytes */
 			w->st.reply_dropped++;
 			return 0;
 		}
 		/* An ERROR (one fragment: its text is short) keeps what fits of its text. */
-		len = len < budget - EP_HDR_LEN ? len : (uint32_t)(budget - EP_HDR_LEN);
+		len = len < budget - hdr ? len : (uint32_t)(budget - hdr);
 		w->st.replies_cut++;
 	}
 	return transmit(w, peer, r, &m, data, len, fs);
@@ -534,7 +590,8 @@ static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const stru
 		return 0;
 	/* Above the result limit it gets a (small) TOO_LARGE when its batch runs. */
 	need = h->out_size(state, &rq);
-	if (need <= w->cfg.max_result_len && reply_bytes(need, reply_frag_size(w, m, r)) > budget)
+	if (need <= w->cfg.max_result_len &&
+	    reply_bytes(w, m, need, reply_frag_size(w, m, r)) > budget)
 		return -EAGAIN;
 	return 0;
 }
@@ -550,7 +607,7 @@ static bool inflate_fits(const uint8_t *data, uint32_t len, const struct ep_msg 
 		return true;
 	return size != ZSTD_CONTENTSIZE_UNKNOWN &&
 	       size <= EP_AMP_FACTOR * ((uint64_t)m->total_len +
-					(uint64_t)EP_HDR_LEN * m->frag_count);
+					(uint64_t)dgram_overhead(m) * m->frag_count);
 }
 
 /*
@@ -566,9 +623,9 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	int hidx = ep_registry_find(w->reg, req->task_type);
 	uint64_t cache = EP_CACHE_NONE;
 	struct ep_cache_ident ident;
-	/* What the task sent: every fragment with its header. */
-	uint64_t budget = budget_of(w, valid,
-				    (uint64_t)req->total_len + (uint64_t)EP_HDR_LEN * req->frag_count);
+	/* What the task sent: every fragment with its header (and nonce). */
+	uint64_t budget = budget_of(w, valid, (uint64_t)req->total_len +
+					      (uint64_t)dgram_overhead(req) * req->frag_count);
 	const char *text = NULL;
 	const struct ep_msg *m = req;
 	uint16_t status = 0;
@@ -579,11 +636,13 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	 * cost more than it brought: in "always" mode every such task gets RETRY first, and
 	 * a zstd payload that does not say what it inflates to, or says more than
 	 * EP_AMP_FACTOR times what came, is not decompressed for it (the node's own frames
-	 * always carry their size; so do libedgeplane's). */
-	if (!valid && w->cfg.validation != EP_VALIDATE_OFF &&
+	 * always carry their size; so do libedgeplane's). Not for an authenticated task
+	 * from an address its key was not enrolled from: its work is its key's, within the
+	 * role's rates and largest task; only its replies are held to the budget (below). */
+	if (!valid && w->cfg.validation != EP_VALIDATE_OFF && !sealed(w, m) &&
 	    (w->cfg.validation == EP_VALIDATE_ALWAYS ||
 	     ((m->flags & EP_F_ZSTD) && !inflate_fits(data, len, m)))) {
-		send_retry(w, peer, r, m);
+		send_retry(w, peer, r, m, budget);
 		if (handle != EP_NO_HANDLE)
 			w->ops->release(w->io, handle);
 		free(owned);
@@ -614,7 +673,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	if (!status) {
 		ret = pre_run_check(w, m, r, hidx, data, len, valid, budget, &text);
 		if (ret == -EAGAIN) {
-			send_retry(w, peer, r, m);
+			send_retry(w, peer, r, m, budget);
 			if (handle != EP_NO_HANDLE)
 				w->ops->release(w->io, handle);
 			free(owned);
@@ -687,8 +746,8 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
 		/* Decompressed only for a reply that will go: our frames say their size. */
 		if (plain == ZSTD_CONTENTSIZE_UNKNOWN || plain == ZSTD_CONTENTSIZE_ERROR ||
 		    plain > UINT32_MAX ||
-		    reply_bytes((uint32_t)plain, reply_frag_size(w, m, &d->route)) > budget) {
-			send_retry(w, &d->peer, &d->route, m);
+		    reply_bytes(w, m, (uint32_t)plain, reply_frag_size(w, m, &d->route)) > budget) {
+			send_retry(w, &d->peer, &d->route, m, budget);
 			return EP_REPLY_RETRIED;
 		}
 		/* Our own frame, up to max_result_len: the window limit set for tasks (which
@@ -777,9 +836,10 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		m.priority = w->cfg.max_priority;
 		w->st.priority_lowered += m.kind == EP_KIND_REQUEST && m.frag_index == 0;
 	}
-	/* An authenticated source is validated: a replay of its datagram from another
-	 * address was refused by the key's window. */
-	valid = authed || validated(w, &d->peer, &m);
+	/* An authenticated source is validated only at the address its key was enrolled
+	 * from: anywhere else its replies are held to the 3x budget like anyone's, since the
+	 * key's holder can put any source on a fresh datagram. */
+	valid = source_valid(w, &d->peer, &m);
 	budget = budget_of(w, valid, d->len);
 	if (m.kind == EP_KIND_PING) {
 		/* PONG: the node's limits, 112 bytes for the PING's 64. */
@@ -988,7 +1048,9 @@ static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm
 		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
 		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
 		   EP_CACHE_NONE,
-		   budget_of(w, sealed(w, &t->msg) || validated(w, &t->peer, &t->msg), t->wire_bytes));
+		   budget_of(w, source_valid(w, &t->peer, &t->msg),
+			     t->wire_bytes + (t->msg.flags & EP_F_AUTH ?
+					      (uint64_t)EP_AUTH_NONCE_LEN * t->frags : 0)));
 }
 
 /* --- the loop ----------------------------------------------------------------------- */

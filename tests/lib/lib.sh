@@ -30,8 +30,9 @@ EP_AUTH_OFF_ARG='--auth-mode off'
 
 # ep_key ID [FIELD=VALUE...]: a key object of docs/protocol.md 7.5 with a fresh random key,
 # issued now and valid for an hour, tenant 7, role "camera", every type, priority up to 3,
-# tasks up to 1 MiB; FIELD=VALUE (a JSON value) changes a field: tenant=8, types=[1,2],
-# max_priority=5, max_task_len=4096, expires_unix_ms=0, revoked=true.
+# tasks up to 1 MiB, no address; FIELD=VALUE (a JSON value) changes a field: tenant=8,
+# types=[1,2], max_priority=5, max_task_len=4096, expires_unix_ms=0, revoked=true,
+# addr='"198.18.0.1"'.
 ep_key() {
 	local id=$1 now key
 	shift
@@ -44,7 +45,7 @@ ep_key() {
 			   kib_per_s: 0, burst_kib: 0, max_task_len: 1048576}}
 		 | reduce ($ARGS.positional[] | capture("(?<k>[^=]+)=(?<v>.*)")) as $f (.;
 			if ($f.k | IN("key_id", "key", "issued_unix_ms", "expires_unix_ms", "name",
-				      "role", "tenant", "revoked"))
+				      "role", "tenant", "revoked", "addr"))
 			then .[$f.k] = ($f.v | fromjson) else .limits[$f.k] = ($f.v | fromjson) end)' \
 		"$@"
 }
