@@ -12,7 +12,8 @@
 #      device's namespace) a sealed UNAUTHORIZED of at most 3 times the request, saying
 #      why, and no unsealed RETRY. The result cache: a task from $ADDR_C whose reply fits,
 #      then its last fragment alone again: a sealed UNAUTHORIZED within 3 times that
-#      fragment, not the cached reply (from $ADDR_A: the cached reply).
+#      fragment, not the cached reply (from $ADDR_A: the cached reply). libedgeplane
+#      (edgeload) sending from $ADDR_C enrolls from there, and gets the whole reply.
 #   2. A keys file: a key without "addr" gets at most 3 times from anywhere, and edgeload
 #      with it fails with the node's words; a key with "addr" $ADDR_C is unlimited there
 #      and capped at $ADDR_A.
@@ -163,7 +164,20 @@ else
 	diag "$r"
 fi
 
+# libedgeplane: a session that sends from $ADDR_C enrolls from there too (the kernel would
+# pick $ADDR_A to reach the controller), so its key is bound where its tasks come from.
 head -c 60000 /dev/zero >"$EP_TMP/zeros"
+in_a ip route replace 198.18.0.0/24 dev "$IF_A" proto kernel scope link src $ADDR_C
+out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type echo --in "$EP_TMP/zeros" --plain-reply \
+	--enroll "$CTL" --cert "$P/cam-001.crt" --key "$P/cam-001.key" --ca "$P/ca.crt" \
+	--out "$EP_TMP/echoed" 2>&1); rc=$?
+in_a ip route replace 198.18.0.0/24 dev "$IF_A" proto kernel scope link src $ADDR_A
+if [[ $rc -eq 0 ]] && cmp -s "$EP_TMP/zeros" "$EP_TMP/echoed"; then
+	ok "edgeload sending from $ADDR_C enrolls from $ADDR_C: its 60 KB echo comes back whole"
+else
+	not_ok "edgeload sending from $ADDR_C gets its 60 KB echo"
+	diag "rc $rc: $(tail -4 <<<"$out")"
+fi
 ep_stop_runtime
 stop_ctl
 

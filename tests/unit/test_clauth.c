@@ -372,6 +372,7 @@ static struct ep_client_auth_stats auth_stats(struct ep_client *c)
 static uint64_t fake_ns = 1000 * S, fake_real_ns = (T0_UNIX_MS + 10) * MS;
 static int enroll_calls, enroll_fail;
 static uint16_t next_key_id = 31;
+static char enroll_from[INET6_ADDRSTRLEN];	/* the local address the session enrolled from */
 
 static uint64_t hook_now(void *arg) { (void)arg; return fake_ns; }
 static uint64_t hook_real(void *arg) { (void)arg; return fake_real_ns; }
@@ -381,6 +382,10 @@ static int hook_enroll(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key
 {
 	(void)arg;
 	enroll_calls++;
+	enroll_from[0] = '\0';
+	if (cfg->local && cfg->local->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)cfg->local)->sin_addr, enroll_from,
+			  sizeof(enroll_from));
 	if (enroll_fail) {
 		snprintf(err, errlen, "the controller refused: role \"camera\" is not in the "
 			 "policy");
@@ -813,6 +818,132 @@ static void test_timeout_note(uint16_t port)
 	ep_client_close(c);
 }
 
+/* Poll @c until the edge gets a datagram (or about 500 ms passed): a parked task looks for
+ * its new key every 20 ms. Returns edge_recv()'s. */
+static int poll_until_sent(struct ep_client *c, struct ep_msg *m, uint64_t *pn)
+{
+	int n = -1;
+
+	for (int i = 0; i < 50 && n == -1; i++) {
+		ep_client_poll(c, 5);
+		n = edge_recv(5, m, pn);
+	}
+	return n;
+}
+
+#define UNBOUND "reply larger than 3x the request to an address the key was not enrolled " \
+		"from; enroll from this address"
+
+/* A sealed UNAUTHORIZED (docs/protocol.md 3.5): an enrolled session enrolls again, from the
+ * address it sends from, and sends the task again under the new key once that seals; once
+ * per task, and not for a key enrolled for this. */
+static void test_rebind(uint16_t port)
+{
+	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
+				    .max_timeout_ms = 60000 };
+	struct ep_task_opts t = { .type = 1 };
+	struct done d1 = { 0 }, d2 = { 0 }, d3 = { 0 };
+	struct ep_client_auth_stats st;
+	struct ep_client *c = NULL;
+	uint64_t id1, id2, id3, pn;
+	uint16_t k1, k2;
+	struct ep_msg m;
+	char err[256];
+
+	ep_session_test_hooks = &hooks;
+	enroll_calls = enroll_fail = 0;
+	tap_begin();
+	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	ep_session_test_hooks = NULL;
+	if (!c) {
+		tap_diag("%s", err);
+		tap_end("rebind");
+		return;
+	}
+	EXPECT(!strcmp(enroll_from, "127.0.0.1"));
+	k1 = auth_stats(c).key_id;
+	EXPECT_EQ(ep_client_submit(c, &t, "big", 3, on_done, &d1, &id1), 0);
+	EXPECT_EQ(edge_recv(1000, &m, &pn), 3);
+	EXPECT_EQ(m.auth_key_id, k1);
+	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT_EQ(d1.n, 0);			/* not failed: waiting for a new key */
+	EXPECT_EQ(auth_stats(c).rebinds, 1);
+	EXPECT_EQ(ep_session_auth_step(c), 1);	/* enrolls at once, not at renew_after */
+	EXPECT_EQ(enroll_calls, 2);
+	EXPECT(!strcmp(enroll_from, "127.0.0.1"));
+	st = auth_stats(c);
+	k2 = (uint16_t)(k1 + 1);
+	EXPECT_EQ(st.key_id, k1);		/* the fresh key seals in 2 s */
+	EXPECT_EQ(ep_session_auth_step(c), 0);	/* and no more enrollments */
+	EXPECT_EQ(poll_until_sent(c, &m, &pn), -1);
+	/* A second copy of the refusal (say, of a retransmission) changes nothing. */
+	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT_EQ(d1.n, 0);
+	fake_ns += EP_KEYRING_SWITCH_MS * MS;
+	EXPECT_EQ(poll_until_sent(c, &m, &pn), 3);
+	EXPECT(m.task_id == id1 && m.auth_key_id == k2 && pn == ep_auth_pn(2, 0));
+	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT_EQ(d1.n, 0);			/* the old key's, late: not this send's answer */
+	edge_reply(id1, k2, EP_KIND_RESPONSE, 0, "BIG", SEAL_OK);
+	settle(c);
+	EXPECT(d1.n == 1 && d1.error == 0 && !strcmp(d1.data, "BIG"));
+	st = auth_stats(c);
+	EXPECT(st.enrollments == 2 && st.rebinds == 1 && st.key_id == k2);
+	tap_end("a sealed UNAUTHORIZED (a large reply refused at this address): the session "
+		"enrolls again at once, from the address it sends from, and sends the task "
+		"again under the new key once it seals (2 s); the old key's late refusals "
+		"change nothing");
+
+	tap_begin();
+	EXPECT_EQ(ep_client_submit(c, &t, "big2", 4, on_done, &d2, &id2), 0);
+	EXPECT_EQ(edge_recv(1000, &m, &pn), 4);
+	edge_reply(id2, k2, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT(d2.n == 1 && d2.error == -EREMOTEIO && strstr(d2.msg, "enroll from this address"));
+	EXPECT_EQ(ep_session_auth_step(c), 0);
+	EXPECT_EQ(enroll_calls, 2);
+	tap_end("a refusal under the key enrolled for the last one fails the task at once, "
+		"with the node's words, and enrolls no more");
+
+	ep_client_close(c);
+
+	tap_begin();
+	/* Another session: a task refused under its key while a renewed one waits to seal
+	 * goes out under the renewed one, without another enrollment; refused again, it
+	 * fails. */
+	ep_session_test_hooks = &hooks;
+	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	ep_session_test_hooks = NULL;
+	if (!c) {
+		tap_end("rebind after a renewal");
+		return;
+	}
+	k1 = auth_stats(c).key_id;
+	fake_ns += 2400 * S;
+	fake_real_ns += 2400 * S;
+	EXPECT_EQ(ep_session_auth_step(c), 1);	/* renew_after: k1 + 1, sealing in 2 s */
+	EXPECT_EQ(ep_client_submit(c, &t, "big3", 4, on_done, &d3, &id3), 0);
+	EXPECT_EQ(edge_recv(1000, &m, &pn), 4);
+	EXPECT_EQ(m.auth_key_id, k1);
+	edge_reply(id3, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT_EQ(d3.n, 0);
+	EXPECT_EQ(ep_session_auth_step(c), 0);
+	EXPECT_EQ(auth_stats(c).rebinds, 0);
+	fake_ns += EP_KEYRING_SWITCH_MS * MS;
+	EXPECT_EQ(poll_until_sent(c, &m, &pn), 4);
+	EXPECT(m.task_id == id3 && m.auth_key_id == k1 + 1);
+	edge_reply(id3, (uint16_t)(k1 + 1), EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
+	settle(c);
+	EXPECT(d3.n == 1 && d3.error == -EREMOTEIO && strstr(d3.msg, "enroll from this"));
+	tap_end("a task refused under a key older than the newest waits for the newest (no "
+		"enrollment); refused again, it fails with the node's words");
+	ep_client_close(c);
+}
+
 int main(void)
 {
 	uint16_t port;
@@ -827,6 +958,7 @@ int main(void)
 	test_renewal(port);
 	test_renewal_thread(port);
 	test_timeout_note(port);
+	test_rebind(port);
 	unlink(key_path);
 	close(edge);
 	for (int i = 0; i < 64; i++)

@@ -39,6 +39,10 @@
 #define BUDGET_RECHECK_NS (10 * 1000 * 1000ull)
 #define RECV_BURST	32
 #define RECV_SLOT	65536	/* any datagram */
+#define PARK_POLL_NS	(20 * 1000 * 1000ull)	/* a parked task looks for its new key */
+/* How long a task waits for the key it is to be sent again with, beyond the enrollment's
+ * own timeout: the switch to a fresh key, and a margin. */
+#define PARK_EXTRA_MS	(EP_KEYRING_SWITCH_MS + 1000)
 
 struct pending {
 	bool used;
@@ -51,6 +55,10 @@ struct pending {
 	uint8_t validations;		/* RETRYs this task got */
 	uint8_t conflicts;		/* CONFLICTs this task got */
 	bool held;			/* its last send waited for a key */
+	bool rebound;			/* it was refused at this address once (UNAUTHORIZED) */
+	bool parked;			/* ... and waits for a key enrolled from here */
+	uint16_t park_key;		/* the key it was refused under */
+	uint64_t park_until_ns;		/* fails if no such key seals by then */
 	uint16_t unsealed_status;	/* an ERROR without AUTH said this (ignored) */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
@@ -109,6 +117,7 @@ struct ep_client {
 	struct ep_client_auth_stats ast;
 	int key_fd;			/* a static key's file, locked; -1 */
 	struct ep_enroll_cfg ecfg;	/* enrollment: server NULL for a static key */
+	uint16_t rebind_key;		/* the key enrolled after a refusal at this address */
 	char *ecfg_str;			/* the strings ecfg points into */
 	const struct ep_client_hooks *hooks;
 	bool renewer, stopping;		/* the renewal thread runs; it is asked to end */
@@ -539,6 +548,63 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 }
 
 /*
+ * A sealed UNAUTHORIZED (docs/protocol.md 3.5): the node would not send a reply larger than
+ * 3 times the task to this address, which the task's key was not enrolled from. A session
+ * that enrolls enrolls again, from the address it sends from (enroll() binds there), once
+ * per task, and the task waits (parked) until a key newer than the refused one seals, then
+ * goes again. Returns false when the task is to fail with the node's words: a static key,
+ * a second refusal, or a refusal of the key enrolled for this.
+ */
+static bool on_unbound(struct ep_client *c, struct pending *p, const struct ep_msg *m)
+{
+	uint64_t now = ep_now_ns();
+	int wait_ms = c->ecfg.timeout_ms ? c->ecfg.timeout_ms : EP_ENROLL_TIMEOUT_MS;
+
+	if (p->rebound)		/* parked, or sent again: the refused key's late answers */
+		return p->parked || m->auth_key_id == p->park_key;
+	if (!c->ecfg.server || m->auth_key_id == c->rebind_key)
+		return false;
+	p->rebound = p->parked = true;
+	p->park_key = m->auth_key_id;
+	p->park_until_ns = now + (uint64_t)(wait_ms + PARK_EXTRA_MS) * 1000000;
+	p->next_ns = now + PARK_POLL_NS;
+	/* A key newer than the refused one was enrolled from here already (enroll() binds
+	 * to the session's address): the task waits for it, no new enrollment. */
+	if (c->keys.n && c->keys.keys[0].key_id == m->auth_key_id && !c->keys.now) {
+		ep_keyring_renew_now(&c->keys);
+		c->ast.rebinds++;
+		pthread_cond_signal(&c->renew_cv);
+	}
+	return true;
+}
+
+/* A parked task's timer: sent again (not an attempt) once a key other than the refused
+ * one seals; failed with the node's refusal once it waited too long. */
+static void unpark(struct ep_client *c, struct pending *p, uint64_t now)
+{
+	struct ep_ckey *k = ep_keyring_current(&c->keys, auth_now(c));
+	struct ep_result res = { .error = -EREMOTEIO, .status = EP_ST_UNAUTHORIZED };
+	char text[sizeof(c->ast.last_error) + 80];
+
+	if (k && k->key_id != p->park_key) {
+		p->parked = false;
+		p->resends++;
+		p->sent_ns = now;
+		p->next_ns = next_timer(c, p, now);
+		send_task(c, p);
+		return;
+	}
+	if (now < p->park_until_ns && (!p->deadline_ns || now < p->deadline_ns)) {
+		p->next_ns = now + PARK_POLL_NS;
+		return;
+	}
+	snprintf(text, sizeof(text), "a large reply refused at this address; enrolling from "
+		 "here: %s", c->ast.last_error[0] ? c->ast.last_error : "no key in time");
+	memcpy(res.msg, text, sizeof(res.msg) - 1);	/* cut where it must */
+	queue_done(c, p, &res);
+}
+
+/*
  * An authenticated session takes a reply only if it opens under one of the session's keys
  * and a node sealed it (docs/protocol.md 3.5): anyone can send an ERROR or a RETRY without
  * AUTH, and a task must not end, or be sent elsewhere, on their word. Opens @buf in place;
@@ -602,6 +668,9 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_CONFLICT &&
 	    p->conflicts < EP_CLIENT_MAX_CONFLICTS && on_conflict(c, p))
 		return;
+	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_UNAUTHORIZED && c->auth &&
+	    on_unbound(c, p, &m))
+		return;
 	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
 	    p->attempts < c->o.max_attempts) {
 		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL: not an answer yet.
@@ -662,6 +731,10 @@ static void run_timers(struct ep_client *c, uint64_t now)
 
 		if (!p->used || p->next_ns > now)
 			continue;
+		if (p->parked) {
+			unpark(c, p, now);
+			continue;
+		}
 		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns) ||
 		    now - p->sent_ns > 4ull * c->o.max_timeout_ms * 1000000) {
 			c->st.timeouts++;
@@ -1134,14 +1207,22 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 static int enroll(struct ep_client *c, struct ep_key_info *k, uint64_t *renew_after_ms,
 		  char *err, size_t errlen)
 {
+	struct ep_enroll_cfg cfg = c->ecfg;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
 	char why[192] = "";
 	int ret;
 
+	/* From the address the session sends its tasks from: the key is bound to the
+	 * address it was enrolled from (docs/protocol.md 3.5). */
+	if (!getsockname(c->fd, (struct sockaddr *)&local, &len)) {
+		cfg.local = (const struct sockaddr *)&local;
+		cfg.local_len = len;
+	}
 	if (c->hooks && c->hooks->enroll)
-		ret = c->hooks->enroll(c->hooks->arg, &c->ecfg, k, renew_after_ms, why,
-				       sizeof(why));
+		ret = c->hooks->enroll(c->hooks->arg, &cfg, k, renew_after_ms, why, sizeof(why));
 	else
-		ret = ep_enroll_device(&c->ecfg, k, renew_after_ms, why, sizeof(why));
+		ret = ep_enroll_device(&cfg, k, renew_after_ms, why, sizeof(why));
 	if (ret)
 		ep_seterr(err, errlen, "enrollment with %s: %s", c->ecfg.server,
 		       why[0] ? why : strerror(-ret));
@@ -1206,6 +1287,7 @@ static int renew_locked(struct ep_client *c)
 	struct ep_key_info k;
 	uint64_t renew_ms = 0;
 	char why[sizeof(c->ast.last_error)];
+	bool rebind = c->keys.now;
 	int err;
 
 	pthread_mutex_unlock(&c->lock);
@@ -1213,6 +1295,8 @@ static int renew_locked(struct ep_client *c)
 	pthread_mutex_lock(&c->lock);
 	if (!err)
 		err = install_key_locked(c, &k, renew_ms, false, why, sizeof(why));
+	if (!err && rebind)
+		c->rebind_key = k.key_id;	/* refused at this address too: no more tries */
 	ep_key_info_wipe(&k);
 	if (err) {
 		c->ast.enroll_failures++;

@@ -80,6 +80,7 @@ int ep_keyring_add(struct ep_keyring *r, const struct ep_key_info *k, uint64_t r
 	r->n++;
 	r->retry_ns = 0;
 	r->retry_ms = 0;
+	r->now = false;
 	return 0;
 }
 
@@ -132,8 +133,8 @@ uint64_t ep_keyring_renew_at(const struct ep_keyring *r, uint64_t now_ns)
 {
 	uint64_t at;
 
-	if (!r->n || !usable(&r->keys[0], now_ns))
-		at = now_ns;		/* nothing to seal with */
+	if (!r->n || !usable(&r->keys[0], now_ns) || r->now)
+		at = now_ns;		/* nothing to seal with, or asked to */
 	else if (r->keys[0].renew_ns == UINT64_MAX)
 		return UINT64_MAX;	/* a static key */
 	else
@@ -152,6 +153,11 @@ void ep_keyring_renew_failed(struct ep_keyring *r, uint64_t now_ns)
 		      : r->retry_ms >= EP_KEYRING_RETRY_MAX_MS / 2 ? EP_KEYRING_RETRY_MAX_MS
 								  : 2 * r->retry_ms;
 	r->retry_ns = after_ms(now_ns, r->retry_ms);
+}
+
+void ep_keyring_renew_now(struct ep_keyring *r)
+{
+	r->now = true;
 }
 
 int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, uint32_t len)

@@ -48,6 +48,7 @@ struct ep_keyring {
 	unsigned int n;
 	uint64_t retry_ns;			/* no enrollment before this (after failures) */
 	uint32_t retry_ms;			/* the next wait after a failure */
+	bool now;				/* enroll as soon as may be (ep_keyring_renew_now) */
 };
 
 /*
@@ -91,6 +92,10 @@ bool ep_keyring_renew_due(const struct ep_keyring *r, uint64_t now_ns);
 uint64_t ep_keyring_renew_at(const struct ep_keyring *r, uint64_t now_ns);
 /* An enrollment failed at @now_ns: wait before the next, longer each time. */
 void ep_keyring_renew_failed(struct ep_keyring *r, uint64_t now_ns);
+/* Enroll again now (or once the wait after a failure is over), whatever the newest key's
+ * renew time: a node refused a large reply at the session's address, which the newest key
+ * was not enrolled from (docs/protocol.md 3.5). The next ep_keyring_add() ends it. */
+void ep_keyring_renew_now(struct ep_keyring *r);
 
 /*
  * Whether @k's role lets the session send a task of @type at @prio with @len bytes on the

@@ -510,8 +510,26 @@ static int ssl_again(struct ep_enroll_conn *e, int ret, uint64_t deadline, const
 	return err;
 }
 
-static int tcp_connect(struct ep_enroll_conn *e, const struct sockaddr_storage *ss,
-		       socklen_t len, uint64_t deadline)
+/* Bind to @c's local address (port 0), if it is of the server's family; an address that
+ * is no longer ours is not an error (the connection goes from the kernel's choice). */
+static void bind_local(int fd, const struct ep_enroll_cfg *c, sa_family_t family)
+{
+	struct sockaddr_storage a;
+
+	if (!c->local || c->local->sa_family != family || c->local_len > sizeof(a) ||
+	    c->local_len < (family == AF_INET ? sizeof(struct sockaddr_in)
+					      : sizeof(struct sockaddr_in6)))
+		return;
+	memcpy(&a, c->local, c->local_len);
+	if (family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = 0;
+	bind(fd, (const struct sockaddr *)&a, c->local_len);
+}
+
+static int tcp_connect(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c,
+		       const struct sockaddr_storage *ss, socklen_t len, uint64_t deadline)
 {
 	socklen_t elen = sizeof(int);
 	int one = 1, soerr = 0, err;
@@ -520,6 +538,7 @@ static int tcp_connect(struct ep_enroll_conn *e, const struct sockaddr_storage *
 	if (e->fd < 0)
 		return -errno;
 	setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bind_local(e->fd, c, ss->ss_family);
 	if (!connect(e->fd, (const struct sockaddr *)ss, len))
 		return 0;
 	if (errno != EINPROGRESS)
@@ -598,7 +617,16 @@ static int do_connect(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c)
 	if (err)
 		return err;
 	deadline = deadline_after(e->timeout_ms);
-	err = tcp_connect(e, &ss, len, deadline);
+	err = tcp_connect(e, c, &ss, len, deadline);
+	if (err && err != -ETIMEDOUT && c->local) {
+		/* Not from there (no route from that address, say): from the kernel's choice
+		 * (the key is then bound to that address instead). */
+		struct ep_enroll_cfg unbound = *c;
+
+		close(e->fd);
+		unbound.local = NULL;
+		err = tcp_connect(e, &unbound, &ss, len, deadline);
+	}
 	if (err) {
 		seterr(e->err, sizeof(e->err), "connect to %s: %s", c->server,
 		       err == -ETIMEDOUT ? "no answer" : strerror(-err));

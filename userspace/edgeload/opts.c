@@ -149,12 +149,12 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 		fprintf(f, ",\"auth\":{\"key_id\":%u,\"name\":\"%s\",\"role\":\"%s\","
 			"\"tenant\":%u,\"sealed\":%llu,\"bad_tag\":%llu,\"unknown_key\":%llu,"
 			"\"unsealed\":%llu,\"refused\":%llu,\"held\":%llu,\"enrollments\":%llu,"
-			"\"enroll_failures\":%llu}",
+			"\"enroll_failures\":%llu,\"rebinds\":%llu}",
 			a.key_id, a.name, a.role, a.tenant, (unsigned long long)a.sealed,
 			(unsigned long long)a.bad_tag, (unsigned long long)a.unknown_key,
 			(unsigned long long)a.unsealed, (unsigned long long)a.refused,
 			(unsigned long long)a.held, (unsigned long long)a.enrollments,
-			(unsigned long long)a.enroll_failures);
+			(unsigned long long)a.enroll_failures, (unsigned long long)a.rebinds);
 		return;
 	}
 	fprintf(f, "auth: %s (role %s, tenant %u), key %u; %llu datagrams sealed; auth failures: "
@@ -168,6 +168,9 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 			(unsigned long long)a.enroll_failures);
 	if (a.held)
 		fprintf(f, "; %llu sends waited for a key", (unsigned long long)a.held);
+	if (a.rebinds)
+		fprintf(f, "; enrolled again %llu times from this address (a large reply refused "
+			"elsewhere)", (unsigned long long)a.rebinds);
 	if (a.last_error[0])
 		fprintf(f, "; last enrollment: %s", a.last_error);
 	fputc('\n', f);

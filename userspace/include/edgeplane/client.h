@@ -229,6 +229,10 @@ struct ep_client_auth_stats {
 					 * (a static key) */
 	char name[64], role[32];	/* the device's name and role, from its key */
 	char last_error[192];		/* why the latest enrollment failed ("" if it did not) */
+	uint64_t rebinds;		/* enrollments because a node refused a large reply at
+					 * this address, which the key was not enrolled from
+					 * (UNAUTHORIZED, docs/protocol.md 3.5); the task went
+					 * again under the new key */
 };
 
 /* Fill @st (st->sz set by the caller). Returns 0, or -ENOKEY (not an authenticated

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <jansson.h>
 
 #ifdef __cplusplus
@@ -86,6 +88,12 @@ struct ep_enroll_cfg {
 	const char *server;		/* "ADDR:PORT", IPv4 or [IPv6] */
 	const char *cert, *key, *ca;	/* PEM files: our certificate (chain), its key, the CA */
 	int timeout_ms;			/* connect + handshake, and each request; 0: 5000 */
+	/* Connect from this local address (its port is ignored), if of the server's family
+	 * and still ours; else from the kernel's choice. A device's key is bound to the
+	 * address it enrolls from (docs/protocol.md 3.5): libedgeplane passes the address its
+	 * session sends tasks from. NULL: the kernel's choice. */
+	const struct sockaddr *local;
+	socklen_t local_len;
 };
 
 /*
