@@ -488,12 +488,12 @@ static void task_release(struct ep_worker *w, struct ep_task *t)
 }
 
 /*
- * Decompress a ZSTD payload into a heap buffer, never beyond max_task_len: a frame that
- * declares or produces more is refused (a decompression bomb gets TOO_LARGE, not memory).
- * Returns 0 or an EP_ST_* status.
+ * Decompress a ZSTD payload into a heap buffer, never beyond @limit (max_task_len, or an
+ * AUTH task's role's if smaller): a frame that declares or produces more is refused (a
+ * decompression bomb gets TOO_LARGE, not memory). Returns 0 or an EP_ST_* status.
  */
-static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len, uint8_t **out,
-			   uint32_t *out_len)
+static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len, uint32_t limit,
+			   uint8_t **out, uint32_t *out_len)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(in, len);
 	size_t cap, n;
@@ -501,7 +501,7 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 
 	if (size == ZSTD_CONTENTSIZE_ERROR)
 		return EP_ST_DECOMPRESS_FAILED;
-	if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > w->cfg.max_task_len)
+	if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > limit)
 		return EP_ST_TOO_LARGE;
 	/* All payloads this worker holds stay within held_bytes: a burst of small frames
 	 * that each inflate to max_task_len must not take the host's memory. */
@@ -537,7 +537,7 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 			if (ob.pos == ob.size) {
 				uint8_t *nb;
 
-				if (ob.size >= w->cfg.max_task_len) {
+				if (ob.size >= limit) {
 					free(buf);
 					return EP_ST_TOO_LARGE;
 				}
@@ -545,8 +545,7 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 					free(buf);
 					return EP_ST_OVERLOADED;
 				}
-				ob.size = ob.size * 2 > w->cfg.max_task_len ? w->cfg.max_task_len
-									    : ob.size * 2;
+				ob.size = ob.size * 2 > limit ? limit : ob.size * 2;
 				nb = realloc(buf, ob.size);
 				if (!nb) {
 					free(buf);
@@ -657,10 +656,21 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	else if ((m->flags & EP_F_AUTH) && !w->keys)
 		status = EP_ST_UNSUPPORTED;	/* auth.mode off: no keys here */
 	else if (m->flags & EP_F_ZSTD) {
+		uint32_t plain_len, limit = w->cfg.max_task_len;
 		uint8_t *plain;
-		uint32_t plain_len;
 
-		status = decompress(w, data, len, &plain, &plain_len);
+		/* An AUTH task is at most its role's largest once decompressed too: the
+		 * classifier and auth_check() could only check total_len, its compressed size. */
+		if (sealed(w, m)) {
+			const struct ep_key *k = ep_keytab_get(w->cfg.keys, m->auth_key_id);
+
+			if (k && k->info.lim.max_task_len && k->info.lim.max_task_len < limit)
+				limit = k->info.lim.max_task_len;
+		}
+		status = decompress(w, data, len, limit, &plain, &plain_len);
+		if (status == EP_ST_TOO_LARGE && limit < w->cfg.max_task_len)
+			text = "decompressed, the task is larger than its key's role allows "
+			       "(max_task_len)";
 		if (!status) {
 			if (handle != EP_NO_HANDLE)
 				w->ops->release(w->io, handle);

@@ -13,7 +13,8 @@
 #      why, and no unsealed RETRY. The result cache: a task from $ADDR_C whose reply fits,
 #      then its last fragment alone again: a sealed UNAUTHORIZED within 3 times that
 #      fragment, not the cached reply (from $ADDR_A: the cached reply). libedgeplane
-#      (edgeload) sending from $ADDR_C enrolls from there, and gets the whole reply.
+#      (edgeload) sending from $ADDR_C enrolls from there, and gets the whole reply. A
+#      zstd payload that inflates past the role's max_task_len: a sealed TOO_LARGE.
 #   2. A keys file: a key without "addr" gets at most 3 times from anywhere, and edgeload
 #      with it fails with the node's words; a key with "addr" $ADDR_C is unlimited there
 #      and capped at $ADDR_A.
@@ -163,6 +164,17 @@ else
 	not_ok "from $ADDR_A: the same retries get the cached reply"
 	diag "$r"
 fi
+
+# A zstd payload (about 30 bytes) that inflates past the role's max_task_len: the classifier
+# and the runtime's key checks see only its compressed size.
+r=$(dev $ADDR_A "$EP_TMP/cam.json" "$KEY" --type 1 --size $((4 * MAX)) --zeros --zstd \
+	--wait-ms 2000)
+expect_eq "a zstd payload of $(jq .bytes_sent <<<"$r") bytes that inflates to $((4 * MAX)), past the role's $MAX: sealed TOO_LARGE, not run" \
+	"$(jq -r '"\(.responses) \(.status) \(.opened == .sealed and .sealed >= 1)"' <<<"$r")" \
+	"0 too_large true"
+r=$(dev $ADDR_A "$EP_TMP/cam.json" "$KEY" --type 1 --size $MAX --zeros --zstd --wait-ms 2000)
+expect_eq "... one that inflates to the role's $MAX exactly runs" \
+	"$(jq -r .results_ok <<<"$r")" 1
 
 # libedgeplane: a session that sends from $ADDR_C enrolls from there too (the kernel would
 # pick $ADDR_A to reach the controller), so its key is bound where its tasks come from.
