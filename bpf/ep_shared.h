@@ -486,7 +486,8 @@ struct ep_key_entry {
 	__u32 flags;		/* 20: EP_KEY_F_* */
 	__u64 types[4];		/* 24: allowed task types, bit t of types[t / 64] */
 	__u32 max_task_len;	/* 56: largest total_len of a request; 0: no limit of its own */
-	__u8  max_priority;	/* 60: highest priority of a request (1..5) */
+	__u8  max_priority;	/* 60: highest priority of a request (1..5); 0: no request
+				 *     at all (a node's own key) */
 	__u8  pad[3];
 	/* Buckets (a rate of 0: no limit). Tasks: datagrams that start a task (fragment 0
 	 * at a node; a task with no node yet at a gateway). Bytes: the frame as XDP sees it,
@@ -544,8 +545,9 @@ static inline __attribute__((always_inline)) void ep_key_derive(struct ep_key_en
  *	past, 1 ns (refused).
  * @types: bitmap of allowed types 0..255, four host-order 64-bit words (uint64_t[4], as
  *	struct ep_key_limits has it; may be NULL with @all_types); @max_priority 0
- *	counts as EP_PRIO_MAX; rates of 0 are no limit; a burst is raised to its minimum
- *	(1 task, EP_KEY_MIN_BURST_KIB) where a rate is set, else nothing would pass.
+ *	stays 0 (no request passes: a node's own key runs no task), above EP_PRIO_MAX is
+ *	EP_PRIO_MAX; rates of 0 are no limit; a burst is raised to its minimum (1 task,
+ *	EP_KEY_MIN_BURST_KIB) where a rate is set, else nothing would pass.
  */
 static inline void ep_key_entry_fill(struct ep_key_entry *e, __u64 now_unix_ms, __u64 now_ns,
 				     __u64 issued_unix_ms, __u64 expires_unix_ms, __u32 tenant,
@@ -558,8 +560,7 @@ static inline void ep_key_entry_fill(struct ep_key_entry *e, __u64 now_unix_ms, 
 		.tenant = tenant,
 		.flags = (revoked ? EP_KEY_F_REVOKED : 0) | (all_types ? EP_KEY_F_ALL_TYPES : 0),
 		.max_task_len = max_task_len,
-		.max_priority = max_priority && max_priority < EP_PRIO_MAX ? max_priority
-									   : EP_PRIO_MAX,
+		.max_priority = max_priority < EP_PRIO_MAX ? max_priority : EP_PRIO_MAX,
 		.tasks_per_s = tasks_per_s,
 		.tasks_burst = tasks_per_s && !burst_tasks ? 1 : burst_tasks,
 		.kib_per_s = kib_per_s,

@@ -107,6 +107,8 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 		if (type >= EP_KEY_TYPES ||
 		    (!(e->flags & EP_KEY_F_ALL_TYPES) && !((e->types[type / 64] >> (type % 64)) & 1)))
 			return -EP_STAT_DROP_AUTH_TYPE;
+		/* A role's max_priority of 0 (a node's own key) allows no request: every
+		 * valid priority is above it. */
 		if (h->priority > e->max_priority)
 			return -EP_STAT_DROP_AUTH_PRIORITY;
 		if (e->max_task_len && bpf_ntohl(h->total_len) > e->max_task_len)

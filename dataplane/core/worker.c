@@ -134,11 +134,14 @@ static bool auth_check(struct ep_worker *w, const struct ep_dgram *d, struct ep_
 		*why = EP_AUTH_DROP__COUNT;
 	if (*why != EP_AUTH_DROP__COUNT)
 		return false;
-	/* A role's max_priority of 0 sets no ceiling of its own (as the classifier reads
-	 * it); its max_task_len of 0 neither. */
+	/* A role's max_priority of 0 (a node's own key) allows nothing: no task, nor a PING
+	 * or CANCEL of one (the classifier drops its requests as priority too); its
+	 * max_task_len of 0 sets no limit of its own. */
 	l = &k->info.lim;
-	max_prio = l->max_priority ? l->max_priority : EP_PRIO_MAX;
-	if (m->kind == EP_KIND_REQUEST) {
+	max_prio = l->max_priority;
+	if (!max_prio)
+		*why = EP_AUTH_DROP_PRIORITY;
+	else if (m->kind == EP_KIND_REQUEST) {
 		if (!ep_key_type_allowed(l, m->task_type))
 			*why = EP_AUTH_DROP_TYPE;
 		else if (m->priority > max_prio)

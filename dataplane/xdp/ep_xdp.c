@@ -657,7 +657,7 @@ int ep_xdp_write_key(int keys_fd, int state_fd, uint32_t key_id, const struct ep
 	int err;
 
 	if (!key_id || key_id > 0xffff || (v.flags & ~EP_KEY_F_KNOWN) ||
-	    v.max_priority < EP_PRIO_MIN || v.max_priority > EP_PRIO_MAX ||
+	    v.max_priority > EP_PRIO_MAX ||	/* 0: no request (a node's own key) */
 	    (v.tasks_per_s && !v.tasks_burst) ||
 	    (v.kib_per_s && v.burst_kib < EP_KEY_MIN_BURST_KIB))
 		return -EINVAL;

@@ -942,6 +942,7 @@ struct key_spec {
 	bool never_expires, revoked, all_types;
 	uint64_t types[4];		/* all zero: types 1, 2 and 5 */
 	uint8_t prio;			/* 0: 3 */
+	bool no_tasks;			/* max_priority 0, whatever prio says: a node's own */
 	uint32_t max_len;		/* 0: 1 MiB */
 	uint32_t tps, tburst, kib, kburst;	/* rates: 0 none */
 	uint64_t issued;		/* 0: 1796000000000 */
@@ -958,12 +959,14 @@ static int key_put(uint32_t id, const struct key_spec *k)
 
 	ep_key_entry_fill(&e, now_ms, mono_ns(), k->issued ? k->issued : 1796000000000ull,
 			  k->never_expires ? 0 : (uint64_t)exp, k->tenant ? k->tenant : 42,
-			  k->revoked, types, k->all_types, k->prio ? k->prio : 3,
+			  k->revoked, types, k->all_types,
+			  k->no_tasks ? 0 : k->prio ? k->prio : 3,
 			  k->max_len ? k->max_len : 1u << 20, k->tps, k->tburst, k->kib, k->kburst);
 	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
 }
 
 static void m_prio4(uint8_t *d, size_t *len) { d[4] = 4; }
+static void m_prio1(uint8_t *d, size_t *len) { d[4] = 1; }
 static void m_type3(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 3; }
 static void m_type5(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 5; }
 static void m_type200(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 200; }
@@ -1043,6 +1046,12 @@ static const struct auth_case auth_cases[] = {
 	  DROP(DROP_AUTH_PRIORITY) },
 	{ "required: priority 5 under a role capped at 5", R, { .prio = 5 }, false, true, m_prio5,
 	  NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)", R,
+	  { .no_tasks = true }, false, true, m_prio1, NULL, DROP(DROP_AUTH_PRIORITY) },
+	{ "required: a request under a key of max_priority 0, over IPv6", R,
+	  { .no_tasks = true }, true, true, NULL, NULL, DROP(DROP_AUTH_PRIORITY) },
+	{ "required: a PING under a key of max_priority 0 (no task: the runtime's to drop)", R,
+	  { .no_tasks = true }, false, true, m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
 	{ "required: total_len 100 above the role's 99", R, { .max_len = 99 }, true, true, NULL,
 	  NULL, DROP(DROP_AUTH_TOO_LARGE) },
 	{ "required: total_len 100, the role's max", R, { .max_len = 100 }, false, true, NULL,
@@ -1229,8 +1238,10 @@ static void test_auth_writes(void)
 	tap_begin();
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, 0, &e), -EINVAL);
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, 65536, &e), -EINVAL);
-	e.max_priority = 0;
+	e.max_priority = 6;
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
+	e.max_priority = 0;	/* a node's own key: no task, but a key */
+	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), 0);
 	e.max_priority = 3;
 	e.flags = 0x80;
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
@@ -1239,13 +1250,14 @@ static void test_auth_writes(void)
 	e.burst_kib = 1;
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
 	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, EP_AUTH_MODE__COUNT), -EINVAL);
-	tap_end("%skey ids 0 and 65536, priority cap 0, unknown flags, a byte burst below a "
-		"datagram and an unknown mode are refused", variant);
+	tap_end("%skey ids 0 and 65536, priority cap 6, unknown flags, a byte burst below a "
+		"datagram and an unknown mode are refused; priority cap 0 (no task) is taken",
+		variant);
 
 	tap_begin();
 	ep_key_entry_fill(&e, 1000, 5000000000ull, 1, 61000, 42, 0, NULL, 1, 0, 0, 100, 0, 10, 2);
 	EXPECT_EQ(e.expires_ns, 5000000000ull + 60000000000ull);
-	EXPECT_EQ(e.max_priority, EP_PRIO_MAX);
+	EXPECT_EQ(e.max_priority, 0);
 	EXPECT_EQ(e.tasks_burst, 1);
 	EXPECT_EQ(e.burst_kib, EP_KEY_MIN_BURST_KIB);
 	EXPECT_EQ(e.task_cost_ns, 10000000);
@@ -1256,8 +1268,8 @@ static void test_auth_writes(void)
 	EXPECT_EQ(e.expires_ns, 1);
 	EXPECT_EQ(e.max_priority, EP_PRIO_MAX);
 	EXPECT_EQ(e.flags, EP_KEY_F_REVOKED);
-	tap_end("%sep_key_entry_fill: unix ms expiry to monotonic ns (past: 1), priority 0 or "
-		"above 5 as 5, minimum bursts, GCRA costs", variant);
+	tap_end("%sep_key_entry_fill: unix ms expiry to monotonic ns (past: 1), priority 0 kept "
+		"(no task), above 5 as 5, minimum bursts, GCRA costs", variant);
 }
 
 static void test_auth(void)

@@ -1773,8 +1773,10 @@ static uint64_t real_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A key for the frames build() makes: tenant 77, type 0x21 (and 1), priority up to @prio;
- * expiry @exp_s from now (0: an hour; < 0: past). */
+#define GKEY_NO_TASKS	0xff	/* gkey_put()'s @prio for max_priority 0 (a node's own key) */
+
+/* A key for the frames build() makes: tenant 77, type 0x21 (and 1), priority up to @prio
+ * (0: 3; GKEY_NO_TASKS: none); expiry @exp_s from now (0: an hour; < 0: past). */
 static int gkey_put(uint32_t id, uint8_t prio, int64_t exp_s, bool revoked, uint32_t max_len,
 		    uint32_t tps, uint32_t tburst, uint32_t kib, uint32_t kburst, uint64_t issued)
 {
@@ -1783,7 +1785,8 @@ static int gkey_put(uint32_t id, uint8_t prio, int64_t exp_s, bool revoked, uint
 	struct ep_key_entry e;
 
 	ep_key_entry_fill(&e, now, mono_ns(), issued ?: 1, (uint64_t)((int64_t)now +
-			  (exp_s ?: 3600) * 1000), 77, revoked, types, 0, prio ?: 3, max_len,
+			  (exp_s ?: 3600) * 1000), 77, revoked, types, 0,
+			  prio == GKEY_NO_TASKS ? 0 : prio ?: 3, max_len,
 			  tps, tburst, kib, kburst);
 	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
 }
@@ -1836,6 +1839,9 @@ static const struct gauth_case gauth_cases[] = {
 	  { .key = GKEY, .type = 0x22 }, .stat = EP_STAT_DROP_AUTH_TYPE },
 	{ "required: priority 4 above the role's 3", EP_AUTH_MODE_REQUIRED,
 	  { .key = GKEY, .prio = 4 }, .stat = EP_STAT_DROP_AUTH_PRIORITY },
+	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)",
+	  EP_AUTH_MODE_REQUIRED, { .key = GKEY, .prio = 1 }, .prio = GKEY_NO_TASKS,
+	  .stat = EP_STAT_DROP_AUTH_PRIORITY },
 	{ "required: 100 bytes above the role's 99", EP_AUTH_MODE_REQUIRED, { .key = GKEY },
 	  .max_len = 99, .stat = EP_STAT_DROP_AUTH_TOO_LARGE },
 	{ "required: AUTH and TOKEN", EP_AUTH_MODE_REQUIRED,

@@ -17,7 +17,7 @@
 #      zstd payload that inflates past the role's max_task_len: a sealed TOO_LARGE.
 #   2. A keys file: a key without "addr" gets at most 3 times from anywhere, and edgeload
 #      with it fails with the node's words; a key with "addr" $ADDR_C is unlimited there
-#      and capped at $ADDR_A.
+#      and capped at $ADDR_A; a key whose max_priority is 0 (a node's own) runs nothing.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "namespaces, the runtime and the controller"
 
@@ -195,7 +195,8 @@ stop_ctl
 
 # --- 2. a keys file -------------------------------------------------------------------------
 KEYS=$EP_TMP/keys.json
-ep_keys_file "$KEYS" "$(ep_key 101)" "$(ep_key 102 addr="\"$ADDR_C\"")"
+ep_keys_file "$KEYS" "$(ep_key 101)" "$(ep_key 102 addr="\"$ADDR_C\"")" \
+	"$(ep_key 103 max_priority=0)"
 jq ".[] | select(.key_id == 101)" "$KEYS" >"$EP_TMP/static.json" && chmod 600 "$EP_TMP/static.json"
 NODE=4242
 cat >"$EP_TMP/rt-file.conf" <<EOF
@@ -224,4 +225,19 @@ else
 	diag "rc $rc: $(tail -4 <<<"$out")"
 fi
 
+# A node's own key (max_priority 0) runs no task: dropped in XDP or by the runtime.
+prio_drops() {
+	stats | jq '([.workers[].auth.dropped.priority // 0] | add) + (.classifier.drop_auth_priority // 0)'
+}
+before=$(prio_drops)
+r=$(dev $ADDR_A "$KEYS" 103 --type 1 --priority 1 --wait-ms 300)
+after=$(prio_drops)
+if [[ $(jq -r .replies <<<"$r") == 0 ]] && ((after > before)); then
+	ok "key 103 (max_priority 0): a task at priority 1 gets no reply, dropped (priority +$((after - before)))"
+else
+	not_ok "key 103 (max_priority 0): a task at priority 1 is dropped"
+	diag "$r; priority drops $before -> $after"
+fi
+r=$(dev $ADDR_A "$KEYS" 103 --kind ping --priority 1 --wait-ms 300)
+expect_eq "key 103: a PING gets no reply either" "$(jq -r .replies <<<"$r")" 0
 tap_done

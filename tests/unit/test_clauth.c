@@ -186,7 +186,10 @@ static void test_keyring_static(void)
 	c->lim.max_task_len = 0;
 	c->lim.all_types = true;
 	EXPECT_EQ(ep_keyring_check_task(c, 300, 3, 1u << 30), 0);
-	tap_end("the role: types, the priority ceiling, the largest task (0: none)");
+	c->lim.max_priority = 0;	/* a node's own key: no task at all */
+	EXPECT_EQ(ep_keyring_check_task(c, 1, 1, 10), -EPERM);
+	tap_end("the role: types, the priority ceiling, the largest task (0: none); a "
+		"ceiling of 0 allows no task");
 }
 
 /* A key object written to a file of @mode. */

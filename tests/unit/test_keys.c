@@ -458,6 +458,9 @@ static void test_policy(void)
 		{ "roles = { cam = { max_priority = 3; }; };", ":1: cam: a role needs types" },
 		{ "roles = { cam = { types = \"*\"; max_priority = 9; }; };",
 		  ":1: max_priority: 9 is outside 1..5" },
+		/* 0 is a key for no task (a node's own), never a device role's. */
+		{ "roles = { cam = { types = \"*\"; max_priority = 0; }; };",
+		  ":1: max_priority: 0 is outside 1..5" },
 		{ "roles = { cam = { types = \"*\"; burst_tasks = 5; }; };",
 		  ":1: burst_tasks: a burst needs its rate" },
 		{ "roles = { cam = { types = \"*\"; key_ttl_s = 0; }; };", ":1: key_ttl_s: 0 is "

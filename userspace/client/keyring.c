@@ -162,8 +162,8 @@ void ep_keyring_renew_now(struct ep_keyring *r)
 
 int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, uint32_t len)
 {
-	if (!ep_key_allows_type(&k->lim, type))
-		return -EPERM;
+	if (!k->lim.max_priority || !ep_key_allows_type(&k->lim, type))
+		return -EPERM;	/* max_priority 0: a key for no task (a node's own) */
 	if (prio > k->lim.max_priority)
 		return -ERANGE;
 	if (k->lim.max_task_len && len > k->lim.max_task_len)

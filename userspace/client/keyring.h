@@ -99,8 +99,9 @@ void ep_keyring_renew_now(struct ep_keyring *r);
 
 /*
  * Whether @k's role lets the session send a task of @type at @prio with @len bytes on the
- * wire: 0, -EPERM (the type), -ERANGE (the priority is above the role's ceiling) or
- * -EMSGSIZE (larger than the role's largest task).
+ * wire: 0, -EPERM (the type, or a role of max_priority 0, which allows no task: a node's
+ * own key), -ERANGE (the priority is above the role's ceiling) or -EMSGSIZE (larger than
+ * the role's largest task).
  */
 int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, uint32_t len);
 

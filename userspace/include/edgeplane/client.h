@@ -247,7 +247,7 @@ void ep_client_close(struct ep_client *c);
  * Returns 0 and the task id in *id (may be NULL), or -EAGAIN (max_inflight tasks are
  * outstanding), -EMSGSIZE (payload too large for the protocol, or for the key's role),
  * -EINVAL; in an authenticated session also -EPERM (the key's role does not allow this
- * task type) or -ERANGE (the priority is above the role's ceiling; a task that does not
+ * task type, or any task: max_priority 0, a node's own key) or -ERANGE (the priority is above the role's ceiling; a task that does not
  * set one gets min(3, the ceiling)).
  */
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
