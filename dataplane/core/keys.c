@@ -182,7 +182,8 @@ static void mirror_retry(struct ep_keytab *t)
 			mirror_one(t, (uint16_t)(i * 64 + (unsigned int)__builtin_ctzll(w)));
 }
 
-int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg)
+int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg,
+			 const uint64_t *held)
 {
 	int err = 0, e;
 
@@ -192,7 +193,7 @@ int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg)
 	memset(t->unmirrored, 0, sizeof(t->unmirrored));
 	t->nunmirrored = 0;
 	for (unsigned int id = 1; fn && id < EP_KEY_IDS; id++) {
-		if (!t->slot[id])
+		if (!t->slot[id] && !(held && (held[id / 64] >> (id % 64) & 1)))
 			continue;
 		e = mirror_one(t, (uint16_t)id);
 		if (!err)

@@ -133,11 +133,15 @@ unsigned int ep_keytab_del_others(struct ep_keytab *t, const uint64_t *keep);
  * (the same struct ep_key_entry, a keys file read again) is not passed again. @fn returns
  * 0 or a negative errno; a key id it failed on is passed again (as the table has it then)
  * by ep_keytab_reclaim(), which the key source calls every round. Setting the mirror
- * passes every key the table holds now. One mirror; NULL @fn removes it. Returns 0 or the
- * first error of @fn.
+ * passes every key the table holds now, and passes as gone every id set in @held (a
+ * bitmap of EP_KEY_IDS bits, or NULL: the ids the mirror holds already, such as a pinned
+ * map an earlier run wrote) that the table does not hold: all under the table's mutex, so
+ * a writer running meanwhile loses nothing. One mirror; NULL @fn removes it. Returns 0 or
+ * the first error of @fn.
  */
 typedef int (*ep_keytab_mirror_fn)(void *arg, uint16_t id, const struct ep_key *k);
-int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg);
+int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg,
+			 const uint64_t *held);
 
 /* Free the retired entries every reader has passed. Returns how many remain retired. */
 unsigned int ep_keytab_reclaim(struct ep_keytab *t);

@@ -356,9 +356,11 @@ static int mirror_key(void *arg, uint16_t id, const struct ep_key *k)
 }
 
 /*
- * The classifier's keys (afxdp: its pinned maps; dpdk: the PMD's program's, by name):
- * emptied of what an earlier run left there (the table has nothing yet), then kept a
- * mirror of the table. Then the key source, whose first load or sync goes through it.
+ * The classifier's keys (afxdp: its pinned maps; dpdk: the PMD's program's, by name), kept
+ * a mirror of the key table. The key source starts first (its first load or sync fills
+ * the table); setting the mirror then writes every key of the table (a key an earlier run
+ * left there keeps its buckets: a device's budget outlives a restart) and removes what
+ * the table does not hold. Without a table (mode off), the classifier keeps no key.
  */
 static int keys_start(struct ep_runtime *rt)
 {
@@ -373,7 +375,8 @@ static int keys_start(struct ep_runtime *rt)
 		.node_id = c->auth.node_id,
 		.report_key_id = (uint16_t)c->auth.report_key_id,
 	};
-	int n;
+	uint64_t *held;
+	int err;
 
 	if (rt->xdp) {
 		rt->xdp_keys_fd = ep_xdp_keys_fd(rt->xdp);
@@ -382,27 +385,29 @@ static int keys_start(struct ep_runtime *rt)
 		rt->xdp_keys_fd = ep_dpdk_map_fd(rt->dpdk, EP_PIN_KEYS);
 		rt->xdp_key_state_fd = ep_dpdk_map_fd(rt->dpdk, EP_PIN_KEY_STATE);
 	}
-	if (rt->xdp_keys_fd >= 0 && rt->xdp_key_state_fd >= 0) {
-		n = ep_xdp_clear_keys(rt->xdp_keys_fd, rt->xdp_key_state_fd);
-		if (n < 0) {
-			pr_err("the classifier's keys: %s", strerror(-n));
-			return n;
-		}
-		if (n)
-			pr_info("the classifier's keys: %d an earlier run left removed", n);
-	} else {
+	if (rt->xdp_keys_fd < 0 || rt->xdp_key_state_fd < 0)
 		rt->xdp_keys_fd = rt->xdp_key_state_fd = -1;
+	if (!rt->keys) {
+		err = rt->xdp_keys_fd < 0 ? 0 :
+		      ep_xdp_clear_keys(rt->xdp_keys_fd, rt->xdp_key_state_fd);
+		return err < 0 ? err : 0;
 	}
-	if (!rt->keys)
-		return 0;
-	if (rt->xdp_keys_fd >= 0)
-		ep_keytab_set_mirror(rt->keys, mirror_key, rt);
-	else
+	if (rt->xdp_keys_fd < 0)
 		pr_info("auth: no classifier in front of the workers (backend %s): they charge "
 			"each key's buckets before its tag is checked", c->backend);
-	if (!kc.keys_file && !kc.controller)
-		return 0;
-	return ep_keysrc_start(&kc, rt->keys, &rt->keysrc);
+	err = kc.keys_file || kc.controller ? ep_keysrc_start(&kc, rt->keys, &rt->keysrc) : 0;
+	if (err || rt->xdp_keys_fd < 0)
+		return err;
+	held = calloc(EP_KEYS_MAX / 64, sizeof(*held));
+	if (!held)
+		return -ENOMEM;
+	err = ep_xdp_key_ids(rt->xdp_keys_fd, held);
+	if (err >= 0)
+		err = ep_keytab_set_mirror(rt->keys, mirror_key, rt, held);
+	free(held);
+	if (err)	/* said by mirror_key(); retried by the key source's rounds */
+		pr_warn("the classifier's keys: %s", strerror(-err));
+	return 0;
 }
 
 static void report(void *arg, FILE *f, bool json)

@@ -711,6 +711,23 @@ int ep_xdp_clear_keys(int keys_fd, int state_fd)
 	return -EBUSY;
 }
 
+int ep_xdp_key_ids(int keys_fd, uint64_t *ids)
+{
+	uint32_t id, next;
+	int n = 0, r;
+
+	memset(ids, 0, EP_KEYS_MAX / 8);
+	for (r = bpf_map_get_next_key(keys_fd, NULL, &next); !r && n < EP_KEYS_MAX;
+	     r = bpf_map_get_next_key(keys_fd, &id, &next)) {
+		id = next;
+		if (id < EP_KEYS_MAX) {
+			ids[id / 64] |= 1ull << (id % 64);
+			n++;
+		}
+	}
+	return r && errno != ENOENT ? -errno : n;
+}
+
 int ep_xdp_set_auth_mode(struct ep_xdp *x, enum ep_auth_mode mode)
 {
 	return ep_xdp_write_auth_mode(ep_xdp_auth_fd(x), mode);

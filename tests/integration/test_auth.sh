@@ -16,6 +16,8 @@
 #      runs, another tenant, a stale pn, a task without AUTH. Where the backend has XDP,
 #      what a key decides is dropped there (drop_auth_*) and no worker sees it. A flood of
 #      forged tags under a key with a rate costs at most its bucket's worth of tag checks.
+#   3b. With the classifier kept attached, a restarted runtime keeps the keys its table
+#      holds in the pinned ep_keys, their buckets too, and removes the others.
 #   4. The result cache (mode "optional"): a retry with the same key is answered from the
 #      cache, sealed; the same task id under another key, or without AUTH, is another task
 #      (never the first one's cached reply), and the other way round.
@@ -40,13 +42,15 @@ fi
 
 # The devices: key 1 the camera (echo, checksum, count; priorities up to 3), key 2 another
 # camera of the tenant, key 3 expired, key 4 to be revoked, key 5 with tasks up to 4 KiB,
-# key 6 the node's own (its load reports), key 7 a camera of 10 tasks/s (a burst of 20).
+# key 6 the node's own (its load reports), key 7 a camera of 10 tasks/s (a burst of 20),
+# key 8 one of 1 task/s (a burst of 5).
 now=$(date +%s%3N)
 ep_keys_file "$KEYS" "$(ep_key 1 types="[1,2,$COUNT]")" "$(ep_key 2 types="[1,2,$COUNT]")" \
 	"$(ep_key 3 issued_unix_ms=$((now - 7200000)) expires_unix_ms=$((now - 3600000)))" \
 	"$(ep_key 4 types="[$COUNT]")" \
 	"$(ep_key 5 types="[$COUNT]" max_task_len=4096)" "$(ep_key 6 role='"node"' types='[]')" \
-	"$(ep_key 7 types="[$COUNT]" tasks_per_s=10 burst_tasks=20)"
+	"$(ep_key 7 types="[$COUNT]" tasks_per_s=10 burst_tasks=20)" \
+	"$(ep_key 8 types="[$COUNT]" tasks_per_s=1 burst_tasks=5)"
 ep_keys_file "$ROGUE" "$(ep_key 99)"
 
 # conf MODE: the runtime's configuration.
@@ -254,6 +258,34 @@ for b in ${EP_ATTACK_BACKENDS:-afxdp udp dpdk}; do
 done
 cp -p "$EP_TMP/keys.orig" "$KEYS"
 
+# --- 3b. a restart with the classifier kept attached ---------------------------------------
+# Its pinned ep_keys outlive the runtime: the next one keeps what its table holds (with
+# the buckets: a flood just before a restart gets no fresh burst) and removes the rest (a
+# key written there by hand).
+B=afxdp
+{ cat "$EP_TMP/rt.conf"; echo 'xdp: { keep_attached = true; };'; } >"$EP_TMP/keep.conf"
+xkeys() { in_b "$BIN/edgeplane-xdp" keys list --dev "$IF_B" --json | jq -c '[.[].key_id] | sort'; }
+if ep_start_runtime "$EP_TMP/keep.log" -c "$EP_TMP/keep.conf" -b afxdp -i "$IF_B"; then
+	in_b "$BIN/edgeplane-xdp" keys add 500 tenant=7 --dev "$IF_B" >/dev/null
+	r=$(dev 8 --type $COUNT --tamper tag --count 20 --wait-ms 0)	# key 8's burst, spent
+	ep_stop_runtime
+	if ep_start_runtime "$EP_TMP/keep.log" -c "$EP_TMP/keep.conf" -b afxdp -i "$IF_B"; then
+		x0=$(classifier rate_tasks)
+		r=$(dev 8 --type $COUNT --wait-ms 300)
+		expect_eq "restarted with the classifier kept: its keys are the table's (the hand-written 500 gone), and key 8's bucket, spent before the restart, is still empty (drop_auth_rate_tasks)" \
+			"$(xkeys) $(field replies "$r") $(($(classifier rate_tasks) - x0))" \
+			"[1,2,3,4,5,6,7,8] 0 1"
+		ep_stop_runtime
+	else
+		not_ok "the runtime starts again on the classifier it left attached"
+		diag "$(tail -5 "$EP_TMP/keep.log")"
+	fi
+else
+	not_ok "the runtime starts with xdp.keep_attached"
+	diag "$(tail -5 "$EP_TMP/keep.log")"
+fi
+in_b "$BIN/edgeplane-xdp" detach "$IF_B" >/dev/null 2>&1
+
 # The counters in /metrics too (the statistics socket above is the same numbers).
 METRICS_PORT=9187
 if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B" \
@@ -265,8 +297,8 @@ if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B" \
 		cat <&3' $ADDR_B $METRICS_PORT | tr -d '\r')
 	check "metrics: edgeplane_auth_dropped_total{reason=\"bad_tag\"} counts the forgery" \
 		grep -qE '^edgeplane_auth_dropped_total\{queue="0",reason="bad_tag"\} 1$' <<<"$m"
-	check "metrics: edgeplane_auth_keys says the node knows 7 keys" \
-		grep -qE '^edgeplane_auth_keys 7$' <<<"$m"
+	check "metrics: edgeplane_auth_keys says the node knows 8 keys" \
+		grep -qE '^edgeplane_auth_keys 8$' <<<"$m"
 else
 	not_ok "the runtime starts with metrics"
 fi

@@ -204,6 +204,7 @@ static void test_mirror(void)
 	struct ep_keytab *t = ep_keytab_new();
 	struct ep_key_info k = info(21, 0x21, 7), k2 = info(22, 0x22, 9);
 	uint64_t now = 50 * S, keep[EP_KEY_IDS / 64] = { 0 };
+	uint64_t held[EP_KEY_IDS / 64] = { 0 };
 	struct mirror_log l = { 0 };
 	const struct ep_key *e;
 
@@ -211,9 +212,14 @@ static void test_mirror(void)
 	k.lim.tasks_per_s = 100;
 	k.lim.burst_tasks = 4;
 	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
-	/* Setting the mirror passes what the table holds. */
-	EXPECT_EQ(ep_keytab_set_mirror(t, mirror, &l), 0);
-	EXPECT(l.n == 1 && l.call[0].id == 21 && !l.call[0].gone);
+	/* Setting the mirror passes what the table holds, and what the mirror held that
+	 * the table does not (ids 21 and 300) as gone. */
+	held[21 / 64] |= 1ull << (21 % 64);
+	held[300 / 64] |= 1ull << (300 % 64);
+	EXPECT_EQ(ep_keytab_set_mirror(t, mirror, &l, held), 0);
+	EXPECT(l.n == 2 && l.call[0].id == 21 && !l.call[0].gone);
+	EXPECT(l.call[1].id == 300 && l.call[1].gone);
+	l.n = 1;
 	e = ep_keytab_get(t, 21);
 	/* The entry XDP gets: ep_key_entry_fill() of the key, its expiry the table's to the
 	 * ns, its rates derived. */
@@ -257,13 +263,14 @@ static void test_mirror(void)
 	EXPECT(l.n == 9 && l.call[8].id == 22 && l.call[8].gone);
 	ep_keytab_reclaim(t);		/* done: nothing more */
 	EXPECT_EQ(l.n, 9);
-	EXPECT_EQ(ep_keytab_set_mirror(t, NULL, NULL), 0);
+	EXPECT_EQ(ep_keytab_set_mirror(t, NULL, NULL, NULL), 0);
 	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
 	EXPECT_EQ(l.n, 9);
 	ep_keytab_free(t);
-	tap_end("mirror: every change passed once in the call that makes it (new, revoked, "
-		"deleted, deleted by a reload), an unchanged key not again, a failure retried "
-		"by the next round; the entry is ep_key_entry_fill()'s with the table's expiry");
+	tap_end("mirror: set, the table's keys passed and the mirror's others gone; every "
+		"change passed once in the call that makes it (new, revoked, deleted, deleted by "
+		"a reload), an unchanged key not again, a failure retried by the next round; the "
+		"entry is ep_key_entry_fill()'s with the table's expiry");
 }
 
 static void test_buckets(void)
