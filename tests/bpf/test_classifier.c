@@ -1049,8 +1049,12 @@ static const struct auth_case auth_cases[] = {
 	  NULL, PASS(PASS_NO_SOCKET) },
 	{ "required: an AUTH PING of type 0 (role limits are a request's)", R, {}, false, true,
 	  m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH CANCEL at priority 5", R, {}, true, true, m_cancel_prio5, NULL,
-	  PASS(PASS_NO_SOCKET) },
+	/* Review of issue 12: a PING or CANCEL is steered by its priority as a request is, so
+	 * it may not claim more than the role allows (it took priority 5's socket). */
+	{ "required: an AUTH CANCEL at priority 5, above the role's 3", R, {}, true, true,
+	  m_cancel_prio5, NULL, DROP(DROP_AUTH_PRIORITY) },
+	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5", R, { .prio = 5 },
+	  false, true, m_cancel_prio5, NULL, PASS(PASS_NO_SOCKET) },
 	{ "required: an AUTH middle fragment", R, {}, false, true, m_frag_mid, NULL,
 	  PASS(PASS_NO_SOCKET) },
 	{ "required: AUTH and TOKEN", R, {}, false, true, NULL, m_plus_token,
@@ -1182,12 +1186,21 @@ static void test_auth_rates(void)
 		    EP_STAT_DROP_AUTH_RATE_BYTES);
 
 	/* A key's datagrams are charged to the key, not to their source prefix; datagrams
-	 * without AUTH keep the prefix's limit, and so does AUTH with auth off. */
+	 * without AUTH keep the prefix's limit, and so does AUTH with auth off. A key with no
+	 * rate of its own (review of issue 12: anyone who saw its id could send without
+	 * limit) pays its prefix's. */
 	tap_begin();
 	EXPECT_EQ(key_put(KEY, &(struct key_spec){ 0 }), 0);
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2,
 					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
 	tap_end("%sprefix limit 1 datagram/s, burst 2; a key without limits", variant);
+	s.src = "198.19.11.1";
+	check_burst("required: 5 AUTH requests under a key without a rate: its prefix's 2 pass",
+		    &s, 5, 2, EP_STAT_DROP_RATE_PACKETS);
+	s.src = "198.19.9.1";
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1000, .tburst = 100 }), 0);
+	tap_end("%sthe key with 1000 tasks/s", variant);
 	check_burst("required: 5 AUTH requests from one prefix all pass", &s, 5, 5,
 		    EP_STAT_DROP_RATE_PACKETS);
 	tap_begin();
