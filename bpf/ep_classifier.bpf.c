@@ -223,10 +223,12 @@ static __always_inline int ep_admit(struct xdp_md *ctx, const struct ep_task_pkt
 			if (!err && !h->frag_index)	/* a task starts with its fragment 0 */
 				err = ep_auth_task(&a, now);
 			*authed = !err;
-			return err;
-		}
-		if (mode == EP_AUTH_MODE_REQUIRED)
+			if (err || !ep_auth_unmetered(&a))
+				return err;
+			/* a key without a rate: its prefix's limits, below */
+		} else if (mode == EP_AUTH_MODE_REQUIRED) {
 			return -EP_STAT_DROP_AUTH_MISSING;
+		}
 	}
 	if (ep_task_addrs(ctx, p, src, NULL))
 		return -EP_STAT_PASS_UNPARSED;

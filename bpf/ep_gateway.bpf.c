@@ -801,9 +801,9 @@ int ep_gateway(struct xdp_md *ctx)
 	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
 	flow_key(ctx, &t, h);
 
-	/* Otherwise the client's prefix within its datagrams/s and bytes/s
-	 * (lib/ratelimit.h). */
-	if (!t.authed) {
+	/* Otherwise (or under a key with no rate of its own) the client's prefix within its
+	 * datagrams/s and bytes/s (lib/ratelimit.h). */
+	if (!t.authed || ep_auth_unmetered(&auth)) {
 		__u8 src[16];
 
 		if (ep_task_addrs(ctx, &t.p, src, NULL))

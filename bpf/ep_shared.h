@@ -486,8 +486,8 @@ struct ep_key_entry {
 	__u32 flags;		/* 20: EP_KEY_F_* */
 	__u64 types[4];		/* 24: allowed task types, bit t of types[t / 64] */
 	__u32 max_task_len;	/* 56: largest total_len of a request; 0: no limit of its own */
-	__u8  max_priority;	/* 60: highest priority of a request (1..5); 0: no request
-				 *     at all (a node's own key) */
+	__u8  max_priority;	/* 60: highest priority under the key, any kind (1..5); 0:
+				 *     nothing at all (a node's own key) */
 	__u8  pad[3];
 	/* Buckets (a rate of 0: no limit). Tasks: datagrams that start a task (fragment 0
 	 * at a node; a task with no node yet at a gateway). Bytes: the frame as XDP sees it,

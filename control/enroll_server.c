@@ -537,6 +537,8 @@ static void step(struct ep_enroll_srv *s, struct conn *c)
 	}
 }
 
+/* Connections not yet authenticated from @a's IPv4 address or IPv6 /64 (a host has a
+ * whole /64 to pick addresses from). */
 static unsigned int pending_from(struct ep_enroll_srv *s, const struct sockaddr_storage *a)
 {
 	unsigned int n = 0;
@@ -550,7 +552,7 @@ static unsigned int pending_from(struct ep_enroll_srv *s, const struct sockaddr_
 			    ? ((const struct sockaddr_in *)&c->addr)->sin_addr.s_addr ==
 				      ((const struct sockaddr_in *)a)->sin_addr.s_addr
 			    : !memcmp(&((const struct sockaddr_in6 *)&c->addr)->sin6_addr,
-				      &((const struct sockaddr_in6 *)a)->sin6_addr, 16))
+				      &((const struct sockaddr_in6 *)a)->sin6_addr, 8))
 			n++;
 	}
 	return n;
@@ -721,7 +723,8 @@ static SSL_CTX *make_ctx(const struct ep_enroll_conf *conf, STACK_OF(X509_CRL) *
 		for (int i = 0; i < sk_X509_CRL_num(crls); i++)
 			if (X509_STORE_add_crl(st, sk_X509_CRL_value(crls, i)) != 1)
 				goto err;
-		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+		/* The whole chain: a revoked intermediate CA revokes what it issued. */
+		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	}
 	ERR_clear_error();
 	return ctx;

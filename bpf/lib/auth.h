@@ -7,10 +7,11 @@
  * datagram: the key exists (ep_keys), is neither revoked nor expired, belongs to the
  * header's tenant, and its role allows the request's task type, priority and size; and the
  * key is within its tasks/s and bytes/s (GCRA buckets in ep_key_state, updated with
- * compare-and-swap as lib/ratelimit.h does, whose ep_rl_bucket() this reuses).
+ * compare-and-swap, lib/gcra.h's ep_key_take_*(), which the runtime's workers use too
+ * where no classifier is in front of them).
  *
  * Where AUTH is checked (mode required or optional), the datagram is charged to its key's
- * buckets and not to its source prefix's: the key bucket is the tighter, per-device bound,
+ * buckets and not to its source prefix's (unless the key has no rate: ep_auth_unmetered()): the key bucket is the tighter, per-device bound,
  * which a sender cannot escape by changing its source address; and devices behind one NAT
  * or one /24 are then not starved by an unauthenticated flood from the same prefix, which
  * is what keys are for. Datagrams without AUTH keep the per-prefix guards.
@@ -31,6 +32,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../ep_shared.h"
+#include "gcra.h"
 #include "ratelimit.h"
 
 /* The node's mode; key 0. See struct ep_auth_cfg. */
@@ -79,8 +81,8 @@ struct ep_auth {
 /*
  * An AUTH datagram of @bytes (the frame as XDP sees it) against its key, at @now
  * (bpf_ktime_get_ns() clock). @h is a header that passed ep_hdr_check(). The role's limits
- * on type, priority and size apply to requests (a PING or CANCEL carries no task of its
- * own). The bytes bucket is charged here; the tasks bucket by the caller, who knows what a
+ * on type and size apply to requests (a PING or CANCEL carries no task of its own), its
+ * priority ceiling to every kind (each is steered by its priority). The bytes bucket is charged here; the tasks bucket by the caller, who knows what a
  * new task is (ep_auth_task()). Returns 0 with @a filled, or -EP_STAT_DROP_AUTH_*.
  */
 static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __u64 now,
@@ -101,29 +103,38 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 		return -EP_STAT_DROP_AUTH_EXPIRED;
 	if (bpf_ntohl(h->tenant_id) != e->tenant)
 		return -EP_STAT_DROP_AUTH_TENANT;
+	/* Every kind: a PING or CANCEL is steered by its priority too. A role's max_priority
+	 * of 0 (a node's own key) allows nothing: every valid priority is above it. */
+	if (h->priority > e->max_priority)
+		return -EP_STAT_DROP_AUTH_PRIORITY;
 	if (h->kind == EP_KIND_REQUEST) {
 		__u32 type = bpf_ntohs(h->task_type);
 
 		if (type >= EP_KEY_TYPES ||
 		    (!(e->flags & EP_KEY_F_ALL_TYPES) && !((e->types[type / 64] >> (type % 64)) & 1)))
 			return -EP_STAT_DROP_AUTH_TYPE;
-		/* A role's max_priority of 0 (a node's own key) allows no request: every
-		 * valid priority is above it. */
-		if (h->priority > e->max_priority)
-			return -EP_STAT_DROP_AUTH_PRIORITY;
 		if (e->max_task_len && bpf_ntohl(h->total_len) > e->max_task_len)
 			return -EP_STAT_DROP_AUTH_TOO_LARGE;
 	}
 	st = bpf_map_lookup_elem(&ep_key_state, &id);
 	if (!st)	/* an array of EP_KEYS_MAX and id < 65536: only for the verifier */
 		return -EP_STAT_DROP_AUTH_UNKNOWN_KEY;
-	if (!ep_rl_bucket(&st->tat_bytes, now, (bytes * e->byte_cost) >> EP_RL_BYTE_SHIFT,
-			  e->byte_tau_ns, e->kib_per_s))
+	if (!ep_key_take_bytes(st, e, bytes, now))
 		return -EP_STAT_DROP_AUTH_RATE_BYTES;
 	a->key = e;
 	a->st = st;
 	a->key_id = id;
 	return 0;
+}
+
+/*
+ * Whether the key ep_auth_check() admitted into @a has no rate of its own (a role without
+ * tasks_per_s and kib_per_s): then its datagrams pay their source prefix's limits as well,
+ * or a sender that saw the key id on the wire would have no limit at all.
+ */
+static __always_inline bool ep_auth_unmetered(const struct ep_auth *a)
+{
+	return !a->key || (!a->key->tasks_per_s && !a->key->kib_per_s);
 }
 
 /* A new task under the key ep_auth_check() admitted into @a. Returns 0 or
@@ -135,8 +146,7 @@ static __always_inline int ep_auth_task(const struct ep_auth *a, __u64 now)
 
 	/* Set by ep_auth_check(); the verifier may not carry that across the caller's
 	 * branches, so it sees the check. */
-	if (!e || !st ||
-	    ep_rl_bucket(&st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns, e->tasks_per_s))
+	if (!e || !st || ep_key_take_task(st, e, now))
 		return 0;
 	return -EP_STAT_DROP_AUTH_RATE_TASKS;
 }

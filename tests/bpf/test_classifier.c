@@ -1050,16 +1050,20 @@ static const struct auth_case auth_cases[] = {
 	  { .no_tasks = true }, false, true, m_prio1, NULL, DROP(DROP_AUTH_PRIORITY) },
 	{ "required: a request under a key of max_priority 0, over IPv6", R,
 	  { .no_tasks = true }, true, true, NULL, NULL, DROP(DROP_AUTH_PRIORITY) },
-	{ "required: a PING under a key of max_priority 0 (no task: the runtime's to drop)", R,
-	  { .no_tasks = true }, false, true, m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: a PING under a key of max_priority 0 (every kind has the ceiling)", R,
+	  { .no_tasks = true }, false, true, m_ping_type0, NULL, DROP(DROP_AUTH_PRIORITY) },
 	{ "required: total_len 100 above the role's 99", R, { .max_len = 99 }, true, true, NULL,
 	  NULL, DROP(DROP_AUTH_TOO_LARGE) },
 	{ "required: total_len 100, the role's max", R, { .max_len = 100 }, false, true, NULL,
 	  NULL, PASS(PASS_NO_SOCKET) },
 	{ "required: an AUTH PING of type 0 (role limits are a request's)", R, {}, false, true,
 	  m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH CANCEL at priority 5", R, {}, true, true, m_cancel_prio5, NULL,
-	  PASS(PASS_NO_SOCKET) },
+	/* Review of issue 12: a PING or CANCEL is steered by its priority as a request is, so
+	 * it may not claim more than the role allows (it took priority 5's socket). */
+	{ "required: an AUTH CANCEL at priority 5, above the role's 3", R, {}, true, true,
+	  m_cancel_prio5, NULL, DROP(DROP_AUTH_PRIORITY) },
+	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5", R, { .prio = 5 },
+	  false, true, m_cancel_prio5, NULL, PASS(PASS_NO_SOCKET) },
 	{ "required: an AUTH middle fragment", R, {}, false, true, m_frag_mid, NULL,
 	  PASS(PASS_NO_SOCKET) },
 	{ "required: AUTH and TOKEN", R, {}, false, true, NULL, m_plus_token,
@@ -1191,12 +1195,21 @@ static void test_auth_rates(void)
 		    EP_STAT_DROP_AUTH_RATE_BYTES);
 
 	/* A key's datagrams are charged to the key, not to their source prefix; datagrams
-	 * without AUTH keep the prefix's limit, and so does AUTH with auth off. */
+	 * without AUTH keep the prefix's limit, and so does AUTH with auth off. A key with no
+	 * rate of its own (review of issue 12: anyone who saw its id could send without
+	 * limit) pays its prefix's. */
 	tap_begin();
 	EXPECT_EQ(key_put(KEY, &(struct key_spec){ 0 }), 0);
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2,
 					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
 	tap_end("%sprefix limit 1 datagram/s, burst 2; a key without limits", variant);
+	s.src = "198.19.11.1";
+	check_burst("required: 5 AUTH requests under a key without a rate: its prefix's 2 pass",
+		    &s, 5, 2, EP_STAT_DROP_RATE_PACKETS);
+	s.src = "198.19.9.1";
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1000, .tburst = 100 }), 0);
+	tap_end("%sthe key with 1000 tasks/s", variant);
 	check_burst("required: 5 AUTH requests from one prefix all pass", &s, 5, 5,
 		    EP_STAT_DROP_RATE_PACKETS);
 	tap_begin();

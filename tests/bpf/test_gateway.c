@@ -1950,13 +1950,14 @@ static void test_auth_rates(bool ipv6)
 				   .prefix_v6 = 64 };
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
-	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 0, 0, 0, 0, 3), 0);
+	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 1000, 100, 0, 0, 3), 0);
 	for (uint64_t i = 0; i < 4; i++) {
 		build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7c00 + i, .src = src });
 		run_gw(f.b, f.len, &o);
 		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	}
-	tap_end("prefix limit 1/s, burst 2: 4 AUTH tasks from the prefix all forwarded [%s]", v);
+	tap_end("prefix limit 1/s, burst 2: 4 AUTH tasks (key of 1000 tasks/s) from the prefix "
+		"all forwarded [%s]", v);
 	tap_begin();
 	EXPECT_EQ(gmode(EP_AUTH_MODE_OPTIONAL), 0);
 	for (uint64_t i = 0; i < 3; i++) {

@@ -5,7 +5,7 @@
  * replies, checks the results, and can break each rule on purpose. Bounded: --count tasks,
  * --wait-ms for each task's reply. One JSON line out.
  *
- *   eptest-auth send --to ADDR --keys FILE --key-id N --node-id N [options]
+ *   eptest-auth send --to ADDR --keys FILE --key-id N [--node-id N] [options]
  *   eptest-auth replay --to ADDR --in FILE [--bind ADDR] [--sport N] [--wait-ms N]
  *   eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id N
  *               [--count N] [--wait-ms N]
@@ -15,7 +15,7 @@
  * s = whole seconds since the key's issue (issued_unix_ms, as a device that got it then
  * would count; --secs-off adds to it), c from --ctr-file (the next free counter, kept
  * there) or else the microseconds since the key's issue. Replies must be sealed with the
- * same key by sender --node-id; a RESPONSE of echo must be the payload, of checksum the
+ * same key by sender --node-id (0: by any node, as behind a gateway); a RESPONSE of echo must be the payload, of checksum the
  * payload's CRC-32 and XXH3-64. Breaking a rule: --tamper tag|ciphertext (one bit after
  * sealing), --tenant, --priority, --plain (no AUTH at all). --save FILE writes the sealed
  * datagrams (a be16 length before each) for replay, which sends them again verbatim.
@@ -201,9 +201,10 @@ static bool take_reply(const struct opts *o, struct ep_aead *a, const struct ep_
 	if (m.flags & EP_F_AUTH) {
 		res->sealed++;
 		/* Our key, and the node we expect (a device's own datagram, sender 0, sent
-		 * back at it, or another node's reply, does not count). */
+		 * back at it, or another node's reply, does not count); --node-id 0: any
+		 * node's (a gateway's pool), never a device's. */
 		if (m.auth_key_id != k->key_id || ep_aead_open(a, buf, n, &sender, &pn) ||
-		    sender != o->node_id) {
+		    !sender || (o->node_id && sender != o->node_id)) {
 			res->bad++;
 			return false;
 		}
@@ -618,11 +619,12 @@ static int do_reports(const struct opts *o)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: eptest-auth send --to ADDR --keys FILE --key-id N --node-id N [options]\n"
+		"Usage: eptest-auth send --to ADDR --keys FILE --key-id N [--node-id N] [options]\n"
 		"       eptest-auth replay --to ADDR --in FILE [--bind ADDR] [--sport N]\n"
 		"       eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id N\n"
 		"\n"
 		"  --port N          the node's port (7878)\n"
+		"  --node-id N       the node that must seal the replies (0, the default: any)\n"
 		"  --bind ADDR       send from this local address; --sport N from this port\n"
 		"  --type N          task type (1: echo; 2: checksum)\n"
 		"  --kind K          request (default), ping or cancel\n"
@@ -683,7 +685,7 @@ int main(int argc, char **argv)
 		case 'S': o.sport = (unsigned int)tool_num("--sport", optarg, 1, 65535); break;
 		case 'k': o.keys = optarg; break;
 		case 'K': o.key_id = (unsigned int)tool_num("--key-id", optarg, 1, 65535); break;
-		case 'N': o.node_id = (unsigned int)tool_num("--node-id", optarg, 1, UINT32_MAX); break;
+		case 'N': o.node_id = (unsigned int)tool_num("--node-id", optarg, 0, UINT32_MAX); break;
 		case 'y': o.type = (int)tool_num("--type", optarg, 0, 65535); break;
 		case 'o':
 			o.kind = !strcmp(optarg, "ping") ? EP_KIND_PING :
@@ -729,7 +731,7 @@ int main(int argc, char **argv)
 	o.ipv6 = dst.ss_family == AF_INET6;
 	if (!strcmp(cmd, "replay") && o.in)
 		return do_replay(&o);
-	if (strcmp(cmd, "send") || !o.keys || !o.key_id || !o.node_id) {
+	if (strcmp(cmd, "send") || !o.keys || !o.key_id) {
 		usage(stderr);
 		return 2;
 	}

@@ -173,8 +173,15 @@ static void test_keyring_static(void)
 		  -EKEYEXPIRED);
 	EXPECT_EQ(ep_keyring_add(&r, &k, 0, 7 * S, (T0_UNIX_MS + 12ull * 86400 * 1000) * MS), 0);
 	ep_keyring_clear(&r);
+	/* Review of issue 12: with this host's clock behind the key's issue (no RTC after a
+	 * boot, a step back), every process started its counter at 0 and sealed the same
+	 * nonces again under the key. Refused, as is the very microsecond of the issue. */
+	EXPECT_EQ(ep_keyring_add(&r, &k, 0, 7 * S, (T0_UNIX_MS - 5000) * MS), -EKEYREJECTED);
+	EXPECT_EQ(ep_keyring_add(&r, &k, 0, 7 * S, T0_UNIX_MS * MS), -EKEYREJECTED);
+	ep_keyring_clear(&r);
 	tap_end("a static key: seconds since its issue, counter from the microseconds since "
-		"(each process above the last), never renewed, expiry by the wall clock");
+		"(each process above the last), never renewed, expiry by the wall clock, refused "
+		"while the clock is behind its issue");
 
 	tap_begin();
 	c = &(struct ep_ckey){ .lim = k.lim };

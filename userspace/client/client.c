@@ -1246,6 +1246,10 @@ static int install_key_locked(struct ep_client *c, const struct ep_key_info *k,
 		ep_seterr(err, errlen, "key %u was issued more than 12.7 days ago: too old to "
 		       "start its counter above earlier uses (docs/client.md); issue a new one",
 		       k->key_id);
+	else if (ret == -EKEYREJECTED)
+		ep_seterr(err, errlen, "key %u was issued after this host's clock says it is now: set "
+		       "the clock (NTP) before using a static key, or its counter would repeat "
+		       "nonces (docs/client.md)", k->key_id);
 	else if (ret == -EKEYEXPIRED)
 		ep_seterr(err, errlen, "key %u has expired (%llu ms ago by this host's clock)",
 		       k->key_id, (unsigned long long)(real_ms - k->expires_unix_ms));

@@ -52,6 +52,10 @@ int ep_keyring_add(struct ep_keyring *r, const struct ep_key_info *k, uint64_t r
 
 		if (now_ms >= k->expires_unix_ms)
 			return -EKEYEXPIRED;
+		/* The counter comes from the clock: behind the issue, it would start at 0 in
+		 * every process, and nonces would repeat under the key. */
+		if (now_us <= issued_us)
+			return -EKEYREJECTED;
 		nk.base_ms = (int64_t)(now_ms - k->issued_unix_ms);
 		nk.expire_ns = after_ms(now_ns, k->expires_unix_ms - now_ms);
 		nk.renew_ns = UINT64_MAX;

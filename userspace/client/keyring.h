@@ -64,7 +64,8 @@ struct ep_keyring {
  * average and the wall clock does not step back; it is never renewed.
  *
  * The oldest key goes if the ring is full. Returns 0, -EKEYREVOKED, -EKEYEXPIRED (expired
- * already, or a static key too old for its counter: 2^40 us, 12.7 days) or -ENOMEM.
+ * already, or a static key too old for its counter: 2^40 us, 12.7 days), -EKEYREJECTED (a
+ * static key issued later than @now_real_ns: its counter would start at 0) or -ENOMEM.
  */
 int ep_keyring_add(struct ep_keyring *r, const struct ep_key_info *k, uint64_t renew_after_ms,
 		   uint64_t now_ns, uint64_t now_real_ns);
