@@ -22,8 +22,9 @@
  * client-bound, goes to a source that sent something, and answers a task id that source
  * sent; every sealed reply opens with the key, as the node; and, with address validation
  * on (no source here has a token), no source has been sent more than EP_AMP_FACTOR times
- * the bytes it sent in replies that are not sealed (docs/protocol.md 3.7; a sealed reply
- * answers a source that authenticated). The worker runs with auth.mode "optional".
+ * the bytes it sent, sealed replies included, except the sealed ones to source 0, whose
+ * address the key was enrolled from (docs/protocol.md 3.5, 3.7: an AUTH datagram from
+ * elsewhere may carry a forged source). The worker runs with auth.mode "optional".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,7 +69,8 @@ static struct ep_registry reg;
 static struct ep_worker *worker;
 static struct fake_io io;
 
-/* The node's one session key (id 1, tenant 7, every type) and the device's context. */
+/* The node's one session key (id 1, tenant 7, every type, priorities up to 5, enrolled
+ * from source 0's address) and the device's context. */
 #define NODE_ID		9
 static struct ep_keytab *keys;
 static struct ep_aead *dev;
@@ -175,9 +177,9 @@ static int fio_tx_commit(struct ep_io_q *q, const struct ep_route *route,
 
 		FZ_CHECK(m.auth_key_id == 1);
 		FZ_CHECK(!ep_aead_open(dev, io.tx, len, &sender, &pn) && sender == NODE_ID);
-	} else {
-		io.bytes_out[src] += len;
 	}
+	if (!(m.flags & EP_F_AUTH) || src != 0)	/* the key's address: no budget */
+		io.bytes_out[src] += len;
 	FZ_CHECK(!io.amp_limit || io.bytes_out[src] <= EP_AMP_FACTOR * io.bytes_in[src]);
 	free(io.tx);
 	io.tx = NULL;
@@ -333,9 +335,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FZ_CHECK(!ep_registry_add_defaults(&reg));
 	FZ_CHECK(!ep_token_master_random(&master, 600));
 	{
-		struct ep_key_info k = { .key_id = 1, .tenant = 7, .lim.all_types = true };
+		struct ep_key_info k = { .key_id = 1, .tenant = 7, .has_addr = true,
+					 .lim = { .all_types = true, .max_priority = EP_PRIO_MAX } };
+		struct ep_peer p0;
 		struct timespec ts;
 
+		peer_of(0, &p0);
+		memcpy(k.addr, p0.addr, sizeof(k.addr));
 		clock_gettime(CLOCK_REALTIME, &ts);
 		k.issued_unix_ms = (uint64_t)ts.tv_sec * 1000;
 		k.expires_unix_ms = k.issued_unix_ms + 86400000ull * 365;
