@@ -174,7 +174,7 @@ echo "XDP gateway; ${DURATION} s of traffic, $([[ $KILL == none ]] && echo "no w
 	echo "worker $KILL killed halfway"). Report: ${OUT#"$ROOT"/}/index.html"
 
 # --- 1. the rig ---------------------------------------------------------------------------
-say "rig $P: building vm/topo/demo.topo (9 network namespaces, one bridge)"
+say "rig $P: building vm/topo/demo.topo (10 network namespaces, one bridge)"
 rig up "$TOPO" >"$LOGS/rig.log" 2>&1 || die "vm/rig up failed: $(tail -3 "$LOGS/rig.log")"
 rig topo --json >"$DATA/topology.json" || die "vm/rig topo failed"
 addr() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .ipv4' "$DATA/topology.json"; }
