@@ -3,10 +3,10 @@
 #
 # vm/demo.sh - `make demo`: defect detection offloaded from three cameras to edge workers
 # behind an XDP gateway, on a rig of network namespaces (vm/topo/demo.topo), with device
-# authentication required and a worker killed halfway.
+# authentication required, an intruder refused, and a worker killed halfway.
 #
 #   1. the rig: cameras cam1..cam3, a gateway gw, workers w1..w3 (capacity 100/200/400),
-#      a cloud node; a CA and certificates (scripts/ep-pki.sh) for the
+#      a cloud node, an intruder; a CA and certificates (scripts/ep-pki.sh) for the
 #      controller, the nodes and the cameras; `edgectl serve` on gw, with enrollment
 #      (mutual TLS 1.3) and its XDP in auth mode required, the cloud node as the overflow
 #      target of priorities 4 and 5; `edgeplane` (AF_XDP, auth required, keys synced from
@@ -16,9 +16,11 @@
 #      gateway's address, open loop, zstd on, each at its own priority; the workers
 #      verify each datagram, count blobs (defects) and answer, through the gateway's
 #      reply relay;
-#   3. halfway, the largest worker's runtime is SIGKILLed; the controller drains it once
+#   3. at a quarter of the time, the intruder tries to enroll (another CA's certificate,
+#      then none) and sends a burst of tasks without a key, which the gateway's XDP drops;
+#   4. halfway, the largest worker's runtime is SIGKILLed; the controller drains it once
 #      its reports stop, and the cameras' retries land on the others;
-#   4. a summary on the terminal, and a report under build/demo/: index.html with plots
+#   5. a summary on the terminal, and a report under build/demo/: index.html with plots
 #      (gnuplot), summary.json (what test_demo.sh checks), the data and the daemons' logs.
 #
 # The rig and every process are removed at the end, also on Ctrl-C or a failure; the
@@ -89,6 +91,10 @@ declare -A NODE_ID=([w1]=1 [w2]=2 [w3]=3 [cloud]=9)
 # controller's policy (written below).
 CAM_ROLE=camera TENANT=1
 ENROLL_PORT=7881
+# The intruder, at a quarter of the traffic: two enrollments the controller must refuse,
+# then a burst of tasks without a key, bounded in number and time.
+INTRUDER=intruder
+INTRUDER_TASKS=$((QUICK ? 100 : 200)) INTRUDER_RATE=500
 DEAD_AFTER_MS=500
 # Per task: the first send and five retries. The library's default is 5, but a retry of a
 # task that went to the killed worker follows it there (the gateway keeps a task's
@@ -130,6 +136,7 @@ LOGS=$OUT/logs DATA=$OUT/data CONF=$OUT/config
 TMP=$(mktemp -d /tmp/ep-demo-XXXXXX) || { echo "demo: mktemp failed" >&2; exit 1; }
 SOCK=$TMP/ctl.sock
 PKI=$TMP/pki		# the deployment's CA, certificates and keys: secrets, not in the report
+ROGUE=$TMP/rogue	# another CA: the intruder's
 LOADERS=()
 BG=()			# what we started in the background: the cameras, the watch
 STATE=setup
@@ -192,17 +199,19 @@ addr() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .ipv4' "$DATA/topo
 mac() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .mac' "$DATA/topology.json"; }
 cap() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .capacity' "$DATA/topology.json"; }
 GW=$(addr gw)
-say "rig up: cam1 cam2 cam3 -> gw $GW -> w1 w2 w3 (capacity $(cap w1)/$(cap w2)/$(cap w3)), cloud $(addr cloud)"
+say "rig up: cam1 cam2 cam3 -> gw $GW -> w1 w2 w3 (capacity $(cap w1)/$(cap w2)/$(cap w3)), cloud $(addr cloud); $INTRUDER $(addr "$INTRUDER")"
 
 # --- 2. the PKI ----------------------------------------------------------------------------
 # A CA; the controller's certificate for the gateway's address; one per node, named as in
 # the controller's `nodes`, so that the ids the sync gives them are the configured ones
-# (docs/protocol.md 7.5, Sync); one per camera.
+# (docs/protocol.md 7.5, Sync); one per camera. And another CA, with a certificate that
+# claims to be cam1: the intruder's.
 pki() { "$ROOT/scripts/ep-pki.sh" "$@" >>"$LOGS/pki.log" 2>&1; }
 {
 	pki ca "$PKI" && pki issue "$PKI" ctl controller 0 --addr "$GW" &&
 	for n in "${WORKERS[@]}" cloud; do pki issue "$PKI" "$n" node 0 || exit 1; done &&
-	for c in "${CAMS[@]}"; do pki issue "$PKI" "$c" "$CAM_ROLE" "$TENANT" || exit 1; done
+	for c in "${CAMS[@]}"; do pki issue "$PKI" "$c" "$CAM_ROLE" "$TENANT" || exit 1; done &&
+	pki ca "$ROGUE" && pki issue "$ROGUE" cam1 "$CAM_ROLE" "$TENANT"
 } || die "scripts/ep-pki.sh failed: $(tail -3 "$LOGS/pki.log")"
 # The role: the blobs and echo task types (20, 1), priorities up to 5 (these are the
 # operator's own cameras), and rates far above a camera's load (60 frames/s at most, each
@@ -221,7 +230,7 @@ roles = {
   };
 };
 EOF
-say "PKI: a CA and certificates for the controller ($GW), the nodes w1 w2 w3 cloud (OU=node) and the cameras (OU=$CAM_ROLE, O=$TENANT)"
+say "PKI: a CA and certificates for the controller ($GW), the nodes w1 w2 w3 cloud (OU=node) and the cameras (OU=$CAM_ROLE, O=$TENANT); another CA for the intruder"
 
 # --- 3. the controller -------------------------------------------------------------------
 cat >"$CONF/edgectl.conf" <<EOF
@@ -401,6 +410,74 @@ progress() {
 		"$(awk -v v="$p99max" 'BEGIN { print v / 1000 }')" "${shares:--}")"
 }
 
+# The intruder: a host on the segment that is not one of the cameras. It tries to enroll
+# with a certificate that says it is cam1 but comes from another CA, then with none; then
+# it sends tasks without a key to the gateway's address, a bounded burst. The controller
+# must refuse both handshakes, and the gateway's XDP must drop every task unanswered
+# (drop_auth_missing), while the cameras carry on.
+INTRUDE_AT_MS=$((LOAD_T0_MS + DURATION * 250))
+INTRUDED=0
+intruder() {
+	local ia out rc sc d0 d1 h0 h1 e0 e1 ti t0 t1 why1 why2 ok1 ok2
+	INTRUDED=1 ti=$(now_ms)
+	ia=$(addr "$INTRUDER")
+	ctl status --json >"$DATA/intruder-status-0.json"
+	out=$(rig exec "$INTRUDER" timeout 10 "$BIN/edgeload" run --to "$GW" --type echo --size 64 \
+		--attempts 1 --enroll "$GW:$ENROLL_PORT" --cert "$ROGUE/cam1.crt" --key "$ROGUE/cam1.key" \
+		--ca "$PKI/ca.crt" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >>"$LOGS/$INTRUDER.log"
+	ok1=$([[ $rc -ne 0 && $out == *"enrollment with $GW:$ENROLL_PORT"* && $out != *"auth: "* ]] && echo true || echo false)
+	why1=$(grep -oE '(tlsv1 )?alert [a-z ]+' <<<"$out" | head -1)
+	say "!! $INTRUDER ($ia): enrolls with a certificate for cam1 from another CA: $([[ $ok1 == true ]] && echo "refused at the TLS handshake" || echo "NOT refused") (edgeload: ${why1:-exit status $rc})"
+	sc=$(echo '{"op":"enroll"}' | rig exec "$INTRUDER" timeout 10 openssl s_client -quiet \
+		-connect "$GW:$ENROLL_PORT" -tls1_3 -CAfile "$PKI/ca.crt" 2>&1)
+	printf '%s\n' "$sc" >>"$LOGS/$INTRUDER.log"
+	ok2=$(grep -q '"ok"' <<<"$sc" && echo false || echo true)
+	why2=$(grep -oE '(tlsv1 )?alert [a-z ]+' <<<"$sc" | head -1)
+	sleep 0.2	# the controller counts the refusal once the connection is closed
+	ctl status --json >"$DATA/intruder-status-1.json"
+	h0=$(jq '.enroll.by_outcome.handshake_failed // 0' "$DATA/intruder-status-0.json")
+	h1=$(jq '.enroll.by_outcome.handshake_failed // 0' "$DATA/intruder-status-1.json")
+	e0=$(jq '.enroll.by_outcome.enrolled // 0' "$DATA/intruder-status-0.json")
+	e1=$(jq '.enroll.by_outcome.enrolled // 0' "$DATA/intruder-status-1.json")
+	say "!! $INTRUDER: enrolls without a certificate (openssl s_client): $([[ $ok2 == true ]] && echo "refused at the TLS handshake" || echo "NOT refused") (openssl: ${why2:-no alert}); the controller counts $((h1 - h0)) failed handshakes, $((e1 - e0)) enrollments"
+	# The controller's words for each (its log, "TLS handshake with ADDR:PORT failed: why").
+	grep -oE "TLS handshake with $ia:[0-9]+ failed: [^(]*" "$LOGS/edgectl.log" |
+		sed -E 's/.* failed: //; s/error:[0-9A-Fa-f]+:[^:]*::?//; s/ +$//' | jq -R . | jq -s . \
+		>"$DATA/intruder-reasons.json"
+	ctl stats --json >"$DATA/intruder-gateway-0.json"
+	t0=$(now_ms)
+	rig exec "$INTRUDER" timeout 10 "$BIN/edgeload" load --to "$GW" --type echo --size 64 \
+		--count "$INTRUDER_TASKS" --rate "$INTRUDER_RATE" --concurrency "$INTRUDER_TASKS" \
+		--attempts 1 --timeout-ms 300 --json >"$DATA/intruder-load.json" 2>>"$LOGS/$INTRUDER.log"
+	t1=$(now_ms)
+	ctl stats --json >"$DATA/intruder-gateway-1.json"
+	d0=$(jq '.packets.drop_auth_missing // 0' "$DATA/intruder-gateway-0.json")
+	d1=$(jq '.packets.drop_auth_missing // 0' "$DATA/intruder-gateway-1.json")
+	say "!! $INTRUDER: $(jq -r '.total.sent // 0' "$DATA/intruder-load.json") tasks without a key to $GW in $(awk -v m=$((t1 - t0)) 'BEGIN { printf "%.1f", m / 1000 }') s: $(jq -r '.total.completed // 0' "$DATA/intruder-load.json") answered; the gateway's XDP dropped $((d1 - d0)) (drop_auth_missing)"
+	jq -n --arg node "$INTRUDER" --arg addr "$ia" --arg why1 "$why1" --arg why2 "$why2" \
+		--argjson ok1 "$ok1" --argjson ok2 "$ok2" --argjson rc1 "$rc" \
+		--argjson at_ms "$((ti - LOAD_T0_MS))" --argjson burst_ms "$((t1 - t0))" \
+		--argjson tasks "$INTRUDER_TASKS" --argjson rate "$INTRUDER_RATE" \
+		--slurpfile s0 "$DATA/intruder-status-0.json" --slurpfile s1 "$DATA/intruder-status-1.json" \
+		--slurpfile g0 "$DATA/intruder-gateway-0.json" --slurpfile g1 "$DATA/intruder-gateway-1.json" \
+		--slurpfile load "$DATA/intruder-load.json" --slurpfile reasons "$DATA/intruder-reasons.json" '
+		def d($k): (($s1[0].enroll.by_outcome[$k] // 0) - ($s0[0].enroll.by_outcome[$k] // 0));
+		{node: $node, address: $addr, at_s: ($at_ms / 1000),
+		 enroll: [{how: "a certificate for cam1 from another CA (edgeload --enroll)",
+			   refused: $ok1, exit_status: $rc1, said: $why1},
+			  {how: "no certificate (openssl s_client -tls1_3)", refused: $ok2, said: $why2}],
+		 controller: {handshake_failed: d("handshake_failed"), handshake_ok: d("handshake_ok"),
+			      enrolled: d("enrolled"), said: $reasons[0]},
+		 burst: {tasks: $tasks, rate: $rate, ms: $burst_ms,
+			 sent: ($load[0].total.sent // 0), answered: ($load[0].total.completed // 0),
+			 failed: ($load[0].total.failed // 0), errors: ($load[0].total.errors // {}),
+			 gateway_drop_auth_missing: (($g1[0].packets.drop_auth_missing // 0)
+				- ($g0[0].packets.drop_auth_missing // 0))}}' >"$DATA/intruder.json" ||
+		echo null >"$DATA/intruder.json"
+}
+
 KILL_AT_MS=$((LOAD_T0_MS + DURATION * 500))
 KILLED=0 KILL_MS=0 DEAD_MS=0 KILL_PID=0
 kill_worker() {
@@ -408,6 +485,8 @@ kill_worker() {
 	ctl node list --json >"$DATA/nodes-kill.json"
 	KILL_PID=$(cat "$TMP/$KILL.ready" 2>/dev/null)
 	[[ -n $KILL_PID ]] || die "no pid for $KILL's runtime"
+	# What it verified, for the summary: its statistics die with it.
+	rtstats "$KILL" >"$DATA/runtime-$KILL-kill.json" || echo null >"$DATA/runtime-$KILL-kill.json"
 	kill -KILL "$KILL_PID"
 	KILL_MS=$(now_ms)
 	KILLED=1
@@ -435,6 +514,10 @@ while :; do
 	((alive)) || break
 	now=$(now_ms)
 	((now > deadline)) && die "the cameras did not finish"
+	if ((!INTRUDED && now >= INTRUDE_AT_MS)); then
+		intruder
+		continue
+	fi
 	if [[ $KILL != none ]] && ((!KILLED && now >= KILL_AT_MS)); then
 		kill_worker
 	fi
@@ -453,6 +536,10 @@ say "traffic done after $(((LOAD_END_MS - LOAD_T0_MS) / 1000)) s; collecting sta
 ctl node list --json >"$DATA/nodes-end.json"
 ctl stats --json >"$DATA/gateway-end.json"
 ctl policy show --json >"$DATA/policy.json" 2>/dev/null
+ctl keys --json >"$DATA/keys-end.json" 2>>"$LOGS/edgectl.log" || echo null >"$DATA/keys-end.json"
+ctl status --json >"$DATA/status-end.json" 2>>"$LOGS/edgectl.log" || echo null >"$DATA/status-end.json"
+GW_AUTH_END=$(gw_auth_mode)
+[[ -s $DATA/intruder.json ]] || echo null >"$DATA/intruder.json"
 for n in "${WORKERS[@]}" cloud; do
 	rig exec "$n" "$BIN/edgeplane-xdp" stats --dev eth0 -j >"$DATA/xdp-$n.json" 2>>"$LOGS/$n.log" ||
 		echo '{}' >"$DATA/xdp-$n.json"
@@ -494,6 +581,12 @@ for c in "${CAMS[@]}"; do jq -c . "$DATA/$c.json" 2>/dev/null || echo null; done
 (cd "$DATA" && for n in "${WORKERS[@]}" cloud; do bundle "runtime-$n-start.json"; done) |
 	jq -s 'add | with_entries(.key |= (ltrimstr("runtime-") | rtrimstr("-start")))' \
 	>"$DATA/runtimes-start.json"
+# The last statistics of each runtime: at the end, or, for the killed one, just before.
+(cd "$DATA" && for n in "${WORKERS[@]}" cloud; do
+	f=runtime-$n.json
+	[[ $n == "$KILL" && -s runtime-$n-kill.json ]] && f=runtime-$n-kill.json
+	jq -c --arg k "$n" '{($k): .}' "$f" 2>/dev/null || jq -nc --arg k "$n" '{($k): null}'
+done) | jq -s 'add' >"$DATA/runtimes-last.json"
 (cd "$DATA/samples" && bundle ./*.json) >"$DATA/samples.json"
 
 jq -n -f "$HERE/summary.jq" \
@@ -504,6 +597,9 @@ jq -n -f "$HERE/summary.jq" \
 	--arg kill "$KILL" --argjson kill_ms "$KILL_MS" --argjson dead_ms "$DEAD_MS" \
 	--argjson kill_pid "${KILL_PID:-0}" --argjson dead_after_ms "$DEAD_AFTER_MS" \
 	--argjson attempts "$ATTEMPTS" \
+	--arg gw_auth "${GW_AUTH_END:-}" --arg enroll_at "$GW:$ENROLL_PORT" \
+	--slurpfile keys "$DATA/keys-end.json" --slurpfile status_end "$DATA/status-end.json" \
+	--slurpfile runtime_last "$DATA/runtimes-last.json" --slurpfile intruder "$DATA/intruder.json" \
 	--argjson node_ids '{"1": "w1", "2": "w2", "3": "w3", "9": "cloud"}' \
 	--slurpfile cams "$DATA/cameras.json" --slurpfile loads "$DATA/loads.jsonl" \
 	--slurpfile timelines "$DATA/timelines.json" \
