@@ -238,9 +238,10 @@ cat >"$CONF/edgectl.conf" <<EOF
 # from their first load report, which counts only sealed with the node's own key (from its
 # sync: its certificate's CN is its name here). The cloud node sends no reports: it is
 # only the target of what overflows (no worker eligible) at priorities 4 and 5.
-# The cameras enroll here (mutual TLS 1.3) and get session keys with their role's limits;
-# the gateway's XDP checks every task's key (auth mode required), charges it to the key's
-# rates instead of its source prefix's, and lets the role's priorities (up to 5) stand.
+# The cameras enroll here (mutual TLS 1.3) and get session keys with their role's limits.
+# auth.mode is "required" (the default): the gateway's XDP checks every task's key, drops
+# a task without one (drop_auth_missing), charges it to the key's rates instead of its
+# source prefix's, and lets the role's priorities (up to 5) stand.
 gateway: { interface = "eth0"; };
 control: {
   listen = "$GW:7879";         # the management address: the workers report to it
@@ -271,12 +272,8 @@ EOF
 disown $!	# the daemons are stopped with the rig; no job notices
 wait_for "$LOGS/edgectl.log" "controller ready" 10 ||
 	die "edgectl serve did not start: $(tail -3 "$LOGS/edgectl.log")"
-# The gateway's XDP in auth mode required: no task passes without a known key.
-# TODO(h-xdpwire): the controller's own setting, once it has one.
-GW_PIN=$(ctl status --json | jq -r .pin_dir)
-rig exec gw "$BIN/edgeplane-xdp" auth mode required --pin-dir "$GW_PIN" >>"$LOGS/edgectl.log" 2>&1 ||
-	die "cannot set the gateway's auth mode (see logs/edgectl.log)"
-gw_auth_mode() { rig exec gw "$BIN/edgeplane-xdp" auth mode -j --pin-dir "$GW_PIN" 2>/dev/null | jq -r '.mode // empty'; }
+# The gateway's auth mode, as its XDP reads it.
+gw_auth_mode() { ctl status --json 2>/dev/null | jq -r '.auth_mode // empty'; }
 GW_AUTH=$(gw_auth_mode)
 say "controller on gw: XDP gateway attached to eth0 ($(grep -o '([a-z]* mode)' "$LOGS/edgectl.log" | head -1 | tr -d '()'), auth mode ${GW_AUTH:-?}), P2C by load, cloud for overflow of priorities 4-5; enrollment on $GW:$ENROLL_PORT (TLS 1.3, mutual)"
 
