@@ -290,7 +290,9 @@ ready_file = "$TMP/$1.ready";
 xdp: { virtual_addresses = [ "$GW" ]; };
 handlers = ( { name = "blobs"; }, { name = "echo"; } );
 # auth.mode "required" (the default): only datagrams sealed with a device's session key
-# are served. The keys come from the controller, which this node syncs with every 250 ms
+# are served; the classifier drops the others in XDP (no key, an unknown or revoked one,
+# over the key's rates), and the runtime opens and verifies every datagram it is given.
+# The keys come from the controller, which this node syncs with every 250 ms
 # over mutual TLS as node "$1" (OU=node); the sync also gives its node id (the
 # controller's for that name) and its own key, which seals its load reports. A camera's
 # role allows it priorities up to 5: they stand here as at the gateway.
@@ -361,6 +363,8 @@ ctl stats --json >"$DATA/gateway-start.json"
 for n in "${WORKERS[@]}" cloud; do
 	"$BIN/edgeplane" stats --socket "$TMP/$n.sock" --json >"$DATA/runtime-$n-start.json" 2>>"$LOGS/$n.log" ||
 		echo 'null' >"$DATA/runtime-$n-start.json"
+	rig exec "$n" "$BIN/edgeplane-xdp" stats --dev eth0 -j >"$DATA/classifier-$n-start.json" 2>>"$LOGS/$n.log" ||
+		echo '{}' >"$DATA/classifier-$n-start.json"
 done
 WATCH_T0_MS=$(now_ms)
 "$BIN/edgectl" --socket "$SOCK" stats --watch 1 --json --count $((DURATION + 20)) \
@@ -573,6 +577,8 @@ for c in "${CAMS[@]}"; do
 done | jq -s add >"$DATA/timelines.json"
 for c in "${CAMS[@]}"; do jq -c . "$DATA/$c.json" 2>/dev/null || echo null; done >"$DATA/loads.jsonl"
 (cd "$DATA" && bundle xdp-*.json) | jq 'with_entries(.key |= ltrimstr("xdp-"))' >"$DATA/xdp.json"
+(cd "$DATA" && bundle classifier-*-start.json) |
+	jq 'with_entries(.key |= (ltrimstr("classifier-") | rtrimstr("-start")))' >"$DATA/classifiers-start.json"
 (cd "$DATA" && for n in "${WORKERS[@]}" cloud; do bundle "runtime-$n.json"; done) |
 	jq -s 'add | with_entries(.key |= ltrimstr("runtime-"))' >"$DATA/runtimes-end.json"
 (cd "$DATA" && for n in "${WORKERS[@]}" cloud; do bundle "runtime-$n-start.json"; done) |
@@ -604,6 +610,7 @@ jq -n -f "$HERE/summary.jq" \
 	--slurpfile nodes_end "$DATA/nodes-end.json" \
 	--slurpfile gw_start "$DATA/gateway-start.json" --slurpfile gw_end "$DATA/gateway-end.json" \
 	--slurpfile xdp "$DATA/xdp.json" --slurpfile runtime "$DATA/runtimes-end.json" \
+	--slurpfile xdp_start "$DATA/classifiers-start.json" \
 	--slurpfile runtime_start "$DATA/runtimes-start.json" --slurpfile samples "$DATA/samples.json" \
 	>"$OUT/summary.json" || die "building summary.json failed"
 

@@ -109,7 +109,8 @@ synced the keys from there, as the nodes the controller names (\($a.nodes | map(
   "</table>
 <p>Datagrams: the cameras sealed <b>\($n.sealed)</b>; the runtimes verified <b>\($n.verified)</b>
 (\($a.runtimes.by_node | to_entries | map("\(.key) \(.value.ok)") | join(", "))), with
-\($a.runtimes.dropped.bad_tag // 0) bad tags; not verified: \($n.dropped_runtimes) dropped by the runtimes
+\($a.runtimes.dropped.bad_tag // 0) bad tags; not verified: \($n.dropped_classifiers) dropped by the workers' classifiers
+(\(if ($a.classifiers.dropped | length) == 0 then "none" else $a.classifiers.dropped | kv | esc end)), \($n.dropped_runtimes) by the runtimes
 (\(if ($a.runtimes.dropped | length) == 0 then "none" else $a.runtimes.dropped | kv | esc end)), \($n.dropped_gateway) by the gateway
 (\(if ($a.gateway.dropped_cameras | length) == 0 then "none" else $a.gateway.dropped_cameras | kv | esc end)),
 \($n.after_death) sent to the killed worker after its death, \($n.unaccounted) unaccounted. <code>unknown_key</code>: a

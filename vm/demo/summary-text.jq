@@ -88,12 +88,15 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
 	    ($a.runtimes.by_node | to_entries | map("\(.key) \(.value.ok)") | join(", ")) + "), " +
 	    "\($a.runtimes.dropped.bad_tag // 0) bad tags",
 	  "    not verified: " +
-	    ([(if $n.dropped_runtimes > 0 then "\($n.dropped_runtimes) dropped by the runtimes (" + ($a.runtimes.dropped | kv) + ")" else empty end),
+	    ([(if $n.dropped_classifiers > 0 then "\($n.dropped_classifiers) dropped by the workers' classifiers (" +
+		($a.classifiers.dropped | kv) + ")" else empty end),
+	      (if $n.dropped_runtimes > 0 then "\($n.dropped_runtimes) by the runtimes (" + ($a.runtimes.dropped | kv) + ")" else empty end),
 	      (if $n.dropped_gateway > 0 then "\($n.dropped_gateway) by the gateway (" + ($a.gateway.dropped_cameras | kv) + ")" else empty end),
 	      (if $n.after_death > 0 then "\($n.after_death) sent to \($s.kill.node // "the killed worker") after its death" else empty end),
 	      "\($n.unaccounted) unaccounted"] | join(", ")),
-	  (if ([$a.runtimes.dropped, $a.gateway.dropped_cameras] | map(keys[]) | unique) - ["unknown_key", "drop_auth_unknown_key"] == []
-	     and ($n.dropped_runtimes + $n.dropped_gateway) > 0
+	  (if ([$a.runtimes.dropped, $a.classifiers.dropped, $a.gateway.dropped_cameras] | map(keys[]) | unique)
+		- ["unknown_key", "drop_auth_unknown_key"] == []
+	     and ($n.dropped_runtimes + $n.dropped_classifiers + $n.dropped_gateway) > 0
 	   then "    (unknown_key: a camera's first datagrams under a new key, sent before the gateway and the nodes had it; answered on retry)"
 	   else empty end)),
 	"  Replies at the cameras: \($a.cameras.bad_tag) bad tags, \($a.cameras.unknown_key) under an unknown key, \($a.cameras.unsealed) unsealed",

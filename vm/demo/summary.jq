@@ -100,6 +100,11 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
 | ([$loads[] | .auth // {}]) as $cam_auth
 | ([$rt_auth[].dropped] | addup) as $rt_dropped
 | ($gp | with_entries(select(.key | startswith("drop_auth"))) | nonzero) as $gw_auth_drops
+# The workers' classifiers' auth drops during the traffic (their counters less those at its start).
+| def packets: if type == "object" then .packets // 0 else . // 0 end;
+  ([$nodenames[] | . as $n | {key: $n, value: (($xdp[$n] // {}) | with_entries(select(.key | startswith("drop_auth")))
+	| with_entries(.value = (.value | packets) - ((($xdp_start[0] // {})[$n] // {})[.key] | packets)) | nonzero)}]
+	| from_entries) as $cl_auth
 | ({
 	required: ($gw_auth == "required" and
 		([$nodenames[] | $runtime_last[0][.].auth.mode // null | select(. != null)]
@@ -121,22 +126,25 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
 		enroll_failures: ($cam_auth | sumof(.enroll_failures)),
 		key_ids: ($cam_auth | map(.key_id))},
 	runtimes: {ok: ([$rt_auth[].ok] | add // 0), dropped: $rt_dropped, by_node: $rt_auth},
+	classifiers: {dropped: ([$cl_auth[]] | addup), by_node: $cl_auth},
 	gateway: {dropped: $gw_auth_drops,
 		dropped_cameras: ($gw_auth_drops | .drop_auth_missing -= (($intr.burst.gateway_drop_auth_missing) // 0)
 			| nonzero)},
 	intruder: $intr
   }
 | . as $a
-# Where the cameras' sealed datagrams went: verified by a runtime, dropped by one or by the
-# gateway (by reason), or sent to the killed worker after its death (its classifier passed
+# Where the cameras' sealed datagrams went: verified by a runtime, dropped by one, by a
+# worker's classifier or by the gateway (by reason), or sent to the killed worker after its death (its classifier passed
 # them to a kernel with no socket for them). What is left (unaccounted) was in flight
 # between the killed runtime's last statistics and its death, or lost.
 | ($xdp[$kill].pass_no_socket // 0 | if type == "object" then .packets // 0 else . end) as $after_death
 | . + {accounting: ({sealed: $a.cameras.sealed, verified: $a.runtimes.ok,
 	dropped_runtimes: ([$a.runtimes.dropped[]] | add // 0),
+	dropped_classifiers: ([$a.classifiers.dropped[]] | add // 0),
 	dropped_gateway: ([$a.gateway.dropped_cameras[]] | add // 0),
 	after_death: (if $kill == "none" then 0 else $after_death end)}
-	| . + {unaccounted: (.sealed - .verified - .dropped_runtimes - .dropped_gateway - .after_death)})}
+	| . + {unaccounted: (.sealed - .verified - .dropped_runtimes - .dropped_classifiers - .dropped_gateway
+		- .after_death)})}
   ) as $auth
 | {
 	version: 1,
@@ -214,10 +222,12 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
 		.auth.cameras.enroll_failures == 0),
 	# Every camera datagram that reached a runtime verified: no bad tag at either end, and
 	# nothing dropped but as unknown_key (sent in the moment between an enrollment and the
-	# nodes' next sync, and answered on its retry).
+	# nodes' next sync, and answered on its retry), by the runtimes or their classifiers.
 	datagrams_verified: (.auth.runtimes.ok > 0 and (.auth.runtimes.dropped.bad_tag // 0) == 0 and
 		.auth.cameras.bad_tag == 0 and
-		([.auth.runtimes.dropped | to_entries[] | select(.key != "unknown_key") | .value] | add // 0) == 0),
+		([.auth.runtimes.dropped | to_entries[] | select(.key != "unknown_key") | .value] | add // 0) == 0 and
+		([.auth.classifiers.dropped | to_entries[] | select(.key != "drop_auth_unknown_key") | .value]
+		 | add // 0) == 0),
 	intruder_refused: (if .auth.intruder == null then null else
 		([.auth.intruder.enroll[].refused] | all) and .auth.intruder.controller.handshake_failed >= 2
 		and .auth.intruder.controller.handshake_ok == 0 and .auth.intruder.controller.enrolled == 0 end),
