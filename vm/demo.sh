@@ -482,8 +482,11 @@ intruder() {
 KILL_AT_MS=$((LOAD_T0_MS + DURATION * 500))
 KILLED=0 KILL_MS=0 DEAD_MS=0 KILL_PID=0
 kill_worker() {
-	local id=${NODE_ID[$KILL]} st
+	local id=${NODE_ID[$KILL]} st drains
 	ctl node list --json >"$DATA/nodes-kill.json"
+	# A node starved of CPU (other work on the machine) may have been drained, and come back,
+	# before: only a drain logged after the kill counts.
+	drains=$(grep -c "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log")
 	KILL_PID=$(cat "$TMP/$KILL.ready" 2>/dev/null)
 	[[ -n $KILL_PID ]] || die "no pid for $KILL's runtime"
 	# What it verified, for the summary: its statistics die with it.
@@ -494,7 +497,8 @@ kill_worker() {
 	say "!! SIGKILL $KILL's runtime (pid $KILL_PID): the tasks it holds are lost; the cameras must retry elsewhere"
 	# The controller logs the drain when it declares the node dead; the node list confirms.
 	while (($(now_ms) - KILL_MS < 5000)); do
-		grep -q "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log" && { DEAD_MS=$(now_ms); break; }
+		(($(grep -c "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log") > drains)) &&
+			{ DEAD_MS=$(now_ms); break; }
 		sleep 0.01
 	done
 	st=$(node_state "$id")
