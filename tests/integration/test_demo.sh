@@ -111,7 +111,7 @@ expect_eq "every camera datagram that reached a runtime verified ($verified of $
 	"$(j '[.auth.runtimes.ok > 1000, (.auth.runtimes.dropped | del(.unknown_key)),
 		(.auth.classifiers.dropped | del(.drop_auth_unknown_key)), .auth.cameras.bad_tag,
 		.auth.cameras.unknown_key, .auth.cameras.unsealed] | map(tostring) | join(" ")')" "true {} {} 0 0 0"
-diag "$(j '.auth.accounting | "sealed \(.sealed): verified \(.verified), dropped \(.dropped_classifiers) by the classifiers, \(.dropped_runtimes) by the runtimes and \(.dropped_gateway) by the gateway (unknown_key), \(.after_death) sent to w3 after its death, \(.unaccounted) unaccounted"')"
+diag "$(j '.auth.accounting | "sealed \(.sealed): verified \(.verified), dropped \(.dropped_classifiers) by the classifiers, \(.dropped_runtimes) by the runtimes and \(.dropped_gateway) by the gateway (unknown_key), \(.lost_rx) lost in receive rings, \(.after_death) sent to w3 after its death, \(.unaccounted) unaccounted"')"
 check "every sealed datagram is accounted for but what was in flight at the kill (unaccounted $(j .auth.accounting.unaccounted), at most 1 %)" \
 	quiet jq -e '.auth.accounting | .unaccounted >= 0 and .unaccounted <= .sealed / 100' "$S"
 check "the tasks were answered under auth required ($answered of $sent)" \

@@ -113,7 +113,8 @@ synced the keys from there, as the nodes the controller names (\($a.nodes | map(
 (\(if ($a.classifiers.dropped | length) == 0 then "none" else $a.classifiers.dropped | kv | esc end)), \($n.dropped_runtimes) by the runtimes
 (\(if ($a.runtimes.dropped | length) == 0 then "none" else $a.runtimes.dropped | kv | esc end)), \($n.dropped_gateway) by the gateway
 (\(if ($a.gateway.dropped_cameras | length) == 0 then "none" else $a.gateway.dropped_cameras | kv | esc end)),
-\($n.after_death) sent to the killed worker after its death, \($n.unaccounted) unaccounted. <code>unknown_key</code>: a
+\($n.lost_rx) lost in the runtimes' receive rings (<code>rx_dropped</code>), \($n.after_death) sent to the killed
+worker after its death, \($n.unaccounted) unaccounted. <code>unknown_key</code>: a
 camera's first datagrams under a new key, sent before the gateway and the nodes had it, and answered on
 their retry. Replies at the cameras: \($a.cameras.bad_tag) bad tags, \($a.cameras.unknown_key) under an
 unknown key, \($a.cameras.unsealed) unsealed.</p>",

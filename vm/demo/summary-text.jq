@@ -92,6 +92,7 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
 		($a.classifiers.dropped | kv) + ")" else empty end),
 	      (if $n.dropped_runtimes > 0 then "\($n.dropped_runtimes) by the runtimes (" + ($a.runtimes.dropped | kv) + ")" else empty end),
 	      (if $n.dropped_gateway > 0 then "\($n.dropped_gateway) by the gateway (" + ($a.gateway.dropped_cameras | kv) + ")" else empty end),
+	      (if $n.lost_rx > 0 then "\($n.lost_rx) lost in the runtimes' receive rings (rx_dropped)" else empty end),
 	      (if $n.after_death > 0 then "\($n.after_death) sent to \($s.kill.node // "the killed worker") after its death" else empty end),
 	      "\($n.unaccounted) unaccounted"] | join(", ")),
 	  (if ([$a.runtimes.dropped, $a.classifiers.dropped, $a.gateway.dropped_cameras] | map(keys[]) | unique)

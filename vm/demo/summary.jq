@@ -17,9 +17,11 @@ def nonzero: to_entries | map({key, value: (if (.value | type) == "object" then 
 # The sum, key by key, of a list of objects of numbers.
 def addup: map(to_entries[]) | group_by(.key) | map({key: .[0].key, value: (map(.value // 0) | add)})
 	| from_entries;
-# A runtime's auth counters, its workers' summed: {ok, dropped: {reason: n}}.
-def rt_auth: if . == null then {ok: 0, dropped: {}} else
-	{ok: ([.workers[].auth.ok // 0] | add // 0), dropped: ([.workers[].auth.dropped // {}] | addup)} end;
+# A runtime's auth counters, its workers' summed: {ok, dropped: {reason: n}}, and the
+# datagrams its sockets lost before it saw them (rx_dropped: a receive ring full).
+def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
+	{ok: ([.workers[].auth.ok // 0] | add // 0), dropped: ([.workers[].auth.dropped // {}] | addup),
+	 rx_dropped: ([.workers[].io.rx_dropped // 0] | add // 0)} end;
 
 ($node_ids) as $names
 | $cams[0] as $cams | $timelines[0] as $timelines | $xdp[0] as $xdp
@@ -95,7 +97,8 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
 | ([$nodenames[] | . as $n | ($runtime_last[0][$n] | rt_auth) as $l
 	| ($runtime_start[$n] | rt_auth) as $s
 	| {key: $n, value: {ok: ($l.ok - $s.ok),
-		dropped: ($l.dropped | with_entries(.value -= ($s.dropped[.key] // 0)) | nonzero)}}]
+		dropped: ($l.dropped | with_entries(.value -= ($s.dropped[.key] // 0)) | nonzero),
+		rx_dropped: ($l.rx_dropped - $s.rx_dropped)}}]
 	| from_entries) as $rt_auth
 | ([$loads[] | .auth // {}]) as $cam_auth
 | ([$rt_auth[].dropped] | addup) as $rt_dropped
@@ -125,7 +128,8 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
 		refused: ($cam_auth | sumof(.refused)), enrollments: ($cam_auth | sumof(.enrollments)),
 		enroll_failures: ($cam_auth | sumof(.enroll_failures)),
 		key_ids: ($cam_auth | map(.key_id))},
-	runtimes: {ok: ([$rt_auth[].ok] | add // 0), dropped: $rt_dropped, by_node: $rt_auth},
+	runtimes: {ok: ([$rt_auth[].ok] | add // 0), dropped: $rt_dropped,
+		rx_dropped: ([$rt_auth[].rx_dropped] | add // 0), by_node: $rt_auth},
 	classifiers: {dropped: ([$cl_auth[]] | addup), by_node: $cl_auth},
 	gateway: {dropped: $gw_auth_drops,
 		dropped_cameras: ($gw_auth_drops | .drop_auth_missing -= (($intr.burst.gateway_drop_auth_missing) // 0)
@@ -134,17 +138,19 @@ def rt_auth: if . == null then {ok: 0, dropped: {}} else
   }
 | . as $a
 # Where the cameras' sealed datagrams went: verified by a runtime, dropped by one, by a
-# worker's classifier or by the gateway (by reason), or sent to the killed worker after its death (its classifier passed
+# worker's classifier or by the gateway (by reason), lost in a runtime's receive ring
+# before it saw them (rx_dropped: a runtime short of CPU), or sent to the killed worker after its death (its classifier passed
 # them to a kernel with no socket for them). What is left (unaccounted) was in flight
 # between the killed runtime's last statistics and its death, or lost.
 | ($xdp[$kill].pass_no_socket // 0 | if type == "object" then .packets // 0 else . end) as $after_death
 | . + {accounting: ({sealed: $a.cameras.sealed, verified: $a.runtimes.ok,
 	dropped_runtimes: ([$a.runtimes.dropped[]] | add // 0),
 	dropped_classifiers: ([$a.classifiers.dropped[]] | add // 0),
+	lost_rx: $a.runtimes.rx_dropped,
 	dropped_gateway: ([$a.gateway.dropped_cameras[]] | add // 0),
 	after_death: (if $kill == "none" then 0 else $after_death end)}
 	| . + {unaccounted: (.sealed - .verified - .dropped_runtimes - .dropped_classifiers - .dropped_gateway
-		- .after_death)})}
+		- .lost_rx - .after_death)})}
   ) as $auth
 | {
 	version: 1,
