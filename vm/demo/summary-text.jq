@@ -73,10 +73,11 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
    else empty end),
   "",
   ($s.auth | select(. != null) as $a |
-	"Authentication: " + (if $a.required then "required" else "NOT required" end) +
-	  " at the gateway's XDP (\($a.gateway_mode // "?")) and at the runtimes (" +
-	  ($a.node_modes | to_entries | map("\(.key) \(.value // "?")") | join(", ")) +
-	  "); enrollment on \($a.enroll_at), mutual TLS 1.3",
+	"Authentication: " + (if $a.required
+	  then "required at the gateway's XDP and at every runtime (" + ($a.node_modes | keys_unsorted | join(" ")) + ")"
+	  else "NOT required everywhere: the gateway's XDP \($a.gateway_mode // "?"), the runtimes " +
+		($a.node_modes | to_entries | map("\(.key) \(.value // "?")") | join(", ")) end) +
+	  "; enrollment on \($a.enroll_at), mutual TLS 1.3",
 	"  Devices enrolled: " + ($a.devices | map("\(.name) (role \(.role // "-"), tenant \(.tenant // "-"), key" +
 	  (if (.key_ids | length) > 1 then "s " else " " end) + (.key_ids | map(tostring) | join(", ")) + ")")
 	  | join("; ")) + " (a key per edgeload session)",
@@ -102,7 +103,7 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
 	   else empty end)),
 	"  Replies at the cameras: \($a.cameras.bad_tag) bad tags, \($a.cameras.unknown_key) under an unknown key, \($a.cameras.unsealed) unsealed",
 	($a.intruder | select(. != null) |
-	  "  Intruder \(.address) (\(.node)), at \(.at_s | fix(1)) s:",
+	  "  The intruder (\(.node), \(.address)), at \(.at_s | fix(1)) s:",
 	  (.enroll | to_entries[] | .key as $i | .value |
 	    "    enrollment with \(.how): " + (if .refused then "refused at the TLS handshake" else "NOT refused" end) +
 	    ([(if (.said // "") != "" then "the client: \(.said)" else empty end)] | if length > 0 then " (" + join("") + ")" else "" end)),
