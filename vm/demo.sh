@@ -2,19 +2,25 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # vm/demo.sh - `make demo`: defect detection offloaded from three cameras to edge workers
-# behind an XDP gateway, on a rig of network namespaces (vm/topo/demo.topo), with a
-# worker killed halfway.
+# behind an XDP gateway, on a rig of network namespaces (vm/topo/demo.topo), with device
+# authentication required, an intruder refused, and a worker killed halfway.
 #
 #   1. the rig: cameras cam1..cam3, a gateway gw, workers w1..w3 (capacity 100/200/400),
-#      a cloud node; `edgectl serve` on gw, the cloud node as the overflow target of
-#      priorities 4 and 5; `edgeplane` (AF_XDP) on each worker, reporting its load, and
-#      on the cloud node;
-#   2. the cameras stream real frames (build/data/images) to the gateway's address, open
-#      loop, zstd on, each at its own priority; the workers count blobs (defects) and
-#      answer, through the gateway's reply relay;
-#   3. halfway, the largest worker's runtime is SIGKILLed; the controller drains it once
+#      a cloud node, an intruder; a CA and certificates (scripts/ep-pki.sh) for the
+#      controller, the nodes and the cameras; `edgectl serve` on gw, with enrollment
+#      (mutual TLS 1.3) and its XDP in auth mode required, the cloud node as the overflow
+#      target of priorities 4 and 5; `edgeplane` (AF_XDP, auth required, keys synced from
+#      the controller) on each worker, reporting its load, and on the cloud node;
+#   2. the cameras enroll with their certificates and stream real frames
+#      (build/data/images), every datagram sealed with their session key, to the
+#      gateway's address, open loop, zstd on, each at its own priority; the workers
+#      verify each datagram, count blobs (defects) and answer, through the gateway's
+#      reply relay;
+#   3. at a quarter of the time, the intruder tries to enroll (another CA's certificate,
+#      then none) and sends a burst of tasks without a key, which the gateway's XDP drops;
+#   4. halfway, the largest worker's runtime is SIGKILLed; the controller drains it once
 #      its reports stop, and the cameras' retries land on the others;
-#   4. a summary on the terminal, and a report under build/demo/: index.html with plots
+#   5. a summary on the terminal, and a report under build/demo/: index.html with plots
 #      (gnuplot), summary.json (what test_demo.sh checks), the data and the daemons' logs.
 #
 # The rig and every process are removed at the end, also on Ctrl-C or a failure; the
@@ -80,6 +86,15 @@ declare -A IMGS=([cam1]="coins.png" [cam2]="moon.png" [cam3]="text.png page.png"
 declare -A BLOB_ARGS=([cam1]="--level 120 --min-area 300 --blur --conn8 --no-border"
 	[cam2]="--dark --blur --min-area 20" [cam3]="--dark --min-area 10")
 declare -A NODE_ID=([w1]=1 [w2]=2 [w3]=3 [cloud]=9)
+# Device authentication (docs/operations.md, "Device authentication", "Enrollment and
+# PKI"): every camera's certificate says role $CAM_ROLE of tenant $TENANT, a role of the
+# controller's policy (written below).
+CAM_ROLE=camera TENANT=1
+ENROLL_PORT=7881
+# The intruder, at a quarter of the traffic: two enrollments the controller must refuse,
+# then a burst of tasks without a key, bounded in number and time.
+INTRUDER=intruder
+INTRUDER_TASKS=$((QUICK ? 100 : 200)) INTRUDER_RATE=500
 DEAD_AFTER_MS=500
 # Per task: the first send and five retries. The library's default is 5, but a retry of a
 # task that went to the killed worker follows it there (the gateway keeps a task's
@@ -112,6 +127,7 @@ for c in "${CAMS[@]}"; do
 	done
 done
 command -v jq >/dev/null || { echo "demo: jq is missing: run scripts/deps.sh" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "demo: openssl is missing: run scripts/deps.sh" >&2; exit 1; }
 
 # A prefix of our own: several demos (and tests) can run side by side.
 P=$(printf 'd%04x' $((($$ ^ RANDOM) & 0xffff)))
@@ -119,6 +135,8 @@ LOGS=$OUT/logs DATA=$OUT/data CONF=$OUT/config
 # Sockets and pid files; no dot in the path (libbpf pin paths).
 TMP=$(mktemp -d /tmp/ep-demo-XXXXXX) || { echo "demo: mktemp failed" >&2; exit 1; }
 SOCK=$TMP/ctl.sock
+PKI=$TMP/pki		# the deployment's CA, certificates and keys: secrets, not in the report
+ROGUE=$TMP/rogue	# another CA: the intruder's
 LOADERS=()
 BG=()			# what we started in the background: the cameras, the watch
 STATE=setup
@@ -174,34 +192,67 @@ echo "XDP gateway; ${DURATION} s of traffic, $([[ $KILL == none ]] && echo "no w
 	echo "worker $KILL killed halfway"). Report: ${OUT#"$ROOT"/}/index.html"
 
 # --- 1. the rig ---------------------------------------------------------------------------
-say "rig $P: building vm/topo/demo.topo (9 network namespaces, one bridge)"
+say "rig $P: building vm/topo/demo.topo (10 network namespaces, one bridge)"
 rig up "$TOPO" >"$LOGS/rig.log" 2>&1 || die "vm/rig up failed: $(tail -3 "$LOGS/rig.log")"
 rig topo --json >"$DATA/topology.json" || die "vm/rig topo failed"
 addr() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .ipv4' "$DATA/topology.json"; }
 mac() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .mac' "$DATA/topology.json"; }
 cap() { jq -r --arg n "$1" '.nodes[] | select(.name == $n) | .capacity' "$DATA/topology.json"; }
 GW=$(addr gw)
-say "rig up: cam1 cam2 cam3 -> gw $GW -> w1 w2 w3 (capacity $(cap w1)/$(cap w2)/$(cap w3)), cloud $(addr cloud)"
+say "rig up: cam1 cam2 cam3 -> gw $GW -> w1 w2 w3 (capacity $(cap w1)/$(cap w2)/$(cap w3)), cloud $(addr cloud); $INTRUDER $(addr "$INTRUDER")"
 
-# --- 2. the controller -------------------------------------------------------------------
+# --- 2. the PKI ----------------------------------------------------------------------------
+# A CA; the controller's certificate for the gateway's address; one per node, named as in
+# the controller's `nodes`, so that the ids the sync gives them are the configured ones
+# (docs/protocol.md 7.5, Sync); one per camera. And another CA, with a certificate that
+# claims to be cam1: the intruder's.
+pki() { "$ROOT/scripts/ep-pki.sh" "$@" >>"$LOGS/pki.log" 2>&1; }
+{
+	pki ca "$PKI" && pki issue "$PKI" ctl controller 0 --addr "$GW" &&
+	for n in "${WORKERS[@]}" cloud; do pki issue "$PKI" "$n" node 0 || exit 1; done &&
+	for c in "${CAMS[@]}"; do pki issue "$PKI" "$c" "$CAM_ROLE" "$TENANT" || exit 1; done &&
+	pki ca "$ROGUE" && pki issue "$ROGUE" cam1 "$CAM_ROLE" "$TENANT"
+} || die "scripts/ep-pki.sh failed: $(tail -3 "$LOGS/pki.log")"
+# The role: the blobs and echo task types (20, 1), priorities up to 5 (these are the
+# operator's own cameras), and rates far above a camera's load (60 frames/s at most, each
+# about 100 datagrams and 140 KB before zstd, retries included).
+cat >"$CONF/roles.conf" <<EOF
+# The controller's device roles (docs/operations.md, "Enrollment and PKI").
+roles = {
+  $CAM_ROLE = {
+    types = [20, 1];           # blobs, echo
+    max_priority = 5;
+    tasks_per_s = 2000;        # new tasks per second
+    burst_tasks = 2000;
+    kib_per_s = 262144;        # 256 MiB/s
+    burst_kib = 131072;
+    max_task_len = 16777216;   # 16 MiB
+  };
+};
+EOF
+say "PKI: a CA and certificates for the controller ($GW), the nodes w1 w2 w3 cloud (OU=node) and the cameras (OU=$CAM_ROLE, O=$TENANT); another CA for the intruder"
+
+# --- 3. the controller -------------------------------------------------------------------
 cat >"$CONF/edgectl.conf" <<EOF
 # The gateway's controller (docs/operations.md). Workers are named here; their MACs come
-# from their first load report. The cloud node sends no reports: it is only the target
-# of what overflows (no worker eligible) at priorities 4 and 5.
-# The cameras are the operator's own devices: their priorities are honoured up to 5
-# (gateway.max_priority; an open deployment keeps the default, 3, since a priority is the
-# client's claim). Their traffic, about 130 frames/s from one /24, is far inside the
-# default rate limits per source prefix, which stay on.
-gateway: { interface = "eth0"; max_priority = 5; };
-# The cameras have no session keys yet (as the workers below): the gateway balances their
-# tasks without device authentication. A later pass enrolls them (docs/operations.md,
-# "Enrollment and PKI") and drops this line, which makes auth.mode "required".
-auth: { mode = "off"; };
+# from their first load report, which counts only sealed with the node's own key (from its
+# sync: its certificate's CN is its name here). The cloud node sends no reports: it is
+# only the target of what overflows (no worker eligible) at priorities 4 and 5.
+# The cameras enroll here (mutual TLS 1.3) and get session keys with their role's limits.
+# auth.mode is "required" (the default): the gateway's XDP checks every task's key, drops
+# a task without one (drop_auth_missing), charges it to the key's rates instead of its
+# source prefix's, and lets the role's priorities (up to 5) stand.
+gateway: { interface = "eth0"; };
 control: {
   listen = "$GW:7879";         # the management address: the workers report to it
   allow_register = false;      # only the nodes below (their first report gives their MAC)
   socket = "$SOCK";
   dead_after_ms = $DEAD_AFTER_MS;
+};
+enroll: {
+  listen = "$GW:$ENROLL_PORT";
+  cert = "$PKI/ctl.crt"; key = "$PKI/ctl.key"; ca = "$PKI/ca.crt";
+  policy = "$CONF/roles.conf";
 };
 policy: {
   name = "p2c";
@@ -221,13 +272,12 @@ EOF
 disown $!	# the daemons are stopped with the rig; no job notices
 wait_for "$LOGS/edgectl.log" "controller ready" 10 ||
 	die "edgectl serve did not start: $(tail -3 "$LOGS/edgectl.log")"
-say "controller on gw: XDP gateway attached to eth0 ($(grep -o '([a-z]* mode)' "$LOGS/edgectl.log" | head -1 | tr -d '()')), P2C by load, cloud for overflow of priorities 4-5"
+# The gateway's auth mode, as its XDP reads it.
+gw_auth_mode() { ctl status --json 2>/dev/null | jq -r '.auth_mode // empty'; }
+GW_AUTH=$(gw_auth_mode)
+say "controller on gw: XDP gateway attached to eth0 ($(grep -o '([a-z]* mode)' "$LOGS/edgectl.log" | head -1 | tr -d '()'), auth mode ${GW_AUTH:-?}), P2C by load, cloud for overflow of priorities 4-5; enrollment on $GW:$ENROLL_PORT (TLS 1.3, mutual)"
 
-# --- 3. the runtimes ---------------------------------------------------------------------
-# The nodes behind the gateway share one address-validation secret, so that a token one
-# of them hands a camera is good at all of them (docs/operations.md, "Address validation").
-head -c 32 /dev/urandom >"$CONF/token.key" && chmod 600 "$CONF/token.key" ||
-	die "cannot write $CONF/token.key"
+# --- 4. the runtimes ---------------------------------------------------------------------
 # runtime_conf NODE [REPORT-LINE]
 runtime_conf() {
 	cat <<EOF
@@ -239,18 +289,20 @@ stats_socket = "$TMP/$1.sock";
 ready_file = "$TMP/$1.ready";
 xdp: { virtual_addresses = [ "$GW" ]; };
 handlers = ( { name = "blobs"; }, { name = "echo"; } );
-# The cameras ask for priorities 5, 3 and 1. The rig's cameras do not enroll for session
-# keys (docs/protocol.md 3.5), so the node serves them without device authentication; by
-# default every priority above 3 is then lowered to 3, and the rig's cameras are trusted:
-# let them have 4 and 5, as at the gateway.
-auth: { mode = "off"; };
-limits: { max_priority = 5; };
-validation: { secret_file = "$CONF/token.key"; };
+# auth.mode "required" (the default): only datagrams sealed with a device's session key
+# are served; the classifier drops the others in XDP (no key, an unknown or revoked one,
+# over the key's rates), and the runtime opens and verifies every datagram it is given.
+# The keys come from the controller, which this node syncs with every 250 ms
+# over mutual TLS as node "$1" (OU=node); the sync also gives its node id (the
+# controller's for that name) and its own key, which seals its load reports. A camera's
+# role allows it priorities up to 5: they stand here as at the gateway.
+auth: { controller = "$GW:$ENROLL_PORT"; cert = "$PKI/$1.crt"; key = "$PKI/$1.key";
+        ca = "$PKI/ca.crt"; };
 ${2:-}
 EOF
 }
 for w in "${WORKERS[@]}"; do
-	runtime_conf "$w" "report = { controller = \"$GW:7879\"; node_id = ${NODE_ID[$w]}; capacity = $(cap "$w"); cpu = \"process\"; };" \
+	runtime_conf "$w" "report = { controller = \"$GW:7879\"; capacity = $(cap "$w"); cpu = \"process\"; };   # the node id: the sync's" \
 		>"$CONF/$w.conf"
 done
 runtime_conf cloud >"$CONF/cloud.conf"
@@ -272,29 +324,47 @@ while ((SECONDS < end)); do
 	sleep 0.1
 done
 [[ ${up:-0} == 3 ]] || die "the workers did not register: $(ctl node list 2>&1 | tail -4)"
-say "runtimes ready: w1 w2 w3 registered by their load reports (every 100 ms), cloud standing by"
+rtstats() { "$BIN/edgeplane" stats --socket "$TMP/$1.sock" --json 2>>"$LOGS/$1.log"; }
+# The cloud sends no reports: wait for its first sync.
+end=$((SECONDS + 10))
+until [[ $(rtstats cloud | jq -r .auth.connected) == true ]] || ((SECONDS >= end)); do sleep 0.1; done
+synced=""
+for n in "${WORKERS[@]}" cloud; do
+	synced+=" $n=$(rtstats "$n" | jq -r 'if .auth.connected then .auth.node_id else "?" end')"
+done
+say "runtimes ready: w1 w2 w3 registered by their sealed load reports (every 100 ms), cloud standing by; keys synced from the controller, node ids:$synced"
 
+# A camera's edgeload enrolls with the controller with its certificate: a session key,
+# which seals every datagram it sends (docs/client.md, "Authentication").
+enroll_opts() { echo --enroll "$GW:$ENROLL_PORT" --cert "$PKI/$1.crt" --key "$PKI/$1.key" --ca "$PKI/ca.crt"; }
 # One frame of each kind through the gateway: a sample of the results, and warm caches.
 mkdir -p "$DATA/samples"
 for c in "${CAMS[@]}"; do
 	line=""
 	for i in ${IMGS[$c]}; do
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2046,SC2086
 		rig exec "$c" "$BIN/edgeload" run --to "$GW" --type blobs --in "$IMAGES/$i" \
-			--prio "${PRIO[$c]}" ${BLOB_ARGS[$c]} --json >"$DATA/samples/$i.json" 2>>"$LOGS/$c.log" ||
+			--prio "${PRIO[$c]}" ${BLOB_ARGS[$c]} $(enroll_opts "$c") --json \
+			>"$DATA/samples/$i.json" 2>>"$LOGS/$c.log" ||
 			die "a first $i frame from $c was not answered (see logs/$c.log)"
 		line+=" $i: $(jq -r '"\(.count) blobs (threshold \(.level))"' "$DATA/samples/$i.json");"
 	done
 	say "$c (${ROLE[$c]}, priority ${PRIO[$c]}):${line%;}"
 done
+ctl keys --json >"$DATA/keys-samples.json" 2>>"$LOGS/edgectl.log"
+say "enrolled (mutual TLS 1.3, one key per edgeload session): $(jq -r '[.keys[] | select(.node_id | not)]
+	| group_by(.name) | map("\(.[0].name) (\(.[0].role), tenant \(.[0].tenant)) key \(map(.key_id) | join(","))") | join(", ")' \
+	"$DATA/keys-samples.json" 2>/dev/null)"
 SETUP_MS=$(($(now_ms) - T0_MS))
 
-# --- 4. the traffic ----------------------------------------------------------------------
+# --- 5. the traffic ----------------------------------------------------------------------
 ctl node list --json >"$DATA/nodes-start.json"
 ctl stats --json >"$DATA/gateway-start.json"
 for n in "${WORKERS[@]}" cloud; do
 	"$BIN/edgeplane" stats --socket "$TMP/$n.sock" --json >"$DATA/runtime-$n-start.json" 2>>"$LOGS/$n.log" ||
 		echo 'null' >"$DATA/runtime-$n-start.json"
+	rig exec "$n" "$BIN/edgeplane-xdp" stats --dev eth0 -j >"$DATA/classifier-$n-start.json" 2>>"$LOGS/$n.log" ||
+		echo '{}' >"$DATA/classifier-$n-start.json"
 done
 WATCH_T0_MS=$(now_ms)
 "$BIN/edgectl" --socket "$SOCK" stats --watch 1 --json --count $((DURATION + 20)) \
@@ -310,15 +380,15 @@ for c in "${CAMS[@]}"; do
 		for i in "${imgs[@]}"; do spec+="${spec:+;}blobs,in=$IMAGES/$i,prio=${PRIO[$c]}"; done
 		what=(--mix "$spec")
 	fi
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2046,SC2086
 	"$RIG" --prefix "$P" exec "$c" timeout $((DURATION + 60)) "$BIN/edgeload" load --to "$GW" \
 		"${what[@]}" ${BLOB_ARGS[$c]} --rate "${RATE[$c]}" --concurrency 512 \
-		--duration "${DURATION}s" --attempts $ATTEMPTS --zstd-level 3 \
+		--duration "${DURATION}s" --attempts $ATTEMPTS --zstd-level 3 $(enroll_opts "$c") \
 		--timeline "$DATA/$c.timeline" --json >"$DATA/$c.json" 2>>"$LOGS/$c.log" &
 	LOADERS+=($!)
 	BG+=($!)
 done
-say "traffic: cam1 ${RATE[cam1]}/s (prio 5), cam2 ${RATE[cam2]}/s (prio 3), cam3 ${RATE[cam3]}/s (prio 1) of frames to $GW, open loop, zstd, up to $ATTEMPTS attempts"
+say "traffic: cam1 ${RATE[cam1]}/s (prio 5), cam2 ${RATE[cam2]}/s (prio 3), cam3 ${RATE[cam3]}/s (prio 1) of frames to $GW, open loop, zstd, up to $ATTEMPTS attempts, each camera enrolled and sealing"
 
 # Progress: the last complete second of each camera's timeline, and the gateway's choices.
 last_total() { awk '$3 == "total" { l = $0 } END { print l }' "$DATA/$1.timeline" 2>/dev/null; }
@@ -341,20 +411,94 @@ progress() {
 		"$(awk -v v="$p99max" 'BEGIN { print v / 1000 }')" "${shares:--}")"
 }
 
+# The intruder: a host on the segment that is not one of the cameras. It tries to enroll
+# with a certificate that says it is cam1 but comes from another CA, then with none; then
+# it sends tasks without a key to the gateway's address, a bounded burst. The controller
+# must refuse both handshakes, and the gateway's XDP must drop every task unanswered
+# (drop_auth_missing), while the cameras carry on.
+INTRUDE_AT_MS=$((LOAD_T0_MS + DURATION * 250))
+INTRUDED=0
+intruder() {
+	local ia out rc sc d0 d1 h0 h1 e0 e1 ti t0 t1 why1 why2 ok1 ok2
+	INTRUDED=1 ti=$(now_ms)
+	ia=$(addr "$INTRUDER")
+	ctl status --json >"$DATA/intruder-status-0.json"
+	out=$(rig exec "$INTRUDER" timeout 10 "$BIN/edgeload" run --to "$GW" --type echo --size 64 \
+		--attempts 1 --enroll "$GW:$ENROLL_PORT" --cert "$ROGUE/cam1.crt" --key "$ROGUE/cam1.key" \
+		--ca "$PKI/ca.crt" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >>"$LOGS/$INTRUDER.log"
+	ok1=$([[ $rc -ne 0 && $out == *"enrollment with $GW:$ENROLL_PORT"* && $out != *"auth: "* ]] && echo true || echo false)
+	why1=$(grep -oE '(tlsv1 )?alert [a-z ]+' <<<"$out" | head -1)
+	say "!! $INTRUDER ($ia): enrolls with a certificate for cam1 from another CA: $([[ $ok1 == true ]] && echo "refused at the TLS handshake" || echo "NOT refused") (edgeload: ${why1:-exit status $rc})"
+	sc=$(echo '{"op":"enroll"}' | rig exec "$INTRUDER" timeout 10 openssl s_client -quiet \
+		-connect "$GW:$ENROLL_PORT" -tls1_3 -CAfile "$PKI/ca.crt" 2>&1)
+	printf '%s\n' "$sc" >>"$LOGS/$INTRUDER.log"
+	ok2=$(grep -q '"ok"' <<<"$sc" && echo false || echo true)
+	why2=$(grep -oE '(tlsv1 )?alert [a-z ]+' <<<"$sc" | head -1)
+	sleep 0.2	# the controller counts the refusal once the connection is closed
+	ctl status --json >"$DATA/intruder-status-1.json"
+	h0=$(jq '.enroll.by_outcome.handshake_failed // 0' "$DATA/intruder-status-0.json")
+	h1=$(jq '.enroll.by_outcome.handshake_failed // 0' "$DATA/intruder-status-1.json")
+	e0=$(jq '.enroll.by_outcome.enrolled // 0' "$DATA/intruder-status-0.json")
+	e1=$(jq '.enroll.by_outcome.enrolled // 0' "$DATA/intruder-status-1.json")
+	say "!! $INTRUDER: enrolls without a certificate (openssl s_client): $([[ $ok2 == true ]] && echo "refused at the TLS handshake" || echo "NOT refused") (openssl: ${why2:-no alert}); the controller counts $((h1 - h0)) failed handshakes, $((e1 - e0)) enrollments"
+	# The controller's words for each (its log, "TLS handshake with ADDR:PORT failed: why").
+	grep -oE "TLS handshake with $ia:[0-9]+ failed: [^(]*" "$LOGS/edgectl.log" |
+		sed -E 's/.* failed: //; s/error:[0-9A-Fa-f]+:[^:]*::?//; s/ +$//' | jq -R . | jq -s . \
+		>"$DATA/intruder-reasons.json"
+	ctl stats --json >"$DATA/intruder-gateway-0.json"
+	t0=$(now_ms)
+	rig exec "$INTRUDER" timeout 10 "$BIN/edgeload" load --to "$GW" --type echo --size 64 \
+		--count "$INTRUDER_TASKS" --rate "$INTRUDER_RATE" --concurrency "$INTRUDER_TASKS" \
+		--attempts 1 --timeout-ms 300 --json >"$DATA/intruder-load.json" 2>>"$LOGS/$INTRUDER.log"
+	t1=$(now_ms)
+	ctl stats --json >"$DATA/intruder-gateway-1.json"
+	d0=$(jq '.packets.drop_auth_missing // 0' "$DATA/intruder-gateway-0.json")
+	d1=$(jq '.packets.drop_auth_missing // 0' "$DATA/intruder-gateway-1.json")
+	say "!! $INTRUDER: $(jq -r '.total.sent // 0' "$DATA/intruder-load.json") tasks without a key to $GW in $(awk -v m=$((t1 - t0)) 'BEGIN { printf "%.1f", m / 1000 }') s: $(jq -r '.total.completed // 0' "$DATA/intruder-load.json") answered; the gateway's XDP dropped $((d1 - d0)) (drop_auth_missing)"
+	jq -n --arg node "$INTRUDER" --arg addr "$ia" --arg why1 "$why1" --arg why2 "$why2" \
+		--argjson ok1 "$ok1" --argjson ok2 "$ok2" --argjson rc1 "$rc" \
+		--argjson at_ms "$((ti - LOAD_T0_MS))" --argjson burst_ms "$((t1 - t0))" \
+		--argjson tasks "$INTRUDER_TASKS" --argjson rate "$INTRUDER_RATE" \
+		--slurpfile s0 "$DATA/intruder-status-0.json" --slurpfile s1 "$DATA/intruder-status-1.json" \
+		--slurpfile g0 "$DATA/intruder-gateway-0.json" --slurpfile g1 "$DATA/intruder-gateway-1.json" \
+		--slurpfile load "$DATA/intruder-load.json" --slurpfile reasons "$DATA/intruder-reasons.json" '
+		def d($k): (($s1[0].enroll.by_outcome[$k] // 0) - ($s0[0].enroll.by_outcome[$k] // 0));
+		{node: $node, address: $addr, at_s: ($at_ms / 1000),
+		 enroll: [{how: "a certificate for cam1 from another CA (edgeload --enroll)",
+			   refused: $ok1, exit_status: $rc1, said: $why1},
+			  {how: "no certificate (openssl s_client -tls1_3)", refused: $ok2, said: $why2}],
+		 controller: {handshake_failed: d("handshake_failed"), handshake_ok: d("handshake_ok"),
+			      enrolled: d("enrolled"), said: $reasons[0]},
+		 burst: {tasks: $tasks, rate: $rate, ms: $burst_ms,
+			 sent: ($load[0].total.sent // 0), answered: ($load[0].total.completed // 0),
+			 failed: ($load[0].total.failed // 0), errors: ($load[0].total.errors // {}),
+			 gateway_drop_auth_missing: (($g1[0].packets.drop_auth_missing // 0)
+				- ($g0[0].packets.drop_auth_missing // 0))}}' >"$DATA/intruder.json" ||
+		echo null >"$DATA/intruder.json"
+}
+
 KILL_AT_MS=$((LOAD_T0_MS + DURATION * 500))
 KILLED=0 KILL_MS=0 DEAD_MS=0 KILL_PID=0
 kill_worker() {
-	local id=${NODE_ID[$KILL]} st
+	local id=${NODE_ID[$KILL]} st drains
 	ctl node list --json >"$DATA/nodes-kill.json"
+	# A node starved of CPU (other work on the machine) may have been drained, and come back,
+	# before: only a drain logged after the kill counts.
+	drains=$(grep -c "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log")
 	KILL_PID=$(cat "$TMP/$KILL.ready" 2>/dev/null)
 	[[ -n $KILL_PID ]] || die "no pid for $KILL's runtime"
+	# What it verified, for the summary: its statistics die with it.
+	rtstats "$KILL" >"$DATA/runtime-$KILL-kill.json" || echo null >"$DATA/runtime-$KILL-kill.json"
 	kill -KILL "$KILL_PID"
 	KILL_MS=$(now_ms)
 	KILLED=1
 	say "!! SIGKILL $KILL's runtime (pid $KILL_PID): the tasks it holds are lost; the cameras must retry elsewhere"
 	# The controller logs the drain when it declares the node dead; the node list confirms.
 	while (($(now_ms) - KILL_MS < 5000)); do
-		grep -q "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log" && { DEAD_MS=$(now_ms); break; }
+		(($(grep -c "^edgectl: warn: node $id .*: drained" "$LOGS/edgectl.log") > drains)) &&
+			{ DEAD_MS=$(now_ms); break; }
 		sleep 0.01
 	done
 	st=$(node_state "$id")
@@ -375,6 +519,10 @@ while :; do
 	((alive)) || break
 	now=$(now_ms)
 	((now > deadline)) && die "the cameras did not finish"
+	if ((!INTRUDED && now >= INTRUDE_AT_MS)); then
+		intruder
+		continue
+	fi
 	if [[ $KILL != none ]] && ((!KILLED && now >= KILL_AT_MS)); then
 		kill_worker
 	fi
@@ -389,10 +537,14 @@ for p in "${LOADERS[@]}"; do wait "$p"; done	# their status: failed tasks are in
 STATE=report
 say "traffic done after $(((LOAD_END_MS - LOAD_T0_MS) / 1000)) s; collecting statistics"
 
-# --- 5. what everyone counted ------------------------------------------------------------
+# --- 6. what everyone counted ------------------------------------------------------------
 ctl node list --json >"$DATA/nodes-end.json"
 ctl stats --json >"$DATA/gateway-end.json"
 ctl policy show --json >"$DATA/policy.json" 2>/dev/null
+ctl keys --json >"$DATA/keys-end.json" 2>>"$LOGS/edgectl.log" || echo null >"$DATA/keys-end.json"
+ctl status --json >"$DATA/status-end.json" 2>>"$LOGS/edgectl.log" || echo null >"$DATA/status-end.json"
+GW_AUTH_END=$(gw_auth_mode)
+[[ -s $DATA/intruder.json ]] || echo null >"$DATA/intruder.json"
 for n in "${WORKERS[@]}" cloud; do
 	rig exec "$n" "$BIN/edgeplane-xdp" stats --dev eth0 -j >"$DATA/xdp-$n.json" 2>>"$LOGS/$n.log" ||
 		echo '{}' >"$DATA/xdp-$n.json"
@@ -429,11 +581,19 @@ for c in "${CAMS[@]}"; do
 done | jq -s add >"$DATA/timelines.json"
 for c in "${CAMS[@]}"; do jq -c . "$DATA/$c.json" 2>/dev/null || echo null; done >"$DATA/loads.jsonl"
 (cd "$DATA" && bundle xdp-*.json) | jq 'with_entries(.key |= ltrimstr("xdp-"))' >"$DATA/xdp.json"
+(cd "$DATA" && bundle classifier-*-start.json) |
+	jq 'with_entries(.key |= (ltrimstr("classifier-") | rtrimstr("-start")))' >"$DATA/classifiers-start.json"
 (cd "$DATA" && for n in "${WORKERS[@]}" cloud; do bundle "runtime-$n.json"; done) |
 	jq -s 'add | with_entries(.key |= ltrimstr("runtime-"))' >"$DATA/runtimes-end.json"
 (cd "$DATA" && for n in "${WORKERS[@]}" cloud; do bundle "runtime-$n-start.json"; done) |
 	jq -s 'add | with_entries(.key |= (ltrimstr("runtime-") | rtrimstr("-start")))' \
 	>"$DATA/runtimes-start.json"
+# The last statistics of each runtime: at the end, or, for the killed one, just before.
+(cd "$DATA" && for n in "${WORKERS[@]}" cloud; do
+	f=runtime-$n.json
+	[[ $n == "$KILL" && -s runtime-$n-kill.json ]] && f=runtime-$n-kill.json
+	jq -c --arg k "$n" '{($k): .}' "$f" 2>/dev/null || jq -nc --arg k "$n" '{($k): null}'
+done) | jq -s 'add' >"$DATA/runtimes-last.json"
 (cd "$DATA/samples" && bundle ./*.json) >"$DATA/samples.json"
 
 jq -n -f "$HERE/summary.jq" \
@@ -444,6 +604,9 @@ jq -n -f "$HERE/summary.jq" \
 	--arg kill "$KILL" --argjson kill_ms "$KILL_MS" --argjson dead_ms "$DEAD_MS" \
 	--argjson kill_pid "${KILL_PID:-0}" --argjson dead_after_ms "$DEAD_AFTER_MS" \
 	--argjson attempts "$ATTEMPTS" \
+	--arg gw_auth "${GW_AUTH_END:-}" --arg enroll_at "$GW:$ENROLL_PORT" \
+	--slurpfile keys "$DATA/keys-end.json" --slurpfile status_end "$DATA/status-end.json" \
+	--slurpfile runtime_last "$DATA/runtimes-last.json" --slurpfile intruder "$DATA/intruder.json" \
 	--argjson node_ids '{"1": "w1", "2": "w2", "3": "w3", "9": "cloud"}' \
 	--slurpfile cams "$DATA/cameras.json" --slurpfile loads "$DATA/loads.jsonl" \
 	--slurpfile timelines "$DATA/timelines.json" \
@@ -451,10 +614,11 @@ jq -n -f "$HERE/summary.jq" \
 	--slurpfile nodes_end "$DATA/nodes-end.json" \
 	--slurpfile gw_start "$DATA/gateway-start.json" --slurpfile gw_end "$DATA/gateway-end.json" \
 	--slurpfile xdp "$DATA/xdp.json" --slurpfile runtime "$DATA/runtimes-end.json" \
+	--slurpfile xdp_start "$DATA/classifiers-start.json" \
 	--slurpfile runtime_start "$DATA/runtimes-start.json" --slurpfile samples "$DATA/samples.json" \
 	>"$OUT/summary.json" || die "building summary.json failed"
 
-# --- 6. the report -----------------------------------------------------------------------
+# --- 7. the report -----------------------------------------------------------------------
 "$HERE/report.sh" "$OUT" >"$LOGS/report.log" 2>&1 || warn "plots: $(tail -2 "$LOGS/report.log")"
 TOTAL_MS=$(($(now_ms) - T0_MS))
 tmp=$(jq --argjson ms "$TOTAL_MS" '.timing.total_s = ($ms / 1000)' "$OUT/summary.json") &&

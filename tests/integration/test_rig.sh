@@ -58,7 +58,7 @@ check "an unknown argument: status 2" test "$rc" -eq 2
 json=$("$RIG" --prefix "$P" topo --json "$EP_ROOT/vm/topo/demo.topo")
 expect_eq "topo --json FILE: demo.topo's nodes, roles and capacities" \
 	"$(jq -c '[.nodes[] | [.name, .role, .capacity]]' <<<"$json")" \
-	'[["gw","gateway",null],["w1","worker",100],["w2","worker",200],["w3","worker",400],["cloud","cloud",50],["cam1","client",null],["cam2","client",null],["cam3","client",null]]'
+	'[["gw","gateway",null],["w1","worker",100],["w2","worker",200],["w3","worker",400],["cloud","cloud",50],["cam1","client",null],["cam2","client",null],["cam3","client",null],["intruder","client",null]]'
 expect_eq "topo --json FILE: queues 2, addresses and MACs by index" \
 	"$(jq -r '[.queues, .nodes[4].ipv4, .nodes[4].ipv6, (.nodes[4].mac | test("^02:45:50:[0-9a-f]{2}:[0-9a-f]{2}:0f$"))] | join(" ")' <<<"$json")" \
 	"2 198.18.0.15 2001:db8::15 true"

@@ -486,7 +486,7 @@ static void *swap_reader(void *p)
 			 * reader's context: they must agree. */
 			n = a ? sealed(a, id, ep_auth_pn(0, s->lookups), buf, sizeof(buf), 16) : 0;
 			if (n && !ep_aead_open(a, buf, n, &sender, &pn))
-				s->opened++;
+				__atomic_fetch_add(&s->opened, 1, __ATOMIC_RELAXED);
 			/* The window is shared and locked; which thread takes a counter
 			 * varies. */
 			(void)ep_key_replay(k, ep_auth_pn(0, s->lookups));
@@ -508,7 +508,13 @@ static void test_swapping(void)
 	tap_begin();
 	for (int i = 0; i < 2; i++)
 		EXPECT_EQ(pthread_create(&th[i], NULL, swap_reader, &s[i]), 0);
-	for (uint32_t round = 1; round <= SWAP_ROUNDS; round++) {
+	/* SWAP_ROUNDS at least, and on until each reader has opened a datagram: on a busy
+	 * machine the writer can be done before a reader thread first runs. */
+	for (uint32_t round = 1;
+	     round <= SWAP_ROUNDS ||
+	     ((!__atomic_load_n(&s[0].opened, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&s[1].opened, __ATOMIC_RELAXED)) && round <= 1000 * SWAP_ROUNDS);
+	     round++) {
 		uint16_t id = (uint16_t)(round % SWAP_IDS + 1);
 		struct ep_key_info k = info(id, (uint8_t)round, round);
 

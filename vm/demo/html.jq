@@ -33,7 +33,7 @@ figure { margin: 1em 0 } figcaption { color: #555; font-size: .9em } img { max-w
 code { background: #f4f4f4; padding: 0 .2em } .ok { color: #080; font-weight: bold } .bad { color: #c00; font-weight: bold }
 </style></head><body>
 <h1>edgeplane demo: defect detection offloaded to the edge</h1>
-<p>Three cameras stream real frames to the gateway's address <code>\($s.scenario.gateway)</code>. The
+<p>Three cameras, enrolled with their certificates, stream real frames to the gateway's address <code>\($s.scenario.gateway)</code>. The
 gateway's XDP program spreads the tasks over three workers (capacity 100, 200, 400) by the
 load they report to <code>edgectl serve</code>, every 100 ms; each worker's classifier hands
 them to the <code>edgeplane</code> runtime over AF_XDP, which counts blobs in each frame and
@@ -96,6 +96,36 @@ classifiers: \([$s.drops.classifiers | to_entries[] | select((.value | length) >
 runtimes: \([$s.drops.runtimes | to_entries[] | select((.value | length) > 0) | "\(.key): \(.value | kv)"]
 	| if length == 0 then "none" else join("; ") | esc end).
 Gateway decisions: \($s.gateway.decisions | kv | esc).</p>",
+  ($s.auth | select(. != null) as $a | $a.accounting as $n |
+  "<h2>Authentication</h2>
+<p>Auth mode <b>\(if $a.required then "required" else "not required" end)</b>: the gateway's XDP
+(<code>\($a.gateway_mode // "?" | esc)</code>) and every runtime (\($a.node_modes | kv | esc)) take only
+datagrams sealed with a session key (AES-128-GCM). The cameras enrolled with their certificates on
+<code>\($a.enroll_at)</code> (mutual TLS 1.3; one key per <code>edgeload</code> session); the nodes
+synced the keys from there, as the nodes the controller names (\($a.nodes | map("\(.name) = node \(.node_id // "?")") | join(", ") | esc)).</p>
+<table>",
+  head(["device", "role", "tenant", "keys"]),
+  ($a.devices[] | row([(.name | td), (.role | td), (.tenant | num), (.key_ids | map(tostring) | join(", ") | td)])),
+  "</table>
+<p>Datagrams: the cameras sealed <b>\($n.sealed)</b>; the runtimes verified <b>\($n.verified)</b>
+(\($a.runtimes.by_node | to_entries | map("\(.key) \(.value.ok)") | join(", "))), with
+\($a.runtimes.dropped.bad_tag // 0) bad tags; not verified: \($n.dropped_classifiers) dropped by the workers' classifiers
+(\(if ($a.classifiers.dropped | length) == 0 then "none" else $a.classifiers.dropped | kv | esc end)), \($n.dropped_runtimes) by the runtimes
+(\(if ($a.runtimes.dropped | length) == 0 then "none" else $a.runtimes.dropped | kv | esc end)), \($n.dropped_gateway) by the gateway
+(\(if ($a.gateway.dropped_cameras | length) == 0 then "none" else $a.gateway.dropped_cameras | kv | esc end)),
+\($n.lost_rx) lost in the runtimes' receive rings (<code>rx_dropped</code>), \($n.after_death) sent to the killed
+worker after its death, \($n.unaccounted) unaccounted. <code>unknown_key</code>: a
+camera's first datagrams under a new key, sent before the gateway and the nodes had it, and answered on
+their retry. Replies at the cameras: \($a.cameras.bad_tag) bad tags, \($a.cameras.unknown_key) under an
+unknown key, \($a.cameras.unsealed) unsealed.</p>",
+  ($a.intruder | select(. != null) |
+  "<p><b>The intruder</b> (<code>\(.address)</code>, at \(.at_s | fix(1)) s): " +
+  (.enroll | map("enrollment with \(.how | esc): " + (if .refused then "<span class=ok>refused</span> at the TLS handshake"
+	else "<span class=bad>not refused</span>" end) + (if (.said // "") != "" then " (\(.said | esc))" else "" end)) | join("; ")) +
+  ". The controller counted \(.controller.handshake_failed) failed handshakes and \(.controller.enrolled) enrollments" +
+  (if (.controller.said | length) > 0 then " (\(.controller.said | join("; ") | esc))" else "" end) +
+  ". Then a burst of \(.burst.sent) tasks without a key to the gateway: \(.burst.answered) answered, <b>\(.burst.gateway_drop_auth_missing)</b>
+dropped in XDP by the gateway (<code>drop_auth_missing</code>).</p>")),
   "<h2>Plots</h2>",
   ($plots[] | . as $f | ($f | split(".") | .[0]) as $n
 	| "<figure><img src=\"\($f)\" alt=\"\($n)\"><figcaption>\($captions[$n] // "" | esc)</figcaption></figure>"),
@@ -106,6 +136,11 @@ Gateway decisions: \($s.gateway.decisions | kv | esc).</p>",
   row([("per-second timelines add up to the totals" | td), ($s.checks.timelines_add_up | ok | "<td>\(.)</td>")]),
   row([("the killed worker was drained" | td), ($s.checks.killed_node_drained | ok | "<td>\(.)</td>")]),
   row([("the other workers took over" | td), ($s.checks.others_took_over | ok | "<td>\(.)</td>")]),
+  row([("auth required at the gateway and the runtimes" | td), ($s.checks.auth_required | ok | "<td>\(.)</td>")]),
+  row([("the cameras enrolled" | td), ($s.checks.cameras_enrolled | ok | "<td>\(.)</td>")]),
+  row([("every camera datagram verified (no bad tag; dropped only for a key not yet synced)" | td), ($s.checks.datagrams_verified | ok | "<td>\(.)</td>")]),
+  row([("the intruder's enrollments refused" | td), ($s.checks.intruder_refused | ok | "<td>\(.)</td>")]),
+  row([("the intruder's tasks dropped by the gateway's XDP, unanswered" | td), ($s.checks.intruder_dropped | ok | "<td>\(.)</td>")]),
   "</table>
 <p>Set-up \($s.timing.setup_s | fix(1)) s, traffic \($s.timing.load_s | fix(1)) s\(if $s.timing.total_s then ", \($s.timing.total_s | fix(1)) s in all" else "" end).
 Data: <a href=\"summary.json\">summary.json</a>, <a href=\"data/\">data/</a> (timelines, the gateway's

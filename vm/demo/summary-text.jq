@@ -72,6 +72,46 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
 	  "the cameras retried \($s.total.retries) times in all, and \($s.total.failed) task(s) failed."
    else empty end),
   "",
+  ($s.auth | select(. != null) as $a |
+	"Authentication: " + (if $a.required
+	  then "required at the gateway's XDP and at every runtime (" + ($a.node_modes | keys_unsorted | join(" ")) + ")"
+	  else "NOT required everywhere: the gateway's XDP \($a.gateway_mode // "?"), the runtimes " +
+		($a.node_modes | to_entries | map("\(.key) \(.value // "?")") | join(", ")) end) +
+	  "; enrollment on \($a.enroll_at), mutual TLS 1.3",
+	"  Devices enrolled: " + ($a.devices | map("\(.name) (role \(.role // "-"), tenant \(.tenant // "-"), key" +
+	  (if (.key_ids | length) > 1 then "s " else " " end) + (.key_ids | map(tostring) | join(", ")) + ")")
+	  | join("; ")) + " (a key per edgeload session)",
+	"  Nodes synced: " + ($a.nodes | map("\(.name) as node \(.node_id // "?")") | join(", ")) +
+	  (if ([$a.nodes[] | .node_id == .configured_id] | all) then " (the controller's ids for their names)"
+	   else " (NOT all the controller's ids for their names)" end),
+	($a.accounting as $n |
+	  "  Datagrams: the cameras sealed \($n.sealed); the runtimes verified \($n.verified) (" +
+	    ($a.runtimes.by_node | to_entries | map("\(.key) \(.value.ok)") | join(", ")) + "), " +
+	    "\($a.runtimes.dropped.bad_tag // 0) bad tags",
+	  "    not verified: " +
+	    ([(if $n.dropped_classifiers > 0 then "\($n.dropped_classifiers) dropped by the workers' classifiers (" +
+		($a.classifiers.dropped | kv) + ")" else empty end),
+	      (if $n.dropped_runtimes > 0 then "\($n.dropped_runtimes) by the runtimes (" + ($a.runtimes.dropped | kv) + ")" else empty end),
+	      (if $n.dropped_gateway > 0 then "\($n.dropped_gateway) by the gateway (" + ($a.gateway.dropped_cameras | kv) + ")" else empty end),
+	      (if $n.lost_rx > 0 then "\($n.lost_rx) lost in the runtimes' receive rings (rx_dropped)" else empty end),
+	      (if $n.after_death > 0 then "\($n.after_death) sent to \($s.kill.node // "the killed worker") after its death" else empty end),
+	      "\($n.unaccounted) unaccounted"] | join(", ")),
+	  (if ([$a.runtimes.dropped, $a.classifiers.dropped, $a.gateway.dropped_cameras] | map(keys[]) | unique)
+		- ["unknown_key", "drop_auth_unknown_key"] == []
+	     and ($n.dropped_runtimes + $n.dropped_classifiers + $n.dropped_gateway) > 0
+	   then "    (unknown_key: a camera's first datagrams under a new key, sent before the gateway and the nodes had it; answered on retry)"
+	   else empty end)),
+	"  Replies at the cameras: \($a.cameras.bad_tag) bad tags, \($a.cameras.unknown_key) under an unknown key, \($a.cameras.unsealed) unsealed",
+	($a.intruder | select(. != null) |
+	  "  The intruder (\(.node), \(.address)), at \(.at_s | fix(1)) s:",
+	  (.enroll | to_entries[] | .key as $i | .value |
+	    "    enrollment with \(.how): " + (if .refused then "refused at the TLS handshake" else "NOT refused" end) +
+	    ([(if (.said // "") != "" then "the client: \(.said)" else empty end)] | if length > 0 then " (" + join("") + ")" else "" end)),
+	  "    the controller counted \(.controller.handshake_failed) failed handshakes and \(.controller.enrolled) enrollments" +
+	    (if (.controller.said | length) > 0 then "; it says: " + (.controller.said | join("; ")) else "" end),
+	  "    a burst of \(.burst.sent) tasks without a key to the gateway: \(.burst.answered) answered, " +
+	    "\(.burst.gateway_drop_auth_missing) dropped in XDP by the gateway (drop_auth_missing)"),
+	""),
   "Drops by reason: gateway: " + (if ($s.drops.gateway | length) == 0 then "none" else ($s.drops.gateway | kv) end) +
 	"; classifiers: " + ([$s.drops.classifiers | to_entries[] | select((.value | length) > 0)
 		| "\(.key) \(.value | kv)"] | if length == 0 then "none" else join("; ") end) +
@@ -82,5 +122,8 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
   "Checks: every task answered or failed with an error code: \($s.checks.every_task_ended and $s.checks.failures_have_codes | ok);" +
 	" none answered twice: \($s.checks.answered_once | ok); killed worker drained: \($s.checks.killed_node_drained | ok);" +
 	" the others took over: \($s.checks.others_took_over | ok)",
+  "Checks (auth): required: \($s.checks.auth_required | ok); cameras enrolled: \($s.checks.cameras_enrolled | ok);" +
+	" every datagram verified: \($s.checks.datagrams_verified | ok); intruder refused: \($s.checks.intruder_refused | ok);" +
+	" its tasks dropped: \($s.checks.intruder_dropped | ok)",
   "Time: \($s.timing.setup_s | fix(1)) s to set up, \($s.timing.load_s | fix(1)) s of traffic" +
 	(if $s.timing.total_s then ", \($s.timing.total_s | fix(1)) s in all (before the rig is removed)" else "" end)
