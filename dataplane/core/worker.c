@@ -155,22 +155,18 @@ static bool auth_check(struct ep_worker *w, const struct ep_dgram *d, struct ep_
 		*why = EP_AUTH_DROP__COUNT;
 	if (*why != EP_AUTH_DROP__COUNT)
 		return false;
-	/* A role's max_priority of 0 (a node's own key) allows nothing: no task, nor a PING
-	 * or CANCEL (the classifier drops them all as priority too); its max_task_len of 0
-	 * sets no limit of its own. */
+	/* The role's priority ceiling holds for every kind, as in the classifier (a PING or
+	 * CANCEL is steered and queued by its priority too); a max_priority of 0 (a node's own
+	 * key) allows nothing. Its max_task_len of 0 sets no limit of its own. */
 	l = &k->info.lim;
 	max_prio = l->max_priority;
-	if (!max_prio)
+	if (!max_prio || m->priority > max_prio)
 		*why = EP_AUTH_DROP_PRIORITY;
 	else if (m->kind == EP_KIND_REQUEST) {
 		if (!ep_key_type_allowed(l, m->task_type))
 			*why = EP_AUTH_DROP_TYPE;
-		else if (m->priority > max_prio)
-			*why = EP_AUTH_DROP_PRIORITY;
 		else if (l->max_task_len && m->total_len > l->max_task_len)
 			*why = EP_AUTH_DROP_TOO_LARGE;
-	} else if (m->priority > max_prio) {
-		m->priority = max_prio;	/* no task of its own: its priority only echoes */
 	}
 	if (*why == EP_AUTH_DROP__COUNT && w->cfg.key_rates)
 		*why = key_rates(k, d, m, now);

@@ -230,6 +230,10 @@ attacks() {
 		--wait-ms 300
 	attack "a task type the role does not allow (resize)" type 1 dev 4 --type 10 --wait-ms 300
 	attack "priority 5 above the role's 3" priority 1 dev 1 --type $COUNT --priority 5 --wait-ms 300
+	# Every kind is steered by its priority: a PING above the role's ceiling is dropped
+	# like a task, by the workers as by XDP (the workers lowered it and answered).
+	attack "a PING at priority 5 above the role's 3" priority 1 \
+		dev 1 --kind ping --priority 5 --wait-ms 300
 	attack "a task of 5000 bytes above the role's 4096" too_large 1 \
 		dev 5 --type $COUNT --size 5000 --wait-ms 300
 	attack "a key the node does not know" unknown_key 1 \
