@@ -26,6 +26,7 @@
 #include "edgeplane/util.h"
 #include "policy.h"
 #include "server.h"
+#include "xdp/ep_xdp.h"
 
 /*
  * A JSON string of @s, which need not be UTF-8: a setting from a config file is any bytes,
@@ -126,6 +127,7 @@ static json_t *enroll_status(struct ep_ctl *c)
 
 static json_t *cmd_status(struct ep_ctl *c)
 {
+	enum ep_auth_mode mode;
 	struct ep_gw_cfg cfg;
 	unsigned int nodes = 0, usable = 0;
 	uint64_t now = ep_now_ns();
@@ -162,6 +164,10 @@ static json_t *cmd_status(struct ep_ctl *c)
 		json_object_set_new(o, "reports_by_outcome", by);
 	else
 		json_decref(by);
+	/* As the gateway's XDP reads its mode (a hand may have changed it since the start). */
+	if (o && !ep_gw_read_auth_mode(c->gw, &mode))
+		json_object_set_new(o, "auth_mode",
+				    json_string(ep_xdp_auth_mode_name(mode)));
 	if (o && c->enroll)
 		json_object_set_new(o, "enroll", enroll_status(c));
 	return o;

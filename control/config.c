@@ -208,10 +208,24 @@ static void read_enroll(struct ep_confread *rd, struct ep_enroll_conf *e, const 
 		rd->err = -EINVAL;
 }
 
+/* Group auth: the gateway's, named as the runtime's group is (the same line sets both). */
+static void read_auth(struct ep_confread *rd, struct ep_ctl_conf *c, const config_setting_t *g)
+{
+	static const char *const names[] = { "mode", NULL };
+	char *mode = NULL;
+
+	ep_conf_known(rd, g, names);
+	ep_conf_str(rd, g, "mode", &mode);
+	if (mode && ep_xdp_parse_auth_mode(mode, &c->auth_mode))
+		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
+			    "must be \"required\", \"optional\" or \"off\"");
+	free(mode);
+}
+
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
 	static const char *const top[] = { "gateway", "control", "policy", "nodes",
-					   "rate_limit", "enroll", NULL };
+					   "rate_limit", "enroll", "auth", NULL };
 	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
 					  "encap_source", "keep_attached", "debug",
 					  "relay_replies", "relay_set_forwarding", "max_priority",
@@ -263,6 +277,8 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 	}
 	if ((g = config_setting_get_member(root, "policy")))
 		read_policy(&rd, &c->policy, g);
+	if ((g = config_setting_get_member(root, "auth")))
+		read_auth(&rd, c, g);
 	if ((g = config_setting_get_member(root, "enroll"))) {
 		if (config_setting_is_group(g))
 			read_enroll(&rd, &c->enroll, g);
@@ -321,6 +337,19 @@ int ep_ctl_conf_validate(const struct ep_ctl_conf *c)
 	}
 	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
 		return -EINVAL;
+	/* The gateway's keys come from enrollment only (the controller writes the keys it
+	 * issues): without it, mode required would drop every task. */
+	if (c->auth_mode != EP_AUTH_MODE_OFF && !c->enroll.listen) {
+		if (c->auth_mode == EP_AUTH_MODE_REQUIRED) {
+			pr_err("auth.mode = \"required\" (the default) without enrollment: the "
+			       "gateway would drop every task; set the group enroll (its keys are "
+			       "the gateway's), or auth.mode = \"off\" (--auth-mode off) to "
+			       "balance tasks without authentication");
+			return -EINVAL;
+		}
+		pr_warn("auth.mode = \"optional\" without enrollment: the gateway knows no key, "
+			"and drops every AUTH datagram (drop_auth_unknown_key)");
+	}
 	if (c->rate_limit.flags & EP_RL_F_OFF)
 		pr_warn("rate_limit.mode = \"off-unsafe\": no limit per source prefix at the "
 			"gateway");

@@ -46,6 +46,8 @@ struct ep_ctl_conf {
 	struct ep_policy policy;
 
 	struct ep_enroll_conf enroll;	/* group enroll: on when enroll.listen is set */
+	enum ep_auth_mode auth_mode;	/* auth.mode: what the gateway's XDP asks of tasks
+					 * (required, as the runtime's auth.mode) */
 
 	unsigned int nnodes;
 	struct ep_reg_node nodes[EP_GW_MAX_NODES];

@@ -129,8 +129,8 @@ static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
 	else
 		ep_xdp_rl_defaults(&rl);
 	err = ep_gw_write_rl(gw, &rl);
-	if (!err && o->auth_mode)
-		err = ep_gw_set_auth_mode(gw, *o->auth_mode);
+	if (!err)
+		err = ep_gw_set_auth_mode(gw, o->auth_mode);
 	if (!err)
 		err = ep_gw_read_cfg(gw, &cfg);
 	if (err)
@@ -597,4 +597,9 @@ int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *
 int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id)
 {
 	return ep_xdp_delete_key(gw->fds[M_KEYS], gw->fds[M_KEY_STATE], key_id);
+}
+
+int ep_gw_clear_keys(struct ep_gw *gw)
+{
+	return ep_xdp_clear_keys(gw->fds[M_KEYS], gw->fds[M_KEY_STATE]);
 }

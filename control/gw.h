@@ -43,11 +43,10 @@ struct ep_gw_opts {
 	bool debug;		/* bpf_printk per decision */
 	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
 	uint8_t max_priority;	/* cpu_max and overflow by min(priority, this); 0: 3 */
-	/* Tasks and session keys (ep_auth_cfg): written into a new or a reused gateway.
-	 * NULL leaves it as it is, which for a new gateway is unwritten, that is off.
-	 * TODO(issue 12): the controller passes its auth.mode (then NULL should mean
-	 * required, as for the classifier's loader). */
-	const enum ep_auth_mode *auth_mode;
+	/* Tasks and session keys (ep_auth_cfg): written into a new or a reused gateway (a
+	 * restarted controller's setting replaces the last one's). 0 is
+	 * EP_AUTH_MODE_REQUIRED, as for the classifier's loader (ep_xdp_opts). */
+	enum ep_auth_mode auth_mode;
 };
 
 struct ep_gw;
@@ -127,6 +126,8 @@ int ep_gw_read_auth_mode(struct ep_gw *gw, enum ep_auth_mode *mode);
 int ep_gw_set_auth_mode(struct ep_gw *gw, enum ep_auth_mode mode);
 int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *e);
 int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id);
+/* Delete every key (ep_xdp_clear_keys()). Returns how many went, or a negative errno. */
+int ep_gw_clear_keys(struct ep_gw *gw);
 
 /* Make @ifindex a redirect target (a node reachable through another interface). */
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex);

@@ -600,13 +600,6 @@ static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* A controller starting: keys an earlier one wrote to the gateway are no longer anyone's. */
-static void clear_gateway_keys(struct ep_ctl *c)
-{
-	for (uint32_t id = 1; id < EP_KEYS_MAX; id++)
-		ep_gw_del_key(c->gw, id);
-}
-
 static int start_enroll(struct ep_ctl *c)
 {
 	struct ep_enroll_hooks hooks = { .node_ids = enroll_node_ids, .arg = c };
@@ -623,8 +616,10 @@ static int start_enroll(struct ep_ctl *c)
 		c->keys = NULL;
 		return err;
 	}
-	if (ep_gw_reused(c->gw))
-		clear_gateway_keys(c);
+	/* A controller starting: keys an earlier one wrote to the gateway are no longer
+	 * anyone's. */
+	if (ep_gw_reused(c->gw) && (err = ep_gw_clear_keys(c->gw)) < 0)
+		pr_warn("the gateway's session keys from before: %s", strerror(-err));
 	return ep_enroll_start(&c->conf->enroll, c->keys, &hooks, &c->enroll);
 }
 
@@ -680,7 +675,7 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 {
 	struct ep_gw_opts go = { .ifname = conf->interface, .pin_dir = conf->pin_dir,
 				 .debug = conf->debug, .rate_limit = &conf->rate_limit,
-				 .max_priority = conf->max_priority };
+				 .max_priority = conf->max_priority, .auth_mode = conf->auth_mode };
 	struct ep_gw_node pinned[EP_GW_MAX_NODES];
 	struct itimerspec its = { 0 };
 	enum ep_xdp_mode mode;
@@ -781,10 +776,10 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 		pr_err("first publish to the gateway maps: %s", strerror(-err));
 		goto err;
 	}
-	pr_info("controller ready: gateway %s port %u, %s policy, reports on %s, API %s%s%s",
-		conf->interface, conf->port, ep_policy_name(c->policy.policy), conf->listen,
-		conf->socket, conf->metrics ? ", metrics on " : "",
-		conf->metrics ? conf->metrics : "");
+	pr_info("controller ready: gateway %s port %u, %s policy, auth %s, reports on %s, "
+		"API %s%s%s", conf->interface, conf->port, ep_policy_name(c->policy.policy),
+		ep_xdp_auth_mode_name(conf->auth_mode), conf->listen, conf->socket,
+		conf->metrics ? ", metrics on " : "", conf->metrics ? conf->metrics : "");
 	return 0;
 
 err:

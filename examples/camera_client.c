@@ -5,6 +5,13 @@
  *
  *   cc camera_client.c $(pkg-config --cflags --libs edgeplane) -o camera_client
  *   ./camera_client 198.18.0.2 [frames] [--always-offload]
+ *   ./camera_client 198.18.0.2 [frames] --enroll 198.18.0.3:7881 --cert cam.crt \
+ *                   --key cam.key --ca ca.crt
+ *
+ * With --enroll the session is authenticated (docs/client.md, "Authentication"): the
+ * camera shows its certificate to the controller, gets a session key, and every datagram
+ * is then sealed with it; the library renews the key by itself. 0 frames: enroll, say
+ * who the controller says the camera is, and stop.
  *
  * Each frame is a 320x240 gray image of a part with a few dark spots (defects) planted
  * in it, so the answer is known. For every frame the program asks the offload model
@@ -132,35 +139,75 @@ static void on_result(void *arg, struct ep_result *r)
 	pending--;
 }
 
+/* Open the session: authenticated when @a names a controller. The library says why an
+ * enrollment failed (a certificate the controller does not trust, a role not in its
+ * policy, a revoked device ...). */
+static int open_session(const struct ep_client_opts *o, const struct ep_client_auth *a,
+			struct ep_client **c, uint8_t *max_prio)
+{
+	struct ep_client_auth_stats st = { .sz = sizeof(st) };
+	char why[256];
+	int err;
+
+	*max_prio = 5;
+	if (!a->enroll) {
+		err = ep_client_open(o, c);
+		if (err)
+			fprintf(stderr, "camera_client: %s: %s\n", o->host, strerror(-err));
+		return err;
+	}
+	err = ep_client_open_auth(o, a, c, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "camera_client: %s\n", why);
+		return err;
+	}
+	ep_client_get_auth(*c, &st);
+	printf("enrolled as %s (role %s, tenant %u): key %u, renewed in %llu s\n", st.name,
+	       st.role, st.tenant, st.key_id, (unsigned long long)st.renew_in_ms / 1000);
+	*max_prio = st.max_priority;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ep_client_opts o = { .zstd_level = 3 };
+	struct ep_client_auth a = { .sz = sizeof(a) };
 	unsigned int nframes = 20, ok = 0, at_edge = 0;
 	struct ep_client *c;
 	struct frame *frames;
 	bool always = false;
 	double local_us, t0;
+	uint8_t max_prio;
 	int err;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: camera_client EDGE_ADDR [FRAMES] [--always-offload]\n");
+		fprintf(stderr, "usage: camera_client EDGE_ADDR [FRAMES] [--always-offload]\n"
+				"         [--enroll ADDR:PORT --cert FILE --key FILE --ca FILE]\n");
 		return 2;
 	}
 	o.host = argv[1];
 	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--always-offload"))
+		const char **arg = !strcmp(argv[i], "--enroll") ? &a.enroll
+				   : !strcmp(argv[i], "--cert") ? &a.cert
+				   : !strcmp(argv[i], "--key") ? &a.key
+				   : !strcmp(argv[i], "--ca") ? &a.ca : NULL;
+
+		if (arg && i + 1 < argc)
+			*arg = argv[++i];
+		else if (!strcmp(argv[i], "--always-offload"))
 			always = true;
 		else
 			nframes = (unsigned int)atoi(argv[i]);
 	}
-	if (!nframes || nframes > 10000) {
-		fprintf(stderr, "camera_client: FRAMES must be 1..10000\n");
+	if (nframes > 10000 || (!nframes && !a.enroll)) {
+		fprintf(stderr, "camera_client: FRAMES must be 1..10000 (0 with --enroll)\n");
 		return 2;
 	}
-	err = ep_client_open(&o, &c);
-	if (err) {
-		fprintf(stderr, "camera_client: %s: %s\n", o.host, strerror(-err));
+	if (open_session(&o, &a, &c, &max_prio))
 		return 1;
+	if (!nframes) {
+		ep_client_close(c);
+		return 0;
 	}
 	frames = calloc(nframes, sizeof(*frames));
 	if (!frames)
@@ -175,7 +222,10 @@ int main(int argc, char **argv)
 
 	for (unsigned int i = 0; i < nframes; i++) {
 		struct frame *f = &frames[i];
-		struct ep_task_opts t = { .type = EP_TT_BLOBS, .priority = i % 8 ? 3 : 5,
+		/* Every 8th frame is urgent, as far as the camera's role allows. */
+		struct ep_task_opts t = { .type = EP_TT_BLOBS,
+					  .priority = i % 8 ? (max_prio < 3 ? max_prio : 3)
+							    : max_prio,
 					  .deadline_ms = 2000 };
 		struct ep_offload_task ot = { .raw_bytes = sizeof(f->task),
 					      .result_bytes = sizeof(struct ep_blobs_result) +

@@ -17,8 +17,7 @@ $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
 			     $(SANOBJ)/dataplane/core/sign.o $(SANOBJ)/dataplane/core/crypt.o \
 			     $(SANOBJ)/dataplane/core/keys.o
-$(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(filter-out %/client.c,$(CLIENT_SRCS)) \
-			   $(ENROLL_SRCS))
+$(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles \
 			    report_auth) \
@@ -34,6 +33,16 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
+
+# test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
+# at once.
+UNIT_BINS	+= $(TESTOUT)/unit/test_clauth-tsan
+$(TESTOUT)/unit/test_clauth-tsan: tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
+				  $(CORE_SRCS)
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) $(EXTRA_CFLAGS_tests/unit) -o $@ $^ \
+		$(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 
 # The key table's test again under ThreadSanitizer, built from the sources: its readers and
 # writer run concurrently.
@@ -81,7 +90,7 @@ $(TESTOUT)/tools/eptest-e2e: $(OBJ)/tests/integration/e2e.o $(CLIENT_LIB) $(HAND
 			     $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) $(ENROLL_LIBS)
 
 # The enrollment client module, driven by test_enroll.sh.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-enroll
@@ -98,7 +107,7 @@ $(TESTOUT)/tools/eptest-amp $(TESTOUT)/tools/eptest-limits: $(TESTOUT)/tools/%: 
 		$(OBJ)/tests/tools/%.o $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 
 # A device with a session key, that seals and breaks the rules on purpose (test_auth.sh).
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-auth
@@ -125,11 +134,12 @@ $(TESTOUT)/tools/eptest-threads: $(OBJ)/tests/integration/threads.o $(CLIENT_SO)
 
 # The same under ThreadSanitizer, built from the sources.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads-tsan
-$(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(CORE_SRCS)
+$(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
+				      $(CORE_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \
-		$(EP_LDFLAGS) $(ZSTD_LIBS) -lm
+		$(EP_LDFLAGS) $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
 
 WORK_PLUGIN	:= $(TESTOUT)/plugins/libepwork.so
 TOOL_BINS	+= $(WORK_PLUGIN)

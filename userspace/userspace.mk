@@ -9,17 +9,18 @@ CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
 
 # Enrollment with the controller over mutual TLS (edgeplane/enroll.h): in libedgeplane for
-# devices, and for the runtime and the controller (who link $(CLIENT_LIB) and
-# $(ENROLL_LIBS)). Kept out of CLIENT_SRCS, which the TSan build compiles without OpenSSL.
-# The shared library does not export it yet: its header is not installed until its structs
-# have their final home (edgeplane/auth.h).
+# devices (an authenticated session enrolls through it, ep_client_open_auth()), and for
+# the runtime and the controller (who link $(CLIENT_LIB) and $(ENROLL_LIBS)). Whatever
+# links the client library links $(ENROLL_LIBS) too. The shared library does not export it:
+# its header is not installed until its structs have their final home (edgeplane/auth.h).
 ENROLL_SRCS	:= userspace/common/enroll.c
 ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
 
 # libedgeplane: the client library. Static for our own tools; a shared library with a
 # soname and a version script that exports only the API for others, plus a pkg-config
 # file that `make install` writes for its PREFIX.
-CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c
+CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c \
+		   userspace/client/keyring.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 
@@ -52,4 +53,4 @@ $(BIN)/edgeload: $(patsubst %.c,$(OBJ)/%.o,$(EDGELOAD_SRCS)) $(CLIENT_LIB) $(HAN
 		 $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) $(ENROLL_LIBS)

@@ -7,7 +7,8 @@
  * datagram: the key exists (ep_keys), is neither revoked nor expired, belongs to the
  * header's tenant, and its role allows the request's task type, priority and size; and the
  * key is within its tasks/s and bytes/s (GCRA buckets in ep_key_state, updated with
- * compare-and-swap as lib/ratelimit.h does, whose ep_rl_bucket() this reuses).
+ * compare-and-swap, lib/gcra.h's ep_key_take_*(), which the runtime's workers use too
+ * where no classifier is in front of them).
  *
  * Where AUTH is checked (mode required or optional), the datagram is charged to its key's
  * buckets and not to its source prefix's: the key bucket is the tighter, per-device bound,
@@ -31,6 +32,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../ep_shared.h"
+#include "gcra.h"
 #include "ratelimit.h"
 
 /* The node's mode; key 0. See struct ep_auth_cfg. */
@@ -115,8 +117,7 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 	st = bpf_map_lookup_elem(&ep_key_state, &id);
 	if (!st)	/* an array of EP_KEYS_MAX and id < 65536: only for the verifier */
 		return -EP_STAT_DROP_AUTH_UNKNOWN_KEY;
-	if (!ep_rl_bucket(&st->tat_bytes, now, (bytes * e->byte_cost) >> EP_RL_BYTE_SHIFT,
-			  e->byte_tau_ns, e->kib_per_s))
+	if (!ep_key_take_bytes(st, e, bytes, now))
 		return -EP_STAT_DROP_AUTH_RATE_BYTES;
 	a->key = e;
 	a->st = st;
@@ -133,8 +134,7 @@ static __always_inline int ep_auth_task(const struct ep_auth *a, __u64 now)
 
 	/* Set by ep_auth_check(); the verifier may not carry that across the caller's
 	 * branches, so it sees the check. */
-	if (!e || !st ||
-	    ep_rl_bucket(&st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns, e->tasks_per_s))
+	if (!e || !st || ep_key_take_task(st, e, now))
 		return 0;
 	return -EP_STAT_DROP_AUTH_RATE_TASKS;
 }

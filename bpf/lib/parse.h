@@ -26,6 +26,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "../ep_shared.h"
+#include "compiler.h"
 
 /*
  * A 16-bit field in host order, with its bound visible to the verifier: older verifiers
@@ -41,16 +42,6 @@
 	})
 #else
 #define ep_ntohs_bounded(x) ((__u32)bpf_ntohs(x))
-#endif
-
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-
-#ifdef __clang__
-#define EP_UNROLL _Pragma("unroll")
-#else
-#define EP_UNROLL _Pragma("GCC unroll 8")
 #endif
 
 #define EP_MAX_VLAN_TAGS	2	/* 802.1ad outer + 802.1Q inner */

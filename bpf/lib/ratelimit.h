@@ -8,28 +8,14 @@
  * gateway new tasks). A datagram over a bucket is dropped by the caller with the reason
  * returned here, so the one exit counts it (stats.h).
  *
- * Buckets are GCRA (the generic cell rate algorithm, as in ATM and in Cilium's and
- * Katran's limiters): a bucket is one number, its "theoretical arrival time" (TAT). A
- * datagram of cost c (c / rate seconds) is admitted when max(TAT, now) + c lies at most
- * the burst's worth of time (burst / rate) after now, and then becomes the new TAT; a
- * refused datagram leaves it alone. So exactly `burst` datagrams pass at once from a
- * full bucket, then one per 1/rate, and a bucket refills by itself as time passes: no
- * timer, no second field to keep consistent with the first.
+ * Buckets are GCRA (lib/gcra.h, which says how they work and how CPUs share one): a
+ * bucket is one 64-bit "theoretical arrival time", updated with compare-and-swap.
+ * Times are ns of CLOCK_MONOTONIC: the caller passes `now`.
  *
- * Times are ns of CLOCK_MONOTONIC (bpf_ktime_get_ns(), or its coarse variant, which lags
- * it by at most a tick): the caller passes `now`.
- *
- * Concurrency: every CPU may take from the same prefix's bucket. bpf_spin_lock is not an
- * option for this map: a spin lock in an LRU hash value is refused at map creation (the
- * probe: EOPNOTSUPP on this 6.18 kernel, and 6.1's map_check_btf admits locks only in
- * hash, array and storage maps), and a plain hash would let a flood of new prefixes fill
- * it for good. Because the whole state of a bucket is the one 64-bit TAT, a
- * compare-and-swap (BPF_CMPXCHG, since 5.12) updates it atomically: read TAT, work out the
- * new one, swap it in if no other CPU moved it meanwhile, else read again. A CPU that
- * loses EP_RL_CAS_TRIES races in a row admits the datagram: each lost race is another
- * CPU's admission, so contention can let through at most (tries x CPUs) datagrams beyond
- * the bucket at one instant, never a sustained excess. Refused datagrams write nothing,
- * so a flood costs no cache-line ping-pong once its bucket is empty.
+ * Why compare-and-swap here: bpf_spin_lock is not an option for this map: a spin lock in
+ * an LRU hash value is refused at map creation (the probe: EOPNOTSUPP on this 6.18
+ * kernel, and 6.1's map_check_btf admits locks only in hash, array and storage maps), and
+ * a plain hash would let a flood of new prefixes fill it for good.
  */
 #ifndef EP_BPF_RATELIMIT_H
 #define EP_BPF_RATELIMIT_H
@@ -40,9 +26,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../ep_shared.h"
+#include "gcra.h"
 #include "parse.h"
-
-#define EP_RL_CAS_TRIES		4
 
 /* Rate limit settings; key 0. See struct ep_rl_cfg. */
 struct {
@@ -95,33 +80,6 @@ static __always_inline void ep_rl_mask(__u32 w[4], __u32 plen)
 		else if (plen < lo + 32)
 			w[i] &= bpf_htonl(~0u << (32 - (plen - lo)));
 	}
-}
-
-/*
- * Take @cost (in ns of the bucket's rate) from the bucket whose TAT is *tat, with a burst
- * of @tau ns. Returns true if admitted.
- */
-static __always_inline bool ep_rl_take(__u64 *tat, __u64 now, __u64 cost, __u64 tau)
-{
-	EP_UNROLL
-	for (int i = 0; i < EP_RL_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)tat;
-		__u64 next = (old > now ? old : now) + cost;
-
-		if (next - now > tau)
-			return false;
-		if (__sync_val_compare_and_swap(tat, old, next) == old)
-			return true;
-	}
-	return true;	/* every race lost: the others' admissions, see above */
-}
-
-/* One datagram (or task) of a bucket of @rate per second: @cost and @tau are its cost and
- * tolerance in ns (ep_rl_derive()). A rate of 0 is no limit. */
-static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 cost, __u64 tau,
-					 __u32 rate)
-{
-	return !rate || ep_rl_take(tat, now, cost, tau);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "server.h"
+#include "xdp/ep_xdp.h"
 
 static void usage(FILE *f)
 {
@@ -22,6 +23,8 @@ static void usage(FILE *f)
 		"  --iface IF           the gateway interface (the virtual address lives here)\n"
 		"  --port N             task port of the virtual address (7878)\n"
 		"  --xdp-mode M         auto, native or skb (auto)\n"
+		"  --auth-mode M        required (default: tasks without a session key are\n"
+		"                       dropped in XDP; needs the group enroll), optional, off\n"
 		"  --pin-dir DIR        map pins ($LIBXDP_BPFFS or /sys/fs/bpf/edgeplane/gw-IF)\n"
 		"  --listen ADDR:PORT   load reports (127.0.0.1:7879: this host only; give the\n"
 		"                       management address the workers report to)\n"
@@ -60,12 +63,13 @@ int cmd_serve(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_IFACE, O_PORT, O_MODE, O_PIN, O_LISTEN, O_SOCKET, O_GROUP,
 	       O_METRICS, O_POLICY, O_STALE, O_DEAD, O_PUBLISH, O_NOREG, O_NOWAIT, O_DETACH,
-	       O_DEBUG, O_LOG, O_NORELAY, O_REG, O_SETFWD };
+	       O_DEBUG, O_LOG, O_NORELAY, O_REG, O_SETFWD, O_AUTH };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, O_CONFIG },
 		{ "iface", required_argument, 0, O_IFACE },
 		{ "port", required_argument, 0, O_PORT },
 		{ "xdp-mode", required_argument, 0, O_MODE },
+		{ "auth-mode", required_argument, 0, O_AUTH },
 		{ "pin-dir", required_argument, 0, O_PIN },
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "socket", required_argument, 0, O_SOCKET },
@@ -114,6 +118,12 @@ int cmd_serve(int argc, char **argv)
 		case O_GROUP: set_str(&conf.socket_group, optarg); break;
 		case O_METRICS: set_str(&conf.metrics, optarg); break;
 		case O_LOG: set_str(&conf.log_level, optarg); break;
+		case O_AUTH:
+			if (ep_xdp_parse_auth_mode(optarg, &conf.auth_mode)) {
+				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				goto bad;
+			}
+			break;
 		case O_PORT:
 			if (ep_parse_long("--port", optarg, 1, 65535, &v))
 				goto bad;

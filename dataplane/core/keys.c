@@ -22,6 +22,9 @@ struct ep_key_win {
 	pthread_spinlock_t lock;
 	struct ep_replay r;
 	unsigned int refs;		/* entries pointing here: the writer's count */
+	/* The key's buckets (atomic compare-and-swap, lib/gcra.h): not the window's lock,
+	 * and a line of their own, away from it. */
+	struct ep_key_state rl __attribute__((aligned(64)));
 };
 
 struct retired {
@@ -55,6 +58,10 @@ struct ep_keytab {
 	struct retired *retired;
 	unsigned int nretired, cap;
 	struct ep_keytab_reader *readers;
+	ep_keytab_mirror_fn mirror;	/* under mu */
+	void *mirror_arg;
+	uint64_t unmirrored[EP_KEY_IDS / 64];	/* ids the mirror failed on, to retry */
+	unsigned int nunmirrored;
 };
 
 /* --- entries ------------------------------------------------------------------------- */
@@ -80,6 +87,11 @@ int ep_key_replay(const struct ep_key *k, uint64_t pn)
 		ep_replay_mark(&k->win->r, ctr);
 	pthread_spin_unlock(&k->win->lock);
 	return ret;
+}
+
+struct ep_key_state *ep_key_buckets(const struct ep_key *k)
+{
+	return &k->win->rl;
 }
 
 static void win_put(struct ep_key_win *w)
@@ -133,6 +145,63 @@ const struct ep_key *ep_keytab_get(const struct ep_keytab *t, uint16_t id)
 	return __atomic_load_n(&t->slot[id], __ATOMIC_ACQUIRE);
 }
 
+/* Under t->mu: pass key @id as the table has it now to the mirror, and remember a failure
+ * for ep_keytab_reclaim(). Returns 0 or the mirror's error. */
+static int mirror_one(struct ep_keytab *t, uint16_t id)
+{
+	uint64_t bit = 1ull << (id % 64), *w = &t->unmirrored[id / 64];
+	int err;
+
+	if (!t->mirror)
+		return 0;
+	err = t->mirror(t->mirror_arg, id, t->slot[id]);
+	if (err && !(*w & bit)) {
+		*w |= bit;
+		t->nunmirrored++;
+	} else if (!err && (*w & bit)) {
+		*w &= ~bit;
+		t->nunmirrored--;
+	}
+	return err;
+}
+
+/* Under t->mu: whether the mirror has @old's entry as @k would put it (nothing to do). */
+static bool mirror_has(const struct ep_keytab *t, const struct ep_key *old,
+		       const struct ep_key *k)
+{
+	uint16_t id = k->info.key_id;
+
+	return old && !(t->unmirrored[id / 64] >> (id % 64) & 1) &&
+	       !memcmp(&old->xdp, &k->xdp, sizeof(k->xdp));
+}
+
+static void mirror_retry(struct ep_keytab *t)
+{
+	for (unsigned int i = 0; t->nunmirrored && i < EP_KEY_IDS / 64; i++)
+		for (uint64_t w = t->unmirrored[i]; w; w &= w - 1)
+			mirror_one(t, (uint16_t)(i * 64 + (unsigned int)__builtin_ctzll(w)));
+}
+
+int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg)
+{
+	int err = 0, e;
+
+	pthread_mutex_lock(&t->mu);
+	t->mirror = fn;
+	t->mirror_arg = arg;
+	memset(t->unmirrored, 0, sizeof(t->unmirrored));
+	t->nunmirrored = 0;
+	for (unsigned int id = 1; fn && id < EP_KEY_IDS; id++) {
+		if (!t->slot[id])
+			continue;
+		e = mirror_one(t, (uint16_t)id);
+		if (!err)
+			err = e;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
 /* Under t->mu: the lowest epoch a reader has reached (every epoch if none). */
 static uint64_t readers_seen(const struct ep_keytab *t)
 {
@@ -167,6 +236,7 @@ unsigned int ep_keytab_reclaim(struct ep_keytab *t)
 	unsigned int n;
 
 	pthread_mutex_lock(&t->mu);
+	mirror_retry(t);
 	n = reclaim_locked(t);
 	pthread_mutex_unlock(&t->mu);
 	return n;
@@ -194,6 +264,10 @@ static int publish(struct ep_keytab *t, uint16_t id, struct ep_key *k)
 	if (old)
 		t->retired[t->nretired++] = (struct retired){ .k = old, .epoch = e };
 	__atomic_store_n(&t->nkeys, t->nkeys + !!k - !!old, __ATOMIC_RELAXED);
+	/* The classifier's copy, in the same round: a revocation reaches XDP as it reaches
+	 * the workers. Its failure is the mirror's to retry, not the table's. */
+	if (k ? !mirror_has(t, old, k) : !!old)
+		mirror_one(t, id);
 	return 0;
 }
 
@@ -201,6 +275,27 @@ static bool same_key(const struct ep_key_info *a, const struct ep_key_info *b)
 {
 	return !CRYPTO_memcmp(a->key, b->key, EP_AUTH_KEY_LEN) &&
 	       a->issued_unix_ms == b->issued_unix_ms;
+}
+
+/*
+ * @k->xdp, from its info and times. ep_key_entry_fill() maps the expiry from the wall
+ * clock onto the monotonic one through a pair of instants; the pair given is the key's
+ * issue on both clocks as this table maps it (moved forward to the boot if it was before,
+ * as the monotonic clock has no negative times), so XDP's expires_ns is k->expires_ns,
+ * to the ns, whenever and however often the key is published.
+ */
+static void xdp_fill(struct ep_key *k)
+{
+	const struct ep_key_info *i = &k->info;
+	uint64_t before_boot_ms = k->issued_ns < 0 ? (uint64_t)(-k->issued_ns + 999999) / 1000000
+						   : 0;
+
+	ep_key_entry_fill(&k->xdp, i->issued_unix_ms + before_boot_ms,
+			  (uint64_t)(k->issued_ns + (int64_t)before_boot_ms * 1000000),
+			  i->issued_unix_ms, i->expires_unix_ms, i->tenant, i->revoked,
+			  i->lim.types, i->lim.all_types, i->lim.max_priority,
+			  i->lim.max_task_len, i->lim.tasks_per_s, i->lim.burst_tasks,
+			  i->lim.kib_per_s, i->lim.burst_kib);
 }
 
 int ep_keytab_set(struct ep_keytab *t, const struct ep_key_info *info, uint64_t now_unix_ms,
@@ -237,6 +332,7 @@ int ep_keytab_set(struct ep_keytab *t, const struct ep_key_info *info, uint64_t 
 	k->expires_ns = k->issued_ns +
 			(int64_t)(info->expires_unix_ms > info->issued_unix_ms ?
 					  (info->expires_unix_ms - info->issued_unix_ms) * 1000000 : 0);
+	xdp_fill(k);
 	k->gen = t->next_gen++;
 	k->win->refs++;
 	err = publish(t, info->key_id, k);

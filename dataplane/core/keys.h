@@ -42,6 +42,7 @@
 
 #include "edgeplane/auth.h"
 #include "edgeplane/enroll.h"	/* struct ep_key_info */
+#include "ep_shared.h"		/* struct ep_key_entry, struct ep_key_state */
 
 #define EP_KEY_IDS		65536	/* key ids 1..65535; 0 is never a key */
 
@@ -55,7 +56,7 @@ static inline bool ep_key_type_allowed(const struct ep_key_limits *l, uint16_t t
 
 struct ep_key_win;
 
-/* A published key: immutable, except through ep_key_replay(). */
+/* A published key: immutable, except through ep_key_replay() and its buckets. */
 struct ep_key {
 	struct ep_key_info info;
 	int64_t issued_ns;		/* CLOCK_MONOTONIC ns of its issue, as this node counts
@@ -63,6 +64,10 @@ struct ep_key {
 	int64_t expires_ns;		/* ... of its expiry */
 	uint64_t gen;			/* unique among all entries of the table */
 	struct ep_key_win *win;
+	/* What XDP gets of the key (ep_key_entry_fill(), on the table's clock mapping: its
+	 * expires_ns is this entry's, to the ns), and the rates the workers charge with it
+	 * where no classifier does (ep_key_buckets()). */
+	struct ep_key_entry xdp;
 };
 
 static inline bool ep_key_expired(const struct ep_key *k, uint64_t now_ns)
@@ -83,6 +88,14 @@ bool ep_key_fresh(const struct ep_key *k, uint64_t pn, uint64_t now_ns, uint32_t
  * the window). Thread-safe: every worker shares the window.
  */
 int ep_key_replay(const struct ep_key *k, uint64_t pn);
+
+/*
+ * The key's buckets (GCRA, bpf/lib/gcra.h's ep_key_take_bytes() and ep_key_take_task()
+ * with @k->xdp's rates), shared by every worker of the node and, like the replay window,
+ * kept when the same key is published again (a sync must not refill them): for a worker
+ * that has no classifier in front of it to charge the key before the tag is checked.
+ */
+struct ep_key_state *ep_key_buckets(const struct ep_key *k);
 
 struct ep_keytab;
 struct ep_keytab_reader;
@@ -113,6 +126,19 @@ void ep_keytab_del(struct ep_keytab *t, uint16_t id);
 /* Remove every entry whose id is not set in @keep (a bitmap of EP_KEY_IDS bits): what a
  * full reload does after setting the keys it read. Returns how many went. */
 unsigned int ep_keytab_del_others(struct ep_keytab *t, const uint64_t *keep);
+/*
+ * A mirror of the table (the classifier's ep_keys): @fn is called for every change, by the
+ * writer that makes it, under the table's mutex, right after the change is published:
+ * @k the new entry of key @id, or NULL when the key went. A key published again unchanged
+ * (the same struct ep_key_entry, a keys file read again) is not passed again. @fn returns
+ * 0 or a negative errno; a key id it failed on is passed again (as the table has it then)
+ * by ep_keytab_reclaim(), which the key source calls every round. Setting the mirror
+ * passes every key the table holds now. One mirror; NULL @fn removes it. Returns 0 or the
+ * first error of @fn.
+ */
+typedef int (*ep_keytab_mirror_fn)(void *arg, uint16_t id, const struct ep_key *k);
+int ep_keytab_set_mirror(struct ep_keytab *t, ep_keytab_mirror_fn fn, void *arg);
+
 /* Free the retired entries every reader has passed. Returns how many remain retired. */
 unsigned int ep_keytab_reclaim(struct ep_keytab *t);
 /* Keys published now. */

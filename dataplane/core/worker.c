@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <zstd.h>
@@ -14,6 +15,7 @@
 #include "core/token.h"
 #include "core/worker.h"
 #include "edgeplane/log.h"
+#include "lib/gcra.h"
 
 #define RX_BURST		64
 #define EXPIRE_EVERY_NS		(50 * 1000 * 1000ull)
@@ -104,11 +106,30 @@ static uint16_t key_of(const struct ep_msg *m)
 }
 
 /*
+ * The key's buckets, as the classifier charges them (bpf/lib/auth.h) where there is none
+ * (cfg.key_rates): the datagram's bytes as XDP would count its frame (Ethernet, IP without
+ * options, UDP), then a task for its fragment 0. Returns EP_AUTH_DROP__COUNT if admitted.
+ */
+static enum ep_auth_drop key_rates(const struct ep_key *k, const struct ep_dgram *d,
+				   const struct ep_msg *m, uint64_t now)
+{
+	uint64_t frame = d->len + 14 + (d->peer.family == AF_INET6 ? 40 : 20) + 8;
+
+	if (!ep_key_take_bytes(ep_key_buckets(k), &k->xdp, frame, now))
+		return EP_AUTH_DROP_RATE_BYTES;
+	if (!m->frag_index && !ep_key_take_task(ep_key_buckets(k), &k->xdp, now))
+		return EP_AUTH_DROP_RATE_TASKS;
+	return EP_AUTH_DROP__COUNT;
+}
+
+/*
  * The checks of docs/protocol.md 3.5 on an AUTH datagram @d, decoded into @m, before
  * anything else is done with it: the key (known, not revoked, not expired), the tenant,
- * the role's limits on a request (type, priority, size), the freshness of the pn, the
- * sender (a device's), the tag, and last the key's replay window, marked only once the tag
- * verified. The payload is decrypted in place: the receive buffer is the worker's until it
+ * the role's limits on a request (type, priority, size), the key's buckets (only with
+ * cfg.key_rates: else the classifier charged them), the freshness of the pn, the sender (a
+ * device's), the tag, and last the key's replay window, marked only once the tag
+ * verified. So a forged datagram under a good key id costs one tag check at most, and the
+ * key's rate bounds how many of those there are. The payload is decrypted in place: the receive buffer is the worker's until it
  * releases it (io/io.h). A PING's or CANCEL's priority is lowered to the role's. Returns
  * true, or false with the reason in *why.
  */
@@ -148,6 +169,8 @@ static bool auth_check(struct ep_worker *w, const struct ep_dgram *d, struct ep_
 	} else if (m->priority > max_prio) {
 		m->priority = max_prio;	/* no task of its own: its priority only echoes */
 	}
+	if (*why == EP_AUTH_DROP__COUNT && w->cfg.key_rates)
+		*why = key_rates(k, d, m, now);
 	if (*why != EP_AUTH_DROP__COUNT)
 		return false;
 	if (!ep_key_fresh(k, m->auth_pn, now, w->cfg.clock_skew_s))

@@ -69,6 +69,9 @@ struct ep_worker_cfg {
 	uint32_t clock_skew_s;		/* a device's pn seconds within this of the node's */
 	struct ep_keytab *keys;		/* the node's keys, shared (the runtime sets it); NULL
 					 * only with EP_AUTH_MODE_OFF */
+	bool key_rates;			/* charge each AUTH datagram to its key's buckets (the
+					 * role's rates) before its tag is checked: for a
+					 * backend with no classifier in front (udp, uring) */
 };
 
 /* Per task type, indexed by registry entry; the last slot counts unknown types. */
@@ -82,7 +85,7 @@ struct ep_type_stats {
 };
 
 /* Why a datagram was dropped by device authentication, in the order of the checks:
- * X(NAME, "name"). The first five are the classifier's too (drop_auth_*). */
+ * X(NAME, "name"). Those up to RATE_TASKS are the classifier's too (drop_auth_*). */
 #define EP_AUTH_DROP_LIST(X)						\
 	X(MISSING,	"missing")	/* mode required: no AUTH */			\
 	X(UNKNOWN_KEY,	"unknown_key")	/* no such key id */				\
@@ -92,6 +95,8 @@ struct ep_type_stats {
 	X(TYPE,		"type")		/* a task type the key's role does not allow */	\
 	X(PRIORITY,	"priority")	/* above the role's max_priority */		\
 	X(TOO_LARGE,	"too_large")	/* total_len above the role's max_task_len */	\
+	X(RATE_BYTES,	"rate_bytes")	/* over the role's kib_per_s (cfg.key_rates) */	\
+	X(RATE_TASKS,	"rate_tasks")	/* over the role's tasks_per_s (cfg.key_rates) */ \
 	X(STALE,	"stale")	/* the pn's seconds beyond auth.clock_skew_s */	\
 	X(SENDER,	"sender")	/* the nonce's sender is not 0 (not a device) */ \
 	X(BAD_TAG,	"bad_tag")	/* forged or altered */				\

@@ -47,6 +47,11 @@ struct ep_runtime {
 	struct ep_token_master token;	/* address validation; the workers share it */
 	struct ep_keytab *keys;		/* device authentication; the workers share it */
 	struct ep_keysrc *keysrc;	/* writes it */
+	/* The classifier's ep_keys and ep_key_state (its owner's: rt->xdp's or rt->dpdk's),
+	 * kept a mirror of the key table; -1 without a classifier of ours (the udp and
+	 * io_uring backends: then the workers charge the keys' buckets). */
+	int xdp_keys_fd, xdp_key_state_fd;
+	uint64_t xdp_key_errors;	/* mirror writes that failed (atomic) */
 	struct ep_limits limits;	/* what PONG says */
 
 	/* /metrics: used only on the metrics server's thread once started. */
@@ -167,6 +172,7 @@ static int dpdk_start(struct ep_runtime *rt)
 		.any_dest_unsafe = c->any_dest_unsafe,
 		.addrs = &c->addrs,
 		.rate_limit = &rt->rate_limit,
+		.auth_mode = c->w.auth_mode,
 		.mtu = c->w.mtu,
 		.no_huge = c->dpdk.no_huge,
 		.memory_mb = c->dpdk.memory_mb,
@@ -270,6 +276,22 @@ static void addrs_stop(struct ep_runtime *rt)
 	rt->addrs_running = false;
 }
 
+/* The classifier's counters, for the statistics socket and /metrics. */
+static void classifier_stats_open(struct ep_runtime *rt)
+{
+	int fd = -1;
+
+	if (rt->xdp) {
+		fd = ep_xdp_open_pinned(ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS);
+		if (fd < 0)
+			pr_warn("no classifier counters: %s/%s: %s", ep_xdp_pin_dir(rt->xdp),
+				EP_PIN_STATS, strerror(-fd));
+	} else if (ep_dpdk_stats_fd(rt->dpdk) >= 0) {	/* the classifier the PMD attached */
+		fd = dup(ep_dpdk_stats_fd(rt->dpdk));
+	}
+	rt->xdp_stats_fd = fd < 0 ? -1 : fd;
+}
+
 /* The classifier's settings that are the operator's risk, said once at the start. */
 static void classifier_warnings(const struct ep_conf *c)
 {
@@ -293,20 +315,10 @@ static void classifier_warnings(const struct ep_conf *c)
 			(unsigned long long)bytes, rl->packets_burst, rl->bytes_burst);
 }
 
-/* Device authentication: the key table, and the thread that fills it. */
+/* Device authentication: the key table, before the classifier. */
 static int auth_start(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
-	struct ep_keysrc_cfg kc = {
-		.keys_file = c->auth.keys_file,
-		.controller = c->auth.controller,
-		.cert = c->auth.cert,
-		.key = c->auth.key,
-		.ca = c->auth.ca,
-		.sync_ms = c->auth.sync_ms,
-		.node_id = c->auth.node_id,
-		.report_key_id = (uint16_t)c->auth.report_key_id,
-	};
 
 	if (c->w.auth_mode == EP_AUTH_MODE_OFF) {
 		pr_info("auth.mode = \"off\": AUTH datagrams are answered UNSUPPORTED");
@@ -319,6 +331,75 @@ static int auth_start(struct ep_runtime *rt)
 			c->w.auth_mode), c->w.auth_mode == EP_AUTH_MODE_REQUIRED ?
 		"only authenticated devices are served" : "authenticated devices, and others "
 		"as without authentication", c->w.clock_skew_s);
+	return 0;
+}
+
+/*
+ * The key table's mirror (keys.h): every change, in the key source's round that makes it,
+ * into the classifier's ep_keys, so that XDP drops what the workers would (unknown,
+ * revoked, expired keys, roles overstepped) and charges the keys' buckets before any tag
+ * is checked. A failure is counted, said now and then, and retried by the next round; the
+ * workers check every key themselves meanwhile.
+ */
+static int mirror_key(void *arg, uint16_t id, const struct ep_key *k)
+{
+	struct ep_runtime *rt = arg;
+	int err = k ? ep_xdp_write_key(rt->xdp_keys_fd, rt->xdp_key_state_fd, id, &k->xdp)
+		    : ep_xdp_delete_key(rt->xdp_keys_fd, rt->xdp_key_state_fd, id);
+
+	if (!k && err == -ENOENT)
+		err = 0;
+	if (err && !(__atomic_fetch_add(&rt->xdp_key_errors, 1, __ATOMIC_RELAXED) & 1023))
+		pr_warn("the classifier's key %u: %s (the workers check it meanwhile)", id,
+			strerror(-err));
+	return err;
+}
+
+/*
+ * The classifier's keys (afxdp: its pinned maps; dpdk: the PMD's program's, by name):
+ * emptied of what an earlier run left there (the table has nothing yet), then kept a
+ * mirror of the table. Then the key source, whose first load or sync goes through it.
+ */
+static int keys_start(struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+	struct ep_keysrc_cfg kc = {
+		.keys_file = c->auth.keys_file,
+		.controller = c->auth.controller,
+		.cert = c->auth.cert,
+		.key = c->auth.key,
+		.ca = c->auth.ca,
+		.sync_ms = c->auth.sync_ms,
+		.node_id = c->auth.node_id,
+		.report_key_id = (uint16_t)c->auth.report_key_id,
+	};
+	int n;
+
+	if (rt->xdp) {
+		rt->xdp_keys_fd = ep_xdp_keys_fd(rt->xdp);
+		rt->xdp_key_state_fd = ep_xdp_key_state_fd(rt->xdp);
+	} else if (rt->dpdk) {
+		rt->xdp_keys_fd = ep_dpdk_map_fd(rt->dpdk, EP_PIN_KEYS);
+		rt->xdp_key_state_fd = ep_dpdk_map_fd(rt->dpdk, EP_PIN_KEY_STATE);
+	}
+	if (rt->xdp_keys_fd >= 0 && rt->xdp_key_state_fd >= 0) {
+		n = ep_xdp_clear_keys(rt->xdp_keys_fd, rt->xdp_key_state_fd);
+		if (n < 0) {
+			pr_err("the classifier's keys: %s", strerror(-n));
+			return n;
+		}
+		if (n)
+			pr_info("the classifier's keys: %d an earlier run left removed", n);
+	} else {
+		rt->xdp_keys_fd = rt->xdp_key_state_fd = -1;
+	}
+	if (!rt->keys)
+		return 0;
+	if (rt->xdp_keys_fd >= 0)
+		ep_keytab_set_mirror(rt->keys, mirror_key, rt);
+	else
+		pr_info("auth: no classifier in front of the workers (backend %s): they charge "
+			"each key's buckets before its tag is checked", c->backend);
 	if (!kc.keys_file && !kc.controller)
 		return 0;
 	return ep_keysrc_start(&kc, rt->keys, &rt->keysrc);
@@ -343,7 +424,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	rt->conf = c;
 	rt->started_ns = ep_now_ns();
 	rt->started_unix = (double)time(NULL);
-	rt->xdp_stats_fd = -1;
+	rt->xdp_stats_fd = rt->xdp_keys_fd = rt->xdp_key_state_fd = -1;
 	/* The classifier groups sources as the runtime's per-source limits do. */
 	rt->rate_limit = c->rate_limit;
 	rt->rate_limit.prefix_v4 = c->w.reasm.prefix_v4;
@@ -387,7 +468,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.any_dest_unsafe = c->any_dest_unsafe,
 			.addrs = &c->addrs,
 			.rate_limit = &rt->rate_limit,
-			.auth_mode = EP_AUTH_MODE_OFF,	/* TODO(issue 12): auth.mode */
+			.auth_mode = c->w.auth_mode,
 		};
 
 		ep_xdp_parse_mode(c->xdp_mode, &mode);
@@ -415,10 +496,14 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 	}
 	if (rt->xdp || rt->dpdk) {
 		classifier_warnings(c);
+		classifier_stats_open(rt);
 		err = addrs_start(rt);
 		if (err)
 			goto err_stop;
 	}
+	err = keys_start(rt);
+	if (err)
+		goto err_stop;
 
 	for (unsigned int i = 0; i < c->nqueues; i++) {
 		struct ep_worker_cfg wc = c->w;
@@ -426,6 +511,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 
 		wc.token = c->w.validation != EP_VALIDATE_OFF ? &rt->token : NULL;
 		wc.keys = rt->keys;
+		wc.key_rates = rt->keys && rt->xdp_keys_fd < 0;
 		wc.limits = rt->limits;
 
 		/* Pinned as configured, else worker i on CPU i (modulo the CPUs online). */
@@ -571,7 +657,9 @@ static void merge_type(struct ep_type_stats *dst, const struct ep_type_stats *sr
 	ep_hist_merge(&dst->batch_size, &src->batch_size);
 }
 
-/* The node's side of device authentication: its mode, id, keys and their source. */
+/* The node's side of device authentication: its mode, id, keys and their source, and who
+ * charges the keys' buckets (the classifier, its keys mirrored from the table, or the
+ * workers). */
 static void report_auth_json(struct ep_runtime *rt, FILE *f)
 {
 	struct ep_keysrc_stats ks = { 0 };
@@ -580,13 +668,31 @@ static void report_auth_json(struct ep_runtime *rt, FILE *f)
 		ep_keysrc_get_stats(rt->keysrc, &ks);
 	fprintf(f, "\"auth\":{\"mode\":\"%s\",\"node_id\":%u,\"keys\":%u,\"source\":\"%s\","
 		   "\"loads\":%llu,\"load_errors\":%llu,\"syncs\":%llu,\"sync_errors\":%llu,"
-		   "\"connected\":%s},",
+		   "\"connected\":%s,\"key_checks\":\"%s\",\"classifier_key_errors\":%llu},",
 		ep_xdp_auth_mode_name(rt->conf->w.auth_mode),
 		rt->keys ? ep_keytab_node_id(rt->keys) : 0, rt->keys ? ep_keytab_count(rt->keys) : 0,
 		rt->conf->auth.controller ? "controller" : rt->conf->auth.keys_file ? "keys_file" :
 		"none", (unsigned long long)ks.loads, (unsigned long long)ks.load_errors,
 		(unsigned long long)ks.syncs, (unsigned long long)ks.sync_errors,
-		ks.connected ? "true" : "false");
+		ks.connected ? "true" : "false",
+		!rt->keys ? "none" : rt->xdp_keys_fd >= 0 ? "classifier" : "workers",
+		(unsigned long long)__atomic_load_n(&rt->xdp_key_errors, __ATOMIC_RELAXED));
+}
+
+/* The classifier's counters that moved, by name (packets): what XDP dropped before any
+ * worker saw it. Nothing without a classifier of ours. */
+static void report_classifier_json(struct ep_runtime *rt, FILE *f)
+{
+	struct ep_counter cnt[EP_STAT__COUNT];
+
+	if (rt->xdp_stats_fd < 0 || ep_xdp_read_stats(rt->xdp_stats_fd, cnt))
+		return;
+	fprintf(f, "\"classifier\":{");
+	for (unsigned int o = 0, n = 0; o < EP_STAT__COUNT; o++)
+		if (cnt[o].packets)
+			fprintf(f, "%s\"%s\":%llu", n++ ? "," : "", ep_stat_name(o),
+				(unsigned long long)cnt[o].packets);
+	fprintf(f, "},");
 }
 
 static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *st,
@@ -598,6 +704,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 		c->backend, c->interface ? c->interface : "", c->port,
 		(double)(ep_now_ns() - rt->started_ns) / 1e9);
 	report_auth_json(rt, f);
+	report_classifier_json(rt, f);
 	fprintf(f, "\"workers\":[");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		const struct ep_worker_stats *s = &st[i];
@@ -1224,15 +1331,6 @@ static int metrics_start(struct ep_runtime *rt)
 {
 	int err;
 
-	if (rt->xdp) {
-		err = ep_xdp_open_pinned(ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS);
-		if (err < 0)
-			pr_warn("metrics: no classifier counters: %s/%s: %s",
-				ep_xdp_pin_dir(rt->xdp), EP_PIN_STATS, strerror(-err));
-		rt->xdp_stats_fd = err;
-	}
-	if (rt->dpdk && ep_dpdk_stats_fd(rt->dpdk) >= 0)	/* the classifier the PMD attached */
-		rt->xdp_stats_fd = dup(ep_dpdk_stats_fd(rt->dpdk));
 	rt->cpu_busy = NAN;
 	read_cpu_times(&rt->cpu_prev);
 	err = ep_metrics_start(rt->conf->metrics, write_metrics, rt, &rt->metrics);

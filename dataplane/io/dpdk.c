@@ -51,6 +51,11 @@ int ep_dpdk_addrs_fd(const struct ep_dpdk *d)
 	return -1;
 }
 
+int ep_dpdk_map_fd(const struct ep_dpdk *d, const char *name)
+{
+	return -1;
+}
+
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d)
 {
 	return "";
@@ -110,6 +115,14 @@ static bool csum_warned;
 #define IDLE_MIN_US	8
 #define IDLE_MAX_US	500
 
+/* The classifier's maps the runtime uses, found by name on the program the PMD loaded. */
+enum { M_CFG, M_STATS, M_XSKS, M_ADDRS, M_RL, M_AUTH, M_KEYS, M_KEY_STATE, M__COUNT };
+static const char *const map_names[M__COUNT] = {
+	[M_CFG] = EP_PIN_CFG, [M_STATS] = EP_PIN_STATS, [M_XSKS] = "xsks_map",
+	[M_ADDRS] = EP_PIN_ADDRS, [M_RL] = EP_PIN_RL_CFG, [M_AUTH] = EP_PIN_AUTH_CFG,
+	[M_KEYS] = EP_PIN_KEYS, [M_KEY_STATE] = EP_PIN_KEY_STATE,
+};
+
 struct ep_dpdk {
 	uint16_t port_id;
 	bool port_ok, started;
@@ -118,10 +131,11 @@ struct ep_dpdk {
 	int lock_fd;
 	struct rte_mempool *pools[EP_MAX_QUEUES];
 	uint32_t mbufs;
-	/* The attached classifier and its maps (-1 when the program is not ours). */
+	/* The attached classifier and its maps, by map_names[] (-1 when the program is
+	 * not ours). */
 	uint32_t prog_id;
 	uint8_t attach_mode;
-	int cfg_fd, stats_fd, xsks_fd, addrs_fd, rl_fd;
+	int fds[M__COUNT];
 	char ifname[IF_NAMESIZE];
 	/* The EAL's arguments, kept for its lifetime. */
 	char *argv[MAX_EAL_ARGS + 1];
@@ -493,7 +507,7 @@ int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_
 	p->busy_poll = cfg->busy_poll;
 	p->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(d->ifname) : cfg->verify_csum;
 	p->stats_port = idx == 0;
-	p->xsks_fd = d->xsks_fd;
+	p->xsks_fd = d->fds[M_XSKS];
 	p->xsk_key = d->first_queue + idx;
 	if (!p->verify_csum && !csum_warned)
 		pr_warn("dpdk: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
@@ -764,22 +778,20 @@ static int find_classifier(struct ep_dpdk *d)
 				close(fd);
 			break;
 		}
-		if (!strcmp(mi.name, EP_PIN_CFG) && d->cfg_fd < 0)
-			d->cfg_fd = fd;
-		else if (!strcmp(mi.name, EP_PIN_STATS) && d->stats_fd < 0)
-			d->stats_fd = fd;
-		else if (!strcmp(mi.name, "xsks_map") && d->xsks_fd < 0)
-			d->xsks_fd = fd;
-		else if (!strcmp(mi.name, EP_PIN_ADDRS) && d->addrs_fd < 0)
-			d->addrs_fd = fd;
-		else if (!strcmp(mi.name, EP_PIN_RL_CFG) && d->rl_fd < 0)
-			d->rl_fd = fd;
-		else
+		for (int m = 0; fd >= 0 && m < M__COUNT; m++) {
+			if (d->fds[m] < 0 && !strcmp(mi.name, map_names[m])) {
+				d->fds[m] = fd;
+				fd = -1;
+			}
+		}
+		if (fd >= 0)
 			close(fd);
 	}
-	if (!err && (d->cfg_fd < 0 || d->addrs_fd < 0 || d->rl_fd < 0)) {
-		pr_err("dpdk: the classifier on %s lacks its %s, %s or %s map (an old build?)",
-		       d->ifname, EP_PIN_CFG, EP_PIN_ADDRS, EP_PIN_RL_CFG);
+	for (int m = 0; !err && m < M__COUNT; m++) {
+		if (m == M_STATS || m == M_XSKS || d->fds[m] >= 0)
+			continue;
+		pr_err("dpdk: the classifier on %s lacks its %s map (an old build?)", d->ifname,
+		       map_names[m]);
 		err = -ENOENT;
 	}
 out:
@@ -801,9 +813,12 @@ static int configure_classifier(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 		.addrs = c->addrs,
 		.rate_limit = c->rate_limit,
 	};
-	int err = ep_xdp_sync_addrs(d->addrs_fd, c->addrs);
+	int err = ep_xdp_sync_addrs(d->fds[M_ADDRS], c->addrs);
 
-	return err < 0 ? err : ep_xdp_configure(d->cfg_fd, d->rl_fd, &o);
+	if (err >= 0)
+		err = ep_xdp_configure(d->fds[M_CFG], d->fds[M_RL], &o);
+	/* The keys come from the runtime's key table (ep_dpdk_map_fd()). */
+	return err < 0 ? err : ep_xdp_write_auth_mode(d->fds[M_AUTH], c->auth_mode);
 }
 
 /* The interface: ours alone, and free for the PMD's program. */
@@ -958,7 +973,9 @@ int ep_dpdk_start(const struct ep_dpdk_cfg *c, struct ep_dpdk **out)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->lock_fd = d->cfg_fd = d->stats_fd = d->xsks_fd = d->addrs_fd = d->rl_fd = -1;
+	d->lock_fd = -1;
+	for (int m = 0; m < M__COUNT; m++)
+		d->fds[m] = -1;
 	d->first_queue = c->first_queue;
 	d->nqueues = c->nqueues;
 	d->mbufs = c->mbufs;
@@ -983,7 +1000,7 @@ int ep_dpdk_start(const struct ep_dpdk_cfg *c, struct ep_dpdk **out)
 	if (err)
 		goto err_stop;
 	err = find_classifier(d);
-	if (!err && d->cfg_fd >= 0)
+	if (!err && d->fds[M_CFG] >= 0)
 		err = configure_classifier(d, c);
 	if (err) {
 		pr_err("dpdk: configure the classifier on %s: %s", c->ifname, strerror(-err));
@@ -991,7 +1008,7 @@ int ep_dpdk_start(const struct ep_dpdk_cfg *c, struct ep_dpdk **out)
 	}
 	pr_info("dpdk: port %u on %s, queues %u-%u, classifier %s in %s mode", d->port_id,
 		c->ifname, c->first_queue, c->first_queue + c->nqueues - 1,
-		d->cfg_fd >= 0 ? "configured" : "absent", ep_dpdk_xdp_mode(d));
+		d->fds[M_CFG] >= 0 ? "configured" : "absent", ep_dpdk_xdp_mode(d));
 	*out = d;
 	return 0;
 
@@ -1020,16 +1037,9 @@ void ep_dpdk_stop(struct ep_dpdk *d)
 	}
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		rte_mempool_free(d->pools[i]);
-	if (d->cfg_fd >= 0)
-		close(d->cfg_fd);
-	if (d->stats_fd >= 0)
-		close(d->stats_fd);
-	if (d->xsks_fd >= 0)
-		close(d->xsks_fd);
-	if (d->addrs_fd >= 0)
-		close(d->addrs_fd);
-	if (d->rl_fd >= 0)
-		close(d->rl_fd);
+	for (int m = 0; m < M__COUNT; m++)
+		if (d->fds[m] >= 0)
+			close(d->fds[m]);
 	if (thread_key_ok) {
 		pthread_key_delete(thread_key);
 		thread_key_ok = false;
@@ -1050,14 +1060,22 @@ void ep_dpdk_stop(struct ep_dpdk *d)
 	free(d);
 }
 
+int ep_dpdk_map_fd(const struct ep_dpdk *d, const char *name)
+{
+	for (int m = 0; d && m < M__COUNT; m++)
+		if (!strcmp(name, map_names[m]))
+			return d->fds[m];
+	return -1;
+}
+
 int ep_dpdk_stats_fd(const struct ep_dpdk *d)
 {
-	return d ? d->stats_fd : -1;
+	return ep_dpdk_map_fd(d, EP_PIN_STATS);
 }
 
 int ep_dpdk_addrs_fd(const struct ep_dpdk *d)
 {
-	return d ? d->addrs_fd : -1;
+	return ep_dpdk_map_fd(d, EP_PIN_ADDRS);
 }
 
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d)

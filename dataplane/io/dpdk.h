@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ep_shared.h"		/* enum ep_auth_mode */
+
 struct ep_xdp_addr_cfg;
 struct ep_rl_cfg;
 
@@ -28,6 +30,7 @@ struct ep_dpdk_cfg {
 	bool any_dest_unsafe;		/* xdp.destination_check = "off-unsafe" */
 	const struct ep_xdp_addr_cfg *addrs;	/* xdp.virtual_addresses, xdp.encap_sources */
 	const struct ep_rl_cfg *rate_limit;	/* group rate_limit */
+	enum ep_auth_mode auth_mode;	/* auth.mode, written into the classifier's ep_auth_cfg */
 	uint32_t mtu;			/* limits.mtu: must fit the port's frames */
 	/* EAL */
 	bool no_huge;			/* --no-huge (else hugepages, which must be reserved) */
@@ -60,6 +63,9 @@ void ep_dpdk_stop(struct ep_dpdk *d);
 int ep_dpdk_stats_fd(const struct ep_dpdk *d);
 /* Its ep_addrs map (owned by @d), or -1: for the runtime to keep the addresses current. */
 int ep_dpdk_addrs_fd(const struct ep_dpdk *d);
+/* Its map of pinned name @name (EP_PIN_*: ep_keys and ep_key_state for the runtime's key
+ * table, ...; owned by @d), or -1 if the program is not ours or has no such map. */
+int ep_dpdk_map_fd(const struct ep_dpdk *d, const char *name);
 
 /* "native" or "skb": how the PMD attached the program. */
 const char *ep_dpdk_xdp_mode(const struct ep_dpdk *d);

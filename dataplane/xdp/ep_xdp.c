@@ -686,6 +686,31 @@ int ep_xdp_delete_key(int keys_fd, int state_fd, uint32_t key_id)
 	return key_state_clear(state_fd, key_id);
 }
 
+int ep_xdp_clear_keys(int keys_fd, int state_fd)
+{
+	uint32_t id;
+	int n = 0, err;
+
+	/* Always the first key: the map shrinks by one per turn, so this ends (and at most
+	 * EP_KEYS_MAX turns, against a writer racing us). */
+	for (int turn = 0; turn <= EP_KEYS_MAX; turn++) {
+		if (bpf_map_get_next_key(keys_fd, NULL, &id))
+			return errno == ENOENT ? n : -errno;
+		if (bpf_map_delete_elem(keys_fd, &id)) {
+			if (errno != ENOENT)
+				return -errno;
+			continue;
+		}
+		n++;
+		if (id < EP_KEYS_MAX) {		/* the buckets' array */
+			err = key_state_clear(state_fd, id);
+			if (err)
+				return err;
+		}
+	}
+	return -EBUSY;
+}
+
 int ep_xdp_set_auth_mode(struct ep_xdp *x, enum ep_auth_mode mode)
 {
 	return ep_xdp_write_auth_mode(ep_xdp_auth_fd(x), mode);

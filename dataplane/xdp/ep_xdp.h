@@ -186,6 +186,10 @@ int ep_xdp_write_key(int keys_fd, int state_fd, uint32_t key_id, const struct ep
 /* Remove key @key_id and clear its buckets. Returns 0, -ENOENT if it was not there, or a
  * negative errno. */
 int ep_xdp_delete_key(int keys_fd, int state_fd, uint32_t key_id);
+/* Remove every key of @keys_fd and clear their buckets: what a writer that starts afresh
+ * does with keys an earlier one left (pinned maps outlive their writer). Returns how many
+ * went, or a negative errno. */
+int ep_xdp_clear_keys(int keys_fd, int state_fd);
 
 /* The same on the classifier of @x (its pinned maps). */
 int ep_xdp_set_auth_mode(struct ep_xdp *x, enum ep_auth_mode mode);

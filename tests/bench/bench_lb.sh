@@ -441,6 +441,7 @@ on_exit stop_all
 # per source prefix (datagrams, bytes, new tasks) are off, by their unsafe name.
 cat >"$EP_TMP/gw.conf" <<CONF
 rate_limit = { mode = "off-unsafe"; };
+$EP_AUTH_OFF
 nodes = (
 	{ id = 1; name = "s1"; mac = "$SINK_MAC"; ip4 = "$SINK_IP"; interface = "$IF_GWB"; capacity = 100; },
 	{ id = 2; name = "s2"; mac = "$SINK_MAC"; ip4 = "$SINK_IP"; interface = "$IF_GWB"; capacity = 100; },

@@ -51,7 +51,7 @@ GW=$(rig addr gw)
 # Two clients of one /24 at a few hundred tasks/s: inside the default rate limits, which
 # stay on, as in a deployment.
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --iface eth0 --socket "$SOCK" \
-	--listen "$GW:7879" --allow-register >"$EP_TMP/ctl.log" 2>&1 &
+	--listen "$GW:7879" --allow-register $EP_AUTH_OFF_ARG >"$EP_TMP/ctl.log" 2>&1 &
 wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 || die "controller: $(tail -3 "$EP_TMP/ctl.log")"
 for n in 1 2 3; do
 	cat >"$EP_TMP/w$n.conf" <<CONF

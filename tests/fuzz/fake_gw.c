@@ -20,6 +20,7 @@ struct ep_gw {
 	uint64_t sent[EP_GW_MAX_NODES];
 	uint32_t devs;
 	uint64_t keys_put;
+	enum ep_auth_mode auth_mode;
 };
 
 int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
@@ -41,7 +42,13 @@ int ep_gw_open(const char *pin_dir, struct ep_gw **out)
 
 int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 {
-	return ep_gw_open(NULL, out);
+	int err = ep_gw_open(NULL, out);
+
+	if (!err) {
+		FZ_CHECK(o->auth_mode < EP_AUTH_MODE__COUNT);
+		(*out)->auth_mode = o->auth_mode;
+	}
+	return err;
 }
 
 void ep_gw_close(struct ep_gw *gw, bool detach)
@@ -179,4 +186,15 @@ int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *
 int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id)
 {
 	return key_id >= 1 && key_id < EP_KEYS_MAX ? -ENOENT : -EINVAL;
+}
+
+int ep_gw_clear_keys(struct ep_gw *gw)
+{
+	return 0;
+}
+
+int ep_gw_read_auth_mode(struct ep_gw *gw, enum ep_auth_mode *mode)
+{
+	*mode = gw->auth_mode;
+	return 0;
 }

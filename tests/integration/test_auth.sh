@@ -8,12 +8,14 @@
 #   2. On every backend this host runs (afxdp, udp, uring, dpdk): an authenticated echo, a
 #      multi-fragment echo and checksum both ways, and a PING, answered with sealed
 #      replies that open with the device's key and carry the right results.
-#   3. Each attack fails with no reply at all, nothing run (the count handler's counters
-#      stay), and its own counter moved: forged tag, a flipped ciphertext bit, a replayed
-#      datagram (again, and from another address), a task type the role does not allow, a
-#      priority above the role's, a task larger than the role's, an unknown key, an expired
-#      key, a key revoked in the file while the runtime runs, another tenant, a stale pn, a
-#      task without AUTH.
+#   3. On afxdp, udp and dpdk, each attack fails with no reply at all, nothing run (the
+#      count handler's counters stay), and its own counter moved: forged tag, a flipped
+#      ciphertext bit, a replayed datagram (again, and from another address), a task type
+#      the role does not allow, a priority above the role's, a task larger than the
+#      role's, an unknown key, an expired key, a key revoked in the file while the runtime
+#      runs, another tenant, a stale pn, a task without AUTH. Where the backend has XDP,
+#      what a key decides is dropped there (drop_auth_*) and no worker sees it. A flood of
+#      forged tags under a key with a rate costs at most its bucket's worth of tag checks.
 #   4. The result cache (mode "optional"): a retry with the same key is answered from the
 #      cache, sealed; the same task id under another key, or without AUTH, is another task
 #      (never the first one's cached reply), and the other way round.
@@ -38,12 +40,13 @@ fi
 
 # The devices: key 1 the camera (echo, checksum, count; priorities up to 3), key 2 another
 # camera of the tenant, key 3 expired, key 4 to be revoked, key 5 with tasks up to 4 KiB,
-# key 6 the node's own (its load reports).
+# key 6 the node's own (its load reports), key 7 a camera of 10 tasks/s (a burst of 20).
 now=$(date +%s%3N)
 ep_keys_file "$KEYS" "$(ep_key 1 types="[1,2,$COUNT]")" "$(ep_key 2 types="[1,2,$COUNT]")" \
 	"$(ep_key 3 issued_unix_ms=$((now - 7200000)) expires_unix_ms=$((now - 3600000)))" \
 	"$(ep_key 4 types="[$COUNT]")" \
-	"$(ep_key 5 types="[$COUNT]" max_task_len=4096)" "$(ep_key 6 role='"node"' types='[]')"
+	"$(ep_key 5 types="[$COUNT]" max_task_len=4096)" "$(ep_key 6 role='"node"' types='[]')" \
+	"$(ep_key 7 types="[$COUNT]" tasks_per_s=10 burst_tasks=20)"
 ep_keys_file "$ROGUE" "$(ep_key 99)"
 
 # conf MODE: the runtime's configuration.
@@ -136,66 +139,123 @@ for b in $BACKENDS; do
 done
 
 # --- 3. attacks -------------------------------------------------------------------------
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B"; then
-	not_ok "the runtime starts for the attacks"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+# The runtime's auth.mode and keys are its classifier's too (afxdp; dpdk, through the
+# PMD's program): what a key and its role decide (no AUTH in mode required, a key unknown,
+# expired or revoked, another tenant, a type, priority or size over the role's) is dropped
+# in XDP, counted drop_auth_REASON, and no worker sees the datagram; what only the runtime
+# can check (the tag, the replay window, the pn's freshness) it drops itself. On the udp
+# backend (no XDP) the workers drop all of it themselves, and charge the keys' buckets
+# before the tag: a flood of forged tags under a good key id costs at most the bucket's
+# worth of tag checks, everywhere.
+XDP_REASONS=" missing unknown_key revoked expired tenant type priority too_large "
+# classifier REASON: datagrams the classifier dropped for drop_auth_REASON.
+classifier() { stats | jq --arg r "drop_auth_$1" '.classifier[$r] // 0'; }
+dgrams() { stats | jq '[.workers[].datagrams] | add'; }
 # attack WHAT REASON MIN RESULT-JSON-COMMAND...: the command (a device) gets no reply, the
-# count handler receives nothing, and REASON counted at least MIN datagrams more.
+# count handler receives nothing, and REASON counted at least MIN datagrams more: by the
+# classifier, no worker seeing any, if REASON is one XDP decides and $B has XDP; else by
+# the workers.
 attack() {
-	local what=$1 reason=$2 min=$3 before ran0 r got
+	local what=$1 reason=$2 min=$3 before ran0 d0 r got dg where=workers
 	shift 3
-	before=$(dropped "$reason") ran0=$(ran)
+	[[ $B != udp && $XDP_REASONS == *" $reason "* ]] && where=XDP
+	if [[ $where == XDP ]]; then before=$(classifier "$reason"); else before=$(dropped "$reason"); fi
+	ran0=$(ran) d0=$(dgrams)
 	r=$("$@")
-	got=$(($(dropped "$reason") - before))
-	if [[ $(field replies "$r") == 0 && $(ran) == "$ran0" && $got -ge $min ]]; then
-		ok "$what: no reply, nothing run, $reason +$got"
+	if [[ $where == XDP ]]; then got=$(($(classifier "$reason") - before)); else got=$(($(dropped "$reason") - before)); fi
+	dg=$(($(dgrams) - d0))
+	if [[ $(field replies "$r") == 0 && $(ran) == "$ran0" && $got -ge $min &&
+		($where == workers || $dg == 0) ]]; then
+		ok "$B: $what: no reply, nothing run, dropped by the $where ($reason +$got)"
 	else
-		not_ok "$what: no reply, nothing run, $reason counted"
-		diag "$r; $reason +$got; count handler received $ran0 -> $(ran)"
+		not_ok "$B: $what: no reply, nothing run, dropped by the $where ($reason)"
+		diag "$r; $reason +$got by the $where; the workers saw $dg datagrams;" \
+			"count handler received $ran0 -> $(ran)"
 	fi
 }
-r=$(dev 1 --type $COUNT --size 100)
-sealed_ok "the count handler runs an authenticated task" "$r" 1
+# flood: key 7 (10 tasks/s, a burst of 20) gets 400 forged datagrams at once. The tags
+# checked (bad_tag) are at most the bucket's worth; the rest is refused by the key's rate
+# (by the workers on udp, by XDP before them elsewhere), and the device's own tasks pass
+# again once the bucket refilled.
+flood() {
+	local bad0 rate0 xrate0 t0 bad rate ms most r
+	bad0=$(dropped bad_tag) rate0=$(dropped rate_tasks) xrate0=$(classifier rate_tasks)
+	t0=$(date +%s%3N)
+	r=$(dev 7 --type $COUNT --tamper tag --count 400 --wait-ms 0)
+	sleep 0.3
+	ms=$(($(date +%s%3N) - t0))
+	bad=$(($(dropped bad_tag) - bad0))
+	rate=$(($(dropped rate_tasks) - rate0 + $(classifier rate_tasks) - xrate0))
+	most=$((20 + 10 * ms / 1000 + 1))
+	if [[ $(field sent "$r") == 400 && $bad -le $most && $((bad + rate)) -ge 395 ]]; then
+		ok "$B: 400 forged tags under key 7 (10/s, burst 20) in ${ms} ms: $bad tag checks (at most $most), $rate refused by the key's rate first"
+	else
+		not_ok "$B: 400 forged tags under key 7: at most the bucket's worth of tag checks"
+		diag "$r; bad_tag +$bad (at most $most), rate_tasks +$rate in $ms ms"
+	fi
+	sleep 2.1	# the bucket refills: 20 tasks at 10/s
+	r=$(dev 7 --type $COUNT)
+	sealed_ok "$B: key 7's own task passes once its bucket refilled" "$r" 1
+}
 
-attack "a forged tag" bad_tag 1 dev 1 --type $COUNT --tamper tag --wait-ms 300
-attack "one flipped bit of ciphertext" bad_tag 1 dev 1 --type $COUNT --tamper ciphertext \
-	--wait-ms 300
-r=$(dev 1 --type $COUNT --size 100 --sport 41000 --save "$EP_TMP/replay.bin")
-sealed_ok "a task whose datagram will be replayed runs once" "$r" 1
-attack "the same datagram again, from the same address and port" replay 1 \
-	in_a "$TOOLS/eptest-auth" replay --to $ADDR_B --in "$EP_TMP/replay.bin" --sport 41000 \
-	--wait-ms 300
-attack "the same datagram from another address" replay 1 \
-	in_a "$TOOLS/eptest-auth" replay --to $ADDR_B --in "$EP_TMP/replay.bin" --bind $ADDR_A2 \
-	--wait-ms 300
-attack "a task type the role does not allow (resize)" type 1 dev 4 --type 10 --wait-ms 300
-attack "priority 5 above the role's 3" priority 1 dev 1 --type $COUNT --priority 5 --wait-ms 300
-attack "a task of 5000 bytes above the role's 4096" too_large 1 \
-	dev 5 --type $COUNT --size 5000 --wait-ms 300
-attack "a key the node does not know" unknown_key 1 \
-	in_a "$TOOLS/eptest-auth" send --to $ADDR_B --keys "$ROGUE" --key-id 99 --node-id $NODE \
-	--type $COUNT --wait-ms 300
-attack "an expired key" expired 1 dev 3 --type $COUNT --wait-ms 300
-r=$(dev 4 --type $COUNT)
-sealed_ok "key 4 works before its revocation" "$r" 1
-ep_keys_edit "$KEYS" '(.[] | select(.key_id == 4) | .revoked) = true'
-sleep 1.5	# the file is looked at every second
-attack "key 4 revoked in the keys file, read again within a second" revoked 1 \
-	dev 4 --type $COUNT --wait-ms 300
-attack "another tenant's id with the key" tenant 1 dev 1 --type $COUNT --tenant 8 --wait-ms 300
-attack "a pn 600 s ahead of the key's age (stale)" stale 1 \
-	dev 1 --type $COUNT --secs-off 600 --wait-ms 300
-attack "a task without AUTH (mode required)" missing 1 dev 1 --type $COUNT --plain --wait-ms 300
-attack "a PING without AUTH (mode required)" missing 1 dev 1 --kind ping --plain --wait-ms 300
-r=$(dev 1 --type $COUNT)
-sealed_ok "after all that, key 1 still works" "$r" 1
+attacks() {
+	local reason
+	B=$1
+	cp -p "$EP_TMP/keys.orig" "$KEYS"	# key 4 not revoked yet
+	if ! ep_start_runtime "$EP_TMP/rt-attacks-$B.log" -c "$EP_TMP/rt.conf" -b "$B" -i "$IF_B"; then
+		if reason=$(ep_cannot_run "$B" "$EP_TMP/rt-attacks-$B.log"); then
+			skip "$B: attacks" "$reason"
+		else
+			not_ok "$B: the runtime starts for the attacks"
+			diag "$(tail -20 "$EP_TMP/rt-attacks-$B.log")"
+		fi
+		return
+	fi
+	r=$(dev 1 --type $COUNT --size 100)
+	sealed_ok "$B: the count handler runs an authenticated task" "$r" 1
+	attack "a forged tag" bad_tag 1 dev 1 --type $COUNT --tamper tag --wait-ms 300
+	attack "one flipped bit of ciphertext" bad_tag 1 dev 1 --type $COUNT --tamper ciphertext \
+		--wait-ms 300
+	r=$(dev 1 --type $COUNT --size 100 --sport 41000 --save "$EP_TMP/replay.bin")
+	sealed_ok "$B: a task whose datagram will be replayed runs once" "$r" 1
+	attack "the same datagram again, from the same address and port" replay 1 \
+		in_a "$TOOLS/eptest-auth" replay --to $ADDR_B --in "$EP_TMP/replay.bin" --sport 41000 \
+		--wait-ms 300
+	attack "the same datagram from another address" replay 1 \
+		in_a "$TOOLS/eptest-auth" replay --to $ADDR_B --in "$EP_TMP/replay.bin" --bind $ADDR_A2 \
+		--wait-ms 300
+	attack "a task type the role does not allow (resize)" type 1 dev 4 --type 10 --wait-ms 300
+	attack "priority 5 above the role's 3" priority 1 dev 1 --type $COUNT --priority 5 --wait-ms 300
+	attack "a task of 5000 bytes above the role's 4096" too_large 1 \
+		dev 5 --type $COUNT --size 5000 --wait-ms 300
+	attack "a key the node does not know" unknown_key 1 \
+		in_a "$TOOLS/eptest-auth" send --to $ADDR_B --keys "$ROGUE" --key-id 99 --node-id $NODE \
+		--type $COUNT --wait-ms 300
+	attack "an expired key" expired 1 dev 3 --type $COUNT --wait-ms 300
+	r=$(dev 4 --type $COUNT)
+	sealed_ok "$B: key 4 works before its revocation" "$r" 1
+	ep_keys_edit "$KEYS" '(.[] | select(.key_id == 4) | .revoked) = true'
+	sleep 1.5	# the file is looked at every second
+	attack "key 4 revoked in the keys file, read again within a second" revoked 1 \
+		dev 4 --type $COUNT --wait-ms 300
+	attack "another tenant's id with the key" tenant 1 dev 1 --type $COUNT --tenant 8 --wait-ms 300
+	attack "a pn 600 s ahead of the key's age (stale)" stale 1 \
+		dev 1 --type $COUNT --secs-off 600 --wait-ms 300
+	attack "a task without AUTH (mode required)" missing 1 dev 1 --type $COUNT --plain --wait-ms 300
+	attack "a PING without AUTH (mode required)" missing 1 dev 1 --kind ping --plain --wait-ms 300
+	flood
+	r=$(dev 1 --type $COUNT)
+	sealed_ok "$B: after all that, key 1 still works" "$r" 1
+	ep_stop_runtime
+}
+cp -p "$KEYS" "$EP_TMP/keys.orig"
+for b in ${EP_ATTACK_BACKENDS:-afxdp udp dpdk}; do
+	attacks "$b"
+done
+cp -p "$EP_TMP/keys.orig" "$KEYS"
 
 # The counters in /metrics too (the statistics socket above is the same numbers).
 METRICS_PORT=9187
-ep_stop_runtime
 if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B" \
 	--metrics $ADDR_B:$METRICS_PORT; then
 	dev 1 --type $COUNT --tamper tag --wait-ms 100 >/dev/null
@@ -205,8 +265,8 @@ if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_B" \
 		cat <&3' $ADDR_B $METRICS_PORT | tr -d '\r')
 	check "metrics: edgeplane_auth_dropped_total{reason=\"bad_tag\"} counts the forgery" \
 		grep -qE '^edgeplane_auth_dropped_total\{queue="0",reason="bad_tag"\} 1$' <<<"$m"
-	check "metrics: edgeplane_auth_keys says the node knows 6 keys" \
-		grep -qE '^edgeplane_auth_keys 6$' <<<"$m"
+	check "metrics: edgeplane_auth_keys says the node knows 7 keys" \
+		grep -qE '^edgeplane_auth_keys 7$' <<<"$m"
 else
 	not_ok "the runtime starts with metrics"
 fi

@@ -38,12 +38,13 @@ W1_MAC=$(rig mac w1) X_MAC=$(rig mac x)
 
 CTL_PID=
 # start_ctl CONFIG-TEXT [serve options]: the controller on gw's eth0 with this
-# configuration file (and $GW_CONF in its gateway group); it takes XDP off again when it
-# stops. 1 if it is not ready in 10 s.
+# configuration file (and $GW_CONF in its gateway group, and $EP_AUTH_OFF: the gateway
+# balances tasks without keys here); it takes XDP off again when it stops. 1 if it is not
+# ready in 10 s.
 GW_CONF=
 start_ctl() {
-	printf 'gateway: { interface = "eth0"; keep_attached = false; %s };\n%s\n' "$GW_CONF" "$1" \
-		>"$EP_TMP/ctl.conf"
+	printf 'gateway: { interface = "eth0"; keep_attached = false; %s };\n%s\n%s\n' \
+		"$GW_CONF" "$1" "$EP_AUTH_OFF" >"$EP_TMP/ctl.conf"
 	shift
 	: >"$EP_TMP/ctl.log"
 	"$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" \

@@ -63,6 +63,24 @@ else
 	not_ok "with the offload model choosing the side, over IPv6"
 	diag "$(tail -5 <<<"$out")"
 fi
+# The example with enrollment: the installed library's TLS 1.3 enrollment with the
+# camera's certificate, against the stand-in controller (the runtime's own auth is tested
+# in test_client_auth.sh).
+if ! have_authnode; then
+	skip "the example enrolls with its certificate" "python3 with cryptography is not installed"
+elif ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 &&
+	ep_start_authnode "$EP_TMP/authnode.json" --udp $ADDR_B:7879; then
+	out=$(in_a "$EP_TMP/camera_client" $ADDR_B 0 $(ep_enroll_opts cam-001) 2>&1); rc=$?
+	if [[ $rc -eq 0 && $out == "enrolled as cam-001 (role camera, tenant 7): key 1, renewed in "2[0-9][0-9][0-9]" s" ]]; then
+		ok "the example enrolls with its certificate: $out"
+	else
+		not_ok "the example enrolls with its certificate"
+		diag "rc $rc: $out"
+	fi
+	ep_stop_authnode
+else
+	not_ok "certificates and the stand-in controller for the example"
+fi
 out=$(in_a "$TOOLS/eptest-threads" $ADDR_B 2>&1)
 if grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
 	ok "$(grep '^ok' <<<"$out" | sed -E 's/^ok [0-9]+ - //')"

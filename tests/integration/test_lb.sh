@@ -34,6 +34,7 @@ HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 200
 	bytes_burst = 2000000000;'
 cat >"$EP_TMP/ctl.conf" <<CONF
 rate_limit = { $HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000; };
+$EP_AUTH_OFF
 CONF
 # Daemons run under vm/rig directly (rig exec execs the command: $! is the daemon).
 # The workers register by their reports: registration is on, as the operator's choice, and

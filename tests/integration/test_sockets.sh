@@ -132,7 +132,7 @@ ctl_start() {
 	shift
 	: >"$EP_TMP/ctl.log"
 	ip netns exec "$NS_B" "$BIN/edgectl" serve --iface "$IF_B" --socket "$sock" \
-		--detach-on-exit --no-relay "$@" >>"$EP_TMP/ctl.log" 2>&1 &
+		--detach-on-exit --no-relay $EP_AUTH_OFF_ARG "$@" >>"$EP_TMP/ctl.log" 2>&1 &
 	CTL_PID=$!
 	for _ in $(seq 100); do
 		grep -q "controller ready" "$EP_TMP/ctl.log" && return 0

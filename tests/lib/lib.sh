@@ -249,3 +249,50 @@ bpftool_stat_packets() {
 	bpftool -j map dump $1 |
 		jq --argjson k "$2" '[.[].formatted | select(.key == $k) | .values[].value.packets] | add'
 }
+
+# --- session keys (docs/protocol.md 3.5, 7.5) --------------------------------------------
+# ep_pki DIR: a CA in DIR and another in DIR/other (scripts/ep-pki.sh), and the
+# controller's certificate (DIR/ctl.*: role controller, subjectAltName $ADDR_B).
+ep_pki() {
+	EP_PKI=$1
+	{ "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI" && "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI/other" &&
+	  "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl controller 0 --addr $ADDR_B; } \
+		>>"$EP_TMP/pki.log" 2>&1
+}
+# ep_cert NAME ROLE TENANT [DIR]: a device's certificate, DIR/NAME.crt and .key, subject
+# /O=TENANT/OU=ROLE/CN=NAME, from the CA in DIR ($EP_PKI; $EP_PKI/other for the other CA).
+ep_cert() {
+	"$EP_ROOT/scripts/ep-pki.sh" issue "${4:-$EP_PKI}" "$1" "$2" "$3" >>"$EP_TMP/pki.log" 2>&1
+}
+# ep_enroll_opts NAME [DIR]: the enrollment options of edgeload (and the example) for
+# device NAME, against a controller on $EP_ENROLL_AT ($ADDR_B:7881) whose certificate
+# $EP_PKI's CA signed.
+ep_enroll_opts() {
+	local d=${2:-$EP_PKI}
+	echo --enroll ${EP_ENROLL_AT:-$ADDR_B:7881} --cert "$d/$1.crt" --key "$d/$1.key" \
+		--ca "$EP_PKI/ca.crt"
+}
+# have_authnode: whether tests/tools/authnode.py can run (python3 with cryptography).
+have_authnode() { python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; }
+# ep_start_authnode STATS [authnode.py options]: the stand-in controller ($ADDR_B:7881, the
+# certificates of ep_pki) and node ($ADDR_B:7878 unless --udp says) in $NS_B; its counters
+# go to STATS (JSON) when ep_stop_authnode stops it. Returns 0 once it listens.
+AUTHNODE_PID=
+ep_start_authnode() {
+	local stats=$1
+	shift
+	on_exit ep_stop_authnode
+	: >"$EP_TMP/authnode.log"
+	# ip netns exec execs python: $! is the process to stop.
+	ip netns exec "$NS_B" python3 "$EP_ROOT/tests/tools/authnode.py" --udp $ADDR_B:7878 \
+		--enroll $ADDR_B:7881 --cert "$EP_PKI/ctl.crt" --key "$EP_PKI/ctl.key" \
+		--ca "$EP_PKI/ca.crt" --stats "$stats" "$@" 2>>"$EP_TMP/authnode.log" &
+	AUTHNODE_PID=$!
+	wait_for_line "$EP_TMP/authnode.log" "ready" 10
+}
+ep_stop_authnode() {
+	[[ -n $AUTHNODE_PID ]] || return 0
+	kill -TERM $AUTHNODE_PID 2>/dev/null
+	wait $AUTHNODE_PID 2>/dev/null
+	AUTHNODE_PID=
+}

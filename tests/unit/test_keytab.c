@@ -14,6 +14,7 @@
 
 #include "core/keys.h"
 #include "edgeplane/codec.h"
+#include "lib/gcra.h"
 #include "edgeplane/util.h"
 #include "../lib/tap.h"
 
@@ -166,6 +167,144 @@ static void test_expiry_freshness(void)
 	ep_keytab_free(t);
 	tap_end("expiry on the node's clock, and freshness: the pn's seconds within "
 		"clock_skew_s of the seconds since the key's issue, the capped seconds too");
+}
+
+/* --- the classifier's copy, and the buckets --------------------------------------------- */
+
+#define MIRROR_LOG	16
+
+struct mirror_log {
+	unsigned int n;
+	int fail;			/* the next call's return, then 0 */
+	struct {
+		uint16_t id;
+		bool gone;
+		struct ep_key_entry e;
+	} call[MIRROR_LOG];
+};
+
+static int mirror(void *arg, uint16_t id, const struct ep_key *k)
+{
+	struct mirror_log *l = arg;
+	int ret = l->fail;
+
+	if (l->n < MIRROR_LOG) {
+		l->call[l->n].id = id;
+		l->call[l->n].gone = !k;
+		if (k)
+			l->call[l->n].e = k->xdp;
+		l->n++;
+	}
+	l->fail = 0;
+	return ret;
+}
+
+static void test_mirror(void)
+{
+	struct ep_keytab *t = ep_keytab_new();
+	struct ep_key_info k = info(21, 0x21, 7), k2 = info(22, 0x22, 9);
+	uint64_t now = 50 * S, keep[EP_KEY_IDS / 64] = { 0 };
+	struct mirror_log l = { 0 };
+	const struct ep_key *e;
+
+	tap_begin();
+	k.lim.tasks_per_s = 100;
+	k.lim.burst_tasks = 4;
+	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
+	/* Setting the mirror passes what the table holds. */
+	EXPECT_EQ(ep_keytab_set_mirror(t, mirror, &l), 0);
+	EXPECT(l.n == 1 && l.call[0].id == 21 && !l.call[0].gone);
+	e = ep_keytab_get(t, 21);
+	/* The entry XDP gets: ep_key_entry_fill() of the key, its expiry the table's to the
+	 * ns, its rates derived. */
+	EXPECT_EQ(l.call[0].e.expires_ns, (uint64_t)e->expires_ns);
+	EXPECT(l.call[0].e.tenant == 7 && l.call[0].e.max_priority == 3 &&
+	       l.call[0].e.types[0] == (1u << 1 | 1u << 2) && !(l.call[0].e.flags & EP_KEY_F_REVOKED));
+	EXPECT(l.call[0].e.tasks_per_s == 100 && l.call[0].e.task_cost_ns == 10 * MS &&
+	       l.call[0].e.task_tau_ns == 40 * MS);
+	EXPECT_EQ(memcmp(&l.call[0].e, &e->xdp, sizeof(e->xdp)), 0);
+
+	/* A new key, once; the same key again (a keys file read again, later by both
+	 * clocks): nothing to pass. */
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
+	EXPECT(l.n == 2 && l.call[1].id == 22 && l.call[1].e.tenant == 9);
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS + 5000, now + 5 * S), 0);
+	EXPECT_EQ(l.n, 2);
+	/* Revoked: passed, in the same call. */
+	k.revoked = true;
+	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS + 6000, now + 6 * S), 0);
+	EXPECT(l.n == 3 && l.call[2].id == 21 && (l.call[2].e.flags & EP_KEY_F_REVOKED));
+	EXPECT_EQ(l.call[2].e.expires_ns, l.call[0].e.expires_ns);
+	/* Removed, by id and by a full reload. */
+	ep_keytab_del(t, 21);
+	EXPECT(l.n == 4 && l.call[3].id == 21 && l.call[3].gone);
+	ep_keytab_del(t, 21);		/* nothing there: nothing passed */
+	EXPECT_EQ(l.n, 4);
+	EXPECT_EQ(ep_keytab_del_others(t, keep), 1);
+	EXPECT(l.n == 5 && l.call[4].id == 22 && l.call[4].gone);
+
+	/* The mirror fails on a key: the table has it all the same, and the key source's
+	 * next round passes it again, as the table has it then. */
+	l.fail = -EIO;
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
+	EXPECT(l.n == 6 && ep_keytab_get(t, 22));
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);	/* unchanged, but not mirrored */
+	EXPECT(l.n == 7 && l.call[6].id == 22 && !l.call[6].gone);
+	l.fail = -EIO;
+	ep_keytab_del(t, 22);
+	EXPECT_EQ(l.n, 8);
+	ep_keytab_reclaim(t);
+	EXPECT(l.n == 9 && l.call[8].id == 22 && l.call[8].gone);
+	ep_keytab_reclaim(t);		/* done: nothing more */
+	EXPECT_EQ(l.n, 9);
+	EXPECT_EQ(ep_keytab_set_mirror(t, NULL, NULL), 0);
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
+	EXPECT_EQ(l.n, 9);
+	ep_keytab_free(t);
+	tap_end("mirror: every change passed once in the call that makes it (new, revoked, "
+		"deleted, deleted by a reload), an unchanged key not again, a failure retried "
+		"by the next round; the entry is ep_key_entry_fill()'s with the table's expiry");
+}
+
+static void test_buckets(void)
+{
+	struct ep_keytab *t = ep_keytab_new();
+	struct ep_key_info k = info(23, 0x23, 7);
+	uint64_t now = 70 * S;
+	const struct ep_key *e;
+	unsigned int taken = 0;
+
+	tap_begin();
+	k.lim.tasks_per_s = 10;
+	k.lim.burst_tasks = 5;
+	k.lim.kib_per_s = 100;
+	k.lim.burst_kib = 64;
+	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
+	e = ep_keytab_get(t, 23);
+	/* A full bucket: its burst at once, then nothing until it refills. */
+	for (int i = 0; i < 20; i++)
+		taken += ep_key_take_task(ep_key_buckets(e), &e->xdp, now);
+	EXPECT_EQ(taken, 5);
+	EXPECT(!ep_key_take_task(ep_key_buckets(e), &e->xdp, now + 99 * MS));
+	EXPECT(ep_key_take_task(ep_key_buckets(e), &e->xdp, now + 100 * MS));
+	/* Bytes: 64 KiB at once. */
+	EXPECT(ep_key_take_bytes(ep_key_buckets(e), &e->xdp, 60 << 10, now));
+	EXPECT(!ep_key_take_bytes(ep_key_buckets(e), &e->xdp, 5 << 10, now));
+	/* Republished (a change of limits): the same buckets, still empty. */
+	k.lim.max_priority = 4;
+	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
+	e = ep_keytab_get(t, 23);
+	EXPECT(!ep_key_take_task(ep_key_buckets(e), &e->xdp, now + 100 * MS));
+	/* Another key under the id: full ones. */
+	k = info(23, 0x24, 7);
+	k.lim.tasks_per_s = 10;
+	k.lim.burst_tasks = 5;
+	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
+	e = ep_keytab_get(t, 23);
+	EXPECT(ep_key_take_task(ep_key_buckets(e), &e->xdp, now + 100 * MS));
+	ep_keytab_free(t);
+	tap_end("a key's buckets for the workers (lib/gcra.h, the classifier's arithmetic): "
+		"the burst, the rate, kept when the key is republished, fresh for a new key");
 }
 
 /* --- the replay window, shared ---------------------------------------------------------- */
@@ -391,6 +530,8 @@ int main(void)
 {
 	test_entries();
 	test_expiry_freshness();
+	test_mirror();
+	test_buckets();
 	test_replay_shared();
 	test_grace_contexts();
 	test_swapping();

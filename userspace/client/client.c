@@ -5,6 +5,10 @@
  * exponential backoff and jitter, bounded by the task's deadline and attempt count.
  *
  * Completions are gathered under the session lock and delivered after it is released.
+ *
+ * An authenticated session (ep_client_open_auth()) seals every datagram under its newest
+ * key and opens every reply under the key it names (keyring.h holds the keys); a thread of
+ * its own enrolls again when the key is due, with the lock released during the handshake.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,8 +26,11 @@
 
 #include "edgeplane/client.h"
 #include "edgeplane/codec.h"
+#include "edgeplane/enroll.h"
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
+#include "client_hooks.h"
+#include "keyring.h"
 #include "retry.h"
 
 #define SEND_BURST	64
@@ -42,6 +50,8 @@ struct pending {
 	uint32_t resends;		/* sends that were no attempt: after RETRY or CONFLICT */
 	uint8_t validations;		/* RETRYs this task got */
 	uint8_t conflicts;		/* CONFLICTs this task got */
+	bool held;			/* its last send waited for a key */
+	uint16_t unsealed_status;	/* an ERROR without AUTH said this (ignored) */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
@@ -91,6 +101,20 @@ struct ep_client {
 	unsigned int done_head, ndone, done_cap;
 	struct ep_client_stats st;
 
+	/* Authentication (docs/protocol.md 3.5); all zero in a session without it. */
+	bool auth;
+	struct ep_keyring keys;
+	struct ep_key_limits role;	/* of the newest key received (it may have expired) */
+	uint32_t tenant;		/* ... and its tenant */
+	struct ep_client_auth_stats ast;
+	int key_fd;			/* a static key's file, locked; -1 */
+	struct ep_enroll_cfg ecfg;	/* enrollment: server NULL for a static key */
+	char *ecfg_str;			/* the strings ecfg points into */
+	const struct ep_client_hooks *hooks;
+	bool renewer, stopping;		/* the renewal thread runs; it is asked to end */
+	pthread_t renew_thread;
+	pthread_cond_t renew_cv;	/* on CLOCK_MONOTONIC */
+
 	struct ep_retry_budget budget;
 	struct ep_client_estimates est;
 	struct {
@@ -133,13 +157,96 @@ static int flush_locked(struct ep_client *c)
 	return err;
 }
 
+/* --- authentication: the clocks, sealing ------------------------------------------- */
+
+const struct ep_client_hooks *ep_session_test_hooks;
+
+static uint64_t auth_now(const struct ep_client *c)
+{
+	return c->hooks && c->hooks->now_ns ? c->hooks->now_ns(c->hooks->arg) : ep_now_ns();
+}
+
+static uint64_t auth_real_ns(const struct ep_client *c)
+{
+	struct timespec ts;
+
+	if (c->hooks && c->hooks->now_real_ns)
+		return c->hooks->now_real_ns(c->hooks->arg);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The key to send @m under, with @m made an AUTH message of it (its tenant the key's); NULL
+ * in a session without authentication. *@err: -EKEYEXPIRED when the session has no valid
+ * key (the renewal thread is getting one: the send is held back).
+ */
+static struct ep_ckey *seal_key(struct ep_client *c, struct ep_msg *m, int *err)
+{
+	struct ep_ckey *k;
+
+	*err = 0;
+	if (!c->auth)
+		return NULL;
+	k = ep_keyring_current(&c->keys, auth_now(c));
+	if (!k) {
+		c->ast.held++;
+		*err = -EKEYEXPIRED;
+		return NULL;
+	}
+	m->flags = (uint8_t)((m->flags | EP_F_AUTH) & ~EP_F_TOKEN);
+	m->auth_key_id = k->key_id;
+	m->tenant_id = k->tenant;
+	return k;
+}
+
+/* Seal the datagram @buf of @len bytes that ep_frag_build() made: sender 0, the key's next
+ * pn (every datagram, retransmissions too, takes a new one). */
+static int seal(struct ep_client *c, struct ep_ckey *k, uint8_t *buf, size_t len)
+{
+	int err = ep_aead_seal(k->aead, EP_AUTH_SENDER_DEVICE, ep_keyring_next_pn(k, auth_now(c)),
+			       buf, len);
+
+	if (!err)
+		c->ast.sealed++;
+	return err;
+}
+
+/* A one-datagram control message (PING, CANCEL), sealed in an authenticated session. */
+static int send_ctl_locked(struct ep_client *c, struct ep_msg *m)
+{
+	uint8_t buf[EP_HDR_LEN + EP_AUTH_NONCE_LEN];
+	struct ep_ckey *k;
+	ssize_t len;
+	int err;
+
+	k = seal_key(c, m, &err);
+	if (err)
+		return err;
+	len = ep_frag_build(m, NULL, 0, 1, 0, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	if (k && (err = seal(c, k, buf, (size_t)len)))
+		return err;
+	if (send(c->fd, buf, (size_t)len, MSG_DONTWAIT) != len)
+		return -errno;
+	c->st.dgrams_sent++;
+	return 0;
+}
+
 /* Queue every fragment of a task; send now unless corked. Each send carries the
- * session's latest token, if the edge gave it one. */
+ * session's latest token, if the edge gave it one, or is sealed with its key. */
 static int send_task(struct ep_client *c, struct pending *p)
 {
 	uint32_t count = ep_frag_count(p->wire_len, c->frag_size);
+	struct ep_ckey *k;
+	int err;
 
-	if (c->have_token) {
+	k = seal_key(c, &p->tmpl, &err);
+	p->held = err == -EKEYEXPIRED;
+	if (err)
+		return err;
+	if (!c->auth && c->have_token) {
 		p->tmpl.flags |= EP_F_TOKEN;
 		p->tmpl.auth_key_id = c->token_key_id;
 		memcpy(p->tmpl.auth_tag, c->token_tag, EP_AUTH_TAG_LEN);
@@ -156,6 +263,8 @@ static int send_task(struct ep_client *c, struct pending *p)
 				    c->sbuf_slot);
 		if (len < 0)
 			return (int)len;
+		if (k && (err = seal(c, k, buf, (size_t)len)))
+			return err;
 		c->siov[c->nsend] = (struct iovec){ buf, (size_t)len };
 		c->smsg[c->nsend] = (struct mmsghdr){
 			.msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
@@ -253,6 +362,18 @@ static void fail(struct ep_client *c, struct pending *p, int error)
 {
 	struct ep_result res = { .error = error };
 
+	queue_done(c, p, &res);
+}
+
+/* Out of attempts or time: -EKEYEXPIRED if the session had no key to send it with. An
+ * ERROR without AUTH that was ignored is named in the message, not taken as the answer. */
+static void time_out(struct ep_client *c, struct pending *p)
+{
+	struct ep_result res = { .error = p->held ? -EKEYEXPIRED : -ETIMEDOUT };
+
+	if (p->unsealed_status)
+		snprintf(res.msg, sizeof(res.msg), "no authenticated answer; an unauthenticated "
+			 "ERROR (%s) was ignored", ep_status_name(p->unsealed_status));
 	queue_done(c, p, &res);
 }
 
@@ -417,7 +538,41 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 	return true;
 }
 
-static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
+/*
+ * An authenticated session takes a reply only if it opens under one of the session's keys
+ * and a node sealed it (docs/protocol.md 3.5): anyone can send an ERROR or a RETRY without
+ * AUTH, and a task must not end, or be sent elsewhere, on their word. Opens @buf in place;
+ * returns whether the reply goes on.
+ */
+static bool open_reply(struct ep_client *c, const struct ep_msg *m, uint8_t *buf, size_t len)
+{
+	struct ep_ckey *k;
+	uint32_t sender;
+	uint64_t pn;
+
+	if (!(m->flags & EP_F_AUTH)) {
+		struct pending *p = slot_of(c, m->task_id);
+
+		/* Kept only to say, if the task times out, what was ignored. */
+		if (p && m->kind == EP_KIND_ERROR)
+			p->unsealed_status = m->status;
+		c->ast.unsealed++;
+		return false;
+	}
+	k = ep_keyring_find(&c->keys, m->auth_key_id);
+	if (!k) {
+		c->ast.unknown_key++;
+		return false;
+	}
+	if (ep_aead_open(k->aead, buf, len, &sender, &pn) ||
+	    sender == EP_AUTH_SENDER_DEVICE) {
+		c->ast.bad_tag++;
+		return false;
+	}
+	return true;
+}
+
+static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 {
 	struct ep_reasm_task whole;
 	const uint8_t *payload;
@@ -430,6 +585,8 @@ static void on_dgram(struct ep_client *c, const uint8_t *buf, size_t len)
 		c->st.stray++;		/* garbage */
 		return;
 	}
+	if (c->auth && !open_reply(c, &m, buf, len))
+		return;
 	if (m.kind == EP_KIND_PONG) {
 		on_pong(c, &m, payload);
 		return;
@@ -508,7 +665,7 @@ static void run_timers(struct ep_client *c, uint64_t now)
 		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns) ||
 		    now - p->sent_ns > 4ull * c->o.max_timeout_ms * 1000000) {
 			c->st.timeouts++;
-			fail(c, p, -ETIMEDOUT);
+			time_out(c, p);
 			continue;
 		}
 		if (!ep_retry_budget_take(&c->budget, now)) {
@@ -525,6 +682,8 @@ static void run_timers(struct ep_client *c, uint64_t now)
 		send_task(c, p);
 	}
 	ep_reasm_expire(c->reasm, now);
+	if (c->auth)
+		ep_keyring_expire(&c->keys, auth_now(c));
 }
 
 /* Deliver gathered completions, one at a time with the lock released (a callback may
@@ -592,6 +751,33 @@ int ep_client_timeout_ms(struct ep_client *c)
 
 /* --- submitting --------------------------------------------------------------------- */
 
+/* The priority of what does not say: the default, or the role's ceiling if lower (at
+ * least the lowest: a role that allows none refuses it). */
+static uint8_t default_prio(const struct ep_client *c)
+{
+	uint8_t max = c->auth ? c->role.max_priority : EP_PRIO_MAX;
+
+	return max >= EP_PRIO_DEFAULT ? EP_PRIO_DEFAULT : max > EP_PRIO_MIN ? max : EP_PRIO_MIN;
+}
+
+/*
+ * Whether the role of the session's key lets it send this task (docs/protocol.md 3.5): the
+ * node would drop it without a word otherwise. 0 or -EPERM, -ERANGE, -EMSGSIZE (keyring.h).
+ */
+static int role_allows(struct ep_client *c, const struct ep_task_opts *t, uint32_t wire_len,
+		       uint8_t *prio)
+{
+	struct ep_ckey role = { .lim = c->role };
+	int err;
+
+	if (!t->priority)
+		*prio = default_prio(c);
+	err = ep_keyring_check_task(&role, t->type, *prio, wire_len);
+	if (err)
+		c->ast.refused++;
+	return err;
+}
+
 /* The configured first timeout, or, when adaptive, what this session has measured: the
  * round trip with four deviations of margin, plus twice the edge time of this task type
  * (RFC 6298's RTO with the task's service time on top). */
@@ -650,6 +836,11 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		err = -EAGAIN;
 		goto err_unlock;
 	}
+	if (c->auth) {
+		err = role_allows(c, t, wire_len, &prio);
+		if (err)
+			goto err_unlock;
+	}
 	/* Sequential ids; skip one whose slot is still busy. */
 	for (uint32_t tries = 0; tries < c->cap; tries++) {
 		uint64_t cand = c->next_id++;
@@ -672,7 +863,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		.flags = flags | (c->o.plain_reply ? EP_F_PLAIN_REPLY : 0),
 		.reply_mtu = c->reply_mtu,
 		.task_type = t->type,
-		.tenant_id = c->o.tenant_id,
+		.tenant_id = c->auth ? c->tenant : c->o.tenant_id,
 		.task_id = p->id,
 		.size_hint_kib = t->size_hint_kib,
 		.deadline_ms = t->deadline_ms,
@@ -707,7 +898,6 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 {
 	struct ep_msg m;
 	struct pending *p;
-	uint8_t buf[EP_HDR_LEN];
 
 	pthread_mutex_lock(&c->lock);
 	p = slot_of(c, id);
@@ -719,8 +909,7 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
 			     .task_id = id, .frag_count = 1 };
 	flush_locked(c);
-	if (ep_encode_hdr(&m, buf, sizeof(buf)) > 0)
-		send(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	send_ctl_locked(c, &m);	/* best effort */
 	fail(c, p, -ECANCELED);
 	deliver(c);
 	return 0;
@@ -729,7 +918,6 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits *out)
 {
 	uint64_t start = ep_now_ns(), next_ping = 0, now;
-	uint8_t buf[EP_HDR_LEN];
 	struct ep_msg m;
 	int err = -ETIMEDOUT;
 
@@ -743,7 +931,7 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 	c->ping_busy = true;
 	c->ping_done = false;
 	c->ping_id = c->next_id++;	/* never a task's: ids are not reused */
-	m = (struct ep_msg){ .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
+	m = (struct ep_msg){ .kind = EP_KIND_PING, .priority = default_prio(c),
 			     .tenant_id = c->o.tenant_id, .task_id = c->ping_id,
 			     .frag_count = 1 };
 	pthread_mutex_unlock(&c->lock);
@@ -752,12 +940,9 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 		bool done;
 
 		if (now >= next_ping) {
-			if (ep_encode_hdr(&m, buf, sizeof(buf)) > 0 &&
-			    send(c->fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf)) {
-				pthread_mutex_lock(&c->lock);
-				c->st.dgrams_sent++;
-				pthread_mutex_unlock(&c->lock);
-			}
+			pthread_mutex_lock(&c->lock);
+			send_ctl_locked(c, &m);	/* sealed anew each time: a new pn */
+			pthread_mutex_unlock(&c->lock);
 			next_ping = now + 200 * 1000000ull;
 		}
 		ep_client_poll(c, 10);
@@ -813,7 +998,7 @@ int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void 
 
 /* --- life cycle --------------------------------------------------------------------- */
 
-int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
+static int session_open(const struct ep_client_opts *o, bool auth, struct ep_client **out)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -844,7 +1029,17 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 	if (!c->o.max_result_len)
 		c->o.max_result_len = 64u << 20;
 	c->fd = -1;
+	c->key_fd = -1;
+	c->auth = auth;
 	pthread_mutex_init(&c->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->renew_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 
 	if (inet_pton(AF_INET, o->host, &in->sin_addr) == 1) {
 		in->sin_family = AF_INET;
@@ -859,7 +1054,7 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 		goto err_close;
 	}
 	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
-	c->frag_size = ep_frag_size_for_mtu(c->o.mtu, ss.ss_family == AF_INET6);
+	c->frag_size = ep_frag_size_for(c->o.mtu, ss.ss_family == AF_INET6, auth ? EP_F_AUTH : 0);
 	if (c->o.reply_mtu) {
 		uint32_t units = c->o.reply_mtu / EP_REPLY_MTU_UNIT;
 
@@ -881,7 +1076,7 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 	c->p = calloc(c->cap, sizeof(*c->p));
 	c->done = calloc(c->cap, sizeof(*c->done));
 	c->done_cap = c->cap;
-	c->sbuf_slot = EP_HDR_LEN + c->frag_size;
+	c->sbuf_slot = EP_HDR_LEN + (auth ? EP_AUTH_NONCE_LEN : 0) + c->frag_size;
 	c->sbuf = malloc(SEND_BURST * c->sbuf_slot);
 	c->rbuf = malloc((size_t)RECV_BURST * RECV_SLOT);
 	c->cctx = ZSTD_createCCtx();
@@ -928,10 +1123,308 @@ err_close:
 	return err;
 }
 
+int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
+{
+	return session_open(o, false, out);
+}
+
+/* --- authentication: keys, enrollment, renewal -------------------------------------- */
+
+/* Enroll with the controller (or the test's). Called without the session lock. */
+static int enroll(struct ep_client *c, struct ep_key_info *k, uint64_t *renew_after_ms,
+		  char *err, size_t errlen)
+{
+	char why[192] = "";
+	int ret;
+
+	if (c->hooks && c->hooks->enroll)
+		ret = c->hooks->enroll(c->hooks->arg, &c->ecfg, k, renew_after_ms, why,
+				       sizeof(why));
+	else
+		ret = ep_enroll_device(&c->ecfg, k, renew_after_ms, why, sizeof(why));
+	if (ret)
+		ep_seterr(err, errlen, "enrollment with %s: %s", c->ecfg.server,
+		       why[0] ? why : strerror(-ret));
+	return ret;
+}
+
+/* Take @k as the newest key; its role and tenant are the session's from now on. A key
+ * from enrollment without a renewal time is renewed at 2/3 of its life, as the
+ * controller's are; @static_key is never renewed. On failure, @err says why. */
+static int install_key_locked(struct ep_client *c, const struct ep_key_info *k,
+			      uint64_t renew_after_ms, bool static_key, char *err, size_t errlen)
+{
+	uint64_t real_ms = auth_real_ns(c) / 1000000;
+	int ret;
+
+	if (!static_key && !renew_after_ms)
+		renew_after_ms = (k->expires_unix_ms - k->issued_unix_ms) * 2 / 3 + 1;
+	ret = ep_keyring_add(&c->keys, k, static_key ? 0 : renew_after_ms, auth_now(c),
+			     auth_real_ns(c));
+	if (ret == -EKEYEXPIRED && static_key && real_ms < k->expires_unix_ms)
+		ep_seterr(err, errlen, "key %u was issued more than 12.7 days ago: too old to "
+		       "start its counter above earlier uses (docs/client.md); issue a new one",
+		       k->key_id);
+	else if (ret == -EKEYEXPIRED)
+		ep_seterr(err, errlen, "key %u has expired (%llu ms ago by this host's clock)",
+		       k->key_id, (unsigned long long)(real_ms - k->expires_unix_ms));
+	else if (ret)
+		ep_seterr(err, errlen, "key %u: %s", k->key_id, strerror(-ret));
+	if (ret)
+		return ret;
+	c->role = k->lim;
+	c->tenant = k->tenant;
+	c->ast.enrollments++;
+	memcpy(c->ast.name, k->name, sizeof(c->ast.name));
+	memcpy(c->ast.role, k->role, sizeof(c->ast.role));
+	c->ast.name[sizeof(c->ast.name) - 1] = c->ast.role[sizeof(c->ast.role) - 1] = '\0';
+	return 0;
+}
+
+/* A key arrived: the tasks held back for want of one go out now (not an attempt). */
+static void send_held_locked(struct ep_client *c)
+{
+	uint64_t now = ep_now_ns();
+
+	for (uint32_t i = 0; i < c->cap && c->inflight; i++) {
+		struct pending *p = &c->p[i];
+
+		if (!p->used || !p->held)
+			continue;
+		p->resends++;
+		p->sent_ns = now;
+		p->next_ns = next_timer(c, p, now);
+		send_task(c, p);
+	}
+	flush_locked(c);
+}
+
+/* Enroll again, the lock released meanwhile. Returns 1 (a new key) or a negative errno
+ * (the session waits longer each time before the next try). */
+static int renew_locked(struct ep_client *c)
+{
+	struct ep_key_info k;
+	uint64_t renew_ms = 0;
+	char why[sizeof(c->ast.last_error)];
+	int err;
+
+	pthread_mutex_unlock(&c->lock);
+	err = enroll(c, &k, &renew_ms, why, sizeof(why));
+	pthread_mutex_lock(&c->lock);
+	if (!err)
+		err = install_key_locked(c, &k, renew_ms, false, why, sizeof(why));
+	ep_key_info_wipe(&k);
+	if (err) {
+		c->ast.enroll_failures++;
+		memcpy(c->ast.last_error, why, sizeof(why));
+		ep_keyring_renew_failed(&c->keys, auth_now(c));
+		return err;
+	}
+	c->ast.last_error[0] = '\0';
+	send_held_locked(c);
+	return 1;
+}
+
+int ep_session_auth_step(struct ep_client *c)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ecfg.server && ep_keyring_renew_due(&c->keys, auth_now(c)))
+		ret = renew_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+/* The renewal thread: sleeps until the key is due (or the wait after a failure is over),
+ * enrolls, and again, until the session closes. */
+static void *renewer(void *arg)
+{
+	struct ep_client *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		uint64_t now = auth_now(c), at = ep_keyring_renew_at(&c->keys, now);
+
+		if (at > now) {
+			uint64_t until = ep_now_ns() + (at - now);
+			struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+					       .tv_nsec = (long)(until % 1000000000ull) };
+
+			if (at == UINT64_MAX)
+				pthread_cond_wait(&c->renew_cv, &c->lock);
+			else
+				pthread_cond_timedwait(&c->renew_cv, &c->lock, &ts);
+			continue;
+		}
+		renew_locked(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* The credentials, checked: a static key, or all four of enrollment. */
+static int auth_opts(const struct ep_client_auth *a, struct ep_client_auth *au, char *err,
+		     size_t errlen)
+{
+	size_t n;
+
+	memset(au, 0, sizeof(*au));
+	if (!a || a->sz < offsetof(struct ep_client_auth, key_file) + sizeof(a->key_file)) {
+		ep_seterr(err, errlen, "no credentials (struct ep_client_auth with sz set)");
+		return -EINVAL;
+	}
+	/* A later header's fields that this library does not know must be unset. */
+	for (n = sizeof(*au); n < a->sz; n++)
+		if (((const uint8_t *)a)[n]) {
+			ep_seterr(err, errlen, "credentials this library does not know (a newer "
+			       "header's)");
+			return -EINVAL;
+		}
+	memcpy(au, a, a->sz < sizeof(*au) ? a->sz : sizeof(*au));
+	if (au->key_file) {
+		if (au->enroll || au->cert || au->key || au->ca) {
+			ep_seterr(err, errlen, "a static key file, or enrollment with a certificate: "
+			       "not both");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!au->enroll || !au->cert || !au->key || !au->ca) {
+		ep_seterr(err, errlen, "enrollment needs the controller's address, the device's "
+		       "certificate and key, and the CA (missing: %s%s%s%s)",
+		       au->enroll ? "" : "enroll ", au->cert ? "" : "cert ",
+		       au->key ? "" : "key ", au->ca ? "" : "ca");
+		return -EINVAL;
+	}
+	if (au->enroll_timeout_ms < 0) {
+		ep_seterr(err, errlen, "enroll_timeout_ms below 0");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Keep copies of the enrollment's strings: the renewals need them after the caller's are
+ * gone. */
+static int keep_enroll_cfg(struct ep_client *c, const struct ep_client_auth *au)
+{
+	const char *src[] = { au->enroll, au->cert, au->key, au->ca };
+	const char **dst[] = { &c->ecfg.server, &c->ecfg.cert, &c->ecfg.key, &c->ecfg.ca };
+	size_t total = 0, off = 0;
+
+	for (size_t i = 0; i < 4; i++)
+		total += strlen(src[i]) + 1;
+	c->ecfg_str = malloc(total);
+	if (!c->ecfg_str)
+		return -ENOMEM;
+	for (size_t i = 0; i < 4; i++) {
+		*dst[i] = memcpy(c->ecfg_str + off, src[i], strlen(src[i]) + 1);
+		off += strlen(src[i]) + 1;
+	}
+	c->ecfg.timeout_ms = au->enroll_timeout_ms;
+	return 0;
+}
+
+int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_auth *a,
+			struct ep_client **out, char *err, size_t errlen)
+{
+	struct ep_client_auth au;
+	struct ep_key_info k = { 0 };
+	uint64_t renew_ms = 0;
+	struct ep_client *c;
+	int ret;
+
+	ret = auth_opts(a, &au, err, errlen);
+	if (ret)
+		return ret;
+	ret = session_open(o, true, &c);
+	if (ret) {
+		ep_seterr(err, errlen, "%s", ret == -EINVAL ? "a bad address or option"
+							 : strerror(-ret));
+		return ret;
+	}
+	c->hooks = ep_session_test_hooks;
+	if (au.key_file) {
+		ret = ep_key_file_open(au.key_file, &k, &c->key_fd, err, errlen);
+	} else {
+		ret = keep_enroll_cfg(c, &au);
+		if (!ret)
+			ret = enroll(c, &k, &renew_ms, err, errlen);
+	}
+	if (ret)
+		goto err_close;
+	ret = -EINVAL;
+	if (o->tenant_id && o->tenant_id != k.tenant) {
+		ep_seterr(err, errlen, "the options say tenant %u, the key is tenant %u's",
+		       o->tenant_id, k.tenant);
+		goto err_close;
+	}
+	pthread_mutex_lock(&c->lock);
+	ret = install_key_locked(c, &k, renew_ms, au.key_file != NULL, err, errlen);
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		goto err_close;
+	if (c->ecfg.server && !(c->hooks && c->hooks->no_thread)) {
+		ret = -pthread_create(&c->renew_thread, NULL, renewer, c);
+		if (ret) {
+			ep_seterr(err, errlen, "the renewal thread: %s", strerror(-ret));
+			goto err_close;
+		}
+		c->renewer = true;
+	}
+	ep_key_info_wipe(&k);
+	*out = c;
+	return 0;
+
+err_close:
+	ep_key_info_wipe(&k);
+	ep_client_close(c);
+	return ret;
+}
+
+int ep_client_get_auth(struct ep_client *c, struct ep_client_auth_stats *st)
+{
+	struct ep_client_auth_stats a;
+	size_t sz = st->sz < sizeof(a) ? st->sz : sizeof(a);
+	struct ep_ckey *k;
+	uint64_t now, at;
+
+	if (sz < sizeof(st->sz))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	a = c->ast;
+	now = auth_now(c);
+	k = c->auth ? ep_keyring_current(&c->keys, now) : NULL;
+	if (k) {
+		at = ep_keyring_renew_at(&c->keys, now);
+		a.key_id = k->key_id;
+		a.expires_unix_ms = k->expires_unix_ms;
+		a.renew_in_ms = at == UINT64_MAX ? UINT64_MAX : (at > now ? at - now : 0) / 1000000;
+	}
+	a.tenant = c->tenant;
+	a.max_priority = c->role.max_priority;
+	pthread_mutex_unlock(&c->lock);
+	a.sz = st->sz;
+	if (!c->auth) {
+		memset((uint8_t *)st + sizeof(st->sz), 0, sz - sizeof(st->sz));
+		return -ENOKEY;
+	}
+	memcpy(st, &a, sz);
+	return 0;
+}
+
 void ep_client_close(struct ep_client *c)
 {
 	if (!c)
 		return;
+	if (c->renewer) {
+		/* It may be in an enrollment: at most enroll_timeout_ms. */
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_cond_signal(&c->renew_cv);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->renew_thread, NULL);
+	}
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
 		if (c->p[i].used)
@@ -947,6 +1440,11 @@ void ep_client_close(struct ep_client *c)
 	free(c->done);
 	free(c->sbuf);
 	free(c->rbuf);
+	ep_keyring_clear(&c->keys);
+	if (c->key_fd >= 0)
+		close(c->key_fd);	/* and its lock */
+	free(c->ecfg_str);
+	pthread_cond_destroy(&c->renew_cv);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -1041,6 +1539,12 @@ const char *ep_result_strerror(const struct ep_result *res)
 		return "malformed result";
 	case -EADDRNOTAVAIL:
 		return "address validation failed (RETRY after RETRY)";
+	case -EKEYEXPIRED:
+		return "no valid key (enrollment failing)";
+	case -EPERM:
+		return "task type not allowed by the key's role";
+	case -ERANGE:
+		return "priority above the key's role's ceiling";
 	case -ENOMEM:
 		return "out of memory";
 	default:

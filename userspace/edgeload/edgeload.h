@@ -32,6 +32,7 @@ struct task_args {
 /* Everything the command line says. */
 struct opts {
 	struct ep_client_opts client;
+	struct ep_client_auth auth;	/* sz 0: no authentication */
 	struct ep_task_opts task;
 	const struct task_kind *kind;
 	struct task_args args;
@@ -54,6 +55,16 @@ int task_payload(const struct opts *o, uint8_t **out, uint32_t *len);
 
 /* Parse the options of a subcommand; exits 2 with a message on a bad one. */
 void parse_opts(int argc, char **argv, struct opts *o, const char *cmd);
+/* Open the session the options say (authenticated with --auth-key or --enroll). Returns 0,
+ * or -errno after saying why. */
+int open_session(const struct opts *o, struct ep_client **c);
+/* Why a task was not sent (ep_client_submit()'s error), for a person. */
+const char *submit_strerror(int err);
+/* A session's authentication statistics; a->sz is 0 for a session without. */
+void auth_stats(struct ep_client *c, struct ep_client_auth_stats *a);
+/* Their line (nothing for a session without): to @f, or as a JSON member
+ * (,"auth":{...}) when @json. */
+void print_auth_stats(const struct ep_client_auth_stats *a, FILE *f, bool json);
 
 int cmd_run(int argc, char **argv);
 int cmd_load(int argc, char **argv);

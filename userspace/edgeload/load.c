@@ -76,6 +76,7 @@ struct load {
 	uint32_t nslots;
 	uint64_t sent, skipped;		/* skipped: open loop found no free slot */
 	uint64_t unexpected;		/* results for no outstanding task (must stay 0) */
+	int refused;			/* a kind the key's role refuses: the run stops */
 	bool stop;
 	FILE *timeline;
 	uint64_t t0_ns, tick_ns;	/* start; end of the current timeline second */
@@ -184,6 +185,7 @@ static void submit(struct load *l, uint64_t intended)
 {
 	struct kind_load *k;
 	struct slot *s = NULL;
+	int err;
 
 	if (l->stop || (l->o->count && l->sent >= l->o->count))
 		return;
@@ -198,9 +200,18 @@ static void submit(struct load *l, uint64_t intended)
 	}
 	k = pick(l);
 	*s = (struct slot){ .l = l, .k = k, .intended_ns = intended, .busy = true };
-	if (ep_client_submit(l->c, &k->task, k->payload, k->len, done, s, &s->task_id)) {
+	err = ep_client_submit(l->c, &k->task, k->payload, k->len, done, s, &s->task_id);
+	if (err) {
 		s->busy = false;
-		l->skipped++;
+		if (err == -EAGAIN) {
+			l->skipped++;
+			return;
+		}
+		/* Refused (the key's role, a payload too large): every such task would be. */
+		if (!l->refused)
+			pr_err("%s tasks not sent: %s", k->label, submit_strerror(err));
+		l->refused = err;
+		l->stop = true;
 		return;
 	}
 	k->sent++;
@@ -389,9 +400,9 @@ static void text_kind(const struct kind_load *k, double secs)
 	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3);
 }
 
-/* @est and @cs: the session's, read before it was closed. */
+/* @est, @cs and @as: the session's, read before it was closed. */
 static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
-		    const struct ep_client_stats *cs)
+		    const struct ep_client_stats *cs, const struct ep_client_auth_stats *as)
 {
 	const struct ep_client_estimates est = *e;
 	struct kind_load t;
@@ -415,7 +426,9 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 			printf("%s", i ? "," : "");
 			json_kind(&l->kinds[i], secs);
 		}
-		printf("]}\n");
+		printf("]");
+		print_auth_stats(as, stdout, true);
+		printf("}\n");
 		return;
 	}
 	printf("%s loop, %.2f s%s\n", l->o->rate ? "open" : "closed", secs,
@@ -456,6 +469,7 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		       (unsigned long long)cs->conflicts);
 	if (l->unexpected)
 		printf("results for no outstanding task: %llu\n", (unsigned long long)l->unexpected);
+	print_auth_stats(as, stdout, false);
 }
 
 /* --- the timeline ------------------------------------------------------------------- */
@@ -537,6 +551,7 @@ int cmd_load(int argc, char **argv)
 	uint64_t t0, end, next, period = 0, last_progress;
 	bool tty = isatty(STDERR_FILENO);
 	struct ep_client_estimates est;
+	struct ep_client_auth_stats as;
 	struct ep_client_stats cs;
 	double secs;
 	struct opts o;
@@ -552,11 +567,8 @@ int cmd_load(int argc, char **argv)
 		return err == -EINVAL ? 2 : 1;	/* a bad --mix is a usage error */
 	o.client.max_inflight = o.concurrency;
 	o.client.cork = true;	/* one sendmmsg for the tasks submitted together */
-	err = ep_client_open(&o.client, &l->c);
-	if (err) {
-		pr_err("session to %s: %s", o.client.host, strerror(-err));
+	if (open_session(&o, &l->c))
 		return 1;
-	}
 	l->o = &o;
 	l->rng = o.args.seed ? o.args.seed : 1;
 	l->nslots = o.concurrency;
@@ -611,8 +623,9 @@ int cmd_load(int argc, char **argv)
 	ep_client_get_estimates(l->c, &est);
 	ep_client_get_stats(l->c, &cs);
 	/* Tasks still pending (interrupted) end now, as cancelled, and are counted; none
-	 * starts in their place. */
+	 * starts in their place. The session stays open for its statistics. */
 	l->stop = true;
+	auth_stats(l->c, &as);
 	ep_client_close(l->c);
 	if (l->timeline) {
 		uint64_t now = ep_now_ns();
@@ -629,14 +642,14 @@ int cmd_load(int argc, char **argv)
 				break;
 			}
 	}
-	summary(l, secs, &est, &cs);
+	summary(l, secs, &est, &cs, &as);
 	if (l->timeline && fclose(l->timeline))
 		pr_warn("--timeline: %s", strerror(errno));
 	{
 		struct kind_load t;
 
 		totals(l, &t);
-		err = t.failed ? 1 : 0;
+		err = t.failed || l->refused ? 1 : 0;
 	}
 	for (unsigned int i = 0; i < l->nkinds; i++)
 		free(l->kinds[i].payload);

@@ -80,12 +80,106 @@ static double seconds(const char *opt, const char *s)
 	return v;
 }
 
+/* --auth-key FILE, or all of --enroll, --cert, --key and --ca, or none. */
+static void check_auth_opts(struct opts *o, const char *cmd)
+{
+	struct ep_client_auth *a = &o->auth;
+	bool any_enroll = a->enroll || a->cert || a->key || a->ca;
+
+	if (a->key_file && any_enroll) {
+		pr_err("%s: --auth-key (a static key) and --enroll/--cert/--key/--ca (enrollment) "
+		       "exclude each other", cmd);
+		exit(2);
+	}
+	if (any_enroll && !(a->enroll && a->cert && a->key && a->ca)) {
+		pr_err("%s: enrollment needs --enroll ADDR:PORT, --cert FILE, --key FILE and "
+		       "--ca FILE (missing:%s%s%s%s)", cmd, a->enroll ? "" : " --enroll",
+		       a->cert ? "" : " --cert", a->key ? "" : " --key", a->ca ? "" : " --ca");
+		exit(2);
+	}
+	if (a->key_file || any_enroll)
+		a->sz = sizeof(*a);
+}
+
+int open_session(const struct opts *o, struct ep_client **c)
+{
+	char err[256];
+	int ret;
+
+	if (!o->auth.sz) {
+		ret = ep_client_open(&o->client, c);
+		if (ret)
+			pr_err("session to %s: %s", o->client.host, strerror(-ret));
+		return ret;
+	}
+	ret = ep_client_open_auth(&o->client, &o->auth, c, err, sizeof(err));
+	if (ret)
+		pr_err("session to %s: %s", o->client.host, err);
+	return ret;
+}
+
+const char *submit_strerror(int err)
+{
+	switch (err) {
+	case -EMSGSIZE:
+		return "payload too large (for the protocol, or for the key's role)";
+	case -EPERM:
+	case -ERANGE:
+	case -EKEYEXPIRED:
+		return ep_result_strerror(&(struct ep_result){ .error = err });
+	default:
+		return strerror(-err);
+	}
+}
+
+void auth_stats(struct ep_client *c, struct ep_client_auth_stats *a)
+{
+	*a = (struct ep_client_auth_stats){ .sz = sizeof(*a) };
+	if (ep_client_get_auth(c, a))
+		a->sz = 0;
+}
+
+void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
+{
+	const struct ep_client_auth_stats a = *as;
+
+	if (!a.sz)
+		return;
+	if (json) {
+		fprintf(f, ",\"auth\":{\"key_id\":%u,\"name\":\"%s\",\"role\":\"%s\","
+			"\"tenant\":%u,\"sealed\":%llu,\"bad_tag\":%llu,\"unknown_key\":%llu,"
+			"\"unsealed\":%llu,\"refused\":%llu,\"held\":%llu,\"enrollments\":%llu,"
+			"\"enroll_failures\":%llu}",
+			a.key_id, a.name, a.role, a.tenant, (unsigned long long)a.sealed,
+			(unsigned long long)a.bad_tag, (unsigned long long)a.unknown_key,
+			(unsigned long long)a.unsealed, (unsigned long long)a.refused,
+			(unsigned long long)a.held, (unsigned long long)a.enrollments,
+			(unsigned long long)a.enroll_failures);
+		return;
+	}
+	fprintf(f, "auth: %s (role %s, tenant %u), key %u; %llu datagrams sealed; auth failures: "
+		"%llu bad tag, %llu unknown key, %llu unsealed replies ignored; %llu tasks refused "
+		"by the role",
+		a.name, a.role, a.tenant, a.key_id, (unsigned long long)a.sealed,
+		(unsigned long long)a.bad_tag, (unsigned long long)a.unknown_key,
+		(unsigned long long)a.unsealed, (unsigned long long)a.refused);
+	if (a.enrollments > 1 || a.enroll_failures)
+		fprintf(f, "; %llu enrollments, %llu failed", (unsigned long long)a.enrollments,
+			(unsigned long long)a.enroll_failures);
+	if (a.held)
+		fprintf(f, "; %llu sends waited for a key", (unsigned long long)a.held);
+	if (a.last_error[0])
+		fprintf(f, "; last enrollment: %s", a.last_error);
+	fputc('\n', f);
+}
+
 void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
 	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
-	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE, O_REPLY_MTU, O_PLAIN };
+	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE, O_REPLY_MTU, O_PLAIN, O_CERT,
+	       O_KEY, O_CA, O_ENROLL, O_AUTH_KEY };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -127,6 +221,11 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "timeline", required_argument, NULL, O_TIMELINE },
 		{ "reply-mtu", required_argument, NULL, O_REPLY_MTU },
 		{ "plain-reply", no_argument, NULL, O_PLAIN },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "enroll", required_argument, NULL, O_ENROLL },
+		{ "auth-key", required_argument, NULL, O_AUTH_KEY },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -211,6 +310,11 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 			o->client.reply_mtu = (uint32_t)num("--reply-mtu", optarg, 576, 65535);
 			break;
 		case O_PLAIN: o->client.plain_reply = true; break;
+		case O_CERT: o->auth.cert = optarg; break;
+		case O_KEY: o->auth.key = optarg; break;
+		case O_CA: o->auth.ca = optarg; break;
+		case O_ENROLL: o->auth.enroll = optarg; break;
+		case O_AUTH_KEY: o->auth.key_file = optarg; break;
 		case 'j': o->json = true; break;
 		case 'h':
 			printf("see: edgeload --help\n");
@@ -231,6 +335,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		pr_err("%s: --to ADDRESS is required", cmd);
 		exit(2);
 	}
+	check_auth_opts(o, cmd);
 	if (!strcmp(cmd, "limits"))
 		return;		/* no task */
 	if (!o->kind && o->mix && !strcmp(cmd, "load"))

@@ -88,6 +88,7 @@ static int output(const struct opts *o, const struct ep_result *r)
 
 int cmd_run(int argc, char **argv)
 {
+	struct ep_client_auth_stats as;
 	struct ep_client *c;
 	struct ep_result r;
 	struct opts o;
@@ -99,15 +100,21 @@ int cmd_run(int argc, char **argv)
 	err = task_payload(&o, &payload, &len);
 	if (err)
 		return 1;
-	err = ep_client_open(&o.client, &c);
-	if (err) {
-		pr_err("session to %s: %s", o.client.host, strerror(-err));
+	if (open_session(&o, &c)) {
 		free(payload);
 		return 1;
 	}
 	err = ep_client_run(c, &o.task, payload, len, &r);
 	free(payload);
+	auth_stats(c, &as);
 	ep_client_close(c);
+	if (!o.json)
+		print_auth_stats(&as, stderr, false);
+	if (err && !r.attempts) {
+		pr_err("%s task not sent: %s", o.kind->name, submit_strerror(err));
+		ep_result_free(&r);
+		return 1;
+	}
 	if (err == -EREMOTEIO) {
 		pr_err("the edge answered %s%s%s", ep_status_name(r.status), r.msg[0] ? ": " : "",
 		       r.msg);
@@ -115,8 +122,9 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (err) {
-		pr_err("task failed after %u attempt%s: %s", r.attempts, r.attempts == 1 ? "" : "s",
-		       ep_result_strerror(&r));
+		pr_err("task failed after %u attempt%s: %s%s%s", r.attempts,
+		       r.attempts == 1 ? "" : "s", ep_result_strerror(&r), r.msg[0] ? "; " : "",
+		       r.msg);
 		ep_result_free(&r);
 		return 1;
 	}
@@ -142,11 +150,8 @@ int cmd_limits(int argc, char **argv)
 	int err;
 
 	parse_opts(argc, argv, &o, "limits");
-	err = ep_client_open(&o.client, &c);
-	if (err) {
-		pr_err("session to %s: %s", o.client.host, strerror(-err));
+	if (open_session(&o, &c))
 		return 1;
-	}
 	err = ep_client_limits(c, 2000, &l);
 	ep_client_close(c);
 	if (err) {

@@ -24,6 +24,16 @@
  * A CONFLICT (the task id is taken at the edge by another request) sends the task again
  * under a new id, twice at most.
  *
+ * Authentication (docs/protocol.md 3.5): a session opened with ep_client_open_auth() holds a
+ * session key, from the controller (enrollment with the device's certificate) or from a
+ * static key file. Every datagram it sends is then sealed (AES-128-GCM) and every reply
+ * must open under one of its keys; a reply that does not is dropped and counted, and a
+ * reply without AUTH (an ERROR, a RETRY) never answers a task. The session enrolls again by
+ * itself, in a thread of its own, when its key is due for renewal (older keys keep opening
+ * replies until they expire), and when it has none left it holds its tasks back until a
+ * new key arrives. Tasks go out under the key's tenant; a task the key's role does not
+ * allow is refused at submission, not sent to be dropped.
+ *
  * Return convention: 0 or a negative errno. A session is safe to use from several threads;
  * callbacks run on the thread that called ep_client_process() or ep_client_run(), with no
  * session lock held, so they may submit new tasks.
@@ -88,7 +98,8 @@ struct ep_result {
 	int error;			/* 0, -EREMOTEIO (edge error: see status), -ETIMEDOUT,
 					 * -ECANCELED, -EMSGSIZE (result too large), -EPROTO,
 					 * -EADDRNOTAVAIL (RETRY after RETRY: the edge never
-					 * took this address's token) */
+					 * took this address's token), -EKEYEXPIRED (timed out
+					 * while the session had no valid key) */
 	uint16_t status;		/* the edge's enum ep_status (0 on success) */
 	uint8_t load_pct;		/* edge load in its reply */
 	uint8_t compressed;		/* the result came zstd-compressed */
@@ -156,6 +167,73 @@ struct ep_node_limits {
 
 /* Open a session. Returns 0 and *out, or -EINVAL (bad address or option), -errno. */
 int ep_client_open(const struct ep_client_opts *o, struct ep_client **out);
+
+/*
+ * Credentials of an authenticated session: enrollment (enroll, cert, key and ca), or a
+ * static key (key_file), not both. Set sz to sizeof(struct ep_client_auth): later versions
+ * of the library append fields and read only the ones @sz covers, so a program built
+ * against this header keeps working with them.
+ */
+struct ep_client_auth {
+	size_t sz;
+	const char *enroll;		/* the controller's enrollment server, "ADDR:PORT" */
+	const char *cert, *key;		/* PEM: this device's certificate (its subject says
+					 * /O=tenant/OU=role/CN=name) and private key */
+	const char *ca;			/* PEM: the CA that signed the controller's certificate */
+	int enroll_timeout_ms;		/* connect, handshake and reply, each enrollment; 0: 5000 */
+	const char *key_file;		/* or: one key object (JSON, docs/protocol.md 7.5), which
+					 * only its owner may read; held (flock) while the
+					 * session is open: one process at a time */
+};
+
+/*
+ * Open an authenticated session: as ep_client_open(), after enrolling with the controller
+ * (a TLS 1.3 handshake with the certificate, then one key) or reading the static key. The
+ * session's tenant is the key's (o->tenant_id must be 0 or the same). Returns 0 and *out,
+ * or a negative errno with a message in @err (@errlen bytes, may be NULL):
+ *   -EINVAL        a bad option, or a bad combination of credentials
+ *   -EPROTO        the TLS handshake failed: a certificate revoked, expired or from another
+ *                  CA, on either side
+ *   -EACCES        the controller refused (a role not in its policy, a device revoked with
+ *                  edgectl revoke: its words are in @err), or a key file others may read
+ *   -EKEYEXPIRED, -EKEYREVOKED   the static key
+ *   -EBUSY         the static key file is in use by another session
+ *   -ETIMEDOUT, -ECONNREFUSED, -EBADMSG (a reply or key file that is not what the protocol
+ *                  says), -errno
+ */
+int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_auth *a,
+			struct ep_client **out, char *err, size_t errlen);
+
+/* An authenticated session's key and counters. Set sz to sizeof(struct
+ * ep_client_auth_stats); the library fills what it covers. */
+struct ep_client_auth_stats {
+	size_t sz;
+	uint64_t sealed;		/* datagrams sealed and sent (retransmissions too) */
+	uint64_t bad_tag;		/* AUTH replies that did not open (a wrong tag, or a
+					 * sender that is no node): dropped */
+	uint64_t unknown_key;		/* AUTH replies under a key id the session does not
+					 * hold (an expired one): dropped */
+	uint64_t unsealed;		/* replies without AUTH (ERROR, RETRY, RESPONSE, PONG):
+					 * ignored, never an answer */
+	uint64_t refused;		/* tasks refused at submission: type, priority or size
+					 * the key's role does not allow */
+	uint64_t enrollments;		/* keys received, the first included */
+	uint64_t enroll_failures;	/* enrollments that failed after the first (the session
+					 * tries again, 1 s, 2 s, ... 30 s apart) */
+	uint64_t held;			/* sends held back: the session had no valid key */
+	uint16_t key_id;		/* the key that seals; 0: none (expired) */
+	uint8_t max_priority;		/* the role's ceiling: a higher priority is refused */
+	uint32_t tenant;
+	uint64_t expires_unix_ms;	/* its expiry, by the controller's clock */
+	uint64_t renew_in_ms;		/* until the session enrolls again; UINT64_MAX: never
+					 * (a static key) */
+	char name[64], role[32];	/* the device's name and role, from its key */
+	char last_error[192];		/* why the latest enrollment failed ("" if it did not) */
+};
+
+/* Fill @st (st->sz set by the caller). Returns 0, or -ENOKEY (not an authenticated
+ * session; @st is then zeroed past sz). */
+int ep_client_get_auth(struct ep_client *c, struct ep_client_auth_stats *st);
 /* Close: every pending task completes with -ECANCELED first. NULL is a no-op. */
 void ep_client_close(struct ep_client *c);
 
@@ -163,7 +241,10 @@ void ep_client_close(struct ep_client *c);
  * Submit a task. The payload is copied (and compressed when that pays). @cb is called once
  * with the result; the result's data then belongs to the callback (ep_result_free()).
  * Returns 0 and the task id in *id (may be NULL), or -EAGAIN (max_inflight tasks are
- * outstanding), -EMSGSIZE (payload too large for the protocol), -EINVAL.
+ * outstanding), -EMSGSIZE (payload too large for the protocol, or for the key's role),
+ * -EINVAL; in an authenticated session also -EPERM (the key's role does not allow this
+ * task type) or -ERANGE (the priority is above the role's ceiling; a task that does not
+ * set one gets min(3, the ceiling)).
  */
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
 		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id);

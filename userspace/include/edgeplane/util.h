@@ -57,6 +57,11 @@ bool ep_sockaddr_is_any(const struct sockaddr_storage *ss);
 /* True if @ss is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
 bool ep_sockaddr_is_loopback(const struct sockaddr_storage *ss);
 
+/* A message for a person, printf-style, into @err of @errlen bytes (truncated); nothing
+ * if @err is NULL or @errlen 0. For functions that return an errno and say why. */
+void ep_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* mkdir -p @dir, each new directory with @mode. Returns 0 or a negative errno. */
 int ep_mkdir_p(const char *dir, mode_t mode);
 
