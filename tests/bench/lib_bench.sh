@@ -9,10 +9,12 @@
 #   med "V..."           median, rounded to a whole number
 #   steal                the machine's steal ticks so far (what the hypervisor gave others)
 #   cpu_mark / cpu_since PIDS...
-#                        between the two: % of one CPU stolen and taken by others, i.e.
-#                        by anything but this shell's children waited for since (a
-#                        generator run in the foreground) and the live processes PIDS
-#                        (a runtime, NAPI threads)
+#                        between the two, in CPU_STEAL and CPU_OTHER: % of one CPU stolen
+#                        and taken by others, i.e. by anything but this shell's children
+#                        waited for since (a generator run in the foreground) and the
+#                        live processes PIDS (a runtime, NAPI threads). Both in the same
+#                        shell, and not in a $(...) of their own: `times` counts the
+#                        children of the shell it runs in.
 
 f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
@@ -56,14 +58,15 @@ cpu_mark() {	# PIDS...
 	times >"$EP_TMP/.times"
 	_CPU_MARK="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
 }
-# cpu_since PIDS... (the same as cpu_mark's) -> "steal% other%", of one CPU, since cpu_mark
+# cpu_since PIDS... (the same as cpu_mark's): CPU_STEAL and CPU_OTHER since cpu_mark
+CPU_STEAL= CPU_OTHER=
 cpu_since() {
 	local now
 
 	times >"$EP_TMP/.times"
 	now="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
-	awk -v a="$_CPU_MARK" -v b="$now" -v hz="$CLK_TCK" 'BEGIN {
-		split(a, x); split(b, y); t = (y[5] - x[5]) / 1e9 * hz + 1e-9
+	read -r CPU_STEAL CPU_OTHER <<<"$(awk -v a="$_CPU_MARK" -v b="$now" -v hz="$CLK_TCK" '
+		BEGIN { split(a, x); split(b, y); t = (y[5] - x[5]) / 1e9 * hz + 1e-9
 		other = (y[1] - x[1]) - (y[3] - x[3]) - (y[4] - x[4])
-		printf "%.1f %.1f\n", 100 * (y[2] - x[2]) / t, 100 * (other > 0 ? other : 0) / t }'
+		printf "%.1f %.1f\n", 100 * (y[2] - x[2]) / t, 100 * (other > 0 ? other : 0) / t }')"
 }
