@@ -44,7 +44,7 @@ for bench in "$@"; do
 	runtime)
 		{
 			machine; echo; tests/bench/bench_runtime.sh
-			echo; tests/bench/bench_auth.sh
+			echo; tests/bench/bench_auth.sh; echo; tests/bench/bench_flood.sh
 		} >"$out"
 		;;
 	lb)
