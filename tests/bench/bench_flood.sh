@@ -294,9 +294,10 @@ echo "device. The node's NAPI (where XDP runs) is a thread pinned to CPU 1 with 
 echo "worker, at an interrupt thread's priority (SCHED_FIFO 50): the node's CPU pays for every"
 echo "drop, as a NIC's interrupts would make it. On this rig a drop costs far more than on a"
 echo "NIC: veth copies each frame into a page before XDP runs. $ROUNDS rounds of ${SECS} s windows,"
-echo "the flood's after ${WARMUP} s of it; medians over rounds. \"Others' CPU\" is what processes"
-echo "other than the benchmark's (runtime, NAPI threads, senders, softirq threads) took of the"
-echo "machine meanwhile, in % of one CPU: this machine is shared."
+echo "the flood's after ${WARMUP} s of it; medians over rounds. \"Others' CPU\" is what the rest"
+echo "of the machine took meanwhile, in % of one CPU: processes other than the benchmark's"
+echo "(runtime, NAPI threads, senders, softirq threads), since this machine is shared, and"
+echo "kernel work charged to no process (softirqs run in an idle CPU's idle task)."
 echo
 echo "(a) CPU time while nothing but the flood reaches the node. \"idle\": no traffic; \"flood\":"
 echo "the flood; \"flood, XDP check off\": the same flood with the classifier's auth mode set to"
