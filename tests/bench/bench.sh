@@ -42,7 +42,10 @@ for bench in "$@"; do
 		{ machine; echo; "$BUILD/tests/bench/bench_infer"; } >"$out"
 		;;
 	runtime)
-		{ machine; echo; tests/bench/bench_runtime.sh; } >"$out"
+		{
+			machine; echo; tests/bench/bench_runtime.sh
+			echo; tests/bench/bench_auth.sh; echo; tests/bench/bench_flood.sh
+		} >"$out"
 		;;
 	lb)
 		{ machine; echo; tests/bench/bench_lb.sh; echo; tests/bench/lb_policy.sh; } >"$out"

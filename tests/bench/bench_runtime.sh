@@ -9,6 +9,7 @@
 # The load comes from epgen in AF_XDP mode (closed loop, 128 tasks outstanding), pinned
 # to CPU 0; the runtime's worker is pinned to CPU 1. Prints a markdown report.
 source "$(dirname "$0")/../lib/lib.sh" >/dev/null
+source "$(dirname "$0")/lib_bench.sh"
 set -u
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -131,8 +132,6 @@ rate_limit = { packets_per_s = 2000000000; packets_burst = 2000000000;
 	       bytes_per_s = 2000000000; bytes_burst = 2000000000; };
 $EP_AUTH_OFF
 CONF
-# The machine's steal time (what the hypervisor gave other guests), from /proc/stat.
-steal() { awk '/^cpu / { print $9 }' /proc/stat; }
 # guard_once CONFIG -> "tps steal%": one run of SECS s (CONFIG: off, guards, all, reflect)
 guard_once() {
 	local st0 st1 tps hz ticks
@@ -178,8 +177,6 @@ name() {
 	50) echo "infer 256-512-512-10, 1 KiB features" ;;
 	esac
 }
-f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
 
 echo "Method: epgen (AF_XDP mode, closed loop, 128 tasks outstanding) on CPU 0 against the"
 echo "runtime's single worker on CPU 1, over a veth pair with the classifier attached natively;"
@@ -216,16 +213,6 @@ met=$(awk -v a="$b32" -v b="$b1" 'BEGIN { print((a >= 2 * b) ? "met" : "NOT met"
 echo "Goal: batching at least 2 x batch size 1 for small tasks: $(ratio "$b32" "$b1") for infer"
 echo "($met); for echo and checksum see above."
 echo
-# spread A B: per-round ratios A_i / B_i -> "r1 r2 ... | min median max"
-spread() {
-	local -a a=($1) b=($2)
-	local rs=() i
-	for i in "${!a[@]}"; do rs+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
-	printf '%s ' "${rs[@]}"
-	printf '%s\n' "${rs[@]}" | sort -n | awk '{ v[NR] = $1 } END {
-		printf "| %s %s %s", v[1], v[int((NR + 1) / 2)], v[NR] }'
-}
-med() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'; }
 echo
 echo "The guards' cost (issue 11): 64 B echo, AF_XDP backend, batch 32, the runtime's worker on"
 echo "CPU 1 and epgen on CPU 0 as above. $GUARD_ROUNDS rounds; each round runs the four set-ups in"

@@ -4,10 +4,11 @@
  * (tests/bench/bench_lb.sh).
  *
  *   epblast --dev IF --from ADDR --to ADDR --dst-mac MAC [--port N] [--flows N]
- *           [--size BYTES] [--rate PPS] [--at T] [--warmup S] [--duration S]
- *           [--max-frames N]
+ *           [--sources N] [--size BYTES] [--rate PPS] [--at T] [--warmup S]
+ *           [--duration S] [--max-frames N]
  *       Precompute --flows single-fragment IPv4 task frames (one client port and task id
- *       each, so flows hash over the gateway's table; IP and UDP checksums set) in an
+ *       each, so flows hash over the gateway's table; IP and UDP checksums set; with
+ *       --sources N, flow i comes from ADDR + 256 * (i % N), N /24 prefixes) in an
  *       AF_XDP UMEM and send them round-robin through a TX-only socket on --dev as fast
  *       as the kernel takes them (or paced to --rate frames/s), from T until T + warm-up
  *       + duration + 0.25 s. No replies are awaited. Frames never change, so a frame
@@ -96,7 +97,7 @@ static void sleep_until(uint64_t t)
 struct opts {
 	const char *dev, *from, *to, *mac, *sink;
 	uint16_t port;
-	uint32_t flows, size;
+	uint32_t flows, size, sources;
 	double at, warmup, duration;
 	uint64_t max_frames;
 	uint64_t rate;		/* frames/s; 0: as fast as the kernel takes them */
@@ -185,13 +186,15 @@ struct blast {
 	uint32_t len[MAX_FLOWS];
 };
 
-/* Frame i: client port 20000 + i % 4096, task id 1 + i, the same payload. */
+/* Frame i: client port 20000 + i % 4096, task id 1 + i, source address --from +
+ * 256 * (i % --sources), the same payload. */
 static int build_frames(struct blast *b, const struct opts *o)
 {
 	struct ep_route r = { 0 };
 	struct ep_peer edge = { .port = o->port, .family = AF_INET };
 	struct ifreq ifr = { 0 };
 	uint8_t payload[1400];
+	uint32_t from;
 	int fd;
 
 	if (inet_pton(AF_INET, o->from, r.local_addr + 12) != 1 ||
@@ -199,6 +202,7 @@ static int build_frames(struct blast *b, const struct opts *o)
 	    sscanf(o->mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &r.peer_mac[0], &r.peer_mac[1],
 		   &r.peer_mac[2], &r.peer_mac[3], &r.peer_mac[4], &r.peer_mac[5]) != 6)
 		return -EINVAL;
+	memcpy(&from, r.local_addr + 12, 4);
 	r.local_addr[10] = r.local_addr[11] = edge.addr[10] = edge.addr[11] = 0xff;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o->dev);
@@ -222,7 +226,10 @@ static int build_frames(struct blast *b, const struct opts *o)
 
 		if (n < 0)
 			return (int)n;
+		uint32_t src = htonl(ntohl(from) + 256 * (i % o->sources));
+
 		r.local_port = (uint16_t)(20000 + i % 4096);
+		memcpy(r.local_addr + 12, &src, 4);
 		ep_frame_write_hdrs(f, &r, &edge, (uint32_t)n);
 		b->len[i] = hl + (uint32_t)n;
 	}
@@ -365,8 +372,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: epblast --dev IF --from ADDR --to ADDR --dst-mac MAC [--port N] [--flows N]\n"
-		"               [--size BYTES] [--rate PPS] [--at T] [--warmup S] [--duration S]\n"
-		"               [--max-frames N]\n"
+		"               [--sources N] [--size BYTES] [--rate PPS] [--at T] [--warmup S]\n"
+		"               [--duration S] [--max-frames N]\n"
 		"       epblast --sink IF [--port N] [--at T] [--warmup S] [--duration S]\n");
 }
 
@@ -377,11 +384,11 @@ int main(int argc, char **argv)
 		{ "dst-mac", 1, 0, 'm' }, { "port", 1, 0, 'p' }, { "flows", 1, 0, 'F' },
 		{ "size", 1, 0, 's' }, { "at", 1, 0, 'a' }, { "warmup", 1, 0, 'w' },
 		{ "duration", 1, 0, 'D' }, { "max-frames", 1, 0, 'n' }, { "sink", 1, 0, 'S' },
-		{ "rate", 1, 0, 'r' },
+		{ "rate", 1, 0, 'r' }, { "sources", 1, 0, 'o' },
 		{ "help", 0, 0, 'h' }, { 0 },
 	};
-	struct opts o = { .port = EP_DEFAULT_PORT, .flows = 4096, .size = 64, .warmup = 1,
-			  .duration = 5, .max_frames = 1ull << 32 };
+	struct opts o = { .port = EP_DEFAULT_PORT, .flows = 4096, .sources = 1, .size = 64,
+			  .warmup = 1, .duration = 5, .max_frames = 1ull << 32 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	long v;
 	int c;
@@ -405,6 +412,11 @@ int main(int argc, char **argv)
 			if (ep_parse_long("--flows", optarg, 1, MAX_FLOWS, &v))
 				return 2;
 			o.flows = (uint32_t)v;
+			break;
+		case 'o':
+			if (ep_parse_long("--sources", optarg, 1, 256, &v))
+				return 2;
+			o.sources = (uint32_t)v;
 			break;
 		case 's':
 			if (ep_parse_long("--size", optarg, 0, 1400, &v))

@@ -15,10 +15,19 @@
  * node's "validate your address", for a reply over 3 times the request) ends its task,
  * counted as "validations", and every later task carries its token. Every run is bounded
  * by --duration.
+ *
+ * --auth KEY_ID:KEY_HEX32:TENANT seals every request with that session key (the device's
+ * side of docs/protocol.md 3.5). A node keeps a replay window over the key's counter and
+ * checks the pn's seconds against the key's age, so runs after the first need
+ * --auth-issued (the key's issued_unix_ms: pn seconds count from it, not from this start)
+ * and --auth-ctr-file (the first counter is read from it, the next one written back).
+ * --idle-wait: wait in poll() for replies when every task is out (up to 1 ms) instead of
+ * spinning, so a generator that shares its CPU with another sender yields it meanwhile.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -80,6 +89,7 @@ struct gen {
 	uint16_t key_id;
 	uint32_t tenant;
 	uint64_t key_t0, pn_ctr, bad_tags;
+	bool idle_wait;
 
 	/* udp */
 	int fd;
@@ -325,7 +335,11 @@ static void xsk_round(struct gen *g, uint64_t now)
 	/* Replies. */
 	got = xsk_ring_cons__peek(&g->rx, BURST, &idx);
 	if (!got) {
-		if (xsk_ring_prod__needs_wakeup(&g->fq)) {
+		if (g->idle_wait && !n) {	/* every task is out: sleep until a reply */
+			struct pollfd p = { .fd = xsk_socket__fd(g->xsk), .events = POLLIN };
+
+			poll(&p, 1, 1);
+		} else if (xsk_ring_prod__needs_wakeup(&g->fq)) {
 			struct pollfd p = { .fd = xsk_socket__fd(g->xsk), .events = POLLIN };
 
 			poll(&p, 1, n ? 0 : 1);
@@ -466,11 +480,15 @@ int main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 'o' },
 		{ "in", required_argument, NULL, 'i' }, { "image", required_argument, NULL, 'I' },
 		{ "auth", required_argument, NULL, 'A' },
+		{ "auth-issued", required_argument, NULL, 'S' },
+		{ "auth-ctr-file", required_argument, NULL, 'C' },
+		{ "idle-wait", no_argument, NULL, 'W' },
 		{ 0 },
 	};
 	static struct gen g;
 	const char *mode = "udp", *dev = NULL, *to = NULL, *from = NULL, *mac = NULL, *in = NULL;
-	const char *image = NULL, *auth = NULL;
+	const char *image = NULL, *auth = NULL, *ctr_file = NULL;
+	double issued_ms = 0;
 	uint16_t port = EP_DEFAULT_PORT;
 	uint64_t t0, end, now, last_expire;
 	int c, err;
@@ -496,6 +514,9 @@ int main(int argc, char **argv)
 		case 'i': in = optarg; break;
 		case 'I': image = optarg; break;
 		case 'A': auth = optarg; break;
+		case 'S': issued_ms = atof(optarg); break;
+		case 'C': ctr_file = optarg; break;
+		case 'W': g.idle_wait = true; break;
 		default: return 2;
 		}
 	}
@@ -505,7 +526,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
 				"--dst-mac MAC] [--type N] [--size N | --in PAYLOAD_FILE | "
 				"--image FILE.png] [--concurrency N] [--duration S] "
-				"[--auth KEY_ID:KEY_HEX32:TENANT]\n"
+				"[--auth KEY_ID:KEY_HEX32:TENANT [--auth-issued UNIX_MS] "
+				"[--auth-ctr-file FILE]] [--idle-wait]\n"
 				"  payloads up to %u bytes; --image: the PNG's top-left 256 x 256 "
 				"(at most) as a gray frame for image task --type N\n", MAX_PAYLOAD);
 		return 2;
@@ -554,6 +576,24 @@ int main(int argc, char **argv)
 		g.key_id = (uint16_t)kid;
 		g.tenant = tenant;
 		g.key_t0 = now_ns();
+		if (issued_ms > 0) {	/* pn seconds: the key's age, as the node counts it */
+			struct timespec rt;
+			double age_ms;
+
+			clock_gettime(CLOCK_REALTIME, &rt);
+			age_ms = (double)rt.tv_sec * 1e3 + rt.tv_nsec / 1e6 - issued_ms;
+			if (age_ms > 0 && age_ms * 1e6 < (double)g.key_t0)
+				g.key_t0 -= (uint64_t)(age_ms * 1e6);
+		}
+		if (ctr_file) {	/* the counter goes on from the last run's */
+			FILE *f = fopen(ctr_file, "r");
+
+			if (f) {
+				if (fscanf(f, "%" SCNu64, &g.pn_ctr) != 1)
+					g.pn_ctr = 0;
+				fclose(f);
+			}
+		}
 	}
 	g.frag_size = ep_frag_size_for(MTU, false, g.aead ? EP_F_AUTH : 0);
 	g.nfrags = ep_frag_count(g.size, g.frag_size);
@@ -593,6 +633,15 @@ int main(int argc, char **argv)
 	       ep_hist_percentile(&g.lat, 50) / 1e3, ep_hist_percentile(&g.lat, 99) / 1e3);
 	if (g.afxdp)
 		xsk_close(&g);
+	if (ctr_file && g.aead) {
+		FILE *f = fopen(ctr_file, "w");
+		int bad = !f || fprintf(f, "%" PRIu64 "\n", g.pn_ctr) < 0;
+
+		if ((f && fclose(f)) || bad) {
+			fprintf(stderr, "epgen: --auth-ctr-file %s: cannot write\n", ctr_file);
+			return 1;
+		}
+	}
 	ep_aead_free(g.aead);
 	free(g.payload);
 	return 0;

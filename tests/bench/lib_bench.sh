@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Helpers of the benchmark scripts that compare set-ups round by round (sourced after
+# tests/lib/lib.sh): ratios, their spread over rounds, medians, and how much of the
+# machine something other than the benchmark took while it measured.
+#
+#   ratio A B            A / B with two decimals (0 when B is 0)
+#   spread "A..." "B..." per-round ratios A_i / B_i, then "| min median max"
+#   med "V..."           median, rounded to a whole number
+#   steal                the machine's steal ticks so far (what the hypervisor gave others)
+#   cpu_mark / cpu_since PIDS...
+#                        between the two, in CPU_STEAL and CPU_OTHER: % of one CPU stolen
+#                        and taken by others, i.e. by anything but this shell's children
+#                        waited for since (a generator run in the foreground) and the
+#                        live processes PIDS (a runtime, NAPI threads). Both in the same
+#                        shell, and not in a $(...) of their own: `times` counts the
+#                        children of the shell it runs in.
+
+f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
+
+spread() {
+	local -a a=($1) b=($2)
+	local rs=() i
+	for i in "${!a[@]}"; do rs+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
+	printf '%s ' "${rs[@]}"
+	printf '%s\n' "${rs[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+		printf "| %s %s %s", v[1], v[int((NR + 1) / 2)], v[NR] }'
+}
+
+med() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'; }
+
+steal() { awk '/^cpu / { print $9 }' /proc/stat; }
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# Ticks of this shell's waited-for children (user + system) as the `times` builtin last
+# wrote them to $EP_TMP/.times (`times` runs in this shell: a $(...) subshell has no
+# children of its own).
+_times_ticks() {
+	awk -v hz="$CLK_TCK" 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+		printf "%.0f", t * hz }' "$EP_TMP/.times"
+}
+# proc_ticks PID...: user + system ticks of live processes (all their threads), summed.
+proc_ticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+_busy_steal() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+_CPU_MARK=
+cpu_mark() {	# PIDS...
+	times >"$EP_TMP/.times"
+	_CPU_MARK="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
+}
+# cpu_since PIDS... (the same as cpu_mark's): CPU_STEAL and CPU_OTHER since cpu_mark
+CPU_STEAL= CPU_OTHER=
+cpu_since() {
+	local now
+
+	times >"$EP_TMP/.times"
+	now="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
+	read -r CPU_STEAL CPU_OTHER <<<"$(awk -v a="$_CPU_MARK" -v b="$now" -v hz="$CLK_TCK" '
+		BEGIN { split(a, x); split(b, y); t = (y[5] - x[5]) / 1e9 * hz + 1e-9
+		other = (y[1] - x[1]) - (y[3] - x[3]) - (y[4] - x[4])
+		printf "%.1f %.1f\n", 100 * (y[2] - x[2]) / t, 100 * (other > 0 ? other : 0) / t }')"
+}
