@@ -53,7 +53,8 @@ NS_D=epfl$S-dev NS_N=epfl$S-node NS_F=epfl$S-fld
 # a kernel thread's 15 characters.
 IF_D=d$S IF_N=n$S IF_F=f$S IF_G=g$S BR=b$S
 ADDR_D=198.18.0.1 ADDR_N=198.18.0.2 ADDR_F=198.19.0.1
-NS_B=$NS_N	# where ep_start_runtime starts the runtime
+# shellcheck disable=SC2034 # read by ep_start_runtime: where it starts the runtime
+NS_B=$NS_N
 in_d() { ip netns exec "$NS_D" "$@"; }
 in_n() { ip netns exec "$NS_N" "$@"; }
 mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
@@ -219,7 +220,7 @@ a_window() {
 		flood_start
 		flood_window_start
 	fi
-	v=($(window))
+	read -ra v <<<"$(window)"
 	[[ $1 != idle ]] && flood_wait && rate=$FLOOD_RATE
 	[[ $1 == xdpoff ]] && { xdp_auth_mode required || die "cannot set XDP's auth mode"; }
 	for f in $A_FIELDS; do A[$1,$f]+="${v[0]} "; v=("${v[@]:1}"); done
@@ -254,7 +255,7 @@ b_run() {
 		flood_window_start
 	fi
 	c0=$(counters) t0=$(date +%s%N)
-	v=($(device "$cpu"))
+	read -ra v <<<"$(device "$cpu")"
 	c1=$(counters) t1=$(date +%s%N)
 	if [[ $what != quiet ]]; then
 		flood_wait
@@ -265,7 +266,7 @@ b_run() {
 	fi
 	for f in $B_FIELDS; do B[$1,$f]+="${v[0]} "; v=("${v[@]:1}"); done
 	B[$1,rate]+="$rate "
-	v=($(delta "$c0" "$c1" "$(awk -v t=$((t1 - t0)) 'BEGIN { print t / 1e9 }')"))
+	read -ra v <<<"$(delta "$c0" "$c1" "$(awk -v t=$((t1 - t0)) 'BEGIN { print t / 1e9 }')")"
 	B[$1,missing]+="${v[0]} " B[$1,ring]+="${v[4]} "
 }
 

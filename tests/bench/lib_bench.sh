@@ -20,7 +20,9 @@ f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
 
 spread() {
-	local -a a=($1) b=($2)
+	local -a a b
+	read -ra a <<<"$1"
+	read -ra b <<<"$2"
 	local rs=() i
 	for i in "${!a[@]}"; do rs+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
 	printf '%s ' "${rs[@]}"
@@ -59,7 +61,8 @@ cpu_mark() {	# PIDS...
 	_CPU_MARK="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
 }
 # cpu_since PIDS... (the same as cpu_mark's): CPU_STEAL and CPU_OTHER since cpu_mark
-CPU_STEAL= CPU_OTHER=
+CPU_STEAL='' CPU_OTHER=''
+# shellcheck disable=SC2034 # CPU_STEAL and CPU_OTHER are for the caller
 cpu_since() {
 	local now
 
