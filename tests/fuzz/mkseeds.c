@@ -19,6 +19,7 @@
 #include <zstd.h>
 
 #include "edgeplane/codec.h"
+#include "../lib/doc.h"
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "../lib/pkt.h"
@@ -85,41 +86,6 @@ static void addf(struct buf *b, float f)	/* little-endian float32 */
 		add8(b, (uint8_t)(u >> (8 * i)));
 }
 
-/* The "<!-- example:NAME -->" hex block of docs/protocol.md. */
-static size_t doc_example(const char *name, uint8_t *out, size_t max)
-{
-	char line[512], tag[64];
-	bool in_tag = false, in_block = false;
-	size_t n = 0;
-	FILE *f = fopen("docs/protocol.md", "r");
-
-	if (!f)
-		return 0;
-	snprintf(tag, sizeof(tag), "<!-- example:%s -->", name);
-	while (fgets(line, sizeof(line), f)) {
-		if (!in_tag) {
-			in_tag = !strncmp(line, tag, strlen(tag));
-			continue;
-		}
-		if (!strncmp(line, "```", 3)) {
-			if (in_block)
-				break;
-			in_block = true;
-			continue;
-		}
-		for (char *p = line, *end; in_block; p = end) {
-			unsigned long v = strtoul(p, &end, 16);
-
-			if (end == p)
-				break;
-			if (n < max)
-				out[n++] = (uint8_t)v;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
 /* One datagram: header from @m, @len bytes of payload, as fragment @index of @frag. */
 static size_t dgram(const struct ep_msg *m, const void *payload, uint32_t len, uint32_t frag,
 		    uint32_t index, uint8_t *out, size_t cap)
@@ -147,11 +113,13 @@ static void codec_seeds(void)
 	size_t n;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		n = doc_example(names[i], doc, sizeof(doc));
-		if (!n) {
+		ssize_t got = doc_example(names[i], doc, sizeof(doc));
+
+		if (got <= 0) {
 			fprintf(stderr, "mkseeds: docs/protocol.md has no example '%s'\n", names[i]);
 			exit(1);
 		}
+		n = (size_t)got;
 		if (i >= 3) {	/* the fragments' headers, with their payloads */
 			m = (struct ep_msg){ .kind = EP_KIND_REQUEST, .priority = 5,
 					     .flags = EP_F_ZSTD, .task_type = 0x10, .tenant_id = 7,

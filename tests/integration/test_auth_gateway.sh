@@ -24,7 +24,6 @@ P=a${EP_SUFFIX: -4}
 rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
 SOCK=$EP_TMP/ctl.sock
 ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-PKI=$EP_ROOT/scripts/ep-pki.sh
 PK=$EP_TMP/pki
 
 # gw, two workers, the camera, and x: a host of the segment that is nobody's node.
@@ -48,13 +47,7 @@ fi
 GW=$(rig addr gw) W1=$(rig addr w1) W2=$(rig addr w2) X=$(rig addr x)
 ENROLL=$GW:7881
 
-{
-	"$PKI" ca "$PK" &&
-	"$PKI" issue "$PK" ctl controller 0 --addr "$GW" &&
-	"$PKI" issue "$PK" cam-001 camera 7 &&
-	"$PKI" issue "$PK" w1 node 0 &&
-	"$PKI" issue "$PK" w2 node 0
-} >"$EP_TMP/pki.log" 2>&1 || {
+{ ep_pki "$PK" "$GW" && ep_cert cam-001 camera 7 && ep_cert w1 node 0 && ep_cert w2 node 0; } || {
 	not_ok "ep-pki.sh makes the certificates"
 	diag "$(tail -5 "$EP_TMP/pki.log")"
 	tap_done

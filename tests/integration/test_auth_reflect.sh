@@ -28,17 +28,11 @@ if ! ep_setup_pair || ! ep_setup_bpffs || ! in_a ip addr add $ADDR_C/24 dev "$IF
 	exit 1
 fi
 in_a ping -c 1 -W 2 -q -I $ADDR_C $ADDR_B >/dev/null 2>&1
-PKI=$EP_ROOT/scripts/ep-pki.sh
 P=$EP_TMP/pki
 CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
 MAX=65536			# the camera role's largest task
-{
-	"$PKI" ca "$P" &&
-	"$PKI" issue "$P" ctl controller 0 --addr "$ADDR_A" &&
-	"$PKI" issue "$P" cam-001 camera 7 &&
-	"$PKI" issue "$P" node1 node 0
-} >"$EP_TMP/pki.log" 2>&1 || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
+{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
 
 cat >"$EP_TMP/policy.conf" <<EOF
 roles = {

@@ -252,12 +252,13 @@ bpftool_stat_packets() {
 }
 
 # --- session keys (docs/protocol.md 3.5, 7.5) --------------------------------------------
-# ep_pki DIR: a CA in DIR and another in DIR/other (scripts/ep-pki.sh), and the
-# controller's certificate (DIR/ctl.*: role controller, subjectAltName $ADDR_B).
+# ep_pki DIR [ADDR]: a CA in DIR and another in DIR/other (scripts/ep-pki.sh), and the
+# controller's certificate (DIR/ctl.*: role controller, subjectAltName ADDR, $ADDR_B by
+# default).
 ep_pki() {
 	EP_PKI=$1
 	{ "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI" && "$EP_ROOT/scripts/ep-pki.sh" ca "$EP_PKI/other" &&
-	  "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl controller 0 --addr $ADDR_B; } \
+	  "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl controller 0 --addr "${2:-$ADDR_B}"; } \
 		>>"$EP_TMP/pki.log" 2>&1
 }
 # ep_cert NAME ROLE TENANT [DIR]: a device's certificate, DIR/NAME.crt and .key, subject

@@ -14,34 +14,8 @@
 
 #include "core/crypt.h"
 #include "edgeplane/log.h"
+#include "../lib/scratch.h"
 #include "../lib/tap.h"
-
-static char scratch[] = "/tmp/ep-crypt-test.XXXXXX";
-
-static char *at(const char *rel)
-{
-	static char p[4][256];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", scratch, rel);
-	return p[i];
-}
-
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
-		err = -EIO;
-	if (!err && fchmod(fd, mode))
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 static size_t read_file(const char *path, uint8_t *buf, size_t cap)
 {
@@ -68,10 +42,10 @@ int main(void)
 	static uint8_t model[1 << 20], back[(1 << 20) + EP_CRYPT_OVERHEAD + 1];
 	uint8_t key[EP_CRYPT_KEY_LEN], other[EP_CRYPT_KEY_LEN], *c = NULL, *c2 = NULL, *p;
 	size_t clen = 0, c2len, plen;
-	char hex[2 * EP_CRYPT_KEY_LEN + 2], cmd[300];
+	char hex[2 * EP_CRYPT_KEY_LEN + 2];
 
 	ep_log_set_level(EP_LOG_WARN);
-	if (!mkdtemp(scratch)) {
+	if (scratch_make("crypt")) {
 		tap_skip("encrypted files", "cannot make a scratch directory under /tmp");
 		return tap_finish();
 	}
@@ -165,8 +139,7 @@ int main(void)
 		"encrypted already, a missing file");
 
 	free(c);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-	if (system(cmd))
+	if (scratch_remove())
 		tap_diag("could not remove %s", scratch);
 	return tap_finish();
 }

@@ -19,34 +19,8 @@
 
 #include "core/sign.h"
 #include "edgeplane/log.h"
+#include "../lib/scratch.h"
 #include "../lib/tap.h"
-
-static char scratch[] = "/tmp/ep-sign-test.XXXXXX";
-
-static char *at(const char *rel)
-{
-	static char p[4][256];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", scratch, rel);
-	return p[i];
-}
-
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
-		err = -EIO;
-	if (!err && fchmod(fd, mode))
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 /* @path.sig: @len bytes of @sig. */
 static int write_sig(const char *path, const uint8_t *sig, size_t len)
@@ -103,10 +77,9 @@ int main(void)
 	EVP_PKEY *key = NULL, *other = NULL;
 	struct ep_signing s;
 	struct passwd *nobody;
-	char cmd[300];
 
 	ep_log_set_level(EP_LOG_WARN);
-	if (!mkdtemp(scratch)) {
+	if (scratch_make("sign")) {
 		tap_skip("signatures", "cannot make a scratch directory under /tmp");
 		return tap_finish();
 	}
@@ -312,8 +285,7 @@ out:
 	ep_sign_key_free(other_pub);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-	if (system(cmd))
+	if (scratch_remove())
 		tap_diag("could not remove %s", scratch);
 	return tap_finish();
 }

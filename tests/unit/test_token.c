@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/token.h"
+#include "../lib/scratch.h"
 #include "../lib/tap.h"
 
 /* The worked example: master 00 01 .. 1f, period 600 s, t = 1700000000 (epoch 2833333,
@@ -148,33 +149,18 @@ static void test_verify(void)
 	ep_token_free(t2);
 }
 
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	fchmod(fd, mode);
-	close(fd);
-	return 0;
-}
-
 static void test_secret_file(void)
 {
-	char dir[] = "/tmp/ep-token-XXXXXX", path[64];
+	const char *path;
 	struct ep_token_master m, want = master();
 	uint8_t raw[33] = { 0 };
 	char hex[66];
 
-	if (!mkdtemp(dir)) {
+	if (scratch_make("token")) {
 		tap_skip("secret file", "no temporary directory");
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/secret", dir);
+	path = at("secret");
 	for (int i = 0; i < 32; i++) {
 		raw[i] = (uint8_t)i;
 		snprintf(hex + 2 * i, 3, "%02x", i);
@@ -217,7 +203,7 @@ static void test_secret_file(void)
 	hex[10] = 'g';
 	EXPECT_EQ(write_file(path, hex, 64, 0600), 0);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EINVAL);
-	EXPECT_EQ(ep_token_master_load(&m, dir, 600), -EINVAL);	/* a directory */
+	EXPECT_EQ(ep_token_master_load(&m, scratch, 600), -EINVAL);	/* a directory */
 	unlink(path);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -ENOENT);
 	tap_end("secret file: wrong length, bad hex, not a file, missing: refused");
@@ -231,7 +217,7 @@ static void test_secret_file(void)
 		EXPECT(memcmp(a.key, b.key, 32));
 	}
 	tap_end("random secret: two starts, two secrets");
-	rmdir(dir);
+	scratch_remove();
 }
 
 int main(void)
