@@ -48,16 +48,23 @@ need_ca() {
 	[[ -f $1/ca.crt && -f $1/ca.key && -f $1/openssl.cnf ]] || die "$1: no CA here (ep-pki.sh ca $1)"
 }
 
-cmd_ca() {
-	local dir=${1:-} days=3650
-	[[ -n $dir ]] || usage
-	shift
+# dir_days DEFAULT-DAYS DIR [--days N]: the arguments of `ca` and `crl`, into DIR and DAYS.
+dir_days() {
+	DAYS=$1 DIR=${2:-}
+	[[ -n $DIR ]] || usage
+	shift 2
 	while (($#)); do
 		case $1 in
-		--days) check_days "${2:-}"; days=$2; shift 2 ;;
+		--days) check_days "${2:-}"; DAYS=$2; shift 2 ;;
 		*) usage ;;
 		esac
 	done
+}
+
+cmd_ca() {
+	local dir days
+	dir_days 3650 "$@"
+	dir=$DIR days=$DAYS
 	[[ -e $dir/ca.key ]] && die "$dir already holds a CA"
 	mkdir -p "$dir"
 	chmod 0700 "$dir"
@@ -107,7 +114,7 @@ EOF
 
 cmd_issue() {
 	local dir=${1:-} name=${2:-} role=${3:-} tenant=${4:-} days=365 force=0
-	local start="" end="" san=() a
+	local start="" end="" san=()
 	[[ -n $dir && -n $name && -n $role && -n $tenant ]] || usage
 	shift 4
 	while (($#)); do
@@ -182,15 +189,9 @@ cmd_revoke() {
 }
 
 cmd_crl() {
-	local dir=${1:-} days=30
-	[[ -n $dir ]] || usage
-	shift
-	while (($#)); do
-		case $1 in
-		--days) check_days "${2:-}"; days=$2; shift 2 ;;
-		*) usage ;;
-		esac
-	done
+	local dir days
+	dir_days 30 "$@"
+	dir=$DIR days=$DAYS
 	need_ca "$dir"
 	# Written beside and renamed: a controller that reloads it never reads half a file.
 	run openssl ca -config "$dir/openssl.cnf" -gencrl -crldays "$days" -out "$dir/crl.pem.new" \
