@@ -98,6 +98,9 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 	off = ep_be32(h->frag_offset);
 	if (count == 0 || index >= count)
 		return -EP_STAT_DROP_BAD_FRAGMENT;
+	/* An acknowledgement is one datagram. */
+	if (EP_KIND_IS_ACK(kind) && count != 1)
+		return -EP_STAT_DROP_BAD_FRAGMENT;
 	if (count == 1) {
 		if (off != 0 || plen != total)
 			return -EP_STAT_DROP_BAD_FRAGMENT;

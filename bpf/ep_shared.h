@@ -42,13 +42,20 @@ enum ep_kind {
 	EP_KIND_LOAD_REPORT	= 0x13,	/* edge runtime -> controller: struct ep_load_report */
 	EP_KIND_RETRY		= 0x14,	/* edge -> client: validate your address; carries a token
 					 * (EP_F_TOKEN) to send the task again with */
+	EP_KIND_TASK_ACK	= 0x15,	/* edge -> client: the fragments of request task_id the
+					 * edge holds (struct ep_ack_wire); docs/protocol.md 5.1 */
+	EP_KIND_RESULT_ACK	= 0x16,	/* client -> edge: the fragments of the result of task_id
+					 * the client holds: send the rest, or say what you hold */
 };
 
 #define EP_KIND_IS_SERVER_BOUND(k) \
-	((k) == EP_KIND_REQUEST || (k) == EP_KIND_PING || (k) == EP_KIND_CANCEL)
+	((k) == EP_KIND_REQUEST || (k) == EP_KIND_PING || (k) == EP_KIND_CANCEL || \
+	 (k) == EP_KIND_RESULT_ACK)
 #define EP_KIND_IS_CLIENT_BOUND(k) \
 	((k) == EP_KIND_RESPONSE || (k) == EP_KIND_ERROR || (k) == EP_KIND_PONG || \
-	 (k) == EP_KIND_RETRY)
+	 (k) == EP_KIND_RETRY || (k) == EP_KIND_TASK_ACK)
+/* Acknowledgements: one datagram each, about another (multi-fragment) message. */
+#define EP_KIND_IS_ACK(k)	((k) == EP_KIND_TASK_ACK || (k) == EP_KIND_RESULT_ACK)
 /* Control-plane messages: valid, but neither a task nor its answer. */
 #define EP_KIND_IS_CONTROL(k)	((k) == EP_KIND_LOAD_REPORT)
 
@@ -180,6 +187,24 @@ enum ep_status {
 #define EP_LIM_F_REPLY_MTU	0x0002	/* honours a request's reply_mtu */
 #define EP_LIM_F_PLAIN_REPLY	0x0004	/* honours EP_F_PLAIN_REPLY */
 #define EP_LIM_F_ALWAYS_RETRY	0x0008	/* every unvalidated task gets RETRY before it runs */
+#define EP_LIM_F_ACKS		0x0010	/* selective repeat: sends TASK_ACK, answers RESULT_ACK */
+
+/*
+ * The payload of TASK_ACK and RESULT_ACK (docs/protocol.md 5.1): the frag_count of the
+ * message acknowledged (0: none of it is held), then n ranges of fragment indexes held,
+ * {first, last} inclusive, ascending, with a gap of at least one between ranges. All
+ * big-endian. A receiver lists at most EP_ACK_MAX_RANGES ranges (the lowest first); the
+ * sender resends every fragment not listed.
+ */
+#define EP_ACK_MAX_RANGES	256u
+struct ep_ack_wire {
+	__be16 frag_count;
+	__be16 nranges;
+	struct {
+		__be16 first;
+		__be16 last;
+	} r[];
+};
 
 struct ep_limits {
 	__be32 max_task_len;		/*  0: largest task payload, after decompression */

@@ -4,6 +4,7 @@
 CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/util.c \
 		   userspace/common/addrset.c userspace/common/auth.c \
 		   userspace/codec/codec.c \
+		   userspace/codec/ack.c \
 		   userspace/codec/reasm.c
 CORE_LIB	:= $(LIB)/libepcore.a
 $(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))

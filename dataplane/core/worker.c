@@ -880,6 +880,9 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 			   (const uint8_t *)&w->cfg.limits, sizeof(w->cfg.limits), 0, 0, budget);
 		goto release;
 	}
+	if (m.kind == EP_KIND_RESULT_ACK) {	/* TODO(issue 13): selective repeat */
+		goto release;
+	}
 	if (m.kind == EP_KIND_CANCEL) {
 		w->st.cancels++;
 		if (ep_cache_cancel(w->cache, &d->peer, key_of(&m), m.task_id))

@@ -107,6 +107,93 @@ static void test_doc_examples(void)
 	}
 }
 
+/* Acknowledgement payloads (5.1): the worked examples, round trips, and every rejection. */
+static void test_acks(void)
+{
+	struct ep_msg tack = { .kind = EP_KIND_TASK_ACK, .priority = 3, .task_type = 1,
+			       .tenant_id = 7, .task_id = 42, .load_pct = 40 };
+	struct ep_msg rack = { .kind = EP_KIND_RESULT_ACK, .priority = 3, .task_type = 1,
+			       .tenant_id = 7, .task_id = 42 };
+	uint8_t bm[2] = { 0x9b, 0x03 };	/* 0 1 3 4 7 8 9 of 10: 2, 5, 6 missing */
+	uint8_t buf[1200], pl[64];
+	struct ep_ack a, b;
+	struct ep_msg m;
+	const uint8_t *payload;
+	ssize_t n, plen;
+
+	ep_ack_from_bitmap(&a, bm, 10);
+	plen = ep_ack_encode(&a, EP_ACK_MAX_RANGES, pl, sizeof(pl));
+	n = ep_frag_build(&tack, pl, (uint32_t)plen, 1400, 0, buf, sizeof(buf));
+	expect_doc("task-ack", buf, (size_t)n);
+	tap_begin();
+	EXPECT_EQ(ep_decode(buf, (size_t)n, 0, &m, &payload, NULL), 0);
+	EXPECT_EQ(ep_ack_decode(payload, m.payload_len, &b), 0);
+	EXPECT(b.count == 10 && b.n == 3 && ep_ack_held(&b) == 7);
+	EXPECT(!ep_ack_has(&b, 2) && !ep_ack_has(&b, 5) && !ep_ack_has(&b, 6));
+	EXPECT(ep_ack_has(&b, 0) && ep_ack_has(&b, 4) && ep_ack_has(&b, 9));
+	tap_end("a TASK_ACK decodes to the ranges it was made from");
+
+	a = (struct ep_ack){ .count = 8, .n = 2, .r = { { 0, 3 }, { 5, 7 } } };
+	plen = ep_ack_encode(&a, EP_ACK_MAX_RANGES, pl, sizeof(pl));
+	n = ep_frag_build(&rack, pl, (uint32_t)plen, 1400, 0, buf, sizeof(buf));
+	expect_doc("result-ack", buf, (size_t)n);
+
+	tap_begin();
+	/* A multi-fragment acknowledgement is no acknowledgement. */
+	n = ep_frag_build(&rack, buf + 600, 500, 300, 0, buf, sizeof(buf));
+	EXPECT(n < 0 || ep_decode(buf, (size_t)n, 0, &m, &payload, NULL) == -EBADMSG);
+	tap_end("an acknowledgement of two fragments is refused");
+
+	tap_begin();
+	{
+		static const struct {
+			uint8_t p[16];
+			size_t len;
+		} bad[] = {
+			{ { 0 }, 3 },						/* short */
+			{ { 0, 0, 0, 1, 0, 0, 0, 0 }, 8 },			/* ranges, no count */
+			{ { 0, 4, 0, 1, 0, 0, 0, 4 }, 8 },			/* last >= count */
+			{ { 0, 4, 0, 1, 0, 2, 0, 1 }, 8 },			/* last < first */
+			{ { 0, 9, 0, 2, 0, 0, 0, 3, 0, 4, 0, 5 }, 12 },	/* touching */
+			{ { 0, 9, 0, 2, 0, 4, 0, 5, 0, 0, 0, 1 }, 12 },	/* descending */
+			{ { 0, 9, 0, 2, 0, 0, 0, 3 }, 8 },			/* fewer than n */
+			{ { 0, 9, 0, 1, 0, 0, 0, 3, 0 }, 9 },			/* trailing byte */
+			{ { 0, 9, 0x01, 0x01 }, 4 + 4 * 257 },			/* n > 256 */
+		};
+		static uint8_t big[4 + 4 * 257];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			memset(big, 0, sizeof(big));
+			memcpy(big, bad[i].p, sizeof(bad[i].p));
+			EXPECT_EQ(ep_ack_decode(big, bad[i].len, &b), -EBADMSG);
+		}
+		EXPECT_EQ(ep_ack_decode((const uint8_t[]){ 0, 0, 0, 0 }, 4, &b), 0);
+		EXPECT_EQ(b.count, 0);
+	}
+	tap_end("every acknowledgement rule is checked; 'nothing held' is valid");
+
+	tap_begin();
+	/* Alternating holes: 300 ranges are cut to 256 (the lowest), and to what fits. */
+	{
+		static uint8_t alt[600 / 8];
+
+		memset(alt, 0x55, sizeof(alt));		/* 0, 2, 4, ... of 600 */
+		ep_ack_from_bitmap(&a, alt, 600);
+		EXPECT_EQ(a.n, EP_ACK_MAX_RANGES);
+		EXPECT_EQ(a.r[255].first, 510);
+		plen = ep_ack_encode(&a, 10, buf, sizeof(buf));
+		EXPECT_EQ(plen, (ssize_t)ep_ack_len(10));
+		plen = ep_ack_encode(&a, EP_ACK_MAX_RANGES, buf, 4 + 4 * 3 + 2);
+		EXPECT_EQ(plen, (ssize_t)ep_ack_len(3));
+		EXPECT_EQ(ep_ack_decode(buf, (size_t)plen, &b), 0);
+		EXPECT(b.count == 600 && b.n == 3 && b.r[2].last == 4);
+		memset(alt, 0, sizeof(alt));
+		ep_ack_from_bitmap(&a, alt, 600);
+		EXPECT(a.count == 0 && a.n == 0);
+	}
+	tap_end("acknowledgements are cut to 256 ranges, or to the room given, lowest first");
+}
+
 static void test_roundtrip(void)
 {
 	struct ep_msg m = sample_request(), out;
@@ -377,6 +464,8 @@ static void test_names(void)
 	EXPECT(ep_status_retriable(EP_ST_OVERLOADED));
 	EXPECT(!ep_status_retriable(EP_ST_UNKNOWN_TYPE));
 	EXPECT(!strcmp(ep_kind_name(EP_KIND_CANCEL), "cancel"));
+	EXPECT(!strcmp(ep_kind_name(EP_KIND_TASK_ACK), "task_ack"));
+	EXPECT(!strcmp(ep_kind_name(EP_KIND_RESULT_ACK), "result_ack"));
 	for (unsigned int i = 0; i < EP_STAT__COUNT; i++)
 		EXPECT(strcmp(ep_stat_name(i), "?"));
 	for (unsigned int i = 0; i < EP_ST__COUNT; i++)
@@ -387,6 +476,7 @@ static void test_names(void)
 int main(void)
 {
 	test_doc_examples();
+	test_acks();
 	test_roundtrip();
 	test_encode_refuses();
 	test_rejections();

@@ -733,6 +733,108 @@ static void test_auth_keys(void)
 	ep_reasm_free(r);
 }
 
+/* Acknowledgements (selective repeat): what triggers one, and what it lists. */
+static struct {
+	unsigned int calls;
+	uint64_t id, wire_new;
+	struct ep_ack a;
+} acked;
+
+static void on_ack(void *arg, const struct ep_reasm_info *t, const struct ep_ack *a)
+{
+	(void)arg;
+	acked.calls++;
+	acked.id = t->msg.task_id;
+	acked.wire_new = t->wire_new;
+	acked.a = *a;
+}
+
+static void test_acks(void)
+{
+	struct ep_reasm_cfg cfg = default_cfg;
+	struct ep_peer p = peer(1, 1);
+	const uint64_t ms = 1000000ull;
+	struct ep_ack a;
+	struct ep_reasm *r;
+
+	cfg.on_ack = on_ack;
+	cfg.ack_delay_ns = 5 * ms;
+	r = open_cfg(cfg);
+	memset(&acked, 0, sizeof(acked));
+
+	tap_begin();
+	/* 10 fragments of 1000 bytes; 2, 5 and 6 are lost on the first pass. */
+	for (uint32_t i = 0; i < 10; i++)
+		if (i != 2 && i != 5 && i != 6)
+			EXPECT_EQ(add(r, &p, 7, 10000, 1000, i, i * ms / 10), 0);
+	EXPECT_EQ(acked.calls, 1);	/* the last index came: at once */
+	EXPECT_EQ(acked.id, 7);
+	EXPECT_EQ(acked.a.count, 10);
+	EXPECT_EQ(acked.a.n, 3);
+	EXPECT(acked.a.r[0].first == 0 && acked.a.r[0].last == 1);
+	EXPECT(acked.a.r[1].first == 3 && acked.a.r[1].last == 4);
+	EXPECT(acked.a.r[2].first == 7 && acked.a.r[2].last == 9);
+	EXPECT_EQ(acked.wire_new, 7 * (EP_HDR_LEN + 1000));
+	EXPECT_EQ(ep_reasm_next_ack_ns(r), UINT64_MAX);	/* nothing new since */
+	tap_end("the last fragment arriving with gaps acknowledges at once, listing ranges");
+
+	tap_begin();
+	/* The resend of 2, 5, 6: 2 and 5 arrive, 6 (the highest awaited) is lost again. */
+	EXPECT_EQ(add(r, &p, 7, 10000, 1000, 2, 2 * ms), 0);
+	EXPECT_EQ(add(r, &p, 7, 10000, 1000, 5, 2 * ms), 0);
+	EXPECT_EQ(acked.calls, 1);
+	EXPECT_EQ(ep_reasm_next_ack_ns(r), 7 * ms);
+	ep_reasm_expire(r, 7 * ms - 1);
+	EXPECT_EQ(acked.calls, 1);
+	ep_reasm_expire(r, 7 * ms);
+	EXPECT_EQ(acked.calls, 2);	/* the pause: once */
+	EXPECT(acked.a.n == 2 && acked.a.r[0].last == 5 && acked.a.r[1].first == 7);
+	EXPECT_EQ(acked.wire_new, 2 * (EP_HDR_LEN + 1000));
+	ep_reasm_expire(r, 30 * ms);
+	EXPECT_EQ(acked.calls, 2);	/* ... and not again without a new fragment */
+	EXPECT_EQ(ep_reasm_ack(r, &p, 7, &a), 0);	/* a query sees the same */
+	EXPECT_EQ(ep_ack_held(&a), 9);
+	EXPECT(!ep_ack_has(&a, 6) && ep_ack_has(&a, 5) && ep_ack_has(&a, 9));
+	EXPECT_EQ(ep_reasm_ack(r, &p, 8, &a), -ENOENT);
+	tap_end("a pause acknowledges once after the delay; a query reads the same ranges");
+
+	tap_begin();
+	/* 6 arrives: complete, no acknowledgement; a duplicate after is a new task's start
+	 * (which the runtime never lets happen: it answers from its result cache). */
+	EXPECT_EQ(add(r, &p, 7, 10000, 1000, 6, 31 * ms), 1);
+	EXPECT_EQ(acked.calls, 2);
+	EXPECT_EQ(stats(r).acks, 2);
+	EXPECT_EQ(ep_reasm_next_ack_ns(r), UINT64_MAX);
+	tap_end("the fragment that completes a task acknowledges nothing");
+
+	tap_begin();
+	/* Tail loss: 0..5 of 8 arrive, 6 and 7 never; only the pause tells. */
+	for (uint32_t i = 0; i < 6; i++)
+		EXPECT_EQ(add(r, &p, 9, 8000, 1000, i, 40 * ms), 0);
+	EXPECT_EQ(acked.calls, 2);
+	ep_reasm_expire(r, 45 * ms);
+	EXPECT_EQ(acked.calls, 3);
+	EXPECT(acked.a.count == 8 && acked.a.n == 1 && acked.a.r[0].first == 0 &&
+	       acked.a.r[0].last == 5);
+	/* The resend of 6 and 7 comes; 7 (the highest awaited) arrives, 6 is lost: at once. */
+	EXPECT_EQ(add(r, &p, 9, 8000, 1000, 7, 46 * ms), 0);
+	EXPECT_EQ(acked.calls, 4);
+	EXPECT(acked.a.n == 2 && acked.a.r[1].first == 7);
+	tap_end("a lost tail is acknowledged after the pause; the resend's end at once");
+	ep_reasm_free(r);
+
+	tap_begin();
+	/* Without on_ack nothing is acknowledged and nothing is due. */
+	r = open_cfg(default_cfg);
+	memset(&acked, 0, sizeof(acked));
+	EXPECT_EQ(add(r, &p, 1, 3000, 1000, 2, 0), 0);
+	ep_reasm_expire(r, 500 * ms);
+	EXPECT_EQ(acked.calls, 0);
+	EXPECT_EQ(ep_reasm_next_ack_ns(r), UINT64_MAX);
+	tap_end("without on_ack there are no acknowledgements");
+	ep_reasm_free(r);
+}
+
 static void test_bad_cfg(void)
 {
 	struct ep_reasm_cfg cfg = default_cfg;
@@ -759,6 +861,7 @@ int main(void)
 	test_expiry();
 	test_cancel_and_info();
 	test_auth_keys();
+	test_acks();
 	test_bad_cfg();
 	return tap_finish();
 }

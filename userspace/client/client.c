@@ -665,6 +665,8 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		on_retry(c, p, &m);
 		return;
 	}
+	if (m.kind == EP_KIND_TASK_ACK)		/* TODO(issue 13): selective repeat */
+		return;
 	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_CONFLICT &&
 	    p->conflicts < EP_CLIENT_MAX_CONFLICTS && on_conflict(c, p))
 		return;

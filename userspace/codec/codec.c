@@ -210,6 +210,8 @@ const char *ep_kind_name(unsigned int kind)
 	case EP_KIND_CANCEL:	return "cancel";
 	case EP_KIND_LOAD_REPORT: return "load_report";
 	case EP_KIND_RETRY:	return "retry";
+	case EP_KIND_TASK_ACK:	return "task_ack";
+	case EP_KIND_RESULT_ACK: return "result_ack";
 	default:		return "?";
 	}
 }

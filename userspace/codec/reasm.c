@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Reassembly table: preallocated entries on index-linked free lists, a chained hash table
- * keyed by (source, port, task_id), three intrusive lists of the tasks in progress (by last
- * activity, for idle expiry and eviction; by start, for the lifetime; and by last activity
- * within each source prefix, for eviction inside a prefix), and a second small table that
- * accounts tasks and bytes per source prefix.
+ * keyed by (source, port, task_id), four intrusive lists of the tasks in progress (by last
+ * activity, for idle expiry and eviction; by start, for the lifetime; by last activity
+ * within each source prefix, for eviction inside a prefix; and by last activity among the
+ * tasks not acknowledged since their last new fragment, for the acknowledgement delay),
+ * and a second small table that accounts tasks and bytes per source prefix.
  *
  * A task's buffer holds its data (total_len bytes), then the received-fragments bitmap,
  * the bitmap of pages written, and the caller's context. Large buffers are charged by the
@@ -32,6 +33,10 @@ struct task_ent {
 	int32_t prev, next;	/* all tasks, least recently active first */
 	int32_t aprev, anext;	/* all tasks, oldest first */
 	int32_t sprev, snext;	/* the source prefix's tasks, least recently active first */
+	int32_t kprev, knext;	/* tasks to acknowledge, least recently active first */
+	bool in_ack;		/* on that list */
+	uint16_t ack_at;	/* a new fragment at this index or above acknowledges at once */
+	uint64_t ack_wire;	/* wire_bytes when it was last acknowledged */
 	int32_t src;		/* index in srcs */
 	uint32_t frag_size;
 	uint32_t received;
@@ -65,6 +70,7 @@ struct ep_reasm {
 	int32_t task_free;
 	int32_t lru_head, lru_tail;
 	int32_t age_head, age_tail;
+	int32_t ack_head, ack_tail;
 
 	struct src_ent *srcs;
 	int32_t *src_heads;
@@ -140,7 +146,7 @@ struct ep_reasm *ep_reasm_new(const struct ep_reasm_cfg *cfg)
 		r->srcs[i].hnext = i + 1 < n ? (int32_t)i + 1 : NIL;
 	}
 	r->task_free = r->src_free = 0;
-	r->lru_head = r->lru_tail = r->age_head = r->age_tail = NIL;
+	r->lru_head = r->lru_tail = r->age_head = r->age_tail = r->ack_head = r->ack_tail = NIL;
 	return r;
 }
 
@@ -216,17 +222,17 @@ static void src_release(struct ep_reasm *r, int32_t i)
 
 /* --- lists --------------------------------------------------------------------------- */
 
-/* The three lists share their code through the offsets of their links. */
-enum list { LRU, AGE, SRC };
+/* The four lists share their code through the offsets of their links. */
+enum list { LRU, AGE, SRC, ACK };
 
 static int32_t *link_prev(struct task_ent *t, enum list l)
 {
-	return l == LRU ? &t->prev : l == AGE ? &t->aprev : &t->sprev;
+	return l == LRU ? &t->prev : l == AGE ? &t->aprev : l == SRC ? &t->sprev : &t->kprev;
 }
 
 static int32_t *link_next(struct task_ent *t, enum list l)
 {
-	return l == LRU ? &t->next : l == AGE ? &t->anext : &t->snext;
+	return l == LRU ? &t->next : l == AGE ? &t->anext : l == SRC ? &t->snext : &t->knext;
 }
 
 static void list_ends(struct ep_reasm *r, const struct task_ent *t, enum list l,
@@ -238,6 +244,9 @@ static void list_ends(struct ep_reasm *r, const struct task_ent *t, enum list l,
 	} else if (l == AGE) {
 		*head = &r->age_head;
 		*tail = &r->age_tail;
+	} else if (l == ACK) {
+		*head = &r->ack_head;
+		*tail = &r->ack_tail;
 	} else {
 		*head = &r->srcs[t->src].head;
 		*tail = &r->srcs[t->src].tail;
@@ -299,7 +308,7 @@ static void task_info(const struct task_ent *t, struct ep_reasm_info *info)
 	*info = (struct ep_reasm_info){
 		.peer = t->peer, .msg = t->msg, .frag_size = t->frag_size,
 		.frags = t->received, .bytes = t->bytes, .wire_bytes = t->wire_bytes,
-		.start_ns = t->start_ns, .last_ns = t->last_ns, .user = task_user(t),
+		.wire_new = t->wire_bytes - t->ack_wire, .start_ns = t->start_ns, .last_ns = t->last_ns, .user = task_user(t),
 	};
 }
 
@@ -316,6 +325,9 @@ static void task_remove(struct ep_reasm *r, int32_t i)
 	list_unlink(r, i, LRU);
 	list_unlink(r, i, AGE);
 	list_unlink(r, i, SRC);
+	if (t->in_ack)
+		list_unlink(r, i, ACK);
+	t->in_ack = false;
 	s->tasks--;
 	s->bytes -= t->cost;
 	if (!s->tasks)
@@ -510,6 +522,9 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 	t->received = 0;
 	t->bytes = t->wire_bytes = 0;
 	t->src = s;
+	t->in_ack = false;
+	t->ack_at = (uint16_t)(m->frag_count - 1);
+	t->ack_wire = 0;
 	t->start_ns = t->last_ns = now_ns;
 	memset(t->buf + m->total_len, 0, fbm_len + pbm_len);
 	if (user)
@@ -549,6 +564,36 @@ static bool conflicts(const struct task_ent *t, const struct ep_msg *m, uint32_t
 	       f->task_type != m->task_type || f->tenant_id != m->tenant_id ||
 	       f->total_len != m->total_len || f->frag_count != m->frag_count ||
 	       t->frag_size != frag_size;
+}
+
+/* The fragments task @t holds, as an acknowledgement. */
+static void task_ack(const struct task_ent *t, struct ep_ack *a)
+{
+	ep_ack_from_bitmap(a, t->buf + t->msg.total_len, t->msg.frag_count);
+}
+
+/* Acknowledge task @i now through cfg.on_ack: it leaves the list of tasks to acknowledge,
+ * and the next acknowledgement at once waits for its highest missing fragment. */
+static void ack_now(struct ep_reasm *r, int32_t i)
+{
+	struct task_ent *t = &r->tasks[i];
+	const uint8_t *bm = t->buf + t->msg.total_len;
+	struct ep_reasm_info info;
+	struct ep_ack a;
+
+	task_ack(t, &a);
+	task_info(t, &info);
+	r->cfg.on_ack(r->cfg.expire_arg, &info, &a);
+	r->st.acks++;
+	for (uint32_t k = t->msg.frag_count; k-- > 0;)
+		if (!(bm[k / 8] & (1u << (k % 8)))) {
+			t->ack_at = (uint16_t)k;
+			break;
+		}
+	t->ack_wire = t->wire_bytes;
+	if (t->in_ack)
+		list_unlink(r, i, ACK);
+	t->in_ack = false;
 }
 
 int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep_msg *m,
@@ -610,8 +655,20 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	list_append(r, i, LRU);
 	list_unlink(r, i, SRC);
 	list_append(r, i, SRC);
-	if (++t->received < t->msg.frag_count)
+	if (++t->received < t->msg.frag_count) {
+		if (!r->cfg.on_ack)
+			return 0;
+		if (t->in_ack)
+			list_unlink(r, i, ACK);
+		list_append(r, i, ACK);
+		t->in_ack = true;
+		/* The end of a pass (the last fragment, or the highest one missing at the
+		 * last acknowledgement) came with gaps left: say so now (RFC 9002's
+		 * "acknowledge out-of-order packets immediately"). */
+		if (idx >= t->ack_at)
+			ack_now(r, i);
 		return 0;
+	}
 
 	out->peer = t->peer;
 	out->msg = t->msg;
@@ -656,7 +713,31 @@ int ep_reasm_cancel(struct ep_reasm *r, const struct ep_peer *peer, uint64_t tas
 
 int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns)
 {
-	return expire_except(r, now_ns, NIL);
+	int n = expire_except(r, now_ns, NIL);
+
+	/* Fragments stopped coming for the acknowledgement delay: the tail may be lost. */
+	while (r->cfg.on_ack && r->ack_head != NIL &&
+	       now_ns >= r->tasks[r->ack_head].last_ns + r->cfg.ack_delay_ns)
+		ack_now(r, r->ack_head);
+	return n;
+}
+
+int ep_reasm_ack(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,
+		 struct ep_ack *out)
+{
+	int32_t i = task_find(r, peer, task_id);
+
+	if (i == NIL)
+		return -ENOENT;
+	task_ack(&r->tasks[i], out);
+	return 0;
+}
+
+uint64_t ep_reasm_next_ack_ns(const struct ep_reasm *r)
+{
+	if (!r->cfg.on_ack || r->ack_head == NIL)
+		return UINT64_MAX;
+	return r->tasks[r->ack_head].last_ns + r->cfg.ack_delay_ns;
 }
 
 void ep_reasm_get_stats(const struct ep_reasm *r, struct ep_reasm_stats *st)

@@ -88,6 +88,42 @@ uint32_t ep_frag_count(uint32_t total, uint32_t frag_size);
 ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t total,
 		      uint32_t frag_size, uint32_t index, void *out, size_t outlen);
 
+/*
+ * Acknowledgements (TASK_ACK, RESULT_ACK; docs/protocol.md 5.1): which fragments of a
+ * multi-fragment message the receiver holds, as ranges of indexes. Host-order view of
+ * struct ep_ack_wire.
+ */
+struct ep_ack_range {
+	uint16_t first, last;	/* inclusive */
+};
+
+struct ep_ack {
+	uint16_t count;		/* frag_count of the message; 0: none of it is held */
+	uint16_t n;		/* ranges */
+	struct ep_ack_range r[EP_ACK_MAX_RANGES];
+};
+
+/* Payload bytes of an acknowledgement of @n ranges. */
+static inline size_t ep_ack_len(uint16_t n)
+{
+	return 4 + 4 * (size_t)n;
+}
+
+/* Fill @a from the bitmap @bm of @count fragments (bit i of byte i/8: fragment i held).
+ * Ranges past EP_ACK_MAX_RANGES are left out (the sender resends those fragments). */
+void ep_ack_from_bitmap(struct ep_ack *a, const uint8_t *bm, uint16_t count);
+/* Encode @a into @buf, listing at most @max_ranges ranges (the lowest). Returns the bytes
+ * written, or -EMSGSIZE when @cap is too small for the header. */
+ssize_t ep_ack_encode(const struct ep_ack *a, uint16_t max_ranges, void *buf, size_t cap);
+/* Decode and validate @len bytes at @p (the whole payload). Returns 0, or -EBADMSG: a
+ * short or long payload, more than EP_ACK_MAX_RANGES ranges, ranges with no count, or
+ * ranges not ascending, overlapping, touching, or past the count. */
+int ep_ack_decode(const void *p, size_t len, struct ep_ack *a);
+/* Whether fragment @idx is listed as held. */
+bool ep_ack_has(const struct ep_ack *a, uint16_t idx);
+/* Fragments listed as held. */
+uint32_t ep_ack_held(const struct ep_ack *a);
+
 /* Printable names; never NULL ("?" for out-of-range values). */
 const char *ep_stat_name(unsigned int stat);
 const char *ep_status_name(unsigned int status);

@@ -24,6 +24,12 @@
  * trickle (EP_REASM_TIMEOUT, EP_REASM_LIFETIME). Single-fragment messages need no
  * reassembly and are refused here.
  *
+ * Acknowledgements (selective repeat, docs/protocol.md 5.1): with cfg.on_ack set, a task
+ * is acknowledged (the callback gets the ranges it holds) when a pass of its sender ends
+ * with gaps left (a new fragment arrives at the last index, or at the highest index that
+ * was missing at the previous acknowledgement) and when no new fragment came for
+ * cfg.ack_delay_ns (checked by ep_reasm_expire()): once per such pause.
+ *
  * A fragment that arrives after its task completed starts a new task, which expires unless
  * the client resends it whole; the runtime answers retried task ids from its result cache
  * before reassembly, so only stray late duplicates take this path.
@@ -66,6 +72,7 @@ struct ep_reasm_info {
 	uint64_t bytes;		/* payload bytes of those fragments */
 	uint64_t wire_bytes;	/* UDP payload bytes (headers included) of every datagram
 				 * taken for the task, duplicates too */
+	uint64_t wire_new;	/* ... of those, since its last acknowledgement */
 	uint64_t start_ns;	/* arrival of its first fragment */
 	uint64_t last_ns;	/* arrival of its last new fragment */
 	const void *user;	/* the caller context (cfg.user_size bytes): valid during the
@@ -76,6 +83,11 @@ struct ep_reasm_info {
  * It must not call back into the instance. */
 typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_reasm_info *t,
 				   enum ep_reasm_end why);
+
+/* Called to acknowledge a task in progress: @a lists the fragments it holds. It must not
+ * call back into the instance. */
+typedef void (*ep_reasm_ack_fn)(void *arg, const struct ep_reasm_info *t,
+				const struct ep_ack *a);
 
 struct ep_reasm_cfg {
 	uint32_t max_tasks;	/* tasks in progress, all sources */
@@ -92,7 +104,11 @@ struct ep_reasm_cfg {
 	uint32_t user_size;	/* bytes of caller context kept per task (0..256) */
 	ep_reasm_expire_fn on_expire;	/* called for every task that expires or is evicted;
 					 * or NULL */
-	void *expire_arg;
+	ep_reasm_ack_fn on_ack;	/* acknowledges tasks in progress; or NULL: no
+				 * acknowledgements */
+	uint64_t ack_delay_ns;	/* a task whose fragments paused this long is
+				 * acknowledged */
+	void *expire_arg;	/* the argument of on_expire and on_ack */
 };
 
 /* A completed task. @data (malloc'd, @len bytes) belongs to the caller: free() it. */
@@ -116,6 +132,7 @@ struct ep_reasm_stats {
 	uint64_t conflicts;	/* fragments contradicting their task, refused */
 	uint64_t refused;	/* new tasks refused by a memory limit */
 	uint64_t dropped;	/* fragments of tasks in progress that found no memory */
+	uint64_t acks;		/* acknowledgements made through cfg.on_ack */
 	uint32_t tasks;		/* in progress now */
 	uint64_t bytes;		/* held (charged) now */
 };
@@ -158,8 +175,17 @@ int ep_reasm_cancel(struct ep_reasm *r, const struct ep_peer *peer, uint64_t tas
 		    struct ep_reasm_info *info);
 
 /* Expire the tasks idle since before @now_ns - timeout, and those older than the lifetime,
- * telling cfg.on_expire. Returns how many. */
+ * telling cfg.on_expire; then acknowledge the tasks whose fragments paused for
+ * cfg.ack_delay_ns. Returns how many expired. */
 int ep_reasm_expire(struct ep_reasm *r, uint64_t now_ns);
+
+/* The fragments held of the task (@peer's address and port, @task_id) in progress, in
+ * *out: 0, or -ENOENT if no such task is in progress. */
+int ep_reasm_ack(struct ep_reasm *r, const struct ep_peer *peer, uint64_t task_id,
+		 struct ep_ack *out);
+
+/* When the next acknowledgement for a pause is due (for a caller's timer), or UINT64_MAX. */
+uint64_t ep_reasm_next_ack_ns(const struct ep_reasm *r);
 
 void ep_reasm_get_stats(const struct ep_reasm *r, struct ep_reasm_stats *st);
 
