@@ -10,6 +10,8 @@
  *  - ep_frag_build() of the input as a task payload, at a fragment size the input picks,
  *    with the decoded header (or a fixed one) as template: every fragment must decode,
  *    tile the payload exactly and carry its bytes;
+ *  - ep_ack_decode() of the input (and of a decoded acknowledgement's payload): what it
+ *    accepts is ascending, disjoint and within its count, and encodes to the same bytes;
  *  - the name and size helpers with values from the input.
  */
 #include <errno.h>
@@ -49,6 +51,31 @@ static void check_decoded(const uint8_t *data, size_t size, const struct ep_msg 
 	if (EP_KIND_IS_CONTROL(m->kind))
 		hdr[44] = data[44];
 	FZ_CHECK(!memcmp(hdr, data, EP_HDR_LEN));
+}
+
+/* An acknowledgement payload (docs/protocol.md 5.1): what decodes is well formed and
+ * encodes to the same bytes. */
+static void check_ack(const uint8_t *p, size_t len)
+{
+	static uint8_t out[4 + 4 * EP_ACK_MAX_RANGES];
+	static struct ep_ack a;
+	uint32_t next = 0, held = 0;
+
+	if (ep_ack_decode(p, len, &a))
+		return;
+	FZ_CHECK(a.n <= EP_ACK_MAX_RANGES && (a.count || !a.n));
+	for (uint16_t i = 0; i < a.n; i++) {
+		FZ_CHECK(a.r[i].first >= next && a.r[i].first <= a.r[i].last &&
+			 a.r[i].last < a.count);
+		FZ_CHECK(ep_ack_has(&a, a.r[i].first) && ep_ack_has(&a, a.r[i].last));
+		if (a.r[i].first)
+			FZ_CHECK(!ep_ack_has(&a, (uint16_t)(a.r[i].first - 1)));
+		held += (uint32_t)a.r[i].last - a.r[i].first + 1;
+		next = (uint32_t)a.r[i].last + 2;
+	}
+	FZ_CHECK(ep_ack_held(&a) == held);
+	FZ_CHECK(ep_ack_encode(&a, EP_ACK_MAX_RANGES, out, sizeof(out)) == (ssize_t)len);
+	FZ_CHECK(!memcmp(out, p, len));
 }
 
 /* Build every fragment of @payload and check that they decode and tile it. */
@@ -107,6 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_decoded(data, size, &m2, data + ep_payload_off(&m2));
 	else
 		FZ_CHECK(ret != 0);
+
+	check_ack(data, size);
+	if (!ret && EP_KIND_IS_ACK(m.kind) && !(m.flags & EP_F_AUTH))
+		check_ack(payload, m.payload_len);
 
 	/* The input as a whole task payload, fragmented at a size it picks. */
 	if (size >= 2) {

@@ -15,7 +15,9 @@
  *   4  ep_reasm_cancel() of a task id (0..7) from the source;
  * A task that completes must have exactly its reference bytes (unless a raw datagram
  * took part), and the table must stay within its limits. The expiry callback must get
- * back the context the task's first fragment stored (zeros when it stored none). When the
+ * back the context the task's first fragment stored (zeros when it stored none); every
+ * acknowledgement (at a pass's end and after a pause, a quarter of the timeout) must list
+ * exactly the fragments held of a task still incomplete. When the
  * input's last byte is odd the table is freed with its tasks, else they all expire.
  */
 #include <arpa/inet.h>
@@ -29,7 +31,7 @@
 #define MAX_OPS		512
 
 static struct ep_reasm_cfg cfg;
-static uint64_t expired;
+static uint64_t expired, acks;
 
 /* Sources: two IPv4 addresses in one /24, one in another, one IPv6. */
 static void peer_of(unsigned int i, uint16_t port, struct ep_peer *p)
@@ -77,6 +79,22 @@ static void on_expire(void *arg, const struct ep_reasm_info *t, enum ep_reasm_en
 	user_of(t->msg.task_id, want);
 	FZ_CHECK(!memcmp(t->user, want, cfg.user_size));
 	expired++;
+}
+
+/* An acknowledgement lists exactly the fragments held, of an incomplete task. */
+static void on_ack(void *arg, const struct ep_reasm_info *t, const struct ep_ack *a)
+{
+	static uint8_t buf[4 + 4 * EP_ACK_MAX_RANGES];
+	static struct ep_ack b;
+	ssize_t n = ep_ack_encode(a, EP_ACK_MAX_RANGES, buf, sizeof(buf));
+
+	FZ_CHECK(t->frags >= 1 && t->frags < t->msg.frag_count);
+	FZ_CHECK(a->count == t->msg.frag_count && a->n >= 1);
+	FZ_CHECK(ep_ack_held(a) <= t->frags);	/* fewer only past 256 ranges */
+	FZ_CHECK(a->n == EP_ACK_MAX_RANGES || ep_ack_held(a) == t->frags);
+	FZ_CHECK(t->wire_new <= t->wire_bytes);
+	FZ_CHECK(n > 0 && ep_ack_decode(buf, (size_t)n, &b) == 0 && b.n == a->n);
+	acks++;
 }
 
 static void add(struct ep_reasm *r, const struct ep_peer *peer, const uint8_t *dgram,
@@ -133,7 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_lifetime_ns = (uint64_t)fz_u8(&f) * 40000000ull,	/* 0: none */
 		.user_size = fz_u8(&f) % 65,
 		.on_expire = on_expire,
+		.on_ack = on_ack,
 	};
+	cfg.ack_delay_ns = cfg.timeout_ns / 4 + 1;
 	expired = 0;
 	r = ep_reasm_new(&cfg);
 	FZ_CHECK(r);

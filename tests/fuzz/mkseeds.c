@@ -131,6 +131,19 @@ static void codec_seeds(void)
 		}
 		put("codec", names[i], doc, n);
 	}
+	/* Acknowledgements (5.1): the worked examples, and their payloads alone. */
+	for (size_t i = 0; i < 2; i++) {
+		static const char *const acks[] = { "task-ack", "result-ack" };
+		static const char *const bare[] = { "task-ack-payload", "result-ack-payload" };
+		ssize_t got = doc_example(acks[i], doc, sizeof(doc));
+
+		if (got <= EP_HDR_LEN) {
+			fprintf(stderr, "mkseeds: docs/protocol.md has no example '%s'\n", acks[i]);
+			exit(1);
+		}
+		put("codec", acks[i], doc, (size_t)got);
+		put("codec", bare[i], doc + EP_HDR_LEN, (size_t)got - EP_HDR_LEN);
+	}
 	m = (struct ep_msg){ .kind = EP_KIND_PING, .priority = 3, .task_id = 1 };
 	put("codec", "ping", out, dgram(&m, NULL, 0, 1400, 0, out, sizeof(out)));
 	m = (struct ep_msg){ .kind = EP_KIND_PONG, .priority = 3, .task_id = 1, .load_pct = 12 };

@@ -152,6 +152,7 @@ static void test_acks(void)
 		} bad[] = {
 			{ { 0 }, 3 },						/* short */
 			{ { 0, 0, 0, 1, 0, 0, 0, 0 }, 8 },			/* ranges, no count */
+			{ { 0, 9, 0, 0 }, 4 },					/* a count, no range */
 			{ { 0, 4, 0, 1, 0, 0, 0, 4 }, 8 },			/* last >= count */
 			{ { 0, 4, 0, 1, 0, 2, 0, 1 }, 8 },			/* last < first */
 			{ { 0, 9, 0, 2, 0, 0, 0, 3, 0, 4, 0, 5 }, 12 },	/* touching */

@@ -68,7 +68,7 @@ int ep_ack_decode(const void *buf, size_t len, struct ep_ack *a)
 		return -EBADMSG;
 	a->count = rd16(p);
 	a->n = rd16(p + 2);
-	if (a->n > EP_ACK_MAX_RANGES || len != ep_ack_len(a->n) || (!a->count && a->n))
+	if (a->n > EP_ACK_MAX_RANGES || len != ep_ack_len(a->n) || !a->count != !a->n)
 		return -EBADMSG;
 	for (uint16_t i = 0; i < a->n; i++) {
 		struct ep_ack_range r = { rd16(p + 4 + 4 * i), rd16(p + 6 + 4 * i) };

@@ -116,7 +116,8 @@ void ep_ack_from_bitmap(struct ep_ack *a, const uint8_t *bm, uint16_t count);
  * written, or -EMSGSIZE when @cap is too small for the header. */
 ssize_t ep_ack_encode(const struct ep_ack *a, uint16_t max_ranges, void *buf, size_t cap);
 /* Decode and validate @len bytes at @p (the whole payload). Returns 0, or -EBADMSG: a
- * short or long payload, more than EP_ACK_MAX_RANGES ranges, ranges with no count, or
+ * short or long payload, more than EP_ACK_MAX_RANGES ranges, ranges with no count (or a
+ * count with none), or
  * ranges not ascending, overlapping, touching, or past the count. */
 int ep_ack_decode(const void *p, size_t len, struct ep_ack *a);
 /* Whether fragment @idx is listed as held. */
