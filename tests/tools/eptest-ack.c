@@ -341,6 +341,32 @@ static void case_unknown(int fd)
 	tap_end("a RESULT_ACK for an unknown task gets TASK_ACK with count 0");
 }
 
+/* DECOMPRESS_FAILED is retriable (a frame corrupted on the way): answered, not remembered,
+ * so a RESULT_ACK finds nothing and the client sends the task again. */
+static void case_decompress_failed(int fd)
+{
+	uint64_t id = next_id++ + 2000000;
+	struct ep_msg m = request(id);
+	struct ep_ack q = { 0 }, a = { .count = 9 };
+	uint8_t d[RAW_MTU];
+	ssize_t n;
+	struct rx r;
+
+	tap_begin();
+	m.flags |= EP_F_ZSTD;
+	n = ep_frag_build(&m, "not zstd at all", 15, 15, 0, d, sizeof(d));
+	EXPECT(n > 0 && send(fd, d, (size_t)n, 0) == n);
+	EXPECT(!rx_next(fd, id, WAIT_MS, &r));
+	EXPECT_EQ(r.m.kind, EP_KIND_ERROR);
+	EXPECT_EQ(r.m.status, EP_ST_DECOMPRESS_FAILED);
+	send_result_ack(fd, id, &q, NULL);
+	EXPECT(!rx_next(fd, id, WAIT_MS, &r));
+	EXPECT_EQ(r.m.kind, EP_KIND_TASK_ACK);
+	EXPECT(!ep_ack_decode(r.payload, r.m.payload_len, &a));
+	EXPECT_EQ(a.count, 0);
+	tap_end("decompress_failed is not cached: a RESULT_ACK then gets TASK_ACK count 0");
+}
+
 static void case_invalid(int fd)
 {
 	uint64_t id = next_id++ + 1000000;
@@ -394,6 +420,7 @@ int main(int argc, char **argv)
 	case_reassembling(fd);
 	case_many_ranges(fd);
 	case_unknown(fd);
+	case_decompress_failed(fd);
 	case_invalid(fd);
 	close(fd);
 	return tap_finish();
