@@ -130,6 +130,8 @@ static void run_task(int fd, uint64_t id, uint32_t *count)
 	*count = 0;
 	raw_send(fd, ipv6, &m, task, TASK_LEN, &x);
 	while (!rx_next(fd, id, WAIT_MS, &r)) {
+		if (r.m.kind == EP_KIND_TASK_ACK)
+			continue;
 		if (r.m.kind != EP_KIND_RESPONSE || r.m.frag_count > 256)
 			break;
 		if (!got[r.m.frag_index]++)
