@@ -815,8 +815,9 @@ int ep_gateway(struct xdp_md *ctx)
 
 	/* A later fragment follows its task, wherever the policy would send it now; so does
 	 * every datagram of an AUTH task, from whatever source (a replay lands where the
-	 * replay window knows it). */
-	if (t.multi || t.authed) {
+	 * replay window knows it), and a RESULT_ACK: it asks the node that holds the task
+	 * (docs/protocol.md 5.1). One for a task with no entry is placed as a new task. */
+	if (t.multi || t.authed || h->kind == EP_KIND_RESULT_ACK) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky && (*sticky & AFF_LOCAL)) {
 			gw_count(EP_GW_STAT_OVF_LOCAL);

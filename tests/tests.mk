@@ -75,7 +75,8 @@ $(TESTOUT)/bpf/test_gateway: $(OBJ)/tests/bpf/test_gateway.o $(TEST_LIB_OBJS) \
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
 # Tools the integration tests drive.
-TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk eptest-report eptest-burst eptest-attack
+TOOL_NAMES	:= eptest-send eptest-sink eptest-xsk eptest-report eptest-burst eptest-attack \
+		   eptest-ack
 TOOL_BINS	:= $(addprefix $(TESTOUT)/tools/,$(TOOL_NAMES))
 EXTRA_CFLAGS_tests/tools := -Idataplane
 $(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)

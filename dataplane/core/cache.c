@@ -39,6 +39,10 @@ struct cent {
 	uint64_t last_retry_ns;	/* a RETRY went instead of the reply (ep_cache_unsent()) */
 	uint64_t off;		/* ring offset of the reply data */
 	uint32_t len, queue_us, exec_us;
+	uint32_t reply_fs;	/* the reply's fragment size (0: unknown) */
+	uint32_t ack_frags;	/* fragments resent for RESULT_ACKs */
+	uint32_t ack_held;	/* the last RESULT_ACK's count held ... */
+	uint64_t ack_ns;	/* ... and when it came (0: none yet) */
 };
 
 struct block {			/* header of a reply block in the ring */
@@ -292,6 +296,73 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	return EP_CACHE_DONE;
 }
 
+enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p,
+					uint16_t key, uint64_t id, const struct ep_ack *a,
+					uint64_t now_ns, struct ep_cached *out)
+{
+	int32_t i = find(c, p, key, id);
+	uint32_t held = ep_ack_held(a), count, resend;
+	struct cent *e;
+
+	if (i == NIL)
+		return EP_CACHE_MISS;
+	e = &c->ents[i];
+	if (e->state == EP_CACHE_DONE && done_expired(c, e, now_ns)) {
+		remove_ent(c, i);
+		c->st.expired++;
+		return EP_CACHE_MISS;
+	}
+	if (e->state == EP_CACHE_PENDING) {
+		c->st.hits_pending++;
+		out->req_frags = e->frag_count;
+		return EP_CACHE_PENDING;
+	}
+	/* Without the reply's fragment size (a reply made before it was kept) the whole of
+	 * it is one "fragment" here: resent whole, once per acknowledgement. */
+	count = e->reply_fs ? ep_frag_count(e->len, e->reply_fs) : 1;
+	if (!count)
+		count = 1;
+	resend = a->count == count && held <= count ? count - held : count;
+	/* Signed: an acknowledgement stamped a little before the last one is recent. */
+	if (e->ack_ns && held == e->ack_held &&
+	    (int64_t)(now_ns - e->ack_ns) < (int64_t)EP_CACHE_ACK_DUP_NS) {
+		c->st.acks_dup++;
+		return EP_CACHE_QUIET;
+	}
+	e->ack_held = held;
+	e->ack_ns = now_ns;
+	if (!resend)
+		return EP_CACHE_QUIET;	/* the client holds it all */
+	if ((uint64_t)e->ack_frags + resend > (uint64_t)c->cfg.max_replays * count) {
+		c->st.acks_refused++;
+		return EP_CACHE_QUIET;
+	}
+	e->ack_frags += resend;
+	e->last_sent_ns = now_ns;
+	c->st.acks_done++;
+	*out = (struct ep_cached){
+		.status = e->status, .flags = e->flags, .len = e->len,
+		.data = c->ring + e->off, .queue_us = e->queue_us, .exec_us = e->exec_us,
+		.replays = e->replays, .frag_size = e->reply_fs, .req_frags = e->frag_count,
+		.resend = (uint16_t)resend,
+	};
+	return EP_CACHE_DONE;
+}
+
+void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+			 uint64_t id, uint16_t n)
+{
+	int32_t i = find(c, p, key, id);
+	struct cent *e;
+
+	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
+		return;
+	e = &c->ents[i];
+	e->ack_frags = e->ack_frags > n ? e->ack_frags - n : 0;
+	e->ack_ns = 0;
+	c->st.acks_done--;
+}
+
 uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 				    uint64_t id,
 			const struct ep_cache_ident *k, uint64_t now_ns)
@@ -336,6 +407,8 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t ke
 	e->digest = k->has_digest ? k->digest : k->data ? digest(c, k->data, k->data_len) : 0;
 	e->replays = 0;
 	e->done_ns = e->last_sent_ns = e->prev_sent_ns = e->last_retry_ns = 0;
+	e->reply_fs = e->ack_frags = e->ack_held = 0;
+	e->ack_ns = 0;
 	e->prev = e->next = NIL;
 	b = bucket(c, p, key, id);
 	e->hnext = c->heads[b];
@@ -445,6 +518,7 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	e->off = off + sizeof(b);
 	e->queue_us = reply->queue_us;
 	e->exec_us = reply->exec_us;
+	e->reply_fs = reply->frag_size;
 	e->done_ns = now_ns;
 	e->last_sent_ns = now_ns;	/* the reply just went out: a burst behind it is quiet */
 	done_append(c, i);

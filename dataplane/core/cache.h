@@ -71,13 +71,25 @@ struct ep_cached {
 	uint32_t queue_us, exec_us;
 	uint32_t replays;	/* lookup: replies sent from the cache for this task, this
 				 * one included (1..max_replays) */
+	uint32_t frag_size;	/* the fragment size the reply went out in (complete: set
+				 * it; 0: unknown), so that a RESULT_ACK's indexes mean the
+				 * same fragments when they are resent */
+	uint16_t req_frags;	/* lookup_ack: the request's frag_count */
+	uint16_t resend;	/* lookup_ack, DONE: the fragments to resend (charged) */
 };
+
+/* A RESULT_ACK that repeats the previous one's count of fragments held within this is a
+ * duplicate on the way (docs/protocol.md 5.1): ignored. */
+#define EP_CACHE_ACK_DUP_NS	(2ull * 1000 * 1000)
 
 struct ep_cache_stats {
 	uint64_t hits_done;		/* replies sent from the cache */
 	uint64_t hits_pending;		/* retries of pending tasks, ignored */
 	uint64_t hits_gap;		/* retries inside the resend gap, ignored */
 	uint64_t replays_refused;	/* retries past the replay budget, ignored */
+	uint64_t acks_done;		/* RESULT_ACKs answered with fragments of a result */
+	uint64_t acks_dup;		/* RESULT_ACKs repeating the previous one, ignored */
+	uint64_t acks_refused;		/* RESULT_ACKs past the fragment budget, ignored */
 	uint64_t conflicts;		/* requests that reused a key for another request */
 	uint64_t refused;		/* new tasks without an entry: every entry pending */
 	uint64_t inserted, completed, expired, evicted;
@@ -112,6 +124,29 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 				    uint64_t id,
 				    const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out);
+/*
+ * Look up a task for a RESULT_ACK (docs/protocol.md 5.1), by its key alone (a RESULT_ACK
+ * has no request to compare). @a is the decoded acknowledgement (the result's fragments the
+ * client holds). Returns
+ *   MISS     no entry (never seen, expired, forgotten);
+ *   PENDING  queued or running: out->req_frags is the request's frag_count;
+ *   DONE     out holds the reply, out->resend the fragments of it not listed in @a (all of
+ *            them if @a's count is not the reply's), charged to the entry: in all at most
+ *            max_replays x the reply's fragment count are resent by acknowledgements;
+ *   QUIET    DONE, but @a repeats the previous RESULT_ACK's count of fragments held within
+ *            EP_CACHE_ACK_DUP_NS (a duplicate), or the fragments to resend would pass that
+ *            budget, or nothing is missing.
+ * The resend gap of whole replays does not apply: a RESULT_ACK asks only for what is
+ * missing. An answer from here also counts as the reply's latest sending for that gap.
+ */
+enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p,
+					uint16_t key, uint64_t id, const struct ep_ack *a,
+					uint64_t now_ns, struct ep_cached *out);
+/* The fragments the last DONE ep_cache_lookup_ack() of this key charged (@n) did not go: a
+ * RETRY went instead. They are refunded, and the next RESULT_ACK is no duplicate. */
+void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+			 uint64_t id, uint16_t n);
+
 /* No entry (a task the cache could not remember). */
 #define EP_CACHE_NONE UINT64_MAX
 

@@ -297,16 +297,18 @@ static uint64_t reply_bytes(const struct ep_worker *w, const struct ep_msg *req,
 /* --- replies ------------------------------------------------------------------------ */
 
 /* Send @m with @len bytes of @data in fragments of @fs, each sealed if @m has AUTH (with
- * its key, as this node: the node's id and its next pn). Returns 0, or -ENOBUFS if a
+ * its key, as this node: the node's id and its next pn), except the fragments @skip lists
+ * (NULL: none; a RESULT_ACK's, docs/protocol.md 5.1). Returns 0, or -ENOBUFS if a
  * fragment found no TX buffer even after flushing (the client will retry). */
-static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
-		    const struct ep_msg *m, const uint8_t *data, uint32_t len, uint32_t fs)
+static int transmit_acked(struct ep_worker *w, const struct ep_peer *peer,
+			  const struct ep_route *r, const struct ep_msg *m, const uint8_t *data,
+			  uint32_t len, uint32_t fs, const struct ep_ack *skip)
 {
 	uint32_t count = ep_frag_count(len, fs), node = 0;
 	struct ep_aead *a = NULL;
 
 	if ((m->flags & EP_F_AUTH) && !(a = reply_key(w, m->auth_key_id, &node))) {
-		w->st.auth_replies_dropped += count;
+		w->st.auth_replies_dropped += count - (skip ? ep_ack_held(skip) : 0);
 		return 0;
 	}
 	for (uint32_t i = 0; i < count; i++) {
@@ -314,6 +316,9 @@ static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struc
 		uint32_t cap;
 		uint8_t *buf;
 		ssize_t n;
+
+		if (skip && ep_ack_has(skip, (uint16_t)i))
+			continue;
 
 		while (!(buf = w->ops->tx_buf(w->io, &cap))) {
 			uint64_t now = ep_now_ns();
@@ -341,6 +346,12 @@ static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struc
 			w->st.reply_dropped++;
 	}
 	return 0;
+}
+
+static int transmit(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+		    const struct ep_msg *m, const uint8_t *data, uint32_t len, uint32_t fs)
+{
+	return transmit_acked(w, peer, r, m, data, len, fs, NULL);
 }
 
 static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
@@ -462,7 +473,8 @@ static void send_error_text(struct ep_worker *w, const struct ep_peer *peer,
 	else
 		ep_cache_complete(w->cache, cache,
 				  &(struct ep_cached){ .status = status, .data = (const uint8_t *)text,
-						       .len = len },
+						       .len = len,
+						       .frag_size = reply_frag_size(w, req, r) },
 				  ep_now_ns());
 }
 
@@ -484,7 +496,9 @@ static const uint8_t *maybe_compress(struct ep_worker *w, const struct ep_msg *r
 	if (!w->cfg.reply_zstd_level || (req->flags & EP_F_PLAIN_REPLY) ||
 	    *len < w->cfg.reply_zstd_min || *len > w->zcap)
 		return data;
-	n = ZSTD_compressCCtx(w->cctx, w->zbuf, w->zcap, data, *len, w->cfg.reply_zstd_level);
+	/* Level and content checksum were set on the context at its creation (compress2
+	 * keeps them; ZSTD_compressCCtx() would reset them). */
+	n = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, data, *len);
 	if (ZSTD_isError(n) || n >= *len)
 		return data;
 	w->st.replies_compressed++;
@@ -800,6 +814,152 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
 			  c->status, flags, data, len, c->queue_us, c->exec_us, budget);
 }
 
+/* --- selective repeat (docs/protocol.md 5.1) ---------------------------------------- */
+
+/*
+ * TASK_ACK for task @req (any datagram of its exchange: a fragment, or a RESULT_ACK): the
+ * fragments of the request held, @a. Its header echoes the task's; sealed with the task's
+ * key if @req came with AUTH. The ranges are cut (the lowest kept) so that the datagram
+ * fits @budget, three times what triggered it for a source that has not validated its
+ * address, and one fragment of the reply MTU; an unlisted fragment costs the client a
+ * duplicate, never a loss.
+ */
+static void send_task_ack(struct ep_worker *w, const struct ep_peer *peer,
+			  const struct ep_route *r, const struct ep_msg *req,
+			  const struct ep_ack *a, uint64_t budget)
+{
+	struct ep_msg m = {
+		.kind = EP_KIND_TASK_ACK,
+		.priority = req->priority,
+		.task_type = req->task_type,
+		.tenant_id = req->tenant_id,
+		.task_id = req->task_id,
+		.load_pct = load_pct(w),
+	};
+	uint32_t fs = reply_frag_size(w, req, r);
+	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
+	uint8_t buf[4 + 4 * EP_ACK_MAX_RANGES];
+	size_t cap = sizeof(buf);
+	ssize_t n;
+
+	if (sealed(w, req)) {
+		m.flags |= EP_F_AUTH;
+		m.auth_key_id = req->auth_key_id;
+	}
+	if (budget < hdr + ep_ack_len(0)) {	/* cannot happen: a trigger has >= 64 bytes */
+		w->st.reply_dropped++;
+		return;
+	}
+	if (budget - hdr < cap)
+		cap = (size_t)(budget - hdr);
+	if (fs < cap)
+		cap = fs;
+	n = ep_ack_encode(a, EP_ACK_MAX_RANGES, buf, cap);
+	if (n < 0) {
+		w->st.reply_dropped++;
+		return;
+	}
+	if (!transmit(w, peer, r, &m, buf, (uint32_t)n, fs))
+		w->st.task_acks_sent++;
+}
+
+/* The reassembly's acknowledgement of a task in progress (cfg.on_ack): within three times
+ * the bytes of its datagrams since the last one, along the route of its first fragment
+ * (the task's context, as in on_reasm_end()). */
+static void on_reasm_ack(void *arg, const struct ep_reasm_info *t, const struct ep_ack *a)
+{
+	struct ep_worker *w = arg;
+	struct ep_route r;
+
+	memcpy(&r, t->user, sizeof(r));
+	send_task_ack(w, &t->peer, &r, &t->msg, a,
+		      budget_of(w, source_valid(w, &t->peer, &t->msg), t->wire_new));
+}
+
+/* UDP payload bytes of the fragments of a reply of @len bytes in fragments of @fs to @req
+ * that @skip does not list (NULL: all). */
+static uint64_t resend_bytes(const struct ep_worker *w, const struct ep_msg *req, uint32_t len,
+			     uint32_t fs, const struct ep_ack *skip)
+{
+	uint32_t count = ep_frag_count(len, fs);
+	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0), bytes = 0;
+
+	for (uint32_t i = 0; i < count; i++)
+		if (!skip || !ep_ack_has(skip, (uint16_t)i))
+			bytes += hdr + (i + 1 < count ? fs : len - (uint64_t)fs * i);
+	return bytes;
+}
+
+/*
+ * A RESULT_ACK (@m, @payload) from @d: resend what the client lacks of a cached result, or
+ * say with TASK_ACK what the node holds of the task. Every answer is within @budget (three
+ * times the RESULT_ACK for a source that has not validated its address): resent fragments
+ * over it get RETRY instead (for an AUTH task, a sealed UNAUTHORIZED), a TASK_ACK lists
+ * fewer ranges. An invalid acknowledgement is dropped unanswered.
+ */
+static void on_result_ack(struct ep_worker *w, const struct ep_dgram *d, const struct ep_msg *m,
+			  const uint8_t *payload, uint64_t budget, uint64_t now)
+{
+	struct ep_reasm_info t;
+	struct ep_cached c;
+	struct ep_ack a, held = { 0 };
+	struct ep_msg rm;
+	uint32_t fs;
+
+	if (ep_ack_decode(payload, m->payload_len, &a)) {
+		w->st.bad_acks++;
+		return;
+	}
+	w->st.result_acks++;
+	switch (ep_cache_lookup_ack(w->cache, &d->peer, key_of(m), m->task_id, &a, now, &c)) {
+	case EP_CACHE_DONE:
+		break;
+	case EP_CACHE_PENDING:		/* queued or running: it has every fragment */
+		held.count = c.req_frags ? c.req_frags : 1;
+		held.n = 1;
+		held.r[0] = (struct ep_ack_range){ 0, (uint16_t)(held.count - 1) };
+		send_task_ack(w, &d->peer, &d->route, m, &held, budget);
+		return;
+	case EP_CACHE_QUIET:		/* a duplicate, nothing missing, or over its budget */
+		return;
+	default:
+		/* Reassembling (by the task's own key, as CANCEL), or unknown: count 0. */
+		if (ep_reasm_peek(w->reasm, &d->peer, m->task_id, &t.msg) ||
+		    key_of(&t.msg) != key_of(m) || ep_reasm_ack(w->reasm, &d->peer, m->task_id, &held))
+			held = (struct ep_ack){ 0 };
+		send_task_ack(w, &d->peer, &d->route, m, &held, budget);
+		return;
+	}
+	/* The fragments as the reply first went out (its fragment size), so that the
+	 * client's indexes name the same bytes. */
+	fs = c.frag_size ? c.frag_size : reply_frag_size(w, m, &d->route);
+	rm = (struct ep_msg){
+		.kind = c.status ? EP_KIND_ERROR : EP_KIND_RESPONSE,
+		.priority = m->priority,
+		.flags = c.flags,
+		.task_type = m->task_type,
+		.tenant_id = m->tenant_id,
+		.task_id = m->task_id,
+		.status = c.status,
+		.queue_us = c.queue_us,
+		.exec_us = c.exec_us,
+		.load_pct = load_pct(w),
+	};
+	if (sealed(w, m)) {
+		rm.flags |= EP_F_AUTH;
+		rm.auth_key_id = m->auth_key_id;
+	}
+	if (a.count != ep_frag_count(c.len, fs))
+		a.n = 0;		/* not this reply's fragments: all of it */
+	if (resend_bytes(w, m, c.len, fs, a.n ? &a : NULL) > budget) {
+		ep_cache_ack_unsent(w->cache, &d->peer, key_of(m), m->task_id, c.resend);
+		send_retry(w, &d->peer, &d->route, m, budget);
+		return;
+	}
+	if (!transmit_acked(w, &d->peer, &d->route, &rm, c.data, c.len, fs, a.n ? &a : NULL))
+		w->st.result_frags_resent += c.resend;
+}
+
 /*
  * A CANCEL for a task that is not queued: if it is still being reassembled, drop it and
  * answer CANCELLED now, and leave that answer in the result cache so that its late
@@ -880,7 +1040,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 			   (const uint8_t *)&w->cfg.limits, sizeof(w->cfg.limits), 0, 0, budget);
 		goto release;
 	}
-	if (m.kind == EP_KIND_RESULT_ACK) {	/* TODO(issue 13): selective repeat */
+	if (m.kind == EP_KIND_RESULT_ACK) {
+		on_result_ack(w, d, &m, payload, budget, now);
 		goto release;
 	}
 	if (m.kind == EP_KIND_CANCEL) {
@@ -983,7 +1144,9 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 			ep_cache_complete(w->cache, t->cache,
 					  &(struct ep_cached){ .flags = flags, .data = out,
 							       .len = len, .queue_us = queue_us,
-							       .exec_us = exec_us },
+							       .exec_us = exec_us,
+							       .frag_size = reply_frag_size(
+								       w, &t->msg, &t->route) },
 					  now);
 			if (ret == EP_REPLY_RETRIED)
 				ep_cache_unsent(w->cache, &t->peer, key_of(&t->msg), t->msg.task_id,
@@ -1121,14 +1284,19 @@ void ep_worker_run(struct ep_worker *w)
 		if (now >= w->next_expire_ns) {
 			ep_reasm_expire(w->reasm, now);
 			w->next_expire_ns = now + EXPIRE_EVERY_NS;
+		} else if (now >= ep_reasm_next_ack_ns(w->reasm)) {
+			ep_reasm_expire(w->reasm, now);	/* the acknowledgements of pauses */
 		}
 		w->ops->flush(w->io);
 		if (w->keys)	/* no key entry is held from here on */
 			ep_keytab_quiesce(w->keys);
 		if (n)
 			continue;
-		/* Idle: sleep until traffic, unless a batch is about to become ready. */
+		/* Idle: sleep until traffic, unless a batch is about to become ready or a
+		 * paused task is to be acknowledged. */
 		next = ep_batch_next_ready(w->batch);
+		if (ep_reasm_next_ack_ns(w->reasm) < next)
+			next = ep_reasm_next_ack_ns(w->reasm);
 		if (next == UINT64_MAX)
 			w->ops->wait(w->io, IDLE_WAIT_MS);
 		else if (next > now + 1000000)
@@ -1260,6 +1428,7 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	reasm_cfg.max_task_len = cfg->max_task_len;
 	reasm_cfg.user_size = sizeof(struct ep_route);
 	reasm_cfg.on_expire = on_reasm_end;
+	reasm_cfg.on_ack = reasm_cfg.ack_delay_ns ? on_reasm_ack : NULL;
 	reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);
@@ -1305,6 +1474,15 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	w->task_wlog = window_log(cfg->max_task_len);
 	w->result_wlog = window_log(cfg->max_result_len);
 	ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
+	/* Every reply frame carries its content checksum, so a result corrupted on the way
+	 * fails to decompress at the client and is asked for again (docs/protocol.md 5.1). */
+	if (cfg->reply_zstd_level &&
+	    (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel,
+						 cfg->reply_zstd_level)) ||
+	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)))) {
+		err = -EINVAL;
+		goto err_free;
+	}
 	for (uint32_t i = 0; i < cfg->queue_depth; i++) {
 		w->pool[i].io_handle = EP_NO_HANDLE;
 		w->pool[i].next = w->free_tasks;

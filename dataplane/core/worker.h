@@ -53,7 +53,9 @@ struct ep_worker_cfg {
 	uint64_t arena_bytes;		/* handler output memory per batch */
 	uint64_t held_bytes;		/* reassembled and decompressed payloads waiting or
 					 * running, all together; beyond: OVERLOADED */
-	struct ep_reasm_cfg reasm;	/* max_task_len, user_size, on_expire: the worker sets */
+	struct ep_reasm_cfg reasm;	/* max_task_len, user_size, on_expire, on_ack: the
+					 * worker sets; ack_delay_ns 0: no TASK_ACK while
+					 * reassembling (RESULT_ACKs are still answered) */
 	struct ep_cache_cfg cache;
 	int cpu;			/* pin the thread here; -1: no pinning */
 	enum ep_validation validation;
@@ -127,6 +129,10 @@ struct ep_worker_stats {
 	uint64_t tokens_refused;	/* ... invalid (forged, expired, another address) */
 	uint64_t replies_cut;		/* ERROR texts shortened to fit a budget */
 	uint64_t priority_lowered;	/* tasks whose priority was above limits.max_priority */
+	uint64_t task_acks_sent;	/* TASK_ACKs sent (docs/protocol.md 5.1) */
+	uint64_t result_acks;		/* valid RESULT_ACKs received */
+	uint64_t bad_acks;		/* RESULT_ACKs with an invalid payload, dropped */
+	uint64_t result_frags_resent;	/* result fragments resent for RESULT_ACKs */
 	uint64_t auth_ok;		/* AUTH datagrams that passed every check */
 	uint64_t auth_dropped[EP_AUTH_DROP__COUNT];	/* ... and those dropped, by reason */
 	uint64_t auth_replies_dropped;	/* reply datagrams to AUTH tasks not sent: the key was

@@ -74,6 +74,7 @@ void ep_conf_defaults(struct ep_conf *c)
 			.prefix_v6 = 64,
 			.timeout_ns = 2000ull * 1000 * 1000,
 			.max_lifetime_ns = 10000ull * 1000 * 1000,
+			.ack_delay_ns = 5ull * 1000 * 1000,
 		},
 		.cache = {
 			.window_ns = 30ull * 1000 * 1000 * 1000,
@@ -324,7 +325,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					      NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
-					     NULL };
+					     "ack_delay_ms", NULL };
 	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays",
 					     NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
@@ -492,6 +493,9 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
 		if (ep_conf_num(&rd, g, "max_lifetime_ms", 1, 3600000, &v))
 			c->w.reasm.max_lifetime_ns = (uint64_t)v * 1000000;
+		/* 0: no TASK_ACK while reassembling (RESULT_ACKs are answered still). */
+		if (ep_conf_num(&rd, g, "ack_delay_ms", 0, 1000, &v))
+			c->w.reasm.ack_delay_ns = (uint64_t)v * 1000000;
 	}
 	if ((g = config_setting_get_member(root, "cache"))) {
 		ep_conf_known(&rd, g, cache);
@@ -859,7 +863,8 @@ static uint32_t sat32(uint64_t v)
 
 void ep_conf_limits(const struct ep_conf *c, struct ep_limits *l)
 {
-	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY;
+	/* Every node answers RESULT_ACK (docs/protocol.md 5.1), whatever its ack delay. */
+	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY | EP_LIM_F_ACKS;
 	/* The per-prefix rate limits are the classifier's: none where no XDP runs. */
 	bool rl = (!strcmp(c->backend, "afxdp") || !strcmp(c->backend, "dpdk")) &&
 		  !(c->rate_limit.flags & EP_RL_F_OFF);

@@ -720,7 +720,9 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			   "\"reply_dropped\":%llu,\"replies_compressed\":%llu,"
 			   "\"retries_sent\":%llu,\"tokens_accepted\":%llu,"
 			   "\"tokens_refused\":%llu,\"replies_cut\":%llu,"
-			   "\"priority_lowered\":%llu,\"invalid\":{",
+			   "\"priority_lowered\":%llu,\"task_acks_sent\":%llu,"
+			   "\"result_acks\":%llu,\"bad_acks\":%llu,"
+			   "\"result_frags_resent\":%llu,\"invalid\":{",
 			i ? "," : "", i, c->queues[i], (unsigned long long)s->dgrams, s->queued,
 			(unsigned long long)s->duplicates, (unsigned long long)s->shed,
 			(unsigned long long)s->pings, (unsigned long long)s->cancels,
@@ -728,7 +730,10 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->replies_compressed,
 			(unsigned long long)s->retries_sent, (unsigned long long)s->tokens_accepted,
 			(unsigned long long)s->tokens_refused, (unsigned long long)s->replies_cut,
-			(unsigned long long)s->priority_lowered);
+			(unsigned long long)s->priority_lowered,
+			(unsigned long long)s->task_acks_sent, (unsigned long long)s->result_acks,
+			(unsigned long long)s->bad_acks,
+			(unsigned long long)s->result_frags_resent);
 		for (int r = 0; r < EP_STAT__COUNT; r++) {
 			if (!s->invalid[r])
 				continue;
@@ -754,13 +759,17 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->reasm.dropped, s->reasm.tasks,
 			(unsigned long long)s->reasm.bytes);
 		fprintf(f, "\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"gap_hits\":%llu,"
-			   "\"replays_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			   "\"replays_refused\":%llu,\"ack_hits\":%llu,\"ack_duplicates\":%llu,"
+			   "\"acks_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
 			   "\"entries\":%u,\"pending\":%u,\"bytes\":%llu,\"evicted\":%llu,"
 			   "\"expired\":%llu},",
 			(unsigned long long)s->cache.hits_done,
 			(unsigned long long)s->cache.hits_pending,
 			(unsigned long long)s->cache.hits_gap,
 			(unsigned long long)s->cache.replays_refused,
+			(unsigned long long)s->cache.acks_done,
+			(unsigned long long)s->cache.acks_dup,
+			(unsigned long long)s->cache.acks_refused,
 			(unsigned long long)s->cache.conflicts, (unsigned long long)s->cache.refused,
 			s->cache.entries, s->cache.pending, (unsigned long long)s->cache.bytes,
 			(unsigned long long)s->cache.evicted, (unsigned long long)s->cache.expired);
@@ -984,6 +993,14 @@ static const struct queue_metric queue_metrics[] = {
 	   "ERROR texts shortened to fit an unvalidated source's budget."),
 	QM("edgeplane_priority_lowered_total", "counter", priority_lowered,
 	   "Tasks whose priority was above limits.max_priority, lowered to it."),
+	QM("edgeplane_task_acks_sent_total", "counter", task_acks_sent,
+	   "TASK_ACKs sent: the fragments of a request held (selective repeat)."),
+	QM("edgeplane_result_acks_total", "counter", result_acks,
+	   "Valid RESULT_ACKs received."),
+	QM("edgeplane_bad_acks_total", "counter", bad_acks,
+	   "RESULT_ACKs with an invalid payload, dropped."),
+	QM("edgeplane_result_frags_resent_total", "counter", result_frags_resent,
+	   "Result fragments resent for RESULT_ACKs (those the client lacked)."),
 	QM("edgeplane_auth_ok_total", "counter", auth_ok,
 	   "AUTH datagrams that passed every check: key, role, tenant, freshness, tag, replay."),
 	QM("edgeplane_auth_replies_dropped_total", "counter", auth_replies_dropped,
@@ -1027,6 +1044,13 @@ static const struct queue_metric queue_metrics[] = {
 	   "Retries inside the resend gap of a cached reply, ignored."),
 	QM("edgeplane_cache_replays_refused_total", "counter", cache.replays_refused,
 	   "Retries past a task's replay budget (cache.max_replays), ignored."),
+	QM("edgeplane_cache_ack_hits_total", "counter", cache.acks_done,
+	   "RESULT_ACKs answered with the missing fragments of a cached result."),
+	QM("edgeplane_cache_ack_duplicates_total", "counter", cache.acks_dup,
+	   "RESULT_ACKs repeating the previous one's count within 2 ms, ignored."),
+	QM("edgeplane_cache_acks_refused_total", "counter", cache.acks_refused,
+	   "RESULT_ACKs past a result's resend budget (cache.max_replays x its fragments), "
+	   "ignored."),
 	QM("edgeplane_cache_conflicts_total", "counter", cache.conflicts,
 	   "Requests reusing a cached task id for another request, answered CONFLICT."),
 	QM("edgeplane_cache_refused_total", "counter", cache.refused,

@@ -168,6 +168,8 @@ static void m_kind_13(uint8_t *d, size_t *len) { d[3] = 0x13; }
 static void m_kind_ff(uint8_t *d, size_t *len) { d[3] = 0xff; }
 static void m_kind_ping(uint8_t *d, size_t *len) { d[3] = EP_KIND_PING; }
 static void m_kind_cancel(uint8_t *d, size_t *len) { d[3] = EP_KIND_CANCEL; }
+static void m_kind_result_ack(uint8_t *d, size_t *len) { d[3] = EP_KIND_RESULT_ACK; }
+static void m_kind_task_ack(uint8_t *d, size_t *len) { d[3] = EP_KIND_TASK_ACK; d[44] = 10; }
 static void m_prio0(uint8_t *d, size_t *len) { d[4] = 0; }
 static void m_prio6(uint8_t *d, size_t *len) { d[4] = 6; }
 static void m_prio5(uint8_t *d, size_t *len) { d[4] = 5; }
@@ -264,6 +266,8 @@ static const struct variant variants[] = {
 	{ "valid request ipv6", true, m_none, PASS(PASS_NO_SOCKET) },
 	{ "valid ping", false, m_kind_ping, PASS(PASS_NO_SOCKET) },
 	{ "valid cancel", true, m_kind_cancel, PASS(PASS_NO_SOCKET) },
+	{ "valid result_ack: to the runtime like a cancel", true, m_kind_result_ack,
+	  PASS(PASS_NO_SOCKET) },
 	{ "valid priority 5", false, m_prio5, PASS(PASS_NO_SOCKET) },
 	{ "valid middle fragment", false, m_frag_mid, PASS(PASS_NO_SOCKET) },
 	{ "valid last fragment", true, m_frag_last, PASS(PASS_NO_SOCKET) },
@@ -289,6 +293,7 @@ static const struct variant variants[] = {
 	{ "kind error at server", true, m_kind_err, DROP(DROP_BAD_KIND) },
 	{ "kind pong at server", false, m_kind_pong, DROP(DROP_BAD_KIND) },
 	{ "kind retry at server", true, m_kind_retry, DROP(DROP_BAD_KIND) },
+	{ "kind task_ack at server: client-bound", true, m_kind_task_ack, DROP(DROP_BAD_KIND) },
 	{ "kind 0x13 reserved", false, m_kind_13, DROP(DROP_BAD_KIND) },
 	{ "kind 0xff", false, m_kind_ff, DROP(DROP_BAD_KIND) },
 	{ "priority 0", false, m_prio0, DROP(DROP_BAD_PRIORITY) },

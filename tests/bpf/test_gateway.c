@@ -1007,6 +1007,18 @@ static void test_affinity(bool ipv6)
 	}
 	tap_end("fragments 1, 2: node 1, drained and busier, by affinity [%s]", v);
 
+	/* A RESULT_ACK for the task (one datagram, same flow): where the task is. */
+	tap_begin();
+	{
+		struct frame ra;
+
+		build(&ra, &(struct task){ .ipv6 = ipv6, .id = t.id, .total = 4,
+					   .kind = EP_KIND_RESULT_ACK });
+		run_gw(ra.b, ra.len, &o);
+		expect_forwarded(&o, &ra, 0, 1, S(PICK_AFFINITY), false);
+	}
+	tap_end("a RESULT_ACK for the task: node 1, by affinity [%s]", v);
+
 	tap_begin();
 	build_distinct(&g, &(struct task){ .ipv6 = ipv6, .id = t.id + 0x100 });
 	EXPECT_EQ(choices_put(&g, 0, 1, 2), 0);

@@ -209,8 +209,10 @@ static int raw_reply(struct raw *r, uint64_t id, int timeout_ms, struct ep_msg *
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -ETIMEDOUT;
 		n = recv(r->fd, r->buf, sizeof(r->buf), 0);
+		/* A TASK_ACK (the node's acknowledgement of a request in reassembly,
+		 * docs/protocol.md 5.1) is no reply: this client resends whole tasks. */
 		if (n <= 0 || ep_decode(r->buf, (size_t)n, 16u << 20, &d, &payload, NULL) ||
-		    d.task_id != id)
+		    d.task_id != id || d.kind == EP_KIND_TASK_ACK)
 			continue;
 		if (d.frag_count == 1) {
 			*m = d;

@@ -112,8 +112,9 @@ static inline void raw_collect(int fd, uint64_t id, int wait_ms, struct exch *x)
 		x->dgrams_in++;
 		if ((uint32_t)n > x->max_dgram)
 			x->max_dgram = (uint32_t)n;
+		/* A TASK_ACK (docs/protocol.md 5.1) counts in the bytes, but is no reply. */
 		if (ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
-		    m.task_id != id || x->complete)
+		    m.task_id != id || x->complete || m.kind == EP_KIND_TASK_ACK)
 			continue;
 		x->kind = m.kind;
 		x->status = m.status;

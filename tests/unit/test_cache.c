@@ -513,6 +513,72 @@ static void test_keys(void)
 	ep_cache_free(c);
 }
 
+/* RESULT_ACK lookups (docs/protocol.md 5.1): by key alone, PENDING with the request's
+ * fragment count, DONE with the fragments not listed, duplicates within 2 ms ignored, and
+ * at most max_replays x the reply's fragments resent in all; a refund after a RETRY. */
+static void test_acks(void)
+{
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
+								   .entries = 16, .bytes = 1 << 20,
+								   .max_replays = 2,
+								   .resend_gap_ns = 10 * MS });
+	static uint8_t data[10000];
+	struct ep_peer a = peer(1, 100);
+	struct ep_cache_ident k = single(1, "abc", 3);
+	struct ep_cached reply = { .data = data, .len = sizeof(data), .frag_size = 1000 };
+	struct ep_ack none = { 0 }, some = { .count = 10, .n = 2, .r = { { 0, 3 }, { 6, 9 } } };
+	struct ep_ack other = { .count = 7, .n = 1, .r = { { 0, 5 } } };
+	struct ep_cache_stats st;
+	struct ep_cached out;
+	uint64_t h, t = 0;
+
+	tap_begin();
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_MISS);
+	k.frag_count = 4;	/* as if the request came in 4 fragments */
+	h = ep_cache_begin(c, &a, 0, 7, &k, t);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_PENDING);
+	EXPECT_EQ(out.req_frags, 4);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 3, 7, &none, t, &out), EP_CACHE_MISS); /* key 3 */
+	ep_cache_complete(c, h, &reply, t);
+	/* No resend gap for acknowledgements: at once, fragments 4 and 5. */
+	t += 1 * MS;
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &some, t, &out), EP_CACHE_DONE);
+	EXPECT_EQ(out.resend, 2);
+	EXPECT_EQ(out.frag_size, 1000);
+	EXPECT(out.len == sizeof(data) && out.data);
+	/* The same count within 2 ms: a duplicate. Past it, answered again. */
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &some, t + 1 * MS, &out), EP_CACHE_QUIET);
+	t += 3 * MS;
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &some, t, &out), EP_CACHE_DONE);
+	/* Another count (7 is not this reply's 10): all of it. 4 + 10 of 2 x 10 so far. */
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &other, t, &out), EP_CACHE_DONE);
+	EXPECT_EQ(out.resend, 10);
+	/* A RETRY went instead: refunded, and the same ack at once is no duplicate. */
+	ep_cache_ack_unsent(c, &a, 0, 7, 10);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &other, t, &out), EP_CACHE_DONE);
+	/* 14 resent: 10 more would pass 20; 2 more fit, then 6 do not. */
+	t += 3 * MS;
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &some, t, &out), EP_CACHE_DONE);
+	t += 3 * MS;
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &(struct ep_ack){ .count = 10, .n = 1,
+								  .r = { { 0, 3 } } },
+				      t, &out), EP_CACHE_QUIET);
+	/* Every fragment held: nothing to send. */
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &(struct ep_ack){ .count = 10, .n = 1,
+								  .r = { { 0, 9 } } },
+				      t + 5 * MS, &out), EP_CACHE_QUIET);
+	/* An acknowledgement's answer counts as a sending for the resend gap of retries. */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, t, &out), EP_CACHE_QUIET);
+	ep_cache_get_stats(c, &st);
+	EXPECT_EQ(st.acks_done, 4);
+	EXPECT_EQ(st.acks_dup, 1);
+	EXPECT_EQ(st.acks_refused, 2);
+	ep_cache_free(c);
+	tap_end("RESULT_ACK lookups: by key, pending with the request's fragments, only the "
+		"missing ones, duplicates within 2 ms ignored, max_replays x fragments in all");
+}
+
 int main(void)
 {
 	test_states();
@@ -523,5 +589,6 @@ int main(void)
 	test_churn();
 	test_empty_reply();
 	test_keys();
+	test_acks();
 	return tap_finish();
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Selective repeat at the edge (docs/protocol.md 5.1), by hand over raw UDP (eptest-ack):
+# TASK_ACK at the end of a pass with gaps and for a task being reassembled or unknown,
+# RESULT_ACK answered with only the result fragments it does not list, duplicates
+# ignored, and an unvalidated source held to 3 times what it sent (RETRY instead). Then
+# the counters that say so.
+source "$(dirname "$0")/../lib/lib.sh"
+need_root "AF_XDP runtime on veth"
+
+if ! ep_setup_bpffs || ! ep_setup_pair; then
+	not_ok "set up namespaces, veth and bpffs"
+	tap_done
+	exit 1
+fi
+cat >"$EP_TMP/rt.conf" <<CONF
+interface = "$IF_B";
+queues = [0];
+cache: { window_ms = 10000; };
+handlers = ( { name = "echo"; } );
+$EP_AUTH_OFF
+CONF
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
+	not_ok "the runtime starts"
+	diag "$(tail -20 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+
+# tap_from FILE PREFIX: re-emit a C tool's TAP lines as this script's cases.
+tap_from() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*) not_ok "$2$(sed -E 's/^not ok [0-9]+ - //' <<<"$line")" ;;
+		"ok "*) ok "$2$(sed -E 's/^ok [0-9]+ - //' <<<"$line")" ;;
+		"#"*) diag "${line#\# }" ;;
+		esac
+	done <"$1"
+	grep -q '^1\.\.' "$1" || not_ok "${2}eptest-ack ran to its end"
+}
+
+in_a "$TOOLS/eptest-ack" --to $ADDR_B >"$EP_TMP/ack.out" 2>&1
+tap_from "$EP_TMP/ack.out" ""
+in_a "$TOOLS/eptest-ack" --to $ADDR6_B >"$EP_TMP/ack6.out" 2>&1
+tap_from "$EP_TMP/ack6.out" "IPv6: "
+
+rt=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+w='.workers[0]'
+check "task_acks_sent counts ($(jq "$w.task_acks_sent" <<<"$rt"))" \
+	test "$(jq "$w.task_acks_sent" <<<"$rt")" -ge 10
+check "result_acks counts ($(jq "$w.result_acks" <<<"$rt"))" \
+	test "$(jq "$w.result_acks" <<<"$rt")" -ge 14
+expect_eq "bad_acks counts the invalid RESULT_ACKs" "$(jq "$w.bad_acks" <<<"$rt")" 2
+check "result_frags_resent counts only the missing fragments ($(jq "$w.result_frags_resent" <<<"$rt"))" \
+	test "$(jq "$w.result_frags_resent" <<<"$rt")" -ge 30 -a \
+	"$(jq "$w.result_frags_resent" <<<"$rt")" -le 50
+check "the duplicate RESULT_ACKs were ignored ($(jq "$w.cache.ack_duplicates" <<<"$rt"))" \
+	test "$(jq "$w.cache.ack_duplicates" <<<"$rt")" -ge 2
+tap_done
