@@ -75,13 +75,13 @@ run_case() {
 		args=(--count 400 --concurrency 32 --size 64)
 		frags=1 slack=0.5
 	else
-		args=(--count 12 --concurrency 4 --size $BIG --echo --timeout-ms 0 --attempts 8)
+		args=(--count 12 --concurrency 4 --size "$BIG" --echo --timeout-ms 0 --attempts 8)
 		frags=200 slack=10
 	fi
 	name="$pct% drop + 1% dup both ways, $what tasks"
 	rf0=$(rt_sum result_frags_resent) ta0=$(rt_sum task_acks_sent) ra0=$(rt_sum result_acks)
 	# Bounded: a run that cannot finish is cut at 25 s (and fails its plan check).
-	out=$(in_a timeout 25 "$TOOLS/eptest-loss" --to $ADDR_B --strict "${args[@]}" 2>&1)
+	out=$(in_a timeout 25 "$TOOLS/eptest-loss" --to "$ADDR_B" --strict "${args[@]}" 2>&1)
 	while IFS= read -r line; do
 		case $line in
 		"not ok "*) not_ok "$name: $(sed -E 's/^not ok [0-9]+ - //' <<<"$line")" ;;
