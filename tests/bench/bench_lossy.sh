@@ -102,6 +102,8 @@ sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$EP_TMP/L$2"; }
 verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
+# Per-round ratios, then "; min median max" (spread's "|" would split a table cell).
+cell() { spread "$1" "$2" | sed -E 's/ *\| /; min median max /'; }
 median_of() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
 
 echo "Method: edgeload load, open loop at $RATE tasks/s (at most $CAP outstanding, 8 attempts),"
@@ -114,9 +116,9 @@ echo "| loss | completed | failed | skipped | goodput / clean | p99 echo / clean
 echo "|---:|---|---|---|---|---|---|---|---|---|"
 for pct in $LEVELS; do
 	echo "| $pct % | $(col 1 "$pct")| $(col 2 "$pct")| $(col 3 "$pct")|" \
-		"$(spread "$(col 4 "$pct")" "$(col 4 0)") |" \
-		"$(spread "$(col 5 "$pct")" "$(col 5 0)") |" \
-		"$(spread "$(col 6 "$pct")" "$(col 6 0)") |" \
+		"$(cell "$(col 4 "$pct")" "$(col 4 0)") |" \
+		"$(cell "$(col 5 "$pct")" "$(col 5 0)") |" \
+		"$(cell "$(col 6 "$pct")" "$(col 6 0)") |" \
 		"$(col 7 "$pct")| $(col 8 "$pct")| $(col 9 "$pct")|"
 done
 echo
