@@ -59,6 +59,9 @@ for bench in "$@"; do
 	work)
 		{ machine; echo; "$BUILD/tests/bench/bench_work" --max-work 4000000000; } >"$out"
 		;;
+	lossy)
+		{ machine; echo; tests/bench/bench_lossy.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

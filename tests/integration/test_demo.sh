@@ -123,7 +123,7 @@ expect_eq "... the controller counted 2 failed handshakes, no successful one and
 	"$(j '.auth.intruder.controller | "\(.handshake_failed) \(.handshake_ok) \(.enrolled)"')" "2 0 0"
 n=$(j .auth.intruder.burst.tasks)
 expect_eq "the intruder's $n tasks without a key: all sent, none answered (timeouts), $n dropped and counted by the gateway's XDP (drop_auth_missing)" \
-	"$(j '.auth.intruder.burst | "\(.sent) \(.answered) \(.errors.timeout) \(.gateway_drop_auth_missing)"')" "$n 0 $n $n"
+	"$(j '.auth.intruder.burst | "\(.sent) \(.answered) \(.errors.client_timeout) \(.gateway_drop_auth_missing)"')" "$n 0 $n $n"
 expect_eq "... and no runtime saw any of them (no drop as missing)" \
 	"$(j '.auth.runtimes.dropped.missing // 0')" 0
 

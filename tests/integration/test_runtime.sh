@@ -98,6 +98,32 @@ out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type checksum --size 1000 --concu
 	--count 2000 --json 2>/dev/null)
 expect_eq "edgeload load: 2000 checksum tasks, all completed" \
 	"$(jq -r '.total | "\(.sent) \(.completed) \(.failed)"' <<<"$out" 2>/dev/null)" "2000 2000 0"
+# Its JSON has one key per error: the edge's statuses by their names, the client's own
+# outcomes as client_* (an address nobody answers: every task times out on this side).
+nodup='import json, sys
+def pairs(kv):
+	keys = [k for k, _ in kv]
+	dup = sorted({k for k in keys if keys.count(k) > 1})
+	if dup:
+		sys.exit("duplicate keys: " + " ".join(dup))
+	return dict(kv)
+json.load(sys.stdin, object_pairs_hook=pairs)'
+check "edgeload load --json: no duplicate keys" python3 -c "$nodup" <<<"$out"
+out=$(in_a "$BIN/edgeload" load --to 198.18.0.99 --type echo --count 3 --attempts 1 \
+	--timeout-ms 50 --json 2>/dev/null)
+check "edgeload load --json with client-side timeouts: no duplicate keys" \
+	python3 -c "$nodup" <<<"$out"
+expect_eq "edgeload load: tasks nobody answers count as errors.client_timeout" \
+	"$(jq -r '.total.errors | "\(.client_timeout) \(.timeout // "none")"' <<<"$out" 2>/dev/null)" \
+	"3 none"
+# Open loop faster than one outstanding task allows: the skipped starts get their own line.
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type echo --rate 20000 --concurrency 1 \
+	--duration 500ms 2>/dev/null)
+skipped=$(sed -nE 's/^skipped: ([0-9]+) scheduled tasks not started.*/\1/p' <<<"$out")
+check "edgeload load (open loop, cap 1): skipped tasks on their own line (${skipped:-none})" \
+	test "${skipped:-0}" -gt 0
+expect_eq "edgeload load: goodput and datagrams per task in the summary" \
+	"$(grep -cE '^(goodput: [0-9.]+ KB/s|datagrams sent: [0-9]+, [0-9.]+ per task)' <<<"$out")" 2
 
 # Statistics while it runs.
 stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)

@@ -3,8 +3,12 @@
  * A test plugin (built as a shared object, loaded with dlopen by the runtime). Handler
  * "count" answers each task with how many tasks this worker's instance has run so far and
  * the CRC-32 of the payload, so a test can tell whether a task ran once, and intact.
+ * Handler "count_echo" (type 901) answers the same followed by the payload itself: a result
+ * as large as its task, so that results span as many fragments as requests
+ * (test_lossy.sh), and the client can check every byte.
  * It uses nothing of edgeplane's but the ABI header.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -31,10 +35,14 @@ static uint32_t count_out_size(void *state, const struct ep_hreq *req)
 	return 12;
 }
 
-static int count_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+static uint32_t echo_out_size(void *state, const struct ep_hreq *req)
 {
-	struct count_state *s = state;
+	return 12 + req->len;
+}
 
+static int run(struct count_state *s, const struct ep_hreq *req, struct ep_hres *res,
+	       unsigned int n, bool echo)
+{
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t runs = ++s->runs;
 		uint32_t crc = (uint32_t)crc32(0, req[i].data, req[i].len);
@@ -44,9 +52,23 @@ static int count_run(void *state, const struct ep_hreq *req, struct ep_hres *res
 		for (int b = 0; b < 4; b++)
 			res[i].data[8 + b] = (uint8_t)(crc >> (24 - 8 * b));
 		res[i].len = 12;
+		if (echo) {
+			memcpy(res[i].data + 12, req[i].data, req[i].len);
+			res[i].len += req[i].len;
+		}
 		res[i].status = 0;
 	}
 	return 0;
+}
+
+static int count_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return run(state, req, res, n, false);
+}
+
+static int echo_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+{
+	return run(state, req, res, n, true);
 }
 
 /*
@@ -67,7 +89,17 @@ static const struct ep_handler count_handler = {
 	.run = count_run,
 };
 
-static const struct ep_handler *const handlers[] = { &count_handler, NULL };
+static const struct ep_handler echo_handler = {
+	.abi_version = COUNT_ABI_VERSION,
+	.name = "count_echo",
+	.default_type = 901,
+	.init = count_init,
+	.fini = count_fini,
+	.out_size = echo_out_size,
+	.run = echo_run,
+};
+
+static const struct ep_handler *const handlers[] = { &count_handler, &echo_handler, NULL };
 
 const struct ep_handler *const *ep_plugin_handlers(uint32_t abi_version)
 {

@@ -35,10 +35,18 @@
 #include "edgeplane/util.h"
 
 #define MAX_KINDS	16
-#define LOCAL_ERRORS	5
+#define LOCAL_ERRORS	7
 
-static const char *const local_names[LOCAL_ERRORS] = { "timeout", "cancelled",
-							"result_too_large", "protocol", "other" };
+/*
+ * Errors the client library decided (struct ep_result's error other than -EREMOTEIO).
+ * They share the "errors" object with the edge's statuses (ep_status_name()), so each has
+ * a "client_" name: "timeout" is the edge's TIMEOUT (reassembly stalled), "client_timeout"
+ * this side giving up. check_error_names() keeps the two sets apart.
+ */
+static const char *const local_names[LOCAL_ERRORS] = {
+	"client_timeout", "client_cancelled", "client_result_too_large", "client_protocol",
+	"client_not_validated", "client_key_expired", "client_other",
+};
 
 struct kind_load {
 	char label[64];
@@ -46,6 +54,14 @@ struct kind_load {
 	uint8_t *payload;
 	uint32_t len, weight;
 	uint64_t sent, ok, failed, attempts, wire, wire_once, raw;
+	uint64_t ok_bytes;		/* goodput: request payloads and results of completed
+					 * tasks */
+	/* Datagrams of a first send: every task of a kind carries the same payload, so it
+	 * compresses to the same size; first_wire is that size (from a task sent once), and
+	 * tried counts the tasks that were sent at all. */
+	uint64_t first_wire, tried;
+	bool first_wire_exact;
+	uint64_t first_dgrams;		/* reporting: datagrams of the tasks' first sends */
 	uint64_t status[EP_ST__COUNT], local[LOCAL_ERRORS];
 	struct ep_hist lat;
 	/* blobs tasks: what the answers found */
@@ -76,6 +92,7 @@ struct load {
 	uint32_t nslots;
 	uint64_t sent, skipped;		/* skipped: open loop found no free slot */
 	uint64_t unexpected;		/* results for no outstanding task (must stay 0) */
+	uint32_t frag_size;		/* payload bytes per request datagram */
 	int refused;			/* a kind the key's role refuses: the run stops */
 	bool stop;
 	FILE *timeline;
@@ -97,8 +114,19 @@ static int local_index(int err)
 	case -ECANCELED: return 1;
 	case -EMSGSIZE: return 2;
 	case -EPROTO: return 3;
-	default: return 4;
+	case -EADDRNOTAVAIL: return 4;
+	case -EKEYEXPIRED: return 5;
+	default: return 6;
 	}
+}
+
+/* A duplicate key would make --json output that parsers read differently (or refuse). */
+static void check_error_names(void)
+{
+	for (int e = 0; e < LOCAL_ERRORS; e++)
+		for (int st = 0; st < EP_ST__COUNT; st++)
+			if (!strcmp(local_names[e], ep_status_name(st)))
+				pr_warn("error name '%s' is also a status name", local_names[e]);
 }
 
 static struct kind_load *pick(struct load *l)
@@ -158,6 +186,7 @@ static void done(void *arg, struct ep_result *r)
 
 		k->ok++;
 		k->sec_ok++;
+		k->ok_bytes += k->len + r->len;
 		ep_hist_record(&k->lat, lat);
 		if (l->timeline)
 			ep_hist_record(&k->sec_lat, lat);
@@ -175,6 +204,17 @@ static void done(void *arg, struct ep_result *r)
 	k->wire_once += r->attempts ? r->wire_bytes / r->attempts : 0;
 	k->raw += r->raw_bytes;
 	k->attempts += r->attempts;
+	if (r->attempts) {
+		uint64_t once = r->wire_bytes / r->attempts;
+
+		/* A task sent once tells the size exactly; until one is, the mean per send of
+		 * the others stands in (exact while every send carries the whole payload). */
+		if (r->attempts == 1 ? !k->first_wire_exact || r->wire_bytes < k->first_wire
+				     : !k->first_wire_exact && (!k->first_wire || once < k->first_wire))
+			k->first_wire = r->attempts == 1 ? r->wire_bytes : once;
+		k->first_wire_exact |= r->attempts == 1;
+		k->tried++;
+	}
 	ep_result_free(r);
 	s->busy = false;
 	if (!l->o->rate)	/* closed loop: one ends, one starts */
@@ -226,6 +266,7 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 {
 	struct opts o = *base;
 	char *save = NULL, *tok = strtok_r(spec, ",", &save);
+	bool sized = false;
 	long v;
 
 	if (!tok || !(o.kind = task_kind_find(tok))) {
@@ -248,6 +289,7 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 			if (ep_parse_long("--mix size", eq, 0, 64 << 20, &v))
 				return -EINVAL;
 			o.size = (uint32_t)v;
+			sized = true;
 		} else if (!strcmp(tok, "prio")) {
 			if (ep_parse_long("--mix prio", eq, 1, 5, &v))
 				return -EINVAL;
@@ -265,12 +307,15 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 		pr_err("--mix: %s needs in=FILE.png", o.kind->name);
 		return -EINVAL;
 	}
-	/* Kinds that differ only in their input are told apart by its file name. */
+	/* Kinds that differ only in their input are told apart by its file name or size. */
 	if (o.in && o.in != base->in) {
 		const char *file = strrchr(o.in, '/');
 
 		snprintf(k->label, sizeof(k->label), "%s/p%u/%.40s", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, file ? file + 1 : o.in);
+	} else if (sized && !o.kind->image) {
+		snprintf(k->label, sizeof(k->label), "%s/p%u/%uB", o.kind->name,
+			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, o.size);
 	} else {
 		snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
@@ -317,16 +362,26 @@ static int build_kinds(struct load *l, const struct opts *o)
 
 /* --- reporting ---------------------------------------------------------------------- */
 
-static void totals(const struct load *l, struct kind_load *t)
+/* Request datagrams in one first send of a task of kind @k (an empty payload takes one). */
+static uint64_t frags_per_task(const struct load *l, const struct kind_load *k)
+{
+	if (!k->first_wire || !l->frag_size)
+		return 1;
+	return (k->first_wire + l->frag_size - 1) / l->frag_size;
+}
+
+static void totals(struct load *l, struct kind_load *t)
 {
 	memset(t, 0, sizeof(*t));
 	snprintf(t->label, sizeof(t->label), "total");
 	for (unsigned int i = 0; i < l->nkinds; i++) {
-		const struct kind_load *k = &l->kinds[i];
+		struct kind_load *k = &l->kinds[i];
 
+		k->first_dgrams = frags_per_task(l, k) * k->tried;
 		t->sent += k->sent, t->ok += k->ok, t->failed += k->failed;
 		t->attempts += k->attempts, t->wire += k->wire, t->wire_once += k->wire_once;
-		t->raw += k->raw;
+		t->raw += k->raw, t->ok_bytes += k->ok_bytes;
+		t->tried += k->tried, t->first_dgrams += k->first_dgrams;
 		if (k->blob_results) {
 			if (!t->blob_results || k->blobs_min < t->blobs_min)
 				t->blobs_min = k->blobs_min;
@@ -379,7 +434,9 @@ static void json_kind(const struct kind_load *k, double secs)
 			       (unsigned long long)k->local[e]);
 			first = false;
 		}
-	printf("}");
+	printf("},\"goodput_bytes_per_s\":%.0f,\"frags_per_task\":%.2f,\"bytes_resent\":%llu",
+	       (double)k->ok_bytes / secs, k->tried ? (double)k->first_dgrams / (double)k->tried : 0.0,
+	       (unsigned long long)(k->wire > k->wire_once ? k->wire - k->wire_once : 0));
 	if (k->blobs)
 		printf(",\"blobs\":{\"results\":%llu,\"found\":%llu,\"min\":%llu,\"max\":%llu,"
 		       "\"malformed\":%llu}",
@@ -406,8 +463,23 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 {
 	const struct ep_client_estimates est = *e;
 	struct kind_load t;
+	double n, per_task, beyond, resent;
 
 	totals(l, &t);
+	/*
+	 * What the link cost, per task sent: datagrams (all the session sent: requests,
+	 * resends, and its PINGs, CANCELs and acknowledgements), those beyond each task's
+	 * first send, and payload bytes sent again.
+	 *
+	 * TODO(issue 13, LIBEDGEPLANE_1.2): when the library exports its link statistics
+	 * (ep_client_get_link(): fragments resent, acks sent and received, loss versus
+	 * overload), print them here and in the JSON's "datagrams" beside these estimates.
+	 */
+	n = t.tried ? (double)t.tried : 1.0;
+	per_task = (double)cs->dgrams_sent / n;
+	beyond = cs->dgrams_sent > t.first_dgrams ? (double)(cs->dgrams_sent - t.first_dgrams) / n
+						   : 0.0;
+	resent = (double)(t.wire > t.wire_once ? t.wire - t.wire_once : 0) / n;
 	if (l->o->json) {
 		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
 		       "\"unexpected_results\":%llu,"
@@ -426,18 +498,35 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 			printf("%s", i ? "," : "");
 			json_kind(&l->kinds[i], secs);
 		}
-		printf("]");
+		printf("],\"datagrams\":{\"sent\":%llu,\"received\":%llu,\"first_sends\":%llu,"
+		       "\"per_task\":%.3f,\"beyond_first_per_task\":%.3f,"
+		       "\"bytes_resent_per_task\":%.1f,\"frag_size\":%u}",
+		       (unsigned long long)cs->dgrams_sent, (unsigned long long)cs->dgrams_received,
+		       (unsigned long long)t.first_dgrams, per_task, beyond, resent, l->frag_size);
 		print_auth_stats(as, stdout, true);
 		printf("}\n");
 		return;
 	}
-	printf("%s loop, %.2f s%s\n", l->o->rate ? "open" : "closed", secs,
-	       l->skipped ? " (some scheduled tasks skipped: too many outstanding)" : "");
+	printf("%s loop, %.2f s\n", l->o->rate ? "open" : "closed", secs);
 	printf("%-16s %9s %9s %7s %7s %9s %9s %9s %9s %9s\n", "kind", "sent", "done", "failed",
 	       "retries", "tasks/s", "p50 us", "p90 us", "p99 us", "p99.9 us");
 	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
 		text_kind(&l->kinds[i], secs);
 	text_kind(&t, secs);
+	/* Skipped starts are load the edge never saw: never only a footnote. */
+	if (l->skipped)
+		printf("skipped: %llu scheduled tasks not started (%u outstanding, the "
+		       "--concurrency cap, or the library's queue full)\n",
+		       (unsigned long long)l->skipped, l->nslots);
+	printf("goodput: %.1f KB/s of completed tasks (payloads and results)",
+	       (double)t.ok_bytes / secs / 1e3);
+	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
+		printf("%s %s %.1f", i ? "," : ";", l->kinds[i].label,
+		       (double)l->kinds[i].ok_bytes / secs / 1e3);
+	printf("\n");
+	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
+	       "%.0f payload bytes resent per task\n", (unsigned long long)cs->dgrams_sent,
+	       per_task, (double)t.first_dgrams / n, beyond, resent);
 	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
 	       (unsigned long long)t.raw, (unsigned long long)t.wire_once,
 	       t.raw ? 100.0 * (1.0 - (double)t.wire_once / (double)t.raw) : 0.0,
@@ -558,6 +647,7 @@ int cmd_load(int argc, char **argv)
 	int err;
 
 	parse_opts(argc, argv, &o, "load");
+	check_error_names();
 	if (!o.count && !o.duration_s)
 		o.duration_s = 10;
 	if (!l)
@@ -570,6 +660,9 @@ int cmd_load(int argc, char **argv)
 	if (open_session(&o, &l->c))
 		return 1;
 	l->o = &o;
+	l->frag_size = ep_frag_size_for(o.client.mtu ? o.client.mtu : 1500,
+					strchr(o.client.host, ':') != NULL,
+					o.auth.sz ? EP_F_AUTH : 0);
 	l->rng = o.args.seed ? o.args.seed : 1;
 	l->nslots = o.concurrency;
 	l->slots = calloc(l->nslots, sizeof(*l->slots));
