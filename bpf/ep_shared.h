@@ -163,7 +163,7 @@ _Static_assert(__builtin_offsetof(struct ep_hdr, auth_tag) == 48, "auth_tag offs
 	X(OVERLOADED,		5,  "overloaded",		1)		\
 	X(HANDLER_FAILED,	6,  "handler_failed",		0)		\
 	X(DEADLINE_EXCEEDED,	7,  "deadline_exceeded",	0)		\
-	X(DECOMPRESS_FAILED,	8,  "decompress_failed",	0)		\
+	X(DECOMPRESS_FAILED,	8,  "decompress_failed",	1)		\
 	X(UNAUTHORIZED,		9,  "unauthorized",		0)		\
 	X(INVALID_INPUT,	10, "invalid_input",		0)		\
 	X(CANCELLED,		11, "cancelled",		0)		\
