@@ -47,6 +47,7 @@
  * per fragment of the task: at 20 % loss a task needs about a quarter of its fragments
  * again; four times all of them means the edge keeps losing what it gets, or lies. */
 #define REPAIR_FACTOR	4
+#define QUIET_ATTEMPTS	2	/* unanswered attempts in a row: the task backs off */
 #define ACK_DUP_NS	(2 * 1000 * 1000ull)	/* the same TASK_ACK again within: a duplicate */
 #define ACK_DELAY_MS	5			/* docs/protocol.md 5.1 rule 2 */
 #define PACE_HALVE_NS	(1000 * 1000 * 1000ull)	/* halve at most once a second while slow */
@@ -80,6 +81,7 @@ struct pending {
 	uint32_t last_ack_held;		/* the previous TASK_ACK: held count and time */
 	uint64_t last_ack_ns;
 	double allow;			/* its own retry allowance, datagrams */
+	uint8_t quiet;			/* attempts in a row that got nothing back */
 	uint64_t wire_sent;		/* payload bytes sent, all sends */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
@@ -621,6 +623,8 @@ static void do_ask(struct ep_client *c, struct pending *p, uint64_t now, const s
 {
 	p->tmpl.flags |= EP_F_RETRY;
 	p->attempts++;
+	if (p->quiet < UINT8_MAX)
+		p->quiet++;
 	p->sent_ns = now;
 	p->next_ns = next_timer(c, p, now);
 	c->st.retries++;
@@ -775,6 +779,16 @@ static void on_retry(struct ep_client *c, struct pending *p, const struct ep_msg
 	p->tmpl.flags |= EP_F_RETRY;
 	p->sent_ns = now;
 	p->next_ns = next_timer(c, p, now);
+	if (p->at_edge && p->frags > 1) {
+		/* The edge holds the request: the RETRY answers a RESULT_ACK, whose resent
+		 * result would exceed 3 times it (docs/protocol.md 5.1). Ask again. */
+		struct ep_ack a;
+
+		if (ep_reasm_ack(c->reasm, &c->edge, p->id, &a))
+			a = (struct ep_ack){ 0 };
+		send_result_ack(c, p, &a);
+		return;
+	}
 	send_task(c, p);
 }
 
@@ -933,7 +947,10 @@ static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_
 				   c->pq_n > 0, now);
 	p->acked = held;
 	if (a->count && held == p->frags) {
-		p->at_edge = true;
+		if (!p->at_edge) {
+			p->at_edge = true;
+			p->next_ns = next_timer(c, p, p->sent_ns);	/* backs off now */
+		}
 		memset(p->tosend, 0, (p->frags + 7) / 8);
 		return;
 	}
@@ -991,6 +1008,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		c->st.stray++;		/* a late duplicate of a finished task */
 		return;
 	}
+	p->quiet = 0;
 	if (m.kind == EP_KIND_RETRY) {
 		on_retry(c, p, &m);
 		return;
@@ -1021,6 +1039,15 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		/* The result is coming: the edge has the whole task. */
 		p->at_edge = true;
 		memset(p->tosend, 0, (p->frags + 7) / 8);
+	}
+	if (m.frag_count > 1) {
+		/* The result is coming: no question before it stalls. */
+		uint64_t t = now + (uint64_t)p->base_ms * 1000000;
+
+		if (p->deadline_ns && t > p->deadline_ns)
+			t = p->deadline_ns;
+		if (p->next_ns < t)
+			p->next_ns = t;
 	}
 	if (m.frag_count == 1) {
 		complete(c, p, &m, payload, m.payload_len, NULL);
@@ -1063,8 +1090,16 @@ static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_
 {
 	struct ep_backoff b = { .base_ms = p->base_ms, .max_ms = c->o.max_timeout_ms,
 				.jitter_pct = 25 };
-	uint64_t next = now + (uint64_t)ep_retry_timeout_ms(&b, p->attempts, c->pstate,
-							     &c->rng) * 1000000;
+	/* A task the edge holds (queued or running) is not lost: waiting longer for it is
+	 * right, so its questions back off as for an overloaded edge. One that got nothing
+	 * back twice in a row is cut off on its own (a node behind a gateway that died,
+	 * say): it backs off as for a silent edge. Random loss rarely does that twice. */
+	enum ep_path_state s = c->pstate;
+
+	if (!ep_path_slow(s) && (p->at_edge || p->quiet >= QUIET_ATTEMPTS))
+		s = p->at_edge ? EP_PATH_OVERLOADED : EP_PATH_SILENT;
+	uint64_t next = now + (uint64_t)ep_retry_timeout_ms(&b, p->attempts, s, &c->rng) *
+			      1000000;
 
 	return p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
 }
@@ -2019,6 +2054,12 @@ int ep_client_get_link_stats(struct ep_client *c, struct ep_client_link_stats *s
 	l.path_state = (uint8_t)c->pstate;
 	l.edge_acks = c->edge_acks;
 	l.pace_bps = c->no_pacing ? 0 : c->pacer.rate_bps;
+	for (uint32_t i = 0; i < c->pq_n; i++) {
+		struct pending *p = slot_of(c, c->pq[(c->pq_head + i) % c->cap]);
+
+		for (uint32_t j = 0; p && p->queued && j < (p->frags + 7) / 8; j++)
+			l.frags_queued += (uint64_t)__builtin_popcount(p->tosend[j]);
+	}
 	pthread_mutex_unlock(&c->lock);
 	l.sz = st->sz;
 	memcpy(st, &l, sz);

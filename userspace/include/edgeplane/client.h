@@ -16,6 +16,13 @@
  * docs/protocol.md) is retried on the backoff schedule, and reported only if it is still
  * the answer when the attempts run out.
  *
+ * Selective repeat (docs/protocol.md 5.1, docs/client.md): the session resends only the
+ * fragments a TASK_ACK does not list, acknowledges fragmented results with RESULT_ACK, and
+ * on a large task's timer asks with RESULT_ACK instead of resending it whole (until it
+ * knows the edge acknowledges, it does both). Random loss is repaired at once; only an
+ * overloaded or silent edge makes it back off and throttle retries. Fragments of large
+ * tasks go through a pacer.
+ *
  * Address validation (docs/protocol.md 3.7) is handled here: when the edge answers RETRY
  * (its reply would be more than 3 times what this address sent, before the address proved
  * it can receive), the session keeps the token the RETRY carries and sends the task again
@@ -173,6 +180,7 @@ struct ep_client_link_stats {
 	uint8_t path_state;		/* 0 ok, 1 lossy (random loss), 2 overloaded, 3 silent */
 	uint8_t edge_acks;		/* the edge acknowledges (TASK_ACK, or PONG's ACKS) */
 	double pace_bps;		/* the pacer's rate, bits/s; 0: no pacing */
+	uint64_t frags_queued;		/* fragments waiting for the pacer now */
 };
 
 /* Fill @st (st->sz set by the caller). Returns 0 or -EINVAL (sz too small). */
