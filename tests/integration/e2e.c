@@ -576,7 +576,16 @@ static void test_drain(pid_t pid)
 	}
 	/* No callbacks: the session's counters tell how the tasks ended. */
 	ep_client_flush(cli);
-	usleep(20000);
+	/* Drive the session until its pacer has sent every fragment, then 20 ms more. */
+	for (int i = 0; i < 2000; i++) {
+		struct ep_client_link_stats ls = { .sz = sizeof(ls) };
+
+		ep_client_poll(cli, 1);
+		if (!ep_client_get_link_stats(cli, &ls) && !ls.frags_queued)
+			break;
+	}
+	for (int i = 0; i < 20; i++)
+		ep_client_poll(cli, 1);
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 400 && ep_client_inflight(cli); i++)
 		ep_client_poll(cli, 10);

@@ -43,6 +43,14 @@
 /* How long a task waits for the key it is to be sent again with, beyond the enrollment's
  * own timeout: the switch to a fresh key, and a margin. */
 #define PARK_EXTRA_MS	(EP_KEYRING_SWITCH_MS + 1000)
+/* Fragments a task may have resent answering TASK_ACKs (repairs, which are no attempts),
+ * per fragment of the task: at 20 % loss a task needs about a quarter of its fragments
+ * again; four times all of them means the edge keeps losing what it gets, or lies. */
+#define REPAIR_FACTOR	4
+#define QUIET_ATTEMPTS	2	/* unanswered attempts in a row: the task backs off */
+#define ACK_DUP_NS	(2 * 1000 * 1000ull)	/* the same TASK_ACK again within: a duplicate */
+#define ACK_DELAY_MS	5			/* docs/protocol.md 5.1 rule 2 */
+#define PACE_HALVE_NS	(1000 * 1000 * 1000ull)	/* halve at most once a second while slow */
 
 struct pending {
 	bool used;
@@ -60,6 +68,21 @@ struct pending {
 	uint16_t park_key;		/* the key it was refused under */
 	uint64_t park_until_ns;		/* fails if no such key seals by then */
 	uint16_t unsealed_status;	/* an ERROR without AUTH said this (ignored) */
+	/* Selective repeat (docs/protocol.md 5.1). */
+	uint32_t frags;			/* fragments of the request */
+	uint8_t *tosend;		/* bitmap: fragments waiting for the pacer */
+	uint8_t *sent;			/* bitmap: fragments sent at least once */
+	uint32_t cursor;		/* the pacer's next index: a pass goes up */
+	bool queued;			/* in the pacer's queue */
+	bool at_edge;			/* the edge holds every fragment: stop resending */
+	bool repaired;			/* fragments went again answering a TASK_ACK */
+	uint32_t acked;			/* fragments the edge listed last */
+	uint32_t repair_frags;		/* fragments resent answering TASK_ACKs */
+	uint32_t last_ack_held;		/* the previous TASK_ACK: held count and time */
+	uint64_t last_ack_ns;
+	double allow;			/* its own retry allowance, datagrams */
+	uint8_t quiet;			/* attempts in a row that got nothing back */
+	uint64_t wire_sent;		/* payload bytes sent, all sends */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
@@ -125,6 +148,18 @@ struct ep_client {
 	pthread_cond_t renew_cv;	/* on CLOCK_MONOTONIC */
 
 	struct ep_retry_budget budget;
+	/* Selective repeat, loss vs overload, pacing. */
+	bool edge_acks;			/* the edge acknowledges: TASK_ACK or PONG ACKS seen */
+	struct ep_path path;
+	enum ep_path_state pstate;
+	uint64_t halved_ns;		/* the pacer's latest halving */
+	struct ep_pacer pacer;
+	bool no_pacing;
+	uint64_t *pq;			/* the pacer's queue of task ids (a ring of cap) */
+	uint32_t pq_head, pq_n;
+	struct ep_reasm_cfg rc;		/* to make the reassembly again (ep_client_set_link) */
+	struct ep_client_link_opts lo;
+	struct ep_client_link_stats lst;
 	struct ep_client_estimates est;
 	struct {
 		uint16_t type;
@@ -221,37 +256,79 @@ static int seal(struct ep_client *c, struct ep_ckey *k, uint8_t *buf, size_t len
 	return err;
 }
 
-/* A one-datagram control message (PING, CANCEL), sealed in an authenticated session. */
-static int send_ctl_locked(struct ep_client *c, struct ep_msg *m)
+/* A one-datagram control message (PING, CANCEL, RESULT_ACK) with @len bytes of payload,
+ * sealed in an authenticated session, with the session's token in one without when
+ * @token. Sent at once: control datagrams bypass the pacer and corking. */
+static int send_ctl_locked(struct ep_client *c, struct ep_msg *m, const void *payload,
+			   uint32_t len, bool token)
 {
-	uint8_t buf[EP_HDR_LEN + EP_AUTH_NONCE_LEN];
+	uint8_t buf[EP_HDR_LEN + EP_AUTH_NONCE_LEN + 4 + 4 * EP_ACK_MAX_RANGES];
 	struct ep_ckey *k;
-	ssize_t len;
+	ssize_t n;
 	int err;
 
 	k = seal_key(c, m, &err);
 	if (err)
 		return err;
-	len = ep_frag_build(m, NULL, 0, 1, 0, buf, sizeof(buf));
-	if (len < 0)
-		return (int)len;
-	if (k && (err = seal(c, k, buf, (size_t)len)))
+	if (token && !c->auth && c->have_token) {
+		m->flags |= EP_F_TOKEN;
+		m->auth_key_id = c->token_key_id;
+		memcpy(m->auth_tag, c->token_tag, EP_AUTH_TAG_LEN);
+	}
+	n = ep_frag_build(m, payload, len, len ? len : 1, 0, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (k && (err = seal(c, k, buf, (size_t)n)))
 		return err;
-	if (send(c->fd, buf, (size_t)len, MSG_DONTWAIT) != len)
+	if (send(c->fd, buf, (size_t)n, MSG_DONTWAIT) != n)
 		return -errno;
 	c->st.dgrams_sent++;
 	return 0;
 }
 
-/* Queue every fragment of a task; send now unless corked. Each send carries the
- * session's latest token, if the edge gave it one, or is sealed with its key. */
-static int send_task(struct ep_client *c, struct pending *p)
+/*
+ * RESULT_ACK for @p (docs/protocol.md 5.1): the fragments of its result held (@a; count 0:
+ * none), as many ranges as a fragment of this session fits, the lowest first (an unlisted
+ * fragment costs a duplicate, never a loss).
+ */
+static void send_result_ack(struct ep_client *c, struct pending *p, const struct ep_ack *a)
 {
-	uint32_t count = ep_frag_count(p->wire_len, c->frag_size);
-	struct ep_ckey *k;
+	uint8_t pl[4 + 4 * EP_ACK_MAX_RANGES];
+	uint32_t room = (c->frag_size - 4) / 4;
+	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK, .priority = p->tmpl.priority,
+			    .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
+			    .task_id = p->id, .frag_count = 1 };
+	ssize_t n = ep_ack_encode(a, (uint16_t)(room < EP_ACK_MAX_RANGES ? room
+								 : EP_ACK_MAX_RANGES),
+				  pl, sizeof(pl));
+
+	if (n < 0 || send_ctl_locked(c, &m, pl, (uint32_t)n, true))
+		return;		/* the task's timer asks again */
+	c->lst.result_acks_sent++;
+}
+
+static inline bool bit_get(const uint8_t *bm, uint32_t i)
+{
+	return bm[i / 8] & (1u << (i % 8));
+}
+
+static inline void bit_set(uint8_t *bm, uint32_t i)
+{
+	bm[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static inline void bit_clear(uint8_t *bm, uint32_t i)
+{
+	bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+/* Ready @p's header for a send: the session's key (*@k, NULL without authentication) or
+ * its latest token, if the edge gave it one. */
+static int prep_send(struct ep_client *c, struct pending *p, struct ep_ckey **k)
+{
 	int err;
 
-	k = seal_key(c, &p->tmpl, &err);
+	*k = seal_key(c, &p->tmpl, &err);
 	p->held = err == -EKEYEXPIRED;
 	if (err)
 		return err;
@@ -260,27 +337,153 @@ static int send_task(struct ep_client *c, struct pending *p)
 		p->tmpl.auth_key_id = c->token_key_id;
 		memcpy(p->tmpl.auth_tag, c->token_tag, EP_AUTH_TAG_LEN);
 	}
+	return 0;
+}
 
-	for (uint32_t i = 0; i < count; i++) {
-		uint8_t *buf;
-		ssize_t len;
+/* Queue fragment @i of @p for sendmmsg. */
+static int queue_frag(struct ep_client *c, struct pending *p, struct ep_ckey *k, uint32_t i)
+{
+	uint8_t *buf;
+	ssize_t len;
+	int err;
 
-		if (c->nsend == SEND_BURST)
-			flush_locked(c);
-		buf = c->sbuf + c->nsend * c->sbuf_slot;
-		len = ep_frag_build(&p->tmpl, p->wire, p->wire_len, c->frag_size, i, buf,
-				    c->sbuf_slot);
-		if (len < 0)
-			return (int)len;
-		if (k && (err = seal(c, k, buf, (size_t)len)))
-			return err;
-		c->siov[c->nsend] = (struct iovec){ buf, (size_t)len };
-		c->smsg[c->nsend] = (struct mmsghdr){
-			.msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
-		c->nsend++;
+	if (c->nsend == SEND_BURST)
+		flush_locked(c);
+	buf = c->sbuf + c->nsend * c->sbuf_slot;
+	len = ep_frag_build(&p->tmpl, p->wire, p->wire_len, c->frag_size, i, buf, c->sbuf_slot);
+	if (len < 0)
+		return (int)len;
+	if (k && (err = seal(c, k, buf, (size_t)len)))
+		return err;
+	c->siov[c->nsend] = (struct iovec){ buf, (size_t)len };
+	c->smsg[c->nsend] = (struct mmsghdr){
+		.msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
+	c->nsend++;
+	if (bit_get(p->sent, i)) {
+		c->lst.frags_resent++;
+	} else {
+		bit_set(p->sent, i);
+		c->lst.frags_sent_first++;
 	}
-	c->st.wire_bytes += p->wire_len;
-	return c->o.cork ? 0 : flush_locked(c);
+	len = (ssize_t)(p->wire_len - i * c->frag_size < c->frag_size
+				? p->wire_len - i * c->frag_size : c->frag_size);
+	p->wire_sent += (uint64_t)len;
+	c->st.wire_bytes += (uint64_t)len;
+	return 0;
+}
+
+/* Datagram bytes of fragment @i of @p, for the pacer. */
+static uint32_t frag_bytes(const struct ep_client *c, const struct pending *p, uint32_t i)
+{
+	uint32_t off = i * c->frag_size, rest = p->wire_len > off ? p->wire_len - off : 0;
+
+	return EP_HDR_LEN + (c->auth ? EP_AUTH_NONCE_LEN : 0) +
+	       (rest < c->frag_size ? rest : c->frag_size);
+}
+
+/* The next fragment of @p to send, ascending from its cursor, then from 0 (a new pass);
+ * -1: none. */
+static int64_t next_frag(const struct pending *p)
+{
+	for (uint32_t n = 0, i = p->cursor; n < p->frags; n++, i++) {
+		if (i >= p->frags)
+			i = 0;
+		if (!(i % 8) && !p->tosend[i / 8] && i + 8 <= p->frags) {
+			n += 7;
+			i += 7;
+			continue;
+		}
+		if (bit_get(p->tosend, i))
+			return i;
+	}
+	return -1;
+}
+
+/* Drop the queue's entries of tasks gone or no longer queued, to make room. */
+static void pq_compact(struct ep_client *c)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < c->pq_n; i++) {
+		uint64_t id = c->pq[(c->pq_head + i) % c->cap];
+		struct pending *p = slot_of(c, id);
+
+		if (p && p->queued)
+			c->pq[(c->pq_head + n++) % c->cap] = id;
+	}
+	c->pq_n = n;
+}
+
+/*
+ * Send what the pacer allows of the queued tasks' fragments, task after task (the first
+ * queued first), each task's in ascending order. Datagrams go now unless corked.
+ */
+static void pace_locked(struct ep_client *c, uint64_t now)
+{
+	while (c->pq_n) {
+		struct pending *p = slot_of(c, c->pq[c->pq_head]);
+		struct ep_ckey *k;
+		int64_t i;
+
+		if (!p || !p->queued || (i = next_frag(p)) < 0) {
+			if (p)
+				p->queued = false;
+			c->pq_head = (c->pq_head + 1) % c->cap;
+			c->pq_n--;
+			continue;
+		}
+		if (!c->no_pacing && !ep_pacer_take(&c->pacer, frag_bytes(c, p, (uint32_t)i), now)) {
+			c->lst.pace_waits++;
+			break;
+		}
+		if (prep_send(c, p, &k)) {
+			/* No key: send_held_locked() sends the task again when one comes. */
+			memset(p->tosend, 0, (p->frags + 7) / 8);
+			continue;
+		}
+		bit_clear(p->tosend, (uint32_t)i);
+		p->cursor = (uint32_t)i + 1;
+		queue_frag(c, p, k, (uint32_t)i);
+	}
+	if (!c->o.cork)
+		flush_locked(c);
+}
+
+/* Send @p's fragments marked in tosend: a single-fragment task at once, the fragments of
+ * a larger one through the pacer. */
+static void send_marked(struct ep_client *c, struct pending *p, uint64_t now)
+{
+	if (p->frags == 1) {
+		struct ep_ckey *k;
+
+		bit_clear(p->tosend, 0);
+		if (!prep_send(c, p, &k))
+			queue_frag(c, p, k, 0);
+		if (!c->o.cork)
+			flush_locked(c);
+		return;
+	}
+	if (!p->queued) {
+		if (c->pq_n == c->cap)
+			pq_compact(c);
+		if (c->pq_n < c->cap) {	/* certain: live tasks number fewer than cap */
+			c->pq[(c->pq_head + c->pq_n++) % c->cap] = p->id;
+			p->queued = true;
+		}
+	}
+	pace_locked(c, now);
+}
+
+/* Send every fragment of a task (the first send, and whole resends). Each send carries the
+ * session's latest token, if the edge gave it one, or is sealed with its key. */
+static int send_task(struct ep_client *c, struct pending *p)
+{
+	memset(p->tosend, 0xff, (p->frags + 7) / 8);
+	if (p->frags % 8)
+		p->tosend[p->frags / 8] = (uint8_t)((1u << (p->frags % 8)) - 1);
+	p->cursor = 0;
+	send_marked(c, p, ep_now_ns());
+	return p->held ? -EKEYEXPIRED : 0;
 }
 
 int ep_client_flush(struct ep_client *c)
@@ -315,7 +518,8 @@ static void learn(struct ep_client *c, const struct pending *p, const struct ep_
 		 (res->error == -EREMOTEIO && res->status == EP_ST_OVERLOADED))
 		e->failures_in_row++;
 	/* Only a task sent once times the path: a RETRY or a CONFLICT added a round trip. */
-	if (res->attempts != 1 || p->resends || (res->error && res->error != -EREMOTEIO))
+	if (res->attempts != 1 || p->resends || p->repaired ||
+	    (res->error && res->error != -EREMOTEIO))
 		return;
 	e->edge_load_pct = res->load_pct;
 	ewma(&e->edge_queue_us, res->queue_us, first);
@@ -352,9 +556,12 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	res->task_id = p->id;
 	res->attempts = p->attempts;
 	res->latency_ns = ep_now_ns() - p->submit_ns;
-	res->wire_bytes = (uint64_t)p->wire_len * (p->attempts + p->resends);
+	res->wire_bytes = p->wire_sent;
 	res->raw_bytes = p->raw_len;
 	learn(c, p, res);
+	if (!res->error && p->frags > 1 && p->acked < p->frags)	/* delivered, all of it */
+		ep_pacer_delivered(&c->pacer, (uint64_t)p->wire_len * (p->frags - p->acked) /
+					      p->frags, c->pq_n > 0, ep_now_ns());
 	if (res->error)
 		c->st.failed++;
 	else
@@ -363,6 +570,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	c->done[(c->done_head + c->ndone++) % c->done_cap] =
 		(struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
 	free(p->wire);
+	free(p->tosend);	/* and sent: one allocation */
 	memset(p, 0, sizeof(*p));
 	c->inflight--;
 }
@@ -390,6 +598,69 @@ static void time_out(struct ep_client *c, struct pending *p)
 
 static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now);
 
+/*
+ * What asking the edge about @p again does (its timer, or a result that would not decode,
+ * @lost): a RESULT_ACK with the fragments of the result held (*@a; count 0 if none), or a
+ * whole resend, or both while the session does not know whether the edge acknowledges
+ * (docs/protocol.md 5.1). A single-fragment task with nothing of its result is sent again:
+ * one datagram is the cheapest question. Returns the datagrams it costs.
+ */
+static uint32_t plan_ask(struct ep_client *c, struct pending *p, bool lost, struct ep_ack *a,
+			 bool *whole, bool *ask)
+{
+	bool partial = !lost && !ep_reasm_ack(c->reasm, &c->edge, p->id, a);
+
+	if (!partial)
+		*a = (struct ep_ack){ 0 };
+	*ask = p->frags > 1 || partial || lost;
+	*whole = !c->edge_acks || (p->frags == 1 && !*ask);
+	return (*whole ? p->frags : 0) + (*ask ? 1 : 0);
+}
+
+/* Ask as plan_ask() said: an attempt. */
+static void do_ask(struct ep_client *c, struct pending *p, uint64_t now, const struct ep_ack *a,
+		   bool whole, bool ask)
+{
+	p->tmpl.flags |= EP_F_RETRY;
+	p->attempts++;
+	if (p->quiet < UINT8_MAX)
+		p->quiet++;
+	p->sent_ns = now;
+	p->next_ns = next_timer(c, p, now);
+	c->st.retries++;
+	if (whole) {
+		p->at_edge = false;
+		c->lst.whole_resends++;
+		send_task(c, p);
+	}
+	if (ask)
+		send_result_ack(c, p, a);
+}
+
+/* Decompress a zstd result into @res: 0, -EPROTO (it does not decode: corrupted on the way
+ * and lost, for the caller), -EMSGSIZE, -ENOMEM. */
+static int decompress(struct ep_client *c, struct ep_result *res, const uint8_t *data,
+		      uint32_t len)
+{
+	unsigned long long size = ZSTD_getFrameContentSize(data, len);
+	size_t n;
+
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+		return -EPROTO;
+	if (size > c->o.max_result_len)
+		return -EMSGSIZE;
+	if (!(res->data = malloc(size ? size : 1)))
+		return -ENOMEM;
+	n = ZSTD_decompressDCtx(c->dctx, res->data, size, data, len);
+	if (ZSTD_isError(n) || n != size) {
+		free(res->data);
+		res->data = NULL;
+		return -EPROTO;
+	}
+	res->len = (uint32_t)size;
+	return 0;
+}
+
 static void complete(struct ep_client *c, struct pending *p, const struct ep_msg *m,
 		     const uint8_t *data, uint32_t len, uint8_t *owned)
 {
@@ -406,25 +677,19 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 		res.error = -EREMOTEIO;
 		memcpy(res.msg, data, n);
 	} else if (m->flags & EP_F_ZSTD) {
-		unsigned long long size = ZSTD_getFrameContentSize(data, len);
-		size_t n;
-
 		res.compressed = 1;
-		if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
-			res.error = -EPROTO;
-		} else if (size > c->o.max_result_len) {
-			res.error = -EMSGSIZE;
-		} else if (!(res.data = malloc(size ? size : 1))) {
-			res.error = -ENOMEM;
-		} else {
-			n = ZSTD_decompressDCtx(c->dctx, res.data, size, data, len);
-			if (ZSTD_isError(n) || n != size) {
-				free(res.data);
-				res.data = NULL;
-				res.error = -EPROTO;
-			} else {
-				res.len = (uint32_t)size;
-			}
+		res.error = decompress(c, &res, data, len);
+		if (res.error == -EPROTO && p->attempts < c->o.max_attempts) {
+			/* Corrupted on the way (its checksum, or no zstd frame at all): lost,
+			 * not the task's failure. Ask for it again. */
+			struct ep_ack a;
+			bool whole, ask;
+
+			c->lst.results_undecodable++;
+			plan_ask(c, p, true, &a, &whole, &ask);
+			do_ask(c, p, ep_now_ns(), &a, whole, ask);
+			free(owned);
+			return;
 		}
 	} else if (owned) {
 		res.data = owned;
@@ -484,6 +749,8 @@ static void on_pong(struct ep_client *c, const struct ep_msg *m, const uint8_t *
 		.max_replays = get16(q + 44),
 		.flags = get16(q + 46),
 	};
+	if (l->flags & EP_LIM_F_ACKS)
+		c->edge_acks = true;
 	c->ping_err = 0;
 }
 
@@ -512,6 +779,16 @@ static void on_retry(struct ep_client *c, struct pending *p, const struct ep_msg
 	p->tmpl.flags |= EP_F_RETRY;
 	p->sent_ns = now;
 	p->next_ns = next_timer(c, p, now);
+	if (p->at_edge && p->frags > 1) {
+		/* The edge holds the request: the RETRY answers a RESULT_ACK, whose resent
+		 * result would exceed 3 times it (docs/protocol.md 5.1). Ask again. */
+		struct ep_ack a;
+
+		if (ep_reasm_ack(c->reasm, &c->edge, p->id, &a))
+			a = (struct ep_ack){ 0 };
+		send_result_ack(c, p, &a);
+		return;
+	}
 	send_task(c, p);
 }
 
@@ -536,6 +813,7 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 	if (!q)			/* no free slot: report the conflict */
 		return false;
 	memset(p, 0, sizeof(*p));
+	q->queued = false;	/* the queue holds the old id */
 	c->st.conflicts++;
 	q->conflicts++;
 	q->resends++;
@@ -638,12 +916,79 @@ static bool open_reply(struct ep_client *c, const struct ep_msg *m, uint8_t *buf
 	return true;
 }
 
+/*
+ * TASK_ACK (docs/protocol.md 5.1): resend the fragments it does not list (every one for
+ * count 0), through the pacer; one that lists them all says the edge has the task: stop
+ * sending, wait for the result (the timer keeps asking). Resends here are repairs, not
+ * attempts, bounded by REPAIR_FACTOR x the task's fragments.
+ */
+static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_msg *m,
+			const uint8_t *payload, uint64_t now)
+{
+	struct ep_ack *a = &(struct ep_ack){ 0 };
+	uint32_t held, fresh = 0;
+
+	if (ep_ack_decode(payload, m->payload_len, a) || (a->count && a->count != p->frags)) {
+		c->lst.task_acks_bad++;
+		c->st.stray++;
+		return;
+	}
+	c->edge_acks = true;
+	c->lst.task_acks++;
+	held = ep_ack_held(a);
+	/* The same answer again at once: a duplicate on the way, or the answer to a
+	 * question asked twice; resending twice would only cost. */
+	if (p->last_ack_ns && held == p->last_ack_held && now - p->last_ack_ns < ACK_DUP_NS)
+		return;
+	p->last_ack_held = held;
+	p->last_ack_ns = now;
+	if (held > p->acked)
+		ep_pacer_delivered(&c->pacer, (uint64_t)p->wire_len * (held - p->acked) / p->frags,
+				   c->pq_n > 0, now);
+	p->acked = held;
+	if (a->count && held == p->frags) {
+		if (!p->at_edge) {
+			p->at_edge = true;
+			p->next_ns = next_timer(c, p, p->sent_ns);	/* backs off now */
+		}
+		memset(p->tosend, 0, (p->frags + 7) / 8);
+		return;
+	}
+	p->at_edge = false;
+	if (a->count)
+		ep_path_loss(&c->path, now);	/* gaps: the edge answers, datagrams are lost */
+	for (uint32_t i = 0; i < p->frags; i++) {
+		if (a->count && ep_ack_has(a, (uint16_t)i)) {
+			bit_clear(p->tosend, i);	/* there already */
+		} else if (!bit_get(p->tosend, i)) {
+			bit_set(p->tosend, i);
+			fresh++;
+		}
+	}
+	if (!fresh)
+		return;
+	p->repair_frags += fresh;
+	if (p->repair_frags > REPAIR_FACTOR * p->frags) {
+		c->lst.repairs_exhausted++;
+		c->st.timeouts++;
+		time_out(c, p);
+		return;
+	}
+	c->lst.repairs++;
+	p->repaired = true;
+	/* The repair is under way: its end of pass brings the next TASK_ACK. */
+	p->sent_ns = now;
+	p->next_ns = next_timer(c, p, now);
+	send_marked(c, p, now);
+}
+
 static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 {
 	struct ep_reasm_task whole;
 	const uint8_t *payload;
 	struct pending *p;
 	struct ep_msg m;
+	uint64_t now;
 
 	c->st.dgrams_received++;
 	if (ep_decode(buf, len, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
@@ -653,6 +998,8 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	}
 	if (c->auth && !open_reply(c, &m, buf, len))
 		return;
+	now = ep_now_ns();
+	ep_path_rx(&c->path, now, m.load_pct);
 	if (m.kind == EP_KIND_PONG) {
 		on_pong(c, &m, payload);
 		return;
@@ -661,12 +1008,17 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		c->st.stray++;		/* a late duplicate of a finished task */
 		return;
 	}
+	p->quiet = 0;
 	if (m.kind == EP_KIND_RETRY) {
 		on_retry(c, p, &m);
 		return;
 	}
-	if (m.kind == EP_KIND_TASK_ACK)		/* TODO(issue 13): selective repeat */
+	if (m.kind == EP_KIND_TASK_ACK) {
+		on_task_ack(c, p, &m, payload, now);
 		return;
+	}
+	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_OVERLOADED)
+		ep_path_overloaded(&c->path, now);
 	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_CONFLICT &&
 	    p->conflicts < EP_CLIENT_MAX_CONFLICTS && on_conflict(c, p))
 		return;
@@ -675,16 +1027,33 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		return;
 	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
 	    p->attempts < c->o.max_attempts) {
-		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL: not an answer yet.
-		 * Retry on the backoff schedule instead of at once. */
+		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL,
+		 * DECOMPRESS_FAILED (corrupted on the way): not an answer yet. The edge
+		 * forgot the task; retry on the schedule instead of at once. */
 		c->st.retriable_errors++;
+		p->at_edge = false;
+		p->acked = 0;
 		return;
+	}
+	if (m.kind != EP_KIND_ERROR && !p->at_edge) {
+		/* The result is coming: the edge has the whole task. */
+		p->at_edge = true;
+		memset(p->tosend, 0, (p->frags + 7) / 8);
+	}
+	if (m.frag_count > 1) {
+		/* The result is coming: no question before it stalls. */
+		uint64_t t = now + (uint64_t)p->base_ms * 1000000;
+
+		if (p->deadline_ns && t > p->deadline_ns)
+			t = p->deadline_ns;
+		if (p->next_ns < t)
+			p->next_ns = t;
 	}
 	if (m.frag_count == 1) {
 		complete(c, p, &m, payload, m.payload_len, NULL);
 		return;
 	}
-	switch (ep_reasm_add(c->reasm, &c->edge, &m, payload, ep_now_ns(), NULL, &whole)) {
+	switch (ep_reasm_add(c->reasm, &c->edge, &m, payload, now, NULL, &whole)) {
 	case 1:
 		complete(c, p, &whole.msg, whole.data, whole.len, whole.data);
 		break;
@@ -714,22 +1083,76 @@ static void read_socket(struct ep_client *c)
 	}
 }
 
-/* The timeout after attempt @attempt of @p: its base doubled per attempt, with jitter,
- * never past the deadline. */
+/* The timeout after attempt @attempt of @p: its base doubled per attempt while the path is
+ * overloaded or silent (twice the base at most otherwise), with jitter, never past the
+ * deadline. */
 static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now)
 {
 	struct ep_backoff b = { .base_ms = p->base_ms, .max_ms = c->o.max_timeout_ms,
 				.jitter_pct = 25 };
-	uint64_t next = now + (uint64_t)ep_backoff_ms(&b, p->attempts, &c->rng) * 1000000;
+	/* A task the edge holds (queued or running) is not lost: waiting longer for it is
+	 * right, so its questions back off as for an overloaded edge. One that got nothing
+	 * back twice in a row is cut off on its own (a node behind a gateway that died,
+	 * say): it backs off as for a silent edge. Random loss rarely does that twice. */
+	enum ep_path_state s = c->pstate;
+
+	if (!ep_path_slow(s) && (p->at_edge || p->quiet >= QUIET_ATTEMPTS))
+		s = p->at_edge ? EP_PATH_OVERLOADED : EP_PATH_SILENT;
+	uint64_t next = now + (uint64_t)ep_retry_timeout_ms(&b, p->attempts, s, &c->rng) *
+			      1000000;
 
 	return p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
 }
 
-/* Retransmit or fail every task whose timer is due. */
+/* The retransmission timeout of the path, for telling silence: the measured round trip
+ * with four deviations of margin (RFC 6298), or the configured first timeout. */
+static uint32_t path_rto_ms(const struct ep_client *c)
+{
+	if (c->o.timeout_ms || !c->est.samples)
+		return c->o.timeout_ms ? c->o.timeout_ms : 200;
+	return (uint32_t)((c->est.srtt_us + 4 * c->est.rttvar_us) / 1000) + 1;
+}
+
+/* The path's state now; entering overload or silence (and each second in it) halves the
+ * pacer's rate. Random loss never does. */
+static void update_path(struct ep_client *c, uint64_t now)
+{
+	enum ep_path_state was = c->pstate;
+
+	ep_path_outstanding(&c->path, now, c->inflight > 0);
+	c->pstate = ep_path_state(&c->path, now, path_rto_ms(c));
+	if (!ep_path_slow(c->pstate))
+		return;
+	if (!ep_path_slow(was))
+		c->lst.slowdowns++;
+	if (!ep_path_slow(was) || now - c->halved_ns >= PACE_HALVE_NS) {
+		ep_pacer_halve(&c->pacer);
+		c->halved_ns = now;
+	}
+}
+
+/* A result's reassembly acknowledges (docs/protocol.md 5.1 rules 1 and 2): RESULT_ACK. */
+static void on_result_ack(void *arg, const struct ep_reasm_info *t, const struct ep_ack *a)
+{
+	struct ep_client *c = arg;
+	struct pending *p = slot_of(c, t->msg.task_id);
+
+	if (!p)
+		return;
+	if (ep_ack_held(a) < a->count)
+		ep_path_loss(&c->path, t->last_ns);
+	send_result_ack(c, p, a);
+}
+
+/* Ask again about, or fail, every task whose timer is due. */
 static void run_timers(struct ep_client *c, uint64_t now)
 {
+	update_path(c, now);
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++) {
 		struct pending *p = &c->p[i];
+		struct ep_ack a;
+		bool whole, ask;
+		uint32_t cost;
 
 		if (!p->used || p->next_ns > now)
 			continue;
@@ -743,20 +1166,22 @@ static void run_timers(struct ep_client *c, uint64_t now)
 			time_out(c, p);
 			continue;
 		}
-		if (!ep_retry_budget_take(&c->budget, now)) {
-			/* Over budget: hold the retry back instead of adding to a storm. */
+		cost = plan_ask(c, p, false, &a, &whole, &ask);
+		/* Only an overloaded or silent edge makes a retry wait for the budget: random
+		 * loss is repaired at once. */
+		if (!ep_retry_budget_take_n(&c->budget, &p->allow, cost, now,
+					    ep_path_slow(c->pstate))) {
 			c->st.retries_throttled++;
 			p->next_ns = now + BUDGET_RECHECK_NS;
 			continue;
 		}
-		p->tmpl.flags |= EP_F_RETRY;
-		p->attempts++;
-		p->sent_ns = now;
-		p->next_ns = next_timer(c, p, now);
-		c->st.retries++;
-		send_task(c, p);
+		if (c->pstate != EP_PATH_SILENT)
+			ep_path_loss(&c->path, now);	/* the edge answers; this went missing */
+		do_ask(c, p, now, &a, whole, ask);
 	}
 	ep_reasm_expire(c->reasm, now);
+	ep_pacer_delivered(&c->pacer, 0, c->pq_n > 0, now);
+	pace_locked(c, now);
 	if (c->auth)
 		ep_keyring_expire(&c->keys, auth_now(c));
 }
@@ -818,6 +1243,20 @@ int ep_client_timeout_ms(struct ep_client *c)
 	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
 		if (c->p[i].used && c->p[i].next_ns < next)
 			next = c->p[i].next_ns;
+	if (c->inflight) {
+		uint64_t at = ep_reasm_next_ack_ns(c->reasm);
+
+		if (at < next)
+			next = at;
+	}
+	if (c->pq_n && !c->no_pacing) {
+		/* The queue's head may be stale; asking for one datagram's worth is close
+		 * enough (a wake-up too early only costs a loop). */
+		uint64_t at = ep_pacer_when(&c->pacer, EP_HDR_LEN + c->frag_size, now);
+
+		if (at < next)
+			next = at;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (next == UINT64_MAX)
 		return -1;
@@ -879,7 +1318,8 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	struct pending *p = NULL;
 	uint8_t *wire;
 	uint32_t wire_len = len;
-	uint8_t flags = 0;
+	uint8_t flags = 0, *bits;
+	uint32_t frags;
 	uint64_t now;
 	int err;
 
@@ -896,7 +1336,8 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		size_t n;
 
 		pthread_mutex_lock(&c->lock);
-		n = ZSTD_compressCCtx(c->cctx, wire, len, payload, len, c->o.zstd_level);
+		/* ZSTD_compress2 keeps the parameters set at open (level, checksum). */
+		n = ZSTD_compress2(c->cctx, wire, len, payload, len);
 		pthread_mutex_unlock(&c->lock);
 		if (!ZSTD_isError(n) && n < len) {
 			wire_len = (uint32_t)n;
@@ -905,6 +1346,12 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	}
 	if (!flags && len)
 		memcpy(wire, payload, len);
+	frags = ep_frag_count(wire_len, c->frag_size);
+	bits = calloc(2, (frags + 7) / 8);	/* tosend, then sent */
+	if (!bits) {
+		free(wire);
+		return -ENOMEM;
+	}
 
 	pthread_mutex_lock(&c->lock);
 	if (c->inflight >= c->o.max_inflight) {
@@ -946,15 +1393,28 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	p->wire = wire;
 	p->wire_len = wire_len;
 	p->raw_len = len;
+	p->frags = frags;
+	p->tosend = bits;
+	p->sent = bits + (frags + 7) / 8;
 	p->attempts = 1;
 	p->base_ms = first_timeout_ms(c, t->type);
+	if (frags > 1 && !c->no_pacing) {
+		/* The time its fragments take through the pacer. */
+		uint64_t ms = (uint64_t)frags * (EP_HDR_LEN + c->frag_size) * 8000 /
+			      (uint64_t)c->pacer.rate_bps;
+
+		p->base_ms = (uint32_t)(p->base_ms + ms > c->o.max_timeout_ms ? c->o.max_timeout_ms
+									     : p->base_ms + ms);
+	}
+	p->allow = ep_retry_allowance(&c->budget, frags);
 	p->submit_ns = p->sent_ns = now;
 	p->deadline_ns = t->deadline_ms ? now + (uint64_t)t->deadline_ms * 1000000 : 0;
 	p->next_ns = next_timer(c, p, now);
-	ep_retry_budget_deposit(&c->budget);
+	ep_retry_budget_deposit(&c->budget, frags);
 	p->cb = cb;
 	p->arg = arg;
 	c->inflight++;
+	ep_path_outstanding(&c->path, now, true);
 	c->st.submitted++;
 	c->st.raw_bytes += len;
 	if (id)
@@ -965,6 +1425,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 
 err_unlock:
 	pthread_mutex_unlock(&c->lock);
+	free(bits);
 	free(wire);
 	return err;
 }
@@ -984,7 +1445,7 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
 			     .task_id = id, .frag_count = 1 };
 	flush_locked(c);
-	send_ctl_locked(c, &m);	/* best effort */
+	send_ctl_locked(c, &m, NULL, 0, false);	/* best effort */
 	fail(c, p, -ECANCELED);
 	deliver(c);
 	return 0;
@@ -1016,7 +1477,7 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 
 		if (now >= next_ping) {
 			pthread_mutex_lock(&c->lock);
-			send_ctl_locked(c, &m);	/* sealed anew each time: a new pn */
+			send_ctl_locked(c, &m, NULL, 0, false);	/* sealed anew each time: a new pn */
 			pthread_mutex_unlock(&c->lock);
 			next_ping = now + 200 * 1000000ull;
 		}
@@ -1078,7 +1539,6 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	struct ep_reasm_cfg rc;
 	struct ep_client *c;
 	socklen_t sl;
 	int err, rcvbuf;
@@ -1156,19 +1616,37 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	c->rbuf = malloc((size_t)RECV_BURST * RECV_SLOT);
 	c->cctx = ZSTD_createCCtx();
 	c->dctx = ZSTD_createDCtx();
-	rc = (struct ep_reasm_cfg){
+	c->pq = calloc(c->cap, sizeof(*c->pq));
+	c->rc = (struct ep_reasm_cfg){
 		.max_tasks = c->o.max_inflight,
 		.max_bytes = (uint64_t)c->o.max_result_len * 4,
 		.max_src_tasks = c->o.max_inflight,
 		.max_src_bytes = (uint64_t)c->o.max_result_len * 4,
 		.max_task_len = c->o.max_result_len,
 		.timeout_ns = (uint64_t)c->o.max_timeout_ms * 4 * 1000000,
+		.on_ack = on_result_ack,
+		.ack_delay_ns = ACK_DELAY_MS * 1000000ull,
+		.expire_arg = c,
 	};
-	c->reasm = ep_reasm_new(&rc);
-	if (!c->p || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm) {
+	c->reasm = ep_reasm_new(&c->rc);
+	if (!c->p || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm ||
+	    !c->pq) {
 		err = -ENOMEM;
 		goto err_close;
 	}
+	/* Every frame the session compresses carries zstd's content checksum: a corrupted
+	 * payload fails to decompress at the edge (DECOMPRESS_FAILED, retried) rather than
+	 * giving a wrong answer (docs/protocol.md 5.1, integrity). */
+	if (c->o.zstd_level &&
+	    (ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel,
+						 c->o.zstd_level)) ||
+	     ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 1)))) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	ep_path_init(&c->path, ep_now_ns());
+	ep_pacer_init(&c->pacer, EP_PACE_START_BPS,
+		      (double)EP_PACE_BURST_FRAGS * (EP_HDR_LEN + c->frag_size), false, ep_now_ns());
 	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
 		c->next_id = ep_now_ns();
 	c->next_id &= ~0xffffffull;	/* room to count up */
@@ -1527,6 +2005,7 @@ void ep_client_close(struct ep_client *c)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	free(c->p);
+	free(c->pq);
 	free(c->done);
 	free(c->sbuf);
 	free(c->rbuf);
@@ -1559,6 +2038,73 @@ void ep_client_get_stats(struct ep_client *c, struct ep_client_stats *st)
 	pthread_mutex_lock(&c->lock);
 	*st = c->st;
 	pthread_mutex_unlock(&c->lock);
+}
+
+int ep_client_get_link_stats(struct ep_client *c, struct ep_client_link_stats *st)
+{
+	struct ep_client_link_stats l;
+	size_t sz;
+
+	if (!st || st->sz < sizeof(st->sz))
+		return -EINVAL;
+	sz = st->sz < sizeof(l) ? st->sz : sizeof(l);
+	pthread_mutex_lock(&c->lock);
+	update_path(c, ep_now_ns());
+	l = c->lst;
+	l.path_state = (uint8_t)c->pstate;
+	l.edge_acks = c->edge_acks;
+	l.pace_bps = c->no_pacing ? 0 : c->pacer.rate_bps;
+	for (uint32_t i = 0; i < c->pq_n; i++) {
+		struct pending *p = slot_of(c, c->pq[(c->pq_head + i) % c->cap]);
+
+		for (uint32_t j = 0; p && p->queued && j < (p->frags + 7) / 8; j++)
+			l.frags_queued += (uint64_t)__builtin_popcount(p->tosend[j]);
+	}
+	pthread_mutex_unlock(&c->lock);
+	l.sz = st->sz;
+	memcpy(st, &l, sz);
+	return 0;
+}
+
+int ep_client_set_link(struct ep_client *c, const struct ep_client_link_opts *o)
+{
+	struct ep_client_link_opts lo = { 0 };
+	struct ep_reasm_cfg rc;
+	struct ep_reasm *r;
+	uint64_t now = ep_now_ns();
+	uint32_t burst;
+
+	if (!o || o->sz < offsetof(struct ep_client_link_opts, no_pacing) + sizeof(o->no_pacing))
+		return -EINVAL;
+	for (size_t n = sizeof(lo); n < o->sz; n++)	/* a newer header's fields: unset */
+		if (((const uint8_t *)o)[n])
+			return -EINVAL;
+	memcpy(&lo, o, o->sz < sizeof(lo) ? o->sz : sizeof(lo));
+	if (lo.ack_delay_ms > 60000 || lo.pace_burst > 65535 ||
+	    (lo.pace_mbps && lo.pace_mbps > EP_PACE_MAX_BPS / 1e6))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (c->inflight) {
+		pthread_mutex_unlock(&c->lock);
+		return -EBUSY;
+	}
+	rc = c->rc;
+	rc.ack_delay_ns = (uint64_t)(lo.ack_delay_ms ? lo.ack_delay_ms : ACK_DELAY_MS) * 1000000;
+	r = ep_reasm_new(&rc);
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	ep_reasm_free(c->reasm);
+	c->reasm = r;
+	c->rc = rc;
+	c->lo = lo;
+	c->no_pacing = lo.no_pacing;
+	burst = lo.pace_burst ? lo.pace_burst : EP_PACE_BURST_FRAGS;
+	ep_pacer_init(&c->pacer, lo.pace_mbps ? lo.pace_mbps * 1e6 : EP_PACE_START_BPS,
+		      (double)burst * (EP_HDR_LEN + c->frag_size), lo.pace_mbps != 0, now);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *est)

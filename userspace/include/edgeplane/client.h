@@ -16,6 +16,13 @@
  * docs/protocol.md) is retried on the backoff schedule, and reported only if it is still
  * the answer when the attempts run out.
  *
+ * Selective repeat (docs/protocol.md 5.1, docs/client.md): the session resends only the
+ * fragments a TASK_ACK does not list, acknowledges fragmented results with RESULT_ACK, and
+ * on a large task's timer asks with RESULT_ACK instead of resending it whole (until it
+ * knows the edge acknowledges, it does both). Random loss is repaired at once; only an
+ * overloaded or silent edge makes it back off and throttle retries. Fragments of large
+ * tasks go through a pacer.
+ *
  * Address validation (docs/protocol.md 3.7) is handled here: when the edge answers RETRY
  * (its reply would be more than 3 times what this address sent, before the address proved
  * it can receive), the session keeps the token the RETRY carries and sends the task again
@@ -64,8 +71,12 @@ struct ep_client_opts {
 					 * 200 until measured) */
 	uint32_t max_timeout_ms;	/* backoff cap; 0: 5000 */
 	uint32_t max_attempts;		/* attempts per task, first included; 0: 5 */
-	/* Retry budget: retries stay below retry_ratio x tasks + retry_per_s x seconds
-	 * (a token bucket of retry_burst); a retry over budget waits. 0: 0.2, 10, 100. */
+	/* Retry budget, in datagrams (fragments; since 1.2): while the edge is
+	 * overloaded or silent, retransmitted datagrams stay below retry_ratio x the
+	 * datagrams of new tasks + retry_per_s x seconds (a token bucket of retry_burst)
+	 * plus each task's own allowance of max(1, ceil(retry_ratio x its fragments));
+	 * a retry over budget waits. Random loss is repaired without waiting.
+	 * 0: 0.2, 10, 100. */
 	double retry_ratio, retry_per_s, retry_burst;
 	uint32_t max_inflight;		/* tasks outstanding; 0: 1024 */
 	uint32_t max_result_len;	/* largest result accepted; 0: 64 MiB */
@@ -135,7 +146,8 @@ struct ep_client_estimates {
 
 struct ep_client_stats {
 	uint64_t submitted, completed, failed, retries, timeouts;
-	uint64_t retries_throttled;	/* times a due retry waited for the budget */
+	uint64_t retries_throttled;	/* times a due retry waited for the budget (only
+					 * while the edge is overloaded or silent) */
 	uint64_t retriable_errors;	/* OVERLOADED/TIMEOUT/INTERNAL replies that led to a
 					 * retry rather than an answer */
 	uint64_t dgrams_sent, dgrams_received, stray;	/* stray: replies to no pending task */
@@ -143,6 +155,52 @@ struct ep_client_stats {
 	uint64_t validations;		/* RETRYs answered: tasks sent again with a token */
 	uint64_t conflicts;		/* CONFLICTs answered: tasks sent again under a new id */
 };
+
+/*
+ * Selective repeat, loss and pacing (docs/client.md, docs/protocol.md 5.1); new in
+ * LIBEDGEPLANE_1.2. Set sz to sizeof(struct ep_client_link_stats): later versions append
+ * fields and fill only what @sz covers.
+ */
+struct ep_client_link_stats {
+	size_t sz;
+	uint64_t frags_sent_first;	/* request fragments sent for the first time */
+	uint64_t frags_resent;		/* ... sent again: repairs, whole resends */
+	uint64_t whole_resends;		/* tasks sent again whole on their timer (an edge not
+					 * known to acknowledge) */
+	uint64_t repairs;		/* TASK_ACKs that had fragments resent */
+	uint64_t task_acks;		/* TASK_ACKs received */
+	uint64_t task_acks_bad;		/* ... that did not decode: dropped (also in stray) */
+	uint64_t result_acks_sent;	/* RESULT_ACKs sent: while a result arrives, and on
+					 * timers, as questions */
+	uint64_t results_undecodable;	/* results that did not decompress: asked for again */
+	uint64_t repairs_exhausted;	/* tasks failed after REPAIR_FACTOR x their
+					 * fragments in repairs (-ETIMEDOUT) */
+	uint64_t pace_waits;		/* times the pacer held fragments back */
+	uint64_t slowdowns;		/* entries into OVERLOADED or SILENT */
+	uint8_t path_state;		/* 0 ok, 1 lossy (random loss), 2 overloaded, 3 silent */
+	uint8_t edge_acks;		/* the edge acknowledges (TASK_ACK, or PONG's ACKS) */
+	double pace_bps;		/* the pacer's rate, bits/s; 0: no pacing */
+	uint64_t frags_queued;		/* fragments waiting for the pacer now */
+};
+
+/* Fill @st (st->sz set by the caller). Returns 0 or -EINVAL (sz too small). */
+int ep_client_get_link_stats(struct ep_client *c, struct ep_client_link_stats *st);
+
+/* Options of selective repeat and pacing; all 0: the defaults. New in LIBEDGEPLANE_1.2. */
+struct ep_client_link_opts {
+	size_t sz;			/* sizeof(struct ep_client_link_opts) */
+	uint32_t ack_delay_ms;		/* acknowledge a result whose fragments paused this
+					 * long (RESULT_ACK); 0: 5 */
+	uint32_t pace_mbps;		/* pace large tasks' fragments at this fixed rate,
+					 * Mbit/s; 0: adaptive (1 Gbit/s at first, then twice
+					 * the measured delivery rate, 10 Mbit/s .. 10 Gbit/s) */
+	uint32_t pace_burst;		/* fragments sent back to back at most; 0: 32 */
+	bool no_pacing;			/* send every fragment at once (the 1.1 behaviour) */
+};
+
+/* Set the session's link options, before any task is submitted. Returns 0, -EINVAL (a bad
+ * option, or fields of a newer header set), -EBUSY (tasks are outstanding) or -ENOMEM. */
+int ep_client_set_link(struct ep_client *c, const struct ep_client_link_opts *o);
 
 /* A node's limits, from its PONG (struct ep_limits, docs/protocol.md 7.3), in host order.
  * 0 in a rate or a limit means none. */
