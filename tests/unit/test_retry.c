@@ -268,6 +268,18 @@ static void test_pacer(void)
 	tap_end("the pacer sends a burst, then its rate (%d datagrams in 1 s at 1 MB/s)", sent);
 
 	tap_begin();
+	/* 1 Gbit/s with wake-ups 1 ms apart: the bucket holds a millisecond of the rate (125 kB,
+	 * more than the 45 kB burst), so a poll loop is not held to 32 fragments a tick. */
+	ep_pacer_init(&p, 1e9, 32 * 1400, false, 0);
+	sent = 0;
+	for (uint64_t t = MS; t <= 100 * MS; t += MS)
+		while (ep_pacer_take(&p, 1400, t))
+			sent++;
+	EXPECT(sent >= 8900 && sent <= 8960);	/* 12.5 MB in 100 ms, less the first tick */
+	tap_end("at 1 Gbit/s a 1 ms poll loop gets the rate, not the burst per tick (%d in 100 ms)",
+		sent);
+
+	tap_begin();
 	ep_pacer_init(&p, EP_PACE_START_BPS, 32 * 1400, false, 0);
 	/* The application sends 1 MB/s: windows without backlog do not lower the rate. */
 	for (uint64_t t = 0; t <= S; t += 10 * MS)

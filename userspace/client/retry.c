@@ -166,14 +166,24 @@ void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed
 				.last_ns = now_ns, .fixed = fixed, .win_start_ns = now_ns };
 }
 
+/* The bucket's depth: the burst, or what the rate gives in EP_PACE_TICK_NS if more (a poll
+ * loop wakes about once a millisecond at best: a shallower bucket would cap the rate at
+ * burst per tick, whatever the rate says). */
+static double pacer_depth(const struct ep_pacer *p)
+{
+	double tick = p->rate_bps / 8 * (double)EP_PACE_TICK_NS / 1e9;
+
+	return tick > p->burst ? tick : p->burst;
+}
+
 static void pacer_refill(struct ep_pacer *p, uint64_t now_ns)
 {
 	if (now_ns > p->last_ns) {
 		p->tokens += p->rate_bps / 8 * (double)(now_ns - p->last_ns) / 1e9;
 		p->last_ns = now_ns;
 	}
-	if (p->tokens > p->burst)
-		p->tokens = p->burst;
+	if (p->tokens > pacer_depth(p))
+		p->tokens = pacer_depth(p);
 }
 
 bool ep_pacer_take(struct ep_pacer *p, uint32_t bytes, uint64_t now_ns)

@@ -115,9 +115,12 @@ bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n
 #define EP_PACE_MAX_BPS		10e9
 #define EP_PACE_BURST_FRAGS	32
 #define EP_PACE_WINDOW_NS	(100 * 1000 * 1000ull)	/* delivery rate samples */
+#define EP_PACE_TICK_NS		(1000 * 1000ull)	/* the bucket holds at least this
+							 * long's worth at the rate */
 
 /*
- * A token bucket in bytes: @rate_bps bits a second, @burst bytes at most. Adaptive: the
+ * A token bucket in bytes: @rate_bps bits a second, @burst bytes at most (or
+ * EP_PACE_TICK_NS of the rate, if more). Adaptive: the
  * caller reports bytes delivered (acknowledged) and whether the pacer held fragments back
  * (backlog); each EP_PACE_WINDOW_NS the rate becomes max(EP_PACE_MIN_BPS, 2 x the delivery
  * rate) capped at EP_PACE_MAX_BPS; a window without backlog (the application sent less
