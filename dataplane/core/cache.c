@@ -251,6 +251,18 @@ static void expire(struct ep_cache *c, uint64_t now_ns)
 	}
 }
 
+/* The resend gap for a retry like @k: a multi-fragment one arrives as a burst of its
+ * fragments, which gets one answer; a single datagram is a burst only of copies, which
+ * come within microseconds, so its gap is short enough for clients whose retry timeout
+ * is a few milliseconds (a lost reply is replayed at their first retry, not their third). */
+static uint64_t gap_of(const struct ep_cache *c, const struct ep_cache_ident *k)
+{
+	uint64_t single = c->cfg.resend_gap_single_ns;
+
+	return k->frag_count > 1 || !single || single > c->cfg.resend_gap_ns ? c->cfg.resend_gap_ns
+									    : single;
+}
+
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 				    uint64_t id,
 				    const struct ep_cache_ident *k, uint64_t now_ns,
@@ -276,7 +288,7 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 		return EP_CACHE_PENDING;
 	}
 	/* Signed: a reply stamped a little after this datagram's receive time is recent. */
-	if ((int64_t)(now_ns - e->last_sent_ns) < (int64_t)c->cfg.resend_gap_ns) {
+	if ((int64_t)(now_ns - e->last_sent_ns) < (int64_t)gap_of(c, k)) {
 		c->st.hits_gap++;
 		return EP_CACHE_QUIET;
 	}

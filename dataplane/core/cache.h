@@ -11,7 +11,8 @@
  * that arrives while it waits or runs is ignored, and becomes DONE with its encoded reply
  * when it finishes, so a later retry is answered from here and never runs twice.
  *
- * Replays are bounded: at most one per resend gap (the fragments of one retry get one
+ * Replays are bounded: at most one per resend gap (10 ms; 1 ms for a single-fragment
+ * request, which comes as one datagram, not a burst; the fragments of one retry get one
  * answer; a burst of copies gets one) and at most max_replays per task; beyond, a retry is
  * ignored and counted. PENDING entries are never evicted or expired (their task's end
  * completes or forgets them); when no entry is free and every entry is PENDING, a new task
@@ -34,6 +35,8 @@ struct ep_cache_cfg {
 	uint64_t bytes;		/* reply bytes held */
 	uint32_t max_replays;	/* cached replies per task; 0: a retry is never answered */
 	uint64_t resend_gap_ns;	/* at most one cached reply per task this often */
+	uint64_t resend_gap_single_ns;	/* ... for a single-fragment request (at most
+					 * resend_gap_ns; 0: resend_gap_ns) */
 };
 
 enum ep_cache_state {

@@ -82,6 +82,7 @@ void ep_conf_defaults(struct ep_conf *c)
 			.bytes = 64u << 20,
 			.max_replays = 8,
 			.resend_gap_ns = 10ull * 1000 * 1000,
+			.resend_gap_single_ns = 1000ull * 1000,
 		},
 		.cpu = -1,
 		.validation = EP_VALIDATE_AMPLIFICATION,

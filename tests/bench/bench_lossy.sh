@@ -23,7 +23,7 @@
 # machine's two vCPUs carry the generator, the runtime and the veth's softirq together.
 # Goals (issue 13) beside: at 5 %, 0 failed, goodput >= 0.85 of clean, p99 <= 5x clean
 # for single-datagram tasks and <= 3x for frames; at 20 %, every task completes.
-# Prints a markdown report.
+# Prints a markdown report. BENCH_KEEP=DIR keeps each window's `edgeload --json` there.
 source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
 set -u
@@ -80,6 +80,7 @@ window() {	# PCT ROUND
 		--concurrency "$CAP" --attempts 8 --duration "${SECS}s" --json >"$out" 2>/dev/null
 	cpu_since "$RT_PID"
 	rt1=$(proc_ticks "$RT_PID") t1=$(date +%s%N)
+	[[ -n ${BENCH_KEEP:-} ]] && mkdir -p "$BENCH_KEEP" && cp "$out" "$BENCH_KEEP/"
 	jq -r --arg rt "$(awk -v a="$rt0" -v b="$rt1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
 			'BEGIN { printf "%.0f", 100 * (b - a) / hz / ((t1 - t0) / 1e9) }')" \
 		--arg steal "$CPU_STEAL" --arg other "$CPU_OTHER" '

@@ -143,6 +143,32 @@ static void test_replays(void)
 	ep_cache_free(c);
 
 	tap_begin();
+	/* A shorter gap for single-fragment requests (one datagram is no burst): a lost reply
+	 * is replayed at a client's first retry, a few milliseconds later. Multi-fragment
+	 * retries keep the long gap, their fragments being one burst. */
+	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
+						 .bytes = 8192, .max_replays = 8,
+						 .resend_gap_ns = 10 * MS,
+						 .resend_gap_single_ns = 1 * MS });
+	{
+		static uint8_t data[3000];
+		struct ep_cache_ident f0 = frag(2, data, sizeof(data), 1000, 0);
+
+		h = ep_cache_begin(c, &a, 0, 9, &k, 0);
+		ep_cache_complete(c, h, &result, 100 * MS);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 100 * MS + MS / 2, &out),
+			  EP_CACHE_QUIET);	/* a copy of the datagram that was answered */
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 101 * MS, &out), EP_CACHE_DONE);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 103 * MS, &out), EP_CACHE_DONE);
+		h = ep_cache_begin(c, &a, 0, 10, &f0, 0);
+		ep_cache_complete(c, h, &result, 100 * MS);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 10, &f0, 103 * MS, &out), EP_CACHE_QUIET);
+		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 10, &f0, 110 * MS, &out), EP_CACHE_DONE);
+	}
+	tap_end("single-fragment retries have the short gap (1 ms), fragmented ones the long one");
+	ep_cache_free(c);
+
+	tap_begin();
 	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
 						 .bytes = 4096, .max_replays = 0 });
 	h = ep_cache_begin(c, &a, 0, 8, &k, 0);

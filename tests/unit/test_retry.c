@@ -123,6 +123,22 @@ static void test_path(void)
 	tap_end("silence: nothing from the edge for max(3 x RTO, 1 s) while tasks are out");
 
 	tap_begin();
+	{
+		struct ep_path q;
+
+		/* "Answering" (which gives a task twice its attempts): something came within
+		 * the same span; never before anything came. */
+		ep_path_init(&q, t);
+		EXPECT(!ep_path_answering(&q, t, 100));
+		ep_path_rx(&q, t + S, 10);
+		EXPECT(ep_path_answering(&q, t + S, 100));
+		EXPECT(ep_path_answering(&q, t + 2 * S - 1, 100));
+		EXPECT(!ep_path_answering(&q, t + 2 * S, 100));
+		EXPECT(ep_path_answering(&q, t + 2 * S, 500));	/* 1.5 s with an RTO of 500 ms */
+	}
+	tap_end("the edge is answering while something came within max(3 x RTO, 1 s)");
+
+	tap_begin();
 	t += 3602 * S;
 	ep_path_rx(&p, t, 30);
 	EXPECT_EQ(ep_path_state(&p, t, 100), EP_PATH_OK);

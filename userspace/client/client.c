@@ -48,6 +48,15 @@
  * again; four times all of them means the edge keeps losing what it gets, or lies. */
 #define REPAIR_FACTOR	4
 #define QUIET_ATTEMPTS	2	/* unanswered attempts in a row: the task backs off */
+/* While the edge answers (random loss), a task may go unanswered twice max_attempts times:
+ * at 20 % loss each way one attempt of a one-datagram task fails with p = 0.36, so 8 in a
+ * row with 3e-4 (one task in 3000 lost to chance), 16 with 8e-8. */
+#define LOSSY_ATTEMPTS	2
+/* Attempts in all, answered or not, per max_attempts: a task that gets something back each
+ * time but never ends (its result keeps being lost, or the edge holds it for ever). */
+#define ATTEMPTS_HARD	4
+/* The first timeout's floor when adaptive: a few scheduler ticks. */
+#define RTO_MIN_MS	2
 #define ACK_DUP_NS	(2 * 1000 * 1000ull)	/* the same TASK_ACK again within: a duplicate */
 #define ACK_DELAY_MS	5			/* docs/protocol.md 5.1 rule 2 */
 #define PACE_HALVE_NS	(1000 * 1000 * 1000ull)	/* halve at most once a second while slow */
@@ -75,6 +84,8 @@ struct pending {
 	uint32_t cursor;		/* the pacer's next index: a pass goes up */
 	bool queued;			/* in the pacer's queue */
 	bool at_edge;			/* the edge holds every fragment: stop resending */
+	bool receiving;			/* fragments of its result are arriving */
+	uint32_t held_asks;		/* questions since the edge said it holds it */
 	bool repaired;			/* fragments went again answering a TASK_ACK */
 	uint32_t acked;			/* fragments the edge listed last */
 	uint32_t repair_frags;		/* fragments resent answering TASK_ACKs */
@@ -82,7 +93,10 @@ struct pending {
 	uint64_t last_ack_ns;
 	double allow;			/* its own retry allowance, datagrams */
 	uint8_t quiet;			/* attempts in a row that got nothing back */
+	bool heard;			/* something came back since the last attempt */
+	uint32_t strikes;		/* timers that expired with nothing back */
 	uint64_t wire_sent;		/* payload bytes sent, all sends */
+	uint64_t tx_ns;			/* when a fragment of it last went out */
 	uint32_t base_ms;		/* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
@@ -368,6 +382,7 @@ static int queue_frag(struct ep_client *c, struct pending *p, struct ep_ckey *k,
 	len = (ssize_t)(p->wire_len - i * c->frag_size < c->frag_size
 				? p->wire_len - i * c->frag_size : c->frag_size);
 	p->wire_sent += (uint64_t)len;
+	p->tx_ns = ep_now_ns();
 	c->st.wire_bytes += (uint64_t)len;
 	return 0;
 }
@@ -557,6 +572,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	res->attempts = p->attempts;
 	res->latency_ns = ep_now_ns() - p->submit_ns;
 	res->wire_bytes = p->wire_sent;
+	res->wire_len = p->wire_len;
 	res->raw_bytes = p->raw_len;
 	learn(c, p, res);
 	if (!res->error && p->frags > 1 && p->acked < p->frags)	/* delivered, all of it */
@@ -598,6 +614,30 @@ static void time_out(struct ep_client *c, struct pending *p)
 
 static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now);
 
+/* The retransmission timeout of the path, for telling silence: the measured round trip
+ * with four deviations of margin (RFC 6298), or the configured first timeout. */
+static uint32_t path_rto_ms(const struct ep_client *c)
+{
+	if (c->o.timeout_ms || !c->est.samples)
+		return c->o.timeout_ms ? c->o.timeout_ms : 200;
+	return (uint32_t)((c->est.srtt_us + 4 * c->est.rttvar_us) / 1000) + 1;
+}
+
+/*
+ * Whether @p has used its attempts: max_attempts timers that expired with nothing back
+ * (strikes) while the edge is overloaded, silent or has not answered yet, LOSSY_ATTEMPTS
+ * times as many while it answers (the loss is random), and ATTEMPTS_HARD x max_attempts
+ * attempts in all.
+ */
+static bool out_of_attempts(const struct ep_client *c, const struct pending *p)
+{
+	bool lossy = !ep_path_slow(c->pstate) &&
+		     ep_path_answering(&c->path, ep_now_ns(), path_rto_ms(c));
+	uint32_t limit = c->o.max_attempts * (lossy ? LOSSY_ATTEMPTS : 1);
+
+	return p->strikes >= limit || p->attempts >= ATTEMPTS_HARD * c->o.max_attempts;
+}
+
 /*
  * What asking the edge about @p again does (its timer, or a result that would not decode,
  * @lost): a RESULT_ACK with the fragments of the result held (*@a; count 0 if none), or a
@@ -623,6 +663,7 @@ static void do_ask(struct ep_client *c, struct pending *p, uint64_t now, const s
 {
 	p->tmpl.flags |= EP_F_RETRY;
 	p->attempts++;
+	p->held_asks += p->at_edge;
 	if (p->quiet < UINT8_MAX)
 		p->quiet++;
 	p->sent_ns = now;
@@ -679,7 +720,7 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 	} else if (m->flags & EP_F_ZSTD) {
 		res.compressed = 1;
 		res.error = decompress(c, &res, data, len);
-		if (res.error == -EPROTO && p->attempts < c->o.max_attempts) {
+		if (res.error == -EPROTO && !out_of_attempts(c, p)) {
 			/* Corrupted on the way (its checksum, or no zstd frame at all): lost,
 			 * not the task's failure. Ask for it again. */
 			struct ep_ack a;
@@ -922,11 +963,29 @@ static bool open_reply(struct ep_client *c, const struct ep_msg *m, uint8_t *buf
  * sending, wait for the result (the timer keeps asking). Resends here are repairs, not
  * attempts, bounded by REPAIR_FACTOR x the task's fragments.
  */
+/* Whether fragments of @p may still be on their way: some wait in the pacer, or the last
+ * went out less than a round trip ago (twice the smoothed one, 2 ms at least). */
+static uint64_t in_flight_ns(const struct ep_client *c)
+{
+	uint64_t rtt = (uint64_t)(2 * c->est.srtt_us * 1000);
+
+	return rtt < 2000000 ? 2000000 : rtt;
+}
+
+static bool in_flight(const struct ep_client *c, const struct pending *p, uint64_t now)
+{
+	for (uint32_t i = 0; i < (p->frags + 7) / 8; i++)
+		if (p->tosend[i])
+			return true;
+	return now - p->tx_ns < in_flight_ns(c);
+}
+
 static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_msg *m,
 			const uint8_t *payload, uint64_t now)
 {
 	struct ep_ack *a = &(struct ep_ack){ 0 };
-	uint32_t held, fresh = 0;
+	uint32_t held, fresh = 0, top = UINT32_MAX;
+	bool later = false;
 
 	if (ep_ack_decode(payload, m->payload_len, a) || (a->count && a->count != p->frags)) {
 		c->lst.task_acks_bad++;
@@ -949,6 +1008,7 @@ static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_
 	if (a->count && held == p->frags) {
 		if (!p->at_edge) {
 			p->at_edge = true;
+			p->held_asks = 0;
 			p->next_ns = next_timer(c, p, p->sent_ns);	/* backs off now */
 		}
 		memset(p->tosend, 0, (p->frags + 7) / 8);
@@ -957,14 +1017,26 @@ static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_
 	p->at_edge = false;
 	if (a->count)
 		ep_path_loss(&c->path, now);	/* gaps: the edge answers, datagrams are lost */
+	/* Fragments above the highest one the edge lists may still be on their way: the
+	 * acknowledgement of a pause can cross them (the pacer, or this loop, was slow).
+	 * They count as lost only once the pass is over and a round trip has passed since
+	 * (RFC 9002's rule: no loss above the largest acknowledged before its time). */
+	if (a->count && in_flight(c, p, now))
+		top = a->r[a->n - 1].last;
 	for (uint32_t i = 0; i < p->frags; i++) {
-		if (a->count && ep_ack_has(a, (uint16_t)i)) {
+		if (i > top && !ep_ack_has(a, (uint16_t)i)) {
+			later = true;
+			continue;
+		} else if (a->count && ep_ack_has(a, (uint16_t)i)) {
 			bit_clear(p->tosend, i);	/* there already */
 		} else if (!bit_get(p->tosend, i)) {
 			bit_set(p->tosend, i);
 			fresh++;
 		}
 	}
+	/* Ask again soon about what may have been on its way, not at the task's timeout. */
+	if (later && p->next_ns > now + in_flight_ns(c))
+		p->next_ns = now + in_flight_ns(c);
 	if (!fresh)
 		return;
 	p->repair_frags += fresh;
@@ -1009,6 +1081,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		return;
 	}
 	p->quiet = 0;
+	p->heard = true;
 	if (m.kind == EP_KIND_RETRY) {
 		on_retry(c, p, &m);
 		return;
@@ -1025,12 +1098,12 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_UNAUTHORIZED && c->auth &&
 	    on_unbound(c, p, &m))
 		return;
-	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
-	    p->attempts < c->o.max_attempts) {
+	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) && !out_of_attempts(c, p)) {
 		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL,
 		 * DECOMPRESS_FAILED (corrupted on the way): not an answer yet. The edge
 		 * forgot the task; retry on the schedule instead of at once. */
 		c->st.retriable_errors++;
+		p->heard = false;	/* no answer: the attempt is spent */
 		p->at_edge = false;
 		p->acked = 0;
 		return;
@@ -1038,10 +1111,12 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	if (m.kind != EP_KIND_ERROR && !p->at_edge) {
 		/* The result is coming: the edge has the whole task. */
 		p->at_edge = true;
+		p->held_asks = 0;
 		memset(p->tosend, 0, (p->frags + 7) / 8);
 	}
 	if (m.frag_count > 1) {
 		/* The result is coming: no question before it stalls. */
+		p->receiving = true;
 		uint64_t t = now + (uint64_t)p->base_ms * 1000000;
 
 		if (p->deadline_ns && t > p->deadline_ns)
@@ -1095,23 +1170,25 @@ static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_
 	 * back twice in a row is cut off on its own (a node behind a gateway that died,
 	 * say): it backs off as for a silent edge. Random loss rarely does that twice. */
 	enum ep_path_state s = c->pstate;
+	uint32_t n = p->attempts;
 
-	if (!ep_path_slow(s) && (p->at_edge || p->quiet >= QUIET_ATTEMPTS))
-		s = p->at_edge ? EP_PATH_OVERLOADED : EP_PATH_SILENT;
-	uint64_t next = now + (uint64_t)ep_retry_timeout_ms(&b, p->attempts, s, &c->rng) *
-			      1000000;
+	/* Each counts its own doublings, not the task's attempts: a task that was repaired
+	 * a few times must not wait 2^attempts for a result the edge is sending. And one
+	 * whose result is arriving is repaired at the pace of loss. */
+	if (!ep_path_slow(s) && !p->receiving) {
+		if (p->at_edge) {
+			s = EP_PATH_OVERLOADED;
+			n = p->held_asks + 1;
+		} else if (p->quiet >= QUIET_ATTEMPTS) {
+			s = EP_PATH_SILENT;
+			n = p->quiet;
+		}
+	}
+	uint64_t next = now + (uint64_t)ep_retry_timeout_ms(&b, n, s, &c->rng) * 1000000;
 
 	return p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
 }
 
-/* The retransmission timeout of the path, for telling silence: the measured round trip
- * with four deviations of margin (RFC 6298), or the configured first timeout. */
-static uint32_t path_rto_ms(const struct ep_client *c)
-{
-	if (c->o.timeout_ms || !c->est.samples)
-		return c->o.timeout_ms ? c->o.timeout_ms : 200;
-	return (uint32_t)((c->est.srtt_us + 4 * c->est.rttvar_us) / 1000) + 1;
-}
 
 /* The path's state now; entering overload or silence (and each second in it) halves the
  * pacer's rate. Random loss never does. */
@@ -1160,7 +1237,10 @@ static void run_timers(struct ep_client *c, uint64_t now)
 			unpark(c, p, now);
 			continue;
 		}
-		if (p->attempts >= c->o.max_attempts || (p->deadline_ns && now >= p->deadline_ns) ||
+		if (!p->heard)
+			p->strikes++;
+		p->heard = false;
+		if (out_of_attempts(c, p) || (p->deadline_ns && now >= p->deadline_ns) ||
 		    now - p->sent_ns > 4ull * c->o.max_timeout_ms * 1000000) {
 			c->st.timeouts++;
 			time_out(c, p);
@@ -1308,7 +1388,7 @@ static uint32_t first_timeout_ms(struct ep_client *c, uint16_t type)
 	if (c->types[slot].type == type && c->types[slot].n)
 		us += 2 * c->types[slot].exec_us;
 	us /= 1000;
-	return us < 20 ? 20 : us > c->o.max_timeout_ms ? c->o.max_timeout_ms : (uint32_t)us;
+	return us < RTO_MIN_MS ? RTO_MIN_MS : us > c->o.max_timeout_ms ? c->o.max_timeout_ms : (uint32_t)us;
 }
 
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,

@@ -44,12 +44,23 @@ static bool within(uint64_t t, uint64_t now, uint64_t span)
 	return t && now >= t ? now - t < span : t != 0;
 }
 
-enum ep_path_state ep_path_state(const struct ep_path *p, uint64_t now_ns, uint32_t rto_ms)
+/* How long silence must last to count: max(3 x RTO, EP_PATH_SILENT_MIN_MS). */
+static uint64_t silence_span(uint32_t rto_ms)
 {
 	uint64_t span = 3ull * rto_ms * MS_NS;
 
-	if (span < EP_PATH_SILENT_MIN_MS * MS_NS)
-		span = EP_PATH_SILENT_MIN_MS * MS_NS;
+	return span < EP_PATH_SILENT_MIN_MS * MS_NS ? EP_PATH_SILENT_MIN_MS * MS_NS : span;
+}
+
+bool ep_path_answering(const struct ep_path *p, uint64_t now_ns, uint32_t rto_ms)
+{
+	return p->load_ns && within(p->load_ns, now_ns, silence_span(rto_ms));
+}
+
+enum ep_path_state ep_path_state(const struct ep_path *p, uint64_t now_ns, uint32_t rto_ms)
+{
+	uint64_t span = silence_span(rto_ms);
+
 	if (p->outstanding && now_ns > p->quiet_from_ns && now_ns - p->quiet_from_ns >= span)
 		return EP_PATH_SILENT;
 	if (within(p->overload_ns, now_ns, span) ||

@@ -53,6 +53,8 @@ void ep_path_loss(struct ep_path *p, uint64_t now_ns);
 void ep_path_outstanding(struct ep_path *p, uint64_t now_ns, bool outstanding);
 /* The state at @now_ns for a retransmission timeout of @rto_ms. */
 enum ep_path_state ep_path_state(const struct ep_path *p, uint64_t now_ns, uint32_t rto_ms);
+/* Whether something came from the edge within max(3 x @rto_ms, 1 s): it answers. */
+bool ep_path_answering(const struct ep_path *p, uint64_t now_ns, uint32_t rto_ms);
 /* Whether the client should slow down in state @s (OVERLOADED, SILENT). */
 static inline bool ep_path_slow(enum ep_path_state s)
 {

@@ -201,7 +201,7 @@ static void done(void *arg, struct ep_result *r)
 			k->local[local_index(r->error)]++;
 	}
 	k->wire += r->wire_bytes;
-	k->wire_once += r->attempts ? r->wire_bytes / r->attempts : 0;
+	k->wire_once += r->wire_len;	/* what one whole send of it takes */
 	k->raw += r->raw_bytes;
 	k->attempts += r->attempts;
 	if (r->attempts) {
@@ -457,9 +457,18 @@ static void text_kind(const struct kind_load *k, double secs)
 	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3);
 }
 
-/* @est, @cs and @as: the session's, read before it was closed. */
+/* The path states of struct ep_client_link_stats. */
+static const char *path_name(uint8_t s)
+{
+	static const char *const names[] = { "ok", "lossy", "overloaded", "silent" };
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* @est, @cs, @ls and @as: the session's, read before it was closed. */
 static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
-		    const struct ep_client_stats *cs, const struct ep_client_auth_stats *as)
+		    const struct ep_client_stats *cs, const struct ep_client_link_stats *ls,
+		    const struct ep_client_auth_stats *as)
 {
 	const struct ep_client_estimates est = *e;
 	struct kind_load t;
@@ -469,11 +478,8 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	/*
 	 * What the link cost, per task sent: datagrams (all the session sent: requests,
 	 * resends, and its PINGs, CANCELs and acknowledgements), those beyond each task's
-	 * first send, and payload bytes sent again.
-	 *
-	 * TODO(issue 13, LIBEDGEPLANE_1.2): when the library exports its link statistics
-	 * (ep_client_get_link(): fragments resent, acks sent and received, loss versus
-	 * overload), print them here and in the JSON's "datagrams" beside these estimates.
+	 * first send, and payload bytes sent again; and the session's own account of
+	 * selective repeat (ep_client_get_link_stats()).
 	 */
 	n = t.tried ? (double)t.tried : 1.0;
 	per_task = (double)cs->dgrams_sent / n;
@@ -503,6 +509,18 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		       "\"bytes_resent_per_task\":%.1f,\"frag_size\":%u}",
 		       (unsigned long long)cs->dgrams_sent, (unsigned long long)cs->dgrams_received,
 		       (unsigned long long)t.first_dgrams, per_task, beyond, resent, l->frag_size);
+		printf(",\"link\":{\"frags_sent_first\":%llu,\"frags_resent\":%llu,"
+		       "\"whole_resends\":%llu,\"repairs\":%llu,\"task_acks\":%llu,"
+		       "\"result_acks_sent\":%llu,\"results_undecodable\":%llu,"
+		       "\"repairs_exhausted\":%llu,\"pace_waits\":%llu,\"slowdowns\":%llu,"
+		       "\"path\":\"%s\",\"edge_acks\":%s,\"pace_mbps\":%.1f}",
+		       (unsigned long long)ls->frags_sent_first, (unsigned long long)ls->frags_resent,
+		       (unsigned long long)ls->whole_resends, (unsigned long long)ls->repairs,
+		       (unsigned long long)ls->task_acks, (unsigned long long)ls->result_acks_sent,
+		       (unsigned long long)ls->results_undecodable,
+		       (unsigned long long)ls->repairs_exhausted, (unsigned long long)ls->pace_waits,
+		       (unsigned long long)ls->slowdowns, path_name(ls->path_state),
+		       ls->edge_acks ? "true" : "false", ls->pace_bps / 1e6);
 		print_auth_stats(as, stdout, true);
 		printf("}\n");
 		return;
@@ -527,6 +545,14 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
 	       "%.0f payload bytes resent per task\n", (unsigned long long)cs->dgrams_sent,
 	       per_task, (double)t.first_dgrams / n, beyond, resent);
+	printf("selective repeat: %llu fragments resent (%llu first sends), %llu repairs after "
+	       "%llu TASK_ACKs, %llu RESULT_ACKs sent, %llu whole resends, %llu results "
+	       "undecodable; path %s, pacing %.0f Mbit/s\n",
+	       (unsigned long long)ls->frags_resent, (unsigned long long)ls->frags_sent_first,
+	       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
+	       (unsigned long long)ls->result_acks_sent, (unsigned long long)ls->whole_resends,
+	       (unsigned long long)ls->results_undecodable, path_name(ls->path_state),
+	       ls->pace_bps / 1e6);
 	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
 	       (unsigned long long)t.raw, (unsigned long long)t.wire_once,
 	       t.raw ? 100.0 * (1.0 - (double)t.wire_once / (double)t.raw) : 0.0,
@@ -642,6 +668,7 @@ int cmd_load(int argc, char **argv)
 	struct ep_client_estimates est;
 	struct ep_client_auth_stats as;
 	struct ep_client_stats cs;
+	struct ep_client_link_stats ls = { 0 };
 	double secs;
 	struct opts o;
 	int err;
@@ -715,6 +742,8 @@ int cmd_load(int argc, char **argv)
 	secs = (double)(ep_now_ns() - t0) / 1e9;
 	ep_client_get_estimates(l->c, &est);
 	ep_client_get_stats(l->c, &cs);
+	ls.sz = sizeof(ls);
+	ep_client_get_link_stats(l->c, &ls);
 	/* Tasks still pending (interrupted) end now, as cancelled, and are counted; none
 	 * starts in their place. The session stays open for its statistics. */
 	l->stop = true;
@@ -735,7 +764,7 @@ int cmd_load(int argc, char **argv)
 				break;
 			}
 	}
-	summary(l, secs, &est, &cs, &as);
+	summary(l, secs, &est, &cs, &ls, &as);
 	if (l->timeline && fclose(l->timeline))
 		pr_warn("--timeline: %s", strerror(errno));
 	{

@@ -123,6 +123,9 @@ struct ep_result {
 	uint64_t wire_bytes;		/* payload bytes sent, all attempts (compressed) */
 	uint64_t raw_bytes;		/* payload bytes before compression */
 	char msg[128];			/* the edge's error text, if it sent one */
+	/* Since LIBEDGEPLANE_1.2 (appended: results are the library's to allocate): */
+	uint32_t wire_len;		/* payload bytes of one whole send (compressed);
+					 * wire_bytes - wire_len were sent again */
 };
 
 typedef void (*ep_client_cb)(void *arg, struct ep_result *res);
