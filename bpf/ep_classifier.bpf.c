@@ -220,7 +220,9 @@ static __always_inline int ep_admit(struct xdp_md *ctx, const struct ep_task_pkt
 			return -EP_STAT_DROP_HDR_SHORT;
 		if (h->flags & EP_F_AUTH) {
 			err = ep_auth_check(h, bytes, now, &a);
-			if (!err && !h->frag_index)	/* a task starts with its fragment 0 */
+			/* A task starts with its fragment 0; PING, CANCEL and RESULT_ACK
+			 * are none (a lossy link brings many RESULT_ACKs). */
+			if (!err && h->kind == EP_KIND_REQUEST && !h->frag_index)
 				err = ep_auth_task(&a, now);
 			*authed = !err;
 			if (err || !ep_auth_unmetered(&a))

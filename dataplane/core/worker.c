@@ -108,7 +108,8 @@ static uint16_t key_of(const struct ep_msg *m)
 /*
  * The key's buckets, as the classifier charges them (bpf/lib/auth.h) where there is none
  * (cfg.key_rates): the datagram's bytes as XDP would count its frame (Ethernet, IP without
- * options, UDP), then a task for its fragment 0. Returns EP_AUTH_DROP__COUNT if admitted.
+ * options, UDP), then a task for a request's fragment 0. Returns EP_AUTH_DROP__COUNT if
+ * admitted.
  */
 static enum ep_auth_drop key_rates(const struct ep_key *k, const struct ep_dgram *d,
 				   const struct ep_msg *m, uint64_t now)
@@ -117,7 +118,8 @@ static enum ep_auth_drop key_rates(const struct ep_key *k, const struct ep_dgram
 
 	if (!ep_key_take_bytes(ep_key_buckets(k), &k->xdp, frame, now))
 		return EP_AUTH_DROP_RATE_BYTES;
-	if (!m->frag_index && !ep_key_take_task(ep_key_buckets(k), &k->xdp, now))
+	if (m->kind == EP_KIND_REQUEST && !m->frag_index &&
+	    !ep_key_take_task(ep_key_buckets(k), &k->xdp, now))
 		return EP_AUTH_DROP_RATE_TASKS;
 	return EP_AUTH_DROP__COUNT;
 }
@@ -881,13 +883,23 @@ static void on_reasm_ack(void *arg, const struct ep_reasm_info *t, const struct 
 static uint64_t resend_bytes(const struct ep_worker *w, const struct ep_msg *req, uint32_t len,
 			     uint32_t fs, const struct ep_ack *skip)
 {
-	uint32_t count = ep_frag_count(len, fs);
-	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0), bytes = 0;
+	uint32_t count = ep_frag_count(len, fs), missing = count;
+	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
+	uint64_t last = len - (uint64_t)fs * (count - 1);	/* the last fragment's bytes */
+	bool last_missing = true;
 
-	for (uint32_t i = 0; i < count; i++)
-		if (!skip || !ep_ack_has(skip, (uint16_t)i))
-			bytes += hdr + (i + 1 < count ? fs : len - (uint64_t)fs * i);
-	return bytes;
+	/* From the ranges, not fragment by fragment: what an unvalidated RESULT_ACK costs the
+	 * node must not grow with the result's size. */
+	if (!count)
+		return 0;
+	if (skip && skip->count == count) {
+		missing = count - ep_ack_held(skip);
+		last_missing = !(skip->n && skip->r[skip->n - 1].last == count - 1);
+	}
+	if (!missing)
+		return 0;
+	return (uint64_t)missing * hdr + (uint64_t)(missing - last_missing) * fs +
+	       (last_missing ? last : 0);
 }
 
 /*

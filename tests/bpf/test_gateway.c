@@ -1019,6 +1019,20 @@ static void test_affinity(bool ipv6)
 	}
 	tap_end("a RESULT_ACK for the task: node 1, by affinity [%s]", v);
 
+	/* A RESULT_ACK for a task the gateway never placed: no node to ask, and no task. */
+	tap_begin();
+	{
+		struct frame ra;
+
+		build(&ra, &(struct task){ .ipv6 = ipv6, .id = t.id + 0x200, .total = 4,
+					   .kind = EP_KIND_RESULT_ACK });
+		run_gw(ra.b, ra.len, &o);
+		expect_act(&o, XDP_DROP);
+		expect_stats(&o, S(DROP_ACK_UNKNOWN));
+		EXPECT_EQ(aff_lookup(&ra, &id), -ENOENT);
+	}
+	tap_end("a RESULT_ACK for no task placed: dropped, nothing remembered [%s]", v);
+
 	tap_begin();
 	build_distinct(&g, &(struct task){ .ipv6 = ipv6, .id = t.id + 0x100 });
 	EXPECT_EQ(choices_put(&g, 0, 1, 2), 0);

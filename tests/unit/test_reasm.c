@@ -821,6 +821,17 @@ static void test_acks(void)
 	EXPECT_EQ(acked.calls, 4);
 	EXPECT(acked.a.n == 2 && acked.a.r[1].first == 7);
 	tap_end("a lost tail is acknowledged after the pause; the resend's end at once");
+
+	tap_begin();
+	/* A hostile sender going down the indexes: each fragment is the highest one
+	 * missing, but brings far less than half of what was: no acknowledgement each time
+	 * (each would walk the bitmap), only the first pass's end and a few halvings. */
+	memset(&acked, 0, sizeof(acked));
+	for (uint32_t i = 4000; i-- > 1;)
+		EXPECT_EQ(add(r, &p, 11, 4000 * 16, 16, i, 50 * ms), 0);
+	EXPECT(acked.calls <= 2);
+	tap_end("fragments sent in descending order get %u acknowledgements for 3999, not one each",
+		acked.calls);
 	ep_reasm_free(r);
 
 	tap_begin();

@@ -629,13 +629,14 @@ static uint32_t path_rto_ms(const struct ep_client *c)
  * times as many while it answers (the loss is random), and ATTEMPTS_HARD x max_attempts
  * attempts in all.
  */
-static bool out_of_attempts(const struct ep_client *c, const struct pending *p)
+static bool out_of_attempts(const struct ep_client *c, const struct pending *p,
+			    uint32_t strikes)
 {
 	bool lossy = !ep_path_slow(c->pstate) &&
 		     ep_path_answering(&c->path, ep_now_ns(), path_rto_ms(c));
 	uint32_t limit = c->o.max_attempts * (lossy ? LOSSY_ATTEMPTS : 1);
 
-	return p->strikes >= limit || p->attempts >= ATTEMPTS_HARD * c->o.max_attempts;
+	return strikes >= limit || p->attempts >= ATTEMPTS_HARD * c->o.max_attempts;
 }
 
 /*
@@ -652,8 +653,11 @@ static uint32_t plan_ask(struct ep_client *c, struct pending *p, bool lost, stru
 
 	if (!partial)
 		*a = (struct ep_ack){ 0 };
-	*ask = p->frags > 1 || partial || lost;
-	*whole = !c->edge_acks || (p->frags == 1 && !*ask);
+	/* A single-fragment task goes again whole: one datagram, and a gateway keeps no
+	 * record of where such a task went (without AUTH), so a RESULT_ACK alone might find
+	 * no node that knows it; it asks too if part of its result is here. */
+	*ask = p->frags > 1 || partial;
+	*whole = !c->edge_acks || p->frags == 1;
 	return (*whole ? p->frags : 0) + (*ask ? 1 : 0);
 }
 
@@ -720,13 +724,15 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 	} else if (m->flags & EP_F_ZSTD) {
 		res.compressed = 1;
 		res.error = decompress(c, &res, data, len);
-		if (res.error == -EPROTO && !out_of_attempts(c, p)) {
+		if (res.error == -EPROTO && !out_of_attempts(c, p, p->strikes + 1)) {
 			/* Corrupted on the way (its checksum, or no zstd frame at all): lost,
 			 * not the task's failure. Ask for it again. */
 			struct ep_ack a;
 			bool whole, ask;
 
 			c->lst.results_undecodable++;
+			p->strikes++;		/* an attempt that brought nothing usable */
+			p->heard = false;
 			plan_ask(c, p, true, &a, &whole, &ask);
 			do_ask(c, p, ep_now_ns(), &a, whole, ask);
 			free(owned);
@@ -855,6 +861,10 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 		return false;
 	memset(p, 0, sizeof(*p));
 	q->queued = false;	/* the queue holds the old id */
+	/* What the edge said of the old id says nothing of the new one. */
+	q->at_edge = q->receiving = false;
+	q->acked = q->repair_frags = q->last_ack_held = q->held_asks = 0;
+	q->last_ack_ns = 0;
 	c->st.conflicts++;
 	q->conflicts++;
 	q->resends++;
@@ -1098,7 +1108,8 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	if (m.kind == EP_KIND_ERROR && m.status == EP_ST_UNAUTHORIZED && c->auth &&
 	    on_unbound(c, p, &m))
 		return;
-	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) && !out_of_attempts(c, p)) {
+	if (m.kind == EP_KIND_ERROR && ep_status_retriable(m.status) &&
+	    !out_of_attempts(c, p, p->strikes)) {
 		/* OVERLOADED, TIMEOUT (fragments lost on the way), INTERNAL,
 		 * DECOMPRESS_FAILED (corrupted on the way): not an answer yet. The edge
 		 * forgot the task; retry on the schedule instead of at once. */
@@ -1229,7 +1240,7 @@ static void run_timers(struct ep_client *c, uint64_t now)
 		struct pending *p = &c->p[i];
 		struct ep_ack a;
 		bool whole, ask;
-		uint32_t cost;
+		uint32_t cost, strikes;
 
 		if (!p->used || p->next_ns > now)
 			continue;
@@ -1237,10 +1248,10 @@ static void run_timers(struct ep_client *c, uint64_t now)
 			unpark(c, p, now);
 			continue;
 		}
-		if (!p->heard)
-			p->strikes++;
-		p->heard = false;
-		if (out_of_attempts(c, p) || (p->deadline_ns && now >= p->deadline_ns) ||
+		/* A strike is counted when the question goes: a retry waiting for the budget
+		 * spends no attempt. */
+		strikes = p->strikes + !p->heard;
+		if (out_of_attempts(c, p, strikes) || (p->deadline_ns && now >= p->deadline_ns) ||
 		    now - p->sent_ns > 4ull * c->o.max_timeout_ms * 1000000) {
 			c->st.timeouts++;
 			time_out(c, p);
@@ -1257,6 +1268,8 @@ static void run_timers(struct ep_client *c, uint64_t now)
 		}
 		if (c->pstate != EP_PATH_SILENT)
 			ep_path_loss(&c->path, now);	/* the edge answers; this went missing */
+		p->strikes = strikes;
+		p->heard = false;
 		do_ask(c, p, now, &a, whole, ask);
 	}
 	ep_reasm_expire(c->reasm, now);

@@ -197,10 +197,17 @@ static void pacer_refill(struct ep_pacer *p, uint64_t now_ns)
 		p->tokens = pacer_depth(p);
 }
 
+/* What must be in the bucket for @bytes to go: all of them, or a full bucket when they are
+ * more than it holds (the rest goes into debt), so any datagram goes some time. */
+static double pacer_need(const struct ep_pacer *p, uint32_t bytes)
+{
+	return bytes < pacer_depth(p) ? bytes : pacer_depth(p);
+}
+
 bool ep_pacer_take(struct ep_pacer *p, uint32_t bytes, uint64_t now_ns)
 {
 	pacer_refill(p, now_ns);
-	if (p->tokens < bytes)
+	if (p->tokens < pacer_need(p, bytes))
 		return false;
 	p->tokens -= bytes;
 	return true;
@@ -211,7 +218,7 @@ uint64_t ep_pacer_when(struct ep_pacer *p, uint32_t bytes, uint64_t now_ns)
 	double need;
 
 	pacer_refill(p, now_ns);
-	need = bytes - p->tokens;
+	need = pacer_need(p, bytes) - p->tokens;
 	if (need <= 0)
 		return now_ns;
 	return now_ns + (uint64_t)(need * 8 / p->rate_bps * 1e9) + 1;

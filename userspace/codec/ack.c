@@ -25,16 +25,21 @@ void ep_ack_from_bitmap(struct ep_ack *a, const uint8_t *bm, uint16_t count)
 
 	a->count = count;
 	a->n = 0;
+	/* Whole bytes of nothing or of everything are skipped at once: a hostile sender
+	 * can make a receiver acknowledge often, and a walk bit by bit of 65535 fragments
+	 * would cost far more than its datagram. */
 	while (i < count && a->n < EP_ACK_MAX_RANGES) {
 		uint32_t first;
 
 		while (i < count && !(bm[i / 8] & (1u << (i % 8))))
-			i++;
-		if (i == count)
+			i = !(i % 8) && !bm[i / 8] ? i + 8 : i + 1;
+		if (i >= count)
 			break;
 		first = i;
 		while (i < count && (bm[i / 8] & (1u << (i % 8))))
-			i++;
+			i = !(i % 8) && bm[i / 8] == 0xff ? i + 8 : i + 1;
+		if (i > count)
+			i = count;
 		a->r[a->n++] = (struct ep_ack_range){ (uint16_t)first, (uint16_t)(i - 1) };
 	}
 	if (!a->n)		/* nothing held: the message is unknown to the receiver */

@@ -36,6 +36,8 @@ struct task_ent {
 	int32_t kprev, knext;	/* tasks to acknowledge, least recently active first */
 	bool in_ack;		/* on that list */
 	uint16_t ack_at;	/* a new fragment at this index or above acknowledges at once */
+	uint32_t ack_missing;	/* fragments missing at the last acknowledgement (all, before) */
+	uint32_t ack_received;	/* fragments received then */
 	uint64_t ack_wire;	/* wire_bytes when it was last acknowledged */
 	int32_t src;		/* index in srcs */
 	uint32_t frag_size;
@@ -308,7 +310,8 @@ static void task_info(const struct task_ent *t, struct ep_reasm_info *info)
 	*info = (struct ep_reasm_info){
 		.peer = t->peer, .msg = t->msg, .frag_size = t->frag_size,
 		.frags = t->received, .bytes = t->bytes, .wire_bytes = t->wire_bytes,
-		.wire_new = t->wire_bytes - t->ack_wire, .start_ns = t->start_ns, .last_ns = t->last_ns, .user = task_user(t),
+		.wire_new = t->wire_bytes - t->ack_wire, .start_ns = t->start_ns,
+		.last_ns = t->last_ns, .user = task_user(t),
 	};
 }
 
@@ -524,6 +527,8 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 	t->src = s;
 	t->in_ack = false;
 	t->ack_at = (uint16_t)(m->frag_count - 1);
+	t->ack_missing = m->frag_count;
+	t->ack_received = 0;
 	t->ack_wire = 0;
 	t->start_ns = t->last_ns = now_ns;
 	memset(t->buf + m->total_len, 0, fbm_len + pbm_len);
@@ -577,7 +582,7 @@ static void task_ack(const struct task_ent *t, struct ep_ack *a)
 static void ack_now(struct ep_reasm *r, int32_t i)
 {
 	struct task_ent *t = &r->tasks[i];
-	const uint8_t *bm = t->buf + t->msg.total_len;
+	uint32_t top = t->msg.frag_count - 1u;
 	struct ep_reasm_info info;
 	struct ep_ack a;
 
@@ -585,11 +590,13 @@ static void ack_now(struct ep_reasm *r, int32_t i)
 	task_info(t, &info);
 	r->cfg.on_ack(r->cfg.expire_arg, &info, &a);
 	r->st.acks++;
-	for (uint32_t k = t->msg.frag_count; k-- > 0;)
-		if (!(bm[k / 8] & (1u << (k % 8)))) {
-			t->ack_at = (uint16_t)k;
-			break;
-		}
+	/* The highest fragment missing: below the last range if it reaches the top (a task
+	 * in progress misses one at least; with 256 ranges listed the top stands). */
+	if (a.n && a.n < EP_ACK_MAX_RANGES && a.r[a.n - 1].last == top)
+		top = a.r[a.n - 1].first - 1u;
+	t->ack_at = (uint16_t)top;
+	t->ack_missing = t->msg.frag_count - t->received;
+	t->ack_received = t->received;
 	t->ack_wire = t->wire_bytes;
 	if (t->in_ack)
 		list_unlink(r, i, ACK);
@@ -664,8 +671,11 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 		t->in_ack = true;
 		/* The end of a pass (the last fragment, or the highest one missing at the
 		 * last acknowledgement) came with gaps left: say so now (RFC 9002's
-		 * "acknowledge out-of-order packets immediately"). */
-		if (idx >= t->ack_at)
+		 * "acknowledge out-of-order packets immediately"). A pass brings most of
+		 * what was missing; one that brought less than half of it is no pass (a
+		 * sender going down the indexes would have every fragment acknowledged,
+		 * each costing a walk of the bitmap): the pause acknowledges it. */
+		if (idx >= t->ack_at && 2 * (t->received - t->ack_received) >= t->ack_missing)
 			ack_now(r, i);
 		return 0;
 	}
