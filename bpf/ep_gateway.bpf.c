@@ -816,10 +816,7 @@ int ep_gateway(struct xdp_md *ctx)
 	/* A later fragment follows its task, wherever the policy would send it now; so does
 	 * every datagram of an AUTH task, from whatever source (a replay lands where the
 	 * replay window knows it), and a RESULT_ACK: it asks the node that holds the task
-	 * (docs/protocol.md 5.1). One for a task with no entry has no node to ask (a
-	 * single-fragment task without AUTH leaves no entry; nor does one pushed out of the
-	 * LRU): dropped, not placed as a new task, which would cost a task token and skew
-	 * the counts; its client sends the task again on its timer. */
+	 * (docs/protocol.md 5.1). */
 	if (t.multi || t.authed || h->kind == EP_KIND_RESULT_ACK) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky && (*sticky & AFF_LOCAL)) {
@@ -844,8 +841,16 @@ int ep_gateway(struct xdp_md *ctx)
 		}
 	}
 	if (!id && h->kind == EP_KIND_RESULT_ACK) {
-		gw_count(EP_GW_STAT_DROP_ACK_UNKNOWN);
-		return XDP_DROP;
+		/* No record: its node died (the controller deleted the records pointing at
+		 * it), the record left the LRU, or the task had one fragment and no AUTH.
+		 * Any node answers with what it holds (TASK_ACK count 0: send it all), and
+		 * the client's task is then placed afresh. The question is no task: no task
+		 * token, no sent count, no record. */
+		id = choose(cfg, &t, now);
+		if (!id) {
+			gw_count(EP_GW_STAT_DROP_ACK_UNKNOWN);
+			return XDP_DROP;
+		}
 	}
 	if (!id) {
 		/* A new task: within its prefix's (or its key's) new tasks/s, or nothing of it

@@ -759,7 +759,7 @@ _Static_assert(sizeof(struct ep_gw_relay) == 12, "ep_gw_relay layout");
 	X(RELAY_REPLY,		"relay_reply")		/* a worker's reply sent on to its client */ \
 	X(RELAY_REFUSED,	"relay_refused")	/* a "reply" not from a node: kernel's */ \
 	X(DROP_LOOP,		"drop_loop")		/* a task its node sent back: not again */ \
-	X(DROP_ACK_UNKNOWN,	"drop_ack_unknown")	/* a RESULT_ACK for no task placed */	\
+	X(DROP_ACK_UNKNOWN,	"drop_ack_unknown")	/* a RESULT_ACK, no record, no node */	\
 	X(TX_ERROR,		"tx_error")		/* could not rewrite or send */
 
 enum ep_gw_stat {
