@@ -657,7 +657,10 @@ static uint32_t plan_ask(struct ep_client *c, struct pending *p, bool lost, stru
 	 * record of where such a task went (without AUTH), so a RESULT_ACK alone might find
 	 * no node that knows it; it asks too if part of its result is here. */
 	*ask = p->frags > 1 || partial;
-	*whole = !c->edge_acks || p->frags == 1;
+	/* An edge not known to acknowledge is asked first too (a node that acknowledges
+	 * says so in its answer; a lossless path never shows a TASK_ACK), and the task goes
+	 * whole when a question got nothing back: an older node drops RESULT_ACK. */
+	*whole = p->frags == 1 || (!c->edge_acks && (p->quiet >= 1 || lost));
 	return (*whole ? p->frags : 0) + (*ask ? 1 : 0);
 }
 
@@ -1170,7 +1173,7 @@ static void read_socket(struct ep_client *c)
 }
 
 /* The timeout after attempt @attempt of @p: its base doubled per attempt while the path is
- * overloaded or silent (twice the base at most otherwise), with jitter, never past the
+ * overloaded or silent (the base otherwise), with jitter, never past the
  * deadline. */
 static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now)
 {

@@ -100,8 +100,8 @@ uint32_t ep_retry_timeout_ms(const struct ep_backoff *b, uint32_t attempt, enum 
 {
 	struct ep_backoff c = *b;
 
-	if (!ep_path_slow(s) && (uint64_t)c.base_ms * 2 < c.max_ms)
-		c.max_ms = c.base_ms * 2;
+	if (!ep_path_slow(s) && c.base_ms < c.max_ms)
+		c.max_ms = c.base_ms;
 	return ep_backoff_ms(&c, attempt, rng);
 }
 
@@ -228,20 +228,30 @@ void ep_pacer_delivered(struct ep_pacer *p, uint64_t bytes, bool backlog, uint64
 {
 	double rate, target;
 
+	uint64_t span;
+
+	/* The time the pacer held fragments back, from one report to the next. */
+	if (p->backlog_now && now_ns > p->last_report_ns)
+		p->win_backlog_ns += now_ns - p->last_report_ns;
+	p->backlog_now = backlog;
+	p->last_report_ns = now_ns;
 	p->win_bytes += bytes;
-	p->win_backlog |= backlog;
 	if (now_ns < p->win_start_ns + EP_PACE_WINDOW_NS)
 		return;
-	rate = (double)p->win_bytes * 8 / ((double)(now_ns - p->win_start_ns) / 1e9);
+	span = now_ns - p->win_start_ns;
+	rate = (double)p->win_bytes * 8 / ((double)span / 1e9);
 	target = 2 * rate;
 	target = target < EP_PACE_MIN_BPS ? EP_PACE_MIN_BPS :
 		 target > EP_PACE_MAX_BPS ? EP_PACE_MAX_BPS : target;
-	/* A window the application did not fill measures the application, not the path. */
-	if (!p->fixed && (p->win_backlog || target > p->rate_bps))
+	/* Only a window the pacer held back nearly throughout measures the path; in any
+	 * other the application sent in bursts and waited (frames every few tens of ms),
+	 * and its delivery rate is the application's: it may raise the rate, never lower it
+	 * (BBR's application-limited samples). */
+	if (!p->fixed && (p->win_backlog_ns * 10 >= span * 9 || target > p->rate_bps))
 		p->rate_bps = target;
 	p->win_start_ns = now_ns;
 	p->win_bytes = 0;
-	p->win_backlog = backlog;
+	p->win_backlog_ns = 0;
 }
 
 void ep_pacer_halve(struct ep_pacer *p)

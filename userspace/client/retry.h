@@ -74,7 +74,8 @@ struct ep_backoff {
  * capped at max, then moved by up to +-jitter_pct using *@rng (xorshift64 state). */
 uint32_t ep_backoff_ms(const struct ep_backoff *b, uint32_t attempt, uint64_t *rng);
 /* The same in path state @s: the doubling runs to max only when the path is overloaded
- * or silent; otherwise the timeout stops at 2 x base (loss is no reason to wait longer). */
+ * or silent; otherwise the timeout stays at its base (loss is no reason to wait longer:
+ * at 5 % loss each way one task in a hundred loses two attempts in a row). */
 uint32_t ep_retry_timeout_ms(const struct ep_backoff *b, uint32_t attempt, enum ep_path_state s,
 			     uint64_t *rng);
 
@@ -125,8 +126,9 @@ bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n
  * EP_PACE_TICK_NS of the rate, if more). Adaptive: the
  * caller reports bytes delivered (acknowledged) and whether the pacer held fragments back
  * (backlog); each EP_PACE_WINDOW_NS the rate becomes max(EP_PACE_MIN_BPS, 2 x the delivery
- * rate) capped at EP_PACE_MAX_BPS; a window without backlog (the application sent less
- * than the pacer allows) only raises it. ep_pacer_halve() on overload or silence, never on
+ * rate) capped at EP_PACE_MAX_BPS if the pacer held fragments back for 90 % of the window
+ * or more; a window with less backlog (the application sent less than the pacer allows,
+ * or in bursts) only raises it. ep_pacer_halve() on overload or silence, never on
  * random loss.
  */
 struct ep_pacer {
@@ -134,7 +136,9 @@ struct ep_pacer {
 	uint64_t last_ns;
 	bool fixed;			/* the rate was set: no adaptation */
 	uint64_t win_start_ns, win_bytes;
-	bool win_backlog;
+	uint64_t win_backlog_ns;	/* of the window, the time fragments were held back */
+	uint64_t last_report_ns;
+	bool backlog_now;
 };
 
 void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed,
