@@ -815,9 +815,9 @@ int ep_gateway(struct xdp_md *ctx)
 
 	/* A later fragment follows its task, wherever the policy would send it now; so does
 	 * every datagram of an AUTH task, from whatever source (a replay lands where the
-	 * replay window knows it), and a RESULT_ACK: it asks the node that holds the task
-	 * (docs/protocol.md 5.1). */
-	if (t.multi || t.authed || h->kind == EP_KIND_RESULT_ACK) {
+	 * replay window knows it), and a RESULT_ACK or a CANCEL: each is about the task,
+	 * and only the node that holds it can answer (docs/protocol.md 5.1, 7). */
+	if (t.multi || t.authed || h->kind == EP_KIND_RESULT_ACK || h->kind == EP_KIND_CANCEL) {
 		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
 		if (sticky && (*sticky & AFF_LOCAL)) {
 			gw_count(EP_GW_STAT_OVF_LOCAL);
@@ -840,12 +840,13 @@ int ep_gateway(struct xdp_md *ctx)
 			}
 		}
 	}
-	if (!id && h->kind == EP_KIND_RESULT_ACK) {
+	if (!id && (h->kind == EP_KIND_RESULT_ACK || h->kind == EP_KIND_CANCEL)) {
 		/* No record: its node died (the controller deleted the records pointing at
 		 * it), the record left the LRU, or the task had one fragment and no AUTH.
-		 * Any node answers with what it holds (TASK_ACK count 0: send it all), and
-		 * the client's task is then placed afresh. The question is no task: no task
-		 * token, no sent count, no record. */
+		 * Any node answers with what it holds (a RESULT_ACK gets TASK_ACK count 0:
+		 * send it all, and the client's task is then placed afresh; a CANCEL for a
+		 * task a node does not hold gets nothing). Neither is a task: no task token,
+		 * no sent count, no record. */
 		id = choose(cfg, &t, now);
 		if (!id) {
 			gw_count(EP_GW_STAT_DROP_ACK_UNKNOWN);

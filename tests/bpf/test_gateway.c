@@ -1019,6 +1019,18 @@ static void test_affinity(bool ipv6)
 	}
 	tap_end("a RESULT_ACK for the task: node 1, by affinity [%s]", v);
 
+	/* A CANCEL for it too: only node 1 holds it. */
+	tap_begin();
+	{
+		struct frame cn;
+
+		build(&cn, &(struct task){ .ipv6 = ipv6, .id = t.id, .kind = EP_KIND_CANCEL,
+					   .empty = true });
+		run_gw(cn.b, cn.len, &o);
+		expect_forwarded(&o, &cn, 0, 1, S(PICK_AFFINITY), false);
+	}
+	tap_end("a CANCEL for the task: node 1, by affinity [%s]", v);
+
 	/* A RESULT_ACK for a task the gateway never placed (or whose node died): to a node
 	 * by the policy, which will say it holds nothing; but it is no task: no task or
 	 * sent count, no record. */
