@@ -12,9 +12,18 @@
 #                        between the two, in CPU_STEAL and CPU_OTHER: % of one CPU stolen
 #                        and taken by others, i.e. by anything but this shell's children
 #                        waited for since (a generator run in the foreground) and the
-#                        live processes PIDS (a runtime, NAPI threads). Both in the same
-#                        shell, and not in a $(...) of their own: `times` counts the
-#                        children of the shell it runs in.
+#                        live processes PIDS (a runtime, NAPI threads); and CPU_FOREIGN,
+#                        the part of CPU_OTHER that is processes' own time (user and
+#                        system, not interrupts: the softirq a benchmark's own packets
+#                        cost is not a disturbance). Both in the same shell, and not in a
+#                        $(...) of their own: `times` counts the children of the shell it
+#                        runs in.
+#   disturbed            after cpu_since: whether the window just measured was disturbed
+#                        by other work, steal above BENCH_MAX_STEAL (5) or foreign
+#                        processes above BENCH_MAX_FOREIGN (10) % of one CPU; it says which
+#                        on stderr. A benchmark repeats such a window (BENCH_REPEATS, 2, at
+#                        most) and reports how many it repeated, so that a neighbour's
+#                        burst is not taken for a result.
 
 f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
@@ -55,21 +64,43 @@ proc_ticks() {
 	echo $t
 }
 _busy_steal() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+# Processes' user and system ticks, less the ksoftirqd threads' (the softirq of a
+# benchmark's own packets, when the kernel defers it to them).
+_user_sys() {
+	local all
+	all=$(awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat)
+	# shellcheck disable=SC2046 # one PID per word
+	echo $((all - $(proc_ticks $(pgrep '^ksoftirqd/'))))
+}
 _CPU_MARK=
 cpu_mark() {	# PIDS...
 	times >"$EP_TMP/.times"
-	_CPU_MARK="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
+	_CPU_MARK="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N) $(_user_sys)"
 }
 # cpu_since PIDS... (the same as cpu_mark's): CPU_STEAL and CPU_OTHER since cpu_mark
-CPU_STEAL='' CPU_OTHER=''
-# shellcheck disable=SC2034 # CPU_STEAL and CPU_OTHER are for the caller
+CPU_STEAL='' CPU_OTHER='' CPU_FOREIGN=''
+# shellcheck disable=SC2034 # CPU_STEAL, CPU_OTHER and CPU_FOREIGN are for the caller
 cpu_since() {
 	local now
 
 	times >"$EP_TMP/.times"
-	now="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N)"
-	read -r CPU_STEAL CPU_OTHER <<<"$(awk -v a="$_CPU_MARK" -v b="$now" -v hz="$CLK_TCK" '
+	now="$(_busy_steal) $(_times_ticks) $(proc_ticks "$@") $(date +%s%N) $(_user_sys)"
+	read -r CPU_STEAL CPU_OTHER CPU_FOREIGN <<<"$(awk -v a="$_CPU_MARK" -v b="$now" \
+		-v hz="$CLK_TCK" '
 		BEGIN { split(a, x); split(b, y); t = (y[5] - x[5]) / 1e9 * hz + 1e-9
 		other = (y[1] - x[1]) - (y[3] - x[3]) - (y[4] - x[4])
-		printf "%.1f %.1f\n", 100 * (y[2] - x[2]) / t, 100 * (other > 0 ? other : 0) / t }')"
+		foreign = (y[6] - x[6]) - (y[3] - x[3]) - (y[4] - x[4])
+		printf "%.1f %.1f %.1f\n", 100 * (y[2] - x[2]) / t,
+			100 * (other > 0 ? other : 0) / t, 100 * (foreign > 0 ? foreign : 0) / t }')"
+}
+
+disturbed() {
+	local why
+	why=$(awk -v s="$CPU_STEAL" -v f="$CPU_FOREIGN" -v ms="${BENCH_MAX_STEAL:-5}" \
+		-v mf="${BENCH_MAX_FOREIGN:-10}" 'BEGIN {
+		if (s > ms) printf "steal %.1f %% > %s %%", s, ms
+		else if (f > mf) printf "other processes %.1f %% > %s %%", f, mf }')
+	[[ -n $why ]] || return 1
+	echo "bench: window disturbed ($why of one CPU)" >&2
+	return 0
 }
