@@ -28,18 +28,6 @@ if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 	exit 1
 fi
 
-# tap_from FILE PREFIX: re-emit a C tool's TAP lines as this script's cases.
-tap_from() {
-	local line
-	while IFS= read -r line; do
-		case $line in
-		"not ok "*) not_ok "$2$(sed -E 's/^not ok [0-9]+ - //' <<<"$line")" ;;
-		"ok "*) ok "$2$(sed -E 's/^ok [0-9]+ - //' <<<"$line")" ;;
-		"#"*) diag "${line#\# }" ;;
-		esac
-	done <"$1"
-	grep -q '^1\.\.' "$1" || not_ok "${2}eptest-ack ran to its end"
-}
 
 in_a "$TOOLS/eptest-ack" --to $ADDR_B >"$EP_TMP/ack.out" 2>&1
 tap_from "$EP_TMP/ack.out" ""

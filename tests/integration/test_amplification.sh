@@ -40,28 +40,6 @@ if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
 fi
 ok "the runtime starts with the default validation mode"
 
-# tap_from FILE PREFIX: re-emit a C tool's TAP lines as this script's cases.
-tap_from() {
-	local line l
-	grep -E '^(not ok|ok|#)' "$1" | sed -E 's/^(not )?ok [0-9]+ - /\1ok - /' |
-	while IFS= read -r line; do
-		case $line in
-		"not ok - "*) echo "not_ok:$2${line#not ok - }" ;;
-		"ok - "*" # SKIP "*) l=${line#ok - }; echo "skip:$2${l%% # SKIP *}:${l##* # SKIP }" ;;
-		"ok - "*) echo "ok:$2${line#ok - }" ;;
-		"#"*) echo "diag:${line#\# }" ;;
-		esac
-	done >"$1.cases"
-	while IFS= read -r line; do
-		case $line in
-		not_ok:*) not_ok "${line#not_ok:}" ;;
-		ok:*) ok "${line#ok:}" ;;
-		skip:*) l=${line#skip:}; skip "${l%:*}" "${l##*:}" ;;
-		diag:*) diag "${line#diag:}" ;;
-		esac
-	done <"$1.cases"
-	grep -q '^1\.\.' "$1" || not_ok "${2}ran to its end"
-}
 
 in_a "$TOOLS/eptest-amp" --to $ADDR_B --infer-in 4 >"$EP_TMP/amp.out" 2>&1
 tap_from "$EP_TMP/amp.out" ""

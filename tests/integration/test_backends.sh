@@ -68,17 +68,9 @@ on_exit ep_stop_runtime
 
 # e2e B LABEL ADDR: eptest-e2e against ADDR, its TAP lines as ours, prefixed.
 e2e() {
-	local b=$1 label=$2 addr=$3 line l
+	local b=$1 label=$2 addr=$3
 	in_a "$TOOLS/eptest-e2e" --to "$addr" --images "$IMAGES" >"$EP_TMP/e2e-$b-$label.out" 2>&1
-	while IFS= read -r line; do
-		case $line in
-		"not ok "*) l=${line#not ok }; not_ok "$b: e2e $label: ${l#* - }" ;;
-		"ok "*" # SKIP "*) l=${line#ok }; l=${l#* - }; skip "$b: e2e $label: ${l%% # SKIP *}" "${l##* # SKIP }" ;;
-		"ok "*) l=${line#ok }; ok "$b: e2e $label: ${l#* - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <"$EP_TMP/e2e-$b-$label.out"
-	grep -q '^1\.\.' "$EP_TMP/e2e-$b-$label.out" || not_ok "$b: e2e $label ran to its end"
+	tap_from "$EP_TMP/e2e-$b-$label.out" "$b: e2e $label: "
 }
 
 # burst B ADDR COUNT: PINGs from 4 sockets to ADDR, a second address of the interface.

@@ -14,19 +14,6 @@ if ! ep_setup_bpffs || ! ep_setup_pair; then
 	exit 1
 fi
 
-# tap_from FILE PREFIX: re-emit a C tool's TAP lines as this script's cases.
-tap_from() {
-	local line l
-	while IFS= read -r line; do
-		case $line in
-		"not ok "*) l=${line#not ok }; not_ok "$2${l#* - }" ;;
-		"ok "*" # SKIP "*) l=${line#ok }; l=${l#* - }; skip "$2${l%% # SKIP *}" "${l##* # SKIP }" ;;
-		"ok "*) l=${line#ok }; ok "$2${l#* - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done < <(grep -E '^(not ok|ok|#)' "$1")
-	grep -q '^1\.\.' "$1" || not_ok "${2}ran to its end"
-}
 limits() {	# NAME ARGS...: eptest-limits in the client namespace, its cases as ours
 	local name=$1
 	shift

@@ -80,7 +80,7 @@ diff_or_null() { [[ $1 == null || $2 == null ]] && echo null || echo $(($1 - $2)
 # One case: $1 = loss % (drops, and corruption), $2 = small|big, $3 = the link's name.
 # Relays eptest-loss's checks, then the costs.
 run_case() {
-	local pct=$1 what=$2 args name out line st tasks sent per bound frags slack rf0 ta0 ra0
+	local pct=$1 what=$2 args name st tasks sent per bound frags slack rf0 ta0 ra0
 	if [[ $what == small ]]; then
 		args=(--count 400 --concurrency 32 --size 64)
 		frags=1 slack=0.5
@@ -91,18 +91,11 @@ run_case() {
 	name="$3, $what tasks"
 	rf0=$(rt_sum result_frags_resent) ta0=$(rt_sum task_acks_sent) ra0=$(rt_sum result_acks)
 	# Bounded: a run that cannot finish is cut at 25 s (and fails its plan check).
-	out=$(in_a timeout 25 "$TOOLS/eptest-loss" --to "$ADDR_B" --strict "${args[@]}" 2>&1)
-	while IFS= read -r line; do
-		case $line in
-		"not ok "*) not_ok "$name: $(sed -E 's/^not ok [0-9]+ - //' <<<"$line")" ;;
-		"ok "*) ok "$name: $(sed -E 's/^ok [0-9]+ - //' <<<"$line")" ;;
-		"Bail out!"*) not_ok "$name: eptest-loss: $line" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <<<"$out"
-	check "$name: eptest-loss ran to its end (plan line)" grep -q '^1\.\.' <<<"$out"
+	in_a timeout 25 "$TOOLS/eptest-loss" --to "$ADDR_B" --strict "${args[@]}" \
+		>"$EP_TMP/loss.out" 2>&1
+	tap_from "$EP_TMP/loss.out" "$name: "
 
-	st=$(sed -nE 's/^# stats (.*)/\1/p' <<<"$out")
+	st=$(sed -nE 's/^# stats (.*)/\1/p' "$EP_TMP/loss.out")
 	tasks=$(sed -nE 's/.*\btasks=([0-9]+).*/\1/p' <<<"$st")
 	sent=$(sed -nE 's/.*\bdgrams_sent=([0-9]+).*/\1/p' <<<"$st")
 	if [[ -z $tasks || -z $sent ]]; then

@@ -77,6 +77,23 @@ expect_eq() {
 	if [[ "$2" == "$3" ]]; then ok "$1"; else not_ok "$1"; diag "got '$2', want '$3'"; fi
 }
 quiet() { "$@" >/dev/null 2>&1; }
+# tap_from FILE PREFIX: re-emit the TAP of a C test tool (its output in FILE) as this
+# script's cases, each name after PREFIX: passes, failures, skips with their reason, its
+# diagnostics; a "Bail out!" is a failure, and so is output without a plan line (the tool
+# crashed or was cut short).
+tap_from() {
+	local line l
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*) l=${line#not ok }; not_ok "$2${l#* - }" ;;
+		"ok "*" # SKIP "*) l=${line#ok }; l=${l#* - }; skip "$2${l%% # SKIP *}" "${l##* # SKIP }" ;;
+		"ok "*) l=${line#ok }; ok "$2${l#* - }" ;;
+		"Bail out!"*) not_ok "$2$line" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done < <(grep -E '^(not ok|ok|#|Bail out!)' "$1")
+	grep -q '^1\.\.' "$1" || not_ok "${2}ran to its end (plan line)"
+}
 tap_done() { echo "1..$_tap_n"; [[ $_tap_failed -eq 0 ]]; }
 
 # A run suffix that keeps names unique among concurrent runs and short enough for
