@@ -251,6 +251,21 @@ static void expire(struct ep_cache *c, uint64_t now_ns)
 	}
 }
 
+/* The entry of (@p, @key, @id), NIL if none or if its result's window has passed (the
+ * entry then goes). */
+static int32_t find_live(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
+			 uint64_t now_ns)
+{
+	int32_t i = find(c, p, key, id);
+
+	if (i != NIL && c->ents[i].state == EP_CACHE_DONE && done_expired(c, &c->ents[i], now_ns)) {
+		remove_ent(c, i);
+		c->st.expired++;
+		return NIL;
+	}
+	return i;
+}
+
 /* The resend gap for a retry like @k: a multi-fragment one arrives as a burst of its
  * fragments, which gets one answer; a single datagram is a burst only of copies, which
  * come within microseconds, so its gap is short enough for clients whose retry timeout
@@ -268,17 +283,12 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 				    const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
 {
-	int32_t i = find(c, p, key, id);
+	int32_t i = find_live(c, p, key, id, now_ns);
 	struct cent *e;
 
 	if (i == NIL)
 		return EP_CACHE_MISS;
 	e = &c->ents[i];
-	if (e->state == EP_CACHE_DONE && done_expired(c, e, now_ns)) {
-		remove_ent(c, i);
-		c->st.expired++;
-		return EP_CACHE_MISS;
-	}
 	if (!same_request(c, e, k)) {
 		c->st.conflicts++;
 		return EP_CACHE_CONFLICT;
@@ -312,18 +322,13 @@ enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer
 					uint16_t key, uint64_t id, const struct ep_ack *a,
 					uint64_t now_ns, struct ep_cached *out)
 {
-	int32_t i = find(c, p, key, id);
+	int32_t i = find_live(c, p, key, id, now_ns);
 	uint32_t held = ep_ack_held(a), count, resend;
 	struct cent *e;
 
 	if (i == NIL)
 		return EP_CACHE_MISS;
 	e = &c->ents[i];
-	if (e->state == EP_CACHE_DONE && done_expired(c, e, now_ns)) {
-		remove_ent(c, i);
-		c->st.expired++;
-		return EP_CACHE_MISS;
-	}
 	if (e->state == EP_CACHE_PENDING) {
 		c->st.hits_pending++;
 		out->req_frags = e->frag_count;
