@@ -268,25 +268,38 @@ static void case_result_ack(int fd)
 out:;
 }
 
-static void case_reassembling(int fd)
+/* Wait out what the node sends of task @id (its pause acknowledgement), then ask with an
+ * empty RESULT_ACK: the answer must be a TASK_ACK within 3 times the question, decoded
+ * into *a. Returns the answer's bytes; *@asked, the question's. */
+static uint32_t ask_task_ack(int fd, uint64_t id, struct ep_ack *a, uint32_t *asked)
 {
-	uint64_t id = next_id++;
-	struct ep_msg m = request(id);
-	uint32_t count = task_frags(), sent;
-	struct ep_ack q = { 0 }, a = { 0 };
+	struct ep_ack q = { 0 };
+	uint32_t sent;
 	struct rx r;
 
-	tap_begin();
-	/* Fragments 0..4 of the task: no pass ended; wait out the pause acknowledgement. */
-	for (uint32_t i = 0; i < 5; i++)
-		send_frag(fd, &m, i);
 	while (!rx_next(fd, id, 100, &r))
 		;
 	sent = send_result_ack(fd, id, &q, NULL);
 	EXPECT(!rx_next(fd, id, WAIT_MS, &r));
 	EXPECT_EQ(r.m.kind, EP_KIND_TASK_ACK);
 	EXPECT(r.len <= 3 * sent);
-	EXPECT(!ep_ack_decode(r.payload, r.m.payload_len, &a));
+	EXPECT(!ep_ack_decode(r.payload, r.m.payload_len, a));
+	*asked = sent;
+	return (uint32_t)r.len;
+}
+
+static void case_reassembling(int fd)
+{
+	uint64_t id = next_id++;
+	struct ep_msg m = request(id);
+	uint32_t count = task_frags(), sent;
+	struct ep_ack a = { 0 };
+
+	tap_begin();
+	/* Fragments 0..4 of the task: no pass ended; wait out the pause acknowledgement. */
+	for (uint32_t i = 0; i < 5; i++)
+		send_frag(fd, &m, i);
+	ask_task_ack(fd, id, &a, &sent);
 	EXPECT_EQ(a.count, count);
 	EXPECT_EQ(a.n, 1);
 	EXPECT(a.r[0].first == 0 && a.r[0].last == 4);
@@ -297,9 +310,8 @@ static void case_many_ranges(int fd)
 {
 	uint64_t id = next_id++;
 	struct ep_msg m = request(id);
-	uint32_t count = task_frags(), sent;
-	struct ep_ack q = { 0 }, a = { 0 };
-	struct rx r;
+	uint32_t count, sent, got;
+	struct ep_ack a = { 0 };
 
 	tap_begin();
 	/* Every other fragment but the last of a 100-fragment task: 50 ranges held. An
@@ -309,18 +321,12 @@ static void case_many_ranges(int fd)
 	count = ep_frag_count(BIG_LEN, ep_frag_size_for_mtu(RAW_MTU, ipv6));
 	for (uint32_t i = 0; i + 1 < count; i += 2)
 		send_frag_len(fd, &m, i, BIG_LEN);
-	while (!rx_next(fd, id, 100, &r))
-		;
-	sent = send_result_ack(fd, id, &q, NULL);
-	EXPECT(!rx_next(fd, id, WAIT_MS, &r));
-	EXPECT_EQ(r.m.kind, EP_KIND_TASK_ACK);
-	EXPECT(r.len <= 3 * sent);
-	EXPECT(!ep_ack_decode(r.payload, r.m.payload_len, &a));
+	got = ask_task_ack(fd, id, &a, &sent);
 	EXPECT_EQ(a.count, count);
 	EXPECT_EQ(a.n, 34);
 	for (uint16_t i = 0; i < a.n; i++)
 		EXPECT(a.r[i].first == 2 * i && a.r[i].last == 2 * i);
-	tap_end("TASK_ACK lists every other fragment, %u ranges (%u bytes for %u)", a.n, r.len,
+	tap_end("TASK_ACK lists every other fragment, %u ranges (%u bytes for %u)", a.n, got,
 		sent);
 }
 
