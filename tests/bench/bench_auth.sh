@@ -29,17 +29,7 @@ die() { echo "bench_auth: $*" >&2; exit 1; }
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 
-# The generator's key: every type, priorities up to 3 (epgen sends 3), tasks up to 1 MiB,
-# its tasks/s and KiB/s buckets far above the load, valid for a day (a long run must not
-# see it expire). epgen counts the pn's seconds from issued_unix_ms, as the node does,
-# and carries its counter from run to run (the node's replay window is the key's).
-KEYS=$EP_TMP/keys.json
-now=$(date +%s%3N)
-ep_keys_file "$KEYS" "$(ep_key $KEY_ID tenant=$TENANT expires_unix_ms=$((now + 86400000)) \
-	tasks_per_s=1000000000 burst_tasks=1000000000 kib_per_s=1000000000 burst_kib=1000000000)" ||
-	die "cannot write the keys file"
-AUTH=(--auth "$KEY_ID:$(jq -r '.[0].key' "$KEYS"):$TENANT"
-      --auth-issued "$(jq -r '.[0].issued_unix_ms' "$KEYS")" --auth-ctr-file "$EP_TMP/ctr")
+bench_gen_key "$KEY_ID" "$TENANT" || die "cannot write the keys file"
 
 cat >"$EP_TMP/opt.conf" <<CONF
 handlers = ( { name = "echo"; }, { name = "checksum"; } );
@@ -64,22 +54,22 @@ gen_once() {
 		--concurrency 128 --duration "$SECS" "$@" |
 		jq -r '"\(.tasks_per_s) \(.p50_us) \(.p99_us) \(.lost) \(.errors) \(.bad_tags)"')
 	cpu_since $RT_PID
-	echo "${out:-0 0 0 0 0 0} $CPU_STEAL $CPU_OTHER"
+	echo "${out:-0 0 0 0 0 0} $CPU_STEAL $CPU_OTHER $CPU_FOREIGN"
 }
 
-# A run disturbed by the machine's other work (more than 10 % of a CPU stolen by the
-# hypervisor or taken by other processes) is measured again, once.
-disturbed() { awk -v s="$1" -v o="$2" 'BEGIN { exit !(s > 10 || o > 10) }'; }
+# A run disturbed by the machine's other work (lib_bench.sh: disturbed) is measured
+# again, once.
 
 declare -A R	# R[setup,workload] = "tps ..." per round; R[redo] lists the runs measured again
 # measure SETUP TYPE SIZE [epgen options]: one run into R, again if disturbed
 measure() {
-	local setup=$1 t=$2 s=$3 tps p50 p99 lost err bad st ot
+	local setup=$1 t=$2 s=$3 tps p50 p99 lost err bad ot
 	shift 3
-	read -r tps p50 p99 lost err bad st ot <<<"$(gen_once "$t" "$s" "$@")"
-	if disturbed "$st" "$ot"; then
+	read -r tps p50 p99 lost err bad CPU_STEAL ot CPU_FOREIGN <<<"$(gen_once "$t" "$s" "$@")"
+	if disturbed; then
 		R[redo]+="$r:$setup:$t "
-		read -r tps p50 p99 lost err bad st ot <<<"$(gen_once "$t" "$s" "$@")"
+		read -r tps p50 p99 lost err bad CPU_STEAL ot CPU_FOREIGN \
+			<<<"$(gen_once "$t" "$s" "$@")"
 	fi
 	R[$setup,$t:$s,tps]+="$tps " R[$setup,$t:$s,p50]+="$p50 " R[$setup,$t:$s,p99]+="$p99 "
 	R[$setup,lost]=$((${R[$setup,lost]:-0} + lost + err + bad))
@@ -131,8 +121,9 @@ echo "and none is limited. $ROUNDS rounds of ${SECS} s runs; each round runs \"p
 echo "in turn on one runtime (plain first in odd rounds, auth first in even ones), then"
 echo "\"reflect\": no runtime, bench_reflect answering every task in XDP on the same veth (the"
 echo "limit the generator, the veth and XDP set; it cannot seal, so it is measured without"
-echo "AUTH). A run with more than 10 % of a CPU stolen or taken by other processes is"
-echo "measured again${R[redo]:+ (again: ${R[redo]% })}. p50 and p99 are medians over rounds."
+echo "AUTH). A run disturbed by other work (steal > ${BENCH_MAX_STEAL:-5} %, other processes >"
+echo "${BENCH_MAX_FOREIGN:-10} % of one CPU) is measured again${R[redo]:+ (again: ${R[redo]% })}."
+echo "p50 and p99 are medians over rounds."
 echo
 echo "| workload | set-up | tasks/s per round | median | p50 us | p99 us | ratio per round | min | median | max |"
 echo "|---|---|---|---:|---:|---:|---|---:|---:|---:|"

@@ -115,13 +115,7 @@ pin_napi() {
 
 ep_setup_bpffs && setup || die "cannot set up the namespaces"
 
-KEYS=$EP_TMP/keys.json
-now=$(date +%s%3N)
-ep_keys_file "$KEYS" "$(ep_key $KEY_ID tenant=$TENANT expires_unix_ms=$((now + 86400000)) \
-	tasks_per_s=1000000000 burst_tasks=1000000000 kib_per_s=1000000000 burst_kib=1000000000)" ||
-	die "cannot write the keys file"
-AUTH=(--auth "$KEY_ID:$(jq -r '.[0].key' "$KEYS"):$TENANT"
-      --auth-issued "$(jq -r '.[0].issued_unix_ms' "$KEYS")" --auth-ctr-file "$EP_TMP/ctr")
+bench_gen_key "$KEY_ID" "$TENANT" || die "cannot write the keys file"
 # As shipped (rate limits per prefix, checks, checksums), but only enrolled devices served.
 cat >"$EP_TMP/rt.conf" <<CONF
 handlers = ( { name = "echo"; } );

@@ -5,6 +5,7 @@
 # machine something other than the benchmark took while it measured.
 #
 #   ratio A B            A / B with two decimals (0 when B is 0)
+#   bench_gen_key ID T   a session key for the generator (KEYS, and epgen's options AUTH)
 #   spread "A..." "B..." per-round ratios A_i / B_i, then "| min median max"
 #   med "V..."           median, rounded to a whole number
 #   steal                the machine's steal ticks so far (what the hypervisor gave others)
@@ -26,6 +27,25 @@
 #                        burst is not taken for a result.
 
 f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+
+# bench_gen_key KEY_ID TENANT: a session key for the generator in $EP_TMP/keys.json
+# (KEYS), and epgen's options to seal with it (the array AUTH). Every type, priorities up
+# to 3 (epgen sends 3), tasks up to 1 MiB, its tasks/s and KiB/s buckets far above any
+# load, valid for a day (a long run must not see it expire). epgen counts the pn's seconds
+# from issued_unix_ms, as the node does, and carries its counter from run to run in
+# $EP_TMP/ctr (the node's replay window is the key's).
+KEYS='' AUTH=()
+# shellcheck disable=SC2034 # KEYS and AUTH are for the caller
+bench_gen_key() {
+	local now
+	KEYS=$EP_TMP/keys.json
+	now=$(date +%s%3N)
+	ep_keys_file "$KEYS" "$(ep_key "$1" tenant="$2" expires_unix_ms=$((now + 86400000)) \
+		tasks_per_s=1000000000 burst_tasks=1000000000 kib_per_s=1000000000 \
+		burst_kib=1000000000)" || return 1
+	AUTH=(--auth "$1:$(jq -r '.[0].key' "$KEYS"):$2"
+	      --auth-issued "$(jq -r '.[0].issued_unix_ms' "$KEYS")" --auth-ctr-file "$EP_TMP/ctr")
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
 
 spread() {
