@@ -73,10 +73,14 @@ e2e() {
 	tap_from "$EP_TMP/e2e-$b-$label.out" "$b: e2e $label: "
 }
 
-# burst B ADDR COUNT: PINGs from 4 sockets to ADDR, a second address of the interface.
+# burst B ADDR COUNT: PINGs from 4 sockets to ADDR, a second address of the interface, at
+# most 128 unanswered: the check is that each is answered from ADDR, not how much a burst
+# the rings absorb (a veth's ring holds 256 frames; a runtime that a neighbour delays
+# behind an unbounded burst loses some, as CI saw with dpdk, 1952 of 2000).
 burst() {
 	local b=$1 addr=$2 n=$3 out
-	out=$(in_a "$TOOLS/eptest-burst" --to "$addr" --count "$n" --flows 4 --wait-ms 2000)
+	out=$(in_a "$TOOLS/eptest-burst" --to "$addr" --count "$n" --flows 4 --window 128 \
+		--wait-ms 2000)
 	expect_eq "$b: a burst of $n PINGs to $addr is answered in full, from $addr" \
 		"$(jq -r '"\(.replies) \(.wrong_source) \(.duplicates)"' <<<"$out")" "$n 0 0"
 }

@@ -11,6 +11,11 @@
  * the address a request came to, also when it listens on every address); flows_answered
  * counts the sending sockets (source ports) that got at least one reply. Bounded: it
  * stops when every task is answered or --wait-ms passes without a reply.
+ *
+ * --window N keeps at most N tasks unanswered: a check that every task is answered then
+ * does not depend on how fast the receiver drains its rings (a veth ring or an AF_XDP
+ * ring overflows in a burst when a neighbour steals the CPU); a lost reply still shows,
+ * as a window that stops moving for --wait-ms.
  */
 #include <getopt.h>
 #include <poll.h>
@@ -28,7 +33,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: eptest-burst --to ADDR [--port N] [--count N] [--flows N]\n"
 		   "       [--kind ping|echo] [--size BYTES] [--wait-ms N] [--send-ms N]\n"
-		   "  --send-ms  stop sending after this long (10000)\n");
+		   "       [--window N]\n"
+		   "  --send-ms  stop sending after this long (10000)\n"
+		   "  --window   at most N tasks unanswered (0: no limit, the default)\n");
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -48,6 +55,58 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	}
 }
 
+struct burst {
+	int fds[MAX_FLOWS];
+	long flows, count, replies, dups, wrong;
+	bool flow_seen[MAX_FLOWS];
+	struct sockaddr_storage to;
+	uint8_t *seen;
+	uint64_t base;
+};
+
+/* collect: poll the sockets for up to ms and count what came back; true if anything did. */
+static bool collect(struct burst *b, int ms)
+{
+	static uint8_t dgram[65536];
+	struct pollfd p[MAX_FLOWS];
+	bool got = false;
+
+	for (long f = 0; f < b->flows; f++)
+		p[f] = (struct pollfd){ .fd = b->fds[f], .events = POLLIN };
+	if (poll(p, (nfds_t)b->flows, ms) <= 0)
+		return false;
+	for (long f = 0; f < b->flows; f++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		const uint8_t *pl;
+		struct ep_msg r;
+		ssize_t n;
+
+		while ((n = recvfrom(b->fds[f], dgram, sizeof(dgram), 0, (struct sockaddr *)&from,
+				     &fl)) >= 0) {
+			uint64_t i;
+
+			fl = sizeof(from);
+			if (ep_decode(dgram, (size_t)n, EP_MAX_TASK_LEN, &r, &pl, NULL))
+				continue;
+			i = r.task_id - b->base;
+			if (r.task_id < b->base || i >= (uint64_t)b->count)
+				continue;
+			got = true;
+			b->flow_seen[f] = true;
+			if (!same_addr(&from, &b->to))
+				b->wrong++;
+			if (b->seen[i]) {
+				b->dups++;
+			} else {
+				b->seen[i] = 1;
+				b->replies++;
+			}
+		}
+	}
+	return got;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -55,32 +114,30 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' }, { "flows", required_argument, NULL, 'f' },
 		{ "kind", required_argument, NULL, 'k' }, { "size", required_argument, NULL, 's' },
 		{ "wait-ms", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
-		{ "send-ms", required_argument, NULL, 'S' }, { 0 },
+		{ "send-ms", required_argument, NULL, 'S' },
+		{ "window", required_argument, NULL, 'W' }, { 0 },
 	};
 	struct ep_msg m = { .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
 			    .task_type = EP_TT_ECHO, .tenant_id = 1 };
-	long port = EP_DEFAULT_PORT, count = 1000, flows = 1, size = 0, wait_ms = 1000;
-	long send_ms = 10000, sent = 0;
-	double send_end;
-	long replies = 0, dups = 0, wrong = 0, answered = 0;
+	long port = EP_DEFAULT_PORT, size = 0, wait_ms = 1000, window = 0;
+	long send_ms = 10000, sent = 0, answered = 0;
 	static uint8_t payload[9000], dgram[65536];
-	int fds[MAX_FLOWS], rcv = 16 << 20, c;
-	bool flow_seen[MAX_FLOWS] = { 0 };
-	struct sockaddr_storage ss;
+	struct burst b = { .count = 1000, .flows = 1 };
+	int rcv = 16 << 20, c;
 	const char *to = NULL;
-	uint8_t *seen;
-	uint64_t base;
+	double send_end, last;
 	socklen_t sl;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'c': count = tool_num("--count", optarg, 1, 1000000); break;
-		case 'f': flows = tool_num("--flows", optarg, 1, MAX_FLOWS); break;
+		case 'c': b.count = tool_num("--count", optarg, 1, 1000000); break;
+		case 'f': b.flows = tool_num("--flows", optarg, 1, MAX_FLOWS); break;
 		case 's': size = tool_num("--size", optarg, 0, sizeof(payload)); break;
 		case 'w': wait_ms = tool_num("--wait-ms", optarg, 10, 60000); break;
 		case 'S': send_ms = tool_num("--send-ms", optarg, 1, 60000); break;
+		case 'W': window = tool_num("--window", optarg, 0, 1000000); break;
 		case 'k':
 			if (!strcmp(optarg, "ping")) m.kind = EP_KIND_PING;
 			else if (!strcmp(optarg, "echo")) m.kind = EP_KIND_REQUEST;
@@ -94,37 +151,44 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (tool_addr(to, (unsigned int)port, &ss, &sl))
+	if (tool_addr(to, (unsigned int)port, &b.to, &sl))
 		return 2;
 	/* Noise: replies do not shrink when compressed, so they go out as large as sent. */
 	for (uint32_t i = 0, x = 2463534242u; i < (uint32_t)size; i++) {
 		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
 		payload[i] = (uint8_t)x;
 	}
-	for (long f = 0; f < flows; f++) {
-		fds[f] = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		if (fds[f] < 0) {
+	for (long f = 0; f < b.flows; f++) {
+		b.fds[f] = socket(b.to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (b.fds[f] < 0) {
 			perror("socket");
 			return 1;
 		}
-		if (setsockopt(fds[f], SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)))
-			setsockopt(fds[f], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		if (setsockopt(b.fds[f], SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)))
+			setsockopt(b.fds[f], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	}
-	seen = calloc((size_t)count, 1);
-	base = (uint64_t)getpid() << 32;
+	b.seen = calloc((size_t)b.count, 1);
+	b.base = (uint64_t)getpid() << 32;
 
 	send_end = tool_now() + send_ms / 1e3;
-	for (long t = 0; t < count && tool_now() < send_end; t++) {
-		int fd = fds[t % flows];
+	last = tool_now();
+	for (long t = 0; t < b.count && tool_now() < send_end; t++) {
+		int fd = b.fds[t % b.flows];
 		ssize_t n;
 
-		m.task_id = base + (uint64_t)t;
+		/* A full window waits for replies; one that stops moving ends the run. */
+		while (window && sent - b.replies >= window && tool_now() - last < wait_ms / 1e3)
+			if (collect(&b, 10))
+				last = tool_now();
+		if (window && sent - b.replies >= window)
+			break;
+		m.task_id = b.base + (uint64_t)t;
 		n = ep_frag_build(&m, payload, (uint32_t)size, 65000, 0, dgram, sizeof(dgram));
 		if (n < 0) {
 			fprintf(stderr, "encode: %s\n", strerror((int)-n));
 			return 1;
 		}
-		while (sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0) {
+		while (sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&b.to, sl) < 0) {
 			if (errno != EAGAIN && errno != ENOBUFS) {
 				perror("sendto");
 				return 1;
@@ -134,51 +198,14 @@ int main(int argc, char **argv)
 		sent++;
 	}
 
-	for (double last = tool_now(); replies < sent && tool_now() - last < wait_ms / 1e3;) {
-		struct pollfd p[MAX_FLOWS];
-		bool got = false;
-
-		for (long f = 0; f < flows; f++)
-			p[f] = (struct pollfd){ .fd = fds[f], .events = POLLIN };
-		if (poll(p, (nfds_t)flows, 10) <= 0)
-			continue;
-		for (long f = 0; f < flows; f++) {
-			struct sockaddr_storage from;
-			socklen_t fl = sizeof(from);
-			const uint8_t *pl;
-			struct ep_msg r;
-			ssize_t n;
-
-			while ((n = recvfrom(fds[f], dgram, sizeof(dgram), 0, (struct sockaddr *)&from,
-					     &fl)) >= 0) {
-				uint64_t i;
-
-				fl = sizeof(from);
-				if (ep_decode(dgram, (size_t)n, EP_MAX_TASK_LEN, &r, &pl, NULL))
-					continue;
-				i = r.task_id - base;
-				if (r.task_id < base || i >= (uint64_t)count)
-					continue;
-				got = true;
-				flow_seen[f] = true;
-				if (!same_addr(&from, &ss))
-					wrong++;
-				if (seen[i]) {
-					dups++;
-				} else {
-					seen[i] = 1;
-					replies++;
-				}
-			}
-		}
-		if (got)
+	for (last = tool_now(); b.replies < sent && tool_now() - last < wait_ms / 1e3;)
+		if (collect(&b, 10))
 			last = tool_now();
-	}
-	for (long f = 0; f < flows; f++)
-		answered += flow_seen[f];
+	for (long f = 0; f < b.flows; f++)
+		answered += b.flow_seen[f];
 	printf("{\"sent\":%ld,\"replies\":%ld,\"duplicates\":%ld,\"wrong_source\":%ld,"
-	       "\"flows\":%ld,\"flows_answered\":%ld}\n", sent, replies, dups, wrong, flows,
-	       answered);
-	free(seen);
+	       "\"flows\":%ld,\"flows_answered\":%ld}\n", sent, b.replies, b.dups, b.wrong,
+	       b.flows, answered);
+	free(b.seen);
 	return 0;
 }
