@@ -36,7 +36,10 @@ for bench in "$@"; do
 	out=$(mktemp)
 	case $bench in
 	classify)
-		{ machine; echo; "$BUILD/tests/bench/bench_classify"; } >"$out"
+		{
+			machine; echo; "$BUILD/tests/bench/bench_classify"
+			echo; tests/bench/bench_xdp_rate.sh
+		} >"$out"
 		;;
 	infer)
 		{ machine; echo; "$BUILD/tests/bench/bench_infer"; } >"$out"

@@ -84,34 +84,16 @@ setup() {
 	done
 	# UDP checksums completed in software (the runtime checks them), as ep_setup_pair.
 	in_d ethtool -K "$IF_D" tx off >/dev/null && in_n ethtool -K "$IF_N" tx off >/dev/null &&
-	# A veth has a NAPI (to run threaded) only with XDP or GRO: GRO from the start.
-	in_n ethtool -K "$IF_N" gro on >/dev/null &&
-	in_n sh -c "echo 1 >/sys/class/net/$IF_N/threaded" || return 1
+	napi_threaded "$NS_N" "$IF_N" || return 1
 	MAC_N=$(mac_of "$NS_N" "$IF_N")
 	# The node's MAC is behind the device's port: no flooding of unknown unicast.
 	bridge -n "$NS_D" fdb replace "$MAC_N" dev "$IF_D" master static
 }
-# The NAPI thread(s) of the node's interface, on CPU 1, at the priority of an interrupt
-# thread (SCHED_FIFO 50): a NIC's receive interrupt and its softirq run before any task,
-# and so does this thread. As an ordinary thread it waits its turn behind the runtime's
-# worker while its ring (256 frames on a veth) overflows, and the device's tasks are lost
-# with the flood's frames. Looked up after the runtime started (attaching XDP may make
-# them anew).
+# The NAPI thread(s) of the node's interface on CPU 1 (lib_bench.sh: napi_pin), at an
+# interrupt thread's priority: as an ordinary thread it waits its turn behind the
+# runtime's worker while its ring (256 frames on a veth) overflows, and the device's tasks
+# are lost with the flood's frames. Looked up after the runtime started.
 NAPI_PIDS=
-pin_napi() {
-	local p comm
-
-	NAPI_PIDS=
-	for p in /proc/[0-9]*; do
-		comm=$(cat "$p/comm" 2>/dev/null) || continue
-		if [[ $comm == "napi/$IF_N-"* ]]; then
-			taskset -pc 1 "${p#/proc/}" >/dev/null &&
-				chrt -f -p 50 "${p#/proc/}" || return 1
-			NAPI_PIDS+=" ${p#/proc/}"
-		fi
-	done
-	[[ -n $NAPI_PIDS ]]
-}
 
 ep_setup_bpffs && setup || die "cannot set up the namespaces"
 
@@ -127,7 +109,7 @@ on_exit ep_stop_runtime
 : >"$EP_TMP/rt.log"
 ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b afxdp -i "$IF_N" --cpus 1 \
 	--batch-size 32 || die "runtime did not start: $(tail -3 "$EP_TMP/rt.log")"
-pin_napi || die "no NAPI thread for $IF_N (threaded NAPI on veth?)"
+NAPI_PIDS=$(napi_pin "$IF_N" 1) || die "no NAPI thread for $IF_N (threaded NAPI on veth?)"
 xdp_stats() { in_n "$BIN/edgeplane-xdp" stats --dev "$IF_N" --json; }
 xdp_mode=$(in_n "$BIN/edgeplane-xdp" auth mode --dev "$IF_N" 2>&1)
 if ! grep -qw required <<<"$xdp_mode"; then

@@ -114,6 +114,26 @@ cpu_since() {
 			100 * (other > 0 ? other : 0) / t, 100 * (foreign > 0 ? foreign : 0) / t }')"
 }
 
+napi_threaded() {
+	ip netns exec "$1" ethtool -K "$2" gro on >/dev/null &&
+		ip netns exec "$1" sh -c "echo 1 >/sys/class/net/$2/threaded"
+}
+
+# A thread's name holds 15 characters: "napi/" and an interface name of 10 keep no "-<id>".
+napi_pin() {
+	local p comm pids=
+
+	for p in /proc/[0-9]*; do
+		comm=$(cat "$p/comm" 2>/dev/null) || continue
+		[[ $comm == "napi/$1" || $comm == "napi/$1-"* ]] || continue
+		taskset -pc "$2" "${p#/proc/}" >/dev/null && chrt -f -p 50 "${p#/proc/}" || return 1
+		pids+="${pids:+ }${p#/proc/}"
+	done
+	[[ -n $pids ]] && echo "$pids"
+}
+
+cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
 disturbed() {
 	local why
 	why=$(awk -v s="$CPU_STEAL" -v f="$CPU_FOREIGN" -v ms="${BENCH_MAX_STEAL:-5}" \

@@ -68,10 +68,13 @@ fi
 out=$(in_a "$EL" load --to $ADDR_B --type checksum --size 100 --count 500 --concurrency 16 \
 	$(enroll_as cam-001) 2>&1); rc=$?
 stop_node
-if [[ $rc -eq 0 && $(totals "$out") == "500 500 0" && $out == *"500 datagrams sealed"* &&
-	$(nstat opened) == 501 &&
+# Every datagram sealed (a retry on a busy machine is sealed too, with a fresh number),
+# and every one opened: the node counts one more, the task of `edgeload run` above.
+sealed=$(grep -oE '[0-9]+ datagrams sealed' <<<"$out" | cut -d' ' -f1)
+if [[ $rc -eq 0 && $(totals "$out") == "500 500 0" && ${sealed:-0} -ge 500 &&
+	$(nstat opened) == $((sealed + 1)) &&
 	$(nstat bad_tag) == 0 && $(nstat replay) == 0 && $(nstat plain) == 0 ]]; then
-	ok "500 tasks: 500 datagrams sealed, all opened by the node (no bad tag, replay or clear one)"
+	ok "500 tasks: $sealed datagrams sealed, all opened by the node (no bad tag, replay or clear one)"
 else
 	not_ok "500 tasks sealed and opened by the node"
 	diag "rc $rc: $(tail -5 <<<"$out")"
