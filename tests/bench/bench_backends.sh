@@ -7,8 +7,11 @@
 #    (recvmmsg/sendmmsg, the socket baseline) for 64 B echo, 1 KiB checksum and a 64 KiB
 #    image operation (sobel on a 256 x 256 frame of a real photograph: 47 fragments in,
 #    47 out). The load comes from epgen in AF_XDP mode (closed loop) pinned to CPU 0, the
-#    runtime's single worker is pinned to CPU 1. Each round runs every backend in turn, so
-#    drift on a shared machine hits all alike; the table gives the median of the rounds.
+#    runtime (every thread) is pinned to CPU 1, and each veth end's NAPI runs as a thread
+#    on its side's CPU (lib_bench.sh: pair_napi), as in bench_runtime.sh, so that both
+#    agree on the baseline and CPU 1's busy time is the node's. Each round runs every
+#    backend in turn, so drift on a shared machine hits all alike; the table gives the
+#    median of the rounds, tasks per node CPU-second beside tasks/s.
 # 2. zstd on (level 3) against off: edgeload sends each real photograph (as gray pixels,
 #    the frames a camera hands over) to the blob detector; bytes of payload and bytes the
 #    client's interface sent, and tasks/s.
@@ -27,6 +30,7 @@ die() { echo "bench_backends: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 [[ -s $IMAGES/camera.png ]] || die "no test images in $IMAGES (make fetches them)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
+pair_napi || die "cannot run the veths' NAPI in threads of their own (threaded NAPI on veth?)"
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 
 # Maximum rates from one generator: the rate limits per source prefix are off (by their
@@ -41,12 +45,14 @@ CONF
 RT_PID=
 try_start_rt() {	# backend (the log holds this start's output only)
 	: >"$EP_TMP/rt.log"
-	ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b "$1" -i "$IF_B" --cpus 1
+	ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -b "$1" -i "$IF_B" --cpus 1 &&
+		taskset -apc 1 "$RT_PID" >/dev/null	# every thread (--cpus places workers only)
 }
 stop_rt() { ep_stop_runtime; }
 on_exit stop_rt
 
-# measure TYPE SIZE -> "tps p50 p99 lost" of one run; SIZE "img" is the 256 x 256 frame.
+# measure TYPE SIZE -> "tps p50 p99 lost errors completed" of one run; SIZE "img" is the
+# 256 x 256 frame.
 measure() {
 	local payload=(--size "$2") conc=128
 
@@ -54,13 +60,12 @@ measure() {
 	ip netns exec "$NS_A" taskset -c 0 "$GEN" --mode afxdp --dev "$IF_A" --from "$ADDR_A" \
 		--dst-mac "$MAC_B" --to "$ADDR_B" --type "$1" "${payload[@]}" \
 		--concurrency "$conc" --duration "$SECS" |
-		jq -r '"\(.tasks_per_s) \(.p50_us) \(.p99_us) \(.lost) \(.errors)"'
+		jq -r '"\(.tasks_per_s) \(.p50_us) \(.p99_us) \(.lost) \(.errors) \(.completed)"'
 }
 
-# A run disturbed by other work (lib_bench.sh: disturbed) is measured again, twice at most;
-# REPEATED counts them.
+# A run disturbed by other work is measured again, twice at most (lib_bench.sh: node_run,
+# which adds tasks per node CPU-second and the CPUs' busy shares to each line).
 declare -A SKIP
-REPEATED=0
 for _ in $(seq "$ROUNDS"); do
 	for b in $BACKENDS; do
 		[[ -n ${SKIP[$b]:-} ]] && continue
@@ -69,14 +74,7 @@ for _ in $(seq "$ROUNDS"); do
 			continue
 		fi
 		for w in $WORKLOADS; do
-			for ((try = 0; try <= ${BENCH_REPEATS:-2}; try++)); do
-				((try)) && REPEATED=$((REPEATED + 1))
-				cpu_mark "$RT_PID"
-				line=$(measure "${w%%:*}" "${w##*:}")
-				cpu_since "$RT_PID"
-				disturbed || break
-			done
-			echo "$line" >>"$EP_TMP/$b-$w"
+			node_run "$EP_TMP/$b-$w" "$RT_PID" -- measure "${w%%:*}" "${w##*:}"
 		done
 		stop_rt
 	done
@@ -99,7 +97,9 @@ name() {
 tps() { local t; read -r t _ <<<"${R[$1,$2]}"; echo "${t:-0}"; }
 
 echo "Method: epgen (AF_XDP mode, closed loop; 128 tasks outstanding, 16 for the 64 KiB frame)"
-echo "on CPU 0 against the runtime's single worker on CPU 1 (batch size 32), over a veth pair;"
+echo "on CPU 0 against the runtime's single worker (batch size 32), every thread of the runtime"
+echo "on CPU 1, over a veth pair whose ends run their NAPI as threads, the node's on CPU 1 and"
+echo "the generator's on CPU 0 (as in bench-runtime);"
 echo "$ROUNDS rounds of ${SECS} s per backend and workload, the backends in turn within each"
 echo "round; the median round. The 64 KiB workload is sobel on the top-left 256 x 256 of"
 echo "camera.png: 47 fragments in and 47 out per task. The udp backend (kernel UDP socket,"
@@ -109,14 +109,21 @@ echo
 for b in $BACKENDS; do
 	[[ -n ${SKIP[$b]:-} ]] && echo "Backend $b: not measured: ${SKIP[$b]}" && echo
 done
-echo "| workload | backend | tasks/s | p50 us | p99 us | lost | / udp |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "Tasks per CPU-s: tasks per CPU-second of CPU 1 (the runtime's threads, its veth's NAPI"
+echo "thread, the softirqs there), the median over rounds, and CPU 1 / CPU 0 busy (medians):"
+echo "where CPU 0, the generator, is saturated and CPU 1 is not, tasks/s measure the generator"
+echo "and tasks per CPU-second tell the backends apart."
+echo
+echo "| workload | backend | tasks/s | p50 us | p99 us | lost | / udp | tasks per CPU-s | CPU 1 / CPU 0 busy | / udp |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+col() { awk -v f="$3" '{ printf "%s ", $f }' "$EP_TMP/$1-$2" 2>/dev/null; }	# BACKEND WORKLOAD FIELD
 for w in $WORKLOADS; do
 	for b in $BACKENDS; do
 		[[ -n ${SKIP[$b]:-} ]] && continue
-		read -r t p5 p9 lost errs <<<"${R[$b,$w]}"
+		read -r t p5 p9 lost errs _ <<<"${R[$b,$w]}"
 		[[ ${errs:-0} != 0 ]] && lost="$lost ($errs errors)"
-		echo "| $(name "$w") | $b | $(f "$t") | $p5 | $p9 | $lost | $(ratio "$t" "$(tps udp "$w")") |"
+		e=$(med "$(col "$b" "$w" 7)")
+		echo "| $(name "$w") | $b | $(f "$t") | $p5 | $p9 | $lost | $(ratio "$t" "$(tps udp "$w")") | $e | $(med "$(col "$b" "$w" 8)") % / $(med "$(col "$b" "$w" 9)") % | $(ratio "$e" "$(med "$(col udp "$w" 7)")") |"
 	done
 done
 echo
@@ -126,20 +133,22 @@ goal() {	# what A B LO [HI]
 	awk -v r="$r" -v lo="$5" -v hi="${6:-1e9}" -v w="$1" 'BEGIN {
 		printf("- %s: %.2f (%s)\n", w, r, (r >= lo && r <= hi) ? "met" : "NOT met") }'
 }
-# Per round: each backend's tasks/s over udp's of the same round, then the spread.
-rounds() { awk '{ printf "%s ", $1 }' "$EP_TMP/$1-$2" 2>/dev/null; }	# BACKEND WORKLOAD
-echo "Tasks/s over udp's, round by round (the backends in turn within a round), then"
+# Per round: each backend's tasks/s (and tasks per node CPU-second) over udp's of the same
+# round, then the spread.
+echo "Tasks/s (then tasks per node CPU-second) over udp's, round by round (the backends in turn within a round), then"
 echo "| min median max; runs disturbed by other work (steal > ${BENCH_MAX_STEAL:-5} %, other"
 echo "processes > ${BENCH_MAX_FOREIGN:-10} % of one CPU) measured again: $REPEATED."
 echo
 echo "| workload | backend | per round / udp | min | median | max |"
 echo "|---|---|---|---:|---:|---:|"
-for w in $WORKLOADS; do
-	for b in $BACKENDS; do
-		[[ -n ${SKIP[$b]:-} || $b == udp || -n ${SKIP[udp]:-} ]] && continue
-		IFS='|' read -r per mmm <<<"$(spread "$(rounds "$b" "$w")" "$(rounds udp "$w")")"
-		read -r lo mid hi <<<"$mmm"
-		echo "| $(name "$w") | $b | $per| $lo | $mid | $hi |"
+for fld in 1 7; do
+	for w in $WORKLOADS; do
+		for b in $BACKENDS; do
+			[[ -n ${SKIP[$b]:-} || $b == udp || -n ${SKIP[udp]:-} ]] && continue
+			IFS='|' read -r per mmm <<<"$(spread "$(col "$b" "$w" $fld)" "$(col udp "$w" $fld)")"
+			read -r lo mid hi <<<"$mmm"
+			echo "| $(name "$w") | $b$( ((fld == 7)) && echo ", per node CPU-s") | $per| $lo | $mid | $hi |"
+		done
 	done
 done
 echo

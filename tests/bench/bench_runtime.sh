@@ -23,10 +23,7 @@ GEN=$BUILD/tests/bench/epgen
 die() { echo "bench_runtime: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
-# The NAPI threads are the benchmark's own work, not a disturbance (cpu_mark's PIDS).
-napi_threaded "$NS_A" "$IF_A" && napi_threaded "$NS_B" "$IF_B" &&
-	NAPI_PIDS="$(napi_pin "$IF_A" 0) $(napi_pin "$IF_B" 1)" ||
-	die "cannot run the veths' NAPI in threads of their own (threaded NAPI on veth?)"
+pair_napi || die "cannot run the veths' NAPI in threads of their own (threaded NAPI on veth?)"
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 
 # Handlers: echo and checksum (trivial work) and infer, whose batches are one GEMM per
@@ -73,27 +70,10 @@ measure() {
 }
 
 WORKLOADS="1:64 1:1024 2:64 2:1024"
-REPEATED=0
-# one_run SET WORKLOAD: one run of WORKLOAD against the runtime running, measured again
-# while disturbed by other work (lib_bench.sh: disturbed), appended to $EP_TMP/SET-WORKLOAD
-# as "tps p50 p99 lost completed eff busy1 busy0": epgen's figures, then the tasks per
-# CPU-second of CPU 1 (the node's), and CPU 1's and CPU 0's busy % over the run.
-one_run() {
-	local line b1 b0 t0 try
-	for ((try = 0; try <= ${BENCH_REPEATS:-2}; try++)); do
-		((try)) && REPEATED=$((REPEATED + 1))
-		cpu_mark "$RT_PID" $NAPI_PIDS
-		b1=$(cpu_busy 1) b0=$(cpu_busy 0) t0=$(date +%s%N)
-		line=$(ROUNDS=1 measure "${2%%:*}" "${2##*:}")
-		b1=$(($(cpu_busy 1) - b1)) b0=$(($(cpu_busy 0) - b0))
-		t0=$(($(date +%s%N) - t0))
-		cpu_since "$RT_PID" $NAPI_PIDS
-		disturbed || break
-	done
-	echo "$line $(awk -v c="${line##* }" -v b1=$b1 -v b0=$b0 -v t=$t0 -v hz="$CLK_TCK" '
-		BEGIN { s = t / 1e9; printf "%.0f %.0f %.0f", (b1 > 0) ? c * hz / b1 : 0,
-			100 * b1 / (s * hz), 100 * b0 / (s * hz) }')" >>"$EP_TMP/$1-$2"
-}
+# one_run SET WORKLOAD: one run of WORKLOAD against the runtime running, appended to
+# $EP_TMP/SET-WORKLOAD as "tps p50 p99 lost completed eff busy1 busy0" (node_run).
+one_run() { node_run "$EP_TMP/$1-$2" "$RT_PID" -- measure1 "${2%%:*}" "${2##*:}"; }
+measure1() { ROUNDS=1 measure "$@"; }
 # median_run SET WORKLOAD: the median run by tasks/s
 median_run() { sort -n "$EP_TMP/$1-$2" 2>/dev/null | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 

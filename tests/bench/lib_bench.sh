@@ -134,6 +134,35 @@ napi_pin() {
 
 cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
+NAPI_PIDS=''
+pair_napi() {
+	local a b
+	napi_threaded "$NS_A" "$IF_A" && napi_threaded "$NS_B" "$IF_B" &&
+		a=$(napi_pin "$IF_A" 0) && b=$(napi_pin "$IF_B" 1) || return 1
+	NAPI_PIDS="$a $b"
+}
+
+REPEATED=0
+node_run() {
+	local file=$1 pids=$2 line b1 b0 t0 try
+	shift 3
+	for ((try = 0; try <= ${BENCH_REPEATS:-2}; try++)); do
+		((try)) && REPEATED=$((REPEATED + 1))
+		# shellcheck disable=SC2086 # lists of PIDs
+		cpu_mark $pids $NAPI_PIDS
+		b1=$(cpu_busy 1) b0=$(cpu_busy 0) t0=$(date +%s%N)
+		line=$("$@")
+		b1=$(($(cpu_busy 1) - b1)) b0=$(($(cpu_busy 0) - b0))
+		t0=$(($(date +%s%N) - t0))
+		# shellcheck disable=SC2086
+		cpu_since $pids $NAPI_PIDS
+		disturbed || break
+	done
+	echo "$line $(awk -v c="${line##* }" -v b1=$b1 -v b0=$b0 -v t=$t0 -v hz="$CLK_TCK" '
+		BEGIN { s = t / 1e9; printf "%.0f %.0f %.0f", (b1 > 0) ? c * hz / b1 : 0,
+			100 * b1 / (s * hz), 100 * b0 / (s * hz) }')" >>"$file"
+}
+
 disturbed() {
 	local why
 	why=$(awk -v s="$CPU_STEAL" -v f="$CPU_FOREIGN" -v ms="${BENCH_MAX_STEAL:-5}" \
