@@ -20,19 +20,27 @@
 
 #define NIL (-1)
 
+/*
+ * An entry. find() walks hash chains comparing (id, port, key, addr) and its callers then
+ * read the state, so those, the chain and DONE-list links are all in the first of the
+ * entry's cache lines (entries are cache-line aligned): a lookup costs one line per entry
+ * it passes, not two. At 400 000 tasks/s a 65 536-entry cache turns over every 160 ms,
+ * and its lookups and evictions miss the CPU caches every time.
+ */
 struct cent {
 	int32_t hnext, prev, next;
+	uint16_t key;			/* session key id; 0: a task without AUTH */
+	uint16_t port;
+	uint64_t id;
+	uint8_t addr[16];
 	uint32_t gen;
 	uint8_t state, cancelled, flags, zstd;
 	uint8_t has_digest;
 	uint16_t status;
-	uint16_t port;
 	uint16_t task_type, frag_count;
-	uint16_t key;			/* session key id; 0: a task without AUTH */
-	uint8_t addr[16];
+	/* -- the first cache line ends here (56 bytes so far) -- */
 	uint32_t tenant_id, total_len, frag_size;
 	uint32_t replays;
-	uint64_t id;
 	uint64_t digest;
 	uint64_t done_ns, last_sent_ns;
 	uint64_t prev_sent_ns;	/* last_sent_ns before the latest DONE lookup */
@@ -43,7 +51,9 @@ struct cent {
 	uint32_t ack_frags;	/* fragments resent for RESULT_ACKs */
 	uint32_t ack_held;	/* the last RESULT_ACK's count held ... */
 	uint64_t ack_ns;	/* ... and when it came (0: none yet) */
-};
+} __attribute__((aligned(64)));
+_Static_assert(__builtin_offsetof(struct cent, frag_count) + 2 <= 64,
+	       "what find() and its callers read is in the entry's first cache line");
 
 struct block {			/* header of a reply block in the ring */
 	int32_t ent;		/* NIL for padding */
@@ -93,7 +103,9 @@ struct ep_cache *ep_cache_new(const struct ep_cache_cfg *cfg)
 	while (nb < 2 * cfg->entries)
 		nb <<= 1;
 	c->mask = nb - 1;
-	c->ents = calloc(cfg->entries, sizeof(*c->ents));
+	c->ents = aligned_alloc(64, (size_t)cfg->entries * sizeof(*c->ents));
+	if (c->ents)
+		memset(c->ents, 0, (size_t)cfg->entries * sizeof(*c->ents));
 	c->heads = malloc(nb * sizeof(*c->heads));
 	c->ring = malloc(c->cfg.bytes);
 	if (!c->ents || !c->heads || !c->ring) {
@@ -243,10 +255,31 @@ static bool done_expired(const struct ep_cache *c, const struct cent *e, uint64_
 	return (int64_t)(now_ns - e->done_ns) >= (int64_t)c->cfg.window_ns;
 }
 
+/*
+ * Remove the oldest DONE entry, and prefetch what removing the next ones will read: the
+ * hash chain head of the next (whose entry the previous call prefetched) and the entry
+ * after it. Under load every new task evicts (or expires) one, and each is cold by then.
+ */
+static void remove_oldest(struct ep_cache *c)
+{
+	const struct cent *o;
+	struct ep_peer p;
+
+	remove_ent(c, c->oldest);
+	if (c->oldest == NIL)
+		return;
+	o = &c->ents[c->oldest];
+	p.port = o->port;
+	memcpy(p.addr, o->addr, 16);
+	__builtin_prefetch(&c->heads[bucket(c, &p, o->key, o->id)], 1);
+	if (o->next != NIL)
+		__builtin_prefetch(&c->ents[o->next], 1);
+}
+
 static void expire(struct ep_cache *c, uint64_t now_ns)
 {
 	while (c->oldest != NIL && done_expired(c, &c->ents[c->oldest], now_ns)) {
-		remove_ent(c, c->oldest);
+		remove_oldest(c);
 		c->st.expired++;
 	}
 }
@@ -402,7 +435,7 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t ke
 			c->st.refused++;
 			return EP_CACHE_NONE;
 		}
-		remove_ent(c, c->oldest);
+		remove_oldest(c);
 		c->st.evicted++;
 	}
 	i = c->free;
