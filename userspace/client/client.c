@@ -63,6 +63,7 @@
 
 struct pending {
 	bool used;
+	uint32_t live;			/* its place in ep_client.live */
 	uint64_t id;
 	struct ep_msg tmpl;		/* request header; frag fields filled per fragment */
 	uint8_t *wire;			/* the payload as sent (maybe compressed) */
@@ -131,6 +132,10 @@ struct ep_client {
 
 	struct pending *p;
 	uint32_t cap, inflight;
+	/* The slots in use, in no order: the timers walk these, not all cap slots (with
+	 * thousands of slots and a few tasks in flight, scanning them all at every turn of
+	 * the loop took a third of a client's CPU). */
+	uint32_t *live, nlive;
 	uint64_t next_id, rng;
 
 	struct ep_reasm *reasm;
@@ -181,6 +186,20 @@ struct ep_client {
 		double exec_us;
 	} types[TYPE_SLOTS];
 };
+
+static void live_add(struct ep_client *c, struct pending *p)
+{
+	p->live = c->nlive;
+	c->live[c->nlive++] = (uint32_t)(p - c->p);
+}
+
+static void live_del(struct ep_client *c, struct pending *p)
+{
+	uint32_t last = c->live[--c->nlive];
+
+	c->live[p->live] = last;
+	c->p[last].live = p->live;
+}
 
 static struct pending *slot_of(struct ep_client *c, uint64_t id)
 {
@@ -587,6 +606,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 		(struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
 	free(p->wire);
 	free(p->tosend);	/* and sent: one allocation */
+	live_del(c, p);
 	memset(p, 0, sizeof(*p));
 	c->inflight--;
 }
@@ -855,8 +875,9 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 
 		if (!c->p[cand % c->cap].used) {
 			q = &c->p[cand % c->cap];
-			*q = *p;
+			*q = *p;	/* and p's place in live */
 			q->id = cand;
+			c->live[q->live] = (uint32_t)(q - c->p);
 			break;
 		}
 	}
@@ -1239,8 +1260,10 @@ static void on_result_ack(void *arg, const struct ep_reasm_info *t, const struct
 static void run_timers(struct ep_client *c, uint64_t now)
 {
 	update_path(c, now);
-	for (uint32_t i = 0; i < c->cap && c->inflight; i++) {
-		struct pending *p = &c->p[i];
+	/* Backwards: time_out() moves the last live slot into the one it frees, and the
+	 * last was seen already. */
+	for (uint32_t k = c->nlive; k-- > 0;) {
+		struct pending *p = &c->p[c->live[k]];
 		struct ep_ack a;
 		bool whole, ask;
 		uint32_t cost, strikes;
@@ -1336,9 +1359,9 @@ int ep_client_timeout_ms(struct ep_client *c)
 	uint64_t now = ep_now_ns(), next = UINT64_MAX;
 
 	pthread_mutex_lock(&c->lock);
-	for (uint32_t i = 0; i < c->cap && c->inflight; i++)
-		if (c->p[i].used && c->p[i].next_ns < next)
-			next = c->p[i].next_ns;
+	for (uint32_t k = 0; k < c->nlive; k++)
+		if (c->p[c->live[k]].next_ns < next)
+			next = c->p[c->live[k]].next_ns;
 	if (c->inflight) {
 		uint64_t at = ep_reasm_next_ack_ns(c->reasm);
 
@@ -1475,6 +1498,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	}
 	now = ep_now_ns();
 	p->used = true;
+	live_add(c, p);
 	p->tmpl = (struct ep_msg){
 		.kind = EP_KIND_REQUEST,
 		.priority = prio,
@@ -1705,6 +1729,7 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	}
 	c->cap = 2 * c->o.max_inflight;
 	c->p = calloc(c->cap, sizeof(*c->p));
+	c->live = calloc(c->cap, sizeof(*c->live));
 	c->done = calloc(c->cap, sizeof(*c->done));
 	c->done_cap = c->cap;
 	c->sbuf_slot = EP_HDR_LEN + (auth ? EP_AUTH_NONCE_LEN : 0) + c->frag_size;
@@ -1725,7 +1750,7 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 		.expire_arg = c,
 	};
 	c->reasm = ep_reasm_new(&c->rc);
-	if (!c->p || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm ||
+	if (!c->p || !c->live || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm ||
 	    !c->pq) {
 		err = -ENOMEM;
 		goto err_close;
@@ -2101,6 +2126,7 @@ void ep_client_close(struct ep_client *c)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	free(c->p);
+	free(c->live);
 	free(c->pq);
 	free(c->done);
 	free(c->sbuf);
