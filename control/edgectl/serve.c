@@ -97,10 +97,15 @@ int cmd_serve(int argc, char **argv)
 	long v;
 	int c, err;
 
-	/* The config file first, whatever its place: options override it. */
-	for (int i = 1; i < argc - 1; i++)
-		if (!strcmp(argv[i], "--config"))
-			config = argv[i + 1];
+	/* The config file first, whatever its place and spelling (--config FILE or
+	 * --config=FILE): a quiet pass of getopt_long, then the real one from the start
+	 * (optind 0 makes glibc start afresh). Options override the file. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if (c == O_CONFIG)
+			config = optarg;
+	opterr = 1;
+	optind = 0;
 	ep_ctl_conf_defaults(&conf);
 	if (config && ep_ctl_conf_load(&conf, config)) {
 		ep_ctl_conf_free(&conf);

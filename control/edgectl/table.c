@@ -43,9 +43,14 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	int err;
 
 	for (int i = 1; i < argc; i++) {
-		if (i + 1 >= argc) {
-			pr_err("table: '%s' needs a value (--sample N, --prio P, --size-hint-kib K)",
+		if (strcmp(argv[i], "--sample") && strcmp(argv[i], "--prio") &&
+		    strcmp(argv[i], "--size-hint-kib")) {
+			pr_err("table: unknown option '%s' (--sample N, --prio P, --size-hint-kib K)",
 			       argv[i]);
+			return EXIT_USAGE;
+		}
+		if (i + 1 >= argc) {
+			pr_err("table: '%s' needs a value", argv[i]);
 			return EXIT_USAGE;
 		}
 		if (!strcmp(argv[i], "--sample")) {

@@ -229,8 +229,8 @@ int main(int argc, char **argv)
 		else if (c == 'h') {
 			usage(stdout);
 			return 0;
-		} else if (c == '?') {
-			usage(stderr);
+		} else if (c == '?') {	/* getopt_long named the option */
+			fprintf(stderr, "Try 'edgeplane --help'.\n");
 			return 2;
 		}
 	}

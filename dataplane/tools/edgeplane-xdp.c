@@ -878,13 +878,15 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		default:
-			usage(stderr);
+		default:	/* getopt_long named the option */
+			fprintf(stderr, "Try 'edgeplane-xdp --help'.\n");
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		pr_err("no command (attach, detach, stats, config, tenant, addrs, auth, keys, "
+		       "reasons; "
+		       "try --help)");
 		return 2;
 	}
 	cmd = argv[optind++];

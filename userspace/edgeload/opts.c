@@ -322,7 +322,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case 'h':
 			printf("see: edgeload --help\n");
 			exit(0);
-		default:
+		default:	/* getopt_long named the option */
+			fprintf(stderr, "Try 'edgeload --help'.\n");
 			exit(2);
 		}
 	}
