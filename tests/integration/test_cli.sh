@@ -3,7 +3,9 @@
 # The programs' command lines as a new user meets them: an unknown option is a usage error
 # (exit 2) that names it in a line or two and points to --help, not a page of usage; a
 # missing command says which there are; `edgectl serve` reads its configuration file
-# however --config is spelled (--config FILE, --config=FILE), wherever it stands.
+# however --config is spelled (--config FILE, --config=FILE), wherever it stands; and
+# (as root, in namespaces of its own) `edgeload --to` takes HOST, HOST:PORT, [IPV6]:PORT
+# and names, and refuses other forms with a usage error before it sends anything.
 source "$(dirname "$0")/../lib/lib.sh"
 
 # usage_error WHAT CMD...: CMD exits 2 with at most 2 lines that point to --help.
@@ -49,5 +51,60 @@ for spelling in "--config $EP_TMP/bad.conf" "--config=$EP_TMP/bad.conf" \
 		diag "rc $rc: $(head -3 <<<"$out")"
 	fi
 done
+
+# --- edgeload --to ---------------------------------------------------------------------
+if [[ $(id -u) -ne 0 ]]; then
+	skip "edgeload --to forms" "needs root (network namespaces)"
+	tap_done
+	exit 0
+fi
+# The runtime on a port of its own; a name for it in A's /etc/hosts (`ip netns exec`
+# mounts /etc/netns/NS/hosts over /etc/hosts).
+PORT=7999
+if ! ep_setup_pair; then
+	not_ok "set up namespaces"
+	tap_done
+	exit 1
+fi
+mkdir -p "/etc/netns/$NS_A" && printf '%s edge-%s.test\n' "$ADDR_B" "$EP_SUFFIX" \
+	>"/etc/netns/$NS_A/hosts"
+_rm_hosts() { rm -rf "/etc/netns/$NS_A"; }
+on_exit _rm_hosts
+printf 'backend = "udp";\nport = %d;\nhandlers = ( { name = "echo"; } );\n%s\n' \
+	$PORT "$EP_AUTH_OFF" >"$EP_TMP/rt.conf"
+on_exit ep_stop_runtime
+if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" -i "$IF_B"; then
+	not_ok "the runtime starts on port $PORT"
+	diag "$(tail -3 "$EP_TMP/rt.log")"
+	tap_done
+	exit 1
+fi
+for to in "$ADDR_B:$PORT" "[$ADDR6_B]:$PORT" "edge-$EP_SUFFIX.test:$PORT" "$ADDR6_B --port $PORT" \
+	"[$ADDR6_B] --port $PORT"; do
+	# shellcheck disable=SC2086 # --port is a word of its own
+	out=$(in_a timeout 10 "$BIN/edgeload" run --to $to --type echo --size 10 2>&1)
+	rc=$?
+	if ((rc == 0)); then
+		ok "edgeload --to $to: answered"
+	else
+		not_ok "edgeload --to $to: answered"
+		diag "rc $rc: $(tail -2 <<<"$out")"
+	fi
+done
+for to in "$ADDR_B:" ":$PORT" "[$ADDR_B]:$PORT" "[$ADDR6_B]x" "$ADDR_B:70000" \
+	"no-such-host-$EP_SUFFIX.invalid" "$ADDR_B:$PORT --port 7878"; do
+	# shellcheck disable=SC2086
+	out=$(in_a timeout 10 "$BIN/edgeload" run --to $to --type echo --size 10 2>&1)
+	rc=$?
+	if ((rc == 2)) && [[ $out == *"--to"* ]]; then
+		ok "edgeload --to $to: a usage error, '${out#*error: }'"
+	else
+		not_ok "edgeload --to $to: a usage error naming --to"
+		diag "rc $rc: $(tail -2 <<<"$out")"
+	fi
+done
+check "none of the refused ones sent a task (the runtime received 5)" \
+	test "$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json |
+		jq '[.types[] | select(.handler == "echo") | .received] | add')" -eq 5
 
 tap_done

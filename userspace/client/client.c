@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1696,18 +1697,23 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 		pthread_condattr_destroy(&ca);
 	}
 
-	if (inet_pton(AF_INET, o->host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(c->o.port);
-		sl = sizeof(*in);
-	} else if (inet_pton(AF_INET6, o->host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(c->o.port);
-		sl = sizeof(*in6);
-	} else {
-		err = -EINVAL;
-		goto err_close;
+	/* A numeric address, an IPv6 one with its scope too (fe80::1%eth0). */
+	{
+		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM },
+				*ai;
+
+		if (getaddrinfo(o->host, NULL, &hints, &ai)) {
+			err = -EINVAL;
+			goto err_close;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		sl = ai->ai_addrlen;
+		freeaddrinfo(ai);
 	}
+	if (ss.ss_family == AF_INET)
+		in->sin_port = htons(c->o.port);
+	else
+		in6->sin6_port = htons(c->o.port);
 	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
 	c->frag_size = ep_frag_size_for(c->o.mtu, ss.ss_family == AF_INET6, auth ? EP_F_AUTH : 0);
 	if (c->o.reply_mtu) {

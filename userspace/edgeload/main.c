@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"      kind (\"total\", and each kind of a mix), tasks sent, completed and failed\n"
 		"      in that second, p50 and p99 latency (us) of those completed (nan: none).\n"
 		"\n"
-		"Session:  --to ADDR (IPv4/IPv6) --port N (7878) --mtu N (1500) --tenant ID\n"
+		"Session:  --to HOST[:PORT] (IPv4, [IPv6], name) --port N (7878) --mtu N (1500) --tenant ID\n"
 		"          --timeout-ms N (200, doubles per retry) --attempts N (5)\n"
 		"          --zstd-level N (3; 0 = never compress) --no-compress\n"
 		"          --reply-mtu N (the node fragments results to fit N bytes, >= 576)\n"

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,70 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 	fputc('\n', f);
 }
 
+/*
+ * --to: HOST, HOST:PORT, [IPV6] or [IPV6]:PORT, HOST a numeric address (an IPv6 one bare
+ * or with its scope, fe80::1%eth0) or a name. A name is resolved here (getaddrinfo, the
+ * first address), and the session gets the numeric form. Sets *port if one is given.
+ * Exits 2 with a message that says what form is expected.
+ */
+static const char *parse_to(const char *cmd, const char *arg, uint16_t *port)
+{
+	static char numeric[NI_MAXHOST];
+	static const char form[] = "HOST, HOST:PORT or [IPV6]:PORT";
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai;
+	char host[256];
+	const char *p = NULL, *c;
+	size_t n;
+	int err;
+
+	if (arg[0] == '[') {			/* [V6] or [V6]:PORT */
+		c = strchr(arg, ']');
+		if (!c || (c[1] && c[1] != ':') || c == arg + 1) {
+			pr_err("%s: --to '%s' is not %s", cmd, arg, form);
+			exit(2);
+		}
+		n = (size_t)(c - arg - 1);
+		memcpy(host, arg + 1, n < sizeof(host) ? n : 0);
+		hints.ai_family = AF_INET6;
+		hints.ai_flags = AI_NUMERICHOST;
+		if (c[1])
+			p = c + 2;
+	} else {
+		c = strchr(arg, ':');
+		n = strlen(arg);
+		if (c && !strchr(c + 1, ':')) {	/* one colon: HOST:PORT */
+			n = (size_t)(c - arg);
+			p = c + 1;
+		}				/* more: a bare IPv6 address */
+	}
+	if (!n || n >= sizeof(host)) {
+		pr_err("%s: --to '%s' is not %s", cmd, arg, form);
+		exit(2);
+	}
+	if (arg[0] != '[')
+		memcpy(host, arg, n);
+	host[n] = 0;
+	if (p)
+		*port = (uint16_t)num("--to's port", p, 1, 65535);
+	err = getaddrinfo(host, NULL, &hints, &ai);
+	if (err) {
+		pr_err("%s: --to '%s': %s (%s)", cmd, host,
+		       hints.ai_flags && (err == EAI_NONAME || err == EAI_FAMILY ||
+					  err == EAI_ADDRFAMILY) ? "not an IPv6 address"
+							       : gai_strerror(err),
+		       form);
+		exit(2);
+	}
+	err = getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
+			  NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	if (err) {
+		pr_err("%s: --to '%s': %s", cmd, host, gai_strerror(err));
+		exit(2);
+	}
+	return numeric;
+}
+
 void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
 	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
@@ -233,6 +298,8 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *to = NULL;
+	bool port_set = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -245,8 +312,11 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	o->concurrency = 16;
 	while ((c = getopt_long(argc, argv, "t:T:i:o:P:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': o->client.host = optarg; break;
-		case O_PORT: o->client.port = (uint16_t)num("--port", optarg, 1, 65535); break;
+		case 't': to = optarg; break;
+		case O_PORT:
+			o->client.port = (uint16_t)num("--port", optarg, 1, 65535);
+			port_set = true;
+			break;
 		case 'T':
 			o->kind = task_kind_find(optarg);
 			if (!o->kind) {
@@ -335,9 +405,20 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		pr_err("%s: unexpected argument '%s'", cmd, argv[optind]);
 		exit(2);
 	}
-	if (!o->client.host) {
+	if (!to) {
 		pr_err("%s: --to ADDRESS is required", cmd);
 		exit(2);
+	}
+	{
+		uint16_t port = 0;
+
+		o->client.host = parse_to(cmd, to, &port);
+		if (port && port_set && port != o->client.port) {
+			pr_err("%s: --to says port %u, --port %u", cmd, port, o->client.port);
+			exit(2);
+		}
+		if (port)
+			o->client.port = port;
 	}
 	check_auth_opts(o, cmd);
 	if (!strcmp(cmd, "limits"))

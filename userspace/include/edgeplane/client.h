@@ -60,7 +60,8 @@ extern "C" {
 struct ep_client;
 
 struct ep_client_opts {
-	const char *host;		/* numeric IPv4 or IPv6 address of the edge */
+	const char *host;		/* numeric IPv4 or IPv6 address of the edge (an
+				 * IPv6 one may name its scope: fe80::1%eth0) */
 	uint16_t port;			/* 0: 7878 */
 	uint32_t tenant_id;
 	uint32_t mtu;			/* path MTU for fragmentation; 0: 1500 */
