@@ -306,7 +306,8 @@ static void read_dpdk(struct ep_confread *rd, struct ep_conf *c, const config_se
 
 int ep_conf_load(struct ep_conf *c, const char *path)
 {
-	static const char *const top[] = { "backend", "interface", "bind", "port", "queues",
+	static const char *const top[] = { "backend", "interface", "bind", "share_port", "port",
+					   "queues",
 					   "workers",
 					   "cpus", "xdp", "batch", "limits", "reassembly",
 					   "cache", "replies", "handlers", "stats_socket",
@@ -355,6 +356,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	ep_conf_str(&rd, root, "backend", &c->backend);
 	ep_conf_str(&rd, root, "interface", &c->interface);
 	ep_conf_str(&rd, root, "bind", &c->bind);
+	ep_conf_bool(&rd, root, "share_port", &c->share_port);
 	ep_conf_str(&rd, root, "stats_socket", &c->stats_socket);
 	ep_conf_str(&rd, root, "stats_socket_group", &c->stats_socket_group);
 	ep_conf_str(&rd, root, "metrics", &c->metrics);

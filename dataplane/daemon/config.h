@@ -30,6 +30,7 @@ struct ep_conf {
 	char *backend;			/* "afxdp", "udp" or "uring" */
 	char *interface;
 	char *bind;			/* udp, uring backends: address to bind */
+	bool share_port;		/* udp, uring: another process may hold the port too */
 	uint16_t port;
 	unsigned int nqueues;
 	unsigned int queues[EP_MAX_QUEUES];	/* afxdp; none set: all of the interface's */

@@ -136,6 +136,7 @@ static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
 	struct ep_io_cfg io = {
 		.ifname = c->interface,
 		.bind_addr = c->bind,
+		.share_port = c->share_port,
 		.port = c->port,
 		.frames = c->frames,
 		.frame_size = c->frame_size,

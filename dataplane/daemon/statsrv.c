@@ -17,6 +17,8 @@
 struct ep_statsrv {
 	int lfd, stop_pipe[2];
 	char *path;
+	dev_t dev;		/* the socket file made, removed at stop only if still there */
+	ino_t ino;
 	ep_report_fn fn;
 	void *arg;
 	pthread_t thread;
@@ -99,12 +101,21 @@ int ep_statsrv_start(const char *path, gid_t gid, ep_report_fn fn, void *arg,
 		pr_err("statistics socket %s: %s", path, strerror(-err));
 		goto err_free;
 	}
-	/* Logs its own errors. */
-	s->lfd = ep_unix_listen("statistics socket", path, SOCK_STREAM | SOCK_CLOEXEC, gid,
-				false);
+	/* Logs its own errors. A socket another runtime answers on is its own (a second
+	 * runtime, in another namespace say, must not take it over): refused. */
+	s->lfd = ep_unix_listen("statistics socket (--stats-socket)", path,
+				SOCK_STREAM | SOCK_CLOEXEC, gid, true);
 	if (s->lfd < 0) {
 		err = s->lfd;
 		goto err_close_pipe;
+	}
+	{
+		struct stat st;
+
+		if (!stat(path, &st)) {
+			s->dev = st.st_dev;
+			s->ino = st.st_ino;
+		}
 	}
 	err = -pthread_create(&s->thread, NULL, loop, s);
 	if (err) {
@@ -137,7 +148,13 @@ void ep_statsrv_stop(struct ep_statsrv *s)
 	close(s->lfd);
 	close(s->stop_pipe[0]);
 	close(s->stop_pipe[1]);
-	unlink(s->path);
+	/* Only the file this runtime made (another may have replaced a stale one since). */
+	{
+		struct stat st;
+
+		if (!stat(s->path, &st) && st.st_dev == s->dev && st.st_ino == s->ino)
+			unlink(s->path);
+	}
 	free(s->path);
 	free(s);
 }

@@ -114,6 +114,8 @@ struct ep_io_uring_cfg {
 struct ep_io_cfg {
 	const char *ifname;		/* afxdp: interface */
 	const char *bind_addr;		/* udp, uring: address to bind, NULL = any (dual-stack) */
+	bool share_port;		/* udp, uring: bind even where another process holds the
+					 * port (SO_REUSEPORT spreads datagrams over both) */
 	uint16_t port;
 	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
 	uint32_t frame_size;		/* afxdp: 2048 or 4096 */

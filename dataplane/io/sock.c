@@ -12,7 +12,31 @@
 #include "edgeplane/log.h"
 #include "io/sock.h"
 
-int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, int *out)
+/*
+ * Whether a process other than this one holds @sa's port: a socket without SO_REUSEPORT
+ * cannot bind where any other socket is bound. Asked before the first queue's socket
+ * binds, so our own sockets are not there yet. For up to a second: an io_uring that
+ * held a socket lets go of it in a kernel worker, a moment after its process exited.
+ */
+static bool port_taken(const struct sockaddr_in6 *sa)
+{
+	int zero = 0, fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool taken = false;
+
+	if (fd < 0)
+		return false;	/* the real bind will say what is wrong */
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	for (int i = 0; i < 20; i++) {
+		taken = bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) && errno == EADDRINUSE;
+		if (!taken)
+			break;
+		usleep(50000);
+	}
+	close(fd);
+	return taken;
+}
+
+int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, unsigned int queue_id, int *out)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->port),
 				   .sin6_addr = IN6ADDR_ANY_INIT };
@@ -29,6 +53,14 @@ int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, int *out)
 			       cfg->bind_addr);
 			return -EINVAL;
 		}
+	}
+	/* SO_REUSEPORT lets the workers share the port, and would let a second runtime
+	 * (or anything else) silently take half its datagrams: refused unless asked for. */
+	if (!queue_id && !cfg->share_port && port_taken(&sa)) {
+		pr_err("%s: port %u is held by another process in this network namespace "
+		       "(another edgeplane?): stop it, choose another port, or set "
+		       "share_port = true to share it", who, cfg->port);
+		return -EADDRINUSE;
 	}
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

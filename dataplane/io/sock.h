@@ -23,10 +23,12 @@
  * Open the socket of worker @queue_id: AF_INET6 without V6ONLY (IPv4 peers appear
  * v4-mapped), SO_REUSEPORT so the workers' sockets share the port, IP_PKTINFO and
  * IPV6_RECVPKTINFO, 4 MiB buffers, SO_BUSY_POLL with cfg->busy_poll, bound to
- * cfg->bind_addr (NULL: any) and cfg->port. @who prefixes the error messages, which are
- * logged. Returns 0 and the descriptor in *fd (the caller closes it), or a negative errno.
+ * cfg->bind_addr (NULL: any) and cfg->port. Before worker 0's socket, a port another
+ * process holds in the namespace is refused (-EADDRINUSE) unless cfg->share_port. @who
+ * prefixes the error messages, which are logged. Returns 0 and the descriptor in *fd (the
+ * caller closes it), or a negative errno.
  */
-int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, int *fd);
+int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, unsigned int queue_id, int *fd);
 
 /*
  * Fill @g->peer and @g->route (addresses only) from a received datagram's source @src

@@ -230,7 +230,7 @@ int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep
 	}
 	for (uint32_t i = 0; i < u->nbufs; i++)
 		u->rx_free[u->rx_nfree++] = u->nbufs - 1 - i;
-	err = ep_sock_open(cfg, "udp", &u->fd);
+	err = ep_sock_open(cfg, "udp", queue_id, &u->fd);
 	if (err)
 		goto err_close;
 	pr_info("udp: socket %u listening on port %u", queue_id, cfg->port);

@@ -367,6 +367,20 @@ static uint8_t *uring_tx_buf(struct ep_io_q *q, uint32_t *cap)
 
 	if (!u->tx_nfree)
 		reap(u);
+	/* All in flight: the queued sends go now and a completion is awaited, briefly (a
+	 * send_zc buffer comes back with the kernel's notification, moments later), rather
+	 * than a reply dropped for want of a buffer: at most 10 ms. */
+	for (int i = 0; !u->tx_nfree && i < 10; i++) {
+		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+		struct io_uring_cqe *cqe;
+
+		submit_ev(u, true);
+		reap(u);
+		if (u->tx_nfree)
+			break;
+		if (!io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts))
+			reap(u);
+	}
 	if (!u->tx_nfree)
 		return NULL;
 	u->tx_cur = u->tx_free[--u->tx_nfree];
@@ -808,7 +822,7 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		}
 		u->zc_report = zc_report;
 	}
-	err = ep_sock_open(cfg, "uring", &u->fd);
+	err = ep_sock_open(cfg, "uring", queue_id, &u->fd);
 	if (err)
 		goto err_close;
 	/* A registered socket spares each request a file lookup. Optional. */

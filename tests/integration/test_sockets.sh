@@ -75,6 +75,65 @@ else
 	diag "$(tail -2 "$EP_TMP/rt.log")"
 fi
 
+# A second runtime (in the other namespace: the file system is shared) given the socket
+# of one that runs is refused, and the first keeps its socket; the first's socket is
+# removed when it stops, and one left by a runtime killed outright is taken over.
+D=$EP_TMP/two
+if rt "stats_socket = \"$D/stats.sock\";"; then
+	printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n%s\n' \
+		"$ADDR_A" "$D" "$EP_AUTH_OFF" >"$EP_TMP/rt2.conf"
+	out=$(timeout 10 ip netns exec "$NS_A" "$BIN/edgeplane" -c "$EP_TMP/rt2.conf" 2>&1)
+	rc=$?
+	if ((rc != 0)) && [[ $out == *"another process answers on it"* ]]; then
+		ok "a second runtime given a live statistics socket is refused (exit $rc)"
+	else
+		not_ok "a second runtime given a live statistics socket is refused"
+		diag "rc $rc: $(tail -2 <<<"$out")"
+	fi
+	check "the first still answers on its socket" quiet "$BIN/edgeplane" stats --socket "$D/stats.sock"
+	kill -KILL "$RT_PID"
+	wait "$RT_PID" 2>/dev/null
+	RT_PID=
+	if rt "stats_socket = \"$D/stats.sock\";"; then
+		ok "a socket left by a runtime killed outright is taken over"
+		rt_stop
+		check "and removed when that one stops" test ! -e "$D/stats.sock"
+	else
+		not_ok "a socket left by a runtime killed outright is taken over"
+		diag "$(tail -2 "$EP_TMP/rt.log")"
+	fi
+else
+	not_ok "the runtime starts with a statistics socket of its own"
+	diag "$(tail -2 "$EP_TMP/rt.log")"
+fi
+
+# Two runtimes on one port in one namespace: SO_REUSEPORT would let the second take half
+# of the first's datagrams, so it is refused unless share_port says so.
+D=$EP_TMP/port
+if rt "stats_socket = \"$D/1.sock\";"; then
+	two() {	# CONFIG-TEXT: a second udp runtime in B, the same port; its exit status
+		printf 'backend = "udp";\nstats_socket = "%s/2.sock";\n%s\n%s\n' "$D" \
+			"$EP_AUTH_OFF" "$1" >"$EP_TMP/rt2.conf"
+		timeout 3 ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt2.conf" \
+			--ready-file "$EP_TMP/ready2" >"$EP_TMP/rt2.log" 2>&1
+	}
+	two ""
+	rc=$?
+	if ((rc != 0 && rc != 124)) && grep -q "held by another process" "$EP_TMP/rt2.log"; then
+		ok "a second udp runtime on the port of a running one is refused: $(grep -o 'port [0-9]* is held.*' "$EP_TMP/rt2.log" | head -1)"
+	else
+		not_ok "a second udp runtime on the port of a running one is refused"
+		diag "rc $rc: $(tail -2 "$EP_TMP/rt2.log")"
+	fi
+	two "share_port = true;"
+	check "with share_port = true it starts (and shares the port)" \
+		grep -q "ready: udp backend, port 7878" "$EP_TMP/rt2.log"
+	rt_stop
+else
+	not_ok "the runtime starts on port 7878"
+	diag "$(tail -2 "$EP_TMP/rt.log")"
+fi
+
 # Nothing changes the socket after bind: it is bound under a umask that gives it its
 # mode, and never chmod'ed (no window in which others may connect).
 D=$EP_TMP/rts
