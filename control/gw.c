@@ -200,6 +200,10 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 		goto err_free;
 	}
 	gw->skel->rodata->ep_gw_debug = o->debug;
+	/* Logs what to do about it. */
+	err = ep_bpf_env_check(gw->pin_dir);
+	if (err)
+		goto err_destroy;
 	err = ep_mkdir_p(gw->pin_dir, 0700);
 	if (err) {
 		pr_err("pin directory %s: %s", gw->pin_dir, strerror(-err));

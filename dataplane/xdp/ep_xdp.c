@@ -203,6 +203,10 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	x->skel->rodata->ep_default_port = o->port ? o->port : EP_DEFAULT_PORT;
 	x->skel->rodata->ep_debug = o->debug;
 
+	/* Logs what to do about it. */
+	err = ep_bpf_env_check(x->pin_dir);
+	if (err)
+		goto err_destroy;
 	err = ep_mkdir_p(x->pin_dir, 0700);
 	if (!err)
 		err = set_pin_paths(x->skel, x->pin_dir);

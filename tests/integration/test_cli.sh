@@ -5,7 +5,8 @@
 # missing command says which there are; `edgectl serve` reads its configuration file
 # however --config is spelled (--config FILE, --config=FILE), wherever it stands; and
 # (as root, in namespaces of its own) `edgeload --to` takes HOST, HOST:PORT, [IPV6]:PORT
-# and names, and refuses other forms with a usage error before it sends anything.
+# and names, and refuses other forms with a usage error before it sends anything; the
+# daemons started without a BPF file system, or without the privileges, say how to fix it.
 source "$(dirname "$0")/../lib/lib.sh"
 
 # usage_error WHAT CMD...: CMD exits 2 with at most 2 lines that point to --help.
@@ -70,6 +71,38 @@ mkdir -p "/etc/netns/$NS_A" && printf '%s edge-%s.test\n' "$ADDR_B" "$EP_SUFFIX"
 	>"/etc/netns/$NS_A/hosts"
 _rm_hosts() { rm -rf "/etc/netns/$NS_A"; }
 on_exit _rm_hosts
+# Environment errors: no bpffs in the namespace (`ip netns exec` mounts a fresh /sys and
+# this test mounts none), and a user without the capabilities.
+env_error() {	# WHAT PATTERN CMD...: CMD fails and says PATTERN
+	local what=$1 want=$2 out rc
+	shift 2
+	out=$(timeout 10 "$@" 2>&1)
+	rc=$?
+	if ((rc != 0 && rc != 124)) && [[ $out == *"$want"* ]]; then
+		ok "$what: '$(grep -m1 -F "$want" <<<"$out" | sed 's/^[a-z-]*: error: //')'"
+	else
+		not_ok "$what: says '$want'"
+		diag "rc $rc: $(tail -2 <<<"$out")"
+	fi
+}
+NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+env_error "edgeplane without a BPF file system" "mount -t bpf bpf /sys/fs/bpf" \
+	ip netns exec "$NS_B" "$BIN/edgeplane" -i "$IF_B" --auth-mode off \
+	--stats-socket "$EP_TMP/env.sock"
+env_error "edgeplane-xdp attach without a BPF file system" "mount -t bpf bpf /sys/fs/bpf" \
+	ip netns exec "$NS_B" "$BIN/edgeplane-xdp" attach "$IF_B"
+env_error "edgectl serve without a BPF file system" "mount -t bpf bpf /sys/fs/bpf" \
+	ip netns exec "$NS_B" "$BIN/edgectl" serve --iface "$IF_B" --auth-mode off \
+	--socket "$EP_TMP/env-ctl.sock"
+env_error "edgeplane as an unprivileged user" "needs root, or CAP_BPF and CAP_NET_ADMIN" \
+	ip netns exec "$NS_B" "${NOBODY[@]}" "$BIN/edgeplane" -i "$IF_B" --auth-mode off \
+	--stats-socket "/tmp/ep-cli-$EP_SUFFIX/s.sock"
+env_error "edgeplane-xdp attach as an unprivileged user" "needs root, or CAP_BPF" \
+	ip netns exec "$NS_B" "${NOBODY[@]}" "$BIN/edgeplane-xdp" attach "$IF_B"
+rm -rf "/tmp/ep-cli-$EP_SUFFIX"
+check "nothing was left attached to $IF_B" \
+	test "$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].xdp // empty')" = ""
+
 printf 'backend = "udp";\nport = %d;\nhandlers = ( { name = "echo"; } );\n%s\n' \
 	$PORT "$EP_AUTH_OFF" >"$EP_TMP/rt.conf"
 on_exit ep_stop_runtime

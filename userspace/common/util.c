@@ -14,6 +14,10 @@
 #include <string.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
 
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
@@ -60,6 +64,44 @@ int ep_mkdir_p(const char *dir, mode_t mode)
 	}
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+/* Whether the effective set holds capability @cap (CAP_BPF is 39, newer than some
+ * headers). */
+static bool has_cap(const struct __user_cap_data_struct d[2], unsigned int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int ep_bpf_env_check(const char *pin_dir)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	char dir[PATH_MAX], *slash;
+	struct statfs fs;
+
+	if (!syscall(SYS_capget, &h, d) && !has_cap(d, CAP_SYS_ADMIN) &&
+	    !(has_cap(d, 39 /* CAP_BPF */) && has_cap(d, CAP_NET_ADMIN))) {
+		pr_err("needs root, or CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN), to load "
+		       "XDP programs: run it as root (sudo), or give it those capabilities");
+		return -EPERM;
+	}
+	/* The closest part of the path that exists: where the pins would go. */
+	if (snprintf(dir, sizeof(dir), "%s", pin_dir) >= (int)sizeof(dir))
+		return 0;	/* too long: the pinning says so */
+	while (statfs(dir, &fs)) {
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return 0;
+		*slash = 0;
+	}
+	if ((unsigned long)fs.f_type != BPF_FS_MAGIC) {
+		pr_err("%s is not on a BPF file system, where its maps are pinned: mount one "
+		       "with 'mount -t bpf bpf /sys/fs/bpf' (inside 'ip netns exec' too, which "
+		       "mounts a fresh /sys), or point LIBXDP_BPFFS at one", pin_dir);
+		return -ENOTDIR;
+	}
 	return 0;
 }
 
