@@ -35,6 +35,8 @@ struct ep_route {
 	uint8_t rsvd;
 	uint8_t local_addr[16];	/* IPv4 as ::ffff:a.b.c.d, like struct ep_peer */
 	uint16_t local_port;
+	uint32_t ifindex;	/* udp, uring: the interface it came in on (IPv6 pktinfo): a
+				 * link-local peer's scope */
 };
 
 /* A received datagram. data points into the backend's buffer, valid until released; the

@@ -123,6 +123,7 @@ int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src,
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			if (!g->route.local_addr[10])	/* IP_PKTINFO's wins for IPv4 */
 				memcpy(g->route.local_addr, &pi.ipi6_addr, 16);
+			g->route.ifindex = pi.ipi6_ifindex;
 			mcast |= pi.ipi6_addr.s6_addr[0] == 0xff;
 		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
@@ -160,11 +161,13 @@ void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *n
 	name->sin6_family = AF_INET6;
 	name->sin6_port = htons(peer->port);
 	memcpy(&name->sin6_addr, peer->addr, 16);
+	/* A link-local peer is reached through the interface its request came in on. */
+	if (IN6_IS_ADDR_LINKLOCAL(&name->sin6_addr))
+		name->sin6_scope_id = r->ifindex;
 	*iov = (struct iovec){ buf, len };
 	*mh = (struct msghdr){ .msg_name = name, .msg_namelen = sizeof(*name),
 			       .msg_iov = iov, .msg_iovlen = 1 };
-	/* Answer from the address the request came to (IPv6 pktinfo covers mapped v4). The
-	 * scope id of link-local peers is not kept: hosts with one link only, for now. */
+	/* Answer from the address the request came to (IPv6 pktinfo covers mapped v4). */
 	if (memcmp(r->local_addr, any, 16)) {
 		mh->msg_control = ctl;
 		mh->msg_controllen = EP_SOCK_TX_CMSG_SPACE;
