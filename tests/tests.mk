@@ -11,7 +11,7 @@ $(SANOBJ)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS_$(<D)) -c $< -o $@
 
 # Sanitized copies of the libraries, for the unit tests.
-$(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
+$(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS) $(FCODEC_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
