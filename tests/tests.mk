@@ -38,7 +38,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 # at once.
 UNIT_BINS	+= $(TESTOUT)/unit/test_clauth-tsan
 $(TESTOUT)/unit/test_clauth-tsan: tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
-				  $(CORE_SRCS)
+				  $(CORE_SRCS) $(FCODEC_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) $(EXTRA_CFLAGS_tests/unit) -o $@ $^ \
@@ -136,7 +136,7 @@ $(TESTOUT)/tools/eptest-threads: $(OBJ)/tests/integration/threads.o $(CLIENT_SO)
 # The same under ThreadSanitizer, built from the sources.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads-tsan
 $(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
-				      $(CORE_SRCS)
+				      $(CORE_SRCS) $(FCODEC_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \

@@ -29,7 +29,7 @@ ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
 # soname and a version script that exports only the API for others, plus a pkg-config
 # file that `make install` writes for its PREFIX.
 CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c \
-		   userspace/client/keyring.c
+		   userspace/client/keyring.c userspace/client/frame.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 
