@@ -236,36 +236,53 @@ static void split_lossless(const uint8_t *px, uint32_t w, uint32_t h, uint8_t **
 /*
  * Bounded error: quantise each residual to the nearest multiple of 2k + 1 and predict
  * from the reconstruction @rec, which is what the decoder will have. Originals within
- * [@lo, @hi] are coded exactly.
+ * [@lo, @hi] are coded exactly. @qt maps a residual e (-255..255, at qt + 255) to its
+ * quantised q: no division per pixel.
  */
+static inline void near_px(const uint8_t *o, uint8_t *r, uint32_t x, int a, int b, int c,
+			   int d, int lo, int hi, int step, const int8_t *qt, uint8_t **s,
+			   unsigned int mask)
+{
+	int p = med(a, b, c), q, v;
+	unsigned int i = ctx_of(a, b, c, d, mask);
+
+	if (o[x] >= lo && o[x] <= hi) {
+		*s[i]++ = ESCAPE;
+		*s[i]++ = (uint8_t)(o[x] - p);
+		r[x] = o[x];
+		return;
+	}
+	q = qt[o[x] - p];
+	v = p + q * step;
+	r[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+	*s[i]++ = (uint8_t)(int8_t)q;
+}
+
 static void split_near(const uint8_t *px, uint8_t *rec, uint32_t w, uint32_t h,
 		       unsigned int k, int lo, int hi, uint8_t **s, unsigned int mask)
 {
 	int step = 2 * (int)k + 1;
+	int8_t qtab[511], *qt = qtab + 255;
 
+	for (int e = -255; e <= 255; e++)
+		qt[e] = (int8_t)(e >= 0 ? (e + (int)k) / step : -((-e + (int)k) / step));
 	for (uint32_t y = 0; y < h; y++) {
 		const uint8_t *o = px + (size_t)y * w;
 		uint8_t *r = rec + (size_t)y * w;
 		const uint8_t *u = y ? r - w : NULL;
+		uint32_t x = 0;
+		int a, b, c, d;
 
-		for (uint32_t x = 0; x < w; x++) {
-			int a, b, c, d, p, e, q, v;
-			unsigned int i;
-
+		if (u && w > 2) {
+			neighbours(r, u, 0, w, &a, &b, &c, &d);
+			near_px(o, r, 0, a, b, c, d, lo, hi, step, qt, s, mask);
+			for (x = 1; x + 1 < w; x++)
+				near_px(o, r, x, r[x - 1], u[x], u[x - 1], u[x + 1], lo, hi, step,
+					qt, s, mask);
+		}
+		for (; x < w; x++) {
 			neighbours(r, u, x, w, &a, &b, &c, &d);
-			p = med(a, b, c);
-			i = ctx_of(a, b, c, d, mask);
-			if (o[x] >= lo && o[x] <= hi) {
-				*s[i]++ = ESCAPE;
-				*s[i]++ = (uint8_t)(o[x] - p);
-				r[x] = o[x];
-				continue;
-			}
-			e = o[x] - p;
-			q = e >= 0 ? (e + (int)k) / step : -((-e + (int)k) / step);
-			v = p + q * step;
-			r[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-			*s[i]++ = (uint8_t)(int8_t)q;
+			near_px(o, r, x, a, b, c, d, lo, hi, step, qt, s, mask);
 		}
 	}
 }

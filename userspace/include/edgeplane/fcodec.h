@@ -16,9 +16,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* zstd level of the streams by default: the fastest that still Huffman-codes them (docs/
- * benchmarks.md, "Frame codec"). Negative levels are zstd's fast ones. */
-#define EP_FC_LEVEL_DEFAULT	(-5)
+/* zstd level of the streams by default: its fast mode at acceleration 100, with the
+ * literals Huffman-coded. Residuals are nearly all literals; a longer search for matches
+ * finds little in them and costs time (levels -1 to -1000 measured, docs/benchmarks.md,
+ * "Frame codec"). Levels are zstd's, -131072..22. */
+#define EP_FC_LEVEL_DEFAULT	(-100)
 
 #define EP_FC_KEEP_NONE		(-1)
 #define EP_FC_KEEP_OTSU		0xffff	/* as EP_IMG_OTSU */
