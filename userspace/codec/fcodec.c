@@ -157,23 +157,44 @@ void ep_fc_dec_free(struct ep_fc_dec *d)
 /*
  * One row's interior (pixels 1 .. w-2 of a row below the first) of the lossless coder,
  * written for the vectoriser: the median edge detector as median(a, b, a + b - c), the
- * residual and the context of every pixel into @res and @ctx.
+ * residual and the context of every pixel into @res and @ctx. Built twice, for AVX2 and
+ * for the baseline, and chosen per call (not with target_clones: an ifunc resolver runs
+ * before a sanitizer's runtime is up, and ThreadSanitizer builds crash in it).
  */
-__attribute__((target_clones("avx2", "default")))
+#define ROW_INTERIOR(name, attr)						\
+	attr static void name(const uint8_t *r, const uint8_t *u, uint32_t w, uint8_t *res, \
+			      uint8_t *ctx)					\
+	{									\
+		for (uint32_t x = 1; x + 1 < w; x++) {				\
+			int16_t a = r[x - 1], b = u[x], c = u[x - 1], d = u[x + 1];	\
+			int16_t mx = a > b ? a : b, mn = a < b ? a : b;		\
+			int16_t p = (int16_t)(a + b - c);			\
+			int16_t db = (int16_t)(d - b), bc = (int16_t)(b - c);	\
+			int16_t ca = (int16_t)(c - a), g;			\
+										\
+			p = p < mn ? mn : p > mx ? mx : p;			\
+			g = (int16_t)((db < 0 ? -db : db) + (bc < 0 ? -bc : bc) +	\
+				      (ca < 0 ? -ca : ca));			\
+			res[x] = (uint8_t)(r[x] - p);				\
+			ctx[x] = (uint8_t)((g >= EP_FC_CTX_T1) + (g >= EP_FC_CTX_T2) +	\
+					   (g >= EP_FC_CTX_T3));		\
+		}								\
+	}
+ROW_INTERIOR(row_interior_base, )
+#if defined(__x86_64__)
+ROW_INTERIOR(row_interior_avx2, __attribute__((target("avx2"))))
+#endif
+
 static void row_interior(const uint8_t *r, const uint8_t *u, uint32_t w, uint8_t *res,
 			 uint8_t *ctx)
 {
-	for (uint32_t x = 1; x + 1 < w; x++) {
-		int16_t a = r[x - 1], b = u[x], c = u[x - 1], d = u[x + 1];
-		int16_t mx = a > b ? a : b, mn = a < b ? a : b, p = (int16_t)(a + b - c);
-		int16_t db = (int16_t)(d - b), bc = (int16_t)(b - c), ca = (int16_t)(c - a);
-		int16_t g;
-
-		p = p < mn ? mn : p > mx ? mx : p;
-		g = (int16_t)((db < 0 ? -db : db) + (bc < 0 ? -bc : bc) + (ca < 0 ? -ca : ca));
-		res[x] = (uint8_t)(r[x] - p);
-		ctx[x] = (uint8_t)((g >= EP_FC_CTX_T1) + (g >= EP_FC_CTX_T2) + (g >= EP_FC_CTX_T3));
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx2")) {
+		row_interior_avx2(r, u, w, res, ctx);
+		return;
 	}
+#endif
+	row_interior_base(r, u, w, res, ctx);
 }
 
 /* Lossless: the prediction uses the original pixels, so each row is independent; @res
