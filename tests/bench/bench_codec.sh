@@ -31,7 +31,7 @@ for run in $(seq "$RUNS"); do
 		((try <= ${BENCH_REPEATS:-2})) && repeated=$((repeated + 1))
 	done
 	# The set's lossless and k=2 MB/s, and the slowest frame's lossless.
-	read -r a b <<<"$(awk -F'|' '/\*\*set\*\*/ { print $10 + 0, $11 + 0 }' "$EP_TMP/run$run")"
+	read -r a b <<<"$(awk -F'|' '/\*\*set\*\*/ { print $11 + 0, $12 + 0 }' "$EP_TMP/run$run")"
 	ll+=("$a") lk+=("$b")
 	slow+=("$(sed -nE 's/.*slowest frame ([0-9]+) MB\/s.*/\1/p' "$EP_TMP/run$run")")
 done
