@@ -7,7 +7,8 @@
 #   make test       install missing packages, build, run every test layer
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
-#   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work, lossy
+#   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work, lossy,
+#                   codec
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (60) each (tests/fuzz/fuzz.mk)
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
@@ -94,7 +95,7 @@ demo: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)vm/demo.sh
 
-BENCHES := classify infer runtime lb backends amp work lossy
+BENCHES := classify infer runtime lb backends amp work lossy codec
 
 bench: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)

@@ -57,9 +57,12 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 		return -EP_STAT_DROP_BAD_PRIORITY;
 	if (h->flags & ~EP_F_KNOWN)
 		return -EP_STAT_DROP_BAD_FLAGS;
-	/* reply_mtu and PLAIN_REPLY are a request's; load_pct is a reply's. */
+	/* reply_mtu, PLAIN_REPLY and FRAME are a request's; load_pct is a reply's. */
 	if (EP_KIND_IS_SERVER_BOUND(kind) ? h->load_pct != 0
-					  : h->reply_mtu || (h->flags & EP_F_PLAIN_REPLY))
+					  : h->reply_mtu || (h->flags & (EP_F_PLAIN_REPLY | EP_F_FRAME)))
+		return -EP_STAT_DROP_BAD_FLAGS;
+	/* A frame-coded payload is compressed already: never zstd as well. */
+	if ((h->flags & (EP_F_FRAME | EP_F_ZSTD)) == (EP_F_FRAME | EP_F_ZSTD))
 		return -EP_STAT_DROP_BAD_FLAGS;
 	if (h->load_pct > 100)
 		return -EP_STAT_DROP_BAD_FLAGS;

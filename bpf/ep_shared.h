@@ -71,7 +71,11 @@ enum ep_kind {
 #define EP_F_TOKEN		0x08	/* auth_key_id and auth_tag hold an address-validation token
 					 * (docs/protocol.md 3.7); never with AUTH */
 #define EP_F_PLAIN_REPLY	0x10	/* server-bound: the client takes no compressed reply */
-#define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY | EP_F_TOKEN | EP_F_PLAIN_REPLY)
+#define EP_F_FRAME		0x20	/* server-bound: the task payload (all fragments joined)
+					 * is an image payload in the frame codec (struct
+					 * ep_fc_hdr, docs/protocol.md 3.9); never with ZSTD */
+#define EP_F_KNOWN		(EP_F_ZSTD | EP_F_AUTH | EP_F_RETRY | EP_F_TOKEN | \
+				 EP_F_PLAIN_REPLY | EP_F_FRAME)
 
 #define EP_AUTH_TAG_LEN		16
 /* An AUTH datagram's payload starts with its nonce in the clear (be32 sender, be64 packet
@@ -188,6 +192,7 @@ enum ep_status {
 #define EP_LIM_F_PLAIN_REPLY	0x0004	/* honours EP_F_PLAIN_REPLY */
 #define EP_LIM_F_ALWAYS_RETRY	0x0008	/* every unvalidated task gets RETRY before it runs */
 #define EP_LIM_F_ACKS		0x0010	/* selective repeat: sends TASK_ACK, answers RESULT_ACK */
+#define EP_LIM_F_FRAME		0x0020	/* decodes EP_F_FRAME payloads (the frame codec) */
 
 /*
  * The payload of TASK_ACK and RESULT_ACK (docs/protocol.md 5.1): the frag_count of the

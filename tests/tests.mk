@@ -11,7 +11,7 @@ $(SANOBJ)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS_$(<D)) -c $< -o $@
 
 # Sanitized copies of the libraries, for the unit tests.
-$(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS))
+$(LIB)/libepcore-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CORE_SRCS) $(FCODEC_SRCS))
 $(LIB)/libephandlers-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(HANDLER_SRCS) $(PNG_SRCS))
 $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/core/batch.o \
 			     $(SANOBJ)/dataplane/core/registry.o $(SANOBJ)/dataplane/core/token.o \
@@ -38,7 +38,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 # at once.
 UNIT_BINS	+= $(TESTOUT)/unit/test_clauth-tsan
 $(TESTOUT)/unit/test_clauth-tsan: tests/unit/test_clauth.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
-				  $(CORE_SRCS)
+				  $(CORE_SRCS) $(FCODEC_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) $(EXTRA_CFLAGS_tests/unit) -o $@ $^ \
@@ -136,7 +136,7 @@ $(TESTOUT)/tools/eptest-threads: $(OBJ)/tests/integration/threads.o $(CLIENT_SO)
 # The same under ThreadSanitizer, built from the sources.
 TOOL_BINS	+= $(TESTOUT)/tools/eptest-threads-tsan
 $(TESTOUT)/tools/eptest-threads-tsan: tests/integration/threads.c $(CLIENT_SRCS) $(ENROLL_SRCS) \
-				      $(CORE_SRCS)
+				      $(CORE_SRCS) $(FCODEC_SRCS)
 	$(call msg,CC-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -fsanitize=thread $(EP_CFLAGS) -Iuserspace/client -o $@ $^ \

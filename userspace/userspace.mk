@@ -5,9 +5,17 @@ CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/uti
 		   userspace/common/addrset.c userspace/common/auth.c \
 		   userspace/codec/codec.c \
 		   userspace/codec/ack.c \
-		   userspace/codec/reasm.c
+		   userspace/codec/reasm.c \
+		   userspace/common/imgstat.c
 CORE_LIB	:= $(LIB)/libepcore.a
-$(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
+# The frame codec needs libzstd, which not everything that links the core objects does (the
+# fuzz targets, the sanitizer builds of single modules): it is in the archives and the
+# shared library, and named where objects are linked one by one.
+FCODEC_SRCS	:= userspace/codec/fcodec.c
+# The frame codec's row kernel is written for the vectoriser (as the image handlers').
+%/userspace/codec/fcodec.o: EXTRA_CFLAGS_userspace/codec += -ftree-vectorize \
+							   -fvect-cost-model=dynamic
+$(CORE_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS) $(FCODEC_SRCS))
 
 # Enrollment with the controller over mutual TLS (edgeplane/enroll.h): in libedgeplane for
 # devices (an authenticated session enrolls through it, ep_client_open_auth()), and for
@@ -21,7 +29,7 @@ ENROLL_LIBS	:= $(call pc_libs,libssl libcrypto jansson)
 # soname and a version script that exports only the API for others, plus a pkg-config
 # file that `make install` writes for its PREFIX.
 CLIENT_SRCS	:= userspace/client/client.c userspace/client/retry.c userspace/client/offload.c \
-		   userspace/client/keyring.c
+		   userspace/client/keyring.c userspace/client/frame.c
 CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 
@@ -36,7 +44,8 @@ $(PICOBJ)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(EP_CFLAGS) -fPIC -c $< -o $@
 
-$(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS) $(CORE_SRCS)) \
+$(CLIENT_SO): $(patsubst %.c,$(PICOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS) $(CORE_SRCS) \
+					  $(FCODEC_SRCS)) \
 	      userspace/client/libedgeplane.map
 	$(call msg,LINK-SO,$@)
 	$(Q)mkdir -p $(@D)

@@ -19,6 +19,8 @@ struct ep_reg_entry {
 	const struct ep_handler *h;
 	uint16_t type;
 	char *args;
+	uint8_t max_error;		/* frame-coded tasks (EP_F_FRAME): the largest error k
+					 * accepted (handler option max_error); 0: lossless */
 	struct ep_blob *files;		/* filled in by warm-up */
 	unsigned int nfiles;
 	void *dl;			/* dlopen handle of its plugin, or NULL */

@@ -14,6 +14,7 @@
 #include "core/task.h"
 #include "core/token.h"
 #include "core/worker.h"
+#include "edgeplane/fcodec.h"
 #include "edgeplane/log.h"
 #include "lib/gcra.h"
 
@@ -40,6 +41,7 @@ struct ep_worker {
 	struct ep_batch *batch;
 	ZSTD_DCtx *dctx;
 	ZSTD_CCtx *cctx;
+	struct ep_fc_dec *fdec;		/* frame-coded tasks (EP_F_FRAME) */
 
 	struct ep_task *pool, *free_tasks;
 	uint32_t nfree;
@@ -602,6 +604,46 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 }
 
 /*
+ * Decode a frame-coded payload (EP_F_FRAME, edgeplane/fcodec.h) into a heap buffer, never
+ * beyond @limit, and only within the error its task type accepts (@max_error, the
+ * handler's option). Returns 0 or an EP_ST_* status, with *text for the client.
+ */
+static uint16_t frame_decode(struct ep_worker *w, const uint8_t *in, uint32_t len,
+			     uint32_t limit, unsigned int max_error, uint8_t **out,
+			     uint32_t *out_len, const char **text)
+{
+	unsigned int k;
+	uint32_t size;
+	uint8_t *buf;
+
+	if (ep_fc_peek(in, len, &size, &k)) {
+		*text = "not a frame-codec payload";
+		return EP_ST_DECOMPRESS_FAILED;
+	}
+	if (k > max_error) {
+		*text = "frame coded with a larger error than this task type accepts (max_error)";
+		return EP_ST_INVALID_INPUT;
+	}
+	if (size > limit)
+		return EP_ST_TOO_LARGE;
+	if (w->held + size > w->cfg.held_bytes)
+		return EP_ST_OVERLOADED;
+	buf = malloc(size);
+	if (!buf)
+		return EP_ST_OVERLOADED;
+	if (ep_fc_decode(w->fdec, in, len, buf, size)) {
+		free(buf);
+		*text = "the frame-coded payload does not decode";
+		return EP_ST_DECOMPRESS_FAILED;
+	}
+	w->st.bytes_decompressed_in += len;
+	w->st.bytes_decompressed_out += size;
+	*out = buf;
+	*out_len = size;
+	return 0;
+}
+
+/*
  * Checks before a task is queued: the work it asks for (limits.max_work), and, for a
  * source that has not validated its address, whether its answer could exceed its budget
  * (or, in "always" mode, any answer at all): then it gets RETRY and neither runs nor is
@@ -633,13 +675,21 @@ static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const stru
 	return 0;
 }
 
-/* Whether the zstd payload of task @m (@len bytes) declares what it inflates to, and at
- * most EP_AMP_FACTOR times the bytes the task's datagrams brought. A payload that is no
- * zstd frame at all fits: decompress() refuses it at once. */
+/* Whether the zstd (or frame-coded) payload of task @m (@len bytes) declares what it
+ * inflates to, and at most EP_AMP_FACTOR times the bytes the task's datagrams brought. A
+ * payload that is no zstd frame at all fits: decompress() refuses it at once. */
 static bool inflate_fits(const uint8_t *data, uint32_t len, const struct ep_msg *m)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(data, len);
 
+	if (m->flags & EP_F_FRAME) {	/* a frame-coded payload says its size in its header */
+		uint32_t n;
+		unsigned int k;
+
+		if (ep_fc_peek(data, len, &n, &k))
+			return true;
+		size = n;
+	}
 	if (size == ZSTD_CONTENTSIZE_ERROR)
 		return true;
 	return size != ZSTD_CONTENTSIZE_UNKNOWN &&
@@ -678,7 +728,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	 * role's rates and largest task; only its replies are held to the budget (below). */
 	if (!valid && w->cfg.validation != EP_VALIDATE_OFF && !sealed(w, m) &&
 	    (w->cfg.validation == EP_VALIDATE_ALWAYS ||
-	     ((m->flags & EP_F_ZSTD) && !inflate_fits(data, len, m)))) {
+	     ((m->flags & (EP_F_ZSTD | EP_F_FRAME)) && !inflate_fits(data, len, m)))) {
 		send_retry(w, peer, r, m, budget);
 		if (handle != EP_NO_HANDLE)
 			w->ops->release(w->io, handle);
@@ -693,7 +743,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 		status = EP_ST_UNKNOWN_TYPE;
 	else if ((m->flags & EP_F_AUTH) && !w->keys)
 		status = EP_ST_UNSUPPORTED;	/* auth.mode off: no keys here */
-	else if (m->flags & EP_F_ZSTD) {
+	else if (m->flags & (EP_F_ZSTD | EP_F_FRAME)) {
 		uint32_t plain_len, limit = w->cfg.max_task_len;
 		uint8_t *plain;
 
@@ -705,7 +755,11 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 			if (k && k->info.lim.max_task_len && k->info.lim.max_task_len < limit)
 				limit = k->info.lim.max_task_len;
 		}
-		status = decompress(w, data, len, limit, &plain, &plain_len);
+		if (m->flags & EP_F_FRAME)
+			status = frame_decode(w, data, len, limit, w->reg->e[hidx].max_error,
+					      &plain, &plain_len, &text);
+		else
+			status = decompress(w, data, len, limit, &plain, &plain_len);
 		if (status == EP_ST_TOO_LARGE && limit < w->cfg.max_task_len)
 			text = "decompressed, the task is larger than its key's role allows "
 			       "(max_task_len)";
@@ -1390,6 +1444,7 @@ void ep_worker_free(struct ep_worker *w)
 	ep_keytab_reader_free(w->keys);
 	ZSTD_freeDCtx(w->dctx);
 	ZSTD_freeCCtx(w->cctx);
+	ep_fc_dec_free(w->fdec);
 	free(w->pool);
 	free(w->arena);
 	free(w->zbuf);
@@ -1469,6 +1524,7 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
 	w->dctx = ZSTD_createDCtx();
 	w->cctx = ZSTD_createCCtx();
+	w->fdec = ep_fc_dec_new();
 	w->zcap = ZSTD_compressBound(cfg->max_result_len);
 	w->zbuf = malloc(w->zcap);
 	w->arena = malloc(cfg->arena_bytes);
@@ -1476,8 +1532,8 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	w->run = calloc(cfg->batch_size, sizeof(*w->run));
 	w->req = calloc(cfg->batch_size, sizeof(*w->req));
 	w->res = calloc(cfg->batch_size, sizeof(*w->res));
-	if (!w->reasm || !w->cache || !w->batch || !w->dctx || !w->cctx || !w->zbuf ||
-	    !w->arena || !w->pool || !w->run || !w->req || !w->res) {
+	if (!w->reasm || !w->cache || !w->batch || !w->dctx || !w->cctx || !w->fdec ||
+	    !w->zbuf || !w->arena || !w->pool || !w->run || !w->req || !w->res) {
 		err = -ENOMEM;
 		goto err_free;
 	}

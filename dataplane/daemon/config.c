@@ -16,6 +16,7 @@
 #include "edgeplane/util.h"
 #include "edgeplane/log.h"
 #include "edgeplane/metrics.h"
+#include "edgeplane/payload.h"
 #include "edgeplane/unixsock.h"
 
 /*
@@ -216,7 +217,8 @@ static void get_tristate(struct ep_confread *rd, const config_setting_t *g, cons
 
 static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *list)
 {
-	static const char *const names[] = { "name", "plugin", "type", "args", "files", NULL };
+	static const char *const names[] = { "name", "plugin", "type", "args", "files",
+					     "max_error", NULL };
 
 	if (!config_setting_is_list(list)) {
 		ep_conf_bad(rd, list, "must be a list of groups: ( { name = \"echo\"; }, ... )");
@@ -242,6 +244,9 @@ static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const confi
 		ep_conf_str(rd, g, "args", &h->args);
 		if (ep_conf_num(rd, g, "type", 1, 65535, &type))
 			h->type = (uint16_t)type;
+		/* Frame-coded tasks of this type may be within +-max_error (fcodec.h). */
+		if (ep_conf_num(rd, g, "max_error", 0, EP_FC_MAX_ERROR, &type))
+			h->max_error = (uint8_t)type;
 		if (!h->name && !h->plugin)
 			ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
 		files = config_setting_get_member(g, "files");
@@ -867,7 +872,8 @@ static uint32_t sat32(uint64_t v)
 void ep_conf_limits(const struct ep_conf *c, struct ep_limits *l)
 {
 	/* Every node answers RESULT_ACK (docs/protocol.md 5.1), whatever its ack delay. */
-	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY | EP_LIM_F_ACKS;
+	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY | EP_LIM_F_ACKS |
+			 EP_LIM_F_FRAME;
 	/* The per-prefix rate limits are the classifier's: none where no XDP runs. */
 	bool rl = (!strcmp(c->backend, "afxdp") || !strcmp(c->backend, "dpdk")) &&
 		  !(c->rate_limit.flags & EP_RL_F_OFF);

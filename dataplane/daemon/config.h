@@ -22,6 +22,7 @@ struct ep_handler_conf {
 	char *plugin;			/* shared object, or NULL for a built-in */
 	uint16_t type;			/* 0: the handler's default */
 	char *args;
+	uint8_t max_error;		/* frame codec: largest error k accepted; 0 lossless */
 	char *files[EP_MAX_FILES];	/* warm-up files, read with io_uring before init */
 	unsigned int nfiles;
 };

@@ -97,6 +97,7 @@ static int build_registry(struct ep_runtime *rt)
 				 : ep_registry_add_builtin(&rt->reg, hc->name, hc->type, hc->args);
 		if (ret < 0)
 			goto out;
+		rt->reg.e[ret].max_error = hc->max_error;
 		if (!hc->nfiles)
 			continue;
 		/* Cache warm-up: the handler's files, read with io_uring, before its init. */

@@ -32,14 +32,22 @@ $(TESTOUT)/tools/mkmodel: $(OBJ)/tests/tools/mkmodel.o
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) -lm
 
 BENCH_BINS	+= $(TESTOUT)/bench/bench_infer
-$(TESTOUT)/bench/bench_infer: $(OBJ)/tests/bench/bench_infer.o $(HANDLERS_LIB)
+$(TESTOUT)/bench/bench_infer: $(OBJ)/tests/bench/bench_infer.o $(HANDLERS_LIB) $(LIB)/libepcore.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)
 
 # What a unit of handler work costs (limits.max_work's default; docs/handlers.md, "Work").
 BENCH_BINS	+= $(TESTOUT)/bench/bench_work
-$(TESTOUT)/bench/bench_work: $(OBJ)/tests/bench/bench_work.o $(HANDLERS_LIB)
+$(TESTOUT)/bench/bench_work: $(OBJ)/tests/bench/bench_work.o $(HANDLERS_LIB) $(LIB)/libepcore.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)
+
+# The frame codec on the real frames (`make bench-codec`, tests/bench/bench_codec.c).
+BENCH_BINS	+= $(TESTOUT)/bench/bench_codec
+$(TESTOUT)/bench/bench_codec: $(OBJ)/tests/bench/bench_codec.o $(HANDLERS_LIB) \
+			      $(LIB)/libepcore.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS)

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgeplane/imgstat.h"	/* ep_histogram(), ep_otsu_level() */
+
 /* Gaussian kernel: radius ceil(3 sigma), weights in Q14 summing to exactly 1 << 14, trimmed
  * to the last non-zero weight. */
 #define EP_GAUSS_MAX_RADIUS	60	/* sigma 20.0 */
@@ -41,9 +43,5 @@ size_t ep_resize_scratch_size(uint32_t dw);
 void ep_resize_bilinear(const uint8_t *src, uint32_t sw, uint32_t sh, uint8_t *dst,
 			uint32_t dw, uint32_t dh, void *scratch);
 
-void ep_histogram(const uint8_t *px, size_t n, uint32_t hist[256]);
-/* Otsu's level t (foreground = pixel > t): the first t that maximises the between-class
- * variance. A frame of one gray value gets that value (no foreground). */
-unsigned int ep_otsu_level(const uint32_t hist[256]);
 
 #endif /* EP_HANDLERS_IMGOPS_H */

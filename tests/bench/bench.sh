@@ -65,6 +65,9 @@ for bench in "$@"; do
 	lossy)
 		{ machine; echo; tests/bench/bench_lossy.sh; } >"$out"
 		;;
+	codec)
+		{ machine; echo; tests/bench/bench_codec.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

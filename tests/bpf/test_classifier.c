@@ -176,6 +176,8 @@ static void m_prio5(uint8_t *d, size_t *len) { d[4] = 5; }
 static void m_flag80(uint8_t *d, size_t *len) { d[5] |= 0x80; }
 static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_ZSTD; }
 static void m_flag40(uint8_t *d, size_t *len) { d[5] |= 0x40; }
+static void m_frame(uint8_t *d, size_t *len) { d[5] |= EP_F_FRAME; }
+static void m_frame_zstd(uint8_t *d, size_t *len) { d[5] |= EP_F_FRAME | EP_F_ZSTD; }
 static void m_reply_mtu(uint8_t *d, size_t *len) { d[45] = 9; }
 static void m_plain_token(uint8_t *d, size_t *len) { d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN; d[47] = 1; }
 static void m_kind_retry(uint8_t *d, size_t *len) { d[3] = EP_KIND_RETRY; d[5] = EP_F_TOKEN; }
@@ -275,6 +277,8 @@ static const struct variant variants[] = {
 	{ "reply_mtu on a request", false, m_reply_mtu, PASS(PASS_NO_SOCKET) },
 	{ "token and plain-reply flags", true, m_plain_token, PASS(PASS_NO_SOCKET) },
 	{ "unknown flag 0x40", false, m_flag40, DROP(DROP_BAD_FLAGS) },
+	{ "frame-coded request", true, m_frame, PASS(PASS_NO_SOCKET) },
+	{ "frame-coded and zstd together", false, m_frame_zstd, DROP(DROP_BAD_FLAGS) },
 	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_AUTH_TOKEN) },
 	{ "AUTH request, nonce + ciphertext (auth off: not judged)", false, m_auth,
 	  PASS(PASS_NO_SOCKET) },

@@ -34,7 +34,7 @@ FUZZ_PROBE	:= $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, long n) 
 
 FUZZ_HANDLERS	:= echo checksum resize box_blur gauss_blur sobel threshold blobs zstd matmul \
 		   infer
-FUZZ_PLAIN	:= codec reasm report ctl_api ctl_config rt_config model png client frame \
+FUZZ_PLAIN	:= codec fcodec reasm report ctl_api ctl_config rt_config model png client frame \
 		   runtime enroll_key enroll_req
 FUZZ_NAMES	:= $(FUZZ_PLAIN) $(addprefix handler_,$(FUZZ_HANDLERS))
 FUZZ_BINS	:= $(addprefix $(FUZZBIN)/fuzz_,$(FUZZ_NAMES))
@@ -57,6 +57,7 @@ EXTRA_CFLAGS_tests/fuzz	:= -Idataplane -Icontrol -Itests/fuzz
 fuzz_objs = $(patsubst %.c,$(FUZZOBJ)/%.o,$(1))
 
 FUZZ_CORE	:= $(call fuzz_objs,$(CORE_SRCS))
+FUZZ_FCODEC	:= $(call fuzz_objs,$(FCODEC_SRCS))
 FUZZ_HANDLERS_O	:= $(call fuzz_objs,$(HANDLER_SRCS) $(PNG_SRCS) dataplane/core/registry.c \
 		     dataplane/core/sign.c)
 # What a registry needs: the dynamic loader, and libcrypto for plugins' signatures.
@@ -81,15 +82,17 @@ FUZZ_RTCONF_O	:= $(call fuzz_objs,dataplane/daemon/config.c dataplane/daemon/rep
 		     dataplane/xdp/ep_xdp.c userspace/common/log_libs.c)
 
 FUZZ_DEPS_codec		:= $(FUZZ_CORE)
+FUZZ_DEPS_fcodec	:= $(FUZZ_FCODEC) $(FUZZ_CORE)
+FUZZ_LIBS_fcodec	:= $(ZSTD_LIBS)
 FUZZ_DEPS_reasm		:= $(FUZZ_CORE)
 FUZZ_DEPS_frame		:= $(call fuzz_objs,dataplane/io/frame.c) $(FUZZ_CORE)
 FUZZ_DEPS_png		:= $(call fuzz_objs,$(PNG_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_png		:= $(call pc_libs,libpng)
 FUZZ_DEPS_model		:= $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
 FUZZ_LIBS_model		:= $(HANDLER_LIBS) $(FUZZ_REG_LIBS)
-FUZZ_DEPS_client	:= $(call fuzz_objs,$(CLIENT_SRCS) $(ENROLL_SRCS)) $(FUZZ_CORE)
+FUZZ_DEPS_client	:= $(call fuzz_objs,$(CLIENT_SRCS) $(ENROLL_SRCS)) $(FUZZ_FCODEC) $(FUZZ_CORE)
 FUZZ_LIBS_client	:= $(ZSTD_LIBS) $(ENROLL_LIBS) -lm
-FUZZ_DEPS_runtime	:= $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
+FUZZ_DEPS_runtime	:= $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_FCODEC) $(FUZZ_CORE)
 FUZZ_LIBS_runtime	:= $(HANDLER_LIBS) $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) -ldl
 FUZZ_DEPS_report	:= $(FUZZ_CONTROL_O) $(FUZZ_CORE)
 FUZZ_LIBS_report	:= $(CONTROL_LIBS) $(BPF_LIBS) -lm
@@ -101,7 +104,8 @@ FUZZ_DEPS_enroll_key	:= $(call fuzz_objs,$(ENROLL_SRCS)) $(FUZZ_CORE)
 FUZZ_LIBS_enroll_key	:= $(ENROLL_LIBS)
 FUZZ_DEPS_enroll_req	:= $(FUZZ_DEPS_report)
 FUZZ_LIBS_enroll_req	:= $(FUZZ_LIBS_report)
-FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_CORE)
+FUZZ_DEPS_rt_config	:= $(FUZZ_RTCONF_O) $(FUZZ_WORKER_O) $(FUZZ_HANDLERS_O) $(FUZZ_FCODEC) \
+			   $(FUZZ_CORE)
 FUZZ_LIBS_rt_config	:= $(call pc_libs,libconfig libmicrohttpd) $(HANDLER_LIBS) \
 			   $(ZSTD_LIBS) $(call pc_libs,libxxhash libcrypto) $(ENROLL_LIBS) \
 			   $(BPF_LIBS) -ldl

@@ -19,6 +19,7 @@
 #include <zstd.h>
 
 #include "edgeplane/codec.h"
+#include "edgeplane/fcodec.h"
 #include "../lib/doc.h"
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
@@ -655,6 +656,63 @@ static void png_seeds(void)
 	png_seed("gray8-interlaced", PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_ADAM7, false);
 }
 
+/* The frame codec: coded frames (lossless, k = 2, a kept level; 1 x N, N x 1, 32 x 32) for
+ * the decoder, pixels with their parameter bytes for the encoder; and frame-coded tasks
+ * for the runtime. */
+static void fcodec_seeds(void)
+{
+	static const struct { uint16_t w, h; unsigned int k; int keep; } f[] = {
+		{ 32, 32, 0, EP_FC_KEEP_NONE }, { 32, 32, 2, EP_FC_KEEP_NONE },
+		{ 32, 32, 2, EP_FC_KEEP_OTSU }, { 1, 200, 0, EP_FC_KEEP_NONE },
+		{ 200, 1, 1, 100 }, { 80, 60, 3, EP_FC_KEEP_NONE },
+	};
+	struct ep_fc_enc *e = ep_fc_enc_new();
+	static uint8_t frame[16 + 80 * 60], out[2 * sizeof(frame) + 1024];
+	static struct buf seed;
+
+	if (!e)
+		exit(1);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		struct ep_fc_params prm = { .max_error = f[i].k, .keep = f[i].keep };
+		struct ep_img_hdr hdr = { .width = htons(f[i].w), .height = htons(f[i].h) };
+		uint32_t n = (uint32_t)f[i].w * f[i].h;
+		char name[32];
+		ssize_t len;
+
+		memcpy(frame, &hdr, sizeof(hdr));
+		for (uint32_t p = 0; p < n; p++)	/* a gradient with a bright disc and noise */
+			frame[16 + p] = (uint8_t)((p % f[i].w) * 3 + (p / f[i].w) +
+						  ((p * 2654435761u) >> 29) +
+						  ((p % f[i].w - 16) * (p % f[i].w - 16) +
+						   (p / f[i].w - 16) * (p / f[i].w - 16) < 64 ? 120 : 0));
+		len = ep_fc_encode(e, frame, 16 + n, &prm, out, sizeof(out));
+		if (len < 0)
+			exit(1);
+		snprintf(name, sizeof(name), "coded-%zu-%ux%u-k%u", i, f[i].w, f[i].h, f[i].k);
+		put("fcodec", name, out, (size_t)len);
+		if (i == 1) {	/* a frame-coded blobs task for the runtime, k = 2 */
+			seed.n = 0;
+			add8(&seed, 0x08);
+			add8(&seed, 1), add8(&seed, 0x02), add8(&seed, 0xc1), add8(&seed, 7);
+			add16(&seed, 999), add16(&seed, (uint16_t)n);
+			add(&seed, frame + 16, n);
+			add8(&seed, 1), add8(&seed, 0x02), add8(&seed, 0x42), add8(&seed, 7);
+			add16(&seed, 999), add16(&seed, (uint16_t)n);
+			add(&seed, frame + 16, n);
+			put("runtime", "frame-blobs", seed.b, seed.n);
+		}
+		/* The encoder's input: parameter byte, 16-bit width, pixels. */
+		seed.n = 0;
+		add8(&seed, (uint8_t)(f[i].k | (f[i].keep == EP_FC_KEEP_NONE ? 0 : 4) |
+				      (f[i].keep == EP_FC_KEEP_OTSU ? 8 : 0)));
+		add16(&seed, (uint16_t)(f[i].w - 1));
+		add(&seed, frame + 16, n);
+		snprintf(name, sizeof(name), "pixels-%zu-%ux%u-k%u", i, f[i].w, f[i].h, f[i].k);
+		put("fcodec", name, seed.b, seed.n);
+	}
+	ep_fc_enc_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -671,5 +729,6 @@ int main(int argc, char **argv)
 	runtime_seeds();
 	model_seeds();
 	png_seeds();
+	fcodec_seeds();
 	return 0;
 }

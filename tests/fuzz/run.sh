@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 MODE=${1:-}
 BUILD=${BUILD:-build}
 FZ=$BUILD/fuzz
-TARGETS=(codec reasm report ctl_api ctl_config rt_config model png client frame runtime
+TARGETS=(codec fcodec reasm report ctl_api ctl_config rt_config model png client frame runtime
 	 enroll_key enroll_req
 	 handler_echo handler_checksum handler_resize handler_box_blur handler_gauss_blur
 	 handler_sobel handler_threshold handler_blobs handler_zstd handler_matmul
@@ -30,7 +30,7 @@ TARGETS=(codec reasm report ctl_api ctl_config rt_config model png client frame 
 max_len() {
 	case $1 in
 	runtime | client | handler_*) echo 65536 ;;
-	reasm | report | model) echo 16384 ;;
+	reasm | report | model | fcodec) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -50,6 +50,7 @@ cov_sources() {
 	case $1 in
 	codec) echo userspace/codec/codec.c bpf/ep_check.h ;;
 	reasm) echo userspace/codec/reasm.c ;;
+	fcodec) echo userspace/codec/fcodec.c ;;
 	report) echo control/registry.c control/table.c ;;
 	ctl_api) echo control/api.c control/policy.c ;;
 	ctl_config) echo control/config.c userspace/common/confread.c ;;
@@ -64,8 +65,10 @@ cov_sources() {
 	handler_echo) echo dataplane/handlers/echo.c ;;
 	handler_checksum) echo dataplane/handlers/checksum.c ;;
 	handler_resize | handler_box_blur | handler_gauss_blur | handler_sobel | handler_threshold)
-		echo dataplane/handlers/image.c dataplane/handlers/imgops.c ;;
-	handler_blobs) echo dataplane/handlers/blobs.c dataplane/handlers/imgops.c ;;
+		echo dataplane/handlers/image.c dataplane/handlers/imgops.c \
+			userspace/common/imgstat.c ;;
+	handler_blobs) echo dataplane/handlers/blobs.c dataplane/handlers/imgops.c \
+			userspace/common/imgstat.c ;;
 	handler_zstd) echo dataplane/handlers/zstd.c ;;
 	handler_matmul) echo dataplane/handlers/matmul.c ;;
 	handler_infer) echo dataplane/handlers/infer.c ;;

@@ -105,10 +105,12 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: eptest-send --to ADDR [--port N] [--count N] [--size BYTES]\n"
 		   "       [--mtu N] [--prio 1-5] [--kind request|ping|cancel|response]\n"
 		   "       [--corrupt] [--raw] [--id-base N] [--sport N] [--timeout SECONDS]\n"
-		   "       [--frags N] [--wait-ms N] [--udp-csum good|bad]\n"
+		   "       [--frags N] [--wait-ms N] [--udp-csum good|bad] [--frame] [--type N]\n"
 		   "       [--encap-port N --inner-src ADDR --inner-dst ADDR]\n"
 		   "  --corrupt  flip the magic of every datagram (the classifier drops them)\n"
 		   "  --raw      send plain payload bytes, not the offload protocol\n"
+		   "  --frame    flag the payload as frame-coded (EP_F_FRAME): it is not\n"
+		   "  --type     the task type (1)\n"
 		   "  --sport    send from this UDP port\n"
 		   "  --frags    send only the first N fragments of each task\n"
 		   "  --wait-ms  then wait this long for replies, and print what came back\n"
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
 		{ "udp-csum", required_argument, NULL, 'u' },
 		{ "sport", required_argument, NULL, 'S' }, { "frags", required_argument, NULL, 'F' },
 		{ "wait-ms", required_argument, NULL, 'W' },
+		{ "frame", no_argument, NULL, 'f' }, { "type", required_argument, NULL, 'y' },
 		{ "encap-port", required_argument, NULL, 'E' },
 		{ "inner-src", required_argument, NULL, 'I' },
 		{ "inner-dst", required_argument, NULL, 'D' },
@@ -265,6 +268,8 @@ int main(int argc, char **argv)
 		case 'i': id_base = (uint64_t)tool_num("--id-base", optarg, 0, 1L << 62); break;
 		case 'T': timeout = tool_num("--timeout", optarg, 1, 600); break;
 		case 'x': corrupt = true; break;
+		case 'f': m.flags |= EP_F_FRAME; break;
+		case 'y': m.task_type = (uint16_t)tool_num("--type", optarg, 1, 65535); break;
 		case 'r': raw = true; break;
 		case 'u':
 			if (!strcmp(optarg, "good")) csum = 1;

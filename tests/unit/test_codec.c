@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "edgeplane/codec.h"
+#include "edgeplane/fcodec.h"
 #include "../lib/rnd.h"
 #include "../lib/doc.h"
 #include "../lib/tap.h"
@@ -104,6 +105,35 @@ static void test_doc_examples(void)
 		expect_doc("request-token", buf, (size_t)n);
 		n = ep_frag_build(&plain, NULL, 0, 1400, 0, buf, sizeof(buf));
 		expect_doc("plain-mtu", buf, (size_t)n);
+	}
+
+	/* The frame codec (3.9): the documented datagram decodes to the documented frame,
+	 * and the codec writes that datagram (its zstd frame is a raw block, the same from
+	 * every zstd). */
+	{
+		static const uint8_t want[] = { 0, 4, 0, 2, 0xff, 0xff, 0, 20, 0, 0, 0, 0,
+						0, 0, 0, 0, 10, 12, 14, 16, 11, 13, 15, 17 };
+		struct ep_msg fm = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_FRAME,
+				     .task_type = 20, .tenant_id = 7, .task_id = 44 };
+		struct ep_fc_params prm = { .keep = EP_FC_KEEP_NONE };
+		struct ep_fc_enc *e = ep_fc_enc_new();
+		struct ep_fc_dec *d = ep_fc_dec_new();
+		uint8_t doc[256], coded[128], px[sizeof(want)];
+		ssize_t dn = doc_example("frame", doc, sizeof(doc)), c;
+		struct ep_msg m;
+		const uint8_t *payload = NULL;
+
+		c = ep_fc_encode(e, want, sizeof(want), &prm, coded, sizeof(coded));
+		n = c > 0 ? ep_frag_build(&fm, coded, (uint32_t)c, 1400, 0, buf, sizeof(buf)) : -1;
+		expect_doc("frame", buf, (size_t)n);
+		tap_begin();
+		EXPECT(dn > EP_HDR_LEN && !ep_decode(doc, (size_t)dn, 0, &m, &payload, NULL));
+		EXPECT(m.flags == EP_F_FRAME && payload);
+		EXPECT(payload && !ep_fc_decode(d, payload, m.payload_len, px, sizeof(px)) &&
+		       !memcmp(px, want, sizeof(want)));
+		tap_end("docs/protocol.md example 'frame' decodes to the documented 4 x 2 frame");
+		ep_fc_enc_free(e);
+		ep_fc_dec_free(d);
 	}
 }
 

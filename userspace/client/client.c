@@ -31,6 +31,7 @@
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
 #include "client_hooks.h"
+#include "frame.h"
 #include "keyring.h"
 #include "retry.h"
 
@@ -170,6 +171,8 @@ struct ep_client {
 	struct ep_retry_budget budget;
 	/* Selective repeat, loss vs overload, pacing. */
 	bool edge_acks;			/* the edge acknowledges: TASK_ACK or PONG ACKS seen */
+	bool edge_no_frames;		/* its PONG did not say EP_LIM_F_FRAME */
+	struct ep_frame_state frame;	/* frame codec: types, estimates, the coder */
 	struct ep_path path;
 	enum ep_path_state pstate;
 	uint64_t halved_ns;		/* the pacer's latest halving */
@@ -822,6 +825,7 @@ static void on_pong(struct ep_client *c, const struct ep_msg *m, const uint8_t *
 	};
 	if (l->flags & EP_LIM_F_ACKS)
 		c->edge_acks = true;
+	c->edge_no_frames = !(l->flags & EP_LIM_F_FRAME);
 	c->ping_err = 0;
 }
 
@@ -1439,6 +1443,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	uint8_t *wire;
 	uint32_t wire_len = len;
 	uint8_t flags = 0, *bits;
+	bool frame_type = false;
 	uint32_t frags;
 	uint64_t now;
 	int err;
@@ -1452,7 +1457,30 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	wire = malloc(len ? len : 1);
 	if (!wire)
 		return -ENOMEM;
-	if (c->o.zstd_level && !t->no_compress && len >= c->o.zstd_min) {
+	/* A frame type's payloads are frame-coded, as the link makes it pay, or go as
+	 * they are: zstd is slower than the frame codec and never pays where it does not. */
+	if (!t->no_compress && len) {
+		const struct ep_frame_type *ft;
+
+		pthread_mutex_lock(&c->lock);
+		ft = ep_frame_find(&c->frame, t->type);
+		if (ft) {
+			frame_type = true;
+			if (!c->edge_no_frames) {
+				enum ep_frame_mode mode = ep_frame_choose(&c->frame, ft,
+									  c->est.up_bps);
+				uint32_t n = ep_frame_encode(&c->frame, ft, mode, payload, len,
+							     wire);
+
+				if (n) {
+					wire_len = n;
+					flags = EP_F_FRAME;
+				}
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (c->o.zstd_level && !t->no_compress && !frame_type && len >= c->o.zstd_min) {
 		size_t n;
 
 		pthread_mutex_lock(&c->lock);
@@ -2131,6 +2159,7 @@ void ep_client_close(struct ep_client *c)
 	ep_reasm_free(c->reasm);
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
+	ep_frame_free(&c->frame);
 	free(c->p);
 	free(c->live);
 	free(c->pq);
@@ -2240,6 +2269,17 @@ void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *es
 	pthread_mutex_lock(&c->lock);
 	*est = c->est;
 	pthread_mutex_unlock(&c->lock);
+}
+
+int ep_client_set_frame_codec(struct ep_client *c, uint16_t type, unsigned int max_error,
+			      unsigned int flags)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = ep_frame_set(&c->frame, type, max_error, flags);
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }
 
 double ep_client_type_exec_us(struct ep_client *c, uint16_t type)

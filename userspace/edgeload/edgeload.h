@@ -38,6 +38,8 @@ struct opts {
 	struct task_args args;
 	const char *in, *out;
 	uint32_t size;		/* generated payload bytes (when there is no --in) */
+	int frame_k;		/* --frame-codec K: frame-code the frames of --type within
+				 * +-K (0: lossless); -1: off */
 	bool json;
 	/* load */
 	uint32_t concurrency;		/* closed loop: outstanding; open loop: the cap */

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"Session:  --to HOST[:PORT] (IPv4, [IPv6], name) --port N (7878) --mtu N (1500) --tenant ID\n"
 		"          --timeout-ms N (200, doubles per retry) --attempts N (5)\n"
 		"          --zstd-level N (3; 0 = never compress) --no-compress\n"
+		"          --frame-codec K (frames of --type in the frame codec, each pixel\n"
+		"          within +-K, 0 = lossless; K at most the edge's max_error for the type)\n"
 		"          --reply-mtu N (the node fragments results to fit N bytes, >= 576)\n"
 		"          --plain-reply (ask for results uncompressed)\n"
 		"Auth:     --enroll ADDR:PORT --cert FILE --key FILE --ca FILE (enroll with the\n"

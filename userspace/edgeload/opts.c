@@ -109,13 +109,23 @@ int open_session(const struct opts *o, struct ep_client **c)
 
 	if (!o->auth.sz) {
 		ret = ep_client_open(&o->client, c);
-		if (ret)
+		if (ret) {
 			pr_err("session to %s: %s", o->client.host, strerror(-ret));
-		return ret;
+			return ret;
+		}
+	} else {
+		ret = ep_client_open_auth(&o->client, &o->auth, c, err, sizeof(err));
+		if (ret) {
+			pr_err("session to %s: %s", o->client.host, err);
+			return ret;
+		}
 	}
-	ret = ep_client_open_auth(&o->client, &o->auth, c, err, sizeof(err));
-	if (ret)
-		pr_err("session to %s: %s", o->client.host, err);
+	/* Frames of a threshold or the blob detector keep their side of its level. */
+	if (o->frame_k >= 0 && o->kind)
+		ret = ep_client_set_frame_codec(*c, o->kind->type, (unsigned int)o->frame_k,
+						o->kind->type == EP_TT_THRESHOLD ||
+						o->kind->type == EP_TT_BLOBS ?
+						EP_FRAME_F_KEEP_LEVEL : 0);
 	return ret;
 }
 
@@ -247,7 +257,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
 	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
 	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE, O_REPLY_MTU, O_PLAIN, O_CERT,
-	       O_KEY, O_CA, O_ENROLL, O_AUTH_KEY };
+	       O_KEY, O_CA, O_ENROLL, O_AUTH_KEY, O_FRAME };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -262,6 +272,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		{ "attempts", required_argument, NULL, O_ATTEMPTS },
 		{ "zstd-level", required_argument, NULL, O_ZLEVEL },
 		{ "no-compress", no_argument, NULL, O_NOZ },
+		{ "frame-codec", required_argument, NULL, O_FRAME },
 		{ "size-hint-kib", required_argument, NULL, O_HINT },
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "radius", required_argument, NULL, O_RADIUS },
@@ -305,6 +316,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	memset(o, 0, sizeof(*o));
 	o->client.port = 7878;
 	o->client.zstd_level = 3;
+	o->frame_k = -1;
 	o->args = (struct task_args){ .level = -1, .radius = 2, .sigma100 = 150,
 				      .min_area = 20, .zstd_level = 3, .n = 64, .k = 64, .m = 64,
 				      .seed = 1 };
@@ -343,6 +355,7 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 			break;
 		case O_ZLEVEL: o->client.zstd_level = (int)num("--zstd-level", optarg, 0, 19); break;
 		case O_NOZ: o->task.no_compress = 1; break;
+		case O_FRAME: o->frame_k = (int)num("--frame-codec", optarg, 0, 15); break;
 		case O_HINT:
 			o->task.size_hint_kib = (uint32_t)num("--size-hint-kib", optarg, 0, 0xffffffffL);
 			break;

@@ -133,9 +133,9 @@ int cmd_run(int argc, char **argv)
 		pr_err("result of %u bytes: %s", r.len,
 		       err == -EPROTO ? "not in the task type's format" : strerror(-err));
 	if (!o.json)
-		fprintf(stderr, "%s: %u -> %llu bytes on the wire%s, %.3f ms, queued %u us, "
-				"ran %u us, edge load %u%%, %u attempt%s\n",
-			o.kind->name, len, (unsigned long long)r.wire_bytes,
+		fprintf(stderr, "%s: %u -> %u bytes a send, %llu on the wire%s, %.3f ms, queued %u "
+				"us, ran %u us, edge load %u%%, %u attempt%s\n",
+			o.kind->name, len, r.wire_len, (unsigned long long)r.wire_bytes,
 			r.compressed ? ", result compressed" : "", (double)r.latency_ns / 1e6,
 			r.queue_us, r.exec_us, r.load_pct, r.attempts, r.attempts == 1 ? "" : "s");
 	ep_result_free(&r);
@@ -167,7 +167,7 @@ int cmd_limits(int argc, char **argv)
 		       "\"source_prefix_v6\":%u,\"rate_packets\":%u,\"rate_kib\":%u,"
 		       "\"max_work\":%llu,\"cache_window_ms\":%u,\"max_replays\":%u,"
 		       "\"tokens\":%s,\"reply_mtu\":%s,\"plain_reply\":%s,"
-		       "\"always_retry\":%s}\n",
+		       "\"always_retry\":%s,\"frames\":%s}\n",
 		       l.max_task_len, l.max_result_len, l.reasm_timeout_ms, l.reasm_lifetime_ms,
 		       l.per_source_tasks, l.mtu, l.max_priority, l.amp_factor,
 		       l.source_prefix_v4, l.source_prefix_v6, l.rate_packets, l.rate_kib,
@@ -175,7 +175,8 @@ int cmd_limits(int argc, char **argv)
 		       l.flags & EP_LIM_F_TOKENS ? "true" : "false",
 		       l.flags & EP_LIM_F_REPLY_MTU ? "true" : "false",
 		       l.flags & EP_LIM_F_PLAIN_REPLY ? "true" : "false",
-		       l.flags & EP_LIM_F_ALWAYS_RETRY ? "true" : "false");
+		       l.flags & EP_LIM_F_ALWAYS_RETRY ? "true" : "false",
+		       l.flags & EP_LIM_F_FRAME ? "true" : "false");
 		return 0;
 	}
 	printf("largest task            %u bytes (after decompression)\n", l.max_task_len);
@@ -202,8 +203,9 @@ int cmd_limits(int argc, char **argv)
 	       l.max_replays ? "" : "no limit\n");
 	if (l.max_replays)
 		printf("%u\n", l.max_replays);
-	printf("honours                 %s%s%s\n", l.flags & EP_LIM_F_TOKENS ? "tokens " : "",
+	printf("honours                 %s%s%s%s\n", l.flags & EP_LIM_F_TOKENS ? "tokens " : "",
 	       l.flags & EP_LIM_F_REPLY_MTU ? "reply_mtu " : "",
-	       l.flags & EP_LIM_F_PLAIN_REPLY ? "plain_reply" : "");
+	       l.flags & EP_LIM_F_PLAIN_REPLY ? "plain_reply " : "",
+	       l.flags & EP_LIM_F_FRAME ? "frame_codec" : "");
 	return 0;
 }

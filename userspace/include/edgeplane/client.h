@@ -354,6 +354,25 @@ void ep_client_get_estimates(struct ep_client *c, struct ep_client_estimates *es
 double ep_client_type_exec_us(struct ep_client *c, uint16_t type);
 
 /*
+ * Frame codec (since LIBEDGEPLANE_1.3; docs/client.md, "Frame codec"): payloads of task
+ * type @type are image frames (struct ep_img_hdr + gray pixels, edgeplane/payload.h),
+ * sent frame-coded (EP_F_FRAME) instead of zstd: lossless, or with every pixel within
+ * +-@max_error when that is the edge's max_error for the type (0: lossless only). Per
+ * frame the session sends it as it is, lossless or within +-max_error, whichever takes
+ * least time over the uplink it measured; a link faster than the coder pays for gets the
+ * frame as it is. Once a PONG (ep_client_limits()) shows an edge without EP_LIM_F_FRAME,
+ * frames go as they are. @flags: EP_FRAME_F_KEEP_LEVEL, the frame is to be thresholded at
+ * its arg0 (a level 0..255, or EP_IMG_OTSU: Otsu's level), as threshold and blobs do:
+ * every pixel keeps its side of that level and Otsu's level stays the same, so the
+ * thresholded frame is exactly the original's; EP_FRAME_F_OFF: forget @type. Up to 16
+ * types. Returns 0, -EINVAL (max_error above 15, unknown flags) or -ENOSPC.
+ */
+#define EP_FRAME_F_KEEP_LEVEL	0x1
+#define EP_FRAME_F_OFF		0x2
+int ep_client_set_frame_codec(struct ep_client *c, uint16_t type, unsigned int max_error,
+			      unsigned int flags);
+
+/*
  * The session's estimates as offload-decision inputs (offload.h): round trip, bandwidth,
  * the edge's queueing and load; the edge counts as down after 3 failures in a row.
  * @local_load_pct is this device's own load, 0..100.

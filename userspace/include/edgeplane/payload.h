@@ -127,4 +127,31 @@ struct ep_infer_result {
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_infer_result) == 8, "ep_infer_result layout");
 
+/*
+ * The frame codec (EP_F_FRAME in the task header, docs/protocol.md 3.2 and 3.9): an image
+ * payload (struct ep_img_hdr + pixels) carried as its ep_img_hdr unchanged, this header,
+ * nctx big-endian stream lengths, then the streams. Each pixel is predicted from its
+ * decoded neighbours (left a, up b, up-left c, up-right d) by LOCO-I's median edge
+ * detector; the residual (lossless: (x - pred) mod 256; max_error k > 0: the residual
+ * quantised with step 2k + 1, so every decoded pixel is within +-k) goes to the stream of
+ * the pixel's context, the activity |d - b| + |b - c| + |c - a| bucketed at
+ * EP_FC_CTX_T1..T3. Each stream is one zstd frame with its content size and checksum, or
+ * empty (length 0) when its context has no pixel. userspace/codec/fcodec.c is the
+ * reference.
+ */
+struct ep_fc_hdr {
+	__u8 version;		/* EP_FC_VERSION */
+	__u8 max_error;		/* k: 0 lossless, 1..EP_FC_MAX_ERROR */
+	__u8 nctx;		/* streams: 1 (one context) or EP_FC_NCTX */
+	__u8 rsvd;		/* 0 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct ep_fc_hdr) == 4, "ep_fc_hdr layout");
+
+#define EP_FC_VERSION		1
+#define EP_FC_MAX_ERROR		15
+#define EP_FC_NCTX		4
+#define EP_FC_CTX_T1		5	/* activity < T1: context 0, < T2: 1, < T3: 2, else 3 */
+#define EP_FC_CTX_T2		20
+#define EP_FC_CTX_T3		80
+
 #endif /* EDGEPLANE_PAYLOAD_H */
