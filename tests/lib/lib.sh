@@ -105,6 +105,9 @@ _cleanup_fns=()
 on_exit() { _cleanup_fns=("$1" "${_cleanup_fns[@]}"); }
 _run_cleanup() {
 	local rc=$?
+	# Background jobs first (a runtime, a generator), before the namespaces, mounts and
+	# files they use are torn down; then the rest, the latest registered first.
+	_kill_jobs >/dev/null 2>&1
 	for f in "${_cleanup_fns[@]}"; do $f >/dev/null 2>&1; done
 	rm -rf "$EP_TMP"
 	exit $rc
@@ -148,9 +151,9 @@ ep_plugin() {
 _rm_plugin_dir() { rm -rf "$EP_PLUGIN_DIR"; }
 on_exit _rm_plugin_dir
 
-# Kill background jobs of this test before anything else is torn down.
+# Kill background jobs of this test (_run_cleanup, before anything is torn down: an
+# on_exit registration would run after every one a test makes later).
 _kill_jobs() { local j; j=$(jobs -p); [[ -n $j ]] && kill $j 2>/dev/null; wait 2>/dev/null; }
-on_exit _kill_jobs
 
 need_root() {
 	if [[ $(id -u) -ne 0 ]]; then
