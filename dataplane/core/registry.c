@@ -411,11 +411,12 @@ void ep_registry_release(struct ep_registry *r)
 	for (unsigned int i = 0; i < r->n; i++) {
 		struct ep_reg_entry *e = &r->e[i];
 
-		for (unsigned int f = 0; f < e->nfiles; f++) {
+		for (unsigned int f = 0; f < e->nfiles && !e->files_shared; f++) {
 			free((void *)e->files[f].path);
 			free((void *)e->files[f].data);
 		}
-		free(e->files);
+		if (!e->files_shared)
+			free(e->files);
 		free(e->args);
 	}
 	/* Plugins last: handler tables live in them. */

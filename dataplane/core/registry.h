@@ -23,6 +23,8 @@ struct ep_reg_entry {
 					 * accepted (handler option max_error); 0: lossless */
 	struct ep_blob *files;		/* filled in by warm-up */
 	unsigned int nfiles;
+	bool files_shared;		/* the files are an earlier entry's (the handlers of one
+					 * plugin entry in the configuration share them) */
 	void *dl;			/* dlopen handle of its plugin, or NULL */
 	int dl_fd;			/* the checked copy of the plugin it was loaded from, kept
 					 * open while the handle lives (its /proc/self/fd

@@ -72,11 +72,21 @@ struct ep_runtime {
 
 static int metrics_start(struct ep_runtime *rt);
 
+/*
+ * The handlers of the configuration, then their warm-up files: every handler's files read
+ * at once, on one io_uring (warmup.c), each checked against its signature as read and
+ * then, if encrypted, decrypted in memory (authenticated, so what a handler gets is what
+ * was signed). A plugin entry without a handler name adds every handler the plugin
+ * exports, and they share the entry's files.
+ */
 static int build_registry(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
 	uint8_t key[EP_CRYPT_KEY_LEN];
 	struct ep_signing sign;
+	unsigned int *first = NULL, nfiles = 0, at = 0;
+	const char **paths = NULL;
+	struct ep_blob *blobs = NULL;
 	int ret;
 
 	if (!c->nhandlers)
@@ -88,31 +98,66 @@ static int build_registry(struct ep_runtime *rt)
 	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
 	if (ret)
 		goto out_key;
+	first = calloc(c->nhandlers, sizeof(*first));
+	if (!first) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
-		struct ep_reg_entry *e;
 
+		first[i] = rt->reg.n;
 		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, &sign, hc->plugin, hc->name,
 							  hc->type, hc->args)
 				 : ep_registry_add_builtin(&rt->reg, hc->name, hc->type, hc->args);
 		if (ret < 0)
 			goto out;
-		rt->reg.e[ret].max_error = hc->max_error;
-		if (!hc->nfiles)
+		for (unsigned int k = first[i]; k < rt->reg.n; k++)
+			rt->reg.e[k].max_error = hc->max_error;
+		nfiles += hc->nfiles;
+	}
+	ret = 0;
+	if (!nfiles)
+		goto out;
+
+	/* Cache warm-up: every file, in one go. */
+	paths = calloc(nfiles, sizeof(*paths));
+	blobs = calloc(nfiles, sizeof(*blobs));
+	if (!paths || !blobs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		for (unsigned int f = 0; f < c->handlers[i].nfiles; f++)
+			paths[at++] = c->handlers[i].files[f];
+	ret = ep_warmup_read(paths, nfiles, blobs);
+	if (ret)
+		goto out;
+	/* Each entry's slice to its first handler (which frees them from now on). */
+	at = 0;
+	for (unsigned int i = 0; i < c->nhandlers; i++) {
+		struct ep_reg_entry *e = &rt->reg.e[first[i]];
+		unsigned int n = c->handlers[i].nfiles;
+
+		if (!n)
 			continue;
-		/* Cache warm-up: the handler's files, read with io_uring, before its init. */
-		e = &rt->reg.e[ret];
-		e->files = calloc(hc->nfiles, sizeof(*e->files));
+		e->files = calloc(n, sizeof(*e->files));
 		if (!e->files) {
+			for (unsigned int f = at; f < nfiles; f++) {
+				free((void *)blobs[f].path);
+				free((void *)blobs[f].data);
+			}
 			ret = -ENOMEM;
 			goto out;
 		}
-		ret = ep_warmup_read((const char *const *)hc->files, hc->nfiles, e->files);
-		if (ret)
-			goto out;
-		e->nfiles = hc->nfiles;
-		/* Signed as stored: the very bytes read; then, if encrypted, decrypted in
-		 * memory (authenticated, so what the handler gets is what was signed). */
+		memcpy(e->files, blobs + at, n * sizeof(*blobs));
+		e->nfiles = n;
+		at += n;
+	}
+	for (unsigned int i = 0; i < c->nhandlers && !ret; i++) {
+		struct ep_reg_entry *e = &rt->reg.e[first[i]];
+		unsigned int end = i + 1 < c->nhandlers ? first[i + 1] : rt->reg.n;
+
 		for (unsigned int f = 0; f < e->nfiles && !ret; f++) {
 			ret = ep_signing_check(&sign, "handler file", e->files[f].path,
 					       e->files[f].data, e->files[f].len);
@@ -120,11 +165,16 @@ static int build_registry(struct ep_runtime *rt)
 				ret = ep_crypt_blob(c->file_encryption.key_file ? key : NULL,
 						    c->file_encryption.key_file, &e->files[f]);
 		}
-		if (ret)
-			goto out;
+		for (unsigned int k = first[i] + 1; k < end; k++) {
+			rt->reg.e[k].files = e->files;
+			rt->reg.e[k].nfiles = e->nfiles;
+			rt->reg.e[k].files_shared = true;
+		}
 	}
-	ret = 0;
 out:
+	free(blobs);
+	free(paths);
+	free(first);
 	ep_signing_fini(&sign);
 out_key:
 	explicit_bzero(key, sizeof(key));

@@ -39,6 +39,23 @@ expect_eq "a bad option value is refused with status 2" "$rc:$(grep -c 'batch-si
 out=$("$BIN/edgeplane" -c "$EP_TMP/missing.conf" 2>&1); rc=$?
 expect_eq "a missing config file is refused with status 2" "$rc:$(grep -c 'missing.conf' <<<"$out")" "2:1"
 
+# A plugin entry without a handler name adds every handler the plugin exports, and each
+# gets the entry's warm-up files (the test plugin's init checks, with args "files=1").
+cat >"$EP_TMP/plugin.conf" <<CONF
+backend = "udp";
+bind = "$ADDR_B";
+$EP_SIGNING
+handlers = ( { plugin = "$PLUGIN"; files = [ "$COINS" ]; args = "files=1"; } );
+$EP_AUTH_OFF
+CONF
+if ep_start_runtime "$EP_TMP/plugin.log" -c "$EP_TMP/plugin.conf"; then
+	ok "a plugin's every handler gets its entry's warm-up files (count and count_echo start)"
+	ep_stop_runtime
+else
+	not_ok "a plugin's every handler gets its entry's warm-up files"
+	diag "$(grep -i error "$EP_TMP/plugin.log" | tail -3)"
+fi
+
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 port = 7878;

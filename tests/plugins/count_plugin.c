@@ -6,6 +6,7 @@
  * Handler "count_echo" (type 901) answers the same followed by the payload itself: a result
  * as large as its task, so that results span as many fragments as requests
  * (test_lossy.sh), and the client can check every byte.
+ * With args "files=N", init fails unless the handler has N warm-up files.
  * It uses nothing of edgeplane's but the ABI header.
  */
 #include <stdbool.h>
@@ -19,8 +20,15 @@ struct count_state {
 	uint64_t runs;
 };
 
+/* args "files=N": init fails unless the handler was given N warm-up files (a test that
+ * every handler of a plugin gets its entry's files). */
 static int count_init(const struct ep_handler_env *env, void **state)
 {
+	if (env->args && !strncmp(env->args, "files=", 6) &&
+	    env->nfiles != (unsigned int)atoi(env->args + 6)) {
+		env->log(0, "count plugin: %u warm-up files, not %s", env->nfiles, env->args + 6);
+		return -22;	/* -EINVAL */
+	}
 	*state = calloc(1, sizeof(struct count_state));
 	return *state ? 0 : -12;	/* -ENOMEM */
 }
