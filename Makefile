@@ -52,7 +52,7 @@ ZSTD_LIBS	:= $(call pc_libs,libzstd)
 # BPF programs see the UAPI headers of the host's multiarch include directory.
 MULTIARCH	:= $(shell $(CC) -print-multiarch 2>/dev/null)
 BPF_CFLAGS	:= -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
-		   -Ibpf $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+		   -Ibpf -Iuserspace/include $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 CFLAGS		?= -O2 -g
 EP_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
@@ -118,7 +118,7 @@ install: all
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(EP_VERSION)|' \
 		userspace/client/edgeplane.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/edgeplane.pc
 	$(Q)install -m 0644 $(addprefix userspace/include/edgeplane/,client.h offload.h \
-		payload.h handler.h) $(DESTDIR)$(PREFIX)/include/edgeplane
+		payload.h handler.h status.h) $(DESTDIR)$(PREFIX)/include/edgeplane
 	$(Q)install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
 	$(Q)install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3
 	$(Q)install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8

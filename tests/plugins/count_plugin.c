@@ -64,7 +64,7 @@ static int run(struct count_state *s, const struct ep_hreq *req, struct ep_hres 
 			memcpy(res[i].data + 12, req[i].data, req[i].len);
 			res[i].len += req[i].len;
 		}
-		res[i].status = 0;
+		res[i].status = EP_ST_OK;
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ static int work_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
 		struct timespec ts;
 
 		if (req[i].len != 4) {
-			res[i].status = 10;	/* INVALID_INPUT, docs/protocol.md */
+			res[i].status = EP_ST_INVALID_INPUT;
 			res[i].len = 0;
 			continue;
 		}
@@ -38,7 +38,7 @@ static int work_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
 		for (int b = 0; b < 4; b++)
 			res[i].data[b] = req[i].data[b];
 		res[i].len = 4;
-		res[i].status = 0;
+		res[i].status = EP_ST_OK;
 	}
 	return 0;
 }

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgeplane/status.h"
+
 #define EP_HANDLER_ABI_VERSION	2
 #define EP_HANDLER_ABI_MIN	1	/* the oldest version the runtime still loads */
 #define EP_PLUGIN_SYMBOL	"ep_plugin_handlers"
