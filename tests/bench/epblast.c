@@ -16,7 +16,7 @@
  *       only counted.
  *
  *   epblast --sink IF [--port N] [--at T] [--warmup S] [--duration S]
- *       Attach bench_sink (bpf/bench_sink.bpf.c) natively to IF: UDP datagrams to the
+ *       Attach bench_sink (tests/bench/bpf/bench_sink.bpf.c) natively to IF: UDP datagrams to the
  *       port are counted and dropped. Count over the same window, print, detach.
  *
  * T is a CLOCK_REALTIME instant in seconds (default: now), so a sender and a sink in
