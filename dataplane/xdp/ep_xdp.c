@@ -420,7 +420,15 @@ int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode
 
 int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
 {
-	int err = ep_xdp_detach_prog(ifname, EP_PROG_NAME);
+	int n = 0, err;
+
+	/* Every instance: ep_xdp_detach_prog takes one off at a time (a dispatcher's list
+	 * changes under it), so again until none is left; bounded by the dispatcher's
+	 * slots (10) with room to spare. */
+	while (!(err = ep_xdp_detach_prog(ifname, EP_PROG_NAME)) && ++n < 64)
+		;
+	if (err == -ENOENT && n)
+		err = 0;
 
 	if (pin_dir && err != -ENODEV)
 		unpin_dir(pin_dir);
