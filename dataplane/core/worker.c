@@ -1183,15 +1183,16 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	const struct ep_reg_entry *e;
 	uint64_t used = 0, t0, t1;
 	uint32_t exec_us;
+	bool high;
 	int err;
 
 	if (!n)
 		return 0;
+	high = w->cfg.high_priority && w->run[0]->msg.priority >= w->cfg.high_priority;
 	/* While high-priority work is under way, a lower priority's batch is one task: the
 	 * handler cannot be interrupted, but a high-priority task then waits for one task,
 	 * not for a whole batch of them. */
-	if (n > 1 && w->cfg.high_priority && w->run[0]->msg.priority < w->cfg.high_priority &&
-	    now < w->high_until_ns) {
+	if (n > 1 && !high && w->cfg.high_priority && now < w->high_until_ns) {
 		ep_batch_unget(w->batch, &w->run[1], n - 1);
 		n = 1;
 		w->st.low_sliced++;
@@ -1257,6 +1258,9 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		}
 		finish(w, w->run[i], res, t0, exec_us, t1);
 	}
+	/* High-priority replies leave now, not after the batches that follow. */
+	if (high)
+		w->ops->flush(w->io);
 	return n;
 }
 
