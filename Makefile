@@ -94,7 +94,7 @@ demo: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)vm/demo.sh
 
-BENCHES := classify infer runtime lb backends amp work lossy
+BENCHES := classify infer runtime lb backends amp work lossy prio
 
 bench: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)

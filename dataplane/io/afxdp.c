@@ -56,6 +56,8 @@ _Static_assert(TX_HEADROOM >= EP_FRAME_HDR_MAX, "headroom holds the largest head
 
 /* A handle of a frame from the priority socket's ring (UMEM addresses are far below). */
 #define HANDLE_HIGH	(1ull << 63)
+/* Frames of the default ring taken at most in a burst that has high-priority ones. */
+#define LOW_WITH_HIGH	8
 
 struct afxdp_q {
 	struct ep_io_q q;		/* first: the generic part */
@@ -168,6 +170,10 @@ static unsigned int afxdp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int
 	}
 	if (a->hxsk)
 		got = rx_ring(a, &a->hrx, HANDLE_HIGH, d, max);
+	/* With high-priority datagrams in this burst, few of the others: each is decoded
+	 * (and its task queued) before the high-priority tasks run. */
+	if (got && max > got + LOW_WITH_HIGH)
+		max = got + LOW_WITH_HIGH;
 	if (got < max && a->low_out < a->low_cap) {
 		if (max - got > a->low_cap - a->low_out)
 			max = got + a->low_cap - a->low_out;

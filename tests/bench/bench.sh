@@ -62,6 +62,9 @@ for bench in "$@"; do
 	lossy)
 		{ machine; echo; tests/bench/bench_lossy.sh; } >"$out"
 		;;
+	prio)
+		{ machine; echo; tests/bench/bench_prio.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2
