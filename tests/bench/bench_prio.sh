@@ -39,7 +39,8 @@
 # CPU. Capacity straight to the worker (64 outstanding, priority 5), then the same rounds
 # as above through the gateway, both generators on CPU 0. Reported: the priority-5 p99
 # with the flood over without, its failures and OVERLOADED answers, the flood's answered
-# and OVERLOADED, and the gateway's overflow_reject count.
+# and OVERLOADED, and the gateway's overflow_reject count. BENCH_NODE=0 skips the first
+# part; BENCH_DEBUG=1 prints the worker's load as the controller has it after each flood.
 source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
 set -u
@@ -55,6 +56,23 @@ ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 PLUGIN=$(ep_plugin libepwork.so) || die "cannot install the work plugin"
 bench_u32 "$US" "$EP_TMP/task.bin"
 
+stats() { "$BIN/edgeplane" stats --socket "${1:-$EP_TMP/stats.sock}" --json; }
+# Wait (at most 30 s) until the node (its stats socket) holds no task: no window inherits
+# a backlog.
+drain() {
+	local end=$((SECONDS + 30))
+	while ((SECONDS < end)); do
+		[[ $(stats "${1:-}" | jq '[.workers[].queued] | add') == 0 ]] && return 0
+		sleep 0.2
+	done
+}
+col() { awk -v c="$1" '{ printf "%s ", $c }' "$2"; }	# COLUMN FILE: per round
+sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$2"; }
+median_of() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
+verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
+
+bench_node() {
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
@@ -72,19 +90,6 @@ grep -q "a priority socket" "$EP_TMP/rt.log" || die "no priority socket: $(tail 
 
 LOAD=(load --to "$ADDR_B" --type 901 --in "$EP_TMP/task.bin" --no-compress --timeout-ms 1000
       --json)
-stats() { "$BIN/edgeplane" stats --socket "${1:-$EP_TMP/stats.sock}" --json; }
-# Wait (at most 30 s) until the node (its stats socket) holds no task: no window inherits
-# a backlog.
-drain() {
-	local end=$((SECONDS + 30))
-	while ((SECONDS < end)); do
-		[[ $(stats "${1:-}" | jq '[.workers[].queued] | add') == 0 ]] && return 0
-		sleep 0.2
-	done
-}
-col() { awk -v c="$1" '{ printf "%s ", $c }' "$2"; }	# COLUMN FILE: per round
-sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$2"; }
-median_of() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
 
 # 1. Capacity.
 in_a "$BIN/edgeload" "${LOAD[@]}" --prio 1 --concurrency 64 --duration "${CAP_SECS}s" \
@@ -140,8 +145,6 @@ for r in $(seq "$ROUNDS"); do
 	window 1 "$r"
 done
 
-le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
-verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
 
 echo "Method: the AF_XDP runtime on a veth pair, one queue (worker on CPU 1), limits.high_priority"
 echo "4 (the default: priorities 4-5 on the queue's priority socket); tasks of the work plugin"
@@ -169,9 +172,9 @@ fails=$(( $(sum 2 "$EP_TMP/p5-0") + $(sum 2 "$EP_TMP/p5-1") ))
 echo "Goal (issue 14, 2): p5 p99 with flood / without <= 2 (median over rounds): $ratio_med," \
 	"$(verdict "$(le "$ratio_med" 2)"); p5 failures 0: $fails, $(verdict "$([[ $fails == 0 ]] && echo 1)")."
 
-[[ ${BENCH_GATEWAY:-1} == 0 ]] && exit 0
-ep_stop_runtime
-echo
+}
+
+bench_gateway() {
 RIG=$EP_ROOT/vm/rig
 P=q${EP_SUFFIX: -4}
 rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
@@ -199,7 +202,7 @@ CONF
 	>"$EP_TMP/ctl.log" 2>&1 &
 wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 || die "controller: $(tail -3 "$EP_TMP/ctl.log")"
 cat >"$EP_TMP/w1.conf" <<CONF
-report = { controller = "$GW:7879"; node_id = 1; capacity = 100; cpu = "process"; };
+report = { controller = "$GW:7879"; node_id = 1; capacity = 100; cpu = "${BENCH_GW_CPU:-process}"; };
 xdp = { virtual_addresses = [ "$GW" ]; };	# the gateway's address: DSR
 limits: { max_priority = 5; };
 rate_limit = { mode = "off-unsafe"; };
@@ -241,12 +244,14 @@ gwindow() {	# FLOOD ROUND
 	fi
 	el --to "$GW" --prio 5 --attempts 3 --rate "$P5_RATE" --concurrency 1024 \
 		--duration "${SECS}s" >"$out"
+	[[ -n $fpid && -n ${BENCH_DEBUG:-} ]] &&
+		echo "loads: $(ctl node list --json | jq -c '[.[] | .load]')" >&2
 	[[ -n $fpid ]] && wait "$fpid"
 	r1=$(rejects)
-	jq -r '.total | "\(.latency_us.p99) \(.failed) \(.sent) \(.completed) \(.errors.OVERLOADED // 0)"' \
+	jq -r '.total | "\(.latency_us.p99) \(.failed) \(.sent) \(.completed) \(.errors.overloaded // 0)"' \
 		"$out" >>"$EP_TMP/g5-$1" 2>/dev/null || echo "0 0 0 0 0" >>"$EP_TMP/g5-$1"
 	if [[ $1 == 1 ]]; then
-		echo "$(jq -r '.total | "\(.sent) \(.completed) \(.errors.OVERLOADED // 0) \(.failed)"' \
+		echo "$(jq -r '.total | "\(.sent) \(.completed) \(.errors.overloaded // 0) \(.failed)"' \
 			"$fout" 2>/dev/null || echo "0 0 0 0") $((r1 - r0))" >>"$EP_TMP/g1"
 	fi
 }
@@ -280,3 +285,8 @@ echo "Shed by the gateway (OVERLOADED): priority 1 $p1_shed of $p1_sent" \
 	"($(awk -v a="$p1_shed" -v b="$p1_sent" 'BEGIN { printf "%.0f", b ? 100 * a / b : 0 }') %)," \
 	"priority 5 $p5_shed of $p5_sent; p5 failures $(( $(sum 2 "$EP_TMP/g5-0") + $(sum 2 "$EP_TMP/g5-1") ))," \
 	"p5 p99 with / alone $(median_of "$(col 1 "$EP_TMP/g5-1")" "$(col 1 "$EP_TMP/g5-0")") (median)."
+}
+
+[[ ${BENCH_NODE:-1} == 0 ]] || bench_node
+[[ ${BENCH_NODE:-1} == 0 || ${BENCH_GATEWAY:-1} == 0 ]] || { ep_stop_runtime; echo; }
+[[ ${BENCH_GATEWAY:-1} == 0 ]] || bench_gateway
