@@ -15,10 +15,11 @@
  * TX ring: replies all leave through the first socket. rx() reads its ring first. The
  * shared fill ring is what a flood of the default socket could exhaust (frames waiting in
  * its RX ring, and frames of queued tasks, which keep their payload in the frame until
- * they run): so with a priority socket the default socket's RX ring is a quarter of the
- * fill frames, and rx() stops taking its frames while the worker holds half of them. A
- * quarter of the frames is always left for the priority socket, and a flood of low
- * priorities overflows its own ring (counted in rx_dropped), not the priority socket's.
+ * they run): so a priority socket brings as many receive frames again as the default
+ * one has (nfill), the default socket's RX ring holds nfill at most, and rx() stops
+ * taking its frames while the worker holds nfill / 2 of them. nfill / 2 frames always
+ * stay for the priority socket, and a flood of low priorities overflows its own ring
+ * (counted in rx_dropped), not the priority socket's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -435,10 +436,10 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 {
 	uint32_t nframes = cfg->frames ? cfg->frames : 4096;
 	uint32_t fsize = cfg->frame_size ? cfg->frame_size : XSK_UMEM__DEFAULT_FRAME_SIZE;
-	uint32_t nfill = nframes / 2, idx, rx_size;
+	uint32_t nfill = nframes / 2, idx, rx_size, nrx;
 	bool high = cfg->high_priority && cfg->slot + 1 < EP_XSK_SLOTS;
 	struct xsk_umem_config ucfg = {
-		.fill_size = XSK_RING_PROD__DEFAULT_NUM_DESCS,
+		.fill_size = XSK_RING_PROD__DEFAULT_NUM_DESCS * (high ? 2 : 1),
 		.comp_size = XSK_RING_CONS__DEFAULT_NUM_DESCS,
 		.frame_size = fsize,
 		.frame_headroom = 0,
@@ -446,11 +447,17 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	struct afxdp_q *a;
 	int err;
 
-	if (nframes < 64 || (fsize != 2048 && fsize != 4096) || nfill > ucfg.fill_size) {
+	if (nframes < 64 || (fsize != 2048 && fsize != 4096) ||
+	    nfill > XSK_RING_PROD__DEFAULT_NUM_DESCS) {
 		pr_err("afxdp: frames must be 64..%u and frame_size 2048 or 4096",
-		       2 * ucfg.fill_size);
+		       2 * XSK_RING_PROD__DEFAULT_NUM_DESCS);
 		return -EINVAL;
 	}
+	/* With a priority socket, as many receive frames again, for it: the fill ring is
+	 * shared, and the default socket takes at most its ring (nfill frames at most) and
+	 * half of nfill held by the worker, so at least nfill / 2 stay for the priority
+	 * socket whatever floods the default one. */
+	nrx = high ? 2 * nfill : nfill;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -463,9 +470,9 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 					    : cfg->verify_csum;
 	a->xsks_fd = -1;
 	a->hfd = -1;
-	a->area_size = (uint64_t)nframes * fsize;
+	a->area_size = (uint64_t)(nrx + nframes - nfill) * fsize;
 	a->tx_free = calloc(nframes - nfill, sizeof(*a->tx_free));
-	a->fill_stash = calloc(nfill, sizeof(*a->fill_stash));
+	a->fill_stash = calloc(nrx, sizeof(*a->fill_stash));
 	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (a->area == MAP_FAILED) {
@@ -483,9 +490,7 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 
-	/* One socket: its RX ring may hold every fill frame. With a priority socket, each
-	 * ring a quarter of them, and the worker holds at most half from the default ring. */
-	rx_size = high ? ring_size(nfill / 4) : XSK_RING_CONS__DEFAULT_NUM_DESCS;
+	rx_size = high ? ring_size(nfill) : XSK_RING_CONS__DEFAULT_NUM_DESCS;
 	a->low_cap = high ? nfill / 2 : UINT32_MAX;
 	if (cfg->zerocopy == 1) {
 		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
@@ -505,15 +510,16 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		pr_warn("afxdp: busy polling on queue %u: %s (continuing without)", queue_id,
 			strerror(-err));
 
-	/* Fill ring: the first half of the frames. TX pool: the second half. */
-	if (xsk_ring_prod__reserve(&a->fq, nfill, &idx) != nfill) {
+	/* Fill ring: the first nrx frames (half of `frames`, and as many again with a
+	 * priority socket). TX pool: the rest, the other half of `frames`. */
+	if (xsk_ring_prod__reserve(&a->fq, nrx, &idx) != nrx) {
 		err = -ENOSPC;
 		goto err_close;
 	}
-	for (uint32_t i = 0; i < nfill; i++)
+	for (uint32_t i = 0; i < nrx; i++)
 		*xsk_ring_prod__fill_addr(&a->fq, idx + i) = (uint64_t)i * fsize;
-	xsk_ring_prod__submit(&a->fq, nfill);
-	for (uint32_t i = nfill; i < nframes; i++)
+	xsk_ring_prod__submit(&a->fq, nrx);
+	for (uint32_t i = nrx; i < nrx + nframes - nfill; i++)
 		a->tx_free[a->tx_nfree++] = (uint64_t)i * fsize;
 	a->tx_total = a->tx_nfree;
 
@@ -524,13 +530,17 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 	a->xsks_fd = cfg->xsks_map_fd;
-	if (high) {
-		err = create_high_socket(a, cfg, queue_id, rx_size);
-		if (err) {
-			pr_err("afxdp: priority socket on %s queue %u: %s", cfg->ifname, queue_id,
-			       strerror(-err));
-			goto err_close;
-		}
+	/* Without it the queue works as with limits.high_priority = 0: the classifier falls
+	 * back to slot 0 for a slot with no socket. */
+	if (high && (err = create_high_socket(a, cfg, queue_id, ring_size(nrx - nfill)))) {
+		pr_warn("afxdp: no priority socket on %s queue %u: %s (one socket for every "
+			"priority)", cfg->ifname, queue_id, strerror(-err));
+		if (a->hxsk)
+			xsk_socket__delete(a->hxsk);
+		a->hxsk = NULL;
+		a->hfd = -1;
+		a->low_cap = UINT32_MAX;
+		high = false;
 	}
 	if (!a->verify_csum && !csum_warned)
 		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
@@ -538,13 +548,14 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 			cfg->verify_csum < 0 ? "auto" : "off");
 	csum_warned = csum_warned || !a->verify_csum;
 	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s%s)",
-		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode", nframes, fsize,
+		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode",
+		nrx + nframes - nfill, fsize,
 		a->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "",
 		high ? ", a priority socket" : "");
 	if (high)
-		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (rings of %u, default "
-			 "ring's share %u frames)", queue_id, cfg->high_priority, cfg->slot + 1,
-			 rx_size, a->low_cap);
+		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (%u more frames, default "
+			 "ring %u, its share held %u)", queue_id, cfg->high_priority,
+			 cfg->slot + 1, nrx - nfill, rx_size, a->low_cap);
 	*out = &a->q;
 	return 0;
 
