@@ -95,7 +95,7 @@ demo: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)vm/demo.sh
 
-BENCHES := classify infer runtime lb backends amp work lossy codec
+BENCHES := classify infer runtime lb backends amp work lossy codec prio
 
 bench: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)

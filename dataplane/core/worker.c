@@ -24,6 +24,9 @@
 #define TX_RETRY_NS		(20 * 1000 * 1000ull)
 #define DRAIN_TX_NS		(2000 * 1000 * 1000ull)
 #define DRAIN_RX_NS		(500 * 1000 * 1000ull)
+/* High-priority work counts as under way this long after its last datagram: meanwhile
+ * low-priority batches run one task at a time. */
+#define HIGH_ACTIVE_NS		(100 * 1000 * 1000ull)
 
 struct ep_worker {
 	struct ep_worker_cfg cfg;
@@ -58,6 +61,7 @@ struct ep_worker {
 	struct ep_hres *res;
 
 	uint64_t next_expire_ns;
+	uint64_t high_until_ns;		/* high-priority work under way until then */
 	struct ep_token *tok;		/* address validation; NULL with validation off */
 	struct ep_keytab_reader *keys;	/* device authentication; NULL with auth.mode off */
 	struct ep_worker_stats st;
@@ -827,6 +831,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 		w->held += len;
 	t->cache = cache;
 	t->start_ns = start_ns;
+	w->st.prio_tasks[m->priority <= EP_PRIO_MAX ? m->priority : 0]++;
 	ep_batch_push(w->batch, t, now);
 }
 
@@ -1094,6 +1099,8 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		m.priority = w->cfg.max_priority;
 		w->st.priority_lowered += m.kind == EP_KIND_REQUEST && m.frag_index == 0;
 	}
+	if (w->cfg.high_priority && m.priority >= w->cfg.high_priority)
+		w->high_until_ns = now + HIGH_ACTIVE_NS;
 	/* An authenticated source is validated only at the address its key was enrolled
 	 * from: anywhere else its replies are held to the 3x budget like anyone's, since the
 	 * key's holder can put any source on a fresh datagram. */
@@ -1230,10 +1237,20 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	const struct ep_reg_entry *e;
 	uint64_t used = 0, t0, t1;
 	uint32_t exec_us;
+	bool high;
 	int err;
 
 	if (!n)
 		return 0;
+	high = w->cfg.high_priority && w->run[0]->msg.priority >= w->cfg.high_priority;
+	/* While high-priority work is under way, a lower priority's batch is one task: the
+	 * handler cannot be interrupted, but a high-priority task then waits for one task,
+	 * not for a whole batch of them. */
+	if (n > 1 && !high && w->cfg.high_priority && now < w->high_until_ns) {
+		ep_batch_unget(w->batch, &w->run[1], n - 1);
+		n = 1;
+		w->st.low_sliced++;
+	}
 	e = &w->reg->e[w->run[0]->hidx];
 
 	/* Weed out what must not run; size the outputs; stop where the arena is full. */
@@ -1295,6 +1312,9 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		}
 		finish(w, w->run[i], res, t0, exec_us, t1);
 	}
+	/* High-priority replies leave now, not after the batches that follow. */
+	if (high)
+		w->ops->flush(w->io);
 	return n;
 }
 
@@ -1345,8 +1365,11 @@ void ep_worker_run(struct ep_worker *w)
 
 		for (unsigned int i = 0; i < n; i++)
 			on_datagram(w, &d[i], now);
+		/* Until nothing is ready, or high-priority datagrams wait in their own ring:
+		 * they are received (and their tasks run first) before the next batch. */
 		while (run_batch(w, ep_now_ns(), false))
-			;
+			if (w->ops->rx_high_pending && w->ops->rx_high_pending(w->io))
+				break;
 		if (now >= w->next_expire_ns) {
 			ep_reasm_expire(w->reasm, now);
 			w->next_expire_ns = now + EXPIRE_EVERY_NS;

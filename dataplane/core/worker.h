@@ -48,6 +48,12 @@ struct ep_worker_cfg {
 	uint32_t max_result_len;	/* result bytes a handler may produce */
 	uint32_t mtu;			/* replies are fragmented to fit it */
 	uint8_t max_priority;		/* requests above this priority are lowered to it */
+	uint8_t high_priority;		/* limits.high_priority: tasks of this priority and
+					 * above are high; for 100 ms after one came, lower
+					 * priorities' batches are one task, and the worker
+					 * stops running batches when the backend says high-
+					 * priority datagrams wait (io rx_high_pending).
+					 * 0: off */
 	int reply_zstd_level;		/* 0: never compress replies */
 	uint32_t reply_zstd_min;	/* try compressing results of at least this size */
 	uint64_t arena_bytes;		/* handler output memory per batch */
@@ -137,6 +143,9 @@ struct ep_worker_stats {
 	uint64_t auth_dropped[EP_AUTH_DROP__COUNT];	/* ... and those dropped, by reason */
 	uint64_t auth_replies_dropped;	/* reply datagrams to AUTH tasks not sent: the key was
 					 * revoked, expired or gone by then (or no context) */
+	uint64_t low_sliced;		/* low-priority batches cut to one task while high-
+					 * priority work was under way */
+	uint64_t prio_tasks[EP_PRIO_MAX + 1];	/* tasks queued to run, by priority */
 	uint32_t queued;		/* tasks waiting now */
 	uint32_t nhandlers;
 	struct ep_reasm_stats reasm;

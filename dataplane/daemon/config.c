@@ -62,6 +62,7 @@ void ep_conf_defaults(struct ep_conf *c)
 		.max_result_len = EP_DEFAULT_MAX_TASK_LEN,
 		.mtu = 1500,
 		.max_priority = EP_PRIO_DEFAULT,
+		.high_priority = 4,	/* priorities 4 and 5 isolated from the rest */
 		.reply_zstd_level = 1,
 		.reply_zstd_min = 512,
 		.arena_bytes = 64u << 20,
@@ -328,6 +329,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
 	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
 					      "mtu", "arena_bytes", "held_bytes", "max_priority",
+					      "high_priority",
 					      "source_prefix_v4", "source_prefix_v6", "max_work",
 					      NULL };
 	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
@@ -437,6 +439,8 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		EP_CONF_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
 		if (ep_conf_num(&rd, g, "max_priority", EP_PRIO_MIN, EP_PRIO_MAX, &v))
 			c->w.max_priority = (uint8_t)v;
+		if (ep_conf_num(&rd, g, "high_priority", 0, EP_PRIO_MAX, &v))
+			c->w.high_priority = (uint8_t)v;
 		if (ep_conf_num(&rd, g, "source_prefix_v4", 0, 32, &v))
 			c->w.reasm.prefix_v4 = (uint8_t)v;
 		if (ep_conf_num(&rd, g, "source_prefix_v6", 0, 128, &v))

@@ -195,6 +195,7 @@ static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
 		.verify_csum = c->verify_csum,
 		.busy_poll = c->busy_poll,
 		.xsks_map_fd = rt->xdp ? ep_xdp_xsks_fd(rt->xdp) : -1,
+		.high_priority = c->w.high_priority,
 		.uring = c->uring,
 		.dpdk = rt->dpdk,
 	};
@@ -246,6 +247,26 @@ static int dpdk_start(struct ep_runtime *rt)
 			"attaches natively where the driver can, else generically, and detaches "
 			"at exit");
 	return ep_dpdk_start(&dc, &rt->dpdk);
+}
+
+/*
+ * The classifier's steering by priority (ep_config.prio_slot): priorities from
+ * limits.high_priority up to the queue's priority socket (slot 1, which afxdp.c opens),
+ * the others to slot 0; all to slot 0 when it is 0. Written at every start, so a setting
+ * left by an earlier run does not stay.
+ */
+static int write_prio_slots(struct ep_runtime *rt)
+{
+	struct ep_config cfg;
+	uint8_t high = rt->conf->w.high_priority;
+	int err;
+
+	err = ep_xdp_read_config(ep_xdp_cfg_fd(rt->xdp), &cfg);
+	if (err)
+		return err;
+	for (unsigned int p = 0; p < sizeof(cfg.prio_slot); p++)
+		cfg.prio_slot[p] = high && p >= high && p <= EP_PRIO_MAX;
+	return ep_xdp_write_config(ep_xdp_cfg_fd(rt->xdp), &cfg);
 }
 
 static void *worker_thread(void *arg)
@@ -534,6 +555,14 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 		if (err)
 			goto err_stop;
 		pr_info("classifier on %s in %s mode", c->interface, ep_xdp_mode_name(rt->xdp));
+		err = write_prio_slots(rt);
+		if (err) {
+			pr_err("classifier priority slots: %s", strerror(-err));
+			goto err_stop;
+		}
+		if (c->w.high_priority)
+			pr_info("priorities %u-%u: a socket of their own on each queue",
+				c->w.high_priority, EP_PRIO_MAX);
 		if (c->queues_auto) {
 			unsigned int before = c->nqueues;
 
@@ -774,7 +803,8 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			   "\"tokens_refused\":%llu,\"replies_cut\":%llu,"
 			   "\"priority_lowered\":%llu,\"task_acks_sent\":%llu,"
 			   "\"result_acks\":%llu,\"bad_acks\":%llu,"
-			   "\"result_frags_resent\":%llu,\"invalid\":{",
+			   "\"result_frags_resent\":%llu,\"low_sliced\":%llu,"
+			   "\"priorities\":[%llu,%llu,%llu,%llu,%llu],\"invalid\":{",
 			i ? "," : "", i, c->queues[i], (unsigned long long)s->dgrams, s->queued,
 			(unsigned long long)s->duplicates, (unsigned long long)s->shed,
 			(unsigned long long)s->pings, (unsigned long long)s->cancels,
@@ -785,7 +815,11 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->priority_lowered,
 			(unsigned long long)s->task_acks_sent, (unsigned long long)s->result_acks,
 			(unsigned long long)s->bad_acks,
-			(unsigned long long)s->result_frags_resent);
+			(unsigned long long)s->result_frags_resent,
+			(unsigned long long)s->low_sliced,
+			(unsigned long long)s->prio_tasks[1], (unsigned long long)s->prio_tasks[2],
+			(unsigned long long)s->prio_tasks[3], (unsigned long long)s->prio_tasks[4],
+			(unsigned long long)s->prio_tasks[5]);
 		for (int r = 0; r < EP_STAT__COUNT; r++) {
 			if (!s->invalid[r])
 				continue;
@@ -829,14 +863,18 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
 			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu,"
 			   "\"rx_rearms\":%llu,\"rx_no_buf\":%llu,\"tx_zc\":%llu,"
-			   "\"tx_zc_copied\":%llu},\"types\":[",
+			   "\"tx_zc_copied\":%llu,\"rx_prio_packets\":%llu,"
+			   "\"rx_prio_dropped\":%llu,\"rx_low_deferred\":%llu},\"types\":[",
 			(unsigned long long)s->io.rx_packets, (unsigned long long)s->io.rx_bytes,
 			(unsigned long long)s->io.tx_packets, (unsigned long long)s->io.tx_bytes,
 			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.rx_bad_csum,
 			(unsigned long long)s->io.tx_ring_full, (unsigned long long)s->io.wakeups,
 			(unsigned long long)s->io.rx_dropped, (unsigned long long)s->io.rx_rearms,
 			(unsigned long long)s->io.rx_no_buf, (unsigned long long)s->io.tx_zc,
-			(unsigned long long)s->io.tx_zc_copied);
+			(unsigned long long)s->io.tx_zc_copied,
+			(unsigned long long)s->io.rx_prio_packets,
+			(unsigned long long)s->io.rx_prio_dropped,
+			(unsigned long long)s->io.rx_low_deferred);
 		first = true;
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 			if (!type_used(&s->type[t]))
@@ -1045,6 +1083,8 @@ static const struct queue_metric queue_metrics[] = {
 	   "ERROR texts shortened to fit an unvalidated source's budget."),
 	QM("edgeplane_priority_lowered_total", "counter", priority_lowered,
 	   "Tasks whose priority was above limits.max_priority, lowered to it."),
+	QM("edgeplane_low_sliced_total", "counter", low_sliced,
+	   "Low-priority batches cut to one task while high-priority work was under way."),
 	QM("edgeplane_task_acks_sent_total", "counter", task_acks_sent,
 	   "TASK_ACKs sent: the fragments of a request held (selective repeat)."),
 	QM("edgeplane_result_acks_total", "counter", result_acks,
@@ -1141,6 +1181,13 @@ static const struct queue_metric queue_metrics[] = {
 	   "io_uring: sends with send_zc (zero copy)."),
 	QM("edgeplane_io_tx_zc_copied_total", "counter", io.tx_zc_copied,
 	   "io_uring: send_zc sends the kernel copied after all."),
+	QM("edgeplane_io_rx_prio_packets_total", "counter", io.rx_prio_packets,
+	   "AF_XDP: frames received on the queue's priority socket (limits.high_priority)."),
+	QM("edgeplane_io_rx_prio_dropped_total", "counter", io.rx_prio_dropped,
+	   "AF_XDP: frames the kernel dropped before the priority socket's RX ring."),
+	QM("edgeplane_io_rx_low_deferred_total", "counter", io.rx_low_deferred,
+	   "AF_XDP: receive passes that left the default ring unread, its share of frames "
+	   "being held by queued tasks."),
 };
 
 static uint64_t queue_value(const struct ep_worker_stats *s, const struct queue_metric *m)

@@ -7,6 +7,19 @@
  *
  * Replies are written straight into TX frames: the core writes the UDP payload at a fixed
  * headroom and tx_commit() prepends the L2-L4 headers, so nothing is copied twice.
+ *
+ * Priority socket (cfg->high_priority): a second socket on the same queue, bound with the
+ * first one's UMEM (XDP_SHARED_UMEM: one fill and one completion ring for both, since the
+ * kernel gives a queue one buffer pool), at XSKMAP slot cfg->slot + 1, where the
+ * classifier steers the high priorities (ep_config.prio_slot). It has an RX ring and no
+ * TX ring: replies all leave through the first socket. rx() reads its ring first. The
+ * shared fill ring is what a flood of the default socket could exhaust (frames waiting in
+ * its RX ring, and frames of queued tasks, which keep their payload in the frame until
+ * they run): so a priority socket brings as many receive frames again as the default
+ * one has (nfill), the default socket's RX ring holds nfill at most, and rx() stops
+ * taking its frames while the worker holds nfill / 2 of them. nfill / 2 frames always
+ * stay for the priority socket, and a flood of low priorities overflows its own ring
+ * (counted in rx_dropped), not the priority socket's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,12 +55,22 @@ static bool csum_warned;
 #define TX_HEADROOM	128
 _Static_assert(TX_HEADROOM >= EP_FRAME_HDR_MAX, "headroom holds the largest header");
 
+/* A handle of a frame from the priority socket's ring (UMEM addresses are far below). */
+#define HANDLE_HIGH	(1ull << 63)
+/* Frames of the default ring taken at most in a burst that has high-priority ones. */
+#define LOW_WITH_HIGH	8
+
 struct afxdp_q {
 	struct ep_io_q q;		/* first: the generic part */
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
+	struct xsk_socket *hxsk;	/* the priority socket, or NULL */
+	struct xsk_ring_cons hrx;	/* its RX ring */
+	int hfd;
+	__u32 hxsk_key;
+	uint32_t low_out, low_cap;	/* default-ring frames the worker holds, and its share */
 	void *area;
 	uint64_t area_size;
 	uint32_t frame_size;
@@ -91,47 +114,82 @@ static void afxdp_release(struct ep_io_q *q, uint64_t handle)
 {
 	struct afxdp_q *a = to_aq(q);
 
+	if (!(handle & HANDLE_HIGH))
+		a->low_out--;
 	/* The stash holds every RX frame at most once, so it cannot overflow. */
 	a->fill_stash[a->fill_nstash++] = xsk_umem__extract_addr(handle);
 	if (a->fill_nstash >= 32)
 		fill_flush(a);
 }
 
+/* Take up to @max frames of RX ring @ring into @d; @tag marks their handles. */
+static unsigned int rx_ring(struct afxdp_q *a, struct xsk_ring_cons *ring, uint64_t tag,
+			    struct ep_dgram *d, unsigned int max)
+{
+	unsigned int n, got = 0;
+	uint32_t idx;
+
+	n = xsk_ring_cons__peek(ring, max, &idx);
+	if (!tag)
+		a->low_out += n;	/* afxdp_release() counts them back */
+	for (unsigned int i = 0; i < n; i++) {
+		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(ring, idx + i);
+		const uint8_t *frame = xsk_umem__get_data(a->area, desc->addr);
+
+		a->st.rx_packets++;
+		a->st.rx_bytes += desc->len;
+		if (tag)
+			a->st.rx_prio_packets++;
+		if (ep_frame_parse(frame, desc->len, a->port, &d[got])) {
+			/* The classifier only lets valid datagrams through; count and recycle. */
+			a->st.rx_invalid++;
+			afxdp_release(&a->q, desc->addr | tag);
+			continue;
+		}
+		/* The kernel checks nothing on this path: a corrupted payload would run. */
+		if (a->verify_csum && !ep_frame_udp_csum_ok(&d[got])) {
+			a->st.rx_bad_csum++;
+			afxdp_release(&a->q, desc->addr | tag);
+			continue;
+		}
+		d[got++].handle = desc->addr | tag;
+	}
+	if (n)
+		xsk_ring_cons__release(ring, n);
+	return got;
+}
+
 static unsigned int afxdp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int max)
 {
 	struct afxdp_q *a = to_aq(q);
-	unsigned int n, got = 0;
-	uint32_t idx;
+	unsigned int got = 0;
 
 	fill_flush(a);
 	if (xsk_ring_prod__needs_wakeup(&a->fq) && !a->rx_stopped) {
 		a->st.wakeups++;
 		recvfrom(a->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
-	n = xsk_ring_cons__peek(&a->rx, max, &idx);
-	for (unsigned int i = 0; i < n; i++) {
-		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&a->rx, idx + i);
-		const uint8_t *frame = xsk_umem__get_data(a->area, desc->addr);
-
-		a->st.rx_packets++;
-		a->st.rx_bytes += desc->len;
-		if (ep_frame_parse(frame, desc->len, a->port, &d[got])) {
-			/* The classifier only lets valid datagrams through; count and recycle. */
-			a->st.rx_invalid++;
-			afxdp_release(q, desc->addr);
-			continue;
-		}
-		/* The kernel checks nothing on this path: a corrupted payload would run. */
-		if (a->verify_csum && !ep_frame_udp_csum_ok(&d[got])) {
-			a->st.rx_bad_csum++;
-			afxdp_release(q, desc->addr);
-			continue;
-		}
-		d[got++].handle = desc->addr;
+	if (a->hxsk)
+		got = rx_ring(a, &a->hrx, HANDLE_HIGH, d, max);
+	/* With high-priority datagrams in this burst, few of the others: each is decoded
+	 * (and its task queued) before the high-priority tasks run. */
+	if (got && max > got + LOW_WITH_HIGH)
+		max = got + LOW_WITH_HIGH;
+	if (got < max && a->low_out < a->low_cap) {
+		if (max - got > a->low_cap - a->low_out)
+			max = got + a->low_cap - a->low_out;
+		got += rx_ring(a, &a->rx, 0, d + got, max - got);
+	} else if (got < max) {
+		a->st.rx_low_deferred++;
 	}
-	if (n)
-		xsk_ring_cons__release(&a->rx, n);
 	return got;
+}
+
+static bool afxdp_rx_high_pending(struct ep_io_q *q)
+{
+	struct afxdp_q *a = to_aq(q);
+
+	return a->hxsk && xsk_cons_nb_avail(&a->hrx, 1);
 }
 
 static void reap_completions(struct afxdp_q *a)
@@ -223,11 +281,15 @@ static int afxdp_tx_commit(struct ep_io_q *q, const struct ep_route *r,
 static void afxdp_wait(struct ep_io_q *q, int timeout_ms)
 {
 	struct afxdp_q *a = to_aq(q);
-	struct pollfd p = { .fd = a->fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = a->fd, .events = POLLIN },
+			       { .fd = a->hfd, .events = POLLIN } };
 
 	if (a->busy_poll)
 		return;
-	poll(&p, 1, timeout_ms);
+	/* While its share of frames is held, the default ring's frames are not taken. */
+	if (a->low_out >= a->low_cap)
+		p[0].fd = -1;
+	poll(p, a->hxsk ? 2 : 1, timeout_ms);
 }
 
 static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
@@ -239,6 +301,13 @@ static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 	*st = a->st;
 	if (!getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len))
 		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+	memset(&xs, 0, sizeof(xs));
+	len = sizeof(xs);
+	if (a->hxsk && !getsockopt(a->hfd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
+		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full +
+				      xs.rx_fill_ring_empty_descs;
+		st->rx_dropped += st->rx_prio_dropped;
+	}
 }
 
 static void afxdp_stop_rx(struct ep_io_q *q)
@@ -247,8 +316,11 @@ static void afxdp_stop_rx(struct ep_io_q *q)
 
 	/* Out of the XSKMAP: new tasks fall back to the kernel stack; what is in the RX ring
 	 * already is still read. */
-	if (a->xsks_fd >= 0 && !a->rx_stopped)
+	if (a->xsks_fd >= 0 && !a->rx_stopped) {
 		bpf_map_delete_elem(a->xsks_fd, &a->xsk_key);
+		if (a->hxsk)
+			bpf_map_delete_elem(a->xsks_fd, &a->hxsk_key);
+	}
 	a->rx_stopped = true;
 }
 
@@ -260,6 +332,8 @@ static void afxdp_close(struct ep_io_q *q)
 		return;
 	if (a->xsk)
 		afxdp_stop_rx(q);
+	if (a->hxsk)
+		xsk_socket__delete(a->hxsk);
 	if (a->xsk)
 		xsk_socket__delete(a->xsk);
 	if (a->umem)
@@ -281,21 +355,32 @@ static const struct ep_io_ops afxdp_ops = {
 	.flush = afxdp_flush,
 	.wait = afxdp_wait,
 	.get_stats = afxdp_get_stats,
+	.rx_high_pending = afxdp_rx_high_pending,
 	.stop_rx = afxdp_stop_rx,
 	.close = afxdp_close,
 };
 
 static int create_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
-			 __u16 bind_flags)
+			 __u16 bind_flags, __u32 rx_size)
 {
 	struct xsk_socket_config scfg = {
-		.rx_size = XSK_RING_CONS__DEFAULT_NUM_DESCS,
+		.rx_size = rx_size,
 		.tx_size = XSK_RING_PROD__DEFAULT_NUM_DESCS,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
 	};
 
 	return xsk_socket__create(&a->xsk, cfg->ifname, queue_id, a->umem, &a->rx, &a->tx, &scfg);
+}
+
+/* The largest power of two <= @n, at least 8. */
+static __u32 ring_size(__u32 n)
+{
+	__u32 r = 8;
+
+	while (r * 2 <= n)
+		r *= 2;
+	return r;
 }
 
 /* Which mode the kernel chose for the socket. */
@@ -319,13 +404,42 @@ static int set_busy_poll(int fd)
 	return 0;
 }
 
+/* The priority socket: RX only, on the first socket's UMEM and queue (so on its fill and
+ * completion rings), registered at slot cfg->slot + 1. */
+static int create_high_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg,
+			      unsigned int queue_id, __u32 rx_size)
+{
+	struct xsk_socket_config scfg = {
+		.rx_size = rx_size,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_USE_NEED_WAKEUP,
+	};
+	int err;
+
+	err = xsk_socket__create_shared(&a->hxsk, cfg->ifname, queue_id, a->umem, &a->hrx, NULL,
+					&a->fq, &a->cq, &scfg);
+	if (err) {
+		a->hxsk = NULL;
+		return err;
+	}
+	a->hfd = xsk_socket__fd(a->hxsk);
+	if (cfg->busy_poll && set_busy_poll(a->hfd))
+		pr_warn("afxdp: busy polling on queue %u's priority socket: %s", queue_id,
+			strerror(errno));
+	a->hxsk_key = EP_XSK_KEY(queue_id, cfg->slot + 1);
+	if (bpf_map_update_elem(cfg->xsks_map_fd, &a->hxsk_key, &a->hfd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out)
 {
 	uint32_t nframes = cfg->frames ? cfg->frames : 4096;
 	uint32_t fsize = cfg->frame_size ? cfg->frame_size : XSK_UMEM__DEFAULT_FRAME_SIZE;
-	uint32_t nfill = nframes / 2, idx;
+	uint32_t nfill = nframes / 2, idx, rx_size, nrx;
+	bool high = cfg->high_priority && cfg->slot + 1 < EP_XSK_SLOTS;
 	struct xsk_umem_config ucfg = {
-		.fill_size = XSK_RING_PROD__DEFAULT_NUM_DESCS,
+		.fill_size = XSK_RING_PROD__DEFAULT_NUM_DESCS * (high ? 2 : 1),
 		.comp_size = XSK_RING_CONS__DEFAULT_NUM_DESCS,
 		.frame_size = fsize,
 		.frame_headroom = 0,
@@ -333,11 +447,17 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	struct afxdp_q *a;
 	int err;
 
-	if (nframes < 64 || (fsize != 2048 && fsize != 4096) || nfill > ucfg.fill_size) {
+	if (nframes < 64 || (fsize != 2048 && fsize != 4096) ||
+	    nfill > XSK_RING_PROD__DEFAULT_NUM_DESCS) {
 		pr_err("afxdp: frames must be 64..%u and frame_size 2048 or 4096",
-		       2 * ucfg.fill_size);
+		       2 * XSK_RING_PROD__DEFAULT_NUM_DESCS);
 		return -EINVAL;
 	}
+	/* With a priority socket, as many receive frames again, for it: the fill ring is
+	 * shared, and the default socket takes at most its ring (nfill frames at most) and
+	 * half of nfill held by the worker, so at least nfill / 2 stay for the priority
+	 * socket whatever floods the default one. */
+	nrx = high ? 2 * nfill : nfill;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -349,9 +469,10 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	a->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(cfg->ifname)
 					    : cfg->verify_csum;
 	a->xsks_fd = -1;
-	a->area_size = (uint64_t)nframes * fsize;
+	a->hfd = -1;
+	a->area_size = (uint64_t)(nrx + nframes - nfill) * fsize;
 	a->tx_free = calloc(nframes - nfill, sizeof(*a->tx_free));
-	a->fill_stash = calloc(nfill, sizeof(*a->fill_stash));
+	a->fill_stash = calloc(nrx, sizeof(*a->fill_stash));
 	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (a->area == MAP_FAILED) {
@@ -369,14 +490,16 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 
+	rx_size = high ? ring_size(nfill) : XSK_RING_CONS__DEFAULT_NUM_DESCS;
+	a->low_cap = high ? nfill / 2 : UINT32_MAX;
 	if (cfg->zerocopy == 1) {
-		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY);
+		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
 	} else if (cfg->zerocopy == 0) {
-		err = create_socket(a, cfg, queue_id, XDP_COPY);
+		err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
 	} else {
-		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY);
+		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
 		if (err)
-			err = create_socket(a, cfg, queue_id, XDP_COPY);
+			err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
 	}
 	if (err) {
 		pr_err("afxdp: socket on %s queue %u: %s", cfg->ifname, queue_id, strerror(-err));
@@ -387,15 +510,16 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		pr_warn("afxdp: busy polling on queue %u: %s (continuing without)", queue_id,
 			strerror(-err));
 
-	/* Fill ring: the first half of the frames. TX pool: the second half. */
-	if (xsk_ring_prod__reserve(&a->fq, nfill, &idx) != nfill) {
+	/* Fill ring: the first nrx frames (half of `frames`, and as many again with a
+	 * priority socket). TX pool: the rest, the other half of `frames`. */
+	if (xsk_ring_prod__reserve(&a->fq, nrx, &idx) != nrx) {
 		err = -ENOSPC;
 		goto err_close;
 	}
-	for (uint32_t i = 0; i < nfill; i++)
+	for (uint32_t i = 0; i < nrx; i++)
 		*xsk_ring_prod__fill_addr(&a->fq, idx + i) = (uint64_t)i * fsize;
-	xsk_ring_prod__submit(&a->fq, nfill);
-	for (uint32_t i = nfill; i < nframes; i++)
+	xsk_ring_prod__submit(&a->fq, nrx);
+	for (uint32_t i = nrx; i < nrx + nframes - nfill; i++)
 		a->tx_free[a->tx_nfree++] = (uint64_t)i * fsize;
 	a->tx_total = a->tx_nfree;
 
@@ -406,14 +530,32 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		goto err_close;
 	}
 	a->xsks_fd = cfg->xsks_map_fd;
+	/* Without it the queue works as with limits.high_priority = 0: the classifier falls
+	 * back to slot 0 for a slot with no socket. */
+	if (high && (err = create_high_socket(a, cfg, queue_id, ring_size(nrx - nfill)))) {
+		pr_warn("afxdp: no priority socket on %s queue %u: %s (one socket for every "
+			"priority)", cfg->ifname, queue_id, strerror(-err));
+		if (a->hxsk)
+			xsk_socket__delete(a->hxsk);
+		a->hxsk = NULL;
+		a->hfd = -1;
+		a->low_cap = UINT32_MAX;
+		high = false;
+	}
 	if (!a->verify_csum && !csum_warned)
 		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
 			"corrupted task datagram is answered", cfg->ifname,
 			cfg->verify_csum < 0 ? "auto" : "off");
 	csum_warned = csum_warned || !a->verify_csum;
-	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s)",
-		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode", nframes, fsize,
-		a->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "");
+	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s%s)",
+		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode",
+		nrx + nframes - nfill, fsize,
+		a->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "",
+		high ? ", a priority socket" : "");
+	if (high)
+		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (%u more frames, default "
+			 "ring %u, its share held %u)", queue_id, cfg->high_priority,
+			 cfg->slot + 1, nrx - nfill, rx_size, a->low_cap);
 	*out = &a->q;
 	return 0;
 

@@ -68,6 +68,12 @@ struct ep_io_stats {
 				 * the datagrams wait in the socket */
 	uint64_t tx_zc;		/* uring: sends with send_zc (payload >= uring.zc_min) */
 	uint64_t tx_zc_copied;	/* uring: of those, sends the kernel copied after all */
+	uint64_t rx_prio_packets; /* afxdp: frames from the queue's priority socket (slot 1:
+				 * priorities >= limits.high_priority), counted in
+				 * rx_packets too */
+	uint64_t rx_prio_dropped; /* afxdp: of rx_dropped, the priority socket's */
+	uint64_t rx_low_deferred; /* afxdp: passes that left the default ring unread because
+				 * its frames held by the worker reached their share */
 };
 
 struct ep_io_ops {
@@ -91,6 +97,10 @@ struct ep_io_ops {
 	/* Sleep until a datagram may be ready or @timeout_ms passes (-1: forever). */
 	void (*wait)(struct ep_io_q *q, int timeout_ms);
 	void (*get_stats)(struct ep_io_q *q, struct ep_io_stats *st);
+	/* Whether datagrams of high priority wait to be received (afxdp with a priority
+	 * socket: its RX ring is not empty), so that the worker stops running low-priority
+	 * batches and receives them. NULL: the backend has one ring for all priorities. */
+	bool (*rx_high_pending)(struct ep_io_q *q);
 	/* Stop new datagrams from coming to this queue; rx() still returns those already
 	 * received. The queue still transmits and releases. */
 	void (*stop_rx)(struct ep_io_q *q);
@@ -126,6 +136,12 @@ struct ep_io_cfg {
 					 * veth) */
 	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
 	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
+	uint8_t high_priority;		/* afxdp: open a second socket on the queue, at slot
+					 * slot + 1, for tasks the classifier steers there
+					 * (priorities >= this, ep_config.prio_slot); rx()
+					 * reads it first, and frames of the default socket
+					 * held by the worker are capped so that the shared
+					 * fill ring keeps frames for it. 0: one socket */
 	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */
 	struct ep_io_uring_cfg uring;	/* uring */
 	struct ep_dpdk *dpdk;		/* dpdk: the port (io/dpdk.h), set up before the queues */

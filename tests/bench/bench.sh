@@ -68,6 +68,9 @@ for bench in "$@"; do
 	codec)
 		{ machine; echo; tests/bench/bench_codec.sh; } >"$out"
 		;;
+	prio)
+		{ machine; echo; tests/bench/bench_prio.sh; } >"$out"
+		;;
 	*)
 		echo "bench.sh: unknown benchmark '$bench'" >&2
 		exit 2

@@ -19,6 +19,7 @@
 #     busy, w3 is free.
 # The report gives each policy's foreground p50/p99/p99.9 and where the tasks went.
 source "$(dirname "$0")/../lib/lib.sh" >/dev/null
+source "$(dirname "$0")/lib_bench.sh"
 set -u
 SECS=${BENCH_SECS:-6}
 FG_US=${BENCH_FG_US:-2000}
@@ -39,10 +40,8 @@ _rig_down() { "$RIG" --prefix "$P" down --force; }
 on_exit _rig_down
 PLUGIN=$(ep_plugin libepwork.so) || { echo "lb_policy: cannot install the test plugin" >&2; exit 1; }
 [[ -f $PLUGIN ]] || die "$PLUGIN is not built"
-u32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
-	$(($1 >> 8 & 255)) $(($1 & 255)))" >"$2"; }
-u32 "$FG_US" "$EP_TMP/fg.bin"
-u32 "$BG_US" "$EP_TMP/bg.bin"
+bench_u32 "$FG_US" "$EP_TMP/fg.bin"
+bench_u32 "$BG_US" "$EP_TMP/bg.bin"
 
 # lb.topo with one queue per interface, so one worker thread serves each worker.
 sed 's/^queues .*/queues 1/' "$EP_ROOT/vm/topo/lb.topo" >"$EP_TMP/lb1.topo"

@@ -6,6 +6,7 @@
 #
 #   ratio A B            A / B with two decimals (0 when B is 0)
 #   bench_gen_key ID T   a session key for the generator (KEYS, and epgen's options AUTH)
+#   bench_u32 N FILE     FILE holds N as a big-endian u32 (the work plugin's payload: us)
 #   spread "A..." "B..." per-round ratios A_i / B_i, then "| min median max"
 #   med "V..."           median, rounded to a whole number
 #   steal                the machine's steal ticks so far (what the hypervisor gave others)
@@ -45,6 +46,10 @@ bench_gen_key() {
 		burst_kib=1000000000)" || return 1
 	AUTH=(--auth "$1:$(jq -r '.[0].key' "$KEYS"):$2"
 	      --auth-issued "$(jq -r '.[0].issued_unix_ms' "$KEYS")" --auth-ctr-file "$EP_TMP/ctr")
+}
+bench_u32() {
+	printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
+		$(($1 >> 8 & 255)) $(($1 & 255)))" >"$2"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
 

@@ -394,6 +394,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_result_len = 1u << 20,
 		.mtu = 1500,
 		.max_priority = EP_PRIO_DEFAULT,
+		/* bit 5 (also the burst's): priority isolation, which authenticated tasks
+		 * reach (their keys allow priority 5) */
+		.high_priority = setup & 0x20 ? 4 : 0,
 		.reply_zstd_level = 1,
 		.reply_zstd_min = 512,
 		.arena_bytes = 4u << 20,

@@ -277,6 +277,24 @@ static int add(struct ep_reasm *r, const struct ep_peer *p, uint64_t id, uint32_
 	return ret;
 }
 
+/* add() of a fragment of priority @prio (as the runtime passes it, after its ceiling). */
+static int add_prio(struct ep_reasm *r, const struct ep_peer *p, uint64_t id, uint8_t prio,
+		    uint32_t i, uint64_t now)
+{
+	static uint8_t zeros[5000];
+	struct ep_reasm_task task;
+	struct frag f;
+	int ret;
+
+	if (make_frag(&f, id, zeros, sizeof(zeros), 1000, i))
+		return -1000;
+	f.m.priority = prio;
+	ret = ep_reasm_add(r, p, &f.m, f.payload, now, &(uint64_t){ id }, &task);
+	if (ret == 1)
+		free(task.data);
+	return ret;
+}
+
 static struct ep_reasm_stats stats(const struct ep_reasm *r)
 {
 	struct ep_reasm_stats st;
@@ -536,6 +554,34 @@ static void test_eviction_order(void)
 	EXPECT_EQ(add(r, &p, 'A', 5000, 1000, 3, 8), 0);
 	EXPECT_EQ(add(r, &p, 'A', 5000, 1000, 4, 8), 1);	/* the most complete survived */
 	tap_end("evicted: the fewest fragments first, the least recently active on a tie");
+	ep_reasm_free(r);
+
+	tap_begin();
+	/* Priorities first (issue 14): a table full of priority-5 tasks refuses a priority-1
+	 * task rather than push one out; a priority-5 task pushes out priority 1 before any
+	 * priority 5, however complete, then the least complete of its own priority. */
+	cfg.max_tasks = 4;
+	r = open_cfg(cfg);
+	for (uint64_t id = 'H'; id < 'H' + 4; id++)
+		EXPECT_EQ(add_prio(r, &p, id, 5, 0, 1), 0);
+	EXPECT(add_prio(r, &p, 'l', 1, 0, 2) < 0);
+	EXPECT_EQ(ended.calls, 0);
+	EXPECT_EQ(stats(r).tasks, 4);
+	ep_reasm_free(r);
+	r = open_cfg(cfg);
+	/* Least recently active first: H1 (p5, 1 of 5), L1 (p1, 3), H2 (p5, 1), L2 (p1, 2). */
+	add_prio(r, &p, 'A', 5, 0, 1);
+	for (uint32_t i = 0; i < 3; i++)
+		add_prio(r, &p, 'B', 1, i, 2);
+	add_prio(r, &p, 'C', 5, 0, 3);
+	add_prio(r, &p, 'D', 1, 0, 4);
+	add_prio(r, &p, 'D', 1, 1, 4);
+	EXPECT_EQ(add_prio(r, &p, 'E', 5, 0, 5), 0);
+	EXPECT_EQ(add_prio(r, &p, 'F', 5, 0, 6), 0);
+	EXPECT_EQ(add_prio(r, &p, 'G', 5, 0, 7), 0);
+	EXPECT_EQ(ended.calls, 3);
+	EXPECT(ended.id[0] == 'D' && ended.id[1] == 'B' && ended.id[2] == 'A');
+	tap_end("evicted: the lowest priority first; never a higher priority for a lower one");
 	ep_reasm_free(r);
 
 	tap_begin();

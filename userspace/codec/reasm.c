@@ -429,31 +429,41 @@ static int expire_except(struct ep_reasm *r, uint64_t now_ns, int32_t keep)
 	return n;
 }
 
-/* Among the EP_REASM_EVICT_SCAN first tasks of list @l from @head, the one with the fewest
- * fragments received (the earlier on a tie), other than @keep. */
-static int32_t pick_victim(struct ep_reasm *r, int32_t head, enum list l, int32_t keep)
+/* Among the EP_REASM_EVICT_SCAN first tasks of list @l from @head, other than @keep and
+ * those of a priority above @prio (a lower priority never pushes a higher one out), the
+ * one of the lowest priority, then with the fewest fragments received (the earlier on a
+ * tie). */
+static int32_t pick_victim(struct ep_reasm *r, int32_t head, enum list l, int32_t keep,
+			   uint8_t prio)
 {
 	int32_t best = NIL;
 	unsigned int seen = 0;
 
 	for (int32_t i = head; i != NIL && seen < EP_REASM_EVICT_SCAN;
 	     i = *link_next(&r->tasks[i], l)) {
+		const struct task_ent *t = &r->tasks[i];
+
 		if (i == keep)
 			continue;
 		seen++;
-		if (best == NIL || r->tasks[i].received < r->tasks[best].received)
+		if (t->msg.priority > prio)
+			continue;
+		if (best == NIL || t->msg.priority < r->tasks[best].msg.priority ||
+		    (t->msg.priority == r->tasks[best].msg.priority &&
+		     t->received < r->tasks[best].received))
 			best = i;
 	}
 	return best;
 }
 
 /*
- * Make room for @add more bytes (and a task slot, if @new_task) for a task of the source
- * group @key, evicting the least complete tasks first (never @keep). Returns 0, or
- * -ENOBUFS if EVICT_MAX evictions did not make room.
+ * Make room for @add more bytes (and a task slot, if @new_task) for a task of priority
+ * @prio of the source group @key, evicting the lowest priorities and the least complete
+ * tasks first, none above @prio (and never @keep). Returns 0, or -ENOBUFS if EVICT_MAX
+ * evictions did not make room.
  */
 static int make_room(struct ep_reasm *r, const uint8_t key[16], uint64_t add, bool new_task,
-		     int32_t keep, uint64_t now_ns)
+		     int32_t keep, uint8_t prio, uint64_t now_ns)
 {
 	bool expired = false;
 
@@ -475,9 +485,10 @@ static int make_room(struct ep_reasm *r, const uint8_t key[16], uint64_t add, bo
 		if (n >= EVICT_MAX)
 			return -ENOBUFS;
 		if (src_over)
-			victim = s == NIL ? NIL : pick_victim(r, r->srcs[s].head, SRC, keep);
+			victim = s == NIL ? NIL : pick_victim(r, r->srcs[s].head, SRC, keep,
+							     prio);
 		else
-			victim = pick_victim(r, r->lru_head, LRU, keep);
+			victim = pick_victim(r, r->lru_head, LRU, keep, prio);
 		if (victim == NIL)
 			return -ENOBUFS;
 		task_end(r, victim, EP_REASM_EVICTED);
@@ -504,7 +515,7 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 			  pages_upper(r, m->payload_len)) * r->page
 		       : base);
 	src_key(r, p->addr, key);
-	err = make_room(r, key, est, true, NIL, now_ns);
+	err = make_room(r, key, est, true, NIL, m->priority, now_ns);
 	if (err)
 		return err;
 
@@ -644,7 +655,7 @@ int ep_reasm_add(struct ep_reasm *r, const struct ep_peer *peer, const struct ep
 	if (add) {
 		struct src_ent *s = &r->srcs[t->src];
 
-		if (make_room(r, s->key, add, false, i, now_ns)) {
+		if (make_room(r, s->key, add, false, i, t->msg.priority, now_ns)) {
 			r->st.dropped++;
 			return -ENOSPC;
 		}

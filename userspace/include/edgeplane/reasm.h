@@ -16,9 +16,12 @@
  * so); a smaller buffer is charged whole when the task opens.
  *
  * Under pressure (a new task finds no task slot, or a fragment no bytes, in total or in
- * its source prefix) the least complete tasks go first: among the EP_REASM_EVICT_SCAN least
- * recently active tasks (of the prefix, if the prefix is over its limit), the one with
- * the fewest fragments received (ties: the least recently active). Evicted tasks are
+ * its source prefix) the lowest priorities, then the least complete tasks, go first:
+ * among the EP_REASM_EVICT_SCAN least recently active tasks (of the prefix, if the prefix
+ * is over its limit), of those no higher in priority than the task that needs room, the
+ * one of the lowest priority, and of those the one with the fewest fragments received
+ * (ties: the least recently active). A flood of low-priority fragments so never pushes a
+ * higher priority's task out; it is refused when only such tasks are in the way. Evicted tasks are
  * reported through cfg.on_expire (EP_REASM_EVICTED). Tasks also end when no fragment came
  * for cfg.timeout_ns, or cfg.max_lifetime_ns after their first fragment, however they
  * trickle (EP_REASM_TIMEOUT, EP_REASM_LIFETIME). Single-fragment messages need no
