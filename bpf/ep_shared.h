@@ -634,6 +634,10 @@ struct ep_load_report {
 	__be32 rate;		/* tasks answered per second over the period */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_load_report) == 72, "ep_load_report layout");
+/* A node may send a report between its periodic ones when its queue moves sharply (an
+ * event report), at most one per this many ms; the controller's sequence check allows
+ * for them. */
+#define EP_REPORT_MIN_GAP_MS	5
 
 #define EP_GW_MAX_NODES		64	/* node ids 1..63; 0 means none */
 #define EP_GW_TABLE_BITS	12

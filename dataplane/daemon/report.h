@@ -9,6 +9,7 @@
 #ifndef EP_REPORT_H
 #define EP_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/worker.h"
@@ -24,6 +25,11 @@ struct ep_report_cfg {
 	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
 	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
 	uint32_t interval_ms;		/* 100 */
+	uint32_t event_ms;		/* 2: how often the queues are looked at between
+					 * reports; 0: no event reports */
+	uint32_t event_tasks;		/* 2: a change of the tasks in flight by this many
+					 * since the last report sends one at once (at most
+					 * one per EP_REPORT_MIN_GAP_MS) */
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
@@ -35,6 +41,14 @@ struct ep_report_cfg {
 };
 
 struct ep_reporter;
+
+/*
+ * Whether to send an event report now: the tasks in flight moved by at least
+ * @event_tasks (> 0) from @last_inflight, the last report's, and the last report went
+ * out at least EP_REPORT_MIN_GAP_MS before @now_ns (at @last_ns). Pure, for tests.
+ */
+bool ep_report_event_due(uint32_t last_inflight, uint64_t last_ns, uint32_t inflight,
+			 uint64_t now_ns, uint32_t event_tasks);
 
 /* Parse "system" or "process". Returns 0 or -EINVAL. */
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);

@@ -562,6 +562,8 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.node_id = c->report.node_id ?: c->auth.report_key_id && rt->keysrc ?
 							  c->auth.node_id : 0,
 			.interval_ms = c->report.interval_ms,
+			.event_ms = c->report.event_ms,
+			.event_tasks = c->report.event_tasks,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
 			.keysrc = rt->keysrc,

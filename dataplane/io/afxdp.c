@@ -271,6 +271,19 @@ static void afxdp_close(struct ep_io_q *q)
 	free(a);
 }
 
+/* The RX ring's fill: what the kernel produced less what afxdp_rx() released. Both
+ * indices are in the ring's shared memory; read from the reporter's thread while the
+ * queue's thread moves the consumer, so it is an estimate (never above the ring's size). */
+static unsigned int afxdp_rx_pending(struct ep_io_q *q)
+{
+	struct afxdp_q *a = to_aq(q);
+	uint32_t prod = __atomic_load_n(a->rx.producer, __ATOMIC_ACQUIRE);
+	uint32_t cons = __atomic_load_n(a->rx.consumer, __ATOMIC_RELAXED);
+	uint32_t n = prod - cons;
+
+	return n > a->rx.size ? 0 : n;
+}
+
 static const struct ep_io_ops afxdp_ops = {
 	.name = "afxdp",
 	.rx = afxdp_rx,
@@ -281,6 +294,7 @@ static const struct ep_io_ops afxdp_ops = {
 	.flush = afxdp_flush,
 	.wait = afxdp_wait,
 	.get_stats = afxdp_get_stats,
+	.rx_pending = afxdp_rx_pending,
 	.stop_rx = afxdp_stop_rx,
 	.close = afxdp_close,
 };

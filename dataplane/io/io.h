@@ -89,6 +89,10 @@ struct ep_io_ops {
 	/* Sleep until a datagram may be ready or @timeout_ms passes (-1: forever). */
 	void (*wait)(struct ep_io_q *q, int timeout_ms);
 	void (*get_stats)(struct ep_io_q *q, struct ep_io_stats *st);
+	/* Optional (NULL: not known): datagrams the kernel has handed this queue that rx()
+	 * has not taken yet (afxdp: the RX ring's fill). Safe to call from another thread
+	 * than the queue's, for load reports; an estimate, read without a lock. */
+	unsigned int (*rx_pending)(struct ep_io_q *q);
 	/* Stop new datagrams from coming to this queue; rx() still returns those already
 	 * received. The queue still transmits and releases. */
 	void (*stop_rx)(struct ep_io_q *q);

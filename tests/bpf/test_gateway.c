@@ -728,7 +728,7 @@ static const struct pick_case picks[] = {
 	  .nodes = { { .id = 1, .queue = 9 }, { .id = 2, .queue = 8 }, { .id = 3 } },
 	  .want = 2, .stats = S(PICK_P2C) },
 
-	/* 1. P2C: load = in flight + sent - answered since the report (+1), per capacity. */
+	/* 1. P2C: load = in flight + max(0, sent - answered since the report), per capacity. */
 	{ "P2C: second choice less loaded", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 3 } },
 	  .want = 2, .stats = S(PICK_P2C) },
@@ -747,8 +747,22 @@ static const struct pick_case picks[] = {
 	{ "P2C: 4 tasks sent to node 1 since its report flip the choice", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } }, .sent = { { 1, 4 } },
 	  .want = 2, .stats = S(PICK_P2C) },
-	{ "P2C: a node answering 1000/s has worked off 10 in flight in 200 ms", .a = 1, .b = 2,
+	{ "P2C: a node answering 1000/s has worked off 10 sent in 200 ms", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	  .sent = { { 1, 10 } }, .want = 1, .stats = S(PICK_P2C) },
+	{ "P2C: what a node reported in flight is not worked off (others may feed it)",
+	  .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 10, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: worked off down to what it reported, not below", .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .queue = 4, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	  .sent = { { 1, 50 } }, .want = 2, .stats = S(PICK_P2C) },
+	/* Every slot is node 1, so all three draws name it: its rival is the scan's best. */
+	{ "P2C: one node drawn three times meets the best of all", .a = 1, .b = 1, .fill = 1,
+	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2 }, { .id = 3, .queue = 1 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "P2C: one node drawn three times keeps the task when it is the best", .a = 1, .b = 1,
+	  .fill = 1, .nodes = { { .id = 1 }, { .id = 2, .queue = 1 }, { .id = 3, .queue = 2 } },
 	  .want = 1, .stats = S(PICK_P2C) },
 	{ "P2C: a stalled node (rate 0) keeps what it was sent", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .age_ms = 200 }, { .id = 2, .queue = 3, .rate = 10, .age_ms = 50 } },
