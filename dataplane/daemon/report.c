@@ -50,7 +50,8 @@ struct ep_reporter {
 	/* Event reports: what the last report of either kind said, and when it went. */
 	uint32_t sent_inflight;
 	uint64_t sent_ns;
-	uint64_t events;		/* event reports sent */
+	uint64_t events;		/* event reports sent (atomic: read by the stats) */
+	uint64_t sent;			/* reports sent (atomic) */
 	struct ep_load_report last;	/* the last periodic report's measurements */
 };
 
@@ -216,15 +217,6 @@ static struct ep_aead *self_key(struct ep_reporter *r)
 	return r->aead;
 }
 
-bool ep_report_event_due(uint32_t last_inflight, uint64_t last_ns, uint32_t inflight,
-			 uint64_t now_ns, uint32_t event_tasks)
-{
-	uint32_t d = inflight > last_inflight ? inflight - last_inflight : last_inflight - inflight;
-
-	return event_tasks && d >= event_tasks &&
-	       now_ns - last_ns >= (uint64_t)EP_REPORT_MIN_GAP_MS * 1000000;
-}
-
 /* The workers' queues: tasks waiting (in the batch queue, and datagrams the worker has not
  * read yet) into *queued, and everything not yet answered into the return value. With
  * @lat, their latency histograms merged into it. */
@@ -283,11 +275,22 @@ static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
 		len = -EIO;
 	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
 		/* The controller may be restarting: keep going, count it, say it once. */
-		if (!r->errors++)
+		if (!__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED))
 			pr_warn("load report to %s: %s (continuing; counted from now on)",
 				r->cfg.controller, len < 0 ? "cannot encode" : strerror(errno));
 		return;
 	}
+	__atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
+}
+
+void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r)
+		return;
+	out->sent = __atomic_load_n(&r->sent, __ATOMIC_RELAXED);
+	out->events = __atomic_load_n(&r->events, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&r->errors, __ATOMIC_RELAXED);
 }
 
 /* The periodic report: every measurement, over the period since the last one. */
@@ -333,7 +336,7 @@ static void maybe_event(struct ep_reporter *r, struct ep_worker_load *wl)
 	rep.inflight = htonl(inflight);
 	r->sent_inflight = inflight;
 	r->sent_ns = now;
-	r->events++;
+	__atomic_fetch_add(&r->events, 1, __ATOMIC_RELAXED);
 	send_report(r, &rep);
 }
 

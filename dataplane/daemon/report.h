@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/worker.h"
+#include "ep_shared.h"
 #include "daemon/keysrc.h"
 
 enum ep_cpu_source {
@@ -47,8 +48,14 @@ struct ep_reporter;
  * @event_tasks (> 0) from @last_inflight, the last report's, and the last report went
  * out at least EP_REPORT_MIN_GAP_MS before @now_ns (at @last_ns). Pure, for tests.
  */
-bool ep_report_event_due(uint32_t last_inflight, uint64_t last_ns, uint32_t inflight,
-			 uint64_t now_ns, uint32_t event_tasks);
+static inline bool ep_report_event_due(uint32_t last_inflight, uint64_t last_ns,
+				       uint32_t inflight, uint64_t now_ns, uint32_t event_tasks)
+{
+	uint32_t d = inflight > last_inflight ? inflight - last_inflight : last_inflight - inflight;
+
+	return event_tasks && d >= event_tasks &&
+	       now_ns - last_ns >= (uint64_t)EP_REPORT_MIN_GAP_MS * 1000000;
+}
 
 /* Parse "system" or "process". Returns 0 or -EINVAL. */
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);
@@ -60,6 +67,15 @@ int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);
  */
 int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
 		      unsigned int n, struct ep_reporter **out);
+/* What the reporter has done so far (read while it runs). */
+struct ep_reporter_stats {
+	uint64_t sent;		/* reports sent, periodic and event */
+	uint64_t events;	/* of those, event reports */
+	uint64_t errors;	/* reports that could not be sent */
+};
+/* Fill *out; a NULL reporter gives zeros. */
+void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out);
+
 /* Stop the thread and free. NULL is a no-op. */
 void ep_reporter_stop(struct ep_reporter *r);
 

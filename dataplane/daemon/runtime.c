@@ -712,6 +712,14 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 		(double)(ep_now_ns() - rt->started_ns) / 1e9);
 	report_auth_json(rt, f);
 	report_classifier_json(rt, f);
+	if (rt->reporter) {
+		struct ep_reporter_stats rs;
+
+		ep_reporter_get_stats(rt->reporter, &rs);
+		fprintf(f, "\"load_reports\":{\"sent\":%llu,\"events\":%llu,\"errors\":%llu},",
+			(unsigned long long)rs.sent, (unsigned long long)rs.events,
+			(unsigned long long)rs.errors);
+	}
 	fprintf(f, "\"workers\":[");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		const struct ep_worker_stats *s = &st[i];

@@ -55,7 +55,7 @@ GW=$(rig addr gw)
 wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 || die "controller: $(tail -3 "$EP_TMP/ctl.log")"
 for n in 1 2 3; do
 	cat >"$EP_TMP/w$n.conf" <<CONF
-report = { controller = "$GW:7879"; node_id = $n; capacity = 100; cpu = "process";${BENCH_REPORT_MS:+ interval_ms = $BENCH_REPORT_MS;} };
+report = { controller = "$GW:7879"; node_id = $n; capacity = 100; cpu = "process";${BENCH_REPORT_MS:+ interval_ms = $BENCH_REPORT_MS;}${BENCH_EVENT_TASKS:+ event_tasks = $BENCH_EVENT_TASKS;} };
 xdp = { virtual_addresses = [ "$GW" ]; };	# the gateway's address: DSR
 batch = { size = 1; };
 $EP_SIGNING
