@@ -306,14 +306,11 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	n->load.interval_ms = interval;
 	n->load.cpu_pct_x100 = ntohl(rep->cpu_pct_x100);
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
+	if (ep_queue_moved(ep_queue_significant(n->load.queue_depth, n->load.rate),
+			   ep_queue_significant(ntohl(rep->queue_depth), ntohl(rep->rate))))
+		r->urgent = true;	/* a burst, or its end: publish at once */
 	n->load.queue_depth = ntohl(rep->queue_depth);
-	{
-		uint32_t in = ntohl(rep->inflight), was = n->load.inflight;
-
-		if ((in > was ? in - was : was - in) >= EP_REG_URGENT_TASKS)
-			r->urgent = true;
-		n->load.inflight = in;
-	}
+	n->load.inflight = ntohl(rep->inflight);
 	n->load.p99_us = ntohl(rep->p99_us);
 	n->load.rate = ntohl(rep->rate);
 	if (n->load.capacity != cap && !n->capacity_cfg) {

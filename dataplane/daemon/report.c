@@ -47,8 +47,9 @@ struct ep_reporter {
 	struct ep_hist *prev_lat;
 	uint64_t last_ns;		/* when the last periodic report was measured */
 
-	/* Event reports: what the last report of either kind said, and when it went. */
-	uint32_t sent_inflight;
+	/* Event reports: the significant queue the last report of either kind said
+	 * (ep_queue_significant()), and when it went. */
+	uint32_t sent_queue;
 	uint64_t sent_ns;
 	uint64_t events;		/* event reports sent (atomic: read by the stats) */
 	uint64_t sent;			/* reports sent (atomic) */
@@ -311,30 +312,31 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
 	r->last_ns = now;
 	r->last = rep;
-	r->sent_inflight = inflight;
+	r->sent_queue = ep_queue_significant(queued, ntohl(rep.rate));
 	r->sent_ns = now;
 	send_report(r, &rep);
 }
 
-/* Between periodic reports: when the tasks in flight moved sharply, a report at once with
+/* Between periodic reports: when the tasks waiting moved sharply, a report at once with
  * the fresh queues and the last period's other measurements (CPU, memory, p99 and rate
  * are over a period; a few ms would make them noise). */
 static void maybe_event(struct ep_reporter *r, struct ep_worker_load *wl)
 {
 	struct ep_load_report rep;
-	uint32_t queued, inflight;
+	uint32_t queued, inflight, sig;
 	uint64_t now;
 
 	if (!r->sent_ns)
 		return;
 	inflight = queues(r, wl, NULL, &queued);
 	now = ep_now_ns();
-	if (!ep_report_event_due(r->sent_inflight, r->sent_ns, inflight, now, r->cfg.event_tasks))
+	sig = ep_queue_significant(queued, ntohl(r->last.rate));
+	if (!ep_report_event_due(r->sent_queue, r->sent_ns, sig, now))
 		return;
 	rep = r->last;
 	rep.queue_depth = htonl(queued);
 	rep.inflight = htonl(inflight);
-	r->sent_inflight = inflight;
+	r->sent_queue = sig;
 	r->sent_ns = now;
 	__atomic_fetch_add(&r->events, 1, __ATOMIC_RELAXED);
 	send_report(r, &rep);
@@ -347,7 +349,7 @@ static void *run(void *arg)
 	struct ep_hist *lat = calloc(1, sizeof(*lat));
 	struct timespec until;
 	uint64_t next = ep_now_ns(), at;
-	uint64_t step = r->cfg.event_tasks ? (uint64_t)r->cfg.event_ms * 1000000 : 0;
+	uint64_t step = (uint64_t)r->cfg.event_ms * 1000000;
 
 	if (!wl || !lat)
 		goto out;
@@ -480,14 +482,13 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	}
 	if (cfg->node_id)
 		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u; "
-			"at once on a change of %u tasks in flight, looked at every %u ms)",
-			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity,
-			cfg->event_tasks, cfg->event_ms);
+			"queues looked at every %u ms for event reports)", cfg->controller,
+			cfg->interval_ms, cfg->node_id, ifname, cfg->capacity, cfg->event_ms);
 	else
 		pr_info("reporting load to %s every %u ms as the node the controller's sync "
-			"names (via %s, capacity %u; at once on a change of %u tasks in flight, "
-			"looked at every %u ms)", cfg->controller, cfg->interval_ms, ifname,
-			cfg->capacity, cfg->event_tasks, cfg->event_ms);
+			"names (via %s, capacity %u; queues looked at every %u ms for event "
+			"reports)", cfg->controller, cfg->interval_ms, ifname, cfg->capacity,
+			cfg->event_ms);
 	*out = r;
 	return 0;
 err:

@@ -27,10 +27,7 @@ struct ep_report_cfg {
 	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
 	uint32_t interval_ms;		/* 100 */
 	uint32_t event_ms;		/* 2: how often the queues are looked at between
-					 * reports; 0: no event reports */
-	uint32_t event_tasks;		/* 2: a change of the tasks in flight by this many
-					 * since the last report sends one at once (at most
-					 * one per EP_REPORT_MIN_GAP_MS) */
+					 * reports, for event reports; 0: none */
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
@@ -44,16 +41,15 @@ struct ep_report_cfg {
 struct ep_reporter;
 
 /*
- * Whether to send an event report now: the tasks in flight moved by at least
- * @event_tasks (> 0) from @last_inflight, the last report's, and the last report went
- * out at least EP_REPORT_MIN_GAP_MS before @now_ns (at @last_ns). Pure, for tests.
+ * Whether to send an event report now: the node's significant queue
+ * (ep_queue_significant()) moved from @last, the last report's, to @now as
+ * ep_queue_moved() says (formed, doubled, halved), and the last report went out at least
+ * EP_REPORT_MIN_GAP_MS before @now_ns (at @last_ns). Pure, for tests.
  */
-static inline bool ep_report_event_due(uint32_t last_inflight, uint64_t last_ns,
-				       uint32_t inflight, uint64_t now_ns, uint32_t event_tasks)
+static inline bool ep_report_event_due(uint32_t last, uint64_t last_ns, uint32_t now,
+				       uint64_t now_ns)
 {
-	uint32_t d = inflight > last_inflight ? inflight - last_inflight : last_inflight - inflight;
-
-	return event_tasks && d >= event_tasks &&
+	return ep_queue_moved(last, now) &&
 	       now_ns - last_ns >= (uint64_t)EP_REPORT_MIN_GAP_MS * 1000000;
 }
 

@@ -563,7 +563,6 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 							  c->auth.node_id : 0,
 			.interval_ms = c->report.interval_ms,
 			.event_ms = c->report.event_ms,
-			.event_tasks = c->report.event_tasks,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
 			.keysrc = rt->keysrc,
