@@ -192,7 +192,8 @@ static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool tr
 
 	if (trust) {
 		waiting = n->queue_depth < n->inflight ? n->queue_depth : n->inflight;
-		waiting = ep_queue_significant(waiting, n->rate);	/* else: noise, worked off */
+		/* A queue, or 0: noise, worked off below with the running tasks. */
+		waiting = ep_queue_significant(waiting, n->rate);
 		load += n->inflight - waiting;
 		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000 : 0;
 		load = (load > done ? load - done : 0) + waiting;

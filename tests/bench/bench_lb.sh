@@ -384,7 +384,8 @@ fwd_rate() {
 	echo "|---|---|---:|---:|---:|"
 	for mode in $MODES; do
 		[[ $mode == xdp ]] && a=$ax o=$ox || a=$ap o=$op
-		[[ $mode == base ]] && a=$(median <<<"${AT[base]}") o=$(median <<<"${OFFERED[base]}")
+		[[ $mode == base ]] && a=$(median <<<"${AT[base]}") &&
+			o=$(median <<<"${OFFERED[base]}")
 		echo "| ${LABEL[$mode]} | ${RUNS[$mode]% } | **$(f "$a")** | $(f "$o") |" \
 		     "$(pct "$a" "$o") |"
 	done
@@ -462,7 +463,8 @@ MODES="xdp proxy"
 if [[ -n ${BENCH_BASE:-} ]]; then
 	[[ -x $BENCH_BASE/edgectl ]] || die "BENCH_BASE=$BENCH_BASE: no edgectl there"
 	MODES="xdp base proxy"
-	BENCH_BASE_DESC=$(git -C "$BENCH_BASE" log -1 --format='commit %h' 2>/dev/null || echo "$BENCH_BASE")
+	BENCH_BASE_DESC=$(git -C "$BENCH_BASE" log -1 --format='commit %h' 2>/dev/null ||
+		echo "$BENCH_BASE")
 fi
 source "$(dirname "$0")/lib_bench.sh"
 ep_setup_bpffs || die "cannot mount a bpffs"
