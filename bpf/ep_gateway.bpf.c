@@ -171,23 +171,32 @@ static __always_inline bool fits(const struct ep_gw_cfg *cfg, const struct ep_gw
 
 /*
  * Expected queueing delay, in arbitrary units: the backlog a node has per unit of
- * capacity. What it reported in flight (queued, running, being reassembled) plus what this
- * gateway has sent it since the report (so the tasks between two reports spread out:
- * herding is what a rule blind to them does), less what it has answered since at its
- * reported rate (a node that keeps up works its backlog off; a stalled node's stays).
- * Untrusted (stale) loads count only the sent tasks. Lower is better; nodes without a
- * backlog tie, and the tie goes to the first choice, so idle nodes share by capacity.
+ * capacity. What this gateway has sent it since its last report (so the tasks between two
+ * reports spread out: herding is what a rule blind to them does) and what it reported
+ * running (or being reassembled), less what it has answered since at its reported rate (a
+ * node that keeps up works them off; a stalled node's stay); plus what it reported
+ * waiting (queued, or in its RX ring) if that is a queue (ep_queue_significant(): two
+ * tasks or more, and more than the node answers in 5 ms; less is noise, worked off like
+ * running tasks), which is not worked off: a node reports again within a few ms when its
+ * queue forms, doubles or halves (an event report), and a queue that
+ * others keep feeding (clients that reach the node without this gateway) does not shrink
+ * at the node's rate. Untrusted (stale) loads count only the sent tasks. Lower is better;
+ * nodes without a backlog tie, and the tie goes to the first choice, so idle nodes share
+ * by capacity.
  */
 static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust,
 				   __u64 now)
 {
 	__u64 *sent = bpf_map_lookup_elem(&ep_gw_sent, &id);
-	__u64 load = sent ? *sent : 0, done;
+	__u64 load = sent ? *sent : 0, done, waiting;
 
 	if (trust) {
-		load += n->inflight;
+		waiting = n->queue_depth < n->inflight ? n->queue_depth : n->inflight;
+		/* A queue, or 0: noise, worked off below with the running tasks. */
+		waiting = ep_queue_significant(waiting, n->rate);
+		load += n->inflight - waiting;
 		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000 : 0;
-		load = load > done ? load - done : 0;
+		load = (load > done ? load - done : 0) + waiting;
 	}
 	return load * 1000000 / n->capacity;
 }
@@ -279,6 +288,13 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 		/* The controller has gone quiet: capacity weights (the table) decide. */
 		gw_count(EP_GW_STAT_PICK_STALE);
 		return a;
+	}
+	if (a && a == b && ta) {
+		/* All three draws named one node (with few nodes, 1 in k^2 of the tasks): its
+		 * rival is the best of all, or a busy node would take these tasks blindly. */
+		b = scan_best(cfg, t, active, now, false);
+		nb = node_at(active, b);
+		tb = usable(nb) && !stale(cfg, nb, now);
 	}
 	ea = a && ta && fits(cfg, na, t, cfg->cpu_max_x100[t->prio & 7]);
 	eb = b && tb && fits(cfg, nb, t, cfg->cpu_max_x100[t->prio & 7]);

@@ -614,6 +614,37 @@ struct ep_load_report {
 	__be32 rate;		/* tasks answered per second over the period */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_load_report) == 72, "ep_load_report layout");
+/* A node may send a report between its periodic ones when its queue moves sharply (an
+ * event report), at most one per this many ms; the controller's sequence check allows
+ * for them. */
+#define EP_REPORT_MIN_GAP_MS	5
+/* Tasks waiting (queue_depth: queued, and in the RX ring) below this are noise, what any
+ * busy node shows in a snapshot. */
+#define EP_REPORT_QUEUE_TASKS	2
+
+/* A node's queue as the gateway's P2C and event reports count it: @queued tasks waiting,
+ * if they are at least EP_REPORT_QUEUE_TASKS and more than the node answers in
+ * EP_REPORT_MIN_GAP_MS at its reported @rate (tasks/s), else 0. A shorter queue is gone
+ * before a report could say so, so it is not steered by: a node of fast tasks always
+ * shows a few waiting. */
+static inline __attribute__((always_inline)) __u32 ep_queue_significant(__u32 queued,
+									 __u32 rate)
+{
+	if (queued < EP_REPORT_QUEUE_TASKS ||
+	    (__u64)queued * 1000 <= (__u64)rate * EP_REPORT_MIN_GAP_MS)
+		return 0;
+	return queued;
+}
+
+/* Whether a node's significant queue (ep_queue_significant()) moved from @last (its last
+ * report's) to @now enough to be reported at once: it formed or at least doubled, or at
+ * least halved. Changes within a factor of two wait for the next periodic report. */
+static inline __attribute__((always_inline)) int ep_queue_moved(__u32 last, __u32 now)
+{
+	if (now && now / 2 >= last)
+		return 1;
+	return last && now <= last / 2;
+}
 
 #define EP_GW_MAX_NODES		64	/* node ids 1..63; 0 means none */
 #define EP_GW_TABLE_BITS	12

@@ -160,10 +160,13 @@ static json_t *cmd_status(struct ep_ctl *c)
 			 "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
 			 (double)(now - c->start_ns) / 1e9, "reports_on", jstr(c->conf->listen),
 			 "metrics", jstr(c->conf->metrics), "socket", jstr(c->conf->socket));
-	if (o)
+	if (o) {
+		json_object_set_new(o, "urgent_publishes",
+				    json_integer((json_int_t)c->urgent_publishes));
 		json_object_set_new(o, "reports_by_outcome", by);
-	else
+	} else {
 		json_decref(by);
+	}
 	/* As the gateway's XDP reads its mode (a hand may have changed it since the start). */
 	if (o && !ep_gw_read_auth_mode(c->gw, &mode))
 		json_object_set_new(o, "auth_mode",

@@ -167,13 +167,16 @@ static bool from_node(const struct ep_reg_node *n, const struct ep_load_report *
 }
 
 /* @seq follows @last (sent at @last_ns) plausibly at @now: newer, and at most two
- * reports per interval (of at least 10 ms) since, plus EP_REG_RESTART_SEQ of slack. */
+ * reports per interval (of at least 10 ms) and one event report per EP_REPORT_MIN_GAP_MS
+ * since, plus EP_REG_RESTART_SEQ of slack. */
 static bool seq_follows(uint32_t last, uint64_t last_ns, uint32_t seq, uint32_t interval_ms,
 			uint64_t now)
 {
 	int32_t d = (int32_t)(seq - last);
 	uint64_t period = (uint64_t)(interval_ms > 10 ? interval_ms : 10) * 1000000;
-	uint64_t steps = EP_REG_RESTART_SEQ + 2 * ((now > last_ns ? now - last_ns : 0) / period);
+	uint64_t since = now > last_ns ? now - last_ns : 0;
+	uint64_t steps = EP_REG_RESTART_SEQ + 2 * (since / period) +
+			 since / ((uint64_t)EP_REPORT_MIN_GAP_MS * 1000000);
 
 	return d > 0 && (uint64_t)d <= steps;
 }
@@ -303,6 +306,9 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	n->load.interval_ms = interval;
 	n->load.cpu_pct_x100 = ntohl(rep->cpu_pct_x100);
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
+	if (ep_queue_moved(ep_queue_significant(n->load.queue_depth, n->load.rate),
+			   ep_queue_significant(ntohl(rep->queue_depth), ntohl(rep->rate))))
+		r->urgent = true;	/* a burst, or its end: publish at once */
 	n->load.queue_depth = ntohl(rep->queue_depth);
 	n->load.inflight = ntohl(rep->inflight);
 	n->load.p99_us = ntohl(rep->p99_us);

@@ -84,8 +84,12 @@ struct ep_registry {
 	struct ep_reg_node nodes[EP_GW_MAX_NODES];	/* by id; [0] unused */
 	uint64_t table_version;		/* +1 whenever the table's members change */
 	bool dirty;			/* something to publish */
+	bool urgent;			/* a node's queue moved as ep_queue_moved() says (an
+					 * event report): publish now, not at the next
+					 * publish_ms tick */
 	uint64_t reports, reports_rejected;
 };
+
 
 /*
  * The outcomes of a report, with their names in metrics and `edgectl status`. The first

@@ -184,6 +184,7 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 		}
 	}
 	c->reg.dirty = false;
+	c->reg.urgent = false;
 	c->last_publish_ns = now;
 	c->publishes++;
 	return 0;
@@ -363,6 +364,18 @@ static void read_reports(struct ep_ctl *c)
 			else
 				handle_report(c, bufs[i], msgs[i].msg_len, &from[i],
 					      pktinfo_ifindex(&msgs[i].msg_hdr), ep_now_ns());
+		}
+		/* A burst (or its end) on a node is published at once, not at the next tick,
+		 * when the last flip is at least MIN_FLIP_GAP_NS old (no sleeping here): at
+		 * most one publication per ms, whatever the nodes send. */
+		if (c->reg.urgent && c->reg.dirty &&
+		    ep_now_ns() - c->last_publish_ns >= MIN_FLIP_GAP_NS) {
+			int err = ep_ctl_publish(c, ep_now_ns());
+
+			if (err)
+				pr_warn("publish to the gateway maps: %s", strerror(-err));
+			else
+				c->urgent_publishes++;
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (n < RX_BATCH)

@@ -40,6 +40,7 @@ struct ep_ctl {
 
 	uint64_t start_ns, last_publish_ns;
 	uint64_t publishes, publish_errors;
+	uint64_t urgent_publishes;	/* of publishes: at once, for a burst (or its end) */
 	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
 	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
 	uint64_t rx_auth[EP_RAUTH__COUNT];	/* ... and before that, by key (report_auth.h) */

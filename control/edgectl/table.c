@@ -101,9 +101,11 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 			if (!(n->flags & EP_NODE_F_PRESENT))
 				continue;
 			json_array_append_new(arr, json_pack(
-				"{s:i, s:s, s:I, s:f, s:b, s:I, s:I, s:f, s:f}", "id", id, "state",
-				flags_state(n->flags), "capacity", (json_int_t)n->capacity,
+				"{s:i, s:s, s:I, s:f, s:I, s:I, s:b, s:I, s:I, s:f, s:f}", "id", id,
+				"state", flags_state(n->flags), "capacity", (json_int_t)n->capacity,
 				"load_age_ms", n->updated_ns ? (now - n->updated_ns) / 1e6 : -1.0,
+				"inflight", (json_int_t)n->inflight, "queue_depth",
+				(json_int_t)n->queue_depth,
 				"trusted", n->updated_ns && now - n->updated_ns <= cfg.stale_ns,
 				"table_slots", (json_int_t)slots[id], "next_tasks",
 				(json_int_t)(po.samples ? pr.tasks[id] : 0), "table_share",

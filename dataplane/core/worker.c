@@ -1439,6 +1439,9 @@ void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out)
 	out->running = __atomic_load_n(&w->running, __ATOMIC_RELAXED);
 	ep_reasm_get_stats(w->reasm, &rs);
 	out->reassembling = rs.tasks;
+	/* A worker held by a long task reads nothing: what waits in its RX ring is its
+	 * queue too, and the first sign of a burst from clients the gateway does not see. */
+	out->received = w->ops->rx_pending ? w->ops->rx_pending(w->io) : 0;
 	for (unsigned int i = 0; i <= EP_MAX_HANDLERS; i++)
 		if (w->st.type[i].latency_ns.count)
 			ep_hist_merge(&out->latency_ns, &w->st.type[i].latency_ns);

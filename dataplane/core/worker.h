@@ -173,6 +173,8 @@ struct ep_worker_load {
 	uint32_t queued;		/* tasks waiting for a handler */
 	uint32_t running;		/* tasks in the handler call under way */
 	uint32_t reassembling;		/* tasks whose fragments are still arriving */
+	uint32_t received;		/* datagrams the backend holds, not yet read (afxdp:
+					 * the RX ring; 0 where the backend cannot tell) */
 	struct ep_hist latency_ns;	/* every task type's, since the start */
 };
 void ep_worker_load(const struct ep_worker *w, struct ep_worker_load *out);

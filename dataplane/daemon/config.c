@@ -42,6 +42,7 @@ void ep_conf_defaults(struct ep_conf *c)
 	c->reply_route = true;
 	ep_xdp_rl_defaults(&c->rate_limit);
 	c->report.interval_ms = 100;
+	c->report.event_ms = 2;
 	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
 	c->verify_csum = 1;	/* docs/protocol.md 1: a bad UDP checksum is dropped */
@@ -344,7 +345,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 					    "ca", "sync_ms", "node_id", "clock_skew_s",
 					    "report_key_id", NULL };
 	static const char *const report[] = { "controller", "node_id", "interval_ms",
-					      "capacity", "cpu", NULL };
+					      "event_ms", "capacity", "cpu", NULL };
 	static const char *const signing[] = { "public_key", "mode", NULL };
 	static const char *const file_encryption[] = { "key_file", NULL };
 	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
@@ -423,6 +424,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		ep_conf_str(&rd, g, "cpu", &c->report.cpu);
 		EP_CONF_U32(&rd, g, "node_id", 1, EP_GW_MAX_NODES - 1, c->report.node_id);
 		EP_CONF_U32(&rd, g, "interval_ms", 10, 10000, c->report.interval_ms);
+		EP_CONF_U32(&rd, g, "event_ms", 0, 1000, c->report.event_ms);
 		EP_CONF_U32(&rd, g, "capacity", 1, 1000000, c->report.capacity);
 	}
 	if ((g = config_setting_get_member(root, "batch"))) {

@@ -45,7 +45,15 @@ struct ep_reporter {
 	/* Previous samples, for rates. */
 	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
 	struct ep_hist *prev_lat;
-	uint64_t last_ns;		/* when the last report was measured */
+	uint64_t last_ns;		/* when the last periodic report was measured */
+
+	/* Event reports: the significant queue the last report of either kind said
+	 * (ep_queue_significant()), and when it went. */
+	uint32_t sent_queue;
+	uint64_t sent_ns;
+	uint64_t events;		/* event reports sent (atomic: read by the stats) */
+	uint64_t sent;			/* reports sent (atomic) */
+	struct ep_load_report last;	/* the last periodic report's measurements */
 };
 
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out)
@@ -210,41 +218,44 @@ static struct ep_aead *self_key(struct ep_reporter *r)
 	return r->aead;
 }
 
-static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep_hist *lat)
+/* The workers' queues: tasks waiting (in the batch queue, and datagrams the worker has not
+ * read yet) into *queued, and everything not yet answered into the return value. With
+ * @lat, their latency histograms merged into it. */
+static uint32_t queues(struct ep_reporter *r, struct ep_worker_load *wl, struct ep_hist *lat,
+		       uint32_t *queued)
 {
-	struct ep_load_report rep = r->tmpl;
+	uint32_t q = 0, inflight = 0;
+
+	if (lat)
+		memset(lat, 0, sizeof(*lat));
+	for (unsigned int i = 0; i < r->n; i++) {
+		ep_worker_load(r->workers[i], wl);
+		q += wl->queued + wl->received;
+		inflight += wl->queued + wl->received + wl->running + wl->reassembling;
+		if (lat)
+			ep_hist_merge(lat, &wl->latency_ns);
+	}
+	*queued = q;
+	return inflight;
+}
+
+/* Seal (with the node's key, if it has one) and send @rep. */
+static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
+{
 	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX };
-	uint32_t queued = 0, inflight = 0;
-	uint64_t answered = 0, now;
-	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(rep)];
+	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(*rep)];
 	struct ep_aead *a = self_key(r);
 	uint32_t node = r->cfg.keys ? ep_keytab_node_id(r->cfg.keys) : 0;
 	ssize_t len;
 
-	memset(lat, 0, sizeof(*lat));
-	for (unsigned int i = 0; i < r->n; i++) {
-		ep_worker_load(r->workers[i], wl);
-		queued += wl->queued;
-		inflight += wl->queued + wl->running + wl->reassembling;
-		ep_hist_merge(lat, &wl->latency_ns);
-	}
-	rep.seq = htonl(++r->seq);
-	rep.cpu_pct_x100 = htonl(cpu_x100(r));
-	rep.mem_free_kib = htobe64(mem_available_kib());
-	rep.queue_depth = htonl(queued);
-	rep.inflight = htonl(inflight);
-	rep.p99_us = htonl(p99_us(r, lat, &answered));
-	now = ep_now_ns();
-	if (r->last_ns && now > r->last_ns)
-		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
-	r->last_ns = now;
+	rep->seq = htonl(++r->seq);
 	m.task_id = r->seq;
 	if (a && node) {	/* sealed with the node's own key, as the node */
 		m.flags = EP_F_AUTH;
 		m.auth_key_id = r->self.key_id;
 		m.tenant_id = r->self.tenant;
 		/* The controller takes a sealed report only for the key's node. */
-		rep.node_id = htonl(node);
+		rep->node_id = htonl(node);
 		if (node != r->said_node) {
 			if (r->cfg.node_id && node != r->cfg.node_id)
 				pr_warn("load reports: report.node_id is %u, the node's key is node "
@@ -259,17 +270,76 @@ static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep
 				"controller's sync", r->cfg.controller);
 		return;
 	}
-	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
+	len = ep_frag_build(&m, rep, sizeof(*rep), sizeof(*rep), 0, dgram, sizeof(dgram));
 	if (len >= 0 && (m.flags & EP_F_AUTH) &&
 	    ep_aead_seal(a, node, ep_keytab_next_pn(r->cfg.keys), dgram, (size_t)len))
 		len = -EIO;
 	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
 		/* The controller may be restarting: keep going, count it, say it once. */
-		if (!r->errors++)
+		if (!__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED))
 			pr_warn("load report to %s: %s (continuing; counted from now on)",
 				r->cfg.controller, len < 0 ? "cannot encode" : strerror(errno));
 		return;
 	}
+	__atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
+}
+
+void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r)
+		return;
+	out->sent = __atomic_load_n(&r->sent, __ATOMIC_RELAXED);
+	out->events = __atomic_load_n(&r->events, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&r->errors, __ATOMIC_RELAXED);
+}
+
+/* The periodic report: every measurement, over the period since the last one. */
+static void send_one(struct ep_reporter *r, struct ep_worker_load *wl, struct ep_hist *lat)
+{
+	struct ep_load_report rep = r->tmpl;
+	uint32_t queued, inflight;
+	uint64_t answered = 0, now;
+
+	inflight = queues(r, wl, lat, &queued);
+	rep.cpu_pct_x100 = htonl(cpu_x100(r));
+	rep.mem_free_kib = htobe64(mem_available_kib());
+	rep.queue_depth = htonl(queued);
+	rep.inflight = htonl(inflight);
+	rep.p99_us = htonl(p99_us(r, lat, &answered));
+	now = ep_now_ns();
+	if (r->last_ns && now > r->last_ns)
+		rep.rate = htonl((uint32_t)(answered * 1000000000ull / (now - r->last_ns)));
+	r->last_ns = now;
+	r->last = rep;
+	r->sent_queue = ep_queue_significant(queued, ntohl(rep.rate));
+	r->sent_ns = now;
+	send_report(r, &rep);
+}
+
+/* Between periodic reports: when the tasks waiting moved sharply, a report at once with
+ * the fresh queues and the last period's other measurements (CPU, memory, p99 and rate
+ * are over a period; a few ms would make them noise). */
+static void maybe_event(struct ep_reporter *r, struct ep_worker_load *wl)
+{
+	struct ep_load_report rep;
+	uint32_t queued, inflight, sig;
+	uint64_t now;
+
+	if (!r->sent_ns)
+		return;
+	inflight = queues(r, wl, NULL, &queued);
+	now = ep_now_ns();
+	sig = ep_queue_significant(queued, ntohl(r->last.rate));
+	if (!ep_report_event_due(r->sent_queue, r->sent_ns, sig, now))
+		return;
+	rep = r->last;
+	rep.queue_depth = htonl(queued);
+	rep.inflight = htonl(inflight);
+	r->sent_queue = sig;
+	r->sent_ns = now;
+	__atomic_fetch_add(&r->events, 1, __ATOMIC_RELAXED);
+	send_report(r, &rep);
 }
 
 static void *run(void *arg)
@@ -278,7 +348,8 @@ static void *run(void *arg)
 	struct ep_worker_load *wl = calloc(1, sizeof(*wl));
 	struct ep_hist *lat = calloc(1, sizeof(*lat));
 	struct timespec until;
-	uint64_t next = ep_now_ns();
+	uint64_t next = ep_now_ns(), at;
+	uint64_t step = (uint64_t)r->cfg.event_ms * 1000000;
 
 	if (!wl || !lat)
 		goto out;
@@ -288,10 +359,21 @@ static void *run(void *arg)
 		send_one(r, wl, lat);
 		pthread_mutex_lock(&r->mu);
 		next += (uint64_t)r->cfg.interval_ms * 1000000;
-		until.tv_sec = (time_t)(next / 1000000000ull);
-		until.tv_nsec = (long)(next % 1000000000ull);
-		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) != ETIMEDOUT)
-			;
+		/* Until the next period, look at the queues every event_ms (if on). */
+		for (at = step ? ep_now_ns() + step : next; !r->stop; at += step) {
+			if (at > next)
+				at = next;
+			until.tv_sec = (time_t)(at / 1000000000ull);
+			until.tv_nsec = (long)(at % 1000000000ull);
+			while (!r->stop &&
+			       pthread_cond_timedwait(&r->cv, &r->mu, &until) != ETIMEDOUT)
+				;
+			if (r->stop || at >= next)
+				break;
+			pthread_mutex_unlock(&r->mu);
+			maybe_event(r, wl);
+			pthread_mutex_lock(&r->mu);
+		}
 	}
 	pthread_mutex_unlock(&r->mu);
 out:
@@ -399,12 +481,14 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		goto err;
 	}
 	if (cfg->node_id)
-		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u)",
-			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity);
+		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u; "
+			"queues looked at every %u ms for event reports)", cfg->controller,
+			cfg->interval_ms, cfg->node_id, ifname, cfg->capacity, cfg->event_ms);
 	else
 		pr_info("reporting load to %s every %u ms as the node the controller's sync "
-			"names (via %s, capacity %u)", cfg->controller, cfg->interval_ms, ifname,
-			cfg->capacity);
+			"names (via %s, capacity %u; queues looked at every %u ms for event "
+			"reports)", cfg->controller, cfg->interval_ms, ifname, cfg->capacity,
+			cfg->event_ms);
 	*out = r;
 	return 0;
 err:

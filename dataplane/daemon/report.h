@@ -9,9 +9,11 @@
 #ifndef EP_REPORT_H
 #define EP_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/worker.h"
+#include "ep_shared.h"
 #include "daemon/keysrc.h"
 
 enum ep_cpu_source {
@@ -24,6 +26,8 @@ struct ep_report_cfg {
 	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
 	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
 	uint32_t interval_ms;		/* 100 */
+	uint32_t event_ms;		/* 2: how often the queues are looked at between
+					 * reports, for event reports; 0: none */
 	uint32_t capacity;		/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;			/* the task port the node serves */
@@ -36,6 +40,19 @@ struct ep_report_cfg {
 
 struct ep_reporter;
 
+/*
+ * Whether to send an event report now: the node's significant queue
+ * (ep_queue_significant()) moved from @last, the last report's, to @now as
+ * ep_queue_moved() says (formed, doubled, halved), and the last report went out at least
+ * EP_REPORT_MIN_GAP_MS before @now_ns (at @last_ns). Pure, for tests.
+ */
+static inline bool ep_report_event_due(uint32_t last, uint64_t last_ns, uint32_t now,
+				       uint64_t now_ns)
+{
+	return ep_queue_moved(last, now) &&
+	       now_ns - last_ns >= (uint64_t)EP_REPORT_MIN_GAP_MS * 1000000;
+}
+
 /* Parse "system" or "process". Returns 0 or -EINVAL. */
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);
 
@@ -46,6 +63,15 @@ int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out);
  */
 int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
 		      unsigned int n, struct ep_reporter **out);
+/* What the reporter has done so far (read while it runs). */
+struct ep_reporter_stats {
+	uint64_t sent;		/* reports sent, periodic and event */
+	uint64_t events;	/* of those, event reports */
+	uint64_t errors;	/* reports that could not be sent */
+};
+/* Fill *out; a NULL reporter gives zeros. */
+void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out);
+
 /* Stop the thread and free. NULL is a no-op. */
 void ep_reporter_stop(struct ep_reporter *r);
 

@@ -643,6 +643,7 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.node_id = c->report.node_id ?: c->auth.report_key_id && rt->keysrc ?
 							  c->auth.node_id : 0,
 			.interval_ms = c->report.interval_ms,
+			.event_ms = c->report.event_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
 			.port = c->port,
 			.keysrc = rt->keysrc,
@@ -791,6 +792,14 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 		(double)(ep_now_ns() - rt->started_ns) / 1e9);
 	report_auth_json(rt, f);
 	report_classifier_json(rt, f);
+	if (rt->reporter) {
+		struct ep_reporter_stats rs;
+
+		ep_reporter_get_stats(rt->reporter, &rs);
+		fprintf(f, "\"load_reports\":{\"sent\":%llu,\"events\":%llu,\"errors\":%llu},",
+			(unsigned long long)rs.sent, (unsigned long long)rs.events,
+			(unsigned long long)rs.errors);
+	}
 	fprintf(f, "\"workers\":[");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		const struct ep_worker_stats *s = &st[i];

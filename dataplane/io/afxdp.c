@@ -345,6 +345,27 @@ static void afxdp_close(struct ep_io_q *q)
 	free(a);
 }
 
+/* The RX ring's fill: what the kernel produced less what afxdp_rx() released. Both
+ * indices are in the ring's shared memory; read from the reporter's thread while the
+ * queue's thread moves the consumer, so it is an estimate (never above the ring's size). */
+/* Entries waiting in one RX ring, read from another thread (an estimate). */
+static unsigned int ring_fill(const struct xsk_ring_cons *r)
+{
+	uint32_t prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	uint32_t cons = __atomic_load_n(r->consumer, __ATOMIC_RELAXED);
+	uint32_t n = prod - cons;
+
+	return n > r->size ? 0 : n;
+}
+
+/* Both rings: the default socket's and, with one, the priority socket's. */
+static unsigned int afxdp_rx_pending(struct ep_io_q *q)
+{
+	struct afxdp_q *a = to_aq(q);
+
+	return ring_fill(&a->rx) + (a->hxsk ? ring_fill(&a->hrx) : 0);
+}
+
 static const struct ep_io_ops afxdp_ops = {
 	.name = "afxdp",
 	.rx = afxdp_rx,
@@ -356,6 +377,7 @@ static const struct ep_io_ops afxdp_ops = {
 	.wait = afxdp_wait,
 	.get_stats = afxdp_get_stats,
 	.rx_high_pending = afxdp_rx_high_pending,
+	.rx_pending = afxdp_rx_pending,
 	.stop_rx = afxdp_stop_rx,
 	.close = afxdp_close,
 };

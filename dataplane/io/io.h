@@ -101,6 +101,10 @@ struct ep_io_ops {
 	 * socket: its RX ring is not empty), so that the worker stops running low-priority
 	 * batches and receives them. NULL: the backend has one ring for all priorities. */
 	bool (*rx_high_pending)(struct ep_io_q *q);
+	/* Optional (NULL: not known): datagrams the kernel has handed this queue that rx()
+	 * has not taken yet (afxdp: the RX ring's fill). Safe to call from another thread
+	 * than the queue's, for load reports; an estimate, read without a lock. */
+	unsigned int (*rx_pending)(struct ep_io_q *q);
 	/* Stop new datagrams from coming to this queue; rx() still returns those already
 	 * received. The queue still transmits and releases. */
 	void (*stop_rx)(struct ep_io_q *q);

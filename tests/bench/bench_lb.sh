@@ -7,6 +7,10 @@
 #                the same P2C choice with recvmmsg/sendmmsg (tests/bench/epproxy.c),
 #                measured in the same run, alternating, and their ratio; then the
 #                proxy's best rate when it is not overloaded (epblast paced).
+#                With BENCH_BASE=DIR (the bin/ of a build of another commit, the one before
+#                a change to the gateway), its gateway too, in turn within each round: the
+#                forwarding rate now over then, round by round, and the goal line of issue
+#                14 (at least 0.95).
 #   (task latency p99 by policy is tests/bench/lb_policy.sh, run after this by bench.sh)
 #
 # Topology, in three namespaces made here and removed on exit:
@@ -272,8 +276,17 @@ blast_and_count() {
 		printf "%d %d\n", y[1] - x[1], y[2] - x[2] }' >"$EP_TMP/$1.drops"
 }
 
-# run_xdp NAME / run_proxy NAME: one measurement each; NAME.decisions gets the decision
-# counts of the whole run (warm-up included).
+# run_xdp NAME / run_base NAME / run_proxy NAME: one measurement each; NAME.decisions gets
+# the decision counts of the whole run (warm-up included). run_base is run_xdp with the
+# controller (and so the gateway program it loads) of BENCH_BASE.
+run_base() {
+	local ctl=$CTL
+
+	CTL=$BENCH_BASE/edgectl
+	run_xdp "$@"
+	CTL=$ctl
+}
+
 run_xdp() {
 	start_ctl "$IF_GWA" --xdp-mode native
 	blast_and_count "$1"
@@ -335,10 +348,11 @@ measure() {
 fwd_rate() {
 	local mode r n
 	declare -A AT OFFERED RUNS DETAIL CPU DROPS LABEL=([xdp]="XDP gateway"
+							   [base]="XDP gateway, BENCH_BASE"
 							   [proxy]="userspace proxy")
 
 	for r in $(seq "$ROUNDS"); do
-		for mode in xdp proxy; do
+		for mode in $MODES; do
 			n=$mode-$r
 			measure "$mode" "$n"
 			AT[$mode]+="$(js "$EP_TMP/$n.sink" .per_s) "
@@ -368,15 +382,17 @@ fwd_rate() {
 	echo
 	echo "| forwarder | tasks/s at the sink, per run | median | offered (median) | delivered |"
 	echo "|---|---|---:|---:|---:|"
-	for mode in xdp proxy; do
+	for mode in $MODES; do
 		[[ $mode == xdp ]] && a=$ax o=$ox || a=$ap o=$op
+		[[ $mode == base ]] && a=$(median <<<"${AT[base]}") &&
+			o=$(median <<<"${OFFERED[base]}")
 		echo "| ${LABEL[$mode]} | ${RUNS[$mode]% } | **$(f "$a")** | $(f "$o") |" \
 		     "$(pct "$a" "$o") |"
 	done
 	echo
 	echo "Per run, in the counted window:"
 	echo
-	for mode in xdp proxy; do
+	for mode in $MODES; do
 		echo "- ${LABEL[$mode]}: counted at the sink / sent by epblast (whole run):" \
 		     "${DETAIL[$mode]%; }."
 		echo "  Dropped on the way in, at the gateway's veth ring / epproxy's full socket" \
@@ -404,6 +420,16 @@ fwd_rate() {
 	echo "Goal: XDP at least 4 x the proxy: **$(ratio "$ax" "$ap")** ($met), both offered all epblast"
 	met=$(awk -v a="$ax" -v b="$BEST" 'BEGIN { print((a >= 4 * b) ? "met" : "NOT met") }')
 	echo "could send; against the proxy's best paced rate: **$(ratio "$ax" "$BEST")** ($met)."
+	if [[ $MODES == *base* ]]; then
+		local sp med
+		sp=$(spread "${AT[xdp]}" "${AT[base]}")
+		med=$(awk '{ print $(NF - 1) }' <<<"$sp")
+		met=$(awk -v m="$med" 'BEGIN { print (m >= 0.95) ? "met" : "NOT met" }')
+		echo
+		echo "The gateway now over the gateway of BENCH_BASE ($BENCH_BASE_DESC), the same"
+		echo "round's runs: ${sp%%|*}; min / median / max: **${sp#*| }**."
+		echo "Goal (issue 14): forwarding rate at least 0.95 of before: **$med** ($met)."
+	fi
 	if awk -v a="$ax" -v o="$ox" 'BEGIN { exit !(a >= 0.97 * o) }'; then
 		echo "The XDP gateway delivered what epblast offered: the sender, not the gateway, set"
 		echo "its rate, so the ratios are lower bounds."
@@ -433,6 +459,14 @@ proxy_best() {
 }
 
 
+MODES="xdp proxy"
+if [[ -n ${BENCH_BASE:-} ]]; then
+	[[ -x $BENCH_BASE/edgectl ]] || die "BENCH_BASE=$BENCH_BASE: no edgectl there"
+	MODES="xdp base proxy"
+	BENCH_BASE_DESC=$(git -C "$BENCH_BASE" log -1 --format='commit %h' 2>/dev/null ||
+		echo "$BENCH_BASE")
+fi
+source "$(dirname "$0")/lib_bench.sh"
 ep_setup_bpffs || die "cannot mount a bpffs"
 PIN=$EP_BPFFS/gw SOCK=$EP_TMP/ctl.sock
 setup || die "cannot set up the namespaces"

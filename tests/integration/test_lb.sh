@@ -46,12 +46,13 @@ start_controller() {
 	CTL_PID=$!
 	wait_for_line "$EP_TMP/ctl.log" "controller ready" 10
 }
-# start_worker N CAPACITY [CONFIG-LINES]: the runtime on wN, reporting as node N. Tasks
-# come to the gateway's address (DSR): the workers take them as a virtual address.
+# start_worker N CAPACITY [CONFIG-LINES [REPORT-SETTINGS]]: the runtime on wN, reporting
+# as node N. Tasks come to the gateway's address (DSR): the workers take them as a virtual
+# address.
 start_worker() {
 	local n=$1 cap=$2 conf=$EP_TMP/w$1.conf
-	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n%s\n' \
-		"$GW" "$n" "$cap" "$GW" "$GW6" "$HIGH_LIMITS" "$EP_AUTH_OFF" "${3:-}" >"$conf"
+	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; %s };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n%s\n' \
+		"$GW" "$n" "$cap" "${4:-}" "$GW" "$GW6" "$HIGH_LIMITS" "$EP_AUTH_OFF" "${3:-}" >"$conf"
 	rm -f "$EP_TMP/w$n.ready"
 	"$RIG" --prefix "$P" exec "w$n" "$BIN/edgeplane" -c "$conf" -i eth0 --stats-socket "$EP_TMP/w$n.sock" \
 		--ready-file "$EP_TMP/w$n.ready" >"$EP_TMP/w$n.log" 2>&1 &
@@ -280,6 +281,72 @@ check "no new task reaches it, and all $(jq -r .total.completed <<<"$out") are a
 	test "$(node_tasks 3)" -eq "$b" -a "$(jq -r .total.failed <<<"$out")" -eq 0
 rig resume w3 edgeplane >/dev/null
 check "resumed, it reports again and is back in service" wait_state 3 up 3
+
+# --- a burst straight to a worker reaches the gateway's map in its next reports ------------
+# c2 sends 8 tasks at once straight to w3 (not through the gateway), each holding its worker
+# 50 ms: one runs, the rest wait in its RX ring, where the worker does not read while it
+# runs. The node counts them (the RX ring's fill) and reports the change at once (an event
+# report) instead of at its next period, 400 ms here. Bounded by reports, not by time:
+# the map must show the burst within 6 reports of its start (event reports when the queue
+# forms and each time it doubles as the 8 arrive, 3 for 7 waiting, a periodic one between,
+# and 2 more while this loop of two edgectl calls looks), and w3 must have sent event
+# reports; the 400 ms period alone would take up to 400 ms. Then the map must show the
+# burst drained within 3 reports of its end.
+PLUGIN=$(ep_plugin libepwork.so) || PLUGIN=
+if [[ -z $PLUGIN ]]; then
+	skip "a worker's burst reaches the gateway's map" "cannot install the work plugin"
+else
+	rig kill w3 edgeplane >/dev/null
+	wait_state 3 dead 3
+	# Batches of one: a batch of 8 read at once would run as one handler call, 8 tasks
+	# running and none waiting (docs/loadbalancing.md, Limits).
+	start_worker 3 400 "handlers = ( { plugin = \"$PLUGIN\"; } );
+batch = { size = 1; };
+$EP_SIGNING" "interval_ms = 400;" ||
+		diag "w3 with the work plugin: $(tail -3 "$EP_TMP/w3.log")"
+	wait_state 3 up 5
+	printf '\x00\x00\xc3\x50' >"$EP_TMP/work50.bin"	# 50 000 us
+	w3stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/w3.sock" --json; }
+	# map_load: "inflight seq" of node 3 as the gateway's map has it, and the registry's seq.
+	map_load() {
+		echo "$(ctl table --json | jq '.nodes[] | select(.id == 3) | .inflight')" \
+		     "$(node_field 3 .load.seq)"
+	}
+	ev0=$(w3stats | jq .load_reports.events)
+	read -r _ seq0 <<<"$(map_load)"
+	rig exec c2 timeout 30 "$BIN/edgeload" load --to "$(rig addr w3)" --type 901 \
+		--in "$EP_TMP/work50.bin" --no-compress --concurrency 8 --count 8 --timeout-ms 2000 \
+		--json >"$EP_TMP/burst.json" &
+	bpid=$!
+	seen='' end=$((SECONDS + 5))
+	while ((SECONDS < end)); do
+		read -r infl seq <<<"$(map_load)"
+		if ((infl >= 3)); then seen="$infl $seq"; break; fi
+		sleep 0.01
+	done
+	wait $bpid
+	read -r infl seq1 <<<"${seen:-0 $seq0}"
+	diag "burst: seq $seq0 before, $seq1 when the map showed $infl in flight; $(jq -c \
+		'{done: .total.completed, failed: .total.failed}' "$EP_TMP/burst.json")"
+	check "the gateway's map shows w3's burst ($infl in flight) within 6 reports ($seq0 -> $seq1)" \
+		test -n "$seen" -a $((seq1 - seq0)) -le 6
+	ev1=$(w3stats | jq .load_reports.events)
+	diag "w3's load reports: $(w3stats | jq -c .load_reports)"
+	check "w3 sent event reports for it ($((ev1 - ev0)))" test "$ev1" -gt "$ev0"
+	read -r _ seq0 <<<"$(map_load)"
+	seen='' end=$((SECONDS + 5))
+	while ((SECONDS < end)); do
+		read -r infl seq <<<"$(map_load)"
+		if ((infl == 0)); then seen=$seq; break; fi
+		sleep 0.01
+	done
+	check "and its end within 3 reports ($seq0 -> ${seen:-never})" \
+		test -n "$seen" -a $((${seen:-0} - seq0)) -le 3
+	rig kill w3 edgeplane >/dev/null
+	wait_state 3 dead 3
+	start_worker 3 400
+	check "w3 is back as it was" wait_state 3 up 5
+fi
 
 # --- the controller crashes and restarts; XDP carries on ---------------------------------
 gen=$(ctl status --json | jq -r .generation)

@@ -513,6 +513,7 @@ static void test_reg_mac(void)
 
 static void test_reg_seq(void)
 {
+	enum { EV = 100 / EP_REPORT_MIN_GAP_MS, S0 = 1000 + 2 + EV + EP_REG_RESTART_SEQ + 200 };
 	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report w = report(1, 1000, "198.18.0.11", 0x11);
 	struct ep_reg_node *n;
@@ -521,44 +522,50 @@ static void test_reg_seq(void)
 	init(&o);
 	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
 	n = ep_reg_get(&reg, 1);
-	/* 100 ms later, one step is expected: 16 of slack, not 50 000 000. */
+	/* 100 ms later, one step is expected, and an event report per EP_REPORT_MIN_GAP_MS
+	 * (20): 16 of slack, not 50 000 000. */
 	w.seq = htonl(50000000);
 	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_SEQ_JUMP);
-	w.seq = htonl(1000 + 2 + EP_REG_RESTART_SEQ + 1);
+	w.seq = htonl(1000 + 2 + EV + EP_REG_RESTART_SEQ + 1);
 	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_SEQ_JUMP);
 	EXPECT_EQ(n->load.seq, 1000);
-	w.seq = htonl(1000 + 2 + EP_REG_RESTART_SEQ);
+	w.seq = htonl(1000 + 2 + EV + EP_REG_RESTART_SEQ);
 	EXPECT_EQ(rx(&w, w.ip4, 1100 * MS), EP_REG_ACCEPTED);
+	/* Event reports 5 ms apart for a second: plausible. */
+	for (uint32_t q = 1; q <= 200; q++) {
+		w.seq = htonl(1000 + 2 + EV + EP_REG_RESTART_SEQ + q);
+		EXPECT_EQ(rx(&w, w.ip4, (1100 + EP_REPORT_MIN_GAP_MS * q) * MS), EP_REG_ACCEPTED);
+	}
 	/* After 10 s of silence (dead meanwhile), 100 reports on: plausible. */
-	w.seq = htonl(1018 + 100);
-	EXPECT_EQ(rx(&w, w.ip4, 11100 * MS), EP_REG_ACCEPTED);
-	EXPECT_EQ(n->lost, 17 + 99);
+	w.seq = htonl(S0 + 100);
+	EXPECT_EQ(rx(&w, w.ip4, 12100 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->lost, 2 + EV + EP_REG_RESTART_SEQ - 1 + 99);
 	/* A small seq is a restart; a forged "restart" does not stop the node's sequence,
 	 * which goes on where it was. */
 	w.seq = htonl(1);
 	w.cpu_pct_x100 = htonl(100);
-	EXPECT_EQ(rx(&w, w.ip4, 11150 * MS), EP_REG_RESTARTED);
+	EXPECT_EQ(rx(&w, w.ip4, 12150 * MS), EP_REG_RESTARTED);
 	EXPECT_EQ(n->load.seq, 1);
-	w.seq = htonl(1119);
-	EXPECT_EQ(rx(&w, w.ip4, 11200 * MS), EP_REG_ACCEPTED);
-	EXPECT_EQ(n->load.seq, 1119);
+	w.seq = htonl(S0 + 101);
+	EXPECT_EQ(rx(&w, w.ip4, 12200 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(n->load.seq, S0 + 101);
 	w.seq = htonl(2);		/* the forger's sequence is now old */
-	EXPECT_EQ(rx(&w, w.ip4, 11250 * MS), EP_REG_RESTARTED);
+	EXPECT_EQ(rx(&w, w.ip4, 12250 * MS), EP_REG_RESTARTED);
 	w.seq = htonl(3);
-	EXPECT_EQ(rx(&w, w.ip4, 11300 * MS), EP_REG_ACCEPTED);
-	w.seq = htonl(1120);
-	EXPECT_EQ(rx(&w, w.ip4, 11300 * MS), EP_REG_ACCEPTED);
+	EXPECT_EQ(rx(&w, w.ip4, 12300 * MS), EP_REG_ACCEPTED);
+	w.seq = htonl(S0 + 102);
+	EXPECT_EQ(rx(&w, w.ip4, 12300 * MS), EP_REG_ACCEPTED);
 	/* A real restart: once its sequence passes EP_REG_RESTART_SEQ, the one before is
 	 * forgotten. */
 	for (uint32_t q = 1; q <= EP_REG_RESTART_SEQ + 1; q++) {
 		w.seq = htonl(q);
-		EXPECT_EQ(rx(&w, w.ip4, (11400 + 100 * q) * MS),
+		EXPECT_EQ(rx(&w, w.ip4, (12400 + 100 * q) * MS),
 			  q == 1 ? EP_REG_RESTARTED : EP_REG_ACCEPTED);
 	}
-	w.seq = htonl(1121);
-	EXPECT_EQ(rx(&w, w.ip4, 13400 * MS), EP_REG_SEQ_JUMP);
+	w.seq = htonl(S0 + 103);
+	EXPECT_EQ(rx(&w, w.ip4, 14400 * MS), EP_REG_SEQ_JUMP);
 	w.seq = htonl(EP_REG_RESTART_SEQ + 1);	/* a duplicate: old */
-	EXPECT_EQ(rx(&w, w.ip4, 13400 * MS), EP_REG_OLD);
+	EXPECT_EQ(rx(&w, w.ip4, 14400 * MS), EP_REG_OLD);
 	tap_end("registry: seq steps must be plausible for the time since the last report; "
 		"restarts, real or forged");
 }
