@@ -159,14 +159,36 @@ static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_g
 	return !n->updated_ns || now - n->updated_ns > cfg->stale_ns;
 }
 
-/* Eligible for a task of this priority and size by its (trusted) load. */
-static __always_inline bool fits(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
-				 const struct task *t, __u32 cpu_max)
+/* What a task of some priority and size asks of a node's (trusted) load. */
+struct need {
+	__u32 cpu_max;		/* cfg->cpu_max_x100[prio] */
+	__u32 wait_max_ms;	/* cfg->wait_max_ms[prio]; 0: any wait */
+	__u32 size_hint_kib;
+	__u8 mem_factor;
+};
+
+static __always_inline struct need need_of(const struct ep_gw_cfg *cfg, const struct task *t)
 {
-	if (n->cpu_pct_x100 >= cpu_max)
+	return (struct need){ .cpu_max = cfg->cpu_max_x100[t->prio & 7],
+			      .wait_max_ms = cfg->wait_max_ms[t->prio & 7],
+			      .size_hint_kib = t->size_hint_kib, .mem_factor = cfg->mem_factor };
+}
+
+/*
+ * Eligible by its (trusted) load: CPU below the priority's cpu_max, the wait its reported
+ * queue means (n->wait_ms, the controller's ep_queue_wait_ms()) below the priority's
+ * wait_max, so that under a backlog the low priorities go elsewhere first, then are
+ * refused, while the high ones still get through; and free memory for the task's size
+ * hint. The arithmetic is the controller's, once per report: here, compares only (the
+ * program is verified anew by every `edgectl table` probe).
+ */
+static __always_inline bool fits(const struct ep_gw_node *n, const struct need *d)
+{
+	if (n->cpu_pct_x100 >= d->cpu_max)
 		return false;
-	return !t->size_hint_kib ||
-	       n->mem_free_kib > (__u64)cfg->mem_factor * t->size_hint_kib;
+	if (d->wait_max_ms && n->wait_ms >= d->wait_max_ms)
+		return false;
+	return !d->size_hint_kib || n->mem_free_kib > (__u64)d->mem_factor * d->size_hint_kib;
 }
 
 /*
@@ -204,8 +226,9 @@ static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool tr
 /* The state of a scan over every node, run with bpf_loop (verified once, not per node). */
 struct scan {
 	__u64 now, stale_ns, best_score, best_mem;
-	__u32 active, nnodes, cpu_max, size_hint_kib, best;
-	__u8 mem_factor, seed;
+	__u32 active, nnodes, best;
+	struct need need;
+	__u8 seed;
 };
 
 static long scan_one(__u32 i, void *arg)
@@ -221,9 +244,7 @@ static long scan_one(__u32 i, void *arg)
 	if (!usable(n))
 		return 0;
 	trust = n->updated_ns && s->now - n->updated_ns <= s->stale_ns;
-	if (trust && (n->cpu_pct_x100 >= s->cpu_max ||
-		      (s->size_hint_kib &&
-		       n->mem_free_kib <= (__u64)s->mem_factor * s->size_hint_kib)))
+	if (trust && !fits(n, &s->need))
 		return 0;
 	if (s->seed) {	/* the article: most free memory (untrusted loads come last) */
 		__u64 mem = trust ? n->mem_free_kib + 1 : 0;
@@ -249,10 +270,13 @@ static __always_inline __u32 scan_best(const struct ep_gw_cfg *cfg, const struct
 {
 	struct scan s = {
 		.now = now, .stale_ns = cfg->stale_ns, .best_score = ~0ULL,
-		.active = active, .nnodes = cfg->nnodes,
-		.cpu_max = seed ? 8000 : cfg->cpu_max_x100[t->prio & 7],
-		.size_hint_kib = t->size_hint_kib, .mem_factor = cfg->mem_factor, .seed = seed,
+		.active = active, .nnodes = cfg->nnodes, .need = need_of(cfg, t), .seed = seed,
 	};
+
+	if (seed) {	/* the article's rule: 80 % CPU, whatever the priority, no queue */
+		s.need.cpu_max = 8000;
+		s.need.wait_max_ms = 0;
+	}
 
 	bpf_loop(EP_GW_MAX_NODES - 1, scan_one, &s, 0);
 	return s.best;
@@ -263,6 +287,7 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 {
 	__u32 active = t->active, a, b;
 	const struct ep_gw_node *na, *nb;
+	struct need need;
 	bool ta, tb, ea, eb;
 
 	if (cfg->policy == EP_GW_POLICY_SEED) {
@@ -296,8 +321,9 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 		nb = node_at(active, b);
 		tb = usable(nb) && !stale(cfg, nb, now);
 	}
-	ea = a && ta && fits(cfg, na, t, cfg->cpu_max_x100[t->prio & 7]);
-	eb = b && tb && fits(cfg, nb, t, cfg->cpu_max_x100[t->prio & 7]);
+	need = need_of(cfg, t);
+	ea = a && ta && fits(na, &need);
+	eb = b && tb && fits(nb, &need);
 	if (ea && eb) {
 		gw_count(EP_GW_STAT_PICK_P2C);
 		return score(na, a, true, now) <= score(nb, b, true, now) ? a : b;

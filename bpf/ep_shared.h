@@ -636,6 +636,24 @@ static inline __attribute__((always_inline)) __u32 ep_queue_significant(__u32 qu
 	return queued;
 }
 
+/*
+ * The wait, in ms, that a node's reported queue means: its waiting tasks, if they are a
+ * queue (ep_queue_significant()), at its reported rate; 0 without a queue, or without a
+ * rate to estimate by (a node that has answered nothing in its last period: just
+ * started, or stalled, which P2C and the reports' age deal with). The controller writes
+ * it into the node's entry; the gateway compares it with the priority's wait_max.
+ */
+static inline __attribute__((always_inline)) __u32 ep_queue_wait_ms(__u32 waiting, __u32 rate)
+{
+	__u64 ms;
+
+	waiting = ep_queue_significant(waiting, rate);
+	if (!waiting || !rate)
+		return 0;
+	ms = (__u64)waiting * 1000 / rate;
+	return ms > 0xffffffffu ? 0xffffffffu : (__u32)ms;
+}
+
 /* Whether a node's significant queue (ep_queue_significant()) moved from @last (its last
  * report's) to @now enough to be reported at once: it formed or at least doubled, or at
  * least halved. Changes within a factor of two wait for the next periodic report. */
@@ -677,7 +695,7 @@ struct ep_gw_node {
 	__u32 inflight;		/* queued + running + being reassembled */
 	__u32 p99_us;
 	__u32 rate;		/* tasks answered per second */
-	__u32 pad;
+	__u32 wait_ms;		/* the wait its reported queue means, ep_queue_wait_ms() */
 	__u64 mem_free_kib;
 	__u64 updated_ns;	/* bpf_ktime_get_ns() clock; 0: never reported */
 };
@@ -720,9 +738,12 @@ struct ep_gw_cfg {
 				 * 0 = EP_PRIO_DEFAULT */
 	__be32 gw_ip4;		/* ENCAP: outer source */
 	__u8 gw_ip6[16];
+	__u16 wait_max_ms[8];	/* [priority]: eligible while the wait its reported queue
+				 * means (waiting tasks / its rate) is below this; 0: any */
 	__u32 pad3;
 };
-_Static_assert(sizeof(struct ep_gw_cfg) == 80, "ep_gw_cfg layout");
+_Static_assert(sizeof(struct ep_gw_cfg) == 96, "ep_gw_cfg layout");
+_Static_assert(__builtin_offsetof(struct ep_gw_cfg, wait_max_ms) == 76, "ep_gw_cfg layout");
 _Static_assert(__builtin_offsetof(struct ep_gw_cfg, max_priority) == 55, "ep_gw_cfg layout");
 
 /*

@@ -88,18 +88,19 @@ static const char *origin_name(enum ep_node_origin o)
 
 static json_t *policy_json(const struct ep_policy *p)
 {
-	json_t *cpu = json_object(), *ovf = json_object();
+	json_t *cpu = json_object(), *wait = json_object(), *ovf = json_object();
 	char k[4];
 
 	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
 		snprintf(k, sizeof(k), "%d", i);
 		json_object_set_new(cpu, k, json_integer(p->cpu_max_pct[i]));
+		json_object_set_new(wait, k, json_integer(p->wait_max_ms[i]));
 		json_object_set_new(ovf, k, json_string(ep_overflow_name(p->overflow[i])));
 	}
-	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:I}", "policy", ep_policy_name(p->policy),
-			 "stale_ms", (json_int_t)p->stale_ms, "mem_factor",
-			 (json_int_t)p->mem_factor, "cpu_max", cpu, "overflow", ovf,
-			 "cloud_node", (json_int_t)p->cloud_node);
+	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:I}", "policy",
+			 ep_policy_name(p->policy), "stale_ms", (json_int_t)p->stale_ms,
+			 "mem_factor", (json_int_t)p->mem_factor, "cpu_max", cpu, "wait_max_ms",
+			 wait, "overflow", ovf, "cloud_node", (json_int_t)p->cloud_node);
 }
 
 /* Enrollment: connections, keys, and what became of handshakes and requests. Lock order:

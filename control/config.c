@@ -141,7 +141,7 @@ static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const confi
 static void read_policy(struct ep_confread *rd, struct ep_policy *p, const config_setting_t *g)
 {
 	static const char *const names[] = { "name", "stale_ms", "mem_factor", "cpu_max",
-					     "overflow", "cloud_node", NULL };
+					     "wait_max", "overflow", "cloud_node", NULL };
 	const config_setting_t *ovf;
 	int cpu[EP_PRIO_MAX], n;
 	char *name = NULL;
@@ -163,6 +163,12 @@ static void read_policy(struct ep_confread *rd, struct ep_policy *p, const confi
 			    "needs five percentages, for priorities 1..5");
 	for (int i = 0; n == EP_PRIO_MAX && i < n; i++)
 		p->cpu_max_pct[i + 1] = (uint8_t)cpu[i];
+	n = ep_conf_int_list(rd, g, "wait_max", cpu, EP_PRIO_MAX, 0, 60000);
+	if (n && n != EP_PRIO_MAX)
+		ep_conf_bad(rd, config_setting_get_member(g, "wait_max"),
+			    "needs five times in ms, for priorities 1..5 (0: no limit)");
+	for (int i = 0; n == EP_PRIO_MAX && i < n; i++)
+		p->wait_max_ms[i + 1] = (uint16_t)cpu[i];
 	ovf = config_setting_get_member(g, "overflow");
 	if (ovf) {
 		if (!config_setting_is_array(ovf) || config_setting_length(ovf) != EP_PRIO_MAX) {

@@ -16,6 +16,8 @@ struct ep_policy {
 	uint32_t stale_ms;		/* loads older than this are not trusted */
 	uint8_t mem_factor;		/* eligible while free memory > factor x size hint */
 	uint8_t cpu_max_pct[EP_PRIO_MAX + 1];	/* [1..5]: eligible below this CPU % */
+	uint16_t wait_max_ms[EP_PRIO_MAX + 1];	/* [1..5]: eligible while its queue means a
+						 * shorter wait than this; 0: any */
 	uint8_t overflow[EP_PRIO_MAX + 1];	/* [1..5]: enum ep_gw_overflow */
 	uint32_t cloud_node;		/* EP_GW_OVF_CLOUD's target; 0: none (reject) */
 };
@@ -34,7 +36,8 @@ int ep_overflow_parse(const char *s, uint8_t *out);
 /*
  * Apply one "key=value" setting, as `edgectl policy set` takes them:
  *   policy=p2c|seed|hash  stale_ms=N  mem_factor=N  cloud_node=ID
- *   cpu_max=PCT (every priority)  cpu_max.P=PCT  overflow=ACTION  overflow.P=ACTION
+ *   cpu_max=PCT (every priority)  cpu_max.P=PCT  wait_max=MS  wait_max.P=MS
+ *   overflow=ACTION  overflow.P=ACTION
  * Returns 0, or -EINVAL with a message in @err naming the problem.
  */
 int ep_policy_set(struct ep_policy *p, const char *kv, char *err, size_t errlen);

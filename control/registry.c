@@ -394,6 +394,9 @@ unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 		g->inflight = n->load.inflight;
 		g->p99_us = n->load.p99_us;
 		g->rate = n->load.rate;
+		g->wait_ms = ep_queue_wait_ms(n->load.queue_depth < n->load.inflight
+						      ? n->load.queue_depth : n->load.inflight,
+					      n->load.rate);
 		g->port = n->port;
 		g->mem_free_kib = n->load.mem_free_kib;
 		g->updated_ns = n->last_report_ns;

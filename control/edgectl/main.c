@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"  --json          machine-readable output\n"
 		"\n"
 		"policy set keys: policy=p2c|seed|hash  stale_ms=N  mem_factor=N  cloud_node=ID\n"
-		"                 cpu_max=PCT  cpu_max.P=PCT  overflow=reject|cloud|local  overflow.P=..\n"
+		"                 cpu_max=PCT  cpu_max.P=PCT  wait_max=MS  wait_max.P=MS\n"
+		"                 overflow=reject|cloud|local  overflow.P=..\n"
 		"(P is a priority, 1..5). 'edgectl serve --help' lists the controller's options.\n"
 		"Exit status: 0 success, 1 failure, 2 bad usage.\n",
 		EP_CTL_DEFAULT_SOCKET);

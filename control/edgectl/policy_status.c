@@ -21,10 +21,15 @@ static void print_policy(const struct ep_policy *p)
 	printf("mem_factor  %u   (eligible while free memory > factor x size hint)\n",
 	       p->mem_factor);
 	printf("cloud_node  %u\n", p->cloud_node);
-	printf("priority    cpu_max  when no node is eligible\n");
-	for (int i = EP_PRIO_MAX; i >= EP_PRIO_MIN; i--)
-		printf("  %d         %3u%%    %s\n", i, p->cpu_max_pct[i],
+	printf("priority    cpu_max  wait_max  when no node is eligible\n");
+	for (int i = EP_PRIO_MAX; i >= EP_PRIO_MIN; i--) {
+		char wait[16] = "any";
+
+		if (p->wait_max_ms[i])
+			snprintf(wait, sizeof(wait), "%ums", p->wait_max_ms[i]);
+		printf("  %d         %3u%%    %-8s  %s\n", i, p->cpu_max_pct[i], wait,
 		       ep_overflow_name(p->overflow[i]) ?: "?");
+	}
 }
 
 /* The policy from the controller, else from the pinned map. */
@@ -59,6 +64,8 @@ static int policy_show(struct ctl_ctx *x)
 				snprintf(k, sizeof(k), "%d", i);
 				p.cpu_max_pct[i] = (uint8_t)json_integer_value(
 					json_object_get(json_object_get(j, "cpu_max"), k));
+				p.wait_max_ms[i] = (uint16_t)json_integer_value(
+					json_object_get(json_object_get(j, "wait_max_ms"), k));
 				ep_overflow_parse(json_string_value(json_object_get(
 					json_object_get(j, "overflow"), k)) ?: "", &p.overflow[i]);
 			}

@@ -93,6 +93,7 @@ struct world {
 	struct ep_rl_cfg rl;
 	uint16_t port;			/* 0: the program's default */
 	uint16_t cpu_max[8];		/* all zero: 8000 for every priority */
+	uint16_t wait_max[8];		/* ms; all zero: no limit */
 	uint8_t overflow[8];
 	uint32_t overflow_node;
 	uint32_t fill[2];		/* table contents of each half */
@@ -126,6 +127,8 @@ static int node_put(uint32_t half, const struct node *n)
 		.queue_depth = n->queue,
 		.inflight = n->queue + n->inflight,	/* in flight includes the queued */
 		.rate = n->rate,
+		/* As the controller writes it (control/registry.c). */
+		.wait_ms = ep_queue_wait_ms(n->queue, n->rate),
 		.mem_free_kib = n->mem ?: 1u << 20,
 		.updated_ns = n->age == FRESH ? now - n->age_ms * 1000000ull :
 			      n->age == STALE ? now - 60 * 1000000000ull : 0,
@@ -234,6 +237,7 @@ static int cfg_put(const struct world *w)
 
 	for (int p = 0; p < 8; p++)
 		c.cpu_max_x100[p] = w->cpu_max[p] ?: 8000;
+	memcpy(c.wait_max_ms, w->wait_max, sizeof(c.wait_max_ms));
 	memcpy(c.overflow, w->overflow, sizeof(c.overflow));
 	memcpy(c.gw_mac, gw_mac, 6);
 	return bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY) ? -errno : 0;
@@ -745,6 +749,7 @@ struct pick_case {
 	uint8_t policy, prio;
 	uint32_t hint;
 	uint16_t cpu_max[8];
+	uint16_t wait_max[8];
 	uint32_t a, b, fill;	/* the flow's first and second table choice; the rest */
 	struct node nodes[8];
 	struct { uint32_t id; uint64_t n; } sent[2];
@@ -858,6 +863,32 @@ static const struct pick_case picks[] = {
 	  .cpu_max = { [1] = 5000, [5] = 9000 },
 	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
 	  .want = 0, .stats = S(PICK_SCAN) },
+	/* The wait a node's queue means (waiting / its rate) against the priority's
+	 * wait_max: 50 waiting at 100/s is 500 ms, 60 at 1000/s 60 ms. */
+	{ "wait_max: 500 ms of queue is too long for priority 1 (250 ms): the other node",
+	  .prio = 1, .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	  .want = 2, .stats = S(PICK_P2C) },
+	{ "wait_max: the less loaded node once its wait is allowed (priority 3, 1 s)",
+	  .prio = 3, .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "wait_max: every queue too long for priority 1: rejected", .prio = 1, .a = 1, .b = 2,
+	  .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 100 } },
+	  .want = 0, .stats = S(PICK_SCAN) },
+	{ "wait_max: the same queues still take priority 3 (wait_max 0: any)", .prio = 3,
+	  .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500 },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 100 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "wait_max: a node with no rate reported yet gives no estimate, is not shed",
+	  .prio = 1, .a = 1, .b = 2, .wait_max = { [1] = 250 },
+	  .nodes = { { .id = 1, .queue = 5 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	  .want = 1, .stats = S(PICK_P2C) },
+	{ "wait_max: a node's 1 waiting task is no queue", .prio = 1, .a = 1, .b = 2,
+	  .wait_max = { [1] = 1 },
+	  .nodes = { { .id = 1, .queue = 1, .rate = 1 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	  .want = 1, .stats = S(PICK_P2C) },
 
 	/* 6. Drained and absent nodes get no new task. */
 	{ "drained first choice passed over", .a = 1, .b = 2,
@@ -947,6 +978,7 @@ static void test_pick(const struct pick_case *c, bool ipv6)
 	base_world(&w);
 	w.policy = c->policy;
 	memcpy(w.cpu_max, c->cpu_max, sizeof(w.cpu_max));
+	memcpy(w.wait_max, c->wait_max, sizeof(w.wait_max));
 	w.fill[0] = c->fill;
 	memcpy(w.nodes[0], c->nodes, sizeof(c->nodes));
 	build_distinct(&f, &t);
