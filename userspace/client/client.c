@@ -66,7 +66,8 @@
 struct pending {
 	bool used;
 	uint32_t live;			/* its place in ep_client.live */
-	uint64_t id;
+	uint64_t id;			/* on the wire; a CONFLICT gives the task another */
+	uint64_t app_id;		/* what submit returned: results and cancel use it */
 	struct ep_msg tmpl;		/* request header; frag fields filled per fragment */
 	uint8_t *wire;			/* the payload as sent (maybe compressed) */
 	uint32_t wire_len, raw_len;
@@ -591,7 +592,7 @@ static void learn(struct ep_client *c, const struct pending *p, const struct ep_
 
 static void queue_done(struct ep_client *c, struct pending *p, struct ep_result *res)
 {
-	res->task_id = p->id;
+	res->task_id = p->app_id;
 	res->attempts = p->attempts;
 	res->latency_ns = ep_now_ns() - p->submit_ns;
 	res->wire_bytes = p->wire_sent;
@@ -1566,6 +1567,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	ep_path_outstanding(&c->path, now, true);
 	c->st.submitted++;
 	c->st.raw_bytes += len;
+	p->app_id = p->id;
 	if (id)
 		*id = p->id;
 	send_task(c, p);	/* a failed send is retried by the timer */
@@ -1586,13 +1588,19 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 
 	pthread_mutex_lock(&c->lock);
 	p = slot_of(c, id);
+	if (!p || p->app_id != id) {	/* sent again under another id after a CONFLICT */
+		p = NULL;
+		for (uint32_t k = 0; k < c->nlive && !p; k++)
+			if (c->p[c->live[k]].app_id == id)
+				p = &c->p[c->live[k]];
+	}
 	if (!p) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
 	}
 	m = (struct ep_msg){ .kind = EP_KIND_CANCEL, .priority = p->tmpl.priority,
 			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
-			     .task_id = id, .frag_count = 1 };
+			     .task_id = p->id, .frag_count = 1 };
 	flush_locked(c);
 	send_ctl_locked(c, &m, NULL, 0, false);	/* best effort */
 	fail(c, p, -ECANCELED);

@@ -117,7 +117,8 @@ struct ep_result {
 	uint8_t compressed;		/* the result came zstd-compressed */
 	uint8_t *data;
 	uint32_t len;
-	uint64_t task_id;
+	uint64_t task_id;		/* what ep_client_submit returned, also when a CONFLICT
+					 * had the task sent again under another id */
 	uint32_t attempts;		/* sends of the task, first included */
 	uint32_t queue_us, exec_us;	/* the edge's timing */
 	uint64_t latency_ns;		/* submit -> result, retries included */
