@@ -17,13 +17,11 @@ static const char *const overflow_names[] = {
 void ep_policy_defaults(struct ep_policy *p)
 {
 	static const uint8_t cpu[EP_PRIO_MAX + 1] = { 0, 70, 75, 80, 90, 95 };
-	/* Under a backlog the low priorities go elsewhere first, then are refused: a node
-	 * whose queue means more than 250 ms takes no priority 1, 500 ms no 2, 1 s no 3;
-	 * 4 and 5 are taken whatever the queue (limits.high_priority serves them first). */
-	static const uint16_t wait[EP_PRIO_MAX + 1] = { 0, 250, 500, 1000, 0, 0 };
 
+	/* wait_max: none by default (all 0); docs/loadbalancing.md suggests 250, 500 and
+	 * 1000 ms for priorities 1..3. On by default it turned a busy machine's queues into
+	 * OVERLOADED replies where the operator had asked for no shedding but by CPU. */
 	memset(p, 0, sizeof(*p));
-	memcpy(p->wait_max_ms, wait, sizeof(wait));
 	p->policy = EP_GW_POLICY_P2C;
 	p->stale_ms = 1000;
 	p->mem_factor = 2;

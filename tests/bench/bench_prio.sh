@@ -31,8 +31,9 @@
 # Then the gateway under overload, which sheds low priorities first (BENCH_GATEWAY=0
 # skips it). What sheds is the gateway's XDP: a node is eligible for a task while its
 # reported CPU is below cpu_max of the task's priority (70, 75, 80, 90, 95 % for 1..5 by
-# default) and the wait its reported queue means is below wait_max (250, 500, 1000 ms for
-# 1..3, none for 4 and 5), and a task with no eligible node gets the overflow action
+# default) and the wait its reported queue means is below wait_max (set here to 250, 500,
+# 1000 ms for 1..3, none for 4 and 5; off by default), and a task with no eligible node
+# gets the overflow action
 # (reject: an OVERLOADED reply built in XDP); docs/loadbalancing.md, "Priorities and
 # shedding".
 # Rig: a gateway (its controller with gateway.max_priority 5), one worker (one queue, the
@@ -197,6 +198,7 @@ GW=$(rig addr gw)
 W1=$(rig addr w1)
 cat >"$EP_TMP/ctl.conf" <<CONF
 gateway: { max_priority = 5; };
+policy: { wait_max = [250, 500, 1000, 0, 0]; };
 rate_limit = { mode = "off-unsafe"; };	# one client address: not what is measured
 CONF
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --iface eth0 \
@@ -263,7 +265,8 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo "Gateway: vm/rig with a gateway (XDP, p2c, cpu_max 70/75/80/90/95 % for priorities 1..5,"
-echo "overflow reject, gateway.max_priority 5), one worker (one queue, the process on CPU 1,"
+echo "wait_max 250/500/1000 ms for 1..3 and none for 4 and 5, overflow reject,"
+echo "gateway.max_priority 5), one worker (one queue, the process on CPU 1,"
 echo "reporting its own CPU) and a client; tasks of the work plugin's \"spin\", $US us of the"
 echo "worker's CPU each. Capacity C straight to the worker, in this run: $CAP tasks/s."
 echo "Priority-5 stream through the gateway at $P5_RATE tasks/s (C / 10), $SECS s, 3 attempts;"
