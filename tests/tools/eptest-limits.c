@@ -685,10 +685,11 @@ static void check_client(void)
 	ep_client_get_stats(cli, &st);
 	EXPECT_EQ(err, 0);
 	EXPECT_EQ(f.seen, 2);
-	EXPECT(f.ids[0] != f.ids[1]);		/* a new task id */
-	EXPECT_EQ(r.task_id, f.ids[1]);
+	EXPECT(f.ids[0] != f.ids[1]);		/* a new task id on the wire */
+	EXPECT_EQ(r.task_id, f.ids[0]);		/* the result keeps the one submit gave */
 	EXPECT_EQ(st.conflicts, 1);
-	tap_end("client: CONFLICT sends the task again under a new id, which completes");
+	tap_end("client: CONFLICT sends the task again under a new id, which completes under "
+		"the id submit gave");
 	ep_result_free(&r);
 
 	tap_begin();
