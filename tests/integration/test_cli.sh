@@ -53,6 +53,18 @@ for spelling in "--config $EP_TMP/bad.conf" "--config=$EP_TMP/bad.conf" \
 	fi
 done
 
+# A policy's per-priority list of the wrong length is refused, naming it.
+printf 'gateway: { interface = "none0"; };\npolicy: { wait_max = [250, 500]; };\n' \
+	>"$EP_TMP/wait.conf"
+out=$(timeout 10 "$BIN/edgectl" serve --config="$EP_TMP/wait.conf" 2>&1)
+rc=$?
+if ((rc == 2)) && [[ $out == *"wait_max"*"five"* ]]; then
+	ok "edgectl serve: policy.wait_max of 2 values refused: '${out#*error: }'"
+else
+	not_ok "edgectl serve: policy.wait_max of 2 values refused"
+	diag "rc $rc: $(head -3 <<<"$out")"
+fi
+
 # --- edgeload --to ---------------------------------------------------------------------
 if [[ $(id -u) -ne 0 ]]; then
 	skip "edgeload --to forms" "needs root (network namespaces)"

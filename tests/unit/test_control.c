@@ -588,6 +588,12 @@ static void test_policy(void)
 	EXPECT_EQ(ep_policy_set(&p, "overflow.1=reject", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "cpu_max.5=100", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "stale_ms=250", err, sizeof(err)), 0);
+	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
+		EXPECT_EQ(p.wait_max_ms[i], 0);		/* off by default */
+	EXPECT_EQ(ep_policy_set(&p, "wait_max=1000", err, sizeof(err)), 0);
+	EXPECT_EQ(ep_policy_set(&p, "wait_max.1=250", err, sizeof(err)), 0);
+	EXPECT_EQ(p.wait_max_ms[1], 250);
+	EXPECT_EQ(p.wait_max_ms[5], 1000);
 	EXPECT_EQ(p.policy, EP_GW_POLICY_SEED);
 	EXPECT_EQ(p.cpu_max_pct[2], 55);
 	EXPECT_EQ(p.overflow[1], EP_GW_OVF_REJECT);
@@ -596,12 +602,17 @@ static void test_policy(void)
 	EXPECT_EQ(cfg.cpu_max_x100[2], 5500);
 	EXPECT_EQ(cfg.cpu_max_x100[5], 10001);	/* 100 %: no limit, even fully busy */
 	EXPECT_EQ(cfg.stale_ns, 250 * MS);
+	EXPECT_EQ(cfg.wait_max_ms[1], 250);
+	EXPECT_EQ(cfg.wait_max_ms[0], 0);	/* priority 0 is no priority */
 	ep_policy_from_cfg(&q, &cfg);
 	EXPECT(!memcmp(&p, &q, sizeof(p)));
 	EXPECT_EQ(ep_policy_set(&p, "policy=random", err, sizeof(err)), -EINVAL);
 	EXPECT(strstr(err, "random") != NULL);
 	EXPECT_EQ(ep_policy_set(&p, "cpu_max.6=50", err, sizeof(err)), -EINVAL);
 	EXPECT_EQ(ep_policy_set(&p, "cpu_max=101", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "wait_max=60001", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "wait_max=-1", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "wait_max.0=10", err, sizeof(err)), -EINVAL);
 	EXPECT_EQ(ep_policy_set(&p, "stale_ms", err, sizeof(err)), -EINVAL);
 	EXPECT_EQ(ep_policy_set(&p, "colour=blue", err, sizeof(err)), -EINVAL);
 	EXPECT(strstr(err, "colour") != NULL);
