@@ -79,12 +79,9 @@ for _ in $(seq "$ROUNDS"); do
 		stop_rt
 	done
 done
-median() {	# FILE: the line with the median tasks/s
-	sort -n "$1" 2>/dev/null | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
-}
 declare -A R
 for b in $BACKENDS; do
-	for w in $WORKLOADS; do R[$b,$w]=$(median "$EP_TMP/$b-$w"); done
+	for w in $WORKLOADS; do R[$b,$w]=$(median_line "$EP_TMP/$b-$w"); done
 done
 
 name() {
@@ -116,7 +113,7 @@ echo "and tasks per CPU-second tell the backends apart."
 echo
 echo "| workload | backend | tasks/s | p50 us | p99 us | lost | / udp | tasks per CPU-s | CPU 1 / CPU 0 busy | / udp |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-col() { awk -v f="$3" '{ printf "%s ", $f }' "$EP_TMP/$1-$2" 2>/dev/null; }	# BACKEND WORKLOAD FIELD
+col() { fields "$3" "$EP_TMP/$1-$2"; }	# BACKEND WORKLOAD FIELD
 for w in $WORKLOADS; do
 	for b in $BACKENDS; do
 		[[ -n ${SKIP[$b]:-} ]] && continue

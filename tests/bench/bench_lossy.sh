@@ -106,7 +106,7 @@ for r in $(seq "$ROUNDS"); do
 done
 set_loss 0
 
-col() { awk -v c="$1" '{ printf "%s ", $c }' "$EP_TMP/L$2"; }	# COLUMN PCT: per round
+col() { fields "$1" "$EP_TMP/L$2"; }	# COLUMN PCT: per round
 sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$EP_TMP/L$2"; }
 # goal TEXT OK: "met" or "NOT met"
 verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
@@ -114,7 +114,6 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
 # Per-round ratios, then "; min median max" (spread's "|" would split a table cell).
 cell() { spread "$1" "$2" | sed -E 's/ *\| /; min median max /'; }
-median_of() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
 
 echo "Method: edgeload load, open loop at $RATE tasks/s (at most $CAP outstanding, 8 attempts),"
 echo "mix of 64 B echo (priority 5), 4 KiB checksum, sobel on camera.png and blobs on"
@@ -138,9 +137,9 @@ echo "Clean baseline per round: goodput $(col 4 0)B/s; p99 echo $(col 5 0)us; p9
 echo
 echo "Goals (issue 13), medians over rounds:"
 if [[ " $LEVELS " == *" 5 "* ]]; then
-	g=$(median_of "$(col 4 5)" "$(col 4 0)")
-	e=$(median_of "$(col 5 5)" "$(col 5 0)")
-	fr=$(median_of "$(col 6 5)" "$(col 6 0)")
+	g=$(spread_median "$(col 4 5)" "$(col 4 0)")
+	e=$(spread_median "$(col 5 5)" "$(col 5 0)")
+	fr=$(spread_median "$(col 6 5)" "$(col 6 0)")
 	echo "- 5 %: failed $(sum 2 5) (goal 0): $(verdict "$([[ $(sum 2 5) == 0 ]] && echo 1)")"
 	echo "- 5 %: goodput $g of clean (goal >= 0.85): $(verdict "$(ge "$g" 0.85)")"
 	echo "- 5 %: p99 echo $e x clean (goal <= 5): $(verdict "$(le "$e" 5)")"

@@ -69,9 +69,8 @@ drain() {
 		sleep 0.2
 	done
 }
-col() { awk -v c="$1" '{ printf "%s ", $c }' "$2"; }	# COLUMN FILE: per round
+col() { fields "$@"; }	# COLUMN FILE: per round
 sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$2"; }
-median_of() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
 
@@ -170,7 +169,7 @@ echo "| p1 answered p99 (us) | $(col 4 "$EP_TMP/p1")| |"
 echo "| p1 shed by the node (queue full) | $(col 5 "$EP_TMP/p1")| |"
 echo "| dropped at the default socket's ring / the priority socket's | $(awk '{ printf "%s/%s ", $6, $7 }' "$EP_TMP/p1")| |"
 echo
-ratio_med=$(median_of "$(col 1 "$EP_TMP/p5-1")" "$(col 1 "$EP_TMP/p5-0")")
+ratio_med=$(spread_median "$(col 1 "$EP_TMP/p5-1")" "$(col 1 "$EP_TMP/p5-0")")
 fails=$(( $(sum 2 "$EP_TMP/p5-0") + $(sum 2 "$EP_TMP/p5-1") ))
 echo "Goal (issue 14, 2): p5 p99 with flood / without <= 2 (median over rounds): $ratio_med," \
 	"$(verdict "$(le "$ratio_med" 2)"); p5 failures 0: $fails, $(verdict "$([[ $fails == 0 ]] && echo 1)")."
@@ -294,7 +293,7 @@ echo "Shed by the gateway (overflow_reject, OVERLOADED built in XDP) during the 
 	"$p1_shed, against $p1_sent priority-1 tasks sent" \
 	"($(awk -v a="$p1_shed" -v b="$p1_sent" 'BEGIN { printf "%.0f", b ? 100 * a / b : 0 }') %);" \
 	"priority 5: $p5_done of $p5_sent answered beside the flood, failures $p5_failed;" \
-	"p5 p99 with / alone $(median_of "$(col 1 "$EP_TMP/g5-1")" "$(col 1 "$EP_TMP/g5-0")") (median)."
+	"p5 p99 with / alone $(spread_median "$(col 1 "$EP_TMP/g5-1")" "$(col 1 "$EP_TMP/g5-0")") (median)."
 echo
 met=$( ((p1_shed > 0 && p5_failed == 0 && p5_done == p5_sent)) && echo met || echo "NOT met")
 echo "Goal (issue 14, 2): under overload the gateway sheds low priorities first (priority 1"

@@ -74,8 +74,6 @@ WORKLOADS="1:64 1:1024 2:64 2:1024"
 # $EP_TMP/SET-WORKLOAD as "tps p50 p99 lost completed eff busy1 busy0" (node_run).
 one_run() { node_run "$EP_TMP/$1-$2" "$RT_PID" -- measure1 "${2%%:*}" "${2##*:}"; }
 measure1() { ROUNDS=1 measure "$@"; }
-# median_run SET WORKLOAD: the median run by tasks/s
-median_run() { sort -n "$EP_TMP/$1-$2" 2>/dev/null | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 
 # Each comparison runs its set-ups in turn within every round (drift hits both alike; the
 # rounds were once all one backend's, then all the other's, and the AF_XDP / socket ratio
@@ -193,15 +191,15 @@ name() {
 }
 
 # rounds SET WORKLOAD FIELD: one field of each round's line, in round order
-rounds() { awk -v f="$3" '{ printf "%s ", $f }' "$EP_TMP/$1-$2"; }
+rounds() { fields "$3" "$EP_TMP/$1-$2"; }
 # mid A B WORKLOAD FIELD: the median of the per-round ratios A / B of FIELD
-mid() { spread "$(rounds "$1" "$3" "$4")" "$(rounds "$2" "$3" "$4")" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
+mid() { spread_median "$(rounds "$1" "$3" "$4")" "$(rounds "$2" "$3" "$4")"; }
 # row A B WORKLOAD: a table row, the median runs of A and B side by side (tasks/s, p50,
 # p99), the median of the per-round ratios, each round's and their min, median and max
 row() {
 	local at ap5 ap9 ut up5 up9 per mmm
-	read -r at ap5 ap9 _ <<<"$(median_run "$1" "$3")"
-	read -r ut up5 up9 _ <<<"$(median_run "$2" "$3")"
+	read -r at ap5 ap9 _ <<<"$(median_line "$EP_TMP/$1-$3")"
+	read -r ut up5 up9 _ <<<"$(median_line "$EP_TMP/$2-$3")"
 	IFS='|' read -r per mmm <<<"$(spread "$(rounds "$1" "$3" 1)" "$(rounds "$2" "$3" 1)")"
 	echo "| $(name "$3") | $(f "$at") | $ap5 | $ap9 | $(f "$ut") | $up5 | $up9 | **$(mid "$1" "$2" "$3" 1)** | ${per% } |${mmm} |"
 }

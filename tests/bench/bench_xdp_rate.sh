@@ -100,7 +100,6 @@ for _ in $(seq "$ROUNDS"); do
 	done
 done
 
-mid() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
 echo "The classifier on a veth against the machine's limit. Method: epblast (AF_XDP, copy"
 echo "mode, CPU 0) sends 170-byte single-fragment tasks (4096 flows) open loop to the node's"
 echo "veth, whose NAPI runs as a thread on CPU 1 (SCHED_FIFO 50); $ROUNDS rounds, each running the"
@@ -125,12 +124,12 @@ for s in $SETUPS; do
 done
 echo
 echo "epblast offered (frames/s, median per set-up): $(for s in $SETUPS; do printf '%s %s; ' "$s" "$(med "${V[$s,sent]}")"; done | sed 's/; $//')."
-r=$(mid "${V[full,pps]}" "${V[drop,pps]}")
+r=$(spread_median "${V[full,pps]}" "${V[drop,pps]}")
 echo
 echo "Goal: the classifier's rate at least 0.95 of XDP_DROP's on the same veth (full path,"
 echo "median of the per-round ratios): $r ($(awk -v r="$r" 'BEGIN { print((r >= 0.95) ? "met" : "NOT met") }'))."
 busy=$(med "${V[drop,busy]}")
-echo "Per packet, on CPU 1: the classifier's full path costs $(mid "${V[full,ns]}" "${V[drop,ns]}") x the drop program's ns"
+echo "Per packet, on CPU 1: the classifier's full path costs $(spread_median "${V[full,ns]}" "${V[drop,ns]}") x the drop program's ns"
 echo "(median of per-round ratios): a capacity of about $(awk -v n="$(med "${V[full,ns]}")" 'BEGIN { printf "%.2f", (n > 0) ? 1000 / n : 0 }') Mpps per CPU on this veth, against"
 echo "$(awk -v n="$(med "${V[drop,ns]}")" 'BEGIN { printf "%.2f", (n > 0) ? 1000 / n : 0 }') for the drop program; most of either is the veth's own cost per frame."
 if awk -v b="$busy" 'BEGIN { exit !(b < 95) }'; then

@@ -9,6 +9,10 @@
 #   bench_u32 N FILE     FILE holds N as a big-endian u32 (the work plugin's payload: us)
 #   spread "A..." "B..." per-round ratios A_i / B_i, then "| min median max"
 #   med "V..."           median, rounded to a whole number
+#   spread_median "A..." "B..."
+#                        the median of the per-round ratios A_i / B_i (spread's middle)
+#   fields N FILE        field N of each line of FILE, in order, on one line (per round)
+#   median_line FILE     the line of FILE with the median first field (the median run)
 #   steal                the machine's steal ticks so far (what the hypervisor gave others)
 #   cpu_mark / cpu_since PIDS...
 #                        between the two, in CPU_STEAL and CPU_OTHER: % of one CPU stolen
@@ -63,6 +67,10 @@ spread() {
 	printf '%s\n' "${rs[@]}" | sort -n | awk '{ v[NR] = $1 } END {
 		printf "| %s %s %s", v[1], v[int((NR + 1) / 2)], v[NR] }'
 }
+
+spread_median() { spread "$1" "$2" | awk -F'|' '{ split($2, v, " "); print v[2] }'; }
+fields() { awk -v f="$1" '{ printf "%s ", $f }' "$2" 2>/dev/null; }
+median_line() { sort -n "$1" 2>/dev/null | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 
 med() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'; }
 
