@@ -10,6 +10,7 @@
 #   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work, lossy,
 #                   codec
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (60) each (tests/fuzz/fuzz.mk)
+#   make format     reformat every C file to .clang-format; make format-check fails on a difference
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
 #   make help       list the targets
@@ -78,7 +79,7 @@ include tests/fuzz/fuzz.mk
 
 export TEST_FILTER BUILD
 
-.PHONY: all deps test test-run demo bench clean help format install
+.PHONY: all deps test test-run demo bench clean help format format-check install
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -131,6 +132,11 @@ clean:
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails, naming each file and line, where the tree differs from .clang-format.
+format-check:
+	$(call msg,FORMAT,check)
+	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 help:
 	@sed -n 's/^#   //p' Makefile
