@@ -36,8 +36,7 @@ static __always_inline __u32 ep_frag_size(__u32 index, __u32 count, __u32 off, _
  * Returns 0 if the header is valid for any direction, or -EP_STAT_DROP_* naming the first
  * rule it breaks. Direction (server- or client-bound) is checked by the caller.
  */
-static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
-					__u32 max_task_len)
+static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len, __u32 max_task_len)
 {
 	__u32 plen, total, off, index, count;
 	__u8 kind;
@@ -58,8 +57,9 @@ static __always_inline int ep_hdr_check(const struct ep_hdr *h, __u32 dgram_len,
 	if (h->flags & ~EP_F_KNOWN)
 		return -EP_STAT_DROP_BAD_FLAGS;
 	/* reply_mtu, PLAIN_REPLY and FRAME are a request's; load_pct is a reply's. */
-	if (EP_KIND_IS_SERVER_BOUND(kind) ? h->load_pct != 0
-					  : h->reply_mtu || (h->flags & (EP_F_PLAIN_REPLY | EP_F_FRAME)))
+	if (EP_KIND_IS_SERVER_BOUND(kind)
+		    ? h->load_pct != 0
+		    : h->reply_mtu || (h->flags & (EP_F_PLAIN_REPLY | EP_F_FRAME)))
 		return -EP_STAT_DROP_BAD_FLAGS;
 	/* A frame-coded payload is compressed already: never zstd as well. */
 	if ((h->flags & (EP_F_FRAME | EP_F_ZSTD)) == (EP_F_FRAME | EP_F_ZSTD))

@@ -18,8 +18,8 @@
 #include "lib/stats.h"
 #include "lib/task.h"
 
-#define AF_INET		2	/* for bpf_fib_lookup(); the libc header is not for BPF */
-#define AF_INET6	10
+#define AF_INET	 2 /* for bpf_fib_lookup(); the libc header is not for BPF */
+#define AF_INET6 10
 
 /* Load-time settings (set through the skeleton; ip/bpftool loads get these defaults). */
 const volatile __u16 ep_default_port = EP_DEFAULT_PORT;
@@ -40,11 +40,11 @@ struct {
  * ep_classifier_dpdk.bpf.c builds this same program that way, with EP_XSKMAP_DPDK.
  */
 #ifdef EP_XSKMAP_DPDK
-#define EP_XSKMAP			xsks_map
-#define EP_XSKMAP_KEY(queue, slot)	(queue)
+#define EP_XSKMAP		   xsks_map
+#define EP_XSKMAP_KEY(queue, slot) (queue)
 #else
-#define EP_XSKMAP			ep_xsks
-#define EP_XSKMAP_KEY(queue, slot)	EP_XSK_KEY(queue, slot)
+#define EP_XSKMAP		   ep_xsks
+#define EP_XSKMAP_KEY(queue, slot) EP_XSK_KEY(queue, slot)
 #endif
 
 /* AF_XDP sockets, keyed EP_XSKMAP_KEY(rx queue, slot). */
@@ -72,10 +72,10 @@ struct {
 	__type(value, struct ep_tenant);
 } ep_tenants SEC(".maps");
 
-#define ep_dbg(fmt, ...)						\
-	do {								\
-		if (ep_debug)						\
-			bpf_printk("ep: " fmt, ##__VA_ARGS__);		\
+#define ep_dbg(fmt, ...)                                       \
+	do {                                                   \
+		if (ep_debug)                                  \
+			bpf_printk("ep: " fmt, ##__VA_ARGS__); \
 	} while (0)
 
 /*
@@ -97,7 +97,7 @@ static __always_inline int ep_decap(struct xdp_md *ctx, const struct ep_task_pkt
 	if (noff > EP_MAX_HDR_OFF)
 		return -1;
 	neth = data + noff;
-	if ((void *)neth + sizeof(*neth) + 1 > end)	/* the new header and the IP byte */
+	if ((void *)neth + sizeof(*neth) + 1 > end) /* the new header and the IP byte */
 		return -1;
 	ip = (__u8 *)neth + sizeof(*neth);
 	neth->h_proto = (*ip >> 4) == 6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
@@ -131,8 +131,10 @@ static __always_inline int ep_check_dest(struct xdp_md *ctx, const struct ep_con
 		return -EP_STAT_PASS_UNPARSED;
 	/* IPv6 to an IPv4-mapped address (which no router forwards) is not to our IPv4
 	 * address, whose key it would share. */
-	if (p->l3.ipv6 && !(dst[0] | dst[1] | dst[2] | dst[3] | dst[4] | dst[5] | dst[6] |
-			    dst[7] | dst[8] | dst[9]) && dst[10] == 0xff && dst[11] == 0xff)
+	if (p->l3.ipv6 &&
+	    !(dst[0] | dst[1] | dst[2] | dst[3] | dst[4] | dst[5] | dst[6] | dst[7] | dst[8] |
+	      dst[9]) &&
+	    dst[10] == 0xff && dst[11] == 0xff)
 		return -(int)why;
 	return ep_addr_is(dst, EP_ADDR_F_DEST) ? 0 : -(int)why;
 }
@@ -168,7 +170,7 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 		if (ep_decap(ctx, p))
 			return -EP_STAT_PASS_UNPARSED;
 		*p = (struct ep_task_pkt){};
-		err = ep_task_parse_l4(ctx, port, 0, p);	/* no encapsulation twice */
+		err = ep_task_parse_l4(ctx, port, 0, p); /* no encapsulation twice */
 		if (!err)
 			err = ep_check_dest(ctx, cfg, p, EP_STAT_DROP_ENCAP_DEST);
 	} else if (!err) {
@@ -203,8 +205,7 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
  * minutes, and the fine clock costs some 20 ns a packet under a hypervisor, as much as
  * the rest of the limit.
  */
-static __always_inline int ep_admit(struct xdp_md *ctx, const struct ep_task_pkt *p,
-				    bool *authed)
+static __always_inline int ep_admit(struct xdp_md *ctx, const struct ep_task_pkt *p, bool *authed)
 {
 	__u64 now = bpf_ktime_get_coarse_ns(), bytes = ctx->data_end - ctx->data;
 	__u8 mode = ep_auth_mode();
@@ -331,7 +332,7 @@ int ep_classify(struct xdp_md *ctx)
 	int r, act;
 
 	cfg = bpf_map_lookup_elem(&ep_cfg, &zero);
-	if (!cfg)	/* an array map always has key 0; for the verifier */
+	if (!cfg) /* an array map always has key 0; for the verifier */
 		return XDP_PASS;
 
 	r = ep_classify_pkt(ctx, cfg, &p, &prio);

@@ -2,8 +2,8 @@
 /*
  * ep_fault - a lossy link for tests and the rig: a tc program that drops, duplicates or
  * corrupts a configured fraction of the packets leaving (egress) or entering (ingress) an
- * interface. Ingress matters for traffic sent with AF_XDP, which skips the qdisc layer. The kernel here has
- * no netem, so faults are injected in BPF. Not part of an edge node.
+ * interface. Ingress matters for traffic sent with AF_XDP, which skips the qdisc layer. The kernel
+ * here has no netem, so faults are injected in BPF. Not part of an edge node.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -64,7 +64,7 @@ int ep_fault(struct __sk_buff *skb)
 	struct ep_fault_cfg *cfg;
 	__u32 zero = 0, off = 0, r;
 
-	if (skb->mark == EP_FAULT_CLONE_MARK) {	/* our own copy: let it go */
+	if (skb->mark == EP_FAULT_CLONE_MARK) { /* our own copy: let it go */
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
@@ -84,7 +84,7 @@ int ep_fault(struct __sk_buff *skb)
 	}
 	r = bpf_get_prandom_u32() % 1000000;
 	if (r < cfg->corrupt_ppm && off < skb->len) {
-		__u32 at = off + bpf_get_prandom_u32() % (skb->len - off);	/* any payload byte */
+		__u32 at = off + bpf_get_prandom_u32() % (skb->len - off); /* any payload byte */
 		__u8 b;
 
 		if (!bpf_skb_load_bytes(skb, at, &b, 1)) {

@@ -97,10 +97,10 @@ struct {
 	__type(value, __u32);
 } ep_gw_devs SEC(".maps");
 
-#define ep_gw_dbg(fmt, ...)						\
-	do {								\
-		if (ep_gw_debug)					\
-			bpf_printk("ep-gw: " fmt, ##__VA_ARGS__);	\
+#define ep_gw_dbg(fmt, ...)                                       \
+	do {                                                      \
+		if (ep_gw_debug)                                  \
+			bpf_printk("ep-gw: " fmt, ##__VA_ARGS__); \
 	} while (0)
 
 static __always_inline void gw_count(__u32 stat)
@@ -114,11 +114,11 @@ static __always_inline void gw_count(__u32 stat)
 /* What the gateway needs of a task, beyond where its headers are. */
 struct task {
 	struct ep_task_pkt p;
-	__u32 active;			/* the half of the maps this frame uses, read once */
+	__u32 active; /* the half of the maps this frame uses, read once */
 	__u8 prio, multi, first;
-	__u8 authed;			/* its key admitted it (lib/auth.h): known by key */
+	__u8 authed; /* its key admitted it (lib/auth.h): known by key */
 	__u32 size_hint_kib;
-	__u32 l3_len;			/* the IP datagram's length */
+	__u32 l3_len; /* the IP datagram's length */
 	struct ep_gw_flow_key key;
 	__u64 hash;
 };
@@ -149,8 +149,10 @@ static __always_inline __u32 table_at(__u32 active, __u64 h)
 
 static __always_inline bool usable(const struct ep_gw_node *n)
 {
-	return n && (n->flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
-		    EP_NODE_F_PRESENT && n->capacity;
+	return n &&
+	       (n->flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
+		       EP_NODE_F_PRESENT &&
+	       n->capacity;
 }
 
 static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
@@ -161,8 +163,8 @@ static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_g
 
 /* What a task of some priority and size asks of a node's (trusted) load. */
 struct need {
-	__u32 cpu_max;		/* cfg->cpu_max_x100[prio] */
-	__u32 wait_max_ms;	/* cfg->wait_max_ms[prio]; 0: any wait */
+	__u32 cpu_max;	   /* cfg->cpu_max_x100[prio] */
+	__u32 wait_max_ms; /* cfg->wait_max_ms[prio]; 0: any wait */
 	__u32 size_hint_kib;
 	__u8 mem_factor;
 };
@@ -171,7 +173,8 @@ static __always_inline struct need need_of(const struct ep_gw_cfg *cfg, const st
 {
 	return (struct need){ .cpu_max = cfg->cpu_max_x100[t->prio & 7],
 			      .wait_max_ms = cfg->wait_max_ms[t->prio & 7],
-			      .size_hint_kib = t->size_hint_kib, .mem_factor = cfg->mem_factor };
+			      .size_hint_kib = t->size_hint_kib,
+			      .mem_factor = cfg->mem_factor };
 }
 
 /*
@@ -206,8 +209,7 @@ static __always_inline bool fits(const struct ep_gw_node *n, const struct need *
  * nodes without a backlog tie, and the tie goes to the first choice, so idle nodes share
  * by capacity.
  */
-static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust,
-				   __u64 now)
+static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool trust, __u64 now)
 {
 	__u64 *sent = bpf_map_lookup_elem(&ep_gw_sent, &id);
 	__u64 load = sent ? *sent : 0, done, waiting;
@@ -217,7 +219,8 @@ static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool tr
 		/* A queue, or 0: noise, worked off below with the running tasks. */
 		waiting = ep_queue_significant(waiting, n->rate);
 		load += n->inflight - waiting;
-		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000 : 0;
+		done = now > n->updated_ns ? (__u64)n->rate * (now - n->updated_ns) / 1000000000
+					   : 0;
 		load = (load > done ? load - done : 0) + waiting;
 	}
 	return load * 1000000 / n->capacity;
@@ -239,14 +242,14 @@ static long scan_one(__u32 i, void *arg)
 	bool trust;
 
 	if (id >= s->nnodes)
-		return 1;	/* stop */
+		return 1; /* stop */
 	n = node_at(s->active, id);
 	if (!usable(n))
 		return 0;
 	trust = n->updated_ns && s->now - n->updated_ns <= s->stale_ns;
 	if (trust && !fits(n, &s->need))
 		return 0;
-	if (s->seed) {	/* the article: most free memory (untrusted loads come last) */
+	if (s->seed) { /* the article: most free memory (untrusted loads come last) */
 		__u64 mem = trust ? n->mem_free_kib + 1 : 0;
 
 		if (!s->best || mem > s->best_mem) {
@@ -269,11 +272,16 @@ static __always_inline __u32 scan_best(const struct ep_gw_cfg *cfg, const struct
 				       __u32 active, __u64 now, bool seed)
 {
 	struct scan s = {
-		.now = now, .stale_ns = cfg->stale_ns, .best_score = ~0ULL,
-		.active = active, .nnodes = cfg->nnodes, .need = need_of(cfg, t), .seed = seed,
+		.now = now,
+		.stale_ns = cfg->stale_ns,
+		.best_score = ~0ULL,
+		.active = active,
+		.nnodes = cfg->nnodes,
+		.need = need_of(cfg, t),
+		.seed = seed,
 	};
 
-	if (seed) {	/* the article's rule: 80 % CPU, whatever the priority, no queue */
+	if (seed) { /* the article's rule: 80 % CPU, whatever the priority, no queue */
 		s.need.cpu_max = 8000;
 		s.need.wait_max_ms = 0;
 	}
@@ -419,15 +427,20 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 	*ip = (struct iphdr){
-		.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
-		.tot_len = bpf_htons((__u16)(outer + l3_len)), .frag_off = bpf_htons(0x4000),
-		.saddr = cfg->gw_ip4, .daddr = n->ip4,
+		.version = 4,
+		.ihl = 5,
+		.ttl = 64,
+		.protocol = IPPROTO_UDP,
+		.tot_len = bpf_htons((__u16)(outer + l3_len)),
+		.frag_off = bpf_htons(0x4000),
+		.saddr = cfg->gw_ip4,
+		.daddr = n->ip4,
 	};
 	ip->check = ep_csum_fold32(ep_csum_words(ip, end, 10, 10, 0));
 	udp->source = bpf_htons(0xc000 | (__u16)(t->hash & 0x3fff));
 	udp->dest = bpf_htons(cfg->encap_port);
 	udp->len = bpf_htons((__u16)(sizeof(*udp) + l3_len));
-	udp->check = 0;		/* IPv4: optional; the inner UDP checksum still covers the task */
+	udp->check = 0; /* IPv4: optional; the inner UDP checksum still covers the task */
 	gw_count(EP_GW_STAT_FWD_ENCAP);
 	return act;
 }
@@ -563,9 +576,9 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
  * fragments, arriving within AFF_REJECT_MS, are dropped too, so no worker holds a part of a
  * task the client was told to send again. A retry, later, is placed afresh.
  */
-#define AFF_LOCAL	0x40000000u
-#define AFF_REJECT	0x80000000u
-#define AFF_REJECT_MS	50
+#define AFF_LOCAL     0x40000000u
+#define AFF_REJECT    0x80000000u
+#define AFF_REJECT_MS 50
 
 static __always_inline void remember(const struct task *t, __u32 v)
 {
@@ -574,7 +587,7 @@ static __always_inline void remember(const struct task *t, __u32 v)
 }
 
 static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
-				   const struct task *t, __u64 now)
+				    const struct task *t, __u64 now)
 {
 	int act;
 
@@ -625,8 +638,7 @@ static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
  * the MAC of a present L2 node. A routed node's MAC is its next hop's, which anyone
  * behind that router shares: only its own address counts for it.
  */
-static __always_inline bool relay_allowed(const struct ethhdr *eth, const __u8 *src,
-					  __u32 active)
+static __always_inline bool relay_allowed(const struct ethhdr *eth, const __u8 *src, __u32 active)
 {
 	struct ep_gw_relay_key k = { .kind = EP_GW_RELAY_NODE, .half = (__u8)active };
 	const struct ep_gw_relay *r;
@@ -693,7 +705,7 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
 
 		if ((void *)(ip + 1) > end || ip->ttl <= 1)
 			return -1;
-		fib.family = 2;		/* AF_INET */
+		fib.family = 2; /* AF_INET */
 		fib.tos = ip->tos;
 		fib.tot_len = bpf_ntohs(ip->tot_len);
 		fib.ipv4_src = ip->saddr;
@@ -703,7 +715,7 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
 
 		if ((void *)(ip6 + 1) > end || ip6->hop_limit <= 1)
 			return -1;
-		fib.family = 10;	/* AF_INET6 */
+		fib.family = 10; /* AF_INET6 */
 		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
@@ -712,7 +724,7 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;	/* the kernel decides (and resolves the neighbour) */
+		return -1; /* the kernel decides (and resolves the neighbour) */
 	/* Fresh packet pointers after the helper call, for the verifier. */
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
@@ -804,7 +816,7 @@ int ep_gateway(struct xdp_md *ctx)
 	int err, act;
 
 	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
-	if (!cfg)	/* an array map always has key 0; for the verifier */
+	if (!cfg) /* an array map always has key 0; for the verifier */
 		return XDP_PASS;
 	/* Once: the controller may flip halves while this frame is on its way. */
 	t.active = *(volatile __u8 *)&cfg->active & 1;
@@ -868,14 +880,14 @@ int ep_gateway(struct xdp_md *ctx)
 		if (sticky && (*sticky & AFF_REJECT)) {
 			if ((((__u32)(now / 1000000) - *sticky) & 0xffffff) < AFF_REJECT_MS) {
 				gw_count(EP_GW_STAT_OVF_REJECT);
-				return XDP_DROP;	/* the client has its OVERLOADED reply */
+				return XDP_DROP; /* the client has its OVERLOADED reply */
 			}
 			sticky = NULL;
 		}
 		if (sticky) {
 			const struct ep_gw_node *n = node_at(t.active, *sticky);
 
-			if (n && (n->flags & EP_NODE_F_PRESENT)) {	/* drained still finishes */
+			if (n && (n->flags & EP_NODE_F_PRESENT)) { /* drained still finishes */
 				id = *sticky;
 				t.first = 0;
 				gw_count(EP_GW_STAT_PICK_AFFINITY);

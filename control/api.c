@@ -78,10 +78,14 @@ static const char *mac_str(const uint8_t *m, char *buf)
 static const char *origin_name(enum ep_node_origin o)
 {
 	switch (o) {
-	case EP_ORIGIN_CONFIG: return "config";
-	case EP_ORIGIN_REPORT: return "report";
-	case EP_ORIGIN_CLI: return "edgectl";
-	case EP_ORIGIN_PINNED: return "restored";
+	case EP_ORIGIN_CONFIG:
+		return "config";
+	case EP_ORIGIN_REPORT:
+		return "report";
+	case EP_ORIGIN_CLI:
+		return "edgectl";
+	case EP_ORIGIN_PINNED:
+		return "restored";
 	}
 	return "?";
 }
@@ -97,10 +101,10 @@ static json_t *policy_json(const struct ep_policy *p)
 		json_object_set_new(wait, k, json_integer(p->wait_max_ms[i]));
 		json_object_set_new(ovf, k, json_string(ep_overflow_name(p->overflow[i])));
 	}
-	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:I}", "policy",
-			 ep_policy_name(p->policy), "stale_ms", (json_int_t)p->stale_ms,
-			 "mem_factor", (json_int_t)p->mem_factor, "cpu_max", cpu, "wait_max_ms",
-			 wait, "overflow", ovf, "cloud_node", (json_int_t)p->cloud_node);
+	return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:I}", "policy", ep_policy_name(p->policy),
+			 "stale_ms", (json_int_t)p->stale_ms, "mem_factor",
+			 (json_int_t)p->mem_factor, "cpu_max", cpu, "wait_max_ms", wait, "overflow",
+			 ovf, "cloud_node", (json_int_t)p->cloud_node);
 }
 
 /* Enrollment: connections, keys, and what became of handshakes and requests. Lock order:
@@ -115,13 +119,12 @@ static json_t *enroll_status(struct ep_ctl *c)
 	for (int i = 0; i < EP_ENR__COUNT; i++)
 		json_object_set_new(by, ep_enroll_outcome_name(i), json_integer((json_int_t)n[i]));
 	pthread_mutex_lock(&c->keys->lock);
-	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-		      "listen", jstr(c->conf->enroll.listen), "connections", (json_int_t)conns,
-		      "keys", (json_int_t)c->keys->live,
-		      "device_keys", (json_int_t)c->keys->live_devices,
+	o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "listen",
+		      jstr(c->conf->enroll.listen), "connections", (json_int_t)conns, "keys",
+		      (json_int_t)c->keys->live, "device_keys", (json_int_t)c->keys->live_devices,
 		      "gen", (json_int_t)c->keys->gen, "issued", (json_int_t)c->keys->issued,
-		      "revoked", (json_int_t)c->keys->revoked,
-		      "expired", (json_int_t)c->keys->expired, "by_outcome", by);
+		      "revoked", (json_int_t)c->keys->revoked, "expired",
+		      (json_int_t)c->keys->expired, "by_outcome", by);
 	pthread_mutex_unlock(&c->keys->lock);
 	return o;
 }
@@ -149,18 +152,17 @@ static json_t *cmd_status(struct ep_ctl *c)
 			json_object_set_new(by, ep_rauth_name(i),
 					    json_integer((json_int_t)c->rx_auth[i]));
 	o = json_pack("{s:b, s:I, s:o, s:s, s:o, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:f, s:o, s:o, s:o}",
-			 "ok", 1, "pid", (json_int_t)getpid(), "interface", jstr(c->conf->interface),
-			 "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", jstr(ep_gw_pin_dir(c->gw)),
-			 "port", (json_int_t)c->conf->port, "policy",
-			 ep_policy_name(c->policy.policy), "generation",
-			 (json_int_t)cfg.generation, "active_half", (json_int_t)cfg.active,
-			 "nodes", (json_int_t)nodes, "usable", (json_int_t)usable, "publishes",
-			 (json_int_t)c->publishes, "publish_errors",
-			 (json_int_t)c->publish_errors, "reports", (json_int_t)c->reg.reports,
-			 "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
-			 (double)(now - c->start_ns) / 1e9, "reports_on", jstr(c->conf->listen),
-			 "metrics", jstr(c->conf->metrics), "socket", jstr(c->conf->socket));
+		      "s:I, s:I, s:f, s:o, s:o, s:o}",
+		      "ok", 1, "pid", (json_int_t)getpid(), "interface", jstr(c->conf->interface),
+		      "xdp_mode", ep_gw_mode_name(c->gw), "pin_dir", jstr(ep_gw_pin_dir(c->gw)),
+		      "port", (json_int_t)c->conf->port, "policy", ep_policy_name(c->policy.policy),
+		      "generation", (json_int_t)cfg.generation, "active_half",
+		      (json_int_t)cfg.active, "nodes", (json_int_t)nodes, "usable",
+		      (json_int_t)usable, "publishes", (json_int_t)c->publishes, "publish_errors",
+		      (json_int_t)c->publish_errors, "reports", (json_int_t)c->reg.reports,
+		      "reports_rejected", (json_int_t)c->reg.reports_rejected, "uptime_s",
+		      (double)(now - c->start_ns) / 1e9, "reports_on", jstr(c->conf->listen),
+		      "metrics", jstr(c->conf->metrics), "socket", jstr(c->conf->socket));
 	if (o) {
 		json_object_set_new(o, "urgent_publishes",
 				    json_integer((json_int_t)c->urgent_publishes));
@@ -170,8 +172,7 @@ static json_t *cmd_status(struct ep_ctl *c)
 	}
 	/* As the gateway's XDP reads its mode (a hand may have changed it since the start). */
 	if (o && !ep_gw_read_auth_mode(c->gw, &mode))
-		json_object_set_new(o, "auth_mode",
-				    json_string(ep_xdp_auth_mode_name(mode)));
+		json_object_set_new(o, "auth_mode", json_string(ep_xdp_auth_mode_name(mode)));
 	if (o && c->enroll)
 		json_object_set_new(o, "enroll", enroll_status(c));
 	return o;
@@ -188,31 +189,34 @@ static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t
 		inet_ntop(AF_INET, &n->ip4, ip4, sizeof(ip4));
 	if (memcmp(n->ip6, zero6, 16))
 		inet_ntop(AF_INET6, n->ip6, ip6, sizeof(ip6));
-	o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}",
-		      "id", (json_int_t)n->id, "name", jstr(n->name), "state", ep_reg_state(n),
-		      "role", n->role == EP_ROLE_CLOUD ? "cloud" : "worker", "mode",
+	o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "id",
+		      (json_int_t)n->id, "name", jstr(n->name), "state", ep_reg_state(n), "role",
+		      n->role == EP_ROLE_CLOUD ? "cloud" : "worker", "mode",
 		      n->encap ? "encap" : "dsr", "origin", origin_name(n->origin), "mac",
 		      n->mac_set ? mac_str(n->mac, mac) : "", "ip4", ip4, "ip6", ip6, "port",
 		      (json_int_t)n->port, "capacity", (json_int_t)ep_reg_capacity(n), "usable",
 		      ep_reg_usable(n));
 	if (n->ifindex && if_indextoname(n->ifindex, ifname))
 		json_object_set_new(o, "interface", json_string(ifname));
-	json_object_set_new(o, "load", json_pack(
-		"{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "cpu_pct", n->load.cpu_pct_x100 / 100.0,
-		"mem_free_kib", (json_int_t)n->load.mem_free_kib, "queue_depth",
-		(json_int_t)n->load.queue_depth, "inflight", (json_int_t)n->load.inflight,
-		"p99_us", (json_int_t)n->load.p99_us, "rate", (json_int_t)n->load.rate,
-		"seq", (json_int_t)n->load.seq,
-		"age_ms", n->last_report_ns ? (double)(now - n->last_report_ns) / 1e6 : -1.0));
-	json_object_set_new(o, "reports", json_pack(
-		"{s:I, s:I, s:I, s:I}", "received", (json_int_t)n->reports, "lost",
-		(json_int_t)n->lost, "old", (json_int_t)n->stale, "rejected",
-		(json_int_t)n->rejected));
-	json_object_set_new(o, "gateway", json_pack(
-		"{s:I, s:f, s:I, s:I, s:I, s:I}", "table_slots", (json_int_t)slots,
-		"table_share", (double)slots / EP_GW_TABLE_SIZE, "sent_since_report",
-		(json_int_t)sent, "tasks", (json_int_t)st->tasks, "packets",
-		(json_int_t)st->packets, "bytes", (json_int_t)st->bytes));
+	json_object_set_new(
+		o, "load",
+		json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "cpu_pct",
+			  n->load.cpu_pct_x100 / 100.0, "mem_free_kib",
+			  (json_int_t)n->load.mem_free_kib, "queue_depth",
+			  (json_int_t)n->load.queue_depth, "inflight", (json_int_t)n->load.inflight,
+			  "p99_us", (json_int_t)n->load.p99_us, "rate", (json_int_t)n->load.rate,
+			  "seq", (json_int_t)n->load.seq, "age_ms",
+			  n->last_report_ns ? (double)(now - n->last_report_ns) / 1e6 : -1.0));
+	json_object_set_new(o, "reports",
+			    json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)n->reports,
+				      "lost", (json_int_t)n->lost, "old", (json_int_t)n->stale,
+				      "rejected", (json_int_t)n->rejected));
+	json_object_set_new(o, "gateway",
+			    json_pack("{s:I, s:f, s:I, s:I, s:I, s:I}", "table_slots",
+				      (json_int_t)slots, "table_share",
+				      (double)slots / EP_GW_TABLE_SIZE, "sent_since_report",
+				      (json_int_t)sent, "tasks", (json_int_t)st->tasks, "packets",
+				      (json_int_t)st->packets, "bytes", (json_int_t)st->bytes));
 	return o;
 }
 
@@ -257,9 +261,9 @@ static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
 
 	if (get_id(req, &n.id))
 		return fail("node add: needs an id in 1..%d", EP_GW_MAX_NODES - 1);
-	if (json_unpack_ex(req, &jerr, 0, "{s?s, s?s, s?s, s?s, s?I, s?I, s?s, s?s, s?s}",
-			   "name", &name, "mac", &mac, "ip4", &ip4, "ip6", &ip6, "port", &port,
-			   "capacity", &cap, "mode", &mode, "role", &role, "interface", &ifname))
+	if (json_unpack_ex(req, &jerr, 0, "{s?s, s?s, s?s, s?s, s?I, s?I, s?s, s?s, s?s}", "name",
+			   &name, "mac", &mac, "ip4", &ip4, "ip6", &ip6, "port", &port, "capacity",
+			   &cap, "mode", &mode, "role", &role, "interface", &ifname))
 		return fail("node add: %s", jerr.text);
 	if (name)
 		snprintf(n.name, sizeof(n.name), "%s", name);
@@ -344,8 +348,10 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 		return fail("policy set: needs at least one key=value");
 	pthread_mutex_lock(&c->lock);
 	p = c->policy;
-	json_array_foreach(set, i, v) {
-		if (!json_is_string(v) || ep_policy_set(&p, json_string_value(v), err, sizeof(err))) {
+	json_array_foreach(set, i, v)
+	{
+		if (!json_is_string(v) ||
+		    ep_policy_set(&p, json_string_value(v), err, sizeof(err))) {
 			pthread_mutex_unlock(&c->lock);
 			return fail("policy set: %s", json_is_string(v) ? err : "not a string");
 		}
@@ -353,7 +359,8 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 	if (p.cloud_node && (!ep_reg_get(&c->reg, p.cloud_node) ||
 			     c->reg.nodes[p.cloud_node].role != EP_ROLE_CLOUD)) {
 		pthread_mutex_unlock(&c->lock);
-		return fail("policy set: cloud_node %u is not a node with role cloud", p.cloud_node);
+		return fail("policy set: cloud_node %u is not a node with role cloud",
+			    p.cloud_node);
 	}
 	c->policy = p;
 	rc = ep_ctl_publish(c, ep_now_ns());
@@ -368,15 +375,15 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 
 static void key_row(void *arg, const struct ep_ks_key *e)
 {
-	json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b}", "key_id",
-			      (json_int_t)e->k.key_id, "name", e->k.name, "role", e->k.role,
-			      "tenant", (json_int_t)e->k.tenant, "issued_unix_ms",
-			      (json_int_t)e->k.issued_unix_ms, "expires_unix_ms",
-			      (json_int_t)e->k.expires_unix_ms, "revoked", e->k.revoked);
+	json_t *o =
+		json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b}", "key_id", (json_int_t)e->k.key_id,
+			  "name", e->k.name, "role", e->k.role, "tenant", (json_int_t)e->k.tenant,
+			  "issued_unix_ms", (json_int_t)e->k.issued_unix_ms, "expires_unix_ms",
+			  (json_int_t)e->k.expires_unix_ms, "revoked", e->k.revoked);
 
 	if (o && e->node_id)
 		json_object_set_new(o, "node_id", json_integer(e->node_id));
-	if (o && e->k.has_addr) {	/* where the device enrolled from */
+	if (o && e->k.has_addr) { /* where the device enrolled from */
 		static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
 		bool is4 = !memcmp(e->k.addr, v4, sizeof(v4));
 		char text[INET6_ADDRSTRLEN];
@@ -478,7 +485,8 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 	if (!admin) {
 		c->api_denied++;
 		return fail("%s: permission denied (root, the controller's user or the "
-			    "socket_group may change state)", cmd);
+			    "socket_group may change state)",
+			    cmd);
 	}
 	if (!strcmp(cmd, "key.revoke"))
 		return cmd_key_revoke(c, req);

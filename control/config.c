@@ -72,7 +72,7 @@ int ep_parse_mac(const char *s, uint8_t mac[6])
 
 static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const config_setting_t *g)
 {
-	static const char *const names[] = { "id", "name", "mac", "ip4", "ip6", "port",
+	static const char *const names[] = { "id",	 "name", "mac",	 "ip4",	      "ip6", "port",
 					     "capacity", "mode", "role", "interface", NULL };
 	struct ep_reg_node n = { .origin = EP_ORIGIN_CONFIG };
 	char *name = NULL, *mac = NULL, *ip4 = NULL, *ip6 = NULL, *mode = NULL, *role = NULL;
@@ -107,7 +107,8 @@ static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const confi
 	if (ip6 && inet_pton(AF_INET6, ip6, n.ip6) != 1)
 		ep_conf_bad(rd, config_setting_get_member(g, "ip6"), "must be an IPv6 address");
 	if (mode && strcmp(mode, "dsr") && strcmp(mode, "encap"))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"), "must be \"dsr\" or \"encap\"");
+		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
+			    "must be \"dsr\" or \"encap\"");
 	n.encap = mode && !strcmp(mode, "encap");
 	if (role && strcmp(role, "worker") && strcmp(role, "cloud"))
 		ep_conf_bad(rd, config_setting_get_member(g, "role"),
@@ -140,7 +141,7 @@ static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const confi
 
 static void read_policy(struct ep_confread *rd, struct ep_policy *p, const config_setting_t *g)
 {
-	static const char *const names[] = { "name", "stale_ms", "mem_factor", "cpu_max",
+	static const char *const names[] = { "name",	 "stale_ms", "mem_factor", "cpu_max",
 					     "wait_max", "overflow", "cloud_node", NULL };
 	const config_setting_t *ovf;
 	int cpu[EP_PRIO_MAX], n;
@@ -179,7 +180,8 @@ static void read_policy(struct ep_confread *rd, struct ep_policy *p, const confi
 			const char *s = config_setting_get_string_elem(ovf, i);
 
 			if (!s || ep_overflow_parse(s, &p->overflow[i + 1]))
-				ep_conf_bad(rd, ovf, "actions are \"reject\", \"cloud\" or \"local\"");
+				ep_conf_bad(rd, ovf,
+					    "actions are \"reject\", \"cloud\" or \"local\"");
 		}
 	}
 }
@@ -188,8 +190,8 @@ static void read_policy(struct ep_confread *rd, struct ep_policy *p, const confi
  * the controller before it attaches anything. */
 static void read_enroll(struct ep_confread *rd, struct ep_enroll_conf *e, const config_setting_t *g)
 {
-	static const char *const names[] = { "listen", "cert", "key", "ca", "crl", "policy",
-					     "key_ttl_s", NULL };
+	static const char *const names[] = { "listen", "cert",	 "key",	      "ca",
+					     "crl",    "policy", "key_ttl_s", NULL };
 	static const char *const need[] = { "listen", "cert", "key", "ca", "policy" };
 
 	ep_conf_known(rd, g, names);
@@ -230,16 +232,23 @@ static void read_auth(struct ep_confread *rd, struct ep_ctl_conf *c, const confi
 
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
-	static const char *const top[] = { "gateway", "control", "policy", "nodes",
-					   "rate_limit", "enroll", "auth", NULL };
-	static const char *const gw[] = { "interface", "xdp_mode", "port", "pin_dir",
-					  "encap_source", "keep_attached", "debug",
-					  "relay_replies", "relay_set_forwarding", "max_priority",
+	static const char *const top[] = { "gateway",	 "control", "policy", "nodes",
+					   "rate_limit", "enroll",  "auth",   NULL };
+	static const char *const gw[] = { "interface",
+					  "xdp_mode",
+					  "port",
+					  "pin_dir",
+					  "encap_source",
+					  "keep_attached",
+					  "debug",
+					  "relay_replies",
+					  "relay_set_forwarding",
+					  "max_priority",
 					  NULL };
-	static const char *const ctl[] = { "listen", "socket", "socket_group", "metrics",
-					   "log_level", "allow_register", "wait_for_report",
-					   "dead_after_ms", "publish_ms", "capacity_min",
-					   "capacity_max", NULL };
+	static const char *const ctl[] = { "listen",	      "socket",	       "socket_group",
+					   "metrics",	      "log_level",     "allow_register",
+					   "wait_for_report", "dead_after_ms", "publish_ms",
+					   "capacity_min",    "capacity_max",  NULL };
 	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	long long v;
@@ -362,6 +371,7 @@ int ep_ctl_conf_validate(const struct ep_ctl_conf *c)
 	for (int p = EP_PRIO_MIN; p <= EP_PRIO_MAX; p++)
 		if (c->policy.overflow[p] == EP_GW_OVF_CLOUD && !c->policy.cloud_node)
 			pr_warn("priority %d overflows to the cloud, but no cloud_node is set: "
-				"those tasks get an OVERLOADED reply", p);
+				"those tasks get an OVERLOADED reply",
+				p);
 	return 0;
 }

@@ -14,44 +14,45 @@
 #include "registry.h"
 
 /* In a private directory of its own (edgeplane/unixsock.h): /run/edgeplane holds locks. */
-#define EP_CTL_DEFAULT_SOCKET	"/run/edgeplane/edgectl/edgectl.sock"
-#define EP_CTL_DEFAULT_LISTEN	"127.0.0.1:7879"	/* this host only: set the management
-							 * address the workers report to */
+#define EP_CTL_DEFAULT_SOCKET "/run/edgeplane/edgectl/edgectl.sock"
+#define EP_CTL_DEFAULT_LISTEN                                  \
+	"127.0.0.1:7879" /* this host only: set the management \
+			  * address the workers report to */
 
 struct ep_ctl_conf {
-	char *interface;	/* the gateway's interface (required) */
-	char *xdp_mode;		/* auto, native, skb */
-	char *pin_dir;		/* NULL: the default for the interface */
-	uint16_t port;		/* task port of the virtual address */
-	char *encap_source;	/* outer IPv4 source of encapsulated tasks; NULL: the
-				 * interface's first IPv4 address */
-	bool keep_attached;	/* on exit, leave XDP running (default; see --detach) */
-	bool relay_replies;	/* route workers' replies that come back to us on to the
-				 * client, in XDP (needs forwarding on for the interface) */
+	char *interface;	   /* the gateway's interface (required) */
+	char *xdp_mode;		   /* auto, native, skb */
+	char *pin_dir;		   /* NULL: the default for the interface */
+	uint16_t port;		   /* task port of the virtual address */
+	char *encap_source;	   /* outer IPv4 source of encapsulated tasks; NULL: the
+				    * interface's first IPv4 address */
+	bool keep_attached;	   /* on exit, leave XDP running (default; see --detach) */
+	bool relay_replies;	   /* route workers' replies that come back to us on to the
+				    * client, in XDP (needs forwarding on for the interface) */
 	bool relay_set_forwarding; /* write the interface's forwarding sysctls (else only
 				    * read them, and warn) */
 	bool debug;
-	uint8_t max_priority;	/* gateway.max_priority: cpu_max and overflow by
-				 * min(priority, this) (3) */
-	struct ep_rl_cfg rate_limit;	/* group rate_limit: per source prefix, in XDP */
+	uint8_t max_priority;	     /* gateway.max_priority: cpu_max and overflow by
+				      * min(priority, this) (3) */
+	struct ep_rl_cfg rate_limit; /* group rate_limit: per source prefix, in XDP */
 
-	char *listen;		/* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */
-	char *socket;		/* the edgectl API */
-	char *socket_group;	/* group allowed to change state; NULL: root only */
-	char *metrics;		/* "ADDR:PORT" for /metrics; NULL: off */
+	char *listen;	    /* load reports: "ADDR:PORT", default EP_CTL_DEFAULT_LISTEN */
+	char *socket;	    /* the edgectl API */
+	char *socket_group; /* group allowed to change state; NULL: root only */
+	char *metrics;	    /* "ADDR:PORT" for /metrics; NULL: off */
 	char *log_level;
 
 	struct ep_reg_opts reg;
-	uint32_t publish_ms;	/* coalesce map updates; also the minimum flip interval */
+	uint32_t publish_ms; /* coalesce map updates; also the minimum flip interval */
 	struct ep_policy policy;
 
-	struct ep_enroll_conf enroll;	/* group enroll: on when enroll.listen is set */
-	enum ep_auth_mode auth_mode;	/* auth.mode: what the gateway's XDP asks of tasks
-					 * (required, as the runtime's auth.mode) */
+	struct ep_enroll_conf enroll; /* group enroll: on when enroll.listen is set */
+	enum ep_auth_mode auth_mode;  /* auth.mode: what the gateway's XDP asks of tasks
+				       * (required, as the runtime's auth.mode) */
 
 	unsigned int nnodes;
 	struct ep_reg_node nodes[EP_GW_MAX_NODES];
-	char *node_ifnames[EP_GW_MAX_NODES];	/* egress interface per node, or NULL */
+	char *node_ifnames[EP_GW_MAX_NODES]; /* egress interface per node, or NULL */
 };
 
 void ep_ctl_conf_defaults(struct ep_ctl_conf *c);

@@ -32,14 +32,14 @@
 #include "edgeplane/util.h"
 #include "enroll_server.h"
 
-#define MAX_CONNS		256
-#define MAX_PENDING_PER_ADDR	16	/* connections not yet authenticated, per address */
-#define HANDSHAKE_MS		5000
-#define DEVICE_IDLE_MS		10000
-#define NODE_IDLE_MS		30000
-#define WRITE_MS		30000
-#define REQUESTS_PER_TURN	4
-#define TICK_MS			1000	/* key expiry, the CRL's file */
+#define MAX_CONNS	     256
+#define MAX_PENDING_PER_ADDR 16 /* connections not yet authenticated, per address */
+#define HANDSHAKE_MS	     5000
+#define DEVICE_IDLE_MS	     10000
+#define NODE_IDLE_MS	     30000
+#define WRITE_MS	     30000
+#define REQUESTS_PER_TURN    4
+#define TICK_MS		     1000 /* key expiry, the CRL's file */
 
 enum conn_state { C_HANDSHAKE, C_READ, C_WRITE, C_CLOSE };
 
@@ -47,15 +47,15 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	enum conn_state st;
-	uint64_t deadline;		/* ns, CLOCK_MONOTONIC */
+	uint64_t deadline; /* ns, CLOCK_MONOTONIC */
 	struct sockaddr_storage addr;
 	char peer[INET6_ADDRSTRLEN + 8];
 	bool authed, node, synced, again;
 	char name[EP_KEY_NAME_MAX], role[EP_KEY_ROLE_MAX], serial[EP_KS_SERIAL_MAX];
 	uint32_t tenant;
-	char *in;			/* request bytes: [0, in_len) of in_cap */
+	char *in; /* request bytes: [0, in_len) of in_cap */
 	size_t in_len, in_cap;
-	char *out;			/* the reply being written: [out_off, out_len) */
+	char *out; /* the reply being written: [out_off, out_len) */
 	size_t out_len, out_off;
 	bool close_after;
 };
@@ -65,16 +65,16 @@ struct ep_enroll_srv {
 	struct ep_keystore *ks;
 	struct ep_enroll_hooks hooks;
 	SSL_CTX *ctx;
-	X509 *ca;			/* to check a new CRL's signature */
-	struct stat crl_st;		/* of the CRL file loaded */
-	STACK_OF(X509_CRL) *crls;	/* its CRLs */
+	X509 *ca;		   /* to check a new CRL's signature */
+	struct stat crl_st;	   /* of the CRL file loaded */
+	STACK_OF(X509_CRL) * crls; /* its CRLs */
 	bool crl_expired_warned;
 	int lfd, wfd, epfd;
 	pthread_t thread;
 	bool running;
 	struct conn *conns[MAX_CONNS];
 	unsigned int nconns;
-	uint64_t count[EP_ENR__COUNT];	/* written by the thread, read by others: atomics */
+	uint64_t count[EP_ENR__COUNT]; /* written by the thread, read by others: atomics */
 	uint64_t failures_logged;
 };
 
@@ -121,8 +121,8 @@ static void ssl_why(SSL *ssl, char *buf, size_t n)
 
 /* --- requests ------------------------------------------------------------------------------ */
 
-int ep_enroll_parse_request(const char *line, size_t len, struct ep_enroll_req *req,
-			    char *err, size_t errlen)
+int ep_enroll_parse_request(const char *line, size_t len, struct ep_enroll_req *req, char *err,
+			    size_t errlen)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *gen;
@@ -183,7 +183,7 @@ static int reply_json(struct conn *c, json_t *r, bool close_after)
 	if (!line)
 		return -ENOMEM;
 	n = strlen(line);
-	nl = malloc(n + 2);	/* json_dumps() leaves no room for the newline */
+	nl = malloc(n + 2); /* json_dumps() leaves no room for the newline */
 	if (nl) {
 		memcpy(nl, line, n);
 		nl[n] = '\n';
@@ -237,21 +237,27 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 {
 	const struct ep_role *role = ep_roles_find(&s->conf->roles, c->role);
 	uint8_t addr[16];
-	struct ep_ks_owner who = { .name = c->name, .role = c->role, .serial = c->serial,
-				   .tenant = c->tenant, .addr = addr };
+	struct ep_ks_owner who = { .name = c->name,
+				   .role = c->role,
+				   .serial = c->serial,
+				   .tenant = c->tenant,
+				   .addr = addr };
 	struct ep_key_info k;
 	uint64_t ttl_ms;
 	json_t *r;
 	int err;
 
 	if (c->node) {
-		reply_error(s, c, EP_ENR_ROLE_REFUSED, "a node syncs (op \"sync\"); it does not "
+		reply_error(s, c, EP_ENR_ROLE_REFUSED,
+			    "a node syncs (op \"sync\"); it does not "
 			    "enroll");
 		return;
 	}
 	if (!role) {
-		reply_error(s, c, EP_ENR_ROLE_REFUSED, "role '%s' is not in the controller's "
-			    "policy", c->role);
+		reply_error(s, c, EP_ENR_ROLE_REFUSED,
+			    "role '%s' is not in the controller's "
+			    "policy",
+			    c->role);
 		return;
 	}
 	addr16(&c->addr, addr);
@@ -262,7 +268,8 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 		return;
 	}
 	if (err == -ENOSPC) {
-		reply_error(s, c, EP_ENR_KEYS_FULL, "the controller holds as many keys as it can; "
+		reply_error(s, c, EP_ENR_KEYS_FULL,
+			    "the controller holds as many keys as it can; "
 			    "try again later");
 		return;
 	}
@@ -271,8 +278,7 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 		return;
 	}
 	r = json_pack("{s:b, s:o, s:I, s:I}", "ok", 1, "key", ep_key_info_to_json(&k),
-		      "renew_after_ms", (json_int_t)(ttl_ms * 2 / 3), "ttl_ms",
-		      (json_int_t)ttl_ms);
+		      "renew_after_ms", (json_int_t)(ttl_ms * 2 / 3), "ttl_ms", (json_int_t)ttl_ms);
 	err = reply_json(c, r, true);
 	json_decref(r);
 	if (err) {
@@ -289,9 +295,12 @@ static void do_enroll(struct ep_enroll_srv *s, struct conn *c)
 static void do_sync(struct ep_enroll_srv *s, struct conn *c, uint64_t gen)
 {
 	struct ep_ks_sync_req req = {
-		.who = { .name = c->name, .role = c->role, .serial = c->serial,
+		.who = { .name = c->name,
+			 .role = c->role,
+			 .serial = c->serial,
 			 .tenant = c->tenant },
-		.since = gen, .full = !c->synced,
+		.since = gen,
+		.full = !c->synced,
 		.ttl_ms = (uint64_t)s->conf->key_ttl_s * 1000,
 	};
 	X509 *cert = SSL_get0_peer_certificate(c->ssl);
@@ -368,27 +377,31 @@ static int identify(struct ep_enroll_srv *s, struct conn *c)
 	if (ep_enroll_cert_field(cert, NID_commonName, c->name, sizeof(c->name)) ||
 	    !ep_enroll_name_ok(c->name, sizeof(c->name))) {
 		c->name[0] = '\0';
-		reply_error(s, c, EP_ENR_BAD_SUBJECT, "the certificate's CN must be one name of "
+		reply_error(s, c, EP_ENR_BAD_SUBJECT,
+			    "the certificate's CN must be one name of "
 			    "1..63 characters of [A-Za-z0-9_.@:-]");
 		return -EINVAL;
 	}
 	if (ep_enroll_cert_field(cert, NID_organizationalUnitName, c->role, sizeof(c->role)) ||
 	    !ep_enroll_name_ok(c->role, sizeof(c->role))) {
 		c->role[0] = '\0';
-		reply_error(s, c, EP_ENR_BAD_SUBJECT, "the certificate's OU must be one role of "
+		reply_error(s, c, EP_ENR_BAD_SUBJECT,
+			    "the certificate's OU must be one role of "
 			    "1..31 characters of [A-Za-z0-9_.@:-]");
 		return -EINVAL;
 	}
 	errno = 0;
 	if (ep_enroll_cert_field(cert, NID_organizationName, o, sizeof(o)) || o[0] < '0' ||
 	    o[0] > '9' || (t = strtoull(o, &end, 10), *end) || errno || t > UINT32_MAX) {
-		reply_error(s, c, EP_ENR_BAD_SUBJECT, "the certificate's O must be the tenant id, "
+		reply_error(s, c, EP_ENR_BAD_SUBJECT,
+			    "the certificate's O must be the tenant id, "
 			    "0..4294967295");
 		return -EINVAL;
 	}
 	c->tenant = (uint32_t)t;
 	if (!strcmp(c->role, "controller")) {
-		reply_error(s, c, EP_ENR_BAD_SUBJECT, "a controller's certificate neither enrolls "
+		reply_error(s, c, EP_ENR_BAD_SUBJECT,
+			    "a controller's certificate neither enrolls "
 			    "nor syncs");
 		return -EINVAL;
 	}
@@ -482,8 +495,8 @@ static void step(struct ep_enroll_srv *s, struct conn *c)
 			}
 			if (c->in_len >= EP_ENROLL_MAX_LINE) {
 				c->in_len = 0;
-				reply_error(s, c, EP_ENR_BAD_REQUEST, "a request is at most %u bytes",
-					    EP_ENROLL_MAX_LINE);
+				reply_error(s, c, EP_ENR_BAD_REQUEST,
+					    "a request is at most %u bytes", EP_ENROLL_MAX_LINE);
 				break;
 			}
 			if (c->in_len == c->in_cap) {
@@ -507,7 +520,7 @@ static void step(struct ep_enroll_srv *s, struct conn *c)
 			}
 			if (ssl_waits(c->ssl, r))
 				return;
-			conn_close(s, c);	/* closed by the peer, or broken */
+			conn_close(s, c); /* closed by the peer, or broken */
 			return;
 		case C_WRITE:
 			r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
@@ -521,8 +534,9 @@ static void step(struct ep_enroll_srv *s, struct conn *c)
 					break;
 				}
 				c->st = C_READ;
-				c->deadline = ep_now_ns() +
-					      (c->node ? NODE_IDLE_MS : DEVICE_IDLE_MS) * 1000000ull;
+				c->deadline =
+					ep_now_ns() +
+					(c->node ? NODE_IDLE_MS : DEVICE_IDLE_MS) * 1000000ull;
 				break;
 			}
 			if (ssl_waits(c->ssl, r))
@@ -530,7 +544,7 @@ static void step(struct ep_enroll_srv *s, struct conn *c)
 			conn_close(s, c);
 			return;
 		case C_CLOSE:
-			SSL_shutdown(c->ssl);	/* our close_notify; theirs is not awaited */
+			SSL_shutdown(c->ssl); /* our close_notify; theirs is not awaited */
 			conn_close(s, c);
 			return;
 		}
@@ -582,7 +596,8 @@ static void accept_conns(struct ep_enroll_srv *s)
 		socklen_t alen = sizeof(a);
 		struct epoll_event ev;
 		struct conn *c;
-		int fd = accept4(s->lfd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+			accept4(s->lfd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
@@ -628,7 +643,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 }
 
 /* The CRLs of @path, each signed by @ca and current. NULL after logging why not. */
-static STACK_OF(X509_CRL) *read_crls(const char *path, X509 *ca)
+static STACK_OF(X509_CRL) * read_crls(const char *path, X509 *ca)
 {
 	STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
 	EVP_PKEY *pub = X509_get0_pubkey(ca);
@@ -650,7 +665,8 @@ static STACK_OF(X509_CRL) *read_crls(const char *path, X509 *ca)
 		}
 		if (next && X509_cmp_time(next, NULL) <= 0) {
 			pr_err("enroll.crl %s: the CRL expired (its nextUpdate has passed): every "
-			       "handshake would fail; issue a new one (ep-pki.sh crl DIR)", path);
+			       "handshake would fail; issue a new one (ep-pki.sh crl DIR)",
+			       path);
 			X509_CRL_free(crl);
 			goto err;
 		}
@@ -682,10 +698,10 @@ static X509 *read_ca(const char *path)
 	return x;
 }
 
-static SSL_CTX *make_ctx(const struct ep_enroll_conf *conf, STACK_OF(X509_CRL) *crls)
+static SSL_CTX *make_ctx(const struct ep_enroll_conf *conf, STACK_OF(X509_CRL) * crls)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	STACK_OF(X509_NAME) *cas;
+	STACK_OF(X509_NAME) * cas;
 	X509_STORE *st;
 	char why[240];
 	const char *what = "TLS";
@@ -701,7 +717,7 @@ static SSL_CTX *make_ctx(const struct ep_enroll_conf *conf, STACK_OF(X509_CRL) *
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			      SSL_MODE_RELEASE_BUFFERS);
+				      SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_verify_depth(ctx, 4);
 	what = conf->cert;
@@ -735,7 +751,7 @@ err:
 	return NULL;
 }
 
-static bool crl_revokes(STACK_OF(X509_CRL) *crls, const ASN1_INTEGER *serial)
+static bool crl_revokes(STACK_OF(X509_CRL) * crls, const ASN1_INTEGER *serial)
 {
 	X509_REVOKED *rev;
 
@@ -746,7 +762,7 @@ static bool crl_revokes(STACK_OF(X509_CRL) *crls, const ASN1_INTEGER *serial)
 	return false;
 }
 
-static int crl_entries(STACK_OF(X509_CRL) *crls)
+static int crl_entries(STACK_OF(X509_CRL) * crls)
 {
 	int n = 0;
 
@@ -778,7 +794,7 @@ static bool serial_revoked(void *arg, const char *hex)
  * revokes, and disconnect such nodes. */
 static void check_crl(struct ep_enroll_srv *s)
 {
-	STACK_OF(X509_CRL) *crls;
+	STACK_OF(X509_CRL) * crls;
 	struct stat st;
 	SSL_CTX *ctx;
 	int n;
@@ -800,7 +816,8 @@ static void check_crl(struct ep_enroll_srv *s)
 
 		if (next && X509_cmp_time(next, NULL) <= 0 && !s->crl_expired_warned) {
 			pr_warn("enroll.crl %s has expired: every handshake fails until a new one "
-				"is written (ep-pki.sh crl DIR)", s->conf->crl);
+				"is written (ep-pki.sh crl DIR)",
+				s->conf->crl);
 			s->crl_expired_warned = true;
 		}
 		return;
@@ -809,7 +826,8 @@ static void check_crl(struct ep_enroll_srv *s)
 	crls = read_crls(s->conf->crl, s->ca);
 	if (!crls) {
 		pr_warn("enroll.crl %s changed but is not usable: the CRL read before stays in "
-			"force", s->conf->crl);
+			"force",
+			s->conf->crl);
 		return;
 	}
 	ctx = make_ctx(s->conf, crls);
@@ -817,7 +835,7 @@ static void check_crl(struct ep_enroll_srv *s)
 		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 		return;
 	}
-	SSL_CTX_free(s->ctx);	/* connections hold their own reference */
+	SSL_CTX_free(s->ctx); /* connections hold their own reference */
 	s->ctx = ctx;
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
 	s->crls = crls;
@@ -833,7 +851,7 @@ static void check_crl(struct ep_enroll_srv *s)
 			count(s, EP_ENR_CERT_GONE);
 			pr_info("enroll: %s (%s) from %s: its certificate is revoked: disconnected",
 				c->name, c->role, c->peer);
-			conn_close(s, c);	/* the last one took its place */
+			conn_close(s, c); /* the last one took its place */
 			continue;
 		}
 		i++;
@@ -999,8 +1017,8 @@ int ep_enroll_start(const struct ep_enroll_conf *conf, struct ep_keystore *ks,
 	if (err)
 		goto err;
 	s->running = true;
-	pr_info("enrollment on %s (TLS 1.3, mutual): %u roles, keys for %u s%s%s",
-		conf->listen, conf->roles.n, conf->key_ttl_s, conf->crl ? ", CRL " : "",
+	pr_info("enrollment on %s (TLS 1.3, mutual): %u roles, keys for %u s%s%s", conf->listen,
+		conf->roles.n, conf->key_ttl_s, conf->crl ? ", CRL " : "",
 		conf->crl ? conf->crl : "");
 	*out = s;
 	return 0;

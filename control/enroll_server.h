@@ -22,45 +22,45 @@
 #include "keystore.h"
 #include "roles.h"
 
-#define EP_ENROLL_DEFAULT_TTL_S	3600
+#define EP_ENROLL_DEFAULT_TTL_S 3600
 
 /* The config group enroll (docs/operations.md). Enrollment is on when @listen is set. */
 struct ep_enroll_conf {
-	char *listen;			/* "ADDR:PORT" */
-	char *cert, *key, *ca;		/* the controller's certificate (OU=controller), its key,
-					 * the CA that signs devices and nodes */
-	char *crl;			/* PEM; NULL: none */
-	char *policy;			/* the roles (roles.h) */
-	uint32_t key_ttl_s;		/* keys' lifetime unless the role says (3600) */
-	struct ep_roles roles;		/* read from @policy */
+	char *listen;	       /* "ADDR:PORT" */
+	char *cert, *key, *ca; /* the controller's certificate (OU=controller), its key,
+				* the CA that signs devices and nodes */
+	char *crl;	       /* PEM; NULL: none */
+	char *policy;	       /* the roles (roles.h) */
+	uint32_t key_ttl_s;    /* keys' lifetime unless the role says (3600) */
+	struct ep_roles roles; /* read from @policy */
 };
 
 /* What became of connections and requests: counters, in `edgectl status` and /metrics. */
-#define EP_ENROLL_OUTCOME_LIST(X)							\
-	X(HANDSHAKE_OK,		"handshake_ok")						\
-	X(HANDSHAKE_FAILED,	"handshake_failed") /* no certificate, another CA's,	\
-					     * expired, revoked, not TLS 1.3 */	\
-	X(HANDSHAKE_TIMEOUT,	"handshake_timeout")					\
-	X(IDLE_TIMEOUT,		"idle_timeout")	/* no request, or a reply not taken */	\
-	X(CONN_LIMIT,		"connection_limit") /* refused: too many connections */	\
-	X(BAD_SUBJECT,		"bad_subject")	/* CN, OU or O missing or malformed */	\
-	X(BAD_REQUEST,		"bad_request")	/* not a request of 7.5 */		\
-	X(ROLE_REFUSED,		"role_refused")	/* role not in the policy, or the op	\
-					 * not for its role */			\
-	X(REVOKED,		"revoked")	/* name revoked by edgectl */		\
-	X(KEYS_FULL,		"keys_full")	/* no key id (or sync room) left */	\
-	X(CERT_GONE,		"certificate_gone") /* a node's certificate expired, or	\
-					     * a new CRL revoked it, while connected */	\
-	X(ERROR,		"error")	/* out of memory, RAND_bytes failed */	\
-	X(ENROLLED,		"enrolled")						\
-	X(SYNCED,		"synced")						\
-	X(SYNCED_FULL,		"synced_full")	/* of those, answered with every key */
+#define EP_ENROLL_OUTCOME_LIST(X)                                                     \
+	X(HANDSHAKE_OK, "handshake_ok")                                               \
+	X(HANDSHAKE_FAILED, "handshake_failed") /* no certificate, another CA's,      \
+						 * expired, revoked, not TLS 1.3 */   \
+	X(HANDSHAKE_TIMEOUT, "handshake_timeout")                                     \
+	X(IDLE_TIMEOUT, "idle_timeout")	  /* no request, or a reply not taken */      \
+	X(CONN_LIMIT, "connection_limit") /* refused: too many connections */         \
+	X(BAD_SUBJECT, "bad_subject")	  /* CN, OU or O missing or malformed */      \
+	X(BAD_REQUEST, "bad_request")	  /* not a request of 7.5 */                  \
+	X(ROLE_REFUSED, "role_refused")	  /* role not in the policy, or the op        \
+					   * not for its role */                      \
+	X(REVOKED, "revoked")		  /* name revoked by edgectl */               \
+	X(KEYS_FULL, "keys_full")	  /* no key id (or sync room) left */         \
+	X(CERT_GONE, "certificate_gone")  /* a node's certificate expired, or         \
+					   * a new CRL revoked it, while connected */ \
+	X(ERROR, "error")		  /* out of memory, RAND_bytes failed */      \
+	X(ENROLLED, "enrolled")                                                       \
+	X(SYNCED, "synced")                                                           \
+	X(SYNCED_FULL, "synced_full") /* of those, answered with every key */
 
 enum ep_enroll_outcome {
 #define EP_X_ENUM(name, str) EP_ENR_##name,
 	EP_ENROLL_OUTCOME_LIST(EP_X_ENUM)
 #undef EP_X_ENUM
-	EP_ENR__COUNT
+		EP_ENR__COUNT
 };
 const char *ep_enroll_outcome_name(unsigned int o);
 
@@ -89,7 +89,7 @@ struct ep_enroll_req {
 	uint64_t gen;
 };
 /* Returns 0 or -EINVAL with a message in @err (a JSON-safe text for the peer). */
-int ep_enroll_parse_request(const char *line, size_t len, struct ep_enroll_req *req,
-			    char *err, size_t errlen);
+int ep_enroll_parse_request(const char *line, size_t len, struct ep_enroll_req *req, char *err,
+			    size_t errlen);
 
 #endif /* EP_CONTROL_ENROLL_SERVER_H */

@@ -22,27 +22,42 @@
 #define EP_GW_PROG_NAME "ep_gateway"
 
 static const char *const pin_names[] = {
-	EP_GW_PIN_CFG, EP_GW_PIN_NODES, EP_GW_PIN_TABLE, EP_GW_PIN_SENT, EP_GW_PIN_AFFINITY,
-	EP_GW_PIN_STATS, EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS, EP_GW_PIN_DROPS,
-	EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE, EP_GW_PIN_RELAY, EP_GW_PIN_AUTH, EP_GW_PIN_KEYS,
-	EP_GW_PIN_KEY_STATE,
+	EP_GW_PIN_CFG,	    EP_GW_PIN_NODES,  EP_GW_PIN_TABLE,	    EP_GW_PIN_SENT,
+	EP_GW_PIN_AFFINITY, EP_GW_PIN_STATS,  EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS,
+	EP_GW_PIN_DROPS,    EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE,   EP_GW_PIN_RELAY,
+	EP_GW_PIN_AUTH,	    EP_GW_PIN_KEYS,   EP_GW_PIN_KEY_STATE,
 };
 #define NMAPS (sizeof(pin_names) / sizeof(pin_names[0]))
-enum { M_CFG, M_NODES, M_TABLE, M_SENT, M_AFFINITY, M_STATS, M_NODE_STATS, M_DEVS, M_DROPS,
-       M_RL_CFG, M_RL_STATE, M_RELAY, M_AUTH, M_KEYS, M_KEY_STATE };
+enum {
+	M_CFG,
+	M_NODES,
+	M_TABLE,
+	M_SENT,
+	M_AFFINITY,
+	M_STATS,
+	M_NODE_STATS,
+	M_DEVS,
+	M_DROPS,
+	M_RL_CFG,
+	M_RL_STATE,
+	M_RELAY,
+	M_AUTH,
+	M_KEYS,
+	M_KEY_STATE
+};
 
-#define VIP_MAX		64		/* the gateway's own addresses in ep_gw_relay */
-#define VIP_REFRESH_NS	1000000000ull	/* read them at most once a second */
+#define VIP_MAX	       64	     /* the gateway's own addresses in ep_gw_relay */
+#define VIP_REFRESH_NS 1000000000ull /* read them at most once a second */
 
 struct ep_gw {
-	int lock_fd;			/* ep_iface_lock("gw") while we serve the interface */
-	struct ep_gateway *skel;	/* NULL when only the pins are open */
-	struct xdp_program *prog;	/* ours, when this handle attached it */
+	int lock_fd;		  /* ep_iface_lock("gw") while we serve the interface */
+	struct ep_gateway *skel;  /* NULL when only the pins are open */
+	struct xdp_program *prog; /* ours, when this handle attached it */
 	char ifname[IF_NAMESIZE];
 	enum ep_xdp_mode mode;
 	bool reused;
-	int fds[NMAPS];			/* owned only when skel is NULL */
-	uint64_t table_version[2];	/* of each half, as last written by us */
+	int fds[NMAPS];		   /* owned only when skel is NULL */
+	uint64_t table_version[2]; /* of each half, as last written by us */
 	char pin_dir[PATH_MAX];
 	/* This network namespace's addresses, for the relay's VIP entries. */
 	uint8_t vips[VIP_MAX][16];
@@ -106,9 +121,11 @@ static int init_cfg(struct ep_gw *gw)
 	int err = ep_gw_read_cfg(gw, &cfg);
 
 	if (err || cfg.port)
-		return err;	/* already configured: a pinned, live state */
+		return err; /* already configured: a pinned, live state */
 	cfg = (struct ep_gw_cfg){
-		.port = EP_DEFAULT_PORT, .encap_port = EP_ENCAP_PORT, .mem_factor = 2,
+		.port = EP_DEFAULT_PORT,
+		.encap_port = EP_ENCAP_PORT,
+		.mem_factor = 2,
 		.stale_ns = 1000000000ULL,
 	};
 	for (int p = 0; p < 8; p++)
@@ -183,8 +200,8 @@ int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
 		err = open_pins(gw);
 		if (err) {
 			pr_err("%s: the gateway is attached but its maps are not pinned in %s; "
-			       "detach it with 'edgectl detach --iface %s'", o->ifname, gw->pin_dir,
-			       o->ifname);
+			       "detach it with 'edgectl detach --iface %s'",
+			       o->ifname, gw->pin_dir, o->ifname);
 			goto err_free;
 		}
 		gw->reused = true;
@@ -438,8 +455,8 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	next = !(cur.active & 1);
 	err = write_relay(gw, next, cfg, nodes);
 	if (!err)
-		err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes,
-				  EP_GW_MAX_NODES, sizeof(*nodes));
+		err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes, EP_GW_MAX_NODES,
+				  sizeof(*nodes));
 	if (!err && gw->table_version[next] != table_version) {
 		gw->table_version[next] = 0;
 		err = write_range(gw->fds[M_TABLE], next * EP_GW_TABLE_SIZE, table,

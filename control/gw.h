@@ -20,29 +20,29 @@
 #include "ep_shared.h"
 
 /* Pinned map names under the pin directory. */
-#define EP_GW_PIN_CFG		"ep_gw_cfg"
-#define EP_GW_PIN_NODES		"ep_gw_nodes"
-#define EP_GW_PIN_TABLE		"ep_gw_table"
-#define EP_GW_PIN_SENT		"ep_gw_sent"
-#define EP_GW_PIN_AFFINITY	"ep_gw_affinity"
-#define EP_GW_PIN_STATS		"ep_gw_stats"
-#define EP_GW_PIN_NODE_STATS	"ep_gw_node_stats"
-#define EP_GW_PIN_DEVS		"ep_gw_devs"
-#define EP_GW_PIN_DROPS		"ep_stats"	/* parse verdicts, as the classifier counts */
-#define EP_GW_PIN_RL_CFG	"ep_rl_cfg"	/* rate limits (lib/ratelimit.h) */
-#define EP_GW_PIN_RL_STATE	"ep_rl_state"	/* their buckets */
-#define EP_GW_PIN_RELAY		"ep_gw_relay"	/* whose replies are relayed */
-#define EP_GW_PIN_AUTH		"ep_auth_cfg"	/* the gateway's auth mode (bpf/lib/auth.h) */
-#define EP_GW_PIN_KEYS		"ep_keys"	/* session keys: key id -> ep_key_entry */
-#define EP_GW_PIN_KEY_STATE	"ep_key_state"	/* their buckets */
+#define EP_GW_PIN_CFG	     "ep_gw_cfg"
+#define EP_GW_PIN_NODES	     "ep_gw_nodes"
+#define EP_GW_PIN_TABLE	     "ep_gw_table"
+#define EP_GW_PIN_SENT	     "ep_gw_sent"
+#define EP_GW_PIN_AFFINITY   "ep_gw_affinity"
+#define EP_GW_PIN_STATS	     "ep_gw_stats"
+#define EP_GW_PIN_NODE_STATS "ep_gw_node_stats"
+#define EP_GW_PIN_DEVS	     "ep_gw_devs"
+#define EP_GW_PIN_DROPS	     "ep_stats"	    /* parse verdicts, as the classifier counts */
+#define EP_GW_PIN_RL_CFG     "ep_rl_cfg"    /* rate limits (lib/ratelimit.h) */
+#define EP_GW_PIN_RL_STATE   "ep_rl_state"  /* their buckets */
+#define EP_GW_PIN_RELAY	     "ep_gw_relay"  /* whose replies are relayed */
+#define EP_GW_PIN_AUTH	     "ep_auth_cfg"  /* the gateway's auth mode (bpf/lib/auth.h) */
+#define EP_GW_PIN_KEYS	     "ep_keys"	    /* session keys: key id -> ep_key_entry */
+#define EP_GW_PIN_KEY_STATE  "ep_key_state" /* their buckets */
 
 struct ep_gw_opts {
 	const char *ifname;
-	const char *pin_dir;	/* NULL: ep_gw_default_pin_dir(ifname) */
-	int xdp_mode;		/* enum ep_xdp_mode (dataplane/xdp/ep_xdp.h) */
-	bool debug;		/* bpf_printk per decision */
-	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
-	uint8_t max_priority;	/* cpu_max and overflow by min(priority, this); 0: 3 */
+	const char *pin_dir;		    /* NULL: ep_gw_default_pin_dir(ifname) */
+	int xdp_mode;			    /* enum ep_xdp_mode (dataplane/xdp/ep_xdp.h) */
+	bool debug;			    /* bpf_printk per decision */
+	const struct ep_rl_cfg *rate_limit; /* NULL: the defaults (ep_shared.h) */
+	uint8_t max_priority;		    /* cpu_max and overflow by min(priority, this); 0: 3 */
 	/* Tasks and session keys (ep_auth_cfg): written into a new or a reused gateway (a
 	 * restarted controller's setting replaces the last one's). 0 is
 	 * EP_AUTH_MODE_REQUIRED, as for the classifier's loader (ep_xdp_opts). */

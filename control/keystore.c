@@ -112,7 +112,8 @@ static int revoke(struct ep_keystore *ks, struct ep_ks_key *e)
 	return 0;
 }
 
-/* --- issuing ----------------------------------------------------------------------------------- */
+/* --- issuing -----------------------------------------------------------------------------------
+ */
 
 static uint16_t free_id(struct ep_keystore *ks)
 {
@@ -364,7 +365,8 @@ void ep_ks_free_reply(char *reply, size_t len)
 	free(reply);
 }
 
-/* --- revocation and expiry --------------------------------------------------------------------- */
+/* --- revocation and expiry ---------------------------------------------------------------------
+ */
 
 int ep_ks_revoke_key(struct ep_keystore *ks, uint16_t id)
 {
@@ -387,7 +389,7 @@ int ep_ks_revoke_name(struct ep_keystore *ks, const char *name)
 	if (!denied(ks, name)) {
 		if (ks->ndenied == ks->denied_cap) {
 			unsigned int cap = ks->denied_cap ? 2 * ks->denied_cap : 16;
-			char (*nd)[EP_KEY_NAME_MAX] = realloc(ks->denied, cap * sizeof(*nd));
+			char(*nd)[EP_KEY_NAME_MAX] = realloc(ks->denied, cap * sizeof(*nd));
 
 			if (!nd) {
 				err = -ENOMEM;
@@ -446,8 +448,8 @@ bool ep_ks_name_revoked(struct ep_keystore *ks, const char *name)
 	return r;
 }
 
-int ep_ks_revoke_serials(struct ep_keystore *ks,
-			 bool (*is_revoked)(void *arg, const char *serial), void *arg)
+int ep_ks_revoke_serials(struct ep_keystore *ks, bool (*is_revoked)(void *arg, const char *serial),
+			 void *arg)
 {
 	int n = 0;
 
@@ -503,7 +505,7 @@ int ep_ks_replay(struct ep_keystore *ks, uint16_t id, uint64_t issued_ms, uint64
 	struct ep_ks_key *e;
 	int err = -ENOENT;
 
-	if (pn == UINT64_MAX)	/* ep_replay's top is pn + 1 */
+	if (pn == UINT64_MAX) /* ep_replay's top is pn + 1 */
 		return -ESTALE;
 	pthread_mutex_lock(&ks->lock);
 	e = ks->keys[id];
@@ -535,8 +537,8 @@ uint64_t ep_ks_changed(struct ep_keystore *ks, uint64_t since, unsigned int max,
 	return next;
 }
 
-void ep_ks_foreach(struct ep_keystore *ks,
-		   void (*fn)(void *arg, const struct ep_ks_key *key), void *arg)
+void ep_ks_foreach(struct ep_keystore *ks, void (*fn)(void *arg, const struct ep_ks_key *key),
+		   void *arg)
 {
 	pthread_mutex_lock(&ks->lock);
 	for (uint32_t id = 1; id < EP_KS_IDS; id++)

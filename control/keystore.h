@@ -24,42 +24,42 @@
 #include "edgeplane/auth.h"
 #include "edgeplane/enroll.h"
 
-#define EP_KS_IDS		65536
-#define EP_KS_SERIAL_MAX	64	/* a certificate serial in hex, with the NUL */
+#define EP_KS_IDS	 65536
+#define EP_KS_SERIAL_MAX 64 /* a certificate serial in hex, with the NUL */
 /* The device keys' objects must fit a full sync reply (EP_ENROLL_MAX_SYNC) with room for
  * the rest of it: beyond this, enrollments are refused until keys expire. */
-#define EP_KS_MAX_BYTES		(EP_ENROLL_MAX_SYNC - (64u << 10))
+#define EP_KS_MAX_BYTES	 (EP_ENROLL_MAX_SYNC - (64u << 10))
 
 struct ep_ks_key {
 	struct ep_key_info k;
-	uint32_t node_id;		/* a node's own key: its node id; 0: a device's */
-	uint64_t gen;			/* generation of its last change */
-	char serial[EP_KS_SERIAL_MAX];	/* of the certificate it was issued to */
-	char *json;			/* its key object, as sent in a sync reply */
+	uint32_t node_id;	       /* a node's own key: its node id; 0: a device's */
+	uint64_t gen;		       /* generation of its last change */
+	char serial[EP_KS_SERIAL_MAX]; /* of the certificate it was issued to */
+	char *json;		       /* its key object, as sent in a sync reply */
 	size_t json_len;
-	struct ep_replay replay;	/* a node's key: the pns of its load reports */
-	struct ep_ks_key *prev, *next;	/* in order of gen */
+	struct ep_replay replay;       /* a node's key: the pns of its load reports */
+	struct ep_ks_key *prev, *next; /* in order of gen */
 };
 
 struct ep_ks_node {
 	char name[EP_KEY_NAME_MAX];
 	uint32_t id;
-	uint16_t self;			/* its newest own key; 0: none */
+	uint16_t self; /* its newest own key; 0: none */
 };
 
 struct ep_keystore {
 	pthread_mutex_t lock;
 	uint64_t gen;
-	struct ep_ks_key *keys[EP_KS_IDS];	/* by id; [0] unused */
-	struct ep_ks_key *first, *last;		/* by gen */
+	struct ep_ks_key *keys[EP_KS_IDS]; /* by id; [0] unused */
+	struct ep_ks_key *first, *last;	   /* by gen */
 	uint32_t next_id;
 	uint32_t live, live_devices;
-	size_t device_bytes;		/* sum of the device keys' json_len */
-	char (*denied)[EP_KEY_NAME_MAX];	/* names refused until unrevoked */
+	size_t device_bytes;		 /* sum of the device keys' json_len */
+	char (*denied)[EP_KEY_NAME_MAX]; /* names refused until unrevoked */
 	unsigned int ndenied, denied_cap;
 	struct ep_ks_node *nodes;
 	unsigned int nnodes, nodes_cap;
-	uint64_t issued, revoked, expired;	/* keys, since start */
+	uint64_t issued, revoked, expired; /* keys, since start */
 };
 
 /* Returns 0 or -ENOMEM. */
@@ -88,11 +88,11 @@ int ep_ks_issue(struct ep_keystore *ks, const struct ep_ks_owner *who,
 /* A node's sync request, and where its node id should come from. */
 struct ep_ks_sync_req {
 	struct ep_ks_owner who;
-	uint64_t since;			/* the node's generation; 0: everything */
-	bool full;			/* answer with the full set whatever @since */
-	uint64_t ttl_ms;		/* of the node's own key */
-	uint32_t id_hint;		/* a node the registry knows by this name: its id */
-	uint64_t ids_used;		/* bit i: registry id i is taken (i < 64) */
+	uint64_t since;	   /* the node's generation; 0: everything */
+	bool full;	   /* answer with the full set whatever @since */
+	uint64_t ttl_ms;   /* of the node's own key */
+	uint32_t id_hint;  /* a node the registry knows by this name: its id */
+	uint64_t ids_used; /* bit i: registry id i is taken (i < 64) */
 };
 
 /*
@@ -144,8 +144,8 @@ uint64_t ep_ks_changed(struct ep_keystore *ks, uint64_t since, unsigned int max,
 		       void (*fn)(void *arg, const struct ep_ks_key *key), void *arg);
 
 /* Call @fn for each key (in id order) with the lock held; it must not call back. */
-void ep_ks_foreach(struct ep_keystore *ks,
-		   void (*fn)(void *arg, const struct ep_ks_key *key), void *arg);
+void ep_ks_foreach(struct ep_keystore *ks, void (*fn)(void *arg, const struct ep_ks_key *key),
+		   void *arg);
 /* The names refused, for `edgectl keys`: @fn per name, with the lock held. */
 void ep_ks_foreach_denied(struct ep_keystore *ks, void (*fn)(void *arg, const char *name),
 			  void *arg);

@@ -12,14 +12,13 @@
 #include "neigh.h"
 
 /* The states with a usable link-layer address (the kernel's NUD_VALID). */
-#define NEIGH_VALID	(NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | \
-			 NUD_DELAY)
+#define NEIGH_VALID (NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
 
 struct ep_neigh {
 	struct mnl_socket *nl;
 	unsigned int portid;
 	uint32_t seq;
-	char buf[8192];		/* MNL_SOCKET_BUFFER_SIZE for 4 KiB pages; one entry is small */
+	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE for 4 KiB pages; one entry is small */
 };
 
 int ep_neigh_open(struct ep_neigh **out)
@@ -142,6 +141,8 @@ int ep_neigh_resolve(struct ep_neigh *nb, int family, const void *addr, uint32_t
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;
 	/* NUD_NONE, no lladdr: nothing is set, NTF_USE only starts resolution. */
-	return transact(nb, request(nb, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK, family, addr,
-				    ifindex, NTF_USE), NULL, NULL);
+	return transact(
+		nb,
+		request(nb, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK, family, addr, ifindex, NTF_USE),
+		NULL, NULL);
 }

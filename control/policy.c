@@ -7,10 +7,14 @@
 #include "policy.h"
 
 static const char *const policy_names[EP_GW_POLICY__COUNT] = {
-	[EP_GW_POLICY_P2C] = "p2c", [EP_GW_POLICY_SEED] = "seed", [EP_GW_POLICY_HASH] = "hash",
+	[EP_GW_POLICY_P2C] = "p2c",
+	[EP_GW_POLICY_SEED] = "seed",
+	[EP_GW_POLICY_HASH] = "hash",
 };
 static const char *const overflow_names[] = {
-	[EP_GW_OVF_REJECT] = "reject", [EP_GW_OVF_CLOUD] = "cloud", [EP_GW_OVF_LOCAL] = "local",
+	[EP_GW_OVF_REJECT] = "reject",
+	[EP_GW_OVF_CLOUD] = "cloud",
+	[EP_GW_OVF_LOCAL] = "local",
 };
 #define NOVF (sizeof(overflow_names) / sizeof(overflow_names[0]))
 
@@ -130,8 +134,10 @@ int ep_policy_set(struct ep_policy *p, const char *kv, char *err, size_t errlen)
 			if (!prio || i == prio)
 				p->overflow[i] = u8;
 	} else {
-		snprintf(err, errlen, "unknown setting '%s' (policy, stale_ms, mem_factor, "
-			 "cloud_node, cpu_max[.P], wait_max[.P], overflow[.P])", key);
+		snprintf(err, errlen,
+			 "unknown setting '%s' (policy, stale_ms, mem_factor, "
+			 "cloud_node, cpu_max[.P], wait_max[.P], overflow[.P])",
+			 key);
 		return -EINVAL;
 	}
 	return 0;
@@ -154,8 +160,7 @@ void ep_policy_to_cfg(const struct ep_policy *p, struct ep_gw_cfg *cfg)
 	memset(cfg->overflow, 0, sizeof(cfg->overflow));
 	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
 		/* 100 % means no limit: busy can reach 10000, so allow one more. */
-		cfg->cpu_max_x100[i] = p->cpu_max_pct[i] >= 100 ? 10001
-							       : p->cpu_max_pct[i] * 100;
+		cfg->cpu_max_x100[i] = p->cpu_max_pct[i] >= 100 ? 10001 : p->cpu_max_pct[i] * 100;
 		cfg->overflow[i] = p->overflow[i];
 		cfg->wait_max_ms[i] = p->wait_max_ms[i];
 	}
@@ -169,8 +174,7 @@ void ep_policy_from_cfg(struct ep_policy *p, const struct ep_gw_cfg *cfg)
 	p->mem_factor = cfg->mem_factor;
 	p->cloud_node = cfg->overflow_node;
 	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
-		p->cpu_max_pct[i] = cfg->cpu_max_x100[i] > 10000 ? 100
-								 : cfg->cpu_max_x100[i] / 100;
+		p->cpu_max_pct[i] = cfg->cpu_max_x100[i] > 10000 ? 100 : cfg->cpu_max_x100[i] / 100;
 		p->overflow[i] = cfg->overflow[i];
 		p->wait_max_ms[i] = cfg->wait_max_ms[i];
 	}

@@ -12,14 +12,14 @@
 #include "ep_shared.h"
 
 struct ep_policy {
-	uint8_t policy;			/* enum ep_gw_policy */
-	uint32_t stale_ms;		/* loads older than this are not trusted */
-	uint8_t mem_factor;		/* eligible while free memory > factor x size hint */
-	uint8_t cpu_max_pct[EP_PRIO_MAX + 1];	/* [1..5]: eligible below this CPU % */
-	uint16_t wait_max_ms[EP_PRIO_MAX + 1];	/* [1..5]: eligible while its queue means a
-						 * shorter wait than this; 0: any */
-	uint8_t overflow[EP_PRIO_MAX + 1];	/* [1..5]: enum ep_gw_overflow */
-	uint32_t cloud_node;		/* EP_GW_OVF_CLOUD's target; 0: none (reject) */
+	uint8_t policy;			       /* enum ep_gw_policy */
+	uint32_t stale_ms;		       /* loads older than this are not trusted */
+	uint8_t mem_factor;		       /* eligible while free memory > factor x size hint */
+	uint8_t cpu_max_pct[EP_PRIO_MAX + 1];  /* [1..5]: eligible below this CPU % */
+	uint16_t wait_max_ms[EP_PRIO_MAX + 1]; /* [1..5]: eligible while its queue means a
+						* shorter wait than this; 0: any */
+	uint8_t overflow[EP_PRIO_MAX + 1];     /* [1..5]: enum ep_gw_overflow */
+	uint32_t cloud_node;		       /* EP_GW_OVF_CLOUD's target; 0: none (reject) */
 };
 
 /* Defaults: P2C; stale after 1 s; 2x memory; CPU limits 70/75/80/90/95 % for

@@ -37,8 +37,11 @@ static size_t build(uint8_t *buf, size_t len, uint16_t port, const struct ep_pro
 	struct udphdr *udp = (void *)(ip + 1);
 	uint8_t payload[16] = { 0 };
 	struct ep_msg m = {
-		.kind = EP_KIND_REQUEST, .priority = o->prio, .task_type = 1,
-		.size_hint_kib = o->size_hint_kib, .deadline_ms = 1000,
+		.kind = EP_KIND_REQUEST,
+		.priority = o->prio,
+		.task_type = 1,
+		.size_hint_kib = o->size_hint_kib,
+		.deadline_ms = 1000,
 	};
 	uint64_t r1 = ep_mix64(++*rnd), r2 = ep_mix64(++*rnd);
 	ssize_t n;
@@ -53,14 +56,18 @@ static size_t build(uint8_t *buf, size_t len, uint16_t port, const struct ep_pro
 	eth->h_source[5] = 1;
 	eth->h_proto = htons(ETH_P_IP);
 	*ip = (struct iphdr){
-		.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+		.version = 4,
+		.ihl = 5,
+		.ttl = 64,
+		.protocol = IPPROTO_UDP,
 		.tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + n)),
-		.saddr = htonl(0xc6128000u | (uint32_t)(r2 & 0x7fff)),	/* 198.18.128.0/17 */
+		.saddr = htonl(0xc6128000u | (uint32_t)(r2 & 0x7fff)), /* 198.18.128.0/17 */
 		.daddr = htonl(0xc6120001u),
 	};
 	ip->check = ip_csum(ip, sizeof(*ip));
 	*udp = (struct udphdr){
-		.source = htons((uint16_t)(1024 + (r2 >> 32) % 60000)), .dest = htons(port),
+		.source = htons((uint16_t)(1024 + (r2 >> 32) % 60000)),
+		.dest = htons(port),
 		.len = htons((uint16_t)(sizeof(*udp) + n)),
 	};
 	return sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + (size_t)n;
@@ -108,10 +115,18 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 			goto out;
 		}
 		switch (opts.retval) {
-		case XDP_TX: r->xdp_tx++; break;
-		case XDP_PASS: r->xdp_pass++; break;
-		case XDP_REDIRECT: r->xdp_redirect++; break;
-		default: r->xdp_drop++; break;
+		case XDP_TX:
+			r->xdp_tx++;
+			break;
+		case XDP_PASS:
+			r->xdp_pass++;
+			break;
+		case XDP_REDIRECT:
+			r->xdp_redirect++;
+			break;
+		default:
+			r->xdp_drop++;
+			break;
 		}
 	}
 	ncpu = libbpf_num_possible_cpus();

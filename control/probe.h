@@ -13,15 +13,15 @@
 #include "gw.h"
 
 struct ep_probe_opts {
-	unsigned int samples;	/* tasks to run, each from a random client and task id */
-	uint8_t prio;		/* 1..5 */
+	unsigned int samples; /* tasks to run, each from a random client and task id */
+	uint8_t prio;	      /* 1..5 */
 	uint32_t size_hint_kib;
 	uint64_t seed;
 };
 
 struct ep_probe_result {
-	uint64_t tasks[EP_GW_MAX_NODES];	/* tasks sent to each node */
-	uint64_t dec[EP_GW_STAT__COUNT];	/* decisions */
+	uint64_t tasks[EP_GW_MAX_NODES]; /* tasks sent to each node */
+	uint64_t dec[EP_GW_STAT__COUNT]; /* decisions */
 	uint64_t xdp_tx, xdp_pass, xdp_drop, xdp_redirect;
 };
 

@@ -11,20 +11,20 @@
 #include "server.h"
 
 /* A per-node gauge family over every known node. */
-#define NODE_GAUGE(f, c, metric, help, expr)						\
-	do {										\
-		ep_metrics_help_type(f, metric, help, "gauge");				\
-		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {			\
-			const struct ep_reg_node *n = &(c)->reg.nodes[id];		\
-			char ids[12];							\
-											\
-			if (!n->id)							\
-				continue;						\
-			snprintf(ids, sizeof(ids), "%u", id);				\
-			ep_metrics_sample(f, metric,					\
+#define NODE_GAUGE(f, c, metric, help, expr)                                               \
+	do {                                                                               \
+		ep_metrics_help_type(f, metric, help, "gauge");                            \
+		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {                        \
+			const struct ep_reg_node *n = &(c)->reg.nodes[id];                 \
+			char ids[12];                                                      \
+                                                                                           \
+			if (!n->id)                                                        \
+				continue;                                                  \
+			snprintf(ids, sizeof(ids), "%u", id);                              \
+			ep_metrics_sample(f, metric,                                       \
 					  EP_LABELS({ "node", ids }, { "name", n->name }), \
-					  (double)(expr));				\
-		}									\
+					  (double)(expr));                                 \
+		}                                                                          \
 	} while (0)
 
 static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
@@ -40,7 +40,8 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 
 	ep_metrics_help_type(f, "edgeplane_gw_node_state",
 			     "1 for the node's state: up, drained (by hand), dead (reports "
-			     "stopped), waiting (no report yet), cloud (overflow only).", "gauge");
+			     "stopped), waiting (no report yet), cloud (overflow only).",
+			     "gauge");
 	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
 		const struct ep_reg_node *n = &c->reg.nodes[id];
 		char ids[12];
@@ -63,11 +64,9 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	NODE_GAUGE(f, c, "edgeplane_gw_node_inflight",
 		   "Tasks accepted and not yet answered at the last report.", n->load.inflight);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_service_p99_seconds",
-		   "Service time p99 over the node's last report period.",
-		   n->load.p99_us / 1e6);
+		   "Service time p99 over the node's last report period.", n->load.p99_us / 1e6);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_answered_per_second",
-		   "Tasks the node answered per second over its last report period.",
-		   n->load.rate);
+		   "Tasks the node answered per second over its last report period.", n->load.rate);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_capacity", "Relative capacity (100 = one core).",
 		   ep_reg_capacity(n));
 	NODE_GAUGE(f, c, "edgeplane_gw_node_report_age_seconds",
@@ -88,18 +87,22 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 		if (!n->id)
 			continue;
 		snprintf(ids, sizeof(ids), "%u", id);
-		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
-				      EP_LABELS({ "node", ids }, { "name", n->name },
-						{ "outcome", "received" }), n->reports);
-		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
-				      EP_LABELS({ "node", ids }, { "name", n->name },
-						{ "outcome", "lost" }), n->lost);
-		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
-				      EP_LABELS({ "node", ids }, { "name", n->name },
-						{ "outcome", "old" }), n->stale);
-		ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
-				      EP_LABELS({ "node", ids }, { "name", n->name },
-						{ "outcome", "rejected" }), n->rejected);
+		ep_metrics_sample_u64(
+			f, "edgeplane_gw_node_reports_total",
+			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "received" }),
+			n->reports);
+		ep_metrics_sample_u64(
+			f, "edgeplane_gw_node_reports_total",
+			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "lost" }),
+			n->lost);
+		ep_metrics_sample_u64(
+			f, "edgeplane_gw_node_reports_total",
+			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "old" }),
+			n->stale);
+		ep_metrics_sample_u64(
+			f, "edgeplane_gw_node_reports_total",
+			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "rejected" }),
+			n->rejected);
 	}
 
 	/* Forwarding counters live in the map for every id; export the known nodes'. */
@@ -118,9 +121,9 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 			if (!n->id && !v)
 				continue;
 			snprintf(ids, sizeof(ids), "%u", id);
-			ep_metrics_sample_u64(f, fam[k][0],
-					      EP_LABELS({ "node", ids },
-							{ "name", n->id ? n->name : "" }), v);
+			ep_metrics_sample_u64(
+				f, fam[k][0],
+				EP_LABELS({ "node", ids }, { "name", n->id ? n->name : "" }), v);
 		}
 	}
 }
@@ -136,7 +139,8 @@ static void enroll_metrics(FILE *f, struct ep_ctl *c)
 	ep_enroll_counts(c->enroll, n, &conns);
 	ep_metrics_help_type(f, "edgeplane_gw_enroll_total",
 			     "Enrollment connections and requests, by outcome (docs/operations.md, "
-			     "Enrollment and PKI).", "counter");
+			     "Enrollment and PKI).",
+			     "counter");
 	for (int i = 0; i < EP_ENR__COUNT; i++)
 		ep_metrics_sample_u64(f, "edgeplane_gw_enroll_total",
 				      EP_LABELS({ "outcome", ep_enroll_outcome_name(i) }), n[i]);
@@ -161,8 +165,8 @@ static void enroll_metrics(FILE *f, struct ep_ctl *c)
 	ep_metrics_sample_u64(f, "edgeplane_gw_keys_generation", NULL, k[2]);
 	ep_metrics_help_type(f, "edgeplane_gw_keys_events_total",
 			     "Session keys issued, revoked and expired.", "counter");
-	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
-			      EP_LABELS({ "event", "issued" }), k[3]);
+	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total", EP_LABELS({ "event", "issued" }),
+			      k[3]);
 	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
 			      EP_LABELS({ "event", "revoked" }), k[4]);
 	ep_metrics_sample_u64(f, "edgeplane_gw_keys_events_total",
@@ -182,7 +186,8 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	ep_gw_read_stats(c->gw, gs);
 	ep_metrics_help_type(f, "edgeplane_gw_decisions_total",
 			     "Gateway decisions per task packet: how the node was picked, how "
-			     "the task was forwarded, and overflow outcomes.", "counter");
+			     "the task was forwarded, and overflow outcomes.",
+			     "counter");
 	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
 		ep_metrics_sample_u64(f, "edgeplane_gw_decisions_total",
 				      EP_LABELS({ "decision", ep_gw_stat_name(i) }), gs[i]);
@@ -208,15 +213,16 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	ep_metrics_sample_u64(f, "edgeplane_gw_generation", NULL, cfg.generation);
 	ep_metrics_help_type(f, "edgeplane_gw_publishes_total",
 			     "Map updates published, by outcome.", "counter");
-	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total",
-			      EP_LABELS({ "outcome", "ok" }), c->publishes);
-	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total",
-			      EP_LABELS({ "outcome", "error" }), c->publish_errors);
+	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total", EP_LABELS({ "outcome", "ok" }),
+			      c->publishes);
+	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total", EP_LABELS({ "outcome", "error" }),
+			      c->publish_errors);
 	ep_metrics_help_type(f, "edgeplane_gw_reports_received_total",
 			     "Load report datagrams received, by outcome: accepted (accepted, "
 			     "registered, revived, restarted), ignored (old), or rejected by "
 			     "reason; with enrollment, first authenticated or refused by key "
-			     "(auth_*).", "counter");
+			     "(auth_*).",
+			     "counter");
 	ep_metrics_sample_u64(f, "edgeplane_gw_reports_received_total",
 			      EP_LABELS({ "outcome", "bad_message" }), c->rx_bad);
 	for (int i = 0; i < EP_REG__COUNT; i++)

@@ -97,8 +97,8 @@ int ep_reg_add(struct ep_registry *r, const struct ep_reg_node *n, uint64_t now)
 		snprintf(slot->name, sizeof(slot->name), "node%u", n->id);
 	if (!slot->port)
 		slot->port = EP_DEFAULT_PORT;
-	slot->awaiting_report = r->opts.wait_for_report && n->role == EP_ROLE_WORKER &&
-				!n->last_report_ns;
+	slot->awaiting_report =
+		r->opts.wait_for_report && n->role == EP_ROLE_WORKER && !n->last_report_ns;
 	slot->since_ns = now;
 	changed(r);
 	return 0;
@@ -245,8 +245,12 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 
 	if (!n) {
 		struct ep_reg_node fresh = {
-			.id = id, .origin = EP_ORIGIN_REPORT, .mac_set = true,
-			.ip4 = rep->ip4, .port = ntohs(rep->port), .last_report_ns = now,
+			.id = id,
+			.origin = EP_ORIGIN_REPORT,
+			.mac_set = true,
+			.ip4 = rep->ip4,
+			.port = ntohs(rep->port),
+			.last_report_ns = now,
 		};
 
 		memcpy(fresh.mac, rep->mac, 6);
@@ -260,14 +264,13 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	}
 
 	/* 5. */
-	if (n->reports && !seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms,
-				       now)) {
+	if (n->reports &&
+	    !seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms, now)) {
 		if (n->pre_restart && seq_follows(n->pre_restart_seq, n->pre_restart_ns, seq,
 						  n->load.interval_ms, now)) {
 			/* The node's sequence goes on: that restart was not its own. */
 			n->pre_restart = false;
-		} else if (seq <= EP_REG_RESTART_SEQ &&
-			   (int32_t)(seq - n->load.seq) <= 0) {
+		} else if (seq <= EP_REG_RESTART_SEQ && (int32_t)(seq - n->load.seq) <= 0) {
 			if (!n->pre_restart) {
 				n->pre_restart = true;
 				n->pre_restart_seq = n->load.seq;
@@ -308,7 +311,7 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
 	if (ep_queue_moved(ep_queue_significant(n->load.queue_depth, n->load.rate),
 			   ep_queue_significant(ntohl(rep->queue_depth), ntohl(rep->rate))))
-		r->urgent = true;	/* a burst, or its end: publish at once */
+		r->urgent = true; /* a burst, or its end: publish at once */
 	n->load.queue_depth = ntohl(rep->queue_depth);
 	n->load.inflight = ntohl(rep->inflight);
 	n->load.p99_us = ntohl(rep->p99_us);
@@ -395,14 +398,15 @@ unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 		g->p99_us = n->load.p99_us;
 		g->rate = n->load.rate;
 		g->wait_ms = ep_queue_wait_ms(n->load.queue_depth < n->load.inflight
-						      ? n->load.queue_depth : n->load.inflight,
+						      ? n->load.queue_depth
+						      : n->load.inflight,
 					      n->load.rate);
 		g->port = n->port;
 		g->mem_free_kib = n->load.mem_free_kib;
 		g->updated_ns = n->last_report_ns;
 		if (ep_reg_usable(n))
-			members[nm++] = (struct ep_table_member){ .id = id,
-								  .capacity = g->capacity };
+			members[nm++] =
+				(struct ep_table_member){ .id = id, .capacity = g->capacity };
 	}
 	return nm;
 }
@@ -415,17 +419,21 @@ void ep_reg_restore(struct ep_registry *r, const struct ep_gw_node *nodes, uint6
 
 		if (!(g->flags & EP_NODE_F_PRESENT))
 			continue;
-		if (n->id) {	/* configured: keep the operator's drain */
+		if (n->id) { /* configured: keep the operator's drain */
 			n->manual_drain |= !!(g->flags & EP_NODE_F_MANUAL);
 			continue;
 		}
 		*n = (struct ep_reg_node){
-			.id = id, .origin = EP_ORIGIN_PINNED,
+			.id = id,
+			.origin = EP_ORIGIN_PINNED,
 			.role = (g->flags & EP_NODE_F_OVERFLOW) ? EP_ROLE_CLOUD : EP_ROLE_WORKER,
 			.encap = !!(g->flags & EP_NODE_F_ENCAP),
 			.manual_drain = !!(g->flags & EP_NODE_F_MANUAL),
-			.mac_set = true, .ifindex = g->ifindex, .ip4 = g->ip4,
-			.port = g->port ?: EP_DEFAULT_PORT, .since_ns = now,
+			.mac_set = true,
+			.ifindex = g->ifindex,
+			.ip4 = g->ip4,
+			.port = g->port ?: EP_DEFAULT_PORT,
+			.since_ns = now,
 			/* Alive as of now (since_ns): its next report confirms it. Its load
 			 * keeps its age, so XDP trusts it no longer than before. A node
 			 * that was dead stays drained until it reports. */

@@ -32,7 +32,7 @@ enum ep_rauth ep_report_auth(struct ep_keystore *ks, uint8_t *buf, size_t len, u
 
 	*key_id = 0;
 	if (ep_decode(buf, len, sizeof(rep), &m, &payload, NULL) || m.payload_len != sizeof(rep))
-		return EP_RAUTH_BAD_TAG;	/* not for us to see: the caller decoded it */
+		return EP_RAUTH_BAD_TAG; /* not for us to see: the caller decoded it */
 	if (!(m.flags & EP_F_AUTH))
 		return ks ? EP_RAUTH_MISSING : EP_RAUTH_PLAIN;
 	*key_id = m.auth_key_id;
@@ -63,6 +63,6 @@ enum ep_rauth ep_report_auth(struct ep_keystore *ks, uint8_t *buf, size_t len, u
 	/* After the tag: a forged datagram moves no window. */
 	err = ep_ks_replay(ks, m.auth_key_id, issued, pn);
 	if (err == -ENOENT)
-		return EP_RAUTH_UNKNOWN_KEY;	/* gone since the lookup */
+		return EP_RAUTH_UNKNOWN_KEY; /* gone since the lookup */
 	return err ? EP_RAUTH_REPLAY : EP_RAUTH_OK;
 }

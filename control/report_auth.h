@@ -16,24 +16,24 @@
 
 #include "keystore.h"
 
-#define EP_RAUTH_LIST(X)								\
-	X(OK,		"authenticated")	/* passed: on to the registry */	\
-	X(PLAIN,	"plain")		/* not AUTH, enrollment off: as before */	\
-	X(MISSING,	"auth_missing")		/* not AUTH, and enrollment is on */	\
-	X(UNKNOWN_KEY,	"auth_unknown_key")	/* no such key (or enrollment off) */	\
-	X(NOT_NODE_KEY,	"auth_not_node_key")	/* a device's key */			\
-	X(REVOKED,	"auth_revoked")							\
-	X(EXPIRED,	"auth_expired")							\
-	X(BAD_TAG,	"auth_bad_tag")		/* the tag does not verify */		\
-	X(WRONG_SENDER,	"auth_wrong_sender")	/* the nonce's sender or the report's	\
-						 * node id is not the key's node */	\
-	X(REPLAY,	"auth_replay")		/* a pn seen, or older than the window */
+#define EP_RAUTH_LIST(X)                                                               \
+	X(OK, "authenticated")		     /* passed: on to the registry */          \
+	X(PLAIN, "plain")		     /* not AUTH, enrollment off: as before */ \
+	X(MISSING, "auth_missing")	     /* not AUTH, and enrollment is on */      \
+	X(UNKNOWN_KEY, "auth_unknown_key")   /* no such key (or enrollment off) */     \
+	X(NOT_NODE_KEY, "auth_not_node_key") /* a device's key */                      \
+	X(REVOKED, "auth_revoked")                                                     \
+	X(EXPIRED, "auth_expired")                                                     \
+	X(BAD_TAG, "auth_bad_tag")	     /* the tag does not verify */             \
+	X(WRONG_SENDER, "auth_wrong_sender") /* the nonce's sender or the report's     \
+					      * node id is not the key's node */       \
+	X(REPLAY, "auth_replay")	     /* a pn seen, or older than the window */
 
 enum ep_rauth {
 #define EP_X_ENUM(name, str) EP_RAUTH_##name,
 	EP_RAUTH_LIST(EP_X_ENUM)
 #undef EP_X_ENUM
-	EP_RAUTH__COUNT
+		EP_RAUTH__COUNT
 };
 
 const char *ep_rauth_name(unsigned int r);

@@ -69,9 +69,9 @@ static void read_rate(struct ep_confread *rd, const config_setting_t *g, const c
 
 static void read_role(struct ep_confread *rd, const config_setting_t *g, struct ep_role *r)
 {
-	static const char *const names[] = { "types", "max_priority", "tasks_per_s",
-					     "burst_tasks", "kib_per_s", "burst_kib",
-					     "max_task_len", "key_ttl_s", NULL };
+	static const char *const names[] = { "types",	     "max_priority", "tasks_per_s",
+					     "burst_tasks",  "kib_per_s",    "burst_kib",
+					     "max_task_len", "key_ttl_s",    NULL };
 	const char *name = config_setting_name(g);
 	long long v;
 
@@ -115,7 +115,8 @@ int ep_roles_load(struct ep_roles *rs, const char *path)
 		if (g)
 			ep_conf_bad(&rd, g, "must be a group of roles: { camera = { ... }; }");
 		else
-			pr_err("%s: no roles: the policy needs roles = { NAME = { types = ...; }; }",
+			pr_err("%s: no roles: the policy needs roles = { NAME = { types = ...; }; "
+			       "}",
 			       path);
 		rd.err = -EINVAL;
 		goto out;

@@ -22,12 +22,12 @@
 
 #include "edgeplane/enroll.h"
 
-#define EP_ROLE_TTL_MAX		2592000		/* 30 days, in seconds */
+#define EP_ROLE_TTL_MAX 2592000 /* 30 days, in seconds */
 
 struct ep_role {
 	char name[EP_KEY_ROLE_MAX];
 	struct ep_key_limits lim;
-	uint32_t key_ttl_s;		/* 0: enroll.key_ttl_s */
+	uint32_t key_ttl_s; /* 0: enroll.key_ttl_s */
 };
 
 struct ep_roles {

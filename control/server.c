@@ -33,7 +33,7 @@
 #define API_MAX_MSG	65536
 #define API_MAX_PEERS	64
 #define RX_BATCH	32
-#define MIN_FLIP_GAP_NS	1000000ull	/* XDP readers of the old half are long gone */
+#define MIN_FLIP_GAP_NS 1000000ull /* XDP readers of the old half are long gone */
 
 /* --- the gateway's own addresses -------------------------------------------------------- */
 
@@ -133,11 +133,13 @@ static void check_forwarding(const char *ifname)
 	if (noff == 2)
 		pr_warn("forwarding is off on %s: the gateway cannot relay workers' replies that "
 			"come back to it; set it with 'sysctl -w %s=1 %s=1' (or "
-			"relay_set_forwarding = true), or turn the relay off (relay_replies = false)",
+			"relay_set_forwarding = true), or turn the relay off (relay_replies = "
+			"false)",
 			ifname, off[0], off[1]);
 	else if (noff == 1)
 		pr_warn("%s is off: the gateway cannot relay those workers' replies; set it with "
-			"'sysctl -w %s=1' (or relay_set_forwarding = true)", off[0], off[0]);
+			"'sysctl -w %s=1' (or relay_set_forwarding = true)",
+			off[0], off[0]);
 }
 
 /* --- publishing -------------------------------------------------------------------------- */
@@ -346,13 +348,16 @@ static void read_reports(struct ep_ctl *c)
 	} ctl[RX_BATCH];
 	int n;
 
-	for (int round = 0; round < 16; round++) {	/* bounded: timers must run too */
+	for (int round = 0; round < 16; round++) { /* bounded: timers must run too */
 		for (int i = 0; i < RX_BATCH; i++) {
 			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-				.msg_iov = &iov[i], .msg_iovlen = 1,
-				.msg_control = ctl[i].buf, .msg_controllen = sizeof(ctl[i].buf) } };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[i],
+								 .msg_namelen = sizeof(from[i]),
+								 .msg_iov = &iov[i],
+								 .msg_iovlen = 1,
+								 .msg_control = ctl[i].buf,
+								 .msg_controllen =
+									 sizeof(ctl[i].buf) } };
 		}
 		n = recvmmsg(c->report_fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -389,7 +394,7 @@ static void read_reports(struct ep_ctl *c)
  * timer tick, in the order they changed. Expired keys are not deleted: XDP refuses them
  * by their expiry, and an id comes back only as a new key, written over the old.
  */
-#define KEYS_PER_TICK	1024
+#define KEYS_PER_TICK 1024
 
 struct mirror {
 	struct ep_gw *gw;
@@ -419,8 +424,7 @@ static void mirror_keys(struct ep_ctl *c)
 
 	if (!c->keys)
 		return;
-	c->keys_mirrored = ep_ks_changed(c->keys, c->keys_mirrored, KEYS_PER_TICK, mirror_key,
-					 &m);
+	c->keys_mirrored = ep_ks_changed(c->keys, c->keys_mirrored, KEYS_PER_TICK, mirror_key, &m);
 	if (m.err && !(c->key_mirror_errors++ & 1023))
 		pr_warn("the gateway's session keys: %s", strerror(-m.err));
 }
@@ -585,7 +589,8 @@ static int open_report_socket(struct ep_ctl *c)
 	}
 	if (ep_sockaddr_is_any(&ss))
 		pr_warn("load reports on every address (listen = \"%s\"): set control.listen to "
-			"the management address the workers report to", c->conf->listen);
+			"the management address the workers report to",
+			c->conf->listen);
 	else if (ep_sockaddr_is_loopback(&ss))
 		pr_info("load reports on %s only: workers on other hosts need control.listen "
 			"(--listen) set to the management address they report to",
@@ -686,9 +691,12 @@ static int add_config_nodes(struct ep_ctl *c, uint64_t now)
 
 int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 {
-	struct ep_gw_opts go = { .ifname = conf->interface, .pin_dir = conf->pin_dir,
-				 .debug = conf->debug, .rate_limit = &conf->rate_limit,
-				 .max_priority = conf->max_priority, .auth_mode = conf->auth_mode };
+	struct ep_gw_opts go = { .ifname = conf->interface,
+				 .pin_dir = conf->pin_dir,
+				 .debug = conf->debug,
+				 .rate_limit = &conf->rate_limit,
+				 .max_priority = conf->max_priority,
+				 .auth_mode = conf->auth_mode };
 	struct ep_gw_node pinned[EP_GW_MAX_NODES];
 	struct itimerspec its = { 0 };
 	enum ep_xdp_mode mode;
@@ -790,13 +798,14 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 		goto err;
 	}
 	pr_info("controller ready: gateway %s port %u, %s policy, auth %s, reports on %s, "
-		"API %s%s%s", conf->interface, conf->port, ep_policy_name(c->policy.policy),
+		"API %s%s%s",
+		conf->interface, conf->port, ep_policy_name(c->policy.policy),
 		ep_xdp_auth_mode_name(conf->auth_mode), conf->listen, conf->socket,
 		conf->metrics ? ", metrics on " : "", conf->metrics ? conf->metrics : "");
 	return 0;
 
 err:
-	if (c->gw && !ep_gw_reused(c->gw)) {	/* we attached it: leave nothing behind */
+	if (c->gw && !ep_gw_reused(c->gw)) { /* we attached it: leave nothing behind */
 		ep_gw_close(c->gw, true);
 		c->gw = NULL;
 	}
@@ -879,8 +888,8 @@ void ep_ctl_fini(struct ep_ctl *c)
 	if (c->gw) {
 		if (c->conf->keep_attached)
 			pr_info("the gateway stays attached to %s with the last state; "
-				"'edgectl detach --iface %s' removes it", c->conf->interface,
-				c->conf->interface);
+				"'edgectl detach --iface %s' removes it",
+				c->conf->interface, c->conf->interface);
 		ep_gw_close(c->gw, !c->conf->keep_attached);
 		c->gw = NULL;
 	}

@@ -26,30 +26,30 @@
 struct ep_ctl {
 	struct ep_ctl_conf *conf;
 	struct ep_gw *gw;
-	pthread_mutex_t lock;		/* registry, policy, counters */
+	pthread_mutex_t lock; /* registry, policy, counters */
 	struct ep_registry reg;
 	struct ep_policy policy;
-	struct ep_gw_cfg cfg;		/* what the next publish writes */
+	struct ep_gw_cfg cfg; /* what the next publish writes */
 	uint32_t table[EP_GW_TABLE_SIZE];
-	uint64_t table_built;		/* registry table_version of @table */
+	uint64_t table_built; /* registry table_version of @table */
 
 	int report_fd, api_fd, timer_fd, sig_fd, epfd;
-	struct ep_neigh *neigh;		/* the kernel's neighbour table, for reports' MACs */
+	struct ep_neigh *neigh; /* the kernel's neighbour table, for reports' MACs */
 	struct ep_metrics *metrics;
-	gid_t admin_gid;		/* socket_group's gid, or (gid_t)-1 */
+	gid_t admin_gid; /* socket_group's gid, or (gid_t)-1 */
 
 	uint64_t start_ns, last_publish_ns;
 	uint64_t publishes, publish_errors;
-	uint64_t urgent_publishes;	/* of publishes: at once, for a burst (or its end) */
-	uint64_t rx_bad;		/* report datagrams that are not a v1 LOAD_REPORT */
-	uint64_t rx[EP_REG__COUNT];	/* report datagrams by outcome (registry.h) */
-	uint64_t rx_auth[EP_RAUTH__COUNT];	/* ... and before that, by key (report_auth.h) */
+	uint64_t urgent_publishes;	   /* of publishes: at once, for a burst (or its end) */
+	uint64_t rx_bad;		   /* report datagrams that are not a v1 LOAD_REPORT */
+	uint64_t rx[EP_REG__COUNT];	   /* report datagrams by outcome (registry.h) */
+	uint64_t rx_auth[EP_RAUTH__COUNT]; /* ... and before that, by key (report_auth.h) */
 	uint64_t api_requests, api_denied;
 
 	/* Enrollment (group enroll): the session keys and the TLS server; NULL when off. */
 	struct ep_keystore *keys;
 	struct ep_enroll_srv *enroll;
-	uint64_t keys_mirrored;		/* key generation the gateway's ep_keys has */
+	uint64_t keys_mirrored; /* key generation the gateway's ep_keys has */
 	uint64_t key_mirror_errors;
 	volatile int stop;
 };

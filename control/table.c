@@ -35,7 +35,7 @@ int ep_table_build(const struct ep_table_member *m, unsigned int n, uint32_t *ta
 	if (n >= EP_GW_MAX_NODES)
 		return -EINVAL;
 	for (unsigned int i = 0; i < n; i++) {
-		uint64_t h1 = ep_mix64(0x6570676174657761ULL ^ m[i].id);	/* "epgatewa" */
+		uint64_t h1 = ep_mix64(0x6570676174657761ULL ^ m[i].id); /* "epgatewa" */
 		uint64_t h2 = ep_mix64(h1 ^ 0x9e3779b97f4a7c15ULL);
 
 		if (!m[i].id || m[i].id >= EP_GW_MAX_NODES || !m[i].capacity ||
@@ -43,7 +43,8 @@ int ep_table_build(const struct ep_table_member *m, unsigned int n, uint32_t *ta
 			return -EINVAL;
 		seen |= 1ULL << m[i].id;
 		w[i] = (struct walker){
-			.id = m[i].id, .weight = m[i].capacity,
+			.id = m[i].id,
+			.weight = m[i].capacity,
 			.offset = (uint32_t)(h1 % EP_GW_TABLE_SIZE),
 			.skip = (uint32_t)(h2 % (EP_GW_TABLE_SIZE / 2)) * 2 + 1,
 		};

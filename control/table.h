@@ -15,8 +15,8 @@
 #include "ep_shared.h"
 
 struct ep_table_member {
-	uint32_t id;		/* 1..EP_GW_MAX_NODES-1 */
-	uint32_t capacity;	/* > 0 */
+	uint32_t id;	   /* 1..EP_GW_MAX_NODES-1 */
+	uint32_t capacity; /* > 0 */
 };
 
 /*

@@ -20,7 +20,7 @@
  * checks every count. The first frames go to the edge regardless, to measure it.
  * Exit status 0 when every frame's defects were found.
  */
-#define _POSIX_C_SOURCE 200809L	/* clock_gettime, poll */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, poll */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,15 +33,15 @@
 #include <edgeplane/client.h>
 #include <edgeplane/payload.h>
 
-#define W 320
-#define H 240
-#define PROBES 3		/* frames sent to the edge to learn its speed */
-#define LEVEL 100		/* darker than this is a defect */
+#define W	 320
+#define H	 240
+#define PROBES	 3   /* frames sent to the edge to learn its speed */
+#define LEVEL	 100 /* darker than this is a defect */
 #define MIN_AREA 30
 
 struct frame {
 	unsigned int id, planted, found;
-	int where;		/* EP_OFFLOAD_LOCAL or EP_OFFLOAD_EDGE */
+	int where; /* EP_OFFLOAD_LOCAL or EP_OFFLOAD_EDGE */
 	int error;
 	double ms;
 	uint8_t task[sizeof(struct ep_img_hdr) + W * H];
@@ -60,7 +60,9 @@ static double now_ms(void)
 /* A part (bright, with texture) and 1..5 dark round defects, spread apart. */
 static void make_frame(struct frame *f, unsigned int id)
 {
-	struct ep_img_hdr h = { .width = htons(W), .height = htons(H), .arg0 = htons(LEVEL),
+	struct ep_img_hdr h = { .width = htons(W),
+				.height = htons(H),
+				.arg0 = htons(LEVEL),
 				.arg1 = htons(MIN_AREA),
 				.arg2 = htonl(EP_BLOBS_F_DARK | EP_BLOBS_F_CONN8) };
 	uint8_t *px = f->task + sizeof(h);
@@ -74,7 +76,8 @@ static void make_frame(struct frame *f, unsigned int id)
 	f->id = id;
 	f->planted = id % 5 + 1;
 	for (unsigned int d = 0; d < f->planted; d++) {
-		int cx = 40 + (int)d * 60, cy = 60 + (int)((id * 37 + d * 53) % 120), r = 6 + (int)d;
+		int cx = 40 + (int)d * 60, cy = 60 + (int)((id * 37 + d * 53) % 120),
+		    r = 6 + (int)d;
 
 		for (int y = cy - r; y <= cy + r; y++)
 			for (int x = cx - r; x <= cx + r; x++)
@@ -162,8 +165,8 @@ static int open_session(const struct ep_client_opts *o, const struct ep_client_a
 		return err;
 	}
 	ep_client_get_auth(*c, &st);
-	printf("enrolled as %s (role %s, tenant %u): key %u, renewed in %llu s\n", st.name,
-	       st.role, st.tenant, st.key_id, (unsigned long long)st.renew_in_ms / 1000);
+	printf("enrolled as %s (role %s, tenant %u): key %u, renewed in %llu s\n", st.name, st.role,
+	       st.tenant, st.key_id, (unsigned long long)st.renew_in_ms / 1000);
 	*max_prio = st.max_priority;
 	return 0;
 }
@@ -189,8 +192,9 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char **arg = !strcmp(argv[i], "--enroll") ? &a.enroll
 				   : !strcmp(argv[i], "--cert") ? &a.cert
-				   : !strcmp(argv[i], "--key") ? &a.key
-				   : !strcmp(argv[i], "--ca") ? &a.ca : NULL;
+				   : !strcmp(argv[i], "--key")	? &a.key
+				   : !strcmp(argv[i], "--ca")	? &a.ca
+								: NULL;
 
 		if (arg && i + 1 < argc)
 			*arg = argv[++i];
@@ -224,18 +228,20 @@ int main(int argc, char **argv)
 		struct frame *f = &frames[i];
 		/* Every 8th frame is urgent, as far as the camera's role allows. */
 		struct ep_task_opts t = { .type = EP_TT_BLOBS,
-					  .priority = i % 8 ? (max_prio < 3 ? max_prio : 3)
-							    : max_prio,
+					  .priority =
+						  i % 8 ? (max_prio < 3 ? max_prio : 3) : max_prio,
 					  .deadline_ms = 2000 };
 		struct ep_offload_task ot = { .raw_bytes = sizeof(f->task),
 					      .result_bytes = sizeof(struct ep_blobs_result) +
 							      5 * sizeof(struct ep_blob_box),
-					      .local_us = local_us, .priority = t.priority };
+					      .local_us = local_us,
+					      .priority = t.priority };
 		struct ep_offload_decision d;
 
 		make_frame(f, i);
 		f->where = EP_OFFLOAD_EDGE;
-		if (!always && i >= PROBES && !ep_client_offload_decide(c, EP_TT_BLOBS, &ot, NULL, &d))
+		if (!always && i >= PROBES &&
+		    !ep_client_offload_decide(c, EP_TT_BLOBS, &ot, NULL, &d))
 			f->where = d.where;
 		if (f->where == EP_OFFLOAD_LOCAL) {
 			t0 = now_ms();
@@ -258,7 +264,7 @@ int main(int argc, char **argv)
 			ep_client_process(c);
 		}
 	}
-	while (pending) {	/* the event loop a device would run anyway */
+	while (pending) { /* the event loop a device would run anyway */
 		struct pollfd p = { .fd = ep_client_fd(c), .events = POLLIN };
 
 		poll(&p, 1, ep_client_timeout_ms(c));
@@ -279,9 +285,11 @@ int main(int argc, char **argv)
 		struct ep_client_estimates e;
 
 		ep_client_get_estimates(c, &e);
-		printf("%u of %u frames right, %u at the edge; network %.0f us, edge queue %.0f us, "
-		       "edge exec %.0f us, edge load %u%%\n", ok, nframes, at_edge, e.srtt_us,
-		       e.edge_queue_us, e.edge_exec_us, e.edge_load_pct);
+		printf("%u of %u frames right, %u at the edge; network %.0f us, edge queue %.0f "
+		       "us, "
+		       "edge exec %.0f us, edge load %u%%\n",
+		       ok, nframes, at_edge, e.srtt_us, e.edge_queue_us, e.edge_exec_us,
+		       e.edge_load_pct);
 	}
 	ep_client_close(c);
 	free(frames);

@@ -34,7 +34,7 @@
 #include "ep_shared.h"
 
 static const char *const stat_names[EP_FAULT__COUNT] = { "seen", "dropped", "duplicated",
-							  "corrupted" };
+							 "corrupted" };
 
 /* <bpffs>/edgeplane-fault/DEV-egress or -ingress */
 static int pin_dir(const char *dev, bool ingress, char *buf, size_t len)
@@ -111,7 +111,7 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.fault_cfg), &zero, cfg, BPF_ANY);
 	if (err)
 		goto out;
-	ep_log_libs_hold();	/* an existing clsact qdisc is fine, and libbpf says so loudly */
+	ep_log_libs_hold(); /* an existing clsact qdisc is fine, and libbpf says so loudly */
 	err = bpf_tc_hook_create(&hook);
 	ep_log_libs_release(err && err != -EEXIST);
 	if (err && err != -EEXIST) {
@@ -121,10 +121,11 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 	opts.prog_fd = bpf_program__fd(skel->progs.ep_fault);
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		pr_err("%s: attach to tc %s: %s", dev, ingress ? "ingress" : "egress", strerror(-err));
+		pr_err("%s: attach to tc %s: %s", dev, ingress ? "ingress" : "egress",
+		       strerror(-err));
 		goto out;
 	}
-	{	/* <bpffs>/edgeplane-fault/DEV-DIRECTION */
+	{ /* <bpffs>/edgeplane-fault/DEV-DIRECTION */
 		char parent[PATH_MAX];
 
 		snprintf(parent, sizeof(parent), "%s", dir);
@@ -132,7 +133,7 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 		mkdir(parent, 0700);
 		mkdir(dir, 0700);
 	}
-	{	/* the two maps set and stats read; not the program's .rodata */
+	{ /* the two maps set and stats read; not the program's .rodata */
 		char path[PATH_MAX + 32];
 
 		snprintf(path, sizeof(path), "%s/fault_cfg", dir);
@@ -145,7 +146,7 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 			pr_err("pin maps in %s: %s", dir, strerror(-err));
 	}
 out:
-	ep_fault__destroy(skel);	/* the tc filter keeps the program alive */
+	ep_fault__destroy(skel); /* the tc filter keeps the program alive */
 	return err;
 }
 
@@ -176,8 +177,9 @@ static int cmd_stats(const char *dev, bool ingress, bool json)
 	free(v);
 	close(fd);
 	for (int k = 0; k < EP_FAULT__COUNT; k++)
-		printf(json ? "%s\"%s\":%llu" : "%s%s %llu", k ? (json ? "," : "\n") : (json ? "{" : ""),
-		       stat_names[k], (unsigned long long)sum[k]);
+		printf(json ? "%s\"%s\":%llu" : "%s%s %llu",
+		       k ? (json ? "," : "\n") : (json ? "{" : ""), stat_names[k],
+		       (unsigned long long)sum[k]);
 	printf(json ? "}\n" : "\n");
 	return 0;
 }
@@ -200,14 +202,14 @@ static int cmd_detach(const char *dev)
 		found += !bpf_tc_detach(&hook, &opts);
 		if (pin_dir(dev, in, dir, sizeof(dir)))
 			continue;
-		for (const char *const *n = (const char *const[]){ "fault_cfg", "fault_stats",
-								   NULL };
+		for (const char *const *n =
+			     (const char *const[]){ "fault_cfg", "fault_stats", NULL };
 		     *n; n++) {
 			snprintf(path, sizeof(path), "%s/%s", dir, *n);
 			unlink(path);
 		}
 		rmdir(dir);
-		*strrchr(dir, '/') = '\0';	/* edgeplane-fault/, once no device has pins */
+		*strrchr(dir, '/') = '\0'; /* edgeplane-fault/, once no device has pins */
 		rmdir(dir);
 	}
 	if (!found) {
@@ -220,10 +222,14 @@ static int cmd_detach(const char *dev)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "drop", required_argument, NULL, 'd' }, { "dup", required_argument, NULL, 'u' },
-		{ "corrupt", required_argument, NULL, 'c' }, { "port", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' }, { "ingress", no_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "drop", required_argument, NULL, 'd' },
+		{ "dup", required_argument, NULL, 'u' },
+		{ "corrupt", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "ingress", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	struct ep_fault_cfg cfg = { 0 };
 	const char *cmd, *dev;
@@ -235,21 +241,37 @@ int main(int argc, char **argv)
 	ep_log_route_libs();
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'd': if (parse_rate("--drop", optarg, &cfg.drop_ppm)) return 2; break;
-		case 'u': if (parse_rate("--dup", optarg, &cfg.dup_ppm)) return 2; break;
-		case 'c': if (parse_rate("--corrupt", optarg, &cfg.corrupt_ppm)) return 2; break;
+		case 'd':
+			if (parse_rate("--drop", optarg, &cfg.drop_ppm))
+				return 2;
+			break;
+		case 'u':
+			if (parse_rate("--dup", optarg, &cfg.dup_ppm))
+				return 2;
+			break;
+		case 'c':
+			if (parse_rate("--corrupt", optarg, &cfg.corrupt_ppm))
+				return 2;
+			break;
 		case 'p':
 			if (ep_parse_long("--port", optarg, 0, 65535, &port))
 				return 2;
 			cfg.udp_port = (__u16)port;
 			break;
-		case 'j': json = true; break;
-		case 'I': ingress = true; break;
+		case 'j':
+			json = true;
+			break;
+		case 'I':
+			ingress = true;
+			break;
 		case 'h':
-			printf("Usage: edgeplane-fault attach|set|stats|detach DEV [--ingress] [--drop R]\n"
+			printf("Usage: edgeplane-fault attach|set|stats|detach DEV [--ingress] "
+			       "[--drop R]\n"
 			       "       [--dup R] [--corrupt R] [--port N] [--json]\n"
-			       "R: a fraction (0.05) or a percentage (5%%) of the packets leaving DEV\n"
-			       "(entering it with --ingress); only UDP to or from --port, if given.\n");
+			       "R: a fraction (0.05) or a percentage (5%%) of the packets leaving "
+			       "DEV\n"
+			       "(entering it with --ingress); only UDP to or from --port, if "
+			       "given.\n");
 			return 0;
 		default:
 			return 2;

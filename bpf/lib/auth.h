@@ -11,10 +11,11 @@
  * where no classifier is in front of them).
  *
  * Where AUTH is checked (mode required or optional), the datagram is charged to its key's
- * buckets and not to its source prefix's (unless the key has no rate: ep_auth_unmetered()): the key bucket is the tighter, per-device bound,
- * which a sender cannot escape by changing its source address; and devices behind one NAT
- * or one /24 are then not starved by an unauthenticated flood from the same prefix, which
- * is what keys are for. Datagrams without AUTH keep the per-prefix guards.
+ * buckets and not to its source prefix's (unless the key has no rate: ep_auth_unmetered()): the key
+ * bucket is the tighter, per-device bound, which a sender cannot escape by changing its source
+ * address; and devices behind one NAT or one /24 are then not starved by an unauthenticated flood
+ * from the same prefix, which is what keys are for. Datagrams without AUTH keep the per-prefix
+ * guards.
  *
  * The trade-off (docs/security.md): the buckets are charged before the tag is verified, so
  * anyone who has seen a valid key id on the wire can spend that key's budget with forged
@@ -66,7 +67,7 @@ static __always_inline __u8 ep_auth_mode(void)
 	__u32 zero = 0;
 	const struct ep_auth_cfg *c = bpf_map_lookup_elem(&ep_auth_cfg, &zero);
 
-	if (!c || !(c->flags & EP_AUTH_F_SET))	/* !c: only for the verifier (an array) */
+	if (!c || !(c->flags & EP_AUTH_F_SET)) /* !c: only for the verifier (an array) */
 		return EP_AUTH_MODE_OFF;
 	return c->mode < EP_AUTH_MODE__COUNT ? c->mode : EP_AUTH_MODE_REQUIRED;
 }
@@ -82,8 +83,9 @@ struct ep_auth {
  * An AUTH datagram of @bytes (the frame as XDP sees it) against its key, at @now
  * (bpf_ktime_get_ns() clock). @h is a header that passed ep_hdr_check(). The role's limits
  * on type and size apply to requests (a PING or CANCEL carries no task of its own), its
- * priority ceiling to every kind (each is steered by its priority). The bytes bucket is charged here; the tasks bucket by the caller, who knows what a
- * new task is (ep_auth_task()). Returns 0 with @a filled, or -EP_STAT_DROP_AUTH_*.
+ * priority ceiling to every kind (each is steered by its priority). The bytes bucket is charged
+ * here; the tasks bucket by the caller, who knows what a new task is (ep_auth_task()). Returns 0
+ * with @a filled, or -EP_STAT_DROP_AUTH_*.
  */
 static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __u64 now,
 					 struct ep_auth *a)
@@ -92,7 +94,7 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 	const struct ep_key_entry *e;
 	struct ep_key_state *st;
 
-	if (!id)	/* 0 is never a key */
+	if (!id) /* 0 is never a key */
 		return -EP_STAT_DROP_AUTH_UNKNOWN_KEY;
 	e = bpf_map_lookup_elem(&ep_keys, &id);
 	if (!e)
@@ -110,14 +112,14 @@ static __always_inline int ep_auth_check(const struct ep_hdr *h, __u64 bytes, __
 	if (h->kind == EP_KIND_REQUEST) {
 		__u32 type = bpf_ntohs(h->task_type);
 
-		if (type >= EP_KEY_TYPES ||
-		    (!(e->flags & EP_KEY_F_ALL_TYPES) && !((e->types[type / 64] >> (type % 64)) & 1)))
+		if (type >= EP_KEY_TYPES || (!(e->flags & EP_KEY_F_ALL_TYPES) &&
+					     !((e->types[type / 64] >> (type % 64)) & 1)))
 			return -EP_STAT_DROP_AUTH_TYPE;
 		if (e->max_task_len && bpf_ntohl(h->total_len) > e->max_task_len)
 			return -EP_STAT_DROP_AUTH_TOO_LARGE;
 	}
 	st = bpf_map_lookup_elem(&ep_key_state, &id);
-	if (!st)	/* an array of EP_KEYS_MAX and id < 65536: only for the verifier */
+	if (!st) /* an array of EP_KEYS_MAX and id < 65536: only for the verifier */
 		return -EP_STAT_DROP_AUTH_UNKNOWN_KEY;
 	if (!ep_key_take_bytes(st, e, bytes, now))
 		return -EP_STAT_DROP_AUTH_RATE_BYTES;

@@ -36,7 +36,7 @@
 #include "../ep_shared.h"
 #include "compiler.h"
 
-#define EP_RL_CAS_TRIES		4
+#define EP_RL_CAS_TRIES 4
 
 /*
  * Take @cost (in ns of the bucket's rate) from the bucket whose TAT is *tat, with a burst
@@ -54,13 +54,12 @@ static __always_inline bool ep_rl_take(__u64 *tat, __u64 now, __u64 cost, __u64 
 		if (__sync_val_compare_and_swap(tat, old, next) == old)
 			return true;
 	}
-	return true;	/* every race lost: the others' admissions, see above */
+	return true; /* every race lost: the others' admissions, see above */
 }
 
 /* One datagram (or task) of a bucket of @rate per second: @cost and @tau are its cost and
  * tolerance in ns (ep_rl_derive()). A rate of 0 is no limit. */
-static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 cost, __u64 tau,
-					 __u32 rate)
+static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 cost, __u64 tau, __u32 rate)
 {
 	return !rate || ep_rl_take(tat, now, cost, tau);
 }
@@ -72,18 +71,17 @@ static __always_inline bool ep_rl_bucket(__u64 *tat, __u64 now, __u64 cost, __u6
  * datagram costs at least its headers). ep_key_take_task(): a new task (fragment 0).
  * Each returns true if admitted.
  */
-static __always_inline bool ep_key_take_bytes(struct ep_key_state *st,
-					      const struct ep_key_entry *e, __u64 bytes, __u64 now)
+static __always_inline bool ep_key_take_bytes(struct ep_key_state *st, const struct ep_key_entry *e,
+					      __u64 bytes, __u64 now)
 {
 	return ep_rl_bucket(&st->tat_bytes, now, (bytes * e->byte_cost) >> EP_RL_BYTE_SHIFT,
 			    e->byte_tau_ns, e->kib_per_s);
 }
 
-static __always_inline bool ep_key_take_task(struct ep_key_state *st,
-					     const struct ep_key_entry *e, __u64 now)
+static __always_inline bool ep_key_take_task(struct ep_key_state *st, const struct ep_key_entry *e,
+					     __u64 now)
 {
-	return ep_rl_bucket(&st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns,
-			    e->tasks_per_s);
+	return ep_rl_bucket(&st->tat_tasks, now, e->task_cost_ns, e->task_tau_ns, e->tasks_per_s);
 }
 
 #endif /* EP_BPF_GCRA_H */

@@ -13,7 +13,7 @@
 #define EP_BPF_PARSE_H
 
 #ifndef __bpf__
-#include <netinet/in.h>	/* before the linux/ headers, which then defer to it */
+#include <netinet/in.h> /* before the linux/ headers, which then defer to it */
 #endif
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -34,22 +34,22 @@
  * packet pointer. The mask is a no-op the compiler cannot drop.
  */
 #ifdef __bpf__
-#define ep_ntohs_bounded(x)						\
-	({								\
-		__u32 _v = bpf_ntohs(x);				\
-		asm volatile("%0 &= 0xffff" : "+r"(_v));		\
-		_v;							\
+#define ep_ntohs_bounded(x)                              \
+	({                                               \
+		__u32 _v = bpf_ntohs(x);                 \
+		asm volatile("%0 &= 0xffff" : "+r"(_v)); \
+		_v;                                      \
 	})
 #else
 #define ep_ntohs_bounded(x) ((__u32)bpf_ntohs(x))
 #endif
 
-#define EP_MAX_VLAN_TAGS	2	/* 802.1ad outer + 802.1Q inner */
-#define EP_MAX_IPV6_EXT		6	/* extension headers walked before giving up */
+#define EP_MAX_VLAN_TAGS 2 /* 802.1ad outer + 802.1Q inner */
+#define EP_MAX_IPV6_EXT	 6 /* extension headers walked before giving up */
 
 #ifndef IP_MF
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1fff
+#define IP_MF	  0x2000
+#define IP_OFFSET 0x1fff
 #endif
 
 struct ep_cursor {
@@ -58,10 +58,10 @@ struct ep_cursor {
 };
 
 struct ep_l3 {
-	void *end;		/* end of the IP datagram (per its length field) */
+	void *end; /* end of the IP datagram (per its length field) */
 	__u8 ipv6;
-	__u8 mcast;		/* destination is multicast or the IPv4 limited broadcast */
-	__u16 sport;		/* UDP source port, host order (after ep_parse_udp) */
+	__u8 mcast;  /* destination is multicast or the IPv4 limited broadcast */
+	__u16 sport; /* UDP source port, host order (after ep_parse_udp) */
 };
 
 /* Ethernet plus up to two VLAN tags. Returns the inner ethertype in network order. */
@@ -77,7 +77,10 @@ static __always_inline int ep_parse_eth(struct ep_cursor *c, __be16 *proto)
 
 	EP_UNROLL
 	for (int i = 0; i < EP_MAX_VLAN_TAGS; i++) {
-		struct { __be16 tci; __be16 proto; } *vlan = c->pos;
+		struct {
+			__be16 tci;
+			__be16 proto;
+		} *vlan = c->pos;
 
 		if (type != bpf_htons(ETH_P_8021Q) && type != bpf_htons(ETH_P_8021AD))
 			break;
@@ -126,7 +129,7 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 	if ((void *)(ip6 + 1) > c->end)
 		return -EP_STAT_PASS_UNPARSED;
 	plen = ep_ntohs_bounded(ip6->payload_len);
-	if (ip6->version != 6 || plen == 0)	/* 0: jumbogram; leave it to the kernel */
+	if (ip6->version != 6 || plen == 0) /* 0: jumbogram; leave it to the kernel */
 		return -EP_STAT_PASS_UNPARSED;
 	c->pos = ip6 + 1;
 	if (c->pos + plen > c->end)
@@ -138,7 +141,10 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 
 	EP_UNROLL
 	for (int i = 0; i < EP_MAX_IPV6_EXT; i++) {
-		struct { __u8 next; __u8 len; } *ext = c->pos;
+		struct {
+			__u8 next;
+			__u8 len;
+		} *ext = c->pos;
 		__u32 elen;
 
 		switch (next) {
@@ -158,7 +164,7 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 				return -EP_STAT_PASS_UNPARSED;
 			c->pos += elen;
 			break;
-		default:	/* ESP, no-next-header, ICMPv6, TCP, ... */
+		default: /* ESP, no-next-header, ICMPv6, TCP, ... */
 			return -EP_STAT_PASS_NOT_UDP;
 		}
 	}
@@ -178,8 +184,8 @@ static __always_inline int ep_parse_ip(struct ep_cursor *c, __be16 proto, struct
 
 /* UDP header; returns the datagram payload length, checked against the IP length, and
  * notes the source port in @l3. */
-static __always_inline int ep_parse_udp(struct ep_cursor *c, struct ep_l3 *l3,
-					__u16 port, __u32 *dgram_len)
+static __always_inline int ep_parse_udp(struct ep_cursor *c, struct ep_l3 *l3, __u16 port,
+					__u32 *dgram_len)
 {
 	struct udphdr *udp = c->pos;
 	__u32 ulen;

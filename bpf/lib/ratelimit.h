@@ -53,18 +53,22 @@ static __always_inline bool ep_rl_settings(struct ep_rl_cfg *c)
 	__u32 zero = 0;
 	const struct ep_rl_cfg *m = bpf_map_lookup_elem(&ep_rl_cfg, &zero);
 
-	if (m && (m->flags & EP_RL_F_SET)) {	/* !m: only for the verifier (an array) */
+	if (m && (m->flags & EP_RL_F_SET)) { /* !m: only for the verifier (an array) */
 		*c = *m;
 		return !(c->flags & EP_RL_F_OFF);
 	}
 	*c = (struct ep_rl_cfg){
-		.packets_per_s = EP_RL_DEF_PACKETS, .packets_burst = EP_RL_DEF_PACKETS_BURST,
-		.bytes_per_s = EP_RL_DEF_BYTES, .bytes_burst = EP_RL_DEF_BYTES_BURST,
-		.tasks_per_s = EP_RL_DEF_TASKS, .tasks_burst = EP_RL_DEF_TASKS_BURST,
-		.prefix_v4 = EP_RL_DEF_PREFIX_V4, .prefix_v6 = EP_RL_DEF_PREFIX_V6,
+		.packets_per_s = EP_RL_DEF_PACKETS,
+		.packets_burst = EP_RL_DEF_PACKETS_BURST,
+		.bytes_per_s = EP_RL_DEF_BYTES,
+		.bytes_burst = EP_RL_DEF_BYTES_BURST,
+		.tasks_per_s = EP_RL_DEF_TASKS,
+		.tasks_burst = EP_RL_DEF_TASKS_BURST,
+		.prefix_v4 = EP_RL_DEF_PREFIX_V4,
+		.prefix_v6 = EP_RL_DEF_PREFIX_V6,
 		.flags = EP_RL_F_SET,
 	};
-	ep_rl_derive(c);	/* constants: the compiler works them out */
+	ep_rl_derive(c); /* constants: the compiler works them out */
 	return true;
 }
 
@@ -120,7 +124,7 @@ static __always_inline int ep_rl_admit(const __u8 addr[16], bool ipv6, __u64 byt
 		return 0;
 	st = ep_rl_entry(&c, addr, ipv6);
 	if (!st)
-		return 0;	/* the map is unusable: fail open, as without it */
+		return 0; /* the map is unusable: fail open, as without it */
 	*stp = st;
 	if (!ep_rl_bucket(&st->tat_packets, now, c.packet_cost_ns, c.packet_tau_ns,
 			  c.packets_per_s))

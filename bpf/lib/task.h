@@ -14,13 +14,13 @@
 
 struct ep_task_pkt {
 	struct ep_l3 l3;
-	__u32 l3_off;		/* IP header, from data */
-	__u32 udp_off;		/* UDP header */
-	__u32 hdr_off;		/* struct ep_hdr */
-	__u32 dgram_len;	/* UDP payload */
+	__u32 l3_off;	 /* IP header, from data */
+	__u32 udp_off;	 /* UDP header */
+	__u32 hdr_off;	 /* struct ep_hdr */
+	__u32 dgram_len; /* UDP payload */
 };
 
-#define EP_MAX_HDR_OFF	256	/* a bound for the verifier: 14 + 8 + 60 + 6 ext headers... */
+#define EP_MAX_HDR_OFF 256 /* a bound for the verifier: 14 + 8 + 60 + 6 ext headers... */
 
 /*
  * Mask an offset already checked to be at most @m (a power of two minus one) in a way the
@@ -75,7 +75,7 @@ static __always_inline struct ep_hdr *ep_task_hdr(struct xdp_md *ctx, const stru
 	__u32 off = p->hdr_off;
 	struct ep_hdr *h;
 
-	barrier_var(off);	/* keep the bound check on the register the verifier sees */
+	barrier_var(off); /* keep the bound check on the register the verifier sees */
 	if (off > EP_MAX_HDR_OFF)
 		return NULL;
 	h = data + off;
@@ -125,15 +125,15 @@ static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 e
  * 16-byte form of the maps (IPv4 as ::ffff:a.b.c.d). Either may be NULL. Returns 0, or -1
  * if the IP header is no longer in bounds.
  */
-static __always_inline int ep_task_addrs(struct xdp_md *ctx, const struct ep_task_pkt *p,
-					 __u8 *src, __u8 *dst)
+static __always_inline int ep_task_addrs(struct xdp_md *ctx, const struct ep_task_pkt *p, __u8 *src,
+					 __u8 *dst)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u32 l3 = p->l3_off;
 
 	if (l3 > 64)
 		return -1;
-	ep_bound(l3, 127);	/* the bound again, on the register added below */
+	ep_bound(l3, 127); /* the bound again, on the register added below */
 	if (p->l3.ipv6) {
 		struct ipv6hdr *ip6 = data + l3;
 

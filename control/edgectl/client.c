@@ -12,7 +12,7 @@
 #include "edgectl.h"
 #include "edgeplane/log.h"
 
-#define REPLY_MAX	(1 << 20)
+#define REPLY_MAX	 (1 << 20)
 #define REPLY_TIMEOUT_MS 5000
 
 int ctl_request(const struct ctl_ctx *x, json_t *req, json_t **resp)
@@ -118,7 +118,8 @@ int ctl_open_gw(const struct ctl_ctx *x, struct ep_gw **gw)
 		err = ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp);
 		if (err || !json_string_value(json_object_get(resp, "pin_dir"))) {
 			pr_err("cannot find the gateway's maps: no controller on %s; "
-			       "give --iface IF or --pin-dir DIR", x->socket);
+			       "give --iface IF or --pin-dir DIR",
+			       x->socket);
 			json_decref(resp);
 			return err ? err : -ENOENT;
 		}

@@ -10,15 +10,15 @@
 #include "gw.h"
 
 /* Exit statuses. */
-#define EXIT_FAIL	1	/* the command failed */
-#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_FAIL  1 /* the command failed */
+#define EXIT_USAGE 2 /* bad command line */
 
 /* Options every command takes (before or after the command words). */
 struct ctl_ctx {
-	const char *socket;	/* --socket, $EDGECTL_SOCKET, or the default */
-	const char *pin_dir;	/* --pin-dir */
-	const char *iface;	/* --iface: the gateway interface (its default pin dir) */
-	bool json;		/* --json */
+	const char *socket;  /* --socket, $EDGECTL_SOCKET, or the default */
+	const char *pin_dir; /* --pin-dir */
+	const char *iface;   /* --iface: the gateway interface (its default pin dir) */
+	bool json;	     /* --json */
 };
 
 /*
@@ -47,6 +47,6 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv);
 int cmd_table(struct ctl_ctx *x, int argc, char **argv);
 int cmd_detach(struct ctl_ctx *x, int argc, char **argv);
 int cmd_keys(struct ctl_ctx *x, int argc, char **argv);
-int cmd_revoke(struct ctl_ctx *x, int argc, char **argv);	/* and unrevoke */
+int cmd_revoke(struct ctl_ctx *x, int argc, char **argv); /* and unrevoke */
 
 #endif /* EDGECTL_H */

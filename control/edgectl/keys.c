@@ -11,14 +11,16 @@
 
 static void print_keys(json_t *resp)
 {
-	json_t *keys = json_object_get(resp, "keys"), *names = json_object_get(resp, "revoked_names");
+	json_t *keys = json_object_get(resp, "keys"),
+	       *names = json_object_get(resp, "revoked_names");
 	uint64_t now = ep_unix_ms();
 	size_t i;
 	json_t *k;
 
 	printf("%-6s %-24s %-12s %10s %6s %10s %-7s %s\n", "ID", "NAME", "ROLE", "TENANT", "NODE",
 	       "EXPIRES_IN", "REVOKED", "ADDR");
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		uint64_t exp = (uint64_t)json_integer_value(json_object_get(k, "expires_unix_ms"));
 		json_int_t node = json_integer_value(json_object_get(k, "node_id"));
 		char nodes[12] = "-", left[32];
@@ -38,8 +40,7 @@ static void print_keys(json_t *resp)
 	}
 	if (json_array_size(names)) {
 		printf("refused until 'edgectl unrevoke --device NAME':");
-		json_array_foreach(names, i, k)
-			printf(" %s", json_string_value(k));
+		json_array_foreach(names, i, k) printf(" %s", json_string_value(k));
 		printf("\n");
 	}
 }
@@ -98,7 +99,8 @@ int cmd_revoke(struct ctl_ctx *x, int argc, char **argv)
 		printf("%s may enroll again (its revoked keys stay revoked)\n", argv[2]);
 	else
 		printf("%s revoked: %lld live keys, and its enrollments and syncs are refused\n",
-		       argv[2], (long long)json_integer_value(json_object_get(resp, "revoked_keys")));
+		       argv[2],
+		       (long long)json_integer_value(json_object_get(resp, "revoked_keys")));
 	json_decref(resp);
 	return 0;
 usage:

@@ -47,9 +47,10 @@ static int global_opts(struct ctl_ctx *x, int argc, char **argv)
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		const char **dst = !strcmp(a, "--socket") ? &x->socket
-				 : !strcmp(a, "--pin-dir") ? &x->pin_dir
-				 : !strcmp(a, "--iface") ? &x->iface : NULL;
+		const char **dst = !strcmp(a, "--socket")    ? &x->socket
+				   : !strcmp(a, "--pin-dir") ? &x->pin_dir
+				   : !strcmp(a, "--iface")   ? &x->iface
+							     : NULL;
 
 		if (dst) {
 			if (i + 1 >= argc) {
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "revoke") || !strcmp(cmd, "unrevoke"))
 		return cmd_revoke(&x, argc, argv);
 	pr_err("unknown command '%s' (serve, node, stats, policy, status, table, detach, keys, "
-	       "revoke, unrevoke; try --help)", cmd);
+	       "revoke, unrevoke; try --help)",
+	       cmd);
 	return EXIT_USAGE;
 }

@@ -24,10 +24,11 @@ static void print_nodes(json_t *nodes)
 	size_t i;
 	json_t *n;
 
-	printf("%-3s %-12s %-8s %-5s %-15s %-17s %5s %6s %8s %6s %6s %7s %7s %6s %10s\n",
-	       "ID", "NAME", "STATE", "MODE", "IPV4", "MAC", "CAP", "CPU%", "MEM_MiB", "QUEUE",
-	       "INFL", "P99_us", "AGE_ms", "SHARE", "TASKS");
-	json_array_foreach(nodes, i, n) {
+	printf("%-3s %-12s %-8s %-5s %-15s %-17s %5s %6s %8s %6s %6s %7s %7s %6s %10s\n", "ID",
+	       "NAME", "STATE", "MODE", "IPV4", "MAC", "CAP", "CPU%", "MEM_MiB", "QUEUE", "INFL",
+	       "P99_us", "AGE_ms", "SHARE", "TASKS");
+	json_array_foreach(nodes, i, n)
+	{
 		json_t *l = json_object_get(n, "load"), *g = json_object_get(n, "gateway");
 		const char *ip4 = json_string_value(json_object_get(n, "ip4"));
 		double age = json_real_value(json_object_get(l, "age_ms"));
@@ -96,8 +97,8 @@ static int node_add(struct ctl_ctx *x, int argc, char **argv)
 				json_object_set_new(req, keys[k], json_string(argv[++i]));
 				continue;
 			}
-			if (ep_parse_long(a, argv[i + 1], 1,
-					  !strcmp(a, "--port") ? 65535 : 1000000, &v)) {
+			if (ep_parse_long(a, argv[i + 1], 1, !strcmp(a, "--port") ? 65535 : 1000000,
+					  &v)) {
 				json_decref(req);
 				return EXIT_USAGE;
 			}
@@ -159,7 +160,8 @@ int cmd_node(struct ctl_ctx *x, int argc, char **argv)
 	json_decref(resp);
 	if (!x->json)
 		printf("node %lld: %s\n", (long long)id,
-		       !strcmp(sub, "del") ? "deleted" : !strcmp(sub, "drain")
-		       ? "drained (tasks it has still finish)" : "back in service");
+		       !strcmp(sub, "del")     ? "deleted"
+		       : !strcmp(sub, "drain") ? "drained (tasks it has still finish)"
+					       : "back in service");
 	return 0;
 }

@@ -56,8 +56,10 @@ static int policy_show(struct ctl_ctx *x)
 			ep_policy_parse(json_string_value(json_object_get(j, "policy")) ?: "",
 					&p.policy);
 			p.stale_ms = (uint32_t)json_integer_value(json_object_get(j, "stale_ms"));
-			p.mem_factor = (uint8_t)json_integer_value(json_object_get(j, "mem_factor"));
-			p.cloud_node = (uint32_t)json_integer_value(json_object_get(j, "cloud_node"));
+			p.mem_factor =
+				(uint8_t)json_integer_value(json_object_get(j, "mem_factor"));
+			p.cloud_node =
+				(uint32_t)json_integer_value(json_object_get(j, "cloud_node"));
 			for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++) {
 				char k[4];
 
@@ -67,7 +69,9 @@ static int policy_show(struct ctl_ctx *x)
 				p.wait_max_ms[i] = (uint16_t)json_integer_value(
 					json_object_get(json_object_get(j, "wait_max_ms"), k));
 				ep_overflow_parse(json_string_value(json_object_get(
-					json_object_get(j, "overflow"), k)) ?: "", &p.overflow[i]);
+							  json_object_get(j, "overflow"), k))
+							  ?: "",
+						  &p.overflow[i]);
 			}
 			print_policy(&p);
 		}
@@ -85,10 +89,10 @@ static int policy_show(struct ctl_ctx *x)
 	}
 	ep_policy_from_cfg(&p, &cfg);
 	if (x->json) {
-		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "policy", ep_policy_name(p.policy),
-				      "stale_ms", (json_int_t)p.stale_ms, "mem_factor",
-				      (json_int_t)p.mem_factor, "cloud_node",
-				      (json_int_t)p.cloud_node);
+		json_t *o =
+			json_pack("{s:s, s:I, s:I, s:I}", "policy", ep_policy_name(p.policy),
+				  "stale_ms", (json_int_t)p.stale_ms, "mem_factor",
+				  (json_int_t)p.mem_factor, "cloud_node", (json_int_t)p.cloud_node);
 
 		ctl_print_json(o);
 		json_decref(o);
@@ -166,11 +170,12 @@ static void print_rejected(json_t *by)
 /* Enrollment, when it is on: two lines. */
 static void print_enroll(json_t *e)
 {
-	static const char *const shown[] = { "enrolled", "synced", "handshake_failed",
-					     "handshake_timeout", "idle_timeout",
-					     "connection_limit", "bad_subject", "bad_request",
-					     "role_refused", "revoked", "keys_full",
-					     "certificate_gone", "error" };
+	static const char *const shown[] = {
+		"enrolled",	"synced",	    "handshake_failed", "handshake_timeout",
+		"idle_timeout", "connection_limit", "bad_subject",	"bad_request",
+		"role_refused", "revoked",	    "keys_full",	"certificate_gone",
+		"error"
+	};
 	json_t *by = json_object_get(e, "by_outcome");
 	const char *sep = "";
 
@@ -227,7 +232,8 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 			       (long long)json_integer_value(json_object_get(resp, "usable")));
 			printf("reports     %lld received, %lld rejected, on %s\n",
 			       (long long)json_integer_value(json_object_get(resp, "reports")),
-			       (long long)json_integer_value(json_object_get(resp, "reports_rejected")),
+			       (long long)json_integer_value(
+				       json_object_get(resp, "reports_rejected")),
 			       json_string_value(json_object_get(resp, "reports_on")));
 			print_rejected(json_object_get(resp, "reports_by_outcome"));
 			print_enroll(json_object_get(resp, "enroll"));
@@ -271,7 +277,8 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 	if (!ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp)) {
 		json_decref(resp);
 		pr_err("a controller is running on %s: stop it first (or run it with "
-		       "--detach-on-exit)", x->socket);
+		       "--detach-on-exit)",
+		       x->socket);
 		return EXIT_FAIL;
 	}
 	if (x->pin_dir)
@@ -283,7 +290,8 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 					: -ENODEV;
 	if (lock == -EBUSY) {
 		pr_err("%s: a controller serves this gateway: stop it first (or run it with "
-		       "--detach-on-exit)", x->iface);
+		       "--detach-on-exit)",
+		       x->iface);
 		return EXIT_FAIL;
 	}
 	if (lock == -ENODEV) {

@@ -61,35 +61,54 @@ static void set_str(char **dst, const char *v)
 
 int cmd_serve(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_IFACE, O_PORT, O_MODE, O_PIN, O_LISTEN, O_SOCKET, O_GROUP,
-	       O_METRICS, O_POLICY, O_STALE, O_DEAD, O_PUBLISH, O_NOREG, O_NOWAIT, O_DETACH,
-	       O_DEBUG, O_LOG, O_NORELAY, O_REG, O_SETFWD, O_AUTH };
-	static const struct option opts[] = {
-		{ "config", required_argument, 0, O_CONFIG },
-		{ "iface", required_argument, 0, O_IFACE },
-		{ "port", required_argument, 0, O_PORT },
-		{ "xdp-mode", required_argument, 0, O_MODE },
-		{ "auth-mode", required_argument, 0, O_AUTH },
-		{ "pin-dir", required_argument, 0, O_PIN },
-		{ "listen", required_argument, 0, O_LISTEN },
-		{ "socket", required_argument, 0, O_SOCKET },
-		{ "socket-group", required_argument, 0, O_GROUP },
-		{ "metrics", required_argument, 0, O_METRICS },
-		{ "policy", required_argument, 0, O_POLICY },
-		{ "stale-ms", required_argument, 0, O_STALE },
-		{ "dead-after-ms", required_argument, 0, O_DEAD },
-		{ "publish-ms", required_argument, 0, O_PUBLISH },
-		{ "no-register", no_argument, 0, O_NOREG },
-		{ "allow-register", no_argument, 0, O_REG },
-		{ "no-wait-for-report", no_argument, 0, O_NOWAIT },
-		{ "detach-on-exit", no_argument, 0, O_DETACH },
-		{ "debug", no_argument, 0, O_DEBUG },
-		{ "no-relay", no_argument, 0, O_NORELAY },
-		{ "set-forwarding", no_argument, 0, O_SETFWD },
-		{ "log-level", required_argument, 0, O_LOG },
-		{ "help", no_argument, 0, 'h' },
-		{ 0 }
+	enum {
+		O_CONFIG = 256,
+		O_IFACE,
+		O_PORT,
+		O_MODE,
+		O_PIN,
+		O_LISTEN,
+		O_SOCKET,
+		O_GROUP,
+		O_METRICS,
+		O_POLICY,
+		O_STALE,
+		O_DEAD,
+		O_PUBLISH,
+		O_NOREG,
+		O_NOWAIT,
+		O_DETACH,
+		O_DEBUG,
+		O_LOG,
+		O_NORELAY,
+		O_REG,
+		O_SETFWD,
+		O_AUTH
 	};
+	static const struct option opts[] = { { "config", required_argument, 0, O_CONFIG },
+					      { "iface", required_argument, 0, O_IFACE },
+					      { "port", required_argument, 0, O_PORT },
+					      { "xdp-mode", required_argument, 0, O_MODE },
+					      { "auth-mode", required_argument, 0, O_AUTH },
+					      { "pin-dir", required_argument, 0, O_PIN },
+					      { "listen", required_argument, 0, O_LISTEN },
+					      { "socket", required_argument, 0, O_SOCKET },
+					      { "socket-group", required_argument, 0, O_GROUP },
+					      { "metrics", required_argument, 0, O_METRICS },
+					      { "policy", required_argument, 0, O_POLICY },
+					      { "stale-ms", required_argument, 0, O_STALE },
+					      { "dead-after-ms", required_argument, 0, O_DEAD },
+					      { "publish-ms", required_argument, 0, O_PUBLISH },
+					      { "no-register", no_argument, 0, O_NOREG },
+					      { "allow-register", no_argument, 0, O_REG },
+					      { "no-wait-for-report", no_argument, 0, O_NOWAIT },
+					      { "detach-on-exit", no_argument, 0, O_DETACH },
+					      { "debug", no_argument, 0, O_DEBUG },
+					      { "no-relay", no_argument, 0, O_NORELAY },
+					      { "set-forwarding", no_argument, 0, O_SETFWD },
+					      { "log-level", required_argument, 0, O_LOG },
+					      { "help", no_argument, 0, 'h' },
+					      { 0 } };
 	struct ep_ctl_conf conf;
 	struct ep_ctl *ctl;
 	enum ep_log_level lvl;
@@ -115,17 +134,34 @@ int cmd_serve(int argc, char **argv)
 		switch (c) {
 		case O_CONFIG:
 			break;
-		case O_IFACE: set_str(&conf.interface, optarg); break;
-		case O_MODE: set_str(&conf.xdp_mode, optarg); break;
-		case O_PIN: set_str(&conf.pin_dir, optarg); break;
-		case O_LISTEN: set_str(&conf.listen, optarg); break;
-		case O_SOCKET: set_str(&conf.socket, optarg); break;
-		case O_GROUP: set_str(&conf.socket_group, optarg); break;
-		case O_METRICS: set_str(&conf.metrics, optarg); break;
-		case O_LOG: set_str(&conf.log_level, optarg); break;
+		case O_IFACE:
+			set_str(&conf.interface, optarg);
+			break;
+		case O_MODE:
+			set_str(&conf.xdp_mode, optarg);
+			break;
+		case O_PIN:
+			set_str(&conf.pin_dir, optarg);
+			break;
+		case O_LISTEN:
+			set_str(&conf.listen, optarg);
+			break;
+		case O_SOCKET:
+			set_str(&conf.socket, optarg);
+			break;
+		case O_GROUP:
+			set_str(&conf.socket_group, optarg);
+			break;
+		case O_METRICS:
+			set_str(&conf.metrics, optarg);
+			break;
+		case O_LOG:
+			set_str(&conf.log_level, optarg);
+			break;
 		case O_AUTH:
 			if (ep_xdp_parse_auth_mode(optarg, &conf.auth_mode)) {
-				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				pr_err("--auth-mode: '%s' is not required, optional or off",
+				       optarg);
 				goto bad;
 			}
 			break;
@@ -155,13 +191,27 @@ int cmd_serve(int argc, char **argv)
 				goto bad;
 			conf.publish_ms = (uint32_t)v;
 			break;
-		case O_NOREG: conf.reg.allow_register = false; break;
-		case O_REG: conf.reg.allow_register = true; break;
-		case O_NOWAIT: conf.reg.wait_for_report = false; break;
-		case O_DETACH: conf.keep_attached = false; break;
-		case O_DEBUG: conf.debug = true; break;
-		case O_NORELAY: conf.relay_replies = false; break;
-		case O_SETFWD: conf.relay_set_forwarding = true; break;
+		case O_NOREG:
+			conf.reg.allow_register = false;
+			break;
+		case O_REG:
+			conf.reg.allow_register = true;
+			break;
+		case O_NOWAIT:
+			conf.reg.wait_for_report = false;
+			break;
+		case O_DETACH:
+			conf.keep_attached = false;
+			break;
+		case O_DEBUG:
+			conf.debug = true;
+			break;
+		case O_NORELAY:
+			conf.relay_replies = false;
+			break;
+		case O_SETFWD:
+			conf.relay_set_forwarding = true;
+			break;
 		case 'h':
 			usage(stdout);
 			ep_ctl_conf_free(&conf);

@@ -68,7 +68,8 @@ static void print_text(const struct snap *s, const struct snap *prev)
 		if (!n->packets && !s->sent[id])
 			continue;
 		printf("  %-4d %12.0f %12.0f %14.0f %10llu\n", id,
-		       (n->tasks - (p ? p->tasks : 0)) / dt, (n->packets - (p ? p->packets : 0)) / dt,
+		       (n->tasks - (p ? p->tasks : 0)) / dt,
+		       (n->packets - (p ? p->packets : 0)) / dt,
 		       (n->bytes - (p ? p->bytes : 0)) / dt, (unsigned long long)s->sent[id]);
 	}
 	printf("  * tasks sent since the node's last load report\n");
@@ -98,16 +99,16 @@ static json_t *to_json(const struct snap *s, const struct snap *prev)
 
 		if (!n->packets && !s->sent[id])
 			continue;
-		json_array_append_new(nodes, json_pack(
-			"{s:i, s:f, s:f, s:f, s:I}", "id", id,
-			"tasks", (n->tasks - (p ? p->tasks : 0)) / dt,
-			"packets", (n->packets - (p ? p->packets : 0)) / dt,
-			"bytes", (n->bytes - (p ? p->bytes : 0)) / dt,
-			"sent_since_report", (json_int_t)s->sent[id]));
+		json_array_append_new(nodes,
+				      json_pack("{s:i, s:f, s:f, s:f, s:I}", "id", id, "tasks",
+						(n->tasks - (p ? p->tasks : 0)) / dt, "packets",
+						(n->packets - (p ? p->packets : 0)) / dt, "bytes",
+						(n->bytes - (p ? p->bytes : 0)) / dt,
+						"sent_since_report", (json_int_t)s->sent[id]));
 	}
 	return json_pack("{s:s, s:f, s:o, s:o, s:o}", "kind", prev ? "rates" : "totals",
-			 "interval_s", prev ? dt : 0.0, "decisions", dec, "packets", pkt,
-			 "nodes", nodes);
+			 "interval_s", prev ? dt : 0.0, "decisions", dec, "packets", pkt, "nodes",
+			 nodes);
 }
 
 int cmd_stats(struct ctl_ctx *x, int argc, char **argv)

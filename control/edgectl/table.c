@@ -45,7 +45,8 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--sample") && strcmp(argv[i], "--prio") &&
 		    strcmp(argv[i], "--size-hint-kib")) {
-			pr_err("table: unknown option '%s' (--sample N, --prio P, --size-hint-kib K)",
+			pr_err("table: unknown option '%s' (--sample N, --prio P, --size-hint-kib "
+			       "K)",
 			       argv[i]);
 			return EXIT_USAGE;
 		}
@@ -88,8 +89,8 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	if (!ctl_request(x, json_pack("{s:s}", "cmd", "nodes"), &resp))
 		names = json_object_get(resp, "nodes");
 	for (int id = 1; id < EP_GW_MAX_NODES; id++)
-		if ((nodes[id].flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
-		    EP_NODE_F_PRESENT)
+		if ((nodes[id].flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED |
+					EP_NODE_F_OVERFLOW)) == EP_NODE_F_PRESENT)
 			capsum += nodes[id].capacity;
 
 	if (x->json) {
@@ -100,17 +101,20 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 
 			if (!(n->flags & EP_NODE_F_PRESENT))
 				continue;
-			json_array_append_new(arr, json_pack(
-				"{s:i, s:s, s:I, s:f, s:I, s:I, s:b, s:I, s:I, s:f, s:f}", "id", id,
-				"state", flags_state(n->flags), "capacity", (json_int_t)n->capacity,
-				"load_age_ms", n->updated_ns ? (now - n->updated_ns) / 1e6 : -1.0,
-				"inflight", (json_int_t)n->inflight, "queue_depth",
-				(json_int_t)n->queue_depth,
-				"trusted", n->updated_ns && now - n->updated_ns <= cfg.stale_ns,
-				"table_slots", (json_int_t)slots[id], "next_tasks",
-				(json_int_t)(po.samples ? pr.tasks[id] : 0), "table_share",
-				(double)slots[id] / EP_GW_TABLE_SIZE, "next_share",
-				po.samples ? (double)pr.tasks[id] / po.samples : 0.0));
+			json_array_append_new(
+				arr,
+				json_pack("{s:i, s:s, s:I, s:f, s:I, s:I, s:b, s:I, s:I, s:f, s:f}",
+					  "id", id, "state", flags_state(n->flags), "capacity",
+					  (json_int_t)n->capacity, "load_age_ms",
+					  n->updated_ns ? (now - n->updated_ns) / 1e6 : -1.0,
+					  "inflight", (json_int_t)n->inflight, "queue_depth",
+					  (json_int_t)n->queue_depth, "trusted",
+					  n->updated_ns && now - n->updated_ns <= cfg.stale_ns,
+					  "table_slots", (json_int_t)slots[id], "next_tasks",
+					  (json_int_t)(po.samples ? pr.tasks[id] : 0),
+					  "table_share", (double)slots[id] / EP_GW_TABLE_SIZE,
+					  "next_share",
+					  po.samples ? (double)pr.tasks[id] / po.samples : 0.0));
 		}
 		for (int i = 0; po.samples && i < EP_GW_STAT__COUNT; i++)
 			if (pr.dec[i])
@@ -138,9 +142,9 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 
 		if (!(n->flags & EP_NODE_F_PRESENT))
 			continue;
-		json_array_foreach(names, i, jn)
-			if (json_integer_value(json_object_get(jn, "id")) == id)
-				name = json_string_value(json_object_get(jn, "name"));
+		json_array_foreach(names, i,
+				   jn) if (json_integer_value(json_object_get(jn, "id")) == id)
+			name = json_string_value(json_object_get(jn, "name"));
 		if (!n->updated_ns)
 			snprintf(age, sizeof(age), "never");
 		else
@@ -149,7 +153,8 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		printf("%-3d %-12s %-8s %6u %8.1f%% %8.1f%% %9s %7.1f %9.1f%%\n", id, name,
 		       flags_state(n->flags), n->capacity,
 		       capsum && !(n->flags & (EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW))
-		       ? 100.0 * n->capacity / capsum : 0.0,
+			       ? 100.0 * n->capacity / capsum
+			       : 0.0,
 		       100.0 * slots[id] / EP_GW_TABLE_SIZE, age, n->cpu_pct_x100 / 100.0,
 		       po.samples ? 100.0 * pr.tasks[id] / po.samples : 0.0);
 	}
@@ -157,8 +162,10 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		printf("decisions for those tasks:");
 		for (int i = 0; i < EP_GW_STAT__COUNT; i++)
 			if (pr.dec[i])
-				printf(" %s=%llu", ep_gw_stat_name(i), (unsigned long long)pr.dec[i]);
-		printf("\n('!' marks loads older than %llu ms: XDP falls back to capacity weights)\n",
+				printf(" %s=%llu", ep_gw_stat_name(i),
+				       (unsigned long long)pr.dec[i]);
+		printf("\n('!' marks loads older than %llu ms: XDP falls back to capacity "
+		       "weights)\n",
 		       (unsigned long long)(cfg.stale_ns / 1000000));
 	}
 out:

@@ -17,7 +17,7 @@ struct ep_batch {
 	uint32_t batch_size, total;
 	uint64_t max_wait_ns;
 	uint16_t *max_batch;
-	struct queue *q;		/* [prio * nh + handler] */
+	struct queue *q; /* [prio * nh + handler] */
 };
 
 static struct queue *queue_of(struct ep_batch *b, unsigned int prio, unsigned int h)
@@ -91,16 +91,16 @@ static uint32_t limit(const struct ep_batch *b, unsigned int h)
 	return m && m < b->batch_size ? m : b->batch_size;
 }
 
-static bool ready(const struct ep_batch *b, const struct queue *q, unsigned int h,
-		  uint64_t now_ns, bool drain)
+static bool ready(const struct ep_batch *b, const struct queue *q, unsigned int h, uint64_t now_ns,
+		  bool drain)
 {
 	if (!q->count)
 		return false;
 	return drain || q->count >= limit(b, h) || now_ns - q->head->rx_ns >= b->max_wait_ns;
 }
 
-unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain,
-			   struct ep_task **out, unsigned int max)
+unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain, struct ep_task **out,
+			   unsigned int max)
 {
 	if (!b->total)
 		return 0;

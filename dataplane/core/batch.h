@@ -27,8 +27,8 @@ void ep_batch_push(struct ep_batch *b, struct ep_task *t, uint64_t now_ns);
 void ep_batch_unget(struct ep_batch *b, struct ep_task **t, unsigned int n);
 /* Take the next batch (up to @max tasks, one handler, one priority) into @out. With
  * @drain, every non-empty queue is ready. Returns how many; 0 if nothing is ready. */
-unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain,
-			   struct ep_task **out, unsigned int max);
+unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain, struct ep_task **out,
+			   unsigned int max);
 /* Remove and return the newest task of the lowest non-empty priority below @prio, to
  * make room for a task of priority @prio; NULL if there is none. */
 struct ep_task *ep_batch_shed(struct ep_batch *b, uint8_t prio);

@@ -29,7 +29,7 @@
  */
 struct cent {
 	int32_t hnext, prev, next;
-	uint16_t key;			/* session key id; 0: a task without AUTH */
+	uint16_t key; /* session key id; 0: a task without AUTH */
 	uint16_t port;
 	uint64_t id;
 	uint8_t addr[16];
@@ -44,21 +44,21 @@ struct cent {
 	uint64_t digest;
 	uint64_t done_ns, last_sent_ns;
 	uint64_t prev_sent_ns;	/* last_sent_ns before the latest DONE lookup */
-	uint64_t last_retry_ns;	/* a RETRY went instead of the reply (ep_cache_unsent()) */
+	uint64_t last_retry_ns; /* a RETRY went instead of the reply (ep_cache_unsent()) */
 	uint64_t off;		/* ring offset of the reply data */
 	uint32_t len, queue_us, exec_us;
-	uint32_t reply_fs;	/* the reply's fragment size (0: unknown) */
-	uint32_t ack_frags;	/* fragments resent for RESULT_ACKs */
-	uint32_t ack_held;	/* the last RESULT_ACK's count held ... */
-	uint64_t ack_ns;	/* ... and when it came (0: none yet) */
+	uint32_t reply_fs;  /* the reply's fragment size (0: unknown) */
+	uint32_t ack_frags; /* fragments resent for RESULT_ACKs */
+	uint32_t ack_held;  /* the last RESULT_ACK's count held ... */
+	uint64_t ack_ns;    /* ... and when it came (0: none yet) */
 } __attribute__((aligned(64)));
 _Static_assert(__builtin_offsetof(struct cent, frag_count) + 2 <= 64,
 	       "what find() and its callers read is in the entry's first cache line");
 
-struct block {			/* header of a reply block in the ring */
-	int32_t ent;		/* NIL for padding */
+struct block {	     /* header of a reply block in the ring */
+	int32_t ent; /* NIL for padding */
 	uint32_t gen;
-	uint32_t size;		/* whole block, header included, multiple of 8 */
+	uint32_t size; /* whole block, header included, multiple of 8 */
 	uint32_t pad;
 };
 
@@ -69,13 +69,12 @@ struct ep_cache {
 	struct cent *ents;
 	int32_t *heads;
 	uint32_t mask;
-	int32_t free, oldest, newest;	/* oldest/newest: the DONE list */
+	int32_t free, oldest, newest; /* oldest/newest: the DONE list */
 	uint8_t *ring;
-	uint64_t head, tail;	/* byte counters; offsets are modulo cfg.bytes */
+	uint64_t head, tail; /* byte counters; offsets are modulo cfg.bytes */
 };
 
-static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-		       uint64_t id)
+static uint32_t bucket(const struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id)
 {
 	uint64_t a, b;
 
@@ -143,11 +142,11 @@ void ep_cache_ident_msg(struct ep_cache_ident *k, const struct ep_msg *m, const 
 		.frag_count = m->frag_count,
 		.tenant_id = m->tenant_id,
 		.total_len = m->total_len,
-		.frag_size = ep_frag_size(m->frag_index, m->frag_count, m->frag_offset,
-					  m->payload_len),
+		.frag_size =
+			ep_frag_size(m->frag_index, m->frag_count, m->frag_offset, m->payload_len),
 		.zstd = !!(m->flags & EP_F_ZSTD),
 	};
-	if (m->frag_index == 0) {	/* a single fragment's payload, or fragment 0's */
+	if (m->frag_index == 0) { /* a single fragment's payload, or fragment 0's */
 		k->data = payload;
 		k->data_len = m->payload_len;
 	}
@@ -184,7 +183,7 @@ static bool same_request(const struct ep_cache *c, const struct cent *e,
 	    e->frag_size != k->frag_size || e->zstd != k->zstd)
 		return false;
 	if (!e->has_digest || (!k->has_digest && !k->data))
-		return true;	/* a fragment other than 0, or an entry without a digest */
+		return true; /* a fragment other than 0, or an entry without a digest */
 	return e->digest == (k->has_digest ? k->digest : digest(c, k->data, k->data_len));
 }
 
@@ -243,7 +242,7 @@ static void remove_ent(struct ep_cache *c, int32_t i)
 		done_unlink(c, i);
 	else
 		c->st.pending--;
-	e->gen++;		/* its ring block, if any, is now stale */
+	e->gen++; /* its ring block, if any, is now stale */
 	e->state = EP_CACHE_MISS;
 	e->hnext = c->free;
 	c->free = i;
@@ -308,12 +307,11 @@ static uint64_t gap_of(const struct ep_cache *c, const struct ep_cache_ident *k)
 	uint64_t single = c->cfg.resend_gap_single_ns;
 
 	return k->frag_count > 1 || !single || single > c->cfg.resend_gap_ns ? c->cfg.resend_gap_ns
-									    : single;
+									     : single;
 }
 
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
-				    const struct ep_cache_ident *k, uint64_t now_ns,
+				    uint64_t id, const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
 {
 	int32_t i = find_live(c, p, key, id, now_ns);
@@ -344,16 +342,20 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	e->last_sent_ns = now_ns;
 	c->st.hits_done++;
 	*out = (struct ep_cached){
-		.status = e->status, .flags = e->flags, .len = e->len,
-		.data = c->ring + e->off, .queue_us = e->queue_us, .exec_us = e->exec_us,
+		.status = e->status,
+		.flags = e->flags,
+		.len = e->len,
+		.data = c->ring + e->off,
+		.queue_us = e->queue_us,
+		.exec_us = e->exec_us,
 		.replays = e->replays,
 	};
 	return EP_CACHE_DONE;
 }
 
-enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p,
-					uint16_t key, uint64_t id, const struct ep_ack *a,
-					uint64_t now_ns, struct ep_cached *out)
+enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+					uint64_t id, const struct ep_ack *a, uint64_t now_ns,
+					struct ep_cached *out)
 {
 	int32_t i = find_live(c, p, key, id, now_ns);
 	uint32_t held = ep_ack_held(a), count, resend;
@@ -382,7 +384,7 @@ enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer
 	e->ack_held = held;
 	e->ack_ns = now_ns;
 	if (!resend)
-		return EP_CACHE_QUIET;	/* the client holds it all */
+		return EP_CACHE_QUIET; /* the client holds it all */
 	if ((uint64_t)e->ack_frags + resend > (uint64_t)c->cfg.max_replays * count) {
 		c->st.acks_refused++;
 		return EP_CACHE_QUIET;
@@ -391,16 +393,22 @@ enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer
 	e->last_sent_ns = now_ns;
 	c->st.acks_done++;
 	*out = (struct ep_cached){
-		.status = e->status, .flags = e->flags, .len = e->len,
-		.data = c->ring + e->off, .queue_us = e->queue_us, .exec_us = e->exec_us,
-		.replays = e->replays, .frag_size = e->reply_fs, .req_frags = e->frag_count,
+		.status = e->status,
+		.flags = e->flags,
+		.len = e->len,
+		.data = c->ring + e->off,
+		.queue_us = e->queue_us,
+		.exec_us = e->exec_us,
+		.replays = e->replays,
+		.frag_size = e->reply_fs,
+		.req_frags = e->frag_count,
 		.resend = (uint16_t)resend,
 	};
 	return EP_CACHE_DONE;
 }
 
-void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-			 uint64_t id, uint16_t n)
+void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
+			 uint16_t n)
 {
 	int32_t i = find(c, p, key, id);
 	struct cent *e;
@@ -413,8 +421,7 @@ void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t k
 	c->st.acks_done--;
 }
 
-uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 			const struct ep_cache_ident *k, uint64_t now_ns)
 {
 	struct cent *e;
@@ -428,9 +435,9 @@ uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t ke
 			c->st.refused++;
 			return EP_CACHE_NONE;
 		}
-		remove_ent(c, i);	/* a DONE entry of the same key: this task replaces it */
+		remove_ent(c, i); /* a DONE entry of the same key: this task replaces it */
 	}
-	if (c->free == NIL) {		/* full: the oldest DONE entry goes, never a PENDING one */
+	if (c->free == NIL) { /* full: the oldest DONE entry goes, never a PENDING one */
 		if (c->oldest == NIL) {
 			c->st.refused++;
 			return EP_CACHE_NONE;
@@ -524,7 +531,7 @@ static uint64_t ring_alloc(struct ep_cache *c, uint32_t size)
 			uint64_t hoff = c->head % cap;
 			struct block b;
 
-			if (cap - hoff < sizeof(b)) {	/* a short pad at the very end */
+			if (cap - hoff < sizeof(b)) { /* a short pad at the very end */
 				c->head += cap - hoff;
 				continue;
 			}
@@ -550,16 +557,16 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	uint64_t off;
 
 	if (!by_handle(c, h) || c->ents[i].state != EP_CACHE_PENDING)
-		return;		/* forgotten meanwhile: nothing to remember */
+		return; /* forgotten meanwhile: nothing to remember */
 	if (size > c->cfg.bytes / 4) {
 		remove_ent(c, i);
 		return;
 	}
 	off = ring_alloc(c, size);
-	e = &c->ents[i];	/* (i survives: it is PENDING, and ring_alloc evicts DONE) */
+	e = &c->ents[i]; /* (i survives: it is PENDING, and ring_alloc evicts DONE) */
 	b = (struct block){ .ent = i, .gen = e->gen, .size = size };
 	memcpy(c->ring + off, &b, sizeof(b));
-	if (reply->len)		/* an ERROR without text has no data at all */
+	if (reply->len) /* an ERROR without text has no data at all */
 		memcpy(c->ring + off + sizeof(b), reply->data, reply->len);
 	e->state = EP_CACHE_DONE;
 	e->status = reply->status;
@@ -570,15 +577,14 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 	e->exec_us = reply->exec_us;
 	e->reply_fs = reply->frag_size;
 	e->done_ns = now_ns;
-	e->last_sent_ns = now_ns;	/* the reply just went out: a burst behind it is quiet */
+	e->last_sent_ns = now_ns; /* the reply just went out: a burst behind it is quiet */
 	done_append(c, i);
 	c->st.pending--;
 	c->st.completed++;
 	c->st.bytes = c->tail - c->head;
 }
 
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 		     uint64_t now_ns)
 {
 	int32_t i = find(c, p, key, id);
@@ -587,7 +593,7 @@ void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
 		return;
 	e = &c->ents[i];
-	if (e->replays) {	/* a lookup's replay, not a complete()'s first reply */
+	if (e->replays) { /* a lookup's replay, not a complete()'s first reply */
 		e->replays--;
 		e->last_sent_ns = e->prev_sent_ns;
 		c->st.hits_done--;
@@ -597,8 +603,7 @@ void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 	e->last_retry_ns = now_ns;
 }
 
-bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 			   uint64_t now_ns)
 {
 	int32_t i = find(c, p, key, id);

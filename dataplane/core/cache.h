@@ -30,22 +30,22 @@
 #include "edgeplane/reasm.h"
 
 struct ep_cache_cfg {
-	uint64_t window_ns;	/* how long a result answers retries, from its reply */
-	uint32_t entries;	/* tasks remembered (pending and done) */
-	uint64_t bytes;		/* reply bytes held */
-	uint32_t max_replays;	/* cached replies per task; 0: a retry is never answered */
-	uint64_t resend_gap_ns;	/* at most one cached reply per task this often */
-	uint64_t resend_gap_single_ns;	/* ... for a single-fragment request (at most
-					 * resend_gap_ns; 0: resend_gap_ns) */
+	uint64_t window_ns;	       /* how long a result answers retries, from its reply */
+	uint32_t entries;	       /* tasks remembered (pending and done) */
+	uint64_t bytes;		       /* reply bytes held */
+	uint32_t max_replays;	       /* cached replies per task; 0: a retry is never answered */
+	uint64_t resend_gap_ns;	       /* at most one cached reply per task this often */
+	uint64_t resend_gap_single_ns; /* ... for a single-fragment request (at most
+					* resend_gap_ns; 0: resend_gap_ns) */
 };
 
 enum ep_cache_state {
-	EP_CACHE_MISS = 0,	/* no entry: a new task */
-	EP_CACHE_PENDING,	/* the task is queued or running: ignore the retry */
-	EP_CACHE_DONE,		/* *out holds the reply to send again */
-	EP_CACHE_QUIET,		/* done, but inside the resend gap or past the replay budget:
-				 * ignore the retry */
-	EP_CACHE_CONFLICT,	/* the key is taken by a different request: answer CONFLICT */
+	EP_CACHE_MISS = 0, /* no entry: a new task */
+	EP_CACHE_PENDING,  /* the task is queued or running: ignore the retry */
+	EP_CACHE_DONE,	   /* *out holds the reply to send again */
+	EP_CACHE_QUIET,	   /* done, but inside the resend gap or past the replay budget:
+			    * ignore the retry */
+	EP_CACHE_CONFLICT, /* the key is taken by a different request: answer CONFLICT */
 };
 
 /* What a request is, beyond its key. Fill it with ep_cache_ident_msg() or
@@ -57,44 +57,44 @@ struct ep_cache_ident {
 	uint16_t frag_count;
 	uint32_t tenant_id;
 	uint32_t total_len;
-	uint32_t frag_size;	/* 0 for a single-fragment request */
-	uint8_t zstd;		/* the request's EP_F_ZSTD */
-	bool has_digest;	/* @digest is set (ep_cache_ident_hash) */
-	uint64_t digest;	/* XXH3-64 of @data, seeded with the cache's seed */
+	uint32_t frag_size; /* 0 for a single-fragment request */
+	uint8_t zstd;	    /* the request's EP_F_ZSTD */
+	bool has_digest;    /* @digest is set (ep_cache_ident_hash) */
+	uint64_t digest;    /* XXH3-64 of @data, seeded with the cache's seed */
 	const void *data;
 	uint32_t data_len;
 };
 
 /* A cached reply: what was sent, ready to be sent again. */
 struct ep_cached {
-	uint16_t status;	/* 0: RESPONSE, else ERROR with this status */
-	uint8_t flags;		/* the reply's EP_F_* (ZSTD) */
+	uint16_t status; /* 0: RESPONSE, else ERROR with this status */
+	uint8_t flags;	 /* the reply's EP_F_* (ZSTD) */
 	uint32_t len;
-	const uint8_t *data;	/* valid until the next begin/complete */
+	const uint8_t *data; /* valid until the next begin/complete */
 	uint32_t queue_us, exec_us;
-	uint32_t replays;	/* lookup: replies sent from the cache for this task, this
-				 * one included (1..max_replays) */
-	uint32_t frag_size;	/* the fragment size the reply went out in (complete: set
-				 * it; 0: unknown), so that a RESULT_ACK's indexes mean the
-				 * same fragments when they are resent */
-	uint16_t req_frags;	/* lookup_ack: the request's frag_count */
-	uint16_t resend;	/* lookup_ack, DONE: the fragments to resend (charged) */
+	uint32_t replays;   /* lookup: replies sent from the cache for this task, this
+			     * one included (1..max_replays) */
+	uint32_t frag_size; /* the fragment size the reply went out in (complete: set
+			     * it; 0: unknown), so that a RESULT_ACK's indexes mean the
+			     * same fragments when they are resent */
+	uint16_t req_frags; /* lookup_ack: the request's frag_count */
+	uint16_t resend;    /* lookup_ack, DONE: the fragments to resend (charged) */
 };
 
 /* A RESULT_ACK that repeats the previous one's count of fragments held within this is a
  * duplicate on the way (docs/protocol.md 5.1): ignored. */
-#define EP_CACHE_ACK_DUP_NS	(2ull * 1000 * 1000)
+#define EP_CACHE_ACK_DUP_NS (2ull * 1000 * 1000)
 
 struct ep_cache_stats {
-	uint64_t hits_done;		/* replies sent from the cache */
-	uint64_t hits_pending;		/* retries of pending tasks, ignored */
-	uint64_t hits_gap;		/* retries inside the resend gap, ignored */
-	uint64_t replays_refused;	/* retries past the replay budget, ignored */
-	uint64_t acks_done;		/* RESULT_ACKs answered with fragments of a result */
-	uint64_t acks_dup;		/* RESULT_ACKs repeating the previous one, ignored */
-	uint64_t acks_refused;		/* RESULT_ACKs past the fragment budget, ignored */
-	uint64_t conflicts;		/* requests that reused a key for another request */
-	uint64_t refused;		/* new tasks without an entry: every entry pending */
+	uint64_t hits_done;	  /* replies sent from the cache */
+	uint64_t hits_pending;	  /* retries of pending tasks, ignored */
+	uint64_t hits_gap;	  /* retries inside the resend gap, ignored */
+	uint64_t replays_refused; /* retries past the replay budget, ignored */
+	uint64_t acks_done;	  /* RESULT_ACKs answered with fragments of a result */
+	uint64_t acks_dup;	  /* RESULT_ACKs repeating the previous one, ignored */
+	uint64_t acks_refused;	  /* RESULT_ACKs past the fragment budget, ignored */
+	uint64_t conflicts;	  /* requests that reused a key for another request */
+	uint64_t refused;	  /* new tasks without an entry: every entry pending */
 	uint64_t inserted, completed, expired, evicted;
 	uint32_t entries;
 	uint32_t pending;
@@ -124,8 +124,7 @@ void ep_cache_ident_hash(const struct ep_cache *c, struct ep_cache_ident *k);
  * from @k gives CONFLICT (the digest is compared when both sides have one).
  */
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
-				    const struct ep_cache_ident *k, uint64_t now_ns,
+				    uint64_t id, const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out);
 /*
  * Look up a task for a RESULT_ACK (docs/protocol.md 5.1), by its key alone (a RESULT_ACK
@@ -142,13 +141,13 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
  * The resend gap of whole replays does not apply: a RESULT_ACK asks only for what is
  * missing. An answer from here also counts as the reply's latest sending for that gap.
  */
-enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p,
-					uint16_t key, uint64_t id, const struct ep_ack *a,
-					uint64_t now_ns, struct ep_cached *out);
+enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+					uint64_t id, const struct ep_ack *a, uint64_t now_ns,
+					struct ep_cached *out);
 /* The fragments the last DONE ep_cache_lookup_ack() of this key charged (@n) did not go: a
  * RETRY went instead. They are refunded, and the next RESULT_ACK is no duplicate. */
-void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-			 uint64_t id, uint16_t n);
+void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
+			 uint16_t n);
 
 /* No entry (a task the cache could not remember). */
 #define EP_CACHE_NONE UINT64_MAX
@@ -158,8 +157,7 @@ void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t k
  * EP_CACHE_NONE when every entry is PENDING (or the key is PENDING already): the caller
  * refuses the task with OVERLOADED. A full cache makes room by evicting its oldest DONE
  * entry. */
-uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+uint64_t ep_cache_begin(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 			const struct ep_cache_ident *k, uint64_t now_ns);
 /* Mark a PENDING task cancelled, by key. Returns 0, or -ENOENT if it is not pending. */
 int ep_cache_cancel(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id);
@@ -176,13 +174,11 @@ void ep_cache_forget(struct ep_cache *c, uint64_t h);
  * for did not go out at @now_ns: a RETRY went instead, to a source that must first
  * validate its address. Neither the resend gap nor the replay budget counts it, so the
  * retry that carries the token is answered at once. Nothing if the key is not DONE. */
-void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 		     uint64_t now_ns);
 /* Whether a RETRY went for this DONE task less than the resend gap ago: the fragments of
  * one unvalidated retry get one RETRY between them, not one each. */
-bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
-				    uint64_t id,
+bool ep_cache_retry_recent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 			   uint64_t now_ns);
 void ep_cache_get_stats(const struct ep_cache *c, struct ep_cache_stats *st);
 

@@ -15,8 +15,8 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-#define CHUNK		(1u << 30)	/* EVP takes an int length */
-#define MAX_FILE	(1ull << 30)	/* as the warm-up reads */
+#define CHUNK	 (1u << 30)   /* EVP takes an int length */
+#define MAX_FILE (1ull << 30) /* as the warm-up reads */
 
 bool ep_crypt_is_encrypted(const void *data, size_t len)
 {
@@ -25,8 +25,8 @@ bool ep_crypt_is_encrypted(const void *data, size_t len)
 
 /* AES-256-GCM over @len bytes, the magic as additional data. Encrypting writes @tag;
  * decrypting checks it (-EBADMSG). */
-static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *in,
-	       size_t len, uint8_t *out, uint8_t *tag)
+static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *in, size_t len,
+	       uint8_t *out, uint8_t *tag)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n, ok, err = 0;
@@ -35,8 +35,8 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t 
 		return -ENOMEM;
 	/* GCM's default nonce length is 12 bytes. */
 	ok = EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, enc, NULL) == 1 &&
-	     EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)EP_CRYPT_MAGIC,
-			      EP_CRYPT_MAGIC_LEN) == 1;
+	     EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)EP_CRYPT_MAGIC, EP_CRYPT_MAGIC_LEN) ==
+		     1;
 	for (size_t off = 0; ok && off < len; off += CHUNK) {
 		int c = (int)(len - off < CHUNK ? len - off : CHUNK);
 
@@ -54,8 +54,8 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t 
 	return err;
 }
 
-int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len,
-		  uint8_t **out, size_t *out_len)
+int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len, uint8_t **out,
+		  size_t *out_len)
 {
 	uint8_t *o = malloc(len + EP_CRYPT_OVERHEAD), *nonce, *tag;
 	int err;
@@ -79,8 +79,8 @@ int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t le
 	return 0;
 }
 
-int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len,
-		  uint8_t **out, size_t *out_len)
+int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len, uint8_t **out,
+		  size_t *out_len)
 {
 	const uint8_t *nonce = (const uint8_t *)in + EP_CRYPT_MAGIC_LEN;
 	uint8_t tag[EP_CRYPT_TAG_LEN], *o;
@@ -96,7 +96,7 @@ int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t le
 		return -ENOMEM;
 	err = gcm(0, key, nonce, nonce + EP_CRYPT_NONCE_LEN, n, o, tag);
 	if (err) {
-		OPENSSL_cleanse(o, n);	/* plaintext of a file that did not authenticate */
+		OPENSSL_cleanse(o, n); /* plaintext of a file that did not authenticate */
 		free(o);
 		return err;
 	}
@@ -116,13 +116,15 @@ int ep_crypt_blob(const uint8_t *key, const char *key_path, struct ep_blob *b)
 	if (!key) {
 		pr_err("handler file %s: encrypted, and no file_encryption.key_file is "
 		       "configured: set it to the key the file was encrypted with "
-		       "('edgeplane encrypt --key KEY FILE FILE.enc')", b->path);
+		       "('edgeplane encrypt --key KEY FILE FILE.enc')",
+		       b->path);
 		return -ENOKEY;
 	}
 	err = ep_crypt_open(key, b->data, b->len, &plain, &len);
 	if (err == -EBADMSG || err == -EINVAL)
 		pr_err("handler file %s: does not decrypt with file_encryption.key_file %s: it "
-		       "was encrypted with another key", b->path, key_path);
+		       "was encrypted with another key",
+		       b->path, key_path);
 	else if (err)
 		pr_err("handler file %s: decrypting: %s", b->path, strerror(-err));
 	if (err)
@@ -163,7 +165,7 @@ static int read_all(const char *path, uint8_t **buf, size_t *len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;	/* 0: it shrank */
+			err = n < 0 ? -errno : -EIO; /* 0: it shrank */
 			OPENSSL_cleanse(b, (size_t)st.st_size);
 			free(b);
 			goto out_close;
@@ -184,7 +186,7 @@ int ep_crypt_file(const char *key_path, const char *in, const char *out)
 	char *tmp = NULL;
 	int fd, err;
 
-	err = ep_read_secret("key", key_path, key, sizeof(key));	/* logs */
+	err = ep_read_secret("key", key_path, key, sizeof(key)); /* logs */
 	if (err)
 		return err;
 	err = read_all(in, &plain, &plen);

@@ -23,12 +23,12 @@
 
 #include "edgeplane/handler.h"
 
-#define EP_CRYPT_KEY_LEN	32
-#define EP_CRYPT_MAGIC		"EPENC01\n"
-#define EP_CRYPT_MAGIC_LEN	8
-#define EP_CRYPT_NONCE_LEN	12
-#define EP_CRYPT_TAG_LEN	16
-#define EP_CRYPT_OVERHEAD	(EP_CRYPT_MAGIC_LEN + EP_CRYPT_NONCE_LEN + EP_CRYPT_TAG_LEN)
+#define EP_CRYPT_KEY_LEN   32
+#define EP_CRYPT_MAGIC	   "EPENC01\n"
+#define EP_CRYPT_MAGIC_LEN 8
+#define EP_CRYPT_NONCE_LEN 12
+#define EP_CRYPT_TAG_LEN   16
+#define EP_CRYPT_OVERHEAD  (EP_CRYPT_MAGIC_LEN + EP_CRYPT_NONCE_LEN + EP_CRYPT_TAG_LEN)
 
 /* Does @data start like an encrypted file (the magic)? */
 bool ep_crypt_is_encrypted(const void *data, size_t len);
@@ -38,8 +38,8 @@ bool ep_crypt_is_encrypted(const void *data, size_t len);
  * *out (malloc'd, free it) of *out_len = @len + EP_CRYPT_OVERHEAD bytes, or -ENOMEM, -EIO
  * (OpenSSL or the random source failed).
  */
-int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len,
-		  uint8_t **out, size_t *out_len);
+int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len, uint8_t **out,
+		  size_t *out_len);
 
 /*
  * Check and decrypt the encrypted file at @in (@len bytes) under @key. Returns 0 and *out
@@ -48,8 +48,8 @@ int ep_crypt_seal(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t le
  * (another key, or a changed byte anywhere); -ENOMEM, -EIO. Nothing is returned of a file
  * that does not authenticate.
  */
-int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len,
-		  uint8_t **out, size_t *out_len);
+int ep_crypt_open(const uint8_t key[EP_CRYPT_KEY_LEN], const void *in, size_t len, uint8_t **out,
+		  size_t *out_len);
 
 /*
  * The runtime's step for handler file @b, after its signature was checked: if it is

@@ -13,15 +13,15 @@
 #include "core/keys.h"
 #include "edgeplane/util.h"
 
-#define NSEC		1000000000ll
-#define PAGE_BITS	8		/* a reader's contexts: 256 pages of 256 key ids */
-#define PAGE_SIZE	(1u << PAGE_BITS)
-#define NPAGES		(EP_KEY_IDS / PAGE_SIZE)
+#define NSEC	  1000000000ll
+#define PAGE_BITS 8 /* a reader's contexts: 256 pages of 256 key ids */
+#define PAGE_SIZE (1u << PAGE_BITS)
+#define NPAGES	  (EP_KEY_IDS / PAGE_SIZE)
 
 struct ep_key_win {
 	pthread_spinlock_t lock;
 	struct ep_replay r;
-	unsigned int refs;		/* entries pointing here: the writer's count */
+	unsigned int refs; /* entries pointing here: the writer's count */
 	/* The key's buckets (atomic compare-and-swap, lib/gcra.h): not the window's lock,
 	 * and a line of their own, away from it. */
 	struct ep_key_state rl __attribute__((aligned(64)));
@@ -29,38 +29,38 @@ struct ep_key_win {
 
 struct retired {
 	struct ep_key *k;
-	uint64_t epoch;			/* freed once every reader has seen this epoch */
+	uint64_t epoch; /* freed once every reader has seen this epoch */
 };
 
-struct actx {				/* a reader's context for one key id */
-	uint64_t gen;			/* of the entry it was keyed from */
+struct actx {	      /* a reader's context for one key id */
+	uint64_t gen; /* of the entry it was keyed from */
 	struct ep_aead *a;
 };
 
 struct ep_keytab_reader {
-	uint64_t seen;			/* the epoch of its last quiescent state (atomic) */
-	uint64_t swept;			/* the epoch its contexts were last checked at */
+	uint64_t seen;	/* the epoch of its last quiescent state (atomic) */
+	uint64_t swept; /* the epoch its contexts were last checked at */
 	struct ep_keytab *t;
-	struct ep_keytab_reader *next;	/* the table's list, under its mutex */
+	struct ep_keytab_reader *next; /* the table's list, under its mutex */
 	struct actx *page[NPAGES];
-	uint16_t *ids;			/* ids that have a context, to sweep them */
+	uint16_t *ids; /* ids that have a context, to sweep them */
 	unsigned int nids, cap;
 } __attribute__((aligned(64)));
 
 struct ep_keytab {
-	struct ep_key *slot[EP_KEY_IDS];	/* atomic loads and stores */
-	uint64_t pn __attribute__((aligned(64)));	/* the node's next pn (atomic) */
-	uint64_t epoch __attribute__((aligned(64)));	/* +1 per change (atomic) */
-	uint32_t node_id;		/* atomic */
-	unsigned int nkeys;		/* atomic */
+	struct ep_key *slot[EP_KEY_IDS];	     /* atomic loads and stores */
+	uint64_t pn __attribute__((aligned(64)));    /* the node's next pn (atomic) */
+	uint64_t epoch __attribute__((aligned(64))); /* +1 per change (atomic) */
+	uint32_t node_id;			     /* atomic */
+	unsigned int nkeys;			     /* atomic */
 	uint64_t next_gen;
-	pthread_mutex_t mu;		/* writers, the retired entries, the readers' list */
+	pthread_mutex_t mu; /* writers, the retired entries, the readers' list */
 	struct retired *retired;
 	unsigned int nretired, cap;
 	struct ep_keytab_reader *readers;
-	ep_keytab_mirror_fn mirror;	/* under mu */
+	ep_keytab_mirror_fn mirror; /* under mu */
 	void *mirror_arg;
-	uint64_t unmirrored[EP_KEY_IDS / 64];	/* ids the mirror failed on, to retry */
+	uint64_t unmirrored[EP_KEY_IDS / 64]; /* ids the mirror failed on, to retry */
 	unsigned int nunmirrored;
 };
 
@@ -166,8 +166,7 @@ static int mirror_one(struct ep_keytab *t, uint16_t id)
 }
 
 /* Under t->mu: whether the mirror has @old's entry as @k would put it (nothing to do). */
-static bool mirror_has(const struct ep_keytab *t, const struct ep_key *old,
-		       const struct ep_key *k)
+static bool mirror_has(const struct ep_keytab *t, const struct ep_key *old, const struct ep_key *k)
 {
 	uint16_t id = k->info.key_id;
 
@@ -288,15 +287,15 @@ static bool same_key(const struct ep_key_info *a, const struct ep_key_info *b)
 static void xdp_fill(struct ep_key *k)
 {
 	const struct ep_key_info *i = &k->info;
-	uint64_t before_boot_ms = k->issued_ns < 0 ? (uint64_t)(-k->issued_ns + 999999) / 1000000
-						   : 0;
+	uint64_t before_boot_ms =
+		k->issued_ns < 0 ? (uint64_t)(-k->issued_ns + 999999) / 1000000 : 0;
 
 	ep_key_entry_fill(&k->xdp, i->issued_unix_ms + before_boot_ms,
 			  (uint64_t)(k->issued_ns + (int64_t)before_boot_ms * 1000000),
 			  i->issued_unix_ms, i->expires_unix_ms, i->tenant, i->revoked,
-			  i->lim.types, i->lim.all_types, i->lim.max_priority,
-			  i->lim.max_task_len, i->lim.tasks_per_s, i->lim.burst_tasks,
-			  i->lim.kib_per_s, i->lim.burst_kib);
+			  i->lim.types, i->lim.all_types, i->lim.max_priority, i->lim.max_task_len,
+			  i->lim.tasks_per_s, i->lim.burst_tasks, i->lim.kib_per_s,
+			  i->lim.burst_kib);
 }
 
 int ep_keytab_set(struct ep_keytab *t, const struct ep_key_info *info, uint64_t now_unix_ms,
@@ -319,8 +318,8 @@ int ep_keytab_set(struct ep_keytab *t, const struct ep_key_info *info, uint64_t 
 		k->issued_ns = old->issued_ns;
 	} else {
 		/* A key issued "later" than now (the controller's clock ahead) counts from now. */
-		uint64_t age_ms = now_unix_ms > info->issued_unix_ms ?
-					  now_unix_ms - info->issued_unix_ms : 0;
+		uint64_t age_ms =
+			now_unix_ms > info->issued_unix_ms ? now_unix_ms - info->issued_unix_ms : 0;
 
 		k->win = calloc(1, sizeof(*k->win));
 		if (!k->win) {
@@ -331,8 +330,9 @@ int ep_keytab_set(struct ep_keytab *t, const struct ep_key_info *info, uint64_t 
 		k->issued_ns = (int64_t)now_ns - (int64_t)(age_ms * 1000000);
 	}
 	k->expires_ns = k->issued_ns +
-			(int64_t)(info->expires_unix_ms > info->issued_unix_ms ?
-					  (info->expires_unix_ms - info->issued_unix_ms) * 1000000 : 0);
+			(int64_t)(info->expires_unix_ms > info->issued_unix_ms
+					  ? (info->expires_unix_ms - info->issued_unix_ms) * 1000000
+					  : 0);
 	xdp_fill(k);
 	k->gen = t->next_gen++;
 	k->win->refs++;
@@ -469,7 +469,7 @@ void ep_keytab_quiesce(struct ep_keytab_reader *r)
 	uint64_t e = __atomic_load_n(&r->t->epoch, __ATOMIC_SEQ_CST);
 
 	if (e == r->swept)
-		return;		/* nothing changed: nothing retired waits for this reader */
+		return; /* nothing changed: nothing retired waits for this reader */
 	sweep(r);
 	r->swept = e;
 	__atomic_store_n(&r->seen, e, __ATOMIC_SEQ_CST);
@@ -496,7 +496,7 @@ struct ep_aead *ep_keytab_aead(struct ep_keytab_reader *r, const struct ep_key *
 	c = &(*page)[id & (PAGE_SIZE - 1)];
 	if (c->a && c->gen == k->gen)
 		return c->a;
-	if (c->a) {		/* the key changed since the last sweep: in ids already */
+	if (c->a) { /* the key changed since the last sweep: in ids already */
 		ep_aead_free(c->a);
 		c->a = NULL;
 		ids_drop(r, id);

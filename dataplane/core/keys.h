@@ -41,11 +41,10 @@
 #include <stdint.h>
 
 #include "edgeplane/auth.h"
-#include "edgeplane/enroll.h"	/* struct ep_key_info */
-#include "ep_shared.h"		/* struct ep_key_entry, struct ep_key_state */
+#include "edgeplane/enroll.h" /* struct ep_key_info */
+#include "ep_shared.h"	      /* struct ep_key_entry, struct ep_key_state */
 
-#define EP_KEY_IDS		65536	/* key ids 1..65535; 0 is never a key */
-
+#define EP_KEY_IDS 65536 /* key ids 1..65535; 0 is never a key */
 
 /* Whether the role of @l allows task type @type. Types above 255 never are, not even with
  * "types": "*" (auth-design section 2), which enroll.h's ep_key_allows_type() lets by. */
@@ -59,10 +58,10 @@ struct ep_key_win;
 /* A published key: immutable, except through ep_key_replay() and its buckets. */
 struct ep_key {
 	struct ep_key_info info;
-	int64_t issued_ns;		/* CLOCK_MONOTONIC ns of its issue, as this node counts
-					 * (before the boot: negative) */
-	int64_t expires_ns;		/* ... of its expiry */
-	uint64_t gen;			/* unique among all entries of the table */
+	int64_t issued_ns;  /* CLOCK_MONOTONIC ns of its issue, as this node counts
+			     * (before the boot: negative) */
+	int64_t expires_ns; /* ... of its expiry */
+	uint64_t gen;	    /* unique among all entries of the table */
 	struct ep_key_win *win;
 	/* What XDP gets of the key (ep_key_entry_fill(), on the table's clock mapping: its
 	 * expires_ns is this entry's, to the ns), and the rates the workers charge with it

@@ -17,8 +17,8 @@
 #include "edgeplane/log.h"
 #include "handlers/builtin.h"
 
-static int add(struct ep_registry *r, const struct ep_handler *h, uint16_t type,
-	       const char *args, void *dl)
+static int add(struct ep_registry *r, const struct ep_handler *h, uint16_t type, const char *args,
+	       void *dl)
 {
 	struct ep_reg_entry *e;
 
@@ -72,14 +72,14 @@ static int check_owner_mode(const char *path, const char *kind, const struct sta
 
 	if (st->st_uid != 0 && st->st_uid != euid) {
 		pr_err("plugin %s: %s is owned by uid %u, not root or the runtime's (%u): "
-		       "'chown root %s'", path, kind, (unsigned int)st->st_uid,
-		       (unsigned int)euid, kind);
+		       "'chown root %s'",
+		       path, kind, (unsigned int)st->st_uid, (unsigned int)euid, kind);
 		return -EPERM;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		pr_err("plugin %s: %s is writable by %s (mode %04o): 'chmod go-w %s', or put the "
-		       "plugin where only root can write", path, kind,
-		       st->st_mode & S_IWOTH ? "everyone" : "its group",
+		       "plugin where only root can write",
+		       path, kind, st->st_mode & S_IWOTH ? "everyone" : "its group",
 		       (unsigned int)(st->st_mode & 07777), kind);
 		return -EPERM;
 	}
@@ -105,7 +105,8 @@ static int open_plugin(const char *path)
 
 	if (path[0] != '/') {
 		pr_err("plugin '%s': not an absolute path; give the whole path (the loader's "
-		       "search path is not used)", path);
+		       "search path is not used)",
+		       path);
 		return -EINVAL;
 	}
 	if (strlen(path) >= sizeof(walked)) {
@@ -141,15 +142,17 @@ static int open_plugin(const char *path)
 		comp[len] = '\0';
 		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
 			pr_err("plugin %s: '.' and '..' are not allowed in the path: give it as "
-			       "'%s'", path, realpath(path, real) ? real : "the file's own path");
+			       "'%s'",
+			       path, realpath(path, real) ? real : "the file's own path");
 			err = -EINVAL;
 			goto err_close_dir;
 		}
 		snprintf(walked + wl, sizeof(walked) - wl, "%s%s", wl > 1 ? "/" : "", comp);
 		wl = strlen(walked);
 		/* O_NONBLOCK: a FIFO there must not hang the start; it is refused below. */
-		fd = openat(dfd, comp, (last ? O_RDONLY | O_NONBLOCK : O_RDONLY | O_DIRECTORY) |
-			    O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, comp,
+			    (last ? O_RDONLY | O_NONBLOCK : O_RDONLY | O_DIRECTORY) | O_NOFOLLOW |
+				    O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
 			if ((errno == ELOOP || errno == ENOTDIR) &&
@@ -191,7 +194,7 @@ err_close_dir:
 	return err;
 }
 
-#define MAX_PLUGIN_FILE	(1ull << 30)
+#define MAX_PLUGIN_FILE (1ull << 30)
 
 /*
  * Copy the plugin open at @fd into a sealed memfd (no write, resize or further seal can
@@ -202,8 +205,7 @@ err_close_dir:
  */
 static int sealed_copy(int fd, const char *path, const struct ep_signing *sign)
 {
-	static const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-					  F_SEAL_WRITE;
+	static const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	char buf[65536];
 	struct stat st;
 	uint64_t len = 0;
@@ -244,8 +246,8 @@ static int sealed_copy(int fd, const char *path, const struct ep_signing *sign)
 		pr_err("plugin %s: copying it: %s", path, strerror(-err));
 		goto err_close;
 	}
-	if (st.st_size && (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, mfd,
-				      0)) == MAP_FAILED) {
+	if (st.st_size &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, mfd, 0)) == MAP_FAILED) {
 		err = -errno;
 		pr_err("plugin %s: mmap: %s", path, strerror(errno));
 		goto err_close;
@@ -262,8 +264,8 @@ err_close:
 	return err;
 }
 
-int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign,
-			   const char *path, const char *name, uint16_t type, const char *args)
+int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign, const char *path,
+			   const char *name, uint16_t type, const char *args)
 {
 	const struct ep_handler *const *hs;
 	ep_plugin_handlers_fn fn;
@@ -323,15 +325,17 @@ int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign,
 			continue;
 		if ((*hs)->abi_version < EP_HANDLER_ABI_MIN || (*hs)->abi_version > abi ||
 		    !(*hs)->run || !(*hs)->out_size) {
-			pr_err("plugin %s: handler %s: ABI version %u (the plugin was asked for %u) "
-			       "or no run/out_size", path, (*hs)->name, (*hs)->abi_version, abi);
+			pr_err("plugin %s: handler %s: ABI version %u (the plugin was asked for "
+			       "%u) "
+			       "or no run/out_size",
+			       path, (*hs)->name, (*hs)->abi_version, abi);
 			ret = -EPROTO;
 			goto err_close;
 		}
 		ret = add(r, *hs, name ? type : 0, args, dl);
 		if (ret < 0)
 			goto err_close;
-		if (dl) {	/* the first entry owns the handle and its copy */
+		if (dl) { /* the first entry owns the handle and its copy */
 			r->e[ret].dl_fd = fd;
 			r->e[ret].dl_dev = st.st_dev;
 			r->e[ret].dl_ino = st.st_ino;
@@ -360,19 +364,22 @@ static void handler_log(int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	ep_vlog(level <= 0 ? EP_LOG_ERROR : level >= 3 ? EP_LOG_DEBUG : (enum ep_log_level)level,
+	ep_vlog(level <= 0   ? EP_LOG_ERROR
+		: level >= 3 ? EP_LOG_DEBUG
+			     : (enum ep_log_level)level,
 		fmt, ap);
 	va_end(ap);
 }
 
-int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
-			    uint32_t max_task_len, void **states)
+int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker, uint32_t max_task_len,
+			    void **states)
 {
 	for (unsigned int i = 0; i < r->n; i++) {
 		const struct ep_reg_entry *e = &r->e[i];
 		struct ep_handler_env env = {
-			.abi_version = e->h->abi_version < EP_HANDLER_ABI_VERSION ?
-					       e->h->abi_version : EP_HANDLER_ABI_VERSION,
+			.abi_version = e->h->abi_version < EP_HANDLER_ABI_VERSION
+					       ? e->h->abi_version
+					       : EP_HANDLER_ABI_VERSION,
 			.worker = worker,
 			.type = e->type,
 			.args = e->args,

@@ -19,25 +19,25 @@ struct ep_reg_entry {
 	const struct ep_handler *h;
 	uint16_t type;
 	char *args;
-	uint8_t max_error;		/* frame-coded tasks (EP_F_FRAME): the largest error k
-					 * accepted (handler option max_error); 0: lossless */
-	struct ep_blob *files;		/* filled in by warm-up */
+	uint8_t max_error;     /* frame-coded tasks (EP_F_FRAME): the largest error k
+				* accepted (handler option max_error); 0: lossless */
+	struct ep_blob *files; /* filled in by warm-up */
 	unsigned int nfiles;
-	bool files_shared;		/* the files are an earlier entry's (the handlers of one
-					 * plugin entry in the configuration share them) */
-	void *dl;			/* dlopen handle of its plugin, or NULL */
-	int dl_fd;			/* the checked copy of the plugin it was loaded from, kept
-					 * open while the handle lives (its /proc/self/fd
-					 * name must not be reused: the loader would take a
-					 * later plugin for this one); -1 if none */
-	dev_t dl_dev;			/* with dl_fd: the file it was copied from */
+	bool files_shared; /* the files are an earlier entry's (the handlers of one
+			    * plugin entry in the configuration share them) */
+	void *dl;	   /* dlopen handle of its plugin, or NULL */
+	int dl_fd;	   /* the checked copy of the plugin it was loaded from, kept
+			    * open while the handle lives (its /proc/self/fd
+			    * name must not be reused: the loader would take a
+			    * later plugin for this one); -1 if none */
+	dev_t dl_dev;	   /* with dl_fd: the file it was copied from */
 	ino_t dl_ino;
 };
 
 struct ep_registry {
 	unsigned int n;
 	struct ep_reg_entry e[EP_MAX_HANDLERS];
-	uint8_t by_type[65536];		/* entry index + 1; 0 = no handler */
+	uint8_t by_type[65536]; /* entry index + 1; 0 = no handler */
 };
 
 /* Add built-in handler @name for @type (0: its default type). Returns the entry index or
@@ -48,8 +48,8 @@ int ep_registry_add_builtin(struct ep_registry *r, const char *name, uint16_t ty
  * is copied into a sealed memory file, whose signature is checked as @sign says
  * (core/sign.h), and that copy is what gets loaded. Returns the index of the last entry
  * added, or a negative errno (the reason is logged). */
-int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign,
-			   const char *path, const char *name, uint16_t type, const char *args);
+int ep_registry_add_plugin(struct ep_registry *r, const struct ep_signing *sign, const char *path,
+			   const char *name, uint16_t type, const char *args);
 /* Entry index serving @type, or -1. */
 static inline int ep_registry_find(const struct ep_registry *r, uint16_t type)
 {
@@ -65,8 +65,8 @@ static inline uint64_t ep_handler_work(const struct ep_handler *h, void *state,
 	return req->len;
 }
 /* Per-worker states: init every handler for @worker. Returns 0 or the first error. */
-int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker,
-			    uint32_t max_task_len, void **states);
+int ep_registry_init_worker(const struct ep_registry *r, unsigned int worker, uint32_t max_task_len,
+			    void **states);
 void ep_registry_fini_worker(const struct ep_registry *r, void **states);
 /* Free args, warm-up files and plugin handles. */
 void ep_registry_release(struct ep_registry *r);

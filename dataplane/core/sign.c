@@ -15,10 +15,10 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-#define MAX_KEY_FILE	4096	/* an Ed25519 public key in PEM is 113 bytes */
+#define MAX_KEY_FILE 4096 /* an Ed25519 public key in PEM is 113 bytes */
 
 /* How to make a signature, for the messages: the script, or openssl itself. */
-#define HOW_TO_SIGN \
+#define HOW_TO_SIGN                                                                       \
 	"sign it with the operator's key: 'scripts/ep-sign.sh sign operator.key %s' (or " \
 	"'openssl pkeyutl -sign -rawin -inkey operator.key -in %s -out %s.sig')"
 
@@ -75,7 +75,8 @@ struct ep_sign_key *ep_sign_key_load(const char *path)
 	if (memmem(buf, (size_t)n, "PRIVATE KEY", 11)) {
 		pr_err("signing.public_key %s: holds a private key; the node needs only the "
 		       "public key ('openssl pkey -in operator.key -pubout'), and the private "
-		       "key belongs off the node", path);
+		       "key belongs off the node",
+		       path);
 		err = -EINVAL;
 		goto out_close;
 	}
@@ -89,7 +90,8 @@ struct ep_sign_key *ep_sign_key_load(const char *path)
 	if (!pkey || !EVP_PKEY_is_a(pkey, "ED25519")) {
 		pr_err("signing.public_key %s: not an Ed25519 public key in PEM (make it with "
 		       "'scripts/ep-sign.sh keygen operator.key', or 'openssl pkey -in "
-		       "operator.key -pubout -out %s')", path, path);
+		       "operator.key -pubout -out %s')",
+		       path, path);
 		err = -EINVAL;
 		goto out_close;
 	}
@@ -103,7 +105,7 @@ struct ep_sign_key *ep_sign_key_load(const char *path)
 	err = 0;
 
 out_close:
-	OPENSSL_cleanse(buf, sizeof(buf));	/* in case it was a private key */
+	OPENSSL_cleanse(buf, sizeof(buf)); /* in case it was a private key */
 	close(fd);
 out:
 	EVP_PKEY_free(pkey);
@@ -213,8 +215,8 @@ int ep_signing_check(const struct ep_signing *s, const char *what, const char *p
 	}
 	if (err == -EBADMSG) {
 		pr_err("%s %s: bad signature: %s" EP_SIGN_SUFFIX " is not a file of %d bytes (an "
-		       "Ed25519 signature); " HOW_TO_SIGN, what, path, path, EP_SIGN_LEN, path,
-		       path, path);
+		       "Ed25519 signature); " HOW_TO_SIGN,
+		       what, path, path, EP_SIGN_LEN, path, path, path);
 		return err;
 	}
 	if (err) {

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_SIGN_LEN	64		/* an Ed25519 signature */
-#define EP_SIGN_SUFFIX	".sig"		/* FILE's signature is FILE.sig */
+#define EP_SIGN_LEN    64     /* an Ed25519 signature */
+#define EP_SIGN_SUFFIX ".sig" /* FILE's signature is FILE.sig */
 
 struct ep_sign_key;
 
@@ -49,9 +49,9 @@ int ep_sign_read(const char *path, uint8_t sig[EP_SIGN_LEN]);
 
 /* signing.mode and signing.public_key, as the runtime applies them. */
 struct ep_signing {
-	bool off;			/* "off-unsafe": nothing is checked */
-	const char *key_path;		/* for messages; NULL: none configured */
-	struct ep_sign_key *key;	/* NULL when off or none configured */
+	bool off;		 /* "off-unsafe": nothing is checked */
+	const char *key_path;	 /* for messages; NULL: none configured */
+	struct ep_sign_key *key; /* NULL when off or none configured */
 };
 
 /*

@@ -15,10 +15,11 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-#define SLOTS		4	/* epoch keys held: the window of 3, and one being replaced */
-#define CACHE_SLOTS	1024	/* verified tokens remembered, direct-mapped by client: a
-				 * camera fleet behind one worker mostly hits (48 KiB) */
-#define MSG_LEN		20	/* addr[16] || be16(port) || be16(key id) */
+#define SLOTS 4 /* epoch keys held: the window of 3, and one being replaced */
+#define CACHE_SLOTS                                                          \
+	1024	   /* verified tokens remembered, direct-mapped by client: a \
+		    * camera fleet behind one worker mostly hits (48 KiB) */
+#define MSG_LEN 20 /* addr[16] || be16(port) || be16(key id) */
 
 /* What a verified token is remembered by: compared as a whole. */
 struct token_key {
@@ -37,13 +38,13 @@ struct cache_entry {
 struct slot {
 	uint64_t epoch;
 	bool ready;
-	EVP_MAC_CTX *ctx;	/* keyed with K_epoch */
+	EVP_MAC_CTX *ctx; /* keyed with K_epoch */
 };
 
 struct ep_token {
 	const struct ep_token_master *m;
 	EVP_MAC *mac;
-	EVP_MAC_CTX *master;	/* keyed with the master secret: derives the epoch keys */
+	EVP_MAC_CTX *master; /* keyed with the master secret: derives the epoch keys */
 	struct slot slot[SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
 	struct ep_token_stats st;
@@ -99,8 +100,7 @@ static void epoch_label(uint64_t epoch, uint8_t out[sizeof(EP_TOKEN_LABEL) - 1 +
 	out[3] = (uint8_t)e;
 }
 
-static void token_msg(const uint8_t addr[16], uint16_t port, uint16_t key_id,
-		      uint8_t msg[MSG_LEN])
+static void token_msg(const uint8_t addr[16], uint16_t port, uint16_t key_id, uint8_t msg[MSG_LEN])
 {
 	memcpy(msg, addr, 16);
 	put_be16(msg + 16, port);
@@ -116,14 +116,16 @@ int ep_token_compute(const struct ep_token_master *m, uint64_t epoch, const uint
 
 	epoch_label(epoch, label);
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, m->key, sizeof(m->key), label,
-		       sizeof(label), k, sizeof(k), &n) || n != sizeof(k)) {
+		       sizeof(label), k, sizeof(k), &n) ||
+	    n != sizeof(k)) {
 		err = -EIO;
 		goto out;
 	}
 	*key_id = (uint16_t)epoch;
 	token_msg(addr, port, *key_id, msg);
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k, sizeof(k), msg, sizeof(msg), mac,
-		       sizeof(mac), &n) || n != sizeof(mac)) {
+		       sizeof(mac), &n) ||
+	    n != sizeof(mac)) {
 		err = -EIO;
 		goto out;
 	}
@@ -194,8 +196,8 @@ static struct cache_entry *cache_slot(struct ep_token *t, const uint8_t addr[16]
 	return &t->cache[ep_mix64(a ^ ep_mix64(b ^ port)) % CACHE_SLOTS];
 }
 
-bool ep_token_verify(struct ep_token *t, const uint8_t addr[16], uint16_t port,
-		     uint16_t key_id, const uint8_t tag[EP_AUTH_TAG_LEN], uint64_t unix_s)
+bool ep_token_verify(struct ep_token *t, const uint8_t addr[16], uint16_t port, uint16_t key_id,
+		     const uint8_t tag[EP_AUTH_TAG_LEN], uint64_t unix_s)
 {
 	uint64_t now = ep_token_epoch(t->m, unix_s), e;
 	struct cache_entry *c;

@@ -30,13 +30,13 @@
 
 #include "ep_shared.h"
 
-#define EP_TOKEN_MASTER_LEN		32
-#define EP_TOKEN_DEFAULT_PERIOD_S	600
-#define EP_TOKEN_LABEL			"edgeplane token v1"
+#define EP_TOKEN_MASTER_LEN	  32
+#define EP_TOKEN_DEFAULT_PERIOD_S 600
+#define EP_TOKEN_LABEL		  "edgeplane token v1"
 
 struct ep_token_master {
 	uint8_t key[EP_TOKEN_MASTER_LEN];
-	uint32_t period_s;		/* epoch length, >= 1 */
+	uint32_t period_s; /* epoch length, >= 1 */
 };
 
 /*
@@ -75,12 +75,12 @@ void ep_token_free(struct ep_token *t);
 int ep_token_issue(struct ep_token *t, const uint8_t addr[16], uint16_t port, uint64_t unix_s,
 		   uint16_t *key_id, uint8_t tag[EP_AUTH_TAG_LEN]);
 /* Whether (@key_id, @tag) is a valid token of (@addr, @port) at unix time @unix_s. */
-bool ep_token_verify(struct ep_token *t, const uint8_t addr[16], uint16_t port,
-		     uint16_t key_id, const uint8_t tag[EP_AUTH_TAG_LEN], uint64_t unix_s);
+bool ep_token_verify(struct ep_token *t, const uint8_t addr[16], uint16_t port, uint16_t key_id,
+		     const uint8_t tag[EP_AUTH_TAG_LEN], uint64_t unix_s);
 
 struct ep_token_stats {
-	uint64_t macs;		/* HMACs computed to verify or issue (cache misses) */
-	uint64_t cache_hits;	/* tokens found verified already */
+	uint64_t macs;	     /* HMACs computed to verify or issue (cache misses) */
+	uint64_t cache_hits; /* tokens found verified already */
 };
 void ep_token_get_stats(const struct ep_token *t, struct ep_token_stats *st);
 

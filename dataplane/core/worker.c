@@ -18,15 +18,15 @@
 #include "edgeplane/log.h"
 #include "lib/gcra.h"
 
-#define RX_BURST		64
-#define EXPIRE_EVERY_NS		(50 * 1000 * 1000ull)
-#define IDLE_WAIT_MS		100
-#define TX_RETRY_NS		(20 * 1000 * 1000ull)
-#define DRAIN_TX_NS		(2000 * 1000 * 1000ull)
-#define DRAIN_RX_NS		(500 * 1000 * 1000ull)
+#define RX_BURST	64
+#define EXPIRE_EVERY_NS (50 * 1000 * 1000ull)
+#define IDLE_WAIT_MS	100
+#define TX_RETRY_NS	(20 * 1000 * 1000ull)
+#define DRAIN_TX_NS	(2000 * 1000 * 1000ull)
+#define DRAIN_RX_NS	(500 * 1000 * 1000ull)
 /* High-priority work counts as under way this long after its last datagram: meanwhile
  * low-priority batches run one task at a time. */
-#define HIGH_ACTIVE_NS		(100 * 1000 * 1000ull)
+#define HIGH_ACTIVE_NS	(100 * 1000 * 1000ull)
 
 struct ep_worker {
 	struct ep_worker_cfg cfg;
@@ -39,31 +39,31 @@ struct ep_worker {
 	void *states[EP_MAX_HANDLERS];
 	bool states_ready;
 	struct ep_reasm *reasm;
-	uint32_t running;		/* tasks in the handler call under way */
+	uint32_t running; /* tasks in the handler call under way */
 	struct ep_cache *cache;
 	struct ep_batch *batch;
 	ZSTD_DCtx *dctx;
 	ZSTD_CCtx *cctx;
-	struct ep_fc_dec *fdec;		/* frame-coded tasks (EP_F_FRAME) */
+	struct ep_fc_dec *fdec; /* frame-coded tasks (EP_F_FRAME) */
 
 	struct ep_task *pool, *free_tasks;
 	uint32_t nfree;
-	uint64_t held;			/* bytes of heap payloads queued or running */
+	uint64_t held; /* bytes of heap payloads queued or running */
 
 	/* Handler outputs for one batch, and the compressed form of one reply. */
 	uint8_t *arena;
 	uint8_t *zbuf;
 	size_t zcap;
-	int task_wlog, result_wlog;	/* zstd window limits: tasks, our cached results */
+	int task_wlog, result_wlog; /* zstd window limits: tasks, our cached results */
 
-	struct ep_task **run;		/* batch being run */
+	struct ep_task **run; /* batch being run */
 	struct ep_hreq *req;
 	struct ep_hres *res;
 
 	uint64_t next_expire_ns;
-	uint64_t high_until_ns;		/* high-priority work under way until then */
-	struct ep_token *tok;		/* address validation; NULL with validation off */
-	struct ep_keytab_reader *keys;	/* device authentication; NULL with auth.mode off */
+	uint64_t high_until_ns;	       /* high-priority work under way until then */
+	struct ep_token *tok;	       /* address validation; NULL with validation off */
+	struct ep_keytab_reader *keys; /* device authentication; NULL with auth.mode off */
 	struct ep_worker_stats st;
 };
 
@@ -137,9 +137,9 @@ static enum ep_auth_drop key_rates(const struct ep_key *k, const struct ep_dgram
  * cfg.key_rates: else the classifier charged them), the freshness of the pn, the sender (a
  * device's), the tag, and last the key's replay window, marked only once the tag
  * verified. So a forged datagram under a good key id costs one tag check at most, and the
- * key's rate bounds how many of those there are. The payload is decrypted in place: the receive buffer is the worker's until it
- * releases it (io/io.h). A PING's or CANCEL's priority is lowered to the role's. Returns
- * true, or false with the reason in *why.
+ * key's rate bounds how many of those there are. The payload is decrypted in place: the receive
+ * buffer is the worker's until it releases it (io/io.h). A PING's or CANCEL's priority is lowered
+ * to the role's. Returns true, or false with the reason in *why.
  */
 static bool auth_check(struct ep_worker *w, const struct ep_dgram *d, struct ep_msg *m,
 		       uint64_t now, enum ep_auth_drop *why)
@@ -281,9 +281,9 @@ static uint32_t reply_frag_size(const struct ep_worker *w, const struct ep_msg *
 	uint32_t mtu = w->cfg.mtu;
 
 	if (req->reply_mtu) {
-		uint32_t want = (req->reply_mtu < EP_REPLY_MTU_MIN ? EP_REPLY_MTU_MIN
-								   : req->reply_mtu) *
-				EP_REPLY_MTU_UNIT;
+		uint32_t want =
+			(req->reply_mtu < EP_REPLY_MTU_MIN ? EP_REPLY_MTU_MIN : req->reply_mtu) *
+			EP_REPLY_MTU_UNIT;
 
 		if (want < mtu)
 			mtu = want;
@@ -308,9 +308,9 @@ static uint64_t reply_bytes(const struct ep_worker *w, const struct ep_msg *req,
  * its key, as this node: the node's id and its next pn), except the fragments @skip lists
  * (NULL: none; a RESULT_ACK's, docs/protocol.md 5.1). Returns 0, or -ENOBUFS if a
  * fragment found no TX buffer even after flushing (the client will retry). */
-static int transmit_acked(struct ep_worker *w, const struct ep_peer *peer,
-			  const struct ep_route *r, const struct ep_msg *m, const uint8_t *data,
-			  uint32_t len, uint32_t fs, const struct ep_ack *skip)
+static int transmit_acked(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+			  const struct ep_msg *m, const uint8_t *data, uint32_t len, uint32_t fs,
+			  const struct ep_ack *skip)
 {
 	uint32_t count = ep_frag_count(len, fs), node = 0;
 	struct ep_aead *a = NULL;
@@ -340,7 +340,7 @@ static int transmit_acked(struct ep_worker *w, const struct ep_peer *peer,
 			}
 		}
 		n = ep_frag_build(m, data, len, fs, i, buf, cap);
-		if (n < 0) {		/* cannot happen with a validated MTU; never leak */
+		if (n < 0) { /* cannot happen with a validated MTU; never leak */
 			w->ops->tx_abort(w->io);
 			w->st.reply_dropped++;
 			continue;
@@ -367,8 +367,9 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us,
 		      uint64_t budget);
 
-#define EP_UNBOUND_TEXT "reply larger than 3x the request to an address the key was not " \
-			"enrolled from; enroll from this address"
+#define EP_UNBOUND_TEXT                                                   \
+	"reply larger than 3x the request to an address the key was not " \
+	"enrolled from; enroll from this address"
 
 /*
  * RETRY: "validate your address". Echoes the request's identity and carries a fresh token
@@ -394,14 +395,15 @@ static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const st
 	};
 
 	if (sealed(w, req)) {
-		type_stats(w, ep_registry_find(w->reg, req->task_type))->errors[EP_ST_UNAUTHORIZED]++;
+		type_stats(w, ep_registry_find(w->reg, req->task_type))
+			->errors[EP_ST_UNAUTHORIZED]++;
 		send_reply(w, peer, r, req, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, 0,
 			   (const uint8_t *)EP_UNBOUND_TEXT, sizeof(EP_UNBOUND_TEXT) - 1, 0, 0,
 			   budget);
 		return;
 	}
-	if (!w->tok || ep_token_issue(w->tok, peer->addr, peer->port, unix_s(), &m.auth_key_id,
-				      m.auth_tag)) {
+	if (!w->tok ||
+	    ep_token_issue(w->tok, peer->addr, peer->port, unix_s(), &m.auth_key_id, m.auth_tag)) {
 		w->st.reply_dropped++;
 		return;
 	}
@@ -409,7 +411,7 @@ static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const st
 		w->st.retries_sent++;
 }
 
-#define EP_REPLY_RETRIED	1	/* send_reply(): a RETRY went instead (over budget) */
+#define EP_REPLY_RETRIED 1 /* send_reply(): a RETRY went instead (over budget) */
 
 /*
  * Send one reply (RESPONSE if @status is 0, else ERROR, or PONG) to @req, fragmented to
@@ -441,7 +443,7 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 	uint64_t bytes = reply_bytes(w, req, len, fs);
 	uint32_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
 
-	if (sealed(w, req)) {	/* with the request's key, within the same budget */
+	if (sealed(w, req)) { /* with the request's key, within the same budget */
 		m.flags |= EP_F_AUTH;
 		m.auth_key_id = req->auth_key_id;
 	}
@@ -452,7 +454,7 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 			send_retry(w, peer, r, req, budget);
 			return EP_REPLY_RETRIED;
 		}
-		if (budget < hdr) {	/* cannot happen: a trigger has at least as many bytes */
+		if (budget < hdr) { /* cannot happen: a trigger has at least as many bytes */
 			w->st.reply_dropped++;
 			return 0;
 		}
@@ -480,7 +482,8 @@ static void send_error_text(struct ep_worker *w, const struct ep_peer *peer,
 		ep_cache_forget(w->cache, cache);
 	else
 		ep_cache_complete(w->cache, cache,
-				  &(struct ep_cached){ .status = status, .data = (const uint8_t *)text,
+				  &(struct ep_cached){ .status = status,
+						       .data = (const uint8_t *)text,
 						       .len = len,
 						       .frag_size = reply_frag_size(w, req, r) },
 				  ep_now_ns());
@@ -574,7 +577,7 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
 			}
 			if (n == 0)
 				break;
-			if (ib.pos == ib.size && ob.pos < ob.size) {	/* truncated frame */
+			if (ib.pos == ib.size && ob.pos < ob.size) { /* truncated frame */
 				free(buf);
 				return EP_ST_DECOMPRESS_FAILED;
 			}
@@ -612,9 +615,9 @@ static uint16_t decompress(struct ep_worker *w, const uint8_t *in, uint32_t len,
  * beyond @limit, and only within the error its task type accepts (@max_error, the
  * handler's option). Returns 0 or an EP_ST_* status, with *text for the client.
  */
-static uint16_t frame_decode(struct ep_worker *w, const uint8_t *in, uint32_t len,
-			     uint32_t limit, unsigned int max_error, uint8_t **out,
-			     uint32_t *out_len, const char **text)
+static uint16_t frame_decode(struct ep_worker *w, const uint8_t *in, uint32_t len, uint32_t limit,
+			     unsigned int max_error, uint8_t **out, uint32_t *out_len,
+			     const char **text)
 {
 	unsigned int k;
 	uint32_t size;
@@ -654,14 +657,18 @@ static uint16_t frame_decode(struct ep_worker *w, const uint8_t *in, uint32_t le
  * remembered. Returns 0, an EP_ST_* status (with *text), or -EAGAIN for RETRY.
  */
 static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const struct ep_route *r,
-			 int hidx, const uint8_t *data, uint32_t len, bool valid,
-			 uint64_t budget, const char **text)
+			 int hidx, const uint8_t *data, uint32_t len, bool valid, uint64_t budget,
+			 const char **text)
 {
 	const struct ep_handler *h = w->reg->e[hidx].h;
 	void *state = w->states[hidx];
 	struct ep_hreq rq = {
-		.data = data, .len = len, .type = m->task_type, .priority = m->priority,
-		.tenant_id = m->tenant_id, .task_id = m->task_id,
+		.data = data,
+		.len = len,
+		.type = m->task_type,
+		.priority = m->priority,
+		.tenant_id = m->tenant_id,
+		.task_id = m->task_id,
 	};
 	uint32_t need;
 
@@ -686,7 +693,7 @@ static bool inflate_fits(const uint8_t *data, uint32_t len, const struct ep_msg 
 {
 	unsigned long long size = ZSTD_getFrameContentSize(data, len);
 
-	if (m->flags & EP_F_FRAME) {	/* a frame-coded payload says its size in its header */
+	if (m->flags & EP_F_FRAME) { /* a frame-coded payload says its size in its header */
 		uint32_t n;
 		unsigned int k;
 
@@ -715,8 +722,9 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	uint64_t cache = EP_CACHE_NONE;
 	struct ep_cache_ident ident;
 	/* What the task sent: every fragment with its header (and nonce). */
-	uint64_t budget = budget_of(w, valid, (uint64_t)req->total_len +
-					      (uint64_t)dgram_overhead(req) * req->frag_count);
+	uint64_t budget = budget_of(w, valid,
+				    (uint64_t)req->total_len +
+					    (uint64_t)dgram_overhead(req) * req->frag_count);
 	const char *text = NULL;
 	const struct ep_msg *m = req;
 	uint16_t status = 0;
@@ -746,7 +754,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 	if (hidx < 0)
 		status = EP_ST_UNKNOWN_TYPE;
 	else if ((m->flags & EP_F_AUTH) && !w->keys)
-		status = EP_ST_UNSUPPORTED;	/* auth.mode off: no keys here */
+		status = EP_ST_UNSUPPORTED; /* auth.mode off: no keys here */
 	else if (m->flags & (EP_F_ZSTD | EP_F_FRAME)) {
 		uint32_t plain_len, limit = w->cfg.max_task_len;
 		uint8_t *plain;
@@ -788,7 +796,7 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 		status = (uint16_t)ret;
 	}
 	if (!status && owned && w->held + len > w->cfg.held_bytes)
-		status = EP_ST_OVERLOADED;	/* a reassembled task over the budget */
+		status = EP_ST_OVERLOADED; /* a reassembled task over the budget */
 	if (!status && !w->free_tasks) {
 		/* Full: a lower-priority task makes room, or this one is refused. */
 		t = ep_batch_shed(w->batch, m->priority);
@@ -863,9 +871,9 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
 		n = ZSTD_decompressDCtx(w->dctx, w->zbuf, w->zcap, c->data, c->len);
 		ZSTD_DCtx_setParameter(w->dctx, ZSTD_d_windowLogMax, w->task_wlog);
 
-		if (ZSTD_isError(n)) {	/* our own frame: cannot happen */
-			return send_reply(w, &d->peer, &d->route, m, EP_KIND_ERROR,
-					  EP_ST_INTERNAL, 0, NULL, 0, 0, 0, budget);
+		if (ZSTD_isError(n)) { /* our own frame: cannot happen */
+			return send_reply(w, &d->peer, &d->route, m, EP_KIND_ERROR, EP_ST_INTERNAL,
+					  0, NULL, 0, 0, 0, budget);
 		}
 		data = w->zbuf;
 		len = (uint32_t)n;
@@ -885,9 +893,8 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
  * address, and one fragment of the reply MTU; an unlisted fragment costs the client a
  * duplicate, never a loss.
  */
-static void send_task_ack(struct ep_worker *w, const struct ep_peer *peer,
-			  const struct ep_route *r, const struct ep_msg *req,
-			  const struct ep_ack *a, uint64_t budget)
+static void send_task_ack(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
+			  const struct ep_msg *req, const struct ep_ack *a, uint64_t budget)
 {
 	struct ep_msg m = {
 		.kind = EP_KIND_TASK_ACK,
@@ -907,7 +914,7 @@ static void send_task_ack(struct ep_worker *w, const struct ep_peer *peer,
 		m.flags |= EP_F_AUTH;
 		m.auth_key_id = req->auth_key_id;
 	}
-	if (budget < hdr + ep_ack_len(0)) {	/* cannot happen: a trigger has >= 64 bytes */
+	if (budget < hdr + ep_ack_len(0)) { /* cannot happen: a trigger has >= 64 bytes */
 		w->st.reply_dropped++;
 		return;
 	}
@@ -944,7 +951,7 @@ static uint64_t resend_bytes(const struct ep_worker *w, const struct ep_msg *req
 {
 	uint32_t count = ep_frag_count(len, fs), missing = count;
 	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
-	uint64_t last = len - (uint64_t)fs * (count - 1);	/* the last fragment's bytes */
+	uint64_t last = len - (uint64_t)fs * (count - 1); /* the last fragment's bytes */
 	bool last_missing = true;
 
 	/* From the ranges, not fragment by fragment: what an unvalidated RESULT_ACK costs the
@@ -985,18 +992,19 @@ static void on_result_ack(struct ep_worker *w, const struct ep_dgram *d, const s
 	switch (ep_cache_lookup_ack(w->cache, &d->peer, key_of(m), m->task_id, &a, now, &c)) {
 	case EP_CACHE_DONE:
 		break;
-	case EP_CACHE_PENDING:		/* queued or running: it has every fragment */
+	case EP_CACHE_PENDING: /* queued or running: it has every fragment */
 		held.count = c.req_frags ? c.req_frags : 1;
 		held.n = 1;
 		held.r[0] = (struct ep_ack_range){ 0, (uint16_t)(held.count - 1) };
 		send_task_ack(w, &d->peer, &d->route, m, &held, budget);
 		return;
-	case EP_CACHE_QUIET:		/* a duplicate, nothing missing, or over its budget */
+	case EP_CACHE_QUIET: /* a duplicate, nothing missing, or over its budget */
 		return;
 	default:
 		/* Reassembling (by the task's own key, as CANCEL), or unknown: count 0. */
 		if (ep_reasm_peek(w->reasm, &d->peer, m->task_id, &t.msg) ||
-		    key_of(&t.msg) != key_of(m) || ep_reasm_ack(w->reasm, &d->peer, m->task_id, &held))
+		    key_of(&t.msg) != key_of(m) ||
+		    ep_reasm_ack(w->reasm, &d->peer, m->task_id, &held))
 			held = (struct ep_ack){ 0 };
 		send_task_ack(w, &d->peer, &d->route, m, &held, budget);
 		return;
@@ -1021,7 +1029,7 @@ static void on_result_ack(struct ep_worker *w, const struct ep_dgram *d, const s
 		rm.auth_key_id = m->auth_key_id;
 	}
 	if (a.count != ep_frag_count(c.len, fs))
-		a.n = 0;		/* not this reply's fragments: all of it */
+		a.n = 0; /* not this reply's fragments: all of it */
 	if (resend_bytes(w, m, c.len, fs, a.n ? &a : NULL) > budget) {
 		ep_cache_ack_unsent(w->cache, &d->peer, key_of(m), m->task_id, c.resend);
 		send_retry(w, &d->peer, &d->route, m, budget);
@@ -1047,7 +1055,7 @@ static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d,
 	    key_of(&t.msg) != key_of(cancel) ||
 	    ep_reasm_cancel(w->reasm, &d->peer, cancel->task_id, &t))
 		return;
-	ep_cache_ident_task(&ident, &t.msg, NULL);	/* fragment 0 may not have come */
+	ep_cache_ident_task(&ident, &t.msg, NULL); /* fragment 0 may not have come */
 	send_error(w, &d->peer, &d->route, &t.msg, ep_registry_find(w->reg, t.msg.task_type),
 		   EP_ST_CANCELLED, NULL,
 		   ep_cache_begin(w->cache, &d->peer, key_of(cancel), cancel->task_id, &ident, now),
@@ -1062,7 +1070,7 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	struct ep_reasm_task done;
 	struct ep_cache_ident ident;
 	struct ep_msg m;
-	uint64_t budget;	/* what this datagram alone may make the node send */
+	uint64_t budget; /* what this datagram alone may make the node send */
 	enum ep_auth_drop why;
 	bool valid, authed = false;
 	int ret;
@@ -1133,7 +1141,7 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	 * untouched, for the retry that carries the token. */
 	ep_cache_ident_msg(&ident, &m, payload);
 	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, key_of(&m), m.task_id, now)) {
-		w->st.duplicates++;	/* the burst this RETRY answered */
+		w->st.duplicates++; /* the burst this RETRY answered */
 		goto release;
 	}
 	switch (ep_cache_lookup(w->cache, &d->peer, key_of(&m), m.task_id, &ident, now, &cached)) {
@@ -1146,7 +1154,7 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 	case EP_CACHE_PENDING:
 		w->st.duplicates++;
 		goto release;
-	case EP_CACHE_QUIET:		/* counted by the cache */
+	case EP_CACHE_QUIET: /* counted by the cache */
 		goto release;
 	case EP_CACHE_CONFLICT:
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
@@ -1162,7 +1170,7 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 			   EP_ST_TOO_LARGE, NULL, EP_CACHE_NONE, budget);
 		goto release;
 	}
-	if (m.frag_count == 1) {	/* zero-copy: the buffer is held until the task ran */
+	if (m.frag_count == 1) { /* zero-copy: the buffer is held until the task ran */
 		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
 			    valid, now, now);
 		return;
@@ -1175,11 +1183,12 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
 			    done.data, valid || validated(w, &d->peer, &done.msg), done.start_ns,
 			    now);
-	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0)	/* a refused task, once */
+	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0) /* a refused task, once */
 		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
-			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE :
-			   ret == -EPROTO ? EP_ST_MALFORMED : EP_ST_OVERLOADED, NULL,
-			   EP_CACHE_NONE, budget);
+			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE
+			   : ret == -EPROTO ? EP_ST_MALFORMED
+					    : EP_ST_OVERLOADED,
+			   NULL, EP_CACHE_NONE, budget);
 	return;
 
 release:
@@ -1194,7 +1203,7 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 	struct ep_type_stats *ts = type_stats(w, t->hidx);
 	uint32_t queue_us = sat_us(started - t->rx_ns);
 
-	if (res->status) {	/* a plugin's msg need not end in a NUL */
+	if (res->status) { /* a plugin's msg need not end in a NUL */
 		send_error_text(w, &t->peer, &t->route, &t->msg, t->hidx, res->status,
 				res->msg[0] ? res->msg : NULL, sizeof(res->msg), t->cache,
 				t->budget);
@@ -1215,8 +1224,10 @@ static void finish(struct ep_worker *w, struct ep_task *t, const struct ep_hres 
 			if (ret != EP_REPLY_RETRIED)
 				ts->completed++;
 			ep_cache_complete(w->cache, t->cache,
-					  &(struct ep_cached){ .flags = flags, .data = out,
-							       .len = len, .queue_us = queue_us,
+					  &(struct ep_cached){ .flags = flags,
+							       .data = out,
+							       .len = len,
+							       .queue_us = queue_us,
 							       .exec_us = exec_us,
 							       .frag_size = reply_frag_size(
 								       w, &t->msg, &t->route) },
@@ -1257,8 +1268,11 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	for (unsigned int i = 0; i < n; i++) {
 		struct ep_task *t = w->run[i];
 		struct ep_hreq rq = {
-			.data = t->data, .len = t->len, .type = t->msg.task_type,
-			.priority = t->msg.priority, .tenant_id = t->msg.tenant_id,
+			.data = t->data,
+			.len = t->len,
+			.type = t->msg.task_type,
+			.priority = t->msg.priority,
+			.tenant_id = t->msg.tenant_id,
 			.task_id = t->msg.task_id,
 		};
 		uint16_t status = 0;
@@ -1271,7 +1285,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		else if ((need = e->h->out_size(w->states[t->hidx], &rq)) > w->cfg.max_result_len)
 			status = EP_ST_TOO_LARGE;
 		else if (used + need > w->cfg.arena_bytes) {
-			if (k) {	/* the rest waits for the next batch */
+			if (k) { /* the rest waits for the next batch */
 				ep_batch_unget(w->batch, &w->run[i], n - i);
 				n = i;
 				break;
@@ -1294,7 +1308,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		return n;
 
 	t0 = ep_now_ns();
-	__atomic_store_n(&w->running, k, __ATOMIC_RELAXED);	/* for load reports */
+	__atomic_store_n(&w->running, k, __ATOMIC_RELAXED); /* for load reports */
 	err = e->h->run(w->states[w->run[0]->hidx], w->req, w->res, k);
 	__atomic_store_n(&w->running, 0, __ATOMIC_RELAXED);
 	t1 = ep_now_ns();
@@ -1306,7 +1320,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 		if (err) {
 			res->status = EP_ST_HANDLER_FAILED;
 			res->msg[0] = '\0';
-		} else if (!res->status && res->len > res->cap) {	/* a buggy handler */
+		} else if (!res->status && res->len > res->cap) { /* a buggy handler */
 			res->status = EP_ST_HANDLER_FAILED;
 			strcpy(res->msg, "handler overran its buffer");
 		}
@@ -1329,12 +1343,14 @@ static void on_reasm_end(void *arg, const struct ep_reasm_info *t, enum ep_reasm
 	memcpy(&r, t->user, sizeof(r));
 	send_error(w, &t->peer, &r, &t->msg, ep_registry_find(w->reg, t->msg.task_type),
 		   why == EP_REASM_EVICTED ? EP_ST_OVERLOADED : EP_ST_TIMEOUT,
-		   why == EP_REASM_EVICTED ? "evicted from reassembly under memory pressure" :
-		   why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime" : NULL,
+		   why == EP_REASM_EVICTED    ? "evicted from reassembly under memory pressure"
+		   : why == EP_REASM_LIFETIME ? "reassembly took longer than its lifetime"
+					      : NULL,
 		   EP_CACHE_NONE,
 		   budget_of(w, source_valid(w, &t->peer, &t->msg),
-			     t->wire_bytes + (t->msg.flags & EP_F_AUTH ?
-					      (uint64_t)EP_AUTH_NONCE_LEN * t->frags : 0)));
+			     t->wire_bytes + (t->msg.flags & EP_F_AUTH
+						      ? (uint64_t)EP_AUTH_NONCE_LEN * t->frags
+						      : 0)));
 }
 
 /* --- the loop ----------------------------------------------------------------------- */
@@ -1374,10 +1390,10 @@ void ep_worker_run(struct ep_worker *w)
 			ep_reasm_expire(w->reasm, now);
 			w->next_expire_ns = now + EXPIRE_EVERY_NS;
 		} else if (now >= ep_reasm_next_ack_ns(w->reasm)) {
-			ep_reasm_expire(w->reasm, now);	/* the acknowledgements of pauses */
+			ep_reasm_expire(w->reasm, now); /* the acknowledgements of pauses */
 		}
 		w->ops->flush(w->io);
-		if (w->keys)	/* no key entry is held from here on */
+		if (w->keys) /* no key entry is held from here on */
 			ep_keytab_quiesce(w->keys);
 		if (n)
 			continue;
@@ -1482,7 +1498,7 @@ void ep_worker_free(struct ep_worker *w)
 
 static int window_log(uint32_t max_len)
 {
-	int log = 10;	/* ZSTD_WINDOWLOG_ABSOLUTEMIN */
+	int log = 10; /* ZSTD_WINDOWLOG_ABSOLUTEMIN */
 
 	while (log < 27 && (1u << log) < max_len)
 		log++;
@@ -1558,8 +1574,8 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	w->run = calloc(cfg->batch_size, sizeof(*w->run));
 	w->req = calloc(cfg->batch_size, sizeof(*w->req));
 	w->res = calloc(cfg->batch_size, sizeof(*w->res));
-	if (!w->reasm || !w->cache || !w->batch || !w->dctx || !w->cctx || !w->fdec ||
-	    !w->zbuf || !w->arena || !w->pool || !w->run || !w->req || !w->res) {
+	if (!w->reasm || !w->cache || !w->batch || !w->dctx || !w->cctx || !w->fdec || !w->zbuf ||
+	    !w->arena || !w->pool || !w->run || !w->req || !w->res) {
 		err = -ENOMEM;
 		goto err_free;
 	}

@@ -26,30 +26,31 @@
  * core with AVX2 only. Every built-in's realistic tasks fit (a 1024^3 product, Sobel of a
  * 16-megapixel frame); the issue's 609-byte matmul (2048 x 1023 x 2047: 8.9e9) does not.
  */
-#define EP_DEFAULT_MAX_WORK	4000000000ull
+#define EP_DEFAULT_MAX_WORK 4000000000ull
 
 void ep_conf_defaults(struct ep_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->backend = strdup("afxdp");
 	c->port = EP_DEFAULT_PORT;
-	c->nqueues = 0;		/* afxdp: every RX queue of the interface (ep_conf_all_queues) */
+	c->nqueues = 0; /* afxdp: every RX queue of the interface (ep_conf_all_queues) */
 	c->workers = 1;
 	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
 		c->cpus[i] = -1;
 	c->xdp_mode = strdup("auto");
-	c->encap_port = 0;	/* encapsulation only when asked for, from named gateways */
+	c->encap_port = 0; /* encapsulation only when asked for, from named gateways */
 	c->reply_route = true;
 	ep_xdp_rl_defaults(&c->rate_limit);
 	c->report.interval_ms = 100;
 	c->report.event_ms = 2;
 	c->report.cpu = strdup("system");
 	c->zerocopy = -1;
-	c->verify_csum = 1;	/* docs/protocol.md 1: a bad UDP checksum is dropped */
+	c->verify_csum = 1; /* docs/protocol.md 1: a bad UDP checksum is dropped */
 	c->frames = 4096;
 	c->frame_size = 4096;
-	c->uring = (struct ep_io_uring_cfg){ .sqpoll_cpu = -1, .entries = 256, .buffers = 256,
-					     .zc_min = 4096 };
+	c->uring = (struct ep_io_uring_cfg){
+		.sqpoll_cpu = -1, .entries = 256, .buffers = 256, .zc_min = 4096
+	};
 	c->dpdk.no_huge = true;
 	c->dpdk.memory_mb = 256;
 	c->dpdk.busy_budget = -1;
@@ -106,7 +107,8 @@ static const char *const validation_names[] = {
 const char *ep_validation_name(enum ep_validation v)
 {
 	return (unsigned int)v < sizeof(validation_names) / sizeof(validation_names[0])
-		       ? validation_names[v] : "?";
+		       ? validation_names[v]
+		       : "?";
 }
 
 static void free_handler(struct ep_handler_conf *h)
@@ -183,8 +185,9 @@ static void get_addrs(struct ep_confread *rd, const config_setting_t *g, const c
 		return;
 	if ((!config_setting_is_array(l) && !config_setting_is_list(l)) ||
 	    config_setting_length(l) > EP_XDP_MAX_CFG_ADDRS) {
-		ep_conf_bad(rd, l, "must be a list of at most 64 addresses: [ \"198.18.0.1\", "
-				   "\"2001:db8::1\" ]");
+		ep_conf_bad(rd, l,
+			    "must be a list of at most 64 addresses: [ \"198.18.0.1\", "
+			    "\"2001:db8::1\" ]");
 		return;
 	}
 	*n = 0;
@@ -192,8 +195,9 @@ static void get_addrs(struct ep_confread *rd, const config_setting_t *g, const c
 		const char *a = config_setting_get_string_elem(l, i);
 
 		if (!a || ep_addr_parse(a, out[*n])) {
-			ep_conf_bad(rd, l, "holds something that is not a numeric IPv4 or IPv6 "
-					   "address");
+			ep_conf_bad(rd, l,
+				    "holds something that is not a numeric IPv4 or IPv6 "
+				    "address");
 			return;
 		}
 		(*n)++;
@@ -219,8 +223,8 @@ static void get_tristate(struct ep_confread *rd, const config_setting_t *g, cons
 
 static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *list)
 {
-	static const char *const names[] = { "name", "plugin", "type", "args", "files",
-					     "max_error", NULL };
+	static const char *const names[] = { "name",  "plugin",	   "type", "args",
+					     "files", "max_error", NULL };
 
 	if (!config_setting_is_list(list)) {
 		ep_conf_bad(rd, list, "must be a list of groups: ( { name = \"echo\"; }, ... )");
@@ -274,8 +278,8 @@ static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const confi
 static void read_dpdk(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *g)
 {
 	static const char *const names[] = { "eal_args", "no_huge", "memory_mb", "file_prefix",
-					     "lcores", "vdev", "xdp_prog", "busy_budget",
-					     "mbufs", NULL };
+					     "lcores",	 "vdev",    "xdp_prog",	 "busy_budget",
+					     "mbufs",	 NULL };
 	const config_setting_t *args;
 	long long v;
 
@@ -313,43 +317,71 @@ static void read_dpdk(struct ep_confread *rd, struct ep_conf *c, const config_se
 
 int ep_conf_load(struct ep_conf *c, const char *path)
 {
-	static const char *const top[] = { "backend", "interface", "bind", "share_port", "port",
+	static const char *const top[] = { "backend",
+					   "interface",
+					   "bind",
+					   "share_port",
+					   "port",
 					   "queues",
 					   "workers",
-					   "cpus", "xdp", "batch", "limits", "reassembly",
-					   "cache", "replies", "handlers", "stats_socket",
+					   "cpus",
+					   "xdp",
+					   "batch",
+					   "limits",
+					   "reassembly",
+					   "cache",
+					   "replies",
+					   "handlers",
+					   "stats_socket",
 					   "stats_socket_group",
-					   "metrics", "ready_file", "log_level", "report",
-					   "uring", "dpdk", "rate_limit", "validation", "auth",
-					   "signing", "file_encryption", NULL };
-	static const char *const xdp[] = { "mode", "zerocopy", "busy_poll", "frames",
-					   "frame_size", "keep_attached", "pin_dir",
-					   "verify_checksum", "encap_port", "reply_route",
-					   "encap_sources", "virtual_addresses",
-					   "destination_check", NULL };
+					   "metrics",
+					   "ready_file",
+					   "log_level",
+					   "report",
+					   "uring",
+					   "dpdk",
+					   "rate_limit",
+					   "validation",
+					   "auth",
+					   "signing",
+					   "file_encryption",
+					   NULL };
+	static const char *const xdp[] = { "mode",
+					   "zerocopy",
+					   "busy_poll",
+					   "frames",
+					   "frame_size",
+					   "keep_attached",
+					   "pin_dir",
+					   "verify_checksum",
+					   "encap_port",
+					   "reply_route",
+					   "encap_sources",
+					   "virtual_addresses",
+					   "destination_check",
+					   NULL };
 	static const char *const batch[] = { "size", "max_wait_us", NULL };
-	static const char *const limits[] = { "max_task_len", "max_result_len", "queue_depth",
-					      "mtu", "arena_bytes", "held_bytes", "max_priority",
-					      "high_priority",
-					      "source_prefix_v4", "source_prefix_v6", "max_work",
-					      NULL };
-	static const char *const reasm[] = { "max_tasks", "max_bytes", "per_source_tasks",
+	static const char *const limits[] = {
+		"max_task_len",	    "max_result_len",	"queue_depth",	"mtu",
+		"arena_bytes",	    "held_bytes",	"max_priority", "high_priority",
+		"source_prefix_v4", "source_prefix_v6", "max_work",	NULL
+	};
+	static const char *const reasm[] = { "max_tasks",	 "max_bytes",  "per_source_tasks",
 					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
-					     "ack_delay_ms", NULL };
-	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays",
-					     NULL };
+					     "ack_delay_ms",	 NULL };
+	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays", NULL };
 	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
-	static const char *const validation[] = { "mode", "secret_file", "token_period_s",
-						  NULL };
-	static const char *const auth[] = { "mode", "keys_file", "controller", "cert", "key",
-					    "ca", "sync_ms", "node_id", "clock_skew_s",
+	static const char *const validation[] = { "mode", "secret_file", "token_period_s", NULL };
+	static const char *const auth[] = { "mode",	     "keys_file", "controller",
+					    "cert",	     "key",	  "ca",
+					    "sync_ms",	     "node_id",	  "clock_skew_s",
 					    "report_key_id", NULL };
-	static const char *const report[] = { "controller", "node_id", "interval_ms",
-					      "event_ms", "capacity", "cpu", NULL };
+	static const char *const report[] = { "controller", "node_id", "interval_ms", "event_ms",
+					      "capacity",   "cpu",     NULL };
 	static const char *const signing[] = { "public_key", "mode", NULL };
 	static const char *const file_encryption[] = { "key_file", NULL };
-	static const char *const uring[] = { "sqpoll", "sqpoll_cpu", "entries", "buffers",
-					     "zc_min", NULL };
+	static const char *const uring[] = { "sqpoll",	"sqpoll_cpu", "entries",
+					     "buffers", "zc_min",     NULL };
 	struct ep_confread rd = { .path = path };
 	const config_setting_t *root, *g;
 	int queues[EP_MAX_QUEUES], n;
@@ -394,8 +426,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 		ep_conf_bool(&rd, g, "reply_route", &c->reply_route);
 		if (ep_conf_num(&rd, g, "encap_port", 0, 65535, &v))
 			c->encap_port = (uint16_t)v;
-		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs,
-			  &c->addrs.nvirtual);
+		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs, &c->addrs.nvirtual);
 		get_addrs(&rd, g, "encap_sources", c->addrs.gateways, &c->addrs.ngateways);
 		ep_conf_unsafe(&rd, g, "destination_check", "on", &c->any_dest_unsafe);
 	}
@@ -408,7 +439,7 @@ int ep_conf_load(struct ep_conf *c, const char *path)
 			c->uring.sqpoll_cpu = (int)v;
 		EP_CONF_U32(&rd, g, "entries", 8, 4096, c->uring.entries);
 		if (ep_conf_num(&rd, g, "buffers", 8, 32768, &v)) {
-			if (v & (v - 1))	/* the buffer ring's size */
+			if (v & (v - 1)) /* the buffer ring's size */
 				ep_conf_bad(&rd, config_setting_get_member(g, "buffers"),
 					    "must be a power of two, 8..32768");
 			else
@@ -589,8 +620,8 @@ static int validate_dpdk(const struct ep_conf *c)
 		}
 	if (c->dpdk.mbufs < need) {
 		pr_err("dpdk.mbufs (%u) must be at least limits.queue_depth + 4608 = %u (the "
-		       "fill and TX rings, the queued tasks, bursts and caches)", c->dpdk.mbufs,
-		       need);
+		       "fill and TX rings, the queued tasks, bursts and caches)",
+		       c->dpdk.mbufs, need);
 		return -EINVAL;
 	}
 	if (c->dpdk.xdp_prog && access(c->dpdk.xdp_prog, R_OK)) {
@@ -622,7 +653,8 @@ static int validate_auth(const struct ep_conf *c)
 			return -EINVAL;
 		}
 		pr_warn("auth.mode = \"%s\" without auth.controller or auth.keys_file: every "
-			"AUTH datagram is dropped (unknown key)", mode);
+			"AUTH datagram is dropped (unknown key)",
+			mode);
 		return 0;
 	}
 	if (c->auth.keys_file && c->auth.controller) {
@@ -636,7 +668,8 @@ static int validate_auth(const struct ep_conf *c)
 
 		if (!c->auth.node_id) {
 			pr_err("auth.keys_file is set: auth.node_id must say this node's id "
-			       "(1..4294967295, unique among the nodes that share keys), the sender "
+			       "(1..4294967295, unique among the nodes that share keys), the "
+			       "sender "
 			       "of the replies it seals");
 			return -EINVAL;
 		}
@@ -644,8 +677,7 @@ static int validate_auth(const struct ep_conf *c)
 		t = ep_keytab_new();
 		if (!t)
 			return -ENOMEM;
-		n = ep_keys_file_load(c->auth.keys_file, t, (uint16_t)c->auth.report_key_id,
-				      NULL);
+		n = ep_keys_file_load(c->auth.keys_file, t, (uint16_t)c->auth.report_key_id, NULL);
 		ep_keytab_free(t);
 		if (n < 0)
 			return -EINVAL;
@@ -656,8 +688,10 @@ static int validate_auth(const struct ep_conf *c)
 		if (ep_parse_sockaddr("auth.controller", c->auth.controller, 0, &ss, &len))
 			return -EINVAL;
 		if (!c->auth.cert || !c->auth.key || !c->auth.ca) {
-			pr_err("auth.controller is set: auth.cert, auth.key (the node's certificate, "
-			       "OU=node, and its key) and auth.ca (the controller's CA) must be too");
+			pr_err("auth.controller is set: auth.cert, auth.key (the node's "
+			       "certificate, "
+			       "OU=node, and its key) and auth.ca (the controller's CA) must be "
+			       "too");
 			return -EINVAL;
 		}
 		if (c->auth.node_id || c->auth.report_key_id)
@@ -676,7 +710,7 @@ static int check_signing(const struct ep_conf *c)
 
 	if (c->signing.off_unsafe)
 		return 0;
-	err = ep_signing_init(&s, false, c->signing.public_key);	/* logs */
+	err = ep_signing_init(&s, false, c->signing.public_key); /* logs */
 	if (err || s.key)
 		goto out;
 	for (unsigned int i = 0; i < c->nhandlers && !err; i++) {
@@ -707,7 +741,8 @@ int ep_conf_validate(const struct ep_conf *c)
 	for (unsigned int i = 0; i < c->nhandlers; i++)
 		if (c->handlers[i].plugin && c->handlers[i].plugin[0] != '/') {
 			pr_err("handler plugin '%s': not an absolute path; give the whole path "
-			       "(the loader's search path is not used)", c->handlers[i].plugin);
+			       "(the loader's search path is not used)",
+			       c->handlers[i].plugin);
 			return -EINVAL;
 		}
 	if (c->stats_socket_group) {
@@ -769,7 +804,8 @@ int ep_conf_validate(const struct ep_conf *c)
 	 * evicted so soon that a lost reply's retry may run its task again: a warning. */
 	if (c->w.cache.entries < c->w.queue_depth) {
 		pr_err("cache.entries (%u) is smaller than limits.queue_depth (%u): every "
-		       "queued task holds a cache entry", c->w.cache.entries, c->w.queue_depth);
+		       "queued task holds a cache entry",
+		       c->w.cache.entries, c->w.queue_depth);
 		return -EINVAL;
 	}
 	if (c->w.cache.bytes / 4 < c->w.max_result_len)
@@ -782,12 +818,14 @@ int ep_conf_validate(const struct ep_conf *c)
 	if ((uint64_t)c->w.cache.entries < (uint64_t)c->w.queue_depth + c->w.reasm.max_tasks)
 		pr_warn("cache.entries (%u) is smaller than limits.queue_depth + "
 			"reassembly.max_tasks (%llu): results may leave the cache before their "
-			"retries come", c->w.cache.entries,
+			"retries come",
+			c->w.cache.entries,
 			(unsigned long long)c->w.queue_depth + c->w.reasm.max_tasks);
 	if (c->encap_port && !c->addrs.ngateways) {
 		pr_err("xdp.encap_port %u is set, but xdp.encap_sources is empty: name the "
 		       "gateways that may send encapsulated tasks (xdp.encap_sources = "
-		       "[ \"ADDR\" ]); from anyone else, they are dropped", c->encap_port);
+		       "[ \"ADDR\" ]); from anyone else, they are dropped",
+		       c->encap_port);
 		return -EINVAL;
 	}
 	if (c->encap_port && c->encap_port == c->port) {
@@ -848,8 +886,8 @@ int ep_conf_validate(const struct ep_conf *c)
 		}
 		if (file_id && !c->report.node_id && c->auth.node_id > EP_GW_MAX_NODES - 1) {
 			pr_err("report.node_id: auth.node_id %u is beyond the gateway's node ids "
-			       "1..%d: set both to one of those", c->auth.node_id,
-			       EP_GW_MAX_NODES - 1);
+			       "1..%d: set both to one of those",
+			       c->auth.node_id, EP_GW_MAX_NODES - 1);
 			return -EINVAL;
 		}
 		if (!c->report.node_id && !sync_id && !file_id) {
@@ -878,8 +916,7 @@ static uint32_t sat32(uint64_t v)
 void ep_conf_limits(const struct ep_conf *c, struct ep_limits *l)
 {
 	/* Every node answers RESULT_ACK (docs/protocol.md 5.1), whatever its ack delay. */
-	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY | EP_LIM_F_ACKS |
-			 EP_LIM_F_FRAME;
+	uint16_t flags = EP_LIM_F_REPLY_MTU | EP_LIM_F_PLAIN_REPLY | EP_LIM_F_ACKS | EP_LIM_F_FRAME;
 	/* The per-prefix rate limits are the classifier's: none where no XDP runs. */
 	bool rl = (!strcmp(c->backend, "afxdp") || !strcmp(c->backend, "dpdk")) &&
 		  !(c->rate_limit.flags & EP_RL_F_OFF);

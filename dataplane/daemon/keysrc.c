@@ -20,14 +20,14 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-#define RECONNECT_MIN_MS	500
-#define RECONNECT_MAX_MS	5000
+#define RECONNECT_MIN_MS 500
+#define RECONNECT_MAX_MS 5000
 
 struct ep_keysrc {
 	struct ep_keysrc_cfg cfg;
 	struct ep_keytab *t;
 	pthread_t thread;
-	pthread_mutex_t mu;		/* stop, self, st */
+	pthread_mutex_t mu; /* stop, self, st */
 	pthread_cond_t cv;
 	bool stop, running;
 
@@ -41,9 +41,9 @@ struct ep_keysrc {
 	uint64_t next_connect_ns;
 	uint32_t backoff_ms;
 	char last_err[256];		/* said once until it changes */
-	uint64_t keep[EP_KEY_IDS / 64];	/* key ids of the round under way */
+	uint64_t keep[EP_KEY_IDS / 64]; /* key ids of the round under way */
 
-	struct ep_key_info self;	/* the node's own key, if self_ok */
+	struct ep_key_info self; /* the node's own key, if self_ok */
 	bool self_ok;
 	struct ep_keysrc_stats st;
 };
@@ -103,14 +103,14 @@ static int read_all(int fd, const char *path, char **out, size_t *len)
 }
 
 /* The array @root into @keys[] (as many as it has elements), checked whole. */
-static int parse_keys(const char *path, const json_t *root, struct ep_key_info *keys,
-		      uint64_t *ids)
+static int parse_keys(const char *path, const json_t *root, struct ep_key_info *keys, uint64_t *ids)
 {
 	char err[160];
 	size_t i;
 	json_t *o;
 
-	json_array_foreach(root, i, o) {
+	json_array_foreach(root, i, o)
+	{
 		uint16_t id;
 
 		if (ep_key_info_parse(o, &keys[i], err, sizeof(err))) {
@@ -151,7 +151,7 @@ int ep_keys_file_load(const char *path, struct ep_keytab *t, uint16_t report_key
 	close(fd);
 	if (err)
 		goto out;
-	ep_enroll_wiping_json();	/* jansson's copies of the keys are wiped when freed */
+	ep_enroll_wiping_json(); /* jansson's copies of the keys are wiped when freed */
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	OPENSSL_cleanse(buf, len);
 	free(buf);
@@ -213,7 +213,7 @@ static void file_tick(struct ep_keysrc *s)
 	int n;
 
 	if (stat(s->cfg.keys_file, &st)) {
-		if (s->seen.st_ino) {	/* said once */
+		if (s->seen.st_ino) { /* said once */
 			pr_warn("auth.keys_file %s: %s (keeping the keys read before)",
 				s->cfg.keys_file, strerror(errno));
 			memset(&s->seen, 0, sizeof(s->seen));
@@ -344,7 +344,7 @@ static void *run(void *arg)
 		ep_keytab_reclaim(s->t);
 		pthread_mutex_lock(&s->mu);
 		next += (uint64_t)tick_ms * 1000000;
-		if (next < ep_now_ns())	/* a slow round: no catching up */
+		if (next < ep_now_ns()) /* a slow round: no catching up */
 			next = ep_now_ns() + (uint64_t)tick_ms * 1000000;
 		until.tv_sec = (time_t)(next / 1000000000ull);
 		until.tv_nsec = (long)(next % 1000000000ull);
@@ -367,7 +367,7 @@ int ep_keysrc_start(const struct ep_keysrc_cfg *c, struct ep_keytab *t, struct e
 	s->t = t;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* ep_now_ns()'s clock */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ep_now_ns()'s clock */
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
 
@@ -391,11 +391,13 @@ int ep_keysrc_start(const struct ep_keysrc_cfg *c, struct ep_keytab *t, struct e
 			c->keys_file, c->node_id);
 	}
 	if (c->controller) {
-		s->ecfg = (struct ep_enroll_cfg){ .server = c->controller, .cert = c->cert,
-						  .key = c->key, .ca = c->ca };
+		s->ecfg = (struct ep_enroll_cfg){
+			.server = c->controller, .cert = c->cert, .key = c->key, .ca = c->ca
+		};
 		if (!sync_tick(s))
 			pr_info("auth: %u keys from the controller %s, node id %u, synced every "
-				"%u ms", ep_keytab_count(t), c->controller, ep_keytab_node_id(t),
+				"%u ms",
+				ep_keytab_count(t), c->controller, ep_keytab_node_id(t),
 				c->sync_ms);
 	}
 	err = -pthread_create(&s->thread, NULL, run, s);

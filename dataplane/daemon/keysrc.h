@@ -14,24 +14,24 @@
 
 #include "core/keys.h"
 
-#define EP_KEYS_FILE_MAX	(16u << 20)	/* as a node's sync reply */
-#define EP_KEYS_CHECK_MS	1000		/* how often the keys file is looked at */
+#define EP_KEYS_FILE_MAX (16u << 20) /* as a node's sync reply */
+#define EP_KEYS_CHECK_MS 1000	     /* how often the keys file is looked at */
 
 struct ep_keysrc_cfg {
-	const char *keys_file;		/* or NULL */
-	const char *controller;		/* "ADDR:PORT", or NULL */
-	const char *cert, *key, *ca;	/* the node's certificate (OU=node), its key, the CA */
+	const char *keys_file;	     /* or NULL */
+	const char *controller;	     /* "ADDR:PORT", or NULL */
+	const char *cert, *key, *ca; /* the node's certificate (OU=node), its key, the CA */
 	uint32_t sync_ms;
-	uint32_t node_id;		/* keys_file: the node's id (with a controller, the sync
-					 * says) */
-	uint16_t report_key_id;		/* keys_file: the key that seals load reports; 0: none */
+	uint32_t node_id;	/* keys_file: the node's id (with a controller, the sync
+				 * says) */
+	uint16_t report_key_id; /* keys_file: the key that seals load reports; 0: none */
 };
 
 struct ep_keysrc_stats {
-	uint64_t loads, load_errors;	/* keys file reads that took, that failed */
-	uint64_t syncs, sync_errors;	/* sync rounds that took, that failed (with a connect) */
-	bool connected;			/* to the controller now */
-	uint32_t keys;			/* in the table */
+	uint64_t loads, load_errors; /* keys file reads that took, that failed */
+	uint64_t syncs, sync_errors; /* sync rounds that took, that failed (with a connect) */
+	bool connected;		     /* to the controller now */
+	uint32_t keys;		     /* in the table */
 };
 
 struct ep_keysrc;

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 		"  -b, --backend NAME       afxdp (default: AF_XDP behind the XDP classifier),\n"
 		"                           udp (kernel UDP sockets, recvmmsg/sendmmsg),\n"
 		"                           uring (kernel UDP sockets through io_uring; settings\n"
-		"                           in the uring group of the config file) or dpdk (DPDK's\n"
+		"                           in the uring group of the config file) or dpdk "
+		"(DPDK's\n"
 		"                           net_af_xdp PMD behind the classifier; EAL settings in\n"
 		"                           the dpdk group)\n"
 		"  -i, --interface IF       interface for the afxdp and dpdk backends\n"
@@ -50,13 +51,15 @@ static void usage(FILE *f)
 		"  -p, --port N             UDP port (default 7878)\n"
 		"  -q, --queues LIST        afxdp, dpdk: RX queues, one worker each (default: all\n"
 		"                           the interface has; dpdk: consecutive ones)\n"
-		"  -w, --workers N          udp, uring: sockets sharing the port, a worker each (1)\n"
+		"  -w, --workers N          udp, uring: sockets sharing the port, a worker each "
+		"(1)\n"
 		"      --cpus LIST          pin worker i to the i-th CPU of LIST (default: CPU i)\n"
 		"      --xdp-mode MODE      auto (native, else skb), native or skb\n"
 		"      --zerocopy MODE      auto, on or off (AF_XDP zero-copy)\n"
 		"      --busy-poll          poll without sleeping (and SO_BUSY_POLL)\n"
 		"      --batch-size N       tasks per handler call, 1 = no batching (default 32)\n"
-		"      --batch-wait-us N    longest a task waits for its batch to fill (default 0:\n"
+		"      --batch-wait-us N    longest a task waits for its batch to fill (default "
+		"0:\n"
 		"                           a batch is what arrived together)\n"
 		"      --max-task-len N     largest task payload in bytes (default 16 MiB)\n"
 		"      --stats-socket PATH  serve statistics here (default %s), in a\n"
@@ -97,8 +100,12 @@ static int stats_main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "s:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 's': path = optarg; break;
-		case 'j': json = true; break;
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
 		case 'h':
 			printf("Usage: edgeplane stats [--socket PATH] [--json]\n");
 			return 0;
@@ -124,7 +131,9 @@ static int encrypt_main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "k:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'k': key = optarg; break;
+		case 'k':
+			key = optarg;
+			break;
 		case 'h':
 			printf("Usage: edgeplane encrypt --key FILE IN OUT\n");
 			return 0;
@@ -166,9 +175,26 @@ static void write_ready_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { O_BIND = 256, O_CPUS, O_XDP_MODE, O_ZC, O_BUSY, O_BSIZE, O_BWAIT, O_MAXLEN,
-	       O_STATS, O_METRICS, O_READY, O_CHECK, O_CTL, O_NODE, O_CAP, O_AUTH_MODE,
-	       O_AUTH_KEYS, O_AUTH_NODE };
+	enum {
+		O_BIND = 256,
+		O_CPUS,
+		O_XDP_MODE,
+		O_ZC,
+		O_BUSY,
+		O_BSIZE,
+		O_BWAIT,
+		O_MAXLEN,
+		O_STATS,
+		O_METRICS,
+		O_READY,
+		O_CHECK,
+		O_CTL,
+		O_NODE,
+		O_CAP,
+		O_AUTH_MODE,
+		O_AUTH_KEYS,
+		O_AUTH_NODE
+	};
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -229,7 +255,7 @@ int main(int argc, char **argv)
 		else if (c == 'h') {
 			usage(stdout);
 			return 0;
-		} else if (c == '?') {	/* getopt_long named the option */
+		} else if (c == '?') { /* getopt_long named the option */
 			fprintf(stderr, "Try 'edgeplane --help'.\n");
 			return 2;
 		}
@@ -243,10 +269,18 @@ int main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:b:i:p:q:w:l:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'b': set_str(&conf.backend, optarg); break;
-		case 'i': set_str(&conf.interface, optarg); break;
-		case O_BIND: set_str(&conf.bind, optarg); break;
-		case 'p': conf.port = (uint16_t)num("--port", optarg, 1, 65535); break;
+		case 'b':
+			set_str(&conf.backend, optarg);
+			break;
+		case 'i':
+			set_str(&conf.interface, optarg);
+			break;
+		case O_BIND:
+			set_str(&conf.bind, optarg);
+			break;
+		case 'p':
+			conf.port = (uint16_t)num("--port", optarg, 1, 65535);
+			break;
 		case 'q':
 			n = ep_conf_parse_list(optarg, list, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
 			if (n < 0) {
@@ -257,51 +291,82 @@ int main(int argc, char **argv)
 			for (int i = 0; i < n; i++)
 				conf.queues[i] = (unsigned int)list[i];
 			break;
-		case 'w': conf.workers = (unsigned int)num("--workers", optarg, 1, EP_MAX_QUEUES); break;
+		case 'w':
+			conf.workers = (unsigned int)num("--workers", optarg, 1, EP_MAX_QUEUES);
+			break;
 		case O_CPUS:
 			if (ep_conf_parse_list(optarg, conf.cpus, EP_MAX_QUEUES, 0, 4095) < 0) {
 				pr_err("--cpus: '%s' is not a list like 0,1", optarg);
 				return 2;
 			}
 			break;
-		case O_XDP_MODE: set_str(&conf.xdp_mode, optarg); break;
+		case O_XDP_MODE:
+			set_str(&conf.xdp_mode, optarg);
+			break;
 		case O_ZC:
-			conf.zerocopy = !strcmp(optarg, "on") ? 1 : !strcmp(optarg, "off") ? 0 :
-					!strcmp(optarg, "auto") ? -1 : -2;
+			conf.zerocopy = !strcmp(optarg, "on")	  ? 1
+					: !strcmp(optarg, "off")  ? 0
+					: !strcmp(optarg, "auto") ? -1
+								  : -2;
 			if (conf.zerocopy == -2) {
 				pr_err("--zerocopy: '%s' is not auto, on or off", optarg);
 				return 2;
 			}
 			break;
-		case O_BUSY: conf.busy_poll = true; break;
-		case O_BSIZE: conf.w.batch_size = (uint32_t)num("--batch-size", optarg, 1, 1024); break;
+		case O_BUSY:
+			conf.busy_poll = true;
+			break;
+		case O_BSIZE:
+			conf.w.batch_size = (uint32_t)num("--batch-size", optarg, 1, 1024);
+			break;
 		case O_BWAIT:
-			conf.w.batch_wait_ns = (uint64_t)num("--batch-wait-us", optarg, 0, 1000000) * 1000;
+			conf.w.batch_wait_ns =
+				(uint64_t)num("--batch-wait-us", optarg, 0, 1000000) * 1000;
 			break;
 		case O_MAXLEN:
-			conf.w.max_task_len = (uint32_t)num("--max-task-len", optarg, 1, EP_MAX_TASK_LEN);
+			conf.w.max_task_len =
+				(uint32_t)num("--max-task-len", optarg, 1, EP_MAX_TASK_LEN);
 			break;
-		case O_STATS: set_str(&conf.stats_socket, optarg); break;
-		case O_METRICS: set_str(&conf.metrics, optarg); break;
-		case O_READY: set_str(&conf.ready_file, optarg); break;
-		case O_CTL: set_str(&conf.report.controller, optarg); break;
+		case O_STATS:
+			set_str(&conf.stats_socket, optarg);
+			break;
+		case O_METRICS:
+			set_str(&conf.metrics, optarg);
+			break;
+		case O_READY:
+			set_str(&conf.ready_file, optarg);
+			break;
+		case O_CTL:
+			set_str(&conf.report.controller, optarg);
+			break;
 		case O_NODE:
-			conf.report.node_id = (uint32_t)num("--node-id", optarg, 1, EP_GW_MAX_NODES - 1);
+			conf.report.node_id =
+				(uint32_t)num("--node-id", optarg, 1, EP_GW_MAX_NODES - 1);
 			break;
-		case O_CAP: conf.report.capacity = (uint32_t)num("--capacity", optarg, 1, 1000000); break;
+		case O_CAP:
+			conf.report.capacity = (uint32_t)num("--capacity", optarg, 1, 1000000);
+			break;
 		case O_AUTH_MODE:
 			if (ep_xdp_parse_auth_mode(optarg, &conf.w.auth_mode)) {
-				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				pr_err("--auth-mode: '%s' is not required, optional or off",
+				       optarg);
 				return 2;
 			}
 			break;
-		case O_AUTH_KEYS: set_str(&conf.auth.keys_file, optarg); break;
+		case O_AUTH_KEYS:
+			set_str(&conf.auth.keys_file, optarg);
+			break;
 		case O_AUTH_NODE:
 			conf.auth.node_id = (uint32_t)num("--auth-node-id", optarg, 1, UINT32_MAX);
 			break;
-		case O_CHECK: check = true; break;
-		case 'l': set_str(&conf.log_level, optarg); break;
-		default: break;
+		case O_CHECK:
+			check = true;
+			break;
+		case 'l':
+			set_str(&conf.log_level, optarg);
+			break;
+		default:
+			break;
 		}
 	}
 	if (!conf.stats_socket)

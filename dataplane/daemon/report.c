@@ -32,28 +32,28 @@ struct ep_reporter {
 	pthread_cond_t cv;
 	bool stop;
 
-	struct ep_load_report tmpl;	/* addresses, filled once */
+	struct ep_load_report tmpl; /* addresses, filled once */
 	uint32_t seq;
 	uint64_t errors;
 
 	/* The node's own key, while it has one: the context is made again when it changes. */
 	struct ep_key_info self;
 	struct ep_aead *aead;
-	uint64_t unsealed;		/* reports not sent for want of the node's key */
-	uint32_t said_node;		/* the node id a "reporting as" message was for */
+	uint64_t unsealed;  /* reports not sent for want of the node's key */
+	uint32_t said_node; /* the node id a "reporting as" message was for */
 
 	/* Previous samples, for rates. */
-	uint64_t cpu_busy, cpu_total;	/* system: jiffies; process: ns of CPU, wall */
+	uint64_t cpu_busy, cpu_total; /* system: jiffies; process: ns of CPU, wall */
 	struct ep_hist *prev_lat;
-	uint64_t last_ns;		/* when the last periodic report was measured */
+	uint64_t last_ns; /* when the last periodic report was measured */
 
 	/* Event reports: the significant queue the last report of either kind said
 	 * (ep_queue_significant()), and when it went. */
 	uint32_t sent_queue;
 	uint64_t sent_ns;
-	uint64_t events;		/* event reports sent (atomic: read by the stats) */
-	uint64_t sent;			/* reports sent (atomic) */
-	struct ep_load_report last;	/* the last periodic report's measurements */
+	uint64_t events;	    /* event reports sent (atomic: read by the stats) */
+	uint64_t sent;		    /* reports sent (atomic) */
+	struct ep_load_report last; /* the last periodic report's measurements */
 };
 
 int ep_cpu_source_parse(const char *s, enum ep_cpu_source *out)
@@ -104,15 +104,16 @@ static double cgroup_cpus(void)
 		*cg++ = '\0';
 		cg[strcspn(cg, "\n")] = '\0';
 		ctrl++;
-		if (!*ctrl) {	/* v2 */
+		if (!*ctrl) { /* v2 */
 			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max", cg);
 			if ((q = fopen(path, "re"))) {
 				if (fscanf(q, "%31s %lld", max, &period) == 2 && strcmp(max, "max"))
 					quota = atoll(max);
 				fclose(q);
 			}
-		} else if (strstr(ctrl, "cpu") && !strstr(ctrl, "cpuset")) {	/* v1 */
-			snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cpu.cfs_quota_us", ctrl, cg);
+		} else if (strstr(ctrl, "cpu") && !strstr(ctrl, "cpuset")) { /* v1 */
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cpu.cfs_quota_us", ctrl,
+				 cg);
 			if ((q = fopen(path, "re"))) {
 				if (fscanf(q, "%lld", &quota) != 1)
 					quota = -1;
@@ -167,7 +168,7 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 	}
 	frac = (double)(busy - r->cpu_busy) / (double)(total - r->cpu_total);
 	if (r->cfg.cpu == EP_CPU_PROCESS)
-		frac /= allowed_cpus();	/* again each time: quotas and affinity change */
+		frac /= allowed_cpus(); /* again each time: quotas and affinity change */
 	r->cpu_busy = busy;
 	r->cpu_total = total;
 	if (frac < 0)
@@ -178,8 +179,7 @@ static uint32_t cpu_x100(struct ep_reporter *r)
 /* p99 of the tasks answered since the last call, in microseconds (0: none), and how
  * many they were in *answered. The period's histogram is worked out in r->prev_lat, which
  * then takes @now_lat for the next call. */
-static uint32_t p99_us(struct ep_reporter *r, const struct ep_hist *now_lat,
-		       uint64_t *answered)
+static uint32_t p99_us(struct ep_reporter *r, const struct ep_hist *now_lat, uint64_t *answered)
 {
 	struct ep_hist *d = r->prev_lat;
 	uint64_t p;
@@ -187,7 +187,7 @@ static uint32_t p99_us(struct ep_reporter *r, const struct ep_hist *now_lat,
 	d->count = now_lat->count - d->count;
 	*answered = d->count;
 	d->sum = now_lat->sum - d->sum;
-	d->max = now_lat->max;	/* caps the top bucket's edge; >= anything in the period */
+	d->max = now_lat->max; /* caps the top bucket's edge; >= anything in the period */
 	for (unsigned int i = 0; i < EP_HIST_BUCKETS; i++)
 		d->bucket[i] = now_lat->bucket[i] - d->bucket[i];
 	p = d->count ? ep_hist_percentile(d, 99) : 0;
@@ -250,7 +250,7 @@ static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
 
 	rep->seq = htonl(++r->seq);
 	m.task_id = r->seq;
-	if (a && node) {	/* sealed with the node's own key, as the node */
+	if (a && node) { /* sealed with the node's own key, as the node */
 		m.flags = EP_F_AUTH;
 		m.auth_key_id = r->self.key_id;
 		m.tenant_id = r->self.tenant;
@@ -258,16 +258,20 @@ static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
 		rep->node_id = htonl(node);
 		if (node != r->said_node) {
 			if (r->cfg.node_id && node != r->cfg.node_id)
-				pr_warn("load reports: report.node_id is %u, the node's key is node "
-					"%u's: reporting as node %u", r->cfg.node_id, node, node);
+				pr_warn("load reports: report.node_id is %u, the node's key is "
+					"node "
+					"%u's: reporting as node %u",
+					r->cfg.node_id, node, node);
 			else
-				pr_info("load reports: sealed with the node's key, as node %u", node);
+				pr_info("load reports: sealed with the node's key, as node %u",
+					node);
 			r->said_node = node;
 		}
 	} else if (r->cfg.sealed_only) {
 		if (!r->unsealed++)
 			pr_info("load reports to %s wait for the node's own key from the "
-				"controller's sync", r->cfg.controller);
+				"controller's sync",
+				r->cfg.controller);
 		return;
 	}
 	len = ep_frag_build(&m, rep, sizeof(*rep), sizeof(*rep), 0, dgram, sizeof(dgram));
@@ -397,10 +401,10 @@ static int mac_of_addr(const struct sockaddr_storage *local, uint8_t mac[6], cha
 		if (!i->ifa_addr || i->ifa_addr->sa_family != local->ss_family)
 			continue;
 		if (local->ss_family == AF_INET
-		    ? ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
-		      ((const struct sockaddr_in *)local)->sin_addr.s_addr
-		    : !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
-			      &((const struct sockaddr_in6 *)local)->sin6_addr, 16)) {
+			    ? ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+				      ((const struct sockaddr_in *)local)->sin_addr.s_addr
+			    : !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+				      &((const struct sockaddr_in6 *)local)->sin6_addr, 16)) {
 			snprintf(ifname, IF_NAMESIZE, "%s", i->ifa_name);
 			err = 0;
 			break;
@@ -465,12 +469,12 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	r->tmpl.interval_ms = htonl(cfg->interval_ms);
 	r->tmpl.capacity = htonl(cfg->capacity);
 	r->tmpl.port = htons(cfg->port);
-	cpu_x100(r);	/* the first sample, so the first report has a rate */
+	cpu_x100(r); /* the first sample, so the first report has a rate */
 	{
 		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* @next's clock */
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* @next's clock */
 		pthread_cond_init(&r->cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
@@ -482,13 +486,14 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	}
 	if (cfg->node_id)
 		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u; "
-			"queues looked at every %u ms for event reports)", cfg->controller,
-			cfg->interval_ms, cfg->node_id, ifname, cfg->capacity, cfg->event_ms);
+			"queues looked at every %u ms for event reports)",
+			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity,
+			cfg->event_ms);
 	else
 		pr_info("reporting load to %s every %u ms as the node the controller's sync "
 			"names (via %s, capacity %u; queues looked at every %u ms for event "
-			"reports)", cfg->controller, cfg->interval_ms, ifname, cfg->capacity,
-			cfg->event_ms);
+			"reports)",
+			cfg->controller, cfg->interval_ms, ifname, cfg->capacity, cfg->event_ms);
 	*out = r;
 	return 0;
 err:

@@ -17,25 +17,25 @@
 #include "daemon/keysrc.h"
 
 enum ep_cpu_source {
-	EP_CPU_SYSTEM = 0,	/* the whole machine (/proc/stat) */
-	EP_CPU_PROCESS,		/* this process, over the CPUs it may use (affinity and a
-				 * cgroup CPU quota): for nodes that share a machine */
+	EP_CPU_SYSTEM = 0, /* the whole machine (/proc/stat) */
+	EP_CPU_PROCESS,	   /* this process, over the CPUs it may use (affinity and a
+			    * cgroup CPU quota): for nodes that share a machine */
 };
 
 struct ep_report_cfg {
-	const char *controller;		/* "ADDR:PORT" or "[ADDR6]:PORT" */
-	uint32_t node_id;		/* 1..63; 0: the one the controller's sync gives */
-	uint32_t interval_ms;		/* 100 */
-	uint32_t event_ms;		/* 2: how often the queues are looked at between
-					 * reports, for event reports; 0: none */
-	uint32_t capacity;		/* relative; 100 = one reference core */
+	const char *controller; /* "ADDR:PORT" or "[ADDR6]:PORT" */
+	uint32_t node_id;	/* 1..63; 0: the one the controller's sync gives */
+	uint32_t interval_ms;	/* 100 */
+	uint32_t event_ms;	/* 2: how often the queues are looked at between
+				 * reports, for event reports; 0: none */
+	uint32_t capacity;	/* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
-	uint16_t port;			/* the task port the node serves */
-	struct ep_keysrc *keysrc;	/* the node's own key, if any: reports are sealed, for
-					 * the node's id in the key table */
-	struct ep_keytab *keys;		/* the node's id and pn (with keysrc) */
-	bool sealed_only;		/* the controller takes only sealed reports: none is
-					 * sent before the node has its own key */
+	uint16_t port;		  /* the task port the node serves */
+	struct ep_keysrc *keysrc; /* the node's own key, if any: reports are sealed, for
+				   * the node's id in the key table */
+	struct ep_keytab *keys;	  /* the node's id and pn (with keysrc) */
+	bool sealed_only;	  /* the controller takes only sealed reports: none is
+				   * sent before the node has its own key */
 };
 
 struct ep_reporter;
@@ -65,9 +65,9 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		      unsigned int n, struct ep_reporter **out);
 /* What the reporter has done so far (read while it runs). */
 struct ep_reporter_stats {
-	uint64_t sent;		/* reports sent, periodic and event */
-	uint64_t events;	/* of those, event reports */
-	uint64_t errors;	/* reports that could not be sent */
+	uint64_t sent;	 /* reports sent, periodic and event */
+	uint64_t events; /* of those, event reports */
+	uint64_t errors; /* reports that could not be sent */
 };
 /* Fill *out; a NULL reporter gives zeros. */
 void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out);

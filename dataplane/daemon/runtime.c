@@ -34,32 +34,32 @@ struct cpu_times {
 
 struct ep_runtime {
 	const struct ep_conf *conf;
-	struct ep_rl_cfg rate_limit;	/* the classifier's: conf's, with limits' prefixes */
+	struct ep_rl_cfg rate_limit; /* the classifier's: conf's, with limits' prefixes */
 	struct ep_registry reg;
 	struct ep_xdp *xdp;
-	struct ep_dpdk *dpdk;		/* the dpdk backend's port */
+	struct ep_dpdk *dpdk; /* the dpdk backend's port */
 	struct ep_statsrv *stats;
 	unsigned int nworkers, nthreads;
 	struct ep_worker *workers[EP_MAX_QUEUES];
 	pthread_t threads[EP_MAX_QUEUES];
 	uint64_t started_ns;
 	double started_unix;
-	struct ep_token_master token;	/* address validation; the workers share it */
-	struct ep_keytab *keys;		/* device authentication; the workers share it */
-	struct ep_keysrc *keysrc;	/* writes it */
+	struct ep_token_master token; /* address validation; the workers share it */
+	struct ep_keytab *keys;	      /* device authentication; the workers share it */
+	struct ep_keysrc *keysrc;     /* writes it */
 	/* The classifier's ep_keys and ep_key_state (its owner's: rt->xdp's or rt->dpdk's),
 	 * kept a mirror of the key table; -1 without a classifier of ours (the udp and
 	 * io_uring backends: then the workers charge the keys' buckets). */
 	int xdp_keys_fd, xdp_key_state_fd;
-	uint64_t xdp_key_errors;	/* mirror writes that failed (atomic) */
-	struct ep_limits limits;	/* what PONG says */
+	uint64_t xdp_key_errors; /* mirror writes that failed (atomic) */
+	struct ep_limits limits; /* what PONG says */
 
 	/* /metrics: used only on the metrics server's thread once started. */
 	struct ep_metrics *metrics;
 	struct ep_reporter *reporter;
-	int xdp_stats_fd;		/* the classifier's pinned ep_stats, or -1 */
-	struct cpu_times cpu_prev;	/* start of the current CPU busy interval */
-	double cpu_busy;		/* busy fraction of the last complete interval */
+	int xdp_stats_fd;	   /* the classifier's pinned ep_stats, or -1 */
+	struct cpu_times cpu_prev; /* start of the current CPU busy interval */
+	double cpu_busy;	   /* busy fraction of the last complete interval */
 
 	/* Keeps the classifier's ep_addrs current (addresses come and go). */
 	pthread_t addrs_thread;
@@ -68,7 +68,7 @@ struct ep_runtime {
 	pthread_cond_t addrs_cond;
 };
 
-#define ADDRS_REFRESH_S	1	/* how often the classifier's ep_addrs is read again */
+#define ADDRS_REFRESH_S 1 /* how often the classifier's ep_addrs is read again */
 
 static int metrics_start(struct ep_runtime *rt);
 
@@ -229,8 +229,8 @@ static int dpdk_start(struct ep_runtime *rt)
 		.mtu = c->w.mtu,
 		.no_huge = c->dpdk.no_huge,
 		.memory_mb = c->dpdk.memory_mb,
-		.file_prefix = c->dpdk.file_prefix && *c->dpdk.file_prefix ? c->dpdk.file_prefix
-									  : NULL,
+		.file_prefix =
+			c->dpdk.file_prefix && *c->dpdk.file_prefix ? c->dpdk.file_prefix : NULL,
 		.lcores = c->dpdk.lcores && *c->dpdk.lcores ? c->dpdk.lcores : NULL,
 		.vdev = c->dpdk.vdev && *c->dpdk.vdev ? c->dpdk.vdev : NULL,
 		.xdp_prog = c->dpdk.xdp_prog && *c->dpdk.xdp_prog ? c->dpdk.xdp_prog : NULL,
@@ -359,7 +359,7 @@ static void classifier_stats_open(struct ep_runtime *rt)
 		if (fd < 0)
 			pr_warn("no classifier counters: %s/%s: %s", ep_xdp_pin_dir(rt->xdp),
 				EP_PIN_STATS, strerror(-fd));
-	} else if (ep_dpdk_stats_fd(rt->dpdk) >= 0) {	/* the classifier the PMD attached */
+	} else if (ep_dpdk_stats_fd(rt->dpdk) >= 0) { /* the classifier the PMD attached */
 		fd = dup(ep_dpdk_stats_fd(rt->dpdk));
 	}
 	rt->xdp_stats_fd = fd < 0 ? -1 : fd;
@@ -384,8 +384,9 @@ static void classifier_warnings(const struct ep_conf *c)
 		pr_warn("rate_limit: a task of limits.max_task_len (%u bytes) sent at once is "
 			"about %llu datagrams and %llu bytes, more than packets_burst (%u) or "
 			"bytes_burst (%u): such tasks arrive whole only when their client paces "
-			"them", c->w.max_task_len, (unsigned long long)dgrams,
-			(unsigned long long)bytes, rl->packets_burst, rl->bytes_burst);
+			"them",
+			c->w.max_task_len, (unsigned long long)dgrams, (unsigned long long)bytes,
+			rl->packets_burst, rl->bytes_burst);
 }
 
 /* Device authentication: the key table, before the classifier. */
@@ -400,10 +401,12 @@ static int auth_start(struct ep_runtime *rt)
 	rt->keys = ep_keytab_new();
 	if (!rt->keys)
 		return -ENOMEM;
-	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s", ep_xdp_auth_mode_name(
-			c->w.auth_mode), c->w.auth_mode == EP_AUTH_MODE_REQUIRED ?
-		"only authenticated devices are served" : "authenticated devices, and others "
-		"as without authentication", c->w.clock_skew_s);
+	pr_info("auth.mode = \"%s\": %s; device pn seconds within %u s",
+		ep_xdp_auth_mode_name(c->w.auth_mode),
+		c->w.auth_mode == EP_AUTH_MODE_REQUIRED ? "only authenticated devices are served"
+							: "authenticated devices, and others "
+							  "as without authentication",
+		c->w.clock_skew_s);
 	return 0;
 }
 
@@ -461,13 +464,15 @@ static int keys_start(struct ep_runtime *rt)
 	if (rt->xdp_keys_fd < 0 || rt->xdp_key_state_fd < 0)
 		rt->xdp_keys_fd = rt->xdp_key_state_fd = -1;
 	if (!rt->keys) {
-		err = rt->xdp_keys_fd < 0 ? 0 :
-		      ep_xdp_clear_keys(rt->xdp_keys_fd, rt->xdp_key_state_fd);
+		err = rt->xdp_keys_fd < 0
+			      ? 0
+			      : ep_xdp_clear_keys(rt->xdp_keys_fd, rt->xdp_key_state_fd);
 		return err < 0 ? err : 0;
 	}
 	if (rt->xdp_keys_fd < 0)
 		pr_info("auth: no classifier in front of the workers (backend %s): they charge "
-			"each key's buckets before its tag is checked", c->backend);
+			"each key's buckets before its tag is checked",
+			c->backend);
 	err = kc.keys_file || kc.controller ? ep_keysrc_start(&kc, rt->keys, &rt->keysrc) : 0;
 	if (err || rt->xdp_keys_fd < 0)
 		return err;
@@ -478,7 +483,7 @@ static int keys_start(struct ep_runtime *rt)
 	if (err >= 0)
 		err = ep_keytab_set_mirror(rt->keys, mirror_key, rt, held);
 	free(held);
-	if (err)	/* said by mirror_key(); retried by the key source's rounds */
+	if (err) /* said by mirror_key(); retried by the key source's rounds */
 		pr_warn("the classifier's keys: %s", strerror(-err));
 	return 0;
 }
@@ -640,8 +645,9 @@ int ep_runtime_start(struct ep_conf *c, struct ep_runtime **out)
 			.controller = c->report.controller,
 			/* 0 with auth.controller (the sync says); with a keys file's report
 			 * key, auth.node_id (config.c checked it is a gateway node id). */
-			.node_id = c->report.node_id ?: c->auth.report_key_id && rt->keysrc ?
-							  c->auth.node_id : 0,
+			.node_id = c->report.node_id
+					   ?: c->auth.report_key_id && rt->keysrc ? c->auth.node_id
+										  : 0,
 			.interval_ms = c->report.interval_ms,
 			.event_ms = c->report.event_ms,
 			.capacity = c->report.capacity ?: 100 * rt->nworkers,
@@ -697,8 +703,9 @@ void ep_runtime_stop(struct ep_runtime *rt)
 
 static void json_hist(FILE *f, const char *name, const struct ep_hist *h, double div)
 {
-	fprintf(f, "\"%s\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,"
-		   "\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+	fprintf(f,
+		"\"%s\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,"
+		"\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
 		name, (unsigned long long)h->count,
 		h->count ? (double)h->sum / (double)h->count / div : 0.0,
 		(double)ep_hist_percentile(h, 50) / div, (double)ep_hist_percentile(h, 90) / div,
@@ -710,8 +717,9 @@ static void json_type_stats(FILE *f, const struct ep_type_stats *t, int type, co
 {
 	bool first = true;
 
-	fprintf(f, "{\"type\":%d,\"handler\":\"%s\",\"received\":%llu,\"completed\":%llu,"
-		   "\"cache_hits\":%llu,\"errors\":{",
+	fprintf(f,
+		"{\"type\":%d,\"handler\":\"%s\",\"received\":%llu,\"completed\":%llu,"
+		"\"cache_hits\":%llu,\"errors\":{",
 		type, name, (unsigned long long)t->received, (unsigned long long)t->completed,
 		(unsigned long long)t->cache_hits);
 	for (int s = 1; s < EP_ST__COUNT; s++) {
@@ -753,16 +761,22 @@ static void report_auth_json(struct ep_runtime *rt, FILE *f)
 
 	if (rt->keysrc)
 		ep_keysrc_get_stats(rt->keysrc, &ks);
-	fprintf(f, "\"auth\":{\"mode\":\"%s\",\"node_id\":%u,\"keys\":%u,\"source\":\"%s\","
-		   "\"loads\":%llu,\"load_errors\":%llu,\"syncs\":%llu,\"sync_errors\":%llu,"
-		   "\"connected\":%s,\"key_checks\":\"%s\",\"classifier_key_errors\":%llu},",
+	fprintf(f,
+		"\"auth\":{\"mode\":\"%s\",\"node_id\":%u,\"keys\":%u,\"source\":\"%s\","
+		"\"loads\":%llu,\"load_errors\":%llu,\"syncs\":%llu,\"sync_errors\":%llu,"
+		"\"connected\":%s,\"key_checks\":\"%s\",\"classifier_key_errors\":%llu},",
 		ep_xdp_auth_mode_name(rt->conf->w.auth_mode),
-		rt->keys ? ep_keytab_node_id(rt->keys) : 0, rt->keys ? ep_keytab_count(rt->keys) : 0,
-		rt->conf->auth.controller ? "controller" : rt->conf->auth.keys_file ? "keys_file" :
-		"none", (unsigned long long)ks.loads, (unsigned long long)ks.load_errors,
+		rt->keys ? ep_keytab_node_id(rt->keys) : 0,
+		rt->keys ? ep_keytab_count(rt->keys) : 0,
+		rt->conf->auth.controller  ? "controller"
+		: rt->conf->auth.keys_file ? "keys_file"
+					   : "none",
+		(unsigned long long)ks.loads, (unsigned long long)ks.load_errors,
 		(unsigned long long)ks.syncs, (unsigned long long)ks.sync_errors,
 		ks.connected ? "true" : "false",
-		!rt->keys ? "none" : rt->xdp_keys_fd >= 0 ? "classifier" : "workers",
+		!rt->keys	       ? "none"
+		: rt->xdp_keys_fd >= 0 ? "classifier"
+				       : "workers",
 		(unsigned long long)__atomic_load_n(&rt->xdp_key_errors, __ATOMIC_RELAXED));
 }
 
@@ -805,15 +819,16 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 		const struct ep_worker_stats *s = &st[i];
 		bool first = true;
 
-		fprintf(f, "%s{\"worker\":%u,\"queue\":%u,\"datagrams\":%llu,\"queued\":%u,"
-			   "\"duplicates\":%llu,\"shed\":%llu,\"pings\":%llu,\"cancels\":%llu,"
-			   "\"reply_dropped\":%llu,\"replies_compressed\":%llu,"
-			   "\"retries_sent\":%llu,\"tokens_accepted\":%llu,"
-			   "\"tokens_refused\":%llu,\"replies_cut\":%llu,"
-			   "\"priority_lowered\":%llu,\"task_acks_sent\":%llu,"
-			   "\"result_acks\":%llu,\"bad_acks\":%llu,"
-			   "\"result_frags_resent\":%llu,\"low_sliced\":%llu,"
-			   "\"priorities\":[%llu,%llu,%llu,%llu,%llu],\"invalid\":{",
+		fprintf(f,
+			"%s{\"worker\":%u,\"queue\":%u,\"datagrams\":%llu,\"queued\":%u,"
+			"\"duplicates\":%llu,\"shed\":%llu,\"pings\":%llu,\"cancels\":%llu,"
+			"\"reply_dropped\":%llu,\"replies_compressed\":%llu,"
+			"\"retries_sent\":%llu,\"tokens_accepted\":%llu,"
+			"\"tokens_refused\":%llu,\"replies_cut\":%llu,"
+			"\"priority_lowered\":%llu,\"task_acks_sent\":%llu,"
+			"\"result_acks\":%llu,\"bad_acks\":%llu,"
+			"\"result_frags_resent\":%llu,\"low_sliced\":%llu,"
+			"\"priorities\":[%llu,%llu,%llu,%llu,%llu],\"invalid\":{",
 			i ? "," : "", i, c->queues[i], (unsigned long long)s->dgrams, s->queued,
 			(unsigned long long)s->duplicates, (unsigned long long)s->shed,
 			(unsigned long long)s->pings, (unsigned long long)s->cancels,
@@ -823,12 +838,10 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->tokens_refused, (unsigned long long)s->replies_cut,
 			(unsigned long long)s->priority_lowered,
 			(unsigned long long)s->task_acks_sent, (unsigned long long)s->result_acks,
-			(unsigned long long)s->bad_acks,
-			(unsigned long long)s->result_frags_resent,
-			(unsigned long long)s->low_sliced,
-			(unsigned long long)s->prio_tasks[1], (unsigned long long)s->prio_tasks[2],
-			(unsigned long long)s->prio_tasks[3], (unsigned long long)s->prio_tasks[4],
-			(unsigned long long)s->prio_tasks[5]);
+			(unsigned long long)s->bad_acks, (unsigned long long)s->result_frags_resent,
+			(unsigned long long)s->low_sliced, (unsigned long long)s->prio_tasks[1],
+			(unsigned long long)s->prio_tasks[2], (unsigned long long)s->prio_tasks[3],
+			(unsigned long long)s->prio_tasks[4], (unsigned long long)s->prio_tasks[5]);
 		for (int r = 0; r < EP_STAT__COUNT; r++) {
 			if (!s->invalid[r])
 				continue;
@@ -837,27 +850,32 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			first = false;
 		}
 		fprintf(f, "},\"auth\":{\"ok\":%llu,\"replies_dropped\":%llu,\"dropped\":{",
-			(unsigned long long)s->auth_ok, (unsigned long long)s->auth_replies_dropped);
+			(unsigned long long)s->auth_ok,
+			(unsigned long long)s->auth_replies_dropped);
 		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
 			fprintf(f, "%s\"%s\":%llu", r ? "," : "", ep_auth_drop_name(r),
 				(unsigned long long)s->auth_dropped[r]);
-		fprintf(f, "}},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
-			   "\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
-			   "\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
-			   "\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
-			(unsigned long long)s->reasm.started, (unsigned long long)s->reasm.completed,
+		fprintf(f,
+			"}},\"reassembly\":{\"started\":%llu,\"completed\":%llu,\"expired\":%llu,"
+			"\"expired_lifetime\":%llu,\"evicted\":%llu,\"cancelled\":%llu,"
+			"\"duplicates\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			"\"dropped\":%llu,\"tasks\":%u,\"bytes\":%llu},",
+			(unsigned long long)s->reasm.started,
+			(unsigned long long)s->reasm.completed,
 			(unsigned long long)s->reasm.expired,
 			(unsigned long long)s->reasm.expired_lifetime,
-			(unsigned long long)s->reasm.evicted, (unsigned long long)s->reasm.cancelled,
+			(unsigned long long)s->reasm.evicted,
+			(unsigned long long)s->reasm.cancelled,
 			(unsigned long long)s->reasm.duplicates,
-			(unsigned long long)s->reasm.conflicts, (unsigned long long)s->reasm.refused,
-			(unsigned long long)s->reasm.dropped, s->reasm.tasks,
-			(unsigned long long)s->reasm.bytes);
-		fprintf(f, "\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"gap_hits\":%llu,"
-			   "\"replays_refused\":%llu,\"ack_hits\":%llu,\"ack_duplicates\":%llu,"
-			   "\"acks_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
-			   "\"entries\":%u,\"pending\":%u,\"bytes\":%llu,\"evicted\":%llu,"
-			   "\"expired\":%llu},",
+			(unsigned long long)s->reasm.conflicts,
+			(unsigned long long)s->reasm.refused, (unsigned long long)s->reasm.dropped,
+			s->reasm.tasks, (unsigned long long)s->reasm.bytes);
+		fprintf(f,
+			"\"cache\":{\"hits\":%llu,\"inflight_hits\":%llu,\"gap_hits\":%llu,"
+			"\"replays_refused\":%llu,\"ack_hits\":%llu,\"ack_duplicates\":%llu,"
+			"\"acks_refused\":%llu,\"conflicts\":%llu,\"refused\":%llu,"
+			"\"entries\":%u,\"pending\":%u,\"bytes\":%llu,\"evicted\":%llu,"
+			"\"expired\":%llu},",
 			(unsigned long long)s->cache.hits_done,
 			(unsigned long long)s->cache.hits_pending,
 			(unsigned long long)s->cache.hits_gap,
@@ -865,15 +883,17 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)s->cache.acks_done,
 			(unsigned long long)s->cache.acks_dup,
 			(unsigned long long)s->cache.acks_refused,
-			(unsigned long long)s->cache.conflicts, (unsigned long long)s->cache.refused,
-			s->cache.entries, s->cache.pending, (unsigned long long)s->cache.bytes,
-			(unsigned long long)s->cache.evicted, (unsigned long long)s->cache.expired);
-		fprintf(f, "\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
-			   "\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
-			   "\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu,"
-			   "\"rx_rearms\":%llu,\"rx_no_buf\":%llu,\"tx_zc\":%llu,"
-			   "\"tx_zc_copied\":%llu,\"rx_prio_packets\":%llu,"
-			   "\"rx_prio_dropped\":%llu,\"rx_low_deferred\":%llu},\"types\":[",
+			(unsigned long long)s->cache.conflicts,
+			(unsigned long long)s->cache.refused, s->cache.entries, s->cache.pending,
+			(unsigned long long)s->cache.bytes, (unsigned long long)s->cache.evicted,
+			(unsigned long long)s->cache.expired);
+		fprintf(f,
+			"\"io\":{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,"
+			"\"tx_bytes\":%llu,\"rx_invalid\":%llu,\"rx_bad_csum\":%llu,"
+			"\"tx_full\":%llu,\"wakeups\":%llu,\"rx_dropped\":%llu,"
+			"\"rx_rearms\":%llu,\"rx_no_buf\":%llu,\"tx_zc\":%llu,"
+			"\"tx_zc_copied\":%llu,\"rx_prio_packets\":%llu,"
+			"\"rx_prio_dropped\":%llu,\"rx_low_deferred\":%llu},\"types\":[",
 			(unsigned long long)s->io.rx_packets, (unsigned long long)s->io.rx_bytes,
 			(unsigned long long)s->io.tx_packets, (unsigned long long)s->io.tx_bytes,
 			(unsigned long long)s->io.rx_invalid, (unsigned long long)s->io.rx_bad_csum,
@@ -890,7 +910,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 				continue;
 			fprintf(f, "%s", first ? "" : ",");
 			json_type_stats(f, &s->type[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
-				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
+					t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = false;
 		}
 		fprintf(f, "]}");
@@ -900,7 +920,7 @@ static void report_json(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 		if (t < rt->reg.n || type_used(&all[t])) {
 			fprintf(f, "%s", first ? "" : ",");
 			json_type_stats(f, &all[t], t < rt->reg.n ? rt->reg.e[t].type : -1,
-				  t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
+					t < rt->reg.n ? rt->reg.e[t].h->name : "unknown");
 			first = 0;
 		}
 	}
@@ -918,7 +938,7 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(unsigned long long)st[i].duplicates, (unsigned long long)st[i].shed,
 			(unsigned long long)st[i].reasm.completed,
 			(unsigned long long)st[i].cache.hits_done);
-	if (rt->keys) {		/* device authentication: the node, then drops by reason */
+	if (rt->keys) { /* device authentication: the node, then drops by reason */
 		uint64_t ok = 0, drop[EP_AUTH_DROP__COUNT] = { 0 };
 
 		for (unsigned int i = 0; i < rt->nworkers; i++) {
@@ -931,12 +951,13 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			ep_keytab_count(rt->keys), (unsigned long long)ok);
 		for (unsigned int r = 0, n = 0; r < EP_AUTH_DROP__COUNT; r++)
 			if (drop[r])
-				fprintf(f, "%s %s %llu", n++ ? "," : "; dropped:",
-					ep_auth_drop_name(r), (unsigned long long)drop[r]);
+				fprintf(f, "%s %s %llu",
+					n++ ? "," : "; dropped:", ep_auth_drop_name(r),
+					(unsigned long long)drop[r]);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "\n%-5s %-12s %10s %10s %8s %9s %9s %9s %7s\n", "type", "handler",
-		"received", "completed", "errors", "p50_us", "p99_us", "max_us", "batch");
+	fprintf(f, "\n%-5s %-12s %10s %10s %8s %9s %9s %9s %7s\n", "type", "handler", "received",
+		"completed", "errors", "p50_us", "p99_us", "max_us", "batch");
 	for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 		const struct ep_type_stats *s = &all[t];
 		uint64_t errors = 0;
@@ -953,16 +974,17 @@ static void report_text(struct ep_runtime *rt, FILE *f, struct ep_worker_stats *
 			(double)ep_hist_percentile(&s->latency_ns, 50) / 1000.0,
 			(double)ep_hist_percentile(&s->latency_ns, 99) / 1000.0,
 			(double)s->latency_ns.max / 1000.0,
-			s->batch_size.count ? (double)s->batch_size.sum / (double)s->batch_size.count
-					    : 0.0);
+			s->batch_size.count
+				? (double)s->batch_size.sum / (double)s->batch_size.count
+				: 0.0);
 	}
 }
 
 /* Every worker's statistics, and per task type merged over the workers: what both the
  * statistics socket and /metrics report. */
 struct snapshot {
-	struct ep_worker_stats *st;	/* [nworkers] */
-	struct ep_type_stats *all;	/* [EP_MAX_HANDLERS + 1], by registry entry */
+	struct ep_worker_stats *st; /* [nworkers] */
+	struct ep_type_stats *all;  /* [EP_MAX_HANDLERS + 1], by registry entry */
 };
 
 static void snapshot_free(struct snapshot *s)
@@ -1005,11 +1027,11 @@ void ep_runtime_report(struct ep_runtime *rt, FILE *f, bool json)
 /* --- Prometheus metrics ------------------------------------------------------------- */
 
 /* Cumulative bounds of the exported histograms: latency in seconds, batch sizes in tasks. */
-static const double latency_bounds[] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
-					 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1.0 };
+static const double latency_bounds[] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3,	2.5e-3, 5e-3,
+					 10e-3, 25e-3,	50e-3,	100e-3, 250e-3, 1.0 };
 static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
 
-#define CPU_INTERVAL_NS	(1000 * 1000 * 1000ull)	/* shortest CPU busy interval */
+#define CPU_INTERVAL_NS (1000 * 1000 * 1000ull) /* shortest CPU busy interval */
 
 static int read_cpu_times(struct cpu_times *t)
 {
@@ -1063,13 +1085,14 @@ struct queue_metric {
 	size_t off, size;
 };
 
-#define QM(name, type, field, help)							\
-	{ name, type, help, offsetof(struct ep_worker_stats, field),			\
-	  sizeof(((struct ep_worker_stats *)0)->field) }
+#define QM(name, type, field, help)                                        \
+	{                                                                  \
+		name, type, help, offsetof(struct ep_worker_stats, field), \
+			sizeof(((struct ep_worker_stats *)0)->field)       \
+	}
 
 static const struct queue_metric queue_metrics[] = {
-	QM("edgeplane_datagrams_total", "counter", dgrams,
-	   "Datagrams the worker received."),
+	QM("edgeplane_datagrams_total", "counter", dgrams, "Datagrams the worker received."),
 	QM("edgeplane_duplicates_total", "counter", duplicates,
 	   "Retries of tasks still queued or running, ignored."),
 	QM("edgeplane_tasks_shed_total", "counter", shed,
@@ -1096,8 +1119,7 @@ static const struct queue_metric queue_metrics[] = {
 	   "Low-priority batches cut to one task while high-priority work was under way."),
 	QM("edgeplane_task_acks_sent_total", "counter", task_acks_sent,
 	   "TASK_ACKs sent: the fragments of a request held (selective repeat)."),
-	QM("edgeplane_result_acks_total", "counter", result_acks,
-	   "Valid RESULT_ACKs received."),
+	QM("edgeplane_result_acks_total", "counter", result_acks, "Valid RESULT_ACKs received."),
 	QM("edgeplane_bad_acks_total", "counter", bad_acks,
 	   "RESULT_ACKs with an invalid payload, dropped."),
 	QM("edgeplane_result_frags_resent_total", "counter", result_frags_resent,
@@ -1133,8 +1155,7 @@ static const struct queue_metric queue_metrics[] = {
 	   "Fragments received twice, ignored."),
 	QM("edgeplane_reassembly_conflicting_fragments_total", "counter", reasm.conflicts,
 	   "Fragments contradicting their task, refused."),
-	QM("edgeplane_reassembly_tasks", "gauge", reasm.tasks,
-	   "Tasks being reassembled now."),
+	QM("edgeplane_reassembly_tasks", "gauge", reasm.tasks, "Tasks being reassembled now."),
 	QM("edgeplane_reassembly_bytes", "gauge", reasm.bytes,
 	   "Bytes charged to tasks being reassembled now (pages written)."),
 	QM("edgeplane_cache_hits_total", "counter", cache.hits_done,
@@ -1250,10 +1271,10 @@ static void write_queue_metrics(struct ep_runtime *rt, FILE *f, const struct sna
 		for (unsigned int r = 0; r < EP_STAT__COUNT; r++) {
 			if (!ep_stat_is_drop(r) && !s->st[i].invalid[r])
 				continue;
-			ep_metrics_sample_u64(f, "edgeplane_datagrams_invalid_total",
-					      EP_LABELS({ "queue", q },
-							{ "reason", ep_stat_name(r) }),
-					      s->st[i].invalid[r]);
+			ep_metrics_sample_u64(
+				f, "edgeplane_datagrams_invalid_total",
+				EP_LABELS({ "queue", q }, { "reason", ep_stat_name(r) }),
+				s->st[i].invalid[r]);
 		}
 	}
 }
@@ -1266,19 +1287,22 @@ static void write_auth_metrics(struct ep_runtime *rt, FILE *f, const struct snap
 
 	ep_metrics_help_type(f, "edgeplane_auth_dropped_total",
 			     "Datagrams dropped by device authentication, unanswered, by reason "
-			     "(missing: no AUTH in mode required).", "counter");
+			     "(missing: no AUTH in mode required).",
+			     "counter");
 	for (unsigned int i = 0; i < rt->nworkers; i++) {
 		snprintf(q, sizeof(q), "%u", rt->conf->queues[i]);
 		for (unsigned int r = 0; r < EP_AUTH_DROP__COUNT; r++)
-			ep_metrics_sample_u64(f, "edgeplane_auth_dropped_total",
-					      EP_LABELS({ "queue", q },
-							{ "reason", ep_auth_drop_name(r) }),
-					      s->st[i].auth_dropped[r]);
+			ep_metrics_sample_u64(
+				f, "edgeplane_auth_dropped_total",
+				EP_LABELS({ "queue", q }, { "reason", ep_auth_drop_name(r) }),
+				s->st[i].auth_dropped[r]);
 	}
 	if (!rt->keys)
 		return;
-	ep_metrics_help_type(f, "edgeplane_auth_keys", "Session keys the node knows now "
-			     "(revoked ones included, until they leave).", "gauge");
+	ep_metrics_help_type(f, "edgeplane_auth_keys",
+			     "Session keys the node knows now "
+			     "(revoked ones included, until they leave).",
+			     "gauge");
 	ep_metrics_sample_u64(f, "edgeplane_auth_keys", NULL, ep_keytab_count(rt->keys));
 	if (!rt->keysrc)
 		return;
@@ -1287,16 +1311,18 @@ static void write_auth_metrics(struct ep_runtime *rt, FILE *f, const struct snap
 		goto controller;
 	ep_metrics_help_type(f, "edgeplane_auth_key_loads_total",
 			     "Reads of auth.keys_file, by result (an error keeps the keys read "
-			     "before).", "counter");
+			     "before).",
+			     "counter");
 	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total", EP_LABELS({ "result", "ok" }),
 			      ks.loads);
-	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total",
-			      EP_LABELS({ "result", "error" }), ks.load_errors);
+	ep_metrics_sample_u64(f, "edgeplane_auth_key_loads_total", EP_LABELS({ "result", "error" }),
+			      ks.load_errors);
 	return;
 controller:
 	ep_metrics_help_type(f, "edgeplane_auth_syncs_total",
 			     "Sync rounds with auth.controller, by result (an error includes a "
-			     "failed connection).", "counter");
+			     "failed connection).",
+			     "counter");
 	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "ok" }),
 			      ks.syncs);
 	ep_metrics_sample_u64(f, "edgeplane_auth_syncs_total", EP_LABELS({ "result", "error" }),
@@ -1363,8 +1389,8 @@ static void write_type_metrics(struct ep_runtime *rt, FILE *f, const struct snap
 	}
 
 	/* Tasks of unknown types never reach a handler: no batch sizes for them. */
-	ep_metrics_help_type(f, "edgeplane_handler_batch_size",
-			     "Tasks per handler call.", "histogram");
+	ep_metrics_help_type(f, "edgeplane_handler_batch_size", "Tasks per handler call.",
+			     "histogram");
 	for (unsigned int t = 0; t < rt->reg.n; t++) {
 		type_labels(rt, t, type, sizeof(type), &handler);
 		ep_metrics_histogram(f, "edgeplane_handler_batch_size",
@@ -1385,15 +1411,15 @@ static void write_node_metrics(struct ep_runtime *rt, FILE *f, const struct snap
 	}
 	ep_metrics_help_type(f, "edgeplane_node_cpu_busy_ratio",
 			     "Busy fraction of all the host's CPUs (not idle, not iowait) over "
-			     "the last interval of at least 1 s between scrapes.", "gauge");
+			     "the last interval of at least 1 s between scrapes.",
+			     "gauge");
 	ep_metrics_sample(f, "edgeplane_node_cpu_busy_ratio", NULL, cpu_busy(rt));
 	ep_metrics_help_type(f, "edgeplane_node_cpus", "CPUs online.", "gauge");
 	ep_metrics_sample_u64(f, "edgeplane_node_cpus", NULL, ncpus > 0 ? (uint64_t)ncpus : 0);
 	if (!read_meminfo(&mem_total, &mem_avail)) {
 		ep_metrics_help_type(f, "edgeplane_node_memory_available_bytes",
 				     "MemAvailable of /proc/meminfo.", "gauge");
-		ep_metrics_sample_u64(f, "edgeplane_node_memory_available_bytes", NULL,
-				      mem_avail);
+		ep_metrics_sample_u64(f, "edgeplane_node_memory_available_bytes", NULL, mem_avail);
 		ep_metrics_help_type(f, "edgeplane_node_memory_total_bytes",
 				     "MemTotal of /proc/meminfo.", "gauge");
 		ep_metrics_sample_u64(f, "edgeplane_node_memory_total_bytes", NULL, mem_total);
@@ -1403,7 +1429,8 @@ static void write_node_metrics(struct ep_runtime *rt, FILE *f, const struct snap
 	ep_metrics_sample_u64(f, "edgeplane_node_tasks_queued", NULL, queued);
 	ep_metrics_help_type(f, "edgeplane_node_tasks_in_flight",
 			     "Tasks received and not yet answered, on all workers: queued, and "
-			     "being reassembled.", "gauge");
+			     "being reassembled.",
+			     "gauge");
 	ep_metrics_sample_u64(f, "edgeplane_node_tasks_in_flight", NULL, queued + reassembling);
 }
 
@@ -1449,8 +1476,9 @@ static int write_metrics(void *arg, FILE *f)
 			  EP_LABELS({ "backend", c->backend },
 				    { "interface", c->interface ? c->interface : "" },
 				    { "port", port },
-				    { "xdp_mode", rt->xdp ? ep_xdp_mode_name(rt->xdp) :
-						  rt->dpdk ? ep_dpdk_xdp_mode(rt->dpdk) : "" }),
+				    { "xdp_mode", rt->xdp    ? ep_xdp_mode_name(rt->xdp)
+						  : rt->dpdk ? ep_dpdk_xdp_mode(rt->dpdk)
+							     : "" }),
 			  1);
 	ep_metrics_help_type(f, "edgeplane_start_time_seconds",
 			     "When the runtime started, in seconds since the Unix epoch.", "gauge");

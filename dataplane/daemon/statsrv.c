@@ -17,7 +17,7 @@
 struct ep_statsrv {
 	int lfd, stop_pipe[2];
 	char *path;
-	dev_t dev;		/* the socket file made, removed at stop only if still there */
+	dev_t dev; /* the socket file made, removed at stop only if still there */
 	ino_t ino;
 	ep_report_fn fn;
 	void *arg;

@@ -78,7 +78,7 @@ int ep_warmup_read(const char *const *paths, unsigned int n, struct ep_blob *out
 	err = reap(&ring, 2 * n, res);
 	if (err)
 		goto err_ring;
-	for (i = 0; i < n; i++)	/* every opened file, before any may fail, so all get closed */
+	for (i = 0; i < n; i++) /* every opened file, before any may fail, so all get closed */
 		f[i].fd = res[i] >= 0 ? res[i] : -1;
 	for (i = 0; i < n; i++) {
 		err = res[i] < 0 ? res[i] : res[n + i] < 0 ? res[n + i] : 0;
@@ -105,7 +105,8 @@ int ep_warmup_read(const char *const *paths, unsigned int n, struct ep_blob *out
 				continue;
 			sqe = io_uring_get_sqe(&ring);
 			io_uring_prep_read(sqe, f[i].fd, f[i].buf + f[i].done,
-					   (unsigned int)(f[i].stx.stx_size - f[i].done), f[i].done);
+					   (unsigned int)(f[i].stx.stx_size - f[i].done),
+					   f[i].done);
 			sqe->user_data = i;
 			pending++;
 		}
@@ -118,7 +119,7 @@ int ep_warmup_read(const char *const *paths, unsigned int n, struct ep_blob *out
 			if (f[i].done == f[i].stx.stx_size)
 				continue;
 			if (res[i] <= 0) {
-				err = res[i] < 0 ? res[i] : -EIO;	/* 0: the file shrank */
+				err = res[i] < 0 ? res[i] : -EIO; /* 0: the file shrank */
 				pr_err("warm-up: read %s: %s", paths[i], strerror(-err));
 				goto err_ring;
 			}

@@ -23,24 +23,24 @@
 #include "frame.h"
 #include "imgops.h"
 
-#define BLOBS_FLAGS							\
-	(EP_BLOBS_F_DARK | EP_BLOBS_F_REFERENCE | EP_BLOBS_F_CONN8 | EP_BLOBS_F_BLUR |	\
+#define BLOBS_FLAGS                                                                    \
+	(EP_BLOBS_F_DARK | EP_BLOBS_F_REFERENCE | EP_BLOBS_F_CONN8 | EP_BLOBS_F_BLUR | \
 	 EP_BLOBS_F_NO_BORDER)
-#define BLOBS_BLUR_SIGMA	100	/* hundredths */
+#define BLOBS_BLUR_SIGMA 100 /* hundredths */
 
 struct run {
 	uint16_t x0, x1;
-	uint32_t id;		/* component */
+	uint32_t id; /* component */
 };
 
 struct comp {
-	uint32_t parent;	/* union-find; == own id for a root */
+	uint32_t parent; /* union-find; == own id for a root */
 	uint32_t area;
-	uint32_t first;		/* raster index of its first pixel */
-	uint32_t seen;		/* last row + 1 that continued it */
-	uint32_t done;		/* row + 1 in which it was retired */
+	uint32_t first; /* raster index of its first pixel */
+	uint32_t seen;	/* last row + 1 that continued it */
+	uint32_t done;	/* row + 1 in which it was retired */
 	uint16_t x0, y0, x1, y1;
-	uint64_t sx, sy;	/* sums of coordinates, for the centroid */
+	uint64_t sx, sy; /* sums of coordinates, for the centroid */
 };
 
 struct blob {
@@ -54,18 +54,18 @@ struct labeler {
 	uint32_t nprev, ncur;
 	struct comp *comp;
 	uint32_t *free_ids, nfree;
-	uint32_t *created, ncreated;	/* components created in the current row */
+	uint32_t *created, ncreated; /* components created in the current row */
 	uint32_t w, h, min_area, count;
 	int conn8, no_border;
-	struct blob *heap;		/* the worst of the largest at heap[0] */
+	struct blob *heap; /* the worst of the largest at heap[0] */
 	uint32_t nheap;
 };
 
 struct blobs_state {
-	uint8_t *ref;			/* reference frame, or NULL */
+	uint8_t *ref; /* reference frame, or NULL */
 	uint32_t ref_w, ref_h;
 	struct ep_gauss_kernel blur_k;
-	struct ep_scratch plane;	/* the preprocessed frame */
+	struct ep_scratch plane; /* the preprocessed frame */
 	struct ep_scratch blur;
 	struct ep_scratch cc;
 	struct blob heap[EP_BLOBS_MAX_REPORTED];
@@ -407,8 +407,8 @@ static const uint8_t *preprocess(struct blobs_state *st, const struct ep_frame *
 		src = plane;
 	}
 	if (f->arg2 & EP_BLOBS_F_BLUR) {
-		scratch = ep_task_scratch(&st->blur,
-					  ep_gauss_scratch_size(f->w, f->h, st->blur_k.radius), res);
+		scratch = ep_task_scratch(
+			&st->blur, ep_gauss_scratch_size(f->w, f->h, st->blur_k.radius), res);
 		if (!scratch)
 			return NULL;
 		ep_gauss_blur(src, plane, f->w, f->h, &st->blur_k, scratch);

@@ -18,8 +18,7 @@ static uint64_t checksum_work(void *state, const struct ep_hreq *req)
 	return 40ull * req->len;
 }
 
-static int checksum_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
-			unsigned int n)
+static int checksum_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		struct ep_checksum_result r = {

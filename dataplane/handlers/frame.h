@@ -53,8 +53,7 @@ static inline int ep_frame_peek(const struct ep_hreq *req, struct ep_frame *f)
 }
 
 /* Validate header and length; returns 1, or 0 with @res failed. Args are the caller's. */
-static inline int ep_frame_parse(const struct ep_hreq *req, struct ep_frame *f,
-				 struct ep_hres *res)
+static inline int ep_frame_parse(const struct ep_hreq *req, struct ep_frame *f, struct ep_hres *res)
 {
 	if (req->len < sizeof(struct ep_img_hdr)) {
 		ep_hres_fail(res, EP_ST_INVALID_INPUT, "truncated image header");

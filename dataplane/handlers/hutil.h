@@ -50,7 +50,7 @@ static inline int ep_hres_room(struct ep_hres *res, uint64_t len)
  * counts its natural operations (bytes, pixels, taps, multiply-adds) times a weight
  * measured there, so that a unit costs about the same whatever the handler.
  */
-#define EP_WORK_UNITS_PER_NS	100
+#define EP_WORK_UNITS_PER_NS 100
 
 /* @a * @b, saturating. */
 static inline uint64_t ep_work_mul(uint64_t a, uint64_t b)

@@ -10,10 +10,10 @@
 #include "frame.h"
 #include "imgops.h"
 
-#define BOX_MAX_RADIUS		64
-#define GAUSS_MIN_SIGMA		10
-#define GAUSS_MAX_SIGMA		2000
-#define THRESHOLD_INVERT	0x1
+#define BOX_MAX_RADIUS	 64
+#define GAUSS_MIN_SIGMA	 10
+#define GAUSS_MAX_SIGMA	 2000
+#define THRESHOLD_INVERT 0x1
 
 /* Output bound of a same-size operation; 0 for a header it cannot read. */
 static uint32_t same_out_size(void *state, const struct ep_hreq *req)
@@ -196,7 +196,7 @@ static uint64_t gauss_work(void *state, const struct ep_hreq *req)
 	if (!ep_frame_peek(req, &f))
 		return req->len;
 	if (f.arg0 < GAUSS_MIN_SIGMA || f.arg0 > GAUSS_MAX_SIGMA)
-		return req->len;	/* run() refuses it */
+		return req->len; /* run() refuses it */
 	ep_gauss_kernel_init(&k, f.arg0);
 	return (uint64_t)f.w * f.h * (40 + 12 * 2 * (2 * (uint64_t)k.radius + 1));
 }

@@ -10,7 +10,7 @@
 
 #include "imgops.h"
 
-#define ALIGN64(x)	(((x) + 63) & ~(size_t)63)
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 
 /* Copy a row into @pad with @r replicated pixels on each side; returns the row start. */
 static const uint8_t *pad_row(const uint8_t *in, uint8_t *pad, uint32_t w, unsigned int r)
@@ -145,9 +145,9 @@ void ep_box_blur(const uint8_t *src, uint8_t *dst, uint32_t w, uint32_t h, unsig
 	uint16_t *ring = (uint16_t *)((uint8_t *)col + ALIGN64(4 * (size_t)w));
 
 #define RING_ROW(j) (ring + (size_t)((j) % nrows) * w)
-#define FILL_TO(j)							\
-	for (; next <= (j); next++)					\
-		box_row(src + (size_t)next * w, RING_ROW(next), pad, w, r)
+#define FILL_TO(j)                  \
+	for (; next <= (j); next++) \
+	box_row(src + (size_t)next * w, RING_ROW(next), pad, w, r)
 
 	FILL_TO(min_u32(r, h - 1));
 	for (uint32_t x = 0; x < w; x++)
@@ -231,8 +231,8 @@ size_t ep_resize_scratch_size(uint32_t dw)
 	return 3 * 4 * (size_t)dw;
 }
 
-void ep_resize_bilinear(const uint8_t *src, uint32_t sw, uint32_t sh, uint8_t *dst,
-			uint32_t dw, uint32_t dh, void *scratch)
+void ep_resize_bilinear(const uint8_t *src, uint32_t sw, uint32_t sh, uint8_t *dst, uint32_t dw,
+			uint32_t dh, void *scratch)
 {
 	uint32_t *x0 = scratch, *x1 = x0 + dw, *fx = x1 + dw;
 

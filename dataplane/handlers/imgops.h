@@ -10,15 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edgeplane/imgstat.h"	/* ep_histogram(), ep_otsu_level() */
+#include "edgeplane/imgstat.h" /* ep_histogram(), ep_otsu_level() */
 
 /* Gaussian kernel: radius ceil(3 sigma), weights in Q14 summing to exactly 1 << 14, trimmed
  * to the last non-zero weight. */
-#define EP_GAUSS_MAX_RADIUS	60	/* sigma 20.0 */
+#define EP_GAUSS_MAX_RADIUS 60 /* sigma 20.0 */
 
 struct ep_gauss_kernel {
 	unsigned int radius;
-	uint32_t w[EP_GAUSS_MAX_RADIUS + 1];	/* weight of offsets 0..radius (symmetric) */
+	uint32_t w[EP_GAUSS_MAX_RADIUS + 1]; /* weight of offsets 0..radius (symmetric) */
 };
 
 /* @sigma_centi: sigma in hundredths, 1..2000. */
@@ -40,8 +40,7 @@ void ep_sobel(const uint8_t *src, uint8_t *dst, uint32_t w, uint32_t h);
 /* Bilinear, pixel centres aligned (src x = (x + 0.5) * sw / dw - 0.5), Q11 weights;
  * within 1 of the exact interpolation. */
 size_t ep_resize_scratch_size(uint32_t dw);
-void ep_resize_bilinear(const uint8_t *src, uint32_t sw, uint32_t sh, uint8_t *dst,
-			uint32_t dw, uint32_t dh, void *scratch);
-
+void ep_resize_bilinear(const uint8_t *src, uint32_t sw, uint32_t sh, uint8_t *dst, uint32_t dw,
+			uint32_t dh, void *scratch);
 
 #endif /* EP_HANDLERS_IMGOPS_H */

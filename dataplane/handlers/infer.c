@@ -23,16 +23,16 @@
 #include "hutil.h"
 #include "edgeplane/model.h"
 
-#define INFER_MAX_BATCH	256
+#define INFER_MAX_BATCH 256
 
 struct infer_state {
 	unsigned int nlayers;
 	uint32_t dims[EP_MODEL_MAX_LAYERS + 1];
-	const float *w[EP_MODEL_MAX_LAYERS];	/* dims[l + 1] x dims[l], row-major */
-	const float *b[EP_MODEL_MAX_LAYERS];	/* dims[l + 1] */
-	float *copy;				/* host-order weights, if not in place */
-	float *act[2];				/* INFER_MAX_BATCH x largest dim, each */
-	uint16_t row_task[INFER_MAX_BATCH];	/* task (index in the batch) of each row */
+	const float *w[EP_MODEL_MAX_LAYERS]; /* dims[l + 1] x dims[l], row-major */
+	const float *b[EP_MODEL_MAX_LAYERS]; /* dims[l + 1] */
+	float *copy;			     /* host-order weights, if not in place */
+	float *act[2];			     /* INFER_MAX_BATCH x largest dim, each */
+	uint16_t row_task[INFER_MAX_BATCH];  /* task (index in the batch) of each row */
 };
 
 static uint32_t get_le32(const uint8_t *p)
@@ -159,8 +159,8 @@ static uint32_t result_len(const struct infer_state *st)
 }
 
 /* Validate a task and unpack its features into @row; 0 (with @res failed) if invalid. */
-static int task_pack(const struct infer_state *st, const struct ep_hreq *req,
-		     struct ep_hres *res, float *row)
+static int task_pack(const struct infer_state *st, const struct ep_hreq *req, struct ep_hres *res,
+		     float *row)
 {
 	const uint8_t *p = req->data + sizeof(struct ep_infer_req);
 	struct ep_infer_req hdr;
@@ -276,7 +276,9 @@ static int infer_init(const struct ep_handler_env *env, void **state)
 
 	if (env->nfiles != 1) {
 		if (env->log)
-			env->log(0, "infer: %s; name the model in the config: files = [ \"model.epm\" ]",
+			env->log(0,
+				 "infer: %s; name the model in the config: files = [ \"model.epm\" "
+				 "]",
 				 env->nfiles ? "more than one file given" : "no model file given");
 		return -EINVAL;
 	}
@@ -332,8 +334,7 @@ static uint64_t infer_work(void *state, const struct ep_hreq *req)
 	return 24 * macs;
 }
 
-static int infer_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
-		     unsigned int n)
+static int infer_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
 {
 	if (!state)
 		return -EINVAL;

@@ -146,8 +146,8 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 		ep_hres_fail(res, EP_ST_INVALID_INPUT, "dimensions must be 1..2048, rsvd 0");
 		return;
 	}
-	if (req->len != sizeof(struct ep_matmul_req) + 4ull * ((uint64_t)d.n * d.k +
-								 (uint64_t)d.k * d.m)) {
+	if (req->len !=
+	    sizeof(struct ep_matmul_req) + 4ull * ((uint64_t)d.n * d.k + (uint64_t)d.k * d.m)) {
 		ep_hres_fail(res, EP_ST_INVALID_INPUT, "payload length != 16 + 4 (n k + k m)");
 		return;
 	}
@@ -163,8 +163,8 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.n, d.m, d.k, 1.0f, a, d.k, b,
-		    d.m, 0.0f, c, d.m);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.n, d.m, d.k, 1.0f, a, d.k, b, d.m,
+		    0.0f, c, d.m);
 	if ((uint8_t *)c != out)
 		put_wire_floats(out, c, (size_t)d.n * d.m);
 	hdr.n = ep_be32(d.n);
@@ -173,8 +173,7 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	ep_hres_ok(res, (uint32_t)result_len(&d));
 }
 
-static int matmul_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
-		      unsigned int n)
+static int matmul_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
 {
 	return ep_run_each(state, req, res, n, matmul_one);
 }

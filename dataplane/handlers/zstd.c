@@ -11,7 +11,7 @@
 #include "builtin.h"
 #include "hutil.h"
 
-#define ZSTD_TASK_MAX_LEVEL	19
+#define ZSTD_TASK_MAX_LEVEL 19
 
 static int zstd_init(const struct ep_handler_env *env, void **state)
 {
@@ -42,16 +42,16 @@ static uint32_t zstd_out_size(void *state, const struct ep_hreq *req)
  * up to ZSTD_SMALL_INPUT (the worst of text-like, random and repetitive data of 1 to 100
  * KB), one for larger ones (4 MiB of text-like data).
  */
-#define ZSTD_SMALL_INPUT	(128u << 10)
+#define ZSTD_SMALL_INPUT (128u << 10)
 
 static const uint32_t zstd_units_small[ZSTD_TASK_MAX_LEVEL + 1] = {
-	0, 160, 320, 800, 1900, 1900, 3200, 3200, 3600, 3600, 6200, 6200, 15000,
-	15000, 15000, 20000, 25000, 35000, 40000, 50000,
+	0,    160,  320,   800,	  1900,	 1900,	3200,  3200,  3600,  3600,
+	6200, 6200, 15000, 15000, 15000, 20000, 25000, 35000, 40000, 50000,
 };
 
 static const uint32_t zstd_units_large[ZSTD_TASK_MAX_LEVEL + 1] = {
-	0, 160, 320, 800, 1900, 1900, 3200, 3200, 3600, 3600, 6200, 6200, 15000,
-	89000, 89000, 89000, 156000, 156000, 156000, 256000,
+	0,    160,  320,   800,	  1900,	 1900,	3200,	3200,	3600,	3600,
+	6200, 6200, 15000, 89000, 89000, 89000, 156000, 156000, 156000, 256000,
 };
 
 static uint64_t zstd_work(void *state, const struct ep_hreq *req)
@@ -63,10 +63,10 @@ static uint64_t zstd_work(void *state, const struct ep_hreq *req)
 		return req->len;
 	memcpy(&hdr, req->data, sizeof(hdr));
 	if (hdr.level < 1 || hdr.level > ZSTD_TASK_MAX_LEVEL)
-		return req->len;	/* run() refuses it */
+		return req->len; /* run() refuses it */
 	n = req->len - (uint32_t)sizeof(hdr);
 	return ep_work_mul(n, n <= ZSTD_SMALL_INPUT ? zstd_units_small[hdr.level]
-						 : zstd_units_large[hdr.level]);
+						    : zstd_units_large[hdr.level]);
 }
 
 static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res)

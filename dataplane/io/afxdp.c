@@ -52,25 +52,25 @@ static bool csum_warned;
 #endif
 
 /* Room before a reply's UDP payload for its L2-L4 headers. */
-#define TX_HEADROOM	128
+#define TX_HEADROOM 128
 _Static_assert(TX_HEADROOM >= EP_FRAME_HDR_MAX, "headroom holds the largest header");
 
 /* A handle of a frame from the priority socket's ring (UMEM addresses are far below). */
-#define HANDLE_HIGH	(1ull << 63)
+#define HANDLE_HIGH   (1ull << 63)
 /* Frames of the default ring taken at most in a burst that has high-priority ones. */
-#define LOW_WITH_HIGH	8
+#define LOW_WITH_HIGH 8
 
 struct afxdp_q {
-	struct ep_io_q q;		/* first: the generic part */
+	struct ep_io_q q; /* first: the generic part */
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
-	struct xsk_socket *hxsk;	/* the priority socket, or NULL */
-	struct xsk_ring_cons hrx;	/* its RX ring */
+	struct xsk_socket *hxsk;  /* the priority socket, or NULL */
+	struct xsk_ring_cons hrx; /* its RX ring */
 	int hfd;
 	__u32 hxsk_key;
-	uint32_t low_out, low_cap;	/* default-ring frames the worker holds, and its share */
+	uint32_t low_out, low_cap; /* default-ring frames the worker holds, and its share */
 	void *area;
 	uint64_t area_size;
 	uint32_t frame_size;
@@ -83,7 +83,7 @@ struct afxdp_q {
 	uint64_t *tx_free;
 	uint32_t tx_nfree, tx_total;
 	uint64_t tx_cur;
-	uint32_t tx_pending;		/* descriptors written, not yet kicked */
+	uint32_t tx_pending; /* descriptors written, not yet kicked */
 
 	/* Fill-ring refills waiting for room (released frames), a small stack. */
 	uint64_t *fill_stash;
@@ -131,7 +131,7 @@ static unsigned int rx_ring(struct afxdp_q *a, struct xsk_ring_cons *ring, uint6
 
 	n = xsk_ring_cons__peek(ring, max, &idx);
 	if (!tag)
-		a->low_out += n;	/* afxdp_release() counts them back */
+		a->low_out += n; /* afxdp_release() counts them back */
 	for (unsigned int i = 0; i < n; i++) {
 		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(ring, idx + i);
 		const uint8_t *frame = xsk_umem__get_data(a->area, desc->addr);
@@ -252,8 +252,8 @@ static void afxdp_tx_abort(struct ep_io_q *q)
 	a->tx_free[a->tx_nfree++] = a->tx_cur;
 }
 
-static int afxdp_tx_commit(struct ep_io_q *q, const struct ep_route *r,
-			   const struct ep_peer *peer, uint32_t len)
+static int afxdp_tx_commit(struct ep_io_q *q, const struct ep_route *r, const struct ep_peer *peer,
+			   uint32_t len)
 {
 	struct afxdp_q *a = to_aq(q);
 	uint32_t hlen = ep_frame_hdr_len(r), idx;
@@ -261,7 +261,7 @@ static int afxdp_tx_commit(struct ep_io_q *q, const struct ep_route *r,
 	struct xdp_desc *desc;
 
 	if (xsk_ring_prod__reserve(&a->tx, 1, &idx) != 1) {
-		a->tx_free[a->tx_nfree++] = a->tx_cur;	/* give the frame back */
+		a->tx_free[a->tx_nfree++] = a->tx_cur; /* give the frame back */
 		a->st.tx_ring_full++;
 		return -ENOBUFS;
 	}
@@ -304,8 +304,7 @@ static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 	memset(&xs, 0, sizeof(xs));
 	len = sizeof(xs);
 	if (a->hxsk && !getsockopt(a->hfd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
-		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full +
-				      xs.rx_fill_ring_empty_descs;
+		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
 		st->rx_dropped += st->rx_prio_dropped;
 	}
 }
@@ -428,8 +427,8 @@ static int set_busy_poll(int fd)
 
 /* The priority socket: RX only, on the first socket's UMEM and queue (so on its fill and
  * completion rings), registered at slot cfg->slot + 1. */
-static int create_high_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg,
-			      unsigned int queue_id, __u32 rx_size)
+static int create_high_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
+			      __u32 rx_size)
 {
 	struct xsk_socket_config scfg = {
 		.rx_size = rx_size,
@@ -488,8 +487,7 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	a->frame_size = fsize;
 	a->port = cfg->port;
 	a->busy_poll = cfg->busy_poll;
-	a->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(cfg->ifname)
-					    : cfg->verify_csum;
+	a->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(cfg->ifname) : cfg->verify_csum;
 	a->xsks_fd = -1;
 	a->hfd = -1;
 	a->area_size = (uint64_t)(nrx + nframes - nfill) * fsize;
@@ -556,7 +554,8 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	 * back to slot 0 for a slot with no socket. */
 	if (high && (err = create_high_socket(a, cfg, queue_id, ring_size(nrx - nfill)))) {
 		pr_warn("afxdp: no priority socket on %s queue %u: %s (one socket for every "
-			"priority)", cfg->ifname, queue_id, strerror(-err));
+			"priority)",
+			cfg->ifname, queue_id, strerror(-err));
 		if (a->hxsk)
 			xsk_socket__delete(a->hxsk);
 		a->hxsk = NULL;
@@ -566,23 +565,23 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	}
 	if (!a->verify_csum && !csum_warned)
 		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
-			"corrupted task datagram is answered", cfg->ifname,
-			cfg->verify_csum < 0 ? "auto" : "off");
+			"corrupted task datagram is answered",
+			cfg->ifname, cfg->verify_csum < 0 ? "auto" : "off");
 	csum_warned = csum_warned || !a->verify_csum;
 	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s%s)",
 		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode",
-		nrx + nframes - nfill, fsize,
-		a->verify_csum ? "checked" : "not checked", cfg->busy_poll ? ", busy polling" : "",
-		high ? ", a priority socket" : "");
+		nrx + nframes - nfill, fsize, a->verify_csum ? "checked" : "not checked",
+		cfg->busy_poll ? ", busy polling" : "", high ? ", a priority socket" : "");
 	if (high)
 		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (%u more frames, default "
-			 "ring %u, its share held %u)", queue_id, cfg->high_priority,
-			 cfg->slot + 1, nrx - nfill, rx_size, a->low_cap);
+			 "ring %u, its share held %u)",
+			 queue_id, cfg->high_priority, cfg->slot + 1, nrx - nfill, rx_size,
+			 a->low_cap);
 	*out = &a->q;
 	return 0;
 
 err_close:
-	a->rx_stopped = true;	/* nothing registered yet */
+	a->rx_stopped = true; /* nothing registered yet */
 	afxdp_close(&a->q);
 	return err;
 }

@@ -102,25 +102,25 @@ int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_
 /* Skipped UDP checksum checks are logged once, not per queue. */
 static bool csum_warned;
 
-#define PROG_NAME	"ep_classify"
-#define MAX_EAL_ARGS	64
-#define RX_MAX		64		/* datagrams per rx() */
-#define TX_PENDING_MAX	64		/* replies queued before a tx burst */
-#define TX_RETRIES	8		/* tx bursts for one flush's remainder */
-#define POOL_CACHE	256		/* mbufs in each lcore's cache of a pool */
+#define PROG_NAME      "ep_classify"
+#define MAX_EAL_ARGS   64
+#define RX_MAX	       64  /* datagrams per rx() */
+#define TX_PENDING_MAX 64  /* replies queued before a tx burst */
+#define TX_RETRIES     8   /* tx bursts for one flush's remainder */
+#define POOL_CACHE     256 /* mbufs in each lcore's cache of a pool */
 /* Idle: the PMD has no receive interrupt, so a worker without traffic polls again after
  * a sleep that doubles from IDLE_MIN_US to IDLE_MAX_US (never with busy_poll), once
  * IDLE_SPIN empty polls in a row have passed. */
-#define IDLE_SPIN	32
-#define IDLE_MIN_US	8
-#define IDLE_MAX_US	500
+#define IDLE_SPIN      32
+#define IDLE_MIN_US    8
+#define IDLE_MAX_US    500
 
 /* The classifier's maps the runtime uses, found by name on the program the PMD loaded. */
 enum { M_CFG, M_STATS, M_XSKS, M_ADDRS, M_RL, M_AUTH, M_KEYS, M_KEY_STATE, M__COUNT };
 static const char *const map_names[M__COUNT] = {
-	[M_CFG] = EP_PIN_CFG, [M_STATS] = EP_PIN_STATS, [M_XSKS] = "xsks_map",
-	[M_ADDRS] = EP_PIN_ADDRS, [M_RL] = EP_PIN_RL_CFG, [M_AUTH] = EP_PIN_AUTH_CFG,
-	[M_KEYS] = EP_PIN_KEYS, [M_KEY_STATE] = EP_PIN_KEY_STATE,
+	[M_CFG] = EP_PIN_CFG,	  [M_STATS] = EP_PIN_STATS,	    [M_XSKS] = "xsks_map",
+	[M_ADDRS] = EP_PIN_ADDRS, [M_RL] = EP_PIN_RL_CFG,	    [M_AUTH] = EP_PIN_AUTH_CFG,
+	[M_KEYS] = EP_PIN_KEYS,	  [M_KEY_STATE] = EP_PIN_KEY_STATE,
 };
 
 struct ep_dpdk {
@@ -143,7 +143,7 @@ struct ep_dpdk {
 };
 
 struct dpdk_q {
-	struct ep_io_q q;		/* first: the generic part */
+	struct ep_io_q q; /* first: the generic part */
 	uint16_t port_id, qid;
 	uint16_t udp_port;
 	bool busy_poll, verify_csum, rx_stopped, stats_port;
@@ -152,7 +152,7 @@ struct dpdk_q {
 	uint32_t xsk_key;
 	uint32_t idle_polls, idle_us;
 
-	struct rte_mbuf *tx_cur;	/* the buffer tx_buf() handed out */
+	struct rte_mbuf *tx_cur; /* the buffer tx_buf() handed out */
 	uint32_t npending;
 	struct rte_mbuf *pending[TX_PENDING_MAX];
 
@@ -247,15 +247,16 @@ static inline void thread_ensure(void)
 	if (likely(thread_tried))
 		return;
 	thread_tried = true;
-	if (rte_lcore_id() != LCORE_ID_ANY)	/* an EAL thread */
+	if (rte_lcore_id() != LCORE_ID_ANY) /* an EAL thread */
 		return;
 	if (rte_thread_register()) {
 		pr_warn("dpdk: cannot register a worker thread with the EAL (%s): its mempool "
-			"operations go without a cache", rte_strerror(rte_errno));
+			"operations go without a cache",
+			rte_strerror(rte_errno));
 		return;
 	}
 	if (thread_key_ok)
-		pthread_setspecific(thread_key, (void *)1);	/* unregister at thread exit */
+		pthread_setspecific(thread_key, (void *)1); /* unregister at thread exit */
 	pr_debug("dpdk: worker thread registered as lcore %u", rte_lcore_id());
 }
 
@@ -381,8 +382,8 @@ static void dpdk_tx_abort(struct ep_io_q *q)
 	p->tx_cur = NULL;
 }
 
-static int dpdk_tx_commit(struct ep_io_q *q, const struct ep_route *r,
-			  const struct ep_peer *peer, uint32_t len)
+static int dpdk_tx_commit(struct ep_io_q *q, const struct ep_route *r, const struct ep_peer *peer,
+			  uint32_t len)
 {
 	struct dpdk_q *p = to_dq(q);
 	struct rte_mbuf *m = p->tx_cur;
@@ -511,8 +512,8 @@ int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_
 	p->xsk_key = d->first_queue + idx;
 	if (!p->verify_csum && !csum_warned)
 		pr_warn("dpdk: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
-			"corrupted task datagram is answered", d->ifname,
-			cfg->verify_csum < 0 ? "auto" : "off");
+			"corrupted task datagram is answered",
+			d->ifname, cfg->verify_csum < 0 ? "auto" : "off");
 	csum_warned = csum_warned || !p->verify_csum;
 	pr_info("dpdk: %s queue %u ready (port %u queue %u, %u mbufs, UDP checksums %s%s)",
 		d->ifname, p->q.queue_id, p->port_id, idx, d->mbufs,
@@ -595,8 +596,8 @@ static int find_xdp_prog(char *buf, size_t len)
 			return 0;
 	}
 	pr_err("dpdk: the classifier for DPDK, %s, is in neither %s/../bpf nor "
-	       "%s/../lib/edgeplane: build it (make) or set dpdk.xdp_prog", EP_DPDK_XDP_PROG,
-	       dir, dir);
+	       "%s/../lib/edgeplane: build it (make) or set dpdk.xdp_prog",
+	       EP_DPDK_XDP_PROG, dir, dir);
 	return -ENOENT;
 }
 
@@ -657,8 +658,10 @@ static int build_args(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 			return err;
 		if (c->busy_budget >= 0)
 			snprintf(budget, sizeof(budget), ",busy_budget=%d", c->busy_budget);
-		err = add_arg(d, "--vdev=net_af_xdp0,iface=%s,start_queue=%u,queue_count=%u,"
-			      "xdp_prog=%s%s%s", c->ifname, c->first_queue, c->nqueues,
+		err = add_arg(d,
+			      "--vdev=net_af_xdp0,iface=%s,start_queue=%u,queue_count=%u,"
+			      "xdp_prog=%s%s%s",
+			      c->ifname, c->first_queue, c->nqueues,
 			      c->xdp_prog ? c->xdp_prog : prog, budget,
 			      c->force_copy ? ",force_copy=1" : "");
 	}
@@ -717,8 +720,9 @@ static int eal_init(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 	}
 	if (ret < 0) {
 		pr_err("dpdk: rte_eal_init: %s%s", rte_strerror(err),
-		       c->no_huge ? "" : " (no_huge = false: are hugepages reserved and "
-					 "hugetlbfs mounted?)");
+		       c->no_huge ? ""
+				  : " (no_huge = false: are hugepages reserved and "
+				    "hugetlbfs mounted?)");
 		return -(err ? err : EINVAL);
 	}
 	eal_done = true;
@@ -753,7 +757,8 @@ static int find_classifier(struct ep_dpdk *d)
 	if (strcmp(info.name, PROG_NAME)) {
 		pr_warn("dpdk: the XDP program on %s is %s, not the classifier: its settings "
 			"(port, encapsulation, reply route, addresses, rate limits) are not "
-			"written", d->ifname, info.name);
+			"written",
+			d->ifname, info.name);
 		goto out;
 	}
 	nmaps = info.nr_map_ids;
@@ -868,7 +873,7 @@ static int check_channels(const struct ep_dpdk_cfg *c)
 		return 0;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return 0;	/* the PMD will tell */
+		return 0; /* the PMD will tell */
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", c->ifname);
 	if (!ioctl(fd, SIOCETHTOOL, &ifr) && ch.max_combined)
 		combined = ch.combined_count;
@@ -877,9 +882,9 @@ static int check_channels(const struct ep_dpdk_cfg *c)
 		return 0;
 	pr_err("dpdk: %u queues, but DPDK's net_af_xdp takes at most as many as %s has combined "
 	       "channels, %u (%s): serve fewer (-q, queues) or set them (ethtool -L %s combined "
-	       "N)", c->nqueues, c->ifname, combined,
-	       ch.max_combined ? "ethtool -l" : "it has none, as veth: counted as one",
-	       c->ifname);
+	       "N)",
+	       c->nqueues, c->ifname, combined,
+	       ch.max_combined ? "ethtool -l" : "it has none, as veth: counted as one", c->ifname);
 	return -EINVAL;
 }
 
@@ -908,11 +913,11 @@ static int port_setup(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 	}
 	if (c->mtu > info.max_mtu) {
 		pr_err("limits.mtu %u: the dpdk backend's port (%s) takes frames of an MTU of at "
-		       "most %u", c->mtu, info.driver_name, info.max_mtu);
+		       "most %u",
+		       c->mtu, info.driver_name, info.max_mtu);
 		return -EINVAL;
 	}
-	err = rte_eth_dev_configure(d->port_id, (uint16_t)c->nqueues, (uint16_t)c->nqueues,
-				    &conf);
+	err = rte_eth_dev_configure(d->port_id, (uint16_t)c->nqueues, (uint16_t)c->nqueues, &conf);
 	if (err) {
 		pr_err("dpdk: configure port %u: %s", d->port_id, strerror(-err));
 		return err;
@@ -943,8 +948,8 @@ static int port_setup(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 			       c->first_queue + i, mp->nb_mem_chunks);
 			return -ENOMEM;
 		}
-		err = rte_eth_rx_queue_setup(d->port_id, (uint16_t)i, 0, (unsigned int)socket,
-					     NULL, mp);
+		err = rte_eth_rx_queue_setup(d->port_id, (uint16_t)i, 0, (unsigned int)socket, NULL,
+					     mp);
 		if (!err)
 			err = rte_eth_tx_queue_setup(d->port_id, (uint16_t)i, 0,
 						     (unsigned int)socket, NULL);

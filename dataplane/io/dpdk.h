@@ -11,38 +11,38 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ep_shared.h"		/* enum ep_auth_mode */
+#include "ep_shared.h" /* enum ep_auth_mode */
 
 struct ep_xdp_addr_cfg;
 struct ep_rl_cfg;
 
 /* The object file of the classifier for DPDK, looked for next to the program. */
-#define EP_DPDK_XDP_PROG	"ep_classifier_dpdk.bpf.o"
+#define EP_DPDK_XDP_PROG "ep_classifier_dpdk.bpf.o"
 
 struct ep_dpdk_cfg {
 	const char *ifname;
-	unsigned int first_queue;	/* RX queues first_queue .. first_queue + nqueues - 1 */
+	unsigned int first_queue; /* RX queues first_queue .. first_queue + nqueues - 1 */
 	unsigned int nqueues;
-	uint16_t port;			/* the task port, written into the classifier's ep_cfg */
-	uint16_t encap_port;		/* as the afxdp backend: xdp.encap_port */
-	bool reply_route;		/* xdp.reply_route */
-	uint8_t max_priority;		/* limits.max_priority */
-	bool any_dest_unsafe;		/* xdp.destination_check = "off-unsafe" */
-	const struct ep_xdp_addr_cfg *addrs;	/* xdp.virtual_addresses, xdp.encap_sources */
-	const struct ep_rl_cfg *rate_limit;	/* group rate_limit */
-	enum ep_auth_mode auth_mode;	/* auth.mode, written into the classifier's ep_auth_cfg */
-	uint32_t mtu;			/* limits.mtu: must fit the port's frames */
+	uint16_t port;	      /* the task port, written into the classifier's ep_cfg */
+	uint16_t encap_port;  /* as the afxdp backend: xdp.encap_port */
+	bool reply_route;     /* xdp.reply_route */
+	uint8_t max_priority; /* limits.max_priority */
+	bool any_dest_unsafe; /* xdp.destination_check = "off-unsafe" */
+	const struct ep_xdp_addr_cfg *addrs; /* xdp.virtual_addresses, xdp.encap_sources */
+	const struct ep_rl_cfg *rate_limit;  /* group rate_limit */
+	enum ep_auth_mode auth_mode; /* auth.mode, written into the classifier's ep_auth_cfg */
+	uint32_t mtu;		     /* limits.mtu: must fit the port's frames */
 	/* EAL */
-	bool no_huge;			/* --no-huge (else hugepages, which must be reserved) */
-	uint32_t memory_mb;		/* -m */
-	const char *file_prefix;	/* NULL: --in-memory */
-	const char *lcores;		/* NULL: 0@(the CPUs this process may use) */
-	const char *vdev;		/* NULL: net_af_xdp0 on ifname, the queues, xdp_prog */
-	const char *xdp_prog;		/* NULL: EP_DPDK_XDP_PROG next to the program */
-	int busy_budget;		/* net_af_xdp busy_budget; -1: the PMD's default */
-	bool force_copy;		/* net_af_xdp force_copy: no zero-copy (xdp.zerocopy off) */
-	uint32_t mbufs;			/* per queue */
-	const char *const *eal_args;	/* appended to the EAL's arguments */
+	bool no_huge;		     /* --no-huge (else hugepages, which must be reserved) */
+	uint32_t memory_mb;	     /* -m */
+	const char *file_prefix;     /* NULL: --in-memory */
+	const char *lcores;	     /* NULL: 0@(the CPUs this process may use) */
+	const char *vdev;	     /* NULL: net_af_xdp0 on ifname, the queues, xdp_prog */
+	const char *xdp_prog;	     /* NULL: EP_DPDK_XDP_PROG next to the program */
+	int busy_budget;	     /* net_af_xdp busy_budget; -1: the PMD's default */
+	bool force_copy;	     /* net_af_xdp force_copy: no zero-copy (xdp.zerocopy off) */
+	uint32_t mbufs;		     /* per queue */
+	const char *const *eal_args; /* appended to the EAL's arguments */
 	unsigned int neal_args;
 };
 

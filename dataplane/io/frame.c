@@ -50,7 +50,7 @@ uint32_t ep_csum_partial(const void *buf, uint32_t len, uint32_t sum)
 		len -= 2;
 	}
 	if (len)
-		acc += *p;	/* little-endian: the odd byte is the low byte of its word */
+		acc += *p; /* little-endian: the odd byte is the low byte of its word */
 	acc = (acc & 0xffffffff) + (acc >> 32);
 	acc = (acc & 0xffffffff) + (acc >> 32);
 	return (uint32_t)acc;
@@ -165,7 +165,7 @@ void ep_frame_write_hdrs(uint8_t *hdr, const struct ep_route *r, const struct ep
 		ip->ihl = 5;
 		ip->tos = r->tos;
 		ip->tot_len = htons((uint16_t)(20 + l4len));
-		ip->frag_off = htons(0x4000);	/* DF: edgeplane fragments, IP must not */
+		ip->frag_off = htons(0x4000); /* DF: edgeplane fragments, IP must not */
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_UDP;
 		memcpy(&ip->saddr, r->local_addr + 12, 4);
@@ -194,9 +194,10 @@ bool ep_frame_udp_csum_ok(const struct ep_dgram *d)
 
 	memcpy(&check, udp + 6, 2);
 	if (!check)
-		return !d->route.ipv6;	/* IPv4 may omit it; IPv6 may not */
+		return !d->route.ipv6; /* IPv4 may omit it; IPv6 may not */
 	if (d->route.ipv6)
-		sum = ep_csum_partial(d->peer.addr, 16, ep_csum_partial(d->route.local_addr, 16, 0));
+		sum = ep_csum_partial(d->peer.addr, 16,
+				      ep_csum_partial(d->route.local_addr, 16, 0));
 	else
 		sum = ep_csum_partial(d->peer.addr + 12, 4,
 				      ep_csum_partial(d->route.local_addr + 12, 4, 0));

@@ -13,7 +13,7 @@
 #include "io/io.h"
 
 /* Largest L2-L4 header a reply can need: Ethernet, two VLAN tags, IPv6, UDP. */
-#define EP_FRAME_HDR_MAX	(14 + 8 + 40 + 8)
+#define EP_FRAME_HDR_MAX (14 + 8 + 40 + 8)
 
 /* Fill d->data, len, peer and route from a frame to UDP @port. Returns 0, or a negative
  * EP_STAT_* reason when it is not a well-formed UDP datagram to @port. */

@@ -20,33 +20,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "edgeplane/reasm.h"	/* struct ep_peer */
+#include "edgeplane/reasm.h" /* struct ep_peer */
 
 /* How to answer a datagram: everything of the request's L2-L4 headers a reply reuses.
  * Socket backends fill only the addresses. */
 struct ep_route {
-	uint8_t local_mac[6];	/* the request's destination MAC: the reply's source */
+	uint8_t local_mac[6]; /* the request's destination MAC: the reply's source */
 	uint8_t peer_mac[6];
 	uint16_t vlan_tci[2];	/* outer first; host order */
-	uint16_t vlan_proto[2];	/* 0x8100 / 0x88a8 */
+	uint16_t vlan_proto[2]; /* 0x8100 / 0x88a8 */
 	uint8_t nvlan;
 	uint8_t ipv6;
-	uint8_t tos;		/* IPv4 TOS / IPv6 traffic class, echoed */
+	uint8_t tos; /* IPv4 TOS / IPv6 traffic class, echoed */
 	uint8_t rsvd;
-	uint8_t local_addr[16];	/* IPv4 as ::ffff:a.b.c.d, like struct ep_peer */
+	uint8_t local_addr[16]; /* IPv4 as ::ffff:a.b.c.d, like struct ep_peer */
 	uint16_t local_port;
-	uint32_t ifindex;	/* udp, uring: the interface it came in on (IPv6 pktinfo): a
-				 * link-local peer's scope */
+	uint32_t ifindex; /* udp, uring: the interface it came in on (IPv6 pktinfo): a
+			   * link-local peer's scope */
 };
 
 /* A received datagram. data points into the backend's buffer, valid until released; the
  * buffer is the worker's until then, which may write it (an AUTH datagram is decrypted in
  * place: every backend's receive buffers are writable memory). */
 struct ep_dgram {
-	const uint8_t *data;	/* UDP payload */
+	const uint8_t *data; /* UDP payload */
 	uint32_t len;
 	uint32_t rsvd;
-	uint64_t handle;	/* backend's buffer handle, for release */
+	uint64_t handle; /* backend's buffer handle, for release */
 	struct ep_peer peer;
 	struct ep_route route;
 };
@@ -55,25 +55,25 @@ struct ep_io_q;
 
 struct ep_io_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_invalid;	/* frames the backend could not parse (should be 0 behind XDP) */
-	uint64_t rx_bad_csum;	/* datagrams with a wrong UDP checksum, dropped */
-	uint64_t tx_ring_full;	/* replies dropped: no TX buffer after a flush */
-	uint64_t wakeups;	/* need_wakeup syscalls */
-	uint64_t rx_dropped;	/* afxdp: frames the kernel dropped before our RX ring (RX ring
-				 * full or no fill buffer), from XDP_STATISTICS; udp, uring:
-				 * datagrams the socket's receive queue dropped (SO_MEMINFO) */
-	uint64_t rx_rearms;	/* uring: multishot receives armed again after the kernel
-				 * ended them */
-	uint64_t rx_no_buf;	/* uring: times the provided buffer ring ran dry (ENOBUFS);
-				 * the datagrams wait in the socket */
-	uint64_t tx_zc;		/* uring: sends with send_zc (payload >= uring.zc_min) */
-	uint64_t tx_zc_copied;	/* uring: of those, sends the kernel copied after all */
+	uint64_t rx_invalid;	  /* frames the backend could not parse (should be 0 behind XDP) */
+	uint64_t rx_bad_csum;	  /* datagrams with a wrong UDP checksum, dropped */
+	uint64_t tx_ring_full;	  /* replies dropped: no TX buffer after a flush */
+	uint64_t wakeups;	  /* need_wakeup syscalls */
+	uint64_t rx_dropped;	  /* afxdp: frames the kernel dropped before our RX ring (RX ring
+				   * full or no fill buffer), from XDP_STATISTICS; udp, uring:
+				   * datagrams the socket's receive queue dropped (SO_MEMINFO) */
+	uint64_t rx_rearms;	  /* uring: multishot receives armed again after the kernel
+				   * ended them */
+	uint64_t rx_no_buf;	  /* uring: times the provided buffer ring ran dry (ENOBUFS);
+				   * the datagrams wait in the socket */
+	uint64_t tx_zc;		  /* uring: sends with send_zc (payload >= uring.zc_min) */
+	uint64_t tx_zc_copied;	  /* uring: of those, sends the kernel copied after all */
 	uint64_t rx_prio_packets; /* afxdp: frames from the queue's priority socket (slot 1:
-				 * priorities >= limits.high_priority), counted in
-				 * rx_packets too */
+				   * priorities >= limits.high_priority), counted in
+				   * rx_packets too */
 	uint64_t rx_prio_dropped; /* afxdp: of rx_dropped, the priority socket's */
 	uint64_t rx_low_deferred; /* afxdp: passes that left the default ring unread because
-				 * its frames held by the worker reached their share */
+				   * its frames held by the worker reached their share */
 };
 
 struct ep_io_ops {
@@ -119,36 +119,36 @@ struct ep_io_q {
 
 /* io_uring backend settings (config group uring). */
 struct ep_io_uring_cfg {
-	bool sqpoll;			/* a kernel thread polls the submission queue */
-	int sqpoll_cpu;			/* that thread's CPU; -1: not pinned */
-	uint32_t entries;		/* submission queue entries, and TX buffers */
-	uint32_t buffers;		/* receive buffers in the provided buffer ring (2^n) */
-	uint32_t zc_min;		/* send_zc for payloads of at least this; 0: never */
+	bool sqpoll;	  /* a kernel thread polls the submission queue */
+	int sqpoll_cpu;	  /* that thread's CPU; -1: not pinned */
+	uint32_t entries; /* submission queue entries, and TX buffers */
+	uint32_t buffers; /* receive buffers in the provided buffer ring (2^n) */
+	uint32_t zc_min;  /* send_zc for payloads of at least this; 0: never */
 };
 
 /* Settings shared by every backend; each reads what applies to it. */
 struct ep_io_cfg {
-	const char *ifname;		/* afxdp: interface */
-	const char *bind_addr;		/* udp, uring: address to bind, NULL = any (dual-stack) */
-	bool share_port;		/* udp, uring: bind even where another process holds the
-					 * port (SO_REUSEPORT spreads datagrams over both) */
+	const char *ifname;    /* afxdp: interface */
+	const char *bind_addr; /* udp, uring: address to bind, NULL = any (dual-stack) */
+	bool share_port;       /* udp, uring: bind even where another process holds the
+				* port (SO_REUSEPORT spreads datagrams over both) */
 	uint16_t port;
-	uint32_t frames;		/* afxdp: UMEM frames per queue (half RX, half TX) */
-	uint32_t frame_size;		/* afxdp: 2048 or 4096 */
-	int zerocopy;			/* afxdp: -1 auto, 0 copy, 1 zero-copy */
-	int verify_csum;		/* afxdp, dpdk: check UDP checksums; -1 auto (not on
-					 * veth) */
-	bool busy_poll;			/* poll without sleeping; SO_BUSY_POLL where it applies */
-	unsigned int slot;		/* afxdp: XSKMAP slot (0 = the queue's default socket) */
-	uint8_t high_priority;		/* afxdp: open a second socket on the queue, at slot
-					 * slot + 1, for tasks the classifier steers there
-					 * (priorities >= this, ep_config.prio_slot); rx()
-					 * reads it first, and frames of the default socket
-					 * held by the worker are capped so that the shared
-					 * fill ring keeps frames for it. 0: one socket */
-	int xsks_map_fd;		/* afxdp: the classifier's ep_xsks */
-	struct ep_io_uring_cfg uring;	/* uring */
-	struct ep_dpdk *dpdk;		/* dpdk: the port (io/dpdk.h), set up before the queues */
+	uint32_t frames;	      /* afxdp: UMEM frames per queue (half RX, half TX) */
+	uint32_t frame_size;	      /* afxdp: 2048 or 4096 */
+	int zerocopy;		      /* afxdp: -1 auto, 0 copy, 1 zero-copy */
+	int verify_csum;	      /* afxdp, dpdk: check UDP checksums; -1 auto (not on
+				       * veth) */
+	bool busy_poll;		      /* poll without sleeping; SO_BUSY_POLL where it applies */
+	unsigned int slot;	      /* afxdp: XSKMAP slot (0 = the queue's default socket) */
+	uint8_t high_priority;	      /* afxdp: open a second socket on the queue, at slot
+				       * slot + 1, for tasks the classifier steers there
+				       * (priorities >= this, ep_config.prio_slot); rx()
+				       * reads it first, and frames of the default socket
+				       * held by the worker are capped so that the shared
+				       * fill ring keeps frames for it. 0: one socket */
+	int xsks_map_fd;	      /* afxdp: the classifier's ep_xsks */
+	struct ep_io_uring_cfg uring; /* uring */
+	struct ep_dpdk *dpdk;	      /* dpdk: the port (io/dpdk.h), set up before the queues */
 };
 
 /* Open queue @queue_id of a backend. Returns 0 and *out, or a negative errno (logged). */

@@ -24,7 +24,7 @@ static bool port_taken(const struct sockaddr_in6 *sa)
 	bool taken = false;
 
 	if (fd < 0)
-		return false;	/* the real bind will say what is wrong */
+		return false; /* the real bind will say what is wrong */
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	for (int i = 0; i < 20; i++) {
 		taken = bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) && errno == EADDRINUSE;
@@ -38,7 +38,8 @@ static bool port_taken(const struct sockaddr_in6 *sa)
 
 int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, unsigned int queue_id, int *out)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->port),
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(cfg->port),
 				   .sin6_addr = IN6ADDR_ANY_INIT };
 	int one = 1, zero = 0, bufsz = 4 << 20, fd, err;
 
@@ -59,7 +60,8 @@ int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, unsigned int queu
 	if (!queue_id && !cfg->share_port && port_taken(&sa)) {
 		pr_err("%s: port %u is held by another process in this network namespace "
 		       "(another edgeplane?): stop it, choose another port, or set "
-		       "share_port = true to share it", who, cfg->port);
+		       "share_port = true to share it",
+		       who, cfg->port);
 		return -EADDRINUSE;
 	}
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -109,8 +111,7 @@ static void peer_from_sin6(struct ep_peer *p, const struct sockaddr_in6 *s)
 	p->family = memcmp(p->addr, v4mapped, 12) ? AF_INET6 : AF_INET;
 }
 
-int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src,
-		     const struct msghdr *mh)
+int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src, const struct msghdr *mh)
 {
 	struct cmsghdr *c;
 	bool mcast = false;
@@ -121,7 +122,7 @@ int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src,
 			struct in6_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			if (!g->route.local_addr[10])	/* IP_PKTINFO's wins for IPv4 */
+			if (!g->route.local_addr[10]) /* IP_PKTINFO's wins for IPv4 */
 				memcpy(g->route.local_addr, &pi.ipi6_addr, 16);
 			g->route.ifindex = pi.ipi6_ifindex;
 			mcast |= pi.ipi6_addr.s6_addr[0] == 0xff;
@@ -149,9 +150,9 @@ int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src,
 	return 0;
 }
 
-void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *name,
-		    uint8_t *ctl, const struct ep_route *r, const struct ep_peer *peer,
-		    uint8_t *buf, uint32_t len)
+void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *name, uint8_t *ctl,
+		    const struct ep_route *r, const struct ep_peer *peer, uint8_t *buf,
+		    uint32_t len)
 {
 	static const uint8_t any[16];
 	struct in6_pktinfo pi = { 0 };
@@ -165,8 +166,9 @@ void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *n
 	if (IN6_IS_ADDR_LINKLOCAL(&name->sin6_addr))
 		name->sin6_scope_id = r->ifindex;
 	*iov = (struct iovec){ buf, len };
-	*mh = (struct msghdr){ .msg_name = name, .msg_namelen = sizeof(*name),
-			       .msg_iov = iov, .msg_iovlen = 1 };
+	*mh = (struct msghdr){
+		.msg_name = name, .msg_namelen = sizeof(*name), .msg_iov = iov, .msg_iovlen = 1
+	};
 	/* Answer from the address the request came to (IPv6 pktinfo covers mapped v4). */
 	if (memcmp(r->local_addr, any, 16)) {
 		mh->msg_control = ctl;

@@ -14,10 +14,10 @@
 
 #include "io/io.h"
 
-#define EP_SOCK_MAX_DGRAM	9216	/* jumbo frames; larger datagrams are rx_invalid */
-#define EP_SOCK_CMSG_SPACE	128	/* IPV6_PKTINFO, and IP_PKTINFO for v4-mapped peers */
+#define EP_SOCK_MAX_DGRAM     9216 /* jumbo frames; larger datagrams are rx_invalid */
+#define EP_SOCK_CMSG_SPACE    128  /* IPV6_PKTINFO, and IP_PKTINFO for v4-mapped peers */
 /* Room for a reply's control data: one IPV6_PKTINFO (mapped addresses cover IPv4). */
-#define EP_SOCK_TX_CMSG_SPACE	CMSG_SPACE(sizeof(struct in6_pktinfo))
+#define EP_SOCK_TX_CMSG_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
 
 /*
  * Open the socket of worker @queue_id: AF_INET6 without V6ONLY (IPv4 peers appear
@@ -36,17 +36,16 @@ int ep_sock_open(const struct ep_io_cfg *cfg, const char *who, unsigned int queu
  * -EINVAL for a datagram not to answer: to a broadcast or multicast address, or from
  * port 0.
  */
-int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src,
-		     const struct msghdr *mh);
+int ep_sock_rx_route(struct ep_dgram *g, const struct sockaddr_in6 *src, const struct msghdr *mh);
 
 /*
  * Fill @mh (with @iov, @name and @ctl, which has EP_SOCK_TX_CMSG_SPACE bytes) to send the
  * @len bytes at @buf to @peer, from @r's local address when it has one (IPV6_PKTINFO).
  * Everything stays the caller's; @mh points into it.
  */
-void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *name,
-		    uint8_t *ctl, const struct ep_route *r, const struct ep_peer *peer,
-		    uint8_t *buf, uint32_t len);
+void ep_sock_tx_msg(struct msghdr *mh, struct iovec *iov, struct sockaddr_in6 *name, uint8_t *ctl,
+		    const struct ep_route *r, const struct ep_peer *peer, uint8_t *buf,
+		    uint32_t len);
 
 /* Datagrams the socket's receive queue dropped since it opened (SO_MEMINFO), or 0. */
 uint64_t ep_sock_drops(int fd);

@@ -15,22 +15,22 @@
 #include "io/io.h"
 #include "io/sock.h"
 
-#define BURST		64
+#define BURST 64
 
 struct udp_q {
 	struct ep_io_q q;
 	int fd;
 	bool busy_poll;
 	uint32_t buf_size, nbufs;
-	uint8_t *bufs;			/* nbufs * buf_size: RX buffers, then TX buffers */
-	uint32_t *rx_free, rx_nfree;	/* stack of free RX buffer indices */
-	uint32_t tx_used;		/* TX buffers of the current burst */
+	uint8_t *bufs;		     /* nbufs * buf_size: RX buffers, then TX buffers */
+	uint32_t *rx_free, rx_nfree; /* stack of free RX buffer indices */
+	uint32_t tx_used;	     /* TX buffers of the current burst */
 
 	struct mmsghdr rmsg[BURST];
 	struct iovec riov[BURST];
 	struct sockaddr_in6 rname[BURST];
 	uint8_t rctl[BURST][EP_SOCK_CMSG_SPACE];
-	uint32_t rbuf[BURST];		/* buffer index posted in each slot */
+	uint32_t rbuf[BURST]; /* buffer index posted in each slot */
 
 	struct mmsghdr tmsg[BURST];
 	struct iovec tiov[BURST];
@@ -69,15 +69,18 @@ static unsigned int udp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int m
 		u->rbuf[i] = u->rx_free[--u->rx_nfree];
 		u->riov[i] = (struct iovec){ rx_buf(u, u->rbuf[i]), u->buf_size };
 		u->rmsg[i].msg_hdr = (struct msghdr){
-			.msg_name = &u->rname[i], .msg_namelen = sizeof(u->rname[i]),
-			.msg_iov = &u->riov[i], .msg_iovlen = 1,
-			.msg_control = u->rctl[i], .msg_controllen = EP_SOCK_CMSG_SPACE,
+			.msg_name = &u->rname[i],
+			.msg_namelen = sizeof(u->rname[i]),
+			.msg_iov = &u->riov[i],
+			.msg_iovlen = 1,
+			.msg_control = u->rctl[i],
+			.msg_controllen = EP_SOCK_CMSG_SPACE,
 		};
 	}
 	n = recvmmsg(u->fd, u->rmsg, want, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		n = 0;
-	for (unsigned int i = (unsigned int)n; i < want; i++)	/* unused buffers back */
+	for (unsigned int i = (unsigned int)n; i < want; i++) /* unused buffers back */
 		u->rx_free[u->rx_nfree++] = u->rbuf[i];
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &u->rmsg[i].msg_hdr;
@@ -130,7 +133,7 @@ static unsigned int udp_flush(struct ep_io_q *q)
 		done += (uint32_t)n;
 	}
 	u->tx_used = 0;
-	return 0;	/* the kernel has its own copy */
+	return 0; /* the kernel has its own copy */
 }
 
 static uint8_t *udp_tx_buf(struct ep_io_q *q, uint32_t *cap)

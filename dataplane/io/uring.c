@@ -49,31 +49,31 @@
 
 /* Newer than the uapi header of liburing 2.3 (Linux 6.2). */
 #ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE	(1U << 3)
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
 #endif
 #ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED	(1U << 31)
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
 
-#define BGID		0		/* our buffer group: one ring per io_uring */
-#define SQPOLL_IDLE_MS	100
-#define REFILL_BATCH	32		/* released buffers published together */
+#define BGID	       0 /* our buffer group: one ring per io_uring */
+#define SQPOLL_IDLE_MS 100
+#define REFILL_BATCH   32 /* released buffers published together */
 
 /* Receive buffer layout (the kernel's, for multishot recvmsg): the header, the source
  * address in NAME_SPACE bytes (a sockaddr_in6, rounded up so the control data that follows
  * is aligned for struct cmsghdr), the control data, then the payload. */
-#define NAME_SPACE	((sizeof(struct sockaddr_in6) + 7) & ~(size_t)7)
-#define RX_HDR		(sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + EP_SOCK_CMSG_SPACE)
-#define RX_BUF_SIZE	((RX_HDR + EP_SOCK_MAX_DGRAM + 63) & ~(size_t)63)
-#define TX_BUF_SIZE	EP_SOCK_MAX_DGRAM
+#define NAME_SPACE  ((sizeof(struct sockaddr_in6) + 7) & ~(size_t)7)
+#define RX_HDR	    (sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + EP_SOCK_CMSG_SPACE)
+#define RX_BUF_SIZE ((RX_HDR + EP_SOCK_MAX_DGRAM + 63) & ~(size_t)63)
+#define TX_BUF_SIZE EP_SOCK_MAX_DGRAM
 _Static_assert(RX_BUF_SIZE < 65536, "a buffer's length fits struct rx_ready");
 
 /* user_data: the kind in the high 32 bits, a TX slot index in the low ones. */
-#define UD_RECV		(1ull << 32)
-#define UD_SEND		(2ull << 32)
-#define UD_PROBE	(3ull << 32)
-#define UD_CANCEL	(4ull << 32)
-#define UD_KIND(ud)	((ud) & ~0xffffffffull)
+#define UD_RECV	    (1ull << 32)
+#define UD_SEND	    (2ull << 32)
+#define UD_PROBE    (3ull << 32)
+#define UD_CANCEL   (4ull << 32)
+#define UD_KIND(ud) ((ud) & ~0xffffffffull)
 
 struct tx_slot {
 	struct msghdr mh;
@@ -89,14 +89,14 @@ struct rx_ready {
 };
 
 struct uring_q {
-	struct ep_io_q q;		/* first: the generic part */
+	struct ep_io_q q; /* first: the generic part */
 	struct io_uring ring;
 	bool ring_ok, sqpoll, busy_poll;
-	bool single_issuer;		/* DEFER_TASKRUN: only the worker's thread may enter */
-	bool disabled;			/* created R_DISABLED, not yet enabled by the worker */
-	bool fixed;			/* the socket is registered: fixed file 0 */
+	bool single_issuer; /* DEFER_TASKRUN: only the worker's thread may enter */
+	bool disabled;	    /* created R_DISABLED, not yet enabled by the worker */
+	bool fixed;	    /* the socket is registered: fixed file 0 */
 	bool rx_armed, rx_armed_once;
-	bool zc_report;			/* the kernel reports copied zero-copy sends (6.2+) */
+	bool zc_report; /* the kernel reports copied zero-copy sends (6.2+) */
 	int fd;
 	uint32_t zc_min;
 
@@ -104,19 +104,19 @@ struct uring_q {
 	struct io_uring_buf_ring *br;
 	size_t br_size;
 	uint32_t nbufs, br_mask;
-	uint32_t br_avail;		/* buffers the kernel may fill */
-	uint32_t br_pending;		/* released, added to the ring, not yet published */
-	struct msghdr rx_msg;		/* the layout of each buffer (name and control sizes) */
-	struct rx_ready *ready;		/* [nbufs]: received, not yet returned by rx() */
+	uint32_t br_avail;	/* buffers the kernel may fill */
+	uint32_t br_pending;	/* released, added to the ring, not yet published */
+	struct msghdr rx_msg;	/* the layout of each buffer (name and control sizes) */
+	struct rx_ready *ready; /* [nbufs]: received, not yet returned by rx() */
 	uint32_t ready_head, ready_tail;
 
 	/* TX: ntx slots and buffers; a stack of the free ones. */
 	struct tx_slot *tx;
 	uint32_t *tx_free, tx_nfree, ntx;
-	uint32_t tx_cur;		/* the slot of the last tx_buf() */
-	uint32_t tx_inflight;		/* committed, buffer not yet back */
+	uint32_t tx_cur;      /* the slot of the last tx_buf() */
+	uint32_t tx_inflight; /* committed, buffer not yet back */
 
-	uint8_t *area;			/* RX buffers, then TX buffers */
+	uint8_t *area; /* RX buffers, then TX buffers */
 	size_t area_size;
 
 	struct ep_io_stats st;
@@ -146,7 +146,7 @@ static void tx_slot_free(struct uring_q *u, uint32_t i)
 static void on_recv(struct uring_q *u, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		u->rx_armed = false;	/* the kernel ended it: armed again by arm() */
+		u->rx_armed = false; /* the kernel ended it: armed again by arm() */
 	if (cqe->res < 0) {
 		if (cqe->res == -ENOBUFS)
 			u->st.rx_no_buf++;
@@ -165,7 +165,7 @@ static void on_send(struct uring_q *u, const struct io_uring_cqe *cqe)
 {
 	uint32_t i = (uint32_t)cqe->user_data;
 
-	if (cqe->flags & IORING_CQE_F_NOTIF) {	/* send_zc: the kernel let go of the buffer */
+	if (cqe->flags & IORING_CQE_F_NOTIF) { /* send_zc: the kernel let go of the buffer */
 		if (u->zc_report && (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED))
 			u->st.tx_zc_copied++;
 		tx_slot_free(u, i);
@@ -175,9 +175,9 @@ static void on_send(struct uring_q *u, const struct io_uring_cqe *cqe)
 		u->st.tx_packets++;
 		u->st.tx_bytes += (uint64_t)cqe->res;
 	} else {
-		u->st.tx_ring_full++;	/* refused by the kernel: the reply is lost */
+		u->st.tx_ring_full++; /* refused by the kernel: the reply is lost */
 	}
-	if (!(cqe->flags & IORING_CQE_F_MORE))	/* else a notification follows */
+	if (!(cqe->flags & IORING_CQE_F_MORE)) /* else a notification follows */
 		tx_slot_free(u, i);
 }
 
@@ -193,7 +193,8 @@ static void reap(struct uring_q *u)
 		u->st.wakeups++;
 		io_uring_get_events(&u->ring);
 	}
-	io_uring_for_each_cqe(&u->ring, head, cqe) {
+	io_uring_for_each_cqe(&u->ring, head, cqe)
+	{
 		switch (UD_KIND(cqe->user_data)) {
 		case UD_RECV:
 			on_recv(u, cqe);
@@ -221,7 +222,7 @@ static void submit_ev(struct uring_q *u, bool events)
 	if (!u->sqpoll || (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_NEED_WAKEUP))
 		u->st.wakeups++;
 	ret = events ? io_uring_submit_and_get_events(&u->ring) : io_uring_submit(&u->ring);
-	if (ret == -EBUSY || ret == -EAGAIN) {	/* completions must be reaped first */
+	if (ret == -EBUSY || ret == -EAGAIN) { /* completions must be reaped first */
 		reap(u);
 		io_uring_submit(&u->ring);
 	}
@@ -237,8 +238,8 @@ static void submit(struct uring_q *u)
 static void enable(struct uring_q *u)
 {
 	u->disabled = false;
-	if (syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
-		    NULL, 0) < 0)
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+		    0) < 0)
 		pr_err("uring: queue %u: enabling the ring: %s", u->q.queue_id, strerror(errno));
 }
 
@@ -246,11 +247,11 @@ static struct io_uring_sqe *get_sqe(struct uring_q *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-	if (!sqe) {			/* the SQ is full: push it out first */
+	if (!sqe) { /* the SQ is full: push it out first */
 		submit(u);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
-	if (!sqe && u->sqpoll) {	/* the kernel thread has not taken them yet */
+	if (!sqe && u->sqpoll) { /* the kernel thread has not taken them yet */
 		io_uring_sqring_wait(&u->ring);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
@@ -285,7 +286,7 @@ static void arm(struct uring_q *u)
 		return;
 	sqe = get_sqe(u);
 	if (!sqe)
-		return;			/* next time */
+		return; /* next time */
 	prep_recv(u, sqe, u->fixed ? 0 : u->fd, UD_RECV);
 	if (u->fixed)
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -396,8 +397,8 @@ static void uring_tx_abort(struct ep_io_q *q)
 	tx_slot_free(u, u->tx_cur);
 }
 
-static int uring_tx_commit(struct ep_io_q *q, const struct ep_route *r,
-			   const struct ep_peer *peer, uint32_t len)
+static int uring_tx_commit(struct ep_io_q *q, const struct ep_route *r, const struct ep_peer *peer,
+			   uint32_t len)
 {
 	struct uring_q *u = to_uq(q);
 	struct tx_slot *s = &u->tx[u->tx_cur];
@@ -504,8 +505,7 @@ static struct io_uring_buf_ring *br_register(struct io_uring *ring, uint32_t n, 
 }
 
 /* Undo br_register() along with @ring. */
-static void ring_exit(struct io_uring *ring, struct io_uring_buf_ring *br, uint32_t n,
-		      size_t size)
+static void ring_exit(struct io_uring *ring, struct io_uring_buf_ring *br, uint32_t n, size_t size)
 {
 #ifdef IO_URING_VERSION_MAJOR
 	if (br)
@@ -595,24 +595,27 @@ static int ring_init(struct uring_q *u, const struct ep_io_uring_cfg *c, unsigne
 			   IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
 	}
 	err = io_uring_queue_init_params(c->entries, &u->ring, &p);
-	if (err == -EINVAL && !c->sqpoll) {	/* before 6.1: no DEFER_TASKRUN */
+	if (err == -EINVAL && !c->sqpoll) { /* before 6.1: no DEFER_TASKRUN */
 		p.flags &= ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 			     IORING_SETUP_R_DISABLED);
 		p.flags |= IORING_SETUP_COOP_TASKRUN;
 		err = io_uring_queue_init_params(c->entries, &u->ring, &p);
 	}
-	if (err == -EINVAL && !c->sqpoll) {	/* before 5.19: no COOP_TASKRUN */
+	if (err == -EINVAL && !c->sqpoll) { /* before 5.19: no COOP_TASKRUN */
 		p.flags &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 		err = io_uring_queue_init_params(c->entries, &u->ring, &p);
 	}
 	u->single_issuer = u->disabled = !err && (p.flags & IORING_SETUP_DEFER_TASKRUN);
 	if (err) {
 		if (err == -EPERM || err == -ENOSYS)
-			pr_err("uring: io_uring is not available: %s (kernel.io_uring_disabled, or a "
-			       "seccomp filter?)", strerror(-err));
+			pr_err("uring: io_uring is not available: %s (kernel.io_uring_disabled, or "
+			       "a "
+			       "seccomp filter?)",
+			       strerror(-err));
 		else if (c->sqpoll)
-			pr_err("uring: io_uring with SQPOLL%s (queue %u): %s", c->sqpoll_cpu >= 0 ?
-			       " on the CPU of uring.sqpoll_cpu" : "", queue_id, strerror(-err));
+			pr_err("uring: io_uring with SQPOLL%s (queue %u): %s",
+			       c->sqpoll_cpu >= 0 ? " on the CPU of uring.sqpoll_cpu" : "",
+			       queue_id, strerror(-err));
 		else
 			pr_err("uring: io_uring of %u entries (queue %u): %s", c->entries, queue_id,
 			       strerror(-err));
@@ -709,7 +712,8 @@ static int probe_kernel(struct uring_q *u)
 			recv_res = c[i].res;
 	if (recv_res != -ECANCELED) {
 		pr_err("uring: this kernel lacks multishot recvmsg (IORING_RECV_MULTISHOT, Linux "
-		       "6.0+): %s", strerror(recv_res < 0 ? -recv_res : EINVAL));
+		       "6.0+): %s",
+		       strerror(recv_res < 0 ? -recv_res : EINVAL));
 		err = -EOPNOTSUPP;
 		goto out;
 	}
@@ -720,7 +724,7 @@ static int probe_kernel(struct uring_q *u)
 		io_uring_sqe_set_data64(sqe, UD_PROBE);
 		err = probe_reap(&pr, c, 1);
 		if (!err && (c[0].flags & IORING_CQE_F_MORE))
-			err = probe_reap(&pr, c + 1, 1);	/* the notification */
+			err = probe_reap(&pr, c + 1, 1); /* the notification */
 		if (err) {
 			pr_err("uring: probing send_zc: %s", strerror(-err));
 			goto out;
@@ -770,8 +774,8 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	u->rx_msg.msg_namelen = NAME_SPACE;
 	u->rx_msg.msg_controllen = EP_SOCK_CMSG_SPACE;
 	u->area_size = (size_t)u->nbufs * RX_BUF_SIZE + (size_t)u->ntx * TX_BUF_SIZE;
-	u->area = mmap(NULL, u->area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	u->area = mmap(NULL, u->area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
 	u->ready = calloc(u->nbufs, sizeof(*u->ready));
 	u->tx = calloc(u->ntx, sizeof(*u->tx));
 	u->tx_free = calloc(u->ntx, sizeof(*u->tx_free));
@@ -831,8 +835,11 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		snprintf(zc, sizeof(zc), "from %u bytes%s", u->zc_min,
 			 u->zc_report ? "" : ", copies not reported");
 	pr_info("uring: socket %u listening on port %u (%u receive buffers, %u entries, "
-		"send_zc %s%s)", queue_id, cfg->port, u->nbufs, u->ntx, zc,
-		u->sqpoll ? ", SQPOLL" : u->single_issuer ? ", deferred task work" : "");
+		"send_zc %s%s)",
+		queue_id, cfg->port, u->nbufs, u->ntx, zc,
+		u->sqpoll	   ? ", SQPOLL"
+		: u->single_issuer ? ", deferred task work"
+				   : "");
 	*out = &u->q;
 	return 0;
 

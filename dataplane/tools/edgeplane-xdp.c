@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"  stats           print the verdict counters\n"
 		"  config          show or change runtime settings\n"
 		"  tenant add|del ID   allow or forbid a tenant id\n"
-		"  addrs [sync]    list the addresses tasks may go to (and gateways), or read this\n"
+		"  addrs [sync]    list the addresses tasks may go to (and gateways), or read "
+		"this\n"
 		"                  network namespace's addresses into them again\n"
 		"  addrs add|del ADDR [virtual|gateway]   a virtual address or a gateway\n"
 		"  auth mode [required|optional|off]   show or set what tasks need a session key\n"
@@ -46,7 +47,8 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -d, --pin-dir DIR     bpffs directory of the maps\n"
-		"                        (default $LIBXDP_BPFFS or /sys/fs/bpf, then edgeplane/DEV)\n"
+		"                        (default $LIBXDP_BPFFS or /sys/fs/bpf, then "
+		"edgeplane/DEV)\n"
 		"  -i, --dev DEV         interface whose default pin directory to use\n"
 		"  -m, --mode MODE       attach: auto (native, else skb), native or skb\n"
 		"  -p, --port N          attach, config: UDP port of offload traffic (default %u)\n"
@@ -54,9 +56,11 @@ static void usage(FILE *f)
 		"                        (default %u, the protocol's)\n"
 		"      --tenant-check on|off   config: drop tenants not added with `tenant add`\n"
 		"      --prio-slot P=S   config: give priority P (1-5) the XSK slot S (0-%u)\n"
-		"      --max-priority P  attach, config: steer priorities above P as P (default %u)\n"
+		"      --max-priority P  attach, config: steer priorities above P as P (default "
+		"%u)\n"
 		"      --encap-port N    attach, config: take a gateway's encapsulation off tasks\n"
-		"                        to UDP port N (0: off, the default); needs --encap-source\n"
+		"                        to UDP port N (0: off, the default); needs "
+		"--encap-source\n"
 		"      --encap-source A  attach: a gateway that may send encapsulated tasks\n"
 		"                        (repeat for more)\n"
 		"      --virtual-address A   attach: tasks to A are this node's too (a gateway's\n"
@@ -83,15 +87,15 @@ static void usage(FILE *f)
 struct opts {
 	const char *pin_dir, *dev;
 	enum ep_xdp_mode mode;
-	long port, max_task_len, max_priority, encap_port;	/* -1 unchanged */
-	int tenant_check;	/* -1 unchanged */
-	int prio_slot[8];	/* -1 unchanged */
-	int dest_check;		/* -1 unchanged, 1 on, 0 off-unsafe */
-	int rate_on;		/* -1 unchanged, 1 on, 0 off-unsafe */
-	long rate[4];		/* packets, burst, bytes, burst; -1 unchanged */
-	long prefix4, prefix6;	/* -1 unchanged */
+	long port, max_task_len, max_priority, encap_port; /* -1 unchanged */
+	int tenant_check;				   /* -1 unchanged */
+	int prio_slot[8];				   /* -1 unchanged */
+	int dest_check;					   /* -1 unchanged, 1 on, 0 off-unsafe */
+	int rate_on;					   /* -1 unchanged, 1 on, 0 off-unsafe */
+	long rate[4];	       /* packets, burst, bytes, burst; -1 unchanged */
+	long prefix4, prefix6; /* -1 unchanged */
 	struct ep_xdp_addr_cfg addrs;
-	enum ep_auth_mode auth_mode;	/* attach */
+	enum ep_auth_mode auth_mode; /* attach */
 	bool json, debug, cfg_changed;
 };
 
@@ -178,7 +182,8 @@ static int cmd_attach(struct opts *o, const char *dev)
 
 	if (xo.encap_port && !o->addrs.ngateways) {
 		pr_err("--encap-port %u needs --encap-source: the gateways that may send "
-		       "encapsulated tasks (from anyone else they are dropped)", xo.encap_port);
+		       "encapsulated tasks (from anyone else they are dropped)",
+		       xo.encap_port);
 		return -EINVAL;
 	}
 	ep_xdp_rl_defaults(&rl);
@@ -383,9 +388,10 @@ static int cmd_addrs(struct opts *o, int argc, char **argv)
 			err = ep_xdp_sync_addrs(fd, &cfg);
 		err = err > 0 ? 0 : err;
 	} else if (argc >= 2 && (!strcmp(argv[0], "add") || !strcmp(argv[0], "del"))) {
-		uint32_t role = argc < 3 ? EP_ADDR_F_VIRTUAL :
-				!strcmp(argv[2], "virtual") ? EP_ADDR_F_VIRTUAL :
-				!strcmp(argv[2], "gateway") ? EP_ADDR_F_GATEWAY : 0;
+		uint32_t role = argc < 3		      ? EP_ADDR_F_VIRTUAL
+				: !strcmp(argv[2], "virtual") ? EP_ADDR_F_VIRTUAL
+				: !strcmp(argv[2], "gateway") ? EP_ADDR_F_GATEWAY
+							      : 0;
 		struct ep_addr_key k;
 		struct ep_addr_val v = { 0 };
 
@@ -533,7 +539,7 @@ static int parse_key_rate(const char *what, const char *v, uint32_t *rate, uint3
 	    (comma && ep_parse_long(what, comma + 1, 0, 0xffffffffL, &b)))
 		return -EINVAL;
 	*rate = (uint32_t)r;
-	*burst = comma ? (uint32_t)b : (uint32_t)r;	/* a second's worth by default */
+	*burst = comma ? (uint32_t)b : (uint32_t)r; /* a second's worth by default */
 	return 0;
 }
 
@@ -581,8 +587,8 @@ static int keys_add(int keys_fd, int state_fd, uint32_t id, int argc, char **arg
 		} else if (KEY_IS("kib")) {
 			err = parse_key_rate("keys add kib", val, &kib, &kburst);
 		} else if (KEY_IS("issued")) {
-			err = ep_parse_long("keys add issued (unix ms)", val, 1, 0x7fffffffffffffffL,
-					    &v);
+			err = ep_parse_long("keys add issued (unix ms)", val, 1,
+					    0x7fffffffffffffffL, &v);
 			issued = (uint64_t)v;
 		} else {
 			pr_err("keys add: unknown setting '%.*s'", (int)klen, argv[i]);
@@ -638,8 +644,9 @@ static void keys_print(int fd, bool json)
 		k = next;
 		if (bpf_map_lookup_elem(fd, &k, &e))
 			continue;
-		state = e.flags & EP_KEY_F_REVOKED ? "revoked" :
-			e.expires_ns && now >= e.expires_ns ? "expired" : "valid";
+		state = e.flags & EP_KEY_F_REVOKED	      ? "revoked"
+			: e.expires_ns && now >= e.expires_ns ? "expired"
+							      : "valid";
 		if (!e.expires_ns)
 			snprintf(exp, sizeof(exp), "never");
 		else
@@ -647,11 +654,12 @@ static void keys_print(int fd, bool json)
 				 (long long)((int64_t)(e.expires_ns - now) / 1000000000));
 		types = types_str(&e, tbuf, sizeof(tbuf));
 		if (json)
-			printf("%s{\"key_id\":%u,\"tenant\":%u,\"expires_in_s\":%s,\"state\":\"%s\","
+			printf("%s{\"key_id\":%u,\"tenant\":%u,\"expires_in_s\":%s,\"state\":\"%"
+			       "s\","
 			       "\"issued_unix_ms\":%llu,\"types\":\"%s\",\"max_priority\":%u,"
 			       "\"max_task_len\":%u,\"tasks_per_s\":%u,\"burst_tasks\":%u,"
-			       "\"kib_per_s\":%u,\"burst_kib\":%u}", n ? "," : "", k, e.tenant,
-			       e.expires_ns ? exp : "null", state,
+			       "\"kib_per_s\":%u,\"burst_kib\":%u}",
+			       n ? "," : "", k, e.tenant, e.expires_ns ? exp : "null", state,
 			       (unsigned long long)e.issued_unix_ms, types, e.max_priority,
 			       e.max_task_len, e.tasks_per_s, e.tasks_burst, e.kib_per_s,
 			       e.burst_kib);
@@ -693,7 +701,7 @@ static int cmd_keys(struct opts *o, int argc, char **argv)
 		err = ep_xdp_delete_key(keys_fd, state_fd, (uint32_t)id);
 	else
 		keys_print(keys_fd, o->json);
-	if (err && err != -EINVAL)	/* -EINVAL: said already */
+	if (err && err != -EINVAL) /* -EINVAL: said already */
 		pr_err("keys %s %ld: %s", argv[0], id,
 		       err == -ENOENT ? "no such key" : strerror(-err));
 	close(keys_fd);
@@ -714,9 +722,23 @@ static int on_or_unsafe(const char *what, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_MAX_TASK = 256, OPT_TENANT_CHECK, OPT_PRIO_SLOT, OPT_DEBUG, OPT_MAX_PRIO,
-	       OPT_ENCAP_PORT, OPT_ENCAP_SRC, OPT_VIRTUAL, OPT_DEST, OPT_RATE, OPT_RATE_PKT,
-	       OPT_RATE_BYTES, OPT_PREFIX4, OPT_PREFIX6, OPT_AUTH_MODE };
+	enum {
+		OPT_MAX_TASK = 256,
+		OPT_TENANT_CHECK,
+		OPT_PRIO_SLOT,
+		OPT_DEBUG,
+		OPT_MAX_PRIO,
+		OPT_ENCAP_PORT,
+		OPT_ENCAP_SRC,
+		OPT_VIRTUAL,
+		OPT_DEST,
+		OPT_RATE,
+		OPT_RATE_PKT,
+		OPT_RATE_BYTES,
+		OPT_PREFIX4,
+		OPT_PREFIX6,
+		OPT_AUTH_MODE
+	};
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "dev", required_argument, NULL, 'i' },
@@ -742,9 +764,16 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .tenant_check = -1, .port = -1, .max_task_len = -1, .max_priority = -1,
-			  .encap_port = -1, .dest_check = -1, .rate_on = -1,
-			  .rate = { -1, -1, -1, -1 }, .prefix4 = -1, .prefix6 = -1 };
+	struct opts o = { .tenant_check = -1,
+			  .port = -1,
+			  .max_task_len = -1,
+			  .max_priority = -1,
+			  .encap_port = -1,
+			  .dest_check = -1,
+			  .rate_on = -1,
+			  .rate = { -1, -1, -1, -1 },
+			  .prefix4 = -1,
+			  .prefix6 = -1 };
 	const char *cmd;
 	long p, s;
 	int c, err = 0;
@@ -774,7 +803,8 @@ int main(int argc, char **argv)
 			o.cfg_changed = true;
 			break;
 		case OPT_MAX_TASK:
-			if (ep_parse_long("--max-task-len", optarg, 1, EP_MAX_TASK_LEN, &o.max_task_len))
+			if (ep_parse_long("--max-task-len", optarg, 1, EP_MAX_TASK_LEN,
+					  &o.max_task_len))
 				return 2;
 			o.cfg_changed = true;
 			break;
@@ -794,7 +824,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			*eq = '\0';
-			if (ep_parse_long("--prio-slot priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX, &p) ||
+			if (ep_parse_long("--prio-slot priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX,
+					  &p) ||
 			    ep_parse_long("--prio-slot slot", eq + 1, 0, EP_XSK_SLOTS - 1, &s))
 				return 2;
 			o.prio_slot[p] = (int)s;
@@ -818,10 +849,11 @@ int main(int argc, char **argv)
 			unsigned int *n = gw ? &o.addrs.ngateways : &o.addrs.nvirtual;
 
 			if (*n == EP_XDP_MAX_CFG_ADDRS ||
-			    ep_addr_parse(optarg, gw ? o.addrs.gateways[*n]
-						     : o.addrs.virtual_addrs[*n])) {
+			    ep_addr_parse(optarg,
+					  gw ? o.addrs.gateways[*n] : o.addrs.virtual_addrs[*n])) {
 				pr_err("%s: '%s' is not a numeric IPv4 or IPv6 address (at most "
-				       "%d)", gw ? "--encap-source" : "--virtual-address", optarg,
+				       "%d)",
+				       gw ? "--encap-source" : "--virtual-address", optarg,
 				       EP_XDP_MAX_CFG_ADDRS);
 				return 2;
 			}
@@ -862,7 +894,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_AUTH_MODE:
 			if (ep_xdp_parse_auth_mode(optarg, &o.auth_mode)) {
-				pr_err("--auth-mode: '%s' is not required, optional or off", optarg);
+				pr_err("--auth-mode: '%s' is not required, optional or off",
+				       optarg);
 				return 2;
 			}
 			break;
@@ -878,7 +911,7 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		default:	/* getopt_long named the option */
+		default: /* getopt_long named the option */
 			fprintf(stderr, "Try 'edgeplane-xdp --help'.\n");
 			return 2;
 		}
@@ -899,7 +932,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "reasons")) {
 		for (int i = 0; i < EP_STAT__COUNT; i++)
 			printf("%d %s %s\n", i, ep_stat_name(i),
-			       ep_stat_is_drop(i) ? "drop" : ep_stat_is_pass(i) ? "pass" : "redirect");
+			       ep_stat_is_drop(i)   ? "drop"
+			       : ep_stat_is_pass(i) ? "pass"
+						    : "redirect");
 	} else if (!strcmp(cmd, "stats")) {
 		err = cmd_stats(&o);
 	} else if (!strcmp(cmd, "addrs")) {

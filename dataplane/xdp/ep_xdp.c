@@ -25,7 +25,7 @@
 #define EP_PROG_NAME "ep_classify"
 
 struct ep_xdp {
-	int lock_fd;			/* flock()ed while we own the interface */
+	int lock_fd; /* flock()ed while we own the interface */
 	struct ep_classifier *skel;
 	struct xdp_program *prog;
 	int ifindex;
@@ -61,10 +61,11 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
  * write keys (edgeplane-xdp keys) must reach them. */
 static int set_pin_paths(struct ep_classifier *skel, const char *dir)
 {
-	struct bpf_map *maps[] = { skel->maps.ep_stats, skel->maps.ep_cfg, skel->maps.ep_xsks,
-				   skel->maps.ep_tenants, skel->maps.ep_addrs,
-				   skel->maps.ep_rl_cfg, skel->maps.ep_auth_cfg,
-				   skel->maps.ep_keys, skel->maps.ep_key_state };
+	struct bpf_map *maps[] = { skel->maps.ep_stats,	   skel->maps.ep_cfg,
+				   skel->maps.ep_xsks,	   skel->maps.ep_tenants,
+				   skel->maps.ep_addrs,	   skel->maps.ep_rl_cfg,
+				   skel->maps.ep_auth_cfg, skel->maps.ep_keys,
+				   skel->maps.ep_key_state };
 	char path[PATH_MAX];
 	int err;
 
@@ -96,8 +97,7 @@ int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname
 	int err;
 
 	*got = want == EP_XDP_MODE_SKB ? EP_XDP_MODE_SKB : EP_XDP_MODE_NATIVE;
-	err = attach_mode(prog, ifindex, *got == EP_XDP_MODE_SKB ? XDP_MODE_SKB
-								 : XDP_MODE_NATIVE);
+	err = attach_mode(prog, ifindex, *got == EP_XDP_MODE_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE);
 	if (err && want == EP_XDP_MODE_AUTO) {
 		pr_info("%s: native XDP failed (%s), falling back to generic mode", ifname,
 			strerror(-err));
@@ -340,9 +340,9 @@ int ep_xdp_key_state_fd(const struct ep_xdp *x)
 
 static void unpin_dir(const char *pin_dir)
 {
-	const char *names[] = { EP_PIN_STATS, EP_PIN_CFG, EP_PIN_XSKS, EP_PIN_TENANTS,
-				EP_PIN_ADDRS, EP_PIN_RL_CFG, EP_PIN_AUTH_CFG, EP_PIN_KEYS,
-				EP_PIN_KEY_STATE };
+	const char *names[] = { EP_PIN_STATS,	 EP_PIN_CFG,   EP_PIN_XSKS,
+				EP_PIN_TENANTS,	 EP_PIN_ADDRS, EP_PIN_RL_CFG,
+				EP_PIN_AUTH_CFG, EP_PIN_KEYS,  EP_PIN_KEY_STATE };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -381,7 +381,7 @@ int ep_xdp_detach_prog(const char *ifname, const char *prog_name)
 				continue;
 			err = xdp_program__detach(p, ifindex, mode, 0);
 			found = 1;
-			break;	/* the multiprog changed under us; one instance per interface */
+			break; /* the multiprog changed under us; one instance per interface */
 		}
 	}
 	xdp_multiprog__close(mp);
@@ -413,7 +413,7 @@ int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode
 	}
 	if (found && mode)
 		*mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? EP_XDP_MODE_SKB
-									 : EP_XDP_MODE_NATIVE;
+								       : EP_XDP_MODE_NATIVE;
 	xdp_multiprog__close(mp);
 	return found;
 }
@@ -553,7 +553,8 @@ int ep_xdp_sync_addrs(int fd, const struct ep_xdp_addr_cfg *cfg)
 		err = ep_addrset_add(want, cfg->gateways[i], EP_ADDR_F_GATEWAY);
 	if (err == -ENOSPC)
 		pr_warn("more than %d addresses for the classifier's ep_addrs: the rest are not "
-			"taken as this node's", EP_ADDRS_MAX);
+			"taken as this node's",
+			EP_ADDRS_MAX);
 	err = ep_xdp_apply_addrs(fd, want);
 out:
 	free(want);
@@ -563,10 +564,14 @@ out:
 void ep_xdp_rl_defaults(struct ep_rl_cfg *rl)
 {
 	*rl = (struct ep_rl_cfg){
-		.packets_per_s = EP_RL_DEF_PACKETS, .packets_burst = EP_RL_DEF_PACKETS_BURST,
-		.bytes_per_s = EP_RL_DEF_BYTES, .bytes_burst = EP_RL_DEF_BYTES_BURST,
-		.tasks_per_s = EP_RL_DEF_TASKS, .tasks_burst = EP_RL_DEF_TASKS_BURST,
-		.prefix_v4 = EP_RL_DEF_PREFIX_V4, .prefix_v6 = EP_RL_DEF_PREFIX_V6,
+		.packets_per_s = EP_RL_DEF_PACKETS,
+		.packets_burst = EP_RL_DEF_PACKETS_BURST,
+		.bytes_per_s = EP_RL_DEF_BYTES,
+		.bytes_burst = EP_RL_DEF_BYTES_BURST,
+		.tasks_per_s = EP_RL_DEF_TASKS,
+		.tasks_burst = EP_RL_DEF_TASKS_BURST,
+		.prefix_v4 = EP_RL_DEF_PREFIX_V4,
+		.prefix_v6 = EP_RL_DEF_PREFIX_V6,
 		.flags = EP_RL_F_SET,
 	};
 }
@@ -607,7 +612,7 @@ int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl)
 	if (ep_xdp_check_rl("rate limit", rl))
 		return -EINVAL;
 	v.flags |= EP_RL_F_SET;
-	ep_rl_derive(&v);	/* what XDP takes per unit, so it divides nothing */
+	ep_rl_derive(&v); /* what XDP takes per unit, so it divides nothing */
 	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? -errno : 0;
 }
 
@@ -640,8 +645,9 @@ int ep_xdp_read_auth_mode(int auth_fd, enum ep_auth_mode *mode)
 	if (bpf_map_lookup_elem(auth_fd, &zero, &c))
 		return -errno;
 	/* As XDP reads it (bpf/lib/auth.h): unwritten is off, out of range required. */
-	*mode = !(c.flags & EP_AUTH_F_SET) ? EP_AUTH_MODE_OFF :
-		c.mode < EP_AUTH_MODE__COUNT ? (enum ep_auth_mode)c.mode : EP_AUTH_MODE_REQUIRED;
+	*mode = !(c.flags & EP_AUTH_F_SET)     ? EP_AUTH_MODE_OFF
+		: c.mode < EP_AUTH_MODE__COUNT ? (enum ep_auth_mode)c.mode
+					       : EP_AUTH_MODE_REQUIRED;
 	return 0;
 }
 
@@ -669,12 +675,12 @@ int ep_xdp_write_key(int keys_fd, int state_fd, uint32_t key_id, const struct ep
 	int err;
 
 	if (!key_id || key_id > 0xffff || (v.flags & ~EP_KEY_F_KNOWN) ||
-	    v.max_priority > EP_PRIO_MAX ||	/* 0: no request (a node's own key) */
+	    v.max_priority > EP_PRIO_MAX || /* 0: no request (a node's own key) */
 	    (v.tasks_per_s && !v.tasks_burst) ||
 	    (v.kib_per_s && v.burst_kib < EP_KEY_MIN_BURST_KIB))
 		return -EINVAL;
 	memset(v.pad, 0, sizeof(v.pad));
-	ep_key_derive(&v);	/* what XDP takes per unit, so it divides nothing */
+	ep_key_derive(&v); /* what XDP takes per unit, so it divides nothing */
 	/* A new id, or another key under it: fresh buckets, before the entry says so. */
 	if (bpf_map_lookup_elem(keys_fd, &key_id, &old)) {
 		if (errno != ENOENT)
@@ -714,7 +720,7 @@ int ep_xdp_clear_keys(int keys_fd, int state_fd)
 			continue;
 		}
 		n++;
-		if (id < EP_KEYS_MAX) {		/* the buckets' array */
+		if (id < EP_KEYS_MAX) { /* the buckets' array */
 			err = key_state_clear(state_fd, id);
 			if (err)
 				return err;

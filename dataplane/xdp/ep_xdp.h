@@ -16,47 +16,47 @@
 #include "ep_shared.h"
 
 enum ep_xdp_mode {
-	EP_XDP_MODE_AUTO = 0,	/* native, else skb */
+	EP_XDP_MODE_AUTO = 0, /* native, else skb */
 	EP_XDP_MODE_NATIVE,
 	EP_XDP_MODE_SKB,
 };
 
 /* The classifier's pinned maps, by file name under the pin directory. */
-#define EP_PIN_STATS	"ep_stats"
-#define EP_PIN_CFG	"ep_cfg"
-#define EP_PIN_XSKS	"ep_xsks"
-#define EP_PIN_TENANTS	"ep_tenants"
-#define EP_PIN_ADDRS	"ep_addrs"
-#define EP_PIN_RL_CFG	"ep_rl_cfg"
-#define EP_PIN_AUTH_CFG	"ep_auth_cfg"	/* the node's auth mode (struct ep_auth_cfg) */
-#define EP_PIN_KEYS	"ep_keys"	/* key id -> struct ep_key_entry */
-#define EP_PIN_KEY_STATE "ep_key_state"	/* key id -> struct ep_key_state (buckets) */
+#define EP_PIN_STATS	 "ep_stats"
+#define EP_PIN_CFG	 "ep_cfg"
+#define EP_PIN_XSKS	 "ep_xsks"
+#define EP_PIN_TENANTS	 "ep_tenants"
+#define EP_PIN_ADDRS	 "ep_addrs"
+#define EP_PIN_RL_CFG	 "ep_rl_cfg"
+#define EP_PIN_AUTH_CFG	 "ep_auth_cfg"	/* the node's auth mode (struct ep_auth_cfg) */
+#define EP_PIN_KEYS	 "ep_keys"	/* key id -> struct ep_key_entry */
+#define EP_PIN_KEY_STATE "ep_key_state" /* key id -> struct ep_key_state (buckets) */
 
 /* Addresses a loader is configured with, besides the network namespace's own. */
-#define EP_XDP_MAX_CFG_ADDRS	64
+#define EP_XDP_MAX_CFG_ADDRS 64
 struct ep_xdp_addr_cfg {
 	unsigned int nvirtual, ngateways;
-	uint8_t virtual_addrs[EP_XDP_MAX_CFG_ADDRS][16];	/* tasks to these are ours too
-								 * (a gateway's VIP, DSR) */
-	uint8_t gateways[EP_XDP_MAX_CFG_ADDRS][16];	/* may send encapsulated tasks */
+	uint8_t virtual_addrs[EP_XDP_MAX_CFG_ADDRS][16]; /* tasks to these are ours too
+							  * (a gateway's VIP, DSR) */
+	uint8_t gateways[EP_XDP_MAX_CFG_ADDRS][16];	 /* may send encapsulated tasks */
 };
 
 struct ep_xdp_opts {
 	const char *ifname;
 	enum ep_xdp_mode mode;
-	uint16_t port;		/* 0: EP_DEFAULT_PORT */
-	uint32_t max_task_len;	/* 0: leave as configured (EP_MAX_TASK_LEN if new) */
-	const char *pin_dir;	/* NULL: ep_xdp_default_pin_dir(ifname) */
-	bool debug;		/* bpf_printk on every verdict; for debugging only */
-	uint16_t encap_port;	/* decapsulate tasks a gateway sent in UDP to this port;
-				 * 0: none (then addrs->ngateways is unused) */
-	bool reply_route;	/* EP_CFG_F_REPLY_ROUTE: write each task's way back into the
-				 * frame (tasks forwarded by a gateway) */
-	uint8_t max_priority;	/* steer by min(priority, this); 0: EP_PRIO_DEFAULT */
-	bool any_dest_unsafe;	/* EP_CFG_F_ANY_DEST: take tasks to any address */
-	const struct ep_xdp_addr_cfg *addrs;	/* NULL: none configured */
-	const struct ep_rl_cfg *rate_limit;	/* NULL: the defaults (ep_shared.h) */
-	enum ep_auth_mode auth_mode;	/* written at attach; 0 is EP_AUTH_MODE_REQUIRED */
+	uint16_t port;	       /* 0: EP_DEFAULT_PORT */
+	uint32_t max_task_len; /* 0: leave as configured (EP_MAX_TASK_LEN if new) */
+	const char *pin_dir;   /* NULL: ep_xdp_default_pin_dir(ifname) */
+	bool debug;	       /* bpf_printk on every verdict; for debugging only */
+	uint16_t encap_port;   /* decapsulate tasks a gateway sent in UDP to this port;
+				* 0: none (then addrs->ngateways is unused) */
+	bool reply_route;      /* EP_CFG_F_REPLY_ROUTE: write each task's way back into the
+				* frame (tasks forwarded by a gateway) */
+	uint8_t max_priority;  /* steer by min(priority, this); 0: EP_PRIO_DEFAULT */
+	bool any_dest_unsafe;  /* EP_CFG_F_ANY_DEST: take tasks to any address */
+	const struct ep_xdp_addr_cfg *addrs; /* NULL: none configured */
+	const struct ep_rl_cfg *rate_limit;  /* NULL: the defaults (ep_shared.h) */
+	enum ep_auth_mode auth_mode;	     /* written at attach; 0 is EP_AUTH_MODE_REQUIRED */
 };
 
 struct ep_xdp;

@@ -35,34 +35,34 @@
 #include "xdp/ep_xdp.h"
 #include "../lib/pkt.h"
 
-#define REPEAT	1000000
-#define ROUNDS	5
+#define REPEAT 1000000
+#define ROUNDS 5
 
 struct kind {
 	const char *name;
-	unsigned int weight;	/* percent of the mix */
+	unsigned int weight; /* percent of the mix */
 	uint8_t frame[512];
 	size_t len;
-	double ns[2][ROUNDS];	/* [classifier, baseline] */
+	double ns[2][ROUNDS]; /* [classifier, baseline] */
 };
 
 #define median bench_median
 
-static int repeated;	/* rounds measured again, disturbed by other work */
+static int repeated; /* rounds measured again, disturbed by other work */
 
 /* Run the statements of one round of a comparison, again while bench_util.h says other
  * work disturbed them (BENCH_REPEATS times at most). */
-#define ROUND(what, ...)							\
-	do {									\
-		for (int try_ = 0; try_ <= bench_repeats(); try_++) {		\
-			struct bench_mark m_;					\
-									\
-			repeated += try_ > 0;					\
-			bench_mark(&m_);					\
-			__VA_ARGS__;						\
-			if (!bench_disturbed(&m_, what))			\
-				break;						\
-		}								\
+#define ROUND(what, ...)                                              \
+	do {                                                          \
+		for (int try_ = 0; try_ <= bench_repeats(); try_++) { \
+			struct bench_mark m_;                         \
+                                                                      \
+			repeated += try_ > 0;                         \
+			bench_mark(&m_);                              \
+			__VA_ARGS__;                                  \
+			if (!bench_disturbed(&m_, what))              \
+				break;                                \
+		}                                                     \
 	} while (0)
 
 static int run(int prog_fd, const struct kind *k, int ifindex, double *ns)
@@ -129,8 +129,9 @@ static void print_rounds(const char *const names[], double ns[][ROUNDS], int n)
 
 static size_t task(uint8_t *buf, size_t len, bool corrupt)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
-			    .tenant_id = 1, .task_id = 7 };
+	struct ep_msg m = {
+		.kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1, .tenant_id = 1, .task_id = 7
+	};
 	uint8_t payload[64] = { 0 };
 	ssize_t n = ep_frag_build(&m, payload, sizeof(payload), 1400, 0, buf, len);
 
@@ -144,7 +145,8 @@ static int bind_xsk(struct ep_classifier *skel)
 {
 	static struct xsk_ring_prod fq, tx;
 	static struct xsk_ring_cons cq, rx;
-	struct xsk_socket_config cfg = { .rx_size = 64, .tx_size = 64,
+	struct xsk_socket_config cfg = { .rx_size = 64,
+					 .tx_size = 64,
 					 .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD };
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
@@ -163,7 +165,7 @@ static int bind_xsk(struct ep_classifier *skel)
 	fd = xsk_socket__fd(xsk);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ep_xsks), &key, &fd, BPF_ANY))
 		return 0;
-	return (int)if_nametoindex("ep0");	/* the socket lives until the process exits */
+	return (int)if_nametoindex("ep0"); /* the socket lives until the process exits */
 }
 
 int main(void)
@@ -181,14 +183,17 @@ int main(void)
 	struct bench_pass *pass;
 	uint8_t d[256], arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
 	double mix[2] = { 0, 0 }, med[2];
-	struct ep_rl_cfg rl = { .packets_per_s = 4000000000u, .packets_burst = 4000000000u,
-				.bytes_per_s = 4000000000u, .bytes_burst = 4000000000u,
-				.prefix_v4 = 24, .prefix_v6 = 64 };
+	struct ep_rl_cfg rl = { .packets_per_s = 4000000000u,
+				.packets_burst = 4000000000u,
+				.bytes_per_s = 4000000000u,
+				.bytes_burst = 4000000000u,
+				.prefix_v4 = 24,
+				.prefix_v6 = 64 };
 	struct ep_rl_cfg rl_off = { .flags = EP_RL_F_OFF, .prefix_v4 = 24, .prefix_v6 = 64 };
 	struct ep_config cfg_on = { 0 }, cfg_off;
 	double guard[2][ROUNDS], keys[3][ROUNDS];
 	static const char *const key_names[] = { "auth off", "required, valid key",
-						  "XDP_PASS (the limit)" };
+						 "XDP_PASS (the limit)" };
 	struct kind auth = { .name = "valid AUTH task, IPv4" };
 	struct ep_counter c0[EP_STAT__COUNT], c1[EP_STAT__COUNT];
 	uint64_t dropped = 0;
@@ -234,33 +239,44 @@ int main(void)
 	}
 
 	n = task(d, sizeof(d), false);
-	kinds[0].len = pkt_build(&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d,
-						     .payload_len = n }, kinds[0].frame, 512);
-	kinds[1].len = pkt_build(&(struct pkt_spec){ .ipv6 = true, .vlan_tags = 1,
-						     .dport = EP_DEFAULT_PORT, .payload = d,
-						     .payload_len = n }, kinds[1].frame, 512);
+	kinds[0].len = pkt_build(
+		&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d, .payload_len = n },
+		kinds[0].frame, 512);
+	kinds[1].len = pkt_build(&(struct pkt_spec){ .ipv6 = true,
+						     .vlan_tags = 1,
+						     .dport = EP_DEFAULT_PORT,
+						     .payload = d,
+						     .payload_len = n },
+				 kinds[1].frame, 512);
 	kinds[2].len = pkt_build(&(struct pkt_spec){ .dport = 53, .payload = d, .payload_len = 40 },
 				 kinds[2].frame, 512);
-	kinds[3].len = pkt_build(&(struct pkt_spec){ .l4proto = 6, .payload = d, .payload_len = 60 },
-				 kinds[3].frame, 512);
+	kinds[3].len =
+		pkt_build(&(struct pkt_spec){ .l4proto = 6, .payload = d, .payload_len = 60 },
+			  kinds[3].frame, 512);
 	n = make_auth(d, n, 0x11);
-	auth.len = pkt_build(&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d,
-						 .payload_len = n }, auth.frame, 512);
+	auth.len = pkt_build(
+		&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d, .payload_len = n },
+		auth.frame, 512);
 	n = task(d, sizeof(d), true);
-	kinds[4].len = pkt_build(&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d,
-						     .payload_len = n }, kinds[4].frame, 512);
-	kinds[5].len = pkt_build(&(struct pkt_spec){ .ethertype = 0x0806, .payload = arp,
-						     .payload_len = sizeof(arp) }, kinds[5].frame, 512);
+	kinds[4].len = pkt_build(
+		&(struct pkt_spec){ .dport = EP_DEFAULT_PORT, .payload = d, .payload_len = n },
+		kinds[4].frame, 512);
+	kinds[5].len = pkt_build(&(struct pkt_spec){ .ethertype = 0x0806,
+						     .payload = arp,
+						     .payload_len = sizeof(arp) },
+				 kinds[5].frame, 512);
 
 	/* Interleave the two programs round by round so drift hits both alike; a round
 	 * disturbed by other work (bench_util.h) is measured again. */
 	for (int r = 0; r < ROUNDS; r++)
-		ROUND("mix", for (int k = 0; k < nk; k++)
-			for (int p = 0; p < 2; p++)
-				if (run(fds[p], &kinds[k], ifindex, &kinds[k].ns[p][r])) {
-					fprintf(stderr, "test run: %s\n", strerror(errno));
-					return 1;
-				});
+		ROUND(
+			"mix",
+			for (int k = 0; k < nk; k++) for (int p = 0; p < 2;
+							  p++) if (run(fds[p], &kinds[k], ifindex,
+								       &kinds[k].ns[p][r])) {
+				fprintf(stderr, "test run: %s\n", strerror(errno));
+				return 1;
+			});
 
 	/* The guards' share of a valid task: the same program and frame with the rate limit
 	 * and the destination check on (as above), then off (by their unsafe settings), in
@@ -268,10 +284,12 @@ int main(void)
 	cfg_off = cfg_on;
 	cfg_off.flags |= EP_CFG_F_ANY_DEST;
 	for (int r = 0; r < ROUNDS; r++)
-		ROUND("guards", for (int g = 0; g < 2; g++)
-			if (ep_xdp_write_rl(rl_fd, g ? &rl_off : &rl) ||
-			    ep_xdp_write_config(cfg_fd, g ? &cfg_off : &cfg_on) ||
-			    run(fds[0], &kinds[0], ifindex, &guard[g][r])) {
+		ROUND(
+			"guards",
+			for (int g = 0; g < 2;
+			     g++) if (ep_xdp_write_rl(rl_fd, g ? &rl_off : &rl) ||
+				      ep_xdp_write_config(cfg_fd, g ? &cfg_off : &cfg_on) ||
+				      run(fds[0], &kinds[0], ifindex, &guard[g][r])) {
 				fprintf(stderr, "guards: %s\n", strerror(errno));
 				return 1;
 			});
@@ -285,7 +303,7 @@ int main(void)
 	keys_fd = bpf_map__fd(cls->maps.ep_keys);
 	kstate_fd = bpf_map__fd(cls->maps.ep_key_state);
 	{
-		const uint64_t types[4] = { 2 };	/* type 1, task()'s */
+		const uint64_t types[4] = { 2 }; /* type 1, task()'s */
 		struct ep_key_entry e;
 		struct timespec rt, mt;
 
@@ -302,10 +320,13 @@ int main(void)
 		}
 	}
 	for (int r = 0; r < ROUNDS; r++)
-		ROUND("keys", for (int g = 0; g < 3; g++)
-			if ((g < 2 && ep_xdp_write_auth_mode(auth_fd, g ? EP_AUTH_MODE_REQUIRED
-								       : EP_AUTH_MODE_OFF)) ||
-			    run(fds[g < 2 ? 0 : 1], &auth, ifindex, &keys[g][r])) {
+		ROUND(
+			"keys",
+			for (int g = 0; g < 3;
+			     g++) if ((g < 2 &&
+				       ep_xdp_write_auth_mode(auth_fd, g ? EP_AUTH_MODE_REQUIRED
+									 : EP_AUTH_MODE_OFF)) ||
+				      run(fds[g < 2 ? 0 : 1], &auth, ifindex, &keys[g][r])) {
 				fprintf(stderr, "keys: %s\n", strerror(errno));
 				return 1;
 			});
@@ -315,9 +336,11 @@ int main(void)
 		dropped += c1[i].packets - c0[i].packets;
 
 	uname(&u);
-	printf("Method: BPF_PROG_TEST_RUN, %d repetitions per call (the kernel's average, whole ns), "
+	printf("Method: BPF_PROG_TEST_RUN, %d repetitions per call (the kernel's average, whole "
+	       "ns), "
 	       "median of %d rounds, programs interleaved; rounds disturbed by other work measured "
-	       "again: %d.\n", REPEAT, ROUNDS, repeated);
+	       "again: %d.\n",
+	       REPEAT, ROUNDS, repeated);
 	printf("Kernel %s; valid tasks %s.\n\n", u.release,
 	       ifindex ? "end in a successful XSKMAP redirect (AF_XDP socket bound on a veth)"
 		       : "end in the no-socket fallback (no veth/AF_XDP socket available)");
@@ -341,11 +364,13 @@ int main(void)
 	       "classifier. The goal is the rate on a veth below.\n");
 	med[0] = median(guard[0], ROUNDS);
 	med[1] = median(guard[1], ROUNDS);
-	printf("\nThe guards of issue 11 in a valid IPv4 task (the rate limit per source prefix, far "
+	printf("\nThe guards of issue 11 in a valid IPv4 task (the rate limit per source prefix, "
+	       "far "
 	       "above the load, and the\ndestination check), on against off, in turn: %.1f ns "
-	       "against %.1f ns, %.1f ns more (ratio %.2f).\n", med[0], med[1], med[0] - med[1],
-	       med[1] > 0 ? med[0] / med[1] : 0);
-	printf("\nThe session keys of issue 12 in a valid IPv4 task (an AUTH datagram under a valid "
+	       "against %.1f ns, %.1f ns more (ratio %.2f).\n",
+	       med[0], med[1], med[0] - med[1], med[1] > 0 ? med[0] / med[1] : 0);
+	printf("\nThe session keys of issue 12 in a valid IPv4 task (an AUTH datagram under a "
+	       "valid "
 	       "key: ep_keys lookup, the role's type,\npriority and size checks, the key's tasks/s "
 	       "and bytes/s buckets far above the load), auth required, against the\nsame frame "
 	       "with auth off (it then takes its prefix's rate limit, as above), in turn round by "
@@ -353,8 +378,10 @@ int main(void)
 	       dropped ? "" : "; nothing was dropped");
 	print_rounds(key_names, keys, 3);
 	if (dropped)
-		printf("\nWARNING: %llu datagrams were dropped during the runs: the figures are not "
-		       "the full path's.\n", (unsigned long long)dropped);
+		printf("\nWARNING: %llu datagrams were dropped during the runs: the figures are "
+		       "not "
+		       "the full path's.\n",
+		       (unsigned long long)dropped);
 	bench_pass__destroy(pass);
 	ep_classifier__destroy(cls);
 	return 0;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * bench_codec - the frame codec (edgeplane/fcodec.h) on real frames: per PNG file the raw
- * frame, the PNG file itself and the gray frame as libpng writes it, zstd (level 3, what the client sent before: the baseline of
- * this run), the codec lossless and with max_error k; the blob detector's count on the raw
- * and the k frame; encoding and decoding speed on this thread's CPU time, the median of
- * the rounds and their spread, and zstd -3's encoding speed measured alongside (the
- * baseline). Every coded frame is decoded and checked (lossless: equal;
- * k: every pixel within +-k); a failed check exits 1.
+ * frame, the PNG file itself and the gray frame as libpng writes it, zstd (level 3, what the client
+ *sent before: the baseline of this run), the codec lossless and with max_error k; the blob
+ *detector's count on the raw and the k frame; encoding and decoding speed on this thread's CPU
+ *time, the median of the rounds and their spread, and zstd -3's encoding speed measured alongside
+ *(the baseline). Every coded frame is decoded and checked (lossless: equal; k: every pixel within
+ *+-k); a failed check exits 1.
  *
  *	bench_codec [--rounds 7] [--k 2] FILE.png...
  *
@@ -27,7 +27,7 @@
 #include "edgeplane/png.h"
 #include "handlers/builtin.h"
 
-#define MAX_ROUNDS	31
+#define MAX_ROUNDS 31
 
 static int rounds = 7;
 
@@ -55,7 +55,9 @@ static long blobs(const uint8_t *frame, uint32_t len)
 {
 	const struct ep_handler *h = &ep_blobs_handler;
 	struct ep_handler_env env = { .abi_version = EP_HANDLER_ABI_VERSION,
-				      .type = EP_TT_BLOBS, .max_task_len = len, .log = no_log };
+				      .type = EP_TT_BLOBS,
+				      .max_task_len = len,
+				      .log = no_log };
 	struct ep_hreq rq = { .data = frame, .len = len, .type = EP_TT_BLOBS, .priority = 3 };
 	struct ep_hres rs = { 0 };
 	void *state = NULL;
@@ -93,8 +95,8 @@ struct job {
 
 static void run_enc(struct job *j)
 {
-	struct ep_fc_params prm = { .max_error = j->k, .keep = j->k ? EP_FC_KEEP_OTSU
-								    : EP_FC_KEEP_NONE };
+	struct ep_fc_params prm = { .max_error = j->k,
+				    .keep = j->k ? EP_FC_KEEP_OTSU : EP_FC_KEEP_NONE };
 
 	j->n = ep_fc_encode(j->enc, j->frame, j->len, &prm, j->out, j->cap);
 }
@@ -120,7 +122,7 @@ static struct speed measure(void (*fn)(struct job *), struct job *j)
 	fn(j);
 	a = cpu_ns();
 	fn(j);
-	reps = (int)(2e7 / (cpu_ns() - a + 1)) + 1;	/* about 20 ms a round */
+	reps = (int)(2e7 / (cpu_ns() - a + 1)) + 1; /* about 20 ms a round */
 	for (int r = 0; r < rounds; r++) {
 		a = cpu_ns();
 		for (int i = 0; i < reps; i++)
@@ -152,7 +154,7 @@ int main(int argc, char **argv)
 	unsigned int k = 2;
 	double t_raw = 0, t_png = 0, t_gpng = 0, t_z = 0, t_ll = 0, t_k = 0;
 	double s_enc[64], s_enck[64], s_dec[64];
-	double sec_ll = 0, sec_k = 0, sec_z = 0;	/* the set's coding time, per byte x bytes */
+	double sec_ll = 0, sec_k = 0, sec_z = 0; /* the set's coding time, per byte x bytes */
 	int nsp = 0, bad = 0, blob_diff = 0, png_worse = 0, gpng_worse = 0, opt;
 	ZSTD_CCtx *z = ZSTD_createCCtx();
 
@@ -168,9 +170,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_codec [--rounds 1..31] [--k 1..15] FILE.png...\n");
 		return 2;
 	}
-	printf("| frame | pixels | PNG file | gray PNG | zstd -3 | lossless | k=%u | blobs raw | k=%u | "
+	printf("| frame | pixels | PNG file | gray PNG | zstd -3 | lossless | k=%u | blobs raw | "
+	       "k=%u | "
 	       "encode lossless MB/s | encode k=%u MB/s | decode lossless MB/s | zstd -3 MB/s "
-	       "(baseline) |\n", k, k, k);
+	       "(baseline) |\n",
+	       k, k, k);
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int f = optind; f < argc && nsp < 64; f++) {
 		struct ep_img_hdr hdr = { 0 };
@@ -266,8 +270,8 @@ int main(int argc, char **argv)
 
 		printf("| %s | %u | %ld | %ld | %zu | %zu | %zu | %ld | %ld | %.0f (%.0f..%.0f) | "
 		       "%.0f (%.0f..%.0f) | %.0f (%.0f..%.0f) | %.0f (%.0f..%.0f) |\n",
-		       name, n, (long)st.st_size, gray_png, zlen, ll, kl, b_raw, b_k, se.med, se.lo, se.hi,
-		       sk.med, sk.lo, sk.hi, sd.med, sd.lo, sd.hi, sz.med, sz.lo, sz.hi);
+		       name, n, (long)st.st_size, gray_png, zlen, ll, kl, b_raw, b_k, se.med, se.lo,
+		       se.hi, sk.med, sk.lo, sk.hi, sd.med, sd.lo, sd.hi, sz.med, sz.lo, sz.hi);
 		sec_ll += j.len / se.med;
 		sec_k += j.len / sk.med;
 		sec_z += j.len / sz.med;
@@ -292,8 +296,8 @@ int main(int argc, char **argv)
 	printf("| **set** | | %.0f | %.0f | %.0f | %.0f | %.0f | | | %.0f | %.0f | | %.0f |\n",
 	       t_png, t_gpng, t_z, t_ll, t_k, t_raw / sec_ll, t_raw / sec_k, t_raw / sec_z);
 	printf("\nSaved over the set (raw frame bytes, headers included): zstd -3 %s, lossless "
-	       "%s, k=%u %s; PNG's files %s.\n", pct(t_z, t_raw), pct(t_ll, t_raw), k,
-	       pct(t_k, t_raw), pct(t_png, t_raw));
+	       "%s, k=%u %s; PNG's files %s.\n",
+	       pct(t_z, t_raw), pct(t_ll, t_raw), k, pct(t_k, t_raw), pct(t_png, t_raw));
 	qsort(s_enc, (size_t)nsp, sizeof(double), cmp_double);
 	qsort(s_enck, (size_t)nsp, sizeof(double), cmp_double);
 	qsort(s_dec, (size_t)nsp, sizeof(double), cmp_double);
@@ -302,17 +306,16 @@ int main(int argc, char **argv)
 	       s_enc[nsp / 2], s_enc[0], k, s_enck[nsp / 2], s_enck[0], s_dec[nsp / 2], s_dec[0]);
 	printf("\nGoal: lossless at most PNG's file, every frame: %s (%d larger); over the set "
 	       "%s. Against the gray frames as libpng writes them: every frame %s (%d larger), "
-	       "the set %s.\n", png_worse ? "NOT met" : "met", png_worse,
-	       t_ll <= t_png ? "met" : "NOT met", gpng_worse ? "NOT met" : "met", gpng_worse,
-	       t_ll <= t_gpng ? "met" : "NOT met");
+	       "the set %s.\n",
+	       png_worse ? "NOT met" : "met", png_worse, t_ll <= t_png ? "met" : "NOT met",
+	       gpng_worse ? "NOT met" : "met", gpng_worse, t_ll <= t_gpng ? "met" : "NOT met");
 	printf("Goal: k=%u saves at least 60 %% of the raw bytes over the set: %s (%s).\n", k,
 	       t_k <= 0.4 * t_raw ? "met" : "NOT met", pct(t_k, t_raw));
 	printf("Goal: blob counts on k=%u frames identical to raw: %s (%d differ).\n", k,
 	       blob_diff ? "NOT met" : "met", blob_diff);
 	printf("Goal: lossless encoding (the default level) at least 300 MB/s on one core over the "
 	       "set: %s (%.0f MB/s, %.2f x zstd -3 in the same run; slowest frame %.0f MB/s).\n",
-	       t_raw / sec_ll >= 300 ? "met" : "NOT met", t_raw / sec_ll, sec_z / sec_ll,
-	       s_enc[0]);
+	       t_raw / sec_ll >= 300 ? "met" : "NOT met", t_raw / sec_ll, sec_z / sec_ll, s_enc[0]);
 	ZSTD_freeCCtx(z);
 	return bad;
 }

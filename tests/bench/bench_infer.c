@@ -27,7 +27,7 @@
 #include "bench_util.h"
 
 static const unsigned int batch_sizes[] = { 1, 8, 32, 128, 256 };
-#define NSIZES	(sizeof(batch_sizes) / sizeof(batch_sizes[0]))
+#define NSIZES	   (sizeof(batch_sizes) / sizeof(batch_sizes[0]))
 #define MAX_ROUNDS 15
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -149,13 +149,11 @@ static void cpu_name(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "dims", required_argument, NULL, 'd' },
-		{ "tasks", required_argument, NULL, 't' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option longopts[] = { { "dims", required_argument, NULL, 'd' },
+						  { "tasks", required_argument, NULL, 't' },
+						  { "rounds", required_argument, NULL, 'r' },
+						  { "help", no_argument, NULL, 'h' },
+						  {} };
 	uint32_t dims[EP_MODEL_MAX_LAYERS + 2] = { 256, 512, 512, 10 };
 	unsigned int ntasks = 4096, rounds = 5, in, out_len;
 	double secs[NSIZES][MAX_ROUNDS], med[NSIZES], mflop = 0;
@@ -190,7 +188,8 @@ int main(int argc, char **argv)
 		default:
 			fprintf(opt == 'h' ? stdout : stderr,
 				"Usage: bench_infer [--dims 256,512,512,10] [--tasks 4096] "
-				"[--rounds 5 (1..%d)]\n", MAX_ROUNDS);
+				"[--rounds 5 (1..%d)]\n",
+				MAX_ROUNDS);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -222,8 +221,9 @@ int main(int argc, char **argv)
 		memcpy(p, &hdr, sizeof(hdr));
 		for (unsigned int j = 0; j < in; j++)
 			put_lef(p + sizeof(hdr) + 4 * j, frand());
-		req[i] = (struct ep_hreq){ .data = p, .len = env.max_task_len,
-					   .type = EP_TT_INFER, .priority = 3 };
+		req[i] = (struct ep_hreq){
+			.data = p, .len = env.max_task_len, .type = EP_TT_INFER, .priority = 3
+		};
 		res[i] = (struct ep_hres){ .data = results + (size_t)i * out_len, .cap = out_len };
 	}
 	for (int l = 0; l < nlayers; l++)
@@ -243,7 +243,8 @@ int main(int argc, char **argv)
 			for (int try = 0; try <= bench_repeats(); try++) {
 				repeated += try > 0;
 				bench_mark(&m);
-				if ((secs[s][r] = pass(state, req, res, ntasks, batch_sizes[s])) < 0)
+				if ((secs[s][r] = pass(state, req, res, ntasks, batch_sizes[s])) <
+				    0)
 					goto err_run;
 				if (!bench_disturbed(&m, what))
 					break;
@@ -267,8 +268,10 @@ int main(int argc, char **argv)
 		printf("%c%u", l ? '-' : ' ', dims[l]);
 	printf(" (%.2f MFLOP/task), %u tasks, median of %u rounds (the batch sizes in turn "
 	       "within each); passes disturbed by other work measured again: %d; BLIS %s, one "
-	       "thread, %s\n\n", mflop, ntasks, rounds, repeated, bli_info_get_version_str(), cpu);
-	printf("| batch | tasks/s | µs/task | GFLOP/s | vs batch 1, median of rounds | min | max |\n");
+	       "thread, %s\n\n",
+	       mflop, ntasks, rounds, repeated, bli_info_get_version_str(), cpu);
+	printf("| batch | tasks/s | µs/task | GFLOP/s | vs batch 1, median of rounds | min | max "
+	       "|\n");
 	printf("|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned int s = 0; s < NSIZES; s++)
 		printf("| %u | %.0f | %.2f | %.1f | %.2f× | %.2f | %.2f |\n", batch_sizes[s],

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 struct bench_mark {
-	unsigned long long busy, steal, self;	/* ticks */
+	unsigned long long busy, steal, self; /* ticks */
 	struct timespec t;
 };
 
@@ -60,9 +60,9 @@ static inline unsigned long long bench_self_(void)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	p = strrchr(buf, ')');	/* the name may hold spaces */
-	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			&st) != 2)
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	if (p &&
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		ut = st = 0;
 	return ut + st;
 }
@@ -100,16 +100,17 @@ static inline int bench_disturbed(const struct bench_mark *m, const char *what)
 	if (secs < 0.05 || !m->busy)
 		return 0;
 	steal = 100.0 * (double)(now.steal - m->steal) / (secs * hz);
-	foreign = 100.0 * ((double)(now.busy - m->busy) - (double)(now.self - m->self)) /
-		  (secs * hz);
+	foreign =
+		100.0 * ((double)(now.busy - m->busy) - (double)(now.self - m->self)) / (secs * hz);
 	if (steal > bench_env_("BENCH_MAX_STEAL", 5)) {
 		fprintf(stderr, "bench: %s: window disturbed (steal %.1f %% of one CPU)\n", what,
 			steal);
 		return 1;
 	}
 	if (foreign > bench_env_("BENCH_MAX_FOREIGN", 10)) {
-		fprintf(stderr, "bench: %s: window disturbed (other processes %.1f %% of one CPU)\n",
-			what, foreign);
+		fprintf(stderr,
+			"bench: %s: window disturbed (other processes %.1f %% of one CPU)\n", what,
+			foreign);
 		return 1;
 	}
 	return 0;

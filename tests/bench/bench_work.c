@@ -25,7 +25,7 @@
 #include "edgeplane/payload.h"
 #include "handlers/builtin.h"
 
-#define MAX_ROUNDS	15
+#define MAX_ROUNDS 15
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -49,17 +49,16 @@ static void no_log(int level, const char *fmt, ...)
 {
 }
 
-static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t a2,
-		      uint32_t *len)
+static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t a2, uint32_t *len)
 {
-	struct ep_img_hdr hdr = { htons((uint16_t)w), htons((uint16_t)h), htons(a0), htons(a1),
-				  htonl(a2), 0 };
+	struct ep_img_hdr hdr = { htons((uint16_t)w), htons((uint16_t)h), htons(a0),
+				  htons(a1),	      htonl(a2),	  0 };
 	uint8_t *p;
 
 	*len = (uint32_t)sizeof(hdr) + w * h;
 	p = malloc(*len);
 	memcpy(p, &hdr, sizeof(hdr));
-	for (uint32_t i = 0; i < w * h; i++)	/* smooth with noise: blobs find some */
+	for (uint32_t i = 0; i < w * h; i++) /* smooth with noise: blobs find some */
 		p[sizeof(hdr) + i] = (uint8_t)((i % w) * 200 / w + (rnd32() & 31));
 	return p;
 }
@@ -84,7 +83,7 @@ static uint8_t *matmul(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 	for (uint32_t i = 0; i < n * k + k * m; i++) {
 		float v = (float)(rnd32() % 20001) / 10000.0f - 1.0f;
 
-		memcpy(p + 16 + 4 * i, &v, 4);	/* little-endian host */
+		memcpy(p + 16 + 4 * i, &v, 4); /* little-endian host */
 	}
 	return p;
 }
@@ -96,8 +95,8 @@ static uint8_t *bytes(uint32_t len, int level)
 
 	if (level)
 		p[0] = (uint8_t)level;
-	for (uint32_t i = 0; i < len; i++)	/* text-like: compresses about 3:1 */
-		p[off + i] = (uint8_t)"the edge plane offloads tasks "[rnd32() % 30];
+	for (uint32_t i = 0; i < len; i++) /* text-like: compresses about 3:1 */
+		p[off + i] = (uint8_t) "the edge plane offloads tasks "[rnd32() % 30];
 	return p;
 }
 
@@ -132,7 +131,7 @@ struct task {
 	const char *what;
 	uint8_t *data;
 	uint32_t len;
-	const struct ep_blob *file;	/* infer's model */
+	const struct ep_blob *file; /* infer's model */
 };
 
 static int rounds = 5;
@@ -148,11 +147,14 @@ static int cmp_double(const void *a, const void *b)
 static void measure(const struct task *t)
 {
 	struct ep_handler_env env = { .abi_version = EP_HANDLER_ABI_VERSION,
-				      .type = t->h->default_type, .max_task_len = 16u << 20,
-				      .files = t->file, .nfiles = t->file ? 1 : 0,
+				      .type = t->h->default_type,
+				      .max_task_len = 16u << 20,
+				      .files = t->file,
+				      .nfiles = t->file ? 1 : 0,
 				      .log = no_log };
-	struct ep_hreq rq = { .data = t->data, .len = t->len, .type = t->h->default_type,
-			      .priority = 3 };
+	struct ep_hreq rq = {
+		.data = t->data, .len = t->len, .type = t->h->default_type, .priority = 3
+	};
 	struct ep_hres rs = { 0 };
 	double ns[MAX_ROUNDS], med;
 	void *state = NULL;
@@ -218,11 +220,11 @@ int main(int argc, char **argv)
 	small_model.data = model(dims_small, 3, &small_model.len);
 	big_model.data = model(dims_big, 3, &big_model.len);
 
-#define T(handler, desc, expr)						\
-	do {								\
-		t[n] = (struct task){ .h = &(handler), .what = (desc) };	\
-		t[n].data = (expr);					\
-		n++;							\
+#define T(handler, desc, expr)                                           \
+	do {                                                             \
+		t[n] = (struct task){ .h = &(handler), .what = (desc) }; \
+		t[n].data = (expr);                                      \
+		n++;                                                     \
 	} while (0)
 	T(ep_echo_handler, "64 KiB", bytes(64 << 10, 0));
 	t[n - 1].len = 64 << 10;
@@ -250,8 +252,8 @@ int main(int argc, char **argv)
 	T(ep_matmul_handler, "64 x 64 x 64", matmul(64, 64, 64, &t[n].len));
 	T(ep_matmul_handler, "256 x 256 x 256", matmul(256, 256, 256, &t[n].len));
 	T(ep_matmul_handler, "1024 x 1024 x 1024", matmul(1024, 1024, 1024, &t[n].len));
-	T(ep_matmul_handler, "2048 x 1023 x 2047 (the issue's)", matmul(2048, 1023, 2047,
-									 &t[n].len));
+	T(ep_matmul_handler, "2048 x 1023 x 2047 (the issue's)",
+	  matmul(2048, 1023, 2047, &t[n].len));
 	T(ep_matmul_handler, "2048 x 1 x 2048", matmul(2048, 1, 2048, &t[n].len));
 	T(ep_resize_handler, "512x512 -> 256x256", image(512, 512, 256, 256, 0, &t[n].len));
 	T(ep_resize_handler, "64x64 -> 4096x4000", image(64, 64, 4096, 4000, 0, &t[n].len));
@@ -259,23 +261,19 @@ int main(int argc, char **argv)
 	T(ep_box_blur_handler, "4096x4000 r=64", image(4096, 4000, 64, 0, 0, &t[n].len));
 	T(ep_gauss_blur_handler, "512x512 sigma 1.5", image(512, 512, 150, 0, 0, &t[n].len));
 	T(ep_gauss_blur_handler, "512x512 sigma 20", image(512, 512, 2000, 0, 0, &t[n].len));
-	T(ep_gauss_blur_handler, "4096x4000 sigma 20", image(4096, 4000, 2000, 0, 0,
-							     &t[n].len));
+	T(ep_gauss_blur_handler, "4096x4000 sigma 20", image(4096, 4000, 2000, 0, 0, &t[n].len));
 	T(ep_sobel_handler, "512x512", image(512, 512, 0, 0, 0, &t[n].len));
 	T(ep_sobel_handler, "4096x4000", image(4096, 4000, 0, 0, 0, &t[n].len));
 	T(ep_threshold_handler, "512x512 Otsu", image(512, 512, EP_IMG_OTSU, 0, 0, &t[n].len));
-	T(ep_threshold_handler, "4096x4000 Otsu", image(4096, 4000, EP_IMG_OTSU, 0, 0,
-							&t[n].len));
+	T(ep_threshold_handler, "4096x4000 Otsu", image(4096, 4000, EP_IMG_OTSU, 0, 0, &t[n].len));
 	T(ep_blobs_handler, "512x512", image(512, 512, 150, 10, 0, &t[n].len));
-	T(ep_blobs_handler, "512x512 blur conn8", image(512, 512, 150, 10,
-							EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8,
-							&t[n].len));
-	T(ep_blobs_handler, "1024x1024 dot grid conn8", image(1024, 1024, 100, 0,
-							      EP_BLOBS_F_CONN8, &t[n].len));
+	T(ep_blobs_handler, "512x512 blur conn8",
+	  image(512, 512, 150, 10, EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8, &t[n].len));
+	T(ep_blobs_handler, "1024x1024 dot grid conn8",
+	  image(1024, 1024, 100, 0, EP_BLOBS_F_CONN8, &t[n].len));
 	grid(t[n - 1].data, 1024, 1024);
-	T(ep_blobs_handler, "4096x4000 blur conn8", image(4096, 4000, 150, 10,
-							  EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8,
-							  &t[n].len));
+	T(ep_blobs_handler, "4096x4000 blur conn8",
+	  image(4096, 4000, 150, 10, EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8, &t[n].len));
 	{
 		static uint8_t x[8 + 4 * 4096];
 

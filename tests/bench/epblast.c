@@ -49,11 +49,11 @@
 #include "edgeplane/util.h"
 #include "io/frame.h"
 
-#define FRAME		2048
-#define RING		2048
-#define BURST		64
-#define MAX_FLOWS	16384
-#define TAIL_NS		250000000ull	/* the sender outlasts the window by this much */
+#define FRAME	  2048
+#define RING	  2048
+#define BURST	  64
+#define MAX_FLOWS 16384
+#define TAIL_NS	  250000000ull /* the sender outlasts the window by this much */
 
 static volatile sig_atomic_t stop;
 
@@ -100,7 +100,7 @@ struct opts {
 	uint32_t flows, size, sources;
 	double at, warmup, duration;
 	uint64_t max_frames;
-	uint64_t rate;		/* frames/s; 0: as fast as the kernel takes them */
+	uint64_t rate; /* frames/s; 0: as fast as the kernel takes them */
 };
 
 /* --- the sink ------------------------------------------------------------------------ */
@@ -170,8 +170,9 @@ static int run_sink(const struct opts *o)
 		return 1;
 	}
 	printf("{\"mode\":\"sink\",\"counted\":%llu,\"passed\":%llu,\"seconds\":%.4f,"
-	       "\"per_s\":%.0f}\n", (unsigned long long)(d1 - d0), (unsigned long long)(p1 - p0),
-	       (m1 - m0) / 1e9, (double)(d1 - d0) / ((m1 - m0) / 1e9));
+	       "\"per_s\":%.0f}\n",
+	       (unsigned long long)(d1 - d0), (unsigned long long)(p1 - p0), (m1 - m0) / 1e9,
+	       (double)(d1 - d0) / ((m1 - m0) / 1e9));
 	return 0;
 }
 
@@ -218,8 +219,11 @@ static int build_frames(struct blast *b, const struct opts *o)
 	for (uint32_t i = 0; i < o->size; i++)
 		payload[i] = (uint8_t)(i * 13);
 	for (uint32_t i = 0; i < o->flows; i++) {
-		struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
-				    .tenant_id = 1, .task_id = 1 + i };
+		struct ep_msg m = { .kind = EP_KIND_REQUEST,
+				    .priority = 3,
+				    .task_type = 1,
+				    .tenant_id = 1,
+				    .task_id = 1 + i };
 		uint8_t *f = b->area + (uint64_t)i * FRAME;
 		uint32_t hl = ep_frame_hdr_len(&r);
 		ssize_t n = ep_frag_build(&m, payload, o->size, 65000, 0, f + hl, FRAME - hl);
@@ -238,7 +242,8 @@ static int build_frames(struct blast *b, const struct opts *o)
 
 static int blast_open(struct blast *b, const struct opts *o)
 {
-	struct xsk_socket_config sc = { .rx_size = 0, .tx_size = RING,
+	struct xsk_socket_config sc = { .rx_size = 0,
+					.tx_size = RING,
 					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 					.bind_flags = XDP_USE_NEED_WAKEUP };
 	struct xsk_umem_config uc = { .fill_size = 64, .comp_size = RING, .frame_size = FRAME };
@@ -305,8 +310,9 @@ static int run_blast(const struct opts *o)
 		}
 		/* Completions only when the ring runs short: each look at the completion ring
 		 * pulls a cache line the receiving CPU writes. */
-		got = RING - outstanding < BURST || queued >= o->max_frames ?
-		      xsk_ring_cons__peek(&b.cq, RING, &idx) : 0;
+		got = RING - outstanding < BURST || queued >= o->max_frames
+			      ? xsk_ring_cons__peek(&b.cq, RING, &idx)
+			      : 0;
 		if (got) {
 			xsk_ring_cons__release(&b.cq, got);
 			done += got;
@@ -317,7 +323,7 @@ static int run_blast(const struct opts *o)
 			n = BURST;
 		if (n > o->max_frames - queued)
 			n = (uint32_t)(o->max_frames - queued);
-		if (o->rate) {	/* paced: no more than rate x the time since t0 */
+		if (o->rate) { /* paced: no more than rate x the time since t0 */
 			uint64_t due = (now - t0) / 1000 * o->rate / 1000000;
 
 			if (n > due - queued)
@@ -349,9 +355,9 @@ static int run_blast(const struct opts *o)
 			}
 		}
 		if (!n && !got && queued >= o->max_frames && !outstanding)
-			break;	/* --max-frames reached and everything completed */
+			break; /* --max-frames reached and everything completed */
 	}
-	if (!past) {	/* stopped early (signal, --max-frames): the window ends here */
+	if (!past) { /* stopped early (signal, --max-frames): the window ends here */
 		w1 = done;
 		m1 = mono_ns();
 		if (!in_window)
@@ -362,8 +368,8 @@ static int run_blast(const struct opts *o)
 	       "\"kicks\":%llu,\"kicks_busy\":%llu,\"kick_errors\":%llu}\n",
 	       o->flows, b.len[0], (unsigned long long)queued, (unsigned long long)done,
 	       (unsigned long long)(w1 - w0), (m1 - m0) / 1e9,
-	       m1 > m0 ? (double)(w1 - w0) / ((m1 - m0) / 1e9) : 0.0,
-	       (unsigned long long)kicks, (unsigned long long)busy, (unsigned long long)kick_err);
+	       m1 > m0 ? (double)(w1 - w0) / ((m1 - m0) / 1e9) : 0.0, (unsigned long long)kicks,
+	       (unsigned long long)busy, (unsigned long long)kick_err);
 	blast_close(&b, o);
 	return stop ? 1 : 0;
 }
@@ -371,7 +377,8 @@ static int run_blast(const struct opts *o)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: epblast --dev IF --from ADDR --to ADDR --dst-mac MAC [--port N] [--flows N]\n"
+		"usage: epblast --dev IF --from ADDR --to ADDR --dst-mac MAC [--port N] [--flows "
+		"N]\n"
 		"               [--sources N] [--size BYTES] [--rate PPS] [--at T] [--warmup S]\n"
 		"               [--duration S] [--max-frames N]\n"
 		"       epblast --sink IF [--port N] [--at T] [--warmup S] [--duration S]\n");
@@ -380,15 +387,22 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "dev", 1, 0, 'd' }, { "from", 1, 0, 'f' }, { "to", 1, 0, 't' },
-		{ "dst-mac", 1, 0, 'm' }, { "port", 1, 0, 'p' }, { "flows", 1, 0, 'F' },
-		{ "size", 1, 0, 's' }, { "at", 1, 0, 'a' }, { "warmup", 1, 0, 'w' },
-		{ "duration", 1, 0, 'D' }, { "max-frames", 1, 0, 'n' }, { "sink", 1, 0, 'S' },
-		{ "rate", 1, 0, 'r' }, { "sources", 1, 0, 'o' },
-		{ "help", 0, 0, 'h' }, { 0 },
+		{ "dev", 1, 0, 'd' },	     { "from", 1, 0, 'f' },
+		{ "to", 1, 0, 't' },	     { "dst-mac", 1, 0, 'm' },
+		{ "port", 1, 0, 'p' },	     { "flows", 1, 0, 'F' },
+		{ "size", 1, 0, 's' },	     { "at", 1, 0, 'a' },
+		{ "warmup", 1, 0, 'w' },     { "duration", 1, 0, 'D' },
+		{ "max-frames", 1, 0, 'n' }, { "sink", 1, 0, 'S' },
+		{ "rate", 1, 0, 'r' },	     { "sources", 1, 0, 'o' },
+		{ "help", 0, 0, 'h' },	     { 0 },
 	};
-	struct opts o = { .port = EP_DEFAULT_PORT, .flows = 4096, .sources = 1, .size = 64,
-			  .warmup = 1, .duration = 5, .max_frames = 1ull << 32 };
+	struct opts o = { .port = EP_DEFAULT_PORT,
+			  .flows = 4096,
+			  .sources = 1,
+			  .size = 64,
+			  .warmup = 1,
+			  .duration = 5,
+			  .max_frames = 1ull << 32 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	long v;
 	int c;
@@ -398,11 +412,21 @@ int main(int argc, char **argv)
 	ep_log_route_libs();
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'd': o.dev = optarg; break;
-		case 'f': o.from = optarg; break;
-		case 't': o.to = optarg; break;
-		case 'm': o.mac = optarg; break;
-		case 'S': o.sink = optarg; break;
+		case 'd':
+			o.dev = optarg;
+			break;
+		case 'f':
+			o.from = optarg;
+			break;
+		case 't':
+			o.to = optarg;
+			break;
+		case 'm':
+			o.mac = optarg;
+			break;
+		case 'S':
+			o.sink = optarg;
+			break;
 		case 'p':
 			if (ep_parse_long("--port", optarg, 1, 65535, &v))
 				return 2;
@@ -433,11 +457,21 @@ int main(int argc, char **argv)
 				return 2;
 			o.rate = (uint64_t)v;
 			break;
-		case 'a': o.at = atof(optarg); break;
-		case 'w': o.warmup = atof(optarg); break;
-		case 'D': o.duration = atof(optarg); break;
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'a':
+			o.at = atof(optarg);
+			break;
+		case 'w':
+			o.warmup = atof(optarg);
+			break;
+		case 'D':
+			o.duration = atof(optarg);
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	if (optind < argc || !(o.duration > 0) || o.duration > 600 || o.warmup < 0 ||

@@ -52,18 +52,18 @@
 #include "ep_loadgen.skel.h"
 #include "io/frame.h"
 
-#define BURST		64
-#define NFRAMES		8192
-#define FRAME		2048
-#define TX_RING		2048
-#define MAX_CONC	4096
-#define MAX_PAYLOAD	(1u << 20)
-#define MTU		1500
+#define BURST	    64
+#define NFRAMES	    8192
+#define FRAME	    2048
+#define TX_RING	    2048
+#define MAX_CONC    4096
+#define MAX_PAYLOAD (1u << 20)
+#define MTU	    1500
 
 struct gen {
 	bool afxdp;
 	uint32_t conc, size, timeout_ms;
-	uint32_t frag_size, nfrags;	/* per task */
+	uint32_t frag_size, nfrags; /* per task */
 	uint16_t type;
 	double duration;
 	uint64_t id_base;
@@ -72,17 +72,17 @@ struct gen {
 	uint64_t sent_ns[MAX_CONC];
 	uint64_t ids[MAX_CONC];
 	bool busy[MAX_CONC];
-	uint16_t frags_in[MAX_CONC];	/* reply fragments received */
+	uint16_t frags_in[MAX_CONC]; /* reply fragments received */
 	uint32_t inflight;
 	uint64_t next_id;
 
 	uint8_t *payload;
-	uint64_t validations;		/* RETRYs: the token is kept for later tasks */
+	uint64_t validations; /* RETRYs: the token is kept for later tasks */
 	bool have_token;
 	uint16_t token_key_id;
 	uint8_t token_tag[EP_AUTH_TAG_LEN];
 	struct ep_peer edge;
-	struct ep_route route;		/* afxdp: our side as "local" */
+	struct ep_route route; /* afxdp: our side as "local" */
 
 	/* --auth: every request sealed with this session key (docs/protocol.md 3.5) */
 	struct ep_aead *aead;
@@ -119,8 +119,11 @@ static uint64_t now_ns(void)
 /* Fragment @index of task @id into @out. */
 static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *out, size_t cap)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = g->type,
-			    .tenant_id = 1, .task_id = id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .task_type = g->type,
+			    .tenant_id = 1,
+			    .task_id = id };
 	ssize_t n;
 
 	if (g->aead) {
@@ -128,9 +131,10 @@ static size_t build_dgram(struct gen *g, uint64_t id, uint32_t index, uint8_t *o
 		m.auth_key_id = g->key_id;
 		m.tenant_id = g->tenant;
 		n = ep_frag_build(&m, g->payload, g->size, g->frag_size, index, out, cap);
-		if (n < 0 || ep_aead_seal(g->aead, EP_AUTH_SENDER_DEVICE,
-					  ep_auth_pn((now_ns() - g->key_t0) / 1000000000ull,
-						     g->pn_ctr++), out, (size_t)n))
+		if (n < 0 ||
+		    ep_aead_seal(g->aead, EP_AUTH_SENDER_DEVICE,
+				 ep_auth_pn((now_ns() - g->key_t0) / 1000000000ull, g->pn_ctr++),
+				 out, (size_t)n))
 			return 0;
 		return (size_t)n;
 	}
@@ -165,7 +169,7 @@ static void on_reply(struct gen *g, uint8_t *d, uint32_t len, uint64_t now)
 		g->stray++;
 		return;
 	}
-	if (m.kind == EP_KIND_RETRY) {	/* the task ends; later ones carry the token */
+	if (m.kind == EP_KIND_RETRY) { /* the task ends; later ones carry the token */
 		g->have_token = true;
 		g->token_key_id = m.auth_key_id;
 		memcpy(g->token_tag, m.auth_tag, EP_AUTH_TAG_LEN);
@@ -233,7 +237,7 @@ static void udp_round(struct gen *g, uint64_t now)
 		if (!id)
 			break;
 		for (uint32_t f = 0; f < g->nfrags; f++) {
-			if (n == BURST) {	/* a task of more than BURST fragments */
+			if (n == BURST) { /* a task of more than BURST fragments */
 				for (unsigned int i = 0; i < n; i += (unsigned int)r)
 					if ((r = sendmmsg(g->fd, msg + i, n - i, 0)) <= 0)
 						break;
@@ -299,7 +303,8 @@ static void xsk_round(struct gen *g, uint64_t now)
 	/* Completions back to the pool. */
 	got = xsk_ring_cons__peek(&g->cq, NFRAMES / 2, &cidx);
 	for (uint32_t i = 0; i < got; i++)
-		g->tx_free[g->tx_nfree++] = *xsk_ring_cons__comp_addr(&g->cq, cidx + i) & ~(uint64_t)(FRAME - 1);
+		g->tx_free[g->tx_nfree++] =
+			*xsk_ring_cons__comp_addr(&g->cq, cidx + i) & ~(uint64_t)(FRAME - 1);
 	if (got)
 		xsk_ring_cons__release(&g->cq, got);
 
@@ -335,7 +340,7 @@ static void xsk_round(struct gen *g, uint64_t now)
 	/* Replies. */
 	got = xsk_ring_cons__peek(&g->rx, BURST, &idx);
 	if (!got) {
-		if (g->idle_wait && !n) {	/* every task is out: sleep until a reply */
+		if (g->idle_wait && !n) { /* every task is out: sleep until a reply */
 			struct pollfd p = { .fd = xsk_socket__fd(g->xsk), .events = POLLIN };
 
 			poll(&p, 1, 1);
@@ -354,7 +359,8 @@ static void xsk_round(struct gen *g, uint64_t now)
 
 			if (!ep_frame_parse(g->area + d->addr, d->len, g->route.local_port, &dg))
 				on_reply(g, (uint8_t *)dg.data, dg.len, now); /* our UMEM frame */
-			*xsk_ring_prod__fill_addr(&g->fq, cidx + i) = xsk_umem__extract_addr(d->addr);
+			*xsk_ring_prod__fill_addr(&g->fq, cidx + i) =
+				xsk_umem__extract_addr(d->addr);
 		}
 		xsk_ring_prod__submit(&g->fq, got);
 	}
@@ -364,13 +370,16 @@ static void xsk_round(struct gen *g, uint64_t now)
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
-		      &mac[4], &mac[5]) == 6 ? 0 : -EINVAL;
+		      &mac[4], &mac[5]) == 6
+		       ? 0
+		       : -EINVAL;
 }
 
 static int xsk_open(struct gen *g, const char *dev, const char *from, const char *to,
 		    const char *dst_mac, uint16_t port)
 {
-	struct xsk_socket_config sc = { .rx_size = 2048, .tx_size = TX_RING,
+	struct xsk_socket_config sc = { .rx_size = 2048,
+					.tx_size = TX_RING,
 					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 					.bind_flags = XDP_USE_NEED_WAKEUP };
 	struct xsk_umem_config uc = { .fill_size = 4096, .comp_size = 4096, .frame_size = FRAME };
@@ -471,14 +480,19 @@ static int image_payload(struct gen *g, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "mode", required_argument, NULL, 'M' }, { "dev", required_argument, NULL, 'd' },
-		{ "to", required_argument, NULL, 't' }, { "from", required_argument, NULL, 'f' },
-		{ "dst-mac", required_argument, NULL, 'm' }, { "port", required_argument, NULL, 'p' },
-		{ "type", required_argument, NULL, 'T' }, { "size", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'M' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "to", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "dst-mac", required_argument, NULL, 'm' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "size", required_argument, NULL, 's' },
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'D' },
 		{ "timeout-ms", required_argument, NULL, 'o' },
-		{ "in", required_argument, NULL, 'i' }, { "image", required_argument, NULL, 'I' },
+		{ "in", required_argument, NULL, 'i' },
+		{ "image", required_argument, NULL, 'I' },
 		{ "auth", required_argument, NULL, 'A' },
 		{ "auth-issued", required_argument, NULL, 'S' },
 		{ "auth-ctr-file", required_argument, NULL, 'C' },
@@ -500,36 +514,72 @@ int main(int argc, char **argv)
 	g.timeout_ms = 500;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'M': mode = optarg; break;
-		case 'd': dev = optarg; break;
-		case 't': to = optarg; break;
-		case 'f': from = optarg; break;
-		case 'm': mac = optarg; break;
-		case 'p': port = (uint16_t)atoi(optarg); break;
-		case 'T': g.type = (uint16_t)atoi(optarg); break;
-		case 's': g.size = (uint32_t)atoi(optarg); break;
-		case 'c': g.conc = (uint32_t)atoi(optarg); break;
-		case 'D': g.duration = atof(optarg); break;
-		case 'o': g.timeout_ms = (uint32_t)atoi(optarg); break;
-		case 'i': in = optarg; break;
-		case 'I': image = optarg; break;
-		case 'A': auth = optarg; break;
-		case 'S': issued_ms = atof(optarg); break;
-		case 'C': ctr_file = optarg; break;
-		case 'W': g.idle_wait = true; break;
-		default: return 2;
+		case 'M':
+			mode = optarg;
+			break;
+		case 'd':
+			dev = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'm':
+			mac = optarg;
+			break;
+		case 'p':
+			port = (uint16_t)atoi(optarg);
+			break;
+		case 'T':
+			g.type = (uint16_t)atoi(optarg);
+			break;
+		case 's':
+			g.size = (uint32_t)atoi(optarg);
+			break;
+		case 'c':
+			g.conc = (uint32_t)atoi(optarg);
+			break;
+		case 'D':
+			g.duration = atof(optarg);
+			break;
+		case 'o':
+			g.timeout_ms = (uint32_t)atoi(optarg);
+			break;
+		case 'i':
+			in = optarg;
+			break;
+		case 'I':
+			image = optarg;
+			break;
+		case 'A':
+			auth = optarg;
+			break;
+		case 'S':
+			issued_ms = atof(optarg);
+			break;
+		case 'C':
+			ctr_file = optarg;
+			break;
+		case 'W':
+			g.idle_wait = true;
+			break;
+		default:
+			return 2;
 		}
 	}
-	if (!to || g.size > MAX_PAYLOAD || !g.conc || g.conc > MAX_CONC / 2 ||
-	    !(g.duration > 0) || g.duration > 600 || (in && image) ||
-	    (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
-		fprintf(stderr, "usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
-				"--dst-mac MAC] [--type N] [--size N | --in PAYLOAD_FILE | "
-				"--image FILE.png] [--concurrency N] [--duration S] "
-				"[--auth KEY_ID:KEY_HEX32:TENANT [--auth-issued UNIX_MS] "
-				"[--auth-ctr-file FILE]] [--idle-wait]\n"
-				"  payloads up to %u bytes; --image: the PNG's top-left 256 x 256 "
-				"(at most) as a gray frame for image task --type N\n", MAX_PAYLOAD);
+	if (!to || g.size > MAX_PAYLOAD || !g.conc || g.conc > MAX_CONC / 2 || !(g.duration > 0) ||
+	    g.duration > 600 || (in && image) || (strcmp(mode, "udp") && strcmp(mode, "afxdp"))) {
+		fprintf(stderr,
+			"usage: epgen --mode udp|afxdp --to ADDR [--dev IF --from ADDR "
+			"--dst-mac MAC] [--type N] [--size N | --in PAYLOAD_FILE | "
+			"--image FILE.png] [--concurrency N] [--duration S] "
+			"[--auth KEY_ID:KEY_HEX32:TENANT [--auth-issued UNIX_MS] "
+			"[--auth-ctr-file FILE]] [--idle-wait]\n"
+			"  payloads up to %u bytes; --image: the PNG's top-left 256 x 256 "
+			"(at most) as a gray frame for image task --type N\n",
+			MAX_PAYLOAD);
 		return 2;
 	}
 	ep_log_set_level(EP_LOG_WARN);
@@ -539,7 +589,7 @@ int main(int argc, char **argv)
 	g.payload = malloc(MAX_PAYLOAD + 1);
 	if (!g.payload)
 		return 1;
-	if (in) {	/* the payload of every task, from a file */
+	if (in) { /* the payload of every task, from a file */
 		FILE *f = fopen(in, "rb");
 
 		g.size = f ? (uint32_t)fread(g.payload, 1, MAX_PAYLOAD + 1, f) : 0;
@@ -557,7 +607,7 @@ int main(int argc, char **argv)
 		for (uint32_t i = 0; i < g.size; i++)
 			g.payload[i] = (uint8_t)(i * 13);
 	}
-	if (auth) {	/* a bench tool: the session key on the command line is fine */
+	if (auth) { /* a bench tool: the session key on the command line is fine */
 		unsigned int kid, tenant;
 		uint8_t key[EP_AUTH_KEY_LEN];
 		char hex[33];
@@ -565,7 +615,8 @@ int main(int argc, char **argv)
 
 		if (sscanf(auth, "%u:%32[0-9a-f]:%u%n", &kid, hex, &tenant, &used) != 3 ||
 		    auth[used] || strlen(hex) != 32 || !kid || kid > 0xffff) {
-			fprintf(stderr, "epgen: --auth %s: want KEY_ID:32 hex digits:TENANT\n", auth);
+			fprintf(stderr, "epgen: --auth %s: want KEY_ID:32 hex digits:TENANT\n",
+				auth);
 			return 2;
 		}
 		for (int i = 0; i < EP_AUTH_KEY_LEN; i++)
@@ -576,7 +627,7 @@ int main(int argc, char **argv)
 		g.key_id = (uint16_t)kid;
 		g.tenant = tenant;
 		g.key_t0 = now_ns();
-		if (issued_ms > 0) {	/* pn seconds: the key's age, as the node counts it */
+		if (issued_ms > 0) { /* pn seconds: the key's age, as the node counts it */
 			struct timespec rt;
 			double age_ms;
 
@@ -585,7 +636,7 @@ int main(int argc, char **argv)
 			if (age_ms > 0 && age_ms * 1e6 < (double)g.key_t0)
 				g.key_t0 -= (uint64_t)(age_ms * 1e6);
 		}
-		if (ctr_file) {	/* the counter goes on from the last run's */
+		if (ctr_file) { /* the counter goes on from the last run's */
 			FILE *f = fopen(ctr_file, "r");
 
 			if (f) {

@@ -46,15 +46,15 @@
 #include "edgeplane/util.h"
 #include "gw.h"
 
-#define BATCH		64
-#define BUF		2048
+#define BATCH 64
+#define BUF   2048
 
 /* What the gateway program reads, as of the last refresh. */
 struct snap {
 	struct ep_gw_cfg cfg;
 	struct ep_gw_node nodes[EP_GW_MAX_NODES];
 	uint32_t table[EP_GW_TABLE_SIZE];
-	uint64_t sent[EP_GW_MAX_NODES];		/* ours, since the node's last published load */
+	uint64_t sent[EP_GW_MAX_NODES]; /* ours, since the node's last published load */
 	/* What the table is built from (flags that decide membership, capacity), as of the
 	 * last time it was read: it is read again only when this changes. */
 	uint32_t table_key[EP_GW_MAX_NODES][2];
@@ -65,12 +65,22 @@ struct snap {
 };
 
 enum {
-	C_RX, C_FWD, C_INVALID, C_OVERFLOW, C_TX_ERROR,
-	C_P2C, C_SCAN, C_STALE, C_REFRESH, C_REFRESH_ERROR, C_BATCHES, C__COUNT
+	C_RX,
+	C_FWD,
+	C_INVALID,
+	C_OVERFLOW,
+	C_TX_ERROR,
+	C_P2C,
+	C_SCAN,
+	C_STALE,
+	C_REFRESH,
+	C_REFRESH_ERROR,
+	C_BATCHES,
+	C__COUNT
 };
 static const char *const cnames[C__COUNT] = {
-	"received", "forwarded", "invalid", "overflow", "tx_error",
-	"pick_p2c", "pick_scan", "pick_stale", "refreshes", "refresh_errors", "batches",
+	"received",  "forwarded",  "invalid",	"overflow",	  "tx_error", "pick_p2c",
+	"pick_scan", "pick_stale", "refreshes", "refresh_errors", "batches",
 };
 
 static volatile sig_atomic_t stop;
@@ -85,7 +95,7 @@ static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -126,7 +136,8 @@ static const struct ep_gw_node *node_at(const struct snap *s, uint32_t id)
 static bool usable(const struct ep_gw_node *n)
 {
 	return (n->flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW)) ==
-	       EP_NODE_F_PRESENT && n->capacity;
+		       EP_NODE_F_PRESENT &&
+	       n->capacity;
 }
 
 static bool stale(const struct snap *s, const struct ep_gw_node *n, uint64_t now)
@@ -139,7 +150,8 @@ static bool fits(const struct snap *s, const struct ep_gw_node *n, const struct 
 {
 	if (n->cpu_pct_x100 >= cpu_max)
 		return false;
-	return !m->size_hint_kib || n->mem_free_kib > (uint64_t)s->cfg.mem_factor * m->size_hint_kib;
+	return !m->size_hint_kib ||
+	       n->mem_free_kib > (uint64_t)s->cfg.mem_factor * m->size_hint_kib;
 }
 
 static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t id, bool trust,
@@ -149,7 +161,8 @@ static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t
 
 	if (trust) {
 		load += n->inflight;
-		done = now > n->updated_ns ? (uint64_t)n->rate * (now - n->updated_ns) / 1000000000 : 0;
+		done = now > n->updated_ns ? (uint64_t)n->rate * (now - n->updated_ns) / 1000000000
+					   : 0;
 		load = load > done ? load - done : 0;
 	}
 	return load * 1000000 / n->capacity;
@@ -293,7 +306,8 @@ static int refresh(struct ep_gw *gw, struct snap *s, uint16_t node_port)
 	memcpy(s->table_key, key, sizeof(key));
 	s->have_table = true;
 	for (uint32_t id = 0; id < EP_GW_MAX_NODES; id++) {
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = nodes[id].ip4,
+		struct sockaddr_in to = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = nodes[id].ip4,
 					  .sin_port = htons(node_port ?: cfg.port) };
 
 		/* A newly published load counts every task sent before the report. */
@@ -326,7 +340,7 @@ static void send_all(struct proxy *p, int fd, unsigned int n)
 	while (done < n) {
 		int r = sendmmsg(fd, p->out + done, n - done, 0);
 
-		if (r <= 0) {	/* the first message failed (ENOBUFS...): skip it */
+		if (r <= 0) { /* the first message failed (ENOBUFS...): skip it */
 			p->c[C_TX_ERROR]++;
 			done++;
 			continue;
@@ -386,7 +400,7 @@ static void forward_batch(struct proxy *p, struct snap *s, unsigned int n, uint6
 static int open_socket(const char *listen, uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct timeval tv = { 0, 10000 };	/* recvmmsg returns at least every 10 ms */
+	struct timeval tv = { 0, 10000 }; /* recvmmsg returns at least every 10 ms */
 	int fd, sz = 8 << 20;
 
 	if (listen && inet_pton(AF_INET, listen, &sa.sin_addr) != 1)
@@ -417,8 +431,12 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "pin-dir", 1, 0, 'P' }, { "listen", 1, 0, 'l' }, { "node-port", 1, 0, 'n' },
-		{ "duration", 1, 0, 'D' }, { "refresh-ms", 1, 0, 'r' }, { "help", 0, 0, 'h' },
+		{ "pin-dir", 1, 0, 'P' },
+		{ "listen", 1, 0, 'l' },
+		{ "node-port", 1, 0, 'n' },
+		{ "duration", 1, 0, 'D' },
+		{ "refresh-ms", 1, 0, 'r' },
+		{ "help", 0, 0, 'h' },
 		{ 0 },
 	};
 	static struct proxy p;
@@ -437,7 +455,9 @@ int main(int argc, char **argv)
 	ep_log_route_libs();
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'P': pin_dir = optarg; break;
+		case 'P':
+			pin_dir = optarg;
+			break;
 		case 'l': {
 			const char *colon = strrchr(optarg, ':');
 
@@ -461,9 +481,15 @@ int main(int argc, char **argv)
 				return 2;
 			refresh_ns = (uint64_t)v * 1000000;
 			break;
-		case 'D': duration = atof(optarg); break;
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'D':
+			duration = atof(optarg);
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	if (optind < argc || !pin_dir || !(duration > 0) || duration > 600) {
@@ -485,8 +511,8 @@ int main(int argc, char **argv)
 	p.fd = open_socket(listen, listen_port ?: s.cfg.port);
 	if (p.fd < 0) {
 		err = p.fd;
-		pr_err("--listen %s:%u: %s", listen ? listen : "0.0.0.0",
-		       listen_port ?: s.cfg.port, strerror(-err));
+		pr_err("--listen %s:%u: %s", listen ? listen : "0.0.0.0", listen_port ?: s.cfg.port,
+		       strerror(-err));
 		goto err_close_gw;
 	}
 	for (int i = 0; i < BATCH; i++)
@@ -506,9 +532,10 @@ int main(int argc, char **argv)
 			last = now;
 		}
 		for (int i = 0; i < BATCH; i++)
-			p.in[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_name = &p.from[i], .msg_namelen = sizeof(p.from[i]),
-				.msg_iov = &p.iov[i], .msg_iovlen = 1 } };
+			p.in[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &p.from[i],
+								 .msg_namelen = sizeof(p.from[i]),
+								 .msg_iov = &p.iov[i],
+								 .msg_iovlen = 1 } };
 		n = recvmmsg(p.fd, p.in, BATCH, MSG_WAITFORONE, NULL);
 		if (n > 0) {
 			p.c[C_BATCHES]++;

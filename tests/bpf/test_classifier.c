@@ -39,8 +39,8 @@
 static struct ep_classifier *skel;
 static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
 static int auth_fd, keys_fd, kstate_fd;
-static const char *variant = "";	/* prefixes the cases' names: which build runs */
-static int ifindex;	/* veth in our private netns, 0 if unavailable */
+static const char *variant = ""; /* prefixes the cases' names: which build runs */
+static int ifindex;		 /* veth in our private netns, 0 if unavailable */
 
 #define PORT EP_DEFAULT_PORT
 
@@ -98,12 +98,18 @@ static int run_frame(const uint8_t *frame, size_t len, bool with_ctx, int *act,
 static const char *act_name(int act)
 {
 	switch (act) {
-	case XDP_ABORTED: return "XDP_ABORTED";
-	case XDP_DROP: return "XDP_DROP";
-	case XDP_PASS: return "XDP_PASS";
-	case XDP_TX: return "XDP_TX";
-	case XDP_REDIRECT: return "XDP_REDIRECT";
-	default: return "?";
+	case XDP_ABORTED:
+		return "XDP_ABORTED";
+	case XDP_DROP:
+		return "XDP_DROP";
+	case XDP_PASS:
+		return "XDP_PASS";
+	case XDP_TX:
+		return "XDP_TX";
+	case XDP_REDIRECT:
+		return "XDP_REDIRECT";
+	default:
+		return "?";
 	}
 }
 
@@ -145,8 +151,8 @@ static void check(const char *name, const struct pkt_spec *s, int want_act, int 
 	check_frame(name, frame, len, want_act, want_stat, false);
 }
 
-#define PASS(s)		XDP_PASS, EP_STAT_##s
-#define DROP(s)		XDP_DROP, EP_STAT_##s
+#define PASS(s) XDP_PASS, EP_STAT_##s
+#define DROP(s) XDP_DROP, EP_STAT_##s
 
 /* An offload datagram to PORT over IPv4 (or v6), with @mut applied to its header. */
 struct variant {
@@ -156,44 +162,162 @@ struct variant {
 	int act, stat;
 };
 
-static void m_none(uint8_t *d, size_t *len) {}
-static void m_magic(uint8_t *d, size_t *len) { d[0] ^= 0xff; }
-static void m_version0(uint8_t *d, size_t *len) { d[2] = 0; }
-static void m_version2(uint8_t *d, size_t *len) { d[2] = 2; }
-static void m_kind0(uint8_t *d, size_t *len) { d[3] = 0; }
-static void m_kind_rsp(uint8_t *d, size_t *len) { d[3] = EP_KIND_RESPONSE; }
-static void m_kind_err(uint8_t *d, size_t *len) { d[3] = EP_KIND_ERROR; d[15] = 1; }
-static void m_kind_pong(uint8_t *d, size_t *len) { d[3] = EP_KIND_PONG; }
-static void m_kind_13(uint8_t *d, size_t *len) { d[3] = 0x13; }
-static void m_kind_ff(uint8_t *d, size_t *len) { d[3] = 0xff; }
-static void m_kind_ping(uint8_t *d, size_t *len) { d[3] = EP_KIND_PING; }
-static void m_kind_cancel(uint8_t *d, size_t *len) { d[3] = EP_KIND_CANCEL; }
-static void m_kind_result_ack(uint8_t *d, size_t *len) { d[3] = EP_KIND_RESULT_ACK; }
-static void m_kind_task_ack(uint8_t *d, size_t *len) { d[3] = EP_KIND_TASK_ACK; d[44] = 10; }
-static void m_prio0(uint8_t *d, size_t *len) { d[4] = 0; }
-static void m_prio6(uint8_t *d, size_t *len) { d[4] = 6; }
-static void m_prio5(uint8_t *d, size_t *len) { d[4] = 5; }
-static void m_flag80(uint8_t *d, size_t *len) { d[5] |= 0x80; }
-static void m_flags_known(uint8_t *d, size_t *len) { d[5] |= EP_F_RETRY | EP_F_ZSTD; }
-static void m_flag40(uint8_t *d, size_t *len) { d[5] |= 0x40; }
-static void m_frame(uint8_t *d, size_t *len) { d[5] |= EP_F_FRAME; }
-static void m_frame_zstd(uint8_t *d, size_t *len) { d[5] |= EP_F_FRAME | EP_F_ZSTD; }
-static void m_reply_mtu(uint8_t *d, size_t *len) { d[45] = 9; }
-static void m_plain_token(uint8_t *d, size_t *len) { d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN; d[47] = 1; }
-static void m_kind_retry(uint8_t *d, size_t *len) { d[3] = EP_KIND_RETRY; d[5] = EP_F_TOKEN; }
-static void m_load_on_req(uint8_t *d, size_t *len) { d[44] = 7; }
-static void m_keyid_noauth(uint8_t *d, size_t *len) { d[47] = 1; }
-static void m_status_on_req(uint8_t *d, size_t *len) { d[15] = 1; }
-static void m_plen_plus(uint8_t *d, size_t *len) { d[13]++; }
-static void m_plen_minus(uint8_t *d, size_t *len) { d[13]--; }
-static void m_extra_byte(uint8_t *d, size_t *len) { d[*len] = 0; (*len)++; }
-static void m_count0(uint8_t *d, size_t *len) { d[18] = d[19] = 0; }
-static void m_index_eq_count(uint8_t *d, size_t *len) { d[17] = 1; }
-static void m_single_off(uint8_t *d, size_t *len) { d[35] = 4; }
-static void m_total_bigger(uint8_t *d, size_t *len) { d[23]++; }
-static void m_total_huge(uint8_t *d, size_t *len) { d[20] = 0x10; }	/* 256 MiB */
-static void m_short63(uint8_t *d, size_t *len) { *len = 63; }
-static void m_short0(uint8_t *d, size_t *len) { *len = 0; }
+static void m_none(uint8_t *d, size_t *len)
+{
+}
+static void m_magic(uint8_t *d, size_t *len)
+{
+	d[0] ^= 0xff;
+}
+static void m_version0(uint8_t *d, size_t *len)
+{
+	d[2] = 0;
+}
+static void m_version2(uint8_t *d, size_t *len)
+{
+	d[2] = 2;
+}
+static void m_kind0(uint8_t *d, size_t *len)
+{
+	d[3] = 0;
+}
+static void m_kind_rsp(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_RESPONSE;
+}
+static void m_kind_err(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_ERROR;
+	d[15] = 1;
+}
+static void m_kind_pong(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_PONG;
+}
+static void m_kind_13(uint8_t *d, size_t *len)
+{
+	d[3] = 0x13;
+}
+static void m_kind_ff(uint8_t *d, size_t *len)
+{
+	d[3] = 0xff;
+}
+static void m_kind_ping(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_PING;
+}
+static void m_kind_cancel(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_CANCEL;
+}
+static void m_kind_result_ack(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_RESULT_ACK;
+}
+static void m_kind_task_ack(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_TASK_ACK;
+	d[44] = 10;
+}
+static void m_prio0(uint8_t *d, size_t *len)
+{
+	d[4] = 0;
+}
+static void m_prio6(uint8_t *d, size_t *len)
+{
+	d[4] = 6;
+}
+static void m_prio5(uint8_t *d, size_t *len)
+{
+	d[4] = 5;
+}
+static void m_flag80(uint8_t *d, size_t *len)
+{
+	d[5] |= 0x80;
+}
+static void m_flags_known(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_RETRY | EP_F_ZSTD;
+}
+static void m_flag40(uint8_t *d, size_t *len)
+{
+	d[5] |= 0x40;
+}
+static void m_frame(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_FRAME;
+}
+static void m_frame_zstd(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_FRAME | EP_F_ZSTD;
+}
+static void m_reply_mtu(uint8_t *d, size_t *len)
+{
+	d[45] = 9;
+}
+static void m_plain_token(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN;
+	d[47] = 1;
+}
+static void m_kind_retry(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_RETRY;
+	d[5] = EP_F_TOKEN;
+}
+static void m_load_on_req(uint8_t *d, size_t *len)
+{
+	d[44] = 7;
+}
+static void m_keyid_noauth(uint8_t *d, size_t *len)
+{
+	d[47] = 1;
+}
+static void m_status_on_req(uint8_t *d, size_t *len)
+{
+	d[15] = 1;
+}
+static void m_plen_plus(uint8_t *d, size_t *len)
+{
+	d[13]++;
+}
+static void m_plen_minus(uint8_t *d, size_t *len)
+{
+	d[13]--;
+}
+static void m_extra_byte(uint8_t *d, size_t *len)
+{
+	d[*len] = 0;
+	(*len)++;
+}
+static void m_count0(uint8_t *d, size_t *len)
+{
+	d[18] = d[19] = 0;
+}
+static void m_index_eq_count(uint8_t *d, size_t *len)
+{
+	d[17] = 1;
+}
+static void m_single_off(uint8_t *d, size_t *len)
+{
+	d[35] = 4;
+}
+static void m_total_bigger(uint8_t *d, size_t *len)
+{
+	d[23]++;
+}
+static void m_total_huge(uint8_t *d, size_t *len)
+{
+	d[20] = 0x10;
+} /* 256 MiB */
+static void m_short63(uint8_t *d, size_t *len)
+{
+	*len = 63;
+}
+static void m_short0(uint8_t *d, size_t *len)
+{
+	*len = 0;
+}
 
 /* An AUTH datagram (docs/protocol.md 3.5) from a plain one: the 12-byte nonce goes in after
  * the header, payload_len counts it, key id 0x0011 and a tag are set. (The "ciphertext" is
@@ -212,16 +336,24 @@ static void m_auth(uint8_t *d, size_t *len)
 	d[12] = (uint8_t)(plen >> 8), d[13] = (uint8_t)plen;
 	*len += EP_AUTH_NONCE_LEN;
 }
-static void m_auth_token(uint8_t *d, size_t *len) { m_auth(d, len); d[5] |= EP_F_TOKEN; }
+static void m_auth_token(uint8_t *d, size_t *len)
+{
+	m_auth(d, len);
+	d[5] |= EP_F_TOKEN;
+}
 /* AUTH set, but payload_len counts only the task bytes (no nonce): the slice is 12 short. */
-static void m_auth_nopn(uint8_t *d, size_t *len) { d[5] |= EP_F_AUTH; d[47] = 0x11; }
-static void m_auth_short(uint8_t *d, size_t *len)	/* 11 bytes: not even the nonce */
+static void m_auth_nopn(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_AUTH;
+	d[47] = 0x11;
+}
+static void m_auth_short(uint8_t *d, size_t *len) /* 11 bytes: not even the nonce */
 {
 	m_auth(d, len);
 	d[12] = 0, d[13] = 11;
 	*len = EP_HDR_LEN + 11;
 }
-static void m_auth_ping(uint8_t *d, size_t *len)	/* empty plaintext: payload_len 12 */
+static void m_auth_ping(uint8_t *d, size_t *len) /* empty plaintext: payload_len 12 */
 {
 	d[3] = EP_KIND_PING;
 	d[12] = d[13] = 0;
@@ -240,7 +372,7 @@ static void m_frag_mid_misaligned(uint8_t *d, size_t *len)
 	m_frag_mid(d, len);
 	d[35] = 99;
 }
-static void m_frag_count_wrong(uint8_t *d, size_t *len)	/* 4 fragments cannot hold 250 */
+static void m_frag_count_wrong(uint8_t *d, size_t *len) /* 4 fragments cannot hold 250 */
 {
 	m_frag_mid(d, len);
 	d[19] = 4;
@@ -336,15 +468,21 @@ static void test_variants(int vlan_tags, bool opts_and_ext)
 		uint8_t d[2048];
 		size_t n = variant_dgram(v, d, sizeof(d));
 		struct pkt_spec s = {
-			.ipv6 = v->ipv6, .vlan_tags = vlan_tags, .sport = 40000, .dport = PORT,
-			.payload = d, .payload_len = n,
+			.ipv6 = v->ipv6,
+			.vlan_tags = vlan_tags,
+			.sport = 40000,
+			.dport = PORT,
+			.payload = d,
+			.payload_len = n,
 			.ip_opt_len = opts_and_ext && !v->ipv6 ? 12 : 0,
 			.ipv6_ext = opts_and_ext && v->ipv6 ? 2 : 0,
 		};
 		char name[160];
 
 		snprintf(name, sizeof(name), "%s%s%s", v->name,
-			 vlan_tags == 2 ? " [802.1ad+802.1Q]" : vlan_tags ? " [802.1Q]" : "",
+			 vlan_tags == 2 ? " [802.1ad+802.1Q]"
+			 : vlan_tags	? " [802.1Q]"
+					: "",
 			 opts_and_ext ? (v->ipv6 ? " [ipv6 ext hdrs]" : " [ipv4 options]") : "");
 		check(name, &s, v->act, v->stat);
 	}
@@ -355,33 +493,49 @@ static void test_pass_cases(void)
 	uint8_t d[256], arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
 	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
 
-	check("ARP", &(struct pkt_spec){ .ethertype = 0x0806, .payload = arp,
-					  .payload_len = sizeof(arp) }, PASS(PASS_NOT_IP));
-	check("LLDP-like ethertype", &(struct pkt_spec){ .ethertype = 0x88cc, .payload = arp,
-						      .payload_len = 20 }, PASS(PASS_NOT_IP));
-	check("ARP in VLAN", &(struct pkt_spec){ .ethertype = 0x0806, .vlan_tags = 1,
-						  .payload = arp, .payload_len = sizeof(arp) },
+	check("ARP",
+	      &(struct pkt_spec){ .ethertype = 0x0806, .payload = arp, .payload_len = sizeof(arp) },
 	      PASS(PASS_NOT_IP));
-	check("ICMP echo", &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d,
-						.payload_len = 64 }, PASS(PASS_NOT_UDP));
+	check("LLDP-like ethertype",
+	      &(struct pkt_spec){ .ethertype = 0x88cc, .payload = arp, .payload_len = 20 },
+	      PASS(PASS_NOT_IP));
+	check("ARP in VLAN",
+	      &(struct pkt_spec){ .ethertype = 0x0806,
+				  .vlan_tags = 1,
+				  .payload = arp,
+				  .payload_len = sizeof(arp) },
+	      PASS(PASS_NOT_IP));
+	check("ICMP echo",
+	      &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d, .payload_len = 64 },
+	      PASS(PASS_NOT_UDP));
 	check("TCP", &(struct pkt_spec){ .l4proto = IPPROTO_TCP, .payload = d, .payload_len = 40 },
 	      PASS(PASS_NOT_UDP));
-	check("ICMPv6", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ICMPV6,
-					     .payload = d, .payload_len = 64 }, PASS(PASS_NOT_UDP));
-	check("IPv6 ESP", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ESP,
-					       .payload = d, .payload_len = 64 }, PASS(PASS_NOT_UDP));
+	check("ICMPv6",
+	      &(struct pkt_spec){
+		      .ipv6 = true, .l4proto = IPPROTO_ICMPV6, .payload = d, .payload_len = 64 },
+	      PASS(PASS_NOT_UDP));
+	check("IPv6 ESP",
+	      &(struct pkt_spec){
+		      .ipv6 = true, .l4proto = IPPROTO_ESP, .payload = d, .payload_len = 64 },
+	      PASS(PASS_NOT_UDP));
 	check("IPv4 first fragment to the port",
 	      &(struct pkt_spec){ .ip_mf = true, .dport = PORT, .payload = d, .payload_len = n },
 	      PASS(PASS_IP_FRAGMENT));
 	check("IPv4 later fragment",
-	      &(struct pkt_spec){ .ip_frag_off = 185, .dport = PORT, .payload = d,
-				  .payload_len = n }, PASS(PASS_IP_FRAGMENT));
+	      &(struct pkt_spec){
+		      .ip_frag_off = 185, .dport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_IP_FRAGMENT));
 	check("IPv6 fragment header",
-	      &(struct pkt_spec){ .ipv6 = true, .ipv6_frag = true, .dport = PORT, .payload = d,
-				  .payload_len = n }, PASS(PASS_IP_FRAGMENT));
+	      &(struct pkt_spec){ .ipv6 = true,
+				  .ipv6_frag = true,
+				  .dport = PORT,
+				  .payload = d,
+				  .payload_len = n },
+	      PASS(PASS_IP_FRAGMENT));
 	check("UDP to another port",
-	      &(struct pkt_spec){ .dport = PORT + 1, .sport = PORT, .payload = d,
-				  .payload_len = n }, PASS(PASS_OTHER_PORT));
+	      &(struct pkt_spec){
+		      .dport = PORT + 1, .sport = PORT, .payload = d, .payload_len = n },
+	      PASS(PASS_OTHER_PORT));
 	check("UDP6 to another port",
 	      &(struct pkt_spec){ .ipv6 = true, .dport = 53, .payload = d, .payload_len = 30 },
 	      PASS(PASS_OTHER_PORT));
@@ -396,27 +550,27 @@ static void test_malformed_l3_l4(void)
 	struct pkt_spec v6 = { .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n };
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14] = 0x44;	/* ihl 4 */
+	f[14] = 0x44; /* ihl 4 */
 	check_frame("IPv4 ihl < 5", f, len, PASS(PASS_UNPARSED), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14] = 0x65;	/* version 6 in an IPv4 ethertype */
+	f[14] = 0x65; /* version 6 in an IPv4 ethertype */
 	check_frame("IPv4 ethertype, version 6", f, len, PASS(PASS_UNPARSED), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[17] += 8;	/* tot_len beyond the frame */
+	f[17] += 8; /* tot_len beyond the frame */
 	check_frame("IPv4 total length beyond frame", f, len, PASS(PASS_UNPARSED), false);
 
 	len = pkt_build(&v6, f, sizeof(f));
-	f[18] = f[19] = 0;	/* payload_len 0: jumbogram */
+	f[18] = f[19] = 0; /* payload_len 0: jumbogram */
 	check_frame("IPv6 payload length 0", f, len, PASS(PASS_UNPARSED), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14 + 20 + 4] = 0x7f;	/* UDP length far beyond the IP datagram */
+	f[14 + 20 + 4] = 0x7f; /* UDP length far beyond the IP datagram */
 	check_frame("UDP length beyond IP length", f, len, DROP(DROP_UDP_LENGTH), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14 + 20 + 4] = 0, f[14 + 20 + 5] = 7;	/* UDP length 7 */
+	f[14 + 20 + 4] = 0, f[14 + 20 + 5] = 7; /* UDP length 7 */
 	check_frame("UDP length below 8", f, len, DROP(DROP_UDP_LENGTH), false);
 
 	len = pkt_build(&v6, f, sizeof(f));
@@ -424,15 +578,16 @@ static void test_malformed_l3_l4(void)
 	check_frame("IPv6 UDP with zero checksum", f, len, DROP(DROP_UDP_ZERO_CSUM), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14 + 20] = f[14 + 20 + 1] = 0;	/* source port 0 */
+	f[14 + 20] = f[14 + 20 + 1] = 0; /* source port 0 */
 	check_frame("UDP from source port 0", f, len, DROP(DROP_BAD_SOURCE), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
 	f[0] = 0xff, f[1] = 0xff, f[2] = 0xff, f[3] = 0xff, f[4] = 0xff, f[5] = 0xff;
-	check_frame("task to the Ethernet broadcast address", f, len, PASS(PASS_NOT_UNICAST), false);
+	check_frame("task to the Ethernet broadcast address", f, len, PASS(PASS_NOT_UNICAST),
+		    false);
 
 	len = pkt_build(&v4, f, sizeof(f));
-	f[14 + 16] = 239;	/* 239.18.0.2 */
+	f[14 + 16] = 239; /* 239.18.0.2 */
 	check_frame("task to an IPv4 multicast group", f, len, PASS(PASS_NOT_UNICAST), false);
 
 	len = pkt_build(&v4, f, sizeof(f));
@@ -440,7 +595,7 @@ static void test_malformed_l3_l4(void)
 	check_frame("task to 255.255.255.255", f, len, PASS(PASS_NOT_UNICAST), false);
 
 	len = pkt_build(&v6, f, sizeof(f));
-	f[14 + 24] = 0xff, f[14 + 25] = 0x02;	/* ff02::2 */
+	f[14 + 24] = 0xff, f[14 + 25] = 0x02; /* ff02::2 */
 	check_frame("task to an IPv6 multicast group", f, len, PASS(PASS_NOT_UNICAST), false);
 
 	/* IPv4 UDP with a zero checksum is legal. */
@@ -468,7 +623,7 @@ static void test_truncation(const char *what, const struct pkt_spec *s)
 		}
 	}
 	tap_begin();
-	EXPECT(len > 14);	/* else nothing above was checked */
+	EXPECT(len > 14); /* else nothing above was checked */
 	EXPECT_EQ(bad, 0);
 	tap_end("%s%s truncated at each of %zu lengths -> XDP_PASS/pass_unparsed", variant, what,
 		len > 14 ? len - 14 : 0);
@@ -558,15 +713,15 @@ static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 /* Run @frame @n times in one BPF_PROG_TEST_RUN (the program, its maps and its clock live
  * on in between, as for a burst on the wire). Returns the packets each counter moved by
  * in @d, and the run's duration in *ns. */
-static int run_burst(const uint8_t *frame, size_t len, uint32_t n,
-		     uint64_t d[EP_STAT__COUNT], uint64_t *ns)
+static int run_burst(const uint8_t *frame, size_t len, uint32_t n, uint64_t d[EP_STAT__COUNT],
+		     uint64_t *ns)
 {
 	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
 	uint8_t out[4096];
@@ -614,14 +769,17 @@ static void check_burst(const char *name, const struct pkt_spec *s, uint32_t n, 
 static size_t first_fragment(uint8_t *buf, size_t len, uint32_t total)
 {
 	static uint8_t data[1400];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
-			    .tenant_id = 42, .task_id = 0x5151 };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .task_type = 1,
+			    .tenant_id = 42,
+			    .task_id = 0x5151 };
 	ssize_t n = ep_frag_build(&m, data, total > EP_MAX_TASK_LEN ? EP_MAX_TASK_LEN : total,
 				  sizeof(data), 0, buf, len);
 
 	if (n < 0)
 		return 0;
-	if (total > EP_MAX_TASK_LEN) {	/* still 47935 fragments of 1400 bytes */
+	if (total > EP_MAX_TASK_LEN) { /* still 47935 fragments of 1400 bytes */
 		buf[20] = (uint8_t)(total >> 24), buf[21] = (uint8_t)(total >> 16);
 		buf[22] = (uint8_t)(total >> 8), buf[23] = (uint8_t)total;
 	}
@@ -643,12 +801,12 @@ static void test_size_limit(void)
 	      PASS(PASS_NO_SOCKET));
 	len = first_fragment(ff, sizeof(ff), EP_MAX_TASK_LEN);
 	check("max_task_len 0: fragment 0 of a 64 MiB task reaches the runtime",
-	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff,
-				  .payload_len = len }, PASS(PASS_NO_SOCKET));
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff, .payload_len = len },
+	      PASS(PASS_NO_SOCKET));
 	len = first_fragment(ff, sizeof(ff), EP_MAX_TASK_LEN + 1);
 	check("max_task_len 0: fragment 0 of a task of 64 MiB + 1",
-	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff,
-				  .payload_len = len }, DROP(DROP_TOO_LARGE));
+	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = ff, .payload_len = len },
+	      DROP(DROP_TOO_LARGE));
 }
 
 /* 3. A task must be addressed to the node (or a virtual address it serves): anything else
@@ -657,10 +815,12 @@ static void test_destination(void)
 {
 	uint8_t d[256];
 	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100);
-	struct pkt_spec v4 = { .dport = PORT, .payload = d, .payload_len = n,
-			       .dst = "198.18.0.99" };
-	struct pkt_spec v6 = { .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
-			       .dst = "2001:db8::99" };
+	struct pkt_spec v4 = {
+		.dport = PORT, .payload = d, .payload_len = n, .dst = "198.18.0.99"
+	};
+	struct pkt_spec v6 = {
+		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .dst = "2001:db8::99"
+	};
 
 	check("a task to 198.18.0.99, not an address of the node", &v4, PASS(PASS_NOT_LOCAL));
 	check("a task to 2001:db8::99, not an address of the node", &v6, PASS(PASS_NOT_LOCAL));
@@ -668,8 +828,12 @@ static void test_destination(void)
 	check("bad magic to 198.18.0.99: not ours to judge", &v4, PASS(PASS_NOT_LOCAL));
 	d[0] ^= 0xff;
 	check("a task to an IPv4-mapped IPv6 destination is not an IPv4 one",
-	      &(struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
-				  .dst = "::ffff:198.18.0.2" }, PASS(PASS_NOT_LOCAL));
+	      &(struct pkt_spec){ .ipv6 = true,
+				  .dport = PORT,
+				  .payload = d,
+				  .payload_len = n,
+				  .dst = "::ffff:198.18.0.2" },
+	      PASS(PASS_NOT_LOCAL));
 
 	tap_begin();
 	EXPECT_EQ(addr_put("198.18.0.99", EP_ADDR_F_VIRTUAL), 0);
@@ -677,9 +841,8 @@ static void test_destination(void)
 	tap_end("%sep_addrs takes virtual addresses", variant);
 	check("a task to the virtual address 198.18.0.99", &v4, PASS(PASS_NO_SOCKET));
 	check("a task to the virtual address 2001:db8::99", &v6, PASS(PASS_NO_SOCKET));
-	addr_put("198.18.0.99", EP_ADDR_F_GATEWAY);	/* a gateway is not a destination */
-	check("a task to 198.18.0.99, a gateway's address, not ours", &v4,
-	      PASS(PASS_NOT_LOCAL));
+	addr_put("198.18.0.99", EP_ADDR_F_GATEWAY); /* a gateway is not a destination */
+	check("a task to 198.18.0.99, a gateway's address, not ours", &v4, PASS(PASS_NOT_LOCAL));
 	addr_put("198.18.0.99", 0);
 	addr_put("2001:db8::99", 0);
 
@@ -751,19 +914,22 @@ static void test_encap(void)
 	/* An encapsulated task: outer 198.18.0.1 (a gateway, or not) -> 198.18.0.2:7880, the
 	 * inner datagram from a client to @dst. What the classifier must leave: the outer
 	 * Ethernet header and the inner IP datagram. */
-#define ENCAP(outer_dst, inner_dst, v6)							\
-	do {										\
-		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6, .dport = PORT,		\
-						     .payload = d, .payload_len = n,	\
-						     .src = v6 ? "2001:db8:7::7"	\
-							       : "198.18.7.7",		\
-						     .dst = inner_dst }, in, sizeof(in));	\
-		flen = pkt_build(&(struct pkt_spec){ .dport = EP_ENCAP_PORT,		\
-						     .payload = in + 14,		\
-						     .payload_len = ilen - 14,		\
-						     .dst = outer_dst }, f, sizeof(f));	\
-		memcpy(dec, f, 12);							\
-		memcpy(dec + 12, in + 12, ilen - 12);					\
+#define ENCAP(outer_dst, inner_dst, v6)                                                          \
+	do {                                                                                     \
+		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6,                                 \
+						     .dport = PORT,                              \
+						     .payload = d,                               \
+						     .payload_len = n,                           \
+						     .src = v6 ? "2001:db8:7::7" : "198.18.7.7", \
+						     .dst = inner_dst },                         \
+				 in, sizeof(in));                                                \
+		flen = pkt_build(&(struct pkt_spec){ .dport = EP_ENCAP_PORT,                     \
+						     .payload = in + 14,                         \
+						     .payload_len = ilen - 14,                   \
+						     .dst = outer_dst },                         \
+				 f, sizeof(f));                                                  \
+		memcpy(dec, f, 12);                                                              \
+		memcpy(dec + 12, in + 12, ilen - 12);                                            \
 	} while (0)
 
 	write_cfg(&(struct ep_config){ 0 });
@@ -772,11 +938,12 @@ static void test_encap(void)
 		    XDP_PASS, other_port, 1, NULL, 0);
 
 	write_cfg(&(struct ep_config){ .encap_port = EP_ENCAP_PORT });
-	check_encap("encapsulated task from 198.18.0.1, not a gateway", f, flen, XDP_DROP,
-		    src_drop, 1, NULL, 0);
+	check_encap("encapsulated task from 198.18.0.1, not a gateway", f, flen, XDP_DROP, src_drop,
+		    1, NULL, 0);
 	addr_put("198.18.0.1", EP_ADDR_F_GATEWAY);
 	check_encap("encapsulated task from the gateway 198.18.0.1: taken off, the task "
-		    "passes", f, flen, XDP_PASS, decap_task, 2, dec, ilen);
+		    "passes",
+		    f, flen, XDP_PASS, decap_task, 2, dec, ilen);
 	ENCAP("198.18.0.2", "2001:db8::2", true);
 	check_encap("encapsulated IPv6 task from the gateway", f, flen, XDP_PASS, decap_task, 2,
 		    dec, ilen);
@@ -803,8 +970,9 @@ static void test_rate_limit(void)
 {
 	uint8_t d[256];
 	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen;
-	const struct ep_rl_cfg slow = { .packets_per_s = 1, .packets_burst = 10,
-					.prefix_v4 = 24, .prefix_v6 = 64 };
+	const struct ep_rl_cfg slow = {
+		.packets_per_s = 1, .packets_burst = 10, .prefix_v4 = 24, .prefix_v6 = 64
+	};
 	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
 	struct ep_rl_state st;
 	struct ep_rl_key k;
@@ -829,8 +997,9 @@ static void test_rate_limit(void)
 	EXPECT_EQ(dd[EP_STAT_DROP_RATE_PACKETS],
 		  EP_RL_DEF_PACKETS_BURST + 10000 - dd[EP_STAT_PASS_NO_SOCKET]);
 	tap_end("%sdefault limit (%u/s, burst %u): a burst of %u from 198.19.1.0/24 loses its "
-		"excess as drop_rate_packets", variant, EP_RL_DEF_PACKETS,
-		EP_RL_DEF_PACKETS_BURST, EP_RL_DEF_PACKETS_BURST + 10000);
+		"excess as drop_rate_packets",
+		variant, EP_RL_DEF_PACKETS, EP_RL_DEF_PACKETS_BURST,
+		EP_RL_DEF_PACKETS_BURST + 10000);
 
 	/* Configured slow (1/s, burst 10): exact, since a token takes a second to come, far
 	 * longer than from one case to the next on a busy machine. */
@@ -860,8 +1029,9 @@ static void test_rate_limit(void)
 	check_burst("3.5 s later: 3 of 5 from 198.19.3.0/24 pass", &s, 5, 3,
 		    EP_STAT_DROP_RATE_PACKETS);
 
-	s = (struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
-			       .src = "2001:db8:5::1" };
+	s = (struct pkt_spec){
+		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:5::1"
+	};
 	check_burst("IPv6: 12 at once from 2001:db8:5::1: 10 pass", &s, 12, 10,
 		    EP_STAT_DROP_RATE_PACKETS);
 	s.src = "2001:db8:5::ffff:1";
@@ -872,28 +1042,33 @@ static void test_rate_limit(void)
 		    EP_STAT_DROP_RATE_PACKETS);
 
 	/* Bytes: 100 bytes/s, burst 1500, no datagram limit. */
-	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n,
-			       .src = "198.19.5.1" };
+	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.5.1" };
 	flen = pkt_build(&s, f, sizeof(f));
 	tap_begin();
-	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .bytes_per_s = 100, .bytes_burst = 1500,
-					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
+	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .bytes_per_s = 100,
+					      .bytes_burst = 1500,
+					      .prefix_v4 = 24,
+					      .prefix_v6 = 64 }),
+		  0);
 	tap_end("%srate limit written: 100 bytes/s, burst 1500", variant);
 	check_burst("bytes: a burst of 10 frames passes 1500 bytes' worth", &s, 10, 1500 / flen,
 		    EP_STAT_DROP_RATE_BYTES);
 
 	/* A /16 groups what /24 kept apart; /0 every IPv6 source. */
 	tap_begin();
-	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 3,
-					      .prefix_v4 = 16, .prefix_v6 = 0 }), 0);
+	EXPECT_EQ(
+		rl_put(&(struct ep_rl_cfg){
+			.packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 16, .prefix_v6 = 0 }),
+		0);
 	tap_end("%srate limit written: burst 3, /16 and /0", variant);
 	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.20.1.1" };
 	check_burst("/16: 2 from 198.20.1.1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
 	s.src = "198.20.200.1";
 	check_burst("/16: then 2 from 198.20.200.1 share its bucket: 1 passes", &s, 2, 1,
 		    EP_STAT_DROP_RATE_PACKETS);
-	s = (struct pkt_spec){ .ipv6 = true, .dport = PORT, .payload = d, .payload_len = n,
-			       .src = "2001:db8:a::1" };
+	s = (struct pkt_spec){
+		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:a::1"
+	};
 	check_burst("IPv6 /0: 2 from 2001:db8:a::1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
 	s.src = "2001:db8:ffff::1";
 	check_burst("IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", &s, 2, 1,
@@ -913,7 +1088,8 @@ static void test_rate_limit(void)
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .prefix_v4 = 33 }), -EINVAL);
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .prefix_v6 = 129 }), -EINVAL);
 	tap_end("%srate limits with a burst of 0, a byte burst below a datagram or a prefix out "
-		"of range are refused", variant);
+		"of range are refused",
+		variant);
 
 	/* Back to the defaults, fresh. */
 	{
@@ -931,10 +1107,10 @@ static void test_rate_limit(void)
 /* --- session keys and roles (issue 12): each attack below was a case that failed before
  * the classifier checked keys ---------------------------------------------------------- */
 
-#define KEY	0x11	/* the key id m_auth() sets */
-#define R	EP_AUTH_MODE_REQUIRED
-#define O	EP_AUTH_MODE_OPTIONAL
-#define OFF	EP_AUTH_MODE_OFF
+#define KEY 0x11 /* the key id m_auth() sets */
+#define R   EP_AUTH_MODE_REQUIRED
+#define O   EP_AUTH_MODE_OPTIONAL
+#define OFF EP_AUTH_MODE_OFF
 
 static uint64_t real_ms(void)
 {
@@ -946,22 +1122,22 @@ static uint64_t real_ms(void)
 
 /* A key as the controller would send it; zero fields take the defaults named. */
 struct key_spec {
-	uint32_t tenant;		/* 0: 42, task_dgram()'s */
-	int64_t expires_in_s;		/* 0: an hour from now; < 0: that long ago */
+	uint32_t tenant;      /* 0: 42, task_dgram()'s */
+	int64_t expires_in_s; /* 0: an hour from now; < 0: that long ago */
 	bool never_expires, revoked, all_types;
-	uint64_t types[4];		/* all zero: types 1, 2 and 5 */
-	uint8_t prio;			/* 0: 3 */
-	bool no_tasks;			/* max_priority 0, whatever prio says: a node's own */
-	uint32_t max_len;		/* 0: 1 MiB */
-	uint32_t tps, tburst, kib, kburst;	/* rates: 0 none */
-	uint64_t issued;		/* 0: 1796000000000 */
+	uint64_t types[4];		   /* all zero: types 1, 2 and 5 */
+	uint8_t prio;			   /* 0: 3 */
+	bool no_tasks;			   /* max_priority 0, whatever prio says: a node's own */
+	uint32_t max_len;		   /* 0: 1 MiB */
+	uint32_t tps, tburst, kib, kburst; /* rates: 0 none */
+	uint64_t issued;		   /* 0: 1796000000000 */
 };
 
 static int key_put(uint32_t id, const struct key_spec *k)
 {
 	static const uint64_t def_types[4] = { (1u << 1) | (1u << 2) | (1u << 5) };
-	const uint64_t *types = k->types[0] | k->types[1] | k->types[2] | k->types[3] ? k->types
-										     : def_types;
+	const uint64_t *types =
+		k->types[0] | k->types[1] | k->types[2] | k->types[3] ? k->types : def_types;
 	uint64_t now_ms = real_ms();
 	int64_t exp = (int64_t)now_ms + (k->expires_in_s ? k->expires_in_s : 3600) * 1000;
 	struct ep_key_entry e;
@@ -969,26 +1145,74 @@ static int key_put(uint32_t id, const struct key_spec *k)
 	ep_key_entry_fill(&e, now_ms, mono_ns(), k->issued ? k->issued : 1796000000000ull,
 			  k->never_expires ? 0 : (uint64_t)exp, k->tenant ? k->tenant : 42,
 			  k->revoked, types, k->all_types,
-			  k->no_tasks ? 0 : k->prio ? k->prio : 3,
+			  k->no_tasks ? 0
+			  : k->prio   ? k->prio
+				      : 3,
 			  k->max_len ? k->max_len : 1u << 20, k->tps, k->tburst, k->kib, k->kburst);
 	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
 }
 
-static void m_prio4(uint8_t *d, size_t *len) { d[4] = 4; }
-static void m_prio1(uint8_t *d, size_t *len) { d[4] = 1; }
-static void m_type3(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 3; }
-static void m_type5(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 5; }
-static void m_type200(uint8_t *d, size_t *len) { d[6] = 0, d[7] = 200; }
-static void m_type300(uint8_t *d, size_t *len) { d[6] = 1, d[7] = 300 - 256; }
-static void m_tenant43(uint8_t *d, size_t *len) { d[11] = 43; }
-static void m_token(uint8_t *d, size_t *len) { d[5] |= EP_F_TOKEN; d[47] = 1; }
-static void m_ping_type0(uint8_t *d, size_t *len) { d[3] = EP_KIND_PING; d[6] = d[7] = 0; }
-static void m_cancel_prio5(uint8_t *d, size_t *len) { d[3] = EP_KIND_CANCEL; d[4] = 5; }
+static void m_prio4(uint8_t *d, size_t *len)
+{
+	d[4] = 4;
+}
+static void m_prio1(uint8_t *d, size_t *len)
+{
+	d[4] = 1;
+}
+static void m_type3(uint8_t *d, size_t *len)
+{
+	d[6] = 0, d[7] = 3;
+}
+static void m_type5(uint8_t *d, size_t *len)
+{
+	d[6] = 0, d[7] = 5;
+}
+static void m_type200(uint8_t *d, size_t *len)
+{
+	d[6] = 0, d[7] = 200;
+}
+static void m_type300(uint8_t *d, size_t *len)
+{
+	d[6] = 1, d[7] = 300 - 256;
+}
+static void m_tenant43(uint8_t *d, size_t *len)
+{
+	d[11] = 43;
+}
+static void m_token(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_TOKEN;
+	d[47] = 1;
+}
+static void m_ping_type0(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_PING;
+	d[6] = d[7] = 0;
+}
+static void m_cancel_prio5(uint8_t *d, size_t *len)
+{
+	d[3] = EP_KIND_CANCEL;
+	d[4] = 5;
+}
 /* After m_auth(): */
-static void m_key99(uint8_t *d, size_t *len) { d[47] = 0x99; }
-static void m_key0(uint8_t *d, size_t *len) { d[46] = d[47] = 0; }
-static void m_plus_token(uint8_t *d, size_t *len) { d[5] |= EP_F_TOKEN; }
-static void m_cut7(uint8_t *d, size_t *len) { d[12] = 0, d[13] = 7; *len = EP_HDR_LEN + 7; }
+static void m_key99(uint8_t *d, size_t *len)
+{
+	d[47] = 0x99;
+}
+static void m_key0(uint8_t *d, size_t *len)
+{
+	d[46] = d[47] = 0;
+}
+static void m_plus_token(uint8_t *d, size_t *len)
+{
+	d[5] |= EP_F_TOKEN;
+}
+static void m_cut7(uint8_t *d, size_t *len)
+{
+	d[12] = 0, d[13] = 7;
+	*len = EP_HDR_LEN + 7;
+}
 
 /* A 100-byte request (task_dgram()), @mut applied, made AUTH if @auth, then @post. */
 static size_t auth_dgram(uint8_t *d, size_t len, bool auth, void (*mut)(uint8_t *, size_t *),
@@ -1008,76 +1232,250 @@ static size_t auth_dgram(uint8_t *d, size_t len, bool auth, void (*mut)(uint8_t 
 struct auth_case {
 	const char *name;
 	enum ep_auth_mode mode;
-	struct key_spec key;		/* put under KEY before the frame runs */
+	struct key_spec key; /* put under KEY before the frame runs */
 	bool ipv6, auth;
-	void (*mut)(uint8_t *d, size_t *len);	/* before m_auth() */
-	void (*post)(uint8_t *d, size_t *len);	/* after it */
+	void (*mut)(uint8_t *d, size_t *len);  /* before m_auth() */
+	void (*post)(uint8_t *d, size_t *len); /* after it */
 	int act, stat;
 };
 
 static const struct auth_case auth_cases[] = {
 	{ "required: a valid AUTH request", R, {}, false, true, NULL, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: a valid AUTH request over IPv6", R, {}, true, true, NULL, NULL,
+	{ "required: a valid AUTH request over IPv6",
+	  R,
+	  {},
+	  true,
+	  true,
+	  NULL,
+	  NULL,
 	  PASS(PASS_NO_SOCKET) },
-	{ "required: a request without AUTH", R, {}, false, false, NULL, NULL,
+	{ "required: a request without AUTH",
+	  R,
+	  {},
+	  false,
+	  false,
+	  NULL,
+	  NULL,
 	  DROP(DROP_AUTH_MISSING) },
-	{ "required: a PING without AUTH", R, {}, true, false, m_kind_ping, NULL,
+	{ "required: a PING without AUTH",
+	  R,
+	  {},
+	  true,
+	  false,
+	  m_kind_ping,
+	  NULL,
 	  DROP(DROP_AUTH_MISSING) },
-	{ "required: a request with an address token, no AUTH", R, {}, false, false, m_token,
-	  NULL, DROP(DROP_AUTH_MISSING) },
-	{ "optional: a request without AUTH", O, {}, false, false, NULL, NULL,
+	{ "required: a request with an address token, no AUTH",
+	  R,
+	  {},
+	  false,
+	  false,
+	  m_token,
+	  NULL,
+	  DROP(DROP_AUTH_MISSING) },
+	{ "optional: a request without AUTH",
+	  O,
+	  {},
+	  false,
+	  false,
+	  NULL,
+	  NULL,
 	  PASS(PASS_NO_SOCKET) },
 	{ "off: a request without AUTH", OFF, {}, true, false, NULL, NULL, PASS(PASS_NO_SOCKET) },
-	{ "off: AUTH under an unknown key is the runtime's to answer", OFF, {}, false, true,
-	  NULL, m_key99, PASS(PASS_NO_SOCKET) },
-	{ "optional: AUTH under an unknown key", O, {}, false, true, NULL, m_key99,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: AUTH under an unknown key", R, {}, true, true, NULL, m_key99,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: AUTH under key id 0", R, {}, false, true, NULL, m_key0,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: the key expired a second ago", R, { .expires_in_s = -1 }, false, true, NULL,
-	  NULL, DROP(DROP_AUTH_EXPIRED) },
-	{ "required: a key without expiry", R, { .never_expires = true }, false, true, NULL, NULL,
+	{ "off: AUTH under an unknown key is the runtime's to answer",
+	  OFF,
+	  {},
+	  false,
+	  true,
+	  NULL,
+	  m_key99,
 	  PASS(PASS_NO_SOCKET) },
-	{ "required: the key is revoked", R, { .revoked = true }, true, true, NULL, NULL,
+	{ "optional: AUTH under an unknown key",
+	  O,
+	  {},
+	  false,
+	  true,
+	  NULL,
+	  m_key99,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: AUTH under an unknown key",
+	  R,
+	  {},
+	  true,
+	  true,
+	  NULL,
+	  m_key99,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: AUTH under key id 0",
+	  R,
+	  {},
+	  false,
+	  true,
+	  NULL,
+	  m_key0,
+	  DROP(DROP_AUTH_UNKNOWN_KEY) },
+	{ "required: the key expired a second ago",
+	  R,
+	  { .expires_in_s = -1 },
+	  false,
+	  true,
+	  NULL,
+	  NULL,
+	  DROP(DROP_AUTH_EXPIRED) },
+	{ "required: a key without expiry",
+	  R,
+	  { .never_expires = true },
+	  false,
+	  true,
+	  NULL,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: the key is revoked",
+	  R,
+	  { .revoked = true },
+	  true,
+	  true,
+	  NULL,
+	  NULL,
 	  DROP(DROP_AUTH_REVOKED) },
-	{ "required: tenant 43 under a key of tenant 42", R, {}, false, true, m_tenant43, NULL,
+	{ "required: tenant 43 under a key of tenant 42",
+	  R,
+	  {},
+	  false,
+	  true,
+	  m_tenant43,
+	  NULL,
 	  DROP(DROP_AUTH_TENANT) },
-	{ "required: type 3, the role allows 1, 2 and 5", R, {}, false, true, m_type3, NULL,
+	{ "required: type 3, the role allows 1, 2 and 5",
+	  R,
+	  {},
+	  false,
+	  true,
+	  m_type3,
+	  NULL,
 	  DROP(DROP_AUTH_TYPE) },
 	{ "required: type 5, allowed", R, {}, true, true, m_type5, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: type 200 under a role of every type", R, { .all_types = true }, false, true,
-	  m_type200, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: type 300, above what a role can allow", R, { .all_types = true }, false,
-	  true, m_type300, NULL, DROP(DROP_AUTH_TYPE) },
-	{ "required: priority 4 above the role's 3", R, {}, false, true, m_prio4, NULL,
+	{ "required: type 200 under a role of every type",
+	  R,
+	  { .all_types = true },
+	  false,
+	  true,
+	  m_type200,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: type 300, above what a role can allow",
+	  R,
+	  { .all_types = true },
+	  false,
+	  true,
+	  m_type300,
+	  NULL,
+	  DROP(DROP_AUTH_TYPE) },
+	{ "required: priority 4 above the role's 3",
+	  R,
+	  {},
+	  false,
+	  true,
+	  m_prio4,
+	  NULL,
 	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: priority 5 under a role capped at 5", R, { .prio = 5 }, false, true, m_prio5,
-	  NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)", R,
-	  { .no_tasks = true }, false, true, m_prio1, NULL, DROP(DROP_AUTH_PRIORITY) },
-	{ "required: a request under a key of max_priority 0, over IPv6", R,
-	  { .no_tasks = true }, true, true, NULL, NULL, DROP(DROP_AUTH_PRIORITY) },
-	{ "required: a PING under a key of max_priority 0 (every kind has the ceiling)", R,
-	  { .no_tasks = true }, false, true, m_ping_type0, NULL, DROP(DROP_AUTH_PRIORITY) },
-	{ "required: total_len 100 above the role's 99", R, { .max_len = 99 }, true, true, NULL,
-	  NULL, DROP(DROP_AUTH_TOO_LARGE) },
-	{ "required: total_len 100, the role's max", R, { .max_len = 100 }, false, true, NULL,
-	  NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH PING of type 0 (role limits are a request's)", R, {}, false, true,
-	  m_ping_type0, NULL, PASS(PASS_NO_SOCKET) },
+	{ "required: priority 5 under a role capped at 5",
+	  R,
+	  { .prio = 5 },
+	  false,
+	  true,
+	  m_prio5,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)",
+	  R,
+	  { .no_tasks = true },
+	  false,
+	  true,
+	  m_prio1,
+	  NULL,
+	  DROP(DROP_AUTH_PRIORITY) },
+	{ "required: a request under a key of max_priority 0, over IPv6",
+	  R,
+	  { .no_tasks = true },
+	  true,
+	  true,
+	  NULL,
+	  NULL,
+	  DROP(DROP_AUTH_PRIORITY) },
+	{ "required: a PING under a key of max_priority 0 (every kind has the ceiling)",
+	  R,
+	  { .no_tasks = true },
+	  false,
+	  true,
+	  m_ping_type0,
+	  NULL,
+	  DROP(DROP_AUTH_PRIORITY) },
+	{ "required: total_len 100 above the role's 99",
+	  R,
+	  { .max_len = 99 },
+	  true,
+	  true,
+	  NULL,
+	  NULL,
+	  DROP(DROP_AUTH_TOO_LARGE) },
+	{ "required: total_len 100, the role's max",
+	  R,
+	  { .max_len = 100 },
+	  false,
+	  true,
+	  NULL,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: an AUTH PING of type 0 (role limits are a request's)",
+	  R,
+	  {},
+	  false,
+	  true,
+	  m_ping_type0,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
 	/* Review of issue 12: a PING or CANCEL is steered by its priority as a request is, so
 	 * it may not claim more than the role allows (it took priority 5's socket). */
-	{ "required: an AUTH CANCEL at priority 5, above the role's 3", R, {}, true, true,
-	  m_cancel_prio5, NULL, DROP(DROP_AUTH_PRIORITY) },
-	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5", R, { .prio = 5 },
-	  false, true, m_cancel_prio5, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH middle fragment", R, {}, false, true, m_frag_mid, NULL,
+	{ "required: an AUTH CANCEL at priority 5, above the role's 3",
+	  R,
+	  {},
+	  true,
+	  true,
+	  m_cancel_prio5,
+	  NULL,
+	  DROP(DROP_AUTH_PRIORITY) },
+	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5",
+	  R,
+	  { .prio = 5 },
+	  false,
+	  true,
+	  m_cancel_prio5,
+	  NULL,
 	  PASS(PASS_NO_SOCKET) },
-	{ "required: AUTH and TOKEN", R, {}, false, true, NULL, m_plus_token,
+	{ "required: an AUTH middle fragment",
+	  R,
+	  {},
+	  false,
+	  true,
+	  m_frag_mid,
+	  NULL,
+	  PASS(PASS_NO_SOCKET) },
+	{ "required: AUTH and TOKEN",
+	  R,
+	  {},
+	  false,
+	  true,
+	  NULL,
+	  m_plus_token,
 	  DROP(DROP_AUTH_TOKEN) },
-	{ "required: AUTH with 7 bytes of payload", R, {}, true, true, NULL, m_cut7,
+	{ "required: AUTH with 7 bytes of payload",
+	  R,
+	  {},
+	  true,
+	  true,
+	  NULL,
+	  m_cut7,
 	  DROP(DROP_AUTH_SHORT) },
 };
 
@@ -1111,8 +1509,9 @@ static void test_auth_cases(void)
 		const struct auth_case *c = &auth_cases[i];
 		uint8_t d[2048];
 		size_t n = auth_dgram(d, sizeof(d), c->auth, c->mut, c->post);
-		struct pkt_spec sp = { .ipv6 = c->ipv6, .dport = PORT, .payload = d,
-				       .payload_len = n };
+		struct pkt_spec sp = {
+			.ipv6 = c->ipv6, .dport = PORT, .payload = d, .payload_len = n
+		};
 		int err = ep_xdp_write_auth_mode(auth_fd, c->mode);
 
 		if (!err)
@@ -1142,8 +1541,9 @@ static void test_auth_rates(void)
 	size_t n = auth_dgram(d, sizeof(d), true, NULL, NULL);
 	size_t nm = auth_dgram(mid, sizeof(mid), true, m_frag_mid, NULL);
 	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.9.1" };
-	struct pkt_spec sm = { .dport = PORT, .payload = mid, .payload_len = nm,
-			       .src = "198.19.9.1" };
+	struct pkt_spec sm = {
+		.dport = PORT, .payload = mid, .payload_len = nm, .src = "198.19.9.1"
+	};
 	struct ep_key_state st;
 	uint8_t f[2048];
 	size_t flen;
@@ -1174,8 +1574,9 @@ static void test_auth_rates(void)
 	check_burst("key tasks/s: its bucket is still empty", &s, 1, 0,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
 	tap_begin();
-	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1, .tburst = 3,
-						   .issued = 1796000000001ull }), 0);
+	EXPECT_EQ(key_put(KEY,
+			  &(struct key_spec){ .tps = 1, .tburst = 3, .issued = 1796000000001ull }),
+		  0);
 	tap_end("%sanother key under the same id", variant);
 	check_burst("key tasks/s: the new key's bucket is full", &s, 4, 3,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
@@ -1209,12 +1610,14 @@ static void test_auth_rates(void)
 	 * limit) pays its prefix's. */
 	tap_begin();
 	EXPECT_EQ(key_put(KEY, &(struct key_spec){ 0 }), 0);
-	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2,
-					      .prefix_v4 = 24, .prefix_v6 = 64 }), 0);
+	EXPECT_EQ(
+		rl_put(&(struct ep_rl_cfg){
+			.packets_per_s = 1, .packets_burst = 2, .prefix_v4 = 24, .prefix_v6 = 64 }),
+		0);
 	tap_end("%sprefix limit 1 datagram/s, burst 2; a key without limits", variant);
 	s.src = "198.19.11.1";
-	check_burst("required: 5 AUTH requests under a key without a rate: its prefix's 2 pass",
-		    &s, 5, 2, EP_STAT_DROP_RATE_PACKETS);
+	check_burst("required: 5 AUTH requests under a key without a rate: its prefix's 2 pass", &s,
+		    5, 2, EP_STAT_DROP_RATE_PACKETS);
 	s.src = "198.19.9.1";
 	tap_begin();
 	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1000, .tburst = 100 }), 0);
@@ -1225,8 +1628,9 @@ static void test_auth_rates(void)
 	EXPECT_EQ(ep_xdp_write_auth_mode(auth_fd, O), 0);
 	tap_end("%smode optional", variant);
 	n = task_dgram(mid, sizeof(mid), EP_KIND_REQUEST, 3, 100);
-	sm = (struct pkt_spec){ .dport = PORT, .payload = mid, .payload_len = n,
-				.src = "198.19.9.1" };
+	sm = (struct pkt_spec){
+		.dport = PORT, .payload = mid, .payload_len = n, .src = "198.19.9.1"
+	};
 	check_burst("optional: then 5 without AUTH from that prefix: its bucket is whole, 2 pass",
 		    &sm, 5, 2, EP_STAT_DROP_RATE_PACKETS);
 	tap_begin();
@@ -1262,7 +1666,7 @@ static void test_auth_writes(void)
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, 65536, &e), -EINVAL);
 	e.max_priority = 6;
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), -EINVAL);
-	e.max_priority = 0;	/* a node's own key: no task, but a key */
+	e.max_priority = 0; /* a node's own key: no task, but a key */
 	EXPECT_EQ(ep_xdp_write_key(keys_fd, kstate_fd, KEY, &e), 0);
 	e.max_priority = 3;
 	e.flags = 0x80;
@@ -1291,7 +1695,8 @@ static void test_auth_writes(void)
 	EXPECT_EQ(e.max_priority, EP_PRIO_MAX);
 	EXPECT_EQ(e.flags, EP_KEY_F_REVOKED);
 	tap_end("%sep_key_entry_fill: unix ms expiry to monotonic ns (past: 1), priority 0 kept "
-		"(no task), above 5 as 5, minimum bursts, GCRA costs", variant);
+		"(no task), above 5 as 5, minimum bursts, GCRA costs",
+		variant);
 }
 
 static void test_auth(void)
@@ -1299,7 +1704,7 @@ static void test_auth(void)
 	test_auth_cases();
 	test_auth_rates();
 	test_auth_writes();
-	ep_xdp_write_auth_mode(auth_fd, OFF);	/* what the cases after these expect */
+	ep_xdp_write_auth_mode(auth_fd, OFF); /* what the cases after these expect */
 }
 
 /* --- AF_XDP socket cases ------------------------------------------------------------- */
@@ -1316,7 +1721,8 @@ static int xsk_open(struct xsk *x, const char *ifname)
 {
 	const size_t size = 64 * 4096;
 	struct xsk_socket_config cfg = {
-		.rx_size = 64, .tx_size = 64,
+		.rx_size = 64,
+		.tx_size = 64,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 	};
 	int err;
@@ -1424,8 +1830,8 @@ static void test_xsk(void)
 	check_xsk("XSKMAP: priority 5 above the default ceiling goes to priority 3's slot", 5,
 		  PASS(PASS_NO_SOCKET));
 	write_cfg(&(struct ep_config){ .prio_slot = { [4] = 1 }, .max_priority = 4 });
-	check_xsk("XSKMAP: max_priority 4: priority 5 goes to priority 4's slot", 5,
-		  XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+	check_xsk("XSKMAP: max_priority 4: priority 5 goes to priority 4's slot", 5, XDP_REDIRECT,
+		  EP_STAT_REDIRECT_XSK);
 	write_cfg(&(struct ep_config){ .prio_slot = { [5] = 1 }, .max_priority = 4 });
 	check_xsk("XSKMAP: max_priority 4: priority 5 does not reach priority 5's slot", 5,
 		  PASS(PASS_NO_SOCKET));
@@ -1437,7 +1843,8 @@ static void test_xsk(void)
 	ep_xdp_write_auth_mode(auth_fd, EP_AUTH_MODE_REQUIRED);
 	key_put(KEY, &(struct key_spec){ .prio = 5 });
 	check_xsk_auth("XSKMAP: required: an AUTH task at priority 5 (the role's cap) reaches "
-		       "priority 5's slot", 5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
+		       "priority 5's slot",
+		       5, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
 	check_xsk("XSKMAP: required: a task without AUTH is dropped", 5, DROP(DROP_AUTH_MISSING));
 	bpf_map_delete_elem(xsks_fd, &key);
 	key = EP_XSK_KEY(0, 0);
@@ -1456,10 +1863,11 @@ static void test_xsk(void)
  * priority reaches the queue's one socket, and an empty key passes to the stack. */
 static void test_xsk_dpdk(int xsks_fd)
 {
-	const char *names[] = { "xsks_map: no socket on queue 0",
-				"xsks_map: socket on queue 0, at key 0",
-				"xsks_map: a priority with a slot of its own reaches the queue's socket",
-				"xsks_map: a socket at key 1 is queue 1's, not queue 0's slot 1" };
+	const char *names[] = {
+		"xsks_map: no socket on queue 0", "xsks_map: socket on queue 0, at key 0",
+		"xsks_map: a priority with a slot of its own reaches the queue's socket",
+		"xsks_map: a socket at key 1 is queue 1's, not queue 0's slot 1"
+	};
 	struct xsk x = { 0 };
 	__u32 key = 0;
 	char why[128];
@@ -1519,12 +1927,17 @@ static void test_table(void)
 	test_auth();
 
 	n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 200);
-	test_truncation("IPv4+options task in QinQ",
-			&(struct pkt_spec){ .vlan_tags = 2, .ip_opt_len = 8, .dport = PORT,
-					    .payload = d, .payload_len = n });
-	test_truncation("IPv6+ext task in 802.1Q",
-			&(struct pkt_spec){ .ipv6 = true, .vlan_tags = 1, .ipv6_ext = 2,
-					    .dport = PORT, .payload = d, .payload_len = n });
+	test_truncation("IPv4+options task in QinQ", &(struct pkt_spec){ .vlan_tags = 2,
+									 .ip_opt_len = 8,
+									 .dport = PORT,
+									 .payload = d,
+									 .payload_len = n });
+	test_truncation("IPv6+ext task in 802.1Q", &(struct pkt_spec){ .ipv6 = true,
+								       .vlan_tags = 1,
+								       .ipv6_ext = 2,
+								       .dport = PORT,
+								       .payload = d,
+								       .payload_len = n });
 }
 
 int main(void)

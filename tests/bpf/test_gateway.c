@@ -39,14 +39,14 @@
 #include "../lib/pkt.h"
 #include "../lib/tap.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define PORT		EP_DEFAULT_PORT
-#define NNODES		10		/* cfg.nnodes: ids 1..9 are scanned */
-#define CLOUD		12		/* the overflow node, outside the scan */
-#define STALE_NS	(5ull * 1000000000)
-#define GW_IP4		0xc6120101u	/* 198.18.1.1 */
-#define NODE_IP4(id)	(0xc6120200u | (id))	/* 198.18.2.<id> */
-#define S(name)		(1u << EP_GW_STAT_##name)	/* a set of gateway counters */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PORT	      EP_DEFAULT_PORT
+#define NNODES	      10 /* cfg.nnodes: ids 1..9 are scanned */
+#define CLOUD	      12 /* the overflow node, outside the scan */
+#define STALE_NS      (5ull * 1000000000)
+#define GW_IP4	      0xc6120101u		/* 198.18.1.1 */
+#define NODE_IP4(id)  (0xc6120200u | (id))	/* 198.18.2.<id> */
+#define S(name)	      (1u << EP_GW_STAT_##name) /* a set of gateway counters */
 
 static const uint8_t gw_mac[6] = { 0x02, 0x67, 0x77, 0x00, 0x00, 0x01 };
 
@@ -58,8 +58,8 @@ static const char *const gw_stat_names[] = {
 
 static struct ep_gateway *gw;
 static struct ep_classifier *cls;
-static int gw_prog, cfg_fd, nodes_fd, table_fd, sent_fd, aff_fd, gstats_fd, nstats_fd,
-	   drops_fd, devs_fd, rlcfg_fd, rlstate_fd, relay_fd, auth_fd, keys_fd, kstate_fd;
+static int gw_prog, cfg_fd, nodes_fd, table_fd, sent_fd, aff_fd, gstats_fd, nstats_fd, drops_fd,
+	devs_fd, rlcfg_fd, rlstate_fd, relay_fd, auth_fd, keys_fd, kstate_fd;
 /* Whether AUTH frames are checked (mode required or optional): the program then knows
  * them by key, not by source, and flow_hash() below models that. */
 static bool auth_on;
@@ -69,35 +69,35 @@ static int ncpu;
 /* --- the world the program sees ------------------------------------------------------- */
 
 /* Test-only node flags, beside EP_NODE_F_*: PRESENT is implied unless ABSENT. */
-#define N_ABSENT	0x100	/* the entry holds data but not EP_NODE_F_PRESENT */
-#define N_NOCAP		0x200	/* capacity 0 */
+#define N_ABSENT 0x100 /* the entry holds data but not EP_NODE_F_PRESENT */
+#define N_NOCAP	 0x200 /* capacity 0 */
 
 enum age { FRESH, STALE, NEVER };
 
 struct node {
 	uint32_t id, flags;
-	uint32_t cpu, queue, inflight;	/* the node reports queue + inflight as in flight */
-	uint32_t rate;			/* tasks answered per second */
-	uint32_t age_ms;		/* FRESH: the report's age (0: now) */
-	uint32_t cap;		/* 0: 100 */
-	uint64_t mem;		/* KiB; 0: 1 GiB */
+	uint32_t cpu, queue, inflight; /* the node reports queue + inflight as in flight */
+	uint32_t rate;		       /* tasks answered per second */
+	uint32_t age_ms;	       /* FRESH: the report's age (0: now) */
+	uint32_t cap;		       /* 0: 100 */
+	uint64_t mem;		       /* KiB; 0: 1 GiB */
 	enum age age;
 	uint32_t ifindex, ip4;
 };
 
 struct world {
 	uint8_t policy, active;
-	uint8_t flags;			/* EP_GW_F_* */
-	uint8_t max_priority;		/* 0: the program's default ceiling (3) */
-	bool rl_set;			/* write rl into ep_rl_cfg (else: nothing, the defaults) */
+	uint8_t flags;	      /* EP_GW_F_* */
+	uint8_t max_priority; /* 0: the program's default ceiling (3) */
+	bool rl_set;	      /* write rl into ep_rl_cfg (else: nothing, the defaults) */
 	struct ep_rl_cfg rl;
-	uint16_t port;			/* 0: the program's default */
-	uint16_t cpu_max[8];		/* all zero: 8000 for every priority */
-	uint16_t wait_max[8];		/* ms; all zero: no limit */
+	uint16_t port;	      /* 0: the program's default */
+	uint16_t cpu_max[8];  /* all zero: 8000 for every priority */
+	uint16_t wait_max[8]; /* ms; all zero: no limit */
 	uint8_t overflow[8];
 	uint32_t overflow_node;
-	uint32_t fill[2];		/* table contents of each half */
-	struct node nodes[2][8];	/* each half; an id of 0 ends the list */
+	uint32_t fill[2];	 /* table contents of each half */
+	struct node nodes[2][8]; /* each half; an id of 0 ends the list */
 };
 
 static void node_mac(uint32_t half, uint32_t id, uint8_t mac[6])
@@ -111,7 +111,7 @@ static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
@@ -150,7 +150,7 @@ static int table_fill(uint32_t half, uint32_t id)
 	}
 	if (!bpf_map_update_batch(table_fd, keys, vals, &count, NULL))
 		return 0;
-	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++)	/* no batch ops on this kernel */
+	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++) /* no batch ops on this kernel */
 		if (bpf_map_update_elem(table_fd, &keys[i], &vals[i], BPF_ANY))
 			return -errno;
 	return 0;
@@ -203,8 +203,8 @@ static void relay_clear(void)
 
 /* An ep_gw_relay entry of half @half: @kind with the address @a (NODE, VIP) or the MAC
  * @mac (MAC); a NODE entry of an L2 node carries @mac, which replies must come from. */
-static int relay_put(uint32_t half, uint8_t kind, const char *a, const uint8_t *mac,
-		     bool check_mac, uint32_t node)
+static int relay_put(uint32_t half, uint8_t kind, const char *a, const uint8_t *mac, bool check_mac,
+		     uint32_t node)
 {
 	struct ep_gw_relay_key k = { .kind = kind, .half = (uint8_t)half };
 	struct ep_gw_relay v = { .check_mac = check_mac, .node = node };
@@ -271,29 +271,29 @@ static int world_apply(const struct world *w)
 
 struct task {
 	bool ipv6;
-	int vlan;		/* 0, 1 or 2 tags */
-	int opts;		/* IPv4 option bytes, or the number of IPv6 extension headers */
-	uint8_t kind;		/* 0: REQUEST */
-	uint8_t prio;		/* 0: 3 */
-	uint32_t hint;		/* size_hint_kib */
-	uint64_t id;		/* 0: a default task id */
-	uint16_t sport, dport;	/* 0: 40000, PORT */
-	uint32_t total;		/* 0: 100 bytes of payload */
-	bool empty;		/* no payload at all */
-	uint32_t frag, index;	/* fragment size (0: one fragment) and index */
-	const char *src;	/* client address; NULL: pkt.c's */
-	uint16_t key;		/* an AUTH datagram under this key id; 0: no AUTH */
-	uint32_t tenant;	/* 0: 77 */
-	uint16_t type;		/* 0: 0x21 */
-	uint8_t flags;		/* more EP_F_* */
+	int vlan;	       /* 0, 1 or 2 tags */
+	int opts;	       /* IPv4 option bytes, or the number of IPv6 extension headers */
+	uint8_t kind;	       /* 0: REQUEST */
+	uint8_t prio;	       /* 0: 3 */
+	uint32_t hint;	       /* size_hint_kib */
+	uint64_t id;	       /* 0: a default task id */
+	uint16_t sport, dport; /* 0: 40000, PORT */
+	uint32_t total;	       /* 0: 100 bytes of payload */
+	bool empty;	       /* no payload at all */
+	uint32_t frag, index;  /* fragment size (0: one fragment) and index */
+	const char *src;       /* client address; NULL: pkt.c's */
+	uint16_t key;	       /* an AUTH datagram under this key id; 0: no AUTH */
+	uint32_t tenant;       /* 0: 77 */
+	uint16_t type;	       /* 0: 0x21 */
+	uint8_t flags;	       /* more EP_F_* */
 };
 
 struct frame {
 	uint8_t b[2048];
 	size_t len;
 	bool ipv6;
-	size_t l3, udp, hdr;	/* offsets of the IP, UDP and ep headers */
-	struct ep_msg m;	/* the request's header, host order */
+	size_t l3, udp, hdr; /* offsets of the IP, UDP and ep headers */
+	struct ep_msg m;     /* the request's header, host order */
 };
 
 static void build(struct frame *f, const struct task *t)
@@ -322,7 +322,7 @@ static void build(struct frame *f, const struct task *t)
 	f->m = m;
 	if (n < 0)
 		return;
-	if (t->key) {	/* AUTH (docs/protocol.md 3.5): pn after the header, counted */
+	if (t->key) { /* AUTH (docs/protocol.md 3.5): pn after the header, counted */
 		uint16_t plen = (uint16_t)(n - EP_HDR_LEN + EP_AUTH_NONCE_LEN);
 
 		memmove(d + EP_HDR_LEN + EP_AUTH_NONCE_LEN, d + EP_HDR_LEN, (size_t)n - EP_HDR_LEN);
@@ -334,12 +334,15 @@ static void build(struct frame *f, const struct task *t)
 		n += EP_AUTH_NONCE_LEN;
 	}
 	d[5] |= t->flags;
-	f->len = pkt_build(&(struct pkt_spec){
-				   .ipv6 = t->ipv6, .vlan_tags = t->vlan,
-				   .ip_opt_len = t->ipv6 ? 0 : t->opts,
-				   .ipv6_ext = t->ipv6 ? t->opts : 0,
-				   .sport = t->sport, .dport = t->dport ?: PORT,
-				   .payload = d, .payload_len = (size_t)n, .src = t->src },
+	f->len = pkt_build(&(struct pkt_spec){ .ipv6 = t->ipv6,
+					       .vlan_tags = t->vlan,
+					       .ip_opt_len = t->ipv6 ? 0 : t->opts,
+					       .ipv6_ext = t->ipv6 ? t->opts : 0,
+					       .sport = t->sport,
+					       .dport = t->dport ?: PORT,
+					       .payload = d,
+					       .payload_len = (size_t)n,
+					       .src = t->src },
 			   f->b, sizeof(f->b));
 }
 
@@ -370,7 +373,7 @@ static uint64_t flow_hash(const struct frame *f)
 	uint16_t port;
 
 	memcpy(&id, f->b + f->hdr + 24, 8);
-	if (auth_on && (f->b[f->hdr + 5] & EP_F_AUTH)) {	/* by key: no address, no port */
+	if (auth_on && (f->b[f->hdr + 5] & EP_F_AUTH)) { /* by key: no address, no port */
 		uint64_t key = (uint64_t)(f->b[f->hdr + 46] << 8 | f->b[f->hdr + 47]);
 
 		return mix64(0 ^ mix64(0 ^ mix64(id ^ (key << 32))));
@@ -378,7 +381,7 @@ static uint64_t flow_hash(const struct frame *f)
 	if (f->ipv6) {
 		memcpy(addr, f->b + f->l3 + 8, 16);
 	} else {
-		addr[10] = addr[11] = 0xff;	/* ::ffff:a.b.c.d */
+		addr[10] = addr[11] = 0xff; /* ::ffff:a.b.c.d */
 		memcpy(addr + 12, f->b + f->l3 + 12, 4);
 	}
 	memcpy(&port, f->b + f->udp, 2);
@@ -398,9 +401,13 @@ static void test_hash_golden(void)
 		uint16_t port;
 		uint64_t id, want;
 	} g[] = {
-		{ { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 }, 0x409c, 0x0807060504030201ull,
+		{ { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 },
+		  0x409c,
+		  0x0807060504030201ull,
 		  0x444a052d3c718809ull },
-		{ { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, 0x3a98, 0x2a00000000000000ull,
+		{ { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+		  0x3a98,
+		  0x2a00000000000000ull,
 		  0x933a2f8295a1d69cull },
 		{ { 0 }, 0, 1, 0x5ab63ad545355d6aull },
 	};
@@ -520,12 +527,18 @@ static void run_gw(const uint8_t *frame, size_t len, struct outcome *o)
 static const char *act_name(int act)
 {
 	switch (act) {
-	case XDP_ABORTED: return "XDP_ABORTED";
-	case XDP_DROP: return "XDP_DROP";
-	case XDP_PASS: return "XDP_PASS";
-	case XDP_TX: return "XDP_TX";
-	case XDP_REDIRECT: return "XDP_REDIRECT";
-	default: return "?";
+	case XDP_ABORTED:
+		return "XDP_ABORTED";
+	case XDP_DROP:
+		return "XDP_DROP";
+	case XDP_PASS:
+		return "XDP_PASS";
+	case XDP_TX:
+		return "XDP_TX";
+	case XDP_REDIRECT:
+		return "XDP_REDIRECT";
+	default:
+		return "?";
 	}
 }
 
@@ -577,7 +590,8 @@ static void expect_node(const struct outcome *o, uint32_t id, bool task, size_t 
 		if (n->packets != me || n->bytes != (me ? len : 0) || n->tasks != (me && task) ||
 		    o->d.sent[i] != (me && task)) {
 			tap_diag("node %u: tasks %llu packets %llu bytes %llu sent %llu; "
-				 "want %u %u %zu %u", i, (unsigned long long)n->tasks, (unsigned long long)n->packets,
+				 "want %u %u %zu %u",
+				 i, (unsigned long long)n->tasks, (unsigned long long)n->packets,
 				 (unsigned long long)n->bytes, (unsigned long long)o->d.sent[i],
 				 me && task, me, me ? len : 0, me && task);
 			tap_case_failed = 1;
@@ -592,8 +606,7 @@ static void expect_untouched(const struct outcome *o, const uint8_t *frame, size
 }
 
 /* L2 direct server return: the node's MAC, ours as the source, nothing else changed. */
-static void expect_dsr(const struct outcome *o, const struct frame *f, uint32_t half,
-		       uint32_t id)
+static void expect_dsr(const struct outcome *o, const struct frame *f, uint32_t half, uint32_t id)
 {
 	uint8_t mac[6];
 
@@ -632,8 +645,7 @@ static bool udp_csum_ok(const uint8_t *l3, bool ipv6, const uint8_t *udp, size_t
 }
 
 /* UDP encapsulation: Ethernet + IPv4 + UDP to the encap port, then the IP datagram. */
-static void expect_encap(const struct outcome *o, const struct frame *f, uint32_t half,
-			 uint32_t id)
+static void expect_encap(const struct outcome *o, const struct frame *f, uint32_t half, uint32_t id)
 {
 	size_t inner = f->len - f->l3;
 	const uint8_t *ip = o->out + 14, *udp = ip + 20;
@@ -648,10 +660,10 @@ static void expect_encap(const struct outcome *o, const struct frame *f, uint32_
 	EXPECT_EQ(get16(o->out + 12), 0x0800);
 	EXPECT_EQ(ip[0], 0x45);
 	EXPECT_EQ(get16(ip + 2), 28 + inner);
-	EXPECT_EQ(get16(ip + 6), 0x4000);		/* DF, not a fragment */
+	EXPECT_EQ(get16(ip + 6), 0x4000); /* DF, not a fragment */
 	EXPECT_EQ(ip[8], 64);
 	EXPECT_EQ(ip[9], IPPROTO_UDP);
-	EXPECT_EQ(pkt_csum_fold(pkt_csum_add(0, ip, 20)), 0);	/* header checksum valid */
+	EXPECT_EQ(pkt_csum_fold(pkt_csum_add(0, ip, 20)), 0); /* header checksum valid */
 	EXPECT_EQ(get32(ip + 12), GW_IP4);
 	EXPECT_EQ(get32(ip + 16), NODE_IP4(id));
 	/* Source port: 0xc000 | 14 bits of the flow hash, for the worker's RSS. */
@@ -659,7 +671,7 @@ static void expect_encap(const struct outcome *o, const struct frame *f, uint32_
 	EXPECT_EQ(get16(udp + 2), EP_ENCAP_PORT);
 	EXPECT_EQ(get16(udp + 4), 8 + inner);
 	EXPECT(udp_csum_ok(ip, false, udp, 8 + inner));
-	EXPECT(!memcmp(udp + 8, f->b + f->l3, inner));	/* the datagram, byte for byte */
+	EXPECT(!memcmp(udp + 8, f->b + f->l3, inner)); /* the datagram, byte for byte */
 }
 
 /* The ERROR OVERLOADED reply the gateway builds from the request in place. */
@@ -671,11 +683,11 @@ static void expect_reject(const struct outcome *o, const struct frame *f)
 	enum ep_stat why = 0;
 	struct ep_msg m;
 
-	EXPECT_EQ(o->out_len, keep);	/* the payload is cut */
+	EXPECT_EQ(o->out_len, keep); /* the payload is cut */
 	if (o->out_len != keep)
 		return;
-	EXPECT(!memcmp(r, q + 6, 6) && !memcmp(r + 6, q, 6));		/* MACs swapped */
-	EXPECT(!memcmp(r + 12, q + 12, f->l3 - 12));			/* VLAN tags kept */
+	EXPECT(!memcmp(r, q + 6, 6) && !memcmp(r + 6, q, 6)); /* MACs swapped */
+	EXPECT(!memcmp(r + 12, q + 12, f->l3 - 12));	      /* VLAN tags kept */
 	if (!f->ipv6) {
 		size_t hlen = (size_t)(ip[0] & 15) * 4;
 
@@ -684,17 +696,17 @@ static void expect_reject(const struct outcome *o, const struct frame *f)
 		EXPECT_EQ(ip[8], 64);
 		EXPECT_EQ(ip[9], IPPROTO_UDP);
 		EXPECT(!memcmp(ip + 12, q + f->l3 + 16, 4) && !memcmp(ip + 16, q + f->l3 + 12, 4));
-		EXPECT(!memcmp(ip + 20, q + f->l3 + 20, hlen - 20));	/* options kept */
+		EXPECT(!memcmp(ip + 20, q + f->l3 + 20, hlen - 20)); /* options kept */
 		EXPECT_EQ(pkt_csum_fold(pkt_csum_add(0, ip, hlen)), 0);
 	} else {
 		EXPECT_EQ(get16(ip + 4), keep - f->l3 - 40);
 		EXPECT_EQ(ip[6], q[f->l3 + 6]);
 		EXPECT_EQ(ip[7], 64);
 		EXPECT(!memcmp(ip + 8, q + f->l3 + 24, 16) && !memcmp(ip + 24, q + f->l3 + 8, 16));
-		EXPECT(!memcmp(ip + 40, q + f->l3 + 40, f->udp - f->l3 - 40));	/* ext hdrs */
-		EXPECT(get16(udp + 6) != 0);	/* required over IPv6 */
+		EXPECT(!memcmp(ip + 40, q + f->l3 + 40, f->udp - f->l3 - 40)); /* ext hdrs */
+		EXPECT(get16(udp + 6) != 0); /* required over IPv6 */
 	}
-	EXPECT_EQ(get16(udp), get16(q + f->udp + 2));			/* ports swapped */
+	EXPECT_EQ(get16(udp), get16(q + f->udp + 2)); /* ports swapped */
 	EXPECT_EQ(get16(udp + 2), get16(q + f->udp));
 	EXPECT_EQ(get16(udp + 4), 8 + EP_HDR_LEN);
 	EXPECT(udp_csum_ok(ip, f->ipv6, udp, 8 + EP_HDR_LEN));
@@ -750,52 +762,57 @@ struct pick_case {
 	uint32_t hint;
 	uint16_t cpu_max[8];
 	uint16_t wait_max[8];
-	uint32_t a, b, fill;	/* the flow's first and second table choice; the rest */
+	uint32_t a, b, fill; /* the flow's first and second table choice; the rest */
 	struct node nodes[8];
-	struct { uint32_t id; uint64_t n; } sent[2];
-	uint32_t want;		/* the node; 0: none is eligible (rejected) */
-	uint32_t stats;		/* the decision counter(s) */
+	struct {
+		uint32_t id;
+		uint64_t n;
+	} sent[2];
+	uint32_t want;	/* the node; 0: none is eligible (rejected) */
+	uint32_t stats; /* the decision counter(s) */
 };
 
-#define HINT 64	/* KiB: eligible needs more than 128 KiB free */
+#define HINT 64 /* KiB: eligible needs more than 128 KiB free */
 
 static const struct pick_case picks[] = {
 	/* The hash model: only the flow's slot holds node 1, every other slot node 2. */
 	{ "hash model: HASH takes the flow's slot", .policy = EP_GW_POLICY_HASH, .a = 1, .fill = 2,
 	  .nodes = { { .id = 1 }, { .id = 2 } }, .want = 1, .stats = S(PICK_HASH) },
 	{ "hash model: P2C's two slots", .a = 1, .b = 2, .fill = 3,
-	  .nodes = { { .id = 1, .queue = 9 }, { .id = 2, .queue = 8 }, { .id = 3 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 9 }, { .id = 2, .queue = 8 }, { .id = 3 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 
 	/* 1. P2C: load = max(0, running + sent - answered since the report) + waiting, per
 	 * capacity (waiting: what the node reported queued, in its RX ring included). */
 	{ "P2C: second choice less loaded", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 3 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 3 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: first choice less loaded", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 10 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 10 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: inflight counts as load", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 1, .inflight = 8 }, { .id = 2, .queue = 5 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 1, .inflight = 8 }, { .id = 2, .queue = 5 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: equal load, the first choice", .a = 2, .b = 1,
-	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2, .queue = 4 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2, .queue = 4 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: sent 0, node 1 less loaded", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: 4 tasks sent to node 1 since its report flip the choice", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 3 }, { .id = 2, .queue = 5 } }, .sent = { { 1, 4 } },
 	  .want = 2, .stats = S(PICK_P2C) },
 	{ "P2C: a node answering 1000/s has worked off 10 running in 200 ms", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .inflight = 10, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	  .nodes = { { .id = 1, .inflight = 10, .rate = 1000, .age_ms = 200 },
+		     { .id = 2, .queue = 3 } },
 	  .want = 1, .stats = S(PICK_P2C) },
 	{ "P2C: a node answering 1000/s has worked off 10 sent in 200 ms", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
 	  .sent = { { 1, 10 } }, .want = 1, .stats = S(PICK_P2C) },
-	{ "P2C: what a node reported waiting is not worked off (others may feed it)",
-	  .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 10, .rate = 1000, .age_ms = 200 }, { .id = 2, .queue = 3 } },
+	{ "P2C: what a node reported waiting is not worked off (others may feed it)", .a = 1,
+	  .b = 2,
+	  .nodes = { { .id = 1, .queue = 10, .rate = 1000, .age_ms = 200 },
+		     { .id = 2, .queue = 3 } },
 	  .want = 2, .stats = S(PICK_P2C) },
 	{ "P2C: one task waiting is noise, worked off like a running one", .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .queue = 1, .rate = 1000, .age_ms = 200 },
@@ -811,41 +828,48 @@ static const struct pick_case picks[] = {
 	  .want = 1, .stats = S(PICK_P2C) },
 	/* Every slot is node 1, so all three draws name it: its rival is the scan's best. */
 	{ "P2C: one node drawn three times meets the best of all", .a = 1, .b = 1, .fill = 1,
-	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2 }, { .id = 3, .queue = 1 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 4 }, { .id = 2 }, { .id = 3, .queue = 1 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: one node drawn three times keeps the task when it is the best", .a = 1, .b = 1,
 	  .fill = 1, .nodes = { { .id = 1 }, { .id = 2, .queue = 1 }, { .id = 3, .queue = 2 } },
 	  .want = 1, .stats = S(PICK_P2C) },
 	{ "P2C: a stalled node (rate 0) keeps what it was sent", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .age_ms = 200 }, { .id = 2, .queue = 3, .rate = 10, .age_ms = 50 } },
+	  .nodes = { { .id = 1, .age_ms = 200 },
+		     { .id = 2, .queue = 3, .rate = 10, .age_ms = 50 } },
 	  .sent = { { 1, 5 } }, .want = 2, .stats = S(PICK_P2C) },
 	{ "P2C: capacity weights (11/100 vs 16/200)", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 15, .cap = 200 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 10 }, { .id = 2, .queue = 15, .cap = 200 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "P2C: capacity weights (11/300 vs 6/100)", .a = 2, .b = 1,
-	  .nodes = { { .id = 1, .queue = 10, .cap = 300 }, { .id = 2, .queue = 5 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .queue = 10, .cap = 300 }, { .id = 2, .queue = 5 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 
 	/* 2. Eligibility: cpu below the priority's limit, free memory above 2 x hint. */
 	{ "eligible: CPU at the limit is skipped", .hint = HINT, .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .cpu = 8000 }, { .id = 2, .cpu = 7999, .queue = 50 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .cpu = 8000 }, { .id = 2, .cpu = 7999, .queue = 50 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "eligible: memory at 2 x hint is skipped", .hint = 1000, .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 2001, .queue = 50 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 2001, .queue = 50 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "eligible: no size hint, memory not checked", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .mem = 1 }, { .id = 2, .queue = 50 } },
-	  .want = 1, .stats = S(PICK_P2C) },
-	{ "eligible: both choices out, the scan finds the least loaded", .hint = HINT,
-	  .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .cpu = 9000 }, { .id = 2, .mem = 100 }, { .id = 3, .queue = 20 },
-		     { .id = 4, .queue = 5 }, { .id = 5, .queue = 7 } },
+	  .nodes = { { .id = 1, .mem = 1 }, { .id = 2, .queue = 50 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
+	{ "eligible: both choices out, the scan finds the least loaded", .hint = HINT, .a = 1,
+	  .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9000 },
+		     { .id = 2, .mem = 100 },
+		     { .id = 3, .queue = 20 },
+		     { .id = 4, .queue = 5 },
+		     { .id = 5, .queue = 7 } },
 	  .want = 4, .stats = S(PICK_SCAN) },
-	{ "eligible: the scan skips drained, absent, no capacity, busy", .hint = HINT,
-	  .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .cpu = 9900 }, { .id = 2, .cpu = 9900 },
-		     { .id = 3, .flags = EP_NODE_F_DRAINED }, { .id = 4, .flags = N_ABSENT },
-		     { .id = 5, .flags = N_NOCAP }, { .id = 6, .cpu = 9000 },
+	{ "eligible: the scan skips drained, absent, no capacity, busy", .hint = HINT, .a = 1,
+	  .b = 2,
+	  .nodes = { { .id = 1, .cpu = 9900 },
+		     { .id = 2, .cpu = 9900 },
+		     { .id = 3, .flags = EP_NODE_F_DRAINED },
+		     { .id = 4, .flags = N_ABSENT },
+		     { .id = 5, .flags = N_NOCAP },
+		     { .id = 6, .cpu = 9000 },
 		     { .id = 7, .queue = 40 } },
 	  .want = 7, .stats = S(PICK_SCAN) },
 	{ "eligible: the scan stops below nnodes", .a = 1, .b = 2,
@@ -853,38 +877,40 @@ static const struct pick_case picks[] = {
 	  .want = 0, .stats = S(PICK_SCAN) },
 	{ "eligible: priority 5 (limit 90 %) takes a node at 60 %", .prio = 5, .a = 1, .b = 2,
 	  .cpu_max = { [1] = 5000, [5] = 9000 },
-	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 	{ "eligible: priority 3 (limit 80 %) too", .prio = 3, .a = 1, .b = 2,
 	  .cpu_max = { [1] = 5000, [5] = 9000 },
-	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 	{ "eligible: priority 1 (limit 50 %) is shed first", .prio = 1, .a = 1, .b = 2,
 	  .cpu_max = { [1] = 5000, [5] = 9000 },
-	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } },
-	  .want = 0, .stats = S(PICK_SCAN) },
+	  .nodes = { { .id = 1, .cpu = 6000 }, { .id = 2, .cpu = 9500 } }, .want = 0,
+	  .stats = S(PICK_SCAN) },
 	/* The wait a node's queue means (waiting / its rate) against the priority's
 	 * wait_max: 50 waiting at 100/s is 500 ms, 60 at 1000/s 60 ms. */
 	{ "wait_max: 500 ms of queue is too long for priority 1 (250 ms): the other node",
 	  .prio = 1, .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
-	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 },
+		     { .id = 2, .queue = 60, .rate = 1000 } },
 	  .want = 2, .stats = S(PICK_P2C) },
-	{ "wait_max: the less loaded node once its wait is allowed (priority 3, 1 s)",
-	  .prio = 3, .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
-	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 1000 } },
+	{ "wait_max: the less loaded node once its wait is allowed (priority 3, 1 s)", .prio = 3,
+	  .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
+	  .nodes = { { .id = 1, .queue = 50, .rate = 100 },
+		     { .id = 2, .queue = 60, .rate = 1000 } },
 	  .want = 1, .stats = S(PICK_P2C) },
 	{ "wait_max: every queue too long for priority 1: rejected", .prio = 1, .a = 1, .b = 2,
 	  .wait_max = { [1] = 250, [2] = 500, [3] = 1000 },
 	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 100 } },
 	  .want = 0, .stats = S(PICK_SCAN) },
-	{ "wait_max: the same queues still take priority 3 (wait_max 0: any)", .prio = 3,
-	  .a = 1, .b = 2, .wait_max = { [1] = 250, [2] = 500 },
+	{ "wait_max: the same queues still take priority 3 (wait_max 0: any)", .prio = 3, .a = 1,
+	  .b = 2, .wait_max = { [1] = 250, [2] = 500 },
 	  .nodes = { { .id = 1, .queue = 50, .rate = 100 }, { .id = 2, .queue = 60, .rate = 100 } },
 	  .want = 1, .stats = S(PICK_P2C) },
-	{ "wait_max: a node with no rate reported yet gives no estimate, is not shed",
-	  .prio = 1, .a = 1, .b = 2, .wait_max = { [1] = 250 },
-	  .nodes = { { .id = 1, .queue = 5 }, { .id = 2, .queue = 60, .rate = 1000 } },
-	  .want = 1, .stats = S(PICK_P2C) },
+	{ "wait_max: a node with no rate reported yet gives no estimate, is not shed", .prio = 1,
+	  .a = 1, .b = 2, .wait_max = { [1] = 250 },
+	  .nodes = { { .id = 1, .queue = 5 }, { .id = 2, .queue = 60, .rate = 1000 } }, .want = 1,
+	  .stats = S(PICK_P2C) },
 	{ "wait_max: a node's 1 waiting task is no queue", .prio = 1, .a = 1, .b = 2,
 	  .wait_max = { [1] = 1 },
 	  .nodes = { { .id = 1, .queue = 1, .rate = 1 }, { .id = 2, .queue = 60, .rate = 1000 } },
@@ -892,13 +918,14 @@ static const struct pick_case picks[] = {
 
 	/* 6. Drained and absent nodes get no new task. */
 	{ "drained first choice passed over", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .queue = 30 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .queue = 30 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "absent first choice passed over", .a = 5, .b = 2,
-	  .nodes = { { .id = 5, .flags = N_ABSENT }, { .id = 2, .queue = 30 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 5, .flags = N_ABSENT }, { .id = 2, .queue = 30 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 	{ "every node drained or absent: rejected", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .flags = N_ABSENT },
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED },
+		     { .id = 2, .flags = N_ABSENT },
 		     { .id = 3, .flags = EP_NODE_F_DRAINED } },
 	  .want = 0, .stats = S(PICK_SCAN) },
 
@@ -910,51 +937,51 @@ static const struct pick_case picks[] = {
 	  .nodes = { { .id = 1, .age = STALE }, { .id = 2, .queue = 100, .age = STALE } },
 	  .want = 2, .stats = S(PICK_STALE) },
 	{ "stale: never reported counts as stale", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .age = NEVER }, { .id = 2, .age = NEVER } },
-	  .want = 1, .stats = S(PICK_STALE) },
+	  .nodes = { { .id = 1, .age = NEVER }, { .id = 2, .age = NEVER } }, .want = 1,
+	  .stats = S(PICK_STALE) },
 	{ "stale: a stale load is not checked", .hint = HINT, .a = 1, .b = 2,
 	  .nodes = { { .id = 1, .cpu = 9900, .mem = 1, .age = STALE }, { .id = 2, .age = STALE } },
 	  .want = 1, .stats = S(PICK_STALE) },
 	{ "stale: one choice stale, the fresh one", .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .age = STALE }, { .id = 2, .queue = 50 } },
-	  .want = 2, .stats = S(PICK_P2C) },
+	  .nodes = { { .id = 1, .age = STALE }, { .id = 2, .queue = 50 } }, .want = 2,
+	  .stats = S(PICK_P2C) },
 
 	/* 3. SEED: most free memory among nodes below 80 % CPU with more than 2 x hint. */
-	{ "SEED: most free memory among the eligible", .policy = EP_GW_POLICY_SEED,
-	  .hint = HINT,
-	  .nodes = { { .id = 1, .mem = 1000 }, { .id = 2, .mem = 5000, .cpu = 5000 },
+	{ "SEED: most free memory among the eligible", .policy = EP_GW_POLICY_SEED, .hint = HINT,
+	  .nodes = { { .id = 1, .mem = 1000 },
+		     { .id = 2, .mem = 5000, .cpu = 5000 },
 		     { .id = 3, .mem = 9000, .cpu = 8000 },
 		     { .id = 4, .mem = 20000, .flags = EP_NODE_F_DRAINED },
 		     { .id = 5, .mem = 6000, .cpu = 7999 },
 		     { .id = 6, .mem = 50000, .flags = N_ABSENT } },
 	  .want = 5, .stats = S(PICK_SEED) },
-	{ "SEED: 80 % is fixed, the priority's limit does not apply",
-	  .policy = EP_GW_POLICY_SEED, .cpu_max = { [3] = 1000 },
+	{ "SEED: 80 % is fixed, the priority's limit does not apply", .policy = EP_GW_POLICY_SEED,
+	  .cpu_max = { [3] = 1000 },
 	  .nodes = { { .id = 1, .mem = 1000, .cpu = 5000 }, { .id = 2, .mem = 2000, .cpu = 7000 } },
 	  .want = 2, .stats = S(PICK_SEED) },
 	{ "SEED: queues do not matter", .policy = EP_GW_POLICY_SEED,
-	  .nodes = { { .id = 1, .mem = 9000, .queue = 1000 }, { .id = 2, .mem = 8000 } },
-	  .want = 1, .stats = S(PICK_SEED) },
+	  .nodes = { { .id = 1, .mem = 9000, .queue = 1000 }, { .id = 2, .mem = 8000 } }, .want = 1,
+	  .stats = S(PICK_SEED) },
 	{ "SEED: a stale node comes last", .policy = EP_GW_POLICY_SEED,
-	  .nodes = { { .id = 1, .mem = 90000, .age = STALE }, { .id = 2, .mem = 1000 } },
-	  .want = 2, .stats = S(PICK_SEED) },
+	  .nodes = { { .id = 1, .mem = 90000, .age = STALE }, { .id = 2, .mem = 1000 } }, .want = 2,
+	  .stats = S(PICK_SEED) },
 	{ "SEED: memory must exceed 2 x hint", .policy = EP_GW_POLICY_SEED, .hint = 1000,
-	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 1500 } },
-	  .want = 0, .stats = S(PICK_SEED) },
+	  .nodes = { { .id = 1, .mem = 2000 }, { .id = 2, .mem = 1500 } }, .want = 0,
+	  .stats = S(PICK_SEED) },
 
 	/* 4. HASH: load-blind. */
 	{ "HASH: the table's node, however loaded", .policy = EP_GW_POLICY_HASH, .hint = HINT,
 	  .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .cpu = 9900, .queue = 1000, .mem = 1 }, { .id = 2 } },
-	  .want = 1, .stats = S(PICK_HASH) },
-	{ "HASH: drained table node, the scan's best", .policy = EP_GW_POLICY_HASH,
-	  .a = 1, .b = 2,
-	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED }, { .id = 2, .queue = 9 },
+	  .nodes = { { .id = 1, .cpu = 9900, .queue = 1000, .mem = 1 }, { .id = 2 } }, .want = 1,
+	  .stats = S(PICK_HASH) },
+	{ "HASH: drained table node, the scan's best", .policy = EP_GW_POLICY_HASH, .a = 1, .b = 2,
+	  .nodes = { { .id = 1, .flags = EP_NODE_F_DRAINED },
+		     { .id = 2, .queue = 9 },
 		     { .id = 3, .queue = 2 } },
 	  .want = 3, .stats = S(PICK_HASH) },
-	{ "HASH: absent table node, the scan's best", .policy = EP_GW_POLICY_HASH,
-	  .a = 5, .b = 2,
-	  .nodes = { { .id = 5, .flags = N_ABSENT }, { .id = 2, .queue = 9 },
+	{ "HASH: absent table node, the scan's best", .policy = EP_GW_POLICY_HASH, .a = 5, .b = 2,
+	  .nodes = { { .id = 5, .flags = N_ABSENT },
+		     { .id = 2, .queue = 9 },
 		     { .id = 3, .queue = 2 } },
 	  .want = 3, .stats = S(PICK_HASH) },
 };
@@ -1075,7 +1102,7 @@ static void test_affinity(bool ipv6)
 	base_world(&w);
 	w.nodes[0][0] = n1;
 	w.nodes[0][1] = n2;
-	build_distinct(&f[0], &t);	/* fixes the task id; fragments share the flow */
+	build_distinct(&f[0], &t); /* fixes the task id; fragments share the flow */
 	for (uint32_t i = 1; i < 3; i++)
 		build_frag(&f[i], ipv6, t.id, i);
 
@@ -1105,8 +1132,9 @@ static void test_affinity(bool ipv6)
 	{
 		struct frame ra;
 
-		build(&ra, &(struct task){ .ipv6 = ipv6, .id = t.id, .total = 4,
-					   .kind = EP_KIND_RESULT_ACK });
+		build(&ra,
+		      &(struct task){
+			      .ipv6 = ipv6, .id = t.id, .total = 4, .kind = EP_KIND_RESULT_ACK });
 		run_gw(ra.b, ra.len, &o);
 		expect_forwarded(&o, &ra, 0, 1, S(PICK_AFFINITY), false);
 	}
@@ -1117,8 +1145,9 @@ static void test_affinity(bool ipv6)
 	{
 		struct frame cn;
 
-		build(&cn, &(struct task){ .ipv6 = ipv6, .id = t.id, .kind = EP_KIND_CANCEL,
-					   .empty = true });
+		build(&cn,
+		      &(struct task){
+			      .ipv6 = ipv6, .id = t.id, .kind = EP_KIND_CANCEL, .empty = true });
 		run_gw(cn.b, cn.len, &o);
 		expect_forwarded(&o, &cn, 0, 1, S(PICK_AFFINITY), false);
 	}
@@ -1131,7 +1160,9 @@ static void test_affinity(bool ipv6)
 	{
 		struct frame ra;
 
-		build(&ra, &(struct task){ .ipv6 = ipv6, .id = t.id + 0x200, .total = 4,
+		build(&ra, &(struct task){ .ipv6 = ipv6,
+					   .id = t.id + 0x200,
+					   .total = 4,
 					   .kind = EP_KIND_RESULT_ACK });
 		EXPECT_EQ(choices_put(&ra, 0, 1, 2), 0);
 		run_gw(ra.b, ra.len, &o);
@@ -1159,7 +1190,8 @@ static void test_affinity(bool ipv6)
 	run_gw(f[2].b, f[2].len, &o);
 	expect_forwarded(&o, &f[2], 0, 2, S(PICK_AFFINITY), false);
 	tap_end("node 1 absent: the task's next fragment placed anew on node 2, "
-		"the rest follow [%s]", v);
+		"the rest follow [%s]",
+		v);
 
 	/* The last fragment first: it places the task (counted once), fragment 0 follows. */
 	n1.flags = 0;
@@ -1167,8 +1199,9 @@ static void test_affinity(bool ipv6)
 	tap_begin();
 	EXPECT_EQ(node_put(0, &n1), 0);
 	t.id += 0x200;
-	build_distinct(&h2, &(struct task){ .ipv6 = ipv6, .id = t.id, .total = 250, .frag = 100,
-					    .index = 2 });
+	build_distinct(
+		&h2,
+		&(struct task){ .ipv6 = ipv6, .id = t.id, .total = 250, .frag = 100, .index = 2 });
 	build_frag(&h0, ipv6, h2.m.task_id, 0);
 	EXPECT_EQ(choices_put(&h2, 0, 2, 1), 0);
 	run_gw(h2.b, h2.len, &o);
@@ -1200,7 +1233,7 @@ static void test_loop(bool ipv6)
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	build(&f, &(struct task){ .ipv6 = ipv6 });
-	node_mac(0, 1, f.b + 6);	/* the source MAC: node 1's */
+	node_mac(0, 1, f.b + 6); /* the source MAC: node 1's */
 	run_gw(f.b, f.len, &o);
 	expect_act(&o, XDP_DROP);
 	expect_stats(&o, S(PICK_P2C) | S(DROP_LOOP));
@@ -1275,8 +1308,9 @@ static void overflow_world(struct world *w, const struct node *cloud)
 static void test_overflow_fragments(bool ipv6)
 {
 	const char *v = ipv6 ? "IPv6" : "IPv4";
-	struct task t = { .ipv6 = ipv6, .id = 0x0f0f00000000ull, .total = 250, .frag = 100,
-			  .prio = 1 };
+	struct task t = {
+		.ipv6 = ipv6, .id = 0x0f0f00000000ull, .total = 250, .frag = 100, .prio = 1
+	};
 	struct frame f0, f1;
 	struct world w;
 	struct outcome o;
@@ -1308,8 +1342,9 @@ static void test_overflow_fragments(bool ipv6)
 	overflow_world(&w, NULL);
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
-	t = (struct task){ .ipv6 = ipv6, .id = 0x0e0e00000000ull, .total = 250, .frag = 100,
-			   .prio = 5 };
+	t = (struct task){
+		.ipv6 = ipv6, .id = 0x0e0e00000000ull, .total = 250, .frag = 100, .prio = 5
+	};
 	build_distinct(&f0, &t);
 	t.id = f0.m.task_id;
 	t.index = 1;
@@ -1317,7 +1352,7 @@ static void test_overflow_fragments(bool ipv6)
 	run_gw(f0.b, f0.len, &o);
 	expect_act(&o, XDP_PASS);
 	expect_stats(&o, S(PICK_SCAN) | S(OVF_LOCAL));
-	w.nodes[0][0].cpu = 0;	/* a node frees up: fragment 1 still follows its task */
+	w.nodes[0][0].cpu = 0; /* a node frees up: fragment 1 still follows its task */
 	EXPECT_EQ(node_put(0, &w.nodes[0][0]), 0);
 	run_gw(f1.b, f1.len, &o);
 	expect_act(&o, XDP_PASS);
@@ -1369,8 +1404,8 @@ static void test_overflow(bool ipv6)
 	tap_end("overflow CLOUD, overflow node absent: rejected [%s]", v);
 
 	/* A routed cloud node: encapsulated. */
-	overflow_world(&w, &(struct node){ .id = CLOUD, .flags = EP_NODE_F_ENCAP,
-					   .ip4 = NODE_IP4(CLOUD) });
+	overflow_world(&w, &(struct node){
+				   .id = CLOUD, .flags = EP_NODE_F_ENCAP, .ip4 = NODE_IP4(CLOUD) });
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	run_gw(f.b, f.len, &o);
@@ -1399,12 +1434,16 @@ static void test_reject_shapes(void)
 		{ "IPv4, middle fragment 1 of 3",
 		  { .total = 250, .frag = 100, .index = 1, .prio = 2 } },
 		{ "IPv6, last fragment 2 of 3, source port 7878",
-		  { .ipv6 = true, .total = 250, .frag = 100, .index = 2, .sport = PORT,
+		  { .ipv6 = true,
+		    .total = 250,
+		    .frag = 100,
+		    .index = 2,
+		    .sport = PORT,
 		    .prio = 2 } },
 	};
 	struct world w;
 
-	base_world(&w);	/* no nodes at all; overflow REJECT everywhere */
+	base_world(&w); /* no nodes at all; overflow REJECT everywhere */
 	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
 		struct frame f;
 		struct outcome o;
@@ -1433,7 +1472,7 @@ static void test_cloud_affinity(bool ipv6)
 	EXPECT_EQ(world_apply(&w), 0);
 	run_gw(f0.b, f0.len, &o);
 	expect_forwarded(&o, &f0, 0, CLOUD, S(PICK_SCAN) | S(OVF_CLOUD), true);
-	EXPECT_EQ(node_put(0, &(struct node){ .id = 1 }), 0);	/* node 1 frees up */
+	EXPECT_EQ(node_put(0, &(struct node){ .id = 1 }), 0); /* node 1 frees up */
 	run_gw(f1.b, f1.len, &o);
 	expect_forwarded(&o, &f1, 0, CLOUD, S(PICK_AFFINITY), false);
 	tap_end("fragments of a task sent to the cloud follow it there [%s]",
@@ -1456,7 +1495,7 @@ static void expect_decap(const struct outcome *enc, const struct frame *f, uint3
 	EXPECT_EQ(ep_xdp_read_stats(cls_stats_fd, after), 0);
 	if (opts.retval != XDP_PASS)
 		tap_diag("classifier verdict %s", act_name((int)opts.retval));
-	EXPECT_EQ(opts.retval, XDP_PASS);	/* no AF_XDP socket here */
+	EXPECT_EQ(opts.retval, XDP_PASS); /* no AF_XDP socket here */
 	for (int i = 0; i < EP_STAT__COUNT; i++) {
 		uint64_t w = i == EP_STAT_DECAP || i == EP_STAT_PASS_NO_SOCKET;
 
@@ -1582,42 +1621,59 @@ static void test_not_tasks(void)
 	n4 = t4.len - t4.hdr;
 	n6 = t6.len - t6.hdr;
 
-	check_spec("ARP", &(struct pkt_spec){ .ethertype = 0x0806, .payload = arp,
-					     .payload_len = sizeof(arp) },
+	check_spec("ARP",
+		   &(struct pkt_spec){
+			   .ethertype = 0x0806, .payload = arp, .payload_len = sizeof(arp) },
 		   XDP_PASS, EP_STAT_PASS_NOT_IP);
-	check_spec("ARP in 802.1Q", &(struct pkt_spec){ .ethertype = 0x0806, .vlan_tags = 1,
-						       .payload = arp, .payload_len = sizeof(arp) },
+	check_spec("ARP in 802.1Q",
+		   &(struct pkt_spec){ .ethertype = 0x0806,
+				       .vlan_tags = 1,
+				       .payload = arp,
+				       .payload_len = sizeof(arp) },
 		   XDP_PASS, EP_STAT_PASS_NOT_IP);
-	check_spec("ICMP", &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d4,
-					      .payload_len = 64 },
+	check_spec("ICMP",
+		   &(struct pkt_spec){ .l4proto = IPPROTO_ICMP, .payload = d4, .payload_len = 64 },
 		   XDP_PASS, EP_STAT_PASS_NOT_UDP);
-	check_spec("TCP to the task port number", &(struct pkt_spec){ .l4proto = IPPROTO_TCP,
-			.payload = d4, .payload_len = 40 }, XDP_PASS, EP_STAT_PASS_NOT_UDP);
-	check_spec("ICMPv6", &(struct pkt_spec){ .ipv6 = true, .l4proto = IPPROTO_ICMPV6,
-						.payload = d6, .payload_len = 64 },
+	check_spec("TCP to the task port number",
+		   &(struct pkt_spec){ .l4proto = IPPROTO_TCP, .payload = d4, .payload_len = 40 },
 		   XDP_PASS, EP_STAT_PASS_NOT_UDP);
-	check_spec("a task to another UDP port", &(struct pkt_spec){ .dport = PORT + 10,
-			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
-	check_spec("a task to another UDP port, IPv6", &(struct pkt_spec){ .ipv6 = true,
-			.dport = 53, .payload = d6, .payload_len = n6 },
+	check_spec(
+		"ICMPv6",
+		&(struct pkt_spec){
+			.ipv6 = true, .l4proto = IPPROTO_ICMPV6, .payload = d6, .payload_len = 64 },
+		XDP_PASS, EP_STAT_PASS_NOT_UDP);
+	check_spec("a task to another UDP port",
+		   &(struct pkt_spec){ .dport = PORT + 10, .payload = d4, .payload_len = n4 },
 		   XDP_PASS, EP_STAT_PASS_OTHER_PORT);
-	check_spec("a load report to the controller's port", &(struct pkt_spec){
-			.dport = EP_CONTROL_PORT, .payload = d4, .payload_len = n4 },
+	check_spec(
+		"a task to another UDP port, IPv6",
+		&(struct pkt_spec){ .ipv6 = true, .dport = 53, .payload = d6, .payload_len = n6 },
+		XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("a load report to the controller's port",
+		   &(struct pkt_spec){ .dport = EP_CONTROL_PORT, .payload = d4, .payload_len = n4 },
 		   XDP_PASS, EP_STAT_PASS_OTHER_PORT);
-	check_spec("encapsulated traffic passing the gateway", &(struct pkt_spec){
-			.dport = EP_ENCAP_PORT, .payload = t4.b + t4.l3,
-			.payload_len = t4.len - t4.l3 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
-	check_spec("IPv4 fragment of a task", &(struct pkt_spec){ .ip_mf = true, .dport = PORT,
-			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_IP_FRAGMENT);
-	check_spec("IPv6 fragment of a task", &(struct pkt_spec){ .ipv6 = true, .ipv6_frag = true,
-			.dport = PORT, .payload = d6, .payload_len = n6 },
+	check_spec("encapsulated traffic passing the gateway",
+		   &(struct pkt_spec){ .dport = EP_ENCAP_PORT,
+				       .payload = t4.b + t4.l3,
+				       .payload_len = t4.len - t4.l3 },
+		   XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("IPv4 fragment of a task",
+		   &(struct pkt_spec){
+			   .ip_mf = true, .dport = PORT, .payload = d4, .payload_len = n4 },
+		   XDP_PASS, EP_STAT_PASS_IP_FRAGMENT);
+	check_spec("IPv6 fragment of a task",
+		   &(struct pkt_spec){ .ipv6 = true,
+				       .ipv6_frag = true,
+				       .dport = PORT,
+				       .payload = d6,
+				       .payload_len = n6 },
 		   XDP_PASS, EP_STAT_PASS_IP_FRAGMENT);
 
 	memcpy(f, t4.b, t4.len);
-	f[14] = 0x44;	/* ihl 4 */
+	f[14] = 0x44; /* ihl 4 */
 	check_not_task("IPv4 header length 16", f, t4.len, XDP_PASS, EP_STAT_PASS_UNPARSED);
 	memcpy(f, t4.b, t4.len);
-	f[17] += 8;	/* total length beyond the frame */
+	f[17] += 8; /* total length beyond the frame */
 	check_not_task("IPv4 total length beyond the frame", f, t4.len, XDP_PASS,
 		       EP_STAT_PASS_UNPARSED);
 	memcpy(f, t6.b, t6.len);
@@ -1655,7 +1711,7 @@ static void test_not_tasks(void)
 	for (int v6 = 0; v6 < 2; v6++) {
 		const struct frame *t = v6 ? &t6 : &t4;
 
-		bad += t->len <= 14;	/* else nothing below would be checked */
+		bad += t->len <= 14; /* else nothing below would be checked */
 
 		for (size_t cut = 14; cut < t->len; cut++) {
 			struct outcome o;
@@ -1690,8 +1746,9 @@ static void test_not_tasks(void)
 	/* The task port is configurable; 0 is the default. */
 	w.port = 9000;
 	world_apply(&w);
-	check_spec("task port 9000: a task to 7878", &(struct pkt_spec){ .dport = PORT,
-			.payload = d4, .payload_len = n4 }, XDP_PASS, EP_STAT_PASS_OTHER_PORT);
+	check_spec("task port 9000: a task to 7878",
+		   &(struct pkt_spec){ .dport = PORT, .payload = d4, .payload_len = n4 }, XDP_PASS,
+		   EP_STAT_PASS_OTHER_PORT);
 	tap_begin();
 	{
 		struct frame p;
@@ -1747,22 +1804,27 @@ static void test_task_quota(bool ipv6)
 				 (unsigned long long)max);
 		EXPECT(sent1 >= EP_RL_DEF_TASKS_BURST && sent1 <= max);
 		EXPECT_EQ(a.drops[EP_STAT_DROP_RATE_TASKS].packets -
-			  b.drops[EP_STAT_DROP_RATE_TASKS].packets, n - sent1);
+				  b.drops[EP_STAT_DROP_RATE_TASKS].packets,
+			  n - sent1);
 	}
 	tap_end("new-task quota, defaults (%u/s, burst %u): %u tasks at once from one prefix, "
-		"the excess dropped as drop_rate_tasks [%s]", EP_RL_DEF_TASKS,
-		EP_RL_DEF_TASKS_BURST, n, v);
+		"the excess dropped as drop_rate_tasks [%s]",
+		EP_RL_DEF_TASKS, EP_RL_DEF_TASKS_BURST, n, v);
 
 	/* Configured: 1 new task/s, burst 10; no datagram or byte limit. Exact. */
 	w.rl_set = true;
-	w.rl = (struct ep_rl_cfg){ .tasks_per_s = 1, .tasks_burst = 10, .prefix_v4 = 24,
-				   .prefix_v6 = 64 };
+	w.rl = (struct ep_rl_cfg){
+		.tasks_per_s = 1, .tasks_burst = 10, .prefix_v4 = 24, .prefix_v6 = 64
+	};
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	bpf_map_lookup_elem(sent_fd, &(__u32){ 1 }, &sent0);
 	for (uint32_t i = 0; i < 10; i++) {
-		struct task t = { .ipv6 = ipv6, .id = 0x9a0000000000ull + i, .total = 250,
-				  .frag = 100, .src = src };
+		struct task t = { .ipv6 = ipv6,
+				  .id = 0x9a0000000000ull + i,
+				  .total = 250,
+				  .frag = 100,
+				  .src = src };
 
 		build(&f, &t);
 		run_gw(f.b, f.len, &o);
@@ -1770,13 +1832,15 @@ static void test_task_quota(bool ipv6)
 	}
 	bpf_map_lookup_elem(sent_fd, &(__u32){ 1 }, &sent1);
 	EXPECT_EQ(sent1 - sent0, 10);
-	tap_end("new-task quota 1/s, burst 10: 10 first fragments from one prefix placed [%s]",
-		v);
+	tap_end("new-task quota 1/s, burst 10: 10 first fragments from one prefix placed [%s]", v);
 
 	tap_begin();
 	for (uint32_t i = 0; i < 5; i++) {
-		struct task t = { .ipv6 = ipv6, .id = 0x9b0000000000ull + i, .total = 250,
-				  .frag = 100, .src = src };
+		struct task t = { .ipv6 = ipv6,
+				  .id = 0x9b0000000000ull + i,
+				  .total = 250,
+				  .frag = 100,
+				  .src = src };
 
 		build(&f, &t);
 		run_gw(f.b, f.len, &o);
@@ -1787,25 +1851,32 @@ static void test_task_quota(bool ipv6)
 		EXPECT_EQ(aff_lookup(&f, &id), -ENOENT);
 	}
 	tap_end("new-task quota: 5 more first fragments dropped (drop_rate_tasks), no affinity, "
-		"no sent count [%s]", v);
+		"no sent count [%s]",
+		v);
 
 	tap_begin();
-	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9a0000000000ull, .total = 250,
-				  .frag = 100, .index = 1, .src = src });
+	build(&f, &(struct task){ .ipv6 = ipv6,
+				  .id = 0x9a0000000000ull,
+				  .total = 250,
+				  .frag = 100,
+				  .index = 1,
+				  .src = src });
 	run_gw(f.b, f.len, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_AFFINITY), false);
 	tap_end("new-task quota spent: a placed task's next fragment still follows it [%s]", v);
 
 	tap_begin();
-	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9c00, .src = ipv6 ? "2001:db8:2::1"
-									   : "198.19.2.1" });
+	build(&f, &(struct task){ .ipv6 = ipv6,
+				  .id = 0x9c00,
+				  .src = ipv6 ? "2001:db8:2::1" : "198.19.2.1" });
 	run_gw(f.b, f.len, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	tap_end("new-task quota spent by one prefix: another prefix's task is placed [%s]", v);
 
 	/* Datagrams/s at the gateway: 1/s, burst 3. */
-	w.rl = (struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 24,
-				   .prefix_v6 = 64 };
+	w.rl = (struct ep_rl_cfg){
+		.packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 24, .prefix_v6 = 64
+	};
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	for (uint32_t i = 0; i < 4; i++) {
@@ -1821,11 +1892,13 @@ static void test_task_quota(bool ipv6)
 		}
 	}
 	tap_end("datagram limit 1/s, burst 3: 3 tasks forwarded, the 4th dropped "
-		"(drop_rate_packets) [%s]", v);
+		"(drop_rate_packets) [%s]",
+		v);
 
 	/* Bytes/s: 100/s, burst 1500. */
-	w.rl = (struct ep_rl_cfg){ .bytes_per_s = 100, .bytes_burst = 1500, .prefix_v4 = 24,
-				   .prefix_v6 = 64 };
+	w.rl = (struct ep_rl_cfg){
+		.bytes_per_s = 100, .bytes_burst = 1500, .prefix_v4 = 24, .prefix_v6 = 64
+	};
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	build(&f, &(struct task){ .ipv6 = ipv6, .id = 0x9e00, .src = src, .total = 1200 });
@@ -1837,7 +1910,8 @@ static void test_task_quota(bool ipv6)
 	expect_drops(&o, EP_STAT_DROP_RATE_BYTES, f.len);
 	expect_node(&o, 0, false, 0);
 	tap_end("byte limit 100/s, burst 1500: one 1.3 kB task forwarded, the next dropped "
-		"(drop_rate_bytes) [%s]", v);
+		"(drop_rate_bytes) [%s]",
+		v);
 
 	/* Off, by name: the same prefix again, no limit. */
 	w.rl = (struct ep_rl_cfg){ .flags = EP_RL_F_OFF };
@@ -1858,7 +1932,7 @@ static void test_priority_ceiling(bool ipv6)
 	struct outcome o;
 
 	base_world(&w);
-	w.max_priority = 0;	/* the default */
+	w.max_priority = 0; /* the default */
 	w.cpu_max[3] = 8000;
 	w.cpu_max[4] = 8500;
 	w.cpu_max[5] = 9500;
@@ -1871,7 +1945,8 @@ static void test_priority_ceiling(bool ipv6)
 	run_gw(f.b, f.len, &o);
 	expect_rejected(&o, &f, S(PICK_SCAN));
 	tap_end("priority 5 above the default ceiling 3: priority 3's cpu_max and overflow "
-		"(rejected) [%s]", v);
+		"(rejected) [%s]",
+		v);
 
 	w.max_priority = 5;
 	tap_begin();
@@ -1891,13 +1966,14 @@ static void test_priority_ceiling(bool ipv6)
 	run_gw(f.b, f.len, &o);
 	expect_rejected(&o, &f, S(PICK_SCAN));
 	tap_end("max_priority 4: priority 5 as 4 (85 %%): a node at 82 %% yes, at 90 %% no, and "
-		"not priority 5's overflow (local) [%s]", v);
+		"not priority 5's overflow (local) [%s]",
+		v);
 }
 
 /* --- 13: session keys and roles (issue 12): each attack below was a case that failed
  * before the gateway checked keys -------------------------------------------------------- */
 
-#define GKEY	0x0203
+#define GKEY 0x0203
 
 static uint64_t real_ms(void)
 {
@@ -1907,7 +1983,7 @@ static uint64_t real_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-#define GKEY_NO_TASKS	0xff	/* gkey_put()'s @prio for max_priority 0 (a node's own key) */
+#define GKEY_NO_TASKS 0xff /* gkey_put()'s @prio for max_priority 0 (a node's own key) */
 
 /* A key for the frames build() makes: tenant 77, type 0x21 (and 1), priority up to @prio
  * (0: 3; GKEY_NO_TASKS: none); expiry @exp_s from now (0: an hour; < 0: past). */
@@ -1950,36 +2026,63 @@ struct gauth_case {
 	int64_t exp_s;
 	bool revoked;
 	uint32_t max_len;
-	int stat;		/* -1: forwarded to node 1 */
+	int stat; /* -1: forwarded to node 1 */
 };
 
 static const struct gauth_case gauth_cases[] = {
-	{ "required: a valid AUTH task is forwarded", EP_AUTH_MODE_REQUIRED,
-	  { .key = GKEY }, .stat = -1 },
-	{ "required: a task without AUTH", EP_AUTH_MODE_REQUIRED, {},
+	{ "required: a valid AUTH task is forwarded",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY },
+	  .stat = -1 },
+	{ "required: a task without AUTH",
+	  EP_AUTH_MODE_REQUIRED,
+	  {},
 	  .stat = EP_STAT_DROP_AUTH_MISSING },
 	{ "optional: a task without AUTH is forwarded", EP_AUTH_MODE_OPTIONAL, {}, .stat = -1 },
-	{ "off: AUTH under an unknown key is forwarded (the node's to judge)", EP_AUTH_MODE_OFF,
-	  { .key = 0x999 }, .stat = -1 },
-	{ "optional: AUTH under an unknown key", EP_AUTH_MODE_OPTIONAL, { .key = 0x999 },
+	{ "off: AUTH under an unknown key is forwarded (the node's to judge)",
+	  EP_AUTH_MODE_OFF,
+	  { .key = 0x999 },
+	  .stat = -1 },
+	{ "optional: AUTH under an unknown key",
+	  EP_AUTH_MODE_OPTIONAL,
+	  { .key = 0x999 },
 	  .stat = EP_STAT_DROP_AUTH_UNKNOWN_KEY },
-	{ "required: the key expired", EP_AUTH_MODE_REQUIRED, { .key = GKEY }, .exp_s = -10,
+	{ "required: the key expired",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY },
+	  .exp_s = -10,
 	  .stat = EP_STAT_DROP_AUTH_EXPIRED },
-	{ "required: the key is revoked", EP_AUTH_MODE_REQUIRED, { .key = GKEY },
-	  .revoked = true, .stat = EP_STAT_DROP_AUTH_REVOKED },
-	{ "required: tenant 78 under a key of tenant 77", EP_AUTH_MODE_REQUIRED,
-	  { .key = GKEY, .tenant = 78 }, .stat = EP_STAT_DROP_AUTH_TENANT },
-	{ "required: type 0x22, not the role's", EP_AUTH_MODE_REQUIRED,
-	  { .key = GKEY, .type = 0x22 }, .stat = EP_STAT_DROP_AUTH_TYPE },
-	{ "required: priority 4 above the role's 3", EP_AUTH_MODE_REQUIRED,
-	  { .key = GKEY, .prio = 4 }, .stat = EP_STAT_DROP_AUTH_PRIORITY },
-	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)",
-	  EP_AUTH_MODE_REQUIRED, { .key = GKEY, .prio = 1 }, .prio = GKEY_NO_TASKS,
+	{ "required: the key is revoked",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY },
+	  .revoked = true,
+	  .stat = EP_STAT_DROP_AUTH_REVOKED },
+	{ "required: tenant 78 under a key of tenant 77",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .tenant = 78 },
+	  .stat = EP_STAT_DROP_AUTH_TENANT },
+	{ "required: type 0x22, not the role's",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .type = 0x22 },
+	  .stat = EP_STAT_DROP_AUTH_TYPE },
+	{ "required: priority 4 above the role's 3",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .prio = 4 },
 	  .stat = EP_STAT_DROP_AUTH_PRIORITY },
-	{ "required: 100 bytes above the role's 99", EP_AUTH_MODE_REQUIRED, { .key = GKEY },
-	  .max_len = 99, .stat = EP_STAT_DROP_AUTH_TOO_LARGE },
-	{ "required: AUTH and TOKEN", EP_AUTH_MODE_REQUIRED,
-	  { .key = GKEY, .flags = EP_F_TOKEN }, .stat = EP_STAT_DROP_AUTH_TOKEN },
+	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .prio = 1 },
+	  .prio = GKEY_NO_TASKS,
+	  .stat = EP_STAT_DROP_AUTH_PRIORITY },
+	{ "required: 100 bytes above the role's 99",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY },
+	  .max_len = 99,
+	  .stat = EP_STAT_DROP_AUTH_TOO_LARGE },
+	{ "required: AUTH and TOKEN",
+	  EP_AUTH_MODE_REQUIRED,
+	  { .key = GKEY, .flags = EP_F_TOKEN },
+	  .stat = EP_STAT_DROP_AUTH_TOKEN },
 };
 
 static void test_auth_cases(bool ipv6)
@@ -2008,7 +2111,8 @@ static void test_auth_cases(bool ipv6)
 			expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 		else
 			expect_dropped(&o, &f, c->stat);
-		tap_end("%s [%s] -> %s", c->name, v, c->stat < 0 ? "node 1" : ep_stat_name(c->stat));
+		tap_end("%s [%s] -> %s", c->name, v,
+			c->stat < 0 ? "node 1" : ep_stat_name(c->stat));
 	}
 	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
 	gmode(EP_AUTH_MODE_OFF);
@@ -2039,7 +2143,8 @@ static void test_auth_rates(bool ipv6)
 	EXPECT_EQ(gmode(EP_AUTH_MODE_REQUIRED), 0);
 	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 1, 2, 0, 0, 0), 0);
 	for (uint64_t i = 0; i < 2; i++) {
-		build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a00 + i, .src = src });
+		build(&f,
+		      &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a00 + i, .src = src });
 		run_gw(f.b, f.len, &o);
 		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	}
@@ -2050,7 +2155,8 @@ static void test_auth_rates(bool ipv6)
 	expect_dropped(&o, &f, EP_STAT_DROP_AUTH_RATE_TASKS);
 	EXPECT_EQ(aff_lookup_key(GKEY, ep_be64(f.m.task_id), &id), -ENOENT);
 	tap_end("key tasks/s: the third new task dropped (drop_auth_rate_tasks), nothing of it "
-		"kept [%s]", v);
+		"kept [%s]",
+		v);
 	tap_begin();
 	build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7a00, .src = src });
 	run_gw(f.b, f.len, &o);
@@ -2073,25 +2179,30 @@ static void test_auth_rates(bool ipv6)
 		EXPECT_EQ(snap_read(&a), 0);
 		EXPECT_EQ(a.node[1].packets - b.node[1].packets, fit);
 		EXPECT_EQ(a.drops[EP_STAT_DROP_AUTH_RATE_BYTES].packets -
-			  b.drops[EP_STAT_DROP_AUTH_RATE_BYTES].packets, n - fit);
+				  b.drops[EP_STAT_DROP_AUTH_RATE_BYTES].packets,
+			  n - fit);
 	}
 	tap_end("key bytes/s 1 KiB, burst 64 KiB: 64 KiB's worth of frames forwarded, the rest "
-		"dropped (drop_auth_rate_bytes) [%s]", v);
+		"dropped (drop_auth_rate_bytes) [%s]",
+		v);
 
 	/* The source prefix's limit is not the key's datagrams': 1 datagram/s, burst 2. */
 	w.rl_set = true;
-	w.rl = (struct ep_rl_cfg){ .packets_per_s = 1, .packets_burst = 2, .prefix_v4 = 24,
-				   .prefix_v6 = 64 };
+	w.rl = (struct ep_rl_cfg){
+		.packets_per_s = 1, .packets_burst = 2, .prefix_v4 = 24, .prefix_v6 = 64
+	};
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	EXPECT_EQ(gkey_put(GKEY, 0, 0, false, 0, 1000, 100, 0, 0, 3), 0);
 	for (uint64_t i = 0; i < 4; i++) {
-		build(&f, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7c00 + i, .src = src });
+		build(&f,
+		      &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7c00 + i, .src = src });
 		run_gw(f.b, f.len, &o);
 		expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	}
 	tap_end("prefix limit 1/s, burst 2: 4 AUTH tasks (key of 1000 tasks/s) from the prefix "
-		"all forwarded [%s]", v);
+		"all forwarded [%s]",
+		v);
 	tap_begin();
 	EXPECT_EQ(gmode(EP_AUTH_MODE_OPTIONAL), 0);
 	for (uint64_t i = 0; i < 3; i++) {
@@ -2103,7 +2214,8 @@ static void test_auth_rates(bool ipv6)
 			expect_dropped(&o, &f, EP_STAT_DROP_RATE_PACKETS);
 	}
 	tap_end("optional: then 3 without AUTH from that prefix: its bucket was whole, 2 "
-		"forwarded [%s]", v);
+		"forwarded [%s]",
+		v);
 	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
 	gmode(EP_AUTH_MODE_OFF);
 }
@@ -2141,40 +2253,56 @@ static void test_auth_affinity(bool ipv6)
 	n1.queue = 100;
 	tap_begin();
 	EXPECT_EQ(node_put(0, &n1), 0);
-	build(&g, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = f.m.task_id, .src = s2,
-				  .sport = 52000 });
+	build(&g,
+	      &(struct task){
+		      .ipv6 = ipv6, .key = GKEY, .id = f.m.task_id, .src = s2, .sport = 52000 });
 	EXPECT_EQ(flow_hash(&g), flow_hash(&f));
 	run_gw(g.b, g.len, &o);
 	expect_forwarded(&o, &g, 0, 1, S(PICK_AFFINITY), false);
 	tap_end("the same AUTH datagram from another address and port: node 1 by affinity, "
-		"where the replay window has it [%s]", v);
+		"where the replay window has it [%s]",
+		v);
 
 	tap_begin();
-	build(&h1, &(struct task){ .ipv6 = ipv6, .key = GKEY + 1, .id = f.m.task_id, .src = s1,
+	build(&h1, &(struct task){ .ipv6 = ipv6,
+				   .key = GKEY + 1,
+				   .id = f.m.task_id,
+				   .src = s1,
 				   .sport = 41000 });
 	EXPECT_EQ(choices_put(&h1, 0, 1, 2), 0);
 	run_gw(h1.b, h1.len, &o);
 	expect_forwarded(&o, &h1, 0, 2, S(PICK_P2C), true);
 	tap_end("the same task id under another key is another task: placed by load, node 2 "
-		"[%s]", v);
+		"[%s]",
+		v);
 
 	/* Fragments of an AUTH task follow it from any source. */
 	n1.queue = 0;
 	tap_begin();
 	EXPECT_EQ(node_put(0, &n1), 0);
-	build_distinct(&p, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = 0x7e0000000000ull,
-					   .total = 250, .frag = 100, .src = s1 });
+	build_distinct(&p, &(struct task){ .ipv6 = ipv6,
+					   .key = GKEY,
+					   .id = 0x7e0000000000ull,
+					   .total = 250,
+					   .frag = 100,
+					   .src = s1 });
 	EXPECT_EQ(choices_put(&p, 0, 1, 2), 0);
 	run_gw(p.b, p.len, &o);
 	expect_forwarded(&o, &p, 0, 1, S(PICK_P2C), true);
 	n1.queue = 100;
 	EXPECT_EQ(node_put(0, &n1), 0);
-	build(&g, &(struct task){ .ipv6 = ipv6, .key = GKEY, .id = p.m.task_id, .total = 250,
-				  .frag = 100, .index = 2, .src = s2 });
+	build(&g, &(struct task){ .ipv6 = ipv6,
+				  .key = GKEY,
+				  .id = p.m.task_id,
+				  .total = 250,
+				  .frag = 100,
+				  .index = 2,
+				  .src = s2 });
 	run_gw(g.b, g.len, &o);
 	expect_forwarded(&o, &g, 0, 1, S(PICK_AFFINITY), false);
 	tap_end("AUTH fragments: fragment 2 from another source follows fragment 0 to node 1 "
-		"[%s]", v);
+		"[%s]",
+		v);
 
 	/* Without AUTH, a one-fragment task keeps no affinity (as before). */
 	tap_begin();
@@ -2199,7 +2327,7 @@ static void test_auth_priority(bool ipv6)
 	struct outcome o;
 
 	base_world(&w);
-	w.max_priority = 0;	/* the default ceiling, 3 */
+	w.max_priority = 0; /* the default ceiling, 3 */
 	w.cpu_max[3] = 8000;
 	w.cpu_max[5] = 9500;
 	w.fill[0] = 1;
@@ -2212,7 +2340,8 @@ static void test_auth_priority(bool ipv6)
 	run_gw(f.b, f.len, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	tap_end("required: AUTH priority 5 under a role capped at 5 counts as 5 (95 %%): the "
-		"node at 90 %% takes it [%s]", v);
+		"node at 90 %% takes it [%s]",
+		v);
 	ep_xdp_delete_key(keys_fd, kstate_fd, GKEY);
 	gmode(EP_AUTH_MODE_OFF);
 }
@@ -2229,23 +2358,31 @@ static int relay_setup(void)
 		      "ip neigh add 198.18.9.9 lladdr 02:00:00:00:09:09 dev gw0 nud permanent && "
 		      "ip -6 neigh add 2001:db8:9::9 lladdr 02:00:00:00:09:09 dev gw0 "
 		      "nud permanent && sysctl -qw net.ipv4.conf.all.forwarding=1 "
-		      "net.ipv6.conf.all.forwarding=1") ? -1 : 0;
+		      "net.ipv6.conf.all.forwarding=1")
+		       ? -1
+		       : 0;
 }
 
 /* A RESPONSE from @src (port 7878) to the client @dst, sent by @mac. */
 static size_t reply_frame(uint8_t *b, size_t len, bool ipv6, const char *src, const char *dst,
 			  const uint8_t *mac)
 {
-	struct ep_msg m = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-			    .task_id = 77 };
+	struct ep_msg m = {
+		.kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1, .task_id = 77
+	};
 	uint8_t d[256];
 	ssize_t n = ep_frag_build(&m, "ok", 2, 2, 0, d, sizeof(d));
 
 	if (n < 0)
 		return 0;
-	return pkt_build(&(struct pkt_spec){ .ipv6 = ipv6, .sport = PORT, .dport = 40000,
-					     .payload = d, .payload_len = (size_t)n,
-					     .src = src, .dst = dst, .src_mac = mac },
+	return pkt_build(&(struct pkt_spec){ .ipv6 = ipv6,
+					     .sport = PORT,
+					     .dport = 40000,
+					     .payload = d,
+					     .payload_len = (size_t)n,
+					     .src = src,
+					     .dst = dst,
+					     .src_mac = mac },
 			 b, len);
 }
 
@@ -2313,10 +2450,14 @@ static void test_relay(bool have_netns)
 		const char *vip = v6 ? "2001:db8:9::1" : "198.18.9.1";
 		const char *client = v6 ? "2001:db8:9::9" : "198.18.9.9";
 		const char *other = v6 ? "2001:db8:9::66" : "198.18.9.66";
-		struct { const char *src; const uint8_t *mac; bool relayed; } c[] = {
-			{ other, attacker, false }, { node1, n1mac, true }, { vip, n1mac, true },
-			{ node1, attacker, false }, { vip, attacker, false },
-			{ node2, attacker, true },
+		struct {
+			const char *src;
+			const uint8_t *mac;
+			bool relayed;
+		} c[] = {
+			{ other, attacker, false }, { node1, n1mac, true },
+			{ vip, n1mac, true },	    { node1, attacker, false },
+			{ vip, attacker, false },   { node2, attacker, true },
 		};
 
 		tap_begin();
@@ -2428,8 +2569,9 @@ static int test_redirect(void)
 	expect_dsr(&o, &f, 0, 1);
 	tap_end("%s", names[0]);
 
-	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = out_if, .flags = EP_NODE_F_ENCAP,
-				       .ip4 = NODE_IP4(1) };
+	w.nodes[0][0] = (struct node){
+		.id = 1, .ifindex = out_if, .flags = EP_NODE_F_ENCAP, .ip4 = NODE_IP4(1)
+	};
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	run_gw(f.b, f.len, &o);
@@ -2514,9 +2656,9 @@ int main(void)
 	cls_prog = bpf_program__fd(cls->progs.ep_classify);
 	cls_stats_fd = bpf_map__fd(cls->maps.ep_stats);
 	if (ep_xdp_write_config(bpf_map__fd(cls->maps.ep_cfg), &ccfg) ||
-	    cls_addr(cls, "198.18.1.1", EP_ADDR_F_GATEWAY) ||	/* GW_IP4: the outer source */
-	    cls_addr(cls, "198.18.2.1", EP_ADDR_F_LOCAL) ||	/* NODE_IP4(1): the node */
-	    cls_addr(cls, "198.18.0.2", EP_ADDR_F_VIRTUAL) ||	/* the tasks' destination */
+	    cls_addr(cls, "198.18.1.1", EP_ADDR_F_GATEWAY) || /* GW_IP4: the outer source */
+	    cls_addr(cls, "198.18.2.1", EP_ADDR_F_LOCAL) ||   /* NODE_IP4(1): the node */
+	    cls_addr(cls, "198.18.0.2", EP_ADDR_F_VIRTUAL) || /* the tasks' destination */
 	    cls_addr(cls, "2001:db8::2", EP_ADDR_F_VIRTUAL)) {
 		printf("Bail out! cannot configure the classifier\n");
 		ep_classifier__destroy(cls);

@@ -25,8 +25,8 @@ struct ep_gw {
 
 int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
 {
-	return snprintf(buf, len, "/sys/fs/bpf/edgeplane/gw-%s", ifname) >= (int)len
-		       ? -ENAMETOOLONG : 0;
+	return snprintf(buf, len, "/sys/fs/bpf/edgeplane/gw-%s", ifname) >= (int)len ? -ENAMETOOLONG
+										     : 0;
 }
 
 static struct ep_gw *fake_new(void)

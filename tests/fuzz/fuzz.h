@@ -74,13 +74,13 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t n, size_t *got)
 }
 
 /* A fatal finding that no sanitizer would see: a broken invariant. */
-#define FZ_CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__,	\
-				__LINE__, #cond);				\
-			abort();						\
-		}								\
+#define FZ_CHECK(cond)                                                                       \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, \
+				#cond);                                                      \
+			abort();                                                             \
+		}                                                                            \
 	} while (0)
 
 /*

@@ -21,8 +21,8 @@
 #include "edgeplane/codec.h"
 #include "fuzz.h"
 
-#define MAX_TASKS	4
-#define MAX_RESULT	(1u << 20)
+#define MAX_TASKS  4
+#define MAX_RESULT (1u << 20)
 
 static struct ep_client *cl;
 static int edge = -1;
@@ -38,7 +38,7 @@ static void on_result(void *arg, struct ep_result *res)
 	if (!res->error) {
 		FZ_CHECK(res->len <= MAX_RESULT);
 		FZ_CHECK(res->data || !res->len);
-		if (res->len)	/* the whole length is there */
+		if (res->len) /* the whole length is there */
 			(void)*(volatile uint8_t *)&res->data[res->len - 1];
 	} else {
 		FZ_CHECK(!res->data);
@@ -52,11 +52,16 @@ static void on_result(void *arg, struct ep_result *res)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 	struct ep_client_opts o = {
-		.host = "127.0.0.1", .tenant_id = 7, .zstd_level = 1,
-		.timeout_ms = 60000, .max_timeout_ms = 60000, .max_inflight = 64,
+		.host = "127.0.0.1",
+		.tenant_id = 7,
+		.zstd_level = 1,
+		.timeout_ms = 60000,
+		.max_timeout_ms = 60000,
+		.max_inflight = 64,
 		.max_result_len = MAX_RESULT,
 	};
 

@@ -20,7 +20,7 @@
 #include "ep_check.h"
 #include "fuzz.h"
 
-#define MAX_BUILT	64	/* fragments built per input */
+#define MAX_BUILT 64 /* fragments built per input */
 
 static void check_decoded(const uint8_t *data, size_t size, const struct ep_msg *m,
 			  const uint8_t *payload)
@@ -38,8 +38,8 @@ static void check_decoded(const uint8_t *data, size_t size, const struct ep_msg 
 	if (m->frag_count == 1) {
 		FZ_CHECK(m->frag_offset == 0 && m->payload_len == m->total_len);
 	} else {
-		uint32_t l = ep_frag_size(m->frag_index, m->frag_count, m->frag_offset,
-					  m->payload_len);
+		uint32_t l =
+			ep_frag_size(m->frag_index, m->frag_count, m->frag_offset, m->payload_len);
 
 		FZ_CHECK(l > 0 && l <= 0xffff);
 		FZ_CHECK(ep_frag_count(m->total_len, l) == m->frag_count);
@@ -94,7 +94,7 @@ static void check_build(const struct ep_msg *tmpl, const uint8_t *payload, uint3
 		ssize_t n;
 
 		n = ep_frag_build(tmpl, payload, total, frag_size, i, out, sizeof(out));
-		if (n == -EINVAL)	/* a template the encoder refuses, for every index */
+		if (n == -EINVAL) /* a template the encoder refuses, for every index */
 			return;
 		FZ_CHECK(n >= (ssize_t)ep_payload_off(tmpl));
 		FZ_CHECK(ep_decode(out, (size_t)n, EP_MAX_TASK_LEN, &m, &p, NULL) == 0);
@@ -112,10 +112,14 @@ static void check_build(const struct ep_msg *tmpl, const uint8_t *payload, uint3
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ep_msg m, m2, tmpl = {
-		.kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT, .task_type = 1,
-		.tenant_id = 7, .task_id = 42,
-	};
+	struct ep_msg m, m2,
+		tmpl = {
+			.kind = EP_KIND_REQUEST,
+			.priority = EP_PRIO_DEFAULT,
+			.task_type = 1,
+			.tenant_id = 7,
+			.task_id = 42,
+		};
 	const uint8_t *payload = NULL;
 	enum ep_stat reason = EP_STAT__COUNT;
 	uint32_t frag_size;
@@ -151,8 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Helpers with values from the input: never NULL, never out of bounds. */
 	if (size >= 4) {
-		FZ_CHECK(ep_stat_name(data[2]) && ep_status_name(data[3]) &&
-			 ep_kind_name(data[2]));
+		FZ_CHECK(ep_stat_name(data[2]) && ep_status_name(data[3]) && ep_kind_name(data[2]));
 		(void)ep_status_retriable((unsigned int)data[3] << 8 | data[2]);
 		(void)ep_frag_size_for_mtu((uint32_t)data[2] << 8 | data[3], data[0] & 1);
 		(void)ep_frag_count((uint32_t)size << (data[2] & 15), data[3]);

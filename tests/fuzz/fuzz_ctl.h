@@ -15,7 +15,7 @@
 #include "table.h"
 
 /* Start of fake time: far from 0, so that "never" (0) stays distinct. */
-#define FZ_T0	(1000ull * 1000000000ull)
+#define FZ_T0 (1000ull * 1000000000ull)
 
 static struct ep_ctl_conf fz_conf;
 

@@ -13,7 +13,7 @@
 #include "fuzz_ctl.h"
 #include "keystore.h"
 
-#define MAX_REQUESTS	16
+#define MAX_REQUESTS 16
 
 /* Two keys and a revoked name; @hex gets each key's material as hex. */
 static void fz_keys(struct ep_keystore *ks, char hex[2][2 * EP_AUTH_KEY_LEN + 1])
@@ -47,7 +47,7 @@ static void no_material(struct ep_ctl *c, const char *text, size_t len,
 	json_t *resp = fz_ctl_call(c, text, len, true);
 	char *s;
 
-	if (!resp)	/* not an object: serve_peer() answers that itself */
+	if (!resp) /* not an object: serve_peer() answers that itself */
 		return;
 	s = json_dumps(resp, JSON_COMPACT);
 	FZ_CHECK(s);
@@ -58,7 +58,8 @@ static void no_material(struct ep_ctl *c, const char *text, size_t len,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ep_reg_opts opts = { .allow_register = true, .wait_for_report = true,
+	struct ep_reg_opts opts = { .allow_register = true,
+				    .wait_for_report = true,
 				    .dead_after_ns = 500ull * 1000000 };
 	static struct ep_ctl ctl;
 	static struct ep_keystore ks;

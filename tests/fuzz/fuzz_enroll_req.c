@@ -20,8 +20,8 @@
 #include "fuzz.h"
 #include "keystore.h"
 
-#define MAX_LINES	32
-#define T0		1796000000000ull
+#define MAX_LINES 32
+#define T0	  1796000000000ull
 
 static const struct ep_key_limits lim = { .types = { 0x6 }, .max_priority = 3 };
 
@@ -69,7 +69,8 @@ static void check_sync(struct ep_keystore *ks, const char *line, size_t len, uin
 	FZ_CHECK(!strcmp(k.role, "node") && !k.revoked);
 	keys = json_object_get(r, "keys");
 	FZ_CHECK(json_is_array(keys));
-	json_array_foreach(keys, i, v) {
+	json_array_foreach(keys, i, v)
+	{
 		const struct ep_ks_key *e;
 
 		FZ_CHECK(!ep_key_info_from_json(v, &k));
@@ -123,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FZ_CHECK(*c >= 0x20 && *c < 0x7f);
 		} else if (req.op == EP_ENROLL_OP_ENROLL) {
 			struct ep_ks_owner who = { .name = i & 1 ? "cam-1" : "cam-2",
-						   .role = "camera", .tenant = 7, .serial = "1001" };
+						   .role = "camera",
+						   .tenant = 7,
+						   .serial = "1001" };
 			struct ep_key_info k;
 			int err = ep_ks_issue(&ks, &who, &lim, 3600000, now, &k);
 
@@ -132,7 +135,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			struct ep_ks_sync_req r = {
 				.who = { .name = i & 2 ? "node1" : "cam-1", .role = "node" },
-				.since = req.gen, .full = i & 4, .ttl_ms = 600000, .id_hint = i % 70,
+				.since = req.gen,
+				.full = i & 4,
+				.ttl_ms = 600000,
+				.id_hint = i % 70,
 				.ids_used = (uint64_t)i * 0x9e3779b97f4a7c15ull,
 			};
 			char *reply;

@@ -15,7 +15,7 @@
 #include "edgeplane/payload.h"
 #include "fuzz.h"
 
-#define MAX_OUT		(1u << 22)	/* 4 MiB: what a fuzz input may ask to decode */
+#define MAX_OUT (1u << 22) /* 4 MiB: what a fuzz input may ask to decode */
 
 static struct ep_fc_enc *enc;
 static struct ep_fc_dec *dec;

@@ -10,7 +10,7 @@
 #include "io/frame.h"
 #include "fuzz.h"
 
-#define PORT	EP_DEFAULT_PORT
+#define PORT EP_DEFAULT_PORT
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int err;
 
 	FZ_CHECK(frame);
-	memcpy(frame, data, size);	/* exactly @size bytes readable */
+	memcpy(frame, data, size); /* exactly @size bytes readable */
 	err = ep_frame_parse(frame, (uint32_t)size, PORT, &d);
 	if (err) {
 		FZ_CHECK(err < 0 && -err < EP_STAT__COUNT);

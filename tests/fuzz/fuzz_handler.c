@@ -28,9 +28,9 @@
 #error "build with -DFUZZ_HANDLER=\"name\""
 #endif
 
-#define MAX_TASKS	4
-#define MAX_TASK_LEN	EP_DEFAULT_MAX_TASK_LEN	/* the runtime's default */
-#define MAX_RESULT_LEN	EP_DEFAULT_MAX_TASK_LEN
+#define MAX_TASKS      4
+#define MAX_TASK_LEN   EP_DEFAULT_MAX_TASK_LEN /* the runtime's default */
+#define MAX_RESULT_LEN EP_DEFAULT_MAX_TASK_LEN
 
 static struct ep_registry reg;
 static void *states[EP_MAX_HANDLERS];
@@ -48,7 +48,7 @@ static struct ep_blob model_file(void)
 	FZ_CHECK(p);
 	memcpy(q, &hdr, sizeof(hdr));
 	q += sizeof(hdr);
-	memcpy(q, dims, sizeof(dims));	/* little-endian host */
+	memcpy(q, dims, sizeof(dims)); /* little-endian host */
 	q += sizeof(dims);
 	while (q < p + len) {
 		float v;
@@ -82,8 +82,7 @@ static struct ep_blob reference_file(void)
 	FZ_CHECK(data && fread(data, 1, (size_t)len, fp) == (size_t)len);
 	fclose(fp);
 	unlink(path);
-	return (struct ep_blob){ .path = strdup("fuzz-ref.png"), .data = data,
-				 .len = (size_t)len };
+	return (struct ep_blob){ .path = strdup("fuzz-ref.png"), .data = data, .len = (size_t)len };
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -154,9 +153,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t[i].buf = malloc(off + got ? off + got : 1);
 		FZ_CHECK(t[i].buf);
 		memcpy(t[i].buf + off, p, got);
-		t[i].req = (struct ep_hreq){ .data = t[i].buf + off, .len = (uint32_t)got,
-					     .type = h->default_type, .priority = 3,
-					     .tenant_id = 7, .task_id = 100 + i };
+		t[i].req = (struct ep_hreq){ .data = t[i].buf + off,
+					     .len = (uint32_t)got,
+					     .type = h->default_type,
+					     .priority = 3,
+					     .tenant_id = 7,
+					     .task_id = 100 + i };
 	}
 
 	/* The batch, as run_batch() builds it: tasks whose bound is too large drop out. */

@@ -27,8 +27,8 @@
 #include "edgeplane/reasm.h"
 #include "fuzz.h"
 
-#define NSRC		4
-#define MAX_OPS		512
+#define NSRC	4
+#define MAX_OPS 512
 
 static struct ep_reasm_cfg cfg;
 static uint64_t expired, acks;
@@ -36,8 +36,7 @@ static uint64_t expired, acks;
 /* Sources: two IPv4 addresses in one /24, one in another, one IPv6. */
 static void peer_of(unsigned int i, uint16_t port, struct ep_peer *p)
 {
-	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 },
-					  { 198, 19, 7, 1 } };
+	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 }, { 198, 19, 7, 1 } };
 
 	memset(p, 0, sizeof(*p));
 	if (i < 3) {
@@ -90,15 +89,15 @@ static void on_ack(void *arg, const struct ep_reasm_info *t, const struct ep_ack
 
 	FZ_CHECK(t->frags >= 1 && t->frags < t->msg.frag_count);
 	FZ_CHECK(a->count == t->msg.frag_count && a->n >= 1);
-	FZ_CHECK(ep_ack_held(a) <= t->frags);	/* fewer only past 256 ranges */
+	FZ_CHECK(ep_ack_held(a) <= t->frags); /* fewer only past 256 ranges */
 	FZ_CHECK(a->n == EP_ACK_MAX_RANGES || ep_ack_held(a) == t->frags);
 	FZ_CHECK(t->wire_new <= t->wire_bytes);
 	FZ_CHECK(n > 0 && ep_ack_decode(buf, (size_t)n, &b) == 0 && b.n == a->n);
 	acks++;
 }
 
-static void add(struct ep_reasm *r, const struct ep_peer *peer, const uint8_t *dgram,
-		size_t len, uint64_t now, bool raw_seen)
+static void add(struct ep_reasm *r, const struct ep_peer *peer, const uint8_t *dgram, size_t len,
+		uint64_t now, bool raw_seen)
 {
 	uint8_t user[256];
 	struct ep_reasm_task out;
@@ -111,8 +110,8 @@ static void add(struct ep_reasm *r, const struct ep_peer *peer, const uint8_t *d
 	if (ep_decode(dgram, len, EP_MAX_TASK_LEN, &m, &payload, NULL))
 		return;
 	ret = ep_reasm_add(r, peer, &m, payload, now, user_of(m.task_id, user), &out);
-	FZ_CHECK(ret == 0 || ret == 1 || ret == -EINVAL || ret == -EMSGSIZE ||
-		 ret == -ENOBUFS || ret == -EPROTO || ret == -ENOMEM);
+	FZ_CHECK(ret == 0 || ret == 1 || ret == -EINVAL || ret == -EMSGSIZE || ret == -ENOBUFS ||
+		 ret == -EPROTO || ret == -ENOMEM);
 	if (ret == -EINVAL)
 		FZ_CHECK(m.frag_count == 1);
 	if (ret == -EMSGSIZE)
@@ -146,9 +145,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_src_bytes = ((uint64_t)fz_u8(&f) + 1) << 11,
 		.prefix_v4 = fz_u8(&f) % 33,
 		.prefix_v6 = fz_u8(&f) % 129,
-		.max_task_len = sizeof(task) / 2,	/* the input can go above it */
+		.max_task_len = sizeof(task) / 2, /* the input can go above it */
 		.timeout_ns = ((uint64_t)fz_u8(&f) + 1) * 10000000ull,
-		.max_lifetime_ns = (uint64_t)fz_u8(&f) * 40000000ull,	/* 0: none */
+		.max_lifetime_ns = (uint64_t)fz_u8(&f) * 40000000ull, /* 0: none */
 		.user_size = fz_u8(&f) % 65,
 		.on_expire = on_expire,
 		.on_ack = on_ack,
@@ -165,8 +164,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		peer_of(op >> 4 & 3, 40000 + (op >> 6), &peer);
 		switch (op % 5) {
 		case 0: {
-			struct ep_msg tmpl = { .kind = EP_KIND_REQUEST, .priority = 3,
-					       .task_type = 1, .tenant_id = 7 };
+			struct ep_msg tmpl = { .kind = EP_KIND_REQUEST,
+					       .priority = 3,
+					       .task_type = 1,
+					       .tenant_id = 7 };
 			uint32_t total, fs, count, index;
 			ssize_t n;
 

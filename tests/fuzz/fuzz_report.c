@@ -2,8 +2,9 @@
 /*
  * Load reports at the controller: UDP datagrams from anyone on the report port, decoded
  * as control/server.c's handle_report() does (ep_reg_decode_report()) and applied to the
- * node registry (ep_reg_report(), with a stand-in for the kernel's neighbour table), with the clock advancing, nodes dying (ep_reg_tick()) and
- * the result published to the gateway's maps (fake_gw.c checks the table XDP would read).
+ * node registry (ep_reg_report(), with a stand-in for the kernel's neighbour table), with the clock
+ * advancing, nodes dying (ep_reg_tick()) and the result published to the gateway's maps (fake_gw.c
+ * checks the table XDP would read).
  *
  * Input: a set-up byte (registration and waiting on or off, which nodes are configured),
  * then operations until the input ends:
@@ -21,7 +22,7 @@
 #include "edgeplane/codec.h"
 #include "fuzz_ctl.h"
 
-#define NSRC	4
+#define NSRC 4
 
 static const uint8_t src6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x04 };
 
@@ -75,14 +76,23 @@ static void configure(struct ep_ctl *c, uint8_t setup)
 {
 	/* Configured nodes as a config file may have them: a DSR worker with its MAC, one
 	 * that learns its MAC from reports, an encapsulated one, and a cloud node. */
-	struct ep_reg_node n1 = { .id = 1, .origin = EP_ORIGIN_CONFIG, .mac_set = true,
-				  .mac = { 2, 0, 0, 0, 0, 1 }, .ip4 = htonl(0xc6120001) };
-	struct ep_reg_node n2 = { .id = 2, .origin = EP_ORIGIN_CONFIG,
-				  .ip4 = htonl(0xc6120002) };
-	struct ep_reg_node n3 = { .id = 3, .origin = EP_ORIGIN_CONFIG, .encap = true,
-				  .mac_set = true, .ip4 = htonl(0xc6120003), .capacity_cfg = 200 };
-	struct ep_reg_node n9 = { .id = 9, .origin = EP_ORIGIN_CONFIG, .role = EP_ROLE_CLOUD,
-				  .mac_set = true, .mac = { 2, 0, 0, 0, 0, 9 } };
+	struct ep_reg_node n1 = { .id = 1,
+				  .origin = EP_ORIGIN_CONFIG,
+				  .mac_set = true,
+				  .mac = { 2, 0, 0, 0, 0, 1 },
+				  .ip4 = htonl(0xc6120001) };
+	struct ep_reg_node n2 = { .id = 2, .origin = EP_ORIGIN_CONFIG, .ip4 = htonl(0xc6120002) };
+	struct ep_reg_node n3 = { .id = 3,
+				  .origin = EP_ORIGIN_CONFIG,
+				  .encap = true,
+				  .mac_set = true,
+				  .ip4 = htonl(0xc6120003),
+				  .capacity_cfg = 200 };
+	struct ep_reg_node n9 = { .id = 9,
+				  .origin = EP_ORIGIN_CONFIG,
+				  .role = EP_ROLE_CLOUD,
+				  .mac_set = true,
+				  .mac = { 2, 0, 0, 0, 0, 9 } };
 
 	if (setup & 4)
 		FZ_CHECK(!ep_reg_add(&c->reg, &n1, FZ_T0));
@@ -115,7 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t setup = fz_u8(&f);
 	unsigned int ops = 0;
 
-	opts = (struct ep_reg_opts){ .allow_register = setup & 1, .wait_for_report = setup & 2,
+	opts = (struct ep_reg_opts){ .allow_register = setup & 1,
+				     .wait_for_report = setup & 2,
 				     .dead_after_ns = 500ull * 1000000 };
 	fz_ctl_init(&ctl, &opts);
 	configure(&ctl, setup);

@@ -16,15 +16,14 @@
  *      frame, damage, lost or repeated fragments, a deadline: see push_task()), task id
  *      (bit 4: sealed with the node's one session key, bit 5: and one byte of each
  *      datagram then flipped, bit 6: frame-coded (EP_F_FRAME; the payload as pixels of a
- *      frame 16 wide, or as it is if that fails), bit 7: with k = 2), type (one of the built-in handlers'), fragment size, 16-bit
- *      payload length and the payload, sent as the fragments of a REQUEST;
- *   2  a PING or a CANCEL of a task id.
- * Checks: every buffer released exactly once; every reply fits its buffer, decodes, is
- * client-bound, goes to a source that sent something, and answers a task id that source
- * sent; every sealed reply opens with the key, as the node; and, with address validation
- * on (no source here has a token), no source has been sent more than EP_AMP_FACTOR times
- * the bytes it sent, sealed replies included, except the sealed ones to source 0, whose
- * address the key was enrolled from (docs/protocol.md 3.5, 3.7: an AUTH datagram from
+ *      frame 16 wide, or as it is if that fails), bit 7: with k = 2), type (one of the built-in
+ * handlers'), fragment size, 16-bit payload length and the payload, sent as the fragments of a
+ * REQUEST; 2  a PING or a CANCEL of a task id. Checks: every buffer released exactly once; every
+ * reply fits its buffer, decodes, is client-bound, goes to a source that sent something, and
+ * answers a task id that source sent; every sealed reply opens with the key, as the node; and, with
+ * address validation on (no source here has a token), no source has been sent more than
+ * EP_AMP_FACTOR times the bytes it sent, sealed replies included, except the sealed ones to source
+ * 0, whose address the key was enrolled from (docs/protocol.md 3.5, 3.7: an AUTH datagram from
  * elsewhere may carry a forged source). The worker runs with auth.mode "optional".
  */
 #include <arpa/inet.h>
@@ -40,14 +39,14 @@
 #include "edgeplane/payload.h"
 #include "fuzz.h"
 
-#define NSRC		4
-#define MAX_DGRAMS	1024
-#define TX_CAP		2048
-#define MAX_TASK	(256u << 10)
-#define MAX_IDS		256
+#define NSRC	   4
+#define MAX_DGRAMS 1024
+#define TX_CAP	   2048
+#define MAX_TASK   (256u << 10)
+#define MAX_IDS	   256
 
 struct dgram {
-	uint8_t *buf;		/* NULL once released */
+	uint8_t *buf; /* NULL once released */
 	uint32_t len;
 	uint8_t src;
 };
@@ -56,7 +55,7 @@ struct fake_io {
 	struct ep_io_q q;
 	struct dgram d[MAX_DGRAMS];
 	unsigned int n, next, burst;
-	uint8_t *tx;		/* the buffer of the last tx_buf() */
+	uint8_t *tx; /* the buffer of the last tx_buf() */
 	uint32_t tx_cap;
 	bool stopped;
 	/* What each source sent: the task ids of its decoded server-bound datagrams. */
@@ -64,7 +63,7 @@ struct fake_io {
 	unsigned int nids[NSRC];
 	/* UDP payload bytes each source has handed the worker, and has been sent. */
 	uint64_t bytes_in[NSRC], bytes_out[NSRC];
-	bool amp_limit;		/* address validation on: bytes_out <= 3 x bytes_in */
+	bool amp_limit; /* address validation on: bytes_out <= 3 x bytes_in */
 };
 
 static struct ep_registry reg;
@@ -73,15 +72,14 @@ static struct fake_io io;
 
 /* The node's one session key (id 1, tenant 7, every type, priorities up to 5, enrolled
  * from source 0's address) and the device's context. */
-#define NODE_ID		9
+#define NODE_ID 9
 static struct ep_keytab *keys;
 static struct ep_aead *dev;
 static uint64_t dev_ctr;
 
 static void peer_of(unsigned int i, struct ep_peer *p)
 {
-	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 },
-					  { 198, 19, 7, 1 } };
+	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 }, { 198, 19, 7, 1 } };
 
 	memset(p, 0, sizeof(*p));
 	if (i < 3) {
@@ -135,7 +133,7 @@ static unsigned int fio_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int m
 static void fio_release(struct ep_io_q *q, uint64_t handle)
 {
 	FZ_CHECK(handle < io.next);
-	FZ_CHECK(io.d[handle].buf);	/* released once */
+	FZ_CHECK(io.d[handle].buf); /* released once */
 	free(io.d[handle].buf);
 	io.d[handle].buf = NULL;
 }
@@ -173,14 +171,14 @@ static int fio_tx_commit(struct ep_io_q *q, const struct ep_route *route,
 	for (unsigned int i = 0; i < io.nids[src] && !known; i++)
 		known = io.ids[src][i] == m.task_id;
 	FZ_CHECK(known || io.nids[src] == MAX_IDS);
-	if (m.flags & EP_F_AUTH) {	/* sealed with the key, by this node */
+	if (m.flags & EP_F_AUTH) { /* sealed with the key, by this node */
 		uint32_t sender;
 		uint64_t pn;
 
 		FZ_CHECK(m.auth_key_id == 1);
 		FZ_CHECK(!ep_aead_open(dev, io.tx, len, &sender, &pn) && sender == NODE_ID);
 	}
-	if (!(m.flags & EP_F_AUTH) || src != 0)	/* the key's address: no budget */
+	if (!(m.flags & EP_F_AUTH) || src != 0) /* the key's address: no budget */
 		io.bytes_out[src] += len;
 	FZ_CHECK(!io.amp_limit || io.bytes_out[src] <= EP_AMP_FACTOR * io.bytes_in[src]);
 	free(io.tx);
@@ -244,9 +242,10 @@ static void push(const uint8_t *p, size_t len, unsigned int src)
 		io.ids[src][io.nids[src]++] = m.task_id;
 }
 
-static const uint16_t types[] = { EP_TT_ECHO, EP_TT_CHECKSUM, EP_TT_RESIZE, EP_TT_BOX_BLUR,
-				  EP_TT_GAUSS_BLUR, EP_TT_SOBEL, EP_TT_THRESHOLD, EP_TT_BLOBS,
-				  EP_TT_ZSTD, EP_TT_MATMUL, 999 /* no such handler */ };
+static const uint16_t
+	types[] = { EP_TT_ECHO,	 EP_TT_CHECKSUM,  EP_TT_RESIZE, EP_TT_BOX_BLUR, EP_TT_GAUSS_BLUR,
+		    EP_TT_SOBEL, EP_TT_THRESHOLD, EP_TT_BLOBS,	EP_TT_ZSTD,	EP_TT_MATMUL,
+		    999 /* no such handler */ };
 
 /* A task the input describes, as a client would send it (or a damaged copy). Flags:
  * bits 0-1 priority 1, 2, 3 or 5; 0x04 the payload loses its last byte after compression;
@@ -269,7 +268,7 @@ static void push_task(struct fz *f, unsigned int src)
 	uint8_t id = fz_u8(f);
 
 	tmpl.task_id = id % 16;
-	if (id & 0x10) {	/* a device with the node's key */
+	if (id & 0x10) { /* a device with the node's key */
 		tmpl.flags |= EP_F_AUTH;
 		tmpl.auth_key_id = 1;
 	}
@@ -279,7 +278,7 @@ static void push_task(struct fz *f, unsigned int src)
 	fs = fz_u16(f) % 1472 + 1;
 	payload = fz_bytes(f, fz_u16(f), &len);
 	total = (uint32_t)len;
-	if (flags & 0x08) {	/* zstd, as a client compresses */
+	if (flags & 0x08) { /* zstd, as a client compresses */
 		size_t n;
 
 		if (!cctx)
@@ -299,8 +298,10 @@ static void push_task(struct fz *f, unsigned int src)
 		static uint8_t frame[sizeof(struct ep_img_hdr) + 0x10000];
 		struct ep_fc_params prm = { .max_error = id & 0x80 ? 2 : 0,
 					    .keep = EP_FC_KEEP_NONE };
-		struct ep_img_hdr hdr = { .width = htons(16), .height = htons((uint16_t)(len / 16)),
-					  .arg0 = htons(EP_IMG_OTSU), .arg1 = htons(20) };
+		struct ep_img_hdr hdr = { .width = htons(16),
+					  .height = htons((uint16_t)(len / 16)),
+					  .arg0 = htons(EP_IMG_OTSU),
+					  .arg1 = htons(20) };
 		ssize_t n = -EINVAL;
 
 		if (!fenc)
@@ -331,11 +332,12 @@ static void push_task(struct fz *f, unsigned int src)
 		FZ_CHECK(n >= EP_HDR_LEN);
 		if (tmpl.flags & EP_F_AUTH) {
 			/* The key's age on the node's clock: a fresh pn. */
-			secs = (uint64_t)(((int64_t)ep_now_ns() - ep_keytab_get(keys, 1)->issued_ns) /
+			secs = (uint64_t)(((int64_t)ep_now_ns() -
+					   ep_keytab_get(keys, 1)->issued_ns) /
 					  1000000000);
 			FZ_CHECK(!ep_aead_seal(dev, EP_AUTH_SENDER_DEVICE,
 					       ep_auth_pn(secs, dev_ctr++), out, (size_t)n));
-			if (id & 0x20)	/* tampered on the way */
+			if (id & 0x20) /* tampered on the way */
 				out[(size_t)n - 1 - i % (size_t)n] ^= 0x40;
 		}
 		push(out, (size_t)n, src);
@@ -348,7 +350,9 @@ static void push_control(struct fz *f, unsigned int src)
 {
 	uint8_t out[EP_HDR_LEN];
 	struct ep_msg m = { .kind = fz_bool(f) ? EP_KIND_PING : EP_KIND_CANCEL,
-			    .priority = 3, .task_type = 1, .frag_count = 1 };
+			    .priority = 3,
+			    .task_type = 1,
+			    .frag_count = 1 };
 
 	m.task_id = fz_u8(f) % 16;
 	FZ_CHECK(ep_encode_hdr(&m, out, sizeof(out)) == EP_HDR_LEN);
@@ -360,12 +364,15 @@ static struct ep_token_master master;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	FZ_CHECK(!ep_registry_add_defaults(&reg));
-	for (unsigned int i = 0; i < reg.n; i += 2)	/* half the types take k = 2 */
+	for (unsigned int i = 0; i < reg.n; i += 2) /* half the types take k = 2 */
 		reg.e[i].max_error = 2;
 	FZ_CHECK(!ep_token_master_random(&master, 600));
 	{
-		struct ep_key_info k = { .key_id = 1, .tenant = 7, .has_addr = true,
-					 .lim = { .all_types = true, .max_priority = EP_PRIO_MAX } };
+		struct ep_key_info k = { .key_id = 1,
+					 .tenant = 7,
+					 .has_addr = true,
+					 .lim = { .all_types = true,
+						  .max_priority = EP_PRIO_MAX } };
 		struct ep_peer p0;
 		struct timespec ts;
 
@@ -401,14 +408,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.reply_zstd_min = 512,
 		.arena_bytes = 4u << 20,
 		.held_bytes = 1u << 20,
-		.reasm = { .max_tasks = 16, .max_bytes = 1u << 20, .max_src_tasks = 8,
-			   .max_src_bytes = 512u << 10, .prefix_v4 = 24, .prefix_v6 = 64,
+		.reasm = { .max_tasks = 16,
+			   .max_bytes = 1u << 20,
+			   .max_src_tasks = 8,
+			   .max_src_bytes = 512u << 10,
+			   .prefix_v4 = 24,
+			   .prefix_v6 = 64,
 			   /* bit 7: fragments expire after 1 µs, so a full table
 			    * expires tasks (TIMEOUT replies) while the run lasts */
 			   .timeout_ns = setup & 0x80 ? 1000 : 2000ull * 1000000,
 			   .max_lifetime_ns = 10000ull * 1000000 },
-		.cache = { .window_ns = 30ull * 1000000000, .entries = 64, .bytes = 1u << 20,
-			   .max_replays = 8, .resend_gap_ns = 10ull * 1000000 },
+		.cache = { .window_ns = 30ull * 1000000000,
+			   .entries = 64,
+			   .bytes = 1u << 20,
+			   .max_replays = 8,
+			   .resend_gap_ns = 10ull * 1000000 },
 		.validation = setup & 0x40 ? EP_VALIDATE_OFF : EP_VALIDATE_AMPLIFICATION,
 		.token = &master,
 		.max_work = 4000000000ull,
@@ -451,6 +465,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	worker = NULL;
 	FZ_CHECK(!io.tx);
 	for (unsigned int i = 0; i < io.n; i++)
-		FZ_CHECK(!io.d[i].buf);	/* every buffer released */
+		FZ_CHECK(!io.d[i].buf); /* every buffer released */
 	return 0;
 }

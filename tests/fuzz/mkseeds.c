@@ -78,7 +78,7 @@ static void add32(struct buf *b, uint32_t v)
 	add16(b, (uint16_t)v);
 }
 
-static void addf(struct buf *b, float f)	/* little-endian float32 */
+static void addf(struct buf *b, float f) /* little-endian float32 */
 {
 	uint32_t u;
 
@@ -100,14 +100,18 @@ static size_t dgram(const struct ep_msg *m, const void *payload, uint32_t len, u
 	return (size_t)n;
 }
 
-static const struct ep_msg req = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
-				   .tenant_id = 7, .task_id = 42, .size_hint_kib = 4,
+static const struct ep_msg req = { .kind = EP_KIND_REQUEST,
+				   .priority = 3,
+				   .task_type = 1,
+				   .tenant_id = 7,
+				   .task_id = 42,
+				   .size_hint_kib = 4,
 				   .deadline_ms = 100 };
 
 static void codec_seeds(void)
 {
-	static const char *const names[] = { "request", "response", "error", "frag0", "frag1",
-					     "frag2" };
+	static const char *const names[] = { "request", "response", "error",
+					     "frag0",	"frag1",    "frag2" };
 	static uint8_t big[2500], out[1200];
 	struct ep_msg m;
 	uint8_t doc[256];
@@ -117,13 +121,17 @@ static void codec_seeds(void)
 		ssize_t got = doc_example(names[i], doc, sizeof(doc));
 
 		if (got <= 0) {
-			fprintf(stderr, "mkseeds: docs/protocol.md has no example '%s'\n", names[i]);
+			fprintf(stderr, "mkseeds: docs/protocol.md has no example '%s'\n",
+				names[i]);
 			exit(1);
 		}
 		n = (size_t)got;
-		if (i >= 3) {	/* the fragments' headers, with their payloads */
-			m = (struct ep_msg){ .kind = EP_KIND_REQUEST, .priority = 5,
-					     .flags = EP_F_ZSTD, .task_type = 0x10, .tenant_id = 7,
+		if (i >= 3) { /* the fragments' headers, with their payloads */
+			m = (struct ep_msg){ .kind = EP_KIND_REQUEST,
+					     .priority = 5,
+					     .flags = EP_F_ZSTD,
+					     .task_type = 0x10,
+					     .tenant_id = 7,
 					     .task_id = 0x0102030405060708ULL,
 					     .size_hint_kib = 256 };
 			n = dgram(&m, big, sizeof(big), 1000, (uint32_t)i - 3, out, sizeof(out));
@@ -151,9 +159,14 @@ static void codec_seeds(void)
 	put("codec", "pong", out, dgram(&m, big, 48, 1400, 0, out, sizeof(out)));
 	m = (struct ep_msg){ .kind = EP_KIND_CANCEL, .priority = 3, .task_id = 42 };
 	put("codec", "cancel", out, dgram(&m, NULL, 0, 1400, 0, out, sizeof(out)));
-	m = (struct ep_msg){ .kind = EP_KIND_RETRY, .priority = 3, .task_id = 42, .task_type = 1,
-			     .flags = EP_F_TOKEN, .auth_key_id = 0x1234,
-			     .auth_tag = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } };
+	m = (struct ep_msg){ .kind = EP_KIND_RETRY,
+			     .priority = 3,
+			     .task_id = 42,
+			     .task_type = 1,
+			     .flags = EP_F_TOKEN,
+			     .auth_key_id = 0x1234,
+			     .auth_tag = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+					   16 } };
 	put("codec", "retry", out, dgram(&m, NULL, 0, 1400, 0, out, sizeof(out)));
 	m = req;
 	m.flags = EP_F_TOKEN | EP_F_PLAIN_REPLY | EP_F_RETRY;
@@ -167,11 +180,11 @@ static void codec_seeds(void)
 /* reasm: limits, then fragments of one 3000-byte task at L = 1000 (op 0). */
 static void reasm_frag(struct buf *b, uint8_t src_op, uint8_t id, uint16_t index)
 {
-	add8(b, src_op);	/* op 0, source in bits 4-5 */
+	add8(b, src_op); /* op 0, source in bits 4-5 */
 	add8(b, id);
-	add16(b, 3000);		/* total */
-	add8(b, 0);		/* shift */
-	add16(b, 999);		/* fragment size - 1 */
+	add16(b, 3000); /* total */
+	add8(b, 0);	/* shift */
+	add16(b, 999);	/* fragment size - 1 */
 	add16(b, index);
 }
 
@@ -191,10 +204,10 @@ static void reasm_seeds(void)
 	add(&b, limits, sizeof(limits));
 	reasm_frag(&b, 0x10, 2, 2);
 	reasm_frag(&b, 0x10, 2, 0);
-	reasm_frag(&b, 0x10, 2, 0);		/* duplicate */
-	reasm_frag(&b, 0x20, 2, 1);		/* another source, same id */
-	add8(&b, 2), add16(&b, 5000);		/* 5 s pass */
-	add8(&b, 3);				/* expire */
+	reasm_frag(&b, 0x10, 2, 0);   /* duplicate */
+	reasm_frag(&b, 0x20, 2, 1);   /* another source, same id */
+	add8(&b, 2), add16(&b, 5000); /* 5 s pass */
+	add8(&b, 3);		      /* expire */
 	reasm_frag(&b, 0x10, 2, 1);
 	put("reasm", "shuffled-expired", b.b, b.n);
 
@@ -202,7 +215,7 @@ static void reasm_seeds(void)
 	add(&b, limits, sizeof(limits));
 	m.task_id = 3;
 	m.frag_count = 2;
-	add8(&b, 1);				/* a raw datagram */
+	add8(&b, 1); /* a raw datagram */
 	add16(&b, (uint16_t)dgram(&m, out, 1500, 1000, 0, out, sizeof(out)));
 	add(&b, out, dgram(&m, out, 1500, 1000, 0, out, sizeof(out)));
 	put("reasm", "raw", b.b, b.n);
@@ -212,11 +225,19 @@ static void report_body(struct buf *b, uint32_t id, uint32_t seq, uint32_t ip4, 
 			uint32_t cap)
 {
 	struct ep_load_report r = {
-		.node_id = htonl(id), .seq = htonl(seq), .interval_ms = htonl(100),
-		.cpu_pct_x100 = htonl(2500), .mem_free_kib = htobe64(1 << 20),
-		.queue_depth = htonl(3), .inflight = htonl(5), .p99_us = htonl(800),
-		.capacity = htonl(cap), .ip4 = htonl(ip4), .mac = { 2, 0, 0, 0, 0, (uint8_t)id },
-		.port = htons(port), .rate = htonl(1000),
+		.node_id = htonl(id),
+		.seq = htonl(seq),
+		.interval_ms = htonl(100),
+		.cpu_pct_x100 = htonl(2500),
+		.mem_free_kib = htobe64(1 << 20),
+		.queue_depth = htonl(3),
+		.inflight = htonl(5),
+		.p99_us = htonl(800),
+		.capacity = htonl(cap),
+		.ip4 = htonl(ip4),
+		.mac = { 2, 0, 0, 0, 0, (uint8_t)id },
+		.port = htons(port),
+		.rate = htonl(1000),
 	};
 
 	add(b, &r, sizeof(r));
@@ -231,18 +252,18 @@ static void report_seeds(void)
 	/* Registration on, node 1 configured: reports from the right and wrong sources. */
 	add8(&b, 0x01 | 0x04);
 	for (uint32_t seq = 1; seq <= 3; seq++) {
-		add8(&b, 1), add8(&b, 0);	/* a report body from 198.18.0.1 */
+		add8(&b, 1), add8(&b, 0); /* a report body from 198.18.0.1 */
 		report_body(&b, 1, seq, 0xc6120001, 7878, 100);
-		add8(&b, 1), add8(&b, 1);	/* node 5 registers from 198.18.0.2 */
+		add8(&b, 1), add8(&b, 1); /* node 5 registers from 198.18.0.2 */
 		report_body(&b, 5, seq, 0xc6120002, 7878, 200);
-		add8(&b, 2), add8(&b, 0), add16(&b, 100);	/* 100 ms */
-		add8(&b, 3), add8(&b, 0);	/* tick */
+		add8(&b, 2), add8(&b, 0), add16(&b, 100); /* 100 ms */
+		add8(&b, 3), add8(&b, 0);		  /* tick */
 	}
-	add8(&b, 1), add8(&b, 2);		/* node 5 claimed from 198.18.0.3 */
+	add8(&b, 1), add8(&b, 2); /* node 5 claimed from 198.18.0.3 */
 	report_body(&b, 5, 1000, 0xc6120003, 7878, 0xffffffff);
-	add8(&b, 2), add8(&b, 0), add16(&b, 2000);	/* node 1 and 5 die */
+	add8(&b, 2), add8(&b, 0), add16(&b, 2000); /* node 1 and 5 die */
 	add8(&b, 3), add8(&b, 0);
-	add8(&b, 4), add8(&b, 0), add8(&b, 5);	/* drain node 5 */
+	add8(&b, 4), add8(&b, 0), add8(&b, 5); /* drain node 5 */
 	put("report", "register-and-die", b.b, b.n);
 
 	/* A raw datagram: the whole LOAD_REPORT as it comes off the wire. */
@@ -279,8 +300,8 @@ static void frame_seeds(void)
 }
 
 /* client: datagrams for pending task 0 (the id is written in by the harness). */
-static void client_dgram(struct buf *b, const struct ep_msg *m, const void *payload,
-			 uint32_t len, uint32_t frag, uint32_t index, uint8_t which)
+static void client_dgram(struct buf *b, const struct ep_msg *m, const void *payload, uint32_t len,
+			 uint32_t frag, uint32_t index, uint8_t which)
 {
 	uint8_t out[EP_HDR_LEN + 1500];
 	size_t n = dgram(m, payload, len, frag, index, out, sizeof(out));
@@ -295,10 +316,18 @@ static void client_seeds(void)
 	static const char hello[] = "hello hello hello hello hello hello";
 	uint8_t hello_zst[128];
 	size_t zn = ZSTD_compress(hello_zst, sizeof(hello_zst), hello, sizeof(hello), 19);
-	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .queue_us = 10, .exec_us = 20, .load_pct = 5 };
-	struct ep_msg err = { .kind = EP_KIND_ERROR, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .status = EP_ST_INVALID_INPUT };
+	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .queue_us = 10,
+			      .exec_us = 20,
+			      .load_pct = 5 };
+	struct ep_msg err = { .kind = EP_KIND_ERROR,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .status = EP_ST_INVALID_INPUT };
 	static uint8_t big[3000];
 	struct buf b = { .n = 0 };
 
@@ -329,8 +358,12 @@ static void client_seeds(void)
 	add8(&b, 0);
 	err.status = EP_ST_OVERLOADED;
 	client_dgram(&b, &err, NULL, 0, 1400, 0, 0);
-	rsp = (struct ep_msg){ .kind = EP_KIND_RETRY, .priority = 3, .task_type = 1,
-			       .tenant_id = 7, .flags = EP_F_TOKEN, .auth_key_id = 3,
+	rsp = (struct ep_msg){ .kind = EP_KIND_RETRY,
+			       .priority = 3,
+			       .task_type = 1,
+			       .tenant_id = 7,
+			       .flags = EP_F_TOKEN,
+			       .auth_key_id = 3,
 			       .auth_tag = { 9, 9, 9 } };
 	client_dgram(&b, &rsp, NULL, 0, 1400, 0, 0);
 	rsp = (struct ep_msg){ .kind = EP_KIND_PONG, .priority = 3 };
@@ -344,7 +377,7 @@ static void img(struct buf *b, uint16_t w, uint16_t h, uint16_t a0, uint16_t a1,
 {
 	add16(b, w), add16(b, h), add16(b, a0), add16(b, a1), add32(b, a2), add32(b, 0);
 	for (uint32_t y = 0; y < h; y++)
-		for (uint32_t x = 0; x < w; x++)	/* two bright squares on a dark field */
+		for (uint32_t x = 0; x < w; x++) /* two bright squares on a dark field */
 			add8(b, ((x / 3 + y / 3) & 1) ? 200 : (uint8_t)(x * 4 + y));
 }
 
@@ -419,9 +452,9 @@ static bool payload_of(const char *name, int v, struct buf *b)
 
 static void handler_seeds(void)
 {
-	static const char *const names[] = { "echo", "checksum", "resize", "box_blur",
-					     "gauss_blur", "sobel", "threshold", "blobs",
-					     "zstd", "matmul", "infer" };
+	static const char *const names[] = { "echo",	   "checksum", "resize",    "box_blur",
+					     "gauss_blur", "sobel",    "threshold", "blobs",
+					     "zstd",	   "matmul",   "infer" };
 	static struct buf p, q, seed;
 	char target[64], file[32];
 	int last;
@@ -430,7 +463,7 @@ static void handler_seeds(void)
 		snprintf(target, sizeof(target), "handler_%s", names[i]);
 		for (int v = 0; payload_of(names[i], v, &p); v++) {
 			seed.n = 0;
-			add8(&seed, 0);		/* one task */
+			add8(&seed, 0); /* one task */
 			add(&seed, p.b, p.n);
 			snprintf(file, sizeof(file), "one-%d", v);
 			put(target, file, seed.b, seed.n);
@@ -452,9 +485,9 @@ static void handler_seeds(void)
 /* runtime: each handler's first payload as a task (op 1), then a ping and a cancel. */
 static void runtime_seeds(void)
 {
-	static const char *const names[] = { "echo", "checksum", "resize", "box_blur",
-					     "gauss_blur", "sobel", "threshold", "blobs",
-					     "zstd", "matmul" };
+	static const char *const names[] = { "echo",	   "checksum", "resize",    "box_blur",
+					     "gauss_blur", "sobel",    "threshold", "blobs",
+					     "zstd",	   "matmul" };
 	static struct buf p, seed;
 	uint8_t out[EP_HDR_LEN + 64], out2[EP_HDR_LEN + 1400];
 
@@ -463,17 +496,17 @@ static void runtime_seeds(void)
 
 		payload_of(names[i], 0, &p);
 		seed.n = 0;
-		add8(&seed, 0x08);		/* batch 1, bursts of 9 */
-		for (uint8_t f = 0; f < 2; f++) {	/* plain, then zstd; second is a retry */
+		add8(&seed, 0x08);		  /* batch 1, bursts of 9 */
+		for (uint8_t f = 0; f < 2; f++) { /* plain, then zstd; second is a retry */
 			add8(&seed, 1);
-			add8(&seed, f ? 0x0a : 0x02);	/* priority 3, zstd on the second */
-			add8(&seed, (uint8_t)i);	/* task id */
-			add8(&seed, (uint8_t)i);	/* type: types[i] */
-			add16(&seed, 999);		/* fragments of 1000 */
+			add8(&seed, f ? 0x0a : 0x02); /* priority 3, zstd on the second */
+			add8(&seed, (uint8_t)i);      /* task id */
+			add8(&seed, (uint8_t)i);      /* type: types[i] */
+			add16(&seed, 999);	      /* fragments of 1000 */
 			add16(&seed, (uint16_t)p.n);
 			add(&seed, p.b, p.n);
 		}
-		add8(&seed, 2), add8(&seed, 1), add8(&seed, 0);	/* a ping */
+		add8(&seed, 2), add8(&seed, 1), add8(&seed, 0); /* a ping */
 		snprintf(file, sizeof(file), "task-%s", names[i]);
 		put("runtime", file, seed.b, seed.n);
 	}
@@ -506,7 +539,7 @@ static void runtime_seeds(void)
 	add8(&seed, 0x38);
 	for (int i = 0; i < 18; i++) {
 		add8(&seed, 1), add8(&seed, i < 17 ? 0x00 : 0x03), add8(&seed, (uint8_t)i);
-		add8(&seed, 2);			/* resize: slow enough to queue */
+		add8(&seed, 2); /* resize: slow enough to queue */
 		payload_of("resize", 0, &p);
 		add16(&seed, 999), add16(&seed, (uint16_t)p.n);
 		add(&seed, p.b, p.n);
@@ -517,7 +550,7 @@ static void runtime_seeds(void)
 	seed.n = 0;
 	add8(&seed, 0x80 | 0x08);
 	for (int i = 0; i < 17; i++) {
-		add8(&seed, (const uint8_t[]){ 1, 4, 10 }[i % 3]);	/* op 1, source i % 3 */
+		add8(&seed, (const uint8_t[]){ 1, 4, 10 }[i % 3]); /* op 1, source i % 3 */
 		add8(&seed, 0x12), add8(&seed, (uint8_t)i), add8(&seed, 0);
 		add16(&seed, 99), add16(&seed, 300);
 		for (int k = 0; k < 300; k++)
@@ -534,7 +567,8 @@ static void runtime_seeds(void)
 		char file[32];
 
 		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
-		zn = ZSTD_compress2(cctx, frame, sizeof(frame), zeros, z ? sizeof(zeros) : 100 << 10);
+		zn = ZSTD_compress2(cctx, frame, sizeof(frame), zeros,
+				    z ? sizeof(zeros) : 100 << 10);
 		ZSTD_freeCCtx(cctx);
 		if (ZSTD_isError(zn)) {
 			fprintf(stderr, "mkseeds: zstd: %s\n", ZSTD_getErrorName(zn));
@@ -581,7 +615,7 @@ static void model_seed(const char *name, unsigned int nl, const uint32_t *dims)
 
 	b.n = 0;
 	add(&b, &hdr, sizeof(hdr));
-	add(&b, dims, 4 * (nl + 1));	/* little-endian host */
+	add(&b, dims, 4 * (nl + 1)); /* little-endian host */
 	for (uint64_t i = 0; b.n < ep_model_file_len(nl, dims); i++)
 		addf(&b, (float)((i * 37) % 19) / 10.0f - 0.9f);
 	put("model", name, b.b, b.n);
@@ -627,14 +661,17 @@ static void png_seed(const char *name, int color, int depth, int interlace, bool
 	if (color == PNG_COLOR_TYPE_RGB)
 		png_set_gAMA(png, info, 1 / 2.2);
 	png_write_info(png, info);
-	ch = color == PNG_COLOR_TYPE_RGB ? 3 : color == PNG_COLOR_TYPE_RGB_ALPHA ? 4 :
-	     color == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+	ch = color == PNG_COLOR_TYPE_RGB	  ? 3
+	     : color == PNG_COLOR_TYPE_RGB_ALPHA  ? 4
+	     : color == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+						  : 1;
 	if (interlace != PNG_INTERLACE_NONE)
 		png_set_interlace_handling(png);
 	for (int pass = 0; pass < (interlace ? 7 : 1); pass++)
 		for (int y = 0; y < h; y++) {
 			for (size_t i = 0; i < sizeof(row); i++)
-				row[i] = (uint8_t)((i * 37 + (size_t)y * 11) & (depth < 8 ? 0x55 : 0xff));
+				row[i] = (uint8_t)((i * 37 + (size_t)y * 11) &
+						   (depth < 8 ? 0x55 : 0xff));
 			(void)ch;
 			png_write_row(png, row);
 		}
@@ -661,10 +698,17 @@ static void png_seeds(void)
  * for the runtime. */
 static void fcodec_seeds(void)
 {
-	static const struct { uint16_t w, h; unsigned int k; int keep; } f[] = {
-		{ 32, 32, 0, EP_FC_KEEP_NONE }, { 32, 32, 2, EP_FC_KEEP_NONE },
-		{ 32, 32, 2, EP_FC_KEEP_OTSU }, { 1, 200, 0, EP_FC_KEEP_NONE },
-		{ 200, 1, 1, 100 }, { 80, 60, 3, EP_FC_KEEP_NONE },
+	static const struct {
+		uint16_t w, h;
+		unsigned int k;
+		int keep;
+	} f[] = {
+		{ 32, 32, 0, EP_FC_KEEP_NONE },
+		{ 32, 32, 2, EP_FC_KEEP_NONE },
+		{ 32, 32, 2, EP_FC_KEEP_OTSU },
+		{ 1, 200, 0, EP_FC_KEEP_NONE },
+		{ 200, 1, 1, 100 },
+		{ 80, 60, 3, EP_FC_KEEP_NONE },
 	};
 	struct ep_fc_enc *e = ep_fc_enc_new();
 	static uint8_t frame[16 + 80 * 60], out[2 * sizeof(frame) + 1024];
@@ -680,17 +724,22 @@ static void fcodec_seeds(void)
 		ssize_t len;
 
 		memcpy(frame, &hdr, sizeof(hdr));
-		for (uint32_t p = 0; p < n; p++)	/* a gradient with a bright disc and noise */
-			frame[16 + p] = (uint8_t)((p % f[i].w) * 3 + (p / f[i].w) +
-						  ((p * 2654435761u) >> 29) +
-						  ((p % f[i].w - 16) * (p % f[i].w - 16) +
-						   (p / f[i].w - 16) * (p / f[i].w - 16) < 64 ? 120 : 0));
+		for (uint32_t p = 0; p < n; p++) /* a gradient with a bright disc and noise */
+			frame[16 + p] =
+				(uint8_t)((p % f[i].w) * 3 + (p / f[i].w) +
+					  ((p * 2654435761u) >> 29) +
+					  ((p % f[i].w - 16) * (p % f[i].w - 16) +
+								   (p / f[i].w - 16) *
+									   (p / f[i].w - 16) <
+							   64
+						   ? 120
+						   : 0));
 		len = ep_fc_encode(e, frame, 16 + n, &prm, out, sizeof(out));
 		if (len < 0)
 			exit(1);
 		snprintf(name, sizeof(name), "coded-%zu-%ux%u-k%u", i, f[i].w, f[i].h, f[i].k);
 		put("fcodec", name, out, (size_t)len);
-		if (i == 1) {	/* a frame-coded blobs task for the runtime, k = 2 */
+		if (i == 1) { /* a frame-coded blobs task for the runtime, k = 2 */
 			seed.n = 0;
 			add8(&seed, 0x08);
 			add8(&seed, 1), add8(&seed, 0x02), add8(&seed, 0xc1), add8(&seed, 7);

@@ -34,8 +34,8 @@
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
-#define COUNT_TYPE	900
-#define MTU		1500
+#define COUNT_TYPE 900
+#define MTU	   1500
 
 static const char *to, *images;
 static struct ep_client *cli;
@@ -58,8 +58,9 @@ static bool load_image(const char *name, struct image *im)
 static uint8_t *img_task(const struct image *im, uint16_t a0, uint16_t a1, uint32_t a2,
 			 uint32_t *len)
 {
-	struct ep_img_hdr h = { htons((uint16_t)im->w), htons((uint16_t)im->h), htons(a0),
-				htons(a1), htonl(a2), 0 };
+	struct ep_img_hdr h = {
+		htons((uint16_t)im->w), htons((uint16_t)im->h), htons(a0), htons(a1), htonl(a2), 0
+	};
 	uint8_t *t;
 
 	*len = (uint32_t)sizeof(h) + im->w * im->h;
@@ -77,8 +78,10 @@ static void no_log(int level, const char *fmt, ...)
 static uint16_t run_local(const struct ep_handler *h, const uint8_t *data, uint32_t len,
 			  uint8_t **out, uint32_t *out_len)
 {
-	struct ep_handler_env env = { .abi_version = EP_HANDLER_ABI_VERSION, .type = h->default_type,
-				      .max_task_len = 8u << 20, .log = no_log };
+	struct ep_handler_env env = { .abi_version = EP_HANDLER_ABI_VERSION,
+				      .type = h->default_type,
+				      .max_task_len = 8u << 20,
+				      .log = no_log };
 	struct ep_hreq rq = { .data = data, .len = len, .type = h->default_type, .priority = 3 };
 	struct ep_hres rs = { 0 };
 	void *state = NULL;
@@ -121,11 +124,12 @@ static void check_same(const char *name, const struct ep_handler *h, const uint8
 	EXPECT_EQ(st, 0);
 	EXPECT_EQ(err, 0);
 	if (err)
-		tap_diag("remote: %s status %s %s", strerror(-err), ep_status_name(r.status), r.msg);
+		tap_diag("remote: %s status %s %s", strerror(-err), ep_status_name(r.status),
+			 r.msg);
 	EXPECT_EQ(r.len, local_len);
 	EXPECT(!err && r.len == local_len && !memcmp(r.data, local, local_len));
-	tap_end("%s: %u-byte task, result of %u bytes equals the handler run locally%s", name,
-		len, local_len, r.compressed ? " (came compressed)" : "");
+	tap_end("%s: %u-byte task, result of %u bytes equals the handler run locally%s", name, len,
+		local_len, r.compressed ? " (came compressed)" : "");
 	ep_result_free(&r);
 	free(local);
 }
@@ -142,17 +146,19 @@ struct raw {
 
 static int raw_open(struct raw *r)
 {
-	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
-				    .sin6_port = htons(EP_DEFAULT_PORT) };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(EP_DEFAULT_PORT) };
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(EP_DEFAULT_PORT) };
-	struct ep_reasm_cfg rc = { .max_tasks = 16, .max_bytes = 64u << 20, .max_src_tasks = 16,
-				   .max_src_bytes = 64u << 20, .max_task_len = 16u << 20,
+	struct ep_reasm_cfg rc = { .max_tasks = 16,
+				   .max_bytes = 64u << 20,
+				   .max_src_tasks = 16,
+				   .max_src_bytes = 64u << 20,
+				   .max_task_len = 16u << 20,
 				   .timeout_ns = 5000000000ull };
 	struct sockaddr *to_sa = (struct sockaddr *)&sa;
 	socklen_t to_len = sizeof(sa);
 	int rcv = 16 << 20;
 
-	if (inet_pton(AF_INET, to, &sa.sin_addr) != 1) {	/* else IPv6 */
+	if (inet_pton(AF_INET, to, &sa.sin_addr) != 1) { /* else IPv6 */
 		if (inet_pton(AF_INET6, to, &sa6.sin6_addr) != 1)
 			return -EINVAL;
 		to_sa = (struct sockaddr *)&sa6;
@@ -190,8 +196,8 @@ static void raw_send(struct raw *r, const struct ep_msg *m, const uint8_t *data,
 }
 
 /* Wait for the reply to @id. Returns 0 and the reply, or -ETIMEDOUT. */
-static int raw_reply(struct raw *r, uint64_t id, int timeout_ms, struct ep_msg *m,
-		     uint8_t **data, uint32_t *len)
+static int raw_reply(struct raw *r, uint64_t id, int timeout_ms, struct ep_msg *m, uint8_t **data,
+		     uint32_t *len)
 {
 	struct timespec t0, t;
 
@@ -205,7 +211,8 @@ static int raw_reply(struct raw *r, uint64_t id, int timeout_ms, struct ep_msg *
 		ssize_t n;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		left = timeout_ms -
+		       ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -ETIMEDOUT;
 		n = recv(r->fd, r->buf, sizeof(r->buf), 0);
@@ -233,12 +240,15 @@ static int raw_reply(struct raw *r, uint64_t id, int timeout_ms, struct ep_msg *
 /* A one-shot raw task: all fragments in order; the reply's status (or -1 on silence). A
  * RETRY (the node wants the address validated) is answered with its token, as a client
  * must (docs/protocol.md 3.7). */
-static int raw_task(struct raw *r, uint64_t id, uint16_t type, uint8_t flags,
-		    const uint8_t *data, uint32_t len, int timeout_ms, uint8_t **out,
-		    uint32_t *out_len)
+static int raw_task(struct raw *r, uint64_t id, uint16_t type, uint8_t flags, const uint8_t *data,
+		    uint32_t len, int timeout_ms, uint8_t **out, uint32_t *out_len)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = flags,
-			    .task_type = type, .tenant_id = 1, .task_id = id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .flags = flags,
+			    .task_type = type,
+			    .tenant_id = 1,
+			    .task_id = id };
 	uint32_t count = ep_frag_count(len, r->fs), *idx = calloc(count, sizeof(*idx));
 	struct ep_msg rm;
 	uint8_t *d = NULL;
@@ -259,7 +269,7 @@ static int raw_task(struct raw *r, uint64_t id, uint16_t type, uint8_t flags,
 		memcpy(m.auth_tag, rm.auth_tag, sizeof(m.auth_tag));
 	}
 	free(idx);
-	if (err || rm.kind == EP_KIND_RETRY) {	/* silence, or RETRY after RETRY */
+	if (err || rm.kind == EP_KIND_RETRY) { /* silence, or RETRY after RETRY */
 		free(d);
 		return -1;
 	}
@@ -290,7 +300,8 @@ static void test_handlers(void)
 	uint32_t len;
 
 	if (!load_image("camera.png", &cam) || !load_image("coins.png", &coins)) {
-		tap_skip("handlers on real images", "build/data/images is missing (make fetches it)");
+		tap_skip("handlers on real images",
+			 "build/data/images is missing (make fetches it)");
 		return;
 	}
 	raw = malloc((size_t)cam.w * cam.h);
@@ -318,7 +329,7 @@ static void test_handlers(void)
 	check_same("blobs coins", &ep_blobs_handler, t, len);
 	free(t);
 
-	{	/* zstd: the result decompresses to the input */
+	{ /* zstd: the result decompresses to the input */
 		uint32_t n = cam.w * cam.h;
 		uint8_t *z = malloc(n + 4);
 		struct ep_result r;
@@ -337,7 +348,7 @@ static void test_handlers(void)
 		free(z);
 		free(back);
 	}
-	{	/* matmul 64x48 * 48x32 */
+	{ /* matmul 64x48 * 48x32 */
 		uint32_t n = 64, k = 48, m = 32;
 		uint32_t len2 = 16 + 4 * (n * k + k * m);
 		uint8_t *mm = calloc(1, len2);
@@ -348,7 +359,7 @@ static void test_handlers(void)
 		for (uint32_t i = 0; i < n * k + k * m; i++) {
 			float v = (float)(rnd() % 2001) / 1000.0f - 1.0f;
 
-			memcpy(mm + 16 + 4 * i, &v, 4);	/* little-endian host */
+			memcpy(mm + 16 + 4 * i, &v, 4); /* little-endian host */
 		}
 		check_same("matmul 64x48 * 48x32", &ep_matmul_handler, mm, len2);
 		free(mm);
@@ -375,7 +386,7 @@ static void test_retry_and_big(void)
 	tap_begin();
 	st = raw_task(&r, base + 1, COUNT_TYPE, 0, (const uint8_t *)"abc", 3, 2000, &out, &ol);
 	EXPECT_EQ(st, 0);
-	usleep(20000);	/* a retry comes after a timeout, not inside the 10 ms resend gap */
+	usleep(20000); /* a retry comes after a timeout, not inside the 10 ms resend gap */
 	st = raw_task(&r, base + 1, COUNT_TYPE, EP_F_RETRY, (const uint8_t *)"abc", 3, 2000, &out2,
 		      &ol2);
 	EXPECT_EQ(st, 0);
@@ -386,7 +397,8 @@ static void test_retry_and_big(void)
 	EXPECT_EQ(st, 0);
 	EXPECT(ol == 12 && ol2 == 12 && be64_at(out2) == be64_at(out) + 1);
 	tap_end("a retried task id gets the cached result; the handler ran once (run %llu, "
-		"next task run %llu)", ol == 12 ? (unsigned long long)be64_at(out) : 0,
+		"next task run %llu)",
+		ol == 12 ? (unsigned long long)be64_at(out) : 0,
 		ol2 == 12 ? (unsigned long long)be64_at(out2) : 0);
 
 	/* 4 MB in ~3000 fragments, shuffled, 10 % sent twice: completes once, intact. */
@@ -407,8 +419,11 @@ static void test_retry_and_big(void)
 		idx[j] = x;
 	}
 	{
-		struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = COUNT_TYPE,
-				    .tenant_id = 1, .task_id = base + 3 };
+		struct ep_msg m = { .kind = EP_KIND_REQUEST,
+				    .priority = 3,
+				    .task_type = COUNT_TYPE,
+				    .tenant_id = 1,
+				    .task_id = base + 3 };
 		struct ep_msg rm;
 		uint8_t *d = NULL;
 		uint32_t dl = 0;
@@ -513,7 +528,8 @@ static void test_hostile(void)
 	st = raw_task(&r, base + 3, EP_TT_ECHO, EP_F_ZSTD, t, len, 5000, NULL, NULL);
 	EXPECT_EQ(st, EP_ST_TOO_LARGE);
 	tap_end("a %u-byte zstd frame of unstated size inflating to 64 MiB gets too_large "
-		"(got %s)", len, st < 0 ? "no reply" : ep_status_name((unsigned int)st));
+		"(got %s)",
+		len, st < 0 ? "no reply" : ep_status_name((unsigned int)st));
 	free(t);
 	echo_still_works("two decompression bombs");
 
@@ -531,10 +547,13 @@ static void test_hostile(void)
 		st < 0 ? "no reply" : ep_status_name((unsigned int)st));
 	echo_still_works("an unknown type");
 
-	{	/* fragments 0 and 1 of 3: the task times out at the edge */
+	{ /* fragments 0 and 1 of 3: the task times out at the edge */
 		static uint8_t data[3000];
-		struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = EP_TT_ECHO,
-				    .tenant_id = 1, .task_id = base + 6 };
+		struct ep_msg m = { .kind = EP_KIND_REQUEST,
+				    .priority = 3,
+				    .task_type = EP_TT_ECHO,
+				    .tenant_id = 1,
+				    .task_id = base + 6 };
 		uint32_t idx[2] = { 0, 1 };
 		struct ep_msg rm = { 0 };
 		uint8_t *d = NULL;
@@ -568,7 +587,7 @@ static void test_drain(pid_t pid)
 		tap_skip("SIGTERM drains", "build/data/images is missing");
 		return;
 	}
-	t = img_task(&cam, 2000, 0, 0, &len);	/* gaussian, sigma 20: slow */
+	t = img_task(&cam, 2000, 0, 0, &len); /* gaussian, sigma 20: slow */
 	for (int i = 0; i < 8; i++) {
 		struct ep_task_opts o = { .type = EP_TT_GAUSS_BLUR, .no_compress = 1 };
 
@@ -610,8 +629,9 @@ int main(int argc, char **argv)
 					    { "images", required_argument, NULL, 'i' },
 					    { "drain", required_argument, NULL, 'd' },
 					    { 0 } };
-	struct ep_client_opts co = { .mtu = MTU, .zstd_level = 3, .timeout_ms = 500,
-				     .max_attempts = 4 };
+	struct ep_client_opts co = {
+		.mtu = MTU, .zstd_level = 3, .timeout_ms = 500, .max_attempts = 4
+	};
 	pid_t drain = 0;
 	int c, err;
 

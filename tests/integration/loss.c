@@ -26,13 +26,13 @@
 #include "../lib/tap.h"
 
 #define COUNT_TYPE 900
-#define ECHO_TYPE 901
+#define ECHO_TYPE  901
 
 struct task {
 	uint8_t *payload;
 	unsigned int callbacks;
 	int error;
-	uint64_t run;		/* the edge's run number for it */
+	uint64_t run; /* the edge's run number for it */
 	const char *why;
 	bool intact;
 };
@@ -41,7 +41,7 @@ static struct task *tasks;
 static unsigned int ntasks, next_task, outstanding, size = 64;
 static bool echo, strict;
 static struct ep_client *cli;
-static struct task probe;	/* a 1-byte task that tells the edge's run count */
+static struct task probe; /* a 1-byte task that tells the edge's run count */
 static uint8_t probe_byte;
 
 static uint64_t be64(const uint8_t *p)
@@ -102,9 +102,14 @@ int main(int argc, char **argv)
 					    { "timeout-ms", required_argument, NULL, 'T' },
 					    { "attempts", required_argument, NULL, 'A' },
 					    { 0 } };
-	struct ep_client_opts co = { .timeout_ms = 40, .max_timeout_ms = 400, .max_attempts = 12,
-				     .retry_ratio = 1.0, .retry_per_s = 50, .retry_burst = 200,
-				     .zstd_level = 0, .cork = true };
+	struct ep_client_opts co = { .timeout_ms = 40,
+				     .max_timeout_ms = 400,
+				     .max_attempts = 12,
+				     .retry_ratio = 1.0,
+				     .retry_per_s = 50,
+				     .retry_burst = 200,
+				     .zstd_level = 0,
+				     .cork = true };
 	unsigned int conc = 32, ok = 0, timeouts = 0, other = 0, multi = 0, never = 0, bad = 0;
 	struct ep_client_stats st;
 	uint64_t *runs, dup_runs = 0, base;
@@ -123,7 +128,7 @@ int main(int argc, char **argv)
 			echo = true;
 		else if (c == 'S')
 			strict = true;
-		else if (c == 'T')	/* 0: the library's adaptive first timeout */
+		else if (c == 'T') /* 0: the library's adaptive first timeout */
 			co.timeout_ms = (uint32_t)atoi(optarg);
 		else if (c == 'A')
 			co.max_attempts = (uint32_t)atoi(optarg);
@@ -131,8 +136,9 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (!co.host || !ntasks || ntasks > 100000 || !size || size > (1u << 20)) {
-		fprintf(stderr, "usage: eptest-loss --to ADDR --count N [--concurrency C] [--size B] "
-				"[--echo] [--strict] [--timeout-ms N] [--attempts N]\n");
+		fprintf(stderr,
+			"usage: eptest-loss --to ADDR --count N [--concurrency C] [--size B] "
+			"[--echo] [--strict] [--timeout-ms N] [--attempts N]\n");
 		return 2;
 	}
 	co.max_inflight = conc + 1;
@@ -143,7 +149,7 @@ int main(int argc, char **argv)
 	tasks = calloc(ntasks, sizeof(*tasks));
 	runs = calloc(ntasks, sizeof(*runs));
 	for (unsigned int i = 0; i < ntasks; i++) {
-		uint32_t x = 2654435761u * (i + 1);	/* xorshift32: incompressible, per task */
+		uint32_t x = 2654435761u * (i + 1); /* xorshift32: incompressible, per task */
 
 		tasks[i].payload = malloc(size);
 		for (unsigned int k = 0; k < size; k++) {
@@ -214,8 +220,8 @@ int main(int argc, char **argv)
 	tap_end("the losses were real and retries recovered them (%llu retries, %u of %u done)",
 		(unsigned long long)st.retries, ok, ntasks);
 	tap_diag("stats tasks=%u size=%u completed=%u timeouts=%u dgrams_sent=%llu "
-		 "dgrams_received=%llu retries=%llu retries_throttled=%llu", ntasks, size, ok,
-		 timeouts, (unsigned long long)st.dgrams_sent,
+		 "dgrams_received=%llu retries=%llu retries_throttled=%llu",
+		 ntasks, size, ok, timeouts, (unsigned long long)st.dgrams_sent,
 		 (unsigned long long)st.dgrams_received, (unsigned long long)st.retries,
 		 (unsigned long long)st.retries_throttled);
 	tap_begin();

@@ -14,7 +14,7 @@
 #include "../lib/tap.h"
 
 #define THREADS 4
-#define TASKS 400
+#define TASKS	400
 
 struct worker {
 	int id;
@@ -57,18 +57,19 @@ static void *run(void *arg)
 	struct ep_task_opts t = { .type = EP_TT_ECHO };
 
 	for (int i = 0; i < TASKS; i++) {
-		if (w->id % 2) {	/* synchronous */
+		if (w->id % 2) { /* synchronous */
 			struct ep_result r;
 			uint8_t p[48];
 
 			fill(p, w->id, i);
 			__atomic_add_fetch(&w->callbacks, 1, __ATOMIC_RELAXED);
-			if (!ep_client_run(cli, &t, p, 48, &r) && r.len == 48 && !memcmp(r.data, p, 48))
+			if (!ep_client_run(cli, &t, p, 48, &r) && r.len == 48 &&
+			    !memcmp(r.data, p, 48))
 				__atomic_add_fetch(&w->ok, 1, __ATOMIC_RELAXED);
 			else
 				__atomic_add_fetch(&w->bad, 1, __ATOMIC_RELAXED);
 			ep_result_free(&r);
-		} else {		/* asynchronous, up to 16 outstanding */
+		} else { /* asynchronous, up to 16 outstanding */
 			struct ctx *c = malloc(sizeof(*c));
 
 			c->w = w;

@@ -29,7 +29,8 @@ uint16_t pkt_csum_fold(uint32_t sum)
 
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 {
-	static const uint8_t dmac[6] = { 0x02, 0, 0, 0, 0, 0x02 }, smac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static const uint8_t dmac[6] = { 0x02, 0, 0, 0, 0, 0x02 },
+			     smac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	const uint8_t *src_mac = s->src_mac ? s->src_mac : smac;
 	uint8_t proto = s->l4proto ? s->l4proto : IPPROTO_UDP;
 	size_t need = 14 + 4 * (size_t)s->vlan_tags + 40 + 40 + 8 * (size_t)s->ipv6_ext + 8 +
@@ -56,7 +57,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 	}
 	*(uint16_t *)p = htons(type);
 	p += 2;
-	if (s->ethertype) {	/* raw L3, e.g. an ARP request body */
+	if (s->ethertype) { /* raw L3, e.g. an ARP request body */
 		memcpy(p, s->payload, s->payload_len);
 		return (size_t)(p - buf) + s->payload_len;
 	}
@@ -77,7 +78,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		ip->protocol = proto;
 		inet_pton(AF_INET, s->src ? s->src : "198.18.0.1", &ip->saddr);
 		inet_pton(AF_INET, s->dst ? s->dst : "198.18.0.2", &ip->daddr);
-		for (int i = 0; i < s->ip_opt_len; i++)	/* NOP options, then EOL */
+		for (int i = 0; i < s->ip_opt_len; i++) /* NOP options, then EOL */
 			p[20 + i] = i == s->ip_opt_len - 1 ? 0 : 1;
 		ip->check = htons(pkt_csum_fold(pkt_csum_add(0, ip, hlen)));
 		p += hlen;
@@ -92,10 +93,10 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		inet_pton(AF_INET6, s->src ? s->src : "2001:db8::1", &ip6->saddr);
 		inet_pton(AF_INET6, s->dst ? s->dst : "2001:db8::2", &ip6->daddr);
 		p += sizeof(*ip6);
-		for (int i = 0; i < s->ipv6_ext; i++) {	/* 8-byte headers with PadN */
+		for (int i = 0; i < s->ipv6_ext; i++) { /* 8-byte headers with PadN */
 			*next = i == 0 ? IPPROTO_HOPOPTS : IPPROTO_DSTOPTS;
 			memset(p, 0, 8);
-			p[2] = 1;	/* PadN */
+			p[2] = 1; /* PadN */
 			p[3] = 4;
 			next = &p[0];
 			p += 8;
@@ -104,7 +105,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 		if (s->ipv6_frag) {
 			*next = IPPROTO_FRAGMENT;
 			memset(p, 0, 8);
-			p[3] = 1;	/* M flag */
+			p[3] = 1; /* M flag */
 			next = &p[0];
 			p += 8;
 			ext += 8;
@@ -117,7 +118,7 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t len)
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *udp = (struct udphdr *)p;
 
-		udp->source = htons(s->sport ? s->sport : 40000);	/* 0 is invalid */
+		udp->source = htons(s->sport ? s->sport : 40000); /* 0 is invalid */
 		udp->dest = htons(s->dport);
 		udp->len = htons((uint16_t)l4len);
 		udp->check = 0;

@@ -54,20 +54,20 @@ static inline void tap_fail(const char *file, int line, const char *what)
 	tap_case_failed = 1;
 }
 
-#define EXPECT(cond)							\
-	do {								\
-		if (!(cond))						\
-			tap_fail(__FILE__, __LINE__, "expected " #cond);	\
+#define EXPECT(cond)                                                     \
+	do {                                                             \
+		if (!(cond))                                             \
+			tap_fail(__FILE__, __LINE__, "expected " #cond); \
 	} while (0)
 
-#define EXPECT_EQ(a, b)							\
-	do {								\
-		long long _a = (long long)(a), _b = (long long)(b);	\
-		if (_a != _b) {						\
-			tap_diag("%s:%d: %s == %s: got %lld, want %lld",	\
-				 __FILE__, __LINE__, #a, #b, _a, _b);	\
-			tap_case_failed = 1;				\
-		}							\
+#define EXPECT_EQ(a, b)                                                                          \
+	do {                                                                                     \
+		long long _a = (long long)(a), _b = (long long)(b);                              \
+		if (_a != _b) {                                                                  \
+			tap_diag("%s:%d: %s == %s: got %lld, want %lld", __FILE__, __LINE__, #a, \
+				 #b, _a, _b);                                                    \
+			tap_case_failed = 1;                                                     \
+		}                                                                                \
 	} while (0)
 
 static inline void tap_end(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

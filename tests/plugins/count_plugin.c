@@ -27,10 +27,10 @@ static int count_init(const struct ep_handler_env *env, void **state)
 	if (env->args && !strncmp(env->args, "files=", 6) &&
 	    env->nfiles != (unsigned int)atoi(env->args + 6)) {
 		env->log(0, "count plugin: %u warm-up files, not %s", env->nfiles, env->args + 6);
-		return -22;	/* -EINVAL */
+		return -22; /* -EINVAL */
 	}
 	*state = calloc(1, sizeof(struct count_state));
-	return *state ? 0 : -12;	/* -ENOMEM */
+	return *state ? 0 : -12; /* -ENOMEM */
 }
 
 static void count_fini(void *state)

@@ -25,10 +25,10 @@
 #include "common.h"
 #include "raw.h"
 
-#define WAIT_MS		2000
-#define QUIET_MS	150	/* how long "nothing else comes" is watched */
-#define TASK_LEN	20000	/* 15 fragments at a 1500-byte MTU */
-#define BIG_LEN		142000	/* 100 */
+#define WAIT_MS	 2000
+#define QUIET_MS 150	/* how long "nothing else comes" is watched */
+#define TASK_LEN 20000	/* 15 fragments at a 1500-byte MTU */
+#define BIG_LEN	 142000 /* 100 */
 
 static struct sockaddr_storage to_ss;
 static socklen_t to_len;
@@ -41,7 +41,7 @@ static uint8_t task[BIG_LEN];
 struct rx {
 	struct ep_msg m;
 	uint8_t payload[RAW_MTU];
-	uint32_t len;		/* UDP payload bytes */
+	uint32_t len; /* UDP payload bytes */
 };
 
 /* The next datagram for task @id within @ms (others are skipped): 0, or -1. */
@@ -63,16 +63,20 @@ static int rx_next(int fd, uint64_t id, int ms, struct rx *r)
 		    r->m.task_id != id)
 			continue;
 		r->len = (uint32_t)n;
-		memcpy(r->payload, payload, r->m.payload_len < sizeof(r->payload) ?
-					    r->m.payload_len : sizeof(r->payload));
+		memcpy(r->payload, payload,
+		       r->m.payload_len < sizeof(r->payload) ? r->m.payload_len
+							     : sizeof(r->payload));
 		return 0;
 	}
 }
 
 static struct ep_msg request(uint64_t id)
 {
-	return (struct ep_msg){ .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-				.flags = EP_F_PLAIN_REPLY, .task_type = type, .tenant_id = 1,
+	return (struct ep_msg){ .kind = EP_KIND_REQUEST,
+				.priority = EP_PRIO_DEFAULT,
+				.flags = EP_F_PLAIN_REPLY,
+				.task_type = type,
+				.tenant_id = 1,
 				.task_id = id };
 }
 
@@ -101,8 +105,11 @@ static uint32_t task_frags(void)
 static uint32_t send_result_ack(int fd, uint64_t id, const struct ep_ack *a,
 				const struct ep_msg *retry)
 {
-	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK, .priority = EP_PRIO_DEFAULT,
-			    .task_type = type, .tenant_id = 1, .task_id = id };
+	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = type,
+			    .tenant_id = 1,
+			    .task_id = id };
 	uint8_t p[4 + 4 * EP_ACK_MAX_RANGES], d[RAW_MTU];
 	ssize_t pl = ep_ack_encode(a, EP_ACK_MAX_RANGES, p, sizeof(p)), n;
 
@@ -196,7 +203,8 @@ static void case_task_ack(int fd)
 	got = x.complete && x.kind == EP_KIND_RESPONSE && x.result_len == TASK_LEN;
 	EXPECT(got);
 	tap_end("a request without fragments 3 and 7 gets TASK_ACK [0,2] [4,6] [8,%u] at the "
-		"end of its pass; the two sent, the result comes", count - 1);
+		"end of its pass; the two sent, the result comes",
+		count - 1);
 }
 
 static void case_result_ack(int fd)
@@ -214,8 +222,10 @@ static void case_result_ack(int fd)
 	if (count <= 8)
 		goto out;
 	/* Unvalidated: the last two fragments (about 3 KB) are more than 3 x the ack. */
-	a = (struct ep_ack){ .count = (uint16_t)count, .n = 1, .r = { { 0, (uint16_t)(count - 3) } } };
-	usleep(20000);		/* past the resend gap of the reply */
+	a = (struct ep_ack){ .count = (uint16_t)count,
+			     .n = 1,
+			     .r = { { 0, (uint16_t)(count - 3) } } };
+	usleep(20000); /* past the resend gap of the reply */
 	sent = send_result_ack(fd, id, &a, NULL);
 	retry.kind = 0;
 	n = 0;
@@ -241,10 +251,11 @@ static void case_result_ack(int fd)
 		count - 1);
 
 	tap_begin();
-	a = (struct ep_ack){ .count = (uint16_t)count, .n = 3,
+	a = (struct ep_ack){ .count = (uint16_t)count,
+			     .n = 3,
 			     .r = { { 0, 0 }, { 2, 4 }, { 6, (uint16_t)(count - 1) } } };
 	send_result_ack(fd, id, &a, &retry);
-	send_result_ack(fd, id, &a, &retry);	/* a duplicate on the way: ignored */
+	send_result_ack(fd, id, &a, &retry); /* a duplicate on the way: ignored */
 	n = collect_frags(fd, id, got, &other);
 	EXPECT_EQ(n, 2);
 	EXPECT(got[1] == 1 && got[5] == 1);
@@ -259,7 +270,8 @@ static void case_result_ack(int fd)
 	tap_end("a RESULT_ACK of count 0 gets the whole result (%u fragments)", n);
 
 	tap_begin();
-	a = (struct ep_ack){ .count = (uint16_t)count, .n = 1,
+	a = (struct ep_ack){ .count = (uint16_t)count,
+			     .n = 1,
 			     .r = { { 0, (uint16_t)(count - 1) } } };
 	send_result_ack(fd, id, &a, &retry);
 	n = collect_frags(fd, id, got, &other);
@@ -326,8 +338,7 @@ static void case_many_ranges(int fd)
 	EXPECT_EQ(a.n, 34);
 	for (uint16_t i = 0; i < a.n; i++)
 		EXPECT(a.r[i].first == 2 * i && a.r[i].last == 2 * i);
-	tap_end("TASK_ACK lists every other fragment, %u ranges (%u bytes for %u)", a.n, got,
-		sent);
+	tap_end("TASK_ACK lists every other fragment, %u ranges (%u bytes for %u)", a.n, got, sent);
 }
 
 static void case_unknown(int fd)
@@ -345,7 +356,7 @@ static void case_unknown(int fd)
 	EXPECT(!ep_ack_decode(r.payload, r.m.payload_len, &a));
 	EXPECT_EQ(a.count, 0);
 	EXPECT_EQ(a.n, 0);
-	EXPECT(rx_next(fd, id, QUIET_MS, &r));	/* and nothing else */
+	EXPECT(rx_next(fd, id, QUIET_MS, &r)); /* and nothing else */
 	tap_end("a RESULT_ACK for an unknown task gets TASK_ACK with count 0");
 }
 
@@ -378,8 +389,11 @@ static void case_decompress_failed(int fd)
 static void case_invalid(int fd)
 {
 	uint64_t id = next_id++ + 1000000;
-	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK, .priority = EP_PRIO_DEFAULT,
-			    .task_type = type, .tenant_id = 1, .task_id = id };
+	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = type,
+			    .tenant_id = 1,
+			    .task_id = id };
 	/* Ranges out of order: invalid. */
 	uint8_t p[12] = { 0, 9, 0, 2, 0, 5, 0, 6, 0, 1, 0, 2 }, d[RAW_MTU];
 	ssize_t n = ep_frag_build(&m, p, sizeof(p), sizeof(p), 0, d, sizeof(d));
@@ -405,9 +419,15 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
-		case 'p': port = (unsigned int)tool_num("--port", optarg, 1, 65535); break;
-		case 'T': type = (uint16_t)tool_num("--type", optarg, 1, 65535); break;
+		case 't':
+			to = optarg;
+			break;
+		case 'p':
+			port = (unsigned int)tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'T':
+			type = (uint16_t)tool_num("--type", optarg, 1, 65535);
+			break;
 		default:
 			fprintf(stderr, "usage: eptest-ack --to ADDR [--port N] [--type T]\n");
 			return 2;
@@ -416,7 +436,7 @@ int main(int argc, char **argv)
 	if (!to || tool_addr(to, port, &to_ss, &to_len))
 		return 2;
 	ipv6 = to_ss.ss_family == AF_INET6;
-	for (uint32_t i = 0; i < BIG_LEN; i++)	/* incompressible enough */
+	for (uint32_t i = 0; i < BIG_LEN; i++) /* incompressible enough */
 		task[i] = (uint8_t)((i * 2654435761u) >> 13);
 	fd = raw_open(&to_ss, to_len);
 	if (fd < 0) {

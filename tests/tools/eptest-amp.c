@@ -38,12 +38,12 @@
 #include "common.h"
 #include "raw.h"
 
-#define MTU		RAW_MTU
-#define WAIT_MS		3000	/* longest wait for a reply */
-#define REPLAYS		20
-#define REPLAY_GAP_US	15000	/* beyond the node's resend gap */
-#define REPLAY_HEADER	1	/* header-only datagrams with the task's id */
-#define REPLAY_FRAG0	2	/* copies of the task's fragment 0 */
+#define MTU	      RAW_MTU
+#define WAIT_MS	      3000 /* longest wait for a reply */
+#define REPLAYS	      20
+#define REPLAY_GAP_US 15000 /* beyond the node's resend gap */
+#define REPLAY_HEADER 1	    /* header-only datagrams with the task's id */
+#define REPLAY_FRAG0  2	    /* copies of the task's fragment 0 */
 
 static struct sockaddr_storage to_ss;
 static socklen_t to_len;
@@ -54,13 +54,13 @@ static double max_ratio = EP_AMP_FACTOR;
 static uint64_t next_id;
 
 struct acase {
-	const char *name;		/* handler */
-	const char *what;		/* the request, in words */
+	const char *name; /* handler */
+	const char *what; /* the request, in words */
 	uint16_t type;
-	uint8_t flags;			/* EP_F_ZSTD: compress the payload (level 19) */
+	uint8_t flags; /* EP_F_ZSTD: compress the payload (level 19) */
 	uint8_t *payload;
 	uint32_t len;
-	int replay;			/* replays once answered: REPLAY_HEADER or REPLAY_FRAG0 */
+	int replay; /* replays once answered: REPLAY_HEADER or REPLAY_FRAG0 */
 };
 
 static int open_sock(void)
@@ -72,9 +72,12 @@ static int open_sock(void)
 static void exchange(int fd, const struct acase *c, const uint8_t *wire, uint32_t wire_len,
 		     uint64_t id, const struct ep_msg *token, struct exch *x)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
 			    .flags = (uint8_t)((c->flags & EP_F_ZSTD) | EP_F_PLAIN_REPLY),
-			    .task_type = c->type, .tenant_id = 1, .task_id = id };
+			    .task_type = c->type,
+			    .tenant_id = 1,
+			    .task_id = id };
 
 	memset(x, 0, sizeof(*x));
 	if (token)
@@ -88,10 +91,13 @@ static void exchange(int fd, const struct acase *c, const uint8_t *wire, uint32_
 static void replays(int fd, const struct acase *c, const uint8_t *wire, uint32_t wire_len,
 		    uint64_t id, const struct ep_msg *token, struct exch *x)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
 			    .flags = (uint8_t)((c->flags & EP_F_ZSTD) | EP_F_RETRY |
 					       EP_F_PLAIN_REPLY),
-			    .task_type = c->type, .tenant_id = 1, .task_id = id };
+			    .task_type = c->type,
+			    .tenant_id = 1,
+			    .task_id = id };
 	uint8_t d[RAW_MTU];
 	ssize_t len;
 
@@ -120,7 +126,7 @@ static void replays(int fd, const struct acase *c, const uint8_t *wire, uint32_t
 		if (one.kind) {
 			x->kind = one.kind;
 			x->status = one.status;
-			x->complete = true;	/* an answer came (each counted in full) */
+			x->complete = true; /* an answer came (each counted in full) */
 		}
 		if (one.kind == EP_KIND_RETRY)
 			x->retry = one.retry;
@@ -226,11 +232,13 @@ static void run_case(const struct acase *c)
 			tap_diag("library: %s (%s) %s", ep_result_strerror(&r),
 				 ep_status_name(r.status), r.msg);
 		tap_end("amplification %s, %s: %llu B sent -> %llu B back unvalidated (%s), x%.2f "
-			"(limit %.0f); with the token: %s%s x%.2f; library: %s", c->name, c->what,
-			(unsigned long long)u.out, (unsigned long long)u.in, kind_str(&u),
-			ratio(&u), max_ratio, validated ? "" : "not asked for ",
+			"(limit %.0f); with the token: %s%s x%.2f; library: %s",
+			c->name, c->what, (unsigned long long)u.out, (unsigned long long)u.in,
+			kind_str(&u), ratio(&u), max_ratio, validated ? "" : "not asked for ",
 			validated ? kind_str(&v) : "", ratio(validated ? &v : &u),
-			c->replay ? "-" : lib_ok ? "whole result" : "failed");
+			c->replay ? "-"
+			: lib_ok  ? "whole result"
+				  : "failed");
 	}
 	ep_result_free(&r);
 	free(wire);
@@ -238,11 +246,11 @@ static void run_case(const struct acase *c)
 
 /* --- the cases ---------------------------------------------------------------------- */
 
-static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t a2,
-		      uint32_t *len, int fill)
+static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t a2, uint32_t *len,
+		      int fill)
 {
-	struct ep_img_hdr hdr = { htons((uint16_t)w), htons((uint16_t)h), htons(a0), htons(a1),
-				  htonl(a2), 0 };
+	struct ep_img_hdr hdr = { htons((uint16_t)w), htons((uint16_t)h), htons(a0),
+				  htons(a1),	      htonl(a2),	  0 };
 	uint8_t *p;
 
 	*len = (uint32_t)sizeof(hdr) + w * h;
@@ -252,10 +260,10 @@ static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t
 		uint32_t x = i % w, y = i / w;
 
 		switch (fill) {
-		case 0:	/* random */
+		case 0: /* random */
 			p[sizeof(hdr) + i] = (uint8_t)rnd();
 			break;
-		case 1:	/* a grid of dots, 3 px apart: many blobs */
+		case 1: /* a grid of dots, 3 px apart: many blobs */
 			p[sizeof(hdr) + i] = x % 3 == 1 && y % 3 == 1 ? 255 : 0;
 			break;
 		default: /* flat grey */
@@ -277,7 +285,7 @@ static uint8_t *matmul(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 	for (uint32_t i = 0; i < n * k + k * m; i++) {
 		float v = (float)(rnd() % 20001) / 10000.0f - 1.0f;
 
-		memcpy(p + 16 + 4 * i, &v, 4);	/* little-endian host */
+		memcpy(p + 16 + 4 * i, &v, 4); /* little-endian host */
 	}
 	return p;
 }
@@ -292,7 +300,7 @@ static uint8_t *bytes(uint32_t len, int fill, uint32_t prefix_zstd_level)
 	for (uint32_t i = 0; i < len; i++)
 		p[off + i] = fill == 0	 ? (uint8_t)rnd()
 			     : fill == 1 ? 0
-			     : fill == 2 ? (uint8_t)"ACGT"[rnd() % 4]
+			     : fill == 2 ? (uint8_t) "ACGT"[rnd() % 4]
 					 : (uint8_t)(rnd() % 8);
 	return p;
 }
@@ -305,8 +313,9 @@ int main(int argc, char **argv)
 					    { "table", no_argument, NULL, 'T' },
 					    { "only", required_argument, NULL, 'o' },
 					    { 0 } };
-	struct ep_client_opts co = { .mtu = MTU, .zstd_level = 3, .timeout_ms = 1000,
-				     .max_attempts = 3 };
+	struct ep_client_opts co = {
+		.mtu = MTU, .zstd_level = 3, .timeout_ms = 1000, .max_attempts = 3
+	};
 	struct acase cases[16];
 	const char *only = NULL;
 	unsigned int n = 0;
@@ -315,14 +324,25 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
-		case 'i': infer_in = tool_num("--infer-in", optarg, 0, 4096); break;
-		case 'r': max_ratio = strtod(optarg, NULL); break;
-		case 'T': table = true; break;
-		case 'o': only = optarg; break;
+		case 't':
+			to = optarg;
+			break;
+		case 'i':
+			infer_in = tool_num("--infer-in", optarg, 0, 4096);
+			break;
+		case 'r':
+			max_ratio = strtod(optarg, NULL);
+			break;
+		case 'T':
+			table = true;
+			break;
+		case 'o':
+			only = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: eptest-amp --to ADDR [--infer-in N] [--max-ratio R] "
-					"[--table] [--only HANDLER]\n");
+			fprintf(stderr,
+				"usage: eptest-amp --to ADDR [--infer-in N] [--max-ratio R] "
+				"[--table] [--only HANDLER]\n");
 			return 2;
 		}
 	}
@@ -338,8 +358,8 @@ int main(int argc, char **argv)
 	next_id = 0xa3a3000000000000ull | (uint64_t)getpid() << 20;
 
 #define CASE(...) cases[n++] = (struct acase){ __VA_ARGS__ }
-	CASE(.name = "echo", .what = "1 MiB of zeros, zstd", .type = EP_TT_ECHO,
-	     .flags = EP_F_ZSTD, .payload = bytes(1 << 20, 1, 0), .len = 1 << 20);
+	CASE(.name = "echo", .what = "1 MiB of zeros, zstd", .type = EP_TT_ECHO, .flags = EP_F_ZSTD,
+	     .payload = bytes(1 << 20, 1, 0), .len = 1 << 20);
 	CASE(.name = "echo", .what = "64 KiB of 3-bit symbols, zstd (compresses 2.6:1)",
 	     .type = EP_TT_ECHO, .flags = EP_F_ZSTD, .payload = bytes(64 << 10, 3, 0),
 	     .len = 64 << 10);
@@ -353,8 +373,8 @@ int main(int argc, char **argv)
 	CASE(.name = "box_blur", .what = "flat 2048x2048 r=64, zstd", .type = EP_TT_BOX_BLUR,
 	     .flags = EP_F_ZSTD);
 	cases[n - 1].payload = image(2048, 2048, 64, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "gauss_blur", .what = "flat 1024x1024 sigma 2, zstd",
-	     .type = EP_TT_GAUSS_BLUR, .flags = EP_F_ZSTD);
+	CASE(.name = "gauss_blur", .what = "flat 1024x1024 sigma 2, zstd", .type = EP_TT_GAUSS_BLUR,
+	     .flags = EP_F_ZSTD);
 	cases[n - 1].payload = image(1024, 1024, 200, 0, 0, &cases[n - 1].len, 2);
 	CASE(.name = "sobel", .what = "flat 2048x2048, zstd", .type = EP_TT_SOBEL,
 	     .flags = EP_F_ZSTD);
@@ -362,8 +382,8 @@ int main(int argc, char **argv)
 	CASE(.name = "threshold", .what = "flat 2048x2048, zstd", .type = EP_TT_THRESHOLD,
 	     .flags = EP_F_ZSTD);
 	cases[n - 1].payload = image(2048, 2048, 100, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "blobs", .what = "a grid of 1-pixel dots 1024x1024, zstd",
-	     .type = EP_TT_BLOBS, .flags = EP_F_ZSTD);
+	CASE(.name = "blobs", .what = "a grid of 1-pixel dots 1024x1024, zstd", .type = EP_TT_BLOBS,
+	     .flags = EP_F_ZSTD);
 	cases[n - 1].payload = image(1024, 1024, 100, 0, 0, &cases[n - 1].len, 1);
 	CASE(.name = "matmul", .what = "1024x1 * 1x1024, random", .type = EP_TT_MATMUL);
 	cases[n - 1].payload = matmul(1024, 1, 1024, &cases[n - 1].len);
@@ -376,9 +396,11 @@ int main(int argc, char **argv)
 	CASE(.name = "cache replay", .what = "20 header-only replays of a 256 KiB echo result",
 	     .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0), .len = 256 << 10,
 	     .replay = REPLAY_HEADER);
-	CASE(.name = "cache replay", .what = "20 copies of fragment 0 of a 256 KiB echo task, "
-	     "15 ms apart", .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0),
-	     .len = 256 << 10, .replay = REPLAY_FRAG0);
+	CASE(.name = "cache replay",
+	     .what = "20 copies of fragment 0 of a 256 KiB echo task, "
+		     "15 ms apart",
+	     .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0), .len = 256 << 10,
+	     .replay = REPLAY_FRAG0);
 #undef CASE
 
 	if (table) {

@@ -24,8 +24,8 @@
 #include "edgeplane/payload.h"
 #include "common.h"
 
-#define MAX_SRCS	32
-#define MAX_REQ		(1u << 20)
+#define MAX_SRCS 32
+#define MAX_REQ	 (1u << 20)
 
 static struct sockaddr_storage to;
 static socklen_t to_len;
@@ -34,15 +34,14 @@ static uint8_t dgram[65536];
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: eptest-attack COMMAND --to ADDR [options]\n"
-		"  replay      [--size N] [--type T] [--conflict-type T] [--header-only N]\n"
-		"              [--burst N] [--spaced N] [--spacing-ms MS]\n"
-		"  first-frags --from ADDR[,ADDR...] [--count N] [--total BYTES]\n"
-		"  task        [--from ADDR] [--size N] [--type T] [--attempts N]\n"
-		"  cancel      [--size N] [--type T]\n"
-		"  cache-flood [--type T] [--flood N] [--flood-type T] [--retry-after-ms MS]\n"
-		"common: [--port N] [--mtu N] [--sport N] [--id N]\n");
+	fprintf(f, "Usage: eptest-attack COMMAND --to ADDR [options]\n"
+		   "  replay      [--size N] [--type T] [--conflict-type T] [--header-only N]\n"
+		   "              [--burst N] [--spaced N] [--spacing-ms MS]\n"
+		   "  first-frags --from ADDR[,ADDR...] [--count N] [--total BYTES]\n"
+		   "  task        [--from ADDR] [--size N] [--type T] [--attempts N]\n"
+		   "  cancel      [--size N] [--type T]\n"
+		   "  cache-flood [--type T] [--flood N] [--flood-type T] [--retry-after-ms MS]\n"
+		   "common: [--port N] [--mtu N] [--sport N] [--id N]\n");
 }
 
 static int open_sock(const char *from, uint16_t sport)
@@ -106,16 +105,16 @@ static size_t send_frag(int fd, const struct ep_msg *m, const uint8_t *payload, 
 
 /* What came back for one task id during a phase. */
 struct tally {
-	long responses;		/* replies begun: RESPONSE fragments with index 0 */
-	long frags;		/* RESPONSE fragments */
-	long errors;		/* ERROR messages */
-	long retries;		/* RETRY messages */
-	long bytes;		/* UDP payload bytes of all of them */
-	int last_status;	/* of the last ERROR */
-	long reply_frags;	/* frag_count of the RESPONSE */
-	uint64_t runs;		/* "count" plugin: the largest run counter seen */
-	uint8_t *got;		/* RESPONSE fragment indices seen (first reply) */
-	uint8_t *data;		/* RESPONSE payload (first reply) */
+	long responses;	  /* replies begun: RESPONSE fragments with index 0 */
+	long frags;	  /* RESPONSE fragments */
+	long errors;	  /* ERROR messages */
+	long retries;	  /* RETRY messages */
+	long bytes;	  /* UDP payload bytes of all of them */
+	int last_status;  /* of the last ERROR */
+	long reply_frags; /* frag_count of the RESPONSE */
+	uint64_t runs;	  /* "count" plugin: the largest run counter seen */
+	uint8_t *got;	  /* RESPONSE fragment indices seen (first reply) */
+	uint8_t *data;	  /* RESPONSE payload (first reply) */
 	uint32_t data_len;
 	long distinct;
 };
@@ -212,8 +211,11 @@ struct opts {
 static int cmd_replay(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1, .task_id = o->id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1,
+			    .task_id = o->id };
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally first = { 0 }, conflict = { 0 }, hdr = { 0 }, burst = { 0 }, spaced = { 0 };
@@ -228,13 +230,13 @@ static int cmd_replay(const struct opts *o)
 		for (uint32_t i = 0; i < count; i++) {
 			req_bytes += (long)send_frag(fd, &m, payload, (uint32_t)o->size, i);
 			if (i % 64 == 63)
-				usleep(200);	/* the veth's queue is not a bottomless pit */
+				usleep(200); /* the veth's queue is not a bottomless pit */
 		}
 		collect(fd, m.task_id, 1500, true, &first);
 	}
 	m.flags &= (uint8_t)~EP_F_RETRY;
 	d0_len = ep_frag_build(&m, payload, (uint32_t)o->size, frag_size, 0, d0, sizeof(d0));
-	collect(fd, m.task_id, 30, false, &first);	/* the rest of a duplicate reply */
+	collect(fd, m.task_id, 30, false, &first); /* the rest of a duplicate reply */
 
 	if (o->conflict_type) {
 		struct ep_msg c = m;
@@ -273,7 +275,9 @@ static int cmd_replay(const struct opts *o)
 	       req_bytes / attempt, count, first.bytes, first.reply_frags,
 	       first.got && first.distinct == first.reply_frags ? "true" : "false",
 	       first.data && first.data_len == (uint32_t)o->size &&
-	       !memcmp(first.data, payload, (size_t)o->size) ? "true" : "false");
+			       !memcmp(first.data, payload, (size_t)o->size)
+		       ? "true"
+		       : "false");
 	tally_json("conflict", o->conflict_type ? 1 : 0, o->conflict_type ? d0_len : 0, &conflict,
 		   true);
 	tally_json("header_only", o->header_only, hdr_bytes, &hdr, true);
@@ -293,8 +297,10 @@ static int cmd_first_frags(const struct opts *o)
 {
 	char list[1024], *save = NULL, *a;
 	static uint8_t frag[65536];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1 };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1 };
 	long sent = 0, srcs = 0;
 
 	if (!o->from) {
@@ -335,8 +341,11 @@ static int cmd_first_frags(const struct opts *o)
 static int cmd_task(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1, .task_id = o->id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1,
+			    .task_id = o->id };
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally t = { 0 };
@@ -363,8 +372,9 @@ static int cmd_task(const struct opts *o)
 	}
 	printf("{\"attempts\":%ld,\"complete\":%s,\"intact\":%s,\"errors\":%ld,\"status\":%d}\n",
 	       attempt > o->attempts ? o->attempts : attempt, whole ? "true" : "false",
-	       whole && t.data_len == (uint32_t)o->size &&
-	       !memcmp(t.data, payload, (size_t)o->size) ? "true" : "false",
+	       whole && t.data_len == (uint32_t)o->size && !memcmp(t.data, payload, (size_t)o->size)
+		       ? "true"
+		       : "false",
 	       t.errors, t.last_status);
 	tally_free(&t);
 	close(fd);
@@ -374,10 +384,16 @@ static int cmd_task(const struct opts *o)
 static int cmd_cancel(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1, .task_id = o->id };
-	struct ep_msg c = { .kind = EP_KIND_CANCEL, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1, .task_id = o->id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1,
+			    .task_id = o->id };
+	struct ep_msg c = { .kind = EP_KIND_CANCEL,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1,
+			    .task_id = o->id };
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally answer = { 0 }, late = { 0 };
@@ -412,10 +428,15 @@ static int cmd_cancel(const struct opts *o)
 
 static int cmd_cache_flood(const struct opts *o)
 {
-	struct ep_msg x = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type, .tenant_id = 1, .task_id = o->id };
-	struct ep_msg f = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->flood_type, .tenant_id = 1 };
+	struct ep_msg x = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->type,
+			    .tenant_id = 1,
+			    .task_id = o->id };
+	struct ep_msg f = { .kind = EP_KIND_REQUEST,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = (uint16_t)o->flood_type,
+			    .tenant_id = 1 };
 	int xfd = open_sock(o->from, (uint16_t)o->sport), ffd = open_sock(o->from, 0);
 	uint8_t px[16] = "count me once", pf[32] = { 0 };
 	struct tally t = { 0 };
@@ -448,8 +469,8 @@ static int cmd_cache_flood(const struct opts *o)
 	}
 	collect(xfd, x.task_id, 1200, false, &t);
 	printf("{\"flooded\":%ld,\"retried\":%ld,\"responses\":%ld,\"runs\":%llu,\"errors\":%ld,"
-	       "\"status\":%d}\n", flooded, retried, t.responses, (unsigned long long)t.runs,
-	       t.errors, t.last_status);
+	       "\"status\":%d}\n",
+	       flooded, retried, t.responses, (unsigned long long)t.runs, t.errors, t.last_status);
 	tally_free(&t);
 	close(xfd);
 	close(ffd);
@@ -459,10 +480,14 @@ static int cmd_cache_flood(const struct opts *o)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
-		{ "mtu", required_argument, NULL, 'm' }, { "from", required_argument, NULL, 'f' },
-		{ "sport", required_argument, NULL, 'S' }, { "id", required_argument, NULL, 'i' },
-		{ "size", required_argument, NULL, 's' }, { "type", required_argument, NULL, 'y' },
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "mtu", required_argument, NULL, 'm' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "sport", required_argument, NULL, 'S' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "size", required_argument, NULL, 's' },
+		{ "type", required_argument, NULL, 'y' },
 		{ "conflict-type", required_argument, NULL, 'C' },
 		{ "header-only", required_argument, NULL, 'H' },
 		{ "burst", required_argument, NULL, 'b' },
@@ -474,10 +499,17 @@ int main(int argc, char **argv)
 		{ "flood", required_argument, NULL, 'F' },
 		{ "flood-type", required_argument, NULL, 'Y' },
 		{ "retry-after-ms", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct opts o = { .size = 1000, .type = EP_TT_ECHO, .spacing_ms = 15, .count = 1,
-			  .total = 16u << 20, .attempts = 3, .flood = 500, .flood_type = EP_TT_ECHO,
+	struct opts o = { .size = 1000,
+			  .type = EP_TT_ECHO,
+			  .spacing_ms = 15,
+			  .count = 1,
+			  .total = 16u << 20,
+			  .attempts = 3,
+			  .flood = 500,
+			  .flood_type = EP_TT_ECHO,
 			  .retry_after_ms = 100 };
 	const char *dst = NULL, *cmd;
 	long port = EP_DEFAULT_PORT, mtu = 1500;
@@ -492,27 +524,69 @@ int main(int argc, char **argv)
 	o.id = (uint64_t)getpid() << 24;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': dst = optarg; break;
-		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'm': mtu = tool_num("--mtu", optarg, 576, 9000); break;
-		case 'f': o.from = optarg; break;
-		case 'S': o.sport = tool_num("--sport", optarg, 0, 65535); break;
-		case 'i': o.id = (uint64_t)tool_num("--id", optarg, 1, 1L << 62); break;
-		case 's': o.size = tool_num("--size", optarg, 0, MAX_REQ); break;
-		case 'y': o.type = tool_num("--type", optarg, 1, 65535); break;
-		case 'C': o.conflict_type = tool_num("--conflict-type", optarg, 1, 65535); break;
-		case 'H': o.header_only = tool_num("--header-only", optarg, 0, 1000); break;
-		case 'b': o.burst = tool_num("--burst", optarg, 0, 1000); break;
-		case 'a': o.spaced = tool_num("--spaced", optarg, 0, 1000); break;
-		case 'g': o.spacing_ms = tool_num("--spacing-ms", optarg, 0, 1000); break;
-		case 'c': o.count = tool_num("--count", optarg, 1, 10000); break;
-		case 'T': o.total = tool_num("--total", optarg, 1, EP_MAX_TASK_LEN); break;
-		case 'A': o.attempts = tool_num("--attempts", optarg, 1, 10); break;
-		case 'F': o.flood = tool_num("--flood", optarg, 0, 100000); break;
-		case 'Y': o.flood_type = tool_num("--flood-type", optarg, 1, 65535); break;
-		case 'R': o.retry_after_ms = tool_num("--retry-after-ms", optarg, 0, 5000); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 't':
+			dst = optarg;
+			break;
+		case 'p':
+			port = tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'm':
+			mtu = tool_num("--mtu", optarg, 576, 9000);
+			break;
+		case 'f':
+			o.from = optarg;
+			break;
+		case 'S':
+			o.sport = tool_num("--sport", optarg, 0, 65535);
+			break;
+		case 'i':
+			o.id = (uint64_t)tool_num("--id", optarg, 1, 1L << 62);
+			break;
+		case 's':
+			o.size = tool_num("--size", optarg, 0, MAX_REQ);
+			break;
+		case 'y':
+			o.type = tool_num("--type", optarg, 1, 65535);
+			break;
+		case 'C':
+			o.conflict_type = tool_num("--conflict-type", optarg, 1, 65535);
+			break;
+		case 'H':
+			o.header_only = tool_num("--header-only", optarg, 0, 1000);
+			break;
+		case 'b':
+			o.burst = tool_num("--burst", optarg, 0, 1000);
+			break;
+		case 'a':
+			o.spaced = tool_num("--spaced", optarg, 0, 1000);
+			break;
+		case 'g':
+			o.spacing_ms = tool_num("--spacing-ms", optarg, 0, 1000);
+			break;
+		case 'c':
+			o.count = tool_num("--count", optarg, 1, 10000);
+			break;
+		case 'T':
+			o.total = tool_num("--total", optarg, 1, EP_MAX_TASK_LEN);
+			break;
+		case 'A':
+			o.attempts = tool_num("--attempts", optarg, 1, 10);
+			break;
+		case 'F':
+			o.flood = tool_num("--flood", optarg, 0, 100000);
+			break;
+		case 'Y':
+			o.flood_type = tool_num("--flood-type", optarg, 1, 65535);
+			break;
+		case 'R':
+			o.retry_after_ms = tool_num("--retry-after-ms", optarg, 0, 5000);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!dst || optind != argc) {

@@ -15,10 +15,11 @@
  * s = whole seconds since the key's issue (issued_unix_ms, as a device that got it then
  * would count; --secs-off adds to it), c from --ctr-file (the next free counter, kept
  * there) or else the microseconds since the key's issue. Replies must be sealed with the
- * same key by sender --node-id (0: by any node, as behind a gateway); a RESPONSE of echo must be the payload, of checksum the
- * payload's CRC-32 and XXH3-64. Breaking a rule: --tamper tag|ciphertext (one bit after
- * sealing), --tenant, --priority, --plain (no AUTH at all). --save FILE writes the sealed
- * datagrams (a be16 length before each) for replay, which sends them again verbatim.
+ * same key by sender --node-id (0: by any node, as behind a gateway); a RESPONSE of echo must be
+ * the payload, of checksum the payload's CRC-32 and XXH3-64. Breaking a rule: --tamper
+ * tag|ciphertext (one bit after sealing), --tenant, --priority, --plain (no AUTH at all). --save
+ * FILE writes the sealed datagrams (a be16 length before each) for replay, which sends them again
+ * verbatim.
  * --zeros makes the payload zero bytes, --zstd sends it compressed (flag ZSTD: a small
  * task that inflates), --plain-reply asks the reply uncompressed (PLAIN_REPLY). --resend
  * IDX (0.., or "last") sends fragment IDX of each task again, alone, --resends times
@@ -56,18 +57,18 @@
 #include "edgeplane/payload.h"
 #include "common.h"
 
-#define MAX_DGRAM	65536
+#define MAX_DGRAM 65536
 
 struct opts {
 	const char *to, *bind, *keys, *in, *save, *ctr_file, *tamper;
 	unsigned int port, sport, key_id, node_id, count, wait_ms, mtu;
 	int type, priority, kind;
-	long long tenant;		/* -1: the key's */
+	long long tenant; /* -1: the key's */
 	long long secs_off;
 	uint32_t size;
 	uint64_t task_id;
 	bool plain, ipv6, zeros, zstd, plain_reply;
-	int resend;			/* fragment to send again; -1: none, -2: the last */
+	int resend; /* fragment to send again; -1: none, -2: the last */
 	unsigned int resends;
 };
 
@@ -97,8 +98,11 @@ static int open_socket(const struct opts *o)
 		int one = 1;
 
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (tool_addr(o->bind ? o->bind : dst.ss_family == AF_INET6 ? "::" : "0.0.0.0",
-			      o->sport, &ss, &len) || bind(fd, (struct sockaddr *)&ss, len)) {
+		if (tool_addr(o->bind			  ? o->bind
+			      : dst.ss_family == AF_INET6 ? "::"
+							  : "0.0.0.0",
+			      o->sport, &ss, &len) ||
+		    bind(fd, (struct sockaddr *)&ss, len)) {
 			perror("bind");
 			exit(1);
 		}
@@ -119,7 +123,8 @@ static void load_key(const char *path, unsigned int id, struct ep_key_info *k)
 		fprintf(stderr, "%s: %s\n", path, root ? "not a JSON array" : jerr.text);
 		exit(2);
 	}
-	json_array_foreach(root, i, o) {
+	json_array_foreach(root, i, o)
+	{
 		if (ep_key_info_parse(o, k, err, sizeof(err))) {
 			fprintf(stderr, "%s: key %zu: %s\n", path, i, err);
 			exit(2);
@@ -170,7 +175,7 @@ static uint64_t take_ctrs(const struct opts *o, const struct ep_key_info *k, uin
 
 struct reply {
 	uint8_t *data;
-	uint8_t *have;			/* per fragment */
+	uint8_t *have; /* per fragment */
 	uint32_t total, got;
 	uint16_t count;
 	uint8_t kind, flags;
@@ -262,7 +267,7 @@ static bool result_ok(const struct reply *r, int type, const uint8_t *payload, u
 
 		ok = out_len == sizeof(want) && !memcmp(out, &want, sizeof(want));
 	} else {
-		ok = true;	/* other types: a RESPONSE is all we know to expect */
+		ok = true; /* other types: a RESPONSE is all we know to expect */
 	}
 out:
 	free(plain);
@@ -298,7 +303,8 @@ static void await(const struct opts *o, int fd, struct ep_aead *a, const struct 
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 			ssize_t n;
 
-			if (poll(&p, 1, 10) > 0 && (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			if (poll(&p, 1, 10) > 0 &&
+			    (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 				res->replies++;
 				res->bytes_back += (unsigned long long)n;
 			}
@@ -319,8 +325,8 @@ static void await(const struct opts *o, int fd, struct ep_aead *a, const struct 
 		for (uint32_t i = 0; i < r.total && i + 1 < sizeof(res->text); i++) {
 			uint8_t ch = r.data[i];
 
-			res->text[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch
-											 : '?';
+			res->text[i] =
+				ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
 			res->text[i + 1] = '\0';
 		}
 	} else if (r.kind == EP_KIND_PONG) {
@@ -407,14 +413,16 @@ static int resend(const struct opts *o, int fd, struct ep_aead *a, const struct 
 			struct ep_msg rm;
 			ssize_t n;
 
-			if (poll(&p, 1, 5) <= 0 || (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
+			if (poll(&p, 1, 5) <= 0 ||
+			    (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
 				continue;
 			res->resent_back += (unsigned long long)n;
 			if (!ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &rm, &payload, NULL) &&
 			    rm.task_id == m.task_id)
 				snprintf(res->resent_status, sizeof(res->resent_status), "%s",
-					 rm.kind == EP_KIND_RESPONSE ? "RESPONSE" :
-					 rm.kind == EP_KIND_RETRY ? "RETRY" : ep_status_name(rm.status));
+					 rm.kind == EP_KIND_RESPONSE ? "RESPONSE"
+					 : rm.kind == EP_KIND_RETRY  ? "RETRY"
+								     : ep_status_name(rm.status));
 		}
 	}
 	return 0;
@@ -495,8 +503,8 @@ static int do_send(const struct opts *o)
 		};
 
 		if (!nfrags) {
-			fprintf(stderr, "a task of %u bytes does not fit fragments of %u\n", wire_len,
-				fs);
+			fprintf(stderr, "a task of %u bytes does not fit fragments of %u\n",
+				wire_len, fs);
 			return 2;
 		}
 		for (uint32_t i = 0; i < nfrags; i++)
@@ -600,8 +608,9 @@ static int do_reports(const struct opts *o)
 		if (!(m.flags & EP_F_AUTH))
 			continue;
 		sealed++;
-		if (!a || m.auth_key_id != k.key_id || ep_aead_open(a, d, (size_t)n, &sender, &pn) ||
-		    sender != o->node_id || m.payload_len < sizeof(rep)) {
+		if (!a || m.auth_key_id != k.key_id ||
+		    ep_aead_open(a, d, (size_t)n, &sender, &pn) || sender != o->node_id ||
+		    m.payload_len < sizeof(rep)) {
 			bad++;
 			continue;
 		}
@@ -621,7 +630,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: eptest-auth send --to ADDR --keys FILE --key-id N [--node-id N] [options]\n"
 		"       eptest-auth replay --to ADDR --in FILE [--bind ADDR] [--sport N]\n"
-		"       eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id N\n"
+		"       eptest-auth reports --bind ADDR --sport N --keys FILE --key-id N --node-id "
+		"N\n"
 		"\n"
 		"  --port N          the node's port (7878)\n"
 		"  --node-id N       the node that must seal the replies (0, the default: any)\n"
@@ -639,34 +649,55 @@ static void usage(FILE *f)
 		"  --save FILE       write the sealed datagrams, for replay\n"
 		"  --zeros           a payload of zero bytes; --zstd sent compressed\n"
 		"  --plain-reply     ask the reply uncompressed (PLAIN_REPLY)\n"
-		"  --resend IDX      then send fragment IDX (or last) again alone, --resends N times\n"
+		"  --resend IDX      then send fragment IDX (or last) again alone, --resends N "
+		"times\n"
 		"  --wait-ms N       how long to wait for each reply (1000)\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
-		{ "bind", required_argument, NULL, 'b' }, { "sport", required_argument, NULL, 'S' },
-		{ "keys", required_argument, NULL, 'k' }, { "key-id", required_argument, NULL, 'K' },
-		{ "node-id", required_argument, NULL, 'N' }, { "type", required_argument, NULL, 'y' },
-		{ "kind", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
-		{ "in", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'c' },
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "sport", required_argument, NULL, 'S' },
+		{ "keys", required_argument, NULL, 'k' },
+		{ "key-id", required_argument, NULL, 'K' },
+		{ "node-id", required_argument, NULL, 'N' },
+		{ "type", required_argument, NULL, 'y' },
+		{ "kind", required_argument, NULL, 'o' },
+		{ "size", required_argument, NULL, 's' },
+		{ "in", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "task-id", required_argument, NULL, 'T' },
 		{ "priority", required_argument, NULL, 'P' },
-		{ "tenant", required_argument, NULL, 'n' }, { "mtu", required_argument, NULL, 'm' },
+		{ "tenant", required_argument, NULL, 'n' },
+		{ "mtu", required_argument, NULL, 'm' },
 		{ "secs-off", required_argument, NULL, 'x' },
 		{ "ctr-file", required_argument, NULL, 'C' },
-		{ "tamper", required_argument, NULL, 'X' }, { "plain", no_argument, NULL, 'L' },
-		{ "save", required_argument, NULL, 'v' }, { "wait-ms", required_argument, NULL, 'w' },
-		{ "zeros", no_argument, NULL, 'Z' }, { "zstd", no_argument, NULL, 'z' },
-		{ "plain-reply", no_argument, NULL, 'R' }, { "resend", required_argument, NULL, 'r' },
+		{ "tamper", required_argument, NULL, 'X' },
+		{ "plain", no_argument, NULL, 'L' },
+		{ "save", required_argument, NULL, 'v' },
+		{ "wait-ms", required_argument, NULL, 'w' },
+		{ "zeros", no_argument, NULL, 'Z' },
+		{ "zstd", no_argument, NULL, 'z' },
+		{ "plain-reply", no_argument, NULL, 'R' },
+		{ "resend", required_argument, NULL, 'r' },
 		{ "resends", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct opts o = { .port = 7878, .type = EP_TT_ECHO, .kind = EP_KIND_REQUEST, .size = 64,
-			  .count = 1, .priority = 3, .tenant = -1, .mtu = 1500, .wait_ms = 1000,
-			  .resend = -1, .resends = 1 };
+	struct opts o = { .port = 7878,
+			  .type = EP_TT_ECHO,
+			  .kind = EP_KIND_REQUEST,
+			  .size = 64,
+			  .count = 1,
+			  .priority = 3,
+			  .tenant = -1,
+			  .mtu = 1500,
+			  .wait_ms = 1000,
+			  .resend = -1,
+			  .resends = 1 };
 	const char *cmd = argc > 1 ? argv[1] : "";
 	int c;
 
@@ -674,46 +705,103 @@ int main(int argc, char **argv)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		o.task_id = (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)getpid() << 40 ^ (uint64_t)ts.tv_sec;
+		o.task_id =
+			(uint64_t)ts.tv_nsec << 20 ^ (uint64_t)getpid() << 40 ^ (uint64_t)ts.tv_sec;
 	}
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': o.to = optarg; break;
-		case 'p': o.port = (unsigned int)tool_num("--port", optarg, 1, 65535); break;
-		case 'b': o.bind = optarg; break;
-		case 'S': o.sport = (unsigned int)tool_num("--sport", optarg, 1, 65535); break;
-		case 'k': o.keys = optarg; break;
-		case 'K': o.key_id = (unsigned int)tool_num("--key-id", optarg, 1, 65535); break;
-		case 'N': o.node_id = (unsigned int)tool_num("--node-id", optarg, 0, UINT32_MAX); break;
-		case 'y': o.type = (int)tool_num("--type", optarg, 0, 65535); break;
+		case 't':
+			o.to = optarg;
+			break;
+		case 'p':
+			o.port = (unsigned int)tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'b':
+			o.bind = optarg;
+			break;
+		case 'S':
+			o.sport = (unsigned int)tool_num("--sport", optarg, 1, 65535);
+			break;
+		case 'k':
+			o.keys = optarg;
+			break;
+		case 'K':
+			o.key_id = (unsigned int)tool_num("--key-id", optarg, 1, 65535);
+			break;
+		case 'N':
+			o.node_id = (unsigned int)tool_num("--node-id", optarg, 0, UINT32_MAX);
+			break;
+		case 'y':
+			o.type = (int)tool_num("--type", optarg, 0, 65535);
+			break;
 		case 'o':
-			o.kind = !strcmp(optarg, "ping") ? EP_KIND_PING :
-				 !strcmp(optarg, "cancel") ? EP_KIND_CANCEL : EP_KIND_REQUEST;
+			o.kind = !strcmp(optarg, "ping")     ? EP_KIND_PING
+				 : !strcmp(optarg, "cancel") ? EP_KIND_CANCEL
+							     : EP_KIND_REQUEST;
 			break;
-		case 's': o.size = (uint32_t)tool_num("--size", optarg, 0, EP_MAX_TASK_LEN); break;
-		case 'i': o.in = optarg; break;
-		case 'c': o.count = (unsigned int)tool_num("--count", optarg, 1, 100000); break;
-		case 'T': o.task_id = (uint64_t)tool_num("--task-id", optarg, 0, LONG_MAX); break;
-		case 'P': o.priority = (int)tool_num("--priority", optarg, 1, 5); break;
-		case 'n': o.tenant = tool_num("--tenant", optarg, 0, UINT32_MAX); break;
-		case 'm': o.mtu = (unsigned int)tool_num("--mtu", optarg, 576, 9000); break;
-		case 'x': o.secs_off = tool_num("--secs-off", optarg, -100000000, 100000000); break;
-		case 'C': o.ctr_file = optarg; break;
-		case 'X': o.tamper = optarg; break;
-		case 'L': o.plain = true; break;
-		case 'v': o.save = optarg; break;
-		case 'w': o.wait_ms = (unsigned int)tool_num("--wait-ms", optarg, 0, 600000); break;
-		case 'Z': o.zeros = true; break;
-		case 'z': o.zstd = true; break;
-		case 'R': o.plain_reply = true; break;
+		case 's':
+			o.size = (uint32_t)tool_num("--size", optarg, 0, EP_MAX_TASK_LEN);
+			break;
+		case 'i':
+			o.in = optarg;
+			break;
+		case 'c':
+			o.count = (unsigned int)tool_num("--count", optarg, 1, 100000);
+			break;
+		case 'T':
+			o.task_id = (uint64_t)tool_num("--task-id", optarg, 0, LONG_MAX);
+			break;
+		case 'P':
+			o.priority = (int)tool_num("--priority", optarg, 1, 5);
+			break;
+		case 'n':
+			o.tenant = tool_num("--tenant", optarg, 0, UINT32_MAX);
+			break;
+		case 'm':
+			o.mtu = (unsigned int)tool_num("--mtu", optarg, 576, 9000);
+			break;
+		case 'x':
+			o.secs_off = tool_num("--secs-off", optarg, -100000000, 100000000);
+			break;
+		case 'C':
+			o.ctr_file = optarg;
+			break;
+		case 'X':
+			o.tamper = optarg;
+			break;
+		case 'L':
+			o.plain = true;
+			break;
+		case 'v':
+			o.save = optarg;
+			break;
+		case 'w':
+			o.wait_ms = (unsigned int)tool_num("--wait-ms", optarg, 0, 600000);
+			break;
+		case 'Z':
+			o.zeros = true;
+			break;
+		case 'z':
+			o.zstd = true;
+			break;
+		case 'R':
+			o.plain_reply = true;
+			break;
 		case 'r':
-			o.resend = !strcmp(optarg, "last") ? -2
-				   : (int)tool_num("--resend", optarg, 0, 65534);
+			o.resend = !strcmp(optarg, "last")
+					   ? -2
+					   : (int)tool_num("--resend", optarg, 0, 65534);
 			break;
-		case 'e': o.resends = (unsigned int)tool_num("--resends", optarg, 1, 1000); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'e':
+			o.resends = (unsigned int)tool_num("--resends", optarg, 1, 1000);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!strcmp(cmd, "reports")) {
@@ -721,7 +809,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		tool_addr(o.bind, o.sport, &dst, &dst_len);	/* the family */
+		tool_addr(o.bind, o.sport, &dst, &dst_len); /* the family */
 		return do_reports(&o);
 	}
 	if (!o.to || tool_addr(o.to, o.port, &dst, &dst_len)) {

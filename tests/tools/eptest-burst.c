@@ -27,7 +27,7 @@
 #include "edgeplane/payload.h"
 #include "common.h"
 
-#define MAX_FLOWS	64
+#define MAX_FLOWS 64
 
 static void usage(FILE *f)
 {
@@ -110,15 +110,22 @@ static bool collect(struct burst *b, int ms)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' }, { "flows", required_argument, NULL, 'f' },
-		{ "kind", required_argument, NULL, 'k' }, { "size", required_argument, NULL, 's' },
-		{ "wait-ms", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "size", required_argument, NULL, 's' },
+		{ "wait-ms", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "send-ms", required_argument, NULL, 'S' },
-		{ "window", required_argument, NULL, 'W' }, { 0 },
+		{ "window", required_argument, NULL, 'W' },
+		{ 0 },
 	};
-	struct ep_msg m = { .kind = EP_KIND_PING, .priority = EP_PRIO_DEFAULT,
-			    .task_type = EP_TT_ECHO, .tenant_id = 1 };
+	struct ep_msg m = { .kind = EP_KIND_PING,
+			    .priority = EP_PRIO_DEFAULT,
+			    .task_type = EP_TT_ECHO,
+			    .tenant_id = 1 };
 	long port = EP_DEFAULT_PORT, size = 0, wait_ms = 1000, window = 0;
 	long send_ms = 10000, sent = 0, answered = 0;
 	static uint8_t payload[9000], dgram[65536];
@@ -130,21 +137,46 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
-		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'c': b.count = tool_num("--count", optarg, 1, 1000000); break;
-		case 'f': b.flows = tool_num("--flows", optarg, 1, MAX_FLOWS); break;
-		case 's': size = tool_num("--size", optarg, 0, sizeof(payload)); break;
-		case 'w': wait_ms = tool_num("--wait-ms", optarg, 10, 60000); break;
-		case 'S': send_ms = tool_num("--send-ms", optarg, 1, 60000); break;
-		case 'W': window = tool_num("--window", optarg, 0, 1000000); break;
-		case 'k':
-			if (!strcmp(optarg, "ping")) m.kind = EP_KIND_PING;
-			else if (!strcmp(optarg, "echo")) m.kind = EP_KIND_REQUEST;
-			else { fprintf(stderr, "--kind: '%s' is not ping or echo\n", optarg); return 2; }
+		case 't':
+			to = optarg;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'p':
+			port = tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'c':
+			b.count = tool_num("--count", optarg, 1, 1000000);
+			break;
+		case 'f':
+			b.flows = tool_num("--flows", optarg, 1, MAX_FLOWS);
+			break;
+		case 's':
+			size = tool_num("--size", optarg, 0, sizeof(payload));
+			break;
+		case 'w':
+			wait_ms = tool_num("--wait-ms", optarg, 10, 60000);
+			break;
+		case 'S':
+			send_ms = tool_num("--send-ms", optarg, 1, 60000);
+			break;
+		case 'W':
+			window = tool_num("--window", optarg, 0, 1000000);
+			break;
+		case 'k':
+			if (!strcmp(optarg, "ping"))
+				m.kind = EP_KIND_PING;
+			else if (!strcmp(optarg, "echo"))
+				m.kind = EP_KIND_REQUEST;
+			else {
+				fprintf(stderr, "--kind: '%s' is not ping or echo\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!to || optind != argc) {
@@ -204,8 +236,8 @@ int main(int argc, char **argv)
 	for (long f = 0; f < b.flows; f++)
 		answered += b.flow_seen[f];
 	printf("{\"sent\":%ld,\"replies\":%ld,\"duplicates\":%ld,\"wrong_source\":%ld,"
-	       "\"flows\":%ld,\"flows_answered\":%ld}\n", sent, b.replies, b.dups, b.wrong,
-	       b.flows, answered);
+	       "\"flows\":%ld,\"flows_answered\":%ld}\n",
+	       sent, b.replies, b.dups, b.wrong, b.flows, answered);
 	free(b.seen);
 	return 0;
 }

@@ -48,14 +48,22 @@
 static const char *errname(int err)
 {
 	switch (-err) {
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EPROTO: return "EPROTO";
-	case EACCES: return "EACCES";
-	case EBADMSG: return "EBADMSG";
-	case ECONNRESET: return "ECONNRESET";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case EINVAL: return "EINVAL";
-	default: return "E?";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case EPROTO:
+		return "EPROTO";
+	case EACCES:
+		return "EACCES";
+	case EBADMSG:
+		return "EBADMSG";
+	case ECONNRESET:
+		return "ECONNRESET";
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case EINVAL:
+		return "EINVAL";
+	default:
+		return "E?";
 	}
 }
 
@@ -153,7 +161,8 @@ static bool attack(const struct report_opts *o, const char *name)
 
 static int send_reports(const struct ep_enroll_cfg *cfg, const struct report_opts *o)
 {
-	struct ep_load_report rep = { .capacity = htonl(100), .port = htons(EP_DEFAULT_PORT),
+	struct ep_load_report rep = { .capacity = htonl(100),
+				      .port = htons(EP_DEFAULT_PORT),
 				      .interval_ms = htonl((uint32_t)o->interval),
 				      .mem_free_kib = htobe64(1 << 22) };
 	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(rep)];
@@ -201,7 +210,8 @@ static int send_reports(const struct ep_enroll_cfg *cfg, const struct report_opt
 		return 1;
 	pn0 = ep_unix_ms() * 1000000;
 	for (long i = 0; i < o->count; i++) {
-		struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX,
+		struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT,
+				    .priority = EP_PRIO_MAX,
 				    .task_id = (uint64_t)i + 1 };
 		uint32_t sender = node_id;
 		ssize_t len;
@@ -247,19 +257,22 @@ static int send_reports(const struct ep_enroll_cfg *cfg, const struct report_opt
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "server", required_argument, 0, 's' }, { "cert", required_argument, 0, 'c' },
-		{ "key", required_argument, 0, 'k' },    { "ca", required_argument, 0, 'a' },
-		{ "timeout-ms", required_argument, 0, 't' },
-		{ "count", required_argument, 0, 'n' },  { "interval-ms", required_argument, 0, 'i' },
-		{ "to", required_argument, 0, 'T' },     { "ip4", required_argument, 0, '4' },
-		{ "mac", required_argument, 0, 'M' },    { "attack", required_argument, 0, 'A' },
-		{ "pause-after", required_argument, 0, 'p' },
-		{ "resume-file", required_argument, 0, 'r' },
-		{ "device-cert", required_argument, 0, 'C' },
-		{ "device-key", required_argument, 0, 'K' },
-		{ 0 }
-	};
+	static const struct option opts[] = { { "server", required_argument, 0, 's' },
+					      { "cert", required_argument, 0, 'c' },
+					      { "key", required_argument, 0, 'k' },
+					      { "ca", required_argument, 0, 'a' },
+					      { "timeout-ms", required_argument, 0, 't' },
+					      { "count", required_argument, 0, 'n' },
+					      { "interval-ms", required_argument, 0, 'i' },
+					      { "to", required_argument, 0, 'T' },
+					      { "ip4", required_argument, 0, '4' },
+					      { "mac", required_argument, 0, 'M' },
+					      { "attack", required_argument, 0, 'A' },
+					      { "pause-after", required_argument, 0, 'p' },
+					      { "resume-file", required_argument, 0, 'r' },
+					      { "device-cert", required_argument, 0, 'C' },
+					      { "device-key", required_argument, 0, 'K' },
+					      { 0 } };
 	struct report_opts ro = { 0 };
 	struct ep_enroll_cfg cfg = { 0 };
 	long count = 1, interval = 250, v;
@@ -273,10 +286,18 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': cfg.server = optarg; break;
-		case 'c': cfg.cert = optarg; break;
-		case 'k': cfg.key = optarg; break;
-		case 'a': cfg.ca = optarg; break;
+		case 's':
+			cfg.server = optarg;
+			break;
+		case 'c':
+			cfg.cert = optarg;
+			break;
+		case 'k':
+			cfg.key = optarg;
+			break;
+		case 'a':
+			cfg.ca = optarg;
+			break;
 		case 't':
 			if (ep_parse_long("--timeout-ms", optarg, 1, 600000, &v))
 				return 2;
@@ -290,13 +311,27 @@ int main(int argc, char **argv)
 			if (ep_parse_long("--interval-ms", optarg, 1, 600000, &interval))
 				return 2;
 			break;
-		case 'T': ro.to = optarg; break;
-		case '4': ro.ip4 = optarg; break;
-		case 'M': ro.mac = optarg; break;
-		case 'A': ro.attack = optarg; break;
-		case 'r': ro.resume = optarg; break;
-		case 'C': ro.dev_cert = optarg; break;
-		case 'K': ro.dev_key = optarg; break;
+		case 'T':
+			ro.to = optarg;
+			break;
+		case '4':
+			ro.ip4 = optarg;
+			break;
+		case 'M':
+			ro.mac = optarg;
+			break;
+		case 'A':
+			ro.attack = optarg;
+			break;
+		case 'r':
+			ro.resume = optarg;
+			break;
+		case 'C':
+			ro.dev_cert = optarg;
+			break;
+		case 'K':
+			ro.dev_key = optarg;
+			break;
 		case 'p':
 			if (ep_parse_long("--pause-after", optarg, 0, 1000000, &ro.pause_after))
 				return 2;
@@ -371,7 +406,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "Usage: eptest-enroll device|sync|abort|report --server A:P --cert F --key F --ca F "
+	fprintf(stderr, "Usage: eptest-enroll device|sync|abort|report --server A:P --cert F --key "
+			"F --ca F "
 			"[--timeout-ms N] [--count N] [--interval-ms N]\n");
 	return 2;
 }

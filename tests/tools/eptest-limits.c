@@ -68,8 +68,12 @@ static uint8_t *matmul_zeros(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 
 static struct ep_msg request(uint16_t type, uint8_t prio, uint8_t flags)
 {
-	return (struct ep_msg){ .kind = EP_KIND_REQUEST, .priority = prio, .flags = flags,
-				.task_type = type, .tenant_id = 1, .task_id = next_id++ };
+	return (struct ep_msg){ .kind = EP_KIND_REQUEST,
+				.priority = prio,
+				.flags = flags,
+				.task_type = type,
+				.tenant_id = 1,
+				.task_id = next_id++ };
 }
 
 /* A token for @fd's address and port: an echo whose plain reply would be 1 MiB for a
@@ -117,9 +121,11 @@ static void check_work(void)
 	EXPECT_EQ(x.status, EP_ST_TOO_LARGE);
 	EXPECT(x.reply_ns && x.reply_ns - t0 < 300 * 1000000ull);
 	tap_end("work cap: a %u-byte zstd matmul (2048x1023 * 1023x2047, %u bytes inflated) gets "
-		"%s in %.0f ms", wlen, len,
-		x.kind == EP_KIND_ERROR ? ep_status_name(x.status) : x.kind ? ep_kind_name(x.kind)
-									    : "no reply",
+		"%s in %.0f ms",
+		wlen, len,
+		x.kind == EP_KIND_ERROR ? ep_status_name(x.status)
+		: x.kind		? ep_kind_name(x.kind)
+					: "no reply",
 		x.reply_ns ? (double)(x.reply_ns - t0) / 1e6 : -1.0);
 	free(p);
 	free(w);
@@ -218,7 +224,8 @@ static void check_unvalidated(void)
 		ZSTD_freeCCtx(cc);
 	}
 	tap_end("unvalidated: 50 zstd frames of %u bytes that inflate to 16 MiB, and one that "
-		"does not say its size, get RETRY (%d), nothing inflated", wlen, retries);
+		"does not say its size, get RETRY (%d), nothing inflated",
+		wlen, retries);
 
 	/* 3: the cached result of a validated task of this source, compressed (zeros), then
 	 * asked uncompressed by 20 retries without the token, back to back. */
@@ -237,7 +244,7 @@ static void check_unvalidated(void)
 		EXPECT(e.kind == EP_KIND_RESPONSE && (e.flags & EP_F_ZSTD));
 		m = request(EP_TT_ECHO, 3, EP_F_RETRY | EP_F_PLAIN_REPLY);
 		m.task_id = id;
-		{	/* the request's own fragment 0, 20 times */
+		{ /* the request's own fragment 0, 20 times */
 			uint8_t d[RAW_MTU];
 			ssize_t n = ep_frag_build(&m, zeros, 1 << 20,
 						  ep_frag_size_for_mtu(RAW_MTU, ipv6()), 0, d,
@@ -252,7 +259,8 @@ static void check_unvalidated(void)
 		EXPECT_EQ(r.kind, EP_KIND_RETRY);
 	}
 	tap_end("unvalidated: 20 PLAIN_REPLY retries of a cached compressed 1 MiB result get "
-		"%llu RETRY, not the result", (unsigned long long)r.dgrams_in);
+		"%llu RETRY, not the result",
+		(unsigned long long)r.dgrams_in);
 	if (fd >= 0)
 		close(fd);
 }
@@ -333,8 +341,8 @@ static void check_priority(void)
 	EXPECT_EQ(a[5].status, EP_ST_OVERLOADED);
 	EXPECT_EQ(a[5].priority, 3);
 	tap_end("priority ceiling: with the queue full of priority-3 tasks, one claiming "
-		"priority 5 shed %u of them and got %s %s at priority %u", shed,
-		a[5].kind ? ep_kind_name(a[5].kind) : "no reply",
+		"priority 5 shed %u of them and got %s %s at priority %u",
+		shed, a[5].kind ? ep_kind_name(a[5].kind) : "no reply",
 		a[5].kind == EP_KIND_ERROR ? ep_status_name(a[5].status) : "", a[5].priority);
 	free(p);
 	free(w);
@@ -346,8 +354,9 @@ static void check_priority(void)
 
 static void check_always(void)
 {
-	struct ep_client_opts co = { .host = to, .mtu = 1500, .timeout_ms = 500,
-				     .max_attempts = 3 };
+	struct ep_client_opts co = {
+		.host = to, .mtu = 1500, .timeout_ms = 500, .max_attempts = 3
+	};
 	struct ep_task_opts t = { .type = EP_TT_ECHO };
 	struct ep_client_stats st;
 	struct ep_client *cli = NULL;
@@ -381,12 +390,13 @@ static void check_always(void)
 		EXPECT_EQ(ep_client_run(cli, &t, "defg", 4, &r), 0);
 		ep_result_free(&r);
 		ep_client_get_stats(cli, &st);
-		EXPECT_EQ(st.validations, 1);	/* the second task carried the token */
+		EXPECT_EQ(st.validations, 1); /* the second task carried the token */
 		EXPECT_EQ(st.retries, 0);
 		ep_client_close(cli);
 	}
 	tap_end("always: the library answers the RETRY once, then every task carries the token "
-		"(validations %llu)", cli ? (unsigned long long)st.validations : 0ull);
+		"(validations %llu)",
+		cli ? (unsigned long long)st.validations : 0ull);
 	if (fd >= 0)
 		close(fd);
 }
@@ -400,8 +410,8 @@ static void check_plain(void)
 	struct exch x = { 0 }, y = { 0 }, z = { 0 };
 	int fd = raw_open(&to_ss, to_len);
 
-	for (size_t i = 0; i < sizeof(text); i++)	/* compressible */
-		text[i] = (uint8_t)"edge plane "[i % 11];
+	for (size_t i = 0; i < sizeof(text); i++) /* compressible */
+		text[i] = (uint8_t) "edge plane "[i % 11];
 	tap_begin();
 	EXPECT(fd >= 0 && !get_token(fd, &tok));
 	m = request(EP_TT_ECHO, 3, 0);
@@ -419,7 +429,8 @@ static void check_plain(void)
 	EXPECT(!(y.flags & EP_F_ZSTD));
 	EXPECT_EQ(y.result_len, sizeof(text));
 	tap_end("plain: a 32 KiB compressible echo comes back compressed (%u bytes), with "
-		"PLAIN_REPLY plain (%u bytes)", x.result_len, y.result_len);
+		"PLAIN_REPLY plain (%u bytes)",
+		x.result_len, y.result_len);
 
 	/* The first task's result is cached compressed: a PLAIN_REPLY replay (the same
 	 * request again, as the cache binds the id to it) is plain. */
@@ -443,10 +454,13 @@ static void check_plain(void)
 static void check_mtu(void)
 {
 	static uint8_t data[20000];
-	static const struct { uint8_t units; uint32_t max; } cases[] = {
+	static const struct {
+		uint8_t units;
+		uint32_t max;
+	} cases[] = {
 		{ 0, 1500 }, { 9, 576 }, { 4, 576 }, { 16, 1024 }, { 255, 1500 },
 	};
-	uint32_t over = (ipv6() ? 40 : 20) + 8;	/* IP and UDP headers */
+	uint32_t over = (ipv6() ? 40 : 20) + 8; /* IP and UDP headers */
 	struct ep_msg tok;
 	int fd = raw_open(&to_ss, to_len);
 
@@ -463,7 +477,8 @@ static void check_mtu(void)
 		raw_use_token(&m, &tok);
 		raw_send(fd, ipv6(), &m, data, sizeof(data), &x);
 		raw_collect(fd, m.task_id, 2000, &x);
-		want_frags = ep_frag_count(sizeof(data), ep_frag_size_for_mtu(cases[c].max, ipv6()));
+		want_frags =
+			ep_frag_count(sizeof(data), ep_frag_size_for_mtu(cases[c].max, ipv6()));
 		EXPECT_EQ(x.kind, EP_KIND_RESPONSE);
 		EXPECT(x.complete);
 		EXPECT_EQ(x.max_dgram, cases[c].max - over);
@@ -482,8 +497,9 @@ static void check_pong(void)
 {
 	struct ep_client_opts co = { .host = to, .mtu = 1500 };
 	struct ep_node_limits l = { 0 };
-	struct ep_msg m = { .kind = EP_KIND_PING, .priority = 3, .task_id = next_id++,
-			    .frag_count = 1 };
+	struct ep_msg m = {
+		.kind = EP_KIND_PING, .priority = 3, .task_id = next_id++, .frag_count = 1
+	};
 	struct ep_client *cli = NULL;
 	struct exch x = { 0 };
 	uint8_t d[EP_HDR_LEN];
@@ -516,9 +532,9 @@ static void check_pong(void)
 		EXPECT_EQ(l.max_work, expect_work);
 	tap_end("pong: ep_client_limits(): max_task_len %u, max_result_len %u, mtu %u, "
 		"max_priority %u, amp_factor %u, max_work %llu, reassembly timeout %u ms, cache "
-		"window %u ms, flags 0x%x", l.max_task_len, l.max_result_len, l.mtu,
-		l.max_priority, l.amp_factor, (unsigned long long)l.max_work, l.reasm_timeout_ms,
-		l.cache_window_ms, l.flags);
+		"window %u ms, flags 0x%x",
+		l.max_task_len, l.max_result_len, l.mtu, l.max_priority, l.amp_factor,
+		(unsigned long long)l.max_work, l.reasm_timeout_ms, l.cache_window_ms, l.flags);
 	ep_client_close(cli);
 	if (fd >= 0)
 		close(fd);
@@ -531,11 +547,11 @@ enum fake_answer { FAKE_RETRY, FAKE_CONFLICT, FAKE_RESPONSE };
 
 struct fake {
 	int fd;
-	unsigned int seen;		/* requests received */
+	unsigned int seen; /* requests received */
 	uint64_t ids[16];
-	bool token[16];			/* did request i carry a token? */
+	bool token[16]; /* did request i carry a token? */
 	uint16_t key_id[16];
-	unsigned int issued;		/* tokens handed out, over every run */
+	unsigned int issued; /* tokens handed out, over every run */
 };
 
 static void fake_serve(struct fake *f, const enum fake_answer *plan, unsigned int nplan)
@@ -561,8 +577,10 @@ static void fake_serve(struct fake *f, const enum fake_answer *plan, unsigned in
 		f->key_id[i] = m.auth_key_id;
 		f->seen++;
 		a = plan[i < nplan ? i : nplan - 1];
-		r = (struct ep_msg){ .priority = m.priority, .task_type = m.task_type,
-				     .tenant_id = m.tenant_id, .task_id = m.task_id,
+		r = (struct ep_msg){ .priority = m.priority,
+				     .task_type = m.task_type,
+				     .tenant_id = m.tenant_id,
+				     .task_id = m.task_id,
 				     .frag_count = 1 };
 		if (a == FAKE_RETRY) {
 			r.kind = EP_KIND_RETRY;
@@ -651,12 +669,13 @@ static void check_client(void)
 	EXPECT_EQ(err, 0);
 	EXPECT_EQ(f.seen, 2);
 	EXPECT(!f.token[0] && f.token[1] && f.key_id[1] == 0x100);
-	EXPECT_EQ(f.ids[0], f.ids[1]);		/* the same task id */
-	EXPECT_EQ(r.attempts, 1);		/* not counted as an attempt */
+	EXPECT_EQ(f.ids[0], f.ids[1]); /* the same task id */
+	EXPECT_EQ(r.attempts, 1);      /* not counted as an attempt */
 	EXPECT_EQ(st.validations, 1);
 	EXPECT_EQ(st.retries, 0);
 	tap_end("client: a RETRY is answered at once with its token, same task id, no attempt "
-		"counted (attempts %u)", r.attempts);
+		"counted (attempts %u)",
+		r.attempts);
 	ep_result_free(&r);
 
 	tap_begin();
@@ -685,8 +704,8 @@ static void check_client(void)
 	ep_client_get_stats(cli, &st);
 	EXPECT_EQ(err, 0);
 	EXPECT_EQ(f.seen, 2);
-	EXPECT(f.ids[0] != f.ids[1]);		/* a new task id on the wire */
-	EXPECT_EQ(r.task_id, f.ids[0]);		/* the result keeps the one submit gave */
+	EXPECT(f.ids[0] != f.ids[1]);	/* a new task id on the wire */
+	EXPECT_EQ(r.task_id, f.ids[0]); /* the result keeps the one submit gave */
 	EXPECT_EQ(st.conflicts, 1);
 	tap_end("client: CONFLICT sends the task again under a new id, which completes under "
 		"the id submit gave");
@@ -717,10 +736,17 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
-		case 'p': expect_prio = tool_num("--expect-max-priority", optarg, 1, 5); break;
-		case 'w': expect_work = tool_num("--expect-max-work", optarg, 0, 1L << 62); break;
-		default: return 2;
+		case 't':
+			to = optarg;
+			break;
+		case 'p':
+			expect_prio = tool_num("--expect-max-priority", optarg, 1, 5);
+			break;
+		case 'w':
+			expect_work = tool_num("--expect-max-work", optarg, 0, 1L << 62);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (strcmp(cmd, "client") && (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))) {

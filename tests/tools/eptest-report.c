@@ -73,15 +73,20 @@ static int hex(const char *s, uint8_t *out, size_t max)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", 1, 0, 't' }, { "id", 1, 0, 'i' }, { "count", 1, 0, 'n' },
-		{ "interval-ms", 1, 0, 'I' }, { "seq", 1, 0, 's' }, { "cpu", 1, 0, 'c' },
-		{ "mem-kib", 1, 0, 'm' }, { "queue", 1, 0, 'q' }, { "inflight", 1, 0, 'f' },
-		{ "p99-us", 1, 0, 'p' }, { "capacity", 1, 0, 'C' }, { "ip4", 1, 0, '4' },
-		{ "ip6", 1, 0, '6' }, { "mac", 1, 0, 'M' }, { "port", 1, 0, 'P' },
-		{ "raw", 1, 0, 'r' }, { "max-seconds", 1, 0, 'x' }, { 0 }
+		{ "to", 1, 0, 't' },	      { "id", 1, 0, 'i' },
+		{ "count", 1, 0, 'n' },	      { "interval-ms", 1, 0, 'I' },
+		{ "seq", 1, 0, 's' },	      { "cpu", 1, 0, 'c' },
+		{ "mem-kib", 1, 0, 'm' },     { "queue", 1, 0, 'q' },
+		{ "inflight", 1, 0, 'f' },    { "p99-us", 1, 0, 'p' },
+		{ "capacity", 1, 0, 'C' },    { "ip4", 1, 0, '4' },
+		{ "ip6", 1, 0, '6' },	      { "mac", 1, 0, 'M' },
+		{ "port", 1, 0, 'P' },	      { "raw", 1, 0, 'r' },
+		{ "max-seconds", 1, 0, 'x' }, { 0 }
 	};
-	struct ep_load_report rep = { .capacity = htonl(100), .port = htons(EP_DEFAULT_PORT),
-				      .interval_ms = htonl(100), .mem_free_kib = htobe64(1 << 22) };
+	struct ep_load_report rep = { .capacity = htonl(100),
+				      .port = htons(EP_DEFAULT_PORT),
+				      .interval_ms = htonl(100),
+				      .mem_free_kib = htobe64(1 << 22) };
 	long count = 1, interval = 100, seq = 1, max_s = 600, v;
 	uint8_t dgram[EP_HDR_LEN + sizeof(rep)], raw[2048];
 	struct sockaddr_storage dst;
@@ -98,28 +103,59 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'i': if (ep_parse_long("--id", optarg, 0, 1000, &v)) return 2;
-			rep.node_id = htonl((uint32_t)v); break;
-		case 'n': if (ep_parse_long("--count", optarg, 0, 100000000, &count)) return 2;
+		case 'i':
+			if (ep_parse_long("--id", optarg, 0, 1000, &v))
+				return 2;
+			rep.node_id = htonl((uint32_t)v);
 			break;
-		case 'I': if (ep_parse_long("--interval-ms", optarg, 1, 60000, &interval)) return 2;
-			rep.interval_ms = htonl((uint32_t)interval); break;
-		case 's': if (ep_parse_long("--seq", optarg, 0, 0xffffffffL, &seq)) return 2;
+		case 'n':
+			if (ep_parse_long("--count", optarg, 0, 100000000, &count))
+				return 2;
 			break;
-		case 'c': if (ep_parse_long("--cpu", optarg, 0, 200, &v)) return 2;
-			rep.cpu_pct_x100 = htonl((uint32_t)v * 100); break;
-		case 'm': if (ep_parse_long("--mem-kib", optarg, 0, 1L << 40, &v)) return 2;
-			rep.mem_free_kib = htobe64((uint64_t)v); break;
-		case 'q': if (ep_parse_long("--queue", optarg, 0, 1 << 30, &v)) return 2;
-			rep.queue_depth = htonl((uint32_t)v); break;
-		case 'f': if (ep_parse_long("--inflight", optarg, 0, 1 << 30, &v)) return 2;
-			rep.inflight = htonl((uint32_t)v); break;
-		case 'p': if (ep_parse_long("--p99-us", optarg, 0, 1L << 31, &v)) return 2;
-			rep.p99_us = htonl((uint32_t)v); break;
-		case 'C': if (ep_parse_long("--capacity", optarg, 0, 0xffffffffL, &v)) return 2;
-			rep.capacity = htonl((uint32_t)v); break;
-		case 'P': if (ep_parse_long("--port", optarg, 0, 65535, &v)) return 2;
-			rep.port = htons((uint16_t)v); break;
+		case 'I':
+			if (ep_parse_long("--interval-ms", optarg, 1, 60000, &interval))
+				return 2;
+			rep.interval_ms = htonl((uint32_t)interval);
+			break;
+		case 's':
+			if (ep_parse_long("--seq", optarg, 0, 0xffffffffL, &seq))
+				return 2;
+			break;
+		case 'c':
+			if (ep_parse_long("--cpu", optarg, 0, 200, &v))
+				return 2;
+			rep.cpu_pct_x100 = htonl((uint32_t)v * 100);
+			break;
+		case 'm':
+			if (ep_parse_long("--mem-kib", optarg, 0, 1L << 40, &v))
+				return 2;
+			rep.mem_free_kib = htobe64((uint64_t)v);
+			break;
+		case 'q':
+			if (ep_parse_long("--queue", optarg, 0, 1 << 30, &v))
+				return 2;
+			rep.queue_depth = htonl((uint32_t)v);
+			break;
+		case 'f':
+			if (ep_parse_long("--inflight", optarg, 0, 1 << 30, &v))
+				return 2;
+			rep.inflight = htonl((uint32_t)v);
+			break;
+		case 'p':
+			if (ep_parse_long("--p99-us", optarg, 0, 1L << 31, &v))
+				return 2;
+			rep.p99_us = htonl((uint32_t)v);
+			break;
+		case 'C':
+			if (ep_parse_long("--capacity", optarg, 0, 0xffffffffL, &v))
+				return 2;
+			rep.capacity = htonl((uint32_t)v);
+			break;
+		case 'P':
+			if (ep_parse_long("--port", optarg, 0, 65535, &v))
+				return 2;
+			rep.port = htons((uint16_t)v);
+			break;
 		case '4':
 			if (inet_pton(AF_INET, optarg, &rep.ip4) != 1) {
 				pr_err("--ip4 %s: not an IPv4 address", optarg);
@@ -151,10 +187,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'x': if (ep_parse_long("--max-seconds", optarg, 1, 3600, &max_s)) return 2;
+		case 'x':
+			if (ep_parse_long("--max-seconds", optarg, 1, 3600, &max_s))
+				return 2;
 			break;
 		default:
-			fprintf(stderr, "usage: see the comment at the top of tests/tools/eptest-report.c\n");
+			fprintf(stderr, "usage: see the comment at the top of "
+					"tests/tools/eptest-report.c\n");
 			return 2;
 		}
 	}
@@ -173,8 +212,9 @@ int main(int argc, char **argv)
 
 		rep.seq = htonl((uint32_t)(seq + i));
 		m.task_id = (uint64_t)(seq + i);
-		len = nraw >= 0 ? nraw : ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram,
-							 sizeof(dgram));
+		len = nraw >= 0 ? nraw
+				: ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram,
+						sizeof(dgram));
 		if (len < 0 || send(fd, nraw >= 0 ? raw : dgram, (size_t)len, 0) < 0) {
 			pr_warn("send: %s", len < 0 ? "encode" : strerror(errno));
 			failed++;

@@ -142,7 +142,8 @@ static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
  * or 0 if the addresses are not of one family or it does not fit.
  */
 static size_t inner_dgram(const struct sockaddr_storage *src, const struct sockaddr_storage *dst,
-			  uint16_t port, const uint8_t *pl, size_t plen, uint8_t *out, size_t outlen)
+			  uint16_t port, const uint8_t *pl, size_t plen, uint8_t *out,
+			  size_t outlen)
 {
 	bool v6 = dst->ss_family == AF_INET6;
 	size_t hl = v6 ? 40 : 20, ulen = 8 + plen;
@@ -206,41 +207,51 @@ static void wait_replies(int fd, long wait_ms)
 		last_status = m.status;
 		last_kind = m.kind;
 		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, from, sizeof(from));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, from,
+				  sizeof(from));
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, from,
 				  sizeof(from));
 	}
 	printf("replies %ld errors %ld kind %s status %s from %s\n", replies, errors,
-	       replies ? ep_kind_name(last_kind) : "-",
-	       replies ? ep_status_name(last_status) : "-", from);
+	       replies ? ep_kind_name(last_kind) : "-", replies ? ep_status_name(last_status) : "-",
+	       from);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' }, { "size", required_argument, NULL, 's' },
-		{ "mtu", required_argument, NULL, 'm' }, { "prio", required_argument, NULL, 'P' },
-		{ "kind", required_argument, NULL, 'k' }, { "corrupt", no_argument, NULL, 'x' },
-		{ "raw", no_argument, NULL, 'r' }, { "id-base", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 's' },
+		{ "mtu", required_argument, NULL, 'm' },
+		{ "prio", required_argument, NULL, 'P' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "corrupt", no_argument, NULL, 'x' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "id-base", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "udp-csum", required_argument, NULL, 'u' },
-		{ "sport", required_argument, NULL, 'S' }, { "frags", required_argument, NULL, 'F' },
+		{ "sport", required_argument, NULL, 'S' },
+		{ "frags", required_argument, NULL, 'F' },
 		{ "wait-ms", required_argument, NULL, 'W' },
-		{ "frame", no_argument, NULL, 'f' }, { "type", required_argument, NULL, 'y' },
+		{ "frame", no_argument, NULL, 'f' },
+		{ "type", required_argument, NULL, 'y' },
 		{ "encap-port", required_argument, NULL, 'E' },
 		{ "inner-src", required_argument, NULL, 'I' },
 		{ "inner-dst", required_argument, NULL, 'D' },
 		{ 0 },
 	};
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT, .task_type = 1,
-			    .tenant_id = 1 };
+	struct ep_msg m = {
+		.kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT, .task_type = 1, .tenant_id = 1
+	};
 	long port = EP_DEFAULT_PORT, count = 1, size = 64, mtu = 1500, timeout = 10;
 	long sport = 0, max_frags = 0, wait_ms = 0, encap_port = 0;
 	const char *to = NULL, *inner_src = NULL, *inner_dst = NULL;
 	bool corrupt = false, raw = false;
-	int csum = -1;	/* --udp-csum: 1 good, 0 bad */
+	int csum = -1; /* --udp-csum: 1 good, 0 bad */
 	struct raw_udp ru;
 	uint64_t id_base = 1;
 	struct sockaddr_storage ss, isrc, idst;
@@ -253,38 +264,92 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
-		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'c': count = tool_num("--count", optarg, 0, 1000000); break;
-		case 's': size = tool_num("--size", optarg, 0, EP_MAX_TASK_LEN); break;
-		case 'S': sport = tool_num("--sport", optarg, 1, 65535); break;
-		case 'F': max_frags = tool_num("--frags", optarg, 1, EP_MAX_FRAGS); break;
-		case 'W': wait_ms = tool_num("--wait-ms", optarg, 1, 60000); break;
-		case 'E': encap_port = tool_num("--encap-port", optarg, 1, 65535); break;
-		case 'I': inner_src = optarg; break;
-		case 'D': inner_dst = optarg; break;
-		case 'm': mtu = tool_num("--mtu", optarg, 200, 65535); break;
-		case 'P': m.priority = (uint8_t)tool_num("--prio", optarg, 1, 5); break;
-		case 'i': id_base = (uint64_t)tool_num("--id-base", optarg, 0, 1L << 62); break;
-		case 'T': timeout = tool_num("--timeout", optarg, 1, 600); break;
-		case 'x': corrupt = true; break;
-		case 'f': m.flags |= EP_F_FRAME; break;
-		case 'y': m.task_type = (uint16_t)tool_num("--type", optarg, 1, 65535); break;
-		case 'r': raw = true; break;
+		case 't':
+			to = optarg;
+			break;
+		case 'p':
+			port = tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'c':
+			count = tool_num("--count", optarg, 0, 1000000);
+			break;
+		case 's':
+			size = tool_num("--size", optarg, 0, EP_MAX_TASK_LEN);
+			break;
+		case 'S':
+			sport = tool_num("--sport", optarg, 1, 65535);
+			break;
+		case 'F':
+			max_frags = tool_num("--frags", optarg, 1, EP_MAX_FRAGS);
+			break;
+		case 'W':
+			wait_ms = tool_num("--wait-ms", optarg, 1, 60000);
+			break;
+		case 'E':
+			encap_port = tool_num("--encap-port", optarg, 1, 65535);
+			break;
+		case 'I':
+			inner_src = optarg;
+			break;
+		case 'D':
+			inner_dst = optarg;
+			break;
+		case 'm':
+			mtu = tool_num("--mtu", optarg, 200, 65535);
+			break;
+		case 'P':
+			m.priority = (uint8_t)tool_num("--prio", optarg, 1, 5);
+			break;
+		case 'i':
+			id_base = (uint64_t)tool_num("--id-base", optarg, 0, 1L << 62);
+			break;
+		case 'T':
+			timeout = tool_num("--timeout", optarg, 1, 600);
+			break;
+		case 'x':
+			corrupt = true;
+			break;
+		case 'f':
+			m.flags |= EP_F_FRAME;
+			break;
+		case 'y':
+			m.task_type = (uint16_t)tool_num("--type", optarg, 1, 65535);
+			break;
+		case 'r':
+			raw = true;
+			break;
 		case 'u':
-			if (!strcmp(optarg, "good")) csum = 1;
-			else if (!strcmp(optarg, "bad")) csum = 0;
-			else { fprintf(stderr, "--udp-csum: '%s' is not good or bad\n", optarg); return 2; }
+			if (!strcmp(optarg, "good"))
+				csum = 1;
+			else if (!strcmp(optarg, "bad"))
+				csum = 0;
+			else {
+				fprintf(stderr, "--udp-csum: '%s' is not good or bad\n", optarg);
+				return 2;
+			}
 			break;
 		case 'k':
-			if (!strcmp(optarg, "request")) m.kind = EP_KIND_REQUEST;
-			else if (!strcmp(optarg, "ping")) m.kind = EP_KIND_PING;
-			else if (!strcmp(optarg, "cancel")) m.kind = EP_KIND_CANCEL;
-			else if (!strcmp(optarg, "response")) m.kind = EP_KIND_RESPONSE;
-			else { fprintf(stderr, "--kind: '%s' is not request, ping, cancel or response\n", optarg); return 2; }
+			if (!strcmp(optarg, "request"))
+				m.kind = EP_KIND_REQUEST;
+			else if (!strcmp(optarg, "ping"))
+				m.kind = EP_KIND_PING;
+			else if (!strcmp(optarg, "cancel"))
+				m.kind = EP_KIND_CANCEL;
+			else if (!strcmp(optarg, "response"))
+				m.kind = EP_KIND_RESPONSE;
+			else {
+				fprintf(stderr,
+					"--kind: '%s' is not request, ping, cancel or response\n",
+					optarg);
+				return 2;
+			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!to || optind != argc) {
@@ -319,10 +384,12 @@ int main(int argc, char **argv)
 		struct sockaddr_storage b = { .ss_family = ss.ss_family };
 		int one = 1;
 
-		((struct sockaddr_in *)&b)->sin_port = htons((uint16_t)sport);	/* same place in v6 */
+		((struct sockaddr_in *)&b)->sin_port =
+			htons((uint16_t)sport); /* same place in v6 */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&b, ss.ss_family == AF_INET6 ?
-			 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in))) {
+		if (bind(fd, (struct sockaddr *)&b,
+			 ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in))) {
 			perror("bind --sport");
 			return 1;
 		}
@@ -330,7 +397,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < size && i < (long)sizeof(payload); i++)
 		payload[i] = (uint8_t)(i * 7);
 	fs = ep_frag_size_for_mtu((uint32_t)mtu, ss.ss_family == AF_INET6);
-	if (encap_port)	/* room for the inner headers within the MTU */
+	if (encap_port) /* room for the inner headers within the MTU */
 		fs -= idst.ss_family == AF_INET6 ? 48 : 28;
 	frags = ep_frag_count((uint32_t)size, fs);
 	if (!frags) {
@@ -355,7 +422,8 @@ int main(int argc, char **argv)
 				n = size;
 				memcpy(dgram, payload, (size_t)size);
 			} else {
-				n = ep_frag_build(&m, payload, (uint32_t)size, fs, i, dgram, sizeof(dgram));
+				n = ep_frag_build(&m, payload, (uint32_t)size, fs, i, dgram,
+						  sizeof(dgram));
 				if (n < 0) {
 					fprintf(stderr, "encode: %s\n", strerror((int)-n));
 					return 1;
@@ -367,13 +435,15 @@ int main(int argc, char **argv)
 				n = (ssize_t)inner_dgram(&isrc, &idst, (uint16_t)port, dgram,
 							 (size_t)n, wrapped, sizeof(wrapped));
 				if (!n) {
-					fprintf(stderr, "--inner-src and --inner-dst: one family\n");
+					fprintf(stderr,
+						"--inner-src and --inner-dst: one family\n");
 					return 2;
 				}
 				memcpy(dgram, wrapped, (size_t)n);
 			}
-			if (csum >= 0 ? raw_udp_send(&ru, dgram, (size_t)n, csum) < 0 :
-			    sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0) {
+			if (csum >= 0 ? raw_udp_send(&ru, dgram, (size_t)n, csum) < 0
+				      : sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&ss,
+					       sl) < 0) {
 				perror("sendto");
 				return 1;
 			}

@@ -13,10 +13,12 @@
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "bind", required_argument, NULL, 'b' }, { "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "show-from", no_argument, NULL, 'f' }, { 0 },
+		{ "show-from", no_argument, NULL, 'f' },
+		{ 0 },
 	};
 	long port = 0, count = 1, timeout_ms = 3000, got = 0, valid = 0;
 	const char *bind_s = NULL;
@@ -29,14 +31,26 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'b': bind_s = optarg; break;
-		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'c': count = tool_num("--count", optarg, 1, 1000000); break;
-		case 'T': timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000); break;
-		case 'f': show_from = true; break;
+		case 'b':
+			bind_s = optarg;
+			break;
+		case 'p':
+			port = tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'c':
+			count = tool_num("--count", optarg, 1, 1000000);
+			break;
+		case 'T':
+			timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000);
+			break;
+		case 'f':
+			show_from = true;
+			break;
 		default:
-			fprintf(stderr, "Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms T]\n"
-					"       [--show-from]   print each datagram's source and kind\n");
+			fprintf(stderr,
+				"Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms "
+				"T]\n"
+				"       [--show-from]   print each datagram's source and kind\n");
 			return 2;
 		}
 	}
@@ -74,7 +88,8 @@ int main(int argc, char **argv)
 			unsigned int p = 0;
 
 			if (from.ss_family == AF_INET) {
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, a, sizeof(a));
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, a,
+					  sizeof(a));
 				p = ntohs(((struct sockaddr_in *)&from)->sin_port);
 			} else {
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, a,

@@ -20,17 +20,21 @@
 #include "xdp/ep_xdp.h"
 #include "common.h"
 
-#define NUM_FRAMES	4096
-#define FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE
-#define BATCH		64
+#define NUM_FRAMES 4096
+#define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+#define BATCH	   64
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "dev", required_argument, NULL, 'd' }, { "queue", required_argument, NULL, 'q' },
-		{ "slot", required_argument, NULL, 's' }, { "pin-dir", required_argument, NULL, 'P' },
-		{ "port", required_argument, NULL, 'p' }, { "count", required_argument, NULL, 'c' },
-		{ "timeout-ms", required_argument, NULL, 'T' }, { 0 },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "slot", required_argument, NULL, 's' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ 0 },
 	};
 	long queue = 0, slot = 0, port = EP_DEFAULT_PORT, count = 1, timeout_ms = 3000;
 	long frames = 0, valid = 0, v4 = 0, v6 = 0;
@@ -54,16 +58,31 @@ int main(int argc, char **argv)
 	ep_log_route_libs();
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'd': dev = optarg; break;
-		case 'q': queue = tool_num("--queue", optarg, 0, EP_MAX_QUEUES - 1); break;
-		case 's': slot = tool_num("--slot", optarg, 0, EP_XSK_SLOTS - 1); break;
-		case 'P': pin_dir = optarg; break;
-		case 'p': port = tool_num("--port", optarg, 1, 65535); break;
-		case 'c': count = tool_num("--count", optarg, 1, 1000000); break;
-		case 'T': timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000); break;
+		case 'd':
+			dev = optarg;
+			break;
+		case 'q':
+			queue = tool_num("--queue", optarg, 0, EP_MAX_QUEUES - 1);
+			break;
+		case 's':
+			slot = tool_num("--slot", optarg, 0, EP_XSK_SLOTS - 1);
+			break;
+		case 'P':
+			pin_dir = optarg;
+			break;
+		case 'p':
+			port = tool_num("--port", optarg, 1, 65535);
+			break;
+		case 'c':
+			count = tool_num("--count", optarg, 1, 1000000);
+			break;
+		case 'T':
+			timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000);
+			break;
 		default:
-			fprintf(stderr, "Usage: eptest-xsk --dev IF --pin-dir DIR [--queue Q] [--slot S]\n"
-					"       [--port N] [--count N] [--timeout-ms T]\n");
+			fprintf(stderr,
+				"Usage: eptest-xsk --dev IF --pin-dir DIR [--queue Q] [--slot S]\n"
+				"       [--port N] [--count N] [--timeout-ms T]\n");
 			return 2;
 		}
 	}
@@ -130,8 +149,7 @@ int main(int argc, char **argv)
 			__be16 proto;
 
 			frames++;
-			if (!ep_parse_eth(&cur, &proto) &&
-			    !ep_parse_ip(&cur, proto, &l3) &&
+			if (!ep_parse_eth(&cur, &proto) && !ep_parse_ip(&cur, proto, &l3) &&
 			    !ep_parse_udp(&cur, &l3, (__u16)port, &dlen) &&
 			    !ep_decode(cur.pos, dlen, 0, &m, NULL, NULL)) {
 				valid++;

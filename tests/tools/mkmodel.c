@@ -118,14 +118,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "dims", required_argument, NULL, 'd' },
-		{ "features", required_argument, NULL, 'f' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option longopts[] = { { "dims", required_argument, NULL, 'd' },
+						  { "features", required_argument, NULL, 'f' },
+						  { "seed", required_argument, NULL, 's' },
+						  { "out", required_argument, NULL, 'o' },
+						  { "help", no_argument, NULL, 'h' },
+						  {} };
 	uint32_t dims[EP_MODEL_MAX_LAYERS + 2];
 	const char *out = NULL, *dims_arg = NULL;
 	unsigned long features = 0;
@@ -140,9 +138,10 @@ int main(int argc, char **argv)
 			dims_arg = optarg;
 			nlayers = parse_dims(optarg, dims);
 			if (nlayers < 0) {
-				fprintf(stderr, "mkmodel: --dims %s: want 2..%d dims of 1..%d, "
-					"comma-separated\n", optarg, EP_MODEL_MAX_LAYERS + 1,
-					EP_MODEL_MAX_DIM);
+				fprintf(stderr,
+					"mkmodel: --dims %s: want 2..%d dims of 1..%d, "
+					"comma-separated\n",
+					optarg, EP_MODEL_MAX_LAYERS + 1, EP_MODEL_MAX_DIM);
 				return 2;
 			}
 			break;
@@ -184,8 +183,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkmodel: %s: %s\n", out, strerror(errno));
 		return 1;
 	}
-	err = dims_arg ? write_model(f, (unsigned int)nlayers, dims) :
-			 write_features(f, (uint32_t)features);
+	err = dims_arg ? write_model(f, (unsigned int)nlayers, dims)
+		       : write_features(f, (uint32_t)features);
 	if (fclose(f) && !err)
 		err = -EIO;
 	if (err) {

@@ -17,21 +17,21 @@
 
 #include "edgeplane/codec.h"
 
-#define RAW_MTU		1500
-#define RAW_LINGER_MS	100	/* after the reply: anything else that comes is counted too */
+#define RAW_MTU	      1500
+#define RAW_LINGER_MS 100 /* after the reply: anything else that comes is counted too */
 
 /* What one exchange moved. */
 struct exch {
-	uint64_t out, in;		/* UDP payload bytes sent and received */
+	uint64_t out, in; /* UDP payload bytes sent and received */
 	uint64_t dgrams_in;
-	uint32_t max_dgram;		/* the largest datagram received */
-	uint8_t kind;			/* of the reply to the task: RESPONSE, ERROR, RETRY, 0 */
+	uint32_t max_dgram; /* the largest datagram received */
+	uint8_t kind;	    /* of the reply to the task: RESPONSE, ERROR, RETRY, 0 */
 	uint16_t status;
-	uint8_t flags, priority;	/* the reply's */
-	uint32_t result_len;		/* RESPONSE: total_len */
-	bool complete;			/* every fragment of the reply came */
-	uint64_t reply_ns;		/* when the reply was complete (CLOCK_MONOTONIC) */
-	struct ep_msg retry;		/* the RETRY, if one came */
+	uint8_t flags, priority; /* the reply's */
+	uint32_t result_len;	 /* RESPONSE: total_len */
+	bool complete;		 /* every fragment of the reply came */
+	uint64_t reply_ns;	 /* when the reply was complete (CLOCK_MONOTONIC) */
+	struct ep_msg retry;	 /* the RETRY, if one came */
 };
 
 static inline uint64_t raw_now_ns(void)
@@ -134,7 +134,7 @@ static inline void raw_collect(int fd, uint64_t id, int wait_ms, struct exch *x)
 			x->result_len = m.total_len;
 			x->complete = nseen == m.frag_count;
 		}
-		if (x->complete) {	/* stragglers for a little longer, then stop */
+		if (x->complete) { /* stragglers for a little longer, then stop */
 			x->reply_ns = raw_now_ns();
 			limit = x->reply_ns - t0 + RAW_LINGER_MS * 1000000ull;
 		}

@@ -18,8 +18,17 @@ static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 };
 static void test_parse(void)
 {
 	static const char *const bad[] = {
-		"", "198.18.0", "198.18.0.256", "198.18.0.1/24", " 198.18.0.1", "198.18.0.1 ",
-		"localhost", "fe80::1%eth0", "2001:db8::g", "2001:db8:::1", "[2001:db8::1]",
+		"",
+		"198.18.0",
+		"198.18.0.256",
+		"198.18.0.1/24",
+		" 198.18.0.1",
+		"198.18.0.1 ",
+		"localhost",
+		"fe80::1%eth0",
+		"2001:db8::g",
+		"2001:db8:::1",
+		"[2001:db8::1]",
 		"198.18.0.1:7878",
 	};
 	uint8_t a[16], want6[16];
@@ -38,7 +47,7 @@ static void test_parse(void)
 	EXPECT(!memcmp(a, want6, 16));
 	EXPECT(!ep_addr_is_v4(a));
 	EXPECT(!strcmp(ep_addr_format(a, buf, sizeof(buf)), "2001:db8::1"));
-	EXPECT_EQ(ep_addr_parse("::ffff:198.18.0.1", a), 0);	/* spelled as IPv6: the same */
+	EXPECT_EQ(ep_addr_parse("::ffff:198.18.0.1", a), 0); /* spelled as IPv6: the same */
 	EXPECT(!memcmp(a, v4, 16));
 	tap_end("IPv6 as it is, and back; an IPv4-mapped spelling is the IPv4 address");
 
@@ -79,10 +88,12 @@ static void test_set(void)
 	struct sockaddr ll = { .sa_family = AF_PACKET };
 	struct ifaddrs i3 = { .ifa_name = "eth1", .ifa_addr = (struct sockaddr *)&a3 };
 	struct ifaddrs i2 = { .ifa_next = &i3, .ifa_name = "eth0", .ifa_addr = &ll };
-	struct ifaddrs i1b = { .ifa_next = &i2, .ifa_name = "eth0",
+	struct ifaddrs i1b = { .ifa_next = &i2,
+			       .ifa_name = "eth0",
 			       .ifa_addr = (struct sockaddr *)&a2 };
-	struct ifaddrs inone = { .ifa_next = &i1b, .ifa_name = "tun0" };	/* no address */
-	struct ifaddrs i1 = { .ifa_next = &inone, .ifa_name = "lo",
+	struct ifaddrs inone = { .ifa_next = &i1b, .ifa_name = "tun0" }; /* no address */
+	struct ifaddrs i1 = { .ifa_next = &inone,
+			      .ifa_name = "lo",
 			      .ifa_addr = (struct sockaddr *)&a1 };
 	uint8_t x[16], y[16];
 
@@ -98,7 +109,7 @@ static void test_set(void)
 
 	tap_begin();
 	EXPECT_EQ(ep_addrset_add_ifaddrs(s, &i1, EP_ADDR_F_LOCAL), 0);
-	EXPECT_EQ(s->n, 3);	/* not the link-layer entry, nor the one without an address */
+	EXPECT_EQ(s->n, 3); /* not the link-layer entry, nor the one without an address */
 	EXPECT_EQ(ep_addrset_flags(s, v4), EP_ADDR_F_LOCAL);
 	ep_addr_parse("2001:db8::1", x);
 	EXPECT_EQ(ep_addrset_flags(s, x), EP_ADDR_F_LOCAL);
@@ -126,7 +137,7 @@ static void test_set(void)
 		EXPECT_EQ(ep_addrset_add(s, x, EP_ADDR_F_LOCAL), 0);
 	}
 	EXPECT_EQ(ep_addrset_add(s, v4, EP_ADDR_F_LOCAL), -ENOSPC);
-	EXPECT_EQ(ep_addrset_add(s, x, EP_ADDR_F_VIRTUAL), 0);	/* a known one still gains */
+	EXPECT_EQ(ep_addrset_add(s, x, EP_ADDR_F_VIRTUAL), 0); /* a known one still gains */
 	EXPECT_EQ(s->n, EP_ADDRS_MAX);
 	tap_end("a set holds at most the map's %d entries", EP_ADDRS_MAX);
 	free(s);

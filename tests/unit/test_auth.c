@@ -16,16 +16,21 @@
 static const uint8_t key[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
 /* docs/protocol.md 3.5, "Worked example": the request's pn ... */
-#define REQ_PN	  ((5ull << 40) | 42)
+#define REQ_PN ((5ull << 40) | 42)
 /* ... and its response from node 1. */
-#define RSP_PN	  1796000000000000001ull
-#define PLAIN	  "hello, edge"
+#define RSP_PN 1796000000000000001ull
+#define PLAIN  "hello, edge"
 
 static struct ep_msg tmpl(uint8_t kind)
 {
 	struct ep_msg m = {
-		.kind = kind, .priority = 3, .flags = EP_F_AUTH, .task_type = 1, .tenant_id = 7,
-		.task_id = 0x0102030405060708ull, .auth_key_id = 0x11,
+		.kind = kind,
+		.priority = 3,
+		.flags = EP_F_AUTH,
+		.task_type = 1,
+		.tenant_id = 7,
+		.task_id = 0x0102030405060708ull,
+		.auth_key_id = 0x11,
 	};
 
 	if (kind == EP_KIND_RESPONSE) {
@@ -121,7 +126,8 @@ static void test_tamper(void)
 	EXPECT_EQ(ep_aead_open(a, d, n, &sender, &pn), -EBADMSG);
 	ep_aead_free(a);
 	tap_end("a flipped bit anywhere (%zu bits, the nonce's sender too), a truncated datagram "
-		"or another key: refused", n * 8);
+		"or another key: refused",
+		n * 8);
 }
 
 /* Sizes from empty (PING) to the largest datagram, fragmented, through the codec. */
@@ -255,11 +261,12 @@ static void test_short(void)
 	n = ep_frag_build(&m, NULL, 0, 1, 0, d, sizeof(d));
 	EXPECT_EQ(n, EP_HDR_LEN + EP_AUTH_NONCE_LEN);
 	EXPECT_EQ(ep_decode(d, n, 0, &got, NULL, &why), 0);
-	d[13] = 11;	/* payload_len 11: no room for the nonce */
+	d[13] = 11; /* payload_len 11: no room for the nonce */
 	EXPECT_EQ(ep_decode(d, EP_HDR_LEN + 11, 0, &got, NULL, &why), -EBADMSG);
 	EXPECT_EQ(why, EP_STAT_DROP_AUTH_SHORT);
 	EXPECT_EQ(ep_frag_size_for(1500, false, EP_F_AUTH) + 12, ep_frag_size_for_mtu(1500, false));
-	tap_end("an AUTH datagram without its nonce is drop_auth_short; fragments leave room for it");
+	tap_end("an AUTH datagram without its nonce is drop_auth_short; fragments leave room for "
+		"it");
 }
 
 int main(void)

@@ -27,17 +27,17 @@ static void test_size_and_wait(void)
 	tap_begin();
 	for (int i = 0; i < 3; i++)
 		ep_batch_push(b, task(i, 0, 3), 0);
-	EXPECT_EQ(ep_batch_next(b, 50 * US, false, out, 16), 0);	/* 3 < 4, waited 50 us */
+	EXPECT_EQ(ep_batch_next(b, 50 * US, false, out, 16), 0); /* 3 < 4, waited 50 us */
 	EXPECT_EQ(ep_batch_next_ready(b), 100 * US);
-	EXPECT_EQ(ep_batch_next(b, 100 * US, false, out, 16), 3);	/* waited enough */
+	EXPECT_EQ(ep_batch_next(b, 100 * US, false, out, 16), 3); /* waited enough */
 	EXPECT(out[0] == &tasks[0] && out[2] == &tasks[2]);
 	for (int i = 0; i < 9; i++)
 		ep_batch_push(b, task(i, 1, 3), 200 * US);
-	EXPECT_EQ(ep_batch_next_ready(b), 0);	/* a full batch is ready now */
-	EXPECT_EQ(ep_batch_next(b, 200 * US, false, out, 16), 4);	/* batch size caps */
+	EXPECT_EQ(ep_batch_next_ready(b), 0);			  /* a full batch is ready now */
+	EXPECT_EQ(ep_batch_next(b, 200 * US, false, out, 16), 4); /* batch size caps */
 	EXPECT_EQ(ep_batch_next(b, 200 * US, false, out, 16), 4);
-	EXPECT_EQ(ep_batch_next(b, 200 * US, false, out, 16), 0);	/* 1 left, waits */
-	EXPECT_EQ(ep_batch_next(b, 200 * US, true, out, 16), 1);	/* drain takes it */
+	EXPECT_EQ(ep_batch_next(b, 200 * US, false, out, 16), 0); /* 1 left, waits */
+	EXPECT_EQ(ep_batch_next(b, 200 * US, true, out, 16), 1);  /* drain takes it */
 	EXPECT_EQ(ep_batch_count(b), 0);
 	EXPECT_EQ(ep_batch_next_ready(b), UINT64_MAX);
 	tap_end("a batch runs when full or when its oldest task has waited max_wait, in order");
@@ -57,15 +57,15 @@ static void test_priority(void)
 	ep_batch_push(b, task(3, 1, 5), 3);
 	ep_batch_push(b, task(4, 1, 5), 4);
 	ep_batch_push(b, task(5, 0, 3), 5);
-	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 2);	/* priority 5, capped at 2 */
+	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 2); /* priority 5, capped at 2 */
 	EXPECT(out[0] == &tasks[2] && out[1] == &tasks[3]);
-	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1);	/* the third priority-5 task */
+	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1); /* the third priority-5 task */
 	EXPECT(out[0] == &tasks[4]);
-	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1);	/* priority 3: oldest queue first */
+	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1); /* priority 3: oldest queue first */
 	EXPECT(out[0] == &tasks[1]);
 	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1);
 	EXPECT(out[0] == &tasks[5]);
-	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1);	/* priority 1 last */
+	EXPECT_EQ(ep_batch_next(b, 10, false, out, 16), 1); /* priority 1 last */
 	EXPECT(out[0] == &tasks[0]);
 	tap_end("higher priorities first; a handler's max_batch caps its batches");
 
@@ -73,8 +73,8 @@ static void test_priority(void)
 	ep_batch_push(b, task(10, 0, 1), 20);
 	ep_batch_push(b, task(11, 0, 1), 21);
 	ep_batch_push(b, task(12, 2, 2), 22);
-	EXPECT(ep_batch_shed(b, 1) == NULL);		/* nothing below priority 1 */
-	EXPECT(ep_batch_shed(b, 3) == &tasks[11]);	/* newest of the lowest priority */
+	EXPECT(ep_batch_shed(b, 1) == NULL);	   /* nothing below priority 1 */
+	EXPECT(ep_batch_shed(b, 3) == &tasks[11]); /* newest of the lowest priority */
 	EXPECT(ep_batch_shed(b, 3) == &tasks[10]);
 	EXPECT(ep_batch_shed(b, 3) == &tasks[12]);
 	EXPECT(ep_batch_shed(b, 3) == NULL);

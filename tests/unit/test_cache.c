@@ -28,8 +28,12 @@ static struct ep_peer peer(int host, uint16_t port)
 /* A single-fragment request of @type with @len bytes of @payload. */
 static struct ep_cache_ident single(uint16_t type, const void *payload, uint32_t len)
 {
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = type,
-			    .tenant_id = 1, .total_len = len, .frag_count = 1,
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .task_type = type,
+			    .tenant_id = 1,
+			    .total_len = len,
+			    .frag_count = 1,
 			    .payload_len = (uint16_t)len };
 	struct ep_cache_ident k;
 
@@ -38,13 +42,18 @@ static struct ep_cache_ident single(uint16_t type, const void *payload, uint32_t
 }
 
 /* Fragment @i of a request of @total bytes in fragments of @fs, payload @data. */
-static struct ep_cache_ident frag(uint16_t type, const uint8_t *data, uint32_t total,
-				  uint32_t fs, uint32_t i)
+static struct ep_cache_ident frag(uint16_t type, const uint8_t *data, uint32_t total, uint32_t fs,
+				  uint32_t i)
 {
 	uint32_t count = (total + fs - 1) / fs, off = i * fs;
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = type,
-			    .tenant_id = 1, .total_len = total, .frag_count = (uint16_t)count,
-			    .frag_index = (uint16_t)i, .frag_offset = off,
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .task_type = type,
+			    .tenant_id = 1,
+			    .total_len = total,
+			    .frag_count = (uint16_t)count,
+			    .frag_index = (uint16_t)i,
+			    .frag_offset = off,
 			    .payload_len = (uint16_t)(total - off < fs ? total - off : fs) };
 	struct ep_cache_ident k;
 
@@ -52,14 +61,14 @@ static struct ep_cache_ident frag(uint16_t type, const uint8_t *data, uint32_t t
 	return k;
 }
 
-static const struct ep_cached result = { .data = (const uint8_t *)"result", .len = 6,
-					 .queue_us = 5, .exec_us = 7 };
+static const struct ep_cached result = {
+	.data = (const uint8_t *)"result", .len = 6, .queue_us = 5, .exec_us = 7
+};
 
 static void test_states(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 16, .bytes = 4096,
-								   .max_replays = 100 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 1000 * MS, .entries = 16, .bytes = 4096, .max_replays = 100 });
 	struct ep_peer a = peer(1, 100), a2 = peer(1, 101), b = peer(2, 100);
 	struct ep_cache_ident k = single(1, "abc", 3);
 	struct ep_cache_stats st;
@@ -71,8 +80,8 @@ static void test_states(void)
 	h = ep_cache_begin(c, &a, 0, 7, &k, 0);
 	EXPECT(h != EP_CACHE_NONE);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1, &out), EP_CACHE_PENDING);
-	EXPECT_EQ(ep_cache_lookup(c, &a2, 0, 7, &k, 1, &out), EP_CACHE_MISS);	/* other port */
-	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 7, &k, 1, &out), EP_CACHE_MISS);	/* other host */
+	EXPECT_EQ(ep_cache_lookup(c, &a2, 0, 7, &k, 1, &out), EP_CACHE_MISS); /* other port */
+	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 7, &k, 1, &out), EP_CACHE_MISS);  /* other host */
 	ep_cache_complete(c, h, &result, 2);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 3, &out), EP_CACHE_DONE);
 	EXPECT(out.len == 6 && !memcmp(out.data, "result", 6));
@@ -94,9 +103,9 @@ static void test_states(void)
 	ep_cache_forget(c, h);
 	EXPECT(!ep_cache_cancelled(c, h));
 	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 9, &k, 2001 * MS, &out), EP_CACHE_MISS);
-	ep_cache_complete(c, h, &(struct ep_cached){ .len = 0 }, 2002 * MS);	/* stale: no-op */
+	ep_cache_complete(c, h, &(struct ep_cached){ .len = 0 }, 2002 * MS); /* stale: no-op */
 	EXPECT_EQ(ep_cache_lookup(c, &b, 0, 9, &k, 2003 * MS, &out), EP_CACHE_MISS);
-	ep_cache_complete(c, EP_CACHE_NONE, &result, 2004 * MS);	/* no entry: no-op */
+	ep_cache_complete(c, EP_CACHE_NONE, &result, 2004 * MS); /* no entry: no-op */
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.entries, 0);
 	EXPECT_EQ(st.pending, 0);
@@ -109,9 +118,10 @@ static void test_states(void)
 static void test_replays(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS,
-								   .entries = 16, .bytes = 4096,
-								   .max_replays = 3,
-								   .resend_gap_ns = 10 * MS });
+								  .entries = 16,
+								  .bytes = 4096,
+								  .max_replays = 3,
+								  .resend_gap_ns = 10 * MS });
 	struct ep_peer a = peer(1, 100);
 	struct ep_cache_ident k = single(1, "abc", 3);
 	struct ep_cache_stats st;
@@ -119,7 +129,7 @@ static void test_replays(void)
 	uint64_t h = ep_cache_begin(c, &a, 0, 7, &k, 0);
 	int done = 0;
 
-	ep_cache_complete(c, h, &result, 100 * MS);	/* the reply went out at 100 ms */
+	ep_cache_complete(c, h, &result, 100 * MS); /* the reply went out at 100 ms */
 	tap_begin();
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 105 * MS, &out), EP_CACHE_QUIET);
 	/* A datagram stamped before the reply went out is inside the gap too. */
@@ -133,7 +143,7 @@ static void test_replays(void)
 	tap_begin();
 	for (uint64_t t = 130; t < 1000; t += 10)
 		done += ep_cache_lookup(c, &a, 0, 7, &k, t * MS, &out) == EP_CACHE_DONE;
-	EXPECT_EQ(done, 1);	/* the third and last */
+	EXPECT_EQ(done, 1); /* the third and last */
 	EXPECT_EQ(out.replays, 3);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.hits_done, 3);
@@ -146,8 +156,10 @@ static void test_replays(void)
 	/* A shorter gap for single-fragment requests (one datagram is no burst): a lost reply
 	 * is replayed at a client's first retry, a few milliseconds later. Multi-fragment
 	 * retries keep the long gap, their fragments being one burst. */
-	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
-						 .bytes = 8192, .max_replays = 8,
+	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS,
+						 .entries = 16,
+						 .bytes = 8192,
+						 .max_replays = 8,
 						 .resend_gap_ns = 10 * MS,
 						 .resend_gap_single_ns = 1 * MS });
 	{
@@ -157,7 +169,7 @@ static void test_replays(void)
 		h = ep_cache_begin(c, &a, 0, 9, &k, 0);
 		ep_cache_complete(c, h, &result, 100 * MS);
 		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 100 * MS + MS / 2, &out),
-			  EP_CACHE_QUIET);	/* a copy of the datagram that was answered */
+			  EP_CACHE_QUIET); /* a copy of the datagram that was answered */
 		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 101 * MS, &out), EP_CACHE_DONE);
 		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 103 * MS, &out), EP_CACHE_DONE);
 		h = ep_cache_begin(c, &a, 0, 10, &f0, 0);
@@ -169,8 +181,8 @@ static void test_replays(void)
 	ep_cache_free(c);
 
 	tap_begin();
-	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS, .entries = 16,
-						 .bytes = 4096, .max_replays = 0 });
+	c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 100000 * MS, .entries = 16, .bytes = 4096, .max_replays = 0 });
 	h = ep_cache_begin(c, &a, 0, 8, &k, 0);
 	ep_cache_complete(c, h, &result, 0);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &k, 1000 * MS, &out), EP_CACHE_QUIET);
@@ -183,9 +195,8 @@ static void test_replays(void)
 /* An entry answers only the request it was made for. */
 static void test_identity(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 100000 * MS,
-								   .entries = 16, .bytes = 65536,
-								   .max_replays = 1000 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 100000 * MS, .entries = 16, .bytes = 65536, .max_replays = 1000 });
 	struct ep_peer a = peer(1, 100);
 	struct ep_cache_ident k = single(1, "hello", 5), x;
 	static uint8_t big[5000], other[5000];
@@ -195,14 +206,14 @@ static void test_identity(void)
 
 	tap_begin();
 	h = ep_cache_begin(c, &a, 0, 7, &k, now);
-	x = single(2, "hello", 5);	/* another type: issue 11's "checksum" retry */
+	x = single(2, "hello", 5); /* another type: issue 11's "checksum" retry */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, ++now, &out), EP_CACHE_PENDING);
 	ep_cache_complete(c, h, &result, ++now);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = single(1, "hellp", 5);	/* another payload */
+	x = single(1, "hellp", 5); /* another payload */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = single(1, NULL, 0);		/* header only */
+	x = single(1, NULL, 0); /* header only */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hello", 5);
 	x.tenant_id = 2;
@@ -212,7 +223,7 @@ static void test_identity(void)
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_CONFLICT);
 	x = single(1, "hello", 5);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_DONE);
-	ep_cache_ident_hash(c, &x);	/* a precomputed digest compares the same */
+	ep_cache_ident_hash(c, &x); /* a precomputed digest compares the same */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &x, ++now, &out), EP_CACHE_DONE);
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.conflicts, 6);
@@ -221,13 +232,18 @@ static void test_identity(void)
 	tap_begin();
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = other[i] = (uint8_t)(i * 7);
-	other[10] ^= 1;		/* fragment 0 differs */
-	other[3000] ^= 1;	/* and fragment 2 */
-	k = frag(1, big, 5000, 1400, 2);	/* the task as reassembled: any fragment's header */
-	ep_cache_ident_task(&k, &(struct ep_msg){ .task_type = 1, .tenant_id = 1,
-						  .total_len = 5000, .frag_count = 4,
-						  .frag_index = 1, .frag_offset = 1400,
-						  .payload_len = 1400 }, big);
+	other[10] ^= 1;			 /* fragment 0 differs */
+	other[3000] ^= 1;		 /* and fragment 2 */
+	k = frag(1, big, 5000, 1400, 2); /* the task as reassembled: any fragment's header */
+	ep_cache_ident_task(&k,
+			    &(struct ep_msg){ .task_type = 1,
+					      .tenant_id = 1,
+					      .total_len = 5000,
+					      .frag_count = 4,
+					      .frag_index = 1,
+					      .frag_offset = 1400,
+					      .payload_len = 1400 },
+			    big);
 	ep_cache_ident_hash(c, &k);
 	h = ep_cache_begin(c, &a, 0, 8, &k, ++now);
 	ep_cache_complete(c, h, &result, ++now);
@@ -238,15 +254,15 @@ static void test_identity(void)
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_DONE);
 	x = frag(1, other, 5000, 1400, 0);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = frag(1, other, 5000, 1400, 2);	/* compared on the header alone */
+	x = frag(1, other, 5000, 1400, 2); /* compared on the header alone */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_DONE);
-	x = frag(1, big, 5000, 1000, 0);	/* another fragment size */
+	x = frag(1, big, 5000, 1000, 0); /* another fragment size */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = frag(1, big, 4900, 1400, 3);	/* another length */
+	x = frag(1, big, 4900, 1400, 3); /* another length */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = frag(3, big, 5000, 1400, 1);	/* another type */
+	x = frag(3, big, 5000, 1400, 1); /* another type */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
-	x = single(1, big, 1400);		/* one fragment, not four */
+	x = single(1, big, 1400); /* one fragment, not four */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 8, &x, ++now, &out), EP_CACHE_CONFLICT);
 	tap_end("multi-fragment: fragment 0's digest, the other fragments by their header");
 
@@ -254,10 +270,15 @@ static void test_identity(void)
 	/* An entry without a digest (a task cancelled while its fragments were arriving)
 	 * binds the header fields only. */
 	k = frag(1, big, 5000, 1400, 2);
-	ep_cache_ident_task(&k, &(struct ep_msg){ .task_type = 1, .tenant_id = 1,
-						  .total_len = 5000, .frag_count = 4,
-						  .frag_index = 2, .frag_offset = 2800,
-						  .payload_len = 1400 }, NULL);
+	ep_cache_ident_task(&k,
+			    &(struct ep_msg){ .task_type = 1,
+					      .tenant_id = 1,
+					      .total_len = 5000,
+					      .frag_count = 4,
+					      .frag_index = 2,
+					      .frag_offset = 2800,
+					      .payload_len = 1400 },
+			    NULL);
 	h = ep_cache_begin(c, &a, 0, 9, &k, ++now);
 	ep_cache_complete(c, h, &(struct ep_cached){ .status = 11 }, ++now);
 	now += 100 * MS;
@@ -273,9 +294,8 @@ static void test_identity(void)
 /* Pending entries stay, whatever the pressure: a full cache of pending tasks refuses. */
 static void test_no_pending_eviction(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 4, .bytes = 4096,
-								   .max_replays = 8 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 1000 * MS, .entries = 4, .bytes = 4096, .max_replays = 8 });
 	struct ep_peer a = peer(1, 100);
 	struct ep_cache_ident k = single(1, "x", 1);
 	struct ep_cache_stats st;
@@ -319,30 +339,34 @@ static void test_no_pending_eviction(void)
 	for (int i = 0; i < 3; i++) {
 		int n = i == 2 ? 4 : i;
 
-		ep_cache_complete(c, h[n], &(struct ep_cached){ .data = (const uint8_t *)big,
-								.len = sizeof(big) }, 5010 * MS);
+		ep_cache_complete(
+			c, h[n],
+			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
+			5010 * MS);
 	}
 	ep_cache_get_stats(c, &st);
-	EXPECT_EQ(st.pending, 1);	/* task 3 */
+	EXPECT_EQ(st.pending, 1); /* task 3 */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 3, &k, 5011 * MS, &out), EP_CACHE_PENDING);
 	for (uint64_t id = 10; id < 30; id++) {
 		uint64_t hh = ep_cache_begin(c, &a, 0, id, &k, 5020 * MS);
 
 		EXPECT(hh != EP_CACHE_NONE);
-		ep_cache_complete(c, hh, &(struct ep_cached){ .data = (const uint8_t *)big,
-							      .len = sizeof(big) }, 5020 * MS);
+		ep_cache_complete(
+			c, hh,
+			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
+			5020 * MS);
 	}
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 3, &k, 5021 * MS, &out), EP_CACHE_PENDING);
 	tap_end("entry and byte pressure never push out a pending task");
 	ep_cache_free(c);
 
 	tap_begin();
-	c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS, .entries = 4,
-						 .bytes = 4096 });
+	c = ep_cache_new(
+		&(struct ep_cache_cfg){ .window_ns = 1000 * MS, .entries = 4, .bytes = 4096 });
 	h[0] = ep_cache_begin(c, &a, 0, 1, &k, 0);
-	EXPECT_EQ(ep_cache_begin(c, &a, 0, 1, &k, 1), EP_CACHE_NONE);	/* pending already */
+	EXPECT_EQ(ep_cache_begin(c, &a, 0, 1, &k, 1), EP_CACHE_NONE); /* pending already */
 	ep_cache_complete(c, h[0], &result, 2);
-	h[1] = ep_cache_begin(c, &a, 0, 1, &k, 3);		/* a DONE one is replaced */
+	h[1] = ep_cache_begin(c, &a, 0, 1, &k, 3); /* a DONE one is replaced */
 	EXPECT(h[1] != EP_CACHE_NONE);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 1, &k, 4, &out), EP_CACHE_PENDING);
 	ep_cache_get_stats(c, &st);
@@ -353,9 +377,8 @@ static void test_no_pending_eviction(void)
 
 static void test_bounds(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000000 * MS,
-								   .entries = 8, .bytes = 4096,
-								   .max_replays = 100 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 1000000 * MS, .entries = 8, .bytes = 4096, .max_replays = 100 });
 	struct ep_peer a = peer(1, 100);
 	struct ep_cache_ident k = single(1, "x", 1);
 	struct ep_cache_stats st;
@@ -369,8 +392,10 @@ static void test_bounds(void)
 	for (uint64_t id = 1; id <= 20; id++) {
 		uint64_t h = ep_cache_begin(c, &a, 0, id, &k, id);
 
-		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)big,
-							     .len = sizeof(big) }, id);
+		ep_cache_complete(
+			c, h,
+			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
+			id);
 	}
 	ep_cache_get_stats(c, &st);
 	EXPECT(st.entries <= 8);
@@ -384,8 +409,8 @@ static void test_bounds(void)
 			       out.data[sizeof(big) - 1] == 0);
 		}
 	}
-	EXPECT(done >= 3 && done <= 4);	/* four 900-byte replies fit 4096 bytes with headers */
-	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 20, &k, 100, &out), EP_CACHE_DONE);	/* newest kept */
+	EXPECT(done >= 3 && done <= 4); /* four 900-byte replies fit 4096 bytes with headers */
+	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 20, &k, 100, &out), EP_CACHE_DONE); /* newest kept */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 1, &k, 100, &out), EP_CACHE_MISS);	/* oldest gone */
 	tap_end("entries and reply bytes stay within bounds; the oldest replies go first");
 
@@ -393,8 +418,10 @@ static void test_bounds(void)
 	{
 		uint64_t h = ep_cache_begin(c, &a, 0, 99, &k, 200);
 
-		ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)huge,
-							     .len = sizeof(huge) }, 200);
+		ep_cache_complete(
+			c, h,
+			&(struct ep_cached){ .data = (const uint8_t *)huge, .len = sizeof(huge) },
+			200);
 		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 99, &k, 201, &out), EP_CACHE_MISS);
 	}
 	tap_end("a reply larger than a quarter of the ring is not kept");
@@ -402,7 +429,8 @@ static void test_bounds(void)
 
 	tap_begin();
 	errno = 0;
-	EXPECT(!ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1, .entries = 0, .bytes = 4096 }));
+	EXPECT(!ep_cache_new(
+		&(struct ep_cache_cfg){ .window_ns = 1, .entries = 0, .bytes = 4096 }));
 	EXPECT_EQ(errno, EINVAL);
 	tap_end("a cache of no entries is refused");
 }
@@ -411,9 +439,8 @@ static void test_bounds(void)
  * counts of entries stay true. */
 static void test_churn(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 50 * MS,
-								   .entries = 64, .bytes = 16384,
-								   .max_replays = 1000000 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 50 * MS, .entries = 64, .bytes = 16384, .max_replays = 1000000 });
 	struct ep_peer a = peer(3, 3);
 	struct ep_cache_ident k = single(1, "x", 1);
 	struct ep_cache_stats st;
@@ -456,9 +483,11 @@ static void test_churn(void)
 		len = (uint32_t)(x >> 20) % sizeof(buf);
 		memset(buf, (int)(uint8_t)id, len);
 		if (x & 1)
-			ep_cache_complete(c, h, &(struct ep_cached){ .data = buf, .len = len,
-								     .exec_us = len }, now);
-		else {		/* still running; whatever held its slot finishes now */
+			ep_cache_complete(
+				c, h,
+				&(struct ep_cached){ .data = buf, .len = len, .exec_us = len },
+				now);
+		else { /* still running; whatever held its slot finishes now */
 			uint64_t *slot = &handles[(x >> 12) % 64];
 
 			if (*slot)
@@ -470,10 +499,11 @@ static void test_churn(void)
 	ep_cache_get_stats(c, &st);
 	tap_begin();
 	EXPECT_EQ(bad, 0);
-	EXPECT(hits > 1000);	/* the checks above ran */
+	EXPECT(hits > 1000); /* the checks above ran */
 	EXPECT(st.entries <= 64 && st.pending <= st.entries);
 	tap_end("200000 random operations: every cached reply comes back intact (%d hits, "
-		"%d refused)", hits, none);
+		"%d refused)",
+		hits, none);
 	ep_cache_free(c);
 }
 
@@ -481,9 +511,8 @@ static void test_churn(void)
  * with no data at all. Found by tests/fuzz/fuzz_runtime.c: memcpy() from NULL. */
 static void test_empty_reply(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 16, .bytes = 4096,
-								   .max_replays = 8 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 1000 * MS, .entries = 16, .bytes = 4096, .max_replays = 8 });
 	struct ep_cache_ident k = single(3, "x", 1);
 	struct ep_peer a = peer(1, 100);
 	struct ep_cached out;
@@ -491,8 +520,8 @@ static void test_empty_reply(void)
 
 	tap_begin();
 	h = ep_cache_begin(c, &a, 0, 9, &k, 0);
-	ep_cache_complete(c, h, &(struct ep_cached){ .status = EP_ST_TOO_LARGE, .data = NULL,
-						     .len = 0 }, 1);
+	ep_cache_complete(
+		c, h, &(struct ep_cached){ .status = EP_ST_TOO_LARGE, .data = NULL, .len = 0 }, 1);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 9, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
 	EXPECT_EQ(out.status, EP_ST_TOO_LARGE);
 	EXPECT_EQ(out.len, 0);
@@ -504,9 +533,8 @@ static void test_empty_reply(void)
  * source without a key (0), even from the same address and port. */
 static void test_keys(void)
 {
-	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 16, .bytes = 4096,
-								   .max_replays = 8 });
+	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
+		.window_ns = 1000 * MS, .entries = 16, .bytes = 4096, .max_replays = 8 });
 	struct ep_cache_ident k = single(3, "x", 1);
 	struct ep_peer a = peer(1, 100);
 	struct ep_cached out;
@@ -518,21 +546,21 @@ static void test_keys(void)
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1, &out), EP_CACHE_MISS);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 6, 7, &k, 1, &out), EP_CACHE_MISS);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 5, 7, &k, 1, &out), EP_CACHE_PENDING);
-	EXPECT_EQ(ep_cache_cancel(c, &a, 0, 7), -ENOENT);	/* no key: not key 5's */
+	EXPECT_EQ(ep_cache_cancel(c, &a, 0, 7), -ENOENT); /* no key: not key 5's */
 	EXPECT_EQ(ep_cache_cancel(c, &a, 6, 7), -ENOENT);
 	EXPECT(!ep_cache_cancelled(c, h5));
 	/* Without a key, the same task id is another task, with an entry of its own. */
 	h0 = ep_cache_begin(c, &a, 0, 7, &k, 2);
 	EXPECT(h0 != EP_CACHE_NONE && h0 != h5);
 	ep_cache_complete(c, h5, &result, 3);
-	ep_cache_complete(c, h0, &(struct ep_cached){ .data = (const uint8_t *)"other",
-						      .len = 5 }, 3);
+	ep_cache_complete(c, h0, &(struct ep_cached){ .data = (const uint8_t *)"other", .len = 5 },
+			  3);
 	EXPECT_EQ(ep_cache_lookup(c, &a, 5, 7, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
 	EXPECT(out.len == 6 && !memcmp(out.data, "result", 6));
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, 1 + 100 * MS, &out), EP_CACHE_DONE);
 	EXPECT(out.len == 5 && !memcmp(out.data, "other", 5));
 	EXPECT_EQ(ep_cache_lookup(c, &a, 9, 7, &k, 1 + 100 * MS, &out), EP_CACHE_MISS);
-	ep_cache_unsent(c, &a, 9, 7, 2 + 100 * MS);	/* another key's: nothing */
+	ep_cache_unsent(c, &a, 9, 7, 2 + 100 * MS); /* another key's: nothing */
 	EXPECT(!ep_cache_retry_recent(c, &a, 5, 7, 3 + 100 * MS));
 	tap_end("the key id is part of the entry's key: key 5's task 7 is not key 6's nor a "
 		"keyless source's (lookup, cancel, unsent), each has its own reply");
@@ -545,9 +573,10 @@ static void test_keys(void)
 static void test_acks(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){ .window_ns = 1000 * MS,
-								   .entries = 16, .bytes = 1 << 20,
-								   .max_replays = 2,
-								   .resend_gap_ns = 10 * MS });
+								  .entries = 16,
+								  .bytes = 1 << 20,
+								  .max_replays = 2,
+								  .resend_gap_ns = 10 * MS });
 	static uint8_t data[10000];
 	struct ep_peer a = peer(1, 100);
 	struct ep_cache_ident k = single(1, "abc", 3);
@@ -560,7 +589,7 @@ static void test_acks(void)
 
 	tap_begin();
 	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_MISS);
-	k.frag_count = 4;	/* as if the request came in 4 fragments */
+	k.frag_count = 4; /* as if the request came in 4 fragments */
 	h = ep_cache_begin(c, &a, 0, 7, &k, t);
 	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_PENDING);
 	EXPECT_EQ(out.req_frags, 4);
@@ -587,13 +616,15 @@ static void test_acks(void)
 	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &none, t, &out), EP_CACHE_QUIET);
 	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &some, t, &out), EP_CACHE_DONE);
 	t += 3 * MS;
-	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &(struct ep_ack){ .count = 10, .n = 1,
-								  .r = { { 0, 3 } } },
-				      t, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7,
+				      &(struct ep_ack){ .count = 10, .n = 1, .r = { { 0, 3 } } }, t,
+				      &out),
+		  EP_CACHE_QUIET);
 	/* Every fragment held: nothing to send. */
-	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7, &(struct ep_ack){ .count = 10, .n = 1,
-								  .r = { { 0, 9 } } },
-				      t + 5 * MS, &out), EP_CACHE_QUIET);
+	EXPECT_EQ(ep_cache_lookup_ack(c, &a, 0, 7,
+				      &(struct ep_ack){ .count = 10, .n = 1, .r = { { 0, 9 } } },
+				      t + 5 * MS, &out),
+		  EP_CACHE_QUIET);
 	/* An acknowledgement's answer counts as a sending for the resend gap of retries. */
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 7, &k, t, &out), EP_CACHE_QUIET);
 	ep_cache_get_stats(c, &st);

@@ -51,7 +51,8 @@ static void on_done(void *arg, struct ep_result *r)
 
 static uint16_t edge_open(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 
 	edge = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -62,8 +63,11 @@ static uint16_t edge_open(void)
 
 static struct ep_client *session(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .tenant_id = 7,
-				    .timeout_ms = 100, .max_timeout_ms = 1000,
+	struct ep_client_opts o = { .host = "127.0.0.1",
+				    .port = port,
+				    .tenant_id = 7,
+				    .timeout_ms = 100,
+				    .max_timeout_ms = 1000,
 				    .max_attempts = 5 };
 	struct ep_client *s = NULL;
 
@@ -103,15 +107,20 @@ static void edge_send(const struct ep_msg *tmpl, const void *data, uint32_t len,
 	ssize_t n = ep_frag_build(tmpl, data, len, fsz, idx, d, sizeof(d));
 
 	EXPECT(n > 0);
-	EXPECT_EQ(sendto(edge, d, (size_t)n, 0, (struct sockaddr *)&client_addr,
-			 sizeof(client_addr)), n);
+	EXPECT_EQ(
+		sendto(edge, d, (size_t)n, 0, (struct sockaddr *)&client_addr, sizeof(client_addr)),
+		n);
 }
 
 /* TASK_ACK for @id: the fragments in @bm of @count held. */
 static void edge_task_ack(uint64_t id, const uint8_t *bm, uint16_t count)
 {
-	struct ep_msg m = { .kind = EP_KIND_TASK_ACK, .priority = 3, .task_type = 1,
-			    .tenant_id = 7, .task_id = id, .load_pct = 20 };
+	struct ep_msg m = { .kind = EP_KIND_TASK_ACK,
+			    .priority = 3,
+			    .task_type = 1,
+			    .tenant_id = 7,
+			    .task_id = id,
+			    .load_pct = 20 };
 	struct ep_ack a;
 	uint8_t pl[1100];
 	ssize_t n;
@@ -165,7 +174,8 @@ static void test_repairs(void)
 	EXPECT_EQ(n, 2);
 	EXPECT(n == 2 && idx[0] == 3 && idx[1] == 7);
 	tap_end("a TASK_ACK with gaps gets exactly the fragments it does not list (%u of %u "
-		"resent)", n, nfrag);
+		"resent)",
+		n, nfrag);
 
 	tap_begin();
 	bm[0] = 0xff;
@@ -187,8 +197,11 @@ static void test_repairs(void)
 
 	tap_begin();
 	{
-		struct ep_msg rt = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-				     .tenant_id = 7, .task_id = id };
+		struct ep_msg rt = { .kind = EP_KIND_RESPONSE,
+				     .priority = 3,
+				     .task_type = 1,
+				     .tenant_id = 7,
+				     .task_id = id };
 
 		for (uint32_t i = 0; i < 4; i++)
 			if (i != 2)
@@ -227,14 +240,18 @@ static void test_undecodable(void)
 	zn = ZSTD_compress2(cc, z, sizeof(z), text, strlen(text));
 	ZSTD_freeCCtx(cc);
 	memcpy(bad, z, zn);
-	bad[zn - 1] ^= 0x01;	/* the checksum no longer matches */
+	bad[zn - 1] ^= 0x01; /* the checksum no longer matches */
 
 	tap_begin();
 	EXPECT_EQ(ep_client_submit(c, &t, "hi", 2, on_done, &g, &id), 0);
 	EXPECT_EQ(edge_get(100, &m, pl), 1);
 	EXPECT_EQ(m.kind, EP_KIND_REQUEST);
-	rt = (struct ep_msg){ .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .task_id = id, .flags = EP_F_ZSTD };
+	rt = (struct ep_msg){ .kind = EP_KIND_RESPONSE,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .task_id = id,
+			      .flags = EP_F_ZSTD };
 	edge_send(&rt, bad, (uint32_t)zn, 1400, 0);
 	/* A single-fragment task asks by sending itself again (a fragmented one would
 	 * send RESULT_ACK count 0): one datagram, which any node behind a gateway can take. */
@@ -289,7 +306,8 @@ static void test_unknown_edge(uint16_t port)
 	EXPECT_EQ(ls.whole_resends, 1);
 	EXPECT(!ls.edge_acks);
 	tap_end("with an edge not known to acknowledge, the timer asks with RESULT_ACK, then "
-		"resends the task whole (%u datagrams) when that got no answer", reqs);
+		"resends the task whole (%u datagrams) when that got no answer",
+		reqs);
 	ep_client_close(c);
 	c = NULL;
 	EXPECT_EQ(g.error, -ECANCELED);

@@ -34,19 +34,24 @@
 #include "keyring.h"
 #include "../lib/tap.h"
 
-#define MS		1000000ull
-#define S		1000000000ull
-#define T0_UNIX_MS	1796000000000ull	/* the keys' issue, by the "controller's" clock */
-#define NODE_ID		7u
+#define MS	   1000000ull
+#define S	   1000000000ull
+#define T0_UNIX_MS 1796000000000ull /* the keys' issue, by the "controller's" clock */
+#define NODE_ID	   7u
 
 /* --- keys ---------------------------------------------------------------------------- */
 
 static struct ep_key_info key_info(uint16_t id, uint64_t issued_ms, uint64_t life_ms)
 {
 	struct ep_key_info k = {
-		.key_id = id, .issued_unix_ms = issued_ms, .expires_unix_ms = issued_ms + life_ms,
-		.tenant = 7, .name = "cam-001", .role = "camera",
-		.lim = { .types = { 1u << 1 | 1u << 2 | 1u << 5 }, .max_priority = 3,
+		.key_id = id,
+		.issued_unix_ms = issued_ms,
+		.expires_unix_ms = issued_ms + life_ms,
+		.tenant = 7,
+		.name = "cam-001",
+		.role = "camera",
+		.lim = { .types = { 1u << 1 | 1u << 2 | 1u << 5 },
+			 .max_priority = 3,
 			 .max_task_len = 4096 },
 	};
 
@@ -59,7 +64,7 @@ static void test_keyring_pn_and_renewal(void)
 {
 	struct ep_keyring r = { 0 };
 	struct ep_key_info k1 = key_info(17, T0_UNIX_MS, 3600 * 1000), k2 = key_info(18, 0, 0);
-	uint64_t t = 5 * S, real = T0_UNIX_MS * MS + 20 * MS;	/* received 20 ms after issue */
+	uint64_t t = 5 * S, real = T0_UNIX_MS * MS + 20 * MS; /* received 20 ms after issue */
 	struct ep_ckey *c;
 
 	tap_begin();
@@ -136,15 +141,14 @@ static void test_keyring_pn_and_renewal(void)
 	k1.revoked = true;
 	EXPECT_EQ(ep_keyring_add(&r, &k1, 1000, t, real), -EKEYREVOKED);
 	ep_keyring_clear(&r);
-	tap_end("at most %d keys, the oldest goes first; a revoked key is refused",
-		EP_KEYRING_MAX);
+	tap_end("at most %d keys, the oldest goes first; a revoked key is refused", EP_KEYRING_MAX);
 }
 
 static void test_keyring_static(void)
 {
 	struct ep_keyring r = { 0 }, r2 = { 0 };
 	struct ep_key_info k = key_info(5, T0_UNIX_MS, 30ull * 86400 * 1000);
-	uint64_t real = (T0_UNIX_MS + 90 * 1000) * MS + 123456;	/* 90.000123456 s after issue */
+	uint64_t real = (T0_UNIX_MS + 90 * 1000) * MS + 123456; /* 90.000123456 s after issue */
 	struct ep_ckey *c;
 	uint64_t pn;
 
@@ -193,7 +197,7 @@ static void test_keyring_static(void)
 	c->lim.max_task_len = 0;
 	c->lim.all_types = true;
 	EXPECT_EQ(ep_keyring_check_task(c, 300, 3, 1u << 30), 0);
-	c->lim.max_priority = 0;	/* a node's own key: no task at all */
+	c->lim.max_priority = 0; /* a node's own key: no task at all */
 	EXPECT_EQ(ep_keyring_check_task(c, 1, 1, 10), -EPERM);
 	tap_end("the role: types, the priority ceiling, the largest task (0: none); a "
 		"ceiling of 0 allows no task");
@@ -254,10 +258,10 @@ static void test_key_file(void)
 
 static int edge = -1;
 static struct sockaddr_in client_addr;
-static struct ep_aead *node_aead[64];	/* the node's copy of each key, by id (< 64 here) */
+static struct ep_aead *node_aead[64]; /* the node's copy of each key, by id (< 64 here) */
 static uint64_t node_pn = 1796000000000000000ull;
 
-static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;	/* the renewal thread learns */
+static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER; /* the renewal thread learns */
 
 static void node_learn(const struct ep_key_info *k)
 {
@@ -269,7 +273,8 @@ static void node_learn(const struct ep_key_info *k)
 
 static void edge_open(uint16_t *port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 	int buf = 8 << 20;
 
@@ -311,8 +316,12 @@ enum { SEAL_OK, SEAL_BAD_TAG, SEAL_AS_DEVICE, SEAL_NONE };
 static void edge_reply(uint64_t task_id, uint16_t key_id, uint8_t kind, uint16_t status,
 		       const char *payload, int how)
 {
-	struct ep_msg m = { .kind = kind, .priority = 3, .task_type = 1, .tenant_id = 7,
-			    .task_id = task_id, .status = status };
+	struct ep_msg m = { .kind = kind,
+			    .priority = 3,
+			    .task_type = 1,
+			    .tenant_id = 7,
+			    .task_id = task_id,
+			    .status = status };
 	uint8_t d[512];
 	uint32_t len = payload ? (uint32_t)strlen(payload) : 0;
 	ssize_t n;
@@ -330,12 +339,14 @@ static void edge_reply(uint64_t task_id, uint16_t key_id, uint8_t kind, uint16_t
 	if (how != SEAL_NONE && kind != EP_KIND_RETRY) {
 		EXPECT_EQ(ep_aead_seal(node_aead[key_id % 64],
 				       how == SEAL_AS_DEVICE ? EP_AUTH_SENDER_DEVICE : NODE_ID,
-				       node_pn++, d, (size_t)n), 0);
+				       node_pn++, d, (size_t)n),
+			  0);
 		if (how == SEAL_BAD_TAG)
 			d[offsetof(struct ep_hdr, auth_tag) + 3] ^= 0x10;
 	}
-	EXPECT_EQ(sendto(edge, d, (size_t)n, 0, (struct sockaddr *)&client_addr,
-			 sizeof(client_addr)), n);
+	EXPECT_EQ(
+		sendto(edge, d, (size_t)n, 0, (struct sockaddr *)&client_addr, sizeof(client_addr)),
+		n);
 }
 
 static void edge_drain(void)
@@ -357,7 +368,8 @@ static void on_done(void *arg, struct ep_result *res)
 
 	d->n++;
 	d->error = res->error;
-	snprintf(d->data, sizeof(d->data), "%.*s", (int)res->len, res->data ? (char *)res->data : "");
+	snprintf(d->data, sizeof(d->data), "%.*s", (int)res->len,
+		 res->data ? (char *)res->data : "");
 	snprintf(d->msg, sizeof(d->msg), "%s", res->msg);
 	ep_result_free(res);
 }
@@ -382,10 +394,18 @@ static struct ep_client_auth_stats auth_stats(struct ep_client *c)
 static uint64_t fake_ns = 1000 * S, fake_real_ns = (T0_UNIX_MS + 10) * MS;
 static int enroll_calls, enroll_fail;
 static uint16_t next_key_id = 31;
-static char enroll_from[INET6_ADDRSTRLEN];	/* the local address the session enrolled from */
+static char enroll_from[INET6_ADDRSTRLEN]; /* the local address the session enrolled from */
 
-static uint64_t hook_now(void *arg) { (void)arg; return fake_ns; }
-static uint64_t hook_real(void *arg) { (void)arg; return fake_real_ns; }
+static uint64_t hook_now(void *arg)
+{
+	(void)arg;
+	return fake_ns;
+}
+static uint64_t hook_real(void *arg)
+{
+	(void)arg;
+	return fake_real_ns;
+}
 
 static int hook_enroll(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key_info *k,
 		       uint64_t *renew_after_ms, char *err, size_t errlen)
@@ -397,7 +417,8 @@ static int hook_enroll(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)cfg->local)->sin_addr, enroll_from,
 			  sizeof(enroll_from));
 	if (enroll_fail) {
-		snprintf(err, errlen, "the controller refused: role \"camera\" is not in the "
+		snprintf(err, errlen,
+			 "the controller refused: role \"camera\" is not in the "
 			 "policy");
 		return enroll_fail;
 	}
@@ -409,18 +430,25 @@ static int hook_enroll(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key
 }
 
 static const struct ep_client_hooks hooks = {
-	.now_ns = hook_now, .now_real_ns = hook_real, .enroll = hook_enroll, .no_thread = true,
+	.now_ns = hook_now,
+	.now_real_ns = hook_real,
+	.enroll = hook_enroll,
+	.no_thread = true,
 };
 
 static const struct ep_client_auth enroll_auth = {
-	.sz = sizeof(enroll_auth), .enroll = "127.0.0.1:7881", .cert = "dev.crt",
-	.key = "dev.key", .ca = "ca.crt",
+	.sz = sizeof(enroll_auth),
+	.enroll = "127.0.0.1:7881",
+	.cert = "dev.crt",
+	.key = "dev.key",
+	.ca = "ca.crt",
 };
 
 static void test_session_replies(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
-				    .max_timeout_ms = 60000 };
+	struct ep_client_opts o = {
+		.host = "127.0.0.1", .port = port, .timeout_ms = 60000, .max_timeout_ms = 60000
+	};
 	struct ep_client_auth a = { .sz = sizeof(a), .key_file = key_path };
 	struct ep_key_info k = key_info(9, T0_UNIX_MS, 3ull * 86400 * 1000);
 	struct ep_task_opts t = { .type = 1 };
@@ -478,11 +506,15 @@ static void test_session_replies(uint16_t port)
 	st = auth_stats(c);
 	EXPECT_EQ(st.unsealed, 4);
 	EXPECT_EQ(d2.n, 0);
-	EXPECT_EQ(edge_recv(50, &m, &pn), -1);	/* the RETRY sent nothing */
+	EXPECT_EQ(edge_recv(50, &m, &pn), -1); /* the RETRY sent nothing */
 	{
 		/* Under a key id the session does not hold. */
-		struct ep_msg r = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-				    .tenant_id = 7, .task_id = id2, .flags = EP_F_AUTH,
+		struct ep_msg r = { .kind = EP_KIND_RESPONSE,
+				    .priority = 3,
+				    .task_type = 1,
+				    .tenant_id = 7,
+				    .task_id = id2,
+				    .flags = EP_F_AUTH,
 				    .auth_key_id = 10 };
 		uint8_t dg[128];
 		ssize_t n = ep_frag_build(&r, "k", 1, 1400, 0, dg, sizeof(dg));
@@ -503,18 +535,21 @@ static void test_session_replies(uint16_t port)
 
 	tap_begin();
 	EXPECT_EQ(ep_client_submit(c, &(struct ep_task_opts){ .type = 9 }, "x", 1, on_done, &d2,
-				   NULL), -EPERM);
+				   NULL),
+		  -EPERM);
 	EXPECT_EQ(ep_client_submit(c, &(struct ep_task_opts){ .type = 1, .priority = 4 }, "x", 1,
-				   on_done, &d2, NULL), -ERANGE);
+				   on_done, &d2, NULL),
+		  -ERANGE);
 	{
 		static char big[5000];
 
 		EXPECT_EQ(ep_client_submit(c, &(struct ep_task_opts){ .type = 5, .no_compress = 1 },
-					   big, sizeof(big), on_done, &d2, NULL), -EMSGSIZE);
+					   big, sizeof(big), on_done, &d2, NULL),
+			  -EMSGSIZE);
 	}
 	st = auth_stats(c);
 	EXPECT_EQ(st.refused, 3);
-	EXPECT_EQ(edge_recv(50, &m, &pn), -1);	/* none was sent */
+	EXPECT_EQ(edge_recv(50, &m, &pn), -1); /* none was sent */
 	tap_end("tasks the role forbids are refused at submission: type (-EPERM), priority "
 		"above the ceiling (-ERANGE), larger than the role's largest (-EMSGSIZE)");
 	ep_client_close(c);
@@ -567,9 +602,14 @@ static int cmp_u64(const void *a, const void *b)
 
 static void test_pn_threads(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 5,
-				    .max_timeout_ms = 40, .max_attempts = 4,
-				    .retry_ratio = 10, .retry_per_s = 10000, .retry_burst = 10000 };
+	struct ep_client_opts o = { .host = "127.0.0.1",
+				    .port = port,
+				    .timeout_ms = 5,
+				    .max_timeout_ms = 40,
+				    .max_attempts = 4,
+				    .retry_ratio = 10,
+				    .retry_per_s = 10000,
+				    .retry_burst = 10000 };
 	struct ep_client_auth a = { .sz = sizeof(a), .key_file = key_path };
 	static uint64_t pns[20000];
 	struct thr th[4] = { 0 };
@@ -591,7 +631,7 @@ static void test_pn_threads(uint16_t port)
 		th[i].c = c;
 		pthread_create(&tid[i], NULL, thread_main, &th[i]);
 	}
-	for (;;) {	/* drain while they run: the socket buffer is not the limit */
+	for (;;) { /* drain while they run: the socket buffer is not the limit */
 		struct ep_msg m;
 		uint64_t pn;
 		int r = edge_recv(300, &m, &pn);
@@ -618,19 +658,21 @@ static void test_pn_threads(uint16_t port)
 	EXPECT_EQ(bad, 0);
 	EXPECT_EQ(dup, 0);
 	EXPECT_EQ(n, st.sealed);
-	EXPECT(retx >= 200);	/* every task was sent again at least once */
+	EXPECT(retx >= 200); /* every task was sent again at least once */
 	/* Counters are consecutive from the first: none skipped, none reused. */
 	EXPECT_EQ(ep_auth_pn_ctr(pns[n - 1]) - ep_auth_pn_ctr(pns[0]), n - 1);
 	tap_end("4 threads, 200 tasks, %u datagrams of which %u retransmissions: every one "
-		"opens, no counter twice, counters consecutive", n, retx);
+		"opens, no counter twice, counters consecutive",
+		n, retx);
 	ep_client_close(c);
 	edge_drain();
 }
 
 static void test_renewal(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
-				    .max_timeout_ms = 60000 };
+	struct ep_client_opts o = {
+		.host = "127.0.0.1", .port = port, .timeout_ms = 60000, .max_timeout_ms = 60000
+	};
 	struct ep_task_opts t = { .type = 1 };
 	struct done da = { 0 }, db = { 0 }, dc = { 0 }, dc2 = { 0 }, dd = { 0 };
 	struct ep_client_auth_stats st;
@@ -667,7 +709,7 @@ static void test_renewal(uint16_t port)
 	EXPECT(m.auth_key_id == 31 && pn == ep_auth_pn(5, 1));
 	fake_ns += 2395 * S - 1;
 	fake_real_ns += 2400 * S;
-	EXPECT_EQ(ep_session_auth_step(c), 0);	/* 1 ns before renew_after */
+	EXPECT_EQ(ep_session_auth_step(c), 0); /* 1 ns before renew_after */
 	EXPECT_EQ(enroll_calls, 1);
 	fake_ns += 1;
 	EXPECT_EQ(ep_session_auth_step(c), 1);
@@ -691,7 +733,7 @@ static void test_renewal(uint16_t port)
 		"later, counter from 0; the old key still opens replies");
 
 	tap_begin();
-	fake_ns += 1200 * S;	/* key 31 expires 3600 s after it came */
+	fake_ns += 1200 * S; /* key 31 expires 3600 s after it came */
 	ep_client_process(c);
 	edge_reply(idb, 31, EP_KIND_RESPONSE, 0, "B", SEAL_OK);
 	settle(c);
@@ -705,22 +747,22 @@ static void test_renewal(uint16_t port)
 
 	tap_begin();
 	enroll_fail = -ETIMEDOUT;
-	fake_ns += 1200 * S;	/* key 32 is due; the controller does not answer */
+	fake_ns += 1200 * S; /* key 32 is due; the controller does not answer */
 	EXPECT_EQ(ep_session_auth_step(c), -ETIMEDOUT);
 	st = auth_stats(c);
 	EXPECT(st.enroll_failures == 1 && strstr(st.last_error, "refused"));
-	EXPECT_EQ(st.key_id, 32);	/* still seals */
-	fake_ns += 1200 * S;	/* and now it has expired */
+	EXPECT_EQ(st.key_id, 32); /* still seals */
+	fake_ns += 1200 * S;	  /* and now it has expired */
 	EXPECT_EQ(ep_session_auth_step(c), -ETIMEDOUT);
 	EXPECT_EQ(ep_client_submit(c, &t, "d", 1, on_done, &dd, &idd), 0);
-	EXPECT_EQ(edge_recv(50, &m, &pn), -1);	/* held: no key to seal with */
+	EXPECT_EQ(edge_recv(50, &m, &pn), -1); /* held: no key to seal with */
 	st = auth_stats(c);
 	EXPECT(st.held == 1 && st.key_id == 0);
-	EXPECT_EQ(ep_session_auth_step(c), 0);	/* waits 2 s after the second failure */
+	EXPECT_EQ(ep_session_auth_step(c), 0); /* waits 2 s after the second failure */
 	enroll_fail = 0;
 	fake_ns += 2 * S;
 	EXPECT_EQ(ep_session_auth_step(c), 1);
-	EXPECT_EQ(edge_recv(1000, &m, &pn), 1);	/* sent at once under the new key */
+	EXPECT_EQ(edge_recv(1000, &m, &pn), 1); /* sent at once under the new key */
 	EXPECT(m.task_id == idd && m.auth_key_id == 33);
 	st = auth_stats(c);
 	EXPECT(st.last_error[0] == '\0' && st.enroll_failures == 2);
@@ -754,8 +796,9 @@ static int hook_enroll_fast(void *arg, const struct ep_enroll_cfg *cfg, struct e
 static void test_renewal_thread(uint16_t port)
 {
 	static const struct ep_client_hooks thread_hooks = { .enroll = hook_enroll_fast };
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
-				    .max_timeout_ms = 60000 };
+	struct ep_client_opts o = {
+		.host = "127.0.0.1", .port = port, .timeout_ms = 60000, .max_timeout_ms = 60000
+	};
 	struct ep_client_auth_stats st;
 	struct ep_client *c = NULL;
 	unsigned int sent = 0, opened = 0, keys_seen = 0;
@@ -791,7 +834,7 @@ static void test_renewal_thread(uint16_t port)
 	EXPECT_EQ(sent, 60);
 	EXPECT_EQ(opened, 60);
 	EXPECT(st.enrollments >= 4 && keys_seen >= 4 && st.held == 0);
-	ep_client_close(c);	/* joins the thread */
+	ep_client_close(c); /* joins the thread */
 	tap_end("the renewal thread: %llu keys in 600 ms (renewed every 100 ms), %u of them "
 		"sealed the 60 tasks, no send waited for a key",
 		(unsigned long long)st.enrollments, keys_seen);
@@ -801,8 +844,11 @@ static void test_renewal_thread(uint16_t port)
 /* An unauthenticated ERROR is named when the task times out, but is not its answer. */
 static void test_timeout_note(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 30,
-				    .max_timeout_ms = 30, .max_attempts = 1 };
+	struct ep_client_opts o = { .host = "127.0.0.1",
+				    .port = port,
+				    .timeout_ms = 30,
+				    .max_timeout_ms = 30,
+				    .max_attempts = 1 };
 	struct ep_client_auth a = { .sz = sizeof(a), .key_file = key_path };
 	struct done d = { 0 };
 	struct ep_client *c = NULL;
@@ -816,8 +862,9 @@ static void test_timeout_note(uint16_t port)
 		tap_end("timeout");
 		return;
 	}
-	EXPECT_EQ(ep_client_submit(c, &(struct ep_task_opts){ .type = 1 }, "q", 1, on_done, &d,
-				   &id), 0);
+	EXPECT_EQ(
+		ep_client_submit(c, &(struct ep_task_opts){ .type = 1 }, "q", 1, on_done, &d, &id),
+		0);
 	EXPECT_EQ(edge_recv(1000, &m, &pn), 1);
 	edge_reply(id, 0, EP_KIND_ERROR, EP_ST_UNSUPPORTED, NULL, SEAL_NONE);
 	for (int i = 0; i < 50 && !d.n; i++)
@@ -841,16 +888,18 @@ static int poll_until_sent(struct ep_client *c, struct ep_msg *m, uint64_t *pn)
 	return n;
 }
 
-#define UNBOUND "reply larger than 3x the request to an address the key was not enrolled " \
-		"from; enroll from this address"
+#define UNBOUND                                                                    \
+	"reply larger than 3x the request to an address the key was not enrolled " \
+	"from; enroll from this address"
 
 /* A sealed UNAUTHORIZED (docs/protocol.md 3.5): an enrolled session enrolls again, from the
  * address it sends from, and sends the task again under the new key once that seals; once
  * per task, and not for a key enrolled for this. */
 static void test_rebind(uint16_t port)
 {
-	struct ep_client_opts o = { .host = "127.0.0.1", .port = port, .timeout_ms = 60000,
-				    .max_timeout_ms = 60000 };
+	struct ep_client_opts o = {
+		.host = "127.0.0.1", .port = port, .timeout_ms = 60000, .max_timeout_ms = 60000
+	};
 	struct ep_task_opts t = { .type = 1 };
 	struct done d1 = { 0 }, d2 = { 0 }, d3 = { 0 };
 	struct ep_client_auth_stats st;
@@ -877,15 +926,15 @@ static void test_rebind(uint16_t port)
 	EXPECT_EQ(m.auth_key_id, k1);
 	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
 	settle(c);
-	EXPECT_EQ(d1.n, 0);			/* not failed: waiting for a new key */
+	EXPECT_EQ(d1.n, 0); /* not failed: waiting for a new key */
 	EXPECT_EQ(auth_stats(c).rebinds, 1);
-	EXPECT_EQ(ep_session_auth_step(c), 1);	/* enrolls at once, not at renew_after */
+	EXPECT_EQ(ep_session_auth_step(c), 1); /* enrolls at once, not at renew_after */
 	EXPECT_EQ(enroll_calls, 2);
 	EXPECT(!strcmp(enroll_from, "127.0.0.1"));
 	st = auth_stats(c);
 	k2 = (uint16_t)(k1 + 1);
-	EXPECT_EQ(st.key_id, k1);		/* the fresh key seals in 2 s */
-	EXPECT_EQ(ep_session_auth_step(c), 0);	/* and no more enrollments */
+	EXPECT_EQ(st.key_id, k1);	       /* the fresh key seals in 2 s */
+	EXPECT_EQ(ep_session_auth_step(c), 0); /* and no more enrollments */
 	EXPECT_EQ(poll_until_sent(c, &m, &pn), -1);
 	/* A second copy of the refusal (say, of a retransmission) changes nothing. */
 	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
@@ -896,7 +945,7 @@ static void test_rebind(uint16_t port)
 	EXPECT(m.task_id == id1 && m.auth_key_id == k2 && pn == ep_auth_pn(2, 0));
 	edge_reply(id1, k1, EP_KIND_ERROR, EP_ST_UNAUTHORIZED, UNBOUND, SEAL_OK);
 	settle(c);
-	EXPECT_EQ(d1.n, 0);			/* the old key's, late: not this send's answer */
+	EXPECT_EQ(d1.n, 0); /* the old key's, late: not this send's answer */
 	edge_reply(id1, k2, EP_KIND_RESPONSE, 0, "BIG", SEAL_OK);
 	settle(c);
 	EXPECT(d1.n == 1 && d1.error == 0 && !strcmp(d1.data, "BIG"));
@@ -934,7 +983,7 @@ static void test_rebind(uint16_t port)
 	k1 = auth_stats(c).key_id;
 	fake_ns += 2400 * S;
 	fake_real_ns += 2400 * S;
-	EXPECT_EQ(ep_session_auth_step(c), 1);	/* renew_after: k1 + 1, sealing in 2 s */
+	EXPECT_EQ(ep_session_auth_step(c), 1); /* renew_after: k1 + 1, sealing in 2 s */
 	EXPECT_EQ(ep_client_submit(c, &t, "big3", 4, on_done, &d3, &id3), 0);
 	EXPECT_EQ(edge_recv(1000, &m, &pn), 4);
 	EXPECT_EQ(m.auth_key_id, k1);

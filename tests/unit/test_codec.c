@@ -27,14 +27,15 @@ static struct ep_msg sample_request(void)
 
 /* The request example of docs/protocol.md, for the mutation tests below. */
 static const uint8_t example_request[] = {
-	0x45, 0x50, 0x01, 0x01, 0x03, 0x00, 0x00, 0x01,	/* magic, v1, request, prio 3, type 1 */
-	0x00, 0x00, 0x00, 0x07, 0x00, 0x05, 0x00, 0x00,	/* tenant 7, payload_len 5, status 0 */
-	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05,	/* frag 0 of 1, total_len 5 */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,	/* task_id 42 */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,	/* offset 0, size hint 4 KiB */
-	0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,	/* deadline 100 ms, load 0, reply_mtu 0, key 0 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* auth tag */
-	'h', 'e', 'l', 'l', 'o',
+	0x45, 0x50, 0x01, 0x01, 0x03, 0x00, 0x00, 0x01, /* magic, v1, request, prio 3, type 1 */
+	0x00, 0x00, 0x00, 0x07, 0x00, 0x05, 0x00, 0x00, /* tenant 7, payload_len 5, status 0 */
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, /* frag 0 of 1, total_len 5 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, /* task_id 42 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, /* offset 0, size hint 4 KiB */
+	0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, /* deadline 100 ms, load 0, reply_mtu 0, key
+							   0 */
+	0,    0,    0,	  0,	0,    0,    0,	  0,	0, 0, 0, 0, 0, 0, 0, 0, /* auth tag */
+	'h',  'e',  'l',  'l',	'o',
 };
 
 static void expect_doc(const char *name, const uint8_t *bytes, size_t len)
@@ -50,18 +51,35 @@ static void expect_doc(const char *name, const uint8_t *bytes, size_t len)
 
 static void test_doc_examples(void)
 {
-	struct ep_msg req = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .task_id = 42, .size_hint_kib = 4,
+	struct ep_msg req = { .kind = EP_KIND_REQUEST,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .task_id = 42,
+			      .size_hint_kib = 4,
 			      .deadline_ms = 100 };
-	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .task_id = 42, .queue_us = 120, .exec_us = 35,
+	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .task_id = 42,
+			      .queue_us = 120,
+			      .exec_us = 35,
 			      .load_pct = 40 };
-	struct ep_msg err = { .kind = EP_KIND_ERROR, .priority = 3, .task_type = 1,
-			      .tenant_id = 7, .task_id = 42, .status = EP_ST_OVERLOADED,
+	struct ep_msg err = { .kind = EP_KIND_ERROR,
+			      .priority = 3,
+			      .task_type = 1,
+			      .tenant_id = 7,
+			      .task_id = 42,
+			      .status = EP_ST_OVERLOADED,
 			      .load_pct = 97 };
-	struct ep_msg frag = { .kind = EP_KIND_REQUEST, .priority = 5, .flags = EP_F_ZSTD,
-			       .task_type = 0x10, .tenant_id = 7,
-			       .task_id = 0x0102030405060708ULL, .size_hint_kib = 256 };
+	struct ep_msg frag = { .kind = EP_KIND_REQUEST,
+			       .priority = 5,
+			       .flags = EP_F_ZSTD,
+			       .task_type = 0x10,
+			       .tenant_id = 7,
+			       .task_id = 0x0102030405060708ULL,
+			       .size_hint_kib = 256 };
 	static uint8_t big[2500], buf[1200];
 	const char *names[] = { "frag0", "frag1", "frag2" };
 	ssize_t n;
@@ -87,13 +105,21 @@ static void test_doc_examples(void)
 	{
 		static const uint8_t tag[16] = { 0xc3, 0x9d, 0x2a, 0x22, 0xa9, 0x67, 0x7a, 0x48,
 						 0x30, 0x4f, 0x77, 0xa4, 0x81, 0x8b, 0x83, 0x81 };
-		struct ep_msg retry = { .kind = EP_KIND_RETRY, .priority = 3, .flags = EP_F_TOKEN,
-					.task_type = 1, .tenant_id = 7, .task_id = 42,
+		struct ep_msg retry = { .kind = EP_KIND_RETRY,
+					.priority = 3,
+					.flags = EP_F_TOKEN,
+					.task_type = 1,
+					.tenant_id = 7,
+					.task_id = 42,
 					.auth_key_id = 0x3bb5 };
 		struct ep_msg again = req;
-		struct ep_msg plain = { .kind = EP_KIND_REQUEST, .priority = 3,
-					.flags = EP_F_PLAIN_REPLY, .task_type = 1, .tenant_id = 7,
-					.task_id = 43, .reply_mtu = 20 };
+		struct ep_msg plain = { .kind = EP_KIND_REQUEST,
+					.priority = 3,
+					.flags = EP_F_PLAIN_REPLY,
+					.task_type = 1,
+					.tenant_id = 7,
+					.task_id = 43,
+					.reply_mtu = 20 };
 
 		memcpy(retry.auth_tag, tag, sizeof(tag));
 		n = ep_frag_build(&retry, NULL, 0, 1400, 0, buf, sizeof(buf));
@@ -111,10 +137,14 @@ static void test_doc_examples(void)
 	 * and the codec writes that datagram (its zstd frame is a raw block, the same from
 	 * every zstd). */
 	{
-		static const uint8_t want[] = { 0, 4, 0, 2, 0xff, 0xff, 0, 20, 0, 0, 0, 0,
-						0, 0, 0, 0, 10, 12, 14, 16, 11, 13, 15, 17 };
-		struct ep_msg fm = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_FRAME,
-				     .task_type = 20, .tenant_id = 7, .task_id = 44 };
+		static const uint8_t want[] = { 0, 4, 0, 2, 0xff, 0xff, 0,  20, 0,  0,	0,  0,
+						0, 0, 0, 0, 10,	  12,	14, 16, 11, 13, 15, 17 };
+		struct ep_msg fm = { .kind = EP_KIND_REQUEST,
+				     .priority = 3,
+				     .flags = EP_F_FRAME,
+				     .task_type = 20,
+				     .tenant_id = 7,
+				     .task_id = 44 };
 		struct ep_fc_params prm = { .keep = EP_FC_KEEP_NONE };
 		struct ep_fc_enc *e = ep_fc_enc_new();
 		struct ep_fc_dec *d = ep_fc_dec_new();
@@ -140,11 +170,18 @@ static void test_doc_examples(void)
 /* Acknowledgement payloads (5.1): the worked examples, round trips, and every rejection. */
 static void test_acks(void)
 {
-	struct ep_msg tack = { .kind = EP_KIND_TASK_ACK, .priority = 3, .task_type = 1,
-			       .tenant_id = 7, .task_id = 42, .load_pct = 40 };
-	struct ep_msg rack = { .kind = EP_KIND_RESULT_ACK, .priority = 3, .task_type = 1,
-			       .tenant_id = 7, .task_id = 42 };
-	uint8_t bm[2] = { 0x9b, 0x03 };	/* 0 1 3 4 7 8 9 of 10: 2, 5, 6 missing */
+	struct ep_msg tack = { .kind = EP_KIND_TASK_ACK,
+			       .priority = 3,
+			       .task_type = 1,
+			       .tenant_id = 7,
+			       .task_id = 42,
+			       .load_pct = 40 };
+	struct ep_msg rack = { .kind = EP_KIND_RESULT_ACK,
+			       .priority = 3,
+			       .task_type = 1,
+			       .tenant_id = 7,
+			       .task_id = 42 };
+	uint8_t bm[2] = { 0x9b, 0x03 }; /* 0 1 3 4 7 8 9 of 10: 2, 5, 6 missing */
 	uint8_t buf[1200], pl[64];
 	struct ep_ack a, b;
 	struct ep_msg m;
@@ -180,16 +217,16 @@ static void test_acks(void)
 			uint8_t p[16];
 			size_t len;
 		} bad[] = {
-			{ { 0 }, 3 },						/* short */
-			{ { 0, 0, 0, 1, 0, 0, 0, 0 }, 8 },			/* ranges, no count */
-			{ { 0, 9, 0, 0 }, 4 },					/* a count, no range */
-			{ { 0, 4, 0, 1, 0, 0, 0, 4 }, 8 },			/* last >= count */
-			{ { 0, 4, 0, 1, 0, 2, 0, 1 }, 8 },			/* last < first */
-			{ { 0, 9, 0, 2, 0, 0, 0, 3, 0, 4, 0, 5 }, 12 },	/* touching */
-			{ { 0, 9, 0, 2, 0, 4, 0, 5, 0, 0, 0, 1 }, 12 },	/* descending */
-			{ { 0, 9, 0, 2, 0, 0, 0, 3 }, 8 },			/* fewer than n */
-			{ { 0, 9, 0, 1, 0, 0, 0, 3, 0 }, 9 },			/* trailing byte */
-			{ { 0, 9, 0x01, 0x01 }, 4 + 4 * 257 },			/* n > 256 */
+			{ { 0 }, 3 },					/* short */
+			{ { 0, 0, 0, 1, 0, 0, 0, 0 }, 8 },		/* ranges, no count */
+			{ { 0, 9, 0, 0 }, 4 },				/* a count, no range */
+			{ { 0, 4, 0, 1, 0, 0, 0, 4 }, 8 },		/* last >= count */
+			{ { 0, 4, 0, 1, 0, 2, 0, 1 }, 8 },		/* last < first */
+			{ { 0, 9, 0, 2, 0, 0, 0, 3, 0, 4, 0, 5 }, 12 }, /* touching */
+			{ { 0, 9, 0, 2, 0, 4, 0, 5, 0, 0, 0, 1 }, 12 }, /* descending */
+			{ { 0, 9, 0, 2, 0, 0, 0, 3 }, 8 },		/* fewer than n */
+			{ { 0, 9, 0, 1, 0, 0, 0, 3, 0 }, 9 },		/* trailing byte */
+			{ { 0, 9, 0x01, 0x01 }, 4 + 4 * 257 },		/* n > 256 */
 		};
 		static uint8_t big[4 + 4 * 257];
 
@@ -208,7 +245,7 @@ static void test_acks(void)
 	{
 		static uint8_t alt[600 / 8];
 
-		memset(alt, 0x55, sizeof(alt));		/* 0, 2, 4, ... of 600 */
+		memset(alt, 0x55, sizeof(alt)); /* 0, 2, 4, ... of 600 */
 		ep_ack_from_bitmap(&a, alt, 600);
 		EXPECT_EQ(a.n, EP_ACK_MAX_RANGES);
 		EXPECT_EQ(a.r[255].first, 510);
@@ -251,8 +288,13 @@ static void test_roundtrip(void)
 	tap_end("request round trip keeps every field");
 
 	tap_begin();
-	m = (struct ep_msg){ .kind = EP_KIND_ERROR, .priority = 2, .task_type = 9, .task_id = 7,
-			     .status = EP_ST_OVERLOADED, .queue_us = 1234, .exec_us = 5678,
+	m = (struct ep_msg){ .kind = EP_KIND_ERROR,
+			     .priority = 2,
+			     .task_type = 9,
+			     .task_id = 7,
+			     .status = EP_ST_OVERLOADED,
+			     .queue_us = 1234,
+			     .exec_us = 5678,
 			     .load_pct = 93 };
 	n = ep_frag_build(&m, NULL, 0, 1400, 0, buf, sizeof(buf));
 	EXPECT_EQ(n, EP_HDR_LEN);
@@ -280,7 +322,7 @@ static void test_encode_refuses(void)
 	m.flags = 0x80;
 	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
 	m = sample_request();
-	m.kind = EP_KIND_ERROR;	/* error without a status */
+	m.kind = EP_KIND_ERROR; /* error without a status */
 	EXPECT_EQ(ep_encode_hdr(&m, buf, sizeof(buf)), -EINVAL);
 	m = sample_request();
 	EXPECT_EQ(ep_encode_hdr(&m, buf, EP_HDR_LEN - 1), -EINVAL);
@@ -291,7 +333,7 @@ static void test_encode_refuses(void)
 
 struct rule {
 	const char *name;
-	size_t at;	/* byte to change */
+	size_t at; /* byte to change */
 	uint8_t val;
 	int reason;
 };
@@ -328,11 +370,12 @@ static void test_rejections(void)
 		tap_begin();
 		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), -EBADMSG);
 		EXPECT_EQ(why, rules[i].reason);
-		tap_end("decode rejects bad %s as %s", rules[i].name, ep_stat_name(rules[i].reason));
+		tap_end("decode rejects bad %s as %s", rules[i].name,
+			ep_stat_name(rules[i].reason));
 	}
 
 	tap_begin();
-	{	/* reply_mtu is a request's field: decoded there, refused on a reply. */
+	{ /* reply_mtu is a request's field: decoded there, refused on a reply. */
 		memcpy(buf, example_request, sizeof(buf));
 		buf[45] = 22;
 		EXPECT_EQ(ep_decode(buf, sizeof(buf), 0, &m, NULL, &why), 0);
@@ -365,7 +408,7 @@ static void test_rejections(void)
 	tap_end("every truncation of a datagram is rejected with the right reason");
 
 	tap_begin();
-	{	/* Last fragment 1 of 2 whose offset + length wraps 32 bits onto total_len. */
+	{ /* Last fragment 1 of 2 whose offset + length wraps 32 bits onto total_len. */
 		struct ep_hdr h;
 
 		memcpy(&h, example_request, sizeof(h));
@@ -373,7 +416,7 @@ static void test_rejections(void)
 		h.frag_count = ep_be16(2);
 		h.payload_len = ep_be16(5);
 		h.total_len = ep_be32(1);
-		h.frag_offset = ep_be32(0xfffffffcu);	/* + 5 = 1 (mod 2^32) */
+		h.frag_offset = ep_be32(0xfffffffcu); /* + 5 = 1 (mod 2^32) */
 		memcpy(buf, &h, sizeof(h));
 		memcpy(buf + sizeof(h), "hello", 5);
 		EXPECT_EQ(ep_decode(buf, sizeof(h) + 5, EP_MAX_TASK_LEN, &m, NULL, &why), -EBADMSG);
@@ -388,8 +431,7 @@ static void test_rejections(void)
 	tap_end("a last fragment whose offset wraps, or implies L > 65535, is rejected");
 
 	tap_begin();
-	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 4, &m, NULL, &why),
-		  -EBADMSG);
+	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 4, &m, NULL, &why), -EBADMSG);
 	EXPECT_EQ(why, EP_STAT_DROP_TOO_LARGE);
 	EXPECT_EQ(ep_decode(example_request, sizeof(example_request), 5, &m, NULL, &why), 0);
 	tap_end("max_task_len is enforced at the boundary");
@@ -406,7 +448,7 @@ static void test_hostile(void)
 	for (int i = 0; i < 200000; i++) {
 		size_t len = rnd() % sizeof(buf);
 
-		if (i & 1) {	/* a valid datagram with a few random byte flips */
+		if (i & 1) { /* a valid datagram with a few random byte flips */
 			memcpy(buf, example_request, sizeof(example_request));
 			len = sizeof(example_request) - (rnd() % 3 == 0 ? rnd() % 8 : 0);
 			for (int k = rnd() % 3 + 1; k > 0; k--)

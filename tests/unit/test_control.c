@@ -32,8 +32,7 @@ static void test_table_weights(void)
 	EXPECT(c[3] >= 1023 && c[3] <= 1025);
 	EXPECT_EQ(c[0], 0);
 	EXPECT_EQ(c[1] + c[2] + c[3], EP_GW_TABLE_SIZE);
-	tap_end("table: shares follow capacity (100:200:100 -> %u/%u/%u slots)", c[1], c[2],
-		c[3]);
+	tap_end("table: shares follow capacity (100:200:100 -> %u/%u/%u slots)", c[1], c[2], c[3]);
 }
 
 static void test_table_single_and_empty(void)
@@ -71,7 +70,7 @@ static void test_table_disruption(void)
 
 	tap_begin();
 	EXPECT_EQ(ep_table_build(all, 4, table_a), 0);
-	EXPECT_EQ(ep_table_build(all, 3, table_b), 0);	/* node 4 drained */
+	EXPECT_EQ(ep_table_build(all, 3, table_b), 0); /* node 4 drained */
 	for (unsigned int i = 0; i < EP_GW_TABLE_SIZE; i++) {
 		if (table_a[i] == 4) {
 			EXPECT(table_b[i] != 4);
@@ -82,8 +81,8 @@ static void test_table_disruption(void)
 	}
 	/* Maglev moves a few percent of the others' slots; a modulo hash would move ~75 %. */
 	EXPECT(moved * 100 < kept_other * 6);
-	tap_end("table: draining one of four nodes moves %u of the other %u slots (< 6 %%)",
-		moved, kept_other);
+	tap_end("table: draining one of four nodes moves %u of the other %u slots (< 6 %%)", moved,
+		kept_other);
 }
 
 static void test_table_invalid(void)
@@ -104,10 +103,17 @@ static void test_table_invalid(void)
 static struct ep_load_report report(uint32_t id, uint32_t seq, const char *ip4, uint8_t mac5)
 {
 	struct ep_load_report r = {
-		.node_id = htonl(id), .seq = htonl(seq), .interval_ms = htonl(100),
-		.cpu_pct_x100 = htonl(2500), .mem_free_kib = htobe64(1 << 20),
-		.queue_depth = htonl(3), .inflight = htonl(5), .p99_us = htonl(900),
-		.capacity = htonl(100), .mac = { 2, 0, 0, 0, 0, mac5 }, .port = htons(7878),
+		.node_id = htonl(id),
+		.seq = htonl(seq),
+		.interval_ms = htonl(100),
+		.cpu_pct_x100 = htonl(2500),
+		.mem_free_kib = htobe64(1 << 20),
+		.queue_depth = htonl(3),
+		.inflight = htonl(5),
+		.p99_us = htonl(900),
+		.capacity = htonl(100),
+		.mac = { 2, 0, 0, 0, 0, mac5 },
+		.port = htons(7878),
 	};
 
 	inet_pton(AF_INET, ip4, &r.ip4);
@@ -185,8 +191,7 @@ static void test_reg_register(void)
 
 	tap_begin();
 	init(&o);
-	EXPECT_EQ(rx(&r, ip("198.18.0.15"), 1000 * MS),
-		  EP_REG_REGISTERED);
+	EXPECT_EQ(rx(&r, ip("198.18.0.15"), 1000 * MS), EP_REG_REGISTERED);
 	nm = ep_reg_build(&reg, nodes, members);
 	EXPECT_EQ(nm, 1);
 	EXPECT_EQ(members[0].id, 5);
@@ -209,15 +214,12 @@ static void test_reg_spoof(void)
 	tap_begin();
 	init(&o);
 	/* Claims 198.18.0.16 but comes from .99: could steer tasks to a third party. */
-	EXPECT_EQ(rx(&r, ip("198.18.0.99"), 1000 * MS),
-		  EP_REG_CONFLICT);
+	EXPECT_EQ(rx(&r, ip("198.18.0.99"), 1000 * MS), EP_REG_CONFLICT);
 	EXPECT(!ep_reg_get(&reg, 6));
-	EXPECT_EQ(rx(&r, ip("198.18.0.16"), 1000 * MS),
-		  EP_REG_REGISTERED);
+	EXPECT_EQ(rx(&r, ip("198.18.0.16"), 1000 * MS), EP_REG_REGISTERED);
 	/* A live node's id cannot be taken over from another address and MAC. */
 	r = report(6, 2, "198.18.0.17", 0x17);
-	EXPECT_EQ(rx(&r, ip("198.18.0.17"), 1100 * MS),
-		  EP_REG_CONFLICT);
+	EXPECT_EQ(rx(&r, ip("198.18.0.17"), 1100 * MS), EP_REG_CONFLICT);
 	EXPECT_EQ(ep_reg_get(&reg, 6)->ip4, ip("198.18.0.16"));
 	tap_end("registry: reports must come from the address they claim; a live id is kept");
 }
@@ -231,16 +233,16 @@ static void test_reg_order_and_loss(void)
 	tap_begin();
 	init(&o);
 	EXPECT_EQ(rx(&r, r.ip4, 1000 * MS), EP_REG_REGISTERED);
-	r.seq = htonl(104);	/* 101..103 lost */
+	r.seq = htonl(104); /* 101..103 lost */
 	EXPECT_EQ(rx(&r, r.ip4, 1100 * MS), EP_REG_ACCEPTED);
-	r.seq = htonl(102);	/* late, reordered */
+	r.seq = htonl(102); /* late, reordered */
 	r.cpu_pct_x100 = htonl(9999);
 	EXPECT_EQ(rx(&r, r.ip4, 1150 * MS), EP_REG_OLD);
 	n = ep_reg_get(&reg, 2);
 	EXPECT_EQ(n->lost, 3);
 	EXPECT_EQ(n->stale, 1);
 	EXPECT_EQ(n->load.cpu_pct_x100, 2500);
-	r.seq = htonl(1);	/* the runtime restarted */
+	r.seq = htonl(1); /* the runtime restarted */
 	EXPECT_EQ(rx(&r, r.ip4, 1200 * MS), EP_REG_RESTARTED);
 	EXPECT_EQ(n->load.cpu_pct_x100, 9999);
 	tap_end("registry: lost reports counted, reordered ones ignored, a restart accepted");
@@ -255,14 +257,14 @@ static void test_reg_dead_and_revive(void)
 	tap_begin();
 	init(&o);
 	rx(&r, r.ip4, 1000 * MS);
-	EXPECT_EQ(ep_reg_tick(&reg, 1500 * MS), 0);	/* exactly the limit: alive */
+	EXPECT_EQ(ep_reg_tick(&reg, 1500 * MS), 0); /* exactly the limit: alive */
 	v = reg.table_version;
 	EXPECT_EQ(ep_reg_tick(&reg, 1501 * MS), 1);
 	EXPECT(reg.table_version != v);
 	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 3)), "dead"));
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
 	EXPECT_EQ(nodes[3].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED);
-	EXPECT_EQ(ep_reg_tick(&reg, 2000 * MS), 0);	/* once */
+	EXPECT_EQ(ep_reg_tick(&reg, 2000 * MS), 0); /* once */
 	r.seq = htonl(2);
 	EXPECT_EQ(rx(&r, r.ip4, 2100 * MS), EP_REG_REVIVED);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
@@ -296,11 +298,15 @@ static void test_reg_manual_drain(void)
 
 static void test_reg_configured(void)
 {
-	struct ep_reg_opts o = { .allow_register = false, .wait_for_report = true,
+	struct ep_reg_opts o = { .allow_register = false,
+				 .wait_for_report = true,
 				 .dead_after_ns = 500 * MS };
 	struct ep_reg_node cfg = { .id = 1, .origin = EP_ORIGIN_CONFIG, .capacity_cfg = 300 };
-	struct ep_reg_node cloud = { .id = 9, .origin = EP_ORIGIN_CONFIG, .role = EP_ROLE_CLOUD,
-				     .mac_set = true, .mac = { 2, 0, 0, 0, 0, 9 } };
+	struct ep_reg_node cloud = { .id = 9,
+				     .origin = EP_ORIGIN_CONFIG,
+				     .role = EP_ROLE_CLOUD,
+				     .mac_set = true,
+				     .mac = { 2, 0, 0, 0, 0, 9 } };
 	struct ep_load_report r = report(1, 1, "198.18.0.11", 0x11);
 	struct ep_load_report stranger = report(2, 1, "198.18.0.12", 0x12);
 
@@ -315,16 +321,13 @@ static void test_reg_configured(void)
 	EXPECT_EQ(nodes[9].flags, EP_NODE_F_PRESENT | EP_NODE_F_OVERFLOW);
 	/* Not dead while waiting for its first report, however long. */
 	EXPECT_EQ(ep_reg_tick(&reg, 10000 * MS), 0);
-	EXPECT_EQ(rx(&stranger, stranger.ip4, 1000 * MS),
-		  EP_REG_UNKNOWN);
+	EXPECT_EQ(rx(&stranger, stranger.ip4, 1000 * MS), EP_REG_UNKNOWN);
 	/* From the wrong address: refused. */
-	EXPECT_EQ(rx(&r, ip("198.18.0.12"), 1000 * MS),
-		  EP_REG_CONFLICT);
-	EXPECT_EQ(rx(&r, ip("198.18.0.11"), 1000 * MS),
-		  EP_REG_ACCEPTED);
+	EXPECT_EQ(rx(&r, ip("198.18.0.12"), 1000 * MS), EP_REG_CONFLICT);
+	EXPECT_EQ(rx(&r, ip("198.18.0.11"), 1000 * MS), EP_REG_ACCEPTED);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 1);
-	EXPECT_EQ(nodes[1].capacity, 300);	/* the configured capacity wins */
-	EXPECT_EQ(nodes[1].mac[5], 0x11);	/* learnt from the report */
+	EXPECT_EQ(nodes[1].capacity, 300); /* the configured capacity wins */
+	EXPECT_EQ(nodes[1].mac[5], 0x11);  /* learnt from the report */
 	tap_end("registry: configured nodes wait for a report, learn their MAC; cloud nodes");
 }
 
@@ -373,7 +376,7 @@ static void test_reg_restore(void)
 	EXPECT(ep_reg_get(&reg, 7) && ep_reg_usable(ep_reg_get(&reg, 7)));
 	/* Not dead at once: it has dead_after from the restart to report. */
 	EXPECT_EQ(ep_reg_tick(&reg, 6400 * MS), 0);
-	EXPECT_EQ(ep_reg_tick(&reg, 6600 * MS), 2);	/* both silent: dead (8 shows "drained") */
+	EXPECT_EQ(ep_reg_tick(&reg, 6600 * MS), 2); /* both silent: dead (8 shows "drained") */
 	EXPECT(!strcmp(ep_reg_state(ep_reg_get(&reg, 8)), "drained"));
 	/* Its load keeps its age, so XDP does not trust it for longer. */
 	ep_reg_build(&reg, nodes, members);
@@ -458,10 +461,14 @@ static void test_reg_takeover(void)
 static void test_reg_mac(void)
 {
 	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
-	struct ep_reg_node cfg = { .id = 3, .origin = EP_ORIGIN_CONFIG, .mac_set = true,
-				   .mac = { 2, 0, 0, 0, 0, 0x13 } };
-	struct ep_reg_node enc = { .id = 4, .origin = EP_ORIGIN_CONFIG, .encap = true,
-				   .mac_set = true, .mac = { 2, 0, 0, 0, 0, 0xfe } };
+	struct ep_reg_node cfg = {
+		.id = 3, .origin = EP_ORIGIN_CONFIG, .mac_set = true, .mac = { 2, 0, 0, 0, 0, 0x13 }
+	};
+	struct ep_reg_node enc = { .id = 4,
+				   .origin = EP_ORIGIN_CONFIG,
+				   .encap = true,
+				   .mac_set = true,
+				   .mac = { 2, 0, 0, 0, 0, 0xfe } };
 	static const uint8_t stranger[6] = { 2, 0, 0, 0, 0x99, 0x99 };
 	struct ep_load_report x = report(2, 1, "198.18.0.66", 0x66);
 	struct ep_load_report w;
@@ -475,7 +482,7 @@ static void test_reg_mac(void)
 		  EP_REG_MAC_MISMATCH);
 	/* No neighbour entry for the sender: nothing to check the claim against. */
 	EXPECT_EQ(rx_l2(&x, x.ip4, NULL, 1000 * MS), EP_REG_NO_NEIGHBOUR);
-	EXPECT_EQ(resolves, 0);		/* a stranger's address is not resolved */
+	EXPECT_EQ(resolves, 0); /* a stranger's address is not resolved */
 	EXPECT(!ep_reg_get(&reg, 2));
 	x.mac[5] = 0x66;
 	EXPECT_EQ(rx(&x, x.ip4, 1000 * MS), EP_REG_REGISTERED);
@@ -492,7 +499,7 @@ static void test_reg_mac(void)
 	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_MAC_MISMATCH);
 	w = report(3, 1, "198.18.0.13", 0x13);
 	EXPECT_EQ(rx_l2(&w, w.ip4, NULL, 1000 * MS), EP_REG_NO_NEIGHBOUR);
-	EXPECT_EQ(resolves, 1);		/* a known node's: asked for its next report */
+	EXPECT_EQ(resolves, 1); /* a known node's: asked for its next report */
 	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_ACCEPTED);
 	EXPECT_EQ(ep_reg_get(&reg, 3)->ip4, ip("198.18.0.13"));
 	w = report(3, 2, "198.18.0.14", 0x13);
@@ -549,7 +556,7 @@ static void test_reg_seq(void)
 	w.seq = htonl(S0 + 101);
 	EXPECT_EQ(rx(&w, w.ip4, 12200 * MS), EP_REG_ACCEPTED);
 	EXPECT_EQ(n->load.seq, S0 + 101);
-	w.seq = htonl(2);		/* the forger's sequence is now old */
+	w.seq = htonl(2); /* the forger's sequence is now old */
 	EXPECT_EQ(rx(&w, w.ip4, 12250 * MS), EP_REG_RESTARTED);
 	w.seq = htonl(3);
 	EXPECT_EQ(rx(&w, w.ip4, 12300 * MS), EP_REG_ACCEPTED);
@@ -564,7 +571,7 @@ static void test_reg_seq(void)
 	}
 	w.seq = htonl(S0 + 103);
 	EXPECT_EQ(rx(&w, w.ip4, 14400 * MS), EP_REG_SEQ_JUMP);
-	w.seq = htonl(EP_REG_RESTART_SEQ + 1);	/* a duplicate: old */
+	w.seq = htonl(EP_REG_RESTART_SEQ + 1); /* a duplicate: old */
 	EXPECT_EQ(rx(&w, w.ip4, 14400 * MS), EP_REG_OLD);
 	tap_end("registry: seq steps must be plausible for the time since the last report; "
 		"restarts, real or forged");
@@ -581,7 +588,7 @@ static void test_policy(void)
 	tap_begin();
 	ep_policy_defaults(&p);
 	EXPECT_EQ(p.policy, EP_GW_POLICY_P2C);
-	EXPECT(p.cpu_max_pct[1] < p.cpu_max_pct[5]);	/* low priorities shed first */
+	EXPECT(p.cpu_max_pct[1] < p.cpu_max_pct[5]); /* low priorities shed first */
 	EXPECT_EQ(ep_policy_set(&p, "policy=seed", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "cpu_max.2=55", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "overflow=cloud", err, sizeof(err)), 0);
@@ -589,7 +596,7 @@ static void test_policy(void)
 	EXPECT_EQ(ep_policy_set(&p, "cpu_max.5=100", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "stale_ms=250", err, sizeof(err)), 0);
 	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
-		EXPECT_EQ(p.wait_max_ms[i], 0);		/* off by default */
+		EXPECT_EQ(p.wait_max_ms[i], 0); /* off by default */
 	EXPECT_EQ(ep_policy_set(&p, "wait_max=1000", err, sizeof(err)), 0);
 	EXPECT_EQ(ep_policy_set(&p, "wait_max.1=250", err, sizeof(err)), 0);
 	EXPECT_EQ(p.wait_max_ms[1], 250);
@@ -600,10 +607,10 @@ static void test_policy(void)
 	EXPECT_EQ(p.overflow[3], EP_GW_OVF_CLOUD);
 	ep_policy_to_cfg(&p, &cfg);
 	EXPECT_EQ(cfg.cpu_max_x100[2], 5500);
-	EXPECT_EQ(cfg.cpu_max_x100[5], 10001);	/* 100 %: no limit, even fully busy */
+	EXPECT_EQ(cfg.cpu_max_x100[5], 10001); /* 100 %: no limit, even fully busy */
 	EXPECT_EQ(cfg.stale_ns, 250 * MS);
 	EXPECT_EQ(cfg.wait_max_ms[1], 250);
-	EXPECT_EQ(cfg.wait_max_ms[0], 0);	/* priority 0 is no priority */
+	EXPECT_EQ(cfg.wait_max_ms[0], 0); /* priority 0 is no priority */
 	ep_policy_from_cfg(&q, &cfg);
 	EXPECT(!memcmp(&p, &q, sizeof(p)));
 	EXPECT_EQ(ep_policy_set(&p, "policy=random", err, sizeof(err)), -EINVAL);

@@ -60,12 +60,12 @@ int main(void)
 	EXPECT_EQ(ep_crypt_seal(key, model, sizeof(model), &c, &clen), 0);
 	EXPECT_EQ(clen, sizeof(model) + EP_CRYPT_OVERHEAD);
 	EXPECT(ep_crypt_is_encrypted(c, clen) && !ep_crypt_is_encrypted(model, sizeof(model)));
-	EXPECT(!memmem(c, clen, model + 4096, 64));	/* no plaintext in it */
+	EXPECT(!memmem(c, clen, model + 4096, 64)); /* no plaintext in it */
 	EXPECT_EQ(ep_crypt_open(key, c, clen, &p, &plen), 0);
 	EXPECT(plen == sizeof(model) && !memcmp(p, model, plen));
 	free(p);
 	EXPECT_EQ(ep_crypt_seal(key, model, sizeof(model), &c2, &c2len), 0);
-	EXPECT(c2len == clen && memcmp(c2, c, clen));	/* a fresh nonce each time */
+	EXPECT(c2len == clen && memcmp(c2, c, clen)); /* a fresh nonce each time */
 	free(c2);
 	EXPECT_EQ(ep_crypt_seal(key, "", 0, &c2, &c2len), 0);
 	EXPECT_EQ(c2len, EP_CRYPT_OVERHEAD);
@@ -82,8 +82,7 @@ int main(void)
 	tap_begin();
 	{
 		/* Every region: magic (then not an encrypted file), nonce, ciphertext, tag. */
-		const size_t at_[] = { 0, 7, 8, 19, 20, 20 + 4096, clen - 17, clen - 16,
-				       clen - 1 };
+		const size_t at_[] = { 0, 7, 8, 19, 20, 20 + 4096, clen - 17, clen - 16, clen - 1 };
 
 		for (size_t i = 0; i < sizeof(at_) / sizeof(at_[0]); i++) {
 			c[at_[i]] ^= 0x04;
@@ -122,8 +121,8 @@ int main(void)
 	/* A raw key (32 bytes) serves as well. */
 	EXPECT(write_file(at("raw.key"), key, sizeof(key), 0400) == 0);
 	EXPECT_EQ(ep_crypt_file(at("raw.key"), at("model.epm"), at("raw.enc")), 0);
-	EXPECT_EQ(ep_crypt_open(key, back, read_file(at("raw.enc"), back, sizeof(back)), &p,
-				&plen), 0);
+	EXPECT_EQ(ep_crypt_open(key, back, read_file(at("raw.enc"), back, sizeof(back)), &p, &plen),
+		  0);
 	free(p);
 	tap_end("edgeplane encrypt: a key file (hex or raw) and a file give what decrypts");
 

@@ -107,7 +107,10 @@ static void test_example(void)
 	{
 		static const uint8_t v4[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 };
 		static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-		static const struct { const char *in, *out; const uint8_t *bytes; } ok[] = {
+		static const struct {
+			const char *in, *out;
+			const uint8_t *bytes;
+		} ok[] = {
 			{ "198.18.0.1", "198.18.0.1", v4 },
 			{ "::ffff:198.18.0.1", "198.18.0.1", v4 },
 			{ "2001:db8::1", "2001:db8::1", v6 },
@@ -142,7 +145,7 @@ static void test_example(void)
 struct mutation {
 	const char *field;
 	const char *value;
-	const char *why;	/* the message names this */
+	const char *why; /* the message names this */
 };
 
 static const struct mutation bad[] = {
@@ -153,11 +156,11 @@ static const struct mutation bad[] = {
 	{ "key_id", "\"17\"", "key_id" },
 	{ "key_id", "null", "key_id" },
 	{ "key_id", NULL, "key_id" },
-	{ "key", "\"000102030405060708090A0B0C0D0E0F\"", "key" },	/* uppercase */
-	{ "key", "\"000102030405060708090a0b0c0d0e0\"", "key" },	/* 31 digits */
-	{ "key", "\"000102030405060708090a0b0c0d0e0f0\"", "key" },	/* 33 */
-	{ "key", "\"000102030405060708090a0b0c0d0e0f00\"", "key" },	/* 17 bytes */
-	{ "key", "\"0001020304050607\"", "key" },			/* 8 bytes */
+	{ "key", "\"000102030405060708090A0B0C0D0E0F\"", "key" },   /* uppercase */
+	{ "key", "\"000102030405060708090a0b0c0d0e0\"", "key" },    /* 31 digits */
+	{ "key", "\"000102030405060708090a0b0c0d0e0f0\"", "key" },  /* 33 */
+	{ "key", "\"000102030405060708090a0b0c0d0e0f00\"", "key" }, /* 17 bytes */
+	{ "key", "\"0001020304050607\"", "key" },		    /* 8 bytes */
 	{ "key", "\"000102030405060708090a0b0c0d0e0g\"", "key" },
 	{ "key", "\" 00102030405060708090a0b0c0d0e0f\"", "key" },
 	{ "key", "\"0x0102030405060708090a0b0c0d0e0f\"", "key" },
@@ -168,7 +171,7 @@ static const struct mutation bad[] = {
 	{ "issued_unix_ms", "-1", "issued_unix_ms" },
 	{ "issued_unix_ms", "1.796e12", "issued_unix_ms" },
 	{ "issued_unix_ms", NULL, "issued_unix_ms" },
-	{ "expires_unix_ms", "1796000000000", "expires_unix_ms" },	/* = issued */
+	{ "expires_unix_ms", "1796000000000", "expires_unix_ms" }, /* = issued */
 	{ "expires_unix_ms", "1", "expires_unix_ms" },
 	{ "expires_unix_ms", "\"never\"", "expires_unix_ms" },
 	{ "name", "\"\"", "name" },
@@ -182,7 +185,7 @@ static const struct mutation bad[] = {
 	{ "name", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "name" },
 	{ "name", "7", "name" },
 	{ "name", NULL, "name" },
-	{ "role", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "role" },	/* 32 */
+	{ "role", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "role" }, /* 32 */
 	{ "role", "\"\"", "role" },
 	{ "role", "\"cam era\"", "role" },
 	{ "role", NULL, "role" },
@@ -280,7 +283,8 @@ static void test_hostile(void)
 		"times out of order, names with spaces, escapes, quotes, non-ASCII or 64 bytes, "
 		"wrong types, missing fields, addresses with a port, prefix, zone or name, "
 		"unspecified ones) are refused, each with a message naming the "
-		"field, and leave the struct zeroed", sizeof(bad) / sizeof(bad[0]));
+		"field, and leave the struct zeroed",
+		sizeof(bad) / sizeof(bad[0]));
 
 	tap_begin();
 	{
@@ -351,7 +355,7 @@ static void test_wiping(void)
 	json_get_alloc_funcs(&m, &f);
 	EXPECT(m == malloc);
 	EXPECT(f != free);
-	ep_enroll_wiping_json();	/* idempotent */
+	ep_enroll_wiping_json(); /* idempotent */
 	{
 		json_t *o = load(example);
 

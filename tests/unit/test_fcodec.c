@@ -21,7 +21,7 @@
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
-#define HDR	sizeof(struct ep_img_hdr)
+#define HDR sizeof(struct ep_img_hdr)
 
 static struct ep_fc_enc *enc;
 static struct ep_fc_dec *dec;
@@ -30,8 +30,10 @@ static struct ep_fc_dec *dec;
  * (0 and 255 in blocks, which push predictions to the clamps). */
 static uint8_t *frame(uint32_t w, uint32_t h, int kind, uint32_t *len)
 {
-	struct ep_img_hdr hdr = { .width = htons((uint16_t)w), .height = htons((uint16_t)h),
-				  .arg0 = htons(EP_IMG_OTSU), .arg1 = htons(20) };
+	struct ep_img_hdr hdr = { .width = htons((uint16_t)w),
+				  .height = htons((uint16_t)h),
+				  .arg0 = htons(EP_IMG_OTSU),
+				  .arg1 = htons(20) };
 	uint8_t *p;
 
 	*len = (uint32_t)HDR + w * h;
@@ -40,10 +42,10 @@ static uint8_t *frame(uint32_t w, uint32_t h, int kind, uint32_t *len)
 	for (uint32_t i = 0; i < w * h; i++) {
 		uint32_t x = i % w, y = i / w;
 
-		p[HDR + i] = kind == 0 ? (uint8_t)rnd()
-			   : kind == 1 ? 77
-			   : kind == 2 ? (uint8_t)(x / 3 + y / 2 + (rnd() & 7))
-				       : (((x / 5) ^ (y / 3)) & 1 ? 255 : 0);
+		p[HDR + i] = kind == 0	 ? (uint8_t)rnd()
+			     : kind == 1 ? 77
+			     : kind == 2 ? (uint8_t)(x / 3 + y / 2 + (rnd() & 7))
+					 : (((x / 5) ^ (y / 3)) & 1 ? 255 : 0);
 	}
 	return p;
 }
@@ -87,9 +89,20 @@ out:
 static void test_shapes(void)
 {
 	static const uint32_t dims[][2] = {
-		{ 1, 1 }, { 1, 2 }, { 2, 1 }, { 1, 300 }, { 300, 1 }, { 2, 2 }, { 3, 3 },
-		{ 64, 64 }, { 65, 63 }, { 100, 41 }, { EP_IMG_MAX_DIM, 2 }, { 2, EP_IMG_MAX_DIM },
-		{ EP_IMG_MAX_DIM, 1 }, { 1, EP_IMG_MAX_DIM },
+		{ 1, 1 },
+		{ 1, 2 },
+		{ 2, 1 },
+		{ 1, 300 },
+		{ 300, 1 },
+		{ 2, 2 },
+		{ 3, 3 },
+		{ 64, 64 },
+		{ 65, 63 },
+		{ 100, 41 },
+		{ EP_IMG_MAX_DIM, 2 },
+		{ 2, EP_IMG_MAX_DIM },
+		{ EP_IMG_MAX_DIM, 1 },
+		{ 1, EP_IMG_MAX_DIM },
 	};
 
 	tap_begin();
@@ -177,7 +190,8 @@ static void test_keep(void)
 			for (uint32_t i = HDR; i < len; i++)
 				if ((back[i] > level) != (f[i] > level) ||
 				    abs((int)back[i] - (int)f[i]) > 3) {
-					EXPECT(!"a pixel crossed the kept level or is off by more than k");
+					EXPECT(!"a pixel crossed the kept level or is off by more "
+						"than k");
 					break;
 				}
 		}
@@ -265,15 +279,24 @@ static void test_malformed(void)
 
 	tap_begin();
 	{
-		static const struct { size_t off; uint8_t v; } bad[] = {
-			{ 0, 0 }, { 1, 0 },		/* width 0 */
-			{ 0, 0x40 }, { 1, 1 },		/* width 16385 */
-			{ 2, 0 }, { 3, 0 },		/* height 0 */
-			{ HDR, 0 }, { HDR, 2 },		/* version */
+		static const struct {
+			size_t off;
+			uint8_t v;
+		} bad[] = {
+			{ 0, 0 },
+			{ 1, 0 }, /* width 0 */
+			{ 0, 0x40 },
+			{ 1, 1 }, /* width 16385 */
+			{ 2, 0 },
+			{ 3, 0 }, /* height 0 */
+			{ HDR, 0 },
+			{ HDR, 2 }, /* version */
 			{ HDR + 1, EP_FC_MAX_ERROR + 1 },
-			{ HDR + 2, 0 }, { HDR + 2, 2 }, { HDR + 2, 5 },	/* nctx */
-			{ HDR + 3, 1 },			/* reserved */
-			{ HDR + 4, 0xff },		/* a stream's length */
+			{ HDR + 2, 0 },
+			{ HDR + 2, 2 },
+			{ HDR + 2, 5 },	   /* nctx */
+			{ HDR + 3, 1 },	   /* reserved */
+			{ HDR + 4, 0xff }, /* a stream's length */
 			{ HDR + 7, 0 },
 		};
 
@@ -300,7 +323,7 @@ static void test_malformed(void)
 		int bad = 0;
 
 		EXPECT(c2 > 0);
-		mut[HDR + 1] = 0;	/* now claims lossless: decodes to something, or not */
+		mut[HDR + 1] = 0; /* now claims lossless: decodes to something, or not */
 		(void)ep_fc_decode(dec, mut, (size_t)c2, back, len);
 		for (int i = 0; i < 3000; i++) {
 			memcpy(mut, out, (size_t)c);
@@ -309,7 +332,7 @@ static void test_malformed(void)
 				continue;
 			if (ep_fc_decode(dec, mut, (size_t)c, back, len) == 0 &&
 			    memcmp(back + HDR, f + HDR, len - HDR))
-				bad++;	/* a flipped bit in the header's args is fine */
+				bad++; /* a flipped bit in the header's args is fine */
 		}
 		EXPECT_EQ(bad, 0);
 	}

@@ -27,9 +27,9 @@
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
-#define MAX_TASK	(16u << 20)
-#define HDR		sizeof(struct ep_img_hdr)
-#define ST_UNSET	0xffff
+#define MAX_TASK (16u << 20)
+#define HDR	 sizeof(struct ep_img_hdr)
+#define ST_UNSET 0xffff
 
 /* ---- fixtures ------------------------------------------------------------------- */
 
@@ -43,8 +43,7 @@ static const char *image_path(const char *name)
 	static char path[512];
 	const char *build = getenv("BUILD");
 
-	snprintf(path, sizeof(path), "%s/data/images/%s", build && *build ? build : "build",
-		 name);
+	snprintf(path, sizeof(path), "%s/data/images/%s", build && *build ? build : "build", name);
 	return path;
 }
 
@@ -128,11 +127,15 @@ static int run_batch(struct inst *in, const uint8_t *const *data, const uint32_t
 		uint8_t *copy = malloc(len[i] ? len[i] : 1);
 
 		memcpy(copy, data[i], len[i]);
-		req[i] = (struct ep_hreq){ .data = copy, .len = len[i], .priority = 3,
-					   .type = in->h->default_type, .task_id = i };
+		req[i] = (struct ep_hreq){ .data = copy,
+					   .len = len[i],
+					   .priority = 3,
+					   .type = in->h->default_type,
+					   .task_id = i };
 		out[i].bound = in->h->out_size(in->state, &req[i]);
 		res[i] = (struct ep_hres){ .data = malloc(out[i].bound ? out[i].bound : 1),
-					   .cap = out[i].bound, .status = ST_UNSET };
+					   .cap = out[i].bound,
+					   .status = ST_UNSET };
 	}
 	err = in->h->run(in->state, req, res, n);
 	for (unsigned int i = 0; i < n; i++) {
@@ -159,17 +162,17 @@ static void result_free(struct result *r)
 }
 
 /* A successful task: status OK, and the length within out_size(). */
-#define EXPECT_OK(r)							\
-	do {								\
-		EXPECT_EQ((r).res.status, EP_ST_OK);			\
-		EXPECT((r).res.len <= (r).bound);			\
+#define EXPECT_OK(r)                                 \
+	do {                                         \
+		EXPECT_EQ((r).res.status, EP_ST_OK); \
+		EXPECT((r).res.len <= (r).bound);    \
 	} while (0)
 
-#define EXPECT_INVALID(r)						\
-	do {								\
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT);		\
-		EXPECT_EQ((r).res.len, 0);				\
-		EXPECT((r).res.msg[0] != '\0');				\
+#define EXPECT_INVALID(r)                                       \
+	do {                                                    \
+		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
+		EXPECT_EQ((r).res.len, 0);                      \
+		EXPECT((r).res.msg[0] != '\0');                 \
 	} while (0)
 
 static uint8_t *img_task(const uint8_t *px, uint32_t w, uint32_t h, uint32_t a0, uint32_t a1,
@@ -422,7 +425,7 @@ static int ref_blob_cmp(const void *pa, const void *pb)
 static uint32_t ref_blobs(const uint8_t *plane, uint32_t w, uint32_t h, unsigned int level,
 			  uint32_t flags, uint32_t min_area, struct ref_blob **out)
 {
-	static const int nb[8][2] = { { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 },
+	static const int nb[8][2] = { { 1, 0 }, { -1, 0 }, { 0, 1 },  { 0, -1 },
 				      { 1, 1 }, { 1, -1 }, { -1, 1 }, { -1, -1 } };
 	int nn = flags & EP_BLOBS_F_CONN8 ? 8 : 4, dark = !!(flags & EP_BLOBS_F_DARK);
 	size_t npx = (size_t)w * h;
@@ -502,12 +505,13 @@ static void expect_blobs(const struct result *r, const struct ref_blob *ref, uin
 
 		memcpy(&b, r->res.data + sizeof(hdr) + i * sizeof(b), sizeof(b));
 		if (ep_be32(b.area) != e->area || ep_be16(b.x0) != e->x0 ||
-		    ep_be16(b.y0) != e->y0 || ep_be16(b.x1) != e->x1 ||
-		    ep_be16(b.y1) != e->y1 || ep_be16(b.cx) != e->cx || ep_be16(b.cy) != e->cy) {
+		    ep_be16(b.y0) != e->y0 || ep_be16(b.x1) != e->x1 || ep_be16(b.y1) != e->y1 ||
+		    ep_be16(b.cx) != e->cx || ep_be16(b.cy) != e->cy) {
 			tap_diag("blob %u: got area %u box %u,%u-%u,%u c %u,%u; want area %u "
-				 "box %u,%u-%u,%u c %u,%u", i, ep_be32(b.area), ep_be16(b.x0),
-				 ep_be16(b.y0), ep_be16(b.x1), ep_be16(b.y1), ep_be16(b.cx),
-				 ep_be16(b.cy), e->area, e->x0, e->y0, e->x1, e->y1, e->cx, e->cy);
+				 "box %u,%u-%u,%u c %u,%u",
+				 i, ep_be32(b.area), ep_be16(b.x0), ep_be16(b.y0), ep_be16(b.x1),
+				 ep_be16(b.y1), ep_be16(b.cx), ep_be16(b.cy), e->area, e->x0, e->y0,
+				 e->x1, e->y1, e->cx, e->cy);
 			tap_case_failed = 1;
 			break;
 		}
@@ -532,10 +536,10 @@ static void check_blobs(struct inst *in, const uint8_t *task, uint32_t len, cons
 
 static void test_table(void)
 {
-	static const uint16_t types[] = { EP_TT_ECHO, EP_TT_CHECKSUM, EP_TT_RESIZE,
-					  EP_TT_BOX_BLUR, EP_TT_GAUSS_BLUR, EP_TT_SOBEL,
-					  EP_TT_THRESHOLD, EP_TT_BLOBS, EP_TT_ZSTD,
-					  EP_TT_MATMUL, EP_TT_INFER };
+	static const uint16_t types[] = { EP_TT_ECHO,	   EP_TT_CHECKSUM,   EP_TT_RESIZE,
+					  EP_TT_BOX_BLUR,  EP_TT_GAUSS_BLUR, EP_TT_SOBEL,
+					  EP_TT_THRESHOLD, EP_TT_BLOBS,	     EP_TT_ZSTD,
+					  EP_TT_MATMUL,	   EP_TT_INFER };
 	unsigned int n = 0;
 
 	tap_begin();
@@ -580,11 +584,11 @@ static void test_work(void)
 		EXPECT((*h)->work);
 	EXPECT_EQ(ep_matmul_handler.work(NULL, &rq),
 		  2ull * 2048 * 1023 * 2047 + 40ull * (2048 * 1023 + 1023 * 2047 + 2048 * 2047));
-	EXPECT(ep_matmul_handler.work(NULL, &rq) > 4000000000ull);	/* the case */
-	mm.n = ep_be32(9999);					/* invalid: its bytes */
+	EXPECT(ep_matmul_handler.work(NULL, &rq) > 4000000000ull); /* the case */
+	mm.n = ep_be32(9999);					   /* invalid: its bytes */
 	EXPECT_EQ(ep_matmul_handler.work(NULL, &rq), sizeof(mm));
 	rq = (struct ep_hreq){ .data = z19, .len = sizeof(z19) };
-	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), 1000ull * 50000);	/* a small input */
+	EXPECT_EQ(ep_zstd_handler.work(NULL, &rq), 1000ull * 50000); /* a small input */
 	{
 		uint8_t *big = calloc(1, 4 + (200u << 10));
 
@@ -610,13 +614,13 @@ static void test_work(void)
 	EXPECT_EQ(ep_sobel_handler.work(NULL, &rq), 5000ull * 210);
 	EXPECT_EQ(ep_threshold_handler.work(NULL, &rq), 5000ull * 80);
 	EXPECT_EQ(ep_box_blur_handler.work(NULL, &rq), 5000ull * 100);
-	EXPECT_EQ(ep_gauss_blur_handler.work(NULL, &rq), rq.len);	/* sigma 0: refused */
+	EXPECT_EQ(ep_gauss_blur_handler.work(NULL, &rq), rq.len); /* sigma 0: refused */
 	free(p);
-	p = work_img(100, 50, 2000, 0, &rq);	/* sigma 20: radius 60, 242 taps */
+	p = work_img(100, 50, 2000, 0, &rq); /* sigma 20: radius 60, 242 taps */
 	EXPECT_EQ(ep_gauss_blur_handler.work(NULL, &rq), 5000ull * (40 + 12 * 242));
 	free(p);
-	p = work_img(16, 16, 4096, 0, &rq);	/* resize 16x16 -> 4096 x 0: refused anyway */
-	((uint8_t *)p)[6] = 0x0f, ((uint8_t *)p)[7] = 0xa0;	/* arg1 = 4000 */
+	p = work_img(16, 16, 4096, 0, &rq); /* resize 16x16 -> 4096 x 0: refused anyway */
+	((uint8_t *)p)[6] = 0x0f, ((uint8_t *)p)[7] = 0xa0; /* arg1 = 4000 */
 	EXPECT_EQ(ep_resize_handler.work(NULL, &rq), 150ull * 4096 * 4000 + 10 * 256);
 	free(p);
 	EXPECT_EQ(inst_init(&in, &ep_blobs_handler, NULL, 0), 0);
@@ -627,7 +631,7 @@ static void test_work(void)
 	EXPECT_EQ(ep_blobs_handler.work(in.state, &rq), 5000ull * 320);
 	free(p);
 	inst_fini(&in);
-	rq = (struct ep_hreq){ .data = z1, .len = 3 };	/* no image header */
+	rq = (struct ep_hreq){ .data = z1, .len = 3 }; /* no image header */
 	EXPECT_EQ(ep_sobel_handler.work(NULL, &rq), 3);
 	EXPECT_EQ(ep_blobs_handler.work(NULL, &rq), 3);
 	tap_end("work: image handlers count pixels times taps (gauss by its radius, resize by "
@@ -672,7 +676,7 @@ static void expect_checksum(struct inst *in, const void *data, uint32_t len, uin
 
 static void test_checksum(const struct image *im)
 {
-	static const uint8_t kat[] = { 0xcb, 0xf4, 0x39, 0x26 };	/* CRC-32 "123456789" */
+	static const uint8_t kat[] = { 0xcb, 0xf4, 0x39, 0x26 }; /* CRC-32 "123456789" */
 	uint32_t n = im->w * im->h;
 	struct result r;
 	struct inst in;
@@ -684,7 +688,7 @@ static void test_checksum(const struct image *im)
 	expect_checksum(&in, "", 0, 0, 0x2d06800538d394c2ull);
 	expect_checksum(&in, im->px, n, (uint32_t)crc32(0, im->px, n), XXH3_64bits(im->px, n));
 	r = run1(&in, "123456789", 9);
-	EXPECT(r.res.len >= 4 && !memcmp(r.res.data, kat, 4));	/* big-endian on the wire */
+	EXPECT(r.res.len >= 4 && !memcmp(r.res.data, kat, 4)); /* big-endian on the wire */
 	result_free(&r);
 	inst_fini(&in);
 	tap_end("checksum: CRC-32 and XXH3-64 known answers, coins.png against zlib/libxxhash");
@@ -753,8 +757,8 @@ static void test_resize(const struct image *im, uint32_t dw, uint32_t dh, const 
 	EXPECT(md >= 0 && md <= 1);
 	free(got);
 	free(want);
-	tap_end("resize %s %ux%u -> %ux%u within 1 of bilinear in double (%zu differ)", name,
-		im->w, im->h, dw, dh, nd);
+	tap_end("resize %s %ux%u -> %ux%u within 1 of bilinear in double (%zu differ)", name, im->w,
+		im->h, dw, dh, nd);
 }
 
 static void test_threshold(const struct image *im, const char *name)
@@ -767,8 +771,8 @@ static void test_threshold(const struct image *im, const char *name)
 
 		tap_begin();
 		for (unsigned int inv = 0; inv <= 1; inv++) {
-			uint8_t *got = run_image(&ep_threshold_handler, im, levels[i], inv, im->w,
-						 im->h);
+			uint8_t *got =
+				run_image(&ep_threshold_handler, im, levels[i], inv, im->w, im->h);
 			size_t bad = 0;
 
 			for (size_t p = 0; got && p < n; p++)
@@ -784,9 +788,9 @@ static void test_threshold(const struct image *im, const char *name)
 /* ---- blobs ------------------------------------------------------------------------- */
 
 /* The known fact: coins.png shows 24 coins. */
-#define COINS_LEVEL	120
-#define COINS_MIN_AREA	300
-#define COINS_FLAGS	(EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER)
+#define COINS_LEVEL    120
+#define COINS_MIN_AREA 300
+#define COINS_FLAGS    (EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER)
 
 static uint32_t coins_count(struct inst *in, const struct image *im, unsigned int level,
 			    unsigned int min_area, struct result *keep)
@@ -861,8 +865,8 @@ static void test_blobs_vs_flood(const struct image *im, const char *name, unsign
 	check_blobs(&in, task, len, im->px, im->w, im->h, lv, flags, min_area);
 	inst_fini(&in);
 	free(task);
-	tap_end("blobs of %s (level %u, flags %#x, min area %u) match flood fill", name, lv,
-		flags, min_area);
+	tap_end("blobs of %s (level %u, flags %#x, min area %u) match flood fill", name, lv, flags,
+		min_area);
 }
 
 /* With EP_BLOBS_F_BLUR: flood fill of the gauss_blur handler's sigma 1.0 output. */
@@ -969,8 +973,9 @@ static uint8_t *paint_defects(const struct image *im, const uint32_t (*disk)[3],
 static void test_blobs_reference(const struct image *im)
 {
 	/* x, y, radius; largest first, as the result lists them */
-	static const uint32_t disk[][3] = { { 250, 300, 20 }, { 100, 100, 12 }, { 60, 450, 7 },
-					    { 400, 90, 3 }, { 470, 470, 1 } };
+	static const uint32_t disk[][3] = {
+		{ 250, 300, 20 }, { 100, 100, 12 }, { 60, 450, 7 }, { 400, 90, 3 }, { 470, 470, 1 }
+	};
 	const unsigned int nd = sizeof(disk) / sizeof(disk[0]);
 	uint32_t area[5], len, flags = EP_BLOBS_F_REFERENCE | EP_BLOBS_F_CONN8;
 	uint8_t *frame, *diff, *task, *file;
@@ -992,7 +997,7 @@ static void test_blobs_reference(const struct image *im)
 	check_blobs(&in, task, len, diff, im->w, im->h, 50, flags, 1);
 	EXPECT_EQ(ref_blobs(diff, im->w, im->h, 50, flags, 1, &want), nd);
 	for (unsigned int k = 0; k < nd; k++)
-		EXPECT_EQ(want[k].area, area[k]);	/* the disks are listed largest first */
+		EXPECT_EQ(want[k].area, area[k]); /* the disks are listed largest first */
 	free(want);
 	free(task);
 
@@ -1083,8 +1088,7 @@ static void test_zstd(const struct image *im)
 	free(back);
 }
 
-static uint8_t *matmul_task(uint32_t n, uint32_t k, uint32_t m, float *a, float *b,
-			    uint32_t *len)
+static uint8_t *matmul_task(uint32_t n, uint32_t k, uint32_t m, float *a, float *b, uint32_t *len)
 {
 	struct ep_matmul_req hdr = { ep_be32(n), ep_be32(k), ep_be32(m), 0 };
 	size_t na = (size_t)n * k, nb = (size_t)k * m;
@@ -1165,7 +1169,7 @@ static void check_matmul(struct inst *in, uint32_t n, uint32_t k, uint32_t m, in
 
 static void test_matmul(void)
 {
-	static const uint32_t dims[][3] = { { 1, 1, 1 }, { 3, 4, 5 }, { 17, 33, 9 },
+	static const uint32_t dims[][3] = { { 1, 1, 1 },    { 3, 4, 5 },      { 17, 33, 9 },
 					    { 64, 64, 64 }, { 130, 257, 71 }, { 1, 2048, 1 },
 					    { 2048, 1, 3 } };
 	struct inst in;
@@ -1217,8 +1221,11 @@ static void test_batches(const struct image *cam, const struct image *coins)
 
 	tap_begin();
 	{
-		static const uint16_t want[] = { EP_ST_OK, EP_ST_INVALID_INPUT, EP_ST_OK,
-						 EP_ST_INVALID_INPUT, EP_ST_INVALID_INPUT,
+		static const uint16_t want[] = { EP_ST_OK,
+						 EP_ST_INVALID_INPUT,
+						 EP_ST_OK,
+						 EP_ST_INVALID_INPUT,
+						 EP_ST_INVALID_INPUT,
 						 EP_ST_OK };
 
 		task[0] = img_task(cam->px, cam->w, cam->h, 3, 0, 0, &len[0]);
@@ -1227,7 +1234,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		task[2] = img_task(coins->px, coins->w, coins->h, 1, 0, 0, &len[2]);
 		task[3] = img_task(small.px, small.w, small.h, 65, 0, 0, &len[3]);
 		task[4] = img_task(small.px, small.w, small.h, 2, 0, 0, &len[4]);
-		task[4][15] = 1;	/* rsvd */
+		task[4][15] = 1; /* rsvd */
 		task[5] = img_task(small.px, small.w, small.h, 64, 0, 0, &len[5]);
 		EXPECT_EQ(inst_init(&in, &ep_box_blur_handler, NULL, 0), 0);
 		expect_batch(&in, task, len, want, 6);
@@ -1266,7 +1273,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		len[1] -= 1;
 		task[2] = matmul_task(1, 1, 1, (float[]){ 2 }, (float[]){ 3 }, &len[2]);
 		task[3] = matmul_task(2, 3, 2, a, b, &len[3]);
-		task[3][3] = 0;	/* n = 0 */
+		task[3][3] = 0; /* n = 0 */
 		task[4] = matmul_task(3, 2, 1, a, b, &len[4]);
 		EXPECT_EQ(inst_init(&in, &ep_matmul_handler, NULL, 0), 0);
 		expect_batch(&in, task, len, want, 5);
@@ -1327,26 +1334,39 @@ static void hostile_image(const struct ep_handler *h, struct arg_case ok,
 	EXPECT_OK(r);
 	result_free(&r);
 	for (uint32_t l = 0; l < HDR; l++)
-		expect_invalid(&in, t, l);			/* truncated header */
-	expect_invalid(&in, t, len - 1);			/* length - 1 */
+		expect_invalid(&in, t, l); /* truncated header */
+	expect_invalid(&in, t, len - 1);   /* length - 1 */
 	big = calloc(1, len + 1);
 	memcpy(big, t, len);
-	expect_invalid(&in, big, len + 1);			/* length + 1 */
+	expect_invalid(&in, big, len + 1); /* length + 1 */
 	memcpy(&hdr, t, HDR);
 	for (int f = 0; f < 6; f++) {
 		struct ep_img_hdr b = hdr;
 
 		switch (f) {
-		case 0: b.width = 0; break;
-		case 1: b.height = 0; break;
-		case 2: b.width = ep_be16(EP_IMG_MAX_DIM + 1); break;
-		case 3: b.height = ep_be16(0xffff); break;
-		case 4: b.rsvd = ep_be32(1); break;
-		case 5: b.width = ep_be16(30); b.height = ep_be16(1); break;	/* 30 px, 1x30 */
+		case 0:
+			b.width = 0;
+			break;
+		case 1:
+			b.height = 0;
+			break;
+		case 2:
+			b.width = ep_be16(EP_IMG_MAX_DIM + 1);
+			break;
+		case 3:
+			b.height = ep_be16(0xffff);
+			break;
+		case 4:
+			b.rsvd = ep_be32(1);
+			break;
+		case 5:
+			b.width = ep_be16(30);
+			b.height = ep_be16(1);
+			break; /* 30 px, 1x30 */
 		}
 		memcpy(big, &b, HDR);
 		if (f == 5) {
-			r = run1(&in, big, len);	/* 30 x 1 is valid: same pixel count */
+			r = run1(&in, big, len); /* 30 x 1 is valid: same pixel count */
 			EXPECT_OK(r);
 			result_free(&r);
 			continue;
@@ -1367,17 +1387,23 @@ static void hostile_image(const struct ep_handler *h, struct arg_case ok,
 
 static void test_hostile(void)
 {
-	static const struct arg_case resize_bad[] = { { 0, 4, 0 }, { 4, 0, 0 }, { 16385, 4, 0 },
-						      { 4, 65535, 0 }, { 4, 4, 1 } };
-	static const struct arg_case box_bad[] = { { 0, 0, 0 }, { 65, 0, 0 }, { 65535, 0, 0 },
-						   { 2, 1, 0 }, { 2, 0, 1 } };
-	static const struct arg_case gauss_bad[] = { { 0, 0, 0 }, { 9, 0, 0 }, { 2001, 0, 0 },
-						     { 100, 1, 0 }, { 100, 0, 0x80000000u } };
+	static const struct arg_case resize_bad[] = {
+		{ 0, 4, 0 }, { 4, 0, 0 }, { 16385, 4, 0 }, { 4, 65535, 0 }, { 4, 4, 1 }
+	};
+	static const struct arg_case box_bad[] = {
+		{ 0, 0, 0 }, { 65, 0, 0 }, { 65535, 0, 0 }, { 2, 1, 0 }, { 2, 0, 1 }
+	};
+	static const struct arg_case gauss_bad[] = {
+		{ 0, 0, 0 }, { 9, 0, 0 }, { 2001, 0, 0 }, { 100, 1, 0 }, { 100, 0, 0x80000000u }
+	};
 	static const struct arg_case sobel_bad[] = { { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 } };
-	static const struct arg_case thr_bad[] = { { 256, 0, 0 }, { 0xfffe, 0, 0 }, { 5, 2, 0 },
-						   { 5, 0, 1 } };
-	static const struct arg_case blobs_bad[] = { { 256, 0, 0 }, { 0xfffe, 0, 0 },
-						     { 5, 0, 0x20 }, { 5, 0, 0xffffffffu },
+	static const struct arg_case thr_bad[] = {
+		{ 256, 0, 0 }, { 0xfffe, 0, 0 }, { 5, 2, 0 }, { 5, 0, 1 }
+	};
+	static const struct arg_case blobs_bad[] = { { 256, 0, 0 },
+						     { 0xfffe, 0, 0 },
+						     { 5, 0, 0x20 },
+						     { 5, 0, 0xffffffffu },
 						     { 5, 0, EP_BLOBS_F_REFERENCE } };
 #define HOSTILE(h, ok, bad) hostile_image(h, (struct arg_case)ok, bad, sizeof(bad) / sizeof(bad[0]))
 	HOSTILE(&ep_resize_handler, ((struct arg_case){ 64, 48, 0 }), resize_bad);
@@ -1392,11 +1418,17 @@ static void test_hostile(void)
 	{
 		/* n, k, m, len: out of range, products that wrap 32 bits, lengths off by 1 */
 		static const uint32_t cases[][4] = {
-			{ 0, 1, 1, 24 }, { 1, 0, 1, 16 }, { 1, 1, 0, 20 },
-			{ 2049, 1, 1, 16 + 4 * 2050 }, { 65536, 65536, 65536, 16 },
-			{ 1, 0x40000000u, 1, 16 }, { 0x40000000u, 4, 1, 32 },
-			{ 0xffffffffu, 1, 1, 16 }, { 2, 2, 2, 16 + 32 - 1 },
-			{ 2, 2, 2, 16 + 32 + 1 }, { 2, 2, 2, 16 + 32 - 4 },
+			{ 0, 1, 1, 24 },
+			{ 1, 0, 1, 16 },
+			{ 1, 1, 0, 20 },
+			{ 2049, 1, 1, 16 + 4 * 2050 },
+			{ 65536, 65536, 65536, 16 },
+			{ 1, 0x40000000u, 1, 16 },
+			{ 0x40000000u, 4, 1, 32 },
+			{ 0xffffffffu, 1, 1, 16 },
+			{ 2, 2, 2, 16 + 32 - 1 },
+			{ 2, 2, 2, 16 + 32 + 1 },
+			{ 2, 2, 2, 16 + 32 - 4 },
 			{ 2, 2, 2, 16 + 32 + 4 },
 		};
 		struct inst in;
@@ -1412,9 +1444,11 @@ static void test_hostile(void)
 			memcpy(p, &r, 16);
 			expect_invalid(&in, p, cases[i][3]);
 		}
-		memcpy(p, (struct ep_matmul_req[]){ { ep_be32(2), ep_be32(2), ep_be32(2),
-						      ep_be32(1) } }, 16);
-		expect_invalid(&in, p, 48);	/* rsvd */
+		memcpy(p,
+		       (struct ep_matmul_req[]){
+			       { ep_be32(2), ep_be32(2), ep_be32(2), ep_be32(1) } },
+		       16);
+		expect_invalid(&in, p, 48); /* rsvd */
 		inst_fini(&in);
 		free(p);
 	}
@@ -1423,9 +1457,9 @@ static void test_hostile(void)
 
 	tap_begin();
 	{
-		static const uint8_t bad[][6] = { { 0, 0, 0, 0, 1, 2 }, { 20, 0, 0, 0, 1, 2 },
+		static const uint8_t bad[][6] = { { 0, 0, 0, 0, 1, 2 },	  { 20, 0, 0, 0, 1, 2 },
 						  { 255, 0, 0, 0, 1, 2 }, { 3, 1, 0, 0, 1, 2 },
-						  { 3, 0, 1, 0, 1, 2 }, { 3, 0, 0, 0x80, 1, 2 } };
+						  { 3, 0, 1, 0, 1, 2 },	  { 3, 0, 0, 0x80, 1, 2 } };
 		struct inst in;
 
 		EXPECT_EQ(inst_init(&in, &ep_zstd_handler, NULL, 0), 0);
@@ -1532,7 +1566,7 @@ static uint32_t random_task(const struct ep_handler *h, uint8_t *buf, uint32_t m
 		if (rnd() % 2)
 			valid_args(h->default_type, &hdr);
 		if (h->default_type == EP_TT_BLOBS && rnd() % 2) {
-			w = 5;	/* the size of the fuzz instance's reference */
+			w = 5; /* the size of the fuzz instance's reference */
 			ht = 4;
 			hdr.width = ep_be16(w);
 			hdr.height = ep_be16(ht);
@@ -1560,10 +1594,11 @@ static void test_fuzz(void)
 		struct inst in;
 
 		if ((*h)->default_type == EP_TT_INFER)
-			continue;	/* needs a model file; test_infer.c fuzzes it */
+			continue; /* needs a model file; test_infer.c fuzzes it */
 		tap_begin();
 		EXPECT_EQ(inst_init(&in, *h, (*h)->default_type == EP_TT_BLOBS ? &ref : NULL,
-				    (*h)->default_type == EP_TT_BLOBS), 0);
+				    (*h)->default_type == EP_TT_BLOBS),
+			  0);
 		for (unsigned int iter = 0; iter < 3000;) {
 			unsigned int n = 1 + rnd() % 8;
 			const uint8_t *task[8];
@@ -1578,8 +1613,8 @@ static void test_fuzz(void)
 			EXPECT_EQ(run_batch(&in, task, len, n, r), 0);
 			for (unsigned int i = 0; i < n; i++) {
 				ok += r[i].res.status == EP_ST_OK;
-				invalid += r[i].res.status == EP_ST_INVALID_INPUT &&
-					   r[i].res.len == 0;
+				invalid +=
+					r[i].res.status == EP_ST_INVALID_INPUT && r[i].res.len == 0;
 				other += r[i].res.status != EP_ST_OK &&
 					 r[i].res.status != EP_ST_INVALID_INPUT;
 				over += r[i].res.len > r[i].bound;
@@ -1591,7 +1626,8 @@ static void test_fuzz(void)
 		EXPECT(ok >= 100);
 		inst_fini(&in);
 		tap_end("%s: 3000 random tasks in random batches: %u ok, %u invalid, none else, "
-			"none past out_size()", (*h)->name, ok, invalid);
+			"none past out_size()",
+			(*h)->name, ok, invalid);
 	}
 	free(file);
 }
@@ -1599,9 +1635,9 @@ static void test_fuzz(void)
 /* ---- PNG ----------------------------------------------------------------------------- */
 
 /* Write a PNG with libpng directly (any format), for the reader to convert. */
-static int write_png(const char *path, uint32_t w, uint32_t h, int depth, int type,
-		     int interlace, uint8_t *const *rows, const png_color *pal, int npal,
-		     const uint8_t *trans, int ntrans)
+static int write_png(const char *path, uint32_t w, uint32_t h, int depth, int type, int interlace,
+		     uint8_t *const *rows, const png_color *pal, int npal, const uint8_t *trans,
+		     int ntrans)
 {
 	FILE *fp = fopen(path, "wb");
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -1628,8 +1664,7 @@ static int write_png(const char *path, uint32_t w, uint32_t h, int depth, int ty
 }
 
 /* Read @path as gray and compare with @want (@w x @h), each pixel within @tol. */
-static void expect_gray_file(const char *path, const uint8_t *want, uint32_t w, uint32_t h,
-			     int tol)
+static void expect_gray_file(const char *path, const uint8_t *want, uint32_t w, uint32_t h, int tol)
 {
 	uint8_t *px = NULL;
 	uint32_t gw = 0, gh = 0;
@@ -1705,23 +1740,25 @@ static void test_png(const struct image *cam)
 			memcpy(rows[y], rgbw, 12);
 		}
 		EXPECT_EQ(write_png(path, 4, 3, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7, rows,
-				    NULL, 0, NULL, 0), 0);
+				    NULL, 0, NULL, 0),
+			  0);
 		for (int y = 0; y < 3; y++)
 			memcpy(want + 4 * y, rgb_gray, 4);
 		expect_gray_file(path, want, 4, 3, 1);
 
 		memcpy(row, (uint8_t[]){ 0, 1, 2 }, 3);
 		rows[0] = row;
-		EXPECT_EQ(write_png(path, 3, 1, 8, PNG_COLOR_TYPE_PALETTE, 0, rows, pal, 3, trns,
-				    3), 0);
+		EXPECT_EQ(
+			write_png(path, 3, 1, 8, PNG_COLOR_TYPE_PALETTE, 0, rows, pal, 3, trns, 3),
+			0);
 		expect_gray_file(path, rgb_gray, 3, 1, 1);
 
 		memcpy(row, (uint8_t[]){ 0, 255, 0, 0, 255, 255, 255, 255 }, 8);
 		EXPECT_EQ(write_png(path, 2, 1, 8, PNG_COLOR_TYPE_RGBA, 0, rows, NULL, 0, NULL, 0),
 			  0);
-		expect_gray_file(path, (uint8_t[]){ 182, 255 }, 2, 1, 1);	/* alpha dropped */
+		expect_gray_file(path, (uint8_t[]){ 182, 255 }, 2, 1, 1); /* alpha dropped */
 
-		row[0] = 0xa5;	/* 10100101 */
+		row[0] = 0xa5; /* 10100101 */
 		EXPECT_EQ(write_png(path, 8, 1, 1, PNG_COLOR_TYPE_GRAY, 0, rows, NULL, 0, NULL, 0),
 			  0);
 		expect_gray_file(path, (uint8_t[]){ 255, 0, 255, 0, 0, 255, 0, 255 }, 8, 1, 1);
@@ -1734,7 +1771,8 @@ static void test_png(const struct image *cam)
 
 		rows[0] = wide;
 		EXPECT_EQ(write_png(path, EP_IMG_MAX_DIM + 1, 1, 8, PNG_COLOR_TYPE_GRAY, 0, rows,
-				    NULL, 0, NULL, 0), 0);
+				    NULL, 0, NULL, 0),
+			  0);
 		EXPECT_EQ(ep_png_read_gray(path, &px, &w, &h), -EFBIG);
 		EXPECT_EQ(ep_png_write_gray(path, wide, EP_IMG_MAX_DIM + 1, 1), -EINVAL);
 		EXPECT_EQ(ep_png_write_gray(path, wide, 0, 1), -EINVAL);

@@ -23,8 +23,8 @@
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
-#define ST_UNSET	0xffff
-#define MAX_BATCH	256	/* ep_infer_handler.max_batch, checked in test_table() */
+#define ST_UNSET  0xffff
+#define MAX_BATCH 256 /* ep_infer_handler.max_batch, checked in test_table() */
 
 /* ---- fixtures ------------------------------------------------------------------- */
 
@@ -63,15 +63,14 @@ static float get_lef(const uint8_t *p)
 struct model {
 	unsigned int nlayers;
 	uint32_t dims[EP_MODEL_MAX_LAYERS + 1];
-	float *params;				/* per layer W then b, as in the file */
+	float *params; /* per layer W then b, as in the file */
 	const float *w[EP_MODEL_MAX_LAYERS], *b[EP_MODEL_MAX_LAYERS];
 	uint8_t *file;
 	size_t len;
 };
 
 /* A random model (weights uniform in +-1/sqrt(in), as mkmodel makes them). */
-static void model_make(struct model *m, unsigned int nlayers, const uint32_t *dims,
-		       uint64_t seed)
+static void model_make(struct model *m, unsigned int nlayers, const uint32_t *dims, uint64_t seed)
 {
 	size_t off = sizeof(struct ep_model_hdr) + 4 * (nlayers + 1), count;
 	struct ep_model_hdr hdr = { .version = htole16(EP_MODEL_VERSION),
@@ -181,7 +180,7 @@ static int inst_init_file(struct inst *in, const uint8_t *file, size_t len, size
 	if (err)
 		free(buf);
 	else
-		in->file = buf;	/* like the runtime, keep it until fini() */
+		in->file = buf; /* like the runtime, keep it until fini() */
 	return err;
 }
 
@@ -250,8 +249,8 @@ struct result {
 
 /* Run @n tasks as one batch; payloads are copied to buffers of exactly their length and
  * each result buffer is exactly out_size() bytes. Free with results_free(). */
-static int run_batch(struct inst *in, uint8_t *const *data, const uint32_t *len,
-		     unsigned int n, struct result *out)
+static int run_batch(struct inst *in, uint8_t *const *data, const uint32_t *len, unsigned int n,
+		     struct result *out)
 {
 	struct ep_hreq *req = calloc(n, sizeof(*req));
 	struct ep_hres *res = calloc(n, sizeof(*res));
@@ -261,11 +260,15 @@ static int run_batch(struct inst *in, uint8_t *const *data, const uint32_t *len,
 		uint8_t *copy = malloc(len[i] ? len[i] : 1);
 
 		memcpy(copy, data[i], len[i]);
-		req[i] = (struct ep_hreq){ .data = copy, .len = len[i], .priority = 3,
-					   .type = EP_TT_INFER, .task_id = i };
+		req[i] = (struct ep_hreq){ .data = copy,
+					   .len = len[i],
+					   .priority = 3,
+					   .type = EP_TT_INFER,
+					   .task_id = i };
 		out[i].bound = ep_infer_handler.out_size(in->state, &req[i]);
 		res[i] = (struct ep_hres){ .data = malloc(out[i].bound ? out[i].bound : 1),
-					   .cap = out[i].bound, .status = ST_UNSET };
+					   .cap = out[i].bound,
+					   .status = ST_UNSET };
 	}
 	err = ep_infer_handler.run(in->state, req, res, n);
 	for (unsigned int i = 0; i < n; i++) {
@@ -292,7 +295,8 @@ static struct result *run_all(struct inst *in, const struct tasks *t, unsigned i
 
 	for (unsigned int i = 0; i < t->n; i += bs)
 		EXPECT_EQ(run_batch(in, t->data + i, t->len + i, t->n - i < bs ? t->n - i : bs,
-				    r + i), 0);
+				    r + i),
+			  0);
 	return r;
 }
 
@@ -318,11 +322,11 @@ static int result_ok(const struct model *m, const struct result *r, float *y)
 	return ep_be32(hdr.dim) == on && ep_be32(hdr.argmax) == best;
 }
 
-#define EXPECT_INVALID(r)						\
-	do {								\
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT);		\
-		EXPECT_EQ((r).res.len, 0);				\
-		EXPECT((r).res.msg[0] != '\0');				\
+#define EXPECT_INVALID(r)                                       \
+	do {                                                    \
+		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
+		EXPECT_EQ((r).res.len, 0);                      \
+		EXPECT((r).res.msg[0] != '\0');                 \
 	} while (0)
 
 /* The results @r of the tasks @t against the reference: the largest error of a logit,
@@ -429,27 +433,28 @@ static void test_hostile_models(void)
 	EXPECT(strstr(last_log, "bytes"));
 	free(f);
 	tap_end("model: the %zu-byte file loads; each of its %zu truncations and one byte more "
-		"are refused", m.len, m.len);
+		"are refused",
+		m.len, m.len);
 
 	tap_begin();
 	/* header: magic "EPMD", version 1 (le16), nlayers 2 (le16) */
-	EXPECT(init_patched(&m, 0, 0x444d5046, "magic"));		/* "FPMD" */
-	EXPECT(init_patched(&m, 4, 0x00020002, "version"));		/* version 2 */
+	EXPECT(init_patched(&m, 0, 0x444d5046, "magic"));   /* "FPMD" */
+	EXPECT(init_patched(&m, 4, 0x00020002, "version")); /* version 2 */
 	EXPECT(init_patched(&m, 4, 0x00000001, "0 layers"));
 	EXPECT(init_patched(&m, 4, 0x00090001, "9 layers"));
 	EXPECT(init_patched(&m, 4, 0xffff0001, "65535 layers"));
-	EXPECT(init_patched(&m, 4, 0x00030001, "dims[3]"));	/* 3 layers: a weight as dim */
-	EXPECT(init_patched(&m, 4, 0x00010001, "bytes"));		/* 1 layer: 3 -> 5 */
+	EXPECT(init_patched(&m, 4, 0x00030001, "dims[3]")); /* 3 layers: a weight as dim */
+	EXPECT(init_patched(&m, 4, 0x00010001, "bytes"));   /* 1 layer: 3 -> 5 */
 	EXPECT(init_patched(&m, hdr, 0, "dims[0] is 0"));
 	EXPECT(init_patched(&m, hdr + 4, 0, "dims[1] is 0"));
 	EXPECT(init_patched(&m, hdr + 8, 4097, "dims[2] is 4097"));
 	EXPECT(init_patched(&m, hdr + 4, 0xffffffff, "dims[1] is 4294967295"));
-	EXPECT(init_patched(&m, hdr + 4, 0x40000001, "dims[1]"));	/* 4 x wraps 32 bits */
+	EXPECT(init_patched(&m, hdr + 4, 0x40000001, "dims[1]")); /* 4 x wraps 32 bits */
 	EXPECT(init_patched(&m, hdr + 4, 0x80000000, "dims[1]"));
-	EXPECT(init_patched(&m, hdr, 4096, "bytes"));			/* in range, wrong size */
-	EXPECT(init_patched(&m, w0, 0x7fc00000, "layer 0: weight 0 is not finite"));	/* NaN */
-	EXPECT(init_patched(&m, w0 + 4 * 15, 0x7f800000, "layer 0: bias 0"));	/* +Inf */
-	EXPECT(init_patched(&m, m.len - 4, 0xff800000, "layer 1: bias 1"));	/* -Inf */
+	EXPECT(init_patched(&m, hdr, 4096, "bytes")); /* in range, wrong size */
+	EXPECT(init_patched(&m, w0, 0x7fc00000, "layer 0: weight 0 is not finite")); /* NaN */
+	EXPECT(init_patched(&m, w0 + 4 * 15, 0x7f800000, "layer 0: bias 0"));	     /* +Inf */
+	EXPECT(init_patched(&m, m.len - 4, 0xff800000, "layer 1: bias 1"));	     /* -Inf */
 	tap_end("model: bad magic, version, 0 / 9 / 65535 layers, dims 0, 4097, 2^32-1 and "
 		"2^30+1, sizes that do not match, NaN and Inf weights are refused, naming the "
 		"problem");
@@ -468,7 +473,7 @@ static void test_hostile_models(void)
 
 /* ---- results ------------------------------------------------------------------------ */
 
-#define TOL	1e-4	/* float32 against double, relative to 1 + |logit| */
+#define TOL 1e-4 /* float32 against double, relative to 1 + |logit| */
 
 static void check_reference(const struct model *m, const char *shape, unsigned int n,
 			    size_t misalign)
@@ -489,7 +494,8 @@ static void check_reference(const struct model *m, const char *shape, unsigned i
 	tasks_free(&t);
 	inst_fini(&in);
 	tap_end("%s: %u tasks in one batch match the double-precision forward pass "
-		"(max error %.1e)%s", shape, n, err, misalign ? ", model file misaligned" : "");
+		"(max error %.1e)%s",
+		shape, n, err, misalign ? ", model file misaligned" : "");
 }
 
 static void test_reference(void)
@@ -503,7 +509,7 @@ static void test_reference(void)
 	model_free(&m);
 	model_make(&m, 1, linear, 2);
 	check_reference(&m, "7-3 (one layer, no ReLU)", 9, 0);
-	check_reference(&m, "7-3", 9, 1);	/* weights converted into the handler's copy */
+	check_reference(&m, "7-3", 9, 1); /* weights converted into the handler's copy */
 	model_free(&m);
 	model_make(&m, 6, odd, 3);
 	check_reference(&m, "33-17-1-9-4-65-2", 50, 2);
@@ -550,8 +556,9 @@ static void test_batches(void)
 		EXPECT_EQ(same_class, t.n);
 		EXPECT(worst <= 1e-5);
 		tap_end("256-512-512-10: %u tasks in batches of %u give the classes and logits of "
-			"one at a time (%u of %u bit for bit, max difference %.1e)%s", t.n, sizes[s],
-			same_bytes, t.n, worst, sizes[s] > MAX_BATCH ? " (above max_batch)" : "");
+			"one at a time (%u of %u bit for bit, max difference %.1e)%s",
+			t.n, sizes[s], same_bytes, t.n, worst,
+			sizes[s] > MAX_BATCH ? " (above max_batch)" : "");
 		results_free(r, t.n);
 		free(r);
 	}
@@ -570,9 +577,20 @@ static void test_mixed(void)
 	struct ep_infer_req rsvd = { .dim = ep_be32(16), .rsvd = ep_be32(1) };
 	uint8_t *data[14], nan_task[8 + 64], inf_task[8 + 64], long_task[8 + 64 + 1];
 	static const char *const want[14] = {
-		NULL, "truncated", NULL, "dim 15 != the model's input dim 16", "payload length",
-		NULL, "rsvd", "feature 3 is not finite", "feature 15 is not finite",
-		"dim 4294967295", "payload length", NULL, "truncated", NULL,
+		NULL,
+		"truncated",
+		NULL,
+		"dim 15 != the model's input dim 16",
+		"payload length",
+		NULL,
+		"rsvd",
+		"feature 3 is not finite",
+		"feature 15 is not finite",
+		"dim 4294967295",
+		"payload length",
+		NULL,
+		"truncated",
+		NULL,
 	};
 	uint32_t len[14];
 	struct result r[14], single;
@@ -592,20 +610,32 @@ static void test_mixed(void)
 	for (uint32_t j = 0; j < 16; j++)
 		x[j] = frand();
 
-	data[0] = t.data[0];		len[0] = t.len[0];
-	data[1] = t.data[1];		len[1] = 5;			/* short header */
-	data[2] = t.data[1];		len[2] = t.len[1];
-	data[3] = task_make(15, x, 15, &len[3]);			/* wrong dim, consistent */
-	data[4] = long_task;		len[4] = sizeof(long_task);	/* one byte more */
-	data[5] = t.data[2];		len[5] = t.len[2];
-	data[6] = (uint8_t *)&rsvd;	len[6] = sizeof(rsvd);
-	data[7] = nan_task;		len[7] = sizeof(nan_task);
-	data[8] = inf_task;		len[8] = sizeof(inf_task);
-	data[9] = task_make(0xffffffff, x, 0, &len[9]);		/* huge dim, no data */
-	data[10] = t.data[3];		len[10] = t.len[3] - 4;		/* one feature short */
-	data[11] = t.data[3];		len[11] = t.len[3];
-	data[12] = t.data[4];		len[12] = 0;			/* empty */
-	data[13] = t.data[4];		len[13] = t.len[4];
+	data[0] = t.data[0];
+	len[0] = t.len[0];
+	data[1] = t.data[1];
+	len[1] = 5; /* short header */
+	data[2] = t.data[1];
+	len[2] = t.len[1];
+	data[3] = task_make(15, x, 15, &len[3]); /* wrong dim, consistent */
+	data[4] = long_task;
+	len[4] = sizeof(long_task); /* one byte more */
+	data[5] = t.data[2];
+	len[5] = t.len[2];
+	data[6] = (uint8_t *)&rsvd;
+	len[6] = sizeof(rsvd);
+	data[7] = nan_task;
+	len[7] = sizeof(nan_task);
+	data[8] = inf_task;
+	len[8] = sizeof(inf_task);
+	data[9] = task_make(0xffffffff, x, 0, &len[9]); /* huge dim, no data */
+	data[10] = t.data[3];
+	len[10] = t.len[3] - 4; /* one feature short */
+	data[11] = t.data[3];
+	len[11] = t.len[3];
+	data[12] = t.data[4];
+	len[12] = 0; /* empty */
+	data[13] = t.data[4];
+	len[13] = t.len[4];
 
 	tap_begin();
 	EXPECT_EQ(inst_init_model(&in, &m, 0), 0);
@@ -640,11 +670,14 @@ static void test_mixed(void)
 		uint32_t bound;
 
 		for (unsigned int i = 0; i < 3; i++)
-			req[i] = (struct ep_hreq){ .data = t.data[i], .len = t.len[i],
-						   .type = EP_TT_INFER, .priority = 3 };
+			req[i] = (struct ep_hreq){ .data = t.data[i],
+						   .len = t.len[i],
+						   .type = EP_TT_INFER,
+						   .priority = 3 };
 		bound = ep_infer_handler.out_size(in.state, &req[0]);
 		for (unsigned int i = 0; i < 3; i++)
-			res[i] = (struct ep_hres){ .data = malloc(bound), .status = ST_UNSET,
+			res[i] = (struct ep_hres){ .data = malloc(bound),
+						   .status = ST_UNSET,
 						   .cap = i == 1 ? bound - 1 : bound };
 		EXPECT_EQ(ep_infer_handler.run(in.state, req, res, 3), 0);
 		EXPECT_EQ(res[0].status, EP_ST_OK);
@@ -705,7 +738,7 @@ static void test_argmax_ties(void)
 
 	tap_begin();
 	model_make(&m, 1, dims, 1);
-	memset(m.file + m.len - 4 * 15, 0, 4 * 12);	/* W = 0: 3 x 4 before b */
+	memset(m.file + m.len - 4 * 15, 0, 4 * 12); /* W = 0: 3 x 4 before b */
 	for (unsigned int j = 0; j < 3; j++)
 		put_lef(m.file + m.len - 4 * (3 - j), bias[j]);
 	tasks_make(&t, &m, 1, 1);
@@ -787,7 +820,8 @@ static void test_fuzz(void)
 	inst_fini(&in);
 	model_free(&m);
 	tap_end("fuzz: 4000 random tasks in random batches of 1..64: %u ok, %u invalid with a "
-		"reason, none else, none past out_size()", ok, invalid);
+		"reason, none else, none past out_size()",
+		ok, invalid);
 }
 
 int main(void)

@@ -25,11 +25,13 @@
 #include "roles.h"
 #include "../lib/tap.h"
 
-#define T0	1796000000000ull	/* ms */
-#define TTL	3600000ull
+#define T0  1796000000000ull /* ms */
+#define TTL 3600000ull
 
-static const struct ep_key_limits cam_lim = { .types = { 0x6 }, .max_priority = 3,
-					      .tasks_per_s = 200, .burst_tasks = 50,
+static const struct ep_key_limits cam_lim = { .types = { 0x6 },
+					      .max_priority = 3,
+					      .tasks_per_s = 200,
+					      .burst_tasks = 50,
 					      .max_task_len = 1 << 20 };
 
 /* Where the devices enrolled from, as the enrollment server hands it over. */
@@ -37,8 +39,9 @@ static const uint8_t dev_addr[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 0, 1 };
 
 static struct ep_ks_owner owner(const char *name, const char *serial)
 {
-	return (struct ep_ks_owner){ .name = name, .role = "camera", .tenant = 7,
-				     .serial = serial, .addr = dev_addr };
+	return (struct ep_ks_owner){
+		.name = name, .role = "camera", .tenant = 7, .serial = serial, .addr = dev_addr
+	};
 }
 
 static struct ep_keystore *new_ks(void)
@@ -63,15 +66,18 @@ struct sync_view {
 	bool full;
 	int nkeys;
 	long ids[64];
-	bool keys_ok;		/* every key object parses (ep_key_info_from_json) */
+	bool keys_ok; /* every key object parses (ep_key_info_from_json) */
 };
 
-static struct sync_view sync_as(struct ep_keystore *ks, const char *node, uint64_t since,
-				bool full, uint32_t hint, uint64_t used, uint64_t now)
+static struct sync_view sync_as(struct ep_keystore *ks, const char *node, uint64_t since, bool full,
+				uint32_t hint, uint64_t used, uint64_t now)
 {
 	struct ep_ks_sync_req req = { .who = { .name = node, .role = "node", .tenant = 0 },
-				      .since = since, .full = full, .ttl_ms = TTL,
-				      .id_hint = hint, .ids_used = used };
+				      .since = since,
+				      .full = full,
+				      .ttl_ms = TTL,
+				      .id_hint = hint,
+				      .ids_used = used };
 	struct sync_view v = { .keys_ok = true };
 	struct ep_key_info k;
 	json_error_t jerr;
@@ -94,7 +100,8 @@ static struct sync_view sync_as(struct ep_keystore *ks, const char *node, uint64
 	    ep_key_info_from_json(json_object_get(r, "self"), &k) || strcmp(k.role, "node"))
 		v.keys_ok = false;
 	v.self = k.key_id;
-	json_array_foreach(json_object_get(r, "keys"), i, e) {
+	json_array_foreach(json_object_get(r, "keys"), i, e)
+	{
 		if (ep_key_info_from_json(e, &k))
 			v.keys_ok = false;
 		if (v.nkeys < 64)
@@ -123,7 +130,7 @@ static void test_ids(void)
 	EXPECT(strstr(ks->keys[a.key_id]->json, "\"addr\":\"198.18.0.1\""));
 	EXPECT_EQ(a.lim.types[0], 0x6);
 	/* Key 1 expires; the next key is 3, not 1: ids go round. */
-	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, 1000, T0, &c), 0);	/* id 3, 1 s */
+	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, 1000, T0, &c), 0); /* id 3, 1 s */
 	EXPECT_EQ(ep_ks_expire(ks, T0 + 1000), 1);
 	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
 	EXPECT_EQ(c.key_id, 4);
@@ -158,8 +165,8 @@ static void test_ids(void)
 		EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), 0);
 		EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &c), -ENOSPC);
 		tap_end("the device keys stop at what a full sync reply holds (%u keys, %zu bytes "
-			"of %u); an expired key makes room for one", n, ks->device_bytes,
-			EP_KS_MAX_BYTES);
+			"of %u); an expired key makes room for one",
+			n, ks->device_bytes, EP_KS_MAX_BYTES);
 	}
 	free_ks(ks);
 }
@@ -179,7 +186,7 @@ static void test_sync(void)
 	EXPECT_EQ(v.nkeys, 1);
 	EXPECT_EQ(v.ids[0], k1.key_id);
 	EXPECT_EQ(v.node_id, 1);
-	EXPECT_EQ(v.self, 2);		/* the node's own key, not in the list */
+	EXPECT_EQ(v.self, 2); /* the node's own key, not in the list */
 	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 250);
 	EXPECT(w.keys_ok && !w.full);
 	EXPECT_EQ(w.nkeys, 0);
@@ -199,11 +206,11 @@ static void test_sync(void)
 	EXPECT_EQ(w.ids[0], -(long)k1.key_id);
 	v = w;
 	/* An expiry bumps the generation and sends nothing: nodes expire keys themselves. */
-	EXPECT_EQ(ep_ks_expire(ks, T0 + TTL), 2);	/* k1 and node1's own; k2 lives on */
+	EXPECT_EQ(ep_ks_expire(ks, T0 + TTL), 2); /* k1 and node1's own; k2 lives on */
 	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + TTL);
 	EXPECT(w.gen > v.gen);
 	EXPECT_EQ(w.nkeys, 0);
-	EXPECT(w.self != v.self);	/* its own key expired too: a new one */
+	EXPECT(w.self != v.self); /* its own key expired too: a new one */
 	tap_end("sync: gen 0 gets every device key (not the node keys); then only what changed: "
 		"a new key, a revocation (revoked: true); an expiry bumps the generation");
 
@@ -237,19 +244,19 @@ static void test_changed(void)
 	uint64_t g;
 
 	tap_begin();
-	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);			/* 1 */
-	sync_as(ks, "node1", 0, true, 0, 0, T0);			/* 2, a node's */
-	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k);			/* 3 */
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k); /* 1 */
+	sync_as(ks, "node1", 0, true, 0, 0, T0);      /* 2, a node's */
+	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k); /* 3 */
 	ep_ks_revoke_key(ks, 1);
 	g = ep_ks_changed(ks, 0, 1, collect, ids);
 	EXPECT_EQ(ids[0], 1);
-	EXPECT_EQ(ids[1], 3);		/* 1 moved to the end when revoked */
+	EXPECT_EQ(ids[1], 3); /* 1 moved to the end when revoked */
 	g = ep_ks_changed(ks, g, 1, collect, ids);
 	EXPECT_EQ(ids[0], 2);
 	EXPECT_EQ(ids[2], -1);
 	EXPECT_EQ(g, ks->gen);
 	EXPECT_EQ(ep_ks_changed(ks, g, 8, collect, ids), ks->gen);
-	EXPECT_EQ(ids[0], 2);		/* nothing since */
+	EXPECT_EQ(ids[0], 2); /* nothing since */
 	free_ks(ks);
 	tap_end("changes since a generation, a few at a time, device keys only (what the "
 		"gateway's ep_keys is written from)");
@@ -278,7 +285,7 @@ static void test_nodes(void)
 	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL / 2).self, self);
 	v = sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10);
 	EXPECT(v.self != self);
-	EXPECT(ks->keys[self] && !ks->keys[self]->k.revoked);	/* valid until it expires */
+	EXPECT(ks->keys[self] && !ks->keys[self]->k.revoked); /* valid until it expires */
 	EXPECT_EQ(ks->keys[v.self]->node_id, 5);
 	EXPECT_EQ(ep_ks_revoke_key(ks, (uint16_t)v.self), 0);
 	EXPECT(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10).self != v.self);
@@ -310,14 +317,14 @@ static void test_revoke(void)
 	EXPECT(k.revoked);
 	EXPECT_EQ(ep_ks_lookup(ks, 3, &k, &node_id), 0);
 	EXPECT(!k.revoked);
-	EXPECT_EQ(ep_ks_revoke_name(ks, "cam-001"), 0);	/* again: nothing left */
+	EXPECT_EQ(ep_ks_revoke_name(ks, "cam-001"), 0); /* again: nothing left */
 	EXPECT_EQ(ep_ks_revoke_name(ks, "node7"), 0);
 	EXPECT_EQ(sync_as(ks, "node7", 0, true, 0, 0, T0).err, -EPERM);
 	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), 0);
 	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), -ENOENT);
 	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k), 0);
 	EXPECT_EQ(ep_ks_lookup(ks, 1, &k, &node_id), 0);
-	EXPECT(k.revoked);		/* unrevoking a name gives no key back */
+	EXPECT(k.revoked); /* unrevoking a name gives no key back */
 	tap_end("revoke a name: its keys revoked, its enrollments and syncs refused until "
 		"unrevoked; its old keys stay revoked");
 
@@ -337,15 +344,18 @@ static size_t sealed_report(struct ep_keystore *ks, uint16_t id, uint32_t sender
 			    uint32_t report_id, uint64_t pn, uint8_t *dgram, size_t size)
 {
 	struct ep_load_report rep = { .node_id = htonl(report_id), .seq = htonl(1) };
-	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX,
-			    .flags = EP_F_AUTH, .auth_key_id = id, .task_id = 1 };
+	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT,
+			    .priority = EP_PRIO_MAX,
+			    .flags = EP_F_AUTH,
+			    .auth_key_id = id,
+			    .task_id = 1 };
 	struct ep_key_info k;
 	struct ep_aead *a;
 	uint32_t node_id;
 	ssize_t len;
 
 	if (ep_ks_lookup(ks, id, &k, &node_id))
-		memset(&k, 0x55, sizeof(k));	/* a key the store does not have */
+		memset(&k, 0x55, sizeof(k)); /* a key the store does not have */
 	a = ep_aead_new(k.key);
 	len = ep_frag_build(&m, &rep, sizeof(rep), sizeof(rep), 0, dgram, size);
 	if (!a || len < 0 || ep_aead_seal(a, sender, pn, dgram, (size_t)len))
@@ -354,7 +364,7 @@ static size_t sealed_report(struct ep_keystore *ks, uint16_t id, uint32_t sender
 	return (size_t)len;
 }
 
-#define P0 1796000000000000000ull	/* a node's pn: realtime ns */
+#define P0 1796000000000000000ull /* a node's pn: realtime ns */
 
 static void test_report_auth(void)
 {
@@ -373,11 +383,11 @@ static void test_report_auth(void)
 	memcpy(copy, d, n);
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_OK);
 	EXPECT_EQ(kid, self);
-	EXPECT_EQ(ep_reg_decode_report(d, n, &rep), 0);	/* decrypted in place */
+	EXPECT_EQ(ep_reg_decode_report(d, n, &rep), 0); /* decrypted in place */
 	EXPECT_EQ(ntohl(rep.node_id), 5);
 	EXPECT_EQ(ntohl(rep.seq), 1);
 	EXPECT_EQ(ep_report_auth(ks, copy, n, T0 + 1, &kid), EP_RAUTH_REPLAY);
-	n = sealed_report(ks, self, 5, 5, P0 - 1, d, sizeof(d));	/* reordered: in the window */
+	n = sealed_report(ks, self, 5, 5, P0 - 1, d, sizeof(d)); /* reordered: in the window */
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_OK);
 	n = sealed_report(ks, self, 5, 5, P0 - EP_REPLAY_WINDOW, d, sizeof(d));
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_REPLAY);
@@ -390,7 +400,7 @@ static void test_report_auth(void)
 	n = sealed_report(ks, self, 5, 5, P0 + 3, d, sizeof(d));
 	d[EP_HDR_LEN + EP_AUTH_NONCE_LEN] ^= 1;
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_BAD_TAG);
-	n = sealed_report(ks, self, 5, 5, P0 + 4, d, sizeof(d));	/* the window did not move */
+	n = sealed_report(ks, self, 5, 5, P0 + 4, d, sizeof(d)); /* the window did not move */
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_OK);
 	n = sealed_report(ks, dev.key_id, 5, 5, P0 + 5, d, sizeof(d));
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_NOT_NODE_KEY);
@@ -403,7 +413,8 @@ static void test_report_auth(void)
 	EXPECT_EQ(ep_report_auth(ks, d, n, T0 + 1, &kid), EP_RAUTH_REVOKED);
 	{
 		struct ep_load_report r = { .node_id = htonl(5) };
-		struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX,
+		struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT,
+				    .priority = EP_PRIO_MAX,
 				    .task_id = 1 };
 		ssize_t len = ep_frag_build(&m, &r, sizeof(r), sizeof(r), 0, d, sizeof(d));
 
@@ -468,8 +479,9 @@ static void test_policy(void)
 		{ "roles = { cam = { types = \"*\"; max_task_len = 0; }; };", ":1: max_task_len" },
 		{ "roles = { cam = { types = \"*\"; tasks_per_s = -1; }; };", ":1: tasks_per_s" },
 		{ "roles = { cam = { types = \"*\"; rate = 5; }; };", ":1: rate: unknown setting" },
-		{ "roles = { node = { types = \"*\"; }; };", ":1: node: \"node\" and \"controller\" "
-							   "are not device roles" },
+		{ "roles = { node = { types = \"*\"; }; };",
+		  ":1: node: \"node\" and \"controller\" "
+		  "are not device roles" },
 		{ "roles = { controller = { types = \"*\"; }; };", ":1: controller:" },
 		{ "roles = { cam = 5; };", ":1: cam: must be a group" },
 		{ "roles = { };", ":1: roles: must be a group of roles" },
@@ -488,18 +500,20 @@ static void test_policy(void)
 	close(fd);
 
 	tap_begin();
-	EXPECT_EQ(load_policy("roles = {\n"
-			      "  camera = { types = [1, 2]; max_priority = 3; tasks_per_s = 200;\n"
-			      "             burst_tasks = 50; kib_per_s = 20000; burst_kib = 4096;\n"
-			      "             max_task_len = 1048576; key_ttl_s = 600; };\n"
-			      "  robot = { types = \"*\"; tasks_per_s = 10; };\n"
-			      "};\n", &rs, log, sizeof(log)), 0);
+	EXPECT_EQ(
+		load_policy("roles = {\n"
+			    "  camera = { types = [1, 2]; max_priority = 3; tasks_per_s = 200;\n"
+			    "             burst_tasks = 50; kib_per_s = 20000; burst_kib = 4096;\n"
+			    "             max_task_len = 1048576; key_ttl_s = 600; };\n"
+			    "  robot = { types = \"*\"; tasks_per_s = 10; };\n"
+			    "};\n",
+			    &rs, log, sizeof(log)),
+		0);
 	EXPECT_EQ(rs.n, 2);
 	r = ep_roles_find(&rs, "camera");
 	EXPECT(r && r->lim.types[0] == 0x6 && !r->lim.all_types && r->lim.max_priority == 3 &&
-	       r->lim.tasks_per_s == 200 && r->lim.burst_tasks == 50 &&
-	       r->lim.kib_per_s == 20000 && r->lim.burst_kib == 4096 &&
-	       r->lim.max_task_len == 1048576 && r->key_ttl_s == 600);
+	       r->lim.tasks_per_s == 200 && r->lim.burst_tasks == 50 && r->lim.kib_per_s == 20000 &&
+	       r->lim.burst_kib == 4096 && r->lim.max_task_len == 1048576 && r->key_ttl_s == 600);
 	r = ep_roles_find(&rs, "robot");
 	EXPECT(r && r->lim.all_types && r->lim.max_priority == EP_PRIO_DEFAULT &&
 	       r->lim.tasks_per_s == 10 && r->lim.burst_tasks == 10 && r->lim.kib_per_s == 0 &&

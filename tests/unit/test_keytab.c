@@ -18,16 +18,16 @@
 #include "edgeplane/util.h"
 #include "../lib/tap.h"
 
-#define MS		1000000ull
-#define S		1000000000ull
-#define NOW_UNIX_MS	1796000000000ull
+#define MS	    1000000ull
+#define S	    1000000000ull
+#define NOW_UNIX_MS 1796000000000ull
 
 static struct ep_key_info info(uint16_t id, uint8_t fill, uint32_t tenant)
 {
 	struct ep_key_info k = {
 		.key_id = id,
-		.issued_unix_ms = NOW_UNIX_MS - 10000,		/* 10 s ago */
-		.expires_unix_ms = NOW_UNIX_MS + 3600000,	/* in an hour */
+		.issued_unix_ms = NOW_UNIX_MS - 10000,	  /* 10 s ago */
+		.expires_unix_ms = NOW_UNIX_MS + 3600000, /* in an hour */
 		.tenant = tenant,
 		.lim = { .max_priority = 3, .max_task_len = 1 << 20 },
 	};
@@ -40,12 +40,17 @@ static struct ep_key_info info(uint16_t id, uint8_t fill, uint32_t tenant)
 }
 
 /* An echo REQUEST of @len bytes sealed by the device with @key, counter @ctr. */
-static size_t sealed(struct ep_aead *a, uint16_t key_id, uint64_t pn, uint8_t *buf,
-		     size_t cap, uint32_t len)
+static size_t sealed(struct ep_aead *a, uint16_t key_id, uint64_t pn, uint8_t *buf, size_t cap,
+		     uint32_t len)
 {
 	static const uint8_t payload[64] = "a payload for the key table's tests";
-	struct ep_msg m = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_AUTH,
-			    .task_type = 1, .tenant_id = 7, .task_id = pn, .auth_key_id = key_id };
+	struct ep_msg m = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .flags = EP_F_AUTH,
+			    .task_type = 1,
+			    .tenant_id = 7,
+			    .task_id = pn,
+			    .auth_key_id = key_id };
 	ssize_t n = ep_frag_build(&m, payload, len, len, 0, buf, cap);
 
 	if (n < 0 || ep_aead_seal(a, EP_AUTH_SENDER_DEVICE, pn, buf, (size_t)n))
@@ -70,7 +75,8 @@ static void test_entries(void)
 		  -EINVAL);
 	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
 	e = ep_keytab_get(t, 17);
-	EXPECT(e && e->info.tenant == 7 && e->info.key[0] == 0xaa && !strcmp(e->info.name, "cam-17"));
+	EXPECT(e && e->info.tenant == 7 && e->info.key[0] == 0xaa &&
+	       !strcmp(e->info.name, "cam-17"));
 	EXPECT_EQ(ep_keytab_count(t), 1);
 	/* Issued 10 s before now, by the node's clock; an hour of life from then. */
 	EXPECT_EQ(e->issued_ns, (int64_t)(now - 10 * S));
@@ -105,7 +111,7 @@ static void test_entries(void)
 
 	ep_keytab_del(t, 18);
 	EXPECT(!ep_keytab_get(t, 18));
-	ep_keytab_del(t, 18);		/* nothing there: nothing happens */
+	ep_keytab_del(t, 18); /* nothing there: nothing happens */
 	k = info(19, 0xdd, 8);
 	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
 	keep[19 / 64] |= 1ull << (19 % 64);
@@ -121,7 +127,7 @@ static void test_entries(void)
 		/* Started at the realtime clock in ns: after 2026, and one per datagram. */
 		EXPECT(a > 1767225600ull * S && b == a + 1);
 	}
-	ep_keytab_reader_free(r);	/* the last reader: everything retired goes */
+	ep_keytab_reader_free(r); /* the last reader: everything retired goes */
 	EXPECT_EQ(ep_keytab_reclaim(t), 0);
 	ep_keytab_free(t);
 	tap_end("entries: set, republish keeps the window and the issue time, a new key under "
@@ -137,8 +143,8 @@ static void test_expiry_freshness(void)
 	const struct ep_key *e;
 
 	tap_begin();
-	k.issued_unix_ms = NOW_UNIX_MS - 100000;	/* 100 s ago */
-	k.expires_unix_ms = NOW_UNIX_MS + 2000;		/* in 2 s */
+	k.issued_unix_ms = NOW_UNIX_MS - 100000; /* 100 s ago */
+	k.expires_unix_ms = NOW_UNIX_MS + 2000;	 /* in 2 s */
 	EXPECT_EQ(ep_keytab_set(t, &k, NOW_UNIX_MS, now), 0);
 	e = ep_keytab_get(t, 5);
 	EXPECT(e && !ep_key_expired(e, now) && !ep_key_expired(e, now + 2 * S - 1));
@@ -154,10 +160,10 @@ static void test_expiry_freshness(void)
 	EXPECT(ep_key_fresh(e, ep_auth_pn(0, 7), now - 98 * S, 5));
 	/* At the cap, the device's seconds stop: fresh from (cap - skew) on. */
 	EXPECT(!ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7), now, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7),
-			    now + (EP_AUTH_SECS_MAX - 100) * S, 5));
-	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7),
-			    now + (EP_AUTH_SECS_MAX + 900) * S, 5));
+	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7), now + (EP_AUTH_SECS_MAX - 100) * S,
+			    5));
+	EXPECT(ep_key_fresh(e, ep_auth_pn(EP_AUTH_SECS_MAX, 7), now + (EP_AUTH_SECS_MAX + 900) * S,
+			    5));
 
 	/* Expired before it came: expired at once. */
 	k = info(6, 0x12, 7);
@@ -171,11 +177,11 @@ static void test_expiry_freshness(void)
 
 /* --- the classifier's copy, and the buckets --------------------------------------------- */
 
-#define MIRROR_LOG	16
+#define MIRROR_LOG 16
 
 struct mirror_log {
 	unsigned int n;
-	int fail;			/* the next call's return, then 0 */
+	int fail; /* the next call's return, then 0 */
 	struct {
 		uint16_t id;
 		bool gone;
@@ -225,7 +231,8 @@ static void test_mirror(void)
 	 * ns, its rates derived. */
 	EXPECT_EQ(l.call[0].e.expires_ns, (uint64_t)e->expires_ns);
 	EXPECT(l.call[0].e.tenant == 7 && l.call[0].e.max_priority == 3 &&
-	       l.call[0].e.types[0] == (1u << 1 | 1u << 2) && !(l.call[0].e.flags & EP_KEY_F_REVOKED));
+	       l.call[0].e.types[0] == (1u << 1 | 1u << 2) &&
+	       !(l.call[0].e.flags & EP_KEY_F_REVOKED));
 	EXPECT(l.call[0].e.tasks_per_s == 100 && l.call[0].e.task_cost_ns == 10 * MS &&
 	       l.call[0].e.task_tau_ns == 40 * MS);
 	EXPECT_EQ(memcmp(&l.call[0].e, &e->xdp, sizeof(e->xdp)), 0);
@@ -244,7 +251,7 @@ static void test_mirror(void)
 	/* Removed, by id and by a full reload. */
 	ep_keytab_del(t, 21);
 	EXPECT(l.n == 4 && l.call[3].id == 21 && l.call[3].gone);
-	ep_keytab_del(t, 21);		/* nothing there: nothing passed */
+	ep_keytab_del(t, 21); /* nothing there: nothing passed */
 	EXPECT_EQ(l.n, 4);
 	EXPECT_EQ(ep_keytab_del_others(t, keep), 1);
 	EXPECT(l.n == 5 && l.call[4].id == 22 && l.call[4].gone);
@@ -254,14 +261,14 @@ static void test_mirror(void)
 	l.fail = -EIO;
 	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
 	EXPECT(l.n == 6 && ep_keytab_get(t, 22));
-	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);	/* unchanged, but not mirrored */
+	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0); /* unchanged, but not mirrored */
 	EXPECT(l.n == 7 && l.call[6].id == 22 && !l.call[6].gone);
 	l.fail = -EIO;
 	ep_keytab_del(t, 22);
 	EXPECT_EQ(l.n, 8);
 	ep_keytab_reclaim(t);
 	EXPECT(l.n == 9 && l.call[8].id == 22 && l.call[8].gone);
-	ep_keytab_reclaim(t);		/* done: nothing more */
+	ep_keytab_reclaim(t); /* done: nothing more */
 	EXPECT_EQ(l.n, 9);
 	EXPECT_EQ(ep_keytab_set_mirror(t, NULL, NULL, NULL), 0);
 	EXPECT_EQ(ep_keytab_set(t, &k2, NOW_UNIX_MS, now), 0);
@@ -316,13 +323,13 @@ static void test_buckets(void)
 
 /* --- the replay window, shared ---------------------------------------------------------- */
 
-#define REPLAY_CTRS	20000
+#define REPLAY_CTRS 20000
 
 struct replay_arg {
 	struct ep_keytab *t;
 	pthread_barrier_t *start;
 	unsigned int accepted;
-	unsigned int refused;		/* seen, or older than the window */
+	unsigned int refused; /* seen, or older than the window */
 };
 
 static void *replay_thread(void *p)
@@ -388,8 +395,8 @@ static bool opens(struct ep_aead *a, const uint8_t key[EP_AUTH_KEY_LEN], uint16_
 	uint64_t pn = 0;
 	uint32_t sender = 1;
 	size_t n = dev ? sealed(dev, id, ep_auth_pn(1, 2), buf, sizeof(buf), 40) : 0;
-	bool ok = n && !ep_aead_open(a, buf, n, &sender, &pn) &&
-		  sender == EP_AUTH_SENDER_DEVICE && pn == ep_auth_pn(1, 2);
+	bool ok = n && !ep_aead_open(a, buf, n, &sender, &pn) && sender == EP_AUTH_SENDER_DEVICE &&
+		  pn == ep_auth_pn(1, 2);
 
 	ep_aead_free(dev);
 	return ok;
@@ -409,15 +416,15 @@ static void test_grace_contexts(void)
 	e = ep_keytab_get(t, 300);
 	a = ep_keytab_aead(r, e);
 	EXPECT(a && opens(a, k.key, 300));
-	EXPECT(ep_keytab_aead(r, e) == a);		/* made once */
+	EXPECT(ep_keytab_aead(r, e) == a); /* made once */
 
 	/* The key changes: the old entry waits for both readers. */
 	k = info(300, 0x55, 7);
 	EXPECT_EQ(ep_keytab_set_now(t, &k), 0);
 	EXPECT_EQ(ep_keytab_reclaim(t), 1);
-	EXPECT(e->info.key[0] == 0x44);		/* still readable: not freed */
+	EXPECT(e->info.key[0] == 0x44); /* still readable: not freed */
 	ep_keytab_quiesce(r);
-	EXPECT_EQ(ep_keytab_reclaim(t), 1);		/* @idle has not passed */
+	EXPECT_EQ(ep_keytab_reclaim(t), 1); /* @idle has not passed */
 	ep_keytab_quiesce(idle);
 	EXPECT_EQ(ep_keytab_reclaim(t), 0);
 	/* r's context was dropped at its quiescent state; the new one has the new key. */
@@ -452,13 +459,13 @@ static void test_grace_contexts(void)
 
 /* --- readers against a swapping writer -------------------------------------------------- */
 
-#define SWAP_IDS	8
-#define SWAP_ROUNDS	3000
+#define SWAP_IDS    8
+#define SWAP_ROUNDS 3000
 
 struct swap_arg {
 	struct ep_keytab *t;
 	int *stop;
-	unsigned long lookups, opened, torn;	/* this thread's */
+	unsigned long lookups, opened, torn; /* this thread's */
 };
 
 /* The writer's invariant: key bytes all equal the tenant's low byte. */
@@ -511,9 +518,9 @@ static void test_swapping(void)
 	/* SWAP_ROUNDS at least, and on until each reader has opened a datagram: on a busy
 	 * machine the writer can be done before a reader thread first runs. */
 	for (uint32_t round = 1;
-	     round <= SWAP_ROUNDS ||
-	     ((!__atomic_load_n(&s[0].opened, __ATOMIC_RELAXED) ||
-	       !__atomic_load_n(&s[1].opened, __ATOMIC_RELAXED)) && round <= 1000 * SWAP_ROUNDS);
+	     round <= SWAP_ROUNDS || ((!__atomic_load_n(&s[0].opened, __ATOMIC_RELAXED) ||
+				       !__atomic_load_n(&s[1].opened, __ATOMIC_RELAXED)) &&
+				      round <= 1000 * SWAP_ROUNDS);
 	     round++) {
 		uint16_t id = (uint16_t)(round % SWAP_IDS + 1);
 		struct ep_key_info k = info(id, (uint8_t)round, round);
@@ -532,7 +539,7 @@ static void test_swapping(void)
 		 s[0].lookups, s[1].lookups, s[0].opened, s[1].opened, left);
 	EXPECT_EQ(s[0].torn + s[1].torn, 0);
 	EXPECT(s[0].opened > 0 && s[1].opened > 0);
-	EXPECT_EQ(left, 0);		/* no reader left: everything freed */
+	EXPECT_EQ(left, 0); /* no reader left: everything freed */
 	ep_keytab_free(t);
 	tap_end("two readers (lookup, AEAD context, seal and open, replay window) against a "
 		"writer that replaces and removes keys 3000 times: no torn entry, nothing used "

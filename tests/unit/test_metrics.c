@@ -24,12 +24,12 @@
 #include "../lib/tap.h"
 
 /* Run a writer into a string; the caller frees it. */
-#define CAPTURE(buf, f, stmts)							\
-	do {									\
-		size_t _len;							\
-		FILE *f = open_memstream(&(buf), &_len);			\
-		stmts;								\
-		fclose(f);							\
+#define CAPTURE(buf, f, stmts)                           \
+	do {                                             \
+		size_t _len;                             \
+		FILE *f = open_memstream(&(buf), &_len); \
+		stmts;                                   \
+		fclose(f);                               \
 	} while (0)
 
 static int expect_str(const char *got, const char *want, const char *file, int line)
@@ -44,11 +44,26 @@ static int expect_str(const char *got, const char *want, const char *file, int l
 
 static void test_numbers(void)
 {
-	static const struct { double v; const char *s; } cases[] = {
-		{ 0, "0" }, { 1, "1" }, { 200, "200" }, { -3, "-3" }, { 1795797931, "1795797931" },
-		{ 5e-05, "5e-05" }, { 0.25, "0.25" }, { 1e-3, "0.001" }, { 2.5e-3, "0.0025" },
-		{ 0.1, "0.1" }, { 1.0 / 3, "0.3333333333333333" }, { 1e300, "1e+300" },
-		{ -2.5, "-2.5" }, { INFINITY, "+Inf" }, { -INFINITY, "-Inf" }, { NAN, "NaN" },
+	static const struct {
+		double v;
+		const char *s;
+	} cases[] = {
+		{ 0, "0" },
+		{ 1, "1" },
+		{ 200, "200" },
+		{ -3, "-3" },
+		{ 1795797931, "1795797931" },
+		{ 5e-05, "5e-05" },
+		{ 0.25, "0.25" },
+		{ 1e-3, "0.001" },
+		{ 2.5e-3, "0.0025" },
+		{ 0.1, "0.1" },
+		{ 1.0 / 3, "0.3333333333333333" },
+		{ 1e300, "1e+300" },
+		{ -2.5, "-2.5" },
+		{ INFINITY, "+Inf" },
+		{ -INFINITY, "-Inf" },
+		{ NAN, "NaN" },
 	};
 	char buf[32];
 	char *out = NULL;
@@ -61,7 +76,8 @@ static void test_numbers(void)
 	tap_begin();
 	CAPTURE(out, f, {
 		ep_metrics_sample_u64(f, "c_total", NULL, UINT64_MAX);
-		ep_metrics_sample_u64(f, "c_total", EP_LABELS({ "queue", "0" }), 9007199254740993ull);
+		ep_metrics_sample_u64(f, "c_total", EP_LABELS({ "queue", "0" }),
+				      9007199254740993ull);
 		ep_metrics_sample(f, "g", EP_LABELS({ "a", "1" }, { "b", "2" }), 0.5);
 	});
 	EXPECT_STR(out, "c_total 18446744073709551615\n"
@@ -77,9 +93,10 @@ static void test_escaping(void)
 
 	tap_begin();
 	CAPTURE(out, f, {
-		ep_metrics_sample_u64(f, "m", EP_LABELS({ "path", "C:\\dir\\\"x\"\nnext" },
-							{ "empty", "" }, { "null", NULL },
-							{ "utf8", "\xc2\xb5s" }), 1);
+		ep_metrics_sample_u64(f, "m",
+				      EP_LABELS({ "path", "C:\\dir\\\"x\"\nnext" }, { "empty", "" },
+						{ "null", NULL }, { "utf8", "\xc2\xb5s" }),
+				      1);
 	});
 	EXPECT_STR(out, "m{path=\"C:\\\\dir\\\\\\\"x\\\"\\nnext\",empty=\"\",null=\"\","
 			"utf8=\"\xc2\xb5s\"} 1\n");
@@ -90,11 +107,12 @@ static void test_escaping(void)
 	 * Prometheus refuses the whole scrape then. Found by tests/fuzz/fuzz_ctl_config.c. */
 	tap_begin();
 	CAPTURE(out, f, {
-		ep_metrics_sample_u64(f, "m", EP_LABELS({ "latin1", "caf\xe9" },
-							{ "cut", "ab\xc3" },
-							{ "surrogate", "\xed\xa0\x80" },
-							{ "overlong", "\xc0\xaf" },
-							{ "four", "\xf0\x9f\x98\x80\xf4\x90\x80\x80" }), 1);
+		ep_metrics_sample_u64(f, "m",
+				      EP_LABELS({ "latin1", "caf\xe9" }, { "cut", "ab\xc3" },
+						{ "surrogate", "\xed\xa0\x80" },
+						{ "overlong", "\xc0\xaf" },
+						{ "four", "\xf0\x9f\x98\x80\xf4\x90\x80\x80" }),
+				      1);
 	});
 	EXPECT_STR(out, "m{latin1=\"caf?\",cut=\"ab?\",surrogate=\"???\",overlong=\"??\","
 			"four=\"\xf0\x9f\x98\x80????\"} 1\n");
@@ -118,8 +136,11 @@ static void test_histogram(void)
 	/* Nanoseconds, with the ep_hist buckets they fall in: 50000 and 50100 share
 	 * [49152, 50175], 51000 is in [50176, 51199]; 1000000 and 1010000 share
 	 * [999424, 1015807], 1020000 is in [1015808, 1032191]. */
-	static const struct { uint64_t v; unsigned int n; } rec[] = {
-		{ 10000, 3 }, { 50000, 1 }, { 50100, 1 }, { 51000, 1 }, { 1000000, 2 },
+	static const struct {
+		uint64_t v;
+		unsigned int n;
+	} rec[] = {
+		{ 10000, 3 },	{ 50000, 1 },	{ 50100, 1 },	{ 51000, 1 },	   { 1000000, 2 },
 		{ 1010000, 1 }, { 1020000, 1 }, { 2000000, 1 }, { 2000000000, 1 },
 	};
 	static const double bounds[] = { 50e-6, 100e-6, 1e-3, 1.0, INFINITY };
@@ -137,8 +158,8 @@ static void test_histogram(void)
 	EXPECT_EQ(ep_hist_bucket_low(ep_hist_bucket_of(1010000)), 999424);
 	EXPECT_EQ(ep_hist_bucket_low(ep_hist_bucket_of(1020000)), 1015808);
 	CAPTURE(out, f, {
-		ep_metrics_histogram(f, "lat_seconds", EP_LABELS({ "type", "1" }), h, 1e-9,
-				     bounds, 5);
+		ep_metrics_histogram(f, "lat_seconds", EP_LABELS({ "type", "1" }), h, 1e-9, bounds,
+				     5);
 	});
 	/* Under 50us: 3 x 10000, 50000, and 50100 (its bucket starts below 50000). Under
 	 * 100us: + 51000. Under 1ms: + 2 x 1000000 and 1010000. Under 1s: + 1020000 and
@@ -155,12 +176,10 @@ static void test_histogram(void)
 
 	tap_begin();
 	for (uint64_t v = 1; v <= 64; v *= 2)
-		ep_hist_record(b, v);		/* 1 2 4 8 16 32 64 */
+		ep_hist_record(b, v); /* 1 2 4 8 16 32 64 */
 	ep_hist_record(b, 3);
-	ep_hist_record(b, 66);		/* 65 would share 64's bucket [64, 65] */
-	CAPTURE(out, f, {
-		ep_metrics_histogram(f, "batch", NULL, b, 1.0, bbounds, 5);
-	});
+	ep_hist_record(b, 66); /* 65 would share 64's bucket [64, 65] */
+	CAPTURE(out, f, { ep_metrics_histogram(f, "batch", NULL, b, 1.0, bbounds, 5); });
 	/* Values below 64 are exact, and 64 is counted under 64, 66 is not. */
 	EXPECT_STR(out, "batch_bucket{le=\"1\"} 1\n"
 			"batch_bucket{le=\"2\"} 2\n"
@@ -217,11 +236,27 @@ static void test_histogram(void)
 static void test_listen(void)
 {
 	static const char *const bad[] = {
-		"", "198.18.0.2", "198.18.0.2:", "198.18.0.2:65536", "198.18.0.2:-1", "91a",
-		"65536", "-9100", "9100 ", ":",
-		"198.18.0.2:91a", "198.18.0.2:123456", "edge.example:9100", "::1:9100",
-		"[::1]9100", "[::1]", "[]:9100", "[198.18.0.2]:9100", "198.18.0.256:9100",
-		"[2001:db8::1:9100", " 198.18.0.2:9100",
+		"",
+		"198.18.0.2",
+		"198.18.0.2:",
+		"198.18.0.2:65536",
+		"198.18.0.2:-1",
+		"91a",
+		"65536",
+		"-9100",
+		"9100 ",
+		":",
+		"198.18.0.2:91a",
+		"198.18.0.2:123456",
+		"edge.example:9100",
+		"::1:9100",
+		"[::1]9100",
+		"[::1]",
+		"[]:9100",
+		"[198.18.0.2]:9100",
+		"198.18.0.256:9100",
+		"[2001:db8::1:9100",
+		" 198.18.0.2:9100",
 	};
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -265,7 +300,7 @@ static void test_listen(void)
 	}
 	EXPECT_EQ(ep_metrics_parse_listen(NULL, &ss, &len), -EINVAL);
 	EXPECT_EQ(ep_metrics_start("198.18.0.2", NULL, NULL, &m), -EINVAL);
-	EXPECT(m == (struct ep_metrics *)&ss);		/* untouched */
+	EXPECT(m == (struct ep_metrics *)&ss); /* untouched */
 	tap_end("%zu bad listen addresses are -EINVAL, and so is starting on one",
 		sizeof(bad) / sizeof(bad[0]));
 }
@@ -288,7 +323,7 @@ static int write_test_metrics(void *arg, FILE *f)
 
 struct http_reply {
 	int status;
-	char *head;	/* status line and headers */
+	char *head; /* status line and headers */
 	char *body;
 };
 
@@ -301,8 +336,7 @@ static void http_free(struct http_reply *r)
 
 /* Send @req to @addr:@port over a plain TCP socket and read the reply until the server
  * closes. Returns 0 or a negative errno. */
-static int http(int family, const char *addr, uint16_t port, const char *req,
-		struct http_reply *r)
+static int http(int family, const char *addr, uint16_t port, const char *req, struct http_reply *r)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct timeval tv = { .tv_sec = 5 };
@@ -415,11 +449,12 @@ static void test_high_fds(const char *name)
 	while (n < (int)(sizeof(fill) / sizeof(fill[0])) && (fill[n] = dup(null)) >= 0 &&
 	       fill[n] < 1030)
 		n++;
-	EXPECT(fill[n] >= 1030);	/* the server's descriptors come above 1023 */
+	EXPECT(fill[n] >= 1030); /* the server's descriptors come above 1023 */
 	EXPECT_EQ(ep_metrics_start("198.18.0.1:0", write_test_metrics, &fail, &m), 0);
 	if (m) {
 		EXPECT_EQ(http(AF_INET, "198.18.0.1", ep_metrics_port(m),
-			       "GET /metrics HTTP/1.0\r\n\r\n", &r), 0);
+			       "GET /metrics HTTP/1.0\r\n\r\n", &r),
+			  0);
 		EXPECT_EQ(r.status, 200);
 		http_free(&r);
 		ep_metrics_stop(m);
@@ -477,8 +512,9 @@ static void test_http(void)
 	}
 	port = ep_metrics_port(m);
 	EXPECT(port != 0);
-	snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: 198.18.0.1\r\n"
-				   "Connection: close\r\n\r\n");
+	snprintf(req, sizeof(req),
+		 "GET /metrics HTTP/1.1\r\nHost: 198.18.0.1\r\n"
+		 "Connection: close\r\n\r\n");
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port, req, &r), 0);
 	EXPECT_EQ(r.status, 200);
 	EXPECT(has_header(&r, "Content-Type: " EP_METRICS_CONTENT_TYPE));
@@ -489,8 +525,7 @@ static void test_http(void)
 	tap_end("%s", names[0]);
 
 	tap_begin();
-	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "GET /metrics?x=1 HTTP/1.0\r\n\r\n", &r), 0);
+	EXPECT_EQ(http(AF_INET, "198.18.0.1", port, "GET /metrics?x=1 HTTP/1.0\r\n\r\n", &r), 0);
 	EXPECT_EQ(r.status, 200);
 	EXPECT(r.body && strstr(r.body, "\ntest_scrapes_total 2\n"));
 	http_free(&r);
@@ -498,7 +533,8 @@ static void test_http(void)
 
 	tap_begin();
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r), 0);
+		       "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+		  0);
 	EXPECT_EQ(r.status, 200);
 	EXPECT(has_header(&r, "Content-Type: " EP_METRICS_CONTENT_TYPE));
 	EXPECT_STR(r.body, "");
@@ -507,11 +543,13 @@ static void test_http(void)
 
 	tap_begin();
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r), 0);
+		       "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+		  0);
 	EXPECT_EQ(r.status, 404);
 	http_free(&r);
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r), 0);
+		       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+		  0);
 	EXPECT_EQ(r.status, 404);
 	http_free(&r);
 	tap_end("%s", names[3]);
@@ -519,12 +557,15 @@ static void test_http(void)
 	tap_begin();
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
 		       "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-		       "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", &r), 0);
+		       "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+		       &r),
+		  0);
 	EXPECT_EQ(r.status, 405);
 	EXPECT(has_header(&r, "Allow: GET, HEAD"));
 	http_free(&r);
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r), 0);
+		       "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+		  0);
 	EXPECT_EQ(r.status, 405);
 	http_free(&r);
 	tap_end("%s", names[4]);
@@ -532,7 +573,8 @@ static void test_http(void)
 	tap_begin();
 	fail = 1;
 	EXPECT_EQ(http(AF_INET, "198.18.0.1", port,
-		       "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r), 0);
+		       "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+		  0);
 	EXPECT_EQ(r.status, 500);
 	fail = 0;
 	http_free(&r);
@@ -543,7 +585,9 @@ static void test_http(void)
 	if (m2) {
 		EXPECT_EQ(http(AF_INET6, "2001:db8::1", ep_metrics_port(m2),
 			       "GET /metrics HTTP/1.1\r\nHost: [2001:db8::1]\r\n"
-			       "Connection: close\r\n\r\n", &r), 0);
+			       "Connection: close\r\n\r\n",
+			       &r),
+			  0);
 		EXPECT_EQ(r.status, 200);
 		EXPECT(r.body && strstr(r.body, "\ntest_scrapes_total 4\n"));
 		http_free(&r);
@@ -573,8 +617,8 @@ static void test_http(void)
 	EXPECT_EQ(ep_metrics_start("0", write_test_metrics, &fail, &m), 0);
 	if (m) {
 		EXPECT_EQ(http(AF_INET, "127.0.0.1", ep_metrics_port(m),
-			       "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-			       &r), 0);
+			       "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r),
+			  0);
 		EXPECT_EQ(r.status, 200);
 		http_free(&r);
 		EXPECT(http(AF_INET, "198.18.0.1", ep_metrics_port(m),

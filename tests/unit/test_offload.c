@@ -29,25 +29,32 @@ static bool near_(double got, double want, const char *what, int line)
 /* A 100 Mbit/s LAN to an edge 8x faster than the device, a quarter loaded. */
 static struct ep_offload_env lan(void)
 {
-	return (struct ep_offload_env){ .srtt_us = 500, .rttvar_us = 100, .up_bps = 12.5e6,
-					.down_bps = 12.5e6, .edge_queue_us = 2000,
-					.edge_load_pct = 25, .edge_speedup = 8 };
+	return (struct ep_offload_env){ .srtt_us = 500,
+					.rttvar_us = 100,
+					.up_bps = 12.5e6,
+					.down_bps = 12.5e6,
+					.edge_queue_us = 2000,
+					.edge_load_pct = 25,
+					.edge_speedup = 8 };
 }
 
 static void test_heavy_task_on_lan(void)
 {
 	struct ep_offload_env env = lan();
-	struct ep_offload_task t = { .raw_bytes = 200000, .compress_ratio = 0.4,
-				     .result_bytes = 1000, .local_us = 500000, .priority = 3 };
+	struct ep_offload_task t = { .raw_bytes = 200000,
+				     .compress_ratio = 0.4,
+				     .result_bytes = 1000,
+				     .local_us = 500000,
+				     .priority = 3 };
 	struct ep_offload_decision d;
 
 	tap_begin();
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
-	EXPECT_NEAR(d.rtt_us, 600);			/* 500 + 1 * 100 */
-	EXPECT_NEAR(d.upload_us, 6400);		/* 80 000 B at 12.5 MB/s */
-	EXPECT_NEAR(d.download_us, 80);		/* 1 000 B */
+	EXPECT_NEAR(d.rtt_us, 600);	/* 500 + 1 * 100 */
+	EXPECT_NEAR(d.upload_us, 6400); /* 80 000 B at 12.5 MB/s */
+	EXPECT_NEAR(d.download_us, 80); /* 1 000 B */
 	EXPECT_NEAR(d.queue_us, 2000);
-	EXPECT_NEAR(d.compute_us, 500000.0 / 8 / 0.75);	/* 83 333.3 */
+	EXPECT_NEAR(d.compute_us, 500000.0 / 8 / 0.75); /* 83 333.3 */
 	EXPECT_NEAR(d.edge_us, 600 + 6400 + 80 + 2000 + 500000.0 / 8 / 0.75);
 	EXPECT_NEAR(d.local_us, 500000);
 	EXPECT_NEAR(d.benefit_us, d.local_us - d.edge_us);
@@ -57,17 +64,17 @@ static void test_heavy_task_on_lan(void)
 
 	tap_begin();
 	t.compress_ratio = 0;
-	t.wire_bytes = 80000;			/* the same, given as a size */
+	t.wire_bytes = 80000; /* the same, given as a size */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.upload_us, 6400);
-	t.wire_bytes = 300000;			/* "compressed" larger: sent raw */
+	t.wire_bytes = 300000; /* "compressed" larger: sent raw */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.upload_us, 16000);
 	t.wire_bytes = 0;
 	t.compress_ratio = 1.5;
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.upload_us, 16000);
-	t.compress_ratio = 0;			/* no compression */
+	t.compress_ratio = 0; /* no compression */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.upload_us, 16000);
 	tap_end("wire bytes: the compressed size, else raw * ratio, never more than raw");
@@ -76,10 +83,14 @@ static void test_heavy_task_on_lan(void)
 static void test_big_image_slow_link(void)
 {
 	/* 1 Mbit/s uplink, 20 ms RTT: a 4 MB frame compressed to 1.6 MB takes 12.8 s to send. */
-	struct ep_offload_env env = { .srtt_us = 20000, .rttvar_us = 5000, .up_bps = 125000,
-				      .down_bps = 125000, .edge_speedup = 8 };
-	struct ep_offload_task t = { .raw_bytes = 4000000, .wire_bytes = 1600000,
-				     .result_bytes = 200, .local_us = 200000 };
+	struct ep_offload_env env = { .srtt_us = 20000,
+				      .rttvar_us = 5000,
+				      .up_bps = 125000,
+				      .down_bps = 125000,
+				      .edge_speedup = 8 };
+	struct ep_offload_task t = {
+		.raw_bytes = 4000000, .wire_bytes = 1600000, .result_bytes = 200, .local_us = 200000
+	};
 	struct ep_offload_decision d;
 
 	tap_begin();
@@ -96,8 +107,11 @@ static void test_big_image_slow_link(void)
 static void test_edge_load(void)
 {
 	/* A marginal task: 40 ms locally, 22.5 ms on an idle edge only 2x faster. */
-	struct ep_offload_env env = { .srtt_us = 1000, .rttvar_us = 200, .up_bps = 12.5e6,
-				      .down_bps = 12.5e6, .edge_queue_us = 500,
+	struct ep_offload_env env = { .srtt_us = 1000,
+				      .rttvar_us = 200,
+				      .up_bps = 12.5e6,
+				      .down_bps = 12.5e6,
+				      .edge_queue_us = 500,
 				      .edge_speedup = 2 };
 	struct ep_offload_task t = { .raw_bytes = 10000, .result_bytes = 100, .local_us = 40000 };
 	struct ep_offload_decision d;
@@ -106,20 +120,20 @@ static void test_edge_load(void)
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.edge_us, 1200 + 800 + 8 + 500 + 20000);
 	EXPECT_EQ(d.where, EP_OFFLOAD_EDGE);
-	env.edge_load_pct = 40;		/* 20 ms / 0.6: 35.8 ms, still 10 % under 40 */
+	env.edge_load_pct = 40; /* 20 ms / 0.6: 35.8 ms, still 10 % under 40 */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.compute_us, 20000 / 0.6);
 	EXPECT_EQ(d.where, EP_OFFLOAD_EDGE);
-	env.edge_load_pct = 45;		/* 38.9 ms: faster, but not by the margin */
+	env.edge_load_pct = 45; /* 38.9 ms: faster, but not by the margin */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_EQ(d.where, EP_OFFLOAD_LOCAL);
 	EXPECT_EQ(d.reason, EP_OFFLOAD_R_HYSTERESIS);
-	env.edge_load_pct = 95;		/* 20 ms / 0.05 */
+	env.edge_load_pct = 95; /* 20 ms / 0.05 */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.compute_us, 400000);
 	EXPECT_EQ(d.where, EP_OFFLOAD_LOCAL);
 	EXPECT_EQ(d.reason, EP_OFFLOAD_R_LOCAL_FASTER);
-	env.edge_load_pct = 100;	/* the headroom floor keeps it finite */
+	env.edge_load_pct = 100; /* the headroom floor keeps it finite */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.compute_us, 400000);
 	tap_end("a loaded edge (95 %%) flips a marginal task back to local");
@@ -129,15 +143,16 @@ static void test_edge_load(void)
 	env.local_load_pct = 50;
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.local_us, 80000);
-	EXPECT_NEAR(d.compute_us, 20000);	/* the edge's speedup is against the idle device */
+	EXPECT_NEAR(d.compute_us, 20000); /* the edge's speedup is against the idle device */
 	tap_end("the device's own load inflates the local estimate");
 }
 
 /* No transfer; edge time = srtt + local / 10. */
 static struct ep_offload_env bare(double srtt)
 {
-	return (struct ep_offload_env){ .srtt_us = srtt, .up_bps = 1e6, .down_bps = 1e6,
-					.edge_speedup = 10 };
+	return (struct ep_offload_env){
+		.srtt_us = srtt, .up_bps = 1e6, .down_bps = 1e6, .edge_speedup = 10
+	};
 }
 
 static void expect_decision(const struct ep_offload_env *env, const struct ep_offload_task *t,
@@ -153,7 +168,7 @@ static void expect_decision(const struct ep_offload_env *env, const struct ep_of
 		tap_case_failed = 1;
 	}
 }
-#define EXPECT_DECISION(env, t, p, where, reason)                                          \
+#define EXPECT_DECISION(env, t, p, where, reason) \
 	expect_decision(&(env), &(t), (p), EP_OFFLOAD_##where, EP_OFFLOAD_R_##reason, __LINE__)
 
 static void test_hysteresis(void)
@@ -206,14 +221,14 @@ static void test_deadline(void)
 
 	tap_begin();
 	t.last = EP_OFFLOAD_EDGE;
-	t.deadline_us = 10200;		/* local 10 ms meets it, edge 10.5 ms does not */
+	t.deadline_us = 10200; /* local 10 ms meets it, edge 10.5 ms does not */
 	EXPECT_DECISION(e105, t, NULL, LOCAL, DEADLINE_LOCAL);
 	t.last = EP_OFFLOAD_LOCAL;
-	t.deadline_us = 9800;		/* edge 9.5 ms meets it, local does not */
+	t.deadline_us = 9800; /* edge 9.5 ms meets it, local does not */
 	EXPECT_DECISION(e95, t, NULL, EDGE, DEADLINE_EDGE);
-	t.deadline_us = 10000;		/* both meet (<=): hysteresis decides */
+	t.deadline_us = 10000; /* both meet (<=): hysteresis decides */
 	EXPECT_DECISION(e95, t, NULL, LOCAL, HYSTERESIS);
-	t.deadline_us = 5000;		/* neither: the faster, late */
+	t.deadline_us = 5000; /* neither: the faster, late */
 	EXPECT_DECISION(e95, t, NULL, EDGE, DEADLINE_MISSED);
 	EXPECT_DECISION(e105, t, NULL, LOCAL, DEADLINE_MISSED);
 	t.last = EP_OFFLOAD_EDGE;
@@ -246,16 +261,16 @@ static void test_unknowns(void)
 	env.edge_speedup = 0;
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.rtt_us, 5000 + 2500);		/* default srtt, rttvar = srtt / 2 */
-	EXPECT_NEAR(d.upload_us, 10000 / 1.25e6 * 1e6);	/* default bandwidth: 8 ms */
+	EXPECT_NEAR(d.upload_us, 10000 / 1.25e6 * 1e6); /* default bandwidth: 8 ms */
 	EXPECT_NEAR(d.compute_us, 100000);		/* default speedup 1 */
 	EXPECT_EQ(d.where, EP_OFFLOAD_LOCAL);
-	env.rttvar_us = 1000;				/* a known rttvar is kept */
+	env.rttvar_us = 1000; /* a known rttvar is kept */
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.rtt_us, 6000);
 	tap_end("unknown RTT, bandwidth and speedup fall back to the documented defaults");
 
 	tap_begin();
-	t.speedup = 20;				/* the task's own speedup wins */
+	t.speedup = 20; /* the task's own speedup wins */
 	env.edge_speedup = 4;
 	EXPECT_EQ(ep_offload_decide(&env, &t, NULL, &d), 0);
 	EXPECT_NEAR(d.compute_us, 5000);
@@ -270,12 +285,12 @@ static void test_unknowns(void)
 	EXPECT_EQ(ep_offload_decide(&env, &t, &p, &d), 0);
 	EXPECT(isinf(d.edge_us));
 	env.srtt_us = 1000;
-	p.default_bps = 0;			/* upload unknown, no default */
+	p.default_bps = 0; /* upload unknown, no default */
 	EXPECT_DECISION(env, t, &p, LOCAL, NO_ESTIMATE);
-	t.raw_bytes = 0;			/* nothing to send: no bandwidth needed */
+	t.raw_bytes = 0; /* nothing to send: no bandwidth needed */
 	env.edge_speedup = 100;
 	EXPECT_DECISION(env, t, &p, EDGE, EDGE_FASTER);
-	t.result_bytes = 1;			/* but a result to fetch: down_bps is needed */
+	t.result_bytes = 1; /* but a result to fetch: down_bps is needed */
 	env.down_bps = 0;
 	EXPECT_DECISION(env, t, &p, LOCAL, NO_ESTIMATE);
 	tap_end("with no default, an unknown RTT or bandwidth keeps the task local");
@@ -294,34 +309,34 @@ static void test_invalid(void)
 	memset(&sentinel, 0xa5, sizeof(sentinel));
 	tap_begin();
 	EXPECT_EQ(ep_offload_decide(&good_env, &good, NULL, &d), 0);
-#define TRY_ENV(field, v)                                                                  \
-	do {                                                                                \
-		env = good_env;                                                            \
-		env.field = (v);                                                           \
-		d = sentinel;                                                              \
-		if (ep_offload_decide(&env, &good, NULL, &d) != -EINVAL ||                 \
-		    memcmp(&d, &sentinel, sizeof(d))) {                                    \
-			tap_diag("env." #field " = " #v " accepted or *out written");      \
-			bad++;                                                             \
-		}                                                                          \
+#define TRY_ENV(field, v)                                                             \
+	do {                                                                          \
+		env = good_env;                                                       \
+		env.field = (v);                                                      \
+		d = sentinel;                                                         \
+		if (ep_offload_decide(&env, &good, NULL, &d) != -EINVAL ||            \
+		    memcmp(&d, &sentinel, sizeof(d))) {                               \
+			tap_diag("env." #field " = " #v " accepted or *out written"); \
+			bad++;                                                        \
+		}                                                                     \
 	} while (0)
-#define TRY_TASK(field, v)                                                                 \
-	do {                                                                                \
-		t = good;                                                                  \
-		t.field = (v);                                                             \
-		if (ep_offload_decide(&good_env, &t, NULL, &d) != -EINVAL) {               \
-			tap_diag("task." #field " = " #v " accepted");                     \
-			bad++;                                                             \
-		}                                                                          \
+#define TRY_TASK(field, v)                                                   \
+	do {                                                                 \
+		t = good;                                                    \
+		t.field = (v);                                               \
+		if (ep_offload_decide(&good_env, &t, NULL, &d) != -EINVAL) { \
+			tap_diag("task." #field " = " #v " accepted");       \
+			bad++;                                               \
+		}                                                            \
 	} while (0)
-#define TRY_PARAM(field, v)                                                                \
-	do {                                                                                \
-		p = EP_OFFLOAD_PARAMS_DEFAULT;                                             \
-		p.field = (v);                                                             \
-		if (ep_offload_decide(&good_env, &good, &p, &d) != -EINVAL) {              \
-			tap_diag("params." #field " = " #v " accepted");                   \
-			bad++;                                                             \
-		}                                                                          \
+#define TRY_PARAM(field, v)                                                   \
+	do {                                                                  \
+		p = EP_OFFLOAD_PARAMS_DEFAULT;                                \
+		p.field = (v);                                                \
+		if (ep_offload_decide(&good_env, &good, &p, &d) != -EINVAL) { \
+			tap_diag("params." #field " = " #v " accepted");      \
+			bad++;                                                \
+		}                                                             \
 	} while (0)
 	TRY_ENV(srtt_us, NAN);
 	TRY_ENV(srtt_us, -1);
@@ -430,23 +445,26 @@ static bool canonical(const unsigned int *c, size_t n)
  * Three groups of four, interleaved: heavy (1 s, edge 102 ms), light (10..13 ms, edge
  * 2 ms + 1/10) and tiny (1 ms, edge 2.1 ms: stays local). Total local: 4 050 000 µs.
  */
-static const struct ep_offload_env sep_env = { .srtt_us = 1000, .up_bps = 1e7, .down_bps = 1e7,
-					       .edge_speedup = 10 };
-static const double sep_local[12] = { 1e6,   10000, 1000, 1e6,   11000, 1000,
-				      1e6,   12000, 1000, 1e6,   13000, 1000 };
+static const struct ep_offload_env sep_env = {
+	.srtt_us = 1000, .up_bps = 1e7, .down_bps = 1e7, .edge_speedup = 10
+};
+static const double sep_local[12] = { 1e6, 10000, 1000, 1e6, 11000, 1000,
+				      1e6, 12000, 1000, 1e6, 13000, 1000 };
 
 static void sep_tasks(struct ep_offload_task *t)
 {
 	for (int i = 0; i < 12; i++)
-		t[i] = (struct ep_offload_task){ .raw_bytes = 10000, .local_us = sep_local[i],
+		t[i] = (struct ep_offload_task){ .raw_bytes = 10000,
+						 .local_us = sep_local[i],
 						 .priority = 3 };
 }
 
 static void test_partition_hand(void)
 {
 	struct ep_offload_task t[12];
-	struct ep_offload_batch b = { .tasks = t, .n = 12, .k = 3, .seed = 1,
-				      .capacity = 4030000.0 / 4050000.0 };
+	struct ep_offload_batch b = {
+		.tasks = t, .n = 12, .k = 3, .seed = 1, .capacity = 4030000.0 / 4050000.0
+	};
 	static struct run r;
 	const struct ep_offload_cluster *h, *l, *s;
 
@@ -457,7 +475,7 @@ static void test_partition_hand(void)
 	EXPECT(r.plan.converged);
 	EXPECT(canonical(r.cluster, 12));
 	for (int i = 0; i < 12; i++)
-		EXPECT_EQ(r.cluster[i], r.cluster[i % 3]);	/* the groups, exactly */
+		EXPECT_EQ(r.cluster[i], r.cluster[i % 3]); /* the groups, exactly */
 	h = &r.clusters[r.cluster[0]];
 	l = &r.clusters[r.cluster[1]];
 	s = &r.clusters[r.cluster[2]];
@@ -488,9 +506,9 @@ static void test_partition_hand(void)
 	EXPECT_EQ(s->n_edge, 0);
 	for (int i = 0; i < 12; i += 3)
 		EXPECT_EQ(r.task[i].where, EP_OFFLOAD_EDGE);
-	EXPECT_EQ(r.task[10].where, EP_OFFLOAD_EDGE);		/* 13 ms */
-	EXPECT_EQ(r.task[7].where, EP_OFFLOAD_EDGE);		/* 12 ms */
-	EXPECT_EQ(r.task[4].where, EP_OFFLOAD_LOCAL);		/* 11 ms */
+	EXPECT_EQ(r.task[10].where, EP_OFFLOAD_EDGE); /* 13 ms */
+	EXPECT_EQ(r.task[7].where, EP_OFFLOAD_EDGE);  /* 12 ms */
+	EXPECT_EQ(r.task[4].where, EP_OFFLOAD_LOCAL); /* 11 ms */
 	EXPECT_EQ(r.task[4].reason, EP_OFFLOAD_R_CAPACITY);
 	EXPECT_EQ(r.task[1].reason, EP_OFFLOAD_R_CAPACITY);
 	EXPECT_EQ(r.task[0].reason, EP_OFFLOAD_R_EDGE_FASTER);
@@ -502,12 +520,12 @@ static void test_partition_hand(void)
 	tap_end("whole clusters while they fit, then the next one split by task benefit");
 
 	tap_begin();
-	b.capacity = 3.9e6 / 4050000.0;	/* heavy does not fit whole: split, then stop */
+	b.capacity = 3.9e6 / 4050000.0; /* heavy does not fit whole: split, then stop */
 	EXPECT_EQ(partition(&sep_env, NULL, &b, &r), 0);
 	EXPECT_EQ(r.plan.n_edge, 3);
 	EXPECT_EQ(r.clusters[r.cluster[0]].n_edge, 3);
-	EXPECT_EQ(r.clusters[r.cluster[1]].n_edge, 0);	/* even though 13 ms would fit */
-	EXPECT_EQ(r.task[0].where, EP_OFFLOAD_EDGE);	/* equal benefit: lower index first */
+	EXPECT_EQ(r.clusters[r.cluster[1]].n_edge, 0); /* even though 13 ms would fit */
+	EXPECT_EQ(r.task[0].where, EP_OFFLOAD_EDGE);   /* equal benefit: lower index first */
 	EXPECT_EQ(r.task[9].where, EP_OFFLOAD_LOCAL);
 	tap_end("the first cluster that does not fit is the last one considered");
 }
@@ -563,8 +581,9 @@ static void test_partition_features(void)
 	static struct ep_offload_task t[N], yt[N];
 	static struct run r;
 	const double cx[3] = { 0, 10, 0 }, cy[3] = { 0, 0, 10 };
-	struct ep_offload_batch b = { .tasks = t, .n = N, .features = x, .dim = 2, .k = 3,
-				      .capacity = 1 };
+	struct ep_offload_batch b = {
+		.tasks = t, .n = N, .features = x, .dim = 2, .k = 3, .capacity = 1
+	};
 	bool ok = true;
 
 	rnd_seed(42);
@@ -645,7 +664,7 @@ static void test_partition_capacity(void)
 	tap_begin();
 	b.capacity = 1;
 	EXPECT_EQ(partition(&env, &p, &b, &r), 0);
-	EXPECT_EQ(r.plan.nclusters, 10);	/* round(sqrt(200 / 2)) */
+	EXPECT_EQ(r.plan.nclusters, 10); /* round(sqrt(200 / 2)) */
 	for (int i = 0; i < N; i++) {
 		EXPECT_EQ(ep_offload_decide(&env, &t[i], &p, &d), 0);
 		positive += d.benefit_us > 0;
@@ -654,9 +673,9 @@ static void test_partition_capacity(void)
 		EXPECT_NEAR(r.task[i].edge_us, d.edge_us);
 	}
 	EXPECT_EQ(r.plan.n_edge, positive);
-	EXPECT(positive > N / 5 && positive < N * 4 / 5);	/* the batch is mixed */
-	tap_end("capacity 1: every task with a positive benefit is offloaded (%zu of %d)",
-		positive, N);
+	EXPECT(positive > N / 5 && positive < N * 4 / 5); /* the batch is mixed */
+	tap_end("capacity 1: every task with a positive benefit is offloaded (%zu of %d)", positive,
+		N);
 
 	tap_begin();
 	for (unsigned int k = 0; k < 12; k += 3) {
@@ -704,7 +723,8 @@ static double to_mean(const double *x, const unsigned int *lab, size_t n, unsign
 			mean[q] += x[j * dim + q];
 	}
 	for (unsigned int q = 0; q < dim; q++)
-		d += (x[i * dim + q] - mean[q] / (double)m) * (x[i * dim + q] - mean[q] / (double)m);
+		d += (x[i * dim + q] - mean[q] / (double)m) *
+		     (x[i * dim + q] - mean[q] / (double)m);
 	return d;
 }
 
@@ -715,13 +735,14 @@ static void test_partition_lloyd(void)
 	static double x[N * 2], f[N * EP_OFFLOAD_NFEAT];
 	static struct run r, r2;
 	struct ep_offload_env env = lan();
-	struct ep_offload_batch b = { .tasks = t, .n = N, .features = x, .dim = 2, .k = 6,
-				      .capacity = 0.5, .seed = 3 };
+	struct ep_offload_batch b = {
+		.tasks = t, .n = N, .features = x, .dim = 2, .k = 6, .capacity = 0.5, .seed = 3
+	};
 	bool ok = true;
 
 	random_tasks(t, N, 5);
 	rnd_seed(11);
-	for (int i = 0; i < 2 * N; i++)		/* no structure: Lloyd has work to do */
+	for (int i = 0; i < 2 * N; i++) /* no structure: Lloyd has work to do */
 		x[i] = (double)(rnd() % 100000) / 1000.0;
 	tap_begin();
 	EXPECT_EQ(partition(&env, NULL, &b, &r), 0);
@@ -741,8 +762,8 @@ static void test_partition_lloyd(void)
 
 	tap_begin();
 	for (int i = 0; i < N; i++) {
-		double wire = fmin((double)t[i].raw_bytes * t[i].compress_ratio,
-				   (double)t[i].raw_bytes);
+		double wire =
+			fmin((double)t[i].raw_bytes * t[i].compress_ratio, (double)t[i].raw_bytes);
 
 		f[3 * i] = log2(1 + wire);
 		f[3 * i + 1] = log2(1 + t[i].local_us);
@@ -787,7 +808,7 @@ static void test_partition_small(void)
 	EXPECT_EQ(r.plan.nclusters, 1);
 	EXPECT_EQ(r.cluster[0], 0);
 	EXPECT_EQ(r.task[0].where, EP_OFFLOAD_EDGE);
-	b.capacity = 0.99;		/* the one task needs all of it */
+	b.capacity = 0.99; /* the one task needs all of it */
 	EXPECT_EQ(partition(&sep_env, NULL, &b, &r), 0);
 	EXPECT_EQ(r.task[0].where, EP_OFFLOAD_LOCAL);
 	EXPECT_EQ(r.task[0].reason, EP_OFFLOAD_R_CAPACITY);
@@ -802,7 +823,7 @@ static void test_partition_small(void)
 	EXPECT_EQ(partition(&sep_env, NULL, &b, &r), 0);
 	EXPECT_EQ(r.plan.nclusters, 3);
 	EXPECT(r.cluster[0] == 0 && r.cluster[1] == 1 && r.cluster[2] == 2);
-	EXPECT_EQ(r.plan.n_edge, 2);		/* heavy and light; tiny stays */
+	EXPECT_EQ(r.plan.n_edge, 2); /* heavy and light; tiny stays */
 	tap_end("k > n: clamped to n, one task per cluster");
 
 	tap_begin();
@@ -833,8 +854,8 @@ static void test_partition_small(void)
 	EXPECT_EQ(ep_offload_k(18, 0), 3);
 	EXPECT_EQ(ep_offload_k(50, 0), 5);
 	EXPECT_EQ(ep_offload_k(200, 0), 10);
-	EXPECT_EQ(ep_offload_k(13, 0), 3);	/* sqrt(6.5) = 2.55 */
-	EXPECT_EQ(ep_offload_k(25, 0), 4);	/* sqrt(12.5) = 3.54 */
+	EXPECT_EQ(ep_offload_k(13, 0), 3); /* sqrt(6.5) = 2.55 */
+	EXPECT_EQ(ep_offload_k(25, 0), 4); /* sqrt(12.5) = 3.54 */
 	EXPECT_EQ(ep_offload_k(0, 0), 0);
 	EXPECT_EQ(ep_offload_scratch_size(EP_OFFLOAD_MAX_TASKS + 1, 0, 0), 0);
 	EXPECT_EQ(ep_offload_scratch_size(10, EP_OFFLOAD_MAX_DIM + 1, 0), 0);
@@ -848,7 +869,9 @@ static void test_partition_invalid(void)
 	double feat[12 * 2] = { 0 };
 	static struct run r;
 	struct ep_offload_batch b = { .tasks = t, .n = 12, .capacity = 0.5 };
-	struct ep_offload_plan plan = { .task = r.task, .cluster = r.cluster, .clusters = r.clusters };
+	struct ep_offload_plan plan = { .task = r.task,
+					.cluster = r.cluster,
+					.clusters = r.clusters };
 	size_t len = ep_offload_scratch_size(12, 0, 0);
 	double *scratch = malloc(len + sizeof(double));
 

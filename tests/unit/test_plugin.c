@@ -92,7 +92,7 @@ static const char *unsafe_parent(const char *dir)
 		slash = strrchr(d, '/');
 		if (!slash)
 			return d;
-		slash[slash == d] = '\0';	/* "/a/b" -> "/a", "/a" -> "/" */
+		slash[slash == d] = '\0'; /* "/a/b" -> "/a", "/a" -> "/" */
 	}
 }
 
@@ -123,12 +123,12 @@ int main(void)
 	snprintf(scratch, sizeof(scratch), "/run/ep-plugin-test.XXXXXX");
 	if (!mkdtemp(scratch) || chmod(scratch, 0755) || (bad = unsafe_parent(scratch))) {
 		tap_skip("plugins: path checks", "cannot make a scratch directory only root "
-			 "may write in /run");
+						 "may write in /run");
 		return tap_finish();
 	}
 
 	tap_begin();
-	if (!unsafe_parent(dir))	/* the build tree's own copy, where it may load */
+	if (!unsafe_parent(dir)) /* the build tree's own copy, where it may load */
 		EXPECT(load(plugin) >= 0);
 	EXPECT(mkdir(at("good"), 0755) == 0 && copy(at("good/x.so"), 0755) == 0);
 	EXPECT(load(at("good/x.so")) >= 0);

@@ -32,7 +32,7 @@ static struct ep_peer peer(int host, uint16_t port)
 	struct ep_peer p;
 	char ip[32];
 
-	snprintf(ip, sizeof(ip), "198.18.%d.1", host);	/* one /24 each */
+	snprintf(ip, sizeof(ip), "198.18.%d.1", host); /* one /24 each */
 	inet_pton(AF_INET, ip, &sa.sin_addr);
 	ep_peer_from_sockaddr(&p, (struct sockaddr *)&sa);
 	return p;
@@ -61,11 +61,14 @@ struct frag {
 	uint8_t dgram[2048];
 };
 
-static int make_frag(struct frag *f, uint64_t id, const uint8_t *data, uint32_t total,
-		     uint32_t fs, uint32_t i)
+static int make_frag(struct frag *f, uint64_t id, const uint8_t *data, uint32_t total, uint32_t fs,
+		     uint32_t i)
 {
-	struct ep_msg t = { .kind = EP_KIND_REQUEST, .priority = 3, .task_type = 5,
-			    .tenant_id = 1, .task_id = id };
+	struct ep_msg t = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .task_type = 5,
+			    .tenant_id = 1,
+			    .task_id = id };
 	ssize_t n = ep_frag_build(&t, data, total, fs, i, f->dgram, sizeof(f->dgram));
 
 	if (n < 0)
@@ -204,15 +207,15 @@ static void test_rejects(void)
 	tap_begin();
 	make_frag(&f, 3, data, 1500, 500, 0);
 	EXPECT_EQ(ep_reasm_add(r, &p, &f.m, f.payload, 1, NULL, &task), 0);
-	make_frag(&g, 3, data, 1800, 600, 1);	/* same id, different shape */
+	make_frag(&g, 3, data, 1800, 600, 1); /* same id, different shape */
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), -EPROTO);
 	make_frag(&g, 3, data, 1500, 500, 1);
 	g.m.task_type = 6;
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), -EPROTO);
 	make_frag(&g, 3, data, 1500, 500, 1);
-	g.m.flags |= EP_F_RETRY;	/* a retry's fragment completes the first attempt's */
+	g.m.flags |= EP_F_RETRY; /* a retry's fragment completes the first attempt's */
 	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);
-	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0);	/* duplicate */
+	EXPECT_EQ(ep_reasm_add(r, &p, &g.m, g.payload, 1, NULL, &task), 0); /* duplicate */
 	make_frag(&g, 3, data, 1500, 500, 2);
 	/* ... and one that now carries an address-validation token, and asks for a plain
 	 * reply, too (docs/protocol.md 5: a later attempt may add them). */
@@ -315,7 +318,7 @@ static void test_limits(void)
 	r = open_cfg(cfg);
 	EXPECT_EQ(add(r, &p1, 0, 3000, 1000, 0, 1), 0);
 	EXPECT_EQ(add(r, &p1, 1, 3000, 1000, 0, 2), 0);
-	EXPECT_EQ(add(r, &p1, 0, 3000, 1000, 1, 3), 0);	/* task 0 is further along */
+	EXPECT_EQ(add(r, &p1, 0, 3000, 1000, 1, 3), 0); /* task 0 is further along */
 	/* A third task of the prefix: its least complete task makes room. */
 	EXPECT_EQ(add(r, &p1, 9, 3000, 1000, 0, 4), 0);
 	EXPECT_EQ(ended.calls, 1);
@@ -326,7 +329,7 @@ static void test_limits(void)
 	/* The table is full: the least complete of all, least recently active first. */
 	EXPECT_EQ(add(r, &p3, 10, 3000, 1000, 0, 7), 0);
 	EXPECT_EQ(ended.calls, 2);
-	EXPECT_EQ(ended.id[1], 9);	/* p1's task 9: one fragment, older than p2's and p3's */
+	EXPECT_EQ(ended.id[1], 9); /* p1's task 9: one fragment, older than p2's and p3's */
 	EXPECT_EQ(stats(r).tasks, 4);
 	EXPECT_EQ(stats(r).evicted, 2);
 	EXPECT_EQ(stats(r).refused, 0);
@@ -337,16 +340,16 @@ static void test_limits(void)
 
 	tap_begin();
 	cfg = default_cfg;
-	cfg.max_src_bytes = 25000;	/* 10000-byte tasks are charged whole: two per prefix */
-	cfg.max_bytes = 40000;		/* three in all */
+	cfg.max_src_bytes = 25000; /* 10000-byte tasks are charged whole: two per prefix */
+	cfg.max_bytes = 40000;	   /* three in all */
 	r = open_cfg(cfg);
 	EXPECT_EQ(add(r, &p1, 1, 10000, 1000, 0, 1), 0);
 	EXPECT_EQ(add(r, &p1, 2, 10000, 1000, 0, 2), 0);
-	EXPECT_EQ(add(r, &p1, 3, 10000, 1000, 0, 3), 0);	/* evicts p1's task 1 */
+	EXPECT_EQ(add(r, &p1, 3, 10000, 1000, 0, 3), 0); /* evicts p1's task 1 */
 	EXPECT_EQ(ended.calls, 1);
 	EXPECT_EQ(ended.id[0], 1);
 	EXPECT_EQ(add(r, &p2, 3, 10000, 1000, 0, 4), 0);
-	EXPECT_EQ(add(r, &p3, 4, 10000, 1000, 0, 5), 0);	/* evicts p1's task 2 */
+	EXPECT_EQ(add(r, &p3, 4, 10000, 1000, 0, 5), 0); /* evicts p1's task 2 */
 	EXPECT_EQ(ended.id[1], 2);
 	EXPECT(stats(r).bytes <= cfg.max_bytes);
 	EXPECT_EQ(stats(r).tasks, 3);
@@ -355,7 +358,7 @@ static void test_limits(void)
 
 	tap_begin();
 	cfg = default_cfg;
-	cfg.max_src_bytes = 5000;	/* less than a 10000-byte task is charged */
+	cfg.max_src_bytes = 5000; /* less than a 10000-byte task is charged */
 	r = open_cfg(cfg);
 	EXPECT_EQ(add(r, &p1, 1, 10000, 1000, 0, 1), -ENOBUFS);
 	EXPECT_EQ(stats(r).refused, 1);
@@ -408,7 +411,7 @@ static void test_charging(void)
 
 	tap_begin();
 	r = open_cfg(cfg);
-	EXPECT_EQ(add(r, &p, 1, 100000, 1400, 0, 1), 0);	/* below EP_REASM_LAZY_MIN */
+	EXPECT_EQ(add(r, &p, 1, 100000, 1400, 0, 1), 0); /* below EP_REASM_LAZY_MIN */
 	EXPECT(stats(r).bytes >= 100000);
 	b1 = stats(r).bytes;
 	EXPECT_EQ(add(r, &p, 1, 100000, 1400, 1, 1), 0);
@@ -508,7 +511,7 @@ static void test_prefixes(void)
 
 	tap_begin();
 	EXPECT(!same_group(32, 128, "198.18.5.1", "198.18.5.2"));
-	EXPECT(same_group(32, 128, "198.18.5.1", "198.18.5.1"));	/* another port */
+	EXPECT(same_group(32, 128, "198.18.5.1", "198.18.5.1")); /* another port */
 	EXPECT(same_group(16, 48, "198.18.5.1", "198.18.6.1"));
 	EXPECT(!same_group(16, 48, "198.18.5.1", "198.19.5.1"));
 	EXPECT(same_group(20, 48, "198.18.0.1", "198.18.15.1"));
@@ -524,7 +527,7 @@ static void test_prefixes(void)
 	EXPECT(same_group(0, 0, "2001:db8::1", "3fff::1"));
 	EXPECT(!same_group(0, 0, "198.18.5.1", "2001:db8::1"));
 	EXPECT(!same_group(32, 128, "198.18.5.1", "::ffff:198.18.5.2"));
-	EXPECT(same_group(24, 128, "198.18.5.1", "::ffff:198.18.5.2"));	/* v4-mapped is v4 */
+	EXPECT(same_group(24, 128, "198.18.5.1", "::ffff:198.18.5.2")); /* v4-mapped is v4 */
 	tap_end("prefix length 0: one group per family; IPv4 and IPv6 never share");
 }
 
@@ -552,7 +555,7 @@ static void test_eviction_order(void)
 	EXPECT_EQ(ended.calls, 3);
 	EXPECT(ended.id[0] == 'B' && ended.id[1] == 'D' && ended.id[2] == 'E');
 	EXPECT_EQ(add(r, &p, 'A', 5000, 1000, 3, 8), 0);
-	EXPECT_EQ(add(r, &p, 'A', 5000, 1000, 4, 8), 1);	/* the most complete survived */
+	EXPECT_EQ(add(r, &p, 'A', 5000, 1000, 4, 8), 1); /* the most complete survived */
 	tap_end("evicted: the fewest fragments first, the least recently active on a tie");
 	ep_reasm_free(r);
 
@@ -623,7 +626,7 @@ static void test_eviction_order(void)
 				done = add(r, &real, 7, 100000, 1400, next++, k) == 1;
 		}
 		EXPECT(done);
-		EXPECT(stats(r).evicted > 200);	/* the flood churned itself */
+		EXPECT(stats(r).evicted > 200); /* the flood churned itself */
 	}
 	tap_end("a real task completes through a flood of first fragments from many prefixes");
 	ep_reasm_free(r);
@@ -640,14 +643,14 @@ static void test_expiry(void)
 	cfg.max_tasks = 2;
 	cfg.max_src_tasks = 2;
 	r = open_cfg(cfg);
-	EXPECT_EQ(add(r, &p, 1, 3000, 1000, 0, 1 * s), 0);	/* fragment 2 never comes */
+	EXPECT_EQ(add(r, &p, 1, 3000, 1000, 0, 1 * s), 0); /* fragment 2 never comes */
 	EXPECT_EQ(add(r, &p, 2, 3000, 1000, 0, 1 * s), 0);
-	EXPECT_EQ(add(r, &p, 2, 3000, 1000, 1, s + s / 2), 0);	/* task 2 stays active */
+	EXPECT_EQ(add(r, &p, 2, 3000, 1000, 1, s + s / 2), 0); /* task 2 stays active */
 	EXPECT_EQ(ep_reasm_expire(r, 2 * s - 1), 0);
 	EXPECT_EQ(ep_reasm_expire(r, 2 * s), 1);
 	EXPECT_EQ(ended.calls, 1);
 	EXPECT(ended.id[0] == 1 && ended.why[0] == EP_REASM_TIMEOUT);
-	EXPECT_EQ(ended.user, 1);	/* its context: add() stores the task id */
+	EXPECT_EQ(ended.user, 1); /* its context: add() stores the task id */
 	EXPECT_EQ(add(r, &p, 2, 3000, 1000, 2, 2 * s), 1);
 	tap_end("an idle task expires after the timeout with its context, an active one does not");
 
@@ -659,7 +662,7 @@ static void test_expiry(void)
 	EXPECT_EQ(stats(r).tasks, 1);
 	EXPECT_EQ(stats(r).expired, 3);
 	EXPECT_EQ(stats(r).evicted, 0);
-	EXPECT_EQ(ended.calls, 3);	/* the two expired to make room were reported too */
+	EXPECT_EQ(ended.calls, 3); /* the two expired to make room were reported too */
 	tap_end("a full table makes room by expiring stale tasks before live ones");
 	ep_reasm_free(r);
 
@@ -704,8 +707,8 @@ static void test_cancel_and_info(void)
 	r = open_cfg(cfg);
 	EXPECT_EQ(add(r, &p, 1, 5000, 1000, 0, 100), 0);
 	EXPECT_EQ(add(r, &p, 1, 5000, 1000, 2, 150), 0);
-	EXPECT_EQ(add(r, &p, 1, 5000, 1000, 2, 160), 0);	/* a duplicate */
-	EXPECT_EQ(ep_reasm_cancel(r, &q, 1, &info), -ENOENT);	/* another port */
+	EXPECT_EQ(add(r, &p, 1, 5000, 1000, 2, 160), 0);      /* a duplicate */
+	EXPECT_EQ(ep_reasm_cancel(r, &q, 1, &info), -ENOENT); /* another port */
 	EXPECT_EQ(ep_reasm_cancel(r, &p, 2, &info), -ENOENT);
 	EXPECT_EQ(ep_reasm_cancel(r, &p, 1, &info), 0);
 	EXPECT(info.msg.task_id == 1 && info.msg.task_type == 5 && info.frag_size == 1000);
@@ -715,7 +718,7 @@ static void test_cancel_and_info(void)
 	EXPECT_EQ(stats(r).tasks, 0);
 	EXPECT_EQ(stats(r).bytes, 0);
 	EXPECT_EQ(stats(r).cancelled, 1);
-	EXPECT_EQ(ended.calls, 0);	/* no callback: the caller answers */
+	EXPECT_EQ(ended.calls, 0); /* no callback: the caller answers */
 	tap_end("cancel removes a task in progress and says what it held, once");
 
 	tap_begin();
@@ -736,8 +739,13 @@ static void test_cancel_and_info(void)
  * it (docs/protocol.md 3.5); ep_reasm_peek() says whose a task is. */
 static void test_auth_keys(void)
 {
-	struct ep_msg t = { .kind = EP_KIND_REQUEST, .priority = 3, .flags = EP_F_AUTH,
-			    .task_type = 5, .tenant_id = 1, .task_id = 9, .auth_key_id = 17 };
+	struct ep_msg t = { .kind = EP_KIND_REQUEST,
+			    .priority = 3,
+			    .flags = EP_F_AUTH,
+			    .task_type = 5,
+			    .tenant_id = 1,
+			    .task_id = 9,
+			    .auth_key_id = 17 };
 	struct ep_reasm *r = open_cfg(default_cfg);
 	struct ep_peer p = peer(1, 1);
 	struct ep_reasm_task task;
@@ -753,17 +761,17 @@ static void test_auth_keys(void)
 	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 1, NULL, &task), 0);
 	EXPECT_EQ(ep_reasm_peek(r, &p, 9, &seen), 0);
 	EXPECT(seen.auth_key_id == 17 && (seen.flags & EP_F_AUTH));
-	t.auth_key_id = 18;		/* another key */
+	t.auth_key_id = 18; /* another key */
 	n = ep_frag_build(&t, data, 3000, 1000, 1, d, sizeof(d));
 	EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
 	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 2, NULL, &task), -EPROTO);
-	t.flags = 0;			/* no key */
+	t.flags = 0; /* no key */
 	t.auth_key_id = 0;
 	n = ep_frag_build(&t, data, 3000, 1000, 1, d, sizeof(d));
 	EXPECT(n > 0 && !ep_decode(d, (size_t)n, 0, &m, &payload, NULL));
 	EXPECT_EQ(ep_reasm_add(r, &p, &m, payload, 2, NULL, &task), -EPROTO);
 	EXPECT_EQ(stats(r).conflicts, 2);
-	t.flags = EP_F_AUTH;		/* its own key again: it completes */
+	t.flags = EP_F_AUTH; /* its own key again: it completes */
 	t.auth_key_id = 17;
 	for (uint32_t i = 1; i < 3; i++) {
 		n = ep_frag_build(&t, data, 3000, 1000, i, d, sizeof(d));
@@ -813,7 +821,7 @@ static void test_acks(void)
 	for (uint32_t i = 0; i < 10; i++)
 		if (i != 2 && i != 5 && i != 6)
 			EXPECT_EQ(add(r, &p, 7, 10000, 1000, i, i * ms / 10), 0);
-	EXPECT_EQ(acked.calls, 1);	/* the last index came: at once */
+	EXPECT_EQ(acked.calls, 1); /* the last index came: at once */
 	EXPECT_EQ(acked.id, 7);
 	EXPECT_EQ(acked.a.count, 10);
 	EXPECT_EQ(acked.a.n, 3);
@@ -821,7 +829,7 @@ static void test_acks(void)
 	EXPECT(acked.a.r[1].first == 3 && acked.a.r[1].last == 4);
 	EXPECT(acked.a.r[2].first == 7 && acked.a.r[2].last == 9);
 	EXPECT_EQ(acked.wire_new, 7 * (EP_HDR_LEN + 1000));
-	EXPECT_EQ(ep_reasm_next_ack_ns(r), UINT64_MAX);	/* nothing new since */
+	EXPECT_EQ(ep_reasm_next_ack_ns(r), UINT64_MAX); /* nothing new since */
 	tap_end("the last fragment arriving with gaps acknowledges at once, listing ranges");
 
 	tap_begin();
@@ -833,12 +841,12 @@ static void test_acks(void)
 	ep_reasm_expire(r, 7 * ms - 1);
 	EXPECT_EQ(acked.calls, 1);
 	ep_reasm_expire(r, 7 * ms);
-	EXPECT_EQ(acked.calls, 2);	/* the pause: once */
+	EXPECT_EQ(acked.calls, 2); /* the pause: once */
 	EXPECT(acked.a.n == 2 && acked.a.r[0].last == 5 && acked.a.r[1].first == 7);
 	EXPECT_EQ(acked.wire_new, 2 * (EP_HDR_LEN + 1000));
 	ep_reasm_expire(r, 30 * ms);
-	EXPECT_EQ(acked.calls, 2);	/* ... and not again without a new fragment */
-	EXPECT_EQ(ep_reasm_ack(r, &p, 7, &a), 0);	/* a query sees the same */
+	EXPECT_EQ(acked.calls, 2);		  /* ... and not again without a new fragment */
+	EXPECT_EQ(ep_reasm_ack(r, &p, 7, &a), 0); /* a query sees the same */
 	EXPECT_EQ(ep_ack_held(&a), 9);
 	EXPECT(!ep_ack_has(&a, 6) && ep_ack_has(&a, 5) && ep_ack_has(&a, 9));
 	EXPECT_EQ(ep_reasm_ack(r, &p, 8, &a), -ENOENT);

@@ -2,8 +2,8 @@
 /*
  * Unit tests of the load reporter's event reports (dataplane/daemon/report.h,
  * ep_queue_moved() in bpf/ep_shared.h): when a node reports between its periodic reports
- * because its queue formed, doubled or halved, and how often at most. The whole path (a worker's burst reaching the gateway's map) is in
- * tests/integration/test_lb.sh.
+ * because its queue formed, doubled or halved, and how often at most. The whole path (a worker's
+ * burst reaching the gateway's map) is in tests/integration/test_lb.sh.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,8 +15,8 @@
 
 struct due_case {
 	const char *name;
-	uint32_t last;		/* the significant queue at the last report */
-	uint64_t since_ms;	/* since the last report */
+	uint32_t last;	   /* the significant queue at the last report */
+	uint64_t since_ms; /* since the last report */
 	uint32_t now;
 	bool want;
 };
@@ -48,8 +48,8 @@ static void test_significant(void)
 
 		tap_begin();
 		EXPECT_EQ(ep_queue_significant(c->queued, c->rate), c->want);
-		tap_end("significant queue: %s (%u waiting, %u/s): %u", c->name, c->queued,
-			c->rate, c->want);
+		tap_end("significant queue: %s (%u waiting, %u/s): %u", c->name, c->queued, c->rate,
+			c->want);
 	}
 }
 
@@ -110,7 +110,8 @@ static void test_rate(void)
 	EXPECT(sent >= 1000 / EP_REPORT_MIN_GAP_MS / 2);
 	EXPECT_EQ(noise, 0);
 	tap_end("event reports: a queue swinging 0-10 every ms sends %u in a second (at most %u); "
-		"one swinging 0-1, or 0-19 at 30 000/s, none", sent, 1000 / EP_REPORT_MIN_GAP_MS);
+		"one swinging 0-1, or 0-19 at 30 000/s, none",
+		sent, 1000 / EP_REPORT_MIN_GAP_MS);
 }
 
 int main(void)

@@ -16,7 +16,7 @@ static void test_schedule(void)
 	tap_begin();
 	for (uint32_t a = 1; a <= 7; a++)
 		EXPECT_EQ(ep_backoff_ms(&b, a, &rng), want[a - 1]);
-	EXPECT_EQ(ep_backoff_ms(&b, 1000000, &rng), 1000);	/* no overflow far out */
+	EXPECT_EQ(ep_backoff_ms(&b, 1000000, &rng), 1000); /* no overflow far out */
 	tap_end("backoff doubles from the base and stops at the cap");
 
 	tap_begin();
@@ -53,7 +53,7 @@ static void test_budget(void)
 
 	tap_begin();
 	ep_retry_budget_init(&bud, 0.2, 0, 100, 0);
-	for (int i = 0; i < 10; i++)	/* the initial allowance */
+	for (int i = 0; i < 10; i++) /* the initial allowance */
 		allowed += ep_retry_budget_take(&bud, 0);
 	EXPECT_EQ(allowed, 10);
 	EXPECT(!ep_retry_budget_take(&bud, 0));
@@ -71,12 +71,12 @@ static void test_budget(void)
 	for (int i = 0; i < 10; i++)
 		ep_retry_budget_take(&bud, 0);
 	EXPECT(!ep_retry_budget_take(&bud, 0));
-	EXPECT(!ep_retry_budget_take(&bud, S / 20));	/* half a token after 50 ms */
-	EXPECT(ep_retry_budget_take(&bud, S / 10));	/* one after 100 ms */
+	EXPECT(!ep_retry_budget_take(&bud, S / 20)); /* half a token after 50 ms */
+	EXPECT(ep_retry_budget_take(&bud, S / 10));  /* one after 100 ms */
 	allowed = 0;
-	for (uint64_t t = S / 10; t <= 10 * S + S / 10; t += S / 100)	/* 10 s, tries each 10 ms */
+	for (uint64_t t = S / 10; t <= 10 * S + S / 10; t += S / 100) /* 10 s, tries each 10 ms */
 		allowed += ep_retry_budget_take(&bud, t);
-	EXPECT(allowed >= 99 && allowed <= 101);	/* 10/s for 10 s */
+	EXPECT(allowed >= 99 && allowed <= 101); /* 10/s for 10 s */
 	tap_end("with no tasks, retries are limited to per_s per second (%d in 10 s)", allowed);
 
 	tap_begin();
@@ -91,11 +91,11 @@ static void test_budget(void)
 
 	tap_begin();
 	ep_retry_budget_init(&bud, 0, 10, 100, 5 * S);
-	for (int i = 0; i < 10; i++)	/* spend the initial allowance at 5 s */
+	for (int i = 0; i < 10; i++) /* spend the initial allowance at 5 s */
 		ep_retry_budget_take(&bud, 5 * S);
-	EXPECT(!ep_retry_budget_take(&bud, 4 * S));	/* the clock goes back: nothing earned */
-	EXPECT(!ep_retry_budget_take(&bud, 5 * S));	/* and back to where it was: still not */
-	EXPECT(ep_retry_budget_take(&bud, 5 * S + S / 10));	/* 100 ms later: one token */
+	EXPECT(!ep_retry_budget_take(&bud, 4 * S)); /* the clock goes back: nothing earned */
+	EXPECT(!ep_retry_budget_take(&bud, 5 * S)); /* and back to where it was: still not */
+	EXPECT(ep_retry_budget_take(&bud, 5 * S + S / 10)); /* 100 ms later: one token */
 	EXPECT(!ep_retry_budget_take(&bud, 5 * S + S / 10));
 	tap_end("a non-monotonic clock does not mint tokens or crash");
 }
@@ -134,7 +134,7 @@ static void test_path(void)
 		EXPECT(ep_path_answering(&q, t + S, 100));
 		EXPECT(ep_path_answering(&q, t + 2 * S - 1, 100));
 		EXPECT(!ep_path_answering(&q, t + 2 * S, 100));
-		EXPECT(ep_path_answering(&q, t + 2 * S, 500));	/* 1.5 s with an RTO of 500 ms */
+		EXPECT(ep_path_answering(&q, t + 2 * S, 500)); /* 1.5 s with an RTO of 500 ms */
 	}
 	tap_end("the edge is answering while something came within max(3 x RTO, 1 s)");
 
@@ -147,7 +147,7 @@ static void test_path(void)
 	ep_path_rx(&p, t + 20 * MS, 30);
 	EXPECT_EQ(ep_path_state(&p, t + 20 * MS, 100), EP_PATH_LOSSY);
 	EXPECT(!ep_path_slow(EP_PATH_LOSSY));
-	for (int i = 1; i <= 100; i++) {	/* 5 % loss for 10 s: still only lossy */
+	for (int i = 1; i <= 100; i++) { /* 5 % loss for 10 s: still only lossy */
 		ep_path_rx(&p, t + (uint64_t)i * 100 * MS, 40);
 		if (i % 20 == 0)
 			ep_path_loss(&p, t + (uint64_t)i * 100 * MS);
@@ -194,7 +194,7 @@ static void test_timeouts(void)
 		EXPECT_EQ(ep_retry_timeout_ms(&b, a, EP_PATH_OVERLOADED, &rng), slow[a - 1]);
 		EXPECT_EQ(ep_retry_timeout_ms(&b, a, EP_PATH_SILENT, &rng), slow[a - 1]);
 	}
-	b.base_ms = 6000;	/* a base above the cap: the cap */
+	b.base_ms = 6000; /* a base above the cap: the cap */
 	EXPECT_EQ(ep_retry_timeout_ms(&b, 3, EP_PATH_LOSSY, &rng), 5000);
 	tap_end("the timeout doubles only when overloaded or silent; otherwise it stays at base");
 }
@@ -210,8 +210,8 @@ static void test_budget_frags(void)
 	EXPECT_EQ(ep_retry_allowance(&bud, 1), 1);
 	EXPECT_EQ(ep_retry_allowance(&bud, 190), 38);
 	EXPECT_EQ(ep_retry_allowance(&bud, 10), 2);
-	EXPECT_EQ(ep_retry_allowance(&bud, 11), 3);	/* ceil(2.2) */
-	ep_retry_budget_take_n(&bud, NULL, 10, 0, true);	/* spend the start */
+	EXPECT_EQ(ep_retry_allowance(&bud, 11), 3);	 /* ceil(2.2) */
+	ep_retry_budget_take_n(&bud, NULL, 10, 0, true); /* spend the start */
 	/* A 190-fragment frame deposits 38 datagrams, not 0.2 of a task. */
 	ep_retry_budget_deposit(&bud, 190);
 	EXPECT(ep_retry_budget_take_n(&bud, NULL, 38, 0, true));
@@ -228,18 +228,19 @@ static void test_budget_frags(void)
 		ep_retry_budget_deposit(&bud, 190);
 		while (ep_retry_budget_take_n(&bud, &big, 190, 0, true))
 			allowed++;
-		while (ep_retry_budget_take_n(&bud, &big, 1, 0, true))	/* repairs */
+		while (ep_retry_budget_take_n(&bud, &big, 1, 0, true)) /* repairs */
 			;
 	}
-	EXPECT(bud.tokens < 1);	/* the frames spent the bucket */
+	EXPECT(bud.tokens < 1); /* the frames spent the bucket */
 	small = ep_retry_allowance(&bud, 1);
 	ep_retry_budget_deposit(&bud, 1);
 	small_ok = ep_retry_budget_take_n(&bud, &small, 1, 0, true);
 	EXPECT(small_ok);
-	EXPECT(!ep_retry_budget_take_n(&bud, &small, 1, 0, true));	/* but only that */
-	EXPECT(allowed <= 10 * 2);	/* 10 x (38 own + 38 shared) / 190 */
+	EXPECT(!ep_retry_budget_take_n(&bud, &small, 1, 0, true)); /* but only that */
+	EXPECT(allowed <= 10 * 2); /* 10 x (38 own + 38 shared) / 190 */
 	tap_end("a one-datagram task is never starved by 190-fragment frames (%d frame resends "
-		"went)", allowed);
+		"went)",
+		allowed);
 
 	tap_begin();
 	/* Random loss: never throttled; the bucket only goes to 0, not below. */
@@ -268,7 +269,7 @@ static void test_pacer(void)
 	int sent = 0;
 
 	tap_begin();
-	ep_pacer_init(&p, 8e6, 32 * 1000, false, 0);	/* 1 MB/s, a burst of 32 kB */
+	ep_pacer_init(&p, 8e6, 32 * 1000, false, 0); /* 1 MB/s, a burst of 32 kB */
 	while (ep_pacer_take(&p, 1000, 0))
 		sent++;
 	EXPECT_EQ(sent, 32);
@@ -291,7 +292,7 @@ static void test_pacer(void)
 	for (uint64_t t = MS; t <= 100 * MS; t += MS)
 		while (ep_pacer_take(&p, 1400, t))
 			sent++;
-	EXPECT(sent >= 8900 && sent <= 8960);	/* 12.5 MB in 100 ms, less the first tick */
+	EXPECT(sent >= 8900 && sent <= 8960); /* 12.5 MB in 100 ms, less the first tick */
 	tap_end("at 1 Gbit/s a 1 ms poll loop gets the rate, not the burst per tick (%d in 100 ms)",
 		sent);
 

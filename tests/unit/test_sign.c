@@ -104,8 +104,7 @@ int main(void)
 	EXPECT_EQ(ep_sign_read(at("model.epm"), got), 0);
 	EXPECT(!memcmp(got, sig, sizeof(sig)));
 	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("model.epm"), model, sizeof(model)),
-		  0);
+	EXPECT_EQ(ep_signing_check(&s, "handler file", at("model.epm"), model, sizeof(model)), 0);
 	ep_signing_fini(&s);
 	tap_end("a good signature verifies");
 
@@ -209,14 +208,13 @@ int main(void)
 	tap_begin();
 	EXPECT_EQ(ep_signing_init(&s, false, NULL), 0);
 	EXPECT(!s.key);
-	EXPECT_EQ(ep_signing_check(&s, "plugin", at("model.epm"), model, sizeof(model)),
-		  -ENOKEY);
+	EXPECT_EQ(ep_signing_check(&s, "plugin", at("model.epm"), model, sizeof(model)), -ENOKEY);
 	EXPECT_EQ(ep_signing_check(&s, "plugin", at("model.epm"), NULL, 0), -ENOKEY);
 	ep_signing_fini(&s);
 	tap_end("no public key configured: nothing passes");
 
 	tap_begin();
-	ep_log_set_level(EP_LOG_ERROR);		/* its warning */
+	ep_log_set_level(EP_LOG_ERROR); /* its warning */
 	EXPECT_EQ(ep_signing_init(&s, true, NULL), 0);
 	EXPECT_EQ(ep_signing_check(&s, "plugin", at("unsigned.epm"), model, sizeof(model)), 0);
 	EXPECT_EQ(ep_signing_check(&s, "plugin", at("flipped.epm"), model, sizeof(model)), 0);

@@ -17,7 +17,7 @@
 
 /* The worked example: master 00 01 .. 1f, period 600 s, t = 1700000000 (epoch 2833333,
  * key id 0x3bb5), client 198.18.0.1 port 40000. */
-#define T0		1700000000ull
+#define T0 1700000000ull
 static const uint8_t v4[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1 };
 static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 static const uint8_t tag_v4[16] = { 0xc3, 0x9d, 0x2a, 0x22, 0xa9, 0x67, 0x7a, 0x48,
@@ -97,19 +97,19 @@ static void test_verify(void)
 	tap_end("verify: valid in its epoch and the ones either side, not two epochs away");
 
 	tap_begin();
-	EXPECT(!ep_token_verify(t, v4, 40001, 0x3bb5, tag_v4, T0));	/* another port */
+	EXPECT(!ep_token_verify(t, v4, 40001, 0x3bb5, tag_v4, T0)); /* another port */
 	memcpy(v4b, v4, 16);
 	v4b[15] = 2;
-	EXPECT(!ep_token_verify(t, v4b, 40000, 0x3bb5, tag_v4, T0));	/* another address */
+	EXPECT(!ep_token_verify(t, v4b, 40000, 0x3bb5, tag_v4, T0)); /* another address */
 	EXPECT(!ep_token_verify(t, v6, 40000, 0x3bb5, tag_v4, T0));
-	for (int i = 0; i < 16; i++) {				/* any bit of the tag */
+	for (int i = 0; i < 16; i++) { /* any bit of the tag */
 		memcpy(bad, tag_v4, 16);
 		bad[i] ^= (uint8_t)(1u << (i % 8));
 		EXPECT(!ep_token_verify(t, v4, 40000, 0x3bb5, bad, T0));
 	}
-	EXPECT(!ep_token_verify(t, v4, 40000, 0x3bb6, tag_v4, T0));	/* wrong key id */
-	EXPECT(!ep_token_verify(t2, v4, 40000, 0x3bb5, tag_v4, T0));	/* another secret */
-	EXPECT(ep_token_verify(t, v4, 40000, 0x3bb5, tag_v4, T0));	/* still good */
+	EXPECT(!ep_token_verify(t, v4, 40000, 0x3bb6, tag_v4, T0));  /* wrong key id */
+	EXPECT(!ep_token_verify(t2, v4, 40000, 0x3bb5, tag_v4, T0)); /* another secret */
+	EXPECT(ep_token_verify(t, v4, 40000, 0x3bb5, tag_v4, T0));   /* still good */
 	tap_end("verify: refused for another port, address, a flipped tag bit, key id, secret");
 
 	/* The cache: a validated client costs one HMAC, then compares. */
@@ -136,8 +136,10 @@ static void test_verify(void)
 	/* Issue then verify, for many clients. */
 	tap_begin();
 	for (uint32_t i = 0; i < 300; i++) {
-		uint8_t a[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 19,
-				  (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t a[16] = { 0,	     0,	   0,	0,  0,
+				  0,	     0,	   0,	0,  0,
+				  0xff,	     0xff, 198, 19, (uint8_t)(i >> 8),
+				  (uint8_t)i };
 		uint16_t kid;
 
 		EXPECT_EQ(ep_token_issue(t, a, (uint16_t)(1000 + i), T0 + i, &kid, tag), 0);
@@ -187,7 +189,7 @@ static void test_secret_file(void)
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
 	EXPECT_EQ(write_file(path, raw, 32, 0620), 0);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
-	if (geteuid() == 0) {	/* another owner */
+	if (geteuid() == 0) { /* another owner */
 		EXPECT_EQ(write_file(path, raw, 32, 0600), 0);
 		EXPECT_EQ(chown(path, 65534, 65534), 0);
 		EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
@@ -203,7 +205,7 @@ static void test_secret_file(void)
 	hex[10] = 'g';
 	EXPECT_EQ(write_file(path, hex, 64, 0600), 0);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EINVAL);
-	EXPECT_EQ(ep_token_master_load(&m, scratch, 600), -EINVAL);	/* a directory */
+	EXPECT_EQ(ep_token_master_load(&m, scratch, 600), -EINVAL); /* a directory */
 	unlink(path);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -ENOENT);
 	tap_end("secret file: wrong length, bad hex, not a file, missing: refused");

@@ -35,73 +35,73 @@
 #include "keyring.h"
 #include "retry.h"
 
-#define SEND_BURST	64
-#define TYPE_SLOTS	64		/* per-task-type exec time estimates */
-#define EWMA		0.125		/* weight of a new sample (TCP's alpha) */
+#define SEND_BURST	  64
+#define TYPE_SLOTS	  64	/* per-task-type exec time estimates */
+#define EWMA		  0.125 /* weight of a new sample (TCP's alpha) */
 #define BUDGET_RECHECK_NS (10 * 1000 * 1000ull)
-#define RECV_BURST	32
-#define RECV_SLOT	65536	/* any datagram */
-#define PARK_POLL_NS	(20 * 1000 * 1000ull)	/* a parked task looks for its new key */
+#define RECV_BURST	  32
+#define RECV_SLOT	  65536			/* any datagram */
+#define PARK_POLL_NS	  (20 * 1000 * 1000ull) /* a parked task looks for its new key */
 /* How long a task waits for the key it is to be sent again with, beyond the enrollment's
  * own timeout: the switch to a fresh key, and a margin. */
-#define PARK_EXTRA_MS	(EP_KEYRING_SWITCH_MS + 1000)
+#define PARK_EXTRA_MS	  (EP_KEYRING_SWITCH_MS + 1000)
 /* Fragments a task may have resent answering TASK_ACKs (repairs, which are no attempts),
  * per fragment of the task: at 20 % loss a task needs about a quarter of its fragments
  * again; four times all of them means the edge keeps losing what it gets, or lies. */
-#define REPAIR_FACTOR	4
-#define QUIET_ATTEMPTS	2	/* unanswered attempts in a row: the task backs off */
+#define REPAIR_FACTOR	  4
+#define QUIET_ATTEMPTS	  2 /* unanswered attempts in a row: the task backs off */
 /* While the edge answers (random loss), a task may go unanswered twice max_attempts times:
  * at 20 % loss each way one attempt of a one-datagram task fails with p = 0.36, so 8 in a
  * row with 3e-4 (one task in 3000 lost to chance), 16 with 8e-8. */
-#define LOSSY_ATTEMPTS	2
+#define LOSSY_ATTEMPTS	  2
 /* Attempts in all, answered or not, per max_attempts: a task that gets something back each
  * time but never ends (its result keeps being lost, or the edge holds it for ever). */
-#define ATTEMPTS_HARD	4
+#define ATTEMPTS_HARD	  4
 /* The first timeout's floor when adaptive: a few scheduler ticks. */
-#define RTO_MIN_MS	2
-#define ACK_DUP_NS	(2 * 1000 * 1000ull)	/* the same TASK_ACK again within: a duplicate */
-#define ACK_DELAY_MS	5			/* docs/protocol.md 5.1 rule 2 */
-#define PACE_HALVE_NS	(1000 * 1000 * 1000ull)	/* halve at most once a second while slow */
+#define RTO_MIN_MS	  2
+#define ACK_DUP_NS	  (2 * 1000 * 1000ull)	  /* the same TASK_ACK again within: a duplicate */
+#define ACK_DELAY_MS	  5			  /* docs/protocol.md 5.1 rule 2 */
+#define PACE_HALVE_NS	  (1000 * 1000 * 1000ull) /* halve at most once a second while slow */
 
 struct pending {
 	bool used;
-	uint32_t live;			/* its place in ep_client.live */
-	uint64_t id;			/* on the wire; a CONFLICT gives the task another */
-	uint64_t app_id;		/* what submit returned: results and cancel use it */
-	struct ep_msg tmpl;		/* request header; frag fields filled per fragment */
-	uint8_t *wire;			/* the payload as sent (maybe compressed) */
+	uint32_t live;	    /* its place in ep_client.live */
+	uint64_t id;	    /* on the wire; a CONFLICT gives the task another */
+	uint64_t app_id;    /* what submit returned: results and cancel use it */
+	struct ep_msg tmpl; /* request header; frag fields filled per fragment */
+	uint8_t *wire;	    /* the payload as sent (maybe compressed) */
 	uint32_t wire_len, raw_len;
 	uint32_t attempts;
-	uint32_t resends;		/* sends that were no attempt: after RETRY or CONFLICT */
-	uint8_t validations;		/* RETRYs this task got */
-	uint8_t conflicts;		/* CONFLICTs this task got */
-	bool held;			/* its last send waited for a key */
-	bool rebound;			/* it was refused at this address once (UNAUTHORIZED) */
-	bool parked;			/* ... and waits for a key enrolled from here */
-	uint16_t park_key;		/* the key it was refused under */
-	uint64_t park_until_ns;		/* fails if no such key seals by then */
-	uint16_t unsealed_status;	/* an ERROR without AUTH said this (ignored) */
+	uint32_t resends;	  /* sends that were no attempt: after RETRY or CONFLICT */
+	uint8_t validations;	  /* RETRYs this task got */
+	uint8_t conflicts;	  /* CONFLICTs this task got */
+	bool held;		  /* its last send waited for a key */
+	bool rebound;		  /* it was refused at this address once (UNAUTHORIZED) */
+	bool parked;		  /* ... and waits for a key enrolled from here */
+	uint16_t park_key;	  /* the key it was refused under */
+	uint64_t park_until_ns;	  /* fails if no such key seals by then */
+	uint16_t unsealed_status; /* an ERROR without AUTH said this (ignored) */
 	/* Selective repeat (docs/protocol.md 5.1). */
-	uint32_t frags;			/* fragments of the request */
-	uint8_t *tosend;		/* bitmap: fragments waiting for the pacer */
-	uint8_t *sent;			/* bitmap: fragments sent at least once */
-	uint32_t cursor;		/* the pacer's next index: a pass goes up */
-	bool queued;			/* in the pacer's queue */
-	bool at_edge;			/* the edge holds every fragment: stop resending */
-	bool receiving;			/* fragments of its result are arriving */
-	uint32_t held_asks;		/* questions since the edge said it holds it */
-	bool repaired;			/* fragments went again answering a TASK_ACK */
-	uint32_t acked;			/* fragments the edge listed last */
-	uint32_t repair_frags;		/* fragments resent answering TASK_ACKs */
-	uint32_t last_ack_held;		/* the previous TASK_ACK: held count and time */
+	uint32_t frags;		/* fragments of the request */
+	uint8_t *tosend;	/* bitmap: fragments waiting for the pacer */
+	uint8_t *sent;		/* bitmap: fragments sent at least once */
+	uint32_t cursor;	/* the pacer's next index: a pass goes up */
+	bool queued;		/* in the pacer's queue */
+	bool at_edge;		/* the edge holds every fragment: stop resending */
+	bool receiving;		/* fragments of its result are arriving */
+	uint32_t held_asks;	/* questions since the edge said it holds it */
+	bool repaired;		/* fragments went again answering a TASK_ACK */
+	uint32_t acked;		/* fragments the edge listed last */
+	uint32_t repair_frags;	/* fragments resent answering TASK_ACKs */
+	uint32_t last_ack_held; /* the previous TASK_ACK: held count and time */
 	uint64_t last_ack_ns;
-	double allow;			/* its own retry allowance, datagrams */
-	uint8_t quiet;			/* attempts in a row that got nothing back */
-	bool heard;			/* something came back since the last attempt */
-	uint32_t strikes;		/* timers that expired with nothing back */
-	uint64_t wire_sent;		/* payload bytes sent, all sends */
-	uint64_t tx_ns;			/* when a fragment of it last went out */
-	uint32_t base_ms;		/* first timeout; doubles per attempt */
+	double allow;	    /* its own retry allowance, datagrams */
+	uint8_t quiet;	    /* attempts in a row that got nothing back */
+	bool heard;	    /* something came back since the last attempt */
+	uint32_t strikes;   /* timers that expired with nothing back */
+	uint64_t wire_sent; /* payload bytes sent, all sends */
+	uint64_t tx_ns;	    /* when a fragment of it last went out */
+	uint32_t base_ms;   /* first timeout; doubles per attempt */
 	uint64_t submit_ns, sent_ns, next_ns, deadline_ns;
 	ep_client_cb cb;
 	void *arg;
@@ -119,7 +119,7 @@ struct ep_client {
 	int fd;
 	struct ep_peer edge;
 	uint32_t frag_size;
-	uint8_t reply_mtu;		/* in EP_REPLY_MTU_UNIT, for every request; 0: none */
+	uint8_t reply_mtu; /* in EP_REPLY_MTU_UNIT, for every request; 0: none */
 
 	/* The edge's latest address-validation token (docs/protocol.md 3.7); a session has
 	 * one destination (address and port), so one token. */
@@ -150,38 +150,38 @@ struct ep_client {
 	struct iovec siov[SEND_BURST], riov[RECV_BURST];
 	unsigned int nsend;
 
-	struct done *done;		/* a ring of completions to deliver */
+	struct done *done; /* a ring of completions to deliver */
 	unsigned int done_head, ndone, done_cap;
 	struct ep_client_stats st;
 
 	/* Authentication (docs/protocol.md 3.5); all zero in a session without it. */
 	bool auth;
 	struct ep_keyring keys;
-	struct ep_key_limits role;	/* of the newest key received (it may have expired) */
-	uint32_t tenant;		/* ... and its tenant */
+	struct ep_key_limits role; /* of the newest key received (it may have expired) */
+	uint32_t tenant;	   /* ... and its tenant */
 	struct ep_client_auth_stats ast;
-	int key_fd;			/* a static key's file, locked; -1 */
-	struct ep_enroll_cfg ecfg;	/* enrollment: server NULL for a static key */
-	uint16_t rebind_key;		/* the key enrolled after a refusal at this address */
-	char *ecfg_str;			/* the strings ecfg points into */
+	int key_fd;		   /* a static key's file, locked; -1 */
+	struct ep_enroll_cfg ecfg; /* enrollment: server NULL for a static key */
+	uint16_t rebind_key;	   /* the key enrolled after a refusal at this address */
+	char *ecfg_str;		   /* the strings ecfg points into */
 	const struct ep_client_hooks *hooks;
-	bool renewer, stopping;		/* the renewal thread runs; it is asked to end */
+	bool renewer, stopping; /* the renewal thread runs; it is asked to end */
 	pthread_t renew_thread;
-	pthread_cond_t renew_cv;	/* on CLOCK_MONOTONIC */
+	pthread_cond_t renew_cv; /* on CLOCK_MONOTONIC */
 
 	struct ep_retry_budget budget;
 	/* Selective repeat, loss vs overload, pacing. */
-	bool edge_acks;			/* the edge acknowledges: TASK_ACK or PONG ACKS seen */
-	bool edge_no_frames;		/* its PONG did not say EP_LIM_F_FRAME */
-	struct ep_frame_state frame;	/* frame codec: types, estimates, the coder */
+	bool edge_acks;		     /* the edge acknowledges: TASK_ACK or PONG ACKS seen */
+	bool edge_no_frames;	     /* its PONG did not say EP_LIM_F_FRAME */
+	struct ep_frame_state frame; /* frame codec: types, estimates, the coder */
 	struct ep_path path;
 	enum ep_path_state pstate;
-	uint64_t halved_ns;		/* the pacer's latest halving */
+	uint64_t halved_ns; /* the pacer's latest halving */
 	struct ep_pacer pacer;
 	bool no_pacing;
-	uint64_t *pq;			/* the pacer's queue of task ids (a ring of cap) */
+	uint64_t *pq; /* the pacer's queue of task ids (a ring of cap) */
 	uint32_t pq_head, pq_n;
-	struct ep_reasm_cfg rc;		/* to make the reassembly again (ep_client_set_link) */
+	struct ep_reasm_cfg rc; /* to make the reassembly again (ep_client_set_link) */
 	struct ep_client_link_opts lo;
 	struct ep_client_link_stats lst;
 	struct ep_client_estimates est;
@@ -297,8 +297,8 @@ static int seal(struct ep_client *c, struct ep_ckey *k, uint8_t *buf, size_t len
 /* A one-datagram control message (PING, CANCEL, RESULT_ACK) with @len bytes of payload,
  * sealed in an authenticated session, with the session's token in one without when
  * @token. Sent at once: control datagrams bypass the pacer and corking. */
-static int send_ctl_locked(struct ep_client *c, struct ep_msg *m, const void *payload,
-			   uint32_t len, bool token)
+static int send_ctl_locked(struct ep_client *c, struct ep_msg *m, const void *payload, uint32_t len,
+			   bool token)
 {
 	uint8_t buf[EP_HDR_LEN + EP_AUTH_NONCE_LEN + 4 + 4 * EP_ACK_MAX_RANGES];
 	struct ep_ckey *k;
@@ -333,15 +333,17 @@ static void send_result_ack(struct ep_client *c, struct pending *p, const struct
 {
 	uint8_t pl[4 + 4 * EP_ACK_MAX_RANGES];
 	uint32_t room = (c->frag_size - 4) / 4;
-	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK, .priority = p->tmpl.priority,
-			    .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
-			    .task_id = p->id, .frag_count = 1 };
-	ssize_t n = ep_ack_encode(a, (uint16_t)(room < EP_ACK_MAX_RANGES ? room
-								 : EP_ACK_MAX_RANGES),
-				  pl, sizeof(pl));
+	struct ep_msg m = { .kind = EP_KIND_RESULT_ACK,
+			    .priority = p->tmpl.priority,
+			    .task_type = p->tmpl.task_type,
+			    .tenant_id = p->tmpl.tenant_id,
+			    .task_id = p->id,
+			    .frag_count = 1 };
+	ssize_t n = ep_ack_encode(
+		a, (uint16_t)(room < EP_ACK_MAX_RANGES ? room : EP_ACK_MAX_RANGES), pl, sizeof(pl));
 
 	if (n < 0 || send_ctl_locked(c, &m, pl, (uint32_t)n, true))
-		return;		/* the task's timer asks again */
+		return; /* the task's timer asks again */
 	c->lst.result_acks_sent++;
 }
 
@@ -357,7 +359,7 @@ static inline void bit_set(uint8_t *bm, uint32_t i)
 
 static inline void bit_clear(uint8_t *bm, uint32_t i)
 {
-	bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+	bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 /* Ready @p's header for a send: the session's key (*@k, NULL without authentication) or
@@ -394,8 +396,8 @@ static int queue_frag(struct ep_client *c, struct pending *p, struct ep_ckey *k,
 	if (k && (err = seal(c, k, buf, (size_t)len)))
 		return err;
 	c->siov[c->nsend] = (struct iovec){ buf, (size_t)len };
-	c->smsg[c->nsend] = (struct mmsghdr){
-		.msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
+	c->smsg[c->nsend] =
+		(struct mmsghdr){ .msg_hdr = { .msg_iov = &c->siov[c->nsend], .msg_iovlen = 1 } };
 	c->nsend++;
 	if (bit_get(p->sent, i)) {
 		c->lst.frags_resent++;
@@ -404,7 +406,8 @@ static int queue_frag(struct ep_client *c, struct pending *p, struct ep_ckey *k,
 		c->lst.frags_sent_first++;
 	}
 	len = (ssize_t)(p->wire_len - i * c->frag_size < c->frag_size
-				? p->wire_len - i * c->frag_size : c->frag_size);
+				? p->wire_len - i * c->frag_size
+				: c->frag_size);
 	p->wire_sent += (uint64_t)len;
 	p->tx_ns = ep_now_ns();
 	c->st.wire_bytes += (uint64_t)len;
@@ -471,7 +474,8 @@ static void pace_locked(struct ep_client *c, uint64_t now)
 			c->pq_n--;
 			continue;
 		}
-		if (!c->no_pacing && !ep_pacer_take(&c->pacer, frag_bytes(c, p, (uint32_t)i), now)) {
+		if (!c->no_pacing &&
+		    !ep_pacer_take(&c->pacer, frag_bytes(c, p, (uint32_t)i), now)) {
 			c->lst.pace_waits++;
 			break;
 		}
@@ -505,7 +509,7 @@ static void send_marked(struct ep_client *c, struct pending *p, uint64_t now)
 	if (!p->queued) {
 		if (c->pq_n == c->cap)
 			pq_compact(c);
-		if (c->pq_n < c->cap) {	/* certain: live tasks number fewer than cap */
+		if (c->pq_n < c->cap) { /* certain: live tasks number fewer than cap */
 			c->pq[(c->pq_head + c->pq_n++) % c->cap] = p->id;
 			p->queued = true;
 		}
@@ -599,9 +603,10 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	res->wire_len = p->wire_len;
 	res->raw_bytes = p->raw_len;
 	learn(c, p, res);
-	if (!res->error && p->frags > 1 && p->acked < p->frags)	/* delivered, all of it */
-		ep_pacer_delivered(&c->pacer, (uint64_t)p->wire_len * (p->frags - p->acked) /
-					      p->frags, c->pq_n > 0, ep_now_ns());
+	if (!res->error && p->frags > 1 && p->acked < p->frags) /* delivered, all of it */
+		ep_pacer_delivered(&c->pacer,
+				   (uint64_t)p->wire_len * (p->frags - p->acked) / p->frags,
+				   c->pq_n > 0, ep_now_ns());
 	if (res->error)
 		c->st.failed++;
 	else
@@ -610,7 +615,7 @@ static void queue_done(struct ep_client *c, struct pending *p, struct ep_result 
 	c->done[(c->done_head + c->ndone++) % c->done_cap] =
 		(struct done){ .cb = p->cb, .arg = p->arg, .res = *res };
 	free(p->wire);
-	free(p->tosend);	/* and sent: one allocation */
+	free(p->tosend); /* and sent: one allocation */
 	live_del(c, p);
 	memset(p, 0, sizeof(*p));
 	c->inflight--;
@@ -630,8 +635,10 @@ static void time_out(struct ep_client *c, struct pending *p)
 	struct ep_result res = { .error = p->held ? -EKEYEXPIRED : -ETIMEDOUT };
 
 	if (p->unsealed_status)
-		snprintf(res.msg, sizeof(res.msg), "no authenticated answer; an unauthenticated "
-			 "ERROR (%s) was ignored", ep_status_name(p->unsealed_status));
+		snprintf(res.msg, sizeof(res.msg),
+			 "no authenticated answer; an unauthenticated "
+			 "ERROR (%s) was ignored",
+			 ep_status_name(p->unsealed_status));
 	queue_done(c, p, &res);
 }
 
@@ -654,8 +661,7 @@ static uint32_t path_rto_ms(const struct ep_client *c)
  * times as many while it answers (the loss is random), and ATTEMPTS_HARD x max_attempts
  * attempts in all.
  */
-static bool out_of_attempts(const struct ep_client *c, const struct pending *p,
-			    uint32_t strikes)
+static bool out_of_attempts(const struct ep_client *c, const struct pending *p, uint32_t strikes)
 {
 	bool lossy = !ep_path_slow(c->pstate) &&
 		     ep_path_answering(&c->path, ep_now_ns(), path_rto_ms(c));
@@ -712,8 +718,7 @@ static void do_ask(struct ep_client *c, struct pending *p, uint64_t now, const s
 
 /* Decompress a zstd result into @res: 0, -EPROTO (it does not decode: corrupted on the way
  * and lost, for the caller), -EMSGSIZE, -ENOMEM. */
-static int decompress(struct ep_client *c, struct ep_result *res, const uint8_t *data,
-		      uint32_t len)
+static int decompress(struct ep_client *c, struct ep_result *res, const uint8_t *data, uint32_t len)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(data, len);
 	size_t n;
@@ -759,7 +764,7 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 			bool whole, ask;
 
 			c->lst.results_undecodable++;
-			p->strikes++;		/* an attempt that brought nothing usable */
+			p->strikes++; /* an attempt that brought nothing usable */
 			p->heard = false;
 			plan_ask(c, p, true, &a, &whole, &ask);
 			do_ask(c, p, ep_now_ns(), &a, whole, ask);
@@ -881,16 +886,16 @@ static bool on_conflict(struct ep_client *c, struct pending *p)
 
 		if (!c->p[cand % c->cap].used) {
 			q = &c->p[cand % c->cap];
-			*q = *p;	/* and p's place in live */
+			*q = *p; /* and p's place in live */
 			q->id = cand;
 			c->live[q->live] = (uint32_t)(q - c->p);
 			break;
 		}
 	}
-	if (!q)			/* no free slot: report the conflict */
+	if (!q) /* no free slot: report the conflict */
 		return false;
 	memset(p, 0, sizeof(*p));
-	q->queued = false;	/* the queue holds the old id */
+	q->queued = false; /* the queue holds the old id */
 	/* What the edge said of the old id says nothing of the new one. */
 	q->at_edge = q->receiving = false;
 	q->acked = q->repair_frags = q->last_ack_held = q->held_asks = 0;
@@ -919,7 +924,7 @@ static bool on_unbound(struct ep_client *c, struct pending *p, const struct ep_m
 	uint64_t now = ep_now_ns();
 	int wait_ms = c->ecfg.timeout_ms ? c->ecfg.timeout_ms : EP_ENROLL_TIMEOUT_MS;
 
-	if (p->rebound)		/* parked, or sent again: the refused key's late answers */
+	if (p->rebound) /* parked, or sent again: the refused key's late answers */
 		return p->parked || m->auth_key_id == p->park_key;
 	if (!c->ecfg.server || m->auth_key_id == c->rebind_key)
 		return false;
@@ -957,9 +962,11 @@ static void unpark(struct ep_client *c, struct pending *p, uint64_t now)
 		p->next_ns = now + PARK_POLL_NS;
 		return;
 	}
-	snprintf(text, sizeof(text), "a large reply refused at this address; enrolling from "
-		 "here: %s", c->ast.last_error[0] ? c->ast.last_error : "no key in time");
-	memcpy(res.msg, text, sizeof(res.msg) - 1);	/* cut where it must */
+	snprintf(text, sizeof(text),
+		 "a large reply refused at this address; enrolling from "
+		 "here: %s",
+		 c->ast.last_error[0] ? c->ast.last_error : "no key in time");
+	memcpy(res.msg, text, sizeof(res.msg) - 1); /* cut where it must */
 	queue_done(c, p, &res);
 }
 
@@ -989,8 +996,7 @@ static bool open_reply(struct ep_client *c, const struct ep_msg *m, uint8_t *buf
 		c->ast.unknown_key++;
 		return false;
 	}
-	if (ep_aead_open(k->aead, buf, len, &sender, &pn) ||
-	    sender == EP_AUTH_SENDER_DEVICE) {
+	if (ep_aead_open(k->aead, buf, len, &sender, &pn) || sender == EP_AUTH_SENDER_DEVICE) {
 		c->ast.bad_tag++;
 		return false;
 	}
@@ -1049,14 +1055,14 @@ static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_
 		if (!p->at_edge) {
 			p->at_edge = true;
 			p->held_asks = 0;
-			p->next_ns = next_timer(c, p, p->sent_ns);	/* backs off now */
+			p->next_ns = next_timer(c, p, p->sent_ns); /* backs off now */
 		}
 		memset(p->tosend, 0, (p->frags + 7) / 8);
 		return;
 	}
 	p->at_edge = false;
 	if (a->count)
-		ep_path_loss(&c->path, now);	/* gaps: the edge answers, datagrams are lost */
+		ep_path_loss(&c->path, now); /* gaps: the edge answers, datagrams are lost */
 	/* Fragments above the highest one the edge lists may still be on their way: the
 	 * acknowledgement of a pause can cross them (the pacer, or this loop, was slow).
 	 * They count as lost only once the pass is over and a round trip has passed since
@@ -1068,7 +1074,7 @@ static void on_task_ack(struct ep_client *c, struct pending *p, const struct ep_
 			later = true;
 			continue;
 		} else if (a->count && ep_ack_has(a, (uint16_t)i)) {
-			bit_clear(p->tosend, i);	/* there already */
+			bit_clear(p->tosend, i); /* there already */
 		} else if (!bit_get(p->tosend, i)) {
 			bit_set(p->tosend, i);
 			fresh++;
@@ -1105,7 +1111,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	c->st.dgrams_received++;
 	if (ep_decode(buf, len, EP_MAX_TASK_LEN, &m, &payload, NULL) ||
 	    !EP_KIND_IS_CLIENT_BOUND(m.kind)) {
-		c->st.stray++;		/* garbage */
+		c->st.stray++; /* garbage */
 		return;
 	}
 	if (c->auth && !open_reply(c, &m, buf, len))
@@ -1117,7 +1123,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		return;
 	}
 	if (!(p = slot_of(c, m.task_id))) {
-		c->st.stray++;		/* a late duplicate of a finished task */
+		c->st.stray++; /* a late duplicate of a finished task */
 		return;
 	}
 	p->quiet = 0;
@@ -1144,7 +1150,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 		 * DECOMPRESS_FAILED (corrupted on the way): not an answer yet. The edge
 		 * forgot the task; retry on the schedule instead of at once. */
 		c->st.retriable_errors++;
-		p->heard = false;	/* no answer: the attempt is spent */
+		p->heard = false; /* no answer: the attempt is spent */
 		p->at_edge = false;
 		p->acked = 0;
 		return;
@@ -1173,7 +1179,7 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 	case 1:
 		complete(c, p, &whole.msg, whole.data, whole.len, whole.data);
 		break;
-	case -EMSGSIZE:		/* larger than max_result_len: no retry will change that */
+	case -EMSGSIZE: /* larger than max_result_len: no retry will change that */
 		fail(c, p, -EMSGSIZE);
 		break;
 	}
@@ -1181,13 +1187,13 @@ static void on_dgram(struct ep_client *c, uint8_t *buf, size_t len)
 
 static void read_socket(struct ep_client *c)
 {
-	for (int round = 0; round < 64; round++) {	/* bounded: timers must run too */
+	for (int round = 0; round < 64; round++) { /* bounded: timers must run too */
 		int n;
 
 		for (unsigned int i = 0; i < RECV_BURST; i++) {
 			c->riov[i] = (struct iovec){ c->rbuf + (size_t)i * RECV_SLOT, RECV_SLOT };
-			c->rmsg[i] = (struct mmsghdr){
-				.msg_hdr = { .msg_iov = &c->riov[i], .msg_iovlen = 1 } };
+			c->rmsg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &c->riov[i],
+								    .msg_iovlen = 1 } };
 		}
 		n = recvmmsg(c->fd, c->rmsg, RECV_BURST, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -1204,7 +1210,8 @@ static void read_socket(struct ep_client *c)
  * deadline. */
 static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_t now)
 {
-	struct ep_backoff b = { .base_ms = p->base_ms, .max_ms = c->o.max_timeout_ms,
+	struct ep_backoff b = { .base_ms = p->base_ms,
+				.max_ms = c->o.max_timeout_ms,
 				.jitter_pct = 25 };
 	/* A task the edge holds (queued or running) is not lost: waiting longer for it is
 	 * right, so its questions back off as for an overloaded edge. One that got nothing
@@ -1229,7 +1236,6 @@ static uint64_t next_timer(struct ep_client *c, const struct pending *p, uint64_
 
 	return p->deadline_ns && next > p->deadline_ns ? p->deadline_ns : next;
 }
-
 
 /* The path's state now; entering overload or silence (and each second in it) halves the
  * pacer's rate. Random loss never does. */
@@ -1299,7 +1305,7 @@ static void run_timers(struct ep_client *c, uint64_t now)
 			continue;
 		}
 		if (c->pstate != EP_PATH_SILENT)
-			ep_path_loss(&c->path, now);	/* the edge answers; this went missing */
+			ep_path_loss(&c->path, now); /* the edge answers; this went missing */
 		p->strikes = strikes;
 		p->heard = false;
 		do_ask(c, p, now, &a, whole, ask);
@@ -1344,7 +1350,7 @@ int ep_client_process(struct ep_client *c)
 	run_timers(c, ep_now_ns());
 	flush_locked(c);
 	n = deliver(c);
-	if (c->o.cork && n > 0)		/* callbacks may have queued new tasks */
+	if (c->o.cork && n > 0) /* callbacks may have queued new tasks */
 		ep_client_flush(c);
 	return n;
 }
@@ -1433,7 +1439,9 @@ static uint32_t first_timeout_ms(struct ep_client *c, uint16_t type)
 	if (c->types[slot].type == type && c->types[slot].n)
 		us += 2 * c->types[slot].exec_us;
 	us /= 1000;
-	return us < RTO_MIN_MS ? RTO_MIN_MS : us > c->o.max_timeout_ms ? c->o.max_timeout_ms : (uint32_t)us;
+	return us < RTO_MIN_MS		  ? RTO_MIN_MS
+	       : us > c->o.max_timeout_ms ? c->o.max_timeout_ms
+					  : (uint32_t)us;
 }
 
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
@@ -1468,10 +1476,10 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		if (ft) {
 			frame_type = true;
 			if (!c->edge_no_frames) {
-				enum ep_frame_mode mode = ep_frame_choose(&c->frame, ft,
-									  c->est.up_bps);
-				uint32_t n = ep_frame_encode(&c->frame, ft, mode, payload, len,
-							     wire);
+				enum ep_frame_mode mode =
+					ep_frame_choose(&c->frame, ft, c->est.up_bps);
+				uint32_t n =
+					ep_frame_encode(&c->frame, ft, mode, payload, len, wire);
 
 				if (n) {
 					wire_len = n;
@@ -1496,7 +1504,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	if (!flags && len)
 		memcpy(wire, payload, len);
 	frags = ep_frag_count(wire_len, c->frag_size);
-	bits = calloc(2, (frags + 7) / 8);	/* tosend, then sent */
+	bits = calloc(2, (frags + 7) / 8); /* tosend, then sent */
 	if (!bits) {
 		free(wire);
 		return -ENOMEM;
@@ -1554,7 +1562,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 			      (uint64_t)c->pacer.rate_bps;
 
 		p->base_ms = (uint32_t)(p->base_ms + ms > c->o.max_timeout_ms ? c->o.max_timeout_ms
-									     : p->base_ms + ms);
+									      : p->base_ms + ms);
 	}
 	p->allow = ep_retry_allowance(&c->budget, frags);
 	p->submit_ns = p->sent_ns = now;
@@ -1570,7 +1578,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	p->app_id = p->id;
 	if (id)
 		*id = p->id;
-	send_task(c, p);	/* a failed send is retried by the timer */
+	send_task(c, p); /* a failed send is retried by the timer */
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 
@@ -1588,7 +1596,7 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 
 	pthread_mutex_lock(&c->lock);
 	p = slot_of(c, id);
-	if (!p || p->app_id != id) {	/* sent again under another id after a CONFLICT */
+	if (!p || p->app_id != id) { /* sent again under another id after a CONFLICT */
 		p = NULL;
 		for (uint32_t k = 0; k < c->nlive && !p; k++)
 			if (c->p[c->live[k]].app_id == id)
@@ -1598,11 +1606,14 @@ int ep_client_cancel(struct ep_client *c, uint64_t id)
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
 	}
-	m = (struct ep_msg){ .kind = EP_KIND_CANCEL, .priority = p->tmpl.priority,
-			     .task_type = p->tmpl.task_type, .tenant_id = p->tmpl.tenant_id,
-			     .task_id = p->id, .frag_count = 1 };
+	m = (struct ep_msg){ .kind = EP_KIND_CANCEL,
+			     .priority = p->tmpl.priority,
+			     .task_type = p->tmpl.task_type,
+			     .tenant_id = p->tmpl.tenant_id,
+			     .task_id = p->id,
+			     .frag_count = 1 };
 	flush_locked(c);
-	send_ctl_locked(c, &m, NULL, 0, false);	/* best effort */
+	send_ctl_locked(c, &m, NULL, 0, false); /* best effort */
 	fail(c, p, -ECANCELED);
 	deliver(c);
 	return 0;
@@ -1623,9 +1634,11 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 	}
 	c->ping_busy = true;
 	c->ping_done = false;
-	c->ping_id = c->next_id++;	/* never a task's: ids are not reused */
-	m = (struct ep_msg){ .kind = EP_KIND_PING, .priority = default_prio(c),
-			     .tenant_id = c->o.tenant_id, .task_id = c->ping_id,
+	c->ping_id = c->next_id++; /* never a task's: ids are not reused */
+	m = (struct ep_msg){ .kind = EP_KIND_PING,
+			     .priority = default_prio(c),
+			     .tenant_id = c->o.tenant_id,
+			     .task_id = c->ping_id,
 			     .frag_count = 1 };
 	pthread_mutex_unlock(&c->lock);
 
@@ -1634,7 +1647,8 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 
 		if (now >= next_ping) {
 			pthread_mutex_lock(&c->lock);
-			send_ctl_locked(c, &m, NULL, 0, false);	/* sealed anew each time: a new pn */
+			send_ctl_locked(c, &m, NULL, 0,
+					false); /* sealed anew each time: a new pn */
 			pthread_mutex_unlock(&c->lock);
 			next_ping = now + 200 * 1000000ull;
 		}
@@ -1658,7 +1672,7 @@ int ep_client_limits(struct ep_client *c, int timeout_ms, struct ep_node_limits 
 
 struct sync_wait {
 	struct ep_result *res;
-	int done;			/* atomic: another thread may deliver the result */
+	int done; /* atomic: another thread may deliver the result */
 };
 
 static void sync_cb(void *arg, struct ep_result *res)
@@ -1792,8 +1806,8 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 		.expire_arg = c,
 	};
 	c->reasm = ep_reasm_new(&c->rc);
-	if (!c->p || !c->live || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx || !c->reasm ||
-	    !c->pq) {
+	if (!c->p || !c->live || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx ||
+	    !c->reasm || !c->pq) {
 		err = -ENOMEM;
 		goto err_close;
 	}
@@ -1801,18 +1815,19 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	 * payload fails to decompress at the edge (DECOMPRESS_FAILED, retried) rather than
 	 * giving a wrong answer (docs/protocol.md 5.1, integrity). */
 	if (c->o.zstd_level &&
-	    (ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel,
-						 c->o.zstd_level)) ||
+	    (ZSTD_isError(
+		     ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, c->o.zstd_level)) ||
 	     ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 1)))) {
 		err = -EINVAL;
 		goto err_close;
 	}
 	ep_path_init(&c->path, ep_now_ns());
 	ep_pacer_init(&c->pacer, EP_PACE_START_BPS,
-		      (double)EP_PACE_BURST_FRAGS * (EP_HDR_LEN + c->frag_size), false, ep_now_ns());
+		      (double)EP_PACE_BURST_FRAGS * (EP_HDR_LEN + c->frag_size), false,
+		      ep_now_ns());
 	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
 		c->next_id = ep_now_ns();
-	c->next_id &= ~0xffffffull;	/* room to count up */
+	c->next_id &= ~0xffffffull; /* room to count up */
 	c->rng = c->next_id | 1;
 	ep_retry_budget_init(&c->budget, c->o.retry_ratio, c->o.retry_per_s, c->o.retry_burst,
 			     ep_now_ns());
@@ -1847,8 +1862,8 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out)
 /* --- authentication: keys, enrollment, renewal -------------------------------------- */
 
 /* Enroll with the controller (or the test's). Called without the session lock. */
-static int enroll(struct ep_client *c, struct ep_key_info *k, uint64_t *renew_after_ms,
-		  char *err, size_t errlen)
+static int enroll(struct ep_client *c, struct ep_key_info *k, uint64_t *renew_after_ms, char *err,
+		  size_t errlen)
 {
 	struct ep_enroll_cfg cfg = c->ecfg;
 	struct sockaddr_storage local;
@@ -1868,7 +1883,7 @@ static int enroll(struct ep_client *c, struct ep_key_info *k, uint64_t *renew_af
 		ret = ep_enroll_device(&cfg, k, renew_after_ms, why, sizeof(why));
 	if (ret)
 		ep_seterr(err, errlen, "enrollment with %s: %s", c->ecfg.server,
-		       why[0] ? why : strerror(-ret));
+			  why[0] ? why : strerror(-ret));
 	return ret;
 }
 
@@ -1886,16 +1901,19 @@ static int install_key_locked(struct ep_client *c, const struct ep_key_info *k,
 	ret = ep_keyring_add(&c->keys, k, static_key ? 0 : renew_after_ms, auth_now(c),
 			     auth_real_ns(c));
 	if (ret == -EKEYEXPIRED && static_key && real_ms < k->expires_unix_ms)
-		ep_seterr(err, errlen, "key %u was issued more than 12.7 days ago: too old to "
-		       "start its counter above earlier uses (docs/client.md); issue a new one",
-		       k->key_id);
+		ep_seterr(err, errlen,
+			  "key %u was issued more than 12.7 days ago: too old to "
+			  "start its counter above earlier uses (docs/client.md); issue a new one",
+			  k->key_id);
 	else if (ret == -EKEYREJECTED)
-		ep_seterr(err, errlen, "key %u was issued after this host's clock says it is now: set "
-		       "the clock (NTP) before using a static key, or its counter would repeat "
-		       "nonces (docs/client.md)", k->key_id);
+		ep_seterr(err, errlen,
+			  "key %u was issued after this host's clock says it is now: set "
+			  "the clock (NTP) before using a static key, or its counter would repeat "
+			  "nonces (docs/client.md)",
+			  k->key_id);
 	else if (ret == -EKEYEXPIRED)
 		ep_seterr(err, errlen, "key %u has expired (%llu ms ago by this host's clock)",
-		       k->key_id, (unsigned long long)(real_ms - k->expires_unix_ms));
+			  k->key_id, (unsigned long long)(real_ms - k->expires_unix_ms));
 	else if (ret)
 		ep_seterr(err, errlen, "key %u: %s", k->key_id, strerror(-ret));
 	if (ret)
@@ -1943,7 +1961,7 @@ static int renew_locked(struct ep_client *c)
 	if (!err)
 		err = install_key_locked(c, &k, renew_ms, false, why, sizeof(why));
 	if (!err && rebind)
-		c->rebind_key = k.key_id;	/* refused at this address too: no more tries */
+		c->rebind_key = k.key_id; /* refused at this address too: no more tries */
 	ep_key_info_wipe(&k);
 	if (err) {
 		c->ast.enroll_failures++;
@@ -2008,24 +2026,27 @@ static int auth_opts(const struct ep_client_auth *a, struct ep_client_auth *au, 
 	/* A later header's fields that this library does not know must be unset. */
 	for (n = sizeof(*au); n < a->sz; n++)
 		if (((const uint8_t *)a)[n]) {
-			ep_seterr(err, errlen, "credentials this library does not know (a newer "
-			       "header's)");
+			ep_seterr(err, errlen,
+				  "credentials this library does not know (a newer "
+				  "header's)");
 			return -EINVAL;
 		}
 	memcpy(au, a, a->sz < sizeof(*au) ? a->sz : sizeof(*au));
 	if (au->key_file) {
 		if (au->enroll || au->cert || au->key || au->ca) {
-			ep_seterr(err, errlen, "a static key file, or enrollment with a certificate: "
-			       "not both");
+			ep_seterr(err, errlen,
+				  "a static key file, or enrollment with a certificate: "
+				  "not both");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!au->enroll || !au->cert || !au->key || !au->ca) {
-		ep_seterr(err, errlen, "enrollment needs the controller's address, the device's "
-		       "certificate and key, and the CA (missing: %s%s%s%s)",
-		       au->enroll ? "" : "enroll ", au->cert ? "" : "cert ",
-		       au->key ? "" : "key ", au->ca ? "" : "ca");
+		ep_seterr(err, errlen,
+			  "enrollment needs the controller's address, the device's "
+			  "certificate and key, and the CA (missing: %s%s%s%s)",
+			  au->enroll ? "" : "enroll ", au->cert ? "" : "cert ",
+			  au->key ? "" : "key ", au->ca ? "" : "ca");
 		return -EINVAL;
 	}
 	if (au->enroll_timeout_ms < 0) {
@@ -2070,8 +2091,8 @@ int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_a
 		return ret;
 	ret = session_open(o, true, &c);
 	if (ret) {
-		ep_seterr(err, errlen, "%s", ret == -EINVAL ? "a bad address or option"
-							 : strerror(-ret));
+		ep_seterr(err, errlen, "%s",
+			  ret == -EINVAL ? "a bad address or option" : strerror(-ret));
 		return ret;
 	}
 	c->hooks = ep_session_test_hooks;
@@ -2087,7 +2108,7 @@ int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_a
 	ret = -EINVAL;
 	if (o->tenant_id && o->tenant_id != k.tenant) {
 		ep_seterr(err, errlen, "the options say tenant %u, the key is tenant %u's",
-		       o->tenant_id, k.tenant);
+			  o->tenant_id, k.tenant);
 		goto err_close;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -2176,7 +2197,7 @@ void ep_client_close(struct ep_client *c)
 	free(c->rbuf);
 	ep_keyring_clear(&c->keys);
 	if (c->key_fd >= 0)
-		close(c->key_fd);	/* and its lock */
+		close(c->key_fd); /* and its lock */
 	free(c->ecfg_str);
 	pthread_cond_destroy(&c->renew_cv);
 	pthread_mutex_destroy(&c->lock);
@@ -2185,7 +2206,7 @@ void ep_client_close(struct ep_client *c)
 
 int ep_client_fd(const struct ep_client *c)
 {
-	return c->fd;	/* fixed for the session's life: no lock needed */
+	return c->fd; /* fixed for the session's life: no lock needed */
 }
 
 unsigned int ep_client_inflight(struct ep_client *c)
@@ -2241,7 +2262,7 @@ int ep_client_set_link(struct ep_client *c, const struct ep_client_link_opts *o)
 
 	if (!o || o->sz < offsetof(struct ep_client_link_opts, no_pacing) + sizeof(o->no_pacing))
 		return -EINVAL;
-	for (size_t n = sizeof(lo); n < o->sz; n++)	/* a newer header's fields: unset */
+	for (size_t n = sizeof(lo); n < o->sz; n++) /* a newer header's fields: unset */
 		if (((const uint8_t *)o)[n])
 			return -EINVAL;
 	memcpy(&lo, o, o->sz < sizeof(lo) ? o->sz : sizeof(lo));
@@ -2301,8 +2322,7 @@ double ep_client_type_exec_us(struct ep_client *c, uint16_t type)
 	return us;
 }
 
-void ep_client_offload_env(struct ep_client *c, double local_load_pct,
-			   struct ep_offload_env *env)
+void ep_client_offload_env(struct ep_client *c, double local_load_pct, struct ep_offload_env *env)
 {
 	pthread_mutex_lock(&c->lock);
 	*env = (struct ep_offload_env){

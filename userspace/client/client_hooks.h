@@ -16,12 +16,12 @@
 struct ep_client;
 
 struct ep_client_hooks {
-	uint64_t (*now_ns)(void *arg);		/* CLOCK_MONOTONIC, ns */
-	uint64_t (*now_real_ns)(void *arg);	/* CLOCK_REALTIME, ns */
+	uint64_t (*now_ns)(void *arg);	    /* CLOCK_MONOTONIC, ns */
+	uint64_t (*now_real_ns)(void *arg); /* CLOCK_REALTIME, ns */
 	int (*enroll)(void *arg, const struct ep_enroll_cfg *cfg, struct ep_key_info *k,
 		      uint64_t *renew_after_ms, char *err, size_t errlen);
 	void *arg;
-	bool no_thread;		/* no renewal thread: the test calls ep_session_auth_step() */
+	bool no_thread; /* no renewal thread: the test calls ep_session_auth_step() */
 };
 
 /* Taken by each ep_client_open_auth() while set; NULL: the real clocks and enrollment. */

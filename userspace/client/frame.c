@@ -14,15 +14,14 @@
 #include "edgeplane/payload.h"
 #include "frame.h"
 
-#define EWMA_W		0.125
+#define EWMA_W 0.125
 
 int ep_frame_set(struct ep_frame_state *s, uint16_t type, unsigned int max_error,
 		 unsigned int flags)
 {
 	struct ep_frame_type *free_slot = NULL;
 
-	if (max_error > EP_FC_MAX_ERROR ||
-	    (flags & ~(EP_FRAME_F_OFF | EP_FRAME_F_KEEP_LEVEL)))
+	if (max_error > EP_FC_MAX_ERROR || (flags & ~(EP_FRAME_F_OFF | EP_FRAME_F_KEEP_LEVEL)))
 		return -EINVAL;
 	for (unsigned int i = 0; i < EP_FRAME_MAX_TYPES; i++) {
 		struct ep_frame_type *t = &s->t[i];
@@ -41,8 +40,9 @@ int ep_frame_set(struct ep_frame_state *s, uint16_t type, unsigned int max_error
 	}
 	if (!free_slot)
 		return -ENOSPC;
-	*free_slot = (struct ep_frame_type){ .type = type, .max_error = (uint8_t)max_error,
-					     .flags = (uint8_t)flags, .used = true };
+	*free_slot = (struct ep_frame_type){
+		.type = type, .max_error = (uint8_t)max_error, .flags = (uint8_t)flags, .used = true
+	};
 	return 0;
 }
 
@@ -54,12 +54,12 @@ const struct ep_frame_type *ep_frame_find(const struct ep_frame_state *s, uint16
 	return NULL;
 }
 
-enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s,
-				   const struct ep_frame_type *ft, double up_bps)
+enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s, const struct ep_frame_type *ft,
+				   double up_bps)
 {
-	enum ep_frame_mode best = EP_FRAME_OFF, last = ft->max_error ? EP_FRAME_BOUNDED
-								     : EP_FRAME_LOSSLESS;
-	double best_t = up_bps > 0 ? 1 / up_bps : 0;	/* seconds a raw byte takes */
+	enum ep_frame_mode best = EP_FRAME_OFF,
+			   last = ft->max_error ? EP_FRAME_BOUNDED : EP_FRAME_LOSSLESS;
+	double best_t = up_bps > 0 ? 1 / up_bps : 0; /* seconds a raw byte takes */
 
 	/* The bounded-error mode first: untried, it is the one tried first. */
 	for (int m = (int)last; m >= EP_FRAME_LOSSLESS; m--) {
@@ -67,7 +67,7 @@ enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s,
 		double t;
 
 		if (!e->n)
-			return (enum ep_frame_mode)m;	/* not measured: try it */
+			return (enum ep_frame_mode)m; /* not measured: try it */
 		if (up_bps <= 0) {
 			/* The link unknown: the coding that saves most. */
 			if (e->saved > 0 && (best == EP_FRAME_OFF || e->saved > s->est[best].saved))
@@ -75,7 +75,7 @@ enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s,
 			continue;
 		}
 		if (up_bps >= e->enc_bps * e->saved)
-			continue;	/* the link is faster than coding pays for */
+			continue; /* the link is faster than coding pays for */
 		t = 1 / e->enc_bps + (1 - e->saved) / up_bps;
 		if (t < best_t) {
 			best_t = t;
@@ -123,14 +123,15 @@ uint32_t ep_frame_encode(struct ep_frame_state *s, const struct ep_frame_type *f
 					     ((const uint8_t *)&h->arg0)[1];
 
 			prm.keep = level == EP_IMG_OTSU ? EP_FC_KEEP_OTSU
-				 : level <= 255 ? (int)level : EP_FC_KEEP_NONE;
+				   : level <= 255	? (int)level
+							: EP_FC_KEEP_NONE;
 		}
 	}
 	t0 = cpu_s();
 	n = ep_fc_encode(s->enc, payload, len, &prm, out, len);
 	t1 = cpu_s();
 	if (n == -EINVAL)
-		return 0;	/* not an image payload: nothing learnt */
+		return 0; /* not an image payload: nothing learnt */
 	learn(&s->est[mode], (double)len / (t1 - t0 > 1e-7 ? t1 - t0 : 1e-7),
 	      n > 0 ? 1 - (double)n / len : 0);
 	if (n <= 0 || (uint32_t)n >= len)

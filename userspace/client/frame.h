@@ -15,28 +15,28 @@
 #include "edgeplane/client.h"
 #include "edgeplane/fcodec.h"
 
-#define EP_FRAME_MAX_TYPES	16
+#define EP_FRAME_MAX_TYPES 16
 
 enum ep_frame_mode { EP_FRAME_OFF, EP_FRAME_LOSSLESS, EP_FRAME_BOUNDED, EP_FRAME__MODES };
 
 struct ep_frame_type {
 	uint16_t type;
 	uint8_t max_error;
-	uint8_t flags;			/* EP_FRAME_F_* */
+	uint8_t flags; /* EP_FRAME_F_* */
 	bool used;
 };
 
 /* What a mode costs and saves, measured on this device (exponentially weighted). */
 struct ep_frame_est {
-	double enc_bps;			/* raw bytes coded per second of this thread's CPU */
-	double saved;			/* fraction of the raw bytes saved */
+	double enc_bps; /* raw bytes coded per second of this thread's CPU */
+	double saved;	/* fraction of the raw bytes saved */
 	uint32_t n;
 };
 
 struct ep_frame_state {
 	struct ep_frame_type t[EP_FRAME_MAX_TYPES];
 	struct ep_frame_est est[EP_FRAME__MODES];
-	struct ep_fc_enc *enc;		/* created with the first frame */
+	struct ep_fc_enc *enc; /* created with the first frame */
 	uint64_t frames[EP_FRAME__MODES];
 };
 
@@ -45,8 +45,8 @@ int ep_frame_set(struct ep_frame_state *s, uint16_t type, unsigned int max_error
 /* The settings of @type, or NULL if its payloads are not frames. */
 const struct ep_frame_type *ep_frame_find(const struct ep_frame_state *s, uint16_t type);
 /* The mode for the next frame of @ft over an uplink of @up_bps bytes/s (0: not measured). */
-enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s,
-				   const struct ep_frame_type *ft, double up_bps);
+enum ep_frame_mode ep_frame_choose(const struct ep_frame_state *s, const struct ep_frame_type *ft,
+				   double up_bps);
 /*
  * Code @payload (@len bytes) of type @ft in @mode into @out (@len bytes: it must shrink).
  * Returns the coded length, or 0 when it is to go as it is (not an image payload, no

@@ -14,7 +14,7 @@
 #include "edgeplane/util.h"
 #include "keyring.h"
 
-#define KEY_FILE_MAX	(64u << 10)
+#define KEY_FILE_MAX (64u << 10)
 
 /* @now_ns + @ms, saturating. */
 static uint64_t after_ms(uint64_t now_ns, uint64_t ms)
@@ -69,7 +69,8 @@ int ep_keyring_add(struct ep_keyring *r, const struct ep_key_info *k, uint64_t r
 		uint64_t half = (r->keys[0].expire_ns - now_ns) / 2;
 
 		nk.seal_from_ns += half < EP_KEYRING_SWITCH_MS * 1000000ull
-				   ? half : EP_KEYRING_SWITCH_MS * 1000000ull;
+					   ? half
+					   : EP_KEYRING_SWITCH_MS * 1000000ull;
 	}
 	memcpy(nk.name, k->name, sizeof(nk.name));
 	memcpy(nk.role, k->role, sizeof(nk.role));
@@ -138,9 +139,9 @@ uint64_t ep_keyring_renew_at(const struct ep_keyring *r, uint64_t now_ns)
 	uint64_t at;
 
 	if (!r->n || !usable(&r->keys[0], now_ns) || r->now)
-		at = now_ns;		/* nothing to seal with, or asked to */
+		at = now_ns; /* nothing to seal with, or asked to */
 	else if (r->keys[0].renew_ns == UINT64_MAX)
-		return UINT64_MAX;	/* a static key */
+		return UINT64_MAX; /* a static key */
 	else
 		at = r->keys[0].renew_ns;
 	return at > r->retry_ns ? at : r->retry_ns;
@@ -153,9 +154,9 @@ bool ep_keyring_renew_due(const struct ep_keyring *r, uint64_t now_ns)
 
 void ep_keyring_renew_failed(struct ep_keyring *r, uint64_t now_ns)
 {
-	r->retry_ms = !r->retry_ms ? EP_KEYRING_RETRY_MS
+	r->retry_ms = !r->retry_ms				   ? EP_KEYRING_RETRY_MS
 		      : r->retry_ms >= EP_KEYRING_RETRY_MAX_MS / 2 ? EP_KEYRING_RETRY_MAX_MS
-								  : 2 * r->retry_ms;
+								   : 2 * r->retry_ms;
 	r->retry_ns = after_ms(now_ns, r->retry_ms);
 }
 
@@ -167,7 +168,7 @@ void ep_keyring_renew_now(struct ep_keyring *r)
 int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, uint32_t len)
 {
 	if (!k->lim.max_priority || !ep_key_allows_type(&k->lim, type))
-		return -EPERM;	/* max_priority 0: a key for no task (a node's own) */
+		return -EPERM; /* max_priority 0: a key for no task (a node's own) */
 	if (prio > k->lim.max_priority)
 		return -ERANGE;
 	if (k->lim.max_task_len && len > k->lim.max_task_len)
@@ -175,8 +176,7 @@ int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, 
 	return 0;
 }
 
-int ep_key_file_open(const char *path, struct ep_key_info *k, int *fdp, char *err,
-		     size_t errlen)
+int ep_key_file_open(const char *path, struct ep_key_info *k, int *fdp, char *err, size_t errlen)
 {
 	char buf[KEY_FILE_MAX], why[160];
 	json_error_t jerr;
@@ -203,30 +203,33 @@ int ep_key_file_open(const char *path, struct ep_key_info *k, int *fdp, char *er
 		goto err_close;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		ep_seterr(err, errlen, "key file %s: mode %04o lets others than its owner at the key "
-		       "(chmod 600)", path, (unsigned int)(st.st_mode & 07777));
+		ep_seterr(err, errlen,
+			  "key file %s: mode %04o lets others than its owner at the key "
+			  "(chmod 600)",
+			  path, (unsigned int)(st.st_mode & 07777));
 		goto err_close;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		ep_seterr(err, errlen, "key file %s: owned by uid %u, neither this user nor root",
-		       path, (unsigned int)st.st_uid);
+			  path, (unsigned int)st.st_uid);
 		goto err_close;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		ep_seterr(err, errlen, "key file %s: %s", path,
-		       ret == -EBUSY ? "in use by another session (a static key seals for one "
-				       "process at a time)" : strerror(-ret));
+			  ret == -EBUSY ? "in use by another session (a static key seals for one "
+					  "process at a time)"
+					: strerror(-ret));
 		goto err_close;
 	}
 	n = read(fd, buf, sizeof(buf));
 	if (n < 0 || (size_t)n == sizeof(buf)) {
 		ret = n < 0 ? -errno : -EFBIG;
 		ep_seterr(err, errlen, "key file %s: %s", path,
-		       n < 0 ? strerror(errno) : "larger than 64 KiB");
+			  n < 0 ? strerror(errno) : "larger than 64 KiB");
 		goto err_wipe;
 	}
-	ep_enroll_wiping_json();	/* jansson's copies of the key are wiped too */
+	ep_enroll_wiping_json(); /* jansson's copies of the key are wiped too */
 	o = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
 	ret = -EBADMSG;
 	if (!o) {

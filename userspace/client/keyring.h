@@ -18,9 +18,9 @@
 #include "edgeplane/auth.h"
 #include "edgeplane/enroll.h"
 
-#define EP_KEYRING_MAX		4	/* the newest key and three older ones still valid */
-#define EP_KEYRING_RETRY_MS	1000	/* first wait after a failed enrollment, doubling ... */
-#define EP_KEYRING_RETRY_MAX_MS	30000	/* ... up to this */
+#define EP_KEYRING_MAX		4     /* the newest key and three older ones still valid */
+#define EP_KEYRING_RETRY_MS	1000  /* first wait after a failed enrollment, doubling ... */
+#define EP_KEYRING_RETRY_MAX_MS 30000 /* ... up to this */
 /* A fresh key seals only this long after it arrived (or half the older key's remaining
  * life, if shorter): the nodes learn it at their next sync with the controller (every
  * 250 ms by default, within 1 s), and until then would drop what it seals. */
@@ -30,25 +30,25 @@ struct ep_ckey {
 	struct ep_aead *aead;
 	uint16_t key_id;
 	uint32_t tenant;
-	uint64_t got_ns;		/* when the session received the key */
-	int64_t base_ms;		/* the pn's clock at got_ns: 0 for an enrolled key (its
-					 * seconds count from receipt), the key's age by the
-					 * wall clock for a static one (nodes count from issue) */
-	uint64_t seal_from_ns;		/* seals from here (EP_KEYRING_SWITCH_MS) */
-	uint64_t renew_ns;		/* enroll again from here; UINT64_MAX: never */
-	uint64_t expire_ns;		/* unusable from here */
+	uint64_t got_ns;       /* when the session received the key */
+	int64_t base_ms;       /* the pn's clock at got_ns: 0 for an enrolled key (its
+				* seconds count from receipt), the key's age by the
+				* wall clock for a static one (nodes count from issue) */
+	uint64_t seal_from_ns; /* seals from here (EP_KEYRING_SWITCH_MS) */
+	uint64_t renew_ns;     /* enroll again from here; UINT64_MAX: never */
+	uint64_t expire_ns;    /* unusable from here */
 	uint64_t expires_unix_ms;
-	uint64_t ctr;			/* the counter of the next pn */
+	uint64_t ctr; /* the counter of the next pn */
 	struct ep_key_limits lim;
 	char name[EP_KEY_NAME_MAX], role[EP_KEY_ROLE_MAX];
 };
 
 struct ep_keyring {
-	struct ep_ckey keys[EP_KEYRING_MAX];	/* [0] the newest */
+	struct ep_ckey keys[EP_KEYRING_MAX]; /* [0] the newest */
 	unsigned int n;
-	uint64_t retry_ns;			/* no enrollment before this (after failures) */
-	uint32_t retry_ms;			/* the next wait after a failure */
-	bool now;				/* enroll as soon as may be (ep_keyring_renew_now) */
+	uint64_t retry_ns; /* no enrollment before this (after failures) */
+	uint32_t retry_ms; /* the next wait after a failure */
+	bool now;	   /* enroll as soon as may be (ep_keyring_renew_now) */
 };
 
 /*
@@ -114,7 +114,6 @@ int ep_keyring_check_task(const struct ep_ckey *k, uint16_t type, uint8_t prio, 
  * or -EACCES (permissions), -EBUSY (another session holds it), -EBADMSG (not a key
  * object), -EKEYREVOKED, -errno; @err says why.
  */
-int ep_key_file_open(const char *path, struct ep_key_info *k, int *fd, char *err,
-		     size_t errlen);
+int ep_key_file_open(const char *path, struct ep_key_info *k, int *fd, char *err, size_t errlen);
 
 #endif /* EP_CLIENT_KEYRING_H */

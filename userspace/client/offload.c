@@ -90,7 +90,7 @@ static bool edge_estimate(const struct ep_offload_env *e, const struct ep_offloa
 			  const struct ep_offload_params *p, struct ep_offload_decision *d)
 {
 	double srtt = e->srtt_us, rttvar = e->rttvar_us;
-	double speedup = t->speedup > 0 ? t->speedup
+	double speedup = t->speedup > 0	       ? t->speedup
 			 : e->edge_speedup > 0 ? e->edge_speedup
 					       : p->default_speedup;
 
@@ -99,7 +99,7 @@ static bool edge_estimate(const struct ep_offload_env *e, const struct ep_offloa
 			return false;
 		srtt = p->default_rtt_us;
 		if (rttvar == 0)
-			rttvar = srtt / 2;	/* as RFC 6298 initialises RTTVAR */
+			rttvar = srtt / 2; /* as RFC 6298 initialises RTTVAR */
 	}
 	if (!xfer_us(wire_bytes(t), e->up_bps, p->default_bps, &d->upload_us) ||
 	    !xfer_us((double)t->result_bytes, e->down_bps, p->default_bps, &d->download_us))
@@ -122,8 +122,8 @@ static void choose(struct ep_offload_decision *d, const struct ep_offload_task *
 
 		if (local_ok != edge_ok) {
 			d->where = edge_ok ? EP_OFFLOAD_EDGE : EP_OFFLOAD_LOCAL;
-			d->reason = edge_ok ? EP_OFFLOAD_R_DEADLINE_EDGE
-					    : EP_OFFLOAD_R_DEADLINE_LOCAL;
+			d->reason =
+				edge_ok ? EP_OFFLOAD_R_DEADLINE_EDGE : EP_OFFLOAD_R_DEADLINE_LOCAL;
 			return;
 		}
 		if (!local_ok) {
@@ -134,7 +134,8 @@ static void choose(struct ep_offload_decision *d, const struct ep_offload_task *
 	}
 	/* Stay on the side the last task ran on unless the other beats it by the margin. */
 	was_edge = t->last == EP_OFFLOAD_EDGE;
-	on_edge = was_edge != ((was_edge ? local : edge) < (was_edge ? edge : local) * (1 - margin));
+	on_edge =
+		was_edge != ((was_edge ? local : edge) < (was_edge ? edge : local) * (1 - margin));
 	d->where = on_edge ? EP_OFFLOAD_EDGE : EP_OFFLOAD_LOCAL;
 	if (on_edge)
 		d->reason = edge <= local ? EP_OFFLOAD_R_EDGE_FASTER : EP_OFFLOAD_R_HYSTERESIS;
@@ -209,14 +210,14 @@ unsigned int ep_offload_k(size_t n, unsigned int k)
 
 /* The scratch buffer, carved up: doubles first, then indices. */
 struct scratch {
-	double *feat;		/* n * dim: built-in features */
-	double *val;		/* n: k-means++ distances, then task densities */
-	double *cent;		/* k * dim: centroids */
-	double *sum;		/* k * dim: their accumulators */
-	unsigned int *cnt;	/* k: members; new numbers; candidates' offsets in idx */
-	unsigned int *order;	/* k: clusters by rank */
-	unsigned int *idx;	/* n: candidate tasks grouped by cluster */
-	uint8_t *state;		/* n: NOT_CAND, CAND or TAKEN */
+	double *feat;	     /* n * dim: built-in features */
+	double *val;	     /* n: k-means++ distances, then task densities */
+	double *cent;	     /* k * dim: centroids */
+	double *sum;	     /* k * dim: their accumulators */
+	unsigned int *cnt;   /* k: members; new numbers; candidates' offsets in idx */
+	unsigned int *order; /* k: clusters by rank */
+	unsigned int *idx;   /* n: candidate tasks grouped by cluster */
+	uint8_t *state;	     /* n: NOT_CAND, CAND or TAKEN */
 };
 
 static size_t scratch_bytes(size_t n, unsigned int dim, unsigned int k)
@@ -251,7 +252,7 @@ static double uniform(uint64_t *state)
 {
 	uint64_t z = ep_mix64(*state += 0x9e3779b97f4a7c15ULL);
 
-	return (double)(z >> 11) * 0x1.0p-53;	/* [0, 1) */
+	return (double)(z >> 11) * 0x1.0p-53; /* [0, 1) */
 }
 
 static double dist2(const double *a, const double *b, unsigned int dim)
@@ -291,7 +292,7 @@ static unsigned int kmeanspp(const double *x, size_t n, unsigned int dim, unsign
 		for (size_t i = 0; i < n; i++) {
 			if (d2[i] == 0)
 				continue;
-			pick = i;	/* the last candidate, should rounding leave acc <= r */
+			pick = i; /* the last candidate, should rounding leave acc <= r */
 			acc += d2[i];
 			if (acc > r)
 				break;
@@ -323,7 +324,7 @@ static unsigned int lloyd(const double *x, size_t n, unsigned int dim, unsigned 
 			for (unsigned int c = 1; c < k; c++) {
 				double dd = dist2(x + i * dim, cent + (size_t)c * dim, dim);
 
-				if (dd < bd) {	/* ties go to the lower cluster */
+				if (dd < bd) { /* ties go to the lower cluster */
 					bd = dd;
 					best = c;
 				}
@@ -342,7 +343,7 @@ static unsigned int lloyd(const double *x, size_t n, unsigned int dim, unsigned 
 			for (unsigned int j = 0; j < dim; j++)
 				sum[(size_t)lab[i] * dim + j] += x[i * dim + j];
 		}
-		for (unsigned int c = 0; c < k; c++)	/* an empty cluster keeps its centre */
+		for (unsigned int c = 0; c < k; c++) /* an empty cluster keeps its centre */
 			for (unsigned int j = 0; cnt[c] && j < dim; j++)
 				cent[(size_t)c * dim + j] = sum[(size_t)c * dim + j] / cnt[c];
 	}
@@ -403,7 +404,7 @@ static int by_task_density(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-enum { NOT_CAND, CAND, TAKEN };	/* scratch->state of a task */
+enum { NOT_CAND, CAND, TAKEN }; /* scratch->state of a task */
 
 static void take(struct ep_offload_plan *plan, struct scratch *s, size_t i, double *rem)
 {
@@ -446,12 +447,11 @@ static void assign(const struct ep_offload_batch *b, struct ep_offload_plan *pla
 		cl->density = cl->need_us > 0 ? cl->benefit_us / cl->need_us : 0;
 		s->order[c] = c;
 	}
-	qsort_r(s->order, plan->nclusters, sizeof(*s->order), by_cluster_density,
-		plan->clusters);
+	qsort_r(s->order, plan->nclusters, sizeof(*s->order), by_cluster_density, plan->clusters);
 
 	plan->budget_us = b->capacity * total;
 	rem = plan->budget_us;
-	eps = 1e-9 * plan->budget_us;	/* rounding between sums taken in different orders */
+	eps = 1e-9 * plan->budget_us; /* rounding between sums taken in different orders */
 	/* Candidates grouped by cluster, in task order: cluster c's are idx[start(c)..cnt[c]). */
 	memset(s->cnt, 0, plan->nclusters * sizeof(*s->cnt));
 	for (size_t i = 0; i < b->n; i++)
@@ -506,9 +506,9 @@ static int check_batch(const struct ep_offload_batch *b, const struct ep_offload
 	return 0;
 }
 
-int ep_offload_partition(const struct ep_offload_env *env,
-			 const struct ep_offload_params *params, const struct ep_offload_batch *b,
-			 struct ep_offload_plan *plan, void *scratch, size_t scratch_len)
+int ep_offload_partition(const struct ep_offload_env *env, const struct ep_offload_params *params,
+			 const struct ep_offload_batch *b, struct ep_offload_plan *plan,
+			 void *scratch, size_t scratch_len)
 {
 	struct ep_offload_params p = params ? *params : EP_OFFLOAD_PARAMS_DEFAULT;
 	unsigned int dim, k;

@@ -113,7 +113,7 @@ void ep_retry_budget_init(struct ep_retry_budget *b, double ratio, double per_s,
 	b->ratio = ratio;
 	b->per_s = per_s;
 	b->cap = cap;
-	b->tokens = cap < 10 ? cap : 10;	/* a few retries are allowed from the start */
+	b->tokens = cap < 10 ? cap : 10; /* a few retries are allowed from the start */
 	b->last_ns = now_ns;
 }
 
@@ -138,13 +138,13 @@ double ep_retry_allowance(const struct ep_retry_budget *b, uint32_t frags)
 {
 	double want = b->ratio * frags, a = (double)(uint64_t)want;
 
-	if (a < want - 1e-9)	/* ceil, without libm */
+	if (a < want - 1e-9) /* ceil, without libm */
 		a += 1;
 	return a < 1 ? 1 : a;
 }
 
-bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n,
-			    uint64_t now_ns, bool throttle)
+bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n, uint64_t now_ns,
+			    bool throttle)
 {
 	double own = allow && *allow > 0 ? *allow : 0, rest;
 
@@ -170,11 +170,14 @@ bool ep_retry_budget_take(struct ep_retry_budget *b, uint64_t now_ns)
 
 /* --- pacing -------------------------------------------------------------------------- */
 
-void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed,
-		   uint64_t now_ns)
+void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed, uint64_t now_ns)
 {
-	*p = (struct ep_pacer){ .rate_bps = rate_bps, .tokens = burst, .burst = burst,
-				.last_ns = now_ns, .fixed = fixed, .win_start_ns = now_ns };
+	*p = (struct ep_pacer){ .rate_bps = rate_bps,
+				.tokens = burst,
+				.burst = burst,
+				.last_ns = now_ns,
+				.fixed = fixed,
+				.win_start_ns = now_ns };
 }
 
 /* The bucket's depth: the burst, or what the rate gives in EP_PACE_TICK_NS if more (a poll
@@ -241,8 +244,9 @@ void ep_pacer_delivered(struct ep_pacer *p, uint64_t bytes, bool backlog, uint64
 	span = now_ns - p->win_start_ns;
 	rate = (double)p->win_bytes * 8 / ((double)span / 1e9);
 	target = 2 * rate;
-	target = target < EP_PACE_MIN_BPS ? EP_PACE_MIN_BPS :
-		 target > EP_PACE_MAX_BPS ? EP_PACE_MAX_BPS : target;
+	target = target < EP_PACE_MIN_BPS   ? EP_PACE_MIN_BPS
+		 : target > EP_PACE_MAX_BPS ? EP_PACE_MAX_BPS
+					    : target;
 	/* Only a window the pacer held back nearly throughout measures the path; in any
 	 * other the application sent in bursts and waited (frames every few tens of ms),
 	 * and its delivery rate is the application's: it may raise the rate, never lower it

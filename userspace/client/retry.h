@@ -22,24 +22,24 @@
 /* --- the path's state ---------------------------------------------------------------- */
 
 enum ep_path_state {
-	EP_PATH_OK = 0,		/* the edge answers, nothing lost lately */
-	EP_PATH_LOSSY,		/* the edge answers, but datagrams are lost: random loss */
-	EP_PATH_OVERLOADED,	/* the edge said OVERLOADED lately, or reports load >= 95 % */
-	EP_PATH_SILENT,		/* nothing from the edge for max(3 x RTO, 1 s), tasks out */
+	EP_PATH_OK = 0,	    /* the edge answers, nothing lost lately */
+	EP_PATH_LOSSY,	    /* the edge answers, but datagrams are lost: random loss */
+	EP_PATH_OVERLOADED, /* the edge said OVERLOADED lately, or reports load >= 95 % */
+	EP_PATH_SILENT,	    /* nothing from the edge for max(3 x RTO, 1 s), tasks out */
 };
 
-#define EP_PATH_LOAD_HIGH	95		/* load_pct from which the edge counts as full */
-#define EP_PATH_SILENT_MIN_MS	1000		/* silence is at least this long */
-#define EP_PATH_LOSSY_MS	10000		/* a loss keeps the path LOSSY this long */
+#define EP_PATH_LOAD_HIGH     95    /* load_pct from which the edge counts as full */
+#define EP_PATH_SILENT_MIN_MS 1000  /* silence is at least this long */
+#define EP_PATH_LOSSY_MS      10000 /* a loss keeps the path LOSSY this long */
 
 struct ep_path {
-	uint64_t quiet_from_ns;		/* last datagram from the edge, or when tasks went out
-					 * after none were (silence counts from there) */
-	uint64_t overload_ns;		/* the latest OVERLOADED; 0: none */
-	uint64_t load_ns;		/* when the latest load_pct came */
-	uint64_t loss_ns;		/* the latest loss seen; 0: none */
+	uint64_t quiet_from_ns; /* last datagram from the edge, or when tasks went out
+				 * after none were (silence counts from there) */
+	uint64_t overload_ns;	/* the latest OVERLOADED; 0: none */
+	uint64_t load_ns;	/* when the latest load_pct came */
+	uint64_t loss_ns;	/* the latest loss seen; 0: none */
 	uint8_t load_pct;
-	bool outstanding;		/* tasks are out */
+	bool outstanding; /* tasks are out */
 };
 
 void ep_path_init(struct ep_path *p, uint64_t now_ns);
@@ -65,9 +65,9 @@ const char *ep_path_name(enum ep_path_state s);
 /* --- backoff ------------------------------------------------------------------------- */
 
 struct ep_backoff {
-	uint32_t base_ms;	/* timeout of the first attempt */
-	uint32_t max_ms;	/* cap of the doubling */
-	uint32_t jitter_pct;	/* +-percentage applied to each timeout (0..100) */
+	uint32_t base_ms;    /* timeout of the first attempt */
+	uint32_t max_ms;     /* cap of the doubling */
+	uint32_t jitter_pct; /* +-percentage applied to each timeout (0..100) */
 };
 
 /* The timeout to wait after sending attempt @attempt (1 = the first send): base * 2^(n-1),
@@ -108,18 +108,19 @@ bool ep_retry_budget_take(struct ep_retry_budget *b, uint64_t now_ns);
  * the bucket. With @throttle, returns false and takes nothing if they cannot be paid;
  * without, always pays (what the bucket lacks is forgiven) and returns true.
  */
-bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n,
-			    uint64_t now_ns, bool throttle);
+bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n, uint64_t now_ns,
+			    bool throttle);
 
 /* --- pacing -------------------------------------------------------------------------- */
 
-#define EP_PACE_START_BPS	1e9		/* bit/s until measured */
-#define EP_PACE_MIN_BPS		10e6
-#define EP_PACE_MAX_BPS		10e9
-#define EP_PACE_BURST_FRAGS	32
-#define EP_PACE_WINDOW_NS	(100 * 1000 * 1000ull)	/* delivery rate samples */
-#define EP_PACE_TICK_NS		(1000 * 1000ull)	/* the bucket holds at least this
-							 * long's worth at the rate */
+#define EP_PACE_START_BPS   1e9 /* bit/s until measured */
+#define EP_PACE_MIN_BPS	    10e6
+#define EP_PACE_MAX_BPS	    10e9
+#define EP_PACE_BURST_FRAGS 32
+#define EP_PACE_WINDOW_NS   (100 * 1000 * 1000ull) /* delivery rate samples */
+#define EP_PACE_TICK_NS                                    \
+	(1000 * 1000ull) /* the bucket holds at least this \
+			  * long's worth at the rate */
 
 /*
  * A token bucket in bytes: @rate_bps bits a second, @burst bytes at most (or
@@ -134,15 +135,14 @@ bool ep_retry_budget_take_n(struct ep_retry_budget *b, double *allow, uint32_t n
 struct ep_pacer {
 	double rate_bps, tokens, burst;
 	uint64_t last_ns;
-	bool fixed;			/* the rate was set: no adaptation */
+	bool fixed; /* the rate was set: no adaptation */
 	uint64_t win_start_ns, win_bytes;
-	uint64_t win_backlog_ns;	/* of the window, the time fragments were held back */
+	uint64_t win_backlog_ns; /* of the window, the time fragments were held back */
 	uint64_t last_report_ns;
 	bool backlog_now;
 };
 
-void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed,
-		   uint64_t now_ns);
+void ep_pacer_init(struct ep_pacer *p, double rate_bps, double burst, bool fixed, uint64_t now_ns);
 /* Whether @bytes may go at @now_ns; if so they are taken. */
 bool ep_pacer_take(struct ep_pacer *p, uint32_t bytes, uint64_t now_ns);
 /* When @bytes will be available (now_ns or later). */

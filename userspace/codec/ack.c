@@ -42,7 +42,7 @@ void ep_ack_from_bitmap(struct ep_ack *a, const uint8_t *bm, uint16_t count)
 			i = count;
 		a->r[a->n++] = (struct ep_ack_range){ (uint16_t)first, (uint16_t)(i - 1) };
 	}
-	if (!a->n)		/* nothing held: the message is unknown to the receiver */
+	if (!a->n) /* nothing held: the message is unknown to the receiver */
 		a->count = 0;
 }
 
@@ -67,7 +67,7 @@ ssize_t ep_ack_encode(const struct ep_ack *a, uint16_t max_ranges, void *buf, si
 int ep_ack_decode(const void *buf, size_t len, struct ep_ack *a)
 {
 	const uint8_t *p = buf;
-	uint32_t next = 0;	/* the lowest index the next range may start at */
+	uint32_t next = 0; /* the lowest index the next range may start at */
 
 	if (len < ep_ack_len(0))
 		return -EBADMSG;

@@ -45,7 +45,7 @@ static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
 	m->tenant_id = ep_be32(h->tenant_id);
 	m->payload_len = ep_be16(h->payload_len);
 	if ((m->flags & EP_F_AUTH) && m->payload_len >= EP_AUTH_NONCE_LEN)
-		m->payload_len -= EP_AUTH_NONCE_LEN;	/* the slice, after the nonce */
+		m->payload_len -= EP_AUTH_NONCE_LEN; /* the slice, after the nonce */
 	m->status = ep_be16(h->status);
 	m->frag_index = ep_be16(h->frag_index);
 	m->frag_count = ep_be16(h->frag_count);
@@ -93,7 +93,7 @@ int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg 
 		err = len < sizeof(h) ? -EP_STAT_DROP_HDR_SHORT : -EP_STAT_DROP_BAD_LENGTH;
 		goto bad;
 	}
-	memcpy(&h, buf, sizeof(h));	/* the buffer may be unaligned */
+	memcpy(&h, buf, sizeof(h)); /* the buffer may be unaligned */
 	err = ep_hdr_check(&h, (uint32_t)len, max_task_len);
 	if (err)
 		goto bad;
@@ -111,7 +111,7 @@ int ep_decode(const void *buf, size_t len, uint32_t max_task_len, struct ep_msg 
 	return 0;
 bad:
 	if (reason)
-		*reason = (enum ep_stat)-err;
+		*reason = (enum ep_stat) - err;
 	return -EBADMSG;
 }
 
@@ -167,7 +167,7 @@ ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t t
 	if (err < 0)
 		return err;
 	if (tmpl->flags & EP_F_AUTH)
-		memset((uint8_t *)out + EP_HDR_LEN, 0, EP_AUTH_NONCE_LEN);	/* sealing sets it */
+		memset((uint8_t *)out + EP_HDR_LEN, 0, EP_AUTH_NONCE_LEN); /* sealing sets it */
 	if (len)
 		memcpy((uint8_t *)out + ep_payload_off(tmpl), (const uint8_t *)payload + off, len);
 	return ep_payload_off(tmpl) + len;
@@ -184,7 +184,7 @@ const char *ep_stat_name(unsigned int stat)
 	return stat < EP_STAT__COUNT ? names[stat] : "?";
 }
 
-#define EP_X_STATUS_NAME(name, val, str, retry) [val] = str,
+#define EP_X_STATUS_NAME(name, val, str, retry)	 [val] = str,
 #define EP_X_STATUS_RETRY(name, val, str, retry) [val] = retry,
 static const char *const status_names[EP_ST__COUNT] = { EP_STATUS_LIST(EP_X_STATUS_NAME) };
 static const unsigned char status_retry[EP_ST__COUNT] = { EP_STATUS_LIST(EP_X_STATUS_RETRY) };
@@ -202,16 +202,27 @@ bool ep_status_retriable(unsigned int status)
 const char *ep_kind_name(unsigned int kind)
 {
 	switch (kind) {
-	case EP_KIND_REQUEST:	return "request";
-	case EP_KIND_RESPONSE:	return "response";
-	case EP_KIND_ERROR:	return "error";
-	case EP_KIND_PING:	return "ping";
-	case EP_KIND_PONG:	return "pong";
-	case EP_KIND_CANCEL:	return "cancel";
-	case EP_KIND_LOAD_REPORT: return "load_report";
-	case EP_KIND_RETRY:	return "retry";
-	case EP_KIND_TASK_ACK:	return "task_ack";
-	case EP_KIND_RESULT_ACK: return "result_ack";
-	default:		return "?";
+	case EP_KIND_REQUEST:
+		return "request";
+	case EP_KIND_RESPONSE:
+		return "response";
+	case EP_KIND_ERROR:
+		return "error";
+	case EP_KIND_PING:
+		return "ping";
+	case EP_KIND_PONG:
+		return "pong";
+	case EP_KIND_CANCEL:
+		return "cancel";
+	case EP_KIND_LOAD_REPORT:
+		return "load_report";
+	case EP_KIND_RETRY:
+		return "retry";
+	case EP_KIND_TASK_ACK:
+		return "task_ack";
+	case EP_KIND_RESULT_ACK:
+		return "result_ack";
+	default:
+		return "?";
 	}
 }

@@ -26,20 +26,20 @@
 #include "edgeplane/imgstat.h"
 #include "edgeplane/payload.h"
 
-#define IMG_HDR		sizeof(struct ep_img_hdr)
-#define FC_HDR		sizeof(struct ep_fc_hdr)
+#define IMG_HDR sizeof(struct ep_img_hdr)
+#define FC_HDR	sizeof(struct ep_fc_hdr)
 
 struct ep_fc_enc {
 	ZSTD_CCtx *cctx;
-	uint8_t *streams;	/* EP_FC_NCTX x 2 npix: untouched pages are not committed */
-	uint8_t *rec;		/* bounded-error mode: the decoder's pixels */
-	size_t cap;		/* pixels the buffers hold */
+	uint8_t *streams; /* EP_FC_NCTX x 2 npix: untouched pages are not committed */
+	uint8_t *rec;	  /* bounded-error mode: the decoder's pixels */
+	size_t cap;	  /* pixels the buffers hold */
 	uint8_t row_res[EP_IMG_MAX_DIM], row_ctx[EP_IMG_MAX_DIM];
 };
 
 struct ep_fc_dec {
 	ZSTD_DCtx *dctx;
-	uint8_t *res;		/* the decoded streams, one after another */
+	uint8_t *res; /* the decoded streams, one after another */
 	size_t cap;
 };
 
@@ -89,8 +89,8 @@ static inline unsigned int ctx_of(int a, int b, int c, int d, unsigned int mask)
  * first row), the same in encoder and decoder: above the first row and left of the first
  * column they repeat what is there (the first pixel has 0 for all).
  */
-static inline void neighbours(const uint8_t *r, const uint8_t *u, uint32_t x, uint32_t w,
-			      int *a, int *b, int *c, int *d)
+static inline void neighbours(const uint8_t *r, const uint8_t *u, uint32_t x, uint32_t w, int *a,
+			      int *b, int *c, int *d)
 {
 	if (!u) {
 		*a = *b = *c = *d = x ? r[x - 1] : 0;
@@ -161,32 +161,31 @@ void ep_fc_dec_free(struct ep_fc_dec *d)
  * for the baseline, and chosen per call (not with target_clones: an ifunc resolver runs
  * before a sanitizer's runtime is up, and ThreadSanitizer builds crash in it).
  */
-#define ROW_INTERIOR(name, attr)						\
+#define ROW_INTERIOR(name, attr)                                                            \
 	attr static void name(const uint8_t *r, const uint8_t *u, uint32_t w, uint8_t *res, \
-			      uint8_t *ctx)					\
-	{									\
-		for (uint32_t x = 1; x + 1 < w; x++) {				\
-			int16_t a = r[x - 1], b = u[x], c = u[x - 1], d = u[x + 1];	\
-			int16_t mx = a > b ? a : b, mn = a < b ? a : b;		\
-			int16_t p = (int16_t)(a + b - c);			\
-			int16_t db = (int16_t)(d - b), bc = (int16_t)(b - c);	\
-			int16_t ca = (int16_t)(c - a), g;			\
-										\
-			p = p < mn ? mn : p > mx ? mx : p;			\
-			g = (int16_t)((db < 0 ? -db : db) + (bc < 0 ? -bc : bc) +	\
-				      (ca < 0 ? -ca : ca));			\
-			res[x] = (uint8_t)(r[x] - p);				\
-			ctx[x] = (uint8_t)((g >= EP_FC_CTX_T1) + (g >= EP_FC_CTX_T2) +	\
-					   (g >= EP_FC_CTX_T3));		\
-		}								\
+			      uint8_t *ctx)                                                 \
+	{                                                                                   \
+		for (uint32_t x = 1; x + 1 < w; x++) {                                      \
+			int16_t a = r[x - 1], b = u[x], c = u[x - 1], d = u[x + 1];         \
+			int16_t mx = a > b ? a : b, mn = a < b ? a : b;                     \
+			int16_t p = (int16_t)(a + b - c);                                   \
+			int16_t db = (int16_t)(d - b), bc = (int16_t)(b - c);               \
+			int16_t ca = (int16_t)(c - a), g;                                   \
+                                                                                            \
+			p = p < mn ? mn : p > mx ? mx : p;                                  \
+			g = (int16_t)((db < 0 ? -db : db) + (bc < 0 ? -bc : bc) +           \
+				      (ca < 0 ? -ca : ca));                                 \
+			res[x] = (uint8_t)(r[x] - p);                                       \
+			ctx[x] = (uint8_t)((g >= EP_FC_CTX_T1) + (g >= EP_FC_CTX_T2) +      \
+					   (g >= EP_FC_CTX_T3));                            \
+		}                                                                           \
 	}
 ROW_INTERIOR(row_interior_base, )
 #if defined(__x86_64__)
 ROW_INTERIOR(row_interior_avx2, __attribute__((target("avx2"))))
 #endif
 
-static void row_interior(const uint8_t *r, const uint8_t *u, uint32_t w, uint8_t *res,
-			 uint8_t *ctx)
+static void row_interior(const uint8_t *r, const uint8_t *u, uint32_t w, uint8_t *res, uint8_t *ctx)
 {
 #if defined(__x86_64__)
 	if (__builtin_cpu_supports("avx2")) {
@@ -208,7 +207,7 @@ static void split_lossless(const uint8_t *px, uint32_t w, uint32_t h, uint8_t **
 
 		if (u && w > 2) {
 			row_interior(r, u, w, res, ctx);
-			for (uint32_t x = 0; x < w; x += w - 1) {	/* the two edge pixels */
+			for (uint32_t x = 0; x < w; x += w - 1) { /* the two edge pixels */
 				neighbours(r, u, x, w, &a, &b, &c, &d);
 				res[x] = (uint8_t)(r[x] - med(a, b, c));
 				ctx[x] = (uint8_t)ctx_of(a, b, c, d, EP_FC_NCTX - 1);
@@ -252,7 +251,7 @@ static void split_lossless(const uint8_t *px, uint32_t w, uint32_t h, uint8_t **
 
 /* A byte no quantised residual takes (|q| <= 85 for k >= 1): the pixel that follows is
  * coded exactly, its residual mod 256 in the next byte of the same stream. */
-#define ESCAPE		0x80
+#define ESCAPE 0x80
 
 /*
  * Bounded error: quantise each residual to the nearest multiple of 2k + 1 and predict
@@ -260,8 +259,8 @@ static void split_lossless(const uint8_t *px, uint32_t w, uint32_t h, uint8_t **
  * [@lo, @hi] are coded exactly. @qt maps a residual e (-255..255, at qt + 255) to its
  * quantised q: no division per pixel.
  */
-static inline void near_px(const uint8_t *o, uint8_t *r, uint32_t x, int a, int b, int c,
-			   int d, int lo, int hi, int step, const int8_t *qt, uint8_t **s,
+static inline void near_px(const uint8_t *o, uint8_t *r, uint32_t x, int a, int b, int c, int d,
+			   int lo, int hi, int step, const int8_t *qt, uint8_t **s,
 			   unsigned int mask)
 {
 	int p = med(a, b, c), q, v;
@@ -279,8 +278,8 @@ static inline void near_px(const uint8_t *o, uint8_t *r, uint32_t x, int a, int 
 	*s[i]++ = (uint8_t)(int8_t)q;
 }
 
-static void split_near(const uint8_t *px, uint8_t *rec, uint32_t w, uint32_t h,
-		       unsigned int k, int lo, int hi, uint8_t **s, unsigned int mask)
+static void split_near(const uint8_t *px, uint8_t *rec, uint32_t w, uint32_t h, unsigned int k,
+		       int lo, int hi, uint8_t **s, unsigned int mask)
 {
 	int step = 2 * (int)k + 1;
 	int8_t qtab[511], *qt = qtab + 255;
@@ -349,8 +348,9 @@ static ssize_t pack(struct ep_fc_enc *e, const void *in, uint8_t *o, size_t cap,
 		if (n) {
 			n = ZSTD_compress2(e->cctx, o + off, cap - off, base, n);
 			if (ZSTD_isError(n))
-				return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? -ENOSPC
-											   : -ENOMEM;
+				return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
+					       ? -ENOSPC
+					       : -ENOMEM;
 		}
 		put_be32(o + IMG_HDR + FC_HDR + 4 * i, (uint32_t)n);
 		off += n;
@@ -447,10 +447,9 @@ int ep_fc_peek(const void *in, size_t len, uint32_t *out_len, unsigned int *max_
 	w = get_be16(p);
 	h = get_be16(p + 2);
 	nctx = p[IMG_HDR + 2];
-	if (!w || !h || w > EP_IMG_MAX_DIM || h > EP_IMG_MAX_DIM ||
-	    p[IMG_HDR] != EP_FC_VERSION || p[IMG_HDR + 1] > EP_FC_MAX_ERROR ||
-	    (nctx != 1 && nctx != EP_FC_NCTX) || p[IMG_HDR + 3] ||
-	    len < IMG_HDR + FC_HDR + 4 * nctx)
+	if (!w || !h || w > EP_IMG_MAX_DIM || h > EP_IMG_MAX_DIM || p[IMG_HDR] != EP_FC_VERSION ||
+	    p[IMG_HDR + 1] > EP_FC_MAX_ERROR || (nctx != 1 && nctx != EP_FC_NCTX) ||
+	    p[IMG_HDR + 3] || len < IMG_HDR + FC_HDR + 4 * nctx)
 		return -EBADMSG;
 	sum = IMG_HDR + FC_HDR + 4 * nctx;
 	for (uint32_t i = 0; i < nctx; i++)
@@ -542,7 +541,7 @@ int ep_fc_decode(struct ep_fc_dec *d, const void *in, size_t len, void *out, siz
 		    size > (k ? 2 : 1) * npix - got)
 			return -EBADMSG;
 		if (ZSTD_findFrameCompressedSize(p + off, n) != n)
-			return -EBADMSG;	/* trailing bytes, or not one frame */
+			return -EBADMSG; /* trailing bytes, or not one frame */
 		if (ZSTD_decompressDCtx(d->dctx, d->res + got, (size_t)size, p + off, n) != size)
 			return -EBADMSG;
 		got += (size_t)size;
@@ -557,6 +556,6 @@ int ep_fc_decode(struct ep_fc_dec *d, const void *in, size_t len, void *out, siz
 		return err;
 	for (unsigned int i = 0; i < nctx; i++)
 		if (s[i] != end[i])
-			return -EBADMSG;	/* bytes no pixel used */
+			return -EBADMSG; /* bytes no pixel used */
 	return 0;
 }

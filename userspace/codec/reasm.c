@@ -24,28 +24,28 @@
 #include "edgeplane/util.h"
 #include "ep_check.h"
 
-#define NIL (-1)
+#define NIL	  (-1)
 /* Tasks evicted at most to make room for one fragment. */
-#define EVICT_MAX	8
+#define EVICT_MAX 8
 
 struct task_ent {
-	int32_t hnext;		/* hash chain, or free list */
-	int32_t prev, next;	/* all tasks, least recently active first */
-	int32_t aprev, anext;	/* all tasks, oldest first */
-	int32_t sprev, snext;	/* the source prefix's tasks, least recently active first */
-	int32_t kprev, knext;	/* tasks to acknowledge, least recently active first */
-	bool in_ack;		/* on that list */
-	uint16_t ack_at;	/* a new fragment at this index or above acknowledges at once */
-	uint32_t ack_missing;	/* fragments missing at the last acknowledgement (all, before) */
-	uint32_t ack_received;	/* fragments received then */
-	uint64_t ack_wire;	/* wire_bytes when it was last acknowledged */
-	int32_t src;		/* index in srcs */
+	int32_t hnext;	       /* hash chain, or free list */
+	int32_t prev, next;    /* all tasks, least recently active first */
+	int32_t aprev, anext;  /* all tasks, oldest first */
+	int32_t sprev, snext;  /* the source prefix's tasks, least recently active first */
+	int32_t kprev, knext;  /* tasks to acknowledge, least recently active first */
+	bool in_ack;	       /* on that list */
+	uint16_t ack_at;       /* a new fragment at this index or above acknowledges at once */
+	uint32_t ack_missing;  /* fragments missing at the last acknowledgement (all, before) */
+	uint32_t ack_received; /* fragments received then */
+	uint64_t ack_wire;     /* wire_bytes when it was last acknowledged */
+	int32_t src;	       /* index in srcs */
 	uint32_t frag_size;
 	uint32_t received;
-	uint32_t fbm_len;	/* bytes of the fragment bitmap */
-	uint32_t pbm_len;	/* bytes of the page bitmap; 0: the buffer is charged whole */
+	uint32_t fbm_len; /* bytes of the fragment bitmap */
+	uint32_t pbm_len; /* bytes of the page bitmap; 0: the buffer is charged whole */
 	uint64_t start_ns, last_ns;
-	uint64_t cost;		/* bytes charged */
+	uint64_t cost; /* bytes charged */
 	uint64_t bytes, wire_bytes;
 	struct ep_peer peer;
 	struct ep_msg msg;
@@ -54,10 +54,10 @@ struct task_ent {
 
 struct src_ent {
 	int32_t hnext;
-	int32_t head, tail;	/* its tasks, least recently active first */
+	int32_t head, tail; /* its tasks, least recently active first */
 	uint32_t tasks;
 	uint64_t bytes;
-	uint8_t key[16];	/* the address masked to its prefix */
+	uint8_t key[16]; /* the address masked to its prefix */
 };
 
 struct ep_reasm {
@@ -184,7 +184,7 @@ static void src_key(const struct ep_reasm *r, const uint8_t addr[16], uint8_t ke
 		from = 0;
 	}
 	for (unsigned int b = from + bits; b < 128; b++)
-		key[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+		key[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 }
 
 static int32_t src_find(struct ep_reasm *r, const uint8_t key[16])
@@ -237,8 +237,8 @@ static int32_t *link_next(struct task_ent *t, enum list l)
 	return l == LRU ? &t->next : l == AGE ? &t->anext : l == SRC ? &t->snext : &t->knext;
 }
 
-static void list_ends(struct ep_reasm *r, const struct task_ent *t, enum list l,
-		      int32_t **head, int32_t **tail)
+static void list_ends(struct ep_reasm *r, const struct task_ent *t, enum list l, int32_t **head,
+		      int32_t **tail)
 {
 	if (l == LRU) {
 		*head = &r->lru_head;
@@ -308,10 +308,16 @@ static uint8_t *task_user(const struct task_ent *t)
 static void task_info(const struct task_ent *t, struct ep_reasm_info *info)
 {
 	*info = (struct ep_reasm_info){
-		.peer = t->peer, .msg = t->msg, .frag_size = t->frag_size,
-		.frags = t->received, .bytes = t->bytes, .wire_bytes = t->wire_bytes,
-		.wire_new = t->wire_bytes - t->ack_wire, .start_ns = t->start_ns,
-		.last_ns = t->last_ns, .user = task_user(t),
+		.peer = t->peer,
+		.msg = t->msg,
+		.frag_size = t->frag_size,
+		.frags = t->received,
+		.bytes = t->bytes,
+		.wire_bytes = t->wire_bytes,
+		.wire_new = t->wire_bytes - t->ack_wire,
+		.start_ns = t->start_ns,
+		.last_ns = t->last_ns,
+		.user = task_user(t),
 	};
 }
 
@@ -379,8 +385,8 @@ static uint64_t pages_upper(const struct ep_reasm *r, uint64_t len)
  * Pages of [@off, @off + @len) in @t's buffer not yet written: their count, and with
  * @mark, mark them written. 0 for a buffer charged whole.
  */
-static uint64_t pages_new(const struct ep_reasm *r, struct task_ent *t, uint64_t off,
-			  uint64_t len, bool mark)
+static uint64_t pages_new(const struct ep_reasm *r, struct task_ent *t, uint64_t off, uint64_t len,
+			  bool mark)
 {
 	uintptr_t base = (uintptr_t)t->buf / r->page;
 	uint8_t *pbm = t->buf + t->msg.total_len + t->fbm_len;
@@ -418,8 +424,8 @@ static int expire_except(struct ep_reasm *r, uint64_t now_ns, int32_t keep)
 	}
 	if (!r->cfg.max_lifetime_ns)
 		return n;
-	for (i = r->age_head;
-	     i != NIL && now_ns >= r->tasks[i].start_ns + r->cfg.max_lifetime_ns; i = next) {
+	for (i = r->age_head; i != NIL && now_ns >= r->tasks[i].start_ns + r->cfg.max_lifetime_ns;
+	     i = next) {
 		next = r->tasks[i].anext;
 		if (i != keep) {
 			task_end(r, i, EP_REASM_LIFETIME);
@@ -469,15 +475,15 @@ static int make_room(struct ep_reasm *r, const uint8_t key[16], uint64_t add, bo
 
 	for (unsigned int n = 0;; n++) {
 		int32_t s = src_find(r, key), victim;
-		bool src_over = s == NIL ? add > r->cfg.max_src_bytes :
-			(new_task && r->srcs[s].tasks >= r->cfg.max_src_tasks) ||
-			r->srcs[s].bytes + add > r->cfg.max_src_bytes;
-		bool all_over = (new_task && r->task_free == NIL) ||
-				r->st.bytes + add > r->cfg.max_bytes;
+		bool src_over = s == NIL ? add > r->cfg.max_src_bytes
+					 : (new_task && r->srcs[s].tasks >= r->cfg.max_src_tasks) ||
+						   r->srcs[s].bytes + add > r->cfg.max_src_bytes;
+		bool all_over =
+			(new_task && r->task_free == NIL) || r->st.bytes + add > r->cfg.max_bytes;
 
 		if (!src_over && !all_over)
 			return 0;
-		if (!expired) {		/* what is stale goes before what is live */
+		if (!expired) { /* what is stale goes before what is live */
 			expired = true;
 			if (expire_except(r, now_ns, keep))
 				continue;
@@ -485,8 +491,7 @@ static int make_room(struct ep_reasm *r, const uint8_t key[16], uint64_t add, bo
 		if (n >= EVICT_MAX)
 			return -ENOBUFS;
 		if (src_over)
-			victim = s == NIL ? NIL : pick_victim(r, r->srcs[s].head, SRC, keep,
-							     prio);
+			victim = s == NIL ? NIL : pick_victim(r, r->srcs[s].head, SRC, keep, prio);
 		else
 			victim = pick_victim(r, r->lru_head, LRU, keep, prio);
 		if (victim == NIL)
@@ -512,7 +517,8 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 	 * context) and the first fragment's pages, at most this many. */
 	est = sizeof(struct task_ent) +
 	      (pbm_len ? (pages_upper(r, fbm_len + pbm_len + r->cfg.user_size) +
-			  pages_upper(r, m->payload_len)) * r->page
+			  pages_upper(r, m->payload_len)) *
+				 r->page
 		       : base);
 	src_key(r, p->addr, key);
 	err = make_room(r, key, est, true, NIL, m->priority, now_ns);
@@ -549,7 +555,8 @@ static int32_t task_open(struct ep_reasm *r, const struct ep_peer *p, const stru
 		memset(task_user(t), 0, r->cfg.user_size);
 	cost = sizeof(struct task_ent) +
 	       (pbm_len ? pages_new(r, t, m->total_len, fbm_len + pbm_len + r->cfg.user_size,
-				    true) * r->page
+				    true) *
+				  r->page
 			: base);
 	t->cost = cost;
 	r->srcs[s].tasks++;

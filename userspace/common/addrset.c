@@ -50,7 +50,8 @@ bool ep_addr_is_v4(const uint8_t a[16])
 const char *ep_addr_format(const uint8_t a[16], char *buf, size_t len)
 {
 	if (!(ep_addr_is_v4(a) ? inet_ntop(AF_INET, a + 12, buf, (socklen_t)len)
-			       : inet_ntop(AF_INET6, a, buf, (socklen_t)len)) && len)
+			       : inet_ntop(AF_INET6, a, buf, (socklen_t)len)) &&
+	    len)
 		buf[0] = '\0';
 	return buf;
 }

@@ -14,7 +14,7 @@
 #include "ep_check.h"
 
 struct ep_aead {
-	EVP_CIPHER_CTX *enc;	/* keyed once; each datagram only sets the nonce */
+	EVP_CIPHER_CTX *enc; /* keyed once; each datagram only sets the nonce */
 	EVP_CIPHER_CTX *dec;
 };
 

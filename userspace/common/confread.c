@@ -30,8 +30,7 @@ void ep_conf_bad(struct ep_confread *rd, const config_setting_t *s, const char *
 	rd->err = -EINVAL;
 }
 
-void ep_conf_known(struct ep_confread *rd, const config_setting_t *group,
-		   const char *const *names)
+void ep_conf_known(struct ep_confread *rd, const config_setting_t *group, const char *const *names)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
@@ -46,8 +45,7 @@ void ep_conf_known(struct ep_confread *rd, const config_setting_t *group,
 	}
 }
 
-void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		 char **out)
+void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *name, char **out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 
@@ -61,8 +59,8 @@ void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *
 	*out = strdup(config_setting_get_string(s));
 }
 
-bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		 long long lo, long long hi, long long *out)
+bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *name, long long lo,
+		 long long hi, long long *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	long long v;
@@ -87,8 +85,7 @@ bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *
 	return true;
 }
 
-void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		  bool *out)
+void ep_conf_bool(struct ep_confread *rd, const config_setting_t *g, const char *name, bool *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 
@@ -118,8 +115,8 @@ void ep_conf_unsafe(struct ep_confread *rd, const config_setting_t *g, const cha
 	free(v);
 }
 
-int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		     int *out, unsigned int max, int lo, int hi)
+int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const char *name, int *out,
+		     unsigned int max, int lo, int hi)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	int n;
@@ -143,13 +140,13 @@ int ep_conf_int_list(struct ep_confread *rd, const config_setting_t *g, const ch
 	return n;
 }
 
-void ep_conf_rate_limit(struct ep_confread *rd, const config_setting_t *g,
-			struct ep_rl_cfg *rl, bool gateway)
+void ep_conf_rate_limit(struct ep_confread *rd, const config_setting_t *g, struct ep_rl_cfg *rl,
+			bool gateway)
 {
-	static const char *const node[] = { "mode", "packets_per_s", "packets_burst",
-					    "bytes_per_s", "bytes_burst", NULL };
-	static const char *const gw[] = { "mode", "packets_per_s", "packets_burst",
-					  "bytes_per_s", "bytes_burst", "tasks_per_s",
+	static const char *const node[] = { "mode",	   "packets_per_s", "packets_burst",
+					    "bytes_per_s", "bytes_burst",   NULL };
+	static const char *const gw[] = { "mode",	 "packets_per_s",    "packets_burst",
+					  "bytes_per_s", "bytes_burst",	     "tasks_per_s",
 					  "tasks_burst", "source_prefix_v4", "source_prefix_v6",
 					  NULL };
 	bool off = rl->flags & EP_RL_F_OFF;

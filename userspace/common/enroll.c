@@ -33,7 +33,7 @@ struct ep_enroll_conn {
 	SSL *ssl;
 	int fd;
 	int timeout_ms;
-	char *buf;		/* bytes received and not yet consumed: [0, len) */
+	char *buf; /* bytes received and not yet consumed: [0, len) */
 	size_t cap, len;
 	char err[256];
 };
@@ -138,8 +138,8 @@ void ep_key_info_wipe(struct ep_key_info *k)
 	OPENSSL_cleanse(k, sizeof(*k));
 }
 
-static int get_int(const json_t *o, const char *what, json_int_t lo, json_int_t hi,
-		   json_int_t *out, char *err, size_t errlen)
+static int get_int(const json_t *o, const char *what, json_int_t lo, json_int_t hi, json_int_t *out,
+		   char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(o, what);
 
@@ -163,8 +163,10 @@ static int get_name(const json_t *o, const char *what, char *out, size_t max, ch
 	const char *s = json_string_value(v);
 
 	if (!s || json_string_length(v) != strlen(s) || !ep_enroll_name_ok(s, max)) {
-		seterr(err, errlen, "\"%s\" is not a string of 1..%zu characters of "
-		       "[A-Za-z0-9_.@:-]", what, max - 1);
+		seterr(err, errlen,
+		       "\"%s\" is not a string of 1..%zu characters of "
+		       "[A-Za-z0-9_.@:-]",
+		       what, max - 1);
 		return -EINVAL;
 	}
 	memcpy(out, s, strlen(s) + 1);
@@ -182,10 +184,10 @@ static int hexval(char ch)
 
 static int parse_limits(const json_t *o, struct ep_key_limits *l, char *err, size_t errlen)
 {
-	static const char *const rates[] = { "tasks_per_s", "burst_tasks", "kib_per_s",
-					     "burst_kib", "max_task_len" };
-	uint32_t *const dst[] = { &l->tasks_per_s, &l->burst_tasks, &l->kib_per_s,
-				  &l->burst_kib, &l->max_task_len };
+	static const char *const rates[] = { "tasks_per_s", "burst_tasks", "kib_per_s", "burst_kib",
+					     "max_task_len" };
+	uint32_t *const dst[] = { &l->tasks_per_s, &l->burst_tasks, &l->kib_per_s, &l->burst_kib,
+				  &l->max_task_len };
 	const json_t *types = json_object_get(o, "types");
 	json_int_t v;
 	size_t i;
@@ -202,11 +204,14 @@ static int parse_limits(const json_t *o, struct ep_key_limits *l, char *err, siz
 		}
 		l->all_types = true;
 	} else if (json_is_array(types) && json_array_size(types) <= EP_KEY_TYPE_MAX + 1) {
-		json_array_foreach(types, i, t) {
+		json_array_foreach(types, i, t)
+		{
 			if (!json_is_integer(t) || json_integer_value(t) < 0 ||
 			    json_integer_value(t) > EP_KEY_TYPE_MAX) {
-				seterr(err, errlen, "\"types\" has an entry that is not a type id "
-				       "0..%d", EP_KEY_TYPE_MAX);
+				seterr(err, errlen,
+				       "\"types\" has an entry that is not a type id "
+				       "0..%d",
+				       EP_KEY_TYPE_MAX);
 				return -EINVAL;
 			}
 			v = json_integer_value(t);
@@ -351,16 +356,15 @@ json_t *ep_key_info_to_json(const struct ep_key_info *k)
 		snprintf(hex + 2 * i, 3, "%02x", k->key[i]);
 	o = json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:I, s:b, s:{s:o, s:I, s:I, s:I, s:I, s:I, "
 		      "s:I}}",
-		      "key_id", (json_int_t)k->key_id, "key", hex,
-		      "issued_unix_ms", (json_int_t)k->issued_unix_ms,
-		      "expires_unix_ms", (json_int_t)k->expires_unix_ms, "name", k->name,
-		      "role", k->role, "tenant", (json_int_t)k->tenant, "revoked", k->revoked,
-		      "limits", "types", types, "max_priority", (json_int_t)k->lim.max_priority,
-		      "tasks_per_s", (json_int_t)k->lim.tasks_per_s,
-		      "burst_tasks", (json_int_t)k->lim.burst_tasks,
-		      "kib_per_s", (json_int_t)k->lim.kib_per_s,
-		      "burst_kib", (json_int_t)k->lim.burst_kib,
-		      "max_task_len", (json_int_t)k->lim.max_task_len);
+		      "key_id", (json_int_t)k->key_id, "key", hex, "issued_unix_ms",
+		      (json_int_t)k->issued_unix_ms, "expires_unix_ms",
+		      (json_int_t)k->expires_unix_ms, "name", k->name, "role", k->role, "tenant",
+		      (json_int_t)k->tenant, "revoked", k->revoked, "limits", "types", types,
+		      "max_priority", (json_int_t)k->lim.max_priority, "tasks_per_s",
+		      (json_int_t)k->lim.tasks_per_s, "burst_tasks", (json_int_t)k->lim.burst_tasks,
+		      "kib_per_s", (json_int_t)k->lim.kib_per_s, "burst_kib",
+		      (json_int_t)k->lim.burst_kib, "max_task_len",
+		      (json_int_t)k->lim.max_task_len);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	if (o && k->has_addr) {
 		char text[INET6_ADDRSTRLEN];
@@ -388,7 +392,7 @@ int ep_enroll_cert_field(const struct x509_st *cert, int nid, char *out, size_t 
 	if (i < 0)
 		return -ENOENT;
 	if (X509_NAME_get_index_by_NID(subj, nid, i) >= 0)
-		return -EINVAL;		/* two of them: which one is meant? */
+		return -EINVAL; /* two of them: which one is meant? */
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
 	if (len < 0)
 		return -EINVAL;
@@ -517,8 +521,8 @@ static void bind_local(int fd, const struct ep_enroll_cfg *c, sa_family_t family
 	struct sockaddr_storage a;
 
 	if (!c->local || c->local->sa_family != family || c->local_len > sizeof(a) ||
-	    c->local_len < (family == AF_INET ? sizeof(struct sockaddr_in)
-					      : sizeof(struct sockaddr_in6)))
+	    c->local_len <
+		    (family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 		return;
 	memcpy(&a, c->local, c->local_len);
 	if (family == AF_INET)
@@ -553,7 +557,7 @@ static int tcp_connect(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c,
 
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-	return 0;	/* an encrypted key file fails to load instead of prompting */
+	return 0; /* an encrypted key file fails to load instead of prompting */
 }
 
 static int make_ctx(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c)
@@ -800,7 +804,7 @@ void ep_enroll_close(struct ep_enroll_conn *e)
 		return;
 	if (e->ssl) {
 		pipe_block(&g);
-		SSL_shutdown(e->ssl);	/* our close_notify; we do not wait for theirs */
+		SSL_shutdown(e->ssl); /* our close_notify; we do not wait for theirs */
 		pipe_restore(&g);
 		SSL_free(e->ssl);
 	}
@@ -832,8 +836,7 @@ static struct ep_enroll_conn *conn_open(const struct ep_enroll_cfg *c, int *errp
 	return e;
 }
 
-struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *err,
-					 size_t errlen)
+struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *err, size_t errlen)
 {
 	struct ep_enroll_conn *e;
 	int ret;
@@ -896,8 +899,8 @@ out:
 }
 
 int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t *node_id,
-		   struct ep_key_info *self,
-		   int (*on_key)(void *arg, const struct ep_key_info *k), void *arg)
+		   struct ep_key_info *self, int (*on_key)(void *arg, const struct ep_key_info *k),
+		   void *arg)
 {
 	static const size_t bitmap_words = 65536 / 64;
 	struct pipe_guard pg;
@@ -939,7 +942,8 @@ int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t
 		snprintf(why, sizeof(why), "out of memory");
 		goto bad;
 	}
-	json_array_foreach(keys, i, v) {
+	json_array_foreach(keys, i, v)
+	{
 		char kwhy[120];
 
 		if (ep_key_info_parse(v, &k, kwhy, sizeof(kwhy))) {
@@ -962,7 +966,8 @@ int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t
 	*full = json_is_true(json_object_get(r, "full"));
 	*node_id = (uint32_t)id;
 	ret = 0;
-	json_array_foreach(keys, i, v) {
+	json_array_foreach(keys, i, v)
+	{
 		ep_key_info_parse(v, &k, NULL, 0);
 		if (on_key)
 			ret = on_key(arg, &k);

@@ -7,7 +7,7 @@ unsigned int ep_hist_bucket_of(uint64_t v)
 
 	if (v < EP_HIST_SUB)
 		return (unsigned int)v;
-	msb = 63 - (unsigned int)__builtin_clzll(v);	/* >= EP_HIST_SUB_BITS */
+	msb = 63 - (unsigned int)__builtin_clzll(v); /* >= EP_HIST_SUB_BITS */
 	shift = msb - EP_HIST_SUB_BITS;
 	/* Octave (shift + 1), then the next EP_HIST_SUB_BITS bits below the leading one. */
 	return (shift + 1) * EP_HIST_SUB + (unsigned int)((v >> shift) & (EP_HIST_SUB - 1));

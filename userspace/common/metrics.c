@@ -21,9 +21,9 @@
 #include "edgeplane/metrics.h"
 #include "edgeplane/util.h"
 
-#define METRICS_PATH		"/metrics"
-#define MAX_CONNECTIONS		16
-#define CONNECTION_TIMEOUT_S	10
+#define METRICS_PATH	     "/metrics"
+#define MAX_CONNECTIONS	     16
+#define CONNECTION_TIMEOUT_S 10
 
 struct ep_metrics {
 	struct MHD_Daemon *d;
@@ -89,8 +89,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, v
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, body, body ? MHD_RESPMEM_MUST_FREE
-							    : MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(len, body,
+					    body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		free(body);
 		return MHD_NO;
@@ -117,9 +117,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int stat
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	static int seen;
 	struct ep_metrics *m = cls;
@@ -181,13 +180,11 @@ int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_me
 	}
 	/* One thread of MHD's own, with epoll (MHD_USE_AUTO): select() would fail on a
 	 * descriptor above 1023, and a runtime holds many. */
-	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-				MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-				MHD_OPTION_END);
+	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+				0, NULL, NULL, on_request, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned int)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (!m->d) {
 		err = -EIO;
 		pr_err("metrics on %s: libmicrohttpd did not start", addr);
@@ -195,7 +192,8 @@ int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_me
 	}
 	if (ep_sockaddr_is_any(&ss))
 		pr_warn("metrics on every address (%s): anyone who reaches this host may read "
-			"them; give the address to serve them on", addr);
+			"them; give the address to serve them on",
+			addr);
 	*out = m;
 	return 0;
 
@@ -253,7 +251,7 @@ static int utf8_len(const unsigned char *p)
 		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
 	else
 		return 0;
-	if (p[1] < lo || p[1] > hi)	/* a NUL ends the string here too */
+	if (p[1] < lo || p[1] > hi) /* a NUL ends the string here too */
 		return 0;
 	for (int i = 2; i < n; i++)
 		if (p[i] < 0x80 || p[i] > 0xbf)
@@ -316,7 +314,7 @@ char *ep_metrics_fmt_double(double v, char *buf, size_t len)
 	} else if (isinf(v)) {
 		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
 	} else if (v == trunc(v) && fabs(v) < 1e15) {
-		snprintf(buf, len, "%.0f", v);		/* integers as integers: 200, not 2e+02 */
+		snprintf(buf, len, "%.0f", v); /* integers as integers: 200, not 2e+02 */
 	} else {
 		/* The shortest form that reads back to the same double. */
 		for (int prec = 1; prec <= 17; prec++) {
@@ -328,8 +326,7 @@ char *ep_metrics_fmt_double(double v, char *buf, size_t len)
 	return buf;
 }
 
-void ep_metrics_sample_u64(FILE *f, const char *name, const struct ep_label *labels,
-			   uint64_t v)
+void ep_metrics_sample_u64(FILE *f, const char *name, const struct ep_label *labels, uint64_t v)
 {
 	fputs(name, f);
 	labels_le(f, labels, NULL);

@@ -90,8 +90,7 @@ static int decode(struct png_ctx *c)
 }
 
 /* Read from @fp, or from @mem when @fp is NULL. */
-static int read_gray(FILE *fp, struct png_mem *mem, uint8_t **pixels, uint32_t *w,
-		     uint32_t *h)
+static int read_gray(FILE *fp, struct png_mem *mem, uint8_t **pixels, uint32_t *w, uint32_t *h)
 {
 	struct png_ctx c = { 0 };
 	int err = -ENOMEM;

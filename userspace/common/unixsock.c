@@ -79,13 +79,14 @@ static int check_parent(const char *what, const char *dir, int dfd)
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		pr_err("%s: the parent of %s is owned by uid %u: it could replace the directory; "
-		       "choose a directory under one owned by root or by uid %u", what, dir,
-		       (unsigned int)st.st_uid, (unsigned int)geteuid());
+		       "choose a directory under one owned by root or by uid %u",
+		       what, dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
 		err = -EPERM;
 	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
 		pr_err("%s: the parent of %s is writable by others (mode %04o) and not sticky: "
 		       "they could replace the directory; choose another place, or "
-		       "'chmod go-w' the parent", what, dir, (unsigned int)(st.st_mode & 07777));
+		       "'chmod go-w' the parent",
+		       what, dir, (unsigned int)(st.st_mode & 07777));
 		err = -EPERM;
 	}
 out:
@@ -107,22 +108,23 @@ static int check_dir(const char *what, const char *dir, int dfd, gid_t gid)
 	mode = st.st_mode & 07777;
 	if (st.st_uid != geteuid()) {
 		pr_err("%s: directory %s is owned by uid %u, not by this process's (%u): "
-		       "'chown %u %s', or choose a directory of its own", what, dir,
-		       (unsigned int)st.st_uid, (unsigned int)geteuid(),
+		       "'chown %u %s', or choose a directory of its own",
+		       what, dir, (unsigned int)st.st_uid, (unsigned int)geteuid(),
 		       (unsigned int)geteuid(), dir);
 		return -EPERM;
 	}
 	if (gid == EP_NO_GROUP && (mode & 07077)) {
 		pr_err("%s: directory %s has mode %04o; it must be private, 0700: "
-		       "'chmod 0700 %s' (or give the socket a group)", what, dir, mode, dir);
+		       "'chmod 0700 %s' (or give the socket a group)",
+		       what, dir, mode, dir);
 		return -EPERM;
 	}
 	if (gid != EP_NO_GROUP &&
 	    (st.st_gid != gid || (mode & 07) || (mode & S_IWGRP) || !(mode & S_ISGID))) {
 		group_name(gid, g, sizeof(g));
 		pr_err("%s: directory %s has group %u and mode %04o; with the socket's group "
-		       "it must be group %s, mode 2750: 'chgrp %s %s && chmod 2750 %s'", what,
-		       dir, (unsigned int)st.st_gid, mode, g, g, dir, dir);
+		       "it must be group %s, mode 2750: 'chgrp %s %s && chmod 2750 %s'",
+		       what, dir, (unsigned int)st.st_gid, mode, g, g, dir, dir);
 		return -EPERM;
 	}
 	return 0;
@@ -242,19 +244,22 @@ int ep_unix_listen(const char *what, const char *path, int type, gid_t gid, bool
 	/* Through the directory just checked, not by its path again; the plain path where
 	 * /proc is missing or the name would not fit. */
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd, base) >=
-	    (int)sizeof(sa.sun_path) || access("/proc/self/fd", X_OK))
+		    (int)sizeof(sa.sun_path) ||
+	    access("/proc/self/fd", X_OK))
 		sa = plain;
 
 	if (!fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW)) {
 		if (!S_ISSOCK(st.st_mode)) {
 			pr_err("%s %s: exists and is not a socket: remove it, or choose another "
-			       "path", what, path);
+			       "path",
+			       what, path);
 			err = -EEXIST;
 			goto err_close_dir;
 		}
 		if (refuse_live && answers(&sa, type)) {
 			pr_err("%s %s: another process answers on it: stop it first, or choose "
-			       "another path", what, path);
+			       "another path",
+			       what, path);
 			err = -EADDRINUSE;
 			goto err_close_dir;
 		}

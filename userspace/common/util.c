@@ -89,7 +89,7 @@ int ep_bpf_env_check(const char *pin_dir)
 	}
 	/* The closest part of the path that exists: where the pins would go. */
 	if (snprintf(dir, sizeof(dir), "%s", pin_dir) >= (int)sizeof(dir))
-		return 0;	/* too long: the pinning says so */
+		return 0; /* too long: the pinning says so */
 	while (statfs(dir, &fs)) {
 		slash = strrchr(dir, '/');
 		if (!slash || slash == dir)
@@ -99,14 +99,14 @@ int ep_bpf_env_check(const char *pin_dir)
 	if ((unsigned long)fs.f_type != BPF_FS_MAGIC) {
 		pr_err("%s is not on a BPF file system, where its maps are pinned: mount one "
 		       "with 'mount -t bpf bpf /sys/fs/bpf' (inside 'ip netns exec' too, which "
-		       "mounts a fresh /sys), or point LIBXDP_BPFFS at one", pin_dir);
+		       "mounts a fresh /sys), or point LIBXDP_BPFFS at one",
+		       pin_dir);
 		return -ENOTDIR;
 	}
 	return 0;
 }
 
-int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
-		    const char *mode_why)
+int ep_open_trusted(const char *what, const char *path, mode_t forbidden, const char *mode_why)
 {
 	struct stat st;
 	int fd, err;
@@ -129,8 +129,8 @@ int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		pr_err("%s %s: owned by uid %u; it must belong to root or to the user the "
-		       "runtime runs as (uid %u): 'chown root %s'", what, path, st.st_uid,
-		       geteuid(), path);
+		       "runtime runs as (uid %u): 'chown root %s'",
+		       what, path, st.st_uid, geteuid(), path);
 		err = -EPERM;
 		goto err_close;
 	}
@@ -193,7 +193,8 @@ int ep_read_secret(const char *what, const char *path, uint8_t *key, size_t len)
 	}
 	if (err)
 		pr_err("%s %s: must hold %zu bytes, raw or as %zu hex digits (e.g. `head -c %zu "
-		       "/dev/urandom >FILE`)", what, path, len, 2 * len, len);
+		       "/dev/urandom >FILE`)",
+		       what, path, len, 2 * len, len);
 out_close:
 	explicit_bzero(buf, sizeof(buf));
 	close(fd);
@@ -212,7 +213,8 @@ static int bad_addr(const char *what, const char *addr, unsigned int flags, cons
 int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 		      struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *ai;
 	const char *colon, *port;
@@ -281,9 +283,9 @@ int ep_parse_sockaddr(const char *what, const char *addr, unsigned int flags,
 	}
 	err = getaddrinfo(host, port, &hints, &ai);
 	if (err)
-		return bad_addr(what, addr, flags, hints.ai_family == AF_INET6 ?
-						"not a numeric IPv6 address" :
-						"not a numeric IPv4 address");
+		return bad_addr(what, addr, flags,
+				hints.ai_family == AF_INET6 ? "not a numeric IPv6 address"
+							    : "not a numeric IPv4 address");
 	if (ai->ai_addrlen > sizeof(*ss)) {
 		freeaddrinfo(ai);
 		return bad_addr(what, addr, flags, "address too long");

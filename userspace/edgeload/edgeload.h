@@ -13,41 +13,41 @@
 struct task_kind {
 	const char *name;
 	uint16_t type;
-	bool image;		/* payload: struct ep_img_hdr + gray pixels */
-	bool image_out;		/* result: an image */
+	bool image;	/* payload: struct ep_img_hdr + gray pixels */
+	bool image_out; /* result: an image */
 };
 
 /* Task arguments from the command line. */
 struct task_args {
-	int level;		/* threshold/blobs level; -1: Otsu */
+	int level; /* threshold/blobs level; -1: Otsu */
 	int radius, sigma100;
-	int width, height;	/* resize */
+	int width, height; /* resize */
 	int min_area;
 	bool dark, blur, conn8, invert, reference, no_border;
-	int zstd_level;		/* zstd task */
-	int n, k, m;		/* matmul */
-	uint64_t seed;		/* generated data */
+	int zstd_level; /* zstd task */
+	int n, k, m;	/* matmul */
+	uint64_t seed;	/* generated data */
 };
 
 /* Everything the command line says. */
 struct opts {
 	struct ep_client_opts client;
-	struct ep_client_auth auth;	/* sz 0: no authentication */
+	struct ep_client_auth auth; /* sz 0: no authentication */
 	struct ep_task_opts task;
 	const struct task_kind *kind;
 	struct task_args args;
 	const char *in, *out;
-	uint32_t size;		/* generated payload bytes (when there is no --in) */
-	int frame_k;		/* --frame-codec K: frame-code the frames of --type within
-				 * +-K (0: lossless); -1: off */
+	uint32_t size; /* generated payload bytes (when there is no --in) */
+	int frame_k;   /* --frame-codec K: frame-code the frames of --type within
+			* +-K (0: lossless); -1: off */
 	bool json;
 	/* load */
-	uint32_t concurrency;		/* closed loop: outstanding; open loop: the cap */
+	uint32_t concurrency; /* closed loop: outstanding; open loop: the cap */
 	double duration_s;
 	uint64_t count;
-	double rate;			/* open loop: tasks started per second */
-	const char *mix;		/* "SPEC;SPEC..." */
-	const char *timeline;		/* per-second counts and latencies to this file */
+	double rate;	      /* open loop: tasks started per second */
+	const char *mix;      /* "SPEC;SPEC..." */
+	const char *timeline; /* per-second counts and latencies to this file */
 };
 
 const struct task_kind *task_kind_find(const char *name_or_number);

@@ -34,8 +34,8 @@
 #include "edgeplane/payload.h"
 #include "edgeplane/util.h"
 
-#define MAX_KINDS	16
-#define LOCAL_ERRORS	7
+#define MAX_KINDS    16
+#define LOCAL_ERRORS 7
 
 /*
  * Errors the client library decided (struct ep_result's error other than -EREMOTEIO).
@@ -44,8 +44,9 @@
  * this side giving up. check_error_names() keeps the two sets apart.
  */
 static const char *const local_names[LOCAL_ERRORS] = {
-	"client_timeout", "client_cancelled", "client_result_too_large", "client_protocol",
-	"client_not_validated", "client_key_expired", "client_other",
+	"client_timeout",  "client_cancelled",	   "client_result_too_large",
+	"client_protocol", "client_not_validated", "client_key_expired",
+	"client_other",
 };
 
 struct kind_load {
@@ -54,14 +55,14 @@ struct kind_load {
 	uint8_t *payload;
 	uint32_t len, weight;
 	uint64_t sent, ok, failed, attempts, wire, wire_once, raw;
-	uint64_t ok_bytes;		/* goodput: request payloads and results of completed
-					 * tasks */
+	uint64_t ok_bytes; /* goodput: request payloads and results of completed
+			    * tasks */
 	/* Datagrams of a first send: every task of a kind carries the same payload, so it
 	 * compresses to the same size; first_wire is that size (from a task sent once), and
 	 * tried counts the tasks that were sent at all. */
 	uint64_t first_wire, tried;
 	bool first_wire_exact;
-	uint64_t first_dgrams;		/* reporting: datagrams of the tasks' first sends */
+	uint64_t first_dgrams; /* reporting: datagrams of the tasks' first sends */
 	uint64_t status[EP_ST__COUNT], local[LOCAL_ERRORS];
 	struct ep_hist lat;
 	/* blobs tasks: what the answers found */
@@ -90,13 +91,13 @@ struct load {
 	uint64_t rng;
 	struct slot *slots;
 	uint32_t nslots;
-	uint64_t sent, skipped;		/* skipped: open loop found no free slot */
-	uint64_t unexpected;		/* results for no outstanding task (must stay 0) */
-	uint32_t frag_size;		/* payload bytes per request datagram */
-	int refused;			/* a kind the key's role refuses: the run stops */
+	uint64_t sent, skipped; /* skipped: open loop found no free slot */
+	uint64_t unexpected;	/* results for no outstanding task (must stay 0) */
+	uint32_t frag_size;	/* payload bytes per request datagram */
+	int refused;		/* a kind the key's role refuses: the run stops */
 	bool stop;
 	FILE *timeline;
-	uint64_t t0_ns, tick_ns;	/* start; end of the current timeline second */
+	uint64_t t0_ns, tick_ns; /* start; end of the current timeline second */
 	double t0_unix;
 };
 
@@ -110,13 +111,20 @@ static void on_sigint(int sig)
 static int local_index(int err)
 {
 	switch (err) {
-	case -ETIMEDOUT: return 0;
-	case -ECANCELED: return 1;
-	case -EMSGSIZE: return 2;
-	case -EPROTO: return 3;
-	case -EADDRNOTAVAIL: return 4;
-	case -EKEYEXPIRED: return 5;
-	default: return 6;
+	case -ETIMEDOUT:
+		return 0;
+	case -ECANCELED:
+		return 1;
+	case -EMSGSIZE:
+		return 2;
+	case -EPROTO:
+		return 3;
+	case -EADDRNOTAVAIL:
+		return 4;
+	case -EKEYEXPIRED:
+		return 5;
+	default:
+		return 6;
 	}
 }
 
@@ -201,7 +209,7 @@ static void done(void *arg, struct ep_result *r)
 			k->local[local_index(r->error)]++;
 	}
 	k->wire += r->wire_bytes;
-	k->wire_once += r->wire_len;	/* what one whole send of it takes */
+	k->wire_once += r->wire_len; /* what one whole send of it takes */
 	k->raw += r->raw_bytes;
 	k->attempts += r->attempts;
 	if (r->attempts) {
@@ -209,15 +217,16 @@ static void done(void *arg, struct ep_result *r)
 
 		/* A task sent once tells the size exactly; until one is, the mean per send of
 		 * the others stands in (exact while every send carries the whole payload). */
-		if (r->attempts == 1 ? !k->first_wire_exact || r->wire_bytes < k->first_wire
-				     : !k->first_wire_exact && (!k->first_wire || once < k->first_wire))
+		if (r->attempts == 1
+			    ? !k->first_wire_exact || r->wire_bytes < k->first_wire
+			    : !k->first_wire_exact && (!k->first_wire || once < k->first_wire))
 			k->first_wire = r->attempts == 1 ? r->wire_bytes : once;
 		k->first_wire_exact |= r->attempts == 1;
 		k->tried++;
 	}
 	ep_result_free(r);
 	s->busy = false;
-	if (!l->o->rate)	/* closed loop: one ends, one starts */
+	if (!l->o->rate) /* closed loop: one ends, one starts */
 		submit(l, ep_now_ns());
 }
 
@@ -312,7 +321,8 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 		const char *file = strrchr(o.in, '/');
 
 		snprintf(k->label, sizeof(k->label), "%s/p%u/%.40s", o.kind->name,
-			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, file ? file + 1 : o.in);
+			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT,
+			 file ? file + 1 : o.in);
 	} else if (sized && !o.kind->image) {
 		snprintf(k->label, sizeof(k->label), "%s/p%u/%uB", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, o.size);
@@ -416,12 +426,11 @@ static void json_kind(const struct kind_load *k, double secs)
 	       "\"bytes_compressed\":%llu,\"bytes_wire\":%llu,\"latency_us\":{\"p50\":%.1f,"
 	       "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},\"errors\":{",
 	       k->label, (unsigned long long)k->sent, (unsigned long long)k->ok,
-	       (unsigned long long)k->failed, (unsigned long long)retries(k),
-	       (double)k->ok / secs, (unsigned long long)k->raw,
-	       (unsigned long long)k->wire_once, (unsigned long long)k->wire,
-	       ep_hist_percentile(h, 50) / 1e3, ep_hist_percentile(h, 90) / 1e3,
-	       ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3,
-	       (double)h->max / 1e3);
+	       (unsigned long long)k->failed, (unsigned long long)retries(k), (double)k->ok / secs,
+	       (unsigned long long)k->raw, (unsigned long long)k->wire_once,
+	       (unsigned long long)k->wire, ep_hist_percentile(h, 50) / 1e3,
+	       ep_hist_percentile(h, 90) / 1e3, ep_hist_percentile(h, 99) / 1e3,
+	       ep_hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3);
 	for (int s = 1; s < EP_ST__COUNT; s++)
 		if (k->status[s]) {
 			printf("%s\"%s\":%llu", first ? "" : ",", ep_status_name(s),
@@ -435,7 +444,8 @@ static void json_kind(const struct kind_load *k, double secs)
 			first = false;
 		}
 	printf("},\"goodput_bytes_per_s\":%.0f,\"frags_per_task\":%.2f,\"bytes_resent\":%llu",
-	       (double)k->ok_bytes / secs, k->tried ? (double)k->first_dgrams / (double)k->tried : 0.0,
+	       (double)k->ok_bytes / secs,
+	       k->tried ? (double)k->first_dgrams / (double)k->tried : 0.0,
 	       (unsigned long long)(k->wire > k->wire_once ? k->wire - k->wire_once : 0));
 	if (k->blobs)
 		printf(",\"blobs\":{\"results\":%llu,\"found\":%llu,\"min\":%llu,\"max\":%llu,"
@@ -484,7 +494,7 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	n = t.tried ? (double)t.tried : 1.0;
 	per_task = (double)cs->dgrams_sent / n;
 	beyond = cs->dgrams_sent > t.first_dgrams ? (double)(cs->dgrams_sent - t.first_dgrams) / n
-						   : 0.0;
+						  : 0.0;
 	resent = (double)(t.wire > t.wire_once ? t.wire - t.wire_once : 0) / n;
 	if (l->o->json) {
 		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
@@ -493,11 +503,9 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		       "\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
 		       "\"exec_us\":%.1f,\"load_pct\":%u},\"total\":",
 		       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
-		       (unsigned long long)l->unexpected,
-		       (unsigned long long)cs->retries_throttled,
+		       (unsigned long long)l->unexpected, (unsigned long long)cs->retries_throttled,
 		       (unsigned long long)cs->validations, (unsigned long long)cs->conflicts,
-		       est.srtt_us, est.edge_queue_us,
-		       est.edge_exec_us, est.edge_load_pct);
+		       est.srtt_us, est.edge_queue_us, est.edge_exec_us, est.edge_load_pct);
 		json_kind(&t, secs);
 		printf(",\"kinds\":[");
 		for (unsigned int i = 0; i < l->nkinds; i++) {
@@ -514,13 +522,15 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		       "\"result_acks_sent\":%llu,\"results_undecodable\":%llu,"
 		       "\"repairs_exhausted\":%llu,\"pace_waits\":%llu,\"slowdowns\":%llu,"
 		       "\"path\":\"%s\",\"edge_acks\":%s,\"pace_mbps\":%.1f}",
-		       (unsigned long long)ls->frags_sent_first, (unsigned long long)ls->frags_resent,
-		       (unsigned long long)ls->whole_resends, (unsigned long long)ls->repairs,
-		       (unsigned long long)ls->task_acks, (unsigned long long)ls->result_acks_sent,
+		       (unsigned long long)ls->frags_sent_first,
+		       (unsigned long long)ls->frags_resent, (unsigned long long)ls->whole_resends,
+		       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
+		       (unsigned long long)ls->result_acks_sent,
 		       (unsigned long long)ls->results_undecodable,
-		       (unsigned long long)ls->repairs_exhausted, (unsigned long long)ls->pace_waits,
-		       (unsigned long long)ls->slowdowns, path_name(ls->path_state),
-		       ls->edge_acks ? "true" : "false", ls->pace_bps / 1e6);
+		       (unsigned long long)ls->repairs_exhausted,
+		       (unsigned long long)ls->pace_waits, (unsigned long long)ls->slowdowns,
+		       path_name(ls->path_state), ls->edge_acks ? "true" : "false",
+		       ls->pace_bps / 1e6);
 		print_auth_stats(as, stdout, true);
 		printf("}\n");
 		return;
@@ -543,8 +553,9 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		       (double)l->kinds[i].ok_bytes / secs / 1e3);
 	printf("\n");
 	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
-	       "%.0f payload bytes resent per task\n", (unsigned long long)cs->dgrams_sent,
-	       per_task, (double)t.first_dgrams / n, beyond, resent);
+	       "%.0f payload bytes resent per task\n",
+	       (unsigned long long)cs->dgrams_sent, per_task, (double)t.first_dgrams / n, beyond,
+	       resent);
 	printf("selective repeat: %llu fragments resent (%llu first sends), %llu repairs after "
 	       "%llu TASK_ACKs, %llu RESULT_ACKs sent, %llu whole resends, %llu results "
 	       "undecodable; path %s, pacing %.0f Mbit/s\n",
@@ -558,11 +569,12 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	       t.raw ? 100.0 * (1.0 - (double)t.wire_once / (double)t.raw) : 0.0,
 	       (unsigned long long)t.wire);
 	printf("where the time went (means): network %.0f us, edge queue %.0f us, "
-	       "edge exec %.0f us; edge load %u%%\n", est.srtt_us, est.edge_queue_us,
-	       est.edge_exec_us, est.edge_load_pct);
+	       "edge exec %.0f us; edge load %u%%\n",
+	       est.srtt_us, est.edge_queue_us, est.edge_exec_us, est.edge_load_pct);
 	for (int s = 1; s < EP_ST__COUNT; s++)
 		if (t.status[s])
-			printf("errors %s: %llu\n", ep_status_name(s), (unsigned long long)t.status[s]);
+			printf("errors %s: %llu\n", ep_status_name(s),
+			       (unsigned long long)t.status[s]);
 	for (int e = 0; e < LOCAL_ERRORS; e++)
 		if (t.local[e])
 			printf("errors %s: %llu\n", local_names[e], (unsigned long long)t.local[e]);
@@ -583,7 +595,8 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		printf("tasks sent again under a new id (CONFLICT): %llu\n",
 		       (unsigned long long)cs->conflicts);
 	if (l->unexpected)
-		printf("results for no outstanding task: %llu\n", (unsigned long long)l->unexpected);
+		printf("results for no outstanding task: %llu\n",
+		       (unsigned long long)l->unexpected);
 	print_auth_stats(as, stdout, false);
 }
 
@@ -596,7 +609,7 @@ static void timeline_kind(struct load *l, const struct kind_load *k, double t, d
 	fprintf(l->timeline, "%.3f %.3f %s %llu %llu %llu ", t, unix_s, k->label,
 		(unsigned long long)k->sec_sent, (unsigned long long)k->sec_ok,
 		(unsigned long long)k->sec_failed);
-	if (h->count)	/* "nan": no task answered in this second (gnuplot skips it) */
+	if (h->count) /* "nan": no task answered in this second (gnuplot skips it) */
 		fprintf(l->timeline, "%.1f %.1f\n", ep_hist_percentile(h, 50) / 1e3,
 			ep_hist_percentile(h, 99) / 1e3);
 	else
@@ -619,7 +632,7 @@ static void timeline_tick(struct load *l, uint64_t now)
 	timeline_kind(l, &total, t, unix_s);
 	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
 		timeline_kind(l, &l->kinds[i], t, unix_s);
-	fflush(l->timeline);	/* readable while the run goes on */
+	fflush(l->timeline); /* readable while the run goes on */
 	for (unsigned int i = 0; i < l->nkinds; i++) {
 		struct kind_load *k = &l->kinds[i];
 
@@ -641,9 +654,10 @@ static int timeline_open(struct load *l, const char *path)
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	l->t0_unix = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	fprintf(l->timeline, "# edgeload timeline: one line per second and kind (\"total\": all "
-			     "kinds), started at unix time %.3f\n"
-			     "# t_s unix_s kind sent completed failed p50_us p99_us\n",
+	fprintf(l->timeline,
+		"# edgeload timeline: one line per second and kind (\"total\": all "
+		"kinds), started at unix time %.3f\n"
+		"# t_s unix_s kind sent completed failed p50_us p99_us\n",
 		l->t0_unix);
 	return 0;
 }
@@ -653,8 +667,9 @@ static void progress(struct load *l, double secs)
 	struct kind_load t;
 
 	totals(l, &t);
-	fprintf(stderr, "\r%6.1f s  sent %llu  done %llu  failed %llu  %.0f tasks/s  p99 %.1f us  "
-			"outstanding %u   ",
+	fprintf(stderr,
+		"\r%6.1f s  sent %llu  done %llu  failed %llu  %.0f tasks/s  p99 %.1f us  "
+		"outstanding %u   ",
 		secs, (unsigned long long)t.sent, (unsigned long long)t.ok,
 		(unsigned long long)t.failed, secs > 0 ? (double)t.ok / secs : 0.0,
 		ep_hist_percentile(&t.lat, 99) / 1e3, ep_client_inflight(l->c));
@@ -681,15 +696,15 @@ int cmd_load(int argc, char **argv)
 		return 1;
 	err = build_kinds(l, &o);
 	if (err)
-		return err == -EINVAL ? 2 : 1;	/* a bad --mix is a usage error */
+		return err == -EINVAL ? 2 : 1; /* a bad --mix is a usage error */
 	o.client.max_inflight = o.concurrency;
-	o.client.cork = true;	/* one sendmmsg for the tasks submitted together */
+	o.client.cork = true; /* one sendmmsg for the tasks submitted together */
 	if (open_session(&o, &l->c))
 		return 1;
 	l->o = &o;
-	l->frag_size = ep_frag_size_for(o.client.mtu ? o.client.mtu : 1500,
-					strchr(o.client.host, ':') != NULL,
-					o.auth.sz ? EP_F_AUTH : 0);
+	l->frag_size =
+		ep_frag_size_for(o.client.mtu ? o.client.mtu : 1500,
+				 strchr(o.client.host, ':') != NULL, o.auth.sz ? EP_F_AUTH : 0);
 	l->rng = o.args.seed ? o.args.seed : 1;
 	l->nslots = o.concurrency;
 	l->slots = calloc(l->nslots, sizeof(*l->slots));

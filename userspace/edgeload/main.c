@@ -10,14 +10,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: edgeload run  --to ADDR --type TYPE [--in FILE] [--out FILE] [OPTIONS]\n"
-		"       edgeload load --to ADDR (--type TYPE [--in FILE | --size N] | --mix SPECS)\n"
+		"       edgeload load --to ADDR (--type TYPE [--in FILE | --size N] | --mix "
+		"SPECS)\n"
 		"                     [--concurrency N] [--rate N] [--duration 10s | --count N]\n"
 		"                     [--timeline FILE] [--json]\n"
 		"       edgeload limits --to ADDR [--json]\n"
 		"\n"
 		"run: send one task and write its result (images as PNG, blobs as a list).\n"
 		"limits: ask the node its limits (a PING; the PONG carries them) and print them.\n"
-		"load: keep --concurrency tasks outstanding (closed loop), or start --rate tasks a\n"
+		"load: keep --concurrency tasks outstanding (closed loop), or start --rate tasks "
+		"a\n"
 		"      second (open loop; --concurrency caps what is outstanding), and print a\n"
 		"      summary. --mix 'SPEC;SPEC' mixes kinds, each SPEC being\n"
 		"      TYPE[,size=N][,in=FILE][,prio=1-5][,weight=N]; e.g.\n"
@@ -26,7 +28,8 @@ static void usage(FILE *f)
 		"      kind (\"total\", and each kind of a mix), tasks sent, completed and failed\n"
 		"      in that second, p50 and p99 latency (us) of those completed (nan: none).\n"
 		"\n"
-		"Session:  --to HOST[:PORT] (IPv4, [IPv6], name) --port N (7878) --mtu N (1500) --tenant ID\n"
+		"Session:  --to HOST[:PORT] (IPv4, [IPv6], name) --port N (7878) --mtu N (1500) "
+		"--tenant ID\n"
 		"          --timeout-ms N (200, doubles per retry) --attempts N (5)\n"
 		"          --zstd-level N (3; 0 = never compress) --no-compress\n"
 		"          --frame-codec K (frames of --type in the frame codec, each pixel\n"
@@ -40,7 +43,8 @@ static void usage(FILE *f)
 		"Images:   --in FILE.png  --level N (-1 = Otsu) --invert  --radius N  --sigma F\n"
 		"          --width N --height N  --min-area N --dark --blur --conn8 --reference\n"
 		"          --no-border (blobs: ignore blobs touching the frame's edge)\n"
-		"Other:    --size N (generated payload)  --task-zstd-level N  --n --k --m  --seed N\n"
+		"Other:    --size N (generated payload)  --task-zstd-level N  --n --k --m  --seed "
+		"N\n"
 		"\n");
 	task_kinds_usage(f);
 	fprintf(f, "\nExit status: 0 all tasks succeeded, 1 a task failed, 2 bad usage.\n");

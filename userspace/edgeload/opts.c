@@ -40,7 +40,7 @@ const struct task_kind *task_kind_find(const char *s)
 		if (kinds[i].type == v)
 			return &kinds[i];
 	custom = (struct task_kind){ .name = "custom", .type = (uint16_t)v };
-	return &custom;	/* a plugin's type: raw payload */
+	return &custom; /* a plugin's type: raw payload */
 }
 
 void task_kinds_usage(FILE *f)
@@ -89,13 +89,15 @@ static void check_auth_opts(struct opts *o, const char *cmd)
 
 	if (a->key_file && any_enroll) {
 		pr_err("%s: --auth-key (a static key) and --enroll/--cert/--key/--ca (enrollment) "
-		       "exclude each other", cmd);
+		       "exclude each other",
+		       cmd);
 		exit(2);
 	}
 	if (any_enroll && !(a->enroll && a->cert && a->key && a->ca)) {
 		pr_err("%s: enrollment needs --enroll ADDR:PORT, --cert FILE, --key FILE and "
-		       "--ca FILE (missing:%s%s%s%s)", cmd, a->enroll ? "" : " --enroll",
-		       a->cert ? "" : " --cert", a->key ? "" : " --key", a->ca ? "" : " --ca");
+		       "--ca FILE (missing:%s%s%s%s)",
+		       cmd, a->enroll ? "" : " --enroll", a->cert ? "" : " --cert",
+		       a->key ? "" : " --key", a->ca ? "" : " --ca");
 		exit(2);
 	}
 	if (a->key_file || any_enroll)
@@ -124,8 +126,9 @@ int open_session(const struct opts *o, struct ep_client **c)
 	if (o->frame_k >= 0 && o->kind)
 		ret = ep_client_set_frame_codec(*c, o->kind->type, (unsigned int)o->frame_k,
 						o->kind->type == EP_TT_THRESHOLD ||
-						o->kind->type == EP_TT_BLOBS ?
-						EP_FRAME_F_KEEP_LEVEL : 0);
+								o->kind->type == EP_TT_BLOBS
+							? EP_FRAME_F_KEEP_LEVEL
+							: 0);
 	return ret;
 }
 
@@ -157,7 +160,8 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 	if (!a.sz)
 		return;
 	if (json) {
-		fprintf(f, ",\"auth\":{\"key_id\":%u,\"name\":\"%s\",\"role\":\"%s\","
+		fprintf(f,
+			",\"auth\":{\"key_id\":%u,\"name\":\"%s\",\"role\":\"%s\","
 			"\"tenant\":%u,\"sealed\":%llu,\"bad_tag\":%llu,\"unknown_key\":%llu,"
 			"\"unsealed\":%llu,\"refused\":%llu,\"held\":%llu,\"enrollments\":%llu,"
 			"\"enroll_failures\":%llu,\"rebinds\":%llu}",
@@ -168,7 +172,8 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 			(unsigned long long)a.enroll_failures, (unsigned long long)a.rebinds);
 		return;
 	}
-	fprintf(f, "auth: %s (role %s, tenant %u), key %u; %llu datagrams sealed; auth failures: "
+	fprintf(f,
+		"auth: %s (role %s, tenant %u), key %u; %llu datagrams sealed; auth failures: "
 		"%llu bad tag, %llu unknown key, %llu unsealed replies ignored; %llu tasks refused "
 		"by the role",
 		a.name, a.role, a.tenant, a.key_id, (unsigned long long)a.sealed,
@@ -180,8 +185,10 @@ void print_auth_stats(const struct ep_client_auth_stats *as, FILE *f, bool json)
 	if (a.held)
 		fprintf(f, "; %llu sends waited for a key", (unsigned long long)a.held);
 	if (a.rebinds)
-		fprintf(f, "; enrolled again %llu times from this address (a large reply refused "
-			"elsewhere)", (unsigned long long)a.rebinds);
+		fprintf(f,
+			"; enrolled again %llu times from this address (a large reply refused "
+			"elsewhere)",
+			(unsigned long long)a.rebinds);
 	if (a.last_error[0])
 		fprintf(f, "; last enrollment: %s", a.last_error);
 	fputc('\n', f);
@@ -203,7 +210,7 @@ static const char *parse_to(const char *cmd, const char *arg, uint16_t *port)
 	size_t n;
 	int err;
 
-	if (arg[0] == '[') {			/* [V6] or [V6]:PORT */
+	if (arg[0] == '[') { /* [V6] or [V6]:PORT */
 		c = strchr(arg, ']');
 		if (!c || (c[1] && c[1] != ':') || c == arg + 1) {
 			pr_err("%s: --to '%s' is not %s", cmd, arg, form);
@@ -218,10 +225,10 @@ static const char *parse_to(const char *cmd, const char *arg, uint16_t *port)
 	} else {
 		c = strchr(arg, ':');
 		n = strlen(arg);
-		if (c && !strchr(c + 1, ':')) {	/* one colon: HOST:PORT */
+		if (c && !strchr(c + 1, ':')) { /* one colon: HOST:PORT */
 			n = (size_t)(c - arg);
 			p = c + 1;
-		}				/* more: a bare IPv6 address */
+		} /* more: a bare IPv6 address */
 	}
 	if (!n || n >= sizeof(host)) {
 		pr_err("%s: --to '%s' is not %s", cmd, arg, form);
@@ -236,8 +243,9 @@ static const char *parse_to(const char *cmd, const char *arg, uint16_t *port)
 	if (err) {
 		pr_err("%s: --to '%s': %s (%s)", cmd, host,
 		       hints.ai_flags && (err == EAI_NONAME || err == EAI_FAMILY ||
-					  err == EAI_ADDRFAMILY) ? "not an IPv6 address"
-							       : gai_strerror(err),
+					  err == EAI_ADDRFAMILY)
+			       ? "not an IPv6 address"
+			       : gai_strerror(err),
 		       form);
 		exit(2);
 	}
@@ -253,11 +261,49 @@ static const char *parse_to(const char *cmd, const char *arg, uint16_t *port)
 
 void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
-	enum { O_PORT = 256, O_MTU, O_TENANT, O_DEADLINE, O_TIMEOUT, O_ATTEMPTS, O_ZLEVEL,
-	       O_NOZ, O_HINT, O_LEVEL, O_RADIUS, O_SIGMA, O_WIDTH, O_HEIGHT, O_MINAREA, O_DARK,
-	       O_BLUR, O_CONN8, O_INVERT, O_REF, O_NOBORDER, O_TZLEVEL, O_N, O_K, O_M, O_SEED, O_SIZE,
-	       O_CONC, O_DUR, O_COUNT, O_RATE, O_MIX, O_TIMELINE, O_REPLY_MTU, O_PLAIN, O_CERT,
-	       O_KEY, O_CA, O_ENROLL, O_AUTH_KEY, O_FRAME };
+	enum {
+		O_PORT = 256,
+		O_MTU,
+		O_TENANT,
+		O_DEADLINE,
+		O_TIMEOUT,
+		O_ATTEMPTS,
+		O_ZLEVEL,
+		O_NOZ,
+		O_HINT,
+		O_LEVEL,
+		O_RADIUS,
+		O_SIGMA,
+		O_WIDTH,
+		O_HEIGHT,
+		O_MINAREA,
+		O_DARK,
+		O_BLUR,
+		O_CONN8,
+		O_INVERT,
+		O_REF,
+		O_NOBORDER,
+		O_TZLEVEL,
+		O_N,
+		O_K,
+		O_M,
+		O_SEED,
+		O_SIZE,
+		O_CONC,
+		O_DUR,
+		O_COUNT,
+		O_RATE,
+		O_MIX,
+		O_TIMELINE,
+		O_REPLY_MTU,
+		O_PLAIN,
+		O_CERT,
+		O_KEY,
+		O_CA,
+		O_ENROLL,
+		O_AUTH_KEY,
+		O_FRAME
+	};
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, O_PORT },
@@ -317,14 +363,22 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	o->client.port = 7878;
 	o->client.zstd_level = 3;
 	o->frame_k = -1;
-	o->args = (struct task_args){ .level = -1, .radius = 2, .sigma100 = 150,
-				      .min_area = 20, .zstd_level = 3, .n = 64, .k = 64, .m = 64,
+	o->args = (struct task_args){ .level = -1,
+				      .radius = 2,
+				      .sigma100 = 150,
+				      .min_area = 20,
+				      .zstd_level = 3,
+				      .n = 64,
+				      .k = 64,
+				      .m = 64,
 				      .seed = 1 };
 	o->size = 64;
 	o->concurrency = 16;
 	while ((c = getopt_long(argc, argv, "t:T:i:o:P:jh", lo, NULL)) != -1) {
 		switch (c) {
-		case 't': to = optarg; break;
+		case 't':
+			to = optarg;
+			break;
 		case O_PORT:
 			o->client.port = (uint16_t)num("--port", optarg, 1, 65535);
 			port_set = true;
@@ -337,10 +391,18 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 				exit(2);
 			}
 			break;
-		case 'i': o->in = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'P': o->task.priority = (uint8_t)num("--prio", optarg, 1, 5); break;
-		case O_MTU: o->client.mtu = (uint32_t)num("--mtu", optarg, 576, 65535); break;
+		case 'i':
+			o->in = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'P':
+			o->task.priority = (uint8_t)num("--prio", optarg, 1, 5);
+			break;
+		case O_MTU:
+			o->client.mtu = (uint32_t)num("--mtu", optarg, 576, 65535);
+			break;
 		case O_TENANT:
 			o->client.tenant_id = (uint32_t)num("--tenant", optarg, 0, 0xffffffffL);
 			break;
@@ -353,14 +415,25 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 		case O_ATTEMPTS:
 			o->client.max_attempts = (uint32_t)num("--attempts", optarg, 1, 100);
 			break;
-		case O_ZLEVEL: o->client.zstd_level = (int)num("--zstd-level", optarg, 0, 19); break;
-		case O_NOZ: o->task.no_compress = 1; break;
-		case O_FRAME: o->frame_k = (int)num("--frame-codec", optarg, 0, 15); break;
-		case O_HINT:
-			o->task.size_hint_kib = (uint32_t)num("--size-hint-kib", optarg, 0, 0xffffffffL);
+		case O_ZLEVEL:
+			o->client.zstd_level = (int)num("--zstd-level", optarg, 0, 19);
 			break;
-		case O_LEVEL: o->args.level = (int)num("--level", optarg, -1, 255); break;
-		case O_RADIUS: o->args.radius = (int)num("--radius", optarg, 1, 64); break;
+		case O_NOZ:
+			o->task.no_compress = 1;
+			break;
+		case O_FRAME:
+			o->frame_k = (int)num("--frame-codec", optarg, 0, 15);
+			break;
+		case O_HINT:
+			o->task.size_hint_kib =
+				(uint32_t)num("--size-hint-kib", optarg, 0, 0xffffffffL);
+			break;
+		case O_LEVEL:
+			o->args.level = (int)num("--level", optarg, -1, 255);
+			break;
+		case O_RADIUS:
+			o->args.radius = (int)num("--radius", optarg, 1, 64);
+			break;
 		case O_SIGMA: {
 			double s = strtod(optarg, NULL);
 
@@ -371,41 +444,97 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 			o->args.sigma100 = (int)lround(s * 100);
 			break;
 		}
-		case O_WIDTH: o->args.width = (int)num("--width", optarg, 1, 16384); break;
-		case O_HEIGHT: o->args.height = (int)num("--height", optarg, 1, 16384); break;
-		case O_MINAREA: o->args.min_area = (int)num("--min-area", optarg, 0, 65535); break;
-		case O_DARK: o->args.dark = true; break;
-		case O_BLUR: o->args.blur = true; break;
-		case O_CONN8: o->args.conn8 = true; break;
-		case O_INVERT: o->args.invert = true; break;
-		case O_REF: o->args.reference = true; break;
-		case O_NOBORDER: o->args.no_border = true; break;
-		case O_TZLEVEL: o->args.zstd_level = (int)num("--task-zstd-level", optarg, 1, 19); break;
-		case O_N: o->args.n = (int)num("--n", optarg, 1, 2048); break;
-		case O_K: o->args.k = (int)num("--k", optarg, 1, 2048); break;
-		case O_M: o->args.m = (int)num("--m", optarg, 1, 2048); break;
-		case O_SEED: o->args.seed = (uint64_t)num("--seed", optarg, 0, 1L << 62); break;
-		case O_SIZE: o->size = (uint32_t)num("--size", optarg, 0, 64 << 20); break;
-		case O_CONC: o->concurrency = (uint32_t)num("--concurrency", optarg, 1, 65536); break;
-		case O_DUR: o->duration_s = seconds("--duration", optarg); break;
-		case O_COUNT: o->count = (uint64_t)num("--count", optarg, 1, 1L << 40); break;
-		case O_RATE: o->rate = (double)num("--rate", optarg, 1, 10000000); break;
-		case O_MIX: o->mix = optarg; break;
-		case O_TIMELINE: o->timeline = optarg; break;
+		case O_WIDTH:
+			o->args.width = (int)num("--width", optarg, 1, 16384);
+			break;
+		case O_HEIGHT:
+			o->args.height = (int)num("--height", optarg, 1, 16384);
+			break;
+		case O_MINAREA:
+			o->args.min_area = (int)num("--min-area", optarg, 0, 65535);
+			break;
+		case O_DARK:
+			o->args.dark = true;
+			break;
+		case O_BLUR:
+			o->args.blur = true;
+			break;
+		case O_CONN8:
+			o->args.conn8 = true;
+			break;
+		case O_INVERT:
+			o->args.invert = true;
+			break;
+		case O_REF:
+			o->args.reference = true;
+			break;
+		case O_NOBORDER:
+			o->args.no_border = true;
+			break;
+		case O_TZLEVEL:
+			o->args.zstd_level = (int)num("--task-zstd-level", optarg, 1, 19);
+			break;
+		case O_N:
+			o->args.n = (int)num("--n", optarg, 1, 2048);
+			break;
+		case O_K:
+			o->args.k = (int)num("--k", optarg, 1, 2048);
+			break;
+		case O_M:
+			o->args.m = (int)num("--m", optarg, 1, 2048);
+			break;
+		case O_SEED:
+			o->args.seed = (uint64_t)num("--seed", optarg, 0, 1L << 62);
+			break;
+		case O_SIZE:
+			o->size = (uint32_t)num("--size", optarg, 0, 64 << 20);
+			break;
+		case O_CONC:
+			o->concurrency = (uint32_t)num("--concurrency", optarg, 1, 65536);
+			break;
+		case O_DUR:
+			o->duration_s = seconds("--duration", optarg);
+			break;
+		case O_COUNT:
+			o->count = (uint64_t)num("--count", optarg, 1, 1L << 40);
+			break;
+		case O_RATE:
+			o->rate = (double)num("--rate", optarg, 1, 10000000);
+			break;
+		case O_MIX:
+			o->mix = optarg;
+			break;
+		case O_TIMELINE:
+			o->timeline = optarg;
+			break;
 		case O_REPLY_MTU:
 			o->client.reply_mtu = (uint32_t)num("--reply-mtu", optarg, 576, 65535);
 			break;
-		case O_PLAIN: o->client.plain_reply = true; break;
-		case O_CERT: o->auth.cert = optarg; break;
-		case O_KEY: o->auth.key = optarg; break;
-		case O_CA: o->auth.ca = optarg; break;
-		case O_ENROLL: o->auth.enroll = optarg; break;
-		case O_AUTH_KEY: o->auth.key_file = optarg; break;
-		case 'j': o->json = true; break;
+		case O_PLAIN:
+			o->client.plain_reply = true;
+			break;
+		case O_CERT:
+			o->auth.cert = optarg;
+			break;
+		case O_KEY:
+			o->auth.key = optarg;
+			break;
+		case O_CA:
+			o->auth.ca = optarg;
+			break;
+		case O_ENROLL:
+			o->auth.enroll = optarg;
+			break;
+		case O_AUTH_KEY:
+			o->auth.key_file = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'h':
 			printf("see: edgeload --help\n");
 			exit(0);
-		default:	/* getopt_long named the option */
+		default: /* getopt_long named the option */
 			fprintf(stderr, "Try 'edgeload --help'.\n");
 			exit(2);
 		}
@@ -435,9 +564,9 @@ void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 	}
 	check_auth_opts(o, cmd);
 	if (!strcmp(cmd, "limits"))
-		return;		/* no task */
+		return; /* no task */
 	if (!o->kind && o->mix && !strcmp(cmd, "load"))
-		o->kind = task_kind_find("echo");	/* unused: the mix names the types */
+		o->kind = task_kind_find("echo"); /* unused: the mix names the types */
 	if (!o->kind) {
 		pr_err("%s: --type is required", cmd);
 		task_kinds_usage(stderr);

@@ -77,7 +77,8 @@ static int image_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		arg0 = a->level < 0 ? EP_IMG_OTSU : (uint16_t)a->level;
 		arg1 = (uint16_t)a->min_area;
 		arg2 = (a->dark ? EP_BLOBS_F_DARK : 0) | (a->blur ? EP_BLOBS_F_BLUR : 0) |
-		       (a->conn8 ? EP_BLOBS_F_CONN8 : 0) | (a->reference ? EP_BLOBS_F_REFERENCE : 0) |
+		       (a->conn8 ? EP_BLOBS_F_CONN8 : 0) |
+		       (a->reference ? EP_BLOBS_F_REFERENCE : 0) |
 		       (a->no_border ? EP_BLOBS_F_NO_BORDER : 0);
 		break;
 	}
@@ -115,7 +116,7 @@ static int matmul_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, &r, sizeof(r));
-	for (size_t i = 0; i < nf; i++) {	/* float32, little-endian, in [-1, 1) */
+	for (size_t i = 0; i < nf; i++) { /* float32, little-endian, in [-1, 1) */
 		float v = (float)((double)(ep_xorshift64(&s) >> 11) / 9007199254740992.0 * 2 - 1);
 		uint32_t bits;
 
@@ -146,7 +147,7 @@ int task_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		raw = malloc(n ? n : 1);
 		if (!raw)
 			return -ENOMEM;
-		for (uint32_t i = 0; i < n; i++)	/* compressible, like real data */
+		for (uint32_t i = 0; i < n; i++) /* compressible, like real data */
 			raw[i] = (uint8_t)("edgeplane "[i % 10] ^ (ep_xorshift64(&s) % 4 == 0));
 	}
 	if (o->kind->type != EP_TT_ZSTD) {

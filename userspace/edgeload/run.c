@@ -35,8 +35,8 @@ static int print_blobs(const struct ep_result *r, bool json)
 	n = ntohl(h.reported);
 	if (r->len < sizeof(h) + (size_t)n * sizeof(struct ep_blob_box))
 		return -EPROTO;
-	printf(json ? "{\"count\":%u,\"level\":%u,\"blobs\":[" : "%u blobs (threshold %u)\n",
-	       count, ntohs(h.level));
+	printf(json ? "{\"count\":%u,\"level\":%u,\"blobs\":[" : "%u blobs (threshold %u)\n", count,
+	       ntohs(h.level));
 	for (uint32_t i = 0; i < n; i++) {
 		struct ep_blob_box b;
 
@@ -133,8 +133,9 @@ int cmd_run(int argc, char **argv)
 		pr_err("result of %u bytes: %s", r.len,
 		       err == -EPROTO ? "not in the task type's format" : strerror(-err));
 	if (!o.json)
-		fprintf(stderr, "%s: %u -> %u bytes a send, %llu on the wire%s, %.3f ms, queued %u "
-				"us, ran %u us, edge load %u%%, %u attempt%s\n",
+		fprintf(stderr,
+			"%s: %u -> %u bytes a send, %llu on the wire%s, %.3f ms, queued %u "
+			"us, ran %u us, edge load %u%%, %u attempt%s\n",
 			o.kind->name, len, r.wire_len, (unsigned long long)r.wire_bytes,
 			r.compressed ? ", result compressed" : "", (double)r.latency_ns / 1e6,
 			r.queue_us, r.exec_us, r.load_pct, r.attempts, r.attempts == 1 ? "" : "s");
@@ -156,8 +157,9 @@ int cmd_limits(int argc, char **argv)
 	ep_client_close(c);
 	if (err) {
 		pr_err("limits of %s: %s", o.client.host,
-		       err == -ENODATA ? "the node's PONG carries none (an older node)"
-				       : err == -ETIMEDOUT ? "no PONG in 2 s" : strerror(-err));
+		       err == -ENODATA	   ? "the node's PONG carries none (an older node)"
+		       : err == -ETIMEDOUT ? "no PONG in 2 s"
+					   : strerror(-err));
 		return 1;
 	}
 	if (o.json) {
@@ -169,8 +171,8 @@ int cmd_limits(int argc, char **argv)
 		       "\"tokens\":%s,\"reply_mtu\":%s,\"plain_reply\":%s,"
 		       "\"always_retry\":%s,\"frames\":%s}\n",
 		       l.max_task_len, l.max_result_len, l.reasm_timeout_ms, l.reasm_lifetime_ms,
-		       l.per_source_tasks, l.mtu, l.max_priority, l.amp_factor,
-		       l.source_prefix_v4, l.source_prefix_v6, l.rate_packets, l.rate_kib,
+		       l.per_source_tasks, l.mtu, l.max_priority, l.amp_factor, l.source_prefix_v4,
+		       l.source_prefix_v6, l.rate_packets, l.rate_kib,
 		       (unsigned long long)l.max_work, l.cache_window_ms, l.max_replays,
 		       l.flags & EP_LIM_F_TOKENS ? "true" : "false",
 		       l.flags & EP_LIM_F_REPLY_MTU ? "true" : "false",
@@ -185,8 +187,10 @@ int cmd_limits(int argc, char **argv)
 	printf("highest priority        %u (higher ones are lowered to it)\n", l.max_priority);
 	if (l.amp_factor)
 		printf("amplification limit     replies <= %u x bytes received until the address "
-		       "is validated%s\n", l.amp_factor,
-		       l.flags & EP_LIM_F_ALWAYS_RETRY ? " (and every task is validated first)" : "");
+		       "is validated%s\n",
+		       l.amp_factor,
+		       l.flags & EP_LIM_F_ALWAYS_RETRY ? " (and every task is validated first)"
+						       : "");
 	else
 		printf("amplification limit     none (validation off)\n");
 	printf("largest work            %llu units%s\n", (unsigned long long)l.max_work,

@@ -47,7 +47,7 @@ int bench_reflect(struct xdp_md *ctx)
 	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
-	a = ip->saddr;			/* the header checksum is a sum: the swap keeps it */
+	a = ip->saddr; /* the header checksum is a sum: the swap keeps it */
 	ip->saddr = ip->daddr;
 	ip->daddr = a;
 	p = udp->source;
@@ -55,7 +55,7 @@ int bench_reflect(struct xdp_md *ctx)
 	udp->dest = p;
 	udp->check = 0;
 	h->kind = EP_KIND_RESPONSE;
-	h->req.size_hint_kib = 0;	/* queue_us, exec_us: nothing waited, nothing ran */
+	h->req.size_hint_kib = 0; /* queue_us, exec_us: nothing waited, nothing ran */
 	h->req.deadline_ms = 0;
 	h->flags &= EP_F_ZSTD;
 	h->auth_key_id = 0;

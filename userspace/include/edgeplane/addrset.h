@@ -16,7 +16,7 @@
 
 #include "ep_shared.h"
 
-#define EP_ADDR_STRLEN	46	/* INET6_ADDRSTRLEN */
+#define EP_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
 
 /* Parse a numeric IPv4 or IPv6 address (no names, no scope) into @out. Returns 0 or
  * -EINVAL. */
@@ -36,7 +36,7 @@ bool ep_addr_is_v4(const uint8_t a[16]);
 
 struct ep_addrset_entry {
 	uint8_t addr[16];
-	uint32_t flags;		/* EP_ADDR_F_* (ep_shared.h) */
+	uint32_t flags; /* EP_ADDR_F_* (ep_shared.h) */
 };
 
 /* A set of at most EP_ADDRS_MAX addresses, the capacity of ep_addrs. Zero it to start. */

@@ -29,11 +29,11 @@
 
 #include "ep_shared.h"
 
-#define EP_AUTH_KEY_LEN		16
-#define EP_AUTH_CTR_BITS	40
-#define EP_AUTH_CTR_MASK	((1ull << EP_AUTH_CTR_BITS) - 1)
-#define EP_AUTH_SECS_MAX	((1u << (64 - EP_AUTH_CTR_BITS)) - 1)
-#define EP_AUTH_SENDER_DEVICE	0u
+#define EP_AUTH_KEY_LEN	      16
+#define EP_AUTH_CTR_BITS      40
+#define EP_AUTH_CTR_MASK      ((1ull << EP_AUTH_CTR_BITS) - 1)
+#define EP_AUTH_SECS_MAX      ((1u << (64 - EP_AUTH_CTR_BITS)) - 1)
+#define EP_AUTH_SENDER_DEVICE 0u
 
 /* A device's pn: @secs since it received the key (capped), and its counter. */
 static inline uint64_t ep_auth_pn(uint64_t secs, uint64_t ctr)
@@ -67,8 +67,8 @@ void ep_aead_free(struct ep_aead *a);
  * Seal the datagram @dgram of @dlen bytes in place. On entry: a header with EP_F_AUTH in
  * flags, auth_key_id set and payload_len == dlen - EP_HDR_LEN (ep_frag_build() writes one),
  * EP_AUTH_NONCE_LEN bytes of room for the nonce, then the plaintext. Writes the nonce of
- * (@sender, @pn), encrypts, writes the tag into auth_tag. Returns 0, -EINVAL (@dlen below header + nonce, or no
- * AUTH flag) or -EIO.
+ * (@sender, @pn), encrypts, writes the tag into auth_tag. Returns 0, -EINVAL (@dlen below header +
+ * nonce, or no AUTH flag) or -EIO.
  */
 int ep_aead_seal(struct ep_aead *a, uint32_t sender, uint64_t pn, uint8_t *dgram, size_t dlen);
 
@@ -88,9 +88,9 @@ int ep_aead_open(struct ep_aead *a, uint8_t *dgram, size_t dlen, uint32_t *sende
  * once. 136 bytes per key. Check before, mark after the tag verified, under the caller's
  * lock if threads share it.
  */
-#define EP_REPLAY_WINDOW	1024
+#define EP_REPLAY_WINDOW 1024
 struct ep_replay {
-	uint64_t top;			/* highest counter marked + 1; 0: none yet */
+	uint64_t top; /* highest counter marked + 1; 0: none yet */
 	uint64_t bits[EP_REPLAY_WINDOW / 64];
 };
 

@@ -60,18 +60,18 @@ extern "C" {
 struct ep_client;
 
 struct ep_client_opts {
-	const char *host;		/* numeric IPv4 or IPv6 address of the edge (an
-				 * IPv6 one may name its scope: fe80::1%eth0) */
-	uint16_t port;			/* 0: 7878 */
+	const char *host; /* numeric IPv4 or IPv6 address of the edge (an
+			   * IPv6 one may name its scope: fe80::1%eth0) */
+	uint16_t port;	  /* 0: 7878 */
 	uint32_t tenant_id;
-	uint32_t mtu;			/* path MTU for fragmentation; 0: 1500 */
-	int zstd_level;			/* compress payloads at this level; 0: never */
-	uint32_t zstd_min;		/* do not try below this many bytes; 0: 256 */
-	uint32_t timeout_ms;		/* first attempt's timeout; 0: adaptive (from the
-					 * measured round trip and the task type's edge time,
-					 * 200 until measured) */
-	uint32_t max_timeout_ms;	/* backoff cap; 0: 5000 */
-	uint32_t max_attempts;		/* attempts per task, first included; 0: 5 */
+	uint32_t mtu;		 /* path MTU for fragmentation; 0: 1500 */
+	int zstd_level;		 /* compress payloads at this level; 0: never */
+	uint32_t zstd_min;	 /* do not try below this many bytes; 0: 256 */
+	uint32_t timeout_ms;	 /* first attempt's timeout; 0: adaptive (from the
+				  * measured round trip and the task type's edge time,
+				  * 200 until measured) */
+	uint32_t max_timeout_ms; /* backoff cap; 0: 5000 */
+	uint32_t max_attempts;	 /* attempts per task, first included; 0: 5 */
 	/* Retry budget, in datagrams (fragments; since 1.2): while the edge is
 	 * overloaded or silent, retransmitted datagrams stay below retry_ratio x the
 	 * datagrams of new tasks + retry_per_s x seconds (a token bucket of retry_burst)
@@ -79,55 +79,55 @@ struct ep_client_opts {
 	 * a retry over budget waits. Random loss is repaired without waiting.
 	 * 0: 0.2, 10, 100. */
 	double retry_ratio, retry_per_s, retry_burst;
-	uint32_t max_inflight;		/* tasks outstanding; 0: 1024 */
-	uint32_t max_result_len;	/* largest result accepted; 0: 64 MiB */
-	uint32_t rcvbuf;		/* socket receive buffer; 0: 8 MiB */
-	bool cork;			/* batch datagrams: send when 64 are queued or at the
-					 * next ep_client_process()/poll()/flush(), not at once */
-	uint32_t reply_mtu;		/* ask the edge to fragment results to this path MTU
-					 * (bytes, >= 576; it uses the smaller of this and its
-					 * own); 0: the edge's own */
-	bool plain_reply;		/* ask for results uncompressed (EP_F_PLAIN_REPLY): the
-					 * edge spends no CPU on compressing them */
+	uint32_t max_inflight;	 /* tasks outstanding; 0: 1024 */
+	uint32_t max_result_len; /* largest result accepted; 0: 64 MiB */
+	uint32_t rcvbuf;	 /* socket receive buffer; 0: 8 MiB */
+	bool cork;		 /* batch datagrams: send when 64 are queued or at the
+				  * next ep_client_process()/poll()/flush(), not at once */
+	uint32_t reply_mtu;	 /* ask the edge to fragment results to this path MTU
+				  * (bytes, >= 576; it uses the smaller of this and its
+				  * own); 0: the edge's own */
+	bool plain_reply;	 /* ask for results uncompressed (EP_F_PLAIN_REPLY): the
+				  * edge spends no CPU on compressing them */
 };
 
 /* RETRYs a task may get before it fails with -EADDRNOTAVAIL. */
-#define EP_CLIENT_MAX_VALIDATIONS	3
+#define EP_CLIENT_MAX_VALIDATIONS 3
 /* CONFLICTs a task may get (each sends it under a new id) before it fails with one. */
-#define EP_CLIENT_MAX_CONFLICTS		2
+#define EP_CLIENT_MAX_CONFLICTS	  2
 
 /* How to run one task. */
 struct ep_task_opts {
-	uint16_t type;			/* task_type */
-	uint8_t priority;		/* 1..5; 0: 3 */
-	uint8_t no_compress;		/* send the payload as it is */
-	uint32_t deadline_ms;		/* overall budget including retries; 0: none */
-	uint32_t size_hint_kib;		/* memory the task needs at the edge; 0: unknown */
+	uint16_t type;		/* task_type */
+	uint8_t priority;	/* 1..5; 0: 3 */
+	uint8_t no_compress;	/* send the payload as it is */
+	uint32_t deadline_ms;	/* overall budget including retries; 0: none */
+	uint32_t size_hint_kib; /* memory the task needs at the edge; 0: unknown */
 };
 
 /* A finished task. data is malloc'd; release with ep_result_free(). */
 struct ep_result {
-	int error;			/* 0, -EREMOTEIO (edge error: see status), -ETIMEDOUT,
-					 * -ECANCELED, -EMSGSIZE (result too large), -EPROTO,
-					 * -EADDRNOTAVAIL (RETRY after RETRY: the edge never
-					 * took this address's token), -EKEYEXPIRED (timed out
-					 * while the session had no valid key) */
-	uint16_t status;		/* the edge's enum ep_status (0 on success) */
-	uint8_t load_pct;		/* edge load in its reply */
-	uint8_t compressed;		/* the result came zstd-compressed */
+	int error;	    /* 0, -EREMOTEIO (edge error: see status), -ETIMEDOUT,
+			     * -ECANCELED, -EMSGSIZE (result too large), -EPROTO,
+			     * -EADDRNOTAVAIL (RETRY after RETRY: the edge never
+			     * took this address's token), -EKEYEXPIRED (timed out
+			     * while the session had no valid key) */
+	uint16_t status;    /* the edge's enum ep_status (0 on success) */
+	uint8_t load_pct;   /* edge load in its reply */
+	uint8_t compressed; /* the result came zstd-compressed */
 	uint8_t *data;
 	uint32_t len;
-	uint64_t task_id;		/* what ep_client_submit returned, also when a CONFLICT
-					 * had the task sent again under another id */
-	uint32_t attempts;		/* sends of the task, first included */
-	uint32_t queue_us, exec_us;	/* the edge's timing */
-	uint64_t latency_ns;		/* submit -> result, retries included */
-	uint64_t wire_bytes;		/* payload bytes sent, all attempts (compressed) */
-	uint64_t raw_bytes;		/* payload bytes before compression */
-	char msg[128];			/* the edge's error text, if it sent one */
+	uint64_t task_id;	    /* what ep_client_submit returned, also when a CONFLICT
+				     * had the task sent again under another id */
+	uint32_t attempts;	    /* sends of the task, first included */
+	uint32_t queue_us, exec_us; /* the edge's timing */
+	uint64_t latency_ns;	    /* submit -> result, retries included */
+	uint64_t wire_bytes;	    /* payload bytes sent, all attempts (compressed) */
+	uint64_t raw_bytes;	    /* payload bytes before compression */
+	char msg[128];		    /* the edge's error text, if it sent one */
 	/* Since LIBEDGEPLANE_1.2 (appended: results are the library's to allocate): */
-	uint32_t wire_len;		/* payload bytes of one whole send (compressed);
-					 * wire_bytes - wire_len were sent again */
+	uint32_t wire_len; /* payload bytes of one whole send (compressed);
+			    * wire_bytes - wire_len were sent again */
 };
 
 typedef void (*ep_client_cb)(void *arg, struct ep_result *res);
@@ -138,27 +138,27 @@ typedef void (*ep_client_cb)(void *arg, struct ep_result *res);
  * takes these as its path and edge inputs.
  */
 struct ep_client_estimates {
-	uint64_t samples;		/* replies to first attempts measured */
-	double srtt_us, rttvar_us;	/* network round trip of small tasks: latency minus
-					 * the edge's queue and exec time */
-	double up_bps, down_bps;	/* bytes/s, from larger tasks; 0 until measured */
-	double edge_queue_us;		/* time tasks waited at the edge */
-	double edge_exec_us;		/* time handlers ran, all types */
-	uint8_t edge_load_pct;		/* the latest load the edge reported */
-	uint32_t failures_in_row;	/* tasks ended by timeout or OVERLOADED since the
-					 * last success */
+	uint64_t samples;	   /* replies to first attempts measured */
+	double srtt_us, rttvar_us; /* network round trip of small tasks: latency minus
+				    * the edge's queue and exec time */
+	double up_bps, down_bps;   /* bytes/s, from larger tasks; 0 until measured */
+	double edge_queue_us;	   /* time tasks waited at the edge */
+	double edge_exec_us;	   /* time handlers ran, all types */
+	uint8_t edge_load_pct;	   /* the latest load the edge reported */
+	uint32_t failures_in_row;  /* tasks ended by timeout or OVERLOADED since the
+				    * last success */
 };
 
 struct ep_client_stats {
 	uint64_t submitted, completed, failed, retries, timeouts;
-	uint64_t retries_throttled;	/* times a due retry waited for the budget (only
-					 * while the edge is overloaded or silent) */
-	uint64_t retriable_errors;	/* OVERLOADED/TIMEOUT/INTERNAL replies that led to a
-					 * retry rather than an answer */
-	uint64_t dgrams_sent, dgrams_received, stray;	/* stray: replies to no pending task */
+	uint64_t retries_throttled; /* times a due retry waited for the budget (only
+				     * while the edge is overloaded or silent) */
+	uint64_t retriable_errors;  /* OVERLOADED/TIMEOUT/INTERNAL replies that led to a
+				     * retry rather than an answer */
+	uint64_t dgrams_sent, dgrams_received, stray; /* stray: replies to no pending task */
 	uint64_t wire_bytes, raw_bytes;
-	uint64_t validations;		/* RETRYs answered: tasks sent again with a token */
-	uint64_t conflicts;		/* CONFLICTs answered: tasks sent again under a new id */
+	uint64_t validations; /* RETRYs answered: tasks sent again with a token */
+	uint64_t conflicts;   /* CONFLICTs answered: tasks sent again under a new id */
 };
 
 /*
@@ -168,24 +168,24 @@ struct ep_client_stats {
  */
 struct ep_client_link_stats {
 	size_t sz;
-	uint64_t frags_sent_first;	/* request fragments sent for the first time */
-	uint64_t frags_resent;		/* ... sent again: repairs, whole resends */
-	uint64_t whole_resends;		/* tasks sent again whole on their timer (an edge not
-					 * known to acknowledge) */
-	uint64_t repairs;		/* TASK_ACKs that had fragments resent */
-	uint64_t task_acks;		/* TASK_ACKs received */
-	uint64_t task_acks_bad;		/* ... that did not decode: dropped (also in stray) */
-	uint64_t result_acks_sent;	/* RESULT_ACKs sent: while a result arrives, and on
-					 * timers, as questions */
-	uint64_t results_undecodable;	/* results that did not decompress: asked for again */
-	uint64_t repairs_exhausted;	/* tasks failed after REPAIR_FACTOR x their
-					 * fragments in repairs (-ETIMEDOUT) */
-	uint64_t pace_waits;		/* times the pacer held fragments back */
-	uint64_t slowdowns;		/* entries into OVERLOADED or SILENT */
-	uint8_t path_state;		/* 0 ok, 1 lossy (random loss), 2 overloaded, 3 silent */
-	uint8_t edge_acks;		/* the edge acknowledges (TASK_ACK, or PONG's ACKS) */
-	double pace_bps;		/* the pacer's rate, bits/s; 0: no pacing */
-	uint64_t frags_queued;		/* fragments waiting for the pacer now */
+	uint64_t frags_sent_first;    /* request fragments sent for the first time */
+	uint64_t frags_resent;	      /* ... sent again: repairs, whole resends */
+	uint64_t whole_resends;	      /* tasks sent again whole on their timer (an edge not
+				       * known to acknowledge) */
+	uint64_t repairs;	      /* TASK_ACKs that had fragments resent */
+	uint64_t task_acks;	      /* TASK_ACKs received */
+	uint64_t task_acks_bad;	      /* ... that did not decode: dropped (also in stray) */
+	uint64_t result_acks_sent;    /* RESULT_ACKs sent: while a result arrives, and on
+				       * timers, as questions */
+	uint64_t results_undecodable; /* results that did not decompress: asked for again */
+	uint64_t repairs_exhausted;   /* tasks failed after REPAIR_FACTOR x their
+				       * fragments in repairs (-ETIMEDOUT) */
+	uint64_t pace_waits;	      /* times the pacer held fragments back */
+	uint64_t slowdowns;	      /* entries into OVERLOADED or SILENT */
+	uint8_t path_state;	      /* 0 ok, 1 lossy (random loss), 2 overloaded, 3 silent */
+	uint8_t edge_acks;	      /* the edge acknowledges (TASK_ACK, or PONG's ACKS) */
+	double pace_bps;	      /* the pacer's rate, bits/s; 0: no pacing */
+	uint64_t frags_queued;	      /* fragments waiting for the pacer now */
 };
 
 /* Fill @st (st->sz set by the caller). Returns 0 or -EINVAL (sz too small). */
@@ -193,14 +193,14 @@ int ep_client_get_link_stats(struct ep_client *c, struct ep_client_link_stats *s
 
 /* Options of selective repeat and pacing; all 0: the defaults. New in LIBEDGEPLANE_1.2. */
 struct ep_client_link_opts {
-	size_t sz;			/* sizeof(struct ep_client_link_opts) */
-	uint32_t ack_delay_ms;		/* acknowledge a result whose fragments paused this
-					 * long (RESULT_ACK); 0: 5 */
-	uint32_t pace_mbps;		/* pace large tasks' fragments at this fixed rate,
-					 * Mbit/s; 0: adaptive (1 Gbit/s at first, then twice
-					 * the measured delivery rate, 10 Mbit/s .. 10 Gbit/s) */
-	uint32_t pace_burst;		/* fragments sent back to back at most; 0: 32 */
-	bool no_pacing;			/* send every fragment at once (the 1.1 behaviour) */
+	size_t sz;	       /* sizeof(struct ep_client_link_opts) */
+	uint32_t ack_delay_ms; /* acknowledge a result whose fragments paused this
+				* long (RESULT_ACK); 0: 5 */
+	uint32_t pace_mbps;    /* pace large tasks' fragments at this fixed rate,
+				* Mbit/s; 0: adaptive (1 Gbit/s at first, then twice
+				* the measured delivery rate, 10 Mbit/s .. 10 Gbit/s) */
+	uint32_t pace_burst;   /* fragments sent back to back at most; 0: 32 */
+	bool no_pacing;	       /* send every fragment at once (the 1.1 behaviour) */
 };
 
 /* Set the session's link options, before any task is submitted. Returns 0, -EINVAL (a bad
@@ -210,22 +210,22 @@ int ep_client_set_link(struct ep_client *c, const struct ep_client_link_opts *o)
 /* A node's limits, from its PONG (struct ep_limits, docs/protocol.md 7.3), in host order.
  * 0 in a rate or a limit means none. */
 struct ep_node_limits {
-	uint32_t max_task_len;		/* largest task payload, after decompression */
+	uint32_t max_task_len; /* largest task payload, after decompression */
 	uint32_t max_result_len;
-	uint32_t reasm_timeout_ms;	/* a task whose fragments stop this long: TIMEOUT */
-	uint32_t reasm_lifetime_ms;	/* ... or not complete this long after its first */
-	uint16_t per_source_tasks;	/* tasks being reassembled per source prefix */
-	uint16_t mtu;			/* the node's reply MTU */
-	uint8_t max_priority;		/* priorities above are lowered to this */
-	uint8_t amp_factor;		/* replies to an unvalidated address <= this x bytes
-					 * received; 0: no limit */
+	uint32_t reasm_timeout_ms;  /* a task whose fragments stop this long: TIMEOUT */
+	uint32_t reasm_lifetime_ms; /* ... or not complete this long after its first */
+	uint16_t per_source_tasks;  /* tasks being reassembled per source prefix */
+	uint16_t mtu;		    /* the node's reply MTU */
+	uint8_t max_priority;	    /* priorities above are lowered to this */
+	uint8_t amp_factor;	    /* replies to an unvalidated address <= this x bytes
+				     * received; 0: no limit */
 	uint8_t source_prefix_v4, source_prefix_v6;
-	uint32_t rate_packets;		/* datagrams/s per source prefix */
-	uint32_t rate_kib;		/* KiB/s per source prefix */
-	uint64_t max_work;		/* largest work a task may ask for (docs/handlers.md) */
-	uint32_t cache_window_ms;	/* how long a result answers retries */
-	uint16_t max_replays;		/* cached replies per task */
-	uint16_t flags;			/* EP_LIM_F_* (ep_shared.h) */
+	uint32_t rate_packets;	  /* datagrams/s per source prefix */
+	uint32_t rate_kib;	  /* KiB/s per source prefix */
+	uint64_t max_work;	  /* largest work a task may ask for (docs/handlers.md) */
+	uint32_t cache_window_ms; /* how long a result answers retries */
+	uint16_t max_replays;	  /* cached replies per task */
+	uint16_t flags;		  /* EP_LIM_F_* (ep_shared.h) */
 };
 
 /* Open a session. Returns 0 and *out, or -EINVAL (bad address or option), -errno. */
@@ -239,14 +239,14 @@ int ep_client_open(const struct ep_client_opts *o, struct ep_client **out);
  */
 struct ep_client_auth {
 	size_t sz;
-	const char *enroll;		/* the controller's enrollment server, "ADDR:PORT" */
-	const char *cert, *key;		/* PEM: this device's certificate (its subject says
-					 * /O=tenant/OU=role/CN=name) and private key */
-	const char *ca;			/* PEM: the CA that signed the controller's certificate */
-	int enroll_timeout_ms;		/* connect, handshake and reply, each enrollment; 0: 5000 */
-	const char *key_file;		/* or: one key object (JSON, docs/protocol.md 7.5), which
-					 * only its owner may read; held (flock) while the
-					 * session is open: one process at a time */
+	const char *enroll;	/* the controller's enrollment server, "ADDR:PORT" */
+	const char *cert, *key; /* PEM: this device's certificate (its subject says
+				 * /O=tenant/OU=role/CN=name) and private key */
+	const char *ca;		/* PEM: the CA that signed the controller's certificate */
+	int enroll_timeout_ms;	/* connect, handshake and reply, each enrollment; 0: 5000 */
+	const char *key_file;	/* or: one key object (JSON, docs/protocol.md 7.5), which
+				 * only its owner may read; held (flock) while the
+				 * session is open: one process at a time */
 };
 
 /*
@@ -271,31 +271,31 @@ int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_a
  * ep_client_auth_stats); the library fills what it covers. */
 struct ep_client_auth_stats {
 	size_t sz;
-	uint64_t sealed;		/* datagrams sealed and sent (retransmissions too) */
-	uint64_t bad_tag;		/* AUTH replies that did not open (a wrong tag, or a
-					 * sender that is no node): dropped */
-	uint64_t unknown_key;		/* AUTH replies under a key id the session does not
-					 * hold (an expired one): dropped */
-	uint64_t unsealed;		/* replies without AUTH (ERROR, RETRY, RESPONSE, PONG):
-					 * ignored, never an answer */
-	uint64_t refused;		/* tasks refused at submission: type, priority or size
-					 * the key's role does not allow */
-	uint64_t enrollments;		/* keys received, the first included */
-	uint64_t enroll_failures;	/* enrollments that failed after the first (the session
-					 * tries again, 1 s, 2 s, ... 30 s apart) */
-	uint64_t held;			/* sends held back: the session had no valid key */
-	uint16_t key_id;		/* the key that seals; 0: none (expired) */
-	uint8_t max_priority;		/* the role's ceiling: a higher priority is refused */
+	uint64_t sealed;	  /* datagrams sealed and sent (retransmissions too) */
+	uint64_t bad_tag;	  /* AUTH replies that did not open (a wrong tag, or a
+				   * sender that is no node): dropped */
+	uint64_t unknown_key;	  /* AUTH replies under a key id the session does not
+				   * hold (an expired one): dropped */
+	uint64_t unsealed;	  /* replies without AUTH (ERROR, RETRY, RESPONSE, PONG):
+				   * ignored, never an answer */
+	uint64_t refused;	  /* tasks refused at submission: type, priority or size
+				   * the key's role does not allow */
+	uint64_t enrollments;	  /* keys received, the first included */
+	uint64_t enroll_failures; /* enrollments that failed after the first (the session
+				   * tries again, 1 s, 2 s, ... 30 s apart) */
+	uint64_t held;		  /* sends held back: the session had no valid key */
+	uint16_t key_id;	  /* the key that seals; 0: none (expired) */
+	uint8_t max_priority;	  /* the role's ceiling: a higher priority is refused */
 	uint32_t tenant;
-	uint64_t expires_unix_ms;	/* its expiry, by the controller's clock */
-	uint64_t renew_in_ms;		/* until the session enrolls again; UINT64_MAX: never
-					 * (a static key) */
-	char name[64], role[32];	/* the device's name and role, from its key */
-	char last_error[192];		/* why the latest enrollment failed ("" if it did not) */
-	uint64_t rebinds;		/* enrollments because a node refused a large reply at
-					 * this address, which the key was not enrolled from
-					 * (UNAUTHORIZED, docs/protocol.md 3.5); the task went
-					 * again under the new key */
+	uint64_t expires_unix_ms; /* its expiry, by the controller's clock */
+	uint64_t renew_in_ms;	  /* until the session enrolls again; UINT64_MAX: never
+				   * (a static key) */
+	char name[64], role[32];  /* the device's name and role, from its key */
+	char last_error[192];	  /* why the latest enrollment failed ("" if it did not) */
+	uint64_t rebinds;	  /* enrollments because a node refused a large reply at
+				   * this address, which the key was not enrolled from
+				   * (UNAUTHORIZED, docs/protocol.md 3.5); the task went
+				   * again under the new key */
 };
 
 /* Fill @st (st->sz set by the caller). Returns 0, or -ENOKEY (not an authenticated
@@ -310,8 +310,8 @@ void ep_client_close(struct ep_client *c);
  * Returns 0 and the task id in *id (may be NULL), or -EAGAIN (max_inflight tasks are
  * outstanding), -EMSGSIZE (payload too large for the protocol, or for the key's role),
  * -EINVAL; in an authenticated session also -EPERM (the key's role does not allow this
- * task type, or any task: max_priority 0, a node's own key) or -ERANGE (the priority is above the role's ceiling; a task that does not
- * set one gets min(3, the ceiling)).
+ * task type, or any task: max_priority 0, a node's own key) or -ERANGE (the priority is above the
+ * role's ceiling; a task that does not set one gets min(3, the ceiling)).
  */
 int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
 		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id);
@@ -368,8 +368,8 @@ double ep_client_type_exec_us(struct ep_client *c, uint16_t type);
  * thresholded frame is exactly the original's; EP_FRAME_F_OFF: forget @type. Up to 16
  * types. Returns 0, -EINVAL (max_error above 15, unknown flags) or -ENOSPC.
  */
-#define EP_FRAME_F_KEEP_LEVEL	0x1
-#define EP_FRAME_F_OFF		0x2
+#define EP_FRAME_F_KEEP_LEVEL 0x1
+#define EP_FRAME_F_OFF	      0x2
 int ep_client_set_frame_codec(struct ep_client *c, uint16_t type, unsigned int max_error,
 			      unsigned int flags);
 
@@ -378,8 +378,7 @@ int ep_client_set_frame_codec(struct ep_client *c, uint16_t type, unsigned int m
  * the edge's queueing and load; the edge counts as down after 3 failures in a row.
  * @local_load_pct is this device's own load, 0..100.
  */
-void ep_client_offload_env(struct ep_client *c, double local_load_pct,
-			   struct ep_offload_env *env);
+void ep_client_offload_env(struct ep_client *c, double local_load_pct, struct ep_offload_env *env);
 /*
  * Decide where one task of type @type should run (offload.h), from the session's
  * estimates. When t->speedup is 0 it comes from the edge's measured execution time of

@@ -18,13 +18,13 @@
 
 /* Host-order view of struct ep_hdr. Fields follow docs/protocol.md. */
 struct ep_msg {
-	uint8_t kind;		/* enum ep_kind */
-	uint8_t priority;	/* 1..5 */
-	uint8_t flags;		/* EP_F_* */
-	uint8_t load_pct;	/* replies only */
-	uint8_t reply_mtu;	/* server-bound only: the client's path MTU / 64; 0 = node's */
+	uint8_t kind;	   /* enum ep_kind */
+	uint8_t priority;  /* 1..5 */
+	uint8_t flags;	   /* EP_F_* */
+	uint8_t load_pct;  /* replies only */
+	uint8_t reply_mtu; /* server-bound only: the client's path MTU / 64; 0 = node's */
 	uint16_t task_type;
-	uint16_t status;	/* enum ep_status; ERROR only */
+	uint16_t status; /* enum ep_status; ERROR only */
 	uint32_t tenant_id;
 	uint64_t task_id;
 	uint32_t total_len;
@@ -33,13 +33,13 @@ struct ep_msg {
 	uint16_t frag_count;
 	uint16_t payload_len;
 	uint16_t auth_key_id;
-	uint32_t size_hint_kib;	/* server-bound only */
+	uint32_t size_hint_kib; /* server-bound only */
 	uint32_t deadline_ms;	/* server-bound only */
 	uint32_t queue_us;	/* replies only */
 	uint32_t exec_us;	/* replies only */
 	uint8_t auth_tag[EP_AUTH_TAG_LEN];
-	uint32_t auth_sender;	/* AUTH: the nonce before the slice: sender ... (decode only) */
-	uint64_t auth_pn;	/* ... and packet number */
+	uint32_t auth_sender; /* AUTH: the nonce before the slice: sender ... (decode only) */
+	uint64_t auth_pn;     /* ... and packet number */
 };
 
 /*
@@ -53,8 +53,8 @@ static inline size_t ep_payload_off(const struct ep_msg *m)
 }
 
 /* Smallest and largest datagram payload (UDP payload) a v1 message can occupy. */
-#define EP_DGRAM_MIN		EP_HDR_LEN
-#define EP_DGRAM_MAX		65507u	/* IPv4 UDP limit */
+#define EP_DGRAM_MIN EP_HDR_LEN
+#define EP_DGRAM_MAX 65507u /* IPv4 UDP limit */
 
 /* Encode @m's header into @buf (>= EP_HDR_LEN bytes). Returns EP_HDR_LEN or -EINVAL
  * when @m breaks a rule that decoding would reject (priority, kind, flags, lengths). */
@@ -94,12 +94,12 @@ ssize_t ep_frag_build(const struct ep_msg *tmpl, const void *payload, uint32_t t
  * struct ep_ack_wire.
  */
 struct ep_ack_range {
-	uint16_t first, last;	/* inclusive */
+	uint16_t first, last; /* inclusive */
 };
 
 struct ep_ack {
-	uint16_t count;		/* frag_count of the message; 0: none of it is held */
-	uint16_t n;		/* ranges */
+	uint16_t count; /* frag_count of the message; 0: none of it is held */
+	uint16_t n;	/* ranges */
 	struct ep_ack_range r[EP_ACK_MAX_RANGES];
 };
 

@@ -45,35 +45,35 @@ extern "C" {
 #endif
 
 #ifndef EP_AUTH_KEY_LEN
-#define EP_AUTH_KEY_LEN		16	/* AES-128-GCM (edgeplane/auth.h) */
+#define EP_AUTH_KEY_LEN 16 /* AES-128-GCM (edgeplane/auth.h) */
 #endif
 
-#define EP_ENROLL_PORT		7881
-#define EP_ENROLL_MAX_LINE	(64u << 10)	/* a request, an enroll reply, an error */
-#define EP_ENROLL_MAX_SYNC	(16u << 20)	/* a node's sync reply */
-#define EP_ENROLL_TIMEOUT_MS	5000		/* when ep_enroll_cfg.timeout_ms is 0 */
-#define EP_KEY_NAME_MAX		64		/* with the NUL */
-#define EP_KEY_ROLE_MAX		32
-#define EP_KEY_TYPE_MAX		255		/* highest task type a role can allow */
+#define EP_ENROLL_PORT	     7881
+#define EP_ENROLL_MAX_LINE   (64u << 10) /* a request, an enroll reply, an error */
+#define EP_ENROLL_MAX_SYNC   (16u << 20) /* a node's sync reply */
+#define EP_ENROLL_TIMEOUT_MS 5000	 /* when ep_enroll_cfg.timeout_ms is 0 */
+#define EP_KEY_NAME_MAX	     64		 /* with the NUL */
+#define EP_KEY_ROLE_MAX	     32
+#define EP_KEY_TYPE_MAX	     255 /* highest task type a role can allow */
 
 /* What a key may do (a role of the policy file); 0 in a rate = no limit. */
 struct ep_key_limits {
-	uint64_t types[4];		/* bitmap of task type ids 0..255 */
-	bool all_types;			/* "types": "*" */
+	uint64_t types[4]; /* bitmap of task type ids 0..255 */
+	bool all_types;	   /* "types": "*" */
 	uint8_t max_priority;
 	uint32_t tasks_per_s, burst_tasks, kib_per_s, burst_kib, max_task_len;
 };
 
 /* One session key, host order (the JSON key object of docs/protocol.md 7.5). */
 struct ep_key_info {
-	uint16_t key_id;		/* 1..65535 */
+	uint16_t key_id; /* 1..65535 */
 	uint8_t key[EP_AUTH_KEY_LEN];
 	uint64_t issued_unix_ms, expires_unix_ms;
 	uint32_t tenant;
 	bool revoked;
-	bool has_addr;			/* "addr": the key is bound to @addr */
-	uint8_t addr[16];		/* where the device enrolled from (IPv4 as ::ffff:a.b.c.d):
-					 * replies there are not capped (docs/protocol.md 3.5) */
+	bool has_addr;	  /* "addr": the key is bound to @addr */
+	uint8_t addr[16]; /* where the device enrolled from (IPv4 as ::ffff:a.b.c.d):
+			   * replies there are not capped (docs/protocol.md 3.5) */
 	char name[EP_KEY_NAME_MAX], role[EP_KEY_ROLE_MAX];
 	struct ep_key_limits lim;
 };
@@ -85,9 +85,9 @@ static inline bool ep_key_allows_type(const struct ep_key_limits *l, unsigned in
 }
 
 struct ep_enroll_cfg {
-	const char *server;		/* "ADDR:PORT", IPv4 or [IPv6] */
-	const char *cert, *key, *ca;	/* PEM files: our certificate (chain), its key, the CA */
-	int timeout_ms;			/* connect + handshake, and each request; 0: 5000 */
+	const char *server;	     /* "ADDR:PORT", IPv4 or [IPv6] */
+	const char *cert, *key, *ca; /* PEM files: our certificate (chain), its key, the CA */
+	int timeout_ms;		     /* connect + handshake, and each request; 0: 5000 */
 	/* Connect from this local address (its port is ignored), if of the server's family
 	 * and still ours; else from the kernel's choice. A device's key is bound to the
 	 * address it enrolls from (docs/protocol.md 3.5): libedgeplane passes the address its
@@ -106,8 +106,7 @@ int ep_enroll_device(const struct ep_enroll_cfg *c, struct ep_key_info *out,
 
 /* A node's connection to the controller; one thread at a time. */
 struct ep_enroll_conn;
-struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *err,
-					 size_t errlen);
+struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *err, size_t errlen);
 /*
  * One sync round. Sends *gen (0: everything), and on success sets *gen to the controller's
  * generation, *full (true: the keys given are the whole set, and any key not among them is
@@ -118,8 +117,8 @@ struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *er
  * a new connection is always a full one). ep_enroll_error() says why.
  */
 int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t *node_id,
-		   struct ep_key_info *self,
-		   int (*on_key)(void *arg, const struct ep_key_info *k), void *arg);
+		   struct ep_key_info *self, int (*on_key)(void *arg, const struct ep_key_info *k),
+		   void *arg);
 /* Why the last call on @e failed ("" if it did not). */
 const char *ep_enroll_error(const struct ep_enroll_conn *e);
 void ep_enroll_close(struct ep_enroll_conn *e);

@@ -20,13 +20,13 @@
  * literals Huffman-coded. Residuals are nearly all literals; a longer search for matches
  * finds little in them and costs time (levels -1 to -1000 measured, docs/benchmarks.md,
  * "Frame codec"). Levels are zstd's, -131072..22. */
-#define EP_FC_LEVEL_DEFAULT	(-100)
+#define EP_FC_LEVEL_DEFAULT (-100)
 
-#define EP_FC_KEEP_NONE		(-1)
-#define EP_FC_KEEP_OTSU		0xffff	/* as EP_IMG_OTSU */
+#define EP_FC_KEEP_NONE (-1)
+#define EP_FC_KEEP_OTSU 0xffff /* as EP_IMG_OTSU */
 
 struct ep_fc_params {
-	unsigned int max_error;	/* k: every pixel within +-k; 0: lossless */
+	unsigned int max_error; /* k: every pixel within +-k; 0: lossless */
 	int level;		/* zstd level of the streams; 0: EP_FC_LEVEL_DEFAULT */
 	/* With k > 0, for frames a threshold will cut (threshold, blobs): EP_FC_KEEP_NONE,
 	 * or a level 0..255: every pixel stays on its side of it (pixel > level), those near

@@ -37,16 +37,16 @@
 
 #include "edgeplane/status.h"
 
-#define EP_HANDLER_ABI_VERSION	2
-#define EP_HANDLER_ABI_MIN	1	/* the oldest version the runtime still loads */
-#define EP_PLUGIN_SYMBOL	"ep_plugin_handlers"
+#define EP_HANDLER_ABI_VERSION 2
+#define EP_HANDLER_ABI_MIN     1 /* the oldest version the runtime still loads */
+#define EP_PLUGIN_SYMBOL       "ep_plugin_handlers"
 
 /* One task, as the handler sees it. Read-only; valid for the duration of run(). */
 struct ep_hreq {
-	const uint8_t *data;	/* the task payload, decompressed */
+	const uint8_t *data; /* the task payload, decompressed */
 	uint32_t len;
-	uint16_t type;		/* task_type */
-	uint8_t priority;	/* 1..5 */
+	uint16_t type;	  /* task_type */
+	uint8_t priority; /* 1..5 */
 	uint8_t rsvd;
 	uint32_t tenant_id;
 	uint64_t task_id;
@@ -54,40 +54,40 @@ struct ep_hreq {
 
 /* One result. The runtime provides data/cap; the handler sets len, status and msg. */
 struct ep_hres {
-	uint8_t *data;		/* output buffer */
-	uint32_t cap;		/* its size: at least out_size() for this task */
-	uint32_t len;		/* bytes written (0 on error) */
-	uint16_t status;	/* 0 (EP_ST_OK) or an enum ep_status code, usually
-				 * EP_ST_INVALID_INPUT or EP_ST_HANDLER_FAILED */
-	char msg[94];		/* optional detail for an error, NUL-terminated */
+	uint8_t *data;	 /* output buffer */
+	uint32_t cap;	 /* its size: at least out_size() for this task */
+	uint32_t len;	 /* bytes written (0 on error) */
+	uint16_t status; /* 0 (EP_ST_OK) or an enum ep_status code, usually
+			  * EP_ST_INVALID_INPUT or EP_ST_HANDLER_FAILED */
+	char msg[94];	 /* optional detail for an error, NUL-terminated */
 };
 
 /* A file the runtime read for the handler during warm-up (config: files = [...]). */
 struct ep_blob {
 	const char *path;
-	const uint8_t *data;	/* owned by the runtime; valid until fini() */
+	const uint8_t *data; /* owned by the runtime; valid until fini() */
 	size_t len;
 };
 
 /* What init() gets. */
 struct ep_handler_env {
-	uint32_t abi_version;		/* the version the runtime speaks with this handler:
-					 * the handler's own (1 or 2) */
-	unsigned int worker;		/* index of the worker thread calling */
-	uint16_t type;			/* task_type this instance serves */
-	const char *args;		/* config "args" string, or NULL */
-	const struct ep_blob *files;	/* config "files", read before init */
+	uint32_t abi_version;	     /* the version the runtime speaks with this handler:
+				      * the handler's own (1 or 2) */
+	unsigned int worker;	     /* index of the worker thread calling */
+	uint16_t type;		     /* task_type this instance serves */
+	const char *args;	     /* config "args" string, or NULL */
+	const struct ep_blob *files; /* config "files", read before init */
 	unsigned int nfiles;
-	uint32_t max_task_len;		/* largest payload run() will see */
+	uint32_t max_task_len; /* largest payload run() will see */
 	/* Log through the runtime (level: 0 error, 1 warn, 2 info, 3 debug). Setup only. */
 	void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
 struct ep_handler {
-	uint32_t abi_version;		/* EP_HANDLER_ABI_VERSION (1 is still loaded) */
-	const char *name;		/* unique, e.g. "sobel" */
-	uint16_t default_type;		/* task_type served unless the config says otherwise */
-	uint16_t max_batch;		/* largest n for run(); 0 = any */
+	uint32_t abi_version;  /* EP_HANDLER_ABI_VERSION (1 is still loaded) */
+	const char *name;      /* unique, e.g. "sobel" */
+	uint16_t default_type; /* task_type served unless the config says otherwise */
+	uint16_t max_batch;    /* largest n for run(); 0 = any */
 
 	/* Optional. 0 or a negative errno; a failure stops the runtime from starting. */
 	int (*init)(const struct ep_handler_env *env, void **state);

@@ -12,9 +12,9 @@
 
 #include <stdint.h>
 
-#define EP_HIST_SUB_BITS	5
-#define EP_HIST_SUB		(1u << EP_HIST_SUB_BITS)
-#define EP_HIST_BUCKETS		((64 - EP_HIST_SUB_BITS + 1) * EP_HIST_SUB)
+#define EP_HIST_SUB_BITS 5
+#define EP_HIST_SUB	 (1u << EP_HIST_SUB_BITS)
+#define EP_HIST_BUCKETS	 ((64 - EP_HIST_SUB_BITS + 1) * EP_HIST_SUB)
 
 struct ep_hist {
 	uint64_t count;

@@ -62,8 +62,8 @@ int ep_metrics_parse_listen(const char *addr, struct sockaddr_storage *ss, sockl
  * libmicrohttpd's. @fn(@arg, f) writes each response into a memory stream. On success
  * returns 0 and the server in *out, which the caller owns and releases with
  * ep_metrics_stop(). On every address (0.0.0.0, [::]) it logs a warning: metrics tell
- * anyone who can connect about the host's load. Returns -EINVAL for a bad address, the negative errno of socket(),
- * bind() or listen() (-EADDRINUSE, -EADDRNOTAVAIL, ...), -ENOMEM, or -EIO if
+ * anyone who can connect about the host's load. Returns -EINVAL for a bad address, the negative
+ * errno of socket(), bind() or listen() (-EADDRINUSE, -EADDRNOTAVAIL, ...), -ENOMEM, or -EIO if
  * libmicrohttpd does not start; the reason is logged. *out is untouched on failure.
  */
 int ep_metrics_start(const char *addr, ep_metrics_fn fn, void *arg, struct ep_metrics **out);
@@ -90,8 +90,7 @@ void ep_metrics_labels(FILE *f, const struct ep_label *labels);
  * double form writes NaN, +Inf and -Inf as Prometheus spells them, whole numbers below
  * 1e15 as integers, and other values with the fewest digits that read back to the same
  * double (5e-05, 0.25). */
-void ep_metrics_sample_u64(FILE *f, const char *name, const struct ep_label *labels,
-			   uint64_t v);
+void ep_metrics_sample_u64(FILE *f, const char *name, const struct ep_label *labels, uint64_t v);
 void ep_metrics_sample(FILE *f, const char *name, const struct ep_label *labels, double v);
 
 /* Format @v as ep_metrics_sample() does, into @buf. Returns @buf. */

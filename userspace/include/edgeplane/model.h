@@ -19,15 +19,15 @@
 
 #include <linux/types.h>
 
-#define EP_MODEL_MAGIC		"EPMD"
-#define EP_MODEL_VERSION	1
-#define EP_MODEL_MAX_LAYERS	8
-#define EP_MODEL_MAX_DIM	4096
+#define EP_MODEL_MAGIC	    "EPMD"
+#define EP_MODEL_VERSION    1
+#define EP_MODEL_MAX_LAYERS 8
+#define EP_MODEL_MAX_DIM    4096
 
 struct ep_model_hdr {
-	char magic[4];		/* EP_MODEL_MAGIC, no NUL */
-	__le16 version;		/* EP_MODEL_VERSION */
-	__le16 nlayers;		/* 1..EP_MODEL_MAX_LAYERS */
+	char magic[4];	/* EP_MODEL_MAGIC, no NUL */
+	__le16 version; /* EP_MODEL_VERSION */
+	__le16 nlayers; /* 1..EP_MODEL_MAX_LAYERS */
 };
 _Static_assert(sizeof(struct ep_model_hdr) == 8, "ep_model_hdr layout");
 

@@ -13,17 +13,17 @@
 
 /* Default task_type of each built-in handler (a node's config may renumber them). */
 enum ep_task_type {
-	EP_TT_ECHO		= 1,	/* result = payload */
-	EP_TT_CHECKSUM		= 2,	/* result = struct ep_checksum_result */
-	EP_TT_RESIZE		= 10,	/* image -> image */
-	EP_TT_BOX_BLUR		= 11,	/* image -> image */
-	EP_TT_GAUSS_BLUR	= 12,	/* image -> image */
-	EP_TT_SOBEL		= 13,	/* image -> image */
-	EP_TT_THRESHOLD		= 14,	/* image -> image */
-	EP_TT_BLOBS		= 20,	/* image -> struct ep_blobs_result + boxes */
-	EP_TT_ZSTD		= 30,	/* struct ep_zstd_req + data -> zstd frame */
-	EP_TT_MATMUL		= 40,	/* struct ep_matmul_req + A + B -> ep_matmul_result + C */
-	EP_TT_INFER		= 50,	/* struct ep_infer_req + x -> ep_infer_result + logits */
+	EP_TT_ECHO = 1,	       /* result = payload */
+	EP_TT_CHECKSUM = 2,    /* result = struct ep_checksum_result */
+	EP_TT_RESIZE = 10,     /* image -> image */
+	EP_TT_BOX_BLUR = 11,   /* image -> image */
+	EP_TT_GAUSS_BLUR = 12, /* image -> image */
+	EP_TT_SOBEL = 13,      /* image -> image */
+	EP_TT_THRESHOLD = 14,  /* image -> image */
+	EP_TT_BLOBS = 20,      /* image -> struct ep_blobs_result + boxes */
+	EP_TT_ZSTD = 30,       /* struct ep_zstd_req + data -> zstd frame */
+	EP_TT_MATMUL = 40,     /* struct ep_matmul_req + A + B -> ep_matmul_result + C */
+	EP_TT_INFER = 50,      /* struct ep_infer_req + x -> ep_infer_result + logits */
 };
 
 /*
@@ -41,30 +41,30 @@ enum ep_task_type {
  *              arg2 = EP_BLOBS_F_* flags
  */
 struct ep_img_hdr {
-	__be16 width;		/* 1..EP_IMG_MAX_DIM */
-	__be16 height;		/* 1..EP_IMG_MAX_DIM */
+	__be16 width;  /* 1..EP_IMG_MAX_DIM */
+	__be16 height; /* 1..EP_IMG_MAX_DIM */
 	__be16 arg0;
 	__be16 arg1;
 	__be32 arg2;
-	__be32 rsvd;		/* 0 */
+	__be32 rsvd; /* 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_img_hdr) == 16, "ep_img_hdr layout");
 
-#define EP_IMG_MAX_DIM		16384
-#define EP_IMG_OTSU		0xffff	/* threshold level chosen by Otsu's method */
+#define EP_IMG_MAX_DIM 16384
+#define EP_IMG_OTSU    0xffff /* threshold level chosen by Otsu's method */
 
 /* BLOBS: detect objects (defects) as connected components of the thresholded frame. */
-#define EP_BLOBS_F_DARK		0x1	/* objects are darker than the background */
-#define EP_BLOBS_F_REFERENCE	0x2	/* threshold |frame - reference| (warm-up file) */
-#define EP_BLOBS_F_CONN8	0x4	/* 8-connectivity (default 4) */
-#define EP_BLOBS_F_BLUR		0x8	/* Gaussian blur, sigma 1.0, before thresholding */
-#define EP_BLOBS_F_NO_BORDER	0x10	/* ignore blobs touching the frame's edge (cut off) */
-#define EP_BLOBS_MAX_REPORTED	1024	/* boxes listed; count is exact */
+#define EP_BLOBS_F_DARK	      0x1  /* objects are darker than the background */
+#define EP_BLOBS_F_REFERENCE  0x2  /* threshold |frame - reference| (warm-up file) */
+#define EP_BLOBS_F_CONN8      0x4  /* 8-connectivity (default 4) */
+#define EP_BLOBS_F_BLUR	      0x8  /* Gaussian blur, sigma 1.0, before thresholding */
+#define EP_BLOBS_F_NO_BORDER  0x10 /* ignore blobs touching the frame's edge (cut off) */
+#define EP_BLOBS_MAX_REPORTED 1024 /* boxes listed; count is exact */
 
 struct ep_blobs_result {
-	__be32 count;		/* blobs found: area >= minimum (and off the edge) */
-	__be32 reported;	/* boxes that follow: min(count, EP_BLOBS_MAX_REPORTED) */
-	__be16 level;		/* threshold level used (Otsu's when asked) */
+	__be32 count;	 /* blobs found: area >= minimum (and off the edge) */
+	__be32 reported; /* boxes that follow: min(count, EP_BLOBS_MAX_REPORTED) */
+	__be16 level;	 /* threshold level used (Otsu's when asked) */
 	__be16 rsvd;
 	__be32 rsvd2;
 } __attribute__((packed));
@@ -72,40 +72,40 @@ _Static_assert(sizeof(struct ep_blobs_result) == 16, "ep_blobs_result layout");
 
 /* One blob, largest first. Coordinates are inclusive pixel positions. */
 struct ep_blob_box {
-	__be32 area;		/* pixels */
-	__be16 x0, y0, x1, y1;	/* bounding box */
-	__be16 cx, cy;		/* centroid, rounded */
+	__be32 area;	       /* pixels */
+	__be16 x0, y0, x1, y1; /* bounding box */
+	__be16 cx, cy;	       /* centroid, rounded */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_blob_box) == 16, "ep_blob_box layout");
 
 /* CHECKSUM: the result for any payload. */
 struct ep_checksum_result {
-	__be32 crc32;		/* zlib CRC-32 (IEEE 802.3) */
+	__be32 crc32; /* zlib CRC-32 (IEEE 802.3) */
 	__be32 rsvd;
-	__be64 xxh3;		/* XXH3-64, seed 0 */
+	__be64 xxh3; /* XXH3-64, seed 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_checksum_result) == 16, "ep_checksum_result layout");
 
 /* ZSTD: compress the data that follows this header. */
 struct ep_zstd_req {
-	__u8 level;		/* 1..19 */
+	__u8 level; /* 1..19 */
 	__u8 rsvd[3];
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_zstd_req) == 4, "ep_zstd_req layout");
 
 /* MATMUL: C = A x B, with A n x k and B k x m, float32 little-endian, row-major. */
 struct ep_matmul_req {
-	__be32 n, k, m;		/* 1..EP_MATMUL_MAX_DIM */
+	__be32 n, k, m; /* 1..EP_MATMUL_MAX_DIM */
 	__be32 rsvd;
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_matmul_req) == 16, "ep_matmul_req layout");
 
 struct ep_matmul_result {
-	__be32 n, m;		/* C follows: n * m float32 little-endian, row-major */
+	__be32 n, m; /* C follows: n * m float32 little-endian, row-major */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_matmul_result) == 8, "ep_matmul_result layout");
 
-#define EP_MATMUL_MAX_DIM	2048
+#define EP_MATMUL_MAX_DIM 2048
 
 /*
  * INFER: one feature vector through the node's model, a multi-layer perceptron loaded at
@@ -116,14 +116,14 @@ _Static_assert(sizeof(struct ep_matmul_result) == 8, "ep_matmul_result layout");
  * largest logit.
  */
 struct ep_infer_req {
-	__be32 dim;		/* number of features: the model's input dim */
-	__be32 rsvd;		/* 0 */
+	__be32 dim;  /* number of features: the model's input dim */
+	__be32 rsvd; /* 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_infer_req) == 8, "ep_infer_req layout");
 
 struct ep_infer_result {
-	__be32 dim;		/* number of logits that follow: the model's output dim */
-	__be32 argmax;		/* the class: index of the largest logit */
+	__be32 dim;    /* number of logits that follow: the model's output dim */
+	__be32 argmax; /* the class: index of the largest logit */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_infer_result) == 8, "ep_infer_result layout");
 
@@ -140,18 +140,18 @@ _Static_assert(sizeof(struct ep_infer_result) == 8, "ep_infer_result layout");
  * reference.
  */
 struct ep_fc_hdr {
-	__u8 version;		/* EP_FC_VERSION */
-	__u8 max_error;		/* k: 0 lossless, 1..EP_FC_MAX_ERROR */
-	__u8 nctx;		/* streams: 1 (one context) or EP_FC_NCTX */
-	__u8 rsvd;		/* 0 */
+	__u8 version;	/* EP_FC_VERSION */
+	__u8 max_error; /* k: 0 lossless, 1..EP_FC_MAX_ERROR */
+	__u8 nctx;	/* streams: 1 (one context) or EP_FC_NCTX */
+	__u8 rsvd;	/* 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct ep_fc_hdr) == 4, "ep_fc_hdr layout");
 
-#define EP_FC_VERSION		1
-#define EP_FC_MAX_ERROR		15
-#define EP_FC_NCTX		4
-#define EP_FC_CTX_T1		5	/* activity < T1: context 0, < T2: 1, < T3: 2, else 3 */
-#define EP_FC_CTX_T2		20
-#define EP_FC_CTX_T3		80
+#define EP_FC_VERSION	1
+#define EP_FC_MAX_ERROR 15
+#define EP_FC_NCTX	4
+#define EP_FC_CTX_T1	5 /* activity < T1: context 0, < T2: 1, < T3: 2, else 3 */
+#define EP_FC_CTX_T2	20
+#define EP_FC_CTX_T3	80
 
 #endif /* EDGEPLANE_PAYLOAD_H */

@@ -22,8 +22,7 @@
 
 /* Decode the PNG in @buf (@len bytes). On success *pixels is a malloc'd frame of
  * *w x *h bytes that the caller frees; on failure nothing is allocated. */
-int ep_png_decode_gray(const void *buf, size_t len, uint8_t **pixels, uint32_t *w,
-		       uint32_t *h);
+int ep_png_decode_gray(const void *buf, size_t len, uint8_t **pixels, uint32_t *w, uint32_t *h);
 
 /* As ep_png_decode_gray(), from the file at @path. */
 int ep_png_read_gray(const char *path, uint8_t **pixels, uint32_t *w, uint32_t *h);

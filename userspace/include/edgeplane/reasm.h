@@ -47,97 +47,95 @@
 #include "edgeplane/codec.h"
 
 /* Buffers this large or larger are charged by the pages written, smaller ones whole. */
-#define EP_REASM_LAZY_MIN	(128u * 1024)
+#define EP_REASM_LAZY_MIN   (128u * 1024)
 /* Tasks looked at, least recently active first, to pick one to evict. */
-#define EP_REASM_EVICT_SCAN	8
+#define EP_REASM_EVICT_SCAN 8
 
 /* Where a fragment came from. Sources are accounted by address prefix (port ignored),
  * since a client can pick ports, and often addresses within its prefix, at will. */
 struct ep_peer {
-	uint8_t addr[16];	/* IPv4 as ::ffff:a.b.c.d */
-	uint16_t port;		/* host order */
-	uint16_t family;	/* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	uint16_t port;	  /* host order */
+	uint16_t family;  /* AF_INET or AF_INET6 */
 };
 
 /* Why a task ended without completing. */
 enum ep_reasm_end {
-	EP_REASM_TIMEOUT = 0,	/* no new fragment for cfg.timeout_ns */
-	EP_REASM_LIFETIME,	/* cfg.max_lifetime_ns since its first fragment */
-	EP_REASM_EVICTED,	/* made room for others under memory pressure */
+	EP_REASM_TIMEOUT = 0, /* no new fragment for cfg.timeout_ns */
+	EP_REASM_LIFETIME,    /* cfg.max_lifetime_ns since its first fragment */
+	EP_REASM_EVICTED,     /* made room for others under memory pressure */
 };
 
 /* A task in progress, as reported when it ends or is cancelled. */
 struct ep_reasm_info {
 	struct ep_peer peer;
-	struct ep_msg msg;	/* header of the task's first-seen fragment */
-	uint32_t frag_size;	/* its fragment size L */
-	uint32_t frags;		/* distinct fragments received */
-	uint64_t bytes;		/* payload bytes of those fragments */
-	uint64_t wire_bytes;	/* UDP payload bytes (headers included) of every datagram
-				 * taken for the task, duplicates too */
-	uint64_t wire_new;	/* ... of those, since its last acknowledgement */
-	uint64_t start_ns;	/* arrival of its first fragment */
-	uint64_t last_ns;	/* arrival of its last new fragment */
-	const void *user;	/* the caller context (cfg.user_size bytes): valid during the
-				 * callback only; NULL from ep_reasm_cancel() */
+	struct ep_msg msg;   /* header of the task's first-seen fragment */
+	uint32_t frag_size;  /* its fragment size L */
+	uint32_t frags;	     /* distinct fragments received */
+	uint64_t bytes;	     /* payload bytes of those fragments */
+	uint64_t wire_bytes; /* UDP payload bytes (headers included) of every datagram
+			      * taken for the task, duplicates too */
+	uint64_t wire_new;   /* ... of those, since its last acknowledgement */
+	uint64_t start_ns;   /* arrival of its first fragment */
+	uint64_t last_ns;    /* arrival of its last new fragment */
+	const void *user;    /* the caller context (cfg.user_size bytes): valid during the
+			      * callback only; NULL from ep_reasm_cancel() */
 };
 
 /* Called for each task that ends without completing, with the reason, before it is freed.
  * It must not call back into the instance. */
-typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_reasm_info *t,
-				   enum ep_reasm_end why);
+typedef void (*ep_reasm_expire_fn)(void *arg, const struct ep_reasm_info *t, enum ep_reasm_end why);
 
 /* Called to acknowledge a task in progress: @a lists the fragments it holds. It must not
  * call back into the instance. */
-typedef void (*ep_reasm_ack_fn)(void *arg, const struct ep_reasm_info *t,
-				const struct ep_ack *a);
+typedef void (*ep_reasm_ack_fn)(void *arg, const struct ep_reasm_info *t, const struct ep_ack *a);
 
 struct ep_reasm_cfg {
-	uint32_t max_tasks;	/* tasks in progress, all sources */
-	uint64_t max_bytes;	/* bytes held, all sources */
-	uint32_t max_src_tasks;	/* tasks in progress per source prefix */
-	uint64_t max_src_bytes;	/* bytes held per source prefix */
-	uint8_t prefix_v4;	/* sources are grouped by this IPv4 prefix length (0..32; 0:
-				 * every IPv4 source is one group) */
-	uint8_t prefix_v6;	/* ... and this IPv6 prefix length (0..128) */
-	uint32_t max_task_len;	/* largest total_len accepted */
-	uint64_t timeout_ns;	/* a task idle this long is expired */
-	uint64_t max_lifetime_ns; /* a task this old (from its first fragment) is expired
-				   * however it trickles; 0: no limit */
-	uint32_t user_size;	/* bytes of caller context kept per task (0..256) */
-	ep_reasm_expire_fn on_expire;	/* called for every task that expires or is evicted;
-					 * or NULL */
-	ep_reasm_ack_fn on_ack;	/* acknowledges tasks in progress; or NULL: no
-				 * acknowledgements */
-	uint64_t ack_delay_ns;	/* a task whose fragments paused this long is
-				 * acknowledged */
-	void *expire_arg;	/* the argument of on_expire and on_ack */
+	uint32_t max_tasks;	      /* tasks in progress, all sources */
+	uint64_t max_bytes;	      /* bytes held, all sources */
+	uint32_t max_src_tasks;	      /* tasks in progress per source prefix */
+	uint64_t max_src_bytes;	      /* bytes held per source prefix */
+	uint8_t prefix_v4;	      /* sources are grouped by this IPv4 prefix length (0..32; 0:
+				       * every IPv4 source is one group) */
+	uint8_t prefix_v6;	      /* ... and this IPv6 prefix length (0..128) */
+	uint32_t max_task_len;	      /* largest total_len accepted */
+	uint64_t timeout_ns;	      /* a task idle this long is expired */
+	uint64_t max_lifetime_ns;     /* a task this old (from its first fragment) is expired
+				       * however it trickles; 0: no limit */
+	uint32_t user_size;	      /* bytes of caller context kept per task (0..256) */
+	ep_reasm_expire_fn on_expire; /* called for every task that expires or is evicted;
+				       * or NULL */
+	ep_reasm_ack_fn on_ack;	      /* acknowledges tasks in progress; or NULL: no
+				       * acknowledgements */
+	uint64_t ack_delay_ns;	      /* a task whose fragments paused this long is
+				       * acknowledged */
+	void *expire_arg;	      /* the argument of on_expire and on_ack */
 };
 
 /* A completed task. @data (malloc'd, @len bytes) belongs to the caller: free() it. */
 struct ep_reasm_task {
 	struct ep_peer peer;
-	struct ep_msg msg;	/* header of the task's first-seen fragment */
+	struct ep_msg msg; /* header of the task's first-seen fragment */
 	uint8_t *data;
 	uint32_t len;
-	uint64_t start_ns;	/* arrival of its first fragment */
-	uint64_t wire_bytes;	/* UDP payload bytes of every datagram taken for it */
+	uint64_t start_ns;   /* arrival of its first fragment */
+	uint64_t wire_bytes; /* UDP payload bytes of every datagram taken for it */
 };
 
 struct ep_reasm_stats {
-	uint64_t started;	/* tasks opened */
+	uint64_t started; /* tasks opened */
 	uint64_t completed;
-	uint64_t expired;	/* tasks that timed out, idle or past their lifetime */
+	uint64_t expired;	   /* tasks that timed out, idle or past their lifetime */
 	uint64_t expired_lifetime; /* of those, past cfg.max_lifetime_ns */
-	uint64_t evicted;	/* tasks evicted under memory pressure */
-	uint64_t cancelled;	/* tasks removed by ep_reasm_cancel() */
-	uint64_t duplicates;	/* fragments seen before, ignored */
-	uint64_t conflicts;	/* fragments contradicting their task, refused */
-	uint64_t refused;	/* new tasks refused by a memory limit */
-	uint64_t dropped;	/* fragments of tasks in progress that found no memory */
-	uint64_t acks;		/* acknowledgements made through cfg.on_ack */
-	uint32_t tasks;		/* in progress now */
-	uint64_t bytes;		/* held (charged) now */
+	uint64_t evicted;	   /* tasks evicted under memory pressure */
+	uint64_t cancelled;	   /* tasks removed by ep_reasm_cancel() */
+	uint64_t duplicates;	   /* fragments seen before, ignored */
+	uint64_t conflicts;	   /* fragments contradicting their task, refused */
+	uint64_t refused;	   /* new tasks refused by a memory limit */
+	uint64_t dropped;	   /* fragments of tasks in progress that found no memory */
+	uint64_t acks;		   /* acknowledgements made through cfg.on_ack */
+	uint32_t tasks;		   /* in progress now */
+	uint64_t bytes;		   /* held (charged) now */
 };
 
 struct ep_reasm;

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define EP_NO_GROUP	((gid_t)-1)
+#define EP_NO_GROUP ((gid_t)-1)
 
 /*
  * Make @dir a private directory for sockets, or check that it is one, and open it.

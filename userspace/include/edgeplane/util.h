@@ -39,7 +39,7 @@ uint64_t ep_unix_ms(void);
  */
 int ep_parse_long(const char *what, const char *s, long lo, long hi, long *out);
 
-#define EP_ADDR_PASSIVE	0x1	/* a listen address: "PORT" and ":PORT" (loopback), port 0 */
+#define EP_ADDR_PASSIVE 0x1 /* a listen address: "PORT" and ":PORT" (loopback), port 0 */
 
 /*
  * Parse "IPv4:PORT" or "[IPv6]:PORT" (a scope as in "[fe80::1%eth0]:PORT" is allowed) into
@@ -81,10 +81,9 @@ int ep_bpf_env_check(const char *pin_dir);
  * descriptor (O_CLOEXEC; close it), or a negative errno after logging "@what @path: why",
  * with @mode_why after "mode NNNN" when a forbidden bit is set.
  */
-int ep_open_trusted(const char *what, const char *path, mode_t forbidden,
-		    const char *mode_why);
+int ep_open_trusted(const char *what, const char *path, mode_t forbidden, const char *mode_why);
 
-#define EP_SECRET_MAX	64
+#define EP_SECRET_MAX 64
 
 /*
  * Read a secret key of @len bytes (at most EP_SECRET_MAX) from @path: the raw bytes, or
