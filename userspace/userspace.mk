@@ -6,7 +6,7 @@ CORE_SRCS	:= userspace/common/log.c userspace/common/hist.c userspace/common/uti
 		   userspace/codec/codec.c \
 		   userspace/codec/ack.c \
 		   userspace/codec/reasm.c \
-		   userspace/common/imgstat.c
+		   userspace/common/imgstat.c userspace/common/opt.c
 CORE_LIB	:= $(LIB)/libepcore.a
 # The frame codec needs libzstd, which not everything that links the core objects does (the
 # fuzz targets, the sanitizer builds of single modules): it is in the archives and the
@@ -34,6 +34,17 @@ CLIENT_LIB	:= $(LIB)/libedgeplane.a
 $(CLIENT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 
 EP_VERSION	:= 0.1.0
+# The one place the programs' --version comes from (userspace/common/opt.c): EP_VERSION and
+# the git revision of the tree built, rewritten only when either changes.
+EP_GIT_REV	:= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(GEN)/ep_version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '#define EP_VERSION "%s"\n#define EP_GIT_REV "%s"\n' '$(EP_VERSION)' \
+		'$(EP_GIT_REV)' >$@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(OBJ)/userspace/common/opt.o $(OBJ)/pic/userspace/common/opt.o: $(GEN)/ep_version.h
+.PHONY: FORCE
+FORCE:
 PREFIX		?= /usr/local
 PICOBJ		:= $(OBJ)/pic
 CLIENT_SO	:= $(LIB)/libedgeplane.so.1.0.0
