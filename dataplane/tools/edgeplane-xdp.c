@@ -5,7 +5,6 @@
  * and tests.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,72 +16,36 @@
 #include "edgeplane/addrset.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
+#include "edgeplane/opt.h"
 #include "edgeplane/util.h"
 #include "xdp/ep_xdp.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: edgeplane-xdp COMMAND [OPTIONS]\n"
-		"\n"
-		"Commands:\n"
-		"  attach DEV      load the classifier and attach it to DEV (through libxdp)\n"
-		"  detach DEV      detach the classifier from DEV and remove its pins\n"
-		"  stats           print the verdict counters\n"
-		"  config          show or change runtime settings\n"
-		"  tenant add|del ID   allow or forbid a tenant id\n"
-		"  addrs [sync]    list the addresses tasks may go to (and gateways), or read "
-		"this\n"
-		"                  network namespace's addresses into them again\n"
-		"  addrs add|del ADDR [virtual|gateway]   a virtual address or a gateway\n"
-		"  auth mode [required|optional|off]   show or set what tasks need a session key\n"
-		"  keys list       list the session keys XDP checks (ep_keys)\n"
-		"  keys add ID [tenant=N] [expires=SECONDS] [types=T,T..|*] [priority=P]\n"
-		"       [max-task-len=N] [tasks=N[,BURST]] [kib=N[,BURST]] [issued=UNIX_MS]\n"
-		"       [revoked]  put a key (an existing one's buckets are kept unless issued\n"
-		"                  changes); defaults: tenant 0, never expires, every type,\n"
-		"                  priority 3, no size or rate limit\n"
-		"  keys del ID     remove a key\n"
-		"  reasons         list counter indexes and names (for reading bpftool dumps)\n"
-		"\n"
-		"Options:\n"
-		"  -d, --pin-dir DIR     bpffs directory of the maps\n"
-		"                        (default $LIBXDP_BPFFS or /sys/fs/bpf, then "
-		"edgeplane/DEV)\n"
-		"  -i, --dev DEV         interface whose default pin directory to use\n"
-		"  -m, --mode MODE       attach: auto (native, else skb), native or skb\n"
-		"  -p, --port N          attach, config: UDP port of offload traffic (default %u)\n"
-		"      --max-task-len N  attach, config: largest total_len accepted, bytes\n"
-		"                        (default %u, the protocol's)\n"
-		"      --tenant-check on|off   config: drop tenants not added with `tenant add`\n"
-		"      --prio-slot P=S   config: give priority P (1-5) the XSK slot S (0-%u)\n"
-		"      --max-priority P  attach, config: steer priorities above P as P (default "
-		"%u)\n"
-		"      --encap-port N    attach, config: take a gateway's encapsulation off tasks\n"
-		"                        to UDP port N (0: off, the default); needs "
-		"--encap-source\n"
-		"      --encap-source A  attach: a gateway that may send encapsulated tasks\n"
-		"                        (repeat for more)\n"
-		"      --virtual-address A   attach: tasks to A are this node's too (a gateway's\n"
-		"                        virtual address, DSR; repeat for more)\n"
-		"      --destination-check on|off-unsafe   attach, config: take only tasks to\n"
-		"                        this node's addresses (on, the default)\n"
-		"      --rate-limit on|off-unsafe   attach, config: limits per source prefix (on)\n"
-		"      --rate-packets N[,BURST]   attach, config: datagrams/s per prefix (%u,%u)\n"
-		"      --rate-bytes N[,BURST]     attach, config: bytes/s per prefix (%u,%u)\n"
-		"      --source-prefix-v4 N, --source-prefix-v6 N   attach, config: the prefix\n"
-		"                        that groups sources (%u, %u)\n"
-		"      --auth-mode required|optional|off   attach: tasks without a session key\n"
-		"                        are dropped, checked by source, or keys are not checked\n"
-		"                        at all (default required)\n"
-		"  -j, --json            stats, config, addrs, auth, keys: print JSON\n"
-		"      --debug           attach: bpf_printk every verdict (slow)\n"
-		"  -v, --verbose         log libbpf/libxdp detail\n"
-		"  -h, --help            show this help\n",
-		EP_DEFAULT_PORT, EP_MAX_TASK_LEN, EP_XSK_SLOTS - 1, EP_PRIO_DEFAULT,
-		EP_RL_DEF_PACKETS, EP_RL_DEF_PACKETS_BURST, EP_RL_DEF_BYTES, EP_RL_DEF_BYTES_BURST,
-		EP_RL_DEF_PREFIX_V4, EP_RL_DEF_PREFIX_V6);
-}
+#define XDP_USAGE                                                                             \
+	"Usage: edgeplane-xdp COMMAND [OPTIONS]\n"                                            \
+	"\n"                                                                                  \
+	"Commands:\n"                                                                         \
+	"  attach DEV      load the classifier and attach it to DEV (through libxdp)\n"       \
+	"  detach DEV      detach the classifier from DEV and remove its pins\n"              \
+	"  stats           print the verdict counters\n"                                      \
+	"  config          show or change runtime settings\n"                                 \
+	"  tenant add|del ID   allow or forbid a tenant id\n"                                 \
+	"  addrs [sync]    list the addresses tasks may go to (and gateways), or read this\n" \
+	"                  network namespace's addresses into them again\n"                   \
+	"  addrs add|del ADDR [virtual|gateway]   a virtual address or a gateway\n"           \
+	"  auth mode [required|optional|off]   show or set what tasks need a session key\n"   \
+	"  keys list       list the session keys XDP checks (ep_keys)\n"                      \
+	"  keys add ID [tenant=N] [expires=SECONDS] [types=T,T..|*] [priority=P]\n"           \
+	"       [max-task-len=N] [tasks=N[,BURST]] [kib=N[,BURST]] [issued=UNIX_MS]\n"        \
+	"       [revoked]  put a key (an existing one's buckets are kept unless issued\n"     \
+	"                  changes); defaults: tenant 0, never expires, every type,\n"        \
+	"                  priority 3, no size or rate limit\n"                               \
+	"  keys del ID     remove a key\n"                                                    \
+	"  reasons         list counter indexes and names (for reading bpftool dumps)\n"      \
+	"\n"                                                                                  \
+	"Options:\n"
+
+#define STR_(x) #x
+#define STR(x)	STR_(x)
 
 struct opts {
 	const char *pin_dir, *dev;
@@ -99,17 +62,67 @@ struct opts {
 	bool json, debug, cfg_changed;
 };
 
-/* "N" or "N,BURST" into @rate, @burst. Returns 0 or -EINVAL after saying so. */
-static int parse_rate(const char *what, char *s, long *rate, long *burst, long min_burst)
+/* --rate-packets, --rate-bytes: "N" or "N,BURST" into o->rate[ctx], o->rate[ctx + 1]. */
+static int opt_rate(const struct ep_opt *opt, const char *arg, char *err, size_t len)
 {
-	char *comma = strchr(s, ',');
+	long long min_burst = !strcmp(opt->name, "rate-bytes") ? 1500 : 1, r, b = -1;
+	long *rate = opt->ctx;
+	char buf[64], *comma;
 
+	snprintf(buf, sizeof(buf), "%s", arg);
+	comma = strchr(buf, ',');
 	if (comma)
 		*comma = '\0';
-	if (ep_parse_long(what, s, 0, 4000000000L, rate))
+	if (ep_opt_number(buf, 0, 4000000000LL, &r, err, len) ||
+	    (comma && ep_opt_number(comma + 1, min_burst, 4000000000LL, &b, err, len)))
 		return -EINVAL;
-	if (comma && ep_parse_long(what, comma + 1, min_burst, 4000000000L, burst))
+	rate[0] = (long)r;
+	if (comma)
+		rate[1] = (long)b;
+	return 0;
+}
+
+/* --prio-slot P=S: priority P's XSK slot. */
+static int opt_prio_slot(const struct ep_opt *opt, const char *arg, char *err, size_t len)
+{
+	int *slots = opt->ctx;
+	const char *eq = strchr(arg, '=');
+	char prio[32];
+	long long p, s;
+
+	if (!eq || eq - arg >= (long)sizeof(prio)) {
+		ep_seterr(err, len, "'%s' is not PRIORITY=SLOT", arg);
 		return -EINVAL;
+	}
+	snprintf(prio, sizeof(prio), "%.*s", (int)(eq - arg), arg);
+	if (ep_opt_number(prio, EP_PRIO_MIN, EP_PRIO_MAX, &p, err, len) ||
+	    ep_opt_number(eq + 1, 0, EP_XSK_SLOTS - 1, &s, err, len))
+		return -EINVAL;
+	slots[p] = (int)s;
+	return 0;
+}
+
+/* --encap-source, --virtual-address A: one more gateway or virtual address. */
+static int opt_addr(const struct ep_opt *opt, const char *arg, char *err, size_t len)
+{
+	struct ep_xdp_addr_cfg *a = opt->ctx;
+	bool gw = !strcmp(opt->name, "encap-source");
+	unsigned int *n = gw ? &a->ngateways : &a->nvirtual;
+
+	if (*n == EP_XDP_MAX_CFG_ADDRS ||
+	    ep_addr_parse(arg, gw ? a->gateways[*n] : a->virtual_addrs[*n])) {
+		ep_seterr(err, len, "'%s' is not a numeric IPv4 or IPv6 address (at most %d)", arg,
+			  EP_XDP_MAX_CFG_ADDRS);
+		return -EINVAL;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* --verbose: libbpf and libxdp detail. */
+static int opt_verbose(const struct ep_opt *opt, const char *arg, char *err, size_t len)
+{
+	ep_log_set_level(EP_LOG_DEBUG);
 	return 0;
 }
 
@@ -709,61 +722,132 @@ static int cmd_keys(struct opts *o, int argc, char **argv)
 	return err;
 }
 
-/* "on" (1) or "off-unsafe" (0). Returns -1 after saying so for anything else. */
-static int on_or_unsafe(const char *what, const char *v)
+static const struct ep_opt_choice auth_modes[] = {
+#define AUTH_CHOICE(name, str) { str, EP_AUTH_MODE_##name },
+	EP_AUTH_MODE_LIST(AUTH_CHOICE)
+#undef AUTH_CHOICE
+		{ NULL, 0 }
+};
+static const struct ep_opt_choice xdp_modes[] = { { "auto", EP_XDP_MODE_AUTO },
+						  { "native", EP_XDP_MODE_NATIVE },
+						  { "skb", EP_XDP_MODE_SKB },
+						  { "generic", EP_XDP_MODE_SKB },
+						  { NULL, 0 } };
+static const struct ep_opt_choice on_off[] = { { "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const struct ep_opt_choice on_unsafe[] = { { "on", 1 }, { "off-unsafe", 0 }, { NULL, 0 } };
+
+#define CFG_FIRST 3 /* the options from here to CFG_LAST change the config */
+#define CFG_LAST  14
+#define XDP_OPTS  28
+
+/* The options, into @o: @t has room for XDP_OPTS. */
+static void xdp_table(struct ep_opt *t, struct opts *o)
 {
-	if (!strcmp(v, "on"))
-		return 1;
-	if (!strcmp(v, "off-unsafe"))
-		return 0;
-	pr_err("%s: '%s' is not on or off-unsafe", what, v);
-	return -1;
+	const struct ep_opt tab[] = {
+		EP_OPT_STR("pin-dir", 'd', &o->pin_dir, "DIR",
+			   "bpffs directory of the maps\n"
+			   "(default $LIBXDP_BPFFS or /sys/fs/bpf, then edgeplane/DEV)"),
+		EP_OPT_STR("dev", 'i', &o->dev, "DEV",
+			   "interface whose default pin directory to use"),
+		EP_OPT_ENUM("mode", 'm', &o->mode, xdp_modes, "MODE",
+			    "attach: auto (native, else skb), native or skb"),
+		/* CFG_FIRST */
+		EP_OPT_INT("port", 'p', &o->port, 1, 65535, "N",
+			   "attach, config: UDP port of offload traffic (default " STR(
+				   EP_DEFAULT_PORT) ")"),
+		EP_OPT_INT("max-task-len", 0, &o->max_task_len, 1, EP_MAX_TASK_LEN, "N",
+			   "attach, config: largest total_len accepted, bytes\n"
+			   "(default 64 MiB, the protocol's)"),
+		EP_OPT_ENUM("tenant-check", 0, &o->tenant_check, on_off, "on|off",
+			    "config: drop tenants not added with `tenant add`"),
+		EP_OPT_FUNC("prio-slot", 0, opt_prio_slot, o->prio_slot, "P=S",
+			    "config: give priority P (1-5) the XSK slot S (0-3)"),
+		EP_OPT_INT("max-priority", 0, &o->max_priority, EP_PRIO_MIN, EP_PRIO_MAX, "P",
+			   "attach, config: steer priorities above P as P (default " STR(
+				   EP_PRIO_DEFAULT) ")"),
+		EP_OPT_INT("encap-port", 0, &o->encap_port, 0, 65535, "N",
+			   "attach, config: take a gateway's encapsulation off tasks\n"
+			   "to UDP port N (0: off, the default); needs --encap-source"),
+		EP_OPT_ENUM("destination-check", 0, &o->dest_check, on_unsafe, "on|off-unsafe",
+			    "attach, config: take only tasks to\n"
+			    "this node's addresses (on, the default)"),
+		EP_OPT_ENUM("rate-limit", 0, &o->rate_on, on_unsafe, "on|off-unsafe",
+			    "attach, config: limits per source prefix (on)"),
+		EP_OPT_FUNC("rate-packets", 0, opt_rate, &o->rate[0], "N[,BURST]",
+			    "attach, config: datagrams/s per prefix (" STR(
+				    EP_RL_DEF_PACKETS) "," STR(EP_RL_DEF_PACKETS_BURST) ")"),
+		EP_OPT_FUNC("rate-bytes", 0, opt_rate, &o->rate[2], "N[,BURST]",
+			    "attach, config: bytes/s per prefix (64 MiB/s, bursts\nof 32 MiB)"),
+		EP_OPT_INT("source-prefix-v4", 0, &o->prefix4, 0, 32, "N",
+			   "attach, config: the prefix that groups IPv4 sources (" STR(
+				   EP_RL_DEF_PREFIX_V4) ")"),
+		EP_OPT_INT("source-prefix-v6", 0, &o->prefix6, 0, 128, "N",
+			   "attach, config: the prefix that groups IPv6 sources (" STR(
+				   EP_RL_DEF_PREFIX_V6) ")"),
+		/* CFG_LAST */
+		EP_OPT_FUNC("encap-source", 0, opt_addr, &o->addrs, "A",
+			    "attach: a gateway that may send encapsulated tasks\n"
+			    "(repeat for more)"),
+		EP_OPT_FUNC("virtual-address", 0, opt_addr, &o->addrs, "A",
+			    "attach: tasks to A are this node's too (a gateway's\n"
+			    "virtual address, DSR; repeat for more)"),
+		EP_OPT_ENUM("auth-mode", 0, &o->auth_mode, auth_modes, "MODE",
+			    "attach: required (default: tasks without a session key\n"
+			    "are dropped), optional (checked by source) or off (keys\n"
+			    "are not checked at all)"),
+		EP_OPT_FLAG("json", 'j', &o->json, "stats, config, addrs, auth, keys: print JSON"),
+		EP_OPT_FLAG("debug", 0, &o->debug, "attach: bpf_printk every verdict (slow)"),
+		EP_OPT_FUNC("verbose", 'v', opt_verbose, NULL, NULL, "log libbpf/libxdp detail"),
+		EP_OPT_END,
+	};
+
+	_Static_assert(EP_XSK_SLOTS == 4, "--prio-slot's help says 0-3");
+	_Static_assert(sizeof(tab) <= XDP_OPTS * sizeof(*t), "XDP_OPTS is too small");
+	memcpy(t, tab, sizeof(tab));
+	for (int i = CFG_FIRST; i <= CFG_LAST; i++)
+		t[i].seen = &o->cfg_changed;
+}
+
+/* Run COMMAND ARGS... (@argv, @argc of them). Returns the exit status. */
+static int run_command(const struct ep_opt_prog *prog, struct opts *o, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	int err = 0;
+
+	if (!strcmp(cmd, "attach") || !strcmp(cmd, "detach")) {
+		if (argc != 2)
+			return ep_opt_exit(
+				ep_opt_error(prog, "%s needs exactly one interface name", cmd));
+		err = cmd[0] == 'a' ? cmd_attach(o, argv[1]) : cmd_detach(o, argv[1]);
+	} else if (!strcmp(cmd, "reasons")) {
+		for (int i = 0; i < EP_STAT__COUNT; i++)
+			printf("%d %s %s\n", i, ep_stat_name(i),
+			       ep_stat_is_drop(i)   ? "drop"
+			       : ep_stat_is_pass(i) ? "pass"
+						    : "redirect");
+	} else if (!strcmp(cmd, "stats")) {
+		err = cmd_stats(o);
+	} else if (!strcmp(cmd, "addrs")) {
+		err = cmd_addrs(o, argc - 1, argv + 1);
+	} else if (!strcmp(cmd, "config")) {
+		err = cmd_config(o);
+	} else if (!strcmp(cmd, "auth") || !strcmp(cmd, "keys")) {
+		err = cmd[0] == 'a' ? cmd_auth(o, argc - 1, argv + 1)
+				    : cmd_keys(o, argc - 1, argv + 1);
+		if (err == -EINVAL)
+			return 2;
+	} else if (!strcmp(cmd, "tenant")) {
+		if (argc != 3)
+			return ep_opt_exit(ep_opt_error(prog, "usage: tenant add|del ID"));
+		err = cmd_tenant(o, argv[1], argv[2]);
+	} else {
+		return ep_opt_exit(ep_opt_error(prog, "unknown command '%s'", cmd));
+	}
+	return err ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	enum {
-		OPT_MAX_TASK = 256,
-		OPT_TENANT_CHECK,
-		OPT_PRIO_SLOT,
-		OPT_DEBUG,
-		OPT_MAX_PRIO,
-		OPT_ENCAP_PORT,
-		OPT_ENCAP_SRC,
-		OPT_VIRTUAL,
-		OPT_DEST,
-		OPT_RATE,
-		OPT_RATE_PKT,
-		OPT_RATE_BYTES,
-		OPT_PREFIX4,
-		OPT_PREFIX6,
-		OPT_AUTH_MODE
-	};
-	static const struct option longopts[] = {
-		{ "pin-dir", required_argument, NULL, 'd' },
-		{ "dev", required_argument, NULL, 'i' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "max-task-len", required_argument, NULL, OPT_MAX_TASK },
-		{ "tenant-check", required_argument, NULL, OPT_TENANT_CHECK },
-		{ "prio-slot", required_argument, NULL, OPT_PRIO_SLOT },
-		{ "max-priority", required_argument, NULL, OPT_MAX_PRIO },
-		{ "encap-port", required_argument, NULL, OPT_ENCAP_PORT },
-		{ "encap-source", required_argument, NULL, OPT_ENCAP_SRC },
-		{ "virtual-address", required_argument, NULL, OPT_VIRTUAL },
-		{ "destination-check", required_argument, NULL, OPT_DEST },
-		{ "rate-limit", required_argument, NULL, OPT_RATE },
-		{ "rate-packets", required_argument, NULL, OPT_RATE_PKT },
-		{ "rate-bytes", required_argument, NULL, OPT_RATE_BYTES },
-		{ "source-prefix-v4", required_argument, NULL, OPT_PREFIX4 },
-		{ "source-prefix-v6", required_argument, NULL, OPT_PREFIX6 },
-		{ "auth-mode", required_argument, NULL, OPT_AUTH_MODE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct opts o = { .tenant_check = -1,
 			  .port = -1,
 			  .max_task_len = -1,
@@ -774,190 +858,24 @@ int main(int argc, char **argv)
 			  .rate = { -1, -1, -1, -1 },
 			  .prefix4 = -1,
 			  .prefix6 = -1 };
-	const char *cmd;
-	long p, s;
-	int c, err = 0;
+	struct ep_opt tab[XDP_OPTS];
+	const struct ep_opt_prog prog = {
+		.name = "edgeplane-xdp",
+		.usage = XDP_USAGE,
+		.tabs = { tab },
+	};
+	int ret;
 
 	ep_log_set_ident("edgeplane-xdp");
 	ep_log_route_libs();
 	for (int i = 0; i < 8; i++)
 		o.prio_slot[i] = -1;
-
-	while ((c = getopt_long(argc, argv, "d:i:m:p:jvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o.pin_dir = optarg;
-			break;
-		case 'i':
-			o.dev = optarg;
-			break;
-		case 'm':
-			if (ep_xdp_parse_mode(optarg, &o.mode)) {
-				pr_err("--mode: '%s' is not auto, native or skb", optarg);
-				return 2;
-			}
-			break;
-		case 'p':
-			if (ep_parse_long("--port", optarg, 1, 65535, &o.port))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_MAX_TASK:
-			if (ep_parse_long("--max-task-len", optarg, 1, EP_MAX_TASK_LEN,
-					  &o.max_task_len))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_TENANT_CHECK:
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				pr_err("--tenant-check: '%s' is not on or off", optarg);
-				return 2;
-			}
-			o.tenant_check = !strcmp(optarg, "on");
-			o.cfg_changed = true;
-			break;
-		case OPT_PRIO_SLOT: {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq) {
-				pr_err("--prio-slot: '%s' is not PRIORITY=SLOT", optarg);
-				return 2;
-			}
-			*eq = '\0';
-			if (ep_parse_long("--prio-slot priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX,
-					  &p) ||
-			    ep_parse_long("--prio-slot slot", eq + 1, 0, EP_XSK_SLOTS - 1, &s))
-				return 2;
-			o.prio_slot[p] = (int)s;
-			o.cfg_changed = true;
-			break;
-		}
-		case OPT_MAX_PRIO:
-			if (ep_parse_long("--max-priority", optarg, EP_PRIO_MIN, EP_PRIO_MAX,
-					  &o.max_priority))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_ENCAP_PORT:
-			if (ep_parse_long("--encap-port", optarg, 0, 65535, &o.encap_port))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_ENCAP_SRC:
-		case OPT_VIRTUAL: {
-			bool gw = c == OPT_ENCAP_SRC;
-			unsigned int *n = gw ? &o.addrs.ngateways : &o.addrs.nvirtual;
-
-			if (*n == EP_XDP_MAX_CFG_ADDRS ||
-			    ep_addr_parse(optarg,
-					  gw ? o.addrs.gateways[*n] : o.addrs.virtual_addrs[*n])) {
-				pr_err("%s: '%s' is not a numeric IPv4 or IPv6 address (at most "
-				       "%d)",
-				       gw ? "--encap-source" : "--virtual-address", optarg,
-				       EP_XDP_MAX_CFG_ADDRS);
-				return 2;
-			}
-			(*n)++;
-			break;
-		}
-		case OPT_DEST:
-			o.dest_check = on_or_unsafe("--destination-check", optarg);
-			if (o.dest_check < 0)
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_RATE:
-			o.rate_on = on_or_unsafe("--rate-limit", optarg);
-			if (o.rate_on < 0)
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_RATE_PKT:
-		case OPT_RATE_BYTES: {
-			bool pk = c == OPT_RATE_PKT;
-
-			if (parse_rate(pk ? "--rate-packets" : "--rate-bytes", optarg,
-				       &o.rate[pk ? 0 : 2], &o.rate[pk ? 1 : 3], pk ? 1 : 1500))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		}
-		case OPT_PREFIX4:
-			if (ep_parse_long("--source-prefix-v4", optarg, 0, 32, &o.prefix4))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_PREFIX6:
-			if (ep_parse_long("--source-prefix-v6", optarg, 0, 128, &o.prefix6))
-				return 2;
-			o.cfg_changed = true;
-			break;
-		case OPT_AUTH_MODE:
-			if (ep_xdp_parse_auth_mode(optarg, &o.auth_mode)) {
-				pr_err("--auth-mode: '%s' is not required, optional or off",
-				       optarg);
-				return 2;
-			}
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case OPT_DEBUG:
-			o.debug = true;
-			break;
-		case 'v':
-			ep_log_set_level(EP_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default: /* getopt_long named the option */
-			fprintf(stderr, "Try 'edgeplane-xdp --help'.\n");
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		pr_err("no command (attach, detach, stats, config, tenant, addrs, auth, keys, "
-		       "reasons; "
-		       "try --help)");
-		return 2;
-	}
-	cmd = argv[optind++];
-	if (!strcmp(cmd, "attach") || !strcmp(cmd, "detach")) {
-		if (optind != argc - 1) {
-			pr_err("%s needs exactly one interface name", cmd);
-			return 2;
-		}
-		err = cmd[0] == 'a' ? cmd_attach(&o, argv[optind]) : cmd_detach(&o, argv[optind]);
-	} else if (!strcmp(cmd, "reasons")) {
-		for (int i = 0; i < EP_STAT__COUNT; i++)
-			printf("%d %s %s\n", i, ep_stat_name(i),
-			       ep_stat_is_drop(i)   ? "drop"
-			       : ep_stat_is_pass(i) ? "pass"
-						    : "redirect");
-	} else if (!strcmp(cmd, "stats")) {
-		err = cmd_stats(&o);
-	} else if (!strcmp(cmd, "addrs")) {
-		err = cmd_addrs(&o, argc - optind, argv + optind);
-	} else if (!strcmp(cmd, "config")) {
-		err = cmd_config(&o);
-	} else if (!strcmp(cmd, "auth")) {
-		err = cmd_auth(&o, argc - optind, argv + optind);
-		if (err == -EINVAL)
-			return 2;
-	} else if (!strcmp(cmd, "keys")) {
-		err = cmd_keys(&o, argc - optind, argv + optind);
-		if (err == -EINVAL)
-			return 2;
-	} else if (!strcmp(cmd, "tenant")) {
-		if (optind != argc - 2) {
-			pr_err("usage: tenant add|del ID");
-			return 2;
-		}
-		err = cmd_tenant(&o, argv[optind], argv[optind + 1]);
-	} else {
-		pr_err("unknown command '%s' (try --help)", cmd);
-		return 2;
-	}
-	return err ? 1 : 0;
+	xdp_table(tab, &o);
+	ret = ep_opt_parse(&prog, argc, argv, EP_OPT_PASS_ALL);
+	if (ret < 0)
+		return ep_opt_exit(ret);
+	if (ret >= argc)
+		return ep_opt_exit(ep_opt_error(&prog, "no command (attach, detach, stats, config, "
+						       "tenant, addrs, auth, keys, reasons)"));
+	return run_command(&prog, &o, argc - ret, argv + ret);
 }

@@ -79,17 +79,28 @@ static void store_int(const struct ep_opt *o, unsigned long long v)
 	}
 }
 
+int ep_opt_number(const char *s, long long lo, long long hi, long long *out, char *err,
+		  size_t errlen)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		ep_seterr(err, errlen, "'%s' is not a number in %lld..%lld", s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_int(const struct ep_opt *o, const char *arg, char *err, size_t len)
 {
 	long long scale = o->scale ? o->scale : 1, v;
-	char *end;
 
-	errno = 0;
-	v = strtoll(arg, &end, 0);
-	if (errno || end == arg || *end || v < o->lo || v > o->hi) {
-		ep_seterr(err, len, "'%s' is not a number in %lld..%lld", arg, o->lo, o->hi);
+	if (ep_opt_number(arg, o->lo, o->hi, &v, err, len))
 		return -EINVAL;
-	}
 	store_int(o, (unsigned long long)(v * scale));
 	return 0;
 }

@@ -156,6 +156,14 @@ int ep_opt_error(const struct ep_opt_prog *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Parse the whole of @s as an integer (decimal, or 0x hex) in @lo..@hi: the one number
+ * parser of the option tables, for callbacks too. Returns 0 and *out, or -EINVAL with
+ * "'S' is not a number in LO..HI" in @err.
+ */
+int ep_opt_number(const char *s, long long lo, long long hi, long long *out, char *err,
+		  size_t errlen);
+
+/*
  * The index of the first word of argv[1..] that is neither an option of @tabs (a
  * NULL-terminated list) nor the argument of one, or argc if there is none. Options not
  * in the tables are skipped as if they took no argument. For finding the command word
