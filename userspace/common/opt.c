@@ -171,7 +171,7 @@ static int apply(const struct ep_opt_prog *p, const struct ep_opt *o, const char
 
 	switch (o->kind) {
 	case EP_OPTK_FLAG:
-		*(bool *)o->dst = !(o->flags & EP_OPT_CLEAR);
+		store_int(o, !(o->flags & EP_OPT_CLEAR));
 		break;
 	case EP_OPTK_STR:
 		*(const char **)o->dst = arg;
@@ -322,8 +322,9 @@ int ep_opt_parse(const struct ep_opt_prog *p, int argc, char **argv, unsigned in
 			break;
 		}
 		if (c == B_VERSION || c == B_DUMP) {
-			if (c == B_VERSION)
-				ep_opt_version(p->name);
+			if (c == B_VERSION) /* the program's, not its command's */
+				printf("%.*s %s (git %s)\n", (int)strcspn(p->name, " "), p->name,
+				       EP_VERSION, EP_GIT_REV);
 			else
 				ep_opt_dump(p, stdout);
 			err = -ECANCELED;
@@ -380,13 +381,17 @@ void ep_opt_help(const struct ep_opt_prog *p, FILE *f)
 
 	if (p->usage)
 		fputs(p->usage, f);
-	for (int i = 0; (o = nth_opt(p, i)); i++) {
-		opt_label(o, label, sizeof(label));
-		if (strlen(label) + 1 > HELP_COLUMN)
-			fprintf(f, "%s\n%*s", label, HELP_COLUMN, "");
-		else
-			fprintf(f, "%-*s", HELP_COLUMN, label);
-		print_help_text(f, o->help);
+	for (int t = 0; t < EP_OPT_MAX_TABLES && p->tabs[t]; t++) {
+		if (p->headings[t])
+			fprintf(f, "%s%s\n", t ? "\n" : "", p->headings[t]);
+		for (o = p->tabs[t]; o->name; o++) {
+			opt_label(o, label, sizeof(label));
+			if (strlen(label) + 1 > HELP_COLUMN)
+				fprintf(f, "%s\n%*s", label, HELP_COLUMN, "");
+			else
+				fprintf(f, "%-*s", HELP_COLUMN, label);
+			print_help_text(f, o->help);
+		}
 	}
 	fprintf(f, "%-*s%s\n", HELP_COLUMN, "  -h, --help", "show this help");
 	fprintf(f, "%-*s%s\n", HELP_COLUMN, "      --version", "show the version");
@@ -403,6 +408,14 @@ void ep_opt_dump(const struct ep_opt_prog *p, FILE *f)
 	for (int i = 0; (o = nth_opt(p, i)); i++)
 		fprintf(f, "--%s%s%s\n", o->name, o->arg_name ? " " : "",
 			o->arg_name ? o->arg_name : "");
+}
+
+struct ep_opt *ep_opt_lookup(struct ep_opt *t, const char *name)
+{
+	for (; t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
 }
 
 /* The option of @tabs that @arg ("--name", "--name=v", "-s") names, or NULL. */

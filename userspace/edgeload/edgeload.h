@@ -34,6 +34,8 @@ struct opts {
 	struct ep_client_opts client;
 	struct ep_client_auth auth; /* sz 0: no authentication */
 	struct ep_task_opts task;
+	const char *to; /* --to, as given */
+	bool port_set;	/* --port was given */
 	const struct task_kind *kind;
 	struct task_args args;
 	const char *in, *out;
@@ -55,8 +57,12 @@ void task_kinds_usage(FILE *f);
 /* Build a task payload (see opts). Returns 0 and a malloc'd buffer, or -errno (logged). */
 int task_payload(const struct opts *o, uint8_t **out, uint32_t *len);
 
-/* Parse the options of a subcommand; exits 2 with a message on a bad one. */
+/* Parse the options of a subcommand; exits 2 with a message on a bad one (0 after --help
+ * or --version). */
 void parse_opts(int argc, char **argv, struct opts *o, const char *cmd);
+/* `edgeload` without a command: --help, --version, or a usage error. Returns the exit
+ * status. */
+int edgeload_no_command(int argc, char **argv);
 /* Open the session the options say (authenticated with --auth-key or --enroll). Returns 0,
  * or -errno after saying why. */
 int open_session(const struct opts *o, struct ep_client **c);

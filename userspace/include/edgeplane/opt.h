@@ -16,10 +16,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 enum ep_opt_kind {
-	EP_OPTK_FLAG,	/* no argument: *(bool *)dst = !(flags & EP_OPT_CLEAR) */
-	EP_OPTK_STR,	/* *(const char **)dst = the argument (argv's string) */
+	EP_OPTK_FLAG, /* no argument: the bool (or integer of size bytes) = !(flags & EP_OPT_CLEAR)
+		       */
+	EP_OPTK_STR,  /* *(const char **)dst = the argument (argv's string) */
 	EP_OPTK_STRDUP, /* *(char **)dst: freed, then a copy of the argument */
 	EP_OPTK_INT,	/* an integer in lo..hi, times scale, into an integer of size bytes */
 	EP_OPTK_UINT,	/* the same, unsigned: no sign, ulo..uhi */
@@ -63,51 +65,44 @@ struct ep_opt {
 };
 
 /* Table entries; a table ends with EP_OPT_END. */
-#define EP_OPT_FLAG(n, s, p, h)                                                               \
-	{                                                                                     \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_FLAG, .dst = (p), .help = (h) \
-	}
-#define EP_OPT_STR(n, s, p, a, h)                                                                 \
-	{                                                                                         \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_STR, .dst = (p), .arg_name = (a), \
-		.help = (h)                                                                       \
-	}
-#define EP_OPT_STRDUP(n, s, p, a, h)                                                \
-	{                                                                           \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_STRDUP, .dst = (p), \
-		.arg_name = (a), .help = (h)                                        \
-	}
+/* clang-format off */
+#define EP_OPT_FLAG(n, s, p, h)                                                          \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_FLAG, .dst = (p),              \
+	  .size = sizeof(*(p)), .help = (h) }
+#define EP_OPT_STR(n, s, p, a, h)                                                        \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_STR, .dst = (p),               \
+	  .arg_name = (a), .help = (h) }
+#define EP_OPT_STRDUP(n, s, p, a, h)                                                     \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_STRDUP, .dst = (p),            \
+	  .arg_name = (a), .help = (h) }
 #define EP_OPT_INT(n, s, p, l, u, a, h)                                                  \
-	{                                                                                \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_INT, .dst = (p),         \
-		.size = sizeof(*(p)), .lo = (l), .hi = (u), .arg_name = (a), .help = (h) \
-	}
-#define EP_OPT_UINT(n, s, p, l, u, a, h)                                                   \
-	{                                                                                  \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_UINT, .dst = (p),          \
-		.size = sizeof(*(p)), .ulo = (l), .uhi = (u), .arg_name = (a), .help = (h) \
-	}
-#define EP_OPT_DOUBLE(n, s, p, l, u, a, h)                                                      \
-	{                                                                                       \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_DOUBLE, .dst = (p), .dlo = (l), \
-		.dhi = (u), .arg_name = (a), .help = (h)                                        \
-	}
-#define EP_OPT_ENUM(n, s, p, c, a, h)                                              \
-	{                                                                          \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_ENUM, .dst = (p),  \
-		.size = sizeof(*(p)), .choices = (c), .arg_name = (a), .help = (h) \
-	}
-#define EP_OPT_FUNC(n, s, f, x, a, h)                                                        \
-	{                                                                                    \
-		.name = (n), .short_name = (s), .kind = EP_OPTK_FUNC, .cb = (f), .ctx = (x), \
-		.arg_name = (a), .help = (h)                                                 \
-	}
-#define EP_OPT_END           \
-	{                    \
-		.name = NULL \
-	}
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_INT, .dst = (p),               \
+	  .size = sizeof(*(p)), .lo = (l), .hi = (u), .arg_name = (a), .help = (h) }
+#define EP_OPT_UINT(n, s, p, l, u, a, h)                                                 \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_UINT, .dst = (p),              \
+	  .size = sizeof(*(p)), .ulo = (l), .uhi = (u), .arg_name = (a), .help = (h) }
+#define EP_OPT_DOUBLE(n, s, p, l, u, a, h)                                               \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_DOUBLE, .dst = (p),            \
+	  .dlo = (l), .dhi = (u), .arg_name = (a), .help = (h) }
+#define EP_OPT_ENUM(n, s, p, c, a, h)                                                    \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_ENUM, .dst = (p),              \
+	  .size = sizeof(*(p)), .choices = (c), .arg_name = (a), .help = (h) }
+#define EP_OPT_FUNC(n, s, f, x, a, h)                                                    \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_FUNC, .cb = (f), .ctx = (x),   \
+	  .arg_name = (a), .help = (h) }
+#define EP_OPT_END { .name = NULL }
 
-#define EP_OPT_MAX_TABLES 4
+/* Fill the array @dst with the entries given and an EP_OPT_END; the entries may point
+ * into the caller's variables (a table built at run time). */
+#define EP_OPT_TABLE(dst, ...)                                                           \
+	do {                                                                             \
+		const struct ep_opt ep_opt_t_[] = { __VA_ARGS__, EP_OPT_END };           \
+		_Static_assert(sizeof(ep_opt_t_) <= sizeof(dst), #dst " is too small");  \
+		memcpy((dst), ep_opt_t_, sizeof(ep_opt_t_));                             \
+	} while (0)
+/* clang-format on */
+
+#define EP_OPT_MAX_TABLES 6
 
 /* A command line: a program, or one command of it. */
 struct ep_opt_prog {
@@ -116,6 +111,8 @@ struct ep_opt_prog {
 	const char *footer; /* after the options, or NULL */
 	/* The option tables, the command's own first; NULL after the last. */
 	const struct ep_opt *tabs[EP_OPT_MAX_TABLES + 1];
+	/* A heading line --help prints before each table's options, or NULL. */
+	const char *headings[EP_OPT_MAX_TABLES];
 	/* Called by --help after the footer (for lists built at run time), or NULL. */
 	void (*help_extra)(FILE *f);
 };
@@ -154,6 +151,9 @@ void ep_opt_version(const char *prog);
  * being @p's name. Returns -EINVAL, for `return ep_opt_error(...)`. */
 int ep_opt_error(const struct ep_opt_prog *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The entry of table @t named @name (to set what a macro does not, as .seen), or NULL. */
+struct ep_opt *ep_opt_lookup(struct ep_opt *t, const char *name);
 
 /*
  * Parse the whole of @s as an integer (decimal, or 0x hex) in @lo..@hi: the one number
