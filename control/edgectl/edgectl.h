@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "edgeplane/opt.h"
 #include "gw.h"
 
 /* Exit statuses. */
@@ -15,11 +16,23 @@
 
 /* Options every command takes (before or after the command words). */
 struct ctl_ctx {
-	const char *socket;  /* --socket, $EDGECTL_SOCKET, or the default */
-	const char *pin_dir; /* --pin-dir */
-	const char *iface;   /* --iface: the gateway interface (its default pin dir) */
-	bool json;	     /* --json */
+	const char *socket;    /* --socket, $EDGECTL_SOCKET, or the default */
+	const char *pin_dir;   /* --pin-dir */
+	const char *iface;     /* --iface: the gateway interface (its default pin dir) */
+	bool json;	       /* --json */
+	struct ep_opt opts[5]; /* the table of these options */
 };
+
+/*
+ * Parse the command line of command @name (@usage, its own options @tab, and the shared
+ * ones): *argc and *argv become its words, the command's name first. Returns 0, or the
+ * exit status plus one after --help (0) or a usage error (2): `if ((r = ...)) return r - 1`.
+ */
+int ctl_parse(struct ctl_ctx *x, const char *name, const char *usage, const struct ep_opt *tab,
+	      int *argc, char ***argv);
+
+/* Print the one-line usage error of command @name; returns EXIT_USAGE. */
+int ctl_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Send @req (consumed) to the controller and wait for the reply. Returns 0 and the

@@ -47,12 +47,17 @@ static void print_keys(json_t *resp)
 
 int cmd_keys(struct ctl_ctx *x, int argc, char **argv)
 {
+	static const struct ep_opt none[] = { EP_OPT_END };
 	json_t *resp;
+	int ret;
 
-	if (argc > 1) {
-		pr_err("keys: unexpected argument '%s'", argv[1]);
-		return EXIT_USAGE;
-	}
+	ret = ctl_parse(x, "edgectl keys",
+			"Usage: edgectl keys\n\nThe session keys of enrollment.\n\n", none, &argc,
+			&argv);
+	if (ret)
+		return ret - 1;
+	if (argc > 1)
+		return ctl_usage_error("edgectl keys", "unexpected argument '%s'", argv[1]);
 	resp = ctl_call(x, json_pack("{s:s}", "cmd", "keys"));
 	if (!resp)
 		return EXIT_FAIL;
@@ -66,45 +71,61 @@ int cmd_keys(struct ctl_ctx *x, int argc, char **argv)
 	return 0;
 }
 
+#define REVOKE_USAGE                                                           \
+	"Usage: edgectl revoke --device NAME | --key ID\n"                     \
+	"       edgectl unrevoke --device NAME\n\n"                            \
+	"revoke: refuse a device's keys, enrollments and syncs, or one key;\n" \
+	"unrevoke: let a device enroll again (its revoked keys stay revoked).\n\n"
+
 /* revoke --device NAME | --key ID; unrevoke --device NAME */
 int cmd_revoke(struct ctl_ctx *x, int argc, char **argv)
 {
-	bool un = !strcmp(argv[0], "unrevoke");
+	const struct ep_opt *shared[2] = { x->opts, NULL };
+	bool un = !strcmp(argv[ep_opt_first_word(shared, argc, argv)], "unrevoke");
+	const char *name = un ? "edgectl unrevoke" : "edgectl revoke", *device = NULL;
+	long id = 0;
+	struct ep_opt tab[] = {
+		EP_OPT_STR("device", 0, &device, "NAME", "the device's name"),
+		EP_OPT_INT("key", 0, &id, 1, 65535, "ID", "revoke: one key"),
+		EP_OPT_END,
+	};
 	json_t *req, *resp;
-	long id;
+	int ret;
 
-	if (argc != 3 || (strcmp(argv[1], "--device") && (un || strcmp(argv[1], "--key"))))
-		goto usage;
-	if (!strcmp(argv[1], "--key")) {
-		if (ep_parse_long("--key", argv[2], 1, 65535, &id))
-			return EXIT_USAGE;
+	if (un)
+		tab[1] = (struct ep_opt)EP_OPT_END;
+	ret = ctl_parse(x, name, REVOKE_USAGE, tab, &argc, &argv);
+	if (ret)
+		return ret - 1;
+	if (argc > 1)
+		return ctl_usage_error(name, "unexpected argument '%s'", argv[1]);
+	if (!device == !id)
+		return ctl_usage_error(name, un ? "--device NAME is needed"
+						: "--device NAME or --key ID, one, is needed");
+	if (id) {
 		req = json_pack("{s:s, s:I}", "cmd", "key.revoke", "id", (json_int_t)id);
 	} else {
-		if (!ep_enroll_name_ok(argv[2], EP_KEY_NAME_MAX)) {
-			pr_err("%s: '%s' is not a name (1..63 characters of [A-Za-z0-9_.@:-])",
-			       argv[0], argv[2]);
-			return EXIT_USAGE;
-		}
+		if (!ep_enroll_name_ok(device, EP_KEY_NAME_MAX))
+			return ctl_usage_error(name,
+					       "'%s' is not a name (1..63 characters of "
+					       "[A-Za-z0-9_.@:-])",
+					       device);
 		req = json_pack("{s:s, s:s}", "cmd", un ? "name.unrevoke" : "name.revoke", "name",
-				argv[2]);
+				device);
 	}
 	resp = ctl_call(x, req);
 	if (!resp)
 		return EXIT_FAIL;
 	if (x->json)
 		ctl_print_json(resp);
-	else if (!strcmp(argv[1], "--key"))
+	else if (id)
 		printf("key %ld revoked\n", id);
 	else if (un)
-		printf("%s may enroll again (its revoked keys stay revoked)\n", argv[2]);
+		printf("%s may enroll again (its revoked keys stay revoked)\n", device);
 	else
 		printf("%s revoked: %lld live keys, and its enrollments and syncs are refused\n",
-		       argv[2],
+		       device,
 		       (long long)json_integer_value(json_object_get(resp, "revoked_keys")));
 	json_decref(resp);
 	return 0;
-usage:
-	fprintf(stderr, un ? "Usage: edgectl unrevoke --device NAME\n"
-			   : "Usage: edgectl revoke --device NAME | --key ID\n");
-	return EXIT_USAGE;
 }

@@ -9,12 +9,16 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-static int parse_id(const char *s, json_int_t *id)
+/* A node id, 1..63, of command @name. Returns 0, or -EINVAL after the usage error. */
+static int parse_id(const char *name, const char *s, json_int_t *id)
 {
-	long v;
+	char err[128];
+	long long v;
 
-	if (ep_parse_long("node id", s, 1, EP_GW_MAX_NODES - 1, &v))
+	if (ep_opt_number(s, 1, EP_GW_MAX_NODES - 1, &v, err, sizeof(err))) {
+		ctl_usage_error(name, "node id %s", err);
 		return -EINVAL;
+	}
 	*id = v;
 	return 0;
 }
@@ -70,50 +74,63 @@ static int node_list(struct ctl_ctx *x)
 	return 0;
 }
 
-static int node_add(struct ctl_ctx *x, int argc, char **argv)
+/* What `node add` is told. */
+struct node_add {
+	const char *str[5]; /* mac, name, ip4, ip6, via: in the order of add_keys */
+	long port, capacity;
+	bool encap, cloud;
+};
+
+static const char *const add_keys[] = { "mac", "name", "ip4", "ip6", "interface" };
+
+#define NODE_USAGE                                                                         \
+	"Usage: edgectl node list\n"                                                       \
+	"       edgectl node add ID --mac MAC [--name N] [--ip4 A] [--ip6 A] [--port N]\n" \
+	"                           [--capacity N] [--encap] [--cloud] [--via IF]\n"       \
+	"       edgectl node del|drain|undrain ID\n\n"
+
+/* The options of node add, into @a; node's other commands take none (@add false). */
+static void node_table(struct ep_opt (*t)[10], struct node_add *a, bool add)
 {
-	static const char *const str_opts[] = { "--mac", "--name", "--ip4", "--ip6", "--via" };
-	static const char *const keys[] = { "mac", "name", "ip4", "ip6", "interface" };
+	if (!add) {
+		(*t)[0] = (struct ep_opt)EP_OPT_END;
+		return;
+	}
+	EP_OPT_TABLE(
+		*t, EP_OPT_STR("mac", 0, &a->str[0], "MAC", "the node's MAC address"),
+		EP_OPT_STR("name", 0, &a->str[1], "N", "its name"),
+		EP_OPT_STR("ip4", 0, &a->str[2], "A", "its IPv4 address"),
+		EP_OPT_STR("ip6", 0, &a->str[3], "A", "its IPv6 address"),
+		EP_OPT_INT("port", 0, &a->port, 1, 65535, "N", "its task port"),
+		EP_OPT_INT("capacity", 0, &a->capacity, 1, 1000000, "N", "its relative capacity"),
+		EP_OPT_FLAG("encap", 0, &a->encap, "send it tasks encapsulated"),
+		EP_OPT_FLAG("cloud", 0, &a->cloud, "a cloud node (overflow)"),
+		EP_OPT_STR("via", 0, &a->str[4], "IF", "reach it through interface IF"));
+}
+
+/* node add ID [OPTIONS], parsed into @a. */
+static int node_add(struct ctl_ctx *x, const struct node_add *a, int argc, char **argv)
+{
 	json_t *req, *resp;
 	json_int_t id;
-	long v;
 
-	if (argc < 3 || parse_id(argv[2], &id))
-		goto usage;
+	if (argc != 3)
+		return ctl_usage_error("edgectl node add", "ID (1..%d), one, is needed",
+				       EP_GW_MAX_NODES - 1);
+	if (parse_id("edgectl node add", argv[2], &id))
+		return EXIT_USAGE;
 	req = json_pack("{s:s, s:I}", "cmd", "node.add", "id", id);
-	for (int i = 3; i < argc; i++) {
-		const char *a = argv[i];
-		size_t k;
-
-		for (k = 0; k < 5 && strcmp(a, str_opts[k]); k++)
-			;
-		if (k < 5 || !strcmp(a, "--port") || !strcmp(a, "--capacity")) {
-			if (i + 1 >= argc) {
-				pr_err("%s needs a value", a);
-				json_decref(req);
-				goto usage;
-			}
-			if (k < 5) {
-				json_object_set_new(req, keys[k], json_string(argv[++i]));
-				continue;
-			}
-			if (ep_parse_long(a, argv[i + 1], 1, !strcmp(a, "--port") ? 65535 : 1000000,
-					  &v)) {
-				json_decref(req);
-				return EXIT_USAGE;
-			}
-			json_object_set_new(req, a + 2, json_integer(v));
-			i++;
-		} else if (!strcmp(a, "--encap")) {
-			json_object_set_new(req, "mode", json_string("encap"));
-		} else if (!strcmp(a, "--cloud")) {
-			json_object_set_new(req, "role", json_string("cloud"));
-		} else {
-			pr_err("node add: unknown option '%s'", a);
-			json_decref(req);
-			goto usage;
-		}
-	}
+	for (size_t k = 0; k < 5; k++)
+		if (a->str[k])
+			json_object_set_new(req, add_keys[k], json_string(a->str[k]));
+	if (a->port)
+		json_object_set_new(req, "port", json_integer(a->port));
+	if (a->capacity)
+		json_object_set_new(req, "capacity", json_integer(a->capacity));
+	if (a->encap)
+		json_object_set_new(req, "mode", json_string("encap"));
+	if (a->cloud)
+		json_object_set_new(req, "role", json_string("cloud"));
 	resp = ctl_call(x, req);
 	if (!resp)
 		return EXIT_FAIL;
@@ -121,37 +138,42 @@ static int node_add(struct ctl_ctx *x, int argc, char **argv)
 	if (!x->json)
 		printf("node %lld added\n", (long long)id);
 	return 0;
-usage:
-	fprintf(stderr, "Usage: edgectl node add ID --mac MAC [--name N] [--ip4 A] [--ip6 A] "
-			"[--port N] [--capacity N] [--encap] [--cloud] [--via IF]\n");
-	return EXIT_USAGE;
 }
 
 int cmd_node(struct ctl_ctx *x, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "list";
+	const struct ep_opt *tabs[2] = { x->opts, NULL };
+	struct node_add a = { 0 };
+	struct ep_opt tab[10];
+	const char *sub;
 	json_t *resp;
 	json_int_t id;
-	char cmd[16];
+	char cmd[16], name[32];
+	int i, ret;
 
+	/* The word after "node", before the options are parsed: they depend on it. */
+	i = ep_opt_first_word(tabs, argc, argv);
+	i += ep_opt_first_word(tabs, argc - i, argv + i);
+	sub = i < argc ? argv[i] : "list";
+	snprintf(name, sizeof(name), "edgectl node %s", sub);
+	node_table(&tab, &a, !strcmp(sub, "add"));
+	ret = ctl_parse(x, name, NODE_USAGE, tab, &argc, &argv);
+	if (ret)
+		return ret - 1;
 	if (!strcmp(sub, "list")) {
-		if (argc > 2) {
-			pr_err("node list: unexpected argument '%s'", argv[2]);
-			return EXIT_USAGE;
-		}
+		if (argc > 2)
+			return ctl_usage_error(name, "unexpected argument '%s'", argv[2]);
 		return node_list(x);
 	}
 	if (!strcmp(sub, "add"))
-		return node_add(x, argc, argv);
-	if (strcmp(sub, "del") && strcmp(sub, "drain") && strcmp(sub, "undrain")) {
-		pr_err("node: unknown command '%s' (list, add, del, drain, undrain)", sub);
-		return EXIT_USAGE;
-	}
-	if (argc != 3) {
-		fprintf(stderr, "Usage: edgectl node %s ID\n", sub);
-		return EXIT_USAGE;
-	}
-	if (parse_id(argv[2], &id))
+		return node_add(x, &a, argc, argv);
+	if (strcmp(sub, "del") && strcmp(sub, "drain") && strcmp(sub, "undrain"))
+		return ctl_usage_error("edgectl node",
+				       "unknown command '%s' (list, add, del, drain, undrain)",
+				       sub);
+	if (argc != 3)
+		return ctl_usage_error(name, "ID, one, is needed");
+	if (parse_id(name, argv[2], &id))
 		return EXIT_USAGE;
 	snprintf(cmd, sizeof(cmd), "node.%s", sub);
 	resp = ctl_call(x, json_pack("{s:s, s:I}", "cmd", cmd, "id", id));

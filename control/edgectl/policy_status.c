@@ -112,16 +112,14 @@ static int policy_set(struct ctl_ctx *x, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		/* Check here too, for a message before anything is sent. */
 		if (ep_policy_set(&check, argv[i], err, sizeof(err))) {
-			pr_err("policy set: %s", err);
 			json_decref(set);
-			return EXIT_USAGE;
+			return ctl_usage_error("edgectl policy set", "%s", err);
 		}
 		json_array_append_new(set, json_string(argv[i]));
 	}
 	if (!json_array_size(set)) {
 		json_decref(set);
-		fprintf(stderr, "Usage: edgectl policy set KEY=VALUE... (see edgectl --help)\n");
-		return EXIT_USAGE;
+		return ctl_usage_error("edgectl policy set", "KEY=VALUE... is needed");
 	}
 	resp = ctl_call(x, json_pack("{s:s, s:o}", "cmd", "policy.set", "set", set));
 	if (!resp)
@@ -130,16 +128,29 @@ static int policy_set(struct ctl_ctx *x, int argc, char **argv)
 	return x->json ? 0 : policy_show(x);
 }
 
+#define POLICY_USAGE                                                            \
+	"Usage: edgectl policy show\n"                                          \
+	"       edgectl policy set KEY=VALUE...\n\n"                            \
+	"Keys: policy=p2c|seed|hash  stale_ms=N  mem_factor=N  cloud_node=ID\n" \
+	"      cpu_max=PCT  cpu_max.P=PCT  wait_max=MS  wait_max.P=MS\n"        \
+	"      overflow=reject|cloud|local  overflow.P=..  (P is a priority, 1..5)\n\n"
+
+static const struct ep_opt no_opts[] = { EP_OPT_END };
+
 int cmd_policy(struct ctl_ctx *x, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "show";
+	const char *sub;
+	int ret;
 
+	ret = ctl_parse(x, "edgectl policy", POLICY_USAGE, no_opts, &argc, &argv);
+	if (ret)
+		return ret - 1;
+	sub = argc > 1 ? argv[1] : "show";
 	if (!strcmp(sub, "show") && argc <= 2)
 		return policy_show(x);
 	if (!strcmp(sub, "set"))
 		return policy_set(x, argc, argv);
-	pr_err("policy: expected 'show' or 'set KEY=VALUE...'");
-	return EXIT_USAGE;
+	return ctl_usage_error("edgectl policy", "expected 'show' or 'set KEY=VALUE...'");
 }
 
 /* The reasons reports were rejected for, with their counts, on one line. */
@@ -207,10 +218,14 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 	json_t *resp;
 	int err;
 
-	if (argc > 1) {
-		pr_err("status: unexpected argument '%s'", argv[1]);
-		return EXIT_USAGE;
-	}
+	err = ctl_parse(x, "edgectl status",
+			"Usage: edgectl status\n\nThe controller's state, or what XDP runs on "
+			"without one.\n\n",
+			no_opts, &argc, &argv);
+	if (err)
+		return err - 1;
+	if (argc > 1)
+		return ctl_usage_error("edgectl status", "unexpected argument '%s'", argv[1]);
 	err = ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp);
 	if (!err) {
 		if (x->json) {
@@ -270,10 +285,16 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 	json_t *resp;
 	int err, lock;
 
-	if (argc > 1 || !x->iface) {
-		fprintf(stderr, "Usage: edgectl detach --iface IF [--pin-dir DIR]\n");
-		return EXIT_USAGE;
-	}
+	err = ctl_parse(x, "edgectl detach",
+			"Usage: edgectl detach --iface IF [--pin-dir DIR]\n\nTake the gateway "
+			"off IF and remove its pins (no controller may run).\n\n",
+			no_opts, &argc, &argv);
+	if (err)
+		return err - 1;
+	if (argc > 1)
+		return ctl_usage_error("edgectl detach", "unexpected argument '%s'", argv[1]);
+	if (!x->iface)
+		return ctl_usage_error("edgectl detach", "--iface IF is needed");
 	if (!ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp)) {
 		json_decref(resp);
 		pr_err("a controller is running on %s: stop it first (or run it with "

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* edgectl serve: the controller. Options override the config file. */
-#include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,221 +11,152 @@
 #include "server.h"
 #include "xdp/ep_xdp.h"
 
-static void usage(FILE *f)
+#define SERVE_USAGE                                                                        \
+	"Usage: edgectl serve [--config FILE] [OPTIONS]\n"                                 \
+	"\n"                                                                               \
+	"Attach the gateway's XDP load balancer to an interface, keep its node registry\n" \
+	"and maps current from the workers' load reports, and answer edgectl.\n"           \
+	"\n"
+
+static const struct ep_opt_choice auth_modes[] = {
+#define AUTH_CHOICE(name, str) { str, EP_AUTH_MODE_##name },
+	EP_AUTH_MODE_LIST(AUTH_CHOICE)
+#undef AUTH_CHOICE
+		{ NULL, 0 }
+};
+
+/* --policy P */
+static int opt_policy(const struct ep_opt *o, const char *arg, char *err, size_t len)
 {
-	fprintf(f,
-		"Usage: edgectl serve [--config FILE] [OPTIONS]\n"
-		"\n"
-		"Attach the gateway's XDP load balancer to an interface, keep its node registry\n"
-		"and maps current from the workers' load reports, and answer edgectl.\n"
-		"\n"
-		"  --config FILE        libconfig file (docs/operations.md); options override it\n"
-		"  --iface IF           the gateway interface (the virtual address lives here)\n"
-		"  --port N             task port of the virtual address (7878)\n"
-		"  --xdp-mode M         auto, native or skb (auto)\n"
-		"  --auth-mode M        required (default: tasks without a session key are\n"
-		"                       dropped in XDP; needs the group enroll), optional, off\n"
-		"  --pin-dir DIR        map pins ($LIBXDP_BPFFS or /sys/fs/bpf/edgeplane/gw-IF)\n"
-		"  --listen ADDR:PORT   load reports (127.0.0.1:7879: this host only; give the\n"
-		"                       management address the workers report to)\n"
-		"  --socket PATH        edgectl API socket (%s)\n"
-		"  --socket-group G     members of G may change state (default: root only)\n"
-		"  --metrics ADDR:PORT  serve Prometheus /metrics (PORT alone: on 127.0.0.1)\n"
-		"  --policy P           p2c (default), seed or hash\n"
-		"  --stale-ms N         loads older than N ms are not trusted by XDP (1000)\n"
-		"  --dead-after-ms N    drain a node after N ms without a report (500)\n"
-		"  --publish-ms N       map update interval (10)\n"
-		"  --allow-register     a report from a node not in the config registers it\n"
-		"                       (default: off; only configured and added nodes)\n"
-		"  --no-register        registration off (the default)\n"
-		"  --no-wait-for-report configured nodes take tasks before their first report\n"
-		"  --detach-on-exit     take XDP off the interface when stopping (default: keep\n"
-		"                       it running on the last state; a dead controller is not an\n"
-		"                       outage)\n"
-		"  --no-relay           do not relay workers' replies that come back to the\n"
-		"                       gateway (by default XDP routes them on to the client,\n"
-		"                       which needs forwarding on for the interface)\n"
-		"  --set-forwarding     set net.ipv4.conf.IF.forwarding and\n"
-		"                       net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"
-		"                       no sysctl is changed; a warning names those to set)\n"
-		"  --debug              bpf_printk per decision (trace_pipe)\n"
-		"  --log-level L        error, warn, info or debug (info)\n",
-		EP_CTL_DEFAULT_SOCKET);
+	if (ep_policy_parse(arg, o->ctx)) {
+		ep_seterr(err, len, "'%s' is not p2c, seed or hash", arg);
+		return -EINVAL;
+	}
+	return 0;
 }
 
-static void set_str(char **dst, const char *v)
+/* The options of serve, over @c (the config file's @config first). */
+static void serve_table(struct ep_opt (*t)[32], struct ep_ctl_conf *c, const char **config)
 {
-	free(*dst);
-	*dst = strdup(v);
+	EP_OPT_TABLE(*t,
+		     EP_OPT_STR("config", 0, config, "FILE",
+				"libconfig file (docs/operations.md); options override it"),
+		     EP_OPT_STRDUP("iface", 0, &c->interface, "IF",
+				   "the gateway interface (the virtual address lives here)"),
+		     EP_OPT_INT("port", 0, &c->port, 1, 65535, "N",
+				"task port of the virtual address (7878)"),
+		     EP_OPT_STRDUP("xdp-mode", 0, &c->xdp_mode, "M", "auto, native or skb (auto)"),
+		     EP_OPT_ENUM("auth-mode", 0, &c->auth_mode, auth_modes, "M",
+				 "required (default: tasks without a session key are\n"
+				 "dropped in XDP; needs the group enroll), optional, off"),
+		     EP_OPT_STRDUP("pin-dir", 0, &c->pin_dir, "DIR",
+				   "map pins ($LIBXDP_BPFFS or /sys/fs/bpf/edgeplane/gw-IF)"),
+		     EP_OPT_STRDUP("listen", 0, &c->listen, "ADDR:PORT",
+				   "load reports (127.0.0.1:7879: this host only; give the\n"
+				   "management address the workers report to)"),
+		     EP_OPT_STRDUP("socket", 0, &c->socket, "PATH",
+				   "edgectl API socket (" EP_CTL_DEFAULT_SOCKET ")"),
+		     EP_OPT_STRDUP("socket-group", 0, &c->socket_group, "G",
+				   "members of G may change state (default: root only)"),
+		     EP_OPT_STRDUP("metrics", 0, &c->metrics, "ADDR:PORT",
+				   "serve Prometheus /metrics (PORT alone: on 127.0.0.1)"),
+		     EP_OPT_FUNC("policy", 0, opt_policy, &c->policy.policy, "P",
+				 "p2c (default), seed or hash"),
+		     EP_OPT_INT("stale-ms", 0, &c->policy.stale_ms, 1, 3600000, "N",
+				"loads older than N ms are not trusted by XDP (1000)"),
+		     { .name = "dead-after-ms",
+		       .kind = EP_OPTK_INT,
+		       .dst = &c->reg.dead_after_ns,
+		       .size = sizeof(c->reg.dead_after_ns),
+		       .lo = 10,
+		       .hi = 3600000,
+		       .scale = 1000000,
+		       .arg_name = "N",
+		       .help = "drain a node after N ms without a report (500)" },
+		     EP_OPT_INT("publish-ms", 0, &c->publish_ms, 1, 10000, "N",
+				"map update interval (10)"),
+		     EP_OPT_FLAG("allow-register", 0, &c->reg.allow_register,
+				 "a report from a node not in the config registers it\n"
+				 "(default: off; only configured and added nodes)"),
+		     { .name = "no-register",
+		       .kind = EP_OPTK_FLAG,
+		       .dst = &c->reg.allow_register,
+		       .size = sizeof(c->reg.allow_register),
+		       .flags = EP_OPT_CLEAR,
+		       .help = "registration off (the default)" },
+		     { .name = "no-wait-for-report",
+		       .kind = EP_OPTK_FLAG,
+		       .dst = &c->reg.wait_for_report,
+		       .size = sizeof(c->reg.wait_for_report),
+		       .flags = EP_OPT_CLEAR,
+		       .help = "configured nodes take tasks before their first report" },
+		     { .name = "detach-on-exit",
+		       .kind = EP_OPTK_FLAG,
+		       .dst = &c->keep_attached,
+		       .size = sizeof(c->keep_attached),
+		       .flags = EP_OPT_CLEAR,
+		       .help = "take XDP off the interface when stopping (default: keep\n"
+			       "it running on the last state; a dead controller is not an\n"
+			       "outage)" },
+		     { .name = "no-relay",
+		       .kind = EP_OPTK_FLAG,
+		       .dst = &c->relay_replies,
+		       .size = sizeof(c->relay_replies),
+		       .flags = EP_OPT_CLEAR,
+		       .help = "do not relay workers' replies that come back to the\n"
+			       "gateway (by default XDP routes them on to the client,\n"
+			       "which needs forwarding on for the interface)" },
+		     EP_OPT_FLAG("set-forwarding", 0, &c->relay_set_forwarding,
+				 "set net.ipv4.conf.IF.forwarding and\n"
+				 "net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"
+				 "no sysctl is changed; a warning names those to set)"),
+		     EP_OPT_FLAG("debug", 0, &c->debug, "bpf_printk per decision (trace_pipe)"),
+		     EP_OPT_STRDUP("log-level", 0, &c->log_level, "L",
+				   "error, warn, info or debug (info)"));
+	(*t)[0].flags = EP_OPT_EARLY;
+}
+
+/* The configuration from the file and the command line. Returns 0, or the exit status
+ * plus one. */
+static int serve_conf(struct ep_ctl_conf *conf, int argc, char **argv)
+{
+	const char *config = NULL;
+	struct ep_opt tab[32];
+	const struct ep_opt_prog p = {
+		.name = "edgectl serve",
+		.usage = SERVE_USAGE,
+		.tabs = { tab },
+	};
+	int ret;
+
+	serve_table(&tab, conf, &config);
+	/* The config file first, whatever its place and spelling; options override it. */
+	ret = ep_opt_parse(&p, argc, argv, EP_OPT_PASS_EARLY);
+	if (ret >= 0 && ret < argc)
+		ret = ep_opt_error(&p, "unexpected argument '%s'", argv[ret]);
+	if (ret < 0)
+		return ep_opt_exit(ret) + 1;
+	if (config && ep_ctl_conf_load(conf, config))
+		return EXIT_USAGE + 1;
+	ret = ep_opt_parse(&p, argc, argv, EP_OPT_PASS_LATE);
+	if (ret < 0)
+		return ep_opt_exit(ret) + 1;
+	return ep_ctl_conf_validate(conf) ? EXIT_USAGE + 1 : 0;
 }
 
 int cmd_serve(int argc, char **argv)
 {
-	enum {
-		O_CONFIG = 256,
-		O_IFACE,
-		O_PORT,
-		O_MODE,
-		O_PIN,
-		O_LISTEN,
-		O_SOCKET,
-		O_GROUP,
-		O_METRICS,
-		O_POLICY,
-		O_STALE,
-		O_DEAD,
-		O_PUBLISH,
-		O_NOREG,
-		O_NOWAIT,
-		O_DETACH,
-		O_DEBUG,
-		O_LOG,
-		O_NORELAY,
-		O_REG,
-		O_SETFWD,
-		O_AUTH
-	};
-	static const struct option opts[] = { { "config", required_argument, 0, O_CONFIG },
-					      { "iface", required_argument, 0, O_IFACE },
-					      { "port", required_argument, 0, O_PORT },
-					      { "xdp-mode", required_argument, 0, O_MODE },
-					      { "auth-mode", required_argument, 0, O_AUTH },
-					      { "pin-dir", required_argument, 0, O_PIN },
-					      { "listen", required_argument, 0, O_LISTEN },
-					      { "socket", required_argument, 0, O_SOCKET },
-					      { "socket-group", required_argument, 0, O_GROUP },
-					      { "metrics", required_argument, 0, O_METRICS },
-					      { "policy", required_argument, 0, O_POLICY },
-					      { "stale-ms", required_argument, 0, O_STALE },
-					      { "dead-after-ms", required_argument, 0, O_DEAD },
-					      { "publish-ms", required_argument, 0, O_PUBLISH },
-					      { "no-register", no_argument, 0, O_NOREG },
-					      { "allow-register", no_argument, 0, O_REG },
-					      { "no-wait-for-report", no_argument, 0, O_NOWAIT },
-					      { "detach-on-exit", no_argument, 0, O_DETACH },
-					      { "debug", no_argument, 0, O_DEBUG },
-					      { "no-relay", no_argument, 0, O_NORELAY },
-					      { "set-forwarding", no_argument, 0, O_SETFWD },
-					      { "log-level", required_argument, 0, O_LOG },
-					      { "help", no_argument, 0, 'h' },
-					      { 0 } };
 	struct ep_ctl_conf conf;
 	struct ep_ctl *ctl;
 	enum ep_log_level lvl;
-	const char *config = NULL;
-	long v;
-	int c, err;
+	int err;
 
-	/* The config file first, whatever its place and spelling (--config FILE or
-	 * --config=FILE): a quiet pass of getopt_long, then the real one from the start
-	 * (optind 0 makes glibc start afresh). Options override the file. */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		if (c == O_CONFIG)
-			config = optarg;
-	opterr = 1;
-	optind = 0;
 	ep_ctl_conf_defaults(&conf);
-	if (config && ep_ctl_conf_load(&conf, config)) {
+	err = serve_conf(&conf, argc, argv);
+	if (err) {
 		ep_ctl_conf_free(&conf);
-		return EXIT_USAGE;
+		return err - 1;
 	}
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_CONFIG:
-			break;
-		case O_IFACE:
-			set_str(&conf.interface, optarg);
-			break;
-		case O_MODE:
-			set_str(&conf.xdp_mode, optarg);
-			break;
-		case O_PIN:
-			set_str(&conf.pin_dir, optarg);
-			break;
-		case O_LISTEN:
-			set_str(&conf.listen, optarg);
-			break;
-		case O_SOCKET:
-			set_str(&conf.socket, optarg);
-			break;
-		case O_GROUP:
-			set_str(&conf.socket_group, optarg);
-			break;
-		case O_METRICS:
-			set_str(&conf.metrics, optarg);
-			break;
-		case O_LOG:
-			set_str(&conf.log_level, optarg);
-			break;
-		case O_AUTH:
-			if (ep_xdp_parse_auth_mode(optarg, &conf.auth_mode)) {
-				pr_err("--auth-mode: '%s' is not required, optional or off",
-				       optarg);
-				goto bad;
-			}
-			break;
-		case O_PORT:
-			if (ep_parse_long("--port", optarg, 1, 65535, &v))
-				goto bad;
-			conf.port = (uint16_t)v;
-			break;
-		case O_POLICY:
-			if (ep_policy_parse(optarg, &conf.policy.policy)) {
-				pr_err("--policy: '%s' is not p2c, seed or hash", optarg);
-				goto bad;
-			}
-			break;
-		case O_STALE:
-			if (ep_parse_long("--stale-ms", optarg, 1, 3600000, &v))
-				goto bad;
-			conf.policy.stale_ms = (uint32_t)v;
-			break;
-		case O_DEAD:
-			if (ep_parse_long("--dead-after-ms", optarg, 10, 3600000, &v))
-				goto bad;
-			conf.reg.dead_after_ns = (uint64_t)v * 1000000;
-			break;
-		case O_PUBLISH:
-			if (ep_parse_long("--publish-ms", optarg, 1, 10000, &v))
-				goto bad;
-			conf.publish_ms = (uint32_t)v;
-			break;
-		case O_NOREG:
-			conf.reg.allow_register = false;
-			break;
-		case O_REG:
-			conf.reg.allow_register = true;
-			break;
-		case O_NOWAIT:
-			conf.reg.wait_for_report = false;
-			break;
-		case O_DETACH:
-			conf.keep_attached = false;
-			break;
-		case O_DEBUG:
-			conf.debug = true;
-			break;
-		case O_NORELAY:
-			conf.relay_replies = false;
-			break;
-		case O_SETFWD:
-			conf.relay_set_forwarding = true;
-			break;
-		case 'h':
-			usage(stdout);
-			ep_ctl_conf_free(&conf);
-			return 0;
-		default:
-			goto bad;
-		}
-	}
-	if (optind < argc) {
-		pr_err("serve: unexpected argument '%s'", argv[optind]);
-		goto bad;
-	}
-	if (ep_ctl_conf_validate(&conf))
-		goto bad;
 	ep_log_parse_level(conf.log_level, &lvl);
 	ep_log_set_level(lvl);
 	ep_log_route_libs();
@@ -245,9 +176,4 @@ int cmd_serve(int argc, char **argv)
 	if (err)
 		pr_err("controller: %s", strerror(-err));
 	return err ? EXIT_FAIL : 0;
-
-bad:
-	ep_ctl_conf_free(&conf);
-	fprintf(stderr, "Try 'edgectl serve --help'.\n");
-	return EXIT_USAGE;
 }

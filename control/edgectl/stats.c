@@ -111,30 +111,41 @@ static json_t *to_json(const struct snap *s, const struct snap *prev)
 			 nodes);
 }
 
+/* --watch [SECONDS]: 1 when left out. */
+static int opt_watch(const struct ep_opt *o, const char *arg, char *err, size_t len)
+{
+	long long v = 1;
+
+	if (arg && ep_opt_number(arg, 1, 3600, &v, err, len))
+		return -EINVAL;
+	*(long *)o->ctx = (long)v;
+	return 0;
+}
+
+#define STATS_USAGE                                                                          \
+	"Usage: edgectl stats [--watch [SECONDS]] [--count N]\n\n"                           \
+	"The gateway's counters, read from its pinned maps (the controller need not run);\n" \
+	"watching prints rates per second.\n\n"
+
 int cmd_stats(struct ctl_ctx *x, int argc, char **argv)
 {
 	struct snap a, b, *cur = &a, *prev = &b;
-	long interval = 0, count = 0, v;
+	long interval = 0, count = 0;
+	struct ep_opt tab[] = {
+		EP_OPT_FUNC("watch", 0, opt_watch, &interval, "SECONDS",
+			    "print rates every SECONDS (1) until stopped"),
+		EP_OPT_INT("count", 0, &count, 1, 1000000, "N", "with --watch: N times"),
+		EP_OPT_END,
+	};
 	struct ep_gw *gw;
 	int err;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--watch")) {
-			interval = 1;
-			if (i + 1 < argc && argv[i + 1][0] != '-') {
-				if (ep_parse_long("--watch", argv[++i], 1, 3600, &v))
-					return EXIT_USAGE;
-				interval = v;
-			}
-		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
-			if (ep_parse_long("--count", argv[++i], 1, 1000000, &count))
-				return EXIT_USAGE;
-		} else {
-			pr_err("stats: unknown option '%s' (--watch [SECONDS], --count N, --json)",
-			       argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	tab[0].flags = EP_OPT_OPTARG;
+	err = ctl_parse(x, "edgectl stats", STATS_USAGE, tab, &argc, &argv);
+	if (err)
+		return err - 1;
+	if (argc > 1)
+		return ctl_usage_error("edgectl stats", "unexpected argument '%s'", argv[1]);
 	if (ctl_open_gw(x, &gw))
 		return EXIT_FAIL;
 	err = take(gw, prev);
