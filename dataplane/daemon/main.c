@@ -98,7 +98,7 @@ static void run_table(struct ep_opt *t, struct ep_conf *c, struct run_opts *r)
 	struct ep_opt tab[] = {
 		EP_OPT_STR("config", 'c', &r->cfg_file, "FILE",
 			   "read settings from FILE (libconfig syntax)"),
-		EP_OPT_STRDUP("backend", 'b', &c->backend, "NAME",
+		EP_OPT_STRDUP("backend", 'b', &c->backend, "afxdp|udp|uring|dpdk",
 			      "afxdp (default: AF_XDP behind the XDP classifier),\n"
 			      "udp (kernel UDP sockets, recvmmsg/sendmmsg),\n"
 			      "uring (kernel UDP sockets through io_uring; settings\n"
@@ -117,9 +117,9 @@ static void run_table(struct ep_opt *t, struct ep_conf *c, struct run_opts *r)
 			   "udp, uring: sockets sharing the port, a worker each (1)"),
 		EP_OPT_FUNC("cpus", 0, opt_cpus, c, "LIST",
 			    "pin worker i to the i-th CPU of LIST (default: CPU i)"),
-		EP_OPT_STRDUP("xdp-mode", 0, &c->xdp_mode, "MODE",
+		EP_OPT_STRDUP("xdp-mode", 0, &c->xdp_mode, "auto|native|skb",
 			      "auto (native, else skb), native or skb"),
-		EP_OPT_ENUM("zerocopy", 0, &c->zerocopy, zerocopy_modes, "MODE",
+		EP_OPT_ENUM("zerocopy", 0, &c->zerocopy, zerocopy_modes, "auto|on|off",
 			    "auto, on or off (AF_XDP zero-copy)"),
 		EP_OPT_FLAG("busy-poll", 0, &c->busy_poll,
 			    "poll without sleeping (and SO_BUSY_POLL)"),

@@ -749,7 +749,7 @@ static void xdp_table(struct ep_opt *t, struct opts *o)
 			   "(default $LIBXDP_BPFFS or /sys/fs/bpf, then edgeplane/DEV)"),
 		EP_OPT_STR("dev", 'i', &o->dev, "DEV",
 			   "interface whose default pin directory to use"),
-		EP_OPT_ENUM("mode", 'm', &o->mode, xdp_modes, "MODE",
+		EP_OPT_ENUM("mode", 'm', &o->mode, xdp_modes, "auto|native|skb",
 			    "attach: auto (native, else skb), native or skb"),
 		/* CFG_FIRST */
 		EP_OPT_INT("port", 'p', &o->port, 1, 65535, "N",
@@ -785,13 +785,13 @@ static void xdp_table(struct ep_opt *t, struct opts *o)
 			   "attach, config: the prefix that groups IPv6 sources (" STR(
 				   EP_RL_DEF_PREFIX_V6) ")"),
 		/* CFG_LAST */
-		EP_OPT_FUNC("encap-source", 0, opt_addr, &o->addrs, "A",
+		EP_OPT_FUNC("encap-source", 0, opt_addr, &o->addrs, "ADDR",
 			    "attach: a gateway that may send encapsulated tasks\n"
 			    "(repeat for more)"),
-		EP_OPT_FUNC("virtual-address", 0, opt_addr, &o->addrs, "A",
-			    "attach: tasks to A are this node's too (a gateway's\n"
+		EP_OPT_FUNC("virtual-address", 0, opt_addr, &o->addrs, "ADDR",
+			    "attach: tasks to ADDR are this node's too (a gateway's\n"
 			    "virtual address, DSR; repeat for more)"),
-		EP_OPT_ENUM("auth-mode", 0, &o->auth_mode, auth_modes, "MODE",
+		EP_OPT_ENUM("auth-mode", 0, &o->auth_mode, auth_modes, "required|optional|off",
 			    "attach: required (default: tasks without a session key\n"
 			    "are dropped), optional (checked by source) or off (keys\n"
 			    "are not checked at all)"),

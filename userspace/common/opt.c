@@ -406,8 +406,9 @@ void ep_opt_dump(const struct ep_opt_prog *p, FILE *f)
 	const struct ep_opt *o;
 
 	for (int i = 0; (o = nth_opt(p, i)); i++)
-		fprintf(f, "--%s%s%s\n", o->name, o->arg_name ? " " : "",
-			o->arg_name ? o->arg_name : "");
+		fprintf(f, "--%s%s%s%s%s\n", o->name, o->arg_name ? " " : "",
+			o->flags & EP_OPT_OPTARG ? "[" : "", o->arg_name ? o->arg_name : "",
+			o->flags & EP_OPT_OPTARG ? "]" : "");
 }
 
 struct ep_opt *ep_opt_lookup(struct ep_opt *t, const char *name)
