@@ -60,6 +60,7 @@ struct opts {
 	struct ep_xdp_addr_cfg addrs;
 	enum ep_auth_mode auth_mode; /* attach */
 	bool json, debug, cfg_changed;
+	const struct ep_opt_prog *prog; /* for usage errors */
 };
 
 /* --rate-packets, --rate-bytes: "N" or "N,BURST" into o->rate[ctx], o->rate[ctx + 1]. */
@@ -452,17 +453,15 @@ out:
 static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 {
 	struct ep_tenant val = { 0 };
-	long id;
+	char msg[128];
+	long long id;
 	__u32 key;
 	int fd, err;
 
-	if (strcmp(op, "add") && strcmp(op, "del")) {
-		pr_err("tenant: unknown operation '%s' (add or del)", op);
-		return -EINVAL;
-	}
-	err = ep_parse_long("tenant id", id_s, 0, 0xffffffffL, &id);
-	if (err)
-		return err;
+	if (strcmp(op, "add") && strcmp(op, "del"))
+		return ep_opt_error(o->prog, "tenant: unknown operation '%s' (add or del)", op);
+	if (ep_opt_number(id_s, 0, 0xffffffffLL, &id, msg, sizeof(msg)))
+		return ep_opt_error(o->prog, "tenant id %s", msg);
 	fd = open_map(o, EP_PIN_TENANTS);
 	if (fd < 0)
 		return fd;
@@ -472,7 +471,7 @@ static int cmd_tenant(struct opts *o, const char *op, const char *id_s)
 	err = err ? -errno : 0;
 	close(fd);
 	if (err)
-		pr_err("tenant %s %lu: %s", op, id, strerror(-err));
+		pr_err("tenant %s %lld: %s", op, id, strerror(-err));
 	return err;
 }
 
@@ -483,8 +482,7 @@ static int cmd_auth(struct opts *o, int argc, char **argv)
 	int fd, err = 0;
 
 	if (argc < 1 || argc > 2 || strcmp(argv[0], "mode")) {
-		pr_err("usage: auth mode [required|optional|off]");
-		return -EINVAL;
+		return ep_opt_error(o->prog, "usage: auth mode [required|optional|off]");
 	}
 	if (argc == 2 && ep_xdp_parse_auth_mode(argv[1], &mode)) {
 		pr_err("auth mode: '%s' is not required, optional or off", argv[1]);
@@ -695,8 +693,8 @@ static int cmd_keys(struct opts *o, int argc, char **argv)
 	if (argc < 1 || (strcmp(argv[0], "list") && argc < 2) ||
 	    (!strcmp(argv[0], "list") && argc != 1) ||
 	    (strcmp(argv[0], "list") && strcmp(argv[0], "add") && strcmp(argv[0], "del"))) {
-		pr_err("usage: keys list | keys add ID [SETTING=VALUE...] | keys del ID");
-		return -EINVAL;
+		return ep_opt_error(
+			o->prog, "usage: keys list | keys add ID [SETTING=VALUE...] | keys del ID");
 	}
 	if (argc >= 2 && ep_parse_long("key id", argv[1], 1, 65535, &id))
 		return -EINVAL;
@@ -840,6 +838,8 @@ static int run_command(const struct ep_opt_prog *prog, struct opts *o, int argc,
 		if (argc != 3)
 			return ep_opt_exit(ep_opt_error(prog, "usage: tenant add|del ID"));
 		err = cmd_tenant(o, argv[1], argv[2]);
+		if (err == -EINVAL)
+			return 2;
 	} else {
 		return ep_opt_exit(ep_opt_error(prog, "unknown command '%s'", cmd));
 	}
@@ -871,6 +871,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 8; i++)
 		o.prio_slot[i] = -1;
 	xdp_table(tab, &o);
+	o.prog = &prog;
 	ret = ep_opt_parse(&prog, argc, argv, EP_OPT_PASS_ALL);
 	if (ret < 0)
 		return ep_opt_exit(ret);

@@ -44,6 +44,10 @@ usage_error "edgeplane-xdp without a command" "$BIN/edgeplane-xdp"
 usage_error "edgeplane-xdp config --prio-slot=9=1" "$BIN/edgeplane-xdp" config --prio-slot=9=1
 usage_error "edgeplane-xdp attach (no device)" "$BIN/edgeplane-xdp" attach
 usage_error "edgeplane-xdp bogus" "$BIN/edgeplane-xdp" bogus
+usage_error "edgeplane-xdp auth" "$BIN/edgeplane-xdp" auth
+usage_error "edgeplane-xdp keys" "$BIN/edgeplane-xdp" keys
+usage_error "edgeplane-xdp tenant foo 3" "$BIN/edgeplane-xdp" tenant foo 3 --dev none0
+usage_error "edgeplane-xdp tenant add x" "$BIN/edgeplane-xdp" tenant add x --dev none0
 usage_error "edgeload without a command" "$BIN/edgeload"
 usage_error "edgeload --bogus" "$BIN/edgeload" --bogus
 usage_error "edgeload run --bogus" "$BIN/edgeload" run --bogus
