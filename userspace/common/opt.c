@@ -253,6 +253,17 @@ static int opt_index(const struct ep_opt_prog *p, int c)
 	return -1;
 }
 
+/* How many of @p's options start with the @n bytes of @name (an abbreviation's). */
+static int prefix_count(const struct ep_opt_prog *p, const char *name, int n)
+{
+	const struct ep_opt *o;
+	int k = 0;
+
+	for (int i = 0; n > 0 && (o = nth_opt(p, i)); i++)
+		k += !strncmp(o->name, name, (size_t)n);
+	return k;
+}
+
 /* What getopt_long refused (@c '?' or ':'), as one usage line. */
 static int refused(const struct ep_opt_prog *p, int c, char **argv)
 {
@@ -265,10 +276,13 @@ static int refused(const struct ep_opt_prog *p, int c, char **argv)
 		return ep_opt_error(p, "-%c needs an argument", optopt);
 	if (optopt > 0 && optopt < O_LONG && bad[1] != '-')
 		return ep_opt_error(p, "unknown option '-%c'", optopt);
-	return ep_opt_error(p, "unknown option '%.*s'", n, bad);
+	if (optopt >= O_LONG && optopt < O_BUILTIN) /* --flag=value */
+		return ep_opt_error(p, "--%s takes no value", nth_opt(p, optopt - O_LONG)->name);
+	return ep_opt_error(p, "%s option '%.*s'",
+			    prefix_count(p, bad + 2, n - 2) > 1 ? "ambiguous" : "unknown", n, bad);
 }
 
-/* Options the parse left out of @pass that are EP_OPT_REQUIRED and were not given. */
+/* Refuse the first EP_OPT_REQUIRED option that was not given (@given, by index). */
 static int check_required(const struct ep_opt_prog *p, const bool *given)
 {
 	const struct ep_opt *o;
