@@ -57,7 +57,8 @@ int ep_opt_error(const struct ep_opt_prog *p, const char *fmt, ...)
 
 void ep_opt_version(const char *prog)
 {
-	printf("%s %s (git %s)\n", prog, EP_VERSION, EP_GIT_REV);
+	/* The program's name, not its command's ("edgectl table"). */
+	printf("%.*s %s (git %s)\n", (int)strcspn(prog, " "), prog, EP_VERSION, EP_GIT_REV);
 }
 
 /* Store @v in the integer field of @o, whatever its size. */
@@ -336,9 +337,8 @@ int ep_opt_parse(const struct ep_opt_prog *p, int argc, char **argv, unsigned in
 			break;
 		}
 		if (c == B_VERSION || c == B_DUMP) {
-			if (c == B_VERSION) /* the program's, not its command's */
-				printf("%.*s %s (git %s)\n", (int)strcspn(p->name, " "), p->name,
-				       EP_VERSION, EP_GIT_REV);
+			if (c == B_VERSION)
+				ep_opt_version(p->name);
 			else
 				ep_opt_dump(p, stdout);
 			err = -ECANCELED;

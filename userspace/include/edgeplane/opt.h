@@ -144,7 +144,7 @@ void ep_opt_help(const struct ep_opt_prog *p, FILE *f);
 /* Print every option of @p, "--name ARG" or "--name" (and "-s" first if it has one), a
  * line each: what the man-page test compares with the page. */
 void ep_opt_dump(const struct ep_opt_prog *p, FILE *f);
-/* Print "PROG VERSION (git REV)" for @prog to stdout. */
+/* Print "PROG VERSION (git REV)" to stdout: PROG the first word of @prog. */
 void ep_opt_version(const char *prog);
 
 /* Print the one-line usage error "PROG: MESSAGE. Try 'PROG --help'." to stderr, PROG
