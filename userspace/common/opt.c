@@ -391,14 +391,16 @@ static void print_help_text(FILE *f, const char *help)
 void ep_opt_help(const struct ep_opt_prog *p, FILE *f)
 {
 	const struct ep_opt *o;
+	bool listed = false; /* some option above: a heading's table gets a blank line */
 	char label[128];
 
 	if (p->usage)
 		fputs(p->usage, f);
 	for (int t = 0; t < EP_OPT_MAX_TABLES && p->tabs[t]; t++) {
-		if (p->headings[t])
-			fprintf(f, "%s%s\n", t ? "\n" : "", p->headings[t]);
+		if (p->headings[t] && p->tabs[t]->name)
+			fprintf(f, "%s%s\n", listed ? "\n" : "", p->headings[t]);
 		for (o = p->tabs[t]; o->name; o++) {
+			listed = true;
 			opt_label(o, label, sizeof(label));
 			if (strlen(label) + 1 > HELP_COLUMN)
 				fprintf(f, "%s\n%*s", label, HELP_COLUMN, "");
@@ -407,6 +409,8 @@ void ep_opt_help(const struct ep_opt_prog *p, FILE *f)
 			print_help_text(f, o->help);
 		}
 	}
+	if (p->headings[0]) /* the built-in ones apart from the last table */
+		fputc('\n', f);
 	fprintf(f, "%-*s%s\n", HELP_COLUMN, "  -h, --help", "show this help");
 	fprintf(f, "%-*s%s\n", HELP_COLUMN, "      --version", "show the version");
 	if (p->footer)
