@@ -88,7 +88,7 @@ static int opt_prio_slot(const struct ep_opt *opt, const char *arg, char *err, s
 {
 	int *slots = opt->ctx;
 	const char *eq = strchr(arg, '=');
-	char prio[32];
+	char prio[32], why[128];
 	long long p, s;
 
 	if (!eq || eq - arg >= (long)sizeof(prio)) {
@@ -96,9 +96,14 @@ static int opt_prio_slot(const struct ep_opt *opt, const char *arg, char *err, s
 		return -EINVAL;
 	}
 	snprintf(prio, sizeof(prio), "%.*s", (int)(eq - arg), arg);
-	if (ep_opt_number(prio, EP_PRIO_MIN, EP_PRIO_MAX, &p, err, len) ||
-	    ep_opt_number(eq + 1, 0, EP_XSK_SLOTS - 1, &s, err, len))
+	if (ep_opt_number(prio, EP_PRIO_MIN, EP_PRIO_MAX, &p, why, sizeof(why))) {
+		ep_seterr(err, len, "priority %s", why);
 		return -EINVAL;
+	}
+	if (ep_opt_number(eq + 1, 0, EP_XSK_SLOTS - 1, &s, why, sizeof(why))) {
+		ep_seterr(err, len, "slot %s", why);
+		return -EINVAL;
+	}
 	slots[p] = (int)s;
 	return 0;
 }
@@ -264,6 +269,30 @@ static int cmd_stats(struct opts *o)
 	return 0;
 }
 
+/* The settings of ep_cfg and ep_rl_cfg, as text or JSON: one list of values for both. */
+static void print_config(const struct ep_config *cfg, const struct ep_rl_cfg *rl, bool json)
+{
+	bool tc = cfg->flags & EP_CFG_F_TENANT_CHECK;
+
+	printf(json ? "{\"udp_port\":%u,\"max_task_len\":%u,\"tenant_check\":%s,"
+		      "\"prio_slot\":[%u,%u,%u,%u,%u],\"max_priority\":%u,\"encap_port\":%u,"
+		      "\"destination_check\":\"%s\",\"rate_limit\":{\"mode\":\"%s\","
+		      "\"packets_per_s\":%u,\"packets_burst\":%u,\"bytes_per_s\":%u,"
+		      "\"bytes_burst\":%u,\"source_prefix_v4\":%u,\"source_prefix_v6\":%u}}\n"
+		    : "udp_port %u\nmax_task_len %u\ntenant_check %s\n"
+		      "prio_slot 1=%u 2=%u 3=%u 4=%u 5=%u\nmax_priority %u\nencap_port %u\n"
+		      "destination_check %s\nrate_limit %s\npackets_per_s %u burst %u\n"
+		      "bytes_per_s %u burst %u\nsource_prefix /%u /%u\n",
+	       cfg->udp_port ? cfg->udp_port : EP_DEFAULT_PORT,
+	       cfg->max_task_len ? cfg->max_task_len : EP_MAX_TASK_LEN,
+	       json ? (tc ? "true" : "false") : (tc ? "on" : "off"), cfg->prio_slot[1],
+	       cfg->prio_slot[2], cfg->prio_slot[3], cfg->prio_slot[4], cfg->prio_slot[5],
+	       cfg->max_priority ? cfg->max_priority : EP_PRIO_DEFAULT, cfg->encap_port,
+	       cfg->flags & EP_CFG_F_ANY_DEST ? "off-unsafe" : "on",
+	       rl->flags & EP_RL_F_OFF ? "off-unsafe" : "on", rl->packets_per_s, rl->packets_burst,
+	       rl->bytes_per_s, rl->bytes_burst, rl->prefix_v4, rl->prefix_v6);
+}
+
 static int cmd_config(struct opts *o)
 {
 	struct ep_config cfg;
@@ -312,35 +341,7 @@ static int cmd_config(struct opts *o)
 		pr_err("config: %s", strerror(-err));
 		return err;
 	}
-	if (o->json)
-		printf("{\"udp_port\":%u,\"max_task_len\":%u,\"tenant_check\":%s,"
-		       "\"prio_slot\":[%u,%u,%u,%u,%u],\"max_priority\":%u,\"encap_port\":%u,"
-		       "\"destination_check\":\"%s\",\"rate_limit\":{\"mode\":\"%s\","
-		       "\"packets_per_s\":%u,\"packets_burst\":%u,\"bytes_per_s\":%u,"
-		       "\"bytes_burst\":%u,\"source_prefix_v4\":%u,\"source_prefix_v6\":%u}}\n",
-		       cfg.udp_port ? cfg.udp_port : EP_DEFAULT_PORT,
-		       cfg.max_task_len ? cfg.max_task_len : EP_MAX_TASK_LEN,
-		       cfg.flags & EP_CFG_F_TENANT_CHECK ? "true" : "false", cfg.prio_slot[1],
-		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5],
-		       cfg.max_priority ? cfg.max_priority : EP_PRIO_DEFAULT, cfg.encap_port,
-		       cfg.flags & EP_CFG_F_ANY_DEST ? "off-unsafe" : "on",
-		       rl.flags & EP_RL_F_OFF ? "off-unsafe" : "on", rl.packets_per_s,
-		       rl.packets_burst, rl.bytes_per_s, rl.bytes_burst, rl.prefix_v4,
-		       rl.prefix_v6);
-	else
-		printf("udp_port %u\nmax_task_len %u\ntenant_check %s\n"
-		       "prio_slot 1=%u 2=%u 3=%u 4=%u 5=%u\nmax_priority %u\nencap_port %u\n"
-		       "destination_check %s\nrate_limit %s\npackets_per_s %u burst %u\n"
-		       "bytes_per_s %u burst %u\nsource_prefix /%u /%u\n",
-		       cfg.udp_port ? cfg.udp_port : EP_DEFAULT_PORT,
-		       cfg.max_task_len ? cfg.max_task_len : EP_MAX_TASK_LEN,
-		       cfg.flags & EP_CFG_F_TENANT_CHECK ? "on" : "off", cfg.prio_slot[1],
-		       cfg.prio_slot[2], cfg.prio_slot[3], cfg.prio_slot[4], cfg.prio_slot[5],
-		       cfg.max_priority ? cfg.max_priority : EP_PRIO_DEFAULT, cfg.encap_port,
-		       cfg.flags & EP_CFG_F_ANY_DEST ? "off-unsafe" : "on",
-		       rl.flags & EP_RL_F_OFF ? "off-unsafe" : "on", rl.packets_per_s,
-		       rl.packets_burst, rl.bytes_per_s, rl.bytes_burst, rl.prefix_v4,
-		       rl.prefix_v6);
+	print_config(&cfg, &rl, o->json);
 	return 0;
 }
 
