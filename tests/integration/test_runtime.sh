@@ -98,6 +98,17 @@ else
 	not_ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
 	diag "$(cat "$EP_TMP/run.err")"
 fi
+expect_eq "edgeload run --out: says where it wrote the result, and names its time the rtt, apart from the node's" \
+	"$(grep -cE "^sobel: result written to $EP_TMP/edges.png \([0-9]+x[0-9]+ PNG\)$" "$EP_TMP/run.err") \
+$(grep -cE '^sobel: .* rtt [0-9.]+ ms, in the node: queued [0-9]+ us, ran [0-9]+ us' "$EP_TMP/run.err")" "1 1"
+if in_a "$BIN/edgeload" run --to $ADDR_B --type echo --size 100 --out "$EP_TMP/echo.bin" \
+	2>"$EP_TMP/run.err" >"$EP_TMP/run.out"; then
+	expect_eq "edgeload run --out (bytes): the path and size on stderr, nothing on stdout" \
+		"$(grep -c "^echo: result written to $EP_TMP/echo.bin (100 bytes)$" "$EP_TMP/run.err") $(wc -c <"$EP_TMP/run.out")" "1 0"
+else
+	not_ok "edgeload run --type echo --out echo.bin"
+	diag "$(cat "$EP_TMP/run.err")"
+fi
 out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type blobs --in "$IMAGES/coins.png" --level 120 \
 	--min-area 300 --blur --conn8 --no-border --json 2>/dev/null)
 expect_eq "edgeload run --type blobs counts the 24 coins of coins.png" \
@@ -117,6 +128,17 @@ def pairs(kv):
 	return dict(kv)
 json.load(sys.stdin, object_pairs_hook=pairs)'
 check "edgeload load --json: no duplicate keys" python3 -c "$nodup" <<<"$out"
+expect_eq "edgeload load --json: its latency named rtt_us (latency_us, its former name, the same)" \
+	"$(jq -r '.total | (.rtt_us.p99 > 0 and .rtt_us == .latency_us)' <<<"$out" 2>/dev/null)" true
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type echo --size 100 --count 50 \
+	--timeline "$EP_TMP/tl.txt" 2>/dev/null)
+expect_eq "edgeload load --timeline: the summary names the file, and the columns say rtt" \
+	"$(grep -c "^timeline: $EP_TMP/tl.txt$" <<<"$out") $(grep -c '^kind .* rtt p50 *rtt p90 *rtt p99 *rtt p99.9$' <<<"$out") \
+$(grep -c 'rtt_p50_us rtt_p99_us' "$EP_TMP/tl.txt")" "1 1 1"
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type echo --size 100 --count 50 \
+	--timeline "$EP_TMP/tl.txt" --json 2>/dev/null)
+expect_eq "edgeload load --timeline --json: the file in \"timeline\"" \
+	"$(jq -r .timeline <<<"$out" 2>/dev/null)" "$EP_TMP/tl.txt"
 out=$(in_a "$BIN/edgeload" load --to 198.18.0.99 --type echo --count 3 --attempts 1 \
 	--timeout-ms 50 --json 2>/dev/null)
 check "edgeload load --json with client-side timeouts: no duplicate keys" \
