@@ -292,6 +292,12 @@ static void afxdp_wait(struct ep_io_q *q, int timeout_ms)
 	poll(p, a->hxsk ? 2 : 1, timeout_ms);
 }
 
+/*
+ * rx_dropped: the frames the kernel dropped for a socket, its RX ring full
+ * (rx_ring_full) or no fill-ring buffer to copy them into (rx_dropped). Not
+ * rx_fill_ring_empty_descs: the kernel bumps it with rx_dropped for the same drop, and
+ * it is the UMEM's fill ring's, which both sockets of a queue share (and report).
+ */
 static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 {
 	struct afxdp_q *a = to_aq(q);
@@ -300,11 +306,11 @@ static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 
 	*st = a->st;
 	if (!getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len))
-		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full;
 	memset(&xs, 0, sizeof(xs));
 	len = sizeof(xs);
 	if (a->hxsk && !getsockopt(a->hfd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
-		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full;
 		st->rx_dropped += st->rx_prio_dropped;
 	}
 }
