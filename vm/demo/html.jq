@@ -17,7 +17,7 @@ def ok: if . == true then "<span class=ok>yes</span>" elif . == false then "<spa
 
 . as $s
 | {throughput: "Frames answered per second per camera; the kill and the drain are marked.",
-   latency: "The round trip at each camera (edgeload's rtt: from the scheduled send to the answer, retries included), p99 and p50 of the frames answered in each whole second (log scale). The kill costs the tasks w3 held a retry after the controller's drain. With no fault, a second's p99 rises when a retry is needed: a camera's first datagrams under its new session key, before the workers' next key sync (every 50 ms here), and on a machine busy with other work, a worker short of CPU.",
+   latency: "The round trip at each camera (edgeload's rtt: from the scheduled send to the answer, retries included), p99 and p50 of the frames answered in each whole second (log scale). The kill costs the tasks w3 held a retry after the controller's drain. With no fault, a second's p99 rises when a retry is needed: in the first second, a camera's first datagrams under its new session key, sent before the gateway (within 10 ms) and the workers (at their next key sync, every 50 ms here) have the key, dropped there and resent after the client's first timeout (200 ms before it has measured a round trip; marked on the plot); later, on a machine busy with other work, a worker short of CPU (its missed load reports are in logs/edgectl.log).",
    nodes: "Tasks per second the gateway sent each node: the killed worker's share moves to the others.",
    shares: "Each worker's share of the tasks against its share of the capacity, before and after the kill.",
    bytes: "What zstd saves on the raw frames."} as $captions

@@ -2,7 +2,7 @@
 # vm/demo/plots.gp - the demo's plots, from the data files vm/demo/report.sh writes.
 # Variables (gnuplot -e): out, data (directories), term (a terminal with its options),
 # ext (png or svg), killx, drainx (seconds since the traffic started; -1: none), killnode,
-# dur (seconds of traffic).
+# dur (seconds of traffic), warmx (the first second's, when its p99 stands out; -1: not).
 
 set datafile missing "nan"
 set datafile separator whitespace
@@ -49,6 +49,12 @@ set title "Round trip at the cameras per second: p99 (solid) and p50 (dashed); f
 set ylabel "ms (log scale)"
 set logscale y
 set yrange [*:*]
+if (warmx >= 0) {
+	set label 3 "new session keys: first datagrams dropped until synced, resent" \
+		at warmx, graph 0.97 offset 1, 0 tc rgb "#555555" front
+	set label 4 "after the client's first timeout (200 ms before it has measured)" \
+		at warmx, graph 0.915 offset 1, 0 tc rgb "#555555" front
+}
 set key maxrows 2
 plot data . "/cam1.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c1 title "cam1 p99", \
      data . "/cam1.dat" using 1:4 with lines lw 2 dt (10, 6) lc rgb c1p title "cam1 p50", \
@@ -57,6 +63,7 @@ plot data . "/cam1.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c1 t
      data . "/cam3.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c3 title "cam3 p99", \
      data . "/cam3.dat" using 1:4 with lines lw 2 dt (10, 6) lc rgb c3p title "cam3 p50"
 set key maxrows auto
+unset label 3; unset label 4
 unset logscale y
 
 # 3. Tasks per node per second at the gateway, stacked.

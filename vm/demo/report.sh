@@ -62,9 +62,17 @@ if command -v gnuplot >/dev/null; then
 		term="svg size 960,420 dynamic noenhanced" ext=svg
 	fi
 	killx=$(jq -r 'if .kill then .kill.at_s else -1 end' "$S")
+	# The first second, when its p99 stands out (over 4 times the run's median p99 and
+	# over 50 ms): the cameras' new session keys, which the gateway and the workers have
+	# a moment after the cameras start (tasks sent before are resent after the client's
+	# first timeout, 200 ms before it has measured anything). Marked on the latency plot.
+	med=$(cat "$DATA"/cam*.dat | awk '$5 != "nan" { print $5 }' | sort -g |
+		awk '{ p[NR] = $1 } END { print NR ? p[int((NR + 1) / 2)] : 0 }')
+	warmx=$(cat "$DATA"/cam*.dat | awk -v m="$med" '$1 < 1.6 && $5 != "nan" && $5 > f { f = $5; x = $1 }
+		END { print (f > 50 && f > 4 * m) ? x : -1 }')
 	drainx=$(jq -r 'if .kill and .kill.drained_after_ms then .kill.at_s + .kill.drained_after_ms / 1000 else -1 end' "$S")
 	gnuplot -e "out='$OUT'; data='$DATA'; term=\"$term\"; ext='$ext'" \
-		-e "killx=$killx; drainx=$drainx; killnode='$(jq -r '.kill.node // ""' "$S")'" \
+		-e "killx=$killx; drainx=$drainx; warmx=$warmx; killnode='$(jq -r '.kill.node // ""' "$S")'" \
 		-e "dur=$(jq -r .timing.load_s "$S")" \
 		"$HERE/plots.gp"
 	for p in throughput latency nodes shares bytes; do
