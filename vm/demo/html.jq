@@ -45,7 +45,7 @@ namespaces (<code>vm/rig</code>, prefix \($s.scenario.prefix)), \($s.scenario.ma
 <h2>Cameras</h2>
 <table>",
   head(["camera", "role", "prio", "rate/s", "frames", "sent", "answered", "failed", "retries",
-	"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"]),
+	"rtt p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"]),
   ($s.cameras[] | row([(.name | td), (.role | td), (.prio | num), (.rate | num),
 	(.images | join(", ") | td), (.sent | num), (.answered | num), (.failed | num),
 	(.retries | num), (.rtt_us.p50 | ms | num), (.rtt_us.p90 | ms | num),
@@ -55,7 +55,7 @@ namespaces (<code>vm/rig</code>, prefix \($s.scenario.prefix)), \($s.scenario.ma
 	($s.total.sent | num), ($s.total.answered | num), ($s.total.failed | num),
 	($s.total.retries | num), ("" | td), ("" | td), ("" | td), ("" | td), ($s.total.errors | kv | td)]),
   "</table>
-<p>Latency runs from the moment a frame was due to be sent (open loop: a slow edge cannot hide
+<p>Latency is the round trip at the camera (edgeload's rtt; the runtimes' own time per task, in the node, is in data/runtime-*.json): from the moment a frame was due to be sent (open loop: a slow edge cannot hide
 its delay) to its answer, retries included.</p>
 <h2>Results</h2>
 <p>\($s.total.blobs_found) blobs counted in \($s.total.frames_counted) frames. Bytes: \($s.total.bytes_raw | mb) MB of

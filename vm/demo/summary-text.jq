@@ -22,7 +22,7 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
   "== Summary: \($s.scenario.duration_s) s of camera traffic through the gateway \($s.scenario.gateway) " +
   "(rig \($s.scenario.prefix), \($s.scenario.machine.cpus) CPUs, kernel \($s.scenario.machine.kernel))",
   "",
-  "Cameras (open loop; latency from the scheduled send to the answer, retries included):",
+  "Cameras (open loop; latency: rtt, the round trip at the camera, from the scheduled send to the answer, retries included):",
   ("camera" | rpad(7)) + ("role" | rpad(16)) + ("prio" | lpad(4)) + ("rate/s" | lpad(7)) +
 	("sent" | lpad(8)) + ("answered" | lpad(9)) + ("failed" | lpad(7)) + ("retries" | lpad(8)) +
 	("p50 ms" | lpad(8)) + ("p90 ms" | lpad(8)) + ("p99 ms" | lpad(8)) + ("p99.9 ms" | lpad(9)),
