@@ -5,7 +5,9 @@
 # an error code, none was answered twice, the per-second timelines add up to the totals,
 # the detector's counts are right in every frame, the killed worker was drained in time
 # and the others took over, nothing was dropped but the intruder's tasks and the first
-# datagrams under a key not yet synced, the report's files exist, and nothing is left
+# datagrams under a key not yet synced (drops by reason hold drops only: pass_no_socket
+# apart, no reply_no_route at the workers), the report's files exist (the plots' data in
+# whole seconds), and nothing is left
 # behind: not after the run, nor after a run interrupted with SIGINT. Authentication: auth
 # required at the gateway's XDP and at every runtime, the three cameras enrolled with
 # their certificates, the nodes synced as the controller's node ids, every camera datagram
