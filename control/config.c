@@ -44,10 +44,13 @@ int ep_parse_mac(const char *s, uint8_t mac[6])
 
 /* --- nodes -------------------------------------------------------------------------- */
 
-/* A node as the file spells it: the addresses as text, the interface beside it. */
+/* A node as the file spells it: the addresses as text, the interface beside it (and,
+ * when printing, room for that text). */
 struct node_in {
 	struct ep_reg_node n;
 	char *name, *mac, *ip4, *ip6, *ifname;
+	char name_buf[sizeof(((struct ep_reg_node *)0)->name)], mac_buf[18];
+	char ip4_buf[INET_ADDRSTRLEN], ip6_buf[INET6_ADDRSTRLEN];
 };
 
 #define NI struct node_in
@@ -91,9 +94,11 @@ static void node_addrs(struct ep_confread *rd, const config_setting_t *g, struct
 		ep_conf_bad(rd, g, "a cloud node needs mac (it sends no reports to learn it from)");
 }
 
-static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const config_setting_t *g)
+/* One group of nodes = ( ... ). */
+static void read_node(struct ep_confread *rd, const config_setting_t *g, void *base)
 {
 	struct node_in in = { .n = { .origin = EP_ORIGIN_CONFIG } };
+	struct ep_ctl_conf *c = base;
 
 	ep_conf_table_defaults(node_keys, &in);
 	ep_conf_table_read(rd, g, node_keys, &in);
@@ -118,49 +123,38 @@ static void read_nodes(struct ep_confread *rd, const config_setting_t *g, void *
 		       const struct ep_conf_key *k)
 {
 	(void)k;
-	if (!config_setting_is_list(g)) {
-		ep_conf_bad(rd, g, "must be a list of groups: ( { id = 1; ... }, ... )");
-		return;
-	}
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+	ep_conf_read_groups(rd, g, base, read_node);
+}
 
-		if (!config_setting_is_group(e))
-			ep_conf_bad(rd, e, "must be a group { id = 1; ... }");
-		else
-			read_node(rd, base, e);
-	}
+/* Node @i of @base as the file spells it, in @buf (a struct node_in). */
+static const void *node_at(const void *base, unsigned int i, void *buf)
+{
+	const struct ep_ctl_conf *c = base;
+	const struct ep_reg_node *n = &c->nodes[i];
+	static const uint8_t zero6[16];
+	struct node_in *in = buf;
+
+	memset(in, 0, sizeof(*in));
+	in->n = *n;
+	in->ifname = c->node_ifnames[i];
+	snprintf(in->name_buf, sizeof(in->name_buf), "%s", n->name);
+	snprintf(in->mac_buf, sizeof(in->mac_buf), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
+		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+	in->name = in->name_buf[0] ? in->name_buf : NULL;
+	in->mac = n->mac_set ? in->mac_buf : NULL;
+	if (n->ip4)
+		in->ip4 = (char *)inet_ntop(AF_INET, &n->ip4, in->ip4_buf, sizeof(in->ip4_buf));
+	if (memcmp(n->ip6, zero6, sizeof(zero6)))
+		in->ip6 = (char *)inet_ntop(AF_INET6, n->ip6, in->ip6_buf, sizeof(in->ip6_buf));
+	return in;
 }
 
 static void print_nodes(FILE *f, const void *base, const struct ep_conf_key *k, int indent)
 {
-	const struct ep_ctl_conf *c = base;
+	struct node_in buf;
 
-	if (!c->nnodes) {
-		fprintf(f, "%*s# nodes: unset; %s\n", indent, "", k->doc);
-		return;
-	}
-	fprintf(f, "%*snodes = ( # %s\n", indent, "", k->doc);
-	for (unsigned int i = 0; i < c->nnodes; i++) {
-		const struct ep_reg_node *n = &c->nodes[i];
-		char mac[18], ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], name[sizeof(n->name)];
-		static const uint8_t zero6[16];
-		struct node_in in = { .n = *n, .ifname = c->node_ifnames[i] };
-
-		snprintf(name, sizeof(name), "%s", n->name);
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
-			 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-		in.name = name[0] ? name : NULL;
-		in.mac = n->mac_set ? mac : NULL;
-		in.ip4 = n->ip4 ? (char *)inet_ntop(AF_INET, &n->ip4, ip4, sizeof(ip4)) : NULL;
-		in.ip6 = memcmp(n->ip6, zero6, 16)
-				 ? (char *)inet_ntop(AF_INET6, n->ip6, ip6, sizeof(ip6))
-				 : NULL;
-		fprintf(f, "%*s{\n", indent + 2, "");
-		ep_conf_table_print(f, node_keys, &in, indent + 4);
-		fprintf(f, "%*s}%s\n", indent + 2, "", i + 1 < c->nnodes ? "," : "");
-	}
-	fprintf(f, "%*s);\n", indent, "");
+	ep_conf_print_groups(f, k, node_keys, base, ((const struct ep_ctl_conf *)base)->nnodes,
+			     node_at, &buf, indent);
 }
 
 static void free_nodes(void *base, const struct ep_conf_key *k)
@@ -242,12 +236,8 @@ static const struct ep_conf_key conf_keys[] = {
 	PL("overflow", overflow, 0, 0, overflow_names, "priorities 1..5: reject, cloud or local"),
 	P("cloud_node", cloud_node, 0, EP_GW_MAX_NODES - 1, "the overflow node; 0: none"),
 
-	{ .path = "nodes",
-	  .type = EP_CK_CUSTOM,
-	  .read = read_nodes,
-	  .print = print_nodes,
-	  .free = free_nodes,
-	  .doc = "default: none; workers register by their reports" },
+	EP_CK_CUSTOMF("nodes", read_nodes, print_nodes, free_nodes,
+		      "default: none; workers register by their reports"),
 
 	{ .path = "enroll.listen",
 	  .type = EP_CK_STR,

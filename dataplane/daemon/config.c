@@ -142,48 +142,41 @@ static void free_handlers(void *base, const struct ep_conf_key *k)
 	c->nhandlers = 0;
 }
 
+/* One group of handlers = ( ... ). */
+static void read_handler(struct ep_confread *rd, const config_setting_t *g, void *base)
+{
+	struct ep_conf *c = base;
+	struct ep_handler_conf *h;
+
+	if (c->nhandlers == EP_MAX_HANDLERS) {
+		ep_conf_bad(rd, g, "must be a group, at most 64 of them");
+		return;
+	}
+	h = &c->handlers[c->nhandlers++];
+	ep_conf_table_defaults(handler_keys, h);
+	ep_conf_table_read(rd, g, handler_keys, h);
+	if (!h->name && !h->plugin)
+		ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
+}
+
 /* handlers = ( { name = "echo"; }, ... ): replaces the handlers before. */
 static void read_handlers(struct ep_confread *rd, const config_setting_t *list, void *base,
 			  const struct ep_conf_key *k)
 {
-	struct ep_conf *c = base;
-
-	if (!config_setting_is_list(list)) {
-		ep_conf_bad(rd, list, "must be a list of groups: ( { name = \"echo\"; }, ... )");
-		return;
-	}
 	free_handlers(base, k);
-	for (int i = 0; i < config_setting_length(list); i++) {
-		const config_setting_t *g = config_setting_get_elem(list, (unsigned int)i);
-		struct ep_handler_conf *h;
+	ep_conf_read_groups(rd, list, base, read_handler);
+}
 
-		if (c->nhandlers == EP_MAX_HANDLERS || !config_setting_is_group(g)) {
-			ep_conf_bad(rd, g, "must be a group, at most 64 of them");
-			return;
-		}
-		h = &c->handlers[c->nhandlers++];
-		ep_conf_table_defaults(handler_keys, h);
-		ep_conf_table_read(rd, g, handler_keys, h);
-		if (!h->name && !h->plugin)
-			ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
-	}
+static const void *handler_at(const void *base, unsigned int i, void *buf)
+{
+	(void)buf;
+	return &((const struct ep_conf *)base)->handlers[i];
 }
 
 static void print_handlers(FILE *f, const void *base, const struct ep_conf_key *k, int indent)
 {
-	const struct ep_conf *c = base;
-
-	if (!c->nhandlers) {
-		fprintf(f, "%*s# handlers: unset; %s\n", indent, "", k->doc);
-		return;
-	}
-	fprintf(f, "%*shandlers = ( # %s\n", indent, "", k->doc);
-	for (unsigned int i = 0; i < c->nhandlers; i++) {
-		fprintf(f, "%*s{\n", indent + 2, "");
-		ep_conf_table_print(f, handler_keys, &c->handlers[i], indent + 4);
-		fprintf(f, "%*s}%s\n", indent + 2, "", i + 1 < c->nhandlers ? "," : "");
-	}
-	fprintf(f, "%*s);\n", indent, "");
+	ep_conf_print_groups(f, k, handler_keys, base, ((const struct ep_conf *)base)->nhandlers,
+			     handler_at, NULL, indent);
 }
 
 /* --- the table ---------------------------------------------------------------------- */
@@ -196,6 +189,12 @@ static void print_handlers(FILE *f, const void *base, const struct ep_conf_key *
 #define B(p, f, def, doc)		EP_CK_BOOLF(p, C, f, def, doc)
 #define S(p, f, def, doc)		EP_CK_STRF(p, C, f, def, doc)
 #define E(p, f, names, def, doc)	EP_CK_ENUMF(p, C, f, names, def, doc)
+/* A list of addresses: the array f, its count n. */
+#define ADDRS(p, f, n, doc_)                                                                       \
+	{                                                                                          \
+		.path = p, .type = EP_CK_CUSTOM, .off = offsetof(C, f),                            \
+		.count_off = offsetof(C, n), .read = read_addrs, .print = print_addrs, .doc = doc_ \
+	}
 
 static const struct ep_conf_key conf_keys[] = {
 	S("interface", interface, NULL, "afxdp, dpdk backends: the interface"),
@@ -234,20 +233,10 @@ static const struct ep_conf_key conf_keys[] = {
 	B("xdp.keep_attached", keep_attached, false, "leave the classifier attached at exit"),
 	S("xdp.pin_dir", pin_dir, NULL, "where the maps are pinned"),
 	K("xdp.encap_port", encap_port, 0, 65535, 0, "decapsulate a gateway's tasks; 0: none"),
-	{ .path = "xdp.encap_sources",
-	  .type = EP_CK_CUSTOM,
-	  .off = offsetof(struct ep_conf, addrs.gateways),
-	  .count_off = offsetof(struct ep_conf, addrs.ngateways),
-	  .read = read_addrs,
-	  .print = print_addrs,
-	  .doc = "the gateways that may send encapsulated tasks" },
-	{ .path = "xdp.virtual_addresses",
-	  .type = EP_CK_CUSTOM,
-	  .off = offsetof(struct ep_conf, addrs.virtual_addrs),
-	  .count_off = offsetof(struct ep_conf, addrs.nvirtual),
-	  .read = read_addrs,
-	  .print = print_addrs,
-	  .doc = "tasks to these addresses are this node's too" },
+	ADDRS("xdp.encap_sources", addrs.gateways, addrs.ngateways,
+	      "the gateways that may send encapsulated tasks"),
+	ADDRS("xdp.virtual_addresses", addrs.virtual_addrs, addrs.nvirtual,
+	      "tasks to these addresses are this node's too"),
 	E("xdp.destination_check", any_dest_unsafe, ep_ck_unsafe, 0,
 	  "\"off-unsafe\": take tasks to any address"),
 	B("xdp.reply_route", reply_route, true, "replies to the client's next hop (FIB)"),
@@ -344,12 +333,8 @@ static const struct ep_conf_key conf_keys[] = {
 	K("replies.zstd_level", w.reply_zstd_level, 0, 19, 1, "compress results; 0: never"),
 	K("replies.zstd_min", w.reply_zstd_min, 0, EP_MAX_TASK_LEN, 512, "from this many bytes"),
 
-	{ .path = "handlers",
-	  .type = EP_CK_CUSTOM,
-	  .read = read_handlers,
-	  .print = print_handlers,
-	  .free = free_handlers,
-	  .doc = "default: every built-in at its default type" },
+	EP_CK_CUSTOMF("handlers", read_handlers, print_handlers, free_handlers,
+		      "default: every built-in at its default type"),
 
 	S("signing.public_key", signing.public_key, NULL, "the operator's Ed25519 key, PEM"),
 	E("signing.mode", signing.off_unsafe, signing_modes, 0, "required or off-unsafe"),

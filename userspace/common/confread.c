@@ -575,3 +575,38 @@ void ep_conf_table_free(const struct ep_conf_key *t, void *base)
 		}
 	}
 }
+
+void ep_conf_print_groups(FILE *f, const struct ep_conf_key *k, const struct ep_conf_key *sub,
+			  const void *base, unsigned int n, ep_ck_elem_fn *elem, void *buf,
+			  int indent)
+{
+	if (!n) {
+		fprintf(f, "%*s# %s: unset; %s\n", indent, "", k->path, k->doc);
+		return;
+	}
+	fprintf(f, "%*s%s = ( # %s\n", indent, "", k->path, k->doc);
+	for (unsigned int i = 0; i < n; i++) {
+		fprintf(f, "%*s{\n", indent + 2, "");
+		ep_conf_table_print(f, sub, elem(base, i, buf), indent + 4);
+		fprintf(f, "%*s}%s\n", indent + 2, "", i + 1 < n ? "," : "");
+	}
+	fprintf(f, "%*s);\n", indent, "");
+}
+
+void ep_conf_read_groups(struct ep_confread *rd, const config_setting_t *s, void *base,
+			 void (*read_elem)(struct ep_confread *rd, const config_setting_t *g,
+					   void *base))
+{
+	if (!config_setting_is_list(s)) {
+		ep_conf_bad(rd, s, "must be a list of groups: ( { ... }, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned int)i);
+
+		if (!config_setting_is_group(g))
+			ep_conf_bad(rd, g, "must be a group: { ... }");
+		else
+			read_elem(rd, g, base);
+	}
+}

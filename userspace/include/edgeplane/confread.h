@@ -120,6 +120,18 @@ int ep_conf_table_load(const struct ep_conf_key *t, void *base, const char *path
 void ep_conf_table_print(FILE *f, const struct ep_conf_key *t, const void *base, int indent);
 /* Free the strings and lists @t's keys own in @base. */
 void ep_conf_table_free(const struct ep_conf_key *t, void *base);
+/* Element @i of a list of groups in @base, as the struct @sub describes (@buf: room the
+ * callee may build it in). */
+typedef const void *ep_ck_elem_fn(const void *base, unsigned int i, void *buf);
+/* Print key @k, a list of @n groups, "name = ( { ... }, ... );", each element printed
+ * through @sub; none: an unset comment. */
+void ep_conf_print_groups(FILE *f, const struct ep_conf_key *k, const struct ep_conf_key *sub,
+			  const void *base, unsigned int n, ep_ck_elem_fn *elem, void *buf,
+			  int indent);
+/* Read list of groups @s: each group goes to @read_elem; anything else is refused. */
+void ep_conf_read_groups(struct ep_confread *rd, const config_setting_t *s, void *base,
+			 void (*read_elem)(struct ep_confread *rd, const config_setting_t *g,
+					   void *base));
 /* A string in the file's syntax: quoted, with escapes. */
 void ep_conf_print_string(FILE *f, const char *s);
 
@@ -147,6 +159,12 @@ void ep_conf_print_string(FILE *f, const char *s);
 	{                                                                                \
 		.path = p, .type = EP_CK_ENUM, .size = sizeof(((T *)0)->F), .sgn = true, \
 		.off = offsetof(T, F), .names = names_, .def = def_, .doc = doc_         \
+	}
+
+#define EP_CK_CUSTOMF(p, read_, print_, free_, doc_)                                            \
+	{                                                                                       \
+		.path = p, .type = EP_CK_CUSTOM, .read = read_, .print = print_, .free = free_, \
+		.doc = doc_                                                                     \
 	}
 
 /* Names shared by both programs. */
