@@ -45,20 +45,6 @@ void ep_conf_known(struct ep_confread *rd, const config_setting_t *group, const 
 	}
 }
 
-void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *name, char **out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (!s)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		ep_conf_bad(rd, s, "must be a string");
-		return;
-	}
-	free(*out);
-	*out = strdup(config_setting_get_string(s));
-}
-
 /* The integer @s holds, in lo..hi, into *out; false (and an error) if it is not one. */
 static bool setting_num(struct ep_confread *rd, const config_setting_t *s, long long lo,
 			long long hi, long long *out)

@@ -36,11 +36,9 @@ void ep_conf_bad(struct ep_confread *rd, const config_setting_t *s, const char *
 /* Refuse any member of @group not in the NULL-terminated @names: a typo is not ignored. */
 void ep_conf_known(struct ep_confread *rd, const config_setting_t *group, const char *const *names);
 
-/* Each reads member @name of @g if it is there (and leaves *out alone if not). */
-void ep_conf_str(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		 char **out); /* *out is freed and replaced with a copy */
+/* Reads integer member @name of @g, in lo..hi, if it is there; true if read. */
 bool ep_conf_num(struct ep_confread *rd, const config_setting_t *g, const char *name, long long lo,
-		 long long hi, long long *out); /* true if read */
+		 long long hi, long long *out);
 
 #define EP_CONF_U32(rd, g, name, lo, hi, dst)              \
 	do {                                               \
