@@ -150,6 +150,8 @@ refused "edgeplane: a wrong type" 'xdp: { busy_poll = 1; };' \
 	"busy_poll: must be true or false" "$EP" -c
 refused "edgeplane: a 64-bit value out of range" 'limits: { max_work = 4611686018427387905L; };' \
 	"max_work: 4611686018427387905 is outside 0..4611686018427387904" "$EP" -c
+refused "edgeplane: an element of a list out of range, named with its index" \
+	'queues = [0, 1, 99];' "bad.conf:1: queues[2]: 99 is outside 0..63" "$EP" -c
 refused "edgeplane: an unknown key in a handler" 'handlers = ( { name = "echo"; tpye = 3; } );' \
 	"bad.conf:1: tpye: unknown setting" "$EP" -c
 
@@ -186,6 +188,6 @@ refused "edgectl serve: a value out of range" 'control: { publish_ms = 0; };' \
 refused "edgectl serve: an unknown key in a node" 'nodes = ( { id = 1; ipv4 = "1.2.3.4"; } );' \
 	"bad.conf:1: ipv4: unknown setting" "$CTL" serve --config
 refused "edgectl serve: a node without an id" 'nodes = ( { name = "x"; } );' \
-	"a node needs an id in 1..63" "$CTL" serve --config
+	"bad.conf:1: nodes[0]: a node needs an id in 1..63" "$CTL" serve --config
 
 tap_done

@@ -25,8 +25,15 @@ int ep_conf_open(config_t *cf, const char *path)
 
 void ep_conf_bad(struct ep_confread *rd, const config_setting_t *s, const char *what)
 {
-	pr_err("%s:%d: %s: %s", rd->path, config_setting_source_line(s),
-	       config_setting_name(s) ? config_setting_name(s) : "(list item)", what);
+	const config_setting_t *up = config_setting_parent(s);
+	char name[80] = "(list item)";
+
+	if (config_setting_name(s))
+		snprintf(name, sizeof(name), "%s", config_setting_name(s));
+	else if (up && config_setting_name(up)) /* an element: "queues[2]" */
+		snprintf(name, sizeof(name), "%s[%d]", config_setting_name(up),
+			 config_setting_index(s));
+	pr_err("%s:%d: %s: %s", rd->path, config_setting_source_line(s), name, what);
 	rd->err = -EINVAL;
 }
 

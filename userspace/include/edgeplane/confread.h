@@ -30,7 +30,7 @@ struct ep_confread {
 /* config_read_file() with an error message. Returns 0 or -EINVAL (@cf is destroyed). */
 int ep_conf_open(config_t *cf, const char *path);
 
-/* Log "path:line: setting: @what" and remember the error. */
+/* Log "path:line: setting: @what" (an element of a list: "list[i]") and remember the error. */
 void ep_conf_bad(struct ep_confread *rd, const config_setting_t *s, const char *what);
 
 /* Refuse any member of @group not in the NULL-terminated @names: a typo is not ignored. */
