@@ -375,6 +375,8 @@ int ep_conf_table_load(const struct ep_conf_key *t, void *base, const char *path
 
 void ep_conf_print_string(FILE *f, const char *s)
 {
+	if (!s)
+		s = "";
 	fputc('"', f);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
@@ -428,9 +430,11 @@ static bool print_value(FILE *f, const void *base, const struct ep_conf_key *k)
 			n = *(const unsigned int *)((const char *)base + k->count_off);
 		for (unsigned int i = 0; k->type == EP_CK_INTS && i < n; i++) {
 			v = get_int(p + i * k->size, k->size, k->sgn);
-			if (!k->names && (v < k->lo || v > k->hi))
+			if (k->names ? !name_of(k->names, v) : v < k->lo || v > k->hi)
 				n = i; /* the rest is unset */
 		}
+		if (n < k->max && (k->flags & EP_CK_F_EXACT))
+			n = 0; /* a value with no name: the list cannot be written */
 		if (!n && k->type == EP_CK_INTS)
 			return false;
 		fputc('[', f);
