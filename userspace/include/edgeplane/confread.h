@@ -62,9 +62,9 @@ enum ep_ck_type {
 #define EP_CK_F_EXTDEF 0x1 /* the default comes from the struct's owner, not .def */
 #define EP_CK_F_COUNT  0x2 /* INTS, STRS: an unsigned int at .count_off holds the count */
 #define EP_CK_F_EXACT  0x4 /* INTS: exactly .max entries */
-#define EP_CK_F_SWITCH                                                  \
-	0x8 /* the group is there only if this key is set (its presence \
-	     * turns it on): printed as comments while unset */
+/* The group is there only if this key is set (its presence turns it on): while the key
+ * is unset, the group is printed as comments. */
+#define EP_CK_F_SWITCH 0x8
 
 struct ep_ck_name {
 	const char *name;
@@ -81,7 +81,7 @@ typedef void ep_ck_print_fn(FILE *f, const void *base, const struct ep_conf_key 
 typedef void ep_ck_free_fn(void *base, const struct ep_conf_key *k);
 
 struct ep_conf_key {
-	const char *path;		/* "key" or "group.key"; NULL ends a table */
+	const char *path;		/* "key" or "group.key" (one level); NULL ends */
 	enum ep_ck_type type;		/* EP_CK_* */
 	uint8_t size;			/* INT, ENUM, INTS: bytes of the field (of an element) */
 	bool sgn;			/* INT, INTS: the field is signed */
