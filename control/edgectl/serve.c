@@ -49,7 +49,8 @@ static void usage(FILE *f)
 		"                       net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"
 		"                       no sysctl is changed; a warning names those to set)\n"
 		"  --debug              bpf_printk per decision (trace_pipe)\n"
-		"  --log-level L        error, warn, info or debug (info)\n",
+		"  --log-level L        error, warn, info or debug (info)\n"
+		"  --print-config       print the settings in the file's syntax and exit\n",
 		EP_CTL_DEFAULT_SOCKET);
 }
 
@@ -83,7 +84,8 @@ int cmd_serve(int argc, char **argv)
 		O_NORELAY,
 		O_REG,
 		O_SETFWD,
-		O_AUTH
+		O_AUTH,
+		O_PRINT
 	};
 	static const struct option opts[] = { { "config", required_argument, 0, O_CONFIG },
 					      { "iface", required_argument, 0, O_IFACE },
@@ -107,12 +109,14 @@ int cmd_serve(int argc, char **argv)
 					      { "no-relay", no_argument, 0, O_NORELAY },
 					      { "set-forwarding", no_argument, 0, O_SETFWD },
 					      { "log-level", required_argument, 0, O_LOG },
+					      { "print-config", no_argument, 0, O_PRINT },
 					      { "help", no_argument, 0, 'h' },
 					      { 0 } };
 	struct ep_ctl_conf conf;
 	struct ep_ctl *ctl;
 	enum ep_log_level lvl;
 	const char *config = NULL;
+	bool print = false;
 	long v;
 	int c, err;
 
@@ -212,6 +216,9 @@ int cmd_serve(int argc, char **argv)
 		case O_SETFWD:
 			conf.relay_set_forwarding = true;
 			break;
+		case O_PRINT:
+			print = true;
+			break;
 		case 'h':
 			usage(stdout);
 			ep_ctl_conf_free(&conf);
@@ -223,6 +230,11 @@ int cmd_serve(int argc, char **argv)
 	if (optind < argc) {
 		pr_err("serve: unexpected argument '%s'", argv[optind]);
 		goto bad;
+	}
+	if (print) {
+		ep_ctl_conf_print(stdout, &conf);
+		ep_ctl_conf_free(&conf);
+		return 0;
 	}
 	if (ep_ctl_conf_validate(&conf))
 		goto bad;

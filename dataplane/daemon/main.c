@@ -77,6 +77,7 @@ static void usage(FILE *f)
 		"                           --auth-keys (auth.node_id)\n"
 		"      --ready-file PATH    write the pid here once ready; removed at exit\n"
 		"      --check-config       validate the settings and exit\n"
+		"      --print-config       print the settings in the file's syntax and exit\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -193,7 +194,8 @@ int main(int argc, char **argv)
 		O_CAP,
 		O_AUTH_MODE,
 		O_AUTH_KEYS,
-		O_AUTH_NODE
+		O_AUTH_NODE,
+		O_PRINT
 	};
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -220,6 +222,7 @@ int main(int argc, char **argv)
 		{ "auth-keys", required_argument, NULL, O_AUTH_KEYS },
 		{ "auth-node-id", required_argument, NULL, O_AUTH_NODE },
 		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "print-config", no_argument, NULL, O_PRINT },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -228,7 +231,7 @@ int main(int argc, char **argv)
 	struct ep_conf conf;
 	enum ep_log_level lvl;
 	const char *cfg_file = NULL;
-	bool check = false;
+	bool check = false, print = false;
 	int c, err, list[EP_MAX_QUEUES], n;
 	sigset_t sigs;
 
@@ -362,6 +365,9 @@ int main(int argc, char **argv)
 		case O_CHECK:
 			check = true;
 			break;
+		case O_PRINT:
+			print = true;
+			break;
 		case 'l':
 			set_str(&conf.log_level, optarg);
 			break;
@@ -376,6 +382,11 @@ int main(int argc, char **argv)
 		conf.nqueues = conf.workers;
 		for (unsigned int i = 0; i < conf.nqueues; i++)
 			conf.queues[i] = i;
+	}
+	if (print) {
+		ep_conf_print(stdout, &conf);
+		ep_conf_free(&conf);
+		return 0;
 	}
 	if (ep_conf_validate(&conf)) {
 		ep_conf_free(&conf);

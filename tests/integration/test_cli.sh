@@ -58,7 +58,7 @@ printf 'gateway: { interface = "none0"; };\npolicy: { wait_max = [250, 500]; };\
 	>"$EP_TMP/wait.conf"
 out=$(timeout 10 "$BIN/edgectl" serve --config="$EP_TMP/wait.conf" 2>&1)
 rc=$?
-if ((rc == 2)) && [[ $out == *"wait_max"*"five"* ]]; then
+if ((rc == 2)) && [[ $out == *"wait_max"*"list of 5 integers"* ]]; then
 	ok "edgectl serve: policy.wait_max of 2 values refused: '${out#*error: }'"
 else
 	not_ok "edgectl serve: policy.wait_max of 2 values refused"
