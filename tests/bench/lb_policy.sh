@@ -29,9 +29,8 @@
 # "seed hash p2c"), BENCH_REPORT_MS (the nodes' report.interval_ms, default theirs: 100),
 # BENCH_EVENT_MS (report.event_ms; 0: no event reports), BENCH_BIN=DIR (another build's
 # bin/, e.g. of the commit before, to measure what a change buys).
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init lb_policy
 [[ -n ${BENCH_BIN:-} ]] && BIN=$BENCH_BIN
 SECS=${BENCH_SECS:-6}
 FG_US=${BENCH_FG_US:-2000}
@@ -39,8 +38,6 @@ BG_US=${BENCH_BG_US:-20000}
 FG_PCT=${BENCH_FG_PCT:-30}
 BURST_MS=${BENCH_BURST_MS:-400}
 
-die() { echo "lb_policy: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 
 RIG=$EP_ROOT/vm/rig
 P=b${EP_SUFFIX: -4}

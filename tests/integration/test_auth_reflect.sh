@@ -199,12 +199,8 @@ queues = [0];
 handlers = ( { name = "echo"; }, { name = "checksum"; } );
 auth: { keys_file = "$KEYS"; node_id = $NODE; };
 EOF
-if ! ep_start_runtime "$EP_TMP/rt-file.log" -c "$EP_TMP/rt-file.conf"; then
-	not_ok "the runtime starts with a keys file"
-	diag "$(tail -5 "$EP_TMP/rt-file.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts with a keys file" \
+	"$EP_TMP/rt-file.log" -c "$EP_TMP/rt-file.conf"
 capped "key 101 (a keys file, no \"addr\") from $ADDR_A" $ADDR_A "$KEYS" 101
 capped "key 101 from $ADDR_C" $ADDR_C "$KEYS" 101
 full "key 102 (\"addr\": \"$ADDR_C\") from $ADDR_C" $ADDR_C "$KEYS" 102

@@ -37,10 +37,7 @@ reassembly: { timeout_ms = 300; };
 cache: { window_ms = 10000; };
 $EP_SIGNING
 handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
-	{ name = "zstd"; }, { name = "matmul"; },
+$(ep_builtin_handlers "$COINS")
 	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
 );
 $EP_AUTH_OFF
@@ -102,12 +99,8 @@ suite() {
 	if ! start_runtime "$b"; then
 		# A backend this host cannot run (lib.sh's EP_CANNOT_RUN) is skipped; any other
 		# failure fails.
-		if reason=$(ep_cannot_run "$b" "$EP_TMP/rt-$b.log"); then
-			skip "$b: every check" "$reason"
-		else
-			not_ok "$b: the runtime starts and reports ready"
-			diag "$(tail -20 "$EP_TMP/rt-$b.log")"
-		fi
+		ep_start_failed "$b" "$EP_TMP/rt-$b.log" "$b: the runtime starts and reports ready" \
+			"$b: every check"
 		return
 	fi
 	ok "$b: the runtime starts and reports ready"

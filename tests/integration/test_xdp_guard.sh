@@ -17,11 +17,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "XDP classifier and runtime on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 VICTIM=198.18.0.77 THIRD=198.18.0.66 OTHER_GW=198.18.0.5 NOT_OURS=198.18.0.99
 # The client of (c) in another /24: its own address in A, and one of B's.

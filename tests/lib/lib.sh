@@ -318,3 +318,69 @@ ep_stop_authnode() {
 	wait $AUTHNODE_PID 2>/dev/null
 	AUTHNODE_PID=
 }
+
+# --- set-up steps the integration tests share (issue 15) ---------------------------------
+# ep_bail CASE [LOG [LINES]]: fail CASE (the last LINES, 20 by default, of LOG as a
+# diagnostic), print the plan and exit 1: for a set-up step the rest of a test needs.
+ep_bail() {
+	not_ok "$1"
+	[[ -n ${2:-} ]] && diag "$(tail -"${3:-20}" "$2")"
+	tap_done
+	exit 1
+}
+# ep_setup_or_bail [CASE]: ep_setup_bpffs and ep_setup_pair, or ep_bail CASE.
+ep_setup_or_bail() {
+	ep_setup_bpffs && ep_setup_pair || ep_bail "${1:-set up namespaces, veth and bpffs}"
+}
+# ep_runtime_or_bail CASE LOG ARGS...: ep_start_runtime LOG ARGS (stopped at exit), or
+# ep_bail CASE with the end of LOG.
+ep_runtime_or_bail() {
+	local what=$1
+	shift
+	on_exit ep_stop_runtime
+	ep_start_runtime "$@" || ep_bail "$what" "$1"
+}
+# ep_start_failed BACKEND LOG CASE SKIP-CASE: after the runtime with BACKEND failed to
+# start (its output in LOG): skip SKIP-CASE if BACKEND cannot run on this host
+# (ep_cannot_run), else fail CASE with the end of LOG.
+ep_start_failed() {
+	local reason
+	if reason=$(ep_cannot_run "$1" "$2"); then
+		skip "$4" "$reason"
+	else
+		not_ok "$3"
+		diag "$(tail -20 "$2")"
+	fi
+}
+# ep_builtin_handlers [BLOBS-FILE]: the entries of every built-in handler for a handlers
+# list (blobs given BLOBS-FILE if named), each followed by a comma.
+ep_builtin_handlers() {
+	local b='{ name = "blobs"; },'
+	[[ -n ${1:-} ]] && b="{ name = \"blobs\"; files = [ \"$1\" ]; },"
+	printf '\t%s\n' '{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },' \
+		'{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },' \
+		"{ name = \"threshold\"; }, $b" '{ name = "zstd"; }, { name = "matmul"; },'
+}
+# expect_check_config CASE CONF RC PATTERN: `edgeplane -c CONF --check-config` exits RC and
+# prints one line matching PATTERN (grep -c must say 1).
+expect_check_config() {
+	local out rc
+	out=$("$BIN/edgeplane" -c "$2" --check-config 2>&1)
+	rc=$?
+	expect_eq "$1" "$rc:$(grep -c -- "$4" <<<"$out")" "$3:1"
+}
+# ep_rig_init LETTER: RIG (vm/rig), P (the rig prefix: LETTER and the run suffix's last
+# four), rig ARGS (the rig, 60 s at most), SOCK and ctl ARGS (edgectl on $SOCK, 20 s at most).
+ep_rig_init() {
+	RIG=$EP_ROOT/vm/rig
+	P=$1${EP_SUFFIX: -4}
+	SOCK=$EP_TMP/ctl.sock
+	rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
+	ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
+}
+_rig_down() { "$RIG" --prefix "$P" down --force; }
+# ep_rig_up_or_bail TOPO CASE: rig up TOPO (down --force at exit), or ep_bail CASE.
+ep_rig_up_or_bail() {
+	on_exit _rig_down
+	rig up "$1" >"$EP_TMP/rig.log" 2>&1 || ep_bail "$2" "$EP_TMP/rig.log" 5
+}
