@@ -18,7 +18,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +28,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/payload.h"
 #include "../lib/tap.h"
-#include "common.h"
+#include "opts.h"
 #include "raw.h"
 
 static struct sockaddr_storage to_ss;
@@ -724,35 +723,28 @@ static void check_client(void)
 	close(f.fd);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: eptest-limits work|priority|always|plain|mtu|pong|unvalidated --to ADDR\n"
+		"       eptest-limits client\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "to", required_argument, NULL, 't' },
-					    { "expect-max-priority", required_argument, NULL, 'p' },
-					    { "expect-max-work", required_argument, NULL, 'w' },
-					    { 0 } };
 	const char *cmd = argc > 1 ? argv[1] : "";
-	int c;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("expect-max-priority", expect_prio, 1, 5),
+		OPT_NUM("expect-max-work", expect_work, 0, 1L << 62),
+		{ 0 },
+	};
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'p':
-			expect_prio = tool_num("--expect-max-priority", optarg, 1, 5);
-			break;
-		case 'w':
-			expect_work = tool_num("--expect-max-work", optarg, 0, 1L << 62);
-			break;
-		default:
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (strcmp(cmd, "client") && (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))) {
-		fprintf(stderr, "usage: eptest-limits work|priority|always|plain|mtu|pong|"
-				"unvalidated --to ADDR\n"
-				"       eptest-limits client\n");
+		usage(stderr);
 		return 2;
 	}
 	next_id = 0x11a1000000000000ull | (uint64_t)getpid() << 20;
