@@ -32,19 +32,15 @@ P=$EP_TMP/pki
 CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
 MAX=65536			# the camera role's largest task
-{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
+{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } ||
+	ep_bail "ep-pki.sh makes the certificates" "$EP_TMP/pki.log" 5
 
 cat >"$EP_TMP/policy.conf" <<EOF
 roles = {
   camera = { types = [1, 2]; max_priority = 3; max_task_len = $MAX; };
 };
 EOF
-cat >"$EP_TMP/ctl.conf" <<EOF
-gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
-control: { listen = "$ADDR_A:7879"; allow_register = true; };
-enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
-          policy = "$EP_TMP/policy.conf"; key_ttl_s = 600; };
-EOF
+ep_enroll_ctl_conf "$P" "$CTL" "$EP_TMP/policy.conf" >"$EP_TMP/ctl.conf"
 CTL_PID=
 stop_ctl() { [[ -n $CTL_PID ]] && { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }; CTL_PID=; }
 on_exit stop_ctl

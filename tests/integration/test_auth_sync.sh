@@ -23,7 +23,8 @@ CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
 ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
 
-{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
+{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } ||
+	ep_bail "ep-pki.sh makes the certificates" "$EP_TMP/pki.log" 5
 
 cat >"$EP_TMP/policy.conf" <<EOF
 roles = {
@@ -31,12 +32,7 @@ roles = {
              kib_per_s = 100000; burst_kib = 10000; max_task_len = 1048576; };
 };
 EOF
-cat >"$EP_TMP/ctl.conf" <<EOF
-gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
-control: { listen = "$ADDR_A:7879"; allow_register = true; };
-enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
-          policy = "$EP_TMP/policy.conf"; key_ttl_s = 600; };
-EOF
+ep_enroll_ctl_conf "$P" "$CTL" "$EP_TMP/policy.conf" >"$EP_TMP/ctl.conf"
 CTL_PID=
 start_ctl() {
 	ip netns exec "$NS_A" "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --socket "$SOCK" \

@@ -30,18 +30,7 @@ if ! ep_setup_bpffs || ! ep_setup_pair ||
 	exit 1
 fi
 
-cat >"$EP_TMP/rt.conf" <<CONF
-port = 7878;
-limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
-reassembly: { timeout_ms = 300; };
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-$(ep_builtin_handlers "$COINS")
-	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
-);
-$EP_AUTH_OFF
-CONF
+ep_e2e_conf "$COINS" "$PLUGIN" >"$EP_TMP/rt.conf"
 { cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
 
 # Hugepages for dpdk-huge, given back at exit (those in use by others stay theirs).

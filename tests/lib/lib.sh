@@ -384,3 +384,31 @@ ep_rig_up_or_bail() {
 	on_exit _rig_down
 	rig up "$1" >"$EP_TMP/rig.log" 2>&1 || ep_bail "$2" "$EP_TMP/rig.log" 5
 }
+# ep_e2e_conf BLOBS-FILE PLUGIN: the runtime configuration eptest-e2e's checks expect (port
+# 7878, 8 MiB tasks and results, every built-in handler, blobs given BLOBS-FILE, and
+# PLUGIN's count handler as type 900).
+ep_e2e_conf() {
+	cat <<CONF
+port = 7878;
+limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
+reassembly: { timeout_ms = 300; };
+cache: { window_ms = 10000; };
+$EP_SIGNING
+handlers = (
+$(ep_builtin_handlers "$1")
+	{ plugin = "$2"; name = "count"; type = 900; }
+);
+$EP_AUTH_OFF
+CONF
+}
+# ep_enroll_ctl_conf PKI ENROLL POLICY: an edgectl configuration: the gateway on $IF_A
+# (detached at exit, no reply relay), control on $ADDR_A:7879 taking registrations, and
+# enrollment on ENROLL with PKI's controller certificate and CA, POLICY, 10-minute keys.
+ep_enroll_ctl_conf() {
+	cat <<EOF
+gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
+control: { listen = "$ADDR_A:7879"; allow_register = true; };
+enroll: { listen = "$2"; cert = "$1/ctl.crt"; key = "$1/ctl.key"; ca = "$1/ca.crt";
+          policy = "$3"; key_ttl_s = 600; };
+EOF
+}
