@@ -174,12 +174,7 @@ echo "Goal (issue 14, 2): p5 p99 with flood / without <= 2 (median over rounds):
 }
 
 bench_gateway() {
-RIG=$EP_ROOT/vm/rig
-P=q${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-_rig_down() { "$RIG" --prefix "$P" down --force; }
+ep_rig_init q
 on_exit _rig_down
 
 cat >"$EP_TMP/prio.topo" <<TOPO

@@ -39,13 +39,7 @@ FG_PCT=${BENCH_FG_PCT:-30}
 BURST_MS=${BENCH_BURST_MS:-400}
 
 
-RIG=$EP_ROOT/vm/rig
-P=b${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-
-_rig_down() { "$RIG" --prefix "$P" down --force; }
+ep_rig_init b
 on_exit _rig_down
 PLUGIN=$(ep_plugin libepwork.so) || { echo "lb_policy: cannot install the test plugin" >&2; exit 1; }
 [[ -f $PLUGIN ]] || die "$PLUGIN is not built"

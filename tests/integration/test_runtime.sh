@@ -50,19 +50,7 @@ else
 	diag "$(grep -i error "$EP_TMP/plugin.log" | tail -3)"
 fi
 
-cat >"$EP_TMP/rt.conf" <<CONF
-interface = "$IF_B";
-port = 7878;
-limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
-reassembly: { timeout_ms = 300; };
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-$(ep_builtin_handlers "$COINS")
-	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
-);
-$EP_AUTH_OFF
-CONF
+{ echo "interface = \"$IF_B\";"; ep_e2e_conf "$COINS" "$PLUGIN"; } >"$EP_TMP/rt.conf"
 check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
 
 ep_runtime_or_bail "the runtime starts and reports ready" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"

@@ -62,4 +62,15 @@ static inline int hrun_batch(const struct ep_handler *h, void *state, const uint
 	return err;
 }
 
+/*
+ * A refused task (with tap.h's EXPECT_*): status INVALID_INPUT, no bytes, and a
+ * message.
+ */
+#define EXPECT_INVALID(r)                                       \
+	do {                                                    \
+		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
+		EXPECT_EQ((r).res.len, 0);                      \
+		EXPECT((r).res.msg[0] != '\0');                 \
+	} while (0)
+
 #endif

@@ -139,13 +139,6 @@ static void result_free(struct hrun_result *r)
 		EXPECT((r).res.len <= (r).bound);    \
 	} while (0)
 
-#define EXPECT_INVALID(r)                                       \
-	do {                                                    \
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
-		EXPECT_EQ((r).res.len, 0);                      \
-		EXPECT((r).res.msg[0] != '\0');                 \
-	} while (0)
-
 static uint8_t *img_task(const uint8_t *px, uint32_t w, uint32_t h, uint32_t a0, uint32_t a1,
 			 uint32_t a2, uint32_t *len)
 {

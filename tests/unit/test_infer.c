@@ -260,13 +260,6 @@ static int result_ok(const struct model *m, const struct hrun_result *r, float *
 	return ep_be32(hdr.dim) == on && ep_be32(hdr.argmax) == best;
 }
 
-#define EXPECT_INVALID(r)                                       \
-	do {                                                    \
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
-		EXPECT_EQ((r).res.len, 0);                      \
-		EXPECT((r).res.msg[0] != '\0');                 \
-	} while (0)
-
 /* The results @r of the tasks @t against the reference: the largest error of a logit,
  * relative to 1 + |reference|. */
 static double max_error(const struct model *m, const struct tasks *t, const struct hrun_result *r)
