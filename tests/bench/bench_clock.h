@@ -2,7 +2,7 @@
 /*
  * bench_clock.h - what the load generators and forwarders of the benchmarks (epblast,
  * epproxy) share: a stop flag their signal handler sets and their loops check, and the
- * monotonic clock in nanoseconds (bpf_ktime_get_ns()'s clock).
+ * monotonic clock in nanoseconds (../lib/mono.h).
  */
 #ifndef EP_BENCH_CLOCK_H
 #define EP_BENCH_CLOCK_H
@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../lib/mono.h"
+
 static volatile sig_atomic_t stop;
 
 /* The handler of SIGINT and SIGTERM: the loop stops at its next check. */
@@ -18,14 +20,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static inline uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 #endif
