@@ -274,14 +274,9 @@ static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t
 
 static uint8_t *matmul(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 {
-	uint8_t *p;
+	uint8_t *p = tool_matmul_zeros(n, k, m, len);
 
-	*len = 16 + 4 * (n * k + k * m);
-	p = calloc(1, *len);
-	((uint32_t *)p)[0] = htonl(n);
-	((uint32_t *)p)[1] = htonl(k);
-	((uint32_t *)p)[2] = htonl(m);
-	for (uint32_t i = 0; i < n * k + k * m; i++) {
+	for (uint32_t i = 0; p && i < n * k + k * m; i++) {
 		float v = (float)(rnd() % 20001) / 10000.0f - 1.0f;
 
 		memcpy(p + 16 + 4 * i, &v, 4); /* little-endian host */

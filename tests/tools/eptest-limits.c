@@ -52,19 +52,6 @@ static uint8_t *zstd19(const uint8_t *in, uint32_t len, uint32_t *out_len)
 	return out;
 }
 
-/* A matmul task of zeros: n x k times k x m. */
-static uint8_t *matmul_zeros(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
-{
-	uint8_t *p;
-
-	*len = 16 + 4 * (n * k + k * m);
-	p = calloc(1, *len);
-	((uint32_t *)p)[0] = htonl(n);
-	((uint32_t *)p)[1] = htonl(k);
-	((uint32_t *)p)[2] = htonl(m);
-	return p;
-}
-
 static struct ep_msg request(uint16_t type, uint8_t prio, uint8_t flags)
 {
 	return (struct ep_msg){ .kind = EP_KIND_REQUEST,
@@ -109,7 +96,7 @@ static void check_work(void)
 	EXPECT(fd >= 0 && !get_token(fd, &tok));
 	/* The issue's case: 2048x1023 * 1023x2047 of zeros, 16 MB that zstd makes 609 bytes,
 	 * 8.6e9 multiply-adds; within max_task_len and max_result_len. */
-	p = matmul_zeros(2048, 1023, 2047, &len);
+	p = tool_matmul_zeros(2048, 1023, 2047, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
@@ -132,7 +119,7 @@ static void check_work(void)
 	/* Realistic tasks still run: a 256 x 256 x 256 product. */
 	tap_begin();
 	memset(&x, 0, sizeof(x));
-	p = matmul_zeros(256, 256, 256, &len);
+	p = tool_matmul_zeros(256, 256, 256, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
@@ -316,7 +303,7 @@ static void check_priority(void)
 	/* A blocker keeps the worker busy (a 1200^3 product, 30 ms) while the others
 	 * arrive, so they are taken in one burst: four priority-3 tasks fill the queue
 	 * (queue_depth 4), then one claiming priority 5. */
-	p = matmul_zeros(1200, 1200, 1200, &len);
+	p = tool_matmul_zeros(1200, 1200, 1200, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
