@@ -11,21 +11,9 @@ bench_init bench_amp
 AMP=$BUILD/tests/tools/eptest-amp
 
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
-"$BUILD/tests/tools/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
-	ep_sign "$EP_TMP/wide.epm" || die "mkmodel or signing the model failed"
+ep_wide_model "$EP_TMP/wide.epm" || die "mkmodel or signing the model failed"
 
-conf() {	# MODE
-	cat <<CONF
-interface = "$IF_B";
-validation: { mode = "$1"; };
-$EP_SIGNING
-handlers = (
-$(ep_builtin_handlers)
-	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
-);
-$EP_AUTH_OFF
-CONF
-}
+conf() { ep_amp_conf "$EP_TMP/wide.epm" "validation: { mode = \"$1\"; };"; }	# MODE
 on_exit ep_stop_runtime
 
 table() {	# MODE

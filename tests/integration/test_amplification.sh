@@ -11,20 +11,8 @@ need_root "AF_XDP runtime on veth"
 
 IMAGES=$BUILD/data/images
 ep_setup_or_bail
-# An operator's model with a small input and a large output: 4 features, 4096 logits.
-"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
-	ep_sign "$EP_TMP/wide.epm" || { not_ok "mkmodel, and sign the model"; tap_done; exit 1; }
-
-cat >"$EP_TMP/rt.conf" <<CONF
-interface = "$IF_B";
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-$(ep_builtin_handlers)
-	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
-);
-$EP_AUTH_OFF
-CONF
+ep_wide_model "$EP_TMP/wide.epm" || ep_bail "mkmodel, and sign the model"
+ep_amp_conf "$EP_TMP/wide.epm" "cache: { window_ms = 10000; };" >"$EP_TMP/rt.conf"
 ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 ok "the runtime starts with the default validation mode"
 

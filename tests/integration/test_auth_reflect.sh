@@ -48,13 +48,7 @@ ip netns exec "$NS_A" "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --socket 
 	>>"$EP_TMP/ctl.log" 2>&1 &
 CTL_PID=$!
 
-cat >"$EP_TMP/rt.conf" <<EOF
-interface = "$IF_B";
-queues = [0];
-handlers = ( { name = "echo"; }, { name = "checksum"; } );
-auth: { controller = "$CTL"; cert = "$P/node1.crt"; key = "$P/node1.key"; ca = "$P/ca.crt";
-        sync_ms = 250; };
-EOF
+ep_synced_node_conf "$P" "$CTL" >"$EP_TMP/rt.conf"
 RT_PID=
 on_exit ep_stop_runtime
 if ! wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 ||

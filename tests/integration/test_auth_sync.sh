@@ -43,14 +43,9 @@ start_ctl() {
 stop_ctl() { [[ -n $CTL_PID ]] && { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }; CTL_PID=; }
 on_exit stop_ctl
 
-cat >"$EP_TMP/rt.conf" <<EOF
-interface = "$IF_B";
-queues = [0];
-handlers = ( { name = "echo"; }, { name = "checksum"; } );
-auth: { controller = "$CTL"; cert = "$P/node1.crt"; key = "$P/node1.key"; ca = "$P/ca.crt";
-        sync_ms = 250; };
-report: { controller = "$ADDR_A:7879"; interval_ms = 100; };   # the node id: the sync's
-EOF
+# report: without a node id, the sync's.
+ep_synced_node_conf "$P" "$CTL" "report: { controller = \"$ADDR_A:7879\"; interval_ms = 100; };" \
+	>"$EP_TMP/rt.conf"
 RT_PID=
 on_exit ep_stop_runtime
 stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }

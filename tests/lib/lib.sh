@@ -412,3 +412,28 @@ enroll: { listen = "$2"; cert = "$1/ctl.crt"; key = "$1/ctl.key"; ca = "$1/ca.cr
           policy = "$3"; key_ttl_s = 600; };
 EOF
 }
+# ep_wide_model FILE: an operator's model with a small input and a large output (4
+# features, 4096 logits; mkmodel seed 1), signed: the amplification tests' worst case.
+ep_wide_model() {
+	"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$1" >/dev/null && ep_sign "$1"
+}
+# ep_amp_conf MODEL [LINE...]: a runtime configuration on $IF_B with LINEs, every built-in
+# handler and infer with MODEL: the amplification tests' and benchmark's.
+ep_amp_conf() {
+	local model=$1
+	shift
+	printf '%s\n' "interface = \"$IF_B\";" "$@" "$EP_SIGNING" "handlers = ("
+	ep_builtin_handlers
+	printf '%s\n' "	{ name = \"infer\"; files = [ \"$model\" ]; }" ");" "$EP_AUTH_OFF"
+}
+# ep_synced_node_conf PKI CTL [LINE...]: a runtime configuration on $IF_B (queue 0, echo
+# and checksum) whose keys come from the controller at CTL (certificate PKI/node1.*,
+# synced every 250 ms), then LINEs.
+ep_synced_node_conf() {
+	local p=$1 ctl=$2
+	shift 2
+	printf '%s\n' "interface = \"$IF_B\";" "queues = [0];" \
+		'handlers = ( { name = "echo"; }, { name = "checksum"; } );' \
+		"auth: { controller = \"$ctl\"; cert = \"$p/node1.crt\"; key = \"$p/node1.key\";" \
+		"        ca = \"$p/ca.crt\"; sync_ms = 250; };" "$@"
+}
