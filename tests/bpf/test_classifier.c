@@ -35,6 +35,7 @@
 #include "xdp/ep_xdp.h"
 #include "../lib/pkt.h"
 #include "../lib/tap.h"
+#include "xdp_test.h"
 
 static struct ep_classifier *skel;
 static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
@@ -93,24 +94,6 @@ static int run_frame(const uint8_t *frame, size_t len, bool with_ctx, int *act,
 	*act = (int)opts.retval;
 	*same_bytes = opts.data_size_out == len && !memcmp(out, frame, len);
 	return 0;
-}
-
-static const char *act_name(int act)
-{
-	switch (act) {
-	case XDP_ABORTED:
-		return "XDP_ABORTED";
-	case XDP_DROP:
-		return "XDP_DROP";
-	case XDP_PASS:
-		return "XDP_PASS";
-	case XDP_TX:
-		return "XDP_TX";
-	case XDP_REDIRECT:
-		return "XDP_REDIRECT";
-	default:
-		return "?";
-	}
 }
 
 /* Run one frame and check verdict, bytes and counters; report as one TAP case. */
@@ -707,14 +690,6 @@ static void addrs_default(void)
 static int rl_put(const struct ep_rl_cfg *c)
 {
 	return ep_xdp_write_rl(rl_fd, c);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 /* Run @frame @n times in one BPF_PROG_TEST_RUN (the program, its maps and its clock live

@@ -38,6 +38,7 @@
 #include "xdp/ep_xdp.h"
 #include "../lib/pkt.h"
 #include "../lib/tap.h"
+#include "xdp_test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PORT	      EP_DEFAULT_PORT
@@ -105,14 +106,6 @@ static void node_mac(uint32_t half, uint32_t id, uint8_t mac[6])
 	const uint8_t m[6] = { 0x02, 0x4e, 0x00, 0x00, (uint8_t)half, (uint8_t)id };
 
 	memcpy(mac, m, 6);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 static int node_put(uint32_t half, const struct node *n)
@@ -521,24 +514,6 @@ static void run_gw(const uint8_t *frame, size_t len, struct outcome *o)
 		o->d.node[i].packets = a.node[i].packets - b.node[i].packets;
 		o->d.node[i].bytes = a.node[i].bytes - b.node[i].bytes;
 		o->d.sent[i] = a.sent[i] - b.sent[i];
-	}
-}
-
-static const char *act_name(int act)
-{
-	switch (act) {
-	case XDP_ABORTED:
-		return "XDP_ABORTED";
-	case XDP_DROP:
-		return "XDP_DROP";
-	case XDP_PASS:
-		return "XDP_PASS";
-	case XDP_TX:
-		return "XDP_TX";
-	case XDP_REDIRECT:
-		return "XDP_REDIRECT";
-	default:
-		return "?";
 	}
 }
 

@@ -11,11 +11,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "XDP on veth"
 
 OBJ=$BPFOBJ/ep_classifier.bpf.o
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 # Outcome name -> counter index, as the shared header numbers them.
 stat_index() { "$BIN/edgeplane-xdp" reasons | awk -v n="$1" '$2 == n { print $1 }'; }
 IDX_NO_SOCKET=$(stat_index pass_no_socket)

@@ -11,11 +11,7 @@ IMAGES=$BUILD/data/images
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 # The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
 COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 
 # Settings: bad ones are refused with a message naming the problem.
 cat >"$EP_TMP/bad1.conf" <<CONF
@@ -28,12 +24,10 @@ interface = "$IF_B";
 limits: { queue_depht = 10; };
 $EP_AUTH_OFF
 CONF
-out=$("$BIN/edgeplane" -c "$EP_TMP/bad1.conf" --check-config 2>&1); rc=$?
-expect_eq "a batch size of 0 is refused (status 2, names the setting)" \
-	"$rc:$(grep -c 'size' <<<"$out")" "2:1"
-out=$("$BIN/edgeplane" -c "$EP_TMP/bad2.conf" --check-config 2>&1); rc=$?
-expect_eq "an unknown setting is refused (status 2, with its line)" \
-	"$rc:$(grep -c 'bad2.conf:2: queue_depht: unknown setting' <<<"$out")" "2:1"
+expect_check_config "a batch size of 0 is refused (status 2, names the setting)" \
+	"$EP_TMP/bad1.conf" 2 'size'
+expect_check_config "an unknown setting is refused (status 2, with its line)" \
+	"$EP_TMP/bad2.conf" 2 'bad2.conf:2: queue_depht: unknown setting'
 out=$("$BIN/edgeplane" --batch-size lots 2>&1); rc=$?
 expect_eq "a bad option value is refused with status 2" "$rc:$(grep -c 'batch-size' <<<"$out")" "2:1"
 out=$("$BIN/edgeplane" -c "$EP_TMP/missing.conf" 2>&1); rc=$?
@@ -56,32 +50,10 @@ else
 	diag "$(grep -i error "$EP_TMP/plugin.log" | tail -3)"
 fi
 
-cat >"$EP_TMP/rt.conf" <<CONF
-interface = "$IF_B";
-port = 7878;
-limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
-reassembly: { timeout_ms = 300; };
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
-	{ name = "zstd"; }, { name = "matmul"; },
-	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
-);
-$EP_AUTH_OFF
-CONF
+{ echo "interface = \"$IF_B\";"; ep_e2e_conf "$COINS" "$PLUGIN"; } >"$EP_TMP/rt.conf"
 check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
 
-on_exit ep_stop_runtime
-
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts and reports ready"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts and reports ready" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 ok "the runtime starts and reports ready"
 check "cache warm-up read the blobs reference with io_uring before ready" \
 	grep -q "ready:" "$EP_TMP/rt.log"
