@@ -1314,6 +1314,8 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	t1 = ep_now_ns();
 	exec_us = sat_us((t1 - t0) / k);
 	ep_hist_record(&type_stats(w, w->run[0]->hidx)->batch_size, k);
+	for (unsigned int i = 0; i < k; i++)
+		ep_hist_record(&type_stats(w, w->run[0]->hidx)->handler_ns, (t1 - t0) / k);
 	for (unsigned int i = 0; i < k; i++) {
 		struct ep_hres *res = &w->res[i];
 
