@@ -493,12 +493,13 @@ static int socket_open(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned 
 {
 	int err;
 
-	if (cfg->zerocopy == 0)
+	if (cfg->zerocopy == 0) {
 		err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
-	else
+	} else {
 		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
-	if (err && cfg->zerocopy != 1) /* -1: zero-copy where the driver can */
-		err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
+		if (err && cfg->zerocopy != 1) /* -1: zero-copy where the driver can */
+			err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
+	}
 	if (err) {
 		pr_err("afxdp: socket on %s queue %u: %s", cfg->ifname, queue_id, strerror(-err));
 		return err;
