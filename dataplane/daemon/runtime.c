@@ -27,7 +27,7 @@
 #include "io/dpdk.h"
 #include "xdp/ep_xdp.h"
 
-#define ADDRS_REFRESH_S 1 /* how often the classifier's ep_addrs is read again */
+#define ADDRS_REFRESH_NS 1000000000ull /* how often the classifier's ep_addrs is read again */
 
 /*
  * The handlers of the configuration, then their warm-up files: every handler's files read
@@ -248,62 +248,21 @@ static int addrs_fd(const struct ep_runtime *rt)
 static void *addrs_refresher(void *arg)
 {
 	struct ep_runtime *rt = arg;
-	struct timespec ts;
 	int fd = addrs_fd(rt), n;
 
-	pthread_mutex_lock(&rt->addrs_lock);
-	while (!rt->addrs_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ADDRS_REFRESH_S;
-		pthread_cond_timedwait(&rt->addrs_cond, &rt->addrs_lock, &ts);
-		if (rt->addrs_stop)
-			break;
-		pthread_mutex_unlock(&rt->addrs_lock);
+	while (ep_sleeper_until(&rt->addrs, ep_now_ns() + ADDRS_REFRESH_NS)) {
 		n = ep_xdp_sync_addrs(fd, &rt->conf->addrs);
 		if (n < 0)
 			pr_warn("classifier addresses: %s", strerror(-n));
 		else if (n)
 			pr_info("classifier addresses: %d changed", n);
-		pthread_mutex_lock(&rt->addrs_lock);
 	}
-	pthread_mutex_unlock(&rt->addrs_lock);
 	return NULL;
 }
 
 static int addrs_start(struct ep_runtime *rt)
 {
-	pthread_condattr_t ca;
-	int err;
-
-	if (addrs_fd(rt) < 0)
-		return 0;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&rt->addrs_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&rt->addrs_lock, NULL);
-	err = -pthread_create(&rt->addrs_thread, NULL, addrs_refresher, rt);
-	if (err) {
-		pthread_cond_destroy(&rt->addrs_cond);
-		pthread_mutex_destroy(&rt->addrs_lock);
-		return err;
-	}
-	rt->addrs_running = true;
-	return 0;
-}
-
-static void addrs_stop(struct ep_runtime *rt)
-{
-	if (!rt->addrs_running)
-		return;
-	pthread_mutex_lock(&rt->addrs_lock);
-	rt->addrs_stop = true;
-	pthread_cond_signal(&rt->addrs_cond);
-	pthread_mutex_unlock(&rt->addrs_lock);
-	pthread_join(rt->addrs_thread, NULL);
-	pthread_cond_destroy(&rt->addrs_cond);
-	pthread_mutex_destroy(&rt->addrs_lock);
-	rt->addrs_running = false;
+	return addrs_fd(rt) < 0 ? 0 : ep_sleeper_start(&rt->addrs, addrs_refresher, rt);
 }
 
 /* The classifier's counters, for the statistics socket and /metrics. */
@@ -669,7 +628,7 @@ void ep_runtime_stop(struct ep_runtime *rt)
 {
 	if (!rt)
 		return;
-	addrs_stop(rt);
+	ep_sleeper_stop(&rt->addrs);
 	ep_reporter_stop(rt->reporter);
 	ep_metrics_stop(rt->metrics);
 	if (rt->xdp_stats_fd >= 0)

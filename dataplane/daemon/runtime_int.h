@@ -15,6 +15,7 @@
 #include "core/token.h"
 #include "core/worker.h"
 #include "daemon/config.h"
+#include "daemon/sleeper.h"
 
 /* Host CPU time from /proc/stat, in clock ticks over all CPUs. */
 struct cpu_times {
@@ -52,10 +53,7 @@ struct ep_runtime {
 	double cpu_busy;	   /* busy fraction of the last complete interval */
 
 	/* Keeps the classifier's ep_addrs current (addresses come and go). */
-	pthread_t addrs_thread;
-	bool addrs_running, addrs_stop;
-	pthread_mutex_t addrs_lock;
-	pthread_cond_t addrs_cond;
+	struct ep_sleeper addrs;
 };
 
 /* Start the /metrics server on rt->conf->metrics (prom.c). Returns 0 or a negative errno
