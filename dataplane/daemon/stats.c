@@ -235,7 +235,9 @@ const struct ep_stat_desc ep_type_stat_descs[] = {
 	  .key = ep_status_name,
 	  .flags = EP_SF_JSON_NONZERO },
 	TH("in_node_us", "edgeplane_task_latency_seconds", latency_ns, 1e-9, 1000.0, latency_bounds,
-	   0, "Time in the node: from a task's acceptance (complete, queued) to its reply."),
+	   0,
+	   "Time in the node: from a task's acceptance (complete, queued) to the end of "
+	   "its handler's call."),
 	/* The name in_node_us had before: tests, the demo and scripts read it. */
 	TH("latency_us", NULL, latency_ns, 1e-9, 1000.0, latency_bounds, 0, NULL),
 	TH("handler_us", "edgeplane_task_handler_seconds", handler_ns, 1e-9, 1000.0, latency_bounds,

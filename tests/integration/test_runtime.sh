@@ -148,7 +148,7 @@ check "statistics: per-queue counters and reassembly" \
 	test "$(jq '.workers[0].reassembly.completed' <<<"$stats")" -ge 1
 check "statistics: latency histogram" \
 	test "$(jq '[.types[] | select(.handler == "checksum")][0].latency_us.count' <<<"$stats")" -ge 2000
-# in_node_us (latency_us's new name): queued to reply sent; handler_us: the handler's call
+# in_node_us (latency_us's new name): queued to the handler's end; handler_us: its call
 # per task, a part of it (so its max is not above in_node_us's).
 expect_eq "statistics: in_node_us is latency_us, handler_us counts every checksum task run" \
 	"$(jq -r '[.types[] | select(.handler == "checksum")][0] |
