@@ -29,69 +29,38 @@
 
 #define ADDRS_REFRESH_NS 1000000000ull /* how often the classifier's ep_addrs is read again */
 
-/*
- * The handlers of the configuration, then their warm-up files: every handler's files read
- * at once, on one io_uring (warmup.c), each checked against its signature as read and
- * then, if encrypted, decrypted in memory (authenticated, so what a handler gets is what
- * was signed). A plugin entry without a handler name adds every handler the plugin
- * exports, and they share the entry's files.
- */
-static int build_registry(struct ep_runtime *rt)
+/* The configuration's handlers into the registry, entry i's first at @first[i]; the
+ * number of warm-up files of them all in *@nfiles. */
+static int add_handlers(struct ep_runtime *rt, const struct ep_signing *sign, unsigned int *first,
+			unsigned int *nfiles)
 {
 	const struct ep_conf *c = rt->conf;
-	uint8_t key[EP_CRYPT_KEY_LEN];
-	struct ep_signing sign;
-	unsigned int *first = NULL, nfiles = 0, at = 0;
-	const char **paths = NULL;
-	struct ep_blob *blobs = NULL;
 	int ret;
 
-	if (!c->nhandlers)
-		return ep_registry_add_defaults(&rt->reg);
-	if (c->file_encryption.key_file &&
-	    (ret = ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
-				  sizeof(key))))
-		return ret;
-	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
-	if (ret)
-		goto out_key;
-	first = calloc(c->nhandlers, sizeof(*first));
-	if (!first) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		const struct ep_handler_conf *hc = &c->handlers[i];
 
 		first[i] = rt->reg.n;
-		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, &sign, hc->plugin, hc->name,
+		ret = hc->plugin ? ep_registry_add_plugin(&rt->reg, sign, hc->plugin, hc->name,
 							  hc->type, hc->args)
 				 : ep_registry_add_builtin(&rt->reg, hc->name, hc->type, hc->args);
 		if (ret < 0)
-			goto out;
+			return ret;
 		for (unsigned int k = first[i]; k < rt->reg.n; k++)
 			rt->reg.e[k].max_error = hc->max_error;
-		nfiles += hc->nfiles;
+		*nfiles += hc->nfiles;
 	}
-	ret = 0;
-	if (!nfiles)
-		goto out;
+	return 0;
+}
 
-	/* Cache warm-up: every file, in one go. */
-	paths = calloc(nfiles, sizeof(*paths));
-	blobs = calloc(nfiles, sizeof(*blobs));
-	if (!paths || !blobs) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (unsigned int i = 0; i < c->nhandlers; i++)
-		for (unsigned int f = 0; f < c->handlers[i].nfiles; f++)
-			paths[at++] = c->handlers[i].files[f];
-	ret = ep_warmup_read(paths, nfiles, blobs);
-	if (ret)
-		goto out;
-	/* Each entry's slice to its first handler (which frees them from now on). */
-	at = 0;
+/* Each entry's slice of @blobs[0..@nfiles) to its first handler, which frees them from
+ * now on (on failure, those not given are freed here). */
+static int give_files(struct ep_runtime *rt, const unsigned int *first, struct ep_blob *blobs,
+		      unsigned int nfiles)
+{
+	const struct ep_conf *c = rt->conf;
+	unsigned int at = 0;
+
 	for (unsigned int i = 0; i < c->nhandlers; i++) {
 		struct ep_reg_entry *e = &rt->reg.e[first[i]];
 		unsigned int n = c->handlers[i].nfiles;
@@ -104,19 +73,52 @@ static int build_registry(struct ep_runtime *rt)
 				free((void *)blobs[f].path);
 				free((void *)blobs[f].data);
 			}
-			ret = -ENOMEM;
-			goto out;
+			return -ENOMEM;
 		}
 		memcpy(e->files, blobs + at, n * sizeof(*blobs));
 		e->nfiles = n;
 		at += n;
 	}
+	return 0;
+}
+
+/* Cache warm-up: every file of every entry read in one go, then given to its entry. */
+static int read_files(struct ep_runtime *rt, const unsigned int *first, unsigned int nfiles)
+{
+	const struct ep_conf *c = rt->conf;
+	const char **paths = calloc(nfiles, sizeof(*paths));
+	struct ep_blob *blobs = calloc(nfiles, sizeof(*blobs));
+	unsigned int at = 0;
+	int ret = -ENOMEM;
+
+	if (!paths || !blobs)
+		goto out;
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		for (unsigned int f = 0; f < c->handlers[i].nfiles; f++)
+			paths[at++] = c->handlers[i].files[f];
+	ret = ep_warmup_read(paths, nfiles, blobs);
+	if (!ret)
+		ret = give_files(rt, first, blobs, nfiles);
+out:
+	free(blobs);
+	free(paths);
+	return ret;
+}
+
+/* Each entry's files checked against their signatures and decrypted (with @key, if
+ * file_encryption.key_file is set), and shared by the entry's other handlers. */
+static int check_files(struct ep_runtime *rt, const unsigned int *first,
+		       const struct ep_signing *sign, const uint8_t *key)
+{
+	const struct ep_conf *c = rt->conf;
+	int ret = 0;
+
 	for (unsigned int i = 0; i < c->nhandlers && !ret; i++) {
 		struct ep_reg_entry *e = &rt->reg.e[first[i]];
 		unsigned int end = i + 1 < c->nhandlers ? first[i + 1] : rt->reg.n;
 
 		for (unsigned int f = 0; f < e->nfiles && !ret; f++) {
-			ret = ep_signing_check(&sign, "handler file", e->files[f].path,
+			ret = ep_signing_check(sign, "handler file", e->files[f].path,
 					       e->files[f].data, e->files[f].len);
 			if (!ret)
 				ret = ep_crypt_blob(c->file_encryption.key_file ? key : NULL,
@@ -128,9 +130,39 @@ static int build_registry(struct ep_runtime *rt)
 			rt->reg.e[k].files_shared = true;
 		}
 	}
-out:
-	free(blobs);
-	free(paths);
+	return ret;
+}
+
+/*
+ * The handlers of the configuration, then their warm-up files: every handler's files read
+ * at once, on one io_uring (warmup.c), each checked against its signature as read and
+ * then, if encrypted, decrypted in memory (authenticated, so what a handler gets is what
+ * was signed). A plugin entry without a handler name adds every handler the plugin
+ * exports, and they share the entry's files.
+ */
+static int build_registry(struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+	uint8_t key[EP_CRYPT_KEY_LEN];
+	unsigned int *first = NULL, nfiles = 0;
+	struct ep_signing sign;
+	int ret;
+
+	if (!c->nhandlers)
+		return ep_registry_add_defaults(&rt->reg);
+	if (c->file_encryption.key_file &&
+	    (ret = ep_read_secret("file_encryption.key_file", c->file_encryption.key_file, key,
+				  sizeof(key))))
+		return ret;
+	ret = ep_signing_init(&sign, c->signing.off_unsafe, c->signing.public_key);
+	if (ret)
+		goto out_key;
+	first = calloc(c->nhandlers, sizeof(*first));
+	ret = first ? add_handlers(rt, &sign, first, &nfiles) : -ENOMEM;
+	if (!ret && nfiles)
+		ret = read_files(rt, first, nfiles);
+	if (!ret && nfiles)
+		ret = check_files(rt, first, &sign, key);
 	free(first);
 	ep_signing_fini(&sign);
 out_key:
