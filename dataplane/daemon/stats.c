@@ -239,7 +239,7 @@ const struct ep_stat_desc ep_type_stat_descs[] = {
 	   "Time in the node: from a task's acceptance (complete, queued) to the end of "
 	   "its handler's call."),
 	/* The name in_node_us had before: tests, the demo and scripts read it. */
-	TH("latency_us", NULL, latency_ns, 1e-9, 1000.0, latency_bounds, 0, NULL),
+	TH("latency_us", NULL, latency_ns, 1e-9, 1000.0, latency_bounds, EP_SF_ALIAS, NULL),
 	TH("handler_us", "edgeplane_task_handler_seconds", handler_ns, 1e-9, 1000.0, latency_bounds,
 	   EP_SF_PROM_KNOWN,
 	   "Time in the handler: its call's time over the tasks of the batch, per task run."),
@@ -248,6 +248,12 @@ const struct ep_stat_desc ep_type_stat_descs[] = {
 	   EP_SF_PROM_KNOWN, "Tasks per handler call."),
 };
 const unsigned int ep_type_stat_ndescs = ARRAY_LEN(ep_type_stat_descs);
+/* merge_type() adds the type table's counters as uint64_t. */
+_Static_assert(FIELD_SIZE(struct ep_type_stats, received) == 8 &&
+		       FIELD_SIZE(struct ep_type_stats, completed) == 8 &&
+		       FIELD_SIZE(struct ep_type_stats, cache_hits) == 8 &&
+		       FIELD_SIZE(struct ep_type_stats, errors[0]) == 8,
+	       "task type counters are uint64_t");
 
 uint64_t ep_stat_value(const struct ep_stat_desc *d, const void *base, unsigned int i)
 {
@@ -280,16 +286,23 @@ const char *ep_rt_type_handler(const struct ep_runtime *rt, unsigned int t)
 
 /* --- the snapshot ------------------------------------------------------------------- */
 
+/* Add @src's values into @dst's, entry by entry of the task type table (an alias once). */
 static void merge_type(struct ep_type_stats *dst, const struct ep_type_stats *src)
 {
-	dst->received += src->received;
-	dst->completed += src->completed;
-	dst->cache_hits += src->cache_hits;
-	for (int s = 0; s < EP_ST__COUNT; s++)
-		dst->errors[s] += src->errors[s];
-	ep_hist_merge(&dst->latency_ns, &src->latency_ns);
-	ep_hist_merge(&dst->handler_ns, &src->handler_ns);
-	ep_hist_merge(&dst->batch_size, &src->batch_size);
+	for (unsigned int k = 0; k < ep_type_stat_ndescs; k++) {
+		const struct ep_stat_desc *d = &ep_type_stat_descs[k];
+
+		if (d->flags & EP_SF_ALIAS)
+			continue;
+		if (d->kind == EP_SK_HIST) {
+			ep_hist_merge((struct ep_hist *)((char *)dst + d->off),
+				      ep_stat_hist(d, src));
+			continue;
+		}
+		/* The type table's counters are all uint64_t (stats.h). */
+		for (unsigned int i = 0; i < (d->n ? d->n : 1); i++)
+			((uint64_t *)((char *)dst + d->off))[i] += ep_stat_value(d, src, i);
+	}
 }
 
 void ep_rt_snapshot_free(struct ep_rt_snapshot *s)

@@ -23,11 +23,16 @@ enum ep_stat_kind {
 };
 
 /* Entry flags. */
-#define EP_SF_JSON_NONZERO 1u /* an array's JSON object lists only elements that moved */
-#define EP_SF_PROM_DROPS                                                                \
-	2u		    /* ... its metric writes the classifier's drop reasons, and \
-			     * any other that moved */
-#define EP_SF_PROM_KNOWN 4u /* (task types) no metric for tasks of unknown types */
+enum {
+	/* An array's JSON object lists only the elements that moved. */
+	EP_SF_JSON_NONZERO = 1u,
+	/* An array's metric writes the classifier's drop reasons, and any other that moved. */
+	EP_SF_PROM_DROPS = 2u,
+	/* (Task types) no metric for tasks of unknown types. */
+	EP_SF_PROM_KNOWN = 4u,
+	/* Another JSON name for an earlier entry's value (not merged twice). */
+	EP_SF_ALIAS = 8u,
+};
 
 struct ep_stat_desc {
 	const char *group;  /* JSON object the key goes in ("io"), or NULL: the top */
