@@ -101,6 +101,12 @@ expect_eq "latency buckets are cumulative and le=\"+Inf\" == _count" \
 	"cumulative 14 $TASKS"
 expect_eq "edgeplane_handler_batch_size_sum{handler=\"echo\"} == $TASKS (tasks run)" \
 	"$(value "$EP_TMP/metrics.txt" edgeplane_handler_batch_size_sum "$echo_l")" $TASKS
+expect_eq "edgeplane_task_handler_seconds_count{handler=\"echo\"} == $TASKS (tasks run)" \
+	"$(value "$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_count "$echo_l")" $TASKS
+check "echo's time in the handler is a part of its time in the node (sums)" \
+	awk -v h="$(value "$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_sum "$echo_l")" \
+	-v n="$(value "$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_sum "$echo_l")" \
+	'BEGIN { exit !(h > 0 && h <= n) }'
 check "edgeplane_datagrams_total{queue=\"0\"} >= $TASKS" \
 	test "$(value "$EP_TMP/metrics.txt" edgeplane_datagrams_total 'queue="0"')" -ge $TASKS
 check "edgeplane_io_tx_packets_total{queue=\"0\"} >= $TASKS" \
@@ -112,11 +118,13 @@ check "the classifier's other outcomes are there (pass_not_ip, drop_bad_magic)" 
 	test "$(grep -cE '^edgeplane_classifier_packets_total\{outcome="(pass_not_ip|drop_bad_magic)"\} [0-9]+$' \
 		"$EP_TMP/metrics.txt")" -eq 2
 expect_eq "the same counts as \`edgeplane stats --json\` (one data path)" \
-	"$(jq -r '[.types[] | select(.handler == "echo")][0] | "\(.received) \(.completed) \(.latency_us.count)"' \
+	"$(jq -r '[.types[] | select(.handler == "echo")][0] |
+		"\(.received) \(.completed) \(.latency_us.count) \(.handler_us.count)"' \
 		"$EP_TMP/stats.json")" \
 	"$(value "$EP_TMP/metrics.txt" edgeplane_tasks_received_total "$echo_l") $(value \
 		"$EP_TMP/metrics.txt" edgeplane_tasks_completed_total "$echo_l") $(value \
-		"$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_count "$echo_l")"
+		"$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_count "$echo_l") $(value \
+		"$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_count "$echo_l")"
 busy=$(awk '$1 == "edgeplane_node_cpu_busy_ratio" {print $2}' "$EP_TMP/metrics.txt")
 check "node load: CPU busy ratio in [0, 1] (got ${busy:-none})" \
 	awk -v b="${busy:-x}" 'BEGIN { exit !(b ~ /^[0-9.e+-]+$/ && b >= 0 && b <= 1) }'

@@ -44,6 +44,13 @@ $EP_AUTH_OFF
 CONF
 if ep_start_runtime "$EP_TMP/plugin.log" -c "$EP_TMP/plugin.conf"; then
 	ok "a plugin's every handler gets its entry's warm-up files (count and count_echo start)"
+	# The plugin's handler 'count"odd\name<TAB>' (type 902): its name escaped in the JSON.
+	stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+	check "statistics: valid JSON with a handler name that needs escaping" \
+		quiet python3 -m json.tool <<<"$stats"
+	expect_eq "statistics: that handler's name, as the plugin gives it" \
+		"$(jq -r '.types[] | select(.type == 902) | .handler' <<<"$stats" 2>&1)" \
+		$'count"odd\\name\t'
 	ep_stop_runtime
 else
 	not_ok "a plugin's every handler gets its entry's warm-up files"
@@ -135,6 +142,13 @@ check "statistics: per-queue counters and reassembly" \
 	test "$(jq '.workers[0].reassembly.completed' <<<"$stats")" -ge 1
 check "statistics: latency histogram" \
 	test "$(jq '[.types[] | select(.handler == "checksum")][0].latency_us.count' <<<"$stats")" -ge 2000
+# in_node_us (latency_us's new name): queued to the handler's end; handler_us: its call
+# per task, a part of it (so its max is not above in_node_us's).
+expect_eq "statistics: in_node_us is latency_us, handler_us counts every checksum task run" \
+	"$(jq -r '[.types[] | select(.handler == "checksum")][0] |
+		[.in_node_us == .latency_us, .handler_us.count >= 2000,
+		 .handler_us.max <= .in_node_us.max, .handler_us.max > 0] | map(tostring) | join(" ")' \
+		<<<"$stats")" "true true true true"
 check "statistics: the retry was answered from the cache" \
 	test "$(jq '.workers[0].cache.hits' <<<"$stats")" -ge 1
 check "statistics: errors by code" \
