@@ -36,7 +36,9 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
+#include "../../control/gw.h" /* EP_GW_PIN_* */
 #include "../lib/pkt.h"
+#include "../lib/pins.h"
 #include "../lib/tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -2612,6 +2614,24 @@ static int cls_addr(struct ep_classifier *c, const char *a, uint32_t flags)
 	return bpf_map_update_elem(bpf_map__fd(c->maps.ep_addrs), &k, &v, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Every map of the gateway is pinned by name (bpf/lib/pin.h): a restarted controller, and
+ * edgectl, find all of its state in the pin directory, the rate limit's buckets too.
+ * Only the program's own .rodata is not.
+ */
+static void test_pins(struct bpf_object *obj)
+{
+	static const char *const want[] = {
+		EP_GW_PIN_CFG,	    EP_GW_PIN_NODES,  EP_GW_PIN_TABLE,	    EP_GW_PIN_SENT,
+		EP_GW_PIN_AFFINITY, EP_GW_PIN_STATS,  EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS,
+		EP_GW_PIN_DROPS,    EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE,   EP_GW_PIN_RELAY,
+		EP_GW_PIN_AUTH,	    EP_GW_PIN_KEYS,   EP_GW_PIN_KEY_STATE,
+	};
+	tap_begin();
+	expect_pins(obj, want, ARRAY_SIZE(want));
+	tap_end("pins: the gateway's skeleton pins every map by name");
+}
+
 int main(void)
 {
 	struct ep_config ccfg = { .encap_port = EP_ENCAP_PORT };
@@ -2626,12 +2646,27 @@ int main(void)
 		printf("Bail out! cannot count the possible CPUs: %s\n", strerror(-ncpu));
 		return 1;
 	}
-	gw = ep_gateway__open_and_load();
+	gw = ep_gateway__open();
+	if (gw) {
+		test_pins(gw->obj);
+		ep_bpf_no_pins(gw->obj); /* fresh maps, in no pin */
+		if (ep_gateway__load(gw)) {
+			ep_gateway__destroy(gw);
+			gw = NULL;
+		}
+	}
 	if (!gw) {
 		printf("Bail out! cannot load the gateway: %s\n", strerror(errno));
 		return 1;
 	}
-	cls = ep_classifier__open_and_load();
+	cls = ep_classifier__open();
+	if (cls) {
+		ep_bpf_no_pins(cls->obj);
+		if (ep_classifier__load(cls)) {
+			ep_classifier__destroy(cls);
+			cls = NULL;
+		}
+	}
 	if (!cls) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		ep_gateway__destroy(gw);
