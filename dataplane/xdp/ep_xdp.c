@@ -170,6 +170,21 @@ int ep_xdp_configure(int cfg_fd, int rl_fd, const struct ep_xdp_opts *o)
 	return ep_xdp_write_config(cfg_fd, &cfg);
 }
 
+/* A runtime that died (SIGKILL, a crash) leaves its classifier attached, and without
+ * libxdp's dispatcher nothing can be attached next to it: take it off @ifname. Its pinned
+ * maps stay, and are reused. (Call with the lock held: its owner is gone.) */
+static void take_off_leftover(const char *ifname)
+{
+	int err;
+
+	if (ep_xdp_find_prog(ifname, EP_PROG_NAME, NULL) != 1)
+		return;
+	pr_info("%s: replacing the classifier an earlier run left attached", ifname);
+	err = ep_xdp_detach_prog(ifname, EP_PROG_NAME);
+	if (err && err != -ENOENT)
+		pr_warn("%s: detach the old classifier: %s", ifname, strerror(-err));
+}
+
 int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -217,15 +232,7 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	err = lock_iface(x);
 	if (err)
 		goto err_destroy;
-	/* A runtime that died (SIGKILL, a crash) leaves its classifier attached, and without
-	 * libxdp's dispatcher nothing can be attached next to it: take it off. Its pinned
-	 * maps stay, and are reused. (Its owner is gone: we hold the lock.) */
-	if (ep_xdp_find_prog(o->ifname, EP_PROG_NAME, NULL) == 1) {
-		pr_info("%s: replacing the classifier an earlier run left attached", o->ifname);
-		err = ep_xdp_detach_prog(o->ifname, EP_PROG_NAME);
-		if (err && err != -ENOENT)
-			pr_warn("%s: detach the old classifier: %s", o->ifname, strerror(-err));
-	}
+	take_off_leftover(o->ifname);
 
 	x->prog = xdp_program__from_bpf_obj(x->skel->obj, "xdp");
 	err = libxdp_get_error(x->prog);

@@ -1976,13 +1976,11 @@ int main(void)
 	ep_log_route_libs();
 
 	skel = ep_classifier__open();
-	if (skel) {
+	if (skel)
 		test_pins(skel->obj);
-		ep_bpf_no_pins(skel->obj); /* fresh maps, in no pin */
-		if (ep_classifier__load(skel)) {
-			ep_classifier__destroy(skel);
-			skel = NULL;
-		}
+	if (skel && load_unpinned(skel->skeleton)) {
+		ep_classifier__destroy(skel);
+		skel = NULL;
 	}
 	if (!skel) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));

@@ -2647,25 +2647,20 @@ int main(void)
 		return 1;
 	}
 	gw = ep_gateway__open();
-	if (gw) {
+	if (gw)
 		test_pins(gw->obj);
-		ep_bpf_no_pins(gw->obj); /* fresh maps, in no pin */
-		if (ep_gateway__load(gw)) {
-			ep_gateway__destroy(gw);
-			gw = NULL;
-		}
+	if (gw && load_unpinned(gw->skeleton)) {
+		ep_gateway__destroy(gw);
+		gw = NULL;
 	}
 	if (!gw) {
 		printf("Bail out! cannot load the gateway: %s\n", strerror(errno));
 		return 1;
 	}
 	cls = ep_classifier__open();
-	if (cls) {
-		ep_bpf_no_pins(cls->obj);
-		if (ep_classifier__load(cls)) {
-			ep_classifier__destroy(cls);
-			cls = NULL;
-		}
+	if (cls && load_unpinned(cls->skeleton)) {
+		ep_classifier__destroy(cls);
+		cls = NULL;
 	}
 	if (!cls) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));

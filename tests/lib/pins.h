@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * pins.h - check which maps of an opened BPF object are pinned by name (bpf/lib/pin.h),
- * for the BPF program tests.
+ * and load a skeleton with none, for the BPF program tests.
  */
 #ifndef EP_TEST_PINS_H
 #define EP_TEST_PINS_H
@@ -12,6 +12,15 @@
 #include <bpf/libbpf.h>
 
 #include "tap.h"
+#include "xdp/ep_xdp.h"
+
+/* Load an opened skeleton (its ->skeleton) with fresh maps, pinned nowhere, whatever its
+ * object marks for pinning. Returns 0 or a negative errno. */
+static inline int load_unpinned(struct bpf_object_skeleton *s)
+{
+	ep_bpf_no_pins(*s->obj);
+	return bpf_object__load_skeleton(s);
+}
 
 /* EXPECT that exactly the maps of @obj named in @want (@n names) have a pin path, and
  * that it is libbpf's default root's (a loader sets its own with pin_root_path). */
