@@ -10,7 +10,7 @@ BPF_SKELS	:= $(BPF_NAMES:%=$(GEN)/%.skel.h)
 # The loaders' skeletons pin their maps by name (bpf/lib/pin.h): built from a copy of the
 # object compiled with EP_PIN_MAPS. build/bpf/<name>.bpf.o, for loading by hand, pins
 # nothing.
-BPF_PINNED	:= ep_classifier ep_gateway
+BPF_PINNED	:= ep_classifier ep_gateway ep_fault
 $(BPFOUT)/%.pinned.bpf.o: bpf/%.bpf.c
 	$(call msg,CLANG,$@)
 	$(Q)mkdir -p $(@D)
