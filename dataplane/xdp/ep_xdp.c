@@ -337,70 +337,70 @@ static void unpin_dir(const char *pin_dir)
 	ep_classifier__destroy(skel);
 }
 
+/*
+ * The program named @name on @ifname (@ifindex set): behind libxdp's dispatcher, or
+ * attached directly (`ip link`, `bpftool net attach`: a "legacy" multiprog). Returns it,
+ * with *mp for the caller to close, or NULL with *err 0 if it is not attached, else a
+ * negative errno (-ENOENT: no XDP program at all).
+ */
+static struct xdp_program *find_attached(const char *ifname, const char *name, int *ifindex,
+					 struct xdp_multiprog **mp, int *err)
+{
+	struct xdp_program *p;
+
+	*ifindex = (int)if_nametoindex(ifname);
+	if (!*ifindex) {
+		*err = -errno;
+		return NULL;
+	}
+	*mp = xdp_multiprog__get_from_ifindex(*ifindex);
+	*err = libxdp_get_error(*mp);
+	if (*err)
+		return NULL;
+	if (xdp_multiprog__is_legacy(*mp)) {
+		p = xdp_multiprog__main_prog(*mp);
+		if (p && !strcmp(xdp_program__name(p), name))
+			return p;
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, *mp); p;
+		     p = xdp_multiprog__next_prog(p, *mp))
+			if (!strcmp(xdp_program__name(p), name))
+				return p;
+	}
+	xdp_multiprog__close(*mp);
+	return NULL;
+}
+
 int ep_xdp_detach_prog(const char *ifname, const char *prog_name)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
-	int ifindex, err, found = 0;
-	enum xdp_attach_mode mode;
+	int ifindex, err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	err = libxdp_get_error(mp);
-	if (err)
-		return err;
-	mode = xdp_multiprog__attach_mode(mp);
-	if (xdp_multiprog__is_legacy(mp)) {
-		/* Attached by `ip link` or `bpftool net attach`: no dispatcher. */
-		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), prog_name)) {
-			err = xdp_multiprog__detach(mp);
-			found = 1;
-		}
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
-		     p = xdp_multiprog__next_prog(p, mp)) {
-			if (strcmp(xdp_program__name(p), prog_name))
-				continue;
-			err = xdp_program__detach(p, ifindex, mode, 0);
-			found = 1;
-			break; /* the multiprog changed under us; one instance per interface */
-		}
-	}
+	p = find_attached(ifname, prog_name, &ifindex, &mp, &err);
+	if (!p)
+		return err ?: -ENOENT;
+	/* One instance: the multiprog changes under us (ep_xdp_detach_ifname() repeats). */
+	if (xdp_multiprog__is_legacy(mp))
+		err = xdp_multiprog__detach(mp);
+	else
+		err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 	xdp_multiprog__close(mp);
-	if (err)
-		return err;
-	return found ? 0 : -ENOENT;
+	return err;
 }
 
 int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode *mode)
 {
 	struct xdp_multiprog *mp;
-	struct xdp_program *p = NULL;
-	int ifindex, err, found = 0;
+	int ifindex, err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	err = libxdp_get_error(mp);
-	if (err)
+	if (!find_attached(ifname, prog_name, &ifindex, &mp, &err))
 		return err == -ENOENT ? 0 : err;
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		found = p && !strcmp(xdp_program__name(p), prog_name);
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
-		     p = xdp_multiprog__next_prog(p, mp))
-			found = !strcmp(xdp_program__name(p), prog_name);
-	}
-	if (found && mode)
+	if (mode)
 		*mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? EP_XDP_MODE_SKB
 								       : EP_XDP_MODE_NATIVE;
 	xdp_multiprog__close(mp);
-	return found;
+	return 1;
 }
 
 int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)
