@@ -27,6 +27,7 @@
 #include "lib/auth.h"
 #include "lib/csum.h"
 #include "lib/fib.h"
+#include "lib/hash.h"
 #include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
@@ -135,15 +136,6 @@ struct task {
 	struct ep_gw_flow_key key;
 	__u64 hash;
 };
-
-static __always_inline __u64 mix(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
 
 static __always_inline const struct ep_gw_node *node_at(__u32 active, __u32 id)
 {
@@ -725,7 +717,7 @@ static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const s
 	t->key.task_id = h->task_id;
 	if (t->authed) {
 		t->key.key_id = bpf_ntohs(h->auth_key_id);
-		t->hash = mix(0 ^ mix(0 ^ mix(h->task_id ^ ((__u64)t->key.key_id << 32))));
+		t->hash = ep_gw_flow_hash(0, 0, h->task_id ^ ((__u64)t->key.key_id << 32));
 		return;
 	}
 	if (ep_task_view(ctx, &t->p, &v))
@@ -747,7 +739,7 @@ static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const s
 	t->key.port = v.udp->source;
 	__builtin_memcpy(&a, t->key.addr, 8);
 	__builtin_memcpy(&b, &t->key.addr[8], 8);
-	t->hash = mix(a ^ mix(b ^ mix(h->task_id ^ t->key.port)));
+	t->hash = ep_gw_flow_hash(a, b, h->task_id ^ t->key.port);
 }
 
 /*

@@ -38,6 +38,7 @@
 #include "xdp/ep_xdp.h"
 #include "../../control/gw.h" /* EP_GW_PIN_* */
 #include "../lib/pkt.h"
+#include "lib/hash.h"
 #include "../lib/pins.h"
 #include "../lib/tap.h"
 
@@ -348,24 +349,15 @@ static void build(struct frame *f, const struct task *t)
 			   f->b, sizeof(f->b));
 }
 
-/* The program's flow hash (flow_key() and mix() in ep_gateway.bpf.c), on the frame. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
-/* The hash of (addr, port, id) as they lie in the frame (port and id in wire order). */
+/* The program's flow hash (flow_key() in ep_gateway.bpf.c, lib/hash.h) of (addr, port,
+ * id) as they lie in the frame (port and id in wire order). */
 static uint64_t flow_hash_raw(const uint8_t addr[16], uint16_t port, uint64_t id)
 {
 	uint64_t a, b;
 
 	memcpy(&a, addr, 8);
 	memcpy(&b, addr + 8, 8);
-	return mix64(a ^ mix64(b ^ mix64(id ^ port)));
+	return ep_gw_flow_hash(a, b, id ^ port);
 }
 
 static uint64_t flow_hash(const struct frame *f)
@@ -378,7 +370,7 @@ static uint64_t flow_hash(const struct frame *f)
 	if (auth_on && (f->b[f->hdr + 5] & EP_F_AUTH)) { /* by key: no address, no port */
 		uint64_t key = (uint64_t)(f->b[f->hdr + 46] << 8 | f->b[f->hdr + 47]);
 
-		return mix64(0 ^ mix64(0 ^ mix64(id ^ (key << 32))));
+		return ep_gw_flow_hash(0, 0, id ^ (key << 32));
 	}
 	if (f->ipv6) {
 		memcpy(addr, f->b + f->l3 + 8, 16);
