@@ -34,6 +34,7 @@
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
 #include "../lib/pkt.h"
+#include "../lib/pins.h"
 #include "../lib/tap.h"
 #include "xdp_test.h"
 
@@ -1915,6 +1916,31 @@ static void test_table(void)
 								       .payload_len = n });
 }
 
+/*
+ * The maps the skeleton pins by name (bpf/lib/pin.h), which the loader reuses and
+ * edgeplane-xdp, bpftool and the runtime open under the pin directory: the settings,
+ * counters, sockets, tenants, addresses and keys; not the rate limit's buckets, which
+ * a new load starts afresh. The DPDK build, and the object for loading by hand, pin none.
+ */
+static void test_pins(struct bpf_object *obj)
+{
+	static const char *const want[] = { EP_PIN_STATS,    EP_PIN_CFG,   EP_PIN_XSKS,
+					    EP_PIN_TENANTS,  EP_PIN_ADDRS, EP_PIN_RL_CFG,
+					    EP_PIN_AUTH_CFG, EP_PIN_KEYS,  EP_PIN_KEY_STATE };
+
+	tap_begin();
+	expect_pins(obj, want, sizeof(want) / sizeof(want[0]));
+	tap_end("pins: the classifier's skeleton pins exactly its settings, counters, sockets "
+		"and keys, by name");
+}
+
+static void test_dpdk_pins(struct bpf_object *obj)
+{
+	tap_begin();
+	expect_pins(obj, NULL, 0);
+	tap_end("pins: the DPDK build pins nothing (its PMD loads it without a pin root)");
+}
+
 int main(void)
 {
 	struct ep_classifier_dpdk *dskel;
@@ -1924,7 +1950,13 @@ int main(void)
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
 
-	skel = ep_classifier__open_and_load();
+	skel = ep_classifier__open();
+	if (skel)
+		test_pins(skel->obj);
+	if (skel && load_unpinned(skel->skeleton)) {
+		ep_classifier__destroy(skel);
+		skel = NULL;
+	}
 	if (!skel) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		return 1;
@@ -1942,7 +1974,14 @@ int main(void)
 	test_table();
 	test_xsk();
 
-	dskel = ep_classifier_dpdk__open_and_load();
+	dskel = ep_classifier_dpdk__open();
+	if (dskel) {
+		test_dpdk_pins(dskel->obj);
+		if (ep_classifier_dpdk__load(dskel)) {
+			ep_classifier_dpdk__destroy(dskel);
+			dskel = NULL;
+		}
+	}
 	if (!dskel) {
 		printf("Bail out! cannot load the classifier's DPDK build: %s\n", strerror(errno));
 		ep_classifier__destroy(skel);

@@ -135,7 +135,14 @@ else
 fi
 
 # --- the controller goes: the keys stay -------------------------------------------------------
+# Its gateway's maps, pinned by name (bpf/lib/pin.h): all 15 while it runs, none once it
+# has stopped with keep_attached = false, nor the gateway on the interface.
+GWPIN=$EP_BPFFS/edgeplane/gw-$IF_A
+expect_eq "the gateway's 15 maps are pinned in $GWPIN" "$(ls "$GWPIN" 2>&1 | wc -l)" 15
 stop_ctl
+check "the controller stops (keep_attached = false): the gateway's pins are gone" \
+	test ! -e "$GWPIN"
+check "and the gateway is detached" no_xdp "$NS_A" "$IF_A"
 sleep 0.6
 expect_eq "the controller stops: the runtime keeps its keys and says it is not connected" \
 	"$(stats | jq -r '"\(.auth.keys) \(.auth.connected)"')" "1 false"

@@ -53,6 +53,13 @@ if ! in_a "$BIN/edgeplane-fault" attach "$IF_A" --drop 0 --port 7878 >/dev/null 
 	exit 1
 fi
 
+# A second attach on a hook that has one is refused, and leaves the first one's pinned
+# maps as they were (libbpf reused them: bpf/lib/pin.h); set and stats still reach them.
+out=$(in_a "$BIN/edgeplane-fault" attach "$IF_A" --drop 0 --port 7878 2>&1)
+expect_eq "a second attach on the same hook is refused" "$?" 1
+check "and the first one's maps are still pinned and read ($(tr '\n' ' ' <<<"$out"))" \
+	quiet in_a "$BIN/edgeplane-fault" stats "$IF_A" --json
+
 # Full UDP checksums from ns a: veth would leave them partial, and the runtime cannot
 # check a partial one (docs/protocol.md 1).
 in_a ethtool -K "$IF_A" tx off >/dev/null
