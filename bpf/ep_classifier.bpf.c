@@ -14,12 +14,11 @@
 
 #include "ep_shared.h"
 #include "lib/auth.h"
+#include "lib/fib.h"
+#include "lib/pin.h"
 #include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
-
-#define AF_INET	 2 /* for bpf_fib_lookup(); the libc header is not for BPF */
-#define AF_INET6 10
 
 /* Load-time settings (set through the skeleton; ip/bpftool loads get these defaults). */
 const volatile __u16 ep_default_port = EP_DEFAULT_PORT;
@@ -31,6 +30,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ep_config);
+	__uint(pinning, EP_PINNING);
 } ep_cfg SEC(".maps");
 
 /*
@@ -53,6 +53,7 @@ struct {
 	__uint(max_entries, EP_XSKMAP_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, EP_PINNING);
 } EP_XSKMAP SEC(".maps");
 
 /* The node's own and virtual addresses, and the gateways that may encapsulate: struct
@@ -62,6 +63,7 @@ struct {
 	__uint(max_entries, EP_ADDRS_MAX);
 	__type(key, struct ep_addr_key);
 	__type(value, struct ep_addr_val);
+	__uint(pinning, EP_PINNING);
 } ep_addrs SEC(".maps");
 
 /* Tenants allowed on this node, consulted when EP_CFG_F_TENANT_CHECK is set. */
@@ -70,6 +72,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct ep_tenant);
+	__uint(pinning, EP_PINNING);
 } ep_tenants SEC(".maps");
 
 #define ep_dbg(fmt, ...)                                       \
@@ -255,30 +258,9 @@ static __always_inline void ep_reply_route(struct xdp_md *ctx, const struct ep_t
 	struct ethhdr *eth = data;
 	long rc;
 
-	if (p->l3_off != sizeof(*eth) || (void *)(eth + 1) > end)
+	if (p->l3_off != sizeof(*eth) ||
+	    ep_fib_init(ctx, &fib, eth, end, p->l3.ipv6, true /* the way back */) < 0)
 		return;
-	if (!p->l3.ipv6) {
-		struct iphdr *ip = (void *)(eth + 1);
-
-		if ((void *)(ip + 1) > end)
-			return;
-		fib.family = AF_INET;
-		fib.tos = ip->tos;
-		fib.tot_len = bpf_ntohs(ip->tot_len);
-		fib.ipv4_src = ip->daddr;
-		fib.ipv4_dst = ip->saddr;
-	} else {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
-
-		if ((void *)(ip6 + 1) > end)
-			return;
-		fib.family = AF_INET6;
-		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-		__builtin_memcpy(fib.ipv6_src, &ip6->daddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, &ip6->saddr, 16);
-	}
-	fib.l4_protocol = IPPROTO_UDP;
-	fib.ifindex = ctx->ingress_ifindex;
 	/* OUTPUT: the lookup a local sender makes. (The helper still answers only where
 	 * forwarding is on for the interface: FWD_DISABLED otherwise.) */
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);

@@ -11,6 +11,7 @@
 
 #include "ep_shared.h"
 #include "lib/parse.h"
+#include "lib/pin.h"
 
 /* Set at load: 1 when attached to tc ingress (copies are then re-injected on ingress). */
 const volatile __u8 ingress = 0;
@@ -20,6 +21,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ep_fault_cfg);
+	__uint(pinning, EP_PINNING); /* edgeplane-fault set writes it */
 } fault_cfg SEC(".maps");
 
 struct {
@@ -27,6 +29,7 @@ struct {
 	__uint(max_entries, EP_FAULT__COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, EP_PINNING); /* edgeplane-fault stats reads it */
 } fault_stats SEC(".maps");
 
 static __always_inline void count(__u32 what)

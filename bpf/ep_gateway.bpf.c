@@ -21,8 +21,13 @@
 #include <xdp/xdp_helpers.h>
 
 #include "ep_shared.h"
+#include "lib/pin.h"
+/* Every map of the gateway is pinned, the rate limit's buckets too (lib/ratelimit.h). */
+#define EP_RL_STATE_PINNING EP_PINNING
 #include "lib/auth.h"
 #include "lib/csum.h"
+#include "lib/fib.h"
+#include "lib/hash.h"
 #include "lib/ratelimit.h"
 #include "lib/stats.h"
 #include "lib/task.h"
@@ -34,6 +39,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ep_gw_cfg);
+	__uint(pinning, EP_PINNING);
 } ep_gw_cfg SEC(".maps");
 
 /* Two halves; ep_gw_cfg.active says which one XDP reads. */
@@ -42,6 +48,7 @@ struct {
 	__uint(max_entries, 2 * EP_GW_MAX_NODES);
 	__type(key, __u32);
 	__type(value, struct ep_gw_node);
+	__uint(pinning, EP_PINNING);
 } ep_gw_nodes SEC(".maps");
 
 /* Capacity-weighted consistent hash table of node ids, two halves likewise. */
@@ -50,6 +57,7 @@ struct {
 	__uint(max_entries, 2 * EP_GW_TABLE_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, EP_PINNING);
 } ep_gw_table SEC(".maps");
 
 /* Tasks sent to each node since its last report (the controller zeroes on a report). */
@@ -58,6 +66,7 @@ struct {
 	__uint(max_entries, EP_GW_MAX_NODES);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, EP_PINNING);
 } ep_gw_sent SEC(".maps");
 
 struct {
@@ -65,6 +74,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, struct ep_gw_flow_key);
 	__type(value, __u32);
+	__uint(pinning, EP_PINNING);
 } ep_gw_affinity SEC(".maps");
 
 struct {
@@ -72,6 +82,7 @@ struct {
 	__uint(max_entries, EP_GW_STAT__COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, EP_PINNING);
 } ep_gw_stats SEC(".maps");
 
 struct {
@@ -79,6 +90,7 @@ struct {
 	__uint(max_entries, EP_GW_MAX_NODES);
 	__type(key, __u32);
 	__type(value, struct ep_gw_node_stats);
+	__uint(pinning, EP_PINNING);
 } ep_gw_node_stats SEC(".maps");
 
 /* Whose replies are relayed: struct ep_gw_relay_key -> struct ep_gw_relay, per half. */
@@ -87,6 +99,7 @@ struct {
 	__uint(max_entries, EP_GW_RELAY_MAX);
 	__type(key, struct ep_gw_relay_key);
 	__type(value, struct ep_gw_relay);
+	__uint(pinning, EP_PINNING);
 } ep_gw_relay SEC(".maps");
 
 /* Egress interfaces other than the ingress one, for nodes with an ifindex. */
@@ -95,6 +108,7 @@ struct {
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, EP_PINNING);
 } ep_gw_devs SEC(".maps");
 
 #define ep_gw_dbg(fmt, ...)                                       \
@@ -123,15 +137,6 @@ struct task {
 	__u64 hash;
 };
 
-static __always_inline __u64 mix(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 static __always_inline const struct ep_gw_node *node_at(__u32 active, __u32 id)
 {
 	__u32 k = active * EP_GW_MAX_NODES + (id & (EP_GW_MAX_NODES - 1));
@@ -155,10 +160,10 @@ static __always_inline bool usable(const struct ep_gw_node *n)
 	       n->capacity;
 }
 
-static __always_inline bool stale(const struct ep_gw_cfg *cfg, const struct ep_gw_node *n,
-				  __u64 now)
+/* Its load is too old to trust (or it never reported). */
+static __always_inline bool stale(const struct ep_gw_node *n, __u64 stale_ns, __u64 now)
 {
-	return !n->updated_ns || now - n->updated_ns > cfg->stale_ns;
+	return !n->updated_ns || now - n->updated_ns > stale_ns;
 }
 
 /* What a task of some priority and size asks of a node's (trusted) load. */
@@ -246,7 +251,7 @@ static long scan_one(__u32 i, void *arg)
 	n = node_at(s->active, id);
 	if (!usable(n))
 		return 0;
-	trust = n->updated_ns && s->now - n->updated_ns <= s->stale_ns;
+	trust = !stale(n, s->stale_ns, s->now);
 	if (trust && !fits(n, &s->need))
 		return 0;
 	if (s->seed) { /* the article: most free memory (untrusted loads come last) */
@@ -315,8 +320,8 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 			return a;
 		return scan_best(cfg, t, active, now, false);
 	}
-	ta = usable(na) && !stale(cfg, na, now);
-	tb = usable(nb) && !stale(cfg, nb, now);
+	ta = usable(na) && !stale(na, cfg->stale_ns, now);
+	tb = usable(nb) && !stale(nb, cfg->stale_ns, now);
 	if (a && b && usable(na) && usable(nb) && !ta && !tb) {
 		/* The controller has gone quiet: capacity weights (the table) decide. */
 		gw_count(EP_GW_STAT_PICK_STALE);
@@ -327,7 +332,7 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 		 * rival is the best of all, or a busy node would take these tasks blindly. */
 		b = scan_best(cfg, t, active, now, false);
 		nb = node_at(active, b);
-		tb = usable(nb) && !stale(cfg, nb, now);
+		tb = usable(nb) && !stale(nb, cfg->stale_ns, now);
 	}
 	need = need_of(cfg, t);
 	ea = a && ta && fits(na, &need);
@@ -346,6 +351,12 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 
 /* --- forwarding ----------------------------------------------------------------------- */
 
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	       a[5] == b[5];
+}
+
 static __always_inline void node_count(__u32 id, bool first, __u64 bytes)
 {
 	struct ep_gw_node_stats *st = bpf_map_lookup_elem(&ep_gw_node_stats, &id);
@@ -363,17 +374,19 @@ static __always_inline void node_count(__u32 id, bool first, __u64 bytes)
 /*
  * Where a forwarded frame leaves: back out of the ingress interface, or redirected to the
  * node's. Decided before the frame is rewritten: a node whose interface is missing from
- * ep_gw_devs is a counted error (-1), not XDP_ABORTED counted as forwarded, and the cloud
- * overflow path can still answer the untouched frame.
+ * ep_gw_devs is a counted error (-EP_GW_STAT_TX_ERROR), not XDP_ABORTED counted as
+ * forwarded, and the cloud overflow path can still answer the untouched frame.
  */
 static __always_inline int egress(struct xdp_md *ctx, const struct ep_gw_node *n)
 {
 	if (!n->ifindex || n->ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0) == XDP_REDIRECT ? XDP_REDIRECT : -1;
+	return bpf_redirect_map(&ep_gw_devs, n->ifindex, 0) == XDP_REDIRECT ? XDP_REDIRECT
+									    : -EP_GW_STAT_TX_ERROR;
 }
 
-/* L2 direct server return: the worker's MAC, ours as the source, out again. */
+/* L2 direct server return: the worker's MAC, ours as the source, out again. Returns an
+ * XDP action or -EP_GW_STAT_TX_ERROR. */
 static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				   const struct ep_gw_node *n)
 {
@@ -382,10 +395,10 @@ static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *c
 	int act;
 
 	if ((void *)(eth + 1) > end)
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
 	act = egress(ctx, n);
 	if (act < 0)
-		return -1;
+		return act;
 	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
 	gw_count(EP_GW_STAT_FWD_DSR);
@@ -395,7 +408,8 @@ static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *c
 /*
  * UDP encapsulation for routed workers: Ethernet (to the next hop) + IPv4 (us -> the
  * worker) + UDP (to encap_port, source port from the task hash for RSS) + the original IP
- * datagram. VLAN tags are not carried. The worker's classifier takes it off.
+ * datagram. VLAN tags are not carried. The worker's classifier takes it off. Returns an XDP
+ * action or -EP_GW_STAT_TX_ERROR.
  */
 static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				     const struct ep_gw_node *n, const struct task *t)
@@ -409,20 +423,20 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	int act;
 
 	if (vlan > 8 || l3_len > 0xffff - outer || !n->ip4)
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
 	act = egress(ctx, n);
 	if (act < 0)
-		return -1;
+		return act;
 	ep_bound(vlan, 15);
 	if (bpf_xdp_adjust_head(ctx, (int)vlan - outer))
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
 	ip = (void *)(eth + 1);
 	udp = (void *)(ip + 1);
 	if ((void *)(udp + 1) > end)
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
 	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
@@ -445,29 +459,28 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	return act;
 }
 
+/*
+ * Send the task to node @id (DSR or encapsulated, as the node is) and count it there.
+ * Returns an XDP action, or -EP_GW_STAT_* (the caller counts it and drops the frame):
+ * DROP_LOOP for a task that comes from that very node, TX_ERROR where the frame could not
+ * be rewritten or sent.
+ */
 static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				   const struct task *t, __u32 id)
 {
 	const struct ep_gw_node *n = node_at(t->active, id);
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u64 bytes = ctx->data_end - ctx->data;
+	struct ethhdr *eth = data;
 	int act;
 
-	if (!n)
-		return -1;
+	if (!n || (void *)(eth + 1) > end)
+		return -EP_GW_STAT_TX_ERROR;
 	/* A task that comes from the node it would go to has been there: a worker whose
 	 * runtime is gone, with forwarding on, routes the task back to our address. Sending
 	 * it again would loop until the TTL ran out. */
-	if (!(n->flags & EP_NODE_F_ENCAP)) {
-		void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-		struct ethhdr *eth = data;
-
-		if ((void *)(eth + 1) > end)
-			return -1;
-		if (eth->h_source[0] == n->mac[0] && eth->h_source[1] == n->mac[1] &&
-		    eth->h_source[2] == n->mac[2] && eth->h_source[3] == n->mac[3] &&
-		    eth->h_source[4] == n->mac[4] && eth->h_source[5] == n->mac[5])
-			return -2;
-	}
+	if (!(n->flags & EP_NODE_F_ENCAP) && mac_eq(eth->h_source, n->mac))
+		return -EP_GW_STAT_DROP_LOOP;
 	act = (n->flags & EP_NODE_F_ENCAP) ? fwd_encap(ctx, cfg, n, t) : fwd_dsr(ctx, cfg, n);
 	if (act >= 0)
 		node_count(id, t->first, bytes);
@@ -477,37 +490,33 @@ static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *c
 /*
  * Answer the task here with ERROR OVERLOADED, so the client backs off at once: the frame
  * becomes the reply (addresses and ports swapped, header rewritten, payload cut, lengths
- * and checksums fixed) and goes back out with XDP_TX.
+ * and checksums fixed) and goes back out with XDP_TX. Returns XDP_TX, or
+ * -EP_GW_STAT_TX_ERROR where the frame could not be rewritten.
  */
 static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 {
-	__u32 l3 = t->p.l3_off, udp_off = t->p.udp_off, hoff = t->p.hdr_off;
+	__u32 l3 = t->p.l3_off, hoff = t->p.hdr_off;
 	__u32 keep = hoff + sizeof(struct ep_hdr), len;
-	void *data, *end;
+	struct ep_task_view v;
 	struct ethhdr *eth;
 	struct udphdr *udp;
 	struct ep_hdr *h;
+	void *end;
 	__u8 mac[ETH_ALEN];
 	__u16 port;
 	__u32 sum;
 
 	if (keep > EP_MAX_HDR_OFF + sizeof(struct ep_hdr))
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
 	len = ctx->data_end - ctx->data;
 	if (len > keep && bpf_xdp_adjust_tail(ctx, (int)keep - (int)len))
-		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	eth = data;
-	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF || hoff > EP_MAX_HDR_OFF)
-		return -1;
-	ep_bound(l3, 127);
-	ep_bound(udp_off, 511);
-	ep_bound(hoff, 511);
-	udp = data + udp_off;
-	h = data + hoff;
-	if ((void *)(eth + 1) > end || (void *)(udp + 1) > end || (void *)(h + 1) > end)
-		return -1;
+		return -EP_GW_STAT_TX_ERROR;
+	if (ep_task_view(ctx, &t->p, &v))
+		return -EP_GW_STAT_TX_ERROR;
+	eth = v.eth;
+	udp = v.udp;
+	h = v.h;
+	end = v.end;
 
 	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
@@ -535,11 +544,11 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 	__builtin_memset(h->auth_tag, 0, sizeof(h->auth_tag));
 
 	if (!t->p.l3.ipv6) {
-		struct iphdr *ip = data + l3;
+		struct iphdr *ip = v.l3;
 		__u32 a;
 
 		if ((void *)(ip + 1) > end)
-			return -1;
+			return -EP_GW_STAT_TX_ERROR;
 		a = ip->saddr;
 		ip->saddr = ip->daddr;
 		ip->daddr = a;
@@ -548,11 +557,11 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 		ip->check = 0;
 		ip->check = ep_csum_fold32(ep_csum_words(ip, end, ip->ihl * 2u, 30, 0));
 	} else {
-		struct ipv6hdr *ip6 = data + l3;
+		struct ipv6hdr *ip6 = v.l3;
 		struct in6_addr a;
 
 		if ((void *)(ip6 + 1) > end)
-			return -1;
+			return -EP_GW_STAT_TX_ERROR;
 		a = ip6->saddr;
 		ip6->saddr = ip6->daddr;
 		ip6->daddr = a;
@@ -569,7 +578,6 @@ static __always_inline int reject(struct xdp_md *ctx, const struct task *t)
 	return XDP_TX;
 }
 
-/* No node is eligible: the task's priority decides. */
 /*
  * ep_gw_affinity values besides node ids: the task overflowed to the local stack (its other
  * fragments follow), or was rejected at the time in the low 24 bits (ms): its other
@@ -586,6 +594,8 @@ static __always_inline void remember(const struct task *t, __u32 v)
 		bpf_map_update_elem(&ep_gw_affinity, &t->key, &v, BPF_ANY);
 }
 
+/* No node is eligible: the task's priority says where it goes (cfg->overflow). Returns an
+ * XDP action or -EP_GW_STAT_TX_ERROR. */
 static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				    const struct task *t, __u64 now)
 {
@@ -617,18 +627,7 @@ static __always_inline int overflow(struct xdp_md *ctx, const struct ep_gw_cfg *
 		return XDP_PASS;
 	}
 	remember(t, AFF_REJECT | (__u32)((now / 1000000) & 0xffffff));
-	act = reject(ctx, t);
-	if (act < 0) {
-		gw_count(EP_GW_STAT_TX_ERROR);
-		return XDP_DROP;
-	}
-	return act;
-}
-
-static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
-{
-	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
-	       a[5] == b[5];
+	return reject(ctx, t);
 }
 
 /*
@@ -667,88 +666,36 @@ static __always_inline bool relay_allowed(const struct ethhdr *eth, const __u8 *
 static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				       const struct ep_task_pkt *p, __u32 active)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	__u32 l3 = p->l3_off, udp_off = p->udp_off;
 	struct bpf_fib_lookup fib = {};
-	struct ethhdr *eth = data;
-	struct udphdr *udp;
-	struct ep_hdr *h;
+	struct ep_task_view v;
+	struct ethhdr *eth;
+	void *end;
+	__u8 src[16];
 	long rc;
 
-	if (!(cfg->flags & EP_GW_F_RELAY) || l3 != sizeof(*eth) || udp_off > EP_MAX_HDR_OFF)
+	if (!(cfg->flags & EP_GW_F_RELAY) || p->l3_off != sizeof(*eth) || ep_task_view(ctx, p, &v))
 		return -1;
-	ep_bound(udp_off, 511);
-	udp = data + udp_off;
-	h = (void *)(udp + 1);
-	if ((void *)(h + 1) > end || (void *)(eth + 1) > end)
+	if (v.udp->source != bpf_htons(cfg->port ?: EP_DEFAULT_PORT) ||
+	    v.h->magic != bpf_htons(EP_MAGIC) || v.h->version != EP_VERSION ||
+	    !EP_KIND_IS_CLIENT_BOUND(v.h->kind))
 		return -1;
-	if (udp->source != bpf_htons(cfg->port ?: EP_DEFAULT_PORT) ||
-	    h->magic != bpf_htons(EP_MAGIC) || h->version != EP_VERSION ||
-	    !EP_KIND_IS_CLIENT_BOUND(h->kind))
+	if (ep_task_addrs(ctx, p, src, NULL) || !relay_allowed(v.eth, src, active)) {
+		gw_count(EP_GW_STAT_RELAY_REFUSED);
 		return -1;
-	{
-		__u8 src[16];
-
-		if (ep_task_addrs(ctx, p, src, NULL) || !relay_allowed(eth, src, active)) {
-			gw_count(EP_GW_STAT_RELAY_REFUSED);
-			return -1;
-		}
 	}
 	/* Fresh packet pointers after the lookups, for the verifier. */
-	data = (void *)(long)ctx->data;
+	eth = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > end)
+	if (ep_fib_init(ctx, &fib, eth, end, p->l3.ipv6, false) <= 1) /* TTL or hop limit */
 		return -1;
-	if (!p->l3.ipv6) {
-		struct iphdr *ip = (void *)(eth + 1);
-
-		if ((void *)(ip + 1) > end || ip->ttl <= 1)
-			return -1;
-		fib.family = 2; /* AF_INET */
-		fib.tos = ip->tos;
-		fib.tot_len = bpf_ntohs(ip->tot_len);
-		fib.ipv4_src = ip->saddr;
-		fib.ipv4_dst = ip->daddr;
-	} else {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
-
-		if ((void *)(ip6 + 1) > end || ip6->hop_limit <= 1)
-			return -1;
-		fib.family = 10; /* AF_INET6 */
-		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
-	}
-	fib.l4_protocol = IPPROTO_UDP;
-	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1; /* the kernel decides (and resolves the neighbour) */
 	/* Fresh packet pointers after the helper call, for the verifier. */
-	data = (void *)(long)ctx->data;
+	eth = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > end)
+	if (ep_ip_decrease_ttl(eth, end, p->l3.ipv6))
 		return -1;
-	if (!p->l3.ipv6) {
-		struct iphdr *ip = (void *)(eth + 1);
-
-		if ((void *)(ip + 1) > end)
-			return -1;
-		__u32 check = ip->check;
-
-		/* As ip_decrease_ttl(): the TTL is the high byte of its 16-bit word. */
-		check += bpf_htons(0x0100);
-		ip->check = (__u16)(check + (check >= 0xffff));
-		ip->ttl--;
-	} else {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
-
-		if ((void *)(ip6 + 1) > end)
-			return -1;
-		ip6->hop_limit--;
-	}
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	gw_count(EP_GW_STAT_RELAY_REPLY);
@@ -764,42 +711,120 @@ static __always_inline int relay_reply(struct xdp_md *ctx, const struct ep_gw_cf
  */
 static __always_inline void flow_key(struct xdp_md *ctx, struct task *t, const struct ep_hdr *h)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	__u32 l3 = t->p.l3_off, udp_off = t->p.udp_off;
-	struct udphdr *udp;
+	struct ep_task_view v;
 	__u64 a, b;
 
 	t->key.task_id = h->task_id;
 	if (t->authed) {
 		t->key.key_id = bpf_ntohs(h->auth_key_id);
-		t->hash = mix(0 ^ mix(0 ^ mix(h->task_id ^ ((__u64)t->key.key_id << 32))));
+		t->hash = ep_gw_flow_hash(0, 0, h->task_id ^ ((__u64)t->key.key_id << 32));
 		return;
 	}
-	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF)
-		return;
-	ep_bound(l3, 127);
-	ep_bound(udp_off, 511);
-	udp = data + udp_off;
-	if ((void *)(udp + 1) > end)
+	if (ep_task_view(ctx, &t->p, &v))
 		return;
 	if (t->p.l3.ipv6) {
-		struct ipv6hdr *ip6 = data + l3;
+		struct ipv6hdr *ip6 = v.l3;
 
-		if ((void *)(ip6 + 1) > end)
+		if ((void *)(ip6 + 1) > v.end)
 			return;
 		__builtin_memcpy(t->key.addr, &ip6->saddr, 16);
 	} else {
-		struct iphdr *ip = data + l3;
+		struct iphdr *ip = v.l3;
 
-		if ((void *)(ip + 1) > end)
+		if ((void *)(ip + 1) > v.end)
 			return;
 		t->key.addr[10] = t->key.addr[11] = 0xff;
 		__builtin_memcpy(&t->key.addr[12], &ip->saddr, 4);
 	}
-	t->key.port = udp->source;
+	t->key.port = v.udp->source;
 	__builtin_memcpy(&a, t->key.addr, 8);
 	__builtin_memcpy(&b, &t->key.addr[8], 8);
-	t->hash = mix(a ^ mix(b ^ mix(h->task_id ^ t->key.port)));
+	t->hash = ep_gw_flow_hash(a, b, h->task_id ^ t->key.port);
+}
+
+/*
+ * Keys (lib/auth.h), as at a node: in modes required and optional an AUTH datagram is
+ * judged by its key, and charged to it instead of its prefix; in mode required nothing
+ * comes through without AUTH. Otherwise (or under a key with no rate of its own) the
+ * client's prefix within its datagrams/s and bytes/s (lib/ratelimit.h; its state in *rl).
+ * Sets t->authed. Returns 0 or -EP_STAT_*.
+ */
+static __always_inline int admit(struct xdp_md *ctx, struct task *t, const struct ep_hdr *h,
+				 __u64 now, struct ep_auth *auth, struct ep_rl_state **rl)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	__u8 mode = ep_auth_mode(), src[16];
+	int err;
+
+	if (mode != EP_AUTH_MODE_OFF && (h->flags & EP_F_AUTH)) {
+		err = ep_auth_check(h, bytes, now, auth);
+		if (err)
+			return err;
+		t->authed = 1;
+	} else if (mode == EP_AUTH_MODE_REQUIRED) {
+		return -EP_STAT_DROP_AUTH_MISSING;
+	}
+	if (t->authed && !ep_auth_unmetered(auth))
+		return 0;
+	if (ep_task_addrs(ctx, &t->p, src, NULL))
+		return -EP_STAT_PASS_UNPARSED;
+	return ep_rl_admit(src, t->p.l3.ipv6, bytes, now, rl);
+}
+
+/* What the gateway needs of the task's header: its priority under the ceiling, whether it
+ * has fragments, its size hint, its flow key and hash. */
+static __always_inline void describe(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				     struct task *t, const struct ep_hdr *h)
+{
+	/* Above the ceiling, a task counts as the ceiling's priority for cpu_max and
+	 * overflow: the priority is the client's claim, not a right. A key's role has
+	 * capped it already: that claim stands. */
+	__u8 ceiling = t->authed ? EP_PRIO_MAX : cfg->max_priority ?: EP_PRIO_DEFAULT;
+
+	t->prio = h->priority > ceiling ? ceiling : h->priority;
+	t->multi = h->frag_count != bpf_htons(1);
+	t->size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
+	t->l3_len = (__u32)((void *)t->p.l3.end - (void *)(long)ctx->data) - t->p.l3_off;
+	flow_key(ctx, t, h);
+}
+
+/*
+ * A later fragment follows its task, wherever the policy would send it now; so does every
+ * datagram of an AUTH task, from whatever source (a replay lands where the replay window
+ * knows it), and a RESULT_ACK or a CANCEL (@about_task): each is about the task, and only
+ * the node that holds it can answer (docs/protocol.md 5.1, 7). Returns an XDP action to
+ * take at once (its task went to the local stack, or was rejected moments ago), or -1 with
+ * *id the task's node (0: no record, or its node is gone).
+ */
+static __always_inline int follow(struct task *t, bool about_task, __u64 now, __u32 *id)
+{
+	const struct ep_gw_node *n;
+	__u32 *sticky;
+
+	*id = 0;
+	if (!t->multi && !t->authed && !about_task)
+		return -1;
+	sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t->key);
+	if (!sticky)
+		return -1;
+	if (*sticky & AFF_LOCAL) {
+		gw_count(EP_GW_STAT_OVF_LOCAL);
+		return XDP_PASS;
+	}
+	if (*sticky & AFF_REJECT) {
+		if ((((__u32)(now / 1000000) - *sticky) & 0xffffff) < AFF_REJECT_MS) {
+			gw_count(EP_GW_STAT_OVF_REJECT);
+			return XDP_DROP; /* the client has its OVERLOADED reply */
+		}
+		return -1;
+	}
+	n = node_at(t->active, *sticky);
+	if (n && (n->flags & EP_NODE_F_PRESENT)) { /* drained still finishes */
+		*id = *sticky;
+		t->first = 0;
+		gw_count(EP_GW_STAT_PICK_AFFINITY);
+	}
+	return -1;
 }
 
 SEC("xdp")
@@ -810,9 +835,9 @@ int ep_gateway(struct xdp_md *ctx)
 	const struct ep_hdr *h;
 	struct ep_rl_state *rl = NULL;
 	struct ep_auth auth = {};
-	__u32 zero = 0, id = 0, *sticky = NULL;
-	__u64 now, bytes;
-	__u8 ceiling, mode;
+	__u32 zero = 0, id;
+	bool about_task;
+	__u64 now;
 	int err, act;
 
 	cfg = bpf_map_lookup_elem(&ep_gw_cfg, &zero);
@@ -831,70 +856,17 @@ int ep_gateway(struct xdp_md *ctx)
 	h = ep_task_hdr(ctx, &t.p);
 	if (!h)
 		return ep_verdict(ctx, EP_STAT_DROP_HDR_SHORT, XDP_PASS);
-	/* Keys (lib/auth.h), as at a node: in modes required and optional an AUTH datagram
-	 * is judged by its key, and charged to it instead of its prefix; in mode required
-	 * nothing comes through without AUTH. */
 	now = bpf_ktime_get_ns();
-	bytes = ctx->data_end - ctx->data;
-	mode = ep_auth_mode();
-	if (mode != EP_AUTH_MODE_OFF && (h->flags & EP_F_AUTH)) {
-		err = ep_auth_check(h, bytes, now, &auth);
-		if (err)
-			return ep_verdict(ctx, -err, XDP_PASS);
-		t.authed = 1;
-	} else if (mode == EP_AUTH_MODE_REQUIRED) {
-		return ep_verdict(ctx, EP_STAT_DROP_AUTH_MISSING, XDP_PASS);
-	}
-	/* Above the ceiling, a task counts as the ceiling's priority for cpu_max and
-	 * overflow: the priority is the client's claim, not a right. A key's role has
-	 * capped it already: that claim stands. */
-	ceiling = t.authed ? EP_PRIO_MAX : cfg->max_priority ?: EP_PRIO_DEFAULT;
-	t.prio = h->priority > ceiling ? ceiling : h->priority;
-	t.multi = h->frag_count != bpf_htons(1);
-	t.size_hint_kib = bpf_ntohl(h->req.size_hint_kib);
-	t.l3_len = (__u32)((void *)t.p.l3.end - (void *)(long)ctx->data) - t.p.l3_off;
-	flow_key(ctx, &t, h);
+	err = admit(ctx, &t, h, now, &auth, &rl);
+	if (err)
+		return ep_verdict(ctx, -err, XDP_PASS);
+	describe(ctx, cfg, &t, h);
 
-	/* Otherwise (or under a key with no rate of its own) the client's prefix within its
-	 * datagrams/s and bytes/s (lib/ratelimit.h). */
-	if (!t.authed || ep_auth_unmetered(&auth)) {
-		__u8 src[16];
-
-		if (ep_task_addrs(ctx, &t.p, src, NULL))
-			return ep_verdict(ctx, EP_STAT_PASS_UNPARSED, XDP_PASS);
-		err = ep_rl_admit(src, t.p.l3.ipv6, bytes, now, &rl);
-		if (err)
-			return ep_verdict(ctx, -err, XDP_PASS);
-	}
-
-	/* A later fragment follows its task, wherever the policy would send it now; so does
-	 * every datagram of an AUTH task, from whatever source (a replay lands where the
-	 * replay window knows it), and a RESULT_ACK or a CANCEL: each is about the task,
-	 * and only the node that holds it can answer (docs/protocol.md 5.1, 7). */
-	if (t.multi || t.authed || h->kind == EP_KIND_RESULT_ACK || h->kind == EP_KIND_CANCEL) {
-		sticky = bpf_map_lookup_elem(&ep_gw_affinity, &t.key);
-		if (sticky && (*sticky & AFF_LOCAL)) {
-			gw_count(EP_GW_STAT_OVF_LOCAL);
-			return XDP_PASS;
-		}
-		if (sticky && (*sticky & AFF_REJECT)) {
-			if ((((__u32)(now / 1000000) - *sticky) & 0xffffff) < AFF_REJECT_MS) {
-				gw_count(EP_GW_STAT_OVF_REJECT);
-				return XDP_DROP; /* the client has its OVERLOADED reply */
-			}
-			sticky = NULL;
-		}
-		if (sticky) {
-			const struct ep_gw_node *n = node_at(t.active, *sticky);
-
-			if (n && (n->flags & EP_NODE_F_PRESENT)) { /* drained still finishes */
-				id = *sticky;
-				t.first = 0;
-				gw_count(EP_GW_STAT_PICK_AFFINITY);
-			}
-		}
-	}
-	if (!id && (h->kind == EP_KIND_RESULT_ACK || h->kind == EP_KIND_CANCEL)) {
+	about_task = h->kind == EP_KIND_RESULT_ACK || h->kind == EP_KIND_CANCEL;
+	act = follow(&t, about_task, now, &id);
+	if (act >= 0)
+		return act;
+	if (!id && about_task) {
 		/* No record: its node died (the controller deleted the records pointing at
 		 * it), the record left the LRU, or the task had one fragment and no AUTH.
 		 * Any node answers with what it holds (a RESULT_ACK gets TASK_ACK count 0:
@@ -919,14 +891,13 @@ int ep_gateway(struct xdp_md *ctx)
 		if (id)
 			remember(&t, id);
 	}
-	if (!id)
-		return overflow(ctx, cfg, &t, now);
-	act = forward(ctx, cfg, &t, id);
-	if (act < 0) {
-		gw_count(act == -2 ? EP_GW_STAT_DROP_LOOP : EP_GW_STAT_TX_ERROR);
+	act = id ? forward(ctx, cfg, &t, id) : overflow(ctx, cfg, &t, now);
+	if (act < 0) { /* -EP_GW_STAT_*: counted here, the frame dropped */
+		gw_count(-act);
 		return XDP_DROP;
 	}
-	ep_gw_dbg("task to node %u", id);
+	if (id)
+		ep_gw_dbg("task to node %u", id);
 	return act;
 }
 

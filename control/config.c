@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * config.c - the controller's configuration: one table of keys (conf_keys[] below) gives
+ * the defaults, the reading of the file (edgeplane/confread.h), its printing
+ * (edgectl serve --print-config) and docs/operations.md's reference (checked by
+ * tests/integration/test_config.sh). ep_ctl_conf_validate() checks what a table cannot.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,52 +16,18 @@
 #include "config.h"
 #include "xdp/ep_xdp.h"
 
-void ep_ctl_conf_defaults(struct ep_ctl_conf *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->xdp_mode = strdup("auto");
-	c->port = EP_DEFAULT_PORT;
-	c->keep_attached = true;
-	c->relay_replies = true;
-	c->listen = strdup(EP_CTL_DEFAULT_LISTEN);
-	c->socket = strdup(EP_CTL_DEFAULT_SOCKET);
-	c->log_level = strdup("info");
-	c->reg = (struct ep_reg_opts){
-		.allow_register = false,
-		.wait_for_report = true,
-		.dead_after_ns = 500ull * 1000000,
-		.capacity_min = EP_REG_CAPACITY_MIN,
-		.capacity_max = EP_REG_CAPACITY_MAX,
-	};
-	c->publish_ms = 10;
-	ep_policy_defaults(&c->policy);
-	c->max_priority = EP_PRIO_DEFAULT;
-	ep_xdp_rl_defaults(&c->rate_limit);
-	c->enroll.key_ttl_s = EP_ENROLL_DEFAULT_TTL_S;
-}
-
-void ep_ctl_conf_free(struct ep_ctl_conf *c)
-{
-	free(c->interface);
-	free(c->xdp_mode);
-	free(c->pin_dir);
-	free(c->encap_source);
-	free(c->listen);
-	free(c->socket);
-	free(c->socket_group);
-	free(c->metrics);
-	free(c->log_level);
-	free(c->enroll.listen);
-	free(c->enroll.cert);
-	free(c->enroll.key);
-	free(c->enroll.ca);
-	free(c->enroll.crl);
-	free(c->enroll.policy);
-	ep_roles_free(&c->enroll.roles);
-	for (unsigned int i = 0; i < EP_GW_MAX_NODES; i++)
-		free(c->node_ifnames[i]);
-	memset(c, 0, sizeof(*c));
-}
+static const struct ep_ck_name policy_names[] = { { "p2c", EP_GW_POLICY_P2C },
+						  { "seed", EP_GW_POLICY_SEED },
+						  { "hash", EP_GW_POLICY_HASH },
+						  { NULL, 0 } };
+static const struct ep_ck_name overflow_names[] = { { "reject", EP_GW_OVF_REJECT },
+						    { "cloud", EP_GW_OVF_CLOUD },
+						    { "local", EP_GW_OVF_LOCAL },
+						    { NULL, 0 } };
+static const struct ep_ck_name node_modes[] = { { "dsr", 0 }, { "encap", 1 }, { NULL, 0 } };
+static const struct ep_ck_name node_roles[] = { { "worker", EP_ROLE_WORKER },
+						{ "cloud", EP_ROLE_CLOUD },
+						{ NULL, 0 } };
 
 int ep_parse_mac(const char *s, uint8_t mac[6])
 {
@@ -70,138 +42,247 @@ int ep_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-static void read_node(struct ep_confread *rd, struct ep_ctl_conf *c, const config_setting_t *g)
-{
-	static const char *const names[] = { "id",	 "name", "mac",	 "ip4",	      "ip6", "port",
-					     "capacity", "mode", "role", "interface", NULL };
-	struct ep_reg_node n = { .origin = EP_ORIGIN_CONFIG };
-	char *name = NULL, *mac = NULL, *ip4 = NULL, *ip6 = NULL, *mode = NULL, *role = NULL;
-	char *ifname = NULL;
-	long long v;
+/* --- nodes -------------------------------------------------------------------------- */
 
-	ep_conf_known(rd, g, names);
-	if (ep_conf_num(rd, g, "id", 1, EP_GW_MAX_NODES - 1, &v))
-		n.id = (uint32_t)v;
-	else
-		ep_conf_bad(rd, g, "a node needs an id in 1..63");
-	if (ep_conf_num(rd, g, "port", 1, 65535, &v))
-		n.port = (uint16_t)v;
-	EP_CONF_U32(rd, g, "capacity", 1, 1000000, n.capacity_cfg);
-	ep_conf_str(rd, g, "name", &name);
-	ep_conf_str(rd, g, "mac", &mac);
-	ep_conf_str(rd, g, "ip4", &ip4);
-	ep_conf_str(rd, g, "ip6", &ip6);
-	ep_conf_str(rd, g, "mode", &mode);
-	ep_conf_str(rd, g, "role", &role);
-	ep_conf_str(rd, g, "interface", &ifname);
-	if (name)
-		snprintf(n.name, sizeof(n.name), "%s", name);
-	if (mac) {
-		if (ep_parse_mac(mac, n.mac))
+/* A node as the file spells it: the addresses as text, the interface beside it (and,
+ * when printing, room for that text). */
+struct node_in {
+	struct ep_reg_node n;
+	char *name, *mac, *ip4, *ip6, *ifname;
+	char name_buf[sizeof(((struct ep_reg_node *)0)->name)], mac_buf[18];
+	char ip4_buf[INET_ADDRSTRLEN], ip6_buf[INET6_ADDRSTRLEN];
+};
+
+#define NI struct node_in
+static const struct ep_conf_key node_keys[] = {
+	EP_CK_INTF("id", NI, n.id, 1, EP_GW_MAX_NODES - 1, 0, "required"),
+	EP_CK_STRF("name", NI, name, NULL, "default: node<id>"),
+	EP_CK_STRF("mac", NI, mac, NULL, "its (or its next hop's) MAC address"),
+	EP_CK_STRF("ip4", NI, ip4, NULL, "its IPv4 address"),
+	EP_CK_STRF("ip6", NI, ip6, NULL, "its IPv6 address"),
+	EP_CK_INTF("port", NI, n.port, 1, 65535, 0, "information only"),
+	EP_CK_INTF("capacity", NI, n.capacity_cfg, 1, 1000000, 0, "default: as reported"),
+	EP_CK_ENUMF("mode", NI, n.encap, node_modes, 0, "dsr or encap"),
+	EP_CK_ENUMF("role", NI, n.role, node_roles, EP_ROLE_WORKER, "worker or cloud"),
+	EP_CK_STRF("interface", NI, ifname, NULL, "the gateway's interface towards it"),
+	{ 0 }
+};
+#undef NI
+
+/* The addresses of @in as text into @n; errors against group @g. */
+static void node_addrs(struct ep_confread *rd, const config_setting_t *g, struct node_in *in)
+{
+	struct ep_reg_node *n = &in->n;
+
+	if (in->name)
+		snprintf(n->name, sizeof(n->name), "%s", in->name);
+	if (in->mac) {
+		if (ep_parse_mac(in->mac, n->mac))
 			ep_conf_bad(rd, config_setting_get_member(g, "mac"),
 				    "must be a MAC address like 02:00:00:00:00:01");
-		n.mac_set = true;
+		n->mac_set = true;
 	}
-	if (ip4 && inet_pton(AF_INET, ip4, &n.ip4) != 1)
+	if (in->ip4 && inet_pton(AF_INET, in->ip4, &n->ip4) != 1)
 		ep_conf_bad(rd, config_setting_get_member(g, "ip4"), "must be an IPv4 address");
-	if (ip6 && inet_pton(AF_INET6, ip6, n.ip6) != 1)
+	if (in->ip6 && inet_pton(AF_INET6, in->ip6, n->ip6) != 1)
 		ep_conf_bad(rd, config_setting_get_member(g, "ip6"), "must be an IPv6 address");
-	if (mode && strcmp(mode, "dsr") && strcmp(mode, "encap"))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
-			    "must be \"dsr\" or \"encap\"");
-	n.encap = mode && !strcmp(mode, "encap");
-	if (role && strcmp(role, "worker") && strcmp(role, "cloud"))
-		ep_conf_bad(rd, config_setting_get_member(g, "role"),
-			    "must be \"worker\" or \"cloud\"");
-	n.role = role && !strcmp(role, "cloud") ? EP_ROLE_CLOUD : EP_ROLE_WORKER;
-	if (n.encap && !n.ip4)
+	if (n->encap && !n->ip4)
 		ep_conf_bad(rd, g, "an encap node needs ip4 (the outer destination)");
-	if (n.encap && !n.mac_set)
+	if (n->encap && !n->mac_set)
 		ep_conf_bad(rd, g, "an encap node needs mac (its next hop's MAC address)");
-	if (n.role == EP_ROLE_CLOUD && !n.mac_set)
+	if (n->role == EP_ROLE_CLOUD && !n->mac_set)
 		ep_conf_bad(rd, g, "a cloud node needs mac (it sends no reports to learn it from)");
-	if (n.id) {
+}
+
+/* One group of nodes = ( ... ). */
+static void read_node(struct ep_confread *rd, const config_setting_t *g, void *base)
+{
+	struct node_in in = { .n = { .origin = EP_ORIGIN_CONFIG } };
+	struct ep_ctl_conf *c = base;
+
+	ep_conf_table_defaults(node_keys, &in);
+	ep_conf_table_read(rd, g, node_keys, &in);
+	if (!in.n.id)
+		ep_conf_bad(rd, g, "a node needs an id in 1..63");
+	node_addrs(rd, g, &in);
+	if (in.n.id) {
 		for (unsigned int i = 0; i < c->nnodes; i++)
-			if (c->nodes[i].id == n.id)
+			if (c->nodes[i].id == in.n.id)
 				ep_conf_bad(rd, g, "two nodes have this id");
 		if (c->nnodes < EP_GW_MAX_NODES) {
-			c->node_ifnames[c->nnodes] = ifname;
-			ifname = NULL;
-			c->nodes[c->nnodes++] = n;
+			c->node_ifnames[c->nnodes] = in.ifname;
+			in.ifname = NULL;
+			c->nodes[c->nnodes++] = in.n;
 		}
 	}
-	free(name);
-	free(mac);
-	free(ip4);
-	free(ip6);
-	free(mode);
-	free(role);
-	free(ifname);
+	ep_conf_table_free(node_keys, &in);
 }
 
-static void read_policy(struct ep_confread *rd, struct ep_policy *p, const config_setting_t *g)
+/* nodes = ( { id = 1; ... }, ... ) */
+static void read_nodes(struct ep_confread *rd, const config_setting_t *g, void *base,
+		       const struct ep_conf_key *k)
 {
-	static const char *const names[] = { "name",	 "stale_ms", "mem_factor", "cpu_max",
-					     "wait_max", "overflow", "cloud_node", NULL };
-	const config_setting_t *ovf;
-	int cpu[EP_PRIO_MAX], n;
-	char *name = NULL;
-	long long v;
+	(void)k;
+	ep_conf_read_groups(rd, g, base, read_node);
+}
 
-	ep_conf_known(rd, g, names);
-	ep_conf_str(rd, g, "name", &name);
-	if (name && ep_policy_parse(name, &p->policy))
-		ep_conf_bad(rd, config_setting_get_member(g, "name"),
-			    "must be \"p2c\", \"seed\" or \"hash\"");
-	free(name);
-	EP_CONF_U32(rd, g, "stale_ms", 1, 3600000, p->stale_ms);
-	if (ep_conf_num(rd, g, "mem_factor", 0, 255, &v))
-		p->mem_factor = (uint8_t)v;
-	EP_CONF_U32(rd, g, "cloud_node", 0, EP_GW_MAX_NODES - 1, p->cloud_node);
-	n = ep_conf_int_list(rd, g, "cpu_max", cpu, EP_PRIO_MAX, 0, 100);
-	if (n && n != EP_PRIO_MAX)
-		ep_conf_bad(rd, config_setting_get_member(g, "cpu_max"),
-			    "needs five percentages, for priorities 1..5");
-	for (int i = 0; n == EP_PRIO_MAX && i < n; i++)
-		p->cpu_max_pct[i + 1] = (uint8_t)cpu[i];
-	n = ep_conf_int_list(rd, g, "wait_max", cpu, EP_PRIO_MAX, 0, 60000);
-	if (n && n != EP_PRIO_MAX)
-		ep_conf_bad(rd, config_setting_get_member(g, "wait_max"),
-			    "needs five times in ms, for priorities 1..5 (0: no limit)");
-	for (int i = 0; n == EP_PRIO_MAX && i < n; i++)
-		p->wait_max_ms[i + 1] = (uint16_t)cpu[i];
-	ovf = config_setting_get_member(g, "overflow");
-	if (ovf) {
-		if (!config_setting_is_array(ovf) || config_setting_length(ovf) != EP_PRIO_MAX) {
-			ep_conf_bad(rd, ovf, "needs five actions, for priorities 1..5");
-			return;
-		}
-		for (int i = 0; i < EP_PRIO_MAX; i++) {
-			const char *s = config_setting_get_string_elem(ovf, i);
+/* Node @i of @base as the file spells it, in @buf (a struct node_in). */
+static const void *node_at(const void *base, unsigned int i, void *buf)
+{
+	const struct ep_ctl_conf *c = base;
+	const struct ep_reg_node *n = &c->nodes[i];
+	static const uint8_t zero6[16];
+	struct node_in *in = buf;
 
-			if (!s || ep_overflow_parse(s, &p->overflow[i + 1]))
-				ep_conf_bad(rd, ovf,
-					    "actions are \"reject\", \"cloud\" or \"local\"");
-		}
+	memset(in, 0, sizeof(*in));
+	in->n = *n;
+	in->ifname = c->node_ifnames[i];
+	snprintf(in->name_buf, sizeof(in->name_buf), "%s", n->name);
+	snprintf(in->mac_buf, sizeof(in->mac_buf), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
+		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+	in->name = in->name_buf[0] ? in->name_buf : NULL;
+	in->mac = n->mac_set ? in->mac_buf : NULL;
+	if (n->ip4)
+		in->ip4 = (char *)inet_ntop(AF_INET, &n->ip4, in->ip4_buf, sizeof(in->ip4_buf));
+	if (memcmp(n->ip6, zero6, sizeof(zero6)))
+		in->ip6 = (char *)inet_ntop(AF_INET6, n->ip6, in->ip6_buf, sizeof(in->ip6_buf));
+	return in;
+}
+
+static void print_nodes(FILE *f, const void *base, const struct ep_conf_key *k, int indent)
+{
+	struct node_in buf;
+
+	ep_conf_print_groups(f, k, node_keys, base, ((const struct ep_ctl_conf *)base)->nnodes,
+			     node_at, &buf, indent);
+}
+
+static void free_nodes(void *base, const struct ep_conf_key *k)
+{
+	struct ep_ctl_conf *c = base;
+
+	(void)k;
+	for (unsigned int i = 0; i < EP_GW_MAX_NODES; i++) {
+		free(c->node_ifnames[i]);
+		c->node_ifnames[i] = NULL;
 	}
 }
 
-/* Group enroll; the role policy file it names is read here too, so that a bad one stops
- * the controller before it attaches anything. */
+/* --- the table ---------------------------------------------------------------------- */
+
+#define C			  struct ep_ctl_conf
+#define K(p, f, lo, hi, def, doc) EP_CK_INTF(p, C, f, lo, hi, def, doc)
+#define B(p, f, def, doc)	  EP_CK_BOOLF(p, C, f, def, doc)
+#define S(p, f, def, doc)	  EP_CK_STRF(p, C, f, def, doc)
+/* Group policy: its defaults are ep_policy_defaults()'s, which edgectl uses too. */
+#define P(p, f, lo_, hi_, doc_)                                                              \
+	{                                                                                    \
+		.path = "policy." p, .type = EP_CK_INT, .size = sizeof(((C *)0)->policy.f),  \
+		.flags = EP_CK_F_EXTDEF, .off = offsetof(C, policy.f), .lo = lo_, .hi = hi_, \
+		.doc = doc_                                                                  \
+	}
+#define PL(p, f, lo_, hi_, names_, doc_)                                                          \
+	{                                                                                         \
+		.path = "policy." p, .type = EP_CK_INTS, .size = sizeof(((C *)0)->policy.f[0]),   \
+		.flags = EP_CK_F_EXTDEF | EP_CK_F_EXACT,                                          \
+		.off = offsetof(C, policy.f[EP_PRIO_MIN]), .lo = lo_, .hi = hi_, .names = names_, \
+		.max = EP_PRIO_MAX, .doc = doc_                                                   \
+	}
+
+static const struct ep_conf_key conf_keys[] = {
+	S("gateway.interface", interface, NULL, "required: clients send tasks to its address"),
+	S("gateway.xdp_mode", xdp_mode, "auto", "auto (native, else skb), native, skb"),
+	K("gateway.port", port, 1, 65535, EP_DEFAULT_PORT, "task port of the virtual address"),
+	S("gateway.pin_dir", pin_dir, NULL, "default: under $LIBXDP_BPFFS or /sys/fs/bpf"),
+	S("gateway.encap_source", encap_source, NULL, "outer IPv4 source of encapsulated tasks"),
+	B("gateway.keep_attached", keep_attached, true, "at exit, leave the program running"),
+	B("gateway.relay_replies", relay_replies, true, "relay replies that come back, in XDP"),
+	B("gateway.relay_set_forwarding", relay_set_forwarding, false,
+	  "write the interface's forwarding sysctls"),
+	K("gateway.max_priority", max_priority, EP_PRIO_MIN, EP_PRIO_MAX, EP_PRIO_DEFAULT,
+	  "cpu_max and overflow by min(priority, this)"),
+	B("gateway.debug", debug, false, "bpf_printk per decision"),
+
+	EP_CK_RATE_LIMIT_GW(struct ep_ctl_conf, rate_limit),
+
+	S("control.listen", listen, EP_CTL_DEFAULT_LISTEN, "load reports (UDP)"),
+	S("control.socket", socket, EP_CTL_DEFAULT_SOCKET, "the edgectl API"),
+	S("control.socket_group", socket_group, NULL, "the group that may change state"),
+	S("control.metrics", metrics, NULL, "ADDR:PORT: Prometheus /metrics"),
+	S("control.log_level", log_level, "info", "error, warn, info, debug"),
+	B("control.allow_register", reg.allow_register, false,
+	  "a report from an unknown id registers the node"),
+	K("control.capacity_min", reg.capacity_min, 1, 1000000, EP_REG_CAPACITY_MIN,
+	  "a report's capacity must be at least this"),
+	K("control.capacity_max", reg.capacity_max, 1, 1000000, EP_REG_CAPACITY_MAX,
+	  "and at most this"),
+	B("control.wait_for_report", reg.wait_for_report, true,
+	  "configured workers take tasks after their first report"),
+	EP_CK_SCALED("control.dead_after_ms", C, reg.dead_after_ns, 10, 3600000, 1000000, 500,
+		     "no report this long: drained (dead)"),
+	K("control.publish_ms", publish_ms, 1, 10000, 10, "map updates at most this often"),
+
+	{ .path = "policy.name",
+	  .type = EP_CK_ENUM,
+	  .size = 1,
+	  .flags = EP_CK_F_EXTDEF,
+	  .off = offsetof(C, policy.policy),
+	  .names = policy_names,
+	  .doc = "p2c, seed, hash" },
+	P("stale_ms", stale_ms, 1, 3600000, "older loads are not trusted"),
+	P("mem_factor", mem_factor, 0, 255, "eligible while free memory > factor x size hint"),
+	PL("cpu_max", cpu_max_pct, 0, 100, NULL, "priorities 1..5: eligible below this CPU %"),
+	PL("wait_max", wait_max_ms, 0, 60000, NULL, "priorities 1..5: eligible below this wait"),
+	PL("overflow", overflow, 0, 0, overflow_names, "priorities 1..5: reject, cloud or local"),
+	P("cloud_node", cloud_node, 0, EP_GW_MAX_NODES - 1, "the overflow node; 0: none"),
+
+	EP_CK_CUSTOMF("nodes", read_nodes, print_nodes, free_nodes,
+		      "default: none; workers register by their reports"),
+
+	{ .path = "enroll.listen",
+	  .type = EP_CK_STR,
+	  .flags = EP_CK_F_SWITCH,
+	  .off = offsetof(C, enroll.listen),
+	  .doc = "ADDR:PORT (TCP); enrollment is off without" },
+	S("enroll.cert", enroll.cert, NULL, "the controller's certificate"),
+	S("enroll.key", enroll.key, NULL, "its private key"),
+	S("enroll.ca", enroll.ca, NULL, "the CA of devices and nodes"),
+	S("enroll.crl", enroll.crl, NULL, "its CRL"),
+	S("enroll.policy", enroll.policy, NULL, "the device roles"),
+	K("enroll.key_ttl_s", enroll.key_ttl_s, 1, EP_ROLE_TTL_MAX, EP_ENROLL_DEFAULT_TTL_S,
+	  "keys' lifetime unless a role says"),
+
+	EP_CK_ENUMF("auth.mode", C, auth_mode, ep_ck_auth_modes, EP_AUTH_MODE_REQUIRED,
+		    "required, optional or off"),
+	{ 0 }
+};
+
+void ep_ctl_conf_defaults(struct ep_ctl_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	ep_conf_table_defaults(conf_keys, c);
+	ep_policy_defaults(&c->policy);	    /* group policy's keys */
+	ep_xdp_rl_defaults(&c->rate_limit); /* group rate_limit's */
+}
+
+void ep_ctl_conf_free(struct ep_ctl_conf *c)
+{
+	ep_conf_table_free(conf_keys, c);
+	ep_roles_free(&c->enroll.roles);
+	memset(c, 0, sizeof(*c));
+}
+
+void ep_ctl_conf_print(FILE *f, const struct ep_ctl_conf *c)
+{
+	ep_conf_table_print(f, conf_keys, c, 0);
+}
+
+/* Group enroll: what it needs; the role policy file it names is read here too, so that a
+ * bad one stops the controller before it attaches anything. */
 static void read_enroll(struct ep_confread *rd, struct ep_enroll_conf *e, const config_setting_t *g)
 {
-	static const char *const names[] = { "listen", "cert",	 "key",	      "ca",
-					     "crl",    "policy", "key_ttl_s", NULL };
 	static const char *const need[] = { "listen", "cert", "key", "ca", "policy" };
 
-	ep_conf_known(rd, g, names);
-	ep_conf_str(rd, g, "listen", &e->listen);
-	ep_conf_str(rd, g, "cert", &e->cert);
-	ep_conf_str(rd, g, "key", &e->key);
-	ep_conf_str(rd, g, "ca", &e->ca);
-	ep_conf_str(rd, g, "crl", &e->crl);
-	ep_conf_str(rd, g, "policy", &e->policy);
-	EP_CONF_U32(rd, g, "key_ttl_s", 1, EP_ROLE_TTL_MAX, e->key_ttl_s);
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (!config_setting_get_member(g, need[i])) {
 			char msg[96];
@@ -216,104 +297,18 @@ static void read_enroll(struct ep_confread *rd, struct ep_enroll_conf *e, const 
 		rd->err = -EINVAL;
 }
 
-/* Group auth: the gateway's, named as the runtime's group is (the same line sets both). */
-static void read_auth(struct ep_confread *rd, struct ep_ctl_conf *c, const config_setting_t *g)
-{
-	static const char *const names[] = { "mode", NULL };
-	char *mode = NULL;
-
-	ep_conf_known(rd, g, names);
-	ep_conf_str(rd, g, "mode", &mode);
-	if (mode && ep_xdp_parse_auth_mode(mode, &c->auth_mode))
-		ep_conf_bad(rd, config_setting_get_member(g, "mode"),
-			    "must be \"required\", \"optional\" or \"off\"");
-	free(mode);
-}
-
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 {
-	static const char *const top[] = { "gateway",	 "control", "policy", "nodes",
-					   "rate_limit", "enroll",  "auth",   NULL };
-	static const char *const gw[] = { "interface",
-					  "xdp_mode",
-					  "port",
-					  "pin_dir",
-					  "encap_source",
-					  "keep_attached",
-					  "debug",
-					  "relay_replies",
-					  "relay_set_forwarding",
-					  "max_priority",
-					  NULL };
-	static const char *const ctl[] = { "listen",	      "socket",	       "socket_group",
-					   "metrics",	      "log_level",     "allow_register",
-					   "wait_for_report", "dead_after_ms", "publish_ms",
-					   "capacity_min",    "capacity_max",  NULL };
 	struct ep_confread rd = { .path = path };
-	const config_setting_t *root, *g;
-	long long v;
+	const config_setting_t *g;
 	config_t cf;
 
 	if (ep_conf_open(&cf, path))
 		return -EINVAL;
-	root = config_root_setting(&cf);
-	ep_conf_known(&rd, root, top);
-	if ((g = config_setting_get_member(root, "gateway"))) {
-		ep_conf_known(&rd, g, gw);
-		ep_conf_str(&rd, g, "interface", &c->interface);
-		ep_conf_str(&rd, g, "xdp_mode", &c->xdp_mode);
-		ep_conf_str(&rd, g, "pin_dir", &c->pin_dir);
-		ep_conf_str(&rd, g, "encap_source", &c->encap_source);
-		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
-		ep_conf_bool(&rd, g, "debug", &c->debug);
-		ep_conf_bool(&rd, g, "relay_replies", &c->relay_replies);
-		ep_conf_bool(&rd, g, "relay_set_forwarding", &c->relay_set_forwarding);
-		if (ep_conf_num(&rd, g, "port", 1, 65535, &v))
-			c->port = (uint16_t)v;
-		if (ep_conf_num(&rd, g, "max_priority", EP_PRIO_MIN, EP_PRIO_MAX, &v))
-			c->max_priority = (uint8_t)v;
-	}
-	if ((g = config_setting_get_member(root, "rate_limit")))
-		ep_conf_rate_limit(&rd, g, &c->rate_limit, true);
-	if ((g = config_setting_get_member(root, "control"))) {
-		ep_conf_known(&rd, g, ctl);
-		ep_conf_str(&rd, g, "listen", &c->listen);
-		ep_conf_str(&rd, g, "socket", &c->socket);
-		ep_conf_str(&rd, g, "socket_group", &c->socket_group);
-		ep_conf_str(&rd, g, "metrics", &c->metrics);
-		ep_conf_str(&rd, g, "log_level", &c->log_level);
-		ep_conf_bool(&rd, g, "allow_register", &c->reg.allow_register);
-		ep_conf_bool(&rd, g, "wait_for_report", &c->reg.wait_for_report);
-		if (ep_conf_num(&rd, g, "dead_after_ms", 10, 3600000, &v))
-			c->reg.dead_after_ns = (uint64_t)v * 1000000;
-		EP_CONF_U32(&rd, g, "publish_ms", 1, 10000, c->publish_ms);
-		EP_CONF_U32(&rd, g, "capacity_min", 1, 1000000, c->reg.capacity_min);
-		EP_CONF_U32(&rd, g, "capacity_max", 1, 1000000, c->reg.capacity_max);
-	}
-	if ((g = config_setting_get_member(root, "policy")))
-		read_policy(&rd, &c->policy, g);
-	if ((g = config_setting_get_member(root, "auth")))
-		read_auth(&rd, c, g);
-	if ((g = config_setting_get_member(root, "enroll"))) {
-		if (config_setting_is_group(g))
-			read_enroll(&rd, &c->enroll, g);
-		else
-			ep_conf_bad(&rd, g, "must be a group: enroll: { listen = ...; }");
-	}
-	if ((g = config_setting_get_member(root, "nodes"))) {
-		if (!config_setting_is_list(g)) {
-			ep_conf_bad(&rd, g, "must be a list of groups: ( { id = 1; ... }, ... )");
-		} else {
-			for (int i = 0; i < config_setting_length(g); i++) {
-				const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
-
-				if (!config_setting_is_group(e))
-					ep_conf_bad(&rd, e, "must be a group { id = 1; ... }");
-				else
-					read_node(&rd, c, e);
-			}
-		}
-	}
+	ep_conf_table_read(&rd, config_root_setting(&cf), conf_keys, c);
+	g = config_setting_get_member(config_root_setting(&cf), "enroll");
+	if (g && config_setting_is_group(g))
+		read_enroll(&rd, &c->enroll, g);
 	config_destroy(&cf);
 	return rd.err;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "enroll_server.h"
 #include "policy.h"
@@ -59,6 +60,9 @@ void ep_ctl_conf_defaults(struct ep_ctl_conf *c);
 void ep_ctl_conf_free(struct ep_ctl_conf *c);
 /* Read @path over the defaults. Returns 0 or -EINVAL after logging every problem. */
 int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path);
+/* Print every setting of @c in the file's syntax (edgectl serve --print-config), each
+ * with its range and doc, an unset one as a comment. Read back, it gives @c again. */
+void ep_ctl_conf_print(FILE *f, const struct ep_ctl_conf *c);
 /* Check the whole (after overrides). Returns 0 or -EINVAL after logging the problem. */
 int ep_ctl_conf_validate(const struct ep_ctl_conf *c);
 

@@ -12,7 +12,7 @@ EXTRA_CFLAGS_control/edgectl	:= -Icontrol -Idataplane
 
 EDGECTL_SRCS	:= $(wildcard control/edgectl/*.c)
 BINS += $(BIN)/edgectl
-$(BIN)/edgectl: $(patsubst %.c,$(OBJ)/%.o,$(EDGECTL_SRCS)) $(CONTROL_LIB) $(RT_LIB) \
+$(BIN)/edgectl: $(patsubst %.c,$(OBJ)/%.o,$(EDGECTL_SRCS)) $(CONTROL_LIB) $(COMMON_LIB) \
 		$(XDP_LIB) $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)

@@ -21,42 +21,21 @@
 
 #define EP_GW_PROG_NAME "ep_gateway"
 
-static const char *const pin_names[] = {
-	EP_GW_PIN_CFG,	    EP_GW_PIN_NODES,  EP_GW_PIN_TABLE,	    EP_GW_PIN_SENT,
-	EP_GW_PIN_AFFINITY, EP_GW_PIN_STATS,  EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS,
-	EP_GW_PIN_DROPS,    EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE,   EP_GW_PIN_RELAY,
-	EP_GW_PIN_AUTH,	    EP_GW_PIN_KEYS,   EP_GW_PIN_KEY_STATE,
-};
-#define NMAPS (sizeof(pin_names) / sizeof(pin_names[0]))
-enum {
-	M_CFG,
-	M_NODES,
-	M_TABLE,
-	M_SENT,
-	M_AFFINITY,
-	M_STATS,
-	M_NODE_STATS,
-	M_DEVS,
-	M_DROPS,
-	M_RL_CFG,
-	M_RL_STATE,
-	M_RELAY,
-	M_AUTH,
-	M_KEYS,
-	M_KEY_STATE
-};
+/* The fd of the gateway's map @map (a member of struct ep_gateway's maps). */
+#define FD(gw, map) bpf_map__fd((gw)->skel->maps.map)
 
 #define VIP_MAX	       64	     /* the gateway's own addresses in ep_gw_relay */
 #define VIP_REFRESH_NS 1000000000ull /* read them at most once a second */
 
 struct ep_gw {
-	int lock_fd;		  /* ep_iface_lock("gw") while we serve the interface */
-	struct ep_gateway *skel;  /* NULL when only the pins are open */
+	int lock_fd; /* ep_iface_lock("gw") while we serve the interface */
+	/* Opened with pin_dir as its pin root: loaded by us (its maps reused from the pins
+	 * or pinned), or not loaded, each map given its pin's fd (open_pins()). */
+	struct ep_gateway *skel;
 	struct xdp_program *prog; /* ours, when this handle attached it */
 	char ifname[IF_NAMESIZE];
 	enum ep_xdp_mode mode;
 	bool reused;
-	int fds[NMAPS];		   /* owned only when skel is NULL */
 	uint64_t table_version[2]; /* of each half, as last written by us */
 	char pin_dir[PATH_MAX];
 	/* This network namespace's addresses, for the relay's VIP entries. */
@@ -73,22 +52,65 @@ int ep_gw_default_pin_dir(const char *ifname, char *buf, size_t len)
 	return ep_xdp_default_pin_dir(name, buf, len);
 }
 
-static void close_fds(struct ep_gw *gw)
+/* A handle for the gateway whose maps are pinned in @pin_dir: its skeleton opened (not
+ * loaded) with @pin_dir as the pin root, so every map the program marks (bpf/lib/pin.h)
+ * has its pin path. Returns 0 or a negative errno (logged). */
+static int gw_new(const char *pin_dir, struct ep_gw **out)
 {
-	for (size_t i = 0; i < NMAPS; i++)
-		if (gw->fds[i] >= 0 && !gw->skel)
-			close(gw->fds[i]);
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct ep_gw *gw = calloc(1, sizeof(*gw));
+	int err;
+
+	if (!gw)
+		return -ENOMEM;
+	gw->lock_fd = -1;
+	snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", pin_dir);
+	opts.pin_root_path = gw->pin_dir;
+	gw->skel = ep_gateway__open_opts(&opts);
+	if (!gw->skel) {
+		err = -errno;
+		pr_err("open the gateway program: %s", strerror(errno));
+		free(gw);
+		return err;
+	}
+	*out = gw;
+	return 0;
 }
 
+/* Release what the handle holds; nothing is detached or unpinned. */
+static void gw_free(struct ep_gw *gw)
+{
+	if (gw->prog)
+		xdp_program__close(gw->prog);
+	ep_gateway__destroy(gw->skel);
+	if (gw->lock_fd >= 0)
+		close(gw->lock_fd);
+	free(gw);
+}
+
+/* A running gateway's maps: each pinned map of the (unloaded) skeleton takes the fd of its
+ * pin, so the handle reads and writes them as if it had loaded them. */
 static int open_pins(struct ep_gw *gw)
 {
-	for (size_t i = 0; i < NMAPS; i++) {
-		gw->fds[i] = ep_xdp_open_pinned(gw->pin_dir, pin_names[i]);
-		if (gw->fds[i] < 0) {
-			int err = gw->fds[i];
+	struct bpf_map *m;
+	int fd, err;
 
-			pr_err("gateway map %s/%s: %s", gw->pin_dir, pin_names[i], strerror(-err));
-			close_fds(gw);
+	for (m = bpf_object__next_map(gw->skel->obj, NULL); m;
+	     m = bpf_object__next_map(gw->skel->obj, m)) {
+		const char *path = bpf_map__pin_path(m);
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("gateway map %s: %s", path, strerror(errno));
+			return err;
+		}
+		err = bpf_map__reuse_fd(m, fd);
+		close(fd);
+		if (err) {
+			pr_err("gateway map %s: %s", path, strerror(-err));
 			return err;
 		}
 	}
@@ -97,17 +119,14 @@ static int open_pins(struct ep_gw *gw)
 
 int ep_gw_open(const char *pin_dir, struct ep_gw **out)
 {
-	struct ep_gw *gw = calloc(1, sizeof(*gw));
-	int err;
+	struct ep_gw *gw;
+	int err = gw_new(pin_dir, &gw);
 
-	if (!gw)
-		return -ENOMEM;
-	snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", pin_dir);
-	for (size_t i = 0; i < NMAPS; i++)
-		gw->fds[i] = -1;
+	if (err)
+		return err;
 	err = open_pins(gw);
 	if (err) {
-		free(gw);
+		gw_free(gw);
 		return err;
 	}
 	*out = gw;
@@ -130,7 +149,7 @@ static int init_cfg(struct ep_gw *gw)
 	};
 	for (int p = 0; p < 8; p++)
 		cfg.cpu_max_x100[p] = 8000;
-	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+	return bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
 /* What the operator set, into a fresh or a reused gateway: rate limits, the ceiling, the
@@ -153,119 +172,108 @@ static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
 	if (err)
 		return err;
 	cfg.max_priority = o->max_priority;
-	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+	return bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
+/* One controller per gateway interface (@ifindex). Returns 0 or a negative errno (logged). */
+static int lock_iface(struct ep_gw *gw, int ifindex)
 {
-	struct bpf_map *maps[NMAPS];
-	char path[PATH_MAX + 64];
-	struct ep_gw *gw;
-	int ifindex, err;
+	int fd = ep_iface_lock("gw", ifindex);
 
-	gw = calloc(1, sizeof(*gw));
-	if (!gw)
-		return -ENOMEM;
-	for (size_t i = 0; i < NMAPS; i++)
-		gw->fds[i] = -1;
-	snprintf(gw->ifname, sizeof(gw->ifname), "%s", o->ifname);
-	ifindex = if_nametoindex(o->ifname);
-	if (!ifindex) {
-		err = -errno;
-		pr_err("interface %s: %s", o->ifname, strerror(errno));
-		goto err_free;
-	}
-	/* One controller per gateway interface. */
-	gw->lock_fd = ep_iface_lock("gw", ifindex);
-	if (gw->lock_fd < 0) {
-		err = gw->lock_fd;
-		if (err == -EBUSY)
-			pr_err("%s: another controller serves this gateway", o->ifname);
-		else
-			pr_err("%s: lock: %s", o->ifname, strerror(-err));
-		goto err_free;
-	}
-	if (o->pin_dir)
-		snprintf(gw->pin_dir, sizeof(gw->pin_dir), "%s", o->pin_dir);
-	else if ((err = ep_gw_default_pin_dir(o->ifname, gw->pin_dir, sizeof(gw->pin_dir))))
-		goto err_free;
+	if (fd == -EBUSY)
+		pr_err("%s: another controller serves this gateway", gw->ifname);
+	else if (fd < 0)
+		pr_err("%s: lock: %s", gw->ifname, strerror(-fd));
+	if (fd < 0)
+		return fd;
+	gw->lock_fd = fd;
+	return 0;
+}
 
-	/* Already attached (the controller restarted): keep it and its pinned maps. */
-	err = ep_xdp_find_prog(o->ifname, EP_GW_PROG_NAME, &gw->mode);
-	if (err < 0) {
-		pr_err("%s: cannot list XDP programs: %s", o->ifname, strerror(-err));
-		goto err_free;
-	}
-	if (err == 1) {
-		err = open_pins(gw);
-		if (err) {
-			pr_err("%s: the gateway is attached but its maps are not pinned in %s; "
-			       "detach it with 'edgectl detach --iface %s'",
-			       o->ifname, gw->pin_dir, o->ifname);
-			goto err_free;
-		}
-		gw->reused = true;
-		pr_info("gateway already attached to %s (%s mode): reusing its maps in %s",
-			o->ifname, ep_gw_mode_name(gw), gw->pin_dir);
-		goto done;
-	}
+/* The gateway is attached already (the controller restarted): keep it, and take its
+ * pinned maps. */
+static int reuse(struct ep_gw *gw)
+{
+	int err = open_pins(gw);
 
-	gw->skel = ep_gateway__open();
-	if (!gw->skel) {
-		err = -errno;
-		pr_err("open gateway program: %s", strerror(errno));
-		goto err_free;
+	if (err) {
+		pr_err("%s: the gateway is attached but its maps are not pinned in %s; "
+		       "detach it with 'edgectl detach --iface %s'",
+		       gw->ifname, gw->pin_dir, gw->ifname);
+		return err;
 	}
+	gw->reused = true;
+	pr_info("gateway already attached to %s (%s mode): reusing its maps in %s", gw->ifname,
+		ep_gw_mode_name(gw), gw->pin_dir);
+	return 0;
+}
+
+/* Load the gateway (its maps reused from their pins, or created and pinned: libbpf, with
+ * the skeleton's pin root) and attach it to @ifindex. Returns 0 or a negative errno
+ * (logged). */
+static int load_attach(struct ep_gw *gw, const struct ep_gw_opts *o, int ifindex)
+{
+	int err;
+
 	gw->skel->rodata->ep_gw_debug = o->debug;
 	/* Logs what to do about it. */
 	err = ep_bpf_env_check(gw->pin_dir);
 	if (err)
-		goto err_destroy;
+		return err;
 	err = ep_mkdir_p(gw->pin_dir, 0700);
 	if (err) {
 		pr_err("pin directory %s: %s", gw->pin_dir, strerror(-err));
-		goto err_destroy;
-	}
-	maps[M_CFG] = gw->skel->maps.ep_gw_cfg;
-	maps[M_NODES] = gw->skel->maps.ep_gw_nodes;
-	maps[M_TABLE] = gw->skel->maps.ep_gw_table;
-	maps[M_SENT] = gw->skel->maps.ep_gw_sent;
-	maps[M_AFFINITY] = gw->skel->maps.ep_gw_affinity;
-	maps[M_STATS] = gw->skel->maps.ep_gw_stats;
-	maps[M_NODE_STATS] = gw->skel->maps.ep_gw_node_stats;
-	maps[M_DEVS] = gw->skel->maps.ep_gw_devs;
-	maps[M_DROPS] = gw->skel->maps.ep_stats;
-	maps[M_RL_CFG] = gw->skel->maps.ep_rl_cfg;
-	maps[M_RL_STATE] = gw->skel->maps.ep_rl_state;
-	maps[M_RELAY] = gw->skel->maps.ep_gw_relay;
-	maps[M_AUTH] = gw->skel->maps.ep_auth_cfg;
-	maps[M_KEYS] = gw->skel->maps.ep_keys;
-	maps[M_KEY_STATE] = gw->skel->maps.ep_key_state;
-	for (size_t i = 0; i < NMAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
-		err = bpf_map__set_pin_path(maps[i], path);
-		if (err) {
-			pr_err("pin %s: %s", path, strerror(-err));
-			goto err_destroy;
-		}
+		return err;
 	}
 	gw->prog = xdp_program__from_bpf_obj(gw->skel->obj, "xdp");
 	err = libxdp_get_error(gw->prog);
 	if (err) {
 		gw->prog = NULL;
 		pr_err("libxdp: cannot use the gateway object: %s", strerror(-err));
-		goto err_destroy;
+		return err;
 	}
 	err = ep_xdp_attach_prog(gw->prog, ifindex, o->ifname, o->xdp_mode, &gw->mode);
 	if (err) {
 		pr_err("attach the gateway to %s: %s", o->ifname, strerror(-err));
-		goto err_close_prog;
+		return err;
 	}
-	for (size_t i = 0; i < NMAPS; i++)
-		gw->fds[i] = bpf_map__fd(maps[i]);
 	pr_info("gateway attached to %s (%s mode), maps in %s", o->ifname, ep_gw_mode_name(gw),
 		gw->pin_dir);
-done:
+	return 0;
+}
+
+int ep_gw_attach(const struct ep_gw_opts *o, struct ep_gw **out)
+{
+	char dir[PATH_MAX];
+	struct ep_gw *gw;
+	int ifindex, err;
+
+	ifindex = if_nametoindex(o->ifname);
+	if (!ifindex) {
+		err = -errno;
+		pr_err("interface %s: %s", o->ifname, strerror(errno));
+		return err;
+	}
+	if (o->pin_dir)
+		snprintf(dir, sizeof(dir), "%s", o->pin_dir);
+	else if ((err = ep_gw_default_pin_dir(o->ifname, dir, sizeof(dir))))
+		return err;
+	err = gw_new(dir, &gw);
+	if (err)
+		return err;
+	snprintf(gw->ifname, sizeof(gw->ifname), "%s", o->ifname);
+	err = lock_iface(gw, ifindex);
+	if (err)
+		goto err_free;
+	err = ep_xdp_find_prog(o->ifname, EP_GW_PROG_NAME, &gw->mode);
+	if (err < 0) {
+		pr_err("%s: cannot list XDP programs: %s", o->ifname, strerror(-err));
+		goto err_free;
+	}
+	err = err == 1 ? reuse(gw) : load_attach(gw, o, ifindex);
+	if (err)
+		goto err_free;
+
 	err = init_cfg(gw);
 	if (!err)
 		err = configure(gw, o);
@@ -277,20 +285,13 @@ done:
 	*out = gw;
 	return 0;
 
-err_close_prog:
-	xdp_program__close(gw->prog);
-err_destroy:
-	ep_gateway__destroy(gw->skel);
 err_free:
-	if (gw->lock_fd > 0)
-		close(gw->lock_fd);
-	free(gw);
+	gw_free(gw);
 	return err;
 }
 
 void ep_gw_close(struct ep_gw *gw, bool detach)
 {
-	char path[PATH_MAX + 64];
 	int err;
 
 	if (!gw)
@@ -302,19 +303,9 @@ void ep_gw_close(struct ep_gw *gw, bool detach)
 				pr_warn("detach the gateway from %s: %s", gw->ifname,
 					strerror(-err));
 		}
-		for (size_t i = 0; i < NMAPS; i++) {
-			snprintf(path, sizeof(path), "%s/%s", gw->pin_dir, pin_names[i]);
-			unlink(path);
-		}
-		rmdir(gw->pin_dir);
+		ep_bpf_unpin(gw->skel->obj, gw->pin_dir);
 	}
-	close_fds(gw);
-	if (gw->prog)
-		xdp_program__close(gw->prog);
-	ep_gateway__destroy(gw->skel);
-	if (gw->lock_fd > 0)
-		close(gw->lock_fd);
-	free(gw);
+	gw_free(gw);
 }
 
 bool ep_gw_reused(const struct ep_gw *gw)
@@ -334,15 +325,14 @@ const char *ep_gw_mode_name(const struct ep_gw *gw)
 
 int ep_gw_map_fd(const struct ep_gw *gw, const char *name)
 {
-	for (size_t i = 0; i < NMAPS; i++)
-		if (!strcmp(pin_names[i], name))
-			return gw->fds[i];
-	return -ENOENT;
+	const struct bpf_map *m = bpf_object__find_map_by_name(gw->skel->obj, name);
+
+	return m && bpf_map__pin_path(m) && bpf_map__fd(m) >= 0 ? bpf_map__fd(m) : -ENOENT;
 }
 
 int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg)
 {
-	return bpf_map_lookup_elem(gw->fds[M_CFG], &(__u32){ 0 }, cfg) ? -errno : 0;
+	return bpf_map_lookup_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, cfg) ? -errno : 0;
 }
 
 /* Write @n consecutive array entries from key @first, in one syscall where the kernel
@@ -406,7 +396,7 @@ static int write_relay(struct ep_gw *gw, __u32 half, const struct ep_gw_cfg *cfg
 {
 	static const uint8_t zero[16];
 	struct ep_gw_relay_key key, next, stale[EP_GW_RELAY_MAX];
-	int fd = gw->fds[M_RELAY], err = 0;
+	int fd = FD(gw, ep_gw_relay), err = 0;
 	unsigned int nstale = 0;
 
 	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r && nstale < EP_GW_RELAY_MAX;
@@ -455,11 +445,11 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	next = !(cur.active & 1);
 	err = write_relay(gw, next, cfg, nodes);
 	if (!err)
-		err = write_range(gw->fds[M_NODES], next * EP_GW_MAX_NODES, nodes, EP_GW_MAX_NODES,
-				  sizeof(*nodes));
+		err = write_range(FD(gw, ep_gw_nodes), next * EP_GW_MAX_NODES, nodes,
+				  EP_GW_MAX_NODES, sizeof(*nodes));
 	if (!err && gw->table_version[next] != table_version) {
 		gw->table_version[next] = 0;
-		err = write_range(gw->fds[M_TABLE], next * EP_GW_TABLE_SIZE, table,
+		err = write_range(FD(gw, ep_gw_table), next * EP_GW_TABLE_SIZE, table,
 				  EP_GW_TABLE_SIZE, sizeof(*table));
 		if (!err)
 			gw->table_version[next] = table_version;
@@ -468,7 +458,7 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 		return err;
 	cfg->active = (__u8)next;
 	cfg->generation = cur.generation + 1;
-	return bpf_map_update_elem(gw->fds[M_CFG], &(__u32){ 0 }, cfg, 0) ? -errno : 0;
+	return bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, cfg, 0) ? -errno : 0;
 }
 
 int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table)
@@ -483,13 +473,13 @@ int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *tabl
 	for (__u32 i = 0; nodes && i < EP_GW_MAX_NODES; i++) {
 		__u32 k = half * EP_GW_MAX_NODES + i;
 
-		if (bpf_map_lookup_elem(gw->fds[M_NODES], &k, &nodes[i]))
+		if (bpf_map_lookup_elem(FD(gw, ep_gw_nodes), &k, &nodes[i]))
 			return -errno;
 	}
 	for (__u32 i = 0; table && i < EP_GW_TABLE_SIZE; i++) {
 		__u32 k = half * EP_GW_TABLE_SIZE + i;
 
-		if (bpf_map_lookup_elem(gw->fds[M_TABLE], &k, &table[i]))
+		if (bpf_map_lookup_elem(FD(gw, ep_gw_table), &k, &table[i]))
 			return -errno;
 	}
 	return 0;
@@ -522,37 +512,26 @@ static int sum_percpu(int fd, __u32 n, size_t words, uint64_t *out)
 	return 0;
 }
 
-const char *ep_gw_stat_name(unsigned int i)
-{
-	static const char *const names[EP_GW_STAT__COUNT] = {
-#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
-		EP_GW_STAT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-	};
-
-	return i < EP_GW_STAT__COUNT && names[i] ? names[i] : "?";
-}
-
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT])
 {
-	return sum_percpu(gw->fds[M_STATS], EP_GW_STAT__COUNT, 1, out);
+	return sum_percpu(FD(gw, ep_gw_stats), EP_GW_STAT__COUNT, 1, out);
 }
 
 int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT])
 {
-	return ep_xdp_read_stats(gw->fds[M_DROPS], out);
+	return ep_xdp_read_stats(FD(gw, ep_stats), out);
 }
 
 int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MAX_NODES])
 {
 	_Static_assert(sizeof(struct ep_gw_node_stats) == 3 * sizeof(uint64_t), "layout");
-	return sum_percpu(gw->fds[M_NODE_STATS], EP_GW_MAX_NODES, 3, (uint64_t *)out);
+	return sum_percpu(FD(gw, ep_gw_node_stats), EP_GW_MAX_NODES, 3, (uint64_t *)out);
 }
 
 int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES])
 {
 	for (__u32 k = 0; k < EP_GW_MAX_NODES; k++)
-		if (bpf_map_lookup_elem(gw->fds[M_SENT], &k, &out[k]))
+		if (bpf_map_lookup_elem(FD(gw, ep_gw_sent), &k, &out[k]))
 			return -errno;
 	return 0;
 }
@@ -561,13 +540,13 @@ int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id)
 {
 	__u64 zero = 0;
 
-	return bpf_map_update_elem(gw->fds[M_SENT], &id, &zero, 0) ? -errno : 0;
+	return bpf_map_update_elem(FD(gw, ep_gw_sent), &id, &zero, 0) ? -errno : 0;
 }
 
 int ep_gw_forget_node(struct ep_gw *gw, uint32_t id)
 {
 	struct ep_gw_flow_key key, next;
-	int fd = gw->fds[M_AFFINITY], removed = 0, err;
+	int fd = FD(gw, ep_gw_affinity), removed = 0, err;
 	struct bpf_map_info info = {};
 	__u32 v, len = sizeof(info);
 
@@ -587,40 +566,40 @@ int ep_gw_forget_node(struct ep_gw *gw, uint32_t id)
 
 int ep_gw_add_dev(struct ep_gw *gw, uint32_t ifindex)
 {
-	return bpf_map_update_elem(gw->fds[M_DEVS], &ifindex, &ifindex, 0) ? -errno : 0;
+	return bpf_map_update_elem(FD(gw, ep_gw_devs), &ifindex, &ifindex, 0) ? -errno : 0;
 }
 
 int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl)
 {
-	return ep_xdp_read_rl(gw->fds[M_RL_CFG], rl);
+	return ep_xdp_read_rl(FD(gw, ep_rl_cfg), rl);
 }
 
 int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl)
 {
-	return ep_xdp_write_rl(gw->fds[M_RL_CFG], rl);
+	return ep_xdp_write_rl(FD(gw, ep_rl_cfg), rl);
 }
 
 int ep_gw_read_auth_mode(struct ep_gw *gw, enum ep_auth_mode *mode)
 {
-	return ep_xdp_read_auth_mode(gw->fds[M_AUTH], mode);
+	return ep_xdp_read_auth_mode(FD(gw, ep_auth_cfg), mode);
 }
 
 int ep_gw_set_auth_mode(struct ep_gw *gw, enum ep_auth_mode mode)
 {
-	return ep_xdp_write_auth_mode(gw->fds[M_AUTH], mode);
+	return ep_xdp_write_auth_mode(FD(gw, ep_auth_cfg), mode);
 }
 
 int ep_gw_put_key(struct ep_gw *gw, uint32_t key_id, const struct ep_key_entry *e)
 {
-	return ep_xdp_write_key(gw->fds[M_KEYS], gw->fds[M_KEY_STATE], key_id, e);
+	return ep_xdp_write_key(FD(gw, ep_keys), FD(gw, ep_key_state), key_id, e);
 }
 
 int ep_gw_del_key(struct ep_gw *gw, uint32_t key_id)
 {
-	return ep_xdp_delete_key(gw->fds[M_KEYS], gw->fds[M_KEY_STATE], key_id);
+	return ep_xdp_delete_key(FD(gw, ep_keys), FD(gw, ep_key_state), key_id);
 }
 
 int ep_gw_clear_keys(struct ep_gw *gw)
 {
-	return ep_xdp_clear_keys(gw->fds[M_KEYS], gw->fds[M_KEY_STATE]);
+	return ep_xdp_clear_keys(FD(gw, ep_keys), FD(gw, ep_key_state));
 }

@@ -3,7 +3,8 @@
  * gw.h - the gateway's XDP program and its maps, as the controller and edgectl use them.
  *
  * The controller attaches bpf/ep_gateway.bpf.c through libxdp (ahead of the node's own
- * classifier in the dispatcher) and pins every map under one bpffs directory, so bpftool,
+ * classifier in the dispatcher); libbpf pins every map by name under one bpffs directory
+ * (the skeleton's pin_root_path; bpf/lib/pin.h), so bpftool,
  * `edgectl` and a restarted controller see the same state. A restarted controller finds
  * the program still attached and carries on with the pinned maps: traffic never stops.
  *
@@ -19,7 +20,8 @@
 
 #include "ep_shared.h"
 
-/* Pinned map names under the pin directory. */
+/* Pinned map names under the pin directory: every map of bpf/ep_gateway.bpf.c, pinned by
+ * its own name (bpf/lib/pin.h). */
 #define EP_GW_PIN_CFG	     "ep_gw_cfg"
 #define EP_GW_PIN_NODES	     "ep_gw_nodes"
 #define EP_GW_PIN_TABLE	     "ep_gw_table"
@@ -95,8 +97,19 @@ int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *tabl
 
 /* Counters, summed over CPUs. */
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT]);
-/* The name of gateway counter @i (enum ep_gw_stat); "?" out of range. */
-const char *ep_gw_stat_name(unsigned int i);
+/* The name of gateway counter @i (enum ep_gw_stat); "?" out of range. Inline: the
+ * controller, edgectl and the fuzzers' stand-in for this file (tests/fuzz/fake_gw.c)
+ * share it. */
+static inline const char *ep_gw_stat_name(unsigned int i)
+{
+	static const char *const names[EP_GW_STAT__COUNT] = {
+#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
+		EP_GW_STAT_LIST(EP_X_NAME)
+#undef EP_X_NAME
+	};
+
+	return i < EP_GW_STAT__COUNT && names[i] ? names[i] : "?";
+}
 int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT]);
 int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MAX_NODES]);
 int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES]);

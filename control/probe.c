@@ -14,6 +14,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "ep_gateway.skel.h"
+#include "xdp/ep_xdp.h"
 #include "probe.h"
 
 static uint16_t ip_csum(const void *p, size_t len)
@@ -90,7 +91,8 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 	skel = ep_gateway__open();
 	if (!skel)
 		return -errno;
-	/* The live configuration, nodes and table; everything else private. */
+	/* The live configuration, nodes and table; everything else private, pinned nowhere. */
+	ep_bpf_no_pins(skel->obj);
 	if ((err = bpf_map__reuse_fd(skel->maps.ep_gw_cfg, ep_gw_map_fd(gw, EP_GW_PIN_CFG))) ||
 	    (err = bpf_map__reuse_fd(skel->maps.ep_gw_nodes, ep_gw_map_fd(gw, EP_GW_PIN_NODES))) ||
 	    (err = bpf_map__reuse_fd(skel->maps.ep_gw_table, ep_gw_map_fd(gw, EP_GW_PIN_TABLE))) ||

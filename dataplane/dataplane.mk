@@ -15,11 +15,16 @@ $(BIN)/edgeplane-xdp: $(OBJ)/dataplane/tools/edgeplane-xdp.o $(XDP_LIB) $(CORE_L
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
+# libepcommon.a: what the runtime and edgectl share beyond the core: the /metrics server
+# and its text format, the configuration file's readers, Unix sockets.
+COMMON_SRCS	:= userspace/common/metrics.c userspace/common/confread.c \
+		   userspace/common/unixsock.c
+COMMON_LIB	:= $(LIB)/libepcommon.a
+$(COMMON_LIB): $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRCS))
+
 # The runtime: I/O backends, the task path, and the daemon around them.
 RT_SRCS		:= $(wildcard dataplane/io/*.c dataplane/core/*.c) \
-		   $(filter-out dataplane/daemon/main.c,$(wildcard dataplane/daemon/*.c)) \
-		   userspace/common/metrics.c userspace/common/confread.c \
-		   userspace/common/unixsock.c
+		   $(filter-out dataplane/daemon/main.c,$(wildcard dataplane/daemon/*.c))
 RT_LIB		:= $(LIB)/libeprt.a
 $(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
 # The key sources (daemon/keysrc.c) read keys files and sync with the controller through
@@ -37,8 +42,8 @@ $(OBJ)/dataplane/io/dpdk.o: EXTRA_CFLAGS_dataplane/io += $(DPDK_CFLAGS) \
 	$(if $(DPDK_LIBS),-DEP_HAVE_DPDK)
 
 BINS += $(BIN)/edgeplane
-$(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(HANDLERS_LIB) $(XDP_LIB) \
-		  $(CLIENT_LIB) $(CORE_LIB)
+$(BIN)/edgeplane: $(OBJ)/dataplane/daemon/main.o $(RT_LIB) $(COMMON_LIB) $(HANDLERS_LIB) \
+		  $(XDP_LIB) $(CLIENT_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) $(BPF_LIBS) \

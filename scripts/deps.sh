@@ -23,7 +23,7 @@ PKGS=(
 	# DPDK backend
 	dpdk-dev libdpdk-dev
 	# tests, rig, reports
-	ethtool tcpdump procps iputils-ping jq gnuplot-nox prometheus qemu-system-x86
+	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus qemu-system-x86
 )
 
 missing=()

@@ -32,6 +32,7 @@
 #include "edgeplane/util.h"
 #include "ep_fault.skel.h"
 #include "ep_shared.h"
+#include "xdp/ep_xdp.h"
 
 static const char *const stat_names[EP_FAULT__COUNT] = { "seen", "dropped", "duplicated",
 							 "corrupted" };
@@ -80,12 +81,22 @@ static int parse_rate(const char *what, const char *s, __u32 *ppm)
 	return 0;
 }
 
+/* Remove @dir (<bpffs>/edgeplane-fault/DEV-DIRECTION) and edgeplane-fault/ once empty. */
+static void remove_pin_dir(char *dir)
+{
+	rmdir(dir);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+}
+
 static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingress)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe9, .priority = 1);
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	char dir[PATH_MAX];
 	struct ep_fault *skel;
+	bool fresh;
 	__u32 zero = 0;
 	int err;
 
@@ -97,7 +108,19 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 	err = pin_dir(dev, ingress, dir, sizeof(dir));
 	if (err)
 		return err;
-	skel = ep_fault__open();
+	/* libbpf pins the two maps the program marks (fault_cfg, fault_stats; not its
+	 * .rodata) in <bpffs>/edgeplane-fault/DEV-DIRECTION, or reuses them from there. */
+	fresh = access(dir, F_OK) != 0;
+	{
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%s", dir);
+		*strrchr(parent, '/') = '\0';
+		mkdir(parent, 0700);
+		mkdir(dir, 0700);
+	}
+	open_opts.pin_root_path = dir;
+	skel = ep_fault__open_opts(&open_opts);
 	if (!skel) {
 		pr_err("open the fault program: %s", strerror(errno));
 		return -errno;
@@ -125,27 +148,13 @@ static int cmd_attach(const char *dev, const struct ep_fault_cfg *cfg, bool ingr
 		       strerror(-err));
 		goto out;
 	}
-	{ /* <bpffs>/edgeplane-fault/DEV-DIRECTION */
-		char parent[PATH_MAX];
-
-		snprintf(parent, sizeof(parent), "%s", dir);
-		*strrchr(parent, '/') = '\0';
-		mkdir(parent, 0700);
-		mkdir(dir, 0700);
-	}
-	{ /* the two maps set and stats read; not the program's .rodata */
-		char path[PATH_MAX + 32];
-
-		snprintf(path, sizeof(path), "%s/fault_cfg", dir);
-		err = bpf_map__pin(skel->maps.fault_cfg, path);
-		if (!err) {
-			snprintf(path, sizeof(path), "%s/fault_stats", dir);
-			err = bpf_map__pin(skel->maps.fault_stats, path);
-		}
-		if (err)
-			pr_err("pin maps in %s: %s", dir, strerror(-err));
-	}
 out:
+	/* Pins this attach made, and nothing runs with them: none left behind. (Reused
+	 * ones, of a program attached already, stay.) */
+	if (err && fresh) {
+		ep_bpf_unpin(skel->obj, NULL);
+		remove_pin_dir(dir);
+	}
 	ep_fault__destroy(skel); /* the tc filter keeps the program alive */
 	return err;
 }
@@ -187,7 +196,7 @@ static int cmd_stats(const char *dev, bool ingress, bool json)
 /* Take the program off both hooks and remove its pins. */
 static int cmd_detach(const char *dev)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32];
+	char dir[PATH_MAX];
 	int ifindex = (int)if_nametoindex(dev), found = 0;
 
 	if (!ifindex) {
@@ -198,19 +207,18 @@ static int cmd_detach(const char *dev)
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = in ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe9, .priority = 1);
+		LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = dir);
+		struct ep_fault *skel;
 
 		found += !bpf_tc_detach(&hook, &opts);
 		if (pin_dir(dev, in, dir, sizeof(dir)))
 			continue;
-		for (const char *const *n =
-			     (const char *const[]){ "fault_cfg", "fault_stats", NULL };
-		     *n; n++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, *n);
-			unlink(path);
-		}
-		rmdir(dir);
-		*strrchr(dir, '/') = '\0'; /* edgeplane-fault/, once no device has pins */
-		rmdir(dir);
+		/* The maps the program pins, by their names (opened, not loaded). */
+		skel = ep_fault__open_opts(&open_opts);
+		if (skel)
+			ep_bpf_unpin(skel->obj, NULL);
+		ep_fault__destroy(skel);
+		remove_pin_dir(dir); /* and edgeplane-fault/, once no device has pins */
 	}
 	if (!found) {
 		pr_err("%s: no fault injection attached", dev);

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The rig's tools.
 BINS += $(BIN)/edgeplane-fault
+# xdp/ep_xdp.h, for ep_bpf_unpin()
+EXTRA_CFLAGS_vm := -Idataplane
 $(OBJ)/vm/fault.o: $(GEN)/ep_fault.skel.h
 $(BIN)/edgeplane-fault: $(OBJ)/vm/fault.o $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)

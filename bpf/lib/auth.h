@@ -34,6 +34,7 @@
 
 #include "../ep_shared.h"
 #include "gcra.h"
+#include "pin.h"
 #include "ratelimit.h"
 
 /* The node's mode; key 0. See struct ep_auth_cfg. */
@@ -42,6 +43,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ep_auth_cfg);
+	__uint(pinning, EP_PINNING);
 } ep_auth_cfg SEC(".maps");
 
 /* Key id -> what the key allows. See struct ep_key_entry. */
@@ -50,6 +52,7 @@ struct {
 	__uint(max_entries, EP_KEYS_MAX);
 	__type(key, __u32);
 	__type(value, struct ep_key_entry);
+	__uint(pinning, EP_PINNING);
 } ep_keys SEC(".maps");
 
 /* Key id -> its buckets. See struct ep_key_state for why a map of its own. */
@@ -58,6 +61,7 @@ struct {
 	__uint(max_entries, EP_KEYS_MAX);
 	__type(key, __u32);
 	__type(value, struct ep_key_state);
+	__uint(pinning, EP_PINNING);
 } ep_key_state SEC(".maps");
 
 /* The mode for this frame: EP_AUTH_MODE_OFF unless a loader wrote one; a value out of

@@ -28,6 +28,7 @@
 #include "../ep_shared.h"
 #include "gcra.h"
 #include "parse.h"
+#include "pin.h"
 
 /* Rate limit settings; key 0. See struct ep_rl_cfg. */
 struct {
@@ -35,13 +36,21 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ep_rl_cfg);
+	__uint(pinning, EP_PINNING);
 } ep_rl_cfg SEC(".maps");
 
+/* The prefixes' buckets. A node's classifier starts them afresh at each load; the
+ * gateway, whose controller restarts under live traffic, pins them (it defines
+ * EP_RL_STATE_PINNING as EP_PINNING before including this). */
+#ifndef EP_RL_STATE_PINNING
+#define EP_RL_STATE_PINNING LIBBPF_PIN_NONE
+#endif
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EP_RL_STATE_MAX);
 	__type(key, struct ep_rl_key);
 	__type(value, struct ep_rl_state);
+	__uint(pinning, EP_RL_STATE_PINNING);
 } ep_rl_state SEC(".maps");
 
 /* The settings for this frame, into @c: the map entry, or the defaults if nothing was

@@ -9,12 +9,14 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../ep_shared.h"
+#include "pin.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EP_STAT__COUNT);
 	__type(key, __u32);
 	__type(value, struct ep_counter);
+	__uint(pinning, EP_PINNING);
 } ep_stats SEC(".maps");
 
 static __always_inline void ep_count(struct xdp_md *ctx, __u32 stat)

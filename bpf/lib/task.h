@@ -82,6 +82,42 @@ static __always_inline struct ep_hdr *ep_task_hdr(struct xdp_md *ctx, const stru
 	return (void *)(h + 1) <= end ? h : NULL;
 }
 
+/* Packet pointers to the headers ep_task_parse_l4() found. */
+struct ep_task_view {
+	struct ethhdr *eth;
+	void *l3; /* struct iphdr or struct ipv6hdr (p->l3.ipv6): its size is the user's to
+		   * check against end */
+	struct udphdr *udp;
+	struct ep_hdr *h; /* right after the UDP header (where p->hdr_off points for a task) */
+	void *end;
+};
+
+/*
+ * Derive @v from @ctx again: the verifier forgets packet pointers across a head or tail
+ * adjustment, and needs each offset bounded on the register added to data (ep_bound()).
+ * The Ethernet, UDP and v1 headers are in bounds on 0; the IP header's start only.
+ * Returns 0, or -1 if an offset is out of range or a header out of bounds.
+ */
+static __always_inline int ep_task_view(struct xdp_md *ctx, const struct ep_task_pkt *p,
+					struct ep_task_view *v)
+{
+	void *data = (void *)(long)ctx->data;
+	__u32 l3 = p->l3_off, udp_off = p->udp_off;
+
+	v->end = (void *)(long)ctx->data_end;
+	if (l3 > 64 || udp_off > EP_MAX_HDR_OFF)
+		return -1;
+	ep_bound(l3, 127);
+	ep_bound(udp_off, 511);
+	v->eth = data;
+	v->l3 = data + l3;
+	v->udp = data + udp_off;
+	v->h = (void *)(v->udp + 1);
+	if ((void *)(v->eth + 1) > v->end || (void *)(v->h + 1) > v->end)
+		return -1;
+	return 0;
+}
+
 /*
  * The datagram ep_task_parse_l4() found: a reply must be possible (a source port), and
  * the v1 header of a server-bound message valid (ep_check.h, total_len up to @max_len).

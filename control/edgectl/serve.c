@@ -36,7 +36,8 @@ static int opt_policy(const struct ep_opt *o, const char *arg, char *err, size_t
 }
 
 /* The options of serve, over @c (the config file's @config first). */
-static void serve_table(struct ep_opt (*t)[32], struct ep_ctl_conf *c, const char **config)
+static void serve_table(struct ep_opt (*t)[32], struct ep_ctl_conf *c, const char **config,
+			bool *print)
 {
 	EP_OPT_TABLE(*t,
 		     EP_OPT_STR("config", 0, config, "FILE",
@@ -113,15 +114,18 @@ static void serve_table(struct ep_opt (*t)[32], struct ep_ctl_conf *c, const cha
 				 "no sysctl is changed; a warning names those to set)"),
 		     EP_OPT_FLAG("debug", 0, &c->debug, "bpf_printk per decision (trace_pipe)"),
 		     EP_OPT_STRDUP("log-level", 0, &c->log_level, "L",
-				   "error, warn, info or debug (info)"));
+				   "error, warn, info or debug (info)"),
+		     EP_OPT_FLAG("print-config", 0, print,
+				 "print the settings in the file's syntax and exit"));
 	(*t)[0].flags = EP_OPT_EARLY;
 }
 
-/* The configuration from the file and the command line. Returns 0, or the exit status
- * plus one. */
+/* The configuration from the file and the command line. Returns 0 to run, or the exit
+ * status plus one (1 after --help or --print-config). */
 static int serve_conf(struct ep_ctl_conf *conf, int argc, char **argv)
 {
 	const char *config = NULL;
+	bool print = false;
 	struct ep_opt tab[32];
 	const struct ep_opt_prog p = {
 		.name = "edgectl serve",
@@ -130,7 +134,7 @@ static int serve_conf(struct ep_ctl_conf *conf, int argc, char **argv)
 	};
 	int ret;
 
-	serve_table(&tab, conf, &config);
+	serve_table(&tab, conf, &config, &print);
 	/* The config file first, whatever its place and spelling; options override it. */
 	ret = ep_opt_parse(&p, argc, argv, EP_OPT_PASS_EARLY);
 	if (ret >= 0 && ret < argc)
@@ -142,6 +146,10 @@ static int serve_conf(struct ep_ctl_conf *conf, int argc, char **argv)
 	ret = ep_opt_parse(&p, argc, argv, EP_OPT_PASS_LATE);
 	if (ret < 0)
 		return ep_opt_exit(ret) + 1;
+	if (print) {
+		ep_ctl_conf_print(stdout, conf);
+		return 0 + 1; /* done: exit 0 */
+	}
 	return ep_ctl_conf_validate(conf) ? EXIT_USAGE + 1 : 0;
 }
 

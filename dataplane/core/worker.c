@@ -708,107 +708,179 @@ static bool inflate_fits(const uint8_t *data, uint32_t len, const struct ep_msg 
 					(uint64_t)dgram_overhead(m) * m->frag_count);
 }
 
+/* A complete task's payload: in a receive buffer (@handle) or a heap buffer (@owned). */
+struct task_payload {
+	const uint8_t *data;
+	uint32_t len;
+	uint64_t handle;
+	void *owned;
+};
+
+/* Give @p's buffer back: the receive buffer to the backend, or the heap buffer. */
+static void payload_release(struct ep_worker *w, struct task_payload *p)
+{
+	if (p->handle != EP_NO_HANDLE)
+		w->ops->release(w->io, p->handle);
+	free(p->owned);
+	p->handle = EP_NO_HANDLE;
+	p->owned = NULL;
+}
+
+/*
+ * Whether task @m must get RETRY before anything is done for it. Nothing is done for a
+ * source that has not validated its address before it could cost more than it brought: in
+ * "always" mode every such task gets RETRY first, and a zstd payload that does not say
+ * what it inflates to, or says more than EP_AMP_FACTOR times what came, is not
+ * decompressed for it (the node's own frames always carry their size; so do
+ * libedgeplane's). Not for an authenticated task from an address its key was not enrolled
+ * from: its work is its key's, within the role's rates and largest task; only its replies
+ * are held to the budget.
+ */
+static bool retry_first(struct ep_worker *w, const struct ep_msg *m, const struct task_payload *p,
+			bool valid)
+{
+	return !valid && w->cfg.validation != EP_VALIDATE_OFF && !sealed(w, m) &&
+	       (w->cfg.validation == EP_VALIDATE_ALWAYS ||
+		((m->flags & (EP_F_ZSTD | EP_F_FRAME)) && !inflate_fits(p->data, p->len, m)));
+}
+
+/*
+ * A compressed or frame-coded payload, decoded into a heap buffer that replaces @p's.
+ * Returns 0 or the status to answer with (*@text: its message, if any).
+ */
+static uint16_t payload_decode(struct ep_worker *w, const struct ep_msg *m, int hidx,
+			       struct task_payload *p, const char **text)
+{
+	uint32_t plain_len, limit = w->cfg.max_task_len;
+	uint8_t *plain;
+	uint16_t status;
+
+	/* An AUTH task is at most its role's largest once decompressed too: the classifier
+	 * and auth_check() could only check total_len, its compressed size. */
+	if (sealed(w, m)) {
+		const struct ep_key *k = ep_keytab_get(w->cfg.keys, m->auth_key_id);
+
+		if (k && k->info.lim.max_task_len && k->info.lim.max_task_len < limit)
+			limit = k->info.lim.max_task_len;
+	}
+	if (m->flags & EP_F_FRAME)
+		status = frame_decode(w, p->data, p->len, limit, w->reg->e[hidx].max_error, &plain,
+				      &plain_len, text);
+	else
+		status = decompress(w, p->data, p->len, limit, &plain, &plain_len);
+	if (status == EP_ST_TOO_LARGE && limit < w->cfg.max_task_len)
+		*text = "decompressed, the task is larger than its key's role allows "
+			"(max_task_len)";
+	if (status)
+		return status;
+	payload_release(w, p);
+	p->data = p->owned = plain;
+	p->len = plain_len;
+	return 0;
+}
+
+/* A free task slot for a task of @priority: when there is none, a queued task of a lower
+ * priority is shed to make one. Returns 0, or EP_ST_OVERLOADED. */
+static uint16_t make_room(struct ep_worker *w, uint8_t priority)
+{
+	struct ep_task *t;
+
+	if (w->free_tasks)
+		return 0;
+	t = ep_batch_shed(w->batch, priority);
+	if (!t)
+		return EP_ST_OVERLOADED;
+	w->st.shed++;
+	send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_OVERLOADED,
+		   "shed for a higher priority", t->cache, t->budget);
+	task_release(w, t);
+	return 0;
+}
+
+/* Task @m into a free slot (make_room() made sure of one) and onto its queue. */
+static void queue_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_peer *peer,
+		       const struct ep_route *r, int hidx, const struct task_payload *p,
+		       uint64_t budget, uint64_t cache, uint64_t start_ns, uint64_t now)
+{
+	struct ep_task *t = w->free_tasks;
+
+	w->free_tasks = t->next;
+	w->nfree--;
+	t->msg = *m;
+	t->peer = *peer;
+	t->route = *r;
+	t->data = p->data;
+	t->len = p->len;
+	t->hidx = (uint16_t)hidx;
+	t->io_handle = p->handle;
+	t->owned = p->owned;
+	t->budget = budget;
+	if (p->owned)
+		w->held += p->len;
+	t->cache = cache;
+	t->start_ns = start_ns;
+	w->st.prio_tasks[m->priority <= EP_PRIO_MAX ? m->priority : 0]++;
+	ep_batch_push(w->batch, t, now);
+}
+
+/*
+ * The checks of a complete task of handler @hidx, before it may queue: its type, its
+ * payload decoded (which may replace @p's buffer), its limits, the memory held for
+ * reassembled tasks, a free slot. Returns 0, -EAGAIN (RETRY first), or the status to
+ * answer with.
+ */
+static int admit_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_route *r,
+		      int hidx, struct task_payload *p, bool valid, uint64_t budget,
+		      const char **text)
+{
+	int ret;
+
+	if (hidx < 0)
+		return EP_ST_UNKNOWN_TYPE;
+	if ((m->flags & EP_F_AUTH) && !w->keys)
+		return EP_ST_UNSUPPORTED; /* auth.mode off: no keys here */
+	if (m->flags & (EP_F_ZSTD | EP_F_FRAME)) {
+		ret = payload_decode(w, m, hidx, p, text);
+		if (ret)
+			return ret;
+	}
+	ret = pre_run_check(w, m, r, hidx, p->data, p->len, valid, budget, text);
+	if (ret)
+		return ret;
+	if (p->owned && w->held + p->len > w->cfg.held_bytes)
+		return EP_ST_OVERLOADED; /* a reassembled task over the budget */
+	return make_room(w, m->priority);
+}
+
 /*
  * A complete task: find its handler, decompress, check, and queue it. @data is either in a
  * receive buffer (@handle) or a heap buffer (@owned); both are released here on refusal.
  * @valid: a datagram of the task carried a valid address-validation token. @start_ns: the
  * arrival of its first fragment, from which its deadline counts.
  */
-static void accept_task(struct ep_worker *w, const struct ep_msg *req, const struct ep_peer *peer,
+static void accept_task(struct ep_worker *w, const struct ep_msg *m, const struct ep_peer *peer,
 			const struct ep_route *r, const uint8_t *data, uint32_t len,
 			uint64_t handle, void *owned, bool valid, uint64_t start_ns, uint64_t now)
 {
-	int hidx = ep_registry_find(w->reg, req->task_type);
+	struct task_payload p = { .data = data, .len = len, .handle = handle, .owned = owned };
+	int hidx = ep_registry_find(w->reg, m->task_type);
 	uint64_t cache = EP_CACHE_NONE;
 	struct ep_cache_ident ident;
 	/* What the task sent: every fragment with its header (and nonce). */
-	uint64_t budget = budget_of(w, valid,
-				    (uint64_t)req->total_len +
-					    (uint64_t)dgram_overhead(req) * req->frag_count);
+	uint64_t budget = budget_of(
+		w, valid, (uint64_t)m->total_len + (uint64_t)dgram_overhead(m) * m->frag_count);
 	const char *text = NULL;
-	const struct ep_msg *m = req;
-	uint16_t status = 0;
-	struct ep_task *t;
-	int ret;
+	int status;
 
-	/* Nothing is done for a source that has not validated its address before it could
-	 * cost more than it brought: in "always" mode every such task gets RETRY first, and
-	 * a zstd payload that does not say what it inflates to, or says more than
-	 * EP_AMP_FACTOR times what came, is not decompressed for it (the node's own frames
-	 * always carry their size; so do libedgeplane's). Not for an authenticated task
-	 * from an address its key was not enrolled from: its work is its key's, within the
-	 * role's rates and largest task; only its replies are held to the budget (below). */
-	if (!valid && w->cfg.validation != EP_VALIDATE_OFF && !sealed(w, m) &&
-	    (w->cfg.validation == EP_VALIDATE_ALWAYS ||
-	     ((m->flags & (EP_F_ZSTD | EP_F_FRAME)) && !inflate_fits(data, len, m)))) {
-		send_retry(w, peer, r, m, budget);
-		if (handle != EP_NO_HANDLE)
-			w->ops->release(w->io, handle);
-		free(owned);
-		return;
-	}
+	if (retry_first(w, m, &p, valid))
+		goto retry;
 	/* The result cache binds the task to its payload as received (before decompression). */
 	ep_cache_ident_task(&ident, m, data);
 	ep_cache_ident_hash(w->cache, &ident);
 	type_stats(w, hidx)->received++;
-	if (hidx < 0)
-		status = EP_ST_UNKNOWN_TYPE;
-	else if ((m->flags & EP_F_AUTH) && !w->keys)
-		status = EP_ST_UNSUPPORTED; /* auth.mode off: no keys here */
-	else if (m->flags & (EP_F_ZSTD | EP_F_FRAME)) {
-		uint32_t plain_len, limit = w->cfg.max_task_len;
-		uint8_t *plain;
-
-		/* An AUTH task is at most its role's largest once decompressed too: the
-		 * classifier and auth_check() could only check total_len, its compressed size. */
-		if (sealed(w, m)) {
-			const struct ep_key *k = ep_keytab_get(w->cfg.keys, m->auth_key_id);
-
-			if (k && k->info.lim.max_task_len && k->info.lim.max_task_len < limit)
-				limit = k->info.lim.max_task_len;
-		}
-		if (m->flags & EP_F_FRAME)
-			status = frame_decode(w, data, len, limit, w->reg->e[hidx].max_error,
-					      &plain, &plain_len, &text);
-		else
-			status = decompress(w, data, len, limit, &plain, &plain_len);
-		if (status == EP_ST_TOO_LARGE && limit < w->cfg.max_task_len)
-			text = "decompressed, the task is larger than its key's role allows "
-			       "(max_task_len)";
-		if (!status) {
-			if (handle != EP_NO_HANDLE)
-				w->ops->release(w->io, handle);
-			free(owned);
-			handle = EP_NO_HANDLE;
-			data = owned = plain;
-			len = plain_len;
-		}
-	}
-	if (!status) {
-		ret = pre_run_check(w, m, r, hidx, data, len, valid, budget, &text);
-		if (ret == -EAGAIN) {
-			send_retry(w, peer, r, m, budget);
-			if (handle != EP_NO_HANDLE)
-				w->ops->release(w->io, handle);
-			free(owned);
-			return;
-		}
-		status = (uint16_t)ret;
-	}
-	if (!status && owned && w->held + len > w->cfg.held_bytes)
-		status = EP_ST_OVERLOADED; /* a reassembled task over the budget */
-	if (!status && !w->free_tasks) {
-		/* Full: a lower-priority task makes room, or this one is refused. */
-		t = ep_batch_shed(w->batch, m->priority);
-		if (t) {
-			w->st.shed++;
-			send_error(w, &t->peer, &t->route, &t->msg, t->hidx, EP_ST_OVERLOADED,
-				   "shed for a higher priority", t->cache, t->budget);
-			task_release(w, t);
-		} else {
-			status = EP_ST_OVERLOADED;
-		}
-	}
+	status = admit_task(w, m, r, hidx, &p, valid, budget, &text);
+	if (status == -EAGAIN)
+		goto retry;
 	if (!status) {
 		/* No entry when every one is pending: refused rather than forgetting one. */
 		cache = ep_cache_begin(w->cache, peer, key_of(m), m->task_id, &ident, now);
@@ -816,31 +888,16 @@ static void accept_task(struct ep_worker *w, const struct ep_msg *req, const str
 			status = EP_ST_OVERLOADED;
 	}
 	if (status) {
-		send_error(w, peer, r, m, hidx, status, text, EP_CACHE_NONE, budget);
-		if (handle != EP_NO_HANDLE)
-			w->ops->release(w->io, handle);
-		free(owned);
+		send_error(w, peer, r, m, hidx, (uint16_t)status, text, EP_CACHE_NONE, budget);
+		payload_release(w, &p);
 		return;
 	}
+	queue_task(w, m, peer, r, hidx, &p, budget, cache, start_ns, now);
+	return;
 
-	t = w->free_tasks;
-	w->free_tasks = t->next;
-	w->nfree--;
-	t->msg = *m;
-	t->peer = *peer;
-	t->route = *r;
-	t->data = data;
-	t->len = len;
-	t->hidx = (uint16_t)hidx;
-	t->io_handle = handle;
-	t->owned = owned;
-	t->budget = budget;
-	if (owned)
-		w->held += len;
-	t->cache = cache;
-	t->start_ns = start_ns;
-	w->st.prio_tasks[m->priority <= EP_PRIO_MAX ? m->priority : 0]++;
-	ep_batch_push(w->batch, t, now);
+retry:
+	send_retry(w, peer, r, m, budget);
+	payload_release(w, &p);
 }
 
 /*
@@ -1062,120 +1119,145 @@ static void cancel_reassembly(struct ep_worker *w, const struct ep_dgram *d,
 		   budget);
 }
 
-static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
+/*
+ * Decode @d into @m and apply device authentication and the priority ceiling. Returns
+ * false for a datagram to drop unanswered (counted here).
+ */
+static bool datagram_admit(struct ep_worker *w, const struct ep_dgram *d, struct ep_msg *m,
+			   const uint8_t **payload, uint64_t now)
 {
-	const uint8_t *payload;
-	struct ep_cached cached;
-	enum ep_stat reason;
-	struct ep_reasm_task done;
-	struct ep_cache_ident ident;
-	struct ep_msg m;
-	uint64_t budget; /* what this datagram alone may make the node send */
 	enum ep_auth_drop why;
-	bool valid, authed = false;
-	int ret;
+	enum ep_stat reason;
+	bool authed = false;
 
 	w->st.dgrams++;
-	/* The protocol's limit here; the node's own (smaller) one gets TOO_LARGE below. */
-	if (ep_decode(d->data, d->len, EP_MAX_TASK_LEN, &m, &payload, &reason)) {
+	/* The protocol's limit here; the node's own (smaller) one gets TOO_LARGE later. */
+	if (ep_decode(d->data, d->len, EP_MAX_TASK_LEN, m, payload, &reason)) {
 		w->st.invalid[reason]++;
-		goto release;
+		return false;
 	}
-	if (!EP_KIND_IS_SERVER_BOUND(m.kind)) {
+	if (!EP_KIND_IS_SERVER_BOUND(m->kind)) {
 		w->st.invalid[EP_STAT_DROP_BAD_KIND]++;
-		goto release;
+		return false;
 	}
 	/* Device authentication, before anything else: a datagram that fails gets no reply
 	 * at all. In mode off there are no keys: AUTH is answered UNSUPPORTED, as before. */
-	if ((m.flags & EP_F_AUTH) && w->keys) {
-		if (!auth_check(w, d, &m, now, &why)) {
+	if ((m->flags & EP_F_AUTH) && w->keys) {
+		if (!auth_check(w, d, m, now, &why)) {
 			w->st.auth_dropped[why]++;
-			goto release;
+			return false;
 		}
 		w->st.auth_ok++;
 		authed = true;
-	} else if (!(m.flags & EP_F_AUTH) && w->cfg.auth_mode == EP_AUTH_MODE_REQUIRED) {
+	} else if (!(m->flags & EP_F_AUTH) && w->cfg.auth_mode == EP_AUTH_MODE_REQUIRED) {
 		w->st.auth_dropped[EP_AUTH_DROP_MISSING]++;
-		goto release;
+		return false;
 	}
 	/* The priority ceiling of a source that did not authenticate: none may claim more
 	 * than limits.max_priority, to jump the queue or to shed others' tasks (an
 	 * authenticated one has its role's, checked above). Every fragment, the task and
 	 * every reply to it (PONG, CANCELLED, errors) carry the lowered priority; a task
 	 * counts once per attempt. */
-	if (!authed && m.priority > w->cfg.max_priority) {
-		m.priority = w->cfg.max_priority;
-		w->st.priority_lowered += m.kind == EP_KIND_REQUEST && m.frag_index == 0;
+	if (!authed && m->priority > w->cfg.max_priority) {
+		m->priority = w->cfg.max_priority;
+		w->st.priority_lowered += m->kind == EP_KIND_REQUEST && m->frag_index == 0;
 	}
-	if (w->cfg.high_priority && m.priority >= w->cfg.high_priority)
+	if (w->cfg.high_priority && m->priority >= w->cfg.high_priority)
 		w->high_until_ns = now + HIGH_ACTIVE_NS;
-	/* An authenticated source is validated only at the address its key was enrolled
-	 * from: anywhere else its replies are held to the 3x budget like anyone's, since the
-	 * key's holder can put any source on a fresh datagram. */
-	valid = source_valid(w, &d->peer, &m);
-	budget = budget_of(w, valid, d->len);
-	if (m.kind == EP_KIND_PING) {
+	return true;
+}
+
+/* PING, RESULT_ACK and CANCEL, answered here. Returns false for any other kind. */
+static bool on_control(struct ep_worker *w, const struct ep_dgram *d, const struct ep_msg *m,
+		       const uint8_t *payload, uint64_t budget, uint64_t now)
+{
+	switch (m->kind) {
+	case EP_KIND_PING:
 		/* PONG: the node's limits, 112 bytes for the PING's 64. */
 		w->st.pings++;
-		send_reply(w, &d->peer, &d->route, &m, EP_KIND_PONG, 0, 0,
+		send_reply(w, &d->peer, &d->route, m, EP_KIND_PONG, 0, 0,
 			   (const uint8_t *)&w->cfg.limits, sizeof(w->cfg.limits), 0, 0, budget);
-		goto release;
-	}
-	if (m.kind == EP_KIND_RESULT_ACK) {
-		on_result_ack(w, d, &m, payload, budget, now);
-		goto release;
-	}
-	if (m.kind == EP_KIND_CANCEL) {
+		return true;
+	case EP_KIND_RESULT_ACK:
+		on_result_ack(w, d, m, payload, budget, now);
+		return true;
+	case EP_KIND_CANCEL:
 		w->st.cancels++;
-		if (ep_cache_cancel(w->cache, &d->peer, key_of(&m), m.task_id))
-			cancel_reassembly(w, d, &m, budget, now);
-		goto release;
+		if (ep_cache_cancel(w->cache, &d->peer, key_of(m), m->task_id))
+			cancel_reassembly(w, d, m, budget, now);
+		return true;
+	default:
+		return false;
 	}
+}
 
-	/* A retry is answered from the cache: once per resend gap (a retry of a multi-
-	 * fragment task resends every fragment: the first one that comes is answered, not
-	 * the rest of the burst), at most cache.max_replays times, and only if it is the
-	 * request the entry was made for. A replay goes to a source that has not validated
-	 * its address only if it is within the budget of the datagram that asked for it;
-	 * else that source gets RETRY, and the result stays cached, its gap and budget
-	 * untouched, for the retry that carries the token. */
-	ep_cache_ident_msg(&ident, &m, payload);
-	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, key_of(&m), m.task_id, now)) {
+/*
+ * A retry is answered from the cache: once per resend gap (a retry of a multi-fragment
+ * task resends every fragment: the first one that comes is answered, not the rest of the
+ * burst), at most cache.max_replays times, and only if it is the request the entry was
+ * made for. A replay goes to a source that has not validated its address only if it is
+ * within the budget of the datagram that asked for it; else that source gets RETRY, and
+ * the result stays cached, its gap and budget untouched, for the retry that carries the
+ * token. Returns true when the cache dealt with the datagram (answered or ignored it).
+ */
+static bool answered_from_cache(struct ep_worker *w, const struct ep_dgram *d,
+				const struct ep_msg *m, const uint8_t *payload, bool valid,
+				uint64_t budget, uint64_t now)
+{
+	struct ep_cache_ident ident;
+	struct ep_cached cached;
+
+	ep_cache_ident_msg(&ident, m, payload);
+	if (!valid && ep_cache_retry_recent(w->cache, &d->peer, key_of(m), m->task_id, now)) {
 		w->st.duplicates++; /* the burst this RETRY answered */
-		goto release;
+		return true;
 	}
-	switch (ep_cache_lookup(w->cache, &d->peer, key_of(&m), m.task_id, &ident, now, &cached)) {
+	switch (ep_cache_lookup(w->cache, &d->peer, key_of(m), m->task_id, &ident, now, &cached)) {
 	case EP_CACHE_DONE:
-		if (send_cached(w, d, &m, &cached, budget) == EP_REPLY_RETRIED)
-			ep_cache_unsent(w->cache, &d->peer, key_of(&m), m.task_id, now);
+		if (send_cached(w, d, m, &cached, budget) == EP_REPLY_RETRIED)
+			ep_cache_unsent(w->cache, &d->peer, key_of(m), m->task_id, now);
 		else
-			type_stats(w, ep_registry_find(w->reg, m.task_type))->cache_hits++;
-		goto release;
+			type_stats(w, ep_registry_find(w->reg, m->task_type))->cache_hits++;
+		return true;
 	case EP_CACHE_PENDING:
 		w->st.duplicates++;
-		goto release;
+		return true;
 	case EP_CACHE_QUIET: /* counted by the cache */
-		goto release;
+		return true;
 	case EP_CACHE_CONFLICT:
-		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+		send_error(w, &d->peer, &d->route, m, ep_registry_find(w->reg, m->task_type),
 			   EP_ST_CONFLICT, "task id in use for another request", EP_CACHE_NONE,
 			   budget);
-		goto release;
+		return true;
 	case EP_CACHE_MISS:
 		break;
 	}
+	return false;
+}
 
-	if (m.frag_count == 1 && m.total_len > w->cfg.max_task_len) {
-		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+/*
+ * A REQUEST datagram the cache did not answer: a task of one fragment is accepted at once,
+ * in its receive buffer; a fragment goes to reassembly, which may complete its task.
+ * Releases @d's buffer (or hands it to the task).
+ */
+static void on_request(struct ep_worker *w, const struct ep_dgram *d, const struct ep_msg *m,
+		       const uint8_t *payload, bool valid, uint64_t budget, uint64_t now)
+{
+	struct ep_reasm_task done;
+	int ret;
+
+	if (m->frag_count == 1 && m->total_len > w->cfg.max_task_len) {
+		send_error(w, &d->peer, &d->route, m, ep_registry_find(w->reg, m->task_type),
 			   EP_ST_TOO_LARGE, NULL, EP_CACHE_NONE, budget);
-		goto release;
+		w->ops->release(w->io, d->handle);
+		return;
 	}
-	if (m.frag_count == 1) { /* zero-copy: the buffer is held until the task ran */
-		accept_task(w, &m, &d->peer, &d->route, payload, m.payload_len, d->handle, NULL,
+	if (m->frag_count == 1) { /* zero-copy: the buffer is held until the task ran */
+		accept_task(w, m, &d->peer, &d->route, payload, m->payload_len, d->handle, NULL,
 			    valid, now, now);
 		return;
 	}
-	ret = ep_reasm_add(w->reasm, &d->peer, &m, payload, now, &d->route, &done);
+	ret = ep_reasm_add(w->reasm, &d->peer, m, payload, now, &d->route, &done);
 	w->ops->release(w->io, d->handle);
 	/* Validated if the completing or the first fragment had a token; its deadline counts
 	 * from its first fragment. */
@@ -1183,12 +1265,32 @@ static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t 
 		accept_task(w, &done.msg, &d->peer, &d->route, done.data, done.len, EP_NO_HANDLE,
 			    done.data, valid || validated(w, &d->peer, &done.msg), done.start_ns,
 			    now);
-	else if (ret < 0 && ret != -ENOSPC && m.frag_index == 0) /* a refused task, once */
-		send_error(w, &d->peer, &d->route, &m, ep_registry_find(w->reg, m.task_type),
+	else if (ret < 0 && ret != -ENOSPC && m->frag_index == 0) /* a refused task, once */
+		send_error(w, &d->peer, &d->route, m, ep_registry_find(w->reg, m->task_type),
 			   ret == -EMSGSIZE ? EP_ST_TOO_LARGE
 			   : ret == -EPROTO ? EP_ST_MALFORMED
 					    : EP_ST_OVERLOADED,
 			   NULL, EP_CACHE_NONE, budget);
+}
+
+static void on_datagram(struct ep_worker *w, const struct ep_dgram *d, uint64_t now)
+{
+	const uint8_t *payload;
+	struct ep_msg m;
+	uint64_t budget; /* what this datagram alone may make the node send */
+	bool valid;
+
+	if (!datagram_admit(w, d, &m, &payload, now))
+		goto release;
+	/* An authenticated source is validated only at the address its key was enrolled
+	 * from: anywhere else its replies are held to the 3x budget like anyone's, since the
+	 * key's holder can put any source on a fresh datagram. */
+	valid = source_valid(w, &d->peer, &m);
+	budget = budget_of(w, valid, d->len);
+	if (on_control(w, d, &m, payload, budget, now) ||
+	    answered_from_cache(w, d, &m, payload, valid, budget, now))
+		goto release;
+	on_request(w, d, &m, payload, valid, budget, now);
 	return;
 
 release:
@@ -1246,6 +1348,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 {
 	unsigned int n = ep_batch_next(w->batch, now, drain, w->run, w->cfg.batch_size), k = 0;
 	const struct ep_reg_entry *e;
+	struct ep_type_stats *ts;
 	uint64_t used = 0, t0, t1;
 	uint32_t exec_us;
 	bool high;
@@ -1313,7 +1416,11 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	__atomic_store_n(&w->running, 0, __ATOMIC_RELAXED);
 	t1 = ep_now_ns();
 	exec_us = sat_us((t1 - t0) / k);
-	ep_hist_record(&type_stats(w, w->run[0]->hidx)->batch_size, k);
+	ts = type_stats(w, w->run[0]->hidx);
+	ep_hist_record(&ts->batch_size, k);
+	/* Each task of the batch had its share of the call: the exec_us its reply says. */
+	for (unsigned int i = 0; i < k; i++)
+		ep_hist_record(&ts->handler_ns, (t1 - t0) / k);
 	for (unsigned int i = 0; i < k; i++) {
 		struct ep_hres *res = &w->res[i];
 

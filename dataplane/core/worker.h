@@ -88,7 +88,9 @@ struct ep_type_stats {
 	uint64_t completed;	       /* RESPONSE sent */
 	uint64_t errors[EP_ST__COUNT]; /* ERROR sent, by status */
 	uint64_t cache_hits;	       /* retries answered from the result cache */
-	struct ep_hist latency_ns;     /* accepted -> reply sent */
+	struct ep_hist latency_ns;     /* in the node: queued (complete) -> handler done */
+	struct ep_hist handler_ns;     /* in the handler: its run() call's time over the
+					* tasks of the batch, per task that ran */
 	struct ep_hist batch_size;     /* tasks per run() */
 };
 

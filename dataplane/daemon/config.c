@@ -1,4 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * config.c - the runtime's configuration: one table of keys (conf_keys[] below) gives the
+ * defaults, the reading of the file (edgeplane/confread.h), its printing
+ * (edgeplane --print-config) and docs/operations.md's reference (checked by
+ * tests/integration/test_config.sh). What a table cannot say (one setting against
+ * another, files that must be readable) is checked by ep_conf_validate().
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,130 +35,344 @@
  */
 #define EP_DEFAULT_MAX_WORK 4000000000ull
 
-void ep_conf_defaults(struct ep_conf *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->backend = strdup("afxdp");
-	c->port = EP_DEFAULT_PORT;
-	c->nqueues = 0; /* afxdp: every RX queue of the interface (ep_conf_all_queues) */
-	c->workers = 1;
-	for (unsigned int i = 0; i < EP_MAX_QUEUES; i++)
-		c->cpus[i] = -1;
-	c->xdp_mode = strdup("auto");
-	c->encap_port = 0; /* encapsulation only when asked for, from named gateways */
-	c->reply_route = true;
-	ep_xdp_rl_defaults(&c->rate_limit);
-	c->report.interval_ms = 100;
-	c->report.event_ms = 2;
-	c->report.cpu = strdup("system");
-	c->zerocopy = -1;
-	c->verify_csum = 1; /* docs/protocol.md 1: a bad UDP checksum is dropped */
-	c->frames = 4096;
-	c->frame_size = 4096;
-	c->uring = (struct ep_io_uring_cfg){
-		.sqpoll_cpu = -1, .entries = 256, .buffers = 256, .zc_min = 4096
-	};
-	c->dpdk.no_huge = true;
-	c->dpdk.memory_mb = 256;
-	c->dpdk.busy_budget = -1;
-	c->dpdk.mbufs = 8192;
-	c->log_level = strdup("info");
-	c->w = (struct ep_worker_cfg){
-		.batch_size = 32,
-		.batch_wait_ns = 0,	/* opportunistic: a batch is what arrived together */
-		.queue_depth = 1024,
-		.max_task_len = EP_DEFAULT_MAX_TASK_LEN,
-		.max_result_len = EP_DEFAULT_MAX_TASK_LEN,
-		.mtu = 1500,
-		.max_priority = EP_PRIO_DEFAULT,
-		.high_priority = 4,	/* priorities 4 and 5 isolated from the rest */
-		.reply_zstd_level = 1,
-		.reply_zstd_min = 512,
-		.arena_bytes = 64u << 20,
-		.held_bytes = 256u << 20,
-		.reasm = {
-			.max_tasks = 1024,
-			.max_bytes = 256u << 20,
-			.max_src_tasks = 64,
-			.max_src_bytes = 64u << 20,
-			.prefix_v4 = 24,
-			.prefix_v6 = 64,
-			.timeout_ns = 2000ull * 1000 * 1000,
-			.max_lifetime_ns = 10000ull * 1000 * 1000,
-			.ack_delay_ns = 5ull * 1000 * 1000,
-		},
-		.cache = {
-			.window_ns = 30ull * 1000 * 1000 * 1000,
-			.entries = 65536,
-			.bytes = 64u << 20,
-			.max_replays = 8,
-			.resend_gap_ns = 10ull * 1000 * 1000,
-			.resend_gap_single_ns = 1000ull * 1000,
-		},
-		.cpu = -1,
-		.validation = EP_VALIDATE_AMPLIFICATION,
-		.max_work = EP_DEFAULT_MAX_WORK,
-		.auth_mode = EP_AUTH_MODE_REQUIRED,
-		.clock_skew_s = 5,
-	};
-	c->validation.token_period_s = EP_TOKEN_DEFAULT_PERIOD_S;
-	c->auth.sync_ms = 250;
-}
+#define MS 1000000ll /* ns */
 
-static const char *const validation_names[] = {
-	[EP_VALIDATE_AMPLIFICATION] = "amplification",
-	[EP_VALIDATE_ALWAYS] = "always",
-	[EP_VALIDATE_OFF] = "off-unsafe",
+static const struct ep_ck_name validation_names[] = {
+	{ "amplification", EP_VALIDATE_AMPLIFICATION },
+	{ "always", EP_VALIDATE_ALWAYS },
+	{ "off-unsafe", EP_VALIDATE_OFF },
+	{ NULL, 0 },
 };
+static const struct ep_ck_name tristate[] = {
+	{ "auto", -1 }, { "on", 1 }, { "off", 0 }, { NULL, 0 }
+};
+static const struct ep_ck_name signing_modes[] = { { "required", 0 },
+						   { "off-unsafe", 1 },
+						   { NULL, 0 } };
 
 const char *ep_validation_name(enum ep_validation v)
 {
-	return (unsigned int)v < sizeof(validation_names) / sizeof(validation_names[0])
-		       ? validation_names[v]
-		       : "?";
+	const char *n = NULL;
+
+	for (const struct ep_ck_name *e = validation_names; e->name && !n; e++)
+		if (e->value == (long long)v)
+			n = e->name;
+	return n ? n : "?";
 }
 
-static void free_handler(struct ep_handler_conf *h)
+/* --- lists of addresses (xdp.virtual_addresses, xdp.encap_sources) ------------------ */
+
+/* A list of numeric IPv4/IPv6 addresses (at most EP_XDP_MAX_CFG_ADDRS), replacing the
+ * key's: the array at k->off, the count at k->count_off. */
+static void read_addrs(struct ep_confread *rd, const config_setting_t *l, void *base,
+		       const struct ep_conf_key *k)
 {
-	free(h->name);
-	free(h->plugin);
-	free(h->args);
-	for (unsigned int i = 0; i < h->nfiles; i++)
-		free(h->files[i]);
-	memset(h, 0, sizeof(*h));
+	uint8_t(*out)[16] = (uint8_t(*)[16])((char *)base + k->off);
+	unsigned int *n = (unsigned int *)((char *)base + k->count_off);
+
+	if (!config_setting_is_array(l) && !config_setting_is_list(l)) {
+		ep_conf_bad(rd, l,
+			    "must be a list of at most 64 addresses: [ \"198.18.0.1\", "
+			    "\"2001:db8::1\" ]");
+		return;
+	}
+	if (config_setting_length(l) > EP_XDP_MAX_CFG_ADDRS) {
+		ep_conf_bad(rd, l, "must be a list of at most 64 addresses");
+		return;
+	}
+	*n = 0;
+	for (int i = 0; i < config_setting_length(l); i++) {
+		const char *a = config_setting_get_string_elem(l, i);
+
+		if (!a || ep_addr_parse(a, out[*n])) {
+			ep_conf_bad(rd, l,
+				    "holds something that is not a numeric IPv4 or IPv6 "
+				    "address");
+			return;
+		}
+		(*n)++;
+	}
+}
+
+static void print_addrs(FILE *f, const void *base, const struct ep_conf_key *k, int indent)
+{
+	const uint8_t(*a)[16] = (const uint8_t(*)[16])((const char *)base + k->off);
+	unsigned int n = *(const unsigned int *)((const char *)base + k->count_off);
+	const char *name = strrchr(k->path, '.') + 1;
+	char buf[EP_ADDR_STRLEN];
+
+	if (!n) {
+		fprintf(f, "%*s# %s: unset; %s\n", indent, "", name, k->doc);
+		return;
+	}
+	fprintf(f, "%*s%s = [", indent, "", name);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\"", i ? ", " : " ", ep_addr_format(a[i], buf, sizeof(buf)));
+	fprintf(f, " ]; # %s\n", k->doc);
+}
+
+/* --- handlers ----------------------------------------------------------------------- */
+
+#define HC struct ep_handler_conf
+static const struct ep_conf_key handler_keys[] = {
+	EP_CK_STRF("name", HC, name, NULL, "a built-in handler, or one of the plugin's"),
+	EP_CK_STRF("plugin", HC, plugin, NULL, "a plugin: the shared object's absolute path"),
+	EP_CK_INTF("type", HC, type, 1, 65535, 0, "the task type it serves; default: its own"),
+	EP_CK_STRF("args", HC, args, NULL, "arguments for the handler's init"),
+	{ .path = "files",
+	  .type = EP_CK_STRS,
+	  .flags = EP_CK_F_COUNT,
+	  .off = offsetof(struct ep_handler_conf, files),
+	  .count_off = offsetof(struct ep_handler_conf, nfiles),
+	  .max = EP_MAX_FILES,
+	  .doc = "warm-up files, read before init" },
+	EP_CK_INTF("max_error", HC, max_error, 0, EP_FC_MAX_ERROR, 0,
+		   "frame-coded tasks may be within +-this of the frame; 0: lossless"),
+	{ 0 }
+};
+#undef HC
+
+static void free_handlers(void *base, const struct ep_conf_key *k)
+{
+	struct ep_conf *c = base;
+
+	(void)k;
+	for (unsigned int i = 0; i < c->nhandlers; i++)
+		ep_conf_table_free(handler_keys, &c->handlers[i]);
+	c->nhandlers = 0;
+}
+
+/* One group of handlers = ( ... ). */
+static void read_handler(struct ep_confread *rd, const config_setting_t *g, void *base)
+{
+	struct ep_conf *c = base;
+	struct ep_handler_conf *h;
+
+	if (c->nhandlers == EP_MAX_HANDLERS) {
+		ep_conf_bad(rd, g, "must be a group, at most 64 of them");
+		return;
+	}
+	h = &c->handlers[c->nhandlers++];
+	ep_conf_table_defaults(handler_keys, h);
+	ep_conf_table_read(rd, g, handler_keys, h);
+	if (!h->name && !h->plugin)
+		ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
+}
+
+/* handlers = ( { name = "echo"; }, ... ): replaces the handlers before. */
+static void read_handlers(struct ep_confread *rd, const config_setting_t *list, void *base,
+			  const struct ep_conf_key *k)
+{
+	free_handlers(base, k);
+	ep_conf_read_groups(rd, list, base, read_handler);
+}
+
+static const void *handler_at(const void *base, unsigned int i, void *buf)
+{
+	(void)buf;
+	return &((const struct ep_conf *)base)->handlers[i];
+}
+
+static void print_handlers(FILE *f, const void *base, const struct ep_conf_key *k, int indent)
+{
+	ep_conf_print_groups(f, k, handler_keys, base, ((const struct ep_conf *)base)->nhandlers,
+			     handler_at, NULL, indent);
+}
+
+/* --- the table ---------------------------------------------------------------------- */
+
+#define C				struct ep_conf
+/* An unsigned int (or other integer) key of struct ep_conf. */
+#define K(p, f, lo, hi, def, doc)	EP_CK_INTF(p, C, f, lo, hi, def, doc)
+/* A duration in the file's unit (ms or us) kept in ns. */
+#define T(p, f, lo, hi, unit, def, doc) EP_CK_SCALED(p, C, f, lo, hi, unit, def, doc)
+#define B(p, f, def, doc)		EP_CK_BOOLF(p, C, f, def, doc)
+#define S(p, f, def, doc)		EP_CK_STRF(p, C, f, def, doc)
+#define E(p, f, names, def, doc)	EP_CK_ENUMF(p, C, f, names, def, doc)
+/* A list of addresses: the array f, its count n. */
+#define ADDRS(p, f, n, doc_)                                                                       \
+	{                                                                                          \
+		.path = p, .type = EP_CK_CUSTOM, .off = offsetof(C, f),                            \
+		.count_off = offsetof(C, n), .read = read_addrs, .print = print_addrs, .doc = doc_ \
+	}
+
+static const struct ep_conf_key conf_keys[] = {
+	S("interface", interface, NULL, "afxdp, dpdk backends: the interface"),
+	S("backend", backend, "afxdp", "afxdp, udp, uring or dpdk"),
+	S("bind", bind, NULL, "udp, uring: the address to bind; default: all"),
+	B("share_port", share_port, false, "udp, uring: another process may hold the port too"),
+	K("port", port, 1, 65535, EP_DEFAULT_PORT, "the task port"),
+	{ .path = "queues",
+	  .type = EP_CK_INTS,
+	  .size = sizeof(unsigned int),
+	  .flags = EP_CK_F_COUNT,
+	  .off = offsetof(struct ep_conf, queues),
+	  .lo = 0,
+	  .hi = EP_MAX_QUEUES - 1,
+	  .count_off = offsetof(struct ep_conf, nqueues),
+	  .max = EP_MAX_QUEUES,
+	  .doc = "afxdp, dpdk: RX queues, a worker each; default: all" },
+	K("workers", workers, 1, EP_MAX_QUEUES, 1, "udp, uring: sockets sharing the port"),
+	{ .path = "cpus",
+	  .type = EP_CK_INTS,
+	  .size = sizeof(int),
+	  .sgn = true,
+	  .off = offsetof(struct ep_conf, cpus),
+	  .lo = 0,
+	  .hi = 4095,
+	  .def = -1,
+	  .max = EP_MAX_QUEUES,
+	  .doc = "pin worker i to cpus[i]; default: CPU i" },
+
+	S("xdp.mode", xdp_mode, "auto", "auto (native, else generic), native, skb"),
+	E("xdp.zerocopy", zerocopy, tristate, -1, "auto, on, off"),
+	B("xdp.busy_poll", busy_poll, false, "spin instead of sleeping; SO_BUSY_POLL"),
+	K("xdp.frames", frames, 64, 4096, 4096, "UMEM frames per queue"),
+	K("xdp.frame_size", frame_size, 2048, 4096, 4096, "at least limits.mtu + 100"),
+	E("xdp.verify_checksum", verify_csum, tristate, 1, "check UDP checksums in userspace"),
+	B("xdp.keep_attached", keep_attached, false, "leave the classifier attached at exit"),
+	S("xdp.pin_dir", pin_dir, NULL, "where the maps are pinned"),
+	K("xdp.encap_port", encap_port, 0, 65535, 0, "decapsulate a gateway's tasks; 0: none"),
+	ADDRS("xdp.encap_sources", addrs.gateways, addrs.ngateways,
+	      "the gateways that may send encapsulated tasks"),
+	ADDRS("xdp.virtual_addresses", addrs.virtual_addrs, addrs.nvirtual,
+	      "tasks to these addresses are this node's too"),
+	E("xdp.destination_check", any_dest_unsafe, ep_ck_unsafe, 0,
+	  "\"off-unsafe\": take tasks to any address"),
+	B("xdp.reply_route", reply_route, true, "replies to the client's next hop (FIB)"),
+
+	B("uring.sqpoll", uring.sqpoll, false, "a kernel thread polls the submission queue"),
+	K("uring.sqpoll_cpu", uring.sqpoll_cpu, -1, 4095, -1, "its CPU; -1: not pinned"),
+	K("uring.entries", uring.entries, 8, 4096, 256, "submission queue entries per worker"),
+	K("uring.buffers", uring.buffers, 8, 32768, 256, "receive buffers: a power of two"),
+	K("uring.zc_min", uring.zc_min, 0, 65535, 4096, "send_zc from this many bytes; 0: never"),
+
+	B("dpdk.no_huge", dpdk.no_huge, true, "--no-huge; false: hugepages"),
+	K("dpdk.memory_mb", dpdk.memory_mb, 64, 1 << 20, 256, "-m, DPDK's memory"),
+	K("dpdk.mbufs", dpdk.mbufs, 2048, 1 << 20, 8192, "per queue"),
+	S("dpdk.file_prefix", dpdk.file_prefix, NULL, "--file-prefix"),
+	S("dpdk.lcores", dpdk.lcores, NULL, "--lcores"),
+	K("dpdk.busy_budget", dpdk.busy_budget, 0, 65535, -1, "net_af_xdp's busy poll budget"),
+	S("dpdk.xdp_prog", dpdk.xdp_prog, NULL, "the classifier object for DPDK"),
+	S("dpdk.vdev", dpdk.vdev, NULL, "replaces the --vdev argument"),
+	{ .path = "dpdk.eal_args",
+	  .type = EP_CK_STRS,
+	  .flags = EP_CK_F_COUNT,
+	  .off = offsetof(struct ep_conf, dpdk.eal_args),
+	  .count_off = offsetof(struct ep_conf, dpdk.neal_args),
+	  .max = EP_DPDK_MAX_EAL_ARGS,
+	  .doc = "more EAL arguments" },
+
+	S("report.controller", report.controller, NULL, "edgectl serve's listen address"),
+	K("report.node_id", report.node_id, 1, EP_GW_MAX_NODES - 1, 0, "this node's id"),
+	K("report.capacity", report.capacity, 1, 1000000, 0, "default: 100 per worker"),
+	S("report.cpu", report.cpu, "system", "\"system\" or \"process\""),
+	K("report.interval_ms", report.interval_ms, 10, 10000, 100, "between reports"),
+	K("report.event_ms", report.event_ms, 0, 1000, 2, "look for queues this often; 0: never"),
+
+	K("batch.size", w.batch_size, 1, 1024, 32, "tasks per handler call"),
+	T("batch.max_wait_us", w.batch_wait_ns, 0, 1000000, 1000, 0, "wait for a batch to fill"),
+
+	K("limits.max_task_len", w.max_task_len, 1, EP_MAX_TASK_LEN, EP_DEFAULT_MAX_TASK_LEN,
+	  "payload bytes after decompression"),
+	K("limits.max_result_len", w.max_result_len, 1, EP_MAX_TASK_LEN, EP_DEFAULT_MAX_TASK_LEN,
+	  "result bytes"),
+	K("limits.queue_depth", w.queue_depth, 1, 1 << 20, 1024, "tasks queued per worker"),
+	K("limits.mtu", w.mtu, 576, 9000, 1500, "replies are fragmented to fit"),
+	K("limits.max_priority", w.max_priority, EP_PRIO_MIN, EP_PRIO_MAX, EP_PRIO_DEFAULT,
+	  "the highest priority a device without a key gets"),
+	K("limits.high_priority", w.high_priority, 0, EP_PRIO_MAX, 4,
+	  "priorities from this up are isolated; 0: off"),
+	K("limits.source_prefix_v4", w.reasm.prefix_v4, 0, 32, 24, "per-source limits' prefix"),
+	K("limits.source_prefix_v6", w.reasm.prefix_v6, 0, 128, 64, "per-source limits' prefix"),
+	K("limits.arena_bytes", w.arena_bytes, 1 << 20, 4ll << 30, 64 << 20,
+	  "handler output memory per batch"),
+	K("limits.held_bytes", w.held_bytes, 1 << 20, 64ll << 30, 256 << 20,
+	  "payloads waiting, in total"),
+	K("limits.max_work", w.max_work, 0, 1ll << 62, EP_DEFAULT_MAX_WORK,
+	  "the work one task may ask for; 0: no cap"),
+
+	E("validation.mode", w.validation, validation_names, EP_VALIDATE_AMPLIFICATION,
+	  "amplification, always or off-unsafe"),
+	S("validation.secret_file", validation.secret_file, NULL, "the tokens' master secret"),
+	K("validation.token_period_s", validation.token_period_s, 10, 86400,
+	  EP_TOKEN_DEFAULT_PERIOD_S, "a token lasts 2 to 3 periods"),
+
+	E("auth.mode", w.auth_mode, ep_ck_auth_modes, EP_AUTH_MODE_REQUIRED,
+	  "required, optional or off"),
+	S("auth.keys_file", auth.keys_file, NULL, "the keys, a JSON array"),
+	K("auth.node_id", auth.node_id, 1, UINT32_MAX, 0, "with keys_file: this node's id"),
+	K("auth.report_key_id", auth.report_key_id, 1, 65535, 0, "the key sealing reports"),
+	S("auth.controller", auth.controller, NULL, "the keys from the controller's sync"),
+	S("auth.cert", auth.cert, NULL, "the node's certificate"),
+	S("auth.key", auth.key, NULL, "its key"),
+	S("auth.ca", auth.ca, NULL, "the controller's CA"),
+	K("auth.sync_ms", auth.sync_ms, 50, 60000, 250, "a sync this often"),
+	K("auth.clock_skew_s", w.clock_skew_s, 1, 3600, 5, "a pn's seconds may be this far off"),
+
+	EP_CK_RATE_LIMIT(struct ep_conf, rate_limit),
+
+	K("reassembly.max_tasks", w.reasm.max_tasks, 1, 1 << 20, 1024, "per worker"),
+	K("reassembly.max_bytes", w.reasm.max_bytes, 4096, 64ll << 30, 256 << 20, "per worker"),
+	K("reassembly.per_source_tasks", w.reasm.max_src_tasks, 1, 1 << 20, 64, "per prefix"),
+	K("reassembly.per_source_bytes", w.reasm.max_src_bytes, 4096, 64ll << 30, 64 << 20,
+	  "per prefix"),
+	T("reassembly.timeout_ms", w.reasm.timeout_ns, 1, 600000, MS, 2000,
+	  "no new fragment this long: TIMEOUT"),
+	T("reassembly.max_lifetime_ms", w.reasm.max_lifetime_ns, 1, 3600000, MS, 10000,
+	  "this long after the first fragment: TIMEOUT"),
+	T("reassembly.ack_delay_ms", w.reasm.ack_delay_ns, 0, 1000, MS, 5,
+	  "TASK_ACK after a pause this long; 0: none"),
+
+	T("cache.window_ms", w.cache.window_ns, 1, 86400000, MS, 30000,
+	  "a result answers retries this long"),
+	K("cache.entries", w.cache.entries, 1, 1 << 24, 65536, "tasks remembered per worker"),
+	K("cache.bytes", w.cache.bytes, 4096, 64ll << 30, 64 << 20, "reply bytes held per worker"),
+	K("cache.max_replays", w.cache.max_replays, 0, 65535, 8, "cached replies per task"),
+
+	K("replies.zstd_level", w.reply_zstd_level, 0, 19, 1, "compress results; 0: never"),
+	K("replies.zstd_min", w.reply_zstd_min, 0, EP_MAX_TASK_LEN, 512, "from this many bytes"),
+
+	EP_CK_CUSTOMF("handlers", read_handlers, print_handlers, free_handlers,
+		      "default: every built-in at its default type"),
+
+	S("signing.public_key", signing.public_key, NULL, "the operator's Ed25519 key, PEM"),
+	E("signing.mode", signing.off_unsafe, signing_modes, 0, "required or off-unsafe"),
+	S("file_encryption.key_file", file_encryption.key_file, NULL, "32 bytes, mode 0600"),
+
+	S("stats_socket", stats_socket, NULL, "the statistics socket"),
+	S("stats_socket_group", stats_socket_group, NULL, "the group that may read it"),
+	S("metrics", metrics, NULL, "ADDR:PORT: serve Prometheus /metrics"),
+	S("ready_file", ready_file, NULL, "the pid, written once ready"),
+	S("log_level", log_level, "info", "error, warn, info, debug"),
+	{ 0 }
+};
+
+void ep_conf_defaults(struct ep_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	ep_conf_table_defaults(conf_keys, c);
+	ep_xdp_rl_defaults(&c->rate_limit); /* the EP_CK_F_EXTDEF keys */
+	/* Not in the file. */
+	c->w.cache.resend_gap_ns = 10ull * 1000 * 1000;
+	c->w.cache.resend_gap_single_ns = 1000ull * 1000;
+	c->w.cpu = -1;
 }
 
 void ep_conf_free(struct ep_conf *c)
 {
-	free(c->backend);
-	free(c->interface);
-	free(c->bind);
-	free(c->xdp_mode);
-	free(c->pin_dir);
-	free(c->report.controller);
-	free(c->report.cpu);
-	free(c->stats_socket);
-	free(c->stats_socket_group);
-	free(c->metrics);
-	free(c->ready_file);
-	free(c->log_level);
-	free(c->validation.secret_file);
-	free(c->auth.keys_file);
-	free(c->auth.controller);
-	free(c->auth.cert);
-	free(c->auth.key);
-	free(c->auth.ca);
-	free(c->signing.public_key);
-	free(c->file_encryption.key_file);
-	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
-		free(c->dpdk.eal_args[i]);
-	free(c->dpdk.file_prefix);
-	free(c->dpdk.lcores);
-	free(c->dpdk.vdev);
-	free(c->dpdk.xdp_prog);
-	for (unsigned int i = 0; i < c->nhandlers; i++)
-		free_handler(&c->handlers[i]);
+	ep_conf_table_free(conf_keys, c);
 	memset(c, 0, sizeof(*c));
+}
+
+int ep_conf_load(struct ep_conf *c, const char *path)
+{
+	return ep_conf_table_load(conf_keys, c, path);
+}
+
+void ep_conf_print(FILE *f, const struct ep_conf *c)
+{
+	ep_conf_table_print(f, conf_keys, c, 0);
 }
 
 int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi)
@@ -171,406 +392,6 @@ int ep_conf_parse_list(const char *s, int *out, unsigned int max, int lo, int hi
 		p = *end ? end + 1 : end;
 	}
 	return n ? (int)n : -EINVAL;
-}
-
-/* --- reading ------------------------------------------------------------------------ */
-
-/* A list of numeric IPv4/IPv6 addresses (at most EP_XDP_MAX_CFG_ADDRS), replacing @out. */
-static void get_addrs(struct ep_confread *rd, const config_setting_t *g, const char *name,
-		      uint8_t (*out)[16], unsigned int *n)
-{
-	const config_setting_t *l = config_setting_get_member(g, name);
-
-	if (!l)
-		return;
-	if ((!config_setting_is_array(l) && !config_setting_is_list(l)) ||
-	    config_setting_length(l) > EP_XDP_MAX_CFG_ADDRS) {
-		ep_conf_bad(rd, l,
-			    "must be a list of at most 64 addresses: [ \"198.18.0.1\", "
-			    "\"2001:db8::1\" ]");
-		return;
-	}
-	*n = 0;
-	for (int i = 0; i < config_setting_length(l); i++) {
-		const char *a = config_setting_get_string_elem(l, i);
-
-		if (!a || ep_addr_parse(a, out[*n])) {
-			ep_conf_bad(rd, l,
-				    "holds something that is not a numeric IPv4 or IPv6 "
-				    "address");
-			return;
-		}
-		(*n)++;
-	}
-}
-
-/* "auto" (-1), "on" (1) or "off" (0). */
-static void get_tristate(struct ep_confread *rd, const config_setting_t *g, const char *name,
-			 int *out)
-{
-	char *v = NULL;
-
-	ep_conf_str(rd, g, name, &v);
-	if (!v)
-		return;
-	if (!strcmp(v, "auto") || !strcmp(v, "on") || !strcmp(v, "off"))
-		*out = !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
-	else
-		ep_conf_bad(rd, config_setting_get_member(g, name),
-			    "must be \"auto\", \"on\" or \"off\"");
-	free(v);
-}
-
-static void read_handlers(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *list)
-{
-	static const char *const names[] = { "name",  "plugin",	   "type", "args",
-					     "files", "max_error", NULL };
-
-	if (!config_setting_is_list(list)) {
-		ep_conf_bad(rd, list, "must be a list of groups: ( { name = \"echo\"; }, ... )");
-		return;
-	}
-	for (unsigned int i = 0; i < c->nhandlers; i++)
-		free_handler(&c->handlers[i]);
-	c->nhandlers = 0;
-	for (int i = 0; i < config_setting_length(list); i++) {
-		const config_setting_t *g = config_setting_get_elem(list, (unsigned int)i);
-		struct ep_handler_conf *h;
-		const config_setting_t *files;
-		long long type;
-
-		if (c->nhandlers == EP_MAX_HANDLERS || !config_setting_is_group(g)) {
-			ep_conf_bad(rd, g, "must be a group, at most 64 of them");
-			return;
-		}
-		h = &c->handlers[c->nhandlers++];
-		ep_conf_known(rd, g, names);
-		ep_conf_str(rd, g, "name", &h->name);
-		ep_conf_str(rd, g, "plugin", &h->plugin);
-		ep_conf_str(rd, g, "args", &h->args);
-		if (ep_conf_num(rd, g, "type", 1, 65535, &type))
-			h->type = (uint16_t)type;
-		/* Frame-coded tasks of this type may be within +-max_error (fcodec.h). */
-		if (ep_conf_num(rd, g, "max_error", 0, EP_FC_MAX_ERROR, &type))
-			h->max_error = (uint8_t)type;
-		if (!h->name && !h->plugin)
-			ep_conf_bad(rd, g, "needs a name (built-in) or a plugin path");
-		files = config_setting_get_member(g, "files");
-		if (files) {
-			if (!config_setting_is_array(files) ||
-			    config_setting_length(files) > EP_MAX_FILES) {
-				ep_conf_bad(rd, files, "must be a list of at most 16 paths");
-				continue;
-			}
-			for (int f = 0; f < config_setting_length(files); f++) {
-				const char *p = config_setting_get_string_elem(files, f);
-
-				if (!p) {
-					ep_conf_bad(rd, files, "must hold strings");
-					break;
-				}
-				h->files[h->nfiles++] = strdup(p);
-			}
-		}
-	}
-}
-
-static void read_dpdk(struct ep_confread *rd, struct ep_conf *c, const config_setting_t *g)
-{
-	static const char *const names[] = { "eal_args", "no_huge", "memory_mb", "file_prefix",
-					     "lcores",	 "vdev",    "xdp_prog",	 "busy_budget",
-					     "mbufs",	 NULL };
-	const config_setting_t *args;
-	long long v;
-
-	ep_conf_known(rd, g, names);
-	ep_conf_bool(rd, g, "no_huge", &c->dpdk.no_huge);
-	EP_CONF_U32(rd, g, "memory_mb", 64, 1 << 20, c->dpdk.memory_mb);
-	ep_conf_str(rd, g, "file_prefix", &c->dpdk.file_prefix);
-	ep_conf_str(rd, g, "lcores", &c->dpdk.lcores);
-	ep_conf_str(rd, g, "vdev", &c->dpdk.vdev);
-	ep_conf_str(rd, g, "xdp_prog", &c->dpdk.xdp_prog);
-	if (ep_conf_num(rd, g, "busy_budget", 0, 65535, &v))
-		c->dpdk.busy_budget = (int)v;
-	EP_CONF_U32(rd, g, "mbufs", 2048, 1 << 20, c->dpdk.mbufs);
-	args = config_setting_get_member(g, "eal_args");
-	if (!args)
-		return;
-	if ((!config_setting_is_array(args) && !config_setting_is_list(args)) ||
-	    config_setting_length(args) > EP_DPDK_MAX_EAL_ARGS) {
-		ep_conf_bad(rd, args, "must be a list of at most 32 strings");
-		return;
-	}
-	for (unsigned int i = 0; i < c->dpdk.neal_args; i++)
-		free(c->dpdk.eal_args[i]);
-	c->dpdk.neal_args = 0;
-	for (int i = 0; i < config_setting_length(args); i++) {
-		const char *a = config_setting_get_string_elem(args, i);
-
-		if (!a) {
-			ep_conf_bad(rd, args, "must hold strings");
-			return;
-		}
-		c->dpdk.eal_args[c->dpdk.neal_args++] = strdup(a);
-	}
-}
-
-int ep_conf_load(struct ep_conf *c, const char *path)
-{
-	static const char *const top[] = { "backend",
-					   "interface",
-					   "bind",
-					   "share_port",
-					   "port",
-					   "queues",
-					   "workers",
-					   "cpus",
-					   "xdp",
-					   "batch",
-					   "limits",
-					   "reassembly",
-					   "cache",
-					   "replies",
-					   "handlers",
-					   "stats_socket",
-					   "stats_socket_group",
-					   "metrics",
-					   "ready_file",
-					   "log_level",
-					   "report",
-					   "uring",
-					   "dpdk",
-					   "rate_limit",
-					   "validation",
-					   "auth",
-					   "signing",
-					   "file_encryption",
-					   NULL };
-	static const char *const xdp[] = { "mode",
-					   "zerocopy",
-					   "busy_poll",
-					   "frames",
-					   "frame_size",
-					   "keep_attached",
-					   "pin_dir",
-					   "verify_checksum",
-					   "encap_port",
-					   "reply_route",
-					   "encap_sources",
-					   "virtual_addresses",
-					   "destination_check",
-					   NULL };
-	static const char *const batch[] = { "size", "max_wait_us", NULL };
-	static const char *const limits[] = {
-		"max_task_len",	    "max_result_len",	"queue_depth",	"mtu",
-		"arena_bytes",	    "held_bytes",	"max_priority", "high_priority",
-		"source_prefix_v4", "source_prefix_v6", "max_work",	NULL
-	};
-	static const char *const reasm[] = { "max_tasks",	 "max_bytes",  "per_source_tasks",
-					     "per_source_bytes", "timeout_ms", "max_lifetime_ms",
-					     "ack_delay_ms",	 NULL };
-	static const char *const cache[] = { "window_ms", "entries", "bytes", "max_replays", NULL };
-	static const char *const replies[] = { "zstd_level", "zstd_min", NULL };
-	static const char *const validation[] = { "mode", "secret_file", "token_period_s", NULL };
-	static const char *const auth[] = { "mode",	     "keys_file", "controller",
-					    "cert",	     "key",	  "ca",
-					    "sync_ms",	     "node_id",	  "clock_skew_s",
-					    "report_key_id", NULL };
-	static const char *const report[] = { "controller", "node_id", "interval_ms", "event_ms",
-					      "capacity",   "cpu",     NULL };
-	static const char *const signing[] = { "public_key", "mode", NULL };
-	static const char *const file_encryption[] = { "key_file", NULL };
-	static const char *const uring[] = { "sqpoll",	"sqpoll_cpu", "entries",
-					     "buffers", "zc_min",     NULL };
-	struct ep_confread rd = { .path = path };
-	const config_setting_t *root, *g;
-	int queues[EP_MAX_QUEUES], n;
-	long long v;
-	config_t cf;
-
-	if (ep_conf_open(&cf, path))
-		return -EINVAL;
-	root = config_root_setting(&cf);
-	ep_conf_known(&rd, root, top);
-
-	ep_conf_str(&rd, root, "backend", &c->backend);
-	ep_conf_str(&rd, root, "interface", &c->interface);
-	ep_conf_str(&rd, root, "bind", &c->bind);
-	ep_conf_bool(&rd, root, "share_port", &c->share_port);
-	ep_conf_str(&rd, root, "stats_socket", &c->stats_socket);
-	ep_conf_str(&rd, root, "stats_socket_group", &c->stats_socket_group);
-	ep_conf_str(&rd, root, "metrics", &c->metrics);
-	ep_conf_str(&rd, root, "ready_file", &c->ready_file);
-	ep_conf_str(&rd, root, "log_level", &c->log_level);
-	if (ep_conf_num(&rd, root, "port", 1, 65535, &v))
-		c->port = (uint16_t)v;
-	n = ep_conf_int_list(&rd, root, "queues", queues, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
-	if (n > 0) {
-		c->nqueues = (unsigned int)n;
-		for (int i = 0; i < n; i++)
-			c->queues[i] = (unsigned int)queues[i];
-	}
-	ep_conf_int_list(&rd, root, "cpus", c->cpus, EP_MAX_QUEUES, 0, 4095);
-	EP_CONF_U32(&rd, root, "workers", 1, EP_MAX_QUEUES, c->workers);
-
-	if ((g = config_setting_get_member(root, "xdp"))) {
-		ep_conf_known(&rd, g, xdp);
-		ep_conf_str(&rd, g, "mode", &c->xdp_mode);
-		ep_conf_str(&rd, g, "pin_dir", &c->pin_dir);
-		ep_conf_bool(&rd, g, "busy_poll", &c->busy_poll);
-		ep_conf_bool(&rd, g, "keep_attached", &c->keep_attached);
-		EP_CONF_U32(&rd, g, "frames", 64, 4096, c->frames);
-		EP_CONF_U32(&rd, g, "frame_size", 2048, 4096, c->frame_size);
-		get_tristate(&rd, g, "zerocopy", &c->zerocopy);
-		get_tristate(&rd, g, "verify_checksum", &c->verify_csum);
-		ep_conf_bool(&rd, g, "reply_route", &c->reply_route);
-		if (ep_conf_num(&rd, g, "encap_port", 0, 65535, &v))
-			c->encap_port = (uint16_t)v;
-		get_addrs(&rd, g, "virtual_addresses", c->addrs.virtual_addrs, &c->addrs.nvirtual);
-		get_addrs(&rd, g, "encap_sources", c->addrs.gateways, &c->addrs.ngateways);
-		ep_conf_unsafe(&rd, g, "destination_check", "on", &c->any_dest_unsafe);
-	}
-	if ((g = config_setting_get_member(root, "rate_limit")))
-		ep_conf_rate_limit(&rd, g, &c->rate_limit, false);
-	if ((g = config_setting_get_member(root, "uring"))) {
-		ep_conf_known(&rd, g, uring);
-		ep_conf_bool(&rd, g, "sqpoll", &c->uring.sqpoll);
-		if (ep_conf_num(&rd, g, "sqpoll_cpu", -1, 4095, &v))
-			c->uring.sqpoll_cpu = (int)v;
-		EP_CONF_U32(&rd, g, "entries", 8, 4096, c->uring.entries);
-		if (ep_conf_num(&rd, g, "buffers", 8, 32768, &v)) {
-			if (v & (v - 1)) /* the buffer ring's size */
-				ep_conf_bad(&rd, config_setting_get_member(g, "buffers"),
-					    "must be a power of two, 8..32768");
-			else
-				c->uring.buffers = (uint32_t)v;
-		}
-		EP_CONF_U32(&rd, g, "zc_min", 0, 65535, c->uring.zc_min);
-	}
-	if ((g = config_setting_get_member(root, "dpdk")))
-		read_dpdk(&rd, c, g);
-	if ((g = config_setting_get_member(root, "report"))) {
-		ep_conf_known(&rd, g, report);
-		ep_conf_str(&rd, g, "controller", &c->report.controller);
-		ep_conf_str(&rd, g, "cpu", &c->report.cpu);
-		EP_CONF_U32(&rd, g, "node_id", 1, EP_GW_MAX_NODES - 1, c->report.node_id);
-		EP_CONF_U32(&rd, g, "interval_ms", 10, 10000, c->report.interval_ms);
-		EP_CONF_U32(&rd, g, "event_ms", 0, 1000, c->report.event_ms);
-		EP_CONF_U32(&rd, g, "capacity", 1, 1000000, c->report.capacity);
-	}
-	if ((g = config_setting_get_member(root, "batch"))) {
-		ep_conf_known(&rd, g, batch);
-		EP_CONF_U32(&rd, g, "size", 1, 1024, c->w.batch_size);
-		if (ep_conf_num(&rd, g, "max_wait_us", 0, 1000000, &v))
-			c->w.batch_wait_ns = (uint64_t)v * 1000;
-	}
-	if ((g = config_setting_get_member(root, "limits"))) {
-		ep_conf_known(&rd, g, limits);
-		EP_CONF_U32(&rd, g, "max_task_len", 1, EP_MAX_TASK_LEN, c->w.max_task_len);
-		EP_CONF_U32(&rd, g, "max_result_len", 1, EP_MAX_TASK_LEN, c->w.max_result_len);
-		EP_CONF_U32(&rd, g, "queue_depth", 1, 1 << 20, c->w.queue_depth);
-		EP_CONF_U32(&rd, g, "mtu", 576, 9000, c->w.mtu);
-		if (ep_conf_num(&rd, g, "max_priority", EP_PRIO_MIN, EP_PRIO_MAX, &v))
-			c->w.max_priority = (uint8_t)v;
-		if (ep_conf_num(&rd, g, "high_priority", 0, EP_PRIO_MAX, &v))
-			c->w.high_priority = (uint8_t)v;
-		if (ep_conf_num(&rd, g, "source_prefix_v4", 0, 32, &v))
-			c->w.reasm.prefix_v4 = (uint8_t)v;
-		if (ep_conf_num(&rd, g, "source_prefix_v6", 0, 128, &v))
-			c->w.reasm.prefix_v6 = (uint8_t)v;
-		if (ep_conf_num(&rd, g, "arena_bytes", 1 << 20, 4ll << 30, &v))
-			c->w.arena_bytes = (uint64_t)v;
-		if (ep_conf_num(&rd, g, "held_bytes", 1 << 20, 64ll << 30, &v))
-			c->w.held_bytes = (uint64_t)v;
-		if (ep_conf_num(&rd, g, "max_work", 0, 1ll << 62, &v))
-			c->w.max_work = (uint64_t)v;
-	}
-	if ((g = config_setting_get_member(root, "validation"))) {
-		char *mode = NULL;
-
-		ep_conf_known(&rd, g, validation);
-		ep_conf_str(&rd, g, "mode", &mode);
-		ep_conf_str(&rd, g, "secret_file", &c->validation.secret_file);
-		EP_CONF_U32(&rd, g, "token_period_s", 10, 86400, c->validation.token_period_s);
-		if (mode) {
-			unsigned int i;
-
-			for (i = 0; i < sizeof(validation_names) / sizeof(validation_names[0]); i++)
-				if (!strcmp(mode, validation_names[i]))
-					break;
-			if (i < sizeof(validation_names) / sizeof(validation_names[0]))
-				c->w.validation = (enum ep_validation)i;
-			else
-				ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
-					    "must be \"amplification\", \"always\" or "
-					    "\"off-unsafe\"");
-			free(mode);
-		}
-	}
-	if ((g = config_setting_get_member(root, "auth"))) {
-		char *mode = NULL;
-
-		ep_conf_known(&rd, g, auth);
-		ep_conf_str(&rd, g, "mode", &mode);
-		if (mode && ep_xdp_parse_auth_mode(mode, &c->w.auth_mode))
-			ep_conf_bad(&rd, config_setting_get_member(g, "mode"),
-				    "must be \"required\", \"optional\" or \"off\"");
-		free(mode);
-		ep_conf_str(&rd, g, "keys_file", &c->auth.keys_file);
-		ep_conf_str(&rd, g, "controller", &c->auth.controller);
-		ep_conf_str(&rd, g, "cert", &c->auth.cert);
-		ep_conf_str(&rd, g, "key", &c->auth.key);
-		ep_conf_str(&rd, g, "ca", &c->auth.ca);
-		EP_CONF_U32(&rd, g, "sync_ms", 50, 60000, c->auth.sync_ms);
-		EP_CONF_U32(&rd, g, "node_id", 1, UINT32_MAX, c->auth.node_id);
-		EP_CONF_U32(&rd, g, "clock_skew_s", 1, 3600, c->w.clock_skew_s);
-		EP_CONF_U32(&rd, g, "report_key_id", 1, 65535, c->auth.report_key_id);
-	}
-	if ((g = config_setting_get_member(root, "reassembly"))) {
-		ep_conf_known(&rd, g, reasm);
-		EP_CONF_U32(&rd, g, "max_tasks", 1, 1 << 20, c->w.reasm.max_tasks);
-		EP_CONF_U32(&rd, g, "per_source_tasks", 1, 1 << 20, c->w.reasm.max_src_tasks);
-		if (ep_conf_num(&rd, g, "max_bytes", 4096, 64ll << 30, &v))
-			c->w.reasm.max_bytes = (uint64_t)v;
-		if (ep_conf_num(&rd, g, "per_source_bytes", 4096, 64ll << 30, &v))
-			c->w.reasm.max_src_bytes = (uint64_t)v;
-		if (ep_conf_num(&rd, g, "timeout_ms", 1, 600000, &v))
-			c->w.reasm.timeout_ns = (uint64_t)v * 1000000;
-		if (ep_conf_num(&rd, g, "max_lifetime_ms", 1, 3600000, &v))
-			c->w.reasm.max_lifetime_ns = (uint64_t)v * 1000000;
-		/* 0: no TASK_ACK while reassembling (RESULT_ACKs are answered still). */
-		if (ep_conf_num(&rd, g, "ack_delay_ms", 0, 1000, &v))
-			c->w.reasm.ack_delay_ns = (uint64_t)v * 1000000;
-	}
-	if ((g = config_setting_get_member(root, "cache"))) {
-		ep_conf_known(&rd, g, cache);
-		EP_CONF_U32(&rd, g, "entries", 1, 1 << 24, c->w.cache.entries);
-		if (ep_conf_num(&rd, g, "window_ms", 1, 86400000, &v))
-			c->w.cache.window_ns = (uint64_t)v * 1000000;
-		if (ep_conf_num(&rd, g, "bytes", 4096, 64ll << 30, &v))
-			c->w.cache.bytes = (uint64_t)v;
-		EP_CONF_U32(&rd, g, "max_replays", 0, 65535, c->w.cache.max_replays);
-	}
-	if ((g = config_setting_get_member(root, "replies"))) {
-		ep_conf_known(&rd, g, replies);
-		if (ep_conf_num(&rd, g, "zstd_level", 0, 19, &v))
-			c->w.reply_zstd_level = (int)v;
-		EP_CONF_U32(&rd, g, "zstd_min", 0, EP_MAX_TASK_LEN, c->w.reply_zstd_min);
-	}
-	if ((g = config_setting_get_member(root, "handlers")))
-		read_handlers(&rd, c, g);
-	if ((g = config_setting_get_member(root, "signing"))) {
-		ep_conf_known(&rd, g, signing);
-		ep_conf_str(&rd, g, "public_key", &c->signing.public_key);
-		ep_conf_unsafe(&rd, g, "mode", "required", &c->signing.off_unsafe);
-	}
-	if ((g = config_setting_get_member(root, "file_encryption"))) {
-		ep_conf_known(&rd, g, file_encryption);
-		ep_conf_str(&rd, g, "key_file", &c->file_encryption.key_file);
-	}
-
-	config_destroy(&cf);
-	return rd.err;
 }
 
 int ep_conf_all_queues(struct ep_conf *c)
@@ -727,10 +548,9 @@ out:
 	return err;
 }
 
-int ep_conf_validate(const struct ep_conf *c)
+/* The backend, the interface and queues it serves, and what the file cannot check. */
+static int validate_backend(const struct ep_conf *c)
 {
-	enum ep_log_level lvl;
-
 	if (strcmp(c->backend, "afxdp") && strcmp(c->backend, "udp") &&
 	    strcmp(c->backend, "uring") && strcmp(c->backend, "dpdk")) {
 		pr_err("backend '%s': must be afxdp, udp, uring or dpdk", c->backend);
@@ -745,12 +565,6 @@ int ep_conf_validate(const struct ep_conf *c)
 			       c->handlers[i].plugin);
 			return -EINVAL;
 		}
-	if (c->stats_socket_group) {
-		gid_t gid;
-
-		if (ep_group_gid("stats_socket_group", c->stats_socket_group, &gid))
-			return -EINVAL;
-	}
 	if (!strcmp(c->backend, "afxdp") && !c->interface) {
 		pr_err("the afxdp backend needs an interface (-i IFNAME or interface = \"...\")");
 		return -EINVAL;
@@ -765,8 +579,8 @@ int ep_conf_validate(const struct ep_conf *c)
 		       sysconf(_SC_NPROCESSORS_CONF) - 1);
 		return -EINVAL;
 	}
-	if (ep_log_parse_level(c->log_level, &lvl)) {
-		pr_err("log_level '%s': must be error, warn, info or debug", c->log_level);
+	if (c->uring.buffers & (c->uring.buffers - 1)) { /* the buffer ring's size */
+		pr_err("uring.buffers %u: must be a power of two, 8..32768", c->uring.buffers);
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < c->nqueues; i++)
@@ -775,6 +589,23 @@ int ep_conf_validate(const struct ep_conf *c)
 				pr_err("queue %u is listed twice", c->queues[i]);
 				return -EINVAL;
 			}
+	if (c->encap_port && !c->addrs.ngateways) {
+		pr_err("xdp.encap_port %u is set, but xdp.encap_sources is empty: name the "
+		       "gateways that may send encapsulated tasks (xdp.encap_sources = "
+		       "[ \"ADDR\" ]); from anyone else, they are dropped",
+		       c->encap_port);
+		return -EINVAL;
+	}
+	if (c->encap_port && c->encap_port == c->port) {
+		pr_err("xdp.encap_port %u is the task port", c->encap_port);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The limits, the batch and the cache against one another. */
+static int validate_limits(const struct ep_conf *c)
+{
 	if (c->w.max_result_len > c->w.arena_bytes) {
 		pr_err("limits.max_result_len (%u) is larger than limits.arena_bytes (%llu)",
 		       c->w.max_result_len, (unsigned long long)c->w.arena_bytes);
@@ -821,21 +652,24 @@ int ep_conf_validate(const struct ep_conf *c)
 			"retries come",
 			c->w.cache.entries,
 			(unsigned long long)c->w.queue_depth + c->w.reasm.max_tasks);
-	if (c->encap_port && !c->addrs.ngateways) {
-		pr_err("xdp.encap_port %u is set, but xdp.encap_sources is empty: name the "
-		       "gateways that may send encapsulated tasks (xdp.encap_sources = "
-		       "[ \"ADDR\" ]); from anyone else, they are dropped",
-		       c->encap_port);
+	return 0;
+}
+
+/* The files and addresses the settings name: readable, well-formed. Each logs. */
+static int validate_files(const struct ep_conf *c)
+{
+	struct sockaddr_storage ss;
+	enum ep_log_level lvl;
+	socklen_t len;
+	gid_t gid;
+
+	if (c->stats_socket_group &&
+	    ep_group_gid("stats_socket_group", c->stats_socket_group, &gid))
+		return -EINVAL;
+	if (ep_log_parse_level(c->log_level, &lvl)) {
+		pr_err("log_level '%s': must be error, warn, info or debug", c->log_level);
 		return -EINVAL;
 	}
-	if (c->encap_port && c->encap_port == c->port) {
-		pr_err("xdp.encap_port %u is the task port", c->encap_port);
-		return -EINVAL;
-	}
-	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
-		return -EINVAL;
-	if (validate_auth(c))
-		return -EINVAL;
 	if (c->validation.secret_file && c->w.validation != EP_VALIDATE_OFF) {
 		struct ep_token_master m;
 
@@ -856,50 +690,61 @@ int ep_conf_validate(const struct ep_conf *c)
 			return -EINVAL;
 		explicit_bzero(key, sizeof(key));
 	}
-	if (c->metrics) {
-		struct sockaddr_storage ss;
-		socklen_t len;
+	if (c->metrics && ep_metrics_parse_listen(c->metrics, &ss, &len))
+		return -EINVAL;
+	return 0;
+}
 
-		/* Logs what is wrong with the address. */
-		if (ep_metrics_parse_listen(c->metrics, &ss, &len))
-			return -EINVAL;
+/* Group report: where to, and the node id the reports say. */
+static int validate_report(const struct ep_conf *c)
+{
+	struct sockaddr_storage ss;
+	enum ep_cpu_source cpu;
+	socklen_t len;
+
+	if (!c->report.controller)
+		return 0;
+	if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
+		return -EINVAL;
+	/* Sealed reports speak for the node the key is: the controller takes them only for
+	 * its node id (docs/protocol.md 7.1). With auth.controller that id comes with the
+	 * sync; with a keys file's report key, it is auth.node_id. */
+	bool sync_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.controller;
+	bool file_id =
+		c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.keys_file && c->auth.report_key_id;
+
+	if (file_id && c->report.node_id && c->report.node_id != c->auth.node_id) {
+		pr_err("report.node_id %u is not auth.node_id %u: reports sealed with "
+		       "auth.report_key_id are the node's, and must say its id",
+		       c->report.node_id, c->auth.node_id);
+		return -EINVAL;
 	}
-	if (c->report.controller) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		enum ep_cpu_source cpu;
-
-		if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
-			return -EINVAL;
-		/* Sealed reports speak for the node the key is: the controller takes them only
-		 * for its node id (docs/protocol.md 7.1). With auth.controller that id comes
-		 * with the sync; with a keys file's report key, it is auth.node_id. */
-		bool sync_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.controller;
-		bool file_id = c->w.auth_mode != EP_AUTH_MODE_OFF && c->auth.keys_file &&
-			       c->auth.report_key_id;
-
-		if (file_id && c->report.node_id && c->report.node_id != c->auth.node_id) {
-			pr_err("report.node_id %u is not auth.node_id %u: reports sealed with "
-			       "auth.report_key_id are the node's, and must say its id",
-			       c->report.node_id, c->auth.node_id);
-			return -EINVAL;
-		}
-		if (file_id && !c->report.node_id && c->auth.node_id > EP_GW_MAX_NODES - 1) {
-			pr_err("report.node_id: auth.node_id %u is beyond the gateway's node ids "
-			       "1..%d: set both to one of those",
-			       c->auth.node_id, EP_GW_MAX_NODES - 1);
-			return -EINVAL;
-		}
-		if (!c->report.node_id && !sync_id && !file_id) {
-			pr_err("report.node_id: a node reporting to a controller needs an id 1..%d",
-			       EP_GW_MAX_NODES - 1);
-			return -EINVAL;
-		}
-		if (ep_cpu_source_parse(c->report.cpu, &cpu)) {
-			pr_err("report.cpu '%s': must be \"system\" or \"process\"", c->report.cpu);
-			return -EINVAL;
-		}
+	if (file_id && !c->report.node_id && c->auth.node_id > EP_GW_MAX_NODES - 1) {
+		pr_err("report.node_id: auth.node_id %u is beyond the gateway's node ids 1..%d: "
+		       "set both to one of those",
+		       c->auth.node_id, EP_GW_MAX_NODES - 1);
+		return -EINVAL;
 	}
+	if (!c->report.node_id && !sync_id && !file_id) {
+		pr_err("report.node_id: a node reporting to a controller needs an id 1..%d",
+		       EP_GW_MAX_NODES - 1);
+		return -EINVAL;
+	}
+	if (ep_cpu_source_parse(c->report.cpu, &cpu)) {
+		pr_err("report.cpu '%s': must be \"system\" or \"process\"", c->report.cpu);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ep_conf_validate(const struct ep_conf *c)
+{
+	if (validate_backend(c) || validate_limits(c))
+		return -EINVAL;
+	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
+		return -EINVAL;
+	if (validate_auth(c) || validate_files(c) || validate_report(c))
+		return -EINVAL;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/registry.h"
 #include "core/worker.h"
@@ -126,6 +127,10 @@ void ep_conf_defaults(struct ep_conf *c);
 /* Read @path over the current settings. Returns 0, or -EINVAL after logging the file,
  * line and setting at fault. */
 int ep_conf_load(struct ep_conf *c, const char *path);
+/* Print every setting of @c in the file's syntax (edgeplane --print-config): each key
+ * with its value, or as a comment if unset, and its range and doc. Read back over the
+ * defaults, the output gives @c again. */
+void ep_conf_print(FILE *f, const struct ep_conf *c);
 /* afxdp with no queues configured: every RX queue of the interface (from sysfs). Returns 0
  * or -ENODEV after logging. */
 int ep_conf_all_queues(struct ep_conf *c);

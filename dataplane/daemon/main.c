@@ -72,7 +72,7 @@ static int opt_cpus(const struct ep_opt *o, const char *arg, char *err, size_t l
 /* What the command line of `edgeplane` (run) sets, besides the config. */
 struct run_opts {
 	const char *cfg_file;
-	bool check;
+	bool check, print;
 };
 
 #define RUN_USAGE                                                                          \
@@ -161,6 +161,8 @@ static void run_table(struct ep_opt *t, struct ep_conf *c, struct run_opts *r)
 		EP_OPT_STRDUP("ready-file", 0, &c->ready_file, "PATH",
 			      "write the pid here once ready; removed at exit"),
 		EP_OPT_FLAG("check-config", 0, &r->check, "validate the settings and exit"),
+		EP_OPT_FLAG("print-config", 0, &r->print,
+			    "print the settings in the file's syntax and exit"),
 		EP_OPT_STRDUP("log-level", 'l', &c->log_level, "LEVEL",
 			      "error, warn, info (default) or debug"),
 		EP_OPT_END,
@@ -236,10 +238,9 @@ static void write_ready_file(const char *path)
 
 /* Options over the config file: @conf from it and the command line. Returns 0, or the
  * exit status (0 after --help, 2 after a usage error) plus one. */
-static int parse_command_line(int argc, char **argv, struct ep_conf *conf, bool *check)
+static int parse_command_line(int argc, char **argv, struct ep_conf *conf, struct run_opts *r)
 {
 	struct ep_opt tab[RUN_OPTS];
-	struct run_opts r = { 0 };
 	const struct ep_opt_prog prog = {
 		.name = "edgeplane",
 		.usage = RUN_USAGE,
@@ -248,19 +249,18 @@ static int parse_command_line(int argc, char **argv, struct ep_conf *conf, bool 
 	};
 	int ret;
 
-	run_table(tab, conf, &r);
+	run_table(tab, conf, r);
 	/* The config file first, whatever its place among the options; then overrides. */
 	ret = ep_opt_parse(&prog, argc, argv, EP_OPT_PASS_EARLY);
 	if (ret >= 0 && ret < argc)
 		ret = ep_opt_error(&prog, "unexpected argument '%s'", argv[ret]);
 	if (ret < 0)
 		return ep_opt_exit(ret) + 1;
-	if (r.cfg_file && ep_conf_load(conf, r.cfg_file))
+	if (r->cfg_file && ep_conf_load(conf, r->cfg_file))
 		return 3;
 	ret = ep_opt_parse(&prog, argc, argv, EP_OPT_PASS_LATE);
 	if (ret < 0)
 		return ep_opt_exit(ret) + 1;
-	*check = r.check;
 	return 0;
 }
 
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 {
 	struct ep_conf conf;
 	enum ep_log_level lvl;
-	bool check = false;
+	struct run_opts r = { 0 };
 	int ret;
 
 	/* Reassembly allocates a task's buffer at its declared length when its first fragment
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 		return encrypt_main(argc - 1, argv + 1);
 
 	ep_conf_defaults(&conf);
-	ret = parse_command_line(argc, argv, &conf, &check);
+	ret = parse_command_line(argc, argv, &conf, &r);
 	if (ret) {
 		ep_conf_free(&conf);
 		return ret - 1;
@@ -332,13 +332,18 @@ int main(int argc, char **argv)
 		for (unsigned int i = 0; i < conf.nqueues; i++)
 			conf.queues[i] = i;
 	}
+	if (r.print) {
+		ep_conf_print(stdout, &conf);
+		ep_conf_free(&conf);
+		return 0;
+	}
 	if (ep_conf_validate(&conf)) {
 		ep_conf_free(&conf);
 		return 2;
 	}
 	ep_log_parse_level(conf.log_level, &lvl);
 	ep_log_set_level(lvl);
-	if (check) {
+	if (r.check) {
 		printf("configuration is valid\n");
 		ep_conf_free(&conf);
 		return 0;

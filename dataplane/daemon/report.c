@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "daemon/report.h"
+#include "daemon/sleeper.h"
 #include "daemon/sysload.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
@@ -27,10 +28,7 @@ struct ep_reporter {
 	struct ep_worker *const *workers;
 	unsigned int n;
 	int fd;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;
+	struct ep_sleeper sleeper;
 
 	struct ep_load_report tmpl; /* addresses, filled once */
 	uint32_t seq;
@@ -351,35 +349,25 @@ static void *run(void *arg)
 	struct ep_reporter *r = arg;
 	struct ep_worker_load *wl = calloc(1, sizeof(*wl));
 	struct ep_hist *lat = calloc(1, sizeof(*lat));
-	struct timespec until;
 	uint64_t next = ep_now_ns(), at;
 	uint64_t step = (uint64_t)r->cfg.event_ms * 1000000;
 
 	if (!wl || !lat)
 		goto out;
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		pthread_mutex_unlock(&r->mu);
+	for (;;) {
 		send_one(r, wl, lat);
-		pthread_mutex_lock(&r->mu);
 		next += (uint64_t)r->cfg.interval_ms * 1000000;
 		/* Until the next period, look at the queues every event_ms (if on). */
-		for (at = step ? ep_now_ns() + step : next; !r->stop; at += step) {
+		for (at = step ? ep_now_ns() + step : next;; at += step) {
 			if (at > next)
 				at = next;
-			until.tv_sec = (time_t)(at / 1000000000ull);
-			until.tv_nsec = (long)(at % 1000000000ull);
-			while (!r->stop &&
-			       pthread_cond_timedwait(&r->cv, &r->mu, &until) != ETIMEDOUT)
-				;
-			if (r->stop || at >= next)
+			if (!ep_sleeper_until(&r->sleeper, at))
+				goto out;
+			if (at >= next)
 				break;
-			pthread_mutex_unlock(&r->mu);
 			maybe_event(r, wl);
-			pthread_mutex_lock(&r->mu);
 		}
 	}
-	pthread_mutex_unlock(&r->mu);
 out:
 	free(wl);
 	free(lat);
@@ -470,16 +458,7 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	r->tmpl.capacity = htonl(cfg->capacity);
 	r->tmpl.port = htons(cfg->port);
 	cpu_x100(r); /* the first sample, so the first report has a rate */
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* @next's clock */
-		pthread_cond_init(&r->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	pthread_mutex_init(&r->mu, NULL);
-	err = -pthread_create(&r->thread, NULL, run, r);
+	err = ep_sleeper_start(&r->sleeper, run, r);
 	if (err) {
 		pr_err("load reporter thread: %s", strerror(-err));
 		goto err;
@@ -508,13 +487,7 @@ void ep_reporter_stop(struct ep_reporter *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = true;
-	pthread_cond_signal(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv);
+	ep_sleeper_stop(&r->sleeper);
 	close(r->fd);
 	ep_aead_free(r->aead);
 	OPENSSL_cleanse(&r->self, sizeof(r->self));

@@ -501,10 +501,7 @@ static void blobs_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, len);
 }
 
-static int blobs_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, blobs_one);
-}
+EP_DEFINE_RUN_EACH(blobs_run, blobs_one)
 
 const struct ep_handler ep_blobs_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

@@ -18,21 +18,20 @@ static uint64_t checksum_work(void *state, const struct ep_hreq *req)
 	return 40ull * req->len;
 }
 
-static int checksum_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+static void checksum_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
-	for (unsigned int i = 0; i < n; i++) {
-		struct ep_checksum_result r = {
-			.crc32 = ep_be32(crc32_z(crc32_z(0, NULL, 0), req[i].data, req[i].len)),
-			.xxh3 = ep_be64(XXH3_64bits(req[i].data, req[i].len)),
-		};
+	struct ep_checksum_result r = {
+		.crc32 = ep_be32(crc32_z(crc32_z(0, NULL, 0), req->data, req->len)),
+		.xxh3 = ep_be64(XXH3_64bits(req->data, req->len)),
+	};
 
-		if (!ep_hres_room(&res[i], sizeof(r)))
-			continue;
-		memcpy(res[i].data, &r, sizeof(r));
-		ep_hres_ok(&res[i], sizeof(r));
-	}
-	return 0;
+	if (!ep_hres_room(res, sizeof(r)))
+		return;
+	memcpy(res->data, &r, sizeof(r));
+	ep_hres_ok(res, sizeof(r));
 }
+
+EP_DEFINE_RUN_EACH(checksum_run, checksum_one)
 
 const struct ep_handler ep_checksum_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

@@ -16,17 +16,16 @@ static uint64_t echo_work(void *state, const struct ep_hreq *req)
 	return 7ull * req->len;
 }
 
-static int echo_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
+static void echo_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 {
-	for (unsigned int i = 0; i < n; i++) {
-		if (!ep_hres_room(&res[i], req[i].len))
-			continue;
-		if (req[i].len)
-			memcpy(res[i].data, req[i].data, req[i].len);
-		ep_hres_ok(&res[i], req[i].len);
-	}
-	return 0;
+	if (!ep_hres_room(res, req->len))
+		return;
+	if (req->len)
+		memcpy(res->data, req->data, req->len);
+	ep_hres_ok(res, req->len);
 }
+
+EP_DEFINE_RUN_EACH(echo_run, echo_one)
 
 const struct ep_handler ep_echo_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

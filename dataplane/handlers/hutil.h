@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * hutil.h - small helpers shared by the built-in handlers: result status, scratch memory.
+ * hutil.h - small helpers shared by the built-in handlers: result status, running a batch
+ * task by task, little-endian floats, scratch memory.
  *
  * Scratch policy: each handler instance (one per worker) reserves its scratch in init(),
  * sized for the largest task env->max_task_len allows, so run() does not allocate in
@@ -12,9 +13,11 @@
 #ifndef EP_HANDLERS_HUTIL_H
 #define EP_HANDLERS_HUTIL_H
 
+#include <endian.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ep_shared.h"
 #include "edgeplane/handler.h"
@@ -67,6 +70,54 @@ static inline int ep_run_each(void *state, const struct ep_hreq *req, struct ep_
 	for (unsigned int i = 0; i < n; i++)
 		fn(state, &req[i], &res[i]);
 	return 0;
+}
+
+/* Define @name, a handler's run() that runs its batch task by task with @one (an
+ * ep_task_fn of the same file, which the compiler can inline into it). */
+#define EP_DEFINE_RUN_EACH(name, one)                                                \
+	static int name(void *state, const struct ep_hreq *req, struct ep_hres *res, \
+			unsigned int n)                                              \
+	{                                                                            \
+		return ep_run_each(state, req, res, n, one);                         \
+	}
+
+/* --- little-endian float32 on the wire (matmul's matrices, infer's model and results) --- */
+
+/* Whether little-endian float32s at @p can be read as host floats where they are. */
+static inline int ep_lef_in_place(const void *p)
+{
+	return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !((uintptr_t)p % sizeof(float));
+}
+
+/* The little-endian uint32 at @p (any alignment). */
+static inline uint32_t ep_get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+/* @count little-endian float32s at @p into @f. */
+static inline void ep_get_lefs(float *f, const uint8_t *p, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		uint32_t u = ep_get_le32(p + 4 * i);
+
+		memcpy(&f[i], &u, sizeof(u));
+	}
+}
+
+/* @count host floats from @f to @p, as little-endian float32s. */
+static inline void ep_put_lefs(uint8_t *p, const float *f, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		uint32_t u;
+
+		memcpy(&u, &f[i], sizeof(u));
+		u = htole32(u);
+		memcpy(p + 4 * i, &u, sizeof(u));
+	}
 }
 
 struct ep_scratch {

@@ -109,10 +109,7 @@ static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	ep_hres_ok(res, len);
 }
 
-static int resize_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, resize_one);
-}
+EP_DEFINE_RUN_EACH(resize_run, resize_one)
 
 const struct ep_handler ep_resize_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,
@@ -162,10 +159,7 @@ static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 	ep_hres_ok(res, req->len);
 }
 
-static int box_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, box_one);
-}
+EP_DEFINE_RUN_EACH(box_run, box_one)
 
 const struct ep_handler ep_box_blur_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,
@@ -225,10 +219,7 @@ static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, req->len);
 }
 
-static int gauss_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, gauss_one);
-}
+EP_DEFINE_RUN_EACH(gauss_run, gauss_one)
 
 const struct ep_handler ep_gauss_blur_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,
@@ -267,10 +258,7 @@ static void sobel_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, req->len);
 }
 
-static int sobel_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, sobel_one);
-}
+EP_DEFINE_RUN_EACH(sobel_run, sobel_one)
 
 const struct ep_handler ep_sobel_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,
@@ -320,11 +308,7 @@ static void threshold_one(void *state, const struct ep_hreq *req, struct ep_hres
 	ep_hres_ok(res, req->len);
 }
 
-static int threshold_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
-			 unsigned int n)
-{
-	return ep_run_each(state, req, res, n, threshold_one);
-}
+EP_DEFINE_RUN_EACH(threshold_run, threshold_one)
 
 const struct ep_handler ep_threshold_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

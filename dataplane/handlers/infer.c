@@ -35,32 +35,6 @@ struct infer_state {
 	uint16_t row_task[INFER_MAX_BATCH];  /* task (index in the batch) of each row */
 };
 
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static float get_lef(const uint8_t *p)
-{
-	uint32_t u = get_le32(p);
-	float f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
-static void put_lef(uint8_t *p, float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	u = htole32(u);
-	memcpy(p, &u, sizeof(u));
-}
-
 /* Check the header and dims of the model file at @p; fills st->nlayers and st->dims.
  * Returns 0, or -EINVAL with the problem in @why. */
 static int model_check(struct infer_state *st, const uint8_t *p, size_t len, char *why,
@@ -94,7 +68,7 @@ static int model_check(struct infer_state *st, const uint8_t *p, size_t len, cha
 		return -EINVAL;
 	}
 	for (unsigned int l = 0; l <= n; l++) {
-		st->dims[l] = get_le32(p + sizeof(hdr) + 4 * l);
+		st->dims[l] = ep_get_le32(p + sizeof(hdr) + 4 * l);
 		if (st->dims[l] < 1 || st->dims[l] > EP_MODEL_MAX_DIM) {
 			snprintf(why, whylen, "dims[%u] is %u, want 1..%u", l, st->dims[l],
 				 EP_MODEL_MAX_DIM);
@@ -124,7 +98,7 @@ static int model_load(struct infer_state *st, const uint8_t *p, size_t len, char
 		return err;
 	off = sizeof(struct ep_model_hdr) + 4 * (st->nlayers + 1);
 	count = (len - off) / 4;
-	if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !((uintptr_t)(p + off) % 4)) {
+	if (ep_lef_in_place(p + off)) {
 		f = (const float *)(p + off);
 	} else {
 		st->copy = aligned_alloc(64, (count * 4 + 63) & ~(size_t)63);
@@ -132,8 +106,7 @@ static int model_load(struct infer_state *st, const uint8_t *p, size_t len, char
 			snprintf(why, whylen, "out of memory for the weights");
 			return -ENOMEM;
 		}
-		for (size_t i = 0; i < count; i++)
-			st->copy[i] = get_lef(p + off + 4 * i);
+		ep_get_lefs(st->copy, p + off, count);
 		f = st->copy;
 	}
 	for (unsigned int l = 0; l < st->nlayers; l++) {
@@ -187,8 +160,8 @@ static int task_pack(const struct infer_state *st, const struct ep_hreq *req, st
 	}
 	if (!ep_hres_room(res, result_len(st)))
 		return 0;
+	ep_get_lefs(row, p, in);
 	for (uint32_t j = 0; j < in; j++) {
-		row[j] = get_lef(p + 4 * j);
 		if (!isfinite(row[j])) {
 			ep_hres_fail(res, EP_ST_INVALID_INPUT, "");
 			snprintf(res->msg, sizeof(res->msg), "feature %u is not finite", j);
@@ -208,8 +181,7 @@ static void put_result(const struct infer_state *st, const float *y, struct ep_h
 	hdr.dim = ep_be32(m);
 	hdr.argmax = ep_be32(best);
 	memcpy(res->data, &hdr, sizeof(hdr));
-	for (uint32_t j = 0; j < m; j++)
-		put_lef(res->data + sizeof(hdr) + 4 * j, y[j]);
+	ep_put_lefs(res->data + sizeof(hdr), y, m);
 	ep_hres_ok(res, result_len(st));
 }
 

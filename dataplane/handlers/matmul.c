@@ -92,40 +92,17 @@ static uint64_t matmul_work(void *state, const struct ep_hreq *req)
 	       40ull * ((uint64_t)d.n * d.k + (uint64_t)d.k * d.m + (uint64_t)d.n * d.m);
 }
 
-static int in_place(const void *p)
-{
-	return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !((uintptr_t)p % sizeof(float));
-}
-
 /* @count floats from the wire at @p, as host floats; NULL if scratch cannot grow. */
 static const float *wire_floats(const uint8_t *p, size_t count, struct ep_scratch *s)
 {
 	float *f;
 
-	if (in_place(p))
+	if (ep_lef_in_place(p))
 		return (const float *)p;
 	f = ep_scratch_get(s, count * sizeof(float));
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < count; i++) {
-		uint32_t u;
-
-		memcpy(&u, p + 4 * i, 4);
-		u = le32toh(u);
-		memcpy(&f[i], &u, 4);
-	}
+	if (f)
+		ep_get_lefs(f, p, count);
 	return f;
-}
-
-static void put_wire_floats(uint8_t *p, const float *f, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		uint32_t u;
-
-		memcpy(&u, &f[i], 4);
-		u = htole32(u);
-		memcpy(p + 4 * i, &u, 4);
-	}
 }
 
 static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
@@ -158,7 +135,7 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	out = res->data + sizeof(hdr);
 	a = wire_floats(pa, (size_t)d.n * d.k, &st->a);
 	b = wire_floats(pb, (size_t)d.k * d.m, &st->b);
-	c = in_place(out) ? (float *)out : ep_scratch_get(&st->c, 4 * (size_t)d.n * d.m);
+	c = ep_lef_in_place(out) ? (float *)out : ep_scratch_get(&st->c, 4 * (size_t)d.n * d.m);
 	if (!a || !b || !c) {
 		ep_hres_fail(res, EP_ST_HANDLER_FAILED, "out of memory for scratch");
 		return;
@@ -166,17 +143,14 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.n, d.m, d.k, 1.0f, a, d.k, b, d.m,
 		    0.0f, c, d.m);
 	if ((uint8_t *)c != out)
-		put_wire_floats(out, c, (size_t)d.n * d.m);
+		ep_put_lefs(out, c, (size_t)d.n * d.m);
 	hdr.n = ep_be32(d.n);
 	hdr.m = ep_be32(d.m);
 	memcpy(res->data, &hdr, sizeof(hdr));
 	ep_hres_ok(res, (uint32_t)result_len(&d));
 }
 
-static int matmul_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, matmul_one);
-}
+EP_DEFINE_RUN_EACH(matmul_run, matmul_one)
 
 const struct ep_handler ep_matmul_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

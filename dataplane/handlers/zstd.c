@@ -96,10 +96,7 @@ static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res
 	ep_hres_ok(res, (uint32_t)n);
 }
 
-static int zstd_run(void *state, const struct ep_hreq *req, struct ep_hres *res, unsigned int n)
-{
-	return ep_run_each(state, req, res, n, zstd_one);
-}
+EP_DEFINE_RUN_EACH(zstd_run, zstd_one)
 
 const struct ep_handler ep_zstd_handler = {
 	.abi_version = EP_HANDLER_ABI_VERSION,

@@ -292,6 +292,12 @@ static void afxdp_wait(struct ep_io_q *q, int timeout_ms)
 	poll(p, a->hxsk ? 2 : 1, timeout_ms);
 }
 
+/*
+ * rx_dropped: the frames the kernel dropped for a socket, its RX ring full
+ * (rx_ring_full) or no fill-ring buffer to copy them into (rx_dropped). Not
+ * rx_fill_ring_empty_descs: the kernel bumps it with rx_dropped for the same drop, and
+ * it is the UMEM's fill ring's, which both sockets of a queue share (and report).
+ */
 static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 {
 	struct afxdp_q *a = to_aq(q);
@@ -300,11 +306,11 @@ static void afxdp_get_stats(struct ep_io_q *q, struct ep_io_stats *st)
 
 	*st = a->st;
 	if (!getsockopt(xsk_socket__fd(a->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len))
-		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+		st->rx_dropped = xs.rx_dropped + xs.rx_ring_full;
 	memset(&xs, 0, sizeof(xs));
 	len = sizeof(xs);
 	if (a->hxsk && !getsockopt(a->hfd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
-		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+		st->rx_prio_dropped = xs.rx_dropped + xs.rx_ring_full;
 		st->rx_dropped += st->rx_prio_dropped;
 	}
 }
@@ -453,18 +459,140 @@ static int create_high_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, un
 	return 0;
 }
 
-int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out)
+/*
+ * The queue's UMEM: @nrx receive frames then the TX pool's (@ntx), of @fsize bytes each, in
+ * one anonymous mapping, with the fill and completion rings (@fill_size). Returns 0 or a
+ * negative errno; what was made is undone by afxdp_close().
+ */
+static int umem_create(struct afxdp_q *a, unsigned int queue_id, uint32_t nrx, uint32_t ntx,
+		       uint32_t fsize, uint32_t fill_size)
 {
-	uint32_t nframes = cfg->frames ? cfg->frames : 4096;
-	uint32_t fsize = cfg->frame_size ? cfg->frame_size : XSK_UMEM__DEFAULT_FRAME_SIZE;
-	uint32_t nfill = nframes / 2, idx, rx_size, nrx;
-	bool high = cfg->high_priority && cfg->slot + 1 < EP_XSK_SLOTS;
 	struct xsk_umem_config ucfg = {
-		.fill_size = XSK_RING_PROD__DEFAULT_NUM_DESCS * (high ? 2 : 1),
+		.fill_size = fill_size,
 		.comp_size = XSK_RING_CONS__DEFAULT_NUM_DESCS,
 		.frame_size = fsize,
 		.frame_headroom = 0,
 	};
+	int err;
+
+	a->area_size = (uint64_t)(nrx + ntx) * fsize;
+	a->tx_free = calloc(ntx, sizeof(*a->tx_free));
+	a->fill_stash = calloc(nrx, sizeof(*a->fill_stash));
+	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (a->area == MAP_FAILED) {
+		a->area = NULL;
+		return -errno;
+	}
+	if (!a->tx_free || !a->fill_stash)
+		return -ENOMEM;
+	err = xsk_umem__create(&a->umem, a->area, a->area_size, &a->fq, &a->cq, &ucfg);
+	if (err)
+		pr_err("afxdp: UMEM for queue %u: %s", queue_id, strerror(-err));
+	return err;
+}
+
+/* The default socket, in the copy mode cfg->zerocopy asks (-1: zero-copy if the driver
+ * can, else copy), with busy polling if asked (a failure there only warned of). */
+static int socket_open(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
+		       uint32_t rx_size)
+{
+	int err;
+
+	if (cfg->zerocopy == 0) {
+		err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
+	} else {
+		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
+		if (err && cfg->zerocopy != 1) /* -1: zero-copy where the driver can */
+			err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
+	}
+	if (err) {
+		pr_err("afxdp: socket on %s queue %u: %s", cfg->ifname, queue_id, strerror(-err));
+		return err;
+	}
+	a->fd = xsk_socket__fd(a->xsk);
+	if (cfg->busy_poll && (err = set_busy_poll(a->fd)))
+		pr_warn("afxdp: busy polling on queue %u: %s (continuing without)", queue_id,
+			strerror(-err));
+	return 0;
+}
+
+/* Fill ring: the first @nrx frames. TX pool: the @ntx after them. */
+static int frames_give(struct afxdp_q *a, uint32_t nrx, uint32_t ntx)
+{
+	uint32_t idx;
+
+	if (xsk_ring_prod__reserve(&a->fq, nrx, &idx) != nrx)
+		return -ENOSPC;
+	for (uint32_t i = 0; i < nrx; i++)
+		*xsk_ring_prod__fill_addr(&a->fq, idx + i) = (uint64_t)i * a->frame_size;
+	xsk_ring_prod__submit(&a->fq, nrx);
+	for (uint32_t i = nrx; i < nrx + ntx; i++)
+		a->tx_free[a->tx_nfree++] = (uint64_t)i * a->frame_size;
+	a->tx_total = a->tx_nfree;
+	return 0;
+}
+
+/* The default socket into the classifier's XSKMAP, at its queue's slot. */
+static int xskmap_register(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id)
+{
+	int err;
+
+	a->xsk_key = EP_XSK_KEY(queue_id, cfg->slot);
+	if (bpf_map_update_elem(cfg->xsks_map_fd, &a->xsk_key, &a->fd, BPF_ANY)) {
+		err = -errno;
+		pr_err("afxdp: register queue %u in the XSKMAP: %s", queue_id, strerror(errno));
+		return err;
+	}
+	a->xsks_fd = cfg->xsks_map_fd;
+	return 0;
+}
+
+/* The priority socket, with an RX ring for @nframes more frames. Without it the queue
+ * works as with limits.high_priority = 0: the classifier falls back to slot 0 for a slot
+ * with no socket. Returns whether the queue has one. */
+static bool high_socket_try(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
+			    uint32_t nframes)
+{
+	int err = create_high_socket(a, cfg, queue_id, ring_size(nframes));
+
+	if (!err)
+		return true;
+	pr_warn("afxdp: no priority socket on %s queue %u: %s (one socket for every priority)",
+		cfg->ifname, queue_id, strerror(-err));
+	if (a->hxsk)
+		xsk_socket__delete(a->hxsk);
+	a->hxsk = NULL;
+	a->hfd = -1;
+	a->low_cap = UINT32_MAX;
+	return false;
+}
+
+/* Said once the queue is ready; an unchecked UDP checksum once per process. */
+static void say_ready(const struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
+		      uint32_t nframes, uint32_t nhigh, uint32_t rx_size, bool high)
+{
+	if (!a->verify_csum && !csum_warned)
+		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
+			"corrupted task datagram is answered",
+			cfg->ifname, cfg->verify_csum < 0 ? "auto" : "off");
+	csum_warned = csum_warned || !a->verify_csum;
+	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s%s)",
+		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode", nframes,
+		a->frame_size, a->verify_csum ? "checked" : "not checked",
+		cfg->busy_poll ? ", busy polling" : "", high ? ", a priority socket" : "");
+	if (high)
+		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (%u more frames, default "
+			 "ring %u, its share held %u)",
+			 queue_id, cfg->high_priority, cfg->slot + 1, nhigh, rx_size, a->low_cap);
+}
+
+int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out)
+{
+	uint32_t nframes = cfg->frames ? cfg->frames : 4096;
+	uint32_t fsize = cfg->frame_size ? cfg->frame_size : XSK_UMEM__DEFAULT_FRAME_SIZE;
+	uint32_t nfill = nframes / 2, rx_size, nrx;
+	bool high = cfg->high_priority && cfg->slot + 1 < EP_XSK_SLOTS;
 	struct afxdp_q *a;
 	int err;
 
@@ -490,93 +618,22 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	a->verify_csum = cfg->verify_csum < 0 ? ep_frame_csum_auto(cfg->ifname) : cfg->verify_csum;
 	a->xsks_fd = -1;
 	a->hfd = -1;
-	a->area_size = (uint64_t)(nrx + nframes - nfill) * fsize;
-	a->tx_free = calloc(nframes - nfill, sizeof(*a->tx_free));
-	a->fill_stash = calloc(nrx, sizeof(*a->fill_stash));
-	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (a->area == MAP_FAILED) {
-		a->area = NULL;
-		err = -errno;
-		goto err_close;
-	}
-	if (!a->tx_free || !a->fill_stash) {
-		err = -ENOMEM;
-		goto err_close;
-	}
-	err = xsk_umem__create(&a->umem, a->area, a->area_size, &a->fq, &a->cq, &ucfg);
-	if (err) {
-		pr_err("afxdp: UMEM for queue %u: %s", queue_id, strerror(-err));
-		goto err_close;
-	}
-
 	rx_size = high ? ring_size(nfill) : XSK_RING_CONS__DEFAULT_NUM_DESCS;
 	a->low_cap = high ? nfill / 2 : UINT32_MAX;
-	if (cfg->zerocopy == 1) {
-		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
-	} else if (cfg->zerocopy == 0) {
-		err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
-	} else {
-		err = create_socket(a, cfg, queue_id, XDP_ZEROCOPY, rx_size);
-		if (err)
-			err = create_socket(a, cfg, queue_id, XDP_COPY, rx_size);
-	}
-	if (err) {
-		pr_err("afxdp: socket on %s queue %u: %s", cfg->ifname, queue_id, strerror(-err));
+	/* Receive frames: half of `frames`, and as many again with a priority socket; the
+	 * TX pool: the other half of `frames`. */
+	err = umem_create(a, queue_id, nrx, nframes - nfill, fsize,
+			  XSK_RING_PROD__DEFAULT_NUM_DESCS * (high ? 2 : 1));
+	if (!err)
+		err = socket_open(a, cfg, queue_id, rx_size);
+	if (!err)
+		err = frames_give(a, nrx, nframes - nfill);
+	if (!err)
+		err = xskmap_register(a, cfg, queue_id);
+	if (err)
 		goto err_close;
-	}
-	a->fd = xsk_socket__fd(a->xsk);
-	if (cfg->busy_poll && (err = set_busy_poll(a->fd)))
-		pr_warn("afxdp: busy polling on queue %u: %s (continuing without)", queue_id,
-			strerror(-err));
-
-	/* Fill ring: the first nrx frames (half of `frames`, and as many again with a
-	 * priority socket). TX pool: the rest, the other half of `frames`. */
-	if (xsk_ring_prod__reserve(&a->fq, nrx, &idx) != nrx) {
-		err = -ENOSPC;
-		goto err_close;
-	}
-	for (uint32_t i = 0; i < nrx; i++)
-		*xsk_ring_prod__fill_addr(&a->fq, idx + i) = (uint64_t)i * fsize;
-	xsk_ring_prod__submit(&a->fq, nrx);
-	for (uint32_t i = nrx; i < nrx + nframes - nfill; i++)
-		a->tx_free[a->tx_nfree++] = (uint64_t)i * fsize;
-	a->tx_total = a->tx_nfree;
-
-	a->xsk_key = EP_XSK_KEY(queue_id, cfg->slot);
-	if (bpf_map_update_elem(cfg->xsks_map_fd, &a->xsk_key, &a->fd, BPF_ANY)) {
-		err = -errno;
-		pr_err("afxdp: register queue %u in the XSKMAP: %s", queue_id, strerror(errno));
-		goto err_close;
-	}
-	a->xsks_fd = cfg->xsks_map_fd;
-	/* Without it the queue works as with limits.high_priority = 0: the classifier falls
-	 * back to slot 0 for a slot with no socket. */
-	if (high && (err = create_high_socket(a, cfg, queue_id, ring_size(nrx - nfill)))) {
-		pr_warn("afxdp: no priority socket on %s queue %u: %s (one socket for every "
-			"priority)",
-			cfg->ifname, queue_id, strerror(-err));
-		if (a->hxsk)
-			xsk_socket__delete(a->hxsk);
-		a->hxsk = NULL;
-		a->hfd = -1;
-		a->low_cap = UINT32_MAX;
-		high = false;
-	}
-	if (!a->verify_csum && !csum_warned)
-		pr_warn("afxdp: %s: UDP checksums are not checked (verify_checksum = \"%s\"): a "
-			"corrupted task datagram is answered",
-			cfg->ifname, cfg->verify_csum < 0 ? "auto" : "off");
-	csum_warned = csum_warned || !a->verify_csum;
-	pr_info("afxdp: %s queue %u ready (%s, %u frames of %u bytes, UDP checksums %s%s%s)",
-		cfg->ifname, queue_id, zerocopy(a->fd) ? "zero-copy" : "copy mode",
-		nrx + nframes - nfill, fsize, a->verify_csum ? "checked" : "not checked",
-		cfg->busy_poll ? ", busy polling" : "", high ? ", a priority socket" : "");
-	if (high)
-		pr_debug("afxdp: queue %u: priorities >= %u on slot %u (%u more frames, default "
-			 "ring %u, its share held %u)",
-			 queue_id, cfg->high_priority, cfg->slot + 1, nrx - nfill, rx_size,
-			 a->low_cap);
+	high = high && high_socket_try(a, cfg, queue_id, nrx - nfill);
+	say_ready(a, cfg, queue_id, nrx + nframes - nfill, nrx - nfill, rx_size, high);
 	*out = &a->q;
 	return 0;
 

@@ -55,29 +55,26 @@ int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Pin the settings and counters by name (not .rodata, nor the rate limit's state, which
- * a new load starts afresh); libbpf reuses existing pins at load. The keys' buckets are
- * pinned with the keys: a key's budget is the device's, not the process's, and tools that
- * write keys (edgeplane-xdp keys) must reach them. */
-static int set_pin_paths(struct ep_classifier *skel, const char *dir)
+void ep_bpf_unpin(struct bpf_object *obj, const char *dir)
 {
-	struct bpf_map *maps[] = { skel->maps.ep_stats,	   skel->maps.ep_cfg,
-				   skel->maps.ep_xsks,	   skel->maps.ep_tenants,
-				   skel->maps.ep_addrs,	   skel->maps.ep_rl_cfg,
-				   skel->maps.ep_auth_cfg, skel->maps.ep_keys,
-				   skel->maps.ep_key_state };
-	char path[PATH_MAX];
-	int err;
+	struct bpf_map *m;
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(maps[i])) >=
-		    (int)sizeof(path))
-			return -ENAMETOOLONG;
-		err = bpf_map__set_pin_path(maps[i], path);
-		if (err)
-			return err;
+	for (m = bpf_object__next_map(obj, NULL); m; m = bpf_object__next_map(obj, m)) {
+		const char *path = bpf_map__pin_path(m);
+
+		if (path)
+			unlink(path);
 	}
-	return 0;
+	if (dir)
+		rmdir(dir);
+}
+
+void ep_bpf_no_pins(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	for (m = bpf_object__next_map(obj, NULL); m; m = bpf_object__next_map(obj, m))
+		bpf_map__set_pin_path(m, NULL);
 }
 
 /* libxdp probes the kernel while attaching; keep its expected refusals out of sight. */
@@ -173,8 +170,24 @@ int ep_xdp_configure(int cfg_fd, int rl_fd, const struct ep_xdp_opts *o)
 	return ep_xdp_write_config(cfg_fd, &cfg);
 }
 
+/* A runtime that died (SIGKILL, a crash) leaves its classifier attached, and without
+ * libxdp's dispatcher nothing can be attached next to it: take it off @ifname. Its pinned
+ * maps stay, and are reused. (Call with the lock held: its owner is gone.) */
+static void take_off_leftover(const char *ifname)
+{
+	int err;
+
+	if (ep_xdp_find_prog(ifname, EP_PROG_NAME, NULL) != 1)
+		return;
+	pr_info("%s: replacing the classifier an earlier run left attached", ifname);
+	err = ep_xdp_detach_prog(ifname, EP_PROG_NAME);
+	if (err && err != -ENOENT)
+		pr_warn("%s: detach the old classifier: %s", ifname, strerror(-err));
+}
+
 int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	struct ep_xdp *x;
 	enum ep_xdp_mode got;
 	int err;
@@ -194,7 +207,9 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	else if ((err = ep_xdp_default_pin_dir(o->ifname, x->pin_dir, sizeof(x->pin_dir))))
 		goto err_free;
 
-	x->skel = ep_classifier__open();
+	/* The maps bpf/ marks (lib/pin.h) are pinned in, or reused from, x->pin_dir. */
+	open_opts.pin_root_path = x->pin_dir;
+	x->skel = ep_classifier__open_opts(&open_opts);
 	if (!x->skel) {
 		err = -errno;
 		pr_err("open classifier: %s", strerror(errno));
@@ -208,8 +223,6 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	if (err)
 		goto err_destroy;
 	err = ep_mkdir_p(x->pin_dir, 0700);
-	if (!err)
-		err = set_pin_paths(x->skel, x->pin_dir);
 	if (err) {
 		pr_err("pin directory %s: %s", x->pin_dir, strerror(-err));
 		goto err_destroy;
@@ -219,15 +232,7 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	err = lock_iface(x);
 	if (err)
 		goto err_destroy;
-	/* A runtime that died (SIGKILL, a crash) leaves its classifier attached, and without
-	 * libxdp's dispatcher nothing can be attached next to it: take it off. Its pinned
-	 * maps stay, and are reused. (Its owner is gone: we hold the lock.) */
-	if (ep_xdp_find_prog(o->ifname, EP_PROG_NAME, NULL) == 1) {
-		pr_info("%s: replacing the classifier an earlier run left attached", o->ifname);
-		err = ep_xdp_detach_prog(o->ifname, EP_PROG_NAME);
-		if (err && err != -ENOENT)
-			pr_warn("%s: detach the old classifier: %s", o->ifname, strerror(-err));
-	}
+	take_off_leftover(o->ifname);
 
 	x->prog = xdp_program__from_bpf_obj(x->skel->obj, "xdp");
 	err = libxdp_get_error(x->prog);
@@ -283,8 +288,7 @@ void ep_xdp_close(struct ep_xdp *x, bool detach)
 
 		if (err)
 			pr_warn("detach: %s", strerror(-err));
-		bpf_object__unpin_maps(x->skel->obj, NULL);
-		rmdir(x->pin_dir);
+		ep_bpf_unpin(x->skel->obj, x->pin_dir);
 	}
 	xdp_program__close(x->prog);
 	ep_classifier__destroy(x->skel);
@@ -303,119 +307,100 @@ const char *ep_xdp_pin_dir(const struct ep_xdp *x)
 	return x->pin_dir;
 }
 
-int ep_xdp_xsks_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_xsks);
-}
+/* The fd of each map the runtime and the tools write through the handle. */
+#define EP_XDP_MAP_FD(fn, map)                         \
+	int fn(const struct ep_xdp *x)                 \
+	{                                              \
+		return bpf_map__fd(x->skel->maps.map); \
+	}
+EP_XDP_MAP_FD(ep_xdp_xsks_fd, ep_xsks)
+EP_XDP_MAP_FD(ep_xdp_cfg_fd, ep_cfg)
+EP_XDP_MAP_FD(ep_xdp_addrs_fd, ep_addrs)
+EP_XDP_MAP_FD(ep_xdp_rl_fd, ep_rl_cfg)
+EP_XDP_MAP_FD(ep_xdp_auth_fd, ep_auth_cfg)
+EP_XDP_MAP_FD(ep_xdp_keys_fd, ep_keys)
+EP_XDP_MAP_FD(ep_xdp_key_state_fd, ep_key_state)
+#undef EP_XDP_MAP_FD
 
-int ep_xdp_cfg_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_cfg);
-}
-
-int ep_xdp_addrs_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_addrs);
-}
-
-int ep_xdp_rl_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_rl_cfg);
-}
-
-int ep_xdp_auth_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_auth_cfg);
-}
-
-int ep_xdp_keys_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_keys);
-}
-
-int ep_xdp_key_state_fd(const struct ep_xdp *x)
-{
-	return bpf_map__fd(x->skel->maps.ep_key_state);
-}
-
+/* Remove the classifier's pins under @pin_dir, and the directory: the maps its object
+ * marks as pinned (the skeleton is opened for their names, not loaded). */
 static void unpin_dir(const char *pin_dir)
 {
-	const char *names[] = { EP_PIN_STATS,	 EP_PIN_CFG,   EP_PIN_XSKS,
-				EP_PIN_TENANTS,	 EP_PIN_ADDRS, EP_PIN_RL_CFG,
-				EP_PIN_AUTH_CFG, EP_PIN_KEYS,  EP_PIN_KEY_STATE };
-	char path[PATH_MAX];
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	struct ep_classifier *skel = ep_classifier__open_opts(&opts);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
-		unlink(path);
+	if (!skel) {
+		pr_warn("unpin %s: open the classifier: %s", pin_dir, strerror(errno));
+		return;
 	}
-	rmdir(pin_dir);
+	ep_bpf_unpin(skel->obj, pin_dir);
+	ep_classifier__destroy(skel);
+}
+
+/*
+ * The program named @name on @ifname (@ifindex set): behind libxdp's dispatcher, or
+ * attached directly (`ip link`, `bpftool net attach`: a "legacy" multiprog). Returns it,
+ * with *mp for the caller to close, or NULL with *err 0 if it is not attached, else a
+ * negative errno (-ENOENT: no XDP program at all).
+ */
+static struct xdp_program *find_attached(const char *ifname, const char *name, int *ifindex,
+					 struct xdp_multiprog **mp, int *err)
+{
+	struct xdp_program *p;
+
+	*ifindex = (int)if_nametoindex(ifname);
+	if (!*ifindex) {
+		*err = -errno;
+		return NULL;
+	}
+	*mp = xdp_multiprog__get_from_ifindex(*ifindex);
+	*err = libxdp_get_error(*mp);
+	if (*err)
+		return NULL;
+	if (xdp_multiprog__is_legacy(*mp)) {
+		p = xdp_multiprog__main_prog(*mp);
+		if (p && !strcmp(xdp_program__name(p), name))
+			return p;
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, *mp); p;
+		     p = xdp_multiprog__next_prog(p, *mp))
+			if (!strcmp(xdp_program__name(p), name))
+				return p;
+	}
+	xdp_multiprog__close(*mp);
+	return NULL;
 }
 
 int ep_xdp_detach_prog(const char *ifname, const char *prog_name)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
-	int ifindex, err, found = 0;
-	enum xdp_attach_mode mode;
+	int ifindex, err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	err = libxdp_get_error(mp);
-	if (err)
-		return err;
-	mode = xdp_multiprog__attach_mode(mp);
-	if (xdp_multiprog__is_legacy(mp)) {
-		/* Attached by `ip link` or `bpftool net attach`: no dispatcher. */
-		p = xdp_multiprog__main_prog(mp);
-		if (p && !strcmp(xdp_program__name(p), prog_name)) {
-			err = xdp_multiprog__detach(mp);
-			found = 1;
-		}
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
-		     p = xdp_multiprog__next_prog(p, mp)) {
-			if (strcmp(xdp_program__name(p), prog_name))
-				continue;
-			err = xdp_program__detach(p, ifindex, mode, 0);
-			found = 1;
-			break; /* the multiprog changed under us; one instance per interface */
-		}
-	}
+	p = find_attached(ifname, prog_name, &ifindex, &mp, &err);
+	if (!p)
+		return err ?: -ENOENT;
+	/* One instance: the multiprog changes under us (ep_xdp_detach_ifname() repeats). */
+	if (xdp_multiprog__is_legacy(mp))
+		err = xdp_multiprog__detach(mp);
+	else
+		err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 	xdp_multiprog__close(mp);
-	if (err)
-		return err;
-	return found ? 0 : -ENOENT;
+	return err;
 }
 
 int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode *mode)
 {
 	struct xdp_multiprog *mp;
-	struct xdp_program *p = NULL;
-	int ifindex, err, found = 0;
+	int ifindex, err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	err = libxdp_get_error(mp);
-	if (err)
+	if (!find_attached(ifname, prog_name, &ifindex, &mp, &err))
 		return err == -ENOENT ? 0 : err;
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		found = p && !strcmp(xdp_program__name(p), prog_name);
-	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
-		     p = xdp_multiprog__next_prog(p, mp))
-			found = !strcmp(xdp_program__name(p), prog_name);
-	}
-	if (found && mode)
+	if (mode)
 		*mode = xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? EP_XDP_MODE_SKB
 								       : EP_XDP_MODE_NATIVE;
 	xdp_multiprog__close(mp);
-	return found;
+	return 1;
 }
 
 int ep_xdp_detach_ifname(const char *ifname, const char *pin_dir)

@@ -21,7 +21,8 @@ enum ep_xdp_mode {
 	EP_XDP_MODE_SKB,
 };
 
-/* The classifier's pinned maps, by file name under the pin directory. */
+/* The classifier's pinned maps, by file name under the pin directory: the maps its
+ * object marks to pin (bpf/lib/pin.h), under their own names. */
 #define EP_PIN_STATS	 "ep_stats"
 #define EP_PIN_CFG	 "ep_cfg"
 #define EP_PIN_XSKS	 "ep_xsks"
@@ -114,6 +115,21 @@ int ep_xdp_find_prog(const char *ifname, const char *prog_name, enum ep_xdp_mode
  * process holds it, or a negative errno.
  */
 int ep_iface_lock(const char *kind, int ifindex);
+
+/*
+ * Pins by name (bpf/lib/pin.h). A loader opens its skeleton with pin_root_path (struct
+ * bpf_object_open_opts) set to its pin directory; libbpf then reuses or creates and pins
+ * each map the object marks, at <pin_root_path>/<map name>.
+ *
+ * ep_bpf_unpin(): unlink the pin of every map of @obj (opened, loaded or not) that has a
+ * pin path, then rmdir(@dir) if @dir is not NULL and empty. A pin that is missing is
+ * skipped, so whatever is there goes.
+ * ep_bpf_no_pins(): make every map of @obj (opened, not loaded) the load's own, neither
+ * reused from nor left in any pin: for tests and probes.
+ */
+struct bpf_object;
+void ep_bpf_unpin(struct bpf_object *obj, const char *dir);
+void ep_bpf_no_pins(struct bpf_object *obj);
 
 /* Open pinned map @name under @pin_dir. Returns an fd or a negative errno. */
 int ep_xdp_open_pinned(const char *pin_dir, const char *name);

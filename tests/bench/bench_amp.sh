@@ -6,30 +6,14 @@
 # runtime (AF_XDP backend): UDP payload bytes back over bytes sent. Then the same with the
 # token the node's RETRY carried (a validated client: no limit), and, for comparison, with
 # validation.mode = "off-unsafe". Prints markdown.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
-set -u
+source "$(dirname "$0")/lib_bench.sh"
+bench_init bench_amp
 AMP=$BUILD/tests/tools/eptest-amp
 
-die() { echo "bench_amp: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
-"$BUILD/tests/tools/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
-	ep_sign "$EP_TMP/wide.epm" || die "mkmodel or signing the model failed"
+ep_wide_model "$EP_TMP/wide.epm" || die "mkmodel or signing the model failed"
 
-conf() {	# MODE
-	cat <<CONF
-interface = "$IF_B";
-validation: { mode = "$1"; };
-$EP_SIGNING
-handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; }, { name = "zstd"; }, { name = "matmul"; },
-	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
-);
-$EP_AUTH_OFF
-CONF
-}
+conf() { ep_amp_conf "$EP_TMP/wide.epm" "validation: { mode = \"$1\"; };"; }	# MODE
 on_exit ep_stop_runtime
 
 table() {	# MODE

@@ -15,17 +15,14 @@
 #
 # epgen (AF_XDP mode, closed loop, 128 tasks outstanding) runs on CPU 0, the runtime's
 # single worker on CPU 1, as in bench_runtime.sh. BENCH_SECS (2) per run, BENCH_ROUNDS (5).
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_auth
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 GEN=$BUILD/tests/bench/epgen
 WORKLOADS="1:64 2:1024"
 KEY_ID=1 TENANT=7 NODE_ID=9
 
-die() { echo "bench_auth: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')
 

@@ -16,9 +16,8 @@
 #    the frames a camera hands over) to the blob detector; bytes of payload and bytes the
 #    client's interface sent, and tasks/s.
 # Prints a markdown report.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_backends
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 GEN=$BUILD/tests/bench/epgen
@@ -26,8 +25,6 @@ IMAGES=$BUILD/data/images
 BACKENDS="afxdp dpdk uring udp"
 WORKLOADS="1:64 2:1024 13:img"
 
-die() { echo "bench_backends: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 [[ -s $IMAGES/camera.png ]] || die "no test images in $IMAGES (make fetches them)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 pair_napi || die "cannot run the veths' NAPI in threads of their own (threaded NAPI on veth?)"

@@ -204,7 +204,14 @@ int main(void)
 	ep_log_set_ident("bench_classify");
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
-	cls = ep_classifier__open_and_load();
+	cls = ep_classifier__open();
+	if (cls) { /* fresh maps, in no pin (bpf/lib/pin.h) */
+		ep_bpf_no_pins(cls->obj);
+		if (ep_classifier__load(cls)) {
+			ep_classifier__destroy(cls);
+			cls = NULL;
+		}
+	}
 	pass = bench_pass__open_and_load();
 	if (!cls || !pass) {
 		fprintf(stderr, "cannot load the programs: %s\n", strerror(errno));

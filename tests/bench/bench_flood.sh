@@ -30,9 +30,8 @@
 # CPU. The senders (epblast, and epgen as the device) share CPU 0: this machine has two.
 # epgen waits in poll() for its replies (--idle-wait) so that the flood's sender gets CPU 0
 # while the device waits. BENCH_SECS (2) per window, BENCH_ROUNDS (5).
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_flood
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 CONC=${BENCH_DEVICE_CONC:-8}
@@ -41,8 +40,6 @@ GEN=$BUILD/tests/bench/epgen
 BLAST=$BUILD/tests/bench/epblast
 KEY_ID=1 TENANT=7 NODE_ID=9
 
-die() { echo "bench_flood: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 for b in "$GEN" "$BLAST"; do [[ -x $b ]] || die "$b: not built (make)"; done
 
 # --- topology ----------------------------------------------------------------------------

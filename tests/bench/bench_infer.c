@@ -25,35 +25,12 @@
 #include "edgeplane/payload.h"
 #include "handlers/builtin.h"
 #include "bench_util.h"
+#include "../lib/mfile.h"
+#include "../lib/rnd.h"
 
 static const unsigned int batch_sizes[] = { 1, 8, 32, 128, 256 };
 #define NSIZES	   (sizeof(batch_sizes) / sizeof(batch_sizes[0]))
 #define MAX_ROUNDS 15
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-/* Uniform in [-1, 1). */
-static float frand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_lef(uint8_t *p, float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, 4);
-	put_le32(p, u);
-}
 
 /* A random model file (weights uniform in +-1/sqrt(in), as mkmodel writes). */
 static uint8_t *make_model(unsigned int nlayers, const uint32_t *dims, size_t *len)
@@ -75,29 +52,9 @@ static uint8_t *make_model(unsigned int nlayers, const uint32_t *dims, size_t *l
 		float scale = 1.0f / sqrtf((float)dims[l]);
 
 		for (size_t i = 0; i < (size_t)dims[l + 1] * (dims[l] + 1); i++, p += 4)
-			put_lef(p, scale * frand());
+			put_lef(p, scale * rnd_float());
 	}
 	return f;
-}
-
-static int parse_dims(const char *s, uint32_t *dims)
-{
-	unsigned int n = 0;
-	char *end;
-
-	for (;;) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s || v < 1 || v > EP_MODEL_MAX_DIM || n > EP_MODEL_MAX_LAYERS)
-			return -EINVAL;
-		dims[n++] = (uint32_t)v;
-		if (!*end)
-			break;
-		if (*end != ',')
-			return -EINVAL;
-		s = end + 1;
-	}
-	return n >= 2 ? (int)n - 1 : -EINVAL;
 }
 
 static double now(void)
@@ -220,7 +177,7 @@ int main(int argc, char **argv)
 
 		memcpy(p, &hdr, sizeof(hdr));
 		for (unsigned int j = 0; j < in; j++)
-			put_lef(p + sizeof(hdr) + 4 * j, frand());
+			put_lef(p + sizeof(hdr) + 4 * j, rnd_float());
 		req[i] = (struct ep_hreq){
 			.data = p, .len = env.max_task_len, .type = EP_TT_INFER, .priority = 3
 		};

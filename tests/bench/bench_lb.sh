@@ -28,8 +28,8 @@
 #
 # BENCH_SECS (5) counted seconds per run after BENCH_WARMUP (1); BENCH_ROUNDS (3) runs of
 # each forwarder; BENCH_KEEP=DIR keeps every run's logs and JSON there.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
-set -u
+source "$(dirname "$0")/lib_bench.sh"
+bench_init bench_lb
 SECS=${BENCH_SECS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -38,8 +38,6 @@ PROXY=$BUILD/tests/bench/epproxy
 REPORT=$TOOLS/eptest-report
 CTL=$BIN/edgectl
 
-die() { echo "bench_lb: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 for b in "$BLAST" "$PROXY" "$REPORT" "$CTL"; do [[ -x $b ]] || die "$b: not built (make)"; done
 
 # --- topology ----------------------------------------------------------------------------
@@ -313,8 +311,7 @@ run_proxy() {
 
 # --- reports -----------------------------------------------------------------------------
 
-f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.2f", (b > 0) ? a / b : 0) }'; }
+# (f and ratio: lib_bench.sh)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.1f%%", (b > 0) ? 100 * a / b : 0) }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk -v r="$ROUNDS" 'NR == int((r + 1) / 2)'; }
 # js FILE EXPR: EXPR of the result line (the one with "mode") of FILE.
@@ -466,7 +463,6 @@ if [[ -n ${BENCH_BASE:-} ]]; then
 	BENCH_BASE_DESC=$(git -C "$BENCH_BASE" log -1 --format='commit %h' 2>/dev/null ||
 		echo "$BENCH_BASE")
 fi
-source "$(dirname "$0")/lib_bench.sh"
 ep_setup_bpffs || die "cannot mount a bpffs"
 PIN=$EP_BPFFS/gw SOCK=$EP_TMP/ctl.sock
 setup || die "cannot set up the namespaces"

@@ -24,9 +24,8 @@
 # Goals (issue 13) beside: at 5 %, 0 failed, goodput >= 0.85 of clean, p99 <= 5x clean
 # for single-datagram tasks and <= 3x for frames; at 20 %, every task completes.
 # Prints a markdown report. BENCH_KEEP=DIR keeps each window's `edgeload --json` there.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_lossy "namespaces, XDP, tc"
 SECS=${BENCH_SECS:-12}
 ROUNDS=${BENCH_ROUNDS:-3}
 RATE=${BENCH_RATE:-200}
@@ -34,8 +33,6 @@ CAP=${BENCH_CAP:-256}
 LEVELS=${BENCH_LEVELS:-"0 1 5 20"}
 IMAGES=$BUILD/data/images
 
-die() { echo "bench_lossy: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP, tc)"
 [[ -s $IMAGES/camera.png && -s $IMAGES/coins.png ]] || die "no test images in $IMAGES (make fetches them)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 

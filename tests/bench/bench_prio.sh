@@ -44,17 +44,14 @@
 # with the flood over without, its failures and OVERLOADED answers, the flood's answered
 # and OVERLOADED, and the gateway's overflow_reject count. BENCH_NODE=0 skips the first
 # part; BENCH_DEBUG=1 prints the worker's load as the controller has it after each flood.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_prio
 US=${BENCH_US:-1000}
 CAP_SECS=${BENCH_CAP_SECS:-3}
 SECS=${BENCH_SECS:-8}
 WARM=${BENCH_WARM:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 
-die() { echo "bench_prio: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 PLUGIN=$(ep_plugin libepwork.so) || die "cannot install the work plugin"
 bench_u32 "$US" "$EP_TMP/task.bin"
@@ -177,12 +174,7 @@ echo "Goal (issue 14, 2): p5 p99 with flood / without <= 2 (median over rounds):
 }
 
 bench_gateway() {
-RIG=$EP_ROOT/vm/rig
-P=q${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-_rig_down() { "$RIG" --prefix "$P" down --force; }
+ep_rig_init q
 on_exit _rig_down
 
 cat >"$EP_TMP/prio.topo" <<TOPO

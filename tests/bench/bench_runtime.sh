@@ -13,15 +13,12 @@
 # into an AF_XDP socket) is done on that side's CPU, as a NIC's interrupt affinity would
 # place it: CPU 1's busy time is then what the node spends on its tasks. Prints a
 # markdown report.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_runtime
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 GEN=$BUILD/tests/bench/epgen
 
-die() { echo "bench_runtime: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 pair_napi || die "cannot run the veths' NAPI in threads of their own (threaded NAPI on veth?)"
 MAC_B=$(ip -n "$NS_B" -j link show "$IF_B" | jq -r '.[0].address')

@@ -24,17 +24,13 @@
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "handlers/builtin.h"
+#include "../lib/rnd.h"
 
 #define MAX_ROUNDS 15
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
 static uint32_t rnd32(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
+	return (uint32_t)(rnd() >> 16);
 }
 
 static double cpu_ns(void)

@@ -13,17 +13,14 @@
 #               parsed, checked and given its verdict (dropped: no session key)
 # Each is counted at the program over the same window (its verdict counters), and CPU 1's
 # busy time over it gives the nanoseconds per packet. Prints a markdown report.
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init bench_xdp_rate
 SECS=${BENCH_SECS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 WARMUP=0.5
 BLAST=$BUILD/tests/bench/epblast
 XDP=$BIN/edgeplane-xdp
 
-die() { echo "bench_xdp_rate: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 ep_setup_bpffs && ep_setup_pair >/dev/null || die "cannot set up the namespaces"
 # A frame from epblast's AF_XDP socket takes the node's NAPI (not the sender's backlog on
 # the sender's CPU) only if the sending end has no TSO.

@@ -48,28 +48,13 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "io/frame.h"
+#include "bench_clock.h"
 
 #define FRAME	  2048
 #define RING	  2048
 #define BURST	  64
 #define MAX_FLOWS 16384
 #define TAIL_NS	  250000000ull /* the sender outlasts the window by this much */
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The monotonic instant of CLOCK_REALTIME @at seconds (0: now). */
 static uint64_t mono_at(double at)

@@ -45,6 +45,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "gw.h"
+#include "bench_clock.h"
 
 #define BATCH 64
 #define BUF   2048
@@ -82,22 +83,6 @@ static const char *const cnames[C__COUNT] = {
 	"received",  "forwarded",  "invalid",	"overflow",	  "tx_error", "pick_p2c",
 	"pick_scan", "pick_stale", "refreshes", "refresh_errors", "batches",
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* --- the gateway's choice, mirrored ------------------------------------------------- */
 

@@ -29,9 +29,8 @@
 # "seed hash p2c"), BENCH_REPORT_MS (the nodes' report.interval_ms, default theirs: 100),
 # BENCH_EVENT_MS (report.event_ms; 0: no event reports), BENCH_BIN=DIR (another build's
 # bin/, e.g. of the commit before, to measure what a change buys).
-source "$(dirname "$0")/../lib/lib.sh" >/dev/null
 source "$(dirname "$0")/lib_bench.sh"
-set -u
+bench_init lb_policy
 [[ -n ${BENCH_BIN:-} ]] && BIN=$BENCH_BIN
 SECS=${BENCH_SECS:-6}
 FG_US=${BENCH_FG_US:-2000}
@@ -39,16 +38,8 @@ BG_US=${BENCH_BG_US:-20000}
 FG_PCT=${BENCH_FG_PCT:-30}
 BURST_MS=${BENCH_BURST_MS:-400}
 
-die() { echo "lb_policy: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "needs root (namespaces, XDP)"
 
-RIG=$EP_ROOT/vm/rig
-P=b${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-
-_rig_down() { "$RIG" --prefix "$P" down --force; }
+ep_rig_init b
 on_exit _rig_down
 PLUGIN=$(ep_plugin libepwork.so) || { echo "lb_policy: cannot install the test plugin" >&2; exit 1; }
 [[ -f $PLUGIN ]] || die "$PLUGIN is not built"

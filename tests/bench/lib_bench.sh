@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Helpers of the benchmark scripts that compare set-ups round by round (sourced after
-# tests/lib/lib.sh): ratios, their spread over rounds, medians, and how much of the
+# Helpers of the benchmark scripts that compare set-ups round by round (it sources
+# tests/lib/lib.sh, quietly, if the script has not, and sets -u): ratios, their spread over rounds, medians, and how much of the
 # machine something other than the benchmark took while it measured.
 #
+#   bench_init NAME [WHY] die MESSAGE (as "NAME: MESSAGE" on stderr, exit 1), and die
+#                        now unless root (WHY: what needs it; "namespaces, XDP")
 #   ratio A B            A / B with two decimals (0 when B is 0)
 #   bench_gen_key ID T   a session key for the generator (KEYS, and epgen's options AUTH)
 #   bench_u32 N FILE     FILE holds N as a big-endian u32 (the work plugin's payload: us)
@@ -30,6 +32,14 @@
 #                        on stderr. A benchmark repeats such a window (BENCH_REPEATS, 2, at
 #                        most) and reports how many it repeated, so that a neighbour's
 #                        burst is not taken for a result.
+[[ -n ${EP_ROOT:-} ]] || source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh" >/dev/null
+set -u
+
+bench_init() {
+	BENCH_NAME=$1
+	die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
+	[[ $(id -u) -eq 0 ]] || die "needs root (${2:-namespaces, XDP})"
+}
 
 f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 

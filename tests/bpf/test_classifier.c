@@ -34,7 +34,9 @@
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
 #include "../lib/pkt.h"
+#include "../lib/pins.h"
 #include "../lib/tap.h"
+#include "xdp_test.h"
 
 static struct ep_classifier *skel;
 static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
@@ -93,24 +95,6 @@ static int run_frame(const uint8_t *frame, size_t len, bool with_ctx, int *act,
 	*act = (int)opts.retval;
 	*same_bytes = opts.data_size_out == len && !memcmp(out, frame, len);
 	return 0;
-}
-
-static const char *act_name(int act)
-{
-	switch (act) {
-	case XDP_ABORTED:
-		return "XDP_ABORTED";
-	case XDP_DROP:
-		return "XDP_DROP";
-	case XDP_PASS:
-		return "XDP_PASS";
-	case XDP_TX:
-		return "XDP_TX";
-	case XDP_REDIRECT:
-		return "XDP_REDIRECT";
-	default:
-		return "?";
-	}
 }
 
 /* Run one frame and check verdict, bytes and counters; report as one TAP case. */
@@ -707,14 +691,6 @@ static void addrs_default(void)
 static int rl_put(const struct ep_rl_cfg *c)
 {
 	return ep_xdp_write_rl(rl_fd, c);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 /* Run @frame @n times in one BPF_PROG_TEST_RUN (the program, its maps and its clock live
@@ -1940,6 +1916,31 @@ static void test_table(void)
 								       .payload_len = n });
 }
 
+/*
+ * The maps the skeleton pins by name (bpf/lib/pin.h), which the loader reuses and
+ * edgeplane-xdp, bpftool and the runtime open under the pin directory: the settings,
+ * counters, sockets, tenants, addresses and keys; not the rate limit's buckets, which
+ * a new load starts afresh. The DPDK build, and the object for loading by hand, pin none.
+ */
+static void test_pins(struct bpf_object *obj)
+{
+	static const char *const want[] = { EP_PIN_STATS,    EP_PIN_CFG,   EP_PIN_XSKS,
+					    EP_PIN_TENANTS,  EP_PIN_ADDRS, EP_PIN_RL_CFG,
+					    EP_PIN_AUTH_CFG, EP_PIN_KEYS,  EP_PIN_KEY_STATE };
+
+	tap_begin();
+	expect_pins(obj, want, sizeof(want) / sizeof(want[0]));
+	tap_end("pins: the classifier's skeleton pins exactly its settings, counters, sockets "
+		"and keys, by name");
+}
+
+static void test_dpdk_pins(struct bpf_object *obj)
+{
+	tap_begin();
+	expect_pins(obj, NULL, 0);
+	tap_end("pins: the DPDK build pins nothing (its PMD loads it without a pin root)");
+}
+
 int main(void)
 {
 	struct ep_classifier_dpdk *dskel;
@@ -1949,7 +1950,13 @@ int main(void)
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
 
-	skel = ep_classifier__open_and_load();
+	skel = ep_classifier__open();
+	if (skel)
+		test_pins(skel->obj);
+	if (skel && load_unpinned(skel->skeleton)) {
+		ep_classifier__destroy(skel);
+		skel = NULL;
+	}
 	if (!skel) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		return 1;
@@ -1967,7 +1974,14 @@ int main(void)
 	test_table();
 	test_xsk();
 
-	dskel = ep_classifier_dpdk__open_and_load();
+	dskel = ep_classifier_dpdk__open();
+	if (dskel) {
+		test_dpdk_pins(dskel->obj);
+		if (ep_classifier_dpdk__load(dskel)) {
+			ep_classifier_dpdk__destroy(dskel);
+			dskel = NULL;
+		}
+	}
 	if (!dskel) {
 		printf("Bail out! cannot load the classifier's DPDK build: %s\n", strerror(errno));
 		ep_classifier__destroy(skel);

@@ -36,8 +36,12 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "xdp/ep_xdp.h"
+#include "../../control/gw.h" /* EP_GW_PIN_* */
 #include "../lib/pkt.h"
+#include "lib/hash.h"
+#include "../lib/pins.h"
 #include "../lib/tap.h"
+#include "xdp_test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PORT	      EP_DEFAULT_PORT
@@ -105,14 +109,6 @@ static void node_mac(uint32_t half, uint32_t id, uint8_t mac[6])
 	const uint8_t m[6] = { 0x02, 0x4e, 0x00, 0x00, (uint8_t)half, (uint8_t)id };
 
 	memcpy(mac, m, 6);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 static int node_put(uint32_t half, const struct node *n)
@@ -346,24 +342,15 @@ static void build(struct frame *f, const struct task *t)
 			   f->b, sizeof(f->b));
 }
 
-/* The program's flow hash (flow_key() and mix() in ep_gateway.bpf.c), on the frame. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
-/* The hash of (addr, port, id) as they lie in the frame (port and id in wire order). */
+/* The program's flow hash (flow_key() in ep_gateway.bpf.c, lib/hash.h) of (addr, port,
+ * id) as they lie in the frame (port and id in wire order). */
 static uint64_t flow_hash_raw(const uint8_t addr[16], uint16_t port, uint64_t id)
 {
 	uint64_t a, b;
 
 	memcpy(&a, addr, 8);
 	memcpy(&b, addr + 8, 8);
-	return mix64(a ^ mix64(b ^ mix64(id ^ port)));
+	return ep_gw_flow_hash(a, b, id ^ port);
 }
 
 static uint64_t flow_hash(const struct frame *f)
@@ -376,7 +363,7 @@ static uint64_t flow_hash(const struct frame *f)
 	if (auth_on && (f->b[f->hdr + 5] & EP_F_AUTH)) { /* by key: no address, no port */
 		uint64_t key = (uint64_t)(f->b[f->hdr + 46] << 8 | f->b[f->hdr + 47]);
 
-		return mix64(0 ^ mix64(0 ^ mix64(id ^ (key << 32))));
+		return ep_gw_flow_hash(0, 0, id ^ (key << 32));
 	}
 	if (f->ipv6) {
 		memcpy(addr, f->b + f->l3 + 8, 16);
@@ -521,24 +508,6 @@ static void run_gw(const uint8_t *frame, size_t len, struct outcome *o)
 		o->d.node[i].packets = a.node[i].packets - b.node[i].packets;
 		o->d.node[i].bytes = a.node[i].bytes - b.node[i].bytes;
 		o->d.sent[i] = a.sent[i] - b.sent[i];
-	}
-}
-
-static const char *act_name(int act)
-{
-	switch (act) {
-	case XDP_ABORTED:
-		return "XDP_ABORTED";
-	case XDP_DROP:
-		return "XDP_DROP";
-	case XDP_PASS:
-		return "XDP_PASS";
-	case XDP_TX:
-		return "XDP_TX";
-	case XDP_REDIRECT:
-		return "XDP_REDIRECT";
-	default:
-		return "?";
 	}
 }
 
@@ -2612,6 +2581,24 @@ static int cls_addr(struct ep_classifier *c, const char *a, uint32_t flags)
 	return bpf_map_update_elem(bpf_map__fd(c->maps.ep_addrs), &k, &v, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Every map of the gateway is pinned by name (bpf/lib/pin.h): a restarted controller, and
+ * edgectl, find all of its state in the pin directory, the rate limit's buckets too.
+ * Only the program's own .rodata is not.
+ */
+static void test_pins(struct bpf_object *obj)
+{
+	static const char *const want[] = {
+		EP_GW_PIN_CFG,	    EP_GW_PIN_NODES,  EP_GW_PIN_TABLE,	    EP_GW_PIN_SENT,
+		EP_GW_PIN_AFFINITY, EP_GW_PIN_STATS,  EP_GW_PIN_NODE_STATS, EP_GW_PIN_DEVS,
+		EP_GW_PIN_DROPS,    EP_GW_PIN_RL_CFG, EP_GW_PIN_RL_STATE,   EP_GW_PIN_RELAY,
+		EP_GW_PIN_AUTH,	    EP_GW_PIN_KEYS,   EP_GW_PIN_KEY_STATE,
+	};
+	tap_begin();
+	expect_pins(obj, want, ARRAY_SIZE(want));
+	tap_end("pins: the gateway's skeleton pins every map by name");
+}
+
 int main(void)
 {
 	struct ep_config ccfg = { .encap_port = EP_ENCAP_PORT };
@@ -2626,12 +2613,22 @@ int main(void)
 		printf("Bail out! cannot count the possible CPUs: %s\n", strerror(-ncpu));
 		return 1;
 	}
-	gw = ep_gateway__open_and_load();
+	gw = ep_gateway__open();
+	if (gw)
+		test_pins(gw->obj);
+	if (gw && load_unpinned(gw->skeleton)) {
+		ep_gateway__destroy(gw);
+		gw = NULL;
+	}
 	if (!gw) {
 		printf("Bail out! cannot load the gateway: %s\n", strerror(errno));
 		return 1;
 	}
-	cls = ep_classifier__open_and_load();
+	cls = ep_classifier__open();
+	if (cls && load_unpinned(cls->skeleton)) {
+		ep_classifier__destroy(cls);
+		cls = NULL;
+	}
 	if (!cls) {
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		ep_gateway__destroy(gw);

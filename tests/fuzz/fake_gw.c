@@ -125,17 +125,6 @@ int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT])
 	return 0;
 }
 
-const char *ep_gw_stat_name(unsigned int i)
-{
-	static const char *const names[EP_GW_STAT__COUNT] = {
-#define EP_X_NAME(name, str) [EP_GW_STAT_##name] = str,
-		EP_GW_STAT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-	};
-
-	return i < EP_GW_STAT__COUNT && names[i] ? names[i] : "?";
-}
-
 int ep_gw_read_drops(struct ep_gw *gw, struct ep_counter out[EP_STAT__COUNT])
 {
 	memset(out, 0, sizeof(struct ep_counter) * EP_STAT__COUNT);

@@ -5,12 +5,40 @@
  * input. A file that loads and validates then starts a controller as `edgectl serve` does
  * (over tests/fuzz/fake_gw.c): the registry takes its nodes, the first publish succeeds,
  * and the views an operator reads (`edgectl nodes`, status, policy, /metrics) render every
- * node, whatever bytes the file put in names and addresses.
+ * node, whatever bytes the file put in names and addresses. A file that loads is printed
+ * (--print-config), and what is printed must load and print the same.
  */
 #include <errno.h>
 
 #include "edgeplane/log.h"
 #include "fuzz_ctl.h"
+
+/* print(load(file)) loads, and prints the same: the table's printer and reader agree. */
+static void check_print(const struct ep_ctl_conf *c)
+{
+	char *p1 = NULL, *p2 = NULL;
+	size_t n1 = 0, n2 = 0;
+	struct ep_ctl_conf again;
+	const char *path;
+	FILE *f;
+
+	f = open_memstream(&p1, &n1);
+	FZ_CHECK(f);
+	ep_ctl_conf_print(f, c);
+	fclose(f);
+	path = fz_file((const uint8_t *)p1, n1);
+	FZ_CHECK(path);
+	ep_ctl_conf_defaults(&again);
+	FZ_CHECK(ep_ctl_conf_load(&again, path) == 0);
+	f = open_memstream(&p2, &n2);
+	FZ_CHECK(f);
+	ep_ctl_conf_print(f, &again);
+	fclose(f);
+	FZ_CHECK(n1 == n2 && !memcmp(p1, p2, n1));
+	ep_ctl_conf_free(&again);
+	free(p1);
+	free(p2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = ep_ctl_conf_load(&c, path);
 	FZ_CHECK(err == 0 || err == -EINVAL);
 	FZ_CHECK(c.nnodes <= EP_GW_MAX_NODES);
+	if (!err)
+		check_print(&c);
 	if (!err && !ep_ctl_conf_validate(&c)) {
 		enum ep_log_level lvl;
 

@@ -26,6 +26,7 @@
 
 #include "edgeplane/reasm.h"
 #include "fuzz.h"
+#include "peers.h"
 
 #define NSRC	4
 #define MAX_OPS 512
@@ -33,22 +34,10 @@
 static struct ep_reasm_cfg cfg;
 static uint64_t expired, acks;
 
-/* Sources: two IPv4 addresses in one /24, one in another, one IPv6. */
+/* Sources: peers.h's four. */
 static void peer_of(unsigned int i, uint16_t port, struct ep_peer *p)
 {
-	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 }, { 198, 19, 7, 1 } };
-
-	memset(p, 0, sizeof(*p));
-	if (i < 3) {
-		p->addr[10] = p->addr[11] = 0xff;
-		memcpy(p->addr + 12, v4[i], 4);
-		p->family = AF_INET;
-	} else {
-		p->addr[0] = 0x20, p->addr[1] = 0x01, p->addr[2] = 0x0d, p->addr[3] = 0xb8;
-		p->addr[15] = 1;
-		p->family = AF_INET6;
-	}
-	p->port = port;
+	fz_peer(i, port, p);
 }
 
 /* The bytes of task @id of @total bytes: a function of both. */

@@ -38,6 +38,7 @@
 #include "edgeplane/fcodec.h"
 #include "edgeplane/payload.h"
 #include "fuzz.h"
+#include "peers.h"
 
 #define NSRC	   4
 #define MAX_DGRAMS 1024
@@ -77,21 +78,10 @@ static struct ep_keytab *keys;
 static struct ep_aead *dev;
 static uint64_t dev_ctr;
 
+/* Source @i of peers.h's four, from port 40000 + @i. */
 static void peer_of(unsigned int i, struct ep_peer *p)
 {
-	static const uint8_t v4[3][4] = { { 198, 18, 0, 1 }, { 198, 18, 0, 2 }, { 198, 19, 7, 1 } };
-
-	memset(p, 0, sizeof(*p));
-	if (i < 3) {
-		p->addr[10] = p->addr[11] = 0xff;
-		memcpy(p->addr + 12, v4[i], 4);
-		p->family = AF_INET;
-	} else {
-		p->addr[0] = 0x20, p->addr[1] = 0x01, p->addr[2] = 0x0d, p->addr[3] = 0xb8;
-		p->addr[15] = 1;
-		p->family = AF_INET6;
-	}
-	p->port = (uint16_t)(40000 + i);
+	fz_peer(i, (uint16_t)(40000 + i), p);
 }
 
 static int src_of(const struct ep_peer *p)

@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
@@ -20,13 +16,7 @@ cache: { window_ms = 10000; };
 handlers = ( { name = "echo"; } );
 $EP_AUTH_OFF
 CONF
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 
 
 in_a "$TOOLS/eptest-ack" --to $ADDR_B >"$EP_TMP/ack.out" 2>&1

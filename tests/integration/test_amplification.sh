@@ -10,34 +10,10 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
 IMAGES=$BUILD/data/images
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
-# An operator's model with a small input and a large output: 4 features, 4096 logits.
-"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$EP_TMP/wide.epm" >/dev/null &&
-	ep_sign "$EP_TMP/wide.epm" || { not_ok "mkmodel, and sign the model"; tap_done; exit 1; }
-
-cat >"$EP_TMP/rt.conf" <<CONF
-interface = "$IF_B";
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; }, { name = "zstd"; }, { name = "matmul"; },
-	{ name = "infer"; files = [ "$EP_TMP/wide.epm" ]; }
-);
-$EP_AUTH_OFF
-CONF
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
+ep_wide_model "$EP_TMP/wide.epm" || ep_bail "mkmodel, and sign the model"
+ep_amp_conf "$EP_TMP/wide.epm" "cache: { window_ms = 10000; };" >"$EP_TMP/rt.conf"
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 ok "the runtime starts with the default validation mode"
 
 

@@ -114,14 +114,10 @@ sealed_ok() {
 }
 
 backend() {
-	local b=$1 r reason
+	local b=$1 r
 	if ! ep_start_runtime "$EP_TMP/rt-$b.log" -c "$EP_TMP/rt.conf" -b "$b" -i "$IF_B"; then
-		if reason=$(ep_cannot_run "$b" "$EP_TMP/rt-$b.log"); then
-			skip "$b: authenticated tasks" "$reason"
-		else
-			not_ok "$b: the runtime starts with keys"
-			diag "$(tail -20 "$EP_TMP/rt-$b.log")"
-		fi
+		ep_start_failed "$b" "$EP_TMP/rt-$b.log" "$b: the runtime starts with keys" \
+			"$b: authenticated tasks"
 		return
 	fi
 	r=$(dev 1 --type 1 --size 64)
@@ -203,16 +199,11 @@ flood() {
 }
 
 attacks() {
-	local reason
 	B=$1
 	cp -p "$EP_TMP/keys.orig" "$KEYS"	# key 4 not revoked yet
 	if ! ep_start_runtime "$EP_TMP/rt-attacks-$B.log" -c "$EP_TMP/rt.conf" -b "$B" -i "$IF_B"; then
-		if reason=$(ep_cannot_run "$B" "$EP_TMP/rt-attacks-$B.log"); then
-			skip "$B: attacks" "$reason"
-		else
-			not_ok "$B: the runtime starts for the attacks"
-			diag "$(tail -20 "$EP_TMP/rt-attacks-$B.log")"
-		fi
+		ep_start_failed "$B" "$EP_TMP/rt-attacks-$B.log" \
+			"$B: the runtime starts for the attacks" "$B: attacks"
 		return
 	fi
 	r=$(dev 1 --type $COUNT --size 100)
@@ -357,9 +348,8 @@ fi
 } >"$EP_TMP/report.conf"
 sed 's/interval_ms = 100;/interval_ms = 100; node_id = 4;/' "$EP_TMP/report.conf" \
 	>"$EP_TMP/report-bad.conf"
-out=$("$BIN/edgeplane" -c "$EP_TMP/report-bad.conf" --check-config 2>&1); rc=$?
-expect_eq "sealed reports: a report.node_id other than auth.node_id is refused" \
-	"$rc:$(grep -c 'report.node_id 4 is not auth.node_id 3' <<<"$out")" "2:1"
+expect_check_config "sealed reports: a report.node_id other than auth.node_id is refused" \
+	"$EP_TMP/report-bad.conf" 2 'report.node_id 4 is not auth.node_id 3'
 in_a "$TOOLS/eptest-auth" reports --bind $ADDR_A --sport 7879 --keys "$KEYS" --key-id 6 \
 	--node-id 3 --count 3 --wait-ms 5000 >"$EP_TMP/reports.json" &
 REPORTS=$!

@@ -19,11 +19,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "the gateway with device authentication on the rig"
 
-RIG=$EP_ROOT/vm/rig
-P=a${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
+ep_rig_init a
 PK=$EP_TMP/pki
 
 # gw, two workers, the camera, and x: a host of the segment that is nobody's node.
@@ -36,14 +32,7 @@ node w2 role=worker capacity=100
 node cam role=client
 node x role=client
 EOF
-_rig_down() { "$RIG" --prefix "$P" down --force; }
-on_exit _rig_down
-if ! rig up "$EP_TMP/auth.topo" >"$EP_TMP/rig.log" 2>&1; then
-	not_ok "rig up: a gateway, two workers, a camera, a host"
-	diag "$(tail -5 "$EP_TMP/rig.log")"
-	tap_done
-	exit 1
-fi
+ep_rig_up_or_bail "$EP_TMP/auth.topo" "rig up: a gateway, two workers, a camera, a host"
 GW=$(rig addr gw) W1=$(rig addr w1) W2=$(rig addr w2) X=$(rig addr x)
 ENROLL=$GW:7881
 

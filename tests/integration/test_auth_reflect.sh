@@ -32,19 +32,15 @@ P=$EP_TMP/pki
 CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
 MAX=65536			# the camera role's largest task
-{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
+{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } ||
+	ep_bail "ep-pki.sh makes the certificates" "$EP_TMP/pki.log" 5
 
 cat >"$EP_TMP/policy.conf" <<EOF
 roles = {
   camera = { types = [1, 2]; max_priority = 3; max_task_len = $MAX; };
 };
 EOF
-cat >"$EP_TMP/ctl.conf" <<EOF
-gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
-control: { listen = "$ADDR_A:7879"; allow_register = true; };
-enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
-          policy = "$EP_TMP/policy.conf"; key_ttl_s = 600; };
-EOF
+ep_enroll_ctl_conf "$P" "$CTL" "$EP_TMP/policy.conf" >"$EP_TMP/ctl.conf"
 CTL_PID=
 stop_ctl() { [[ -n $CTL_PID ]] && { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }; CTL_PID=; }
 on_exit stop_ctl
@@ -52,13 +48,7 @@ ip netns exec "$NS_A" "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --socket 
 	>>"$EP_TMP/ctl.log" 2>&1 &
 CTL_PID=$!
 
-cat >"$EP_TMP/rt.conf" <<EOF
-interface = "$IF_B";
-queues = [0];
-handlers = ( { name = "echo"; }, { name = "checksum"; } );
-auth: { controller = "$CTL"; cert = "$P/node1.crt"; key = "$P/node1.key"; ca = "$P/ca.crt";
-        sync_ms = 250; };
-EOF
+ep_synced_node_conf "$P" "$CTL" >"$EP_TMP/rt.conf"
 RT_PID=
 on_exit ep_stop_runtime
 if ! wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 ||
@@ -199,12 +189,8 @@ queues = [0];
 handlers = ( { name = "echo"; }, { name = "checksum"; } );
 auth: { keys_file = "$KEYS"; node_id = $NODE; };
 EOF
-if ! ep_start_runtime "$EP_TMP/rt-file.log" -c "$EP_TMP/rt-file.conf"; then
-	not_ok "the runtime starts with a keys file"
-	diag "$(tail -5 "$EP_TMP/rt-file.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts with a keys file" \
+	"$EP_TMP/rt-file.log" -c "$EP_TMP/rt-file.conf"
 capped "key 101 (a keys file, no \"addr\") from $ADDR_A" $ADDR_A "$KEYS" 101
 capped "key 101 from $ADDR_C" $ADDR_C "$KEYS" 101
 full "key 102 (\"addr\": \"$ADDR_C\") from $ADDR_C" $ADDR_C "$KEYS" 102

@@ -23,7 +23,8 @@ CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
 ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
 
-{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } || { not_ok "ep-pki.sh makes the certificates"; diag "$(tail -5 "$EP_TMP/pki.log")"; tap_done; exit 1; }
+{ ep_pki "$P" "$ADDR_A" && ep_cert cam-001 camera 7 && ep_cert node1 node 0; } ||
+	ep_bail "ep-pki.sh makes the certificates" "$EP_TMP/pki.log" 5
 
 cat >"$EP_TMP/policy.conf" <<EOF
 roles = {
@@ -31,12 +32,7 @@ roles = {
              kib_per_s = 100000; burst_kib = 10000; max_task_len = 1048576; };
 };
 EOF
-cat >"$EP_TMP/ctl.conf" <<EOF
-gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
-control: { listen = "$ADDR_A:7879"; allow_register = true; };
-enroll: { listen = "$CTL"; cert = "$P/ctl.crt"; key = "$P/ctl.key"; ca = "$P/ca.crt";
-          policy = "$EP_TMP/policy.conf"; key_ttl_s = 600; };
-EOF
+ep_enroll_ctl_conf "$P" "$CTL" "$EP_TMP/policy.conf" >"$EP_TMP/ctl.conf"
 CTL_PID=
 start_ctl() {
 	ip netns exec "$NS_A" "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --socket "$SOCK" \
@@ -47,14 +43,9 @@ start_ctl() {
 stop_ctl() { [[ -n $CTL_PID ]] && { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }; CTL_PID=; }
 on_exit stop_ctl
 
-cat >"$EP_TMP/rt.conf" <<EOF
-interface = "$IF_B";
-queues = [0];
-handlers = ( { name = "echo"; }, { name = "checksum"; } );
-auth: { controller = "$CTL"; cert = "$P/node1.crt"; key = "$P/node1.key"; ca = "$P/ca.crt";
-        sync_ms = 250; };
-report: { controller = "$ADDR_A:7879"; interval_ms = 100; };   # the node id: the sync's
-EOF
+# report: without a node id, the sync's.
+ep_synced_node_conf "$P" "$CTL" "report: { controller = \"$ADDR_A:7879\"; interval_ms = 100; };" \
+	>"$EP_TMP/rt.conf"
 RT_PID=
 on_exit ep_stop_runtime
 stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
@@ -144,7 +135,14 @@ else
 fi
 
 # --- the controller goes: the keys stay -------------------------------------------------------
+# Its gateway's maps, pinned by name (bpf/lib/pin.h): all 15 while it runs, none once it
+# has stopped with keep_attached = false, nor the gateway on the interface.
+GWPIN=$EP_BPFFS/edgeplane/gw-$IF_A
+expect_eq "the gateway's 15 maps are pinned in $GWPIN" "$(ls "$GWPIN" 2>&1 | wc -l)" 15
 stop_ctl
+check "the controller stops (keep_attached = false): the gateway's pins are gone" \
+	test ! -e "$GWPIN"
+check "and the gateway is detached" no_xdp "$NS_A" "$IF_A"
 sleep 0.6
 expect_eq "the controller stops: the runtime keeps its keys and says it is not connected" \
 	"$(stats | jq -r '"\(.auth.keys) \(.auth.connected)"')" "1 false"

@@ -30,21 +30,7 @@ if ! ep_setup_bpffs || ! ep_setup_pair ||
 	exit 1
 fi
 
-cat >"$EP_TMP/rt.conf" <<CONF
-port = 7878;
-limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
-reassembly: { timeout_ms = 300; };
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
-	{ name = "zstd"; }, { name = "matmul"; },
-	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
-);
-$EP_AUTH_OFF
-CONF
+ep_e2e_conf "$COINS" "$PLUGIN" >"$EP_TMP/rt.conf"
 { cat "$EP_TMP/rt.conf"; echo 'dpdk: { no_huge = false; };'; } >"$EP_TMP/rt-huge.conf"
 
 # Hugepages for dpdk-huge, given back at exit (those in use by others stay theirs).
@@ -102,12 +88,8 @@ suite() {
 	if ! start_runtime "$b"; then
 		# A backend this host cannot run (lib.sh's EP_CANNOT_RUN) is skipped; any other
 		# failure fails.
-		if reason=$(ep_cannot_run "$b" "$EP_TMP/rt-$b.log"); then
-			skip "$b: every check" "$reason"
-		else
-			not_ok "$b: the runtime starts and reports ready"
-			diag "$(tail -20 "$EP_TMP/rt-$b.log")"
-		fi
+		ep_start_failed "$b" "$EP_TMP/rt-$b.log" "$b: the runtime starts and reports ready" \
+			"$b: every check"
 		return
 	fi
 	ok "$b: the runtime starts and reports ready"

@@ -11,11 +11,7 @@ need_root "AF_XDP runtime on veth"
 
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 MAX_REPLAYS=8
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 in_a ethtool -K "$IF_A" tx off >/dev/null
 on_exit ep_stop_runtime
 
@@ -98,12 +94,10 @@ limits: { queue_depth = 64; };
 cache: { entries = 32; };
 $EP_AUTH_OFF
 CONF
-out=$("$BIN/edgeplane" -c "$EP_TMP/small.conf" --check-config 2>&1); rc=$?
-expect_eq "cache.entries below limits.queue_depth is refused (status 2, names both)" \
-	"$rc:$(grep -c 'cache.entries (32) is smaller than limits.queue_depth (64)' <<<"$out")" "2:1"
-out=$("$BIN/edgeplane" -c "$EP_TMP/flood.conf" --check-config 2>&1); rc=$?
-expect_eq "cache.entries below queue_depth + reassembly.max_tasks is valid, with a warning" \
-	"$rc:$(grep -c 'results may leave the cache before their retries' <<<"$out")" "0:1"
+expect_check_config "cache.entries below limits.queue_depth is refused (status 2, names both)" \
+	"$EP_TMP/small.conf" 2 'cache.entries (32) is smaller than limits.queue_depth (64)'
+expect_check_config "cache.entries below queue_depth + reassembly.max_tasks is valid, with a warning" \
+	"$EP_TMP/flood.conf" 0 'results may leave the cache before their retries'
 start "$EP_TMP/flood.conf"
 out=$(in_a "$TOOLS/eptest-attack" cache-flood --to $ADDR_B --sport 40001 --type 900 \
 	--flood 600 --retry-after-ms 100)

@@ -221,6 +221,34 @@ check_man edgeload.1 edgeload
 check_man edgectl.8 edgectl serve "node list" "node add" stats policy status table detach keys \
 	revoke unrevoke
 
+# A configuration with a setting edgectl does not know: refused, naming the file and the
+# setting, before anything else is checked (no interface is needed to get there).
+printf 'gateway: { interface = "none0"; };\nbogus_setting = 1;\n' >"$EP_TMP/bad.conf"
+for spelling in "--config $EP_TMP/bad.conf" "--config=$EP_TMP/bad.conf" \
+	"--port 7878 --config=$EP_TMP/bad.conf"; do
+	# shellcheck disable=SC2086 # the spelling is words
+	out=$(timeout 10 "$BIN/edgectl" serve $spelling 2>&1)
+	rc=$?
+	if ((rc == 2)) && [[ $out == *"bad.conf:2: bogus_setting: unknown setting"* ]]; then
+		ok "edgectl serve ${spelling//$EP_TMP\//}: the file is read (its unknown setting refused)"
+	else
+		not_ok "edgectl serve ${spelling//$EP_TMP\//}: the file is read"
+		diag "rc $rc: $(head -3 <<<"$out")"
+	fi
+done
+
+# A policy's per-priority list of the wrong length is refused, naming it.
+printf 'gateway: { interface = "none0"; };\npolicy: { wait_max = [250, 500]; };\n' \
+	>"$EP_TMP/wait.conf"
+out=$(timeout 10 "$BIN/edgectl" serve --config="$EP_TMP/wait.conf" 2>&1)
+rc=$?
+if ((rc == 2)) && [[ $out == *"wait_max"*"list of 5 integers"* ]]; then
+	ok "edgectl serve: policy.wait_max of 2 values refused: '${out#*error: }'"
+else
+	not_ok "edgectl serve: policy.wait_max of 2 values refused"
+	diag "rc $rc: $(head -3 <<<"$out")"
+fi
+
 # --- edgeload --to ---------------------------------------------------------------------
 if [[ $(id -u) -ne 0 ]]; then
 	skip "edgeload --to forms" "needs root (network namespaces)"

@@ -9,11 +9,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "fault injection and AF_XDP on veth"
 
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 in_a ethtool -K "$IF_A" tx off >/dev/null
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
@@ -23,13 +19,7 @@ $EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
 CONF
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 
 # Requests leave ns a through tc egress; replies are sent with AF_XDP, which skips the
 # qdisc layer, so they are made lossy where they enter ns a.

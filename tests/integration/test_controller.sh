@@ -11,11 +11,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "the controller on the rig"
 
-RIG=$EP_ROOT/vm/rig
-P=k${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
+ep_rig_init k
 REPORT=$TOOLS/eptest-report
 
 cat >"$EP_TMP/ctl.topo" <<EOF
@@ -25,14 +21,7 @@ node gw role=gateway
 node w1 role=worker capacity=100
 node x role=client
 EOF
-_rig_down() { "$RIG" --prefix "$P" down --force; }
-on_exit _rig_down
-if ! rig up "$EP_TMP/ctl.topo" >"$EP_TMP/rig.log" 2>&1; then
-	not_ok "rig up"
-	diag "$(tail -5 "$EP_TMP/rig.log")"
-	tap_done
-	exit 1
-fi
+ep_rig_up_or_bail "$EP_TMP/ctl.topo" "rig up"
 GW=$(rig addr gw) W1=$(rig addr w1) X=$(rig addr x)
 W1_MAC=$(rig mac w1) X_MAC=$(rig mac x)
 

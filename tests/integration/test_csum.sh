@@ -9,11 +9,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail "set up namespaces"
 N=20
 # io FIELD: the runtime's io counter FIELD, summed over its workers.
 io() {
@@ -29,12 +25,8 @@ send() {
 	sleep 0.3
 }
 
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG; then
-	not_ok "the runtime starts with default settings"
-	diag "$(tail -3 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts with default settings" \
+	"$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG
 check "by default it checks UDP checksums, also on veth" \
 	grep -q "UDP checksums checked" "$EP_TMP/rt.log"
 send bad

@@ -5,7 +5,9 @@
 # an error code, none was answered twice, the per-second timelines add up to the totals,
 # the detector's counts are right in every frame, the killed worker was drained in time
 # and the others took over, nothing was dropped but the intruder's tasks and the first
-# datagrams under a key not yet synced, the report's files exist, and nothing is left
+# datagrams under a key not yet synced (drops by reason hold drops only: pass_no_socket
+# apart, no reply_no_route at the workers), the report's files exist (the plots' data in
+# whole seconds), and nothing is left
 # behind: not after the run, nor after a run interrupted with SIGINT. Authentication: auth
 # required at the gateway's XDP and at every runtime, the three cameras enrolled with
 # their certificates, the nodes synced as the controller's node ids, every camera datagram
@@ -136,7 +138,14 @@ expect_eq "the gateway dropped nothing but the intruder's tasks and the cameras'
 diag "the gateway dropped $(j '.drops.gateway.drop_auth_unknown_key // 0') camera datagrams as drop_auth_unknown_key (sent before it had the key)"
 expect_eq "no classifier dropped anything (drop_* counters) but the cameras' first datagrams under a key its node did not have yet" \
 	"$(j '[.drops.classifiers[] | to_entries[] | select(.key | startswith("drop_") and . != "drop_auth_unknown_key") | .value] | add // 0')" 0
-diag "after the kill, w3's classifier passed $(j '.drops.classifiers.w3.pass_no_socket // 0') packets with no socket to its kernel"
+expect_eq "drops by reason list drops only (no pass_* counter among the classifiers')" \
+	"$(j '[.drops.classifiers[] | keys[] | select(startswith("drop_") | not)] | length')" 0
+check "w3's classifier, after the kill, passed the tasks sent to it to its kernel: under passed_to_kernel (pass_no_socket $(j '.passed_to_kernel.classifiers.w3.pass_no_socket // 0'))" \
+	test "$(j '.passed_to_kernel.classifiers.w3.pass_no_socket // 0')" -gt 0
+expect_eq "the workers look up no reply route (xdp.reply_route off: the gateway relays the replies), so reply_no_route stays 0" \
+	"$(j '[.nodes[].classifier.reply_no_route // 0] | add')" 0
+expect_eq "the summary says what pass_no_socket is, apart from the drops" \
+	"$(grep -c '^Passed to the kernel, not dropped: w3 pass_no_socket' "$OUT/summary.txt")" 1
 
 # --- the report ----------------------------------------------------------------------------
 check "the report: index.html, summary.txt, the cameras' timelines and JSON, logs" \
@@ -152,6 +161,15 @@ if command -v gnuplot >/dev/null; then
 else
 	skip "five plots, each shown in index.html" "gnuplot is not installed"
 fi
+# The plots' data: whole seconds only (a partial one would be drawn as a dip), the
+# cameras' from their timelines and the gateway's rates within the cameras' seconds.
+steps() { awk 'NR > 1 && ($1 - p < 0.9 || $1 - p > 1.1) { bad++ } { p = $1 } END { print bad + 0 }' "$@"; }
+expect_eq "the plots' data files hold whole seconds only (cameras' rates and latency, the gateway's rates)" \
+	"$(steps "$OUT/data/cam1.dat") $(steps "$OUT/data/cam3.dat") $(steps "$OUT/data/nodes.dat")" "0 0 0"
+first=$(awk 'NR == 1 { print $NF }' "$OUT/data/cam1.timeline")
+check "the gateway's rates start with the first second the cameras sent in whole (not a partial one)" \
+	awk -v f="$first" -v t0="$(j .timing.load_start_unix)" 'NR == 1 { exit !($1 - 1 >= f - t0 - 0.05) }' \
+	"$OUT/data/nodes.dat"
 expect_eq "nothing of the rig is left after the run (namespaces, bpffs mounts, processes)" \
 	"$(leftovers "$P" "$OUT")" ""
 

@@ -36,18 +36,8 @@ extra=$(objdump -T "$PREFIX/lib/libedgeplane.so.1" | awk '$2 ~ /g/ && $4 == ".te
 	grep -v '^ep_client_\|^ep_result_\|^ep_offload_\|^ep_status_' | tr '\n' ' ')
 expect_eq "nothing else is exported" "${extra:-none}" none
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG; then
-	not_ok "the runtime starts"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -i "$IF_B" $EP_AUTH_OFF_ARG
 
 out=$(in_a "$EP_TMP/camera_client" $ADDR_B 24 --always-offload 2>&1); rc=$?
 if [[ $rc -eq 0 && $out == *"24 of 24 frames right, 24 at the edge"* ]]; then

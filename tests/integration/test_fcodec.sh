@@ -27,13 +27,8 @@ printf '%s\n' 'handlers = ( { name = "blobs"; max_error = 16; } );' "$EP_AUTH_OF
 out=$("$BIN/edgeplane" -b udp -c "$EP_TMP/bad.conf" --check-config 2>&1)
 expect_eq "max_error = 16 is refused (status 2, names the setting)" \
 	"$?:$(grep -c max_error <<<"$out")" "2:1"
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -b udp -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts with blobs at max_error = 2"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts with blobs at max_error = 2" \
+	"$EP_TMP/rt.log" -b udp -c "$EP_TMP/rt.conf"
 ok "the runtime starts with blobs at max_error = 2"
 
 # run TYPE IMAGE [OPTIONS...]: one edgeload run; its result (the blob list) in

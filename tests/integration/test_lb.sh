@@ -10,21 +10,10 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "load balancing on the rig"
 
-RIG=$EP_ROOT/vm/rig
-P=l${EP_SUFFIX: -4}
-rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
-SOCK=$EP_TMP/ctl.sock
-ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
+ep_rig_init l
 DEAD_MS=500
 
-_rig_down() { "$RIG" --prefix "$P" down --force; }
-on_exit _rig_down
-if ! rig up "$EP_ROOT/vm/topo/lb.topo" >"$EP_TMP/rig.log" 2>&1; then
-	not_ok "rig up lb.topo"
-	diag "$(tail -5 "$EP_TMP/rig.log")"
-	tap_done
-	exit 1
-fi
+ep_rig_up_or_bail "$EP_ROOT/vm/topo/lb.topo" "rig up lb.topo"
 GW=$(rig addr gw) GW6=$(rig addr gw --6)
 
 # This test drives 100 000+ tasks/s from one client: it measures balancing, not the rate
@@ -119,6 +108,20 @@ expect_eq "edgectl table runs the gateway program on 2000 synthetic tasks, all p
 check "edgectl table reports P2C decisions for them" \
 	test "$(jq -r '.decisions.pick_p2c // 0' <<<"$tbl")" -gt 0
 
+# tasks_since BEFORE: got (the tasks of nodes 1, 2 and 3 since nodes_json said BEFORE) and
+# total (their sum).
+tasks_since() {
+	local after id d
+	after=$(nodes_json)
+	got=() total=0
+	for id in 1 2 3; do
+		d=$(( $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$after") -
+		      $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$1") ))
+		got+=("$d")
+		total=$((total + d))
+	done
+}
+
 # --- traffic through the gateway ---------------------------------------------------------
 before=$(nodes_json)
 out=$(load c1 3)
@@ -130,14 +133,7 @@ else
 	not_ok "IPv4 tasks to the gateway's address are answered"
 	diag "$out"
 fi
-after=$(nodes_json)
-got=() total=0
-for id in 1 2 3; do
-	d=$(( $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$after") -
-	      $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$before") ))
-	got+=("$d")
-	total=$((total + d))
-done
+tasks_since "$before"
 diag "tasks per node (capacity 100:200:400): ${got[*]} of $total"
 # P2C by expected wait: with idle workers the shares follow capacity. Tolerance: each
 # within 10 points of its capacity share (14 / 29 / 57 %).
@@ -214,14 +210,7 @@ else
 	diag "mid-run: $(nodes_json | jq -c '[.[] | [.id, .load.cpu_pct, .load.queue_depth, .load.inflight, .load.p99_us]]')"
 	wait $lpid
 	out=$(cat "$EP_TMP/cg.json")
-	after=$(nodes_json)
-	got=() total=0
-	for id in 1 2 3; do
-		d=$(( $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$after") -
-		      $(jq -r ".[] | select(.id == $id) | .gateway.tasks" <<<"$before") ))
-		got+=("$d")
-		total=$((total + d))
-	done
+	tasks_since "$before"
 	diag "zstd -19 tasks per node with w1 held to 3 % of a CPU: ${got[*]} of $total"
 	diag "$(jq -c '{sent: .total.sent, done: .total.completed, failed: .total.failed, p99: .total.latency_us.p99}' <<<"$out")"
 	# Its capacity share is 14.3 %; by load it should get less than half of that.

@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 
 limits() {	# NAME ARGS...: eptest-limits in the client namespace, its cases as ours
 	local name=$1
@@ -33,12 +29,7 @@ batch: { size = 4; };
 $HANDLERS
 $EP_AUTH_OFF
 CONF
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 before=$(cpu_ticks "$RT_PID")
 limits work work --to $ADDR_B
 spent=$(($(cpu_ticks "$RT_PID") - before))
@@ -110,18 +101,15 @@ CONF
 check "validation.secret_file: a 0600 file of 32 bytes is accepted" \
 	quiet "$BIN/edgeplane" -c "$EP_TMP/secret.conf" --check-config
 chmod 640 "$EP_TMP/token.key"
-out=$("$BIN/edgeplane" -c "$EP_TMP/secret.conf" --check-config 2>&1); rc=$?
-expect_eq "validation.secret_file: a group-readable file is refused, saying why" \
-	"$rc:$(grep -c 'mode 0640 lets the group or others use it' <<<"$out")" "2:1"
+expect_check_config "validation.secret_file: a group-readable file is refused, saying why" \
+	"$EP_TMP/secret.conf" 2 'mode 0640 lets the group or others use it'
 chmod 600 "$EP_TMP/token.key"
 head -c 20 /dev/urandom >"$EP_TMP/token.key"
-out=$("$BIN/edgeplane" -c "$EP_TMP/secret.conf" --check-config 2>&1); rc=$?
-expect_eq "validation.secret_file: 20 bytes are refused" \
-	"$rc:$(grep -c 'must hold 32 bytes' <<<"$out")" "2:1"
+expect_check_config "validation.secret_file: 20 bytes are refused" \
+	"$EP_TMP/secret.conf" 2 'must hold 32 bytes'
 printf 'validation: { mode = "off"; };\n' >"$EP_TMP/badmode.conf"
-out=$("$BIN/edgeplane" -c "$EP_TMP/badmode.conf" --check-config 2>&1); rc=$?
-expect_eq "validation.mode: only amplification, always or off-unsafe (\"off\" is refused)" \
-	"$rc:$(grep -c 'off-unsafe' <<<"$out")" "2:1"
+expect_check_config "validation.mode: only amplification, always or off-unsafe (\"off\" is refused)" \
+	"$EP_TMP/badmode.conf" 2 'off-unsafe'
 
 # 4. The library against a fake node (loopback, in the client namespace).
 limits client client

@@ -11,11 +11,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "XDP on veth"
 
 OBJ=$BPFOBJ/ep_classifier.bpf.o
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 # Outcome name -> counter index, as the shared header numbers them.
 stat_index() { "$BIN/edgeplane-xdp" reasons | awk -v n="$1" '$2 == n { print $1 }'; }
 IDX_NO_SOCKET=$(stat_index pass_no_socket)
@@ -89,6 +85,16 @@ for method in libxdp bpftool iproute2; do
 	check "$method: nothing left attached" \
 		no_xdp "$NS_B" "$IF_B"
 done
+# edgeplane-xdp detach takes the classifier off however it was loaded (ep_xdp.h:
+# ep_xdp_detach_ifname()): here one that ip attached, with no dispatcher and no pins.
+if attach_iproute2 >/dev/null; then
+	check "edgeplane-xdp detach takes off a classifier that ip attached" \
+		quiet in_b "$BIN/edgeplane-xdp" detach "$IF_B"
+	check "and nothing is left attached" no_xdp "$NS_B" "$IF_B"
+else
+	not_ok "ip attaches the classifier again"
+	diag "$(cat "$EP_TMP/ip.err" 2>/dev/null)"
+fi
 # Native mode with a fallback: auto falls back to
 # generic (skb) mode, and forcing native fails with a message. (A bridge device has no
 # native XDP.)

@@ -30,11 +30,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "fault injection and AF_XDP on veth"
 
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 cat >"$EP_TMP/rt.conf" <<CONF
 interface = "$IF_B";
 queues = [0];
@@ -46,13 +42,7 @@ handlers = (
 );
 $EP_AUTH_OFF
 CONF
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 
 # Requests leave ns a through tc egress; replies are sent with AF_XDP, which skips the
 # qdisc layer, so they are made lossy where they enter ns a.
@@ -62,6 +52,13 @@ if ! in_a "$BIN/edgeplane-fault" attach "$IF_A" --drop 0 --port 7878 >/dev/null 
 	tap_done
 	exit 1
 fi
+
+# A second attach on a hook that has one is refused, and leaves the first one's pinned
+# maps as they were (libbpf reused them: bpf/lib/pin.h); set and stats still reach them.
+out=$(in_a "$BIN/edgeplane-fault" attach "$IF_A" --drop 0 --port 7878 2>&1)
+expect_eq "a second attach on the same hook is refused" "$?" 1
+check "and the first one's maps are still pinned and read ($(tr '\n' ' ' <<<"$out"))" \
+	quiet in_a "$BIN/edgeplane-fault" stats "$IF_A" --json
 
 # Full UDP checksums from ns a: veth would leave them partial, and the runtime cannot
 # check a partial one (docs/protocol.md 1).

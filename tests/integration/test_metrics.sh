@@ -12,11 +12,7 @@ METRICS_PORT=9100
 PROM_PORT=9090
 TASKS=500
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 
 # http NS ADDR PORT METHOD PATH: the raw HTTP/1.0 response, from bash's /dev/tcp (no curl
 # needed). The server closes the connection after its response.
@@ -43,9 +39,8 @@ interface = "$IF_B";
 metrics = "edge.example:9100";
 $EP_AUTH_OFF
 CONF
-out=$("$BIN/edgeplane" -c "$EP_TMP/bad.conf" --check-config 2>&1); rc=$?
-expect_eq "metrics = \"edge.example:9100\" is refused (status 2, names the address)" \
-	"$rc:$(grep -c "'edge.example:9100': not a numeric IPv4 address" <<<"$out")" "2:1"
+expect_check_config "metrics = \"edge.example:9100\" is refused (status 2, names the address)" \
+	"$EP_TMP/bad.conf" 2 "'edge.example:9100': not a numeric IPv4 address"
 cat >"$EP_TMP/good.conf" <<CONF
 interface = "$IF_B";
 metrics = "[2001:db8::2]:$METRICS_PORT";
@@ -54,13 +49,8 @@ CONF
 check "metrics = \"[2001:db8::2]:$METRICS_PORT\" is a valid setting" \
 	quiet "$BIN/edgeplane" -c "$EP_TMP/good.conf" --check-config
 
-on_exit ep_stop_runtime
-if ! ep_start_runtime "$EP_TMP/rt.log" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT $EP_AUTH_OFF_ARG; then
-	not_ok "the runtime starts with --metrics and reports ready"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts with --metrics and reports ready" \
+	"$EP_TMP/rt.log" -i "$IF_B" --metrics $ADDR_B:$METRICS_PORT $EP_AUTH_OFF_ARG
 ok "the runtime starts with --metrics and reports ready"
 check "the runtime logs where it serves metrics" \
 	grep -q "metrics on http://$ADDR_B:$METRICS_PORT/metrics" "$EP_TMP/rt.log"
@@ -111,6 +101,12 @@ expect_eq "latency buckets are cumulative and le=\"+Inf\" == _count" \
 	"cumulative 14 $TASKS"
 expect_eq "edgeplane_handler_batch_size_sum{handler=\"echo\"} == $TASKS (tasks run)" \
 	"$(value "$EP_TMP/metrics.txt" edgeplane_handler_batch_size_sum "$echo_l")" $TASKS
+expect_eq "edgeplane_task_handler_seconds_count{handler=\"echo\"} == $TASKS (tasks run)" \
+	"$(value "$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_count "$echo_l")" $TASKS
+check "echo's time in the handler is a part of its time in the node (sums)" \
+	awk -v h="$(value "$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_sum "$echo_l")" \
+	-v n="$(value "$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_sum "$echo_l")" \
+	'BEGIN { exit !(h > 0 && h <= n) }'
 check "edgeplane_datagrams_total{queue=\"0\"} >= $TASKS" \
 	test "$(value "$EP_TMP/metrics.txt" edgeplane_datagrams_total 'queue="0"')" -ge $TASKS
 check "edgeplane_io_tx_packets_total{queue=\"0\"} >= $TASKS" \
@@ -122,11 +118,13 @@ check "the classifier's other outcomes are there (pass_not_ip, drop_bad_magic)" 
 	test "$(grep -cE '^edgeplane_classifier_packets_total\{outcome="(pass_not_ip|drop_bad_magic)"\} [0-9]+$' \
 		"$EP_TMP/metrics.txt")" -eq 2
 expect_eq "the same counts as \`edgeplane stats --json\` (one data path)" \
-	"$(jq -r '[.types[] | select(.handler == "echo")][0] | "\(.received) \(.completed) \(.latency_us.count)"' \
+	"$(jq -r '[.types[] | select(.handler == "echo")][0] |
+		"\(.received) \(.completed) \(.latency_us.count) \(.handler_us.count)"' \
 		"$EP_TMP/stats.json")" \
 	"$(value "$EP_TMP/metrics.txt" edgeplane_tasks_received_total "$echo_l") $(value \
 		"$EP_TMP/metrics.txt" edgeplane_tasks_completed_total "$echo_l") $(value \
-		"$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_count "$echo_l")"
+		"$EP_TMP/metrics.txt" edgeplane_task_latency_seconds_count "$echo_l") $(value \
+		"$EP_TMP/metrics.txt" edgeplane_task_handler_seconds_count "$echo_l")"
 busy=$(awk '$1 == "edgeplane_node_cpu_busy_ratio" {print $2}' "$EP_TMP/metrics.txt")
 check "node load: CPU busy ratio in [0, 1] (got ${busy:-none})" \
 	awk -v b="${busy:-x}" 'BEGIN { exit !(b ~ /^[0-9.e+-]+$/ && b >= 0 && b <= 1) }'

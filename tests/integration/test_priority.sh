@@ -15,11 +15,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 PLUGIN=$(ep_plugin libepwork.so) || { not_ok "install the work plugin"; tap_done; exit 1; }
 printf '\x00\x00\x07\xd0' >"$EP_TMP/lo.bin"	# 2000 us
 printf '\x00\x00\x00\x64' >"$EP_TMP/hi.bin"	# 100 us
@@ -44,12 +40,8 @@ stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
 
 on_exit ep_stop_runtime
 conf "" >"$EP_TMP/rt.conf"
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts (default limits.high_priority)"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts (default limits.high_priority)" \
+	"$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 check "the runtime opens a priority socket on the queue by default" \
 	grep -q "queue 0 ready (.*a priority socket" "$EP_TMP/rt.log"
 

@@ -11,11 +11,7 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP runtime on veth"
 
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 in_a ethtool -K "$IF_A" tx off >/dev/null
 on_exit ep_stop_runtime
 
@@ -35,12 +31,7 @@ $EP_SIGNING
 handlers = ( { name = "echo"; }, { plugin = "$PLUGIN"; name = "count"; type = 900; } );
 $EP_AUTH_OFF
 CONF
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$RT_PID/status"; }
 

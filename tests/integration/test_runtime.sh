@@ -11,11 +11,7 @@ IMAGES=$BUILD/data/images
 PLUGIN=$(ep_plugin libepcount.so) || { echo "Bail out! cannot install the test plugin"; exit 1; }
 # The blobs handler's reference frame, signed (tests/lib/lib.sh: ep_signed).
 COINS=$(ep_signed "$IMAGES/coins.png") || { echo "Bail out! cannot sign coins.png"; exit 1; }
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 
 # Settings: bad ones are refused with a message naming the problem.
 cat >"$EP_TMP/bad1.conf" <<CONF
@@ -28,12 +24,10 @@ interface = "$IF_B";
 limits: { queue_depht = 10; };
 $EP_AUTH_OFF
 CONF
-out=$("$BIN/edgeplane" -c "$EP_TMP/bad1.conf" --check-config 2>&1); rc=$?
-expect_eq "a batch size of 0 is refused (status 2, names the setting)" \
-	"$rc:$(grep -c 'size' <<<"$out")" "2:1"
-out=$("$BIN/edgeplane" -c "$EP_TMP/bad2.conf" --check-config 2>&1); rc=$?
-expect_eq "an unknown setting is refused (status 2, with its line)" \
-	"$rc:$(grep -c 'bad2.conf:2: queue_depht: unknown setting' <<<"$out")" "2:1"
+expect_check_config "a batch size of 0 is refused (status 2, names the setting)" \
+	"$EP_TMP/bad1.conf" 2 'size'
+expect_check_config "an unknown setting is refused (status 2, with its line)" \
+	"$EP_TMP/bad2.conf" 2 'bad2.conf:2: queue_depht: unknown setting'
 out=$("$BIN/edgeplane" --batch-size lots 2>&1); rc=$?
 expect_eq "a bad option value is refused with status 2" "$rc:$(grep -c 'batch-size' <<<"$out")" "2:1"
 out=$("$BIN/edgeplane" -c "$EP_TMP/missing.conf" 2>&1); rc=$?
@@ -50,38 +44,23 @@ $EP_AUTH_OFF
 CONF
 if ep_start_runtime "$EP_TMP/plugin.log" -c "$EP_TMP/plugin.conf"; then
 	ok "a plugin's every handler gets its entry's warm-up files (count and count_echo start)"
+	# The plugin's handler 'count"odd\name<TAB>' (type 902): its name escaped in the JSON.
+	stats=$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json)
+	check "statistics: valid JSON with a handler name that needs escaping" \
+		quiet python3 -m json.tool <<<"$stats"
+	expect_eq "statistics: that handler's name, as the plugin gives it" \
+		"$(jq -r '.types[] | select(.type == 902) | .handler' <<<"$stats" 2>&1)" \
+		$'count"odd\\name\t'
 	ep_stop_runtime
 else
 	not_ok "a plugin's every handler gets its entry's warm-up files"
 	diag "$(grep -i error "$EP_TMP/plugin.log" | tail -3)"
 fi
 
-cat >"$EP_TMP/rt.conf" <<CONF
-interface = "$IF_B";
-port = 7878;
-limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
-reassembly: { timeout_ms = 300; };
-cache: { window_ms = 10000; };
-$EP_SIGNING
-handlers = (
-	{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },
-	{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },
-	{ name = "threshold"; }, { name = "blobs"; files = [ "$COINS" ]; },
-	{ name = "zstd"; }, { name = "matmul"; },
-	{ plugin = "$PLUGIN"; name = "count"; type = 900; }
-);
-$EP_AUTH_OFF
-CONF
+{ echo "interface = \"$IF_B\";"; ep_e2e_conf "$COINS" "$PLUGIN"; } >"$EP_TMP/rt.conf"
 check "the test configuration is valid" quiet "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config
 
-on_exit ep_stop_runtime
-
-if ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts and reports ready"
-	diag "$(tail -20 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_runtime_or_bail "the runtime starts and reports ready" "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
 ok "the runtime starts and reports ready"
 check "cache warm-up read the blobs reference with io_uring before ready" \
 	grep -q "ready:" "$EP_TMP/rt.log"
@@ -96,6 +75,17 @@ if in_a "$BIN/edgeload" run --to $ADDR6_B --type sobel --in "$IMAGES/camera.png"
 	ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
 else
 	not_ok "edgeload run --type sobel --in camera.png --out edges.png over IPv6"
+	diag "$(cat "$EP_TMP/run.err")"
+fi
+expect_eq "edgeload run --out: says where it wrote the result, and names its time the rtt, apart from the node's" \
+	"$(grep -cE "^sobel: result written to $EP_TMP/edges.png \([0-9]+x[0-9]+ PNG\)$" "$EP_TMP/run.err") \
+$(grep -cE '^sobel: .* rtt [0-9.]+ ms, in the node: queued [0-9]+ us, ran [0-9]+ us' "$EP_TMP/run.err")" "1 1"
+if in_a "$BIN/edgeload" run --to $ADDR_B --type echo --size 100 --out "$EP_TMP/echo.bin" \
+	2>"$EP_TMP/run.err" >"$EP_TMP/run.out"; then
+	expect_eq "edgeload run --out (bytes): the path and size on stderr, nothing on stdout" \
+		"$(grep -c "^echo: result written to $EP_TMP/echo.bin (100 bytes)$" "$EP_TMP/run.err") $(wc -c <"$EP_TMP/run.out")" "1 0"
+else
+	not_ok "edgeload run --type echo --out echo.bin"
 	diag "$(cat "$EP_TMP/run.err")"
 fi
 out=$(in_a "$BIN/edgeload" run --to $ADDR_B --type blobs --in "$IMAGES/coins.png" --level 120 \
@@ -117,6 +107,17 @@ def pairs(kv):
 	return dict(kv)
 json.load(sys.stdin, object_pairs_hook=pairs)'
 check "edgeload load --json: no duplicate keys" python3 -c "$nodup" <<<"$out"
+expect_eq "edgeload load --json: its latency named rtt_us (latency_us, its former name, the same)" \
+	"$(jq -r '.total | (.rtt_us.p99 > 0 and .rtt_us == .latency_us)' <<<"$out" 2>/dev/null)" true
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type echo --size 100 --count 50 \
+	--timeline "$EP_TMP/tl.txt" 2>/dev/null)
+expect_eq "edgeload load --timeline: the summary names the file, and the columns say rtt" \
+	"$(grep -c "^timeline: $EP_TMP/tl.txt$" <<<"$out") $(grep -c '^kind .* rtt p50 *rtt p90 *rtt p99 *rtt p99.9$' <<<"$out") \
+$(grep -c 'rtt_p50_us rtt_p99_us' "$EP_TMP/tl.txt")" "1 1 1"
+out=$(in_a "$BIN/edgeload" load --to $ADDR_B --type echo --size 100 --count 50 \
+	--timeline "$EP_TMP/tl.txt" --json 2>/dev/null)
+expect_eq "edgeload load --timeline --json: the file in \"timeline\"" \
+	"$(jq -r .timeline <<<"$out" 2>/dev/null)" "$EP_TMP/tl.txt"
 out=$(in_a "$BIN/edgeload" load --to 198.18.0.99 --type echo --count 3 --attempts 1 \
 	--timeout-ms 50 --json 2>/dev/null)
 check "edgeload load --json with client-side timeouts: no duplicate keys" \
@@ -141,6 +142,13 @@ check "statistics: per-queue counters and reassembly" \
 	test "$(jq '.workers[0].reassembly.completed' <<<"$stats")" -ge 1
 check "statistics: latency histogram" \
 	test "$(jq '[.types[] | select(.handler == "checksum")][0].latency_us.count' <<<"$stats")" -ge 2000
+# in_node_us (latency_us's new name): queued to the handler's end; handler_us: its call
+# per task, a part of it (so its max is not above in_node_us's).
+expect_eq "statistics: in_node_us is latency_us, handler_us counts every checksum task run" \
+	"$(jq -r '[.types[] | select(.handler == "checksum")][0] |
+		[.in_node_us == .latency_us, .handler_us.count >= 2000,
+		 .handler_us.max <= .in_node_us.max, .handler_us.max > 0] | map(tostring) | join(" ")' \
+		<<<"$stats")" "true true true true"
 check "statistics: the retry was answered from the cache" \
 	test "$(jq '.workers[0].cache.hits' <<<"$stats")" -ge 1
 check "statistics: errors by code" \

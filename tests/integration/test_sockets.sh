@@ -8,11 +8,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "the daemons' Unix sockets"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail "set up namespaces"
 GROUP=daemon
 if ! GID=$(getent group "$GROUP" | cut -d: -f3) || [[ -z $GID ]]; then
 	GROUP=$(getent group | awk -F: '$3 != 0 { print $1; exit }')

@@ -98,11 +98,8 @@ limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; }
 reassembly: { timeout_ms = 300; };
 $EP_SIGNING
 handlers = (
-	{ name = \"echo\"; }, { name = \"checksum\"; }, { name = \"resize\"; },
-	{ name = \"box_blur\"; }, { name = \"gauss_blur\"; }, { name = \"sobel\"; },
-	{ name = \"threshold\"; }, { name = \"blobs\"; files = [ \"$COINS\" ]; },
-	{ name = \"zstd\"; },
-	{ name = \"matmul\"; }, { plugin = \"$PLUGIN\"; name = \"count\"; type = 900; }
+$(ep_builtin_handlers "$COINS")
+	{ plugin = \"$PLUGIN\"; name = \"count\"; type = 900; }
 );"
 if start_runtime "$conf" -w 2; then
 	ok "uring with 2 workers, SQPOLL on CPU $cpu and send_zc from 1024 bytes starts"

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "AF_XDP on veth"
 
-if ! ep_setup_bpffs || ! ep_setup_pair; then
-	not_ok "set up namespaces, veth and bpffs"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail
 PIN=$EP_BPFFS/edgeplane/$IF_B
 
 # Auth off: eptest-send's tasks carry no session key (the key checks: test_classifier.c;

@@ -318,3 +318,122 @@ ep_stop_authnode() {
 	wait $AUTHNODE_PID 2>/dev/null
 	AUTHNODE_PID=
 }
+
+# --- set-up steps the integration tests share (issue 15) ---------------------------------
+# ep_bail CASE [LOG [LINES]]: fail CASE (the last LINES, 20 by default, of LOG as a
+# diagnostic), print the plan and exit 1: for a set-up step the rest of a test needs.
+ep_bail() {
+	not_ok "$1"
+	[[ -n ${2:-} ]] && diag "$(tail -"${3:-20}" "$2")"
+	tap_done
+	exit 1
+}
+# ep_setup_or_bail [CASE]: ep_setup_bpffs and ep_setup_pair, or ep_bail CASE.
+ep_setup_or_bail() {
+	ep_setup_bpffs && ep_setup_pair || ep_bail "${1:-set up namespaces, veth and bpffs}"
+}
+# ep_runtime_or_bail CASE LOG ARGS...: ep_start_runtime LOG ARGS (stopped at exit), or
+# ep_bail CASE with the end of LOG.
+ep_runtime_or_bail() {
+	local what=$1
+	shift
+	on_exit ep_stop_runtime
+	ep_start_runtime "$@" || ep_bail "$what" "$1"
+}
+# ep_start_failed BACKEND LOG CASE SKIP-CASE: after the runtime with BACKEND failed to
+# start (its output in LOG): skip SKIP-CASE if BACKEND cannot run on this host
+# (ep_cannot_run), else fail CASE with the end of LOG.
+ep_start_failed() {
+	local reason
+	if reason=$(ep_cannot_run "$1" "$2"); then
+		skip "$4" "$reason"
+	else
+		not_ok "$3"
+		diag "$(tail -20 "$2")"
+	fi
+}
+# ep_builtin_handlers [BLOBS-FILE]: the entries of every built-in handler for a handlers
+# list (blobs given BLOBS-FILE if named), each followed by a comma.
+ep_builtin_handlers() {
+	local b='{ name = "blobs"; },'
+	[[ -n ${1:-} ]] && b="{ name = \"blobs\"; files = [ \"$1\" ]; },"
+	printf '\t%s\n' '{ name = "echo"; }, { name = "checksum"; }, { name = "resize"; },' \
+		'{ name = "box_blur"; }, { name = "gauss_blur"; }, { name = "sobel"; },' \
+		"{ name = \"threshold\"; }, $b" '{ name = "zstd"; }, { name = "matmul"; },'
+}
+# expect_check_config CASE CONF RC PATTERN: `edgeplane -c CONF --check-config` exits RC and
+# prints one line matching PATTERN (grep -c must say 1).
+expect_check_config() {
+	local out rc
+	out=$("$BIN/edgeplane" -c "$2" --check-config 2>&1)
+	rc=$?
+	expect_eq "$1" "$rc:$(grep -c -- "$4" <<<"$out")" "$3:1"
+}
+# ep_rig_init LETTER: RIG (vm/rig), P (the rig prefix: LETTER and the run suffix's last
+# four), rig ARGS (the rig, 60 s at most), SOCK and ctl ARGS (edgectl on $SOCK, 20 s at most).
+ep_rig_init() {
+	RIG=$EP_ROOT/vm/rig
+	P=$1${EP_SUFFIX: -4}
+	SOCK=$EP_TMP/ctl.sock
+	rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
+	ctl() { timeout 20 "$BIN/edgectl" --socket "$SOCK" "$@"; }
+}
+_rig_down() { "$RIG" --prefix "$P" down --force; }
+# ep_rig_up_or_bail TOPO CASE: rig up TOPO (down --force at exit), or ep_bail CASE.
+ep_rig_up_or_bail() {
+	on_exit _rig_down
+	rig up "$1" >"$EP_TMP/rig.log" 2>&1 || ep_bail "$2" "$EP_TMP/rig.log" 5
+}
+# ep_e2e_conf BLOBS-FILE PLUGIN: the runtime configuration eptest-e2e's checks expect (port
+# 7878, 8 MiB tasks and results, every built-in handler, blobs given BLOBS-FILE, and
+# PLUGIN's count handler as type 900).
+ep_e2e_conf() {
+	cat <<CONF
+port = 7878;
+limits: { max_task_len = 8388608; max_result_len = 8388608; queue_depth = 256; };
+reassembly: { timeout_ms = 300; };
+cache: { window_ms = 10000; };
+$EP_SIGNING
+handlers = (
+$(ep_builtin_handlers "$1")
+	{ plugin = "$2"; name = "count"; type = 900; }
+);
+$EP_AUTH_OFF
+CONF
+}
+# ep_enroll_ctl_conf PKI ENROLL POLICY: an edgectl configuration: the gateway on $IF_A
+# (detached at exit, no reply relay), control on $ADDR_A:7879 taking registrations, and
+# enrollment on ENROLL with PKI's controller certificate and CA, POLICY, 10-minute keys.
+ep_enroll_ctl_conf() {
+	cat <<EOF
+gateway: { interface = "$IF_A"; keep_attached = false; relay_replies = false; };
+control: { listen = "$ADDR_A:7879"; allow_register = true; };
+enroll: { listen = "$2"; cert = "$1/ctl.crt"; key = "$1/ctl.key"; ca = "$1/ca.crt";
+          policy = "$3"; key_ttl_s = 600; };
+EOF
+}
+# ep_wide_model FILE: an operator's model with a small input and a large output (4
+# features, 4096 logits; mkmodel seed 1), signed: the amplification tests' worst case.
+ep_wide_model() {
+	"$TOOLS/mkmodel" --dims 4,4096 --seed 1 --out "$1" >/dev/null && ep_sign "$1"
+}
+# ep_amp_conf MODEL [LINE...]: a runtime configuration on $IF_B with LINEs, every built-in
+# handler and infer with MODEL: the amplification tests' and benchmark's.
+ep_amp_conf() {
+	local model=$1
+	shift
+	printf '%s\n' "interface = \"$IF_B\";" "$@" "$EP_SIGNING" "handlers = ("
+	ep_builtin_handlers
+	printf '%s\n' "	{ name = \"infer\"; files = [ \"$model\" ]; }" ");" "$EP_AUTH_OFF"
+}
+# ep_synced_node_conf PKI CTL [LINE...]: a runtime configuration on $IF_B (queue 0, echo
+# and checksum) whose keys come from the controller at CTL (certificate PKI/node1.*,
+# synced every 250 ms), then LINEs.
+ep_synced_node_conf() {
+	local p=$1 ctl=$2
+	shift 2
+	printf '%s\n' "interface = \"$IF_B\";" "queues = [0];" \
+		'handlers = ( { name = "echo"; }, { name = "checksum"; } );' \
+		"auth: { controller = \"$ctl\"; cert = \"$p/node1.crt\"; key = \"$p/node1.key\";" \
+		"        ca = \"$p/ca.crt\"; sync_ms = 250; };" "$@"
+}

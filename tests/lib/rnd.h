@@ -20,4 +20,10 @@ static inline uint64_t rnd(void)
 	return rnd_state;
 }
 
+/* Uniform in [-1, 1). */
+static inline float rnd_float(void)
+{
+	return (float)((double)(rnd() >> 11) / (double)(1ull << 52) - 1.0);
+}
+
 #endif

@@ -5,7 +5,8 @@
  * the CRC-32 of the payload, so a test can tell whether a task ran once, and intact.
  * Handler "count_echo" (type 901) answers the same followed by the payload itself: a result
  * as large as its task, so that results span as many fragments as requests
- * (test_lossy.sh), and the client can check every byte.
+ * (test_lossy.sh), and the client can check every byte. Handler 'count"odd\name<TAB>'
+ * (type 902) is "count" under a name that needs escaping in JSON and in metrics.
  * With args "files=N", init fails unless the handler has N warm-up files.
  * It uses nothing of edgeplane's but the ABI header.
  */
@@ -107,7 +108,21 @@ static const struct ep_handler echo_handler = {
 	.run = echo_run,
 };
 
-static const struct ep_handler *const handlers[] = { &count_handler, &echo_handler, NULL };
+/* "count" under a name that JSON and Prometheus labels must escape (a quote, a backslash,
+ * a tab): the runtime's statistics must stay valid JSON and its metrics parseable
+ * (test_runtime.sh, test_metrics.sh). */
+static const struct ep_handler odd_name_handler = {
+	.abi_version = COUNT_ABI_VERSION,
+	.name = "count\"odd\\name\t",
+	.default_type = 902,
+	.init = count_init,
+	.fini = count_fini,
+	.out_size = count_out_size,
+	.run = count_run,
+};
+
+static const struct ep_handler *const handlers[] = { &count_handler, &echo_handler,
+						     &odd_name_handler, NULL };
 
 const struct ep_handler *const *ep_plugin_handlers(uint32_t abi_version)
 {

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,21 @@ static inline int tool_addr(const char *s, unsigned int port, struct sockaddr_st
 	}
 	fprintf(stderr, "'%s' is not a numeric IPv4 or IPv6 address\n", s);
 	return -EINVAL;
+}
+
+/* A matmul task (@n x @k times @k x @m) of zeros, its @len bytes calloc()ed; NULL if none. */
+static inline uint8_t *tool_matmul_zeros(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
+{
+	uint8_t *p;
+
+	*len = 16 + 4 * (n * k + k * m);
+	p = calloc(1, *len);
+	if (p) {
+		((uint32_t *)p)[0] = htonl(n);
+		((uint32_t *)p)[1] = htonl(k);
+		((uint32_t *)p)[2] = htonl(m);
+	}
+	return p;
 }
 
 static inline double tool_now(void)

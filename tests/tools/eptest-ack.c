@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,7 @@
 
 #include "edgeplane/codec.h"
 #include "../lib/tap.h"
-#include "common.h"
+#include "opts.h"
 #include "raw.h"
 
 #define WAIT_MS	 2000
@@ -405,34 +404,25 @@ static void case_invalid(int fd)
 	tap_end("a RESULT_ACK with invalid ranges gets no answer");
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: eptest-ack --to ADDR [--port N] [--type T]\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "type", required_argument, NULL, 'T' },
-		{ 0 },
-	};
 	const char *to = NULL;
 	unsigned int port = EP_DEFAULT_PORT;
-	int c, fd;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("type", type, 1, 65535),
+		{ 0 },
+	};
+	int fd;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'p':
-			port = (unsigned int)tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'T':
-			type = (uint16_t)tool_num("--type", optarg, 1, 65535);
-			break;
-		default:
-			fprintf(stderr, "usage: eptest-ack --to ADDR [--port N] [--type T]\n");
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (!to || tool_addr(to, port, &to_ss, &to_len))
 		return 2;
 	ipv6 = to_ss.ss_family == AF_INET6;

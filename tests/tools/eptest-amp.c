@@ -22,7 +22,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,7 +34,7 @@
 #include "edgeplane/payload.h"
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
-#include "common.h"
+#include "opts.h"
 #include "raw.h"
 
 #define MTU	      RAW_MTU
@@ -275,14 +274,9 @@ static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t
 
 static uint8_t *matmul(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 {
-	uint8_t *p;
+	uint8_t *p = tool_matmul_zeros(n, k, m, len);
 
-	*len = 16 + 4 * (n * k + k * m);
-	p = calloc(1, *len);
-	((uint32_t *)p)[0] = htonl(n);
-	((uint32_t *)p)[1] = htonl(k);
-	((uint32_t *)p)[2] = htonl(m);
-	for (uint32_t i = 0; i < n * k + k * m; i++) {
+	for (uint32_t i = 0; p && i < n * k + k * m; i++) {
 		float v = (float)(rnd() % 20001) / 10000.0f - 1.0f;
 
 		memcpy(p + 16 + 4 * i, &v, 4); /* little-endian host */
@@ -305,14 +299,21 @@ static uint8_t *bytes(uint32_t len, int fill, uint32_t prefix_zstd_level)
 	return p;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: eptest-amp --to ADDR [--infer-in N] [--max-ratio R] "
+		   "[--table] [--only HANDLER]\n");
+}
+
+/* --max-ratio R: a number, as strtod() reads it (0 if none). */
+static int ratio_arg(const char *arg, void *dst)
+{
+	*(double *)dst = strtod(arg, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "to", required_argument, NULL, 't' },
-					    { "infer-in", required_argument, NULL, 'i' },
-					    { "max-ratio", required_argument, NULL, 'r' },
-					    { "table", no_argument, NULL, 'T' },
-					    { "only", required_argument, NULL, 'o' },
-					    { 0 } };
 	struct ep_client_opts co = {
 		.mtu = MTU, .zstd_level = 3, .timeout_ms = 1000, .max_attempts = 3
 	};
@@ -320,32 +321,18 @@ int main(int argc, char **argv)
 	const char *only = NULL;
 	unsigned int n = 0;
 	long infer_in = 0;
-	int c, err;
+	int err;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("infer-in", infer_in, 0, 4096),
+		OPT_FN("max-ratio", ratio_arg, &max_ratio),
+		OPT_FLAG("table", table),
+		OPT_STR("only", only),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'i':
-			infer_in = tool_num("--infer-in", optarg, 0, 4096);
-			break;
-		case 'r':
-			max_ratio = strtod(optarg, NULL);
-			break;
-		case 'T':
-			table = true;
-			break;
-		case 'o':
-			only = optarg;
-			break;
-		default:
-			fprintf(stderr,
-				"usage: eptest-amp --to ADDR [--infer-in N] [--max-ratio R] "
-				"[--table] [--only HANDLER]\n");
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))
 		return 2;
 	co.host = to;

@@ -13,7 +13,6 @@
  *   cache-flood a task that waits for its batch, a flood of other tasks, retries of the
  *               first; how many times it ran (the "count" test plugin's answer)
  */
-#include <getopt.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,7 +21,7 @@
 
 #include "edgeplane/codec.h"
 #include "edgeplane/payload.h"
-#include "common.h"
+#include "opts.h"
 
 #define MAX_SRCS 32
 #define MAX_REQ	 (1u << 20)
@@ -208,14 +207,20 @@ struct opts {
 	uint64_t id;
 };
 
+/* A message of @kind, default priority, tenant 1, task @type and @id. */
+static struct ep_msg msg_of(uint8_t kind, uint16_t type, uint64_t id)
+{
+	return (struct ep_msg){ .kind = kind,
+				.priority = EP_PRIO_DEFAULT,
+				.task_type = type,
+				.tenant_id = 1,
+				.task_id = id };
+}
+
 static int cmd_replay(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1,
-			    .task_id = o->id };
+	struct ep_msg m = msg_of(EP_KIND_REQUEST, (uint16_t)o->type, o->id);
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally first = { 0 }, conflict = { 0 }, hdr = { 0 }, burst = { 0 }, spaced = { 0 };
@@ -297,10 +302,7 @@ static int cmd_first_frags(const struct opts *o)
 {
 	char list[1024], *save = NULL, *a;
 	static uint8_t frag[65536];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1 };
+	struct ep_msg m = msg_of(EP_KIND_REQUEST, (uint16_t)o->type, 0);
 	long sent = 0, srcs = 0;
 
 	if (!o->from) {
@@ -341,11 +343,7 @@ static int cmd_first_frags(const struct opts *o)
 static int cmd_task(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1,
-			    .task_id = o->id };
+	struct ep_msg m = msg_of(EP_KIND_REQUEST, (uint16_t)o->type, o->id);
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally t = { 0 };
@@ -384,16 +382,8 @@ static int cmd_task(const struct opts *o)
 static int cmd_cancel(const struct opts *o)
 {
 	static uint8_t payload[MAX_REQ];
-	struct ep_msg m = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1,
-			    .task_id = o->id };
-	struct ep_msg c = { .kind = EP_KIND_CANCEL,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1,
-			    .task_id = o->id };
+	struct ep_msg m = msg_of(EP_KIND_REQUEST, (uint16_t)o->type, o->id);
+	struct ep_msg c = msg_of(EP_KIND_CANCEL, (uint16_t)o->type, o->id);
 	uint32_t count = ep_frag_count((uint32_t)o->size, frag_size);
 	int fd = open_sock(o->from, (uint16_t)o->sport);
 	struct tally answer = { 0 }, late = { 0 };
@@ -428,15 +418,8 @@ static int cmd_cancel(const struct opts *o)
 
 static int cmd_cache_flood(const struct opts *o)
 {
-	struct ep_msg x = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->type,
-			    .tenant_id = 1,
-			    .task_id = o->id };
-	struct ep_msg f = { .kind = EP_KIND_REQUEST,
-			    .priority = EP_PRIO_DEFAULT,
-			    .task_type = (uint16_t)o->flood_type,
-			    .tenant_id = 1 };
+	struct ep_msg x = msg_of(EP_KIND_REQUEST, (uint16_t)o->type, o->id);
+	struct ep_msg f = msg_of(EP_KIND_REQUEST, (uint16_t)o->flood_type, 0);
 	int xfd = open_sock(o->from, (uint16_t)o->sport), ffd = open_sock(o->from, 0);
 	uint8_t px[16] = "count me once", pf[32] = { 0 };
 	struct tally t = { 0 };
@@ -479,29 +462,6 @@ static int cmd_cache_flood(const struct opts *o)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "mtu", required_argument, NULL, 'm' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "sport", required_argument, NULL, 'S' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "size", required_argument, NULL, 's' },
-		{ "type", required_argument, NULL, 'y' },
-		{ "conflict-type", required_argument, NULL, 'C' },
-		{ "header-only", required_argument, NULL, 'H' },
-		{ "burst", required_argument, NULL, 'b' },
-		{ "spaced", required_argument, NULL, 'a' },
-		{ "spacing-ms", required_argument, NULL, 'g' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "total", required_argument, NULL, 'T' },
-		{ "attempts", required_argument, NULL, 'A' },
-		{ "flood", required_argument, NULL, 'F' },
-		{ "flood-type", required_argument, NULL, 'Y' },
-		{ "retry-after-ms", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct opts o = { .size = 1000,
 			  .type = EP_TT_ECHO,
 			  .spacing_ms = 15,
@@ -513,7 +473,28 @@ int main(int argc, char **argv)
 			  .retry_after_ms = 100 };
 	const char *dst = NULL, *cmd;
 	long port = EP_DEFAULT_PORT, mtu = 1500;
-	int c;
+	const struct tool_opt table[] = {
+		OPT_STR("to", dst),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("mtu", mtu, 576, 9000),
+		OPT_STR("from", o.from),
+		OPT_NUM("sport", o.sport, 0, 65535),
+		OPT_NUM("id", o.id, 1, 1L << 62),
+		OPT_NUM("size", o.size, 0, MAX_REQ),
+		OPT_NUM("type", o.type, 1, 65535),
+		OPT_NUM("conflict-type", o.conflict_type, 1, 65535),
+		OPT_NUM("header-only", o.header_only, 0, 1000),
+		OPT_NUM("burst", o.burst, 0, 1000),
+		OPT_NUM("spaced", o.spaced, 0, 1000),
+		OPT_NUM("spacing-ms", o.spacing_ms, 0, 1000),
+		OPT_NUM("count", o.count, 1, 10000),
+		OPT_NUM("total", o.total, 1, EP_MAX_TASK_LEN),
+		OPT_NUM("attempts", o.attempts, 1, 10),
+		OPT_NUM("flood", o.flood, 0, 100000),
+		OPT_NUM("flood-type", o.flood_type, 1, 65535),
+		OPT_NUM("retry-after-ms", o.retry_after_ms, 0, 5000),
+		{ 0 },
+	};
 
 	if (argc < 2 || argv[1][0] == '-') {
 		usage(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr);
@@ -522,74 +503,7 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	optind = 2;
 	o.id = (uint64_t)getpid() << 24;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			dst = optarg;
-			break;
-		case 'p':
-			port = tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'm':
-			mtu = tool_num("--mtu", optarg, 576, 9000);
-			break;
-		case 'f':
-			o.from = optarg;
-			break;
-		case 'S':
-			o.sport = tool_num("--sport", optarg, 0, 65535);
-			break;
-		case 'i':
-			o.id = (uint64_t)tool_num("--id", optarg, 1, 1L << 62);
-			break;
-		case 's':
-			o.size = tool_num("--size", optarg, 0, MAX_REQ);
-			break;
-		case 'y':
-			o.type = tool_num("--type", optarg, 1, 65535);
-			break;
-		case 'C':
-			o.conflict_type = tool_num("--conflict-type", optarg, 1, 65535);
-			break;
-		case 'H':
-			o.header_only = tool_num("--header-only", optarg, 0, 1000);
-			break;
-		case 'b':
-			o.burst = tool_num("--burst", optarg, 0, 1000);
-			break;
-		case 'a':
-			o.spaced = tool_num("--spaced", optarg, 0, 1000);
-			break;
-		case 'g':
-			o.spacing_ms = tool_num("--spacing-ms", optarg, 0, 1000);
-			break;
-		case 'c':
-			o.count = tool_num("--count", optarg, 1, 10000);
-			break;
-		case 'T':
-			o.total = tool_num("--total", optarg, 1, EP_MAX_TASK_LEN);
-			break;
-		case 'A':
-			o.attempts = tool_num("--attempts", optarg, 1, 10);
-			break;
-		case 'F':
-			o.flood = tool_num("--flood", optarg, 0, 100000);
-			break;
-		case 'Y':
-			o.flood_type = tool_num("--flood-type", optarg, 1, 65535);
-			break;
-		case 'R':
-			o.retry_after_ms = tool_num("--retry-after-ms", optarg, 0, 5000);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!dst || optind != argc) {
+	if (tool_opts(argc, argv, table, usage) != argc || !dst) {
 		usage(stderr);
 		return 2;
 	}

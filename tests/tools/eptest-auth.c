@@ -38,7 +38,6 @@
  * --wait-ms passed; {"received":N,"sealed":N,"opened":N (with the key, from --node-id),
  * "bad":N,"node_id":the last opened report's node_id field}.
  */
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -55,7 +54,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/enroll.h"
 #include "edgeplane/payload.h"
-#include "common.h"
+#include "opts.h"
 
 #define MAX_DGRAM 65536
 
@@ -654,39 +653,22 @@ static void usage(FILE *f)
 		"  --wait-ms N       how long to wait for each reply (1000)\n");
 }
 
+static const struct tool_choice kinds[] = {
+	{ "request", EP_KIND_REQUEST },
+	{ "ping", EP_KIND_PING },
+	{ "cancel", EP_KIND_CANCEL },
+	{ NULL },
+};
+
+/* --resend IDX|last: a fragment index, or -2 for the last. */
+static int resend_arg(const char *arg, void *dst)
+{
+	*(int *)dst = !strcmp(arg, "last") ? -2 : (int)tool_num("--resend", arg, 0, 65534);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "sport", required_argument, NULL, 'S' },
-		{ "keys", required_argument, NULL, 'k' },
-		{ "key-id", required_argument, NULL, 'K' },
-		{ "node-id", required_argument, NULL, 'N' },
-		{ "type", required_argument, NULL, 'y' },
-		{ "kind", required_argument, NULL, 'o' },
-		{ "size", required_argument, NULL, 's' },
-		{ "in", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "task-id", required_argument, NULL, 'T' },
-		{ "priority", required_argument, NULL, 'P' },
-		{ "tenant", required_argument, NULL, 'n' },
-		{ "mtu", required_argument, NULL, 'm' },
-		{ "secs-off", required_argument, NULL, 'x' },
-		{ "ctr-file", required_argument, NULL, 'C' },
-		{ "tamper", required_argument, NULL, 'X' },
-		{ "plain", no_argument, NULL, 'L' },
-		{ "save", required_argument, NULL, 'v' },
-		{ "wait-ms", required_argument, NULL, 'w' },
-		{ "zeros", no_argument, NULL, 'Z' },
-		{ "zstd", no_argument, NULL, 'z' },
-		{ "plain-reply", no_argument, NULL, 'R' },
-		{ "resend", required_argument, NULL, 'r' },
-		{ "resends", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct opts o = { .port = 7878,
 			  .type = EP_TT_ECHO,
 			  .kind = EP_KIND_REQUEST,
@@ -699,7 +681,36 @@ int main(int argc, char **argv)
 			  .resend = -1,
 			  .resends = 1 };
 	const char *cmd = argc > 1 ? argv[1] : "";
-	int c;
+	const struct tool_opt table[] = {
+		OPT_STR("to", o.to),
+		OPT_NUM("port", o.port, 1, 65535),
+		OPT_STR("bind", o.bind),
+		OPT_NUM("sport", o.sport, 1, 65535),
+		OPT_STR("keys", o.keys),
+		OPT_NUM("key-id", o.key_id, 1, 65535),
+		OPT_NUM("node-id", o.node_id, 0, UINT32_MAX),
+		OPT_NUM("type", o.type, 0, 65535),
+		OPT_CHOICE("kind", o.kind, kinds),
+		OPT_NUM("size", o.size, 0, EP_MAX_TASK_LEN),
+		OPT_STR("in", o.in),
+		OPT_NUM("count", o.count, 1, 100000),
+		OPT_NUM("task-id", o.task_id, 0, LONG_MAX),
+		OPT_NUM("priority", o.priority, 1, 5),
+		OPT_NUM("tenant", o.tenant, 0, UINT32_MAX),
+		OPT_NUM("mtu", o.mtu, 576, 9000),
+		OPT_NUM("secs-off", o.secs_off, -100000000, 100000000),
+		OPT_STR("ctr-file", o.ctr_file),
+		OPT_STR("tamper", o.tamper),
+		OPT_FLAG("plain", o.plain),
+		OPT_STR("save", o.save),
+		OPT_NUM("wait-ms", o.wait_ms, 0, 600000),
+		OPT_FLAG("zeros", o.zeros),
+		OPT_FLAG("zstd", o.zstd),
+		OPT_FLAG("plain-reply", o.plain_reply),
+		OPT_FN("resend", resend_arg, &o.resend),
+		OPT_NUM("resends", o.resends, 1, 1000),
+		{ 0 },
+	};
 
 	{
 		struct timespec ts;
@@ -709,100 +720,9 @@ int main(int argc, char **argv)
 			(uint64_t)ts.tv_nsec << 20 ^ (uint64_t)getpid() << 40 ^ (uint64_t)ts.tv_sec;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			o.to = optarg;
-			break;
-		case 'p':
-			o.port = (unsigned int)tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'b':
-			o.bind = optarg;
-			break;
-		case 'S':
-			o.sport = (unsigned int)tool_num("--sport", optarg, 1, 65535);
-			break;
-		case 'k':
-			o.keys = optarg;
-			break;
-		case 'K':
-			o.key_id = (unsigned int)tool_num("--key-id", optarg, 1, 65535);
-			break;
-		case 'N':
-			o.node_id = (unsigned int)tool_num("--node-id", optarg, 0, UINT32_MAX);
-			break;
-		case 'y':
-			o.type = (int)tool_num("--type", optarg, 0, 65535);
-			break;
-		case 'o':
-			o.kind = !strcmp(optarg, "ping")     ? EP_KIND_PING
-				 : !strcmp(optarg, "cancel") ? EP_KIND_CANCEL
-							     : EP_KIND_REQUEST;
-			break;
-		case 's':
-			o.size = (uint32_t)tool_num("--size", optarg, 0, EP_MAX_TASK_LEN);
-			break;
-		case 'i':
-			o.in = optarg;
-			break;
-		case 'c':
-			o.count = (unsigned int)tool_num("--count", optarg, 1, 100000);
-			break;
-		case 'T':
-			o.task_id = (uint64_t)tool_num("--task-id", optarg, 0, LONG_MAX);
-			break;
-		case 'P':
-			o.priority = (int)tool_num("--priority", optarg, 1, 5);
-			break;
-		case 'n':
-			o.tenant = tool_num("--tenant", optarg, 0, UINT32_MAX);
-			break;
-		case 'm':
-			o.mtu = (unsigned int)tool_num("--mtu", optarg, 576, 9000);
-			break;
-		case 'x':
-			o.secs_off = tool_num("--secs-off", optarg, -100000000, 100000000);
-			break;
-		case 'C':
-			o.ctr_file = optarg;
-			break;
-		case 'X':
-			o.tamper = optarg;
-			break;
-		case 'L':
-			o.plain = true;
-			break;
-		case 'v':
-			o.save = optarg;
-			break;
-		case 'w':
-			o.wait_ms = (unsigned int)tool_num("--wait-ms", optarg, 0, 600000);
-			break;
-		case 'Z':
-			o.zeros = true;
-			break;
-		case 'z':
-			o.zstd = true;
-			break;
-		case 'R':
-			o.plain_reply = true;
-			break;
-		case 'r':
-			o.resend = !strcmp(optarg, "last")
-					   ? -2
-					   : (int)tool_num("--resend", optarg, 0, 65534);
-			break;
-		case 'e':
-			o.resends = (unsigned int)tool_num("--resends", optarg, 1, 1000);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+	if (tool_opts(argc, argv, table, usage) != argc) {
+		usage(stderr);
+		return 2;
 	}
 	if (!strcmp(cmd, "reports")) {
 		if (!o.bind || !o.sport || !o.keys || !o.key_id || !o.node_id) {

@@ -17,7 +17,6 @@
  * ring overflows in a burst when a neighbour steals the CPU); a lost reply still shows,
  * as a window that stops moving for --wait-ms.
  */
-#include <getopt.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -25,9 +24,15 @@
 
 #include "edgeplane/codec.h"
 #include "edgeplane/payload.h"
-#include "common.h"
+#include "opts.h"
 
 #define MAX_FLOWS 64
+
+static const struct tool_choice kinds[] = {
+	{ "ping", EP_KIND_PING },
+	{ "echo", EP_KIND_REQUEST },
+	{ NULL },
+};
 
 static void usage(FILE *f)
 {
@@ -109,19 +114,6 @@ static bool collect(struct burst *b, int ms)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "flows", required_argument, NULL, 'f' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "size", required_argument, NULL, 's' },
-		{ "wait-ms", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "send-ms", required_argument, NULL, 'S' },
-		{ "window", required_argument, NULL, 'W' },
-		{ 0 },
-	};
 	struct ep_msg m = { .kind = EP_KIND_PING,
 			    .priority = EP_PRIO_DEFAULT,
 			    .task_type = EP_TT_ECHO,
@@ -130,56 +122,24 @@ int main(int argc, char **argv)
 	long send_ms = 10000, sent = 0, answered = 0;
 	static uint8_t payload[9000], dgram[65536];
 	struct burst b = { .count = 1000, .flows = 1 };
-	int rcv = 16 << 20, c;
+	int rcv = 16 << 20;
 	const char *to = NULL;
 	double send_end, last;
 	socklen_t sl;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("count", b.count, 1, 1000000),
+		OPT_NUM("flows", b.flows, 1, MAX_FLOWS),
+		OPT_CHOICE("kind", m.kind, kinds),
+		OPT_NUM("size", size, 0, sizeof(payload)),
+		OPT_NUM("wait-ms", wait_ms, 10, 60000),
+		OPT_NUM("send-ms", send_ms, 1, 60000),
+		OPT_NUM("window", window, 0, 1000000),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'p':
-			port = tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'c':
-			b.count = tool_num("--count", optarg, 1, 1000000);
-			break;
-		case 'f':
-			b.flows = tool_num("--flows", optarg, 1, MAX_FLOWS);
-			break;
-		case 's':
-			size = tool_num("--size", optarg, 0, sizeof(payload));
-			break;
-		case 'w':
-			wait_ms = tool_num("--wait-ms", optarg, 10, 60000);
-			break;
-		case 'S':
-			send_ms = tool_num("--send-ms", optarg, 1, 60000);
-			break;
-		case 'W':
-			window = tool_num("--window", optarg, 0, 1000000);
-			break;
-		case 'k':
-			if (!strcmp(optarg, "ping"))
-				m.kind = EP_KIND_PING;
-			else if (!strcmp(optarg, "echo"))
-				m.kind = EP_KIND_REQUEST;
-			else {
-				fprintf(stderr, "--kind: '%s' is not ping or echo\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!to || optind != argc) {
+	if (tool_opts(argc, argv, opts, usage) != argc || !to) {
 		usage(stderr);
 		return 2;
 	}

@@ -27,7 +27,6 @@
  * Exit status: 0, 1 (failed: the message on stderr starts with the errno's name), 2 usage.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -44,6 +43,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/enroll.h"
 #include "edgeplane/util.h"
+#include "opts.h"
 
 static const char *errname(int err)
 {
@@ -255,91 +255,44 @@ static int send_reports(const struct ep_enroll_cfg *cfg, const struct report_opt
 	return 0;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-enroll device|sync|abort|report --server A:P --cert F --key F "
+		   "--ca F [--timeout-ms N] [--count N] [--interval-ms N]\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "server", required_argument, 0, 's' },
-					      { "cert", required_argument, 0, 'c' },
-					      { "key", required_argument, 0, 'k' },
-					      { "ca", required_argument, 0, 'a' },
-					      { "timeout-ms", required_argument, 0, 't' },
-					      { "count", required_argument, 0, 'n' },
-					      { "interval-ms", required_argument, 0, 'i' },
-					      { "to", required_argument, 0, 'T' },
-					      { "ip4", required_argument, 0, '4' },
-					      { "mac", required_argument, 0, 'M' },
-					      { "attack", required_argument, 0, 'A' },
-					      { "pause-after", required_argument, 0, 'p' },
-					      { "resume-file", required_argument, 0, 'r' },
-					      { "device-cert", required_argument, 0, 'C' },
-					      { "device-key", required_argument, 0, 'K' },
-					      { 0 } };
 	struct report_opts ro = { 0 };
 	struct ep_enroll_cfg cfg = { 0 };
-	long count = 1, interval = 250, v;
+	long count = 1, interval = 250;
 	char err[256];
 	const char *mode;
-	int c;
+	const struct tool_opt opts[] = {
+		OPT_STR("server", cfg.server),
+		OPT_STR("cert", cfg.cert),
+		OPT_STR("key", cfg.key),
+		OPT_STR("ca", cfg.ca),
+		OPT_NUM("timeout-ms", cfg.timeout_ms, 1, 600000),
+		OPT_NUM("count", count, 0, 1000000),
+		OPT_NUM("interval-ms", interval, 1, 600000),
+		OPT_STR("to", ro.to),
+		OPT_STR("ip4", ro.ip4),
+		OPT_STR("mac", ro.mac),
+		OPT_STR("attack", ro.attack),
+		OPT_NUM("pause-after", ro.pause_after, 0, 1000000),
+		OPT_STR("resume-file", ro.resume),
+		OPT_STR("device-cert", ro.dev_cert),
+		OPT_STR("device-key", ro.dev_key),
+		{ 0 },
+	};
 
 	if (argc < 2)
 		goto usage;
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			cfg.server = optarg;
-			break;
-		case 'c':
-			cfg.cert = optarg;
-			break;
-		case 'k':
-			cfg.key = optarg;
-			break;
-		case 'a':
-			cfg.ca = optarg;
-			break;
-		case 't':
-			if (ep_parse_long("--timeout-ms", optarg, 1, 600000, &v))
-				return 2;
-			cfg.timeout_ms = (int)v;
-			break;
-		case 'n':
-			if (ep_parse_long("--count", optarg, 0, 1000000, &count))
-				return 2;
-			break;
-		case 'i':
-			if (ep_parse_long("--interval-ms", optarg, 1, 600000, &interval))
-				return 2;
-			break;
-		case 'T':
-			ro.to = optarg;
-			break;
-		case '4':
-			ro.ip4 = optarg;
-			break;
-		case 'M':
-			ro.mac = optarg;
-			break;
-		case 'A':
-			ro.attack = optarg;
-			break;
-		case 'r':
-			ro.resume = optarg;
-			break;
-		case 'C':
-			ro.dev_cert = optarg;
-			break;
-		case 'K':
-			ro.dev_key = optarg;
-			break;
-		case 'p':
-			if (ep_parse_long("--pause-after", optarg, 0, 1000000, &ro.pause_after))
-				return 2;
-			break;
-		default:
-			goto usage;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		goto usage;
 	if (!strcmp(mode, "device")) {
 		struct ep_key_info k;
 		uint64_t renew = 0;
@@ -406,8 +359,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "Usage: eptest-enroll device|sync|abort|report --server A:P --cert F --key "
-			"F --ca F "
-			"[--timeout-ms N] [--count N] [--interval-ms N]\n");
+	usage(stderr);
 	return 2;
 }

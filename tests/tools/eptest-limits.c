@@ -18,7 +18,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +28,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/payload.h"
 #include "../lib/tap.h"
-#include "common.h"
+#include "opts.h"
 #include "raw.h"
 
 static struct sockaddr_storage to_ss;
@@ -51,19 +50,6 @@ static uint8_t *zstd19(const uint8_t *in, uint32_t len, uint32_t *out_len)
 
 	*out_len = ZSTD_isError(n) ? 0 : (uint32_t)n;
 	return out;
-}
-
-/* A matmul task of zeros: n x k times k x m. */
-static uint8_t *matmul_zeros(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
-{
-	uint8_t *p;
-
-	*len = 16 + 4 * (n * k + k * m);
-	p = calloc(1, *len);
-	((uint32_t *)p)[0] = htonl(n);
-	((uint32_t *)p)[1] = htonl(k);
-	((uint32_t *)p)[2] = htonl(m);
-	return p;
 }
 
 static struct ep_msg request(uint16_t type, uint8_t prio, uint8_t flags)
@@ -110,7 +96,7 @@ static void check_work(void)
 	EXPECT(fd >= 0 && !get_token(fd, &tok));
 	/* The issue's case: 2048x1023 * 1023x2047 of zeros, 16 MB that zstd makes 609 bytes,
 	 * 8.6e9 multiply-adds; within max_task_len and max_result_len. */
-	p = matmul_zeros(2048, 1023, 2047, &len);
+	p = tool_matmul_zeros(2048, 1023, 2047, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
@@ -133,7 +119,7 @@ static void check_work(void)
 	/* Realistic tasks still run: a 256 x 256 x 256 product. */
 	tap_begin();
 	memset(&x, 0, sizeof(x));
-	p = matmul_zeros(256, 256, 256, &len);
+	p = tool_matmul_zeros(256, 256, 256, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
@@ -317,7 +303,7 @@ static void check_priority(void)
 	/* A blocker keeps the worker busy (a 1200^3 product, 30 ms) while the others
 	 * arrive, so they are taken in one burst: four priority-3 tasks fill the queue
 	 * (queue_depth 4), then one claiming priority 5. */
-	p = matmul_zeros(1200, 1200, 1200, &len);
+	p = tool_matmul_zeros(1200, 1200, 1200, &len);
 	w = zstd19(p, len, &wlen);
 	m = request(EP_TT_MATMUL, 3, EP_F_ZSTD);
 	raw_use_token(&m, &tok);
@@ -724,35 +710,28 @@ static void check_client(void)
 	close(f.fd);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: eptest-limits work|priority|always|plain|mtu|pong|unvalidated --to ADDR\n"
+		"       eptest-limits client\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "to", required_argument, NULL, 't' },
-					    { "expect-max-priority", required_argument, NULL, 'p' },
-					    { "expect-max-work", required_argument, NULL, 'w' },
-					    { 0 } };
 	const char *cmd = argc > 1 ? argv[1] : "";
-	int c;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("expect-max-priority", expect_prio, 1, 5),
+		OPT_NUM("expect-max-work", expect_work, 0, 1L << 62),
+		{ 0 },
+	};
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'p':
-			expect_prio = tool_num("--expect-max-priority", optarg, 1, 5);
-			break;
-		case 'w':
-			expect_work = tool_num("--expect-max-work", optarg, 0, 1L << 62);
-			break;
-		default:
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (strcmp(cmd, "client") && (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))) {
-		fprintf(stderr, "usage: eptest-limits work|priority|always|plain|mtu|pong|"
-				"unvalidated --to ADDR\n"
-				"       eptest-limits client\n");
+		usage(stderr);
 		return 2;
 	}
 	next_id = 0x11a1000000000000ull | (uint64_t)getpid() << 20;

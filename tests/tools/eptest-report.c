@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
+#include "opts.h"
 
 static int parse_dst(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -70,137 +70,117 @@ static int hex(const char *s, uint8_t *out, size_t max)
 	return (int)n;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: see the comment at the top of tests/tools/eptest-report.c\n");
+}
+
+static struct sockaddr_storage dst;
+static socklen_t dlen;
+
+/* --to ADDR:PORT into dst and dlen. */
+static int to_arg(const char *arg, void *unused)
+{
+	(void)unused;
+	if (parse_dst(arg, &dst, &dlen)) {
+		pr_err("--to %s: expected ADDR:PORT", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --ip4 ADDR into the report at @r. */
+static int ip4_arg(const char *arg, void *r)
+{
+	if (inet_pton(AF_INET, arg, &((struct ep_load_report *)r)->ip4) != 1) {
+		pr_err("--ip4 %s: not an IPv4 address", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --ip6 ADDR into the report at @r. */
+static int ip6_arg(const char *arg, void *r)
+{
+	if (inet_pton(AF_INET6, arg, ((struct ep_load_report *)r)->ip6) != 1) {
+		pr_err("--ip6 %s: not an IPv6 address", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --mac XX:XX:XX:XX:XX:XX into the report at @r. */
+static int mac_arg(const char *arg, void *r)
+{
+	unsigned int b[6];
+
+	if (sscanf(arg, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) {
+		pr_err("--mac %s: not a MAC address", arg);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++)
+		((struct ep_load_report *)r)->mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static uint8_t raw[2048];
+
+/* --raw HEX: the datagram to send instead, its length in the int at @nraw. */
+static int raw_arg(const char *arg, void *nraw)
+{
+	*(int *)nraw = hex(arg, raw, sizeof(raw));
+	if (*(int *)nraw < 0) {
+		pr_err("--raw: not hex");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", 1, 0, 't' },	      { "id", 1, 0, 'i' },
-		{ "count", 1, 0, 'n' },	      { "interval-ms", 1, 0, 'I' },
-		{ "seq", 1, 0, 's' },	      { "cpu", 1, 0, 'c' },
-		{ "mem-kib", 1, 0, 'm' },     { "queue", 1, 0, 'q' },
-		{ "inflight", 1, 0, 'f' },    { "p99-us", 1, 0, 'p' },
-		{ "capacity", 1, 0, 'C' },    { "ip4", 1, 0, '4' },
-		{ "ip6", 1, 0, '6' },	      { "mac", 1, 0, 'M' },
-		{ "port", 1, 0, 'P' },	      { "raw", 1, 0, 'r' },
-		{ "max-seconds", 1, 0, 'x' }, { 0 }
-	};
-	struct ep_load_report rep = { .capacity = htonl(100),
-				      .port = htons(EP_DEFAULT_PORT),
-				      .interval_ms = htonl(100),
-				      .mem_free_kib = htobe64(1 << 22) };
-	long count = 1, interval = 100, seq = 1, max_s = 600, v;
-	uint8_t dgram[EP_HDR_LEN + sizeof(rep)], raw[2048];
-	struct sockaddr_storage dst;
-	socklen_t dlen = 0;
-	int c, fd, nraw = -1, failed = 0;
+	struct ep_load_report rep = { 0 };
+	long count = 1, interval = 100, seq = 1, max_s = 600, id = 0, cpu = 0, mem = 1 << 22;
+	long queue = 0, inflight = 0, p99 = 0, capacity = 100, port = EP_DEFAULT_PORT;
+	uint8_t dgram[EP_HDR_LEN + sizeof(rep)];
+	int fd, nraw = -1, failed = 0;
 	time_t start = time(NULL);
+	const struct tool_opt opts[] = {
+		OPT_FN("to", to_arg, NULL),
+		OPT_NUM("id", id, 0, 1000),
+		OPT_NUM("count", count, 0, 100000000),
+		OPT_NUM("interval-ms", interval, 1, 60000),
+		OPT_NUM("seq", seq, 0, 0xffffffffL),
+		OPT_NUM("cpu", cpu, 0, 200),
+		OPT_NUM("mem-kib", mem, 0, 1L << 40),
+		OPT_NUM("queue", queue, 0, 1 << 30),
+		OPT_NUM("inflight", inflight, 0, 1 << 30),
+		OPT_NUM("p99-us", p99, 0, 1L << 31),
+		OPT_NUM("capacity", capacity, 0, 0xffffffffL),
+		OPT_FN("ip4", ip4_arg, &rep),
+		OPT_FN("ip6", ip6_arg, &rep),
+		OPT_FN("mac", mac_arg, &rep),
+		OPT_NUM("port", port, 0, 65535),
+		OPT_FN("raw", raw_arg, &nraw),
+		OPT_NUM("max-seconds", max_s, 1, 3600),
+		{ 0 },
+	};
 
 	ep_log_set_ident("eptest-report");
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (parse_dst(optarg, &dst, &dlen)) {
-				pr_err("--to %s: expected ADDR:PORT", optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			if (ep_parse_long("--id", optarg, 0, 1000, &v))
-				return 2;
-			rep.node_id = htonl((uint32_t)v);
-			break;
-		case 'n':
-			if (ep_parse_long("--count", optarg, 0, 100000000, &count))
-				return 2;
-			break;
-		case 'I':
-			if (ep_parse_long("--interval-ms", optarg, 1, 60000, &interval))
-				return 2;
-			rep.interval_ms = htonl((uint32_t)interval);
-			break;
-		case 's':
-			if (ep_parse_long("--seq", optarg, 0, 0xffffffffL, &seq))
-				return 2;
-			break;
-		case 'c':
-			if (ep_parse_long("--cpu", optarg, 0, 200, &v))
-				return 2;
-			rep.cpu_pct_x100 = htonl((uint32_t)v * 100);
-			break;
-		case 'm':
-			if (ep_parse_long("--mem-kib", optarg, 0, 1L << 40, &v))
-				return 2;
-			rep.mem_free_kib = htobe64((uint64_t)v);
-			break;
-		case 'q':
-			if (ep_parse_long("--queue", optarg, 0, 1 << 30, &v))
-				return 2;
-			rep.queue_depth = htonl((uint32_t)v);
-			break;
-		case 'f':
-			if (ep_parse_long("--inflight", optarg, 0, 1 << 30, &v))
-				return 2;
-			rep.inflight = htonl((uint32_t)v);
-			break;
-		case 'p':
-			if (ep_parse_long("--p99-us", optarg, 0, 1L << 31, &v))
-				return 2;
-			rep.p99_us = htonl((uint32_t)v);
-			break;
-		case 'C':
-			if (ep_parse_long("--capacity", optarg, 0, 0xffffffffL, &v))
-				return 2;
-			rep.capacity = htonl((uint32_t)v);
-			break;
-		case 'P':
-			if (ep_parse_long("--port", optarg, 0, 65535, &v))
-				return 2;
-			rep.port = htons((uint16_t)v);
-			break;
-		case '4':
-			if (inet_pton(AF_INET, optarg, &rep.ip4) != 1) {
-				pr_err("--ip4 %s: not an IPv4 address", optarg);
-				return 2;
-			}
-			break;
-		case '6':
-			if (inet_pton(AF_INET6, optarg, rep.ip6) != 1) {
-				pr_err("--ip6 %s: not an IPv6 address", optarg);
-				return 2;
-			}
-			break;
-		case 'M': {
-			unsigned int b[6];
-
-			if (sscanf(optarg, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-				   &b[5]) != 6) {
-				pr_err("--mac %s: not a MAC address", optarg);
-				return 2;
-			}
-			for (int i = 0; i < 6; i++)
-				rep.mac[i] = (uint8_t)b[i];
-			break;
-		}
-		case 'r':
-			nraw = hex(optarg, raw, sizeof(raw));
-			if (nraw < 0) {
-				pr_err("--raw: not hex");
-				return 2;
-			}
-			break;
-		case 'x':
-			if (ep_parse_long("--max-seconds", optarg, 1, 3600, &max_s))
-				return 2;
-			break;
-		default:
-			fprintf(stderr, "usage: see the comment at the top of "
-					"tests/tools/eptest-report.c\n");
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (!dlen) {
 		pr_err("--to ADDR:PORT is required");
 		return 2;
 	}
+	rep.node_id = htonl((uint32_t)id);
+	rep.interval_ms = htonl((uint32_t)interval);
+	rep.cpu_pct_x100 = htonl((uint32_t)cpu * 100);
+	rep.mem_free_kib = htobe64((uint64_t)mem);
+	rep.queue_depth = htonl((uint32_t)queue);
+	rep.inflight = htonl((uint32_t)inflight);
+	rep.p99_us = htonl((uint32_t)p99);
+	rep.capacity = htonl((uint32_t)capacity);
+	rep.port = htons((uint16_t)port);
 	fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, dlen)) {
 		pr_err("socket: %s", strerror(errno));

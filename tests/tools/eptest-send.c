@@ -8,7 +8,6 @@
  * payload sent to ADDR:PORT is a whole inner IPv4 or IPv6 datagram, --inner-src:40000 ->
  * --inner-dst:--port, with its UDP checksum.
  */
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -17,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "edgeplane/codec.h"
-#include "common.h"
+#include "opts.h"
 
 /* A UDP datagram whose header we write, through a raw IPv4 socket (the kernel adds the IP
  * header and leaves the UDP checksum as given). */
@@ -218,32 +217,22 @@ static void wait_replies(int fd, long wait_ms)
 	       from);
 }
 
+static const struct tool_choice kinds[] = {
+	{ "request", EP_KIND_REQUEST },
+	{ "ping", EP_KIND_PING },
+	{ "cancel", EP_KIND_CANCEL },
+	{ "response", EP_KIND_RESPONSE },
+	{ NULL },
+};
+
+static const struct tool_choice csums[] = {
+	{ "good", 1 },
+	{ "bad", 0 },
+	{ NULL },
+};
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "size", required_argument, NULL, 's' },
-		{ "mtu", required_argument, NULL, 'm' },
-		{ "prio", required_argument, NULL, 'P' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "corrupt", no_argument, NULL, 'x' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ "id-base", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "udp-csum", required_argument, NULL, 'u' },
-		{ "sport", required_argument, NULL, 'S' },
-		{ "frags", required_argument, NULL, 'F' },
-		{ "wait-ms", required_argument, NULL, 'W' },
-		{ "frame", no_argument, NULL, 'f' },
-		{ "type", required_argument, NULL, 'y' },
-		{ "encap-port", required_argument, NULL, 'E' },
-		{ "inner-src", required_argument, NULL, 'I' },
-		{ "inner-dst", required_argument, NULL, 'D' },
-		{ 0 },
-	};
 	struct ep_msg m = {
 		.kind = EP_KIND_REQUEST, .priority = EP_PRIO_DEFAULT, .task_type = 1, .tenant_id = 1
 	};
@@ -260,99 +249,32 @@ int main(int argc, char **argv)
 	uint32_t fs, frags;
 	double deadline;
 	long sent = 0, dgrams = 0;
-	int c, fd;
+	int fd;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("count", count, 0, 1000000),
+		OPT_NUM("size", size, 0, EP_MAX_TASK_LEN),
+		OPT_NUM("mtu", mtu, 200, 65535),
+		OPT_NUM("prio", m.priority, 1, 5),
+		OPT_CHOICE("kind", m.kind, kinds),
+		OPT_FLAG("corrupt", corrupt),
+		OPT_FLAG("raw", raw),
+		OPT_NUM("id-base", id_base, 0, 1L << 62),
+		OPT_NUM("timeout", timeout, 1, 600),
+		OPT_CHOICE("udp-csum", csum, csums),
+		OPT_NUM("sport", sport, 1, 65535),
+		OPT_NUM("frags", max_frags, 1, EP_MAX_FRAGS),
+		OPT_NUM("wait-ms", wait_ms, 1, 60000),
+		OPT_BIT("frame", m.flags, EP_F_FRAME),
+		OPT_NUM("type", m.task_type, 1, 65535),
+		OPT_NUM("encap-port", encap_port, 1, 65535),
+		OPT_STR("inner-src", inner_src),
+		OPT_STR("inner-dst", inner_dst),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			to = optarg;
-			break;
-		case 'p':
-			port = tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'c':
-			count = tool_num("--count", optarg, 0, 1000000);
-			break;
-		case 's':
-			size = tool_num("--size", optarg, 0, EP_MAX_TASK_LEN);
-			break;
-		case 'S':
-			sport = tool_num("--sport", optarg, 1, 65535);
-			break;
-		case 'F':
-			max_frags = tool_num("--frags", optarg, 1, EP_MAX_FRAGS);
-			break;
-		case 'W':
-			wait_ms = tool_num("--wait-ms", optarg, 1, 60000);
-			break;
-		case 'E':
-			encap_port = tool_num("--encap-port", optarg, 1, 65535);
-			break;
-		case 'I':
-			inner_src = optarg;
-			break;
-		case 'D':
-			inner_dst = optarg;
-			break;
-		case 'm':
-			mtu = tool_num("--mtu", optarg, 200, 65535);
-			break;
-		case 'P':
-			m.priority = (uint8_t)tool_num("--prio", optarg, 1, 5);
-			break;
-		case 'i':
-			id_base = (uint64_t)tool_num("--id-base", optarg, 0, 1L << 62);
-			break;
-		case 'T':
-			timeout = tool_num("--timeout", optarg, 1, 600);
-			break;
-		case 'x':
-			corrupt = true;
-			break;
-		case 'f':
-			m.flags |= EP_F_FRAME;
-			break;
-		case 'y':
-			m.task_type = (uint16_t)tool_num("--type", optarg, 1, 65535);
-			break;
-		case 'r':
-			raw = true;
-			break;
-		case 'u':
-			if (!strcmp(optarg, "good"))
-				csum = 1;
-			else if (!strcmp(optarg, "bad"))
-				csum = 0;
-			else {
-				fprintf(stderr, "--udp-csum: '%s' is not good or bad\n", optarg);
-				return 2;
-			}
-			break;
-		case 'k':
-			if (!strcmp(optarg, "request"))
-				m.kind = EP_KIND_REQUEST;
-			else if (!strcmp(optarg, "ping"))
-				m.kind = EP_KIND_PING;
-			else if (!strcmp(optarg, "cancel"))
-				m.kind = EP_KIND_CANCEL;
-			else if (!strcmp(optarg, "response"))
-				m.kind = EP_KIND_RESPONSE;
-			else {
-				fprintf(stderr,
-					"--kind: '%s' is not request, ping, cancel or response\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!to || optind != argc) {
+	if (tool_opts(argc, argv, opts, usage) != argc || !to) {
 		usage(stderr);
 		return 2;
 	}

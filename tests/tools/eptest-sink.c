@@ -3,57 +3,39 @@
  * eptest-sink - count datagrams that reach a kernel UDP socket, for tests that check what
  * the classifier leaves to the stack. Stops after --count datagrams or --timeout-ms.
  */
-#include <getopt.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include "edgeplane/codec.h"
-#include "common.h"
+#include "opts.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms T]\n"
+		   "       [--show-from]   print each datagram's source and kind\n");
+}
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "bind", required_argument, NULL, 'b' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "show-from", no_argument, NULL, 'f' },
-		{ 0 },
-	};
 	long port = 0, count = 1, timeout_ms = 3000, got = 0, valid = 0;
 	const char *bind_s = NULL;
 	struct sockaddr_storage ss;
 	static uint8_t buf[65536];
 	socklen_t sl;
 	double deadline;
-	int c, fd, one = 1;
+	int fd, one = 1;
 	bool show_from = false;
+	const struct tool_opt opts[] = {
+		OPT_STR("bind", bind_s),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("count", count, 1, 1000000),
+		OPT_NUM("timeout-ms", timeout_ms, 1, 600000),
+		OPT_FLAG("show-from", show_from),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			bind_s = optarg;
-			break;
-		case 'p':
-			port = tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'c':
-			count = tool_num("--count", optarg, 1, 1000000);
-			break;
-		case 'T':
-			timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000);
-			break;
-		case 'f':
-			show_from = true;
-			break;
-		default:
-			fprintf(stderr,
-				"Usage: eptest-sink --bind ADDR --port N [--count N] [--timeout-ms "
-				"T]\n"
-				"       [--show-from]   print each datagram's source and kind\n");
-			return 2;
-		}
-	}
+	if (tool_opts(argc, argv, opts, usage) != argc)
+		return 2;
 	if (!bind_s || !port || tool_addr(bind_s, (unsigned int)port, &ss, &sl))
 		return 2;
 	fd = socket(ss.ss_family, SOCK_DGRAM, 0);

@@ -5,7 +5,6 @@
  * EP_XSK_KEY(queue, slot). Frames are walked with the classifier's own parser and decoded
  * with the codec. Stops after --count valid tasks or --timeout-ms.
  */
-#include <getopt.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -18,24 +17,20 @@
 #include "edgeplane/log.h"
 #include "lib/parse.h"
 #include "xdp/ep_xdp.h"
-#include "common.h"
+#include "opts.h"
 
 #define NUM_FRAMES 4096
 #define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
 #define BATCH	   64
 
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-xsk --dev IF --pin-dir DIR [--queue Q] [--slot S]\n"
+		   "       [--port N] [--count N] [--timeout-ms T]\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "dev", required_argument, NULL, 'd' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "slot", required_argument, NULL, 's' },
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ 0 },
-	};
 	long queue = 0, slot = 0, port = EP_DEFAULT_PORT, count = 1, timeout_ms = 3000;
 	long frames = 0, valid = 0, v4 = 0, v6 = 0;
 	const char *dev = NULL, *pin_dir = NULL;
@@ -49,42 +44,26 @@ int main(int argc, char **argv)
 	struct xsk_ring_cons cq, rx;
 	struct xsk_umem *umem = NULL;
 	struct xsk_socket *xsk = NULL;
-	int c, err, map_fd, xsk_fd, rc = 1;
+	int err, map_fd, xsk_fd, rc = 1;
 	double deadline;
 	__u32 key, idx;
 	void *area;
+	const struct tool_opt opts[] = {
+		OPT_STR("dev", dev),
+		OPT_NUM("queue", queue, 0, EP_MAX_QUEUES - 1),
+		OPT_NUM("slot", slot, 0, EP_XSK_SLOTS - 1),
+		OPT_STR("pin-dir", pin_dir),
+		OPT_NUM("port", port, 1, 65535),
+		OPT_NUM("count", count, 1, 1000000),
+		OPT_NUM("timeout-ms", timeout_ms, 1, 600000),
+		{ 0 },
+	};
 
 	ep_log_set_ident("eptest-xsk");
 	ep_log_route_libs();
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dev = optarg;
-			break;
-		case 'q':
-			queue = tool_num("--queue", optarg, 0, EP_MAX_QUEUES - 1);
-			break;
-		case 's':
-			slot = tool_num("--slot", optarg, 0, EP_XSK_SLOTS - 1);
-			break;
-		case 'P':
-			pin_dir = optarg;
-			break;
-		case 'p':
-			port = tool_num("--port", optarg, 1, 65535);
-			break;
-		case 'c':
-			count = tool_num("--count", optarg, 1, 1000000);
-			break;
-		case 'T':
-			timeout_ms = tool_num("--timeout-ms", optarg, 1, 600000);
-			break;
-		default:
-			fprintf(stderr,
-				"Usage: eptest-xsk --dev IF --pin-dir DIR [--queue Q] [--slot S]\n"
-				"       [--port N] [--count N] [--timeout-ms T]\n");
-			return 2;
-		}
+	if (tool_opts(argc, argv, opts, usage) != argc) {
+		usage(stderr);
+		return 2;
 	}
 	if (!dev || !pin_dir) {
 		fprintf(stderr, "--dev and --pin-dir are required\n");

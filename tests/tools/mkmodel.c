@@ -22,17 +22,8 @@
 
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
-
-static uint64_t rng;
-
-/* Uniform in [-1, 1). */
-static float uniform(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
-}
+#include "../lib/mfile.h"
+#include "../lib/rnd.h"
 
 static int put_u32(FILE *f, uint32_t v)
 {
@@ -45,27 +36,6 @@ static int put_float(FILE *f, float x)
 
 	memcpy(&u, &x, sizeof(u));
 	return put_u32(f, htole32(u));
-}
-
-/* "256,512,10" -> dims; returns the number of layers, or -EINVAL. */
-static int parse_dims(const char *s, uint32_t *dims)
-{
-	unsigned int n = 0;
-	char *end;
-
-	for (;;) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s || v < 1 || v > EP_MODEL_MAX_DIM || n > EP_MODEL_MAX_LAYERS)
-			return -EINVAL;
-		dims[n++] = (uint32_t)v;
-		if (!*end)
-			break;
-		if (*end != ',')
-			return -EINVAL;
-		s = end + 1;
-	}
-	return n >= 2 ? (int)n - 1 : -EINVAL;
 }
 
 static int write_model(FILE *f, unsigned int nlayers, const uint32_t *dims)
@@ -84,7 +54,7 @@ static int write_model(FILE *f, unsigned int nlayers, const uint32_t *dims)
 
 		/* W (out x in), then b (out): out * (in + 1) values in file order */
 		for (uint64_t i = 0; i < (uint64_t)dims[l + 1] * (dims[l] + 1) && !err; i++)
-			err = put_float(f, scale * uniform());
+			err = put_float(f, scale * rnd_float());
 	}
 	return err;
 }
@@ -97,7 +67,7 @@ static int write_features(FILE *f, uint32_t dim)
 	if (fwrite(&hdr, sizeof(hdr), 1, f) != 1)
 		return -EIO;
 	for (uint32_t j = 0; j < dim && !err; j++)
-		err = put_float(f, uniform());
+		err = put_float(f, rnd_float());
 	return err;
 }
 
@@ -176,8 +146,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* spread small seeds over the state; xorshift must not start at 0 */
-	rng = (seed + 1) * 0x9e3779b97f4a7c15ull;
-	rng = rng ? rng : 1;
+	rnd_seed((seed + 1) * 0x9e3779b97f4a7c15ull);
 	f = fopen(out, "wb");
 	if (!f) {
 		fprintf(stderr, "mkmodel: %s: %s\n", out, strerror(errno));

@@ -24,12 +24,13 @@
 #include "edgeplane/payload.h"
 #include "edgeplane/png.h"
 #include "handlers/builtin.h"
+#include "../lib/hrun.h"
+#include "../lib/mfile.h"
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
 #define MAX_TASK (16u << 20)
 #define HDR	 sizeof(struct ep_img_hdr)
-#define ST_UNSET 0xffff
 
 /* ---- fixtures ------------------------------------------------------------------- */
 
@@ -108,54 +109,24 @@ static void inst_fini(struct inst *in)
 		in->h->fini(in->state);
 }
 
-/* A result and the bound out_size() gave for it. */
-struct result {
-	struct ep_hres res;
-	uint32_t bound;
-};
-
-/* Run @n tasks as one batch; payloads are copied to buffers of exactly their length and
- * each result buffer is exactly out_size() bytes. Free with results_free(). */
+/* Run @n tasks of @in's handler as one batch (hrun.h). Free with results_free(). */
 static int run_batch(struct inst *in, const uint8_t *const *data, const uint32_t *len,
-		     unsigned int n, struct result *out)
+		     unsigned int n, struct hrun_result *out)
 {
-	struct ep_hreq req[16];
-	struct ep_hres res[16];
-	int err;
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint8_t *copy = malloc(len[i] ? len[i] : 1);
-
-		memcpy(copy, data[i], len[i]);
-		req[i] = (struct ep_hreq){ .data = copy,
-					   .len = len[i],
-					   .priority = 3,
-					   .type = in->h->default_type,
-					   .task_id = i };
-		out[i].bound = in->h->out_size(in->state, &req[i]);
-		res[i] = (struct ep_hres){ .data = malloc(out[i].bound ? out[i].bound : 1),
-					   .cap = out[i].bound,
-					   .status = ST_UNSET };
-	}
-	err = in->h->run(in->state, req, res, n);
-	for (unsigned int i = 0; i < n; i++) {
-		free((void *)req[i].data);
-		out[i].res = res[i];
-	}
-	return err;
+	return hrun_batch(in->h, in->state, data, len, n, out);
 }
 
-static struct result run1(struct inst *in, const void *data, uint32_t len)
+static struct hrun_result run1(struct inst *in, const void *data, uint32_t len)
 {
 	const uint8_t *d = data;
-	struct result r;
+	struct hrun_result r;
 
 	if (run_batch(in, &d, &len, 1, &r))
 		r.res.status = ST_UNSET;
 	return r;
 }
 
-static void result_free(struct result *r)
+static void result_free(struct hrun_result *r)
 {
 	free(r->res.data);
 	r->res.data = NULL;
@@ -166,13 +137,6 @@ static void result_free(struct result *r)
 	do {                                         \
 		EXPECT_EQ((r).res.status, EP_ST_OK); \
 		EXPECT((r).res.len <= (r).bound);    \
-	} while (0)
-
-#define EXPECT_INVALID(r)                                       \
-	do {                                                    \
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
-		EXPECT_EQ((r).res.len, 0);                      \
-		EXPECT((r).res.msg[0] != '\0');                 \
 	} while (0)
 
 static uint8_t *img_task(const uint8_t *px, uint32_t w, uint32_t h, uint32_t a0, uint32_t a1,
@@ -199,7 +163,7 @@ static uint8_t *run_image(const struct ep_handler *h, const struct image *im, ui
 			  uint32_t a1, uint32_t ow, uint32_t oh)
 {
 	struct ep_img_hdr hdr;
-	struct result r;
+	struct hrun_result r;
 	struct inst in;
 	uint8_t *task, *px = NULL;
 	uint32_t len;
@@ -484,7 +448,7 @@ static uint32_t ref_blobs(const uint8_t *plane, uint32_t w, uint32_t h, unsigned
 }
 
 /* Compare a blobs result with the reference list. */
-static void expect_blobs(const struct result *r, const struct ref_blob *ref, uint32_t nref,
+static void expect_blobs(const struct hrun_result *r, const struct ref_blob *ref, uint32_t nref,
 			 unsigned int level)
 {
 	struct ep_blobs_result hdr;
@@ -525,7 +489,7 @@ static void check_blobs(struct inst *in, const uint8_t *task, uint32_t len, cons
 {
 	struct ref_blob *ref;
 	uint32_t n = ref_blobs(plane, w, h, level, flags, min_area, &ref);
-	struct result r = run1(in, task, len);
+	struct hrun_result r = run1(in, task, len);
 
 	expect_blobs(&r, ref, n, level);
 	result_free(&r);
@@ -643,7 +607,7 @@ static void test_work(void)
 static void test_echo(const struct image *im)
 {
 	struct inst in;
-	struct result r;
+	struct hrun_result r;
 
 	tap_begin();
 	EXPECT_EQ(inst_init(&in, &ep_echo_handler, NULL, 0), 0);
@@ -663,7 +627,7 @@ static void expect_checksum(struct inst *in, const void *data, uint32_t len, uin
 			    uint64_t xxh)
 {
 	struct ep_checksum_result c;
-	struct result r = run1(in, data, len);
+	struct hrun_result r = run1(in, data, len);
 
 	EXPECT_OK(r);
 	EXPECT_EQ(r.res.len, sizeof(c));
@@ -678,7 +642,7 @@ static void test_checksum(const struct image *im)
 {
 	static const uint8_t kat[] = { 0xcb, 0xf4, 0x39, 0x26 }; /* CRC-32 "123456789" */
 	uint32_t n = im->w * im->h;
-	struct result r;
+	struct hrun_result r;
 	struct inst in;
 
 	tap_begin();
@@ -793,11 +757,11 @@ static void test_threshold(const struct image *im, const char *name)
 #define COINS_FLAGS    (EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER)
 
 static uint32_t coins_count(struct inst *in, const struct image *im, unsigned int level,
-			    unsigned int min_area, struct result *keep)
+			    unsigned int min_area, struct hrun_result *keep)
 {
 	uint32_t len, count = 0;
 	uint8_t *task = img_task(im->px, im->w, im->h, level, min_area, COINS_FLAGS, &len);
-	struct result r = run1(in, task, len);
+	struct hrun_result r = run1(in, task, len);
 	struct ep_blobs_result hdr;
 
 	EXPECT_OK(r);
@@ -817,7 +781,7 @@ static void test_coins(const struct image *im)
 {
 	static const unsigned int levels[] = { 110, 115, 125, 130 }, areas[] = { 150, 1000 };
 	struct ep_blobs_result hdr;
-	struct result r;
+	struct hrun_result r;
 	struct inst in;
 	uint32_t count;
 
@@ -895,7 +859,7 @@ static void test_blobs_many(void)
 	struct image im = { malloc(300 * 200), 300, 200 };
 	uint32_t len, n;
 	struct ref_blob *ref;
-	struct result r;
+	struct hrun_result r;
 	struct inst in;
 	uint8_t *task;
 
@@ -931,7 +895,7 @@ static void test_blobs_otsu_tie(void)
 	struct inst in;
 	uint32_t len, n;
 	uint8_t *task = img_task(px, 4, 2, EP_IMG_OTSU, 0, 0, &len);
-	struct result r;
+	struct hrun_result r;
 
 	tap_begin();
 	EXPECT_EQ(ref_otsu(px, 8), 10);
@@ -1004,7 +968,7 @@ static void test_blobs_reference(const struct image *im)
 	/* A frame of another size cannot be compared with the reference. */
 	task = img_task(frame, im->w - 1, im->h, 50, 1, flags, &len);
 	{
-		struct result r = run1(&in, task, len);
+		struct hrun_result r = run1(&in, task, len);
 
 		EXPECT_INVALID(r);
 		result_free(&r);
@@ -1021,7 +985,7 @@ static void test_blobs_reference(const struct image *im)
 		struct ep_blob two[2] = { ref, ref };
 		struct ep_blob bad = { .path = "junk", .data = (const uint8_t *)"x", .len = 1 };
 		struct inst none;
-		struct result r;
+		struct hrun_result r;
 
 		EXPECT_EQ(inst_init(&in, &ep_blobs_handler, two, 2), -EINVAL);
 		EXPECT_EQ(inst_init(&in, &ep_blobs_handler, &bad, 1), -EINVAL);
@@ -1058,7 +1022,7 @@ static void test_zstd(const struct image *im)
 
 	EXPECT_EQ(inst_init(&in, &ep_zstd_handler, NULL, 0), 0);
 	for (unsigned int i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-		struct result r;
+		struct hrun_result r;
 		size_t got;
 
 		tap_begin();
@@ -1077,7 +1041,7 @@ static void test_zstd(const struct image *im)
 	}
 	tap_begin();
 	{
-		struct result r = run1(&in, "\x03\0\0\0", 4);
+		struct hrun_result r = run1(&in, "\x03\0\0\0", 4);
 
 		EXPECT_OK(r);
 		EXPECT_EQ(ZSTD_decompress(back, 1, r.res.data, r.res.len), 0);
@@ -1108,24 +1072,13 @@ static uint8_t *matmul_task(uint32_t n, uint32_t k, uint32_t m, float *a, float 
 	return p;
 }
 
-static float wire_float(const uint8_t *p)
-{
-	uint32_t u;
-	float f;
-
-	memcpy(&u, p, 4);
-	u = le32toh(u);
-	memcpy(&f, &u, 4);
-	return f;
-}
-
 /* Random A and B; C compared with a double triple loop, relative to sum |a||b|. */
 static void check_matmul(struct inst *in, uint32_t n, uint32_t k, uint32_t m, int misalign)
 {
 	float *a = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * k * m);
 	struct ep_matmul_result hdr;
 	uint8_t *task, *shifted, *out;
-	struct result r;
+	struct hrun_result r;
 	uint32_t len, bad = 0;
 
 	for (size_t i = 0; i < (size_t)n * k; i++)
@@ -1156,7 +1109,7 @@ static void check_matmul(struct inst *in, uint32_t n, uint32_t k, uint32_t m, in
 				s += (double)a[i * k + p] * b[p * m + j];
 				mag += fabs((double)a[i * k + p] * b[p * m + j]);
 			}
-			bad += fabs(wire_float(r.res.data + 8 + 4 * ((size_t)i * m + j)) - s) >
+			bad += fabs(get_lef(r.res.data + 8 + 4 * ((size_t)i * m + j)) - s) >
 			       1e-5 * mag + 1e-6;
 		}
 	EXPECT_EQ(bad, 0);
@@ -1193,7 +1146,7 @@ static void test_matmul(void)
 static void expect_batch(struct inst *in, uint8_t **task, uint32_t *len, const uint16_t *want,
 			 unsigned int n)
 {
-	struct result r[16], one;
+	struct hrun_result r[16], one;
 
 	EXPECT_EQ(run_batch(in, (const uint8_t *const *)task, len, n, r), 0);
 	for (unsigned int i = 0; i < n; i++) {
@@ -1307,7 +1260,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 
 static void expect_invalid(struct inst *in, const void *data, uint32_t len)
 {
-	struct result r = run1(in, data, len);
+	struct hrun_result r = run1(in, data, len);
 
 	EXPECT_INVALID(r);
 	result_free(&r);
@@ -1326,7 +1279,7 @@ static void hostile_image(const struct ep_handler *h, struct arg_case ok,
 	uint32_t len;
 	uint8_t *t = img_task(px, 6, 5, ok.a0, ok.a1, ok.a2, &len), *big;
 	struct inst in;
-	struct result r;
+	struct hrun_result r;
 
 	tap_begin();
 	EXPECT_EQ(inst_init(&in, h, NULL, 0), 0);
@@ -1603,7 +1556,7 @@ static void test_fuzz(void)
 			unsigned int n = 1 + rnd() % 8;
 			const uint8_t *task[8];
 			uint32_t len[8];
-			struct result r[8];
+			struct hrun_result r[8];
 
 			n = n < 3000 - iter ? n : 3000 - iter;
 			for (unsigned int i = 0; i < n; i++, iter++) {

@@ -20,44 +20,14 @@
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "handlers/builtin.h"
+#include "../lib/hrun.h"
+#include "../lib/mfile.h"
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
 
-#define ST_UNSET  0xffff
 #define MAX_BATCH 256 /* ep_infer_handler.max_batch, checked in test_table() */
 
 /* ---- fixtures ------------------------------------------------------------------- */
-
-/* Uniform in [-1, 1). */
-static float frand(void)
-{
-	return (float)((double)(rnd() >> 11) / (double)(1ull << 52) - 1.0);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_lef(uint8_t *p, float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, 4);
-	put_le32(p, u);
-}
-
-static float get_lef(const uint8_t *p)
-{
-	uint32_t u;
-	float f;
-
-	memcpy(&u, p, 4);
-	u = le32toh(u);
-	memcpy(&f, &u, 4);
-	return f;
-}
 
 /* A model: its file bytes, and host-order weights for the reference. */
 struct model {
@@ -95,7 +65,7 @@ static void model_make(struct model *m, unsigned int nlayers, const uint32_t *di
 		m->w[l] = f;
 		m->b[l] = f + (size_t)dims[l + 1] * dims[l];
 		for (size_t i = 0; i < (size_t)dims[l + 1] * (dims[l] + 1); i++)
-			*f++ = scale * frand();
+			*f++ = scale * rnd_float();
 	}
 	for (size_t i = 0; i < count; i++)
 		put_lef(m->file + off + 4 * i, m->params[i]);
@@ -227,7 +197,7 @@ static void tasks_make(struct tasks *t, const struct model *m, unsigned int n, u
 	t->data = calloc(n, sizeof(*t->data));
 	t->len = calloc(n, sizeof(*t->len));
 	for (size_t i = 0; i < (size_t)n * in; i++)
-		t->x[i] = frand();
+		t->x[i] = rnd_float();
 	for (unsigned int i = 0; i < n; i++)
 		t->data[i] = task_make(in, t->x + (size_t)i * in, in, &t->len[i]);
 }
@@ -241,46 +211,14 @@ static void tasks_free(struct tasks *t)
 	free(t->x);
 }
 
-/* A result and the bound out_size() gave for it. */
-struct result {
-	struct ep_hres res;
-	uint32_t bound;
-};
-
-/* Run @n tasks as one batch; payloads are copied to buffers of exactly their length and
- * each result buffer is exactly out_size() bytes. Free with results_free(). */
+/* Run @n tasks as one batch (hrun.h). Free with results_free(). */
 static int run_batch(struct inst *in, uint8_t *const *data, const uint32_t *len, unsigned int n,
-		     struct result *out)
+		     struct hrun_result *out)
 {
-	struct ep_hreq *req = calloc(n, sizeof(*req));
-	struct ep_hres *res = calloc(n, sizeof(*res));
-	int err;
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint8_t *copy = malloc(len[i] ? len[i] : 1);
-
-		memcpy(copy, data[i], len[i]);
-		req[i] = (struct ep_hreq){ .data = copy,
-					   .len = len[i],
-					   .priority = 3,
-					   .type = EP_TT_INFER,
-					   .task_id = i };
-		out[i].bound = ep_infer_handler.out_size(in->state, &req[i]);
-		res[i] = (struct ep_hres){ .data = malloc(out[i].bound ? out[i].bound : 1),
-					   .cap = out[i].bound,
-					   .status = ST_UNSET };
-	}
-	err = ep_infer_handler.run(in->state, req, res, n);
-	for (unsigned int i = 0; i < n; i++) {
-		free((void *)req[i].data);
-		out[i].res = res[i];
-	}
-	free(req);
-	free(res);
-	return err;
+	return hrun_batch(&ep_infer_handler, in->state, (const uint8_t *const *)data, len, n, out);
 }
 
-static void results_free(struct result *r, unsigned int n)
+static void results_free(struct hrun_result *r, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		free(r[i].res.data);
@@ -289,9 +227,9 @@ static void results_free(struct result *r, unsigned int n)
 }
 
 /* The tasks of @t in batches of @bs (the last one shorter); one result per task. */
-static struct result *run_all(struct inst *in, const struct tasks *t, unsigned int bs)
+static struct hrun_result *run_all(struct inst *in, const struct tasks *t, unsigned int bs)
 {
-	struct result *r = calloc(t->n, sizeof(*r));
+	struct hrun_result *r = calloc(t->n, sizeof(*r));
 
 	for (unsigned int i = 0; i < t->n; i += bs)
 		EXPECT_EQ(run_batch(in, t->data + i, t->len + i, t->n - i < bs ? t->n - i : bs,
@@ -302,7 +240,7 @@ static struct result *run_all(struct inst *in, const struct tasks *t, unsigned i
 
 /* A successful result for @m: status OK, length exactly the bound, header consistent
  * (argmax the first largest logit). Returns 1 and the logits in @y if so. */
-static int result_ok(const struct model *m, const struct result *r, float *y)
+static int result_ok(const struct model *m, const struct hrun_result *r, float *y)
 {
 	uint32_t on = n_out(m), best = 0;
 	struct ep_infer_result hdr;
@@ -322,16 +260,9 @@ static int result_ok(const struct model *m, const struct result *r, float *y)
 	return ep_be32(hdr.dim) == on && ep_be32(hdr.argmax) == best;
 }
 
-#define EXPECT_INVALID(r)                                       \
-	do {                                                    \
-		EXPECT_EQ((r).res.status, EP_ST_INVALID_INPUT); \
-		EXPECT_EQ((r).res.len, 0);                      \
-		EXPECT((r).res.msg[0] != '\0');                 \
-	} while (0)
-
 /* The results @r of the tasks @t against the reference: the largest error of a logit,
  * relative to 1 + |reference|. */
-static double max_error(const struct model *m, const struct tasks *t, const struct result *r)
+static double max_error(const struct model *m, const struct tasks *t, const struct hrun_result *r)
 {
 	double ref[EP_MODEL_MAX_DIM], worst = 0;
 	float y[EP_MODEL_MAX_DIM];
@@ -479,7 +410,7 @@ static void check_reference(const struct model *m, const char *shape, unsigned i
 			    size_t misalign)
 {
 	struct tasks t;
-	struct result *r;
+	struct hrun_result *r;
 	struct inst in;
 	double err;
 
@@ -527,7 +458,7 @@ static void test_batches(void)
 	static const uint32_t mlp[] = { 256, 512, 512, 10 };
 	static const unsigned int sizes[] = { 1, 7, 64, 256, 300 };
 	float y1[16], yb[16];
-	struct result *one;
+	struct hrun_result *one;
 	struct tasks t;
 	struct inst in;
 	struct model m;
@@ -537,7 +468,7 @@ static void test_batches(void)
 	tasks_make(&t, &m, 300, 5);
 	one = run_all(&in, &t, 1);
 	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		struct result *r = run_all(&in, &t, sizes[s]);
+		struct hrun_result *r = run_all(&in, &t, sizes[s]);
 		unsigned int same_bytes = 0, same_class = 0;
 		double worst = 0;
 
@@ -593,7 +524,7 @@ static void test_mixed(void)
 		NULL,
 	};
 	uint32_t len[14];
-	struct result r[14], single;
+	struct hrun_result r[14], single;
 	struct tasks t;
 	struct model m;
 	struct inst in;
@@ -608,7 +539,7 @@ static void test_mixed(void)
 	memcpy(long_task, t.data[0], sizeof(long_task) - 1);
 	long_task[sizeof(long_task) - 1] = 0;
 	for (uint32_t j = 0; j < 16; j++)
-		x[j] = frand();
+		x[j] = rnd_float();
 
 	data[0] = t.data[0];
 	len[0] = t.len[0];
@@ -730,7 +661,7 @@ static void test_argmax_ties(void)
 	static const uint32_t dims[] = { 4, 3 };
 	static const float bias[3] = { 1, 2, 2 };
 	struct ep_infer_result hdr;
-	struct result r;
+	struct hrun_result r;
 	struct tasks t;
 	struct model m;
 	struct inst in;
@@ -772,7 +703,7 @@ static uint32_t random_task(uint8_t *buf, uint32_t max, uint32_t in)
 		buf[4 + rnd() % 4] = (uint8_t)rnd();
 	/* features: random bits (some NaN or Inf), or ordinary values */
 	for (uint32_t j = 0; j < in && rnd() % 2; j++)
-		put_lef(buf + 8 + 4 * j, 100 * frand());
+		put_lef(buf + 8 + 4 * j, 100 * rnd_float());
 	len = 8 + 4 * in;
 	if (rnd() % 8 == 0)
 		len += rnd() % 9 - 4;
@@ -795,7 +726,7 @@ static void test_fuzz(void)
 		unsigned int n = 1 + rnd() % 64;
 		uint8_t *task[64];
 		uint32_t len[64];
-		struct result r[64];
+		struct hrun_result r[64];
 
 		n = n < 4000 - iter ? n : 4000 - iter;
 		for (unsigned int i = 0; i < n; i++, iter++) {

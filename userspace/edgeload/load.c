@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "edgeload.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/hist.h"
@@ -416,21 +418,30 @@ static uint64_t retries(const struct kind_load *k)
 	return k->attempts > ended ? k->attempts - ended : 0;
 }
 
+/*
+ * One kind's (or the total's) JSON object. rtt_us: the round trip at this client, from
+ * the task's (scheduled) start to its result, retries included; latency_us is the same,
+ * under its former name, for the scripts that read it.
+ */
 static void json_kind(const struct kind_load *k, double secs)
 {
 	const struct ep_hist *h = &k->lat;
 	bool first = true;
+	char rtt[160];
 
+	snprintf(rtt, sizeof(rtt),
+		 "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+		 ep_hist_percentile(h, 50) / 1e3, ep_hist_percentile(h, 90) / 1e3,
+		 ep_hist_percentile(h, 99) / 1e3, ep_hist_percentile(h, 99.9) / 1e3,
+		 (double)h->max / 1e3);
 	printf("{\"kind\":\"%s\",\"sent\":%llu,\"completed\":%llu,\"failed\":%llu,"
 	       "\"retries\":%llu,\"tasks_per_s\":%.1f,\"bytes_raw\":%llu,"
-	       "\"bytes_compressed\":%llu,\"bytes_wire\":%llu,\"latency_us\":{\"p50\":%.1f,"
-	       "\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},\"errors\":{",
+	       "\"bytes_compressed\":%llu,\"bytes_wire\":%llu,\"rtt_us\":%s,\"latency_us\":%s,"
+	       "\"errors\":{",
 	       k->label, (unsigned long long)k->sent, (unsigned long long)k->ok,
 	       (unsigned long long)k->failed, (unsigned long long)retries(k), (double)k->ok / secs,
 	       (unsigned long long)k->raw, (unsigned long long)k->wire_once,
-	       (unsigned long long)k->wire, ep_hist_percentile(h, 50) / 1e3,
-	       ep_hist_percentile(h, 90) / 1e3, ep_hist_percentile(h, 99) / 1e3,
-	       ep_hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3);
+	       (unsigned long long)k->wire, rtt, rtt);
 	for (int s = 1; s < EP_ST__COUNT; s++)
 		if (k->status[s]) {
 			printf("%s\"%s\":%llu", first ? "" : ",", ep_status_name(s),
@@ -475,116 +486,106 @@ static const char *path_name(uint8_t s)
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
-/* @est, @cs, @ls and @as: the session's, read before it was closed. */
-static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
-		    const struct ep_client_stats *cs, const struct ep_client_link_stats *ls,
-		    const struct ep_client_auth_stats *as)
-{
-	const struct ep_client_estimates est = *e;
-	struct kind_load t;
+/* What the link cost, per task sent (see summary()). */
+struct link_cost {
 	double n, per_task, beyond, resent;
+};
 
-	totals(l, &t);
-	/*
-	 * What the link cost, per task sent: datagrams (all the session sent: requests,
-	 * resends, and its PINGs, CANCELs and acknowledgements), those beyond each task's
-	 * first send, and payload bytes sent again; and the session's own account of
-	 * selective repeat (ep_client_get_link_stats()).
-	 */
-	n = t.tried ? (double)t.tried : 1.0;
-	per_task = (double)cs->dgrams_sent / n;
-	beyond = cs->dgrams_sent > t.first_dgrams ? (double)(cs->dgrams_sent - t.first_dgrams) / n
-						  : 0.0;
-	resent = (double)(t.wire > t.wire_once ? t.wire - t.wire_once : 0) / n;
-	if (l->o->json) {
-		printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
-		       "\"unexpected_results\":%llu,"
-		       "\"retries_throttled\":%llu,\"validations\":%llu,\"conflicts\":%llu,"
-		       "\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
-		       "\"exec_us\":%.1f,\"load_pct\":%u},\"total\":",
-		       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
-		       (unsigned long long)l->unexpected, (unsigned long long)cs->retries_throttled,
-		       (unsigned long long)cs->validations, (unsigned long long)cs->conflicts,
-		       est.srtt_us, est.edge_queue_us, est.edge_exec_us, est.edge_load_pct);
-		json_kind(&t, secs);
-		printf(",\"kinds\":[");
-		for (unsigned int i = 0; i < l->nkinds; i++) {
-			printf("%s", i ? "," : "");
-			json_kind(&l->kinds[i], secs);
-		}
-		printf("],\"datagrams\":{\"sent\":%llu,\"received\":%llu,\"first_sends\":%llu,"
-		       "\"per_task\":%.3f,\"beyond_first_per_task\":%.3f,"
-		       "\"bytes_resent_per_task\":%.1f,\"frag_size\":%u}",
-		       (unsigned long long)cs->dgrams_sent, (unsigned long long)cs->dgrams_received,
-		       (unsigned long long)t.first_dgrams, per_task, beyond, resent, l->frag_size);
-		printf(",\"link\":{\"frags_sent_first\":%llu,\"frags_resent\":%llu,"
-		       "\"whole_resends\":%llu,\"repairs\":%llu,\"task_acks\":%llu,"
-		       "\"result_acks_sent\":%llu,\"results_undecodable\":%llu,"
-		       "\"repairs_exhausted\":%llu,\"pace_waits\":%llu,\"slowdowns\":%llu,"
-		       "\"path\":\"%s\",\"edge_acks\":%s,\"pace_mbps\":%.1f}",
-		       (unsigned long long)ls->frags_sent_first,
-		       (unsigned long long)ls->frags_resent, (unsigned long long)ls->whole_resends,
-		       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
-		       (unsigned long long)ls->result_acks_sent,
-		       (unsigned long long)ls->results_undecodable,
-		       (unsigned long long)ls->repairs_exhausted,
-		       (unsigned long long)ls->pace_waits, (unsigned long long)ls->slowdowns,
-		       path_name(ls->path_state), ls->edge_acks ? "true" : "false",
-		       ls->pace_bps / 1e6);
-		print_auth_stats(as, stdout, true);
-		printf("}\n");
-		return;
+/*
+ * What the link cost, per task sent: datagrams (all the session sent: requests, resends,
+ * and its PINGs, CANCELs and acknowledgements), those beyond each task's first send, and
+ * payload bytes sent again.
+ */
+static struct link_cost link_cost(const struct kind_load *t, const struct ep_client_stats *cs)
+{
+	struct link_cost c;
+
+	c.n = t->tried ? (double)t->tried : 1.0;
+	c.per_task = (double)cs->dgrams_sent / c.n;
+	c.beyond = cs->dgrams_sent > t->first_dgrams
+			   ? (double)(cs->dgrams_sent - t->first_dgrams) / c.n
+			   : 0.0;
+	c.resent = (double)(t->wire > t->wire_once ? t->wire - t->wire_once : 0) / c.n;
+	return c;
+}
+
+/* "@key":"@val", as a JSON member followed by a comma (@val escaped). */
+static void json_str(const char *key, const char *val)
+{
+	json_t *v = json_string(val);
+	char *d = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+	printf("\"%s\":%s,", key, d ? d : "null");
+	free(d);
+	json_decref(v);
+}
+
+/* The summary as one JSON object on stdout (the members docs/man/edgeload.1 lists). */
+static void summary_json(struct load *l, double secs, struct kind_load *t,
+			 const struct ep_client_estimates *est, const struct ep_client_stats *cs,
+			 const struct ep_client_link_stats *ls,
+			 const struct ep_client_auth_stats *as)
+{
+	struct link_cost c = link_cost(t, cs);
+
+	printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
+	       "\"unexpected_results\":%llu,"
+	       "\"retries_throttled\":%llu,\"validations\":%llu,\"conflicts\":%llu,"
+	       "\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
+	       "\"exec_us\":%.1f,\"load_pct\":%u},",
+	       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
+	       (unsigned long long)l->unexpected, (unsigned long long)cs->retries_throttled,
+	       (unsigned long long)cs->validations, (unsigned long long)cs->conflicts, est->srtt_us,
+	       est->edge_queue_us, est->edge_exec_us, est->edge_load_pct);
+	if (l->timeline)
+		json_str("timeline", l->o->timeline);
+	printf("\"total\":");
+	json_kind(t, secs);
+	printf(",\"kinds\":[");
+	for (unsigned int i = 0; i < l->nkinds; i++) {
+		printf("%s", i ? "," : "");
+		json_kind(&l->kinds[i], secs);
 	}
-	printf("%s loop, %.2f s\n", l->o->rate ? "open" : "closed", secs);
-	printf("%-16s %9s %9s %7s %7s %9s %9s %9s %9s %9s\n", "kind", "sent", "done", "failed",
-	       "retries", "tasks/s", "p50 us", "p90 us", "p99 us", "p99.9 us");
-	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
-		text_kind(&l->kinds[i], secs);
-	text_kind(&t, secs);
-	/* Skipped starts are load the edge never saw: never only a footnote. */
-	if (l->skipped)
-		printf("skipped: %llu scheduled tasks not started (%u outstanding, the "
-		       "--concurrency cap, or the library's queue full)\n",
-		       (unsigned long long)l->skipped, l->nslots);
-	printf("goodput: %.1f KB/s of completed tasks (payloads and results)",
-	       (double)t.ok_bytes / secs / 1e3);
-	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
-		printf("%s %s %.1f", i ? "," : ";", l->kinds[i].label,
-		       (double)l->kinds[i].ok_bytes / secs / 1e3);
-	printf("\n");
-	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
-	       "%.0f payload bytes resent per task\n",
-	       (unsigned long long)cs->dgrams_sent, per_task, (double)t.first_dgrams / n, beyond,
-	       resent);
-	printf("selective repeat: %llu fragments resent (%llu first sends), %llu repairs after "
-	       "%llu TASK_ACKs, %llu RESULT_ACKs sent, %llu whole resends, %llu results "
-	       "undecodable; path %s, pacing %.0f Mbit/s\n",
-	       (unsigned long long)ls->frags_resent, (unsigned long long)ls->frags_sent_first,
-	       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
-	       (unsigned long long)ls->result_acks_sent, (unsigned long long)ls->whole_resends,
-	       (unsigned long long)ls->results_undecodable, path_name(ls->path_state),
-	       ls->pace_bps / 1e6);
-	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
-	       (unsigned long long)t.raw, (unsigned long long)t.wire_once,
-	       t.raw ? 100.0 * (1.0 - (double)t.wire_once / (double)t.raw) : 0.0,
-	       (unsigned long long)t.wire);
-	printf("where the time went (means): network %.0f us, edge queue %.0f us, "
-	       "edge exec %.0f us; edge load %u%%\n",
-	       est.srtt_us, est.edge_queue_us, est.edge_exec_us, est.edge_load_pct);
+	printf("],\"datagrams\":{\"sent\":%llu,\"received\":%llu,\"first_sends\":%llu,"
+	       "\"per_task\":%.3f,\"beyond_first_per_task\":%.3f,"
+	       "\"bytes_resent_per_task\":%.1f,\"frag_size\":%u}",
+	       (unsigned long long)cs->dgrams_sent, (unsigned long long)cs->dgrams_received,
+	       (unsigned long long)t->first_dgrams, c.per_task, c.beyond, c.resent, l->frag_size);
+	printf(",\"link\":{\"frags_sent_first\":%llu,\"frags_resent\":%llu,"
+	       "\"whole_resends\":%llu,\"repairs\":%llu,\"task_acks\":%llu,"
+	       "\"result_acks_sent\":%llu,\"results_undecodable\":%llu,"
+	       "\"repairs_exhausted\":%llu,\"pace_waits\":%llu,\"slowdowns\":%llu,"
+	       "\"path\":\"%s\",\"edge_acks\":%s,\"pace_mbps\":%.1f}",
+	       (unsigned long long)ls->frags_sent_first, (unsigned long long)ls->frags_resent,
+	       (unsigned long long)ls->whole_resends, (unsigned long long)ls->repairs,
+	       (unsigned long long)ls->task_acks, (unsigned long long)ls->result_acks_sent,
+	       (unsigned long long)ls->results_undecodable,
+	       (unsigned long long)ls->repairs_exhausted, (unsigned long long)ls->pace_waits,
+	       (unsigned long long)ls->slowdowns, path_name(ls->path_state),
+	       ls->edge_acks ? "true" : "false", ls->pace_bps / 1e6);
+	print_auth_stats(as, stdout, true);
+	printf("}\n");
+}
+
+/* The summary's lines on what went wrong or was unusual, each only when it happened. */
+static void text_notes(const struct load *l, const struct kind_load *t,
+		       const struct ep_client_stats *cs)
+{
 	for (int s = 1; s < EP_ST__COUNT; s++)
-		if (t.status[s])
+		if (t->status[s])
 			printf("errors %s: %llu\n", ep_status_name(s),
-			       (unsigned long long)t.status[s]);
+			       (unsigned long long)t->status[s]);
 	for (int e = 0; e < LOCAL_ERRORS; e++)
-		if (t.local[e])
-			printf("errors %s: %llu\n", local_names[e], (unsigned long long)t.local[e]);
-	if (t.blob_results)
+		if (t->local[e])
+			printf("errors %s: %llu\n", local_names[e],
+			       (unsigned long long)t->local[e]);
+	if (t->blob_results)
 		printf("blobs found: %llu in %llu results (%llu..%llu per frame)\n",
-		       (unsigned long long)t.blobs_found, (unsigned long long)t.blob_results,
-		       (unsigned long long)t.blobs_min, (unsigned long long)t.blobs_max);
-	if (t.blobs_bad)
+		       (unsigned long long)t->blobs_found, (unsigned long long)t->blob_results,
+		       (unsigned long long)t->blobs_min, (unsigned long long)t->blobs_max);
+	if (t->blobs_bad)
 		printf("blobs results not in the blobs format: %llu\n",
-		       (unsigned long long)t.blobs_bad);
+		       (unsigned long long)t->blobs_bad);
 	if (cs->retries_throttled)
 		printf("retries held back by the retry budget: %llu\n",
 		       (unsigned long long)cs->retries_throttled);
@@ -597,7 +598,75 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 	if (l->unexpected)
 		printf("results for no outstanding task: %llu\n",
 		       (unsigned long long)l->unexpected);
+}
+
+/* The summary for people, on stdout. */
+static void summary_text(struct load *l, double secs, struct kind_load *t,
+			 const struct ep_client_estimates *est, const struct ep_client_stats *cs,
+			 const struct ep_client_link_stats *ls,
+			 const struct ep_client_auth_stats *as)
+{
+	struct link_cost c = link_cost(t, cs);
+
+	printf("%s loop, %.2f s; rtt in us: the round trip here, from each task's %s to its "
+	       "result, retries included (the time in the node: edgeplane stats)\n",
+	       l->o->rate ? "open" : "closed", secs, l->o->rate ? "scheduled start" : "start");
+	printf("%-16s %9s %9s %7s %7s %9s %9s %9s %9s %9s\n", "kind", "sent", "done", "failed",
+	       "retries", "tasks/s", "rtt p50", "rtt p90", "rtt p99", "rtt p99.9");
+	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
+		text_kind(&l->kinds[i], secs);
+	text_kind(t, secs);
+	/* Skipped starts are load the edge never saw: never only a footnote. */
+	if (l->skipped)
+		printf("skipped: %llu scheduled tasks not started (%u outstanding, the "
+		       "--concurrency cap, or the library's queue full)\n",
+		       (unsigned long long)l->skipped, l->nslots);
+	printf("goodput: %.1f KB/s of completed tasks (payloads and results)",
+	       (double)t->ok_bytes / secs / 1e3);
+	for (unsigned int i = 0; l->nkinds > 1 && i < l->nkinds; i++)
+		printf("%s %s %.1f", i ? "," : ";", l->kinds[i].label,
+		       (double)l->kinds[i].ok_bytes / secs / 1e3);
+	printf("\n");
+	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
+	       "%.0f payload bytes resent per task\n",
+	       (unsigned long long)cs->dgrams_sent, c.per_task, (double)t->first_dgrams / c.n,
+	       c.beyond, c.resent);
+	printf("selective repeat: %llu fragments resent (%llu first sends), %llu repairs after "
+	       "%llu TASK_ACKs, %llu RESULT_ACKs sent, %llu whole resends, %llu results "
+	       "undecodable; path %s, pacing %.0f Mbit/s\n",
+	       (unsigned long long)ls->frags_resent, (unsigned long long)ls->frags_sent_first,
+	       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
+	       (unsigned long long)ls->result_acks_sent, (unsigned long long)ls->whole_resends,
+	       (unsigned long long)ls->results_undecodable, path_name(ls->path_state),
+	       ls->pace_bps / 1e6);
+	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
+	       (unsigned long long)t->raw, (unsigned long long)t->wire_once,
+	       t->raw ? 100.0 * (1.0 - (double)t->wire_once / (double)t->raw) : 0.0,
+	       (unsigned long long)t->wire);
+	printf("where the time went (means): network %.0f us, edge queue %.0f us, "
+	       "edge exec %.0f us; edge load %u%%\n",
+	       est->srtt_us, est->edge_queue_us, est->edge_exec_us, est->edge_load_pct);
+	text_notes(l, t, cs);
+	if (l->timeline)
+		printf("timeline: %s\n", l->o->timeline);
 	print_auth_stats(as, stdout, false);
+}
+
+/*
+ * The run's summary on stdout, text or (--json) JSON. @e, @cs, @ls and @as: the
+ * session's, read before it was closed.
+ */
+static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
+		    const struct ep_client_stats *cs, const struct ep_client_link_stats *ls,
+		    const struct ep_client_auth_stats *as)
+{
+	struct kind_load t;
+
+	totals(l, &t);
+	if (l->o->json)
+		summary_json(l, secs, &t, e, cs, ls, as);
+	else
+		summary_text(l, secs, &t, e, cs, ls, as);
 }
 
 /* --- the timeline ------------------------------------------------------------------- */
@@ -657,7 +726,7 @@ static int timeline_open(struct load *l, const char *path)
 	fprintf(l->timeline,
 		"# edgeload timeline: one line per second and kind (\"total\": all "
 		"kinds), started at unix time %.3f\n"
-		"# t_s unix_s kind sent completed failed p50_us p99_us\n",
+		"# t_s unix_s kind sent completed failed rtt_p50_us rtt_p99_us\n",
 		l->t0_unix);
 	return 0;
 }
@@ -668,59 +737,57 @@ static void progress(struct load *l, double secs)
 
 	totals(l, &t);
 	fprintf(stderr,
-		"\r%6.1f s  sent %llu  done %llu  failed %llu  %.0f tasks/s  p99 %.1f us  "
+		"\r%6.1f s  sent %llu  done %llu  failed %llu  %.0f tasks/s  rtt p99 %.1f us  "
 		"outstanding %u   ",
 		secs, (unsigned long long)t.sent, (unsigned long long)t.ok,
 		(unsigned long long)t.failed, secs > 0 ? (double)t.ok / secs : 0.0,
 		ep_hist_percentile(&t.lat, 99) / 1e3, ep_client_inflight(l->c));
 }
 
-int cmd_load(int argc, char **argv)
+/*
+ * Everything before the first task: the kinds, the session, the slots, the timeline.
+ * Returns 0, or the exit status (2: a bad --mix; 1: anything else, said on stderr).
+ */
+static int load_setup(struct load *l, struct opts *o)
 {
-	struct load *l = calloc(1, sizeof(*l));
-	uint64_t t0, end, next, period = 0, last_progress;
-	bool tty = isatty(STDERR_FILENO);
-	struct ep_client_estimates est;
-	struct ep_client_auth_stats as;
-	struct ep_client_stats cs;
-	struct ep_client_link_stats ls = { 0 };
-	double secs;
-	struct opts o;
-	int err;
+	int err = build_kinds(l, o);
 
-	parse_opts(argc, argv, &o, "load");
-	check_error_names();
-	if (!o.count && !o.duration_s)
-		o.duration_s = 10;
-	if (!l)
-		return 1;
-	err = build_kinds(l, &o);
 	if (err)
 		return err == -EINVAL ? 2 : 1; /* a bad --mix is a usage error */
-	o.client.max_inflight = o.concurrency;
-	o.client.cork = true; /* one sendmmsg for the tasks submitted together */
-	if (open_session(&o, &l->c))
+	o->client.max_inflight = o->concurrency;
+	o->client.cork = true; /* one sendmmsg for the tasks submitted together */
+	if (open_session(o, &l->c))
 		return 1;
-	l->o = &o;
+	l->o = o;
 	l->frag_size =
-		ep_frag_size_for(o.client.mtu ? o.client.mtu : 1500,
-				 strchr(o.client.host, ':') != NULL, o.auth.sz ? EP_F_AUTH : 0);
-	l->rng = o.args.seed ? o.args.seed : 1;
-	l->nslots = o.concurrency;
+		ep_frag_size_for(o->client.mtu ? o->client.mtu : 1500,
+				 strchr(o->client.host, ':') != NULL, o->auth.sz ? EP_F_AUTH : 0);
+	l->rng = o->args.seed ? o->args.seed : 1;
+	l->nslots = o->concurrency;
 	l->slots = calloc(l->nslots, sizeof(*l->slots));
 	if (!l->slots)
 		return 1;
 	signal(SIGINT, on_sigint);
-	if (o.timeline && timeline_open(l, o.timeline))
+	if (o->timeline && timeline_open(l, o->timeline))
 		return 1;
-	t0 = last_progress = next = ep_now_ns();
+	return 0;
+}
+
+/* The run: tasks started (closed or open loop) until its end, its count or Ctrl-C, and
+ * every one outstanding answered or given up. */
+static void load_loop(struct load *l, uint64_t t0)
+{
+	const struct opts *o = l->o;
+	uint64_t end, next = t0, period = 0, last_progress = t0;
+	bool tty = isatty(STDERR_FILENO);
+
 	l->t0_ns = t0;
 	l->tick_ns = t0 + 1000000000ull;
-	end = o.duration_s ? t0 + (uint64_t)(o.duration_s * 1e9) : 0;
-	if (o.rate)
-		period = (uint64_t)(1e9 / o.rate);
+	end = o->duration_s ? t0 + (uint64_t)(o->duration_s * 1e9) : 0;
+	if (o->rate)
+		period = (uint64_t)(1e9 / o->rate);
 	else
-		for (uint32_t i = 0; i < o.concurrency; i++)
+		for (uint32_t i = 0; i < o->concurrency; i++)
 			submit(l, t0);
 	ep_client_flush(l->c);
 	while (!interrupted) {
@@ -733,9 +800,9 @@ int cmd_load(int argc, char **argv)
 			timeline_tick(l, l->tick_ns);
 			l->tick_ns += 1000000000ull;
 		}
-		if (o.rate && !l->stop) {
+		if (o->rate && !l->stop) {
 			/* Open loop: every start that is due, on schedule. */
-			while (next <= now && !(o.count && l->sent >= o.count)) {
+			while (next <= now && !(o->count && l->sent >= o->count)) {
 				submit(l, next);
 				next += period;
 			}
@@ -744,16 +811,61 @@ int cmd_load(int argc, char **argv)
 		}
 		if (l->timeline && wait_ms > (int)((l->tick_ns - now) / 1000000))
 			wait_ms = (int)((l->tick_ns - now + 999999) / 1000000);
-		if ((l->stop || (o.count && l->sent >= o.count)) && !ep_client_inflight(l->c))
+		if ((l->stop || (o->count && l->sent >= o->count)) && !ep_client_inflight(l->c))
 			break;
 		ep_client_poll(l->c, wait_ms);
-		if (tty && !o.json && now - last_progress >= 1000000000ull) {
+		if (tty && !o->json && now - last_progress >= 1000000000ull) {
 			progress(l, (double)(now - t0) / 1e9);
 			last_progress = now;
 		}
 	}
-	if (tty && !o.json)
+	if (tty && !o->json)
 		fprintf(stderr, "\n");
+}
+
+/* The timeline's seconds the loop slept through, then the last, partial one if anything
+ * happened in it. */
+static void timeline_finish(struct load *l)
+{
+	uint64_t now = ep_now_ns();
+
+	while (now >= l->tick_ns) {
+		timeline_tick(l, l->tick_ns);
+		l->tick_ns += 1000000000ull;
+	}
+	for (unsigned int i = 0; i < l->nkinds; i++)
+		if (l->kinds[i].sec_sent || l->kinds[i].sec_ok || l->kinds[i].sec_failed) {
+			timeline_tick(l, now);
+			break;
+		}
+}
+
+/* edgeload load: exit status 0 every task answered, 1 a failure (or a refused kind), 2 a
+ * usage error. */
+int cmd_load(int argc, char **argv)
+{
+	struct load *l = calloc(1, sizeof(*l));
+	struct ep_client_estimates est;
+	struct ep_client_auth_stats as;
+	struct ep_client_stats cs;
+	struct ep_client_link_stats ls = { 0 };
+	struct kind_load t;
+	uint64_t t0;
+	double secs;
+	struct opts o;
+	int err;
+
+	parse_opts(argc, argv, &o, "load");
+	check_error_names();
+	if (!o.count && !o.duration_s)
+		o.duration_s = 10;
+	if (!l)
+		return 1;
+	err = load_setup(l, &o);
+	if (err)
+		return err;
+	t0 = ep_now_ns();
+	load_loop(l, t0);
 	secs = (double)(ep_now_ns() - t0) / 1e9;
 	ep_client_get_estimates(l->c, &est);
 	ep_client_get_stats(l->c, &cs);
@@ -764,30 +876,13 @@ int cmd_load(int argc, char **argv)
 	l->stop = true;
 	auth_stats(l->c, &as);
 	ep_client_close(l->c);
-	if (l->timeline) {
-		uint64_t now = ep_now_ns();
-
-		/* Seconds the loop slept through, then the last, partial one if anything
-		 * happened in it. */
-		while (now >= l->tick_ns) {
-			timeline_tick(l, l->tick_ns);
-			l->tick_ns += 1000000000ull;
-		}
-		for (unsigned int i = 0; i < l->nkinds; i++)
-			if (l->kinds[i].sec_sent || l->kinds[i].sec_ok || l->kinds[i].sec_failed) {
-				timeline_tick(l, now);
-				break;
-			}
-	}
+	if (l->timeline)
+		timeline_finish(l);
 	summary(l, secs, &est, &cs, &ls, &as);
 	if (l->timeline && fclose(l->timeline))
-		pr_warn("--timeline: %s", strerror(errno));
-	{
-		struct kind_load t;
-
-		totals(l, &t);
-		err = t.failed || l->refused ? 1 : 0;
-	}
+		pr_warn("--timeline %s: %s", o.timeline, strerror(errno));
+	totals(l, &t);
+	err = t.failed || l->refused ? 1 : 0;
 	for (unsigned int i = 0; i < l->nkinds; i++)
 		free(l->kinds[i].payload);
 	free(l->slots);

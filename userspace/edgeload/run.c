@@ -51,9 +51,14 @@ static int print_blobs(const struct ep_result *r, bool json)
 	return 0;
 }
 
+/*
+ * The result: to --out (an image as PNG, else its bytes; a line on stderr says where),
+ * or on stdout (blobs, checksums, a size). 0 or a negative errno.
+ */
 static int output(const struct opts *o, const struct ep_result *r)
 {
 	const struct task_kind *k = o->kind;
+	int err;
 
 	if (k->image_out) {
 		struct ep_img_hdr h;
@@ -67,8 +72,12 @@ static int output(const struct opts *o, const struct ep_result *r)
 			printf("%ux%u image\n", ntohs(h.width), ntohs(h.height));
 			return 0;
 		}
-		return ep_png_write_gray(o->out, r->data + sizeof(h), ntohs(h.width),
-					 ntohs(h.height));
+		err = ep_png_write_gray(o->out, r->data + sizeof(h), ntohs(h.width),
+					ntohs(h.height));
+		if (!err)
+			fprintf(stderr, "%s: result written to %s (%ux%u PNG)\n", k->name, o->out,
+				ntohs(h.width), ntohs(h.height));
+		return err;
 	}
 	if (k->type == EP_TT_BLOBS)
 		return print_blobs(r, o->json);
@@ -80,8 +89,13 @@ static int output(const struct opts *o, const struct ep_result *r)
 		       (unsigned long long)be64toh(c.xxh3));
 		return 0;
 	}
-	if (o->out)
-		return write_file(o->out, r->data, r->len);
+	if (o->out) {
+		err = write_file(o->out, r->data, r->len);
+		if (!err)
+			fprintf(stderr, "%s: result written to %s (%u bytes)\n", k->name, o->out,
+				r->len);
+		return err;
+	}
 	printf("%u bytes of result\n", r->len);
 	return 0;
 }
@@ -134,8 +148,8 @@ int cmd_run(int argc, char **argv)
 		       err == -EPROTO ? "not in the task type's format" : strerror(-err));
 	if (!o.json)
 		fprintf(stderr,
-			"%s: %u -> %u bytes a send, %llu on the wire%s, %.3f ms, queued %u "
-			"us, ran %u us, edge load %u%%, %u attempt%s\n",
+			"%s: %u -> %u bytes a send, %llu on the wire%s, rtt %.3f ms, in the "
+			"node: queued %u us, ran %u us, edge load %u%%, %u attempt%s\n",
 			o.kind->name, len, r.wire_len, (unsigned long long)r.wire_bytes,
 			r.compressed ? ", result compressed" : "", (double)r.latency_ns / 1e6,
 			r.queue_us, r.exec_us, r.load_pct, r.attempts, r.attempts == 1 ? "" : "s");

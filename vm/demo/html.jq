@@ -17,7 +17,7 @@ def ok: if . == true then "<span class=ok>yes</span>" elif . == false then "<spa
 
 . as $s
 | {throughput: "Frames answered per second per camera; the kill and the drain are marked.",
-   latency: "p50 and p99 latency of the frames answered in each second (log scale).",
+   latency: "The round trip at each camera (edgeload's rtt: from the scheduled send to the answer, retries included), p99 and p50 of the frames answered in each whole second (log scale). The kill costs the tasks w3 held a retry after the controller's drain. With no fault, a second's p99 rises when a retry is needed: in the first second, a camera's first datagrams under its new session key, sent before the gateway (within 10 ms) and the workers (at their next key sync, every 50 ms here) have the key, dropped there and resent after the client's first timeout (200 ms before it has measured a round trip; marked on the plot); later, on a machine busy with other work, a worker short of CPU (its missed load reports are in logs/edgectl.log).",
    nodes: "Tasks per second the gateway sent each node: the killed worker's share moves to the others.",
    shares: "Each worker's share of the tasks against its share of the capacity, before and after the kill.",
    bytes: "What zstd saves on the raw frames."} as $captions
@@ -45,17 +45,17 @@ namespaces (<code>vm/rig</code>, prefix \($s.scenario.prefix)), \($s.scenario.ma
 <h2>Cameras</h2>
 <table>",
   head(["camera", "role", "prio", "rate/s", "frames", "sent", "answered", "failed", "retries",
-	"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"]),
+	"rtt p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"]),
   ($s.cameras[] | row([(.name | td), (.role | td), (.prio | num), (.rate | num),
 	(.images | join(", ") | td), (.sent | num), (.answered | num), (.failed | num),
-	(.retries | num), (.latency_us.p50 | ms | num), (.latency_us.p90 | ms | num),
-	(.latency_us.p99 | ms | num), (.latency_us.p999 | ms | num),
+	(.retries | num), (.rtt_us.p50 | ms | num), (.rtt_us.p90 | ms | num),
+	(.rtt_us.p99 | ms | num), (.rtt_us.p999 | ms | num),
 	(.errors | kv | td)])),
   row([("total" | td), ("" | td), ("" | td), ($s.cameras | map(.rate) | add | num), ("" | td),
 	($s.total.sent | num), ($s.total.answered | num), ($s.total.failed | num),
 	($s.total.retries | num), ("" | td), ("" | td), ("" | td), ("" | td), ($s.total.errors | kv | td)]),
   "</table>
-<p>Latency runs from the moment a frame was due to be sent (open loop: a slow edge cannot hide
+<p>Latency is the round trip at the camera (edgeload's rtt; the runtimes' own time per task, in the node, is in data/runtime-*.json): from the moment a frame was due to be sent (open loop: a slow edge cannot hide
 its delay) to its answer, retries included.</p>
 <h2>Results</h2>
 <p>\($s.total.blobs_found) blobs counted in \($s.total.frames_counted) frames. Bytes: \($s.total.bytes_raw | mb) MB of
@@ -96,6 +96,18 @@ classifiers: \([$s.drops.classifiers | to_entries[] | select((.value | length) >
 runtimes: \([$s.drops.runtimes | to_entries[] | select((.value | length) > 0) | "\(.key): \(.value | kv)"]
 	| if length == 0 then "none" else join("; ") | esc end).
 Gateway decisions: \($s.gateway.decisions | kv | esc).</p>",
+  ([$s.passed_to_kernel.classifiers // {} | to_entries[] | select((.value | length) > 0)
+	| "\(.key): \(.value | kv)"] | select(length > 0)
+	| "<p>Passed to the kernel, not dropped: \(join("; ") | esc) (<code>pass_no_socket</code>: tasks that reached
+a node with no AF_XDP socket bound, because its runtime was down).</p>"),
+  "<p>The classifiers' counters: <code>redirect_xsk</code> tasks handed to the runtime,
+<code>pass_not_udp</code> what is not a task (ARP, IPv6 neighbour discovery) passed to the kernel.
+<code>reply_no_route</code>, where it shows, is no fault: the workers keep IP forwarding off (a task
+reaching a worker whose runtime is down would otherwise be routed back to the gateway), so the reply's
+next hop is the gateway, whose XDP relays it (<code>relay_reply</code>); the demo sets
+<code>xdp.reply_route = false</code> on them for that. <code>rx_dropped</code> of a runtime, where it shows,
+counts frames the kernel could not put in its receive ring (full, or no free buffer): a runtime short of
+CPU, as on a machine busy with other work.</p>",
   ($s.auth | select(. != null) as $a | $a.accounting as $n |
   "<h2>Authentication</h2>
 <p>Auth mode <b>\(if $a.required then "required" else "not required" end)</b>: the gateway's XDP

@@ -2,19 +2,20 @@
 # vm/demo/plots.gp - the demo's plots, from the data files vm/demo/report.sh writes.
 # Variables (gnuplot -e): out, data (directories), term (a terminal with its options),
 # ext (png or svg), killx, drainx (seconds since the traffic started; -1: none), killnode,
-# dur (seconds of traffic).
+# dur (seconds of traffic), warmx (the first second's, when its p99 stands out; -1: not).
 
 set datafile missing "nan"
 set datafile separator whitespace
 set grid ytics lc rgb "#dddddd"
 set border 3
 set tics nomirror
-set key below horizontal
+set key below horizontal reverse Left samplen 3 spacing 1.1	# the line, then its name
 set offsets 0, 0, graph 0.16, 0	# room for the labels of the kill
 set xlabel "seconds since the cameras started"
 set xrange [0:dur + 0.5]
 
 c1 = "#1f77b4"; c2 = "#ff7f0e"; c3 = "#2ca02c"; c4 = "#9467bd"; red = "#d62728"
+c1p = "#6baed6"; c2p = "#fdae6b"; c3p = "#74c476"	# lighter: the p50 lines
 
 # The kill and the drain: a dashed red line, and a dotted one with their labels.
 if (killx >= 0) {
@@ -40,18 +41,29 @@ plot data . "/cam1.dat" using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb c1 ti
      "< cat " . data . "/cam1.dat " . data . "/cam2.dat " . data . "/cam3.dat" \
         using 1:($3 > 0 ? $3 : 1/0) with impulses lw 4 lc rgb red title "failed"
 
-# 2. Latency per camera: p50 and p99 of the tasks answered in each second.
+# 2. Latency per camera: p50 and p99 of the tasks answered in each second; whole seconds
+# only (report.sh leaves out the partial ones). p99 solid with dots, p50 dashed and
+# lighter, each camera in its colour; the key has a column per camera, p99 above p50.
 set output out . "/latency." . ext
-set title "Latency per second: p99 (solid) and p50 (dashed), from the scheduled send, retries included"
-set ylabel "ms"
+set title "Round trip at the cameras per second: p99 (solid) and p50 (dashed); from the scheduled send, retries included"
+set ylabel "ms (log scale)"
 set logscale y
 set yrange [*:*]
-plot data . "/cam1.dat" using 1:5 with lines lw 2 lc rgb c1 title "cam1 p99", \
-     data . "/cam2.dat" using 1:5 with lines lw 2 lc rgb c2 title "cam2 p99", \
-     data . "/cam3.dat" using 1:5 with lines lw 2 lc rgb c3 title "cam3 p99", \
-     data . "/cam1.dat" using 1:4 with lines lw 1.5 dt 2 lc rgb c1 title "cam1 p50", \
-     data . "/cam2.dat" using 1:4 with lines lw 1.5 dt 2 lc rgb c2 title "cam2 p50", \
-     data . "/cam3.dat" using 1:4 with lines lw 1.5 dt 2 lc rgb c3 title "cam3 p50"
+if (warmx >= 0) {
+	set label 3 "new session keys: first datagrams dropped until synced, resent" \
+		at warmx, graph 0.97 offset 1, 0 tc rgb "#555555" front
+	set label 4 "after the client's first timeout (200 ms before it has measured)" \
+		at warmx, graph 0.915 offset 1, 0 tc rgb "#555555" front
+}
+set key maxrows 2
+plot data . "/cam1.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c1 title "cam1 p99", \
+     data . "/cam1.dat" using 1:4 with lines lw 2 dt (10, 6) lc rgb c1p title "cam1 p50", \
+     data . "/cam2.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c2 title "cam2 p99", \
+     data . "/cam2.dat" using 1:4 with lines lw 2 dt (10, 6) lc rgb c2p title "cam2 p50", \
+     data . "/cam3.dat" using 1:5 with linespoints pt 7 ps 0.45 lw 2 lc rgb c3 title "cam3 p99", \
+     data . "/cam3.dat" using 1:4 with lines lw 2 dt (10, 6) lc rgb c3p title "cam3 p50"
+set key maxrows auto
+unset label 3; unset label 4
 unset logscale y
 
 # 3. Tasks per node per second at the gateway, stacked.

@@ -22,15 +22,15 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
   "== Summary: \($s.scenario.duration_s) s of camera traffic through the gateway \($s.scenario.gateway) " +
   "(rig \($s.scenario.prefix), \($s.scenario.machine.cpus) CPUs, kernel \($s.scenario.machine.kernel))",
   "",
-  "Cameras (open loop; latency from the scheduled send to the answer, retries included):",
+  "Cameras (open loop; latency: rtt, the round trip at the camera, from the scheduled send to the answer, retries included):",
   ("camera" | rpad(7)) + ("role" | rpad(16)) + ("prio" | lpad(4)) + ("rate/s" | lpad(7)) +
 	("sent" | lpad(8)) + ("answered" | lpad(9)) + ("failed" | lpad(7)) + ("retries" | lpad(8)) +
 	("p50 ms" | lpad(8)) + ("p90 ms" | lpad(8)) + ("p99 ms" | lpad(8)) + ("p99.9 ms" | lpad(9)),
   ($s.cameras[] |
 	(.name | rpad(7)) + (.role | rpad(16)) + (.prio | lpad(4)) + (.rate | lpad(7)) +
 	(.sent | lpad(8)) + (.answered | lpad(9)) + (.failed | lpad(7)) + (.retries | lpad(8)) +
-	(.latency_us.p50 | ms | lpad(8)) + (.latency_us.p90 | ms | lpad(8)) +
-	(.latency_us.p99 | ms | lpad(8)) + (.latency_us.p999 | ms | lpad(9)) +
+	(.rtt_us.p50 | ms | lpad(8)) + (.rtt_us.p90 | ms | lpad(8)) +
+	(.rtt_us.p99 | ms | lpad(8)) + (.rtt_us.p999 | ms | lpad(9)) +
 	(if (.errors | length) > 0 then "   errors: " + (.errors | kv) else "" end)),
   ("total" | rpad(7)) + ("" | rpad(16)) + ("" | lpad(4)) +
 	($s.cameras | map(.rate) | add | lpad(7)) + ($s.total.sent | lpad(8)) +
@@ -117,6 +117,13 @@ def kv: to_entries | map("\(.key) \(.value)") | join(", ");
 		| "\(.key) \(.value | kv)"] | if length == 0 then "none" else join("; ") end) +
 	"; runtimes: " + ([$s.drops.runtimes | to_entries[] | select((.value | length) > 0)
 		| "\(.key) \(.value | kv)"] | if length == 0 then "none" else join("; ") end),
+  ([$s.passed_to_kernel.classifiers // {} | to_entries[] | select((.value | length) > 0)
+	| "\(.key) \(.value | kv)"] | select(length > 0)
+	| "Passed to the kernel, not dropped: " + join("; ") +
+	  " (pass_no_socket: tasks that reached a node with no AF_XDP socket bound, i.e. whose runtime was down)"),
+  ([$s.drops.runtimes[] | .rx_dropped // 0] | add // 0 | select(. > 0)
+	| "  (rx_dropped: frames the kernel could not put in a runtime's receive ring, full or out of buffers:" +
+	  " the runtime was short of CPU; expected on a machine busy with other work, see docs/rig.md)"),
   "Gateway decisions: " + ($s.gateway.decisions | kv),
   "",
   "Checks: every task answered or failed with an error code: \($s.checks.every_task_ended and $s.checks.failures_have_codes | ok);" +

@@ -38,7 +38,8 @@ def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
 	failed: ($l.total.failed | nz), retries: ($l.total.retries | nz),
 	errors: ($l.total.errors // {}),
 	tasks_per_s: ($l.total.tasks_per_s | nz),
-	latency_us: ($l.total.latency_us // {}),
+	# The round trip at the camera (edgeload's rtt_us; latency_us before it was named).
+	rtt_us: ($l.total.rtt_us // $l.total.latency_us // {}),
 	bytes_raw: ($l.total.bytes_raw | nz),
 	bytes_compressed: ($l.total.bytes_compressed | nz),
 	bytes_wire: ($l.total.bytes_wire | nz),
@@ -46,7 +47,8 @@ def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
 	unexpected_results: ($l.unexpected_results | nz),
 	skipped: ($l.skipped | nz),
 	seconds: ($l.seconds | nz),
-	kinds: [($l.kinds // [])[] | {kind, sent, completed, failed, errors, blobs, latency_us,
+	kinds: [($l.kinds // [])[] | {kind, sent, completed, failed, errors, blobs,
+		rtt_us: (.rtt_us // .latency_us),
 		bytes_raw, bytes_compressed}],
 	timeline: { lines: ($tt | length), sent: ($tt | sumof(.sent)),
 		completed: ($tt | sumof(.completed)), failed: ($tt | sumof(.failed)) }
@@ -61,7 +63,8 @@ def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
 	| ($runtime[$name] // null) as $rt | ($runtime_start[$name] // {}) as $rs
 	| (tasks_at($nk; $id) - tasks_at($n0; $id)) as $before
 	| (tasks_at($n1; $id) - tasks_at($nk; $id)) as $after
-	| {
+	| def since(f): ($rt.workers | sumof(f)) - (($rs.workers // []) | sumof(f));
+	{
 	id: $id, name: $name, role, state, capacity,
 	capacity_share: (if .role == "worker" then pct(.capacity; $capsum) else null end),
 	tasks: ($before + $after), tasks_before_kill: $before, tasks_after_kill: $after,
@@ -74,12 +77,15 @@ def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
 		errors: ([$rt.types[].errors | to_entries[]] | group_by(.key)
 			| map({key: .[0].key, value: (map(.value) | add)}) | from_entries),
 		cache_hits: (($rt.types | sumof(.cache_hits)) - (($rs.types // []) | sumof(.cache_hits))),
-		duplicates: ($rt.workers | sumof(.duplicates)),
-		shed: ($rt.workers | sumof(.shed)),
-		reply_dropped: ($rt.workers | sumof(.reply_dropped)),
-		rx_dropped: ($rt.workers | sumof(.io.rx_dropped)),
-		reassembly_expired: ($rt.workers | sumof(.reassembly.expired)),
-		blobs_p99_us: (($rt.types // []) | map(select(.handler == "blobs")) | .[0].latency_us.p99)
+		# During the traffic: less what the counters held at its start (the sample
+		# frames, the runtime's start).
+		duplicates: since(.duplicates), shed: since(.shed),
+		reply_dropped: since(.reply_dropped), rx_dropped: since(.io.rx_dropped),
+		reassembly_expired: since(.reassembly.expired),
+		# Time in the node (the runtime's per-type latency: acceptance to reply), not
+		# the cameras' round trip.
+		blobs_in_node_p99_us: (($rt.types // []) | map(select(.handler == "blobs")) | .[0]
+			| (.in_node_us // .latency_us).p99)
 	} end),
 	classifier: ($xdp[$name] // {} | nonzero)
  }] as $nodes
@@ -198,12 +204,17 @@ def rt_auth: if . == null then {ok: 0, dropped: {}, rx_dropped: 0} else
 		packets: ($gp | nonzero)
 	},
 	auth: $auth,
+	# Not drops: tasks a classifier passed to its node's kernel because no AF_XDP socket
+	# was bound (pass_no_socket: the killed worker's, after its death).
+	passed_to_kernel: {
+		classifiers: ($nodes | map({key: .name, value: (.classifier
+			| with_entries(select(.key == "pass_no_socket")))}) | from_entries)
+	},
 	drops: {
 		gateway: (($gp | with_entries(select(.key | startswith("drop_"))))
 			+ ($gd | {overflow_reject, tx_error}) | nonzero),
 		classifiers: ($nodes | map({key: .name, value: (.classifier
-			| with_entries(select(.key | startswith("drop_") or . == "pass_no_socket")))})
-			| from_entries),
+			| with_entries(select(.key | startswith("drop_"))))}) | from_entries),
 		runtimes: ($nodes | map(select(.runtime != null) | {key: .name, value: (.runtime
 			| {shed, reply_dropped, rx_dropped, reassembly_expired} | nonzero)}) | from_entries)
 	}
