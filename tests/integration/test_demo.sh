@@ -190,6 +190,7 @@ if wait_for_line "$EP_TMP/int.log" 't= *[0-9]+s +answered' 30; then
 	rc=$?
 	check "interrupted with SIGINT, it stops (status $rc) and says so" \
 		test "$rc" -eq 130 -a -n "$(grep -F 'interrupted' "$EP_TMP/int.log")"
+	[[ $rc -eq 130 ]] || diag "$(tail -8 "$EP_TMP/int.log")"
 	expect_eq "and leaves nothing behind: namespaces, bpffs mounts, processes, temporary files" \
 		"$(leftovers "$P2" "$OUT-int"; comm -13 <(echo "$tmp_before") <(ls -d /tmp/ep-demo-* 2>/dev/null))" ""
 else
