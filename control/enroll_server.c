@@ -31,6 +31,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "enroll_server.h"
+#include "xlist.h"
 
 #define MAX_CONNS	     256
 #define MAX_PENDING_PER_ADDR 16 /* connections not yet authenticated, per address */
@@ -78,15 +79,9 @@ struct ep_enroll_srv {
 	uint64_t failures_logged;
 };
 
-static const char *const outcome_names[EP_ENR__COUNT] = {
-#define EP_X_NAME(name, str) [EP_ENR_##name] = str,
-	EP_ENROLL_OUTCOME_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 const char *ep_enroll_outcome_name(unsigned int o)
 {
-	return o < EP_ENR__COUNT ? outcome_names[o] : "?";
+	return EP_XLIST_NAME(EP_ENROLL_OUTCOME_LIST, EP_ENR__COUNT, o);
 }
 
 static void count(struct ep_enroll_srv *s, enum ep_enroll_outcome o)
