@@ -577,21 +577,6 @@ static void test_reg_seq(void)
 		"restarts, real or forged");
 }
 
-/* The outcome names metrics and `edgectl status` show, from the X-macro list (xlist.h):
- * every outcome named, none beyond. */
-static void test_reg_names(void)
-{
-	tap_begin();
-	EXPECT(!strcmp(ep_reg_report_name(EP_REG_ACCEPTED), "accepted"));
-	EXPECT(!strcmp(ep_reg_report_name(EP_REG_UNKNOWN), "unknown_node"));
-	EXPECT(!strcmp(ep_reg_report_name(EP_REG_SEQ_JUMP), "seq_jump"));
-	EXPECT_EQ(EP_REG_SEQ_JUMP, EP_REG__COUNT - 1);
-	EXPECT(!strcmp(ep_reg_report_name(EP_REG__COUNT), "?"));
-	for (unsigned int i = 0; i < EP_REG__COUNT; i++)
-		EXPECT(strcmp(ep_reg_report_name(i), "?"));
-	tap_end("registry: each report outcome named, none beyond");
-}
-
 /* --- policy -------------------------------------------------------------------------- */
 
 static void test_policy(void)
@@ -678,7 +663,6 @@ int main(void)
 	test_reg_takeover();
 	test_reg_mac();
 	test_reg_seq();
-	test_reg_names();
 	test_policy();
 	return tap_finish();
 }
