@@ -31,6 +31,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "enroll_server.h"
+#include "xlist.h"
 
 #define MAX_CONNS	     256
 #define MAX_PENDING_PER_ADDR 16 /* connections not yet authenticated, per address */
@@ -78,15 +79,9 @@ struct ep_enroll_srv {
 	uint64_t failures_logged;
 };
 
-static const char *const outcome_names[EP_ENR__COUNT] = {
-#define EP_X_NAME(name, str) [EP_ENR_##name] = str,
-	EP_ENROLL_OUTCOME_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
-
 const char *ep_enroll_outcome_name(unsigned int o)
 {
-	return o < EP_ENR__COUNT ? outcome_names[o] : "?";
+	return EP_XLIST_NAME(EP_ENROLL_OUTCOME_LIST, EP_ENR__COUNT, o);
 }
 
 static void count(struct ep_enroll_srv *s, enum ep_enroll_outcome o)
@@ -359,6 +354,23 @@ static void handle_line(struct ep_enroll_srv *s, struct conn *c, size_t n)
 
 /* --- identity ------------------------------------------------------------------------------ */
 
+/*
+ * The subject's field @nid (@field: "CN", "OU") into @buf (@len bytes), one @what of the
+ * characters ep_enroll_name_ok() takes. 0; or -EINVAL, @buf emptied and an error reply
+ * queued that says what it must be.
+ */
+static int subject_name(struct ep_enroll_srv *s, struct conn *c, X509 *cert, int nid,
+			const char *field, const char *what, char *buf, size_t len)
+{
+	if (!ep_enroll_cert_field(cert, nid, buf, len) && ep_enroll_name_ok(buf, len))
+		return 0;
+	buf[0] = '\0';
+	reply_error(s, c, EP_ENR_BAD_SUBJECT,
+		    "the certificate's %s must be one %s of 1..%zu characters of [A-Za-z0-9_.@:-]",
+		    field, what, len - 1);
+	return -EINVAL;
+}
+
 /* The certificate's subject: CN = name, OU = role, O = tenant in decimal. 0, or an error
  * reply queued. */
 static int identify(struct ep_enroll_srv *s, struct conn *c)
@@ -374,22 +386,10 @@ static int identify(struct ep_enroll_srv *s, struct conn *c)
 		reply_error(s, c, EP_ENR_BAD_SUBJECT, "no certificate");
 		return -EINVAL;
 	}
-	if (ep_enroll_cert_field(cert, NID_commonName, c->name, sizeof(c->name)) ||
-	    !ep_enroll_name_ok(c->name, sizeof(c->name))) {
-		c->name[0] = '\0';
-		reply_error(s, c, EP_ENR_BAD_SUBJECT,
-			    "the certificate's CN must be one name of "
-			    "1..63 characters of [A-Za-z0-9_.@:-]");
+	if (subject_name(s, c, cert, NID_commonName, "CN", "name", c->name, sizeof(c->name)) ||
+	    subject_name(s, c, cert, NID_organizationalUnitName, "OU", "role", c->role,
+			 sizeof(c->role)))
 		return -EINVAL;
-	}
-	if (ep_enroll_cert_field(cert, NID_organizationalUnitName, c->role, sizeof(c->role)) ||
-	    !ep_enroll_name_ok(c->role, sizeof(c->role))) {
-		c->role[0] = '\0';
-		reply_error(s, c, EP_ENR_BAD_SUBJECT,
-			    "the certificate's OU must be one role of "
-			    "1..31 characters of [A-Za-z0-9_.@:-]");
-		return -EINVAL;
-	}
 	errno = 0;
 	if (ep_enroll_cert_field(cert, NID_organizationName, o, sizeof(o)) || o[0] < '0' ||
 	    o[0] > '9' || (t = strtoull(o, &end, 10), *end) || errno || t > UINT32_MAX) {

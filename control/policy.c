@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,45 @@ static int num(const char *s, long lo, long hi, long *out)
 	return errno || end == s || *end || *out < lo || *out > hi ? -EINVAL : 0;
 }
 
+/* The numeric settings: each key's range and field; a per-priority one is an array of
+ * EP_PRIO_MAX + 1 (index 1..5), set for one priority (key.P) or for all. */
+static const struct num_setting {
+	const char *key;
+	long lo, hi;
+	size_t off, size; /* the field (or array element): 1, 2 or 4 bytes */
+	bool per_prio;
+} num_settings[] = {
+#define FIELD(f) offsetof(struct ep_policy, f), sizeof(((struct ep_policy *)0)->f)
+#define ELEM(f)	 offsetof(struct ep_policy, f), sizeof(((struct ep_policy *)0)->f[0])
+	{ "stale_ms", 1, 3600000, FIELD(stale_ms), false },
+	{ "mem_factor", 0, 255, FIELD(mem_factor), false },
+	{ "cloud_node", 0, EP_GW_MAX_NODES - 1, FIELD(cloud_node), false },
+	{ "cpu_max", 0, 100, ELEM(cpu_max_pct), true },
+	{ "wait_max", 0, 60000, ELEM(wait_max_ms), true },
+#undef FIELD
+#undef ELEM
+};
+
+/* @v (in range for it) into the @size-byte field at @at. */
+static void store(void *at, size_t size, long v)
+{
+	if (size == 1)
+		*(uint8_t *)at = (uint8_t)v;
+	else if (size == 2)
+		*(uint16_t *)at = (uint16_t)v;
+	else
+		*(uint32_t *)at = (uint32_t)v;
+}
+
+/* @v into element @prio of the per-priority array at @base (@size bytes an element), or
+ * into each of 1..5 if @prio is 0. */
+static void store_prios(void *base, size_t size, int prio, long v)
+{
+	for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
+		if (!prio || i == prio)
+			store((uint8_t *)base + (size_t)i * size, size, v);
+}
+
 int ep_policy_set(struct ep_policy *p, const char *kv, char *err, size_t errlen)
 {
 	char key[32];
@@ -99,54 +140,39 @@ int ep_policy_set(struct ep_policy *p, const char *kv, char *err, size_t errlen)
 		*dot = '\0';
 	}
 	if (!strcmp(key, "policy") && !prio) {
-		if (ep_policy_parse(val, &p->policy))
-			goto bad_policy;
-	} else if (!strcmp(key, "stale_ms") && !prio) {
-		if (num(val, 1, 3600000, &v))
-			goto bad_range;
-		p->stale_ms = (uint32_t)v;
-	} else if (!strcmp(key, "mem_factor") && !prio) {
-		if (num(val, 0, 255, &v))
-			goto bad_range;
-		p->mem_factor = (uint8_t)v;
-	} else if (!strcmp(key, "cloud_node") && !prio) {
-		if (num(val, 0, EP_GW_MAX_NODES - 1, &v))
-			goto bad_range;
-		p->cloud_node = (uint32_t)v;
-	} else if (!strcmp(key, "cpu_max")) {
-		if (num(val, 0, 100, &v))
-			goto bad_range;
-		for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
-			if (!prio || i == prio)
-				p->cpu_max_pct[i] = (uint8_t)v;
-	} else if (!strcmp(key, "wait_max")) {
-		if (num(val, 0, 60000, &v))
-			goto bad_range;
-		for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
-			if (!prio || i == prio)
-				p->wait_max_ms[i] = (uint16_t)v;
-	} else if (!strcmp(key, "overflow")) {
+		if (ep_policy_parse(val, &p->policy)) {
+			snprintf(err, errlen, "policy: '%s' is not p2c, seed or hash", val);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "overflow")) {
 		if (ep_overflow_parse(val, &u8)) {
 			snprintf(err, errlen, "%s: '%s' is not reject, cloud or local", key, val);
 			return -EINVAL;
 		}
-		for (int i = EP_PRIO_MIN; i <= EP_PRIO_MAX; i++)
-			if (!prio || i == prio)
-				p->overflow[i] = u8;
-	} else {
-		snprintf(err, errlen,
-			 "unknown setting '%s' (policy, stale_ms, mem_factor, "
-			 "cloud_node, cpu_max[.P], wait_max[.P], overflow[.P])",
-			 key);
-		return -EINVAL;
+		store_prios(p->overflow, sizeof(p->overflow[0]), prio, u8);
+		return 0;
 	}
-	return 0;
+	for (size_t i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
+		const struct num_setting *ns = &num_settings[i];
 
-bad_policy:
-	snprintf(err, errlen, "policy: '%s' is not p2c, seed or hash", val);
-	return -EINVAL;
-bad_range:
-	snprintf(err, errlen, "%s: '%s' is not a number in range", key, val);
+		if (strcmp(key, ns->key) || (prio && !ns->per_prio))
+			continue;
+		if (num(val, ns->lo, ns->hi, &v)) {
+			snprintf(err, errlen, "%s: '%s' is not a number in range", key, val);
+			return -EINVAL;
+		}
+		if (ns->per_prio)
+			store_prios((uint8_t *)p + ns->off, ns->size, prio, v);
+		else
+			store((uint8_t *)p + ns->off, ns->size, v);
+		return 0;
+	}
+	snprintf(err, errlen,
+		 "unknown setting '%s' (policy, stale_ms, mem_factor, "
+		 "cloud_node, cpu_max[.P], wait_max[.P], overflow[.P])",
+		 key);
 	return -EINVAL;
 }
 

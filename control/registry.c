@@ -8,6 +8,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/codec.h"
 #include "registry.h"
+#include "xlist.h"
 
 int ep_reg_decode_report(const void *buf, size_t len, struct ep_load_report *out)
 {
@@ -128,13 +129,7 @@ int ep_reg_drain(struct ep_registry *r, uint32_t id, bool drain)
 
 const char *ep_reg_report_name(enum ep_reg_report res)
 {
-	static const char *const names[EP_REG__COUNT] = {
-#define EP_X_NAME(name, str) [EP_REG_##name] = str,
-		EP_REG_REPORT_LIST(EP_X_NAME)
-#undef EP_X_NAME
-	};
-
-	return (unsigned int)res < EP_REG__COUNT ? names[res] : "?";
+	return EP_XLIST_NAME(EP_REG_REPORT_LIST, EP_REG__COUNT, (unsigned int)res);
 }
 
 /* The report claims the address it comes from: a node cannot point the gateway at a
@@ -197,100 +192,103 @@ static bool seq_follows(uint32_t last, uint64_t last_ns, uint32_t seq, uint32_t 
  *   5. the sequence: newer than the last, and not too far ahead for the time since
  *      (OLD, SEQ_JUMP); a small seq not newer than the last is a restart (RESTARTED).
  */
-enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_report *rep,
-				 const struct ep_reg_sender *from, uint64_t now)
+/* Check 1.: EP_REG_ACCEPTED, or EP_REG_INVALID or EP_REG_CAPACITY. */
+static enum ep_reg_report report_in_range(const struct ep_registry *r,
+					  const struct ep_load_report *rep)
 {
-	uint32_t id = ntohl(rep->node_id), seq = ntohl(rep->seq), cap = ntohl(rep->capacity);
-	uint32_t interval = ntohl(rep->interval_ms);
-	enum ep_reg_report res = EP_REG_ACCEPTED;
-	struct ep_reg_node *n;
+	uint32_t interval = ntohl(rep->interval_ms), cap = ntohl(rep->capacity);
+
+	if (!valid_id(ntohl(rep->node_id)) || !rep->port || !interval || interval > 3600000 ||
+	    ntohl(rep->cpu_pct_x100) > 10000)
+		return EP_REG_INVALID;
+	if (cap < r->opts.capacity_min || cap > r->opts.capacity_max)
+		return EP_REG_CAPACITY;
+	return EP_REG_ACCEPTED;
+}
+
+/* Checks 3. and 4. for the known node @n (NULL: none): EP_REG_ACCEPTED, or EP_REG_CONFLICT,
+ * EP_REG_UNKNOWN, EP_REG_NO_NEIGHBOUR or EP_REG_MAC_MISMATCH. */
+static enum ep_reg_report report_sender_ok(const struct ep_registry *r, const struct ep_reg_node *n,
+					   const struct ep_load_report *rep,
+					   const struct ep_reg_sender *from)
+{
 	uint8_t mac[6];
-	bool was_usable;
-	int err;
 
-	r->reports++;
-	/* 1. */
-	if (!valid_id(id) || !rep->port || !interval || interval > 3600000 ||
-	    ntohl(rep->cpu_pct_x100) > 10000) {
-		res = EP_REG_INVALID;
-		goto rejected;
-	}
-	if (cap < r->opts.capacity_min || cap > r->opts.capacity_max) {
-		res = EP_REG_CAPACITY;
-		goto rejected;
-	}
-	/* 2. [auth]: done by the caller (report_auth.c). */
-	/* 3. */
-	n = ep_reg_get(r, id);
-	if (!from_claimed(rep, from) || (n && !from_node(n, rep, from))) {
-		res = EP_REG_CONFLICT;
-		goto rejected_node;
-	}
-	if (!n && !r->opts.allow_register) {
-		res = EP_REG_UNKNOWN;
-		goto rejected;
-	}
-	/* 4. */
-	if (!n || !n->encap) {
-		err = from->neigh ? from->neigh(from, n != NULL, mac) : -ENOENT;
-		if (err) {
-			res = EP_REG_NO_NEIGHBOUR;
-			goto rejected_node;
-		}
-		if (memcmp(mac, rep->mac, 6) || (n && n->mac_set && memcmp(n->mac, rep->mac, 6))) {
-			res = EP_REG_MAC_MISMATCH;
-			goto rejected_node;
-		}
-	}
+	if (!from_claimed(rep, from) || (n && !from_node(n, rep, from)))
+		return EP_REG_CONFLICT;
+	if (!n && !r->opts.allow_register)
+		return EP_REG_UNKNOWN;
+	if (n && n->encap)
+		return EP_REG_ACCEPTED;
+	if (!from->neigh || from->neigh(from, n != NULL, mac))
+		return EP_REG_NO_NEIGHBOUR;
+	if (memcmp(mac, rep->mac, 6) || (n && n->mac_set && memcmp(n->mac, rep->mac, 6)))
+		return EP_REG_MAC_MISMATCH;
+	return EP_REG_ACCEPTED;
+}
 
-	if (!n) {
-		struct ep_reg_node fresh = {
-			.id = id,
-			.origin = EP_ORIGIN_REPORT,
-			.mac_set = true,
-			.ip4 = rep->ip4,
-			.port = ntohs(rep->port),
-			.last_report_ns = now,
-		};
+/* A node that registers by its first report (allow_register), or NULL where the report
+ * makes no node ep_reg_add() takes. */
+static struct ep_reg_node *report_register(struct ep_registry *r, uint32_t id,
+					   const struct ep_load_report *rep, uint64_t now)
+{
+	struct ep_reg_node fresh = {
+		.id = id,
+		.origin = EP_ORIGIN_REPORT,
+		.mac_set = true,
+		.ip4 = rep->ip4,
+		.port = ntohs(rep->port),
+		.last_report_ns = now,
+	};
 
-		memcpy(fresh.mac, rep->mac, 6);
-		memcpy(fresh.ip6, rep->ip6, 16);
-		if (ep_reg_add(r, &fresh, now)) {
-			res = EP_REG_INVALID;
-			goto rejected;
-		}
-		n = &r->nodes[id];
-		res = EP_REG_REGISTERED;
-	}
+	memcpy(fresh.mac, rep->mac, 6);
+	memcpy(fresh.ip6, rep->ip6, 16);
+	if (ep_reg_add(r, &fresh, now))
+		return NULL;
+	return &r->nodes[id];
+}
 
-	/* 5. */
-	if (n->reports &&
-	    !seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms, now)) {
-		if (n->pre_restart && seq_follows(n->pre_restart_seq, n->pre_restart_ns, seq,
-						  n->load.interval_ms, now)) {
-			/* The node's sequence goes on: that restart was not its own. */
-			n->pre_restart = false;
-		} else if (seq <= EP_REG_RESTART_SEQ && (int32_t)(seq - n->load.seq) <= 0) {
-			if (!n->pre_restart) {
-				n->pre_restart = true;
-				n->pre_restart_seq = n->load.seq;
-				n->pre_restart_ns = n->last_report_ns;
-			}
-			res = EP_REG_RESTARTED;
-		} else if ((int32_t)(seq - n->load.seq) <= 0) {
-			n->stale++;
-			return EP_REG_OLD;
-		} else {
-			res = EP_REG_SEQ_JUMP;
-			goto rejected_node;
-		}
-	} else if (n->reports) {
+/*
+ * Check 5. on @n's sequence, counting lost reports and following its restarts:
+ * EP_REG_ACCEPTED, EP_REG_RESTARTED (a small seq not newer than the last), EP_REG_OLD
+ * (counted as stale) or EP_REG_SEQ_JUMP.
+ */
+static enum ep_reg_report report_seq(struct ep_reg_node *n, uint32_t seq, uint64_t now)
+{
+	if (!n->reports)
+		return EP_REG_ACCEPTED;
+	if (seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms, now)) {
 		n->lost += (uint32_t)(seq - n->load.seq - 1);
 		if (seq > EP_REG_RESTART_SEQ)
 			n->pre_restart = false;
+		return EP_REG_ACCEPTED;
 	}
+	if (n->pre_restart &&
+	    seq_follows(n->pre_restart_seq, n->pre_restart_ns, seq, n->load.interval_ms, now)) {
+		/* The node's sequence goes on: that restart was not its own. */
+		n->pre_restart = false;
+		return EP_REG_ACCEPTED;
+	}
+	if (seq <= EP_REG_RESTART_SEQ && (int32_t)(seq - n->load.seq) <= 0) {
+		if (!n->pre_restart) {
+			n->pre_restart = true;
+			n->pre_restart_seq = n->load.seq;
+			n->pre_restart_ns = n->last_report_ns;
+		}
+		return EP_REG_RESTARTED;
+	}
+	if ((int32_t)(seq - n->load.seq) <= 0) {
+		n->stale++;
+		return EP_REG_OLD;
+	}
+	return EP_REG_SEQ_JUMP;
+}
 
-	/* Accepted: learn what the node's configuration left open. */
+/* An accepted report teaches what the node's configuration left open: its MAC (unless
+ * encapsulated) and its addresses. A pinned node becomes a reporting one. */
+static void report_learn(struct ep_registry *r, struct ep_reg_node *n,
+			 const struct ep_load_report *rep)
+{
 	if (!n->mac_set && !n->encap) {
 		memcpy(n->mac, rep->mac, 6);
 		n->mac_set = true;
@@ -303,10 +301,17 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	}
 	if (n->origin == EP_ORIGIN_PINNED)
 		n->origin = EP_ORIGIN_REPORT;
+}
 
-	was_usable = ep_reg_usable(n);
-	n->load.seq = seq;
-	n->load.interval_ms = interval;
+/* An accepted report's load becomes @n's; a burst starting or ending marks the
+ * registry urgent, a new capacity changes the table. */
+static void report_load(struct ep_registry *r, struct ep_reg_node *n,
+			const struct ep_load_report *rep)
+{
+	uint32_t cap = ntohl(rep->capacity);
+
+	n->load.seq = ntohl(rep->seq);
+	n->load.interval_ms = ntohl(rep->interval_ms);
 	n->load.cpu_pct_x100 = ntohl(rep->cpu_pct_x100);
 	n->load.mem_free_kib = be64toh(rep->mem_free_kib);
 	if (ep_queue_moved(ep_queue_significant(n->load.queue_depth, n->load.rate),
@@ -320,6 +325,72 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 		n->load.capacity = cap;
 		changed(r);
 	}
+}
+
+/* A report refused with @res, counted for the registry and the known node @n, if any. */
+static enum ep_reg_report report_reject(struct ep_registry *r, struct ep_reg_node *n,
+					enum ep_reg_report res)
+{
+	if (n)
+		n->rejected++;
+	r->reports_rejected++;
+	return res;
+}
+
+/*
+ * The checks, cheapest first; the first that fails decides the outcome:
+ *   1. the report itself: id 1..63, port, interval and CPU in range (INVALID); capacity
+ *      in capacity_min..capacity_max (CAPACITY);
+ *   2. [auth] with enrollment on, server.c has checked before (report_auth.c) that the
+ *      report was sealed with a node's own key, for that key's node id; 3. and 4. still
+ *      apply, the key proving the sender and the address and MAC where to send tasks;
+ *   3. the sender: the report comes from the address it claims (CONFLICT); a known node's
+ *      reports come from the node's address and claim no other address or port
+ *      (CONFLICT); an unknown id registers only with allow_register (UNKNOWN);
+ *   4. on the segment (DSR: every node but an encapsulated one): the kernel's neighbour
+ *      entry for the source address on the receiving interface exists (NO_NEIGHBOUR) and
+ *      is the MAC the report claims, which is the known node's MAC (MAC_MISMATCH);
+ *   5. the sequence: newer than the last, and not too far ahead for the time since
+ *      (OLD, SEQ_JUMP); a small seq not newer than the last is a restart (RESTARTED).
+ */
+enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_report *rep,
+				 const struct ep_reg_sender *from, uint64_t now)
+{
+	uint32_t id = ntohl(rep->node_id);
+	enum ep_reg_report res, step;
+	struct ep_reg_node *n;
+	bool was_usable;
+
+	r->reports++;
+	/* 1. */
+	res = report_in_range(r, rep);
+	if (res != EP_REG_ACCEPTED)
+		return report_reject(r, NULL, res);
+	/* 2. [auth]: done by the caller (report_auth.c). */
+	/* 3. and 4. */
+	n = ep_reg_get(r, id);
+	res = report_sender_ok(r, n, rep, from);
+	if (res != EP_REG_ACCEPTED)
+		return report_reject(r, n, res);
+	if (!n) {
+		n = report_register(r, id, rep, now);
+		if (!n)
+			return report_reject(r, NULL, EP_REG_INVALID);
+		res = EP_REG_REGISTERED;
+	}
+	/* 5. */
+	step = report_seq(n, ntohl(rep->seq), now);
+	if (step == EP_REG_OLD)
+		return step;
+	if (step == EP_REG_SEQ_JUMP)
+		return report_reject(r, n, step);
+	if (step == EP_REG_RESTARTED)
+		res = step;
+
+	/* Accepted. */
+	report_learn(r, n, rep);
+	was_usable = ep_reg_usable(n);
+	report_load(r, n, rep);
 	n->last_report_ns = now;
 	n->reports++;
 	n->reported_since_publish = true;
@@ -333,13 +404,6 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	if (ep_reg_usable(n) != was_usable)
 		changed(r);
 	r->dirty = true;
-	return res;
-
-rejected_node:
-	if (n)
-		n->rejected++;
-rejected:
-	r->reports_rejected++;
 	return res;
 }
 

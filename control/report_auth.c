@@ -6,16 +6,11 @@
 #include "edgeplane/auth.h"
 #include "edgeplane/codec.h"
 #include "report_auth.h"
-
-static const char *const names[EP_RAUTH__COUNT] = {
-#define EP_X_NAME(name, str) [EP_RAUTH_##name] = str,
-	EP_RAUTH_LIST(EP_X_NAME)
-#undef EP_X_NAME
-};
+#include "xlist.h"
 
 const char *ep_rauth_name(unsigned int r)
 {
-	return r < EP_RAUTH__COUNT ? names[r] : "?";
+	return EP_XLIST_NAME(EP_RAUTH_LIST, EP_RAUTH__COUNT, r);
 }
 
 enum ep_rauth ep_report_auth(struct ep_keystore *ks, uint8_t *buf, size_t len, uint64_t now_ms,

@@ -618,6 +618,8 @@ static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* With enrollment configured: the keystore and the enrollment server (on a restart, the
+ * gateway's session keys from before cleared). 0 or -errno. */
 static int start_enroll(struct ep_ctl *c)
 {
 	struct ep_enroll_hooks hooks = { .node_ids = enroll_node_ids, .arg = c };
@@ -689,39 +691,37 @@ static int add_config_nodes(struct ep_ctl *c, uint64_t now)
 	return 0;
 }
 
-int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
+/* Attach the gateway's XDP program to the configured interface, or reuse the one pinned
+ * there. 0 or -errno. */
+static int gw_open(struct ep_ctl *c)
 {
+	const struct ep_ctl_conf *conf = c->conf;
 	struct ep_gw_opts go = { .ifname = conf->interface,
 				 .pin_dir = conf->pin_dir,
 				 .debug = conf->debug,
 				 .rate_limit = &conf->rate_limit,
 				 .max_priority = conf->max_priority,
 				 .auth_mode = conf->auth_mode };
-	struct ep_gw_node pinned[EP_GW_MAX_NODES];
-	struct itimerspec its = { 0 };
 	enum ep_xdp_mode mode;
-	sigset_t sigs;
-	int err;
-
-	memset(c, 0, sizeof(*c));
-	c->conf = conf;
-	c->report_fd = c->api_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
-	pthread_mutex_init(&c->lock, NULL);
-	c->start_ns = ep_now_ns();
-	c->policy = conf->policy;
-	ep_reg_init(&c->reg, &conf->reg);
 
 	ep_xdp_parse_mode(conf->xdp_mode, &mode);
 	go.xdp_mode = mode;
-	err = ep_gw_attach(&go, &c->gw);
-	if (err)
-		return err;
+	return ep_gw_attach(&go, &c->gw);
+}
+
+/* The gateway's configuration (c->cfg): its addresses, ports and flags; with relayed
+ * replies, IP forwarding set or checked. 0 or -errno, said. */
+static int gw_configure(struct ep_ctl *c)
+{
+	const struct ep_ctl_conf *conf = c->conf;
+	int err;
+
 	err = ep_gw_read_cfg(c->gw, &c->cfg);
 	if (!err)
 		err = iface_addrs(conf->interface, conf->encap_source, &c->cfg);
 	if (err) {
 		pr_err("gateway %s: addresses: %s", conf->interface, strerror(-err));
-		goto err;
+		return err;
 	}
 	c->cfg.port = conf->port;
 	c->cfg.encap_port = EP_ENCAP_PORT;
@@ -732,70 +732,130 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 			set_forwarding(conf->interface);
 		check_forwarding(conf->interface);
 	}
+	return 0;
+}
+
+/* The registry's first nodes: the configured ones, and on a restart those that
+ * registered with the last controller (pinned in the gateway's maps). 0 or -errno, said. */
+static int nodes_load(struct ep_ctl *c)
+{
+	struct ep_gw_node pinned[EP_GW_MAX_NODES];
+	int err;
 
 	err = add_config_nodes(c, c->start_ns);
-	if (err)
-		goto err;
-	if (ep_gw_reused(c->gw)) {
-		/* A restart: nodes that registered with the last controller stay. */
-		err = ep_gw_read_active(c->gw, pinned, NULL);
-		if (err) {
-			pr_err("read the pinned nodes: %s", strerror(-err));
-			goto err;
-		}
-		ep_reg_restore(&c->reg, pinned, c->start_ns);
+	if (err || !ep_gw_reused(c->gw))
+		return err;
+	err = ep_gw_read_active(c->gw, pinned, NULL);
+	if (err) {
+		pr_err("read the pinned nodes: %s", strerror(-err));
+		return err;
 	}
+	ep_reg_restore(&c->reg, pinned, c->start_ns);
+	return 0;
+}
+
+/* The neighbour lookups, the report and API sockets. 0 or -errno; what is open is
+ * ep_ctl_fini()'s to close either way. */
+static int sockets_open(struct ep_ctl *c)
+{
+	int err;
 
 	err = ep_neigh_open(&c->neigh);
 	if (err) {
 		pr_err("rtnetlink (neighbour lookups for load reports): %s", strerror(-err));
-		goto err;
+		return err;
 	}
 	err = open_report_socket(c);
 	if (err < 0)
-		goto err;
+		return err;
 	c->report_fd = err;
 	err = open_api_socket(c);
 	if (err < 0)
-		goto err;
+		return err;
 	c->api_fd = err;
+	return 0;
+}
+
+/* The publish timer (every publish_ms), SIGINT and SIGTERM as a signalfd (blocked
+ * otherwise), and the epoll set of those and the two sockets. 0 or -errno. */
+static int events_open(struct ep_ctl *c)
+{
+	struct itimerspec its = { 0 };
+	sigset_t sigs;
+	int err;
 
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	its.it_interval.tv_sec = conf->publish_ms / 1000;
-	its.it_interval.tv_nsec = (long)(conf->publish_ms % 1000) * 1000000;
+	its.it_interval.tv_sec = c->conf->publish_ms / 1000;
+	its.it_interval.tv_nsec = (long)(c->conf->publish_ms % 1000) * 1000000;
 	its.it_value = its.it_interval;
-	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL)) {
-		err = -errno;
-		goto err;
-	}
+	if (c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL))
+		return -errno;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	c->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->sig_fd < 0 || c->epfd < 0) {
-		err = -errno;
-		goto err;
-	}
+	if (c->sig_fd < 0 || c->epfd < 0)
+		return -errno;
 	if ((err = epoll_add(c->epfd, c->report_fd)) || (err = epoll_add(c->epfd, c->api_fd)) ||
 	    (err = epoll_add(c->epfd, c->timer_fd)) || (err = epoll_add(c->epfd, c->sig_fd)))
-		goto err;
+		return err;
+	return 0;
+}
 
-	err = start_enroll(c);
-	if (err)
-		goto err;
-	if (conf->metrics) {
-		err = ep_metrics_start(conf->metrics, ep_ctl_write_metrics, c, &c->metrics);
-		if (err)
-			goto err;
-	}
+/* The metrics endpoint, if configured. 0 or -errno. */
+static int metrics_open(struct ep_ctl *c)
+{
+	if (!c->conf->metrics)
+		return 0;
+	return ep_metrics_start(c->conf->metrics, ep_ctl_write_metrics, c, &c->metrics);
+}
+
+/* The first publish of the registry to the gateway's maps. 0 or -errno, said. */
+static int first_publish(struct ep_ctl *c)
+{
+	int err;
+
 	pthread_mutex_lock(&c->lock);
 	err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
-	if (err) {
+	if (err)
 		pr_err("first publish to the gateway maps: %s", strerror(-err));
-		goto err;
+	return err;
+}
+
+/* What ep_ctl_init() does once the gateway is attached, in order; the first to fail
+ * stops it. */
+static int (*const init_steps[])(struct ep_ctl *c) = {
+	gw_configure,  /* the gateway's addresses, ports and flags */
+	nodes_load,    /* configured and pinned nodes */
+	sockets_open,  /* neighbour lookups, reports, API */
+	events_open,   /* timer, signals, epoll */
+	start_enroll,  /* keystore and enrollment server, if configured */
+	metrics_open,  /* the metrics endpoint, if configured */
+	first_publish, /* the registry into the gateway's maps */
+};
+
+int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->conf = conf;
+	c->report_fd = c->api_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	c->start_ns = ep_now_ns();
+	c->policy = conf->policy;
+	ep_reg_init(&c->reg, &conf->reg);
+
+	err = gw_open(c);
+	if (err)
+		return err;
+	for (size_t i = 0; i < sizeof(init_steps) / sizeof(init_steps[0]); i++) {
+		err = init_steps[i](c);
+		if (err)
+			goto err;
 	}
 	pr_info("controller ready: gateway %s port %u, %s policy, auth %s, reports on %s, "
 		"API %s%s%s",

@@ -171,11 +171,120 @@ static int open_session(const struct ep_client_opts *o, const struct ep_client_a
 	return 0;
 }
 
+/* The command line: EDGE_ADDR [FRAMES] [--always-offload] [--enroll ... --ca FILE].
+ * 0, or 2 after saying how to call the program. */
+static int parse_args(int argc, char **argv, struct ep_client_opts *o, struct ep_client_auth *a,
+		      unsigned int *nframes, bool *always)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: camera_client EDGE_ADDR [FRAMES] [--always-offload]\n"
+				"         [--enroll ADDR:PORT --cert FILE --key FILE --ca FILE]\n");
+		return 2;
+	}
+	o->host = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char **arg = !strcmp(argv[i], "--enroll") ? &a->enroll
+				   : !strcmp(argv[i], "--cert") ? &a->cert
+				   : !strcmp(argv[i], "--key")	? &a->key
+				   : !strcmp(argv[i], "--ca")	? &a->ca
+								: NULL;
+
+		if (arg && i + 1 < argc)
+			*arg = argv[++i];
+		else if (!strcmp(argv[i], "--always-offload"))
+			*always = true;
+		else
+			*nframes = (unsigned int)atoi(argv[i]);
+	}
+	if (*nframes > 10000 || (!*nframes && !a->enroll)) {
+		fprintf(stderr, "camera_client: FRAMES must be 1..10000 (0 with --enroll)\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* One turn of the event loop a device would run anyway: wait for a datagram or the
+ * session's next timer, then let the library process (results arrive in on_result). */
+static void poll_session(struct ep_client *c)
+{
+	struct pollfd p = { .fd = ep_client_fd(c), .events = POLLIN };
+
+	poll(&p, 1, ep_client_timeout_ms(c));
+	ep_client_process(c);
+}
+
+/*
+ * Frame @i: made, then detected here or submitted to the edge, as the offload model
+ * decides (after the probes, unless @always). Every 8th frame is urgent, as far as the
+ * camera's role allows (@max_prio). Returns whether it went to the edge.
+ */
+static bool handle_frame(struct ep_client *c, struct frame *f, unsigned int i, double local_us,
+			 uint8_t max_prio, bool always)
+{
+	struct ep_task_opts t = { .type = EP_TT_BLOBS,
+				  .priority = i % 8 ? (max_prio < 3 ? max_prio : 3) : max_prio,
+				  .deadline_ms = 2000 };
+	struct ep_offload_task ot = { .raw_bytes = sizeof(f->task),
+				      .result_bytes = sizeof(struct ep_blobs_result) +
+						      5 * sizeof(struct ep_blob_box),
+				      .local_us = local_us,
+				      .priority = t.priority };
+	struct ep_offload_decision d;
+	double t0;
+	int err;
+
+	make_frame(f, i);
+	f->where = EP_OFFLOAD_EDGE;
+	if (!always && i >= PROBES && !ep_client_offload_decide(c, EP_TT_BLOBS, &ot, NULL, &d))
+		f->where = d.where;
+	if (f->where == EP_OFFLOAD_LOCAL) {
+		t0 = now_ms();
+		f->found = detect_local(f->task + sizeof(struct ep_img_hdr));
+		f->ms = now_ms() - t0;
+		return false;
+	}
+	err = ep_client_submit(c, &t, f->task, sizeof(f->task), on_result, f, NULL);
+	if (err) {
+		f->error = err;
+		return true;
+	}
+	pending++;
+	/* Probes are answered before the model decides the next frame. */
+	while (pending && (i < PROBES || pending >= 8))
+		poll_session(c);
+	return true;
+}
+
+/* Each frame's outcome, then the totals and what the session measured. Returns how many
+ * frames were right. */
+static unsigned int print_results(struct ep_client *c, const struct frame *frames,
+				  unsigned int nframes, unsigned int at_edge)
+{
+	struct ep_client_estimates e;
+	unsigned int ok = 0;
+
+	for (unsigned int i = 0; i < nframes; i++) {
+		const struct frame *f = &frames[i];
+		bool right = !f->error && f->found == f->planted;
+
+		ok += right;
+		printf("frame %3u: %u defect%s found (%u planted) %s, %.2f ms%s\n", f->id, f->found,
+		       f->found == 1 ? "" : "s", f->planted,
+		       f->where == EP_OFFLOAD_EDGE ? "at the edge" : "locally", f->ms,
+		       right ? "" : "  <-- WRONG");
+	}
+	ep_client_get_estimates(c, &e);
+	printf("%u of %u frames right, %u at the edge; network %.0f us, "
+	       "edge queue %.0f us, edge exec %.0f us, edge load %u%%\n",
+	       ok, nframes, at_edge, e.srtt_us, e.edge_queue_us, e.edge_exec_us, e.edge_load_pct);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	struct ep_client_opts o = { .zstd_level = 3 };
 	struct ep_client_auth a = { .sz = sizeof(a) };
-	unsigned int nframes = 20, ok = 0, at_edge = 0;
+	unsigned int nframes = 20, ok, at_edge = 0;
 	struct ep_client *c;
 	struct frame *frames;
 	bool always = false;
@@ -183,30 +292,9 @@ int main(int argc, char **argv)
 	uint8_t max_prio;
 	int err;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: camera_client EDGE_ADDR [FRAMES] [--always-offload]\n"
-				"         [--enroll ADDR:PORT --cert FILE --key FILE --ca FILE]\n");
-		return 2;
-	}
-	o.host = argv[1];
-	for (int i = 2; i < argc; i++) {
-		const char **arg = !strcmp(argv[i], "--enroll") ? &a.enroll
-				   : !strcmp(argv[i], "--cert") ? &a.cert
-				   : !strcmp(argv[i], "--key")	? &a.key
-				   : !strcmp(argv[i], "--ca")	? &a.ca
-								: NULL;
-
-		if (arg && i + 1 < argc)
-			*arg = argv[++i];
-		else if (!strcmp(argv[i], "--always-offload"))
-			always = true;
-		else
-			nframes = (unsigned int)atoi(argv[i]);
-	}
-	if (nframes > 10000 || (!nframes && !a.enroll)) {
-		fprintf(stderr, "camera_client: FRAMES must be 1..10000 (0 with --enroll)\n");
-		return 2;
-	}
+	err = parse_args(argc, argv, &o, &a, &nframes, &always);
+	if (err)
+		return err;
 	if (open_session(&o, &a, &c, &max_prio))
 		return 1;
 	if (!nframes) {
@@ -224,73 +312,12 @@ int main(int argc, char **argv)
 	local_us = (now_ms() - t0) * 1e3;
 	printf("local detection: %.0f us per frame\n", local_us);
 
-	for (unsigned int i = 0; i < nframes; i++) {
-		struct frame *f = &frames[i];
-		/* Every 8th frame is urgent, as far as the camera's role allows. */
-		struct ep_task_opts t = { .type = EP_TT_BLOBS,
-					  .priority =
-						  i % 8 ? (max_prio < 3 ? max_prio : 3) : max_prio,
-					  .deadline_ms = 2000 };
-		struct ep_offload_task ot = { .raw_bytes = sizeof(f->task),
-					      .result_bytes = sizeof(struct ep_blobs_result) +
-							      5 * sizeof(struct ep_blob_box),
-					      .local_us = local_us,
-					      .priority = t.priority };
-		struct ep_offload_decision d;
+	for (unsigned int i = 0; i < nframes; i++)
+		at_edge += handle_frame(c, &frames[i], i, local_us, max_prio, always);
+	while (pending) /* the event loop a device would run anyway */
+		poll_session(c);
 
-		make_frame(f, i);
-		f->where = EP_OFFLOAD_EDGE;
-		if (!always && i >= PROBES &&
-		    !ep_client_offload_decide(c, EP_TT_BLOBS, &ot, NULL, &d))
-			f->where = d.where;
-		if (f->where == EP_OFFLOAD_LOCAL) {
-			t0 = now_ms();
-			f->found = detect_local(f->task + sizeof(struct ep_img_hdr));
-			f->ms = now_ms() - t0;
-			continue;
-		}
-		at_edge++;
-		err = ep_client_submit(c, &t, f->task, sizeof(f->task), on_result, f, NULL);
-		if (err) {
-			f->error = err;
-			continue;
-		}
-		pending++;
-		/* Probes are answered before the model decides the next frame. */
-		while (pending && (i < PROBES || pending >= 8)) {
-			struct pollfd p = { .fd = ep_client_fd(c), .events = POLLIN };
-
-			poll(&p, 1, ep_client_timeout_ms(c));
-			ep_client_process(c);
-		}
-	}
-	while (pending) { /* the event loop a device would run anyway */
-		struct pollfd p = { .fd = ep_client_fd(c), .events = POLLIN };
-
-		poll(&p, 1, ep_client_timeout_ms(c));
-		ep_client_process(c);
-	}
-
-	for (unsigned int i = 0; i < nframes; i++) {
-		const struct frame *f = &frames[i];
-		bool right = !f->error && f->found == f->planted;
-
-		ok += right;
-		printf("frame %3u: %u defect%s found (%u planted) %s, %.2f ms%s\n", f->id, f->found,
-		       f->found == 1 ? "" : "s", f->planted,
-		       f->where == EP_OFFLOAD_EDGE ? "at the edge" : "locally", f->ms,
-		       right ? "" : "  <-- WRONG");
-	}
-	{
-		struct ep_client_estimates e;
-
-		ep_client_get_estimates(c, &e);
-		printf("%u of %u frames right, %u at the edge; network %.0f us, edge queue %.0f "
-		       "us, "
-		       "edge exec %.0f us, edge load %u%%\n",
-		       ok, nframes, at_edge, e.srtt_us, e.edge_queue_us, e.edge_exec_us,
-		       e.edge_load_pct);
-	}
+	ok = print_results(c, frames, nframes, at_edge);
 	ep_client_close(c);
 	free(frames);
 	return ok == nframes ? 0 : 1;

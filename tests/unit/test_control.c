@@ -624,6 +624,23 @@ static void test_policy(void)
 	EXPECT_EQ(ep_policy_set(&p, "colour=blue", err, sizeof(err)), -EINVAL);
 	EXPECT(strstr(err, "colour") != NULL);
 	EXPECT_EQ(ep_policy_set(&p, "policy.2=p2c", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "stale_ms.2=5", err, sizeof(err)), -EINVAL);
+	EXPECT(strstr(err, "unknown setting 'stale_ms.2'") != NULL);
+	EXPECT_EQ(ep_policy_set(&p, "stale_ms=0", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "mem_factor=255", err, sizeof(err)), 0);
+	EXPECT_EQ(p.mem_factor, 255);
+	EXPECT_EQ(ep_policy_set(&p, "mem_factor=256", err, sizeof(err)), -EINVAL);
+	EXPECT(strstr(err, "mem_factor: '256' is not a number in range") != NULL);
+	EXPECT_EQ(p.mem_factor, 255);
+	EXPECT_EQ(ep_policy_set(&p, "cloud_node=63", err, sizeof(err)), 0);
+	EXPECT_EQ(p.cloud_node, 63);
+	EXPECT_EQ(ep_policy_set(&p, "cloud_node=64", err, sizeof(err)), -EINVAL);
+	EXPECT_EQ(ep_policy_set(&p, "wait_max.3=60000", err, sizeof(err)), 0);
+	EXPECT_EQ(p.wait_max_ms[3], 60000);
+	EXPECT_EQ(p.wait_max_ms[2], 1000); /* only the one priority */
+	EXPECT_EQ(ep_policy_set(&p, "overflow.2=bogus", err, sizeof(err)), -EINVAL);
+	EXPECT(strstr(err, "overflow: 'bogus' is not reject, cloud or local") != NULL);
+	EXPECT_EQ(p.overflow[2], EP_GW_OVF_CLOUD);
 	tap_end("policy: settings, per-priority limits, map round trip, errors named");
 }
 

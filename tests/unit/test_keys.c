@@ -364,6 +364,31 @@ static size_t sealed_report(struct ep_keystore *ks, uint16_t id, uint32_t sender
 	return (size_t)len;
 }
 
+/* The names metrics and `edgectl status` show, side by side, for a report's outcomes in
+ * the registry and in report authentication, each made from its X-macro list (xlist.h):
+ * every outcome named, "?" beyond. */
+static void test_outcome_names(void)
+{
+	tap_begin();
+	EXPECT(!strcmp(ep_reg_report_name(EP_REG_ACCEPTED), "accepted"));
+	EXPECT(!strcmp(ep_reg_report_name(EP_REG_UNKNOWN), "unknown_node"));
+	EXPECT(!strcmp(ep_reg_report_name(EP_REG_SEQ_JUMP), "seq_jump"));
+	EXPECT_EQ(EP_REG_SEQ_JUMP, EP_REG__COUNT - 1);
+	EXPECT(!strcmp(ep_reg_report_name(EP_REG__COUNT), "?"));
+	EXPECT(!strcmp(ep_rauth_name(EP_RAUTH_OK), "authenticated"));
+	EXPECT(!strcmp(ep_rauth_name(EP_RAUTH_MISSING), "auth_missing"));
+	EXPECT(!strcmp(ep_rauth_name(EP_RAUTH_REPLAY), "auth_replay"));
+	EXPECT_EQ(EP_RAUTH_REPLAY, EP_RAUTH__COUNT - 1);
+	EXPECT(!strcmp(ep_rauth_name(EP_RAUTH__COUNT), "?"));
+	for (unsigned int i = 0; i < EP_REG__COUNT || i < EP_RAUTH__COUNT; i++) {
+		if (i < EP_REG__COUNT)
+			EXPECT(strcmp(ep_reg_report_name(i), "?"));
+		if (i < EP_RAUTH__COUNT)
+			EXPECT(strcmp(ep_rauth_name(i), "?"));
+	}
+	tap_end("report outcomes: each of the registry's and report-auth's named, none beyond");
+}
+
 #define P0 1796000000000000000ull /* a node's pn: realtime ns */
 
 static void test_report_auth(void)
@@ -551,6 +576,7 @@ int main(void)
 	test_nodes();
 	test_revoke();
 	test_report_auth();
+	test_outcome_names();
 	test_policy();
 	return tap_finish();
 }

@@ -1444,30 +1444,20 @@ static uint32_t first_timeout_ms(struct ep_client *c, uint16_t type)
 					  : (uint32_t)us;
 }
 
-int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
-		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id)
+/*
+ * @payload (@len bytes) as it goes on the wire, into @wire (room for @len): a frame type's
+ * frame-coded as the link makes it pay, or as it is (zstd is slower than the frame codec
+ * and never pays where it does not); another type's zstd-compressed where that is smaller.
+ * Called without the lock, it takes it only around the session's codec state. Sets
+ * *@wire_len and returns the flag that says how: EP_F_FRAME, EP_F_ZSTD or 0 (as it is).
+ */
+static uint8_t payload_encode(struct ep_client *c, const struct ep_task_opts *t,
+			      const void *payload, uint32_t len, uint8_t *wire, uint32_t *wire_len)
 {
-	uint8_t prio = t->priority ? t->priority : EP_PRIO_DEFAULT;
-	struct pending *p = NULL;
-	uint8_t *wire;
-	uint32_t wire_len = len;
-	uint8_t flags = 0, *bits;
 	bool frame_type = false;
-	uint32_t frags;
-	uint64_t now;
-	int err;
+	uint8_t flags = 0;
 
-	if (prio > EP_PRIO_MAX || (len && !payload))
-		return -EINVAL;
-	if (!ep_frag_count(len, c->frag_size) || len > EP_MAX_TASK_LEN)
-		return -EMSGSIZE;
-
-	/* Compress outside the lock; keep the result only if it is smaller. */
-	wire = malloc(len ? len : 1);
-	if (!wire)
-		return -ENOMEM;
-	/* A frame type's payloads are frame-coded, as the link makes it pay, or go as
-	 * they are: zstd is slower than the frame codec and never pays where it does not. */
+	*wire_len = len;
 	if (!t->no_compress && len) {
 		const struct ep_frame_type *ft;
 
@@ -1482,7 +1472,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 					ep_frame_encode(&c->frame, ft, mode, payload, len, wire);
 
 				if (n) {
-					wire_len = n;
+					*wire_len = n;
 					flags = EP_F_FRAME;
 				}
 			}
@@ -1497,12 +1487,68 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		n = ZSTD_compress2(c->cctx, wire, len, payload, len);
 		pthread_mutex_unlock(&c->lock);
 		if (!ZSTD_isError(n) && n < len) {
-			wire_len = (uint32_t)n;
+			*wire_len = (uint32_t)n;
 			flags = EP_F_ZSTD;
 		}
 	}
 	if (!flags && len)
 		memcpy(wire, payload, len);
+	return flags;
+}
+
+/* A free slot for a new task, under the next sequential id (skipping one whose slot is
+ * still busy), or NULL when all are busy. Under the lock. */
+static struct pending *slot_claim(struct ep_client *c)
+{
+	for (uint32_t tries = 0; tries < c->cap; tries++) {
+		uint64_t cand = c->next_id++;
+
+		if (!c->p[cand % c->cap].used) {
+			c->p[cand % c->cap].id = cand;
+			return &c->p[cand % c->cap];
+		}
+	}
+	return NULL;
+}
+
+/* A new task's first timeout: first_timeout_ms(), plus the time its @frags fragments
+ * take through the pacer, at most max_timeout_ms. Under the lock. */
+static uint32_t task_base_ms(struct ep_client *c, uint16_t type, uint32_t frags)
+{
+	uint32_t base = first_timeout_ms(c, type);
+
+	if (frags > 1 && !c->no_pacing) {
+		uint64_t ms = (uint64_t)frags * (EP_HDR_LEN + c->frag_size) * 8000 /
+			      (uint64_t)c->pacer.rate_bps;
+
+		base = (uint32_t)(base + ms > c->o.max_timeout_ms ? c->o.max_timeout_ms
+								  : base + ms);
+	}
+	return base;
+}
+
+int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const void *payload,
+		     uint32_t len, ep_client_cb cb, void *arg, uint64_t *id)
+{
+	uint8_t prio = t->priority ? t->priority : EP_PRIO_DEFAULT;
+	struct pending *p;
+	uint8_t *wire;
+	uint32_t wire_len;
+	uint8_t flags, *bits;
+	uint32_t frags;
+	uint64_t now;
+	int err;
+
+	if (prio > EP_PRIO_MAX || (len && !payload))
+		return -EINVAL;
+	if (!ep_frag_count(len, c->frag_size) || len > EP_MAX_TASK_LEN)
+		return -EMSGSIZE;
+
+	/* Compress outside the lock; keep the result only if it is smaller. */
+	wire = malloc(len ? len : 1);
+	if (!wire)
+		return -ENOMEM;
+	flags = payload_encode(c, t, payload, len, wire, &wire_len);
 	frags = ep_frag_count(wire_len, c->frag_size);
 	bits = calloc(2, (frags + 7) / 8); /* tosend, then sent */
 	if (!bits) {
@@ -1520,16 +1566,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 		if (err)
 			goto err_unlock;
 	}
-	/* Sequential ids; skip one whose slot is still busy. */
-	for (uint32_t tries = 0; tries < c->cap; tries++) {
-		uint64_t cand = c->next_id++;
-
-		if (!c->p[cand % c->cap].used) {
-			p = &c->p[cand % c->cap];
-			p->id = cand;
-			break;
-		}
-	}
+	p = slot_claim(c);
 	if (!p) {
 		err = -EAGAIN;
 		goto err_unlock;
@@ -1555,15 +1592,7 @@ int ep_client_submit(struct ep_client *c, const struct ep_task_opts *t, const vo
 	p->tosend = bits;
 	p->sent = bits + (frags + 7) / 8;
 	p->attempts = 1;
-	p->base_ms = first_timeout_ms(c, t->type);
-	if (frags > 1 && !c->no_pacing) {
-		/* The time its fragments take through the pacer. */
-		uint64_t ms = (uint64_t)frags * (EP_HDR_LEN + c->frag_size) * 8000 /
-			      (uint64_t)c->pacer.rate_bps;
-
-		p->base_ms = (uint32_t)(p->base_ms + ms > c->o.max_timeout_ms ? c->o.max_timeout_ms
-									      : p->base_ms + ms);
-	}
+	p->base_ms = task_base_ms(c, t->type, frags);
 	p->allow = ep_retry_allowance(&c->budget, frags);
 	p->submit_ns = p->sent_ns = now;
 	p->deadline_ns = t->deadline_ms ? now + (uint64_t)t->deadline_ms * 1000000 : 0;
@@ -1705,90 +1734,85 @@ int ep_client_run(struct ep_client *c, const struct ep_task_opts *t, const void 
 
 /* --- life cycle --------------------------------------------------------------------- */
 
-static int session_open(const struct ep_client_opts *o, bool auth, struct ep_client **out)
+/* The defaults of the options a caller left at zero (ep_client_opts in edgeplane.h). */
+static void opts_defaults(struct ep_client_opts *o)
 {
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	struct ep_client *c;
-	socklen_t sl;
-	int err, rcvbuf;
+	if (!o->port)
+		o->port = 7878;
+	if (!o->mtu)
+		o->mtu = 1500;
+	if (!o->zstd_min)
+		o->zstd_min = 256;
+	if (!o->max_timeout_ms)
+		o->max_timeout_ms = 5000;
+	if (!o->max_attempts)
+		o->max_attempts = 5;
+	if (!o->max_inflight)
+		o->max_inflight = 1024;
+	if (!o->max_result_len)
+		o->max_result_len = 64u << 20;
+	if (!o->retry_ratio && !o->retry_per_s && !o->retry_burst) {
+		o->retry_ratio = 0.2;
+		o->retry_per_s = 10;
+		o->retry_burst = 100;
+	}
+}
 
-	if (!o || !o->host)
-		return -EINVAL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->o = *o;
-	if (!c->o.port)
-		c->o.port = 7878;
-	if (!c->o.mtu)
-		c->o.mtu = 1500;
-	if (!c->o.zstd_min)
-		c->o.zstd_min = 256;
-	if (!c->o.max_timeout_ms)
-		c->o.max_timeout_ms = 5000;
-	if (!c->o.max_attempts)
-		c->o.max_attempts = 5;
-	if (!c->o.max_inflight)
-		c->o.max_inflight = 1024;
-	if (!c->o.max_result_len)
-		c->o.max_result_len = 64u << 20;
-	c->fd = -1;
-	c->key_fd = -1;
-	c->auth = auth;
+/* The session's lock, and the renewer's condition on the monotonic clock. */
+static void sync_init(struct ep_client *c)
+{
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&c->lock, NULL);
-	{
-		pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->renew_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
 
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->renew_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+/*
+ * The edge's address from @host, numeric only, an IPv6 one with its scope too
+ * (fe80::1%eth0), with @port. 0, or -EINVAL for anything else.
+ */
+static int edge_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM }, *ai;
 
-	/* A numeric address, an IPv6 one with its scope too (fe80::1%eth0). */
-	{
-		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM },
-				*ai;
-
-		if (getaddrinfo(o->host, NULL, &hints, &ai)) {
-			err = -EINVAL;
-			goto err_close;
-		}
-		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-		sl = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
-	if (ss.ss_family == AF_INET)
-		in->sin_port = htons(c->o.port);
+	if (getaddrinfo(host, NULL, &hints, &ai))
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*sl = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
 	else
-		in6->sin6_port = htons(c->o.port);
-	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
-	c->frag_size = ep_frag_size_for(c->o.mtu, ss.ss_family == AF_INET6, auth ? EP_F_AUTH : 0);
-	if (c->o.reply_mtu) {
-		uint32_t units = c->o.reply_mtu / EP_REPLY_MTU_UNIT;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	return 0;
+}
 
-		c->reply_mtu = (uint8_t)(units > 255 ? 255 : units);
-	}
-	if (!c->o.retry_ratio && !c->o.retry_per_s && !c->o.retry_burst) {
-		c->o.retry_ratio = 0.2;
-		c->o.retry_per_s = 10;
-		c->o.retry_burst = 100;
-	}
-	if (!c->frag_size || c->o.timeout_ms > c->o.max_timeout_ms || c->o.zstd_level < 0 ||
-	    (c->o.reply_mtu && c->o.reply_mtu < EP_REPLY_MTU_MIN * EP_REPLY_MTU_UNIT) ||
-	    c->o.zstd_level > ZSTD_maxCLevel() || c->o.retry_ratio < 0 || c->o.retry_per_s < 0 ||
-	    c->o.retry_burst < 1) {
-		err = -EINVAL;
-		goto err_close;
-	}
+/* Whether the options, defaults filled and the fragment size derived, make no session. */
+static bool opts_invalid(const struct ep_client *c)
+{
+	const struct ep_client_opts *o = &c->o;
+
+	return !c->frag_size || o->timeout_ms > o->max_timeout_ms || o->zstd_level < 0 ||
+	       (o->reply_mtu && o->reply_mtu < EP_REPLY_MTU_MIN * EP_REPLY_MTU_UNIT) ||
+	       o->zstd_level > ZSTD_maxCLevel() || o->retry_ratio < 0 || o->retry_per_s < 0 ||
+	       o->retry_burst < 1;
+}
+
+/*
+ * The session's tables, buffers, codec contexts and reassembly, sized by the options.
+ * 0 or -ENOMEM; what was allocated is freed by ep_client_close() either way.
+ */
+static int session_alloc(struct ep_client *c)
+{
 	c->cap = 2 * c->o.max_inflight;
 	c->p = calloc(c->cap, sizeof(*c->p));
 	c->live = calloc(c->cap, sizeof(*c->live));
 	c->done = calloc(c->cap, sizeof(*c->done));
 	c->done_cap = c->cap;
-	c->sbuf_slot = EP_HDR_LEN + (auth ? EP_AUTH_NONCE_LEN : 0) + c->frag_size;
+	c->sbuf_slot = EP_HDR_LEN + (c->auth ? EP_AUTH_NONCE_LEN : 0) + c->frag_size;
 	c->sbuf = malloc(SEND_BURST * c->sbuf_slot);
 	c->rbuf = malloc((size_t)RECV_BURST * RECV_SLOT);
 	c->cctx = ZSTD_createCCtx();
@@ -1807,20 +1831,25 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	};
 	c->reasm = ep_reasm_new(&c->rc);
 	if (!c->p || !c->live || !c->done || !c->sbuf || !c->rbuf || !c->cctx || !c->dctx ||
-	    !c->reasm || !c->pq) {
-		err = -ENOMEM;
-		goto err_close;
-	}
+	    !c->reasm || !c->pq)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The session's starting state: zstd's parameters, path estimate, pacer, first task id
+ * and retry budget. 0, or -EINVAL where zstd refuses the level.
+ */
+static int session_start(struct ep_client *c)
+{
 	/* Every frame the session compresses carries zstd's content checksum: a corrupted
 	 * payload fails to decompress at the edge (DECOMPRESS_FAILED, retried) rather than
 	 * giving a wrong answer (docs/protocol.md 5.1, integrity). */
 	if (c->o.zstd_level &&
 	    (ZSTD_isError(
 		     ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, c->o.zstd_level)) ||
-	     ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 1)))) {
-		err = -EINVAL;
-		goto err_close;
-	}
+	     ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 1))))
+		return -EINVAL;
 	ep_path_init(&c->path, ep_now_ns());
 	ep_pacer_init(&c->pacer, EP_PACE_START_BPS,
 		      (double)EP_PACE_BURST_FRAGS * (EP_HDR_LEN + c->frag_size), false,
@@ -1831,20 +1860,70 @@ static int session_open(const struct ep_client_opts *o, bool auth, struct ep_cli
 	c->rng = c->next_id | 1;
 	ep_retry_budget_init(&c->budget, c->o.retry_ratio, c->o.retry_per_s, c->o.retry_burst,
 			     ep_now_ns());
+	return 0;
+}
 
-	c->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		err = -errno;
-		goto err_close;
-	}
+/*
+ * The session's UDP socket, with its buffers, connected to the edge @ss: only the edge's
+ * datagrams reach it, and send() needs no address. 0 or -errno; the socket, once made,
+ * is the session's (c->fd) either way.
+ */
+static int session_connect(struct ep_client *c, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int rcvbuf;
+
+	c->fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
 	rcvbuf = c->o.rcvbuf ? (int)c->o.rcvbuf : 8 << 20;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
-	/* Connected: only the edge's datagrams reach us, and send() needs no address. */
-	if (connect(c->fd, (struct sockaddr *)&ss, sl)) {
-		err = -errno;
+	if (connect(c->fd, (const struct sockaddr *)ss, sl))
+		return -errno;
+	return 0;
+}
+
+/*
+ * A new session to the edge in @o, with (@auth) or without the authenticated header;
+ * ep_client_open() and ep_client_open_auth() finish it. 0 and *@out, or -EINVAL for
+ * options that make none, -ENOMEM, or the socket's -errno.
+ */
+static int session_open(const struct ep_client_opts *o, bool auth, struct ep_client **out)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct ep_client *c;
+	socklen_t sl;
+	int err;
+
+	if (!o || !o->host)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->o = *o;
+	opts_defaults(&c->o);
+	c->fd = -1;
+	c->key_fd = -1;
+	c->auth = auth;
+	sync_init(c);
+
+	err = edge_resolve(o->host, c->o.port, &ss, &sl);
+	if (err)
 		goto err_close;
+	ep_peer_from_sockaddr(&c->edge, (struct sockaddr *)&ss);
+	c->frag_size = ep_frag_size_for(c->o.mtu, ss.ss_family == AF_INET6, auth ? EP_F_AUTH : 0);
+	if (c->o.reply_mtu) {
+		uint32_t units = c->o.reply_mtu / EP_REPLY_MTU_UNIT;
+
+		c->reply_mtu = (uint8_t)(units > 255 ? 255 : units);
 	}
+	err = opts_invalid(c) ? -EINVAL : session_alloc(c);
+	if (!err)
+		err = session_start(c);
+	if (!err)
+		err = session_connect(c, &ss, sl);
+	if (err)
+		goto err_close;
 	*out = c;
 	return 0;
 

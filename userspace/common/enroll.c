@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +36,6 @@ struct ep_enroll_conn {
 	size_t cap, len;
 	char err[256];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * OpenSSL writes with write(): to a connection the controller reset, that raises SIGPIPE,
@@ -144,12 +130,12 @@ static int get_int(const json_t *o, const char *what, json_int_t lo, json_int_t 
 	const json_t *v = json_object_get(o, what);
 
 	if (!v) {
-		seterr(err, errlen, "no \"%s\"", what);
+		ep_seterr(err, errlen, "no \"%s\"", what);
 		return -EINVAL;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		seterr(err, errlen, "\"%s\" is not an integer in %lld..%lld", what, (long long)lo,
-		       (long long)hi);
+		ep_seterr(err, errlen, "\"%s\" is not an integer in %lld..%lld", what,
+			  (long long)lo, (long long)hi);
 		return -EINVAL;
 	}
 	*out = json_integer_value(v);
@@ -163,10 +149,10 @@ static int get_name(const json_t *o, const char *what, char *out, size_t max, ch
 	const char *s = json_string_value(v);
 
 	if (!s || json_string_length(v) != strlen(s) || !ep_enroll_name_ok(s, max)) {
-		seterr(err, errlen,
-		       "\"%s\" is not a string of 1..%zu characters of "
-		       "[A-Za-z0-9_.@:-]",
-		       what, max - 1);
+		ep_seterr(err, errlen,
+			  "\"%s\" is not a string of 1..%zu characters of "
+			  "[A-Za-z0-9_.@:-]",
+			  what, max - 1);
 		return -EINVAL;
 	}
 	memcpy(out, s, strlen(s) + 1);
@@ -194,12 +180,12 @@ static int parse_limits(const json_t *o, struct ep_key_limits *l, char *err, siz
 	json_t *t;
 
 	if (!json_is_object(o)) {
-		seterr(err, errlen, "\"limits\" is not an object");
+		ep_seterr(err, errlen, "\"limits\" is not an object");
 		return -EINVAL;
 	}
 	if (json_is_string(types)) {
 		if (strcmp(json_string_value(types), "*") || json_string_length(types) != 1) {
-			seterr(err, errlen, "\"types\" is neither \"*\" nor a list of type ids");
+			ep_seterr(err, errlen, "\"types\" is neither \"*\" nor a list of type ids");
 			return -EINVAL;
 		}
 		l->all_types = true;
@@ -208,18 +194,19 @@ static int parse_limits(const json_t *o, struct ep_key_limits *l, char *err, siz
 		{
 			if (!json_is_integer(t) || json_integer_value(t) < 0 ||
 			    json_integer_value(t) > EP_KEY_TYPE_MAX) {
-				seterr(err, errlen,
-				       "\"types\" has an entry that is not a type id "
-				       "0..%d",
-				       EP_KEY_TYPE_MAX);
+				ep_seterr(err, errlen,
+					  "\"types\" has an entry that is not a type id "
+					  "0..%d",
+					  EP_KEY_TYPE_MAX);
 				return -EINVAL;
 			}
 			v = json_integer_value(t);
 			l->types[v / 64] |= 1ull << (v % 64);
 		}
 	} else {
-		seterr(err, errlen, "\"types\" is neither \"*\" nor a list of at most %d type ids",
-		       EP_KEY_TYPE_MAX + 1);
+		ep_seterr(err, errlen,
+			  "\"types\" is neither \"*\" nor a list of at most %d type ids",
+			  EP_KEY_TYPE_MAX + 1);
 		return -EINVAL;
 	}
 	if (get_int(o, "max_priority", 0, EP_PRIO_MAX, &v, err, errlen))
@@ -262,7 +249,7 @@ static int parse_addr(const json_t *o, struct ep_key_info *k, char *err, size_t 
 	return 0;
 bad:
 	memset(k->addr, 0, sizeof(k->addr));
-	seterr(err, errlen, "\"addr\" is not a numeric IPv4 or IPv6 address");
+	ep_seterr(err, errlen, "\"addr\" is not a numeric IPv4 or IPv6 address");
 	return -EINVAL;
 }
 
@@ -273,22 +260,23 @@ static int parse_key(const json_t *o, struct ep_key_info *k, char *err, size_t e
 	json_int_t v;
 
 	if (!json_is_object(o)) {
-		seterr(err, errlen, "a key is not an object");
+		ep_seterr(err, errlen, "a key is not an object");
 		return -EINVAL;
 	}
 	if (get_int(o, "key_id", 1, 65535, &v, err, errlen))
 		return -EINVAL;
 	k->key_id = (uint16_t)v;
 	if (!hex || json_string_length(key) != 2 * EP_AUTH_KEY_LEN) {
-		seterr(err, errlen, "\"key\" is not %d lowercase hex digits", 2 * EP_AUTH_KEY_LEN);
+		ep_seterr(err, errlen, "\"key\" is not %d lowercase hex digits",
+			  2 * EP_AUTH_KEY_LEN);
 		return -EINVAL;
 	}
 	for (int i = 0; i < EP_AUTH_KEY_LEN; i++) {
 		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
-			seterr(err, errlen, "\"key\" is not %d lowercase hex digits",
-			       2 * EP_AUTH_KEY_LEN);
+			ep_seterr(err, errlen, "\"key\" is not %d lowercase hex digits",
+				  2 * EP_AUTH_KEY_LEN);
 			return -EINVAL;
 		}
 		k->key[i] = (uint8_t)(hi << 4 | lo);
@@ -300,7 +288,7 @@ static int parse_key(const json_t *o, struct ep_key_info *k, char *err, size_t e
 		return -EINVAL;
 	k->expires_unix_ms = (uint64_t)v;
 	if (k->expires_unix_ms <= k->issued_unix_ms) {
-		seterr(err, errlen, "\"expires_unix_ms\" is not after \"issued_unix_ms\"");
+		ep_seterr(err, errlen, "\"expires_unix_ms\" is not after \"issued_unix_ms\"");
 		return -EINVAL;
 	}
 	if (get_name(o, "name", k->name, sizeof(k->name), err, errlen) ||
@@ -310,14 +298,14 @@ static int parse_key(const json_t *o, struct ep_key_info *k, char *err, size_t e
 		return -EINVAL;
 	k->tenant = (uint32_t)v;
 	if (!json_is_boolean(rev)) {
-		seterr(err, errlen, "\"revoked\" is not true or false");
+		ep_seterr(err, errlen, "\"revoked\" is not true or false");
 		return -EINVAL;
 	}
 	k->revoked = json_is_true(rev);
 	if (parse_addr(o, k, err, errlen))
 		return -EINVAL;
 	if (!json_object_get(o, "limits")) {
-		seterr(err, errlen, "no \"limits\"");
+		ep_seterr(err, errlen, "no \"limits\"");
 		return -EINVAL;
 	}
 	return parse_limits(json_object_get(o, "limits"), &k->lim, err, errlen);
@@ -414,14 +402,14 @@ static int check_server(struct ep_enroll_conn *e, const char *host)
 	bool names = false;
 
 	if (!peer || SSL_get_verify_result(e->ssl) != X509_V_OK) {
-		seterr(e->err, sizeof(e->err), "the controller's certificate did not verify");
+		ep_seterr(e->err, sizeof(e->err), "the controller's certificate did not verify");
 		return -EPROTO;
 	}
 	if (ep_enroll_cert_field(peer, NID_organizationalUnitName, ou, sizeof(ou)) ||
 	    strcmp(ou, "controller")) {
-		seterr(e->err, sizeof(e->err),
-		       "the server's certificate is not a controller's (its OU is not "
-		       "\"controller\")");
+		ep_seterr(e->err, sizeof(e->err),
+			  "the server's certificate is not a controller's (its OU is not "
+			  "\"controller\")");
 		return -EPROTO;
 	}
 	san = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
@@ -430,8 +418,8 @@ static int check_server(struct ep_enroll_conn *e, const char *host)
 		GENERAL_NAMES_free(san);
 	}
 	if (names && X509_check_ip_asc(peer, host, 0) != 1) {
-		seterr(e->err, sizeof(e->err),
-		       "the controller's certificate names other addresses than %s", host);
+		ep_seterr(e->err, sizeof(e->err),
+			  "the controller's certificate names other addresses than %s", host);
 		return -EPROTO;
 	}
 	return 0;
@@ -474,10 +462,10 @@ static void ssl_reason(struct ep_enroll_conn *e, const char *what)
 		ERR_error_string_n(code, buf, sizeof(buf));
 	ERR_clear_error();
 	if (e->ssl && SSL_get_verify_result(e->ssl) != X509_V_OK)
-		seterr(e->err, sizeof(e->err), "%s: %s (%s)", what,
-		       X509_verify_cert_error_string(SSL_get_verify_result(e->ssl)), buf);
+		ep_seterr(e->err, sizeof(e->err), "%s: %s (%s)", what,
+			  X509_verify_cert_error_string(SSL_get_verify_result(e->ssl)), buf);
 	else
-		seterr(e->err, sizeof(e->err), "%s: %s", what, buf[0] ? buf : "TLS error");
+		ep_seterr(e->err, sizeof(e->err), "%s: %s", what, buf[0] ? buf : "TLS error");
 }
 
 /* After an SSL call returned @ret <= 0: wait for what it wants. 0 to try again. */
@@ -493,13 +481,13 @@ static int ssl_again(struct ep_enroll_conn *e, int ret, uint64_t deadline, const
 		err = wait_fd(e->fd, POLLOUT, deadline);
 		break;
 	case SSL_ERROR_ZERO_RETURN:
-		seterr(e->err, sizeof(e->err), "%s: the controller closed the connection", what);
+		ep_seterr(e->err, sizeof(e->err), "%s: the controller closed the connection", what);
 		return -ECONNRESET;
 	case SSL_ERROR_SYSCALL:
 		if (!ERR_peek_error()) {
 			err = errno ? -errno : -ECONNRESET;
-			seterr(e->err, sizeof(e->err), "%s: %s", what,
-			       errno ? strerror(errno) : "the controller closed the connection");
+			ep_seterr(e->err, sizeof(e->err), "%s: %s", what,
+				  errno ? strerror(errno) : "the controller closed the connection");
 			return err;
 		}
 		/* fall through */
@@ -508,9 +496,10 @@ static int ssl_again(struct ep_enroll_conn *e, int ret, uint64_t deadline, const
 		return -EPROTO;
 	}
 	if (err == -ETIMEDOUT)
-		seterr(e->err, sizeof(e->err), "%s: no answer within %d ms", what, e->timeout_ms);
+		ep_seterr(e->err, sizeof(e->err), "%s: no answer within %d ms", what,
+			  e->timeout_ms);
 	else if (err)
-		seterr(e->err, sizeof(e->err), "%s: %s", what, strerror(-err));
+		ep_seterr(e->err, sizeof(e->err), "%s: %s", what, strerror(-err));
 	return err;
 }
 
@@ -604,13 +593,13 @@ static int do_connect(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c)
 	int ret, err;
 
 	if (!c || !c->server || !c->cert || !c->key || !c->ca || c->timeout_ms < 0) {
-		seterr(e->err, sizeof(e->err), "enroll: server, cert, key and ca are required");
+		ep_seterr(e->err, sizeof(e->err), "enroll: server, cert, key and ca are required");
 		return -EINVAL;
 	}
 	e->timeout_ms = c->timeout_ms ? c->timeout_ms : EP_ENROLL_TIMEOUT_MS;
 	if (ep_parse_sockaddr("controller", c->server, 0, &ss, &len)) {
-		seterr(e->err, sizeof(e->err), "controller '%s' is not IPv4:PORT or [IPv6]:PORT",
-		       c->server);
+		ep_seterr(e->err, sizeof(e->err), "controller '%s' is not IPv4:PORT or [IPv6]:PORT",
+			  c->server);
 		return -EINVAL;
 	}
 	if (ss.ss_family == AF_INET)
@@ -632,8 +621,8 @@ static int do_connect(struct ep_enroll_conn *e, const struct ep_enroll_cfg *c)
 		err = tcp_connect(e, &unbound, &ss, len, deadline);
 	}
 	if (err) {
-		seterr(e->err, sizeof(e->err), "connect to %s: %s", c->server,
-		       err == -ETIMEDOUT ? "no answer" : strerror(-err));
+		ep_seterr(e->err, sizeof(e->err), "connect to %s: %s", c->server,
+			  err == -ETIMEDOUT ? "no answer" : strerror(-err));
 		return err;
 	}
 	e->ssl = SSL_new(e->ctx);
@@ -725,7 +714,7 @@ static int read_line(struct ep_enroll_conn *e, size_t max, uint64_t deadline, ch
 		if (err)
 			return err;
 	}
-	seterr(e->err, sizeof(e->err), "reply from the controller: longer than %zu bytes", max);
+	ep_seterr(e->err, sizeof(e->err), "reply from the controller: longer than %zu bytes", max);
 	return -EBADMSG;
 }
 
@@ -741,7 +730,7 @@ static void copy_error(struct ep_enroll_conn *e, const json_t *r)
 	for (i = 0; s[i] && i + 1 < sizeof(words); i++)
 		words[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
 	words[i] = '\0';
-	seterr(e->err, sizeof(e->err), "the controller refused: %s", words);
+	ep_seterr(e->err, sizeof(e->err), "the controller refused: %s", words);
 }
 
 /* Send @req (a JSON object, one line) and read the reply object, at most @max bytes. */
@@ -756,7 +745,7 @@ static int round_trip(struct ep_enroll_conn *e, const char *req, size_t max, jso
 
 	*reply = NULL;
 	if (!e->ssl) {
-		seterr(e->err, sizeof(e->err), "not connected");
+		ep_seterr(e->err, sizeof(e->err), "not connected");
 		return -ENOTCONN;
 	}
 	err = send_all(e, req, strlen(req), deadline);
@@ -780,8 +769,8 @@ static int round_trip(struct ep_enroll_conn *e, const char *req, size_t max, jso
 	consume(e, n + 1);
 	ok = json_object_get(r, "ok");
 	if (!json_is_object(r) || !json_is_boolean(ok)) {
-		seterr(e->err, sizeof(e->err), "reply from the controller: %s",
-		       r ? "not an object with \"ok\"" : "not JSON");
+		ep_seterr(e->err, sizeof(e->err), "reply from the controller: %s",
+			  r ? "not an object with \"ok\"" : "not JSON");
 		json_decref(r);
 		return -EBADMSG;
 	}
@@ -844,7 +833,7 @@ struct ep_enroll_conn *ep_enroll_connect(const struct ep_enroll_cfg *c, char *er
 	e = conn_open(c, &ret);
 	if (!ret)
 		return e;
-	seterr(err, errlen, "%s", e ? e->err : strerror(-ret));
+	ep_seterr(err, errlen, "%s", e ? e->err : strerror(-ret));
 	ep_enroll_close(e);
 	errno = -ret;
 	return NULL;
@@ -879,12 +868,12 @@ int ep_enroll_device(const struct ep_enroll_cfg *c, struct ep_key_info *out,
 	if (get_int(r, "ttl_ms", 1, INT64_MAX, &ttl, why, sizeof(why)) ||
 	    get_int(r, "renew_after_ms", 1, ttl, &renew, why, sizeof(why)) ||
 	    ep_key_info_parse(json_object_get(r, "key"), out, why, sizeof(why))) {
-		seterr(e->err, sizeof(e->err), "enroll reply: %s", why);
+		ep_seterr(e->err, sizeof(e->err), "enroll reply: %s", why);
 		goto out;
 	}
 	if (out->revoked) {
 		ep_key_info_wipe(out);
-		seterr(e->err, sizeof(e->err), "enroll reply: the key is revoked");
+		ep_seterr(e->err, sizeof(e->err), "enroll reply: the key is revoked");
 		goto out;
 	}
 	if (renew_after_ms)
@@ -893,7 +882,7 @@ int ep_enroll_device(const struct ep_enroll_cfg *c, struct ep_key_info *out,
 out:
 	json_decref(r);
 	if (ret)
-		seterr(err, errlen, "%s", e ? e->err : strerror(-ret));
+		ep_seterr(err, errlen, "%s", e ? e->err : strerror(-ret));
 	ep_enroll_close(e);
 	return ret;
 }
@@ -979,7 +968,7 @@ int ep_enroll_sync(struct ep_enroll_conn *e, uint64_t *gen, bool *full, uint32_t
 	return ret;
 bad:
 	free(seen);
-	seterr(e->err, sizeof(e->err), "sync reply: %s", why);
+	ep_seterr(e->err, sizeof(e->err), "sync reply: %s", why);
 	json_decref(r);
 	return ret;
 }
