@@ -310,6 +310,20 @@ static uint64_t gap_of(const struct ep_cache *c, const struct ep_cache_ident *k)
 									     : single;
 }
 
+/* What a lookup gives for done entry @e: its reply and timings (the other fields zero). */
+static void cached_of(const struct ep_cache *c, const struct cent *e, struct ep_cached *out)
+{
+	*out = (struct ep_cached){
+		.status = e->status,
+		.flags = e->flags,
+		.len = e->len,
+		.data = c->ring + e->off,
+		.queue_us = e->queue_us,
+		.exec_us = e->exec_us,
+		.replays = e->replays,
+	};
+}
+
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 				    uint64_t id, const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
@@ -341,15 +355,7 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	e->prev_sent_ns = e->last_sent_ns;
 	e->last_sent_ns = now_ns;
 	c->st.hits_done++;
-	*out = (struct ep_cached){
-		.status = e->status,
-		.flags = e->flags,
-		.len = e->len,
-		.data = c->ring + e->off,
-		.queue_us = e->queue_us,
-		.exec_us = e->exec_us,
-		.replays = e->replays,
-	};
+	cached_of(c, e, out);
 	return EP_CACHE_DONE;
 }
 
@@ -392,18 +398,10 @@ enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer
 	e->ack_frags += resend;
 	e->last_sent_ns = now_ns;
 	c->st.acks_done++;
-	*out = (struct ep_cached){
-		.status = e->status,
-		.flags = e->flags,
-		.len = e->len,
-		.data = c->ring + e->off,
-		.queue_us = e->queue_us,
-		.exec_us = e->exec_us,
-		.replays = e->replays,
-		.frag_size = e->reply_fs,
-		.req_frags = e->frag_count,
-		.resend = (uint16_t)resend,
-	};
+	cached_of(c, e, out);
+	out->frag_size = e->reply_fs;
+	out->req_frags = e->frag_count;
+	out->resend = (uint16_t)resend;
 	return EP_CACHE_DONE;
 }
 
