@@ -410,6 +410,23 @@ static inline __attribute__((always_inline)) void ep_rl_derive(struct ep_rl_cfg 
 	c->task_tau_ns = c->tasks_per_s ? (__u64)c->tasks_burst * EP_RL_NSEC / c->tasks_per_s : 0;
 }
 
+/* The default settings (EP_RL_DEF_*) into @c, marked set; its derived fields zero, for
+ * ep_rl_derive(). The one list of them, for XDP (an unwritten ep_rl_cfg) and userspace. */
+static inline __attribute__((always_inline)) void ep_rl_defaults(struct ep_rl_cfg *c)
+{
+	*c = (struct ep_rl_cfg){
+		.packets_per_s = EP_RL_DEF_PACKETS,
+		.packets_burst = EP_RL_DEF_PACKETS_BURST,
+		.bytes_per_s = EP_RL_DEF_BYTES,
+		.bytes_burst = EP_RL_DEF_BYTES_BURST,
+		.tasks_per_s = EP_RL_DEF_TASKS,
+		.tasks_burst = EP_RL_DEF_TASKS_BURST,
+		.prefix_v4 = EP_RL_DEF_PREFIX_V4,
+		.prefix_v6 = EP_RL_DEF_PREFIX_V6,
+		.flags = EP_RL_F_SET,
+	};
+}
+
 /* ep_rl_state: key = the source address masked to its prefix (16-byte form). */
 struct ep_rl_key {
 	__u8 addr[16];

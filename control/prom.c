@@ -10,21 +10,30 @@
 #include "policy.h"
 #include "server.h"
 
-/* A per-node gauge family over every known node. */
+/* The first known node after *@id (0 to start), its id as text in @ids (12 bytes) and
+ * in *@id; NULL after the last. */
+static const struct ep_reg_node *next_node(const struct ep_ctl *c, uint32_t *id, char *ids)
+{
+	while (++*id < EP_GW_MAX_NODES) {
+		const struct ep_reg_node *n = &c->reg.nodes[*id];
+
+		if (n->id) {
+			snprintf(ids, 12, "%u", *id);
+			return n;
+		}
+	}
+	return NULL;
+}
+
+/* A per-node gauge family over every known node: @expr of the caller's node n (its id
+ * in id, as text in the caller's ids). */
 #define NODE_GAUGE(f, c, metric, help, expr)                                               \
 	do {                                                                               \
 		ep_metrics_help_type(f, metric, help, "gauge");                            \
-		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {                        \
-			const struct ep_reg_node *n = &(c)->reg.nodes[id];                 \
-			char ids[12];                                                      \
-                                                                                           \
-			if (!n->id)                                                        \
-				continue;                                                  \
-			snprintf(ids, sizeof(ids), "%u", id);                              \
+		for (uint32_t id = 0; (n = next_node(c, &id, ids));)                       \
 			ep_metrics_sample(f, metric,                                       \
 					  EP_LABELS({ "node", ids }, { "name", n->name }), \
 					  (double)(expr));                                 \
-		}                                                                          \
 	} while (0)
 
 static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
@@ -33,6 +42,8 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	uint64_t sent[EP_GW_MAX_NODES] = { 0 };
 	uint32_t slots[EP_GW_MAX_NODES];
 	static const char *const states[] = { "up", "drained", "dead", "waiting", "cloud" };
+	const struct ep_reg_node *n;
+	char ids[12];
 
 	ep_gw_read_node_stats(c->gw, st);
 	ep_gw_read_sent(c->gw, sent);
@@ -42,19 +53,12 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 			     "1 for the node's state: up, drained (by hand), dead (reports "
 			     "stopped), waiting (no report yet), cloud (overflow only).",
 			     "gauge");
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
-		const struct ep_reg_node *n = &c->reg.nodes[id];
-		char ids[12];
-
-		if (!n->id)
-			continue;
-		snprintf(ids, sizeof(ids), "%u", id);
+	for (uint32_t id = 0; (n = next_node(c, &id, ids));)
 		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
 			ep_metrics_sample(f, "edgeplane_gw_node_state",
 					  EP_LABELS({ "node", ids }, { "name", n->name },
 						    { "state", states[s] }),
 					  !strcmp(ep_reg_state(n), states[s]));
-	}
 	NODE_GAUGE(f, c, "edgeplane_gw_node_cpu_ratio", "CPU busy at the last report, 0..1.",
 		   n->load.cpu_pct_x100 / 10000.0);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_memory_available_bytes",
@@ -80,29 +84,20 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 
 	ep_metrics_help_type(f, "edgeplane_gw_node_reports_total",
 			     "Load reports from the node, by outcome.", "counter");
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
-		const struct ep_reg_node *n = &c->reg.nodes[id];
-		char ids[12];
+	for (uint32_t id = 0; (n = next_node(c, &id, ids));) {
+		const struct {
+			const char *outcome;
+			uint64_t v;
+		} by[] = { { "received", n->reports },
+			   { "lost", n->lost },
+			   { "old", n->stale },
+			   { "rejected", n->rejected } };
 
-		if (!n->id)
-			continue;
-		snprintf(ids, sizeof(ids), "%u", id);
-		ep_metrics_sample_u64(
-			f, "edgeplane_gw_node_reports_total",
-			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "received" }),
-			n->reports);
-		ep_metrics_sample_u64(
-			f, "edgeplane_gw_node_reports_total",
-			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "lost" }),
-			n->lost);
-		ep_metrics_sample_u64(
-			f, "edgeplane_gw_node_reports_total",
-			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "old" }),
-			n->stale);
-		ep_metrics_sample_u64(
-			f, "edgeplane_gw_node_reports_total",
-			EP_LABELS({ "node", ids }, { "name", n->name }, { "outcome", "rejected" }),
-			n->rejected);
+		for (size_t k = 0; k < sizeof(by) / sizeof(by[0]); k++)
+			ep_metrics_sample_u64(f, "edgeplane_gw_node_reports_total",
+					      EP_LABELS({ "node", ids }, { "name", n->name },
+							{ "outcome", by[k].outcome }),
+					      by[k].v);
 	}
 
 	/* Forwarding counters live in the map for every id; export the known nodes'. */

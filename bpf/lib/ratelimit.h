@@ -66,17 +66,7 @@ static __always_inline bool ep_rl_settings(struct ep_rl_cfg *c)
 		*c = *m;
 		return !(c->flags & EP_RL_F_OFF);
 	}
-	*c = (struct ep_rl_cfg){
-		.packets_per_s = EP_RL_DEF_PACKETS,
-		.packets_burst = EP_RL_DEF_PACKETS_BURST,
-		.bytes_per_s = EP_RL_DEF_BYTES,
-		.bytes_burst = EP_RL_DEF_BYTES_BURST,
-		.tasks_per_s = EP_RL_DEF_TASKS,
-		.tasks_burst = EP_RL_DEF_TASKS_BURST,
-		.prefix_v4 = EP_RL_DEF_PREFIX_V4,
-		.prefix_v6 = EP_RL_DEF_PREFIX_V6,
-		.flags = EP_RL_F_SET,
-	};
+	ep_rl_defaults(c);
 	ep_rl_derive(c); /* constants: the compiler works them out */
 	return true;
 }

@@ -310,6 +310,29 @@ static uint64_t gap_of(const struct ep_cache *c, const struct ep_cache_ident *k)
 									     : single;
 }
 
+/* The done entry of (@p, @key, @id), expired or not, or NULL. */
+static struct cent *find_done(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
+			      uint64_t id)
+{
+	int32_t i = find(c, p, key, id);
+
+	return i == NIL || c->ents[i].state != EP_CACHE_DONE ? NULL : &c->ents[i];
+}
+
+/* What a lookup gives for done entry @e: its reply and timings (the other fields zero). */
+static void cached_of(const struct ep_cache *c, const struct cent *e, struct ep_cached *out)
+{
+	*out = (struct ep_cached){
+		.status = e->status,
+		.flags = e->flags,
+		.len = e->len,
+		.data = c->ring + e->off,
+		.queue_us = e->queue_us,
+		.exec_us = e->exec_us,
+		.replays = e->replays,
+	};
+}
+
 enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p, uint16_t key,
 				    uint64_t id, const struct ep_cache_ident *k, uint64_t now_ns,
 				    struct ep_cached *out)
@@ -341,15 +364,7 @@ enum ep_cache_state ep_cache_lookup(struct ep_cache *c, const struct ep_peer *p,
 	e->prev_sent_ns = e->last_sent_ns;
 	e->last_sent_ns = now_ns;
 	c->st.hits_done++;
-	*out = (struct ep_cached){
-		.status = e->status,
-		.flags = e->flags,
-		.len = e->len,
-		.data = c->ring + e->off,
-		.queue_us = e->queue_us,
-		.exec_us = e->exec_us,
-		.replays = e->replays,
-	};
+	cached_of(c, e, out);
 	return EP_CACHE_DONE;
 }
 
@@ -392,30 +407,20 @@ enum ep_cache_state ep_cache_lookup_ack(struct ep_cache *c, const struct ep_peer
 	e->ack_frags += resend;
 	e->last_sent_ns = now_ns;
 	c->st.acks_done++;
-	*out = (struct ep_cached){
-		.status = e->status,
-		.flags = e->flags,
-		.len = e->len,
-		.data = c->ring + e->off,
-		.queue_us = e->queue_us,
-		.exec_us = e->exec_us,
-		.replays = e->replays,
-		.frag_size = e->reply_fs,
-		.req_frags = e->frag_count,
-		.resend = (uint16_t)resend,
-	};
+	cached_of(c, e, out);
+	out->frag_size = e->reply_fs;
+	out->req_frags = e->frag_count;
+	out->resend = (uint16_t)resend;
 	return EP_CACHE_DONE;
 }
 
 void ep_cache_ack_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 			 uint16_t n)
 {
-	int32_t i = find(c, p, key, id);
-	struct cent *e;
+	struct cent *e = find_done(c, p, key, id);
 
-	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
+	if (!e)
 		return;
-	e = &c->ents[i];
 	e->ack_frags = e->ack_frags > n ? e->ack_frags - n : 0;
 	e->ack_ns = 0;
 	c->st.acks_done--;
@@ -587,12 +592,10 @@ void ep_cache_complete(struct ep_cache *c, uint64_t h, const struct ep_cached *r
 void ep_cache_unsent(struct ep_cache *c, const struct ep_peer *p, uint16_t key, uint64_t id,
 		     uint64_t now_ns)
 {
-	int32_t i = find(c, p, key, id);
-	struct cent *e;
+	struct cent *e = find_done(c, p, key, id);
 
-	if (i == NIL || c->ents[i].state != EP_CACHE_DONE)
+	if (!e)
 		return;
-	e = &c->ents[i];
 	if (e->replays) { /* a lookup's replay, not a complete()'s first reply */
 		e->replays--;
 		e->last_sent_ns = e->prev_sent_ns;

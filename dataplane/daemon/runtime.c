@@ -198,6 +198,25 @@ static int open_queue(struct ep_runtime *rt, unsigned int i, struct ep_io_q **q)
 	return ep_io_udp_open(&io, i, q);
 }
 
+/* The classifier's settings from the configuration, the same for the afxdp and the
+ * dpdk backends. */
+static struct ep_xdp_opts classifier_opts(const struct ep_runtime *rt)
+{
+	const struct ep_conf *c = rt->conf;
+
+	return (struct ep_xdp_opts){
+		.ifname = c->interface,
+		.port = c->port,
+		.encap_port = c->encap_port,
+		.reply_route = c->reply_route,
+		.max_priority = c->w.max_priority,
+		.any_dest_unsafe = c->any_dest_unsafe,
+		.addrs = &c->addrs,
+		.rate_limit = &rt->rate_limit,
+		.auth_mode = c->w.auth_mode,
+	};
+}
+
 /* The dpdk backend: the EAL and the port, from this (the main) thread, before the
  * queues open and the workers start. */
 static int dpdk_start(struct ep_runtime *rt)
@@ -207,14 +226,7 @@ static int dpdk_start(struct ep_runtime *rt)
 		.ifname = c->interface,
 		.first_queue = c->queues[0],
 		.nqueues = c->nqueues,
-		.port = c->port,
-		.encap_port = c->encap_port,
-		.reply_route = c->reply_route,
-		.max_priority = c->w.max_priority,
-		.any_dest_unsafe = c->any_dest_unsafe,
-		.addrs = &c->addrs,
-		.rate_limit = &rt->rate_limit,
-		.auth_mode = c->w.auth_mode,
+		.cls = classifier_opts(rt),
 		.mtu = c->w.mtu,
 		.no_huge = c->dpdk.no_huge,
 		.memory_mb = c->dpdk.memory_mb,
@@ -471,21 +483,12 @@ static int xdp_start(struct ep_runtime *rt, struct ep_conf *c)
 	enum ep_xdp_mode mode = EP_XDP_MODE_AUTO;
 	/* The classifier drops what breaks the protocol, up to its 64 MiB limit; a task
 	 * above this node's own limit comes through and gets TOO_LARGE. */
-	struct ep_xdp_opts xo = {
-		.ifname = c->interface,
-		.port = c->port,
-		.max_task_len = EP_MAX_TASK_LEN,
-		.pin_dir = c->pin_dir,
-		.encap_port = c->encap_port,
-		.reply_route = c->reply_route,
-		.max_priority = c->w.max_priority,
-		.any_dest_unsafe = c->any_dest_unsafe,
-		.addrs = &c->addrs,
-		.rate_limit = &rt->rate_limit,
-		.auth_mode = c->w.auth_mode,
-	};
+	struct ep_xdp_opts xo = classifier_opts(rt);
 	unsigned int before = c->nqueues;
 	int err;
+
+	xo.max_task_len = EP_MAX_TASK_LEN;
+	xo.pin_dir = c->pin_dir;
 
 	ep_xdp_parse_mode(c->xdp_mode, &mode);
 	xo.mode = mode;

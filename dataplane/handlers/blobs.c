@@ -501,15 +501,5 @@ static void blobs_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, len);
 }
 
-EP_DEFINE_RUN_EACH(blobs_run, blobs_one)
-
-const struct ep_handler ep_blobs_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "blobs",
-	.default_type = EP_TT_BLOBS,
-	.init = blobs_init,
-	.fini = blobs_fini,
-	.out_size = blobs_out_size,
-	.run = blobs_run,
-	.work = blobs_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_blobs_handler, "blobs", EP_TT_BLOBS, blobs_one, .init = blobs_init,
+		       .fini = blobs_fini, .out_size = blobs_out_size, .work = blobs_work);

@@ -31,13 +31,5 @@ static void checksum_one(void *state, const struct ep_hreq *req, struct ep_hres 
 	ep_hres_ok(res, sizeof(r));
 }
 
-EP_DEFINE_RUN_EACH(checksum_run, checksum_one)
-
-const struct ep_handler ep_checksum_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "checksum",
-	.default_type = EP_TT_CHECKSUM,
-	.out_size = checksum_out_size,
-	.run = checksum_run,
-	.work = checksum_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_checksum_handler, "checksum", EP_TT_CHECKSUM, checksum_one,
+		       .out_size = checksum_out_size, .work = checksum_work);

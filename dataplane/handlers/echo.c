@@ -25,13 +25,5 @@ static void echo_one(void *state, const struct ep_hreq *req, struct ep_hres *res
 	ep_hres_ok(res, req->len);
 }
 
-EP_DEFINE_RUN_EACH(echo_run, echo_one)
-
-const struct ep_handler ep_echo_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "echo",
-	.default_type = EP_TT_ECHO,
-	.out_size = echo_out_size,
-	.run = echo_run,
-	.work = echo_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_echo_handler, "echo", EP_TT_ECHO, echo_one, .out_size = echo_out_size,
+		       .work = echo_work);

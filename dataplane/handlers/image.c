@@ -93,12 +93,10 @@ static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	struct ep_frame f;
 	void *scratch;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) ||
+	    ep_hres_bad_args(res, !ep_dim_ok(f.arg0) || !ep_dim_ok(f.arg1) || f.arg2,
+			     "bad output dimensions"))
 		return;
-	if (!ep_dim_ok(f.arg0) || !ep_dim_ok(f.arg1) || f.arg2) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "bad output dimensions");
-		return;
-	}
 	len = sizeof(struct ep_img_hdr) + f.arg0 * f.arg1;
 	scratch = ep_task_scratch(state, ep_resize_scratch_size(f.arg0), res);
 	if (!scratch || !ep_hres_room(res, len))
@@ -109,18 +107,8 @@ static void resize_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	ep_hres_ok(res, len);
 }
 
-EP_DEFINE_RUN_EACH(resize_run, resize_one)
-
-const struct ep_handler ep_resize_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "resize",
-	.default_type = EP_TT_RESIZE,
-	.init = resize_init,
-	.fini = scratch_fini,
-	.out_size = resize_out_size,
-	.run = resize_run,
-	.work = resize_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_resize_handler, "resize", EP_TT_RESIZE, resize_one, .init = resize_init,
+		       .fini = scratch_fini, .out_size = resize_out_size, .work = resize_work);
 
 /* ---- box blur --------------------------------------------------------------------- */
 
@@ -143,12 +131,10 @@ static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 	uint8_t *out;
 	void *scratch;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) ||
+	    ep_hres_bad_args(res, f.arg0 < 1 || f.arg0 > BOX_MAX_RADIUS || f.arg1 || f.arg2,
+			     "radius must be 1..64"))
 		return;
-	if (f.arg0 < 1 || f.arg0 > BOX_MAX_RADIUS || f.arg1 || f.arg2) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "radius must be 1..64");
-		return;
-	}
 	out = same_out(req, res, &f);
 	if (!out)
 		return;
@@ -159,18 +145,8 @@ static void box_one(void *state, const struct ep_hreq *req, struct ep_hres *res)
 	ep_hres_ok(res, req->len);
 }
 
-EP_DEFINE_RUN_EACH(box_run, box_one)
-
-const struct ep_handler ep_box_blur_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "box_blur",
-	.default_type = EP_TT_BOX_BLUR,
-	.init = box_init,
-	.fini = scratch_fini,
-	.out_size = same_out_size,
-	.run = box_run,
-	.work = box_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_box_blur_handler, "box_blur", EP_TT_BOX_BLUR, box_one, .init = box_init,
+		       .fini = scratch_fini, .out_size = same_out_size, .work = box_work);
 
 /* ---- Gaussian blur ---------------------------------------------------------------- */
 
@@ -202,12 +178,11 @@ static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	uint8_t *out;
 	void *scratch;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) ||
+	    ep_hres_bad_args(
+		    res, f.arg0 < GAUSS_MIN_SIGMA || f.arg0 > GAUSS_MAX_SIGMA || f.arg1 || f.arg2,
+		    "sigma must be 10..2000 hundredths"))
 		return;
-	if (f.arg0 < GAUSS_MIN_SIGMA || f.arg0 > GAUSS_MAX_SIGMA || f.arg1 || f.arg2) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "sigma must be 10..2000 hundredths");
-		return;
-	}
 	out = same_out(req, res, &f);
 	if (!out)
 		return;
@@ -219,18 +194,9 @@ static void gauss_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, req->len);
 }
 
-EP_DEFINE_RUN_EACH(gauss_run, gauss_one)
-
-const struct ep_handler ep_gauss_blur_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "gauss_blur",
-	.default_type = EP_TT_GAUSS_BLUR,
-	.init = gauss_init,
-	.fini = scratch_fini,
-	.out_size = same_out_size,
-	.run = gauss_run,
-	.work = gauss_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_gauss_blur_handler, "gauss_blur", EP_TT_GAUSS_BLUR, gauss_one,
+		       .init = gauss_init, .fini = scratch_fini, .out_size = same_out_size,
+		       .work = gauss_work);
 
 /* ---- Sobel ------------------------------------------------------------------------ */
 
@@ -245,12 +211,9 @@ static void sobel_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	struct ep_frame f;
 	uint8_t *out;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) ||
+	    ep_hres_bad_args(res, f.arg0 || f.arg1 || f.arg2, "sobel takes no arguments"))
 		return;
-	if (f.arg0 || f.arg1 || f.arg2) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "sobel takes no arguments");
-		return;
-	}
 	out = same_out(req, res, &f);
 	if (!out)
 		return;
@@ -258,16 +221,8 @@ static void sobel_one(void *state, const struct ep_hreq *req, struct ep_hres *re
 	ep_hres_ok(res, req->len);
 }
 
-EP_DEFINE_RUN_EACH(sobel_run, sobel_one)
-
-const struct ep_handler ep_sobel_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "sobel",
-	.default_type = EP_TT_SOBEL,
-	.out_size = same_out_size,
-	.run = sobel_run,
-	.work = sobel_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_sobel_handler, "sobel", EP_TT_SOBEL, sobel_one, .out_size = same_out_size,
+		       .work = sobel_work);
 
 /* ---- threshold -------------------------------------------------------------------- */
 
@@ -286,12 +241,12 @@ static void threshold_one(void *state, const struct ep_hreq *req, struct ep_hres
 	size_t npx;
 	uint8_t *out;
 
-	if (!ep_frame_parse(req, &f, res))
+	if (!ep_frame_parse(req, &f, res) ||
+	    ep_hres_bad_args(res,
+			     (f.arg0 > 255 && f.arg0 != EP_IMG_OTSU) ||
+				     (f.arg1 & ~THRESHOLD_INVERT) || f.arg2,
+			     "level must be 0..255 or Otsu"))
 		return;
-	if ((f.arg0 > 255 && f.arg0 != EP_IMG_OTSU) || (f.arg1 & ~THRESHOLD_INVERT) || f.arg2) {
-		ep_hres_fail(res, EP_ST_INVALID_INPUT, "level must be 0..255 or Otsu");
-		return;
-	}
 	out = same_out(req, res, &f);
 	if (!out)
 		return;
@@ -308,13 +263,5 @@ static void threshold_one(void *state, const struct ep_hreq *req, struct ep_hres
 	ep_hres_ok(res, req->len);
 }
 
-EP_DEFINE_RUN_EACH(threshold_run, threshold_one)
-
-const struct ep_handler ep_threshold_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "threshold",
-	.default_type = EP_TT_THRESHOLD,
-	.out_size = same_out_size,
-	.run = threshold_run,
-	.work = threshold_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_threshold_handler, "threshold", EP_TT_THRESHOLD, threshold_one,
+		       .out_size = same_out_size, .work = threshold_work);

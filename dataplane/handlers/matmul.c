@@ -150,15 +150,5 @@ static void matmul_one(void *state, const struct ep_hreq *req, struct ep_hres *r
 	ep_hres_ok(res, (uint32_t)result_len(&d));
 }
 
-EP_DEFINE_RUN_EACH(matmul_run, matmul_one)
-
-const struct ep_handler ep_matmul_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "matmul",
-	.default_type = EP_TT_MATMUL,
-	.init = matmul_init,
-	.fini = matmul_fini,
-	.out_size = matmul_out_size,
-	.run = matmul_run,
-	.work = matmul_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_matmul_handler, "matmul", EP_TT_MATMUL, matmul_one, .init = matmul_init,
+		       .fini = matmul_fini, .out_size = matmul_out_size, .work = matmul_work);

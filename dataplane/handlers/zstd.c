@@ -96,15 +96,5 @@ static void zstd_one(void *state, const struct ep_hreq *req, struct ep_hres *res
 	ep_hres_ok(res, (uint32_t)n);
 }
 
-EP_DEFINE_RUN_EACH(zstd_run, zstd_one)
-
-const struct ep_handler ep_zstd_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "zstd",
-	.default_type = EP_TT_ZSTD,
-	.init = zstd_init,
-	.fini = zstd_fini,
-	.out_size = zstd_out_size,
-	.run = zstd_run,
-	.work = zstd_work,
-};
+EP_DEFINE_HANDLER_EACH(ep_zstd_handler, "zstd", EP_TT_ZSTD, zstd_one, .init = zstd_init,
+		       .fini = zstd_fini, .out_size = zstd_out_size, .work = zstd_work);

@@ -808,22 +808,14 @@ out:
 static int configure_classifier(struct ep_dpdk *d, const struct ep_dpdk_cfg *c)
 {
 	/* As ep_xdp_attach() configures it for the afxdp backend. */
-	struct ep_xdp_opts o = {
-		.port = c->port,
-		.max_task_len = EP_MAX_TASK_LEN,
-		.encap_port = c->encap_port,
-		.reply_route = c->reply_route,
-		.max_priority = c->max_priority,
-		.any_dest_unsafe = c->any_dest_unsafe,
-		.addrs = c->addrs,
-		.rate_limit = c->rate_limit,
-	};
-	int err = ep_xdp_sync_addrs(d->fds[M_ADDRS], c->addrs);
+	struct ep_xdp_opts o = c->cls;
+	int err = ep_xdp_sync_addrs(d->fds[M_ADDRS], c->cls.addrs);
 
+	o.max_task_len = EP_MAX_TASK_LEN;
 	if (err >= 0)
 		err = ep_xdp_configure(d->fds[M_CFG], d->fds[M_RL], &o);
 	/* The keys come from the runtime's key table (ep_dpdk_map_fd()). */
-	return err < 0 ? err : ep_xdp_write_auth_mode(d->fds[M_AUTH], c->auth_mode);
+	return err < 0 ? err : ep_xdp_write_auth_mode(d->fds[M_AUTH], c->cls.auth_mode);
 }
 
 /* The interface: ours alone, and free for the PMD's program. */

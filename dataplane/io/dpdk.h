@@ -11,10 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ep_shared.h" /* enum ep_auth_mode */
-
-struct ep_xdp_addr_cfg;
-struct ep_rl_cfg;
+#include "xdp/ep_xdp.h" /* struct ep_xdp_opts */
 
 /* The object file of the classifier for DPDK, looked for next to the program. */
 #define EP_DPDK_XDP_PROG "ep_classifier_dpdk.bpf.o"
@@ -23,15 +20,10 @@ struct ep_dpdk_cfg {
 	const char *ifname;
 	unsigned int first_queue; /* RX queues first_queue .. first_queue + nqueues - 1 */
 	unsigned int nqueues;
-	uint16_t port;	      /* the task port, written into the classifier's ep_cfg */
-	uint16_t encap_port;  /* as the afxdp backend: xdp.encap_port */
-	bool reply_route;     /* xdp.reply_route */
-	uint8_t max_priority; /* limits.max_priority */
-	bool any_dest_unsafe; /* xdp.destination_check = "off-unsafe" */
-	const struct ep_xdp_addr_cfg *addrs; /* xdp.virtual_addresses, xdp.encap_sources */
-	const struct ep_rl_cfg *rate_limit;  /* group rate_limit */
-	enum ep_auth_mode auth_mode; /* auth.mode, written into the classifier's ep_auth_cfg */
-	uint32_t mtu;		     /* limits.mtu: must fit the port's frames */
+	/* The classifier's settings, as the afxdp backend's (ifname, mode, pin_dir and debug
+	 * unused): port and addresses synced into its maps, auth_mode into ep_auth_cfg. */
+	struct ep_xdp_opts cls;
+	uint32_t mtu; /* limits.mtu: must fit the port's frames */
 	/* EAL */
 	bool no_huge;		     /* --no-huge (else hugepages, which must be reserved) */
 	uint32_t memory_mb;	     /* -m */

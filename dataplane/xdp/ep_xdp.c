@@ -548,17 +548,7 @@ out:
 
 void ep_xdp_rl_defaults(struct ep_rl_cfg *rl)
 {
-	*rl = (struct ep_rl_cfg){
-		.packets_per_s = EP_RL_DEF_PACKETS,
-		.packets_burst = EP_RL_DEF_PACKETS_BURST,
-		.bytes_per_s = EP_RL_DEF_BYTES,
-		.bytes_burst = EP_RL_DEF_BYTES_BURST,
-		.tasks_per_s = EP_RL_DEF_TASKS,
-		.tasks_burst = EP_RL_DEF_TASKS_BURST,
-		.prefix_v4 = EP_RL_DEF_PREFIX_V4,
-		.prefix_v6 = EP_RL_DEF_PREFIX_V6,
-		.flags = EP_RL_F_SET,
-	};
+	ep_rl_defaults(rl);
 }
 
 int ep_xdp_check_rl(const char *what, const struct ep_rl_cfg *rl)

@@ -179,6 +179,14 @@ for o in capacity address_conflict mac_mismatch seq_jump no_neighbour; do
 done
 expect_eq "/metrics counts them by reason" "$got" \
 	"capacity=1 address_conflict=3 mac_mismatch=2 seq_jump=1 no_neighbour=1 "
+# Per node (control/prom.c): a state of five set, and the reports by their four outcomes.
+node1() { awk -v m="$1{node=\"1\"," 'index($1, m) == 1 { sub(/.*=\"/, "", $1); sub(/\"}$/, "", $1); printf "%s=%s ", $1, $2 }' <<<"$m"; }
+expect_eq "/metrics gives node 1's state, one of five" "$(node1 edgeplane_gw_node_state)" \
+	"up=1 drained=0 dead=0 waiting=0 cloud=0 "
+check "/metrics gives node 1's reports by outcome ($(node1 edgeplane_gw_node_reports_total))" \
+	grep -Eq '^received=[1-9][0-9]* lost=[0-9]+ old=[0-9]+ rejected=[0-9]+ $' <<<"$(node1 edgeplane_gw_node_reports_total)"
+check "/metrics gives node 1's CPU from its last report, 20 % ($(node1 edgeplane_gw_node_cpu_ratio))" \
+	grep -Eq '^[^ ]+=0\.2 $' <<<"$(node1 edgeplane_gw_node_cpu_ratio)"
 stop_ctl
 
 # --- the gateway's sysctls: changed only when the operator says so -------------------------

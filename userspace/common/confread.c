@@ -9,6 +9,7 @@
 #include "ep_shared.h"
 #include "edgeplane/confread.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 
 int ep_conf_open(config_t *cf, const char *path)
 {
@@ -112,21 +113,10 @@ static long long get_int(const void *p, unsigned int size, bool sgn)
 	}
 }
 
+/* Store @v, two's complement, in the integer of @size bytes at @p. */
 static void set_int(void *p, unsigned int size, long long v)
 {
-	switch (size) {
-	case 1:
-		*(uint8_t *)p = (uint8_t)v;
-		break;
-	case 2:
-		*(uint16_t *)p = (uint16_t)v;
-		break;
-	case 4:
-		*(uint32_t *)p = (uint32_t)v;
-		break;
-	default:
-		*(uint64_t *)p = (uint64_t)v;
-	}
+	ep_store_uint(p, size, (uint64_t)v);
 }
 
 static long long scale_of(const struct ep_conf_key *k)

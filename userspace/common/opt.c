@@ -64,20 +64,7 @@ void ep_opt_version(const char *prog)
 /* Store @v in the integer field of @o, whatever its size. */
 static void store_int(const struct ep_opt *o, unsigned long long v)
 {
-	switch (o->size) {
-	case 1:
-		*(uint8_t *)o->dst = (uint8_t)v;
-		break;
-	case 2:
-		*(uint16_t *)o->dst = (uint16_t)v;
-		break;
-	case 4:
-		*(uint32_t *)o->dst = (uint32_t)v;
-		break;
-	default:
-		*(uint64_t *)o->dst = (uint64_t)v;
-		break;
-	}
+	ep_store_uint(o->dst, o->size, v);
 }
 
 int ep_opt_number(const char *s, long long lo, long long hi, long long *out, char *err,

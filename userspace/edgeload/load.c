@@ -567,37 +567,30 @@ static void summary_json(struct load *l, double secs, struct kind_load *t,
 	printf("}\n");
 }
 
+/* One line of the summary's notes, "@what@name: @n", only if @n is not 0. */
+static void note(const char *what, const char *name, uint64_t n)
+{
+	if (n)
+		printf("%s%s: %llu\n", what, name, (unsigned long long)n);
+}
+
 /* The summary's lines on what went wrong or was unusual, each only when it happened. */
 static void text_notes(const struct load *l, const struct kind_load *t,
 		       const struct ep_client_stats *cs)
 {
 	for (int s = 1; s < EP_ST__COUNT; s++)
-		if (t->status[s])
-			printf("errors %s: %llu\n", ep_status_name(s),
-			       (unsigned long long)t->status[s]);
+		note("errors ", ep_status_name(s), t->status[s]);
 	for (int e = 0; e < LOCAL_ERRORS; e++)
-		if (t->local[e])
-			printf("errors %s: %llu\n", local_names[e],
-			       (unsigned long long)t->local[e]);
+		note("errors ", local_names[e], t->local[e]);
 	if (t->blob_results)
 		printf("blobs found: %llu in %llu results (%llu..%llu per frame)\n",
 		       (unsigned long long)t->blobs_found, (unsigned long long)t->blob_results,
 		       (unsigned long long)t->blobs_min, (unsigned long long)t->blobs_max);
-	if (t->blobs_bad)
-		printf("blobs results not in the blobs format: %llu\n",
-		       (unsigned long long)t->blobs_bad);
-	if (cs->retries_throttled)
-		printf("retries held back by the retry budget: %llu\n",
-		       (unsigned long long)cs->retries_throttled);
-	if (cs->validations)
-		printf("tasks sent again with an address-validation token (RETRY): %llu\n",
-		       (unsigned long long)cs->validations);
-	if (cs->conflicts)
-		printf("tasks sent again under a new id (CONFLICT): %llu\n",
-		       (unsigned long long)cs->conflicts);
-	if (l->unexpected)
-		printf("results for no outstanding task: %llu\n",
-		       (unsigned long long)l->unexpected);
+	note("blobs results not in the blobs format", "", t->blobs_bad);
+	note("retries held back by the retry budget", "", cs->retries_throttled);
+	note("tasks sent again with an address-validation token (RETRY)", "", cs->validations);
+	note("tasks sent again under a new id (CONFLICT)", "", cs->conflicts);
+	note("results for no outstanding task", "", l->unexpected);
 }
 
 /* The summary for people, on stdout. */

@@ -27,6 +27,26 @@ static inline uint64_t ep_xorshift64(uint64_t *s)
 	return *s;
 }
 
+/* Store @v, cut to @size bytes (1, 2, 4, else 8), in the integer at @p: the one writer of
+ * the fields that option and configuration tables name by offset and size. */
+static inline void ep_store_uint(void *p, unsigned int size, uint64_t v)
+{
+	switch (size) {
+	case 1:
+		*(uint8_t *)p = (uint8_t)v;
+		break;
+	case 2:
+		*(uint16_t *)p = (uint16_t)v;
+		break;
+	case 4:
+		*(uint32_t *)p = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)p = v;
+		break;
+	}
+}
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ep_now_ns(void);
 /* CLOCK_REALTIME in milliseconds: Unix time, as session keys carry it. */
