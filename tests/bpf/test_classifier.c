@@ -863,6 +863,29 @@ static void test_encap(void)
 #undef ENCAP
 }
 
+/* One burst of a rate-limit sequence: @n datagrams from @src, of which @pass pass and the
+ * rest are drop_rate_packets. */
+struct burst {
+	const char *src, *name;
+	uint32_t n, pass;
+};
+
+/* Each burst of @b in turn, from @s with its source set to the burst's. */
+static void check_bursts(struct pkt_spec *s, const struct burst *b, size_t nb)
+{
+	for (size_t i = 0; i < nb; i++) {
+		s->src = b[i].src;
+		check_burst(b[i].name, s, b[i].n, b[i].pass, EP_STAT_DROP_RATE_PACKETS);
+	}
+}
+
+/* check_bursts() over the bursts listed. */
+#define BURSTS(s, ...)                                            \
+	do {                                                      \
+		static const struct burst b_[] = { __VA_ARGS__ }; \
+		check_bursts(s, b_, sizeof(b_) / sizeof(b_[0]));  \
+	} while (0)
+
 /* 1. Rate limits per source prefix. */
 static void test_rate_limit(void)
 {
@@ -904,15 +927,10 @@ static void test_rate_limit(void)
 	tap_begin();
 	EXPECT_EQ(rl_put(&slow), 0);
 	tap_end("%srate limit written: 1 datagram/s, burst 10, /24 and /64", variant);
-	s.src = "198.19.3.1";
-	check_burst("12 at once from 198.19.3.1: 10 pass, 2 drop_rate_packets", &s, 12, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.19.3.200";
-	check_burst("then 198.19.3.200, the same /24: dropped", &s, 1, 0,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.19.4.1";
-	check_burst("then 198.19.4.1, another /24: its own 10 pass", &s, 11, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s,
+	       { "198.19.3.1", "12 at once from 198.19.3.1: 10 pass, 2 drop_rate_packets", 12, 10 },
+	       { "198.19.3.200", "then 198.19.3.200, the same /24: dropped", 1, 0 },
+	       { "198.19.4.1", "then 198.19.4.1, another /24: its own 10 pass", 11, 10 });
 
 	/* Refill: put the /24's (empty) bucket where 3.5 s have passed: 3 tokens, and half
 	 * of one. (Its time: the burst's 10 s ahead of now, less 3.5 s.) */
@@ -923,21 +941,13 @@ static void test_rate_limit(void)
 	EXPECT_EQ(bpf_map_update_elem(rlstate_fd, &k, &st, BPF_EXIST), 0);
 	tap_end("%sthe bucket of 198.19.3.0/24 is found under its prefix, and set back 3.5 s",
 		variant);
-	s.src = "198.19.3.9";
-	check_burst("3.5 s later: 3 of 5 from 198.19.3.0/24 pass", &s, 5, 3,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s, { "198.19.3.9", "3.5 s later: 3 of 5 from 198.19.3.0/24 pass", 5, 3 });
 
-	s = (struct pkt_spec){
-		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:5::1"
-	};
-	check_burst("IPv6: 12 at once from 2001:db8:5::1: 10 pass", &s, 12, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:5::ffff:1";
-	check_burst("IPv6: then 2001:db8:5::ffff:1, the same /64: dropped", &s, 1, 0,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:5:1::1";
-	check_burst("IPv6: then 2001:db8:5:1::1, another /64: passes", &s, 1, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
+	s.ipv6 = true;
+	BURSTS(&s, { "2001:db8:5::1", "IPv6: 12 at once from 2001:db8:5::1: 10 pass", 12, 10 },
+	       { "2001:db8:5::ffff:1", "IPv6: then 2001:db8:5::ffff:1, the same /64: dropped", 1,
+		 0 },
+	       { "2001:db8:5:1::1", "IPv6: then 2001:db8:5:1::1, another /64: passes", 1, 1 });
 
 	/* Bytes: 100 bytes/s, burst 1500, no datagram limit. */
 	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.5.1" };
@@ -959,26 +969,21 @@ static void test_rate_limit(void)
 			.packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 16, .prefix_v6 = 0 }),
 		0);
 	tap_end("%srate limit written: burst 3, /16 and /0", variant);
-	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.20.1.1" };
-	check_burst("/16: 2 from 198.20.1.1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.20.200.1";
-	check_burst("/16: then 2 from 198.20.200.1 share its bucket: 1 passes", &s, 2, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s = (struct pkt_spec){
-		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:a::1"
-	};
-	check_burst("IPv6 /0: 2 from 2001:db8:a::1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:ffff::1";
-	check_burst("IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", &s, 2, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
+	s.ipv6 = false;
+	BURSTS(&s, { "198.20.1.1", "/16: 2 from 198.20.1.1", 2, 2 },
+	       { "198.20.200.1", "/16: then 2 from 198.20.200.1 share its bucket: 1 passes", 2,
+		 1 });
+	s.ipv6 = true;
+	BURSTS(&s, { "2001:db8:a::1", "IPv6 /0: 2 from 2001:db8:a::1", 2, 2 },
+	       { "2001:db8:ffff::1", "IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", 2,
+		 1 });
 
 	/* Off, by name. */
 	tap_begin();
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .flags = EP_RL_F_OFF }), 0);
 	tap_end("%srate limit off (EP_RL_F_OFF)", variant);
-	s.src = "2001:db8:ffff::1";
-	check_burst("off: 20 more from the exhausted prefix all pass", &s, 20, 20,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s,
+	       { "2001:db8:ffff::1", "off: 20 more from the exhausted prefix all pass", 20, 20 });
 
 	tap_begin();
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 10 }), -EINVAL);
