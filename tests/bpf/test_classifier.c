@@ -863,6 +863,19 @@ static void test_encap(void)
 #undef ENCAP
 }
 
+/* Rate limits back to the defaults, every bucket gone. */
+static void rl_reset(void)
+{
+	struct ep_rl_cfg def;
+	struct ep_rl_key key;
+
+	ep_xdp_rl_defaults(&def);
+	rl_put(&def);
+	while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
+		if (bpf_map_delete_elem(rlstate_fd, &key))
+			break;
+}
+
 /* One burst of a rate-limit sequence: @n datagrams from @src, of which @pass pass and the
  * rest are drop_rate_packets. */
 struct burst {
@@ -994,17 +1007,7 @@ static void test_rate_limit(void)
 		"of range are refused",
 		variant);
 
-	/* Back to the defaults, fresh. */
-	{
-		struct ep_rl_cfg def;
-		struct ep_rl_key key;
-
-		ep_xdp_rl_defaults(&def);
-		rl_put(&def);
-		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
-			if (bpf_map_delete_elem(rlstate_fd, &key))
-				break;
-	}
+	rl_reset();
 }
 
 /* --- session keys and roles (issue 12): each attack below was a case that failed before
@@ -1316,17 +1319,7 @@ static void test_auth_rates(void)
 	check_burst("off: 5 AUTH requests from another prefix take its limit: 2 pass", &s, 5, 2,
 		    EP_STAT_DROP_RATE_PACKETS);
 
-	/* Back to the defaults, fresh. */
-	{
-		struct ep_rl_cfg def;
-		struct ep_rl_key key;
-
-		ep_xdp_rl_defaults(&def);
-		rl_put(&def);
-		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
-			if (bpf_map_delete_elem(rlstate_fd, &key))
-				break;
-	}
+	rl_reset();
 	ep_xdp_delete_key(keys_fd, kstate_fd, KEY);
 }
 
