@@ -1448,35 +1448,51 @@ static void check_xsk_auth(const char *name, uint8_t prio, int want_act, int wan
 	check_frame(name, f, len, want_act, want_stat, true);
 }
 
+/* Skip the cases @names[@from..@n - 1], saying @why. */
+static void skip_names(const char *const *names, size_t from, size_t n, const char *why)
+{
+	for (size_t i = from; i < n; i++)
+		tap_skip(names[i], why);
+}
+
+/* An AF_XDP socket on ep0 into @x: 0; else -errno, with the cases @names[1..@n - 1] (which
+ * need it) skipped. */
+static int xsk_open_or_skip(struct xsk *x, const char *const *names, size_t n)
+{
+	char why[128];
+	int ret = xsk_open(x, "ep0");
+
+	if (ret) {
+		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
+		skip_names(names, 1, n, why);
+		xsk_close(x);
+	}
+	return ret;
+}
+
+#define NO_VETH "cannot create a veth in a private network namespace"
+
 static void test_xsk(void)
 {
 	const char *names[] = { "XSKMAP: no socket on queue 0", "XSKMAP: socket bound on queue 0",
 				"XSKMAP: priority slot falls back to slot 0",
 				"XSKMAP: priority with a socket of its own",
 				"XSKMAP: other priority, slot 0 empty" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	int xsks_fd = bpf_map__fd(skel->maps.ep_xsks), fd, ret;
 	struct xsk x = { 0 };
 	__u32 key;
 
 	ret = setup_veth();
 	if (ret <= 0) {
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		skip_names(names, 0, nnames, NO_VETH);
 		return;
 	}
 	ifindex = ret;
 	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
 
-	ret = xsk_open(&x, "ep0");
-	if (ret) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
-		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], why);
-		xsk_close(&x);
+	if (xsk_open_or_skip(&x, names, nnames))
 		return;
-	}
 	fd = xsk_socket__fd(x.sock);
 	key = EP_XSK_KEY(0, 0);
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
@@ -1537,25 +1553,18 @@ static void test_xsk_dpdk(int xsks_fd)
 		"xsks_map: a priority with a slot of its own reaches the queue's socket",
 		"xsks_map: a socket at key 1 is queue 1's, not queue 0's slot 1"
 	};
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	struct xsk x = { 0 };
 	__u32 key = 0;
-	char why[128];
-	int fd, ret;
+	int fd;
 
 	if (!ifindex) {
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		skip_names(names, 0, nnames, NO_VETH);
 		return;
 	}
 	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
-	ret = xsk_open(&x, "ep0");
-	if (ret) {
-		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
-		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], why);
-		xsk_close(&x);
+	if (xsk_open_or_skip(&x, names, nnames))
 		return;
-	}
 	fd = xsk_socket__fd(x.sock);
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
 	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);
