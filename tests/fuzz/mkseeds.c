@@ -24,6 +24,7 @@
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "../lib/pkt.h"
+#include "../lib/report.h"
 
 static const char *root;
 
@@ -224,22 +225,11 @@ static void reasm_seeds(void)
 static void report_body(struct buf *b, uint32_t id, uint32_t seq, uint32_t ip4, uint16_t port,
 			uint32_t cap)
 {
-	struct ep_load_report r = {
-		.node_id = htonl(id),
-		.seq = htonl(seq),
-		.interval_ms = htonl(100),
-		.cpu_pct_x100 = htonl(2500),
-		.mem_free_kib = htobe64(1 << 20),
-		.queue_depth = htonl(3),
-		.inflight = htonl(5),
-		.p99_us = htonl(800),
-		.capacity = htonl(cap),
-		.ip4 = htonl(ip4),
-		.mac = { 2, 0, 0, 0, 0, (uint8_t)id },
-		.port = htons(port),
-		.rate = htonl(1000),
-	};
+	struct ep_load_report r = ep_test_report(id, seq, (uint8_t)id, 800, cap);
 
+	r.ip4 = htonl(ip4);
+	r.port = htons(port);
+	r.rate = htonl(1000);
 	add(b, &r, sizeof(r));
 }
 

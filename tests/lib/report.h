@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* report.h - a node's load report with the numbers the tests use, for the controller's
+ * unit tests and the fuzzers' seeds alike. */
+#ifndef EP_TEST_REPORT_H
+#define EP_TEST_REPORT_H
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <stdint.h>
+
+#include "ep_shared.h"
+
+/*
+ * ep_test_report() - load report number @seq of node @id: every 100 ms, CPU 25 %, 1 GiB
+ * free, 3 tasks waiting and 5 in flight, p99 @p99_us, capacity @cap, MAC
+ * 02:00:00:00:00:@mac5, port 7878; its address and rate are left 0 for the caller.
+ */
+static inline struct ep_load_report ep_test_report(uint32_t id, uint32_t seq, uint8_t mac5,
+						   uint32_t p99_us, uint32_t cap)
+{
+	return (struct ep_load_report){
+		.node_id = htonl(id),
+		.seq = htonl(seq),
+		.interval_ms = htonl(100),
+		.cpu_pct_x100 = htonl(2500),
+		.mem_free_kib = htobe64(1 << 20),
+		.queue_depth = htonl(3),
+		.inflight = htonl(5),
+		.p99_us = htonl(p99_us),
+		.capacity = htonl(cap),
+		.mac = { 2, 0, 0, 0, 0, mac5 },
+		.port = htons(7878),
+	};
+}
+
+#endif
