@@ -24,7 +24,7 @@
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "../lib/pkt.h"
-#include "../lib/report.h"
+#include "../lib/msg.h"
 
 static const char *root;
 
@@ -101,13 +101,8 @@ static size_t dgram(const struct ep_msg *m, const void *payload, uint32_t len, u
 	return (size_t)n;
 }
 
-static const struct ep_msg req = { .kind = EP_KIND_REQUEST,
-				   .priority = 3,
-				   .task_type = 1,
-				   .tenant_id = 7,
-				   .task_id = 42,
-				   .size_hint_kib = 4,
-				   .deadline_ms = 100 };
+static const struct ep_msg req =
+	EP_TEST_MSG(EP_KIND_REQUEST, .task_id = 42, .size_hint_kib = 4, .deadline_ms = 100);
 
 static void codec_seeds(void)
 {
@@ -306,18 +301,9 @@ static void client_seeds(void)
 	static const char hello[] = "hello hello hello hello hello hello";
 	uint8_t hello_zst[128];
 	size_t zn = ZSTD_compress(hello_zst, sizeof(hello_zst), hello, sizeof(hello), 19);
-	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .queue_us = 10,
-			      .exec_us = 20,
-			      .load_pct = 5 };
-	struct ep_msg err = { .kind = EP_KIND_ERROR,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .status = EP_ST_INVALID_INPUT };
+	struct ep_msg rsp =
+		EP_TEST_MSG(EP_KIND_RESPONSE, .queue_us = 10, .exec_us = 20, .load_pct = 5);
+	struct ep_msg err = EP_TEST_MSG(EP_KIND_ERROR, .status = EP_ST_INVALID_INPUT);
 	static uint8_t big[3000];
 	struct buf b = { .n = 0 };
 
@@ -348,13 +334,8 @@ static void client_seeds(void)
 	add8(&b, 0);
 	err.status = EP_ST_OVERLOADED;
 	client_dgram(&b, &err, NULL, 0, 1400, 0, 0);
-	rsp = (struct ep_msg){ .kind = EP_KIND_RETRY,
-			       .priority = 3,
-			       .task_type = 1,
-			       .tenant_id = 7,
-			       .flags = EP_F_TOKEN,
-			       .auth_key_id = 3,
-			       .auth_tag = { 9, 9, 9 } };
+	rsp = (struct ep_msg)EP_TEST_MSG(EP_KIND_RETRY, .flags = EP_F_TOKEN, .auth_key_id = 3,
+					 .auth_tag = { 9, 9, 9 });
 	client_dgram(&b, &rsp, NULL, 0, 1400, 0, 0);
 	rsp = (struct ep_msg){ .kind = EP_KIND_PONG, .priority = 3 };
 	client_dgram(&b, &rsp, big, 48, 1400, 0, 0);

@@ -12,7 +12,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "table.h"
-#include "../lib/report.h"
+#include "../lib/msg.h"
 #include "../lib/tap.h"
 
 #define MS 1000000ull

@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* report.h - a node's load report with the numbers the tests use, for the controller's
- * unit tests and the fuzzers' seeds alike. */
-#ifndef EP_TEST_REPORT_H
-#define EP_TEST_REPORT_H
+/* msg.h - the messages the tests build again and again: a task message with the usual
+ * header, a node's load report with the usual numbers (unit tests and fuzz seeds alike). */
+#ifndef EP_TEST_MSG_H
+#define EP_TEST_MSG_H
 
 #include <arpa/inet.h>
 #include <endian.h>
 #include <stdint.h>
 
 #include "ep_shared.h"
+#include "edgeplane/codec.h"
+
+/* A struct ep_msg initializer of @kind at priority 3, task type 1, tenant 7 (the header of
+ * docs/protocol.md's worked examples), with the further fields given (.task_id = 42, ...). */
+// clang-format off
+#define EP_TEST_MSG(kind_, ...) \
+	{ .kind = (kind_), .priority = 3, .task_type = 1, .tenant_id = 7, __VA_ARGS__ }
+// clang-format on
 
 /*
  * ep_test_report() - load report number @seq of node @id: every 100 ms, CPU 25 %, 1 GiB
