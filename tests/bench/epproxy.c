@@ -45,6 +45,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "gw.h"
+#include "lib/hash.h"
 #include "bench_clock.h"
 
 #define BATCH 64
@@ -86,17 +87,9 @@ static const char *const cnames[C__COUNT] = {
 
 /* --- the gateway's choice, mirrored ------------------------------------------------- */
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 /* flow_key(): the client as ::ffff:a.b.c.d, its port and the task id as XDP loads them
- * from the frame (network byte order, read as host integers). */
+ * from the frame (network byte order, read as host integers), hashed as the program does
+ * (bpf/lib/hash.h). */
 static uint64_t flow_hash(const struct sockaddr_in *from, uint64_t task_id)
 {
 	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff };
@@ -105,7 +98,7 @@ static uint64_t flow_hash(const struct sockaddr_in *from, uint64_t task_id)
 	memcpy(&addr[12], &from->sin_addr, 4);
 	memcpy(&a, addr, 8);
 	memcpy(&b, &addr[8], 8);
-	return mix(a ^ mix(b ^ mix(wire_id ^ port)));
+	return ep_gw_flow_hash(a, b, wire_id ^ port);
 }
 
 static uint32_t table_at(const struct snap *s, uint64_t h)
