@@ -123,13 +123,7 @@ static void codec_seeds(void)
 		}
 		n = (size_t)got;
 		if (i >= 3) { /* the fragments' headers, with their payloads */
-			m = (struct ep_msg){ .kind = EP_KIND_REQUEST,
-					     .priority = 5,
-					     .flags = EP_F_ZSTD,
-					     .task_type = 0x10,
-					     .tenant_id = 7,
-					     .task_id = 0x0102030405060708ULL,
-					     .size_hint_kib = 256 };
+			m = (struct ep_msg)EP_TEST_FRAG_MSG;
 			n = dgram(&m, big, sizeof(big), 1000, (uint32_t)i - 3, out, sizeof(out));
 			put("codec", names[i], out, n);
 			continue;

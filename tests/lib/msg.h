@@ -16,6 +16,11 @@
 // clang-format off
 #define EP_TEST_MSG(kind_, ...) \
 	{ .kind = (kind_), .priority = 3, .task_type = 1, .tenant_id = 7, __VA_ARGS__ }
+/* The message of docs/protocol.md's fragmented example (frag0..frag2): a priority-5 zstd
+ * request of type 0x10 for tenant 7, task 0x0102030405060708, hinting 256 KiB. */
+#define EP_TEST_FRAG_MSG \
+	{ .kind = EP_KIND_REQUEST, .priority = 5, .flags = EP_F_ZSTD, .task_type = 0x10, \
+	  .tenant_id = 7, .task_id = 0x0102030405060708ULL, .size_hint_kib = 256 }
 // clang-format on
 
 /*

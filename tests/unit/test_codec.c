@@ -58,13 +58,7 @@ static void test_doc_examples(void)
 					.exec_us = 35, .load_pct = 40);
 	struct ep_msg err = EP_TEST_MSG(EP_KIND_ERROR, .task_id = 42, .status = EP_ST_OVERLOADED,
 					.load_pct = 97);
-	struct ep_msg frag = { .kind = EP_KIND_REQUEST,
-			       .priority = 5,
-			       .flags = EP_F_ZSTD,
-			       .task_type = 0x10,
-			       .tenant_id = 7,
-			       .task_id = 0x0102030405060708ULL,
-			       .size_hint_kib = 256 };
+	struct ep_msg frag = EP_TEST_FRAG_MSG;
 	static uint8_t big[2500], buf[1200];
 	const char *names[] = { "frag0", "frag1", "frag2" };
 	ssize_t n;
