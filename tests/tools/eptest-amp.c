@@ -313,13 +313,6 @@ static void usage(FILE *f)
 		   "[--table] [--only HANDLER]\n");
 }
 
-/* --max-ratio R: a number, as strtod() reads it (0 if none). */
-static int ratio_arg(const char *arg, void *dst)
-{
-	*(double *)dst = strtod(arg, NULL);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct ep_client_opts co = {
@@ -333,7 +326,7 @@ int main(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		OPT_STR("to", to),
 		OPT_NUM("infer-in", infer_in, 0, 4096),
-		OPT_FN("max-ratio", ratio_arg, &max_ratio),
+		OPT_REAL("max-ratio", max_ratio),
 		OPT_FLAG("table", table),
 		OPT_STR("only", only),
 		{ 0 },
