@@ -56,21 +56,8 @@ in_d() { ip netns exec "$NS_D" "$@"; }
 in_n() { ip netns exec "$NS_N" "$@"; }
 mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
 
-teardown() {
-	ip netns del "$NS_D"
-	ip netns del "$NS_N"
-	ip netns del "$NS_F"
-}
 setup() {
-	local ns
-
-	on_exit teardown
-	ip netns add "$NS_D" && ip netns add "$NS_N" && ip netns add "$NS_F" || return 1
-	for ns in "$NS_D" "$NS_N" "$NS_F"; do
-		# No IPv6 chatter (DAD, router solicitations) next to the counted frames.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-			net.ipv6.conf.default.disable_ipv6=1 && ip -n "$ns" link set lo up || return 1
-	done
+	bench_netns "$NS_D" "$NS_N" "$NS_F" || return 1
 	ip link add "$IF_D" netns "$NS_D" type veth peer name "$IF_N" netns "$NS_N" &&
 	ip link add "$IF_F" netns "$NS_F" type veth peer name "$IF_G" netns "$NS_D" &&
 	ip -n "$NS_D" link add "$BR" type bridge &&

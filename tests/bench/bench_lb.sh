@@ -57,25 +57,11 @@ in_gw() { ip netns exec "$NS_GW" "$@"; }
 in_sink() { ip netns exec "$NS_SINK" "$@"; }
 mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
 
-teardown() {
-	ip netns del "$NS_GEN"
-	ip netns del "$NS_GW"
-	ip netns del "$NS_SINK"
-}
-
 setup() {
-	local ns
-
-	on_exit teardown
-	ip netns add "$NS_GEN" && ip netns add "$NS_GW" && ip netns add "$NS_SINK" &&
+	bench_netns "$NS_GEN" "$NS_GW" "$NS_SINK" &&
 	ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_GWA" netns "$NS_GW" &&
 	ip link add "$IF_GWB" netns "$NS_GW" type veth peer name "$IF_SINK" netns "$NS_SINK" &&
 	ip -n "$NS_GW" link add "$IF_IDLE" type veth peer name "$IF_IDLE_PEER" || return 1
-	for ns in "$NS_GEN" "$NS_GW" "$NS_SINK"; do
-		# No IPv6 chatter (DAD, router solicitations) in the counts.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-			net.ipv6.conf.default.disable_ipv6=1 && ip -n "$ns" link set lo up || return 1
-	done
 	in_gw sysctl -qw net.ipv4.ip_forward=0 &&
 	ip -n "$NS_GEN" addr add $GEN_IP/24 dev "$IF_GEN" &&
 	ip -n "$NS_GW" addr add $GWA_IP/24 dev "$IF_GWA" &&

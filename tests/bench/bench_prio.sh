@@ -68,6 +68,15 @@ drain() {
 }
 col() { fields "$@"; }	# COLUMN FILE: per round
 sum() { awk -v c="$1" '{ s += $c } END { printf "%d", s }' "$2"; }
+# p99_table STEM: the results table's head and its rows of the priority-5 stream's p99,
+# per round, from STEM-0 (alone) and STEM-1 (with the flood).
+p99_table() {
+	echo "| | per round | min median max |"
+	echo "|---|---|---|"
+	echo "| p5 p99 alone (us) | $(col 1 "$1-0")| |"
+	echo "| p5 p99 with the flood (us) | $(col 1 "$1-1")| |"
+	echo "| p5 p99 with / alone | $(spread "$(col 1 "$1-1")" "$(col 1 "$1-0")" | sed 's/ *| / | /') |"
+}
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 verdict() { [[ $1 == 1 ]] && echo met || echo "**NOT met**"; }
 
@@ -154,11 +163,7 @@ echo "Generators pinned: the flood to CPU 0, the stream to CPU 1 (the worker's).
 echo "$ROUNDS rounds, each \"alone\" then \"with the flood\". Windows disturbed by other work"
 echo "(steal > ${BENCH_MAX_STEAL:-5} %, other processes > ${BENCH_MAX_FOREIGN:-10} % of one CPU) measured again: $REPEATED."
 echo
-echo "| | per round | min median max |"
-echo "|---|---|---|"
-echo "| p5 p99 alone (us) | $(col 1 "$EP_TMP/p5-0")| |"
-echo "| p5 p99 with the flood (us) | $(col 1 "$EP_TMP/p5-1")| |"
-echo "| p5 p99 with / alone | $(spread "$(col 1 "$EP_TMP/p5-1")" "$(col 1 "$EP_TMP/p5-0")" | sed 's/ *| / | /') |"
+p99_table "$EP_TMP/p5"
 echo "| p5 sent, answered, failed, retries (alone) | $(awk '{ printf "%s/%s/%s/%s ", $3, $4, $2, $5 }' "$EP_TMP/p5-0")| |"
 echo "| p5 sent, answered, failed, retries (flood) | $(awk '{ printf "%s/%s/%s/%s ", $3, $4, $2, $5 }' "$EP_TMP/p5-1")| |"
 echo "| p1 flood sent, answered, failed | $(awk '{ printf "%s/%s/%s ", $1, $2, $3 }' "$EP_TMP/p1")| |"
@@ -264,11 +269,7 @@ echo "Priority-5 stream through the gateway at $P5_RATE tasks/s (C / 10), $SECS 
 echo "priority-1 flood through the gateway at $FLOOD_RATE tasks/s (2 C), 1 attempt. $ROUNDS rounds."
 echo "Both generators on CPU 0."
 echo
-echo "| | per round | min median max |"
-echo "|---|---|---|"
-echo "| p5 p99 alone (us) | $(col 1 "$EP_TMP/g5-0")| |"
-echo "| p5 p99 with the flood (us) | $(col 1 "$EP_TMP/g5-1")| |"
-echo "| p5 p99 with / alone | $(spread "$(col 1 "$EP_TMP/g5-1")" "$(col 1 "$EP_TMP/g5-0")" | sed 's/ *| / | /') |"
+p99_table "$EP_TMP/g5"
 echo "| p5 sent, answered, failed, OVERLOADED (flood) | $(awk '{ printf "%s/%s/%s/%s ", $3, $4, $2, $5 }' "$EP_TMP/g5-1")| |"
 echo "| p1 flood sent, answered, OVERLOADED, failed | $(awk '{ printf "%s/%s/%s/%s ", $1, $2, $3, $4 }' "$EP_TMP/g1")| |"
 echo "| gateway overflow_reject during the flood window | $(col 5 "$EP_TMP/g1")| |"

@@ -26,7 +26,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +48,7 @@
 #include "edgeplane/util.h"
 #include "io/frame.h"
 #include "bench_clock.h"
+#include "../tools/opts.h"
 
 #define FRAME	  2048
 #define RING	  2048
@@ -359,9 +359,9 @@ static int run_blast(const struct opts *o)
 	return stop ? 1 : 0;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: epblast --dev IF --from ADDR --to ADDR --dst-mac MAC [--port N] [--flows "
 		"N]\n"
 		"               [--sources N] [--size BYTES] [--rate PPS] [--at T] [--warmup S]\n"
@@ -371,16 +371,6 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "dev", 1, 0, 'd' },	     { "from", 1, 0, 'f' },
-		{ "to", 1, 0, 't' },	     { "dst-mac", 1, 0, 'm' },
-		{ "port", 1, 0, 'p' },	     { "flows", 1, 0, 'F' },
-		{ "size", 1, 0, 's' },	     { "at", 1, 0, 'a' },
-		{ "warmup", 1, 0, 'w' },     { "duration", 1, 0, 'D' },
-		{ "max-frames", 1, 0, 'n' }, { "sink", 1, 0, 'S' },
-		{ "rate", 1, 0, 'r' },	     { "sources", 1, 0, 'o' },
-		{ "help", 0, 0, 'h' },	     { 0 },
-	};
 	struct opts o = { .port = EP_DEFAULT_PORT,
 			  .flows = 4096,
 			  .sources = 1,
@@ -388,80 +378,33 @@ int main(int argc, char **argv)
 			  .warmup = 1,
 			  .duration = 5,
 			  .max_frames = 1ull << 32 };
+	const struct tool_opt table[] = {
+		OPT_STR("dev", o.dev),
+		OPT_STR("from", o.from),
+		OPT_STR("to", o.to),
+		OPT_STR("dst-mac", o.mac),
+		OPT_STR("sink", o.sink),
+		OPT_NUM("port", o.port, 1, 65535),
+		OPT_NUM("flows", o.flows, 1, MAX_FLOWS),
+		OPT_NUM("sources", o.sources, 1, 256),
+		OPT_NUM("size", o.size, 0, 1400),
+		OPT_NUM("max-frames", o.max_frames, 1, 1L << 40),
+		OPT_NUM("rate", o.rate, 0, 100000000),
+		OPT_REAL("at", o.at),
+		OPT_REAL("warmup", o.warmup),
+		OPT_REAL("duration", o.duration),
+		{ 0 },
+	};
 	struct sigaction sa = { .sa_handler = on_signal };
-	long v;
-	int c;
+	int first;
 
 	ep_log_set_ident("epblast");
 	ep_log_set_level(EP_LOG_WARN);
 	ep_log_route_libs();
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o.dev = optarg;
-			break;
-		case 'f':
-			o.from = optarg;
-			break;
-		case 't':
-			o.to = optarg;
-			break;
-		case 'm':
-			o.mac = optarg;
-			break;
-		case 'S':
-			o.sink = optarg;
-			break;
-		case 'p':
-			if (ep_parse_long("--port", optarg, 1, 65535, &v))
-				return 2;
-			o.port = (uint16_t)v;
-			break;
-		case 'F':
-			if (ep_parse_long("--flows", optarg, 1, MAX_FLOWS, &v))
-				return 2;
-			o.flows = (uint32_t)v;
-			break;
-		case 'o':
-			if (ep_parse_long("--sources", optarg, 1, 256, &v))
-				return 2;
-			o.sources = (uint32_t)v;
-			break;
-		case 's':
-			if (ep_parse_long("--size", optarg, 0, 1400, &v))
-				return 2;
-			o.size = (uint32_t)v;
-			break;
-		case 'n':
-			if (ep_parse_long("--max-frames", optarg, 1, 1L << 40, &v))
-				return 2;
-			o.max_frames = (uint64_t)v;
-			break;
-		case 'r':
-			if (ep_parse_long("--rate", optarg, 0, 100000000, &v))
-				return 2;
-			o.rate = (uint64_t)v;
-			break;
-		case 'a':
-			o.at = atof(optarg);
-			break;
-		case 'w':
-			o.warmup = atof(optarg);
-			break;
-		case 'D':
-			o.duration = atof(optarg);
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			usage();
-			return 2;
-		}
-	}
-	if (optind < argc || !(o.duration > 0) || o.duration > 600 || o.warmup < 0 ||
+	first = tool_opts(argc, argv, table, usage);
+	if (first < argc || !(o.duration > 0) || o.duration > 600 || o.warmup < 0 ||
 	    o.warmup > 60 || (!o.sink && (!o.dev || !o.from || !o.to || !o.mac))) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	sigaction(SIGINT, &sa, NULL);

@@ -30,7 +30,6 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +44,8 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 #include "gw.h"
+#include "lib/hash.h"
+#include "../tools/opts.h"
 #include "bench_clock.h"
 
 #define BATCH 64
@@ -86,17 +87,9 @@ static const char *const cnames[C__COUNT] = {
 
 /* --- the gateway's choice, mirrored ------------------------------------------------- */
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 /* flow_key(): the client as ::ffff:a.b.c.d, its port and the task id as XDP loads them
- * from the frame (network byte order, read as host integers). */
+ * from the frame (network byte order, read as host integers), hashed as the program does
+ * (bpf/lib/hash.h). */
 static uint64_t flow_hash(const struct sockaddr_in *from, uint64_t task_id)
 {
 	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff };
@@ -105,7 +98,7 @@ static uint64_t flow_hash(const struct sockaddr_in *from, uint64_t task_id)
 	memcpy(&addr[12], &from->sin_addr, 4);
 	memcpy(&a, addr, 8);
 	memcpy(&b, &addr[8], 8);
-	return mix(a ^ mix(b ^ mix(wire_id ^ port)));
+	return ep_gw_flow_hash(a, b, wire_id ^ port);
 }
 
 static uint32_t table_at(const struct snap *s, uint64_t h)
@@ -407,78 +400,59 @@ static int open_socket(const char *listen, uint16_t port)
 	return fd;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: epproxy --pin-dir DIR [--listen ADDR[:PORT]] [--node-port N]\n"
-			"               [--duration S] [--refresh-ms N]\n");
+	fprintf(f, "usage: epproxy --pin-dir DIR [--listen ADDR[:PORT]] [--node-port N]\n"
+		   "               [--duration S] [--refresh-ms N]\n");
+}
+
+/* --listen ADDR[:PORT]: the address (empty: any) and the port (0: the gateway's). */
+struct listen_arg {
+	char host[64];
+	uint16_t port;
+};
+
+static int listen_arg(const char *arg, void *dst)
+{
+	struct listen_arg *la = dst;
+	const char *colon = strrchr(arg, ':');
+
+	snprintf(la->host, sizeof(la->host), "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg),
+		 arg);
+	if (colon)
+		la->port = (uint16_t)tool_num("--listen port", colon + 1, 1, 65535);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "pin-dir", 1, 0, 'P' },
-		{ "listen", 1, 0, 'l' },
-		{ "node-port", 1, 0, 'n' },
-		{ "duration", 1, 0, 'D' },
-		{ "refresh-ms", 1, 0, 'r' },
-		{ "help", 0, 0, 'h' },
-		{ 0 },
-	};
 	static struct proxy p;
 	static struct snap s;
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *pin_dir = NULL, *listen = NULL;
-	char host[64] = "";
-	uint16_t listen_port = 0, node_port = 0;
-	uint64_t refresh_ns = 10000000, t0, end, last, now;
+	const char *pin_dir = NULL, *listen;
+	struct listen_arg la = { .host = "" };
+	uint16_t node_port = 0;
+	uint32_t refresh_ms = 10;
+	uint64_t refresh_ns, t0, end, last, now;
 	double duration = 60;
+	const struct tool_opt table[] = {
+		OPT_STR("pin-dir", pin_dir),
+		OPT_FN("listen", listen_arg, &la),
+		OPT_NUM("node-port", node_port, 1, 65535),
+		OPT_REAL("duration", duration),
+		OPT_NUM("refresh-ms", refresh_ms, 1, 10000),
+		{ 0 },
+	};
 	struct ep_gw *gw;
-	long v;
-	int c, err;
+	int first, err;
 
 	ep_log_set_ident("epproxy");
 	ep_log_route_libs();
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'P':
-			pin_dir = optarg;
-			break;
-		case 'l': {
-			const char *colon = strrchr(optarg, ':');
-
-			snprintf(host, sizeof(host), "%.*s",
-				 colon ? (int)(colon - optarg) : (int)strlen(optarg), optarg);
-			if (colon) {
-				if (ep_parse_long("--listen port", colon + 1, 1, 65535, &v))
-					return 2;
-				listen_port = (uint16_t)v;
-			}
-			listen = host[0] ? host : NULL;
-			break;
-		}
-		case 'n':
-			if (ep_parse_long("--node-port", optarg, 1, 65535, &v))
-				return 2;
-			node_port = (uint16_t)v;
-			break;
-		case 'r':
-			if (ep_parse_long("--refresh-ms", optarg, 1, 10000, &v))
-				return 2;
-			refresh_ns = (uint64_t)v * 1000000;
-			break;
-		case 'D':
-			duration = atof(optarg);
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			usage();
-			return 2;
-		}
-	}
-	if (optind < argc || !pin_dir || !(duration > 0) || duration > 600) {
-		usage();
+	first = tool_opts(argc, argv, table, usage);
+	listen = la.host[0] ? la.host : NULL;
+	refresh_ns = (uint64_t)refresh_ms * 1000000;
+	if (first < argc || !pin_dir || !(duration > 0) || duration > 600) {
+		usage(stderr);
 		return 2;
 	}
 	for (int id = 0; id < EP_GW_MAX_NODES; id++)
@@ -493,10 +467,10 @@ int main(int argc, char **argv)
 	}
 	if (s.cfg.policy != EP_GW_POLICY_P2C)
 		pr_warn("the gateway's policy is not p2c: epproxy mirrors p2c only");
-	p.fd = open_socket(listen, listen_port ?: s.cfg.port);
+	p.fd = open_socket(listen, la.port ?: s.cfg.port);
 	if (p.fd < 0) {
 		err = p.fd;
-		pr_err("--listen %s:%u: %s", listen ? listen : "0.0.0.0", listen_port ?: s.cfg.port,
+		pr_err("--listen %s:%u: %s", listen ? listen : "0.0.0.0", la.port ?: s.cfg.port,
 		       strerror(-err));
 		goto err_close_gw;
 	}

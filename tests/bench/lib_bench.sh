@@ -43,6 +43,19 @@ bench_init() {
 
 f() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 
+# bench_netns NS...: network namespaces NS (deleted at exit), each with lo up and no IPv6
+# (no DAD or router solicitations next to the counted frames); 1 if any step fails.
+bench_netns() {
+	local ns
+	_bench_ns=("$@")
+	on_exit _bench_netns_del
+	for ns; do
+		ip netns add "$ns" && ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 && ip -n "$ns" link set lo up || return 1
+	done
+}
+_bench_netns_del() { local ns; for ns in "${_bench_ns[@]}"; do ip netns del "$ns"; done; }
+
 # bench_gen_key KEY_ID TENANT: a session key for the generator in $EP_TMP/keys.json
 # (KEYS), and epgen's options to seal with it (the array AUTH). Every type, priorities up
 # to 3 (epgen sends 3), tasks up to 1 MiB, its tasks/s and KiB/s buckets far above any

@@ -138,162 +138,88 @@ static void check(const char *name, const struct pkt_spec *s, int want_act, int 
 #define PASS(s) XDP_PASS, EP_STAT_##s
 #define DROP(s) XDP_DROP, EP_STAT_##s
 
+/* A byte patch on the offload header (docs/protocol.md 3.1): d[off] op= val. Up to three
+ * make most of the malformations below; op 0 ends the list. */
+enum { B_END, B_SET, B_OR, B_XOR, B_ADD };
+struct patch {
+	uint8_t op, off, val;
+};
+
+/* One line a macro: */
+// clang-format off
+#define SETB(o, v) { B_SET, o, v }
+#define ORB(o, v) { B_OR, o, v }
+#define XORB(o, v) { B_XOR, o, v }
+#define ADDB(o, v) { B_ADD, o, (uint8_t)(v) }
+// clang-format on
+
+/* Header offsets the patches touch (the low byte where a field is wider). */
+enum {
+	H_VERSION = 2,
+	H_KIND = 3,
+	H_PRIO = 4,
+	H_FLAGS = 5,
+	H_TYPE_HI = 6,
+	H_TYPE = 7,
+	H_TENANT = 11,
+	H_PLEN_HI = 12,
+	H_PLEN = 13,
+	H_STATUS = 15,
+	H_FRAG_INDEX = 17,
+	H_FRAG_COUNT_HI = 18,
+	H_FRAG_COUNT = 19,
+	H_TOTAL_B1 = 20,
+	H_TOTAL = 23,
+	H_FRAG_OFF = 35,
+	H_LOAD = 44,
+	H_REPLY_MTU = 45,
+	H_KEY_HI = 46,
+	H_KEY = 47,
+};
+
+/* A change to a datagram: @fn first (if set), then the byte patches @p. */
+struct mut {
+	void (*fn)(uint8_t *d, size_t *len);
+	struct patch p[3];
+};
+
+// clang-format off
+#define FN(f) { .fn = f }
+#define PATCH(...) { .p = { __VA_ARGS__ } }
+#define FN_PATCH(f, ...) { .fn = f, .p = { __VA_ARGS__ } }
+// clang-format on
+
+static void mut_apply(const struct mut *m, uint8_t *d, size_t *len)
+{
+	if (m->fn)
+		m->fn(d, len);
+	for (size_t i = 0; i < sizeof(m->p) / sizeof(m->p[0]) && m->p[i].op != B_END; i++) {
+		const struct patch *p = &m->p[i];
+
+		if (p->op == B_SET)
+			d[p->off] = p->val;
+		else if (p->op == B_OR)
+			d[p->off] |= p->val;
+		else if (p->op == B_XOR)
+			d[p->off] ^= p->val;
+		else
+			d[p->off] += p->val;
+	}
+}
+
 /* An offload datagram to PORT over IPv4 (or v6), with @mut applied to its header. */
 struct variant {
 	const char *name;
 	bool ipv6;
-	void (*mut)(uint8_t *d, size_t *len);
+	struct mut mut;
 	int act, stat;
 };
 
-static void m_none(uint8_t *d, size_t *len)
-{
-}
-static void m_magic(uint8_t *d, size_t *len)
-{
-	d[0] ^= 0xff;
-}
-static void m_version0(uint8_t *d, size_t *len)
-{
-	d[2] = 0;
-}
-static void m_version2(uint8_t *d, size_t *len)
-{
-	d[2] = 2;
-}
-static void m_kind0(uint8_t *d, size_t *len)
-{
-	d[3] = 0;
-}
-static void m_kind_rsp(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_RESPONSE;
-}
-static void m_kind_err(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_ERROR;
-	d[15] = 1;
-}
-static void m_kind_pong(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_PONG;
-}
-static void m_kind_13(uint8_t *d, size_t *len)
-{
-	d[3] = 0x13;
-}
-static void m_kind_ff(uint8_t *d, size_t *len)
-{
-	d[3] = 0xff;
-}
-static void m_kind_ping(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_PING;
-}
-static void m_kind_cancel(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_CANCEL;
-}
-static void m_kind_result_ack(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_RESULT_ACK;
-}
-static void m_kind_task_ack(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_TASK_ACK;
-	d[44] = 10;
-}
-static void m_prio0(uint8_t *d, size_t *len)
-{
-	d[4] = 0;
-}
-static void m_prio6(uint8_t *d, size_t *len)
-{
-	d[4] = 6;
-}
-static void m_prio5(uint8_t *d, size_t *len)
-{
-	d[4] = 5;
-}
-static void m_flag80(uint8_t *d, size_t *len)
-{
-	d[5] |= 0x80;
-}
-static void m_flags_known(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_RETRY | EP_F_ZSTD;
-}
-static void m_flag40(uint8_t *d, size_t *len)
-{
-	d[5] |= 0x40;
-}
-static void m_frame(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_FRAME;
-}
-static void m_frame_zstd(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_FRAME | EP_F_ZSTD;
-}
-static void m_reply_mtu(uint8_t *d, size_t *len)
-{
-	d[45] = 9;
-}
-static void m_plain_token(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_PLAIN_REPLY | EP_F_TOKEN;
-	d[47] = 1;
-}
-static void m_kind_retry(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_RETRY;
-	d[5] = EP_F_TOKEN;
-}
-static void m_load_on_req(uint8_t *d, size_t *len)
-{
-	d[44] = 7;
-}
-static void m_keyid_noauth(uint8_t *d, size_t *len)
-{
-	d[47] = 1;
-}
-static void m_status_on_req(uint8_t *d, size_t *len)
-{
-	d[15] = 1;
-}
-static void m_plen_plus(uint8_t *d, size_t *len)
-{
-	d[13]++;
-}
-static void m_plen_minus(uint8_t *d, size_t *len)
-{
-	d[13]--;
-}
 static void m_extra_byte(uint8_t *d, size_t *len)
 {
 	d[*len] = 0;
 	(*len)++;
 }
-static void m_count0(uint8_t *d, size_t *len)
-{
-	d[18] = d[19] = 0;
-}
-static void m_index_eq_count(uint8_t *d, size_t *len)
-{
-	d[17] = 1;
-}
-static void m_single_off(uint8_t *d, size_t *len)
-{
-	d[35] = 4;
-}
-static void m_total_bigger(uint8_t *d, size_t *len)
-{
-	d[23]++;
-}
-static void m_total_huge(uint8_t *d, size_t *len)
-{
-	d[20] = 0x10;
-} /* 256 MiB */
 static void m_short63(uint8_t *d, size_t *len)
 {
 	*len = 63;
@@ -320,17 +246,6 @@ static void m_auth(uint8_t *d, size_t *len)
 	d[12] = (uint8_t)(plen >> 8), d[13] = (uint8_t)plen;
 	*len += EP_AUTH_NONCE_LEN;
 }
-static void m_auth_token(uint8_t *d, size_t *len)
-{
-	m_auth(d, len);
-	d[5] |= EP_F_TOKEN;
-}
-/* AUTH set, but payload_len counts only the task bytes (no nonce): the slice is 12 short. */
-static void m_auth_nopn(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_AUTH;
-	d[47] = 0x11;
-}
 static void m_auth_short(uint8_t *d, size_t *len) /* 11 bytes: not even the nonce */
 {
 	m_auth(d, len);
@@ -351,16 +266,6 @@ static void m_frag_mid(uint8_t *d, size_t *len)
 {
 	d[17] = 1, d[19] = 3, d[22] = 0, d[23] = 250, d[34] = 0, d[35] = 100;
 }
-static void m_frag_mid_misaligned(uint8_t *d, size_t *len)
-{
-	m_frag_mid(d, len);
-	d[35] = 99;
-}
-static void m_frag_count_wrong(uint8_t *d, size_t *len) /* 4 fragments cannot hold 250 */
-{
-	m_frag_mid(d, len);
-	d[19] = 4;
-}
 /* The middle fragment with AUTH: its slice is still L = 100, its payload_len 108. */
 static void m_auth_frag_mid(uint8_t *d, size_t *len)
 {
@@ -373,75 +278,92 @@ static void m_frag_last(uint8_t *d, size_t *len)
 	d[13] = 50, d[17] = 2, d[19] = 3, d[23] = 250, d[35] = 200;
 	*len = EP_HDR_LEN + 50;
 }
-static void m_frag_last_overshoot(uint8_t *d, size_t *len)
-{
-	m_frag_last(d, len);
-	d[23] = 249;
-}
 
 static const struct variant variants[] = {
-	{ "valid request", false, m_none, PASS(PASS_NO_SOCKET) },
-	{ "valid request ipv6", true, m_none, PASS(PASS_NO_SOCKET) },
-	{ "valid ping", false, m_kind_ping, PASS(PASS_NO_SOCKET) },
-	{ "valid cancel", true, m_kind_cancel, PASS(PASS_NO_SOCKET) },
-	{ "valid result_ack: to the runtime like a cancel", true, m_kind_result_ack,
+	{ "valid request", false, {}, PASS(PASS_NO_SOCKET) },
+	{ "valid request ipv6", true, {}, PASS(PASS_NO_SOCKET) },
+	{ "valid ping", false, PATCH(SETB(H_KIND, EP_KIND_PING)), PASS(PASS_NO_SOCKET) },
+	{ "valid cancel", true, PATCH(SETB(H_KIND, EP_KIND_CANCEL)), PASS(PASS_NO_SOCKET) },
+	{ "valid result_ack: to the runtime like a cancel", true,
+	  PATCH(SETB(H_KIND, EP_KIND_RESULT_ACK)), PASS(PASS_NO_SOCKET) },
+	{ "valid priority 5", false, PATCH(SETB(H_PRIO, 5)), PASS(PASS_NO_SOCKET) },
+	{ "valid middle fragment", false, FN(m_frag_mid), PASS(PASS_NO_SOCKET) },
+	{ "valid last fragment", true, FN(m_frag_last), PASS(PASS_NO_SOCKET) },
+	{ "retry and zstd flags", false, PATCH(ORB(H_FLAGS, EP_F_RETRY | EP_F_ZSTD)),
 	  PASS(PASS_NO_SOCKET) },
-	{ "valid priority 5", false, m_prio5, PASS(PASS_NO_SOCKET) },
-	{ "valid middle fragment", false, m_frag_mid, PASS(PASS_NO_SOCKET) },
-	{ "valid last fragment", true, m_frag_last, PASS(PASS_NO_SOCKET) },
-	{ "retry and zstd flags", false, m_flags_known, PASS(PASS_NO_SOCKET) },
-	{ "reply_mtu on a request", false, m_reply_mtu, PASS(PASS_NO_SOCKET) },
-	{ "token and plain-reply flags", true, m_plain_token, PASS(PASS_NO_SOCKET) },
-	{ "unknown flag 0x40", false, m_flag40, DROP(DROP_BAD_FLAGS) },
-	{ "frame-coded request", true, m_frame, PASS(PASS_NO_SOCKET) },
-	{ "frame-coded and zstd together", false, m_frame_zstd, DROP(DROP_BAD_FLAGS) },
-	{ "AUTH and TOKEN together", false, m_auth_token, DROP(DROP_AUTH_TOKEN) },
-	{ "AUTH request, nonce + ciphertext (auth off: not judged)", false, m_auth,
+	{ "reply_mtu on a request", false, PATCH(SETB(H_REPLY_MTU, 9)), PASS(PASS_NO_SOCKET) },
+	{ "token and plain-reply flags", true,
+	  PATCH(ORB(H_FLAGS, EP_F_PLAIN_REPLY | EP_F_TOKEN), SETB(H_KEY, 1)),
 	  PASS(PASS_NO_SOCKET) },
-	{ "AUTH middle fragment, slice = payload_len - 12", true, m_auth_frag_mid,
+	{ "unknown flag 0x40", false, PATCH(ORB(H_FLAGS, 0x40)), DROP(DROP_BAD_FLAGS) },
+	{ "frame-coded request", true, PATCH(ORB(H_FLAGS, EP_F_FRAME)), PASS(PASS_NO_SOCKET) },
+	{ "frame-coded and zstd together", false, PATCH(ORB(H_FLAGS, EP_F_FRAME | EP_F_ZSTD)),
+	  DROP(DROP_BAD_FLAGS) },
+	{ "AUTH and TOKEN together", false, FN_PATCH(m_auth, ORB(H_FLAGS, EP_F_TOKEN)),
+	  DROP(DROP_AUTH_TOKEN) },
+	{ "AUTH request, nonce + ciphertext (auth off: not judged)", false, FN(m_auth),
 	  PASS(PASS_NO_SOCKET) },
-	{ "AUTH ping, empty plaintext (payload_len 8)", false, m_auth_ping, PASS(PASS_NO_SOCKET) },
-	{ "AUTH request whose payload_len leaves out the nonce", false, m_auth_nopn,
+	{ "AUTH middle fragment, slice = payload_len - 12", true, FN(m_auth_frag_mid),
+	  PASS(PASS_NO_SOCKET) },
+	{ "AUTH ping, empty plaintext (payload_len 8)", false, FN(m_auth_ping),
+	  PASS(PASS_NO_SOCKET) },
+	/* AUTH set, but payload_len counts only the task bytes (no nonce): the slice is 12
+	 * short. */
+	{ "AUTH request whose payload_len leaves out the nonce", false,
+	  PATCH(ORB(H_FLAGS, EP_F_AUTH), SETB(H_KEY, 0x11)), DROP(DROP_BAD_FRAGMENT) },
+	{ "AUTH with 11 bytes of payload: no nonce", true, FN(m_auth_short),
+	  DROP(DROP_AUTH_SHORT) },
+	{ "bad magic", false, PATCH(XORB(0, 0xff)), DROP(DROP_BAD_MAGIC) },
+	{ "bad magic ipv6", true, PATCH(XORB(0, 0xff)), DROP(DROP_BAD_MAGIC) },
+	{ "version 0", false, PATCH(SETB(H_VERSION, 0)), DROP(DROP_BAD_VERSION) },
+	{ "version 2", true, PATCH(SETB(H_VERSION, 2)), DROP(DROP_BAD_VERSION) },
+	{ "kind 0", false, PATCH(SETB(H_KIND, 0)), DROP(DROP_BAD_KIND) },
+	{ "kind response at server", false, PATCH(SETB(H_KIND, EP_KIND_RESPONSE)),
+	  DROP(DROP_BAD_KIND) },
+	{ "kind error at server", true, PATCH(SETB(H_KIND, EP_KIND_ERROR), SETB(H_STATUS, 1)),
+	  DROP(DROP_BAD_KIND) },
+	{ "kind pong at server", false, PATCH(SETB(H_KIND, EP_KIND_PONG)), DROP(DROP_BAD_KIND) },
+	{ "kind retry at server", true,
+	  PATCH(SETB(H_KIND, EP_KIND_RETRY), SETB(H_FLAGS, EP_F_TOKEN)), DROP(DROP_BAD_KIND) },
+	{ "kind task_ack at server: client-bound", true,
+	  PATCH(SETB(H_KIND, EP_KIND_TASK_ACK), SETB(H_LOAD, 10)), DROP(DROP_BAD_KIND) },
+	{ "kind 0x13 reserved", false, PATCH(SETB(H_KIND, 0x13)), DROP(DROP_BAD_KIND) },
+	{ "kind 0xff", false, PATCH(SETB(H_KIND, 0xff)), DROP(DROP_BAD_KIND) },
+	{ "priority 0", false, PATCH(SETB(H_PRIO, 0)), DROP(DROP_BAD_PRIORITY) },
+	{ "priority 6", true, PATCH(SETB(H_PRIO, 6)), DROP(DROP_BAD_PRIORITY) },
+	{ "unknown flag 0x80", false, PATCH(ORB(H_FLAGS, 0x80)), DROP(DROP_BAD_FLAGS) },
+	{ "load_pct on a request", false, PATCH(SETB(H_LOAD, 7)), DROP(DROP_BAD_FLAGS) },
+	{ "auth key id without AUTH", false, PATCH(SETB(H_KEY, 1)), DROP(DROP_BAD_FLAGS) },
+	{ "status on a request", true, PATCH(SETB(H_STATUS, 1)), DROP(DROP_BAD_FLAGS) },
+	{ "payload_len too big", false, PATCH(ADDB(H_PLEN, 1)), DROP(DROP_BAD_LENGTH) },
+	{ "payload_len too small", true, PATCH(ADDB(H_PLEN, -1)), DROP(DROP_BAD_LENGTH) },
+	{ "trailing byte", false, FN(m_extra_byte), DROP(DROP_BAD_LENGTH) },
+	{ "frag_count 0", false, PATCH(SETB(H_FRAG_COUNT_HI, 0), SETB(H_FRAG_COUNT, 0)),
 	  DROP(DROP_BAD_FRAGMENT) },
-	{ "AUTH with 11 bytes of payload: no nonce", true, m_auth_short, DROP(DROP_AUTH_SHORT) },
-	{ "bad magic", false, m_magic, DROP(DROP_BAD_MAGIC) },
-	{ "bad magic ipv6", true, m_magic, DROP(DROP_BAD_MAGIC) },
-	{ "version 0", false, m_version0, DROP(DROP_BAD_VERSION) },
-	{ "version 2", true, m_version2, DROP(DROP_BAD_VERSION) },
-	{ "kind 0", false, m_kind0, DROP(DROP_BAD_KIND) },
-	{ "kind response at server", false, m_kind_rsp, DROP(DROP_BAD_KIND) },
-	{ "kind error at server", true, m_kind_err, DROP(DROP_BAD_KIND) },
-	{ "kind pong at server", false, m_kind_pong, DROP(DROP_BAD_KIND) },
-	{ "kind retry at server", true, m_kind_retry, DROP(DROP_BAD_KIND) },
-	{ "kind task_ack at server: client-bound", true, m_kind_task_ack, DROP(DROP_BAD_KIND) },
-	{ "kind 0x13 reserved", false, m_kind_13, DROP(DROP_BAD_KIND) },
-	{ "kind 0xff", false, m_kind_ff, DROP(DROP_BAD_KIND) },
-	{ "priority 0", false, m_prio0, DROP(DROP_BAD_PRIORITY) },
-	{ "priority 6", true, m_prio6, DROP(DROP_BAD_PRIORITY) },
-	{ "unknown flag 0x80", false, m_flag80, DROP(DROP_BAD_FLAGS) },
-	{ "load_pct on a request", false, m_load_on_req, DROP(DROP_BAD_FLAGS) },
-	{ "auth key id without AUTH", false, m_keyid_noauth, DROP(DROP_BAD_FLAGS) },
-	{ "status on a request", true, m_status_on_req, DROP(DROP_BAD_FLAGS) },
-	{ "payload_len too big", false, m_plen_plus, DROP(DROP_BAD_LENGTH) },
-	{ "payload_len too small", true, m_plen_minus, DROP(DROP_BAD_LENGTH) },
-	{ "trailing byte", false, m_extra_byte, DROP(DROP_BAD_LENGTH) },
-	{ "frag_count 0", false, m_count0, DROP(DROP_BAD_FRAGMENT) },
-	{ "frag_index == frag_count", false, m_index_eq_count, DROP(DROP_BAD_FRAGMENT) },
-	{ "single fragment at offset 4", true, m_single_off, DROP(DROP_BAD_FRAGMENT) },
-	{ "single fragment short of total", false, m_total_bigger, DROP(DROP_BAD_FRAGMENT) },
-	{ "middle fragment misaligned", false, m_frag_mid_misaligned, DROP(DROP_BAD_FRAGMENT) },
-	{ "frag_count disagrees with total", false, m_frag_count_wrong, DROP(DROP_BAD_FRAGMENT) },
-	{ "last fragment overshoots", true, m_frag_last_overshoot, DROP(DROP_BAD_FRAGMENT) },
-	{ "total_len above limit", false, m_total_huge, DROP(DROP_TOO_LARGE) },
-	{ "datagram of 63 bytes", false, m_short63, DROP(DROP_HDR_SHORT) },
-	{ "empty datagram", true, m_short0, DROP(DROP_HDR_SHORT) },
+	{ "frag_index == frag_count", false, PATCH(SETB(H_FRAG_INDEX, 1)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "single fragment at offset 4", true, PATCH(SETB(H_FRAG_OFF, 4)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "single fragment short of total", false, PATCH(ADDB(H_TOTAL, 1)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "middle fragment misaligned", false, FN_PATCH(m_frag_mid, SETB(H_FRAG_OFF, 99)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	/* 4 fragments cannot hold 250 */
+	{ "frag_count disagrees with total", false, FN_PATCH(m_frag_mid, SETB(H_FRAG_COUNT, 4)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "last fragment overshoots", true, FN_PATCH(m_frag_last, SETB(H_TOTAL, 249)),
+	  DROP(DROP_BAD_FRAGMENT) },
+	{ "total_len above limit", false, PATCH(SETB(H_TOTAL_B1, 0x10)), /* 256 MiB */
+	  DROP(DROP_TOO_LARGE) },
+	{ "datagram of 63 bytes", false, FN(m_short63), DROP(DROP_HDR_SHORT) },
+	{ "empty datagram", true, FN(m_short0), DROP(DROP_HDR_SHORT) },
 };
 
 static size_t variant_dgram(const struct variant *v, uint8_t *d, size_t len)
 {
 	size_t n = task_dgram(d, len, EP_KIND_REQUEST, 3, 100);
 
-	v->mut(d, &n);
+	mut_apply(&v->mut, d, &n);
 	return n;
 }
 
@@ -941,6 +863,42 @@ static void test_encap(void)
 #undef ENCAP
 }
 
+/* Rate limits back to the defaults, every bucket gone. */
+static void rl_reset(void)
+{
+	struct ep_rl_cfg def;
+	struct ep_rl_key key;
+
+	ep_xdp_rl_defaults(&def);
+	rl_put(&def);
+	while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
+		if (bpf_map_delete_elem(rlstate_fd, &key))
+			break;
+}
+
+/* One burst of a rate-limit sequence: @n datagrams from @src, of which @pass pass and the
+ * rest are drop_rate_packets. */
+struct burst {
+	const char *src, *name;
+	uint32_t n, pass;
+};
+
+/* Each burst of @b in turn, from @s with its source set to the burst's. */
+static void check_bursts(struct pkt_spec *s, const struct burst *b, size_t nb)
+{
+	for (size_t i = 0; i < nb; i++) {
+		s->src = b[i].src;
+		check_burst(b[i].name, s, b[i].n, b[i].pass, EP_STAT_DROP_RATE_PACKETS);
+	}
+}
+
+/* check_bursts() over the bursts listed. */
+#define BURSTS(s, ...)                                            \
+	do {                                                      \
+		static const struct burst b_[] = { __VA_ARGS__ }; \
+		check_bursts(s, b_, sizeof(b_) / sizeof(b_[0]));  \
+	} while (0)
+
 /* 1. Rate limits per source prefix. */
 static void test_rate_limit(void)
 {
@@ -982,15 +940,10 @@ static void test_rate_limit(void)
 	tap_begin();
 	EXPECT_EQ(rl_put(&slow), 0);
 	tap_end("%srate limit written: 1 datagram/s, burst 10, /24 and /64", variant);
-	s.src = "198.19.3.1";
-	check_burst("12 at once from 198.19.3.1: 10 pass, 2 drop_rate_packets", &s, 12, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.19.3.200";
-	check_burst("then 198.19.3.200, the same /24: dropped", &s, 1, 0,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.19.4.1";
-	check_burst("then 198.19.4.1, another /24: its own 10 pass", &s, 11, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s,
+	       { "198.19.3.1", "12 at once from 198.19.3.1: 10 pass, 2 drop_rate_packets", 12, 10 },
+	       { "198.19.3.200", "then 198.19.3.200, the same /24: dropped", 1, 0 },
+	       { "198.19.4.1", "then 198.19.4.1, another /24: its own 10 pass", 11, 10 });
 
 	/* Refill: put the /24's (empty) bucket where 3.5 s have passed: 3 tokens, and half
 	 * of one. (Its time: the burst's 10 s ahead of now, less 3.5 s.) */
@@ -1001,21 +954,13 @@ static void test_rate_limit(void)
 	EXPECT_EQ(bpf_map_update_elem(rlstate_fd, &k, &st, BPF_EXIST), 0);
 	tap_end("%sthe bucket of 198.19.3.0/24 is found under its prefix, and set back 3.5 s",
 		variant);
-	s.src = "198.19.3.9";
-	check_burst("3.5 s later: 3 of 5 from 198.19.3.0/24 pass", &s, 5, 3,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s, { "198.19.3.9", "3.5 s later: 3 of 5 from 198.19.3.0/24 pass", 5, 3 });
 
-	s = (struct pkt_spec){
-		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:5::1"
-	};
-	check_burst("IPv6: 12 at once from 2001:db8:5::1: 10 pass", &s, 12, 10,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:5::ffff:1";
-	check_burst("IPv6: then 2001:db8:5::ffff:1, the same /64: dropped", &s, 1, 0,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:5:1::1";
-	check_burst("IPv6: then 2001:db8:5:1::1, another /64: passes", &s, 1, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
+	s.ipv6 = true;
+	BURSTS(&s, { "2001:db8:5::1", "IPv6: 12 at once from 2001:db8:5::1: 10 pass", 12, 10 },
+	       { "2001:db8:5::ffff:1", "IPv6: then 2001:db8:5::ffff:1, the same /64: dropped", 1,
+		 0 },
+	       { "2001:db8:5:1::1", "IPv6: then 2001:db8:5:1::1, another /64: passes", 1, 1 });
 
 	/* Bytes: 100 bytes/s, burst 1500, no datagram limit. */
 	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.5.1" };
@@ -1037,26 +982,21 @@ static void test_rate_limit(void)
 			.packets_per_s = 1, .packets_burst = 3, .prefix_v4 = 16, .prefix_v6 = 0 }),
 		0);
 	tap_end("%srate limit written: burst 3, /16 and /0", variant);
-	s = (struct pkt_spec){ .dport = PORT, .payload = d, .payload_len = n, .src = "198.20.1.1" };
-	check_burst("/16: 2 from 198.20.1.1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
-	s.src = "198.20.200.1";
-	check_burst("/16: then 2 from 198.20.200.1 share its bucket: 1 passes", &s, 2, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
-	s = (struct pkt_spec){
-		.ipv6 = true, .dport = PORT, .payload = d, .payload_len = n, .src = "2001:db8:a::1"
-	};
-	check_burst("IPv6 /0: 2 from 2001:db8:a::1", &s, 2, 2, EP_STAT_DROP_RATE_PACKETS);
-	s.src = "2001:db8:ffff::1";
-	check_burst("IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", &s, 2, 1,
-		    EP_STAT_DROP_RATE_PACKETS);
+	s.ipv6 = false;
+	BURSTS(&s, { "198.20.1.1", "/16: 2 from 198.20.1.1", 2, 2 },
+	       { "198.20.200.1", "/16: then 2 from 198.20.200.1 share its bucket: 1 passes", 2,
+		 1 });
+	s.ipv6 = true;
+	BURSTS(&s, { "2001:db8:a::1", "IPv6 /0: 2 from 2001:db8:a::1", 2, 2 },
+	       { "2001:db8:ffff::1", "IPv6 /0: then 2 from 2001:db8:ffff::1 share it: 1 passes", 2,
+		 1 });
 
 	/* Off, by name. */
 	tap_begin();
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .flags = EP_RL_F_OFF }), 0);
 	tap_end("%srate limit off (EP_RL_F_OFF)", variant);
-	s.src = "2001:db8:ffff::1";
-	check_burst("off: 20 more from the exhausted prefix all pass", &s, 20, 20,
-		    EP_STAT_DROP_RATE_PACKETS);
+	BURSTS(&s,
+	       { "2001:db8:ffff::1", "off: 20 more from the exhausted prefix all pass", 20, 20 });
 
 	tap_begin();
 	EXPECT_EQ(rl_put(&(struct ep_rl_cfg){ .packets_per_s = 10 }), -EINVAL);
@@ -1067,17 +1007,7 @@ static void test_rate_limit(void)
 		"of range are refused",
 		variant);
 
-	/* Back to the defaults, fresh. */
-	{
-		struct ep_rl_cfg def;
-		struct ep_rl_key key;
-
-		ep_xdp_rl_defaults(&def);
-		rl_put(&def);
-		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
-			if (bpf_map_delete_elem(rlstate_fd, &key))
-				break;
-	}
+	rl_reset();
 }
 
 /* --- session keys and roles (issue 12): each attack below was a case that failed before
@@ -1128,62 +1058,7 @@ static int key_put(uint32_t id, const struct key_spec *k)
 	return ep_xdp_write_key(keys_fd, kstate_fd, id, &e);
 }
 
-static void m_prio4(uint8_t *d, size_t *len)
-{
-	d[4] = 4;
-}
-static void m_prio1(uint8_t *d, size_t *len)
-{
-	d[4] = 1;
-}
-static void m_type3(uint8_t *d, size_t *len)
-{
-	d[6] = 0, d[7] = 3;
-}
-static void m_type5(uint8_t *d, size_t *len)
-{
-	d[6] = 0, d[7] = 5;
-}
-static void m_type200(uint8_t *d, size_t *len)
-{
-	d[6] = 0, d[7] = 200;
-}
-static void m_type300(uint8_t *d, size_t *len)
-{
-	d[6] = 1, d[7] = 300 - 256;
-}
-static void m_tenant43(uint8_t *d, size_t *len)
-{
-	d[11] = 43;
-}
-static void m_token(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_TOKEN;
-	d[47] = 1;
-}
-static void m_ping_type0(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_PING;
-	d[6] = d[7] = 0;
-}
-static void m_cancel_prio5(uint8_t *d, size_t *len)
-{
-	d[3] = EP_KIND_CANCEL;
-	d[4] = 5;
-}
 /* After m_auth(): */
-static void m_key99(uint8_t *d, size_t *len)
-{
-	d[47] = 0x99;
-}
-static void m_key0(uint8_t *d, size_t *len)
-{
-	d[46] = d[47] = 0;
-}
-static void m_plus_token(uint8_t *d, size_t *len)
-{
-	d[5] |= EP_F_TOKEN;
-}
 static void m_cut7(uint8_t *d, size_t *len)
 {
 	d[12] = 0, d[13] = 7;
@@ -1191,268 +1066,95 @@ static void m_cut7(uint8_t *d, size_t *len)
 }
 
 /* A 100-byte request (task_dgram()), @mut applied, made AUTH if @auth, then @post. */
-static size_t auth_dgram(uint8_t *d, size_t len, bool auth, void (*mut)(uint8_t *, size_t *),
-			 void (*post)(uint8_t *, size_t *))
+static size_t auth_dgram(uint8_t *d, size_t len, bool auth, const struct mut *mut,
+			 const struct mut *post)
 {
 	size_t n = task_dgram(d, len, EP_KIND_REQUEST, 3, 100);
 
-	if (mut)
-		mut(d, &n);
+	mut_apply(mut, d, &n);
 	if (auth)
 		m_auth(d, &n);
-	if (post)
-		post(d, &n);
+	mut_apply(post, d, &n);
 	return n;
 }
 
 struct auth_case {
 	const char *name;
 	enum ep_auth_mode mode;
-	struct key_spec key; /* put under KEY before the frame runs */
 	bool ipv6, auth;
-	void (*mut)(uint8_t *d, size_t *len);  /* before m_auth() */
-	void (*post)(uint8_t *d, size_t *len); /* after it */
 	int act, stat;
+	struct key_spec key; /* put under KEY before the frame runs */
+	struct mut mut;	     /* before m_auth() */
+	struct mut post;     /* after it */
 };
 
 static const struct auth_case auth_cases[] = {
-	{ "required: a valid AUTH request", R, {}, false, true, NULL, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: a valid AUTH request over IPv6",
-	  R,
-	  {},
-	  true,
-	  true,
-	  NULL,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: a request without AUTH",
-	  R,
-	  {},
-	  false,
-	  false,
-	  NULL,
-	  NULL,
-	  DROP(DROP_AUTH_MISSING) },
-	{ "required: a PING without AUTH",
-	  R,
-	  {},
-	  true,
-	  false,
-	  m_kind_ping,
-	  NULL,
-	  DROP(DROP_AUTH_MISSING) },
-	{ "required: a request with an address token, no AUTH",
-	  R,
-	  {},
-	  false,
-	  false,
-	  m_token,
-	  NULL,
-	  DROP(DROP_AUTH_MISSING) },
-	{ "optional: a request without AUTH",
-	  O,
-	  {},
-	  false,
-	  false,
-	  NULL,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "off: a request without AUTH", OFF, {}, true, false, NULL, NULL, PASS(PASS_NO_SOCKET) },
-	{ "off: AUTH under an unknown key is the runtime's to answer",
-	  OFF,
-	  {},
-	  false,
-	  true,
-	  NULL,
-	  m_key99,
-	  PASS(PASS_NO_SOCKET) },
-	{ "optional: AUTH under an unknown key",
-	  O,
-	  {},
-	  false,
-	  true,
-	  NULL,
-	  m_key99,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: AUTH under an unknown key",
-	  R,
-	  {},
-	  true,
-	  true,
-	  NULL,
-	  m_key99,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: AUTH under key id 0",
-	  R,
-	  {},
-	  false,
-	  true,
-	  NULL,
-	  m_key0,
-	  DROP(DROP_AUTH_UNKNOWN_KEY) },
-	{ "required: the key expired a second ago",
-	  R,
-	  { .expires_in_s = -1 },
-	  false,
-	  true,
-	  NULL,
-	  NULL,
-	  DROP(DROP_AUTH_EXPIRED) },
-	{ "required: a key without expiry",
-	  R,
-	  { .never_expires = true },
-	  false,
-	  true,
-	  NULL,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: the key is revoked",
-	  R,
-	  { .revoked = true },
-	  true,
-	  true,
-	  NULL,
-	  NULL,
-	  DROP(DROP_AUTH_REVOKED) },
-	{ "required: tenant 43 under a key of tenant 42",
-	  R,
-	  {},
-	  false,
-	  true,
-	  m_tenant43,
-	  NULL,
-	  DROP(DROP_AUTH_TENANT) },
-	{ "required: type 3, the role allows 1, 2 and 5",
-	  R,
-	  {},
-	  false,
-	  true,
-	  m_type3,
-	  NULL,
-	  DROP(DROP_AUTH_TYPE) },
-	{ "required: type 5, allowed", R, {}, true, true, m_type5, NULL, PASS(PASS_NO_SOCKET) },
-	{ "required: type 200 under a role of every type",
-	  R,
-	  { .all_types = true },
-	  false,
-	  true,
-	  m_type200,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: type 300, above what a role can allow",
-	  R,
-	  { .all_types = true },
-	  false,
-	  true,
-	  m_type300,
-	  NULL,
-	  DROP(DROP_AUTH_TYPE) },
-	{ "required: priority 4 above the role's 3",
-	  R,
-	  {},
-	  false,
-	  true,
-	  m_prio4,
-	  NULL,
-	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: priority 5 under a role capped at 5",
-	  R,
-	  { .prio = 5 },
-	  false,
-	  true,
-	  m_prio5,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)",
-	  R,
-	  { .no_tasks = true },
-	  false,
-	  true,
-	  m_prio1,
-	  NULL,
-	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: a request under a key of max_priority 0, over IPv6",
-	  R,
-	  { .no_tasks = true },
-	  true,
-	  true,
-	  NULL,
-	  NULL,
-	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: a PING under a key of max_priority 0 (every kind has the ceiling)",
-	  R,
-	  { .no_tasks = true },
-	  false,
-	  true,
-	  m_ping_type0,
-	  NULL,
-	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: total_len 100 above the role's 99",
-	  R,
-	  { .max_len = 99 },
-	  true,
-	  true,
-	  NULL,
-	  NULL,
-	  DROP(DROP_AUTH_TOO_LARGE) },
-	{ "required: total_len 100, the role's max",
-	  R,
-	  { .max_len = 100 },
-	  false,
-	  true,
-	  NULL,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH PING of type 0 (role limits are a request's)",
-	  R,
-	  {},
-	  false,
-	  true,
-	  m_ping_type0,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
+	{ "required: a valid AUTH request", R, false, true, PASS(PASS_NO_SOCKET), .key = {} },
+	{ "required: a valid AUTH request over IPv6", R, true, true, PASS(PASS_NO_SOCKET),
+	  .key = {} },
+	{ "required: a request without AUTH", R, false, false, DROP(DROP_AUTH_MISSING), .key = {} },
+	{ "required: a PING without AUTH", R, true, false, DROP(DROP_AUTH_MISSING),
+	  .mut = PATCH(SETB(H_KIND, EP_KIND_PING)) },
+	{ "required: a request with an address token, no AUTH", R, false, false,
+	  DROP(DROP_AUTH_MISSING), .mut = PATCH(ORB(H_FLAGS, EP_F_TOKEN), SETB(H_KEY, 1)) },
+	{ "optional: a request without AUTH", O, false, false, PASS(PASS_NO_SOCKET), .key = {} },
+	{ "off: a request without AUTH", OFF, true, false, PASS(PASS_NO_SOCKET), .key = {} },
+	{ "off: AUTH under an unknown key is the runtime's to answer", OFF, false, true,
+	  PASS(PASS_NO_SOCKET), .post = PATCH(SETB(H_KEY, 0x99)) },
+	{ "optional: AUTH under an unknown key", O, false, true, DROP(DROP_AUTH_UNKNOWN_KEY),
+	  .post = PATCH(SETB(H_KEY, 0x99)) },
+	{ "required: AUTH under an unknown key", R, true, true, DROP(DROP_AUTH_UNKNOWN_KEY),
+	  .post = PATCH(SETB(H_KEY, 0x99)) },
+	{ "required: AUTH under key id 0", R, false, true, DROP(DROP_AUTH_UNKNOWN_KEY),
+	  .post = PATCH(SETB(H_KEY_HI, 0), SETB(H_KEY, 0)) },
+	{ "required: the key expired a second ago", R, false, true, DROP(DROP_AUTH_EXPIRED),
+	  .key = { .expires_in_s = -1 } },
+	{ "required: a key without expiry", R, false, true, PASS(PASS_NO_SOCKET),
+	  .key = { .never_expires = true } },
+	{ "required: the key is revoked", R, true, true, DROP(DROP_AUTH_REVOKED),
+	  .key = { .revoked = true } },
+	{ "required: tenant 43 under a key of tenant 42", R, false, true, DROP(DROP_AUTH_TENANT),
+	  .mut = PATCH(SETB(H_TENANT, 43)) },
+	{ "required: type 3, the role allows 1, 2 and 5", R, false, true, DROP(DROP_AUTH_TYPE),
+	  .mut = PATCH(SETB(H_TYPE_HI, 0), SETB(H_TYPE, 3)) },
+	{ "required: type 5, allowed", R, true, true, PASS(PASS_NO_SOCKET),
+	  .mut = PATCH(SETB(H_TYPE_HI, 0), SETB(H_TYPE, 5)) },
+	{ "required: type 200 under a role of every type", R, false, true, PASS(PASS_NO_SOCKET),
+	  .key = { .all_types = true }, .mut = PATCH(SETB(H_TYPE_HI, 0), SETB(H_TYPE, 200)) },
+	{ "required: type 300, above what a role can allow", R, false, true, DROP(DROP_AUTH_TYPE),
+	  .key = { .all_types = true }, .mut = PATCH(SETB(H_TYPE_HI, 1), SETB(H_TYPE, 300 - 256)) },
+	{ "required: priority 4 above the role's 3", R, false, true, DROP(DROP_AUTH_PRIORITY),
+	  .mut = PATCH(SETB(H_PRIO, 4)) },
+	{ "required: priority 5 under a role capped at 5", R, false, true, PASS(PASS_NO_SOCKET),
+	  .key = { .prio = 5 }, .mut = PATCH(SETB(H_PRIO, 5)) },
+	{ "required: priority 1 under a key of max_priority 0 (a node's own: no task)", R, false,
+	  true, DROP(DROP_AUTH_PRIORITY), .key = { .no_tasks = true },
+	  .mut = PATCH(SETB(H_PRIO, 1)) },
+	{ "required: a request under a key of max_priority 0, over IPv6", R, true, true,
+	  DROP(DROP_AUTH_PRIORITY), .key = { .no_tasks = true } },
+	{ "required: a PING under a key of max_priority 0 (every kind has the ceiling)", R, false,
+	  true, DROP(DROP_AUTH_PRIORITY), .key = { .no_tasks = true },
+	  .mut = PATCH(SETB(H_KIND, EP_KIND_PING), SETB(H_TYPE_HI, 0), SETB(H_TYPE, 0)) },
+	{ "required: total_len 100 above the role's 99", R, true, true, DROP(DROP_AUTH_TOO_LARGE),
+	  .key = { .max_len = 99 } },
+	{ "required: total_len 100, the role's max", R, false, true, PASS(PASS_NO_SOCKET),
+	  .key = { .max_len = 100 } },
+	{ "required: an AUTH PING of type 0 (role limits are a request's)", R, false, true,
+	  PASS(PASS_NO_SOCKET),
+	  .mut = PATCH(SETB(H_KIND, EP_KIND_PING), SETB(H_TYPE_HI, 0), SETB(H_TYPE, 0)) },
 	/* Review of issue 12: a PING or CANCEL is steered by its priority as a request is, so
 	 * it may not claim more than the role allows (it took priority 5's socket). */
-	{ "required: an AUTH CANCEL at priority 5, above the role's 3",
-	  R,
-	  {},
-	  true,
-	  true,
-	  m_cancel_prio5,
-	  NULL,
-	  DROP(DROP_AUTH_PRIORITY) },
-	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5",
-	  R,
-	  { .prio = 5 },
-	  false,
-	  true,
-	  m_cancel_prio5,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: an AUTH middle fragment",
-	  R,
-	  {},
-	  false,
-	  true,
-	  m_frag_mid,
-	  NULL,
-	  PASS(PASS_NO_SOCKET) },
-	{ "required: AUTH and TOKEN",
-	  R,
-	  {},
-	  false,
-	  true,
-	  NULL,
-	  m_plus_token,
-	  DROP(DROP_AUTH_TOKEN) },
-	{ "required: AUTH with 7 bytes of payload",
-	  R,
-	  {},
-	  true,
-	  true,
-	  NULL,
-	  m_cut7,
-	  DROP(DROP_AUTH_SHORT) },
+	{ "required: an AUTH CANCEL at priority 5, above the role's 3", R, true, true,
+	  DROP(DROP_AUTH_PRIORITY), .mut = PATCH(SETB(H_KIND, EP_KIND_CANCEL), SETB(H_PRIO, 5)) },
+	{ "required: an AUTH CANCEL at priority 5 under a role capped at 5", R, false, true,
+	  PASS(PASS_NO_SOCKET), .key = { .prio = 5 },
+	  .mut = PATCH(SETB(H_KIND, EP_KIND_CANCEL), SETB(H_PRIO, 5)) },
+	{ "required: an AUTH middle fragment", R, false, true, PASS(PASS_NO_SOCKET),
+	  .mut = FN(m_frag_mid) },
+	{ "required: AUTH and TOKEN", R, false, true, DROP(DROP_AUTH_TOKEN),
+	  .post = PATCH(ORB(H_FLAGS, EP_F_TOKEN)) },
+	{ "required: AUTH with 7 bytes of payload", R, true, true, DROP(DROP_AUTH_SHORT),
+	  .post = FN(m_cut7) },
 };
 
 static void test_auth_cases(void)
@@ -1484,7 +1186,7 @@ static void test_auth_cases(void)
 	for (size_t i = 0; i < sizeof(auth_cases) / sizeof(auth_cases[0]); i++) {
 		const struct auth_case *c = &auth_cases[i];
 		uint8_t d[2048];
-		size_t n = auth_dgram(d, sizeof(d), c->auth, c->mut, c->post);
+		size_t n = auth_dgram(d, sizeof(d), c->auth, &c->mut, &c->post);
 		struct pkt_spec sp = {
 			.ipv6 = c->ipv6, .dport = PORT, .payload = d, .payload_len = n
 		};
@@ -1514,8 +1216,9 @@ static int kstate_rw(uint32_t id, struct ep_key_state *st, bool write)
 static void test_auth_rates(void)
 {
 	uint8_t d[2048], mid[2048];
-	size_t n = auth_dgram(d, sizeof(d), true, NULL, NULL);
-	size_t nm = auth_dgram(mid, sizeof(mid), true, m_frag_mid, NULL);
+	size_t n = auth_dgram(d, sizeof(d), true, &(struct mut){}, &(struct mut){});
+	size_t nm =
+		auth_dgram(mid, sizeof(mid), true, &(struct mut)FN(m_frag_mid), &(struct mut){});
 	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n, .src = "198.19.9.1" };
 	struct pkt_spec sm = {
 		.dport = PORT, .payload = mid, .payload_len = nm, .src = "198.19.9.1"
@@ -1616,17 +1319,7 @@ static void test_auth_rates(void)
 	check_burst("off: 5 AUTH requests from another prefix take its limit: 2 pass", &s, 5, 2,
 		    EP_STAT_DROP_RATE_PACKETS);
 
-	/* Back to the defaults, fresh. */
-	{
-		struct ep_rl_cfg def;
-		struct ep_rl_key key;
-
-		ep_xdp_rl_defaults(&def);
-		rl_put(&def);
-		while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
-			if (bpf_map_delete_elem(rlstate_fd, &key))
-				break;
-	}
+	rl_reset();
 	ep_xdp_delete_key(keys_fd, kstate_fd, KEY);
 }
 
@@ -1755,35 +1448,51 @@ static void check_xsk_auth(const char *name, uint8_t prio, int want_act, int wan
 	check_frame(name, f, len, want_act, want_stat, true);
 }
 
+/* Skip the cases @names[@from..@n - 1], saying @why. */
+static void skip_names(const char *const *names, size_t from, size_t n, const char *why)
+{
+	for (size_t i = from; i < n; i++)
+		tap_skip(names[i], why);
+}
+
+/* An AF_XDP socket on ep0 into @x: 0; else -errno, with the cases @names[1..@n - 1] (which
+ * need it) skipped. */
+static int xsk_open_or_skip(struct xsk *x, const char *const *names, size_t n)
+{
+	char why[128];
+	int ret = xsk_open(x, "ep0");
+
+	if (ret) {
+		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
+		skip_names(names, 1, n, why);
+		xsk_close(x);
+	}
+	return ret;
+}
+
+#define NO_VETH "cannot create a veth in a private network namespace"
+
 static void test_xsk(void)
 {
 	const char *names[] = { "XSKMAP: no socket on queue 0", "XSKMAP: socket bound on queue 0",
 				"XSKMAP: priority slot falls back to slot 0",
 				"XSKMAP: priority with a socket of its own",
 				"XSKMAP: other priority, slot 0 empty" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	int xsks_fd = bpf_map__fd(skel->maps.ep_xsks), fd, ret;
 	struct xsk x = { 0 };
 	__u32 key;
 
 	ret = setup_veth();
 	if (ret <= 0) {
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		skip_names(names, 0, nnames, NO_VETH);
 		return;
 	}
 	ifindex = ret;
 	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
 
-	ret = xsk_open(&x, "ep0");
-	if (ret) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
-		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], why);
-		xsk_close(&x);
+	if (xsk_open_or_skip(&x, names, nnames))
 		return;
-	}
 	fd = xsk_socket__fd(x.sock);
 	key = EP_XSK_KEY(0, 0);
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
@@ -1844,25 +1553,18 @@ static void test_xsk_dpdk(int xsks_fd)
 		"xsks_map: a priority with a slot of its own reaches the queue's socket",
 		"xsks_map: a socket at key 1 is queue 1's, not queue 0's slot 1"
 	};
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	struct xsk x = { 0 };
 	__u32 key = 0;
-	char why[128];
-	int fd, ret;
+	int fd;
 
 	if (!ifindex) {
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], "cannot create a veth in a private network namespace");
+		skip_names(names, 0, nnames, NO_VETH);
 		return;
 	}
 	check_xsk(names[0], 3, PASS(PASS_NO_SOCKET));
-	ret = xsk_open(&x, "ep0");
-	if (ret) {
-		snprintf(why, sizeof(why), "AF_XDP socket on veth: %s", strerror(-ret));
-		for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
-			tap_skip(names[i], why);
-		xsk_close(&x);
+	if (xsk_open_or_skip(&x, names, nnames))
 		return;
-	}
 	fd = xsk_socket__fd(x.sock);
 	bpf_map_update_elem(xsks_fd, &key, &fd, BPF_ANY);
 	check_xsk(names[1], 3, XDP_REDIRECT, EP_STAT_REDIRECT_XSK);

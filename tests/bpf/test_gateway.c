@@ -698,6 +698,13 @@ static void expect_reject(const struct outcome *o, const struct frame *f)
 	EXPECT_EQ(m.load_pct, 100);
 }
 
+/* World @w written to the maps, then frame @f run through the gateway into @o. */
+static void apply_run(const struct world *w, const struct frame *f, struct outcome *o)
+{
+	EXPECT_EQ(world_apply(w), 0);
+	run_gw(f->b, f->len, o);
+}
+
 /* A frame the gateway forwarded by DSR to node @id of half @half, as a new task or not. */
 static void expect_forwarded(const struct outcome *o, const struct frame *f, uint32_t half,
 			     uint32_t id, uint32_t stats, bool task)
@@ -963,6 +970,14 @@ static void base_world(struct world *w)
 	w->max_priority = EP_PRIO_MAX;
 }
 
+/* base_world() with node 1 in every table slot of half 0. */
+static void one_node_world(struct world *w)
+{
+	base_world(w);
+	w->fill[0] = 1;
+	w->nodes[0][0] = (struct node){ .id = 1 };
+}
+
 static void test_pick(const struct pick_case *c, bool ipv6)
 {
 	struct task t = { .ipv6 = ipv6, .prio = c->prio, .hint = c->hint };
@@ -1196,9 +1211,7 @@ static void test_loop(bool ipv6)
 	struct frame f;
 	struct outcome o;
 
-	base_world(&w);
-	w.fill[0] = 1;
-	w.nodes[0][0] = (struct node){ .id = 1 };
+	one_node_world(&w);
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	build(&f, &(struct task){ .ipv6 = ipv6 });
@@ -1227,8 +1240,7 @@ static void test_double_buffer(bool ipv6)
 	build(&f, &(struct task){ .ipv6 = ipv6 });
 
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	tap_end("double buffer: active 0, table of half 0 -> node 1 [%s]", v);
 
@@ -1376,8 +1388,7 @@ static void test_overflow(bool ipv6)
 	overflow_world(&w, &(struct node){
 				   .id = CLOUD, .flags = EP_NODE_F_ENCAP, .ip4 = NODE_IP4(CLOUD) });
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_act(&o, XDP_TX);
 	expect_stats(&o, S(PICK_SCAN) | S(OVF_CLOUD) | S(FWD_ENCAP));
 	expect_node(&o, CLOUD, true, f.len);
@@ -1507,8 +1518,7 @@ static void test_encap(void)
 
 		build(&f, &shapes[i].t);
 		tap_begin();
-		EXPECT_EQ(world_apply(&w), 0);
-		run_gw(f.b, f.len, &o);
+		apply_run(&w, &f, &o);
 		expect_act(&o, XDP_TX);
 		expect_stats(&o, S(PICK_P2C) | S(FWD_ENCAP));
 		expect_node(&o, 1, true, f.len);
@@ -1534,8 +1544,7 @@ static void test_encap(void)
 
 		build(&f, &(struct task){ .ipv6 = v6 });
 		tap_begin();
-		EXPECT_EQ(world_apply(&w), 0);
-		run_gw(f.b, f.len, &o);
+		apply_run(&w, &f, &o);
 		expect_act(&o, XDP_DROP);
 		expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
 		expect_node(&o, 0, false, 0);
@@ -1579,9 +1588,7 @@ static void test_not_tasks(void)
 	struct world w;
 	int bad = 0;
 
-	base_world(&w);
-	w.fill[0] = 1;
-	w.nodes[0][0] = (struct node){ .id = 1 };
+	one_node_world(&w);
 	world_apply(&w);
 	build(&t4, &(struct task){ 0 });
 	build(&t6, &(struct task){ .ipv6 = true });
@@ -1746,9 +1753,7 @@ static void test_task_quota(bool ipv6)
 	uint64_t t0, ns, max;
 	uint64_t sent0 = 0, sent1 = 0;
 
-	base_world(&w);
-	w.fill[0] = 1;
-	w.nodes[0][0] = (struct node){ .id = 1 };
+	one_node_world(&w);
 
 	/* The defaults, on a gateway nobody configured: single-fragment tasks at once, in
 	 * one test run; the excess (less what refilled meanwhile) dropped. */
@@ -1919,20 +1924,17 @@ static void test_priority_ceiling(bool ipv6)
 
 	w.max_priority = 5;
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	tap_end("max_priority 5: priority 5's cpu_max (95 %%) takes the node at 90 %% [%s]", v);
 
 	w.max_priority = 4;
 	w.nodes[0][0].cpu = 8200;
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	w.nodes[0][0].cpu = 9000;
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_rejected(&o, &f, S(PICK_SCAN));
 	tap_end("max_priority 4: priority 5 as 4 (85 %%): a node at 82 %% yes, at 90 %% no, and "
 		"not priority 5's overflow (local) [%s]",
@@ -2061,9 +2063,7 @@ static void test_auth_cases(bool ipv6)
 	struct frame f;
 	struct outcome o;
 
-	base_world(&w);
-	w.fill[0] = 1;
-	w.nodes[0][0] = (struct node){ .id = 1 };
+	one_node_world(&w);
 	for (size_t i = 0; i < ARRAY_SIZE(gauth_cases); i++) {
 		const struct gauth_case *c = &gauth_cases[i];
 		struct task t = c->t;
@@ -2104,9 +2104,7 @@ static void test_auth_rates(bool ipv6)
 	struct outcome o;
 	uint32_t id;
 
-	base_world(&w);
-	w.fill[0] = 1;
-	w.nodes[0][0] = (struct node){ .id = 1 };
+	one_node_world(&w);
 	tap_begin();
 	EXPECT_EQ(world_apply(&w), 0);
 	EXPECT_EQ(gmode(EP_AUTH_MODE_REQUIRED), 0);
@@ -2530,8 +2528,7 @@ static int test_redirect(void)
 
 	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = out_if };
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_act(&o, XDP_REDIRECT);
 	expect_stats(&o, S(PICK_P2C) | S(FWD_DSR));
 	expect_node(&o, 1, true, f.len);
@@ -2542,8 +2539,7 @@ static int test_redirect(void)
 		.id = 1, .ifindex = out_if, .flags = EP_NODE_F_ENCAP, .ip4 = NODE_IP4(1)
 	};
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_act(&o, XDP_REDIRECT);
 	expect_stats(&o, S(PICK_P2C) | S(FWD_ENCAP));
 	expect_node(&o, 1, true, f.len);
@@ -2552,15 +2548,13 @@ static int test_redirect(void)
 
 	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = 1 };
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_forwarded(&o, &f, 0, 1, S(PICK_P2C), true);
 	tap_end("%s", names[2]);
 
 	w.nodes[0][0] = (struct node){ .id = 1, .ifindex = other_if };
 	tap_begin();
-	EXPECT_EQ(world_apply(&w), 0);
-	run_gw(f.b, f.len, &o);
+	apply_run(&w, &f, &o);
 	expect_act(&o, XDP_DROP);
 	expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
 	expect_node(&o, 0, false, 0);

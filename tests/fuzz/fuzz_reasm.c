@@ -27,6 +27,7 @@
 #include "edgeplane/reasm.h"
 #include "fuzz.h"
 #include "peers.h"
+#include "../lib/msg.h"
 
 #define NSRC	4
 #define MAX_OPS 512
@@ -153,10 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		peer_of(op >> 4 & 3, 40000 + (op >> 6), &peer);
 		switch (op % 5) {
 		case 0: {
-			struct ep_msg tmpl = { .kind = EP_KIND_REQUEST,
-					       .priority = 3,
-					       .task_type = 1,
-					       .tenant_id = 7 };
+			struct ep_msg tmpl = EP_TEST_MSG(EP_KIND_REQUEST);
 			uint32_t total, fs, count, index;
 			ssize_t n;
 

@@ -24,6 +24,7 @@
 #include "edgeplane/model.h"
 #include "edgeplane/payload.h"
 #include "../lib/pkt.h"
+#include "../lib/msg.h"
 
 static const char *root;
 
@@ -100,13 +101,8 @@ static size_t dgram(const struct ep_msg *m, const void *payload, uint32_t len, u
 	return (size_t)n;
 }
 
-static const struct ep_msg req = { .kind = EP_KIND_REQUEST,
-				   .priority = 3,
-				   .task_type = 1,
-				   .tenant_id = 7,
-				   .task_id = 42,
-				   .size_hint_kib = 4,
-				   .deadline_ms = 100 };
+static const struct ep_msg req =
+	EP_TEST_MSG(EP_KIND_REQUEST, .task_id = 42, .size_hint_kib = 4, .deadline_ms = 100);
 
 static void codec_seeds(void)
 {
@@ -127,13 +123,7 @@ static void codec_seeds(void)
 		}
 		n = (size_t)got;
 		if (i >= 3) { /* the fragments' headers, with their payloads */
-			m = (struct ep_msg){ .kind = EP_KIND_REQUEST,
-					     .priority = 5,
-					     .flags = EP_F_ZSTD,
-					     .task_type = 0x10,
-					     .tenant_id = 7,
-					     .task_id = 0x0102030405060708ULL,
-					     .size_hint_kib = 256 };
+			m = (struct ep_msg)EP_TEST_FRAG_MSG;
 			n = dgram(&m, big, sizeof(big), 1000, (uint32_t)i - 3, out, sizeof(out));
 			put("codec", names[i], out, n);
 			continue;
@@ -224,22 +214,11 @@ static void reasm_seeds(void)
 static void report_body(struct buf *b, uint32_t id, uint32_t seq, uint32_t ip4, uint16_t port,
 			uint32_t cap)
 {
-	struct ep_load_report r = {
-		.node_id = htonl(id),
-		.seq = htonl(seq),
-		.interval_ms = htonl(100),
-		.cpu_pct_x100 = htonl(2500),
-		.mem_free_kib = htobe64(1 << 20),
-		.queue_depth = htonl(3),
-		.inflight = htonl(5),
-		.p99_us = htonl(800),
-		.capacity = htonl(cap),
-		.ip4 = htonl(ip4),
-		.mac = { 2, 0, 0, 0, 0, (uint8_t)id },
-		.port = htons(port),
-		.rate = htonl(1000),
-	};
+	struct ep_load_report r = ep_test_report(id, seq, (uint8_t)id, 800, cap);
 
+	r.ip4 = htonl(ip4);
+	r.port = htons(port);
+	r.rate = htonl(1000);
 	add(b, &r, sizeof(r));
 }
 
@@ -316,18 +295,9 @@ static void client_seeds(void)
 	static const char hello[] = "hello hello hello hello hello hello";
 	uint8_t hello_zst[128];
 	size_t zn = ZSTD_compress(hello_zst, sizeof(hello_zst), hello, sizeof(hello), 19);
-	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .queue_us = 10,
-			      .exec_us = 20,
-			      .load_pct = 5 };
-	struct ep_msg err = { .kind = EP_KIND_ERROR,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .status = EP_ST_INVALID_INPUT };
+	struct ep_msg rsp =
+		EP_TEST_MSG(EP_KIND_RESPONSE, .queue_us = 10, .exec_us = 20, .load_pct = 5);
+	struct ep_msg err = EP_TEST_MSG(EP_KIND_ERROR, .status = EP_ST_INVALID_INPUT);
 	static uint8_t big[3000];
 	struct buf b = { .n = 0 };
 
@@ -358,13 +328,8 @@ static void client_seeds(void)
 	add8(&b, 0);
 	err.status = EP_ST_OVERLOADED;
 	client_dgram(&b, &err, NULL, 0, 1400, 0, 0);
-	rsp = (struct ep_msg){ .kind = EP_KIND_RETRY,
-			       .priority = 3,
-			       .task_type = 1,
-			       .tenant_id = 7,
-			       .flags = EP_F_TOKEN,
-			       .auth_key_id = 3,
-			       .auth_tag = { 9, 9, 9 } };
+	rsp = (struct ep_msg)EP_TEST_MSG(EP_KIND_RETRY, .flags = EP_F_TOKEN, .auth_key_id = 3,
+					 .auth_tag = { 9, 9, 9 });
 	client_dgram(&b, &rsp, NULL, 0, 1400, 0, 0);
 	rsp = (struct ep_msg){ .kind = EP_KIND_PONG, .priority = 3 };
 	client_dgram(&b, &rsp, big, 48, 1400, 0, 0);

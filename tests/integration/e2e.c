@@ -293,6 +293,25 @@ static uint64_t be64_at(const uint8_t *p)
 
 /* --- the cases ---------------------------------------------------------------------- */
 
+/* An image task of handler @h on camera.png or coins.png, with img_task()'s arguments. */
+struct img_case {
+	const char *name;
+	const struct ep_handler *h;
+	bool coins;
+	uint16_t a0, a1;
+	uint32_t a2;
+};
+
+static const struct img_case img_cases[] = {
+	{ "resize camera 512x512 -> 200x150", &ep_resize_handler, false, 200, 150, 0 },
+	{ "box blur camera r=3", &ep_box_blur_handler, false, 3, 0, 0 },
+	{ "gaussian blur coins sigma 2.5", &ep_gauss_blur_handler, true, 250, 0, 0 },
+	{ "sobel camera", &ep_sobel_handler, false, 0, 0, 0 },
+	{ "threshold coins (Otsu)", &ep_threshold_handler, true, EP_IMG_OTSU, 0, 0 },
+	{ "blobs coins", &ep_blobs_handler, true, 120, 300,
+	  EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER },
+};
+
 static void test_handlers(void)
 {
 	struct image cam, coins;
@@ -309,25 +328,13 @@ static void test_handlers(void)
 	check_same("echo camera.png pixels", &ep_echo_handler, raw, cam.w * cam.h);
 	check_same("checksum camera.png pixels", &ep_checksum_handler, raw, cam.w * cam.h);
 
-	t = img_task(&cam, 200, 150, 0, &len);
-	check_same("resize camera 512x512 -> 200x150", &ep_resize_handler, t, len);
-	free(t);
-	t = img_task(&cam, 3, 0, 0, &len);
-	check_same("box blur camera r=3", &ep_box_blur_handler, t, len);
-	free(t);
-	t = img_task(&coins, 250, 0, 0, &len);
-	check_same("gaussian blur coins sigma 2.5", &ep_gauss_blur_handler, t, len);
-	free(t);
-	t = img_task(&cam, 0, 0, 0, &len);
-	check_same("sobel camera", &ep_sobel_handler, t, len);
-	free(t);
-	t = img_task(&coins, EP_IMG_OTSU, 0, 0, &len);
-	check_same("threshold coins (Otsu)", &ep_threshold_handler, t, len);
-	free(t);
-	t = img_task(&coins, 120, 300, EP_BLOBS_F_BLUR | EP_BLOBS_F_CONN8 | EP_BLOBS_F_NO_BORDER,
-		     &len);
-	check_same("blobs coins", &ep_blobs_handler, t, len);
-	free(t);
+	for (size_t i = 0; i < sizeof(img_cases) / sizeof(img_cases[0]); i++) {
+		const struct img_case *c = &img_cases[i];
+
+		t = img_task(c->coins ? &coins : &cam, c->a0, c->a1, c->a2, &len);
+		check_same(c->name, c->h, t, len);
+		free(t);
+	}
 
 	{ /* zstd: the result decompresses to the input */
 		uint32_t n = cam.w * cam.h;

@@ -18,39 +18,44 @@ fi
 perm() { stat -c '%a %U:%G' "$1" 2>/dev/null; }
 
 # --- the runtime's statistics socket -------------------------------------------------------
-# rt CONFIG-TEXT: start the runtime (udp backend, B's address) with this configuration;
-# 0 once ready (RT_PID set), else 1 with its output in $EP_TMP/rt.log.
+# rt CONFIG-TEXT: start the runtime (udp backend, B's address) with this configuration
+# (its statistics socket the configuration's); 0 once ready (RT_PID set), else 1 with its
+# output in $EP_TMP/rt.log.
 rt() {
 	printf 'backend = "udp";\nbind = "%s";\n%s\n%s\n' "$ADDR_B" "$EP_AUTH_OFF" "$1" >"$EP_TMP/rt.conf"
-	rm -f "$EP_TMP/ready"
 	: >"$EP_TMP/rt.log"
-	ip netns exec "$NS_B" "$BIN/edgeplane" -c "$EP_TMP/rt.conf" --ready-file "$EP_TMP/ready" \
-		>>"$EP_TMP/rt.log" 2>&1 &
-	RT_PID=$!
-	for _ in $(seq 100); do
-		[[ -s $EP_TMP/ready ]] && return 0
-		kill -0 "$RT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill "$RT_PID" 2>/dev/null
-	wait "$RT_PID" 2>/dev/null
-	RT_PID=
+	EP_RT_STATS= ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"
+}
+rt_stop() { ep_stop_runtime || :; }
+on_exit rt_stop
+# starts CASE LOG CMD...: CMD (which starts a daemon), or fail CASE with the end of LOG.
+starts() {
+	local c=$1 log=$2
+	shift 2
+	"$@" && return 0
+	not_ok "$c"
+	diag "$(tail -2 "$log")"
 	return 1
 }
-rt_stop() { [[ -n ${RT_PID:-} ]] && { kill "$RT_PID"; wait "$RT_PID"; }; RT_PID=; }
-on_exit rt_stop
-# refused WHAT CONFIG-TEXT REGEX: the runtime does not start, and says REGEX.
-rt_refused() {
-	if rt "$2"; then
-		rt_stop
-		not_ok "$1: refused"
+# refused CASE SAYING REGEX LOG STOP CMD...: CMD does not start its daemon (else STOP it
+# and fail CASE), and LOG says REGEX (the case: CASE followed by SAYING).
+refused() {
+	local c=$1 saying=$2 re=$3 log=$4 stop=$5
+	shift 5
+	if "$@"; then
+		"$stop"
+		not_ok "$c"
 	else
-		check "$1: refused, saying '$3'" grep -qE "$3" "$EP_TMP/rt.log"
+		check "$c$saying" grep -qE "$re" "$log"
 	fi
 }
+rt_starts() { starts "$1" "$EP_TMP/rt.log" rt "$2"; }
+# rt_refused WHAT CONFIG-TEXT REGEX: the runtime does not start, and says REGEX.
+rt_refused() { refused "$1: refused" ", saying '$3'" "$3" "$EP_TMP/rt.log" rt_stop rt "$2"; }
 
 D=$EP_TMP/rt
-if rt "stats_socket = \"$D/stats.sock\";"; then
+if rt_starts "the runtime starts with stats_socket in a directory that does not exist yet" \
+	"stats_socket = \"$D/stats.sock\";"; then
 	expect_eq "the runtime creates its socket's directory 0700 and the socket 0600, owned by it" \
 		"$(perm "$D") / $(perm "$D/stats.sock")" "700 root:root / 600 root:root"
 	check "edgeplane stats reads it" quiet "$BIN/edgeplane" stats --socket "$D/stats.sock"
@@ -59,23 +64,16 @@ if rt "stats_socket = \"$D/stats.sock\";"; then
 	check "another user cannot ($rc)" test "$rc" -ne 0
 	rt_stop
 	check "it removes the socket when it stops" test ! -e "$D/stats.sock"
-	if rt "stats_socket = \"$D/stats.sock\";"; then
-		ok "it starts again with the directory it made"
-		rt_stop
-	else
-		not_ok "it starts again with the directory it made"
-		diag "$(tail -2 "$EP_TMP/rt.log")"
-	fi
-else
-	not_ok "the runtime starts with stats_socket in a directory that does not exist yet"
-	diag "$(tail -2 "$EP_TMP/rt.log")"
+	c="it starts again with the directory it made"
+	rt_starts "$c" "stats_socket = \"$D/stats.sock\";" && ok "$c" && rt_stop
 fi
 
 # A second runtime (in the other namespace: the file system is shared) given the socket
 # of one that runs is refused, and the first keeps its socket; the first's socket is
 # removed when it stops, and one left by a runtime killed outright is taken over.
 D=$EP_TMP/two
-if rt "stats_socket = \"$D/stats.sock\";"; then
+if rt_starts "the runtime starts with a statistics socket of its own" \
+	"stats_socket = \"$D/stats.sock\";"; then
 	printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n%s\n' \
 		"$ADDR_A" "$D" "$EP_AUTH_OFF" >"$EP_TMP/rt2.conf"
 	out=$(timeout 10 ip netns exec "$NS_A" "$BIN/edgeplane" -c "$EP_TMP/rt2.conf" 2>&1)
@@ -90,23 +88,18 @@ if rt "stats_socket = \"$D/stats.sock\";"; then
 	kill -KILL "$RT_PID"
 	wait "$RT_PID" 2>/dev/null
 	RT_PID=
-	if rt "stats_socket = \"$D/stats.sock\";"; then
-		ok "a socket left by a runtime killed outright is taken over"
+	c="a socket left by a runtime killed outright is taken over"
+	if rt_starts "$c" "stats_socket = \"$D/stats.sock\";"; then
+		ok "$c"
 		rt_stop
 		check "and removed when that one stops" test ! -e "$D/stats.sock"
-	else
-		not_ok "a socket left by a runtime killed outright is taken over"
-		diag "$(tail -2 "$EP_TMP/rt.log")"
 	fi
-else
-	not_ok "the runtime starts with a statistics socket of its own"
-	diag "$(tail -2 "$EP_TMP/rt.log")"
 fi
 
 # Two runtimes on one port in one namespace: SO_REUSEPORT would let the second take half
 # of the first's datagrams, so it is refused unless share_port says so.
 D=$EP_TMP/port
-if rt "stats_socket = \"$D/1.sock\";"; then
+if rt_starts "the runtime starts on port 7878" "stats_socket = \"$D/1.sock\";"; then
 	two() {	# CONFIG-TEXT: a second udp runtime in B, the same port; its exit status
 		printf 'backend = "udp";\nstats_socket = "%s/2.sock";\n%s\n%s\n' "$D" \
 			"$EP_AUTH_OFF" "$1" >"$EP_TMP/rt2.conf"
@@ -125,9 +118,6 @@ if rt "stats_socket = \"$D/1.sock\";"; then
 	check "with share_port = true it starts (and shares the port)" \
 		grep -q "ready: udp backend, port 7878" "$EP_TMP/rt2.log"
 	rt_stop
-else
-	not_ok "the runtime starts on port 7878"
-	diag "$(tail -2 "$EP_TMP/rt.log")"
 fi
 
 # Nothing changes the socket after bind: it is bound under a umask that gives it its
@@ -150,13 +140,11 @@ else
 fi
 
 D=$EP_TMP/rtg
-if rt "stats_socket = \"$D/stats.sock\"; stats_socket_group = \"$GROUP\";"; then
+if rt_starts "the runtime starts with stats_socket_group = \"$GROUP\"" \
+	"stats_socket = \"$D/stats.sock\"; stats_socket_group = \"$GROUP\";"; then
 	expect_eq "with stats_socket_group: directory 2750 and socket 0660, of group $GROUP" \
 		"$(perm "$D") / $(perm "$D/stats.sock")" "2750 root:$GROUP / 660 root:$GROUP"
 	rt_stop
-else
-	not_ok "the runtime starts with stats_socket_group = \"$GROUP\""
-	diag "$(tail -2 "$EP_TMP/rt.log")"
 fi
 rt_refused "stats_socket_group of a group that does not exist" \
 	"stats_socket = \"$EP_TMP/rtx/s.sock\"; stats_socket_group = \"ep-no-such-group\";" \
@@ -189,59 +177,38 @@ ctl_start() {
 	ip netns exec "$NS_B" "$BIN/edgectl" serve --iface "$IF_B" --socket "$sock" \
 		--detach-on-exit --no-relay $EP_AUTH_OFF_ARG "$@" >>"$EP_TMP/ctl.log" 2>&1 &
 	CTL_PID=$!
-	for _ in $(seq 100); do
-		grep -q "controller ready" "$EP_TMP/ctl.log" && return 0
-		kill -0 "$CTL_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill "$CTL_PID" 2>/dev/null
-	wait "$CTL_PID" 2>/dev/null
+	ep_await_ready "$CTL_PID" 100 grep -q "controller ready" "$EP_TMP/ctl.log" && return 0
 	CTL_PID=
 	return 1
 }
 ctl_stop() { [[ -n $CTL_PID ]] && { kill "$CTL_PID"; wait "$CTL_PID"; }; CTL_PID=; }
 on_exit ctl_stop
+ctl_starts() { starts "$1" "$EP_TMP/ctl.log" ctl_start "${@:2}"; }
+# ctl_refused CASE SAYING REGEX SOCKET [serve options]: see refused.
+ctl_refused() { refused "$1" "$2" "$3" "$EP_TMP/ctl.log" ctl_stop ctl_start "${@:4}"; }
 
 D=$EP_TMP/ctl
-if ctl_start "$D/edgectl.sock"; then
+if ctl_starts "the controller starts with --socket in a directory that does not exist yet" \
+	"$D/edgectl.sock"; then
 	expect_eq "the controller creates its socket's directory 0700 and the socket 0600" \
 		"$(perm "$D") / $(perm "$D/edgectl.sock")" "700 root:root / 600 root:root"
 	check "edgectl status talks to it" quiet "$BIN/edgectl" --socket "$D/edgectl.sock" status
 	ctl_stop
-else
-	not_ok "the controller starts with --socket in a directory that does not exist yet"
-	diag "$(tail -2 "$EP_TMP/ctl.log")"
 fi
 D=$EP_TMP/ctlg
-if ctl_start "$D/edgectl.sock" --socket-group "$GROUP"; then
+if ctl_starts "the controller starts with --socket-group $GROUP" "$D/edgectl.sock" \
+	--socket-group "$GROUP"; then
 	expect_eq "with --socket-group: directory 2750 and socket 0660, of group $GROUP" \
 		"$(perm "$D") / $(perm "$D/edgectl.sock")" "2750 root:$GROUP / 660 root:$GROUP"
 	ctl_stop
-else
-	not_ok "the controller starts with --socket-group $GROUP"
-	diag "$(tail -2 "$EP_TMP/ctl.log")"
 fi
-if ctl_start "$EP_TMP/open/edgectl.sock"; then
-	ctl_stop
-	not_ok "a directory of mode 0755 is refused"
-else
-	check "a directory of mode 0755 is refused, saying how to fix it" \
-		grep -qE "mode 0755.*chmod 0700 $EP_TMP/open" "$EP_TMP/ctl.log"
-fi
-if ctl_start "$EP_TMP/link/edgectl.sock"; then
-	ctl_stop
-	not_ok "a directory that is a symbolic link is refused"
-else
-	check "a directory that is a symbolic link is refused" \
-		grep -q "$EP_TMP/link is a symbolic link" "$EP_TMP/ctl.log"
-fi
+ctl_refused "a directory of mode 0755 is refused" ", saying how to fix it" \
+	"mode 0755.*chmod 0700 $EP_TMP/open" "$EP_TMP/open/edgectl.sock"
+ctl_refused "a directory that is a symbolic link is refused" "" \
+	"$EP_TMP/link is a symbolic link" "$EP_TMP/link/edgectl.sock"
 chmod 0755 "$EP_TMP/ctlg"
-if ctl_start "$EP_TMP/ctlg/edgectl.sock" --socket-group "$GROUP"; then
-	ctl_stop
-	not_ok "with --socket-group, a directory of mode 0755 is refused"
-else
-	check "with --socket-group, a directory of mode 0755 is refused, saying how to fix it" \
-		grep -qE "mode 2?755.*chgrp $GROUP $EP_TMP/ctlg && chmod 2750" "$EP_TMP/ctl.log"
-fi
+ctl_refused "with --socket-group, a directory of mode 0755 is refused" ", saying how to fix it" \
+	"mode 2?755.*chgrp $GROUP $EP_TMP/ctlg && chmod 2750" "$EP_TMP/ctlg/edgectl.sock" \
+	--socket-group "$GROUP"
 
 tap_done

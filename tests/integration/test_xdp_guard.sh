@@ -43,28 +43,27 @@ start() {	# start CONFIG-LINES...: the runtime on IF_B with these settings
 		return 1
 	}
 }
-# victim_hears SECONDS: start a socket at the victim's address; its output in victim.out
-victim_hears() {
+# relay MS INNER-DST: a socket at the victim's address listens for MS ms (its output in
+# victim.out) while three encapsulated echo tasks from the victim to INNER-DST come from A
+# (198.18.0.1), as a gateway would send them.
+relay() {
 	in_a "$TOOLS/eptest-sink" --bind $VICTIM --port 40000 --count 1 --timeout-ms "$1" \
 		--show-from >"$EP_TMP/victim.out" 2>&1 &
 	VPID=$!
 	wait_for_line "$EP_TMP/victim.out" '^ready' 5
-}
-# encap_send INNER-DST: three encapsulated echo tasks from the victim to INNER-DST, as a
-# gateway would send them, from A (198.18.0.1).
-encap_send() {
 	in_a "$TOOLS/eptest-send" --to "$ADDR_B" --encap-port 7880 --inner-src $VICTIM \
-		--inner-dst "$1" --count 3 >/dev/null
+		--inner-dst "$2" --count 3 >/dev/null
+	wait "$VPID"
 }
+# heard: how many datagrams the victim got.
+heard() { grep -c '^from' "$EP_TMP/victim.out"; }
 
 # --- (a) the encapsulation relay ---------------------------------------------------------
 if start; then
 	other0=$(counter pass_other_port) decap0=$(counter decap)
-	victim_hears 1500
-	encap_send $THIRD
-	wait "$VPID"
+	relay 1500 $THIRD
 	expect_eq "defaults: an encapsulated task (inner $VICTIM -> $THIRD) is not answered to the victim" \
-		"$(grep -c '^from' "$EP_TMP/victim.out")" 0
+		"$(heard)" 0
 	diag "$(grep '^from' "$EP_TMP/victim.out")"
 	check "defaults: encapsulation is off, nothing is decapsulated, the datagrams to 7880 go to the kernel" \
 		test "$(counter decap)" -eq "$decap0" -a $(( $(counter pass_other_port) - other0 )) -ge 3
@@ -75,11 +74,9 @@ fi
 
 if start "xdp: { encap_port = 7880; encap_sources = [ \"$OTHER_GW\" ]; };"; then
 	src0=$(counter drop_encap_source)
-	victim_hears 1000
-	encap_send $THIRD
-	wait "$VPID"
+	relay 1000 $THIRD
 	expect_eq "encapsulation on, from a host that is not the configured gateway: dropped (drop_encap_source), not answered" \
-		"$(( $(counter drop_encap_source) - src0 )) $(grep -c '^from' "$EP_TMP/victim.out")" "3 0"
+		"$(( $(counter drop_encap_source) - src0 )) $(heard)" "3 0"
 	ep_stop_runtime
 else
 	not_ok "the runtime starts with encapsulation from $OTHER_GW"
@@ -87,15 +84,11 @@ fi
 
 if start "xdp: { encap_port = 7880; encap_sources = [ \"$ADDR_A\" ]; };"; then
 	dst0=$(counter drop_encap_dest)
-	victim_hears 1000
-	encap_send $THIRD
-	wait "$VPID"
+	relay 1000 $THIRD
 	expect_eq "from the configured gateway, but for $THIRD, not the node's: dropped (drop_encap_dest), not answered" \
-		"$(( $(counter drop_encap_dest) - dst0 )) $(grep -c '^from' "$EP_TMP/victim.out")" "3 0"
+		"$(( $(counter drop_encap_dest) - dst0 )) $(heard)" "3 0"
 	decap0=$(counter decap)
-	victim_hears 3000
-	encap_send "$ADDR_B"
-	wait "$VPID"
+	relay 3000 "$ADDR_B"
 	check "from the configured gateway, for the node's own address: decapsulated and answered from it" \
 		test "$(( $(counter decap) - decap0 ))" -eq 3 -a \
 		"$(grep -c "^from $ADDR_B port 7878 kind response" "$EP_TMP/victim.out")" -eq 1

@@ -180,24 +180,33 @@ in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }
 
 # ep_start_runtime LOG ARGS...: `edgeplane ARGS` in $NS_B, with its statistics on
-# $EP_TMP/stats.sock, output appended to LOG, its pid in RT_PID. Returns 0 once it is
-# ready; 1 if it exits or is not ready within 10 s (then it is stopped, RT_PID empty).
+# $EP_TMP/stats.sock (on EP_RT_STATS if set; if set empty, where the configuration says),
+# output appended to LOG, its pid in RT_PID. Returns 0 once it is ready; 1 if it exits
+# or is not ready within 10 s (then it is stopped, RT_PID empty).
 ep_start_runtime() {
-	local log=$1 _
+	local log=$1 stats=${EP_RT_STATS-$EP_TMP/stats.sock}
 	shift
 	rm -f "$EP_TMP/ready"
 	# Not through in_b: $! must be the runtime itself, not a subshell.
-	ip netns exec "$NS_B" "$BIN/edgeplane" "$@" --stats-socket "$EP_TMP/stats.sock" \
+	ip netns exec "$NS_B" "$BIN/edgeplane" "$@" ${stats:+--stats-socket "$stats"} \
 		--ready-file "$EP_TMP/ready" >>"$log" 2>&1 &
 	RT_PID=$!
-	for _ in $(seq 200); do
-		[[ -s $EP_TMP/ready ]] && return 0
-		kill -0 "$RT_PID" 2>/dev/null || break
+	ep_await_ready "$RT_PID" 200 test -s "$EP_TMP/ready" && return 0
+	RT_PID=
+	return 1
+}
+# ep_await_ready PID TRIES CMD...: 0 once CMD succeeds (tried every 50 ms, TRIES times);
+# else (PID exited, or time ran out) 1, PID stopped and reaped.
+ep_await_ready() {
+	local pid=$1 tries=$2 _
+	shift 2
+	for _ in $(seq "$tries"); do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill "$RT_PID" 2>/dev/null
-	wait "$RT_PID" 2>/dev/null
-	RT_PID=
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	return 1
 }
 # ep_stop_runtime: SIGTERM the runtime ep_start_runtime started and wait for it; its

@@ -272,6 +272,14 @@ static uint8_t *image(uint32_t w, uint32_t h, uint16_t a0, uint16_t a1, uint32_t
 	return p;
 }
 
+/* @c with image()'s task of the arguments given as its payload. */
+static struct acase img_case(struct acase c, uint32_t w, uint32_t h, uint16_t a0, uint16_t a1,
+			     uint32_t a2, int fill)
+{
+	c.payload = image(w, h, a0, a1, a2, &c.len, fill);
+	return c;
+}
+
 static uint8_t *matmul(uint32_t n, uint32_t k, uint32_t m, uint32_t *len)
 {
 	uint8_t *p = tool_matmul_zeros(n, k, m, len);
@@ -305,13 +313,6 @@ static void usage(FILE *f)
 		   "[--table] [--only HANDLER]\n");
 }
 
-/* --max-ratio R: a number, as strtod() reads it (0 if none). */
-static int ratio_arg(const char *arg, void *dst)
-{
-	*(double *)dst = strtod(arg, NULL);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct ep_client_opts co = {
@@ -325,7 +326,7 @@ int main(int argc, char **argv)
 	const struct tool_opt opts[] = {
 		OPT_STR("to", to),
 		OPT_NUM("infer-in", infer_in, 0, 4096),
-		OPT_FN("max-ratio", ratio_arg, &max_ratio),
+		OPT_REAL("max-ratio", max_ratio),
 		OPT_FLAG("table", table),
 		OPT_STR("only", only),
 		{ 0 },
@@ -344,7 +345,10 @@ int main(int argc, char **argv)
 	rnd_seed(17);
 	next_id = 0xa3a3000000000000ull | (uint64_t)getpid() << 20;
 
-#define CASE(...) cases[n++] = (struct acase){ __VA_ARGS__ }
+#define CASE(...)			 cases[n++] = (struct acase){ __VA_ARGS__ }
+	/* IMG_CASE((w, h, a0, a1, a2, fill), fields...): a case whose payload is image()'s. */
+#define IMG_CASE(img, ...)		 cases[n++] = img_case((struct acase){ __VA_ARGS__ }, IMG_ARGS img)
+#define IMG_ARGS(w, h, a0, a1, a2, fill) w, h, a0, a1, a2, fill
 	CASE(.name = "echo", .what = "1 MiB of zeros, zstd", .type = EP_TT_ECHO, .flags = EP_F_ZSTD,
 	     .payload = bytes(1 << 20, 1, 0), .len = 1 << 20);
 	CASE(.name = "echo", .what = "64 KiB of 3-bit symbols, zstd (compresses 2.6:1)",
@@ -355,23 +359,20 @@ int main(int argc, char **argv)
 	CASE(.name = "zstd", .what = "level 1 of 256 KiB of ACGT, sent at level 19",
 	     .type = EP_TT_ZSTD, .flags = EP_F_ZSTD, .payload = bytes(256 << 10, 2, 1),
 	     .len = (256 << 10) + 4);
-	CASE(.name = "resize", .what = "random 64x64 -> 2048x2048", .type = EP_TT_RESIZE);
-	cases[n - 1].payload = image(64, 64, 2048, 2048, 0, &cases[n - 1].len, 0);
-	CASE(.name = "box_blur", .what = "flat 2048x2048 r=64, zstd", .type = EP_TT_BOX_BLUR,
-	     .flags = EP_F_ZSTD);
-	cases[n - 1].payload = image(2048, 2048, 64, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "gauss_blur", .what = "flat 1024x1024 sigma 2, zstd", .type = EP_TT_GAUSS_BLUR,
-	     .flags = EP_F_ZSTD);
-	cases[n - 1].payload = image(1024, 1024, 200, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "sobel", .what = "flat 2048x2048, zstd", .type = EP_TT_SOBEL,
-	     .flags = EP_F_ZSTD);
-	cases[n - 1].payload = image(2048, 2048, 0, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "threshold", .what = "flat 2048x2048, zstd", .type = EP_TT_THRESHOLD,
-	     .flags = EP_F_ZSTD);
-	cases[n - 1].payload = image(2048, 2048, 100, 0, 0, &cases[n - 1].len, 2);
-	CASE(.name = "blobs", .what = "a grid of 1-pixel dots 1024x1024, zstd", .type = EP_TT_BLOBS,
-	     .flags = EP_F_ZSTD);
-	cases[n - 1].payload = image(1024, 1024, 100, 0, 0, &cases[n - 1].len, 1);
+	IMG_CASE((64, 64, 2048, 2048, 0, 0), .name = "resize", .what = "random 64x64 -> 2048x2048",
+		 .type = EP_TT_RESIZE);
+	IMG_CASE((2048, 2048, 64, 0, 0, 2), .name = "box_blur", .what = "flat 2048x2048 r=64, zstd",
+		 .type = EP_TT_BOX_BLUR, .flags = EP_F_ZSTD);
+	IMG_CASE((1024, 1024, 200, 0, 0, 2), .name = "gauss_blur",
+		 .what = "flat 1024x1024 sigma 2, zstd", .type = EP_TT_GAUSS_BLUR,
+		 .flags = EP_F_ZSTD);
+	IMG_CASE((2048, 2048, 0, 0, 0, 2), .name = "sobel", .what = "flat 2048x2048, zstd",
+		 .type = EP_TT_SOBEL, .flags = EP_F_ZSTD);
+	IMG_CASE((2048, 2048, 100, 0, 0, 2), .name = "threshold", .what = "flat 2048x2048, zstd",
+		 .type = EP_TT_THRESHOLD, .flags = EP_F_ZSTD);
+	IMG_CASE((1024, 1024, 100, 0, 0, 1), .name = "blobs",
+		 .what = "a grid of 1-pixel dots 1024x1024, zstd", .type = EP_TT_BLOBS,
+		 .flags = EP_F_ZSTD);
 	CASE(.name = "matmul", .what = "1024x1 * 1x1024, random", .type = EP_TT_MATMUL);
 	cases[n - 1].payload = matmul(1024, 1, 1024, &cases[n - 1].len);
 	if (infer_in) {
@@ -389,6 +390,8 @@ int main(int argc, char **argv)
 	     .type = EP_TT_ECHO, .payload = bytes(256 << 10, 0, 0), .len = 256 << 10,
 	     .replay = REPLAY_FRAG0);
 #undef CASE
+#undef IMG_CASE
+#undef IMG_ARGS
 
 	if (table) {
 		printf("| handler | request | bytes sent | bytes back | answer | back / sent |\n");

@@ -77,6 +77,15 @@ struct tool_opt {
 		.name = n, .kind = TOOL_O_FN, .dst = d, .fn = f \
 	}
 
+/* An OPT_REAL argument: the double at @dst, as strtod() reads @arg (0 if it is no number);
+ * never refuses. */
+static inline int tool_real_arg(const char *arg, void *dst)
+{
+	*(double *)dst = strtod(arg, NULL);
+	return 0;
+}
+#define OPT_REAL(n, v) OPT_FN(n, tool_real_arg, &(v))
+
 /* Store @v in the integer of @size bytes at @dst (its low bytes: the same value for a
  * signed or unsigned type that holds it). */
 static inline void tool_opt_store(void *dst, unsigned int size, long v)

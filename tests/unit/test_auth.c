@@ -12,6 +12,7 @@
 #include "edgeplane/codec.h"
 #include "../lib/doc.h"
 #include "../lib/tap.h"
+#include "../lib/msg.h"
 
 static const uint8_t key[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
@@ -23,15 +24,8 @@ static const uint8_t key[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 
 static struct ep_msg tmpl(uint8_t kind)
 {
-	struct ep_msg m = {
-		.kind = kind,
-		.priority = 3,
-		.flags = EP_F_AUTH,
-		.task_type = 1,
-		.tenant_id = 7,
-		.task_id = 0x0102030405060708ull,
-		.auth_key_id = 0x11,
-	};
+	struct ep_msg m = EP_TEST_MSG(kind, .flags = EP_F_AUTH, .task_id = 0x0102030405060708ull,
+				      .auth_key_id = 0x11);
 
 	if (kind == EP_KIND_RESPONSE) {
 		m.queue_us = 12;

@@ -27,6 +27,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/util.h"
 #include "../lib/tap.h"
+#include "../lib/msg.h"
 
 static int edge = -1;
 static struct sockaddr_in client_addr;
@@ -115,12 +116,7 @@ static void edge_send(const struct ep_msg *tmpl, const void *data, uint32_t len,
 /* TASK_ACK for @id: the fragments in @bm of @count held. */
 static void edge_task_ack(uint64_t id, const uint8_t *bm, uint16_t count)
 {
-	struct ep_msg m = { .kind = EP_KIND_TASK_ACK,
-			    .priority = 3,
-			    .task_type = 1,
-			    .tenant_id = 7,
-			    .task_id = id,
-			    .load_pct = 20 };
+	struct ep_msg m = EP_TEST_MSG(EP_KIND_TASK_ACK, .task_id = id, .load_pct = 20);
 	struct ep_ack a;
 	uint8_t pl[1100];
 	ssize_t n;
@@ -197,11 +193,7 @@ static void test_repairs(void)
 
 	tap_begin();
 	{
-		struct ep_msg rt = { .kind = EP_KIND_RESPONSE,
-				     .priority = 3,
-				     .task_type = 1,
-				     .tenant_id = 7,
-				     .task_id = id };
+		struct ep_msg rt = EP_TEST_MSG(EP_KIND_RESPONSE, .task_id = id);
 
 		for (uint32_t i = 0; i < 4; i++)
 			if (i != 2)
@@ -246,12 +238,7 @@ static void test_undecodable(void)
 	EXPECT_EQ(ep_client_submit(c, &t, "hi", 2, on_done, &g, &id), 0);
 	EXPECT_EQ(edge_get(100, &m, pl), 1);
 	EXPECT_EQ(m.kind, EP_KIND_REQUEST);
-	rt = (struct ep_msg){ .kind = EP_KIND_RESPONSE,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .task_id = id,
-			      .flags = EP_F_ZSTD };
+	rt = (struct ep_msg)EP_TEST_MSG(EP_KIND_RESPONSE, .task_id = id, .flags = EP_F_ZSTD);
 	edge_send(&rt, bad, (uint32_t)zn, 1400, 0);
 	/* A single-fragment task asks by sending itself again (a fragmented one would
 	 * send RESULT_ACK count 0): one datagram, which any node behind a gateway can take. */

@@ -33,6 +33,7 @@
 #include "client_hooks.h"
 #include "keyring.h"
 #include "../lib/tap.h"
+#include "../lib/msg.h"
 
 #define MS	   1000000ull
 #define S	   1000000000ull
@@ -316,12 +317,7 @@ enum { SEAL_OK, SEAL_BAD_TAG, SEAL_AS_DEVICE, SEAL_NONE };
 static void edge_reply(uint64_t task_id, uint16_t key_id, uint8_t kind, uint16_t status,
 		       const char *payload, int how)
 {
-	struct ep_msg m = { .kind = kind,
-			    .priority = 3,
-			    .task_type = 1,
-			    .tenant_id = 7,
-			    .task_id = task_id,
-			    .status = status };
+	struct ep_msg m = EP_TEST_MSG(kind, .task_id = task_id, .status = status);
 	uint8_t d[512];
 	uint32_t len = payload ? (uint32_t)strlen(payload) : 0;
 	ssize_t n;
@@ -509,13 +505,8 @@ static void test_session_replies(uint16_t port)
 	EXPECT_EQ(edge_recv(50, &m, &pn), -1); /* the RETRY sent nothing */
 	{
 		/* Under a key id the session does not hold. */
-		struct ep_msg r = { .kind = EP_KIND_RESPONSE,
-				    .priority = 3,
-				    .task_type = 1,
-				    .tenant_id = 7,
-				    .task_id = id2,
-				    .flags = EP_F_AUTH,
-				    .auth_key_id = 10 };
+		struct ep_msg r = EP_TEST_MSG(EP_KIND_RESPONSE, .task_id = id2, .flags = EP_F_AUTH,
+					      .auth_key_id = 10);
 		uint8_t dg[128];
 		ssize_t n = ep_frag_build(&r, "k", 1, 1400, 0, dg, sizeof(dg));
 

@@ -10,6 +10,7 @@
 #include "../lib/rnd.h"
 #include "../lib/doc.h"
 #include "../lib/tap.h"
+#include "../lib/msg.h"
 
 static struct ep_msg sample_request(void)
 {
@@ -51,35 +52,13 @@ static void expect_doc(const char *name, const uint8_t *bytes, size_t len)
 
 static void test_doc_examples(void)
 {
-	struct ep_msg req = { .kind = EP_KIND_REQUEST,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .task_id = 42,
-			      .size_hint_kib = 4,
-			      .deadline_ms = 100 };
-	struct ep_msg rsp = { .kind = EP_KIND_RESPONSE,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .task_id = 42,
-			      .queue_us = 120,
-			      .exec_us = 35,
-			      .load_pct = 40 };
-	struct ep_msg err = { .kind = EP_KIND_ERROR,
-			      .priority = 3,
-			      .task_type = 1,
-			      .tenant_id = 7,
-			      .task_id = 42,
-			      .status = EP_ST_OVERLOADED,
-			      .load_pct = 97 };
-	struct ep_msg frag = { .kind = EP_KIND_REQUEST,
-			       .priority = 5,
-			       .flags = EP_F_ZSTD,
-			       .task_type = 0x10,
-			       .tenant_id = 7,
-			       .task_id = 0x0102030405060708ULL,
-			       .size_hint_kib = 256 };
+	struct ep_msg req =
+		EP_TEST_MSG(EP_KIND_REQUEST, .task_id = 42, .size_hint_kib = 4, .deadline_ms = 100);
+	struct ep_msg rsp = EP_TEST_MSG(EP_KIND_RESPONSE, .task_id = 42, .queue_us = 120,
+					.exec_us = 35, .load_pct = 40);
+	struct ep_msg err = EP_TEST_MSG(EP_KIND_ERROR, .task_id = 42, .status = EP_ST_OVERLOADED,
+					.load_pct = 97);
+	struct ep_msg frag = EP_TEST_FRAG_MSG;
 	static uint8_t big[2500], buf[1200];
 	const char *names[] = { "frag0", "frag1", "frag2" };
 	ssize_t n;
@@ -105,21 +84,11 @@ static void test_doc_examples(void)
 	{
 		static const uint8_t tag[16] = { 0xc3, 0x9d, 0x2a, 0x22, 0xa9, 0x67, 0x7a, 0x48,
 						 0x30, 0x4f, 0x77, 0xa4, 0x81, 0x8b, 0x83, 0x81 };
-		struct ep_msg retry = { .kind = EP_KIND_RETRY,
-					.priority = 3,
-					.flags = EP_F_TOKEN,
-					.task_type = 1,
-					.tenant_id = 7,
-					.task_id = 42,
-					.auth_key_id = 0x3bb5 };
+		struct ep_msg retry = EP_TEST_MSG(EP_KIND_RETRY, .flags = EP_F_TOKEN, .task_id = 42,
+						  .auth_key_id = 0x3bb5);
 		struct ep_msg again = req;
-		struct ep_msg plain = { .kind = EP_KIND_REQUEST,
-					.priority = 3,
-					.flags = EP_F_PLAIN_REPLY,
-					.task_type = 1,
-					.tenant_id = 7,
-					.task_id = 43,
-					.reply_mtu = 20 };
+		struct ep_msg plain = EP_TEST_MSG(EP_KIND_REQUEST, .flags = EP_F_PLAIN_REPLY,
+						  .task_id = 43, .reply_mtu = 20);
 
 		memcpy(retry.auth_tag, tag, sizeof(tag));
 		n = ep_frag_build(&retry, NULL, 0, 1400, 0, buf, sizeof(buf));
@@ -170,17 +139,8 @@ static void test_doc_examples(void)
 /* Acknowledgement payloads (5.1): the worked examples, round trips, and every rejection. */
 static void test_acks(void)
 {
-	struct ep_msg tack = { .kind = EP_KIND_TASK_ACK,
-			       .priority = 3,
-			       .task_type = 1,
-			       .tenant_id = 7,
-			       .task_id = 42,
-			       .load_pct = 40 };
-	struct ep_msg rack = { .kind = EP_KIND_RESULT_ACK,
-			       .priority = 3,
-			       .task_type = 1,
-			       .tenant_id = 7,
-			       .task_id = 42 };
+	struct ep_msg tack = EP_TEST_MSG(EP_KIND_TASK_ACK, .task_id = 42, .load_pct = 40);
+	struct ep_msg rack = EP_TEST_MSG(EP_KIND_RESULT_ACK, .task_id = 42);
 	uint8_t bm[2] = { 0x9b, 0x03 }; /* 0 1 3 4 7 8 9 of 10: 2, 5, 6 missing */
 	uint8_t buf[1200], pl[64];
 	struct ep_ack a, b;

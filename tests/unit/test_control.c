@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "table.h"
+#include "../lib/msg.h"
 #include "../lib/tap.h"
 
 #define MS 1000000ull
@@ -102,19 +103,7 @@ static void test_table_invalid(void)
 
 static struct ep_load_report report(uint32_t id, uint32_t seq, const char *ip4, uint8_t mac5)
 {
-	struct ep_load_report r = {
-		.node_id = htonl(id),
-		.seq = htonl(seq),
-		.interval_ms = htonl(100),
-		.cpu_pct_x100 = htonl(2500),
-		.mem_free_kib = htobe64(1 << 20),
-		.queue_depth = htonl(3),
-		.inflight = htonl(5),
-		.p99_us = htonl(900),
-		.capacity = htonl(100),
-		.mac = { 2, 0, 0, 0, 0, mac5 },
-		.port = htons(7878),
-	};
+	struct ep_load_report r = ep_test_report(id, seq, mac5, 900, 100);
 
 	inet_pton(AF_INET, ip4, &r.ip4);
 	return r;

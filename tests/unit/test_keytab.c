@@ -17,6 +17,7 @@
 #include "lib/gcra.h"
 #include "edgeplane/util.h"
 #include "../lib/tap.h"
+#include "../lib/msg.h"
 
 #define MS	    1000000ull
 #define S	    1000000000ull
@@ -44,13 +45,8 @@ static size_t sealed(struct ep_aead *a, uint16_t key_id, uint64_t pn, uint8_t *b
 		     uint32_t len)
 {
 	static const uint8_t payload[64] = "a payload for the key table's tests";
-	struct ep_msg m = { .kind = EP_KIND_REQUEST,
-			    .priority = 3,
-			    .flags = EP_F_AUTH,
-			    .task_type = 1,
-			    .tenant_id = 7,
-			    .task_id = pn,
-			    .auth_key_id = key_id };
+	struct ep_msg m = EP_TEST_MSG(EP_KIND_REQUEST, .flags = EP_F_AUTH, .task_id = pn,
+				      .auth_key_id = key_id);
 	ssize_t n = ep_frag_build(&m, payload, len, len, 0, buf, cap);
 
 	if (n < 0 || ep_aead_seal(a, EP_AUTH_SENDER_DEVICE, pn, buf, (size_t)n))
