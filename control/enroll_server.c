@@ -592,7 +592,7 @@ static void peer_name(const struct sockaddr_storage *a, char *buf, size_t n)
 static void accept_conns(struct ep_enroll_srv *s)
 {
 	for (;;) {
-		struct sockaddr_storage a;
+		struct sockaddr_storage a = { 0 }; /* accept4() fills it */
 		socklen_t alen = sizeof(a);
 		struct epoll_event ev;
 		struct conn *c;

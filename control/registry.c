@@ -264,6 +264,7 @@ enum ep_reg_report ep_reg_report(struct ep_registry *r, const struct ep_load_rep
 	}
 
 	/* 5. */
+	/* cppcheck-suppress nullPointerRedundantCheck ; the block above set n where it was NULL */
 	if (n->reports &&
 	    !seq_follows(n->load.seq, n->last_report_ns, seq, n->load.interval_ms, now)) {
 		if (n->pre_restart && seq_follows(n->pre_restart_seq, n->pre_restart_ns, seq,

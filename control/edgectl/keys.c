@@ -71,7 +71,7 @@ int cmd_revoke(struct ctl_ctx *x, int argc, char **argv)
 {
 	bool un = !strcmp(argv[0], "unrevoke");
 	json_t *req, *resp;
-	long id;
+	long id = 0;
 
 	if (argc != 3 || (strcmp(argv[1], "--device") && (un || strcmp(argv[1], "--key"))))
 		goto usage;

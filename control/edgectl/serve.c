@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* edgectl serve: the controller. Options override the config file. */
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static void usage(FILE *f)
 
 static void set_str(char **dst, const char *v)
 {
+	assert(v); /* an option's argument: getopt_long gives one to each that takes one */
 	free(*dst);
 	*dst = strdup(v);
 }

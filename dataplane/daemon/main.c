@@ -7,6 +7,7 @@
  *   edgeplane stats [--socket PATH] [--json]
  *   edgeplane encrypt --key FILE IN OUT  encrypt a handler file (a model) for the node
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -150,6 +151,7 @@ static int encrypt_main(int argc, char **argv)
 
 static int set_str(char **dst, const char *v)
 {
+	assert(v); /* an option's argument: getopt_long gives one to each that takes one */
 	free(*dst);
 	*dst = strdup(v);
 	return *dst ? 0 : -ENOMEM;
@@ -237,9 +239,12 @@ int main(int argc, char **argv)
 	 * that holds when large blocks are fresh anonymous mmap()s, whose pages take memory
 	 * only once touched. glibc mmaps blocks above M_MMAP_THRESHOLD, but raises that
 	 * threshold (up to 32 MiB) as it frees such blocks, after which large blocks come from
-	 * the heap, possibly already resident. Setting it fixes it at EP_REASM_LAZY_MIN. */
+	 * the heap, possibly already resident. Setting it fixes it at EP_REASM_LAZY_MIN.
+	 * (AddressSanitizer's allocator, of the test builds, has no mallopt().) */
+#ifndef __SANITIZE_ADDRESS__
 	if (!mallopt(M_MMAP_THRESHOLD, EP_REASM_LAZY_MIN))
 		fprintf(stderr, "edgeplane: mallopt(M_MMAP_THRESHOLD) failed\n");
+#endif
 	ep_log_set_ident("edgeplane");
 	ep_log_route_libs();
 	if (argc > 1 && !strcmp(argv[1], "stats"))
@@ -254,18 +259,23 @@ int main(int argc, char **argv)
 			cfg_file = optarg;
 		else if (c == 'h') {
 			usage(stdout);
+			ep_conf_free(&conf);
 			return 0;
 		} else if (c == '?') { /* getopt_long named the option */
 			fprintf(stderr, "Try 'edgeplane --help'.\n");
+			ep_conf_free(&conf);
 			return 2;
 		}
 	}
 	if (optind != argc) {
 		pr_err("unexpected argument '%s' (try --help)", argv[optind]);
+		ep_conf_free(&conf);
 		return 2;
 	}
-	if (cfg_file && ep_conf_load(&conf, cfg_file))
+	if (cfg_file && ep_conf_load(&conf, cfg_file)) {
+		ep_conf_free(&conf);
 		return 2;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:b:i:p:q:w:l:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -285,6 +295,7 @@ int main(int argc, char **argv)
 			n = ep_conf_parse_list(optarg, list, EP_MAX_QUEUES, 0, EP_MAX_QUEUES - 1);
 			if (n < 0) {
 				pr_err("--queues: '%s' is not a list like 0,1", optarg);
+				ep_conf_free(&conf);
 				return 2;
 			}
 			conf.nqueues = (unsigned int)n;
@@ -297,6 +308,7 @@ int main(int argc, char **argv)
 		case O_CPUS:
 			if (ep_conf_parse_list(optarg, conf.cpus, EP_MAX_QUEUES, 0, 4095) < 0) {
 				pr_err("--cpus: '%s' is not a list like 0,1", optarg);
+				ep_conf_free(&conf);
 				return 2;
 			}
 			break;
@@ -310,6 +322,7 @@ int main(int argc, char **argv)
 								  : -2;
 			if (conf.zerocopy == -2) {
 				pr_err("--zerocopy: '%s' is not auto, on or off", optarg);
+				ep_conf_free(&conf);
 				return 2;
 			}
 			break;
@@ -350,6 +363,7 @@ int main(int argc, char **argv)
 			if (ep_xdp_parse_auth_mode(optarg, &conf.w.auth_mode)) {
 				pr_err("--auth-mode: '%s' is not required, optional or off",
 				       optarg);
+				ep_conf_free(&conf);
 				return 2;
 			}
 			break;

@@ -75,7 +75,8 @@ err_close_socket:
 
 /* --- the server --------------------------------------------------------------------- */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd passes a printf format (MHD_OPTION_EXTERNAL_LOGGER) */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 

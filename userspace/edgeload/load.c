@@ -320,14 +320,14 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 	if (o.in && o.in != base->in) {
 		const char *file = strrchr(o.in, '/');
 
-		snprintf(k->label, sizeof(k->label), "%s/p%u/%.40s", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d/%.40s", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT,
 			 file ? file + 1 : o.in);
 	} else if (sized && !o.kind->image) {
-		snprintf(k->label, sizeof(k->label), "%s/p%u/%uB", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d/%uB", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, o.size);
 	} else {
-		snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
 	}
 	k->task = o.task;
@@ -343,7 +343,7 @@ static int build_kinds(struct load *l, const struct opts *o)
 	if (!o->mix) {
 		struct kind_load *k = &l->kinds[l->nkinds++];
 
-		snprintf(k->label, sizeof(k->label), "%s/p%u", o->kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d", o->kind->name,
 			 o->task.priority ? o->task.priority : EP_PRIO_DEFAULT);
 		k->task = o->task;
 		k->blobs = o->kind->type == EP_TT_BLOBS;
@@ -575,9 +575,9 @@ static void summary(struct load *l, double secs, const struct ep_client_estimate
 		if (t.status[s])
 			printf("errors %s: %llu\n", ep_status_name(s),
 			       (unsigned long long)t.status[s]);
-	for (int e = 0; e < LOCAL_ERRORS; e++)
-		if (t.local[e])
-			printf("errors %s: %llu\n", local_names[e], (unsigned long long)t.local[e]);
+	for (int k = 0; k < LOCAL_ERRORS; k++)
+		if (t.local[k])
+			printf("errors %s: %llu\n", local_names[k], (unsigned long long)t.local[k]);
 	if (t.blob_results)
 		printf("blobs found: %llu in %llu results (%llu..%llu per frame)\n",
 		       (unsigned long long)t.blobs_found, (unsigned long long)t.blob_results,
