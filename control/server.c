@@ -361,7 +361,7 @@ static void read_reports(struct ep_ctl *c)
 								 .msg_namelen = sizeof(from[i]),
 								 .msg_iov = &iov[i],
 								 .msg_iovlen = 1,
-								 .msg_control = ctl[i].buf,
+								 .msg_control = &ctl[i],
 								 .msg_controllen =
 									 sizeof(ctl[i].buf) } };
 		}

@@ -316,6 +316,7 @@ int main(int argc, char **argv)
 			set_str(&conf.xdp_mode, optarg);
 			break;
 		case O_ZC:
+			assert(optarg); /* --zerocopy takes an argument */
 			conf.zerocopy = !strcmp(optarg, "on")	  ? 1
 					: !strcmp(optarg, "off")  ? 0
 					: !strcmp(optarg, "auto") ? -1

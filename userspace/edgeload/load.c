@@ -695,8 +695,10 @@ int cmd_load(int argc, char **argv)
 	if (!l)
 		return 1;
 	err = build_kinds(l, &o);
-	if (err)
+	if (err) {
+		free(l);
 		return err == -EINVAL ? 2 : 1; /* a bad --mix is a usage error */
+	}
 	o.client.max_inflight = o.concurrency;
 	o.client.cork = true; /* one sendmmsg for the tasks submitted together */
 	if (open_session(&o, &l->c))
