@@ -4,7 +4,9 @@
 # All outputs go under build/. Quiet by default; `make V=1` prints the commands.
 #
 #   make            build everything
-#   make test       install missing packages, build, run every test layer
+#   make test       install missing packages, check formatting, run the static analysis
+#                   (make check), build, run every test layer
+#   make check      cppcheck and clang's analyzer over the userspace C code
 #   make demo       install missing packages, build, run the demo on the local rig
 #   make bench      run every benchmark and write docs/benchmarks.md
 #   make bench-NAME one of them: classify, infer, runtime, lb, backends, amp, work, lossy,
@@ -52,11 +54,17 @@ ZSTD_LIBS	:= $(call pc_libs,libzstd)
 
 # BPF programs see the UAPI headers of the host's multiarch include directory.
 MULTIARCH	:= $(shell $(CC) -print-multiarch 2>/dev/null)
-BPF_CFLAGS	:= -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter \
+# Warnings past -Wall -Wextra, for both the programs and userspace (EP_CFLAGS). BPF programs
+# skip -Wmissing-prototypes: their SEC() entry points are global by design (libbpf loads
+# them and the skeleton names them; nothing in C calls them to share a prototype with), as
+# in libbpf-bootstrap's examples, and every other function there is static.
+EP_WARN		:= -Wshadow -Wformat=2 -Wstrict-prototypes -Wundef
+BPF_CFLAGS	:= -O2 -g -target bpf -Wall -Wextra -Werror -Wno-unused-parameter $(EP_WARN) \
 		   -Ibpf -Iuserspace/include $(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 CFLAGS		?= -O2 -g
-EP_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+EP_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter $(EP_WARN) \
+		   -Wmissing-prototypes -D_GNU_SOURCE \
 		   -fno-strict-aliasing -Ibpf -Iuserspace/include -I$(GEN) -MMD -MP
 # libcrypto: libepcore seals AUTH datagrams (userspace/common/auth.c), so all that links it
 # needs OpenSSL's.
@@ -79,18 +87,22 @@ include tests/fuzz/fuzz.mk
 
 export TEST_FILTER BUILD
 
-.PHONY: all deps test test-run demo bench clean help format format-check install
+.PHONY: all deps test test-run demo bench clean help format format-check install check cppcheck
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
 
+# Formatting and static analysis first (a few minutes on a fresh tree, seconds after), then
+# every test layer.
 test: deps
-	$(Q)$(MAKE) test-run
+	$(Q)$(MAKE) format-check && $(MAKE) check && $(MAKE) test-run
 
-test-run: all $(IMAGES_STAMP)
-	$(Q)tests/run.sh $(TEST_PROGS)
+# The integration tests run the daemons and edgeload built with ASan+UBSan (EP_BIN;
+# docs/testing.md, "Sanitizers").
+test-run: all $(SAN_BINS) $(IMAGES_STAMP)
+	$(Q)EP_BIN=$(abspath $(SANBIN)) tests/run.sh $(TEST_PROGS)
 
 demo: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
@@ -129,6 +141,40 @@ install: all
 clean:
 	$(call msg,CLEAN,$(BUILD))
 	$(Q)rm -rf $(BUILD)
+
+# Static analysis: cppcheck over every userspace C file (tests included) and clang's
+# analyzer over the code that ships (not tests/: there it reports what follows a failed
+# EXPECT or a bail-out that returns from main(), which the unit tests' ASan and UBSan run
+# anyway, and it would double make check's time). Any finding fails. A finding that is no bug is
+# suppressed at its line with the reason (cppcheck-suppress), or the invariant is made
+# explicit (an assert); scripts/cppcheck.cfg and scripts/analyzer.h say what the tools
+# cannot see of the libraries. BPF programs are left out (clang -target bpf, the verifier).
+CHECK_SRCS	:= $(filter-out %.bpf.c,$(wildcard userspace/*/*.c dataplane/*/*.c control/*.c \
+		   control/*/*.c examples/*.c tests/*/*.c))
+ANALYZE_SRCS	:= $(filter-out tests/%,$(CHECK_SRCS))
+CHECK_INC	:= -Ibpf -Iuserspace/include -Iuserspace/client -Idataplane -Icontrol -Itests/fuzz \
+		   -I$(GEN)
+CHECK_DEFS	:= -D_GNU_SOURCE '-DFUZZ_HANDLER="blur"'
+CHECKOUT	:= $(BUILD)/check
+
+check: cppcheck $(ANALYZE_SRCS:%.c=$(CHECKOUT)/%.ok)
+
+cppcheck: $(BPF_SKELS)
+	$(call msg,CPPCHECK,$(words $(CHECK_SRCS)) files)
+	$(Q)cppcheck -q -j$(shell nproc) --enable=warning --inline-suppr --error-exitcode=1 \
+		--std=c11 --library=posix --library=scripts/cppcheck.cfg $(CHECK_DEFS) \
+		$(CHECK_INC) --template='{file}:{line}: {severity}: {id}: {message}' $(CHECK_SRCS)
+
+# One stamp per file, remade when the file or a header it includes changes.
+$(CHECKOUT)/%.ok: %.c scripts/analyzer.h | $(BPF_SKELS)
+	$(call msg,ANALYZE,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer -analyzer-werror \
+		-Xanalyzer -analyzer-config -Xanalyzer unix.DynamicMemoryModeling:Optimistic=true \
+		-include scripts/analyzer.h -std=gnu11 $(CHECK_DEFS) $(CHECK_INC) \
+		$(ANALYZE_FLAGS_$<) -MMD -MP -MF $(@:.ok=.d) -MT $@ -o /dev/null $<
+	$(Q)touch $@
+ANALYZE_FLAGS_dataplane/io/dpdk.c := $(DPDK_CFLAGS) $(if $(DPDK_LIBS),-DEP_HAVE_DPDK)
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')

@@ -582,17 +582,18 @@ static void peer_name(const struct sockaddr_storage *a, char *buf, size_t n)
 		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
 		snprintf(buf, n, "%s:%u", ip, ntohs(in->sin_port));
 	} else {
-		const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)a;
+		struct sockaddr_in6 in;
 
-		inet_ntop(AF_INET6, &in->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, n, "[%s]:%u", ip, ntohs(in->sin6_port));
+		memcpy(&in, a, sizeof(in));
+		inet_ntop(AF_INET6, &in.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, n, "[%s]:%u", ip, ntohs(in.sin6_port));
 	}
 }
 
 static void accept_conns(struct ep_enroll_srv *s)
 {
 	for (;;) {
-		struct sockaddr_storage a;
+		struct sockaddr_storage a = { 0 }; /* accept4() fills it */
 		socklen_t alen = sizeof(a);
 		struct epoll_event ev;
 		struct conn *c;

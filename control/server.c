@@ -83,12 +83,9 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
  * forwards what XDP cannot route yet only then. A sysctl is the operator's: written only
  * with relay_set_forwarding; otherwise read, and a warning names the ones to set.
  */
-static const struct {
-	const char *path, *name;
-} fwd_sysctl[2] = {
-	{ "/proc/sys/net/ipv4/conf/%s/forwarding", "net.ipv4.conf.%s.forwarding" },
-	{ "/proc/sys/net/ipv6/conf/%s/forwarding", "net.ipv6.conf.%s.forwarding" },
-};
+static const char *const fwd_family[2] = { "ipv4", "ipv6" };
+#define FWD_PATH "/proc/sys/net/%s/conf/%s/forwarding"
+#define FWD_NAME "net.%s.conf.%s.forwarding"
 
 static int set_forwarding(const char *ifname)
 {
@@ -97,13 +94,22 @@ static int set_forwarding(const char *ifname)
 
 	for (int i = 0; i < 2; i++) {
 		FILE *f;
+		int werr;
 
-		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
-		snprintf(name, sizeof(name), fwd_sysctl[i].name, ifname);
+		snprintf(path, sizeof(path), FWD_PATH, fwd_family[i], ifname);
+		snprintf(name, sizeof(name), FWD_NAME, fwd_family[i], ifname);
 		f = fopen(path, "we");
-		if (!f || fputs("1\n", f) < 0 || fclose(f)) {
-			err = -errno;
-			pr_warn("%s=1 (relay_set_forwarding): %s", name, strerror(errno));
+		werr = f ? 0 : errno;
+		if (f) {
+			/* closed even when the write fails */
+			if (fputs("1\n", f) < 0)
+				werr = errno;
+			if (fclose(f) && !werr)
+				werr = errno;
+		}
+		if (werr) {
+			err = -werr;
+			pr_warn("%s=1 (relay_set_forwarding): %s", name, strerror(werr));
 			continue;
 		}
 		pr_info("%s=1 (relay_set_forwarding)", name);
@@ -120,7 +126,7 @@ static void check_forwarding(const char *ifname)
 		FILE *f;
 		int v = -1;
 
-		snprintf(path, sizeof(path), fwd_sysctl[i].path, ifname);
+		snprintf(path, sizeof(path), FWD_PATH, fwd_family[i], ifname);
 		f = fopen(path, "re");
 		if (f) {
 			if (fscanf(f, "%d", &v) != 1)
@@ -128,7 +134,7 @@ static void check_forwarding(const char *ifname)
 			fclose(f);
 		}
 		if (v != 1)
-			snprintf(off[noff++], sizeof(off[0]), fwd_sysctl[i].name, ifname);
+			snprintf(off[noff++], sizeof(off[0]), FWD_NAME, fwd_family[i], ifname);
 	}
 	if (noff == 2)
 		pr_warn("forwarding is off on %s: the gateway cannot relay workers' replies that "
@@ -355,7 +361,7 @@ static void read_reports(struct ep_ctl *c)
 								 .msg_namelen = sizeof(from[i]),
 								 .msg_iov = &iov[i],
 								 .msg_iovlen = 1,
-								 .msg_control = ctl[i].buf,
+								 .msg_control = &ctl[i],
 								 .msg_controllen =
 									 sizeof(ctl[i].buf) } };
 		}

@@ -5,6 +5,12 @@
 # counts a program that dies or exits non-zero without reporting a failure as one.
 #
 #   tests/run.sh PROG...        TEST_FILTER=regex limits the programs run
+#
+# Sanitizers: whatever a test runs that was built with ASan or UBSan (the unit tests; the
+# daemons and edgeload of build/bin-san, which `make test-run` gives the integration tests
+# through EP_BIN) writes any report to LOG_DIR/NAME.san/ and stops there; a test that leaves
+# a report fails, even where its own cases passed (a daemon it ran in the background found
+# the bug). docs/testing.md, "Sanitizers", says why each option below is set.
 set -u
 
 passed=0 failed=0 skipped=0
@@ -12,13 +18,31 @@ failures=()
 log_dir=${BUILD:-build}/tests/logs
 mkdir -p "$log_dir"
 
+# san_env DIR PROG: the sanitizer options for test program PROG, reports under DIR.
+san_env() {
+	local leaks=1
+
+	# halt_on_error: stop at the first report (UBSan: also -fno-sanitize-recover=all);
+	# log_path: the report to a file of its own (NAME.PID), not lost in a daemon's
+	# stderr; detect_leaks: a leak is a report too (LSan, at the process's exit), in the
+	# unit tests; not in the daemons and CLIs the integration tests (*.sh) run, which
+	# return from main() without freeing what lives as long as they do (their
+	# configuration, on every early exit): one-time blocks, not the growth that matters
+	# in a daemon, which LSan cannot see while the blocks are reachable.
+	[[ $2 == *.sh ]] && leaks=0
+	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=$leaks:log_path=$1/asan${EP_ASAN_OPTIONS:+:$EP_ASAN_OPTIONS}"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$1/ubsan"
+}
+
 for prog in "$@"; do
 	[[ -n ${TEST_FILTER:-} && ! $prog =~ $TEST_FILTER ]] && continue
 	name=$(basename "$prog")
 	log=$log_dir/$name.log
 	start=$(date +%s)
 	printf '== %s\n' "$name"
-	"$prog" >"$log" 2>&1
+	san_dir=$log_dir/$name.san
+	rm -rf "$san_dir" && mkdir -p "$san_dir"
+	(san_env "$(cd "$san_dir" && pwd)" "$prog" && exec "$prog") >"$log" 2>&1
 	rc=$?
 	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
 	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log" | tr -d ' ')
@@ -33,6 +57,14 @@ for prog in "$@"; do
 		f=1
 		echo "   not ok - $name exited with status $rc without reporting a failure"
 		tail -20 "$log" | sed 's/^/   | /'
+	fi
+	reports=("$san_dir"/*)
+	if [[ -e ${reports[0]} ]]; then
+		f=$((f + 1))
+		echo "   not ok - $name: ${#reports[@]} sanitizer report(s) in $san_dir"
+		head -30 "${reports[0]}" | sed 's/^/   | /'
+	else
+		rmdir "$san_dir"
 	fi
 	if [[ $((p + s + f)) -eq 0 ]]; then
 		f=1

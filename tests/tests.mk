@@ -3,6 +3,10 @@
 # tests of every program, and integration tests on veth devices in namespaces.
 
 SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Linked statically: with GCC's shared libasan and libubsan, UBSan's reports ignore
+# log_path (UBSAN_OPTIONS and ASAN_OPTIONS alike) and go to stderr, where a daemon's are
+# lost; tests/run.sh reads the files.
+SAN_LDFLAGS	:= $(SAN_FLAGS) -static-libasan -static-libubsan
 SANOBJ		:= $(OBJ)/san
 
 $(SANOBJ)/%.o: %.c
@@ -24,6 +28,48 @@ $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry pol
 			    $(SANOBJ)/userspace/common/confread.o
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
+# The daemons and edgeload under ASan+UBSan, for the integration tests (`make test-run`
+# runs them with these; docs/testing.md, "Sanitizers"): build/bin-san/ holds the three, and
+# links to the plain build of the tools that are not sanitized (edgeplane-xdp,
+# edgeplane-fault). Benchmarks and the demo use build/bin.
+SANBIN		:= $(BUILD)/bin-san
+$(LIB)/libeprt-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(RT_SRCS))
+$(LIB)/libepxdp-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(XDP_SRCS))
+$(LIB)/libepcontrol-all-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CONTROL_SRCS))
+$(SANOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
+$(SANOBJ)/control/gw.o $(SANOBJ)/control/probe.o: $(GEN)/ep_gateway.skel.h
+$(SANOBJ)/dataplane/io/dpdk.o: EXTRA_CFLAGS_dataplane/io += $(DPDK_CFLAGS) \
+	$(if $(DPDK_LIBS),-DEP_HAVE_DPDK)
+# bpf/lib/parse.h reads IP headers in place, 2 bytes off their alignment behind Ethernet in
+# every AF_XDP and DPDK frame (as the fuzz build says, tests/fuzz/fuzz.mk): not checked.
+$(SANOBJ)/dataplane/io/frame.o: SAN_FLAGS += -fno-sanitize=alignment
+# The built-in handlers are linked plain: pure compute that the unit tests (test_handlers,
+# test_infer) and the fuzz targets run under ASan+UBSan already, and whose slowdown under
+# them (3-5x for a blur) broke the timing of tests about the runtime (a SIGTERM drain).
+$(SANBIN)/edgeplane: $(SANOBJ)/dataplane/daemon/main.o $(LIB)/libeprt-san.a \
+		     $(HANDLERS_LIB) $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
+		     $(LIB)/libepcore-san.a
+	$(call msg,LINK-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) \
+		$(BPF_LIBS) $(DPDK_LIBS)
+$(SANBIN)/edgectl: $(patsubst %.c,$(SANOBJ)/%.o,$(EDGECTL_SRCS)) $(LIB)/libepcontrol-all-san.a \
+		   $(LIB)/libeprt-san.a $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
+		   $(LIB)/libepcore-san.a
+	$(call msg,LINK-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(CONTROL_LIBS) $(BPF_LIBS) -lm
+$(SANBIN)/edgeload: $(patsubst %.c,$(SANOBJ)/%.o,$(EDGELOAD_SRCS)) $(LIB)/libepclient-san.a \
+		    $(HANDLERS_LIB) $(LIB)/libepcore-san.a
+	$(call msg,LINK-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
+		$(ENROLL_LIBS)
+$(SANBIN)/edgeplane-xdp $(SANBIN)/edgeplane-fault: $(SANBIN)/%: $(BIN)/%
+	$(Q)mkdir -p $(@D)
+	$(Q)ln -sf ../bin/$* $@
+SAN_BINS	:= $(addprefix $(SANBIN)/,edgeplane edgectl edgeload edgeplane-xdp edgeplane-fault)
+
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(TESTOUT)/unit/%,$(UNIT_SRCS))
@@ -31,7 +77,7 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 		   $(LIB)/libepcontrol-san.a $(LIB)/libephandlers-san.a $(LIB)/libepmetrics-san.a $(LIB)/libepcore-san.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS)
 
 # test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
@@ -83,6 +129,13 @@ $(TESTOUT)/tools/%: $(OBJ)/tests/tools/%.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# A bug on purpose under ASan+UBSan (test_sanitizers.sh: the runner fails what it reports).
+TOOL_BINS	+= $(TESTOUT)/tools/eptest-sanbug
+$(TESTOUT)/tools/eptest-sanbug: $(SANOBJ)/tests/tools/eptest-sanbug.o
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^
 
 # End-to-end checks against a running runtime, and the test plugin it loads.
 EXTRA_CFLAGS_tests/integration := -Idataplane
@@ -147,7 +200,8 @@ TOOL_BINS	+= $(WORK_PLUGIN)
 $(WORK_PLUGIN): tests/plugins/work_plugin.c userspace/include/edgeplane/handler.h
 	$(call msg,CC-SO,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -shared \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter $(EP_WARN) \
+		-Wmissing-prototypes -fPIC -shared \
 		-Iuserspace/include -o $@ $<
 
 TEST_PLUGIN	:= $(TESTOUT)/plugins/libepcount.so
@@ -155,7 +209,8 @@ TOOL_BINS	+= $(TEST_PLUGIN)
 $(TEST_PLUGIN): tests/plugins/count_plugin.c userspace/include/edgeplane/handler.h
 	$(call msg,CC-SO,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -shared \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter $(EP_WARN) \
+		-Wmissing-prototypes -fPIC -shared \
 		-Iuserspace/include \
 		-o $@ $< -lz
 

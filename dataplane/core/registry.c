@@ -207,7 +207,7 @@ static int sealed_copy(int fd, const char *path, const struct ep_signing *sign)
 {
 	static const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	char buf[65536];
-	struct stat st;
+	struct stat st = { 0 }; /* zeros: clang's analyzer cannot tell that fstat() filled it */
 	uint64_t len = 0;
 	void *map = NULL;
 	int mfd, err;
@@ -359,7 +359,7 @@ err_close:
 	return ret;
 }
 
-static void handler_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void handler_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 

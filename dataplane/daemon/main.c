@@ -308,9 +308,12 @@ int main(int argc, char **argv)
 	 * that holds when large blocks are fresh anonymous mmap()s, whose pages take memory
 	 * only once touched. glibc mmaps blocks above M_MMAP_THRESHOLD, but raises that
 	 * threshold (up to 32 MiB) as it frees such blocks, after which large blocks come from
-	 * the heap, possibly already resident. Setting it fixes it at EP_REASM_LAZY_MIN. */
+	 * the heap, possibly already resident. Setting it fixes it at EP_REASM_LAZY_MIN.
+	 * (AddressSanitizer's allocator, of the test builds, has no mallopt().) */
+#ifndef __SANITIZE_ADDRESS__
 	if (!mallopt(M_MMAP_THRESHOLD, EP_REASM_LAZY_MIN))
 		fprintf(stderr, "edgeplane: mallopt(M_MMAP_THRESHOLD) failed\n");
+#endif
 	ep_log_set_ident("edgeplane");
 	ep_log_route_libs();
 	if (argc > 1 && !strcmp(argv[1], "stats"))

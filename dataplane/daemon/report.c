@@ -415,7 +415,7 @@ static int mac_of_addr(const struct sockaddr_storage *local, uint8_t mac[6], cha
 int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
 		      unsigned int n, struct ep_reporter **out)
 {
-	struct sockaddr_storage dst, local;
+	struct sockaddr_storage dst, local = { 0 }; /* getsockname() fills local */
 	socklen_t len, llen = sizeof(local);
 	char ifname[IF_NAMESIZE] = "?";
 	struct ep_reporter *r;

@@ -54,13 +54,13 @@ static int model_check(struct infer_state *st, const uint8_t *p, size_t len, cha
 		return -EINVAL;
 	}
 	if (le16toh(hdr.version) != EP_MODEL_VERSION) {
-		snprintf(why, whylen, "version %u, want %u", le16toh(hdr.version),
+		snprintf(why, whylen, "version %u, want %d", le16toh(hdr.version),
 			 EP_MODEL_VERSION);
 		return -EINVAL;
 	}
 	n = le16toh(hdr.nlayers);
 	if (n < 1 || n > EP_MODEL_MAX_LAYERS) {
-		snprintf(why, whylen, "%u layers, want 1..%u", n, EP_MODEL_MAX_LAYERS);
+		snprintf(why, whylen, "%u layers, want 1..%d", n, EP_MODEL_MAX_LAYERS);
 		return -EINVAL;
 	}
 	if (len < sizeof(hdr) + 4 * (n + 1)) {
@@ -70,7 +70,7 @@ static int model_check(struct infer_state *st, const uint8_t *p, size_t len, cha
 	for (unsigned int l = 0; l <= n; l++) {
 		st->dims[l] = ep_get_le32(p + sizeof(hdr) + 4 * l);
 		if (st->dims[l] < 1 || st->dims[l] > EP_MODEL_MAX_DIM) {
-			snprintf(why, whylen, "dims[%u] is %u, want 1..%u", l, st->dims[l],
+			snprintf(why, whylen, "dims[%u] is %u, want 1..%d", l, st->dims[l],
 				 EP_MODEL_MAX_DIM);
 			return -EINVAL;
 		}

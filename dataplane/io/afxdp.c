@@ -167,6 +167,7 @@ static unsigned int afxdp_rx(struct ep_io_q *q, struct ep_dgram *d, unsigned int
 	fill_flush(a);
 	if (xsk_ring_prod__needs_wakeup(&a->fq) && !a->rx_stopped) {
 		a->st.wakeups++;
+		/* cppcheck-suppress nullPointer ; an AF_XDP wake-up: no buffer */
 		recvfrom(a->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
 	if (a->hxsk)
@@ -223,6 +224,7 @@ static unsigned int afxdp_flush(struct ep_io_q *q)
 	for (int i = 0; i < 128 && xsk_ring_prod__needs_wakeup(&a->tx) && tx_unconsumed(&a->tx);
 	     i++) {
 		a->st.wakeups++;
+		/* cppcheck-suppress nullPointer ; an AF_XDP wake-up: no buffer */
 		if (sendto(a->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
 		    errno != ENOBUFS && errno != EBUSY)
 			break;
@@ -479,6 +481,7 @@ static int umem_create(struct afxdp_q *a, unsigned int queue_id, uint32_t nrx, u
 	a->tx_free = calloc(ntx, sizeof(*a->tx_free));
 	a->fill_stash = calloc(nrx, sizeof(*a->fill_stash));
 	a->area = mmap(NULL, a->area_size, PROT_READ | PROT_WRITE,
+		       /* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS takes fd -1 */
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (a->area == MAP_FAILED) {
 		a->area = NULL;

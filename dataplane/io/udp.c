@@ -29,13 +29,13 @@ struct udp_q {
 	struct mmsghdr rmsg[BURST];
 	struct iovec riov[BURST];
 	struct sockaddr_in6 rname[BURST];
-	uint8_t rctl[BURST][EP_SOCK_CMSG_SPACE];
+	_Alignas(struct cmsghdr) uint8_t rctl[BURST][EP_SOCK_CMSG_SPACE];
 	uint32_t rbuf[BURST]; /* buffer index posted in each slot */
 
 	struct mmsghdr tmsg[BURST];
 	struct iovec tiov[BURST];
 	struct sockaddr_in6 tname[BURST];
-	uint8_t tctl[BURST][EP_SOCK_TX_CMSG_SPACE];
+	_Alignas(struct cmsghdr) uint8_t tctl[BURST][EP_SOCK_TX_CMSG_SPACE];
 
 	struct ep_io_stats st;
 };

@@ -79,7 +79,7 @@ struct tx_slot {
 	struct msghdr mh;
 	struct iovec iov;
 	struct sockaddr_in6 name;
-	uint8_t ctl[EP_SOCK_TX_CMSG_SPACE];
+	_Alignas(struct cmsghdr) uint8_t ctl[EP_SOCK_TX_CMSG_SPACE]; /* CMSG_FIRSTHDR() of it */
 };
 
 /* A received datagram not yet handed to the core: its buffer, and the bytes written. */
@@ -487,6 +487,7 @@ static struct io_uring_buf_ring *br_register(struct io_uring *ring, uint32_t n, 
 	void *mem;
 
 	*size = (size_t)n * sizeof(struct io_uring_buf);
+	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS takes fd -1 */
 	mem = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		*err = -errno;
@@ -774,6 +775,7 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	u->rx_msg.msg_namelen = NAME_SPACE;
 	u->rx_msg.msg_controllen = EP_SOCK_CMSG_SPACE;
 	u->area_size = (size_t)u->nbufs * RX_BUF_SIZE + (size_t)u->ntx * TX_BUF_SIZE;
+	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS takes fd -1 */
 	u->area = mmap(NULL, u->area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		       0);
 	u->ready = calloc(u->nbufs, sizeof(*u->ready));

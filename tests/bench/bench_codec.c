@@ -115,7 +115,7 @@ static void run_dec(struct job *j)
 
 static struct speed measure(void (*fn)(struct job *), struct job *j)
 {
-	double mbs[MAX_ROUNDS], a;
+	double mbs[MAX_ROUNDS] = { 0 }, a;
 	struct speed s;
 	int reps;
 

@@ -72,7 +72,7 @@ static int run_frame(const uint8_t *frame, size_t len, bool with_ctx, int *act,
 {
 	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
 	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
-	uint8_t out[4096];
+	uint8_t out[4096] = { 0 }; /* BPF_PROG_TEST_RUN writes it */
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 	int err;
@@ -622,7 +622,7 @@ static int run_burst(const uint8_t *frame, size_t len, uint32_t n, uint64_t d[EP
 		     uint64_t *ns)
 {
 	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
-	uint8_t out[4096];
+	uint8_t out[4096] = { 0 }; /* BPF_PROG_TEST_RUN writes it */
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = n);
 	uint64_t t0;
@@ -768,7 +768,7 @@ static void check_encap(const char *name, const uint8_t *frame, size_t len, int 
 			const int *stats, int nstats, const uint8_t *want, size_t want_len)
 {
 	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
-	uint8_t out[4096];
+	uint8_t out[4096] = { 0 }; /* BPF_PROG_TEST_RUN writes it */
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
@@ -910,7 +910,7 @@ static void test_rate_limit(void)
 	struct pkt_spec s = { .dport = PORT, .payload = d, .payload_len = n };
 	struct ep_rl_state st;
 	struct ep_rl_key k;
-	uint64_t dd[EP_STAT__COUNT], ns, max;
+	uint64_t dd[EP_STAT__COUNT] = { 0 }, ns = 0, max; /* zeros where run_burst() fails */
 	uint8_t f[2048];
 
 	/* The defaults apply to a classifier nobody configured: a burst over them from one
@@ -1396,6 +1396,7 @@ static int xsk_open(struct xsk *x, const char *ifname)
 	};
 	int err;
 
+	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS takes fd -1 */
 	x->area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED)
 		return -errno;

@@ -17,6 +17,7 @@
  * take the encapsulation off. Redirects to other interfaces use a veth pair in a private
  * network namespace created by this process (unshare), which vanishes with it.
  */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -454,6 +455,7 @@ struct outcome {
 
 static int snap_read(struct snap *s)
 {
+	assert(ncpu > 0); /* main() set it, or bailed out: no VLA of size 0 or less */
 	uint64_t v[ncpu];
 	struct ep_gw_node_stats ns[ncpu];
 	int err = ep_xdp_read_stats(drops_fd, s->drops);
@@ -1465,7 +1467,7 @@ static void test_cloud_affinity(bool ipv6)
 static void expect_decap(const struct outcome *enc, const struct frame *f, uint32_t id)
 {
 	struct ep_counter before[EP_STAT__COUNT], after[EP_STAT__COUNT];
-	uint8_t out[4096], mac[6];
+	uint8_t out[4096] = { 0 }, mac[6]; /* BPF_PROG_TEST_RUN writes out */
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = enc->out, .data_size_in = enc->out_len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 	size_t inner = f->len - f->l3;
@@ -2359,7 +2361,7 @@ static void run_relay(const uint8_t *frame, size_t len, int ifindex, struct outc
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 		    .data_out = o->out, .data_size_out = sizeof(o->out), .repeat = 1,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
-	struct snap a, b;
+	struct snap a = { 0 }, b = { 0 }; /* zeros where a read fails: o->err says so */
 
 	memset(o, 0, sizeof(*o));
 	o->err = snap_read(&b);

@@ -112,7 +112,7 @@ static void api_change(struct ep_ctl *c, uint8_t op, uint8_t id)
 	char req[96];
 	int n;
 
-	n = snprintf(req, sizeof(req), "{\"cmd\":\"%s\",\"id\":%u}", cmds[op % 3], id % 64);
+	n = snprintf(req, sizeof(req), "{\"cmd\":\"%s\",\"id\":%d}", cmds[op % 3], id % 64);
 	fz_ctl_api(c, req, (size_t)n, true);
 }
 

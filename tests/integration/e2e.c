@@ -127,7 +127,7 @@ static void check_same(const char *name, const struct ep_handler *h, const uint8
 		tap_diag("remote: %s status %s %s", strerror(-err), ep_status_name(r.status),
 			 r.msg);
 	EXPECT_EQ(r.len, local_len);
-	EXPECT(!err && r.len == local_len && !memcmp(r.data, local, local_len));
+	EXPECT(!err && r.len == local_len && (!local_len || !memcmp(r.data, local, local_len)));
 	tap_end("%s: %u-byte task, result of %u bytes equals the handler run locally%s", name, len,
 		local_len, r.compressed ? " (came compressed)" : "");
 	ep_result_free(&r);
@@ -379,7 +379,7 @@ static void test_handlers(void)
 static void test_retry_and_big(void)
 {
 	static uint8_t big[4u << 20];
-	struct raw r;
+	struct raw r = { 0 };
 	uint8_t *out = NULL, *out2 = NULL;
 	uint32_t ol = 0, ol2 = 0, count, n = 0, *idx;
 	uint64_t base = 0x5151000000000000ull | (uint64_t)getpid() << 16;
@@ -400,6 +400,7 @@ static void test_retry_and_big(void)
 	EXPECT(ol == 12 && ol2 == 12 && !memcmp(out, out2, 12));
 	free(out2);
 	out2 = NULL;
+	ol2 = 0;
 	st = raw_task(&r, base + 2, COUNT_TYPE, 0, (const uint8_t *)"abc", 3, 2000, &out2, &ol2);
 	EXPECT_EQ(st, 0);
 	EXPECT(ol == 12 && ol2 == 12 && be64_at(out2) == be64_at(out) + 1);
@@ -502,7 +503,7 @@ static void test_hostile(void)
 {
 	uint64_t base = 0x4242000000000000ull | (uint64_t)getpid() << 16;
 	struct image cam = { 0 };
-	struct raw r;
+	struct raw r = { 0 };
 	uint8_t *t;
 	uint32_t len;
 	int st;

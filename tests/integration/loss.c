@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	base = probe.run;
 	if (probe.error) {
 		printf("Bail out! the first probe failed: %d\n", probe.error);
-		return 1;
+		exit(1); /* bailing out: the process ends, with what it allocated */
 	}
 	probe = (struct task){ .payload = &probe_byte };
 

@@ -450,12 +450,16 @@ static int do_send(const struct opts *o)
 
 		if (!f || fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
 			perror(o->in);
+			if (f)
+				fclose(f);
 			return 1;
 		}
 		len = (uint32_t)sz;
 		payload = malloc(len + 1);
-		if (!payload || fread(payload, 1, len, f) != len)
+		if (!payload || fread(payload, 1, len, f) != len) {
+			fclose(f);
 			return 1;
+		}
 		fclose(f);
 	} else {
 		payload = malloc(len + 1);
@@ -485,6 +489,9 @@ static int do_send(const struct opts *o)
 	fs = ep_frag_size_for(o->mtu, o->ipv6, o->plain ? 0 : EP_F_AUTH);
 	if (o->save && !(save = fopen(o->save, "wb"))) {
 		perror(o->save);
+		if (wire != payload)
+			free(wire);
+		free(payload);
 		return 1;
 	}
 	fd = open_socket(o);

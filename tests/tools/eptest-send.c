@@ -190,7 +190,7 @@ static void wait_replies(int fd, long wait_ms)
 
 	for (double last = tool_now(); tool_now() - last < wait_ms / 1e3;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t sl = sizeof(ss);
 		struct ep_msg m;
 		ssize_t n;

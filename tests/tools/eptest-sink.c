@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	while (got < count) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int left = (int)((deadline - tool_now()) * 1000);
-		struct sockaddr_storage from;
+		struct sockaddr_storage from = { 0 };
 		socklen_t fl;
 		struct ep_msg m;
 		ssize_t n;
@@ -67,18 +67,19 @@ int main(int argc, char **argv)
 		valid += ok;
 		if (show_from) {
 			char a[INET6_ADDRSTRLEN] = "?";
-			unsigned int p = 0;
+			unsigned int from_port = 0;
 
 			if (from.ss_family == AF_INET) {
 				inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, a,
 					  sizeof(a));
-				p = ntohs(((struct sockaddr_in *)&from)->sin_port);
+				from_port = ntohs(((struct sockaddr_in *)&from)->sin_port);
 			} else {
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, a,
 					  sizeof(a));
-				p = ntohs(((struct sockaddr_in6 *)&from)->sin6_port);
+				from_port = ntohs(((struct sockaddr_in6 *)&from)->sin6_port);
 			}
-			printf("from %s port %u kind %s\n", a, p, ok ? ep_kind_name(m.kind) : "-");
+			printf("from %s port %u kind %s\n", a, from_port,
+			       ok ? ep_kind_name(m.kind) : "-");
 			fflush(stdout);
 		}
 	}

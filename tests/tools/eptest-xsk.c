@@ -71,6 +71,7 @@ int main(int argc, char **argv)
 	}
 
 	area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE,
+		    /* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS takes fd -1 */
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area == MAP_FAILED) {
 		perror("mmap");
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 		if (left <= 0)
 			break;
 		if (xsk_ring_prod__needs_wakeup(&fq))
+			/* cppcheck-suppress nullPointer ; an AF_XDP wake-up: no buffer */
 			recvfrom(xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 		n = xsk_ring_cons__peek(&rx, BATCH, &idx_rx);
 		if (!n) {

@@ -222,7 +222,7 @@ static void test_undecodable(void)
 	struct ep_client_link_stats ls = { .sz = sizeof(ls) };
 	static uint8_t pl[65536], z[512], bad[512];
 	const char *text = "the result, compressed, with its checksum: the result, compressed";
-	struct ep_msg m, r, rt;
+	struct ep_msg m = { 0 }, r = { 0 }, rt; /* zeros where edge_get() finds nothing */
 	struct got g = { 0 };
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	size_t zn;

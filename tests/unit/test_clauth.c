@@ -246,7 +246,8 @@ static void test_key_file(void)
 		int w = open(key_path, O_WRONLY | O_TRUNC);
 
 		EXPECT(w >= 0 && write(w, "{\"key_id\": 3}", 13) == 13);
-		close(w);
+		if (w >= 0)
+			close(w);
 	}
 	EXPECT_EQ(ep_key_file_open(key_path, &got, &fd, err, sizeof(err)), -EBADMSG);
 	tap_diag("%s", err);

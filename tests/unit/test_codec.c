@@ -119,7 +119,7 @@ static void test_doc_examples(void)
 		struct ep_fc_dec *d = ep_fc_dec_new();
 		uint8_t doc[256], coded[128], px[sizeof(want)];
 		ssize_t dn = doc_example("frame", doc, sizeof(doc)), c;
-		struct ep_msg m;
+		struct ep_msg m = { 0 };
 		const uint8_t *payload = NULL;
 
 		c = ep_fc_encode(e, want, sizeof(want), &prm, coded, sizeof(coded));

@@ -69,7 +69,7 @@ static int load(const char *name, struct image *im, const char *case_name)
 	return 0;
 }
 
-static void test_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void test_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -269,7 +269,7 @@ static void ref_box(const struct image *im, unsigned int r, uint8_t *out)
 /* Direct 2D convolution with the sampled Gaussian of radius ceil(3 sigma). */
 static void ref_gauss(const struct image *im, unsigned int sigma_centi, uint8_t *out)
 {
-	double sigma = sigma_centi / 100.0, g[61], sum = 0;
+	double sigma = sigma_centi / 100.0, g[61] = { 0 }, sum = 0;
 	long r = (3 * sigma_centi + 99) / 100;
 
 	for (long i = -r; i <= r; i++)
@@ -436,8 +436,13 @@ static uint32_t ref_blobs(const uint8_t *plane, uint32_t w, uint32_t h, unsigned
 			continue;
 		b.cx = (uint16_t)((2 * sx + b.area) / (2 * (uint64_t)b.area));
 		b.cy = (uint16_t)((2 * sy + b.area) / (2 * (uint64_t)b.area));
-		if (n == cap)
-			list = realloc(list, (cap *= 2) * sizeof(*list));
+		if (n == cap) {
+			struct ref_blob *more = realloc(list, (cap *= 2) * sizeof(*list));
+
+			if (!more)
+				abort(); /* the reference cannot go on without memory */
+			list = more;
+		}
 		list[n++] = b;
 	}
 	qsort(list, n, sizeof(*list), ref_blob_cmp);
@@ -1639,7 +1644,8 @@ static void test_png(const struct image *cam)
 
 	tap_begin();
 	EXPECT(fd >= 0);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	EXPECT_EQ(ep_png_write_gray(path, cam->px, cam->w, cam->h), 0);
 	expect_gray_file(path, cam->px, cam->w, cam->h, 0);
 	bytes = file_bytes(path, &len);

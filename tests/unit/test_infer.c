@@ -106,7 +106,7 @@ static void reference(const struct model *m, const float *x, double *out)
 
 static char last_log[512];
 
-static void test_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void test_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -404,7 +404,9 @@ static bool has_header(const struct http_reply *r, const char *line)
 	const char *p = r->head;
 	size_t n = strlen(line);
 
-	while (p && (p = strstr(p, "\r\n"))) {
+	if (!p)
+		return false;
+	while ((p = strstr(p, "\r\n"))) {
 		p += 2;
 		if (!strncasecmp(p, line, n) && (p[n] == '\r' || !p[n]))
 			return true;
@@ -449,7 +451,8 @@ static void test_high_fds(const char *name)
 	while (n < (int)(sizeof(fill) / sizeof(fill[0])) && (fill[n] = dup(null)) >= 0 &&
 	       fill[n] < 1030)
 		n++;
-	EXPECT(fill[n] >= 1030); /* the server's descriptors come above 1023 */
+	/* the server's descriptors come above 1023 */
+	EXPECT(n < (int)(sizeof(fill) / sizeof(fill[0])) && fill[n] >= 1030);
 	EXPECT_EQ(ep_metrics_start("198.18.0.1:0", write_test_metrics, &fail, &m), 0);
 	if (m) {
 		EXPECT_EQ(http(AF_INET, "198.18.0.1", ep_metrics_port(m),
@@ -477,8 +480,8 @@ static void test_http(void)
 		"POST and DELETE /metrics: 405 with Allow: GET, HEAD",
 		"a failing callback: 500",
 		"IPv6: GET /metrics on [2001:db8::1]",
-		"a second server on a taken port: -EADDRINUSE; an address not on the host: "
-		"-EADDRNOTAVAIL",
+		("a second server on a taken port: -EADDRINUSE; an address not on the host: "
+		 "-EADDRNOTAVAIL"),
 		"stop closes the socket (the port binds again) and leaks no descriptor",
 		"descriptors above 1023 (no select()): GET /metrics still answers",
 		"a bare port (\"0\") serves on 127.0.0.1, not on the host's other addresses",

@@ -268,7 +268,7 @@ static int add(struct ep_reasm *r, const struct ep_peer *p, uint64_t id, uint32_
 	       uint32_t fs, uint32_t i, uint64_t now)
 {
 	static uint8_t zeros[16u << 20];
-	struct ep_reasm_task task;
+	struct ep_reasm_task task = { 0 };
 	struct frag f;
 	int ret;
 
@@ -285,7 +285,7 @@ static int add_prio(struct ep_reasm *r, const struct ep_peer *p, uint64_t id, ui
 		    uint32_t i, uint64_t now)
 {
 	static uint8_t zeros[5000];
-	struct ep_reasm_task task;
+	struct ep_reasm_task task = { 0 };
 	struct frag f;
 	int ret;
 

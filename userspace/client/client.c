@@ -10,6 +10,7 @@
  * key and opens every reply under the key it names (keyring.h holds the keys); a thread of
  * its own enrolls again when the key is due, with the lock released during the handshake.
  */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -776,7 +777,10 @@ static void complete(struct ep_client *c, struct pending *p, const struct ep_msg
 		res.len = len;
 		owned = NULL;
 	} else if ((res.data = malloc(len ? len : 1))) {
-		memcpy(res.data, data, len);
+		if (len) { /* data may be NULL then, not otherwise */
+			assert(data);
+			memcpy(res.data, data, len);
+		}
 		res.len = len;
 	} else {
 		res.error = -ENOMEM;
@@ -2162,7 +2166,7 @@ int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_a
 	struct ep_client_auth au;
 	struct ep_key_info k = { 0 };
 	uint64_t renew_ms = 0;
-	struct ep_client *c;
+	struct ep_client *c = NULL;
 	int ret;
 
 	ret = auth_opts(a, &au, err, errlen);
@@ -2174,6 +2178,7 @@ int ep_client_open_auth(const struct ep_client_opts *o, const struct ep_client_a
 			  ret == -EINVAL ? "a bad address or option" : strerror(-ret));
 		return ret;
 	}
+	assert(c); /* session_open() gives a client where it returns 0 */
 	c->hooks = ep_session_test_hooks;
 	if (au.key_file) {
 		ret = ep_key_file_open(au.key_file, &k, &c->key_fd, err, errlen);

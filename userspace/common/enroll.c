@@ -674,7 +674,8 @@ static int read_line(struct ep_enroll_conn *e, size_t max, uint64_t deadline, ch
 	int ret, err;
 
 	for (;;) {
-		nl = memchr(e->buf + scanned, '\n', e->len - scanned);
+		/* no memchr() on the empty buffer: e->buf is NULL before the first read */
+		nl = e->len > scanned ? memchr(e->buf + scanned, '\n', e->len - scanned) : NULL;
 		if (nl) {
 			*nl = '\0';
 			*line = e->buf;

@@ -22,7 +22,8 @@ static bool holding;
 static unsigned int held_n;
 static char held[HELD_MAX][256];
 
-static void lib_log(bool warn, const char *fmt, va_list ap)
+/* libbpf and libxdp pass printf formats: checked as such (-Wformat-nonliteral) */
+__attribute__((format(printf, 2, 0))) static void lib_log(bool warn, const char *fmt, va_list ap)
 {
 	if (warn && holding) {
 		if (held_n < HELD_MAX)
@@ -32,13 +33,15 @@ static void lib_log(bool warn, const char *fmt, va_list ap)
 	ep_vlog(warn ? EP_LOG_WARN : EP_LOG_DEBUG, fmt, ap);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libbpf_print(enum libbpf_print_level level,
+							      const char *fmt, va_list ap)
 {
 	lib_log(level == LIBBPF_WARN, fmt, ap);
 	return 0;
 }
 
-static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libxdp_print(enum libxdp_print_level level,
+							      const char *fmt, va_list ap)
 {
 	lib_log(level == LIBXDP_WARN, fmt, ap);
 	return 0;

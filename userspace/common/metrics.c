@@ -59,6 +59,7 @@ static int listen_on(const char *addr, const struct sockaddr_storage *ss, sockle
 	if (ss->ss_family == AF_INET6 && ep_sockaddr_is_any(ss) &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
 		goto err_close_socket;
+	memset(&bound, 0, sizeof(bound)); /* getsockname() fills it */
 	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 16) ||
 	    getsockname(fd, (struct sockaddr *)&bound, &blen))
 		goto err_close_socket;
@@ -75,7 +76,8 @@ err_close_socket:
 
 /* --- the server --------------------------------------------------------------------- */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd passes a printf format (MHD_OPTION_EXTERNAL_LOGGER) */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 

@@ -855,8 +855,10 @@ int cmd_load(int argc, char **argv)
 	if (!l)
 		return 1;
 	err = load_setup(l, &o);
-	if (err)
+	if (err) {
+		free(l);
 		return err;
+	}
 	t0 = ep_now_ns();
 	load_loop(l, t0);
 	secs = (double)(ep_now_ns() - t0) / 1e9;

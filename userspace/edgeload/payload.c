@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Payloads of the built-in task types (edgeplane/payload.h), from files or generated. */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +22,12 @@ static int read_file(const char *path, uint8_t **out, uint32_t *len)
 	uint8_t *buf;
 
 	if (!f || fstat(fileno(f), &st)) {
-		pr_err("%s: %s", path, strerror(errno));
+		int err = errno > 0 ? -errno : -EIO; /* before pr_err() and fclose() change it */
+
+		pr_err("%s: %s", path, strerror(-err));
 		if (f)
 			fclose(f);
-		return -errno;
+		return err;
 	}
 	if (st.st_size > EP_MAX_TASK_LEN) {
 		pr_err("%s: larger than a task may be (%u bytes)", path, EP_MAX_TASK_LEN);
@@ -143,6 +146,7 @@ int task_payload(const struct opts *o, uint8_t **out, uint32_t *len)
 		err = read_file(o->in, &raw, &n);
 		if (err)
 			return err;
+		assert(raw); /* read_file() gives a buffer where it returns 0 */
 	} else {
 		raw = malloc(n ? n : 1);
 		if (!raw)

@@ -114,5 +114,7 @@ struct ep_handler {
 };
 
 typedef const struct ep_handler *const *(*ep_plugin_handlers_fn)(uint32_t abi_version);
+/* What a plugin defines and exports (above); the runtime finds it with dlsym(). */
+const struct ep_handler *const *ep_plugin_handlers(uint32_t abi_version);
 
 #endif /* EDGEPLANE_HANDLER_H */

@@ -25,7 +25,8 @@ int ep_log_parse_level(const char *s, enum ep_log_level *out);
 /* Prefix every line with @ident (program name); not copied, must outlive logging. */
 void ep_log_set_ident(const char *ident);
 void ep_log(enum ep_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ep_vlog(enum ep_log_level level, const char *fmt, va_list ap);
+void ep_vlog(enum ep_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Route libbpf's and libxdp's messages through ep_log (warnings as warn, info as debug).
  * These three live in log_libs.c, linked only into programs that use libbpf. */
 void ep_log_route_libs(void);
