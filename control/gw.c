@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <assert.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <limits.h>
@@ -68,8 +69,11 @@ static int gw_new(const char *pin_dir, struct ep_gw **out)
 	opts.pin_root_path = gw->pin_dir;
 	gw->skel = ep_gateway__open_opts(&opts);
 	if (!gw->skel) {
-		err = -errno;
-		pr_err("open the gateway program: %s", strerror(errno));
+		int e = errno;
+
+		err = e > 0 ? -e : -ENOMEM;
+		assert(err < 0); /* never 0: the caller would take *out (for the analyzer) */
+		pr_err("open the gateway program: %s", strerror(-err));
 		free(gw);
 		return err;
 	}

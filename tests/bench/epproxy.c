@@ -444,14 +444,14 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct ep_gw *gw;
-	int first, err;
+	int optend, err;
 
 	ep_log_set_ident("epproxy");
 	ep_log_route_libs();
-	first = tool_opts(argc, argv, table, usage);
+	optend = tool_opts(argc, argv, table, usage);
 	listen = la.host[0] ? la.host : NULL;
 	refresh_ns = (uint64_t)refresh_ms * 1000000;
-	if (first < argc || !pin_dir || !(duration > 0) || duration > 600) {
+	if (optend < argc || !pin_dir || !(duration > 0) || duration > 600) {
 		usage(stderr);
 		return 2;
 	}

@@ -668,9 +668,9 @@ static const struct tool_choice kinds[] = {
 };
 
 /* --resend IDX|last: a fragment index, or -2 for the last. */
-static int resend_arg(const char *arg, void *dst)
+static int resend_arg(const char *arg, void *out)
 {
-	*(int *)dst = !strcmp(arg, "last") ? -2 : (int)tool_num("--resend", arg, 0, 65534);
+	*(int *)out = !strcmp(arg, "last") ? -2 : (int)tool_num("--resend", arg, 0, 65534);
 	return 0;
 }
 

@@ -322,14 +322,14 @@ static int parse_spec(const struct opts *base, char *spec, struct kind_load *k)
 	if (o.in && o.in != base->in) {
 		const char *file = strrchr(o.in, '/');
 
-		snprintf(k->label, sizeof(k->label), "%s/p%u/%.40s", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d/%.40s", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT,
 			 file ? file + 1 : o.in);
 	} else if (sized && !o.kind->image) {
-		snprintf(k->label, sizeof(k->label), "%s/p%u/%uB", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d/%uB", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT, o.size);
 	} else {
-		snprintf(k->label, sizeof(k->label), "%s/p%u", o.kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d", o.kind->name,
 			 o.task.priority ? o.task.priority : EP_PRIO_DEFAULT);
 	}
 	k->task = o.task;
@@ -345,7 +345,7 @@ static int build_kinds(struct load *l, const struct opts *o)
 	if (!o->mix) {
 		struct kind_load *k = &l->kinds[l->nkinds++];
 
-		snprintf(k->label, sizeof(k->label), "%s/p%u", o->kind->name,
+		snprintf(k->label, sizeof(k->label), "%s/p%d", o->kind->name,
 			 o->task.priority ? o->task.priority : EP_PRIO_DEFAULT);
 		k->task = o->task;
 		k->blobs = o->kind->type == EP_TT_BLOBS;
