@@ -109,10 +109,9 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	for (int k = 0; k < 3; k++) {
 		ep_metrics_help_type(f, fam[k][0], fam[k][1], "counter");
 		for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
-			const struct ep_reg_node *n = &c->reg.nodes[id];
 			uint64_t v = k == 0 ? st[id].tasks : k == 1 ? st[id].packets : st[id].bytes;
-			char ids[12];
 
+			n = &c->reg.nodes[id];
 			if (!n->id && !v)
 				continue;
 			snprintf(ids, sizeof(ids), "%u", id);

@@ -23,6 +23,7 @@ $(LIB)/libepcore-rt-san.a: $(SANOBJ)/dataplane/core/cache.o $(SANOBJ)/dataplane/
 			     $(SANOBJ)/dataplane/core/keys.o
 $(LIB)/libepclient-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(CLIENT_SRCS) $(ENROLL_SRCS))
 $(LIB)/libepmetrics-san.a: $(SANOBJ)/userspace/common/metrics.o $(SANOBJ)/userspace/common/unixsock.o
+$(LIB)/libepcommon-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(COMMON_SRCS))
 $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry policy keystore roles \
 			    report_auth) \
 			    $(SANOBJ)/userspace/common/confread.o
@@ -47,14 +48,14 @@ $(SANOBJ)/dataplane/io/frame.o: SAN_FLAGS += -fno-sanitize=alignment
 # test_infer) and the fuzz targets run under ASan+UBSan already, and whose slowdown under
 # them (3-5x for a blur) broke the timing of tests about the runtime (a SIGTERM drain).
 $(SANBIN)/edgeplane: $(SANOBJ)/dataplane/daemon/main.o $(LIB)/libeprt-san.a \
-		     $(HANDLERS_LIB) $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
+		     $(LIB)/libepcommon-san.a $(HANDLERS_LIB) $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
 		     $(LIB)/libepcore-san.a
 	$(call msg,LINK-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(RT_LIBS) $(HANDLER_LIBS) \
 		$(BPF_LIBS) $(DPDK_LIBS)
 $(SANBIN)/edgectl: $(patsubst %.c,$(SANOBJ)/%.o,$(EDGECTL_SRCS)) $(LIB)/libepcontrol-all-san.a \
-		   $(LIB)/libeprt-san.a $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
+		   $(LIB)/libepcommon-san.a $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
 		   $(LIB)/libepcore-san.a
 	$(call msg,LINK-SAN,$@)
 	$(Q)mkdir -p $(@D)
