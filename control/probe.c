@@ -79,7 +79,10 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 	struct ep_gateway *skel;
 	struct ep_gw_cfg cfg;
 	uint64_t sent[EP_GW_MAX_NODES], rnd = o->seed;
-	uint8_t frame[512], out[1024];
+	/* 2 bytes ahead of the frame put its IP header on a 4-byte boundary behind Ethernet's
+	 * 14 bytes (as the kernel's NET_IP_ALIGN does): build() writes it as a struct iphdr. */
+	_Alignas(8) uint8_t frame_buf[2 + 512];
+	uint8_t *frame = frame_buf + 2, out[1024];
 	int err, ncpu, prog_fd;
 
 	memset(r, 0, sizeof(*r));
@@ -107,7 +110,7 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 			    &(struct ep_rl_cfg){ .flags = EP_RL_F_SET | EP_RL_F_OFF }, 0);
 	prog_fd = bpf_program__fd(skel->progs.ep_gateway);
 	for (unsigned int i = 0; i < o->samples; i++) {
-		size_t len = build(frame, sizeof(frame), cfg.port, o, &rnd);
+		size_t len = build(frame, sizeof(frame_buf) - 2, cfg.port, o, &rnd);
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
 			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
