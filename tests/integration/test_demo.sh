@@ -179,7 +179,9 @@ expect_eq "nothing of the rig is left after the run (namespaces, bpffs mounts, p
 # it (a non-interactive shell's background commands would ignore it, and could not trap it).
 tmp_before=$(ls -d /tmp/ep-demo-* 2>/dev/null)
 set -m
-"$DEMO" --duration 30 --quick --out "$OUT-int" >"$EP_TMP/int.log" 2>&1 </dev/null &
+# env --default-signal: a test run started in the background of a non-interactive shell
+# inherits SIGINT ignored, and a shell cannot trap a signal ignored when it started.
+env --default-signal=INT "$DEMO" --duration 30 --quick --out "$OUT-int" >"$EP_TMP/int.log" 2>&1 </dev/null &
 dpid=$!
 set +m
 if wait_for_line "$EP_TMP/int.log" 't= *[0-9]+s +answered' 30; then
