@@ -78,6 +78,12 @@ struct ep_opt {
 #define EP_OPT_INT(n, s, p, l, u, a, h)                                                  \
 	{ .name = (n), .short_name = (s), .kind = EP_OPTK_INT, .dst = (p),               \
 	  .size = sizeof(*(p)), .lo = (l), .hi = (u), .arg_name = (a), .help = (h) }
+/* An integer given in one unit and stored in a finer one: the field gets value x @sc (a
+ * duration in ms kept in ns: 1000000); the range is in the unit given. */
+#define EP_OPT_INT_SCALED(n, s, p, l, u, sc, a, h)                                       \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_INT, .dst = (p),               \
+	  .size = sizeof(*(p)), .lo = (l), .hi = (u), .scale = (sc), .arg_name = (a),    \
+	  .help = (h) }
 #define EP_OPT_UINT(n, s, p, l, u, a, h)                                                 \
 	{ .name = (n), .short_name = (s), .kind = EP_OPTK_UINT, .dst = (p),              \
 	  .size = sizeof(*(p)), .ulo = (l), .uhi = (u), .arg_name = (a), .help = (h) }
