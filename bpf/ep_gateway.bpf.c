@@ -144,9 +144,20 @@ static __always_inline const struct ep_gw_node *node_at(__u32 active, __u32 id)
 	return bpf_map_lookup_elem(&ep_gw_nodes, &k);
 }
 
-static __always_inline __u32 table_at(__u32 active, __u64 h)
+/* The slot mask of the active half's table: 2^bits - 1, bits as the controller wrote
+ * them for that half (an unwritten 0, or anything out of range: the smallest size). */
+static __always_inline __u32 table_mask(const struct ep_gw_cfg *cfg, __u32 active)
 {
-	__u32 k = active * EP_GW_TABLE_SIZE + (__u32)(h & (EP_GW_TABLE_SIZE - 1));
+	__u32 bits = cfg->table_bits[active & 1];
+
+	if (bits < EP_GW_TABLE_MIN_BITS || bits > EP_GW_TABLE_MAX_BITS)
+		bits = EP_GW_TABLE_MIN_BITS;
+	return (1u << bits) - 1;
+}
+
+static __always_inline __u32 table_at(__u32 active, __u32 mask, __u64 h)
+{
+	__u32 k = active * EP_GW_TABLE_SIZE + ((__u32)h & mask);
 	__u32 *id = bpf_map_lookup_elem(&ep_gw_table, &k);
 
 	return id ? *id : 0;
@@ -231,10 +242,13 @@ static __always_inline __u64 score(const struct ep_gw_node *n, __u32 id, bool tr
 	return load * 1000000 / n->capacity;
 }
 
-/* The state of a scan over every node, run with bpf_loop (verified once, not per node). */
+/*
+ * The state of a scan over node ids, run with bpf_loop (verified once, not per node):
+ * ids start, start + 1, ... for count ids, wrapping from nnodes - 1 back to 1.
+ */
 struct scan {
 	__u64 now, stale_ns, best_score, best_mem;
-	__u32 active, nnodes, best;
+	__u32 active, nnodes, best, start, count;
 	struct need need;
 	__u8 seed;
 };
@@ -242,12 +256,14 @@ struct scan {
 static long scan_one(__u32 i, void *arg)
 {
 	struct scan *s = arg;
-	__u32 id = i + 1;
+	__u32 id = s->start + i;
 	const struct ep_gw_node *n;
 	bool trust;
 
-	if (id >= s->nnodes)
+	if (i >= s->count || s->nnodes < 2)
 		return 1; /* stop */
+	if (id >= s->nnodes)
+		id -= s->nnodes - 1;
 	n = node_at(s->active, id);
 	if (!usable(n))
 		return 0;
@@ -272,33 +288,47 @@ static long scan_one(__u32 i, void *arg)
 	return 0;
 }
 
-/* Best of all usable nodes. Returns a node id or 0. */
+/*
+ * Best of the usable nodes. SEED: of all of them, a scan that grows with the node count
+ * (up to EP_GW_MAX_NODES - 1 ids). P2C and HASH's fallback: of at most EP_GW_SCAN_MAX ids,
+ * all of them in a cluster that small, else a window of that many from an id the task's
+ * hash picks, so that the per-packet cost does not grow with the node count. Returns a
+ * node id or 0.
+ */
 static __always_inline __u32 scan_best(const struct ep_gw_cfg *cfg, const struct task *t,
 				       __u32 active, __u64 now, bool seed)
 {
+	__u32 nnodes = cfg->nnodes > EP_GW_MAX_NODES ? EP_GW_MAX_NODES : cfg->nnodes;
 	struct scan s = {
 		.now = now,
 		.stale_ns = cfg->stale_ns,
 		.best_score = ~0ULL,
 		.active = active,
-		.nnodes = cfg->nnodes,
+		.nnodes = nnodes,
+		.start = 1,
+		.count = nnodes > 1 ? nnodes - 1 : 0,
 		.need = need_of(cfg, t),
 		.seed = seed,
 	};
+
+	if (!seed && s.count > EP_GW_SCAN_MAX) {
+		s.start = 1 + (__u32)((t->hash >> 8) % s.count);
+		s.count = EP_GW_SCAN_MAX;
+	}
 
 	if (seed) { /* the article's rule: 80 % CPU, whatever the priority, no queue */
 		s.need.cpu_max = 8000;
 		s.need.wait_max_ms = 0;
 	}
 
-	bpf_loop(EP_GW_MAX_NODES - 1, scan_one, &s, 0);
+	bpf_loop(s.count, scan_one, &s, 0);
 	return s.best;
 }
 
 /* Choose a node for a new task. Returns a node id, or 0 if none is eligible. */
 static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t, __u64 now)
 {
-	__u32 active = t->active, a, b;
+	__u32 active = t->active, a, b, mask;
 	const struct ep_gw_node *na, *nb;
 	struct need need;
 	bool ta, tb, ea, eb;
@@ -307,11 +337,13 @@ static __always_inline __u32 choose(const struct ep_gw_cfg *cfg, struct task *t,
 		gw_count(EP_GW_STAT_PICK_SEED);
 		return scan_best(cfg, t, active, now, true);
 	}
-	/* Two choices from the capacity-weighted table. */
-	a = table_at(active, t->hash);
-	b = table_at(active, t->hash >> 24);
+	/* Two choices from the capacity-weighted table: slots from bits 0.., 21.. and (if
+	 * the second named the first's node) 42.. of the hash, 20 bits or more each. */
+	mask = table_mask(cfg, active);
+	a = table_at(active, mask, t->hash);
+	b = table_at(active, mask, t->hash >> EP_GW_CHOICE_SHIFT);
 	if (b == a)
-		b = table_at(active, t->hash >> 48);
+		b = table_at(active, mask, t->hash >> (2 * EP_GW_CHOICE_SHIFT));
 	na = node_at(active, a);
 	nb = node_at(active, b);
 	if (cfg->policy == EP_GW_POLICY_HASH) {

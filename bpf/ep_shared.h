@@ -682,9 +682,42 @@ static inline __attribute__((always_inline)) int ep_queue_moved(__u32 last, __u3
 	return last && now <= last / 2;
 }
 
-#define EP_GW_MAX_NODES	 64 /* node ids 1..63; 0 means none */
-#define EP_GW_TABLE_BITS 12
-#define EP_GW_TABLE_SIZE (1u << EP_GW_TABLE_BITS)
+/*
+ * Node ids are 1..EP_GW_MAX_NODES-1 (0 means none); arrays indexed by id have
+ * EP_GW_MAX_NODES entries. A power of two, so that XDP can bound an id with a mask.
+ * The Maglev table (control/table.c) has 2^bits slots per half, bits chosen from the
+ * member count (ep_gw_table_bits()): at least 100 slots per member, as the Maglev paper
+ * advises, between 2^EP_GW_TABLE_MIN_BITS and 2^EP_GW_TABLE_MAX_BITS.
+ * ep_gw_table has room for two halves of the largest (EP_GW_TABLE_SIZE slots each).
+ */
+#define EP_GW_MAX_NODES	     8192
+#define EP_GW_TABLE_MIN_BITS 12
+#define EP_GW_TABLE_MAX_BITS 20
+#define EP_GW_TABLE_SIZE     (1u << EP_GW_TABLE_MAX_BITS)
+#define EP_GW_TABLE_PER_NODE 100 /* slots per member, at least (below the maximum size) */
+/* A task's P2C choices are the table slots at its hash, its hash >> SHIFT and (if that
+ * named the same node) >> 2 * SHIFT, each masked to the table's size: 64 - 2 * 21 = 22
+ * bits for the third, enough for the largest table. */
+#define EP_GW_CHOICE_SHIFT   21
+/* P2C's and HASH's fallback scan (both choices ineligible) looks at most this many ids. */
+#define EP_GW_SCAN_MAX	     64
+_Static_assert(64 - 2 * EP_GW_CHOICE_SHIFT >= EP_GW_TABLE_MAX_BITS, "choice bits");
+_Static_assert((EP_GW_MAX_NODES & (EP_GW_MAX_NODES - 1)) == 0, "EP_GW_MAX_NODES: power of 2");
+_Static_assert((EP_GW_MAX_NODES - 1) * EP_GW_TABLE_PER_NODE <= EP_GW_TABLE_SIZE,
+	       "the largest table holds 100 slots per node");
+
+/* The table's size, as log2 of its slots, for @members nodes: the smallest power of two
+ * of at least EP_GW_TABLE_PER_NODE slots per node, within the bounds above. A function of
+ * the member count alone, so every gateway with the same membership agrees. */
+static inline __attribute__((always_inline)) __u32 ep_gw_table_bits(__u32 members)
+{
+	__u32 bits = EP_GW_TABLE_MIN_BITS;
+
+	while (bits < EP_GW_TABLE_MAX_BITS &&
+	       (1ull << bits) < (__u64)members * EP_GW_TABLE_PER_NODE)
+		bits++;
+	return bits;
+}
 
 /* Node flags (struct ep_gw_node.flags). */
 #define EP_NODE_F_PRESENT  0x01 /* a node with this id exists */
@@ -739,11 +772,11 @@ enum ep_gw_overflow {
 
 /* ep_gw_cfg[0]. */
 struct ep_gw_cfg {
-	__u16 port;	       /* task port at the gateway (the virtual address's) */
-	__u16 encap_port;      /* EP_ENCAP_PORT */
-	__u8 policy;	       /* enum ep_gw_policy */
-	__u8 active;	       /* half of ep_gw_nodes/ep_gw_table in use: 0 or 1 */
-	__u8 nnodes;	       /* highest node id in use + 1 */
+	__u16 port;	  /* task port at the gateway (the virtual address's) */
+	__u16 encap_port; /* EP_ENCAP_PORT */
+	__u8 policy;	  /* enum ep_gw_policy */
+	__u8 active;	  /* half of ep_gw_nodes/ep_gw_table in use: 0 or 1 */
+	__u8 pad0;
 	__u8 flags;	       /* EP_GW_F_* */
 	__u32 generation;      /* +1 per flip, for observers */
 	__u32 overflow_node;   /* EP_GW_OVF_CLOUD target */
@@ -758,11 +791,13 @@ struct ep_gw_cfg {
 	__u8 gw_ip6[16];
 	__u16 wait_max_ms[8]; /* [priority]: eligible while the wait its reported queue
 			       * means (waiting tasks / its rate) is below this; 0: any */
-	__u32 pad3;
+	__u16 nnodes;	      /* highest node id in use + 1 (at most EP_GW_MAX_NODES) */
+	__u8 table_bits[2];   /* [half]: its table has 2^bits slots (0: as MIN_BITS) */
 };
 _Static_assert(sizeof(struct ep_gw_cfg) == 96, "ep_gw_cfg layout");
 _Static_assert(__builtin_offsetof(struct ep_gw_cfg, wait_max_ms) == 76, "ep_gw_cfg layout");
 _Static_assert(__builtin_offsetof(struct ep_gw_cfg, max_priority) == 55, "ep_gw_cfg layout");
+_Static_assert(__builtin_offsetof(struct ep_gw_cfg, nnodes) == 92, "ep_gw_cfg layout");
 
 /*
  * ep_gw_relay: whose replies the gateway relays (EP_GW_F_RELAY). The controller writes the

@@ -211,12 +211,12 @@ static json_t *node_json(struct ep_ctl *c, const struct ep_reg_node *n, uint32_t
 			    json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)n->reports,
 				      "lost", (json_int_t)n->lost, "old", (json_int_t)n->stale,
 				      "rejected", (json_int_t)n->rejected));
-	json_object_set_new(o, "gateway",
-			    json_pack("{s:I, s:f, s:I, s:I, s:I, s:I}", "table_slots",
-				      (json_int_t)slots, "table_share",
-				      (double)slots / EP_GW_TABLE_SIZE, "sent_since_report",
-				      (json_int_t)sent, "tasks", (json_int_t)st->tasks, "packets",
-				      (json_int_t)st->packets, "bytes", (json_int_t)st->bytes));
+	json_object_set_new(
+		o, "gateway",
+		json_pack("{s:I, s:f, s:I, s:I, s:I, s:I}", "table_slots", (json_int_t)slots,
+			  "table_share", (double)slots / ep_table_size(c->table_bits),
+			  "sent_since_report", (json_int_t)sent, "tasks", (json_int_t)st->tasks,
+			  "packets", (json_int_t)st->packets, "bytes", (json_int_t)st->bytes));
 	return o;
 }
 
@@ -229,7 +229,7 @@ static json_t *cmd_nodes(struct ep_ctl *c)
 
 	ep_gw_read_node_stats(c->gw, st);
 	ep_gw_read_sent(c->gw, sent);
-	ep_table_shares(c->table, slots);
+	ep_table_shares(c->table, c->table_bits, slots);
 	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
 		if (c->reg.nodes[id].id)
 			json_array_append_new(arr, node_json(c, &c->reg.nodes[id], slots[id],

@@ -67,7 +67,7 @@ const char *ep_enroll_outcome_name(unsigned int o);
 /* How the server learns node ids the registry holds (keystore.h, struct ep_ks_sync_req):
  * @hint the id of a node the registry knows by @name (0: none), @used a bit per id taken. */
 struct ep_enroll_hooks {
-	void (*node_ids)(void *arg, const char *name, uint32_t *hint, uint64_t *used);
+	void (*node_ids)(void *arg, const char *name, uint32_t *hint, struct ep_nodeset *used);
 	void *arg;
 };
 

@@ -38,6 +38,9 @@ struct ep_gw {
 	enum ep_xdp_mode mode;
 	bool reused;
 	uint64_t table_version[2]; /* of each half, as last written by us */
+	/* Entries of each node half that may be non-zero: the nnodes we last wrote there,
+	 * EP_GW_MAX_NODES until we wrote it (a reused half may hold anything). */
+	uint32_t nodes_written[2];
 	char pin_dir[PATH_MAX];
 	/* This network namespace's addresses, for the relay's VIP entries. */
 	uint8_t vips[VIP_MAX][16];
@@ -60,6 +63,9 @@ static int gw_new(const char *pin_dir, struct ep_gw **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct ep_gw *gw = calloc(1, sizeof(*gw));
+
+	if (gw)
+		gw->nodes_written[0] = gw->nodes_written[1] = EP_GW_MAX_NODES;
 	int err;
 
 	if (!gw)
@@ -340,21 +346,28 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg)
 }
 
 /* Write @n consecutive array entries from key @first, in one syscall where the kernel
- * has batch updates. */
+ * has batch updates. 0 or a negative errno. */
 static int write_range(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 {
-	__u32 keys[EP_GW_TABLE_SIZE], count = n;
+	__u32 *keys = malloc((n ? n : 1) * sizeof(*keys)), count = n;
+	int err = 0;
 
+	if (!keys)
+		return -ENOMEM;
 	for (__u32 i = 0; i < n; i++)
 		keys[i] = first + i;
 	if (!bpf_map_update_batch(fd, keys, vals, &count, NULL))
-		return 0;
-	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
-		return -errno;
-	for (__u32 i = 0; i < n; i++)
+		goto out_free_keys;
+	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP) {
+		err = -errno;
+		goto out_free_keys;
+	}
+	for (__u32 i = 0; !err && i < n; i++)
 		if (bpf_map_update_elem(fd, &keys[i], (const char *)vals + i * vsize, 0))
-			return -errno;
-	return 0;
+			err = -errno;
+out_free_keys:
+	free(keys);
+	return err;
 }
 
 /* This network namespace's addresses (a DSR worker answers from the one its task went
@@ -436,51 +449,88 @@ static int write_relay(struct ep_gw *gw, __u32 half, const struct ep_gw_cfg *cfg
 	return err;
 }
 
-int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
-		  const uint32_t *table, uint64_t table_version)
+/*
+ * Half @next of the table: its 2^@bits slots, if it holds another version than
+ * @table_version, and its size in the active configuration (@cur, written back if that
+ * changes: XDP reads only the active half's size, so this write cannot tear a lookup).
+ */
+static int write_table(struct ep_gw *gw, struct ep_gw_cfg *cur, __u32 next, const uint32_t *table,
+		       uint32_t bits, uint64_t table_version)
 {
-	struct ep_gw_cfg cur;
-	__u32 next;
 	int err;
 
+	if (gw->table_version[next] == table_version && cur->table_bits[next] == bits)
+		return 0;
+	gw->table_version[next] = 0;
+	err = write_range(FD(gw, ep_gw_table), next * EP_GW_TABLE_SIZE, table, 1u << bits,
+			  sizeof(*table));
+	if (err)
+		return err;
+	if (cur->table_bits[next] != bits) {
+		cur->table_bits[next] = (__u8)bits;
+		if (bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, cur, 0))
+			return -errno;
+	}
+	gw->table_version[next] = table_version;
+	return 0;
+}
+
+int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
+		  const uint32_t *table, uint32_t table_bits, uint64_t table_version)
+{
+	struct ep_gw_cfg cur;
+	__u32 next, n;
+	int err;
+
+	if (table_bits < EP_GW_TABLE_MIN_BITS || table_bits > EP_GW_TABLE_MAX_BITS ||
+	    cfg->nnodes > EP_GW_MAX_NODES)
+		return -EINVAL;
 	err = ep_gw_read_cfg(gw, &cur);
 	if (err)
 		return err;
 	next = !(cur.active & 1);
+	/* Ids up to the larger of this nnodes and the last one written to this half: the
+	 * rest of the half is zero already. */
+	n = cfg->nnodes > gw->nodes_written[next] ? cfg->nnodes : gw->nodes_written[next];
 	err = write_relay(gw, next, cfg, nodes);
 	if (!err)
-		err = write_range(FD(gw, ep_gw_nodes), next * EP_GW_MAX_NODES, nodes,
-				  EP_GW_MAX_NODES, sizeof(*nodes));
-	if (!err && gw->table_version[next] != table_version) {
-		gw->table_version[next] = 0;
-		err = write_range(FD(gw, ep_gw_table), next * EP_GW_TABLE_SIZE, table,
-				  EP_GW_TABLE_SIZE, sizeof(*table));
-		if (!err)
-			gw->table_version[next] = table_version;
-	}
+		err = write_range(FD(gw, ep_gw_nodes), next * EP_GW_MAX_NODES, nodes, n,
+				  sizeof(*nodes));
+	if (err)
+		return err;
+	gw->nodes_written[next] = cfg->nnodes;
+	err = write_table(gw, &cur, next, table, table_bits, table_version);
 	if (err)
 		return err;
 	cfg->active = (__u8)next;
 	cfg->generation = cur.generation + 1;
+	memcpy(cfg->table_bits, cur.table_bits, sizeof(cfg->table_bits));
 	return bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, cfg, 0) ? -errno : 0;
 }
 
-int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table)
+int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table,
+		      uint32_t *table_bits)
 {
 	struct ep_gw_cfg cfg;
 	int err = ep_gw_read_cfg(gw, &cfg);
-	__u32 half;
+	__u32 half, bits, size;
 
 	if (err)
 		return err;
 	half = cfg.active & 1;
+	bits = cfg.table_bits[half];
+	if (bits < EP_GW_TABLE_MIN_BITS || bits > EP_GW_TABLE_MAX_BITS)
+		bits = EP_GW_TABLE_MIN_BITS; /* as XDP reads it */
+	size = 1u << bits;
+	if (table_bits)
+		*table_bits = bits;
 	for (__u32 i = 0; nodes && i < EP_GW_MAX_NODES; i++) {
 		__u32 k = half * EP_GW_MAX_NODES + i;
 
 		if (bpf_map_lookup_elem(FD(gw, ep_gw_nodes), &k, &nodes[i]))
 			return -errno;
 	}
-	for (__u32 i = 0; table && i < EP_GW_TABLE_SIZE; i++) {
+	for (__u32 i = 0; table && i < size; i++) {
 		__u32 k = half * EP_GW_TABLE_SIZE + i;
 
 		if (bpf_map_lookup_elem(FD(gw, ep_gw_table), &k, &table[i]))

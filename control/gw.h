@@ -80,8 +80,10 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
 
 /*
  * Write configuration and the node half that XDP does not read, then flip. @nodes holds
- * EP_GW_MAX_NODES entries by id; @table EP_GW_TABLE_SIZE node ids, of @table_version
- * (> 0), written only when that half holds another version. The same half of ep_gw_relay
+ * EP_GW_MAX_NODES entries by id, of which the first @cfg->nnodes are written (and any the
+ * last write of that half had); @table 2^@table_bits node ids (ep_table_build()), of
+ * @table_version (> 0), written only when that half holds another version or size.
+ * -EINVAL for table_bits outside EP_GW_TABLE_MIN_BITS..MAX_BITS. The same half of ep_gw_relay
  * gets the present nodes' addresses and L2 MACs and this network namespace's addresses
  * (where DSR replies come from), read at most once a second. @cfg's
  * active and generation are set here. The caller must not publish again before every
@@ -90,10 +92,12 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg);
  * Returns 0 or a negative errno; on error the active half is unchanged.
  */
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
-		  const uint32_t *table, uint64_t table_version);
+		  const uint32_t *table, uint32_t table_bits, uint64_t table_version);
 
-/* Read the active half: nodes (EP_GW_MAX_NODES entries) and/or table (may be NULL). */
-int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table);
+/* Read the active half: nodes (EP_GW_MAX_NODES entries) and/or table (room for
+ * EP_GW_TABLE_SIZE; its first 2^*table_bits slots read); each may be NULL. */
+int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table,
+		      uint32_t *table_bits);
 
 /* Counters, summed over CPUs. */
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT]);

@@ -235,7 +235,7 @@ static struct ep_ks_node *get_node(struct ep_keystore *ks, const struct ep_ks_sy
 		id = req->id_hint;
 	} else {
 		for (uint32_t i = 1; i && !id; i++)
-			if (!(i < 64 && (req->ids_used >> i & 1)) && !node_id_taken(ks, i))
+			if (!ep_nodeset_has(&req->ids_used, i) && !node_id_taken(ks, i))
 				id = i;
 	}
 	if (!id) {

@@ -23,6 +23,7 @@
 
 #include "edgeplane/auth.h"
 #include "edgeplane/enroll.h"
+#include "nodeset.h"
 
 #define EP_KS_IDS	 65536
 #define EP_KS_SERIAL_MAX 64 /* a certificate serial in hex, with the NUL */
@@ -88,11 +89,11 @@ int ep_ks_issue(struct ep_keystore *ks, const struct ep_ks_owner *who,
 /* A node's sync request, and where its node id should come from. */
 struct ep_ks_sync_req {
 	struct ep_ks_owner who;
-	uint64_t since;	   /* the node's generation; 0: everything */
-	bool full;	   /* answer with the full set whatever @since */
-	uint64_t ttl_ms;   /* of the node's own key */
-	uint32_t id_hint;  /* a node the registry knows by this name: its id */
-	uint64_t ids_used; /* bit i: registry id i is taken (i < 64) */
+	uint64_t since;		    /* the node's generation; 0: everything */
+	bool full;		    /* answer with the full set whatever @since */
+	uint64_t ttl_ms;	    /* of the node's own key */
+	uint32_t id_hint;	    /* a node the registry knows by this name: its id */
+	struct ep_nodeset ids_used; /* the registry's ids, taken */
 };
 
 /*

@@ -47,7 +47,7 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 
 	ep_gw_read_node_stats(c->gw, st);
 	ep_gw_read_sent(c->gw, sent);
-	ep_table_shares(c->table, slots);
+	ep_table_shares(c->table, c->table_bits, slots);
 
 	ep_metrics_help_type(f, "edgeplane_gw_node_state",
 			     "1 for the node's state: up, drained (by hand), dead (reports "
@@ -78,7 +78,7 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 		   n->last_report_ns ? (now - n->last_report_ns) / 1e9 : -1.0);
 	NODE_GAUGE(f, c, "edgeplane_gw_node_table_share",
 		   "The node's share of the consistent-hash table, 0..1.",
-		   (double)slots[id] / EP_GW_TABLE_SIZE);
+		   (double)slots[id] / ep_table_size(c->table_bits));
 	NODE_GAUGE(f, c, "edgeplane_gw_node_sent_since_report",
 		   "Tasks the gateway sent to the node since its last report.", sent[id]);
 

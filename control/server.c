@@ -152,11 +152,23 @@ static void check_forwarding(const char *ifname)
 
 int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 {
-	struct ep_gw_node nodes[EP_GW_MAX_NODES];
-	struct ep_table_member members[EP_GW_MAX_NODES];
+	struct ep_gw_node *nodes = c->scratch_nodes;
+	struct ep_table_member *members = c->scratch_members;
 	unsigned int nm;
 	uint32_t top = 0;
 	int err;
+
+	if (!nodes) { /* once: room for every id (hundreds of KiB: not the stack) */
+		nodes = calloc(EP_GW_MAX_NODES, sizeof(*nodes));
+		members = calloc(EP_GW_MAX_NODES, sizeof(*members));
+		if (!nodes || !members) {
+			free(nodes);
+			free(members);
+			return -ENOMEM;
+		}
+		c->scratch_nodes = nodes;
+		c->scratch_members = members;
+	}
 
 	/* The half we are about to write was XDP's until the last flip. */
 	if (c->last_publish_ns && now - c->last_publish_ns < MIN_FLIP_GAP_NS) {
@@ -167,7 +179,7 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 	}
 	nm = ep_reg_build(&c->reg, nodes, members);
 	if (c->table_built != c->reg.table_version) {
-		err = ep_table_build(members, nm, c->table);
+		err = ep_table_build(members, nm, c->table, &c->table_bits);
 		if (err)
 			return err;
 		c->table_built = c->reg.table_version;
@@ -175,9 +187,9 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
 		if (nodes[id].flags & EP_NODE_F_PRESENT)
 			top = id;
-	c->cfg.nnodes = (uint8_t)(top + 1);
+	c->cfg.nnodes = (uint16_t)(top + 1);
 	ep_policy_to_cfg(&c->policy, &c->cfg);
-	err = ep_gw_publish(c->gw, &c->cfg, nodes, c->table, c->table_built);
+	err = ep_gw_publish(c->gw, &c->cfg, nodes, c->table, c->table_bits, c->table_built);
 	if (err) {
 		c->publish_errors++;
 		return err;
@@ -437,7 +449,8 @@ static void mirror_keys(struct ep_ctl *c)
 
 static void on_timer(struct ep_ctl *c)
 {
-	uint64_t ticks, now = ep_now_ns(), died = 0;
+	struct ep_nodeset died = { 0 };
+	uint64_t ticks, now = ep_now_ns();
 	int err;
 
 	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
@@ -450,7 +463,7 @@ static void on_timer(struct ep_ctl *c)
 			if (n->id && n->dead && n->since_ns == now) {
 				pr_warn("node %u (%s): no report for %llu ms: drained", id, n->name,
 					(unsigned long long)(c->reg.opts.dead_after_ns / 1000000));
-				died |= 1ull << id;
+				ep_nodeset_add(&died, id);
 			}
 		}
 	}
@@ -464,8 +477,8 @@ static void on_timer(struct ep_ctl *c)
 	/* A dead node finishes none of its tasks: their later fragments and retries would
 	 * follow it there by affinity for ever. Now that XDP sees it drained (after the
 	 * publish: else the policy could place them there again), forget them. */
-	for (uint32_t id = 1; died && id < EP_GW_MAX_NODES; id++) {
-		if (!(died & (1ull << id)))
+	for (uint32_t id = 1; id < EP_GW_MAX_NODES && !ep_nodeset_empty(&died); id++) {
+		if (!ep_nodeset_has(&died, id))
 			continue;
 		err = ep_gw_forget_node(c->gw, id);
 		if (err < 0)
@@ -607,7 +620,7 @@ static int open_report_socket(struct ep_ctl *c)
 /* --- enrollment ------------------------------------------------------------------------- */
 
 /* ep_enroll_hooks.node_ids: the ids the registry holds, and the one it knows @name by. */
-static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_t *used)
+static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, struct ep_nodeset *used)
 {
 	struct ep_ctl *c = arg;
 
@@ -617,7 +630,7 @@ static void enroll_node_ids(void *arg, const char *name, uint32_t *hint, uint64_
 
 		if (!n->id)
 			continue;
-		*used |= 1ull << id;
+		ep_nodeset_add(used, id);
 		if (!strcmp(n->name, name))
 			*hint = id;
 	}
@@ -745,19 +758,22 @@ static int gw_configure(struct ep_ctl *c)
  * registered with the last controller (pinned in the gateway's maps). 0 or -errno, said. */
 static int nodes_load(struct ep_ctl *c)
 {
-	struct ep_gw_node pinned[EP_GW_MAX_NODES];
+	struct ep_gw_node *pinned;
 	int err;
 
 	err = add_config_nodes(c, c->start_ns);
 	if (err || !ep_gw_reused(c->gw))
 		return err;
-	err = ep_gw_read_active(c->gw, pinned, NULL);
-	if (err) {
+	pinned = calloc(EP_GW_MAX_NODES, sizeof(*pinned));
+	if (!pinned)
+		return -ENOMEM;
+	err = ep_gw_read_active(c->gw, pinned, NULL, NULL);
+	if (err)
 		pr_err("read the pinned nodes: %s", strerror(-err));
-		return err;
-	}
-	ep_reg_restore(&c->reg, pinned, c->start_ns);
-	return 0;
+	else
+		ep_reg_restore(&c->reg, pinned, c->start_ns);
+	free(pinned);
+	return err;
 }
 
 /* The neighbour lookups, the report and API sockets. 0 or -errno; what is open is
@@ -959,5 +975,9 @@ void ep_ctl_fini(struct ep_ctl *c)
 		ep_gw_close(c->gw, !c->conf->keep_attached);
 		c->gw = NULL;
 	}
+	free(c->scratch_nodes);
+	free(c->scratch_members);
+	c->scratch_nodes = NULL;
+	c->scratch_members = NULL;
 	pthread_mutex_destroy(&c->lock);
 }

@@ -29,9 +29,13 @@ struct ep_ctl {
 	pthread_mutex_t lock; /* registry, policy, counters */
 	struct ep_registry reg;
 	struct ep_policy policy;
-	struct ep_gw_cfg cfg; /* what the next publish writes */
-	uint32_t table[EP_GW_TABLE_SIZE];
+	struct ep_gw_cfg cfg;		  /* what the next publish writes */
+	uint32_t table[EP_GW_TABLE_SIZE]; /* its first 2^table_bits slots */
+	uint32_t table_bits;
 	uint64_t table_built; /* registry table_version of @table */
+	/* ep_ctl_publish()'s map image, allocated at its first call, freed by ep_ctl_fini(). */
+	struct ep_gw_node *scratch_nodes;
+	struct ep_table_member *scratch_members;
 
 	int report_fd, api_fd, timer_fd, sig_fd, epfd;
 	struct ep_neigh *neigh; /* the kernel's neighbour table, for reports' MACs */

@@ -28,7 +28,7 @@ static void print_nodes(json_t *nodes)
 	size_t i;
 	json_t *n;
 
-	printf("%-3s %-12s %-8s %-5s %-15s %-17s %5s %6s %8s %6s %6s %7s %7s %6s %10s\n", "ID",
+	printf("%-4s %-12s %-8s %-5s %-15s %-17s %5s %6s %8s %6s %6s %7s %7s %6s %10s\n", "ID",
 	       "NAME", "STATE", "MODE", "IPV4", "MAC", "CAP", "CPU%", "MEM_MiB", "QUEUE", "INFL",
 	       "P99_us", "AGE_ms", "SHARE", "TASKS");
 	json_array_foreach(nodes, i, n)
@@ -42,7 +42,7 @@ static void print_nodes(json_t *nodes)
 			snprintf(agebuf, sizeof(agebuf), "-");
 		else
 			snprintf(agebuf, sizeof(agebuf), "%.0f", age);
-		printf("%-3lld %-12s %-8s %-5s %-15s %-17s %5lld %6.1f %8lld %6lld %6lld %7lld %7s "
+		printf("%-4lld %-12s %-8s %-5s %-15s %-17s %5lld %6.1f %8lld %6lld %6lld %7lld %7s "
 		       "%5.1f%% %10lld\n",
 		       (long long)json_integer_value(json_object_get(n, "id")),
 		       json_string_value(json_object_get(n, "name")),

@@ -28,11 +28,30 @@ static const char *flags_state(uint32_t f)
 	return "in";
 }
 
+/* The active table's size and a digest of its slots (FNV-1a, 64 bits): gateways with the
+ * same membership show the same two (issue 16). */
+struct table_view {
+	uint32_t size;
+	uint64_t digest;
+};
+
+static struct table_view table_view(const uint32_t *table, uint32_t bits)
+{
+	struct table_view v = { .size = ep_table_size(bits), .digest = 0xcbf29ce484222325ULL };
+
+	for (uint32_t i = 0; i < v.size; i++)
+		for (int b = 0; b < 4; b++)
+			v.digest = (v.digest ^ ((table[i] >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+	return v;
+}
+
 /* The table as JSON. */
 static void print_json(const struct ep_gw_node *nodes, const uint32_t *slots,
 		       const struct ep_gw_cfg *cfg, const struct ep_probe_opts *po,
-		       const struct ep_probe_result *pr, uint64_t now)
+		       const struct ep_probe_result *pr, uint64_t now, struct table_view tv)
 {
+	char digest[17];
+
 	json_t *arr = json_array(), *dec = json_object(), *o;
 
 	for (int id = 1; id < EP_GW_MAX_NODES; id++) {
@@ -50,17 +69,18 @@ static void print_json(const struct ep_gw_node *nodes, const uint32_t *slots,
 				       n->updated_ns && now - n->updated_ns <= cfg->stale_ns,
 				       "table_slots", (json_int_t)slots[id], "next_tasks",
 				       (json_int_t)(po->samples ? pr->tasks[id] : 0), "table_share",
-				       (double)slots[id] / EP_GW_TABLE_SIZE, "next_share",
+				       (double)slots[id] / tv.size, "next_share",
 				       po->samples ? (double)pr->tasks[id] / po->samples : 0.0));
 	}
 	for (int i = 0; po->samples && i < EP_GW_STAT__COUNT; i++)
 		if (pr->dec[i])
 			json_object_set_new(dec, ep_gw_stat_name(i),
 					    json_integer((json_int_t)pr->dec[i]));
-	o = json_pack("{s:s, s:I, s:i, s:I, s:o, s:o}", "policy",
+	snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)tv.digest);
+	o = json_pack("{s:s, s:I, s:i, s:I, s:I, s:s, s:o, s:o}", "policy",
 		      ep_policy_name(cfg->policy) ?: "?", "generation", (json_int_t)cfg->generation,
-		      "priority", po->prio, "samples", (json_int_t)po->samples, "nodes", arr,
-		      "decisions", dec);
+		      "priority", po->prio, "samples", (json_int_t)po->samples, "table_size",
+		      (json_int_t)tv.size, "table_digest", digest, "nodes", arr, "decisions", dec);
 	ctl_print_json(o);
 	json_decref(o);
 }
@@ -68,7 +88,8 @@ static void print_json(const struct ep_gw_node *nodes, const uint32_t *slots,
 /* The table as text, with the nodes' names from the controller (@names, or NULL). */
 static void print_text(const struct ep_gw_node *nodes, const uint32_t *slots,
 		       const struct ep_gw_cfg *cfg, const struct ep_probe_opts *po,
-		       const struct ep_probe_result *pr, uint64_t now, json_t *names)
+		       const struct ep_probe_result *pr, uint64_t now, json_t *names,
+		       struct table_view tv)
 {
 	uint64_t capsum = 0;
 	json_t *jn;
@@ -80,7 +101,8 @@ static void print_text(const struct ep_gw_node *nodes, const uint32_t *slots,
 	printf("policy %s, generation %u, active half %u; next %u tasks of priority %u%s\n",
 	       ep_policy_name(cfg->policy) ?: "?", cfg->generation, cfg->active, po->samples,
 	       po->prio, po->size_hint_kib ? " with a size hint" : "");
-	printf("%-3s %-12s %-8s %6s %9s %9s %9s %7s %10s\n", "ID", "NAME", "STATE", "CAP",
+	printf("table %u slots, digest %016llx\n", tv.size, (unsigned long long)tv.digest);
+	printf("%-4s %-12s %-8s %6s %9s %9s %9s %7s %10s\n", "ID", "NAME", "STATE", "CAP",
 	       "CAP_SHARE", "TABLE", "LOAD_AGE", "CPU%", "NEXT_TASKS");
 	for (int id = 1; id < EP_GW_MAX_NODES; id++) {
 		const struct ep_gw_node *n = &nodes[id];
@@ -98,12 +120,12 @@ static void print_text(const struct ep_gw_node *nodes, const uint32_t *slots,
 		else
 			snprintf(age, sizeof(age), "%.0fms%s", (now - n->updated_ns) / 1e6,
 				 now - n->updated_ns > cfg->stale_ns ? "!" : "");
-		printf("%-3d %-12s %-8s %6u %8.1f%% %8.1f%% %9s %7.1f %9.1f%%\n", id, name,
+		printf("%-4d %-12s %-8s %6u %8.1f%% %8.1f%% %9s %7.1f %9.1f%%\n", id, name,
 		       flags_state(n->flags), n->capacity,
 		       capsum && !(n->flags & (EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW))
 			       ? 100.0 * n->capacity / capsum
 			       : 0.0,
-		       100.0 * slots[id] / EP_GW_TABLE_SIZE, age, n->cpu_pct_x100 / 100.0,
+		       100.0 * slots[id] / tv.size, age, n->cpu_pct_x100 / 100.0,
 		       po->samples ? 100.0 * pr->tasks[id] / po->samples : 0.0);
 	}
 	if (po->samples) {
@@ -137,8 +159,10 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 			   "their size hint (none)"),
 		EP_OPT_END,
 	};
-	uint32_t slots[EP_GW_MAX_NODES];
-	struct ep_probe_result pr;
+	static uint32_t slots[EP_GW_MAX_NODES];
+	static struct ep_probe_result pr;
+	struct table_view tv;
+	uint32_t bits;
 	struct ep_gw_cfg cfg;
 	json_t *resp = NULL;
 	struct ep_gw *gw;
@@ -154,7 +178,7 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 		return EXIT_FAIL;
 	err = ep_gw_read_cfg(gw, &cfg);
 	if (!err)
-		err = ep_gw_read_active(gw, nodes, table);
+		err = ep_gw_read_active(gw, nodes, table, &bits);
 	if (err) {
 		pr_err("read the gateway's maps: %s", strerror(-err));
 		goto out;
@@ -163,14 +187,15 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	po.seed = now;
 	if (po.samples && (err = ep_probe(gw, &po, &pr)))
 		goto out;
-	ep_table_shares(table, slots);
+	ep_table_shares(table, bits, slots);
+	tv = table_view(table, bits);
 	if (x->json) {
-		print_json(nodes, slots, &cfg, &po, &pr, now);
+		print_json(nodes, slots, &cfg, &po, &pr, now, tv);
 		goto out;
 	}
 	/* Names from the controller, if one runs. */
 	ctl_request(x, json_pack("{s:s}", "cmd", "nodes"), &resp);
-	print_text(nodes, slots, &cfg, &po, &pr, now, json_object_get(resp, "nodes"));
+	print_text(nodes, slots, &cfg, &po, &pr, now, json_object_get(resp, "nodes"), tv);
 out:
 	json_decref(resp);
 	ep_gw_close(gw, false);

@@ -48,6 +48,8 @@
 #define PORT	      EP_DEFAULT_PORT
 #define NNODES	      10 /* cfg.nnodes: ids 1..9 are scanned */
 #define CLOUD	      12 /* the overflow node, outside the scan */
+#define SNAP_IDS      64 /* the table cases' node ids are below this: their counters are read */
+#define TEST_BITS     EP_GW_TABLE_MIN_BITS /* the table cases' size (cfg.table_bits 0) */
 #define STALE_NS      (5ull * 1000000000)
 #define GW_IP4	      0xc6120101u		/* 198.18.1.1 */
 #define NODE_IP4(id)  (0xc6120200u | (id))	/* 198.18.2.<id> */
@@ -136,21 +138,31 @@ static int node_put(uint32_t half, const struct node *n)
 	return bpf_map_update_elem(nodes_fd, &key, &v, BPF_ANY) ? -errno : 0;
 }
 
-static int table_fill(uint32_t half, uint32_t id)
+/* Write @n entries of array map @fd from key @first: @vals, @vsize bytes each. */
+static int array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 {
-	static __u32 keys[EP_GW_TABLE_SIZE], vals[EP_GW_TABLE_SIZE];
-	__u32 count = EP_GW_TABLE_SIZE;
+	static __u32 keys[EP_GW_TABLE_SIZE];
+	__u32 count = n;
 
-	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++) {
-		keys[i] = half * EP_GW_TABLE_SIZE + i;
-		vals[i] = id;
-	}
-	if (!bpf_map_update_batch(table_fd, keys, vals, &count, NULL))
+	assert(n <= EP_GW_TABLE_SIZE);
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	if (!bpf_map_update_batch(fd, keys, vals, &count, NULL))
 		return 0;
-	for (__u32 i = 0; i < EP_GW_TABLE_SIZE; i++) /* no batch ops on this kernel */
-		if (bpf_map_update_elem(table_fd, &keys[i], &vals[i], BPF_ANY))
+	for (__u32 i = 0; i < n; i++) /* no batch ops on this kernel */
+		if (bpf_map_update_elem(fd, &keys[i], (const char *)vals + i * vsize, BPF_ANY))
 			return -errno;
 	return 0;
+}
+
+/* Every slot of half @half's table (as the cases size it: 2^TEST_BITS) names @id. */
+static int table_fill(uint32_t half, uint32_t id)
+{
+	static __u32 vals[1u << TEST_BITS];
+
+	for (__u32 i = 0; i < 1u << TEST_BITS; i++)
+		vals[i] = id;
+	return array_put(table_fd, half * EP_GW_TABLE_SIZE, vals, 1u << TEST_BITS, sizeof(*vals));
 }
 
 static int table_put(uint32_t half, uint32_t slot, uint32_t id)
@@ -243,14 +255,14 @@ static int cfg_put(const struct world *w)
 /* Replace everything: config, both halves of nodes and table, sent, affinity. */
 static int world_apply(const struct world *w)
 {
-	struct ep_gw_node zero_node = { 0 };
+	static const struct ep_gw_node zero_nodes[2 * EP_GW_MAX_NODES];
+	static const uint64_t zero_sent[EP_GW_MAX_NODES];
 	int err = cfg_put(w);
 
-	for (__u32 k = 0; !err && k < 2 * EP_GW_MAX_NODES; k++)
-		if (bpf_map_update_elem(nodes_fd, &k, &zero_node, BPF_ANY))
-			err = -errno;
-	for (__u32 id = 0; !err && id < EP_GW_MAX_NODES; id++)
-		err = sent_put(id, 0);
+	if (!err)
+		err = array_put(nodes_fd, 0, zero_nodes, 2 * EP_GW_MAX_NODES, sizeof(*zero_nodes));
+	if (!err)
+		err = array_put(sent_fd, 0, zero_sent, EP_GW_MAX_NODES, sizeof(*zero_sent));
 	affinity_clear();
 	relay_clear();
 	if (!err)
@@ -406,10 +418,17 @@ static void test_hash_golden(void)
 	tap_end("flow hash model: fixed inputs give the values written down");
 }
 
-/* The table slot of the flow's first (0), second (1) or fallback second (2) choice. */
+/* The slot of the flow's first (0), second (1) or fallback second (2) choice in a table
+ * of 2^@bits slots. */
+static uint32_t slot_in(const struct frame *f, int which, uint32_t bits)
+{
+	return (uint32_t)(flow_hash(f) >> (EP_GW_CHOICE_SHIFT * which)) & ((1u << bits) - 1);
+}
+
+/* ... in the table cases' table (2^TEST_BITS slots). */
 static uint32_t slot(const struct frame *f, int which)
 {
-	return (uint32_t)(flow_hash(f) >> (24 * which)) & (EP_GW_TABLE_SIZE - 1);
+	return slot_in(f, which, TEST_BITS);
 }
 
 /* Build @t, moving its task id on until its two choices fall on different slots. */
@@ -441,8 +460,8 @@ static int choices_put(const struct frame *f, uint32_t half, uint32_t a, uint32_
 struct snap {
 	uint64_t gw[EP_GW_STAT__COUNT];
 	struct ep_counter drops[EP_STAT__COUNT];
-	struct ep_gw_node_stats node[EP_GW_MAX_NODES];
-	uint64_t sent[EP_GW_MAX_NODES];
+	struct ep_gw_node_stats node[SNAP_IDS];
+	uint64_t sent[SNAP_IDS];
 };
 
 /* The result of one run: verdict, output frame, and what every counter moved by. */
@@ -467,7 +486,7 @@ static int snap_read(struct snap *s)
 		for (int c = 0; c < ncpu; c++)
 			s->gw[k] += v[c];
 	}
-	for (__u32 id = 0; !err && id < EP_GW_MAX_NODES; id++) {
+	for (__u32 id = 0; !err && id < SNAP_IDS; id++) {
 		if (bpf_map_lookup_elem(nstats_fd, &id, ns) ||
 		    bpf_map_lookup_elem(sent_fd, &id, &s->sent[id]))
 			return -errno;
@@ -505,7 +524,7 @@ static void run_gw(const uint8_t *frame, size_t len, struct outcome *o)
 		o->d.drops[i].packets = a.drops[i].packets - b.drops[i].packets;
 		o->d.drops[i].bytes = a.drops[i].bytes - b.drops[i].bytes;
 	}
-	for (int i = 0; i < EP_GW_MAX_NODES; i++) {
+	for (int i = 0; i < SNAP_IDS; i++) {
 		o->d.node[i].tasks = a.node[i].tasks - b.node[i].tasks;
 		o->d.node[i].packets = a.node[i].packets - b.node[i].packets;
 		o->d.node[i].bytes = a.node[i].bytes - b.node[i].bytes;
@@ -554,7 +573,7 @@ static void expect_drops(const struct outcome *o, int stat, size_t len)
 /* Node @id got one packet of @len bytes (a new task if @task); no other node moved. */
 static void expect_node(const struct outcome *o, uint32_t id, bool task, size_t len)
 {
-	for (uint32_t i = 0; i < EP_GW_MAX_NODES; i++) {
+	for (uint32_t i = 0; i < SNAP_IDS; i++) {
 		const struct ep_gw_node_stats *n = &o->d.node[i];
 		bool me = id && i == id;
 

@@ -83,18 +83,21 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg)
 }
 
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
-		  const uint32_t *table, uint64_t table_version)
+		  const uint32_t *table, uint32_t table_bits, uint64_t table_version)
 {
 	uint32_t next = !(gw->cfg.active & 1);
 
 	FZ_CHECK(table_version > 0);
+	FZ_CHECK(table_bits >= EP_GW_TABLE_MIN_BITS && table_bits <= EP_GW_TABLE_MAX_BITS);
 	memcpy(gw->nodes[next], nodes, sizeof(gw->nodes[next]));
-	if (gw->table_version[next] != table_version) {
-		memcpy(gw->table[next], table, sizeof(gw->table[next]));
+	if (gw->table_version[next] != table_version || gw->cfg.table_bits[next] != table_bits) {
+		memcpy(gw->table[next], table, sizeof(*table) << table_bits);
 		gw->table_version[next] = table_version;
+		gw->cfg.table_bits[next] = (uint8_t)table_bits;
 	}
+	memcpy(cfg->table_bits, gw->cfg.table_bits, sizeof(cfg->table_bits));
 	/* What XDP reads after the flip: slots name present, usable worker nodes. */
-	for (uint32_t i = 0; i < EP_GW_TABLE_SIZE; i++) {
+	for (uint32_t i = 0; i < 1u << table_bits; i++) {
 		uint32_t id = gw->table[next][i];
 
 		FZ_CHECK(id < EP_GW_MAX_NODES);
@@ -108,14 +111,19 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	return 0;
 }
 
-int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table)
+int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table,
+		      uint32_t *table_bits)
 {
-	uint32_t half = gw->cfg.active & 1;
+	uint32_t half = gw->cfg.active & 1, bits = gw->cfg.table_bits[half];
 
+	if (bits < EP_GW_TABLE_MIN_BITS || bits > EP_GW_TABLE_MAX_BITS)
+		bits = EP_GW_TABLE_MIN_BITS;
 	if (nodes)
 		memcpy(nodes, gw->nodes[half], sizeof(gw->nodes[half]));
 	if (table)
-		memcpy(table, gw->table[half], sizeof(gw->table[half]));
+		memcpy(table, gw->table[half], sizeof(*table) << bits);
+	if (table_bits)
+		*table_bits = bits;
 	return 0;
 }
 

@@ -139,8 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.full = i & 4,
 				.ttl_ms = 600000,
 				.id_hint = i % 70,
-				.ids_used = (uint64_t)i * 0x9e3779b97f4a7c15ull,
 			};
+
+			for (uint32_t b = 0; b < 64;
+			     b++) /* some ids taken, as the fuzz input says */
+				if (((uint64_t)i * 0x9e3779b97f4a7c15ull) >> b & 1)
+					ep_nodeset_add(&r.ids_used, b * 67 % EP_GW_MAX_NODES);
 			char *reply;
 			size_t rlen;
 			bool full;

@@ -70,14 +70,14 @@ struct sync_view {
 };
 
 static struct sync_view sync_as(struct ep_keystore *ks, const char *node, uint64_t since, bool full,
-				uint32_t hint, uint64_t used, uint64_t now)
+				uint32_t hint, const struct ep_nodeset *used, uint64_t now)
 {
 	struct ep_ks_sync_req req = { .who = { .name = node, .role = "node", .tenant = 0 },
 				      .since = since,
 				      .full = full,
 				      .ttl_ms = TTL,
 				      .id_hint = hint,
-				      .ids_used = used };
+				      .ids_used = used ? *used : (struct ep_nodeset){ { 0 } } };
 	struct sync_view v = { .keys_ok = true };
 	struct ep_key_info k;
 	json_error_t jerr;
@@ -180,20 +180,20 @@ static void test_sync(void)
 
 	tap_begin();
 	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k1);
-	v = sync_as(ks, "node1", 0, false, 0, 0, T0);
+	v = sync_as(ks, "node1", 0, false, 0, NULL, T0);
 	EXPECT_EQ(v.err, 0);
 	EXPECT(v.keys_ok && v.full);
 	EXPECT_EQ(v.nkeys, 1);
 	EXPECT_EQ(v.ids[0], k1.key_id);
 	EXPECT_EQ(v.node_id, 1);
 	EXPECT_EQ(v.self, 2); /* the node's own key, not in the list */
-	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 250);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, NULL, T0 + 250);
 	EXPECT(w.keys_ok && !w.full);
 	EXPECT_EQ(w.nkeys, 0);
 	EXPECT_EQ(w.gen, v.gen);
 	EXPECT_EQ(w.self, v.self);
 	ep_ks_issue(ks, &cam2, &cam_lim, TTL, T0 + 300, &k2);
-	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 500);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, NULL, T0 + 500);
 	EXPECT_EQ(w.nkeys, 1);
 	EXPECT_EQ(w.ids[0], k2.key_id);
 	EXPECT(w.gen > v.gen);
@@ -201,13 +201,13 @@ static void test_sync(void)
 	EXPECT_EQ(ep_ks_revoke_key(ks, k1.key_id), 0);
 	EXPECT_EQ(ep_ks_revoke_key(ks, k1.key_id), -EALREADY);
 	EXPECT_EQ(ep_ks_revoke_key(ks, 999), -ENOENT);
-	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + 750);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, NULL, T0 + 750);
 	EXPECT_EQ(w.nkeys, 1);
 	EXPECT_EQ(w.ids[0], -(long)k1.key_id);
 	v = w;
 	/* An expiry bumps the generation and sends nothing: nodes expire keys themselves. */
 	EXPECT_EQ(ep_ks_expire(ks, T0 + TTL), 2); /* k1 and node1's own; k2 lives on */
-	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, 0, T0 + TTL);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, false, 0, NULL, T0 + TTL);
 	EXPECT(w.gen > v.gen);
 	EXPECT_EQ(w.nkeys, 0);
 	EXPECT(w.self != v.self); /* its own key expired too: a new one */
@@ -215,13 +215,13 @@ static void test_sync(void)
 		"a new key, a revocation (revoked: true); an expiry bumps the generation");
 
 	tap_begin();
-	v = sync_as(ks, "node1", 0, false, 0, 0, T0 + TTL);
+	v = sync_as(ks, "node1", 0, false, 0, NULL, T0 + TTL);
 	EXPECT(v.full);
 	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0 + TTL, &k1);
 	EXPECT(v.full && v.nkeys == 1);
-	w = sync_as(ks, "node1", (uint64_t)v.gen + 1000, false, 0, 0, T0 + TTL);
+	w = sync_as(ks, "node1", (uint64_t)v.gen + 1000, false, 0, NULL, T0 + TTL);
 	EXPECT(w.full && w.nkeys == 2);
-	w = sync_as(ks, "node1", (uint64_t)v.gen, true, 0, 0, T0 + TTL);
+	w = sync_as(ks, "node1", (uint64_t)v.gen, true, 0, NULL, T0 + TTL);
 	EXPECT(w.full && w.nkeys == 2);
 	tap_end("a generation from the future (another controller's) or a new connection gets "
 		"the full set");
@@ -245,7 +245,7 @@ static void test_changed(void)
 
 	tap_begin();
 	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k); /* 1 */
-	sync_as(ks, "node1", 0, true, 0, 0, T0);      /* 2, a node's */
+	sync_as(ks, "node1", 0, true, 0, NULL, T0);   /* 2, a node's */
 	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k); /* 3 */
 	ep_ks_revoke_key(ks, 1);
 	g = ep_ks_changed(ks, 0, 1, collect, ids);
@@ -264,31 +264,43 @@ static void test_changed(void)
 
 static void test_nodes(void)
 {
+	static struct ep_nodeset used, many;
 	struct ep_keystore *ks = new_ks();
 	struct sync_view v;
 	json_int_t self;
 
 	tap_begin();
 	/* The registry holds ids 1..3 and knows "w5" as 5. */
-	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, 0xe | 1ull << 5, T0).node_id, 5);
-	EXPECT_EQ(sync_as(ks, "new", 0, true, 0, 0xe | 1ull << 5, T0).node_id, 4);
-	EXPECT_EQ(sync_as(ks, "new2", 0, true, 0, 0xe | 1ull << 5, T0).node_id, 6);
+	for (uint32_t id = 1; id <= 3; id++)
+		ep_nodeset_add(&used, id);
+	ep_nodeset_add(&used, 5);
+	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, &used, T0).node_id, 5);
+	EXPECT_EQ(sync_as(ks, "new", 0, true, 0, &used, T0).node_id, 4);
+	EXPECT_EQ(sync_as(ks, "new2", 0, true, 0, &used, T0).node_id, 6);
 	/* Stable per name, whatever the registry says later. */
-	EXPECT_EQ(sync_as(ks, "new", 0, true, 9, 0, T0).node_id, 4);
+	EXPECT_EQ(sync_as(ks, "new", 0, true, 9, NULL, T0).node_id, 4);
 	/* A hint another node holds already is not taken twice. */
-	EXPECT_EQ(sync_as(ks, "other", 0, true, 5, 0, T0).node_id, 1);
+	EXPECT_EQ(sync_as(ks, "other", 0, true, 5, NULL, T0).node_id, 1);
 	tap_end("node ids: the registry's id for the name, else the lowest free; stable per name");
 
 	tap_begin();
-	v = sync_as(ks, "w5", 0, true, 5, 0, T0);
+	/* Ids past 64 (issue 16): a registry holding 1..4099 leaves 4100 the lowest free
+	 * (the keystore's own 4, 5, 6 and 1 are among those). */
+	for (uint32_t id = 1; id <= 4099; id++)
+		ep_nodeset_add(&many, id);
+	EXPECT_EQ(sync_as(ks, "big", 0, true, 0, &many, T0).node_id, 4100);
+	tap_end("node ids: the registry's ids past 64 are taken too (4100 after 1..4099)");
+
+	tap_begin();
+	v = sync_as(ks, "w5", 0, true, 5, NULL, T0);
 	self = v.self;
-	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL / 2).self, self);
-	v = sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10);
+	EXPECT_EQ(sync_as(ks, "w5", 0, true, 5, NULL, T0 + TTL / 2).self, self);
+	v = sync_as(ks, "w5", 0, true, 5, NULL, T0 + TTL * 7 / 10);
 	EXPECT(v.self != self);
 	EXPECT(ks->keys[self] && !ks->keys[self]->k.revoked); /* valid until it expires */
 	EXPECT_EQ(ks->keys[v.self]->node_id, 5);
 	EXPECT_EQ(ep_ks_revoke_key(ks, (uint16_t)v.self), 0);
-	EXPECT(sync_as(ks, "w5", 0, true, 5, 0, T0 + TTL * 7 / 10).self != v.self);
+	EXPECT(sync_as(ks, "w5", 0, true, 5, NULL, T0 + TTL * 7 / 10).self != v.self);
 	tap_end("a node's own key: the same until its last third, then a new one (the old one "
 		"stays valid); a revoked one is replaced at the next sync");
 	free_ks(ks);
@@ -319,7 +331,7 @@ static void test_revoke(void)
 	EXPECT(!k.revoked);
 	EXPECT_EQ(ep_ks_revoke_name(ks, "cam-001"), 0); /* again: nothing left */
 	EXPECT_EQ(ep_ks_revoke_name(ks, "node7"), 0);
-	EXPECT_EQ(sync_as(ks, "node7", 0, true, 0, 0, T0).err, -EPERM);
+	EXPECT_EQ(sync_as(ks, "node7", 0, true, 0, NULL, T0).err, -EPERM);
 	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), 0);
 	EXPECT_EQ(ep_ks_unrevoke_name(ks, "cam-001"), -ENOENT);
 	EXPECT_EQ(ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &k), 0);
@@ -402,7 +414,7 @@ static void test_report_auth(void)
 	size_t n;
 
 	tap_begin();
-	self = (uint16_t)sync_as(ks, "w5", 0, true, 5, 0, T0).self;
+	self = (uint16_t)sync_as(ks, "w5", 0, true, 5, NULL, T0).self;
 	ep_ks_issue(ks, &cam, &cam_lim, TTL, T0, &dev);
 	n = sealed_report(ks, self, 5, 5, P0, d, sizeof(d));
 	memcpy(copy, d, n);
