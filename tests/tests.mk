@@ -115,8 +115,8 @@ $(TESTOUT)/bpf/test_classifier: $(OBJ)/tests/bpf/test_classifier.o $(TEST_LIB_OB
 # The gateway's test also loads the classifier, to take the gateway's encapsulation off.
 BPFTEST_BINS	+= $(TESTOUT)/bpf/test_gateway
 $(OBJ)/tests/bpf/test_gateway.o: $(GEN)/ep_gateway.skel.h $(GEN)/ep_classifier.skel.h
-$(TESTOUT)/bpf/test_gateway: $(OBJ)/tests/bpf/test_gateway.o $(TEST_LIB_OBJS) \
-			     $(XDP_LIB) $(CORE_LIB)
+$(TESTOUT)/bpf/test_gateway: $(OBJ)/tests/bpf/test_gateway.o $(OBJ)/control/table.o \
+			     $(TEST_LIB_OBJS) $(XDP_LIB) $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
@@ -237,6 +237,14 @@ $(TESTOUT)/bench/epgen: $(OBJ)/tests/bench/epgen.o $(OBJ)/userspace/common/png.o
 BENCH_BINS	+= $(TESTOUT)/bench/epblast
 $(OBJ)/tests/bench/epblast.o: $(GEN)/bench_sink.skel.h
 $(TESTOUT)/bench/epblast: $(OBJ)/tests/bench/epblast.o $(RT_LIB) $(XDP_LIB) $(CORE_LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
+
+# `make bench-lb`'s table section: the Maglev table's rebuild time (control/table.c).
+BENCH_BINS	+= $(TESTOUT)/bench/bench_table
+$(OBJ)/tests/bench/bench_table.o: EXTRA_CFLAGS_tests/bench += -Icontrol
+$(TESTOUT)/bench/bench_table: $(OBJ)/tests/bench/bench_table.o $(OBJ)/control/table.o $(CORE_LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)

@@ -36,8 +36,10 @@
 #include "edgeplane/addrset.h"
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
+#include "edgeplane/util.h"
 #include "xdp/ep_xdp.h"
-#include "../../control/gw.h" /* EP_GW_PIN_* */
+#include "../../control/gw.h"	 /* EP_GW_PIN_* */
+#include "../../control/table.h" /* the controller's Maglev table, for the 4096-node cases */
 #include "../lib/pkt.h"
 #include "lib/hash.h"
 #include "../lib/pins.h"
@@ -997,6 +999,215 @@ static void one_node_world(struct world *w)
 	base_world(w);
 	w->fill[0] = 1;
 	w->nodes[0][0] = (struct node){ .id = 1 };
+}
+
+/* --- 4096 nodes (issue 16) ----------------------------------------------------------- */
+
+#define BIG_NODES 4096
+#define BIG_TASKS 16384
+
+/* A node of the big worlds: capacity 100, 150, 200 or 250 by id (four classes of 1024),
+ * its MAC naming its whole id. */
+static uint32_t big_cap(uint32_t id)
+{
+	return 100 + 50 * (id % 4);
+}
+
+static void big_mac(uint32_t id, uint8_t mac[6])
+{
+	const uint8_t m[6] = { 0x02, 0x42, 0x00, 0x00, (uint8_t)(id >> 8), (uint8_t)id };
+
+	memcpy(mac, m, 6);
+}
+
+static uint32_t big_id_of(const uint8_t *mac)
+{
+	return mac[0] == 0x02 && mac[1] == 0x42 ? (uint32_t)mac[4] << 8 | mac[5] : 0;
+}
+
+static uint32_t big_table[EP_GW_TABLE_SIZE];
+
+/*
+ * A world of nodes 1..4096 in half 0, each fresh, idle and eligible, but those @hot says
+ * are at 90 % CPU (over the 80 % every priority allows here), and the controller's table
+ * for them (ep_table_build(), 2^*bits slots) in half 0. 0 or a negative errno.
+ */
+static int big_world(uint8_t policy, bool (*hot)(uint32_t id), uint32_t *bits)
+{
+	static struct ep_gw_node nodes[EP_GW_MAX_NODES];
+	static struct ep_table_member m[BIG_NODES];
+	uint64_t now = mono_ns();
+	struct ep_gw_cfg cfg;
+	struct world w;
+	int err;
+
+	base_world(&w);
+	w.policy = policy;
+	err = world_apply(&w);
+	for (uint32_t id = 1; id <= BIG_NODES; id++) {
+		nodes[id] = (struct ep_gw_node){ .flags = EP_NODE_F_PRESENT,
+						 .capacity = big_cap(id),
+						 .cpu_pct_x100 = hot && hot(id) ? 9000 : 1000,
+						 .mem_free_kib = 1u << 20,
+						 .updated_ns = now };
+		big_mac(id, nodes[id].mac);
+		m[id - 1] = (struct ep_table_member){ id, big_cap(id) };
+	}
+	if (!err)
+		err = ep_table_build(m, BIG_NODES, big_table, bits);
+	if (!err)
+		err = array_put(nodes_fd, 0, nodes, EP_GW_MAX_NODES, sizeof(*nodes));
+	if (!err)
+		err = array_put(table_fd, 0, big_table, 1u << *bits, sizeof(*big_table));
+	if (!err && bpf_map_lookup_elem(cfg_fd, &(__u32){ 0 }, &cfg))
+		err = -errno;
+	if (err)
+		return err;
+	cfg.nnodes = BIG_NODES + 1;
+	cfg.table_bits[0] = (__u8)*bits;
+	return bpf_map_update_elem(cfg_fd, &(__u32){ 0 }, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/* Run @f through the gateway; the node id its DSR output goes to, 0 if none. */
+static uint32_t big_run(const struct frame *f)
+{
+	uint8_t out[2048];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->b, .data_size_in = (__u32)f->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(gw_prog, &opts) || opts.retval != XDP_TX ||
+	    opts.data_size_out < 14)
+		return 0;
+	return big_id_of(out);
+}
+
+/* The @i-th task of the big runs: its own client port and task id. */
+static void big_task(struct frame *f, uint32_t i)
+{
+	build(f, &(struct task){ .ipv6 = i & 1,
+				 .sport = (uint16_t)(20000 + i % 40000),
+				 .id = 0x7a5c000000000000ULL + ep_mix64(i) });
+}
+
+/*
+ * Each capacity class's share of @tasks (by node id) against its share of capacity: the
+ * worst relative error, in percent.
+ */
+static double class_error(const uint32_t *per_class, uint32_t tasks, double shares[4])
+{
+	double worst = 0, capsum = 0;
+
+	for (uint32_t c = 0; c < 4; c++)
+		capsum += big_cap(c) * (BIG_NODES / 4);
+	for (uint32_t c = 0; c < 4; c++) {
+		double want = big_cap(c) * (BIG_NODES / 4) / capsum;
+		double err;
+
+		shares[c] = (double)per_class[c] / tasks;
+		err = 100.0 * (shares[c] > want ? shares[c] - want : want - shares[c]) / want;
+		worst = err > worst ? err : worst;
+	}
+	return worst;
+}
+
+/*
+ * 4096 nodes, the controller's table of 2^19 slots. HASH: every task goes to the node at
+ * its slot. P2C: to one of its two choices. Both: the tasks of each capacity class
+ * (1024 nodes of 100, 150, 200, 250) follow capacity within 4 % (of 16384 tasks, about 2
+ * standard deviations of the smallest class is 4 %; the task ids are fixed, so the
+ * numbers are the same every run).
+ */
+static void test_big_table(void)
+{
+	static const uint8_t pol[2] = { EP_GW_POLICY_HASH, EP_GW_POLICY_P2C };
+	static const char *const name[2] = { "HASH", "P2C" };
+
+	for (int p = 0; p < 2; p++) {
+		uint32_t bits = 0, per_class[4] = { 0 }, wrong = 0, lost = 0;
+		double shares[4], worst;
+		struct frame f;
+
+		tap_begin();
+		EXPECT_EQ(big_world(pol[p], NULL, &bits), 0);
+		EXPECT_EQ(bits, 19);
+		for (uint32_t i = 0; i < BIG_TASKS && !tap_case_failed; i++) {
+			uint32_t id, a, b, c;
+
+			big_task(&f, i);
+			id = big_run(&f);
+			a = big_table[slot_in(&f, 0, bits)];
+			b = big_table[slot_in(&f, 1, bits)];
+			c = big_table[slot_in(&f, 2, bits)];
+			if (!id) {
+				lost++;
+				continue;
+			}
+			wrong += pol[p] == EP_GW_POLICY_HASH ? id != a
+							     : id != a && id != b && id != c;
+			per_class[id % 4]++;
+		}
+		EXPECT_EQ(lost, 0);
+		EXPECT_EQ(wrong, 0);
+		worst = class_error(per_class, BIG_TASKS - lost, shares);
+		EXPECT(worst < 4.0);
+		tap_end("%s, 4096 nodes, table 2^%u: %u tasks on the table's node%s; by capacity "
+			"100/150/200/250: %.1f/%.1f/%.1f/%.1f %% (want 14.3/21.4/28.6/35.7), worst "
+			"%.1f %% off (bound 4 %%)",
+			name[p], bits, BIG_TASKS - wrong - lost, p ? " (one of its two)" : "",
+			100 * shares[0], 100 * shares[1], 100 * shares[2], 100 * shares[3], worst);
+	}
+}
+
+static uint32_t big_cool_id;
+
+/* Every node but big_cool_id is over its CPU limit. */
+static bool all_but_cool(uint32_t id)
+{
+	return id != big_cool_id;
+}
+
+/* The first id P2C's bounded fallback scan looks at for @f (as the program picks it). */
+static uint32_t scan_start(const struct frame *f)
+{
+	return 1 + (uint32_t)((flow_hash(f) >> 8) % BIG_NODES);
+}
+
+/*
+ * The per-packet cost of P2C does not grow with the node count: with both choices
+ * ineligible, its scan looks at EP_GW_SCAN_MAX ids from one the task's hash picks, not at
+ * all 4096. One eligible node inside that window gets the task; outside it, the task is
+ * refused (OVERLOADED) though a node is free: the price of the bound. SEED scans them all.
+ */
+static void test_big_scan(void)
+{
+	uint32_t bits, got_in, got_out, got_seed;
+	struct frame f, g;
+
+	big_task(&f, 1);
+	big_cool_id = (scan_start(&f) + EP_GW_SCAN_MAX / 2 - 1) % BIG_NODES + 1;
+
+	tap_begin();
+	EXPECT_EQ(big_world(EP_GW_POLICY_P2C, all_but_cool, &bits), 0);
+	/* A task whose window misses the cool node, and whose choices are not it. */
+	for (uint32_t i = 2;; i++) {
+		big_task(&g, i);
+		if ((big_cool_id + BIG_NODES - scan_start(&g)) % BIG_NODES >= EP_GW_SCAN_MAX &&
+		    big_table[slot_in(&g, 0, bits)] != big_cool_id &&
+		    big_table[slot_in(&g, 1, bits)] != big_cool_id &&
+		    big_table[slot_in(&g, 2, bits)] != big_cool_id)
+			break;
+	}
+	got_in = big_run(&f);
+	got_out = big_run(&g);
+	EXPECT_EQ(got_in, big_cool_id);
+	EXPECT_EQ(got_out, 0);
+	EXPECT_EQ(big_world(EP_GW_POLICY_SEED, all_but_cool, &bits), 0);
+	got_seed = big_run(&g);
+	EXPECT_EQ(got_seed, big_cool_id);
+	tap_end("4096 nodes, one eligible (%u): P2C's fallback scan of %u ids finds it from its "
+		"window (-> %u), not from another (-> %u, refused); SEED scans all (-> %u)",
+		big_cool_id, EP_GW_SCAN_MAX, got_in, got_out, got_seed);
+	EXPECT_EQ(world_apply(&(struct world){ .max_priority = EP_PRIO_MAX }), 0);
 }
 
 static void test_pick(const struct pick_case *c, bool ipv6)
@@ -2691,6 +2902,8 @@ int main(void)
 		test_cloud_affinity(v6);
 	}
 	test_reject_shapes();
+	test_big_table();
+	test_big_scan();
 	test_encap();
 	test_not_tasks();
 	for (int v6 = 0; v6 < 2; v6++) {
