@@ -11,6 +11,9 @@
 #                a change to the gateway), its gateway too, in turn within each round: the
 #                forwarding rate now over then, round by round, and the goal line of issue
 #                14 (at least 0.95).
+#   table        the Maglev table's rebuild time and its write into a BPF map at 64, 1024,
+#                4096 and 8191 nodes (tests/bench/bench_table.c; issue 16), first. Alone,
+#                without the namespaces: BENCH_LB_ONLY=table tests/bench/bench_lb.sh.
 #   (task latency p99 by policy is tests/bench/lb_policy.sh, run after this by bench.sh)
 #
 # Topology, in three namespaces made here and removed on exit:
@@ -35,6 +38,7 @@ WARMUP=${BENCH_WARMUP:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
 BLAST=$BUILD/tests/bench/epblast
 PROXY=$BUILD/tests/bench/epproxy
+TABLE=$BUILD/tests/bench/bench_table
 REPORT=$TOOLS/eptest-report
 CTL=$BIN/edgectl
 
@@ -441,6 +445,19 @@ proxy_best() {
 	STEPS=${STEPS%, }
 }
 
+# table_rebuild: the section on the table's rebuild time (markdown).
+table_rebuild() {
+	[[ -x $TABLE ]] || die "$TABLE: not built (make)"
+	echo "### Table rebuild"
+	echo
+	"$TABLE" --rounds=9 || die "bench_table failed"
+	echo
+}
+
+table_rebuild
+[[ ${BENCH_LB_ONLY:-} == table ]] && exit 0
+echo "### Forwarding rate"
+echo
 
 MODES="xdp proxy"
 if [[ -n ${BENCH_BASE:-} ]]; then

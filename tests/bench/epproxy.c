@@ -55,7 +55,8 @@
 struct snap {
 	struct ep_gw_cfg cfg;
 	struct ep_gw_node nodes[EP_GW_MAX_NODES];
-	uint32_t table[EP_GW_TABLE_SIZE];
+	uint32_t table[EP_GW_TABLE_SIZE]; /* its first 2^table_bits slots */
+	uint32_t table_bits;
 	uint64_t sent[EP_GW_MAX_NODES]; /* ours, since the node's last published load */
 	/* What the table is built from (flags that decide membership, capacity), as of the
 	 * last time it was read: it is read again only when this changes. */
@@ -103,7 +104,7 @@ static uint64_t flow_hash(const struct sockaddr_in *from, uint64_t task_id)
 
 static uint32_t table_at(const struct snap *s, uint64_t h)
 {
-	return s->table[h & (EP_GW_TABLE_SIZE - 1)];
+	return s->table[h & ((1u << s->table_bits) - 1)];
 }
 
 static const struct ep_gw_node *node_at(const struct snap *s, uint32_t id)
@@ -146,12 +147,21 @@ static uint64_t score(const struct snap *s, const struct ep_gw_node *n, uint32_t
 	return load * 1000000 / n->capacity;
 }
 
-static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t now)
+/* As XDP scans: at most EP_GW_SCAN_MAX ids, from one the task's hash @h picks if there
+ * are more. */
+static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t h, uint64_t now)
 {
 	uint32_t cpu_max = s->cfg.cpu_max_x100[m->priority & 7], best = 0;
+	uint32_t nn = s->cfg.nnodes < EP_GW_MAX_NODES ? s->cfg.nnodes : EP_GW_MAX_NODES;
+	uint32_t count = nn > 1 ? nn - 1 : 0, start = 1;
 	uint64_t best_score = ~0ull;
 
-	for (uint32_t id = 1; id < s->cfg.nnodes && id < EP_GW_MAX_NODES; id++) {
+	if (count > EP_GW_SCAN_MAX) {
+		start = 1 + (uint32_t)((h >> 8) % count);
+		count = EP_GW_SCAN_MAX;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t id = start + i >= nn ? start + i - (nn - 1) : start + i;
 		const struct ep_gw_node *n = node_at(s, id);
 		bool trust;
 		uint64_t sc;
@@ -176,13 +186,13 @@ static uint32_t scan_best(const struct snap *s, const struct ep_msg *m, uint64_t
 static uint32_t choose(struct snap *s, const struct ep_msg *m, uint64_t h, uint64_t now,
 		       uint64_t *c)
 {
-	uint32_t a = table_at(s, h), b = table_at(s, h >> 24);
+	uint32_t a = table_at(s, h), b = table_at(s, h >> EP_GW_CHOICE_SHIFT);
 	uint32_t cpu_max = s->cfg.cpu_max_x100[m->priority & 7];
 	const struct ep_gw_node *na, *nb;
 	bool ta, tb, ea, eb;
 
 	if (b == a)
-		b = table_at(s, h >> 48);
+		b = table_at(s, h >> (2 * EP_GW_CHOICE_SHIFT));
 	na = node_at(s, a);
 	nb = node_at(s, b);
 	ta = usable(na) && !stale(s, na, now);
@@ -202,7 +212,7 @@ static uint32_t choose(struct snap *s, const struct ep_msg *m, uint64_t h, uint6
 		return ea ? a : b;
 	}
 	c[C_SCAN]++;
-	return scan_best(s, m, now);
+	return scan_best(s, m, h, now);
 }
 
 /* --- the snapshot ------------------------------------------------------------------- */
@@ -250,13 +260,16 @@ static int refresh(struct ep_gw *gw, struct snap *s, uint16_t node_port)
 	static struct ep_gw_node nodes[EP_GW_MAX_NODES];
 	uint32_t key[EP_GW_MAX_NODES][2];
 	struct ep_gw_cfg cfg, after;
-	uint32_t half;
+	uint32_t half, bits;
 	int err;
 
 	for (int tries = 0; tries < 3; tries++) {
 		if ((err = ep_gw_read_cfg(gw, &cfg)))
 			return err;
 		half = cfg.active & 1;
+		bits = cfg.table_bits[half];
+		if (bits < EP_GW_TABLE_MIN_BITS || bits > EP_GW_TABLE_MAX_BITS)
+			bits = EP_GW_TABLE_MIN_BITS; /* as XDP reads it */
 		if ((err = read_range(ep_gw_map_fd(gw, EP_GW_PIN_NODES), half * EP_GW_MAX_NODES,
 				      EP_GW_MAX_NODES, nodes, sizeof(nodes[0]))))
 			return err;
@@ -267,10 +280,11 @@ static int refresh(struct ep_gw *gw, struct snap *s, uint16_t node_port)
 				     (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_OVERFLOW);
 			key[id][1] = nodes[id].capacity;
 		}
-		if (!s->have_table || memcmp(key, s->table_key, sizeof(key))) {
+		if (!s->have_table || bits != s->table_bits ||
+		    memcmp(key, s->table_key, sizeof(key))) {
 			s->have_table = false;
 			if ((err = read_range(ep_gw_map_fd(gw, EP_GW_PIN_TABLE),
-					      half * EP_GW_TABLE_SIZE, EP_GW_TABLE_SIZE, s->table,
+					      half * EP_GW_TABLE_SIZE, 1u << bits, s->table,
 					      sizeof(s->table[0]))))
 				return err;
 		}
@@ -282,6 +296,7 @@ static int refresh(struct ep_gw *gw, struct snap *s, uint16_t node_port)
 			break;
 	}
 	memcpy(s->table_key, key, sizeof(key));
+	s->table_bits = bits;
 	s->have_table = true;
 	for (uint32_t id = 0; id < EP_GW_MAX_NODES; id++) {
 		struct sockaddr_in to = { .sin_family = AF_INET,
