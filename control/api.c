@@ -136,7 +136,7 @@ static json_t *cmd_status(struct ep_ctl *c)
 	unsigned int nodes = 0, usable = 0;
 	uint64_t now = ep_now_ns();
 
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+	for (uint32_t id = 1; id < c->reg.top; id++) {
 		nodes += !!c->reg.nodes[id].id;
 		usable += ep_reg_usable(&c->reg.nodes[id]);
 	}
@@ -230,7 +230,7 @@ static json_t *cmd_nodes(struct ep_ctl *c)
 	ep_gw_read_node_stats(c->gw, st);
 	ep_gw_read_sent(c->gw, sent);
 	ep_table_shares(c->table, c->table_bits, slots);
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
+	for (uint32_t id = 1; id < c->reg.top; id++)
 		if (c->reg.nodes[id].id)
 			json_array_append_new(arr, node_json(c, &c->reg.nodes[id], slots[id],
 							     &st[id], sent[id], now));

@@ -102,8 +102,9 @@ static void read_node(struct ep_confread *rd, const config_setting_t *g, void *b
 
 	ep_conf_table_defaults(node_keys, &in);
 	ep_conf_table_read(rd, g, node_keys, &in);
+	_Static_assert(EP_GW_MAX_NODES - 1 == 8191, "the message below names the range");
 	if (!in.n.id)
-		ep_conf_bad(rd, g, "a node needs an id in 1..63");
+		ep_conf_bad(rd, g, "a node needs an id in 1..8191");
 	node_addrs(rd, g, &in);
 	if (in.n.id) {
 		for (unsigned int i = 0; i < c->nnodes; i++)

@@ -14,7 +14,7 @@
  * in *@id; NULL after the last. */
 static const struct ep_reg_node *next_node(const struct ep_ctl *c, uint32_t *id, char *ids)
 {
-	while (++*id < EP_GW_MAX_NODES) {
+	while (++*id < c->reg.top) {
 		const struct ep_reg_node *n = &c->reg.nodes[*id];
 
 		if (n->id) {

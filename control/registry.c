@@ -94,6 +94,8 @@ int ep_reg_add(struct ep_registry *r, const struct ep_reg_node *n, uint64_t now)
 	if (slot->id)
 		return -EEXIST;
 	*slot = *n;
+	if (n->id >= r->top)
+		r->top = n->id + 1;
 	if (!slot->name[0])
 		snprintf(slot->name, sizeof(slot->name), "node%u", n->id);
 	if (!slot->port)
@@ -178,7 +180,7 @@ static bool seq_follows(uint32_t last, uint64_t last_ns, uint32_t seq, uint32_t 
 
 /*
  * The checks, cheapest first; the first that fails decides the outcome:
- *   1. the report itself: id 1..63, port, interval and CPU in range (INVALID); capacity
+ *   1. the report itself: id 1..8191, port, interval and CPU in range (INVALID); capacity
  *      in capacity_min..capacity_max (CAPACITY);
  *   2. [auth] with enrollment on, server.c has checked before (report_auth.c) that the
  *      report was sealed with a node's own key, for that key's node id; 3. and 4. still
@@ -339,7 +341,7 @@ static enum ep_reg_report report_reject(struct ep_registry *r, struct ep_reg_nod
 
 /*
  * The checks, cheapest first; the first that fails decides the outcome:
- *   1. the report itself: id 1..63, port, interval and CPU in range (INVALID); capacity
+ *   1. the report itself: id 1..8191, port, interval and CPU in range (INVALID); capacity
  *      in capacity_min..capacity_max (CAPACITY);
  *   2. [auth] with enrollment on, server.c has checked before (report_auth.c) that the
  *      report was sealed with a node's own key, for that key's node id; 3. and 4. still
@@ -411,7 +413,7 @@ int ep_reg_tick(struct ep_registry *r, uint64_t now)
 {
 	int n_changed = 0;
 
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+	for (uint32_t id = 1; id < r->top; id++) {
 		struct ep_reg_node *n = &r->nodes[id];
 		uint64_t last;
 
@@ -435,8 +437,8 @@ unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 {
 	unsigned int nm = 0;
 
-	memset(nodes, 0, EP_GW_MAX_NODES * sizeof(*nodes));
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+	memset(nodes, 0, r->top * sizeof(*nodes));
+	for (uint32_t id = 1; id < r->top; id++) {
 		const struct ep_reg_node *n = &r->nodes[id];
 		struct ep_gw_node *g = &nodes[id];
 
@@ -504,6 +506,8 @@ void ep_reg_restore(struct ep_registry *r, const struct ep_gw_node *nodes, uint6
 			.dead = (g->flags & EP_NODE_F_DRAINED) && !(g->flags & EP_NODE_F_MANUAL),
 			.last_report_ns = g->updated_ns,
 		};
+		if (id >= r->top)
+			r->top = id + 1;
 		snprintf(n->name, sizeof(n->name), "node%u", id);
 		memcpy(n->mac, g->mac, 6);
 		memcpy(n->ip6, g->ip6, 16);

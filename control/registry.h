@@ -82,11 +82,14 @@ struct ep_reg_opts {
 struct ep_registry {
 	struct ep_reg_opts opts;
 	struct ep_reg_node nodes[EP_GW_MAX_NODES]; /* by id; [0] unused */
-	uint64_t table_version;			   /* +1 whenever the table's members change */
-	bool dirty;				   /* something to publish */
-	bool urgent; /* a node's queue moved as ep_queue_moved() says (an
-		      * event report): publish now, not at the next
-		      * publish_ms tick */
+	/* Every id in use is below this (the highest ever added + 1, never lowered): what
+	 * the per-node loops walk, so a cluster of 3 is not 8191 ids' work. */
+	uint32_t top;
+	uint64_t table_version; /* +1 whenever the table's members change */
+	bool dirty;		/* something to publish */
+	bool urgent;		/* a node's queue moved as ep_queue_moved() says (an
+				 * event report): publish now, not at the next
+				 * publish_ms tick */
 	uint64_t reports, reports_rejected;
 };
 
@@ -180,7 +183,8 @@ uint32_t ep_reg_capacity(const struct ep_reg_node *n);
 
 /*
  * The map image: @nodes (EP_GW_MAX_NODES entries by id) and the table members (usable
- * workers) in @members (returns their count).
+ * workers) in @members (returns their count). Entries from r->top on are left as they
+ * are: zero them once (a buffer used only for this stays right, as top never falls).
  */
 unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 			  struct ep_table_member *members);

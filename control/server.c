@@ -184,7 +184,7 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 			return err;
 		c->table_built = c->reg.table_version;
 	}
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++)
+	for (uint32_t id = 1; id < c->reg.top; id++)
 		if (nodes[id].flags & EP_NODE_F_PRESENT)
 			top = id;
 	c->cfg.nnodes = (uint16_t)(top + 1);
@@ -195,7 +195,7 @@ int ep_ctl_publish(struct ep_ctl *c, uint64_t now)
 		return err;
 	}
 	/* The loads just published count every task sent before the node's report. */
-	for (uint32_t id = 1; id < EP_GW_MAX_NODES; id++) {
+	for (uint32_t id = 1; id < c->reg.top; id++) {
 		struct ep_reg_node *n = &c->reg.nodes[id];
 
 		if (n->id && n->reported_since_publish) {

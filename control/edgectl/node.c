@@ -9,7 +9,7 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
-/* A node id, 1..63, of command @name. Returns 0, or -EINVAL after the usage error. */
+/* A node id, 1..8191, of command @name. Returns 0, or -EINVAL after the usage error. */
 static int parse_id(const char *name, const char *s, json_int_t *id)
 {
 	char err[128];

@@ -74,7 +74,7 @@ struct ep_conf {
 	/* Load reports to the controller (docs/loadbalancing.md); off without a controller. */
 	struct {
 		char *controller; /* "ADDR:PORT" */
-		uint32_t node_id; /* 1..63 */
+		uint32_t node_id; /* 1..8191 */
 		uint32_t interval_ms;
 		uint32_t event_ms; /* 2; 0: no event reports */
 		uint32_t capacity; /* 0: 100 per worker */

@@ -140,7 +140,7 @@ static void run_table(struct ep_opt *t, struct ep_conf *c, struct run_opts *r)
 		EP_OPT_STRDUP("controller", 0, &c->report.controller, "ADDR:PORT",
 			      "report load to this controller (edgectl serve)"),
 		EP_OPT_INT("node-id", 0, &c->report.node_id, 1, EP_GW_MAX_NODES - 1, "N",
-			   "this node's id at the gateway, 1..63"),
+			   "this node's id at the gateway, 1..8191"),
 		EP_OPT_INT("capacity", 0, &c->report.capacity, 1, 1000000, "N",
 			   "relative capacity reported (default 100 per worker)"),
 		EP_OPT_ENUM("auth-mode", 0, &c->w.auth_mode, auth_modes, "MODE",

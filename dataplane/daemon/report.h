@@ -24,7 +24,7 @@ enum ep_cpu_source {
 
 struct ep_report_cfg {
 	const char *controller; /* "ADDR:PORT" or "[ADDR6]:PORT" */
-	uint32_t node_id;	/* 1..63; 0: the one the controller's sync gives */
+	uint32_t node_id;	/* 1..8191; 0: the one the controller's sync gives */
 	uint32_t interval_ms;	/* 100 */
 	uint32_t event_ms;	/* 2: how often the queues are looked at between
 				 * reports, for event reports; 0: none */

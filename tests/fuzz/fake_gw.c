@@ -17,6 +17,7 @@ struct ep_gw {
 	struct ep_gw_node nodes[2][EP_GW_MAX_NODES];
 	uint32_t table[2][EP_GW_TABLE_SIZE];
 	uint64_t table_version[2];
+	uint32_t nodes_written[2]; /* entries of each half that may be non-zero, as gw.c */
 	uint64_t sent[EP_GW_MAX_NODES];
 	uint32_t devs;
 	uint64_t keys_put;
@@ -85,11 +86,15 @@ int ep_gw_read_cfg(struct ep_gw *gw, struct ep_gw_cfg *cfg)
 int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_node *nodes,
 		  const uint32_t *table, uint32_t table_bits, uint64_t table_version)
 {
-	uint32_t next = !(gw->cfg.active & 1);
+	uint32_t next = !(gw->cfg.active & 1), n;
 
 	FZ_CHECK(table_version > 0);
 	FZ_CHECK(table_bits >= EP_GW_TABLE_MIN_BITS && table_bits <= EP_GW_TABLE_MAX_BITS);
-	memcpy(gw->nodes[next], nodes, sizeof(gw->nodes[next]));
+	FZ_CHECK(cfg->nnodes <= EP_GW_MAX_NODES);
+	n = cfg->nnodes > gw->nodes_written[next] ? cfg->nnodes : gw->nodes_written[next];
+	/* As gw.c: the entries up to nnodes, and those the half had (the rest are zero). */
+	memcpy(gw->nodes[next], nodes, n * sizeof(*nodes));
+	gw->nodes_written[next] = cfg->nnodes;
 	if (gw->table_version[next] != table_version || gw->cfg.table_bits[next] != table_bits) {
 		memcpy(gw->table[next], table, sizeof(*table) << table_bits);
 		gw->table_version[next] = table_version;

@@ -7,10 +7,13 @@
 #ifndef EP_FUZZ_CTL_H
 #define EP_FUZZ_CTL_H
 
+#include <stdlib.h>
+
 #include <jansson.h>
 
 #include "config.h"
 #include "fuzz.h"
+#include "nodeset.h"
 #include "server.h"
 #include "table.h"
 
@@ -46,6 +49,10 @@ static inline void fz_ctl_fini(struct ep_ctl *c)
 {
 	ep_gw_close(c->gw, false);
 	c->gw = NULL;
+	free(c->scratch_nodes); /* ep_ctl_publish()'s, as ep_ctl_fini() frees them */
+	free(c->scratch_members);
+	c->scratch_nodes = NULL;
+	c->scratch_members = NULL;
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -60,9 +67,9 @@ static inline void fz_ctl_publish(struct ep_ctl *c, uint64_t now)
 /* The registry's own invariants, and the map image it makes. */
 static inline void fz_ctl_check(struct ep_ctl *c)
 {
-	struct ep_gw_node nodes[EP_GW_MAX_NODES];
-	struct ep_table_member members[EP_GW_MAX_NODES];
-	uint64_t seen = 0;
+	static struct ep_gw_node nodes[EP_GW_MAX_NODES]; /* 640 KiB: not the stack */
+	static struct ep_table_member members[EP_GW_MAX_NODES];
+	struct ep_nodeset seen = { 0 };
 	unsigned int nm;
 
 	FZ_CHECK(!c->reg.nodes[0].id);
@@ -77,8 +84,8 @@ static inline void fz_ctl_check(struct ep_ctl *c)
 	for (unsigned int i = 0; i < nm; i++) {
 		FZ_CHECK(members[i].id && members[i].id < EP_GW_MAX_NODES);
 		FZ_CHECK(members[i].capacity);
-		FZ_CHECK(!(seen & (1ull << members[i].id)));
-		seen |= 1ull << members[i].id;
+		FZ_CHECK(!ep_nodeset_has(&seen, members[i].id));
+		ep_nodeset_add(&seen, members[i].id);
 		FZ_CHECK(nodes[members[i].id].flags & EP_NODE_F_PRESENT);
 	}
 }

@@ -64,7 +64,7 @@ usage_error "edgectl table --sample=x" "$BIN/edgectl" table --sample=x
 usage_error "edgectl stats --watch=0" "$BIN/edgectl" stats --watch=0
 usage_error "edgectl stats word" "$BIN/edgectl" stats word
 usage_error "edgectl node add (no id)" "$BIN/edgectl" node add --mac 02:00:00:00:00:01
-usage_error "edgectl node add 64" "$BIN/edgectl" node add 64
+usage_error "edgectl node add 8192" "$BIN/edgectl" node add 8192
 usage_error "edgectl node add --bogus" "$BIN/edgectl" node add 3 --bogus
 usage_error "edgectl node drain (no id)" "$BIN/edgectl" node drain
 usage_error "edgectl node bogus" "$BIN/edgectl" node bogus

@@ -188,6 +188,6 @@ refused "edgectl serve: a value out of range" 'control: { publish_ms = 0; };' \
 refused "edgectl serve: an unknown key in a node" 'nodes = ( { id = 1; ipv4 = "1.2.3.4"; } );' \
 	"bad.conf:1: ipv4: unknown setting" "$CTL" serve --config
 refused "edgectl serve: a node without an id" 'nodes = ( { name = "x"; } );' \
-	"bad.conf:1: nodes[0]: a node needs an id in 1..63" "$CTL" serve --config
+	"bad.conf:1: nodes[0]: a node needs an id in 1..8191" "$CTL" serve --config
 
 tap_done
