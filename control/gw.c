@@ -508,6 +508,39 @@ int ep_gw_publish(struct ep_gw *gw, struct ep_gw_cfg *cfg, const struct ep_gw_no
 	return bpf_map_update_elem(FD(gw, ep_gw_cfg), &(__u32){ 0 }, cfg, 0) ? -errno : 0;
 }
 
+/*
+ * Read @n consecutive entries of array map @fd from key @first into @vals (@vsize bytes
+ * each; per-CPU maps: every CPU's), in one syscall where the kernel has batch lookups
+ * (thousands of node ids: one lookup each made `edgectl table` slow). 0 or -errno.
+ */
+static int read_range(int fd, __u32 first, __u32 n, void *vals, size_t vsize)
+{
+	__u32 *keys = malloc((n ? n : 1) * sizeof(*keys)), out = 0, count = n;
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	if (first) { /* the batch starts after in_batch: key first - 1 */
+		__u32 in = first - 1;
+
+		err = bpf_map_lookup_batch(fd, &in, &out, keys, vals, &count, NULL);
+	} else {
+		err = bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, NULL);
+	}
+	if ((!err || errno == ENOENT) && count == n)
+		goto out_free_keys;
+	err = 0;
+	for (__u32 i = 0; !err && i < n; i++) {
+		__u32 k = first + i;
+
+		if (bpf_map_lookup_elem(fd, &k, (char *)vals + i * vsize))
+			err = -errno;
+	}
+out_free_keys:
+	free(keys);
+	return err;
+}
+
 int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *table,
 		      uint32_t *table_bits)
 {
@@ -524,19 +557,13 @@ int ep_gw_read_active(struct ep_gw *gw, struct ep_gw_node *nodes, uint32_t *tabl
 	size = 1u << bits;
 	if (table_bits)
 		*table_bits = bits;
-	for (__u32 i = 0; nodes && i < EP_GW_MAX_NODES; i++) {
-		__u32 k = half * EP_GW_MAX_NODES + i;
-
-		if (bpf_map_lookup_elem(FD(gw, ep_gw_nodes), &k, &nodes[i]))
-			return -errno;
-	}
-	for (__u32 i = 0; table && i < size; i++) {
-		__u32 k = half * EP_GW_TABLE_SIZE + i;
-
-		if (bpf_map_lookup_elem(FD(gw, ep_gw_table), &k, &table[i]))
-			return -errno;
-	}
-	return 0;
+	err = nodes ? read_range(FD(gw, ep_gw_nodes), half * EP_GW_MAX_NODES, EP_GW_MAX_NODES,
+				 nodes, sizeof(*nodes))
+		    : 0;
+	if (!err && table)
+		err = read_range(FD(gw, ep_gw_table), half * EP_GW_TABLE_SIZE, size, table,
+				 sizeof(*table));
+	return err;
 }
 
 /* Sum a per-CPU array of @n entries of @words u64 counters each into @out. */
@@ -544,26 +571,21 @@ static int sum_percpu(int fd, __u32 n, size_t words, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *v;
+	int err;
 
 	if (ncpu < 0)
 		return ncpu;
-	v = calloc((size_t)ncpu * words, sizeof(*v));
+	v = calloc((size_t)n * ncpu * words, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	memset(out, 0, n * words * sizeof(*out));
-	for (__u32 k = 0; k < n; k++) {
-		if (bpf_map_lookup_elem(fd, &k, v)) {
-			int err = -errno;
-
-			free(v);
-			return err;
-		}
+	err = read_range(fd, 0, n, v, (size_t)ncpu * words * sizeof(*v));
+	for (__u32 k = 0; !err && k < n; k++)
 		for (int c = 0; c < ncpu; c++)
 			for (size_t w = 0; w < words; w++)
-				out[k * words + w] += v[c * words + w];
-	}
+				out[k * words + w] += v[((size_t)k * ncpu + c) * words + w];
 	free(v);
-	return 0;
+	return err;
 }
 
 int ep_gw_read_stats(struct ep_gw *gw, uint64_t out[EP_GW_STAT__COUNT])
@@ -584,10 +606,7 @@ int ep_gw_read_node_stats(struct ep_gw *gw, struct ep_gw_node_stats out[EP_GW_MA
 
 int ep_gw_read_sent(struct ep_gw *gw, uint64_t out[EP_GW_MAX_NODES])
 {
-	for (__u32 k = 0; k < EP_GW_MAX_NODES; k++)
-		if (bpf_map_lookup_elem(FD(gw, ep_gw_sent), &k, &out[k]))
-			return -errno;
-	return 0;
+	return read_range(FD(gw, ep_gw_sent), 0, EP_GW_MAX_NODES, out, sizeof(*out));
 }
 
 int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id)

@@ -74,6 +74,44 @@ static size_t build(uint8_t *buf, size_t len, uint16_t port, const struct ep_pro
 	return sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + (size_t)n;
 }
 
+static __u32 probe_keys[EP_GW_MAX_NODES];
+
+/* The live sent counts into the probe instance's ep_gw_sent: one batch update where the
+ * kernel has it (8191 ids), else one update each. */
+static void copy_sent(int fd, const uint64_t *sent)
+{
+	__u32 count = EP_GW_MAX_NODES;
+
+	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
+		probe_keys[id] = id;
+	if (!bpf_map_update_batch(fd, probe_keys, sent, &count, NULL))
+		return;
+	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
+		bpf_map_update_elem(fd, &id, &sent[id], 0);
+}
+
+/* r->tasks[id]: the probe's tasks per node, summed over CPUs, from its ep_gw_node_stats
+ * (@v: room for one entry's @ncpu values). Batched where the kernel can. */
+static void tasks_by_node(int fd, int ncpu, struct ep_gw_node_stats *v, struct ep_probe_result *r)
+{
+	struct ep_gw_node_stats *all = calloc((size_t)ncpu * EP_GW_MAX_NODES, sizeof(*all));
+	__u32 out = 0, count = EP_GW_MAX_NODES;
+	int err = all ? bpf_map_lookup_batch(fd, NULL, &out, probe_keys, all, &count, NULL) : -1;
+
+	if ((!err || errno == ENOENT) && all && count == EP_GW_MAX_NODES) {
+		for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
+			for (int c = 0; c < ncpu; c++)
+				r->tasks[id] += all[(size_t)id * ncpu + c].tasks;
+		free(all);
+		return;
+	}
+	free(all);
+	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
+		if (!bpf_map_lookup_elem(fd, &id, v))
+			for (int c = 0; c < ncpu; c++)
+				r->tasks[id] += v[c].tasks;
+}
+
 int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_result *r)
 {
 	struct ep_gateway *skel;
@@ -103,8 +141,7 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 		pr_err("load a probe instance of the gateway: %s", strerror(-err));
 		goto out;
 	}
-	for (__u32 id = 0; id < EP_GW_MAX_NODES; id++)
-		bpf_map_update_elem(bpf_map__fd(skel->maps.ep_gw_sent), &id, &sent[id], 0);
+	copy_sent(bpf_map__fd(skel->maps.ep_gw_sent), sent);
 	/* Where tasks would go, not whether a flood of them would pass: no rate limit. */
 	bpf_map_update_elem(bpf_map__fd(skel->maps.ep_rl_cfg), &(__u32){ 0 },
 			    &(struct ep_rl_cfg){ .flags = EP_RL_F_SET | EP_RL_F_OFF }, 0);
@@ -145,11 +182,7 @@ int ep_probe(struct ep_gw *gw, const struct ep_probe_opts *o, struct ep_probe_re
 			err = -ENOMEM;
 			goto out;
 		}
-		for (__u32 id = 0; id < EP_GW_MAX_NODES; id++) {
-			if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.ep_gw_node_stats), &id, v))
-				for (int c = 0; c < ncpu; c++)
-					r->tasks[id] += v[c].tasks;
-		}
+		tasks_by_node(bpf_map__fd(skel->maps.ep_gw_node_stats), ncpu, v, r);
 		for (__u32 k = 0; k < EP_GW_STAT__COUNT; k++)
 			if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.ep_gw_stats), &k, d))
 				for (int c = 0; c < ncpu; c++)
