@@ -211,4 +211,38 @@ fi
 stop_ctl
 GW_CONF=
 
+# --- many nodes (issue 16): ids past 63, a table sized by the member count -----------------
+# 100 configured workers (ids 1..99 and 8191) taking tasks without reports: 100 members
+# need at least 10 000 slots, so the table the gateway reads has 2^14; the probe places
+# every task on one of them. Two controllers in turn, one after the other, publish the same
+# table: its digest does not change.
+nodes='' digest=''
+for id in $(seq 1 99) 8191; do
+	nodes+=$(printf '{ id = %d; mac = "02:00:00:00:%02x:%02x"; capacity = %d; },' \
+		"$id" $((id >> 8)) $((id & 255)) $((100 + 50 * (id % 4))))
+done
+for round in 1 2; do
+	if start_ctl "control: { wait_for_report = false; }; nodes = ( ${nodes%,} );"; then
+		tbl=$(ctl table --json --sample 1000)
+		if ((round == 1)); then
+			expect_eq "100 configured nodes, ids up to 8191: the table has 2^14 slots" \
+				"$(jq -r '.table_size' <<<"$tbl")" 16384
+			check "the probe placed all 1000 tasks, on 90 or more of the 100 nodes" \
+				quiet jq -e '([.nodes[].next_tasks] | add) == 1000 and
+					([.nodes[] | select(.next_tasks > 0)] | length) >= 90 and
+					([.nodes[] | select(.id == 8191)] | length) == 1' <<<"$tbl"
+			digest=$(jq -r '.table_digest' <<<"$tbl")
+			check "edgectl table prints a 64-bit digest of the table ($digest)" \
+				grep -qE '^[0-9a-f]{16}$' <<<"$digest"
+		else
+			expect_eq "a controller started anew publishes the same table (same digest)" \
+				"$(jq -r '.table_digest' <<<"$tbl")" "$digest"
+		fi
+	else
+		not_ok "the controller starts with 100 nodes (round $round)"
+		diag "$(tail -3 "$EP_TMP/ctl.log")"
+	fi
+	stop_ctl
+done
+
 tap_done
