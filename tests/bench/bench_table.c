@@ -65,7 +65,7 @@ static int row(unsigned int n, int rounds, int fd, double *build_ms)
 {
 	static struct ep_table_member m[EP_GW_MAX_NODES];
 	static uint32_t table[EP_GW_TABLE_SIZE], keys[EP_GW_TABLE_SIZE];
-	double b[MAX_ROUNDS], w[MAX_ROUNDS], bmin, bmax;
+	double b[MAX_ROUNDS] = { 0 }, w[MAX_ROUNDS] = { 0 }, bmin, bmax;
 	uint32_t bits = 0;
 
 	for (unsigned int i = 0; i < n; i++)

@@ -1071,7 +1071,7 @@ static int big_world(uint8_t policy, bool (*hot)(uint32_t id), uint32_t *bits)
 /* Run @f through the gateway; the node id its DSR output goes to, 0 if none. */
 static uint32_t big_run(const struct frame *f)
 {
-	uint8_t out[2048];
+	uint8_t out[2048] = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->b, .data_size_in = (__u32)f->len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
