@@ -870,10 +870,16 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
 	c->start_ns = ep_now_ns();
 	c->policy = conf->policy;
 	ep_reg_init(&c->reg, &conf->reg);
+	c->table = calloc(EP_GW_TABLE_SIZE, sizeof(*c->table));
+	if (!c->table)
+		return -ENOMEM;
 
 	err = gw_open(c);
-	if (err)
+	if (err) {
+		free(c->table);
+		c->table = NULL;
 		return err;
+	}
 	for (size_t i = 0; i < sizeof(init_steps) / sizeof(init_steps[0]); i++) {
 		err = init_steps[i](c);
 		if (err)
@@ -977,7 +983,9 @@ void ep_ctl_fini(struct ep_ctl *c)
 	}
 	free(c->scratch_nodes);
 	free(c->scratch_members);
+	free(c->table);
 	c->scratch_nodes = NULL;
 	c->scratch_members = NULL;
+	c->table = NULL;
 	pthread_mutex_destroy(&c->lock);
 }

@@ -29,8 +29,10 @@ struct ep_ctl {
 	pthread_mutex_t lock; /* registry, policy, counters */
 	struct ep_registry reg;
 	struct ep_policy policy;
-	struct ep_gw_cfg cfg;		  /* what the next publish writes */
-	uint32_t table[EP_GW_TABLE_SIZE]; /* its first 2^table_bits slots */
+	struct ep_gw_cfg cfg; /* what the next publish writes */
+	/* EP_GW_TABLE_SIZE slots (4 MiB: allocated by ep_ctl_init(), freed by ep_ctl_fini()),
+	 * the first 2^table_bits of them in use. */
+	uint32_t *table;
 	uint32_t table_bits;
 	uint64_t table_built; /* registry table_version of @table */
 	/* ep_ctl_publish()'s map image, allocated at its first call, freed by ep_ctl_fini(). */

@@ -33,6 +33,8 @@ static inline void fz_ctl_init(struct ep_ctl *c, const struct ep_reg_opts *opts)
 	fz_conf.reg = *opts;
 
 	memset(c, 0, sizeof(*c));
+	c->table = calloc(EP_GW_TABLE_SIZE, sizeof(*c->table)); /* as ep_ctl_init() */
+	FZ_CHECK(c->table);
 	c->conf = &fz_conf;
 	c->report_fd = c->api_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
 	pthread_mutex_init(&c->lock, NULL);
@@ -51,8 +53,10 @@ static inline void fz_ctl_fini(struct ep_ctl *c)
 	c->gw = NULL;
 	free(c->scratch_nodes); /* ep_ctl_publish()'s, as ep_ctl_fini() frees them */
 	free(c->scratch_members);
+	free(c->table);
 	c->scratch_nodes = NULL;
 	c->scratch_members = NULL;
+	c->table = NULL;
 	pthread_mutex_destroy(&c->lock);
 }
 
