@@ -91,8 +91,19 @@ static void print_text(const struct ep_gw_node *nodes, const uint32_t *slots,
 		       const struct ep_probe_result *pr, uint64_t now, json_t *names,
 		       struct table_view tv)
 {
+	static const char *name_of[EP_GW_MAX_NODES]; /* by id, from @names: one pass, not one
+						      * per node (thousands of them) */
 	uint64_t capsum = 0;
 	json_t *jn;
+	size_t k;
+
+	json_array_foreach(names, k, jn)
+	{
+		json_int_t id = json_integer_value(json_object_get(jn, "id"));
+
+		if (id > 0 && id < EP_GW_MAX_NODES)
+			name_of[id] = json_string_value(json_object_get(jn, "name"));
+	}
 
 	for (int id = 1; id < EP_GW_MAX_NODES; id++)
 		if ((nodes[id].flags & (EP_NODE_F_PRESENT | EP_NODE_F_DRAINED |
@@ -106,15 +117,11 @@ static void print_text(const struct ep_gw_node *nodes, const uint32_t *slots,
 	       "CAP_SHARE", "TABLE", "LOAD_AGE", "CPU%", "NEXT_TASKS");
 	for (int id = 1; id < EP_GW_MAX_NODES; id++) {
 		const struct ep_gw_node *n = &nodes[id];
-		const char *name = "";
+		const char *name = name_of[id] ? name_of[id] : "";
 		char age[16];
-		size_t i;
 
 		if (!(n->flags & EP_NODE_F_PRESENT))
 			continue;
-		json_array_foreach(names, i,
-				   jn) if (json_integer_value(json_object_get(jn, "id")) == id)
-			name = json_string_value(json_object_get(jn, "name"));
 		if (!n->updated_ns)
 			snprintf(age, sizeof(age), "never");
 		else
