@@ -373,21 +373,8 @@ static unsigned int afxdp_rx_pending(struct ep_io_q *q)
 	return ring_fill(&a->rx) + (a->hxsk ? ring_fill(&a->hrx) : 0);
 }
 
-static const struct ep_io_ops afxdp_ops = {
-	.name = "afxdp",
-	.rx = afxdp_rx,
-	.release = afxdp_release,
-	.tx_buf = afxdp_tx_buf,
-	.tx_abort = afxdp_tx_abort,
-	.tx_commit = afxdp_tx_commit,
-	.flush = afxdp_flush,
-	.wait = afxdp_wait,
-	.get_stats = afxdp_get_stats,
-	.rx_high_pending = afxdp_rx_high_pending,
-	.rx_pending = afxdp_rx_pending,
-	.stop_rx = afxdp_stop_rx,
-	.close = afxdp_close,
-};
+EP_DEFINE_IO_OPS(afxdp, "afxdp", .rx_high_pending = afxdp_rx_high_pending,
+		 .rx_pending = afxdp_rx_pending);
 
 static int create_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
 			 __u16 bind_flags, __u32 rx_size)

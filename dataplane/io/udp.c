@@ -197,19 +197,7 @@ static void udp_close(struct ep_io_q *q)
 	free(u);
 }
 
-static const struct ep_io_ops udp_ops = {
-	.name = "udp",
-	.rx = udp_rx,
-	.release = udp_release,
-	.tx_buf = udp_tx_buf,
-	.tx_abort = udp_tx_abort,
-	.tx_commit = udp_tx_commit,
-	.flush = udp_flush,
-	.wait = udp_wait,
-	.get_stats = udp_get_stats,
-	.stop_rx = udp_stop_rx,
-	.close = udp_close,
-};
+EP_DEFINE_IO_OPS(udp, "udp");
 
 int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out)
 {

@@ -551,19 +551,7 @@ static void uring_close(struct ep_io_q *q)
 	free(u);
 }
 
-static const struct ep_io_ops uring_ops = {
-	.name = "uring",
-	.rx = uring_rx,
-	.release = uring_release,
-	.tx_buf = uring_tx_buf,
-	.tx_abort = uring_tx_abort,
-	.tx_commit = uring_tx_commit,
-	.flush = uring_flush,
-	.wait = uring_wait,
-	.get_stats = uring_get_stats,
-	.stop_rx = uring_stop_rx,
-	.close = uring_close,
-};
+EP_DEFINE_IO_OPS(uring, "uring");
 
 /* --- set-up and feature probes ----------------------------------------------------- */
 
