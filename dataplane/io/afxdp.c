@@ -597,11 +597,9 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	 * half of nfill held by the worker, so at least nfill / 2 stay for the priority
 	 * socket whatever floods the default one. */
 	nrx = high ? 2 * nfill : nfill;
-	a = calloc(1, sizeof(*a));
+	a = ep_io_q_alloc(sizeof(*a), &afxdp_ops, queue_id);
 	if (!a)
 		return -ENOMEM;
-	a->q.ops = &afxdp_ops;
-	a->q.queue_id = queue_id;
 	a->frame_size = fsize;
 	a->port = cfg->port;
 	a->busy_poll = cfg->busy_poll;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "edgeplane/reasm.h" /* struct ep_peer */
 
@@ -136,6 +137,22 @@ struct ep_io_q {
 	const struct ep_io_ops *ops;
 	unsigned int queue_id;
 };
+
+/*
+ * A backend's queue for its open(): @size zeroed bytes (the backend's struct, whose
+ * struct ep_io_q comes first) with @ops and @queue_id set. Returns it (the caller frees
+ * it with free()), or NULL when out of memory.
+ */
+static inline void *ep_io_q_alloc(size_t size, const struct ep_io_ops *ops, unsigned int queue_id)
+{
+	struct ep_io_q *q = calloc(1, size);
+
+	if (q) {
+		q->ops = ops;
+		q->queue_id = queue_id;
+	}
+	return q;
+}
 
 /* io_uring backend settings (config group uring). */
 struct ep_io_uring_cfg {

@@ -18,7 +18,7 @@
 #define BURST 64
 
 struct udp_q {
-	struct ep_io_q q;
+	struct ep_io_q q; /* first: the generic part */
 	int fd;
 	bool busy_poll;
 	uint32_t buf_size, nbufs;
@@ -204,11 +204,9 @@ int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep
 	struct udp_q *u;
 	int err;
 
-	u = calloc(1, sizeof(*u));
+	u = ep_io_q_alloc(sizeof(*u), &udp_ops, queue_id);
 	if (!u)
 		return -ENOMEM;
-	u->q.ops = &udp_ops;
-	u->q.queue_id = queue_id;
 	u->fd = -1;
 	u->busy_poll = cfg->busy_poll;
 	u->buf_size = EP_SOCK_MAX_DGRAM;

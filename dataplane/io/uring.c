@@ -748,11 +748,9 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		pr_err("uring: buffers must be a power of two up to 32768, entries 1..4096");
 		return -EINVAL;
 	}
-	u = calloc(1, sizeof(*u));
+	u = ep_io_q_alloc(sizeof(*u), &uring_ops, queue_id);
 	if (!u)
 		return -ENOMEM;
-	u->q.ops = &uring_ops;
-	u->q.queue_id = queue_id;
 	u->fd = -1;
 	u->sqpoll = c->sqpoll;
 	u->busy_poll = cfg->busy_poll;
