@@ -39,8 +39,31 @@
 #include "xdp_test.h"
 
 static struct ep_classifier *skel;
-static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
-static int auth_fd, keys_fd, kstate_fd;
+static int prog_fd;
+
+/* The classifier's maps the cases use: the descriptor of each, and its name in the
+ * skeleton (the same in the XDP and the DPDK build). */
+#define CLS_MAPS(X, s)                \
+	X(stats_fd, ep_stats, s)      \
+	X(cfg_fd, ep_cfg, s)          \
+	X(tenants_fd, ep_tenants, s)  \
+	X(addrs_fd, ep_addrs, s)      \
+	X(rl_fd, ep_rl_cfg, s)        \
+	X(rlstate_fd, ep_rl_state, s) \
+	X(auth_fd, ep_auth_cfg, s)    \
+	X(keys_fd, ep_keys, s)        \
+	X(kstate_fd, ep_key_state, s)
+#define CLS_FD_DECL(fd, map, s) static int fd;
+#define CLS_FD_SET(fd, map, s)	fd = bpf_map__fd((s)->maps.map);
+CLS_MAPS(CLS_FD_DECL, )
+
+/* Point the cases at the program and maps of loaded skeleton @s. */
+#define USE_SKEL(s)                                                \
+	do {                                                       \
+		prog_fd = bpf_program__fd((s)->progs.ep_classify); \
+		CLS_MAPS(CLS_FD_SET, s)                            \
+	} while (0)
+
 static const char *variant = ""; /* prefixes the cases' names: which build runs */
 static int ifindex;		 /* veth in our private netns, 0 if unavailable */
 
@@ -1664,16 +1687,7 @@ int main(void)
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		return 1;
 	}
-	prog_fd = bpf_program__fd(skel->progs.ep_classify);
-	stats_fd = bpf_map__fd(skel->maps.ep_stats);
-	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
-	tenants_fd = bpf_map__fd(skel->maps.ep_tenants);
-	addrs_fd = bpf_map__fd(skel->maps.ep_addrs);
-	rl_fd = bpf_map__fd(skel->maps.ep_rl_cfg);
-	rlstate_fd = bpf_map__fd(skel->maps.ep_rl_state);
-	auth_fd = bpf_map__fd(skel->maps.ep_auth_cfg);
-	keys_fd = bpf_map__fd(skel->maps.ep_keys);
-	kstate_fd = bpf_map__fd(skel->maps.ep_key_state);
+	USE_SKEL(skel);
 	test_table();
 	test_xsk();
 
@@ -1690,16 +1704,7 @@ int main(void)
 		ep_classifier__destroy(skel);
 		return 1;
 	}
-	prog_fd = bpf_program__fd(dskel->progs.ep_classify);
-	stats_fd = bpf_map__fd(dskel->maps.ep_stats);
-	cfg_fd = bpf_map__fd(dskel->maps.ep_cfg);
-	tenants_fd = bpf_map__fd(dskel->maps.ep_tenants);
-	addrs_fd = bpf_map__fd(dskel->maps.ep_addrs);
-	rl_fd = bpf_map__fd(dskel->maps.ep_rl_cfg);
-	rlstate_fd = bpf_map__fd(dskel->maps.ep_rl_state);
-	auth_fd = bpf_map__fd(dskel->maps.ep_auth_cfg);
-	keys_fd = bpf_map__fd(dskel->maps.ep_keys);
-	kstate_fd = bpf_map__fd(dskel->maps.ep_key_state);
+	USE_SKEL(dskel);
 	variant = "dpdk build: ";
 	test_table();
 	test_xsk_dpdk(bpf_map__fd(dskel->maps.xsks_map));

@@ -262,15 +262,9 @@ _teardown_pair() {
 	ip netns del "$NS_B"
 }
 
-# wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX.
-wait_for_line() {
-	local end=$((SECONDS + $3))
-	while ((SECONDS < end)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_for_line FILE REGEX SECONDS: until FILE has a line matching REGEX (vm/lib.sh, which
+# the demo shares).
+source "$EP_ROOT/vm/lib.sh"
 
 # stat_packets JSON NAME: packets of one classifier outcome from `edgeplane-xdp stats -j`.
 stat_packets() { jq -r --arg n "$2" '.[$n].packets' <<<"$1"; }
