@@ -442,3 +442,20 @@ ep_synced_node_conf() {
 		"auth: { controller = \"$ctl\"; cert = \"$p/node1.crt\"; key = \"$p/node1.key\";" \
 		"        ca = \"$p/ca.crt\"; sync_ms = 250; };" "$@"
 }
+
+# --- checks the integration tests share (issue 15, duplicates) ---------------------------
+# expect_refusal CASE TEXT CMD...: CMD exits 2 (bad usage or a bad configuration) and its
+# output contains TEXT: ok "CASE, 'WHAT IT SAID'" (from its "error: " on), else not_ok CASE
+# with its exit status and first lines.
+expect_refusal() {
+	local what=$1 text=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if ((rc == 2)) && [[ $out == *"$text"* ]]; then
+		ok "$what, '${out#*error: }'"
+	else
+		not_ok "$what"
+		diag "rc $rc (want 2, saying '$text'): $(head -3 <<<"$out")"
+	fi
+}
