@@ -240,15 +240,15 @@ int main(int argc, char **argv)
 		EP_OPT_FUNC("dup", 0, opt_rate, &cfg.dup_ppm, "R", "duplicate this rate"),
 		EP_OPT_FUNC("corrupt", 0, opt_rate, &cfg.corrupt_ppm, "R", "corrupt this rate"),
 		EP_OPT_INT("port", 0, &cfg.udp_port, 0, 65535, "N",
-			   "only UDP to or from port N (0, the default: every packet)"),
+			   "only UDP to or from port N (0, the default: any port)"),
 		EP_OPT_FLAG("json", 0, &json, "stats: print JSON"),
 		EP_OPT_END,
 	};
 	const struct ep_opt_prog prog = {
 		.name = "edgeplane-fault",
 		.usage = "Usage: edgeplane-fault attach|set|stats|detach DEV [options]\n",
-		.footer = "R: a fraction (0.05) or a percentage (5%) of the packets leaving DEV\n"
-			  "(entering it with --ingress).\n",
+		.footer = "R: a fraction (0.05) or a percentage (5%) of the UDP packets\n"
+			  "leaving DEV (entering it with --ingress).\n",
 		.tabs = { opts },
 	};
 	int first, err;
