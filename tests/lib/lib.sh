@@ -262,15 +262,9 @@ _teardown_pair() {
 	ip netns del "$NS_B"
 }
 
-# wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX.
-wait_for_line() {
-	local end=$((SECONDS + $3))
-	while ((SECONDS < end)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_for_line FILE REGEX SECONDS: until FILE has a line matching REGEX (vm/lib.sh, which
+# the demo shares).
+source "$EP_ROOT/vm/lib.sh"
 
 # stat_packets JSON NAME: packets of one classifier outcome from `edgeplane-xdp stats -j`.
 stat_packets() { jq -r --arg n "$2" '.[$n].packets' <<<"$1"; }
@@ -447,4 +441,21 @@ ep_synced_node_conf() {
 		'handlers = ( { name = "echo"; }, { name = "checksum"; } );' \
 		"auth: { controller = \"$ctl\"; cert = \"$p/node1.crt\"; key = \"$p/node1.key\";" \
 		"        ca = \"$p/ca.crt\"; sync_ms = 250; };" "$@"
+}
+
+# --- checks the integration tests share (issue 15, duplicates) ---------------------------
+# expect_refusal CASE TEXT CMD...: CMD exits 2 (bad usage or a bad configuration) and its
+# output contains TEXT: ok "CASE, 'WHAT IT SAID'" (from its "error: " on), else not_ok CASE
+# with its exit status and first lines.
+expect_refusal() {
+	local what=$1 text=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if ((rc == 2)) && [[ $out == *"$text"* ]]; then
+		ok "$what, '${out#*error: }'"
+	else
+		not_ok "$what"
+		diag "rc $rc (want 2, saying '$text'): $(head -3 <<<"$out")"
+	fi
 }
