@@ -24,6 +24,7 @@
 #include "edgeplane/enroll.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
+#include "cluster.h"
 #include "policy.h"
 #include "server.h"
 #include "xdp/ep_xdp.h"
@@ -175,6 +176,8 @@ static json_t *cmd_status(struct ep_ctl *c)
 		json_object_set_new(o, "auth_mode", json_string(ep_xdp_auth_mode_name(mode)));
 	if (o && c->enroll)
 		json_object_set_new(o, "enroll", enroll_status(c));
+	if (o && c->cluster)
+		json_object_set_new(o, "etcd", ep_cluster_status(c->cluster));
 	return o;
 }
 
@@ -492,6 +495,8 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 		return cmd_key_revoke(c, req);
 	if (!strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke"))
 		return cmd_name_revoke(c, req, !strcmp(cmd, "name.revoke"));
+	if (c->cluster && ep_cluster_cmd(cmd)) /* to etcd; applied from its watch */
+		return ep_cluster_api(c, req, cmd);
 	if (!strcmp(cmd, "node.add"))
 		return cmd_node_add(c, req);
 	if (!strcmp(cmd, "policy.set"))
