@@ -472,6 +472,7 @@ static int resync(struct ep_cluster *cl)
 static void write_config_nodes(struct ep_cluster *cl)
 {
 	const struct ep_ctl_conf *conf = cl->c->conf;
+	bool all = true;
 	char key[512];
 
 	for (unsigned int i = 0; i < conf->nnodes; i++) {
@@ -481,13 +482,15 @@ static void write_config_nodes(struct ep_cluster *cl)
 
 		snprintf(key, sizeof(key), "%snodes/%u", cl->conf->prefix, conf->nodes[i].id);
 		err = text ? ep_etcd_put_if(cl->watch, key, text, 0, NULL) : -ENOMEM;
-		if (err && err != -ECANCELED)
+		if (err && err != -ECANCELED) {
 			pr_warn("etcd: node %u from the configuration: %s", conf->nodes[i].id,
 				ep_etcd_error(cl->watch));
+			all = false; /* again after the next re-read */
+		}
 		free(text);
 		json_decref(o);
 	}
-	cl->config_written = true;
+	cl->config_written = all;
 }
 
 static void *watch_main(void *arg)
@@ -511,9 +514,9 @@ static void *watch_main(void *arg)
 				pr_info("etcd: read again at revision %lld; watching",
 					(long long)cl->rev);
 			said = false;
-			if (!cl->config_written)
-				write_config_nodes(cl);
 		}
+		if (!cl->config_written)
+			write_config_nodes(cl);
 		err = ep_etcd_watch(cl->watch, cl->conf->prefix, cl->rev + 1, watch_fn, cl);
 		if (err == -EINTR)
 			break;
