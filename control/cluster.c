@@ -741,6 +741,10 @@ static int api_write(struct ep_ctl *c, json_t *req, const char *cmd, int64_t *re
 	if (!strcmp(cmd, "node.add")) {
 		if (ep_cluster_node_parse(req, &n, &ifname, err, len))
 			return -EINVAL;
+		if (ifname && !if_nametoindex(ifname)) {
+			snprintf(err, len, "interface %s: %s", ifname, strerror(errno));
+			return -EINVAL;
+		}
 		json_object_del(req, "cmd");
 		text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
 		snprintf(key, sizeof(key), "%snodes/%u", pfx, n.id);
