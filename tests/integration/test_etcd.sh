@@ -182,5 +182,8 @@ else
 	diag "$(state a 1)/$(state b 1)"
 fi
 expect_eq "and in both gateways' maps" "$(map_state a 1)/$(map_state b 1)" out/out
+# Well past lease_ttl_s (3 s) since the restart, and past the outage: kept alive.
+wait_cond 5 test "$(live)" = 2
+expect_eq "both controllers' leased keys are kept alive (and back after the outage)" "$(live)" 2
 
 tap_done
