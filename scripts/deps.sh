@@ -57,8 +57,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # 127.0.0.1:2379 with its data in /var/lib/etcd. edgeplane's tests run their own members in
 # namespaces of their own and a deployment configures its own cluster, so a stray default
 # member would only hold a port and disk; stop and disable the one we just installed.
-if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null &&
-	systemctl is-system-running >/dev/null 2>&1; then
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [[ -d /run/systemd/system ]]; then
 	systemctl disable --now etcd.service >/dev/null 2>&1 || true
 fi
 echo "deps.sh: done"
