@@ -851,8 +851,10 @@ static int (*const init_steps[])(struct ep_ctl *c) = {
 	events_open,   /* timer, signals, epoll */
 	start_enroll,  /* keystore and enrollment server, if configured */
 	metrics_open,  /* the metrics endpoint, if configured */
+	cluster_open,  /* the shared state in etcd, if configured: before the first
+			* publish, so that a restart never publishes the configured policy
+			* over etcd's, even for a moment */
 	first_publish, /* the registry into the gateway's maps */
-	cluster_open,  /* the shared state in etcd, if configured */
 };
 
 int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf)
