@@ -421,11 +421,13 @@ static void apply_all(struct ep_cluster *cl, int64_t rev)
 
 /* --- the watch thread ------------------------------------------------------------------- */
 
+/* A key of the first read, into the mirror being built. */
 static int range_kv(void *arg, const struct ep_etcd_kv *kv)
 {
 	return mirror_set(arg, kv, false);
 }
 
+/* Events of the watch: into the mirror, then the whole applied at their revision. */
 static int watch_fn(void *arg, int64_t rev, const struct ep_etcd_event *ev, unsigned int n)
 {
 	struct ep_cluster *cl = arg;
@@ -493,6 +495,8 @@ static void write_config_nodes(struct ep_cluster *cl)
 	cl->config_written = all;
 }
 
+/* The watch thread: read everything, watch from the next revision, and again after
+ * every break, until stopped; while etcd cannot serve, retry every RETRY_MS. */
 static void *watch_main(void *arg)
 {
 	struct ep_cluster *cl = arg;
@@ -553,6 +557,8 @@ static int live_register(struct ep_cluster *cl)
 	return 0;
 }
 
+/* The lease thread: controllers/<name> on a lease renewed every third of its TTL,
+ * registered again if it expired meanwhile. */
 static void *live_main(void *arg)
 {
 	struct ep_cluster *cl = arg;

@@ -376,6 +376,7 @@ struct body {
 	size_t len;
 };
 
+/* curl's write callback of a call: the answer into a growing buffer (at most RESP_MAX). */
 static size_t body_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
@@ -391,6 +392,7 @@ static size_t body_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* curl's progress callback: a non-zero *e->stop aborts the transfer. */
 static int xfer_stop(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct ep_etcd *e = arg;
@@ -648,6 +650,7 @@ struct watch_ctx {
 	int err; /* what ended the stream from our side */
 };
 
+/* One JSON object of the watch stream: parsed, its events to the caller's callback. */
 static int watch_obj(void *arg, const char *text, size_t len)
 {
 	struct watch_ctx *w = arg;
@@ -669,6 +672,7 @@ static int watch_obj(void *arg, const char *text, size_t len)
 	return err;
 }
 
+/* curl's write callback of the watch: bytes into the splitter, as they come. */
 static size_t watch_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct watch_ctx *w = arg;
