@@ -24,6 +24,7 @@
 #include "edgeplane/enroll.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
+#include "cluster.h"
 #include "policy.h"
 #include "server.h"
 #include "xdp/ep_xdp.h"
@@ -175,6 +176,8 @@ static json_t *cmd_status(struct ep_ctl *c)
 		json_object_set_new(o, "auth_mode", json_string(ep_xdp_auth_mode_name(mode)));
 	if (o && c->enroll)
 		json_object_set_new(o, "enroll", enroll_status(c));
+	if (o && c->cluster)
+		json_object_set_new(o, "etcd", ep_cluster_status(c->cluster));
 	return o;
 }
 
@@ -249,49 +252,17 @@ static int get_id(json_t *req, uint32_t *id)
 }
 
 /* {"id": 4, "name": "w4", "mac": "..", "ip4": "..", "ip6": "..", "port": 7878,
- *  "capacity": 100, "mode": "dsr"|"encap", "role": "worker"|"cloud", "interface": ".."} */
+ *  "capacity": 100, "mode": "dsr"|"encap", "role": "worker"|"cloud", "interface": ".."}
+ * (parsed as etcd's node values are: ep_cluster_node_parse()) */
 static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
 {
-	struct ep_reg_node n = { .origin = EP_ORIGIN_CLI };
-	const char *name = NULL, *mac = NULL, *ip4 = NULL, *ip6 = NULL, *mode = NULL;
-	const char *role = NULL, *ifname = NULL;
-	json_int_t port = 0, cap = 0;
-	json_error_t jerr;
+	struct ep_reg_node n;
+	const char *ifname;
+	char why[160];
 	int err;
 
-	if (get_id(req, &n.id))
-		return fail("node add: needs an id in 1..%d", EP_GW_MAX_NODES - 1);
-	if (json_unpack_ex(req, &jerr, 0, "{s?s, s?s, s?s, s?s, s?I, s?I, s?s, s?s, s?s}", "name",
-			   &name, "mac", &mac, "ip4", &ip4, "ip6", &ip6, "port", &port, "capacity",
-			   &cap, "mode", &mode, "role", &role, "interface", &ifname))
-		return fail("node add: %s", jerr.text);
-	if (name)
-		snprintf(n.name, sizeof(n.name), "%s", name);
-	if (mac) {
-		if (ep_parse_mac(mac, n.mac))
-			return fail("node add: mac '%s' is not like 02:00:00:00:00:01", mac);
-		n.mac_set = true;
-	}
-	if (ip4 && inet_pton(AF_INET, ip4, &n.ip4) != 1)
-		return fail("node add: ip4 '%s' is not an IPv4 address", ip4);
-	if (ip6 && inet_pton(AF_INET6, ip6, n.ip6) != 1)
-		return fail("node add: ip6 '%s' is not an IPv6 address", ip6);
-	if (port < 0 || port > 65535)
-		return fail("node add: port %lld is not in 1..65535", (long long)port);
-	n.port = (uint16_t)port;
-	if (cap < 0 || cap > 1000000)
-		return fail("node add: capacity %lld is not in 1..1000000", (long long)cap);
-	n.capacity_cfg = (uint32_t)cap;
-	if (mode && strcmp(mode, "dsr") && strcmp(mode, "encap"))
-		return fail("node add: mode '%s' is not dsr or encap", mode);
-	n.encap = mode && !strcmp(mode, "encap");
-	if (role && strcmp(role, "worker") && strcmp(role, "cloud"))
-		return fail("node add: role '%s' is not worker or cloud", role);
-	n.role = role && !strcmp(role, "cloud") ? EP_ROLE_CLOUD : EP_ROLE_WORKER;
-	if (!n.mac_set)
-		return fail("node add: needs mac (the node's, or for encap its next hop's)");
-	if (n.encap && !n.ip4)
-		return fail("node add: an encap node needs ip4");
+	if (ep_cluster_node_parse(req, &n, &ifname, why, sizeof(why)))
+		return fail("node add: %s", why);
 	if (ifname) {
 		n.ifindex = if_nametoindex(ifname);
 		if (!n.ifindex)
@@ -492,6 +463,8 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 		return cmd_key_revoke(c, req);
 	if (!strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke"))
 		return cmd_name_revoke(c, req, !strcmp(cmd, "name.revoke"));
+	if (c->cluster && ep_cluster_cmd(cmd)) /* to etcd; applied from its watch */
+		return ep_cluster_api(c, req, cmd);
 	if (!strcmp(cmd, "node.add"))
 		return cmd_node_add(c, req);
 	if (!strcmp(cmd, "policy.set"))

@@ -23,6 +23,8 @@
 #include "neigh.h"
 #include "registry.h"
 
+struct ep_cluster;
+
 struct ep_ctl {
 	struct ep_ctl_conf *conf;
 	struct ep_gw *gw;
@@ -52,6 +54,7 @@ struct ep_ctl {
 	uint64_t keys_mirrored; /* key generation the gateway's ep_keys has */
 	uint64_t key_mirror_errors;
 	volatile int stop;
+	struct ep_cluster *cluster; /* the shared state in etcd (cluster.h); NULL: off */
 };
 
 /* Set up everything (attach XDP, sockets, metrics). Returns 0 or a negative errno. */

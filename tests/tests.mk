@@ -91,6 +91,14 @@ $(TESTOUT)/unit/%: $(SANOBJ)/tests/unit/%.o $(LIB)/libepcore-rt-san.a $(LIB)/lib
 	$(call test_link_san,LINK,$(HANDLER_LIBS) $(ZSTD_LIBS) \
 		$(call pc_libs,libmicrohttpd libcrypto libconfig) $(ENROLL_LIBS))
 
+# The etcd client's test reaches cluster.c, which is the controller's: link it as edgectl.
+$(TESTOUT)/unit/test_etcd: $(SANOBJ)/tests/unit/test_etcd.o $(LIB)/libepcontrol-all-san.a \
+			   $(LIB)/libepcommon-san.a $(LIB)/libepxdp-san.a $(LIB)/libepclient-san.a \
+			   $(LIB)/libepcore-san.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $^ $(EP_LDFLAGS) $(CONTROL_LIBS) $(BPF_LIBS) -lm
+
 # test_clauth again under ThreadSanitizer: a session's renewal thread and threads sealing
 # at once.
 UNIT_BINS	+= $(TESTOUT)/unit/test_clauth-tsan
