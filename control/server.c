@@ -956,17 +956,13 @@ void ep_ctl_fini(struct ep_ctl *c)
 		close(c->api_fd);
 		unlink(c->conf->socket);
 	}
-	if (c->report_fd >= 0)
-		close(c->report_fd);
+	c->api_fd = -1;
+	ep_close_fd(&c->report_fd);
 	ep_neigh_close(c->neigh);
 	c->neigh = NULL;
-	if (c->timer_fd >= 0)
-		close(c->timer_fd);
-	if (c->sig_fd >= 0)
-		close(c->sig_fd);
-	if (c->epfd >= 0)
-		close(c->epfd);
-	c->api_fd = c->report_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
+	ep_close_fd(&c->timer_fd);
+	ep_close_fd(&c->sig_fd);
+	ep_close_fd(&c->epfd);
 	if (c->gw) {
 		if (c->conf->keep_attached)
 			pr_info("the gateway stays attached to %s with the last state; "

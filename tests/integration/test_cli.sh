@@ -73,6 +73,9 @@ usage_error "edgectl policy set bogus=1" "$BIN/edgectl" policy set bogus=1
 usage_error "edgectl status word" "$BIN/edgectl" status word
 usage_error "edgectl detach without --iface" "$BIN/edgectl" detach
 usage_error "edgectl keys word" "$BIN/edgectl" keys word
+usage_error "edgectl table word" "$BIN/edgectl" table word
+usage_error "edgectl detach --iface IF word" "$BIN/edgectl" detach --iface none0 word
+usage_error "edgectl revoke --key 3 word" "$BIN/edgectl" revoke --key 3 word
 usage_error "edgectl revoke (nothing)" "$BIN/edgectl" revoke
 usage_error "edgectl revoke --key=0" "$BIN/edgectl" revoke --key=0
 usage_error "edgectl unrevoke --key 3" "$BIN/edgectl" unrevoke --key 3
