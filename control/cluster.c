@@ -7,7 +7,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -680,18 +679,6 @@ bool ep_cluster_cmd(const char *cmd)
 	return false;
 }
 
-static json_t *api_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *api_fail(const char *fmt, ...)
-{
-	char msg[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-}
-
 /* The policy after edgectl's settings @set, as etcd's value, and the revision it must
  * replace in @mod. NULL and @err said if a setting is wrong. Lock held. */
 static char *policy_value(struct ep_ctl *c, const json_t *set, int64_t *mod, char *err, size_t len)
@@ -809,23 +796,25 @@ json_t *ep_cluster_api(struct ep_ctl *c, json_t *req, const char *cmd)
 
 	rc = api_write(c, req, cmd, &rev, err, sizeof(err));
 	if (rc == -EINVAL)
-		return api_fail("%s: %s", cmd, err);
+		return ep_ctl_api_fail("%s: %s", cmd, err);
 	if (rc == -ENOENT)
-		return api_fail("no node %lld",
-				(long long)json_integer_value(json_object_get(req, "id")));
+		return ep_ctl_api_fail("no node %lld",
+				       (long long)json_integer_value(json_object_get(req, "id")));
 	if (rc == -EEXIST)
-		return api_fail("node %lld already exists (edgectl node del %lld first)",
-				(long long)json_integer_value(json_object_get(req, "id")),
-				(long long)json_integer_value(json_object_get(req, "id")));
+		return ep_ctl_api_fail("node %lld already exists (edgectl node del %lld first)",
+				       (long long)json_integer_value(json_object_get(req, "id")),
+				       (long long)json_integer_value(json_object_get(req, "id")));
 	if (rc == -ECANCELED)
-		return api_fail("%s: the policy changed meanwhile (another controller): nothing "
-				"written; look at it again and retry",
-				cmd);
+		return ep_ctl_api_fail(
+			"%s: the policy changed meanwhile (another controller): nothing "
+			"written; look at it again and retry",
+			cmd);
 	if (rc) {
 		pr_warn("%s refused: %s", cmd, ep_etcd_error(cl->api));
-		return api_fail("%s refused: %s; nothing changed, the gateways keep their last "
-				"state",
-				cmd, ep_etcd_error(cl->api));
+		return ep_ctl_api_fail(
+			"%s refused: %s; nothing changed, the gateways keep their last "
+			"state",
+			cmd, ep_etcd_error(cl->api));
 	}
 	pr_info("%s by edgectl: written to etcd at revision %lld", cmd, (long long)rev);
 	if (!wait_applied(cl, rev))

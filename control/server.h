@@ -68,6 +68,8 @@ void ep_ctl_fini(struct ep_ctl *c);
 /* The API (api.c): handle one request from a peer that may (@admin) or may not change
  * state. Returns a new response object; called with the lock not held. */
 json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin);
+/* An API error reply, {"ok": false, "error": the message} (api.c; also cluster.c's). */
+json_t *ep_ctl_api_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Apply a node/policy change and publish at once. Lock held. */
 int ep_ctl_publish(struct ep_ctl *c, uint64_t now);
 /* Prometheus text (metrics.c of control). */
