@@ -24,6 +24,7 @@
 #include "edgeplane/enroll.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
+#include "cluster.h"
 #include "policy.h"
 #include "server.h"
 #include "xdp/ep_xdp.h"
@@ -52,10 +53,9 @@ static json_t *jstr(const char *s)
 	return j;
 }
 
-static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *fail(const char *fmt, ...)
+json_t *ep_ctl_api_fail(const char *fmt, ...)
 {
-	char msg[256];
+	char msg[1200]; /* an etcd failure names every endpoint it tried */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -175,6 +175,8 @@ static json_t *cmd_status(struct ep_ctl *c)
 		json_object_set_new(o, "auth_mode", json_string(ep_xdp_auth_mode_name(mode)));
 	if (o && c->enroll)
 		json_object_set_new(o, "enroll", enroll_status(c));
+	if (o && c->cluster)
+		json_object_set_new(o, "etcd", ep_cluster_status(c->cluster));
 	return o;
 }
 
@@ -249,56 +251,26 @@ static int get_id(json_t *req, uint32_t *id)
 }
 
 /* {"id": 4, "name": "w4", "mac": "..", "ip4": "..", "ip6": "..", "port": 7878,
- *  "capacity": 100, "mode": "dsr"|"encap", "role": "worker"|"cloud", "interface": ".."} */
+ *  "capacity": 100, "mode": "dsr"|"encap", "role": "worker"|"cloud", "interface": ".."}
+ * (parsed as etcd's node values are: ep_cluster_node_parse()) */
 static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
 {
-	struct ep_reg_node n = { .origin = EP_ORIGIN_CLI };
-	const char *name = NULL, *mac = NULL, *ip4 = NULL, *ip6 = NULL, *mode = NULL;
-	const char *role = NULL, *ifname = NULL;
-	json_int_t port = 0, cap = 0;
-	json_error_t jerr;
+	struct ep_reg_node n;
+	const char *ifname;
+	char why[160];
 	int err;
 
-	if (get_id(req, &n.id))
-		return fail("node add: needs an id in 1..%d", EP_GW_MAX_NODES - 1);
-	if (json_unpack_ex(req, &jerr, 0, "{s?s, s?s, s?s, s?s, s?I, s?I, s?s, s?s, s?s}", "name",
-			   &name, "mac", &mac, "ip4", &ip4, "ip6", &ip6, "port", &port, "capacity",
-			   &cap, "mode", &mode, "role", &role, "interface", &ifname))
-		return fail("node add: %s", jerr.text);
-	if (name)
-		snprintf(n.name, sizeof(n.name), "%s", name);
-	if (mac) {
-		if (ep_parse_mac(mac, n.mac))
-			return fail("node add: mac '%s' is not like 02:00:00:00:00:01", mac);
-		n.mac_set = true;
-	}
-	if (ip4 && inet_pton(AF_INET, ip4, &n.ip4) != 1)
-		return fail("node add: ip4 '%s' is not an IPv4 address", ip4);
-	if (ip6 && inet_pton(AF_INET6, ip6, n.ip6) != 1)
-		return fail("node add: ip6 '%s' is not an IPv6 address", ip6);
-	if (port < 0 || port > 65535)
-		return fail("node add: port %lld is not in 1..65535", (long long)port);
-	n.port = (uint16_t)port;
-	if (cap < 0 || cap > 1000000)
-		return fail("node add: capacity %lld is not in 1..1000000", (long long)cap);
-	n.capacity_cfg = (uint32_t)cap;
-	if (mode && strcmp(mode, "dsr") && strcmp(mode, "encap"))
-		return fail("node add: mode '%s' is not dsr or encap", mode);
-	n.encap = mode && !strcmp(mode, "encap");
-	if (role && strcmp(role, "worker") && strcmp(role, "cloud"))
-		return fail("node add: role '%s' is not worker or cloud", role);
-	n.role = role && !strcmp(role, "cloud") ? EP_ROLE_CLOUD : EP_ROLE_WORKER;
-	if (!n.mac_set)
-		return fail("node add: needs mac (the node's, or for encap its next hop's)");
-	if (n.encap && !n.ip4)
-		return fail("node add: an encap node needs ip4");
+	if (ep_cluster_node_parse(req, &n, &ifname, why, sizeof(why)))
+		return ep_ctl_api_fail("node add: %s", why);
 	if (ifname) {
 		n.ifindex = if_nametoindex(ifname);
 		if (!n.ifindex)
-			return fail("node add: interface %s: %s", ifname, strerror(errno));
+			return ep_ctl_api_fail("node add: interface %s: %s", ifname,
+					       strerror(errno));
 		err = ep_gw_add_dev(c->gw, n.ifindex);
 		if (err)
-			return fail("node add: redirect to %s: %s", ifname, strerror(-err));
+			return ep_ctl_api_fail("node add: redirect to %s: %s", ifname,
+					       strerror(-err));
 	}
 	pthread_mutex_lock(&c->lock);
 	err = ep_reg_add(&c->reg, &n, ep_now_ns());
@@ -306,9 +278,10 @@ static json_t *cmd_node_add(struct ep_ctl *c, json_t *req)
 		err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err == -EEXIST)
-		return fail("node %u already exists (edgectl node del %u first)", n.id, n.id);
+		return ep_ctl_api_fail("node %u already exists (edgectl node del %u first)", n.id,
+				       n.id);
 	if (err)
-		return fail("node add: %s", strerror(-err));
+		return ep_ctl_api_fail("node add: %s", strerror(-err));
 	pr_info("node %u (%s) added by edgectl", n.id, n.name[0] ? n.name : "unnamed");
 	return ok();
 }
@@ -319,7 +292,7 @@ static json_t *cmd_node_change(struct ep_ctl *c, json_t *req, const char *cmd)
 	int err;
 
 	if (get_id(req, &id))
-		return fail("%s: needs an id in 1..%d", cmd, EP_GW_MAX_NODES - 1);
+		return ep_ctl_api_fail("%s: needs an id in 1..%d", cmd, EP_GW_MAX_NODES - 1);
 	pthread_mutex_lock(&c->lock);
 	if (!strcmp(cmd, "node.del"))
 		err = ep_reg_del(&c->reg, id);
@@ -329,9 +302,9 @@ static json_t *cmd_node_change(struct ep_ctl *c, json_t *req, const char *cmd)
 		err = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (err == -ENOENT)
-		return fail("no node %u", id);
+		return ep_ctl_api_fail("no node %u", id);
 	if (err)
-		return fail("%s %u: %s", cmd, id, strerror(-err));
+		return ep_ctl_api_fail("%s %u: %s", cmd, id, strerror(-err));
 	pr_info("%s %u by edgectl", cmd, id);
 	return ok();
 }
@@ -345,7 +318,7 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 	int rc;
 
 	if (!json_is_array(set) || !json_array_size(set))
-		return fail("policy set: needs at least one key=value");
+		return ep_ctl_api_fail("policy set: needs at least one key=value");
 	pthread_mutex_lock(&c->lock);
 	p = c->policy;
 	json_array_foreach(set, i, v)
@@ -353,20 +326,21 @@ static json_t *cmd_policy_set(struct ep_ctl *c, json_t *req)
 		if (!json_is_string(v) ||
 		    ep_policy_set(&p, json_string_value(v), err, sizeof(err))) {
 			pthread_mutex_unlock(&c->lock);
-			return fail("policy set: %s", json_is_string(v) ? err : "not a string");
+			return ep_ctl_api_fail("policy set: %s",
+					       json_is_string(v) ? err : "not a string");
 		}
 	}
 	if (p.cloud_node && (!ep_reg_get(&c->reg, p.cloud_node) ||
 			     c->reg.nodes[p.cloud_node].role != EP_ROLE_CLOUD)) {
 		pthread_mutex_unlock(&c->lock);
-		return fail("policy set: cloud_node %u is not a node with role cloud",
-			    p.cloud_node);
+		return ep_ctl_api_fail("policy set: cloud_node %u is not a node with role cloud",
+				       p.cloud_node);
 	}
 	c->policy = p;
 	rc = ep_ctl_publish(c, ep_now_ns());
 	pthread_mutex_unlock(&c->lock);
 	if (rc)
-		return fail("policy set: publish: %s", strerror(-rc));
+		return ep_ctl_api_fail("policy set: publish: %s", strerror(-rc));
 	pr_info("policy changed by edgectl: %s", ep_policy_name(p.policy));
 	return ok();
 }
@@ -421,14 +395,15 @@ static json_t *cmd_key_revoke(struct ep_ctl *c, json_t *req)
 	int err;
 
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-		return fail("key revoke: needs a key id in 1..65535");
+		return ep_ctl_api_fail("key revoke: needs a key id in 1..65535");
 	err = ep_ks_revoke_key(c->keys, (uint16_t)json_integer_value(v));
 	if (err == -ENOENT)
-		return fail("no live key %lld", (long long)json_integer_value(v));
+		return ep_ctl_api_fail("no live key %lld", (long long)json_integer_value(v));
 	if (err == -EALREADY)
-		return fail("key %lld is already revoked", (long long)json_integer_value(v));
+		return ep_ctl_api_fail("key %lld is already revoked",
+				       (long long)json_integer_value(v));
 	if (err)
-		return fail("key revoke: %s", strerror(-err));
+		return ep_ctl_api_fail("key revoke: %s", strerror(-err));
 	pr_info("key %lld revoked by edgectl", (long long)json_integer_value(v));
 	return ok();
 }
@@ -439,17 +414,17 @@ static json_t *cmd_name_revoke(struct ep_ctl *c, json_t *req, bool revoke)
 	int n;
 
 	if (!name || !ep_enroll_name_ok(name, EP_KEY_NAME_MAX))
-		return fail("%s: needs a device or node name (a certificate's CN)",
-			    revoke ? "revoke" : "unrevoke");
+		return ep_ctl_api_fail("%s: needs a device or node name (a certificate's CN)",
+				       revoke ? "revoke" : "unrevoke");
 	if (!revoke) {
 		if (ep_ks_unrevoke_name(c->keys, name))
-			return fail("'%s' is not revoked", name);
+			return ep_ctl_api_fail("'%s' is not revoked", name);
 		pr_info("'%s' may enroll again (edgectl unrevoke)", name);
 		return ok();
 	}
 	n = ep_ks_revoke_name(c->keys, name);
 	if (n < 0)
-		return fail("revoke: %s", strerror(-n));
+		return ep_ctl_api_fail("revoke: %s", strerror(-n));
 	pr_info("'%s' revoked by edgectl: %d keys, and its enrollments refused", name, n);
 	return json_pack("{s:b, s:i}", "ok", 1, "revoked_keys", n);
 }
@@ -461,7 +436,7 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 	json_t *r;
 
 	if (!cmd)
-		return fail("request has no \"cmd\"");
+		return ep_ctl_api_fail("request has no \"cmd\"");
 	if (!strcmp(cmd, "status") || !strcmp(cmd, "nodes") || !strcmp(cmd, "policy")) {
 		pthread_mutex_lock(&c->lock);
 		if (!strcmp(cmd, "status"))
@@ -476,22 +451,25 @@ json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin)
 	key_cmd = !strcmp(cmd, "keys") || !strcmp(cmd, "key.revoke") ||
 		  !strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke");
 	if (key_cmd && !c->keys)
-		return fail("%s: enrollment is off (no group enroll in the configuration)", cmd);
+		return ep_ctl_api_fail(
+			"%s: enrollment is off (no group enroll in the configuration)", cmd);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(c);
 	if (!key_cmd && strcmp(cmd, "node.add") && strcmp(cmd, "node.del") &&
 	    strcmp(cmd, "node.drain") && strcmp(cmd, "node.undrain") && strcmp(cmd, "policy.set"))
-		return fail("unknown command '%s'", cmd);
+		return ep_ctl_api_fail("unknown command '%s'", cmd);
 	if (!admin) {
 		c->api_denied++;
-		return fail("%s: permission denied (root, the controller's user or the "
-			    "socket_group may change state)",
-			    cmd);
+		return ep_ctl_api_fail("%s: permission denied (root, the controller's user or the "
+				       "socket_group may change state)",
+				       cmd);
 	}
 	if (!strcmp(cmd, "key.revoke"))
 		return cmd_key_revoke(c, req);
 	if (!strcmp(cmd, "name.revoke") || !strcmp(cmd, "name.unrevoke"))
 		return cmd_name_revoke(c, req, !strcmp(cmd, "name.revoke"));
+	if (c->cluster && ep_cluster_cmd(cmd)) /* to etcd; applied from its watch */
+		return ep_cluster_api(c, req, cmd);
 	if (!strcmp(cmd, "node.add"))
 		return cmd_node_add(c, req);
 	if (!strcmp(cmd, "policy.set"))

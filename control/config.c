@@ -253,6 +253,17 @@ static const struct ep_conf_key conf_keys[] = {
 	K("enroll.key_ttl_s", enroll.key_ttl_s, 1, EP_ROLE_TTL_MAX, EP_ENROLL_DEFAULT_TTL_S,
 	  "keys' lifetime unless a role says"),
 
+	{ .path = "etcd.endpoints",
+	  .type = EP_CK_STRS,
+	  .flags = EP_CK_F_COUNT,
+	  .off = offsetof(C, etcd.endpoints),
+	  .count_off = offsetof(C, etcd.nendpoints),
+	  .max = EP_ETCD_MAX_ENDPOINTS,
+	  .doc = "[\"http://ADDR:2379\", ...]: the cluster state in etcd; off without" },
+	S("etcd.prefix", etcd.prefix, EP_ETCD_DEFAULT_PREFIX, "every key of this cluster under it"),
+	K("etcd.timeout_ms", etcd.timeout_ms, 50, 60000, 1000, "each call, per endpoint tried"),
+	K("etcd.lease_ttl_s", etcd.lease_ttl_s, 2, 3600, 10, "the controller's liveness lease"),
+
 	EP_CK_ENUMF("auth.mode", C, auth_mode, ep_ck_auth_modes, EP_AUTH_MODE_REQUIRED,
 		    "required, optional or off"),
 	{ 0 }
@@ -314,6 +325,29 @@ int ep_ctl_conf_load(struct ep_ctl_conf *c, const char *path)
 	return rd.err;
 }
 
+/* Group etcd: plain http:// endpoints (the client has no TLS settings yet) and a prefix
+ * that is a directory of its own. 0 or -EINVAL, said. */
+static int validate_etcd(const struct ep_etcd_conf *e)
+{
+	size_t n = e->prefix ? strlen(e->prefix) : 0;
+
+	for (unsigned int i = 0; i < e->nendpoints; i++) {
+		if (strncmp(e->endpoints[i], "http://", 7)) {
+			pr_err("etcd endpoint '%s': must be http://ADDR:PORT", e->endpoints[i]);
+			return -EINVAL;
+		}
+	}
+	if (e->nendpoints && (n < 2 || e->prefix[0] != '/' || e->prefix[n - 1] != '/')) {
+		pr_err("etcd prefix '%s': must begin and end with '/'", e->prefix ? e->prefix : "");
+		return -EINVAL;
+	}
+	if (e->nendpoints && e->nendpoints * e->timeout_ms >= 5000)
+		pr_warn("etcd: %u endpoints x timeout_ms %u: edgectl stops waiting after 5 s, "
+			"before a change has tried them all",
+			e->nendpoints, e->timeout_ms);
+	return 0;
+}
+
 int ep_ctl_conf_validate(const struct ep_ctl_conf *c)
 {
 	enum ep_xdp_mode mode;
@@ -347,6 +381,8 @@ int ep_ctl_conf_validate(const struct ep_ctl_conf *c)
 		}
 	}
 	if (ep_xdp_check_rl("rate_limit", &c->rate_limit))
+		return -EINVAL;
+	if (validate_etcd(&c->etcd))
 		return -EINVAL;
 	/* The gateway's keys come from enrollment only (the controller writes the keys it
 	 * issues): without it, mode required would drop every task. */

@@ -20,6 +20,18 @@
 	"127.0.0.1:7879" /* this host only: set the management \
 			  * address the workers report to */
 
+#define EP_ETCD_MAX_ENDPOINTS  16
+#define EP_ETCD_DEFAULT_PREFIX "/edgeplane/v1/"
+
+/* Group etcd: the cluster's shared state (cluster.h); off without endpoints. */
+struct ep_etcd_conf {
+	char *endpoints[EP_ETCD_MAX_ENDPOINTS]; /* "http://ADDR:PORT" of each member */
+	unsigned int nendpoints;
+	char *prefix;	      /* every key under it (default EP_ETCD_DEFAULT_PREFIX) */
+	uint32_t timeout_ms;  /* per call and endpoint */
+	uint32_t lease_ttl_s; /* the controller's liveness key */
+};
+
 struct ep_ctl_conf {
 	char *interface;	   /* the gateway's interface (required) */
 	char *xdp_mode;		   /* auto, native, skb */
@@ -48,6 +60,7 @@ struct ep_ctl_conf {
 	struct ep_policy policy;
 
 	struct ep_enroll_conf enroll; /* group enroll: on when enroll.listen is set */
+	struct ep_etcd_conf etcd;     /* group etcd */
 	enum ep_auth_mode auth_mode;  /* auth.mode: what the gateway's XDP asks of tasks
 				       * (required, as the runtime's auth.mode) */
 

@@ -1041,12 +1041,9 @@ void ep_enroll_stop(struct ep_enroll_srv *s)
 	}
 	while (s->nconns)
 		conn_close(s, s->conns[0]);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	if (s->wfd >= 0)
-		close(s->wfd);
-	if (s->epfd >= 0)
-		close(s->epfd);
+	ep_close_fd(&s->lfd);
+	ep_close_fd(&s->wfd);
+	ep_close_fd(&s->epfd);
 	SSL_CTX_free(s->ctx);
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
 	X509_free(s->ca);

@@ -122,6 +122,16 @@ static void node_metrics(FILE *f, struct ep_ctl *c, uint64_t now)
 	}
 }
 
+/* A counter family with a sample per value of an enumeration: the i-th of the @n in @v
+ * labelled @label="@name(i)". */
+static void enum_counter(FILE *f, const char *metric, const char *help, const char *label,
+			 const char *(*name)(unsigned int), const uint64_t *v, unsigned int n)
+{
+	ep_metrics_help_type(f, metric, help, "counter");
+	for (unsigned int i = 0; i < n; i++)
+		ep_metrics_sample_u64(f, metric, EP_LABELS({ label, name(i) }), v[i]);
+}
+
 /* Enrollment: connections, handshakes and requests by outcome, and the session keys. */
 static void enroll_metrics(FILE *f, struct ep_ctl *c)
 {
@@ -131,13 +141,10 @@ static void enroll_metrics(FILE *f, struct ep_ctl *c)
 	if (!c->enroll)
 		return;
 	ep_enroll_counts(c->enroll, n, &conns);
-	ep_metrics_help_type(f, "edgeplane_gw_enroll_total",
-			     "Enrollment connections and requests, by outcome (docs/operations.md, "
-			     "Enrollment and PKI).",
-			     "counter");
-	for (int i = 0; i < EP_ENR__COUNT; i++)
-		ep_metrics_sample_u64(f, "edgeplane_gw_enroll_total",
-				      EP_LABELS({ "outcome", ep_enroll_outcome_name(i) }), n[i]);
+	enum_counter(f, "edgeplane_gw_enroll_total",
+		     "Enrollment connections and requests, by outcome (docs/operations.md, "
+		     "Enrollment and PKI).",
+		     "outcome", ep_enroll_outcome_name, n, EP_ENR__COUNT);
 	ep_metrics_help_type(f, "edgeplane_gw_enroll_connections",
 			     "Enrollment connections open (nodes keep theirs).", "gauge");
 	ep_metrics_sample_u64(f, "edgeplane_gw_enroll_connections", NULL, conns);
@@ -178,13 +185,10 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 	node_metrics(f, c, now);
 
 	ep_gw_read_stats(c->gw, gs);
-	ep_metrics_help_type(f, "edgeplane_gw_decisions_total",
-			     "Gateway decisions per task packet: how the node was picked, how "
-			     "the task was forwarded, and overflow outcomes.",
-			     "counter");
-	for (int i = 0; i < EP_GW_STAT__COUNT; i++)
-		ep_metrics_sample_u64(f, "edgeplane_gw_decisions_total",
-				      EP_LABELS({ "decision", ep_gw_stat_name(i) }), gs[i]);
+	enum_counter(f, "edgeplane_gw_decisions_total",
+		     "Gateway decisions per task packet: how the node was picked, how "
+		     "the task was forwarded, and overflow outcomes.",
+		     "decision", ep_gw_stat_name, gs, EP_GW_STAT__COUNT);
 
 	if (!ep_gw_read_drops(c->gw, drops)) {
 		ep_metrics_help_type(f, "edgeplane_gw_packets_total",

@@ -26,6 +26,7 @@
 #include "edgeplane/metrics.h"
 #include "edgeplane/unixsock.h"
 #include "edgeplane/util.h"
+#include "cluster.h"
 #include "server.h"
 #include "table.h"
 #include "xdp/ep_xdp.h"
@@ -467,6 +468,7 @@ static void on_timer(struct ep_ctl *c)
 			}
 		}
 	}
+	ep_cluster_tick(c); /* etcd's drains for nodes new since */
 	if (c->reg.dirty) {
 		err = ep_ctl_publish(c, now);
 		if (err)
@@ -847,6 +849,15 @@ static int first_publish(struct ep_ctl *c)
 	return err;
 }
 
+/* With group etcd: the shared cluster state, read and applied over the configured and
+ * pinned state, then watched. 0 or -errno, said. */
+static int cluster_open(struct ep_ctl *c)
+{
+	if (!c->conf->etcd.nendpoints)
+		return 0;
+	return ep_cluster_start(c, &c->cluster);
+}
+
 /* What ep_ctl_init() does once the gateway is attached, in order; the first to fail
  * stops it. */
 static int (*const init_steps[])(struct ep_ctl *c) = {
@@ -856,6 +867,9 @@ static int (*const init_steps[])(struct ep_ctl *c) = {
 	events_open,   /* timer, signals, epoll */
 	start_enroll,  /* keystore and enrollment server, if configured */
 	metrics_open,  /* the metrics endpoint, if configured */
+	cluster_open,  /* the shared state in etcd, if configured: before the first
+			* publish, so that a restart never publishes the configured policy
+			* over etcd's, even for a moment */
 	first_publish, /* the registry into the gateway's maps */
 };
 
@@ -955,6 +969,8 @@ int ep_ctl_run(struct ep_ctl *c)
 
 void ep_ctl_fini(struct ep_ctl *c)
 {
+	ep_cluster_stop(c->cluster); /* first: its threads take the lock and publish */
+	c->cluster = NULL;
 	ep_metrics_stop(c->metrics);
 	c->metrics = NULL;
 	stop_enroll(c);
@@ -962,17 +978,13 @@ void ep_ctl_fini(struct ep_ctl *c)
 		close(c->api_fd);
 		unlink(c->conf->socket);
 	}
-	if (c->report_fd >= 0)
-		close(c->report_fd);
+	c->api_fd = -1;
+	ep_close_fd(&c->report_fd);
 	ep_neigh_close(c->neigh);
 	c->neigh = NULL;
-	if (c->timer_fd >= 0)
-		close(c->timer_fd);
-	if (c->sig_fd >= 0)
-		close(c->sig_fd);
-	if (c->epfd >= 0)
-		close(c->epfd);
-	c->api_fd = c->report_fd = c->timer_fd = c->sig_fd = c->epfd = -1;
+	ep_close_fd(&c->timer_fd);
+	ep_close_fd(&c->sig_fd);
+	ep_close_fd(&c->epfd);
 	if (c->gw) {
 		if (c->conf->keep_attached)
 			pr_info("the gateway stays attached to %s with the last state; "

@@ -23,6 +23,8 @@
 #include "neigh.h"
 #include "registry.h"
 
+struct ep_cluster;
+
 struct ep_ctl {
 	struct ep_ctl_conf *conf;
 	struct ep_gw *gw;
@@ -58,6 +60,7 @@ struct ep_ctl {
 	uint64_t keys_mirrored; /* key generation the gateway's ep_keys has */
 	uint64_t key_mirror_errors;
 	volatile int stop;
+	struct ep_cluster *cluster; /* the shared state in etcd (cluster.h); NULL: off */
 };
 
 /* Set up everything (attach XDP, sockets, metrics). Returns 0 or a negative errno. */
@@ -71,6 +74,8 @@ void ep_ctl_fini(struct ep_ctl *c);
 /* The API (api.c): handle one request from a peer that may (@admin) or may not change
  * state. Returns a new response object; called with the lock not held. */
 json_t *ep_ctl_api(struct ep_ctl *c, json_t *req, bool admin);
+/* An API error reply, {"ok": false, "error": the message} (api.c; also cluster.c's). */
+json_t *ep_ctl_api_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Apply a node/policy change and publish at once. Lock held. */
 int ep_ctl_publish(struct ep_ctl *c, uint64_t now);
 /* Prometheus text (metrics.c of control). */

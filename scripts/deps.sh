@@ -18,6 +18,9 @@ PKGS=(
 	libzstd-dev zstd liburing-dev libpng-dev libssl-dev libconfig-dev libmicrohttpd-dev libjansson-dev
 	# the controller: neighbour lookups for load reports (rtnetlink)
 	libmnl-dev
+	# the controller's shared cluster state (issue 16): an etcd v3 client over etcd's JSON
+	# gateway with libcurl (+ jansson above); etcd itself for the tests' 3-member clusters
+	libcurl4-openssl-dev etcd-server etcd-client
 	# built-in task handlers (checksum, matmul)
 	libxxhash-dev libblis-serial-dev
 	# DPDK backend
@@ -50,4 +53,11 @@ echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# On a systemd host, installing etcd-server enables and starts a single-member etcd on
+# 127.0.0.1:2379 with its data in /var/lib/etcd. edgeplane's tests run their own members in
+# namespaces of their own and a deployment configures its own cluster, so a stray default
+# member would only hold a port and disk; stop and disable the one we just installed.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [[ -d /run/systemd/system ]]; then
+	systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi
 echo "deps.sh: done"

@@ -176,15 +176,8 @@ mkdir -p "$LOGS" "$DATA" "$CONF"
 
 rig() { timeout 60 "$RIG" --prefix "$P" "$@"; }
 ctl() { timeout 10 "$BIN/edgectl" --socket "$SOCK" "$@"; }
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	local end=$((SECONDS + $3))
-	while ((SECONDS < end)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_for_line FILE REGEX SECONDS (shared with the tests)
+source "$ROOT/vm/lib.sh"
 node_state() { ctl node list --json 2>/dev/null | jq -r --argjson id "$1" '.[] | select(.id == $id) | .state'; }
 
 echo "edgeplane demo: defect detection offloaded from 3 cameras to edge workers behind an"
@@ -270,7 +263,7 @@ EOF
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$CONF/edgectl.conf" \
 	>"$LOGS/edgectl.log" 2>&1 &
 disown $!	# the daemons are stopped with the rig; no job notices
-wait_for "$LOGS/edgectl.log" "controller ready" 10 ||
+wait_for_line "$LOGS/edgectl.log" "controller ready" 10 ||
 	die "edgectl serve did not start: $(tail -3 "$LOGS/edgectl.log")"
 # The gateway's auth mode, as its XDP reads it.
 gw_auth_mode() { ctl status --json 2>/dev/null | jq -r '.auth_mode // empty'; }
@@ -321,7 +314,7 @@ for n in "${WORKERS[@]}" cloud; do
 	disown $!
 done
 for n in "${WORKERS[@]}" cloud; do
-	wait_for "$TMP/$n.ready" . 15 || die "edgeplane on $n did not start: $(tail -3 "$LOGS/$n.log")"
+	wait_for_line "$TMP/$n.ready" . 15 || die "edgeplane on $n did not start: $(tail -3 "$LOGS/$n.log")"
 done
 end=$((SECONDS + 10))
 while ((SECONDS < end)); do

@@ -16,7 +16,6 @@
  * take --ingress too; detach removes both.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "edgeplane/log.h"
+#include "edgeplane/opt.h"
 #include "edgeplane/util.h"
 #include "ep_fault.skel.h"
 #include "ep_shared.h"
@@ -63,21 +63,22 @@ static int open_map(const char *dev, bool ingress, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-/* "0.05" or "5%" -> parts per million. */
-static int parse_rate(const char *what, const char *s, __u32 *ppm)
+/* EP_OPT_FUNC of --drop, --dup and --corrupt: a fraction ("0.05") or a percentage ("5%")
+ * of the packets, into the __u32 parts per million at @opt's ctx. */
+static int opt_rate(const struct ep_opt *opt, const char *arg, char *err, size_t len)
 {
 	char *end;
-	double v = strtod(s, &end);
+	double v = strtod(arg, &end);
 
-	if (end != s && *end == '%' && !end[1])
+	if (end != arg && *end == '%' && !end[1])
 		v /= 100;
-	else if (end == s || *end)
+	else if (end == arg || *end)
 		v = -1;
 	if (!(v >= 0 && v <= 1)) {
-		pr_err("%s: '%s' is not a rate in 0..1 or 0%%..100%%", what, s);
+		ep_seterr(err, len, "'%s' is not a rate in 0..1 or 0%%..100%%", arg);
 		return -EINVAL;
 	}
-	*ppm = (__u32)(v * 1e6 + 0.5);
+	*(__u32 *)opt->ctx = (__u32)(v * 1e6 + 0.5);
 	return 0;
 }
 
@@ -229,68 +230,38 @@ static int cmd_detach(const char *dev)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "drop", required_argument, NULL, 'd' },
-		{ "dup", required_argument, NULL, 'u' },
-		{ "corrupt", required_argument, NULL, 'c' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "ingress", no_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct ep_fault_cfg cfg = { 0 };
-	const char *cmd, *dev;
 	bool json = false, ingress = false;
-	long port;
-	int c, err;
+	const char *cmd, *dev;
+	const struct ep_opt opts[] = {
+		EP_OPT_FLAG("ingress", 0, &ingress,
+			    "on DEV's tc ingress hook, not egress (for traffic sent with AF_XDP)"),
+		EP_OPT_FUNC("drop", 0, opt_rate, &cfg.drop_ppm, "R", "drop this rate of packets"),
+		EP_OPT_FUNC("dup", 0, opt_rate, &cfg.dup_ppm, "R", "duplicate this rate"),
+		EP_OPT_FUNC("corrupt", 0, opt_rate, &cfg.corrupt_ppm, "R", "corrupt this rate"),
+		EP_OPT_INT("port", 0, &cfg.udp_port, 0, 65535, "N",
+			   "only UDP to or from port N (0, the default: any port)"),
+		EP_OPT_FLAG("json", 0, &json, "stats: print JSON"),
+		EP_OPT_END,
+	};
+	const struct ep_opt_prog prog = {
+		.name = "edgeplane-fault",
+		.usage = "Usage: edgeplane-fault attach|set|stats|detach DEV [options]\n",
+		.footer = "R: a fraction (0.05) or a percentage (5%) of the UDP packets\n"
+			  "leaving DEV (entering it with --ingress).\n",
+		.tabs = { opts },
+	};
+	int first, err;
 
 	ep_log_set_ident("edgeplane-fault");
 	ep_log_route_libs();
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (parse_rate("--drop", optarg, &cfg.drop_ppm))
-				return 2;
-			break;
-		case 'u':
-			if (parse_rate("--dup", optarg, &cfg.dup_ppm))
-				return 2;
-			break;
-		case 'c':
-			if (parse_rate("--corrupt", optarg, &cfg.corrupt_ppm))
-				return 2;
-			break;
-		case 'p':
-			if (ep_parse_long("--port", optarg, 0, 65535, &port))
-				return 2;
-			cfg.udp_port = (__u16)port;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'I':
-			ingress = true;
-			break;
-		case 'h':
-			printf("Usage: edgeplane-fault attach|set|stats|detach DEV [--ingress] "
-			       "[--drop R]\n"
-			       "       [--dup R] [--corrupt R] [--port N] [--json]\n"
-			       "R: a fraction (0.05) or a percentage (5%%) of the packets leaving "
-			       "DEV\n"
-			       "(entering it with --ingress); only UDP to or from --port, if "
-			       "given.\n");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (optind != argc - 2) {
-		pr_err("usage: edgeplane-fault attach|set|stats|detach DEV [options] (try --help)");
-		return 2;
-	}
-	cmd = argv[optind];
-	dev = argv[optind + 1];
+	first = ep_opt_parse(&prog, argc, argv, EP_OPT_PASS_ALL);
+	if (first < 0)
+		return ep_opt_exit(first);
+	if (first != argc - 2)
+		return ep_opt_exit(ep_opt_error(&prog, "want a command and a device"));
+	cmd = argv[first];
+	dev = argv[first + 1];
 	if (!strcmp(cmd, "attach"))
 		err = cmd_attach(dev, &cfg, ingress);
 	else if (!strcmp(cmd, "set"))
@@ -299,9 +270,7 @@ int main(int argc, char **argv)
 		err = cmd_stats(dev, ingress, json);
 	else if (!strcmp(cmd, "detach"))
 		err = cmd_detach(dev);
-	else {
-		pr_err("unknown command '%s'", cmd);
-		return 2;
-	}
+	else
+		return ep_opt_exit(ep_opt_error(&prog, "unknown command '%s'", cmd));
 	return err ? 1 : 0;
 }

@@ -691,7 +691,7 @@ cmd_status() {
 # The whole thing, for people: boot with the runtime, send tasks from the host side,
 # show what the guests' classifier and runtime counted, remove it all.
 cmd_run() {
-	local g a rc=0 t0 ms images=$BUILD/data/images mode j pids=() per
+	local g a to v rc=0 t0 ms images=$BUILD/data/images mode j pids=() per
 	RUN_MODE=1 parse_up_opts "$@"
 	[[ -n $OPT_RUN ]] || OPT_RUN=serve
 	need_root "run"
@@ -727,20 +727,18 @@ cmd_run() {
 		mode=$(guest_exec "$g" 10 "grep -oE 'in (native|skb) mode' /var/log/edgeplane.log") || true
 		echo "-- tasks from the host side ($HOST_IP, namespace $NS) to $a"
 		t0=$(now_ms)
-		if in_host "$BIN/edgeload" run --to "$a" --type echo --in "$STATE/payload.bin" \
-			--out "$STATE/echo.out" && cmp -s "$STATE/payload.bin" "$STATE/echo.out"; then
-			echo "   the 3000 bytes came back unchanged"
-		else
-			echo "echo: FAILED"
-			rc=1
-		fi
-		if in_host "$BIN/edgeload" run --to "${G_IPV6[$g]}" --type echo --in "$STATE/payload.bin" \
-			--out "$STATE/echo6.out" && cmp -s "$STATE/payload.bin" "$STATE/echo6.out"; then
-			echo "   the 3000 bytes came back unchanged (IPv6)"
-		else
-			echo "echo over IPv6: FAILED"
-			rc=1
-		fi
+		# The payload echoed over IPv4, then IPv6 (v=6), comes back unchanged.
+		for to in "$a" "${G_IPV6[$g]}"; do
+			v=
+			[[ $to == *:* ]] && v=6
+			if in_host "$BIN/edgeload" run --to "$to" --type echo --in "$STATE/payload.bin" \
+				--out "$STATE/echo$v.out" && cmp -s "$STATE/payload.bin" "$STATE/echo$v.out"; then
+				echo "   the 3000 bytes came back unchanged${v:+ (IPv6)}"
+			else
+				echo "echo${v:+ over IPv6}: FAILED"
+				rc=1
+			fi
+		done
 		in_host "$BIN/edgeload" run --to "$a" --type checksum --in "$STATE/payload.bin" || rc=1
 		echo "   crc32 computed here: $(gzip -c "$STATE/payload.bin" | tail -c 8 | od -An -tx4 -N4 | tr -d ' ')"
 		if [[ -s $images/camera.png ]]; then

@@ -57,6 +57,13 @@ struct ep_cursor {
 	void *end;
 };
 
+/* An 802.1Q or 802.1ad tag, after the MAC addresses (the kernel's struct vlan_hdr is not
+ * in its UAPI headers). */
+struct ep_vlan_hdr {
+	__be16 tci;
+	__be16 proto; /* the next ethertype */
+};
+
 struct ep_l3 {
 	void *end; /* end of the IP datagram (per its length field) */
 	__u8 ipv6;
@@ -77,10 +84,7 @@ static __always_inline int ep_parse_eth(struct ep_cursor *c, __be16 *proto)
 
 	EP_UNROLL
 	for (int i = 0; i < EP_MAX_VLAN_TAGS; i++) {
-		struct {
-			__be16 tci;
-			__be16 proto;
-		} *vlan = c->pos;
+		struct ep_vlan_hdr *vlan = c->pos;
 
 		if (type != bpf_htons(ETH_P_8021Q) && type != bpf_htons(ETH_P_8021AD))
 			break;
@@ -141,10 +145,8 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 
 	EP_UNROLL
 	for (int i = 0; i < EP_MAX_IPV6_EXT; i++) {
-		struct {
-			__u8 next;
-			__u8 len;
-		} *ext = c->pos;
+		/* AH starts with the same two bytes (next header, length in its own unit). */
+		struct ipv6_opt_hdr *ext = c->pos;
 		__u32 elen;
 
 		switch (next) {
@@ -158,8 +160,8 @@ static __always_inline int ep_parse_ipv6(struct ep_cursor *c, struct ep_l3 *l3)
 		case IPPROTO_AH:
 			if ((void *)(ext + 1) > c->end)
 				return -EP_STAT_PASS_UNPARSED;
-			elen = next == IPPROTO_AH ? (ext->len + 2) * 4 : (ext->len + 1) * 8;
-			next = ext->next;
+			elen = next == IPPROTO_AH ? (ext->hdrlen + 2) * 4 : (ext->hdrlen + 1) * 8;
+			next = ext->nexthdr;
 			if (c->pos + elen > l3->end)
 				return -EP_STAT_PASS_UNPARSED;
 			c->pos += elen;

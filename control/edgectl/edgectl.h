@@ -31,6 +31,11 @@ struct ctl_ctx {
 int ctl_parse(struct ctl_ctx *x, const char *name, const char *usage, const struct ep_opt *tab,
 	      int *argc, char ***argv);
 
+/* ctl_parse() for a command that takes options only: a word after the command's name is
+ * a usage error. Returns 0, or the exit status plus one, as ctl_parse(). */
+int ctl_parse_no_args(struct ctl_ctx *x, const char *name, const char *usage,
+		      const struct ep_opt *tab, int argc, char **argv);
+
 /* Print the one-line usage error of command @name; returns EXIT_USAGE. */
 int ctl_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

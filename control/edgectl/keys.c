@@ -51,13 +51,11 @@ int cmd_keys(struct ctl_ctx *x, int argc, char **argv)
 	json_t *resp;
 	int ret;
 
-	ret = ctl_parse(x, "edgectl keys",
-			"Usage: edgectl keys\n\nThe session keys of enrollment.\n\n", none, &argc,
-			&argv);
+	ret = ctl_parse_no_args(x, "edgectl keys",
+				"Usage: edgectl keys\n\nThe session keys of enrollment.\n\n", none,
+				argc, argv);
 	if (ret)
 		return ret - 1;
-	if (argc > 1)
-		return ctl_usage_error("edgectl keys", "unexpected argument '%s'", argv[1]);
 	resp = ctl_call(x, json_pack("{s:s}", "cmd", "keys"));
 	if (!resp)
 		return EXIT_FAIL;
@@ -94,11 +92,9 @@ int cmd_revoke(struct ctl_ctx *x, int argc, char **argv)
 
 	if (un)
 		tab[1] = (struct ep_opt)EP_OPT_END;
-	ret = ctl_parse(x, name, REVOKE_USAGE, tab, &argc, &argv);
+	ret = ctl_parse_no_args(x, name, REVOKE_USAGE, tab, argc, argv);
 	if (ret)
 		return ret - 1;
-	if (argc > 1)
-		return ctl_usage_error(name, "unexpected argument '%s'", argv[1]);
 	if (!device == !id)
 		return ctl_usage_error(name, un ? "--device NAME is needed"
 						: "--device NAME or --key ID, one, is needed");

@@ -76,6 +76,16 @@ int ctl_parse(struct ctl_ctx *x, const char *name, const char *usage, const stru
 	return 0;
 }
 
+int ctl_parse_no_args(struct ctl_ctx *x, const char *name, const char *usage,
+		      const struct ep_opt *tab, int argc, char **argv)
+{
+	int ret = ctl_parse(x, name, usage, tab, &argc, &argv);
+
+	if (!ret && argc > 1)
+		ret = ctl_usage_error(name, "unexpected argument '%s'", argv[1]) + 1;
+	return ret;
+}
+
 int ctl_usage_error(const char *name, const char *fmt, ...)
 {
 	const struct ep_opt_prog p = { .name = name };

@@ -218,14 +218,13 @@ int cmd_status(struct ctl_ctx *x, int argc, char **argv)
 	json_t *resp;
 	int err;
 
-	err = ctl_parse(x, "edgectl status",
-			"Usage: edgectl status\n\nThe controller's state, or what XDP runs on "
-			"without one.\n\n",
-			no_opts, &argc, &argv);
+	err = ctl_parse_no_args(
+		x, "edgectl status",
+		"Usage: edgectl status\n\nThe controller's state, or what XDP runs on "
+		"without one.\n\n",
+		no_opts, argc, argv);
 	if (err)
 		return err - 1;
-	if (argc > 1)
-		return ctl_usage_error("edgectl status", "unexpected argument '%s'", argv[1]);
 	err = ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp);
 	if (!err) {
 		if (x->json) {
@@ -285,14 +284,13 @@ int cmd_detach(struct ctl_ctx *x, int argc, char **argv)
 	json_t *resp;
 	int err, lock;
 
-	err = ctl_parse(x, "edgectl detach",
-			"Usage: edgectl detach --iface IF [--pin-dir DIR]\n\nTake the gateway "
-			"off IF and remove its pins (no controller may run).\n\n",
-			no_opts, &argc, &argv);
+	err = ctl_parse_no_args(
+		x, "edgectl detach",
+		"Usage: edgectl detach --iface IF [--pin-dir DIR]\n\nTake the gateway "
+		"off IF and remove its pins (no controller may run).\n\n",
+		no_opts, argc, argv);
 	if (err)
 		return err - 1;
-	if (argc > 1)
-		return ctl_usage_error("edgectl detach", "unexpected argument '%s'", argv[1]);
 	if (!x->iface)
 		return ctl_usage_error("edgectl detach", "--iface IF is needed");
 	if (!ctl_request(x, json_pack("{s:s}", "cmd", "status"), &resp)) {

@@ -74,34 +74,18 @@ static void serve_table(struct ep_opt (*t)[32], struct ep_ctl_conf *c, const cha
 		     EP_OPT_FLAG("allow-register", 0, &c->reg.allow_register,
 				 "a report from a node not in the config registers it\n"
 				 "(default: off; only configured and added nodes)"),
-		     { .name = "no-register",
-		       .kind = EP_OPTK_FLAG,
-		       .dst = &c->reg.allow_register,
-		       .size = sizeof(c->reg.allow_register),
-		       .flags = EP_OPT_CLEAR,
-		       .help = "registration off (the default)" },
-		     { .name = "no-wait-for-report",
-		       .kind = EP_OPTK_FLAG,
-		       .dst = &c->reg.wait_for_report,
-		       .size = sizeof(c->reg.wait_for_report),
-		       .flags = EP_OPT_CLEAR,
-		       .help = "configured nodes take tasks before their first report" },
-		     { .name = "detach-on-exit",
-		       .kind = EP_OPTK_FLAG,
-		       .dst = &c->keep_attached,
-		       .size = sizeof(c->keep_attached),
-		       .flags = EP_OPT_CLEAR,
-		       .help = "take XDP off the interface when stopping (default: keep\n"
-			       "it running on the last state; a dead controller is not an\n"
-			       "outage)" },
-		     { .name = "no-relay",
-		       .kind = EP_OPTK_FLAG,
-		       .dst = &c->relay_replies,
-		       .size = sizeof(c->relay_replies),
-		       .flags = EP_OPT_CLEAR,
-		       .help = "do not relay workers' replies that come back to the\n"
-			       "gateway (by default XDP routes them on to the client,\n"
-			       "which needs forwarding on for the interface)" },
+		     EP_OPT_FLAG_OFF("no-register", 0, &c->reg.allow_register,
+				     "registration off (the default)"),
+		     EP_OPT_FLAG_OFF("no-wait-for-report", 0, &c->reg.wait_for_report,
+				     "configured nodes take tasks before their first report"),
+		     EP_OPT_FLAG_OFF("detach-on-exit", 0, &c->keep_attached,
+				     "take XDP off the interface when stopping (default: keep\n"
+				     "it running on the last state; a dead controller is not an\n"
+				     "outage)"),
+		     EP_OPT_FLAG_OFF("no-relay", 0, &c->relay_replies,
+				     "do not relay workers' replies that come back to the\n"
+				     "gateway (by default XDP routes them on to the client,\n"
+				     "which needs forwarding on for the interface)"),
 		     EP_OPT_FLAG("set-forwarding", 0, &c->relay_set_forwarding,
 				 "set net.ipv4.conf.IF.forwarding and\n"
 				 "net.ipv6.conf.IF.forwarding to 1 for the relay (default:\n"

@@ -141,11 +141,9 @@ int cmd_stats(struct ctl_ctx *x, int argc, char **argv)
 	int err;
 
 	tab[0].flags = EP_OPT_OPTARG;
-	err = ctl_parse(x, "edgectl stats", STATS_USAGE, tab, &argc, &argv);
+	err = ctl_parse_no_args(x, "edgectl stats", STATS_USAGE, tab, argc, argv);
 	if (err)
 		return err - 1;
-	if (argc > 1)
-		return ctl_usage_error("edgectl stats", "unexpected argument '%s'", argv[1]);
 	if (ctl_open_gw(x, &gw))
 		return EXIT_FAIL;
 	err = take(gw, prev);

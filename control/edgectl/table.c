@@ -176,11 +176,9 @@ int cmd_table(struct ctl_ctx *x, int argc, char **argv)
 	uint64_t now;
 	int err;
 
-	err = ctl_parse(x, "edgectl table", TABLE_USAGE, tab, &argc, &argv);
+	err = ctl_parse_no_args(x, "edgectl table", TABLE_USAGE, tab, argc, argv);
 	if (err)
 		return err - 1;
-	if (argc > 1)
-		return ctl_usage_error("edgectl table", "unexpected argument '%s'", argv[1]);
 	if (ctl_open_gw(x, &gw))
 		return EXIT_FAIL;
 	err = ep_gw_read_cfg(gw, &cfg);

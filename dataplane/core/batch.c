@@ -10,14 +10,15 @@
 struct queue {
 	struct ep_task *head, *tail;
 	uint32_t count;
+	uint32_t limit; /* its batches' size: batch_size, or its handler's max_batch if lower */
 };
 
+/* One allocation: the queues follow the header. */
 struct ep_batch {
 	unsigned int nh;
-	uint32_t batch_size, total;
+	uint32_t total;
 	uint64_t max_wait_ns;
-	uint16_t *max_batch;
-	struct queue *q; /* [prio * nh + handler] */
+	struct queue q[]; /* [prio * nh + handler] */
 };
 
 static struct queue *queue_of(struct ep_batch *b, unsigned int prio, unsigned int h)
@@ -28,30 +29,27 @@ static struct queue *queue_of(struct ep_batch *b, unsigned int prio, unsigned in
 struct ep_batch *ep_batch_new(unsigned int nhandlers, const uint16_t *max_batch,
 			      uint32_t batch_size, uint64_t max_wait_ns)
 {
-	struct ep_batch *b = calloc(1, sizeof(*b));
+	unsigned int nh = nhandlers ? nhandlers : 1;
+	struct ep_batch *b = calloc(1, sizeof(*b) + (size_t)NPRIO * nh * sizeof(b->q[0]));
 
 	if (!b)
 		return NULL;
-	b->nh = nhandlers ? nhandlers : 1;
-	b->batch_size = batch_size ? batch_size : 1;
+	b->nh = nh;
 	b->max_wait_ns = max_wait_ns;
-	b->q = calloc((size_t)NPRIO * b->nh, sizeof(*b->q));
-	b->max_batch = calloc(b->nh, sizeof(*b->max_batch));
-	if (!b->q || !b->max_batch) {
-		ep_batch_free(b);
-		return NULL;
+	if (!batch_size)
+		batch_size = 1;
+	for (unsigned int h = 0; h < nh; h++) {
+		uint16_t m = h < nhandlers && max_batch ? max_batch[h] : 0;
+		uint32_t lim = m && m < batch_size ? m : batch_size;
+
+		for (unsigned int prio = 0; prio < NPRIO; prio++)
+			queue_of(b, prio, h)->limit = lim;
 	}
-	for (unsigned int h = 0; h < nhandlers && max_batch; h++)
-		b->max_batch[h] = max_batch[h];
 	return b;
 }
 
 void ep_batch_free(struct ep_batch *b)
 {
-	if (!b)
-		return;
-	free(b->q);
-	free(b->max_batch);
 	free(b);
 }
 
@@ -84,19 +82,11 @@ void ep_batch_unget(struct ep_batch *b, struct ep_task **t, unsigned int n)
 	}
 }
 
-static uint32_t limit(const struct ep_batch *b, unsigned int h)
-{
-	uint32_t m = b->max_batch[h];
-
-	return m && m < b->batch_size ? m : b->batch_size;
-}
-
-static bool ready(const struct ep_batch *b, const struct queue *q, unsigned int h, uint64_t now_ns,
-		  bool drain)
+static bool ready(const struct ep_batch *b, const struct queue *q, uint64_t now_ns, bool drain)
 {
 	if (!q->count)
 		return false;
-	return drain || q->count >= limit(b, h) || now_ns - q->head->rx_ns >= b->max_wait_ns;
+	return drain || q->count >= q->limit || now_ns - q->head->rx_ns >= b->max_wait_ns;
 }
 
 unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain, struct ep_task **out,
@@ -106,21 +96,19 @@ unsigned int ep_batch_next(struct ep_batch *b, uint64_t now_ns, bool drain, stru
 		return 0;
 	for (int prio = EP_PRIO_MAX; prio >= EP_PRIO_MIN; prio--) {
 		struct queue *best = NULL;
-		unsigned int best_h = 0, n = 0;
+		unsigned int n = 0;
 
 		for (unsigned int h = 0; h < b->nh; h++) {
 			struct queue *q = queue_of(b, (unsigned int)prio, h);
 
-			if (ready(b, q, h, now_ns, drain) &&
-			    (!best || q->head->rx_ns < best->head->rx_ns)) {
+			if (ready(b, q, now_ns, drain) &&
+			    (!best || q->head->rx_ns < best->head->rx_ns))
 				best = q;
-				best_h = h;
-			}
 		}
 		if (!best)
 			continue;
-		if (max > limit(b, best_h))
-			max = limit(b, best_h);
+		if (max > best->limit)
+			max = best->limit;
 		while (n < max && best->head) {
 			out[n++] = best->head;
 			best->head = best->head->next;
@@ -170,7 +158,7 @@ uint64_t ep_batch_next_ready(const struct ep_batch *b)
 
 		if (!q->count)
 			continue;
-		if (q->count >= limit(b, i % b->nh))
+		if (q->count >= q->limit)
 			return 0;
 		if (q->head->rx_ns + b->max_wait_ns < when)
 			when = q->head->rx_ns + b->max_wait_ns;

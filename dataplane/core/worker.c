@@ -77,6 +77,35 @@ static uint8_t load_pct(const struct ep_worker *w)
 	return (uint8_t)(100u * (w->cfg.queue_depth - w->nfree) / w->cfg.queue_depth);
 }
 
+/* A reply of @kind with @flags to @req: the request's identity (priority, type, tenant,
+ * task id) echoed, and this worker's load. */
+static struct ep_msg reply_to(const struct ep_worker *w, const struct ep_msg *req, uint8_t kind,
+			      uint8_t flags)
+{
+	return (struct ep_msg){
+		.kind = kind,
+		.priority = req->priority,
+		.flags = flags,
+		.task_type = req->task_type,
+		.tenant_id = req->tenant_id,
+		.task_id = req->task_id,
+		.load_pct = load_pct(w),
+	};
+}
+
+/* What a handler sees of task @m: its @len bytes at @data and its identity. */
+static struct ep_hreq hreq_of(const struct ep_msg *m, const uint8_t *data, uint32_t len)
+{
+	return (struct ep_hreq){
+		.data = data,
+		.len = len,
+		.type = m->task_type,
+		.priority = m->priority,
+		.tenant_id = m->tenant_id,
+		.task_id = m->task_id,
+	};
+}
+
 static uint32_t sat_us(uint64_t ns)
 {
 	uint64_t us = ns / 1000;
@@ -384,15 +413,7 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 static void send_retry(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
 		       const struct ep_msg *req, uint64_t budget)
 {
-	struct ep_msg m = {
-		.kind = EP_KIND_RETRY,
-		.priority = req->priority,
-		.flags = EP_F_TOKEN,
-		.task_type = req->task_type,
-		.tenant_id = req->tenant_id,
-		.task_id = req->task_id,
-		.load_pct = load_pct(w),
-	};
+	struct ep_msg m = reply_to(w, req, EP_KIND_RETRY, EP_F_TOKEN);
 
 	if (sealed(w, req)) {
 		type_stats(w, ep_registry_find(w->reg, req->task_type))
@@ -427,21 +448,14 @@ static int send_reply(struct ep_worker *w, const struct ep_peer *peer, const str
 		      const uint8_t *data, uint32_t len, uint32_t queue_us, uint32_t exec_us,
 		      uint64_t budget)
 {
-	struct ep_msg m = {
-		.kind = kind,
-		.priority = req->priority,
-		.flags = flags,
-		.task_type = req->task_type,
-		.tenant_id = req->tenant_id,
-		.task_id = req->task_id,
-		.status = status,
-		.queue_us = queue_us,
-		.exec_us = exec_us,
-		.load_pct = load_pct(w),
-	};
+	struct ep_msg m = reply_to(w, req, kind, flags);
 	uint32_t fs = reply_frag_size(w, req, r);
 	uint64_t bytes = reply_bytes(w, req, len, fs);
 	uint32_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
+
+	m.status = status;
+	m.queue_us = queue_us;
+	m.exec_us = exec_us;
 
 	if (sealed(w, req)) { /* with the request's key, within the same budget */
 		m.flags |= EP_F_AUTH;
@@ -662,14 +676,7 @@ static int pre_run_check(struct ep_worker *w, const struct ep_msg *m, const stru
 {
 	const struct ep_handler *h = w->reg->e[hidx].h;
 	void *state = w->states[hidx];
-	struct ep_hreq rq = {
-		.data = data,
-		.len = len,
-		.type = m->task_type,
-		.priority = m->priority,
-		.tenant_id = m->tenant_id,
-		.task_id = m->task_id,
-	};
+	struct ep_hreq rq = hreq_of(m, data, len);
 	uint32_t need;
 
 	if (w->cfg.max_work && ep_handler_work(h, state, &rq) > w->cfg.max_work) {
@@ -953,14 +960,7 @@ static int send_cached(struct ep_worker *w, const struct ep_dgram *d, const stru
 static void send_task_ack(struct ep_worker *w, const struct ep_peer *peer, const struct ep_route *r,
 			  const struct ep_msg *req, const struct ep_ack *a, uint64_t budget)
 {
-	struct ep_msg m = {
-		.kind = EP_KIND_TASK_ACK,
-		.priority = req->priority,
-		.task_type = req->task_type,
-		.tenant_id = req->tenant_id,
-		.task_id = req->task_id,
-		.load_pct = load_pct(w),
-	};
+	struct ep_msg m = reply_to(w, req, EP_KIND_TASK_ACK, 0);
 	uint32_t fs = reply_frag_size(w, req, r);
 	uint64_t hdr = EP_HDR_LEN + (sealed(w, req) ? EP_AUTH_NONCE_LEN : 0);
 	uint8_t buf[4 + 4 * EP_ACK_MAX_RANGES];
@@ -1069,18 +1069,10 @@ static void on_result_ack(struct ep_worker *w, const struct ep_dgram *d, const s
 	/* The fragments as the reply first went out (its fragment size), so that the
 	 * client's indexes name the same bytes. */
 	fs = c.frag_size ? c.frag_size : reply_frag_size(w, m, &d->route);
-	rm = (struct ep_msg){
-		.kind = c.status ? EP_KIND_ERROR : EP_KIND_RESPONSE,
-		.priority = m->priority,
-		.flags = c.flags,
-		.task_type = m->task_type,
-		.tenant_id = m->tenant_id,
-		.task_id = m->task_id,
-		.status = c.status,
-		.queue_us = c.queue_us,
-		.exec_us = c.exec_us,
-		.load_pct = load_pct(w),
-	};
+	rm = reply_to(w, m, c.status ? EP_KIND_ERROR : EP_KIND_RESPONSE, c.flags);
+	rm.status = c.status;
+	rm.queue_us = c.queue_us;
+	rm.exec_us = c.exec_us;
 	if (sealed(w, m)) {
 		rm.flags |= EP_F_AUTH;
 		rm.auth_key_id = m->auth_key_id;
@@ -1370,14 +1362,7 @@ static unsigned int run_batch(struct ep_worker *w, uint64_t now, bool drain)
 	/* Weed out what must not run; size the outputs; stop where the arena is full. */
 	for (unsigned int i = 0; i < n; i++) {
 		struct ep_task *t = w->run[i];
-		struct ep_hreq rq = {
-			.data = t->data,
-			.len = t->len,
-			.type = t->msg.task_type,
-			.priority = t->msg.priority,
-			.tenant_id = t->msg.tenant_id,
-			.task_id = t->msg.task_id,
-		};
+		struct ep_hreq rq = hreq_of(&t->msg, t->data, t->len);
 		uint16_t status = 0;
 		uint32_t need;
 
@@ -1612,6 +1597,30 @@ static int window_log(uint32_t max_len)
 	return log;
 }
 
+/*
+ * What the worker checks datagrams with, as its modes want: the address-token verifier
+ * (validation) and its reader of the key table (authentication). Returns 0, -EINVAL for a
+ * mode that is on without its token master or key table, or -ENOMEM.
+ */
+static int worker_checks_new(struct ep_worker *w, const struct ep_worker_cfg *cfg)
+{
+	bool tokens = cfg->validation != EP_VALIDATE_OFF, keys = cfg->auth_mode != EP_AUTH_MODE_OFF;
+
+	if ((tokens && !cfg->token) || (keys && !cfg->keys))
+		return -EINVAL;
+	if (tokens) {
+		w->tok = ep_token_new(cfg->token);
+		if (!w->tok)
+			return -errno;
+	}
+	if (keys) {
+		w->keys = ep_keytab_reader_new(cfg->keys);
+		if (!w->keys)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep_registry *reg,
 				struct ep_io_q *io, unsigned int id)
 {
@@ -1648,28 +1657,9 @@ struct ep_worker *ep_worker_new(const struct ep_worker_cfg *cfg, const struct ep
 	reasm_cfg.expire_arg = w;
 	w->reasm = ep_reasm_new(&reasm_cfg);
 	w->cache = ep_cache_new(&cfg->cache);
-	if (cfg->validation != EP_VALIDATE_OFF) {
-		if (!cfg->token) {
-			err = -EINVAL;
-			goto err_free;
-		}
-		w->tok = ep_token_new(cfg->token);
-		if (!w->tok) {
-			err = -errno;
-			goto err_free;
-		}
-	}
-	if (cfg->auth_mode != EP_AUTH_MODE_OFF) {
-		if (!cfg->keys) {
-			err = -EINVAL;
-			goto err_free;
-		}
-		w->keys = ep_keytab_reader_new(cfg->keys);
-		if (!w->keys) {
-			err = -ENOMEM;
-			goto err_free;
-		}
-	}
+	err = worker_checks_new(w, cfg);
+	if (err)
+		goto err_free;
 	w->batch = ep_batch_new(reg->n, max_batch, cfg->batch_size, cfg->batch_wait_ns);
 	w->dctx = ZSTD_createDCtx();
 	w->cctx = ZSTD_createCCtx();

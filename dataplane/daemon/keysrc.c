@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "daemon/keysrc.h"
+#include "daemon/sleeper.h"
 #include "edgeplane/enroll.h"
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
@@ -26,10 +26,8 @@
 struct ep_keysrc {
 	struct ep_keysrc_cfg cfg;
 	struct ep_keytab *t;
-	pthread_t thread;
-	pthread_mutex_t mu; /* stop, self, st */
-	pthread_cond_t cv;
-	bool stop, running;
+	struct ep_sleeper sleeper; /* the thread */
+	pthread_mutex_t mu;	   /* self, st */
 
 	/* The keys file: what it was when last read (or tried). */
 	struct stat seen;
@@ -330,35 +328,26 @@ static int sync_tick(struct ep_keysrc *s)
 static void *run(void *arg)
 {
 	struct ep_keysrc *s = arg;
-	uint32_t tick_ms = s->cfg.controller ? s->cfg.sync_ms : EP_KEYS_CHECK_MS;
+	uint64_t tick_ns =
+		(uint64_t)(s->cfg.controller ? s->cfg.sync_ms : EP_KEYS_CHECK_MS) * 1000000;
 	uint64_t next = ep_now_ns();
-	struct timespec until;
 
-	pthread_mutex_lock(&s->mu);
-	while (!s->stop) {
-		pthread_mutex_unlock(&s->mu);
+	while (ep_sleeper_until(&s->sleeper, next)) {
 		if (s->cfg.keys_file)
 			file_tick(s);
 		if (s->cfg.controller)
 			sync_tick(s);
 		ep_keytab_reclaim(s->t);
-		pthread_mutex_lock(&s->mu);
-		next += (uint64_t)tick_ms * 1000000;
+		next += tick_ns;
 		if (next < ep_now_ns()) /* a slow round: no catching up */
-			next = ep_now_ns() + (uint64_t)tick_ms * 1000000;
-		until.tv_sec = (time_t)(next / 1000000000ull);
-		until.tv_nsec = (long)(next % 1000000000ull);
-		while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
-			;
+			next = ep_now_ns() + tick_ns;
 	}
-	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
 int ep_keysrc_start(const struct ep_keysrc_cfg *c, struct ep_keytab *t, struct ep_keysrc **out)
 {
 	struct ep_keysrc *s = calloc(1, sizeof(*s));
-	pthread_condattr_t ca;
 	int err;
 
 	if (!s)
@@ -366,10 +355,6 @@ int ep_keysrc_start(const struct ep_keysrc_cfg *c, struct ep_keytab *t, struct e
 	s->cfg = *c;
 	s->t = t;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ep_now_ns()'s clock */
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
 
 	if (c->keys_file) {
 		struct ep_key_info self = { 0 };
@@ -400,12 +385,11 @@ int ep_keysrc_start(const struct ep_keysrc_cfg *c, struct ep_keytab *t, struct e
 				ep_keytab_count(t), c->controller, ep_keytab_node_id(t),
 				c->sync_ms);
 	}
-	err = -pthread_create(&s->thread, NULL, run, s);
+	err = ep_sleeper_start(&s->sleeper, run, s);
 	if (err) {
 		pr_err("auth: key source thread: %s", strerror(-err));
 		goto err_free;
 	}
-	s->running = true;
 	*out = s;
 	return 0;
 
@@ -418,15 +402,8 @@ void ep_keysrc_stop(struct ep_keysrc *s)
 {
 	if (!s)
 		return;
-	if (s->running) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = true;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->thread, NULL);
-	}
+	ep_sleeper_stop(&s->sleeper);
 	ep_enroll_close(s->conn);
-	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);

@@ -92,18 +92,32 @@ static void write_samples(FILE *f, const struct ep_stat_desc *d, const void *bas
 	}
 }
 
+/* The next entry of the table @descs (@n entries) from *@k on that is a metric, with its
+ * HELP and TYPE lines written; *@k moves past it. NULL after the last. */
+static const struct ep_stat_desc *next_metric(FILE *f, const struct ep_stat_desc *descs,
+					      unsigned int n, unsigned int *k)
+{
+	for (; *k < n; ++*k) {
+		const struct ep_stat_desc *d = &descs[*k];
+
+		if (d->metric) {
+			ep_metrics_help_type(f, d->metric, d->help, kind_names[d->kind]);
+			++*k;
+			return d;
+		}
+	}
+	return NULL;
+}
+
 /* Per worker: each entry of the table with a metric, labelled by queue. */
 static void write_worker_metrics(struct ep_runtime *rt, FILE *f, const struct ep_rt_snapshot *s)
 {
 	struct ep_label labels[3] = { { "queue", NULL } };
+	const struct ep_stat_desc *d;
+	unsigned int k = 0;
 	char q[16];
 
-	for (unsigned int k = 0; k < ep_worker_stat_ndescs; k++) {
-		const struct ep_stat_desc *d = &ep_worker_stat_descs[k];
-
-		if (!d->metric)
-			continue;
-		ep_metrics_help_type(f, d->metric, d->help, kind_names[d->kind]);
+	while ((d = next_metric(f, ep_worker_stat_descs, ep_worker_stat_ndescs, &k))) {
 		for (unsigned int i = 0; i < rt->nworkers; i++) {
 			snprintf(q, sizeof(q), "%u", rt->conf->queues[i]);
 			labels[0].value = q;
@@ -118,14 +132,11 @@ static void write_worker_metrics(struct ep_runtime *rt, FILE *f, const struct ep
 static void write_type_metrics(struct ep_runtime *rt, FILE *f, const struct ep_rt_snapshot *s)
 {
 	struct ep_label labels[4] = { { "type", NULL }, { "handler", NULL } };
+	const struct ep_stat_desc *d;
+	unsigned int k = 0;
 	char type[16];
 
-	for (unsigned int k = 0; k < ep_type_stat_ndescs; k++) {
-		const struct ep_stat_desc *d = &ep_type_stat_descs[k];
-
-		if (!d->metric)
-			continue;
-		ep_metrics_help_type(f, d->metric, d->help, kind_names[d->kind]);
+	while ((d = next_metric(f, ep_type_stat_descs, ep_type_stat_ndescs, &k))) {
 		for (unsigned int t = 0; t <= EP_MAX_HANDLERS; t++) {
 			if (t >= rt->reg.n && (t != EP_MAX_HANDLERS || d->flags & EP_SF_PROM_KNOWN))
 				continue;

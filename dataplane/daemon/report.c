@@ -476,8 +476,7 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	*out = r;
 	return 0;
 err:
-	if (r->fd >= 0)
-		close(r->fd);
+	ep_close_fd(&r->fd);
 	free(r->prev_lat);
 	free(r);
 	return err;

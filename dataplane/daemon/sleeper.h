@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * sleeper.h - a thread of the runtime that works in rounds and sleeps between them until
- * it is asked to stop: the classifier's address refresher (runtime.c) and the load
- * reporter (report.c). One place for its lock, its condition on ep_now_ns()'s clock
- * (CLOCK_MONOTONIC) and its stop. Inline: the fuzz targets build report.c
- * alone.
+ * it is asked to stop: the classifier's address refresher (runtime.c), the load reporter
+ * (report.c) and the key source (keysrc.c). One place for its lock, its condition on
+ * ep_now_ns()'s clock (CLOCK_MONOTONIC) and its stop. Inline: the fuzz targets build
+ * report.c alone.
  */
 #ifndef EP_SLEEPER_H
 #define EP_SLEEPER_H

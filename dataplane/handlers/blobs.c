@@ -33,20 +33,39 @@ struct run {
 	uint32_t id; /* component */
 };
 
+/* A bounding box, corners inclusive. */
+struct bbox {
+	uint16_t x0, y0, x1, y1;
+};
+
 struct comp {
 	uint32_t parent; /* union-find; == own id for a root */
 	uint32_t area;
 	uint32_t first; /* raster index of its first pixel */
 	uint32_t seen;	/* last row + 1 that continued it */
 	uint32_t done;	/* row + 1 in which it was retired */
-	uint16_t x0, y0, x1, y1;
+	struct bbox box;
 	uint64_t sx, sy; /* sums of coordinates, for the centroid */
 };
 
 struct blob {
 	uint32_t area, first;
-	uint16_t x0, y0, x1, y1, cx, cy;
+	struct bbox box;
+	uint16_t cx, cy;
 };
+
+/* Grow @a to cover @b too. */
+static void bbox_grow(struct bbox *a, const struct bbox *b)
+{
+	if (b->x0 < a->x0)
+		a->x0 = b->x0;
+	if (b->y0 < a->y0)
+		a->y0 = b->y0;
+	if (b->x1 > a->x1)
+		a->x1 = b->x1;
+	if (b->y1 > a->y1)
+		a->y1 = b->y1;
+}
 
 /* Working set of one labelling, carved out of the per-worker scratch. */
 struct labeler {
@@ -145,8 +164,7 @@ static uint32_t comp_new(struct labeler *l, uint32_t y, uint32_t x)
 	*c = (struct comp){
 		.parent = id,
 		.first = y * l->w + x,
-		.x0 = UINT16_MAX,
-		.y0 = (uint16_t)y,
+		.box = { .x0 = UINT16_MAX, .y0 = (uint16_t)y },
 	};
 	l->created[l->ncreated++] = id;
 	return id;
@@ -163,14 +181,7 @@ static uint32_t comp_merge(struct comp *c, uint32_t a, uint32_t b)
 	c[a].sy += c[b].sy;
 	if (c[b].first < c[a].first)
 		c[a].first = c[b].first;
-	if (c[b].x0 < c[a].x0)
-		c[a].x0 = c[b].x0;
-	if (c[b].y0 < c[a].y0)
-		c[a].y0 = c[b].y0;
-	if (c[b].x1 > c[a].x1)
-		c[a].x1 = c[b].x1;
-	if (c[b].y1 > c[a].y1)
-		c[a].y1 = c[b].y1;
+	bbox_grow(&c[a].box, &c[b].box);
 	return a;
 }
 
@@ -181,26 +192,23 @@ static void comp_add_run(struct comp *c, uint32_t y, const struct run *r)
 	c->area += len;
 	c->sx += (uint64_t)(r->x0 + r->x1) * len / 2;
 	c->sy += (uint64_t)y * len;
-	if (r->x0 < c->x0)
-		c->x0 = r->x0;
-	if (r->x1 > c->x1)
-		c->x1 = r->x1;
-	c->y1 = (uint16_t)y;
+	if (r->x0 < c->box.x0)
+		c->box.x0 = r->x0;
+	if (r->x1 > c->box.x1)
+		c->box.x1 = r->x1;
+	c->box.y1 = (uint16_t)y;
 }
 
 static void comp_retire(struct labeler *l, uint32_t id, uint32_t stamp)
 {
 	const struct comp *c = &l->comp[id];
-	int edge = !c->x0 || !c->y0 || c->x1 == l->w - 1 || c->y1 == l->h - 1;
+	int edge = !c->box.x0 || !c->box.y0 || c->box.x1 == l->w - 1 || c->box.y1 == l->h - 1;
 
 	if (c->parent == id && c->area >= l->min_area && !(l->no_border && edge)) {
 		struct blob b = {
 			.area = c->area,
 			.first = c->first,
-			.x0 = c->x0,
-			.y0 = c->y0,
-			.x1 = c->x1,
-			.y1 = c->y1,
+			.box = c->box,
 			.cx = (uint16_t)((2 * c->sx + c->area) / (2 * (uint64_t)c->area)),
 			.cy = (uint16_t)((2 * c->sy + c->area) / (2 * (uint64_t)c->area)),
 		};
@@ -430,10 +438,10 @@ static void blobs_put(const struct labeler *l, unsigned int level, uint8_t *out)
 		const struct blob *b = &l->heap[i];
 		struct ep_blob_box box = {
 			.area = ep_be32(b->area),
-			.x0 = ep_be16(b->x0),
-			.y0 = ep_be16(b->y0),
-			.x1 = ep_be16(b->x1),
-			.y1 = ep_be16(b->y1),
+			.x0 = ep_be16(b->box.x0),
+			.y0 = ep_be16(b->box.y0),
+			.x1 = ep_be16(b->box.x1),
+			.y1 = ep_be16(b->box.y1),
 			.cx = ep_be16(b->cx),
 			.cy = ep_be16(b->cy),
 		};

@@ -82,18 +82,22 @@ static inline int ep_run_each(void *state, const struct ep_hreq *req, struct ep_
 		return ep_run_each(state, req, res, n, one);                         \
 	}
 
+/* Define the built-in handler @sym, named @nm, for task type @type; its callbacks (.run,
+ * .init, ...) and limits (.max_batch) follow as designated initialisers. */
+#define EP_DEFINE_HANDLER(sym, nm, type, ...)                                  \
+	const struct ep_handler sym = { .abi_version = EP_HANDLER_ABI_VERSION, \
+					.name = nm,                            \
+					.default_type = type,                  \
+					__VA_ARGS__ }
+
 /*
  * Define the built-in handler @sym, named @nm, for task type @type, whose run() runs its
  * batch task by task with @one (EP_DEFINE_RUN_EACH, as sym##_run); the other callbacks
  * (.init, .fini, .out_size, .work) follow as designated initialisers.
  */
-#define EP_DEFINE_HANDLER_EACH(sym, nm, type, one, ...)                        \
-	EP_DEFINE_RUN_EACH(sym##_run, one)                                     \
-	const struct ep_handler sym = { .abi_version = EP_HANDLER_ABI_VERSION, \
-					.name = nm,                            \
-					.default_type = type,                  \
-					.run = sym##_run,                      \
-					__VA_ARGS__ }
+#define EP_DEFINE_HANDLER_EACH(sym, nm, type, one, ...) \
+	EP_DEFINE_RUN_EACH(sym##_run, one)              \
+	EP_DEFINE_HANDLER(sym, nm, type, .run = sym##_run, __VA_ARGS__)
 
 /* Whether a task's arguments are @bad; if so, fails it INVALID_INPUT saying @why. */
 static inline bool ep_hres_bad_args(struct ep_hres *res, bool bad, const char *why)

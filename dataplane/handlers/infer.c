@@ -317,14 +317,6 @@ static int infer_run(void *state, const struct ep_hreq *req, struct ep_hres *res
 	return 0;
 }
 
-const struct ep_handler ep_infer_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "infer",
-	.default_type = EP_TT_INFER,
-	.max_batch = INFER_MAX_BATCH,
-	.init = infer_init,
-	.fini = infer_fini,
-	.out_size = infer_out_size,
-	.run = infer_run,
-	.work = infer_work,
-};
+EP_DEFINE_HANDLER(ep_infer_handler, "infer", EP_TT_INFER, .max_batch = INFER_MAX_BATCH,
+		  .init = infer_init, .fini = infer_fini, .out_size = infer_out_size,
+		  .run = infer_run, .work = infer_work);

@@ -373,21 +373,8 @@ static unsigned int afxdp_rx_pending(struct ep_io_q *q)
 	return ring_fill(&a->rx) + (a->hxsk ? ring_fill(&a->hrx) : 0);
 }
 
-static const struct ep_io_ops afxdp_ops = {
-	.name = "afxdp",
-	.rx = afxdp_rx,
-	.release = afxdp_release,
-	.tx_buf = afxdp_tx_buf,
-	.tx_abort = afxdp_tx_abort,
-	.tx_commit = afxdp_tx_commit,
-	.flush = afxdp_flush,
-	.wait = afxdp_wait,
-	.get_stats = afxdp_get_stats,
-	.rx_high_pending = afxdp_rx_high_pending,
-	.rx_pending = afxdp_rx_pending,
-	.stop_rx = afxdp_stop_rx,
-	.close = afxdp_close,
-};
+EP_DEFINE_IO_OPS(afxdp, "afxdp", .rx_high_pending = afxdp_rx_high_pending,
+		 .rx_pending = afxdp_rx_pending);
 
 static int create_socket(struct afxdp_q *a, const struct ep_io_cfg *cfg, unsigned int queue_id,
 			 __u16 bind_flags, __u32 rx_size)
@@ -610,11 +597,9 @@ int ep_io_afxdp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 	 * half of nfill held by the worker, so at least nfill / 2 stay for the priority
 	 * socket whatever floods the default one. */
 	nrx = high ? 2 * nfill : nfill;
-	a = calloc(1, sizeof(*a));
+	a = ep_io_q_alloc(sizeof(*a), &afxdp_ops, queue_id);
 	if (!a)
 		return -ENOMEM;
-	a->q.ops = &afxdp_ops;
-	a->q.queue_id = queue_id;
 	a->frame_size = fsize;
 	a->port = cfg->port;
 	a->busy_poll = cfg->busy_poll;

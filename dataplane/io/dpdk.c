@@ -464,19 +464,7 @@ static void dpdk_close(struct ep_io_q *q)
 	free(p);
 }
 
-static const struct ep_io_ops dpdk_ops = {
-	.name = "dpdk",
-	.rx = dpdk_rx,
-	.release = dpdk_release,
-	.tx_buf = dpdk_tx_buf,
-	.tx_abort = dpdk_tx_abort,
-	.tx_commit = dpdk_tx_commit,
-	.flush = dpdk_flush,
-	.wait = dpdk_wait,
-	.get_stats = dpdk_get_stats,
-	.stop_rx = dpdk_stop_rx,
-	.close = dpdk_close,
-};
+EP_DEFINE_IO_OPS(dpdk, "dpdk");
 
 int ep_io_dpdk_open(const struct ep_io_cfg *cfg, unsigned int idx, struct ep_io_q **out)
 {

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "edgeplane/reasm.h" /* struct ep_peer */
 
@@ -111,11 +112,47 @@ struct ep_io_ops {
 	void (*close)(struct ep_io_q *q);
 };
 
+/*
+ * Define prefix##_ops, the ops of the backend named @nm, from the functions every backend
+ * has: prefix##_rx(), prefix##_release(), ... prefix##_close() (like the kernel's
+ * DEFINE_SHOW_ATTRIBUTE()). The optional members (rx_high_pending, rx_pending) follow as
+ * designated initialisers.
+ */
+#define EP_DEFINE_IO_OPS(prefix, nm, ...)                                               \
+	static const struct ep_io_ops prefix##_ops = { .name = nm,                      \
+						       .rx = prefix##_rx,               \
+						       .release = prefix##_release,     \
+						       .tx_buf = prefix##_tx_buf,       \
+						       .tx_abort = prefix##_tx_abort,   \
+						       .tx_commit = prefix##_tx_commit, \
+						       .flush = prefix##_flush,         \
+						       .wait = prefix##_wait,           \
+						       .get_stats = prefix##_get_stats, \
+						       .stop_rx = prefix##_stop_rx,     \
+						       .close = prefix##_close,         \
+						       __VA_ARGS__ }
+
 /* A backend queue: the ops plus the backend's own state after it. */
 struct ep_io_q {
 	const struct ep_io_ops *ops;
 	unsigned int queue_id;
 };
+
+/*
+ * A backend's queue for its open(): @size zeroed bytes (the backend's struct, whose
+ * struct ep_io_q comes first) with @ops and @queue_id set. Returns it (the caller frees
+ * it with free()), or NULL when out of memory.
+ */
+static inline void *ep_io_q_alloc(size_t size, const struct ep_io_ops *ops, unsigned int queue_id)
+{
+	struct ep_io_q *q = calloc(1, size);
+
+	if (q) {
+		q->ops = ops;
+		q->queue_id = queue_id;
+	}
+	return q;
+}
 
 /* io_uring backend settings (config group uring). */
 struct ep_io_uring_cfg {

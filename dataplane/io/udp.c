@@ -18,7 +18,7 @@
 #define BURST 64
 
 struct udp_q {
-	struct ep_io_q q;
+	struct ep_io_q q; /* first: the generic part */
 	int fd;
 	bool busy_poll;
 	uint32_t buf_size, nbufs;
@@ -197,30 +197,16 @@ static void udp_close(struct ep_io_q *q)
 	free(u);
 }
 
-static const struct ep_io_ops udp_ops = {
-	.name = "udp",
-	.rx = udp_rx,
-	.release = udp_release,
-	.tx_buf = udp_tx_buf,
-	.tx_abort = udp_tx_abort,
-	.tx_commit = udp_tx_commit,
-	.flush = udp_flush,
-	.wait = udp_wait,
-	.get_stats = udp_get_stats,
-	.stop_rx = udp_stop_rx,
-	.close = udp_close,
-};
+EP_DEFINE_IO_OPS(udp, "udp");
 
 int ep_io_udp_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct ep_io_q **out)
 {
 	struct udp_q *u;
 	int err;
 
-	u = calloc(1, sizeof(*u));
+	u = ep_io_q_alloc(sizeof(*u), &udp_ops, queue_id);
 	if (!u)
 		return -ENOMEM;
-	u->q.ops = &udp_ops;
-	u->q.queue_id = queue_id;
 	u->fd = -1;
 	u->busy_poll = cfg->busy_poll;
 	u->buf_size = EP_SOCK_MAX_DGRAM;

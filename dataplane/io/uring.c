@@ -551,19 +551,7 @@ static void uring_close(struct ep_io_q *q)
 	free(u);
 }
 
-static const struct ep_io_ops uring_ops = {
-	.name = "uring",
-	.rx = uring_rx,
-	.release = uring_release,
-	.tx_buf = uring_tx_buf,
-	.tx_abort = uring_tx_abort,
-	.tx_commit = uring_tx_commit,
-	.flush = uring_flush,
-	.wait = uring_wait,
-	.get_stats = uring_get_stats,
-	.stop_rx = uring_stop_rx,
-	.close = uring_close,
-};
+EP_DEFINE_IO_OPS(uring, "uring");
 
 /* --- set-up and feature probes ----------------------------------------------------- */
 
@@ -760,11 +748,9 @@ int ep_io_uring_open(const struct ep_io_cfg *cfg, unsigned int queue_id, struct 
 		pr_err("uring: buffers must be a power of two up to 32768, entries 1..4096");
 		return -EINVAL;
 	}
-	u = calloc(1, sizeof(*u));
+	u = ep_io_q_alloc(sizeof(*u), &uring_ops, queue_id);
 	if (!u)
 		return -ENOMEM;
-	u->q.ops = &uring_ops;
-	u->q.queue_id = queue_id;
 	u->fd = -1;
 	u->sqpoll = c->sqpoll;
 	u->busy_poll = cfg->busy_poll;

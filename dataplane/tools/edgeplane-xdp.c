@@ -160,6 +160,21 @@ static int open_map(const struct opts *o, const char *name)
 	return fd;
 }
 
+/* Open the pinned maps @a and @b into *@fa and *@fb: both, or neither. Returns 0 or a
+ * negative errno (said). */
+static int open_map_pair(const struct opts *o, const char *a, const char *b, int *fa, int *fb)
+{
+	*fa = open_map(o, a);
+	if (*fa < 0)
+		return *fa;
+	*fb = open_map(o, b);
+	if (*fb < 0) {
+		close(*fa);
+		return *fb;
+	}
+	return 0;
+}
+
 /* @rl with what the options change. */
 static void rl_apply_opts(const struct opts *o, struct ep_rl_cfg *rl)
 {
@@ -299,14 +314,9 @@ static int cmd_config(struct opts *o)
 	struct ep_rl_cfg rl;
 	int fd, rl_fd, err;
 
-	fd = open_map(o, EP_PIN_CFG);
-	if (fd < 0)
-		return fd;
-	rl_fd = open_map(o, EP_PIN_RL_CFG);
-	if (rl_fd < 0) {
-		close(fd);
-		return rl_fd;
-	}
+	err = open_map_pair(o, EP_PIN_CFG, EP_PIN_RL_CFG, &fd, &rl_fd);
+	if (err)
+		return err;
 	err = ep_xdp_read_config(fd, &cfg);
 	if (!err)
 		err = ep_xdp_read_rl(rl_fd, &rl);
@@ -699,14 +709,9 @@ static int cmd_keys(struct opts *o, int argc, char **argv)
 	}
 	if (argc >= 2 && ep_parse_long("key id", argv[1], 1, 65535, &id))
 		return -EINVAL;
-	keys_fd = open_map(o, EP_PIN_KEYS);
-	if (keys_fd < 0)
-		return keys_fd;
-	state_fd = open_map(o, EP_PIN_KEY_STATE);
-	if (state_fd < 0) {
-		close(keys_fd);
-		return state_fd;
-	}
+	err = open_map_pair(o, EP_PIN_KEYS, EP_PIN_KEY_STATE, &keys_fd, &state_fd);
+	if (err)
+		return err;
 	if (!strcmp(argv[0], "add"))
 		err = keys_add(keys_fd, state_fd, (uint32_t)id, argc - 2, argv + 2);
 	else if (!strcmp(argv[0], "del"))

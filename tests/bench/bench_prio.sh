@@ -182,14 +182,7 @@ bench_gateway() {
 ep_rig_init q
 on_exit _rig_down
 
-cat >"$EP_TMP/prio.topo" <<TOPO
-mtu 1500
-queues 1
-node gw role=gateway
-node w1 role=worker capacity=100
-node c1 role=client
-TOPO
-rig up "$EP_TMP/prio.topo" >"$EP_TMP/rig.log" 2>&1 || die "rig up: $(tail -3 "$EP_TMP/rig.log")"
+rig up "$EP_ROOT/vm/topo/gateway.topo" >"$EP_TMP/rig.log" 2>&1 || die "rig up: $(tail -3 "$EP_TMP/rig.log")"
 GW=$(rig addr gw)
 W1=$(rig addr w1)
 cat >"$EP_TMP/ctl.conf" <<CONF

@@ -39,8 +39,31 @@
 #include "xdp_test.h"
 
 static struct ep_classifier *skel;
-static int prog_fd, stats_fd, cfg_fd, tenants_fd, addrs_fd, rl_fd, rlstate_fd;
-static int auth_fd, keys_fd, kstate_fd;
+static int prog_fd;
+
+/* The classifier's maps the cases use: the descriptor of each, and its name in the
+ * skeleton (the same in the XDP and the DPDK build). */
+#define CLS_MAPS(X, s)                \
+	X(stats_fd, ep_stats, s)      \
+	X(cfg_fd, ep_cfg, s)          \
+	X(tenants_fd, ep_tenants, s)  \
+	X(addrs_fd, ep_addrs, s)      \
+	X(rl_fd, ep_rl_cfg, s)        \
+	X(rlstate_fd, ep_rl_state, s) \
+	X(auth_fd, ep_auth_cfg, s)    \
+	X(keys_fd, ep_keys, s)        \
+	X(kstate_fd, ep_key_state, s)
+#define CLS_FD_DECL(fd, map, s) static int fd;
+#define CLS_FD_SET(fd, map, s)	fd = bpf_map__fd((s)->maps.map);
+CLS_MAPS(CLS_FD_DECL, )
+
+/* Point the cases at the program and maps of loaded skeleton @s. */
+#define USE_SKEL(s)                                                \
+	do {                                                       \
+		prog_fd = bpf_program__fd((s)->progs.ep_classify); \
+		CLS_MAPS(CLS_FD_SET, s)                            \
+	} while (0)
+
 static const char *variant = ""; /* prefixes the cases' names: which build runs */
 static int ifindex;		 /* veth in our private netns, 0 if unavailable */
 
@@ -1213,6 +1236,27 @@ static int kstate_rw(uint32_t id, struct ep_key_state *st, bool write)
 	return bpf_map_lookup_elem(kstate_fd, &id, st) ? -errno : 0;
 }
 
+/* Case "@what": key KEY written as @k says. */
+static void key_case(const struct key_spec *k, const char *what)
+{
+	tap_begin();
+	EXPECT_EQ(key_put(KEY, k), 0);
+	tap_end("%s%s", variant, what);
+}
+
+/* Case "@what": key KEY's task bucket (or, with @bytes, its byte bucket), emptied by a
+ * burst worth @full_ns, set back @back_ns, as if that much time had passed. */
+static void bucket_set_back(bool bytes, uint64_t full_ns, uint64_t back_ns, const char *what)
+{
+	struct ep_key_state st;
+
+	tap_begin();
+	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
+	*(bytes ? &st.tat_bytes : &st.tat_tasks) = mono_ns() + full_ns - back_ns;
+	EXPECT_EQ(kstate_rw(KEY, &st, true), 0);
+	tap_end("%s%s", variant, what);
+}
+
 static void test_auth_rates(void)
 {
 	uint8_t d[2048], mid[2048];
@@ -1237,26 +1281,19 @@ static void test_auth_rates(void)
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
 	check_burst("key tasks/s: 10 middle fragments start no task: all pass", &sm, 10, 10,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
-	tap_begin();
-	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
-	st.tat_tasks = mono_ns() + 3000000000ull - 2500000000ull;
-	EXPECT_EQ(kstate_rw(KEY, &st, true), 0);
-	tap_end("%sthe key's task bucket set back 2.5 s", variant);
+	bucket_set_back(false, 3000000000ull, 2500000000ull,
+			"the key's task bucket set back 2.5 s");
 	check_burst("key tasks/s: 2.5 s later, 2 of 4 pass", &s, 4, 2,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
 
 	/* Rewriting the same key (a sync) keeps its buckets; another key under the id, or the
 	 * key deleted, does not. */
-	tap_begin();
-	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1, .tburst = 3 }), 0);
-	tap_end("%sthe same key written again (a sync)", variant);
+	key_case(&(struct key_spec){ .tps = 1, .tburst = 3 },
+		 "the same key written again (a sync)");
 	check_burst("key tasks/s: its bucket is still empty", &s, 1, 0,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
-	tap_begin();
-	EXPECT_EQ(key_put(KEY,
-			  &(struct key_spec){ .tps = 1, .tburst = 3, .issued = 1796000000001ull }),
-		  0);
-	tap_end("%sanother key under the same id", variant);
+	key_case(&(struct key_spec){ .tps = 1, .tburst = 3, .issued = 1796000000001ull },
+		 "another key under the same id");
 	check_burst("key tasks/s: the new key's bucket is full", &s, 4, 3,
 		    EP_STAT_DROP_AUTH_RATE_TASKS);
 	tap_begin();
@@ -1270,16 +1307,10 @@ static void test_auth_rates(void)
 	/* Bytes: 1 KiB/s, burst 64 KiB; frames of flen bytes. */
 	flen = pkt_build(&s, f, sizeof(f));
 	fit = (uint32_t)(65536 / flen);
-	tap_begin();
-	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .kib = 1, .kburst = 64 }), 0);
-	tap_end("%skey with 1 KiB/s, burst 64 KiB", variant);
+	key_case(&(struct key_spec){ .kib = 1, .kburst = 64 }, "key with 1 KiB/s, burst 64 KiB");
 	check_burst("key bytes/s: a burst passes 64 KiB's worth of frames", &s, fit + 10, fit,
 		    EP_STAT_DROP_AUTH_RATE_BYTES);
-	tap_begin();
-	EXPECT_EQ(kstate_rw(KEY, &st, false), 0);
-	st.tat_bytes = mono_ns() + 64000000000ull - 1000000000ull;
-	EXPECT_EQ(kstate_rw(KEY, &st, true), 0);
-	tap_end("%sthe key's byte bucket set back 1 s", variant);
+	bucket_set_back(true, 64000000000ull, 1000000000ull, "the key's byte bucket set back 1 s");
 	check_burst("key bytes/s: 1 s later, 1 KiB's worth passes", &s, 6, (uint32_t)(1024 / flen),
 		    EP_STAT_DROP_AUTH_RATE_BYTES);
 
@@ -1298,9 +1329,7 @@ static void test_auth_rates(void)
 	check_burst("required: 5 AUTH requests under a key without a rate: its prefix's 2 pass", &s,
 		    5, 2, EP_STAT_DROP_RATE_PACKETS);
 	s.src = "198.19.9.1";
-	tap_begin();
-	EXPECT_EQ(key_put(KEY, &(struct key_spec){ .tps = 1000, .tburst = 100 }), 0);
-	tap_end("%sthe key with 1000 tasks/s", variant);
+	key_case(&(struct key_spec){ .tps = 1000, .tburst = 100 }, "the key with 1000 tasks/s");
 	check_burst("required: 5 AUTH requests from one prefix all pass", &s, 5, 5,
 		    EP_STAT_DROP_RATE_PACKETS);
 	tap_begin();
@@ -1664,16 +1693,7 @@ int main(void)
 		printf("Bail out! cannot load the classifier: %s\n", strerror(errno));
 		return 1;
 	}
-	prog_fd = bpf_program__fd(skel->progs.ep_classify);
-	stats_fd = bpf_map__fd(skel->maps.ep_stats);
-	cfg_fd = bpf_map__fd(skel->maps.ep_cfg);
-	tenants_fd = bpf_map__fd(skel->maps.ep_tenants);
-	addrs_fd = bpf_map__fd(skel->maps.ep_addrs);
-	rl_fd = bpf_map__fd(skel->maps.ep_rl_cfg);
-	rlstate_fd = bpf_map__fd(skel->maps.ep_rl_state);
-	auth_fd = bpf_map__fd(skel->maps.ep_auth_cfg);
-	keys_fd = bpf_map__fd(skel->maps.ep_keys);
-	kstate_fd = bpf_map__fd(skel->maps.ep_key_state);
+	USE_SKEL(skel);
 	test_table();
 	test_xsk();
 
@@ -1690,16 +1710,7 @@ int main(void)
 		ep_classifier__destroy(skel);
 		return 1;
 	}
-	prog_fd = bpf_program__fd(dskel->progs.ep_classify);
-	stats_fd = bpf_map__fd(dskel->maps.ep_stats);
-	cfg_fd = bpf_map__fd(dskel->maps.ep_cfg);
-	tenants_fd = bpf_map__fd(dskel->maps.ep_tenants);
-	addrs_fd = bpf_map__fd(dskel->maps.ep_addrs);
-	rl_fd = bpf_map__fd(dskel->maps.ep_rl_cfg);
-	rlstate_fd = bpf_map__fd(dskel->maps.ep_rl_state);
-	auth_fd = bpf_map__fd(dskel->maps.ep_auth_cfg);
-	keys_fd = bpf_map__fd(dskel->maps.ep_keys);
-	kstate_fd = bpf_map__fd(dskel->maps.ep_key_state);
+	USE_SKEL(dskel);
 	variant = "dpdk build: ";
 	test_table();
 	test_xsk_dpdk(bpf_map__fd(dskel->maps.xsks_map));

@@ -11,6 +11,7 @@
 #ifndef EP_FUZZ_H
 #define EP_FUZZ_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +104,55 @@ static inline const char *fz_file(const uint8_t *data, size_t size)
 		return NULL;
 	return path;
 }
+
+/*
+ * Defines, for a configuration read by a descriptor table (struct @conf, read by
+ * @conf_load() over @conf_defaults(), printed by @conf_print(), freed by @conf_free()):
+ *
+ *   fz_check_print_<conf>(c): print(load(file)) loads, and prints the same, so that the
+ *     table's printer and reader agree;
+ *   fz_load_<conf>(c, path): the defaults, then the file at @path over them. A file may be
+ *     refused (-EINVAL) but nothing else; one that loads passes fz_check_print_<conf>().
+ *     Returns the load's answer; @c is to be freed either way.
+ */
+#define FZ_DEFINE_CONF_CHECKS(conf)                                  \
+	static void fz_check_print_##conf(const struct conf *c)      \
+	{                                                            \
+		char *p1 = NULL, *p2 = NULL;                         \
+		size_t n1 = 0, n2 = 0;                               \
+		static struct conf again; /* large: not the stack */ \
+		const char *path;                                    \
+		FILE *f;                                             \
+                                                                     \
+		f = open_memstream(&p1, &n1);                        \
+		FZ_CHECK(f);                                         \
+		conf##_print(f, c);                                  \
+		fclose(f);                                           \
+		path = fz_file((const uint8_t *)p1, n1);             \
+		FZ_CHECK(path);                                      \
+		conf##_defaults(&again);                             \
+		FZ_CHECK(conf##_load(&again, path) == 0);            \
+		f = open_memstream(&p2, &n2);                        \
+		FZ_CHECK(f);                                         \
+		conf##_print(f, &again);                             \
+		fclose(f);                                           \
+		FZ_CHECK(n1 == n2 && !memcmp(p1, p2, n1));           \
+		conf##_free(&again);                                 \
+		free(p1);                                            \
+		free(p2);                                            \
+	}                                                            \
+                                                                     \
+	static int fz_load_##conf(struct conf *c, const char *path)  \
+	{                                                            \
+		int err;                                             \
+                                                                     \
+		conf##_defaults(c);                                  \
+		err = conf##_load(c, path);                          \
+		FZ_CHECK(err == 0 || err == -EINVAL);                \
+		if (!err)                                            \
+			fz_check_print_##conf(c);                    \
+		return err;                                          \
+	}
 
 /* Whether @s (@len bytes) is UTF-8 as RFC 3629 has it (no overlongs, no surrogates). */
 static inline bool fz_utf8_valid(const char *s, size_t len)

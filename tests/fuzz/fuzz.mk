@@ -41,16 +41,25 @@ FUZZ_BINS	:= $(addprefix $(FUZZBIN)/fuzz_,$(FUZZ_NAMES))
 FUZZ_SEEDGEN	:= $(FUZZOUT)/mkseeds
 FUZZ_SEEDS	:= $(FUZZOUT)/seeds/.stamp
 
-$(FUZZOBJ)/%.o: %.c
-	$(call msg,CC-FUZZ,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(call fuzz_extra,$(<D)) -c $< -o $@
+# The compile rules of one build of the harnesses and of the sources under them (the
+# sanitized one here, the coverage one below): $(1) its object directory, $(2) the label
+# make prints, $(3) the name of its flags variable (read when the recipe runs, so that
+# target-specific additions apply).
+define fuzz_compile_rules
+$(1)/%.o: %.c
+	$$(call msg,$(2),$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(FUZZ_CC) $$($(3)) $$(call fuzz_extra,$$(<D)) -c $$< -o $$@
 
 # One harness source per handler, built once for each with its name.
-$(FUZZOBJ)/tests/fuzz/fuzz_handler_%.o: tests/fuzz/fuzz_handler.c
-	$(call msg,CC-FUZZ,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(EXTRA_CFLAGS_tests/fuzz) -DFUZZ_HANDLER='"$*"' -c $< -o $@
+$(1)/tests/fuzz/fuzz_handler_%.o: tests/fuzz/fuzz_handler.c
+	$$(call msg,$(2),$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(FUZZ_CC) $$($(3)) $$(EXTRA_CFLAGS_tests/fuzz) -DFUZZ_HANDLER='"$$*"' -c $$< -o $$@
+
+$(1)/dataplane/xdp/ep_xdp.o: $$(GEN)/ep_classifier.skel.h
+endef
+$(eval $(call fuzz_compile_rules,$(FUZZOBJ),CC-FUZZ,FUZZ_CFLAGS))
 
 EXTRA_CFLAGS_tests/fuzz	:= -Idataplane -Icontrol -Itests/fuzz
 
@@ -70,7 +79,6 @@ FUZZ_CONTROL_O	:= $(call fuzz_objs,$(filter-out control/gw.c control/probe.c,$(C
 		     tests/fuzz/fake_gw.c dataplane/xdp/ep_xdp.c userspace/common/log_libs.c \
 		     userspace/common/metrics.c userspace/common/confread.c \
 		     userspace/common/unixsock.c $(ENROLL_SRCS))
-$(FUZZOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
 # bpf/lib/parse.h reads struct iphdr and ipv6hdr in place; behind a 14-byte Ethernet header
 # they are 2 bytes off their natural alignment, in every AF_XDP and DPDK frame. x86-64
 # does not mind; UBSan's alignment check would stop at every frame (docs/testing.md).
@@ -122,9 +130,7 @@ $(FUZZBIN)/fuzz_%: $(FUZZOBJ)/tests/fuzz/fuzz_%.o $$(FUZZ_DEPS_$$*)
 # generator built with the ordinary compiler from the codec; text seeds are committed in
 # tests/fuzz/corpus/.
 $(FUZZ_SEEDGEN): $(OBJ)/tests/fuzz/mkseeds.o $(TEST_LIB_OBJS) $(CORE_LIB)
-	$(call msg,LINK,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(call pc_libs,libpng zlib) $(ZSTD_LIBS) -lm
+	$(call test_link,$(call pc_libs,libpng zlib) $(ZSTD_LIBS) -lm)
 $(FUZZ_SEEDS): $(FUZZ_SEEDGEN) docs/protocol.md
 	$(call msg,SEEDS,$(@D))
 	$(Q)rm -rf $(@D) && mkdir -p $(@D)
@@ -147,16 +153,7 @@ fuzz: fuzz-build
 FUZZ_COVOBJ	:= $(FUZZOUT)/covobj
 FUZZ_COV_CFLAGS	:= -O1 -g -fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer-no-link \
 		   $(filter-out -Werror,$(EP_CFLAGS)) -Wno-unused-command-line-argument
-$(FUZZ_COVOBJ)/%.o: %.c
-	$(call msg,CC-COV,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_COV_CFLAGS) $(call fuzz_extra,$(<D)) -c $< -o $@
-$(FUZZ_COVOBJ)/tests/fuzz/fuzz_handler_%.o: tests/fuzz/fuzz_handler.c
-	$(call msg,CC-COV,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_COV_CFLAGS) $(EXTRA_CFLAGS_tests/fuzz) -DFUZZ_HANDLER='"$*"' \
-		-c $< -o $@
-$(FUZZ_COVOBJ)/dataplane/xdp/ep_xdp.o: $(GEN)/ep_classifier.skel.h
+$(eval $(call fuzz_compile_rules,$(FUZZ_COVOBJ),CC-COV,FUZZ_COV_CFLAGS))
 # (A function: a literal % in a pattern rule's prerequisites would be taken for the stem.)
 fuzz_cov_objs = $(patsubst $(FUZZOBJ)/%,$(FUZZ_COVOBJ)/%,$(1))
 $(FUZZOUT)/covbin/fuzz_%: $(FUZZ_COVOBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_cov_objs,$$(FUZZ_DEPS_$$*))

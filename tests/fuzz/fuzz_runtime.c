@@ -199,19 +199,7 @@ static void fio_close(struct ep_io_q *q)
 {
 }
 
-static const struct ep_io_ops fio_ops = {
-	.name = "fuzz",
-	.rx = fio_rx,
-	.release = fio_release,
-	.tx_buf = fio_tx_buf,
-	.tx_abort = fio_tx_abort,
-	.tx_commit = fio_tx_commit,
-	.flush = fio_flush,
-	.wait = fio_wait,
-	.get_stats = fio_get_stats,
-	.stop_rx = fio_stop_rx,
-	.close = fio_close,
-};
+EP_DEFINE_IO_OPS(fio, "fuzz");
 
 /* Queue one datagram from source @src; note the task id of what decodes. */
 static void push(const uint8_t *p, size_t len, unsigned int src)

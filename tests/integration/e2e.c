@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,6 +32,8 @@
 #include "handlers/builtin.h"
 #include "../lib/rnd.h"
 #include "../lib/tap.h"
+#include "../tools/opts.h"
+#include "../tools/session.h"
 
 #define COUNT_TYPE 900
 #define MTU	   1500
@@ -631,38 +632,29 @@ static void test_drain(pid_t pid)
 	free(cam.px);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-e2e --to ADDR --images DIR [--drain PID]\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "to", required_argument, NULL, 't' },
-					    { "images", required_argument, NULL, 'i' },
-					    { "drain", required_argument, NULL, 'd' },
-					    { 0 } };
 	struct ep_client_opts co = {
 		.mtu = MTU, .zstd_level = 3, .timeout_ms = 500, .max_attempts = 4
 	};
 	pid_t drain = 0;
-	int c, err;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_STR("images", images),
+		OPT_NUM("drain", drain, 1, INT32_MAX),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 't')
-			to = optarg;
-		else if (c == 'i')
-			images = optarg;
-		else if (c == 'd')
-			drain = (pid_t)atoi(optarg);
-		else
-			return 2;
-	}
-	if (!to || !images) {
-		fprintf(stderr, "usage: eptest-e2e --to ADDR --images DIR [--drain PID]\n");
+	if (tool_opts(argc, argv, opts, usage) != argc || !to || !images) {
+		usage(stderr);
 		return 2;
 	}
-	co.host = to;
-	err = ep_client_open(&co, &cli);
-	if (err) {
-		printf("Bail out! session to %s: %s\n", to, strerror(-err));
-		return 1;
-	}
+	cli = tool_session(&co, to);
 	if (drain) {
 		test_drain(drain);
 	} else {

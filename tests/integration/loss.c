@@ -16,7 +16,6 @@
  * the caller's per-task arithmetic.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 
 #include "edgeplane/client.h"
 #include "../lib/tap.h"
+#include "../tools/opts.h"
+#include "../tools/session.h"
 
 #define COUNT_TYPE 900
 #define ECHO_TYPE  901
@@ -91,17 +92,15 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: eptest-loss --to ADDR --count N [--concurrency C] [--size B] [--echo] "
+		   "[--strict] [--timeout-ms N] [--attempts N]\n"
+		   "  --timeout-ms 0: the library's adaptive first timeout\n");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "to", required_argument, NULL, 't' },
-					    { "count", required_argument, NULL, 'n' },
-					    { "concurrency", required_argument, NULL, 'c' },
-					    { "size", required_argument, NULL, 's' },
-					    { "echo", no_argument, NULL, 'e' },
-					    { "strict", no_argument, NULL, 'S' },
-					    { "timeout-ms", required_argument, NULL, 'T' },
-					    { "attempts", required_argument, NULL, 'A' },
-					    { 0 } };
 	struct ep_client_opts co = { .timeout_ms = 40,
 				     .max_timeout_ms = 400,
 				     .max_attempts = 12,
@@ -111,41 +110,27 @@ int main(int argc, char **argv)
 				     .zstd_level = 0,
 				     .cork = true };
 	unsigned int conc = 32, ok = 0, timeouts = 0, other = 0, multi = 0, never = 0, bad = 0;
+	const char *to = NULL;
 	struct ep_client_stats st;
 	uint64_t *runs, dup_runs = 0, base;
-	int c;
+	const struct tool_opt opts[] = {
+		OPT_STR("to", to),
+		OPT_NUM("count", ntasks, 1, 100000),
+		OPT_NUM("concurrency", conc, 1, 65536),
+		OPT_NUM("size", size, 1, 1 << 20),
+		OPT_FLAG("echo", echo),
+		OPT_FLAG("strict", strict),
+		OPT_NUM("timeout-ms", co.timeout_ms, 0, 600000),
+		OPT_NUM("attempts", co.max_attempts, 1, 1000),
+		{ 0 },
+	};
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 't')
-			co.host = optarg;
-		else if (c == 'n')
-			ntasks = (unsigned int)atoi(optarg);
-		else if (c == 'c')
-			conc = (unsigned int)atoi(optarg);
-		else if (c == 's')
-			size = (unsigned int)atoi(optarg);
-		else if (c == 'e')
-			echo = true;
-		else if (c == 'S')
-			strict = true;
-		else if (c == 'T') /* 0: the library's adaptive first timeout */
-			co.timeout_ms = (uint32_t)atoi(optarg);
-		else if (c == 'A')
-			co.max_attempts = (uint32_t)atoi(optarg);
-		else
-			return 2;
-	}
-	if (!co.host || !ntasks || ntasks > 100000 || !size || size > (1u << 20)) {
-		fprintf(stderr,
-			"usage: eptest-loss --to ADDR --count N [--concurrency C] [--size B] "
-			"[--echo] [--strict] [--timeout-ms N] [--attempts N]\n");
+	if (tool_opts(argc, argv, opts, usage) != argc || !to || !ntasks) {
+		usage(stderr);
 		return 2;
 	}
 	co.max_inflight = conc + 1;
-	if (ep_client_open(&co, &cli)) {
-		printf("Bail out! cannot open a session to %s\n", co.host);
-		return 1;
-	}
+	cli = tool_session(&co, to);
 	tasks = calloc(ntasks, sizeof(*tasks));
 	runs = calloc(ntasks, sizeof(*runs));
 	for (unsigned int i = 0; i < ntasks; i++) {

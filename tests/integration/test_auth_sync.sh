@@ -13,11 +13,7 @@
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "namespaces, the runtime and the controller"
 
-if ! ep_setup_pair || ! ep_setup_bpffs; then
-	not_ok "set up the namespaces"
-	tap_done
-	exit 1
-fi
+ep_setup_or_bail "set up the namespaces"
 P=$EP_TMP/pki
 CTL=$ADDR_A:7881
 SOCK=$EP_TMP/ctl.sock
@@ -55,26 +51,16 @@ dropped() { stats | jq --arg r "$1" '[.workers[].auth.dropped[$r]] | add'; }
 xdp() { stats | jq --arg r "drop_auth_$1" '.classifier[$r] // 0'; }
 
 # --- the controller away at the start ----------------------------------------------------
-if ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	ok "the runtime starts while its controller is away"
-	check "... and says so, naming auth.controller" \
-		grep -q "auth.controller $CTL: .*(retrying)" "$EP_TMP/rt.log"
-	expect_eq "... with no keys, not connected" \
-		"$(stats | jq -r '"\(.auth.source) \(.auth.keys) \(.auth.connected)"')" \
-		"controller 0 false"
-else
-	not_ok "the runtime starts while its controller is away"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf" ||
+	ep_bail "the runtime starts while its controller is away" "$EP_TMP/rt.log" 5
+ok "the runtime starts while its controller is away"
+check "... and says so, naming auth.controller" \
+	grep -q "auth.controller $CTL: .*(retrying)" "$EP_TMP/rt.log"
+expect_eq "... with no keys, not connected" \
+	"$(stats | jq -r '"\(.auth.source) \(.auth.keys) \(.auth.connected)"')" \
+	"controller 0 false"
 
-if ! start_ctl; then
-	not_ok "the controller starts"
-	diag "$(tail -5 "$EP_TMP/ctl.log")"
-	tap_done
-	exit 1
-fi
+start_ctl || ep_bail "the controller starts" "$EP_TMP/ctl.log" 5
 for _ in $(seq 60); do
 	[[ $(stats | jq -r .auth.connected) == true ]] && break
 	sleep 0.1

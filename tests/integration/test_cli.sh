@@ -73,6 +73,9 @@ usage_error "edgectl policy set bogus=1" "$BIN/edgectl" policy set bogus=1
 usage_error "edgectl status word" "$BIN/edgectl" status word
 usage_error "edgectl detach without --iface" "$BIN/edgectl" detach
 usage_error "edgectl keys word" "$BIN/edgectl" keys word
+usage_error "edgectl table word" "$BIN/edgectl" table word
+usage_error "edgectl detach --iface IF word" "$BIN/edgectl" detach --iface none0 word
+usage_error "edgectl revoke --key 3 word" "$BIN/edgectl" revoke --key 3 word
 usage_error "edgectl revoke (nothing)" "$BIN/edgectl" revoke
 usage_error "edgectl revoke --key=0" "$BIN/edgectl" revoke --key=0
 usage_error "edgectl unrevoke --key 3" "$BIN/edgectl" unrevoke --key 3
@@ -227,27 +230,16 @@ printf 'gateway: { interface = "none0"; };\nbogus_setting = 1;\n' >"$EP_TMP/bad.
 for spelling in "--config $EP_TMP/bad.conf" "--config=$EP_TMP/bad.conf" \
 	"--port 7878 --config=$EP_TMP/bad.conf"; do
 	# shellcheck disable=SC2086 # the spelling is words
-	out=$(timeout 10 "$BIN/edgectl" serve $spelling 2>&1)
-	rc=$?
-	if ((rc == 2)) && [[ $out == *"bad.conf:2: bogus_setting: unknown setting"* ]]; then
-		ok "edgectl serve ${spelling//$EP_TMP\//}: the file is read (its unknown setting refused)"
-	else
-		not_ok "edgectl serve ${spelling//$EP_TMP\//}: the file is read"
-		diag "rc $rc: $(head -3 <<<"$out")"
-	fi
+	expect_refusal \
+		"edgectl serve ${spelling//$EP_TMP\//}: the file is read (its unknown setting refused)" \
+		"bad.conf:2: bogus_setting: unknown setting" timeout 10 "$BIN/edgectl" serve $spelling
 done
 
 # A policy's per-priority list of the wrong length is refused, naming it.
 printf 'gateway: { interface = "none0"; };\npolicy: { wait_max = [250, 500]; };\n' \
 	>"$EP_TMP/wait.conf"
-out=$(timeout 10 "$BIN/edgectl" serve --config="$EP_TMP/wait.conf" 2>&1)
-rc=$?
-if ((rc == 2)) && [[ $out == *"wait_max"*"list of 5 integers"* ]]; then
-	ok "edgectl serve: policy.wait_max of 2 values refused: '${out#*error: }'"
-else
-	not_ok "edgectl serve: policy.wait_max of 2 values refused"
-	diag "rc $rc: $(head -3 <<<"$out")"
-fi
+expect_refusal "edgectl serve: policy.wait_max of 2 values refused" \
+	'wait_max: must be a list of 5 integers' timeout 10 "$BIN/edgectl" serve --config="$EP_TMP/wait.conf"
 
 # --- edgeload --to ---------------------------------------------------------------------
 if [[ $(id -u) -ne 0 ]]; then
@@ -334,14 +326,8 @@ done
 for to in "$ADDR_B:" ":$PORT" "[$ADDR_B]:$PORT" "[$ADDR6_B]x" "$ADDR_B:70000" \
 	"no-such-host-$EP_SUFFIX.invalid" "$ADDR_B:$PORT --port 7878"; do
 	# shellcheck disable=SC2086
-	out=$(in_a timeout 10 "$BIN/edgeload" run --to $to --type echo --size 10 2>&1)
-	rc=$?
-	if ((rc == 2)) && [[ $out == *"--to"* ]]; then
-		ok "edgeload --to $to: a usage error, '${out#*error: }'"
-	else
-		not_ok "edgeload --to $to: a usage error naming --to"
-		diag "rc $rc: $(tail -2 <<<"$out")"
-	fi
+	expect_refusal "edgeload --to $to: a usage error" --to \
+		in_a timeout 10 "$BIN/edgeload" run --to $to --type echo --size 10
 done
 check "none of the refused ones sent a task (the runtime received 7)" \
 	test "$("$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json |

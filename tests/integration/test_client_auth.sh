@@ -27,18 +27,10 @@ if ! have_authnode; then
 	tap_done
 	exit 0
 fi
-if ! ep_setup_pair; then
-	not_ok "set up namespaces and veth"
-	tap_done
-	exit 1
-fi
-if ! { ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 && ep_cert cam-002 narrow 7 &&
-	ep_cert cam-666 intruder 7 && ep_cert cam-007 camera 7 "$EP_PKI/other"; }; then
-	not_ok "make the certificates with scripts/ep-pki.sh"
-	diag "$(tail -5 "$EP_TMP/pki.log")"
-	tap_done
-	exit 1
-fi
+ep_setup_pair || ep_bail "set up namespaces and veth"
+{ ep_pki "$EP_TMP/pki" && ep_cert cam-001 camera 7 && ep_cert cam-002 narrow 7 &&
+	ep_cert cam-666 intruder 7 && ep_cert cam-007 camera 7 "$EP_PKI/other"; } ||
+	ep_bail "make the certificates with scripts/ep-pki.sh" "$EP_TMP/pki.log" 5
 
 # node NAME [authnode.py options]: the stand-in, its counters in $EP_TMP/node-NAME.json once
 # stopped (ep_stop_authnode).
@@ -200,12 +192,8 @@ if ! out=$("$BIN/edgeplane" -c "$EP_TMP/rt.conf" --check-config 2>&1); then
 	tap_done
 	exit
 fi
-if ! ep_setup_bpffs || ! ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; then
-	not_ok "the runtime starts with a keys file"
-	diag "$(tail -5 "$EP_TMP/rt.log")"
-	tap_done
-	exit 1
-fi
+{ ep_setup_bpffs && ep_start_runtime "$EP_TMP/rt.log" -c "$EP_TMP/rt.conf"; } ||
+	ep_bail "the runtime starts with a keys file" "$EP_TMP/rt.log" 5
 on_exit ep_stop_runtime
 rtstat() { "$BIN/edgeplane" stats --socket "$EP_TMP/stats.sock" --json; }
 # Twice with the same static key, one process after the other: the second one's counters
@@ -242,29 +230,17 @@ control: { listen = "$ADDR_A:7879"; allow_register = true; };
 enroll: { listen = "$EP_ENROLL_AT"; cert = "$EP_PKI/ctl-a.crt"; key = "$EP_PKI/ctl-a.key";
           ca = "$EP_PKI/ca.crt"; policy = "$EP_TMP/policy.conf"; key_ttl_s = 6; };
 EOF
-cat >"$EP_TMP/rt-sync.conf" <<EOF
-interface = "$IF_B";
-queues = [0];
-handlers = ( { name = "echo"; }, { name = "checksum"; } );
-auth: { controller = "$EP_ENROLL_AT"; cert = "$EP_PKI/node1.crt"; key = "$EP_PKI/node1.key";
-        ca = "$EP_PKI/ca.crt"; sync_ms = 250; };
-EOF
-if ! "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl-a controller 0 --addr $ADDR_A \
-	>>"$EP_TMP/pki.log" 2>&1 || ! ep_cert node1 node 0; then
-	not_ok "certificates for the controller in $NS_A and the node"
-	tap_done
-	exit 1
-fi
+ep_synced_node_conf "$EP_PKI" "$EP_ENROLL_AT" >"$EP_TMP/rt-sync.conf"
+{ "$EP_ROOT/scripts/ep-pki.sh" issue "$EP_PKI" ctl-a controller 0 --addr $ADDR_A \
+	>>"$EP_TMP/pki.log" 2>&1 && ep_cert node1 node 0; } ||
+	ep_bail "certificates for the controller in $NS_A and the node"
 ip netns exec "$NS_A" "$BIN/edgectl" serve --config "$EP_TMP/ctl-a.conf" \
 	--socket "$EP_TMP/ctl-a.sock" >"$EP_TMP/ctl-a.log" 2>&1 &
 CTL_PID=$!
-if ! wait_for_line "$EP_TMP/ctl-a.log" "controller ready" 10 ||
-	! ep_start_runtime "$EP_TMP/rt-sync.log" -c "$EP_TMP/rt-sync.conf"; then
-	not_ok "the controller and a runtime syncing from it start"
-	diag "$(tail -3 "$EP_TMP/ctl-a.log") $(tail -3 "$EP_TMP/rt-sync.log")"
-	tap_done
-	exit 1
-fi
+wait_for_line "$EP_TMP/ctl-a.log" "controller ready" 10 ||
+	ep_bail "the controller in $NS_A starts" "$EP_TMP/ctl-a.log" 3
+ep_start_runtime "$EP_TMP/rt-sync.log" -c "$EP_TMP/rt-sync.conf" ||
+	ep_bail "a runtime syncing from it starts" "$EP_TMP/rt-sync.log" 3
 for _ in $(seq 60); do
 	[[ $(rtstat | jq -r .auth.connected) == true ]] && break
 	sleep 0.1

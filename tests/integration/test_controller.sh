@@ -1,29 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The controller's defaults and its checks of load reports, on a small rig (a gateway, a
-# worker whose reports eptest-report sends, and a host "x" that forges reports):
-# reports only on loopback unless `listen` says otherwise, registration off unless asked
-# for; forged reports (a capacity of 0xffffffff, a takeover of a live node from another
-# address with a large seq, a MAC that is not the sender's, an implausible seq step, a
-# sender without a neighbour entry) change nothing and are counted by reason, in
-# `edgectl status` and on /metrics; /metrics given a port alone serves on 127.0.0.1; the
-# gateway's forwarding sysctls are changed only with relay_set_forwarding.
+# worker whose reports eptest-report sends, and a host "x", the client c1, that forges
+# reports): reports only on loopback unless `listen` says otherwise, registration off
+# unless asked for; forged reports (a capacity of 0xffffffff, a takeover of a live node
+# from another address with a large seq, a MAC that is not the sender's, an implausible
+# seq step, a sender without a neighbour entry) change nothing and are counted by reason,
+# in `edgectl status` and on /metrics; /metrics given a port alone serves on 127.0.0.1;
+# the gateway's forwarding sysctls are changed only with relay_set_forwarding.
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "the controller on the rig"
 
 ep_rig_init k
 REPORT=$TOOLS/eptest-report
 
-cat >"$EP_TMP/ctl.topo" <<EOF
-mtu 1500
-queues 1
-node gw role=gateway
-node w1 role=worker capacity=100
-node x role=client
-EOF
-ep_rig_up_or_bail "$EP_TMP/ctl.topo" "rig up"
-GW=$(rig addr gw) W1=$(rig addr w1) X=$(rig addr x)
-W1_MAC=$(rig mac w1) X_MAC=$(rig mac x)
+ep_rig_up_or_bail "$EP_ROOT/vm/topo/gateway.topo" "rig up"
+# x, the host that forges reports, is the client c1 (vm/topo/gateway.topo).
+GW=$(rig addr gw) W1=$(rig addr w1) X=$(rig addr c1)
+W1_MAC=$(rig mac w1) X_MAC=$(rig mac c1)
 
 CTL_PID=
 # start_ctl CONFIG-TEXT [serve options]: the controller on gw's eth0 with this
@@ -117,13 +111,13 @@ slots() { ctl node list --json | jq -c '[.[] | [.id, .gateway.table_slots]]'; }
 expect_eq "w1 holds the whole table" "$(slots)" "[[1,4096]]"
 
 # 1. One report with capacity 0xffffffff would take every slot.
-report x --id 2 --ip4 "$X" --mac "$X_MAC" --capacity 4294967295 --count 1
+report c1 --id 2 --ip4 "$X" --mac "$X_MAC" --capacity 4294967295 --count 1
 sleep 0.3
 expect_eq "a report with capacity 0xffffffff registers nothing; the table is unchanged" "$(slots)" "[[1,4096]]"
 expect_eq "it is counted as capacity" "$(outcome capacity)" 1
 
 # 2. A takeover: x claims w1's id, address and MAC, with a large seq.
-report x --id 1 --ip4 "$W1" --mac "$W1_MAC" --seq 100000000 --cpu 99 --count 3 --interval-ms 20
+report c1 --id 1 --ip4 "$W1" --mac "$W1_MAC" --seq 100000000 --cpu 99 --count 3 --interval-ms 20
 sleep 0.3
 s0=$(node_field 1 .load.seq) o0=$(node_field 1 .reports.old)
 sleep 0.5
@@ -135,8 +129,8 @@ expect_eq "w1's load is its own (CPU 10 %), its address and MAC unchanged" \
 expect_eq "it is counted as address_conflict" "$(outcome address_conflict)" 3
 
 # 3. A report whose MAC is not the sender's: tasks would go to a MAC x picks.
-report x --id 3 --ip4 "$X" --mac 02:00:00:00:99:99 --count 1
-report x --id 3 --ip4 "$X" --mac "$W1_MAC" --count 1
+report c1 --id 3 --ip4 "$X" --mac 02:00:00:00:99:99 --count 1
+report c1 --id 3 --ip4 "$X" --mac "$W1_MAC" --count 1
 sleep 0.3
 check "reports from x claiming another MAC (a stranger's, w1's) register nothing" \
 	test "$(node_field 3 .id)" = ""
@@ -151,7 +145,7 @@ expect_eq "it is counted as seq_jump" "$(outcome seq_jump)" 1
 
 # 5. A sender the gateway has no neighbour entry for.
 rig exec gw ip neigh del "$X" dev eth0 2>/dev/null
-report x --id 4 --ip4 "$X" --mac "$X_MAC" --count 1
+report c1 --id 4 --ip4 "$X" --mac "$X_MAC" --count 1
 sleep 0.3
 check "a report from an address without a neighbour entry registers nothing" \
 	test "$(node_field 4 .id)" = ""

@@ -28,36 +28,39 @@ rt() {
 }
 rt_stop() { ep_stop_runtime || :; }
 on_exit rt_stop
-# starts CASE LOG CMD...: CMD (which starts a daemon), or fail CASE with the end of LOG.
+# starts KIND CASE ARGS...: start daemon KIND (rt or ctl, whose output goes to
+# $EP_TMP/KIND.log) with ARGS; 0 once it is ready, else 1 and fail CASE with the end of
+# its log.
 starts() {
-	local c=$1 log=$2
+	local k=$1 c=$2
 	shift 2
-	"$@" && return 0
+	"$k" "$@" && return 0
 	not_ok "$c"
-	diag "$(tail -2 "$log")"
+	diag "$(tail -2 "$EP_TMP/$k.log")"
 	return 1
 }
-# refused CASE SAYING REGEX LOG STOP CMD...: CMD does not start its daemon (else STOP it
-# and fail CASE), and LOG says REGEX (the case: CASE followed by SAYING).
+# refused KIND CASE REGEX ARGS...: daemon KIND does not start with ARGS (else stop it,
+# KIND_stop, and fail CASE), and its log says REGEX.
 refused() {
-	local c=$1 saying=$2 re=$3 log=$4 stop=$5
-	shift 5
-	if "$@"; then
-		"$stop"
+	local k=$1 c=$2 re=$3
+	shift 3
+	if "$k" "$@"; then
+		"${k}_stop"
 		not_ok "$c"
 	else
-		check "$c$saying" grep -qE "$re" "$log"
+		check "$c" grep -qE "$re" "$EP_TMP/$k.log"
 	fi
 }
-rt_starts() { starts "$1" "$EP_TMP/rt.log" rt "$2"; }
 # rt_refused WHAT CONFIG-TEXT REGEX: the runtime does not start, and says REGEX.
-rt_refused() { refused "$1: refused" ", saying '$3'" "$3" "$EP_TMP/rt.log" rt_stop rt "$2"; }
+rt_refused() { refused rt "$1: refused, saying '$3'" "$3" "$2"; }
+# modes DIR NAME: "MODE USER:GROUP / MODE USER:GROUP" of directory DIR and of DIR/NAME.
+modes() { echo "$(perm "$1") / $(perm "$1/$2")"; }
 
 D=$EP_TMP/rt
-if rt_starts "the runtime starts with stats_socket in a directory that does not exist yet" \
+if starts rt "the runtime starts with stats_socket in a directory that does not exist yet" \
 	"stats_socket = \"$D/stats.sock\";"; then
 	expect_eq "the runtime creates its socket's directory 0700 and the socket 0600, owned by it" \
-		"$(perm "$D") / $(perm "$D/stats.sock")" "700 root:root / 600 root:root"
+		"$(modes "$D" stats.sock)" "700 root:root / 600 root:root"
 	check "edgeplane stats reads it" quiet "$BIN/edgeplane" stats --socket "$D/stats.sock"
 	out=$(timeout 5 setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN/edgeplane" stats \
 		--socket "$D/stats.sock" 2>&1) && rc=0 || rc=$?
@@ -65,14 +68,14 @@ if rt_starts "the runtime starts with stats_socket in a directory that does not 
 	rt_stop
 	check "it removes the socket when it stops" test ! -e "$D/stats.sock"
 	c="it starts again with the directory it made"
-	rt_starts "$c" "stats_socket = \"$D/stats.sock\";" && ok "$c" && rt_stop
+	starts rt "$c" "stats_socket = \"$D/stats.sock\";" && ok "$c" && rt_stop
 fi
 
 # A second runtime (in the other namespace: the file system is shared) given the socket
 # of one that runs is refused, and the first keeps its socket; the first's socket is
 # removed when it stops, and one left by a runtime killed outright is taken over.
 D=$EP_TMP/two
-if rt_starts "the runtime starts with a statistics socket of its own" \
+if starts rt "the runtime starts with a statistics socket of its own" \
 	"stats_socket = \"$D/stats.sock\";"; then
 	printf 'backend = "udp";\nbind = "%s";\nstats_socket = "%s/stats.sock";\n%s\n' \
 		"$ADDR_A" "$D" "$EP_AUTH_OFF" >"$EP_TMP/rt2.conf"
@@ -89,7 +92,7 @@ if rt_starts "the runtime starts with a statistics socket of its own" \
 	wait "$RT_PID" 2>/dev/null
 	RT_PID=
 	c="a socket left by a runtime killed outright is taken over"
-	if rt_starts "$c" "stats_socket = \"$D/stats.sock\";"; then
+	if starts rt "$c" "stats_socket = \"$D/stats.sock\";"; then
 		ok "$c"
 		rt_stop
 		check "and removed when that one stops" test ! -e "$D/stats.sock"
@@ -99,7 +102,7 @@ fi
 # Two runtimes on one port in one namespace: SO_REUSEPORT would let the second take half
 # of the first's datagrams, so it is refused unless share_port says so.
 D=$EP_TMP/port
-if rt_starts "the runtime starts on port 7878" "stats_socket = \"$D/1.sock\";"; then
+if starts rt "the runtime starts on port 7878" "stats_socket = \"$D/1.sock\";"; then
 	two() {	# CONFIG-TEXT: a second udp runtime in B, the same port; its exit status
 		printf 'backend = "udp";\nstats_socket = "%s/2.sock";\n%s\n%s\n' "$D" \
 			"$EP_AUTH_OFF" "$1" >"$EP_TMP/rt2.conf"
@@ -140,10 +143,10 @@ else
 fi
 
 D=$EP_TMP/rtg
-if rt_starts "the runtime starts with stats_socket_group = \"$GROUP\"" \
+if starts rt "the runtime starts with stats_socket_group = \"$GROUP\"" \
 	"stats_socket = \"$D/stats.sock\"; stats_socket_group = \"$GROUP\";"; then
 	expect_eq "with stats_socket_group: directory 2750 and socket 0660, of group $GROUP" \
-		"$(perm "$D") / $(perm "$D/stats.sock")" "2750 root:$GROUP / 660 root:$GROUP"
+		"$(modes "$D" stats.sock)" "2750 root:$GROUP / 660 root:$GROUP"
 	rt_stop
 fi
 rt_refused "stats_socket_group of a group that does not exist" \
@@ -169,8 +172,8 @@ expect_eq "and the file is left alone" "$(cat "$EP_TMP/file/s.sock")" keep
 
 # --- the controller's API socket -----------------------------------------------------------
 CTL_PID=
-# ctl_start SOCKET [serve options]: 0 once ready.
-ctl_start() {
+# ctl SOCKET [serve options]: start the controller; 0 once ready.
+ctl() {
 	local sock=$1
 	shift
 	: >"$EP_TMP/ctl.log"
@@ -183,31 +186,28 @@ ctl_start() {
 }
 ctl_stop() { [[ -n $CTL_PID ]] && { kill "$CTL_PID"; wait "$CTL_PID"; }; CTL_PID=; }
 on_exit ctl_stop
-ctl_starts() { starts "$1" "$EP_TMP/ctl.log" ctl_start "${@:2}"; }
-# ctl_refused CASE SAYING REGEX SOCKET [serve options]: see refused.
-ctl_refused() { refused "$1" "$2" "$3" "$EP_TMP/ctl.log" ctl_stop ctl_start "${@:4}"; }
 
 D=$EP_TMP/ctl
-if ctl_starts "the controller starts with --socket in a directory that does not exist yet" \
+if starts ctl "the controller starts with --socket in a directory that does not exist yet" \
 	"$D/edgectl.sock"; then
 	expect_eq "the controller creates its socket's directory 0700 and the socket 0600" \
-		"$(perm "$D") / $(perm "$D/edgectl.sock")" "700 root:root / 600 root:root"
+		"$(modes "$D" edgectl.sock)" "700 root:root / 600 root:root"
 	check "edgectl status talks to it" quiet "$BIN/edgectl" --socket "$D/edgectl.sock" status
 	ctl_stop
 fi
 D=$EP_TMP/ctlg
-if ctl_starts "the controller starts with --socket-group $GROUP" "$D/edgectl.sock" \
+if starts ctl "the controller starts with --socket-group $GROUP" "$D/edgectl.sock" \
 	--socket-group "$GROUP"; then
 	expect_eq "with --socket-group: directory 2750 and socket 0660, of group $GROUP" \
-		"$(perm "$D") / $(perm "$D/edgectl.sock")" "2750 root:$GROUP / 660 root:$GROUP"
+		"$(modes "$D" edgectl.sock)" "2750 root:$GROUP / 660 root:$GROUP"
 	ctl_stop
 fi
-ctl_refused "a directory of mode 0755 is refused" ", saying how to fix it" \
+refused ctl "a directory of mode 0755 is refused, saying how to fix it" \
 	"mode 0755.*chmod 0700 $EP_TMP/open" "$EP_TMP/open/edgectl.sock"
-ctl_refused "a directory that is a symbolic link is refused" "" \
+refused ctl "a directory that is a symbolic link is refused" \
 	"$EP_TMP/link is a symbolic link" "$EP_TMP/link/edgectl.sock"
 chmod 0755 "$EP_TMP/ctlg"
-ctl_refused "with --socket-group, a directory of mode 0755 is refused" ", saying how to fix it" \
+refused ctl "with --socket-group, a directory of mode 0755 is refused, saying how to fix it" \
 	"mode 2?755.*chgrp $GROUP $EP_TMP/ctlg && chmod 2750" "$EP_TMP/ctlg/edgectl.sock" \
 	--socket-group "$GROUP"
 

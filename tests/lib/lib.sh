@@ -262,15 +262,9 @@ _teardown_pair() {
 	ip netns del "$NS_B"
 }
 
-# wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX.
-wait_for_line() {
-	local end=$((SECONDS + $3))
-	while ((SECONDS < end)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_for_line FILE REGEX SECONDS: until FILE has a line matching REGEX (vm/lib.sh, which
+# the demo shares).
+source "$EP_ROOT/vm/lib.sh"
 
 # stat_packets JSON NAME: packets of one classifier outcome from `edgeplane-xdp stats -j`.
 stat_packets() { jq -r --arg n "$2" '.[$n].packets' <<<"$1"; }
@@ -447,4 +441,99 @@ ep_synced_node_conf() {
 		'handlers = ( { name = "echo"; }, { name = "checksum"; } );' \
 		"auth: { controller = \"$ctl\"; cert = \"$p/node1.crt\"; key = \"$p/node1.key\";" \
 		"        ca = \"$p/ca.crt\"; sync_ms = 250; };" "$@"
+}
+
+# --- checks the integration tests share (issue 15, duplicates) ---------------------------
+# expect_refusal CASE TEXT CMD...: CMD exits 2 (bad usage or a bad configuration) and its
+# output contains TEXT: ok "CASE, 'WHAT IT SAID'" (from its "error: " on), else not_ok CASE
+# with its exit status and first lines.
+expect_refusal() {
+	local what=$1 text=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if ((rc == 2)) && [[ $out == *"$text"* ]]; then
+		ok "$what, '${out#*error: }'"
+	else
+		not_ok "$what"
+		diag "rc $rc (want 2, saying '$text'): $(head -3 <<<"$out")"
+	fi
+}
+
+# --- a 3-member etcd cluster (issue 16) ---------------------------------------------------
+# ep_etcd_up: etcd members 1..3, each in a namespace of its own ($EP_ETCD_NS_PREFIX<i>) at
+# 198.18.9.<i> (client port 2379, peers 2380), joined by veths to a bridge in a hub
+# namespace ($EP_ETCD_HUB, 198.18.9.254); data under $EP_TMP/etcd/<i>, output in
+# $EP_TMP/etcd/<i>.log. $EP_ETCD_ENDPOINTS: the members' client URLs, comma-separated.
+# Returns 0 once every member is healthy (bounded: 30 s), else 1. Torn down at exit.
+# ep_etcd_join NS IF ADDR: a veth from namespace NS (IF, ADDR/24) to the bridge.
+# ep_etcd_kill I / ep_etcd_start I: SIGKILL member I, or start it again on its data.
+# ep_etcd_healthy [I...]: 0 if the members named (default: all) say they are healthy.
+EP_ETCD_HUB=ep-t$EP_SUFFIX-eh EP_ETCD_NS_PREFIX=ep-t$EP_SUFFIX-e
+EP_ETCD_ENDPOINTS=http://198.18.9.1:2379,http://198.18.9.2:2379,http://198.18.9.3:2379
+EP_ETCD_PIDS=()
+EP_ETCD_JOINED=()
+ep_etcd_join() {
+	local ns=$1 ifn=$2 addr=$3 peer=epe$EP_SUFFIX${#EP_ETCD_JOINED[@]}
+	ip link add "$ifn" netns "$ns" type veth peer name "$peer" netns "$EP_ETCD_HUB" &&
+		ip -n "$EP_ETCD_HUB" link set "$peer" master epbr up &&
+		ip -n "$ns" addr add "$addr/24" dev "$ifn" &&
+		ip -n "$ns" link set "$ifn" up && ip -n "$ns" link set lo up || return 1
+	EP_ETCD_JOINED+=("$ns")
+}
+ep_etcd_start() {
+	local i=$1 cluster=e1=http://198.18.9.1:2380,e2=http://198.18.9.2:2380,e3=http://198.18.9.3:2380
+	local state=new
+	[[ -d $EP_TMP/etcd/$i/member ]] && state=existing
+	ip netns exec "$EP_ETCD_NS_PREFIX$i" etcd --name "e$i" --data-dir "$EP_TMP/etcd/$i" \
+		--listen-client-urls "http://198.18.9.$i:2379" \
+		--advertise-client-urls "http://198.18.9.$i:2379" \
+		--listen-peer-urls "http://198.18.9.$i:2380" \
+		--initial-advertise-peer-urls "http://198.18.9.$i:2380" \
+		--initial-cluster "$cluster" --initial-cluster-token "ep-$EP_SUFFIX" \
+		--initial-cluster-state "$state" --heartbeat-interval 50 --election-timeout 500 \
+		>>"$EP_TMP/etcd/$i.log" 2>&1 &
+	EP_ETCD_PIDS[$i]=$!
+}
+ep_etcd_kill() {
+	[[ -n ${EP_ETCD_PIDS[$1]:-} ]] || return 0
+	kill -KILL "${EP_ETCD_PIDS[$1]}" 2>/dev/null
+	wait "${EP_ETCD_PIDS[$1]}" 2>/dev/null
+	EP_ETCD_PIDS[$1]=
+}
+ep_etcd_healthy() {
+	local eps=$EP_ETCD_ENDPOINTS i
+	if [[ $# -gt 0 ]]; then
+		eps=
+		for i in "$@"; do eps+=${eps:+,}http://198.18.9.$i:2379; done
+	fi
+	ETCDCTL_API=3 ip netns exec "$EP_ETCD_HUB" timeout 5 etcdctl --endpoints="$eps" \
+		--command-timeout=2s endpoint health >/dev/null 2>&1
+}
+ep_etcd_up() {
+	local i end
+	on_exit _etcd_down
+	mkdir -p "$EP_TMP/etcd"
+	ip netns add "$EP_ETCD_HUB" && ip -n "$EP_ETCD_HUB" link set lo up &&
+		ip -n "$EP_ETCD_HUB" link add epbr type bridge &&
+		ip -n "$EP_ETCD_HUB" addr add 198.18.9.254/24 dev epbr &&
+		ip -n "$EP_ETCD_HUB" link set epbr up || return 1
+	for i in 1 2 3; do
+		ip netns add "$EP_ETCD_NS_PREFIX$i" &&
+			ep_etcd_join "$EP_ETCD_NS_PREFIX$i" eth0 "198.18.9.$i" || return 1
+	done
+	for i in 1 2 3; do ep_etcd_start $i; done
+	end=$((SECONDS + 30))
+	until ep_etcd_healthy; do
+		((SECONDS < end)) || return 1
+		sleep 0.2
+	done
+}
+_etcd_down() {
+	local i ns
+	for i in 1 2 3; do ep_etcd_kill $i; done
+	for ns in "${EP_ETCD_JOINED[@]}"; do
+		[[ $ns == "$EP_ETCD_NS_PREFIX"[0-9] ]] && ip netns del "$ns"
+	done
+	ip netns del "$EP_ETCD_HUB"
 }

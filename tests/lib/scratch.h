@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 static char scratch[64];
 
 /* Make /tmp/ep-@name-test.XXXXXX. Returns 0 or -1 (then skip: no scratch directory). */
@@ -20,6 +22,18 @@ static inline int scratch_make(const char *name)
 {
 	snprintf(scratch, sizeof(scratch), "/tmp/ep-%s-test.XXXXXX", name);
 	return mkdtemp(scratch) ? 0 : -1;
+}
+
+/*
+ * Make the scratch directory of the test program @name, or report its cases (@what) as
+ * skipped. Returns 0, or -1: then the program has nothing to run and ends.
+ */
+static inline int scratch_make_or_skip(const char *name, const char *what)
+{
+	if (!scratch_make(name))
+		return 0;
+	tap_skip(what, "cannot make a scratch directory under /tmp");
+	return -1;
 }
 
 /* @rel inside the scratch directory; the last four results stay valid. */

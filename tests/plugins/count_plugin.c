@@ -88,38 +88,24 @@ static int echo_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
  */
 #define COUNT_ABI_VERSION 1
 
-static const struct ep_handler count_handler = {
-	.abi_version = COUNT_ABI_VERSION,
-	.name = "count",
-	.default_type = 900,
-	.init = count_init,
-	.fini = count_fini,
-	.out_size = count_out_size,
-	.run = count_run,
-};
+/* A handler of this plugin: its own name, type and run; the ABI version and the per-worker
+ * state (init, fini) shared. */
+#define COUNT_HANDLER(hname, type, out_size_fn, run_fn)                                    \
+	{                                                                                  \
+		.abi_version = COUNT_ABI_VERSION, .name = (hname), .default_type = (type), \
+		.init = count_init, .fini = count_fini, .out_size = (out_size_fn),         \
+		.run = (run_fn),                                                           \
+	}
 
-static const struct ep_handler echo_handler = {
-	.abi_version = COUNT_ABI_VERSION,
-	.name = "count_echo",
-	.default_type = 901,
-	.init = count_init,
-	.fini = count_fini,
-	.out_size = echo_out_size,
-	.run = echo_run,
-};
-
+static const struct ep_handler count_handler =
+	COUNT_HANDLER("count", 900, count_out_size, count_run);
+static const struct ep_handler echo_handler =
+	COUNT_HANDLER("count_echo", 901, echo_out_size, echo_run);
 /* "count" under a name that JSON and Prometheus labels must escape (a quote, a backslash,
  * a tab): the runtime's statistics must stay valid JSON and its metrics parseable
  * (test_runtime.sh, test_metrics.sh). */
-static const struct ep_handler odd_name_handler = {
-	.abi_version = COUNT_ABI_VERSION,
-	.name = "count\"odd\\name\t",
-	.default_type = 902,
-	.init = count_init,
-	.fini = count_fini,
-	.out_size = count_out_size,
-	.run = count_run,
-};
+static const struct ep_handler odd_name_handler =
+	COUNT_HANDLER("count\"odd\\name\t", 902, count_out_size, count_run);
 
 static const struct ep_handler *const handlers[] = { &count_handler, &echo_handler,
 						     &odd_name_handler, NULL };

@@ -80,21 +80,15 @@ static int spin_run(void *state, const struct ep_hreq *req, struct ep_hres *res,
 	return hold(req, res, n, true);
 }
 
-static const struct ep_handler spin_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "spin",
-	.default_type = 902,
-	.out_size = work_out_size,
-	.run = spin_run,
-};
+/* A handler of this plugin: its name, type and run; the result size is the same for all. */
+#define WORK_HANDLER(hname, type, run_fn)                                                       \
+	{                                                                                       \
+		.abi_version = EP_HANDLER_ABI_VERSION, .name = (hname), .default_type = (type), \
+		.out_size = work_out_size, .run = (run_fn),                                     \
+	}
 
-static const struct ep_handler work_handler = {
-	.abi_version = EP_HANDLER_ABI_VERSION,
-	.name = "work",
-	.default_type = 901,
-	.out_size = work_out_size,
-	.run = work_run,
-};
+static const struct ep_handler spin_handler = WORK_HANDLER("spin", 902, spin_run);
+static const struct ep_handler work_handler = WORK_HANDLER("work", 901, work_run);
 
 static const struct ep_handler *const handlers[] = { &work_handler, &spin_handler, NULL };
 

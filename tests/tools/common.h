@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,26 @@ static inline double tool_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Tell the test that started this tool in the background that it is ready: a line
+ * "ready", flushed at once. */
+static inline void tool_ready(void)
+{
+	printf("ready\n");
+	fflush(stdout);
+}
+
+/* Wait until @fd is readable, for @most_ms at the most and never past @deadline (a
+ * tool_now() time): true when it is, false when the time ran out. */
+static inline bool tool_wait_in(int fd, double deadline, int most_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	double left = (deadline - tool_now()) * 1000;
+
+	if (left < 1)
+		return false;
+	return poll(&p, 1, left < most_ms ? (int)left : most_ms) > 0;
 }
 
 #endif

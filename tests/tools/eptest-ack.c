@@ -13,7 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,20 +46,17 @@ struct rx {
 /* The next datagram for task @id within @ms (others are skipped): 0, or -1. */
 static int rx_next(int fd, uint64_t id, int ms, struct rx *r)
 {
-	uint64_t give_up = raw_now_ns() + (uint64_t)ms * 1000000;
+	double give_up = tool_now() + ms / 1e3;
 	uint8_t buf[65536];
 
 	for (;;) {
-		uint64_t now = raw_now_ns();
-		struct pollfd p = { .fd = fd, .events = POLLIN };
 		const uint8_t *payload;
 		ssize_t n;
 
-		if (now >= give_up || poll(&p, 1, (int)((give_up - now) / 1000000) + 1) <= 0)
+		if (!tool_wait_in(fd, give_up, INT_MAX))
 			return -1;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0 || ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, &r->m, &payload, NULL) ||
-		    r->m.task_id != id)
+		n = raw_recv_msg(fd, buf, sizeof(buf), &r->m, &payload);
+		if (n <= 0 || r->m.task_id != id)
 			continue;
 		r->len = (uint32_t)n;
 		memcpy(r->payload, payload,

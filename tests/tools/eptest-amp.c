@@ -36,6 +36,7 @@
 #include "../lib/tap.h"
 #include "opts.h"
 #include "raw.h"
+#include "session.h"
 
 #define MTU	      RAW_MTU
 #define WAIT_MS	      3000 /* longest wait for a reply */
@@ -322,7 +323,6 @@ int main(int argc, char **argv)
 	const char *only = NULL;
 	unsigned int n = 0;
 	long infer_in = 0;
-	int err;
 	const struct tool_opt opts[] = {
 		OPT_STR("to", to),
 		OPT_NUM("infer-in", infer_in, 0, 4096),
@@ -336,12 +336,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (!to || tool_addr(to, EP_DEFAULT_PORT, &to_ss, &to_len))
 		return 2;
-	co.host = to;
-	err = ep_client_open(&co, &cli);
-	if (err) {
-		printf("Bail out! session to %s: %s\n", to, strerror(-err));
-		return 1;
-	}
+	cli = tool_session(&co, to);
 	rnd_seed(17);
 	next_id = 0xa3a3000000000000ull | (uint64_t)getpid() << 20;
 

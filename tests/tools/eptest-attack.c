@@ -13,7 +13,6 @@
  *   cache-flood a task that waits for its batch, a flood of other tasks, retries of the
  *               first; how many times it ran (the "count" test plugin's answer)
  */
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -22,6 +21,7 @@
 #include "edgeplane/codec.h"
 #include "edgeplane/payload.h"
 #include "opts.h"
+#include "raw.h"
 
 #define MAX_SRCS 32
 #define MAX_REQ	 (1u << 20)
@@ -125,16 +125,15 @@ static void collect(int fd, uint64_t id, int ms, bool until_complete, struct tal
 	double end = tool_now() + ms / 1e3;
 
 	while (tool_now() < end) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
 		const uint8_t *pl;
 		struct ep_msg r;
 		ssize_t n;
 
-		if (poll(&p, 1, 5) <= 0)
+		if (!tool_wait_in(fd, end, 5))
 			continue;
-		while ((n = recv(fd, dgram, sizeof(dgram), 0)) >= 0) {
-			if (ep_decode(dgram, (size_t)n, EP_MAX_TASK_LEN, &r, &pl, NULL) ||
-			    r.task_id != id)
+		/* Every datagram waiting (the socket does not block). */
+		while ((n = raw_recv_msg(fd, dgram, sizeof(dgram), &r, &pl)) >= 0) {
+			if (!n || r.task_id != id)
 				continue;
 			t->bytes += n;
 			if (r.kind == EP_KIND_ERROR) {

@@ -263,19 +263,15 @@ struct answer {
 static void collect_all(int fd, struct answer *a, unsigned int n, int wait_ms)
 {
 	static uint8_t buf[65536];
-	uint64_t end = raw_now_ns() + (uint64_t)wait_ms * 1000000;
+	double end = tool_now() + wait_ms / 1e3;
 	unsigned int got = 0;
 
-	while (got < n && raw_now_ns() < end) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (got < n && tool_now() < end) {
 		const uint8_t *payload;
 		struct ep_msg m;
-		ssize_t len;
 
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		len = recv(fd, buf, sizeof(buf), 0);
-		if (len <= 0 || ep_decode(buf, (size_t)len, EP_MAX_TASK_LEN, &m, &payload, NULL))
+		if (!tool_wait_in(fd, end, 50) ||
+		    raw_recv_msg(fd, buf, sizeof(buf), &m, &payload) <= 0)
 			continue;
 		for (unsigned int i = 0; i < n; i++) {
 			if (a[i].id != m.task_id || a[i].kind)

@@ -3,7 +3,7 @@
  * eptest-sink - count datagrams that reach a kernel UDP socket, for tests that check what
  * the classifier leaves to the stack. Stops after --count datagrams or --timeout-ms.
  */
-#include <poll.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "edgeplane/codec.h"
@@ -44,21 +44,15 @@ int main(int argc, char **argv)
 		perror("bind");
 		return 1;
 	}
-	printf("ready\n");
-	fflush(stdout);
+	tool_ready();
 	deadline = tool_now() + (double)timeout_ms / 1000;
-	while (got < count) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int left = (int)((deadline - tool_now()) * 1000);
+	while (got < count && tool_wait_in(fd, deadline, INT_MAX)) {
 		struct sockaddr_storage from = { 0 };
-		socklen_t fl;
+		socklen_t fl = sizeof(from);
 		struct ep_msg m;
 		ssize_t n;
 		bool ok;
 
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		fl = sizeof(from);
 		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			continue;

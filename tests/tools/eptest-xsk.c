@@ -5,7 +5,6 @@
  * EP_XSK_KEY(queue, slot). Frames are walked with the classifier's own parser and decoded
  * with the codec. Stops after --count valid tasks or --timeout-ms.
  */
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -99,23 +98,18 @@ int main(int argc, char **argv)
 			strerror(map_fd < 0 ? -map_fd : errno));
 		goto out;
 	}
-	printf("ready\n");
-	fflush(stdout);
+	tool_ready();
 
 	deadline = tool_now() + (double)timeout_ms / 1000;
-	while (valid < count) {
-		struct pollfd p = { .fd = xsk_fd, .events = POLLIN };
-		int left = (int)((deadline - tool_now()) * 1000);
+	while (valid < count && tool_now() < deadline) {
 		__u32 n, idx_rx, idx_fq;
 
-		if (left <= 0)
-			break;
 		if (xsk_ring_prod__needs_wakeup(&fq))
 			/* cppcheck-suppress nullPointer ; an AF_XDP wake-up: no buffer */
 			recvfrom(xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 		n = xsk_ring_cons__peek(&rx, BATCH, &idx_rx);
 		if (!n) {
-			poll(&p, 1, left < 100 ? left : 100);
+			tool_wait_in(xsk_fd, deadline, 100);
 			continue;
 		}
 		while (xsk_ring_prod__reserve(&fq, n, &idx_fq) != n)

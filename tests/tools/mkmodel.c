@@ -13,7 +13,6 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "edgeplane/payload.h"
 #include "../lib/mfile.h"
 #include "../lib/rnd.h"
+#include "opts.h"
 
 static int put_u32(FILE *f, uint32_t v)
 {
@@ -86,62 +86,57 @@ static void usage(FILE *f)
 		EP_MODEL_MAX_LAYERS, EP_MODEL_MAX_DIM);
 }
 
+/* The --dims argument: the input dim and each layer's output dim. */
+struct dims_opt {
+	const char *arg; /* NULL: no --dims */
+	uint32_t dims[EP_MODEL_MAX_LAYERS + 2];
+	int nlayers;
+};
+
+/* OPT_FN of --dims: @arg parsed into the struct dims_opt at @dst; -EINVAL (having said
+ * what it wants) when it is not a list of dims. */
+static int dims_opt(const char *arg, void *dst)
+{
+	struct dims_opt *d = dst;
+
+	d->arg = arg;
+	d->nlayers = parse_dims(arg, d->dims);
+	if (d->nlayers >= 0)
+		return 0;
+	fprintf(stderr, "mkmodel: --dims %s: want 2..%d dims of 1..%d, comma-separated\n", arg,
+		EP_MODEL_MAX_LAYERS + 1, EP_MODEL_MAX_DIM);
+	return -EINVAL;
+}
+
+/* OPT_FN of --seed: any 64-bit number at @dst; -EINVAL when @arg is none. */
+static int seed_opt(const char *arg, void *dst)
+{
+	char *end;
+
+	*(uint64_t *)dst = strtoull(arg, &end, 0);
+	if (*arg && !*end)
+		return 0;
+	fprintf(stderr, "mkmodel: --seed %s: not a number\n", arg);
+	return -EINVAL;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = { { "dims", required_argument, NULL, 'd' },
-						  { "features", required_argument, NULL, 'f' },
-						  { "seed", required_argument, NULL, 's' },
-						  { "out", required_argument, NULL, 'o' },
-						  { "help", no_argument, NULL, 'h' },
-						  {} };
-	uint32_t dims[EP_MODEL_MAX_LAYERS + 2];
-	const char *out = NULL, *dims_arg = NULL;
-	unsigned long features = 0;
+	struct dims_opt d = { 0 };
+	const char *out = NULL;
+	long features = 0;
 	uint64_t seed = 1;
-	int nlayers = 0, opt, err;
-	char *end;
+	int err;
 	FILE *f;
+	const struct tool_opt opts[] = {
+		OPT_FN("dims", dims_opt, &d),
+		OPT_NUM("features", features, 1, EP_MODEL_MAX_DIM),
+		OPT_FN("seed", seed_opt, &seed),
+		OPT_STR("out", out),
+		{ 0 },
+	};
 
-	while ((opt = getopt_long(argc, argv, "d:f:s:o:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			dims_arg = optarg;
-			nlayers = parse_dims(optarg, dims);
-			if (nlayers < 0) {
-				fprintf(stderr,
-					"mkmodel: --dims %s: want 2..%d dims of 1..%d, "
-					"comma-separated\n",
-					optarg, EP_MODEL_MAX_LAYERS + 1, EP_MODEL_MAX_DIM);
-				return 2;
-			}
-			break;
-		case 'f':
-			features = strtoul(optarg, &end, 10);
-			if (*end || features < 1 || features > EP_MODEL_MAX_DIM) {
-				fprintf(stderr, "mkmodel: --features %s: want 1..%d\n", optarg,
-					EP_MODEL_MAX_DIM);
-				return 2;
-			}
-			break;
-		case 's':
-			seed = strtoull(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "mkmodel: --seed %s: not a number\n", optarg);
-				return 2;
-			}
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc || !out || !dims_arg == !features) {
+	if (tool_opts(argc, argv, opts, usage) != argc || !out || !d.arg == !features) {
 		usage(stderr);
 		return 2;
 	}
@@ -152,8 +147,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkmodel: %s: %s\n", out, strerror(errno));
 		return 1;
 	}
-	err = dims_arg ? write_model(f, (unsigned int)nlayers, dims)
-		       : write_features(f, (uint32_t)features);
+	err = d.arg ? write_model(f, (unsigned int)d.nlayers, d.dims)
+		    : write_features(f, (uint32_t)features);
 	if (fclose(f) && !err)
 		err = -EIO;
 	if (err) {

@@ -59,6 +59,21 @@ static inline int raw_open(const struct sockaddr_storage *ss, socklen_t len)
 	return fd;
 }
 
+/*
+ * The next datagram on @fd, into @buf (@size bytes), decoded into @m and @payload: its
+ * length; 0 for a datagram that is no edgeplane message (skip it); -1 when recv() fails
+ * (on a non-blocking socket: none is waiting).
+ */
+static inline ssize_t raw_recv_msg(int fd, uint8_t *buf, size_t size, struct ep_msg *m,
+				   const uint8_t **payload)
+{
+	ssize_t n = recv(fd, buf, size, 0);
+
+	if (n < 0)
+		return -1;
+	return ep_decode(buf, (size_t)n, EP_MAX_TASK_LEN, m, payload, NULL) ? 0 : n;
+}
+
 /* Put the token of RETRY @retry into request @m. */
 static inline void raw_use_token(struct ep_msg *m, const struct ep_msg *retry)
 {

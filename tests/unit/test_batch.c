@@ -94,9 +94,45 @@ static void test_priority(void)
 	ep_batch_free(b);
 }
 
+static void test_caps_ready(void)
+{
+	uint16_t caps[2] = { 2, 50 };
+	struct ep_batch *b = ep_batch_new(2, caps, 4, 100 * US);
+	struct ep_task *out[16];
+
+	tap_begin();
+	ep_batch_push(b, task(0, 0, 2), 0);
+	EXPECT_EQ(ep_batch_next_ready(b), 100 * US); /* 1 < its cap of 2: waits */
+	ep_batch_push(b, task(1, 0, 2), 0);
+	EXPECT_EQ(ep_batch_next_ready(b), 0); /* its cap reached, before the wait */
+	EXPECT_EQ(ep_batch_next(b, 0, false, out, 16), 2);
+	for (int i = 0; i < 3; i++)
+		ep_batch_push(b, task(2 + i, 1, 2), 0);
+	EXPECT_EQ(ep_batch_next_ready(b), 100 * US); /* a cap of 50 leaves the size of 4 */
+	ep_batch_push(b, task(5, 1, 2), 0);
+	ep_batch_push(b, task(6, 1, 2), 0);
+	EXPECT_EQ(ep_batch_next_ready(b), 0);
+	EXPECT_EQ(ep_batch_next(b, 0, false, out, 16), 4);
+	EXPECT_EQ(ep_batch_next(b, 0, true, out, 16), 1);
+	tap_end("a handler's max_batch below the batch size makes its queue ready sooner; above "
+		"it, the batch size holds");
+	ep_batch_free(b);
+
+	b = ep_batch_new(0, NULL, 0, 0);
+	tap_begin();
+	EXPECT(b != NULL);
+	ep_batch_push(b, task(7, 0, 2), 0);
+	ep_batch_push(b, task(8, 0, 2), 0);
+	EXPECT_EQ(ep_batch_next(b, 0, false, out, 16), 1); /* batch size 0 means 1 */
+	EXPECT_EQ(ep_batch_next(b, 0, false, out, 16), 1);
+	tap_end("no handlers and batch size 0: one queue a priority, batches of one");
+	ep_batch_free(b);
+}
+
 int main(void)
 {
 	test_size_and_wait();
 	test_priority();
+	test_caps_ready();
 	return tap_finish();
 }

@@ -387,6 +387,35 @@ static struct ep_client_auth_stats auth_stats(struct ep_client *c)
 	return st;
 }
 
+/*
+ * Once the client @c has read what came: the replies were dropped, counted in the
+ * authentication counter @counter (now @count), and the task of @done is still open.
+ */
+#define EXPECT_DROPPED(c, counter, done, count)            \
+	do {                                               \
+		settle(c);                                 \
+		EXPECT_EQ(auth_stats(c).counter, (count)); \
+		EXPECT_EQ((done)->n, 0);                   \
+	} while (0)
+
+/*
+ * Open a client with @o and the credentials @a, which must succeed. When it does not, the
+ * reason goes to the log, the case @name ends there (failed) and NULL is returned.
+ */
+static struct ep_client *open_or_end(const struct ep_client_opts *o, const struct ep_client_auth *a,
+				     const char *name)
+{
+	struct ep_client *c = NULL;
+	char err[256];
+
+	EXPECT_EQ(ep_client_open_auth(o, a, &c, err, sizeof(err)), 0);
+	if (!c) {
+		tap_diag("%s", err);
+		tap_end("%s", name);
+	}
+	return c;
+}
+
 /* The injected clocks and enrollment. */
 static uint64_t fake_ns = 1000 * S, fake_real_ns = (T0_UNIX_MS + 10) * MS;
 static int enroll_calls, enroll_fail;
@@ -463,12 +492,9 @@ static void test_session_replies(uint16_t port)
 	node_learn(&k);
 
 	tap_begin();
-	EXPECT_EQ(ep_client_open_auth(&o, &a, &c, err, sizeof(err)), 0);
-	if (!c) {
-		tap_diag("%s", err);
-		tap_end("a session with a static key");
+	c = open_or_end(&o, &a, "a session with a static key");
+	if (!c)
 		return;
-	}
 	EXPECT_EQ(ep_client_submit(c, &t, "hello", 5, on_done, &d1, &id1), 0);
 	EXPECT_EQ(edge_recv(1000, &m, &pn), 5);
 	EXPECT(m.task_id == id1 && m.tenant_id == 7 && m.auth_key_id == 9 && m.priority == 3);
@@ -482,10 +508,7 @@ static void test_session_replies(uint16_t port)
 	tap_begin();
 	edge_reply(id1, 9, EP_KIND_RESPONSE, 0, "forged", SEAL_BAD_TAG);
 	edge_reply(id1, 9, EP_KIND_RESPONSE, 0, "mirror", SEAL_AS_DEVICE);
-	settle(c);
-	st = auth_stats(c);
-	EXPECT_EQ(st.bad_tag, 2);
-	EXPECT_EQ(d1.n, 0);
+	EXPECT_DROPPED(c, bad_tag, &d1, 2);
 	edge_reply(id1, 9, EP_KIND_RESPONSE, 0, "HELLO", SEAL_OK);
 	settle(c);
 	EXPECT(d1.n == 1 && d1.error == 0 && !strcmp(d1.data, "HELLO"));
@@ -499,10 +522,7 @@ static void test_session_replies(uint16_t port)
 	edge_reply(id2, 0, EP_KIND_ERROR, EP_ST_OVERLOADED, NULL, SEAL_NONE);
 	edge_reply(id2, 0, EP_KIND_RESPONSE, 0, "fake", SEAL_NONE);
 	edge_reply(id2, 0, EP_KIND_RETRY, 0, NULL, SEAL_NONE);
-	settle(c);
-	st = auth_stats(c);
-	EXPECT_EQ(st.unsealed, 4);
-	EXPECT_EQ(d2.n, 0);
+	EXPECT_DROPPED(c, unsealed, &d2, 4);
 	EXPECT_EQ(edge_recv(50, &m, &pn), -1); /* the RETRY sent nothing */
 	{
 		/* Under a key id the session does not hold. */
@@ -515,10 +535,7 @@ static void test_session_replies(uint16_t port)
 		sendto(edge, dg, (size_t)n, 0, (struct sockaddr *)&client_addr,
 		       sizeof(client_addr));
 	}
-	settle(c);
-	st = auth_stats(c);
-	EXPECT_EQ(st.unknown_key, 1);
-	EXPECT_EQ(d2.n, 0);
+	EXPECT_DROPPED(c, unknown_key, &d2, 1);
 	edge_reply(id2, 9, EP_KIND_ERROR, EP_ST_UNKNOWN_TYPE, "sealed", SEAL_OK);
 	settle(c);
 	EXPECT(d2.n == 1 && d2.error == -EREMOTEIO && !strcmp(d2.msg, "sealed"));
@@ -609,16 +626,12 @@ static void test_pn_threads(uint16_t port)
 	struct ep_client_auth_stats st;
 	struct ep_client *c = NULL;
 	unsigned int n = 0, bad = 0, dup = 0, retx = 0;
-	char err[256];
 	int submitted = 0;
 
 	tap_begin();
-	EXPECT_EQ(ep_client_open_auth(&o, &a, &c, err, sizeof(err)), 0);
-	if (!c) {
-		tap_diag("%s", err);
-		tap_end("threads");
+	c = open_or_end(&o, &a, "threads");
+	if (!c)
 		return;
-	}
 	for (int i = 0; i < 4; i++) {
 		th[i].c = c;
 		pthread_create(&tid[i], NULL, thread_main, &th[i]);
@@ -684,10 +697,8 @@ static void test_renewal(uint16_t port)
 
 	tap_begin();
 	enroll_calls = 0;
-	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	c = open_or_end(&o, &enroll_auth, "renewal");
 	if (!c) {
-		tap_diag("%s", err);
-		tap_end("renewal");
 		ep_session_test_hooks = NULL;
 		return;
 	}
@@ -728,10 +739,7 @@ static void test_renewal(uint16_t port)
 	fake_ns += 1200 * S; /* key 31 expires 3600 s after it came */
 	ep_client_process(c);
 	edge_reply(idb, 31, EP_KIND_RESPONSE, 0, "B", SEAL_OK);
-	settle(c);
-	st = auth_stats(c);
-	EXPECT_EQ(st.unknown_key, 1);
-	EXPECT_EQ(db.n, 0);
+	EXPECT_DROPPED(c, unknown_key, &db, 1);
 	edge_reply(idb, 32, EP_KIND_RESPONSE, 0, "B2", SEAL_OK);
 	settle(c);
 	EXPECT(db.n == 1 && !strcmp(db.data, "B2"));
@@ -795,18 +803,15 @@ static void test_renewal_thread(uint16_t port)
 	struct ep_client *c = NULL;
 	unsigned int sent = 0, opened = 0, keys_seen = 0;
 	uint16_t last_key = 0;
-	char err[256];
 
 	tap_begin();
 	enroll_calls = 0;
 	next_key_id = 40;
 	ep_session_test_hooks = &thread_hooks;
-	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	c = open_or_end(&o, &enroll_auth, "renewal thread");
 	ep_session_test_hooks = NULL;
-	if (!c) {
-		tap_end("renewal thread");
+	if (!c)
 		return;
-	}
 	/* 60 tasks, 10 ms apart: 600 ms, keys renewed every 100 ms. */
 	for (int i = 0; i < 60; i++) {
 		struct ep_msg m;
@@ -846,14 +851,11 @@ static void test_timeout_note(uint16_t port)
 	struct ep_client *c = NULL;
 	struct ep_msg m;
 	uint64_t id, pn;
-	char err[256];
 
 	tap_begin();
-	EXPECT_EQ(ep_client_open_auth(&o, &a, &c, err, sizeof(err)), 0);
-	if (!c) {
-		tap_end("timeout");
+	c = open_or_end(&o, &a, "timeout");
+	if (!c)
 		return;
-	}
 	EXPECT_EQ(
 		ep_client_submit(c, &(struct ep_task_opts){ .type = 1 }, "q", 1, on_done, &d, &id),
 		0);
@@ -899,18 +901,14 @@ static void test_rebind(uint16_t port)
 	uint64_t id1, id2, id3, pn;
 	uint16_t k1, k2;
 	struct ep_msg m;
-	char err[256];
 
 	ep_session_test_hooks = &hooks;
 	enroll_calls = enroll_fail = 0;
 	tap_begin();
-	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	c = open_or_end(&o, &enroll_auth, "rebind");
 	ep_session_test_hooks = NULL;
-	if (!c) {
-		tap_diag("%s", err);
-		tap_end("rebind");
+	if (!c)
 		return;
-	}
 	EXPECT(!strcmp(enroll_from, "127.0.0.1"));
 	k1 = auth_stats(c).key_id;
 	EXPECT_EQ(ep_client_submit(c, &t, "big", 3, on_done, &d1, &id1), 0);
@@ -966,12 +964,10 @@ static void test_rebind(uint16_t port)
 	 * goes out under the renewed one, without another enrollment; refused again, it
 	 * fails. */
 	ep_session_test_hooks = &hooks;
-	EXPECT_EQ(ep_client_open_auth(&o, &enroll_auth, &c, err, sizeof(err)), 0);
+	c = open_or_end(&o, &enroll_auth, "rebind after a renewal");
 	ep_session_test_hooks = NULL;
-	if (!c) {
-		tap_end("rebind after a renewal");
+	if (!c)
 		return;
-	}
 	k1 = auth_stats(c).key_id;
 	fake_ns += 2400 * S;
 	fake_real_ns += 2400 * S;

@@ -434,18 +434,31 @@ static void test_hostile(void)
 
 static void test_frag_math(void)
 {
+	/* ep_frag_count(total, frag_size): 0 for no fragment size, or more than 65535. */
+	static const struct {
+		uint32_t total, frag_size, want;
+	} counts[] = {
+		{ 0, 1000, 1 },		  { 1, 1000, 1 }, { 1000, 1000, 1 },
+		{ 1001, 1000, 2 },	  { 10, 0, 0 },	  { 65535u * 2 + 1, 2, 0 },
+		{ 65535u * 2, 2, 65535 },
+	};
+	/* ep_frag_size_for_mtu(mtu, ipv6): the MTU less IP, UDP and the 64-byte header. */
+	static const struct {
+		uint32_t mtu;
+		bool ipv6;
+		uint32_t want;
+	} sizes[] = {
+		{ 1500, false, 1500 - 20 - 8 - 64 },
+		{ 1500, true, 1500 - 40 - 8 - 64 },
+		{ 100, true, 0 },
+		{ 9000, false, 9000 - 92 },
+	};
+
 	tap_begin();
-	EXPECT_EQ(ep_frag_count(0, 1000), 1);
-	EXPECT_EQ(ep_frag_count(1, 1000), 1);
-	EXPECT_EQ(ep_frag_count(1000, 1000), 1);
-	EXPECT_EQ(ep_frag_count(1001, 1000), 2);
-	EXPECT_EQ(ep_frag_count(10, 0), 0);
-	EXPECT_EQ(ep_frag_count(65535u * 2 + 1, 2), 0);
-	EXPECT_EQ(ep_frag_count(65535u * 2, 2), 65535);
-	EXPECT_EQ(ep_frag_size_for_mtu(1500, false), 1500 - 20 - 8 - 64);
-	EXPECT_EQ(ep_frag_size_for_mtu(1500, true), 1500 - 40 - 8 - 64);
-	EXPECT_EQ(ep_frag_size_for_mtu(100, true), 0);
-	EXPECT_EQ(ep_frag_size_for_mtu(9000, false), 9000 - 92);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		EXPECT_EQ(ep_frag_count(counts[i].total, counts[i].frag_size), counts[i].want);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		EXPECT_EQ(ep_frag_size_for_mtu(sizes[i].mtu, sizes[i].ipv6), sizes[i].want);
 	tap_end("fragment count and size arithmetic, including limits");
 }
 

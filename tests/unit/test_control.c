@@ -288,17 +288,28 @@ static enum ep_reg_report rx(const struct ep_load_report *r, uint32_t src, uint6
 {
 	return rx_l2(r, src, r->mac, now);
 }
+/* The registry's options in most tests: nodes may register themselves, and one silent for
+ * 500 ms is dead. */
+static const struct ep_reg_opts open_reg = { .allow_register = true, .dead_after_ns = 500 * MS };
+
+/* A fresh registry with open_reg that has heard @r from the address it claims, at 1 s.
+ * Returns the registry's verdict on that report. */
+static enum ep_reg_report first_report(const struct ep_load_report *r)
+{
+	init(&open_reg);
+	return rx(r, r->ip4, 1000 * MS);
+}
+
 static struct ep_gw_node nodes[EP_GW_MAX_NODES];
 static struct ep_table_member members[EP_GW_MAX_NODES];
 
 static void test_reg_register(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(5, 1, "198.18.0.15", 0x15);
 	unsigned int nm;
 
 	tap_begin();
-	init(&o);
+	init(&open_reg);
 	EXPECT_EQ(rx(&r, ip("198.18.0.15"), 1000 * MS), EP_REG_REGISTERED);
 	nm = ep_reg_build(&reg, nodes, members);
 	EXPECT_EQ(nm, 1);
@@ -348,11 +359,10 @@ static void test_reg_many(void)
 
 static void test_reg_spoof(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(6, 1, "198.18.0.16", 0x16);
 
 	tap_begin();
-	init(&o);
+	init(&open_reg);
 	/* Claims 198.18.0.16 but comes from .99: could steer tasks to a third party. */
 	EXPECT_EQ(rx(&r, ip("198.18.0.99"), 1000 * MS), EP_REG_CONFLICT);
 	EXPECT(!ep_reg_get(&reg, 6));
@@ -366,13 +376,11 @@ static void test_reg_spoof(void)
 
 static void test_reg_order_and_loss(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(2, 100, "198.18.0.12", 0x12);
 	struct ep_reg_node *n;
 
 	tap_begin();
-	init(&o);
-	EXPECT_EQ(rx(&r, r.ip4, 1000 * MS), EP_REG_REGISTERED);
+	EXPECT_EQ(first_report(&r), EP_REG_REGISTERED);
 	r.seq = htonl(104); /* 101..103 lost */
 	EXPECT_EQ(rx(&r, r.ip4, 1100 * MS), EP_REG_ACCEPTED);
 	r.seq = htonl(102); /* late, reordered */
@@ -390,13 +398,11 @@ static void test_reg_order_and_loss(void)
 
 static void test_reg_dead_and_revive(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(3, 1, "198.18.0.13", 0x13);
 	uint64_t v;
 
 	tap_begin();
-	init(&o);
-	rx(&r, r.ip4, 1000 * MS);
+	first_report(&r);
 	EXPECT_EQ(ep_reg_tick(&reg, 1500 * MS), 0); /* exactly the limit: alive */
 	v = reg.table_version;
 	EXPECT_EQ(ep_reg_tick(&reg, 1501 * MS), 1);
@@ -414,12 +420,10 @@ static void test_reg_dead_and_revive(void)
 
 static void test_reg_manual_drain(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(4, 1, "198.18.0.14", 0x14);
 
 	tap_begin();
-	init(&o);
-	rx(&r, r.ip4, 1000 * MS);
+	first_report(&r);
 	EXPECT_EQ(ep_reg_drain(&reg, 4, true), 0);
 	EXPECT_EQ(ep_reg_build(&reg, nodes, members), 0);
 	EXPECT_EQ(nodes[4].flags, EP_NODE_F_PRESENT | EP_NODE_F_DRAINED | EP_NODE_F_MANUAL);
@@ -473,11 +477,10 @@ static void test_reg_configured(void)
 
 static void test_reg_invalid(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r;
 
 	tap_begin();
-	init(&o);
+	init(&open_reg);
 	r = report(0, 1, "198.18.0.10", 1);
 	EXPECT_EQ(rx(&r, r.ip4, 0), EP_REG_INVALID);
 	r = report(EP_GW_MAX_NODES, 1, "198.18.0.10", 1);
@@ -498,19 +501,17 @@ static void test_reg_invalid(void)
 
 static void test_reg_restore(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report r = report(8, 1, "198.18.0.18", 0x18);
 
 	tap_begin();
-	init(&o);
-	rx(&r, r.ip4, 1000 * MS);
+	first_report(&r);
 	ep_reg_drain(&reg, 8, true);
 	r = report(7, 1, "198.18.0.17", 0x17);
 	rx(&r, r.ip4, 1000 * MS);
 	ep_reg_build(&reg, nodes, members);
 
 	/* A new controller, 5 s later, finds the pinned state. */
-	init(&o);
+	init(&open_reg);
 	ep_reg_restore(&reg, nodes, 6000 * MS);
 	EXPECT(ep_reg_get(&reg, 8) && ep_reg_get(&reg, 8)->manual_drain);
 	EXPECT(ep_reg_get(&reg, 7) && ep_reg_usable(ep_reg_get(&reg, 7)));
@@ -527,7 +528,7 @@ static void test_reg_restore(void)
 /* Forged reports: each is refused with its reason, and changes nothing. */
 static void test_reg_capacity(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
+	struct ep_reg_opts o = open_reg;
 	struct ep_load_report w = report(1, 1, "198.18.0.11", 0x11);
 	struct ep_load_report x = report(2, 1, "198.18.0.66", 0x66);
 
@@ -563,13 +564,11 @@ static void test_reg_capacity(void)
 
 static void test_reg_takeover(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report w = report(1, 1, "198.18.0.11", 0x11), x;
 	struct ep_reg_node *n;
 
 	tap_begin();
-	init(&o);
-	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	EXPECT_EQ(first_report(&w), EP_REG_REGISTERED);
 	/* From another address, claiming the node's address, MAC and a large seq. */
 	x = w;
 	x.seq = htonl(100000000);
@@ -600,7 +599,6 @@ static void test_reg_takeover(void)
 
 static void test_reg_mac(void)
 {
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_reg_node cfg = {
 		.id = 3, .origin = EP_ORIGIN_CONFIG, .mac_set = true, .mac = { 2, 0, 0, 0, 0, 0x13 }
 	};
@@ -614,7 +612,7 @@ static void test_reg_mac(void)
 	struct ep_load_report w;
 
 	tap_begin();
-	init(&o);
+	init(&open_reg);
 	/* Claims a MAC that is not the sender's: tasks would go to it. */
 	x.mac[5] = 0x11;
 	resolves = 0;
@@ -661,13 +659,11 @@ static void test_reg_mac(void)
 static void test_reg_seq(void)
 {
 	enum { EV = 100 / EP_REPORT_MIN_GAP_MS, S0 = 1000 + 2 + EV + EP_REG_RESTART_SEQ + 200 };
-	struct ep_reg_opts o = { .allow_register = true, .dead_after_ns = 500 * MS };
 	struct ep_load_report w = report(1, 1000, "198.18.0.11", 0x11);
 	struct ep_reg_node *n;
 
 	tap_begin();
-	init(&o);
-	EXPECT_EQ(rx(&w, w.ip4, 1000 * MS), EP_REG_REGISTERED);
+	EXPECT_EQ(first_report(&w), EP_REG_REGISTERED);
 	n = ep_reg_get(&reg, 1);
 	/* 100 ms later, one step is expected, and an event report per EP_REPORT_MIN_GAP_MS
 	 * (20): 16 of slack, not 50 000 000. */

@@ -16,6 +16,7 @@
 #include "edgeplane/log.h"
 #include "../lib/scratch.h"
 #include "../lib/tap.h"
+#include "helpers.h"
 
 static size_t read_file(const char *path, uint8_t *buf, size_t cap)
 {
@@ -45,12 +46,9 @@ int main(void)
 	char hex[2 * EP_CRYPT_KEY_LEN + 2];
 
 	ep_log_set_level(EP_LOG_WARN);
-	if (scratch_make("crypt")) {
-		tap_skip("encrypted files", "cannot make a scratch directory under /tmp");
+	if (scratch_make_or_skip("crypt", "encrypted files"))
 		return tap_finish();
-	}
-	for (size_t i = 0; i < sizeof(model); i++)
-		model[i] = (uint8_t)(i * 2654435761u >> 11);
+	fill_pattern(model, sizeof(model), 11);
 	for (size_t i = 0; i < sizeof(key); i++) {
 		key[i] = (uint8_t)(i * 7 + 1);
 		other[i] = (uint8_t)(i * 7 + 2);

@@ -1148,8 +1148,8 @@ static void test_matmul(void)
 
 /* ---- batches ----------------------------------------------------------------------- */
 
-static void expect_batch(struct inst *in, uint8_t **task, uint32_t *len, const uint16_t *want,
-			 unsigned int n)
+static void check_batch(struct inst *in, uint8_t **task, uint32_t *len, const uint16_t *want,
+			unsigned int n)
 {
 	struct hrun_result r[16], one;
 
@@ -1170,12 +1170,25 @@ static void expect_batch(struct inst *in, uint8_t **task, uint32_t *len, const u
 	}
 }
 
+/* Run the @n tasks (@task, @len) as one batch on a fresh instance of @h, and check each
+ * against @want as check_batch() does; then free the tasks. */
+static void expect_batch(const struct ep_handler *h, uint8_t **task, uint32_t *len,
+			 const uint16_t *want, unsigned int n)
+{
+	struct inst in;
+
+	EXPECT_EQ(inst_init(&in, h, NULL, 0), 0);
+	check_batch(&in, task, len, want, n);
+	inst_fini(&in);
+	for (unsigned int i = 0; i < n; i++)
+		free(task[i]);
+}
+
 static void test_batches(const struct image *cam, const struct image *coins)
 {
 	struct image small = crop(cam, 200, 200, 40, 30);
 	uint8_t *task[8];
 	uint32_t len[8];
-	struct inst in;
 
 	tap_begin();
 	{
@@ -1194,11 +1207,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		task[4] = img_task(small.px, small.w, small.h, 2, 0, 0, &len[4]);
 		task[4][15] = 1; /* rsvd */
 		task[5] = img_task(small.px, small.w, small.h, 64, 0, 0, &len[5]);
-		EXPECT_EQ(inst_init(&in, &ep_box_blur_handler, NULL, 0), 0);
-		expect_batch(&in, task, len, want, 6);
-		inst_fini(&in);
-		for (int i = 0; i < 6; i++)
-			free(task[i]);
+		expect_batch(&ep_box_blur_handler, task, len, want, 6);
 	}
 	tap_end("box blur batch of 6, valid and invalid mixed: each task its own status");
 
@@ -1212,11 +1221,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		task[1] = img_task(coins->px, coins->w, coins->h, 100, 0, 0x40, &len[1]);
 		task[2] = img_task(small.px, small.w, small.h, EP_IMG_OTSU, 0, 0, &len[2]);
 		task[3] = img_task(small.px, small.w, small.h, 300, 0, 0, &len[3]);
-		EXPECT_EQ(inst_init(&in, &ep_blobs_handler, NULL, 0), 0);
-		expect_batch(&in, task, len, want, 4);
-		inst_fini(&in);
-		for (int i = 0; i < 4; i++)
-			free(task[i]);
+		expect_batch(&ep_blobs_handler, task, len, want, 4);
 	}
 	tap_end("blobs batch of 4, valid and invalid mixed");
 
@@ -1233,11 +1238,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		task[3] = matmul_task(2, 3, 2, a, b, &len[3]);
 		task[3][3] = 0; /* n = 0 */
 		task[4] = matmul_task(3, 2, 1, a, b, &len[4]);
-		EXPECT_EQ(inst_init(&in, &ep_matmul_handler, NULL, 0), 0);
-		expect_batch(&in, task, len, want, 5);
-		inst_fini(&in);
-		for (int i = 0; i < 5; i++)
-			free(task[i]);
+		expect_batch(&ep_matmul_handler, task, len, want, 5);
 	}
 	tap_end("matmul batch of 5, valid and invalid mixed");
 
@@ -1251,11 +1252,7 @@ static void test_batches(const struct image *cam, const struct image *coins)
 		task[2] = zstd_task(19, coins->px, 7000, &len[2]);
 		task[3] = zstd_task(3, cam->px, 10, &len[3]);
 		task[3][2] = 1;
-		EXPECT_EQ(inst_init(&in, &ep_zstd_handler, NULL, 0), 0);
-		expect_batch(&in, task, len, want, 4);
-		inst_fini(&in);
-		for (int i = 0; i < 4; i++)
-			free(task[i]);
+		expect_batch(&ep_zstd_handler, task, len, want, 4);
 	}
 	tap_end("zstd batch of 4, valid and invalid mixed");
 	free(small.px);

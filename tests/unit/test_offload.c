@@ -798,6 +798,13 @@ static void test_partition_rounding(void)
 
 static void test_partition_small(void)
 {
+	/* k = min(n, max(2, round(sqrt(n / 2)))), 0 for no tasks; round: 13 tasks give
+	 * sqrt(6.5) = 2.55, 3 clusters, and 25 give sqrt(12.5) = 3.54, 4. */
+	static const struct {
+		size_t n;
+		unsigned int k;
+	} k_rule[] = { { 1, 1 },    { 2, 2 },  { 8, 2 },  { 18, 3 }, { 50, 5 },
+		       { 200, 10 }, { 13, 3 }, { 25, 4 }, { 0, 0 } };
 	struct ep_offload_task t[12];
 	struct ep_offload_batch b = { .tasks = t, .n = 1, .capacity = 1 };
 	static struct run r;
@@ -848,15 +855,8 @@ static void test_partition_small(void)
 	tap_end("an empty batch is an empty plan");
 
 	tap_begin();
-	EXPECT_EQ(ep_offload_k(1, 0), 1);
-	EXPECT_EQ(ep_offload_k(2, 0), 2);
-	EXPECT_EQ(ep_offload_k(8, 0), 2);
-	EXPECT_EQ(ep_offload_k(18, 0), 3);
-	EXPECT_EQ(ep_offload_k(50, 0), 5);
-	EXPECT_EQ(ep_offload_k(200, 0), 10);
-	EXPECT_EQ(ep_offload_k(13, 0), 3); /* sqrt(6.5) = 2.55 */
-	EXPECT_EQ(ep_offload_k(25, 0), 4); /* sqrt(12.5) = 3.54 */
-	EXPECT_EQ(ep_offload_k(0, 0), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(k_rule); i++)
+		EXPECT_EQ(ep_offload_k(k_rule[i].n, 0), k_rule[i].k);
 	EXPECT_EQ(ep_offload_scratch_size(EP_OFFLOAD_MAX_TASKS + 1, 0, 0), 0);
 	EXPECT_EQ(ep_offload_scratch_size(10, EP_OFFLOAD_MAX_DIM + 1, 0), 0);
 	EXPECT(ep_offload_scratch_size(10, 0, 0) > 0);

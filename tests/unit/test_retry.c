@@ -46,24 +46,30 @@ static void test_schedule(void)
 	tap_end("the same seed gives the same schedule");
 }
 
+/* Deposit @tasks new tasks into @bud, then try @tries retries at time 0: how many were
+ * allowed. */
+static int deposit_then_take(struct ep_retry_budget *bud, int tasks, int tries)
+{
+	int allowed = 0;
+
+	for (int i = 0; i < tasks; i++)
+		ep_retry_budget_deposit(bud, 1);
+	for (int i = 0; i < tries; i++)
+		allowed += ep_retry_budget_take(bud, 0);
+	return allowed;
+}
+
 static void test_budget(void)
 {
 	struct ep_retry_budget bud;
-	int allowed = 0;
+	int allowed;
 
 	tap_begin();
 	ep_retry_budget_init(&bud, 0.2, 0, 100, 0);
-	for (int i = 0; i < 10; i++) /* the initial allowance */
-		allowed += ep_retry_budget_take(&bud, 0);
-	EXPECT_EQ(allowed, 10);
+	EXPECT_EQ(deposit_then_take(&bud, 0, 10), 10); /* the initial allowance */
 	EXPECT(!ep_retry_budget_take(&bud, 0));
 	/* 100 new tasks earn 20 retries at a ratio of 0.2; no more. */
-	for (int i = 0; i < 100; i++)
-		ep_retry_budget_deposit(&bud, 1);
-	allowed = 0;
-	for (int i = 0; i < 50; i++)
-		allowed += ep_retry_budget_take(&bud, 0);
-	EXPECT_EQ(allowed, 20);
+	EXPECT_EQ(deposit_then_take(&bud, 100, 50), 20);
 	tap_end("retries stay within ratio x tasks");
 
 	tap_begin();
@@ -81,12 +87,7 @@ static void test_budget(void)
 
 	tap_begin();
 	ep_retry_budget_init(&bud, 1, 0, 5, 0);
-	for (int i = 0; i < 1000; i++)
-		ep_retry_budget_deposit(&bud, 1);
-	allowed = 0;
-	for (int i = 0; i < 100; i++)
-		allowed += ep_retry_budget_take(&bud, 0);
-	EXPECT_EQ(allowed, 5);
+	EXPECT_EQ(deposit_then_take(&bud, 1000, 100), 5);
 	tap_end("the bucket never holds more than its burst");
 
 	tap_begin();

@@ -21,6 +21,7 @@
 #include "edgeplane/log.h"
 #include "../lib/scratch.h"
 #include "../lib/tap.h"
+#include "helpers.h"
 
 /* @path.sig: @len bytes of @sig. */
 static int write_sig(const char *path, const uint8_t *sig, size_t len)
@@ -51,6 +52,25 @@ static int sign(EVP_PKEY *k, const void *data, size_t len, uint8_t sig[EP_SIGN_L
 	return ok ? 0 : -EIO;
 }
 
+/*
+ * What ep_signing_check() says of @file (its bytes read as @data, @len) under the public key
+ * in @pub_path, named @what in its messages. Setting up the check must succeed (a failure
+ * fails the case, and is returned).
+ */
+static int check_signed(const char *pub_path, const char *what, const char *file, const void *data,
+			size_t len)
+{
+	struct ep_signing s;
+	int err = ep_signing_init(&s, false, pub_path);
+
+	EXPECT_EQ(err, 0);
+	if (err)
+		return err;
+	err = ep_signing_check(&s, what, file, data, len);
+	ep_signing_fini(&s);
+	return err;
+}
+
 static void unhex(const char *s, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -76,15 +96,12 @@ int main(void)
 	struct ep_sign_key *pub = NULL, *other_pub = NULL;
 	EVP_PKEY *key = NULL, *other = NULL;
 	struct ep_signing s;
-	struct passwd *nobody;
+	const struct passwd *nobody;
 
 	ep_log_set_level(EP_LOG_WARN);
-	if (scratch_make("sign")) {
-		tap_skip("signatures", "cannot make a scratch directory under /tmp");
+	if (scratch_make_or_skip("sign", "signatures"))
 		return tap_finish();
-	}
-	for (size_t i = 0; i < sizeof(model); i++)
-		model[i] = (uint8_t)(i * 2654435761u >> 13);
+	fill_pattern(model, sizeof(model), 13);
 	key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	EXPECT(key && other);
@@ -103,9 +120,9 @@ int main(void)
 	EXPECT_EQ(ep_sign_verify(pub, model, sizeof(model), sig), 0);
 	EXPECT_EQ(ep_sign_read(at("model.epm"), got), 0);
 	EXPECT(!memcmp(got, sig, sizeof(sig)));
-	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("model.epm"), model, sizeof(model)), 0);
-	ep_signing_fini(&s);
+	EXPECT_EQ(check_signed(at("operator.pub"), "handler file", at("model.epm"), model,
+			       sizeof(model)),
+		  0);
 	tap_end("a good signature verifies");
 
 	tap_begin();
@@ -139,12 +156,11 @@ int main(void)
 		model[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	EXPECT_EQ(ep_sign_verify(pub, model, sizeof(model) - 1, sig), -EBADMSG);
-	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
 	model[12345] ^= 0x10;
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("model.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("operator.pub"), "handler file", at("model.epm"), model,
+			       sizeof(model)),
 		  -EBADMSG);
 	model[12345] ^= 0x10;
-	ep_signing_fini(&s);
 	tap_end("a flipped bit in the file, or a byte less: bad signature");
 
 	tap_begin();
@@ -155,18 +171,16 @@ int main(void)
 	}
 	EXPECT(write_file(at("flipped.epm"), model, sizeof(model), 0644) == 0);
 	EXPECT(write_sig(at("flipped.epm"), bad, sizeof(bad)) == 0);
-	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("flipped.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("operator.pub"), "handler file", at("flipped.epm"), model,
+			       sizeof(model)),
 		  -EBADMSG);
-	ep_signing_fini(&s);
 	tap_end("a flipped bit in the signature: bad signature");
 
 	tap_begin();
 	EXPECT_EQ(ep_sign_verify(other_pub, model, sizeof(model), sig), -EBADMSG);
-	EXPECT_EQ(ep_signing_init(&s, false, at("other.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("model.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("other.pub"), "handler file", at("model.epm"), model,
+			       sizeof(model)),
 		  -EBADMSG);
-	ep_signing_fini(&s);
 	EXPECT(sign(other, model, sizeof(model), bad) == 0);
 	EXPECT_EQ(ep_sign_verify(pub, model, sizeof(model), bad), -EBADMSG);
 	tap_end("another key's signature, or the wrong public key: bad signature");
@@ -188,21 +202,20 @@ int main(void)
 	EXPECT_EQ(ep_sign_read(at("long.epm"), got), -EBADMSG);
 	EXPECT(mkdir(at("dir.epm.sig"), 0755) == 0);
 	EXPECT_EQ(ep_sign_read(at("dir.epm"), got), -EBADMSG);
-	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("short.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("operator.pub"), "handler file", at("short.epm"), model,
+			       sizeof(model)),
 		  -EBADMSG);
-	EXPECT_EQ(ep_signing_check(&s, "handler file", at("long.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("operator.pub"), "handler file", at("long.epm"), model,
+			       sizeof(model)),
 		  -EBADMSG);
-	ep_signing_fini(&s);
 	tap_end("a truncated, empty or longer .sig, or a directory: bad signature");
 
 	tap_begin();
 	EXPECT(write_file(at("unsigned.epm"), model, sizeof(model), 0644) == 0);
 	EXPECT_EQ(ep_sign_read(at("unsigned.epm"), got), -ENOENT);
-	EXPECT_EQ(ep_signing_init(&s, false, at("operator.pub")), 0);
-	EXPECT_EQ(ep_signing_check(&s, "plugin", at("unsigned.epm"), model, sizeof(model)),
+	EXPECT_EQ(check_signed(at("operator.pub"), "plugin", at("unsigned.epm"), model,
+			       sizeof(model)),
 		  -ENOENT);
-	ep_signing_fini(&s);
 	tap_end("a missing .sig: missing signature");
 
 	tap_begin();
@@ -265,11 +278,8 @@ int main(void)
 	tap_end("not an Ed25519 public key (an EC key, a private key, junk, a directory, "
 		"missing): refused");
 
-	nobody = getpwnam("nobody");
-	if (geteuid() || !nobody) {
-		tap_skip("a public key file owned by another user is refused",
-			 "needs root and a user 'nobody'");
-	} else {
+	nobody = other_user_or_skip("a public key file owned by another user is refused");
+	if (nobody) {
 		tap_begin();
 		EXPECT(write_pub(at("theirs.pub"), key, 0644) == 0 &&
 		       chown(at("theirs.pub"), nobody->pw_uid, (gid_t)-1) == 0);

@@ -151,6 +151,15 @@ static void test_verify(void)
 	ep_token_free(t2);
 }
 
+/* Write @len bytes of @data to @path with @mode (a failure fails the case), then load the
+ * secret from it with a period of @period_s. Returns ep_token_master_load()'s answer. */
+static int load_written(struct ep_token_master *m, const char *path, const void *data, size_t len,
+			mode_t mode, uint32_t period_s)
+{
+	EXPECT_EQ(write_file(path, data, len, mode), 0);
+	return ep_token_master_load(m, path, period_s);
+}
+
 static void test_secret_file(void)
 {
 	const char *path;
@@ -170,25 +179,19 @@ static void test_secret_file(void)
 	hex[64] = '\n';
 
 	tap_begin();
-	EXPECT_EQ(write_file(path, raw, 32, 0600), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), 0);
+	EXPECT_EQ(load_written(&m, path, raw, 32, 0600, 600), 0);
 	EXPECT(!memcmp(m.key, want.key, 32) && m.period_s == 600);
-	EXPECT_EQ(write_file(path, hex, 65, 0400), 0);
 	memset(&m, 0, sizeof(m));
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), 0);
+	EXPECT_EQ(load_written(&m, path, hex, 65, 0400, 600), 0);
 	EXPECT(!memcmp(m.key, want.key, 32));
-	EXPECT_EQ(write_file(path, hex, 64, 0600), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 60), 0);
+	EXPECT_EQ(load_written(&m, path, hex, 64, 0600, 60), 0);
 	EXPECT(!memcmp(m.key, want.key, 32) && m.period_s == 60);
 	tap_end("secret file: 32 raw bytes or 64 hex digits, mode 0600 or 0400");
 
 	tap_begin();
-	EXPECT_EQ(write_file(path, raw, 32, 0640), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
-	EXPECT_EQ(write_file(path, raw, 32, 0604), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
-	EXPECT_EQ(write_file(path, raw, 32, 0620), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EPERM);
+	EXPECT_EQ(load_written(&m, path, raw, 32, 0640, 600), -EPERM);
+	EXPECT_EQ(load_written(&m, path, raw, 32, 0604, 600), -EPERM);
+	EXPECT_EQ(load_written(&m, path, raw, 32, 0620, 600), -EPERM);
 	if (geteuid() == 0) { /* another owner */
 		EXPECT_EQ(write_file(path, raw, 32, 0600), 0);
 		EXPECT_EQ(chown(path, 65534, 65534), 0);
@@ -198,13 +201,10 @@ static void test_secret_file(void)
 	tap_end("secret file: group- or world-readable/-writable or foreign-owned is refused");
 
 	tap_begin();
-	EXPECT_EQ(write_file(path, raw, 31, 0600), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EINVAL);
-	EXPECT_EQ(write_file(path, raw, 33, 0600), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EINVAL);
+	EXPECT_EQ(load_written(&m, path, raw, 31, 0600, 600), -EINVAL);
+	EXPECT_EQ(load_written(&m, path, raw, 33, 0600, 600), -EINVAL);
 	hex[10] = 'g';
-	EXPECT_EQ(write_file(path, hex, 64, 0600), 0);
-	EXPECT_EQ(ep_token_master_load(&m, path, 600), -EINVAL);
+	EXPECT_EQ(load_written(&m, path, hex, 64, 0600, 600), -EINVAL);
 	EXPECT_EQ(ep_token_master_load(&m, scratch, 600), -EINVAL); /* a directory */
 	unlink(path);
 	EXPECT_EQ(ep_token_master_load(&m, path, 600), -ENOENT);

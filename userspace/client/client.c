@@ -2267,8 +2267,7 @@ void ep_client_close(struct ep_client *c)
 			fail(c, &c->p[i], -ECANCELED);
 	c->nsend = 0;
 	deliver(c);
-	if (c->fd >= 0)
-		close(c->fd);
+	ep_close_fd(&c->fd);
 	ep_reasm_free(c->reasm);
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
@@ -2280,8 +2279,7 @@ void ep_client_close(struct ep_client *c)
 	free(c->sbuf);
 	free(c->rbuf);
 	ep_keyring_clear(&c->keys);
-	if (c->key_fd >= 0)
-		close(c->key_fd); /* and its lock */
+	ep_close_fd(&c->key_fd); /* and its lock */
 	free(c->ecfg_str);
 	pthread_cond_destroy(&c->renew_cv);
 	pthread_mutex_destroy(&c->lock);

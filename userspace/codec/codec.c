@@ -5,63 +5,66 @@
 #include "edgeplane/codec.h"
 #include "ep_check.h"
 
+/*
+ * The header's fields and the message's members they carry, with their width in bits:
+ * one list for both directions, so that encoding and decoding cannot disagree. HDR_COMMON
+ * stands in every header, HDR_RSP in client-bound ones (results, acks), HDR_REQ in the
+ * others; payload_len (which counts the nonce of an AUTH datagram), magic, version and the
+ * tag are done by hand.
+ */
+#define HDR_COMMON(X)                   \
+	X(kind, kind, 8)                \
+	X(priority, priority, 8)        \
+	X(flags, flags, 8)              \
+	X(task_type, task_type, 16)     \
+	X(tenant_id, tenant_id, 32)     \
+	X(status, status, 16)           \
+	X(frag_index, frag_index, 16)   \
+	X(frag_count, frag_count, 16)   \
+	X(total_len, total_len, 32)     \
+	X(task_id, task_id, 64)         \
+	X(frag_offset, frag_offset, 32) \
+	X(auth_key_id, auth_key_id, 16)
+#define HDR_RSP(X)                    \
+	X(rsp.queue_us, queue_us, 32) \
+	X(rsp.exec_us, exec_us, 32)   \
+	X(load_pct, load_pct, 8)
+#define HDR_REQ(X)                              \
+	X(req.size_hint_kib, size_hint_kib, 32) \
+	X(req.deadline_ms, deadline_ms, 32)     \
+	X(reply_mtu, reply_mtu, 8)
+
+#define ep_be8(x)	       (x) /* one byte: no byte order */
+#define TO_HDR(hf, mf, bits)   h->hf = ep_be##bits(m->mf);
+#define FROM_HDR(hf, mf, bits) m->mf = ep_be##bits(h->hf);
+
 static void hdr_from_msg(const struct ep_msg *m, struct ep_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = ep_be16(EP_MAGIC);
 	h->version = EP_VERSION;
-	h->kind = m->kind;
-	h->priority = m->priority;
-	h->flags = m->flags;
-	h->task_type = ep_be16(m->task_type);
-	h->tenant_id = ep_be32(m->tenant_id);
+	HDR_COMMON(TO_HDR)
 	h->payload_len = ep_be16(m->payload_len + (m->flags & EP_F_AUTH ? EP_AUTH_NONCE_LEN : 0));
-	h->status = ep_be16(m->status);
-	h->frag_index = ep_be16(m->frag_index);
-	h->frag_count = ep_be16(m->frag_count);
-	h->total_len = ep_be32(m->total_len);
-	h->task_id = ep_be64(m->task_id);
-	h->frag_offset = ep_be32(m->frag_offset);
 	if (EP_KIND_IS_CLIENT_BOUND(m->kind)) {
-		h->rsp.queue_us = ep_be32(m->queue_us);
-		h->rsp.exec_us = ep_be32(m->exec_us);
-		h->load_pct = m->load_pct;
+		HDR_RSP(TO_HDR)
 	} else {
-		h->req.size_hint_kib = ep_be32(m->size_hint_kib);
-		h->req.deadline_ms = ep_be32(m->deadline_ms);
-		h->reply_mtu = m->reply_mtu;
+		HDR_REQ(TO_HDR)
 	}
-	h->auth_key_id = ep_be16(m->auth_key_id);
 	memcpy(h->auth_tag, m->auth_tag, sizeof(h->auth_tag));
 }
 
 static void msg_from_hdr(const struct ep_hdr *h, struct ep_msg *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->kind = h->kind;
-	m->priority = h->priority;
-	m->flags = h->flags;
-	m->task_type = ep_be16(h->task_type);
-	m->tenant_id = ep_be32(h->tenant_id);
+	HDR_COMMON(FROM_HDR)
 	m->payload_len = ep_be16(h->payload_len);
 	if ((m->flags & EP_F_AUTH) && m->payload_len >= EP_AUTH_NONCE_LEN)
 		m->payload_len -= EP_AUTH_NONCE_LEN; /* the slice, after the nonce */
-	m->status = ep_be16(h->status);
-	m->frag_index = ep_be16(h->frag_index);
-	m->frag_count = ep_be16(h->frag_count);
-	m->total_len = ep_be32(h->total_len);
-	m->task_id = ep_be64(h->task_id);
-	m->frag_offset = ep_be32(h->frag_offset);
 	if (EP_KIND_IS_CLIENT_BOUND(h->kind)) {
-		m->queue_us = ep_be32(h->rsp.queue_us);
-		m->exec_us = ep_be32(h->rsp.exec_us);
-		m->load_pct = h->load_pct;
+		HDR_RSP(FROM_HDR)
 	} else {
-		m->size_hint_kib = ep_be32(h->req.size_hint_kib);
-		m->deadline_ms = ep_be32(h->req.deadline_ms);
-		m->reply_mtu = h->reply_mtu;
+		HDR_REQ(FROM_HDR)
 	}
-	m->auth_key_id = ep_be16(h->auth_key_id);
 	memcpy(m->auth_tag, h->auth_tag, sizeof(m->auth_tag));
 }
 

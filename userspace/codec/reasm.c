@@ -407,32 +407,37 @@ static uint64_t pages_new(const struct ep_reasm *r, struct task_ent *t, uint64_t
 	return n;
 }
 
-/* Expire the tasks idle for the timeout or older than the lifetime, but @keep (the task
- * a fragment is being added to, whose buffer the caller holds). Returns how many. */
-static int expire_except(struct ep_reasm *r, uint64_t now_ns, int32_t keep)
+/*
+ * Expire, oldest first, the tasks of list @l that are due at @now_ns (LRU: idle for the
+ * timeout; AGE: older than the lifetime), but @keep. Returns how many.
+ */
+static int expire_list(struct ep_reasm *r, enum list l, uint64_t now_ns, int32_t keep)
 {
-	int32_t i, next;
+	uint64_t limit = l == LRU ? r->cfg.timeout_ns : r->cfg.max_lifetime_ns;
+	int32_t i = l == LRU ? r->lru_head : r->age_head, next;
 	int n = 0;
 
-	for (i = r->lru_head; i != NIL && now_ns >= r->tasks[i].last_ns + r->cfg.timeout_ns;
-	     i = next) {
-		next = r->tasks[i].next;
+	for (; i != NIL; i = next) {
+		struct task_ent *t = &r->tasks[i];
+
+		if (now_ns < (l == LRU ? t->last_ns : t->start_ns) + limit)
+			break;
+		next = *link_next(t, l);
 		if (i != keep) {
-			task_end(r, i, EP_REASM_TIMEOUT);
-			n++;
-		}
-	}
-	if (!r->cfg.max_lifetime_ns)
-		return n;
-	for (i = r->age_head; i != NIL && now_ns >= r->tasks[i].start_ns + r->cfg.max_lifetime_ns;
-	     i = next) {
-		next = r->tasks[i].anext;
-		if (i != keep) {
-			task_end(r, i, EP_REASM_LIFETIME);
+			task_end(r, i, l == LRU ? EP_REASM_TIMEOUT : EP_REASM_LIFETIME);
 			n++;
 		}
 	}
 	return n;
+}
+
+/* Expire the tasks idle for the timeout or older than the lifetime, but @keep (the task
+ * a fragment is being added to, whose buffer the caller holds). Returns how many. */
+static int expire_except(struct ep_reasm *r, uint64_t now_ns, int32_t keep)
+{
+	int n = expire_list(r, LRU, now_ns, keep);
+
+	return r->cfg.max_lifetime_ns ? n + expire_list(r, AGE, now_ns, keep) : n;
 }
 
 /* Among the EP_REASM_EVICT_SCAN first tasks of list @l from @head, other than @keep and

@@ -799,8 +799,7 @@ void ep_enroll_close(struct ep_enroll_conn *e)
 		SSL_free(e->ssl);
 	}
 	SSL_CTX_free(e->ctx);
-	if (e->fd >= 0)
-		close(e->fd);
+	ep_close_fd(&e->fd);
 	if (e->buf) {
 		OPENSSL_cleanse(e->buf, e->cap);
 		free(e->buf);

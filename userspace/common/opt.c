@@ -151,47 +151,51 @@ static int parse_enum(const struct ep_opt *o, const char *arg, char *err, size_t
 	return -EINVAL;
 }
 
+static int parse_flag(const struct ep_opt *o, const char *arg, char *err, size_t len)
+{
+	(void)arg, (void)err, (void)len;
+	store_int(o, !(o->flags & EP_OPT_CLEAR));
+	return 0;
+}
+
+static int parse_str(const struct ep_opt *o, const char *arg, char *err, size_t len)
+{
+	(void)err, (void)len;
+	*(const char **)o->dst = arg;
+	return 0;
+}
+
+static int parse_strdup(const struct ep_opt *o, const char *arg, char *err, size_t len)
+{
+	char *s = strdup(arg);
+
+	if (!s) {
+		ep_seterr(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	free(*(char **)o->dst);
+	*(char **)o->dst = s;
+	return 0;
+}
+
+/* The parser of each kind: every one stores @arg as @o says, or says why not in @err
+ * (the signature of an EP_OPTK_FUNC option's callback, which stands in for its kind). */
+static int (*const parsers[])(const struct ep_opt *o, const char *arg, char *err, size_t len) = {
+	[EP_OPTK_FLAG] = parse_flag, [EP_OPTK_STR] = parse_str,	  [EP_OPTK_STRDUP] = parse_strdup,
+	[EP_OPTK_INT] = parse_int,   [EP_OPTK_UINT] = parse_uint, [EP_OPTK_DOUBLE] = parse_double,
+	[EP_OPTK_ENUM] = parse_enum,
+};
+
 /* Apply @o with @arg (NULL: none given). Returns 0 or -EINVAL after printing why. */
 static int apply(const struct ep_opt_prog *p, const struct ep_opt *o, const char *arg)
 {
 	char err[384] = "";
-	int ret = 0;
+	int ret;
 
-	switch (o->kind) {
-	case EP_OPTK_FLAG:
-		store_int(o, !(o->flags & EP_OPT_CLEAR));
-		break;
-	case EP_OPTK_STR:
-		*(const char **)o->dst = arg;
-		break;
-	case EP_OPTK_STRDUP: {
-		char *s = strdup(arg);
-
-		if (!s) {
-			ep_seterr(err, sizeof(err), "out of memory");
-			ret = -ENOMEM;
-			break;
-		}
-		free(*(char **)o->dst);
-		*(char **)o->dst = s;
-		break;
-	}
-	case EP_OPTK_INT:
-		ret = parse_int(o, arg, err, sizeof(err));
-		break;
-	case EP_OPTK_UINT:
-		ret = parse_uint(o, arg, err, sizeof(err));
-		break;
-	case EP_OPTK_DOUBLE:
-		ret = parse_double(o, arg, err, sizeof(err));
-		break;
-	case EP_OPTK_ENUM:
-		ret = parse_enum(o, arg, err, sizeof(err));
-		break;
-	case EP_OPTK_FUNC:
+	if (o->kind == EP_OPTK_FUNC)
 		ret = o->cb(o, arg, err, sizeof(err));
-		break;
-	}
+	else
+		ret = parsers[o->kind](o, arg, err, sizeof(err));
 	if (ret)
 		return ep_opt_error(p, "--%s: %s", o->name, err[0] ? err : "invalid");
 	if (o->seen)

@@ -486,6 +486,14 @@ static const char *path_name(uint8_t s)
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
+/* The session's statistics, read before it was closed, for the summary. */
+struct session_stats {
+	struct ep_client_estimates est;
+	struct ep_client_stats cs;
+	struct ep_client_link_stats ls;
+	struct ep_client_auth_stats as;
+};
+
 /* What the link cost, per task sent (see summary()). */
 struct link_cost {
 	double n, per_task, beyond, resent;
@@ -522,11 +530,9 @@ static void json_str(const char *key, const char *val)
 
 /* The summary as one JSON object on stdout (the members docs/man/edgeload.1 lists). */
 static void summary_json(struct load *l, double secs, struct kind_load *t,
-			 const struct ep_client_estimates *est, const struct ep_client_stats *cs,
-			 const struct ep_client_link_stats *ls,
-			 const struct ep_client_auth_stats *as)
+			 const struct session_stats *s)
 {
-	struct link_cost c = link_cost(t, cs);
+	struct link_cost c = link_cost(t, &s->cs);
 
 	printf("{\"seconds\":%.3f,\"mode\":\"%s\",\"skipped\":%llu,"
 	       "\"unexpected_results\":%llu,"
@@ -534,9 +540,9 @@ static void summary_json(struct load *l, double secs, struct kind_load *t,
 	       "\"edge\":{\"rtt_us\":%.1f,\"queue_us\":%.1f,"
 	       "\"exec_us\":%.1f,\"load_pct\":%u},",
 	       secs, l->o->rate ? "open" : "closed", (unsigned long long)l->skipped,
-	       (unsigned long long)l->unexpected, (unsigned long long)cs->retries_throttled,
-	       (unsigned long long)cs->validations, (unsigned long long)cs->conflicts, est->srtt_us,
-	       est->edge_queue_us, est->edge_exec_us, est->edge_load_pct);
+	       (unsigned long long)l->unexpected, (unsigned long long)s->cs.retries_throttled,
+	       (unsigned long long)s->cs.validations, (unsigned long long)s->cs.conflicts,
+	       s->est.srtt_us, s->est.edge_queue_us, s->est.edge_exec_us, s->est.edge_load_pct);
 	if (l->timeline)
 		json_str("timeline", l->o->timeline);
 	printf("\"total\":");
@@ -549,21 +555,21 @@ static void summary_json(struct load *l, double secs, struct kind_load *t,
 	printf("],\"datagrams\":{\"sent\":%llu,\"received\":%llu,\"first_sends\":%llu,"
 	       "\"per_task\":%.3f,\"beyond_first_per_task\":%.3f,"
 	       "\"bytes_resent_per_task\":%.1f,\"frag_size\":%u}",
-	       (unsigned long long)cs->dgrams_sent, (unsigned long long)cs->dgrams_received,
+	       (unsigned long long)s->cs.dgrams_sent, (unsigned long long)s->cs.dgrams_received,
 	       (unsigned long long)t->first_dgrams, c.per_task, c.beyond, c.resent, l->frag_size);
 	printf(",\"link\":{\"frags_sent_first\":%llu,\"frags_resent\":%llu,"
 	       "\"whole_resends\":%llu,\"repairs\":%llu,\"task_acks\":%llu,"
 	       "\"result_acks_sent\":%llu,\"results_undecodable\":%llu,"
 	       "\"repairs_exhausted\":%llu,\"pace_waits\":%llu,\"slowdowns\":%llu,"
 	       "\"path\":\"%s\",\"edge_acks\":%s,\"pace_mbps\":%.1f}",
-	       (unsigned long long)ls->frags_sent_first, (unsigned long long)ls->frags_resent,
-	       (unsigned long long)ls->whole_resends, (unsigned long long)ls->repairs,
-	       (unsigned long long)ls->task_acks, (unsigned long long)ls->result_acks_sent,
-	       (unsigned long long)ls->results_undecodable,
-	       (unsigned long long)ls->repairs_exhausted, (unsigned long long)ls->pace_waits,
-	       (unsigned long long)ls->slowdowns, path_name(ls->path_state),
-	       ls->edge_acks ? "true" : "false", ls->pace_bps / 1e6);
-	print_auth_stats(as, stdout, true);
+	       (unsigned long long)s->ls.frags_sent_first, (unsigned long long)s->ls.frags_resent,
+	       (unsigned long long)s->ls.whole_resends, (unsigned long long)s->ls.repairs,
+	       (unsigned long long)s->ls.task_acks, (unsigned long long)s->ls.result_acks_sent,
+	       (unsigned long long)s->ls.results_undecodable,
+	       (unsigned long long)s->ls.repairs_exhausted, (unsigned long long)s->ls.pace_waits,
+	       (unsigned long long)s->ls.slowdowns, path_name(s->ls.path_state),
+	       s->ls.edge_acks ? "true" : "false", s->ls.pace_bps / 1e6);
+	print_auth_stats(&s->as, stdout, true);
 	printf("}\n");
 }
 
@@ -595,11 +601,9 @@ static void text_notes(const struct load *l, const struct kind_load *t,
 
 /* The summary for people, on stdout. */
 static void summary_text(struct load *l, double secs, struct kind_load *t,
-			 const struct ep_client_estimates *est, const struct ep_client_stats *cs,
-			 const struct ep_client_link_stats *ls,
-			 const struct ep_client_auth_stats *as)
+			 const struct session_stats *s)
 {
-	struct link_cost c = link_cost(t, cs);
+	struct link_cost c = link_cost(t, &s->cs);
 
 	printf("%s loop, %.2f s; rtt in us: the round trip here, from each task's %s to its "
 	       "result, retries included (the time in the node: edgeplane stats)\n",
@@ -622,44 +626,39 @@ static void summary_text(struct load *l, double secs, struct kind_load *t,
 	printf("\n");
 	printf("datagrams sent: %llu, %.2f per task (first sends: %.2f; beyond them: %.2f); "
 	       "%.0f payload bytes resent per task\n",
-	       (unsigned long long)cs->dgrams_sent, c.per_task, (double)t->first_dgrams / c.n,
+	       (unsigned long long)s->cs.dgrams_sent, c.per_task, (double)t->first_dgrams / c.n,
 	       c.beyond, c.resent);
 	printf("selective repeat: %llu fragments resent (%llu first sends), %llu repairs after "
 	       "%llu TASK_ACKs, %llu RESULT_ACKs sent, %llu whole resends, %llu results "
 	       "undecodable; path %s, pacing %.0f Mbit/s\n",
-	       (unsigned long long)ls->frags_resent, (unsigned long long)ls->frags_sent_first,
-	       (unsigned long long)ls->repairs, (unsigned long long)ls->task_acks,
-	       (unsigned long long)ls->result_acks_sent, (unsigned long long)ls->whole_resends,
-	       (unsigned long long)ls->results_undecodable, path_name(ls->path_state),
-	       ls->pace_bps / 1e6);
+	       (unsigned long long)s->ls.frags_resent, (unsigned long long)s->ls.frags_sent_first,
+	       (unsigned long long)s->ls.repairs, (unsigned long long)s->ls.task_acks,
+	       (unsigned long long)s->ls.result_acks_sent, (unsigned long long)s->ls.whole_resends,
+	       (unsigned long long)s->ls.results_undecodable, path_name(s->ls.path_state),
+	       s->ls.pace_bps / 1e6);
 	printf("payload bytes: %llu raw, %llu compressed (%.1f%% saved), %llu sent with retries\n",
 	       (unsigned long long)t->raw, (unsigned long long)t->wire_once,
 	       t->raw ? 100.0 * (1.0 - (double)t->wire_once / (double)t->raw) : 0.0,
 	       (unsigned long long)t->wire);
 	printf("where the time went (means): network %.0f us, edge queue %.0f us, "
 	       "edge exec %.0f us; edge load %u%%\n",
-	       est->srtt_us, est->edge_queue_us, est->edge_exec_us, est->edge_load_pct);
-	text_notes(l, t, cs);
+	       s->est.srtt_us, s->est.edge_queue_us, s->est.edge_exec_us, s->est.edge_load_pct);
+	text_notes(l, t, &s->cs);
 	if (l->timeline)
 		printf("timeline: %s\n", l->o->timeline);
-	print_auth_stats(as, stdout, false);
+	print_auth_stats(&s->as, stdout, false);
 }
 
-/*
- * The run's summary on stdout, text or (--json) JSON. @e, @cs, @ls and @as: the
- * session's, read before it was closed.
- */
-static void summary(struct load *l, double secs, const struct ep_client_estimates *e,
-		    const struct ep_client_stats *cs, const struct ep_client_link_stats *ls,
-		    const struct ep_client_auth_stats *as)
+/* The run's summary on stdout, text or (--json) JSON. */
+static void summary(struct load *l, double secs, const struct session_stats *s)
 {
 	struct kind_load t;
 
 	totals(l, &t);
 	if (l->o->json)
-		summary_json(l, secs, &t, e, cs, ls, as);
+		summary_json(l, secs, &t, s);
 	else
-		summary_text(l, secs, &t, e, cs, ls, as);
+		summary_text(l, secs, &t, s);
 }
 
 /* --- the timeline ------------------------------------------------------------------- */
@@ -838,10 +837,7 @@ static void timeline_finish(struct load *l)
 int cmd_load(int argc, char **argv)
 {
 	struct load *l = calloc(1, sizeof(*l));
-	struct ep_client_estimates est;
-	struct ep_client_auth_stats as;
-	struct ep_client_stats cs;
-	struct ep_client_link_stats ls = { 0 };
+	struct session_stats ss = { .ls.sz = sizeof(ss.ls) };
 	struct kind_load t;
 	uint64_t t0;
 	double secs;
@@ -862,18 +858,17 @@ int cmd_load(int argc, char **argv)
 	t0 = ep_now_ns();
 	load_loop(l, t0);
 	secs = (double)(ep_now_ns() - t0) / 1e9;
-	ep_client_get_estimates(l->c, &est);
-	ep_client_get_stats(l->c, &cs);
-	ls.sz = sizeof(ls);
-	ep_client_get_link_stats(l->c, &ls);
+	ep_client_get_estimates(l->c, &ss.est);
+	ep_client_get_stats(l->c, &ss.cs);
+	ep_client_get_link_stats(l->c, &ss.ls);
 	/* Tasks still pending (interrupted) end now, as cancelled, and are counted; none
 	 * starts in their place. The session stays open for its statistics. */
 	l->stop = true;
-	auth_stats(l->c, &as);
+	auth_stats(l->c, &ss.as);
 	ep_client_close(l->c);
 	if (l->timeline)
 		timeline_finish(l);
-	summary(l, secs, &est, &cs, &ls, &as);
+	summary(l, secs, &ss);
 	if (l->timeline && fclose(l->timeline))
 		pr_warn("--timeline %s: %s", o.timeline, strerror(errno));
 	totals(l, &t);

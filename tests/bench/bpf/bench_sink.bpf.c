@@ -10,7 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ep_shared.h"
-#include "lib/parse.h"
+#include "bench_parse.h"
 
 const volatile __u16 sink_port = EP_DEFAULT_PORT;
 
@@ -35,17 +35,9 @@ static __always_inline int verdict(__u32 what)
 SEC("xdp")
 int bench_sink(struct xdp_md *ctx)
 {
-	struct ep_cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
-	struct ep_l3 l3 = {};
-	struct udphdr *udp;
-	__be16 proto;
+	struct udphdr *udp = bench_udp(ctx);
 
-	if (ep_parse_eth(&c, &proto))
-		return verdict(SINK_PASSED);
-	if (ep_parse_ip(&c, proto, &l3))
-		return verdict(SINK_PASSED);
-	udp = c.pos;
-	if ((void *)(udp + 1) > c.end || udp->dest != bpf_htons(sink_port))
+	if (!udp || udp->dest != bpf_htons(sink_port))
 		return verdict(SINK_PASSED);
 	return verdict(SINK_DROPPED);
 }

@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "ep_shared.h"
-#include "lib/parse.h"
+#include "bench_parse.h"
 
 const volatile __u16 edge_port = EP_DEFAULT_PORT;
 
@@ -22,17 +22,9 @@ struct {
 SEC("xdp")
 int ep_loadgen_rx(struct xdp_md *ctx)
 {
-	struct ep_cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
-	struct ep_l3 l3 = {};
-	struct udphdr *udp;
-	__be16 proto;
+	struct udphdr *udp = bench_udp(ctx);
 
-	if (ep_parse_eth(&c, &proto))
-		return XDP_PASS;
-	if (ep_parse_ip(&c, proto, &l3))
-		return XDP_PASS;
-	udp = c.pos;
-	if ((void *)(udp + 1) > c.end || udp->source != bpf_htons(edge_port))
+	if (!udp || udp->source != bpf_htons(edge_port))
 		return XDP_PASS;
 	return bpf_redirect_map(&gen_xsks, ctx->rx_queue_index, XDP_PASS);
 }

@@ -69,6 +69,10 @@ struct ep_opt {
 #define EP_OPT_FLAG(n, s, p, h)                                                          \
 	{ .name = (n), .short_name = (s), .kind = EP_OPTK_FLAG, .dst = (p),              \
 	  .size = sizeof(*(p)), .help = (h) }
+/* A flag that makes its field false: the "no-" side of a setting that defaults to on. */
+#define EP_OPT_FLAG_OFF(n, s, p, h)                                                      \
+	{ .name = (n), .short_name = (s), .kind = EP_OPTK_FLAG, .dst = (p),              \
+	  .size = sizeof(*(p)), .flags = EP_OPT_CLEAR, .help = (h) }
 #define EP_OPT_STR(n, s, p, a, h)                                                        \
 	{ .name = (n), .short_name = (s), .kind = EP_OPTK_STR, .dst = (p),               \
 	  .arg_name = (a), .help = (h) }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* A 64-bit finaliser (splitmix64) for hash tables keyed with a random seed. */
 static inline uint64_t ep_mix64(uint64_t x)
@@ -45,6 +46,15 @@ static inline void ep_store_uint(void *p, unsigned int size, uint64_t v)
 		*(uint64_t *)p = v;
 		break;
 	}
+}
+
+/* Close *@fd if it is open (>= 0), and mark it closed (-1): for teardown that may run on
+ * a half-built object. */
+static inline void ep_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 /* CLOCK_MONOTONIC in nanoseconds. */
