@@ -167,14 +167,9 @@ static int init_cfg(struct ep_gw *gw)
 static int configure(struct ep_gw *gw, const struct ep_gw_opts *o)
 {
 	struct ep_gw_cfg cfg;
-	struct ep_rl_cfg rl;
 	int err;
 
-	if (o->rate_limit)
-		rl = *o->rate_limit;
-	else
-		ep_xdp_rl_defaults(&rl);
-	err = ep_gw_write_rl(gw, &rl);
+	err = ep_gw_write_rl(gw, o->rate_limit); /* NULL: the defaults */
 	if (!err)
 		err = ep_gw_set_auth_mode(gw, o->auth_mode);
 	if (!err)
@@ -226,22 +221,12 @@ static int load_attach(struct ep_gw *gw, const struct ep_gw_opts *o, int ifindex
 	int err;
 
 	gw->skel->rodata->ep_gw_debug = o->debug;
-	/* Logs what to do about it. */
-	err = ep_bpf_env_check(gw->pin_dir);
+	err = ep_bpf_pin_dir_prepare(gw->pin_dir); /* logs what to do about it */
 	if (err)
 		return err;
-	err = ep_mkdir_p(gw->pin_dir, 0700);
-	if (err) {
-		pr_err("pin directory %s: %s", gw->pin_dir, strerror(-err));
+	err = ep_xdp_prog_from_obj(gw->skel->obj, "gateway", &gw->prog);
+	if (err)
 		return err;
-	}
-	gw->prog = xdp_program__from_bpf_obj(gw->skel->obj, "xdp");
-	err = libxdp_get_error(gw->prog);
-	if (err) {
-		gw->prog = NULL;
-		pr_err("libxdp: cannot use the gateway object: %s", strerror(-err));
-		return err;
-	}
 	err = ep_xdp_attach_prog(gw->prog, ifindex, o->ifname, o->xdp_mode, &gw->mode);
 	if (err) {
 		pr_err("attach the gateway to %s: %s", o->ifname, strerror(-err));

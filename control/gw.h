@@ -129,7 +129,8 @@ int ep_gw_reset_sent(struct ep_gw *gw, uint32_t id);
  */
 int ep_gw_forget_node(struct ep_gw *gw, uint32_t id);
 
-/* Read or write the rate limits (ep_rl_cfg); writing checks them (ep_xdp_check_rl()). */
+/* Read or write the rate limits (ep_rl_cfg); writing checks them (ep_xdp_check_rl()), and
+ * writes the defaults for a NULL @rl. */
 int ep_gw_read_rl(struct ep_gw *gw, struct ep_rl_cfg *rl);
 int ep_gw_write_rl(struct ep_gw *gw, const struct ep_rl_cfg *rl);
 

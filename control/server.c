@@ -993,11 +993,16 @@ void ep_ctl_fini(struct ep_ctl *c)
 		ep_gw_close(c->gw, !c->conf->keep_attached);
 		c->gw = NULL;
 	}
+	ep_ctl_free_tables(c);
+	pthread_mutex_destroy(&c->lock);
+}
+
+void ep_ctl_free_tables(struct ep_ctl *c)
+{
 	free(c->scratch_nodes);
 	free(c->scratch_members);
 	free(c->table);
 	c->scratch_nodes = NULL;
 	c->scratch_members = NULL;
 	c->table = NULL;
-	pthread_mutex_destroy(&c->lock);
 }

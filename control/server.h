@@ -68,6 +68,9 @@ int ep_ctl_init(struct ep_ctl *c, struct ep_ctl_conf *conf);
 /* Run until SIGINT/SIGTERM. Returns 0 or a negative errno. */
 int ep_ctl_run(struct ep_ctl *c);
 void ep_ctl_fini(struct ep_ctl *c);
+/* Free the arrays ep_ctl_publish() builds in: its scratch node and member arrays (made on
+ * first use) and the Maglev table (made by ep_ctl_init()). ep_ctl_fini() calls it. */
+void ep_ctl_free_tables(struct ep_ctl *c);
 
 /* Monotonic nanoseconds: the clock of bpf_ktime_get_ns(). */
 

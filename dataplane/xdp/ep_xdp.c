@@ -88,6 +88,17 @@ static int attach_mode(struct xdp_program *prog, int ifindex, enum xdp_attach_mo
 	return err;
 }
 
+int ep_xdp_prog_from_obj(struct bpf_object *obj, const char *what, struct xdp_program **out)
+{
+	struct xdp_program *prog = xdp_program__from_bpf_obj(obj, "xdp");
+	int err = libxdp_get_error(prog);
+
+	*out = err ? NULL : prog;
+	if (err)
+		pr_err("libxdp: cannot use the %s object: %s", what, strerror(-err));
+	return err;
+}
+
 int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname,
 		       enum ep_xdp_mode want, enum ep_xdp_mode *got)
 {
@@ -145,15 +156,10 @@ static int lock_iface(struct ep_xdp *x)
 
 int ep_xdp_configure(int cfg_fd, int rl_fd, const struct ep_xdp_opts *o)
 {
-	struct ep_rl_cfg rl;
 	struct ep_config cfg;
 	int err;
 
-	if (o->rate_limit)
-		rl = *o->rate_limit;
-	else
-		ep_xdp_rl_defaults(&rl);
-	err = ep_xdp_write_rl(rl_fd, &rl);
+	err = ep_xdp_write_rl(rl_fd, o->rate_limit); /* NULL: the defaults */
 	if (err)
 		return err;
 	err = ep_xdp_read_config(cfg_fd, &cfg);
@@ -218,15 +224,9 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 	x->skel->rodata->ep_default_port = o->port ? o->port : EP_DEFAULT_PORT;
 	x->skel->rodata->ep_debug = o->debug;
 
-	/* Logs what to do about it. */
-	err = ep_bpf_env_check(x->pin_dir);
+	err = ep_bpf_pin_dir_prepare(x->pin_dir); /* logs what to do about it */
 	if (err)
 		goto err_destroy;
-	err = ep_mkdir_p(x->pin_dir, 0700);
-	if (err) {
-		pr_err("pin directory %s: %s", x->pin_dir, strerror(-err));
-		goto err_destroy;
-	}
 
 	/* One owner per interface (in this network namespace) at a time. */
 	err = lock_iface(x);
@@ -234,13 +234,9 @@ int ep_xdp_attach(const struct ep_xdp_opts *o, struct ep_xdp **out)
 		goto err_destroy;
 	take_off_leftover(o->ifname);
 
-	x->prog = xdp_program__from_bpf_obj(x->skel->obj, "xdp");
-	err = libxdp_get_error(x->prog);
-	if (err) {
-		x->prog = NULL;
-		pr_err("libxdp: cannot use the classifier object: %s", strerror(-err));
+	err = ep_xdp_prog_from_obj(x->skel->obj, "classifier", &x->prog);
+	if (err)
 		goto err_destroy;
-	}
 
 	err = ep_xdp_attach_prog(x->prog, x->ifindex, o->ifname, o->mode, &got);
 	x->mode = got == EP_XDP_MODE_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
@@ -581,10 +577,14 @@ int ep_xdp_read_rl(int fd, struct ep_rl_cfg *rl)
 
 int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl)
 {
-	struct ep_rl_cfg v = *rl;
+	struct ep_rl_cfg v;
 	__u32 zero = 0;
 
-	if (ep_xdp_check_rl("rate limit", rl))
+	if (rl)
+		v = *rl;
+	else
+		ep_xdp_rl_defaults(&v);
+	if (ep_xdp_check_rl("rate limit", &v))
 		return -EINVAL;
 	v.flags |= EP_RL_F_SET;
 	ep_rl_derive(&v); /* what XDP takes per unit, so it divides nothing */

@@ -69,10 +69,15 @@ int ep_xdp_parse_mode(const char *s, enum ep_xdp_mode *mode);
  * Writes into @buf; returns 0 or -ENAMETOOLONG. */
 int ep_xdp_default_pin_dir(const char *ifname, char *buf, size_t len);
 
+/* libxdp's program for the XDP section of @obj (a skeleton's object; @what names it in the
+ * log): 0 and *out, or libxdp's negative errno (logged) and *out NULL. */
+struct bpf_object;
+struct xdp_program;
+int ep_xdp_prog_from_obj(struct bpf_object *obj, const char *what, struct xdp_program **out);
+
 /* Attach @prog to @ifname (@ifindex) in mode @want; with EP_XDP_MODE_AUTO natively, else
  * (said at info level) in skb mode. libxdp's expected refusals while probing stay out of
  * the log. Returns 0 and the mode it runs in in *got, or libxdp's negative errno. */
-struct xdp_program;
 int ep_xdp_attach_prog(struct xdp_program *prog, int ifindex, const char *ifname,
 		       enum ep_xdp_mode want, enum ep_xdp_mode *got);
 
@@ -165,7 +170,8 @@ int ep_xdp_sync_addrs(int fd, const struct ep_xdp_addr_cfg *cfg);
  * @what as the name of the settings' group.
  */
 int ep_xdp_check_rl(const char *what, const struct ep_rl_cfg *rl);
-/* Read or write entry 0 of an ep_rl_cfg map; writing checks it and sets EP_RL_F_SET. */
+/* Read or write entry 0 of an ep_rl_cfg map; writing checks it and sets EP_RL_F_SET, and
+ * writes the defaults (ep_xdp_rl_defaults()) for a NULL @rl. */
 int ep_xdp_read_rl(int fd, struct ep_rl_cfg *rl);
 int ep_xdp_write_rl(int fd, const struct ep_rl_cfg *rl);
 /* The defaults an unwritten ep_rl_cfg means (ep_shared.h's EP_RL_DEF_*). */

@@ -626,9 +626,7 @@ static void addrs_default(void)
 {
 	struct ep_addr_key k;
 
-	while (!bpf_map_get_next_key(addrs_fd, NULL, &k))
-		if (bpf_map_delete_elem(addrs_fd, &k))
-			break;
+	map_clear(addrs_fd, &k);
 	EXPECT_EQ(addr_put("198.18.0.2", EP_ADDR_F_LOCAL), 0);
 	EXPECT_EQ(addr_put("2001:db8::2", EP_ADDR_F_LOCAL), 0);
 }
@@ -894,9 +892,7 @@ static void rl_reset(void)
 
 	ep_xdp_rl_defaults(&def);
 	rl_put(&def);
-	while (!bpf_map_get_next_key(rlstate_fd, NULL, &key))
-		if (bpf_map_delete_elem(rlstate_fd, &key))
-			break;
+	map_clear(rlstate_fd, &key);
 }
 
 /* One burst of a rate-limit sequence: @n datagrams from @src, of which @pass pass and the

@@ -183,9 +183,7 @@ static void affinity_clear(void)
 {
 	struct ep_gw_flow_key k;
 
-	while (!bpf_map_get_next_key(aff_fd, NULL, &k))
-		if (bpf_map_delete_elem(aff_fd, &k))
-			break;
+	map_clear(aff_fd, &k);
 }
 
 /* Rate limits: @w's settings (or none written: the defaults) and every bucket full. */
@@ -195,9 +193,7 @@ static int rl_apply(const struct world *w)
 	struct ep_rl_key k;
 	__u32 zero = 0;
 
-	while (!bpf_map_get_next_key(rlstate_fd, NULL, &k))
-		if (bpf_map_delete_elem(rlstate_fd, &k))
-			break;
+	map_clear(rlstate_fd, &k);
 	if (w->rl_set)
 		return ep_xdp_write_rl(rlcfg_fd, &w->rl);
 	return bpf_map_update_elem(rlcfg_fd, &zero, &none, BPF_ANY) ? -errno : 0;
@@ -207,9 +203,7 @@ static void relay_clear(void)
 {
 	struct ep_gw_relay_key k;
 
-	while (!bpf_map_get_next_key(relay_fd, NULL, &k))
-		if (bpf_map_delete_elem(relay_fd, &k))
-			break;
+	map_clear(relay_fd, &k);
 }
 
 /* An ep_gw_relay entry of half @half: @kind with the address @a (NODE, VIP) or the MAC

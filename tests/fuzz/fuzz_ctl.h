@@ -51,12 +51,7 @@ static inline void fz_ctl_fini(struct ep_ctl *c)
 {
 	ep_gw_close(c->gw, false);
 	c->gw = NULL;
-	free(c->scratch_nodes); /* ep_ctl_publish()'s, as ep_ctl_fini() frees them */
-	free(c->scratch_members);
-	free(c->table);
-	c->scratch_nodes = NULL;
-	c->scratch_members = NULL;
-	c->table = NULL;
+	ep_ctl_free_tables(c); /* ep_ctl_publish()'s, as ep_ctl_fini() frees them */
 	pthread_mutex_destroy(&c->lock);
 }
 

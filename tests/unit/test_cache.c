@@ -65,6 +65,14 @@ static const struct ep_cached result = {
 	.data = (const uint8_t *)"result", .len = 6, .queue_us = 5, .exec_us = 7
 };
 
+/* Finish pending entry @h of @c with a reply of @len bytes of @data at @now. */
+static void complete_with(struct ep_cache *c, uint64_t h, const char *data, size_t len,
+			  uint64_t now)
+{
+	ep_cache_complete(c, h, &(struct ep_cached){ .data = (const uint8_t *)data, .len = len },
+			  now);
+}
+
 static void test_states(void)
 {
 	struct ep_cache *c = ep_cache_new(&(struct ep_cache_cfg){
@@ -339,10 +347,7 @@ static void test_no_pending_eviction(void)
 	for (int i = 0; i < 3; i++) {
 		int n = i == 2 ? 4 : i;
 
-		ep_cache_complete(
-			c, h[n],
-			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
-			5010 * MS);
+		complete_with(c, h[n], big, sizeof(big), 5010 * MS);
 	}
 	ep_cache_get_stats(c, &st);
 	EXPECT_EQ(st.pending, 1); /* task 3 */
@@ -351,10 +356,7 @@ static void test_no_pending_eviction(void)
 		uint64_t hh = ep_cache_begin(c, &a, 0, id, &k, 5020 * MS);
 
 		EXPECT(hh != EP_CACHE_NONE);
-		ep_cache_complete(
-			c, hh,
-			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
-			5020 * MS);
+		complete_with(c, hh, big, sizeof(big), 5020 * MS);
 	}
 	EXPECT_EQ(ep_cache_lookup(c, &a, 0, 3, &k, 5021 * MS, &out), EP_CACHE_PENDING);
 	tap_end("entry and byte pressure never push out a pending task");
@@ -392,10 +394,7 @@ static void test_bounds(void)
 	for (uint64_t id = 1; id <= 20; id++) {
 		uint64_t h = ep_cache_begin(c, &a, 0, id, &k, id);
 
-		ep_cache_complete(
-			c, h,
-			&(struct ep_cached){ .data = (const uint8_t *)big, .len = sizeof(big) },
-			id);
+		complete_with(c, h, big, sizeof(big), id);
 	}
 	ep_cache_get_stats(c, &st);
 	EXPECT(st.entries <= 8);
@@ -418,10 +417,7 @@ static void test_bounds(void)
 	{
 		uint64_t h = ep_cache_begin(c, &a, 0, 99, &k, 200);
 
-		ep_cache_complete(
-			c, h,
-			&(struct ep_cached){ .data = (const uint8_t *)huge, .len = sizeof(huge) },
-			200);
+		complete_with(c, h, huge, sizeof(huge), 200);
 		EXPECT_EQ(ep_cache_lookup(c, &a, 0, 99, &k, 201, &out), EP_CACHE_MISS);
 	}
 	tap_end("a reply larger than a quarter of the ring is not kept");

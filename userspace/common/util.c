@@ -74,7 +74,8 @@ static bool has_cap(const struct __user_cap_data_struct d[2], unsigned int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-int ep_bpf_env_check(const char *pin_dir)
+/* ep_bpf_pin_dir_prepare()'s checks of the environment. */
+static int bpf_env_check(const char *pin_dir)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
@@ -104,6 +105,18 @@ int ep_bpf_env_check(const char *pin_dir)
 		return -ENOTDIR;
 	}
 	return 0;
+}
+
+int ep_bpf_pin_dir_prepare(const char *pin_dir)
+{
+	int err = bpf_env_check(pin_dir);
+
+	if (err)
+		return err;
+	err = ep_mkdir_p(pin_dir, 0700);
+	if (err)
+		pr_err("pin directory %s: %s", pin_dir, strerror(-err));
+	return err;
 }
 
 int ep_open_trusted(const char *what, const char *path, mode_t forbidden, const char *mode_why)

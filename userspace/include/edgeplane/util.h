@@ -96,12 +96,13 @@ void ep_seterr(char *err, size_t errlen, const char *fmt, ...)
 int ep_mkdir_p(const char *dir, mode_t mode);
 
 /*
- * What loading and pinning BPF programs under @pin_dir needs from the environment, each
- * refused with the command that fixes it (logged): root, or CAP_BPF with CAP_NET_ADMIN
- * (or CAP_SYS_ADMIN), and a BPF file system under @pin_dir (`ip netns exec` mounts a
- * fresh /sys without one). Returns 0, -EPERM or -ENOTDIR.
+ * Get ready to load BPF programs and pin their maps in @pin_dir: check what that needs
+ * from the environment, each refused with the command that fixes it (logged): root, or
+ * CAP_BPF with CAP_NET_ADMIN (or CAP_SYS_ADMIN), and a BPF file system under @pin_dir
+ * (`ip netns exec` mounts a fresh /sys without one); then create @pin_dir (mode 0700).
+ * Returns 0, -EPERM, -ENOTDIR or mkdir's negative errno (logged).
  */
-int ep_bpf_env_check(const char *pin_dir);
+int ep_bpf_pin_dir_prepare(const char *pin_dir);
 
 /*
  * Open @path to read a small file the program trusts (a secret, a key): a regular file
