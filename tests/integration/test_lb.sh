@@ -298,7 +298,7 @@ $EP_SIGNING" "interval_ms = 400;" ||
 	w3stats() { "$BIN/edgeplane" stats --socket "$EP_TMP/w3.sock" --json; }
 	# map_load: "inflight seq" of node 3 as the gateway's map has it, and the registry's seq.
 	map_load() {
-		echo "$(ctl table --json | jq '.nodes[] | select(.id == 3) | .inflight')" \
+		echo "$(ctl table --json --sample 0 | jq '.nodes[] | select(.id == 3) | .inflight')" \
 		     "$(node_field 3 .load.seq)"
 	}
 	ev0=$(w3stats | jq .load_reports.events)
@@ -307,12 +307,14 @@ $EP_SIGNING" "interval_ms = 400;" ||
 		--in "$EP_TMP/work50.bin" --no-compress --concurrency 8 --count 8 --timeout-ms 2000 \
 		--json >"$EP_TMP/burst.json" &
 	bpid=$!
-	seen='' end=$((SECONDS + 5))
+	seen='' end=$((SECONDS + 5)) looks=0 t0=$(date +%s%N)
 	while ((SECONDS < end)); do
 		read -r infl seq <<<"$(map_load)"
+		looks=$((looks + 1))
 		if ((infl >= 3)); then seen="$infl $seq"; break; fi
 		sleep 0.01
 	done
+	diag "map_load: $looks looks in $((($(date +%s%N) - t0) / 1000000)) ms"
 	wait $bpid
 	read -r infl seq1 <<<"${seen:-0 $seq0}"
 	diag "burst: seq $seq0 before, $seq1 when the map showed $infl in flight; $(jq -c \
