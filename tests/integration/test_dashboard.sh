@@ -209,8 +209,13 @@ r=$(rules)
 expect_eq "Prometheus loaded every rule of $(basename "$RULES") and evaluates each without error" \
 	"$(jq -r '"\(length) \([.[] | select(.health != "ok")] | length)"' <<<"$r")" \
 	"$(grep -c -- '- alert:' "$RULES") 0"
-expect_eq "under load, no alert is pending or firing" \
-	"$(jq -r '[.[] | select(.state != "inactive") | .name] | join(" ")' <<<"$r")" ""
+# Alerts this load may set off on a busy machine (kernel drops, a slow p99) are reported,
+# not failed; every other alert says something is broken, and none may be active.
+LOAD_ALERTS='^(EdgeplaneRxDropped|EdgeplaneTasksOverloaded|EdgeplaneTaskLatencyP99High|Edgeplane.*DropsRising)$'
+active=$(jq -r '.[] | select(.state != "inactive") | .name' <<<"$r")
+expect_eq "on a healthy rig under load, no alert of a failure is pending or firing" \
+	"$(grep -vE "$LOAD_ALERTS" <<<"$active" | xargs)" ""
+[[ -n $active ]] && diag "active under load: $(xargs <<<"$active")"
 wait "$LOAD_PID"
 check "edgeload: every task answered ($(jq -r '"\(.total.completed) of \(.total.sent)"' "$EP_TMP/load.json" 2>/dev/null))" \
 	quiet jq -e '.total.sent > 0 and .total.completed == .total.sent' "$EP_TMP/load.json"
