@@ -169,6 +169,9 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 			return -EP_STAT_PASS_UNPARSED;
 		if (!ep_addr_is(src, EP_ADDR_F_GATEWAY))
 			return -EP_STAT_DROP_ENCAP_SOURCE;
+		err = ep_task_encap_check(ctx, p);
+		if (err)
+			return err;
 		ep_count(ctx, EP_STAT_DECAP);
 		if (ep_decap(ctx, p))
 			return -EP_STAT_PASS_UNPARSED;
