@@ -30,14 +30,6 @@ static __always_inline __u32 ep_csum_words(const void *p, const void *end, __u32
 	return sum;
 }
 
-/* @a + @b in ones' complement: the carry out of bit 31 comes back in at bit 0. */
-static __always_inline __u32 ep_csum_add(__u32 a, __u32 b)
-{
-	__u32 r = a + b;
-
-	return r + (r < a);
-}
-
 #ifdef __bpf__
 #define EP_CSUM_CHUNK	   512 /* bpf_csum_diff()'s most bytes per call */
 #define EP_CSUM_MAX_CHUNKS 9   /* up to 4608 bytes, more than an XDP frame holds */
