@@ -10,7 +10,8 @@
 #   - edgectl table shows the same table digest on both; a drain made on A's controller is
 #     in force in B's gateway maps within 1 s (measured);
 #   - with policy hash, a flow that moves from B to A lands on the same worker (and what
-#     P2C does for the same flows is measured and printed);
+#     P2C does for the same flows, with idle workers and with A busy, is measured and
+#     printed);
 #   - B killed mid-run (controller and XDP), its next hop withdrawn at the router as a
 #     routing daemon would: no task lost, none run twice.
 source "$(dirname "$0")/../lib/lib.sh"
@@ -145,7 +146,7 @@ xdp = { virtual_addresses = [ "$VIP" ]; };
 rate_limit = { $HIGH_LIMITS };
 cache: { window_ms = 10000; };
 $EP_SIGNING
-handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; } );
+handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; }, { name = "echo"; } );
 $EP_AUTH_OFF
 EOF
 	"$RIG" --prefix "$P" exec "$w" "$BIN/edgeplane" -c "$EP_TMP/$w.conf" -i eth0 \
@@ -252,6 +253,7 @@ chosen() {
 		'[range($a | length) | select($a[.] != $b[.]) | . + 1] | map(tostring) | join("+")'
 }
 K=12
+P2C_ON_B=()	# the worker of each flow through B, in the last same_worker
 # same_worker POLICY: SAME = how many of the K flows land on the same worker through B
 # and through A.
 same_worker() {
@@ -268,6 +270,7 @@ same_worker() {
 	diag "policy $1: flow -> worker through B: $(for ((k = 0; k < K; k++)); do printf '%s ' "${on[gwb.$k]:--}"; done)"
 	diag "policy $1: flow -> worker through A: $(for ((k = 0; k < K; k++)); do printf '%s ' "${on[gwa.$k]:--}"; done)"
 	SAME=$same
+	for ((k = 0; k < K; k++)); do P2C_ON_B[$k]=${on[gwb.$k]}; done
 }
 check "policy set policy=hash on A" quiet gctl gwa policy set policy=hash
 is_policy() { [[ $(gctl "$1" policy --json | jq -r .policy) == "$2" ]]; }
@@ -281,6 +284,43 @@ check "policy set policy=p2c on B" quiet gctl gwb policy set policy=p2c
 wait_cond 2 is_policy gwa p2c
 same_worker p2c
 diag "policy p2c: $SAME of $K flows moved from B to A land on the same worker (idle workers)"
+# P2C again, with A busy: the same flows through A while a client's echo load goes through
+# A too, so A's sent counts and the workers' loads are what P2C compares. The worker a
+# flow's count task reached is read at the workers (the echo load is another type).
+count_by_worker() {
+	local w
+	for w in "${WORKERS[@]}"; do
+		"$BIN/edgeplane" stats --socket "$EP_TMP/$w.stats" --json 2>/dev/null |
+			jq '[.types[] | select(.handler == "count") | .completed] | add // 0'
+	done | jq -sc .
+}
+declare -A busy=()
+rig nexthops gwa >/dev/null
+rig exec c2 timeout 30 "$BIN/edgeload" load --to "$VIP" --type echo --size 64 --concurrency 16 \
+	--duration 8s --json >"$EP_TMP/busy.json" 2>&1 &
+bpid=$!
+sleep 0.5
+for ((k = 0; k < K; k++)); do
+	before=$(count_by_worker)
+	rig exec c1 "$TOOLS/eptest-send" --to "$VIP" --sport $((42000 + k)) --id-base $((7000 + k * 13)) \
+		--count 1 --type 900 --wait-ms 300 >/dev/null 2>&1
+	# (the answer may come after eptest-send stops waiting: look for 1 s)
+	for _ in $(seq 20); do
+		busy[$k]=$(jq -rn --argjson b "$before" --argjson a "$(count_by_worker)" \
+			'[range($a | length) | select($a[.] != $b[.]) | . + 1] | map(tostring) | join("+")')
+		[[ -z ${busy[$k]} ]] || break
+		sleep 0.05
+	done
+done
+kill "$bpid" 2>/dev/null
+wait "$bpid" 2>/dev/null
+rig nexthops gwa gwb >/dev/null
+same=0
+diag "policy p2c, A busy: flow -> worker through A: $(for ((k = 0; k < K; k++)); do printf '%s ' "${busy[$k]:--}"; done)"
+for ((k = 0; k < K; k++)); do
+	[[ -n ${busy[$k]} && ${busy[$k]} == "${P2C_ON_B[$k]}" ]] && same=$((same + 1))
+done
+diag "policy p2c: $same of $K flows moved from an idle B to a busy A land on the same worker"
 
 # --- B dies mid-run; the router withdraws it ----------------------------------------------
 check "policy hash again for the failover" quiet gctl gwa policy set policy=hash
