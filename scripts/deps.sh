@@ -26,7 +26,7 @@ PKGS=(
 	# DPDK backend
 	dpdk-dev libdpdk-dev
 	# tests, rig, reports
-	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus qemu-system-x86
+	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus curl qemu-system-x86
 )
 
 missing=()
