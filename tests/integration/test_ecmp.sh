@@ -54,7 +54,7 @@ expect_eq "a second up changes nothing" "$(rig up "$EP_ROOT/vm/topo/ecmp.topo" |
 	"(no changes)"
 expect_refusal "nexthops names gateways only" "not a gateway" "$RIG" --prefix "$P" nexthops w1
 VIP=$(rig topo --json | jq -r '.vip[0]')
-GWS=(gwa gwb) WORKERS=(w1 w2 w3) CLIENTS=(c1 c2)
+WORKERS=(w1 w2 w3) CLIENTS=(c1 c2)
 declare -A GW_ADDR=([gwa]=$(rig addr gwa) [gwb]=$(rig addr gwb))
 
 # --- the rig's ECMP plumbing ---------------------------------------------------------------
