@@ -264,6 +264,13 @@ static const struct ep_conf_key conf_keys[] = {
 	  .doc = "more EAL arguments" },
 
 	S("report.controller", report.controller, NULL, "edgectl serve's listen address"),
+	{ .path = "report.controllers",
+	  .type = EP_CK_STRS,
+	  .flags = EP_CK_F_COUNT,
+	  .off = offsetof(struct ep_conf, report.controllers),
+	  .count_off = offsetof(struct ep_conf, report.ncontrollers),
+	  .max = EP_REPORT_MAX_CONTROLLERS,
+	  .doc = "or several: each gateway's controller (ECMP), the same reports to each" },
 	K("report.node_id", report.node_id, 1, EP_GW_MAX_NODES - 1, 0, "this node's id"),
 	K("report.capacity", report.capacity, 1, 1000000, 0, "default: 100 per worker"),
 	S("report.cpu", report.cpu, "system", "\"system\" or \"process\""),
@@ -702,10 +709,18 @@ static int validate_report(const struct ep_conf *c)
 	enum ep_cpu_source cpu;
 	socklen_t len;
 
-	if (!c->report.controller)
-		return 0;
-	if (ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
+	if (c->report.controller && c->report.ncontrollers) {
+		pr_err("report: give report.controller or report.controllers, not both");
 		return -EINVAL;
+	}
+	if (!c->report.controller && !c->report.ncontrollers)
+		return 0;
+	if (c->report.controller &&
+	    ep_parse_sockaddr("report.controller", c->report.controller, 0, &ss, &len))
+		return -EINVAL;
+	for (unsigned int i = 0; i < c->report.ncontrollers; i++)
+		if (ep_parse_sockaddr("report.controllers", c->report.controllers[i], 0, &ss, &len))
+			return -EINVAL;
 	/* Sealed reports speak for the node the key is: the controller takes them only for
 	 * its node id (docs/protocol.md 7.1). With auth.controller that id comes with the
 	 * sync; with a keys file's report key, it is auth.node_id. */

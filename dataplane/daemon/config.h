@@ -15,8 +15,10 @@
 #include "ep_shared.h"
 #include "xdp/ep_xdp.h"
 
-#define EP_MAX_FILES	     16
-#define EP_DPDK_MAX_EAL_ARGS 32
+#define EP_MAX_FILES		  16
+#define EP_DPDK_MAX_EAL_ARGS	  32
+/* Controllers a runtime reports its load to (report.controllers): one per gateway. */
+#define EP_REPORT_MAX_CONTROLLERS 8
 
 struct ep_handler_conf {
 	char *name;    /* built-in or plugin handler name (plugin: optional) */
@@ -74,6 +76,9 @@ struct ep_conf {
 	/* Load reports to the controller (docs/loadbalancing.md); off without a controller. */
 	struct {
 		char *controller; /* "ADDR:PORT" */
+		/* or several: every gateway's controller behind ECMP (docs/cluster.md) */
+		char *controllers[EP_REPORT_MAX_CONTROLLERS];
+		unsigned int ncontrollers;
 		uint32_t node_id; /* 1..8191 */
 		uint32_t interval_ms;
 		uint32_t event_ms; /* 2; 0: no event reports */

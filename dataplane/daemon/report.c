@@ -23,14 +23,26 @@
 #include "edgeplane/log.h"
 #include "edgeplane/util.h"
 
+/* A controller the reports go to, and the node's address and MAC facing it (the controller
+ * accepts a report only from the address it claims). */
+struct report_dest {
+	const char *name; /* "ADDR:PORT", the configuration's */
+	int fd;		  /* connected to it */
+	__be32 ip4;
+	uint8_t ip6[16];
+	uint8_t mac[6];
+	bool failing; /* its last send failed (said once until one succeeds) */
+};
+
 struct ep_reporter {
 	struct ep_report_cfg cfg;
 	struct ep_worker *const *workers;
 	unsigned int n;
-	int fd;
+	struct report_dest dst[EP_REPORT_MAX_DEST];
+	unsigned int ndst;
 	struct ep_sleeper sleeper;
 
-	struct ep_load_report tmpl; /* addresses, filled once */
+	struct ep_load_report tmpl; /* what every report says alike, filled once */
 	uint32_t seq;
 	uint64_t errors;
 
@@ -237,14 +249,40 @@ static uint32_t queues(struct ep_reporter *r, struct ep_worker_load *wl, struct 
 	return inflight;
 }
 
-/* Seal (with the node's key, if it has one) and send @rep. */
+/* Send @rep to controller @d, with the node's address and MAC facing it, sealed with @a
+ * as @node if there is a key. Counts and says (once) a failure. */
+static void send_to(struct ep_reporter *r, struct report_dest *d, struct ep_msg *m,
+		    struct ep_load_report rep, struct ep_aead *a, uint32_t node)
+{
+	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(rep)];
+	ssize_t len;
+
+	rep.ip4 = d->ip4;
+	memcpy(rep.ip6, d->ip6, sizeof(rep.ip6));
+	memcpy(rep.mac, d->mac, sizeof(rep.mac));
+	len = ep_frag_build(m, &rep, sizeof(rep), sizeof(rep), 0, dgram, sizeof(dgram));
+	if (len >= 0 && (m->flags & EP_F_AUTH) &&
+	    ep_aead_seal(a, node, ep_keytab_next_pn(r->cfg.keys), dgram, (size_t)len))
+		len = -EIO;
+	if (len < 0 || send(d->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
+		/* The controller may be restarting: keep going, count it, say it once. */
+		__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+		if (!d->failing)
+			pr_warn("load report to %s: %s (continuing; counted from now on)", d->name,
+				len < 0 ? "cannot encode" : strerror(errno));
+		d->failing = true;
+		return;
+	}
+	d->failing = false;
+	__atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
+}
+
+/* Seal (with the node's key, if it has one) and send @rep to every controller. */
 static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
 {
 	struct ep_msg m = { .kind = EP_KIND_LOAD_REPORT, .priority = EP_PRIO_MAX };
-	uint8_t dgram[EP_HDR_LEN + EP_AUTH_NONCE_LEN + sizeof(*rep)];
 	struct ep_aead *a = self_key(r);
 	uint32_t node = r->cfg.keys ? ep_keytab_node_id(r->cfg.keys) : 0;
-	ssize_t len;
 
 	rep->seq = htonl(++r->seq);
 	m.task_id = r->seq;
@@ -269,21 +307,11 @@ static void send_report(struct ep_reporter *r, struct ep_load_report *rep)
 		if (!r->unsealed++)
 			pr_info("load reports to %s wait for the node's own key from the "
 				"controller's sync",
-				r->cfg.controller);
+				r->dst[0].name);
 		return;
 	}
-	len = ep_frag_build(&m, rep, sizeof(*rep), sizeof(*rep), 0, dgram, sizeof(dgram));
-	if (len >= 0 && (m.flags & EP_F_AUTH) &&
-	    ep_aead_seal(a, node, ep_keytab_next_pn(r->cfg.keys), dgram, (size_t)len))
-		len = -EIO;
-	if (len < 0 || send(r->fd, dgram, (size_t)len, MSG_DONTWAIT) < 0) {
-		/* The controller may be restarting: keep going, count it, say it once. */
-		if (!__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED))
-			pr_warn("load report to %s: %s (continuing; counted from now on)",
-				r->cfg.controller, len < 0 ? "cannot encode" : strerror(errno));
-		return;
-	}
-	__atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < r->ndst; i++)
+		send_to(r, &r->dst[i], &m, *rep, a, node);
 }
 
 void ep_reporter_get_stats(const struct ep_reporter *r, struct ep_reporter_stats *out)
@@ -412,16 +440,57 @@ static int mac_of_addr(const struct sockaddr_storage *local, uint8_t mac[6], cha
 	return err;
 }
 
-int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
-		      unsigned int n, struct ep_reporter **out)
+/* Connect to controller @name into @d: the socket, and the node's address and MAC facing
+ * it, whose interface's name goes into @ifname. 0 or -errno (said). */
+static int dest_open(struct report_dest *d, const char *name, char *ifname)
 {
 	struct sockaddr_storage dst, local = { 0 }; /* getsockname() fills local */
 	socklen_t len, llen = sizeof(local);
-	char ifname[IF_NAMESIZE] = "?";
+	int err;
+
+	d->name = name;
+	d->fd = -1;
+	if (ep_parse_sockaddr("controller", name, 0, &dst, &len))
+		return -EINVAL;
+	d->fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&dst, len) ||
+	    getsockname(d->fd, (struct sockaddr *)&local, &llen)) {
+		err = -errno;
+		pr_err("controller %s: %s", name, strerror(errno));
+		return err;
+	}
+	err = mac_of_addr(&local, d->mac, ifname);
+	if (err) {
+		pr_err("controller %s: the interface facing it has no MAC: %s", name,
+		       strerror(-err));
+		return err;
+	}
+	if (local.ss_family == AF_INET)
+		d->ip4 = ((struct sockaddr_in *)&local)->sin_addr.s_addr;
+	else
+		memcpy(d->ip6, &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
+	return 0;
+}
+
+/* Free @r and what it holds (its thread stopped or never started). */
+static void reporter_free(struct ep_reporter *r)
+{
+	for (unsigned int i = 0; i < r->ndst; i++)
+		ep_close_fd(&r->dst[i].fd);
+	ep_aead_free(r->aead);
+	OPENSSL_cleanse(&r->self, sizeof(r->self));
+	free(r->prev_lat);
+	free(r);
+}
+
+int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *workers,
+		      unsigned int n, struct ep_reporter **out)
+{
+	char ifname[IF_NAMESIZE] = "?", to[256];
 	struct ep_reporter *r;
 	int err;
 
-	if (ep_parse_sockaddr("controller", cfg->controller, 0, &dst, &len))
+	if (!cfg->ncontrollers || cfg->ncontrollers > EP_REPORT_MAX_DEST)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -434,25 +503,13 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 	r->cfg = *cfg;
 	r->workers = workers;
 	r->n = n;
-	r->fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&dst, len) ||
-	    getsockname(r->fd, (struct sockaddr *)&local, &llen)) {
-		err = -errno;
-		pr_err("controller %s: %s", cfg->controller, strerror(errno));
-		goto err;
+	for (; r->ndst < cfg->ncontrollers; r->ndst++) {
+		err = dest_open(&r->dst[r->ndst], cfg->controllers[r->ndst], ifname);
+		if (err) {
+			r->ndst++; /* its socket, if any, is closed with the others */
+			goto err;
+		}
 	}
-	/* What the gateway needs to reach us: the address and MAC facing the controller (the
-	 * controller accepts a report only from the address it claims). */
-	err = mac_of_addr(&local, r->tmpl.mac, ifname);
-	if (err) {
-		pr_err("controller %s: the interface facing it has no MAC: %s", cfg->controller,
-		       strerror(-err));
-		goto err;
-	}
-	if (local.ss_family == AF_INET)
-		r->tmpl.ip4 = ((struct sockaddr_in *)&local)->sin_addr.s_addr;
-	else
-		memcpy(r->tmpl.ip6, &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
 	r->tmpl.node_id = htonl(cfg->node_id);
 	r->tmpl.interval_ms = htonl(cfg->interval_ms);
 	r->tmpl.capacity = htonl(cfg->capacity);
@@ -463,22 +520,21 @@ int ep_reporter_start(const struct ep_report_cfg *cfg, struct ep_worker *const *
 		pr_err("load reporter thread: %s", strerror(-err));
 		goto err;
 	}
+	snprintf(to, sizeof(to), "%s%s", cfg->controllers[0],
+		 cfg->ncontrollers > 1 ? " and the other controllers" : "");
 	if (cfg->node_id)
 		pr_info("reporting load to %s every %u ms as node %u (via %s, capacity %u; "
 			"queues looked at every %u ms for event reports)",
-			cfg->controller, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity,
-			cfg->event_ms);
+			to, cfg->interval_ms, cfg->node_id, ifname, cfg->capacity, cfg->event_ms);
 	else
 		pr_info("reporting load to %s every %u ms as the node the controller's sync "
 			"names (via %s, capacity %u; queues looked at every %u ms for event "
 			"reports)",
-			cfg->controller, cfg->interval_ms, ifname, cfg->capacity, cfg->event_ms);
+			to, cfg->interval_ms, ifname, cfg->capacity, cfg->event_ms);
 	*out = r;
 	return 0;
 err:
-	ep_close_fd(&r->fd);
-	free(r->prev_lat);
-	free(r);
+	reporter_free(r);
 	return err;
 }
 
@@ -487,9 +543,5 @@ void ep_reporter_stop(struct ep_reporter *r)
 	if (!r)
 		return;
 	ep_sleeper_stop(&r->sleeper);
-	close(r->fd);
-	ep_aead_free(r->aead);
-	OPENSSL_cleanse(&r->self, sizeof(r->self));
-	free(r->prev_lat);
-	free(r);
+	reporter_free(r);
 }

@@ -23,12 +23,15 @@ enum ep_cpu_source {
 };
 
 struct ep_report_cfg {
-	const char *controller; /* "ADDR:PORT" or "[ADDR6]:PORT" */
-	uint32_t node_id;	/* 1..8191; 0: the one the controller's sync gives */
-	uint32_t interval_ms;	/* 100 */
-	uint32_t event_ms;	/* 2: how often the queues are looked at between
-				 * reports, for event reports; 0: none */
-	uint32_t capacity;	/* relative; 100 = one reference core */
+	/* "ADDR:PORT" or "[ADDR6]:PORT": every report goes to each (1 to
+	 * EP_REPORT_MAX_DEST; behind ECMP, every gateway's controller) */
+	const char *const *controllers;
+	unsigned int ncontrollers;
+	uint32_t node_id;     /* 1..8191; 0: the one the controller's sync gives */
+	uint32_t interval_ms; /* 100 */
+	uint32_t event_ms;    /* 2: how often the queues are looked at between
+			       * reports, for event reports; 0: none */
+	uint32_t capacity;    /* relative; 100 = one reference core */
 	enum ep_cpu_source cpu;
 	uint16_t port;		  /* the task port the node serves */
 	struct ep_keysrc *keysrc; /* the node's own key, if any: reports are sealed, for
@@ -37,6 +40,8 @@ struct ep_report_cfg {
 	bool sealed_only;	  /* the controller takes only sealed reports: none is
 				   * sent before the node has its own key */
 };
+
+#define EP_REPORT_MAX_DEST 8
 
 struct ep_reporter;
 

@@ -590,12 +590,14 @@ static int statsrv_start(struct ep_runtime *rt)
 	return err ?: ep_statsrv_start(c->stats_socket, gid, report, rt, &rt->stats);
 }
 
-/* Load reports to report.controller, if configured. */
+/* Load reports to report.controller (or each of report.controllers), if configured. */
 static int reporter_start(struct ep_runtime *rt)
 {
 	const struct ep_conf *c = rt->conf;
 	struct ep_report_cfg rc = {
-		.controller = c->report.controller,
+		.controllers = c->report.controller ? (const char *const *)&c->report.controller
+						    : (const char *const *)c->report.controllers,
+		.ncontrollers = c->report.controller ? 1 : c->report.ncontrollers,
 		/* 0 with auth.controller (the sync says); with a keys file's report key,
 		 * auth.node_id (config.c checked it is a gateway node id). */
 		.node_id = c->report.node_id
@@ -612,7 +614,7 @@ static int reporter_start(struct ep_runtime *rt)
 		.sealed_only = rt->keysrc && c->auth.controller,
 	};
 
-	if (!c->report.controller)
+	if (!rc.ncontrollers)
 		return 0;
 	ep_cpu_source_parse(c->report.cpu, &rc.cpu);
 	return ep_reporter_start(&rc, rt->workers, rt->nworkers, &rt->reporter);

@@ -147,6 +147,14 @@ refused "edgeplane: an element of a list out of range, named with its index" \
 	'queues = [0, 1, 99];' "bad.conf:1: queues[2]: 99 is outside 0..63" "$EP" -c
 refused "edgeplane: an unknown key in a handler" 'handlers = ( { name = "echo"; tpye = 3; } );' \
 	"bad.conf:1: tpye: unknown setting" "$EP" -c
+# report.controllers (several gateways' controllers): checked like report.controller.
+RPT='interface = "lo";\nauth: { mode = "off"; };\nreport: { node_id = 1;'
+expect_refusal "edgeplane: report.controller and report.controllers both: refused" \
+	"give report.controller or report.controllers, not both" "$EP" --check-config -c \
+	<(printf '%b\n' "$RPT controller = \"198.18.0.1:7879\"; controllers = [ \"198.18.0.2:7879\" ]; };")
+expect_refusal "edgeplane: an element of report.controllers without a port: refused" \
+	"report.controllers 'nonsense': no port" "$EP" --check-config -c \
+	<(printf '%b\n' "$RPT controllers = [ \"198.18.0.2:7879\", \"nonsense\" ]; };")
 
 # --- the controller -----------------------------------------------------------------
 cat >"$EP_TMP/ctl.conf" <<'CONF'

@@ -21,8 +21,6 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	tap_done
 	exit 0
 fi
-command -v python3 >/dev/null ||
-	{ skip "several gateways behind ECMP" "python3 is missing (the report fan-out)" && tap_done && exit 0; }
 
 ep_rig_init e
 # --- the topology's refusals (vm/rig topo checks a file without building it) ---------------
@@ -120,28 +118,13 @@ wait_cond 5 synced gwa && wait_cond 5 synced gwb
 ok "a controller on each gateway, both reading and watching prefix $PREFIX"
 
 # --- workers -------------------------------------------------------------------------------
-# The runtime reports to one controller (report.controller); each gateway's controller
-# needs every worker's reports (docs/cluster.md). Until the runtime sends them to every
-# controller itself, a fan-out in each worker's namespace does: the runtime reports to
-# its own address, port 17879 (so its report names its eth0 address and MAC, as it would
-# for a controller), and the fan-out sends each report on to both controllers from that
-# address.
-FANOUT='import socket, sys
-me, ctls = sys.argv[1], sys.argv[2:]
-rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind((me, 17879))
-tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); tx.bind((me, 0))
-print("fan-out ready", flush=True)
-while True:
-    d = rx.recv(65535)
-    for c in ctls:
-        tx.sendto(d, (c, 7879))'
+# Each gateway's controller needs every worker's reports (docs/cluster.md): the runtime
+# sends each report to both (report.controllers).
 for w in "${WORKERS[@]}"; do
-	n=${w#w} addr=$(rig addr "$w")
-	"$RIG" --prefix "$P" exec "$w" python3 -c "$FANOUT" "$addr" "${GW_ADDR[gwa]}" "${GW_ADDR[gwb]}" \
-		>"$EP_TMP/$w.fanout.log" 2>&1 &
-	wait_for_line "$EP_TMP/$w.fanout.log" "fan-out ready" 5 || diag "$w's fan-out did not start"
+	n=${w#w}
 	cat >"$EP_TMP/$w.conf" <<EOF
-report = { controller = "$addr:17879"; node_id = $n; capacity = 100; cpu = "process"; };
+report = { controllers = [ "${GW_ADDR[gwa]}:7879", "${GW_ADDR[gwb]}:7879" ]; node_id = $n;
+	capacity = 100; cpu = "process"; };
 xdp = { virtual_addresses = [ "$VIP" ]; };
 rate_limit = { $HIGH_LIMITS };
 cache: { window_ms = 10000; };
