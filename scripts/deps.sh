@@ -25,6 +25,10 @@ PKGS=(
 	libxxhash-dev libblis-serial-dev
 	# DPDK backend
 	dpdk-dev libdpdk-dev
+	# readiness notification of the daemons under systemd (sd_notify)
+	libsystemd-dev
+	# Debian packages (make deb) and their checks
+	debhelper dpkg-dev fakeroot lintian
 	# tests, rig, reports
 	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus qemu-system-x86
 )
