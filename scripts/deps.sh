@@ -27,8 +27,8 @@ PKGS=(
 	dpdk-dev libdpdk-dev
 	# readiness notification of the daemons under systemd (sd_notify)
 	libsystemd-dev
-	# Debian packages (make deb) and their checks
-	debhelper dpkg-dev fakeroot lintian
+	# Debian packages (make deb) and their checks (tests/integration/test_deb.sh)
+	debhelper dpkg-dev fakeroot lintian mmdebstrap
 	# tests, rig, reports
 	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus qemu-system-x86
 )

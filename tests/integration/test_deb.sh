@@ -9,8 +9,8 @@
 #
 # The scratch root is not a system: dpkg --root installs with --force-depends (the
 # libraries come from the host) and runs the maintainer scripts outside a chroot with
-# DPKG_ROOT set (--force-script-chrootless). mmdebstrap is not used: this VM has no
-# mirror to bootstrap a Debian root from (docs/operations.md, "Packages").
+# DPKG_ROOT set (--force-script-chrootless). Then the same in a fresh Debian root made by
+# mmdebstrap, where apt installs their dependencies (if the mirror can be reached).
 source "$(dirname "$0")/../lib/lib.sh"
 need_root "dpkg --root, network namespaces, XDP"
 
@@ -206,6 +206,60 @@ expect_eq "the runtime stops on SIGTERM (status 0), STOPPING=1 told" \
 	"$?:$(grep -c '^STOPPING=1$' "$EP_TMP/notify.log")" "0:1"
 check "the runtime's classifier is off $IF_B and its pins are gone" \
 	eval "no_xdp $NS_B $IF_B && ! test -e $EP_BPFFS/edgeplane/$IF_B"
+
+# --- a fresh Debian root: mmdebstrap and apt ---------------------------------------------
+# The packages into a minimal bookworm (variant apt) made by mmdebstrap from the host's
+# mirror, apt resolving their dependencies from their Depends alone; the runtime runs
+# there (chrooted, in the test's namespaces) and answers a task from that root's
+# edgeload; apt's purge leaves none of their files. Skipped when mmdebstrap is missing or
+# the mirror cannot be reached.
+M=$EP_TMP/mmroot
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+if ! command -v mmdebstrap >/dev/null; then
+	skip "a fresh Debian root (mmdebstrap)" "mmdebstrap is not installed"
+elif mmdebstrap --variant=apt --mode=root --customize-hook="copy-in ${debs[*]} /tmp" \
+	--customize-hook='chroot "$1" sh -c "apt-get install -y -q /tmp/*.deb && rm /tmp/*.deb"' \
+	"$suite" "$M" ${mirror:+"$mirror"} >"$EP_TMP/mmdebstrap.log" 2>&1; then
+	ok "mmdebstrap: a fresh $suite root, the four packages installed by apt with their dependencies"
+	expect_eq "every program in it finds its libraries" \
+		"$(chroot "$M" sh -c 'ldd /usr/bin/edgeplane /usr/bin/edgectl /usr/bin/edgeload \
+			/usr/bin/edgeplane-xdp /usr/lib/*/libedgeplane.so.1' | grep -c 'not found')" 0
+	head -c 1500 /dev/urandom >"$M/tmp/in.bin"
+	# In the namespace's own mount namespace (ip netns exec): its /sys, /proc and the
+	# test's bpffs bound into the root, gone with the process.
+	ip netns exec "$NS_B" sh -c 'b=$1 && shift && mount --bind /sys "$0/sys" &&
+		mount --bind /proc "$0/proc" && mount --bind "$b" "$0/sys/fs/bpf" &&
+		exec chroot "$0" "$@"' "$M" "$EP_BPFFS" \
+		env LIBXDP_BPFFS=/sys/fs/bpf /usr/bin/edgeplane \
+		-c /etc/edgeplane/runtime.conf.example -i "$IF_B" --stats-socket /run/edgeplane/rt/stats.sock \
+		--ready-file /tmp/ready >"$EP_TMP/mmrt.log" 2>&1 &
+	RT_PID=$!
+	if ep_await_ready "$RT_PID" 200 test -s "$M/tmp/ready"; then
+		if in_a chroot "$M" edgeload run --to $ADDR_B --type echo --in /tmp/in.bin \
+			--out /tmp/out.bin >"$EP_TMP/mmload.log" 2>&1 && cmp -s "$M/tmp/in.bin" "$M/tmp/out.bin"; then
+			ok "the runtime of the fresh root answers its edgeload (echo)"
+		else
+			not_ok "the runtime of the fresh root answers its edgeload (echo)"
+			diag "$(tail -3 "$EP_TMP/mmload.log")"
+		fi
+		ep_stop_runtime
+	else
+		RT_PID=
+		not_ok "the runtime of the fresh root answers its edgeload (echo)"
+		diag "$(tail -3 "$EP_TMP/mmrt.log")"
+	fi
+	owned=$(chroot "$M" dpkg -L "${PKGS[@]}" | sort -u)
+	chroot "$M" apt-get purge -y -q "${PKGS[@]}" >"$EP_TMP/mmpurge.log" 2>&1
+	left=$(while read -r f; do [[ -e $M$f && ! -d $M$f ]] && echo "$f"; done <<<"$owned")
+	expect_eq "apt-get purge there leaves none of their files" "$left" ""
+elif grep -qiE 'Temporary failure|Could not resolve|Failed to fetch|Unable to connect' \
+	"$EP_TMP/mmdebstrap.log"; then
+	skip "a fresh Debian root (mmdebstrap)" "the mirror cannot be reached: $(grep -m1 -iE 'fail|unable' "$EP_TMP/mmdebstrap.log")"
+else
+	not_ok "mmdebstrap: a fresh $suite root, the four packages installed by apt with their dependencies"
+	diag "$(grep -E '^E:|error' "$EP_TMP/mmdebstrap.log" | tail -5)"
+fi
 
 # --- purge -------------------------------------------------------------------------------
 # What the daemons would have left: state, pins (the scratch root's own sys/fs/bpf) and
