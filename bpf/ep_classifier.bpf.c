@@ -117,6 +117,13 @@ static __always_inline bool ep_addr_is(const __u8 *addr, __u32 flags)
 	return v && (v->flags & flags);
 }
 
+/* Whether @a (16-byte form) is an IPv4-mapped address, the key of an IPv4 one. */
+static __always_inline bool ep_addr_v4mapped(const __u8 *a)
+{
+	return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9]) &&
+	       a[10] == 0xff && a[11] == 0xff;
+}
+
 /*
  * A task must be addressed to this node: one of its addresses, or a virtual address it
  * serves (DSR behind a gateway). Anything else to the port is someone else's (routed
@@ -134,10 +141,7 @@ static __always_inline int ep_check_dest(struct xdp_md *ctx, const struct ep_con
 		return -EP_STAT_PASS_UNPARSED;
 	/* IPv6 to an IPv4-mapped address (which no router forwards) is not to our IPv4
 	 * address, whose key it would share. */
-	if (p->l3.ipv6 &&
-	    !(dst[0] | dst[1] | dst[2] | dst[3] | dst[4] | dst[5] | dst[6] | dst[7] | dst[8] |
-	      dst[9]) &&
-	    dst[10] == 0xff && dst[11] == 0xff)
+	if (p->l3.ipv6 && ep_addr_v4mapped(dst))
 		return -(int)why;
 	return ep_addr_is(dst, EP_ADDR_F_DEST) ? 0 : -(int)why;
 }
@@ -167,8 +171,13 @@ static __always_inline int ep_classify_pkt(struct xdp_md *ctx, const struct ep_c
 			return err;
 		if (ep_task_addrs(ctx, p, src, NULL))
 			return -EP_STAT_PASS_UNPARSED;
-		if (!ep_addr_is(src, EP_ADDR_F_GATEWAY))
+		/* An IPv6 outer source must be an IPv6 gateway: an IPv4-mapped one would
+		 * pass for the IPv4 gateway whose key it shares. */
+		if (!ep_addr_is(src, EP_ADDR_F_GATEWAY) || (p->l3.ipv6 && ep_addr_v4mapped(src)))
 			return -EP_STAT_DROP_ENCAP_SOURCE;
+		err = ep_task_encap_check(ctx, p);
+		if (err)
+			return err;
 		ep_count(ctx, EP_STAT_DECAP);
 		if (ep_decap(ctx, p))
 			return -EP_STAT_PASS_UNPARSED;

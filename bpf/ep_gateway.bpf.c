@@ -111,6 +111,14 @@ struct {
 	__uint(pinning, EP_PINNING);
 } ep_gw_devs SEC(".maps");
 
+/* ep_csum_xdp()'s scratch buffer (lib/csum.h): per packet, so not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ep_csum_buf);
+} ep_gw_csum_buf SEC(".maps");
+
 #define ep_gw_dbg(fmt, ...)                                       \
 	do {                                                      \
 		if (ep_gw_debug)                                  \
@@ -438,30 +446,68 @@ static __always_inline int fwd_dsr(struct xdp_md *ctx, const struct ep_gw_cfg *c
 }
 
 /*
- * UDP encapsulation for routed workers: Ethernet (to the next hop) + IPv4 (us -> the
- * worker) + UDP (to encap_port, source port from the task hash for RSS) + the original IP
- * datagram. VLAN tags are not carried. The worker's classifier takes it off. Returns an XDP
- * action or -EP_GW_STAT_TX_ERROR.
+ * Room for @outer bytes of outer IP and UDP headers between a new Ethernet header and the
+ * task's IP datagram (VLAN tags are not carried), once the frame is known to fit and its
+ * way out is known (egress()). Returns the XDP action to leave with, or
+ * -EP_GW_STAT_TX_ERROR before anything of the frame has changed.
+ */
+static __always_inline int encap_room(struct xdp_md *ctx, const struct ep_gw_node *n,
+				      const struct task *t, __u32 outer)
+{
+	__u32 vlan = t->p.l3_off - sizeof(struct ethhdr);
+	int act;
+
+	if (vlan > 8 || t->l3_len > 0xffffu - outer)
+		return -EP_GW_STAT_TX_ERROR;
+	act = egress(ctx, n);
+	if (act < 0)
+		return act;
+	ep_bound(vlan, 15);
+	if (bpf_xdp_adjust_head(ctx, (int)vlan - (int)outer))
+		return -EP_GW_STAT_TX_ERROR;
+	return act;
+}
+
+/* The outer Ethernet header: to the node's next hop, from us. */
+static __always_inline void encap_eth(struct ethhdr *eth, const struct ep_gw_cfg *cfg,
+				      const struct ep_gw_node *n, __u16 proto)
+{
+	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
+	eth->h_proto = bpf_htons(proto);
+}
+
+/* The outer UDP header: source port from the task hash (receivers' RSS, the underlay's
+ * ECMP), to encap_port; the checksum is the caller's. */
+static __always_inline void encap_udp(struct udphdr *udp, const struct ep_gw_cfg *cfg,
+				      const struct task *t)
+{
+	udp->source = bpf_htons(0xc000 | (__u16)(t->hash & 0x3fff));
+	udp->dest = bpf_htons(cfg->encap_port);
+	udp->len = bpf_htons((__u16)(sizeof(*udp) + t->l3_len));
+	udp->check = 0;
+}
+
+/*
+ * UDP encapsulation for routed workers over IPv4: Ethernet (to the next hop) + IPv4 (us
+ * -> the worker) + UDP (to encap_port) + the original IP datagram. The worker's
+ * classifier takes it off. Returns an XDP action or -EP_GW_STAT_TX_ERROR.
  */
 static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
 				     const struct ep_gw_node *n, const struct task *t)
 {
-	const int outer = (int)(sizeof(struct iphdr) + sizeof(struct udphdr));
-	__u32 vlan = t->p.l3_off - sizeof(struct ethhdr), l3_len = t->l3_len;
+	const __u32 outer = sizeof(struct iphdr) + sizeof(struct udphdr);
 	void *data, *end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	struct udphdr *udp;
 	int act;
 
-	if (vlan > 8 || l3_len > 0xffff - outer || !n->ip4)
+	if (!n->ip4)
 		return -EP_GW_STAT_TX_ERROR;
-	act = egress(ctx, n);
+	act = encap_room(ctx, n, t, outer);
 	if (act < 0)
 		return act;
-	ep_bound(vlan, 15);
-	if (bpf_xdp_adjust_head(ctx, (int)vlan - outer))
-		return -EP_GW_STAT_TX_ERROR;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
@@ -469,24 +515,92 @@ static __always_inline int fwd_encap(struct xdp_md *ctx, const struct ep_gw_cfg 
 	udp = (void *)(ip + 1);
 	if ((void *)(udp + 1) > end)
 		return -EP_GW_STAT_TX_ERROR;
-	__builtin_memcpy(eth->h_dest, n->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->gw_mac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
+	encap_eth(eth, cfg, n, ETH_P_IP);
 	*ip = (struct iphdr){
 		.version = 4,
 		.ihl = 5,
 		.ttl = 64,
 		.protocol = IPPROTO_UDP,
-		.tot_len = bpf_htons((__u16)(outer + l3_len)),
+		.tot_len = bpf_htons((__u16)(outer + t->l3_len)),
 		.frag_off = bpf_htons(0x4000),
 		.saddr = cfg->gw_ip4,
 		.daddr = n->ip4,
 	};
 	ip->check = ep_csum_fold32(ep_csum_words(ip, end, 10, 10, 0));
-	udp->source = bpf_htons(0xc000 | (__u16)(t->hash & 0x3fff));
-	udp->dest = bpf_htons(cfg->encap_port);
-	udp->len = bpf_htons((__u16)(sizeof(*udp) + l3_len));
-	udp->check = 0; /* IPv4: optional; the inner UDP checksum still covers the task */
+	encap_udp(udp, cfg, t); /* IPv4: checksum 0, optional; the inner one covers the task */
+	gw_count(EP_GW_STAT_FWD_ENCAP);
+	return act;
+}
+
+/*
+ * The ones' complement sum of @len bytes of the frame at @off, added to @seed: a global
+ * function, so the verifier checks its chunk loop once, not at every inlined forward().
+ * Returns the 32-bit sum (as a non-negative long), or -1.
+ */
+__noinline long ep_gw_csum(struct xdp_md *ctx, __u32 off, __u32 len, __u32 seed)
+{
+	__u32 zero = 0, sum = seed;
+	struct ep_csum_buf *buf = bpf_map_lookup_elem(&ep_gw_csum_buf, &zero);
+
+	if (!buf || ep_csum_xdp(ctx, off, len, buf, &sum))
+		return -1;
+	return sum;
+}
+
+static __always_inline bool zero16(const __u8 *a)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, 16);
+	return !(w[0] | w[1] | w[2] | w[3]);
+}
+
+/*
+ * The same over IPv6 (EP_NODE_F_ENCAP6): IPv6 from gw_ip6 to the node's ip6, hop limit
+ * 64, the flow label from the task hash (so the underlay's ECMP spreads tasks, and keeps
+ * a task's fragments on one path), and the UDP checksum IPv6 requires (RFC 8200 8.1),
+ * computed over the whole datagram. Returns an XDP action or -EP_GW_STAT_TX_ERROR.
+ */
+static __always_inline int fwd_encap6(struct xdp_md *ctx, const struct ep_gw_cfg *cfg,
+				      const struct ep_gw_node *n, const struct task *t)
+{
+	const __u32 outer = sizeof(struct ipv6hdr) + sizeof(struct udphdr);
+	__u32 flow = ((__u32)(t->hash >> 14) & 0xfffff) ?: 1, sum;
+	struct ipv6hdr *ip6;
+	struct udphdr *udp;
+	void *end;
+	long r;
+	int act;
+
+	/* Checked before the frame changes: the checksum covers at most EP_CSUM_PKT_MAX. */
+	if (zero16(n->ip6) || zero16(cfg->gw_ip6) || t->l3_len > EP_CSUM_PKT_MAX)
+		return -EP_GW_STAT_TX_ERROR;
+	act = encap_room(ctx, n, t, outer);
+	if (act < 0)
+		return act;
+	ip6 = (void *)(long)ctx->data + sizeof(struct ethhdr);
+	end = (void *)(long)ctx->data_end;
+	udp = (void *)(ip6 + 1);
+	if ((void *)(udp + 1) > end)
+		return -EP_GW_STAT_TX_ERROR;
+	encap_eth((void *)(long)ctx->data, cfg, n, ETH_P_IPV6);
+	*(__be32 *)ip6 = bpf_htonl(0x60000000 | flow); /* version, class 0, flow label */
+	ip6->payload_len = bpf_htons((__u16)(sizeof(*udp) + t->l3_len));
+	ip6->nexthdr = IPPROTO_UDP;
+	ip6->hop_limit = 64;
+	__builtin_memcpy(&ip6->saddr, cfg->gw_ip6, 16);
+	__builtin_memcpy(&ip6->daddr, n->ip6, 16);
+	encap_udp(udp, cfg, t);
+	/* Pseudo-header (addresses, length, next header), UDP header, then the datagram. */
+	sum = ep_csum_words(&ip6->saddr, end, 16, 16, 0);
+	sum += bpf_htons(IPPROTO_UDP) + udp->len;
+	sum = ep_csum_words(udp, end, 4, 4, sum);
+	r = ep_gw_csum(ctx, sizeof(struct ethhdr) + outer, t->l3_len, sum);
+	/* Fresh packet pointers after the call, for the verifier. */
+	udp = (void *)(long)ctx->data + sizeof(struct ethhdr) + sizeof(*ip6);
+	if (r < 0 || (void *)(udp + 1) > (void *)(long)ctx->data_end)
+		return -EP_GW_STAT_TX_ERROR;
+	udp->check = ep_csum_fold32((__u32)r) ?: 0xffff;
 	gw_count(EP_GW_STAT_FWD_ENCAP);
 	return act;
 }
@@ -513,7 +627,12 @@ static __always_inline int forward(struct xdp_md *ctx, const struct ep_gw_cfg *c
 	 * it again would loop until the TTL ran out. */
 	if (!(n->flags & EP_NODE_F_ENCAP) && mac_eq(eth->h_source, n->mac))
 		return -EP_GW_STAT_DROP_LOOP;
-	act = (n->flags & EP_NODE_F_ENCAP) ? fwd_encap(ctx, cfg, n, t) : fwd_dsr(ctx, cfg, n);
+	if (!(n->flags & EP_NODE_F_ENCAP))
+		act = fwd_dsr(ctx, cfg, n);
+	else if (n->flags & EP_NODE_F_ENCAP6)
+		act = fwd_encap6(ctx, cfg, n, t);
+	else
+		act = fwd_encap(ctx, cfg, n, t);
 	if (act >= 0)
 		node_count(id, t->first, bytes);
 	return act;

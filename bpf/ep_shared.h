@@ -725,6 +725,9 @@ static inline __attribute__((always_inline)) __u32 ep_gw_table_bits(__u32 member
 #define EP_NODE_F_ENCAP	   0x04 /* routed: forward in UDP encapsulation, not L2 */
 #define EP_NODE_F_OVERFLOW 0x08 /* the cloud tier: an overflow target only */
 #define EP_NODE_F_MANUAL   0x10 /* drained by an operator (kept across restarts) */
+/* ENCAP over an IPv6 underlay: outer IPv6 from ep_gw_cfg.gw_ip6 to the node's ip6. The
+ * controller sets it for an encap node with an IPv6 address and no IPv4 one. */
+#define EP_NODE_F_ENCAP6   0x20
 
 /*
  * One worker as the gateway sees it: where it is and how loaded it was at its last report.
@@ -739,7 +742,7 @@ struct ep_gw_node {
 	__u16 port;	/* the node's task port (information; host order) */
 	__u32 ifindex;	/* egress interface; 0: the one the task came in on */
 	__be32 ip4;	/* ENCAP: outer destination */
-	__u8 ip6[16];	/* the node's IPv6 address (information; ENCAP is IPv4 only) */
+	__u8 ip6[16];	/* ENCAP6: outer destination; else information */
 	/* Load, from the latest report. */
 	__u32 cpu_pct_x100;
 	__u32 queue_depth;
@@ -787,7 +790,7 @@ struct ep_gw_cfg {
 	__u8 gw_mac[6];	       /* source MAC of forwarded and rejected frames */
 	__u8 max_priority;     /* cpu_max and overflow by min(priority, this);
 				* 0 = EP_PRIO_DEFAULT */
-	__be32 gw_ip4;	       /* ENCAP: outer source */
+	__be32 gw_ip4;	       /* ENCAP: outer source; gw_ip6: ENCAP6's */
 	__u8 gw_ip6[16];
 	__u16 wait_max_ms[8]; /* [priority]: eligible while the wait its reported queue
 			       * means (waiting tasks / its rate) is below this; 0: any */

@@ -206,8 +206,8 @@ int ep_cluster_node_parse(json_t *o, struct ep_reg_node *n, const char **ifname,
 		snprintf(err, len, "needs mac (the node's, or for encap its next hop's)");
 		return -EINVAL;
 	}
-	if (n->encap && !n->ip4) {
-		snprintf(err, len, "an encap node needs ip4");
+	if (n->encap && !n->ip4 && !ip6) {
+		snprintf(err, len, "an encap node needs ip4 or ip6");
 		return -EINVAL;
 	}
 	return 0;

@@ -86,8 +86,8 @@ static void node_addrs(struct ep_confread *rd, const config_setting_t *g, struct
 		ep_conf_bad(rd, config_setting_get_member(g, "ip4"), "must be an IPv4 address");
 	if (in->ip6 && inet_pton(AF_INET6, in->ip6, n->ip6) != 1)
 		ep_conf_bad(rd, config_setting_get_member(g, "ip6"), "must be an IPv6 address");
-	if (n->encap && !n->ip4)
-		ep_conf_bad(rd, g, "an encap node needs ip4 (the outer destination)");
+	if (n->encap && !n->ip4 && !in->ip6)
+		ep_conf_bad(rd, g, "an encap node needs ip4 or ip6 (the outer destination)");
 	if (n->encap && !n->mac_set)
 		ep_conf_bad(rd, g, "an encap node needs mac (its next hop's MAC address)");
 	if (n->role == EP_ROLE_CLOUD && !n->mac_set)
@@ -196,6 +196,7 @@ static const struct ep_conf_key conf_keys[] = {
 	K("gateway.port", port, 1, 65535, EP_DEFAULT_PORT, "task port of the virtual address"),
 	S("gateway.pin_dir", pin_dir, NULL, "default: under $LIBXDP_BPFFS or /sys/fs/bpf"),
 	S("gateway.encap_source", encap_source, NULL, "outer IPv4 source of encapsulated tasks"),
+	S("gateway.encap_source6", encap_source6, NULL, "outer IPv6 source of encapsulated tasks"),
 	B("gateway.keep_attached", keep_attached, true, "at exit, leave the program running"),
 	B("gateway.relay_replies", relay_replies, true, "relay replies that come back, in XDP"),
 	B("gateway.relay_set_forwarding", relay_set_forwarding, false,

@@ -39,6 +39,8 @@ struct ep_ctl_conf {
 	uint16_t port;		   /* task port of the virtual address */
 	char *encap_source;	   /* outer IPv4 source of encapsulated tasks; NULL: the
 				    * interface's first IPv4 address */
+	char *encap_source6;	   /* outer IPv6 source (IPv6 underlay); NULL: the
+				    * interface's first global IPv6 address */
 	bool keep_attached;	   /* on exit, leave XDP running (default; see --detach) */
 	bool relay_replies;	   /* route workers' replies that come back to us on to the
 				    * client, in XDP (needs forwarding on for the interface) */

@@ -374,9 +374,11 @@ static void read_vips(struct ep_gw *gw, const struct ep_gw_cfg *cfg)
 		if (i->ifa_addr && !ep_addr_from_sockaddr(i->ifa_addr, gw->vips[gw->nvips]))
 			gw->nvips++;
 	freeifaddrs(ifa);
-	/* The configured outer source too (encap_source), if it is not one of them. */
+	/* The configured outer sources too (encap_source, encap_source6), if not among them. */
 	if (cfg->gw_ip4 && gw->nvips < VIP_MAX)
 		ep_addr_from_ip4(cfg->gw_ip4, gw->vips[gw->nvips++]);
+	if (memcmp(cfg->gw_ip6, (const uint8_t[16]){ 0 }, 16) && gw->nvips < VIP_MAX)
+		memcpy(gw->vips[gw->nvips++], cfg->gw_ip6, 16);
 }
 
 static int relay_put(int fd, __u8 half, __u8 kind, const uint8_t *addr, size_t len,

@@ -177,11 +177,12 @@ static void enroll_metrics(FILE *f, struct ep_ctl *c)
 int ep_ctl_write_metrics(void *arg, FILE *f)
 {
 	struct ep_ctl *c = arg;
-	uint64_t gs[EP_GW_STAT__COUNT] = { 0 }, now = ep_now_ns();
+	uint64_t gs[EP_GW_STAT__COUNT] = { 0 }, now;
 	struct ep_counter drops[EP_STAT__COUNT];
 	struct ep_gw_cfg cfg = { 0 };
 
 	pthread_mutex_lock(&c->lock);
+	now = ep_now_ns(); /* under the lock: no report or publication after it */
 	node_metrics(f, c, now);
 
 	ep_gw_read_stats(c->gw, gs);
@@ -215,6 +216,10 @@ int ep_ctl_write_metrics(void *arg, FILE *f)
 			      c->publishes);
 	ep_metrics_sample_u64(f, "edgeplane_gw_publishes_total", EP_LABELS({ "outcome", "error" }),
 			      c->publish_errors);
+	ep_metrics_help_type(f, "edgeplane_gw_publish_age_seconds",
+			     "Time since the last map update published (-1: none yet).", "gauge");
+	ep_metrics_sample(f, "edgeplane_gw_publish_age_seconds", NULL,
+			  c->last_publish_ns ? (double)(now - c->last_publish_ns) / 1e9 : -1.0);
 	ep_metrics_help_type(f, "edgeplane_gw_reports_received_total",
 			     "Load report datagrams received, by outcome: accepted (accepted, "
 			     "registered, revived, restarted), ignored (old), or rejected by "

@@ -84,7 +84,8 @@ int ep_reg_add(struct ep_registry *r, const struct ep_reg_node *n, uint64_t now)
 {
 	struct ep_reg_node *slot;
 
-	if (!valid_id(n->id) || (n->encap && !n->ip4) ||
+	/* An encap node's outer destination: ip4, else ip6 (ep_reg_build()). */
+	if (!valid_id(n->id) || (n->encap && !n->ip4 && !has_ip6(n->ip6)) ||
 	    (!n->encap && !n->mac_set && n->origin != EP_ORIGIN_CONFIG))
 		return -EINVAL;
 	/* A configured worker on the segment is recognised by its address or its MAC. */
@@ -453,6 +454,9 @@ unsigned int ep_reg_build(const struct ep_registry *r, struct ep_gw_node *nodes,
 			g->flags |= EP_NODE_F_DRAINED | EP_NODE_F_MANUAL;
 		if (n->encap)
 			g->flags |= EP_NODE_F_ENCAP;
+		/* The underlay is IPv6 for a node with an IPv6 address and no IPv4 one. */
+		if (n->encap && !n->ip4 && has_ip6(n->ip6))
+			g->flags |= EP_NODE_F_ENCAP6;
 		g->capacity = ep_reg_capacity(n) ?: (n->role == EP_ROLE_CLOUD ? 100 : 0);
 		memcpy(g->mac, n->mac, 6);
 		g->ifindex = n->ifindex;

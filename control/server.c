@@ -39,7 +39,7 @@
 
 /* --- the gateway's own addresses -------------------------------------------------------- */
 
-static int iface_addrs(const char *ifname, const char *encap_source, struct ep_gw_cfg *cfg)
+static int iface_addrs(const char *ifname, const struct ep_ctl_conf *conf, struct ep_gw_cfg *cfg)
 {
 	struct ifaddrs *ifa, *i;
 	struct ifreq ifr = { 0 };
@@ -59,7 +59,9 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
 
 	cfg->gw_ip4 = 0;
 	memset(cfg->gw_ip6, 0, sizeof(cfg->gw_ip6));
-	if (encap_source && inet_pton(AF_INET, encap_source, &cfg->gw_ip4) != 1)
+	if (conf->encap_source && inet_pton(AF_INET, conf->encap_source, &cfg->gw_ip4) != 1)
+		return -EINVAL;
+	if (conf->encap_source6 && inet_pton(AF_INET6, conf->encap_source6, cfg->gw_ip6) != 1)
 		return -EINVAL;
 	if (getifaddrs(&ifa))
 		return -errno;
@@ -71,7 +73,7 @@ static int iface_addrs(const char *ifname, const char *encap_source, struct ep_g
 		if (i->ifa_addr->sa_family == AF_INET6) {
 			const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 
-			if (!IN6_IS_ADDR_LINKLOCAL(a) && !cfg->gw_ip6[0])
+			if (!IN6_IS_ADDR_LINKLOCAL(a) && !memcmp(cfg->gw_ip6, &in6addr_any, 16))
 				memcpy(cfg->gw_ip6, a, 16);
 		}
 	}
@@ -740,7 +742,7 @@ static int gw_configure(struct ep_ctl *c)
 
 	err = ep_gw_read_cfg(c->gw, &c->cfg);
 	if (!err)
-		err = iface_addrs(conf->interface, conf->encap_source, &c->cfg);
+		err = iface_addrs(conf->interface, conf, &c->cfg);
 	if (err) {
 		pr_err("gateway %s: addresses: %s", conf->interface, strerror(-err));
 		return err;

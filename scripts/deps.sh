@@ -30,7 +30,7 @@ PKGS=(
 	# Debian packages (make deb) and their checks (tests/integration/test_deb.sh)
 	debhelper dpkg-dev fakeroot lintian mmdebstrap
 	# tests, rig, reports
-	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus qemu-system-x86
+	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus curl qemu-system-x86
 )
 
 missing=()

@@ -147,6 +147,29 @@ static __always_inline int ep_task_parse_hdr(struct xdp_md *ctx, __u32 max_len,
 	return 0;
 }
 
+/*
+ * The outer UDP header of an encapsulated task (ep_task_parse_l4() returned
+ * -EP_STAT_DECAP): its length must be exactly the rest of the outer IP datagram, and over
+ * IPv6 its checksum not zero (RFC 8200 8.1; a gateway computes it). Returns 0 or
+ * -EP_STAT_DROP_UDP_LENGTH, -EP_STAT_DROP_UDP_ZERO_CSUM.
+ */
+static __always_inline int ep_task_encap_check(struct xdp_md *ctx, const struct ep_task_pkt *p)
+{
+	struct ep_task_view v;
+	struct udphdr *udp;
+	long rest;
+
+	if (ep_task_view(ctx, p, &v)) /* shorter than UDP and a v1 header: no task inside */
+		return -EP_STAT_DROP_UDP_LENGTH;
+	udp = v.udp;
+	rest = (long)((void *)p->l3.end - (void *)udp);
+	if (rest < (long)sizeof(*udp) || bpf_ntohs(udp->len) != rest)
+		return -EP_STAT_DROP_UDP_LENGTH;
+	if (p->l3.ipv6 && !udp->check)
+		return -EP_STAT_DROP_UDP_ZERO_CSUM;
+	return 0;
+}
+
 /* Both of the above: a valid server-bound message to @port. Returns 0 or -EP_STAT_*. */
 static __always_inline int ep_task_parse(struct xdp_md *ctx, __u16 port, __u16 encap_port,
 					 __u32 max_len, struct ep_task_pkt *p)

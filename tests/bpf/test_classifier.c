@@ -884,6 +884,109 @@ static void test_encap(void)
 #undef ENCAP
 }
 
+/*
+ * 4b. The same over an IPv6 underlay (issue 16): an outer IPv6/UDP header from a
+ * configured IPv6 gateway, with the same checks, and the outer UDP header's length and
+ * checksum checked (for IPv4 outer headers too).
+ */
+static void test_encap6(void)
+{
+	uint8_t d[256], in[1600], f[1800], dec[1800], bad[1800];
+	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen, ilen;
+	const int decap_task[] = { EP_STAT_DECAP, EP_STAT_PASS_NO_SOCKET };
+	const int decap_dest[] = { EP_STAT_DECAP, EP_STAT_DROP_ENCAP_DEST };
+	const int src_drop[] = { EP_STAT_DROP_ENCAP_SOURCE };
+	const int not_local[] = { EP_STAT_PASS_NOT_LOCAL };
+	const int len_drop[] = { EP_STAT_DROP_UDP_LENGTH };
+	const int zero_drop[] = { EP_STAT_DROP_UDP_ZERO_CSUM };
+	const int unparsed[] = { EP_STAT_PASS_UNPARSED };
+	size_t udp6 = 14 + 40, udp4 = 14 + 20; /* the outer UDP header */
+	/* Outer @outer_src -> @outer_dst (IPv6 when @o6) to 7880; inside, a task from a
+	 * client to @inner_dst. dec: what the classifier must leave. */
+#define ENCAP(o6, outer_src, outer_dst, inner_dst, v6)                                           \
+	do {                                                                                     \
+		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6,                                 \
+						     .dport = PORT,                              \
+						     .payload = d,                               \
+						     .payload_len = n,                           \
+						     .src = v6 ? "2001:db8:7::7" : "198.18.7.7", \
+						     .dst = inner_dst },                         \
+				 in, sizeof(in));                                                \
+		flen = pkt_build(&(struct pkt_spec){ .ipv6 = o6,                                 \
+						     .dport = EP_ENCAP_PORT,                     \
+						     .payload = in + 14,                         \
+						     .payload_len = ilen - 14,                   \
+						     .src = outer_src,                           \
+						     .dst = outer_dst },                         \
+				 f, sizeof(f));                                                  \
+		memcpy(dec, f, 12);                                                              \
+		memcpy(dec + 12, in + 12, ilen - 12);                                            \
+		memcpy(bad, f, flen);                                                            \
+	} while (0)
+#define GW6   "2001:db8:1::1"
+#define NODE6 "2001:db8::2" /* the node's, addrs_default() */
+
+	write_cfg(&(struct ep_config){ .encap_port = EP_ENCAP_PORT });
+	addr_put("198.18.0.1", EP_ADDR_F_GATEWAY); /* an IPv4 gateway only, first */
+	ENCAP(true, GW6, NODE6, "198.18.0.2", false);
+	check_encap("IPv6 outer from " GW6 ", not a configured gateway", f, flen, XDP_DROP,
+		    src_drop, 1, NULL, 0);
+	ENCAP(true, "::ffff:198.18.0.1", NODE6, "198.18.0.2", false);
+	check_encap("IPv6 outer from ::ffff:198.18.0.1, mapped to the IPv4 gateway's key", f, flen,
+		    XDP_DROP, src_drop, 1, NULL, 0);
+
+	addr_put(GW6, EP_ADDR_F_GATEWAY);
+	ENCAP(true, GW6, NODE6, "198.18.0.2", false);
+	check_encap("IPv6 outer from the gateway " GW6 ", IPv4 task inside: taken off, passes", f,
+		    flen, XDP_PASS, decap_task, 2, dec, ilen);
+	/* Bad outer lengths, each against the frame just built. */
+	bad[udp6 + 4] = (uint8_t)((flen - udp6 - 1) >> 8),
+		   bad[udp6 + 5] = (uint8_t)(flen - udp6 - 1);
+	check_encap("IPv6 outer, UDP length one short of the IPv6 payload: drop_udp_length", bad,
+		    flen, XDP_DROP, len_drop, 1, NULL, 0);
+	bad[udp6 + 4] = (uint8_t)((flen - udp6 + 1) >> 8),
+		   bad[udp6 + 5] = (uint8_t)(flen - udp6 + 1);
+	check_encap("IPv6 outer, UDP length one past the IPv6 payload: drop_udp_length", bad, flen,
+		    XDP_DROP, len_drop, 1, NULL, 0);
+	memcpy(bad, f, flen);
+	bad[udp6 + 4] = 0, bad[udp6 + 5] = 4;
+	check_encap("IPv6 outer, UDP length 4, less than its header: drop_udp_length", bad, flen,
+		    XDP_DROP, len_drop, 1, NULL, 0);
+	memcpy(bad, f, flen);
+	bad[udp6 + 6] = bad[udp6 + 7] = 0;
+	check_encap("IPv6 outer, UDP checksum zero: drop_udp_zero_csum", bad, flen, XDP_DROP,
+		    zero_drop, 1, NULL, 0);
+	memcpy(bad, f, flen);
+	bad[14 + 4] = (uint8_t)((flen - udp6 + 1) >> 8), bad[14 + 5] = (uint8_t)(flen - udp6 + 1);
+	check_encap("IPv6 outer, payload length past the frame: not parsed, the kernel's", bad,
+		    flen, XDP_PASS, unparsed, 1, NULL, 0);
+
+	ENCAP(true, GW6, NODE6, "2001:db8::2", true);
+	check_encap("IPv6 outer from the gateway, IPv6 task inside: taken off, passes", f, flen,
+		    XDP_PASS, decap_task, 2, dec, ilen);
+	ENCAP(true, GW6, NODE6, "2001:db8::99", true);
+	check_encap("IPv6 outer from the gateway, task for 2001:db8::99, not ours: dropped", f,
+		    flen, XDP_DROP, decap_dest, 2, dec, ilen);
+	ENCAP(true, GW6, "2001:db8::98", "2001:db8::2", true);
+	check_encap("IPv6 outer to 2001:db8::98, not our address: the kernel's", f, flen, XDP_PASS,
+		    not_local, 1, NULL, 0);
+
+	/* The outer UDP length is checked over IPv4 too. */
+	ENCAP(false, "198.18.0.1", "198.18.0.2", "198.18.0.2", false);
+	check_encap("IPv4 outer from the gateway, well formed: taken off, passes", f, flen,
+		    XDP_PASS, decap_task, 2, dec, ilen);
+	bad[udp4 + 4] = (uint8_t)((flen - udp4 - 2) >> 8),
+		   bad[udp4 + 5] = (uint8_t)(flen - udp4 - 2);
+	check_encap("IPv4 outer, UDP length two short of the IPv4 datagram: drop_udp_length", bad,
+		    flen, XDP_DROP, len_drop, 1, NULL, 0);
+	addr_put(GW6, 0);
+	addr_put("198.18.0.1", 0);
+	write_cfg(&(struct ep_config){ 0 });
+#undef ENCAP
+#undef GW6
+#undef NODE6
+}
+
 /* Rate limits back to the defaults, every bucket gone. */
 static void rl_reset(void)
 {
@@ -1627,6 +1730,7 @@ static void test_table(void)
 	test_size_limit();
 	test_destination();
 	test_encap();
+	test_encap6();
 	test_rate_limit();
 	test_auth();
 

@@ -55,6 +55,8 @@
 #define STALE_NS      (5ull * 1000000000)
 #define GW_IP4	      0xc6120101u		/* 198.18.1.1 */
 #define NODE_IP4(id)  (0xc6120200u | (id))	/* 198.18.2.<id> */
+#define GW_IP6	      "2001:db8:1::1"		/* the IPv6 underlay's outer source */
+#define NODE_IP6      "2001:db8:2::"		/* + <id>: a node's IPv6 address */
 #define S(name)	      (1u << EP_GW_STAT_##name) /* a set of gateway counters */
 
 static const uint8_t gw_mac[6] = { 0x02, 0x67, 0x77, 0x00, 0x00, 0x01 };
@@ -92,12 +94,14 @@ struct node {
 	uint64_t mem;		       /* KiB; 0: 1 GiB */
 	enum age age;
 	uint32_t ifindex, ip4;
+	bool ip6; /* the node has NODE_IP6 <id> */
 };
 
 struct world {
 	uint8_t policy, active;
 	uint8_t flags;	      /* EP_GW_F_* */
 	uint8_t max_priority; /* 0: the program's default ceiling (3) */
+	bool no_gw6;	      /* no IPv6 outer source (else GW_IP6) */
 	bool rl_set;	      /* write rl into ep_rl_cfg (else: nothing, the defaults) */
 	struct ep_rl_cfg rl;
 	uint16_t port;	      /* 0: the program's default */
@@ -137,6 +141,10 @@ static int node_put(uint32_t half, const struct node *n)
 	__u32 key = half * EP_GW_MAX_NODES + n->id;
 
 	node_mac(half, n->id, v.mac);
+	if (n->ip6) {
+		inet_pton(AF_INET6, NODE_IP6, v.ip6);
+		v.ip6[15] = (uint8_t)n->id;
+	}
 	return bpf_map_update_elem(nodes_fd, &key, &v, BPF_ANY) ? -errno : 0;
 }
 
@@ -245,6 +253,8 @@ static int cfg_put(const struct world *w)
 	memcpy(c.wait_max_ms, w->wait_max, sizeof(c.wait_max_ms));
 	memcpy(c.overflow, w->overflow, sizeof(c.overflow));
 	memcpy(c.gw_mac, gw_mac, 6);
+	if (!w->no_gw6)
+		inet_pton(AF_INET6, GW_IP6, c.gw_ip6);
 	return bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY) ? -errno : 0;
 }
 
@@ -658,6 +668,44 @@ static void expect_encap(const struct outcome *o, const struct frame *f, uint32_
 	EXPECT_EQ(get16(udp + 4), 8 + inner);
 	EXPECT(udp_csum_ok(ip, false, udp, 8 + inner));
 	EXPECT(!memcmp(udp + 8, f->b + f->l3, inner)); /* the datagram, byte for byte */
+}
+
+/*
+ * UDP encapsulation over IPv6 (EP_NODE_F_ENCAP6): Ethernet + IPv6 (GW_IP6 -> the node's
+ * NODE_IP6, hop limit 64, flow label from the flow hash) + UDP to the encap port, its
+ * checksum computed here over the whole segment, then the IP datagram.
+ */
+static void expect_encap6(const struct outcome *o, const struct frame *f, uint32_t half,
+			  uint32_t id)
+{
+	size_t inner = f->len - f->l3;
+	const uint8_t *ip6 = o->out + 14, *udp = ip6 + 40;
+	uint32_t label = (uint32_t)(flow_hash(f) >> 14) & 0xfffff;
+	uint8_t mac[6], a[16];
+
+	node_mac(half, id, mac);
+	EXPECT_EQ(o->out_len, 14 + 40 + 8 + inner);
+	if (o->out_len != 14 + 40 + 8 + inner)
+		return;
+	EXPECT(!memcmp(o->out, mac, 6));
+	EXPECT(!memcmp(o->out + 6, gw_mac, 6));
+	EXPECT_EQ(get16(o->out + 12), 0x86dd);
+	EXPECT_EQ(get32(ip6) >> 20, 0x600);	     /* version 6, traffic class 0 */
+	EXPECT_EQ(get32(ip6) & 0xfffff, label ?: 1); /* the flow label: the task's hash */
+	EXPECT_EQ(get16(ip6 + 4), 8 + inner);	     /* payload length */
+	EXPECT_EQ(ip6[6], IPPROTO_UDP);		     /* next header */
+	EXPECT_EQ(ip6[7], 64);			     /* hop limit */
+	inet_pton(AF_INET6, GW_IP6, a);
+	EXPECT(!memcmp(ip6 + 8, a, 16));
+	inet_pton(AF_INET6, NODE_IP6, a);
+	a[15] = (uint8_t)id;
+	EXPECT(!memcmp(ip6 + 24, a, 16));
+	EXPECT_EQ(get16(udp), 0xc000 | (flow_hash(f) & 0x3fff));
+	EXPECT_EQ(get16(udp + 2), EP_ENCAP_PORT);
+	EXPECT_EQ(get16(udp + 4), 8 + inner);
+	EXPECT(get16(udp + 6) != 0);			/* IPv6: a checksum, always */
+	EXPECT(udp_csum_ok(ip6, true, udp, 8 + inner)); /* and the right one */
+	EXPECT(!memcmp(udp + 8, f->b + f->l3, inner));	/* the datagram, byte for byte */
 }
 
 /* The ERROR OVERLOADED reply the gateway builds from the request in place. */
@@ -1762,7 +1810,7 @@ static void test_encap(void)
 			shapes[i].name);
 	}
 
-	/* A routed node without an IPv4 address (IPv6 outer headers are not implemented). */
+	/* A routed node without an IPv4 address, not flagged for the IPv6 underlay. */
 	w.nodes[0][0].ip4 = 0;
 	for (int v6 = 0; v6 < 2; v6++) {
 		struct frame f;
@@ -1776,6 +1824,71 @@ static void test_encap(void)
 		expect_node(&o, 0, false, 0);
 		tap_end("encap to a node without an IPv4 address: counted tx_error, dropped [%s]",
 			v6 ? "IPv6" : "IPv4");
+	}
+}
+
+/*
+ * The IPv6 underlay (issue 16): a node flagged EP_NODE_F_ENCAP6 gets its tasks in IPv6/UDP,
+ * inner IPv4 and IPv6 alike, of lengths on both sides of the checksum's 512-byte chunks
+ * and of both parities; each round trip through the classifier. Without the node's or
+ * the gateway's IPv6 address: tx_error.
+ */
+static void test_encap6(void)
+{
+	static const uint32_t totals[] = { 1, 2, 3, 100, 401, 402, 450, 451, 900, 963, 1300, 1401 };
+	struct world w;
+
+	base_world(&w);
+	w.fill[0] = 1;
+	w.nodes[0][0] =
+		(struct node){ .id = 1, .flags = EP_NODE_F_ENCAP | EP_NODE_F_ENCAP6, .ip6 = true };
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(totals) + 2; i++) {
+		bool v6 = i & 1;
+		struct task t = { .ipv6 = v6 };
+		struct frame f;
+		struct outcome o;
+
+		if (i < 2 * ARRAY_SIZE(totals))
+			t.total = totals[i / 2];
+		else /* tags and options on the way in, none on the way out */
+			t = (struct task){ .ipv6 = v6, .vlan = 2, .opts = v6 ? 2 : 8, .total = 77 };
+		build(&f, &t);
+		tap_begin();
+		apply_run(&w, &f, &o);
+		expect_act(&o, XDP_TX);
+		expect_stats(&o, S(PICK_P2C) | S(FWD_ENCAP));
+		expect_node(&o, 1, true, f.len);
+		expect_drops(&o, -1, 0);
+		expect_encap6(&o, &f, 0, 1);
+		tap_end("encap6: outer Ethernet/IPv6/UDP (checksum right), inner %s datagram of "
+			"%zu "
+			"bytes intact%s",
+			fam(&f), f.len - f.l3, t.vlan ? ", tags dropped" : "");
+
+		tap_begin();
+		if (o.act == XDP_TX)
+			expect_decap(&o, &f, 1);
+		else
+			tap_fail(__FILE__, __LINE__, "no encapsulated frame to decapsulate");
+		tap_end("encap6 round trip: the classifier takes it off from %s [%s, %zu bytes]",
+			GW_IP6, fam(&f), f.len - f.l3);
+	}
+
+	/* No outer address: the node's, or the gateway's. */
+	for (int c = 0; c < 2; c++) {
+		struct frame f;
+		struct outcome o;
+
+		w.nodes[0][0].ip6 = c;
+		w.no_gw6 = c;
+		build(&f, &(struct task){ .ipv6 = c });
+		tap_begin();
+		apply_run(&w, &f, &o);
+		expect_act(&o, XDP_DROP);
+		expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
+		expect_node(&o, 0, false, 0);
+		tap_end("encap6 %s: counted tx_error, dropped",
+			c ? "from a gateway without an IPv6 source" : "to a node without ip6");
 	}
 }
 
@@ -2876,7 +2989,9 @@ int main(void)
 	    cls_addr(cls, "198.18.1.1", EP_ADDR_F_GATEWAY) || /* GW_IP4: the outer source */
 	    cls_addr(cls, "198.18.2.1", EP_ADDR_F_LOCAL) ||   /* NODE_IP4(1): the node */
 	    cls_addr(cls, "198.18.0.2", EP_ADDR_F_VIRTUAL) || /* the tasks' destination */
-	    cls_addr(cls, "2001:db8::2", EP_ADDR_F_VIRTUAL)) {
+	    cls_addr(cls, "2001:db8::2", EP_ADDR_F_VIRTUAL) ||
+	    cls_addr(cls, GW_IP6, EP_ADDR_F_GATEWAY) || /* the IPv6 underlay's outer source */
+	    cls_addr(cls, NODE_IP6 "1", EP_ADDR_F_LOCAL)) {
 		printf("Bail out! cannot configure the classifier\n");
 		ep_classifier__destroy(cls);
 		ep_gateway__destroy(gw);
@@ -2899,6 +3014,7 @@ int main(void)
 	test_big_table();
 	test_big_scan();
 	test_encap();
+	test_encap6();
 	test_not_tasks();
 	for (int v6 = 0; v6 < 2; v6++) {
 		test_task_quota(v6);

@@ -499,6 +499,39 @@ static void test_reg_invalid(void)
 	tap_end("registry: bad id, interval 0, CPU over 100 %% and port 0 are refused");
 }
 
+/* Issue 16: an encap node's underlay is IPv6 when it has an IPv6 address and no IPv4 one
+ * (EP_NODE_F_ENCAP6, for XDP); with both, IPv4; with neither, it cannot be added. */
+static void test_reg_encap6(void)
+{
+	struct ep_reg_node n6 = { .id = 3,
+				  .origin = EP_ORIGIN_CONFIG,
+				  .encap = true,
+				  .mac_set = true,
+				  .mac = { 2, 0, 0, 0, 0, 3 },
+				  .capacity_cfg = 100 };
+	struct ep_reg_node dual = n6, none = n6;
+
+	tap_begin();
+	init(&open_reg);
+	EXPECT_EQ(inet_pton(AF_INET6, "2001:db8:2::3", n6.ip6), 1);
+	dual.id = 4;
+	dual.ip4 = ip("198.18.2.4");
+	memcpy(dual.ip6, n6.ip6, 16);
+	none.id = 5;
+	EXPECT_EQ(ep_reg_add(&reg, &n6, 0), 0);
+	EXPECT_EQ(ep_reg_add(&reg, &dual, 0), 0);
+	EXPECT_EQ(ep_reg_add(&reg, &none, 0), -EINVAL);
+	ep_reg_build(&reg, nodes, members);
+	EXPECT_EQ(nodes[3].flags & (EP_NODE_F_ENCAP | EP_NODE_F_ENCAP6),
+		  EP_NODE_F_ENCAP | EP_NODE_F_ENCAP6);
+	EXPECT(!memcmp(nodes[3].ip6, n6.ip6, 16) && !nodes[3].ip4);
+	EXPECT_EQ(nodes[4].flags & (EP_NODE_F_ENCAP | EP_NODE_F_ENCAP6), EP_NODE_F_ENCAP);
+	EXPECT_EQ(nodes[4].ip4, ip("198.18.2.4"));
+	EXPECT(!ep_reg_get(&reg, 5));
+	tap_end("registry: an encap node with only ip6 gets the IPv6 underlay, with ip4 too "
+		"the IPv4 one, with neither is refused");
+}
+
 static void test_reg_restore(void)
 {
 	struct ep_load_report r = report(8, 1, "198.18.0.18", 0x18);
@@ -797,6 +830,7 @@ int main(void)
 	test_reg_manual_drain();
 	test_reg_configured();
 	test_reg_invalid();
+	test_reg_encap6();
 	test_reg_restore();
 	test_reg_capacity();
 	test_reg_takeover();

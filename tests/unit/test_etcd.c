@@ -292,6 +292,12 @@ static void test_node_json(void)
 	EXPECT_EQ(ep_cluster_node_parse(o, &n, &ifname, err, sizeof(err)), -EINVAL);
 	EXPECT(strstr(err, "needs ip4") != NULL);
 	json_decref(o);
+	o = json_loads("{\"id\":5,\"mode\":\"encap\",\"mac\":\"02:00:00:00:00:05\","
+		       "\"ip6\":\"2001:db8:2::5\"}",
+		       0, NULL);
+	EXPECT_EQ(ep_cluster_node_parse(o, &n, &ifname, err, sizeof(err)), 0); /* IPv6 underlay */
+	EXPECT(n.encap && !n.ip4 && n.ip6[15] == 5);
+	json_decref(o);
 	o = json_loads("{\"id\":0}", 0, NULL);
 	EXPECT_EQ(ep_cluster_node_parse(o, &n, &ifname, err, sizeof(err)), -EINVAL);
 	json_decref(o);
