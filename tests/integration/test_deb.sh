@@ -78,6 +78,9 @@ expect_eq "every installed file is where policy says, and no other" "$(files "$R
 ./usr/share/doc/edgeplane-control/copyright
 ./usr/share/doc/edgeplane/changelog.gz
 ./usr/share/doc/edgeplane/copyright
+./usr/share/doc/edgeplane/examples/edgeplane-alerts.test.yml
+./usr/share/doc/edgeplane/examples/edgeplane-alerts.yml
+./usr/share/doc/edgeplane/examples/edgeplane.json
 ./usr/share/doc/libedgeplane-dev/changelog.gz
 ./usr/share/doc/libedgeplane-dev/copyright
 ./usr/share/doc/libedgeplane1/changelog.gz
