@@ -15,6 +15,7 @@
 #   make format     reformat every C file to .clang-format; make format-check fails on a difference
 #   make install    install the programs, libedgeplane, its headers and the man pages
 #                   (PREFIX=/usr/local, DESTDIR for staging)
+#   make deb        Debian packages into build/deb (debian/, docs/operations.md)
 #   make help       list the targets
 
 .DELETE_ON_ERROR:
@@ -87,7 +88,8 @@ include tests/fuzz/fuzz.mk
 
 export TEST_FILTER BUILD
 
-.PHONY: all deps test test-run demo bench clean help format format-check install check cppcheck
+.PHONY: all deps test test-run demo bench clean help format format-check install check cppcheck \
+	dist deb
 
 all: $(BPF_OBJS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -118,7 +120,10 @@ bench-%: deps
 	$(Q)$(MAKE) all $(IMAGES_STAMP)
 	$(Q)tests/bench/bench.sh $*
 
-install: all
+# What ships: the programs, libedgeplane and the BPF objects (not the tests).
+dist: $(BPF_OBJS) $(BINS)
+
+install: dist
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/edgeplane $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -137,6 +142,18 @@ install: all
 	$(Q)install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8
 	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/edgeplane
 	$(Q)install -m 0644 $(BPFOUT)/ep_classifier_dpdk.bpf.o $(DESTDIR)$(PREFIX)/lib/edgeplane
+
+# Debian packages (debian/rules builds in build/deb-build with Debian's flags) into
+# build/deb; -nc keeps build/, which holds this checkout's own build.
+deb:
+	$(call msg,DEB,$(BUILD)/deb)
+	$(Q)mkdir -p $(BUILD)/deb
+	$(Q)dpkg-buildpackage -b -nc --no-sign -j$(shell nproc) \
+		--buildinfo-file=$(abspath $(BUILD)/deb)/edgeplane.buildinfo \
+		--changes-file=$(abspath $(BUILD)/deb)/edgeplane.changes \
+		--buildinfo-option=-u$(abspath $(BUILD)/deb) \
+		--changes-option=-u$(abspath $(BUILD)/deb) $(if $(V),,>$(BUILD)/deb/build.log 2>&1 || \
+		{ tail -30 $(BUILD)/deb/build.log; exit 1; })
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -5,7 +5,7 @@ CONTROL_SRCS	:= $(wildcard control/*.c)
 CONTROL_LIB	:= $(LIB)/libepcontrol.a
 $(CONTROL_LIB): $(patsubst %.c,$(OBJ)/%.o,$(CONTROL_SRCS))
 $(OBJ)/control/gw.o $(OBJ)/control/probe.o: $(GEN)/ep_gateway.skel.h
-CONTROL_LIBS	:= $(call pc_libs,jansson libconfig libmicrohttpd libmnl libcurl) $(ENROLL_LIBS)
+CONTROL_LIBS	:= $(call pc_libs,jansson libconfig libmicrohttpd libmnl libcurl libsystemd) $(ENROLL_LIBS)
 
 EXTRA_CFLAGS_control		:= -Icontrol -Idataplane
 EXTRA_CFLAGS_control/edgectl	:= -Icontrol -Idataplane

@@ -29,7 +29,7 @@ RT_LIB		:= $(LIB)/libeprt.a
 $(RT_LIB): $(patsubst %.c,$(OBJ)/%.o,$(RT_SRCS))
 # The key sources (daemon/keysrc.c) read keys files and sync with the controller through
 # the enrollment client (userspace/userspace.mk: ENROLL_SRCS, in libedgeplane.a).
-RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash libcrypto) \
+RT_LIBS		:= $(call pc_libs,liburing libconfig libzstd libmicrohttpd libxxhash libcrypto libsystemd) \
 		   $(ENROLL_LIBS) -ldl
 EXTRA_CFLAGS_dataplane/io	:= -Idataplane
 EXTRA_CFLAGS_dataplane/core	:= -Idataplane

@@ -25,6 +25,10 @@ PKGS=(
 	libxxhash-dev libblis-serial-dev
 	# DPDK backend
 	dpdk-dev libdpdk-dev
+	# readiness notification of the daemons under systemd (sd_notify)
+	libsystemd-dev
+	# Debian packages (make deb) and their checks (tests/integration/test_deb.sh)
+	debhelper dpkg-dev fakeroot lintian mmdebstrap
 	# tests, rig, reports
 	ethtool tcpdump procps iputils-ping jq python3 gnuplot-nox prometheus curl qemu-system-x86
 )
