@@ -20,10 +20,10 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "edgeplane/codec.h"
 #include "edgeplane/log.h"
+#include "edgeplane/notify.h"
 #include "edgeplane/metrics.h"
 #include "edgeplane/unixsock.h"
 #include "edgeplane/util.h"
@@ -918,25 +918,12 @@ err:
 	return err;
 }
 
-/* Tell systemd @state (READY=1, STOPPING=1) for a unit of Type=notify; nothing when not
- * started by systemd (no NOTIFY_SOCKET). A failure is only worth a warning. */
-static void notify_systemd(const char *state)
-{
-	int err;
-
-	if (!getenv("NOTIFY_SOCKET"))
-		return;
-	err = sd_notify(0, state);
-	if (err < 0)
-		pr_warn("sd_notify(%s): %s", state, strerror(-err));
-}
-
 int ep_ctl_run(struct ep_ctl *c)
 {
 	struct epoll_event evs[16];
 	int npeers = 0;
 
-	notify_systemd("READY=1"); /* ep_ctl_init() has attached and published */
+	ep_notify_systemd("READY=1"); /* ep_ctl_init() has attached and published */
 	while (!c->stop) {
 		int n = epoll_wait(c->epfd, evs, 16, -1);
 
@@ -981,7 +968,7 @@ int ep_ctl_run(struct ep_ctl *c)
 			}
 		}
 	}
-	notify_systemd("STOPPING=1");
+	ep_notify_systemd("STOPPING=1");
 	return 0;
 }
 

@@ -16,9 +16,9 @@ $(BIN)/edgeplane-xdp: $(OBJ)/dataplane/tools/edgeplane-xdp.o $(XDP_LIB) $(CORE_L
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(EP_LDFLAGS) $(BPF_LIBS)
 
 # libepcommon.a: what the runtime and edgectl share beyond the core: the /metrics server
-# and its text format, the configuration file's readers, Unix sockets.
+# and its text format, the configuration file's readers, Unix sockets, systemd's notify.
 COMMON_SRCS	:= userspace/common/metrics.c userspace/common/confread.c \
-		   userspace/common/unixsock.c
+		   userspace/common/unixsock.c userspace/common/notify.c
 COMMON_LIB	:= $(LIB)/libepcommon.a
 $(COMMON_LIB): $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRCS))
 

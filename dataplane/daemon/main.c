@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "core/crypt.h"
 #include "daemon/config.h"
 #include "daemon/runtime.h"
 #include "daemon/statsrv.h"
 #include "edgeplane/log.h"
+#include "edgeplane/notify.h"
 #include "edgeplane/opt.h"
 #include "edgeplane/reasm.h"
 #include "edgeplane/util.h"
@@ -230,20 +230,6 @@ static void write_ready_file(const char *path)
 		pr_warn("ready file %s: %s", path, strerror(errno));
 }
 
-/* Tell systemd @state (READY=1, STOPPING=1) for a unit of Type=notify; nothing when not
- * started by systemd (no NOTIFY_SOCKET). A failure is only worth a warning: systemd then
- * times the unit out, which says more than we could. */
-static void notify_systemd(const char *state)
-{
-	int err;
-
-	if (!getenv("NOTIFY_SOCKET"))
-		return;
-	err = sd_notify(0, state);
-	if (err < 0)
-		pr_warn("sd_notify(%s): %s", state, strerror(-err));
-}
-
 /* Options over the config file: @conf from it and the command line. Returns 0, or the
  * exit status (0 after --help, 2 after a usage error) plus one. */
 static int parse_command_line(int argc, char **argv, struct ep_conf *conf, struct run_opts *r)
@@ -294,11 +280,11 @@ static int run(struct ep_conf *conf)
 		conf->port, conf->nqueues, conf->nqueues == 1 ? "" : "s", conf->stats_socket);
 	if (conf->ready_file)
 		write_ready_file(conf->ready_file);
-	notify_systemd("READY=1");
+	ep_notify_systemd("READY=1");
 
 	sigwait(&sigs, &sig);
 	pr_info("%s: draining", strsignal(sig));
-	notify_systemd("STOPPING=1");
+	ep_notify_systemd("STOPPING=1");
 	ep_runtime_stop(rt);
 	if (conf->ready_file)
 		unlink(conf->ready_file);

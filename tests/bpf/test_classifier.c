@@ -819,40 +819,56 @@ static void check_encap(const char *name, const uint8_t *frame, size_t len, int 
 	tap_end("%s%s -> %s", variant, name, act_name(want_act));
 }
 
+#define ENCAP_MAX 1800 /* an encapsulated frame, at most */
+
+/*
+ * An encapsulated task into @f (ENCAP_MAX bytes; returns its length): outer @outer_src
+ * (NULL: pkt.c's default, 198.18.0.1) -> @outer_dst (IPv6 when @o6) to EP_ENCAP_PORT, and
+ * inside the task datagram @d (@n bytes) from a client to @inner_dst (IPv6 when @v6).
+ * Into @dec (*@dlen bytes) what the classifier must leave of it: the outer Ethernet
+ * header and the inner IP datagram.
+ */
+static size_t encap_frame(uint8_t *f, uint8_t *dec, size_t *dlen, bool o6, const char *outer_src,
+			  const char *outer_dst, const char *inner_dst, bool v6, const uint8_t *d,
+			  size_t n)
+{
+	uint8_t in[1600];
+	size_t ilen, flen;
+
+	ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6,
+					     .dport = PORT,
+					     .payload = d,
+					     .payload_len = n,
+					     .src = v6 ? "2001:db8:7::7" : "198.18.7.7",
+					     .dst = inner_dst },
+			 in, sizeof(in));
+	flen = pkt_build(&(struct pkt_spec){ .ipv6 = o6,
+					     .dport = EP_ENCAP_PORT,
+					     .payload = in + 14,
+					     .payload_len = ilen - 14,
+					     .src = outer_src,
+					     .dst = outer_dst },
+			 f, ENCAP_MAX);
+	memcpy(dec, f, 12);
+	memcpy(dec + 12, in + 12, ilen - 12);
+	*dlen = ilen;
+	return flen;
+}
+
 /* 4. Encapsulation: off unless a port is set; then only from a configured gateway, and
  * only for a task to the node or a virtual address. */
 static void test_encap(void)
 {
-	uint8_t d[256], in[1600], f[1800], dec[1800];
+	uint8_t d[256], f[ENCAP_MAX], dec[ENCAP_MAX];
 	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen, ilen;
 	const int decap_task[] = { EP_STAT_DECAP, EP_STAT_PASS_NO_SOCKET };
 	const int decap_dest[] = { EP_STAT_DECAP, EP_STAT_DROP_ENCAP_DEST };
 	const int src_drop[] = { EP_STAT_DROP_ENCAP_SOURCE };
 	const int not_local[] = { EP_STAT_PASS_NOT_LOCAL };
 	const int other_port[] = { EP_STAT_PASS_OTHER_PORT };
-	/* An encapsulated task: outer 198.18.0.1 (a gateway, or not) -> 198.18.0.2:7880, the
-	 * inner datagram from a client to @dst. What the classifier must leave: the outer
-	 * Ethernet header and the inner IP datagram. */
-#define ENCAP(outer_dst, inner_dst, v6)                                                          \
-	do {                                                                                     \
-		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6,                                 \
-						     .dport = PORT,                              \
-						     .payload = d,                               \
-						     .payload_len = n,                           \
-						     .src = v6 ? "2001:db8:7::7" : "198.18.7.7", \
-						     .dst = inner_dst },                         \
-				 in, sizeof(in));                                                \
-		flen = pkt_build(&(struct pkt_spec){ .dport = EP_ENCAP_PORT,                     \
-						     .payload = in + 14,                         \
-						     .payload_len = ilen - 14,                   \
-						     .dst = outer_dst },                         \
-				 f, sizeof(f));                                                  \
-		memcpy(dec, f, 12);                                                              \
-		memcpy(dec + 12, in + 12, ilen - 12);                                            \
-	} while (0)
 
 	write_cfg(&(struct ep_config){ 0 });
-	ENCAP("198.18.0.2", "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, false, NULL, "198.18.0.2", "198.18.0.2", false, d, n);
 	check_encap("encapsulation off (no port): a datagram to 7880 is not ours", f, flen,
 		    XDP_PASS, other_port, 1, NULL, 0);
 
@@ -863,25 +879,24 @@ static void test_encap(void)
 	check_encap("encapsulated task from the gateway 198.18.0.1: taken off, the task "
 		    "passes",
 		    f, flen, XDP_PASS, decap_task, 2, dec, ilen);
-	ENCAP("198.18.0.2", "2001:db8::2", true);
+	flen = encap_frame(f, dec, &ilen, false, NULL, "198.18.0.2", "2001:db8::2", true, d, n);
 	check_encap("encapsulated IPv6 task from the gateway", f, flen, XDP_PASS, decap_task, 2,
 		    dec, ilen);
-	ENCAP("198.18.0.2", "198.18.0.99", false);
+	flen = encap_frame(f, dec, &ilen, false, NULL, "198.18.0.2", "198.18.0.99", false, d, n);
 	check_encap("encapsulated task for 198.18.0.99, not ours: dropped", f, flen, XDP_DROP,
 		    decap_dest, 2, dec, ilen);
-	ENCAP("198.18.0.2", "2001:db8::99", true);
+	flen = encap_frame(f, dec, &ilen, false, NULL, "198.18.0.2", "2001:db8::99", true, d, n);
 	check_encap("encapsulated task for 2001:db8::99, not ours: dropped", f, flen, XDP_DROP,
 		    decap_dest, 2, dec, ilen);
 	addr_put("2001:db8::99", EP_ADDR_F_VIRTUAL);
 	check_encap("encapsulated task for the virtual address 2001:db8::99", f, flen, XDP_PASS,
 		    decap_task, 2, dec, ilen);
 	addr_put("2001:db8::99", 0);
-	ENCAP("198.18.0.98", "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, false, NULL, "198.18.0.98", "198.18.0.2", false, d, n);
 	check_encap("encapsulated task to 198.18.0.98, not our address: the kernel's", f, flen,
 		    XDP_PASS, not_local, 1, NULL, 0);
 	addr_put("198.18.0.1", 0);
 	write_cfg(&(struct ep_config){ 0 });
-#undef ENCAP
 }
 
 /*
@@ -891,7 +906,7 @@ static void test_encap(void)
  */
 static void test_encap6(void)
 {
-	uint8_t d[256], in[1600], f[1800], dec[1800], bad[1800];
+	uint8_t d[256], f[ENCAP_MAX], dec[ENCAP_MAX], bad[ENCAP_MAX];
 	size_t n = task_dgram(d, sizeof(d), EP_KIND_REQUEST, 3, 100), flen, ilen;
 	const int decap_task[] = { EP_STAT_DECAP, EP_STAT_PASS_NO_SOCKET };
 	const int decap_dest[] = { EP_STAT_DECAP, EP_STAT_DROP_ENCAP_DEST };
@@ -901,42 +916,24 @@ static void test_encap6(void)
 	const int zero_drop[] = { EP_STAT_DROP_UDP_ZERO_CSUM };
 	const int unparsed[] = { EP_STAT_PASS_UNPARSED };
 	size_t udp6 = 14 + 40, udp4 = 14 + 20; /* the outer UDP header */
-	/* Outer @outer_src -> @outer_dst (IPv6 when @o6) to 7880; inside, a task from a
-	 * client to @inner_dst. dec: what the classifier must leave. */
-#define ENCAP(o6, outer_src, outer_dst, inner_dst, v6)                                           \
-	do {                                                                                     \
-		ilen = pkt_build(&(struct pkt_spec){ .ipv6 = v6,                                 \
-						     .dport = PORT,                              \
-						     .payload = d,                               \
-						     .payload_len = n,                           \
-						     .src = v6 ? "2001:db8:7::7" : "198.18.7.7", \
-						     .dst = inner_dst },                         \
-				 in, sizeof(in));                                                \
-		flen = pkt_build(&(struct pkt_spec){ .ipv6 = o6,                                 \
-						     .dport = EP_ENCAP_PORT,                     \
-						     .payload = in + 14,                         \
-						     .payload_len = ilen - 14,                   \
-						     .src = outer_src,                           \
-						     .dst = outer_dst },                         \
-				 f, sizeof(f));                                                  \
-		memcpy(dec, f, 12);                                                              \
-		memcpy(dec + 12, in + 12, ilen - 12);                                            \
-		memcpy(bad, f, flen);                                                            \
-	} while (0)
 #define GW6   "2001:db8:1::1"
 #define NODE6 "2001:db8::2" /* the node's, addrs_default() */
 
 	write_cfg(&(struct ep_config){ .encap_port = EP_ENCAP_PORT });
 	addr_put("198.18.0.1", EP_ADDR_F_GATEWAY); /* an IPv4 gateway only, first */
-	ENCAP(true, GW6, NODE6, "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, true, GW6, NODE6, "198.18.0.2", false, d, n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer from " GW6 ", not a configured gateway", f, flen, XDP_DROP,
 		    src_drop, 1, NULL, 0);
-	ENCAP(true, "::ffff:198.18.0.1", NODE6, "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, true, "::ffff:198.18.0.1", NODE6, "198.18.0.2", false, d,
+			   n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer from ::ffff:198.18.0.1, mapped to the IPv4 gateway's key", f, flen,
 		    XDP_DROP, src_drop, 1, NULL, 0);
 
 	addr_put(GW6, EP_ADDR_F_GATEWAY);
-	ENCAP(true, GW6, NODE6, "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, true, GW6, NODE6, "198.18.0.2", false, d, n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer from the gateway " GW6 ", IPv4 task inside: taken off, passes", f,
 		    flen, XDP_PASS, decap_task, 2, dec, ilen);
 	/* Bad outer lengths, each against the frame just built. */
@@ -961,18 +958,23 @@ static void test_encap6(void)
 	check_encap("IPv6 outer, payload length past the frame: not parsed, the kernel's", bad,
 		    flen, XDP_PASS, unparsed, 1, NULL, 0);
 
-	ENCAP(true, GW6, NODE6, "2001:db8::2", true);
+	flen = encap_frame(f, dec, &ilen, true, GW6, NODE6, "2001:db8::2", true, d, n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer from the gateway, IPv6 task inside: taken off, passes", f, flen,
 		    XDP_PASS, decap_task, 2, dec, ilen);
-	ENCAP(true, GW6, NODE6, "2001:db8::99", true);
+	flen = encap_frame(f, dec, &ilen, true, GW6, NODE6, "2001:db8::99", true, d, n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer from the gateway, task for 2001:db8::99, not ours: dropped", f,
 		    flen, XDP_DROP, decap_dest, 2, dec, ilen);
-	ENCAP(true, GW6, "2001:db8::98", "2001:db8::2", true);
+	flen = encap_frame(f, dec, &ilen, true, GW6, "2001:db8::98", "2001:db8::2", true, d, n);
+	memcpy(bad, f, flen);
 	check_encap("IPv6 outer to 2001:db8::98, not our address: the kernel's", f, flen, XDP_PASS,
 		    not_local, 1, NULL, 0);
 
 	/* The outer UDP length is checked over IPv4 too. */
-	ENCAP(false, "198.18.0.1", "198.18.0.2", "198.18.0.2", false);
+	flen = encap_frame(f, dec, &ilen, false, "198.18.0.1", "198.18.0.2", "198.18.0.2", false, d,
+			   n);
+	memcpy(bad, f, flen);
 	check_encap("IPv4 outer from the gateway, well formed: taken off, passes", f, flen,
 		    XDP_PASS, decap_task, 2, dec, ilen);
 	bad[udp4 + 4] = (uint8_t)((flen - udp4 - 2) >> 8),
@@ -982,7 +984,6 @@ static void test_encap6(void)
 	addr_put(GW6, 0);
 	addr_put("198.18.0.1", 0);
 	write_cfg(&(struct ep_config){ 0 });
-#undef ENCAP
 #undef GW6
 #undef NODE6
 }

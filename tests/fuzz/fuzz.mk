@@ -77,8 +77,7 @@ FUZZ_WORKER_O	:= $(call fuzz_objs,dataplane/core/worker.c dataplane/core/cache.c
 # in for the maps.
 FUZZ_CONTROL_O	:= $(call fuzz_objs,$(filter-out control/gw.c control/probe.c,$(CONTROL_SRCS)) \
 		     tests/fuzz/fake_gw.c dataplane/xdp/ep_xdp.c userspace/common/log_libs.c \
-		     userspace/common/metrics.c userspace/common/confread.c \
-		     userspace/common/unixsock.c $(ENROLL_SRCS))
+		     $(COMMON_SRCS) $(ENROLL_SRCS))
 # bpf/lib/parse.h reads struct iphdr and ipv6hdr in place; behind a 14-byte Ethernet header
 # they are 2 bytes off their natural alignment, in every AF_XDP and DPDK frame. x86-64
 # does not mind; UBSan's alignment check would stop at every frame (docs/testing.md).

@@ -82,14 +82,8 @@ if start_runtime "$EP_TMP/rt.log" "${CAPS[@]}"; then
 		"$(awk '/^Uid:/ {print $2} /^CapEff:/ {print $2}' /proc/$RT_PID/status | xargs)" \
 		"$USER_ID $CAPS_MASK"
 	head -c 2000 /dev/urandom >"$EP_TMP/in.bin"
-	if in_a "$BIN/edgeload" run --to $ADDR_B --type echo --in "$EP_TMP/in.bin" \
-		--out "$EP_TMP/out.bin" >"$EP_TMP/load.log" 2>&1 &&
-		cmp -s "$EP_TMP/in.bin" "$EP_TMP/out.bin"; then
-		ok "it answers a task (echo) through its classifier on $IF_B"
-	else
-		not_ok "it answers a task (echo) through its classifier on $IF_B"
-		diag "$(tail -5 "$EP_TMP/load.log")"
-	fi
+	expect_echo "it answers a task (echo) through its classifier on $IF_B" "$EP_TMP/in.bin" \
+		in_a "$BIN/edgeload" run --to $ADDR_B
 else
 	not_ok "the runtime starts as uid $USER_ID with ${CAPS[*]} only"
 	diag "$(grep -iE 'error|warn' "$EP_TMP/rt.log" | tail -5)"

@@ -49,16 +49,6 @@ report() {
 status() { ctl status --json; }
 outcome() { status | jq -r --arg o "$1" '.reports_by_outcome[$o] // "none"'; }
 node_field() { ctl node list --json | jq -r --argjson id "$1" ".[] | select(.id == \$id) | $2"; }
-# wait_cond SECONDS CMD...: until CMD succeeds.
-wait_cond() {
-	local end=$((SECONDS + $1))
-	shift
-	while ((SECONDS < end)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 udp_listeners() { rig exec gw ss -Hnlu 'sport = :7879' | awk '{ print $4 }'; }
 
 # --- defaults: reports on loopback only, registration off ---------------------------------

@@ -10,6 +10,7 @@
 # the load moves); every rule must evaluate on the live series; with the worker killed,
 # EdgeplaneRuntimeDown and EdgeplaneNodeDead go pending. promtool checks and tests the rules.
 source "$(dirname "$0")/../lib/lib.sh"
+WAIT_COND_STEP=0.2 # wait_cond's conditions here query Prometheus
 need_root "Prometheus scraping the rig"
 
 DASH=$EP_ROOT/packaging/grafana/edgeplane.json
@@ -50,10 +51,8 @@ ep_rig_init d
 ep_rig_up_or_bail "$EP_ROOT/vm/topo/gateway.topo" "rig up gateway.topo"
 GW=$(rig addr gw) GW6=$(rig addr gw --6) W1=$(rig addr w1)
 GW_NS=$(rig ns gw)
-HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 2000000000;
-	bytes_burst = 2000000000;'
 cat >"$EP_TMP/ctl.conf" <<CONF
-rate_limit = { $HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000; };
+rate_limit = { $EP_HIGH_GW_LIMITS };
 $EP_AUTH_OFF
 CONF
 "$RIG" --prefix "$P" exec gw "$BIN/edgectl" serve --config "$EP_TMP/ctl.conf" --iface eth0 \
@@ -64,7 +63,7 @@ wait_for_line "$EP_TMP/ctl.log" "controller ready" 10 ||
 cat >"$EP_TMP/w1.conf" <<CONF
 report = { controller = "$GW:7879"; node_id = 1; capacity = 100; cpu = "process"; };
 xdp = { virtual_addresses = [ "$GW", "$GW6" ]; };
-rate_limit = { $HIGH_LIMITS };
+rate_limit = { $EP_HIGH_LIMITS };
 metrics = "$W1:9100";
 $EP_AUTH_OFF
 CONF
@@ -106,15 +105,6 @@ api() {
 }
 query() { api query -G --data-urlencode "query=$1"; }
 scraped() { [[ $(query 'sum(up)' 2>/dev/null | jq -r '.data.result[0].value[1] // 0' 2>/dev/null) == 2 ]]; }
-wait_cond() {
-	local end=$((SECONDS + $1))
-	shift
-	while ((SECONDS < end)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
 rig exec c1 timeout $((LOAD_S + 20)) "$BIN/edgeload" load --to "$GW" --type echo --size 64 \
 	--concurrency 4 --duration "${LOAD_S}s" --json >"$EP_TMP/load.json" 2>"$EP_TMP/load.err" &

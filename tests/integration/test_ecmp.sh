@@ -71,8 +71,6 @@ ep_etcd_join "$(rig ns gwa)" etcd0 198.18.9.11 && ep_etcd_join "$(rig ns gwb)" e
 	ep_bail "the gateways reach etcd (a second interface each)"
 
 PLUGIN=$(ep_plugin libepcount.so) || ep_bail "install the count plugin"
-HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 2000000000;
-	bytes_burst = 2000000000;'
 PREFIX=/edgeplane/e$EP_SUFFIX/
 EPS_CONF=$(sed 's/[^,]*/"&"/g; s/,/, /g' <<<"$EP_ETCD_ENDPOINTS")
 NODES_CONF=""
@@ -90,7 +88,7 @@ gateway: { interface = "eth0"; };
 control: { socket = "$EP_TMP/$g.sock"; listen = "${GW_ADDR[$g]}:7879"; dead_after_ms = 500; };
 etcd: { endpoints = [ $EPS_CONF ]; prefix = "$PREFIX"; timeout_ms = 1000; lease_ttl_s = 3; };
 nodes = ( $NODES_CONF );
-rate_limit = { $HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000; };
+rate_limit = { $EP_HIGH_GW_LIMITS };
 $EP_AUTH_OFF
 EOF
 	: >"$EP_TMP/$g.log"
@@ -103,16 +101,6 @@ stop_ctls() { local g; for g in "${!CTL_PID[@]}"; do kill "${CTL_PID[$g]}" 2>/de
 on_exit stop_ctls
 gctl() { local g=$1; shift; timeout 20 "$BIN/edgectl" --socket "$EP_TMP/$g.sock" "$@"; }
 synced() { [[ $(gctl "$1" status --json 2>/dev/null | jq -r '.etcd.synced' 2>/dev/null) == true ]]; }
-# wait_cond SECONDS CMD...: until CMD succeeds (every 20 ms).
-wait_cond() {
-	local end=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while (($(date +%s%N) < end)); do
-		"$@" && return 0
-		sleep 0.02
-	done
-	return 1
-}
 start_ctl gwa && start_ctl gwb || ep_bail "controllers on gwa and gwb start with etcd" "$EP_TMP/gwb.log"
 wait_cond 5 synced gwa && wait_cond 5 synced gwb
 ok "a controller on each gateway, both reading and watching prefix $PREFIX"
@@ -126,7 +114,7 @@ for w in "${WORKERS[@]}"; do
 report = { controllers = [ "${GW_ADDR[gwa]}:7879", "${GW_ADDR[gwb]}:7879" ]; node_id = $n;
 	capacity = 100; cpu = "process"; };
 xdp = { virtual_addresses = [ "$VIP" ]; };
-rate_limit = { $HIGH_LIMITS };
+rate_limit = { $EP_HIGH_LIMITS };
 cache: { window_ms = 10000; };
 $EP_SIGNING
 handlers = ( { plugin = "$PLUGIN"; name = "count"; type = 900; }, { name = "echo"; } );

@@ -68,16 +68,6 @@ map_state() {
 }
 policy() { ctl "$1" policy --json | jq -r '.policy'; }
 synced() { [[ $(ctl "$1" status --json 2>/dev/null | jq -r '.etcd.synced' 2>/dev/null) == true ]]; }
-# wait_cond SECONDS CMD...: until CMD succeeds (every 20 ms).
-wait_cond() {
-	local end=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while (($(date +%s%N) < end)); do
-		"$@" && return 0
-		sleep 0.02
-	done
-	return 1
-}
 is_state() { [[ $(state "$1" "$2") == "$3" ]]; }
 is_policy() { [[ $(policy "$1") == "$2" ]]; }
 

@@ -19,10 +19,8 @@ GW=$(rig addr gw) GW6=$(rig addr gw --6)
 # This test drives 100 000+ tasks/s from one client: it measures balancing, not the rate
 # limits per source prefix (tests/integration/test_xdp_guard.sh, test_gateway), so both
 # the gateway and the workers get limits far above that load, said explicitly.
-HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 2000000000;
-	bytes_burst = 2000000000;'
 cat >"$EP_TMP/ctl.conf" <<CONF
-rate_limit = { $HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000; };
+rate_limit = { $EP_HIGH_GW_LIMITS };
 $EP_AUTH_OFF
 CONF
 # Daemons run under vm/rig directly (rig exec execs the command: $! is the daemon).
@@ -41,7 +39,7 @@ start_controller() {
 start_worker() {
 	local n=$1 cap=$2 conf=$EP_TMP/w$1.conf
 	printf 'report = { controller = "%s:7879"; node_id = %s; capacity = %s; cpu = "process"; %s };\nxdp = { virtual_addresses = [ "%s", "%s" ]; };\nrate_limit = { %s };\n%s\n%s\n' \
-		"$GW" "$n" "$cap" "${4:-}" "$GW" "$GW6" "$HIGH_LIMITS" "$EP_AUTH_OFF" "${3:-}" >"$conf"
+		"$GW" "$n" "$cap" "${4:-}" "$GW" "$GW6" "$EP_HIGH_LIMITS" "$EP_AUTH_OFF" "${3:-}" >"$conf"
 	rm -f "$EP_TMP/w$n.ready"
 	"$RIG" --prefix "$P" exec "w$n" "$BIN/edgeplane" -c "$conf" -i eth0 --stats-socket "$EP_TMP/w$n.sock" \
 		--ready-file "$EP_TMP/w$n.ready" >"$EP_TMP/w$n.log" 2>&1 &

@@ -101,16 +101,10 @@ expect_eq "an AF_XDP socket on each of the $qcur enabled queues" \
 
 # Tasks from the host side, through the tap and virtio_net, into AF_XDP and back.
 head -c 3000 /dev/urandom >"$EP_TMP/payload.bin"
-for fam in "IPv4 $GA echo" "IPv6 $GA6 echo6"; do
-	read -r name addr out <<<"$fam"
-	if in_host "$BIN/edgeload" run --to "$addr" --type echo --in "$EP_TMP/payload.bin" \
-		--out "$EP_TMP/$out.out" >"$EP_TMP/run.err" 2>&1 &&
-		cmp -s "$EP_TMP/payload.bin" "$EP_TMP/$out.out"; then
-		ok "echo over $name: 3000 random bytes come back unchanged"
-	else
-		not_ok "echo over $name: 3000 random bytes come back unchanged"
-		diag "$(cat "$EP_TMP/run.err")"
-	fi
+for fam in "IPv4 $GA" "IPv6 $GA6"; do
+	read -r name addr <<<"$fam"
+	expect_echo "echo over $name: 3000 random bytes come back unchanged" "$EP_TMP/payload.bin" \
+		in_host "$BIN/edgeload" run --to "$addr"
 done
 # zlib's CRC-32 of the payload is the first word of gzip's trailer.
 crc=$(gzip -c "$EP_TMP/payload.bin" | tail -c 8 | od -An -tx4 -N4 | tr -d ' ')

@@ -28,6 +28,13 @@ ADDR6_A=2001:db8::1 ADDR6_B=2001:db8::2
 # file, or EP_AUTH_OFF_ARG on its command line. Tests of authentication make keys with
 # ep_keys_file (below).
 EP_AUTH_OFF='auth: { mode = "off"; };	# this test is not about device authentication'
+# Rate limits per source prefix far above any test's load (the defaults are a guard that a
+# test sending hundreds of thousands of tasks from one address would meet): the runtime's
+# `rate_limit` group as EP_HIGH_LIMITS, and the gateway's, which also limits tasks, as
+# EP_HIGH_GW_LIMITS. For tests about load balancing, not about the limits.
+EP_HIGH_LIMITS='packets_per_s = 4000000; packets_burst = 4000000; bytes_per_s = 2000000000;
+	bytes_burst = 2000000000;'
+EP_HIGH_GW_LIMITS="$EP_HIGH_LIMITS tasks_per_s = 4000000; tasks_burst = 4000000;"
 EP_AUTH_OFF_ARG='--auth-mode off'
 
 # ep_key ID [FIELD=VALUE...]: a key object of docs/protocol.md 7.5 with a fresh random key,
@@ -444,6 +451,32 @@ ep_synced_node_conf() {
 }
 
 # --- checks the integration tests share (issue 15, duplicates) ---------------------------
+# expect_echo CASE IN CMD...: CMD (an edgeload run with its --to, and whatever runs it:
+# in_a, in_host, ...) sends IN as an echo task and writes the result; ok CASE if it comes
+# back unchanged, else not_ok CASE with edgeload's last lines.
+expect_echo() {
+	local what=$1 in=$2
+	shift 2
+	if "$@" --type echo --in "$in" --out "$in.echoed" >"$EP_TMP/echo.log" 2>&1 &&
+		cmp -s "$in" "$in.echoed"; then
+		ok "$what"
+	else
+		not_ok "$what"
+		diag "$(tail -5 "$EP_TMP/echo.log")"
+	fi
+}
+# wait_cond SECONDS CMD...: until CMD succeeds, tried every $WAIT_COND_STEP seconds (0.02;
+# a test whose CMD is costly sets it, e.g. WAIT_COND_STEP=0.2 wait_cond ...). Fails after
+# SECONDS.
+wait_cond() {
+	local end=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	while (($(date +%s%N) < end)); do
+		"$@" && return 0
+		sleep "${WAIT_COND_STEP:-0.02}"
+	done
+	return 1
+}
 # expect_refusal CASE TEXT CMD...: CMD exits 2 (bad usage or a bad configuration) and its
 # output contains TEXT: ok "CASE, 'WHAT IT SAID'" (from its "error: " on), else not_ok CASE
 # with its exit status and first lines.
