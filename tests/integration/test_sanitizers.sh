@@ -4,7 +4,8 @@
 # cases all pass still fails when a program it ran, a background daemon among them, left an
 # ASan, UBSan or LeakSanitizer report (a block it never freed); the same test with the bug
 # left out passes. Each case runs tests/run.sh on a small test of its own (eptest-sanbug, a
-# bug on purpose) with a log directory under $EP_TMP. And `make test-run` gives the tests sanitized daemons (EP_BIN).
+# bug on purpose) with a log directory under $EP_TMP. And `make test-run` gives the tests
+# sanitized daemons and tools (EP_BIN).
 source "$(dirname "$0")/../lib/lib.sh"
 
 SANBUG=$TOOLS/eptest-sanbug
@@ -46,7 +47,7 @@ fi
 
 # Under `make test-run` the daemons are the sanitized ones (a run by hand: plain ones).
 if [[ -n ${EP_BIN:-} ]]; then
-	for p in edgeplane edgectl edgeload; do
+	for p in edgeplane edgectl edgeload edgeplane-xdp edgeplane-fault; do
 		if nm "$BIN/$p" 2>/dev/null | grep -q '__asan_report_load' &&
 			nm "$BIN/$p" 2>/dev/null | grep -q '__ubsan_handle'; then
 			ok "$p of EP_BIN ($BIN) is built with ASan and UBSan"

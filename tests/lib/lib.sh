@@ -15,7 +15,7 @@ EP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$EP_ROOT/build}
 [[ $BUILD = /* ]] || BUILD=$EP_ROOT/$BUILD
 # The programs under test: build/bin, or EP_BIN (`make test-run` sets it to build/bin-san,
-# the daemons and edgeload built with ASan+UBSan; benchmarks leave it unset).
+# the daemons, edgeload and the tools built with ASan+UBSan; benchmarks leave it unset).
 BIN=${EP_BIN:-$BUILD/bin}
 TOOLS=$BUILD/tests/tools
 BPFOBJ=$BUILD/bpf
