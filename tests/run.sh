@@ -25,8 +25,8 @@ san_env() {
 	# log_path: the report to a file of its own (NAME.PID), not lost in a daemon's
 	# stderr; detect_leaks: a leak is a report too (LSan, at the process's exit), in the
 	# unit tests and in the daemons and CLIs the integration tests (*.sh) run, which free
-	# what they allocated on every exit path; suppressions: the few one-time blocks of
-	# the libraries we link that cannot be freed (tests/lsan.supp says which and why), not
+	# what they allocated before they exit; suppressions: the few blocks of the
+	# libraries we link that cannot be freed (tests/lsan.supp says which and why), not
 	# listed when used (print_suppressions=0: that list would be a file in DIR, a report).
 	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$1/asan${EP_ASAN_OPTIONS:+:$EP_ASAN_OPTIONS}"
 	export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0${EP_LSAN_OPTIONS:+:$EP_LSAN_OPTIONS}"
