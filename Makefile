@@ -101,7 +101,7 @@ deps:
 test: deps
 	$(Q)$(MAKE) format-check && $(MAKE) check && $(MAKE) test-run
 
-# The integration tests run the daemons and edgeload built with ASan+UBSan (EP_BIN;
+# The integration tests run the daemons, edgeload and the tools built with ASan+UBSan (EP_BIN;
 # docs/testing.md, "Sanitizers").
 test-run: all $(SAN_BINS) $(IMAGES_STAMP)
 	$(Q)EP_BIN=$(abspath $(SANBIN)) tests/run.sh $(TEST_PROGS)

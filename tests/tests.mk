@@ -50,9 +50,8 @@ $(LIB)/libepcontrol-san.a: $(patsubst %,$(SANOBJ)/control/%.o,table registry pol
 EXTRA_CFLAGS_tests/unit := -Idataplane -Iuserspace/client -Icontrol
 
 # The daemons and edgeload under ASan+UBSan, for the integration tests (`make test-run`
-# runs them with these; docs/testing.md, "Sanitizers"): build/bin-san/ holds the three, and
-# links to the plain build of the tools that are not sanitized (edgeplane-xdp,
-# edgeplane-fault). Benchmarks and the demo use build/bin.
+# runs them with these; docs/testing.md, "Sanitizers"): build/bin-san/ holds the three and
+# the tools edgeplane-xdp and edgeplane-fault. Benchmarks and the demo use build/bin.
 SANBIN		:= $(BUILD)/bin-san
 $(LIB)/libeprt-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(RT_SRCS))
 $(LIB)/libepxdp-san.a: $(patsubst %.c,$(SANOBJ)/%.o,$(XDP_SRCS))
@@ -78,9 +77,12 @@ $(SANBIN)/edgectl: $(patsubst %.c,$(SANOBJ)/%.o,$(EDGECTL_SRCS)) $(LIB)/libepcon
 $(SANBIN)/edgeload: $(patsubst %.c,$(SANOBJ)/%.o,$(EDGELOAD_SRCS)) $(LIB)/libepclient-san.a \
 		    $(HANDLERS_LIB) $(LIB)/libepcore-san.a
 	$(call test_link_san,LINK-SAN,$(HANDLER_LIBS) $(ZSTD_LIBS) $(ENROLL_LIBS))
-$(SANBIN)/edgeplane-xdp $(SANBIN)/edgeplane-fault: $(SANBIN)/%: $(BIN)/%
-	$(Q)mkdir -p $(@D)
-	$(Q)ln -sf ../bin/$* $@
+$(SANBIN)/edgeplane-xdp: $(SANOBJ)/dataplane/tools/edgeplane-xdp.o $(LIB)/libepxdp-san.a \
+			$(LIB)/libepcore-san.a
+	$(call test_link_san,LINK-SAN,$(BPF_LIBS))
+$(SANOBJ)/vm/fault.o: $(GEN)/ep_fault.skel.h
+$(SANBIN)/edgeplane-fault: $(SANOBJ)/vm/fault.o $(LIB)/libepxdp-san.a $(LIB)/libepcore-san.a
+	$(call test_link_san,LINK-SAN,$(BPF_LIBS))
 SAN_BINS	:= $(addprefix $(SANBIN)/,edgeplane edgectl edgeload edgeplane-xdp edgeplane-fault)
 
 # Unit tests: tests/unit/test_*.c, each linked with the sanitized libraries.

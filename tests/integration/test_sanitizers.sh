@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The runner's sanitizer check (tests/run.sh; docs/testing.md, "Sanitizers"): a test whose
 # cases all pass still fails when a program it ran, a background daemon among them, left an
-# ASan or UBSan report; the same test with the bug left out passes. Each case
-# runs tests/run.sh on a small test of its own (eptest-sanbug, a bug on purpose) with a log
-# directory under $EP_TMP. And `make test-run` gives the tests sanitized daemons (EP_BIN).
+# ASan, UBSan or LeakSanitizer report (a block it never freed); the same test with the bug
+# left out passes. Each case runs tests/run.sh on a small test of its own (eptest-sanbug, a
+# bug on purpose) with a log directory under $EP_TMP. And `make test-run` gives the tests
+# sanitized daemons and tools (EP_BIN).
 source "$(dirname "$0")/../lib/lib.sh"
 
 SANBUG=$TOOLS/eptest-sanbug
@@ -19,14 +20,18 @@ inner_run() {
 	BUILD=$EP_TMP/inner-$1 TEST_FILTER= "$EP_ROOT/tests/run.sh" "$t" 2>&1
 }
 
-for mode in heap ub; do
+# The kind of report each mode leaves, as the runner prints its first lines.
+declare -A REPORT=([heap]='heap-buffer-overflow' [ub]='signed integer overflow'
+	[leak]='LeakSanitizer: detected memory leaks')
+for mode in heap ub leak; do
 	out=$(inner_run $mode)
 	rc=$?
 	if ((rc != 0)) && grep -q 'sanitizer report' <<<"$out" &&
+		grep -q "${REPORT[$mode]}" <<<"$out" &&
 		grep -q '^0 passed, 1 failed\|^1 passed, 1 failed' <<<"$out"; then
 		ok "a background program's $mode report fails the test: $(grep -o '[0-9]* sanitizer report(s)' <<<"$out")"
 	else
-		not_ok "a background program's $mode report fails the test"
+		not_ok "a background program's $mode report (${REPORT[$mode]}) fails the test"
 		diag "rc $rc: $(tail -5 <<<"$out")"
 	fi
 done
@@ -42,7 +47,7 @@ fi
 
 # Under `make test-run` the daemons are the sanitized ones (a run by hand: plain ones).
 if [[ -n ${EP_BIN:-} ]]; then
-	for p in edgeplane edgectl edgeload; do
+	for p in edgeplane edgectl edgeload edgeplane-xdp edgeplane-fault; do
 		if nm "$BIN/$p" 2>/dev/null | grep -q '__asan_report_load' &&
 			nm "$BIN/$p" 2>/dev/null | grep -q '__ubsan_handle'; then
 			ok "$p of EP_BIN ($BIN) is built with ASan and UBSan"

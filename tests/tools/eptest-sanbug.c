@@ -6,6 +6,7 @@
  *
  *   eptest-sanbug heap   read one byte past a heap buffer (ASan: heap-buffer-overflow)
  *   eptest-sanbug ub     overflow a signed int (UBSan: signed-integer-overflow)
+ *   eptest-sanbug leak   lose the last pointer to a block (LSan: detected memory leaks)
  *   eptest-sanbug none   the same work, without the bug
  */
 #include <limits.h>
@@ -16,6 +17,17 @@
 /* Kept out of the optimiser's sight, so that the bug stays in the binary. */
 static volatile size_t past = 1;
 static volatile int big = INT_MAX;
+
+/* "leak": a block whose only pointer is gone when the function returns (a function of its
+ * own, so that no register or stack slot of main() still holds it when LSan looks, at the
+ * process's exit). */
+static __attribute__((noinline)) void leak_block(size_t len)
+{
+	char *volatile p = malloc(len);
+
+	if (p)
+		p[0] = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,6 +44,8 @@ int main(int argc, char **argv)
 		sum = big + (int)past;
 	else
 		sum = buf[15] + (int)past;
+	if (!strcmp(what, "leak"))
+		leak_block(16 + past);
 	free(buf);
 	printf("%d\n", sum);
 	return 0;
