@@ -160,6 +160,8 @@ node_rate() {
 declare -A DR_NS DR_PID
 # drain_ctl X N: namespace and controller X (a or b) on the etcd bridge at 198.18.9.1N,
 # with a gateway veth gwX (its peer in the hub), 3 nodes, its maps in $EP_BPFFS/drain-X.
+# The nodes never report: configured capacities and wait_for_report off make them usable
+# (not drained in the maps) all the same, and dead_after_ms keeps them so.
 drain_ctl() {
 	local x=$1 n=$2 ns=eplb$S-c$1 eps
 	eps=$(sed 's/[^,]*/"&"/g; s/,/, /g' <<<"$EP_ETCD_ENDPOINTS")
@@ -176,9 +178,9 @@ gateway: { interface = "gw$x"; xdp_mode = "skb"; keep_attached = false; relay_re
 	   pin_dir = "$EP_BPFFS/drain-$x"; };
 control: { socket = "$EP_TMP/drain-$x.sock"; wait_for_report = false; dead_after_ms = 3600000; };
 etcd: { endpoints = [ $eps ]; prefix = "/edgeplane/bench$S/"; timeout_ms = 1000; lease_ttl_s = 3; };
-nodes = ( { id = 1; name = "w1"; mac = "02:00:00:00:00:01"; ip4 = "198.18.30.1"; },
-	  { id = 2; name = "w2"; mac = "02:00:00:00:00:02"; ip4 = "198.18.30.2"; },
-	  { id = 3; name = "w3"; mac = "02:00:00:00:00:03"; ip4 = "198.18.30.3"; } );
+nodes = ( { id = 1; name = "w1"; mac = "02:00:00:00:00:01"; ip4 = "198.18.30.1"; capacity = 100; },
+	  { id = 2; name = "w2"; mac = "02:00:00:00:00:02"; ip4 = "198.18.30.2"; capacity = 100; },
+	  { id = 3; name = "w3"; mac = "02:00:00:00:00:03"; ip4 = "198.18.30.3"; capacity = 100; } );
 $EP_AUTH_OFF
 EOF
 	ip netns exec "$ns" "$CTL" serve --config "$EP_TMP/drain-$x.conf" >>"$EP_TMP/drain-$x.log" 2>&1 &
@@ -204,8 +206,13 @@ drain_once() {
 	t0=$(date +%s%N)
 	"$CTL" --socket "$EP_TMP/drain-a.sock" node "$1" 1 >/dev/null ||
 		die "edgectl node $1 1 on A failed"
-	wait "$w" || die "not in force on both gateways within 10 s ($1): $(cat "$EP_TMP/watch.err")"
+	wait "$w" || die "not in force on both gateways within 10 s ($1; seen at $(cat \
+		"$EP_TMP/watch.out" | tail -1) ns): B's nodes: $("$CTL" --socket "$EP_TMP/drain-b.sock" \
+		node list 2>&1)"
 	seen=$(tail -1 "$EP_TMP/watch.out")
+	# A flag already so before the change would time nothing.
+	awk -v t0="$t0" -v s="$seen" 'BEGIN { split(s, v); exit !(v[1] < t0 || v[2] < t0) }' &&
+		die "node 1's drained flag was already $2 before edgectl node $1"
 	awk -v t0="$t0" -v s="$seen" 'BEGIN { split(s, v); printf "%.1f %.1f\n", (v[1] - t0) / 1e6,
 		(v[2] - t0) / 1e6 }' >>"$EP_TMP/drain.ms"
 }
