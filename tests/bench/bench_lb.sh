@@ -496,5 +496,6 @@ CONF
 
 [[ -z $ONLY ]] && fwd_rate
 node_rate
+report_cost
 [[ -z $ONLY ]] && drain_latency
 exit 0

@@ -7,10 +7,11 @@
  * that the controller's socket buffer takes them.
  *
  *	epreports --to ADDR:PORT --ids N --ip4 A --mac M [--rounds 3] [--interval-ms 500]
- *		  [--burst 64] [--cpu PCT] [--capacity N]
+ *		  [--burst 64] [--cpu PCT] [--capacity N] [--seq 1]
  *
  * Every report claims the same address and MAC (where the benchmark's sink is), an idle
- * node (CPU --cpu %, 1 GiB free, nothing queued) of capacity --capacity. Exits 0 once
+ * node (CPU --cpu %, 1 GiB free, nothing queued) of capacity --capacity; the first
+ * round's sequence number is --seq (a later run goes on from where one stopped). Exits 0 once
  * every report went out, 1 if a send failed, 2 on bad options.
  */
 #include <arpa/inet.h>
@@ -29,7 +30,7 @@
 
 struct opts {
 	struct sockaddr_in to;
-	long ids, rounds, interval_ms, burst, cpu, capacity;
+	long ids, rounds, interval_ms, burst, cpu, capacity, seq;
 	uint32_t ip4;
 	uint8_t mac[6];
 };
@@ -75,11 +76,12 @@ static int parse(int argc, char **argv, struct opts *o)
 					    { "burst", required_argument, NULL, 'b' },
 					    { "cpu", required_argument, NULL, 'c' },
 					    { "capacity", required_argument, NULL, 'C' },
+					    { "seq", required_argument, NULL, 's' },
 					    { 0 } };
 	int opt, bad = 0, have = 0;
 
 	*o = (struct opts){
-		.rounds = 3, .interval_ms = 500, .burst = 64, .cpu = 10, .capacity = 100
+		.rounds = 3, .interval_ms = 500, .burst = 64, .cpu = 10, .capacity = 100, .seq = 1
 	};
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
@@ -110,6 +112,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'C':
 			bad |= ep_parse_long("--capacity", optarg, 1, 1000000, &o->capacity);
 			break;
+		case 's':
+			bad |= ep_parse_long("--seq", optarg, 1, 1L << 30, &o->seq);
+			break;
 		default:
 			bad = 1;
 		}
@@ -117,7 +122,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (bad || have != 7 || !o->ids || optind != argc) {
 		fprintf(stderr,
 			"usage: epreports --to ADDR:PORT --ids N --ip4 A --mac M [--rounds N] "
-			"[--interval-ms N] [--burst N] [--cpu PCT] [--capacity N]\n");
+			"[--interval-ms N] [--burst N] [--cpu PCT] [--capacity N] [--seq N]\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -167,7 +172,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (long r = 1; !err && r <= o.rounds; r++) {
-		err = round_send(fd, &o, (uint32_t)r);
+		err = round_send(fd, &o, (uint32_t)(o.seq + r - 1));
 		if (!err && r < o.rounds)
 			usleep((useconds_t)o.interval_ms * 1000);
 	}

@@ -10,6 +10,8 @@
 #   node_rate    the forwarding rate with 4096 nodes against 3 in the same run, and
 #                XDP_DROP on the same veth, the limit; rounds interleaved. Needs bench_lb.sh's
 #                namespaces. BENCH_LB_ONLY=nodes.
+#   report_cost  the controller's CPU per load report with 4096 nodes reporting every 100 ms
+#                (after node_rate, in the same namespaces). BENCH_LB_ONLY=nodes too.
 #   drain_latency
 #                how long a drain made with edgectl on controller A takes to be in force
 #                in gateway B's maps, through etcd (three members, two controllers, as
@@ -27,6 +29,7 @@ gw_path() {
 	[[ -x $GWPATH ]] || die "$GWPATH: not built (make)"
 	echo "### Per-packet cost by node count"
 	echo
+	# shellcheck disable=SC2153 # ROUNDS is bench_lb.sh's
 	"$GWPATH" --rounds "$ROUNDS" || die "bench_gwpath failed"
 	echo
 }
@@ -55,29 +58,30 @@ nodes_conf() {
 declare -A SLOTS # the table's slots by node count, as edgectl table read them
 # start_ctl_n N: the controller with N nodes on [a], its maps pinned in a directory of
 # their own (so that no set-up meets the other's nodes in pinned maps at its start), then
-# two rounds of reports for every node from the sink, and wait until all N are up with a
-# reported load and the maps are written.
+# three rounds of reports for every node from the sink (a report the socket buffer had no
+# room for has two more chances), and wait until the maps hold all N with a trusted load.
 start_ctl_n() {
 	local n=$1 up=0
 
 	ip netns exec "$NS_GW" "$CTL" serve --config "$EP_TMP/nodes$n.conf" --iface "$IF_GWA" \
-		--socket "$SOCK" --listen $GWB_IP:7879 --pin-dir "$EP_BPFFS/gw$n" \
+		--socket "$SOCK" --listen "$GWB_IP:7879" --pin-dir "$EP_BPFFS/gw$n" \
 		--no-wait-for-report --dead-after-ms 3600000 --detach-on-exit --no-relay \
 		--log-level warn --xdp-mode native >>"$EP_TMP/ctl.log" 2>&1 &
 	CTL_PID=$!
 	for _ in $(seq 200); do [[ -S $SOCK ]] && break; sleep 0.05; done
 	[[ -S $SOCK ]] || die "the controller did not start: $(tail -3 "$EP_TMP/ctl.log")"
-	ip netns exec "$NS_SINK" "$EPREPORTS" --to $GWB_IP:7879 --ids "$n" --ip4 $SINK_IP \
-		--mac "$SINK_MAC" --rounds 2 --interval-ms 300 >>"$EP_TMP/report.log" 2>&1 ||
+	ip netns exec "$NS_SINK" "$EPREPORTS" --to "$GWB_IP:7879" --ids "$n" --ip4 "$SINK_IP" \
+		--mac "$SINK_MAC" --rounds 3 --interval-ms 300 >>"$EP_TMP/report.log" 2>&1 ||
 		die "epreports: $(tail -3 "$EP_TMP/report.log")"
+	# The gateway's maps, not the API's node list: its reply for thousands of nodes does
+	# not come back (edgectl: "Connection timed out" at 4096 here).
 	for _ in $(seq 100); do
-		up=$("$CTL" --socket "$SOCK" node list --json 2>/dev/null |
-			jq '[.[] | select(.state == "up" and .usable and .load.age_ms >= 0)] | length' \
-			2>/dev/null)
+		up=$("$CTL" --pin-dir "$EP_BPFFS/gw$n" table --json --sample 0 2>/dev/null |
+			jq '[.nodes[] | select(.state == "in" and .trusted)] | length' 2>/dev/null)
 		[[ $up == "$n" ]] && break
 		sleep 0.2
 	done
-	[[ $up == "$n" ]] || die "$n nodes: only ${up:-none} up with a load"
+	[[ $up == "$n" ]] || die "$n nodes: only ${up:-none} in the maps with a trusted load"
 	SLOTS[$n]=$("$CTL" --pin-dir "$EP_BPFFS/gw$n" table --json --sample 0 | jq -r '.table_size')
 }
 
@@ -95,6 +99,7 @@ run_many() { run_nodes "$SCALE_NODES" "$1"; }
 # run_drop NAME: the limit, bench_sink (XDP_DROP after parsing) on the gateway's veth [a],
 # counted there: the sink of blast_and_count moved to [a].
 run_drop() {
+	# shellcheck disable=SC2034 # blast_and_count reads them (bash's dynamic scope)
 	local NS_SINK=$NS_GW IF_SINK=$IF_GWA
 
 	blast_and_count "$1"
@@ -124,7 +129,7 @@ node_rate() {
 	echo "The same generator and topology as above (epblast on CPU 0, the gateway veth's NAPI"
 	echo "thread on CPU 1, every node the sink namespace, reached by a devmap redirect to [b]),"
 	echo "with edgectl serve configured for 3 nodes or for $SCALE_NODES (ids 1..N, capacity 100"
-	echo "each, the same MAC and address: the sink's). tests/bench/epreports sends two rounds"
+	echo "each, the same MAC and address: the sink's). tests/bench/epreports sends three rounds"
 	echo "of load reports for every id at the start, and the policy trusts loads for an hour"
 	echo "(stale_ms), so P2C runs on fresh loads with $SCALE_NODES nodes' entries and the"
 	echo "controller's table for them (${SLOTS[$SCALE_NODES]} slots; ${SLOTS[3]} for 3 nodes), while the"
@@ -155,9 +160,38 @@ node_rate() {
 	echo
 }
 
+# report_cost: what the controller's report handling costs at SCALE_NODES nodes, the figure
+# docs/scale.md's fan-out needs: BENCH_REPORT_ROUNDS (20) rounds of a report from every node
+# 100 ms apart (a runtime's period; each round paced at 64 reports per ms), the reports the
+# controller took (edgectl status: reports) and its CPU time meanwhile.
+report_cost() {
+	local n=$SCALE_NODES rounds=${BENCH_REPORT_ROUNDS:-20} r0 r1 j0 j1 c0 c1 t0 t1 rej0 rej1
+
+	start_ctl_n "$n"
+	read -r r0 rej0 <<<"$("$CTL" --socket "$SOCK" status --json | jq -r '"\(.reports) \(.reports_rejected)"')"
+	c0=$(task_ticks "$CTL_PID") t0=$(date +%s%N)
+	ip netns exec "$NS_SINK" "$EPREPORTS" --to "$GWB_IP:7879" --ids "$n" --ip4 "$SINK_IP" \
+		--mac "$SINK_MAC" --rounds "$rounds" --interval-ms 100 --seq 4 \
+		>>"$EP_TMP/report.log" 2>&1 || die "epreports: $(tail -3 "$EP_TMP/report.log")"
+	sleep 0.2 # the last round's reports still in the socket
+	c1=$(task_ticks "$CTL_PID") t1=$(date +%s%N)
+	read -r r1 rej1 <<<"$("$CTL" --socket "$SOCK" status --json | jq -r '"\(.reports) \(.reports_rejected)"')"
+	stop_ctl
+	j0=$((r1 - r0)) j1=$((c1 - c0))
+	echo "### The controller's load reports at $n nodes"
+	echo
+	echo "With $n nodes configured, tests/bench/epreports sent $rounds rounds of a report from every"
+	echo "node, 100 ms apart (each round paced at 64 reports per ms): $((n * rounds)) reports in"
+	echo "$(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", t / 1e9 }') s. The controller took $j0 of them ($((rej1 - rej0)) rejected), using"
+	echo "$(awk -v j=$j1 -v hz="$CLK_TCK" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", 100 * j / hz / (t / 1e9) }') % of one CPU: **$(awk -v j=$j1 -v hz="$CLK_TCK" -v r=$j0 \
+		'BEGIN { printf "%.1f", (r > 0) ? j / hz * 1e6 / r : 0 }') us of CPU per report** (from its user and system ticks), or about"
+	echo "$(awk -v j=$j1 -v hz="$CLK_TCK" -v r=$j0 'BEGIN { printf "%.0f", (j > 0) ? r / (j / hz) : 0 }') reports per second per core if that were all it did."
+	echo
+}
+
 # --- drain propagation through etcd -------------------------------------------------------------
 
-declare -A DR_NS DR_PID
+declare -A DR_PID
 # drain_ctl X N: namespace and controller X (a or b) on the etcd bridge at 198.18.9.1N,
 # with a gateway veth gwX (its peer in the hub), 3 nodes, its maps in $EP_BPFFS/drain-X.
 # The nodes never report: configured capacities and wait_for_report off make them usable
@@ -168,7 +202,6 @@ drain_ctl() {
 	ip netns add "$ns" || return 1
 	EP_ETCD_JOINED+=("$ns")
 	on_exit "ip netns del $ns"
-	DR_NS[$x]=$ns
 	ep_etcd_join "$ns" eth0 "198.18.9.1$n" &&
 		ip link add "gw$x" netns "$ns" type veth peer name "epd$S$x" netns "$EP_ETCD_HUB" &&
 		ip -n "$ns" link set "gw$x" up && ip -n "$EP_ETCD_HUB" link set "epd$S$x" up ||
@@ -206,8 +239,8 @@ drain_once() {
 	t0=$(date +%s%N)
 	"$CTL" --socket "$EP_TMP/drain-a.sock" node "$1" 1 >/dev/null ||
 		die "edgectl node $1 1 on A failed"
-	wait "$w" || die "not in force on both gateways within 10 s ($1; seen at $(cat \
-		"$EP_TMP/watch.out" | tail -1) ns): B's nodes: $("$CTL" --socket "$EP_TMP/drain-b.sock" \
+	wait "$w" || die "not in force on both gateways within 10 s ($1; seen at $(tail -1 \
+		"$EP_TMP/watch.out") ns): B's nodes: $("$CTL" --socket "$EP_TMP/drain-b.sock" \
 		node list 2>&1)"
 	seen=$(tail -1 "$EP_TMP/watch.out")
 	# A flag already so before the change would time nothing.
@@ -236,9 +269,13 @@ drain_latency() {
 	[[ -x $DRAINWATCH ]] || die "$DRAINWATCH: not built (make)"
 	[[ -n ${EP_BPFFS:-} ]] || ep_setup_bpffs || die "cannot mount a bpffs"
 	ep_etcd_up || die "three etcd members not healthy within 30 s: $(tail -3 "$EP_TMP/etcd/1.log")"
-	drain_ctl a 1 && drain_ctl b 2 || die "controllers A and B: $(tail -3 "$EP_TMP/drain-a.log")"
+	if ! drain_ctl a 1 || ! drain_ctl b 2; then
+		die "controllers A and B: $(tail -3 "$EP_TMP/drain-a.log")"
+	fi
 	for _ in $(seq 250); do drain_synced a && drain_synced b && break; sleep 0.02; done
-	drain_synced a && drain_synced b || die "A and B never read etcd's state"
+	if ! drain_synced a || ! drain_synced b; then
+		die "A and B never read etcd's state"
+	fi
 	: >"$EP_TMP/drain.ms"
 	for ((i = 0; i < n; i++)); do
 		drain_once drain 1
