@@ -49,7 +49,8 @@ static const char *type_name(enum bpf_map_type t)
 	return s ? s : "?";
 }
 
-/* The table of the gateway's maps; their total in *@total, the per-CPU maps' in *@percpu. */
+/* The table of the gateway's maps; their total in *@total, and in *@percpu what each CPU
+ * adds: the per-CPU maps' values (each rounded up to 8 bytes, as the kernel stores them). */
 static void maps(struct bpf_object *obj, unsigned long long *total, unsigned long long *percpu)
 {
 	struct bpf_map *m;
@@ -69,7 +70,8 @@ static void maps(struct bpf_object *obj, unsigned long long *total, unsigned lon
 		*total += ml;
 		if (t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH ||
 		    t == BPF_MAP_TYPE_LRU_PERCPU_HASH)
-			*percpu += ml;
+			*percpu += (unsigned long long)((bpf_map__value_size(m) + 7) & ~7u) *
+				   bpf_map__max_entries(m);
 	}
 }
 
@@ -93,9 +95,9 @@ int main(void)
 	       "2^%u slots per half), on a machine with %d possible CPUs:\n\n",
 	       EP_GW_MAX_NODES, EP_GW_TABLE_MAX_BITS, ncpu);
 	maps(gw->obj, &total, &percpu);
-	printf("\nTotal: %.2f MiB, of which per-CPU maps %.1f KiB (%.1f KiB per CPU).\n",
-	       (double)total / 1048576, (double)percpu / 1024,
-	       ncpu > 0 ? (double)percpu / 1024 / ncpu : 0.0);
+	printf("\nTotal: %.2f MiB with %d CPUs; each CPU more adds %.1f KiB (the per-CPU maps' "
+	       "values).\n",
+	       (double)total / 1048576, ncpu, (double)percpu / 1024);
 	printf("struct ep_gw_node %zu B, ep_gw_node_stats %zu B, ep_gw_cfg %zu B.\n",
 	       sizeof(struct ep_gw_node), sizeof(struct ep_gw_node_stats),
 	       sizeof(struct ep_gw_cfg));
