@@ -193,7 +193,7 @@ static int cmp_double(const void *a, const void *b)
 /* Print @v's @n values with @dec decimals, then " | min median max" (sorting a copy). */
 static void print_spread(const double *v, int n, int dec)
 {
-	double s[MAX_ROUNDS];
+	double s[MAX_ROUNDS] = { 0 };
 
 	for (int i = 0; i < n; i++) {
 		printf("%s%.*f", i ? " " : "", dec, v[i]);
@@ -281,7 +281,7 @@ static void report(int rounds, uint32_t nframes, double ns[2][NSIZES][MAX_ROUNDS
 	       "timed, its slots and entries in cache (the instructions). A set-up's\n"
 	       "figure is the median over the tasks of the kernel's time per run; %d rounds, the\n"
 	       "set-ups in turn within each; ratios to the 3-node figure of the same round.\n\n",
-	       nframes, WARM_TIMES, rounds);
+	       nframes, (unsigned int)WARM_TIMES, rounds);
 	report_table("cold", rounds, ns[0], bits);
 	printf("\n");
 	report_table("warm", rounds, ns[1], bits);

@@ -93,7 +93,7 @@ int main(void)
 	}
 	printf("The gateway's maps as this build sizes them (EP_GW_MAX_NODES %u, table up to "
 	       "2^%u slots per half), on a machine with %d possible CPUs:\n\n",
-	       EP_GW_MAX_NODES, EP_GW_TABLE_MAX_BITS, ncpu);
+	       (unsigned int)EP_GW_MAX_NODES, (unsigned int)EP_GW_TABLE_MAX_BITS, ncpu);
 	maps(gw->obj, &total, &percpu);
 	printf("\nTotal: %.2f MiB with %d CPUs; each CPU more adds %.1f KiB (the per-CPU maps' "
 	       "values).\n",
@@ -103,12 +103,12 @@ int main(void)
 	       sizeof(struct ep_gw_cfg));
 	printf("The controller's registry (struct ep_registry, %u node slots): %.2f MiB; "
 	       "struct ep_reg_node %zu B.\n",
-	       EP_GW_MAX_NODES, (double)sizeof(struct ep_registry) / 1048576,
+	       (unsigned int)EP_GW_MAX_NODES, (double)sizeof(struct ep_registry) / 1048576,
 	       sizeof(struct ep_reg_node));
 	printf("A load report: %zu B of report after a %u B header: a %zu B UDP payload, %zu B "
 	       "IPv4 frame on Ethernet (with the 24 B of preamble, FCS and gap: %zu B on the "
 	       "wire).\n",
-	       sizeof(struct ep_load_report), EP_HDR_LEN,
+	       sizeof(struct ep_load_report), (unsigned int)EP_HDR_LEN,
 	       EP_HDR_LEN + sizeof(struct ep_load_report),
 	       14 + 20 + 8 + EP_HDR_LEN + sizeof(struct ep_load_report),
 	       24 + 14 + 20 + 8 + EP_HDR_LEN + sizeof(struct ep_load_report));
