@@ -236,6 +236,31 @@ $(OBJ)/tests/bench/bench_table.o: EXTRA_CFLAGS_tests/bench += -Icontrol
 $(TESTOUT)/bench/bench_table: $(OBJ)/tests/bench/bench_table.o $(OBJ)/control/table.o $(CORE_LIB)
 	$(call test_link,$(BPF_LIBS))
 
+# `make bench-lb`'s per-packet section: the gateway's BPF_PROG_TEST_RUN cost by node count.
+BENCH_BINS	+= $(TESTOUT)/bench/bench_gwpath
+$(OBJ)/tests/bench/bench_gwpath.o: EXTRA_CFLAGS_tests/bench += -Icontrol
+$(OBJ)/tests/bench/bench_gwpath.o: $(GEN)/ep_gateway.skel.h
+$(TESTOUT)/bench/bench_gwpath: $(OBJ)/tests/bench/bench_gwpath.o $(OBJ)/control/table.o \
+			       $(TEST_LIB_OBJS) $(XDP_LIB) $(CORE_LIB)
+	$(call test_link,$(BPF_LIBS))
+
+# `make bench-lb`'s node-count section: load reports for thousands of node ids.
+BENCH_BINS	+= $(TESTOUT)/bench/epreports
+$(TESTOUT)/bench/epreports: $(OBJ)/tests/bench/epreports.o $(CORE_LIB)
+	$(call test_link,$(ZSTD_LIBS))
+
+# `make bench-lb`'s drain section: when a drain reaches gateways' pinned maps.
+BENCH_BINS	+= $(TESTOUT)/bench/epdrainwatch
+$(TESTOUT)/bench/epdrainwatch: $(OBJ)/tests/bench/epdrainwatch.o $(CORE_LIB)
+	$(call test_link,$(BPF_LIBS) $(ZSTD_LIBS))
+
+# docs/scale.md's sizes: the gateway's maps as the kernel charges them, the registry.
+BENCH_BINS	+= $(TESTOUT)/bench/scale_sizes
+$(OBJ)/tests/bench/scale_sizes.o: EXTRA_CFLAGS_tests/bench += -Icontrol
+$(OBJ)/tests/bench/scale_sizes.o: $(GEN)/ep_gateway.skel.h
+$(TESTOUT)/bench/scale_sizes: $(OBJ)/tests/bench/scale_sizes.o $(XDP_LIB) $(CORE_LIB)
+	$(call test_link,$(BPF_LIBS))
+
 BENCH_BINS	+= $(TESTOUT)/bench/epproxy
 $(OBJ)/tests/bench/epproxy.o: EXTRA_CFLAGS_tests/bench += -Icontrol
 $(TESTOUT)/bench/epproxy: $(OBJ)/tests/bench/epproxy.o $(CONTROL_LIB) $(XDP_LIB) $(CORE_LIB)

@@ -14,6 +14,11 @@
 #   table        the Maglev table's rebuild time and its write into a BPF map at 64, 1024,
 #                4096 and 8191 nodes (tests/bench/bench_table.c; issue 16), first. Alone,
 #                without the namespaces: BENCH_LB_ONLY=table tests/bench/bench_lb.sh.
+#   path, nodes, drain
+#                issue 16's scale sections (tests/bench/lb_scale.sh): the per-packet cost
+#                by node count (BPF_PROG_TEST_RUN), the forwarding rate with 4096 nodes
+#                against 3 and XDP_DROP, and a drain's way to a second gateway through etcd.
+#                Each alone: BENCH_LB_ONLY=path, nodes or drain.
 #   (task latency p99 by policy is tests/bench/lb_policy.sh, run after this by bench.sh)
 #
 # Topology, in three namespaces made here and removed on exit:
@@ -454,10 +459,17 @@ table_rebuild() {
 	echo
 }
 
-table_rebuild
-[[ ${BENCH_LB_ONLY:-} == table ]] && exit 0
-echo "### Forwarding rate"
-echo
+source "$(dirname "$0")/lb_scale.sh"
+ONLY=${BENCH_LB_ONLY:-}
+case $ONLY in
+'' | table | path | nodes | drain) ;;
+*) die "BENCH_LB_ONLY=$ONLY: one of table, path, nodes, drain" ;;
+esac
+[[ -z $ONLY || $ONLY == table ]] && table_rebuild
+[[ -z $ONLY || $ONLY == path ]] && gw_path
+[[ $ONLY == table || $ONLY == path ]] && exit 0
+[[ $ONLY == drain ]] && { drain_latency; exit 0; }
+[[ -z $ONLY ]] && echo "### Forwarding rate" && echo
 
 MODES="xdp proxy"
 if [[ -n ${BENCH_BASE:-} ]]; then
@@ -482,4 +494,8 @@ nodes = (
 );
 CONF
 
-fwd_rate
+[[ -z $ONLY ]] && fwd_rate
+node_rate
+report_cost
+[[ -z $ONLY ]] && drain_latency
+exit 0
