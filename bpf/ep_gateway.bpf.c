@@ -93,10 +93,12 @@ struct {
 	__uint(pinning, EP_PINNING);
 } ep_gw_node_stats SEC(".maps");
 
-/* Whose replies are relayed: struct ep_gw_relay_key -> struct ep_gw_relay, per half. */
+/* Whose replies are relayed: struct ep_gw_relay_key -> struct ep_gw_relay, per half.
+ * Room for every node (some 50 000 entries) but allocated as written: a few per node. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EP_GW_RELAY_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ep_gw_relay_key);
 	__type(value, struct ep_gw_relay);
 	__uint(pinning, EP_PINNING);

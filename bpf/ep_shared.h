@@ -810,10 +810,14 @@ _Static_assert(__builtin_offsetof(struct ep_gw_cfg, nnodes) == 92, "ep_gw_cfg la
  * addresses (VIP: where a DSR worker answers from) and from the MAC of a present L2 node
  * (MAC). Anything else that looks like a reply goes to the kernel, and is counted.
  */
-#define EP_GW_RELAY_NODE 1   /* addr: a present node's address */
-#define EP_GW_RELAY_VIP	 2   /* addr: one of the gateway's addresses */
-#define EP_GW_RELAY_MAC	 3   /* addr[0..5]: a present L2 (non-ENCAP) node's MAC */
-#define EP_GW_RELAY_MAX	 512 /* entries, both halves */
+#define EP_GW_RELAY_NODE 1 /* addr: a present node's address */
+#define EP_GW_RELAY_VIP	 2 /* addr: one of the gateway's addresses */
+#define EP_GW_RELAY_MAC	 3 /* addr[0..5]: a present L2 (non-ENCAP) node's MAC */
+/* The gateway's own addresses in the relay map (its interface's, and the configured
+ * sources of DSR and encapsulation), at most. */
+#define EP_GW_RELAY_VIPS 64
+/* Entries, both halves: each node's IPv4 and IPv6 address and MAC, and the VIPs. */
+#define EP_GW_RELAY_MAX	 (2 * (3 * EP_GW_MAX_NODES + EP_GW_RELAY_VIPS))
 
 struct ep_gw_relay_key {
 	__u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d */

@@ -25,8 +25,8 @@
 /* The fd of the gateway's map @map (a member of struct ep_gateway's maps). */
 #define FD(gw, map) bpf_map__fd((gw)->skel->maps.map)
 
-#define VIP_MAX	       64	     /* the gateway's own addresses in ep_gw_relay */
-#define VIP_REFRESH_NS 1000000000ull /* read them at most once a second */
+#define VIP_MAX	       EP_GW_RELAY_VIPS /* the gateway's own addresses in ep_gw_relay */
+#define VIP_REFRESH_NS 1000000000ull	/* read them at most once a second */
 
 struct ep_gw {
 	int lock_fd; /* ep_iface_lock("gw") while we serve the interface */
@@ -399,19 +399,24 @@ static int write_relay(struct ep_gw *gw, __u32 half, const struct ep_gw_cfg *cfg
 		       const struct ep_gw_node *nodes)
 {
 	static const uint8_t zero[16];
-	struct ep_gw_relay_key key, next, stale[EP_GW_RELAY_MAX];
+	struct ep_gw_relay_key key, next, *stale = malloc(EP_GW_RELAY_MAX * sizeof(*stale));
 	int fd = FD(gw, ep_gw_relay), err = 0;
 	unsigned int nstale = 0;
 
+	if (!stale)
+		return -ENOMEM;
 	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r && nstale < EP_GW_RELAY_MAX;
 	     r = bpf_map_get_next_key(fd, &key, &next)) {
 		key = next;
 		if (key.half == half)
 			stale[nstale++] = key;
 	}
-	for (unsigned int i = 0; i < nstale; i++)
+	for (unsigned int i = 0; !err && i < nstale; i++)
 		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
-			return -errno;
+			err = -errno;
+	free(stale);
+	if (err)
+		return err;
 	for (__u32 id = 1; !err && id < EP_GW_MAX_NODES; id++) {
 		const struct ep_gw_node *n = &nodes[id];
 		struct ep_gw_relay v = { .node = id, .check_mac = !(n->flags & EP_NODE_F_ENCAP) };

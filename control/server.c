@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -523,6 +524,33 @@ static bool peer_admin(struct ep_ctl *c, int fd)
 	return false;
 }
 
+/*
+ * Send reply @out as one message. A reply is one SOCK_SEQPACKET message, which must fit
+ * the socket's send buffer (net.core.wmem_default, some 208 KiB): a node list of a
+ * thousand nodes does not, so the buffer grows to the reply (SO_SNDBUFFORCE: the
+ * controller has CAP_NET_ADMIN; SO_SNDBUF up to wmem_max otherwise). A reply that still
+ * cannot go is replaced by an error the client can show.
+ */
+static void send_reply(int fd, const char *out)
+{
+	size_t len = strlen(out);
+	int sz = len > INT_MAX / 2 - 65536 ? INT_MAX / 2 : (int)len + 65536;
+	char err[160];
+
+	if (send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		return;
+	if (errno == EMSGSIZE &&
+	    (!setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) ||
+	     !setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz))) &&
+	    send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		return;
+	pr_debug("API reply of %zu bytes: %s", len, strerror(errno));
+	snprintf(err, sizeof(err),
+		 "{\"ok\":false,\"error\":\"the reply (%zu bytes) could not be sent: %s\"}", len,
+		 strerror(errno));
+	send(fd, err, strlen(err), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Answer one request. Returns 1 if the peer is gone (and its fd closed), else 0. */
 static int serve_peer(struct ep_ctl *c, int fd)
 {
@@ -551,8 +579,8 @@ static int serve_peer(struct ep_ctl *c, int fd)
 		resp = ep_ctl_api(c, req, peer_admin(c, fd));
 	json_decref(req);
 	out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-	if (out && send(fd, out, strlen(out), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		pr_debug("API reply: %s", strerror(errno));
+	if (out)
+		send_reply(fd, out);
 	free(out);
 	json_decref(resp);
 	free(buf);

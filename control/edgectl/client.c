@@ -54,7 +54,19 @@ int ctl_request(const struct ctl_ctx *x, json_t *req, json_t **resp)
 		err = -ETIMEDOUT;
 		goto out;
 	}
-	n = recv(fd, buf, REPLY_MAX, 0);
+	/* One message, of any size the controller sends (a node list of thousands of nodes
+	 * is megabytes): its length first. */
+	n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	if (n > REPLY_MAX) {
+		char *b = realloc(buf, (size_t)n + 1);
+
+		if (!b) {
+			err = -ENOMEM;
+			goto out;
+		}
+		buf = b;
+	}
+	n = recv(fd, buf, n > REPLY_MAX ? (size_t)n : REPLY_MAX, 0);
 	if (n <= 0) {
 		err = n < 0 ? -errno : -ECONNRESET;
 		goto out;

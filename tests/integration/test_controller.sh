@@ -196,27 +196,36 @@ stop_ctl
 GW_CONF=
 
 # --- many nodes (issue 16): ids past 63, a table sized by the member count -----------------
-# 100 configured workers (ids 1..99 and 8191) taking tasks without reports: 100 members
-# need at least 10 000 slots, so the table the gateway reads has 2^14; the probe places
-# every task on one of them. Two controllers in turn, one after the other, publish the same
+# 1000 configured workers (ids 1..999 and 8191), each with an IPv4 address and a MAC,
+# taking tasks without reports: 1000 members need at least 100 000 slots, so the table the
+# gateway reads has 2^17; the probe places every task on one of them. Each node is also
+# 2 entries a half in the reply relay's map (its address and MAC): the map once held 512
+# in all, and every publish past 126 such nodes failed. And `edgectl node list` of them
+# all is one reply of some 700 kB, more than a socket's default send buffer: it once
+# timed out. Two controllers in turn, one after the other, publish the same
 # table: its digest does not change. They never report, so dead_after_ms is an hour here:
 # at the default 500 ms, a machine busy enough to delay `edgectl table` by half a second
 # saw every node drained as dead, and the probe refused every task.
 nodes='' digest=''
-for id in $(seq 1 99) 8191; do
-	nodes+=$(printf '{ id = %d; mac = "02:00:00:00:%02x:%02x"; capacity = %d; },' \
-		"$id" $((id >> 8)) $((id & 255)) $((100 + 50 * (id % 4))))
+for id in $(seq 1 999) 8191; do
+	nodes+=$(printf '{ id = %d; mac = "02:00:00:00:%02x:%02x"; ip4 = "198.18.%d.%d"; capacity = %d; },' \
+		"$id" $((id >> 8)) $((id & 255)) $((100 + (id >> 8))) $((id & 255)) $((100 + 50 * (id % 4))))
 done
 for round in 1 2; do
 	if start_ctl "control: { wait_for_report = false; dead_after_ms = 3600000; };
 nodes = ( ${nodes%,} );"; then
-		tbl=$(ctl table --json --sample 1000)
+		tbl=$(ctl table --json --sample 10000)
+		sleep 0.3 # a few more publishes (every 100 ms)
+		expect_eq "1000 nodes with addresses and MACs: every publish took (round $round)" \
+			"$(ctl status --json | jq '.publish_errors')" 0
 		if ((round == 1)); then
-			expect_eq "100 configured nodes, ids up to 8191: the table has 2^14 slots" \
-				"$(jq -r '.table_size' <<<"$tbl")" 16384
-			check "the probe placed all 1000 tasks, on 90 or more of the 100 nodes" \
-				quiet jq -e '([.nodes[].next_tasks] | add) == 1000 and
-					([.nodes[] | select(.next_tasks > 0)] | length) >= 90 and
+			expect_eq "edgectl node list shows all 1000 (one reply of $(ctl node list --json | wc -c) bytes)" \
+				"$(ctl node list --json | jq length)" 1000
+			expect_eq "1000 configured nodes, ids up to 8191: the table has 2^17 slots" \
+				"$(jq -r '.table_size' <<<"$tbl")" 131072
+			check "the probe placed all 10000 tasks, on 980 or more of the 1000 nodes" \
+				quiet jq -e '([.nodes[].next_tasks] | add) == 10000 and
+					([.nodes[] | select(.next_tasks > 0)] | length) >= 980 and
 					([.nodes[] | select(.id == 8191)] | length) == 1' <<<"$tbl"
 			diag "table: $(jq -c '{states: ([.nodes[].state] | group_by(.) | map({(.[0]): length}) | add), slots: ([.nodes[].table_slots] | add), decisions, size: .table_size}' <<<"$tbl")"
 			digest=$(jq -r '.table_digest' <<<"$tbl")
@@ -227,7 +236,7 @@ nodes = ( ${nodes%,} );"; then
 				"$(jq -r '.table_digest' <<<"$tbl")" "$digest"
 		fi
 	else
-		not_ok "the controller starts with 100 nodes (round $round)"
+		not_ok "the controller starts with 1000 nodes (round $round)"
 		diag "$(tail -3 "$EP_TMP/ctl.log")"
 	fi
 	stop_ctl
