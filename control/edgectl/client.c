@@ -56,7 +56,7 @@ int ctl_request(const struct ctl_ctx *x, json_t *req, json_t **resp)
 	}
 	/* One message, of any size the controller sends (a node list of thousands of nodes
 	 * is megabytes): its length first. */
-	n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	n = recv(fd, buf, 1, MSG_PEEK | MSG_TRUNC); /* the whole message's length */
 	if (n > REPLY_MAX) {
 		char *b = realloc(buf, (size_t)n + 1);
 
