@@ -29,29 +29,12 @@
 #include "edgeplane/util.h"
 
 struct opts {
-	struct sockaddr_in to;
+	struct sockaddr_storage to; /* --to ADDR:PORT */
+	socklen_t tolen;
 	long ids, rounds, interval_ms, burst, cpu, capacity, seq;
 	uint32_t ip4;
 	uint8_t mac[6];
 };
-
-/* ADDR:PORT (IPv4) into @a. 0 or -EINVAL. */
-static int parse_to(const char *s, struct sockaddr_in *a)
-{
-	char host[32];
-	const char *colon = strrchr(s, ':');
-	long port;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (ep_parse_long("port", colon + 1, 1, 65535, &port))
-		return -EINVAL;
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -EINVAL;
-}
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
@@ -86,7 +69,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 't':
-			bad |= parse_to(optarg, &o->to), have |= 1;
+			bad |= ep_parse_sockaddr("--to", optarg, 0, &o->to, &o->tolen) != 0,
+				have |= 1;
 			break;
 		case 'n':
 			bad |= ep_parse_long("--ids", optarg, 1, EP_GW_MAX_NODES - 1, &o->ids);
@@ -166,8 +150,8 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &o))
 		return 2;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&o.to, sizeof(o.to))) {
+	fd = socket(o.to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&o.to, o.tolen)) {
 		fprintf(stderr, "epreports: socket: %s\n", strerror(errno));
 		return 1;
 	}

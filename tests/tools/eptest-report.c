@@ -25,36 +25,6 @@
 #include "edgeplane/util.h"
 #include "opts.h"
 
-static int parse_dst(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	long port;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (ep_parse_long("port", colon + 1, 1, 65535, &port))
-		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		struct sockaddr_in6 *a = (void *)ss;
-
-		host[strlen(host) - 1] = '\0';
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -EINVAL;
-	}
-	struct sockaddr_in *a = (void *)ss;
-
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)port);
-	*len = sizeof(*a);
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
 static int hex(const char *s, uint8_t *out, size_t max)
 {
 	size_t n = 0;
@@ -82,11 +52,7 @@ static socklen_t dlen;
 static int to_arg(const char *arg, void *unused)
 {
 	(void)unused;
-	if (parse_dst(arg, &dst, &dlen)) {
-		pr_err("--to %s: expected ADDR:PORT", arg);
-		return -EINVAL;
-	}
-	return 0;
+	return ep_parse_sockaddr("--to", arg, 0, &dst, &dlen); /* says what is wrong */
 }
 
 /* --ip4 ADDR into the report at @r. */
