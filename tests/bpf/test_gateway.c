@@ -1770,6 +1770,22 @@ static void expect_decap(const struct outcome *enc, const struct frame *f, uint3
 	EXPECT(!memcmp(out + 14, f->b + f->l3, inner));
 }
 
+/* A task (IPv6 when @ipv6) that @w's node 1 cannot be sent to in UDP encapsulation: P2C
+ * picks it, the send fails, counted tx_error and dropped. */
+static void check_tx_error(const struct world *w, bool ipv6, const char *name)
+{
+	struct frame f;
+	struct outcome o;
+
+	build(&f, &(struct task){ .ipv6 = ipv6 });
+	tap_begin();
+	apply_run(w, &f, &o);
+	expect_act(&o, XDP_DROP);
+	expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
+	expect_node(&o, 0, false, 0);
+	tap_end("%s", name);
+}
+
 static void test_encap(void)
 {
 	static const struct {
@@ -1812,19 +1828,12 @@ static void test_encap(void)
 
 	/* A routed node without an IPv4 address, not flagged for the IPv6 underlay. */
 	w.nodes[0][0].ip4 = 0;
-	for (int v6 = 0; v6 < 2; v6++) {
-		struct frame f;
-		struct outcome o;
-
-		build(&f, &(struct task){ .ipv6 = v6 });
-		tap_begin();
-		apply_run(&w, &f, &o);
-		expect_act(&o, XDP_DROP);
-		expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
-		expect_node(&o, 0, false, 0);
-		tap_end("encap to a node without an IPv4 address: counted tx_error, dropped [%s]",
-			v6 ? "IPv6" : "IPv4");
-	}
+	for (int v6 = 0; v6 < 2; v6++)
+		check_tx_error(&w, v6,
+			       v6 ? "encap to a node without an IPv4 address: counted tx_error, "
+				    "dropped [IPv6]"
+				  : "encap to a node without an IPv4 address: counted tx_error, "
+				    "dropped [IPv4]");
 }
 
 /*
@@ -1876,19 +1885,13 @@ static void test_encap6(void)
 
 	/* No outer address: the node's, or the gateway's. */
 	for (int c = 0; c < 2; c++) {
-		struct frame f;
-		struct outcome o;
-
 		w.nodes[0][0].ip6 = c;
 		w.no_gw6 = c;
-		build(&f, &(struct task){ .ipv6 = c });
-		tap_begin();
-		apply_run(&w, &f, &o);
-		expect_act(&o, XDP_DROP);
-		expect_stats(&o, S(PICK_P2C) | S(TX_ERROR));
-		expect_node(&o, 0, false, 0);
-		tap_end("encap6 %s: counted tx_error, dropped",
-			c ? "from a gateway without an IPv6 source" : "to a node without ip6");
+		check_tx_error(
+			&w, c,
+			c ? "encap6 from a gateway without an IPv6 source: counted tx_error, "
+			    "dropped"
+			  : "encap6 to a node without ip6: counted tx_error, dropped");
 	}
 }
 
